@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "authenticator-enrollment",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Enrollment", targets: ["Enrollment"]),
+        .executable(name: "enroll", targets: ["enroll"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries, found with pkg-config (Debian: libssl-dev, libqrencode-dev).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+
+        // HMAC, SHA-256, AES-256-GCM and RAND_bytes over OpenSSL 3.
+        .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"]),
+        // RFC 4226 HOTP, RFC 6238 TOTP, RFC 4648 Base32 and otpauth:// key URIs.
+        .target(name: "OneTimePassword", dependencies: ["CryptoPrimitives"]),
+        // QR codes from libqrencode, drawn for terminals, SVG and PNG.
+        .target(name: "QRCode", dependencies: ["CQRencode"]),
+        // The engine: decider, journal, projections, command handler.
+        .target(
+            name: "Enrollment",
+            dependencies: [
+                "CryptoPrimitives", "OneTimePassword",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "enroll",
+            dependencies: [
+                "Enrollment", "OneTimePassword", "QRCode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "CryptoPrimitives"]),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        .testTarget(name: "EnrollmentTests", dependencies: ["Enrollment", "OneTimePassword", "CryptoPrimitives", "QRCode"]),
+    ]
+)
