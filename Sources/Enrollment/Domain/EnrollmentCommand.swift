@@ -1,0 +1,50 @@
+import OneTimePassword
+
+/// How a new secret is to be set up in the authenticator app.
+public struct EnrollmentOptions: Sendable, Hashable, Codable {
+    public var issuer: String
+    /// The account name shown in the app; defaults to the user id.
+    public var account: String?
+    public var parameters: OTPParameters
+
+    public static let defaultIssuer = "Enrollment"
+
+    public init(issuer: String = EnrollmentOptions.defaultIssuer, account: String? = nil, parameters: OTPParameters = .default) {
+        self.issuer = issuer
+        self.account = account
+        self.parameters = parameters
+    }
+}
+
+/// What a user (or an administrator on their behalf) asks of their authenticator.
+public enum EnrollmentCommand: Sendable, Hashable {
+    /// "+": issue a first secret and show it as a QR code.
+    case requestEnrollment(EnrollmentOptions)
+    /// Verify: the code the app shows, checked against the pending secret.
+    case confirmCode(String)
+    /// The eye icon: show the QR code of the secret a confirmation would check now.
+    case revealQRCode
+    /// Issue a replacement secret; the active one stays in use until the replacement is confirmed.
+    /// `nil` keeps the active secret's issuer, account and parameters.
+    case regenerateSecret(EnrollmentOptions?)
+    case removeAuthenticator
+
+    /// The command's name as it appears in audit and idempotency records.
+    public var name: String {
+        switch self {
+        case .requestEnrollment: "RequestEnrollment"
+        case .confirmCode: "ConfirmCode"
+        case .revealQRCode: "RevealQR"
+        case .regenerateSecret: "RegenerateSecret"
+        case .removeAuthenticator: "RemoveAuthenticator"
+        }
+    }
+
+    /// Whether deciding this command may need a fresh secret from the context.
+    public var needsFreshSecret: Bool {
+        switch self {
+        case .requestEnrollment, .regenerateSecret: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import OneTimePassword
+
+/// The enrollment rules as a pure function: given the user's state, a command and the context,
+/// which events happen. No I/O, no clock, no randomness (see ``DecisionContext``).
+public enum EnrollmentDecider {
+    public static func decide(_ command: EnrollmentCommand, state: AuthenticatorState, context: DecisionContext) -> Decision {
+        // Bad input is refused before anything else, so nothing is recorded for it.
+        if case .confirmCode(let code) = command, let expected = state.current?.parameters.digits,
+           !isWellFormed(code, digits: expected) {
+            return Decision(events: [], rejection: .malformedCode(expectedDigits: expected))
+        }
+
+        // Housekeeping first: a pending secret past its lifetime expires, and a lock past its end
+        // lifts. Both are recorded, so the audit shows when they happened.
+        var events: [EnrollmentEvent] = []
+        var state = state
+        func record(_ event: EnrollmentEvent) {
+            events.append(event)
+            state = state.evolve(event)
+        }
+        var expiredFirstEnrollment = false
+        if let pending = state.pending, context.now >= pending.expiresAt {
+            expiredFirstEnrollment = !pending.isReplacement
+            record(.pendingSecretExpired(PendingSecretExpired(replacement: pending.isReplacement, expiredAt: pending.expiresAt)))
+        }
+        if let until = state.lockedUntil, context.now >= until {
+            record(.confirmationUnlocked(ConfirmationUnlocked(lockNumber: state.lockCount)))
+        }
+
+        func refuse(_ rejection: EnrollmentRejection) -> Decision {
+            Decision(events: events, rejection: rejection)
+        }
+
+        switch command {
+        case .requestEnrollment(let options):
+            guard state.active == nil else { return refuse(.alreadyEnrolled) }
+            guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
+            record(.enrollmentRequested(issue(secret, options, context)))
+
+        case .regenerateSecret(let options):
+            guard let active = state.active else {
+                return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
+            }
+            guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
+            let options = options ?? EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
+            record(.secretRegenerated(issue(secret, options, context)))
+
+        case .revealQRCode:
+            guard let role = state.currentRole else {
+                return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
+            }
+            record(.qrCodeRevealed(QRCodeRevealed(target: role)))
+
+        case .removeAuthenticator:
+            guard state.status != .none else {
+                return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
+            }
+            record(.authenticatorRemoved(AuthenticatorRemoved(hadActive: state.active != nil)))
+
+        case .confirmCode(let code):
+            if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
+            if let until = state.lockedUntil { return refuse(.locked(until: until)) }
+            if let pending = state.pending {
+                guard let secret = pending.credential.secret.secret else { return refuse(.secretUnavailable) }
+                let verification = context.policy.verifier.verify(
+                    code: code, secret: secret.bytes, parameters: pending.credential.parameters,
+                    at: context.now, lastAcceptedStep: nil)
+                if case .matched(let step) = verification {
+                    record(.authenticatorActivated(AuthenticatorActivated(step: step, replacedPrevious: pending.isReplacement)))
+                    return Decision(events: events)
+                }
+                return fail(reason: .invalidCode(remainingAttempts: 0), target: .pending, state: &state, events: &events, context: context)
+            }
+            guard let active = state.active else { return refuse(.notEnrolled) }
+            // Nothing pending. A code that the active secret already accepted is a replay
+            // (RFC 6238 §5.2), for instance the loser of two simultaneous confirmations.
+            guard let secret = active.secret.secret else { return refuse(.secretUnavailable) }
+            let verification = context.policy.verifier.verify(
+                code: code, secret: secret.bytes, parameters: active.parameters,
+                at: context.now, lastAcceptedStep: active.lastAcceptedStep)
+            if case .reused = verification {
+                return fail(reason: .codeReused, target: .active, state: &state, events: &events, context: context)
+            }
+            return refuse(.noPendingSecret)
+        }
+        return Decision(events: events)
+    }
+
+    /// A failed confirmation is recorded; reaching the limit locks confirmation (RFC 4226 §7.3).
+    private static func fail(
+        reason: EnrollmentRejection, target: SecretRole, state: inout AuthenticatorState,
+        events: inout [EnrollmentEvent], context: DecisionContext
+    ) -> Decision {
+        let failures = state.failedAttempts + 1
+        let rejected = EnrollmentEvent.codeRejected(CodeRejected(reason: reason.code, target: target, failedAttempts: failures))
+        events.append(rejected)
+        state = state.evolve(rejected)
+        let limit = context.policy.maxFailedAttempts
+        if failures >= limit {
+            let number = state.lockCount + 1
+            let until = context.now + context.policy.lockDuration(number: number)
+            let locked = EnrollmentEvent.confirmationLocked(ConfirmationLocked(until: until, lockNumber: number, failedAttempts: failures))
+            events.append(locked)
+            state = state.evolve(locked)
+            return Decision(events: events, rejection: .locked(until: until))
+        }
+        if case .invalidCode = reason {
+            return Decision(events: events, rejection: .invalidCode(remainingAttempts: limit - failures))
+        }
+        return Decision(events: events, rejection: reason)
+    }
+
+    private static func issue(_ secret: Secret, _ options: EnrollmentOptions, _ context: DecisionContext) -> SecretIssued {
+        SecretIssued(
+            secret: .open(secret), issuer: options.issuer, account: options.account ?? context.user,
+            parameters: options.parameters, expiresAt: context.now + context.policy.pendingLifetime)
+    }
+
+    /// Exactly `digits` ASCII digits. Unicode digits, spaces and dashes are refused as malformed.
+    public static func isWellFormed(_ code: String, digits: Int) -> Bool {
+        let utf8 = code.utf8
+        return utf8.count == digits && utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+}

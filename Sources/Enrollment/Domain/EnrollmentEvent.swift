@@ -1,0 +1,158 @@
+import OneTimePassword
+
+/// Seconds since the Unix epoch: the granularity of TOTP time steps and of every time in the journal.
+public typealias UnixTime = Int64
+
+/// A secret as an event carries it. Events decided in memory hold the secret itself; the
+/// journal stores it sealed under the user's data key, and reading it back opens it only when
+/// that key still exists (see ``KeyRing``). After removal the key is destroyed and the secret
+/// reads back as ``forgotten`` (crypto-shredding): the event and its hash stay intact.
+public enum SecretField: Sendable, Hashable, CustomStringConvertible {
+    case open(Secret)
+    /// Read without a key ring (projections, audit): the sealed box, untouched.
+    case sealed([UInt8])
+    /// The data key that sealed it has been destroyed.
+    case forgotten
+
+    public var secret: Secret? {
+        if case .open(let secret) = self { return secret }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .open: "secret(redacted)"
+        case .sealed: "secret(sealed)"
+        case .forgotten: "secret(forgotten)"
+        }
+    }
+}
+
+/// Which of a user's secrets an event refers to.
+public enum SecretRole: String, Sendable, Codable, Hashable {
+    /// The secret awaiting its first correct code (first enrollment or replacement).
+    case pending
+    /// The secret that is in use for sign-in.
+    case active
+}
+
+/// A secret was issued: first enrollment (``EnrollmentEvent/enrollmentRequested(_:)``) or a
+/// replacement (``EnrollmentEvent/secretRegenerated(_:)``).
+public struct SecretIssued: Sendable, Hashable {
+    public var secret: SecretField
+    public var issuer: String
+    public var account: String
+    public var parameters: OTPParameters
+    /// After this time the secret can no longer be confirmed (a new request is needed).
+    public var expiresAt: UnixTime
+
+    public init(secret: SecretField, issuer: String, account: String, parameters: OTPParameters, expiresAt: UnixTime) {
+        self.secret = secret
+        self.issuer = issuer
+        self.account = account
+        self.parameters = parameters
+        self.expiresAt = expiresAt
+    }
+}
+
+public struct AuthenticatorActivated: Sendable, Hashable, Codable {
+    /// The RFC 6238 time step whose code was accepted; never accepted again for this secret.
+    public var step: Int64
+    /// True when a regenerated secret replaced a previously active one.
+    public var replacedPrevious: Bool
+    public init(step: Int64, replacedPrevious: Bool) {
+        self.step = step
+        self.replacedPrevious = replacedPrevious
+    }
+}
+
+public struct CodeRejected: Sendable, Hashable, Codable {
+    /// The stable machine code of the refusal (`invalid_code` or `code_reused`).
+    public var reason: String
+    public var target: SecretRole
+    /// Consecutive failed confirmations after this one (RFC 4226 §7.3 throttling).
+    public var failedAttempts: Int
+    public init(reason: String, target: SecretRole, failedAttempts: Int) {
+        self.reason = reason
+        self.target = target
+        self.failedAttempts = failedAttempts
+    }
+}
+
+public struct PendingSecretExpired: Sendable, Hashable, Codable {
+    /// True when the expired secret was a replacement (the active one stays in use).
+    public var replacement: Bool
+    public var expiredAt: UnixTime
+    public init(replacement: Bool, expiredAt: UnixTime) {
+        self.replacement = replacement
+        self.expiredAt = expiredAt
+    }
+}
+
+public struct QRCodeRevealed: Sendable, Hashable, Codable {
+    public var target: SecretRole
+    public init(target: SecretRole) { self.target = target }
+}
+
+public struct ConfirmationLocked: Sendable, Hashable, Codable {
+    public var until: UnixTime
+    /// 1 for the first lock; each further lock doubles the duration.
+    public var lockNumber: Int
+    public var failedAttempts: Int
+    public init(until: UnixTime, lockNumber: Int, failedAttempts: Int) {
+        self.until = until
+        self.lockNumber = lockNumber
+        self.failedAttempts = failedAttempts
+    }
+}
+
+public struct ConfirmationUnlocked: Sendable, Hashable, Codable {
+    public var lockNumber: Int
+    public init(lockNumber: Int) { self.lockNumber = lockNumber }
+}
+
+public struct AuthenticatorRemoved: Sendable, Hashable, Codable {
+    public var hadActive: Bool
+    public init(hadActive: Bool) { self.hadActive = hadActive }
+}
+
+/// Everything that can happen to a user's authenticator. The journal stores these; the state
+/// and every projection are folds over them.
+public enum EnrollmentEvent: Sendable, Hashable {
+    case enrollmentRequested(SecretIssued)
+    case secretRegenerated(SecretIssued)
+    case authenticatorActivated(AuthenticatorActivated)
+    case codeRejected(CodeRejected)
+    case pendingSecretExpired(PendingSecretExpired)
+    case qrCodeRevealed(QRCodeRevealed)
+    case confirmationLocked(ConfirmationLocked)
+    case confirmationUnlocked(ConfirmationUnlocked)
+    case authenticatorRemoved(AuthenticatorRemoved)
+
+    /// The event type as stored in the journal's `type` column.
+    public var type: EventType {
+        switch self {
+        case .enrollmentRequested: .enrollmentRequested
+        case .secretRegenerated: .secretRegenerated
+        case .authenticatorActivated: .authenticatorActivated
+        case .codeRejected: .codeRejected
+        case .pendingSecretExpired: .pendingSecretExpired
+        case .qrCodeRevealed: .qrCodeRevealed
+        case .confirmationLocked: .confirmationLocked
+        case .confirmationUnlocked: .confirmationUnlocked
+        case .authenticatorRemoved: .authenticatorRemoved
+        }
+    }
+}
+
+public enum EventType: String, Sendable, Codable, CaseIterable, Hashable {
+    case enrollmentRequested = "EnrollmentRequested"
+    case secretRegenerated = "SecretRegenerated"
+    case authenticatorActivated = "AuthenticatorActivated"
+    case codeRejected = "CodeRejected"
+    case pendingSecretExpired = "PendingSecretExpired"
+    case qrCodeRevealed = "QRCodeRevealed"
+    case confirmationLocked = "ConfirmationLocked"
+    case confirmationUnlocked = "ConfirmationUnlocked"
+    case authenticatorRemoved = "AuthenticatorRemoved"
+}

@@ -1,0 +1,52 @@
+import OneTimePassword
+
+/// The tunable rules of enrollment. Defaults follow the issue: a pending secret lives 10
+/// minutes; 5 wrong codes lock confirmation for 15 minutes, doubling with each further lock
+/// (RFC 4226 §7.3); codes are accepted within ±1 time step (RFC 6238 §5.2).
+public struct EnrollmentPolicy: Sendable, Hashable {
+    public var pendingLifetime: Int64 = 600
+    public var maxFailedAttempts = 5
+    public var lockDuration: Int64 = 900
+    public var secretLength = 20
+    public var verifier = TOTPVerifier(window: 1)
+
+    public init() {}
+
+    public static let `default` = EnrollmentPolicy()
+
+    /// The duration of lock number `n` (1-based): base × 2^(n-1), capped so it never overflows.
+    public func lockDuration(number n: Int) -> Int64 {
+        let doublings = min(max(n - 1, 0), 20)
+        return lockDuration << Int64(doublings)
+    }
+}
+
+/// Everything from outside that a decision may depend on. The decider itself has no clock,
+/// no randomness and no I/O: the handler fills this in, and fixtures fix it.
+public struct DecisionContext: Sendable {
+    public var now: UnixTime
+    /// The user the stream belongs to (the default account name in the app).
+    public var user: String
+    /// A fresh secret, provided only for commands that issue one.
+    public var freshSecret: Secret?
+    public var policy: EnrollmentPolicy
+
+    public init(now: UnixTime, user: String, freshSecret: Secret? = nil, policy: EnrollmentPolicy = .default) {
+        self.now = now
+        self.user = user
+        self.freshSecret = freshSecret
+        self.policy = policy
+    }
+}
+
+/// What the decider answers: the events to append (also for a refusal: failures belong to the
+/// audit) and, when the command was refused, why.
+public struct Decision: Sendable, Hashable {
+    public var events: [EnrollmentEvent]
+    public var rejection: EnrollmentRejection?
+
+    public init(events: [EnrollmentEvent], rejection: EnrollmentRejection? = nil) {
+        self.events = events
+        self.rejection = rejection
+    }
+}

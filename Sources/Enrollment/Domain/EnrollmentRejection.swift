@@ -1,0 +1,58 @@
+/// Why the domain refused a command. Each case has a stable machine ``code`` (used in JSON
+/// output, the HTTP API and fixtures) and a ``message`` that says what to do next.
+public enum EnrollmentRejection: Error, Sendable, Hashable {
+    case notEnrolled
+    case alreadyEnrolled
+    case noPendingSecret
+    case invalidCode(remainingAttempts: Int)
+    case codeReused
+    case enrollmentExpired
+    case locked(until: UnixTime)
+    /// The code is not `digits` ASCII digits. This is bad input: nothing is checked or recorded.
+    case malformedCode(expectedDigits: Int)
+    /// The secret cannot be opened (its data key is missing).
+    case secretUnavailable
+
+    public var code: String {
+        switch self {
+        case .notEnrolled: "not_enrolled"
+        case .alreadyEnrolled: "already_enrolled"
+        case .noPendingSecret: "no_pending_secret"
+        case .invalidCode: "invalid_code"
+        case .codeReused: "code_reused"
+        case .enrollmentExpired: "enrollment_expired"
+        case .locked: "locked"
+        case .malformedCode: "malformed_code"
+        case .secretUnavailable: "secret_unavailable"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .notEnrolled:
+            "no authenticator is enrolled for this user; request one first (enroll request USER)"
+        case .alreadyEnrolled:
+            "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
+        case .noPendingSecret:
+            "there is no pending secret to confirm: the authenticator is already active; use regenerate to replace it"
+        case .invalidCode(let remaining):
+            "the code is not correct; check the authenticator app's clock and type the code it shows now (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
+        case .codeReused:
+            "this code was already used; wait for the app to show the next code and type that one"
+        case .enrollmentExpired:
+            "the secret expired before it was confirmed; request again to get a new QR code"
+        case .locked(let until):
+            "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes; try again after that time"
+        case .malformedCode(let digits):
+            "a code is exactly \(digits) ASCII digits (0-9) with nothing else; type the \(digits) digits the app shows"
+        case .secretUnavailable:
+            "the secret cannot be opened because its data key is missing; request a new enrollment"
+        }
+    }
+
+    /// Malformed input is reported as bad input (exit 2, HTTP 400), not as a domain refusal.
+    public var isBadInput: Bool {
+        if case .malformedCode = self { return true }
+        return false
+    }
+}

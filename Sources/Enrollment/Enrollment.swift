@@ -1,1 +1,0 @@
-// The engine; see ARCHITECTURE.md.

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A command addressed to one user's stream, with who sent it and an id that makes it
+/// idempotent: handling the same id again returns the first outcome and appends nothing.
+public struct CommandEnvelope: Sendable, Hashable {
+    public var commandId: String
+    public var user: String
+    public var actor: String
+    public var correlationId: String?
+    public var command: EnrollmentCommand
+
+    public init(commandId: String = UUID().uuidString.lowercased(), user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand) {
+        self.commandId = commandId
+        self.user = user
+        self.actor = actor ?? user
+        self.correlationId = correlationId
+        self.command = command
+    }
+}
+
+/// What handling a command produced.
+public struct CommandOutcome: Sendable {
+    public var commandId: String
+    public var user: String
+    /// The rows appended for this command (also for a refusal: failures are audited).
+    public var recorded: [RecordedEvent]
+    public var events: [EnrollmentEvent]
+    /// The user's state after the command.
+    public var state: AuthenticatorState
+    public var rejection: EnrollmentRejection?
+    /// True when this command id had been handled before and its first outcome is returned.
+    public var replayed: Bool
+
+    public var accepted: Bool { rejection == nil }
+}
+
+extension EnrollmentRejection: Codable {
+    private enum Keys: String, CodingKey { case code, until, remainingAttempts, expectedDigits }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        switch try container.decode(String.self, forKey: .code) {
+        case "not_enrolled": self = .notEnrolled
+        case "already_enrolled": self = .alreadyEnrolled
+        case "no_pending_secret": self = .noPendingSecret
+        case "invalid_code": self = .invalidCode(remainingAttempts: try container.decodeIfPresent(Int.self, forKey: .remainingAttempts) ?? 0)
+        case "code_reused": self = .codeReused
+        case "enrollment_expired": self = .enrollmentExpired
+        case "locked": self = .locked(until: try container.decode(UnixTime.self, forKey: .until))
+        case "malformed_code": self = .malformedCode(expectedDigits: try container.decodeIfPresent(Int.self, forKey: .expectedDigits) ?? 6)
+        default: self = .secretUnavailable
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(code, forKey: .code)
+        switch self {
+        case .invalidCode(let remaining): try container.encode(remaining, forKey: .remainingAttempts)
+        case .locked(let until): try container.encode(until, forKey: .until)
+        case .malformedCode(let digits): try container.encode(digits, forKey: .expectedDigits)
+        default: break
+        }
+    }
+}

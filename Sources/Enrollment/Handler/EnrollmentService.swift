@@ -1,0 +1,212 @@
+import Foundation
+import GRDB
+import Logging
+import OneTimePassword
+
+/// The command handler: the only place that does I/O around the decider.
+///
+/// For each command it loads the user's stream, folds it into state, asks
+/// ``EnrollmentDecider`` (with the clock, a fresh secret and the policy in the context), then in
+/// one write transaction appends the events with the expected stream version, seals secrets,
+/// updates the inline projections and records the command id. If another writer appended to
+/// the stream in between, it reloads and decides again, up to ``maxAttempts`` times.
+public final class EnrollmentService: Sendable {
+    public let database: EnrollmentDatabase
+    public let keyRing: KeyRing?
+    public let clock: any EnrollmentClock
+    public let secrets: any SecretSource
+    public let policy: EnrollmentPolicy
+    public let maxAttempts: Int
+    let logger: Logger
+
+    public init(
+        database: EnrollmentDatabase, keyRing: KeyRing?, clock: any EnrollmentClock = SystemClock(),
+        secrets: any SecretSource = RandomSecretSource(), policy: EnrollmentPolicy = .default,
+        maxAttempts: Int = 8, logger: Logger = Logger(label: "enrollment")
+    ) throws(StoreError) {
+        self.database = database
+        self.keyRing = keyRing
+        self.clock = clock
+        self.secrets = secrets
+        self.policy = policy
+        self.maxAttempts = maxAttempts
+        self.logger = logger
+        do {
+            try database.pool.read { db in
+                if let keyRing, try KeyRing.databaseHasKey(db) { try keyRing.checkMatches(db) }
+            }
+            if !(database.pool.configuration.readonly) {
+                try database.pool.write { db in try ProjectionStatus.createMissing(in: db) }
+            }
+        } catch {
+            throw StoreError(error, path: database.path)
+        }
+    }
+
+    /// Opens the database and the key file the way the command line and the server do: the key
+    /// file is created (mode 0600) only for a database that has no key yet.
+    public static func open(
+        databasePath: String, keyFilePath: String, options: DatabaseOptions = DatabaseOptions(),
+        clock: any EnrollmentClock = SystemClock(), secrets: any SecretSource = RandomSecretSource(),
+        policy: EnrollmentPolicy = .default, requireKey: Bool = true
+    ) throws(StoreError) -> EnrollmentService {
+        let database = try EnrollmentDatabase(path: databasePath, options: options)
+        let hasKey: Bool
+        do { hasKey = try database.pool.read { db in try KeyRing.databaseHasKey(db) } } catch { throw StoreError(error, path: databasePath) }
+        var keyRing: KeyRing?
+        if requireKey || FileManager.default.fileExists(atPath: keyFilePath) {
+            keyRing = try KeyRing.load(keyFile: keyFilePath, create: !hasKey && !options.readOnly)
+        }
+        return try EnrollmentService(database: database, keyRing: keyRing, clock: clock, secrets: secrets, policy: policy)
+    }
+
+    // MARK: Commands
+
+    /// Handles one command. Domain refusals come back in ``CommandOutcome/rejection``; storage
+    /// failures throw ``StoreError``; bad input throws ``InputError``.
+    public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
+        let user = try Validation.user(envelope.user)
+        _ = try Validation.commandId(envelope.commandId)
+        if case .requestEnrollment(let options) = envelope.command { _ = try Validation.options(options) }
+        if case .regenerateSecret(let options?) = envelope.command { _ = try Validation.options(options) }
+        guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
+
+        for _ in 0..<maxAttempts {
+            do {
+                if let replay = try replayed(envelope) { return replay }
+                let state = try load(user)
+                let now = clock.now()
+                var fresh: Secret?
+                if envelope.command.needsFreshSecret {
+                    do { fresh = try secrets.makeSecret(byteCount: policy.secretLength) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
+                }
+                let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
+                let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
+                if let rejection = decision.rejection, rejection.isBadInput {
+                    return CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false)
+                }
+                return try commit(decision, envelope: envelope, user: user, state: state, now: now, keyRing: keyRing)
+            } catch StoreError.conflict {
+                logger.debug("conflict on stream, retrying", metadata: ["user": "\(user)"])
+                continue
+            } catch let error as StoreError {
+                throw error
+            } catch let error as InputError {
+                throw error
+            } catch {
+                throw StoreError(error, path: database.path)
+            }
+        }
+        throw StoreError.tooManyConflicts(stream: user, attempts: maxAttempts)
+    }
+
+    private func commit(
+        _ decision: Decision, envelope: CommandEnvelope, user: String, state: AuthenticatorState,
+        now: UnixTime, keyRing: KeyRing
+    ) throws -> CommandOutcome {
+        try database.pool.write { db -> CommandOutcome in
+            // A concurrent duplicate of this command may have committed since the check above.
+            if try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
+            try keyRing.bind(to: db)
+            let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
+            var dataKey: [UInt8]?
+            var newEvents: [NewEvent] = []
+            for event in decision.events {
+                let encoded = try EventCodec.encode(event) { secret in
+                    let key = try dataKey ?? keyRing.ensureDataKey(for: user, at: now, in: db)
+                    dataKey = key
+                    return try KeyRing.seal(secret, dataKey: key, stream: user)
+                }
+                newEvents.append(NewEvent(
+                    eventId: UUID().uuidString.lowercased(), type: encoded.type, schemaVersion: encoded.schemaVersion,
+                    data: encoded.data, metadata: metadata, recordedAt: now))
+            }
+            let recorded = try EventJournal.append(newEvents, to: user, expectedVersion: state.version, in: db)
+            if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
+                try keyRing.destroyDataKey(for: user, in: db)
+            }
+            try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db)
+            let after = state.evolve(decision.events)
+            try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, at: now, in: db)
+            return CommandOutcome(
+                commandId: envelope.commandId, user: user, recorded: recorded, events: decision.events,
+                state: after, rejection: decision.rejection, replayed: false)
+        }
+    }
+
+    // MARK: Idempotency
+
+    private static func commandRecord(_ id: String, in db: Database) throws -> Row? {
+        try Row.fetchOne(db, sql: "SELECT stream_id, stream_version, rejection FROM commands WHERE command_id = ?", arguments: [id])
+    }
+
+    private static func saveCommandRecord(_ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, at time: UnixTime, in db: Database) throws {
+        let rejectionJSON = try rejection.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try db.execute(
+            sql: "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [envelope.commandId, envelope.user, version, envelope.command.name, rejectionJSON, time])
+    }
+
+    /// The first outcome of an already handled command id, rebuilt from the journal (the
+    /// record stores no secret, only where the stream stood and the refusal, if any).
+    private func replayed(_ envelope: CommandEnvelope) throws -> CommandOutcome? {
+        try database.pool.read { db -> CommandOutcome? in
+            guard let row = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
+            let stream: String = row["stream_id"]
+            let version: Int64 = row["stream_version"]
+            let rejectionJSON: String? = row["rejection"]
+            let rejection = try rejectionJSON.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
+            let rows = try EventJournal.readStream(stream, upTo: version, in: db)
+            let decoded = try decode(rows, stream: stream, in: db)
+            let mine = decoded.filter { $0.1.metadata.commandId == envelope.commandId }
+            return CommandOutcome(
+                commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
+                state: AuthenticatorState.initial.evolve(decoded.map(\.0)), rejection: rejection, replayed: true)
+        }
+    }
+
+    // MARK: Reading
+
+    /// The user's state folded from the journal, secrets opened (when the key ring allows).
+    public func load(_ user: String) throws -> AuthenticatorState {
+        try database.pool.read { db in
+            let rows = try EventJournal.readStream(user, in: db)
+            return AuthenticatorState.initial.evolve(try decode(rows, stream: user, in: db).map(\.0))
+        }
+    }
+
+    func decode(_ rows: [RecordedEvent], stream: String, in db: Database) throws -> [(EnrollmentEvent, RecordedEvent)] {
+        let dataKey = try keyRing?.dataKey(for: stream, in: db)
+        let open: ([UInt8]) -> SecretField = { sealed in KeyRing.open(sealed, dataKey: dataKey, stream: stream) }
+        return try rows.map { row in
+            (try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position, open: open), row)
+        }
+    }
+
+    /// The user's row in the authenticators projection (refused if the projection is stale).
+    public func summary(of user: String) throws -> AuthenticatorSummary {
+        do {
+            return try database.pool.read { db in
+                try AuthenticatorsProjection().read(user: user, in: db) ?? .none(user: user)
+            }
+        } catch {
+            throw StoreError(error, path: database.path)
+        }
+    }
+}
+
+extension KeyRing {
+    func checkMatches(_ db: Database) throws {
+        if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1"), Array(stored) != keyId {
+            throw StoreError.keyFileMismatch(keyFilePath)
+        }
+    }
+}
+
+extension AuthenticatorState {
+    /// The otpauth:// URI of the secret a confirmation would check now, if it can be opened.
+    public func currentURI() -> OTPAuthURI? {
+        guard let credential = current, let secret = credential.secret.secret else { return nil }
+        return OTPAuthURI(issuer: credential.issuer, account: credential.account, secret: secret.bytes, parameters: credential.parameters)
+    }
+}

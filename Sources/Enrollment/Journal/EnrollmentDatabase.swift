@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+
+/// How durable each commit is. FULL fsyncs the WAL on every commit; NORMAL only at checkpoints
+/// (a power cut may lose the last commits, never corrupt the file).
+public enum Durability: String, Sendable, CaseIterable {
+    case full = "FULL"
+    case normal = "NORMAL"
+}
+
+public struct DatabaseOptions: Sendable {
+    public var durability: Durability = .full
+    /// How long a writer waits for another process's write lock before reporting it.
+    public var busyTimeout: TimeInterval = 10
+    /// Create the file if it does not exist.
+    public var create = true
+    public var readOnly = false
+
+    public init(durability: Durability = .full, busyTimeout: TimeInterval = 10, create: Bool = true, readOnly: Bool = false) {
+        self.durability = durability
+        self.busyTimeout = busyTimeout
+        self.create = create
+        self.readOnly = readOnly
+    }
+}
+
+/// The SQLite file: the journal (`events`), the idempotency record (`commands`), the data keys
+/// (`data_keys`, outside the journal so they can be destroyed) and the projections' tables.
+public final class EnrollmentDatabase: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
+        self.path = path
+        let exists = FileManager.default.fileExists(atPath: path)
+        if !exists && (!options.create || options.readOnly) { throw .databaseMissing(path) }
+        if exists { try Self.checkHeader(path) }
+        var configuration = Configuration()
+        configuration.readonly = options.readOnly
+        configuration.busyMode = .timeout(options.busyTimeout)
+        // GRDB opens a pool's write transactions with BEGIN IMMEDIATE: cross-process writers take
+        // the write lock up front, so a transaction never fails half-way on a lock upgrade.
+        configuration.label = "enrollment"
+        let durability = options.durability
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError(error, path: path)
+        }
+        if !options.readOnly {
+            do {
+                try Self.migrator.migrate(pool)
+            } catch {
+                throw StoreError(error, path: path)
+            }
+        }
+        try checkSchemaIsKnown()
+    }
+
+    /// A file that exists but is not SQLite is refused before SQLite would try to use it.
+    private static func checkHeader(_ path: String) throws(StoreError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable(path) }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        if header.isEmpty { return }  // an empty file becomes a new database
+        guard header.count == 16, header == Data("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
+    }
+
+    /// Refuses a database written by a newer version of this code (it has migrations we do not know).
+    private func checkSchemaIsKnown() throws(StoreError) {
+        do {
+            let applied = try pool.read { db in try Self.migrator.appliedIdentifiers(db) }
+            let known = Set(Self.migrator.migrations)
+            let unknown = applied.subtracting(known)
+            if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
+            if applied.isEmpty { throw StoreError.databaseMissing(path) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error, path: path)
+        }
+    }
+
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-journal") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    position INTEGER PRIMARY KEY,
+                    stream_id TEXT NOT NULL,
+                    stream_version INTEGER NOT NULL,
+                    event_id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    schema_version INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    recorded_at INTEGER NOT NULL,
+                    hash BLOB NOT NULL,
+                    UNIQUE (stream_id, stream_version)
+                );
+                CREATE INDEX events_recorded_at ON events(recorded_at);
+                CREATE TABLE commands (
+                    command_id TEXT PRIMARY KEY,
+                    stream_id TEXT NOT NULL,
+                    stream_version INTEGER NOT NULL,
+                    command TEXT NOT NULL,
+                    rejection TEXT,
+                    handled_at INTEGER NOT NULL
+                );
+                CREATE TABLE data_keys (
+                    stream_id TEXT PRIMARY KEY,
+                    wrapped_key BLOB NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE key_check (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    key_id BLOB NOT NULL
+                );
+                CREATE TABLE projection_checkpoints (
+                    name TEXT PRIMARY KEY,
+                    schema_version INTEGER NOT NULL,
+                    position INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }()
+}

@@ -1,0 +1,109 @@
+import Foundation
+import OneTimePassword
+
+/// Turns domain events into journal rows and back.
+///
+/// Every event type has a current schema version. Rows written with an older version are
+/// upcast on read, one version at a time (v1 → v2 → …), by the functions in ``upcasters``, so
+/// the domain only ever sees the current shape.
+public enum EventCodec {
+    /// The schema version written for each event type today.
+    public static let currentVersions: [EventType: Int] = Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0, 1) })
+
+    /// `upcasters[type][v]` turns the JSON object of version `v` into version `v + 1`.
+    public static let upcasters: [EventType: [Int: @Sendable (inout [String: JSONValue]) -> Void]] = [:]
+
+    /// Encodes an event; secrets are sealed by `seal` (the handler passes the user's data key).
+    public static func encode(_ event: EnrollmentEvent, seal: (Secret) throws -> [UInt8]) throws -> (type: String, schemaVersion: Int, data: String) {
+        let type = event.type
+        let object: [String: JSONValue]
+        switch event {
+        case .enrollmentRequested(let issued), .secretRegenerated(let issued):
+            object = try issuedObject(issued, seal: seal)
+        case .authenticatorActivated(let payload): object = try JSONValue.object(from: payload)
+        case .codeRejected(let payload): object = try JSONValue.object(from: payload)
+        case .pendingSecretExpired(let payload): object = try JSONValue.object(from: payload)
+        case .qrCodeRevealed(let payload): object = try JSONValue.object(from: payload)
+        case .confirmationLocked(let payload): object = try JSONValue.object(from: payload)
+        case .confirmationUnlocked(let payload): object = try JSONValue.object(from: payload)
+        case .authenticatorRemoved(let payload): object = try JSONValue.object(from: payload)
+        }
+        return (type.rawValue, currentVersions[type] ?? 1, JSONValue.object(object).canonicalString)
+    }
+
+    /// Decodes a row's event. `open` turns a sealed secret into a ``SecretField``; without it
+    /// secrets stay sealed (projections and audits never need them).
+    public static func decode(
+        type typeName: String, schemaVersion: Int, data: String, position: Int64 = 0,
+        open: (([UInt8]) -> SecretField)? = nil
+    ) throws(StoreError) -> EnrollmentEvent {
+        func failure(_ reason: String) -> StoreError { .undecodableEvent(position: position, type: typeName, reason: reason) }
+        guard let type = EventType(rawValue: typeName) else { throw failure("unknown event type") }
+        let current = currentVersions[type] ?? 1
+        guard schemaVersion <= current else { throw failure("schema version \(schemaVersion) is newer than this code knows (\(current)); upgrade enroll") }
+        guard schemaVersion >= 1 else { throw failure("schema version \(schemaVersion) is invalid") }
+        guard case .object(var object)? = try? JSONValue.parse(data) else { throw failure("data is not a JSON object") }
+        var version = schemaVersion
+        while version < current {
+            guard let upcast = upcasters[type]?[version] else { throw failure("no upcaster from version \(version)") }
+            upcast(&object)
+            version += 1
+        }
+        do {
+            switch type {
+            case .enrollmentRequested: return .enrollmentRequested(try issued(object, open: open))
+            case .secretRegenerated: return .secretRegenerated(try issued(object, open: open))
+            case .authenticatorActivated: return .authenticatorActivated(try JSONValue.decode(object))
+            case .codeRejected: return .codeRejected(try JSONValue.decode(object))
+            case .pendingSecretExpired: return .pendingSecretExpired(try JSONValue.decode(object))
+            case .qrCodeRevealed: return .qrCodeRevealed(try JSONValue.decode(object))
+            case .confirmationLocked: return .confirmationLocked(try JSONValue.decode(object))
+            case .confirmationUnlocked: return .confirmationUnlocked(try JSONValue.decode(object))
+            case .authenticatorRemoved: return .authenticatorRemoved(try JSONValue.decode(object))
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw failure("fields do not match the \(typeName) v\(current) shape")
+        }
+    }
+
+    // MARK: Secret-carrying events
+
+    private struct IssuedFields: Codable {
+        var sealedSecret: String?
+        var issuer: String
+        var account: String
+        var algorithm: Digest
+        var digits: Int
+        var period: Int
+        var expiresAt: UnixTime
+    }
+
+    private static func issuedObject(_ issued: SecretIssued, seal: (Secret) throws -> [UInt8]) throws -> [String: JSONValue] {
+        let sealed: String?
+        switch issued.secret {
+        case .open(let secret): sealed = Data(try seal(secret)).base64EncodedString()
+        case .sealed(let bytes): sealed = Data(bytes).base64EncodedString()
+        case .forgotten: sealed = nil
+        }
+        return try JSONValue.object(from: IssuedFields(
+            sealedSecret: sealed, issuer: issued.issuer, account: issued.account,
+            algorithm: issued.parameters.algorithm, digits: issued.parameters.digits,
+            period: issued.parameters.period, expiresAt: issued.expiresAt))
+    }
+
+    private static func issued(_ object: [String: JSONValue], open: (([UInt8]) -> SecretField)?) throws -> SecretIssued {
+        let fields: IssuedFields = try JSONValue.decode(object)
+        let secret: SecretField
+        if let text = fields.sealedSecret, let sealed = Data(base64Encoded: text) {
+            secret = open?(Array(sealed)) ?? .sealed(Array(sealed))
+        } else {
+            secret = .forgotten
+        }
+        return SecretIssued(
+            secret: secret, issuer: fields.issuer, account: fields.account,
+            parameters: OTPParameters(algorithm: fields.algorithm, digits: fields.digits, period: fields.period),
+            expiresAt: fields.expiresAt)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+
+/// The append-only journal: rows, positions, stream versions and the hash chain. It knows
+/// nothing of enrollment rules.
+///
+/// Guarantees: positions are strictly increasing and gap-free in commit order; an append
+/// commits all of its events or none; an append states the stream version it expects and
+/// fails with ``StoreError/conflict(stream:expected:actual:)`` if another writer got there first.
+public enum EventJournal {
+    static let columns = "position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash"
+
+    /// The current version of a stream (0 when it has no events).
+    public static func version(of stream: String, in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?", arguments: [stream]) ?? 0
+    }
+
+    /// The last position in the journal (0 when empty).
+    public static func head(in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM events") ?? 0
+    }
+
+    public static func readStream(_ stream: String, upTo version: Int64 = .max, in db: Database) throws -> [RecordedEvent] {
+        try RecordedEvent.fetchAll(
+            db, sql: "SELECT \(columns) FROM events WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version",
+            arguments: [stream, version])
+    }
+
+    /// Events after `position`, in order, at most `limit`: how projections and audits page through.
+    public static func events(after position: Int64, limit: Int, in db: Database) throws -> [RecordedEvent] {
+        try RecordedEvent.fetchAll(
+            db, sql: "SELECT \(columns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            arguments: [position, limit])
+    }
+
+    /// A cursor over the journal in position order, for streaming reads of any size.
+    public static func cursor(after position: Int64 = 0, in db: Database) throws -> RecordCursor<RecordedEvent> {
+        try RecordedEvent.fetchCursor(db, sql: "SELECT \(columns) FROM events WHERE position > ? ORDER BY position", arguments: [position])
+    }
+
+    /// Appends `events` to `stream` if its version is still `expectedVersion`. Must run inside a
+    /// write transaction, which makes the append atomic with whatever else the caller writes
+    /// (inline projections, the idempotency record).
+    @discardableResult
+    public static func append(_ events: [NewEvent], to stream: String, expectedVersion: Int64, in db: Database) throws -> [RecordedEvent] {
+        let actual = try version(of: stream, in: db)
+        guard actual == expectedVersion else {
+            throw StoreError.conflict(stream: stream, expected: expectedVersion, actual: actual)
+        }
+        var (position, previousHash) = try last(in: db)
+        var version = expectedVersion
+        var recorded: [RecordedEvent] = []
+        recorded.reserveCapacity(events.count)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for event in events {
+            position += 1
+            version += 1
+            let metadata = String(decoding: try encoder.encode(event.metadata), as: UTF8.self)
+            let hash = HashChain.hash(
+                previous: previousHash, position: position, streamId: stream, streamVersion: version,
+                eventId: event.eventId, type: event.type, schemaVersion: event.schemaVersion,
+                data: event.data, metadata: metadata, recordedAt: event.recordedAt)
+            try insert.execute(arguments: [
+                position, stream, version, event.eventId, event.type, event.schemaVersion,
+                event.data, metadata, event.recordedAt, Data(hash),
+            ])
+            previousHash = hash
+            recorded.append(RecordedEvent(
+                position: position, streamId: stream, streamVersion: version, eventId: event.eventId,
+                type: event.type, schemaVersion: event.schemaVersion, data: event.data,
+                metadata: event.metadata, metadataJSON: metadata, recordedAt: event.recordedAt, hash: hash))
+        }
+        return recorded
+    }
+
+    /// Inserts rows exactly as given (import): positions, versions and hashes are the file's,
+    /// checked to continue the chain.
+    public static func insertVerbatim(_ event: RecordedEvent, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                event.position, event.streamId, event.streamVersion, event.eventId, event.type,
+                event.schemaVersion, event.data, event.metadataJSON, event.recordedAt, Data(event.hash),
+            ])
+    }
+
+    private static func last(in db: Database) throws -> (Int64, [UInt8]) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1") else {
+            return (0, HashChain.genesis)
+        }
+        let hash: Data = row["hash"]
+        return (row["position"], Array(hash))
+    }
+}
+
+extension RecordedEvent: FetchableRecord {
+    public init(row: Row) throws {
+        let metadataText: String = row["metadata"]
+        let metadata = (try? JSONDecoder().decode(EventMetadata.self, from: Data(metadataText.utf8)))
+            ?? EventMetadata(actor: "?", commandId: "?")
+        let hash: Data = row["hash"]
+        self.init(
+            position: row["position"], streamId: row["stream_id"], streamVersion: row["stream_version"],
+            eventId: row["event_id"], type: row["type"], schemaVersion: row["schema_version"],
+            data: row["data"], metadata: metadata, metadataJSON: metadataText, recordedAt: row["recorded_at"], hash: Array(hash))
+    }
+}

@@ -1,0 +1,68 @@
+/// Who caused an event and on behalf of which command: stored as the row's `metadata` JSON.
+public struct EventMetadata: Sendable, Hashable, Codable {
+    public var actor: String
+    public var commandId: String
+    public var correlationId: String?
+
+    public init(actor: String, commandId: String, correlationId: String? = nil) {
+        self.actor = actor
+        self.commandId = commandId
+        self.correlationId = correlationId
+    }
+}
+
+/// An event about to be appended: already encoded, not yet positioned.
+public struct NewEvent: Sendable, Hashable {
+    public var eventId: String
+    public var type: String
+    public var schemaVersion: Int
+    /// The event's fields as JSON, secrets sealed.
+    public var data: String
+    public var metadata: EventMetadata
+    public var recordedAt: UnixTime
+
+    public init(eventId: String, type: String, schemaVersion: Int, data: String, metadata: EventMetadata, recordedAt: UnixTime) {
+        self.eventId = eventId
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.data = data
+        self.metadata = metadata
+        self.recordedAt = recordedAt
+    }
+}
+
+/// A row of the journal exactly as stored.
+public struct RecordedEvent: Sendable, Hashable {
+    /// The global position: strictly increasing, gap-free, the order of the journal.
+    public var position: Int64
+    public var streamId: String
+    /// 1, 2, 3… within the stream.
+    public var streamVersion: Int64
+    public var eventId: String
+    public var type: String
+    public var schemaVersion: Int
+    public var data: String
+    public var metadata: EventMetadata
+    /// The metadata exactly as stored (and hashed).
+    public var metadataJSON: String
+    public var recordedAt: UnixTime
+    /// SHA-256 over the previous row's hash and this row's canonical encoding (see ``HashChain``).
+    public var hash: [UInt8]
+
+    public init(
+        position: Int64, streamId: String, streamVersion: Int64, eventId: String, type: String,
+        schemaVersion: Int, data: String, metadata: EventMetadata, metadataJSON: String, recordedAt: UnixTime, hash: [UInt8]
+    ) {
+        self.position = position
+        self.streamId = streamId
+        self.streamVersion = streamVersion
+        self.eventId = eventId
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.data = data
+        self.metadata = metadata
+        self.metadataJSON = metadataJSON
+        self.recordedAt = recordedAt
+        self.hash = hash
+    }
+}

@@ -1,0 +1,114 @@
+import GRDB
+
+/// Failures of storage, keys or the environment (the command line's exit code 3). Each message
+/// names the file or setting at fault and what to do.
+public enum StoreError: Error, Sendable, Hashable {
+    case databaseMissing(String)
+    case notADatabase(String)
+    case unreadable(String)
+    case newerSchema(path: String, migrations: [String])
+    case readOnly(String)
+    case diskFull(String)
+    case busy(path: String, seconds: Double)
+    case corrupt(String)
+    case keyFileMissing(String)
+    case keyFileMalformed(path: String, reason: String)
+    case keyFileMismatch(String)
+    case keyFileUnwritable(path: String, reason: String)
+    case staleProjection(name: String, stored: Int, code: Int)
+    case undecodableEvent(position: Int64, type: String, reason: String)
+    /// Optimistic concurrency: another writer appended to the stream first.
+    case conflict(stream: String, expected: Int64, actual: Int64)
+    case tooManyConflicts(stream: String, attempts: Int)
+    case sqlite(String)
+
+    public var code: String {
+        switch self {
+        case .databaseMissing: "database_missing"
+        case .notADatabase: "not_a_database"
+        case .unreadable: "database_unreadable"
+        case .newerSchema: "newer_schema"
+        case .readOnly: "read_only"
+        case .diskFull: "disk_full"
+        case .busy: "database_busy"
+        case .corrupt: "database_corrupt"
+        case .keyFileMissing: "key_file_missing"
+        case .keyFileMalformed: "key_file_malformed"
+        case .keyFileMismatch: "key_file_mismatch"
+        case .keyFileUnwritable: "key_file_unwritable"
+        case .staleProjection: "stale_projection"
+        case .undecodableEvent: "undecodable_event"
+        case .conflict: "conflict"
+        case .tooManyConflicts: "too_many_conflicts"
+        case .sqlite: "storage_error"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .databaseMissing(let path):
+            "no enrollment database at \(path); run `enroll request USER` to create one, or pass --db PATH"
+        case .notADatabase(let path):
+            "\(path) is not an SQLite database; pass --db with the path of an enrollment database"
+        case .unreadable(let path):
+            "cannot read \(path); check the file's permissions"
+        case .newerSchema(let path, let migrations):
+            "\(path) was written by a newer version of enroll (schema \(migrations.joined(separator: ", "))); upgrade enroll to use it"
+        case .readOnly(let path):
+            "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
+        case .diskFull(let path):
+            "the disk holding \(path) is full; free some space and run the command again (nothing was written)"
+        case .busy(let path, let seconds):
+            "\(path) stayed locked by another writer for more than \(seconds) s; try again, or look for a stuck process"
+        case .corrupt(let path):
+            "\(path) is damaged or truncated; restore it from a backup, or rebuild it with `enroll import` from an export"
+        case .keyFileMissing(let path):
+            "the key file \(path) is missing but the database holds secrets sealed under a key; restore the key file or pass --key-file PATH"
+        case .keyFileMalformed(let path, let reason):
+            "the key file \(path) is malformed (\(reason)); it must hold one base64 line of 32 random bytes — restore the right file or pass --key-file PATH"
+        case .keyFileMismatch(let path):
+            "the key file \(path) is not the key this database was sealed with; pass --key-file with the right key file"
+        case .keyFileUnwritable(let path, let reason):
+            "cannot create the key file \(path) (\(reason)); make its directory writable or pass --key-file PATH"
+        case .staleProjection(let name, let stored, let code):
+            "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
+        case .undecodableEvent(let position, let type, let reason):
+            "the event at position \(position) (\(type)) cannot be read: \(reason); run `enroll verify` and restore the journal if it was modified"
+        case .conflict(let stream, let expected, let actual):
+            "stream \(stream) moved from version \(expected) to \(actual) during the command; run it again"
+        case .tooManyConflicts(let stream, let attempts):
+            "stream \(stream) kept changing under \(attempts) attempts; run the command again"
+        case .sqlite(let message):
+            "storage error: \(message)"
+        }
+    }
+
+    /// Maps an SQLite failure to what the user can act on.
+    public init(_ error: any Error, path: String) {
+        if let error = error as? StoreError { self = error; return }
+        guard let error = error as? DatabaseError else { self = .sqlite(String(describing: error)); return }
+        switch error.resultCode {
+        case .SQLITE_NOTADB: self = .notADatabase(path)
+        case .SQLITE_CORRUPT: self = .corrupt(path)
+        case .SQLITE_READONLY: self = .readOnly(path)
+        case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
+        case .SQLITE_CANTOPEN: self = .unreadable(path)
+        case .SQLITE_FULL: self = .diskFull(path)
+        case .SQLITE_BUSY, .SQLITE_LOCKED: self = .busy(path: path, seconds: 0)
+        case .SQLITE_IOERR where error.extendedResultCode == .SQLITE_IOERR_WRITE: self = .diskFull(path)
+        default: self = .sqlite(error.message ?? "\(error.resultCode)")
+        }
+    }
+}
+
+import Foundation
+
+extension FileManager {
+    static func isReadOnlyLocation(_ path: String) -> Bool {
+        let url = URL(fileURLWithPath: path)
+        let file = url.path
+        let directory = url.deletingLastPathComponent().path
+        if FileManager.default.fileExists(atPath: file) && !FileManager.default.isWritableFile(atPath: file) { return true }
+        return !FileManager.default.isWritableFile(atPath: directory)
+    }
+}

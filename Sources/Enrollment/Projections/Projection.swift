@@ -1,0 +1,84 @@
+import GRDB
+
+/// A read model folded from the journal into its own table.
+///
+/// A projection knows how to create its table and fold one event into it; it does not decide
+/// anything. Where it left off is kept in `projection_checkpoints` (name, schema version, last
+/// position applied), so that it can be updated inline with each append, caught up, or rebuilt
+/// into a shadow table (see ``ProjectionRebuilder``) after its shape changes.
+public protocol Projection: Sendable {
+    /// The projection's name, also its table's name.
+    var name: String { get }
+    /// Bumped whenever the table's shape or meaning changes; a stored table of another version
+    /// is never read (``ProjectionStatus/requireCurrent(_:in:)``).
+    var schemaVersion: Int { get }
+    func createTable(named table: String, in db: Database) throws
+    /// Folds one event into `table`. `event` is `nil` for rows whose type this code cannot decode.
+    func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws
+}
+
+/// The projections this code maintains.
+public enum Projections {
+    public static let all: [any Projection] = [AuthenticatorsProjection()]
+
+    public static func named(_ name: String) -> (any Projection)? {
+        all.first { $0.name == name }
+    }
+}
+
+public struct ProjectionCheckpoint: Sendable, Hashable {
+    public var name: String
+    public var schemaVersion: Int
+    public var position: Int64
+
+    public static func load(_ name: String, in db: Database) throws -> ProjectionCheckpoint? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?", arguments: [name]) else {
+            return nil
+        }
+        return ProjectionCheckpoint(name: name, schemaVersion: row["schema_version"], position: row["position"])
+    }
+
+    public func save(in db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)",
+            arguments: [name, schemaVersion, position])
+    }
+}
+
+public enum ProjectionStatus {
+    /// Refuses to read a projection whose stored shape is not the one this code knows.
+    public static func requireCurrent(_ projection: any Projection, in db: Database) throws {
+        let checkpoint = try ProjectionCheckpoint.load(projection.name, in: db)
+        guard let checkpoint, checkpoint.schemaVersion == projection.schemaVersion else {
+            throw StoreError.staleProjection(name: projection.name, stored: checkpoint?.schemaVersion ?? 0, code: projection.schemaVersion)
+        }
+    }
+
+    /// On a database whose journal is still empty, creates any projection table that is missing.
+    /// On a non-empty journal a missing projection is left for `rebuild-projections`.
+    static func createMissing(in db: Database) throws {
+        let head = try EventJournal.head(in: db)
+        for projection in Projections.all where try ProjectionCheckpoint.load(projection.name, in: db) == nil {
+            guard head == 0 else { continue }
+            try projection.createTable(named: projection.name, in: db)
+            try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: 0).save(in: db)
+        }
+    }
+
+    /// Applies freshly appended events to every projection that is current and caught up with
+    /// the journal; a stale or lagging one is left for `rebuild-projections` to catch up.
+    static func applyInline(_ events: [(EnrollmentEvent, RecordedEvent)], in db: Database) throws {
+        guard let first = events.first?.1.position, let last = events.last?.1.position else { return }
+        for projection in Projections.all {
+            guard var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db),
+                  checkpoint.schemaVersion == projection.schemaVersion,
+                  checkpoint.position == first - 1
+            else { continue }
+            for (event, recorded) in events {
+                try projection.apply(event, recorded: recorded, to: projection.name, in: db)
+            }
+            checkpoint.position = last
+            try checkpoint.save(in: db)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import CryptoPrimitives
+import Foundation
+import GRDB
+
+/// Envelope encryption of secrets (crypto-shredding).
+///
+/// Each user has a random 256-bit data key, stored in `data_keys` wrapped (AES-256-GCM) under the
+/// master key from the key file. Secrets in events are sealed under the user's data key.
+/// Destroying a data key makes that user's sealed secrets unreadable for good, while the journal
+/// rows and their hash chain stay untouched. The master key never touches the database; a short
+/// key id derived from it (`key_check`) lets a wrong key file be refused before anything is written.
+public struct KeyRing: Sendable {
+    private let masterKey: [UInt8]
+    public let keyFilePath: String
+
+    public static let keyLength = 32
+
+    public init(masterKey: [UInt8], keyFilePath: String = "(memory)") throws(StoreError) {
+        guard masterKey.count == Self.keyLength else {
+            throw .keyFileMalformed(path: keyFilePath, reason: "it holds \(masterKey.count) bytes, not \(Self.keyLength)")
+        }
+        self.masterKey = masterKey
+        self.keyFilePath = keyFilePath
+    }
+
+    /// A short public identifier of the master key: HMAC-SHA256(key, "enroll key id"), first 16 bytes.
+    var keyId: [UInt8] {
+        let mac = (try? HMACContext(key: masterKey, digest: .sha256).authenticate(Array("enroll key id".utf8))) ?? []
+        return Array(mac.prefix(16))
+    }
+
+    // MARK: Key file
+
+    /// Reads the key file, or creates it (mode 0600) when `create` is true and it does not exist.
+    public static func load(keyFile path: String, create: Bool) throws(StoreError) -> KeyRing {
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            guard create else { throw .keyFileMissing(path) }
+            let key: [UInt8]
+            do { key = try SecureRandom.bytes(keyLength) } catch { throw .keyFileUnwritable(path: path, reason: "no randomness") }
+            try write(key: key, to: path)
+            return try KeyRing(masterKey: key, keyFilePath: path)
+        }
+        guard let data = manager.contents(atPath: path) else { throw .keyFileMalformed(path: path, reason: "it cannot be read") }
+        guard let text = String(data: data, encoding: .utf8) else { throw .keyFileMalformed(path: path, reason: "it is not text") }
+        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let decoded = Data(base64Encoded: line) else { throw .keyFileMalformed(path: path, reason: "it is not base64") }
+        return try KeyRing(masterKey: Array(decoded), keyFilePath: path)
+    }
+
+    /// Writes a key file atomically with mode 0600 (created under a umask-proof temporary name, then renamed).
+    public static func write(key: [UInt8], to path: String) throws(StoreError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let line = Data(key).base64EncodedString() + "\n"
+        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }
+        let written = line.utf8CString.withUnsafeBufferPointer { buffer in
+            Foundation.write(fd, buffer.baseAddress, buffer.count - 1)
+        }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == line.utf8.count, synced == 0, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    // MARK: Binding to a database
+
+    /// Checks that this key is the database's key; records it if the database has none yet.
+    public func bind(to db: Database) throws {
+        if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1") {
+            guard Array(stored) == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
+        } else {
+            try db.execute(sql: "INSERT INTO key_check (id, key_id) VALUES (1, ?)", arguments: [Data(keyId)])
+        }
+    }
+
+    /// Whether the database already belongs to some master key.
+    public static func databaseHasKey(_ db: Database) throws -> Bool {
+        try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1") != nil
+    }
+
+    // MARK: Data keys
+
+    public func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
+        guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?", arguments: [stream]) else {
+            return nil
+        }
+        do {
+            return try AESGCM.open(Array(wrapped), key: masterKey, authenticating: Array(stream.utf8))
+        } catch {
+            throw StoreError.keyFileMismatch(keyFilePath)
+        }
+    }
+
+    /// The stream's data key, created (and stored wrapped) if it has none.
+    public func ensureDataKey(for stream: String, at time: UnixTime, in db: Database) throws -> [UInt8] {
+        if let key = try dataKey(for: stream, in: db) { return key }
+        let key = try SecureRandom.bytes(Self.keyLength)
+        let wrapped = try AESGCM.seal(key, key: masterKey, authenticating: Array(stream.utf8))
+        try db.execute(
+            sql: "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)",
+            arguments: [stream, Data(wrapped), time])
+        return key
+    }
+
+    /// Crypto-shredding: after this, the stream's sealed secrets read back as forgotten.
+    public func destroyDataKey(for stream: String, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM data_keys WHERE stream_id = ?", arguments: [stream])
+    }
+
+    /// Re-wraps every data key under `newKey` (key rotation); the journal is not touched.
+    public func rewrapAll(under newKey: KeyRing, in db: Database) throws -> Int {
+        let rows = try Row.fetchAll(db, sql: "SELECT stream_id, wrapped_key FROM data_keys")
+        for row in rows {
+            let stream: String = row["stream_id"]
+            let wrapped: Data = row["wrapped_key"]
+            var key = try AESGCM.open(Array(wrapped), key: masterKey, authenticating: Array(stream.utf8))
+            defer { secureZero(&key) }
+            let rewrapped = try AESGCM.seal(key, key: newKey.masterKey, authenticating: Array(stream.utf8))
+            try db.execute(sql: "UPDATE data_keys SET wrapped_key = ? WHERE stream_id = ?", arguments: [Data(rewrapped), stream])
+        }
+        try db.execute(sql: "UPDATE key_check SET key_id = ? WHERE id = 1", arguments: [Data(newKey.keyId)])
+        return rows.count
+    }
+
+    // MARK: Sealing secrets
+
+    static func aad(stream: String) -> [UInt8] { Array("secret:\(stream)".utf8) }
+
+    public static func seal(_ secret: Secret, dataKey: [UInt8], stream: String) throws -> [UInt8] {
+        try AESGCM.seal(secret.bytes, key: dataKey, authenticating: aad(stream: stream))
+    }
+
+    /// Opens a sealed secret; with no data key (destroyed) it is forgotten.
+    public static func open(_ sealed: [UInt8], dataKey: [UInt8]?, stream: String) -> SecretField {
+        guard let dataKey else { return .forgotten }
+        guard let bytes = try? AESGCM.open(sealed, key: dataKey, authenticating: aad(stream: stream)) else { return .forgotten }
+        return .open(Secret(bytes: bytes))
+    }
+}

@@ -1,0 +1,68 @@
+import CryptoPrimitives
+import Synchronization
+
+/// A TOTP shared secret in memory.
+///
+/// Its description is redacted so that it never reaches a log line, an error message or a
+/// test failure by accident; the bytes are reachable only through ``withBytes(_:)`` or ``bytes``.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    public var description: String { "Secret(redacted, \(bytes.count) bytes)" }
+    public var debugDescription: String { description }
+}
+
+/// Where fresh secrets come from. Injected into the handler so that tests and fixtures are
+/// deterministic while production uses OpenSSL's CSPRNG.
+public protocol SecretSource: Sendable {
+    func makeSecret(byteCount: Int) throws -> Secret
+}
+
+/// Secrets from `RAND_bytes`.
+public struct RandomSecretSource: SecretSource {
+    public init() {}
+    public func makeSecret(byteCount: Int) throws -> Secret {
+        Secret(bytes: try SecureRandom.bytes(byteCount))
+    }
+}
+
+/// A deterministic secret source for tests and fixtures: the n-th secret is
+/// SHA-256("seed/n") stretched to the requested length. Never use it in production.
+public final class SeededSecretSource: SecretSource {
+    private let seed: String
+    private let counter = Mutex(0)
+
+    public init(seed: String) { self.seed = seed }
+
+    public func makeSecret(byteCount: Int) throws -> Secret {
+        let n = counter.withLock { value -> Int in value += 1; return value }
+        var bytes: [UInt8] = []
+        var block = 0
+        while bytes.count < byteCount {
+            bytes += sha256(Array("\(seed)/\(n)/\(block)".utf8))
+            block += 1
+        }
+        return Secret(bytes: Array(bytes.prefix(byteCount)))
+    }
+}
+
+/// A fixed list of secrets, handed out in order (fixtures name the secrets they expect).
+public final class FixedSecretSource: SecretSource {
+    private let remaining: Mutex<[Secret]>
+
+    public init(_ secrets: [Secret]) { remaining = Mutex(secrets) }
+
+    public func makeSecret(byteCount: Int) throws -> Secret {
+        try remaining.withLock { remaining in
+            guard !remaining.isEmpty else { throw SecretSourceError.exhausted }
+            return remaining.removeFirst()
+        }
+    }
+}
+
+public enum SecretSourceError: Error, Sendable {
+    /// A ``FixedSecretSource`` was asked for more secrets than it was given.
+    case exhausted
+}
