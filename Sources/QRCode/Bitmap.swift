@@ -57,7 +57,7 @@ struct Bitmap: Sendable, Equatable {
 
         var file: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         file.appendChunk("IHDR", header)
-        file.appendChunk("IDAT", Zlib.compress(scanlines))
+        file.appendChunk("IDAT", Zlib.compress(scanlines, stride: rowBytes + 1))
         file.appendChunk("IEND", [])
         return file
     }

@@ -14,8 +14,7 @@ struct EncodingTests {
         for (row, column) in [(0, 0), (0, last), (last, 0)] {
             #expect(code.isDark(row: row, column: column))
         }
-        // Bottom-right has no finder pattern; its corner module sits in the separator-free data area,
-        // so only check the light separator ring just inside the top-left finder.
+        // The light separator around the top-left finder pattern.
         #expect(!code.isDark(row: 7, column: 0))
         #expect(!code.isDark(row: 0, column: 7))
     }

@@ -28,7 +28,7 @@ struct PNGTests {
         let scale = 2
         let png = try PNGChunks(code.png(scale: scale))
         let idat = try #require(png.chunks.first { $0.type == "IDAT" }).data
-        let scanlines = try Inflate.stored(idat)
+        let scanlines = try Inflate.zlib(idat)
         let side = (code.size + 8) * scale
         let rowBytes = (side + 7) / 8
         #expect(scanlines.count == (rowBytes + 1) * side)
@@ -43,11 +43,41 @@ struct PNGTests {
         }
     }
 
-    @Test("Large images split their data across several stored blocks")
-    func multipleBlocks() throws {
-        let data = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        #expect(try Inflate.stored(Zlib.compress(data)) == data)
-        #expect(try Inflate.stored(Zlib.compress([])) == [])
+    @Test("Compressed data round-trips, whatever its shape", arguments: [0, 1, 7, 64])
+    func deflateRoundTrips(stride: Int) throws {
+        var generator = SplitMix64(seed: 42)
+        let samples: [[UInt8]] = [
+            [],
+            [7],
+            Array(repeating: 0, count: 100_000),
+            (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) },
+            (0..<20_000).map { _ in UInt8(truncatingIfNeeded: generator.next() % 3) },
+            (0..<20_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) },
+        ]
+        for data in samples {
+            #expect(try Inflate.zlib(Zlib.compress(data, stride: stride)) == data)
+        }
+    }
+
+    @Test("A typical code's PNG is a few kilobytes, not tens")
+    func pngIsCompact() throws {
+        let code = try QRCode(encoding: Fixtures.alice)
+        let png = code.png(scale: 8)
+        let side = (code.size + 8) * 8
+        let uncompressed = ((side + 7) / 8 + 1) * side
+        #expect(png.count * 8 < uncompressed, "\(png.count) bytes")
+    }
+
+    @Test("Rows wider than DEFLATE's 32 KiB window still make a valid PNG")
+    func wideImage() throws {
+        // 320,000 pixels are 40,000 bytes a row, so a row cannot refer back to the one above.
+        var bitmap = Bitmap(width: 320_000, height: 2)
+        bitmap.fill(x: 0, y: 0, width: 11_000, height: 1)
+        let png = try PNGChunks(bitmap.png())
+        #expect(png.chunks.allSatisfy { $0.storedCRC == $0.computedCRC })
+        let idat = try #require(png.chunks.first { $0.type == "IDAT" }).data
+        let scanlines = try Inflate.zlib(idat)
+        #expect(scanlines.count == 2 * ((bitmap.width + 7) / 8 + 1))
     }
 
     @Test("CRC-32 and Adler-32 match their published check values")
@@ -61,31 +91,103 @@ struct PNGTests {
     }
 }
 
-/// Reads back a zlib stream made of stored blocks, checking the header and the Adler-32 trailer.
+/// An independent zlib reader for the two DEFLATE block types the encoder could emit (stored and
+/// fixed Huffman), checking the header and the Adler-32 trailer. Written from RFC 1951 rather than
+/// from the encoder, so a shared misunderstanding would also have to fool `zbarimg`'s real zlib.
 enum Inflate {
     struct Malformed: Error { let reason: String }
 
-    static func stored(_ stream: [UInt8]) throws -> [UInt8] {
+    private struct BitReader {
+        let bytes: [UInt8]
+        var bitPosition: Int
+
+        mutating func bits(_ count: Int) throws -> Int {
+            var value = 0
+            for index in 0..<count {
+                guard bitPosition / 8 < bytes.count else { throw Malformed(reason: "ran out of data") }
+                let bit = Int(bytes[bitPosition / 8] >> UInt8(bitPosition % 8)) & 1
+                value |= bit << index
+                bitPosition += 1
+            }
+            return value
+        }
+
+        /// One fixed-code literal/length symbol: codes are read most significant bit first.
+        mutating func fixedSymbol() throws -> Int {
+            var code = 0
+            for length in 1...9 {
+                code = code << 1 | (try bits(1))
+                switch (length, code) {
+                case (7, 0...0b0010111): return 256 + code
+                case (8, 0b0011_0000...0b1011_1111): return code - 0b0011_0000
+                case (8, 0b1100_0000...0b1100_0111): return 280 + code - 0b1100_0000
+                case (9, 0b1_1001_0000...0b1_1111_1111): return 144 + code - 0b1_1001_0000
+                default: continue
+                }
+            }
+            throw Malformed(reason: "invalid fixed code")
+        }
+
+        mutating func alignToByte() { bitPosition = (bitPosition + 7) / 8 * 8 }
+    }
+
+    static func zlib(_ stream: [UInt8]) throws -> [UInt8] {
         guard stream.count >= 6 else { throw Malformed(reason: "too short") }
         guard stream[0] & 0x0F == 8, (UInt16(stream[0]) << 8 | UInt16(stream[1])) % 31 == 0 else {
             throw Malformed(reason: "bad zlib header")
         }
+        var reader = BitReader(bytes: stream, bitPosition: 16)
         var output: [UInt8] = []
-        var offset = 2
-        while true {
-            let header = stream[offset]
-            guard header & 0b110 == 0 else { throw Malformed(reason: "not a stored block") }
-            let length = Int(stream[offset + 1]) | Int(stream[offset + 2]) << 8
-            let complement = Int(stream[offset + 3]) | Int(stream[offset + 4]) << 8
-            guard length ^ complement == 0xFFFF else { throw Malformed(reason: "LEN/NLEN mismatch") }
-            output += stream[(offset + 5)..<(offset + 5 + length)]
-            offset += 5 + length
-            if header & 1 == 1 { break }
+        var isFinal = false
+        while !isFinal {
+            isFinal = try reader.bits(1) == 1
+            switch try reader.bits(2) {
+            case 0:
+                reader.alignToByte()
+                let length = try reader.bits(16)
+                guard try reader.bits(16) == length ^ 0xFFFF else { throw Malformed(reason: "LEN/NLEN mismatch") }
+                for _ in 0..<length { output.append(UInt8(try reader.bits(8))) }
+            case 1:
+                while true {
+                    let symbol = try reader.fixedSymbol()
+                    if symbol < 256 {
+                        output.append(UInt8(symbol))
+                        continue
+                    }
+                    if symbol == 256 { break }
+                    let lengthIndex = symbol - 257
+                    guard lengthIndex < Deflate.lengthBases.count else { throw Malformed(reason: "bad length code") }
+                    let length = Deflate.lengthBases[lengthIndex] + (try reader.bits(Deflate.lengthExtraBits[lengthIndex]))
+                    var distanceCode = 0
+                    for _ in 0..<5 { distanceCode = distanceCode << 1 | (try reader.bits(1)) }
+                    guard distanceCode < 30 else { throw Malformed(reason: "bad distance code") }
+                    let distance = Deflate.distanceBases[distanceCode] + (try reader.bits(Deflate.distanceExtraBits[distanceCode]))
+                    guard distance <= output.count else { throw Malformed(reason: "distance before start") }
+                    for _ in 0..<length { output.append(output[output.count - distance]) }
+                }
+            default:
+                throw Malformed(reason: "unexpected block type")
+            }
         }
-        guard PNGChunks.bigEndian(stream, at: offset) == Adler32.checksum(output) else {
+        reader.alignToByte()
+        let trailer = reader.bitPosition / 8
+        guard trailer + 4 == stream.count else { throw Malformed(reason: "trailing or missing bytes") }
+        guard PNGChunks.bigEndian(stream, at: trailer) == Adler32.checksum(output) else {
             throw Malformed(reason: "Adler-32 mismatch")
         }
-        guard offset + 4 == stream.count else { throw Malformed(reason: "trailing bytes") }
         return output
+    }
+}
+
+/// A tiny deterministic generator, so the round-trip data is the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

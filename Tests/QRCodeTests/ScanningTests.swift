@@ -46,6 +46,14 @@ struct ScanningTests {
         #expect(try Tool.scan(png: picture.png()) == uri)
     }
 
+    @Test("The largest symbol, version 40, scans back from a PNG")
+    func largestSymbolScans() throws {
+        let text = "otpauth://totp/x?secret=" + String(repeating: "A", count: 2331 - 24)
+        let code = try QRCode(encoding: text)
+        #expect(code.size == 177)
+        #expect(try Tool.scan(png: code.png(scale: 4)) == text)
+    }
+
     @Test("Every error correction level scans back to the exact URI", arguments: QRCode.ErrorCorrection.allCases)
     func everyLevelScans(level: QRCode.ErrorCorrection) throws {
         let code = try QRCode(encoding: Fixtures.zurich, errorCorrection: level)
