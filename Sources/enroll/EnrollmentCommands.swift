@@ -1,0 +1,261 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+import OneTimePassword
+import QRCode
+
+/// `enroll request USER`: "+" in My Account.
+struct RequestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request",
+        abstract: "Generate a secret for USER and show it as a QR code to scan with an authenticator app.",
+        discussion: "The secret stays pending until `enroll confirm USER CODE` proves the app shows the right codes (within 10 minutes).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: UserCommandOptions
+    @OptionGroup var secretOptions: SecretOptions
+
+    func run() throws {
+        let options = try global.reporting { try secretOptions.options() }
+        let outcome = try global.reporting {
+            try global.service(create: true).handle(target.envelope(.requestEnrollment(options)))
+        }
+        try showIssuedSecret(outcome, global: global)
+    }
+}
+
+/// `enroll regenerate USER`: a replacement secret; the active one stays in use until it is confirmed.
+struct RegenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "regenerate",
+        abstract: "Generate a replacement secret for USER and show its QR code.",
+        discussion: "The current secret stays active until a code from the new one is confirmed, so an abandoned regenerate never locks anyone out.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: UserCommandOptions
+
+    func run() throws {
+        let outcome = try global.reporting {
+            try global.service(create: false).handle(target.envelope(.regenerateSecret(nil)))
+        }
+        try showIssuedSecret(outcome, global: global)
+    }
+}
+
+/// How a new secret is to be set up in the app.
+struct SecretOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The issuer shown in the authenticator app (no ':').", valueName: "name"))
+    var issuer: String = EnrollmentOptions.defaultIssuer
+
+    @Option(help: ArgumentHelp("The account name shown in the app (default: the user).", valueName: "name"))
+    var account: String?
+
+    @Option(help: ArgumentHelp("HMAC algorithm: SHA1 (what most apps support), SHA256 or SHA512.", valueName: "SHA1|SHA256|SHA512"))
+    var algorithm: String = "SHA1"
+
+    @Option(help: ArgumentHelp("Digits per code: 6, 7 or 8.", valueName: "n"))
+    var digits: Int = 6
+
+    @Option(help: ArgumentHelp("Seconds per code: 1-3600 (30 is what apps expect).", valueName: "seconds"))
+    var period: Int = 30
+
+    func options() throws -> EnrollmentOptions {
+        let algorithm = try Validation.algorithm(algorithm)
+        return try Validation.options(EnrollmentOptions(
+            issuer: issuer, account: account, parameters: OTPParameters(algorithm: algorithm, digits: digits, period: period)))
+    }
+
+    func validate() throws {
+        do { _ = try options() } catch let error as InputError { throw ValidationError(error.message) }
+    }
+}
+
+/// Prints the outcome of a command that issued a secret: QR code and URI, or JSON.
+func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions) throws {
+    if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+    guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
+    if global.json {
+        Terminal.json([
+            "user": outcome.user, "status": outcome.state.status.rawValue, "otpauthURI": uri,
+            "qrCodeUrl": Data(uri.utf8).base64EncodedString(),
+            "replacementPending": outcome.state.pending?.isReplacement ?? false,
+            "expiresAt": outcome.state.pending.map { Timestamps.iso8601($0.expiresAt) },
+        ])
+        return
+    }
+    let qr = try QRCode(encoding: uri)
+    Terminal.line(qr.terminalString())
+    Terminal.line(uri)
+    if let pending = outcome.state.pending {
+        let what = pending.isReplacement ? "The current secret stays active until this one is confirmed." : ""
+        Terminal.line("Scan it, then run `enroll confirm \(outcome.user) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt))). \(what)")
+    }
+}
+
+/// `enroll confirm USER CODE`: Verify.
+struct ConfirmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "confirm",
+        abstract: "Check the code the authenticator app shows; a right code activates the pending secret.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: UserCommandOptions
+
+    @Argument(help: ArgumentHelp("The code the app shows now (6-8 digits).", valueName: "code"))
+    var code: String
+
+    func validate() throws {
+        guard EnrollmentDecider.isWellFormed(code, digits: code.utf8.count), (6...8).contains(code.utf8.count) else {
+            throw ValidationError("a code is 6 to 8 ASCII digits (0-9) with nothing else; type the digits the app shows")
+        }
+    }
+
+    func run() throws {
+        let outcome = try global.reporting {
+            try global.service(create: false).handle(target.envelope(.confirmCode(code)))
+        }
+        let status = outcome.state.status.rawValue
+        if global.json {
+            Terminal.json([
+                "user": outcome.user, "accepted": outcome.accepted, "status": status,
+                "reason": outcome.rejection?.code, "message": outcome.rejection?.message,
+                "replacementPending": outcome.state.pending?.isReplacement ?? false,
+            ])
+        }
+        if let rejection = outcome.rejection {
+            Terminal.error(rejection.message, hint: rejection.code)
+            throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
+        }
+        if !global.json { Terminal.line("Code accepted: the authenticator app is now active for \(outcome.user).") }
+    }
+}
+
+/// `enroll reveal USER`: the eye icon.
+struct RevealCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reveal",
+        abstract: "Show the QR code of the secret a confirmation would check now (pending, else active).")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case terminal, uri, svg, png
+    }
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: UserCommandOptions
+
+    @Option(help: ArgumentHelp("terminal (default), uri, svg or png.", valueName: "format"))
+    var format: Format = .terminal
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the image or URI to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        if format == .png && output == nil && isatty(STDOUT_FILENO) == 1 {
+            throw ValidationError("a PNG is binary; pass --output FILE (or redirect stdout)")
+        }
+    }
+
+    func run() throws {
+        let outcome = try global.reporting {
+            try global.service(create: false).handle(target.envelope(.revealQRCode))
+        }
+        if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+        guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
+        let qr = try QRCode(encoding: uri)
+        let bytes: [UInt8]
+        switch format {
+        case .terminal: bytes = Array((qr.terminalString() + "\n" + uri + "\n").utf8)
+        case .uri: bytes = Array((uri + "\n").utf8)
+        case .svg: bytes = Array(qr.svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
+        case .png: bytes = qr.png()
+        }
+        if let output {
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output): \(error.localizedDescription); pass --output with a writable path", exitCode: CLIExit.environment))
+            }
+        }
+        if global.json {
+            Terminal.json([
+                "user": outcome.user, "status": outcome.state.status.rawValue, "otpauthURI": uri,
+                "qrCodeUrl": Data(uri.utf8).base64EncodedString(), "secret": outcome.state.currentRole?.rawValue,
+                "output": output,
+            ])
+        } else if output == nil {
+            FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}
+
+/// `enroll remove USER`.
+struct RemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove USER's authenticator and destroy the key that sealed its secrets.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: UserCommandOptions
+
+    func run() throws {
+        let outcome = try global.reporting {
+            try global.service(create: false).handle(target.envelope(.removeAuthenticator))
+        }
+        if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+        if global.json {
+            Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "removed": true])
+        } else {
+            Terminal.line("Removed the authenticator of \(outcome.user); its secrets can no longer be read.")
+        }
+    }
+}
+
+/// `enroll status USER`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show USER's authenticator: status, settings, pending replacement, lock.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The user.", valueName: "user"))
+    var user: String
+
+    func validate() throws {
+        do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) }
+    }
+
+    func run() throws {
+        let summary: AuthenticatorSummary
+        if !FileManager.default.fileExists(atPath: global.databasePath) {
+            summary = .none(user: user)
+        } else {
+            summary = try global.reporting {
+                let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(create: false))
+                return try database.summary(of: user)
+            }
+        }
+        if global.json {
+            Terminal.json([
+                "user": summary.user, "status": summary.status.rawValue, "algorithm": summary.algorithm,
+                "digits": summary.digits, "period": summary.period, "issuer": summary.issuer, "account": summary.account,
+                "replacementPending": summary.replacementPending,
+                "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
+                "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
+                "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
+                "failedAttempts": summary.failedAttempts,
+            ])
+            return
+        }
+        var lines = ["user: \(summary.user)", "status: \(summary.status.rawValue)"]
+        if summary.status != .none {
+            lines.append("issuer: \(summary.issuer ?? "-")  account: \(summary.account ?? "-")")
+            lines.append("algorithm: \(summary.algorithm ?? "-")  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
+        }
+        if summary.replacementPending { lines.append("replacement pending until \(summary.pendingExpiresAt.map(Timestamps.iso8601) ?? "-")") }
+        if summary.status == .pending, let expiry = summary.pendingExpiresAt { lines.append("confirm before \(Timestamps.iso8601(expiry))") }
+        if let until = summary.lockedUntil { lines.append("confirmation locked until \(Timestamps.iso8601(until))") }
+        if summary.failedAttempts > 0 { lines.append("failed attempts: \(summary.failedAttempts)") }
+        Terminal.line(lines.joined(separator: "\n"))
+    }
+}

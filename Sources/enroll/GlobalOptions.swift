@@ -1,0 +1,92 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("The master key file, created with mode 0600 on first use (env ENROLL_KEY_FILE).", valueName: "path"))
+    var keyFile: String?
+
+    @Flag(name: .long, help: "Print exactly one JSON object on stdout.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("SQLite synchronous setting for commits: FULL (fsync every commit) or NORMAL.", valueName: "FULL|NORMAL"))
+    var durability: String = "FULL"
+
+    var databasePath: String {
+        db ?? ProcessInfo.processInfo.environment["ENROLL_DB"] ?? "./enrollment.sqlite"
+    }
+
+    var keyFilePath: String {
+        keyFile ?? ProcessInfo.processInfo.environment["ENROLL_KEY_FILE"] ?? "./enrollment.key"
+    }
+
+    func validate() throws {
+        guard Durability(rawValue: durability.uppercased()) != nil else {
+            throw ValidationError("--durability must be FULL or NORMAL, not '\(durability)'")
+        }
+        if databasePath.isEmpty { throw ValidationError("--db must not be empty") }
+        if keyFilePath.isEmpty { throw ValidationError("--key-file must not be empty") }
+    }
+
+    /// The clock: the system's, unless ENROLL_NOW (Unix seconds) fixes it for tests and replays.
+    var clock: any EnrollmentClock {
+        if let fixed = ProcessInfo.processInfo.environment["ENROLL_NOW"], let seconds = Int64(fixed) {
+            return FixedClock(seconds)
+        }
+        return SystemClock()
+    }
+
+    /// Opens the engine. `create` is true only for commands that may start a new database.
+    func service(create: Bool, requireKey: Bool = true) throws -> EnrollmentService {
+        let options = DatabaseOptions(durability: Durability(rawValue: durability.uppercased()) ?? .full, create: create)
+        return try EnrollmentService.open(
+            databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock, requireKey: requireKey)
+    }
+
+    func failure(_ failure: CLIFailure) -> CLIFailure {
+        var failure = failure
+        failure.json = json
+        return failure
+    }
+
+    /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).
+    func reporting<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as InputError {
+            throw failure(.input(error))
+        } catch let error as StoreError {
+            throw failure(.store(error))
+        }
+    }
+}
+
+/// Options shared by the commands that address one user's authenticator.
+struct UserCommandOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The user whose authenticator this is (1-256 bytes, no control characters or '/').", valueName: "user"))
+    var user: String
+
+    @Option(name: .long, help: ArgumentHelp("Who acts, recorded in the journal (default: the user).", valueName: "name"))
+    var actor: String?
+
+    @Option(name: .customLong("command-id"), help: ArgumentHelp("An id that makes the command idempotent: repeating it returns the first outcome.", valueName: "id"))
+    var commandId: String?
+
+    func validate() throws {
+        do {
+            _ = try Validation.user(user)
+            if let commandId { _ = try Validation.commandId(commandId) }
+            if let actor { _ = try Validation.user(actor) }
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func envelope(_ command: EnrollmentCommand) -> CommandEnvelope {
+        CommandEnvelope(commandId: commandId ?? UUID().uuidString.lowercased(), user: user, actor: actor, command: command)
+    }
+}
