@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project builds and tests with, when any is missing.
+# Safe to run repeatedly; needs root (or sudo) only when something must be installed.
+set -euo pipefail
+
+packages=(
+  libsqlite3-dev sqlite3   # the journal (GRDB links the system SQLite) and the tamper tests
+  libssl-dev               # OpenSSL 3: HMAC, SHA-256, AES-256-GCM, RAND_bytes
+  libqrencode-dev          # QR codes
+  oathtool                 # independent TOTP implementation the tests cross-check against
+  zbar-tools               # zbarimg: decodes the QR images in the tests
+  librsvg2-bin             # rsvg-convert: renders SVG QR codes for zbarimg
+  pkg-config
+)
+packages+=("$@")
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "Installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job, end to end in a terminal: enroll a user's authenticator app.
+# Installs what it needs, builds `enroll`, requests a secret (QR code shown), computes the
+# code an authenticator app would show (oathtool stands in for the phone), confirms it and
+# shows the status. Uses ./quickstart.sqlite and ./quickstart.key unless ENROLL_DB/ENROLL_KEY_FILE are set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Tools/install-deps.sh
+swift build --product enroll >/dev/null
+enroll=".build/debug/enroll"
+export ENROLL_DB="${ENROLL_DB:-$PWD/quickstart.sqlite}" ENROLL_KEY_FILE="${ENROLL_KEY_FILE:-$PWD/quickstart.key}"
+user="${1:-alice@example.com}"
+
+"$enroll" remove "$user" >/dev/null 2>&1 || true
+echo "== enroll request $user --issuer 'Example Corp'   (the \"+\" button)"
+"$enroll" request "$user" --issuer "Example Corp"
+uri=$("$enroll" reveal "$user" --format uri)
+secret=$(sed -E 's/.*[?&]secret=([A-Z2-7]+).*/\1/' <<<"$uri")
+code=$(oathtool --totp -b "$secret")
+echo
+echo "== the authenticator app shows $code; enroll confirm $user $code   (Verify)"
+"$enroll" confirm "$user" "$code"
+echo
+echo "== enroll status $user"
+"$enroll" status "$user"

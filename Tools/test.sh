@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Tools/install-deps.sh
+swift build --build-tests
+swift test --skip-build
