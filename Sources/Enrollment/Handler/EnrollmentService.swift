@@ -184,13 +184,21 @@ public final class EnrollmentService: Sendable {
     }
 
     /// The user's row in the authenticators projection (refused if the projection is stale).
-    public func summary(of user: String) throws -> AuthenticatorSummary {
+    public func summary(of user: String) throws(StoreError) -> AuthenticatorSummary {
+        try database.summary(of: user)
+    }
+}
+
+extension EnrollmentDatabase {
+    /// The user's row in the authenticators projection; needs no key file. Refused if the
+    /// projection is stale (its shape is not the one this code knows).
+    public func summary(of user: String) throws(StoreError) -> AuthenticatorSummary {
         do {
-            return try database.pool.read { db in
+            return try pool.read { db in
                 try AuthenticatorsProjection().read(user: user, in: db) ?? .none(user: user)
             }
         } catch {
-            throw StoreError(error, path: database.path)
+            throw StoreError(error, path: path)
         }
     }
 }
