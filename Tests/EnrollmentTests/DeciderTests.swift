@@ -1,0 +1,242 @@
+import Enrollment
+import OneTimePassword
+import Testing
+
+/// The rules, decided as a pure function: every command's success and every refusal.
+struct DeciderTests {
+    let secret = Secret(bytes: Array("12345678901234567890".utf8))
+    let replacement = Secret(bytes: Array("abcdefghijabcdefghij".utf8))
+    let t0: UnixTime = 1_764_400_000
+
+    func context(_ now: UnixTime, fresh: Secret? = nil) -> DecisionContext {
+        DecisionContext(now: now, user: "alice", freshSecret: fresh)
+    }
+
+    func code(_ secret: Secret, at time: UnixTime, _ parameters: OTPParameters = .default) throws -> String {
+        try TOTP.code(secret: secret.bytes, at: time, parameters: parameters)
+    }
+
+    func run(_ commands: [(EnrollmentCommand, UnixTime, Secret?)], from state: AuthenticatorState = .initial) -> (AuthenticatorState, [Decision]) {
+        var state = state
+        var decisions: [Decision] = []
+        for (command, time, fresh) in commands {
+            let decision = EnrollmentDecider.decide(command, state: state, context: context(time, fresh: fresh))
+            state = state.evolve(decision.events)
+            decisions.append(decision)
+        }
+        return (state, decisions)
+    }
+
+    var pending: AuthenticatorState {
+        run([(.requestEnrollment(EnrollmentOptions(issuer: "ACME")), t0, secret)]).0
+    }
+
+    func active() throws -> AuthenticatorState {
+        run([(.confirmCode(try code(secret, at: t0 + 30)), t0 + 30, nil)], from: pending).0
+    }
+
+    @Test("request issues a pending secret that expires after 10 minutes")
+    func request() {
+        let decision = EnrollmentDecider.decide(.requestEnrollment(EnrollmentOptions(issuer: "ACME")), state: .initial, context: context(t0, fresh: secret))
+        #expect(decision.rejection == nil)
+        guard case .enrollmentRequested(let issued)? = decision.events.first else {
+            Issue.record("expected EnrollmentRequested, got \(decision.events)")
+            return
+        }
+        #expect(issued.secret == .open(secret))
+        #expect(issued.account == "alice")
+        #expect(issued.expiresAt == t0 + 600)
+        #expect(AuthenticatorState.initial.evolve(decision.events).status == .pending)
+    }
+
+    @Test("a right code activates the pending secret and records the matched step")
+    func confirm() throws {
+        let now = t0 + 45
+        let decision = EnrollmentDecider.decide(.confirmCode(try code(secret, at: now)), state: pending, context: context(now))
+        #expect(decision.rejection == nil)
+        #expect(decision.events == [.authenticatorActivated(AuthenticatorActivated(step: now / 30, replacedPrevious: false))])
+        #expect(pending.evolve(decision.events).status == .active)
+    }
+
+    @Test("a code from the previous or next step is accepted (±1 window); two steps away is not")
+    func window() throws {
+        let now = t0 + 300
+        for (offset, accepted) in [(-30, true), (30, true), (-60, false), (60, false)] {
+            let typed = try code(secret, at: now + Int64(offset))
+            let decision = EnrollmentDecider.decide(.confirmCode(typed), state: pending, context: context(now))
+            #expect((decision.rejection == nil) == accepted, "offset \(offset)")
+        }
+    }
+
+    @Test("a wrong code is refused, recorded, and counts towards the lock")
+    func wrongCode() throws {
+        let right = try code(secret, at: t0 + 60)
+        let wrong = right == "000000" ? "111111" : "000000"
+        let decision = EnrollmentDecider.decide(.confirmCode(wrong), state: pending, context: context(t0 + 60))
+        #expect(decision.rejection == .invalidCode(remainingAttempts: 4))
+        #expect(decision.events == [.codeRejected(CodeRejected(reason: "invalid_code", target: .pending, failedAttempts: 1))])
+        let after = pending.evolve(decision.events)
+        #expect(after.status == .pending)
+        // A wrong code then a right one.
+        let retry = EnrollmentDecider.decide(.confirmCode(right), state: after, context: context(t0 + 60))
+        #expect(retry.rejection == nil)
+        #expect(after.evolve(retry.events).status == .active)
+    }
+
+    @Test("five wrong codes lock confirmation for 15 minutes; the code is not checked while locked; each lock doubles")
+    func throttling() throws {
+        var state = pending
+        var last: Decision?
+        for attempt in 1...5 {
+            last = EnrollmentDecider.decide(.confirmCode("000000"), state: state, context: context(t0 + Int64(attempt)))
+            state = state.evolve(last?.events ?? [])
+        }
+        let lockedUntil = t0 + 5 + 900
+        #expect(last?.rejection == .locked(until: lockedUntil))
+        #expect(last?.events.last == .confirmationLocked(ConfirmationLocked(until: lockedUntil, lockNumber: 1, failedAttempts: 5)))
+        // While locked even the right code is refused and nothing is recorded.
+        let right = try code(secret, at: t0 + 100)
+        let whileLocked = EnrollmentDecider.decide(.confirmCode(right), state: state, context: context(t0 + 100))
+        #expect(whileLocked.rejection == .locked(until: lockedUntil))
+        #expect(whileLocked.events.isEmpty)
+        // After the lock: unlocked (recorded), and five more failures lock for 30 minutes.
+        var afterLock = DecisionContext(now: lockedUntil + 1, user: "alice")
+        afterLock.policy.pendingLifetime = 100_000
+        var longState = run([(.requestEnrollment(EnrollmentOptions()), t0, secret)]).0
+        longState.pending?.expiresAt = t0 + 100_000
+        longState = longState.evolve([.confirmationLocked(ConfirmationLocked(until: lockedUntil, lockNumber: 1, failedAttempts: 5))])
+        var events: [EnrollmentEvent] = []
+        for attempt in 0..<5 {
+            afterLock.now = lockedUntil + 1 + Int64(attempt)
+            let decision = EnrollmentDecider.decide(.confirmCode("000000"), state: longState, context: afterLock)
+            longState = longState.evolve(decision.events)
+            events += decision.events
+        }
+        #expect(events.first == .confirmationUnlocked(ConfirmationUnlocked(lockNumber: 1)))
+        #expect(events.last == .confirmationLocked(ConfirmationLocked(until: lockedUntil + 5 + 1800, lockNumber: 2, failedAttempts: 5)))
+    }
+
+    @Test("confirming after the pending secret expired is refused with enrollment_expired, and the expiry is recorded")
+    func expiry() throws {
+        let late = t0 + 601
+        let decision = EnrollmentDecider.decide(.confirmCode(try code(secret, at: late)), state: pending, context: context(late))
+        #expect(decision.rejection == .enrollmentExpired)
+        #expect(decision.events == [.pendingSecretExpired(PendingSecretExpired(replacement: false, expiredAt: t0 + 600))])
+        #expect(decision.rejection?.message.contains("request again") == true)
+        #expect(pending.evolve(decision.events).status == .none)
+    }
+
+    @Test("request when already active is refused with already_enrolled")
+    func alreadyEnrolled() throws {
+        let decision = EnrollmentDecider.decide(.requestEnrollment(EnrollmentOptions()), state: try active(), context: context(t0 + 100, fresh: replacement))
+        #expect(decision.rejection == .alreadyEnrolled)
+        #expect(decision.events.isEmpty)
+    }
+
+    @Test("commands on a user with nothing enrolled are refused with not_enrolled")
+    func notEnrolled() {
+        for command in [EnrollmentCommand.confirmCode("123456"), .revealQRCode, .regenerateSecret(nil), .removeAuthenticator] {
+            let decision = EnrollmentDecider.decide(command, state: .initial, context: context(t0, fresh: replacement))
+            #expect(decision.rejection == .notEnrolled, "\(command.name)")
+            #expect(decision.events.isEmpty)
+        }
+    }
+
+    @Test("confirming with nothing pending is refused with no_pending_secret; replaying the accepted code gives code_reused")
+    func nothingPending() throws {
+        let state = try active()
+        let fresh = try code(secret, at: t0 + 90)
+        let decision = EnrollmentDecider.decide(.confirmCode(fresh), state: state, context: context(t0 + 90))
+        #expect(decision.rejection == .noPendingSecret)
+        #expect(decision.events.isEmpty)
+        let replay = EnrollmentDecider.decide(.confirmCode(try code(secret, at: t0 + 30)), state: state, context: context(t0 + 40))
+        #expect(replay.rejection == .codeReused)
+        #expect(replay.events == [.codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 1))])
+    }
+
+    @Test("regenerate keeps the old secret active until a code from the new one is confirmed")
+    func regenerate() throws {
+        let state = try active()
+        let (afterRegenerate, decisions) = run([(.regenerateSecret(nil), t0 + 100, replacement)], from: state)
+        #expect(decisions[0].rejection == nil)
+        #expect(afterRegenerate.status == .active)
+        #expect(afterRegenerate.active?.secret == .open(secret))
+        #expect(afterRegenerate.pending?.isReplacement == true)
+        #expect(afterRegenerate.current?.secret == .open(replacement))
+        // The old secret's code does not confirm the replacement.
+        let old = EnrollmentDecider.decide(.confirmCode(try code(secret, at: t0 + 130)), state: afterRegenerate, context: context(t0 + 130))
+        #expect(old.rejection == .invalidCode(remainingAttempts: 4))
+        // The new one does, and replaces the old.
+        let new = EnrollmentDecider.decide(.confirmCode(try code(replacement, at: t0 + 130)), state: afterRegenerate, context: context(t0 + 130))
+        #expect(new.events == [.authenticatorActivated(AuthenticatorActivated(step: (t0 + 130) / 30, replacedPrevious: true))])
+        #expect(afterRegenerate.evolve(new.events).active?.secret == .open(replacement))
+    }
+
+    @Test("an abandoned regenerate expires and the old secret is still active")
+    func abandonedRegenerate() throws {
+        let state = try active()
+        let (afterRegenerate, _) = run([(.regenerateSecret(nil), t0 + 100, replacement)], from: state)
+        let decision = EnrollmentDecider.decide(.revealQRCode, state: afterRegenerate, context: context(t0 + 100 + 601))
+        #expect(decision.events == [
+            .pendingSecretExpired(PendingSecretExpired(replacement: true, expiredAt: t0 + 700)),
+            .qrCodeRevealed(QRCodeRevealed(target: .active)),
+        ])
+        let after = afterRegenerate.evolve(decision.events)
+        #expect(after.status == .active)
+        #expect(after.active?.secret == .open(secret))
+    }
+
+    @Test("reveal shows the pending secret if there is one, else the active one")
+    func reveal() throws {
+        let pendingReveal = EnrollmentDecider.decide(.revealQRCode, state: pending, context: context(t0 + 10))
+        #expect(pendingReveal.events == [.qrCodeRevealed(QRCodeRevealed(target: .pending))])
+        let activeReveal = EnrollmentDecider.decide(.revealQRCode, state: try active(), context: context(t0 + 40))
+        #expect(activeReveal.events == [.qrCodeRevealed(QRCodeRevealed(target: .active))])
+    }
+
+    @Test("remove, then enroll again")
+    func removeAndEnrollAgain() throws {
+        let (state, decisions) = run([
+            (.removeAuthenticator, t0 + 50, nil),
+            (.requestEnrollment(EnrollmentOptions()), t0 + 60, replacement),
+        ], from: try active())
+        #expect(decisions[0].events == [.authenticatorRemoved(AuthenticatorRemoved(hadActive: true))])
+        #expect(decisions[1].rejection == nil)
+        #expect(state.status == .pending)
+        #expect(state.current?.secret == .open(replacement))
+    }
+
+    @Test("malformed codes are bad input: refused before anything is checked or recorded")
+    func malformed() {
+        for typed in ["", "12345", "1234567", "12a456", "١٢٣٤٥٦", "１２３４５６", "123 456", "123-456", String(repeating: "1", count: 10_000)] {
+            let decision = EnrollmentDecider.decide(.confirmCode(typed), state: pending, context: context(t0 + 10))
+            #expect(decision.rejection == .malformedCode(expectedDigits: 6), "\(typed.prefix(12))")
+            #expect(decision.rejection?.isBadInput == true)
+            #expect(decision.events.isEmpty)
+        }
+    }
+
+    @Test("each algorithm and digit count activates with its own code")
+    func algorithms() throws {
+        for algorithm in Digest.allCases {
+            for digits in 6...8 {
+                let parameters = OTPParameters(algorithm: algorithm, digits: digits, period: 30)
+                let state = run([(.requestEnrollment(EnrollmentOptions(parameters: parameters)), t0, secret)]).0
+                let typed = try code(secret, at: t0 + 5, parameters)
+                #expect(typed.count == digits)
+                let decision = EnrollmentDecider.decide(.confirmCode(typed), state: state, context: context(t0 + 5))
+                #expect(decision.rejection == nil, "\(algorithm) \(digits)")
+            }
+        }
+    }
+
+    @Test("every refusal has a stable machine code and a message that says what to do")
+    func rejectionCodes() {
+        let all: [EnrollmentRejection] = [.notEnrolled, .alreadyEnrolled, .noPendingSecret, .invalidCode(remainingAttempts: 2), .codeReused, .enrollmentExpired, .locked(until: t0), .malformedCode(expectedDigits: 6), .secretUnavailable]
+        #expect(Set(all.map(\.code)).count == all.count)
+        for rejection in all {
+            #expect(rejection.code.allSatisfy { $0.isLowercase || $0 == "_" })
+            #expect(!rejection.message.isEmpty && !rejection.message.contains("\n"))
+        }
+    }
+}
