@@ -15,4 +15,12 @@ public enum Digest: String, Sendable, Codable, CaseIterable, Hashable {
         case .sha512: 64
         }
     }
+
+    /// Input block size in bytes, the length HMAC pads its key to (RFC 2104 §2).
+    public var blockByteCount: Int {
+        switch self {
+        case .sha1, .sha256: 64
+        case .sha512: 128
+        }
+    }
 }
