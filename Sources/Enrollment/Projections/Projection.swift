@@ -19,7 +19,7 @@ public protocol Projection: Sendable {
 
 /// The projections this code maintains.
 public enum Projections {
-    public static let all: [any Projection] = [AuthenticatorsProjection()]
+    public static let all: [any Projection] = [AuthenticatorsProjection(), EnrollmentActivityProjection()]
 
     public static func named(_ name: String) -> (any Projection)? {
         all.first { $0.name == name }

@@ -1,0 +1,206 @@
+import GRDB
+
+/// Which events an audit reads. Every field narrows; the default reads the whole journal.
+public struct AuditFilter: Sendable, Hashable {
+    /// Only events recorded at or after this time.
+    public var since: UnixTime?
+    /// Only events recorded before this time.
+    public var until: UnixTime?
+    public var user: String?
+    /// Only these event types (empty: all).
+    public var types: Set<EventType>
+    /// Only events after this journal position (for paging: pass the last position seen).
+    public var afterPosition: Int64
+    /// At most this many events.
+    public var limit: Int?
+
+    public init(
+        since: UnixTime? = nil, until: UnixTime? = nil, user: String? = nil, types: Set<EventType> = [],
+        afterPosition: Int64 = 0, limit: Int? = nil
+    ) {
+        self.since = since
+        self.until = until
+        self.user = user
+        self.types = types
+        self.afterPosition = afterPosition
+        self.limit = limit
+    }
+}
+
+/// The journal read as an audit trail: what `enroll history`, `enroll audit` and the HTTP
+/// server's `GET /me/totp/history` show.
+///
+/// Reads stream through a GRDB cursor inside one read transaction (a consistent snapshot, and
+/// constant memory whatever the journal's size). Secrets are never opened: an audit needs no
+/// key file, and a secret appears only as `"sealed"` or `"forgotten"`.
+///
+/// ```swift
+/// let trail = AuditTrail(database: service.database)
+/// let entries = try trail.history(of: "alice")          // oldest first
+/// try trail.forEach(AuditFilter(types: [.codeRejected])) { entry in … }
+/// ```
+public struct AuditTrail: Sendable {
+    public let reader: any DatabaseReader
+    private let path: String
+
+    public init(database: EnrollmentDatabase) {
+        reader = database.pool
+        path = database.path
+    }
+
+    public init(reader: any DatabaseReader, path: String = "(database)") {
+        self.reader = reader
+        self.path = path
+    }
+
+    /// One user's timeline, oldest first. `after` and `limit` page through a long one.
+    public func history(of user: String, after position: Int64 = 0, limit: Int? = nil) throws(StoreError) -> [HistoryEntry] {
+        var entries: [HistoryEntry] = []
+        do {
+            try forEach(AuditFilter(user: user, afterPosition: position, limit: limit)) { entries.append($0) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(error, path: path)
+        }
+        return entries
+    }
+
+    /// Calls `body` with each matching entry in journal order, streaming: memory stays
+    /// constant however many events match. An error thrown by `body` stops the walk and is
+    /// rethrown as is; storage failures are ``StoreError``s.
+    public func forEach(_ filter: AuditFilter, _ body: (HistoryEntry) throws -> Void) throws {
+        var conditions = ["e.position > ?"]
+        var arguments: StatementArguments = [filter.afterPosition]
+        if let since = filter.since {
+            conditions.append("e.recorded_at >= ?")
+            arguments += [since]
+        }
+        if let until = filter.until {
+            conditions.append("e.recorded_at < ?")
+            arguments += [until]
+        }
+        if let user = filter.user {
+            conditions.append("e.stream_id = ?")
+            arguments += [user]
+        }
+        if !filter.types.isEmpty {
+            let names = filter.types.map(\.rawValue).sorted()
+            conditions.append("e.type IN (\(names.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += StatementArguments(names)
+        }
+        var sql = "SELECT \(Self.selection) FROM events e WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.position"
+        if let limit = filter.limit {
+            sql += " LIMIT ?"
+            arguments += [max(limit, 0)]
+        }
+        struct BodyFailure: Error { let error: any Error }
+        do {
+            try reader.read { db in
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try rows.next() {
+                    let recorded = try RecordedEvent(row: row)
+                    let forgotten: Bool = row["secret_forgotten"] ?? false
+                    let entry = try Self.entry(for: recorded, secretForgotten: forgotten)
+                    do { try body(entry) } catch { throw BodyFailure(error: error) }
+                }
+            }
+        } catch let failure as BodyFailure {
+            throw failure.error
+        } catch {
+            throw StoreError(error, path: path)
+        }
+    }
+
+    /// The journal's columns plus whether a secret-carrying event's secret is forgotten: its
+    /// data key is gone, or the authenticator was removed after it (removal destroys the key
+    /// that sealed it even if a later enrollment created a new one).
+    static let selection = HashChain.typedColumns(prefix: "e") + ",\n" + """
+        CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
+            (NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = e.stream_id)
+             OR EXISTS (SELECT 1 FROM events r WHERE r.stream_id = e.stream_id AND r.stream_version > e.stream_version
+                        AND r.type = 'AuthenticatorRemoved'))
+        ELSE 0 END AS secret_forgotten
+        """
+
+    /// Turns one journal row into an audit entry (decoding and upcasting its event).
+    public static func entry(for recorded: RecordedEvent, secretForgotten: Bool) throws(StoreError) -> HistoryEntry {
+        let event = try EventCodec.decode(
+            type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
+        return HistoryEntry(
+            position: recorded.position, user: recorded.streamId, streamVersion: recorded.streamVersion,
+            time: recorded.recordedAt, type: recorded.type, actor: recorded.metadata.actor,
+            commandId: recorded.metadata.commandId, outcome: event.outcome,
+            details: event.details(secretForgotten: secretForgotten),
+            fields: event.auditFields(secretForgotten: secretForgotten))
+    }
+}
+
+extension EnrollmentEvent {
+    var outcome: HistoryOutcome {
+        switch self {
+        case .enrollmentRequested, .secretRegenerated: .issued
+        case .authenticatorActivated: .activated
+        case .codeRejected: .refused
+        case .pendingSecretExpired: .expired
+        case .qrCodeRevealed: .revealed
+        case .confirmationLocked: .locked
+        case .confirmationUnlocked: .unlocked
+        case .authenticatorRemoved: .removed
+        }
+    }
+
+    /// The event's fields in the current schema, the secret replaced by its status.
+    func auditFields(secretForgotten: Bool) -> [String: JSONValue] {
+        guard let encoded = try? EventCodec.encode(self, seal: { _ in [] }),
+              case .object(var object)? = try? JSONValue.parse(encoded.data)
+        else { return [:] }
+        if object.removeValue(forKey: "sealedSecret") != nil {
+            object["secret"] = .string(secretStatus(secretForgotten: secretForgotten))
+        }
+        return object
+    }
+
+    func secretStatus(secretForgotten: Bool) -> String {
+        switch self {
+        case .enrollmentRequested(let issued), .secretRegenerated(let issued):
+            if case .forgotten = issued.secret { return "forgotten" }
+            return secretForgotten ? "forgotten" : "sealed"
+        default:
+            return "none"
+        }
+    }
+
+    func details(secretForgotten: Bool) -> String {
+        func describe(_ issued: SecretIssued) -> String {
+            let p = issued.parameters
+            return "\(issued.issuer):\(issued.account) (\(p.algorithm.rawValue), \(p.digits) digits, \(p.period) s), secret \(secretStatus(secretForgotten: secretForgotten)); confirm before \(Timestamps.iso8601(issued.expiresAt))"
+        }
+        switch self {
+        case .enrollmentRequested(let issued):
+            return "secret issued for " + describe(issued)
+        case .secretRegenerated(let issued):
+            return "replacement secret issued for " + describe(issued) + "; the active one stays in use until then"
+        case .authenticatorActivated(let activated):
+            return activated.replacedPrevious
+                ? "code accepted (time step \(activated.step)): the replacement secret is now active, the previous one retired"
+                : "code accepted (time step \(activated.step)): the authenticator is active"
+        case .codeRejected(let rejected):
+            let what = rejected.reason == "code_reused" ? "code already used" : "wrong code"
+            return "\(what) (\(rejected.reason)) for the \(rejected.target.rawValue) secret; \(rejected.failedAttempts) consecutive failure\(rejected.failedAttempts == 1 ? "" : "s")"
+        case .pendingSecretExpired(let expired):
+            return "the pending \(expired.replacement ? "replacement " : "")secret expired unconfirmed at \(Timestamps.iso8601(expired.expiredAt))"
+                + (expired.replacement ? "; the active secret stays in use" : "")
+        case .qrCodeRevealed(let revealed):
+            return "QR code of the \(revealed.target.rawValue) secret shown again"
+        case .confirmationLocked(let locked):
+            return "confirmation locked until \(Timestamps.iso8601(locked.until)) after \(locked.failedAttempts) wrong codes (lock \(locked.lockNumber))"
+        case .confirmationUnlocked(let unlocked):
+            return "lock \(unlocked.lockNumber) lifted"
+        case .authenticatorRemoved(let removed):
+            return removed.hadActive
+                ? "authenticator removed; its secrets are forgotten"
+                : "pending enrollment removed; its secret is forgotten"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+/// What happened, in one word an auditor can filter on.
+public enum HistoryOutcome: String, Sendable, Codable, Hashable, CaseIterable {
+    /// A secret was issued (first enrollment or replacement) and awaits its first code.
+    case issued
+    /// A right code activated the pending secret.
+    case activated
+    /// A code was refused (wrong or reused); ``HistoryEntry/details`` says which.
+    case refused
+    /// A pending secret passed its lifetime unconfirmed.
+    case expired
+    /// The QR code was shown again.
+    case revealed
+    /// Too many wrong codes: confirmation is locked.
+    case locked
+    /// A lock ended.
+    case unlocked
+    /// The authenticator was removed and its secrets shredded.
+    case removed
+}
+
+/// One event of the journal as an auditor reads it: when, what, who, with what result, and
+/// the event's fields — never a secret or a code.
+///
+/// A secret appears only as its status: `"sealed"` while its data key exists, `"forgotten"`
+/// once the key was destroyed (the authenticator was removed; see ``KeyRing``). The sealed
+/// bytes themselves are not shown either. This is what `enroll history`, `enroll audit` and
+/// the HTTP API's history serve.
+public struct HistoryEntry: Sendable, Hashable, Codable {
+    /// The journal position: strictly increasing across all users.
+    public var position: Int64
+    /// The user (the stream the event belongs to).
+    public var user: String
+    /// 1, 2, 3… within the user's stream.
+    public var streamVersion: Int64
+    /// When the event was recorded (Unix seconds).
+    public var time: UnixTime
+    /// The event type as stored (`EnrollmentRequested`, `CodeRejected`, …).
+    public var type: String
+    /// Who acted: the user, or the administrator or service on their behalf.
+    public var actor: String
+    /// The command that caused the event (several events can share one).
+    public var commandId: String
+    public var outcome: HistoryOutcome
+    /// A short human sentence: "secret issued by Example for alice (SHA1, 6 digits, 30 s), sealed, expires …".
+    public var details: String
+    /// The event's fields (current schema), secrets replaced by their status.
+    public var fields: [String: JSONValue]
+
+    public init(
+        position: Int64, user: String, streamVersion: Int64, time: UnixTime, type: String, actor: String,
+        commandId: String, outcome: HistoryOutcome, details: String, fields: [String: JSONValue]
+    ) {
+        self.position = position
+        self.user = user
+        self.streamVersion = streamVersion
+        self.time = time
+        self.type = type
+        self.actor = actor
+        self.commandId = commandId
+        self.outcome = outcome
+        self.details = details
+        self.fields = fields
+    }
+
+    /// The entry as one JSON object (one line of `--json` output): position, stream version,
+    /// type, recorded-at (ISO 8601 and Unix seconds), actor, command id, outcome, details and
+    /// the event's fields under `event`.
+    public var jsonObject: JSONValue {
+        .object([
+            "position": .int(position),
+            "user": .string(user),
+            "streamVersion": .int(streamVersion),
+            "type": .string(type),
+            "recordedAt": .string(Timestamps.iso8601(time)),
+            "recordedAtUnix": .int(time),
+            "actor": .string(actor),
+            "commandId": .string(commandId),
+            "outcome": .string(outcome.rawValue),
+            "details": .string(details),
+            "event": .object(fields),
+        ])
+    }
+}

@@ -1,0 +1,149 @@
+import GRDB
+
+/// What kind of tampering breaks the hash chain at a position, as far as the rows around it tell.
+public enum Tampering: String, Sendable, Hashable, Codable {
+    /// The row's contents no longer match its hash, but its hash still chains into the next row.
+    case modified
+    /// One or more rows are missing (a gap in positions, or later rows that chain past a missing one).
+    case deleted
+    /// A row that was never appended sits here; the next row belongs at this position.
+    case inserted
+    /// The row that belongs here was moved to another position.
+    case reordered
+    /// The chain breaks in a way none of the above explains (for example several changes at once).
+    case broken
+}
+
+/// Where and how the chain first breaks.
+public struct ChainBreak: Sendable, Hashable, Codable {
+    public var position: Int64
+    public var tampering: Tampering
+    public var detail: String
+}
+
+/// The result of walking the journal.
+public struct ChainVerification: Sendable, Hashable {
+    /// Rows whose hash was checked and found chained (all rows when the chain is intact).
+    public var verified: Int64
+    /// The last position in the journal.
+    public var head: Int64
+    /// `nil` when every row chains to the previous one from the genesis hash.
+    public var firstBreak: ChainBreak?
+
+    public var isIntact: Bool { firstBreak == nil }
+}
+
+extension HashChain {
+    /// The hash of `row` recomputed from its stored columns, as if it sat at `position` after `previous`.
+    public static func hash(of row: RecordedEvent, previous: [UInt8], at position: Int64? = nil) -> [UInt8] {
+        hash(
+            previous: previous, position: position ?? row.position, streamId: row.streamId,
+            streamVersion: row.streamVersion, eventId: row.eventId, type: row.type,
+            schemaVersion: row.schemaVersion, data: row.data, metadata: row.metadataJSON, recordedAt: row.recordedAt)
+    }
+
+    /// Walks the whole journal in position order with a cursor (constant memory), recomputing
+    /// every row's hash from the previous row's and its own columns.
+    ///
+    /// Positions must run 1, 2, 3… without gaps and every hash must match. At the first break
+    /// it looks at the next few rows to tell modification, deletion, insertion and reordering
+    /// apart. Deleting rows at the very end of the journal is caught only when a projection
+    /// had already applied them (its checkpoint lies past the head); rewriting the tail with
+    /// recomputed hashes cannot be caught by a chain that is not anchored elsewhere.
+    public static func verify(in db: Database) throws -> ChainVerification {
+        let head = try EventJournal.head(in: db)
+        var previous = genesis
+        var expected: Int64 = 1
+        var verified: Int64 = 0
+        let rows = try RecordedEvent.fetchCursor(db, sql: "SELECT \(typedColumns()) FROM events ORDER BY position")
+        while let row = try rows.next() {
+            if row.position != expected || hash(of: row, previous: previous) != row.hash {
+                var window = [row]
+                while window.count < diagnosisWindow, let next = try rows.next() { window.append(next) }
+                let found = diagnose(window, expected: expected, previous: previous)
+                return ChainVerification(verified: verified, head: head, firstBreak: found)
+            }
+            previous = row.hash
+            expected += 1
+            verified += 1
+        }
+        if let ahead = try Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) {
+            let name: String = ahead["name"]
+            let position: Int64 = ahead["position"]
+            return ChainVerification(verified: verified, head: head, firstBreak: ChainBreak(
+                position: head + 1, tampering: .deleted,
+                detail: "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"))
+        }
+        return ChainVerification(verified: verified, head: head, firstBreak: nil)
+    }
+
+    static let diagnosisWindow = 64
+
+    /// The journal's columns, each cast to the type it must have, so that a row altered by
+    /// hand to hold text where a number belongs reads as a hash mismatch rather than a failure.
+    static func typedColumns(prefix: String = "") -> String {
+        let p = prefix.isEmpty ? "" : prefix + "."
+        return """
+            \(p)position AS position, CAST(\(p)stream_id AS TEXT) AS stream_id, CAST(\(p)stream_version AS INTEGER) AS stream_version,
+            CAST(\(p)event_id AS TEXT) AS event_id, CAST(\(p)type AS TEXT) AS type, CAST(\(p)schema_version AS INTEGER) AS schema_version,
+            CAST(\(p)data AS TEXT) AS data, CAST(\(p)metadata AS TEXT) AS metadata, CAST(\(p)recorded_at AS INTEGER) AS recorded_at,
+            CAST(\(p)hash AS BLOB) AS hash
+            """
+    }
+
+    /// Explains a break from the rows at and after it. `window[0]` is the first row that does
+    /// not verify; `previous` is the last good hash and `expected` the position that should follow.
+    static func diagnose(_ window: [RecordedEvent], expected: Int64, previous: [UInt8]) -> ChainBreak {
+        let row = window[0]
+        if row.position != expected {
+            if row.position > expected {
+                let missing = row.position - expected
+                return ChainBreak(
+                    position: expected, tampering: .deleted,
+                    detail: missing == 1 ? "the row at position \(expected) is missing" : "rows \(expected)…\(row.position - 1) are missing")
+            }
+            return ChainBreak(position: row.position, tampering: .broken, detail: "position \(row.position) appears out of sequence (expected \(expected))")
+        }
+        // The row that belongs here (the one whose hash was computed at this position after the
+        // last good row) may sit further on.
+        if let index = window.indices.dropFirst().first(where: { hash(of: window[$0], previous: previous, at: expected) == window[$0].hash }) {
+            let moved = window[index]
+            // If this row in turn belongs somewhere after, rows were swapped; otherwise it is new.
+            var belongsLater = false
+            let positions = (expected + 1)...(expected + Int64(window.count))
+            for other in window.dropFirst() where !belongsLater {
+                for position in positions where hash(of: row, previous: other.hash, at: position) == row.hash {
+                    belongsLater = true
+                }
+            }
+            if belongsLater || index > 1 {
+                return ChainBreak(
+                    position: expected, tampering: .reordered,
+                    detail: "the row at position \(expected) (event \(row.eventId)) is not the one appended there; that one (event \(moved.eventId)) now sits at position \(moved.position)")
+            }
+            return ChainBreak(
+                position: expected, tampering: .inserted,
+                detail: "the row at position \(expected) (event \(row.eventId), \(row.type) for \(row.streamId)) was never appended: the rows after it were shifted to make room")
+        }
+        if window.count > 1 {
+            let next = window[1]
+            if hash(of: next, previous: row.hash) == next.hash {
+                return ChainBreak(
+                    position: expected, tampering: .modified,
+                    detail: "the row at position \(expected) (event \(row.eventId)) was modified after it was appended: its columns no longer match its hash")
+            }
+            // Later rows still chain among themselves at a shifted position: rows were deleted
+            // and the rest renumbered to close the gap.
+            for shift: Int64 in 1...8 where hash(of: next, previous: row.hash, at: next.position + shift) == next.hash {
+                return ChainBreak(
+                    position: expected, tampering: .deleted,
+                    detail: "\(shift) row\(shift == 1 ? "" : "s") before position \(expected) \(shift == 1 ? "was" : "were") deleted and the rows after renumbered")
+            }
+        } else {
+            return ChainBreak(
+                position: expected, tampering: .modified,
+                detail: "the last row, at position \(expected) (event \(row.eventId)), does not match its hash: it was modified or appended by hand")
+        }
+        return ChainBreak(position: expected, tampering: .broken, detail: "the row at position \(expected) does not chain to the one before it")
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import GRDB
+
+/// Why an import was refused. Nothing is written when any line is refused.
+public enum ArchiveError: Error, Sendable, Hashable {
+    case fileUnreadable(path: String, reason: String)
+    case notEmpty(path: String, events: Int64)
+    case malformedLine(line: Int, reason: String)
+    case outOfSequence(line: Int, expected: Int64, found: Int64)
+    case brokenChain(line: Int, position: Int64)
+    case undecodable(line: Int, reason: String)
+    case empty(path: String)
+
+    public var code: String {
+        switch self {
+        case .fileUnreadable: "file_unreadable"
+        case .notEmpty: "database_not_empty"
+        case .malformedLine: "malformed_line"
+        case .outOfSequence: "out_of_sequence"
+        case .brokenChain: "broken_chain"
+        case .undecodable: "undecodable_event"
+        case .empty: "empty_file"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .fileUnreadable(let path, let reason):
+            "cannot read \(path) (\(reason)); pass the path of a file written by `enroll export`"
+        case .notEmpty(let path, let events):
+            "\(path) already holds \(events) event\(events == 1 ? "" : "s"); import only into a new database (pass --db with a path that does not exist yet)"
+        case .malformedLine(let line, let reason):
+            "line \(line) is not a journal row (\(reason)); import only files written by `enroll export`"
+        case .outOfSequence(let line, let expected, let found):
+            "line \(line) has position \(found) where \(expected) was expected: the file was cut, reordered or edited; export it again"
+        case .brokenChain(let line, let position):
+            "line \(line) (position \(position)) does not match its hash chain: the file was modified; export it again from an intact journal"
+        case .undecodable(let line, let reason):
+            "line \(line) holds an event this version cannot read (\(reason)); upgrade enroll or export again"
+        case .empty(let path):
+            "\(path) holds no events; pass a file written by `enroll export`"
+        }
+    }
+}
+
+/// The journal as JSON Lines: one row per line, exactly as stored, secrets still sealed.
+///
+/// Each line is a JSON object with sorted keys: `position`, `streamId`, `streamVersion`,
+/// `eventId`, `type`, `schemaVersion`, `data` and `metadata` (objects, exactly the stored JSON),
+/// `recordedAt` (Unix seconds) and `hash` (hex). Because rows are exported unchanged, the hash
+/// chain still verifies after an import, and an export is also a recorded-journal fixture.
+/// Secrets stay sealed under data keys the export does not carry: an imported journal's
+/// secrets read as forgotten.
+public enum JournalArchive {
+    /// One row as a line (without the newline).
+    public static func line(for row: RecordedEvent) -> String {
+        func embedded(_ text: String) -> JSONValue {
+            // Stored JSON is canonical; anything else (a hand-edited row) is kept verbatim as a string.
+            if let value = try? JSONValue.parse(text), case .object = value, value.canonicalString == text { return value }
+            return .string(text)
+        }
+        return JSONValue.object([
+            "position": .int(row.position), "streamId": .string(row.streamId), "streamVersion": .int(row.streamVersion),
+            "eventId": .string(row.eventId), "type": .string(row.type), "schemaVersion": .int(Int64(row.schemaVersion)),
+            "data": embedded(row.data), "metadata": embedded(row.metadataJSON), "recordedAt": .int(row.recordedAt),
+            "hash": .string(row.hash.map { String(format: "%02x", $0) }.joined()),
+        ]).canonicalString
+    }
+
+    /// Parses one line back into the row it was exported from.
+    public static func row(from line: String, number: Int) throws(ArchiveError) -> RecordedEvent {
+        guard case .object(let object)? = try? JSONValue.parse(line) else { throw .malformedLine(line: number, reason: "not a JSON object") }
+        func int(_ key: String) throws(ArchiveError) -> Int64 {
+            guard case .int(let value)? = object[key] else { throw .malformedLine(line: number, reason: "\(key) is missing or not an integer") }
+            return value
+        }
+        func string(_ key: String) throws(ArchiveError) -> String {
+            guard case .string(let value)? = object[key] else { throw .malformedLine(line: number, reason: "\(key) is missing or not a string") }
+            return value
+        }
+        func json(_ key: String) throws(ArchiveError) -> String {
+            switch object[key] {
+            case .object(let value)?: return JSONValue.object(value).canonicalString
+            case .string(let value)?: return value
+            default: throw .malformedLine(line: number, reason: "\(key) is missing or not an object")
+            }
+        }
+        let hashText = try string("hash")
+        guard let hash = hexBytes(hashText), hash.count == 32 else { throw .malformedLine(line: number, reason: "hash is not 64 hex digits") }
+        let metadataJSON = try json("metadata")
+        guard let metadata = try? JSONDecoder().decode(EventMetadata.self, from: Data(metadataJSON.utf8)) else {
+            throw .malformedLine(line: number, reason: "metadata has no actor and command id")
+        }
+        let schemaVersion = try int("schemaVersion")
+        guard let version = Int(exactly: schemaVersion) else { throw .malformedLine(line: number, reason: "schemaVersion is out of range") }
+        return RecordedEvent(
+            position: try int("position"), streamId: try string("streamId"), streamVersion: try int("streamVersion"),
+            eventId: try string("eventId"), type: try string("type"), schemaVersion: version, data: try json("data"),
+            metadata: metadata, metadataJSON: metadataJSON, recordedAt: try int("recordedAt"), hash: hash)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var index = 0
+        while index < utf8.count {
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    /// Writes the journal, streaming, to `write` (one call per line, newline included).
+    /// Returns the number of rows written.
+    @discardableResult
+    public static func export(from reader: any DatabaseReader, path: String = "(database)", to write: (String) throws -> Void) throws -> Int64 {
+        struct WriteFailure: Error { let error: any Error }
+        do {
+            return try reader.read { db in
+                var count: Int64 = 0
+                let rows = try RecordedEvent.fetchCursor(db, sql: "SELECT \(HashChain.typedColumns()) FROM events ORDER BY position")
+                while let row = try rows.next() {
+                    do { try write(line(for: row) + "\n") } catch { throw WriteFailure(error: error) }
+                    count += 1
+                }
+                return count
+            }
+        } catch let failure as WriteFailure {
+            throw failure.error
+        } catch {
+            throw StoreError(error, path: path)
+        }
+    }
+
+    /// Loads an export into a database whose journal is empty, in one transaction.
+    ///
+    /// Every line is checked before anything is kept: positions run 1, 2, 3…, each hash chains
+    /// from the previous one (so the file is exactly what was exported), stream versions run
+    /// 1, 2, 3… per user and every event decodes (old schema versions are upcast). The
+    /// projections are then built up to the head. Returns the number of events imported.
+    @discardableResult
+    public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase) throws -> Int64
+    where Lines.Element == String {
+        do {
+            return try database.pool.write { db -> Int64 in
+                let existing = try EventJournal.head(in: db)
+                guard existing == 0 else { throw ArchiveError.notEmpty(path: database.path, events: existing) }
+                var previous = HashChain.genesis
+                var position: Int64 = 0
+                var versions: [String: Int64] = [:]
+                for (index, text) in lines.enumerated() {
+                    let number = index + 1
+                    if text.allSatisfy(\.isWhitespace) { continue }
+                    let row = try row(from: text, number: number)
+                    guard row.position == position + 1 else { throw ArchiveError.outOfSequence(line: number, expected: position + 1, found: row.position) }
+                    guard HashChain.hash(of: row, previous: previous) == row.hash else { throw ArchiveError.brokenChain(line: number, position: row.position) }
+                    let version = versions[row.streamId, default: 0] + 1
+                    guard row.streamVersion == version else {
+                        throw ArchiveError.malformedLine(line: number, reason: "stream version \(row.streamVersion) of \(row.streamId) where \(version) was expected")
+                    }
+                    do {
+                        _ = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position)
+                    } catch {
+                        throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
+                    }
+                    try EventJournal.insertVerbatim(row, in: db)
+                    versions[row.streamId] = version
+                    previous = row.hash
+                    position = row.position
+                }
+                guard position > 0 else { throw ArchiveError.empty(path: source) }
+                try ProjectionRebuilder.catchUpAll(in: db)
+                return position
+            }
+        } catch let error as ArchiveError {
+            throw error
+        } catch {
+            throw StoreError(error, path: database.path)
+        }
+    }
+
+    /// Loads an export file (see ``importLines(_:source:into:)``).
+    @discardableResult
+    public static func importFile(_ path: String, into database: EnrollmentDatabase) throws -> Int64 {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ArchiveError.fileUnreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+        }
+        defer { try? handle.close() }
+        return try importLines(LineReader(handle: handle), source: path, into: database)
+    }
+}
+
+/// The lines of a file, read in chunks (a journal export need not fit in memory).
+public struct LineReader: Sequence, IteratorProtocol {
+    let handle: FileHandle
+    var buffer = Data()
+    var finished = false
+
+    public init(handle: FileHandle) { self.handle = handle }
+
+    public mutating func next() -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return String(decoding: line, as: UTF8.self)
+            }
+            if finished {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer.removeAll() }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            let chunk = (try? handle.read(upToCount: 1 << 16)) ?? Data()
+            if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
+        }
+    }
+}

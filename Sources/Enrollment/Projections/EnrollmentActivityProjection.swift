@@ -1,0 +1,126 @@
+import GRDB
+
+/// What auditors count: per UTC day and issuer, how many enrollments were requested,
+/// replacements issued, secrets confirmed, pending secrets abandoned (expired unconfirmed),
+/// wrong or reused codes, locks and removals.
+///
+/// Events that carry no issuer (a code, an expiry, a lock, a removal) are counted under the
+/// issuer of the user's latest issued secret, looked up in the journal before the event's
+/// position, so the count is the same however and whenever the projection is built.
+public struct EnrollmentActivityProjection: Projection {
+    public let name = "enrollment_activity"
+    public let schemaVersion = 1
+
+    public init() {}
+
+    public func createTable(named table: String, in db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE "\(table)" (
+                day TEXT NOT NULL,
+                issuer TEXT NOT NULL,
+                requested INTEGER NOT NULL DEFAULT 0,
+                regenerated INTEGER NOT NULL DEFAULT 0,
+                confirmed INTEGER NOT NULL DEFAULT 0,
+                abandoned INTEGER NOT NULL DEFAULT 0,
+                failed_codes INTEGER NOT NULL DEFAULT 0,
+                locks INTEGER NOT NULL DEFAULT 0,
+                removed INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, issuer)
+            )
+            """)
+    }
+
+    public func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws {
+        let column: String
+        var issuer: String?
+        switch event {
+        case .enrollmentRequested(let issued):
+            column = "requested"
+            issuer = issued.issuer
+        case .secretRegenerated(let issued):
+            column = "regenerated"
+            issuer = issued.issuer
+        case .authenticatorActivated: column = "confirmed"
+        case .pendingSecretExpired: column = "abandoned"
+        case .codeRejected: column = "failed_codes"
+        case .confirmationLocked: column = "locks"
+        case .authenticatorRemoved: column = "removed"
+        case .qrCodeRevealed, .confirmationUnlocked: return
+        }
+        let resolved = try issuer ?? Self.latestIssuer(of: recorded.streamId, before: recorded.streamVersion, in: db)
+        try db.execute(
+            sql: """
+                INSERT INTO "\(table)" (day, issuer, \(column)) VALUES (?, ?, 1)
+                ON CONFLICT(day, issuer) DO UPDATE SET \(column) = \(column) + 1
+                """,
+            arguments: [Self.day(of: recorded.recordedAt), resolved])
+    }
+
+    static let unknownIssuer = "(unknown)"
+
+    static func latestIssuer(of stream: String, before version: Int64, in db: Database) throws -> String {
+        try String.fetchOne(db, sql: """
+            SELECT json_extract(data, '$.issuer') FROM events
+            WHERE stream_id = ? AND stream_version < ? AND type IN ('EnrollmentRequested', 'SecretRegenerated')
+            ORDER BY stream_version DESC LIMIT 1
+            """, arguments: [stream, version]) ?? unknownIssuer
+    }
+
+    /// The UTC calendar day of a Unix time, `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
+    public static func day(of time: UnixTime) -> String {
+        let days = time >= 0 ? time / 86_400 : (time - 86_399) / 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(width - text.count, 0)) + text
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+
+    /// The counts between two days (inclusive, `YYYY-MM-DD`), refusing a stale projection.
+    public func read(from firstDay: String? = nil, through lastDay: String? = nil, issuer: String? = nil, in db: Database) throws -> [ActivityCount] {
+        try ProjectionStatus.requireCurrent(self, in: db)
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let firstDay { conditions.append("day >= ?"); arguments += [firstDay] }
+        if let lastDay { conditions.append("day <= ?"); arguments += [lastDay] }
+        if let issuer { conditions.append("issuer = ?"); arguments += [issuer] }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try Row.fetchAll(db, sql: "SELECT * FROM \"\(name)\" \(filter) ORDER BY day, issuer", arguments: arguments).map(ActivityCount.init(row:))
+    }
+}
+
+/// One day and issuer of ``EnrollmentActivityProjection``.
+public struct ActivityCount: Sendable, Hashable, Codable {
+    public var day: String
+    public var issuer: String
+    public var requested: Int
+    public var regenerated: Int
+    public var confirmed: Int
+    /// Pending secrets that expired unconfirmed.
+    public var abandoned: Int
+    /// Wrong or reused codes.
+    public var failedCodes: Int
+    public var locks: Int
+    public var removed: Int
+
+    init(row: Row) {
+        day = row["day"]
+        issuer = row["issuer"]
+        requested = row["requested"]
+        regenerated = row["regenerated"]
+        confirmed = row["confirmed"]
+        abandoned = row["abandoned"]
+        failedCodes = row["failed_codes"]
+        locks = row["locks"]
+        removed = row["removed"]
+    }
+}

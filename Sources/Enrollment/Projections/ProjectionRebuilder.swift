@@ -1,0 +1,190 @@
+import Foundation
+import GRDB
+
+/// How far a rebuild has come: what the progress bar shows.
+public struct RebuildProgress: Sendable, Hashable {
+    public var projection: String
+    /// The journal position the shadow table has reached.
+    public var position: Int64
+    /// The journal's head when this progress was measured (it moves while others append).
+    public var head: Int64
+    /// The position this run started from (0, or a checkpoint left by an interrupted run).
+    public var resumedFrom: Int64
+    /// Events applied by this run so far.
+    public var applied: Int64
+    public var elapsed: TimeInterval
+
+    public var eventsPerSecond: Double { elapsed > 0 ? Double(applied) / elapsed : 0 }
+    public var remaining: Int64 { max(head - position, 0) }
+    /// Seconds left at the current rate, when there is a rate to go by.
+    public var estimatedSecondsLeft: Double? { eventsPerSecond > 0 ? Double(remaining) / eventsPerSecond : nil }
+    /// 0…1 over the whole journal.
+    public var fraction: Double { head > 0 ? min(Double(position) / Double(head), 1) : 1 }
+}
+
+/// What a finished rebuild did: the tool's one-line summary.
+public struct RebuildSummary: Sendable, Hashable {
+    public var projection: String
+    public var schemaVersion: Int
+    /// The position at which the shadow table was swapped in (the head at that moment).
+    public var position: Int64
+    public var resumedFrom: Int64
+    public var applied: Int64
+    public var rows: Int
+    public var elapsed: TimeInterval
+}
+
+/// One projection as `rebuild-projections --status` shows it.
+public struct ProjectionState: Sendable, Hashable {
+    public var name: String
+    /// The schema version of the stored table (`nil`: never built).
+    public var storedVersion: Int?
+    public var codeVersion: Int
+    /// The last journal position applied to the stored table.
+    public var position: Int64
+    public var head: Int64
+    /// Where an interrupted rebuild's shadow table stands, if one is waiting to resume.
+    public var rebuildCheckpoint: Int64?
+
+    public var lag: Int64 { max(head - position, 0) }
+    public var isCurrent: Bool { storedVersion == codeVersion }
+    /// Readers accept it and appends keep it up to date.
+    public var isServing: Bool { isCurrent && lag == 0 }
+}
+
+/// Rebuilds a projection from the journal without stopping writers.
+///
+/// The projection is folded into a shadow table (`NAME_rebuild`) in batches, each its own
+/// short write transaction that also saves the shadow's checkpoint, so other processes keep
+/// appending between batches and a run killed at any point (even `kill -9`) resumes from the
+/// last committed batch. Once a batch comes back short the shadow is near the head: one last
+/// write transaction applies the remaining events (no one can append meanwhile), drops the old
+/// table, renames the shadow in and records the projection at the head with the code's schema
+/// version. Readers see either the old table or the new one, never a mix.
+///
+/// ```swift
+/// let rebuilder = ProjectionRebuilder(database: database)
+/// let summary = try rebuilder.rebuild(AuthenticatorsProjection()) { progress in … }
+/// ```
+public struct ProjectionRebuilder: Sendable {
+    public let database: EnrollmentDatabase
+    /// Events per batch transaction: larger is faster, smaller holds the write lock for less time.
+    public var batchSize: Int
+
+    public init(database: EnrollmentDatabase, batchSize: Int = 2_000) {
+        self.database = database
+        self.batchSize = max(batchSize, 1)
+    }
+
+    public static func shadowName(of projection: any Projection) -> String { projection.name + "_rebuild" }
+
+    /// Rebuilds `projection` and swaps it in. `progress` is called after every batch.
+    @discardableResult
+    public func rebuild(_ projection: any Projection, progress: (RebuildProgress) -> Void = { _ in }) throws(StoreError) -> RebuildSummary {
+        let shadow = Self.shadowName(of: projection)
+        let started = Date()
+        do {
+            var position = try database.pool.write { db in try Self.prepareShadow(projection, shadow: shadow, in: db) }
+            let resumedFrom = position
+            var applied: Int64 = 0
+            func report(head: Int64) {
+                progress(RebuildProgress(
+                    projection: projection.name, position: position, head: head, resumedFrom: resumedFrom,
+                    applied: applied, elapsed: Date().timeIntervalSince(started)))
+            }
+            while true {
+                let (count, head) = try database.pool.write { db -> (Int, Int64) in
+                    let count = try Self.apply(projection, to: shadow, after: &position, limit: batchSize, in: db)
+                    try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
+                    return (count, try EventJournal.head(in: db))
+                }
+                applied += Int64(count)
+                report(head: head)
+                if count < batchSize || position >= head { break }
+            }
+            let (tail, rows) = try database.pool.write { db -> (Int, Int) in
+                let tail = try Self.apply(projection, to: shadow, after: &position, limit: nil, in: db)
+                try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
+                try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
+                try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
+                try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
+                return (tail, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(projection.name)\"") ?? 0)
+            }
+            applied += Int64(tail)
+            if tail > 0 { report(head: position) }
+            return RebuildSummary(
+                projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
+                resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started))
+        } catch {
+            throw StoreError(error, path: database.path)
+        }
+    }
+
+    /// Every projection this code knows, with its stored and code versions and its lag.
+    public func status() throws(StoreError) -> [ProjectionState] {
+        do {
+            return try database.pool.read { db in
+                let head = try EventJournal.head(in: db)
+                return try Projections.all.map { projection in
+                    let stored = try ProjectionCheckpoint.load(projection.name, in: db)
+                    let shadow = try ProjectionCheckpoint.load(Self.shadowName(of: projection), in: db)
+                    return ProjectionState(
+                        name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,
+                        position: stored?.position ?? 0, head: head,
+                        rebuildCheckpoint: shadow?.schemaVersion == projection.schemaVersion ? shadow?.position : nil)
+                }
+            }
+        } catch {
+            throw StoreError(error, path: database.path)
+        }
+    }
+
+    /// Keeps a shadow table left by an interrupted run of the same schema version (returning its
+    /// checkpoint); otherwise starts a fresh one at position 0.
+    static func prepareShadow(_ projection: any Projection, shadow: String, in db: Database) throws -> Int64 {
+        if let checkpoint = try ProjectionCheckpoint.load(shadow, in: db),
+           checkpoint.schemaVersion == projection.schemaVersion, try db.tableExists(shadow) {
+            return checkpoint.position
+        }
+        try db.execute(sql: "DROP TABLE IF EXISTS \"\(shadow)\"")
+        try projection.createTable(named: shadow, in: db)
+        try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: 0).save(in: db)
+        return 0
+    }
+
+    /// Folds the events after `position` (at most `limit`) into `table`, advancing `position`.
+    /// Events are decoded without a key ring: projections never see a secret.
+    static func apply(_ projection: any Projection, to table: String, after position: inout Int64, limit: Int?, in db: Database) throws -> Int {
+        var sql = "SELECT \(EventJournal.columns) FROM events WHERE position > ? ORDER BY position"
+        var arguments: StatementArguments = [position]
+        if let limit {
+            sql += " LIMIT ?"
+            arguments += [limit]
+        }
+        // Collected first: a projection may itself read the journal while applying.
+        let rows = try RecordedEvent.fetchAll(db, sql: sql, arguments: arguments)
+        for recorded in rows {
+            let event = try EventCodec.decode(
+                type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
+            try projection.apply(event, recorded: recorded, to: table, in: db)
+            position = recorded.position
+        }
+        return rows.count
+    }
+
+    /// Inside one write transaction: creates any projection that has no table and brings every
+    /// current projection up to the head (what `enroll import` does after loading rows).
+    static func catchUpAll(in db: Database) throws {
+        for projection in Projections.all {
+            var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db)
+            if checkpoint == nil || checkpoint?.schemaVersion != projection.schemaVersion {
+                try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
+                try projection.createTable(named: projection.name, in: db)
+                checkpoint = ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: 0)
+            }
+            guard var current = checkpoint else { continue }
+            while try apply(projection, to: projection.name, after: &current.position, limit: 5_000, in: db) == 5_000 {}
+            try current.save(in: db)
+        }
+    }
+}

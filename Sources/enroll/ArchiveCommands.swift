@@ -1,0 +1,143 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+extension CLIFailure {
+    static func archive(_ error: ArchiveError) -> CLIFailure {
+        switch error {
+        case .fileUnreadable: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
+        default: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
+        }
+    }
+}
+
+/// `enroll export`: the journal as JSON Lines.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the journal as JSON Lines, one event per line, exactly as stored (secrets stay sealed).",
+        discussion: """
+            Each line holds position, streamId, streamVersion, eventId, type, schemaVersion, data, metadata, \
+            recordedAt and hash, so `enroll import` can check the hash chain. The data keys are not exported: \
+            in an imported copy the secrets read as forgotten. An export is also a recorded-journal fixture.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (atomically) instead of stdout.", valueName: "file"))
+    var output: String?
+
+    func run() throws {
+        let database = try global.reporting { try global.openExisting() }
+        let count: Int64
+        if let output {
+            let temporary = output + ".partial-\(getpid())"
+            guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
+                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output); pass --output with a path in a writable directory", exitCode: CLIExit.environment))
+            }
+            do {
+                let buffer = OutputBuffer(handle: handle)
+                count = try global.reporting { try JournalArchive.export(from: database.pool, path: database.path) { try buffer.write($0) } }
+                try buffer.flush()
+                try handle.synchronize()
+                try handle.close()
+                if rename(temporary, output) != 0 { throw CocoaError(.fileWriteUnknown) }
+            } catch {
+                try? handle.close()
+                unlink(temporary)
+                if let failure = error as? CLIFailure { throw failure }
+                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(error.localizedDescription)); pass --output with a writable path", exitCode: CLIExit.environment))
+            }
+        } else {
+            let buffer = OutputBuffer()
+            count = try global.reporting { try JournalArchive.export(from: database.pool, path: database.path) { try buffer.write($0) } }
+            try buffer.flush()
+        }
+        if let output {
+            if global.json {
+                Terminal.json(["exported": count, "output": output])
+            } else {
+                Terminal.line("Exported \(count) event\(count == 1 ? "" : "s") to \(output).")
+            }
+        }
+    }
+}
+
+/// `enroll import FILE`: an export into a new database.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load a file written by `enroll export` into an empty database, re-verifying every event.",
+        discussion: """
+            Positions must run 1, 2, 3…, every hash must chain, every event must decode; otherwise nothing \
+            is written and the error names the first bad line. The projections are built afterwards.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The JSON Lines file to load.", valueName: "file"))
+    var file: String
+
+    func run() throws {
+        let existed = FileManager.default.fileExists(atPath: global.databasePath)
+        let count: Int64
+        do {
+            let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(durability: global.durabilityLevel, create: true))
+            count = try JournalArchive.importFile(file, into: database)
+        } catch {
+            if !existed {
+                for suffix in ["", "-wal", "-shm"] { unlink(global.databasePath + suffix) }
+            }
+            switch error {
+            case let error as ArchiveError: throw global.failure(.archive(error))
+            case let error as StoreError: throw global.failure(.store(error))
+            default: throw error
+            }
+        }
+        if global.json {
+            Terminal.json(["imported": count, "database": global.databasePath])
+        } else {
+            Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(global.databasePath); the hash chain verified.")
+        }
+    }
+}
+
+/// `enroll verify`: walks the hash chain.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the journal's hash chain; name the first position where a row was modified, deleted, inserted or reordered.",
+        discussion: "Exit 0 when every event verifies, 1 when the chain is broken, 3 when the database cannot be read.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let database = try global.reporting { try global.openExisting() }
+        let result = try global.reporting {
+            do {
+                return try database.pool.read { db in try HashChain.verify(in: db) }
+            } catch {
+                throw StoreError(error, path: database.path)
+            }
+        }
+        if let found = result.firstBreak {
+            if global.json {
+                Terminal.json([
+                    "intact": false, "verified": result.verified, "head": result.head, "position": found.position,
+                    "tampering": found.tampering.rawValue, "detail": found.detail,
+                ])
+            }
+            Terminal.error("the hash chain breaks at position \(found.position) (\(found.tampering.rawValue)): \(found.detail); \(result.verified) event\(result.verified == 1 ? "" : "s") before it verified", hint: "restore the journal from a backup or an export")
+            throw ExitCode(CLIExit.refused)
+        }
+        if global.json {
+            Terminal.json(["intact": true, "verified": result.verified, "head": result.head])
+        } else {
+            Terminal.line("Verified \(result.verified) event\(result.verified == 1 ? "" : "s"): the hash chain is intact.")
+        }
+    }
+}
+
+extension GlobalOptions {
+    var durabilityLevel: Durability { Durability(rawValue: durability.uppercased()) ?? .full }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+/// How `history` and `audit` print entries: a readable table, or JSON Lines with `--json`.
+struct HistoryPrinter {
+    let json: Bool
+    let showUser: Bool
+    let output = OutputBuffer()
+    private(set) var count = 0
+
+    init(json: Bool, showUser: Bool) {
+        self.json = json
+        self.showUser = showUser
+    }
+
+    mutating func header() throws {
+        guard !json else { return }
+        var columns = [pad("TIME", 20)]
+        if showUser { columns.append(pad("USER", 16)) }
+        columns += [pad("EVENT", 21), pad("ACTOR", 16), pad("OUTCOME", 9), "DETAILS"]
+        try output.line(columns.joined(separator: " "))
+    }
+
+    mutating func print(_ entry: HistoryEntry) throws {
+        count += 1
+        if json {
+            try output.line(entry.jsonObject.canonicalString)
+            return
+        }
+        var columns = [pad(Timestamps.iso8601(entry.time), 20)]
+        if showUser { columns.append(pad(entry.user, 16)) }
+        columns += [pad(entry.type, 21), pad(entry.actor, 16), pad(entry.outcome.rawValue, 9), entry.details]
+        try output.line(columns.joined(separator: " "))
+    }
+
+    func finish() throws { try output.flush() }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+}
+
+/// `enroll history USER`: one user's timeline.
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Show USER's enrollment history: time, event, actor, outcome and details (never a secret or a code).",
+        discussion: """
+            With --json, prints JSON Lines: one object per event with its position, stream version, type, \
+            recorded-at time, actor, command id, outcome and the event's fields (secrets shown as "sealed" \
+            or "forgotten"). Needs no key file.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The user.", valueName: "user"))
+    var user: String
+
+    func validate() throws {
+        do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) }
+    }
+
+    func run() throws {
+        var printer = HistoryPrinter(json: global.json, showUser: false)
+        let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
+        try printer.header()
+        try global.reporting { try trail.forEach(AuditFilter(user: user)) { try printer.print($0) } }
+        try printer.finish()
+        if printer.count == 0 && !global.json {
+            Terminal.line("No events recorded for \(user).")
+        }
+    }
+}
+
+/// `enroll audit`: every user's events, filtered, streamed.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "List events across all users, filtered by time, user and type; streams any journal size.",
+        discussion: """
+            TIME is 2026-11-29T13:06:16Z, 2026-11-29 (midnight UTC) or @UNIXSECONDS. --since is inclusive, \
+            --until exclusive. --type may be repeated; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")). \
+            With --json, prints JSON Lines as `enroll history --json` does.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Only events recorded at or after TIME.", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only events recorded before TIME.", valueName: "time"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("Only this user's events.", valueName: "user"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Only events of this type (repeatable).", valueName: "type"))
+    var type: [String] = []
+
+    @Option(help: ArgumentHelp("At most this many events.", valueName: "n"))
+    var limit: Int?
+
+    func filter() throws -> AuditFilter {
+        func time(_ text: String?, _ option: String) throws -> UnixTime? {
+            guard let text else { return nil }
+            guard let time = Timestamps.parse(text) else {
+                throw ValidationError("--\(option) '\(text)' is not a time; use 2026-11-29T13:06:16Z, 2026-11-29 or @UNIXSECONDS")
+            }
+            return time
+        }
+        var types: Set<EventType> = []
+        for name in type {
+            guard let match = EventType.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else {
+                throw ValidationError("unknown event type '\(name)'; use one of \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            types.insert(match)
+        }
+        if let user { do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) } }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit)
+        if let since = filter.since, let until = filter.until, until <= since {
+            throw ValidationError("--until must be later than --since")
+        }
+        return filter
+    }
+
+    func validate() throws { _ = try filter() }
+
+    func run() throws {
+        let filter = try filter()
+        var printer = HistoryPrinter(json: global.json, showUser: true)
+        let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
+        try printer.header()
+        try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
+        try printer.finish()
+        if printer.count == 0 && !global.json {
+            Terminal.line("No events match.")
+        }
+    }
+}
+
+extension GlobalOptions {
+    /// Opens an existing database for reading the journal: no key file is needed.
+    func openExisting() throws -> EnrollmentDatabase {
+        try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
+    }
+}

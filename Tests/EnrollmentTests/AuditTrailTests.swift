@@ -1,0 +1,189 @@
+import Enrollment
+import Foundation
+import Testing
+
+/// `enroll history`, `enroll audit`, `enroll export` and `enroll import`, run as a user would.
+@Suite("Auditing enrollment history")
+struct AuditTrailTests {
+    static let t0: Int64 = 1_764_421_576
+
+    /// alice enrolls (one wrong code, then the right one), an admin reveals her QR code; bob
+    /// requests and removes; returns alice's Base32 secret.
+    func populate(_ workspace: Workspace) throws -> String {
+        let (request, issued) = try workspace.enrollJSON(["request", "alice", "--issuer", "ACME"], environment: ["ENROLL_NOW": "\(Self.t0)"])
+        try #require(request.status == 0, "request failed: \(request.stderr)")
+        let secret = try #require(secretParameter(of: issued["otpauthURI"] as? String ?? ""))
+        let wrong = try workspace.enroll(["confirm", "alice", "000000"], environment: ["ENROLL_NOW": "\(Self.t0 + 10)"])
+        #expect(wrong.status == 1)
+        let code = try Oathtool.code(base32Secret: secret, at: Self.t0 + 40)
+        let right = try workspace.enroll(["confirm", "alice", code], environment: ["ENROLL_NOW": "\(Self.t0 + 40)"])
+        try #require(right.status == 0, "confirm failed: \(right.stderr)")
+        try #require(try workspace.enroll(["reveal", "alice", "--format", "uri", "--actor", "helpdesk"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"]).status == 0)
+        try #require(try workspace.enroll(["request", "bob"], environment: ["ENROLL_NOW": "\(Self.t0 + 86_400)"]).status == 0)
+        try #require(try workspace.enroll(["remove", "bob"], environment: ["ENROLL_NOW": "\(Self.t0 + 86_500)"]).status == 0)
+        return secret
+    }
+
+    func jsonLines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    @Test("history shows a user's timeline with time, event, actor, outcome and details, and never the secret or a code")
+    func historyTimeline() throws {
+        let workspace = try Workspace()
+        let secret = try populate(workspace)
+        let result = try workspace.enroll(["history", "alice"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 5, "expected a header and 4 events, got:\n\(result.stdout)")
+        #expect(lines[0].contains("TIME") && lines[0].contains("EVENT") && lines[0].contains("ACTOR") && lines[0].contains("OUTCOME"))
+        #expect(lines[1].hasPrefix("2025-11-29T13:06:16Z") && lines[1].contains("EnrollmentRequested") && lines[1].contains("issued") && lines[1].contains("ACME:alice"))
+        #expect(lines[2].contains("CodeRejected") && lines[2].contains("refused") && lines[2].contains("invalid_code"))
+        #expect(lines[3].contains("AuthenticatorActivated") && lines[3].contains("activated"))
+        #expect(lines[4].contains("QRCodeRevealed") && lines[4].contains("helpdesk"))
+        #expect(!result.stdout.contains(secret), "the Base32 secret leaked into the history")
+        #expect(!result.stdout.contains("000000"), "the typed code leaked into the history")
+        #expect(result.stdout.contains("secret sealed"))
+        let unknown = try workspace.enroll(["history", "carol"])
+        #expect(unknown.status == 0 && unknown.stdout.contains("No events recorded for carol"))
+    }
+
+    @Test("history --json prints one JSON object per event with position, stream version, type, time, actor, command id and fields")
+    func historyJSON() throws {
+        let workspace = try Workspace()
+        let secret = try populate(workspace)
+        let result = try workspace.enroll(["history", "alice", "--json"])
+        #expect(result.status == 0)
+        let entries = jsonLines(result.stdout)
+        try #require(entries.count == 4, "\(result.stdout)")
+        #expect(entries.map { $0["streamVersion"] as? Int } == [1, 2, 3, 4])
+        #expect(entries.map { $0["type"] as? String } == ["EnrollmentRequested", "CodeRejected", "AuthenticatorActivated", "QRCodeRevealed"])
+        #expect(entries[0]["recordedAt"] as? String == "2025-11-29T13:06:16Z")
+        #expect(entries[0]["position"] as? Int == 1)
+        #expect((entries[0]["commandId"] as? String)?.isEmpty == false)
+        #expect(entries[3]["actor"] as? String == "helpdesk")
+        let fields = try #require(entries[0]["event"] as? [String: Any])
+        #expect(fields["secret"] as? String == "sealed")
+        #expect(fields["issuer"] as? String == "ACME")
+        #expect(fields["sealedSecret"] == nil)
+        #expect(!result.stdout.contains(secret))
+    }
+
+    @Test("a removed user's secrets show as forgotten in the history")
+    func forgottenAfterRemoval() throws {
+        let workspace = try Workspace()
+        _ = try populate(workspace)
+        let entries = jsonLines(try workspace.enroll(["history", "bob", "--json"]).stdout)
+        try #require(entries.count == 2)
+        #expect((entries[0]["event"] as? [String: Any])?["secret"] as? String == "forgotten")
+        #expect(entries[1]["outcome"] as? String == "removed")
+    }
+
+    @Test("audit filters by time, user and type across all users")
+    func auditFilters() throws {
+        let workspace = try Workspace()
+        _ = try populate(workspace)
+        let all = jsonLines(try workspace.enroll(["audit", "--json"]).stdout)
+        #expect(all.count == 6)
+        #expect(all.map { $0["position"] as? Int } == [1, 2, 3, 4, 5, 6])
+        let nextDay = jsonLines(try workspace.enroll(["audit", "--since", "2025-11-30", "--json"]).stdout)
+        #expect(nextDay.map { $0["user"] as? String } == ["bob", "bob"])
+        let firstMinute = jsonLines(try workspace.enroll(["audit", "--since", "@\(Self.t0)", "--until", "@\(Self.t0 + 60)", "--json"]).stdout)
+        #expect(firstMinute.map { $0["type"] as? String } == ["EnrollmentRequested", "CodeRejected", "AuthenticatorActivated"])
+        let refused = jsonLines(try workspace.enroll(["audit", "--type", "CodeRejected", "--type", "AuthenticatorRemoved", "--json"]).stdout)
+        #expect(refused.map { $0["type"] as? String } == ["CodeRejected", "AuthenticatorRemoved"])
+        let bob = try workspace.enroll(["audit", "--user", "bob"])
+        #expect(bob.status == 0)
+        #expect(bob.stdout.split(separator: "\n").count == 3 && !bob.stdout.contains("alice "))
+    }
+
+    @Test("audit refuses an unknown type or time with one line and exit 2")
+    func auditBadInput() throws {
+        let workspace = try Workspace()
+        _ = try populate(workspace)
+        let before = workspace.databaseBytes()
+        for arguments in [["audit", "--type", "Nope"], ["audit", "--since", "yesterday"], ["audit", "--since", "2025-12-01", "--until", "2025-11-01"]] {
+            let result = try workspace.enroll(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+        #expect(workspace.databaseBytes() == before)
+        let missing = try Workspace()
+        let noDatabase = try missing.enroll(["audit"])
+        #expect(noDatabase.status == 3 && noDatabase.stderr.contains("no enrollment database"))
+    }
+
+    @Test("an export holds no plaintext secret, imports into a new database and exports again byte for byte")
+    func exportImportRoundTrip() throws {
+        let workspace = try Workspace()
+        let secret = try populate(workspace)
+        let exported = try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")])
+        #expect(exported.status == 0 && exported.stdout.contains("Exported 6 events"), "\(exported.stderr)")
+        let text = try String(contentsOfFile: workspace.path("journal.jsonl"), encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 6)
+        #expect(!text.contains(secret))
+        let secretBytes = Data(try #require(Base32Decoding.decode(secret)))
+        #expect(!text.contains(secretBytes.base64EncodedString()))
+        let copy = workspace.path("copy.sqlite")
+        let imported = try workspace.enroll(["import", workspace.path("journal.jsonl"), "--db", copy])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try workspace.enroll(["verify", "--db", copy]).status == 0)
+        let again = try workspace.enroll(["export", "--db", copy])
+        #expect(again.stdout == text)
+        let status = try workspace.enrollJSON(["status", "alice", "--db", copy]).1
+        #expect(status["status"] as? String == "active")
+        let history = jsonLines(try workspace.enroll(["history", "alice", "--json", "--db", copy]).stdout)
+        #expect((history.first?["event"] as? [String: Any])?["secret"] as? String == "forgotten")
+
+        let twice = try workspace.enroll(["import", workspace.path("journal.jsonl")])
+        #expect(twice.status == 2 && twice.stderr.contains("already holds 6 events"))
+        #expect(try workspace.enroll(["export"]).stdout == text, "a refused import changed the journal")
+    }
+
+    @Test("import refuses an edited, truncated or reordered export, naming the line, and leaves no database")
+    func importRefusesTampering() throws {
+        let workspace = try Workspace()
+        _ = try populate(workspace)
+        _ = try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")])
+        let lines = try String(contentsOfFile: workspace.path("journal.jsonl"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let cases: [(String, [String], String)] = [
+            ("edited", lines.enumerated().map { $0.offset == 2 ? $0.element.replacingOccurrences(of: "\"step\":", with: "\"step\":1") : $0.element }, "line 3"),
+            ("truncated", Array(lines.dropFirst()), "line 1"),
+            ("reordered", [lines[0], lines[2], lines[1]] + lines.dropFirst(3), "line 2"),
+            ("not JSON", [lines[0], "{not json"], "line 2"),
+        ]
+        for (name, content, expected) in cases {
+            let file = workspace.path("\(name).jsonl")
+            try (content.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let target = workspace.path("\(name).sqlite")
+            let result = try workspace.enroll(["import", file, "--db", target])
+            #expect(result.status == 2, "\(name): \(result.stderr)")
+            #expect(result.stderr.contains(expected), "\(name): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: target), "\(name): a database was left behind")
+        }
+        let missing = try workspace.enroll(["import", workspace.path("nope.jsonl"), "--db", workspace.path("x.sqlite")])
+        #expect(missing.status == 3 && missing.stderr.contains("no such file"))
+    }
+}
+
+/// RFC 4648 Base32 decoding for the test's own check (independent of the code under test).
+enum Base32Decoding {
+    static func decode(_ text: String) -> [UInt8]? {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var bits = 0, value = 0
+        var out: [UInt8] = []
+        for character in text.uppercased() where character != "=" {
+            guard let index = alphabet.firstIndex(of: character) else { return nil }
+            value = (value << 5) | index
+            bits += 5
+            if bits >= 8 {
+                out.append(UInt8((value >> (bits - 8)) & 0xFF))
+                bits -= 8
+            }
+        }
+        return out
+    }
+}

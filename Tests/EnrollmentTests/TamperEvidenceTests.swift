@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// `enroll verify` against journals tampered with by hand, using the sqlite3 command line.
+@Suite("Tamper evidence")
+struct TamperEvidenceTests {
+    /// A real journal of 9 events for three users, made with the enroll binary.
+    func journal() throws -> Workspace {
+        let workspace = try Workspace()
+        var now: Int64 = 1_764_421_576
+        for user in ["alice", "bob", "carol"] {
+            for arguments in [["request", user, "--issuer", "ACME"], ["confirm", user, "123456"], ["reveal", user, "--format", "uri"]] {
+                now += 5
+                _ = try workspace.enroll(arguments, environment: ["ENROLL_NOW": "\(now)"])
+            }
+        }
+        let verified = try workspace.enroll(["verify"])
+        try #require(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stdout == "Verified 9 events: the hash chain is intact.\n")
+        return workspace
+    }
+
+    func sqlite(_ workspace: Workspace, _ sql: String) throws {
+        let result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [workspace.database, sql])
+        try #require(result.status == 0, "sqlite3 failed: \(result.stderr)")
+    }
+
+    func expectBreak(_ workspace: Workspace, position: Int, tampering: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try workspace.enroll(["verify"])
+        #expect(result.status == 1, "verify should fail: \(result.stdout)", sourceLocation: sourceLocation)
+        #expect(result.stderr.contains("breaks at position \(position) (\(tampering))"), "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.split(separator: "\n").count == 1, sourceLocation: sourceLocation)
+        let json = try workspace.enrollJSON(["verify"]).1
+        #expect(json["intact"] as? Bool == false && json["position"] as? Int == position && json["tampering"] as? String == tampering, sourceLocation: sourceLocation)
+    }
+
+    @Test("a modified row is named by its position")
+    func modified() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET data = replace(data, 'ACME', 'EVIL') WHERE position = 4")
+        try expectBreak(workspace, position: 4, tampering: "modified")
+    }
+
+    @Test("a deleted row is named by its position")
+    func deleted() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "DELETE FROM events WHERE position = 5")
+        try expectBreak(workspace, position: 5, tampering: "deleted")
+    }
+
+    @Test("a deleted row is found even when the rows after it are renumbered to close the gap")
+    func deletedAndRenumbered() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "DELETE FROM events WHERE position = 5; UPDATE events SET position = position - 1 WHERE position > 5;")
+        try expectBreak(workspace, position: 5, tampering: "deleted")
+    }
+
+    @Test("rows deleted at the end are found through the projections' checkpoints")
+    func deletedTail() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "DELETE FROM events WHERE position >= 8")
+        try expectBreak(workspace, position: 8, tampering: "deleted")
+    }
+
+    @Test("an inserted row is named by its position")
+    func inserted() throws {
+        let workspace = try journal()
+        try sqlite(workspace, """
+            UPDATE events SET position = position + 1000 WHERE position >= 6;
+            UPDATE events SET position = position - 999 WHERE position >= 1006;
+            INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+            VALUES (6, 'mallory', 1, 'forged', 'AuthenticatorRemoved', 1, '{"hadActive":true}', '{"actor":"mallory","commandId":"x"}', 1764421600, randomblob(32));
+            """)
+        try expectBreak(workspace, position: 6, tampering: "inserted")
+    }
+
+    @Test("reordered rows are named by the first position out of place")
+    func reordered() throws {
+        let workspace = try journal()
+        try sqlite(workspace, """
+            UPDATE events SET position = -1 WHERE position = 3;
+            UPDATE events SET position = 3 WHERE position = 7;
+            UPDATE events SET position = 7 WHERE position = -1;
+            """)
+        try expectBreak(workspace, position: 3, tampering: "reordered")
+    }
+
+    @Test("a row whose number columns were overwritten with text is reported, not a crash")
+    func wrongTypes() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET stream_version = 'two', recorded_at = 'noon' WHERE position = 2")
+        try expectBreak(workspace, position: 2, tampering: "modified")
+    }
+}
