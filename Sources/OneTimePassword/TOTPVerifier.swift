@@ -70,7 +70,7 @@ public struct TOTPVerifier: Sendable, Hashable {
             let difference = UInt64(expected ^ typed)
             // (d | -d) has its top bit set exactly when d != 0.
             let equal = ((difference | (0 &- difference)) >> 63) &- 1
-            let fresh: UInt64 = lastAcceptedStep.map { step > $0 } ?? true ? ~0 : 0
+            let fresh: UInt64 = (lastAcceptedStep.map { step > $0 } ?? true) ? ~0 : 0
 
             let takeFresh = equal & fresh & ~freshFound
             freshStep = (UInt64(bitPattern: step) & takeFresh) | (freshStep & ~takeFresh)

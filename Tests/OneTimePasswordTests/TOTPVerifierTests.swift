@@ -132,7 +132,10 @@ struct TOTPVerifierTests {
         }
         for time in [Int64.min, -1, 0, Int64.max] {
             _ = TOTPVerifier(window: 3).matchingStep(for: "123456", secret: Self.secret, parameters: Self.parameters, at: time)
+            _ = TOTPVerifier(window: 3).matchingStep(for: "123456", secret: Self.secret, parameters: OTPParameters(period: 1), at: time)
         }
+        let last = try TOTP.code(secret: Self.secret, at: Int64.max, parameters: OTPParameters(period: 1))
+        #expect(TOTPVerifier(window: 3).matchingStep(for: last, secret: Self.secret, parameters: OTPParameters(period: 1), at: Int64.max) == Int64.max)
         #expect(TOTPVerifier().matchingStep(for: code, secret: Self.secret, parameters: OTPParameters(digits: 6, period: 0), at: Self.now) == nil)
         #expect(TOTPVerifier().matchingStep(for: "1234567890", secret: Self.secret, parameters: OTPParameters(digits: 10), at: Self.now) == nil)
         #expect(TOTPVerifier().matchingStep(for: code, secret: [], parameters: Self.parameters, at: Self.now) == nil)
@@ -159,5 +162,29 @@ struct TOTPVerifierTests {
         #expect(OTPParameterError.digits(9).code == "otp.invalid_digits")
         #expect(OTPParameterError.digits(9).message.contains("6 to 8"))
         #expect(OTPParameterError.period(0).message.contains("1 to 3600"))
+    }
+
+    @Test("Concurrent verifications of different secrets each get their own answer")
+    func concurrentVerifications() async throws {
+        let secrets = (0..<32).map { index in (0..<20).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) } }
+        let codes = try secrets.map { try TOTP.code(secret: $0, at: Self.now) }
+        let results = await withTaskGroup(of: (Int, Int64?).self) { group in
+            for index in secrets.indices {
+                let secret = secrets[index]
+                let code = codes[index]
+                group.addTask {
+                    var step: Int64?
+                    for _ in 0..<200 {
+                        step = TOTPVerifier().matchingStep(for: code, secret: secret, parameters: .default, at: Self.now)
+                    }
+                    return (index, step)
+                }
+            }
+            var collected: [Int: Int64?] = [:]
+            for await (index, step) in group { collected[index] = step }
+            return collected
+        }
+        #expect(results.count == secrets.count)
+        #expect(results.values.allSatisfy { $0 == Self.step })
     }
 }
