@@ -32,11 +32,11 @@ public final class EnrollmentService: Sendable {
         self.maxAttempts = maxAttempts
         self.logger = logger
         do {
-            try database.pool.read { db in
+            try database.writer.read { db in
                 if let keyRing, try KeyRing.databaseHasKey(db) { try keyRing.checkMatches(db) }
             }
-            if !(database.pool.configuration.readonly) {
-                try database.pool.write { db in try ProjectionStatus.createMissing(in: db) }
+            if !(database.writer.configuration.readonly) {
+                try database.writer.write { db in try ProjectionStatus.createMissing(in: db) }
             }
         } catch {
             throw StoreError(error, path: database.path)
@@ -52,7 +52,7 @@ public final class EnrollmentService: Sendable {
     ) throws(StoreError) -> EnrollmentService {
         let database = try EnrollmentDatabase(path: databasePath, options: options)
         let hasKey: Bool
-        do { hasKey = try database.pool.read { db in try KeyRing.databaseHasKey(db) } } catch { throw StoreError(error, path: databasePath) }
+        do { hasKey = try database.writer.read { db in try KeyRing.databaseHasKey(db) } } catch { throw StoreError(error, path: databasePath) }
         var keyRing: KeyRing?
         if requireKey || FileManager.default.fileExists(atPath: keyFilePath) {
             keyRing = try KeyRing.load(keyFile: keyFilePath, create: !hasKey && !options.readOnly)
@@ -71,23 +71,32 @@ public final class EnrollmentService: Sendable {
         if case .regenerateSecret(let options?) = envelope.command { _ = try Validation.options(options) }
         guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
 
-        for _ in 0..<maxAttempts {
+        for attempt in 0..<maxAttempts {
             do {
                 if let replay = try replayed(envelope) { return replay }
-                let state = try load(user)
-                let now = clock.now()
-                var fresh: Secret?
-                if envelope.command.needsFreshSecret {
-                    do { fresh = try secrets.makeSecret(byteCount: policy.secretLength) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
+                if attempt == 0 {
+                    // Optimistic: decide outside the write lock, append if the stream has not moved.
+                    let state = try load(user)
+                    let (decision, now) = try decide(envelope, user: user, state: state)
+                    if let rejection = decision.rejection, rejection.isBadInput {
+                        return CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false)
+                    }
+                    return try database.writer.write { db in
+                        try commit(decision, envelope: envelope, user: user, state: state, now: now, keyRing: keyRing, in: db)
+                    }
                 }
-                let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
-                let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
-                if let rejection = decision.rejection, rejection.isBadInput {
-                    return CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false)
+                // Lost a race: reload and decide again while holding the write lock, so this
+                // attempt cannot be overtaken.
+                return try database.writer.write { db in
+                    let state = try load(user, in: db)
+                    let (decision, now) = try decide(envelope, user: user, state: state)
+                    if let rejection = decision.rejection, rejection.isBadInput {
+                        return CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false)
+                    }
+                    return try commit(decision, envelope: envelope, user: user, state: state, now: now, keyRing: keyRing, in: db)
                 }
-                return try commit(decision, envelope: envelope, user: user, state: state, now: now, keyRing: keyRing)
             } catch StoreError.conflict {
-                logger.debug("conflict on stream, retrying", metadata: ["user": "\(user)"])
+                logger.debug("conflict on stream, retrying", metadata: ["user": "\(user)", "attempt": "\(attempt)"])
                 continue
             } catch let error as StoreError {
                 throw error
@@ -100,38 +109,46 @@ public final class EnrollmentService: Sendable {
         throw StoreError.tooManyConflicts(stream: user, attempts: maxAttempts)
     }
 
+    private func decide(_ envelope: CommandEnvelope, user: String, state: AuthenticatorState) throws -> (Decision, UnixTime) {
+        let now = clock.now()
+        var fresh: Secret?
+        if envelope.command.needsFreshSecret {
+            do { fresh = try secrets.makeSecret(byteCount: policy.secretLength) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
+        }
+        let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
+        return (EnrollmentDecider.decide(envelope.command, state: state, context: context), now)
+    }
+
     private func commit(
         _ decision: Decision, envelope: CommandEnvelope, user: String, state: AuthenticatorState,
-        now: UnixTime, keyRing: KeyRing
+        now: UnixTime, keyRing: KeyRing, in db: Database
     ) throws -> CommandOutcome {
-        try database.pool.write { db -> CommandOutcome in
-            // A concurrent duplicate of this command may have committed since the check above.
-            if try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
-            try keyRing.bind(to: db)
-            let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
-            var dataKey: [UInt8]?
-            var newEvents: [NewEvent] = []
-            for event in decision.events {
-                let encoded = try EventCodec.encode(event) { secret in
-                    let key = try dataKey ?? keyRing.ensureDataKey(for: user, at: now, in: db)
-                    dataKey = key
-                    return try KeyRing.seal(secret, dataKey: key, stream: user)
-                }
-                newEvents.append(NewEvent(
-                    eventId: UUID().uuidString.lowercased(), type: encoded.type, schemaVersion: encoded.schemaVersion,
-                    data: encoded.data, metadata: metadata, recordedAt: now))
+        // A duplicate of this command may have committed since the check in `handle`.
+        if try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
+        try keyRing.bind(to: db)
+        let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
+        var dataKey: [UInt8]?
+        var newEvents: [NewEvent] = []
+        for event in decision.events {
+            let encoded = try EventCodec.encode(event) { secret in
+                let key = try dataKey ?? keyRing.ensureDataKey(for: user, at: now, in: db)
+                dataKey = key
+                return try KeyRing.seal(secret, dataKey: key, stream: user)
             }
-            let recorded = try EventJournal.append(newEvents, to: user, expectedVersion: state.version, in: db)
-            if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
-                try keyRing.destroyDataKey(for: user, in: db)
-            }
-            try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db)
-            let after = state.evolve(decision.events)
-            try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, at: now, in: db)
-            return CommandOutcome(
-                commandId: envelope.commandId, user: user, recorded: recorded, events: decision.events,
-                state: after, rejection: decision.rejection, replayed: false)
+            newEvents.append(NewEvent(
+                eventId: UUID().uuidString.lowercased(), type: encoded.type, schemaVersion: encoded.schemaVersion,
+                data: encoded.data, metadata: metadata, recordedAt: now))
         }
+        let recorded = try EventJournal.append(newEvents, to: user, expectedVersion: state.version, in: db)
+        if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
+            try keyRing.destroyDataKey(for: user, in: db)
+        }
+        try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db)
+        let after = state.evolve(decision.events)
+        try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, at: now, in: db)
+        return CommandOutcome(
+            commandId: envelope.commandId, user: user, recorded: recorded, events: decision.events,
+            state: after, rejection: decision.rejection, replayed: false)
     }
 
     // MARK: Idempotency
@@ -150,7 +167,7 @@ public final class EnrollmentService: Sendable {
     /// The first outcome of an already handled command id, rebuilt from the journal (the
     /// record stores no secret, only where the stream stood and the refusal, if any).
     private func replayed(_ envelope: CommandEnvelope) throws -> CommandOutcome? {
-        try database.pool.read { db -> CommandOutcome? in
+        try database.writer.read { db -> CommandOutcome? in
             guard let row = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
             let stream: String = row["stream_id"]
             let version: Int64 = row["stream_version"]
@@ -169,10 +186,12 @@ public final class EnrollmentService: Sendable {
 
     /// The user's state folded from the journal, secrets opened (when the key ring allows).
     public func load(_ user: String) throws -> AuthenticatorState {
-        try database.pool.read { db in
-            let rows = try EventJournal.readStream(user, in: db)
-            return AuthenticatorState.initial.evolve(try decode(rows, stream: user, in: db).map(\.0))
-        }
+        try database.writer.read { db in try load(user, in: db) }
+    }
+
+    func load(_ user: String, in db: Database) throws -> AuthenticatorState {
+        let rows = try EventJournal.readStream(user, in: db)
+        return AuthenticatorState.initial.evolve(try decode(rows, stream: user, in: db).map(\.0))
     }
 
     func decode(_ rows: [RecordedEvent], stream: String, in db: Database) throws -> [(EnrollmentEvent, RecordedEvent)] {
@@ -194,7 +213,7 @@ extension EnrollmentDatabase {
     /// projection is stale (its shape is not the one this code knows).
     public func summary(of user: String) throws(StoreError) -> AuthenticatorSummary {
         do {
-            return try pool.read { db in
+            return try writer.read { db in
                 try AuthenticatorsProjection().read(user: user, in: db) ?? .none(user: user)
             }
         } catch {

@@ -15,47 +15,65 @@ public struct DatabaseOptions: Sendable {
     /// Create the file if it does not exist.
     public var create = true
     public var readOnly = false
+    /// A pool of reader connections beside the writer (long-running servers). A one-shot
+    /// command uses a single connection, which also means opening a database writes nothing.
+    public var concurrentReads = false
 
-    public init(durability: Durability = .full, busyTimeout: TimeInterval = 10, create: Bool = true, readOnly: Bool = false) {
+    public init(durability: Durability = .full, busyTimeout: TimeInterval = 10, create: Bool = true, readOnly: Bool = false, concurrentReads: Bool = false) {
         self.durability = durability
         self.busyTimeout = busyTimeout
         self.create = create
         self.readOnly = readOnly
+        self.concurrentReads = concurrentReads
     }
 }
 
 /// The SQLite file: the journal (`events`), the idempotency record (`commands`), the data keys
 /// (`data_keys`, outside the journal so they can be destroyed) and the projections' tables.
 public final class EnrollmentDatabase: Sendable {
-    public let pool: DatabasePool
+    /// The connection(s): a `DatabaseQueue`, or a `DatabasePool` with ``DatabaseOptions/concurrentReads``.
+    public let writer: any DatabaseWriter
     public let path: String
+    public let options: DatabaseOptions
+
+    @available(*, deprecated, renamed: "writer")
+    public var pool: any DatabaseWriter { writer }
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         self.path = path
+        self.options = options
         let exists = FileManager.default.fileExists(atPath: path)
         if !exists && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }
         var configuration = Configuration()
         configuration.readonly = options.readOnly
         configuration.busyMode = .timeout(options.busyTimeout)
-        // GRDB opens a pool's write transactions with BEGIN IMMEDIATE: cross-process writers take
-        // the write lock up front, so a transaction never fails half-way on a lock upgrade.
         configuration.label = "enrollment"
-        let durability = options.durability
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
-        }
+        let synchronous = "PRAGMA synchronous = \(options.durability.rawValue)"
+        configuration.prepareDatabase { db in try db.execute(sql: synchronous) }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            if options.concurrentReads {
+                writer = try DatabasePool(path: path, configuration: configuration)
+            } else {
+                writer = try DatabaseQueue(path: path, configuration: configuration)
+            }
+            if !options.readOnly {
+                try writer.writeWithoutTransaction { db in
+                    // The journal is always in WAL mode: readers never block the writer. (A no-op
+                    // that writes nothing when the file is already in WAL mode.)
+                    if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
+                        _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                    }
+                    // DatabasePool switches its writer to NORMAL when it sets up WAL; the durability
+                    // asked for is applied last, so it is the one in force.
+                    try db.execute(sql: synchronous)
+                }
+                // Migrate only when something is missing: opening a current database writes nothing.
+                let complete = try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
+                if !complete { try Self.migrator.migrate(writer) }
+            }
         } catch {
             throw StoreError(error, path: path)
-        }
-        if !options.readOnly {
-            do {
-                try Self.migrator.migrate(pool)
-            } catch {
-                throw StoreError(error, path: path)
-            }
         }
         try checkSchemaIsKnown()
     }
@@ -72,7 +90,7 @@ public final class EnrollmentDatabase: Sendable {
     /// Refuses a database written by a newer version of this code (it has migrations we do not know).
     private func checkSchemaIsKnown() throws(StoreError) {
         do {
-            let applied = try pool.read { db in try Self.migrator.appliedIdentifiers(db) }
+            let applied = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
             let known = Set(Self.migrator.migrations)
             let unknown = applied.subtracting(known)
             if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }

@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+/// The built `enroll` binary as a separate process, cross-checked with oathtool and zbarimg.
+@Suite(.serialized)
+struct EndToEndTests {
+    @Test("request → code from oathtool → confirm → status active")
+    func enrollEndToEnd() throws {
+        let workspace = try Workspace()
+        let (request, json) = try workspace.enrollJSON(["request", "alice@example.com", "--issuer", "Zürich Bank"])
+        #expect(request.status == 0, "\(request.stderr)")
+        #expect(json["status"] as? String == "pending")
+        let uri = try #require(json["otpauthURI"] as? String)
+        #expect(uri.hasPrefix("otpauth://totp/Z%C3%BCrich%20Bank:alice%40example.com?"))
+        #expect(json["qrCodeUrl"] as? String == Data(uri.utf8).base64EncodedString())
+
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: uri)))
+        let (confirm, confirmJSON) = try workspace.enrollJSON(["confirm", "alice@example.com", code])
+        #expect(confirm.status == 0, "\(confirm.stderr)")
+        #expect(confirmJSON["accepted"] as? Bool == true)
+        #expect(confirmJSON["status"] as? String == "active")
+
+        let (status, statusJSON) = try workspace.enrollJSON(["status", "alice@example.com"])
+        #expect(status.status == 0)
+        #expect(statusJSON["status"] as? String == "active")
+        #expect(statusJSON["issuer"] as? String == "Zürich Bank")
+        #expect(statusJSON["digits"] as? Int == 6)
+        #expect(statusJSON["replacementPending"] as? Bool == false)
+        #expect(!status.stdout.contains(secretParameter(of: uri) ?? "-"))
+    }
+
+    @Test("the terminal output of request shows a QR code and the otpauth URI")
+    func terminalQR() throws {
+        let workspace = try Workspace()
+        let result = try workspace.enroll(["request", "bob"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("▀") || result.stdout.contains("▄"))
+        #expect(result.stdout.contains("otpauth://totp/Enrollment:bob?secret="))
+    }
+
+    @Test("reveal --format png and svg write images that zbarimg decodes to exactly the URI")
+    func revealImages() throws {
+        let workspace = try Workspace()
+        let (_, json) = try workspace.enrollJSON(["request", "carol", "--algorithm", "SHA256", "--digits", "8", "--issuer", "ACME Co"])
+        let uri = try #require(json["otpauthURI"] as? String)
+        let zbarimg = try Processes.tool("zbarimg", package: "zbar-tools")
+        let png = workspace.path("qr.png")
+        let reveal = try workspace.enroll(["reveal", "carol", "--format", "png", "--output", png])
+        #expect(reveal.status == 0, "\(reveal.stderr)")
+        #expect(try Processes.run(zbarimg, ["--quiet", "--raw", png]).stdout.trimmingCharacters(in: .newlines) == uri)
+
+        let svg = workspace.path("qr.svg")
+        #expect(try workspace.enroll(["reveal", "carol", "--format", "svg", "--output", svg]).status == 0)
+        let rsvg = try Processes.tool("rsvg-convert", package: "librsvg2-bin")
+        let rendered = workspace.path("svg.png")
+        #expect(try Processes.run(rsvg, ["-o", rendered, svg]).status == 0)
+        #expect(try Processes.run(zbarimg, ["--quiet", "--raw", rendered]).stdout.trimmingCharacters(in: .newlines) == uri)
+
+        let plain = try workspace.enroll(["reveal", "carol", "--format", "uri"])
+        #expect(plain.stdout.trimmingCharacters(in: .newlines) == uri)
+    }
+
+    @Test("regenerate: the old secret stays active until a code from the new one is confirmed")
+    func regenerateEndToEnd() throws {
+        let workspace = try Workspace()
+        let (_, first) = try workspace.enrollJSON(["request", "dave"])
+        let oldSecret = try secret(first)
+        let now = Int64(Date().timeIntervalSince1970)
+        #expect(try workspace.enroll(["confirm", "dave", try Oathtool.code(base32Secret: oldSecret, at: now)], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+
+        let (regenerate, second) = try workspace.enrollJSON(["regenerate", "dave"], environment: ["ENROLL_NOW": "\(now + 60)"])
+        #expect(regenerate.status == 0)
+        let newSecret = try secret(second)
+        #expect(newSecret != oldSecret)
+        let (_, status) = try workspace.enrollJSON(["status", "dave"])
+        #expect(status["status"] as? String == "active")
+        #expect(status["replacementPending"] as? Bool == true)
+
+        // Reveal now shows the replacement (what confirm would check).
+        let reveal = try workspace.enroll(["reveal", "dave", "--format", "uri"], environment: ["ENROLL_NOW": "\(now + 70)"])
+        #expect(secretParameter(of: reveal.stdout.trimmingCharacters(in: .newlines)) == newSecret)
+
+        // A code from the old secret does not confirm the replacement.
+        let oldCode = try Oathtool.code(base32Secret: oldSecret, at: now + 90)
+        let newCode = try Oathtool.code(base32Secret: newSecret, at: now + 90)
+        if oldCode != newCode {
+            let (wrong, wrongJSON) = try workspace.enrollJSON(["confirm", "dave", oldCode], environment: ["ENROLL_NOW": "\(now + 90)"])
+            #expect(wrong.status == 1)
+            #expect(wrongJSON["reason"] as? String == "invalid_code")
+        }
+        let (right, rightJSON) = try workspace.enrollJSON(["confirm", "dave", newCode], environment: ["ENROLL_NOW": "\(now + 90)"])
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(rightJSON["replacementPending"] as? Bool == false)
+        let (_, after) = try workspace.enrollJSON(["status", "dave"])
+        #expect(after["replacementPending"] as? Bool == false)
+        let revealAfter = try workspace.enroll(["reveal", "dave", "--format", "uri"], environment: ["ENROLL_NOW": "\(now + 100)"])
+        #expect(secretParameter(of: revealAfter.stdout.trimmingCharacters(in: .newlines)) == newSecret)
+    }
+
+    @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one")
+    func abandonedRegenerate() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let env = ["ENROLL_NOW": "\(now)"]
+        let (_, first) = try workspace.enrollJSON(["request", "erin"], environment: env)
+        let secret = try secret(first)
+        #expect(try workspace.enroll(["confirm", "erin", try Oathtool.code(base32Secret: secret, at: now)], environment: env).status == 0)
+        #expect(try workspace.enroll(["regenerate", "erin"], environment: ["ENROLL_NOW": "\(now + 30)"]).status == 0)
+        let later = ["ENROLL_NOW": "\(now + 30 + 601)"]
+        let reveal = try workspace.enroll(["reveal", "erin", "--format", "uri"], environment: later)
+        #expect(reveal.status == 0)
+        #expect(secretParameter(of: reveal.stdout.trimmingCharacters(in: .newlines)) == secret)
+        let (_, status) = try workspace.enrollJSON(["status", "erin"], environment: later)
+        #expect(status["status"] as? String == "active")
+        #expect(status["replacementPending"] as? Bool == false)
+    }
+
+    @Test("refusals exit 1 with their machine code; bad input exits 2 and writes nothing")
+    func exitCodes() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "frank"]).status == 0)
+        let (notEnrolled, json) = try workspace.enrollJSON(["confirm", "nobody", "123456"])
+        #expect(notEnrolled.status == 1)
+        #expect(json["reason"] as? String == "not_enrolled")
+        let before = workspace.databaseBytes()
+        for arguments in [["confirm", "frank", "12a456"], ["request", "", "--issuer", "x"], ["request", "gina", "--digits", "9"], ["request", "gina", "--issuer", "A:B"], ["request", "gina", "--algorithm", "MD5"], ["bogus"]] {
+            let result = try workspace.enroll(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): one line expected, got \(result.stderr)")
+            #expect(result.stderr.hasPrefix("enroll: error: "))
+        }
+        #expect(workspace.databaseBytes() == before)
+        let now = Int64(Date().timeIntervalSince1970)
+        let frankSecret = try #require(secretParameter(of: try workspace.enroll(["reveal", "frank", "--format", "uri"]).stdout.trimmingCharacters(in: .newlines)))
+        #expect(try workspace.enroll(["confirm", "frank", try Oathtool.code(base32Secret: frankSecret, at: now)], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+        let (again, againJSON) = try workspace.enrollJSON(["request", "frank"])
+        #expect(again.status == 1)
+        #expect(againJSON["error"] as? String == "already_enrolled")
+        let wrong = try workspace.enroll(["regenerate", "frank"])
+        #expect(wrong.status == 0)
+        let refused = try workspace.enroll(["confirm", "frank", "000000"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("(invalid_code)"))
+    }
+
+    @Test("confirming after the pending secret expired says to request again")
+    func expired() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let (_, json) = try workspace.enrollJSON(["request", "hank"], environment: ["ENROLL_NOW": "\(now)"])
+        let secret = try secret(json)
+        let late = now + 601
+        let (result, out) = try workspace.enrollJSON(["confirm", "hank", try Oathtool.code(base32Secret: secret, at: late)], environment: ["ENROLL_NOW": "\(late)"])
+        #expect(result.status == 1)
+        #expect(out["reason"] as? String == "enrollment_expired")
+        #expect(result.stderr.contains("request again"))
+    }
+
+    @Test("the key file is created with mode 0600, and a wrong key file is refused with exit 3")
+    func keyFile() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "ivan"]).status == 0)
+        let attributes = try FileManager.default.attributesOfItem(atPath: workspace.keyFile)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let other = workspace.path("other.key")
+        try Data("\(Data((0..<32).map { UInt8($0) }).base64EncodedString())\n".utf8).write(to: URL(fileURLWithPath: other))
+        let before = workspace.databaseBytes()
+        let result = try workspace.enroll(["reveal", "ivan", "--key-file", other])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("not the key this database was sealed with"))
+        #expect(workspace.databaseBytes() == before)
+    }
+}
+
+/// The Base32 secret inside a JSON answer's otpauth URI.
+private func secret(_ json: [String: Any]) throws -> String {
+    let uri = try #require(json["otpauthURI"] as? String)
+    return try #require(secretParameter(of: uri))
+}

@@ -1,0 +1,225 @@
+import CryptoPrimitives
+import Enrollment
+import Foundation
+import GRDB
+import OneTimePassword
+import Testing
+
+/// The handler against real SQLite files: appends, idempotency, conflicts, sealing.
+struct ServiceTests {
+    let t0: UnixTime = 1_764_400_000
+
+    func makeService(_ workspace: Workspace, clock: FixedClock, secrets: any SecretSource = SeededSecretSource(seed: "service-tests")) throws -> EnrollmentService {
+        try EnrollmentService.open(databasePath: workspace.database, keyFilePath: workspace.keyFile, clock: clock, secrets: secrets)
+    }
+
+    func code(for state: AuthenticatorState, at time: UnixTime) throws -> String {
+        let credential = try #require(state.current)
+        let secret = try #require(credential.secret.secret)
+        return try TOTP.code(secret: secret.bytes, at: time, parameters: credential.parameters)
+    }
+
+    @Test("request, confirm, reveal, regenerate, confirm and remove are journaled and projected")
+    func fullFlow() throws {
+        let workspace = try Workspace()
+        let clock = FixedClock(t0)
+        let service = try makeService(workspace, clock: clock)
+        let request = try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions(issuer: "ACME"))))
+        #expect(request.accepted)
+        #expect(try service.summary(of: "alice").status == .pending)
+
+        clock.advance(by: 20)
+        let confirm = try service.handle(CommandEnvelope(user: "alice", command: .confirmCode(try code(for: request.state, at: clock.now()))))
+        #expect(confirm.accepted)
+        #expect(try service.summary(of: "alice").status == .active)
+
+        let reveal = try service.handle(CommandEnvelope(user: "alice", actor: "helpdesk", command: .revealQRCode))
+        #expect(reveal.recorded.first?.metadata.actor == "helpdesk")
+        #expect(reveal.state.currentURI() == confirm.state.currentURI())
+
+        clock.advance(by: 60)
+        let regenerate = try service.handle(CommandEnvelope(user: "alice", command: .regenerateSecret(nil)))
+        let summary = try service.summary(of: "alice")
+        #expect(summary.status == .active && summary.replacementPending)
+        #expect(regenerate.state.currentURI() != confirm.state.currentURI())
+
+        clock.advance(by: 30)
+        let confirmNew = try service.handle(CommandEnvelope(user: "alice", command: .confirmCode(try code(for: regenerate.state, at: clock.now()))))
+        #expect(confirmNew.accepted)
+        #expect(try service.summary(of: "alice").replacementPending == false)
+
+        let remove = try service.handle(CommandEnvelope(user: "alice", command: .removeAuthenticator))
+        #expect(remove.accepted)
+        #expect(try service.summary(of: "alice").status == .none)
+
+        let types = try service.database.writer.read { db in try String.fetchAll(db, sql: "SELECT type FROM events ORDER BY position") }
+        #expect(types == ["EnrollmentRequested", "AuthenticatorActivated", "QRCodeRevealed", "SecretRegenerated", "AuthenticatorActivated", "AuthenticatorRemoved"])
+    }
+
+    @Test("the same command id handled twice returns the first outcome and appends nothing")
+    func idempotency() throws {
+        let workspace = try Workspace()
+        let service = try makeService(workspace, clock: FixedClock(t0))
+        let envelope = CommandEnvelope(commandId: "cmd-1", user: "bob", command: .requestEnrollment(EnrollmentOptions()))
+        let first = try service.handle(envelope)
+        let second = try service.handle(envelope)
+        #expect(!first.replayed && second.replayed)
+        #expect(first.recorded == second.recorded)
+        #expect(first.state.currentURI() == second.state.currentURI())
+        let count = try service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") }
+        #expect(count == 1)
+
+        // A refusal is remembered too.
+        let wrong = CommandEnvelope(commandId: "cmd-2", user: "bob", command: .confirmCode("000000"))
+        let refused = try service.handle(wrong)
+        let again = try service.handle(wrong)
+        #expect(refused.rejection?.code == again.rejection?.code)
+        #expect(again.replayed)
+        let after = try service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") }
+        #expect(after == 2)
+    }
+
+    @Test("a writer that lost the race gets a typed conflict from the journal")
+    func journalConflict() throws {
+        let workspace = try Workspace()
+        let service = try makeService(workspace, clock: FixedClock(t0))
+        _ = try service.handle(CommandEnvelope(user: "carol", command: .requestEnrollment(EnrollmentOptions())))
+        let event = NewEvent(eventId: UUID().uuidString, type: "QRCodeRevealed", schemaVersion: 1, data: #"{"target":"pending"}"#, metadata: EventMetadata(actor: "t", commandId: "x"), recordedAt: t0)
+        let other = try EnrollmentDatabase(path: workspace.database)
+        // Both writers read version 1; the first append wins, the second is told it lost.
+        _ = try other.writer.write { db in try EventJournal.append([event], to: "carol", expectedVersion: 1, in: db) }
+        var second = event
+        second.eventId = UUID().uuidString
+        #expect(throws: StoreError.conflict(stream: "carol", expected: 1, actual: 2)) {
+            try service.database.writer.write { db in try EventJournal.append([second], to: "carol", expectedVersion: 1, in: db) }
+        }
+    }
+
+    @Test("the handler reloads and decides again when another writer appended in between")
+    func handlerRetriesOnConflict() throws {
+        let workspace = try Workspace()
+        let clock = FixedClock(t0)
+        let competitor = try makeService(workspace, clock: clock)
+        let request = try competitor.handle(CommandEnvelope(user: "dave", command: .requestEnrollment(EnrollmentOptions())))
+        _ = try competitor.handle(CommandEnvelope(user: "dave", command: .confirmCode(try code(for: request.state, at: t0))))
+
+        // The secret source runs while the handler is between loading and appending: the
+        // competitor appends a reveal there, exactly once.
+        let interloper = InterloperSecretSource { _ = try? competitor.handle(CommandEnvelope(user: "dave", actor: "other-process", command: .revealQRCode)) }
+        let service = try makeService(workspace, clock: clock, secrets: interloper)
+        let outcome = try service.handle(CommandEnvelope(user: "dave", command: .regenerateSecret(nil)))
+        #expect(outcome.accepted)
+        #expect(interloper.calls >= 2, "the handler should have decided twice")
+        let rows = try service.database.writer.read { db in try Row.fetchAll(db, sql: "SELECT type, stream_version FROM events WHERE stream_id = 'dave' ORDER BY position") }
+        #expect(rows.map { $0["type"] as String } == ["EnrollmentRequested", "AuthenticatorActivated", "QRCodeRevealed", "SecretRegenerated"])
+        #expect(rows.map { $0["stream_version"] as Int64 } == [1, 2, 3, 4])
+    }
+
+    @Test("concurrent writers from two connections on the same user lose nothing and never duplicate a version")
+    func concurrentWriters() async throws {
+        let workspace = try Workspace()
+        let clock = FixedClock(t0)
+        let a = try makeService(workspace, clock: clock)
+        let b = try makeService(workspace, clock: clock)
+        let request = try a.handle(CommandEnvelope(user: "erin", command: .requestEnrollment(EnrollmentOptions())))
+        _ = try a.handle(CommandEnvelope(user: "erin", command: .confirmCode(try code(for: request.state, at: t0))))
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                let service = index.isMultiple(of: 2) ? a : b
+                group.addTask { _ = try? service.handle(CommandEnvelope(user: "erin", command: .revealQRCode)) }
+            }
+        }
+        let versions = try await a.database.writer.read { db in try Int64.fetchAll(db, sql: "SELECT stream_version FROM events WHERE stream_id = 'erin' ORDER BY position") }
+        #expect(versions == Array(1...42))
+    }
+
+    @Test("no secret appears in plaintext in the database or its WAL")
+    func noPlaintextSecrets() throws {
+        let workspace = try Workspace()
+        let service = try makeService(workspace, clock: FixedClock(t0), secrets: RandomSecretSource())
+        var secrets: [Secret] = []
+        for index in 0..<20 {
+            let outcome = try service.handle(CommandEnvelope(user: "user-\(index)", command: .requestEnrollment(EnrollmentOptions())))
+            secrets.append(try #require(outcome.state.current?.secret.secret))
+        }
+        let files = workspace.databaseBytes()
+        #expect(files[""] != nil)
+        let strings = try Processes.tool("strings", package: "binutils")
+        for suffix in files.keys {
+            let dump = try Processes.run(strings, ["-n", "8", workspace.database + suffix]).stdout
+            for secret in secrets {
+                let base32 = Base32.encode(secret.bytes)
+                #expect(!dump.contains(base32), "base32 secret found in enrollment.sqlite\(suffix)")
+                #expect(!dump.contains(Data(secret.bytes).base64EncodedString()))
+                #expect(!dump.contains(secret.bytes.map { String(format: "%02x", $0) }.joined()))
+            }
+            for secret in secrets {
+                #expect(files[suffix]?.range(of: Data(secret.bytes)) == nil, "raw secret bytes found in enrollment.sqlite\(suffix)")
+            }
+        }
+    }
+
+    @Test("the journal survives reopening: state comes back from the events alone")
+    func reopen() throws {
+        let workspace = try Workspace()
+        let uri: String?
+        do {
+            let service = try makeService(workspace, clock: FixedClock(t0))
+            uri = try service.handle(CommandEnvelope(user: "frank", command: .requestEnrollment(EnrollmentOptions()))).state.currentURI()?.string
+        }
+        let reopened = try makeService(workspace, clock: FixedClock(t0 + 10))
+        #expect(try reopened.load("frank").currentURI()?.string == uri)
+        #expect(uri != nil)
+    }
+
+    @Test("removal destroys the user's data key: the sealed secret reads back as forgotten")
+    func cryptoShredding() throws {
+        let workspace = try Workspace()
+        let service = try makeService(workspace, clock: FixedClock(t0))
+        _ = try service.handle(CommandEnvelope(user: "gina", command: .requestEnrollment(EnrollmentOptions())))
+        _ = try service.handle(CommandEnvelope(user: "gina", command: .removeAuthenticator))
+        let (row, key) = try service.database.writer.read { db in
+            (try RecordedEvent.fetchOne(db, sql: "SELECT * FROM events WHERE type = 'EnrollmentRequested'"),
+             try Data.fetchOne(db, sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = 'gina'"))
+        }
+        #expect(key == nil)
+        let recorded = try #require(row)
+        let event = try EventCodec.decode(type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data) { sealed in
+            KeyRing.open(sealed, dataKey: nil, stream: "gina")
+        }
+        guard case .enrollmentRequested(let issued) = event else { Issue.record("unexpected \(event)"); return }
+        #expect(issued.secret == .forgotten)
+    }
+}
+
+/// A secret source that runs `interfere` on its first use: a deterministic way to make another
+/// writer append between the handler's load and its append.
+final class InterloperSecretSource: SecretSource, @unchecked Sendable {
+    private let interfere: @Sendable () -> Void
+    private let lock = NSLock()
+    private var count = 0
+    var calls: Int { lock.withLock { count } }
+
+    init(_ interfere: @escaping @Sendable () -> Void) { self.interfere = interfere }
+
+    func makeSecret(byteCount: Int) throws -> Secret {
+        let first = lock.withLock { count += 1; return count == 1 }
+        if first { interfere() }
+        return Secret(bytes: try SecureRandom.bytes(byteCount))
+    }
+}
+
+/// The durability asked for is the one in force on the writing connection.
+struct DurabilityTests {
+    @Test("commits use synchronous=FULL by default and NORMAL when asked, with or without a reader pool", arguments: [false, true])
+    func synchronousSetting(concurrentReads: Bool) throws {
+        let workspace = try Workspace()
+        for (durability, expected) in [(Durability.full, 2), (.normal, 1)] {
+            let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: durability, concurrentReads: concurrentReads))
+            let setting = try database.writer.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(setting == expected, "\(durability)")
+            let mode = try database.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+            #expect(mode == "wal")
+        }
+    }
+}
