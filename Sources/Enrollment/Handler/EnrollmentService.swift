@@ -64,66 +64,105 @@ public final class EnrollmentService: Sendable {
 
     /// Handles one command. Domain refusals come back in ``CommandOutcome/rejection``; storage
     /// failures throw ``StoreError``; bad input throws ``InputError``.
+    ///
+    /// Synchronous, one transaction (and, at FULL, one fsync) per command: what the command line
+    /// uses. Servers with many concurrent callers use ``GroupCommitHandler``, which shares one
+    /// transaction among the commands that arrive together.
     public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
-        let user = try Validation.user(envelope.user)
-        _ = try Validation.commandId(envelope.commandId)
-        if case .requestEnrollment(let options) = envelope.command { _ = try Validation.options(options) }
-        if case .regenerateSecret(let options?) = envelope.command { _ = try Validation.options(options) }
-        guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
-
+        let (user, keyRing) = try validate(envelope)
         for attempt in 0..<maxAttempts {
             do {
-                if let replay = try replayed(envelope) { return replay }
                 if attempt == 0 {
                     // Optimistic: decide outside the write lock, append if the stream has not moved.
-                    let state = try load(user)
-                    let (decision, now) = try decide(envelope, user: user, state: state)
-                    if let rejection = decision.rejection, rejection.isBadInput {
-                        return CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false)
-                    }
-                    return try database.writer.write { db in
-                        try commit(decision, envelope: envelope, user: user, state: state, now: now, keyRing: keyRing, in: db)
+                    switch try prepare(envelope, user: user) {
+                    case .finished(let outcome): return outcome
+                    case .decided(let pending): return try database.writer.write { db in try record(pending, keyRing: keyRing, in: db) }
                     }
                 }
                 // Lost a race: reload and decide again while holding the write lock, so this
                 // attempt cannot be overtaken.
-                return try database.writer.write { db in
-                    let state = try load(user, in: db)
-                    let (decision, now) = try decide(envelope, user: user, state: state)
-                    if let rejection = decision.rejection, rejection.isBadInput {
-                        return CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false)
-                    }
-                    return try commit(decision, envelope: envelope, user: user, state: state, now: now, keyRing: keyRing, in: db)
-                }
+                return try database.writer.write { db in try prepareAndRecord(envelope, user: user, keyRing: keyRing, in: db) }
             } catch StoreError.conflict {
                 logger.debug("conflict on stream, retrying", metadata: ["user": "\(user)", "attempt": "\(attempt)"])
                 continue
-            } catch let error as StoreError {
-                throw error
-            } catch let error as InputError {
-                throw error
             } catch {
-                throw StoreError(error, path: database.path)
+                throw Self.classify(error, path: database.path)
             }
         }
         throw StoreError.tooManyConflicts(stream: user, attempts: maxAttempts)
     }
 
-    private func decide(_ envelope: CommandEnvelope, user: String, state: AuthenticatorState) throws -> (Decision, UnixTime) {
+    /// Decides and records inside the writer's transaction, where nothing can move the stream.
+    func prepareAndRecord(_ envelope: CommandEnvelope, user: String, keyRing: KeyRing, in db: Database) throws -> CommandOutcome {
+        switch try prepare(envelope, user: user, in: db) {
+        case .finished(let outcome): outcome
+        case .decided(let pending): try record(pending, keyRing: keyRing, in: db)
+        }
+    }
+
+    /// A command decided against the state it was loaded at, waiting to be written.
+    struct PendingCommand: Sendable {
+        var envelope: CommandEnvelope
+        var user: String
+        var decision: Decision
+        var state: AuthenticatorState
+        var now: UnixTime
+    }
+
+    enum Preparation: Sendable {
+        /// Nothing to write: a replayed command id or bad input found by the decider.
+        case finished(CommandOutcome)
+        case decided(PendingCommand)
+    }
+
+    /// Bad input is refused before anything is read; a service without a key cannot write.
+    func validate(_ envelope: CommandEnvelope) throws -> (user: String, keyRing: KeyRing) {
+        let user = try Validation.user(envelope.user)
+        _ = try Validation.commandId(envelope.commandId)
+        if case .requestEnrollment(let options) = envelope.command { _ = try Validation.options(options) }
+        if case .regenerateSecret(let options?) = envelope.command { _ = try Validation.options(options) }
+        guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
+        return (user, keyRing)
+    }
+
+    /// Reads (outside any write transaction) and decides: the replay check, the user's state,
+    /// the clock, a fresh secret if the command issues one, then the pure decider.
+    func prepare(_ envelope: CommandEnvelope, user: String) throws -> Preparation {
+        try database.writer.read { db in try prepare(envelope, user: user, in: db) }
+    }
+
+    /// ``prepare(_:user:)`` reading through `db`, which may be the writer's own transaction
+    /// (where nothing can move the stream before the command is recorded).
+    func prepare(_ envelope: CommandEnvelope, user: String, in db: Database) throws -> Preparation {
+        if let replay = try replayed(envelope, in: db) { return .finished(replay) }
+        let state = try load(user, in: db)
         let now = clock.now()
         var fresh: Secret?
         if envelope.command.needsFreshSecret {
             do { fresh = try secrets.makeSecret(byteCount: policy.secretLength) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
-        return (EnrollmentDecider.decide(envelope.command, state: state, context: context), now)
+        let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
+        if let rejection = decision.rejection, rejection.isBadInput {
+            return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))
+        }
+        return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now))
     }
 
-    private func commit(
-        _ decision: Decision, envelope: CommandEnvelope, user: String, state: AuthenticatorState,
-        now: UnixTime, keyRing: KeyRing, in db: Database
-    ) throws -> CommandOutcome {
-        // A duplicate of this command may have committed since the check in `handle`.
+    /// Errors as the callers see them: store and input errors unchanged, anything else from
+    /// SQLite mapped to what the user can act on.
+    static func classify(_ error: any Error, path: String) -> any Error {
+        if error is StoreError || error is InputError { return error }
+        return StoreError(error, path: path)
+    }
+
+    /// Writes a decided command inside the caller's write transaction: the append with the
+    /// expected stream version (``StoreError/conflict(stream:expected:actual:)`` if the stream
+    /// moved since it was loaded), sealed secrets, inline projections and the command record.
+    func record(_ pending: PendingCommand, keyRing: KeyRing, in db: Database) throws -> CommandOutcome {
+        let envelope = pending.envelope, user = pending.user, state = pending.state, now = pending.now
+        let decision = pending.decision
+        // A concurrent duplicate of this command may have committed since the check above.
         if try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
         try keyRing.bind(to: db)
         let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
@@ -166,20 +205,18 @@ public final class EnrollmentService: Sendable {
 
     /// The first outcome of an already handled command id, rebuilt from the journal (the
     /// record stores no secret, only where the stream stood and the refusal, if any).
-    private func replayed(_ envelope: CommandEnvelope) throws -> CommandOutcome? {
-        try database.writer.read { db -> CommandOutcome? in
-            guard let row = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
-            let stream: String = row["stream_id"]
-            let version: Int64 = row["stream_version"]
-            let rejectionJSON: String? = row["rejection"]
-            let rejection = try rejectionJSON.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
-            let rows = try EventJournal.readStream(stream, upTo: version, in: db)
-            let decoded = try decode(rows, stream: stream, in: db)
-            let mine = decoded.filter { $0.1.metadata.commandId == envelope.commandId }
-            return CommandOutcome(
-                commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
-                state: AuthenticatorState.initial.evolve(decoded.map(\.0)), rejection: rejection, replayed: true)
-        }
+    private func replayed(_ envelope: CommandEnvelope, in db: Database) throws -> CommandOutcome? {
+        guard let row = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
+        let stream: String = row["stream_id"]
+        let version: Int64 = row["stream_version"]
+        let rejectionJSON: String? = row["rejection"]
+        let rejection = try rejectionJSON.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
+        let rows = try EventJournal.readStream(stream, upTo: version, in: db)
+        let decoded = try decode(rows, stream: stream, in: db)
+        let mine = decoded.filter { $0.1.metadata.commandId == envelope.commandId }
+        return CommandOutcome(
+            commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
+            state: AuthenticatorState.initial.evolve(decoded.map(\.0)), rejection: rejection, replayed: true)
     }
 
     // MARK: Reading

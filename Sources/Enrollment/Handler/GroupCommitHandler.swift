@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// The async command handler for servers: commands that arrive together share one write
+/// transaction, so one fsync (at `synchronous=FULL`) makes a whole batch durable.
+///
+/// Each caller reads and decides on its own task, in parallel with the others (the replay
+/// check, the user's stream, the decider and its TOTP verification), then hands the decided
+/// command to a single writer thread. The writer takes every command waiting at that moment and
+/// writes them in one transaction, each inside its own savepoint with its own expected stream
+/// version: a command whose stream moved since it was loaded (another command of the same user
+/// in the batch, or another process) is rolled back alone and its caller decides again, while
+/// the others commit. Nothing is reported to a caller before the transaction holding its
+/// command has committed with the database's configured durability.
+///
+/// Batches form by themselves: while one batch is being committed (the fsync), new commands
+/// queue up and become the next batch. There is no timer and no waiting when the writer is idle.
+///
+/// Open the database with ``DatabaseOptions/concurrentReads`` so that callers read and decide
+/// while the writer commits; on a single connection everything queues behind the writer.
+///
+/// ```swift
+/// let handler = GroupCommitHandler(service: service)
+/// let outcome = try await handler.handle(CommandEnvelope(user: "alice", command: .confirmCode("123456")))
+/// ```
+public final class GroupCommitHandler: Sendable {
+    public let service: EnrollmentService
+    /// The most commands written in one transaction; more wait for the next one.
+    public let maxBatchSize: Int
+
+    private let queue: Mutex<Queue>
+    private let writer: DispatchQueue
+
+    private struct Waiting: Sendable {
+        var command: EnrollmentService.PendingCommand
+        /// The caller named the stream version it expects: a conflict is its answer.
+        var pinned: Bool
+        var continuation: CheckedContinuation<CommandOutcome, any Error>
+    }
+
+    private struct Queue: Sendable {
+        var waiting: [Waiting] = []
+        var draining = false
+    }
+
+    public init(service: EnrollmentService, maxBatchSize: Int = 512) {
+        self.service = service
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.queue = Mutex(Queue())
+        self.writer = DispatchQueue(label: "enrollment.group-commit", qos: .userInitiated)
+    }
+
+    /// Handles one command, like ``EnrollmentService/handle(_:)``, sharing the write
+    /// transaction with the commands that arrive at the same time.
+    ///
+    /// - Parameter expectedVersion: when given, the command is decided only if the user's
+    ///   stream is at this version and is written only if it still is; otherwise it fails
+    ///   with ``StoreError/conflict(stream:expected:actual:)`` (the other commands of the batch
+    ///   are unaffected). When nil, a command whose stream moved is decided again, up to
+    ///   ``EnrollmentService/maxAttempts`` times.
+    public func handle(_ envelope: CommandEnvelope, expectedVersion: Int64? = nil) async throws -> CommandOutcome {
+        let (user, _) = try service.validate(envelope)
+        for _ in 0..<service.maxAttempts {
+            do {
+                switch try service.prepare(envelope, user: user) {
+                case .finished(let outcome):
+                    return outcome
+                case .decided(let pending):
+                    if let expectedVersion, pending.state.version != expectedVersion {
+                        throw StoreError.conflict(stream: user, expected: expectedVersion, actual: pending.state.version)
+                    }
+                    return try await submit(pending, pinned: expectedVersion != nil)
+                }
+            } catch StoreError.conflict(let stream, _, let actual) {
+                // actual == -1: the same command id committed meanwhile; the retry replays it.
+                if let expectedVersion, actual != -1 {
+                    throw StoreError.conflict(stream: stream, expected: expectedVersion, actual: actual)
+                }
+                continue
+            } catch {
+                throw EnrollmentService.classify(error, path: service.database.path)
+            }
+        }
+        throw StoreError.tooManyConflicts(stream: user, attempts: service.maxAttempts)
+    }
+
+    private func submit(_ command: EnrollmentService.PendingCommand, pinned: Bool) async throws -> CommandOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let startWriter = queue.withLock { queue -> Bool in
+                queue.waiting.append(Waiting(command: command, pinned: pinned, continuation: continuation))
+                if queue.draining { return false }
+                queue.draining = true
+                return true
+            }
+            if startWriter { writer.async { self.drain() } }
+        }
+    }
+
+    /// Runs on the writer queue until no command is waiting.
+    private func drain() {
+        while true {
+            let batch = queue.withLock { queue -> [Waiting] in
+                let count = min(queue.waiting.count, maxBatchSize)
+                let batch = Array(queue.waiting.prefix(count))
+                queue.waiting.removeFirst(count)
+                if batch.isEmpty { queue.draining = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            write(batch)
+        }
+    }
+
+    /// One transaction for the whole batch, one savepoint per command; then every caller hears
+    /// its own result.
+    private func write(_ batch: [Waiting]) {
+        let results = write(batch.map(\.command), pinned: batch.map(\.pinned))
+        for (waiting, result) in zip(batch, results) {
+            waiting.continuation.resume(with: result)
+        }
+    }
+
+    /// Writes decided commands in one transaction, each in its own savepoint: a command that
+    /// fails is rolled back alone. A command whose stream moved since it was decided (another
+    /// command of the same user earlier in the batch, or another process) fails with a
+    /// conflict if its caller `pinned` the expected version; otherwise it is decided again
+    /// inside the transaction, where nothing can move the stream any more, so contention on one
+    /// stream costs no round trip. Returns one result per command, in order; if the commit
+    /// itself fails, every command fails with that error.
+    func write(_ commands: [EnrollmentService.PendingCommand], pinned: [Bool]) -> [Result<CommandOutcome, any Error>] {
+        var results = [Result<CommandOutcome, any Error>](repeating: .failure(StoreError.sqlite("not written")), count: commands.count)
+        do {
+            guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
+            try service.database.writer.write { db in
+                for (index, command) in commands.enumerated() {
+                    do {
+                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, in: db) })
+                    } catch StoreError.conflict where !pinned[index] {
+                        results[index] = Result {
+                            try Self.savepoint(db) { try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, in: db) }
+                        }
+                    } catch {
+                        results[index] = .failure(error)
+                    }
+                }
+            }
+        } catch {
+            // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
+            let failure = EnrollmentService.classify(error, path: service.database.path)
+            return commands.map { _ in .failure(failure) }
+        }
+        return results
+    }
+
+    /// Runs `body` in a savepoint, rolled back if it throws.
+    private static func savepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        var value: T?
+        try db.inSavepoint {
+            value = try body()
+            return .commit
+        }
+        guard let value else { throw StoreError.sqlite("savepoint produced no result") }
+        return value
+    }
+}

@@ -1,0 +1,200 @@
+import CryptoPrimitives
+import Foundation
+import GRDB
+import OneTimePassword
+import Testing
+@testable import Enrollment
+
+/// The async group-commit handler: many callers, shared transactions, each caller its own result.
+@Suite("Group commit")
+struct GroupCommitTests {
+    struct Setup {
+        let directory: URL
+        let service: EnrollmentService
+        let handler: GroupCommitHandler
+        var path: String { service.database.path }
+    }
+
+    static func setup(durability: Durability = .full) throws -> Setup {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("group-commit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let database = try EnrollmentDatabase(path: directory.appendingPathComponent("enroll.sqlite").path, options: DatabaseOptions(durability: durability, concurrentReads: true))
+        let keyRing = try KeyRing(masterKey: Array(repeating: 7, count: 32))
+        let service = try EnrollmentService(
+            database: database, keyRing: keyRing, clock: FixedClock(1_764_000_000), secrets: SeededSecretSource(seed: "group-commit"))
+        return Setup(directory: directory, service: service, handler: GroupCommitHandler(service: service))
+    }
+
+    /// Counts commits on the writer connection.
+    final class CommitCounter: TransactionObserver, @unchecked Sendable {
+        var commits = 0
+        func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
+        func databaseDidChange(with event: DatabaseEvent) {}
+        func databaseDidCommit(_ db: Database) { commits += 1 }
+        func databaseDidRollback(_ db: Database) {}
+    }
+
+    /// The sqlite3 command line (an independent reader), its output trimmed.
+    static func sqlite3(_ path: String, _ sql: String) throws -> String {
+        let result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [path, sql])
+        #expect(result.status == 0, "sqlite3 failed: \(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Checks every row's hash against its predecessor, positions gap-free from 1.
+    static func checkChain(_ database: EnrollmentDatabase) throws -> Int {
+        try database.writer.read { db in
+            var previous = HashChain.genesis
+            var expectedPosition: Int64 = 1
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM events ORDER BY position") {
+                let position: Int64 = row["position"]
+                #expect(position == expectedPosition)
+                let hash = HashChain.hash(
+                    previous: previous, position: position, streamId: row["stream_id"], streamVersion: row["stream_version"],
+                    eventId: row["event_id"], type: row["type"], schemaVersion: row["schema_version"], data: row["data"],
+                    metadata: row["metadata"], recordedAt: row["recorded_at"])
+                let stored: Data = row["hash"]
+                #expect(Array(stored) == hash, "hash chain broken at position \(position)")
+                previous = hash
+                expectedPosition += 1
+            }
+            return Int(expectedPosition - 1)
+        }
+    }
+
+    @Test("200 concurrent callers each get their own user's outcome, in fewer transactions than commands")
+    func concurrentCallers() async throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let counter = CommitCounter()
+        try await setup.service.database.writer.write { db in db.add(transactionObserver: counter, extent: .databaseLifetime) }
+        let commitsBefore = try await setup.service.database.writer.write { _ in counter.commits }
+
+        let outcomes = try await withThrowingTaskGroup(of: (String, CommandOutcome).self) { group in
+            for index in 0..<200 {
+                let user = "user-\(index)"
+                group.addTask {
+                    (user, try await setup.handler.handle(CommandEnvelope(user: user, command: .requestEnrollment(EnrollmentOptions()))))
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.count == 200)
+        for (user, outcome) in outcomes {
+            #expect(outcome.user == user)
+            #expect(outcome.accepted)
+            #expect(outcome.state.status == .pending)
+            #expect(outcome.recorded.map(\.streamId) == [user])
+            #expect(outcome.recorded.map(\.streamVersion) == [1])
+        }
+        // The writer's own reads count as commits too, so compare with the number of commands.
+        let commits = try await setup.service.database.writer.write { _ in counter.commits } - commitsBefore - 1
+        #expect(commits < 200, "every command had its own transaction: no group commit happened")
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM events") == "200")
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(DISTINCT position) FROM events") == "200")
+        #expect(try Self.checkChain(setup.service.database) == 200)
+        // Secrets stay sealed in the batch path too.
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM events WHERE data LIKE '%sealedSecret%'") == "200")
+    }
+
+    @Test("A conflicting command in a batch fails alone; the others in the same transaction commit")
+    func conflictInBatch() throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let service = setup.service
+        func prepared(_ user: String, _ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
+            guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: user, command: command), user: user) else {
+                throw StoreError.sqlite("expected a decided command")
+            }
+            return pending
+        }
+        // Both of alice's commands are decided at version 0; only the first can be written.
+        let batch = [
+            try prepared("alice", .requestEnrollment(EnrollmentOptions())),
+            try prepared("alice", .requestEnrollment(EnrollmentOptions(issuer: "Other"))),
+            try prepared("bob", .requestEnrollment(EnrollmentOptions())),
+        ]
+        let results = setup.handler.write(batch, pinned: [true, true, true])
+        #expect((try? results[0].get())?.accepted == true)
+        #expect(throws: StoreError.conflict(stream: "alice", expected: 0, actual: 1)) { try results[1].get() }
+        #expect((try? results[2].get())?.accepted == true)
+        #expect(try Self.sqlite3(setup.path, "SELECT stream_id || ':' || stream_version FROM events ORDER BY position") == "alice:1\nbob:1")
+        // The rolled-back command left no command record, no projection change, no data key.
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM commands") == "2")
+        #expect(try Self.sqlite3(setup.path, "SELECT issuer FROM authenticators WHERE user_id = 'alice'") == "")
+        #expect(try Self.sqlite3(setup.path, "SELECT pending_issuer FROM authenticators WHERE user_id = 'alice'") == EnrollmentOptions.defaultIssuer)
+        #expect(try Self.checkChain(service.database) == 2)
+    }
+
+    @Test("Without a pinned version, a command whose stream moved earlier in the batch is decided again inside it")
+    func redecidedInBatch() throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let service = setup.service
+        func prepared(_ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
+            guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: "frank", command: command), user: "frank") else {
+                throw StoreError.sqlite("expected a decided command")
+            }
+            return pending
+        }
+        _ = try service.handle(CommandEnvelope(user: "frank", command: .requestEnrollment(EnrollmentOptions())))
+        // Both decided at version 1; the second is re-decided at version 2 by the writer.
+        let results = setup.handler.write([try prepared(.revealQRCode), try prepared(.removeAuthenticator)], pinned: [false, false])
+        #expect((try? results[0].get())?.state.version == 2)
+        let removed = try #require(try? results[1].get())
+        #expect(removed.state.version == 3)
+        #expect(removed.state.status == .none)
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(type, ',') FROM (SELECT type FROM events ORDER BY position)") == "EnrollmentRequested,QRCodeRevealed,AuthenticatorRemoved")
+        #expect(try Self.checkChain(service.database) == 3)
+    }
+
+    @Test("A caller naming a stale expected version gets a conflict; without one, concurrent commands on one stream all land")
+    func expectedVersions() async throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let handler = setup.handler
+        _ = try await handler.handle(CommandEnvelope(user: "carol", command: .requestEnrollment(EnrollmentOptions())), expectedVersion: 0)
+        await #expect(throws: StoreError.conflict(stream: "carol", expected: 0, actual: 1)) {
+            try await handler.handle(CommandEnvelope(user: "carol", command: .revealQRCode), expectedVersion: 0)
+        }
+        let versions = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await handler.handle(CommandEnvelope(user: "carol", command: .revealQRCode)).state.version }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(versions) == Set(2...21))
+        #expect(try Self.sqlite3(setup.path, "SELECT MAX(stream_version) || '/' || COUNT(*) FROM events WHERE stream_id = 'carol'") == "21/21")
+        #expect(try Self.checkChain(setup.service.database) == 21)
+    }
+
+    @Test("A repeated command id through the async handler replays the first outcome and appends nothing")
+    func replay() async throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let envelope = CommandEnvelope(commandId: "once", user: "dave", command: .requestEnrollment(EnrollmentOptions()))
+        async let first = setup.handler.handle(envelope)
+        async let second = setup.handler.handle(envelope)
+        let outcomes = try await [first, second]
+        #expect(outcomes.filter(\.replayed).count == 1)
+        #expect(outcomes.map(\.state.version) == [1, 1])
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM events") == "1")
+    }
+
+    @Test("The batch writer commits with the configured synchronous setting, and the result is on disk when the caller hears it", arguments: [Durability.full, .normal])
+    func durability(_ durability: Durability) async throws {
+        let setup = try Self.setup(durability: durability)
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let synchronous = try await setup.service.database.writer.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(synchronous == (durability == .full ? 2 : 1))
+        let outcome = try await setup.handler.handle(CommandEnvelope(user: "erin", command: .requestEnrollment(EnrollmentOptions())))
+        // Another process sees the committed row as soon as the caller has its result.
+        #expect(try Self.sqlite3(setup.path, "SELECT stream_id FROM events WHERE position = \(outcome.recorded[0].position)") == "erin")
+        // And the right code, computed by oathtool from the issued secret, activates it.
+        let secret = try #require(outcome.state.pending?.credential.secret.secret)
+        let code = try Oathtool.code(base32Secret: Base32.encode(secret.bytes), at: 1_764_000_000)
+        let confirmed = try await setup.handler.handle(CommandEnvelope(user: "erin", command: .confirmCode(code)))
+        #expect(confirmed.accepted)
+        #expect(try Self.sqlite3(setup.path, "SELECT status FROM authenticators WHERE user_id = 'erin'") == "active")
+    }
+}
