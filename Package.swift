@@ -39,6 +39,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The benchmark (issue 5): engine figures beside their raw SQLite, OpenSSL and Python
+        // peers in one run. Built in release by Tools/benchmark.sh; `--smoke` runs it in seconds.
+        .executableTarget(
+            name: "benchmark",
+            dependencies: [
+                "Enrollment", "OneTimePassword", "CryptoPrimitives",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            path: "Tools/benchmark"),
+
         .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "CryptoPrimitives"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "EnrollmentTests", dependencies: ["Enrollment", "OneTimePassword", "CryptoPrimitives", "QRCode"]),

@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 Tools/install-deps.sh
 swift build --build-tests
 swift test --skip-build
+# The benchmark's smoke run (tiny sizes, debug build, no goals judged): keeps it from rotting.
+Tools/benchmark.sh --smoke >/dev/null

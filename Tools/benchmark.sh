@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: builds the peers from ../shared/peers with cc into a temporary
+# directory, sets up the pinned Python peers in .venv, builds in release and runs every figure
+# beside its baseline. Prints a table (ratios first) and writes BENCHMARKS.json.
+#
+#   Tools/benchmark.sh                 the full run (about 15 minutes on 2 cores)
+#   Tools/benchmark.sh --smoke         seconds, tiny sizes, debug build, no Python peers, no goals judged
+#   Tools/benchmark.sh --repetitions 5 --users 20000 ...   any option of the benchmark executable
+#
+# PEERS_DIR overrides where the peers' sources are (default ../shared/peers, beside the repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+peers="${PEERS_DIR:-../shared/peers}"
+for file in raw_hmac.c raw_sqlite.c py_peers.py; do
+  if [ ! -f "$peers/$file" ]; then
+    echo "benchmark: $peers/$file is missing; the peers live in ../shared/peers beside the repository (set PEERS_DIR to their directory)" >&2
+    exit 3
+  fi
+done
+
+smoke=0
+for argument in "$@"; do [ "$argument" = "--smoke" ] && smoke=1; done
+
+Tools/install-deps.sh
+
+compiler="${CC:-$(command -v cc || command -v clang || true)}"
+if [ -z "$compiler" ]; then
+  echo "benchmark: no C compiler (cc or clang) to build the peers; install gcc or set CC" >&2
+  exit 3
+fi
+work="$(mktemp -d "${TMPDIR:-/tmp}/enroll-benchmark-peers.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+"$compiler" -O2 -o "$work/raw_hmac" "$peers/raw_hmac.c" -lcrypto
+"$compiler" -O2 -o "$work/raw_sqlite" "$peers/raw_sqlite.c" -lsqlite3
+
+arguments=(--peers "$work")
+if [ "$smoke" -eq 1 ]; then
+  # The test command has built the debug products already; the smoke run checks that every
+  # part of the benchmark still runs, not how fast.
+  configuration=debug
+  arguments+=(--output "$work/smoke.json")
+else
+  configuration=release
+  # The Python peers, pinned as py_peers.py's header says, in a virtual environment.
+  pins=(pyotp==2.12.0 eventsourcing==9.5.6)
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv || { echo "benchmark: cannot create .venv; install python3-venv" >&2; exit 3; }
+  fi
+  .venv/bin/pip install --quiet --disable-pip-version-check "${pins[@]}"
+  arguments+=(--python "$PWD/.venv/bin/python" --py-peers "$peers/py_peers.py" --output BENCHMARKS.json)
+fi
+
+swift build -c "$configuration" --product benchmark
+swift build -c "$configuration" --product enroll
+bin="$(swift build -c "$configuration" --show-bin-path)"
+exec "$bin/benchmark" "${arguments[@]}" --enroll "$bin/enroll" "$@"

@@ -1,0 +1,277 @@
+import Enrollment
+import Foundation
+
+/// One comparison: the engine's figure, its baseline's, and the goal for their ratio.
+struct Comparison {
+    var name: String
+    var ours: Double
+    var baseline: Double
+    var baselineName: String
+    var unit: String
+    /// Goal on ours/baseline: at least `goal` when `higherIsBetter`, else at most.
+    var goal: Double?
+    var higherIsBetter = true
+
+    var ratio: Double { ours / baseline }
+    var met: Bool? {
+        guard let goal, ratio.isFinite else { return nil }
+        return higherIsBetter ? ratio >= goal : ratio <= goal
+    }
+}
+
+struct Benchmark {
+    let options: Options
+    var smoke: Bool { options.smoke }
+    var repetitions: Int { options.repetitions ?? (smoke ? 1 : 3) }
+    var users: Int { options.users ?? (smoke ? 20 : 10_000) }
+    var clients: Int { options.clients ?? (smoke ? 4 : 64) }
+    var journalEvents: Int { options.journalEvents ?? (smoke ? 2_000 : 1_000_000) }
+    /// The large journal's users: 10 000 for a million events (100 events each).
+    var journalUsers: Int { max(1, min(10_000, journalEvents / 20)) }
+    var verifications: Int { smoke ? 2_000 : 300_000 }
+
+    func log(_ text: String) {
+        FileHandle.standardError.write(Data("[\(Timestamp.now)] \(text)\n".utf8))
+    }
+
+    enum Timestamp {
+        static var now: String {
+            let formatter = DateFormatter()
+            formatter.dateFormat = "HH:mm:ss"
+            return formatter.string(from: Date())
+        }
+    }
+
+    func run() async throws {
+        let work = options.work ?? FileManager.default.temporaryDirectory.appendingPathComponent("enroll-benchmark-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { if options.work == nil { try? FileManager.default.removeItem(atPath: work) } }
+        let rawHMAC = options.peers + "/raw_hmac", rawSQLite = options.peers + "/raw_sqlite"
+        let enroll = options.enroll ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("enroll").path
+        guard FileManager.default.isExecutableFile(atPath: enroll) else { throw BenchmarkError("no enroll binary at \(enroll); build it or pass --enroll PATH") }
+
+        var figures: [String: Any] = [:]
+        var comparisons: [Comparison] = []
+        let machine = Machine.describe()
+        log("machine: \(machine)")
+
+        // 1. TOTP verification against raw HMAC with a keyed context (three HMACs per ±1 window).
+        log("TOTP verification")
+        _ = try Workloads.totpVerificationsPerSecond(verifications / 10)  // warm-up
+        var totp: [Double] = [], hmac: [Double] = []
+        for _ in 0..<repetitions {
+            totp.append(try Workloads.totpVerificationsPerSecond(verifications))
+            let raw = try runJSON(rawHMAC, ["SHA1", String(verifications * 3)])
+            hmac.append(try number(raw, "keyed_context_reinit_per_s"))
+        }
+        figures["totp_verifications_per_s"] = median(totp)
+        figures["raw_hmac_keyed_per_s"] = median(hmac)
+        comparisons.append(Comparison(
+            name: "TOTP verify (±1) vs raw HMAC/3", ours: median(totp), baseline: median(hmac) / 3,
+            baselineName: "raw_hmac keyed/3", unit: "verif/s", goal: 0.6))
+
+        // 2. One writer, request + confirm per user, against raw single-row inserts.
+        for durability in [Durability.full, .normal] {
+            log("one writer at \(durability.rawValue): \(users) users, \(2 * users) commands")
+            _ = try Workloads.oneWriter(path: work + "/warmup.sqlite", durability: durability, users: max(1, users / 20))
+            var ours: [Double] = [], raw: [Double] = []
+            for repetition in 0..<repetitions {
+                let level = durability == .full ? "2" : "1"
+                raw.append(try number(try runJSON(rawSQLite, [work + "/raw-\(repetition).sqlite", String(2 * users), "1", level]), "append_rows_per_s"))
+                ours.append(try Workloads.oneWriter(path: work + "/one-writer-\(repetition).sqlite", durability: durability, users: users))
+            }
+            let key = durability.rawValue.lowercased()
+            figures["one_writer_\(key)_commands_per_s"] = median(ours)
+            figures["raw_sqlite_\(key)_rows_per_s"] = median(raw)
+            comparisons.append(Comparison(
+                name: "commands/s one writer \(durability.rawValue) vs raw inserts", ours: median(ours), baseline: median(raw),
+                baselineName: "raw_sqlite 1 row/txn", unit: "cmd/s", goal: durability == .full ? 0.7 : 0.4))
+        }
+
+        // 3. Many concurrent callers through the group-commit handler at FULL.
+        log("\(clients) concurrent clients at FULL (group commit)")
+        _ = try await Workloads.concurrent(path: work + "/warmup.sqlite", clients: clients, users: max(clients, users / 20))
+        var concurrent: [Workloads.Concurrent] = []
+        for repetition in 0..<repetitions {
+            concurrent.append(try await Workloads.concurrent(path: work + "/concurrent-\(repetition).sqlite", clients: clients, users: users))
+        }
+        let concurrentRate = median(concurrent.map(\.commandsPerSecond))
+        figures["group_commit_full_commands_per_s"] = concurrentRate
+        figures["group_commit_p50_ms"] = median(concurrent.map(\.p50)) * 1000
+        figures["group_commit_p99_ms"] = median(concurrent.map(\.p99)) * 1000
+        figures["group_commit_clients"] = clients
+        let rawFull = figures["raw_sqlite_full_rows_per_s"] as? Double ?? .nan
+        comparisons.append(Comparison(
+            name: "\(clients) clients FULL, group commit vs raw inserts", ours: concurrentRate, baseline: rawFull,
+            baselineName: "raw_sqlite FULL 1 row/txn", unit: "cmd/s", goal: 6))
+
+        // 4. Projection rebuild of a large journal, in a child process, against a raw ordered scan.
+        let big = work + "/journal-big.sqlite", small = work + "/journal-small.sqlite", tiny = work + "/journal-tiny.sqlite"
+        log("building journals: \(journalEvents) events (\(journalUsers) users), \(journalEvents / 10), and \(journalEvents / 100)")
+        let perUser = max(2, journalEvents / journalUsers)
+        let generation = try seconds { try JournalFixture.make(path: big, users: journalUsers, eventsPerUser: perUser) }
+        figures["fixture_build_seconds"] = generation
+        try JournalFixture.make(path: small, users: journalUsers, eventsPerUser: max(2, perUser / 10))
+        try JournalFixture.make(path: tiny, users: max(1, journalUsers / 10), eventsPerUser: max(2, perUser / 10))
+        let me = CommandLine.arguments[0]
+        func rebuild(_ path: String, _ projection: String = AuthenticatorsProjection().name) throws -> [String: Any] {
+            try runJSON(me, ["rebuild-child", path, projection])
+        }
+        log("rebuilding the projection")
+        var rebuildRates: [Double] = [], scanRates: [Double] = [], peaks: [Double] = [], smallPeaks: [Double] = []
+        _ = try rebuild(tiny)
+        for _ in 0..<repetitions {
+            let result = try rebuild(big)
+            rebuildRates.append(try number(result, "events_per_s"))
+            peaks.append(try number(result, "peak_memory_mb"))
+            scanRates.append(try RawScan.rowsPerSecond(path: big))
+            smallPeaks.append(try number(try rebuild(small), "peak_memory_mb"))
+        }
+        figures["rebuild_events"] = perUser * journalUsers
+        figures["rebuild_events_per_s"] = median(rebuildRates)
+        figures["raw_scan_rows_per_s"] = median(scanRates)
+        figures["rebuild_peak_memory_mb_large"] = peaks.max() ?? .nan
+        figures["rebuild_peak_memory_mb_small"] = smallPeaks.max() ?? .nan
+        comparisons.append(Comparison(
+            name: "rebuild \(perUser * journalUsers) events vs raw ordered scan", ours: median(rebuildRates), baseline: median(scanRates),
+            baselineName: "raw SQLite scan", unit: "events/s", goal: 0.3))
+        comparisons.append(Comparison(
+            name: "rebuild peak memory, \(perUser * journalUsers) vs \(perUser / 10 * journalUsers) events", ours: peaks.max() ?? .nan,
+            baseline: smallPeaks.max() ?? .nan, baselineName: "smaller journal", unit: "MB", goal: 1.2, higherIsBetter: false))
+
+        // 5. Growth: confirm latency on a small and a large journal; status as a whole process.
+        log("growth")
+        // Every projection caught up, so confirms update them all inline as in production.
+        for path in [tiny, big] {
+            let all = try rebuild(path, "all")
+            if path == big { figures["rebuild_all_projections_events_per_s"] = try number(all, "events_per_s") }
+        }
+        var growth: [String: Double] = [:]
+        let samples = smoke ? 5 : 200
+        for durability in [Durability.full, .normal] {
+            let key = durability.rawValue.lowercased()
+            _ = try Workloads.confirmLatency(path: tiny, durability: durability, samples: samples / 5 + 1, tag: "warm-\(key)")
+            var smallLatency: [Double] = [], bigLatency: [Double] = []
+            for repetition in 0..<repetitions {
+                smallLatency.append(try Workloads.confirmLatency(path: tiny, durability: durability, samples: samples, tag: "\(key)-\(repetition)"))
+                bigLatency.append(try Workloads.confirmLatency(path: big, durability: durability, samples: samples, tag: "\(key)-\(repetition)"))
+            }
+            growth[key + "_small"] = median(smallLatency)
+            growth[key + "_large"] = median(bigLatency)
+            figures["confirm_latency_\(key)_ms_\(journalEvents / 100)_events"] = median(smallLatency) * 1000
+            figures["confirm_latency_\(key)_ms_\(perUser * journalUsers)_events"] = median(bigLatency) * 1000
+            comparisons.append(Comparison(
+                name: "confirm latency \(durability.rawValue), \(perUser * journalUsers) vs \(journalEvents / 100) events",
+                ours: median(bigLatency) * 1000, baseline: median(smallLatency) * 1000, baselineName: "small journal",
+                unit: "ms", goal: 1.3, higherIsBetter: false))
+        }
+        let someone = JournalFixture.userName(journalUsers / 2)
+        let statusSamples = smoke ? 2 : 30
+        _ = try Workloads.processTime(enroll, ["status", someone, "--db", big], samples: 2, expect: someone)
+        var statusTimes: [Double] = [], sqliteTimes: [Double] = []
+        for _ in 0..<repetitions {
+            statusTimes.append(try Workloads.processTime(enroll, ["status", someone, "--db", big], samples: statusSamples, expect: someone))
+            sqliteTimes.append(try Workloads.processTime(
+                "/usr/bin/sqlite3", [big, "SELECT * FROM authenticators WHERE user_id = '\(someone)'"], samples: statusSamples, expect: someone))
+        }
+        figures["enroll_status_process_ms"] = median(statusTimes) * 1000
+        figures["sqlite3_cli_process_ms"] = median(sqliteTimes) * 1000
+        comparisons.append(Comparison(
+            name: "`enroll status` process vs sqlite3 CLI, \(perUser * journalUsers) events", ours: median(statusTimes) * 1000,
+            baseline: median(sqliteTimes) * 1000, baselineName: "sqlite3 CLI", unit: "ms", goal: 3, higherIsBetter: false))
+
+        // 6. Python peers on the same workload.
+        if let python = options.python, let script = options.pyPeers {
+            log("python peers (eventsourcing, pyotp)")
+            let peerUsers = smoke ? 20 : min(users, 5_000)
+            var pyotp: [Double] = [], esCommands: [Double] = [], esRebuild: [Double] = []
+            for _ in 0..<(smoke ? 1 : min(repetitions, 3)) {
+                let result = try runJSON(python, [script, "--users", String(peerUsers), "--verifications", String(smoke ? 200 : 20_000)])
+                pyotp.append(try number(result, "pyotp_verifications_per_s"))
+                esCommands.append(try number(result, "eventsourcing_commands_per_s"))
+                esRebuild.append(try number(result, "eventsourcing_rebuild_events_per_s"))
+            }
+            figures["pyotp_verifications_per_s"] = median(pyotp)
+            figures["eventsourcing_commands_per_s"] = median(esCommands)
+            figures["eventsourcing_rebuild_events_per_s"] = median(esRebuild)
+            comparisons.append(Comparison(
+                name: "TOTP verify vs pyotp", ours: median(totp), baseline: median(pyotp), baselineName: "pyotp", unit: "verif/s", goal: 15))
+            comparisons.append(Comparison(
+                name: "commands/s one writer FULL vs eventsourcing", ours: figures["one_writer_full_commands_per_s"] as? Double ?? .nan,
+                baseline: median(esCommands), baselineName: "eventsourcing", unit: "cmd/s", goal: 10))
+            comparisons.append(Comparison(
+                name: "commands/s group commit FULL vs eventsourcing", ours: concurrentRate,
+                baseline: median(esCommands), baselineName: "eventsourcing", unit: "cmd/s", goal: 10))
+            comparisons.append(Comparison(
+                name: "rebuild vs eventsourcing fold", ours: median(rebuildRates), baseline: median(esRebuild),
+                baselineName: "eventsourcing", unit: "events/s", goal: 10))
+        } else {
+            log("python peers skipped (no --python)")
+        }
+
+        let absolute = Comparison(
+            name: "group commit FULL, absolute", ours: concurrentRate, baseline: 10_000, baselineName: "10 000 cmd/s", unit: "cmd/s", goal: 1)
+        comparisons.insert(absolute, at: 0)
+
+        print(Self.table(comparisons, figures: figures, machine: machine, smoke: smoke))
+        try Self.write(comparisons, figures: figures, machine: machine, options: options, repetitions: repetitions, to: options.output)
+        log("results written to \(options.output)")
+    }
+
+    static func format(_ value: Double) -> String {
+        if !value.isFinite { return "n/a" }
+        if value >= 100 { return String(format: "%.0f", value) }
+        if value >= 10 { return String(format: "%.1f", value) }
+        return String(format: "%.2f", value)
+    }
+
+    static func table(_ comparisons: [Comparison], figures: [String: Any], machine: [String: Any], smoke: Bool) -> String {
+        var lines: [String] = []
+        lines.append(smoke ? "SMOKE RUN: tiny sizes, one repetition; goals are not judged." : "Ratios (median of the repetitions; goal met?)")
+        let header = ["comparison", "ratio", "goal", "met", "ours", "baseline", "unit"]
+        var rows: [[String]] = [header]
+        for comparison in comparisons {
+            let goal = comparison.goal.map { (comparison.higherIsBetter ? "≥ " : "≤ ") + format($0) } ?? ""
+            let met = smoke ? "-" : comparison.met.map { $0 ? "yes" : "NO" } ?? ""
+            rows.append([
+                comparison.name, format(comparison.ratio) + "×", goal, met, format(comparison.ours),
+                format(comparison.baseline) + " (" + comparison.baselineName + ")", comparison.unit,
+            ])
+        }
+        let widths = (0..<header.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            lines.append(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        lines.append("")
+        lines.append("Figures")
+        for key in figures.keys.sorted() {
+            let value = figures[key]
+            lines.append("  \(key): \((value as? Double).map(format) ?? "\(value ?? "")")")
+        }
+        lines.append("Machine: \(machine.keys.sorted().map { "\($0)=\(machine[$0] ?? "")" }.joined(separator: ", "))")
+        return lines.joined(separator: "\n")
+    }
+
+    static func write(
+        _ comparisons: [Comparison], figures: [String: Any], machine: [String: Any], options: Options, repetitions: Int, to path: String
+    ) throws {
+        func clean(_ value: Double) -> Any { value.isFinite ? (value * 1000).rounded() / 1000 : NSNull() }
+        let object: [String: Any] = [
+            "smoke": options.smoke,
+            "repetitions": repetitions,
+            "date": ISO8601DateFormatter().string(from: Date()),
+            "machine": machine,
+            "ratios": comparisons.map { comparison -> [String: Any] in
+                [
+                    "name": comparison.name, "ratio": clean(comparison.ratio), "goal": comparison.goal.map(clean) ?? NSNull(),
+                    "goal_is_minimum": comparison.higherIsBetter, "met": options.smoke ? NSNull() : (comparison.met ?? NSNull()) as Any,
+                    "ours": clean(comparison.ours), "baseline": clean(comparison.baseline), "baseline_name": comparison.baselineName,
+                    "unit": comparison.unit,
+                ]
+            },
+            "figures": figures.mapValues { value -> Any in (value as? Double).map(clean) ?? value },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+}

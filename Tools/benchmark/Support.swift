@@ -1,0 +1,112 @@
+import Foundation
+
+/// A failure of the benchmark itself: a missing peer, an engine figure that came out wrong.
+struct BenchmarkError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Wall-clock seconds taken by `body`.
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = ContinuousClock.now
+    try body()
+    return (ContinuousClock.now - start).seconds
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, attoseconds) = components
+        return Double(whole) + Double(attoseconds) / 1e18
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// The value at `fraction` (0...1) of the sorted values, nearest rank.
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted()
+    let rank = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+/// Runs a program to completion and returns its standard output; a non-zero exit is an error
+/// quoting its standard error.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    do { try process.run() } catch { throw BenchmarkError("cannot start \(executable): \(error)") }
+    // Read both pipes before waiting, so a chatty child never blocks on a full pipe.
+    let errorData = LockedData()
+    let reader = Thread { errorData.set(errors.fileHandleForReading.readDataToEndOfFile()) }
+    reader.start()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errorData.done { usleep(1000) }
+    guard process.terminationStatus == 0 else {
+        let message = String(decoding: errorData.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        throw BenchmarkError("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(message)")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = Data()
+    private var finished = false
+    func set(_ data: Data) { lock.withLock { stored = data; finished = true } }
+    var done: Bool { lock.withLock { finished } }
+    var data: Data { lock.withLock { stored } }
+}
+
+/// Runs a peer that prints one JSON object and returns it.
+func runJSON(_ executable: String, _ arguments: [String]) throws -> [String: Any] {
+    let output = try run(executable, arguments)
+    guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+          let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    else { throw BenchmarkError("\(executable) printed no JSON object: \(output.prefix(200))") }
+    return object
+}
+
+func number(_ object: [String: Any], _ key: String) throws -> Double {
+    guard let value = object[key] as? NSNumber else { throw BenchmarkError("peer output has no number '\(key)': \(object)") }
+    return value.doubleValue
+}
+
+/// What the benchmark ran on, written beside the figures.
+struct Machine {
+    static func describe() -> [String: Any] {
+        var info: [String: Any] = ["cores": ProcessInfo.processInfo.activeProcessorCount]
+        if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let colon = line.firstIndex(of: ":") {
+            info["cpu"] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        info["memory_gb"] = (Double(ProcessInfo.processInfo.physicalMemory) / 1e9 * 10).rounded() / 10
+        if let release = try? String(contentsOfFile: "/etc/os-release", encoding: .utf8),
+           let line = release.split(separator: "\n").first(where: { $0.hasPrefix("PRETTY_NAME=") }) {
+            info["os"] = line.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        info["load_average_at_start"] = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
+            .map { $0.split(separator: " ").prefix(3).joined(separator: " ") } ?? "?"
+        return info
+    }
+}
+
+/// The peak resident memory of this process, in megabytes (getrusage's ru_maxrss is in KiB on Linux).
+func peakMemoryMB() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}

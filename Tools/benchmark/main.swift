@@ -1,0 +1,79 @@
+import Enrollment
+import Foundation
+
+// The enrollment engine's benchmark: every figure beside its baseline, measured in one run on
+// the same machine, because shared machines are noisy and only ratios compare. See
+// BENCHMARKS.md for the latest results and Tools/benchmark.sh for the one command that runs it.
+
+let usage = """
+    usage: benchmark --peers DIR [--python PATH --py-peers FILE] [--enroll PATH] [--output FILE]
+                     [--smoke] [--repetitions N] [--users N] [--journal-events N] [--clients N] [--work DIR]
+      --peers DIR       directory holding the compiled raw_hmac and raw_sqlite peers
+      --python PATH     a Python with pyotp and eventsourcing (pinned in py_peers.py); omit to skip those peers
+      --py-peers FILE   ../shared/peers/py_peers.py
+      --enroll PATH     the enroll binary (default: beside this one)
+      --smoke           tiny sizes, one repetition: checks that every part runs; goals are not judged
+    """
+
+struct Options {
+    var peers = ""
+    var python: String?
+    var pyPeers: String?
+    var enroll: String?
+    var output = "benchmark-results.json"
+    var smoke = false
+    var repetitions: Int?
+    var users: Int?
+    var journalEvents: Int?
+    var clients: Int?
+    var work: String?
+
+    static func parse(_ arguments: [String]) throws -> Options {
+        var options = Options()
+        var rest = arguments[...]
+        func value(_ flag: String) throws -> String {
+            guard let value = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value\n\(usage)") }
+            return value
+        }
+        func integer(_ flag: String) throws -> Int {
+            let text = try value(flag)
+            guard let number = Int(text), number > 0 else { throw BenchmarkError("\(flag) needs a positive whole number, not '\(text)'") }
+            return number
+        }
+        while let flag = rest.popFirst() {
+            switch flag {
+            case "--peers": options.peers = try value(flag)
+            case "--python": options.python = try value(flag)
+            case "--py-peers": options.pyPeers = try value(flag)
+            case "--enroll": options.enroll = try value(flag)
+            case "--output": options.output = try value(flag)
+            case "--smoke": options.smoke = true
+            case "--repetitions": options.repetitions = try integer(flag)
+            case "--users": options.users = try integer(flag)
+            case "--journal-events": options.journalEvents = try integer(flag)
+            case "--clients": options.clients = try integer(flag)
+            case "--work": options.work = try value(flag)
+            case "--help", "-h": print(usage); exit(0)
+            default: throw BenchmarkError("unknown option '\(flag)'\n\(usage)")
+            }
+        }
+        guard !options.peers.isEmpty else { throw BenchmarkError("--peers DIR is required (Tools/benchmark.sh builds the peers)\n\(usage)") }
+        for peer in ["raw_hmac", "raw_sqlite"] where !FileManager.default.isExecutableFile(atPath: options.peers + "/" + peer) {
+            throw BenchmarkError("\(options.peers)/\(peer) is missing; build it with cc from ../shared/peers (Tools/benchmark.sh does)")
+        }
+        if (options.python == nil) != (options.pyPeers == nil) { throw BenchmarkError("--python and --py-peers go together") }
+        return options
+    }
+}
+
+if CommandLine.arguments.dropFirst().first == "rebuild-child" {
+    exit(RebuildChild.run(Array(CommandLine.arguments.dropFirst(2))))
+}
+
+do {
+    let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
+    try await Benchmark(options: options).run()
+} catch {
+    FileHandle.standardError.write(Data("benchmark: \(error)\n".utf8))
+    exit(error is BenchmarkError ? 2 : 3)
+}
