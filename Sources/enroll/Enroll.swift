@@ -62,7 +62,12 @@ enum CommandLineRunner {
         } catch let error as ExitCode {
             return error.rawValue
         } catch {
-            Terminal.error("unexpected failure: \(error)", hint: nil)
+            // Help and version requests, and argument-parser errors raised while running.
+            if Enroll.exitCode(for: error) == .success {
+                print(Enroll.fullMessage(for: error))
+                return 0
+            }
+            Terminal.error(Enroll.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)", hint: nil)
             return CLIExit.environment
         }
     }

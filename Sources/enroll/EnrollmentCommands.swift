@@ -87,8 +87,9 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions) throws {
     Terminal.line(qr.terminalString())
     Terminal.line(uri)
     if let pending = outcome.state.pending {
-        let what = pending.isReplacement ? "The current secret stays active until this one is confirmed." : ""
-        Terminal.line("Scan it, then run `enroll confirm \(outcome.user) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt))). \(what)")
+        var hint = "Scan it, then run `enroll confirm \(outcome.user) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
+        if pending.isReplacement { hint += " The current secret stays active until this one is confirmed." }
+        Terminal.line(hint)
     }
 }
 

@@ -143,6 +143,19 @@ struct EndToEndTests {
         #expect(refused.stderr.contains("(invalid_code)"))
     }
 
+    @Test("--help explains every subcommand and exits 0")
+    func help() throws {
+        let workspace = try Workspace()
+        let result = try workspace.enroll(["--help"])
+        #expect(result.status == 0)
+        for subcommand in ["request", "confirm", "reveal", "regenerate", "remove", "status"] {
+            #expect(result.stdout.contains(subcommand))
+        }
+        let request = try workspace.enroll(["help", "request"])
+        #expect(request.status == 0)
+        #expect(request.stdout.contains("--algorithm"))
+    }
+
     @Test("confirming after the pending secret expired says to request again")
     func expired() throws {
         let workspace = try Workspace()
