@@ -16,6 +16,7 @@ struct Enroll: AsyncParsableCommand {
             RequestCommand.self, ConfirmCommand.self, RevealCommand.self, RegenerateCommand.self,
             RemoveCommand.self, StatusCommand.self,
             HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self,
+            KeysCommand.self,
         ])
 }
 

@@ -53,14 +53,18 @@ struct SecretOptions: ParsableArguments {
     @Option(help: ArgumentHelp("HMAC algorithm: SHA1 (what most apps support), SHA256 or SHA512.", valueName: "SHA1|SHA256|SHA512"))
     var algorithm: String = "SHA1"
 
-    @Option(help: ArgumentHelp("Digits per code: 6, 7 or 8.", valueName: "n"))
-    var digits: Int = 6
+    // Numbers are read as text (and `-5` as a value, not an option) so that every bad value
+    // gets a message that says what to type instead.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Digits per code: 6, 7 or 8.", valueName: "n"))
+    var digits: String = "6"
 
-    @Option(help: ArgumentHelp("Seconds per code: 1-3600 (30 is what apps expect).", valueName: "seconds"))
-    var period: Int = 30
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds per code: 1-3600 (30 is what apps expect).", valueName: "seconds"))
+    var period: String = "30"
 
     func options() throws -> EnrollmentOptions {
         let algorithm = try Validation.algorithm(algorithm)
+        let digits = try Validation.number(digits, option: "--digits", expected: "6, 7 or 8")
+        let period = try Validation.number(period, option: "--period", expected: "between 1 and 3600 seconds")
         return try Validation.options(EnrollmentOptions(
             issuer: issuer, account: account, parameters: OTPParameters(algorithm: algorithm, digits: digits, period: period)))
     }
@@ -106,9 +110,7 @@ struct ConfirmCommand: ParsableCommand {
     var code: String
 
     func validate() throws {
-        guard EnrollmentDecider.isWellFormed(code, digits: code.utf8.count), (6...8).contains(code.utf8.count) else {
-            throw ValidationError("a code is 6 to 8 ASCII digits (0-9) with nothing else; type the digits the app shows")
-        }
+        do { _ = try Validation.code(code) } catch { throw ValidationError(error.message) }
     }
 
     func run() throws {

@@ -16,6 +16,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("SQLite synchronous setting for commits: FULL (fsync every commit) or NORMAL.", valueName: "FULL|NORMAL"))
     var durability: String = "FULL"
 
+    @OptionGroup(title: "Limits") var limits: LimitOptions
+
     var databasePath: String {
         db ?? ProcessInfo.processInfo.environment["ENROLL_DB"] ?? "./enrollment.sqlite"
     }
@@ -42,9 +44,11 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the engine. `create` is true only for commands that may start a new database.
     func service(create: Bool, requireKey: Bool = true) throws -> EnrollmentService {
-        let options = DatabaseOptions(durability: Durability(rawValue: durability.uppercased()) ?? .full, create: create)
+        let options = DatabaseOptions(
+            durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create)
         return try EnrollmentService.open(
-            databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock, requireKey: requireKey)
+            databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock,
+            policy: try limits.policy(), requireKey: requireKey)
     }
 
     func failure(_ failure: CLIFailure) -> CLIFailure {

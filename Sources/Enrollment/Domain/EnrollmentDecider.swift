@@ -87,10 +87,18 @@ public enum EnrollmentDecider {
     }
 
     /// A failed confirmation is recorded; reaching the limit locks confirmation (RFC 4226 §7.3).
+    ///
+    /// A replayed code is recorded but not counted: it proves nothing about guessing (the code
+    /// was right once and its step is burned), and counting it would let the losers of a
+    /// double submit, or anyone replaying an observed code, lock the user out.
     private static func fail(
         reason: EnrollmentRejection, target: SecretRole, state: inout AuthenticatorState,
         events: inout [EnrollmentEvent], context: DecisionContext
     ) -> Decision {
+        if case .codeReused = reason {
+            events.append(.codeRejected(CodeRejected(reason: reason.code, target: target, failedAttempts: state.failedAttempts)))
+            return Decision(events: events, rejection: reason)
+        }
         let failures = state.failedAttempts + 1
         let rejected = EnrollmentEvent.codeRejected(CodeRejected(reason: reason.code, target: target, failedAttempts: failures))
         events.append(rejected)

@@ -10,6 +10,10 @@ public enum InputError: Error, Sendable, Hashable {
     case invalidPeriod(Int)
     case invalidAlgorithm(String)
     case invalidCommandId(String)
+    /// A code that is not 6 to 8 ASCII digits: refused before the journal is read.
+    case invalidCode(String)
+    /// A number option that is not a whole number (`--digits x`, `--period 1e99`).
+    case notANumber(option: String, value: String, expected: String)
 
     public var code: String {
         switch self {
@@ -20,6 +24,8 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod: "invalid_period"
         case .invalidAlgorithm: "invalid_algorithm"
         case .invalidCommandId: "invalid_command_id"
+        case .invalidCode: "invalid_code_format"
+        case .notANumber: "not_a_number"
         }
     }
 
@@ -32,6 +38,9 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
+        case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
+        case .notANumber(let option, let value, let expected):
+            "\(option) must be \(expected), not '\(Validation.excerpt(value))'; \(option.hasPrefix("-") ? "pass \(option)" : "set \(option) to") a value in that range"
         }
     }
 }
@@ -74,6 +83,37 @@ public enum Validation {
         guard !id.isEmpty, id.utf8.count <= 128 else { throw .invalidCommandId("it must be 1 to 128 characters") }
         guard id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .invalidCommandId("it contains spaces, control or non-ASCII characters") }
         return id
+    }
+
+    /// A code as typed: 6 to 8 ASCII digits. The reason names what is wrong without echoing
+    /// the code (it may be long, or a real code typed into the wrong place).
+    public static func code(_ code: String) throws(InputError) -> String {
+        let utf8 = code.utf8
+        if utf8.isEmpty { throw .invalidCode("it is empty") }
+        if utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            guard (6...8).contains(utf8.count) else { throw .invalidCode("it has \(utf8.count) digits") }
+            return code
+        }
+        if utf8.count > 64 { throw .invalidCode("it is \(code.count) characters long") }
+        let scalars = code.unicodeScalars
+        if scalars.contains(where: { $0.properties.isWhitespace }) { throw .invalidCode("it contains spaces") }
+        if scalars.contains(where: { $0.properties.generalCategory == .dashPunctuation }) { throw .invalidCode("it contains a dash") }
+        if scalars.contains(where: { !$0.isASCII && $0.properties.numericType == .decimal }) {
+            throw .invalidCode("it contains non-ASCII digits (for example Arabic-Indic or full-width ones)")
+        }
+        throw .invalidCode("it contains characters other than the digits 0-9")
+    }
+
+    /// A whole number typed for `option` (so that `--period -5` or `--period 1e99` get our message).
+    public static func number(_ text: String, option: String, expected: String) throws(InputError) -> Int {
+        guard let value = Int(text) else { throw .notANumber(option: option, value: text, expected: expected) }
+        return value
+    }
+
+    /// At most 40 characters of `text`, for echoing user input in an error message.
+    static func excerpt(_ text: String) -> String {
+        let cleaned = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+        return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
     }
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {

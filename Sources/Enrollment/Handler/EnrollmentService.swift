@@ -39,7 +39,7 @@ public final class EnrollmentService: Sendable {
                 try database.writer.write { db in try ProjectionStatus.createMissing(in: db) }
             }
         } catch {
-            throw StoreError(error, path: database.path)
+            throw database.failure(error)
         }
     }
 
@@ -50,11 +50,13 @@ public final class EnrollmentService: Sendable {
         clock: any EnrollmentClock = SystemClock(), secrets: any SecretSource = RandomSecretSource(),
         policy: EnrollmentPolicy = .default, requireKey: Bool = true
     ) throws(StoreError) -> EnrollmentService {
+        // A key file that exists is read before the database is opened, so a malformed one is
+        // refused before anything (even a new database file) is written.
+        var keyRing = FileManager.default.fileExists(atPath: keyFilePath) ? try KeyRing.load(keyFile: keyFilePath, create: false) : nil
         let database = try EnrollmentDatabase(path: databasePath, options: options)
         let hasKey: Bool
-        do { hasKey = try database.writer.read { db in try KeyRing.databaseHasKey(db) } } catch { throw StoreError(error, path: databasePath) }
-        var keyRing: KeyRing?
-        if requireKey || FileManager.default.fileExists(atPath: keyFilePath) {
+        do { hasKey = try database.writer.read { db in try KeyRing.databaseHasKey(db) } } catch { throw database.failure(error) }
+        if keyRing == nil && requireKey {
             keyRing = try KeyRing.load(keyFile: keyFilePath, create: !hasKey && !options.readOnly)
         }
         return try EnrollmentService(database: database, keyRing: keyRing, clock: clock, secrets: secrets, policy: policy)
@@ -69,6 +71,24 @@ public final class EnrollmentService: Sendable {
     /// uses. Servers with many concurrent callers use ``GroupCommitHandler``, which shares one
     /// transaction among the commands that arrive together.
     public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
+        let outcome = try decideAndCommit(envelope)
+        if !outcome.replayed && outcome.events.contains(where: { $0.type == .authenticatorRemoved }) { truncateWAL() }
+        return outcome
+    }
+
+    /// After a data key is destroyed, the write-ahead log still holds older copies of the page
+    /// that stored it. Checkpointing with TRUNCATE copies the pages back (where secure_delete
+    /// has zeroed the row) and empties the log. Best effort: a reader that keeps the log alive
+    /// only delays this until the log is reset later.
+    private func truncateWAL() {
+        do {
+            _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } catch {
+            logger.notice("could not truncate the write-ahead log after a removal", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func decideAndCommit(_ envelope: CommandEnvelope) throws -> CommandOutcome {
         let (user, keyRing) = try validate(envelope)
         for attempt in 0..<maxAttempts {
             do {
@@ -86,7 +106,7 @@ public final class EnrollmentService: Sendable {
                 logger.debug("conflict on stream, retrying", metadata: ["user": "\(user)", "attempt": "\(attempt)"])
                 continue
             } catch {
-                throw Self.classify(error, path: database.path)
+                throw Self.classify(error, path: database.path, busyTimeout: database.options.busyTimeout)
             }
         }
         throw StoreError.tooManyConflicts(stream: user, attempts: maxAttempts)
@@ -119,6 +139,7 @@ public final class EnrollmentService: Sendable {
     func validate(_ envelope: CommandEnvelope) throws -> (user: String, keyRing: KeyRing) {
         let user = try Validation.user(envelope.user)
         _ = try Validation.commandId(envelope.commandId)
+        if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
         if case .requestEnrollment(let options) = envelope.command { _ = try Validation.options(options) }
         if case .regenerateSecret(let options?) = envelope.command { _ = try Validation.options(options) }
         guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
@@ -151,9 +172,9 @@ public final class EnrollmentService: Sendable {
 
     /// Errors as the callers see them: store and input errors unchanged, anything else from
     /// SQLite mapped to what the user can act on.
-    static func classify(_ error: any Error, path: String) -> any Error {
+    static func classify(_ error: any Error, path: String, busyTimeout: Double = 0) -> any Error {
         if error is StoreError || error is InputError { return error }
-        return StoreError(error, path: path)
+        return StoreError(error, path: path, busyTimeout: busyTimeout)
     }
 
     /// Writes a decided command inside the caller's write transaction: the append with the
@@ -254,7 +275,7 @@ extension EnrollmentDatabase {
                 try AuthenticatorsProjection().read(user: user, in: db) ?? .none(user: user)
             }
         } catch {
-            throw StoreError(error, path: path)
+            throw failure(error)
         }
     }
 }

@@ -79,7 +79,7 @@ public final class GroupCommitHandler: Sendable {
                 }
                 continue
             } catch {
-                throw EnrollmentService.classify(error, path: service.database.path)
+                throw EnrollmentService.classify(error, path: service.database.path, busyTimeout: service.database.options.busyTimeout)
             }
         }
         throw StoreError.tooManyConflicts(stream: user, attempts: service.maxAttempts)
@@ -147,7 +147,7 @@ public final class GroupCommitHandler: Sendable {
             }
         } catch {
             // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
-            let failure = EnrollmentService.classify(error, path: service.database.path)
+            let failure = EnrollmentService.classify(error, path: service.database.path, busyTimeout: service.database.options.busyTimeout)
             return commands.map { _ in .failure(failure) }
         }
         return results

@@ -50,7 +50,12 @@ public final class EnrollmentDatabase: Sendable {
         configuration.busyMode = .timeout(options.busyTimeout)
         configuration.label = "enrollment"
         let synchronous = "PRAGMA synchronous = \(options.durability.rawValue)"
-        configuration.prepareDatabase { db in try db.execute(sql: synchronous) }
+        configuration.prepareDatabase { db in
+            try db.execute(sql: synchronous)
+            // Deleted rows (a destroyed data key) are overwritten with zeros rather than left in
+            // free space, so crypto-shredding also holds for someone reading the raw file.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
         do {
             if options.concurrentReads {
                 writer = try DatabasePool(path: path, configuration: configuration)
@@ -73,9 +78,14 @@ public final class EnrollmentDatabase: Sendable {
                 if !complete { try Self.migrator.migrate(writer) }
             }
         } catch {
-            throw StoreError(error, path: path)
+            throw StoreError(error, path: path, busyTimeout: options.busyTimeout)
         }
         try checkSchemaIsKnown()
+    }
+
+    /// An SQLite or GRDB error as what the user can act on (busy: with the real timeout).
+    public func failure(_ error: any Error) -> StoreError {
+        StoreError(error, path: path, busyTimeout: options.busyTimeout)
     }
 
     /// A file that exists but is not SQLite is refused before SQLite would try to use it.
@@ -98,7 +108,7 @@ public final class EnrollmentDatabase: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(error, path: path)
+            throw failure(error)
         }
     }
 

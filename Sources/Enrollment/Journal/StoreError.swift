@@ -15,6 +15,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case keyFileMalformed(path: String, reason: String)
     case keyFileMismatch(String)
     case keyFileUnwritable(path: String, reason: String)
+    /// Key rotation never overwrites an existing file.
+    case keyFileExists(String)
     case staleProjection(name: String, stored: Int, code: Int)
     case undecodableEvent(position: Int64, type: String, reason: String)
     /// Optimistic concurrency: another writer appended to the stream first.
@@ -36,6 +38,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileMalformed: "key_file_malformed"
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileUnwritable: "key_file_unwritable"
+        case .keyFileExists: "key_file_exists"
         case .staleProjection: "stale_projection"
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
@@ -68,6 +71,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the key file \(path) is malformed (\(reason)); it must hold one base64 line of 32 random bytes — restore the right file or pass --key-file PATH"
         case .keyFileMismatch(let path):
             "the key file \(path) is not the key this database was sealed with; pass --key-file with the right key file"
+        case .keyFileExists(let path):
+            "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
         case .keyFileUnwritable(let path, let reason):
             "cannot create the key file \(path) (\(reason)); make its directory writable or pass --key-file PATH"
         case .staleProjection(let name, let stored, let code):
@@ -83,8 +88,9 @@ public enum StoreError: Error, Sendable, Hashable {
         }
     }
 
-    /// Maps an SQLite failure to what the user can act on.
-    public init(_ error: any Error, path: String) {
+    /// Maps an SQLite failure to what the user can act on. `busyTimeout` is how long the
+    /// connection waited for the write lock, reported when SQLite gave up waiting.
+    public init(_ error: any Error, path: String, busyTimeout: Double = 0) {
         if let error = error as? StoreError { self = error; return }
         guard let error = error as? DatabaseError else { self = .sqlite(String(describing: error)); return }
         switch error.resultCode {
@@ -94,7 +100,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
         case .SQLITE_CANTOPEN: self = .unreadable(path)
         case .SQLITE_FULL: self = .diskFull(path)
-        case .SQLITE_BUSY, .SQLITE_LOCKED: self = .busy(path: path, seconds: 0)
+        case .SQLITE_BUSY, .SQLITE_LOCKED: self = .busy(path: path, seconds: busyTimeout)
         case .SQLITE_IOERR where error.extendedResultCode == .SQLITE_IOERR_WRITE: self = .diskFull(path)
         default: self = .sqlite(error.message ?? "\(error.resultCode)")
         }

@@ -49,19 +49,29 @@ public struct KeyRing: Sendable {
     }
 
     /// Writes a key file atomically with mode 0600 (created under a umask-proof temporary name, then renamed).
-    public static func write(key: [UInt8], to path: String) throws(StoreError) {
+    /// `exclusive`: fail rather than replace a file that appeared at `path` meanwhile.
+    public static func write(key: [UInt8], to path: String, exclusive: Bool = false) throws(StoreError) {
         let temporary = path + ".tmp-\(getpid())"
         let line = Data(key).base64EncodedString() + "\n"
-        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        unlink(temporary)  // a leftover of a crashed run with the same pid
+        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }
         let written = line.utf8CString.withUnsafeBufferPointer { buffer in
             Foundation.write(fd, buffer.baseAddress, buffer.count - 1)
         }
         let synced = fsync(fd)
         close(fd)
-        guard written == line.utf8.count, synced == 0, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno)))
+        let complete = written == line.utf8.count && synced == 0
+        // link(2) fails if `path` exists; rename(2) would replace it.
+        let placed = complete && (exclusive ? link(temporary, path) == 0 : rename(temporary, path) == 0)
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        guard placed else { throw .keyFileUnwritable(path: path, reason: reason) }
+        // The new name must survive a crash too (key rotation commits right after this).
+        let directory = Foundation.open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
         }
     }
 

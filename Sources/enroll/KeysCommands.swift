@@ -1,0 +1,55 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+/// `enroll keys …`: the master key file.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Manage the master key file that wraps each user's data key.",
+        subcommands: [RotateKeyCommand.self])
+}
+
+/// `enroll keys rotate --new-key-file PATH`.
+struct RotateKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Re-wrap every data key under a new master key written to a new file; the journal is not touched.",
+        discussion: """
+            The new key is written to --new-key-file (mode 0600; an existing file is never \
+            overwritten), then all data keys are re-wrapped under it in one transaction. From \
+            then on only the new file opens the database: pass it with --key-file (or \
+            ENROLL_KEY_FILE) and destroy the old one. Backups of the database taken before the \
+            rotation still need the old key.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("new-key-file"), help: ArgumentHelp("Where to write the new master key (must not exist yet).", valueName: "path"))
+    var newKeyFile: String
+
+    func validate() throws {
+        if newKeyFile.isEmpty { throw ValidationError("--new-key-file must not be empty; pass the path the new key file is to be written to") }
+        if URL(fileURLWithPath: newKeyFile).standardizedFileURL == URL(fileURLWithPath: global.keyFilePath).standardizedFileURL {
+            throw ValidationError("--new-key-file must differ from the current key file; pass a new path")
+        }
+    }
+
+    func run() throws {
+        let result = try global.reporting {
+            let database = try EnrollmentDatabase(
+                path: global.databasePath,
+                options: DatabaseOptions(busyTimeout: try global.limits.busyTimeoutSeconds(), create: false))
+            let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)
+            return try KeyRotation.rotate(database: database, current: current, newKeyFile: newKeyFile)
+        }
+        if global.json {
+            Terminal.json(["rewrapped": result.rewrapped, "newKeyFile": result.newKeyFile, "oldKeyFile": global.keyFilePath])
+        } else {
+            Terminal.line("""
+                Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(result.newKeyFile).
+                From now on pass --key-file \(result.newKeyFile) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it.
+                """)
+        }
+    }
+}
