@@ -151,7 +151,21 @@ struct DeciderTests {
         #expect(decision.events.isEmpty)
         let replay = EnrollmentDecider.decide(.confirmCode(try code(secret, at: t0 + 30)), state: state, context: context(t0 + 40))
         #expect(replay.rejection == .codeReused)
-        #expect(replay.events == [.codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 1))])
+        // Recorded, but not counted toward the lock (see EnrollmentDecider.fail).
+        #expect(replay.events == [.codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 0))])
+    }
+
+    @Test("replaying an accepted code many times is refused each time and never locks confirmation")
+    func replaysDoNotLock() throws {
+        var state = try active()
+        let replayed = try code(secret, at: t0 + 30)
+        for attempt in 1...(EnrollmentPolicy.default.maxFailedAttempts * 2) {
+            let decision = EnrollmentDecider.decide(.confirmCode(replayed), state: state, context: context(t0 + 40))
+            #expect(decision.rejection == .codeReused, "replay \(attempt)")
+            state = state.evolve(decision.events)
+        }
+        #expect(state.lockedUntil == nil)
+        #expect(state.failedAttempts == 0)
     }
 
     @Test("regenerate keeps the old secret active until a code from the new one is confirmed")
