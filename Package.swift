@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Enrollment", targets: ["Enrollment"]),
         .executable(name: "enroll", targets: ["enroll"]),
+        .executable(name: "rebuild-projections", targets: ["rebuild-projections"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -38,6 +39,11 @@ let package = Package(
                 "Enrollment", "OneTimePassword", "QRCode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Rebuilds projections from the journal (shadow table, resumable, swapped in one transaction).
+        .executableTarget(
+            name: "rebuild-projections",
+            dependencies: ["Enrollment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/rebuild-projections"),
 
         // The benchmark (issue 5): engine figures beside their raw SQLite, OpenSSL and Python
         // peers in one run. Built in release by Tools/benchmark.sh; `--smoke` runs it in seconds.

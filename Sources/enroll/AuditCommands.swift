@@ -18,7 +18,7 @@ struct HistoryPrinter {
         guard !json else { return }
         var columns = [pad("TIME", 20)]
         if showUser { columns.append(pad("USER", 16)) }
-        columns += [pad("EVENT", 21), pad("ACTOR", 16), pad("OUTCOME", 9), "DETAILS"]
+        columns += [pad("EVENT", 22), pad("ACTOR", 16), pad("OUTCOME", 9), "DETAILS"]
         try output.line(columns.joined(separator: " "))
     }
 
@@ -30,7 +30,7 @@ struct HistoryPrinter {
         }
         var columns = [pad(Timestamps.iso8601(entry.time), 20)]
         if showUser { columns.append(pad(entry.user, 16)) }
-        columns += [pad(entry.type, 21), pad(entry.actor, 16), pad(entry.outcome.rawValue, 9), entry.details]
+        columns += [pad(entry.type, 22), pad(entry.actor, 16), pad(entry.outcome.rawValue, 9), entry.details]
         try output.line(columns.joined(separator: " "))
     }
 

@@ -152,10 +152,16 @@ public enum JournalArchive {
     @discardableResult
     public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase) throws -> Int64
     where Lines.Element == String {
+        try importLines(lines, source: source, into: database.pool, path: database.path)
+    }
+
+    /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).
+    static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into writer: any DatabaseWriter, path: String) throws -> Int64
+    where Lines.Element == String {
         do {
-            return try database.pool.write { db -> Int64 in
+            return try writer.write { db -> Int64 in
                 let existing = try EventJournal.head(in: db)
-                guard existing == 0 else { throw ArchiveError.notEmpty(path: database.path, events: existing) }
+                guard existing == 0 else { throw ArchiveError.notEmpty(path: path, events: existing) }
                 var previous = HashChain.genesis
                 var position: Int64 = 0
                 var versions: [String: Int64] = [:]
@@ -186,7 +192,7 @@ public enum JournalArchive {
         } catch let error as ArchiveError {
             throw error
         } catch {
-            throw StoreError(error, path: database.path)
+            throw StoreError(error, path: path)
         }
     }
 

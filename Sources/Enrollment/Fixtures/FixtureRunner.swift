@@ -1,0 +1,223 @@
+import Foundation
+import GRDB
+
+/// The outcome of replaying one fixture file.
+public struct FixtureResult: Sendable, Hashable {
+    public var name: String
+    /// What was checked, for the report: "3 events" or "10412 events, 2 projections".
+    public var summary: String
+    /// Readable differences between expected and actual, one block per mismatch.
+    public var failures: [String]
+
+    public var passed: Bool { failures.isEmpty }
+}
+
+/// Replays fixtures: the test suite runs every file under Fixtures/ through it, and so does
+/// `enroll replay`.
+///
+/// - A scenario (`*.json`) folds its `given` events into state, decides its `when` command with
+///   the pure ``EnrollmentDecider`` at the fixture's time with the fixture's secrets, and
+///   compares the events (exhaustively, in order) and the refusal with `then` and
+///   `rejection`. Its events also go through a real journal and the inline projections in an
+///   in-memory database, and the user's authenticators row is compared with `state`.
+/// - A recorded journal (`*.jsonl`, as `enroll export` writes it) is imported into an
+///   in-memory database (hash chain and decoding checked) and every projection table is
+///   compared row for row with the sibling `*.expected.json`.
+public enum FixtureRunner {
+    /// Fixture files under `paths` (files are taken as given, directories searched), sorted.
+    public static func discover(_ paths: [String]) throws(FixtureError) -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw FixtureError(file: path, reason: "no such file or directory")
+            }
+            guard isDirectory.boolValue else {
+                files.append(path)
+                continue
+            }
+            let base = URL(fileURLWithPath: path)
+            let enumerator = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil)
+            while let url = enumerator?.nextObject() as? URL {
+                if isFixture(url.lastPathComponent) { files.append(url.path) }
+            }
+        }
+        return files.sorted()
+    }
+
+    /// Scenarios are `.json`, recorded journals `.jsonl`; `*.expected.json` belong to a journal.
+    public static func isFixture(_ fileName: String) -> Bool {
+        (fileName.hasSuffix(".json") && !fileName.hasSuffix(".expected.json")) || fileName.hasSuffix(".jsonl")
+    }
+
+    /// Replays one file. Throws when the file cannot be read or is not a fixture.
+    public static func run(path: String, name: String? = nil) throws(FixtureError) -> FixtureResult {
+        let name = name ?? path
+        if path.hasSuffix(".jsonl") {
+            let expectedPath = String(path.dropLast(".jsonl".count)) + ".expected.json"
+            guard let expectedText = try? String(contentsOfFile: expectedPath, encoding: .utf8) else {
+                throw FixtureError(file: name, reason: "the expected projection state \(expectedPath) is missing")
+            }
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read") }
+            defer { try? handle.close() }
+            return try runJournal(lines: LineReader(handle: handle), expected: expectedText, name: name)
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FixtureError(file: name, reason: "cannot be read as UTF-8") }
+        return try run(Scenario(json: text, name: name))
+    }
+
+    // MARK: Scenarios
+
+    public static func run(_ scenario: Scenario) throws(FixtureError) -> FixtureResult {
+        var failures: [String] = []
+        let state = AuthenticatorState.initial.evolve(scenario.given.map(\.event))
+        let fresh = scenario.command.needsFreshSecret ? scenario.secrets.first : nil
+        let context = DecisionContext(now: scenario.now, user: scenario.user, freshSecret: fresh, policy: scenario.policy)
+        let decision = EnrollmentDecider.decide(scenario.command, state: state, context: context)
+
+        let expected = scenario.then.map { object in
+            JSONValue.object(object.filter { $0.key != "at" && $0.key != "schemaVersion" }).canonicalString
+        }
+        let actual = decision.events.map { JSONValue.object(FixtureEvent.object(for: $0)).canonicalString }
+        if expected != actual {
+            failures.append("events differ (- expected, + actual):\n" + diff(expected, actual))
+        }
+        if decision.rejection?.code != scenario.rejection {
+            failures.append("refusal differs:\n- \(scenario.rejection ?? "(accepted)")\n+ \(decision.rejection?.code ?? "(accepted)")")
+        }
+        if let expectedState = scenario.state {
+            do {
+                let row = try projectedRow(scenario, decision: decision)
+                let keys = expectedState.keys.sorted()
+                let want = keys.map { "\($0): \((expectedState[$0] ?? .null).canonicalString)" }
+                let got = keys.map { "\($0): \((row[$0] ?? .null).canonicalString)" }
+                if want != got { failures.append("authenticators row differs (- expected, + actual):\n" + diff(want, got)) }
+            } catch {
+                failures.append("the projection could not be built: \(error)")
+            }
+        }
+        return FixtureResult(name: scenario.name, summary: "\(scenario.given.count) given, \(decision.events.count) new event\(decision.events.count == 1 ? "" : "s")", failures: failures)
+    }
+
+    /// The user's authenticators row after the given events and the decision, built through a
+    /// real journal and the inline projections in an in-memory database. Secrets are not
+    /// stored at all (projections never need them).
+    static func projectedRow(_ scenario: Scenario, decision: Decision) throws -> [String: JSONValue] {
+        let queue = try DatabaseQueue()
+        try EnrollmentDatabase.migrator.migrate(queue)
+        return try queue.write { db in
+            try ProjectionStatus.createMissing(in: db)
+            var batches: [([EnrollmentEvent], UnixTime, String)] = scenario.given.enumerated().map { ([$0.element.event], $0.element.at, "given-\($0.offset + 1)") }
+            if !(decision.rejection?.isBadInput ?? false) { batches.append((decision.events, scenario.now, "when")) }
+            var version: Int64 = 0
+            for (events, time, commandId) in batches where !events.isEmpty {
+                let metadata = EventMetadata(actor: commandId == "when" ? scenario.actor : scenario.user, commandId: commandId)
+                let rows = try events.map { event in
+                    let encoded = try EventCodec.encode(event) { _ in [] }
+                    return NewEvent(eventId: "\(commandId)-\(UUID().uuidString)", type: encoded.type, schemaVersion: encoded.schemaVersion, data: encoded.data, metadata: metadata, recordedAt: time)
+                }
+                let recorded = try EventJournal.append(rows, to: scenario.user, expectedVersion: version, in: db)
+                version += Int64(recorded.count)
+                try ProjectionStatus.applyInline(Array(zip(events, recorded)), in: db)
+            }
+            let summary = try AuthenticatorsProjection().read(user: scenario.user, in: db) ?? .none(user: scenario.user)
+            let data = try JSONEncoder().encode(summary)
+            guard case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: data) else { return [:] }
+            return object
+        }
+    }
+
+    // MARK: Recorded journals
+
+    static func runJournal<Lines: Sequence>(lines: Lines, expected expectedText: String, name: String) throws(FixtureError) -> FixtureResult where Lines.Element == String {
+        guard case .object(let root)? = try? JSONValue.parse(expectedText), case .object(let tables)? = root["projections"] else {
+            throw FixtureError(file: name, reason: "its .expected.json must be {\"projections\": {NAME: [rows…]}}")
+        }
+        let actual: [String: [String]]
+        let count: Int64
+        do {
+            let queue = try DatabaseQueue()
+            try EnrollmentDatabase.migrator.migrate(queue)
+            count = try JournalArchive.importLines(lines, source: name, into: queue, path: ":memory:")
+            actual = try queue.read { db in try projectionTables(in: db) }
+        } catch let error as ArchiveError {
+            return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error.message)"])
+        } catch let error as StoreError {
+            return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error.message)"])
+        } catch {
+            return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error)"])
+        }
+        var failures: [String] = []
+        for (table, value) in tables.sorted(by: { $0.key < $1.key }) {
+            guard case .array(let rows) = value else { throw FixtureError(file: name, reason: "projections.\(table) must be a list of rows") }
+            let want = rows.map(\.canonicalString).sorted()
+            guard let got = actual[table] else {
+                failures.append("projection \(table) does not exist in this code")
+                continue
+            }
+            if want != got { failures.append("projection \(table) differs (- expected, + actual):\n" + setDiff(want, got)) }
+        }
+        for table in actual.keys.sorted() where tables[table] == nil {
+            failures.append("projection \(table) has no expected rows in the .expected.json; add them")
+        }
+        return FixtureResult(name: name, summary: "\(count) events, \(tables.count) projection\(tables.count == 1 ? "" : "s")", failures: failures)
+    }
+
+    /// Every projection table as sorted canonical JSON rows (column name → value).
+    public static func projectionTables(in db: Database) throws -> [String: [String]] {
+        var tables: [String: [String]] = [:]
+        for projection in Projections.all {
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM \"\(projection.name)\"")
+            tables[projection.name] = rows.map { row in
+                var object: [String: JSONValue] = [:]
+                for (column, value) in row {
+                    switch value.storage {
+                    case .null: object[column] = .null
+                    case .int64(let number): object[column] = .int(number)
+                    case .double(let number): object[column] = .double(number)
+                    case .string(let text): object[column] = .string(text)
+                    case .blob(let data): object[column] = .string(data.map { String(format: "%02x", $0) }.joined())
+                    }
+                }
+                return JSONValue.object(object).canonicalString
+            }.sorted()
+        }
+        return tables
+    }
+
+    // MARK: Differences
+
+    /// A line diff (longest common subsequence): two spaces for lines in both, `-` expected only, `+` actual only.
+    static func diff(_ expected: [String], _ actual: [String]) -> String {
+        let n = expected.count, m = actual.count
+        var lcs = Array(repeating: Array(repeating: 0, count: m + 1), count: n + 1)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for j in stride(from: m - 1, through: 0, by: -1) {
+                lcs[i][j] = expected[i] == actual[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+            }
+        }
+        var lines: [String] = []
+        var i = 0, j = 0
+        while i < n || j < m {
+            if i < n, j < m, expected[i] == actual[j] {
+                lines.append("  " + expected[i]); i += 1; j += 1
+            } else if i < n, j == m || lcs[i + 1][j] >= lcs[i][j + 1] {
+                lines.append("- " + expected[i]); i += 1
+            } else {
+                lines.append("+ " + actual[j]); j += 1
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// For large sorted row sets: the rows only one side has (at most 20 of each).
+    static func setDiff(_ expected: [String], _ actual: [String]) -> String {
+        let want = Set(expected), got = Set(actual)
+        let missing = expected.filter { !got.contains($0) }
+        let extra = actual.filter { !want.contains($0) }
+        var lines = ["\(expected.count) rows expected, \(actual.count) found; \(missing.count) missing, \(extra.count) unexpected"]
+        lines += missing.prefix(20).map { "- " + $0 }
+        lines += extra.prefix(20).map { "+ " + $0 }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import OneTimePassword
+
+/// A given/when/then scenario: the events already in a user's stream, one command at a fixed
+/// time (with the code the user typed), and exactly the events it must produce — or the
+/// refusal — plus, optionally, the authenticators projection row expected afterwards.
+/// The format is described in Fixtures/README.md.
+public struct Scenario: Sendable {
+    public struct Given: Sendable {
+        public var at: UnixTime
+        public var event: EnrollmentEvent
+    }
+
+    public var name: String
+    public var description: String
+    public var user: String
+    public var actor: String
+    /// Handed out in order to commands that issue a secret (FixedSecretSource).
+    public var secrets: [Secret]
+    public var policy: EnrollmentPolicy
+    public var given: [Given]
+    public var now: UnixTime
+    public var command: EnrollmentCommand
+    /// The expected events in fixture form (see ``FixtureEvent``).
+    public var then: [[String: JSONValue]]
+    /// The expected refusal code, `nil` when the command must be accepted.
+    public var rejection: String?
+    /// Expected fields of the user's authenticators row (only those listed are compared).
+    public var state: [String: JSONValue]?
+
+    /// Parses a scenario file's JSON.
+    public init(json: String, name: String) throws(FixtureError) {
+        func fail(_ reason: String) -> FixtureError { FixtureError(file: name, reason: reason) }
+        guard case .object(let root)? = try? JSONValue.parse(json) else { throw fail("not a JSON object") }
+        self.name = name
+        func string(_ object: [String: JSONValue], _ key: String) -> String? {
+            if case .string(let value)? = object[key] { return value }
+            return nil
+        }
+        func int(_ object: [String: JSONValue], _ key: String) -> Int64? {
+            if case .int(let value)? = object[key] { return value }
+            return nil
+        }
+        description = string(root, "description") ?? ""
+        user = string(root, "user") ?? "alice"
+
+        secrets = []
+        if case .array(let list)? = root["secrets"] {
+            for (index, item) in list.enumerated() {
+                guard case .string(let text) = item, let bytes = Base32.decode(text) else { throw fail("secrets[\(index)] is not a Base32 string") }
+                secrets.append(Secret(bytes: bytes))
+            }
+        }
+
+        policy = .default
+        if case .object(let object)? = root["policy"] {
+            if let value = int(object, "pendingLifetime") { policy.pendingLifetime = value }
+            if let value = int(object, "maxFailedAttempts") { policy.maxFailedAttempts = Int(value) }
+            if let value = int(object, "lockDuration") { policy.lockDuration = value }
+            if let value = int(object, "window") { policy.verifier = TOTPVerifier(window: Int(value)) }
+        }
+
+        guard case .object(let when)? = root["when"] else { throw fail("\"when\" is missing: give the command, e.g. {\"at\": 1764400030, \"command\": \"ConfirmCode\", \"code\": \"123456\"}") }
+        guard let at = int(when, "at") else { throw fail("when.at is missing: the Unix time the command is decided at") }
+        now = at
+        actor = string(when, "actor") ?? user
+        command = try Self.command(when, fail: fail)
+
+        given = []
+        if case .array(let list)? = root["given"] {
+            var time = at
+            for (index, item) in list.enumerated() {
+                guard case .object(let object) = item else { throw fail("given[\(index)] is not an object") }
+                if let eventTime = int(object, "at") { time = eventTime }
+                given.append(Given(at: time, event: try FixtureEvent.event(from: object, file: name, index: "given[\(index)]")))
+            }
+        }
+
+        then = []
+        if case .array(let list)? = root["then"] {
+            for (index, item) in list.enumerated() {
+                guard case .object(let object) = item else { throw fail("then[\(index)] is not an object") }
+                // Parsed once to reject typos early; compared in fixture form.
+                _ = try FixtureEvent.event(from: object, file: name, index: "then[\(index)]")
+                then.append(object)
+            }
+        } else {
+            throw fail("\"then\" is missing: list the events expected ([] for none)")
+        }
+        rejection = string(root, "rejection")
+        if case .object(let object)? = root["state"] { state = object } else { state = nil }
+    }
+
+    static func command(_ when: [String: JSONValue], fail: (String) -> FixtureError) throws(FixtureError) -> EnrollmentCommand {
+        func options() throws(FixtureError) -> EnrollmentOptions {
+            var options = EnrollmentOptions()
+            if case .string(let issuer)? = when["issuer"] { options.issuer = issuer }
+            if case .string(let account)? = when["account"] { options.account = account }
+            if case .string(let name)? = when["algorithm"] {
+                guard let digest = Digest(rawValue: name.uppercased()) else { throw fail("when.algorithm \"\(name)\" is not SHA1, SHA256 or SHA512") }
+                options.parameters.algorithm = digest
+            }
+            if case .int(let digits)? = when["digits"] { options.parameters.digits = Int(digits) }
+            if case .int(let period)? = when["period"] { options.parameters.period = Int(period) }
+            return options
+        }
+        guard case .string(let name)? = when["command"] else { throw fail("when.command is missing") }
+        switch name {
+        case "RequestEnrollment": return .requestEnrollment(try options())
+        case "ConfirmCode":
+            guard case .string(let code)? = when["code"] else { throw fail("when.code is missing: the code the user typed, as a string") }
+            return .confirmCode(code)
+        case "RevealQR": return .revealQRCode
+        case "RegenerateSecret":
+            let keys = Set(when.keys).subtracting(["at", "command", "actor"])
+            return .regenerateSecret(keys.isEmpty ? nil : try options())
+        case "RemoveAuthenticator": return .removeAuthenticator
+        default:
+            throw fail("unknown command \"\(name)\"; use RequestEnrollment, ConfirmCode, RevealQR, RegenerateSecret or RemoveAuthenticator")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+@testable import Enrollment
+
+/// Every file under Fixtures/ is a test: adding a file adds a test named after it.
+@Suite("Fixtures")
+struct FixtureTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// Fixture paths relative to Fixtures/, so each shows by name in the test output.
+    static let files: [String] = {
+        let all = (try? FixtureRunner.discover([root.path])) ?? []
+        return all.map { String($0.dropFirst(root.path.count + 1)) }
+    }()
+
+    @Test("the fixture replays as recorded", arguments: files)
+    func replay(_ file: String) throws {
+        let result = try FixtureRunner.run(path: Self.root.appendingPathComponent(file).path, name: file)
+        for failure in result.failures {
+            Issue.record(Comment(rawValue: "\(file):\n\(failure)"))
+        }
+    }
+
+    @Test("Fixtures/ holds at least 30 scenarios and a recorded journal of at least 10 000 events")
+    func coverage() throws {
+        #expect(Self.files.filter { $0.hasSuffix(".json") }.count >= 30)
+        let journals = Self.files.filter { $0.hasSuffix(".jsonl") }
+        let sizes = try journals.map { file in
+            try String(contentsOf: Self.root.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").count
+        }
+        #expect(sizes.contains { $0 >= 10_000 }, "journal sizes: \(zip(journals, sizes).map { "\($0): \($1)" })")
+    }
+
+    @Test("scenarios cover every command and every refusal")
+    func commandsAndRefusals() throws {
+        var commands: Set<String> = [], refusals: Set<String> = []
+        for file in Self.files where file.hasSuffix(".json") {
+            let text = try String(contentsOf: Self.root.appendingPathComponent(file), encoding: .utf8)
+            guard case .object(let root) = try JSONValue.parse(text) else { continue }
+            if case .string(let command)? = root["when"]?["command"] { commands.insert(command) }
+            if case .string(let code)? = root["rejection"] { refusals.insert(code) }
+        }
+        #expect(commands == ["RequestEnrollment", "ConfirmCode", "RevealQR", "RegenerateSecret", "RemoveAuthenticator"])
+        #expect(refusals == ["not_enrolled", "already_enrolled", "no_pending_secret", "invalid_code", "code_reused", "enrollment_expired", "locked", "malformed_code", "secret_unavailable"])
+    }
+
+    @Test("a failing scenario reports a readable difference, expected against actual")
+    func readableDifference() throws {
+        let scenario = try Scenario(json: """
+            {"given": [{"at": 1764400000, "type": "EnrollmentRequested", "secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+                        "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}],
+             "when": {"at": 1764400010, "command": "RevealQR"},
+             "then": [{"type": "QRCodeRevealed", "target": "active"}],
+             "state": {"status": "active"}}
+            """, name: "wrong.json")
+        let result = try FixtureRunner.run(scenario)
+        #expect(!result.passed)
+        let text = result.failures.joined(separator: "\n")
+        #expect(text.contains("- {\"target\":\"active\",\"type\":\"QRCodeRevealed\"}"), "\(text)")
+        #expect(text.contains("+ {\"target\":\"pending\",\"type\":\"QRCodeRevealed\"}"), "\(text)")
+        #expect(text.contains("- status: \"active\"") && text.contains("+ status: \"pending\""), "\(text)")
+    }
+
+    @Test("enroll replay reports pass or fail per file and exits 1 when any fails")
+    func replayCommand() throws {
+        let workspace = try Workspace()
+        let passing = Self.root.appendingPathComponent("scenarios/confirm/sha1-6-digits.json").path
+        let ok = try workspace.enroll(["replay", passing, Self.root.appendingPathComponent("scenarios/remove").path])
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        #expect(ok.stdout.contains("PASS \(passing)"))
+        #expect(ok.stdout.contains("remove/then-enroll-again.json"))
+
+        var broken = try String(contentsOfFile: passing, encoding: .utf8)
+        broken = broken.replacingOccurrences(of: "\"status\": \"active\"", with: "\"status\": \"pending\"")
+        let brokenPath = workspace.path("broken.json")
+        try broken.write(toFile: brokenPath, atomically: true, encoding: .utf8)
+        let failed = try workspace.enroll(["replay", passing, brokenPath])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("FAIL \(brokenPath)") && failed.stdout.contains("- status: \"pending\""), "\(failed.stdout)")
+        #expect(failed.stdout.contains("1 passed, 1 failed of 2 files."))
+
+        try "{\"when\": {}}".write(toFile: workspace.path("bad.json"), atomically: true, encoding: .utf8)
+        let malformed = try workspace.enroll(["replay", workspace.path("bad.json")])
+        #expect(malformed.status == 2 && malformed.stdout.contains("ERROR"))
+        let missing = try workspace.enroll(["replay", workspace.path("nope.json")])
+        #expect(missing.status == 2 && missing.stderr.contains("no such file"))
+    }
+
+    /// Regenerates Fixtures/journals/traffic-10k.jsonl and its expected projection state from
+    /// the deterministic synthetic traffic. Run with ENROLL_RECORD_FIXTURES=1.
+    @Test("record the 10 000-event journal fixture", .enabled(if: ProcessInfo.processInfo.environment["ENROLL_RECORD_FIXTURES"] == "1"))
+    func recordTrafficJournal() throws {
+        let workspace = try Workspace()
+        let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
+        var journal = try SyntheticJournal(seed: 10_000, users: 300)
+        try journal.append(events: 10_000, to: database)
+        try FixtureRecorder.record(database, to: Self.root.appendingPathComponent("journals/traffic-10k").path)
+    }
+}
+
+/// Writes a database's journal and its inline-maintained projection tables as a fixture pair.
+enum FixtureRecorder {
+    static func record(_ database: EnrollmentDatabase, to base: String) throws {
+        var text = ""
+        try JournalArchive.export(from: database.pool) { text += $0 }
+        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: base).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try text.write(toFile: base + ".jsonl", atomically: true, encoding: .utf8)
+        let tables = try database.pool.read { db in try FixtureRunner.projectionTables(in: db) }
+        var lines = ["{", "  \"projections\": {"]
+        for (index, name) in tables.keys.sorted().enumerated() {
+            lines.append("    \"\(name)\": [")
+            let rows = tables[name] ?? []
+            lines += rows.enumerated().map { "      " + $0.element + ($0.offset == rows.count - 1 ? "" : ",") }
+            lines.append("    ]" + (index == tables.count - 1 ? "" : ","))
+        }
+        lines += ["  }", "}"]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: base + ".expected.json", atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+/// `rebuild-projections`: rebuilds read models from the journal after their shape changed,
+/// while other processes keep appending.
+@main
+struct RebuildProjections: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild-projections",
+        abstract: "Rebuild projections from the enrollment journal into a shadow table and swap it in.",
+        discussion: """
+            Run it when a reader refuses a stale projection (after an upgrade changed its schema version), \
+            or to build a projection added since the database was created. Other processes may keep \
+            appending meanwhile. If it is interrupted (even with kill -9) run it again: it resumes from its \
+            checkpoint. Exit codes: 0 done, 2 bad usage, 3 storage failure.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB, default ./enrollment.sqlite).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("Rebuild this projection (repeatable): \(Projections.all.map(\.name).joined(separator: ", ")).", valueName: "name"))
+    var projection: [String] = []
+
+    @Flag(name: .long, help: "Rebuild every projection.")
+    var all = false
+
+    @Flag(name: .long, help: "List each projection's stored and code schema versions, position and lag; change nothing.")
+    var status = false
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Events per transaction (smaller holds the write lock for less time).", valueName: "n"))
+    var batchSize = 2_000
+
+    @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
+    var json = false
+
+    var databasePath: String { db ?? ProcessInfo.processInfo.environment["ENROLL_DB"] ?? "./enrollment.sqlite" }
+
+    func validate() throws {
+        let chosen = (status ? 1 : 0) + (all ? 1 : 0) + (projection.isEmpty ? 0 : 1)
+        guard chosen == 1 else {
+            throw ValidationError("choose one of --projection NAME, --all or --status")
+        }
+        for name in projection where Projections.named(name) == nil {
+            throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
+        }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        let database: EnrollmentDatabase
+        do {
+            database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
+        } catch {
+            throw Failure(error)
+        }
+        let rebuilder = ProjectionRebuilder(database: database, batchSize: batchSize)
+        if status {
+            try showStatus(rebuilder)
+            return
+        }
+        let targets = all ? Projections.all : projection.compactMap(Projections.named)
+        for target in targets {
+            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1 && !json)
+            let summary: RebuildSummary
+            do {
+                summary = try rebuilder.rebuild(target) { bar.show($0) }
+            } catch {
+                bar.finish()
+                throw Failure(error)
+            }
+            bar.finish()
+            if json {
+                Output.json([
+                    "projection": summary.projection, "schemaVersion": summary.schemaVersion, "position": summary.position,
+                    "resumedFrom": summary.resumedFrom, "applied": summary.applied, "rows": summary.rows,
+                    "seconds": (summary.elapsed * 1000).rounded() / 1000,
+                ])
+            } else {
+                let rate = summary.elapsed > 0 ? Int(Double(summary.applied) / summary.elapsed) : Int(summary.applied)
+                let resumed = summary.resumedFrom > 0 ? ", resumed from position \(summary.resumedFrom)" : ""
+                Output.line("\(summary.projection) v\(summary.schemaVersion): rebuilt \(summary.applied) events in \(String(format: "%.1f", summary.elapsed)) s (\(rate) events/s)\(resumed), \(summary.rows) rows, swapped in at position \(summary.position)")
+            }
+        }
+    }
+
+    func showStatus(_ rebuilder: ProjectionRebuilder) throws {
+        let states: [ProjectionState]
+        do { states = try rebuilder.status() } catch { throw Failure(error) }
+        if json {
+            for state in states {
+                Output.json([
+                    "projection": state.name, "storedVersion": state.storedVersion, "codeVersion": state.codeVersion,
+                    "position": state.position, "head": state.head, "lag": state.lag, "current": state.isServing,
+                    "rebuildCheckpoint": state.rebuildCheckpoint,
+                ])
+            }
+            return
+        }
+        func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+        Output.line(pad("PROJECTION", 22) + pad("STORED", 8) + pad("CODE", 6) + pad("POSITION", 10) + pad("HEAD", 10) + pad("LAG", 8) + "STATE")
+        for state in states {
+            var description: String
+            if state.storedVersion == nil {
+                description = "missing: run rebuild-projections --projection \(state.name)"
+            } else if !state.isCurrent {
+                description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run rebuild-projections --projection \(state.name)"
+            } else if state.lag > 0 {
+                description = "lagging \(state.lag) events: run rebuild-projections --projection \(state.name)"
+            } else {
+                description = "current"
+            }
+            if let checkpoint = state.rebuildCheckpoint { description += "; an interrupted rebuild will resume from position \(checkpoint)" }
+            Output.line(
+                pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)
+                    + pad(String(state.position), 10) + pad(String(state.head), 10) + pad(String(state.lag), 8) + description)
+        }
+    }
+}
+
+/// A storage failure, reported in one line with exit code 3.
+struct Failure: Error, CustomStringConvertible {
+    let message: String
+    init(_ error: any Error) {
+        message = (error as? StoreError)?.message ?? "\(error)"
+    }
+    var description: String { message }
+}
+
+extension RebuildProjections {
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as Failure {
+            Output.error(failure.message)
+            Foundation.exit(3)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                Output.line(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = RebuildProjections.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+            Output.error(message + " (see rebuild-projections --help)")
+            Foundation.exit(2)
+        }
+    }
+}
+
+enum Output {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(("rebuild-projections: error: " + text + "\n").utf8))
+    }
+
+    static func json(_ object: [String: Any?]) {
+        let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys])) ?? Data("{}".utf8)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}
+
+/// A one-line progress bar on stderr, redrawn at most ten times a second.
+final class ProgressBar {
+    let enabled: Bool
+    var lastDraw = Date.distantPast
+    var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ progress: RebuildProgress) {
+        guard enabled, Date().timeIntervalSince(lastDraw) >= 0.1 || progress.remaining == 0 else { return }
+        lastDraw = Date()
+        let width = 30
+        let filled = Int(progress.fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let eta = progress.estimatedSecondsLeft.map { seconds in
+            let s = Int(seconds.rounded(.up))
+            return String(format: "%d:%02d", s / 60, s % 60)
+        } ?? "--:--"
+        let line = String(format: "\r%@ [%@] %3d%%  %d/%d events  %d events/s  ETA %@ ",
+            progress.projection, bar, Int(progress.fraction * 100), progress.position, progress.head, Int(progress.eventsPerSecond), eta)
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+    }
+}
