@@ -37,7 +37,7 @@ struct ExportCommand: ParsableCommand {
             }
             do {
                 let buffer = OutputBuffer(handle: handle)
-                count = try global.reporting { try JournalArchive.export(from: database.pool, path: database.path) { try buffer.write($0) } }
+                count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }
                 try buffer.flush()
                 try handle.synchronize()
                 try handle.close()
@@ -50,7 +50,7 @@ struct ExportCommand: ParsableCommand {
             }
         } else {
             let buffer = OutputBuffer()
-            count = try global.reporting { try JournalArchive.export(from: database.pool, path: database.path) { try buffer.write($0) } }
+            count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }
             try buffer.flush()
         }
         if let output {
@@ -115,7 +115,7 @@ struct VerifyCommand: ParsableCommand {
         let database = try global.reporting { try global.openExisting() }
         let result = try global.reporting {
             do {
-                return try database.pool.read { db in try HashChain.verify(in: db) }
+                return try database.writer.read { db in try HashChain.verify(in: db) }
             } catch {
                 throw StoreError(error, path: database.path)
             }

@@ -103,10 +103,10 @@ struct FixtureTests {
 enum FixtureRecorder {
     static func record(_ database: EnrollmentDatabase, to base: String) throws {
         var text = ""
-        try JournalArchive.export(from: database.pool) { text += $0 }
+        try JournalArchive.export(from: database.writer) { text += $0 }
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: base).deletingLastPathComponent().path, withIntermediateDirectories: true)
         try text.write(toFile: base + ".jsonl", atomically: true, encoding: .utf8)
-        let tables = try database.pool.read { db in try FixtureRunner.projectionTables(in: db) }
+        let tables = try database.writer.read { db in try FixtureRunner.projectionTables(in: db) }
         var lines = ["{", "  \"projections\": {"]
         for (index, name) in tables.keys.sorted().enumerated() {
             lines.append("    \"\(name)\": [")

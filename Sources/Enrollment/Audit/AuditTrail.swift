@@ -44,7 +44,7 @@ public struct AuditTrail: Sendable {
     private let path: String
 
     public init(database: EnrollmentDatabase) {
-        reader = database.pool
+        reader = database.writer
         path = database.path
     }
 

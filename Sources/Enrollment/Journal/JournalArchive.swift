@@ -152,7 +152,7 @@ public enum JournalArchive {
     @discardableResult
     public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase) throws -> Int64
     where Lines.Element == String {
-        try importLines(lines, source: source, into: database.pool, path: database.path)
+        try importLines(lines, source: source, into: database.writer, path: database.path)
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).

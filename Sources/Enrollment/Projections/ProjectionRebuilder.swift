@@ -84,7 +84,7 @@ public struct ProjectionRebuilder: Sendable {
         let shadow = Self.shadowName(of: projection)
         let started = Date()
         do {
-            var position = try database.pool.write { db in try Self.prepareShadow(projection, shadow: shadow, in: db) }
+            var position = try database.writer.write { db in try Self.prepareShadow(projection, shadow: shadow, in: db) }
             let resumedFrom = position
             var applied: Int64 = 0
             func report(head: Int64) {
@@ -93,7 +93,7 @@ public struct ProjectionRebuilder: Sendable {
                     applied: applied, elapsed: Date().timeIntervalSince(started)))
             }
             while true {
-                let (count, head) = try database.pool.write { db -> (Int, Int64) in
+                let (count, head) = try database.writer.write { db -> (Int, Int64) in
                     let count = try Self.apply(projection, to: shadow, after: &position, limit: batchSize, in: db)
                     try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
                     return (count, try EventJournal.head(in: db))
@@ -102,7 +102,7 @@ public struct ProjectionRebuilder: Sendable {
                 report(head: head)
                 if count < batchSize || position >= head { break }
             }
-            let (tail, rows) = try database.pool.write { db -> (Int, Int) in
+            let (tail, rows) = try database.writer.write { db -> (Int, Int) in
                 let tail = try Self.apply(projection, to: shadow, after: &position, limit: nil, in: db)
                 try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
                 try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
@@ -123,7 +123,7 @@ public struct ProjectionRebuilder: Sendable {
     /// Every projection this code knows, with its stored and code versions and its lag.
     public func status() throws(StoreError) -> [ProjectionState] {
         do {
-            return try database.pool.read { db in
+            return try database.writer.read { db in
                 let head = try EventJournal.head(in: db)
                 return try Projections.all.map { projection in
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)

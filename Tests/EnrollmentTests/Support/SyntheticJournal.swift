@@ -35,7 +35,7 @@ struct SyntheticJournal {
     mutating func append(events target: Int, to database: EnrollmentDatabase, perTransaction: Int = 5_000) throws {
         var appended = 0
         while appended < target {
-            appended += try database.pool.write { db -> Int in
+            appended += try database.writer.write { db -> Int in
                 try keyRing.bind(to: db)
                 try ProjectionStatus.createMissing(in: db)
                 var count = 0
@@ -163,8 +163,8 @@ enum SyntheticDatabases {
             let database = try EnrollmentDatabase(path: file, options: DatabaseOptions(durability: .normal))
             var journal = try SyntheticJournal()
             try journal.append(events: events, to: database)
-            try database.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-            try database.pool.close()
+            try database.writer.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            try database.writer.close()
             cached[events] = file
             return file
         }
