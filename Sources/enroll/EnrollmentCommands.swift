@@ -246,6 +246,7 @@ struct StatusCommand: ParsableCommand {
                 "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
                 "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
+                "locked": summary.lockedUntil.map { $0 > global.clock.now() } ?? false,
                 "failedAttempts": summary.failedAttempts,
             ])
             return
@@ -257,7 +258,12 @@ struct StatusCommand: ParsableCommand {
         }
         if summary.replacementPending { lines.append("replacement pending until \(summary.pendingExpiresAt.map(Timestamps.iso8601) ?? "-")") }
         if summary.status == .pending, let expiry = summary.pendingExpiresAt { lines.append("confirm before \(Timestamps.iso8601(expiry))") }
-        if let until = summary.lockedUntil { lines.append("confirmation locked until \(Timestamps.iso8601(until))") }
+        if let until = summary.lockedUntil {
+            // The unlock is recorded by the next command after the lock's end; until then say it is over.
+            lines.append(until > global.clock.now()
+                ? "confirmation locked until \(Timestamps.iso8601(until)) after too many wrong codes"
+                : "confirmation was locked until \(Timestamps.iso8601(until)); the lock has ended")
+        }
         if summary.failedAttempts > 0 { lines.append("failed attempts: \(summary.failedAttempts)") }
         Terminal.line(lines.joined(separator: "\n"))
     }

@@ -62,7 +62,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .diskFull(let path):
             "the disk holding \(path) is full; free some space and run the command again (nothing was written)"
         case .busy(let path, let seconds):
-            "\(path) stayed locked by another writer for more than \(seconds) s; try again, or look for a stuck process"
+            "\(path) stayed locked by another writer for more than \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)) s (the busy timeout); try again, pass a longer --busy-timeout, or look for a stuck process"
         case .corrupt(let path):
             "\(path) is damaged or truncated; restore it from a backup, or rebuild it with `enroll import` from an export"
         case .keyFileMissing(let path):
