@@ -69,8 +69,8 @@ enum Workloads {
 
     /// `clients` concurrent callers of ``GroupCommitHandler``, each doing request then confirm
     /// for its share of `users`: durable commands per second and per-command latency.
-    static func concurrent(path: String, clients: Int, users: Int) async throws -> Concurrent {
-        let service = try freshService(path, durability: .full)
+    static func concurrent(path: String, clients: Int, users: Int, durability: Durability = .full) async throws -> Concurrent {
+        let service = try freshService(path, durability: durability)
         let handler = GroupCommitHandler(service: service)
         let start = ContinuousClock.now
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in

@@ -66,8 +66,36 @@ struct Options {
     }
 }
 
-if CommandLine.arguments.dropFirst().first == "rebuild-child" {
+// Child modes: the rebuild runs in its own process (for its peak memory); the others let a
+// profiler (perf record) look at one workload alone.
+switch CommandLine.arguments.dropFirst().first {
+case "rebuild-child":
     exit(RebuildChild.run(Array(CommandLine.arguments.dropFirst(2))))
+case "fixture-child":
+    // fixture-child DB USERS EVENTS_PER_USER
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    guard arguments.count == 3, let users = Int(arguments[1]), let perUser = Int(arguments[2]) else {
+        FileHandle.standardError.write(Data("usage: benchmark fixture-child DB USERS EVENTS_PER_USER\n".utf8))
+        exit(2)
+    }
+    try JournalFixture.make(path: arguments[0], users: users, eventsPerUser: perUser)
+    exit(0)
+case "commands-child":
+    // commands-child DB USERS FULL|NORMAL [CLIENTS]: one writer, or group commit with CLIENTS callers
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    guard arguments.count >= 3, let users = Int(arguments[1]), let durability = Durability(rawValue: arguments[2]) else {
+        FileHandle.standardError.write(Data("usage: benchmark commands-child DB USERS FULL|NORMAL [CLIENTS]\n".utf8))
+        exit(2)
+    }
+    if let clients = arguments.dropFirst(3).first.flatMap(Int.init) {
+        let result = try await Workloads.concurrent(path: arguments[0], clients: clients, users: users, durability: durability)
+        print("{\"commands_per_s\": \(result.commandsPerSecond), \"p50_ms\": \(result.p50 * 1000), \"p99_ms\": \(result.p99 * 1000)}")
+    } else {
+        print("{\"commands_per_s\": \(try Workloads.oneWriter(path: arguments[0], durability: durability, users: users))}")
+    }
+    exit(0)
+default:
+    break
 }
 
 do {

@@ -214,14 +214,13 @@ public final class EnrollmentService: Sendable {
     // MARK: Idempotency
 
     private static func commandRecord(_ id: String, in db: Database) throws -> Row? {
-        try Row.fetchOne(db, sql: "SELECT stream_id, stream_version, rejection FROM commands WHERE command_id = ?", arguments: [id])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT stream_id, stream_version, rejection FROM commands WHERE command_id = ?"), arguments: [id])
     }
 
     private static func saveCommandRecord(_ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, at time: UnixTime, in db: Database) throws {
         let rejectionJSON = try rejection.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try db.execute(
-            sql: "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [envelope.commandId, envelope.user, version, envelope.command.name, rejectionJSON, time])
+        try db.cachedStatement(sql: "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [envelope.commandId, envelope.user, version, envelope.command.name, rejectionJSON, time])
     }
 
     /// The first outcome of an already handled command id, rebuilt from the journal (the

@@ -12,24 +12,24 @@ public enum EventJournal {
 
     /// The current version of a stream (0 when it has no events).
     public static func version(of stream: String, in db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?", arguments: [stream]) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?"), arguments: [stream]) ?? 0
     }
 
     /// The last position in the journal (0 when empty).
     public static func head(in db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM events") ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM events")) ?? 0
     }
 
     public static func readStream(_ stream: String, upTo version: Int64 = .max, in db: Database) throws -> [RecordedEvent] {
         try RecordedEvent.fetchAll(
-            db, sql: "SELECT \(columns) FROM events WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version",
+            db.cachedStatement(sql: "SELECT \(columns) FROM events WHERE stream_id = ? AND stream_version <= ? ORDER BY stream_version"),
             arguments: [stream, version])
     }
 
     /// Events after `position`, in order, at most `limit`: how projections and audits page through.
     public static func events(after position: Int64, limit: Int, in db: Database) throws -> [RecordedEvent] {
         try RecordedEvent.fetchAll(
-            db, sql: "SELECT \(columns) FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            db.cachedStatement(sql: "SELECT \(columns) FROM events WHERE position > ? ORDER BY position LIMIT ?"),
             arguments: [position, limit])
     }
 
@@ -51,8 +51,6 @@ public enum EventJournal {
         var version = expectedVersion
         var recorded: [RecordedEvent] = []
         recorded.reserveCapacity(events.count)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         let insert = try db.cachedStatement(sql: """
             INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -60,7 +58,8 @@ public enum EventJournal {
         for event in events {
             position += 1
             version += 1
-            let metadata = String(decoding: try encoder.encode(event.metadata), as: UTF8.self)
+            // Canonical JSON (sorted keys, no spaces), like the event's data.
+            let metadata = try JSONValueCoder.encode(event.metadata).canonicalString
             let hash = HashChain.hash(
                 previous: previousHash, position: position, streamId: stream, streamVersion: version,
                 eventId: event.eventId, type: event.type, schemaVersion: event.schemaVersion,
@@ -91,7 +90,7 @@ public enum EventJournal {
     }
 
     private static func last(in db: Database) throws -> (Int64, [UInt8]) {
-        guard let row = try Row.fetchOne(db, sql: "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1") else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")) else {
             return (0, HashChain.genesis)
         }
         let hash: Data = row["hash"]
@@ -102,7 +101,7 @@ public enum EventJournal {
 extension RecordedEvent: FetchableRecord {
     public init(row: Row) throws {
         let metadataText: String = row["metadata"]
-        let metadata = (try? JSONDecoder().decode(EventMetadata.self, from: Data(metadataText.utf8)))
+        let metadata = (try? JSONValueCoder.decode(EventMetadata.self, from: JSONValue.parse(metadataText)))
             ?? EventMetadata(actor: "?", commandId: "?")
         let hash: Data = row["hash"]
         self.init(

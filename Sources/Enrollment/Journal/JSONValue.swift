@@ -35,18 +35,18 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// Parses JSON text (see ``JSONParser``: bytes straight to values, no Foundation decoder).
     public static func parse(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try JSONParser.parse(text)
     }
 
     static func object<T: Encodable>(from value: T) throws -> [String: JSONValue] {
-        let data = try JSONEncoder().encode(value)
-        guard case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: data) else { return [:] }
+        guard case .object(let object) = try JSONValueCoder.encode(value) else { return [:] }
         return object
     }
 
     static func decode<T: Decodable>(_ object: [String: JSONValue]) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(JSONValue.object(object).canonicalString.utf8))
+        try JSONValueCoder.decode(T.self, from: .object(object))
     }
 
     /// Sorted keys, no spaces: the form stored in the journal and hashed.

@@ -48,22 +48,20 @@ public struct EnrollmentActivityProjection: Projection {
         case .qrCodeRevealed, .confirmationUnlocked: return
         }
         let resolved = try issuer ?? Self.latestIssuer(of: recorded.streamId, before: recorded.streamVersion, in: db)
-        try db.execute(
-            sql: """
-                INSERT INTO "\(table)" (day, issuer, \(column)) VALUES (?, ?, 1)
-                ON CONFLICT(day, issuer) DO UPDATE SET \(column) = \(column) + 1
-                """,
-            arguments: [Self.day(of: recorded.recordedAt), resolved])
+        try db.cachedStatement(sql: """
+            INSERT INTO "\(table)" (day, issuer, \(column)) VALUES (?, ?, 1)
+            ON CONFLICT(day, issuer) DO UPDATE SET \(column) = \(column) + 1
+            """).execute(arguments: [Self.day(of: recorded.recordedAt), resolved])
     }
 
     static let unknownIssuer = "(unknown)"
 
     static func latestIssuer(of stream: String, before version: Int64, in db: Database) throws -> String {
-        try String.fetchOne(db, sql: """
+        try String.fetchOne(db.cachedStatement(sql: """
             SELECT json_extract(data, '$.issuer') FROM events
             WHERE stream_id = ? AND stream_version < ? AND type IN ('EnrollmentRequested', 'SecretRegenerated')
             ORDER BY stream_version DESC LIMIT 1
-            """, arguments: [stream, version]) ?? unknownIssuer
+            """), arguments: [stream, version]) ?? unknownIssuer
     }
 
     /// The UTC calendar day of a Unix time, `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).

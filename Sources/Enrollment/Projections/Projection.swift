@@ -32,16 +32,15 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
     public var position: Int64
 
     public static func load(_ name: String, in db: Database) throws -> ProjectionCheckpoint? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?", arguments: [name]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?"), arguments: [name]) else {
             return nil
         }
         return ProjectionCheckpoint(name: name, schemaVersion: row["schema_version"], position: row["position"])
     }
 
     public func save(in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)",
-            arguments: [name, schemaVersion, position])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)")
+            .execute(arguments: [name, schemaVersion, position])
     }
 }
 

@@ -79,7 +79,7 @@ public struct KeyRing: Sendable {
 
     /// Checks that this key is the database's key; records it if the database has none yet.
     public func bind(to db: Database) throws {
-        if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1") {
+        if let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT key_id FROM key_check WHERE id = 1")) {
             guard Array(stored) == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
         } else {
             try db.execute(sql: "INSERT INTO key_check (id, key_id) VALUES (1, ?)", arguments: [Data(keyId)])
@@ -94,7 +94,7 @@ public struct KeyRing: Sendable {
     // MARK: Data keys
 
     public func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
-        guard let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?", arguments: [stream]) else {
+        guard let wrapped = try Data.fetchOne(db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?"), arguments: [stream]) else {
             return nil
         }
         do {
@@ -109,9 +109,8 @@ public struct KeyRing: Sendable {
         if let key = try dataKey(for: stream, in: db) { return key }
         let key = try SecureRandom.bytes(Self.keyLength)
         let wrapped = try AESGCM.seal(key, key: masterKey, authenticating: Array(stream.utf8))
-        try db.execute(
-            sql: "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)",
-            arguments: [stream, Data(wrapped), time])
+        try db.cachedStatement(sql: "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)")
+            .execute(arguments: [stream, Data(wrapped), time])
         return key
     }
 

@@ -1,0 +1,144 @@
+import Foundation
+import OneTimePassword
+import Testing
+@testable import Enrollment
+
+/// The journal's own JSON parser and coders (the fast path that replaced Foundation's
+/// JSONDecoder/JSONEncoder round trips), checked against Foundation's JSONSerialization and
+/// JSONEncoder as independent implementations.
+@Suite("JSON fast path")
+struct JSONFastPathTests {
+    /// JSONSerialization's reading of `text`, as a JSONValue (integers that fit stay integers).
+    static func foundation(_ text: String) throws -> JSONValue {
+        func convert(_ any: Any) -> JSONValue {
+            switch any {
+            case is NSNull: return .null
+            case let number as NSNumber:
+                switch String(cString: number.objCType) {
+                case "c": return .bool(number.boolValue)
+                case "d", "f": return .double(number.doubleValue)
+                default: return .int(number.int64Value)
+                }
+            case let text as String: return .string(text)
+            case let array as [Any]: return .array(array.map(convert))
+            case let object as [String: Any]: return .object(object.mapValues(convert))
+            default: return .null
+            }
+        }
+        return convert(try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]))
+    }
+
+    static let valid = [
+        #"{"a":1,"b":[true,false,null],"c":{"d":"e"}}"#,
+        #"  { "spaced" : [ 1 , 2 ] , "x" : -0 }  "#,
+        #"{"escapes":"\"\\\/\b\f\n\r\t","unicode":"\u00e9\u4e2d\ud83d\ude00","raw":"é中😀"}"#,
+        "0", "-1", "123456789012", "9223372036854775807", "1.5", "-2.25e3", "1E2", "0.001",
+        #"[]"#, #"{}"#, #""just a string""#, "42", "true", "null",
+        #"{"sealedSecret":"q3J0/cW9+yZ2V0aGlz==","algorithm":"SHA1","digits":6,"period":30,"expiresAt":1764000600}"#,
+    ]
+
+    @Test("Valid JSON parses to the same values as Foundation's JSONSerialization", arguments: valid)
+    func parsesLikeFoundation(_ text: String) throws {
+        #expect(try JSONValue.parse(text) == (try Self.foundation(text)))
+    }
+
+    static let invalid = [
+        "", " ", "{", "}", #"{"a" 1}"#, #"{a:1}"#, "01", "1.", ".5", "-", "1e", "+1",
+        "tru", "nul", #""unterminated"#, "\"tab\there\"", #""\x""#, #""\ud800""#, #""\udc00""#, #""\ud800\u0041""#,
+        #""\u12""#, "[1] 2", "{} {}", "NaN", "Infinity", "1e999",
+    ]
+
+    @Test("Invalid JSON is refused, as Foundation refuses it", arguments: invalid)
+    func refusesLikeFoundation(_ text: String) {
+        #expect(throws: (any Error).self) { try JSONValue.parse(text) }
+        #expect(throws: (any Error).self) { try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
+    }
+
+    @Test("Integers are exact across the whole Int64 range; beyond it they are doubles")
+    func integerRange() throws {
+        #expect(try JSONValue.parse("-9223372036854775808") == .int(.min))
+        #expect(try JSONValue.parse("9223372036854775807") == .int(.max))
+        #expect(try JSONValue.parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+    }
+
+    @Test("Trailing commas are refused (RFC 8259), although Foundation's reader tolerates them")
+    func trailingCommas() {
+        for text in ["[1,]", #"{"a":1,}"#] {
+            #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(text) }
+        }
+    }
+
+    @Test("Nesting deeper than the limit is refused instead of exhausting the stack")
+    func depthLimit() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParser.Failure.tooDeep) { try JSONParser.parse(deep) }
+        let fine = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(try JSONValue.parse(fine) != .null)
+    }
+
+    nonisolated(unsafe) static let payloads: [(String, any Encodable)] = [
+        ("activated", AuthenticatorActivated(step: 58_800_000, replacedPrevious: true)),
+        ("rejected", CodeRejected(reason: "invalid_code", target: .pending, failedAttempts: 3)),
+        ("expired", PendingSecretExpired(replacement: false, expiredAt: 1_764_000_600)),
+        ("revealed", QRCodeRevealed(target: .active)),
+        ("locked", ConfirmationLocked(until: 1_764_003_600, lockNumber: 2, failedAttempts: 5)),
+        ("unlocked", ConfirmationUnlocked(lockNumber: 2)),
+        ("removed", AuthenticatorRemoved(hadActive: true)),
+        ("metadata", EventMetadata(actor: "admin \"root\"", commandId: "a/b\\c\u{1}é", correlationId: nil)),
+        ("metadata-correlated", EventMetadata(actor: "alice", commandId: "c1", correlationId: "req-9")),
+    ]
+
+    @Test("Payloads encode to exactly the bytes of Foundation's JSONEncoder with sorted keys")
+    func encodesLikeFoundation() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for (name, payload) in Self.payloads {
+            let ours = try JSONValueCoder.encode(payload).canonicalString
+            let theirs = String(decoding: try encoder.encode(payload), as: UTF8.self)
+            // Both are JSON for the same value; byte equality holds except where the two
+            // escape control characters differently, so compare parsed values too.
+            #expect(try Self.foundation(ours) == (try Self.foundation(theirs)), "\(name)")
+            if !name.hasPrefix("metadata") { #expect(ours == theirs, "\(name)") }
+        }
+    }
+
+    @Test("Every event type survives encode then decode unchanged, secrets sealed and opened")
+    func roundTrip() throws {
+        let secret = Secret(bytes: Array(0..<20))
+        let issued = SecretIssued(secret: .open(secret), issuer: "Example/Org", account: "ann@example.com", parameters: OTPParameters(algorithm: .sha256, digits: 8, period: 60), expiresAt: 1_764_000_600)
+        let events: [EnrollmentEvent] = [
+            .enrollmentRequested(issued), .secretRegenerated(issued),
+            .authenticatorActivated(AuthenticatorActivated(step: 1, replacedPrevious: false)),
+            .codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 1)),
+            .pendingSecretExpired(PendingSecretExpired(replacement: true, expiredAt: 5)),
+            .qrCodeRevealed(QRCodeRevealed(target: .pending)),
+            .confirmationLocked(ConfirmationLocked(until: 9, lockNumber: 1, failedAttempts: 5)),
+            .confirmationUnlocked(ConfirmationUnlocked(lockNumber: 1)),
+            .authenticatorRemoved(AuthenticatorRemoved(hadActive: false)),
+        ]
+        let key = [UInt8](repeating: 3, count: 32)
+        for event in events {
+            let encoded = try EventCodec.encode(event) { try KeyRing.seal($0, dataKey: key, stream: "ann") }
+            #expect(!encoded.data.contains(Data(secret.bytes).base64EncodedString()))
+            let decoded = try EventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, data: encoded.data) { sealed in
+                KeyRing.open(sealed, dataKey: key, stream: "ann")
+            }
+            #expect(decoded == event)
+            // Stored form is canonical: parsing and printing it again gives the same bytes.
+            #expect(try JSONValue.parse(encoded.data).canonicalString == encoded.data)
+        }
+    }
+
+    @Test("A row whose fields have the wrong types is refused with the event's position")
+    func wrongShape() {
+        #expect(throws: StoreError.self) {
+            try EventCodec.decode(type: "AuthenticatorActivated", schemaVersion: 1, data: #"{"step":"soon","replacedPrevious":true}"#, position: 7)
+        }
+        #expect(throws: StoreError.self) {
+            try EventCodec.decode(type: "QRCodeRevealed", schemaVersion: 1, data: #"{"target":"nobody"}"#, position: 8)
+        }
+        #expect(throws: StoreError.self) {
+            try EventCodec.decode(type: "ConfirmationUnlocked", schemaVersion: 1, data: #"{"lockNumber":1.5}"#, position: 9)
+        }
+    }
+}
