@@ -1,0 +1,101 @@
+import Enrollment
+import Foundation
+import OneTimePassword
+import Testing
+
+/// kill -9 at random moments while `enroll` processes run one after another against one file.
+@Suite("crashes", .serialized)
+struct CrashTests {
+    /// A small deterministic generator, so that a failing run can be repeated from its seed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test("at least 50 enroll processes killed with SIGKILL mid-command: the journal verifies, nothing is half-written, every projection equals a rebuild")
+    func killNine() throws {
+        let seed = UInt64(ProcessInfo.processInfo.environment["CRASH_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970)
+        var random = SplitMix(state: seed)
+        let workspace = try Workspace()
+        let enroll = try Processes.product("enroll")
+        let users = ["u0", "u1", "u2", "u3"]
+        var now: Int64 = 1_764_421_576
+        #expect(try workspace.enroll(["request", "u0"], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+
+        // How long one command takes here, so that kills land before, during and after its transaction.
+        var durations: [TimeInterval] = []
+        for _ in 0..<5 {
+            let started = Date()
+            _ = try workspace.enroll(["reveal", "u0", "--format", "uri"], environment: ["ENROLL_NOW": "\(now)"])
+            durations.append(Date().timeIntervalSince(started))
+        }
+        let typical = durations.sorted()[2]
+
+        var kills = 0, completed = 0, iterations = 0
+        let deadline = Date().addingTimeInterval(120)
+        while kills < 60 && iterations < 600 && Date() < deadline {
+            iterations += 1
+            now += 7
+            let user = users[Int(random.next() % UInt64(users.count))]
+            let arguments: [String]
+            switch random.next() % 6 {
+            case 0: arguments = ["request", user]
+            case 1: arguments = ["regenerate", user]
+            case 2: arguments = ["remove", user]
+            case 3: arguments = ["reveal", user, "--format", "uri"]
+            case 4: arguments = ["confirm", user, "000000"]
+            default: arguments = ["confirm", user, try rightCode(for: user, workspace: workspace, at: now) ?? "123456"]
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: enroll)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging([
+                "ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile, "ENROLL_NOW": "\(now)",
+            ]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            if random.next() % 10 < 7 {
+                let delay = typical * 1.2 * Double(random.next() % 1000) / 1000
+                Thread.sleep(forTimeInterval: delay)
+                kill(process.processIdentifier, SIGKILL)
+            }
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal {
+                kills += 1
+                // Right after each crash the chain must verify (this also runs SQLite's recovery).
+                let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(create: false))
+                let verification = try database.writer.read { db in try HashChain.verify(in: db) }
+                #expect(verification.firstBreak == nil, "after kill \(kills) (seed \(seed)): \(String(describing: verification.firstBreak))")
+            } else {
+                completed += 1
+                #expect(process.terminationStatus <= 3, "\(arguments) exited \(process.terminationStatus) (seed \(seed))")
+            }
+        }
+        print("kill -9 run: seed \(seed), \(iterations) commands, \(kills) killed, \(completed) completed, typical \(Int(typical * 1000)) ms")
+        #expect(kills >= 50, "only \(kills) processes were killed mid-command in \(iterations) runs (seed \(seed))")
+        #expect(completed > 0)
+        let summary = try JournalIntegrity.check(workspace.database)
+        #expect(summary.events > 0)
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        // The engine still works after all this.
+        now += 7
+        #expect(try workspace.enroll(["remove", "u0"], environment: ["ENROLL_NOW": "\(now)"]).status <= 1)
+        #expect(try workspace.enroll(["request", "u0"], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+    }
+
+    /// The code the pending (else active) secret shows at `time`, read through the library.
+    func rightCode(for user: String, workspace: Workspace, at time: Int64) throws -> String? {
+        let service = try EnrollmentService.open(
+            databasePath: workspace.database, keyFilePath: workspace.keyFile, options: DatabaseOptions(create: false))
+        guard let credential = try service.load(user).current, let secret = credential.secret.secret else { return nil }
+        return try TOTP.code(secret: secret.bytes, at: time, parameters: credential.parameters)
+    }
+}

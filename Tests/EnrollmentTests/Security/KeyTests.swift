@@ -1,0 +1,180 @@
+import CryptoPrimitives
+import Enrollment
+import Foundation
+import OneTimePassword
+import Testing
+
+/// The master key file, key rotation and crypto-shredding, through the command line and the raw files.
+@Suite("keys and forgetting")
+struct KeyTests {
+    /// Every stored column of every event, as sqlite3 prints it: what "the journal untouched" compares.
+    static func journalDump(_ workspace: Workspace) throws -> String {
+        try SQLite3.query(workspace.database, """
+            SELECT position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hex(hash)
+            FROM events ORDER BY position
+            """)
+    }
+
+    static func masterKey(_ path: String) throws -> [UInt8] {
+        let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return Array(try #require(Data(base64Encoded: text)))
+    }
+
+    /// alice active (confirmed with oathtool's code), bob pending, carol removed.
+    static func populated() throws -> (Workspace, aliceURI: String, bobSecret: String) {
+        let workspace = try Workspace()
+        let (_, alice) = try workspace.enrollJSON(["request", "alice"])
+        let aliceURI = try #require(alice["otpauthURI"] as? String)
+        let aliceCode = try Oathtool.code(base32Secret: try #require(secretParameter(of: aliceURI)))
+        #expect(try workspace.enroll(["confirm", "alice", aliceCode]).status == 0)
+        let (_, bob) = try workspace.enrollJSON(["request", "bob"])
+        let bobURI = try #require(bob["otpauthURI"] as? String)
+        #expect(try workspace.enroll(["request", "carol"]).status == 0)
+        #expect(try workspace.enroll(["remove", "carol"]).status == 0)
+        return (workspace, aliceURI, try #require(secretParameter(of: bobURI)))
+    }
+
+    @Test("keys rotate re-wraps every data key under a new key file; the journal is byte for byte the same; the old key file stops working")
+    func rotate() throws {
+        let (workspace, aliceURI, bobSecret) = try Self.populated()
+        let journal = try Self.journalDump(workspace)
+        let wrappedBefore = try SQLite3.query(workspace.database, "SELECT stream_id, hex(wrapped_key) FROM data_keys ORDER BY stream_id")
+        #expect(wrappedBefore.split(separator: "\n").map { $0.split(separator: "|")[0] } == ["alice", "bob"])
+
+        let newKey = workspace.path("rotated.key")
+        let (rotation, json) = try workspace.enrollJSON(["keys", "rotate", "--new-key-file", newKey])
+        #expect(rotation.status == 0, "\(rotation.stderr)")
+        #expect(json["rewrapped"] as? Int == 2)
+        let mode = try FileManager.default.attributesOfItem(atPath: newKey)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try Self.masterKey(newKey) != (try Self.masterKey(workspace.keyFile)))
+
+        #expect(try Self.journalDump(workspace) == journal, "rotation must not touch the journal")
+        let wrappedAfter = try SQLite3.query(workspace.database, "SELECT stream_id, hex(wrapped_key) FROM data_keys ORDER BY stream_id")
+        let before = wrappedBefore.split(separator: "\n"), after = wrappedAfter.split(separator: "\n")
+        #expect(after.count == 2)
+        for (old, new) in zip(before, after) { #expect(old != new, "\(old.prefix(5)) was not re-wrapped") }
+
+        // The old key file: refused with one clear error, exit 3, nothing written.
+        let files = directorySnapshot(workspace.directory)
+        let old = try workspace.enroll(["reveal", "alice", "--format", "uri"])
+        #expect(old.status == 3)
+        #expect(old.stderr.contains("is not the key this database was sealed with"), "\(old.stderr)")
+        #expect(directorySnapshot(workspace.directory) == files)
+
+        // The new key file opens the same secrets.
+        let withNew = ["--key-file", newKey]
+        let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"] + withNew)
+        #expect(reveal.stdout.trimmingCharacters(in: .newlines) == aliceURI)
+        let confirm = try workspace.enroll(["confirm", "bob", try Oathtool.code(base32Secret: bobSecret)] + withNew)
+        #expect(confirm.status == 0, "\(confirm.stderr)")
+        #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+
+    @Test("keys rotate refuses to overwrite a file, a wrong current key or a missing database: exit 3 and nothing written")
+    func rotateRefusals() throws {
+        let (workspace, _, _) = try Self.populated()
+        try Data("keep me\n".utf8).write(to: URL(fileURLWithPath: workspace.path("existing.key")))
+        try Data((Data(repeating: 9, count: 32).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("wrong.key")))
+        let cases: [([String], [String: String], String)] = [
+            (["keys", "rotate", "--new-key-file", workspace.path("existing.key")], [:], "already exists and rotation never overwrites a key file"),
+            (["keys", "rotate", "--new-key-file", workspace.path("n1.key"), "--key-file", workspace.path("wrong.key")], [:], "is not the key this database was sealed with"),
+            (["keys", "rotate", "--new-key-file", workspace.path("n2.key"), "--key-file", workspace.path("absent.key")], [:], "is missing"),
+            (["keys", "rotate", "--new-key-file", workspace.path("n3.key"), "--db", workspace.path("absent.sqlite")], [:], "no enrollment database"),
+        ]
+        for (arguments, environment, message) in cases {
+            let files = directorySnapshot(workspace.directory)
+            let result = try workspace.enroll(arguments, environment: environment)
+            #expect(result.status == 3, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+            #expect(directorySnapshot(workspace.directory) == files, "\(arguments) wrote something")
+        }
+    }
+
+    @Test("a missing, malformed or wrong key file: every command that needs the key exits 3 with one line and writes nothing",
+          arguments: ["request dave", "confirm bob 123456", "reveal alice", "regenerate alice", "remove alice"])
+    func keyFileProblems(_ command: String) throws {
+        let (workspace, _, _) = try Self.populated()
+        try Data((Data(repeating: 1, count: 31).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("short.key")))
+        try Data("%%%\n".utf8).write(to: URL(fileURLWithPath: workspace.path("garbage.key")))
+        try Data((Data(repeating: 2, count: 32).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("other.key")))
+        for (key, message) in [("absent.key", "is missing"), ("short.key", "holds 31 bytes, not 32"), ("garbage.key", "is not base64"),
+                               ("other.key", "is not the key this database was sealed with")] {
+            let files = directorySnapshot(workspace.directory)
+            let result = try workspace.enroll(command.split(separator: " ").map(String.init) + ["--key-file", workspace.path(key)])
+            #expect(result.status == 3, "\(command) with \(key): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+            #expect(directorySnapshot(workspace.directory) == files, "\(command) with \(key) wrote something")
+        }
+    }
+
+    @Test("after remove, the sealed secret cannot be opened even with the master key: its data key is gone from every file; history, export and verify still work")
+    func cryptoShredding() throws {
+        let workspace = try Workspace()
+        let (_, json) = try workspace.enrollJSON(["request", "alice"])
+        #expect(try workspace.enroll(["request", "bob"]).status == 0)  // bob's key stays, on the same page
+        let uri = try #require(json["otpauthURI"] as? String)
+        let base32 = try #require(secretParameter(of: uri))
+        let secret = try #require(Base32.decode(base32))
+        let sealedText = try SQLite3.query(workspace.database, "SELECT json_extract(data, '$.sealedSecret') FROM events WHERE type = 'EnrollmentRequested' AND stream_id = 'alice'")
+        let sealed = Array(try #require(Data(base64Encoded: sealedText)))
+        let wrappedHex = try SQLite3.query(workspace.database, "SELECT hex(wrapped_key) FROM data_keys WHERE stream_id = 'alice'")
+        let wrapped = try #require(Self.bytes(hex: wrappedHex))
+        let master = try Self.masterKey(workspace.keyFile)
+
+        // Positive control: with the master key and the wrapped data key, the secret opens.
+        let dataKey = try AESGCM.open(wrapped, key: master, authenticating: Array("alice".utf8))
+        #expect(try AESGCM.open(sealed, key: dataKey, authenticating: Array("secret:alice".utf8)) == secret)
+        // The secret itself never sits in the files, in any form.
+        for (name, bytes) in directorySnapshot(workspace.directory) where name.hasPrefix("enrollment.sqlite") {
+            #expect(!Self.contains(bytes, secret), "\(name) holds the raw secret")
+            #expect(!Self.contains(bytes, Array(base32.utf8)), "\(name) holds the base32 secret")
+        }
+
+        #expect(try workspace.enroll(["remove", "alice"]).status == 0)
+        #expect(try SQLite3.query(workspace.database, "SELECT stream_id FROM data_keys") == "bob")
+        // Not even SQLite's free pages or write-ahead log keep the wrapped data key.
+        for (name, bytes) in directorySnapshot(workspace.directory) where name.hasPrefix("enrollment.sqlite") {
+            #expect(!Self.contains(bytes, wrapped), "\(name) still holds the destroyed data key")
+        }
+        // The master key alone opens nothing.
+        #expect(throws: (any Error).self) { try AESGCM.open(sealed, key: master, authenticating: Array("secret:alice".utf8)) }
+        #expect(try SQLite3.query(workspace.database, "SELECT json_extract(data, '$.sealedSecret') FROM events WHERE type = 'EnrollmentRequested' AND stream_id = 'alice'") == sealedText,
+                "the event itself is untouched")
+
+        // The library reads the event back as forgotten; history, export and verify still work.
+        let service = try EnrollmentService.open(databasePath: workspace.database, keyFilePath: workspace.keyFile)
+        let events = try service.database.writer.read { db in try EventJournal.readStream("alice", in: db) }
+        let decoded = try EventCodec.decode(type: events[0].type, schemaVersion: events[0].schemaVersion, data: events[0].data) { box in
+            KeyRing.open(box, dataKey: nil, stream: "alice")
+        }
+        guard case .enrollmentRequested(let issued) = decoded else { Issue.record("unexpected \(decoded)"); return }
+        #expect(issued.secret == .forgotten)
+        let history = try workspace.enroll(["history", "alice"])
+        #expect(history.status == 0)
+        #expect(history.stdout.contains("secret forgotten"), "\(history.stdout)")
+        let export = try workspace.enroll(["export"])
+        #expect(export.status == 0)
+        #expect(export.stdout.split(separator: "\n").count == 3)
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        #expect(try workspace.enroll(["reveal", "alice"]).status == 1)
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) ?? hex.endIndex
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes.isEmpty ? nil : bytes
+    }
+
+    static func contains(_ haystack: Data, _ needle: [UInt8]) -> Bool {
+        haystack.range(of: Data(needle)) != nil
+    }
+}
