@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Enrollment
+
+/// Rebuilding projections: from the library, and with the rebuild-projections tool as a process.
+@Suite("Rebuilding projections")
+struct RebuildTests {
+    /// Every projection table, sorted, as the test compares them.
+    func tables(_ path: String) throws -> [String: [String]] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in try FixtureRunner.projectionTables(in: db) }
+    }
+
+    /// The key file matching the synthetic journal's master key, so `enroll` can append to it.
+    func writeKey(_ workspace: Workspace) throws {
+        try KeyRing.write(key: SyntheticJournal.masterKey, to: workspace.keyFile)
+    }
+
+    func checkpoint(_ name: String, in path: String) throws -> (version: Int, position: Int64)? {
+        let queue = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try ProjectionCheckpoint.load(name, in: db).map { ($0.schemaVersion, $0.position) }
+        }
+    }
+
+    @Test("a rebuilt projection equals the inline-maintained one row for row on 100 000 events")
+    func rebuiltEqualsInline() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        let inline = try tables(workspace.database)
+        #expect(inline["authenticators"]?.count ?? 0 > 400)
+        #expect(inline["enrollment_activity"]?.count ?? 0 > 10)
+
+        let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
+        var progressCalls = 0
+        for projection in Projections.all {
+            let summary = try ProjectionRebuilder(database: database, batchSize: 10_000).rebuild(projection) { progress in
+                progressCalls += 1
+                #expect(progress.position <= progress.head)
+            }
+            #expect(summary.applied >= 100_000 && summary.resumedFrom == 0 && summary.position == summary.applied)
+        }
+        #expect(progressCalls >= 20)
+        try database.writer.close()
+        let rebuilt = try tables(workspace.database)
+        for name in inline.keys.sorted() {
+            let before = inline[name] ?? [], after = rebuilt[name] ?? []
+            #expect(before.count == after.count, "\(name): \(before.count) inline rows, \(after.count) rebuilt")
+            #expect(before == after, "\(name) differs:\n\(FixtureRunner.setDiff(before, after))")
+        }
+    }
+
+    @Test("killed with SIGKILL midway, a second run resumes from its checkpoint and ends equal to the inline projection")
+    func resumesAfterKill() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        let inline = try tables(workspace.database)
+        let tool = try Processes.product("rebuild-projections")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "200"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var reached: Int64 = 0
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && process.isRunning {
+            if let shadow = try? checkpoint("authenticators_rebuild", in: workspace.database), shadow.position >= 2_000 {
+                reached = shadow.position
+                break
+            }
+            usleep(20_000)
+        }
+        try #require(process.isRunning, "the rebuild finished before it could be killed; make the journal larger")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        try #require(reached > 0)
+        let left = try #require(try checkpoint("authenticators_rebuild", in: workspace.database))
+        #expect(left.position >= reached && left.position < 100_000)
+
+        let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
+        #expect(status.stdout.contains("an interrupted rebuild will resume from position \(left.position)"), "\(status.stdout)")
+
+        let second = try Processes.run(tool, ["--db", workspace.database, "--projection", "authenticators"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("resumed from position \(left.position)"), "\(second.stdout)")
+        #expect(second.stdout.split(separator: "\n").count == 1)
+        #expect(try checkpoint("authenticators_rebuild", in: workspace.database) == nil)
+        #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
+    }
+
+    @Test("a stale projection is refused by readers while appends keep working; the tool rebuilds it while others append")
+    func staleThenRebuiltUnderLoad() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 20_000, to: workspace.database)
+        try writeKey(workspace)
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        // Pretend the code moved on: the stored table is now of an older schema version.
+        try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 0 WHERE name = 'authenticators'"]).status == 0)
+        let stalePosition = try #require(try checkpoint("authenticators", in: workspace.database)).position
+
+        let refused = try workspace.enroll(["status", "user0001"])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("rebuild-projections --projection authenticators"), "\(refused.stderr)")
+        let appended = try workspace.enroll(["request", "newcomer", "--issuer", "ACME"])
+        #expect(appended.status == 0, "appends must keep working while a projection is stale: \(appended.stderr)")
+        #expect(try checkpoint("authenticators", in: workspace.database)?.position == stalePosition, "a stale projection must not be updated inline")
+
+        let tool = try Processes.product("rebuild-projections")
+        let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
+        #expect(status.stdout.contains("stale (schema v0, code v\(AuthenticatorsProjection().schemaVersion))"), "\(status.stdout)")
+
+        // Rebuild in small batches while another process keeps appending.
+        let rebuild = Process()
+        rebuild.executableURL = URL(fileURLWithPath: tool)
+        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "100"]
+        let output = Pipe()
+        rebuild.standardOutput = output
+        rebuild.standardError = FileHandle.nullDevice
+        try rebuild.run()
+        var during = 0
+        while rebuild.isRunning && during < 40 {
+            let result = try workspace.enroll(["request", "during\(during)"])
+            #expect(result.status == 0, "\(result.stderr)")
+            during += 1
+        }
+        rebuild.waitUntilExit()
+        #expect(rebuild.terminationStatus == 0)
+        #expect(during > 0, "the rebuild ended before any concurrent append")
+        for index in 0..<3 {
+            #expect(try workspace.enroll(["request", "after\(index)"]).status == 0)
+        }
+
+        let after = try Processes.run(tool, ["--db", workspace.database, "--status", "--json"])
+        let rows = after.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let authenticators = try #require(rows.first { $0["projection"] as? String == "authenticators" })
+        #expect(authenticators["current"] as? Bool == true && authenticators["lag"] as? Int == 0, "\(after.stdout)")
+        let summary = try workspace.enrollJSON(["status", "during0"]).1
+        #expect(summary["status"] as? String == "pending")
+        #expect(try workspace.enrollJSON(["status", "newcomer"]).1["status"] as? String == "pending")
+
+        // The result equals folding the whole journal from scratch.
+        let export = try workspace.enroll(["export"])
+        let queue = try DatabaseQueue()
+        try EnrollmentDatabase.migrator.migrate(queue)
+        _ = try JournalArchive.importLines(export.stdout.split(separator: "\n").map(String.init), source: "export", into: queue, path: ":memory:")
+        let scratch = try queue.read { db in try FixtureRunner.projectionTables(in: db) }
+        #expect(try tables(workspace.database)["authenticators"] == scratch["authenticators"])
+    }
+
+    @Test("on a terminal the tool draws a progress bar with events per second and time left, then a one-line summary")
+    func progressBarOnTerminal() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 20_000, to: workspace.database)
+        let script = try Processes.tool("script", package: "bsdutils")
+        let tool = try Processes.product("rebuild-projections")
+        let result = try Processes.run(script, ["-qfec", "\(tool) --db \(workspace.database) --all --batch-size 200", "/dev/null"])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("events/s") && result.stdout.contains("ETA") && result.stdout.contains("█"), "\(result.stdout)")
+        #expect(result.stdout.contains("authenticators v\(AuthenticatorsProjection().schemaVersion): rebuilt "))
+        #expect(result.stdout.contains("enrollment_activity v\(EnrollmentActivityProjection().schemaVersion): rebuilt "))
+
+        let piped = try Processes.run(tool, ["--db", workspace.database, "--all"])
+        #expect(!piped.stderr.contains("█") && !piped.stdout.contains("█"), "no progress bar when not on a terminal")
+        #expect(piped.stdout.split(separator: "\n").count == 2)
+    }
+
+    @Test("the tool refuses bad usage with one line and exit 2, a missing database with exit 3")
+    func toolBadUsage() throws {
+        let workspace = try Workspace()
+        let tool = try Processes.product("rebuild-projections")
+        for arguments in [["--db", workspace.database], ["--db", workspace.database, "--all", "--status"], ["--db", workspace.database, "--projection", "nope"], ["--all", "--batch-size", "0"]] {
+            let result = try Processes.run(tool, arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+        }
+        let missing = try Processes.run(tool, ["--db", workspace.database, "--all"])
+        #expect(missing.status == 3 && missing.stderr.contains("no enrollment database"))
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+}
