@@ -13,9 +13,12 @@ struct RebuildTests {
         return try queue.read { db in try FixtureRunner.projectionTables(in: db) }
     }
 
-    /// The key file matching the synthetic journal's master key, so `enroll` can append to it.
-    func writeKey(_ workspace: Workspace) throws {
-        try KeyRing.write(key: SyntheticJournal.masterKey, to: workspace.keyFile)
+    static let trafficJournal = FixtureTests.root.appendingPathComponent("journals/traffic-10k.jsonl").path
+
+    /// The recorded 10 000-event journal imported into the workspace's database (with `enroll import`).
+    func importTraffic(_ workspace: Workspace) throws {
+        let result = try workspace.enroll(["import", Self.trafficJournal])
+        try #require(result.status == 0, "\(result.stderr)")
     }
 
     func checkpoint(_ name: String, in path: String) throws -> (version: Int, position: Int64)? {
@@ -97,8 +100,7 @@ struct RebuildTests {
     @Test("a stale projection is refused by readers while appends keep working; the tool rebuilds it while others append")
     func staleThenRebuiltUnderLoad() throws {
         let workspace = try Workspace()
-        try SyntheticDatabases.copy(events: 20_000, to: workspace.database)
-        try writeKey(workspace)
+        try importTraffic(workspace)
         let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
         // Pretend the code moved on: the stored table is now of an older schema version.
         try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 0 WHERE name = 'authenticators'"]).status == 0)
@@ -118,7 +120,7 @@ struct RebuildTests {
         // Rebuild in small batches while another process keeps appending.
         let rebuild = Process()
         rebuild.executableURL = URL(fileURLWithPath: tool)
-        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "100"]
+        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "20"]
         let output = Pipe()
         rebuild.standardOutput = output
         rebuild.standardError = FileHandle.nullDevice
@@ -156,10 +158,10 @@ struct RebuildTests {
     @Test("on a terminal the tool draws a progress bar with events per second and time left, then a one-line summary")
     func progressBarOnTerminal() throws {
         let workspace = try Workspace()
-        try SyntheticDatabases.copy(events: 20_000, to: workspace.database)
+        try importTraffic(workspace)
         let script = try Processes.tool("script", package: "bsdutils")
         let tool = try Processes.product("rebuild-projections")
-        let result = try Processes.run(script, ["-qfec", "\(tool) --db \(workspace.database) --all --batch-size 200", "/dev/null"])
+        let result = try Processes.run(script, ["-qfec", "\(tool) --db \(workspace.database) --all --batch-size 100", "/dev/null"])
         #expect(result.status == 0, "\(result.stdout)")
         #expect(result.stdout.contains("events/s") && result.stdout.contains("ETA") && result.stdout.contains("█"), "\(result.stdout)")
         #expect(result.stdout.contains("authenticators v\(AuthenticatorsProjection().schemaVersion): rebuilt "))
