@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The HTTP server (issue 6): Hummingbird 2 and JWT verification.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries, found with pkg-config (Debian: libssl-dev, libqrencode-dev).
@@ -33,10 +37,20 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The My Account–compatible HTTP API and the Authenticator App page (Hummingbird 2).
+        .target(
+            name: "EnrollmentServer",
+            dependencies: [
+                "Enrollment", "OneTimePassword", "QRCode", "CryptoPrimitives",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "enroll",
             dependencies: [
-                "Enrollment", "OneTimePassword", "QRCode",
+                "Enrollment", "OneTimePassword", "QRCode", "EnrollmentServer", "CryptoPrimitives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Rebuilds projections from the journal (shadow table, resumable, swapped in one transaction).
@@ -58,6 +72,16 @@ let package = Package(
 
         .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "CryptoPrimitives"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        .testTarget(
+            name: "EnrollmentServerTests",
+            dependencies: [
+                "EnrollmentServer", "Enrollment", "OneTimePassword", "QRCode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "EnrollmentTests", dependencies: ["Enrollment", "OneTimePassword", "CryptoPrimitives", "QRCode"]),
     ]
 )

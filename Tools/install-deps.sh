@@ -11,6 +11,8 @@ packages=(
   zbar-tools               # zbarimg: decodes the QR images in the tests
   librsvg2-bin             # rsvg-convert: renders SVG QR codes for zbarimg
   pkg-config
+  chromium chromium-driver # the browser test of the Authenticator App page (Tools/browser-test.sh)
+  python3-venv             # the browser test's selenium lives in a venv under .venv
 )
 packages+=("$@")
 

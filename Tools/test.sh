@@ -7,3 +7,5 @@ swift build --build-tests
 swift test --skip-build
 # The benchmark's smoke run (tiny sizes, debug build, no goals judged): keeps it from rotting.
 Tools/benchmark.sh --smoke >/dev/null
+# The Authenticator App page in headless Chromium against a real `enroll serve`.
+Tools/browser-test.sh

@@ -17,6 +17,7 @@ struct Enroll: AsyncParsableCommand {
             RemoveCommand.self, StatusCommand.self,
             HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ReplayCommand.self,
             KeysCommand.self,
+            ServeCommand.self,
         ])
 }
 

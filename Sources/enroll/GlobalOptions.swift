@@ -42,10 +42,12 @@ struct GlobalOptions: ParsableArguments {
         return SystemClock()
     }
 
-    /// Opens the engine. `create` is true only for commands that may start a new database.
-    func service(create: Bool, requireKey: Bool = true) throws -> EnrollmentService {
+    /// Opens the engine. `create` is true only for commands that may start a new database;
+    /// `concurrentReads` (the server) adds a pool of reader connections beside the writer.
+    func service(create: Bool, requireKey: Bool = true, concurrentReads: Bool = false) throws -> EnrollmentService {
         let options = DatabaseOptions(
-            durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create)
+            durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create,
+            concurrentReads: concurrentReads)
         return try EnrollmentService.open(
             databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock,
             policy: try limits.policy(), requireKey: requireKey)

@@ -1,0 +1,158 @@
+import Enrollment
+import Foundation
+import Hummingbird
+
+/// An error as the API answers it: the WSO2 Identity Server error shape
+/// `{"code", "message", "description", "traceId"}` with a fitting HTTP status.
+///
+/// `code` is a stable machine code (the engine's rejection and input codes are reused, so the
+/// command line and the API name a refusal the same way); `message` says what went wrong in a
+/// few words and `description` what to do next. Nothing here ever carries a secret, a code or a
+/// token.
+public struct APIError: Error, Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var description: String
+    /// Seconds until a lock lifts or a throttle allows again (sent as `Retry-After`).
+    public var retryAfter: Int64?
+    /// Extra fields a client may act on (the lock's end, attempts left); never secrets.
+    public var details: Details
+
+    public struct Details: Sendable, Equatable, Codable {
+        public var remainingAttempts: Int?
+        public var lockedUntil: String?
+        public var expectedDigits: Int?
+
+        public init(remainingAttempts: Int? = nil, lockedUntil: String? = nil, expectedDigits: Int? = nil) {
+            self.remainingAttempts = remainingAttempts
+            self.lockedUntil = lockedUntil
+            self.expectedDigits = expectedDigits
+        }
+    }
+
+    public init(
+        _ status: HTTPResponse.Status, code: String, message: String, description: String,
+        retryAfter: Int64? = nil, details: Details = Details()
+    ) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.description = description
+        self.retryAfter = retryAfter
+        self.details = details
+    }
+
+    // MARK: Authentication
+
+    static func unauthenticated(_ why: String) -> APIError {
+        APIError(
+            .unauthorized, code: "unauthenticated", message: "not authenticated: \(why)",
+            description: "send 'Authorization: Bearer <JWT>' with a token signed by the configured key whose 'sub' is the user and whose 'exp' is in the future")
+    }
+
+    // MARK: Bad input
+
+    static func badRequest(_ code: String, _ message: String, _ description: String) -> APIError {
+        APIError(.badRequest, code: code, message: message, description: description)
+    }
+
+    static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(
+            .contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limit) bytes",
+            description: "send a JSON object such as {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}; it is never more than a few dozen bytes")
+    }
+
+    static func notFound(path: String) -> APIError {
+        APIError(
+            .notFound, code: "not_found", message: "there is nothing at \(path)",
+            description: "the API lives under /api/users/v1/me/totp and the page at /myaccount")
+    }
+
+    static func methodNotAllowed(_ method: HTTPRequest.Method, path: String) -> APIError {
+        APIError(
+            .methodNotAllowed, code: "method_not_allowed", message: "\(method.rawValue) is not accepted on \(path)",
+            description: "see the README's API table for the methods each path accepts")
+    }
+
+    // MARK: From the engine
+
+    /// A domain refusal as an HTTP error. `now` computes Retry-After for a lock.
+    static func rejection(_ rejection: EnrollmentRejection, now: UnixTime) -> APIError {
+        let status: HTTPResponse.Status
+        var retryAfter: Int64?
+        var details = Details()
+        switch rejection {
+        case .notEnrolled: status = .notFound
+        case .alreadyEnrolled, .noPendingSecret, .enrollmentExpired, .secretUnavailable, .codeReused: status = .conflict
+        case .invalidCode(let remaining):
+            status = .conflict
+            details.remainingAttempts = remaining
+        case .locked(let until):
+            status = .tooManyRequests
+            retryAfter = max(1, until - now)
+            details.lockedUntil = Timestamps.iso8601(until)
+        case .malformedCode(let digits):
+            status = .badRequest
+            details.expectedDigits = digits
+        }
+        let (message, description) = split(rejection.message)
+        return APIError(status, code: rejection.code, message: message, description: description, retryAfter: retryAfter, details: details)
+    }
+
+    static func input(_ error: InputError) -> APIError {
+        let (message, description) = split(error.message)
+        return APIError(.badRequest, code: error.code, message: message, description: description)
+    }
+
+    /// Storage failures are the server's fault, not the caller's: 503 when retrying may help
+    /// (busy, conflicts), else 500. The details (paths) go to the log, not to the client.
+    static func store(_ error: StoreError) -> APIError {
+        switch error {
+        case .busy, .tooManyConflicts, .conflict:
+            return APIError(
+                .serviceUnavailable, code: error.code, message: "the enrollment database is busy",
+                description: "try again in a moment", retryAfter: 1)
+        default:
+            return APIError(
+                .internalServerError, code: error.code, message: "the enrollment database cannot be used",
+                description: "tell the operator; the server log names the problem (trace id above)")
+        }
+    }
+
+    /// The engine's messages read "what went wrong; what to do": the first part becomes the
+    /// message, the rest the description.
+    static func split(_ text: String) -> (String, String) {
+        guard let separator = text.range(of: "; ") else { return (text, text) }
+        return (String(text[..<separator.lowerBound]), String(text[separator.upperBound...]))
+    }
+
+    // MARK: Response
+
+    /// The JSON body; optional fields are left out when empty.
+    struct Body: Codable, Equatable {
+        var code: String
+        var message: String
+        var description: String
+        var traceId: String
+        var remainingAttempts: Int?
+        var lockedUntil: String?
+        var expectedDigits: Int?
+    }
+
+    func response(traceId: String) -> Response {
+        let body = Body(
+            code: code, message: message, description: description, traceId: traceId,
+            remainingAttempts: details.remainingAttempts, lockedUntil: details.lockedUntil,
+            expectedDigits: details.expectedDigits)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(body)) ?? Data("{\"code\":\"\(code)\"}".utf8)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Turns every error into the API's error body and writes one access line per request.
+///
+/// The access line is structured (swift-log metadata): method, path, status, duration, trace
+/// id and the authenticated user. It never holds the query string, a header, or a body, so no
+/// token, secret or code can reach the log through it. Errors the routes did not anticipate are
+/// logged with their trace id and answered 500 without details.
+struct AccessLogMiddleware: RouterMiddleware {
+    typealias Context = ServerRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = error.response(traceId: context.traceId)
+        } catch {
+            let apiError = Self.translate(error, request: request)
+            if apiError.status == .internalServerError {
+                logger.error("unexpected failure", metadata: ["trace_id": "\(context.traceId)", "error": "\(String(reflecting: type(of: error)))"])
+            }
+            response = apiError.response(traceId: context.traceId)
+        }
+        response.headers[Self.traceHeader] = context.traceId
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method.rawValue)",
+            "path": "\(request.uri.path)",
+            "status": "\(response.status.code)",
+            "duration_ms": "\(String(format: "%.1f", milliseconds))",
+            "trace_id": "\(context.traceId)",
+        ]
+        if let user = context.record.user { metadata["user"] = "\(user)" }
+        logger.info("request", metadata: metadata)
+        return response
+    }
+
+    static let traceHeader = HTTPField.Name("X-Trace-Id")!
+
+    /// Errors raised by Hummingbird itself (no route, wrong method, body too large) in the API's shape.
+    static func translate(_ error: any Error, request: Request) -> APIError {
+        guard let httpError = error as? any HTTPResponseError else {
+            return APIError(
+                .internalServerError, code: "internal_error", message: "the server failed unexpectedly",
+                description: "tell the operator the trace id; the server log has the details")
+        }
+        switch httpError.status {
+        case .notFound: return .notFound(path: String(request.uri.path.prefix(200)))
+        case .methodNotAllowed: return .methodNotAllowed(request.method, path: String(request.uri.path.prefix(200)))
+        case .contentTooLarge: return .bodyTooLarge(limit: 0)
+        default:
+            return APIError(
+                httpError.status, code: "http_\(httpError.status.code)", message: httpError.status.reasonPhrase,
+                description: "check the request against the README's API table")
+        }
+    }
+}

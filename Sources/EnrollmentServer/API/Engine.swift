@@ -1,0 +1,43 @@
+import Dispatch
+import Enrollment
+
+/// The engine as the server calls it: the same ``EnrollmentService`` the command line uses,
+/// through the ``GroupCommitHandler`` so that commands arriving together share one commit (one
+/// fsync at `synchronous=FULL`) and no request waits on SQLite on a NIO event loop.
+///
+/// Reads that block (a user's stream, the audit timeline) run on a Dispatch worker, not on the
+/// small cooperative thread pool that serves every request. Several server processes may share
+/// one database file: the engine's optimistic concurrency (expected stream versions, decide
+/// again on conflict) and SQLite's write lock keep them consistent.
+struct Engine: Sendable {
+    let service: EnrollmentService
+    let commits: GroupCommitHandler
+
+    init(service: EnrollmentService) {
+        self.service = service
+        self.commits = GroupCommitHandler(service: service)
+    }
+
+    var now: UnixTime { service.clock.now() }
+
+    func handle(_ envelope: CommandEnvelope) async throws -> CommandOutcome {
+        try await commits.handle(envelope)
+    }
+
+    func load(_ user: String) async throws -> AuthenticatorState {
+        try await offload { try service.load(user) }
+    }
+
+    /// The user's audit timeline (never a secret or a code), oldest first.
+    func history(of user: String, after position: Int64, limit: Int) async throws -> [HistoryEntry] {
+        try await offload { try AuditTrail(database: service.database).history(of: user, after: position, limit: limit) }
+    }
+
+    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+}

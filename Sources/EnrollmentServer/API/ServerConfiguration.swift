@@ -1,0 +1,19 @@
+import Enrollment
+
+/// What `enroll serve` is configured with, besides the engine and the token key.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port; the bound one is reported through `onRunning`.
+    public var port: Int
+    /// Request bodies beyond this many bytes are refused with 413 before they are parsed.
+    public var maxBodyBytes: Int
+    /// How INIT sets up a new secret (issuer shown in the app, digits, period, algorithm).
+    public var enrollmentOptions: EnrollmentOptions
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4096, enrollmentOptions: EnrollmentOptions = EnrollmentOptions()) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.enrollmentOptions = enrollmentOptions
+    }
+}

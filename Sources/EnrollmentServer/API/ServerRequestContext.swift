@@ -1,0 +1,31 @@
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// The per-request context: Hummingbird's core storage plus what the API adds.
+public struct ServerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Sent back in every error body and logged with the access line, so a user's report can be
+    /// matched with the server log.
+    public var traceId: String
+    /// What the routes learn about the request that the access log reports afterwards. A
+    /// reference, because middleware hands copies of the context down the chain.
+    let record = RequestRecord()
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        traceId = UUID().uuidString.lowercased()
+    }
+
+    /// Requests here are a few dozen bytes; the routes read bodies with ``ServerConfiguration/maxBodyBytes``.
+    public var maxUploadSize: Int { 64 * 1024 }
+}
+
+/// The authenticated user of one request, written by the route, read by the access log.
+final class RequestRecord: Sendable {
+    private let storage = Mutex<String?>(nil)
+    var user: String? {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}

@@ -1,0 +1,336 @@
+import CryptoPrimitives
+import Enrollment
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OneTimePassword
+import QRCode
+
+/// The WSO2 Identity Server My Account TOTP API (`/api/users/v1/me/totp`), served by the engine.
+///
+/// | request | engine command | answer |
+/// | --- | --- | --- |
+/// | `POST {"action":"INIT"}` | RequestEnrollment | 200 QR of the new pending secret; 409 `already_enrolled` when one is active |
+/// | `POST {"action":"VIEW"}` | RevealQR | 200 QR of the secret VALIDATE checks (pending, else active); 404 when none |
+/// | `POST {"action":"REFRESH"}` | RegenerateSecret (RequestEnrollment while only a first secret is pending) | 200 QR of the new pending secret; the active one stays in use until it is validated |
+/// | `POST {"action":"VALIDATE","verificationCode":"…"}` | ConfirmCode | see ``validate(_:user:idempotencyKey:)`` |
+/// | `GET` | RevealQR | 200 `{"qrCodeUrl"}`; 404 when nothing is enrolled |
+/// | `DELETE` | RemoveAuthenticator | 204; 404 when nothing is enrolled |
+/// | `GET /secret` | RevealQR | 200 `{"secret"}` only while a secret awaits its first code |
+/// | `GET /history` | (read only) | the caller's audit timeline, `?after=POSITION&limit=N` pages |
+/// | `GET /status` (extension) | (read only) | what the page needs to draw the row; never a secret |
+///
+/// Every response that shows a QR code carries, besides WSO2's `qrCodeUrl` (base64 of the
+/// otpauth URI), extensions a WSO2 client ignores: `qrCodeSvg` (the QR code drawn by libqrencode
+/// on the server, so the page needs no script library), `status`, `digits`, `expiresAt` and
+/// `replacementPending`.
+struct TOTPRoutes {
+    let engine: Engine
+    let verifier: TokenVerifier
+    let configuration: ServerConfiguration
+
+    static let basePath = "/api/users/v1"
+
+    func register(on router: Router<ServerRequestContext>) {
+        let totp = router.group(RouterPath(Self.basePath + "/me/totp"))
+        totp.post { request, context in try await post(request, context: context) }
+        totp.get { request, context in try await view(request, context: context, action: "GET") }
+        totp.delete { request, context in try await remove(request, context: context) }
+        totp.get("secret") { request, context in try await secret(request, context: context) }
+        totp.get("status") { request, context in try await status(request, context: context) }
+        totp.get("history") { request, context in try await history(request, context: context) }
+    }
+
+    // MARK: Requests
+
+    /// The body of `POST /me/totp`.
+    struct ActionRequest: Decodable {
+        var action: String
+        var verificationCode: String?
+    }
+
+    enum Action: String, CaseIterable {
+        case INIT, VIEW, REFRESH, VALIDATE
+    }
+
+    func post(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let user = try await authenticate(request, context: context)
+        let body = try await readBody(request)
+        let decoded: ActionRequest
+        do {
+            decoded = try JSONDecoder().decode(ActionRequest.self, from: body)
+        } catch {
+            throw APIError.badRequest(
+                "invalid_body", "the body is not a JSON object with a string 'action'",
+                "send {\"action\": \"INIT\"}, VIEW, REFRESH, or {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}")
+        }
+        guard let action = Action(rawValue: decoded.action) else {
+            throw APIError.badRequest(
+                "invalid_action", "unknown action '\(decoded.action.prefix(32))'",
+                "use one of \(Action.allCases.map(\.rawValue).joined(separator: ", ")) (upper case)")
+        }
+        let key = try idempotencyKey(request)
+        switch action {
+        case .INIT:
+            let outcome = try await run(.requestEnrollment(configuration.enrollmentOptions), user: user, action: action.rawValue, key: key)
+            return try qrResponse(outcome)
+        case .VIEW:
+            return try await view(request, context: context, action: action.rawValue, user: user, key: key)
+        case .REFRESH:
+            let state = try await load(user)
+            let firstStillPending = state.active == nil && state.pending.map { $0.expiresAt > engine.now } == true
+            let command: EnrollmentCommand = firstStillPending ? .requestEnrollment(configuration.enrollmentOptions) : .regenerateSecret(nil)
+            return try qrResponse(try await run(command, user: user, action: action.rawValue, key: key))
+        case .VALIDATE:
+            guard let code = decoded.verificationCode else {
+                throw APIError.badRequest(
+                    "missing_verification_code", "VALIDATE needs a 'verificationCode'",
+                    "send {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"} with the code the app shows")
+            }
+            return try await validate(code, user: user, key: key)
+        }
+    }
+
+    /// VALIDATE: the code is checked against the secret awaiting confirmation.
+    ///
+    /// - right code for the pending secret: 200 `{"isValid": true}` (the secret is now active);
+    /// - a wrong code, or a code already used: 200 `{"isValid": false, "reason", "remainingAttempts"}`
+    ///   (the attempt is recorded and counts towards the lock);
+    /// - the attempt that reaches the limit, and any attempt while locked: 429 `locked` with
+    ///   `Retry-After` and `lockedUntil`;
+    /// - nothing pending but an active secret: 409 `no_pending_secret`. VALIDATE confirms an
+    ///   enrollment; it is not a sign-in check, and answering `isValid` for the active secret
+    ///   would make this endpoint a code oracle outside the sign-in flow;
+    /// - a first secret that expired unconfirmed: 409 `enrollment_expired`; nothing: 404;
+    /// - not the secret's number of ASCII digits: 400 `malformed_code` (nothing recorded).
+    func validate(_ code: String, user: String, key: String?) async throws -> Response {
+        guard (1...16).contains(code.utf8.count) else {
+            throw APIError.rejection(.malformedCode(expectedDigits: configuration.enrollmentOptions.parameters.digits), now: engine.now)
+        }
+        let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
+        var body = TOTPResponse(state: outcome.state, now: engine.now)
+        switch outcome.rejection {
+        case nil:
+            body.isValid = true
+        case .invalidCode(let remaining)?:
+            body.isValid = false
+            body.reason = "invalid_code"
+            body.remainingAttempts = remaining
+        case .codeReused?:
+            body.isValid = false
+            body.reason = "code_reused"
+            body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
+        case let rejection?:
+            throw APIError.rejection(rejection, now: engine.now)
+        }
+        return try json(body, replayed: outcome.replayed)
+    }
+
+    /// GET /me/totp and VIEW: the QR code of the secret VALIDATE would check now.
+    func view(_ request: Request, context: ServerRequestContext, action: String, user known: String? = nil, key: String? = nil) async throws -> Response {
+        let user: String
+        if let known { user = known } else { user = try await authenticate(request, context: context) }
+        return try qrResponse(try await run(.revealQRCode, user: user, action: action, key: key))
+    }
+
+    func remove(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let user = try await authenticate(request, context: context)
+        let outcome = try await run(.removeAuthenticator, user: user, action: "DELETE", key: try idempotencyKey(request))
+        var headers = Self.noStore
+        if outcome.replayed { headers[Self.replayedHeader] = "true" }
+        return Response(status: .noContent, headers: headers)
+    }
+
+    /// GET /me/totp/secret: the Base32 secret for typing into an app by hand, only while it
+    /// awaits its first code (afterwards the secret is never shown as text again).
+    func secret(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let user = try await authenticate(request, context: context)
+        let state = try await load(user)
+        guard let pending = state.pending, pending.expiresAt > engine.now else {
+            if state.active != nil {
+                throw APIError(
+                    .conflict, code: "no_pending_secret", message: "the secret is shown as text only while it awaits its first code",
+                    description: "use {\"action\": \"VIEW\"} to see the QR code, or REFRESH for a new secret")
+            }
+            throw APIError.rejection(.notEnrolled, now: engine.now)
+        }
+        // Recorded like the eye icon: showing a secret belongs in the audit.
+        let outcome = try await run(.revealQRCode, user: user, action: "SECRET", key: nil)
+        guard let secret = outcome.state.pending?.credential.secret.secret else {
+            throw APIError.rejection(.noPendingSecret, now: engine.now)
+        }
+        return try json(["secret": Base32.encode(secret.bytes)], replayed: false)
+    }
+
+    /// GET /me/totp/status: the row's state for the page, read without recording anything.
+    func status(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let user = try await authenticate(request, context: context)
+        let state = try await load(user)
+        return try json(StatusResponse(state: state, now: engine.now), replayed: false)
+    }
+
+    /// GET /me/totp/history: the caller's own timeline from the audit trail (issue 3), oldest
+    /// first, at most `limit` (1-500, default 100) entries after journal position `after`.
+    /// Entries name secrets only as "sealed"/"forgotten" and never hold a code.
+    func history(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let user = try await authenticate(request, context: context)
+        let query = request.uri.queryParameters
+        let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...Int64.max, default: 0)
+        let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...500, default: 100)
+        let entries: [HistoryEntry]
+        do {
+            entries = try await engine.history(of: user, after: after, limit: Int(limit))
+        } catch let error as StoreError {
+            throw APIError.store(error)
+        }
+        var body: [String: JSONValue] = ["user": .string(user), "entries": .array(entries.map(\.jsonObject))]
+        if entries.count == Int(limit), let last = entries.last { body["next"] = .int(last.position) }
+        return try json(body, replayed: false)
+    }
+
+    static func integer(_ text: String?, name: String, range: ClosedRange<Int64>, default value: Int64) throws -> Int64 {
+        guard let text else { return value }
+        guard let number = Int64(text), range.contains(number) else {
+            throw APIError.badRequest(
+                "invalid_\(name)", "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)",
+                "leave it out, or pass for example ?\(name)=\(range.lowerBound)")
+        }
+        return number
+    }
+
+    // MARK: Pieces
+
+    func authenticate(_ request: Request, context: ServerRequestContext) async throws -> String {
+        guard let header = request.headers[.authorization] else { throw APIError.unauthenticated("no Authorization header") }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError.unauthenticated("the Authorization header is not 'Bearer <token>'")
+        }
+        let user = try await verifier.user(fromBearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        context.record.user = user
+        return user
+    }
+
+    func readBody(_ request: Request) async throws -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
+        }
+    }
+
+    /// `Idempotency-Key` (1-255 printable ASCII characters), if sent.
+    func idempotencyKey(_ request: Request) throws -> String? {
+        guard let key = request.headers[Self.idempotencyHeader] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else {
+            throw APIError.badRequest(
+                "invalid_idempotency_key", "the Idempotency-Key header must be 1 to 255 printable ASCII characters",
+                "send a fresh random value (a UUID) per intended action, and the same value when retrying it")
+        }
+        return key
+    }
+
+    /// The engine's command id for a request. With an `Idempotency-Key` it is derived from the
+    /// user, the action and the key, so a retry replays the first outcome and appends nothing,
+    /// while the same key from another user (or for another action) is a different command: no
+    /// one can read or block another user's outcome by guessing keys.
+    static func commandId(user: String, action: String, key: String?) -> String {
+        guard let key else { return UUID().uuidString.lowercased() }
+        let material = Array("idempotency\u{0}\(user)\u{0}\(action)\u{0}\(key)".utf8)
+        return "http-" + sha256(material).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func run(_ command: EnrollmentCommand, user: String, action: String, key: String?, refusalsAreErrors: Bool = true) async throws -> CommandOutcome {
+        let envelope = CommandEnvelope(commandId: Self.commandId(user: user, action: action, key: key), user: user, actor: user, command: command)
+        let outcome: CommandOutcome
+        do {
+            outcome = try await engine.handle(envelope)
+        } catch let error as InputError {
+            throw APIError.input(error)
+        } catch let error as StoreError {
+            throw APIError.store(error)
+        }
+        if refusalsAreErrors, let rejection = outcome.rejection { throw APIError.rejection(rejection, now: engine.now) }
+        return outcome
+    }
+
+    func load(_ user: String) async throws -> AuthenticatorState {
+        do {
+            return try await engine.load(user)
+        } catch let error as StoreError {
+            throw APIError.store(error)
+        }
+    }
+
+    func qrResponse(_ outcome: CommandOutcome) throws -> Response {
+        guard let uri = outcome.state.currentURI()?.string else { throw APIError.rejection(.secretUnavailable, now: engine.now) }
+        var body = TOTPResponse(state: outcome.state, now: engine.now)
+        body.qrCodeUrl = Data(uri.utf8).base64EncodedString()
+        do {
+            body.qrCodeSvg = try QRCode(encoding: uri).svg(moduleSize: 6, title: "QR code for your authenticator app")
+        } catch {
+            throw APIError(
+                .internalServerError, code: error.code, message: "the QR code cannot be drawn",
+                description: "use the secret from GET /me/totp/secret, or tell the operator")
+        }
+        return try json(body, replayed: outcome.replayed)
+    }
+
+    static let noStore: HTTPFields = [.cacheControl: "no-store", .contentType: "application/json; charset=utf-8"]
+    static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
+    static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
+
+    func json(_ value: some Encodable, replayed: Bool) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = Self.noStore
+        if replayed { headers[Self.replayedHeader] = "true" }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// The answer to POST and GET /me/totp: WSO2's fields (`qrCodeUrl`, `isValid`) and extensions.
+struct TOTPResponse: Encodable {
+    var qrCodeUrl: String?
+    var isValid: Bool?
+    var qrCodeSvg: String?
+    var status: String
+    var digits: Int?
+    var expiresAt: String?
+    var replacementPending: Bool
+    var reason: String?
+    var remainingAttempts: Int?
+
+    init(state: AuthenticatorState, now: UnixTime) {
+        status = state.status.rawValue
+        digits = state.current?.parameters.digits
+        expiresAt = state.pending.map { Timestamps.iso8601($0.expiresAt) }
+        replacementPending = state.pending?.isReplacement ?? false
+    }
+}
+
+/// GET /me/totp/status: what the page draws the Authenticator App row from.
+struct StatusResponse: Encodable {
+    /// none, pending or active, as of now (a pending secret past its lifetime counts as gone).
+    var status: String
+    var replacementPending: Bool
+    /// The digits of the secret VALIDATE checks now.
+    var digits: Int?
+    var pendingExpiresAt: String?
+    /// True when a pending secret's lifetime ran out unconfirmed.
+    var pendingExpired: Bool
+    var lockedUntil: String?
+    var failedAttempts: Int
+
+    init(state: AuthenticatorState, now: UnixTime) {
+        let livePending = state.pending.flatMap { $0.expiresAt > now ? $0 : nil }
+        pendingExpired = state.pending != nil && livePending == nil
+        status = state.active != nil ? "active" : (livePending != nil ? "pending" : "none")
+        replacementPending = livePending?.isReplacement ?? false
+        digits = (livePending?.credential ?? state.active)?.parameters.digits
+        pendingExpiresAt = livePending.map { Timestamps.iso8601($0.expiresAt) }
+        lockedUntil = state.lockedUntil.flatMap { $0 > now ? Timestamps.iso8601($0) : nil }
+        failedAttempts = state.failedAttempts
+    }
+}

@@ -1,0 +1,140 @@
+import Enrollment
+import Foundation
+import JWTKit
+
+/// The claims the API reads from a bearer token: `sub` names the user whose authenticator the
+/// request acts on, `exp` bounds the token's life (RFC 7519 §4.1.2, §4.1.4). Other claims are
+/// ignored.
+struct AccessTokenClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+
+    /// Signature checking happens before this; here only time. The server's clock is the
+    /// engine's, so ENROLL_NOW fixes both for tests.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// How bearer tokens are checked: which key and which algorithm.
+///
+/// Exactly one algorithm is accepted per server. The token's header `alg` must name it, so
+/// `none` (RFC 7519 §6, unsecured JWTs) and algorithm confusion (an RS256 public key used as an
+/// HS256 secret) are refused before any signature is computed.
+public enum TokenKey: Sendable {
+    /// HS256 with a shared secret (ENROLL_JWT_SECRET or --jwt-secret-file).
+    case hmacSHA256(secret: [UInt8])
+    /// RS256 or ES256 with a PEM public key (--jwt-public-key). The algorithm follows the key.
+    case publicKeyPEM(String)
+
+    /// HS256 secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as
+    /// long as the hash output.
+    public static let minimumSecretBytes = 32
+}
+
+/// Why a token configuration cannot be used (reported by `enroll serve` as bad input, exit 2).
+public enum TokenKeyError: Error, Sendable, Equatable {
+    case secretTooShort(Int)
+    case unreadablePublicKey(String)
+
+    public var code: String {
+        switch self {
+        case .secretTooShort: "jwt_secret_too_short"
+        case .unreadablePublicKey: "jwt_public_key_unreadable"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .secretTooShort(let count):
+            "the JWT secret is \(count) bytes; use at least \(TokenKey.minimumSecretBytes) random bytes (RFC 7518 §3.2), e.g. `openssl rand -hex 32`"
+        case .unreadablePublicKey(let reason):
+            "the JWT public key is not an RSA (2048 bits or more) or P-256 public key in PEM form (\(reason)); pass the issuer's '-----BEGIN PUBLIC KEY-----' file"
+        }
+    }
+}
+
+/// Verifies bearer tokens and names the user they speak for.
+public struct TokenVerifier: Sendable {
+    let keys: JWTKeyCollection
+    /// The one `alg` header value accepted: HS256, RS256 or ES256.
+    public let algorithm: String
+    let clock: any EnrollmentClock
+
+    public static func make(_ key: TokenKey, clock: any EnrollmentClock) async throws(TokenKeyError) -> TokenVerifier {
+        let keys = JWTKeyCollection()
+        switch key {
+        case .hmacSHA256(let secret):
+            guard secret.count >= TokenKey.minimumSecretBytes else { throw .secretTooShort(secret.count) }
+            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+            return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock)
+        case .publicKeyPEM(let pem):
+            if let ecdsa = try? ES256PublicKey(pem: pem) {
+                await keys.add(ecdsa: ecdsa)
+                return TokenVerifier(keys: keys, algorithm: "ES256", clock: clock)
+            }
+            do {
+                let rsa = try Insecure.RSA.PublicKey(pem: pem)
+                await keys.add(rsa: rsa, digestAlgorithm: .sha256)
+                return TokenVerifier(keys: keys, algorithm: "RS256", clock: clock)
+            } catch {
+                throw .unreadablePublicKey("\(error)".prefix(120).description)
+            }
+        }
+    }
+
+    /// The user (`sub`) of a valid token. Every failure is 401 with a reason that names no part
+    /// of the token.
+    public func user(fromBearer token: String) async throws(APIError) -> String {
+        guard let alg = Self.headerAlgorithm(token) else { throw .unauthenticated("the token is not a JWT") }
+        guard alg == algorithm else {
+            throw .unauthenticated("the token's algorithm '\(alg.prefix(16))' is not accepted (this server accepts \(algorithm))")
+        }
+        let claims: AccessTokenClaims
+        do {
+            claims = try await keys.verify(token, as: AccessTokenClaims.self)
+        } catch {
+            throw .unauthenticated("the token's signature or claims are not valid")
+        }
+        let now = Date(timeIntervalSince1970: TimeInterval(clock.now()))
+        guard claims.exp.value > now else { throw .unauthenticated("the token has expired") }
+        do {
+            return try Validation.user(claims.sub.value)
+        } catch {
+            throw .unauthenticated("the token's subject is not a valid user id")
+        }
+    }
+
+    /// The `alg` of a compact JWS header (RFC 7515 §7.1), or nil when the text is not one.
+    static func headerAlgorithm(_ token: String) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let header = Base64URL.decode(String(parts[0])),
+            let object = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
+            let alg = object["alg"] as? String
+        else { return nil }
+        return alg
+    }
+}
+
+/// Issues tokens with a shared secret: `enroll serve --demo` and tests.
+public struct TokenIssuer: Sendable {
+    let keys: JWTKeyCollection
+
+    public init(secret: [UInt8]) async {
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    }
+
+    /// A HS256 token for `user` that expires at `expiresAt` (Unix seconds).
+    public func token(for user: String, expiresAt: UnixTime) async throws -> String {
+        try await keys.sign(AccessTokenClaims(
+            sub: SubjectClaim(value: user), exp: ExpirationClaim(value: Date(timeIntervalSince1970: TimeInterval(expiresAt)))))
+    }
+}
+
+/// RFC 4648 §5 base64url without padding, as JWTs use it.
+enum Base64URL {
+    static func decode(_ text: String) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map { Array($0) }
+    }
+}

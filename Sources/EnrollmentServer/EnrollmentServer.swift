@@ -1,0 +1,41 @@
+import Enrollment
+import Hummingbird
+import Logging
+
+/// The HTTP face of the engine: the My Account–compatible TOTP API under `/api/users/v1` and
+/// the Authenticator App page at `/myaccount`, on Hummingbird 2.
+///
+/// ```swift
+/// let verifier = try await TokenVerifier.make(.hmacSHA256(secret: key), clock: service.clock)
+/// let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: .init(port: 8080))
+/// try await app.runService()   // SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit
+/// ```
+public enum EnrollmentServer {
+    /// The routes, without a socket: what the application serves and what tests drive.
+    public static func router(
+        service: EnrollmentService, verifier: TokenVerifier, configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "enrollment.access")
+    ) -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: AccessLogMiddleware(logger: logger))
+        TOTPRoutes(engine: Engine(service: service), verifier: verifier, configuration: configuration).register(on: router)
+        MyAccountPage.register(on: router)
+        return router
+    }
+
+    /// The server. `onRunning` receives the bound port (useful with port 0) once it accepts
+    /// connections. Graceful shutdown on SIGTERM and SIGINT comes from swift-service-lifecycle
+    /// through `runService()`: the listener closes, in-flight requests finish (each engine
+    /// command commits in one transaction or not at all), then the process exits.
+    public static func application(
+        service: EnrollmentService, verifier: TokenVerifier, configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "enrollment.server"),
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(service: service, verifier: verifier, configuration: configuration),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "enroll"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,266 @@
+extension MyAccountPage {
+    /// The page's behaviour. Plain JavaScript, no library: the row's buttons call the TOTP API
+    /// with the bearer token, every outcome is announced in the live region (#messages), and
+    /// focus moves to what the user needs next so the page works from the keyboard alone.
+    static let script = #"""
+        'use strict';
+        (function () {
+          const API = '/api/users/v1/me/totp';
+          const $ = (id) => document.getElementById(id);
+          let token = null;
+          let current = null;      // last /status answer
+          let digits = 6;
+
+          function say(text, kind) {
+            const box = $('messages');
+            box.className = 'message ' + (kind || 'info');
+            box.textContent = '';
+            // A fresh text node after clearing makes screen readers announce repeated messages.
+            window.setTimeout(() => { box.textContent = text; }, 30);
+          }
+
+          function newKey() {
+            const bytes = new Uint8Array(16);
+            window.crypto.getRandomValues(bytes);
+            return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+          }
+
+          function localTime(iso) {
+            const date = new Date(iso);
+            return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+          }
+
+          async function call(method, path, body) {
+            const headers = { 'Authorization': 'Bearer ' + token, 'Accept': 'application/json' };
+            if (body) headers['Content-Type'] = 'application/json';
+            if (method === 'POST' || method === 'DELETE') headers['Idempotency-Key'] = newKey();
+            let response;
+            try {
+              response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store' });
+            } catch (error) {
+              say('The server cannot be reached. Check your connection and try again.', 'error');
+              throw error;
+            }
+            let data = {};
+            if (response.status !== 204) {
+              try { data = await response.json(); } catch (error) { data = {}; }
+            }
+            if (response.status === 401) {
+              signOut('Your sign-in is no longer valid (' + (data.message || 'not authenticated') + '). Paste a new access token.');
+              throw new Error('unauthenticated');
+            }
+            return { status: response.status, data };
+          }
+
+          function explain(result) {
+            const data = result.data || {};
+            switch (data.code) {
+              case 'locked':
+                return 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '. Try again after that time.';
+              case 'enrollment_expired':
+                return 'This QR code expired before a code from it was verified. Press + to get a new QR code.';
+              case 'not_enrolled':
+                return 'No authenticator app is set up. Press + to add one.';
+              case 'already_enrolled':
+                return 'An authenticator app is already set up. Use Regenerate to replace it.';
+              case 'malformed_code':
+              case 'invalid_code_format':
+                return 'Type the ' + (data.expectedDigits || digits) + ' digits your app shows, numbers only.';
+              default:
+                return (data.message || 'The request failed') + (data.description ? '. ' + data.description : '') + (data.traceId ? ' (reference ' + data.traceId + ')' : '');
+            }
+          }
+
+          // --- The row -------------------------------------------------------------------
+
+          async function refresh() {
+            const result = await call('GET', '/status');
+            if (result.status !== 200) { say(explain(result), 'error'); return; }
+            current = result.data;
+            render();
+          }
+
+          function render() {
+            const state = current.status;
+            $('totp-row').dataset.state = state;
+            $('add').hidden = state !== 'none';
+            $('view').hidden = state === 'none';
+            $('regenerate').hidden = state !== 'active';
+            $('remove').hidden = state === 'none';
+            let text;
+            if (state === 'active') {
+              text = current.replacementPending
+                ? 'Enabled. A new QR code waits for a code from it until ' + localTime(current.pendingExpiresAt) + '.'
+                : 'Enabled';
+            } else if (state === 'pending') {
+              text = 'Not enabled yet: waiting for a code from your app (until ' + localTime(current.pendingExpiresAt) + ').';
+            } else {
+              text = 'Not set up. Use an authenticator app on your phone to get sign-in codes.';
+            }
+            if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
+            $('totp-state').textContent = text;
+          }
+
+          function showPanel(data, intro) {
+            const panel = $('panel');
+            const svg = new DOMParser().parseFromString(data.qrCodeSvg || '', 'image/svg+xml').documentElement;
+            const qr = $('qr');
+            qr.textContent = '';
+            if (svg && svg.nodeName.toLowerCase() === 'svg') qr.appendChild(document.importNode(svg, true));
+            const awaitingCode = data.status === 'pending' || data.replacementPending;
+            digits = data.digits || 6;
+            $('panel-title').textContent = awaitingCode ? 'Scan this QR code with your authenticator app' : 'Your authenticator app\u2019s QR code';
+            $('panel-help').textContent = intro;
+            $('verify-form').hidden = !awaitingCode;
+            if (awaitingCode) buildBoxes(digits);
+            panel.hidden = false;
+            $('confirm-remove').hidden = true;
+            if (awaitingCode) boxes()[0].focus(); else $('panel-title').focus();
+          }
+
+          function hidePanel() {
+            $('panel').hidden = true;
+            $('qr').textContent = '';
+          }
+
+          // --- Code boxes ------------------------------------------------------------------
+
+          function boxes() { return Array.from(document.querySelectorAll('#code-boxes input')); }
+
+          function buildBoxes(count) {
+            const container = $('code-boxes');
+            container.textContent = '';
+            $('code-legend').textContent = 'Enter the ' + count + '-digit code your app shows';
+            for (let i = 0; i < count; i++) {
+              const input = document.createElement('input');
+              input.type = 'text';
+              input.inputMode = 'numeric';
+              input.maxLength = count;
+              input.className = 'digit';
+              input.autocomplete = i === 0 ? 'one-time-code' : 'off';
+              input.setAttribute('aria-label', 'Digit ' + (i + 1) + ' of ' + count);
+              input.addEventListener('input', () => spread(i));
+              input.addEventListener('keydown', (event) => step(event, i));
+              container.appendChild(input);
+            }
+          }
+
+          // Typing or pasting puts one digit per box and moves on; anything but digits is dropped.
+          function spread(index) {
+            const all = boxes();
+            const typed = all[index].value.replace(/[^0-9]/g, '');
+            all[index].value = typed.slice(0, 1);
+            let next = index;
+            for (let k = 1; k < typed.length && index + k < all.length; k++) all[index + k].value = typed[k];
+            if (typed.length > 0) next = Math.min(index + typed.length, all.length - 1);
+            if (next !== index || (typed.length > 0 && index < all.length - 1)) all[next].focus();
+          }
+
+          function step(event, index) {
+            const all = boxes();
+            if (event.key === 'Backspace' && all[index].value === '' && index > 0) { all[index - 1].focus(); all[index - 1].value = ''; event.preventDefault(); }
+            else if (event.key === 'ArrowLeft' && index > 0) { all[index - 1].focus(); event.preventDefault(); }
+            else if (event.key === 'ArrowRight' && index < all.length - 1) { all[index + 1].focus(); event.preventDefault(); }
+          }
+
+          function clearBoxes() { boxes().forEach((input) => { input.value = ''; }); const first = boxes()[0]; if (first) first.focus(); }
+
+          // --- Actions ---------------------------------------------------------------------
+
+          async function act(action, intro) {
+            const result = await call('POST', '', { action });
+            if (result.status !== 200) { say(explain(result), 'error'); await refresh(); return; }
+            showPanel(result.data, intro);
+            say(intro, 'info');
+            await refresh();
+          }
+
+          async function verify(event) {
+            event.preventDefault();
+            const code = boxes().map((input) => input.value).join('');
+            if (code.length !== digits) { say('Type all ' + digits + ' digits your app shows.', 'error'); const empty = boxes().find((i) => !i.value); if (empty) empty.focus(); return; }
+            const result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
+            if (result.status === 200 && result.data.isValid === true) {
+              hidePanel();
+              say('Authenticator app enabled. Sign-in will ask for a code from it.', 'success');
+              await refresh();
+              $('view').focus();
+              return;
+            }
+            if (result.status === 200) {
+              const left = result.data.remainingAttempts;
+              const tail = (typeof left === 'number') ? ' ' + left + (left === 1 ? ' attempt' : ' attempts') + ' left before verification is locked.' : '';
+              say(result.data.reason === 'code_reused'
+                ? 'That code was already used. Wait for your app to show the next code and type that one.' + tail
+                : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + tail, 'error');
+              clearBoxes();
+              return;
+            }
+            say(explain(result), 'error');
+            if (result.data.code === 'enrollment_expired') hidePanel(); else clearBoxes();
+            await refresh();
+          }
+
+          async function remove() {
+            $('confirm-remove').hidden = true;
+            const result = await call('DELETE', '');
+            if (result.status === 204) { hidePanel(); say('Authenticator app removed.', 'success'); }
+            else say(explain(result), 'error');
+            await refresh();
+            $('add').hidden ? $('main').focus() : $('add').focus();
+          }
+
+          // --- Sign-in ---------------------------------------------------------------------
+
+          function subject(jwt) {
+            try {
+              const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+              return JSON.parse(atob(part + '==='.slice((part.length + 3) % 4))).sub || '';
+            } catch (error) { return ''; }
+          }
+
+          async function signIn(value) {
+            token = value.trim();
+            $('who').textContent = subject(token) ? 'Signed in as ' + subject(token) : '';
+            $('login').hidden = true;
+            $('security').hidden = false;
+            $('signout').hidden = false;
+            await refresh();
+          }
+
+          function signOut(message) {
+            token = null;
+            hidePanel();
+            $('security').hidden = true;
+            $('signout').hidden = true;
+            $('who').textContent = '';
+            $('login').hidden = false;
+            if (message) say(message, 'error');
+            $('token').focus();
+          }
+
+          document.addEventListener('DOMContentLoaded', () => {
+            $('add').addEventListener('click', () => act('INIT', 'Scan the QR code with your authenticator app, then type the code it shows and press Verify.').catch(() => {}));
+            $('view').addEventListener('click', () => act('VIEW', 'This is the QR code of your authenticator app. Scan it again on a new phone.').catch(() => {}));
+            $('regenerate').addEventListener('click', () => act('REFRESH', 'Scan this new QR code, then verify a code from it. Your current app keeps working until you do.').catch(() => {}));
+            $('remove').addEventListener('click', () => { $('confirm-remove').hidden = false; $('remove-no').focus(); });
+            $('remove-no').addEventListener('click', () => { $('confirm-remove').hidden = true; $('remove').focus(); });
+            $('remove-yes').addEventListener('click', () => remove().catch(() => {}));
+            $('close-panel').addEventListener('click', () => { hidePanel(); ($('view').hidden ? $('add') : $('view')).focus(); });
+            $('verify-form').addEventListener('submit', (event) => verify(event).catch(() => {}));
+            $('signout').addEventListener('click', () => signOut('Signed out.'));
+            $('login-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value).catch(() => {}); });
+
+            const fragment = new URLSearchParams(window.location.hash.slice(1));
+            const fromFragment = fragment.get('token');
+            if (fromFragment) {
+              // Out of the address bar and history, so it is not bookmarked or shared by accident.
+              window.history.replaceState(null, '', window.location.pathname);
+              signIn(fromFragment).catch(() => {});
+            } else {
+              signOut(null);
+            }
+          });
+        })();
+        """#
+}

@@ -1,0 +1,112 @@
+import Enrollment
+import EnrollmentServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import Testing
+
+@Suite("Bearer JWT authentication")
+struct AuthenticationTests {
+    struct Claims: JWTPayload {
+        var sub: SubjectClaim
+        var exp: ExpirationClaim
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// An unsecured JWT (RFC 7519 §6): header alg "none", empty signature.
+    static func unsecured(user: String, exp: UnixTime) -> String {
+        base64URL(Data(#"{"alg":"none","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(#"{"sub":"\#(user)","exp":\#(exp)}"#.utf8)) + "."
+    }
+
+    static func expectUnauthenticated(_ response: TestResponse, _ comment: Comment? = nil) {
+        #expect(response.status == .unauthorized, comment)
+        #expect(response["code"] == "unauthenticated", comment)
+        #expect(response.headers[.wwwAuthenticate] == "Bearer", comment)
+    }
+
+    @Test("no token, a malformed header, a bad signature, an expired token or alg none: 401")
+    func refusals() async throws {
+        let harness = try await Harness()
+        let valid = try await harness.token("alice")
+        let otherKey = await TokenIssuer(secret: Array("another-secret-that-is-long-enough-1234".utf8))
+        let forged = try await otherKey.token(for: "alice", expiresAt: harness.clock.now() + 600)
+        let expired = try await harness.token("alice", lifetime: -1)
+        let none = Self.unsecured(user: "alice", exp: harness.clock.now() + 600)
+        var characters = Array(valid)
+        characters[characters.count - 3] = characters[characters.count - 3] == "A" ? "B" : "A"
+        let tampered = String(characters)
+        try await harness.test { client in
+            Self.expectUnauthenticated(try await client.request(.get, token: nil), "no token")
+            Self.expectUnauthenticated(
+                try await client.request(.get, token: nil, headers: [.authorization: "Basic YWxpY2U6cGFzcw=="]), "basic")
+            for (name, token) in [("forged", forged), ("expired", expired), ("none", none), ("tampered", tampered), ("junk", "a.b.c")] {
+                Self.expectUnauthenticated(try await client.request(.post, token: token, json: #"{"action":"INIT"}"#), "\(name)")
+            }
+            #expect(try await client.request(.get, Client.totp + "/status", token: valid).status == .ok)
+            #expect(try harness.service.load("alice").version == 0)
+        }
+    }
+
+    @Test("a token expires with the server's clock")
+    func expiry() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice", lifetime: 60)
+        try await harness.test { client in
+            #expect(try await client.request(.get, Client.totp + "/status", token: token).status == .ok)
+            harness.clock.advance(by: 61)
+            Self.expectUnauthenticated(try await client.request(.get, Client.totp + "/status", token: token))
+        }
+    }
+
+    @Test("RS256 with a public key: a token signed by the private key is accepted, HS256 with the public key as secret is not")
+    func rs256() async throws {
+        let harness = try await Harness()
+        let privatePath = harness.directory.appendingPathComponent("rsa.pem").path
+        try run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", privatePath])
+        let publicPEM = try run("/usr/bin/openssl", ["pkey", "-in", privatePath, "-pubout"])
+        let signer = JWTKeyCollection()
+        await signer.add(rsa: try Insecure.RSA.PrivateKey(pem: String(contentsOfFile: privatePath, encoding: .utf8)), digestAlgorithm: .sha256)
+        let exp = ExpirationClaim(value: Date(timeIntervalSince1970: TimeInterval(harness.clock.now() + 600)))
+        let good = try await signer.sign(Claims(sub: "alice", exp: exp))
+        let confused = JWTKeyCollection()
+        await confused.add(hmac: HMACKey(from: publicPEM), digestAlgorithm: .sha256)
+        let confusion = try await confused.sign(Claims(sub: "alice", exp: exp))
+        let none = Self.unsecured(user: "alice", exp: harness.clock.now() + 600)
+        try await harness.test(key: .publicKeyPEM(publicPEM)) { client in
+            #expect(try await client.action("INIT", token: good).status == .ok)
+            Self.expectUnauthenticated(try await client.request(.get, token: confusion), "HS256 with the public key")
+            Self.expectUnauthenticated(try await client.request(.get, token: none), "none")
+        }
+    }
+
+    @Test("ES256 with a P-256 public key")
+    func es256() async throws {
+        let harness = try await Harness()
+        let privateKey = ES256PrivateKey()
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: privateKey)
+        let exp = ExpirationClaim(value: Date(timeIntervalSince1970: TimeInterval(harness.clock.now() + 600)))
+        let good = try await signer.sign(Claims(sub: "carol", exp: exp))
+        let stranger = JWTKeyCollection()
+        await stranger.add(ecdsa: ES256PrivateKey())
+        let bad = try await stranger.sign(Claims(sub: "carol", exp: exp))
+        try await harness.test(key: .publicKeyPEM(privateKey.publicKey.pemRepresentation)) { client in
+            #expect(try await client.action("INIT", token: good).status == .ok)
+            Self.expectUnauthenticated(try await client.request(.get, token: bad))
+        }
+    }
+
+    @Test("a short HS256 secret and an unreadable public key are refused at start-up")
+    func badKeys() async throws {
+        let clock = FixedClock(0)
+        await #expect(throws: TokenKeyError.secretTooShort(6)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("abcdef".utf8)), clock: clock) }
+        await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.publicKeyPEM("not a key"), clock: clock) }
+    }
+}

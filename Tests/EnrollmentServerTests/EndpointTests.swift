@@ -1,0 +1,174 @@
+import Enrollment
+import EnrollmentServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite("GET/DELETE /me/totp, /secret, errors and idempotency")
+struct EndpointTests {
+    @Test("GET /me/totp is 404 with nothing enrolled; DELETE removes, and a second DELETE is 404")
+    func getAndDelete() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let none = try await client.request(.get, token: token)
+            #expect(none.status == .notFound)
+            #expect(none["code"] == "not_enrolled")
+            _ = try await client.action("INIT", token: token)
+            #expect(try await client.request(.get, token: token).status == .ok)
+            let removed = try await client.request(.delete, token: token)
+            #expect(removed.status == .noContent)
+            #expect(try await client.request(.get, token: token).status == .notFound)
+            #expect(try await client.request(.get, Client.totp + "/status", token: token)["status"] == "none")
+            let again = try await client.request(.delete, token: token)
+            #expect(again.status == .notFound)
+        }
+    }
+
+    @Test("GET /me/totp/secret gives the Base32 secret only while it awaits its first code")
+    func secret() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            #expect(try await client.request(.get, Client.totp + "/secret", token: token).status == .notFound)
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let pending = try await client.request(.get, Client.totp + "/secret", token: token)
+            #expect(pending.status == .ok)
+            #expect(pending["secret"] == uriParameter(uri, "secret"))
+            _ = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now()))
+            let active = try await client.request(.get, Client.totp + "/secret", token: token)
+            #expect(active.status == .conflict)
+            #expect(active["code"] == "no_pending_secret")
+            #expect(active.text.contains(uriParameter(uri, "secret") ?? "-") == false)
+        }
+    }
+
+    @Test("one user cannot see, validate, refresh or remove another user's authenticator")
+    func isolation() async throws {
+        let harness = try await Harness()
+        let alice = try await harness.token("alice")
+        let bob = try await harness.token("bob")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: alice).otpauthURI)
+            let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+            // Bob, with a valid token of his own, only ever reaches his own (empty) authenticator.
+            #expect(try await client.request(.get, token: bob).status == .notFound)
+            #expect(try await client.request(.get, Client.totp + "?user=alice", token: bob).status == .notFound)
+            #expect(try await client.action("VIEW", token: bob).status == .notFound)
+            #expect(try await client.request(.get, Client.totp + "/secret", token: bob).status == .notFound)
+            #expect(try await client.action("VALIDATE", token: bob, code: code).status == .notFound)
+            #expect(try await client.action("REFRESH", token: bob).status == .notFound)
+            #expect(try await client.request(.delete, token: bob).status == .notFound)
+            // Alice's pending secret is untouched and her code still works.
+            #expect(try await client.request(.get, token: alice).otpauthURI == uri)
+            #expect(try await client.action("VALIDATE", token: alice, code: code).object["isValid"] as? Bool == true)
+            // Bob's own enrollment is separate.
+            let bobs = try await client.action("INIT", token: bob).otpauthURI
+            #expect(bobs != uri)
+            #expect(try harness.service.load("alice").status == .active)
+            #expect(try harness.service.load("bob").status == .pending)
+        }
+    }
+
+    @Test("a repeated Idempotency-Key replays the first outcome and records nothing new")
+    func idempotency() async throws {
+        let harness = try await Harness()
+        let alice = try await harness.token("alice")
+        let bob = try await harness.token("bob")
+        try await harness.test { client in
+            let first = try await client.action("INIT", token: alice, key: "k-1")
+            let retry = try await client.action("INIT", token: alice, key: "k-1")
+            #expect(retry.status == .ok)
+            #expect(retry.otpauthURI == first.otpauthURI)
+            #expect(retry.headers[.init("Idempotent-Replayed")!] == "true")
+            #expect(try harness.service.load("alice").version == 1)
+            // The same key from another user is another command.
+            let bobs = try await client.action("INIT", token: bob, key: "k-1")
+            #expect(bobs.otpauthURI != first.otpauthURI)
+            #expect(bobs.headers[.init("Idempotent-Replayed")!] == nil)
+            // DELETE: the retry answers like the first time instead of 404.
+            let delete: HTTPFields = [.init("Idempotency-Key")!: "del-1"]
+            #expect(try await client.request(.delete, token: alice, headers: delete).status == .noContent)
+            #expect(try await client.request(.delete, token: alice, headers: delete).status == .noContent)
+            #expect(try await client.request(.delete, token: alice, headers: [.init("Idempotency-Key")!: "del-2"]).status == .notFound)
+            // A key that is not printable ASCII is bad input.
+            let bad = try await client.action("INIT", token: alice, key: String(repeating: "x", count: 300))
+            #expect(bad.status == .badRequest)
+            #expect(bad["code"] == "invalid_idempotency_key")
+        }
+    }
+
+    @Test("a body over the cap is 413 and changes nothing")
+    func bodyCap() async throws {
+        let harness = try await Harness(maxBodyBytes: 256)
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let padding = String(repeating: " ", count: 300)
+            let response = try await client.request(.post, token: token, json: "{\"action\": \"INIT\"\(padding)}")
+            #expect(response.status == .contentTooLarge)
+            #expect(response["code"] == "body_too_large")
+            #expect(try harness.service.load("alice").version == 0)
+        }
+    }
+
+    @Test("unknown paths and methods answer in the error shape: 404, 405")
+    func unknownRoutes() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let missing = try await client.request(.get, "/api/users/v1/me/nothing", token: token)
+            #expect(missing.status == .notFound)
+            for key in ["code", "message", "description", "traceId"] { #expect(missing[key] != nil, "\(key)") }
+            #expect(missing.headers[.init("X-Trace-Id")!] == missing["traceId"])
+            let put = try await client.request(.put, token: token, json: "{}")
+            #expect([.methodNotAllowed, .notFound].contains(put.status))
+            #expect(put["code"] != nil)
+        }
+    }
+
+    @Test("the access log names method, path, status and user, never the token, the secret or the code")
+    func accessLogHasNoSecrets() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let secret = try #require(try await client.request(.get, Client.totp + "/secret", token: token)["secret"])
+            let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+            _ = try await client.action("VALIDATE", token: token, code: code)
+            _ = try await client.request(.get, token: "not-a-token")
+            let log = harness.logs.all
+            #expect(log.contains("path=/api/users/v1/me/totp"))
+            #expect(log.contains("status=200"))
+            #expect(log.contains("status=401"))
+            #expect(log.contains("user=alice"))
+            #expect(!log.contains(token))
+            #expect(!log.contains(token.split(separator: ".")[2]))
+            #expect(!log.contains(secret))
+            #expect(!log.contains(code))
+            #expect(!log.contains("not-a-token"))
+        }
+    }
+
+    @Test("the page is served with no external resource and a strict Content-Security-Policy")
+    func page() async throws {
+        let harness = try await Harness()
+        try await harness.test { client in
+            let page = try await client.request(.get, "/myaccount", token: nil)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            for asset in ["/myaccount/app.js", "/myaccount/app.css"] {
+                let response = try await client.request(.get, asset, token: nil)
+                #expect(response.status == .ok)
+                #expect(!response.text.contains("https://"))
+                #expect(!response.text.contains("@import"))
+            }
+            #expect(!page.text.contains("https://"))
+            #expect(!page.text.contains("src=\"http"))
+            #expect(page.text.contains("Authenticator App"))
+            #expect(page.text.contains("aria-live=\"polite\""))
+        }
+    }
+}

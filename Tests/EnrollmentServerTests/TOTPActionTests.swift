@@ -1,0 +1,230 @@
+import Enrollment
+import EnrollmentServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite("POST /me/totp actions")
+struct TOTPActionTests {
+    @Test("INIT shows a QR code whose otpauth URI carries the issuer, the user and the digits")
+    func initShowsQRCode() async throws {
+        let harness = try await Harness(digits: 8)
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let response = try await client.action("INIT", token: token)
+            #expect(response.status == .ok)
+            let uri = try #require(response.otpauthURI)
+            #expect(uri.hasPrefix("otpauth://totp/ACME:alice?"))
+            #expect(uriParameter(uri, "digits") == "8")
+            #expect(uriParameter(uri, "issuer") == "ACME")
+            #expect(response["status"] == "pending")
+            #expect(response["digits"] == "8")
+            #expect((response.object["qrCodeSvg"] as? String)?.contains("<svg") == true)
+            let status = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(status["status"] == "pending")
+        }
+    }
+
+    @Test("the SVG QR code decodes (rsvg-convert, zbarimg) to the same URI as qrCodeUrl")
+    func svgMatchesURI() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let response = try await client.action("INIT", token: token)
+            let svg = try #require(response.object["qrCodeSvg"] as? String)
+            let png = harness.directory.appendingPathComponent("qr.png").path
+            try run("/usr/bin/rsvg-convert", ["-o", png], input: Data(svg.utf8))
+            let decoded = try run("/usr/bin/zbarimg", ["--quiet", "--raw", png]).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(decoded == response.otpauthURI)
+        }
+    }
+
+    @Test("VALIDATE with the code oathtool computes enables the authenticator")
+    func validateRightCode() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+            let response = try await client.action("VALIDATE", token: token, code: code)
+            #expect(response.status == .ok)
+            #expect(response.object["isValid"] as? Bool == true)
+            #expect(response["status"] == "active")
+            #expect(try await client.request(.get, Client.totp + "/status", token: token)["status"] == "active")
+        }
+    }
+
+    @Test("a wrong code is isValid false with attempts left; the fifth locks with 429 and Retry-After")
+    func wrongCodesLock() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let right = try oathtoolCode(uri: uri, at: harness.clock.now())
+            let wrong = right == "000000" ? "111111" : "000000"
+            for attempt in 1...4 {
+                let response = try await client.action("VALIDATE", token: token, code: wrong)
+                #expect(response.status == .ok)
+                #expect(response.object["isValid"] as? Bool == false)
+                #expect(response["reason"] == "invalid_code")
+                #expect(response.object["remainingAttempts"] as? Int == 5 - attempt)
+            }
+            let locked = try await client.action("VALIDATE", token: token, code: wrong)
+            #expect(locked.status == .tooManyRequests)
+            #expect(locked["code"] == "locked")
+            #expect(locked.headers[.retryAfter] == "900")
+            #expect(locked["lockedUntil"] == Timestamps.iso8601(Harness.start + 900))
+            // Even the right code is refused while locked.
+            let stillLocked = try await client.action("VALIDATE", token: token, code: right)
+            #expect(stillLocked.status == .tooManyRequests)
+            #expect(try await client.request(.get, Client.totp + "/status", token: token)["lockedUntil"] == Timestamps.iso8601(Harness.start + 900))
+        }
+    }
+
+    @Test("VALIDATE refuses bad input with 400 and records nothing")
+    func validateBadInput() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            _ = try await client.action("INIT", token: token)
+            for code in ["12345", "1234567", "12 456", "١٢٣٤٥٦", "abcdef", ""] {
+                let response = try await client.action("VALIDATE", token: token, code: code)
+                #expect(response.status == .badRequest, "code \(code)")
+                #expect(["malformed_code", "invalid_code_format"].contains(response["code"]), "code \(code)")
+                #expect(response["description"]?.contains("digits") == true)
+            }
+            let missing = try await client.action("VALIDATE", token: token)
+            #expect(missing.status == .badRequest)
+            #expect(missing["code"] == "missing_verification_code")
+            // Nothing counted: four wrong codes still leave one attempt.
+            let state = try harness.service.load("alice")
+            #expect(state.failedAttempts == 0)
+        }
+    }
+
+    @Test("bodies that are not a known action are 400, never 500")
+    func badBodies() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let bodies = [
+                "", "{", "[]", "null", "42", "{\"action\": 1}", "{\"action\": \"init\"}", "{\"action\": \"DESTROY\"}",
+                "{\"action\": \"VALIDATE\", \"verificationCode\": 123456}", String(repeating: "{", count: 3000),
+            ]
+            for body in bodies {
+                let response = try await client.request(.post, token: token, json: body)
+                #expect(response.status == .badRequest, "body \(body.prefix(40))")
+                #expect(response["traceId"] != nil)
+                #expect(response["description"] != nil)
+            }
+            #expect(try harness.service.load("alice").version == 0)
+        }
+    }
+
+    @Test("VALIDATE with nothing pending: 409 no_pending_secret; a code already used: isValid false, code_reused")
+    func validateWithoutPending() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+            #expect(try await client.action("VALIDATE", token: token, code: code).object["isValid"] as? Bool == true)
+            let reused = try await client.action("VALIDATE", token: token, code: code)
+            #expect(reused.status == .ok)
+            #expect(reused.object["isValid"] as? Bool == false)
+            #expect(reused["reason"] == "code_reused")
+            harness.clock.advance(by: 90)
+            let later = try oathtoolCode(uri: uri, at: harness.clock.now())
+            let response = try await client.action("VALIDATE", token: token, code: later)
+            #expect(response.status == .conflict)
+            #expect(response["code"] == "no_pending_secret")
+        }
+    }
+
+    @Test("VIEW shows the QR code VALIDATE checks; 404 when nothing is enrolled")
+    func view() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let none = try await client.action("VIEW", token: token)
+            #expect(none.status == .notFound)
+            #expect(none["code"] == "not_enrolled")
+            let first = try await client.action("INIT", token: token).otpauthURI
+            #expect(try await client.action("VIEW", token: token).otpauthURI == first)
+            #expect(try await client.request(.get, token: token).otpauthURI == first)
+        }
+    }
+
+    @Test("INIT with an active authenticator is 409 already_enrolled")
+    func initTwice() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            _ = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now()))
+            let again = try await client.action("INIT", token: token)
+            #expect(again.status == .conflict)
+            #expect(again["code"] == "already_enrolled")
+        }
+    }
+
+    @Test("REFRESH issues a new secret; the old one stays active until a code from the new one is validated")
+    func refresh() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let none = try await client.action("REFRESH", token: token)
+            #expect(none.status == .notFound)
+            let old = try #require(try await client.action("INIT", token: token).otpauthURI)
+            _ = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: old, at: harness.clock.now()))
+            harness.clock.advance(by: 60)
+            let refreshed = try await client.action("REFRESH", token: token)
+            #expect(refreshed.status == .ok)
+            let new = try #require(refreshed.otpauthURI)
+            #expect(new != old)
+            #expect(uriParameter(new, "secret") != uriParameter(old, "secret"))
+            #expect(refreshed.object["replacementPending"] as? Bool == true)
+            let status = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(status["status"] == "active")
+            // The old secret's code is not what VALIDATE checks now.
+            let oldCode = try oathtoolCode(uri: old, at: harness.clock.now())
+            let newCode = try oathtoolCode(uri: new, at: harness.clock.now())
+            if oldCode != newCode {
+                #expect(try await client.action("VALIDATE", token: token, code: oldCode).object["isValid"] as? Bool == false)
+            }
+            #expect(try await client.action("VALIDATE", token: token, code: newCode).object["isValid"] as? Bool == true)
+            #expect(try await client.request(.get, token: token).otpauthURI == new)
+        }
+    }
+
+    @Test("REFRESH while only a first secret is pending replaces it")
+    func refreshWhilePending() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let first = try await client.action("INIT", token: token).otpauthURI
+            let second = try await client.action("REFRESH", token: token)
+            #expect(second.status == .ok)
+            #expect(second.otpauthURI != first)
+            #expect(second["status"] == "pending")
+        }
+    }
+
+    @Test("a first secret not validated within its lifetime: VALIDATE is 409 enrollment_expired, status says expired")
+    func expired() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice", lifetime: 7200)
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            harness.clock.advance(by: 601)
+            let status = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(status["status"] == "none")
+            #expect(status.object["pendingExpired"] as? Bool == true)
+            let response = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now()))
+            #expect(response.status == .conflict)
+            #expect(response["code"] == "enrollment_expired")
+        }
+    }
+}

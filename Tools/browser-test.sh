@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The Authenticator App page in a real headless Chromium against a real `enroll serve`.
+#
+# Starts `enroll serve --demo` on a free loopback port with a fresh database in a temp
+# directory, runs Tools/browser/myaccount_test.py (selenium, installed into .venv), then stops the
+# server with SIGTERM and checks that it exited cleanly and that its log holds no token or secret.
+# Usage: Tools/browser-test.sh [--screenshot docs/myaccount.png]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+screenshot=()
+if [ "${1:-}" = "--screenshot" ]; then screenshot=(--screenshot "$2"); fi
+
+venv=.venv
+if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
+  python3 -m venv "$venv"
+  # 4.52 needs a newer certifi than the package index has.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium>=4.20,<4.52"
+fi
+
+binary="$(swift build --show-bin-path)/enroll"
+[ -x "$binary" ] || swift build --product enroll
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -TERM "$server"; wait "$server" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$binary" serve --demo --port 0 --db "$work/enrollment.sqlite" --key-file "$work/enrollment.key" \
+  >"$work/stdout" 2>"$work/server.log" &
+server=$!
+for _ in $(seq 1 200); do
+  grep -q '^Open ' "$work/stdout" && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; echo "enroll serve exited early" >&2; exit 1; }
+  sleep 0.1
+done
+url="$(sed -n 's/^Open //p' "$work/stdout")"
+[ -n "$url" ] || { echo "enroll serve printed no page address" >&2; exit 1; }
+echo "browser test against ${url%%#*}"
+
+status=0
+SE_OFFLINE=true "$venv/bin/python" Tools/browser/myaccount_test.py "$url" --work "$work" "${screenshot[@]}" || status=$?
+
+# Graceful shutdown: SIGTERM, then a clean exit.
+kill -TERM "$server"
+exit_code=0
+wait "$server" || exit_code=$?
+server=""
+if [ "$exit_code" -ne 0 ]; then echo "FAILED: enroll serve exited $exit_code after SIGTERM" >&2; status=1; fi
+
+# The access log has every request, and no token.
+token="${url##*#token=}"
+if grep -qF "$token" "$work/server.log" || grep -qF "${token##*.}" "$work/server.log"; then
+  echo "FAILED: the server log contains the token" >&2; status=1
+fi
+if [ -s "$work/secrets.txt" ] && grep -qF -f "$work/secrets.txt" "$work/server.log"; then
+  echo "FAILED: the server log contains a secret" >&2; status=1
+fi
+grep -q 'path=/api/users/v1/me/totp' "$work/server.log" || { echo "FAILED: no access log lines" >&2; status=1; }
+exit "$status"
