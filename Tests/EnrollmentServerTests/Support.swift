@@ -8,8 +8,8 @@ import Logging
 import Synchronization
 import Testing
 
-/// A server on a fresh database in a temp directory, driven without a socket.
-struct Harness {
+/// A server on a fresh database in a temp directory (removed afterwards), driven without a socket.
+final class Harness: Sendable {
     static let secret = Array("test-secret-of-at-least-thirty-two-bytes!".utf8)
     static let start: UnixTime = 1_800_000_000
 
@@ -31,6 +31,8 @@ struct Harness {
         options.parameters.digits = digits
         configuration = ServerConfiguration(maxBodyBytes: maxBodyBytes, enrollmentOptions: options)
     }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
 
     var databasePath: String { directory.appendingPathComponent("enrollment.sqlite").path }
 

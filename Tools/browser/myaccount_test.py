@@ -179,6 +179,27 @@ def main():
         check(message(driver, wait, "removed"), "Remove says the authenticator app was removed")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "none")
         check(driver.find_element(By.ID, "add").is_displayed(), "'+' is offered again")
+
+        # Too many wrong codes: the lock is explained with its end time.
+        driver.find_element(By.ID, "add").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "verify")))
+        visible_qr(wait)
+        third = decode_qr(driver, f"{args.work}/third.png")
+        check(third is not None, "'+' after Remove shows a QR code again")
+        if third is None:
+            return
+        remember_secret(args.work, third)
+        right = totp(third)
+        wrong = "".join("1" if c != "1" else "2" for c in right)
+        for remaining in (4, 3, 2, 1):
+            type_code(driver, wrong)
+            check(message(driver, wait, f" {remaining} attempt"), f"a wrong code: {remaining} left")
+        type_code(driver, wrong)
+        check(message(driver, wait, "locked until"), "the fifth wrong code says verification is locked until a time")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "locked until"))
+        check("locked until" in driver.find_element(By.ID, "totp-state").text, "the row shows the lock's end")
+        type_code(driver, totp(third))
+        check(message(driver, wait, "locked until"), "even the right code is refused while locked")
     except Exception as error:  # a timeout or a missing element is a failed check, not a crash
         check(False, f"unexpected: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         driver.save_screenshot(f"{args.work}/failure.png")

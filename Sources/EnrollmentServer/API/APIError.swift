@@ -57,9 +57,10 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(.badRequest, code: code, message: message, description: description)
     }
 
-    static func bodyTooLarge(limit: Int) -> APIError {
+    static func bodyTooLarge(limit: Int?) -> APIError {
         APIError(
-            .contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limit) bytes",
+            .contentTooLarge, code: "body_too_large",
+            message: limit.map { "the request body is larger than \($0) bytes" } ?? "the request body is too large",
             description: "send a JSON object such as {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}; it is never more than a few dozen bytes")
     }
 

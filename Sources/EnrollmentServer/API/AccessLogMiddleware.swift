@@ -54,7 +54,7 @@ struct AccessLogMiddleware: RouterMiddleware {
         switch httpError.status {
         case .notFound: return .notFound(path: String(request.uri.path.prefix(200)))
         case .methodNotAllowed: return .methodNotAllowed(request.method, path: String(request.uri.path.prefix(200)))
-        case .contentTooLarge: return .bodyTooLarge(limit: 0)
+        case .contentTooLarge: return .bodyTooLarge(limit: nil)
         default:
             return APIError(
                 httpError.status, code: "http_\(httpError.status.code)", message: httpError.status.reasonPhrase,

@@ -167,11 +167,12 @@ extension MyAccountPage {
 
           // --- Actions ---------------------------------------------------------------------
 
-          async function act(action, intro) {
+          // `help` stays beside the QR code; `announcement` goes to the live region.
+          async function act(action, help, announcement) {
             const result = await call('POST', '', { action });
             if (result.status !== 200) { say(explain(result), 'error'); await refresh(); return; }
-            showPanel(result.data, intro);
-            say(intro, 'info');
+            showPanel(result.data, help);
+            say(announcement, 'info');
             await refresh();
           }
 
@@ -240,9 +241,15 @@ extension MyAccountPage {
           }
 
           document.addEventListener('DOMContentLoaded', () => {
-            $('add').addEventListener('click', () => act('INIT', 'Scan the QR code with your authenticator app, then type the code it shows and press Verify.').catch(() => {}));
-            $('view').addEventListener('click', () => act('VIEW', 'This is the QR code of your authenticator app. Scan it again on a new phone.').catch(() => {}));
-            $('regenerate').addEventListener('click', () => act('REFRESH', 'Scan this new QR code, then verify a code from it. Your current app keeps working until you do.').catch(() => {}));
+            $('add').addEventListener('click', () => act('INIT',
+              'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.',
+              'A QR code is ready to scan.').catch(() => {}));
+            $('view').addEventListener('click', () => act('VIEW',
+              'Scan this QR code to set up your authenticator app again, for example on a new phone.',
+              'Your authenticator app\u2019s QR code is shown.').catch(() => {}));
+            $('regenerate').addEventListener('click', () => act('REFRESH',
+              'Scan this new QR code, then type a code from it and press Verify. Until you do, your current app keeps working.',
+              'A new QR code is ready to scan.').catch(() => {}));
             $('remove').addEventListener('click', () => { $('confirm-remove').hidden = false; $('remove-no').focus(); });
             $('remove-no').addEventListener('click', () => { $('confirm-remove').hidden = true; $('remove').focus(); });
             $('remove-yes').addEventListener('click', () => remove().catch(() => {}));

@@ -1,0 +1,203 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// `enroll serve` as real processes on loopback: start-up errors, several servers on one
+/// database file, and SIGTERM with requests in flight. HTTP goes through curl, tokens are
+/// signed with the openssl command line (HS256, RFC 7515 §A.1), codes come from oathtool.
+@Suite(.serialized)
+struct ServeProcessTests {
+    static let secret = "serve-process-test-secret-0123456789abcdef"
+
+    /// A running `enroll serve --port 0`; the port is read from the line it prints.
+    final class Server {
+        let process = Process()
+        let output = TextBuffer()
+        let errors = TextBuffer()
+        private(set) var port = 0
+
+        init(_ workspace: Workspace, extra: [String] = []) throws {
+            process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
+            process.arguments = ["serve", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile] + extra
+            var environment = ProcessInfo.processInfo.environment
+            environment["ENROLL_JWT_SECRET"] = ServeProcessTests.secret
+            process.environment = environment
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            out.fileHandleForReading.readabilityHandler = { [output] handle in
+                let data = handle.availableData
+                output.append(data)
+            }
+            err.fileHandleForReading.readabilityHandler = { [errors] handle in
+                let data = handle.availableData
+                errors.append(data)
+            }
+            try process.run()
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, process.isRunning {
+                let text = output.text
+                if let range = text.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    port = Int(text[range].split(separator: ":").last ?? "") ?? 0
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            if port == 0 { Issue.record("enroll serve did not start: \(errors.text)") }
+        }
+
+        /// SIGTERM, then the exit status.
+        func stop() -> Int32 {
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        deinit { if process.isRunning { process.terminate() } }
+    }
+
+    /// What a process wrote so far, filled from a pipe's handler thread.
+    final class TextBuffer: Sendable {
+        private let storage = Mutex("")
+        var text: String { storage.withLock { $0 } }
+        func append(_ data: Data) { storage.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// A HS256 JWT for `user`, signed by openssl.
+    static func token(_ user: String, exp: Int64 = Int64(Date().timeIntervalSince1970) + 3600) throws -> String {
+        let input = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(#"{"sub":"\#(user)","exp":\#(exp)}"#.utf8))
+        let openssl = try Processes.tool("openssl", package: "openssl")
+        let mac = try Processes.run(openssl, ["dgst", "-sha256", "-hmac", secret, "-binary"], input: Data(input.utf8))
+        return input + "." + base64URL(mac.stdoutData)
+    }
+
+    struct Reply {
+        var status: Int
+        var body: [String: Any]
+    }
+
+    /// One request with curl; status 0 when no HTTP answer came back.
+    static func call(_ port: Int, _ method: String, path: String = "/api/users/v1/me/totp", token: String, json: String? = nil) throws -> Reply {
+        let curl = try Processes.tool("curl", package: "curl")
+        var arguments = ["-s", "-m", "20", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", "Authorization: Bearer \(token)"]
+        if let json { arguments += ["-H", "Content-Type: application/json", "--data", json] }
+        let result = try Processes.run(curl, arguments + ["http://127.0.0.1:\(port)\(path)"])
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let status = Int(lines.last ?? "") ?? 0
+        let body = lines.dropLast().joined(separator: "\n")
+        return Reply(status: status, body: (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:])
+    }
+
+    static func otpauthURI(_ reply: Reply) -> String? {
+        (reply.body["qrCodeUrl"] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test("serve refuses to start without a usable key or port: one line, exit 2; a port in use: exit 3")
+    func startUpErrors() throws {
+        let workspace = try Workspace()
+        let noKey = try workspace.enroll(["serve"], environment: ["ENROLL_JWT_SECRET": ""])
+        #expect(noKey.status == 2)
+        #expect(noKey.stderr.contains("ENROLL_JWT_SECRET"))
+        #expect(noKey.stderr.split(separator: "\n").count == 1)
+        let short = try workspace.enroll(["serve"], environment: ["ENROLL_JWT_SECRET": "short"])
+        #expect(short.status == 2)
+        #expect(short.stderr.contains("32"))
+        #expect(try workspace.enroll(["serve", "--port", "70000"]).status == 2)
+        #expect(try workspace.enroll(["serve", "--account", "x", "--demo"]).status == 2)
+        let first = try Server(workspace)
+        let clash = try workspace.enroll(["serve", "--port", String(first.port)], environment: ["ENROLL_JWT_SECRET": Self.secret])
+        #expect(clash.status == 3)
+        #expect(clash.stderr.contains("--port"))
+        #expect(first.stop() == 0)
+    }
+
+    @Test("two server processes on one database: concurrent enrollments across both stay consistent")
+    func twoServersOneDatabase() throws {
+        let workspace = try Workspace()
+        let a = try Server(workspace)
+        let b = try Server(workspace)
+        let (portA, portB) = (a.port, b.port)
+        let users = (0..<12).map { "user\($0)" }
+        let tokens = try users.map { try Self.token($0) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: users.count) { index in
+            do {
+                let user = users[index], token = tokens[index]
+                let (first, second) = index % 2 == 0 ? (portA, portB) : (portB, portA)
+                let initReply = try Self.call(first, "POST", token: token, json: #"{"action":"INIT"}"#)
+                guard initReply.status == 200, let uri = Self.otpauthURI(initReply), let secret = secretParameter(of: uri) else {
+                    failures.withLock { $0.append("\(user) INIT \(initReply.status)") }
+                    return
+                }
+                let code = try Oathtool.code(base32Secret: secret)
+                let validate = try Self.call(second, "POST", token: token, json: #"{"action":"VALIDATE","verificationCode":"\#(code)"}"#)
+                if validate.body["isValid"] as? Bool != true { failures.withLock { $0.append("\(user) VALIDATE \(validate.status)") } }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        // One user hammered through both servers at once: every answer is a defined one.
+        let token = try Self.token("user0")
+        let statuses = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 16) { index in
+            let action = index % 2 == 0 ? "REFRESH" : "VIEW"
+            let reply = try? Self.call(index % 2 == 0 ? portA : portB, "POST", token: token, json: #"{"action":"\#(action)"}"#)
+            statuses.withLock { $0.append(reply?.status ?? 0) }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(statuses.withLock { $0 }.allSatisfy { $0 == 200 }, "\(statuses.withLock { $0 })")
+        #expect(a.stop() == 0)
+        #expect(b.stop() == 0)
+        for user in users {
+            let (_, status) = try workspace.enrollJSON(["status", user])
+            #expect(status["status"] as? String == "active", "\(user)")
+        }
+        #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+
+    @Test("SIGTERM with requests in flight: each gets a whole answer or none, the journal holds exactly the answered ones")
+    func gracefulShutdown() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        let port = server.port
+        // Tokens first: processes spawned at the same time slow each other down (inherited pipes).
+        let tokens = try (0..<24).map { try Self.token("user\($0)") }
+        // One curl sends all 24 at once (--parallel), so they really are in flight together.
+        var arguments = ["-s", "--parallel", "--parallel-immediate", "--parallel-max", "24"]
+        for token in tokens {
+            arguments += [
+                "-m", "20", "-o", "/dev/null", "-w", "%{http_code}\n", "-X", "POST", "-H", "Authorization: Bearer \(token)",
+                "-H", "Content-Type: application/json", "--data", #"{"action":"INIT"}"#, "http://127.0.0.1:\(port)/api/users/v1/me/totp", "--next",
+            ]
+        }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: try Processes.tool("curl", package: "curl"))
+        curl.arguments = Array(arguments.dropLast())
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        // SIGTERM as soon as the first request has been answered: the others are in flight or queued.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !server.errors.text.contains("status=200") { Thread.sleep(forTimeInterval: 0.002) }
+        #expect(server.stop() == 0, "exit status after SIGTERM")
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        let statuses = printed.split(separator: "\n").map { Int($0) ?? -1 }
+        #expect(statuses.count == 24)
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 0 }, "\(statuses)")
+        let answered = statuses.filter { $0 == 200 }.count
+        #expect(answered > 0)
+        var enrolled = 0
+        for index in 0..<24 {
+            let (_, status) = try workspace.enrollJSON(["status", "user\(index)"])
+            if status["status"] as? String == "pending" { enrolled += 1 }
+        }
+        #expect(enrolled == answered, "every answered INIT is recorded and nothing unanswered is")
+        #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+}
