@@ -93,6 +93,12 @@ public enum StoreError: Error, Sendable, Hashable {
     public init(_ error: any Error, path: String, busyTimeout: Double = 0) {
         if let error = error as? StoreError { self = error; return }
         guard let error = error as? DatabaseError else { self = .sqlite(String(describing: error)); return }
+        // A full disk surfaces as SQLITE_FULL only for some writes; creating the -shm or -wal
+        // file fails with an I/O or can't-open error instead. Asking the file system tells them apart.
+        if [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode) && FileManager.isFullDisk(path) {
+            self = .diskFull(path)
+            return
+        }
         switch error.resultCode {
         case .SQLITE_NOTADB: self = .notADatabase(path)
         case .SQLITE_CORRUPT: self = .corrupt(path)
@@ -110,6 +116,14 @@ public enum StoreError: Error, Sendable, Hashable {
 import Foundation
 
 extension FileManager {
+    /// Whether the file system holding `path` has no block left for an unprivileged writer.
+    static func isFullDisk(_ path: String) -> Bool {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return false }
+        return stats.f_bavail == 0 || stats.f_favail == 0
+    }
+
     static func isReadOnlyLocation(_ path: String) -> Bool {
         let url = URL(fileURLWithPath: path)
         let file = url.path

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// A read-only database file or directory and a full disk, made real with a small tmpfs in a
+/// private mount namespace (`unshare`), so that even root (which ignores file modes) cannot
+/// write. Each scenario runs as a bash script inside the namespace and leaves its results in a
+/// host directory: exit codes, stderr, and copies of the database before and after.
+@Suite("read-only and full disks", .serialized)
+struct FilesystemFaultTests {
+    /// How to get a mount namespace here: as an unprivileged user namespace, or as root.
+    static func namespaceCommand() throws -> [String] {
+        let unshare = try Processes.tool("unshare", package: "util-linux")
+        for candidate in [[unshare, "--user", "--map-root-user", "--mount"], [unshare, "--mount"]] {
+            if let probe = try? Processes.run(candidate[0], Array(candidate.dropFirst()) + ["true"]), probe.status == 0 { return candidate }
+        }
+        Issue.record("""
+            cannot create a mount namespace (`unshare --user --map-root-user --mount true` and `unshare --mount true` both failed): \
+            these tests need unprivileged user namespaces or root with CAP_SYS_ADMIN to mount a small tmpfs; \
+            they do not pass silently without one
+            """)
+        throw CancellationError()
+    }
+
+    struct Outcome {
+        let directory: URL
+        func text(_ name: String) -> String {
+            ((try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines)
+        }
+        func bytes(_ name: String) -> Data? { FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) }
+        func status(_ name: String) -> Int32? { Int32(text(name + ".status")) }
+    }
+
+    /// Runs `body` (bash) inside a fresh namespace with a tmpfs of `size` at $MNT, where alice has a
+    /// pending secret. `run NAME ARGS…` runs enroll, keeping NAME.status and NAME.stderr;
+    /// `snap NAME` copies the database files to NAME.db (and NAME.wal if there is one).
+    static func scenario(size: String, _ body: String) throws -> Outcome {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fsfault-\(UUID().uuidString)")
+        let mountPoint = out.appendingPathComponent("mnt")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        let script = """
+            set -u
+            export MNT="$1" OUT="$2" ENROLL="$3"
+            export ENROLL_DB="$MNT/enrollment.sqlite" ENROLL_KEY_FILE="$MNT/enrollment.key" ENROLL_NOW=1764421576
+            mount -t tmpfs -o size=\(size) tmpfs "$MNT" || { echo "mount failed" > "$OUT/setup.error"; exit 1; }
+            run() { local name=$1; shift; "$ENROLL" "$@" > /dev/null 2> "$OUT/$name.stderr"; echo $? > "$OUT/$name.status"; }
+            snap() { cp "$ENROLL_DB" "$OUT/$1.db"; [ -e "$ENROLL_DB-wal" ] && cp "$ENROLL_DB-wal" "$OUT/$1.wal"; true; }
+            cd "$MNT"
+            run setup request alice
+            \(body)
+            """
+        let scriptPath = out.appendingPathComponent("scenario.sh").path
+        try Data(script.utf8).write(to: URL(fileURLWithPath: scriptPath))
+        let namespace = try namespaceCommand()
+        let result = try Processes.run(namespace[0], Array(namespace.dropFirst()) + [
+            try Processes.tool("bash", package: "bash"), scriptPath, mountPoint.path, out.path, try Processes.product("enroll"),
+        ])
+        let outcome = Outcome(directory: out)
+        #expect(result.status == 0, "scenario failed: \(result.stderr) \(outcome.text("setup.error"))")
+        #expect(outcome.status("setup") == 0, "setup: \(outcome.text("setup.stderr"))")
+        return outcome
+    }
+
+    func expectRefused(_ outcome: Outcome, _ name: String, message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(outcome.status(name) == 3, "\(name): \(outcome.text(name + ".stderr"))", sourceLocation: sourceLocation)
+        let stderr = outcome.text(name + ".stderr")
+        #expect(stderr.contains(message), "\(name): \(stderr)", sourceLocation: sourceLocation)
+        #expect(stderr.split(separator: "\n").count == 1, "\(name): \(stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test("a read-only directory: writes exit 3 naming the read-only location, the database is byte for byte unchanged, no new database appears")
+    func readOnlyDirectory() throws {
+        let outcome = try Self.scenario(size: "4m", """
+            snap before
+            mount -o remount,ro "$MNT" || echo "remount failed" > "$OUT/setup.error"
+            run request request bob
+            run confirm confirm alice 000000
+            run new request carol --db "$MNT/new.sqlite"
+            [ -e "$MNT/new.sqlite" ] && echo yes > "$OUT/new.exists"
+            run status status alice
+            snap after
+            """)
+        #expect(outcome.text("setup.error").isEmpty, "\(outcome.text("setup.error"))")
+        for name in ["request", "confirm", "new"] {
+            expectRefused(outcome, name, message: "(read-only file or directory); make it and its directory writable")
+        }
+        #expect(outcome.text("new.exists").isEmpty, "a database was created in a read-only directory")
+        // Reading a WAL database needs its -shm file, which cannot be created here: a clear refusal.
+        if outcome.status("status") != 0 { expectRefused(outcome, "status", message: "read-only file or directory") }
+        #expect(outcome.bytes("before.db") != nil)
+        #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
+    }
+
+    @Test("a read-only database file (read-only bind mount): writes exit 3, the file is unchanged")
+    func readOnlyFile() throws {
+        let outcome = try Self.scenario(size: "4m", """
+            snap before
+            { mount --bind "$ENROLL_DB" "$ENROLL_DB" && mount -o remount,bind,ro "$ENROLL_DB"; } || echo "bind failed" > "$OUT/setup.error"
+            run request request bob
+            run remove remove alice
+            snap after
+            """)
+        #expect(outcome.text("setup.error").isEmpty, "\(outcome.text("setup.error"))")
+        expectRefused(outcome, "request", message: "read-only file or directory")
+        expectRefused(outcome, "remove", message: "read-only file or directory")
+        #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
+    }
+
+    @Test("a full disk: every write exits 3 saying the disk is full, the journal is unchanged, and after space is freed the engine works")
+    func fullDisk() throws {
+        let outcome = try Self.scenario(size: "1m", """
+            dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
+            snap before
+            run request request bob
+            run confirm confirm alice 000000
+            run reveal reveal alice --format uri
+            snap after
+            rm "$MNT/fill"
+            run recovered request bob
+            snap recovered
+            """)
+        for name in ["request", "confirm", "reveal"] {
+            expectRefused(outcome, name, message: "is full; free some space and run the command again")
+        }
+        #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
+        #expect(outcome.status("recovered") == 0, "\(outcome.text("recovered.stderr"))")
+        let recovered = outcome.directory.appendingPathComponent("recovered.db").path
+        #expect(try SQLite3.eventTypes(recovered) == ["EnrollmentRequested", "EnrollmentRequested"])
+        try JournalIntegrity.check(recovered)
+    }
+
+    @Test("a disk that fills up during the commit (room to open, not to write): exit 3, disk full, the journal unchanged", arguments: [40, 56, 72])
+    func diskFillsDuringCommit(_ freeKilobytes: Int) throws {
+        let outcome = try Self.scenario(size: "1m", """
+            dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
+            truncate -s -\(freeKilobytes)K "$MNT/fill"
+            snap before
+            run request request bob
+            snap after
+            """)
+        expectRefused(outcome, "request", message: "is full; free some space and run the command again")
+        #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
+        let after = outcome.directory.appendingPathComponent("after.db").path
+        #expect(try SQLite3.eventTypes(after) == ["EnrollmentRequested"])
+    }
+}
