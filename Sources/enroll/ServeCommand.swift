@@ -43,7 +43,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp("Request bodies beyond this size are refused with 413.", valueName: "bytes"))
     var maxBodyBytes = 4096
 
+    @Option(name: .customLong("max-writes-per-minute"), help: ArgumentHelp("Requests that change or reveal (POST, DELETE, GET of the QR code or secret) per user per minute before 429 (0: no limit).", valueName: "n"))
+    var maxWritesPerMinute = 60
+
     func validate() throws {
+        guard (0...100_000).contains(maxWritesPerMinute) else { throw ValidationError("--max-writes-per-minute must be 0 to 100000, not \(maxWritesPerMinute)") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, not \(port)") }
         guard (64...1_048_576).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be 64 to 1048576, not \(maxBodyBytes)") }
         if jwtPublicKey != nil && jwtSecretFile != nil {
@@ -74,7 +78,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIFailure.usage(error.message)
         }
         let demoToken: String? = try await demoToken(key: key, clock: service.clock)
-        let configuration = ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyBytes, enrollmentOptions: options)
+        let configuration = ServerConfiguration(
+            host: host, port: port, maxBodyBytes: maxBodyBytes, enrollmentOptions: options, maxWritesPerMinute: maxWritesPerMinute)
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let demoUser = demoUser
         let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in

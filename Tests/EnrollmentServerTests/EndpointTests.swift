@@ -113,6 +113,29 @@ struct EndpointTests {
         }
     }
 
+    @Test("more changes or reveals per minute than allowed: 429 throttled with Retry-After, per user, lifted in the next minute")
+    func throttle() async throws {
+        let harness = try await Harness(maxWritesPerMinute: 3)
+        let alice = try await harness.token("alice", lifetime: 7200)
+        let bob = try await harness.token("bob", lifetime: 7200)
+        try await harness.test { client in
+            for _ in 0..<3 { #expect(try await client.action("INIT", token: alice).status == .ok) }
+            let throttled = try await client.action("VIEW", token: alice)
+            #expect(throttled.status == .tooManyRequests)
+            #expect(throttled["code"] == "throttled")
+            #expect(throttled.headers[.retryAfter] == "60")  // the fixed clock starts on a minute
+            #expect(try await client.request(.delete, token: alice).status == .tooManyRequests)
+            #expect(try await client.request(.get, token: alice).status == .tooManyRequests)  // it records a reveal
+            #expect(try await client.request(.get, Client.totp + "/status", token: alice).status == .ok)  // plain reads are not throttled
+            #expect(try await client.request(.get, Client.totp + "/history", token: alice).status == .ok)
+            #expect(try await client.action("INIT", token: bob).status == .ok)
+            let version = try harness.service.load("alice").version
+            #expect(version == 3)
+            harness.clock.advance(by: 60)
+            #expect(try await client.action("VIEW", token: alice).status == .ok)
+        }
+    }
+
     @Test("unknown paths and methods answer in the error shape: 404, 405")
     func unknownRoutes() async throws {
         let harness = try await Harness()

@@ -20,7 +20,7 @@ final class Harness: Sendable {
     let logs = LogCapture()
     let configuration: ServerConfiguration
 
-    init(digits: Int = 6, maxBodyBytes: Int = 4096) async throws {
+    init(digits: Int = 6, maxBodyBytes: Int = 4096, maxWritesPerMinute: Int = 0) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("server-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         service = try EnrollmentService.open(
@@ -29,7 +29,7 @@ final class Harness: Sendable {
         issuer = await TokenIssuer(secret: Self.secret)
         var options = EnrollmentOptions(issuer: "ACME")
         options.parameters.digits = digits
-        configuration = ServerConfiguration(maxBodyBytes: maxBodyBytes, enrollmentOptions: options)
+        configuration = ServerConfiguration(maxBodyBytes: maxBodyBytes, enrollmentOptions: options, maxWritesPerMinute: maxWritesPerMinute)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }

@@ -9,11 +9,18 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How INIT sets up a new secret (issuer shown in the app, digits, period, algorithm).
     public var enrollmentOptions: EnrollmentOptions
+    /// Requests that record an event (POST, DELETE, GET of the QR code or secret) per user per
+    /// minute before 429 `throttled` (0: no limit).
+    public var maxWritesPerMinute: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4096, enrollmentOptions: EnrollmentOptions = EnrollmentOptions()) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4096,
+        enrollmentOptions: EnrollmentOptions = EnrollmentOptions(), maxWritesPerMinute: Int = 60
+    ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.enrollmentOptions = enrollmentOptions
+        self.maxWritesPerMinute = maxWritesPerMinute
     }
 }

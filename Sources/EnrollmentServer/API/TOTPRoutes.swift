@@ -28,6 +28,14 @@ struct TOTPRoutes {
     let engine: Engine
     let verifier: TokenVerifier
     let configuration: ServerConfiguration
+    let throttle: WriteThrottle
+
+    init(engine: Engine, verifier: TokenVerifier, configuration: ServerConfiguration) {
+        self.engine = engine
+        self.verifier = verifier
+        self.configuration = configuration
+        self.throttle = WriteThrottle(limit: configuration.maxWritesPerMinute)
+    }
 
     static let basePath = "/api/users/v1"
 
@@ -55,6 +63,7 @@ struct TOTPRoutes {
 
     func post(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
+        try await admitWrite(user)
         let body = try await readBody(request)
         let decoded: ActionRequest
         do {
@@ -129,12 +138,18 @@ struct TOTPRoutes {
     /// GET /me/totp and VIEW: the QR code of the secret VALIDATE would check now.
     func view(_ request: Request, context: ServerRequestContext, action: String, user known: String? = nil, key: String? = nil) async throws -> Response {
         let user: String
-        if let known { user = known } else { user = try await authenticate(request, context: context) }
+        if let known {
+            user = known
+        } else {
+            user = try await authenticate(request, context: context)
+            try await admitWrite(user)
+        }
         return try qrResponse(try await run(.revealQRCode, user: user, action: action, key: key))
     }
 
     func remove(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
+        try await admitWrite(user)
         let outcome = try await run(.removeAuthenticator, user: user, action: "DELETE", key: try idempotencyKey(request))
         var headers = Self.noStore
         if outcome.replayed { headers[Self.replayedHeader] = "true" }
@@ -145,6 +160,7 @@ struct TOTPRoutes {
     /// awaits its first code (afterwards the secret is never shown as text again).
     func secret(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
+        try await admitWrite(user)
         let state = try await load(user)
         guard let pending = state.pending, pending.expiresAt > engine.now else {
             if state.active != nil {
@@ -209,6 +225,16 @@ struct TOTPRoutes {
         let user = try await verifier.user(fromBearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
         context.record.user = user
         return user
+    }
+
+    /// Requests that record an event (every POST and DELETE, and the GETs that reveal a QR code
+    /// or a secret) count towards ``ServerConfiguration/maxWritesPerMinute``.
+    func admitWrite(_ user: String) async throws {
+        if let wait = await throttle.admit(user, now: engine.now) {
+            throw APIError(
+                .tooManyRequests, code: "throttled", message: "too many requests changing or revealing this authenticator in a minute",
+                description: "wait \(wait) seconds (Retry-After) and try again", retryAfter: wait)
+        }
     }
 
     func readBody(_ request: Request) async throws -> Data {

@@ -97,6 +97,11 @@ extension MyAccountPage {
             } else {
               text = 'Not set up. Use an authenticator app on your phone to get sign-in codes.';
             }
+            if (current.pendingExpired) {
+              text += state === 'active'
+                ? ' The new QR code expired before a code from it was verified; press Regenerate for another.'
+                : ' The last QR code expired before a code from it was verified; press + for a new one.';
+            }
             if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
             $('totp-state').textContent = text;
           }

@@ -1,0 +1,31 @@
+import Enrollment
+
+/// At most `limit` requests that record an event (POST, DELETE, and the GETs that reveal) per
+/// user in each `window` of seconds; beyond that the API answers 429 `throttled` with `Retry-After`.
+///
+/// Wrong codes are already limited by the engine's lock (RFC 4226 §7.3); this bounds the rest:
+/// a script calling INIT or VIEW in a loop would otherwise grow the user's journal without end.
+/// Fixed windows on the engine's clock (so tests fix it too), kept in memory per process: with
+/// several server processes each applies its own limit.
+actor WriteThrottle {
+    let limit: Int
+    let window: Int64
+    private var counts: [String: (start: UnixTime, count: Int)] = [:]
+
+    init(limit: Int, window: Int64 = 60) {
+        self.limit = limit
+        self.window = max(1, window)
+    }
+
+    /// Nil when the write may go ahead (and is counted), else the seconds until it may.
+    func admit(_ user: String, now: UnixTime) -> Int64? {
+        guard limit > 0 else { return nil }
+        let start = now - ((now % window) + window) % window
+        if counts.count > 10_000 { counts = counts.filter { $0.value.start == start } }
+        var entry = counts[user].flatMap { $0.start == start ? $0 : nil } ?? (start: start, count: 0)
+        guard entry.count < limit else { return max(1, start + window - now) }
+        entry.count += 1
+        counts[user] = entry
+        return nil
+    }
+}
