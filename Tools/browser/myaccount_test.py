@@ -103,6 +103,22 @@ def main():
     driver = browser()
     wait = WebDriverWait(driver, 15)
     try:
+        # Without a token in the address: the sign-in form, focused, takes one.
+        page, token = args.url.split("#token=", 1)
+        driver.get(page)
+        field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
+        check(driver.switch_to.active_element == field, "without a token the sign-in form is shown and focused")
+        field.send_keys("not-a-token")
+        field.send_keys(Keys.TAB, Keys.ENTER)
+        check(message(driver, wait, "no longer valid"), "a bad token is refused with a message")
+        field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
+        field.clear()
+        field.send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        wait.until(EC.element_to_be_clickable((By.ID, "add")))
+        check(driver.find_element(By.ID, "who").text == "Signed in as demo", "a pasted token signs in")
+
+        # With the token in the address fragment, as `enroll serve --demo` prints it.
         driver.get(args.url)
         add = wait.until(EC.element_to_be_clickable((By.ID, "add")))
         check("#token=" not in driver.current_url, "the token is removed from the address bar")

@@ -263,15 +263,18 @@ extension MyAccountPage {
             $('signout').addEventListener('click', () => signOut('Signed out.'));
             $('login-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value).catch(() => {}); });
 
-            const fragment = new URLSearchParams(window.location.hash.slice(1));
-            const fromFragment = fragment.get('token');
-            if (fromFragment) {
+            // A token in the fragment signs in, also when only the fragment changes (same page).
+            function tokenFromFragment() {
+              const fromFragment = new URLSearchParams(window.location.hash.slice(1)).get('token');
+              if (!fromFragment) return false;
               // Out of the address bar and history, so it is not bookmarked or shared by accident.
               window.history.replaceState(null, '', window.location.pathname);
+              hidePanel();
               signIn(fromFragment).catch(() => {});
-            } else {
-              signOut(null);
+              return true;
             }
+            window.addEventListener('hashchange', tokenFromFragment);
+            if (!tokenFromFragment()) signOut(null);
           });
         })();
         """#
