@@ -248,6 +248,7 @@ struct StatusCommand: ParsableCommand {
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
                 "locked": summary.lockedUntil.map { $0 > global.clock.now() } ?? false,
                 "failedAttempts": summary.failedAttempts,
+                "remainingAttempts": summary.remainingAttempts,
             ])
             return
         }
@@ -264,7 +265,10 @@ struct StatusCommand: ParsableCommand {
                 ? "confirmation locked until \(Timestamps.iso8601(until)) after too many wrong codes"
                 : "confirmation was locked until \(Timestamps.iso8601(until)); the lock has ended")
         }
-        if summary.failedAttempts > 0 { lines.append("failed attempts: \(summary.failedAttempts)") }
+        if summary.failedAttempts > 0 {
+            let left = summary.remainingAttempts.map { " (\($0) left before a lock)" } ?? ""
+            lines.append("failed attempts: \(summary.failedAttempts)\(left)")
+        }
         Terminal.line(lines.joined(separator: "\n"))
     }
 }

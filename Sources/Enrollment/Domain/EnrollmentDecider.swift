@@ -96,14 +96,16 @@ public enum EnrollmentDecider {
         events: inout [EnrollmentEvent], context: DecisionContext
     ) -> Decision {
         if case .codeReused = reason {
-            events.append(.codeRejected(CodeRejected(reason: reason.code, target: target, failedAttempts: state.failedAttempts)))
+            let remaining = max(context.policy.maxFailedAttempts - state.failedAttempts, 0)
+            events.append(.codeRejected(CodeRejected(reason: reason.code, target: target, failedAttempts: state.failedAttempts, remainingAttempts: remaining)))
             return Decision(events: events, rejection: reason)
         }
         let failures = state.failedAttempts + 1
-        let rejected = EnrollmentEvent.codeRejected(CodeRejected(reason: reason.code, target: target, failedAttempts: failures))
+        let limit = context.policy.maxFailedAttempts
+        let rejected = EnrollmentEvent.codeRejected(CodeRejected(
+            reason: reason.code, target: target, failedAttempts: failures, remainingAttempts: max(limit - failures, 0)))
         events.append(rejected)
         state = state.evolve(rejected)
-        let limit = context.policy.maxFailedAttempts
         if failures >= limit {
             let number = state.lockCount + 1
             let until = context.now + context.policy.lockDuration(number: number)

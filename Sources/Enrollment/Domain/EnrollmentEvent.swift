@@ -72,10 +72,21 @@ public struct CodeRejected: Sendable, Hashable, Codable {
     public var target: SecretRole
     /// Consecutive failed confirmations after this one (RFC 4226 §7.3 throttling).
     public var failedAttempts: Int
-    public init(reason: String, target: SecretRole, failedAttempts: Int) {
+    /// Wrong codes still allowed before confirmation locks (0: this one locked it). Added in
+    /// schema version 2; version 1 events are upcast (see ``EventCodec/upcasters``).
+    public var remainingAttempts: Int
+
+    /// `remainingAttempts` defaults to what the default policy leaves after `failedAttempts`.
+    public init(reason: String, target: SecretRole, failedAttempts: Int, remainingAttempts: Int? = nil) {
         self.reason = reason
         self.target = target
         self.failedAttempts = failedAttempts
+        self.remainingAttempts = remainingAttempts ?? Self.defaultRemainingAttempts(afterFailures: failedAttempts)
+    }
+
+    /// Attempts left under the default policy after `failures` consecutive wrong codes.
+    public static func defaultRemainingAttempts(afterFailures failures: Int) -> Int {
+        max(EnrollmentPolicy.default.maxFailedAttempts - failures, 0)
     }
 }
 

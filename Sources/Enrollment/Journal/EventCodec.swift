@@ -8,10 +8,22 @@ import OneTimePassword
 /// the domain only ever sees the current shape.
 public enum EventCodec {
     /// The schema version written for each event type today.
+    ///
+    /// History: `CodeRejected` v2 added `remainingAttempts` (wrong codes left before a lock).
     public static let currentVersions: [EventType: Int] = Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0, 1) })
+        .merging([.codeRejected: 2]) { $1 }
 
     /// `upcasters[type][v]` turns the JSON object of version `v` into version `v + 1`.
-    public static let upcasters: [EventType: [Int: @Sendable (inout [String: JSONValue]) -> Void]] = [:]
+    ///
+    /// Upcasting happens on read only: the journal's rows (and their hashes) are never rewritten.
+    public static let upcasters: [EventType: [Int: @Sendable (inout [String: JSONValue]) -> Void]] = [
+        // v1 did not record the attempts left. v1 code always used the default policy's limit,
+        // so the count is derived from it and the consecutive failures the event does record.
+        .codeRejected: [1: { object in
+            let failed: Int64 = if case .int(let value)? = object["failedAttempts"] { value } else { 0 }
+            object["remainingAttempts"] = .int(Int64(CodeRejected.defaultRemainingAttempts(afterFailures: Int(failed))))
+        }],
+    ]
 
     /// Encodes an event; secrets are sealed by `seal` (the handler passes the user's data key).
     public static func encode(_ event: EnrollmentEvent, seal: (Secret) throws -> [UInt8]) throws -> (type: String, schemaVersion: Int, data: String) {

@@ -5,7 +5,8 @@ import OneTimePassword
 /// and the API's reads show.
 public struct AuthenticatorsProjection: Projection {
     public let name = "authenticators"
-    public let schemaVersion = 1
+    /// v2 added `remaining_attempts` (from `CodeRejected` v2).
+    public let schemaVersion = 2
 
     public init() {}
 
@@ -30,6 +31,7 @@ public struct AuthenticatorsProjection: Projection {
                 activated_at INTEGER,
                 last_revealed_at INTEGER,
                 failed_attempts INTEGER NOT NULL DEFAULT 0,
+                remaining_attempts INTEGER,
                 lock_count INTEGER NOT NULL DEFAULT 0,
                 locked_until INTEGER,
                 stream_version INTEGER NOT NULL,
@@ -56,7 +58,7 @@ public struct AuthenticatorsProjection: Projection {
                 status = 'pending', issuer = NULL, account = NULL, algorithm = NULL, digits = NULL, period = NULL,
                 replacement_pending = 0, pending_issuer = ?, pending_account = ?, pending_algorithm = ?,
                 pending_digits = ?, pending_period = ?, pending_expires_at = ?, requested_at = ?, activated_at = NULL,
-                failed_attempts = 0
+                failed_attempts = 0, remaining_attempts = NULL
                 """, [issued.issuer, issued.account, issued.parameters.algorithm.rawValue,
                       issued.parameters.digits, issued.parameters.period, issued.expiresAt, time])
         case .secretRegenerated(let issued):
@@ -70,10 +72,11 @@ public struct AuthenticatorsProjection: Projection {
                 status = 'active', issuer = pending_issuer, account = pending_account, algorithm = pending_algorithm,
                 digits = pending_digits, period = pending_period, activated_at = ?, replacement_pending = 0,
                 pending_issuer = NULL, pending_account = NULL, pending_algorithm = NULL, pending_digits = NULL,
-                pending_period = NULL, pending_expires_at = NULL, failed_attempts = 0, lock_count = 0, locked_until = NULL
+                pending_period = NULL, pending_expires_at = NULL, failed_attempts = 0, remaining_attempts = NULL,
+                lock_count = 0, locked_until = NULL
                 """, [time])
         case .codeRejected(let rejected):
-            try update("failed_attempts = ?", [rejected.failedAttempts])
+            try update("failed_attempts = ?, remaining_attempts = ?", [rejected.failedAttempts, rejected.remainingAttempts])
         case .pendingSecretExpired(let expired):
             let status = expired.replacement ? "status" : "'none'"
             try update("""
@@ -83,7 +86,7 @@ public struct AuthenticatorsProjection: Projection {
         case .qrCodeRevealed:
             try update("last_revealed_at = ?", [time])
         case .confirmationLocked(let locked):
-            try update("locked_until = ?, lock_count = ?, failed_attempts = 0", [locked.until, locked.lockNumber])
+            try update("locked_until = ?, lock_count = ?, failed_attempts = 0, remaining_attempts = NULL", [locked.until, locked.lockNumber])
         case .confirmationUnlocked:
             try update("locked_until = NULL")
         case .authenticatorRemoved:
@@ -91,7 +94,8 @@ public struct AuthenticatorsProjection: Projection {
                 status = 'none', issuer = NULL, account = NULL, algorithm = NULL, digits = NULL, period = NULL,
                 replacement_pending = 0, pending_issuer = NULL, pending_account = NULL, pending_algorithm = NULL,
                 pending_digits = NULL, pending_period = NULL, pending_expires_at = NULL, requested_at = NULL,
-                activated_at = NULL, last_revealed_at = NULL, failed_attempts = 0, lock_count = 0, locked_until = NULL
+                activated_at = NULL, last_revealed_at = NULL, failed_attempts = 0, remaining_attempts = NULL,
+                lock_count = 0, locked_until = NULL
                 """)
         }
     }
@@ -120,6 +124,8 @@ public struct AuthenticatorSummary: Sendable, Hashable, Codable {
     public var lastRevealedAt: UnixTime?
     public var failedAttempts: Int
     public var lockedUntil: UnixTime?
+    /// Wrong codes left before a lock, after the latest wrong code (`nil`: none since the last reset).
+    public var remainingAttempts: Int?
     public var streamVersion: Int64
     public var updatedAt: UnixTime
 
@@ -139,6 +145,7 @@ public struct AuthenticatorSummary: Sendable, Hashable, Codable {
         lastRevealedAt = row["last_revealed_at"]
         failedAttempts = row["failed_attempts"]
         lockedUntil = row["locked_until"]
+        remainingAttempts = row["remaining_attempts"]
         streamVersion = row["stream_version"]
         updatedAt = row["updated_at"]
     }

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import Enrollment
+
+/// One real schema change, end to end: `CodeRejected` v2 added `remainingAttempts` and the
+/// authenticators projection v2 added `remaining_attempts`. Tests/Databases/before-remaining-attempts.sql
+/// is an `sqlite3 .dump` of a database written by the code before that change (CodeRejected v1
+/// rows, authenticators table v1), made with the enroll binary and the key below.
+@Suite("Event schema evolution")
+struct SchemaEvolutionTests {
+    static let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Databases/before-remaining-attempts.sql").path
+    /// The test master key the old database was sealed with (base64 of 32 ASCII bytes).
+    static let keyFile = "ZXZvbHV0aW9uLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE=\n"
+    static let t0: Int64 = 1_764_421_576
+
+    /// The pre-change database, loaded with the sqlite3 shell (not with our code).
+    func oldDatabase() throws -> Workspace {
+        let workspace = try Workspace()
+        let sql = try String(contentsOfFile: Self.dump, encoding: .utf8)
+        let load = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [workspace.database], input: Data(sql.utf8))
+        try #require(load.status == 0, "\(load.stderr)")
+        try Self.keyFile.write(toFile: workspace.keyFile, atomically: true, encoding: .utf8)
+        return workspace
+    }
+
+    @Test("the old events are still version 1 in the journal and decode as version 2")
+    func upcastOnRead() throws {
+        #expect(EventCodec.currentVersions[.codeRejected] == 2)
+        let old = #"{"failedAttempts":2,"reason":"invalid_code","target":"pending"}"#
+        let event = try EventCodec.decode(type: "CodeRejected", schemaVersion: 1, data: old)
+        #expect(event == .codeRejected(CodeRejected(reason: "invalid_code", target: .pending, failedAttempts: 2, remainingAttempts: 3)))
+        let locking = try EventCodec.decode(type: "CodeRejected", schemaVersion: 1, data: #"{"failedAttempts":5,"reason":"invalid_code","target":"pending"}"#)
+        #expect(locking == .codeRejected(CodeRejected(reason: "invalid_code", target: .pending, failedAttempts: 5, remainingAttempts: 0)))
+        let encoded = try EventCodec.encode(event) { _ in [] }
+        #expect(encoded.schemaVersion == 2 && encoded.data.contains("\"remainingAttempts\":3"))
+    }
+
+    @Test("a database written before the change opens, refuses the stale projection, is rebuilt by the tool, then works with the old events upcast")
+    func oldDatabaseAfterUpgrade() throws {
+        let workspace = try oldDatabase()
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        let before = try Processes.run(sqlite3, [workspace.database, "SELECT type || ' v' || schema_version FROM events WHERE type = 'CodeRejected' GROUP BY schema_version"]).stdout
+        #expect(before == "CodeRejected v1\n")
+
+        // It opens: the journal verifies and reads, old events upcast in the history.
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        let history = try workspace.enroll(["history", "bob", "--json"]).stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let rejections = history.filter { $0["type"] as? String == "CodeRejected" }.compactMap { $0["event"] as? [String: Any] }
+        #expect(rejections.map { $0["remainingAttempts"] as? Int } == [4, 3])
+
+        // The stale projection is refused by readers, naming the tool; appends keep working.
+        let refused = try workspace.enroll(["status", "bob"])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("authenticators projection is at schema version 1 but this code needs version 2"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("rebuild-projections --projection authenticators"))
+        let appended = try workspace.enroll(["confirm", "bob", "00000002"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"])
+        #expect(appended.status == 1 && appended.stderr.contains("2 attempts left"), "\(appended.stderr)")
+
+        let tool = try Processes.product("rebuild-projections")
+        let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
+        #expect(status.stdout.contains("stale (schema v1, code v2)"), "\(status.stdout)")
+
+        // The tool, as a process, rebuilds it.
+        let rebuilt = try Processes.run(tool, ["--db", workspace.database, "--all"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        #expect(rebuilt.stdout.contains("authenticators v2: rebuilt 22 events"), "\(rebuilt.stdout)")
+
+        // Then it works, with the new column filled from the upcast old events and the new one.
+        let bob = try workspace.enrollJSON(["status", "bob"])
+        #expect(bob.0.status == 0, "\(bob.0.stderr)")
+        #expect(bob.1["failedAttempts"] as? Int == 3 && bob.1["remainingAttempts"] as? Int == 2, "\(bob.1)")
+        let column = try Processes.run(sqlite3, [workspace.database, "SELECT user_id || '=' || ifnull(remaining_attempts, '-') FROM authenticators ORDER BY user_id"]).stdout
+        #expect(column == "alice=-\nbob=2\ncarol=-\ndave=-\n")
+        #expect(try workspace.enroll(["status", "alice"]).stdout.contains("status: active"))
+
+        // Old rows were never rewritten: still v1, the chain still verifies; the new row is v2.
+        let after = try Processes.run(sqlite3, [workspace.database, "SELECT group_concat(schema_version, '') FROM events WHERE type = 'CodeRejected' ORDER BY position"]).stdout
+        #expect(after == "1111111112\n")
+        #expect(try workspace.enroll(["verify"]).stdout.contains("Verified 22 events"))
+
+        // The old secrets still open with the old key: alice's QR code can be shown.
+        let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "\(Self.t0 + 200)"])
+        #expect(reveal.status == 0 && reveal.stdout.hasPrefix("otpauth://totp/"), "\(reveal.stderr)")
+    }
+}
