@@ -142,3 +142,18 @@ struct JSONFastPathTests {
         }
     }
 }
+
+@Suite("Random identifiers")
+struct RandomUUIDTests {
+    @Test("Event and command ids are distinct version-4 UUIDs that Foundation reads back")
+    func versionFour() {
+        let ids = (0..<1000).map { _ in RandomUUID.string() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            let parsed = UUID(uuidString: id)
+            #expect(parsed?.uuidString.lowercased() == id)
+            let bytes = parsed.map { withUnsafeBytes(of: $0.uuid) { Array($0) } } ?? []
+            #expect(bytes.count == 16 && bytes[6] >> 4 == 4 && bytes[8] >> 6 == 2, "\(id) is not version 4, variant 10")
+        }
+    }
+}

@@ -9,7 +9,7 @@ public struct CommandEnvelope: Sendable, Hashable {
     public var correlationId: String?
     public var command: EnrollmentCommand
 
-    public init(commandId: String = UUID().uuidString.lowercased(), user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand) {
+    public init(commandId: String = RandomUUID.string(), user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand) {
         self.commandId = commandId
         self.user = user
         self.actor = actor ?? user

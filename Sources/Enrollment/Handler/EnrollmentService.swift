@@ -196,7 +196,7 @@ public final class EnrollmentService: Sendable {
                 return try KeyRing.seal(secret, dataKey: key, stream: user)
             }
             newEvents.append(NewEvent(
-                eventId: UUID().uuidString.lowercased(), type: encoded.type, schemaVersion: encoded.schemaVersion,
+                eventId: RandomUUID.string(), type: encoded.type, schemaVersion: encoded.schemaVersion,
                 data: encoded.data, metadata: metadata, recordedAt: now))
         }
         let recorded = try EventJournal.append(newEvents, to: user, expectedVersion: state.version, in: db)

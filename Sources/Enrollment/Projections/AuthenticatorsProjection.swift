@@ -43,14 +43,18 @@ public struct AuthenticatorsProjection: Projection {
     public func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws {
         let user = recorded.streamId
         let time = recorded.recordedAt
-        // Cached statements: a rebuild applies a million events, and compiling each statement
-        // again would cost more than running it.
-        try db.cachedStatement(sql: """
-            INSERT INTO "\(table)" (user_id, status, stream_version, updated_at) VALUES (?, 'none', ?, ?)
-            ON CONFLICT(user_id) DO UPDATE SET stream_version = excluded.stream_version, updated_at = excluded.updated_at
-            """).execute(arguments: [user, recorded.streamVersion, time])
+        // One cached UPDATE per event (the row's version and time with the event's own columns);
+        // only a user's first event also inserts the row. A rebuild applies a million events:
+        // compiling statements again, or a second statement per event, would cost more than the fold.
         func update(_ assignments: String, _ arguments: StatementArguments = []) throws {
-            try db.cachedStatement(sql: "UPDATE \"\(table)\" SET \(assignments) WHERE user_id = ?").execute(arguments: arguments + [user])
+            let statement = try db.cachedStatement(sql: "UPDATE \"\(table)\" SET stream_version = ?, updated_at = ?, \(assignments) WHERE user_id = ?")
+            let values: StatementArguments = [recorded.streamVersion, time] + arguments + [user]
+            try statement.execute(arguments: values)
+            if db.changesCount == 0 {
+                try db.cachedStatement(sql: "INSERT INTO \"\(table)\" (user_id, status, stream_version, updated_at) VALUES (?, 'none', ?, ?)")
+                    .execute(arguments: [user, recorded.streamVersion, time])
+                try statement.execute(arguments: values)
+            }
         }
         switch event {
         case .enrollmentRequested(let issued):
