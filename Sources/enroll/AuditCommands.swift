@@ -146,3 +146,75 @@ extension GlobalOptions {
         try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
     }
 }
+
+/// `enroll activity`: the auditors' daily counts per issuer (the enrollment_activity projection).
+struct ActivityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activity",
+        abstract: "Count enrollments per day and issuer: requested, regenerated, confirmed, abandoned, failed codes, locks, removed.",
+        discussion: """
+            Days are UTC. "abandoned" counts pending secrets that expired unconfirmed; "failed" counts wrong \
+            or reused codes. Reads the enrollment_activity projection (refused with exit 3 if it must be \
+            rebuilt first: run rebuild-projections). With --json, prints one JSON object per row.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("First day (YYYY-MM-DD, or any TIME `audit` takes).", valueName: "day"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Last day, inclusive.", valueName: "day"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("Only this issuer.", valueName: "name"))
+    var issuer: String?
+
+    func day(_ text: String?, _ option: String) throws -> String? {
+        guard let text else { return nil }
+        guard let time = Timestamps.parse(text) else {
+            throw ValidationError("--\(option) '\(text)' is not a day; use 2026-11-29 (or 2026-11-29T13:06:16Z, @UNIXSECONDS)")
+        }
+        return EnrollmentActivityProjection.day(of: time)
+    }
+
+    func validate() throws {
+        if let first = try day(since, "since"), let last = try day(until, "until"), last < first {
+            throw ValidationError("--until must not be before --since")
+        }
+    }
+
+    func run() throws {
+        let first = try day(since, "since"), last = try day(until, "until")
+        let rows = try global.reporting {
+            let database = try global.openExisting()
+            do {
+                return try database.writer.read { db in
+                    try EnrollmentActivityProjection().read(from: first, through: last, issuer: issuer, in: db)
+                }
+            } catch {
+                throw StoreError(error, path: database.path)
+            }
+        }
+        let output = OutputBuffer()
+        if global.json {
+            for row in rows {
+                try output.line(JSONValue.object([
+                    "day": .string(row.day), "issuer": .string(row.issuer), "requested": .int(Int64(row.requested)),
+                    "regenerated": .int(Int64(row.regenerated)), "confirmed": .int(Int64(row.confirmed)),
+                    "abandoned": .int(Int64(row.abandoned)), "failedCodes": .int(Int64(row.failedCodes)),
+                    "locks": .int(Int64(row.locks)), "removed": .int(Int64(row.removed)),
+                ]).canonicalString)
+            }
+        } else if rows.isEmpty {
+            try output.line("No enrollment activity recorded in that range.")
+        } else {
+            func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+            try output.line(pad("DAY", 12) + pad("ISSUER", 20) + ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"].map { pad($0, 12) }.joined())
+            for row in rows {
+                let counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
+                try output.line(pad(row.day, 12) + pad(row.issuer, 20) + counts.map { pad(String($0), 12) }.joined())
+            }
+        }
+        try output.flush()
+    }
+}

@@ -15,7 +15,7 @@ struct Enroll: AsyncParsableCommand {
         subcommands: [
             RequestCommand.self, ConfirmCommand.self, RevealCommand.self, RegenerateCommand.self,
             RemoveCommand.self, StatusCommand.self,
-            HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ReplayCommand.self,
+            HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ReplayCommand.self, ActivityCommand.self,
             KeysCommand.self,
             ServeCommand.self,
         ])
