@@ -9,3 +9,6 @@ swift test --skip-build
 Tools/benchmark.sh --smoke >/dev/null
 # The Authenticator App page in headless Chromium against a real `enroll serve`.
 Tools/browser-test.sh
+# About a minute of libFuzzer over the event, fixture and export-line decoders and the command
+# line (its own scratch path, .build-fuzz); fails if anything crashes (the input lands in Fuzz/crashes).
+Tools/fuzz.sh 60 >/dev/null 2>&1 || { echo "fuzzing found a crash: see Fuzz/crashes and run Tools/fuzz.sh" >&2; exit 1; }

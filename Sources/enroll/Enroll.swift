@@ -21,6 +21,7 @@ struct Enroll: AsyncParsableCommand {
         ])
 }
 
+#if !FUZZING  // the fuzz build's entry point is libFuzzer's (see Fuzzing.swift, Tools/fuzz.sh)
 @main
 enum Main {
     static func main() async {
@@ -28,6 +29,7 @@ enum Main {
         exit(code)
     }
 }
+#endif
 
 enum CommandLineRunner {
     /// Parses and runs one command line, mapping every failure to the documented exit codes.
