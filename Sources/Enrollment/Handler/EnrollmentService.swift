@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 import GRDB
 import Logging
@@ -188,6 +189,8 @@ public final class EnrollmentService: Sendable {
         try keyRing.bind(to: db)
         let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
         var dataKey: [UInt8]?
+        // The data key is wiped once the secrets are sealed (the closure's copies are gone by then).
+        defer { if dataKey != nil { secureZero(&dataKey!) } }
         var newEvents: [NewEvent] = []
         for event in decision.events {
             let encoded = try EventCodec.encode(event) { secret in
@@ -252,7 +255,9 @@ public final class EnrollmentService: Sendable {
     }
 
     func decode(_ rows: [RecordedEvent], stream: String, in db: Database) throws -> [(EnrollmentEvent, RecordedEvent)] {
-        let dataKey = try keyRing?.dataKey(for: stream, in: db)
+        var dataKey = try keyRing?.dataKey(for: stream, in: db)
+        defer { if dataKey != nil { secureZero(&dataKey!) } }
+        // Captured by reference, so that the buffer is still uniquely owned when it is wiped.
         let open: ([UInt8]) -> SecretField = { sealed in KeyRing.open(sealed, dataKey: dataKey, stream: stream) }
         return try rows.map { row in
             (try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position, open: open), row)

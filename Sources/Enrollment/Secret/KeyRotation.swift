@@ -27,11 +27,10 @@ public enum KeyRotation {
         } catch {
             throw database.failure(error)
         }
-        var key: [UInt8]
+        let key: [UInt8]
         do { key = try SecureRandom.bytes(KeyRing.keyLength) } catch { throw .keyFileUnwritable(path: newKeyFile, reason: "no randomness available") }
         let newRing = try KeyRing(masterKey: key, keyFilePath: newKeyFile)
         try KeyRing.write(key: key, to: newKeyFile, exclusive: true)
-        secureZero(&key)
         let count: Int
         do {
             count = try database.writer.write { db in
