@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import OneTimePassword
 @testable import Enrollment
 
@@ -153,12 +154,21 @@ struct SplitMix64: RandomNumberGenerator {
 enum SyntheticDatabases {
     private static let cache = Mutex<[Int: String]>([:])
 
+    /// One directory per test process, removed when the process exits.
+    private static let directory: URL = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("synthetic-\(getpid())-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        syntheticDirectory.withLock { $0 = directory.path }
+        atexit {
+            if let path = syntheticDirectory.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+        }
+        return directory
+    }()
+
     /// A copy of the cached journal at `path`, with its projections maintained inline.
     static func copy(events: Int, to path: String) throws {
         let template = try cache.withLock { cached -> String in
             if let existing = cached[events] { return existing }
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("synthetic-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let file = directory.appendingPathComponent("journal-\(events).sqlite").path
             let database = try EnrollmentDatabase(path: file, options: DatabaseOptions(durability: .normal))
             var journal = try SyntheticJournal()
@@ -172,4 +182,5 @@ enum SyntheticDatabases {
     }
 }
 
-import Synchronization
+/// Where the synthetic databases live, for the exit handler (a C function pointer cannot capture).
+private let syntheticDirectory = Mutex<String?>(nil)
