@@ -41,7 +41,10 @@ public struct KeyRing: Sendable {
             try write(key: key, to: path)
             return try KeyRing(masterKey: key, keyFilePath: path)
         }
-        guard let data = manager.contents(atPath: path) else { throw .keyFileMalformed(path: path, reason: "it cannot be read") }
+        guard let data = manager.contents(atPath: path) else {
+            let reason = access(path, R_OK) != 0 ? "it cannot be read: \(String(cString: strerror(errno))); check its owner and mode" : "it cannot be read"
+            throw .keyFileMalformed(path: path, reason: reason)
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw .keyFileMalformed(path: path, reason: "it is not text") }
         let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let decoded = Data(base64Encoded: line) else { throw .keyFileMalformed(path: path, reason: "it is not base64") }
