@@ -105,6 +105,42 @@ struct FilesystemFaultTests {
         #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
     }
 
+    @Test("a directory the user may not write (enroll run as nobody via setpriv; no mount needed): exit 3, nothing written")
+    func directoryNotWritableForTheUser() throws {
+        guard getuid() == 0 else {
+            // Not root: the test runner itself cannot write a 0555 directory either.
+            let workspace = try Workspace()
+            #expect(try workspace.enroll(["request", "alice"]).status == 0)
+            chmod(workspace.directory.path, 0o555)
+            defer { chmod(workspace.directory.path, 0o755) }
+            let before = directorySnapshot(workspace.directory)
+            let result = try workspace.enroll(["request", "bob"])
+            #expect(result.status == 3 && result.stderr.contains("read-only file or directory"), "\(result.stderr)")
+            #expect(directorySnapshot(workspace.directory) == before)
+            return
+        }
+        let setpriv = try Processes.tool("setpriv", package: "util-linux")
+        let enroll = try Processes.product("enroll")
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        chmod(workspace.keyFile, 0o644)  // nobody may read the key, not write anything
+        let before = directorySnapshot(workspace.directory)
+        let asNobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        let probe = try Processes.run(asNobody[0], Array(asNobody.dropFirst()) + [enroll, "--help"])
+        guard probe.status == 0 else {
+            Issue.record("user nobody cannot run \(enroll) (\(probe.stderr)); make the build directory world-readable to run this test")
+            return
+        }
+        for arguments in [["request", "bob"], ["confirm", "alice", "123456"], ["remove", "alice"]] {
+            let result = try Processes.run(asNobody[0], Array(asNobody.dropFirst()) + [enroll] + arguments, environment: [
+                "ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile,
+            ])
+            #expect(result.status == 3, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("(read-only file or directory); make it and its directory writable"), "\(result.stderr)")
+        }
+        #expect(directorySnapshot(workspace.directory) == before)
+    }
+
     @Test("a full disk: every write exits 3 saying the disk is full, the journal is unchanged, and after space is freed the engine works")
     func fullDisk() throws {
         let outcome = try Self.scenario(size: "1m", """
