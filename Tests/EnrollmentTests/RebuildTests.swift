@@ -155,6 +155,36 @@ struct RebuildTests {
         #expect(try tables(workspace.database)["authenticators"] == scratch["authenticators"])
     }
 
+    @Test("two rebuilds of one projection at once: one stops with a clear error, the result counts every event once")
+    func concurrentRebuilds() throws {
+        let workspace = try Workspace()
+        try importTraffic(workspace)
+        let expected = try tables(workspace.database)["enrollment_activity"]
+        let tool = try Processes.product("rebuild-projections")
+        let arguments = ["--db", workspace.database, "--projection", "enrollment_activity", "--batch-size", "10"]
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: tool)
+        first.arguments = arguments
+        let firstError = Pipe()
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = firstError
+        try first.run()
+        let deadline = Date().addingTimeInterval(60)
+        while first.isRunning && Date() < deadline {
+            if let shadow = try? checkpoint("enrollment_activity_rebuild", in: workspace.database), shadow.position > 0 { break }
+            usleep(10_000)
+        }
+        try #require(first.isRunning, "the first rebuild ended too soon")
+        let second = try Processes.run(tool, arguments)
+        first.waitUntilExit()
+        let firstMessage = String(decoding: firstError.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let statuses = [first.terminationStatus, second.status].sorted()
+        #expect(statuses == [0, 3], "first: \(first.terminationStatus) \(firstMessage), second: \(second.status) \(second.stderr)")
+        #expect((firstMessage + second.stderr).contains("another rebuild-projections is rebuilding the enrollment_activity projection"))
+        #expect(try tables(workspace.database)["enrollment_activity"] == expected)
+        #expect(try checkpoint("enrollment_activity_rebuild", in: workspace.database) == nil)
+    }
+
     @Test("on a terminal the tool draws a progress bar with events per second and time left, then a one-line summary")
     func progressBarOnTerminal() throws {
         let workspace = try Workspace()

@@ -18,6 +18,8 @@ public enum StoreError: Error, Sendable, Hashable {
     /// Key rotation never overwrites an existing file.
     case keyFileExists(String)
     case staleProjection(name: String, stored: Int, code: Int)
+    /// Another process moved this projection's rebuild checkpoint under us.
+    case rebuildInProgress(name: String)
     case undecodableEvent(position: Int64, type: String, reason: String)
     /// Optimistic concurrency: another writer appended to the stream first.
     case conflict(stream: String, expected: Int64, actual: Int64)
@@ -40,6 +42,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileUnwritable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
         case .staleProjection: "stale_projection"
+        case .rebuildInProgress: "rebuild_in_progress"
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
         case .tooManyConflicts: "too_many_conflicts"
@@ -77,6 +80,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot create the key file \(path) (\(reason)); make its directory writable or pass --key-file PATH"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
+        case .rebuildInProgress(let name):
+            "another rebuild-projections is rebuilding the \(name) projection; let it finish (or stop it), then run `rebuild-projections --status`"
         case .undecodableEvent(let position, let type, let reason):
             "the event at position \(position) (\(type)) cannot be read: \(reason); run `enroll verify` and restore the journal if it was modified"
         case .conflict(let stream, let expected, let actual):

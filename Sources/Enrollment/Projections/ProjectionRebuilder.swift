@@ -94,6 +94,7 @@ public struct ProjectionRebuilder: Sendable {
             }
             while true {
                 let (count, head) = try database.writer.write { db -> (Int, Int64) in
+                    try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
                     let count = try Self.apply(projection, to: shadow, after: &position, limit: batchSize, in: db)
                     try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
                     return (count, try EventJournal.head(in: db))
@@ -103,6 +104,7 @@ public struct ProjectionRebuilder: Sendable {
                 if count < batchSize || position >= head { break }
             }
             let (tail, rows) = try database.writer.write { db -> (Int, Int) in
+                try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
                 let tail = try Self.apply(projection, to: shadow, after: &position, limit: nil, in: db)
                 try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
                 try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
@@ -150,6 +152,15 @@ public struct ProjectionRebuilder: Sendable {
         try projection.createTable(named: shadow, in: db)
         try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: 0).save(in: db)
         return 0
+    }
+
+    /// Two rebuilds of one projection at once would fold the same events twice into the shadow
+    /// table: each batch first checks that the shadow checkpoint is still where this run left it.
+    static func checkStillOurs(_ projection: any Projection, shadow: String, position: Int64, in db: Database) throws {
+        let checkpoint = try ProjectionCheckpoint.load(shadow, in: db)
+        guard checkpoint?.position == position, checkpoint?.schemaVersion == projection.schemaVersion, try db.tableExists(shadow) else {
+            throw StoreError.rebuildInProgress(name: projection.name)
+        }
     }
 
     /// Folds the events after `position` (at most `limit`) into `table`, advancing `position`.
