@@ -21,8 +21,7 @@ struct TamperEvidenceTests {
     }
 
     func sqlite(_ workspace: Workspace, _ sql: String) throws {
-        let result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [workspace.database, sql])
-        try #require(result.status == 0, "sqlite3 failed: \(result.stderr)")
+        _ = try SQLite3.query(workspace.database, sql)
     }
 
     func expectBreak(_ workspace: Workspace, position: Int, tampering: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
