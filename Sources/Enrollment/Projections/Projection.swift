@@ -12,6 +12,9 @@ public protocol Projection: Sendable {
     /// Bumped whenever the table's shape or meaning changes; a stored table of another version
     /// is never read (``ProjectionStatus/requireCurrent(_:in:)``).
     var schemaVersion: Int { get }
+    /// Creates the table under `table` (the projection's name, or its rebuild shadow's). Use the
+    /// primary key rather than named indexes: a rebuild renames the shadow table into place, and
+    /// SQLite cannot rename an index, so the next rebuild's index names would collide.
     func createTable(named table: String, in db: Database) throws
     /// Folds one event into `table`. `event` is `nil` for rows whose type this code cannot decode.
     func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws
