@@ -117,7 +117,7 @@ struct TOTPRoutes {
             throw APIError.rejection(.malformedCode(expectedDigits: configuration.enrollmentOptions.parameters.digits), now: engine.now)
         }
         let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
-        var body = TOTPResponse(state: outcome.state, now: engine.now)
+        var body = TOTPResponse(state: outcome.state)
         switch outcome.rejection {
         case nil:
             body.isValid = true
@@ -291,7 +291,7 @@ struct TOTPRoutes {
 
     func qrResponse(_ outcome: CommandOutcome) throws -> Response {
         guard let uri = outcome.state.currentURI()?.string else { throw APIError.rejection(.secretUnavailable, now: engine.now) }
-        var body = TOTPResponse(state: outcome.state, now: engine.now)
+        var body = TOTPResponse(state: outcome.state)
         body.qrCodeUrl = Data(uri.utf8).base64EncodedString()
         do {
             body.qrCodeSvg = try QRCode(encoding: uri).svg(moduleSize: 6, title: "QR code for your authenticator app")
@@ -328,7 +328,7 @@ struct TOTPResponse: Encodable {
     var reason: String?
     var remainingAttempts: Int?
 
-    init(state: AuthenticatorState, now: UnixTime) {
+    init(state: AuthenticatorState) {
         status = state.status.rawValue
         digits = state.current?.parameters.digits
         expiresAt = state.pending.map { Timestamps.iso8601($0.expiresAt) }
