@@ -19,6 +19,7 @@ enum RebuildChild {
             guard !projections.isEmpty else { throw BenchmarkError("no projection named \(which)") }
             var result: [String: Any] = [:]
             var total = 0
+            let cpuBefore = cpuSeconds()
             let elapsed = try seconds {
                 for projection in projections {
                     let summary = try ProjectionRebuilder(database: database).rebuild(projection)
@@ -29,6 +30,7 @@ enum RebuildChild {
             result["events"] = total
             result["seconds"] = elapsed
             result["events_per_s"] = Double(total) / elapsed
+            result["events_per_cpu_s"] = Double(total) / (cpuSeconds() - cpuBefore)
             result["peak_memory_mb"] = peakMemoryMB()
             let json = try JSONSerialization.data(withJSONObject: result)
             FileHandle.standardOutput.write(json + Data("\n".utf8))

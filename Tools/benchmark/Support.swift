@@ -104,6 +104,14 @@ struct Machine {
     }
 }
 
+/// CPU seconds (user and system) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 /// The peak resident memory of this process, in megabytes (getrusage's ru_maxrss is in KiB on Linux).
 func peakMemoryMB() -> Double {
     var usage = rusage()

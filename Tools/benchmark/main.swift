@@ -7,11 +7,13 @@ import Foundation
 
 let usage = """
     usage: benchmark --peers DIR [--python PATH --py-peers FILE] [--enroll PATH] [--output FILE]
-                     [--smoke] [--repetitions N] [--users N] [--journal-events N] [--clients N] [--work DIR]
+                     [--smoke] [--repetitions N] [--users N] [--full-users N] [--journal-events N] [--clients N] [--work DIR]
       --peers DIR       directory holding the compiled raw_hmac and raw_sqlite peers
       --python PATH     a Python with pyotp and eventsourcing (pinned in py_peers.py); omit to skip those peers
       --py-peers FILE   ../shared/peers/py_peers.py
       --enroll PATH     the enroll binary (default: beside this one)
+      --users N         users for the one-writer NORMAL and group-commit runs (default 10 000)
+      --full-users N    users for the one-writer FULL run (default 2 000: fsync-bound, flat in N)
       --smoke           tiny sizes, one repetition: checks that every part runs; goals are not judged
     """
 
@@ -24,6 +26,7 @@ struct Options {
     var smoke = false
     var repetitions: Int?
     var users: Int?
+    var fullUsers: Int?
     var journalEvents: Int?
     var clients: Int?
     var work: String?
@@ -50,6 +53,7 @@ struct Options {
             case "--smoke": options.smoke = true
             case "--repetitions": options.repetitions = try integer(flag)
             case "--users": options.users = try integer(flag)
+            case "--full-users": options.fullUsers = try integer(flag)
             case "--journal-events": options.journalEvents = try integer(flag)
             case "--clients": options.clients = try integer(flag)
             case "--work": options.work = try value(flag)
