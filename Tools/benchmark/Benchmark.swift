@@ -191,8 +191,10 @@ struct Benchmark {
         if let python = options.python, let script = options.pyPeers {
             log("python peers (eventsourcing, pyotp)")
             let peerUsers = smoke ? 20 : min(users, 5_000)
-            var pyotp: [Double] = [], esCommands: [Double] = [], esRebuild: [Double] = []
+            var pyotp: [Double] = [], esCommands: [Double] = [], esRebuild: [Double] = [], ourTotp: [Double] = []
             for _ in 0..<(smoke ? 1 : min(repetitions, 3)) {
+                // Ours again right beside pyotp: the load on a shared machine changes by the minute.
+                ourTotp.append(try Workloads.totpVerificationsPerSecond(verifications))
                 let result = try runJSON(python, [script, "--users", String(peerUsers), "--verifications", String(smoke ? 200 : 20_000)])
                 pyotp.append(try number(result, "pyotp_verifications_per_s"))
                 esCommands.append(try number(result, "eventsourcing_commands_per_s"))
@@ -202,7 +204,7 @@ struct Benchmark {
             figures["eventsourcing_commands_per_s"] = median(esCommands)
             figures["eventsourcing_rebuild_events_per_s"] = median(esRebuild)
             comparisons.append(Comparison(
-                name: "TOTP verify vs pyotp", ours: median(totp), baseline: median(pyotp), baselineName: "pyotp", unit: "verif/s", goal: 15))
+                name: "TOTP verify vs pyotp", ours: median(ourTotp), baseline: median(pyotp), baselineName: "pyotp", unit: "verif/s", goal: 15))
             comparisons.append(Comparison(
                 name: "commands/s one writer FULL vs eventsourcing", ours: figures["one_writer_full_commands_per_s"] as? Double ?? .nan,
                 baseline: median(esCommands), baselineName: "eventsourcing", unit: "cmd/s", goal: 10))

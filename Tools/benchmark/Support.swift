@@ -112,9 +112,12 @@ func cpuSeconds() -> Double {
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
-/// The peak resident memory of this process, in megabytes (getrusage's ru_maxrss is in KiB on Linux).
+/// The peak resident memory of this process in megabytes: VmHWM from /proc/self/status.
+/// (getrusage's ru_maxrss survives execve, so a child would report its parent's peak at fork.)
 func peakMemoryMB() -> Double {
-    var usage = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Double(usage.ru_maxrss) / 1024
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = line.split(separator: " ").compactMap({ Double($0) }).first
+    else { return .nan }
+    return kilobytes / 1024
 }
