@@ -175,7 +175,18 @@ struct RebuildTests {
             usleep(10_000)
         }
         try #require(first.isRunning, "the first rebuild ended too soon")
+        // Freeze the first between two batches (not while it holds the write lock), let the
+        // second run to the end, then let the first go on: on a fast machine the first would
+        // otherwise finish before the second even starts.
+        let probe = try DatabaseQueue(path: workspace.database)
+        while true {
+            kill(first.processIdentifier, SIGSTOP)
+            if (try? probe.inDatabase({ db in try db.execute(sql: "BEGIN IMMEDIATE; COMMIT") })) != nil { break }
+            kill(first.processIdentifier, SIGCONT)
+            usleep(1_000)
+        }
         let second = try Processes.run(tool, arguments)
+        kill(first.processIdentifier, SIGCONT)
         first.waitUntilExit()
         let firstMessage = String(decoding: firstError.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let statuses = [first.terminationStatus, second.status].sorted()
