@@ -29,7 +29,7 @@ if [ -z "$compiler" ]; then
   echo "benchmark: no C compiler (cc or clang) to build the peers; install gcc or set CC" >&2
   exit 3
 fi
-work="$(mktemp -d "${TMPDIR:-/tmp}/enroll-benchmark-peers.XXXXXX")"
+work="$(mktemp -d --suffix=.enroll-benchmark-peers)"
 trap 'rm -rf "$work"' EXIT
 "$compiler" -O2 -o "$work/raw_hmac" "$peers/raw_hmac.c" -lcrypto
 "$compiler" -O2 -o "$work/raw_sqlite" "$peers/raw_sqlite.c" -lsqlite3
