@@ -156,6 +156,17 @@ struct RevealCommand: ParsableCommand {
         if format == .png && output == nil && isatty(STDOUT_FILENO) == 1 {
             throw ValidationError("a PNG is binary; pass --output FILE (or redirect stdout)")
         }
+        // Checked before the reveal is recorded, so the journal never shows a reveal nobody saw.
+        if let output {
+            let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("cannot write \(output): the directory \(directory) does not exist; pass --output with a path in an existing directory")
+            }
+            guard FileManager.default.isWritableFile(atPath: directory) else {
+                throw ValidationError("cannot write \(output): the directory \(directory) is not writable; pass --output with a writable path")
+            }
+        }
     }
 
     func run() throws {
@@ -253,6 +264,9 @@ struct StatusCommand: ParsableCommand {
             return
         }
         var lines = ["user: \(summary.user)", "status: \(summary.status.rawValue)"]
+        if !FileManager.default.fileExists(atPath: global.databasePath) {
+            lines.append("(no enrollment database at \(global.databasePath) yet)")
+        }
         if summary.status != .none {
             lines.append("issuer: \(summary.issuer ?? "-")  account: \(summary.account ?? "-")")
             lines.append("algorithm: \(summary.algorithm ?? "-")  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")

@@ -143,6 +143,17 @@ struct EndToEndTests {
         #expect(refused.stderr.contains("(invalid_code)"))
     }
 
+    @Test("reveal to a path that cannot be written is refused before the reveal is recorded")
+    func revealUnwritableOutput() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "olga"]).status == 0)
+        let before = workspace.databaseBytes()
+        let result = try workspace.enroll(["reveal", "olga", "--format", "png", "--output", workspace.path("missing-dir/qr.png")])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("does not exist"))
+        #expect(workspace.databaseBytes() == before)
+    }
+
     @Test("--help explains every subcommand and exits 0")
     func help() throws {
         let workspace = try Workspace()
