@@ -54,12 +54,8 @@ struct HistoryCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The user.", valueName: "user"))
-    var user: String
-
-    func validate() throws {
-        do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) }
-    }
+    @OptionGroup var subject: UserArgument
+    var user: String { subject.user }
 
     func run() throws {
         var printer = HistoryPrinter(json: global.json, showUser: false)

@@ -232,12 +232,8 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The user.", valueName: "user"))
-    var user: String
-
-    func validate() throws {
-        do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) }
-    }
+    @OptionGroup var subject: UserArgument
+    var user: String { subject.user }
 
     func run() throws {
         let summary: AuthenticatorSummary

@@ -71,6 +71,16 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// The USER argument of commands that only read one user's records (status, history).
+struct UserArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp("The user.", valueName: "user"))
+    var user: String
+
+    func validate() throws {
+        do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) }
+    }
+}
+
 /// Options shared by the commands that address one user's authenticator.
 struct UserCommandOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("The user whose authenticator this is (1-256 bytes, no control characters or '/').", valueName: "user"))

@@ -36,9 +36,6 @@ public final class EnrollmentDatabase: Sendable {
     public let path: String
     public let options: DatabaseOptions
 
-    @available(*, deprecated, renamed: "writer")
-    public var pool: any DatabaseWriter { writer }
-
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         self.path = path
         self.options = options
