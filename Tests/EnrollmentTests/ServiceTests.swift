@@ -3,6 +3,7 @@ import Enrollment
 import Foundation
 import GRDB
 import OneTimePassword
+import Synchronization
 import Testing
 
 /// The handler against real SQLite files: appends, idempotency, conflicts, sealing.
@@ -95,23 +96,33 @@ struct ServiceTests {
         }
     }
 
-    @Test("the handler reloads and decides again when another writer appended in between")
-    func handlerRetriesOnConflict() throws {
+    @Test("the handler decides while holding the write lock: another writer cannot append between its load and its append")
+    func handlerDecidesUnderTheWriteLock() throws {
         let workspace = try Workspace()
         let clock = FixedClock(t0)
-        let competitor = try makeService(workspace, clock: clock)
+        let competitor = try EnrollmentService.open(
+            databasePath: workspace.database, keyFilePath: workspace.keyFile,
+            options: DatabaseOptions(busyTimeout: 0.05), clock: clock, secrets: SeededSecretSource(seed: "competitor"))
         let request = try competitor.handle(CommandEnvelope(user: "dave", command: .requestEnrollment(EnrollmentOptions())))
         _ = try competitor.handle(CommandEnvelope(user: "dave", command: .confirmCode(try code(for: request.state, at: t0))))
 
-        // The secret source runs while the handler is between loading and appending: the
-        // competitor appends a reveal there, exactly once.
-        let interloper = InterloperSecretSource { _ = try? competitor.handle(CommandEnvelope(user: "dave", actor: "other-process", command: .revealQRCode)) }
+        // The secret source runs between the handler's load and its append: the competitor
+        // (another connection, as another process would be) tries to append a reveal there.
+        let refused = Mutex<(any Error)?>(nil)
+        let interloper = InterloperSecretSource {
+            do { _ = try competitor.handle(CommandEnvelope(user: "dave", actor: "other-process", command: .revealQRCode)) } catch {
+                refused.withLock { $0 = error }
+            }
+        }
         let service = try makeService(workspace, clock: clock, secrets: interloper)
         let outcome = try service.handle(CommandEnvelope(user: "dave", command: .regenerateSecret(nil)))
         #expect(outcome.accepted)
-        #expect(interloper.calls >= 2, "the handler should have decided twice")
+        #expect(interloper.calls == 1, "decided once: nothing can move the stream under the write lock")
+        #expect(refused.withLock { $0 as? StoreError } == .busy(path: workspace.database, seconds: 0.05))
+        // The competitor's reveal goes through once the lock is free.
+        _ = try competitor.handle(CommandEnvelope(user: "dave", actor: "other-process", command: .revealQRCode))
         let rows = try service.database.writer.read { db in try Row.fetchAll(db, sql: "SELECT type, stream_version FROM events WHERE stream_id = 'dave' ORDER BY position") }
-        #expect(rows.map { $0["type"] as String } == ["EnrollmentRequested", "AuthenticatorActivated", "QRCodeRevealed", "SecretRegenerated"])
+        #expect(rows.map { $0["type"] as String } == ["EnrollmentRequested", "AuthenticatorActivated", "SecretRegenerated", "QRCodeRevealed"])
         #expect(rows.map { $0["stream_version"] as Int64 } == [1, 2, 3, 4])
     }
 

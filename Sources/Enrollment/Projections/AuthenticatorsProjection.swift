@@ -36,7 +36,7 @@ public struct AuthenticatorsProjection: Projection {
                 locked_until INTEGER,
                 stream_version INTEGER NOT NULL,
                 updated_at INTEGER NOT NULL
-            )
+            ) WITHOUT ROWID
             """)
     }
 

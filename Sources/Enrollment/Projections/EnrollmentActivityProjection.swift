@@ -26,7 +26,7 @@ public struct EnrollmentActivityProjection: Projection {
                 locks INTEGER NOT NULL DEFAULT 0,
                 removed INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (day, issuer)
-            )
+            ) WITHOUT ROWID
             """)
     }
 

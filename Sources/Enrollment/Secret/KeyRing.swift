@@ -21,10 +21,13 @@ public struct KeyRing: Sendable {
         }
         self.masterKey = masterKey
         self.keyFilePath = keyFilePath
+        self.keyId = Self.keyId(of: masterKey)
     }
 
     /// A short public identifier of the master key: HMAC-SHA256(key, "enroll key id"), first 16 bytes.
-    var keyId: [UInt8] {
+    let keyId: [UInt8]
+
+    static func keyId(of masterKey: [UInt8]) -> [UInt8] {
         let mac = (try? HMACContext(key: masterKey, digest: .sha256).authenticate(Array("enroll key id".utf8))) ?? []
         return Array(mac.prefix(16))
     }

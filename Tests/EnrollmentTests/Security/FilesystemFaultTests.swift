@@ -164,7 +164,7 @@ struct FilesystemFaultTests {
         try JournalIntegrity.check(recovered)
     }
 
-    @Test("a disk that fills up during the commit (room to open, not to write): exit 3, disk full, the journal unchanged", arguments: [40, 56, 72])
+    @Test("a disk that fills up during the commit (room to open, not to write): exit 3, disk full, the journal unchanged", arguments: [24, 40, 56])
     func diskFillsDuringCommit(_ freeKilobytes: Int) throws {
         let outcome = try Self.scenario(size: "1m", """
             dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
