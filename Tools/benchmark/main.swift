@@ -13,7 +13,7 @@ let usage = """
       --py-peers FILE   ../shared/peers/py_peers.py
       --enroll PATH     the enroll binary (default: beside this one)
       --users N         users for the one-writer NORMAL and group-commit runs (default 10 000)
-      --full-users N    users for the one-writer FULL run (default 2 000: fsync-bound, flat in N)
+      --full-users N    users for the one-writer FULL run (default: --users)
       --smoke           tiny sizes, one repetition: checks that every part runs; goals are not judged
     """
 

@@ -109,7 +109,8 @@ public final class EnrollmentService: Sendable {
     func prepareAndRecord(_ envelope: CommandEnvelope, user: String, keyRing: KeyRing, in db: Database) throws -> CommandOutcome {
         switch try prepare(envelope, user: user, in: db) {
         case .finished(let outcome): outcome
-        case .decided(let pending): try record(pending, keyRing: keyRing, in: db)
+        // The replay check just ran in this same transaction: no need to repeat it.
+        case .decided(let pending): try record(pending, keyRing: keyRing, checkReplay: false, in: db)
         }
     }
 
@@ -173,11 +174,11 @@ public final class EnrollmentService: Sendable {
     /// Writes a decided command inside the caller's write transaction: the append with the
     /// expected stream version (``StoreError/conflict(stream:expected:actual:)`` if the stream
     /// moved since it was loaded), sealed secrets, inline projections and the command record.
-    func record(_ pending: PendingCommand, keyRing: KeyRing, in db: Database) throws -> CommandOutcome {
+    func record(_ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, in db: Database) throws -> CommandOutcome {
         let envelope = pending.envelope, user = pending.user, state = pending.state, now = pending.now
         let decision = pending.decision
         // A concurrent duplicate of this command may have committed since the check above.
-        if try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
+        if checkReplay, try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
         try keyRing.bind(to: db)
         let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
         var dataKey: [UInt8]?
