@@ -35,6 +35,8 @@ let package = Package(
             dependencies: [
                 "CryptoPrimitives", "OneTimePassword",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API, for the rebuild's journal scan (EventJournal+Scan.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The My Account–compatible HTTP API and the Authenticator App page (Hummingbird 2).

@@ -141,6 +141,85 @@ struct JSONFastPathTests {
             try EventCodec.decode(type: "ConfirmationUnlocked", schemaVersion: 1, data: #"{"lockNumber":1.5}"#, position: 9)
         }
     }
+
+    /// The rebuild's decoder (a row's bytes read in place) against the general one (a
+    /// `JSONValue` tree, `Codable`, upcasters): the same event or the same error, for what this
+    /// code writes and for every odd shape a journal could hold.
+    static let rows: [(type: String, version: Int, data: String)] = {
+        let issued = SecretIssued(
+            secret: .sealed(Array(0..<48)), issuer: "Example/Org", account: "ann@example.com",
+            parameters: OTPParameters(algorithm: .sha512, digits: 8, period: 60), expiresAt: 1_764_000_600)
+        let events: [EnrollmentEvent] = [
+            .enrollmentRequested(issued), .secretRegenerated(issued),
+            .authenticatorActivated(AuthenticatorActivated(step: 1, replacedPrevious: false)),
+            .codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 1)),
+            .pendingSecretExpired(PendingSecretExpired(replacement: true, expiredAt: -5)),
+            .qrCodeRevealed(QRCodeRevealed(target: .pending)),
+            .confirmationLocked(ConfirmationLocked(until: 9, lockNumber: 1, failedAttempts: 5)),
+            .confirmationUnlocked(ConfirmationUnlocked(lockNumber: 1)),
+            .authenticatorRemoved(AuthenticatorRemoved(hadActive: false)),
+        ]
+        let written = events.compactMap { try? EventCodec.encode($0) { _ in [] } }.map { ($0.type, $0.schemaVersion, $0.data) }
+        let secret = #"{"account":"a","algorithm":"SHA1","digits":6,"expiresAt":1,"issuer":"i","period":30"#
+        let odd: [(String, Int, String)] = [
+            ("CodeRejected", 1, #"{"failedAttempts":2,"reason":"invalid_code","target":"pending"}"#),  // upcast
+            ("CodeRejected", 3, #"{"failedAttempts":2,"reason":"invalid_code","remainingAttempts":3,"target":"pending"}"#),
+            ("CodeRejected", 0, #"{"failedAttempts":2,"reason":"invalid_code","remainingAttempts":3,"target":"pending"}"#),
+            ("Unheard", 1, #"{}"#),
+            ("QRCodeRevealed", 1, #" { "target" : "active" } "#),
+            ("QRCodeRevealed", 1, #"{"target":"active","extra":[1,{"x":2}]}"#),
+            ("QRCodeRevealed", 1, #"{"target":"active","extra":"x","more":null,"n":-0}"#),
+            ("QRCodeRevealed", 1, #"{"target":"act\u0069ve"}"#),
+            ("QRCodeRevealed", 1, #"{"target":"pending","target":"active"}"#),
+            ("QRCodeRevealed", 1, #"{"target":"pending"} x"#),
+            ("QRCodeRevealed", 1, #"{"target":"pending",}"#),
+            ("QRCodeRevealed", 1, #"{"target":"nobody"}"#),
+            ("QRCodeRevealed", 1, "{\"target\":\"act\tive\"}"),
+            ("QRCodeRevealed", 1, #"{}"#),
+            ("QRCodeRevealed", 1, #"[]"#),
+            ("QRCodeRevealed", 1, ""),
+            ("ConfirmationUnlocked", 1, #"{"lockNumber":2.0}"#),
+            ("ConfirmationUnlocked", 1, #"{"lockNumber":2e0}"#),
+            ("ConfirmationUnlocked", 1, #"{"lockNumber":02}"#),
+            ("ConfirmationUnlocked", 1, #"{"lockNumber":-7}"#),
+            ("ConfirmationUnlocked", 1, #"{"lockNumber":99999999999999999999}"#),
+            ("ConfirmationUnlocked", 1, #"{"lockNumber":"2"}"#),
+            ("AuthenticatorRemoved", 1, #"{"hadActive":1}"#),
+            ("AuthenticatorRemoved", 1, #"{"hadActive":true}"#),
+            ("AuthenticatorActivated", 1, #"{"replacedPrevious":false,"step":9223372036854775807}"#),
+            ("EnrollmentRequested", 1, secret + "}"),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":null}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":""}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"AAEC"}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"AAE="}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"AAF="}"#),  // padding bits set
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"AA=="}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"AAE"}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"A*E="}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":"AAEC\n"}"#),
+            ("EnrollmentRequested", 1, secret + #","sealedSecret":7}"#),
+            ("SecretRegenerated", 1, #"{"account":"a","algorithm":"MD5","digits":6,"expiresAt":1,"issuer":"i","period":30}"#),
+            ("SecretRegenerated", 1, #"{"account":"a","algorithm":"SHA1","digits":6,"expiresAt":1,"period":30}"#),
+            ("SecretRegenerated", 1, #"{"account":"ünï","algorithm":"SHA1","digits":6,"expiresAt":1,"issuer":"中","period":30}"#),
+        ]
+        return written + odd
+    }()
+
+    @Test("The rebuild's in-place decoder gives the general decoder's event or error for every row", arguments: 0..<rows.count)
+    func inPlaceDecoderAgrees(_ index: Int) {
+        let row = Self.rows[index]
+        func general() -> Result<EnrollmentEvent, StoreError> {
+            Result { () throws(StoreError) in try EventCodec.decode(type: row.type, schemaVersion: row.version, data: row.data, position: 3) }
+        }
+        func inPlace() -> Result<EnrollmentEvent, StoreError> {
+            Array(row.type.utf8).withUnsafeBytes { type in
+                Array(row.data.utf8).withUnsafeBytes { data in
+                    Result { () throws(StoreError) in try EventCodec.decode(type: type, schemaVersion: row.version, data: data, position: 3) }
+                }
+            }
+        }
+        #expect(inPlace() == general(), "\(row.type) v\(row.version) \(row.data)")
+    }
 }
 
 @Suite("Random identifiers")

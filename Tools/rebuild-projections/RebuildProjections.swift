@@ -28,8 +28,8 @@ struct RebuildProjections: ParsableCommand {
     @Flag(name: .long, help: "List each projection's stored and code schema versions, position and lag; change nothing.")
     var status = false
 
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Events per transaction (smaller holds the write lock for less time).", valueName: "n"))
-    var batchSize = 2_000
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Most events per transaction (default: as many as a quarter of a second allows; smaller holds the write lock for less time).", valueName: "n"))
+    var batchSize: Int?
 
     @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
     var json = false
@@ -44,7 +44,7 @@ struct RebuildProjections: ParsableCommand {
         for name in projection where Projections.named(name) == nil {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard (batchSize ?? 1) >= 1 else { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
@@ -54,7 +54,8 @@ struct RebuildProjections: ParsableCommand {
         } catch {
             throw Failure(error)
         }
-        let rebuilder = ProjectionRebuilder(database: database, batchSize: batchSize)
+        var rebuilder = ProjectionRebuilder(database: database)
+        if let batchSize { rebuilder.batchSize = batchSize }
         if status {
             try showStatus(rebuilder)
             return

@@ -66,3 +66,26 @@ public struct RecordedEvent: Sendable, Hashable {
         self.hash = hash
     }
 }
+
+/// The journal columns a projection folds by: where the event sits, whose it is, when it was
+/// recorded. Rebuilds read only these (and the event's type and data), never the metadata or
+/// the hash: see ``EventJournal/scan(after:limit:in:_:)``.
+public struct EventHeader: Sendable, Hashable {
+    public var position: Int64
+    public var streamId: String
+    public var streamVersion: Int64
+    public var recordedAt: UnixTime
+
+    public init(position: Int64, streamId: String, streamVersion: Int64, recordedAt: UnixTime) {
+        self.position = position
+        self.streamId = streamId
+        self.streamVersion = streamVersion
+        self.recordedAt = recordedAt
+    }
+}
+
+extension RecordedEvent {
+    public var header: EventHeader {
+        EventHeader(position: position, streamId: streamId, streamVersion: streamVersion, recordedAt: recordedAt)
+    }
+}

@@ -40,68 +40,10 @@ public struct AuthenticatorsProjection: Projection {
             """)
     }
 
-    public func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws {
-        let user = recorded.streamId
-        let time = recorded.recordedAt
-        // One cached UPDATE per event (the row's version and time with the event's own columns);
-        // only a user's first event also inserts the row. A rebuild applies a million events:
-        // compiling statements again, or a second statement per event, would cost more than the fold.
-        func update(_ assignments: String, _ arguments: StatementArguments = []) throws {
-            let statement = try db.cachedStatement(sql: "UPDATE \"\(table)\" SET stream_version = ?, updated_at = ?, \(assignments) WHERE user_id = ?")
-            let values: StatementArguments = [recorded.streamVersion, time] + arguments + [user]
-            try statement.execute(arguments: values)
-            if db.changesCount == 0 {
-                try db.cachedStatement(sql: "INSERT INTO \"\(table)\" (user_id, status, stream_version, updated_at) VALUES (?, 'none', ?, ?)")
-                    .execute(arguments: [user, recorded.streamVersion, time])
-                try statement.execute(arguments: values)
-            }
-        }
-        switch event {
-        case .enrollmentRequested(let issued):
-            try update("""
-                status = 'pending', issuer = NULL, account = NULL, algorithm = NULL, digits = NULL, period = NULL,
-                replacement_pending = 0, pending_issuer = ?, pending_account = ?, pending_algorithm = ?,
-                pending_digits = ?, pending_period = ?, pending_expires_at = ?, requested_at = ?, activated_at = NULL,
-                failed_attempts = 0, remaining_attempts = NULL
-                """, [issued.issuer, issued.account, issued.parameters.algorithm.rawValue,
-                      issued.parameters.digits, issued.parameters.period, issued.expiresAt, time])
-        case .secretRegenerated(let issued):
-            try update("""
-                replacement_pending = 1, pending_issuer = ?, pending_account = ?, pending_algorithm = ?,
-                pending_digits = ?, pending_period = ?, pending_expires_at = ?, requested_at = ?
-                """, [issued.issuer, issued.account, issued.parameters.algorithm.rawValue,
-                      issued.parameters.digits, issued.parameters.period, issued.expiresAt, time])
-        case .authenticatorActivated:
-            try update("""
-                status = 'active', issuer = pending_issuer, account = pending_account, algorithm = pending_algorithm,
-                digits = pending_digits, period = pending_period, activated_at = ?, replacement_pending = 0,
-                pending_issuer = NULL, pending_account = NULL, pending_algorithm = NULL, pending_digits = NULL,
-                pending_period = NULL, pending_expires_at = NULL, failed_attempts = 0, remaining_attempts = NULL,
-                lock_count = 0, locked_until = NULL
-                """, [time])
-        case .codeRejected(let rejected):
-            try update("failed_attempts = ?, remaining_attempts = ?", [rejected.failedAttempts, rejected.remainingAttempts])
-        case .pendingSecretExpired(let expired):
-            let status = expired.replacement ? "status" : "'none'"
-            try update("""
-                status = \(status), replacement_pending = 0, pending_issuer = NULL, pending_account = NULL,
-                pending_algorithm = NULL, pending_digits = NULL, pending_period = NULL, pending_expires_at = NULL
-                """)
-        case .qrCodeRevealed:
-            try update("last_revealed_at = ?", [time])
-        case .confirmationLocked(let locked):
-            try update("locked_until = ?, lock_count = ?, failed_attempts = 0, remaining_attempts = NULL", [locked.until, locked.lockNumber])
-        case .confirmationUnlocked:
-            try update("locked_until = NULL")
-        case .authenticatorRemoved:
-            try update("""
-                status = 'none', issuer = NULL, account = NULL, algorithm = NULL, digits = NULL, period = NULL,
-                replacement_pending = 0, pending_issuer = NULL, pending_account = NULL, pending_algorithm = NULL,
-                pending_digits = NULL, pending_period = NULL, pending_expires_at = NULL, requested_at = NULL,
-                activated_at = NULL, last_revealed_at = NULL, failed_attempts = 0, remaining_attempts = NULL,
-                lock_count = 0, locked_until = NULL
-                """)
-        }
+    public func makeFold(into table: String, after position: Int64, in db: Database) throws -> any ProjectionFold {
+        AuthenticatorsFold(
+            table: table,
+            tableMayHoldUnseenRows: try position > 0 || Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \"\(table)\")") == true)
     }
 
     /// One user's row, refusing a stale projection.

@@ -30,28 +30,8 @@ public struct EnrollmentActivityProjection: Projection {
             """)
     }
 
-    public func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws {
-        let column: String
-        var issuer: String?
-        switch event {
-        case .enrollmentRequested(let issued):
-            column = "requested"
-            issuer = issued.issuer
-        case .secretRegenerated(let issued):
-            column = "regenerated"
-            issuer = issued.issuer
-        case .authenticatorActivated: column = "confirmed"
-        case .pendingSecretExpired: column = "abandoned"
-        case .codeRejected: column = "failed_codes"
-        case .confirmationLocked: column = "locks"
-        case .authenticatorRemoved: column = "removed"
-        case .qrCodeRevealed, .confirmationUnlocked: return
-        }
-        let resolved = try issuer ?? Self.latestIssuer(of: recorded.streamId, before: recorded.streamVersion, in: db)
-        try db.cachedStatement(sql: """
-            INSERT INTO "\(table)" (day, issuer, \(column)) VALUES (?, ?, 1)
-            ON CONFLICT(day, issuer) DO UPDATE SET \(column) = \(column) + 1
-            """).execute(arguments: [Self.day(of: recorded.recordedAt), resolved])
+    public func makeFold(into table: String, after position: Int64, in db: Database) throws -> any ProjectionFold {
+        EnrollmentActivityFold(table: table, knowsEveryIssuer: position == 0)
     }
 
     static let unknownIssuer = "(unknown)"
@@ -66,7 +46,16 @@ public struct EnrollmentActivityProjection: Projection {
 
     /// The UTC calendar day of a Unix time, `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
     public static func day(of time: UnixTime) -> String {
-        let days = time >= 0 ? time / 86_400 : (time - 86_399) / 86_400
+        day(number: dayNumber(of: time))
+    }
+
+    /// Days since 1970-01-01 (UTC) of a Unix time.
+    static func dayNumber(of time: UnixTime) -> Int64 {
+        time >= 0 ? time / 86_400 : (time - 86_399) / 86_400
+    }
+
+    /// `YYYY-MM-DD` of a day counted from 1970-01-01.
+    static func day(number days: Int64) -> String {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -2,10 +2,14 @@ import GRDB
 
 /// A read model folded from the journal into its own table.
 ///
-/// A projection knows how to create its table and fold one event into it; it does not decide
+/// A projection knows how to create its table and fold events into it; it does not decide
 /// anything. Where it left off is kept in `projection_checkpoints` (name, schema version, last
 /// position applied), so that it can be updated inline with each append, caught up, or rebuilt
 /// into a shadow table (see ``ProjectionRebuilder``) after its shape changes.
+///
+/// Folding goes through a ``ProjectionFold``: the inline update (one command's events) and the
+/// rebuild (the whole journal) run the same code, in memory, and write only the rows that
+/// changed.
 public protocol Projection: Sendable {
     /// The projection's name, also its table's name.
     var name: String { get }
@@ -16,8 +20,21 @@ public protocol Projection: Sendable {
     /// primary key rather than named indexes: a rebuild renames the shadow table into place, and
     /// SQLite cannot rename an index, so the next rebuild's index names would collide.
     func createTable(named table: String, in db: Database) throws
-    /// Folds one event into `table`. `event` is `nil` for rows whose type this code cannot decode.
-    func apply(_ event: EnrollmentEvent, recorded: RecordedEvent, to table: String, in db: Database) throws
+    /// A fold into `table`, which holds every event up to `position` (and nothing after it).
+    func makeFold(into table: String, after position: Int64, in db: Database) throws -> any ProjectionFold
+}
+
+/// Events folded into a projection's table: rows are read when first needed, changed in
+/// memory, and written back by ``flush(in:)``.
+///
+/// Between two calls nothing else may write the table (a rebuild's shadow table is guarded by
+/// its checkpoint; inline folds run inside the append's write transaction). A fold keeps its
+/// memory bounded by itself: past a cap it flushes and forgets what it holds.
+public protocol ProjectionFold {
+    /// Folds the next event of the journal, in position order.
+    mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws
+    /// Writes every row changed since the last flush.
+    mutating func flush(in db: Database) throws
 }
 
 /// The projections this code maintains.
@@ -76,9 +93,11 @@ public enum ProjectionStatus {
                   checkpoint.schemaVersion == projection.schemaVersion,
                   checkpoint.position == first - 1
             else { continue }
+            var fold = try projection.makeFold(into: projection.name, after: checkpoint.position, in: db)
             for (event, recorded) in events {
-                try projection.apply(event, recorded: recorded, to: projection.name, in: db)
+                try fold.apply(event, header: recorded.header, in: db)
             }
+            try fold.flush(in: db)
             checkpoint.position = last
             try checkpoint.save(in: db)
         }

@@ -55,12 +55,14 @@ public struct ProjectionState: Sendable, Hashable {
 /// Rebuilds a projection from the journal without stopping writers.
 ///
 /// The projection is folded into a shadow table (`NAME_rebuild`) in batches, each its own
-/// short write transaction that also saves the shadow's checkpoint, so other processes keep
+/// write transaction that also saves the shadow's checkpoint, so other processes keep
 /// appending between batches and a run killed at any point (even `kill -9`) resumes from the
-/// last committed batch. Once a batch comes back short the shadow is near the head: one last
-/// write transaction applies the remaining events (no one can append meanwhile), drops the old
-/// table, renames the shadow in and records the projection at the head with the code's schema
-/// version. Readers see either the old table or the new one, never a mix.
+/// last committed batch. One ``ProjectionFold`` lives through the whole run: it keeps the rows
+/// it has folded in memory (up to its own cap) and each batch writes only the rows that changed.
+/// Once a batch reaches the end of the journal, one last write transaction applies the
+/// remaining events (no one can append meanwhile), drops the old table, renames the shadow in
+/// and records the projection at the head with the code's schema version. Readers see either
+/// the old table or the new one, never a mix.
 ///
 /// ```swift
 /// let rebuilder = ProjectionRebuilder(database: database)
@@ -68,12 +70,18 @@ public struct ProjectionState: Sendable, Hashable {
 /// ```
 public struct ProjectionRebuilder: Sendable {
     public let database: EnrollmentDatabase
-    /// Events per batch transaction: larger is faster, smaller holds the write lock for less time.
+    /// Most events per batch transaction.
     public var batchSize: Int
+    /// A batch also ends after this long. Each batch costs a commit and the writing of the rows
+    /// it changed (with many users, about one per user), so batches are long enough for that to
+    /// stay small beside the folding, and short enough that appenders, who wait for the write
+    /// lock meanwhile, wait little.
+    public var batchDuration: Duration
 
-    public init(database: EnrollmentDatabase, batchSize: Int = 2_000) {
+    public init(database: EnrollmentDatabase, batchSize: Int = 1_000_000, batchDuration: Duration = .milliseconds(250)) {
         self.database = database
         self.batchSize = max(batchSize, 1)
+        self.batchDuration = batchDuration
     }
 
     public static func shadowName(of projection: any Projection) -> String { projection.name + "_rebuild" }
@@ -84,7 +92,10 @@ public struct ProjectionRebuilder: Sendable {
         let shadow = Self.shadowName(of: projection)
         let started = Date()
         do {
-            var position = try database.writer.write { db in try Self.prepareShadow(projection, shadow: shadow, in: db) }
+            var (position, fold) = try database.writer.write { db in
+                let position = try Self.prepareShadow(projection, shadow: shadow, in: db)
+                return (position, try projection.makeFold(into: shadow, after: position, in: db))
+            }
             let resumedFrom = position
             var applied: Int64 = 0
             func report(head: Int64) {
@@ -93,19 +104,22 @@ public struct ProjectionRebuilder: Sendable {
                     applied: applied, elapsed: Date().timeIntervalSince(started)))
             }
             while true {
-                let (count, head) = try database.writer.write { db -> (Int, Int64) in
+                let (batch, head) = try database.writer.write { db -> (Batch, Int64) in
                     try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
-                    let count = try Self.apply(projection, to: shadow, after: &position, limit: batchSize, in: db)
+                    let batch = try Self.fold(
+                        into: &fold, after: &position, limit: batchSize, until: .now + batchDuration, in: db)
+                    try fold.flush(in: db)
                     try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
-                    return (count, try EventJournal.head(in: db))
+                    return (batch, try EventJournal.head(in: db))
                 }
-                applied += Int64(count)
+                applied += Int64(batch.count)
                 report(head: head)
-                if count < batchSize || position >= head { break }
+                if batch.reachedEnd || position >= head { break }
             }
             let (tail, rows) = try database.writer.write { db -> (Int, Int) in
                 try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
-                let tail = try Self.apply(projection, to: shadow, after: &position, limit: nil, in: db)
+                let tail = try Self.fold(into: &fold, after: &position, in: db).count
+                try fold.flush(in: db)
                 try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
                 try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
                 try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
@@ -163,24 +177,32 @@ public struct ProjectionRebuilder: Sendable {
         }
     }
 
-    /// Folds the events after `position` (at most `limit`) into `table`, advancing `position`.
-    /// Events are decoded without a key ring: projections never see a secret.
-    static func apply(_ projection: any Projection, to table: String, after position: inout Int64, limit: Int?, in db: Database) throws -> Int {
-        var sql = "SELECT \(EventJournal.columns) FROM events WHERE position > ? ORDER BY position"
-        var arguments: StatementArguments = [position]
-        if let limit {
-            sql += " LIMIT ?"
-            arguments += [limit]
+    struct Batch {
+        var count: Int
+        /// The journal had no more events (rather than the batch reaching its size or its time).
+        var reachedEnd: Bool
+    }
+
+    /// Folds the events after `position` into `fold` (at most `limit`, until `deadline`),
+    /// advancing `position`; the caller flushes.
+    static func fold(
+        into fold: inout any ProjectionFold, after position: inout Int64, limit: Int? = nil,
+        until deadline: ContinuousClock.Instant? = nil, in db: Database
+    ) throws -> Batch {
+        var stoppedEarly = false
+        var last = position
+        let count = try EventJournal.scan(after: position, limit: limit, in: db) { event, header in
+            try fold.apply(event, header: header, in: db)
+            last = header.position
+            // The clock is read every 1 024 events: reading it costs about as much as folding one.
+            if let deadline, header.position & 1_023 == 0, ContinuousClock.now >= deadline {
+                stoppedEarly = true
+                return false
+            }
+            return true
         }
-        // Collected first: a projection may itself read the journal while applying.
-        let rows = try RecordedEvent.fetchAll(db, sql: sql, arguments: arguments)
-        for recorded in rows {
-            let event = try EventCodec.decode(
-                type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
-            try projection.apply(event, recorded: recorded, to: table, in: db)
-            position = recorded.position
-        }
-        return rows.count
+        position = last
+        return Batch(count: count, reachedEnd: !stoppedEarly && count < (limit ?? .max))
     }
 
     /// Inside one write transaction: creates any projection that has no table and brings every
@@ -194,7 +216,9 @@ public struct ProjectionRebuilder: Sendable {
                 checkpoint = ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: 0)
             }
             guard var current = checkpoint else { continue }
-            while try apply(projection, to: projection.name, after: &current.position, limit: 5_000, in: db) == 5_000 {}
+            var fold = try projection.makeFold(into: projection.name, after: current.position, in: db)
+            _ = try Self.fold(into: &fold, after: &current.position, in: db)
+            try fold.flush(in: db)
             try current.save(in: db)
         }
     }

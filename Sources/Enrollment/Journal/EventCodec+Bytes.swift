@@ -1,0 +1,282 @@
+import OneTimePassword
+
+extension EventCodec {
+    /// Decodes a row's event straight from its stored bytes, without a key ring (secrets stay
+    /// sealed): what a rebuild does for every event of the journal.
+    ///
+    /// A row of its type's current schema version in the shape this code writes (one flat
+    /// object of unescaped strings, integers, booleans and null) is read in place, without a
+    /// ``JSONValue`` tree or `Codable`. Any other row (an older version that needs its
+    /// ``upcasters``, escapes, a fraction, a nested value, a repeated key, an error) goes through
+    /// ``decode(type:schemaVersion:data:position:open:)``, so both paths give the same event or
+    /// the same error (JSONFastPathTests compares them).
+    static func decode(
+        type typeBytes: UnsafeRawBufferPointer, schemaVersion: Int, data: UnsafeRawBufferPointer, position: Int64
+    ) throws(StoreError) -> EnrollmentEvent {
+        if let type = EventType(utf8: typeBytes), schemaVersion == type.currentVersion,
+           let event = decodeFlat(type, data) {
+            return event
+        }
+        return try decode(
+            type: String(decoding: typeBytes, as: UTF8.self), schemaVersion: schemaVersion,
+            data: String(decoding: data, as: UTF8.self), position: position)
+    }
+
+    /// The event, if `data` is a flat object holding exactly what `type` needs (members of
+    /// other events' shapes are ignored, as `Codable` ignores unknown keys); `nil` sends the row
+    /// to the general path.
+    private static func decodeFlat(_ type: EventType, _ data: UnsafeRawBufferPointer) -> EnrollmentEvent? {
+        var fields = FlatFields()
+        guard FlatJSONObject.forEachMember(in: data, { key, value in fields.set(key, value) }) else { return nil }
+        switch type {
+        case .enrollmentRequested: return fields.issued().map { .enrollmentRequested($0) }
+        case .secretRegenerated: return fields.issued().map { .secretRegenerated($0) }
+        case .authenticatorActivated:
+            guard let step = fields.step, let replaced = fields.replacedPrevious else { return nil }
+            return .authenticatorActivated(AuthenticatorActivated(step: step, replacedPrevious: replaced))
+        case .codeRejected:
+            guard let reason = fields.reason, let target = fields.target, let failed = fields.failedAttempts,
+                  let remaining = fields.remainingAttempts
+            else { return nil }
+            return .codeRejected(CodeRejected(reason: reason, target: target, failedAttempts: failed, remainingAttempts: remaining))
+        case .pendingSecretExpired:
+            guard let replacement = fields.replacement, let expiredAt = fields.expiredAt else { return nil }
+            return .pendingSecretExpired(PendingSecretExpired(replacement: replacement, expiredAt: expiredAt))
+        case .qrCodeRevealed:
+            return fields.target.map { .qrCodeRevealed(QRCodeRevealed(target: $0)) }
+        case .confirmationLocked:
+            guard let until = fields.until, let lock = fields.lockNumber, let failed = fields.failedAttempts else { return nil }
+            return .confirmationLocked(ConfirmationLocked(until: until, lockNumber: lock, failedAttempts: failed))
+        case .confirmationUnlocked:
+            return fields.lockNumber.map { .confirmationUnlocked(ConfirmationUnlocked(lockNumber: $0)) }
+        case .authenticatorRemoved:
+            return fields.hadActive.map { .authenticatorRemoved(AuthenticatorRemoved(hadActive: $0)) }
+        }
+    }
+}
+
+extension EventType {
+    private static let utf8Names: [(EventType, [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
+    private static let versions: [Int] = allCases.map { EventCodec.currentVersions[$0] ?? 1 }
+
+    /// The type whose name these bytes spell, without making a `String`.
+    init?(utf8 bytes: UnsafeRawBufferPointer) {
+        for (type, name) in Self.utf8Names where name.count == bytes.count && name.elementsEqual(bytes) {
+            self = type
+            return
+        }
+        return nil
+    }
+
+    var currentVersion: Int { Self.versions[Self.allCases.firstIndex(of: self) ?? 0] }
+}
+
+/// Every member any event's flat shape has, each set at most once and only with its own JSON
+/// type: a repeated key or another type sends the row to the general decoder.
+private struct FlatFields {
+    var issuer: String?, account: String?, algorithm: Digest?, digits: Int?, period: Int?, expiresAt: Int64?
+    var sealedSecret: SecretField?
+    var step: Int64?, replacedPrevious: Bool?
+    var reason: String?, target: SecretRole?, failedAttempts: Int?, remainingAttempts: Int?
+    var replacement: Bool?, expiredAt: Int64?
+    var until: Int64?, lockNumber: Int?, hadActive: Bool?
+
+    mutating func set(_ key: UnsafeRawBufferPointer, _ value: FlatJSONObject.Value) -> Bool {
+        func once<T>(_ field: inout T?, _ parsed: T?) -> Bool {
+            guard field == nil, let parsed else { return false }
+            field = parsed
+            return true
+        }
+        switch key {
+        case "issuer": return once(&issuer, value.string)
+        case "account": return once(&account, value.string)
+        case "algorithm": return once(&algorithm, value.string.flatMap(Digest.init(rawValue:)))
+        case "digits": return once(&digits, value.int)
+        case "period": return once(&period, value.int)
+        case "expiresAt": return once(&expiresAt, value.int64)
+        case "sealedSecret":
+            // As the general path: a null secret reads back as forgotten. Text that is not strict
+            // Base64 is left to the general path (and `Data(base64Encoded:)`) to judge.
+            switch value {
+            case .null: return once(&sealedSecret, .forgotten)
+            case .text(let text): return once(&sealedSecret, Base64.decode(text).map { .sealed($0) })
+            default: return false
+            }
+        case "step": return once(&step, value.int64)
+        case "replacedPrevious": return once(&replacedPrevious, value.bool)
+        case "reason": return once(&reason, value.string)
+        case "target": return once(&target, value.string.flatMap(SecretRole.init(rawValue:)))
+        case "failedAttempts": return once(&failedAttempts, value.int)
+        case "remainingAttempts": return once(&remainingAttempts, value.int)
+        case "replacement": return once(&replacement, value.bool)
+        case "expiredAt": return once(&expiredAt, value.int64)
+        case "until": return once(&until, value.int64)
+        case "lockNumber": return once(&lockNumber, value.int)
+        case "hadActive": return once(&hadActive, value.bool)
+        default:
+            // Unknown members are ignored, like Codable does, as long as they are flat.
+            return true
+        }
+    }
+
+    func issued() -> SecretIssued? {
+        guard let issuer, let account, let algorithm, let digits, let period, let expiresAt else { return nil }
+        return SecretIssued(
+            secret: sealedSecret ?? .forgotten, issuer: issuer, account: account,
+            parameters: OTPParameters(algorithm: algorithm, digits: digits, period: period), expiresAt: expiresAt)
+    }
+}
+
+/// The members of a flat JSON object (RFC 8259), read in place: strings without escapes or
+/// control characters, integers without fraction or exponent, `true`, `false`, `null`.
+/// Anything else makes ``forEachMember(in:_:)`` return false, and the caller uses the full
+/// parser (``JSONParser``) instead.
+enum FlatJSONObject {
+    enum Value {
+        /// The bytes between the quotes.
+        case text(UnsafeRawBufferPointer)
+        case integer(Int64)
+        case boolean(Bool)
+        case null
+
+        var string: String? {
+            if case .text(let bytes) = self { return String(decoding: bytes, as: UTF8.self) }
+            return nil
+        }
+        var int64: Int64? {
+            if case .integer(let number) = self { return number }
+            return nil
+        }
+        var int: Int? { int64.map { Int($0) } }
+        var bool: Bool? {
+            if case .boolean(let flag) = self { return flag }
+            return nil
+        }
+    }
+
+    /// Calls `body` with each member's key (the bytes between its quotes) and value, in order.
+    /// Returns false as soon as the bytes are not such an object or `body` returns false.
+    static func forEachMember(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Value) -> Bool) -> Bool {
+        var index = 0
+        let end = bytes.count
+        func skipWhitespace() {
+            while index < end, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 { index += 1 }
+        }
+        func expect(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard index < end, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        /// After the opening quote: the unescaped run up to the closing one.
+        func text() -> UnsafeRawBufferPointer? {
+            let start = index
+            while index < end {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return UnsafeRawBufferPointer(rebasing: bytes[start..<index - 1])
+                }
+                guard byte >= 0x20, byte != UInt8(ascii: "\\") else { return nil }
+                index += 1
+            }
+            return nil
+        }
+        func word(_ literal: StaticString) -> Bool {
+            let count = literal.utf8CodeUnitCount
+            guard index + count <= end else { return false }
+            let matches = literal.withUTF8Buffer { $0.elementsEqual(bytes[index..<index + count]) }
+            index += count
+            return matches
+        }
+        func value() -> Value? {
+            skipWhitespace()
+            guard index < end else { return nil }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                return text().map { .text($0) }
+            case UInt8(ascii: "t"): return word("true") ? .boolean(true) : nil
+            case UInt8(ascii: "f"): return word("false") ? .boolean(false) : nil
+            case UInt8(ascii: "n"): return word("null") ? .null : nil
+            default:
+                // -?(0|[1-9][0-9]*), at most 18 digits (no overflow), and no fraction or exponent.
+                let negative = bytes[index] == UInt8(ascii: "-")
+                if negative { index += 1 }
+                let start = index
+                var number: Int64 = 0
+                while index < end, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                    guard index - start < 18 else { return nil }
+                    number = number * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                    index += 1
+                }
+                let digits = index - start
+                guard digits >= 1, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+                if index < end, bytes[index] == UInt8(ascii: ".") || bytes[index] | 0x20 == UInt8(ascii: "e") { return nil }
+                return .integer(negative ? -number : number)
+            }
+        }
+        guard expect(UInt8(ascii: "{")) else { return false }
+        skipWhitespace()
+        if index < end, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                guard expect(UInt8(ascii: "\"")), let key = text(), expect(UInt8(ascii: ":")), let member = value(),
+                      body(key, member)
+                else { return false }
+                if expect(UInt8(ascii: ",")) { continue }
+                guard expect(UInt8(ascii: "}")) else { return false }
+                break
+            }
+        }
+        skipWhitespace()
+        return index == end
+    }
+}
+
+/// Matches a key's bytes against a literal in a `switch`, without making a `String`.
+private func ~= (pattern: StaticString, key: UnsafeRawBufferPointer) -> Bool {
+    pattern.withUTF8Buffer { $0.count == key.count && $0.elementsEqual(key) }
+}
+
+/// Standard Base64 (RFC 4648 §4) with padding, strictly: what `Data(base64Encoded:)` accepts
+/// for the secrets this code writes. `nil` for anything else.
+enum Base64 {
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(byte)] = UInt8(index)
+        }
+        return table
+    }()
+
+    static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard text.count % 4 == 0 else { return nil }
+        let padding = text.count == 0 ? 0 : (text[text.count - 1] == UInt8(ascii: "=") ? 1 : 0) + (text.count > 1 && text[text.count - 2] == UInt8(ascii: "=") ? 1 : 0)
+        var out = [UInt8]()
+        out.reserveCapacity(text.count / 4 * 3)
+        var index = 0
+        while index < text.count {
+            var group: UInt32 = 0
+            for offset in 0..<4 {
+                let byte = text[index + offset]
+                let isPadding = index + 4 == text.count && offset >= 4 - padding
+                let value = isPadding ? 0 : values[Int(byte)]
+                guard value != 0xFF else { return nil }
+                group = group << 6 | UInt32(value)
+            }
+            out.append(UInt8(truncatingIfNeeded: group >> 16))
+            out.append(UInt8(truncatingIfNeeded: group >> 8))
+            out.append(UInt8(truncatingIfNeeded: group))
+            index += 4
+        }
+        // Padding stands for bits that must be zero; refuse rather than guess.
+        if padding > 0 {
+            let dropped = out.suffix(padding)
+            guard dropped.allSatisfy({ $0 == 0 }) else { return nil }
+            out.removeLast(padding)
+        }
+        return out
+    }
+}

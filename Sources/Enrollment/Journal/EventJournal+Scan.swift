@@ -1,0 +1,49 @@
+import GRDB
+import GRDBSQLite
+
+extension EventJournal {
+    /// Decodes the events after `position` in order (at most `limit`), handing each to `body`
+    /// until it returns false; returns how many it handed over.
+    ///
+    /// The rebuild's hot loop, so it reads only the columns a fold needs (no event id, metadata
+    /// or hash), steps the statement with the SQLite C API instead of building a
+    /// ``RecordedEvent`` per row, and decodes each payload from the row's own bytes
+    /// (``EventCodec/decode(type:schemaVersion:data:position:)``). Events are decoded without a
+    /// key ring: secrets stay sealed. `body` may run other statements on `db` meanwhile (look a
+    /// row up, write another table).
+    @discardableResult
+    static func scan(
+        after position: Int64, limit: Int? = nil, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
+    ) throws -> Int {
+        let statement = try db.makeStatement(sql: """
+            SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at
+            FROM events WHERE position > ? ORDER BY position LIMIT ?
+            """)
+        // LIMIT -1: no limit.
+        try statement.setArguments([position, limit.map(Int64.init) ?? -1])
+        let row = statement.sqliteStatement
+        defer { sqlite3_reset(row) }
+        func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
+            // sqlite3_column_text before sqlite3_column_bytes, as SQLite's documentation asks.
+            let start = sqlite3_column_text(row, column)
+            return UnsafeRawBufferPointer(start: start, count: start == nil ? 0 : Int(sqlite3_column_bytes(row, column)))
+        }
+        var count = 0
+        while true {
+            let code = sqlite3_step(row)
+            if code == SQLITE_DONE { return count }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code),
+                    message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
+            }
+            let header = EventHeader(
+                position: sqlite3_column_int64(row, 0), streamId: String(decoding: bytes(1), as: UTF8.self),
+                streamVersion: sqlite3_column_int64(row, 2), recordedAt: sqlite3_column_int64(row, 6))
+            let event = try EventCodec.decode(
+                type: bytes(3), schemaVersion: Int(sqlite3_column_int64(row, 4)), data: bytes(5), position: header.position)
+            count += 1
+            guard try body(event, header) else { return count }
+        }
+    }
+}

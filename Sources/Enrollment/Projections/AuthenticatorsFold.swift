@@ -1,0 +1,201 @@
+import GRDB
+
+/// One row of the authenticators table, folded in memory: the same function for an inline
+/// update and for a rebuild.
+struct AuthenticatorRow: Hashable {
+    /// What the app was told about a secret (the active one, or the pending one).
+    struct Issued: Hashable {
+        var issuer: String?
+        var account: String?
+        var algorithm: String?
+        var digits: Int?
+        var period: Int?
+
+        static let none = Issued()
+    }
+
+    var user: String
+    var status = AuthenticatorStatus.none
+    var active = Issued.none
+    var replacementPending = false
+    var pending = Issued.none
+    var pendingExpiresAt: UnixTime?
+    var requestedAt: UnixTime?
+    var activatedAt: UnixTime?
+    var lastRevealedAt: UnixTime?
+    var failedAttempts = 0
+    var remainingAttempts: Int?
+    var lockCount = 0
+    var lockedUntil: UnixTime?
+    var streamVersion: Int64 = 0
+    var updatedAt: UnixTime = 0
+
+    init(user: String) { self.user = user }
+
+    mutating func apply(_ event: EnrollmentEvent, header: EventHeader) {
+        let time = header.recordedAt
+        streamVersion = header.streamVersion
+        updatedAt = time
+        switch event {
+        case .enrollmentRequested(let issued):
+            status = .pending
+            active = .none
+            replacementPending = false
+            pending = Issued(issued)
+            pendingExpiresAt = issued.expiresAt
+            requestedAt = time
+            activatedAt = nil
+            failedAttempts = 0
+            remainingAttempts = nil
+        case .secretRegenerated(let issued):
+            replacementPending = true
+            pending = Issued(issued)
+            pendingExpiresAt = issued.expiresAt
+            requestedAt = time
+        case .authenticatorActivated:
+            status = .active
+            active = pending
+            activatedAt = time
+            replacementPending = false
+            pending = .none
+            pendingExpiresAt = nil
+            failedAttempts = 0
+            remainingAttempts = nil
+            lockCount = 0
+            lockedUntil = nil
+        case .codeRejected(let rejected):
+            failedAttempts = rejected.failedAttempts
+            remainingAttempts = rejected.remainingAttempts
+        case .pendingSecretExpired(let expired):
+            // An expired replacement leaves the active secret in use.
+            if !expired.replacement { status = .none }
+            replacementPending = false
+            pending = .none
+            pendingExpiresAt = nil
+        case .qrCodeRevealed:
+            lastRevealedAt = time
+        case .confirmationLocked(let locked):
+            lockedUntil = locked.until
+            lockCount = locked.lockNumber
+            failedAttempts = 0
+            remainingAttempts = nil
+        case .confirmationUnlocked:
+            lockedUntil = nil
+        case .authenticatorRemoved:
+            self = AuthenticatorRow(user: user)
+            streamVersion = header.streamVersion
+            updatedAt = time
+        }
+    }
+
+    // MARK: The table's columns
+
+    static let columns = [
+        "user_id", "status", "issuer", "account", "algorithm", "digits", "period", "replacement_pending",
+        "pending_issuer", "pending_account", "pending_algorithm", "pending_digits", "pending_period",
+        "pending_expires_at", "requested_at", "activated_at", "last_revealed_at", "failed_attempts",
+        "remaining_attempts", "lock_count", "locked_until", "stream_version", "updated_at",
+    ]
+
+    /// Writes a whole row, inserting it or replacing the user's row in place.
+    static func upsertSQL(into table: String) -> String {
+        let list = columns.joined(separator: ", ")
+        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        return "INSERT INTO \"\(table)\" (\(list)) VALUES (\(placeholders)) ON CONFLICT(user_id) DO UPDATE SET \(updates)"
+    }
+
+    /// The values of ``columns``, in order.
+    var values: StatementArguments {
+        [
+            user, status.rawValue, active.issuer, active.account, active.algorithm, active.digits, active.period,
+            replacementPending, pending.issuer, pending.account, pending.algorithm, pending.digits, pending.period,
+            pendingExpiresAt, requestedAt, activatedAt, lastRevealedAt, failedAttempts,
+            remainingAttempts, lockCount, lockedUntil, streamVersion, updatedAt,
+        ]
+    }
+
+    static func load(_ user: String, from table: String, in db: Database) throws -> AuthenticatorRow? {
+        let sql = "SELECT \(columns.joined(separator: ", ")) FROM \"\(table)\" WHERE user_id = ?"
+        guard let stored = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [user]) else { return nil }
+        var row = AuthenticatorRow(user: user)
+        row.status = AuthenticatorStatus(rawValue: stored["status"]) ?? .none
+        row.active = Issued(issuer: stored["issuer"], account: stored["account"], algorithm: stored["algorithm"], digits: stored["digits"], period: stored["period"])
+        row.replacementPending = stored["replacement_pending"]
+        row.pending = Issued(
+            issuer: stored["pending_issuer"], account: stored["pending_account"], algorithm: stored["pending_algorithm"],
+            digits: stored["pending_digits"], period: stored["pending_period"])
+        row.pendingExpiresAt = stored["pending_expires_at"]
+        row.requestedAt = stored["requested_at"]
+        row.activatedAt = stored["activated_at"]
+        row.lastRevealedAt = stored["last_revealed_at"]
+        row.failedAttempts = stored["failed_attempts"]
+        row.remainingAttempts = stored["remaining_attempts"]
+        row.lockCount = stored["lock_count"]
+        row.lockedUntil = stored["locked_until"]
+        row.streamVersion = stored["stream_version"]
+        row.updatedAt = stored["updated_at"]
+        return row
+    }
+}
+
+extension AuthenticatorRow.Issued {
+    init(_ issued: SecretIssued) {
+        self.init(
+            issuer: issued.issuer, account: issued.account, algorithm: issued.parameters.algorithm.rawValue,
+            digits: issued.parameters.digits, period: issued.parameters.period)
+    }
+}
+
+/// The authenticators projection's fold: users' rows in a dictionary, read from the table the
+/// first time a user is seen, written back (changed ones only) at each flush.
+struct AuthenticatorsFold: ProjectionFold {
+    /// Rows held at most (~300 bytes each): past it the fold flushes and starts afresh, so a
+    /// rebuild's memory does not grow with the number of users.
+    static let rowLimit = 50_000
+
+    private struct Held {
+        var row: AuthenticatorRow
+        var changed: Bool
+    }
+
+    let table: String
+    /// False while every row in the table is one this fold holds (it began on an empty table and
+    /// has forgotten nothing): a user seen for the first time then has no row to read.
+    private var tableMayHoldUnseenRows: Bool
+    private var rows: [String: Held] = [:]
+
+    init(table: String, tableMayHoldUnseenRows: Bool) {
+        self.table = table
+        self.tableMayHoldUnseenRows = tableMayHoldUnseenRows
+    }
+
+    mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
+        let user = header.streamId
+        if let index = rows.index(forKey: user) {
+            rows.values[index].row.apply(event, header: header)
+            rows.values[index].changed = true
+            return
+        }
+        if rows.count >= Self.rowLimit {
+            try flush(in: db)
+            rows.removeAll(keepingCapacity: true)
+            tableMayHoldUnseenRows = true
+        }
+        var row = try tableMayHoldUnseenRows ? AuthenticatorRow.load(user, from: table, in: db) ?? AuthenticatorRow(user: user) : AuthenticatorRow(user: user)
+        row.apply(event, header: header)
+        rows[user] = Held(row: row, changed: true)
+    }
+
+    mutating func flush(in db: Database) throws {
+        let upsert = try db.cachedStatement(sql: AuthenticatorRow.upsertSQL(into: table))
+        var index = rows.startIndex
+        while index != rows.endIndex {
+            if rows.values[index].changed {
+                try upsert.execute(arguments: rows.values[index].row.values)
+                rows.values[index].changed = false
+            }
+            rows.formIndex(after: &index)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import GRDB
+
+/// The enrollment_activity projection's fold: counts added up in memory per day and issuer and
+/// added to the table's rows at each flush; each user's latest issuer kept in memory, so the
+/// journal is asked only about users this fold has not seen issue a secret.
+struct EnrollmentActivityFold: ProjectionFold {
+    /// Users whose latest issuer is held at most: past it the fold forgets them all (and asks
+    /// the journal again), so a rebuild's memory does not grow with the number of users.
+    static let userLimit = 200_000
+    /// Days × issuers held at most before the counts are added to the table.
+    static let countLimit = 10_000
+
+    /// The counted columns, in the table's order.
+    enum Column: Int, CaseIterable {
+        case requested, regenerated, confirmed, abandoned, failedCodes, locks, removed
+
+        var name: String {
+            switch self {
+            case .requested: "requested"
+            case .regenerated: "regenerated"
+            case .confirmed: "confirmed"
+            case .abandoned: "abandoned"
+            case .failedCodes: "failed_codes"
+            case .locks: "locks"
+            case .removed: "removed"
+            }
+        }
+    }
+
+    private struct Key: Hashable {
+        var day: Int64
+        var issuer: String
+    }
+
+    let table: String
+    /// The fold began at the journal's first event, and has forgotten no user: a user it has
+    /// not seen issue a secret has none.
+    private var knowsEveryIssuer: Bool
+    private var latestIssuers: [String: String] = [:]
+    /// Counts not yet added to the table.
+    private var counts: [Key: [Int]] = [:]
+
+    init(table: String, knowsEveryIssuer: Bool) {
+        self.table = table
+        self.knowsEveryIssuer = knowsEveryIssuer
+    }
+
+    mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
+        let column: Column
+        var issuer: String?
+        switch event {
+        case .enrollmentRequested(let issued):
+            column = .requested
+            issuer = issued.issuer
+        case .secretRegenerated(let issued):
+            column = .regenerated
+            issuer = issued.issuer
+        case .authenticatorActivated: column = .confirmed
+        case .pendingSecretExpired: column = .abandoned
+        case .codeRejected: column = .failedCodes
+        case .confirmationLocked: column = .locks
+        case .authenticatorRemoved: column = .removed
+        case .qrCodeRevealed, .confirmationUnlocked: return
+        }
+        let resolved = try issuer ?? latestIssuer(of: header, in: db)
+        if issuer != nil { remember(resolved, of: header.streamId) }
+        let key = Key(day: EnrollmentActivityProjection.dayNumber(of: header.recordedAt), issuer: resolved)
+        counts[key, default: Array(repeating: 0, count: Column.allCases.count)][column.rawValue] += 1
+        if counts.count >= Self.countLimit { try flush(in: db) }
+    }
+
+    /// The issuer of the user's latest secret issued before this event.
+    private mutating func latestIssuer(of header: EventHeader, in db: Database) throws -> String {
+        if let known = latestIssuers[header.streamId] { return known }
+        let found = knowsEveryIssuer
+            ? EnrollmentActivityProjection.unknownIssuer
+            : try EnrollmentActivityProjection.latestIssuer(of: header.streamId, before: header.streamVersion, in: db)
+        remember(found, of: header.streamId)
+        return found
+    }
+
+    private mutating func remember(_ issuer: String, of user: String) {
+        if latestIssuers.count >= Self.userLimit, latestIssuers[user] == nil {
+            latestIssuers.removeAll(keepingCapacity: true)
+            knowsEveryIssuer = false
+        }
+        latestIssuers[user] = issuer
+    }
+
+    mutating func flush(in db: Database) throws {
+        guard !counts.isEmpty else { return }
+        let names = Column.allCases.map(\.name)
+        let add = try db.cachedStatement(sql: """
+            INSERT INTO "\(table)" (day, issuer, \(names.joined(separator: ", ")))
+            VALUES (?, ?, \(names.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT(day, issuer) DO UPDATE SET \(names.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+            """)
+        for (key, added) in counts {
+            var arguments: StatementArguments = [EnrollmentActivityProjection.day(number: key.day), key.issuer]
+            arguments += StatementArguments(added)
+            try add.execute(arguments: arguments)
+        }
+        counts.removeAll(keepingCapacity: true)
+    }
+}
