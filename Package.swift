@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Enrollment", targets: ["Enrollment"]),
         .executable(name: "enroll", targets: ["enroll"]),
+        .executable(name: "enroll-server", targets: ["enroll-server"]),
         .executable(name: "rebuild-projections", targets: ["rebuild-projections"]),
     ],
     dependencies: [
@@ -49,11 +50,29 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The command line's subcommands, shared by the two executables below.
+        .target(
+            name: "EnrollCommandLine",
+            dependencies: [
+                "Enrollment", "OneTimePassword", "QRCode", "CryptoPrimitives",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // `enroll`: no HTTP code, so that a one-shot command starts fast; `enroll serve` execs
+        // `enroll-server` beside it. Release builds link the Swift runtime and Foundation
+        // statically: relocating their shared libraries was most of a short command's time
+        // (BENCHMARKS.md, "`enroll status` as a process").
         .executableTarget(
             name: "enroll",
+            dependencies: ["EnrollCommandLine"],
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
+        // `enroll serve`: the HTTP server.
+        .executableTarget(
+            name: "enroll-server",
             dependencies: [
-                "Enrollment", "OneTimePassword", "QRCode", "EnrollmentServer", "CryptoPrimitives",
+                "EnrollCommandLine", "Enrollment", "EnrollmentServer", "CryptoPrimitives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // Rebuilds projections from the journal (shadow table, resumable, swapped in one transaction).
         .executableTarget(

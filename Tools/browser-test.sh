@@ -18,8 +18,11 @@ if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium>=4.20,<4.52"
 fi
 
-binary="$(swift build --show-bin-path)/enroll"
+# `enroll serve` runs `enroll-server`, built beside `enroll`.
+bin="$(swift build --show-bin-path)"
+binary="$bin/enroll"
 [ -x "$binary" ] || swift build --product enroll
+[ -x "$bin/enroll-server" ] || swift build --product enroll-server
 
 work="$(mktemp -d)"
 server=""

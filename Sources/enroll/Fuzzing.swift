@@ -1,53 +1,7 @@
-import ArgumentParser
-import Enrollment
-import Foundation
+import EnrollCommandLine
 
-/// Fuzz targets for libFuzzer (built by Tools/fuzz.sh with `-sanitize=fuzzer -D FUZZING`).
-///
-/// The first byte of an input picks the target; the rest is its input:
-/// 0: the event decoder (`EventCodec.decode`): type NUL schema-version-byte data;
-/// 1: the command line (`Enroll.parseAsRoot` and the error formatting the runner does): arguments separated by NUL;
-/// 2: the fixture decoder (`Scenario(json:name:)`);
-/// 3: the export/import line decoder (`JournalArchive.row(from:number:)`).
-/// A target must return normally for every input: any trap or sanitizer report is a bug.
-enum FuzzTargets {
-    /// A fixed data key: sealed secrets in fuzzed events go through a real AES-GCM open.
-    static let dataKey = [UInt8](repeating: 0x42, count: 32)
-
-    static func run(_ input: [UInt8]) {
-        guard let selector = input.first else { return }
-        let body = Array(input.dropFirst())
-        switch selector % 4 {
-        case 0: decodeEvent(body)
-        case 1: parseCommandLine(body)
-        case 2: _ = try? Scenario(json: String(decoding: body, as: UTF8.self), name: "fuzz.json")
-        default: _ = try? JournalArchive.row(from: String(decoding: body, as: UTF8.self), number: 1)
-        }
-    }
-
-    static func decodeEvent(_ body: [UInt8]) {
-        let parts = body.split(separator: 0, maxSplits: 1, omittingEmptySubsequences: false)
-        let type = String(decoding: parts.first ?? [], as: UTF8.self)
-        let rest = parts.count > 1 ? Array(parts[1]) : []
-        let version = Int(rest.first ?? 1) - 1  // also 0 and -1, which must be refused
-        let data = String(decoding: rest.dropFirst(), as: UTF8.self)
-        _ = try? EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1)
-        _ = try? EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1) { sealed in
-            KeyRing.open(sealed, dataKey: dataKey, stream: "fuzz")
-        }
-    }
-
-    static func parseCommandLine(_ body: [UInt8]) {
-        let arguments = body.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        do {
-            _ = try Enroll.parseAsRoot(arguments)
-        } catch {
-            _ = Enroll.exitCode(for: error)
-            _ = Enroll.message(for: error)
-        }
-    }
-}
-
+// libFuzzer's entry points for the fuzz build of `enroll` (Tools/fuzz.sh); the targets are
+// `FuzzTargets` in Sources/EnrollCommandLine/Fuzzing.swift.
 #if FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

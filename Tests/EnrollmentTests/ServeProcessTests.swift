@@ -116,6 +116,30 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("`enroll serve` without enroll-server beside it: one line saying what to build, exit 3, nothing written")
+    func serverExecutableMissing() throws {
+        let workspace = try Workspace()
+        // A copy of `enroll` alone in a directory (a symlink would resolve to the build directory).
+        let lone = workspace.path("enroll")
+        try FileManager.default.copyItem(atPath: try Processes.product("enroll"), toPath: lone)
+        let result = try Processes.run(
+            lone, ["serve", "--demo", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile])
+        #expect(result.status == 3)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(workspace.path("enroll-server")) && result.stderr.contains("swift build --product enroll-server"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+        #expect(!FileManager.default.fileExists(atPath: workspace.keyFile))
+    }
+
+    @Test("`enroll serve --help` is enroll-server's own help, word for word")
+    func helpIsTheServers() throws {
+        let viaEnroll = try Processes.run(try Processes.product("enroll"), ["serve", "--help"])
+        let server = try Processes.run(try Processes.product("enroll-server"), ["serve", "--help"])
+        #expect(viaEnroll.status == 0 && server.status == 0)
+        #expect(viaEnroll.stdout.contains("USAGE: enroll serve"))
+        #expect(viaEnroll.stdout == server.stdout)
+    }
+
     @Test("two server processes on one database: concurrent enrollments across both stay consistent")
     func twoServersOneDatabase() throws {
         let workspace = try Workspace()

@@ -176,14 +176,8 @@ struct Benchmark {
                 unit: "ms", goal: 1.3, higherIsBetter: false))
         }
         let someone = JournalFixture.userName(journalUsers / 2)
-        let statusSamples = smoke ? 2 : 30
-        _ = try Workloads.processTime(enroll, ["status", someone, "--db", big], samples: 2, expect: someone)
-        var statusTimes: [Double] = [], sqliteTimes: [Double] = []
-        for _ in 0..<repetitions {
-            statusTimes.append(try Workloads.processTime(enroll, ["status", someone, "--db", big], samples: statusSamples, expect: someone))
-            sqliteTimes.append(try Workloads.processTime(
-                "/usr/bin/sqlite3", [big, "SELECT * FROM authenticators WHERE user_id = '\(someone)'"], samples: statusSamples, expect: someone))
-        }
+        let (statusTimes, sqliteTimes) = try Workloads.statusProcess(
+            enroll: enroll, database: big, user: someone, samples: smoke ? 2 : 30, repetitions: repetitions)
         figures["enroll_status_process_ms"] = median(statusTimes) * 1000
         figures["sqlite3_cli_process_ms"] = median(sqliteTimes) * 1000
         comparisons.append(Comparison(

@@ -118,6 +118,19 @@ enum Workloads {
     }
 
     /// Median wall time of a whole process, run `samples` times.
+    /// `enroll status USER` as a whole process and the sqlite3 command line reading the same row,
+    /// alternated: per repetition, the median wall time of `samples` runs of each, in seconds.
+    static func statusProcess(enroll: String, database: String, user: String, samples: Int, repetitions: Int) throws -> (status: [Double], sqlite: [Double]) {
+        _ = try processTime(enroll, ["status", user, "--db", database], samples: 2, expect: user)
+        var statusTimes: [Double] = [], sqliteTimes: [Double] = []
+        for _ in 0..<repetitions {
+            statusTimes.append(try processTime(enroll, ["status", user, "--db", database], samples: samples, expect: user))
+            sqliteTimes.append(try processTime(
+                "/usr/bin/sqlite3", [database, "SELECT * FROM authenticators WHERE user_id = '\(user)'"], samples: samples, expect: user))
+        }
+        return (statusTimes, sqliteTimes)
+    }
+
     static func processTime(_ executable: String, _ arguments: [String], samples: Int, expect: String) throws -> Double {
         var times: [Double] = []
         for _ in 0..<samples {

@@ -98,6 +98,23 @@ case "commands-child":
         print("{\"commands_per_s\": \(try Workloads.oneWriter(path: arguments[0], durability: durability, users: users))}")
     }
     exit(0)
+case "status-child":
+    // status-child ENROLL DB USER [REPETITIONS]: figure 5's second half alone, `enroll status` as a
+    // process beside the sqlite3 CLI (DB: a journal with caught-up projections, e.g. journal-big.sqlite
+    // left in --work by a full run)
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    guard arguments.count >= 3 else {
+        FileHandle.standardError.write(Data("usage: benchmark status-child ENROLL DB USER [REPETITIONS]\n".utf8))
+        exit(2)
+    }
+    let repetitions = arguments.dropFirst(3).first.flatMap(Int.init) ?? 3
+    // Off the main thread, as in the full run: there `Process.waitUntilExit` polls the main run
+    // loop every 50 ms.
+    let (status, sqlite) = try await Task.detached {
+        try Workloads.statusProcess(enroll: arguments[0], database: arguments[1], user: arguments[2], samples: 30, repetitions: repetitions)
+    }.value
+    print("{\"enroll_status_process_ms\": \(median(status) * 1000), \"sqlite3_cli_process_ms\": \(median(sqlite) * 1000), \"ratio\": \(median(status) / median(sqlite))}")
+    exit(0)
 default:
     break
 }

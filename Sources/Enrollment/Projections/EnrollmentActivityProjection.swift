@@ -56,20 +56,8 @@ public struct EnrollmentActivityProjection: Projection {
 
     /// `YYYY-MM-DD` of a day counted from 1970-01-01.
     static func day(number days: Int64) -> String {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(width - text.count, 0)) + text
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+        let date = Timestamps.civilDate(day: days)
+        return "\(Timestamps.zeroPadded(date.year, 4))-\(Timestamps.zeroPadded(date.month, 2))-\(Timestamps.zeroPadded(date.day, 2))"
     }
 
     /// The counts between two days (inclusive, `YYYY-MM-DD`), refusing a stale projection.

@@ -1,15 +1,15 @@
 import Enrollment
 import Foundation
 
-enum CLIExit {
-    static let done: Int32 = 0
-    static let refused: Int32 = 1
-    static let badInput: Int32 = 2
-    static let environment: Int32 = 3
+public enum CLIExit {
+    public static let done: Int32 = 0
+    public static let refused: Int32 = 1
+    public static let badInput: Int32 = 2
+    public static let environment: Int32 = 3
 }
 
 /// Output: results on stdout, one line per error on stderr.
-enum Terminal {
+public enum Terminal {
     static func error(_ message: String, hint: String?) {
         var line = "enroll: error: \(message)"
         if let hint { line += " (\(hint))" }
@@ -23,7 +23,7 @@ enum Terminal {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
-    static func line(_ text: String) {
+    public static func line(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
@@ -31,11 +31,18 @@ enum Terminal {
 }
 
 /// A failure the command line reports with a defined exit code.
-struct CLIFailure: Error {
+public struct CLIFailure: Error {
     var code: String
     var message: String
     var exitCode: Int32
     var json: Bool = false
+
+    public init(code: String, message: String, exitCode: Int32, json: Bool = false) {
+        self.code = code
+        self.message = message
+        self.exitCode = exitCode
+        self.json = json
+    }
 
     static func input(_ error: InputError) -> CLIFailure {
         CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
@@ -49,7 +56,7 @@ struct CLIFailure: Error {
         CLIFailure(code: rejection.code, message: rejection.message, exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
     }
 
-    static func usage(_ message: String) -> CLIFailure {
+    public static func usage(_ message: String) -> CLIFailure {
         CLIFailure(code: "usage", message: message, exitCode: CLIExit.badInput)
     }
 

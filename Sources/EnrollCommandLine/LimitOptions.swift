@@ -51,7 +51,7 @@ struct LimitOptions: ParsableArguments {
     /// The option's value, else the environment variable's; and the name to blame if it is wrong.
     private static func setting(_ option: String?, option name: String, env: String) -> (String?, String) {
         if let option { return (option, name) }
-        if let value = ProcessInfo.processInfo.environment[env] { return (value, env) }
+        if let value = Environment[env] { return (value, env) }
         return (nil, name)
     }
 

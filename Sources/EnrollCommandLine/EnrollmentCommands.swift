@@ -43,12 +43,12 @@ struct RegenerateCommand: ParsableCommand {
 }
 
 /// How a new secret is to be set up in the app.
-struct SecretOptions: ParsableArguments {
+public struct SecretOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The issuer shown in the authenticator app (no ':').", valueName: "name"))
     var issuer: String = EnrollmentOptions.defaultIssuer
 
     @Option(help: ArgumentHelp("The account name shown in the app (default: the user).", valueName: "name"))
-    var account: String?
+    public var account: String?
 
     @Option(help: ArgumentHelp("HMAC algorithm: SHA1 (what most apps support), SHA256 or SHA512.", valueName: "SHA1|SHA256|SHA512"))
     var algorithm: String = "SHA1"
@@ -61,7 +61,9 @@ struct SecretOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds per code: 1-3600 (30 is what apps expect).", valueName: "seconds"))
     var period: String = "30"
 
-    func options() throws -> EnrollmentOptions {
+    public init() {}
+
+    public func options() throws -> EnrollmentOptions {
         let algorithm = try Validation.algorithm(algorithm)
         let digits = try Validation.number(digits, option: "--digits", expected: "6, 7 or 8")
         let period = try Validation.number(period, option: "--period", expected: "between 1 and 3600 seconds")
@@ -69,7 +71,7 @@ struct SecretOptions: ParsableArguments {
             issuer: issuer, account: account, parameters: OTPParameters(algorithm: algorithm, digits: digits, period: period)))
     }
 
-    func validate() throws {
+    public func validate() throws {
         do { _ = try options() } catch let error as InputError { throw ValidationError(error.message) }
     }
 }

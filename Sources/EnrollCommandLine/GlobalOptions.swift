@@ -3,7 +3,7 @@ import Enrollment
 import Foundation
 
 /// Options every subcommand takes.
-struct GlobalOptions: ParsableArguments {
+public struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB).", valueName: "path"))
     var db: String?
 
@@ -18,15 +18,17 @@ struct GlobalOptions: ParsableArguments {
 
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
+    public init() {}
+
     var databasePath: String {
-        db ?? ProcessInfo.processInfo.environment["ENROLL_DB"] ?? "./enrollment.sqlite"
+        db ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
     }
 
     var keyFilePath: String {
-        keyFile ?? ProcessInfo.processInfo.environment["ENROLL_KEY_FILE"] ?? "./enrollment.key"
+        keyFile ?? Environment["ENROLL_KEY_FILE"] ?? "./enrollment.key"
     }
 
-    func validate() throws {
+    public func validate() throws {
         guard Durability(rawValue: durability.uppercased()) != nil else {
             throw ValidationError("--durability must be FULL or NORMAL, not '\(durability)'")
         }
@@ -36,7 +38,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// The clock: the system's, unless ENROLL_NOW (Unix seconds) fixes it for tests and replays.
     var clock: any EnrollmentClock {
-        if let fixed = ProcessInfo.processInfo.environment["ENROLL_NOW"], let seconds = Int64(fixed) {
+        if let fixed = Environment["ENROLL_NOW"], let seconds = Int64(fixed) {
             return FixedClock(seconds)
         }
         return SystemClock()
@@ -44,7 +46,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the engine. `create` is true only for commands that may start a new database;
     /// `concurrentReads` (the server) adds a pool of reader connections beside the writer.
-    func service(create: Bool, requireKey: Bool = true, concurrentReads: Bool = false) throws -> EnrollmentService {
+    public func service(create: Bool, requireKey: Bool = true, concurrentReads: Bool = false) throws -> EnrollmentService {
         let options = DatabaseOptions(
             durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create,
             concurrentReads: concurrentReads)
@@ -60,7 +62,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).
-    func reporting<T>(_ body: () throws -> T) throws -> T {
+    public func reporting<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as InputError {

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+/// `enroll`: enroll authenticator apps (TOTP) from the terminal.
+struct Enroll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Enroll authenticator apps (TOTP multi-factor sign-in), event by event.",
+        discussion: """
+            Every command is recorded in an SQLite journal (--db); secrets are sealed under a key \
+            file (--key-file). Exit codes: 0 done, 1 refused by the rules (wrong code, not \
+            enrolled, expired, locked…), 2 bad input or usage, 3 storage, key or environment failure.
+            """,
+        subcommands: [
+            RequestCommand.self, ConfirmCommand.self, RevealCommand.self, RegenerateCommand.self,
+            RemoveCommand.self, StatusCommand.self,
+            HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ReplayCommand.self, ActivityCommand.self,
+            KeysCommand.self,
+            ServeCommand.self,
+        ])
+}
+
+/// Runs a command line for the `enroll` executable (root ``Enroll``) and for `enroll-server`
+/// (a root holding only `serve`), so both report errors and exit codes the same way.
+public enum CommandLineRunner {
+    /// Parses and runs one `enroll` command line, mapping every failure to the documented exit
+    /// codes. Synchronous on purpose: every `enroll` subcommand is a `ParsableCommand`, so a
+    /// one-shot command never starts the concurrency runtime's threads (the async one, `serve`,
+    /// runs in `enroll-server`).
+    public static func run(_ arguments: [String]) -> Int32 {
+        switch parse(arguments, root: Enroll.self) {
+        case .exit(let code):
+            return code
+        case .command(var command):
+            do {
+                try command.run()
+                return CLIExit.done
+            } catch {
+                return report(error, root: Enroll.self)
+            }
+        }
+    }
+
+    /// Parses `arguments` with `root` and runs the command, awaiting it if it is asynchronous.
+    public static func run<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) async -> Int32 {
+        switch parse(arguments, root: root) {
+        case .exit(let code):
+            return code
+        case .command(let command):
+            do {
+                if var asyncCommand = command as? any AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    var syncCommand = command
+                    try syncCommand.run()
+                }
+                return CLIExit.done
+            } catch {
+                return report(error, root: root)
+            }
+        }
+    }
+
+    enum Parsed {
+        case command(any ParsableCommand)
+        /// Help was printed (0), or the command line was refused (2).
+        case exit(Int32)
+    }
+
+    static func parse<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) -> Parsed {
+        do {
+            return .command(try root.parseAsRoot(arguments))
+        } catch {
+            if root.exitCode(for: error) == .success {
+                print(root.fullMessage(for: error))
+                return .exit(CLIExit.done)
+            }
+            Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage", hint: "see `enroll --help`")
+            return .exit(CLIExit.badInput)
+        }
+    }
+
+    /// Reports a command's failure and returns its exit code.
+    static func report<Root: ParsableCommand>(_ error: any Error, root: Root.Type) -> Int32 {
+        switch error {
+        case let failure as CLIFailure:
+            return failure.report()
+        case let error as InputError:
+            return CLIFailure.input(error).report()
+        case let error as StoreError:
+            return CLIFailure.store(error).report()
+        case let error as ValidationError:
+            Terminal.error(error.message, hint: nil)
+            return CLIExit.badInput
+        case let error as ExitCode:
+            return error.rawValue
+        default:
+            // Help and version requests, and argument-parser errors raised while running.
+            if root.exitCode(for: error) == .success {
+                print(root.fullMessage(for: error))
+                return CLIExit.done
+            }
+            Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)", hint: nil)
+            return CLIExit.environment
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Enrollment
+import Foundation
+
+/// The options of `enroll serve`, declared once for both executables: `enroll` parses them (for
+/// its help and to refuse bad input) and hands the command line to `enroll-server`, which
+/// parses them again and runs the HTTP server.
+public struct ServeOptions: ParsableArguments {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the TOTP API (/api/users/v1/me/totp) and the Authenticator App page (/myaccount).",
+        discussion: """
+            Requests carry 'Authorization: Bearer <JWT>'; the token's 'sub' is the user. Tokens are \
+            checked with HS256 and a shared secret (env ENROLL_JWT_SECRET, or --jwt-secret-file) or \
+            with RS256/ES256 and a public key (--jwt-public-key). --demo prints a page address with \
+            a ready token for a demo user (with a random secret unless one is given). SIGTERM or \
+            Ctrl-C stops accepting connections, lets requests in flight finish, and exits. Access \
+            logs go to stderr and never contain tokens, secrets or codes.
+            """)
+
+    @OptionGroup public var global: GlobalOptions
+    @OptionGroup public var secretOptions: SecretOptions
+
+    @Option(help: ArgumentHelp("The address to listen on.", valueName: "host"))
+    public var host = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("The port to listen on (0: any free port; the address is printed).", valueName: "port"))
+    public var port = 8080
+
+    @Option(name: .customLong("jwt-secret-file"), help: ArgumentHelp("A file holding the HS256 secret (at least 32 bytes).", valueName: "path"))
+    public var jwtSecretFile: String?
+
+    @Option(name: .customLong("jwt-public-key"), help: ArgumentHelp("A PEM public key (RSA: RS256, P-256: ES256) that signs the tokens.", valueName: "pem-file"))
+    public var jwtPublicKey: String?
+
+    @Flag(help: "Print the page's address with a token for the demo user (a random HS256 secret unless one is given).")
+    public var demo = false
+
+    @Option(name: .customLong("demo-user"), help: ArgumentHelp("The user the --demo token speaks for.", valueName: "user"))
+    public var demoUser = "demo"
+
+    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp("Request bodies beyond this size are refused with 413.", valueName: "bytes"))
+    public var maxBodyBytes = 4096
+
+    @Option(name: .customLong("max-writes-per-minute"), help: ArgumentHelp("Requests that change or reveal (POST, DELETE, GET of the QR code or secret) per user per minute before 429 (0: no limit).", valueName: "n"))
+    public var maxWritesPerMinute = 60
+
+    public init() {}
+
+    public func validate() throws {
+        guard (0...100_000).contains(maxWritesPerMinute) else { throw ValidationError("--max-writes-per-minute must be 0 to 100000, not \(maxWritesPerMinute)") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, not \(port)") }
+        guard (64...1_048_576).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be 64 to 1048576, not \(maxBodyBytes)") }
+        if jwtPublicKey != nil && jwtSecretFile != nil {
+            throw ValidationError("give either --jwt-secret-file (HS256) or --jwt-public-key (RS256/ES256), not both")
+        }
+        if demo && jwtPublicKey != nil {
+            throw ValidationError("--demo signs its own token with an HS256 secret; drop --jwt-public-key")
+        }
+        do { _ = try Validation.user(demoUser) } catch { throw ValidationError(error.message) }
+        if secretOptions.account != nil {
+            throw ValidationError("--account would give every user the same account name; the server uses each user's id (drop --account)")
+        }
+    }
+}
+
+/// `enroll serve`: the HTTP server lives in the sibling executable `enroll-server`, so that the
+/// HTTP stack (Hummingbird, swift-nio, jwt-kit) is not loaded by every short `enroll` command
+/// (BENCHMARKS.md, "`enroll status` as a process"). Once the options are valid, this process
+/// becomes `enroll-server` with the same arguments (same process id, so signals reach the server).
+struct ServeCommand: ParsableCommand {
+    static let configuration = ServeOptions.configuration
+
+    @OptionGroup var options: ServeOptions
+
+    func run() throws {
+        throw ServerExecutable.exec(arguments: Array(CommandLine.arguments.dropFirst()))
+    }
+}
+
+/// Finds and starts `enroll-server`, installed beside `enroll`.
+enum ServerExecutable {
+    static let name = "enroll-server"
+
+    /// `enroll-server` in the directory of the running executable. /proc/self/exe is the real
+    /// file, so a symlink to `enroll` elsewhere (say in /usr/local/bin) still finds its sibling.
+    static func path() -> String {
+        var directory = "."
+        #if os(Linux)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if length > 0 {
+            let executable = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            directory = (executable as NSString).deletingLastPathComponent
+        }
+        #else
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            directory = executable.deletingLastPathComponent().path
+        }
+        #endif
+        return directory + "/" + name
+    }
+
+    /// Replaces this process with `enroll-server ARGUMENTS`; returns the failure to report only
+    /// if that is impossible.
+    static func exec(arguments: [String]) -> CLIFailure {
+        let server = path()
+        guard access(server, X_OK) == 0 else {
+            return CLIFailure(
+                code: "server_missing",
+                message: "`enroll serve` runs \(server), which is missing or not executable; build it with `swift build --product \(name)` and keep it beside enroll",
+                exitCode: CLIExit.environment)
+        }
+        let argv = ([server] + arguments).map { strdup($0) } + [nil]
+        execv(server, argv)
+        let reason = String(cString: strerror(errno))
+        return CLIFailure(code: "server_missing", message: "cannot start \(server): \(reason)", exitCode: CLIExit.environment)
+    }
+}

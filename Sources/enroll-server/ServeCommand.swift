@@ -1,0 +1,85 @@
+import ArgumentParser
+import CryptoPrimitives
+import EnrollCommandLine
+import Enrollment
+import EnrollmentServer
+import Foundation
+import Logging
+
+/// `enroll serve` (and `enroll-server`): the My Account–compatible HTTP API and the
+/// Authenticator App page. The options are ``ServeOptions``, shared with `enroll`, which hands
+/// `enroll serve …` to this executable.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = ServeOptions.configuration
+
+    @OptionGroup var options: ServeOptions
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let key = try tokenKey()
+        let global = options.global
+        let enrollmentOptions = try global.reporting { try options.secretOptions.options() }
+        let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
+        let verifier: TokenVerifier
+        do {
+            verifier = try await TokenVerifier.make(key, clock: service.clock)
+        } catch {
+            throw CLIFailure.usage(error.message)
+        }
+        let demoToken: String? = try await demoToken(key: key, clock: service.clock)
+        let (host, port) = (options.host, options.port)
+        let configuration = ServerConfiguration(
+            host: host, port: port, maxBodyBytes: options.maxBodyBytes, enrollmentOptions: enrollmentOptions,
+            maxWritesPerMinute: options.maxWritesPerMinute)
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        let demoUser = options.demoUser
+        let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in
+            let base = "http://\(shownHost):\(bound)"
+            Terminal.line("Listening on \(base) (API \(base)/api/users/v1/me/totp, page \(base)/myaccount)")
+            if let demoToken {
+                Terminal.line("Open \(base)/myaccount#token=\(demoToken)")
+                Terminal.line("(demo user '\(demoUser)'; the token is valid for 8 hours)")
+            }
+        }
+        do {
+            try await app.runService()
+        } catch {
+            throw CLIFailure(code: "serve_failed", message: "cannot serve on \(host):\(port): \(error); pick another --port or stop what uses it", exitCode: CLIExit.environment)
+        }
+    }
+
+    /// With --demo, a HS256 token for the demo user, valid for 8 hours.
+    func demoToken(key: TokenKey, clock: any EnrollmentClock) async throws -> String? {
+        guard options.demo, case .hmacSHA256(let secret) = key else { return nil }
+        return try await TokenIssuer(secret: secret).token(for: options.demoUser, expiresAt: clock.now() + 8 * 3600)
+    }
+
+    /// The token key, from the options and the environment (see the discussion in ``ServeOptions``).
+    func tokenKey() throws -> TokenKey {
+        if let jwtPublicKey = options.jwtPublicKey {
+            guard let pem = try? String(contentsOfFile: jwtPublicKey, encoding: .utf8) else {
+                throw CLIFailure.usage("cannot read the public key file '\(jwtPublicKey)'; pass a readable PEM file to --jwt-public-key")
+            }
+            return .publicKeyPEM(pem)
+        }
+        if let jwtSecretFile = options.jwtSecretFile {
+            guard let data = FileManager.default.contents(atPath: jwtSecretFile) else {
+                throw CLIFailure.usage("cannot read the secret file '\(jwtSecretFile)'; pass a readable file to --jwt-secret-file")
+            }
+            return .hmacSHA256(secret: Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8))
+        }
+        if let secret = ProcessInfo.processInfo.environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
+            return .hmacSHA256(secret: Array(secret.utf8))
+        }
+        if options.demo {
+            do { return .hmacSHA256(secret: try SecureRandom.bytes(32)) } catch {
+                throw CLIFailure(code: "no_randomness", message: "no randomness for the demo secret: \(error)", exitCode: CLIExit.environment)
+            }
+        }
+        throw CLIFailure.usage("no token key: set ENROLL_JWT_SECRET, or pass --jwt-secret-file or --jwt-public-key (or --demo to try the page)")
+    }
+}
