@@ -1,3 +1,4 @@
+import Foundation
 import OneTimePassword
 
 extension EventCodec {
@@ -56,19 +57,21 @@ extension EventCodec {
 }
 
 extension EventType {
-    private static let utf8Names: [(EventType, [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
-    private static let versions: [Int] = allCases.map { EventCodec.currentVersions[$0] ?? 1 }
-
     /// The type whose name these bytes spell, without making a `String`.
-    init?(utf8 bytes: UnsafeRawBufferPointer) {
-        for (type, name) in Self.utf8Names where name.count == bytes.count && name.elementsEqual(bytes) {
-            self = type
-            return
+    init?(utf8 name: UnsafeRawBufferPointer) {
+        switch name {
+        case "EnrollmentRequested": self = .enrollmentRequested
+        case "SecretRegenerated": self = .secretRegenerated
+        case "AuthenticatorActivated": self = .authenticatorActivated
+        case "CodeRejected": self = .codeRejected
+        case "PendingSecretExpired": self = .pendingSecretExpired
+        case "QRCodeRevealed": self = .qrCodeRevealed
+        case "ConfirmationLocked": self = .confirmationLocked
+        case "ConfirmationUnlocked": self = .confirmationUnlocked
+        case "AuthenticatorRemoved": self = .authenticatorRemoved
+        default: return nil
         }
-        return nil
     }
-
-    var currentVersion: Int { Self.versions[Self.allCases.firstIndex(of: self) ?? 0] }
 }
 
 /// Every member any event's flat shape has, each set at most once and only with its own JSON
@@ -170,17 +173,16 @@ enum FlatJSONObject {
         }
         /// After the opening quote: the unescaped run up to the closing one.
         func text() -> UnsafeRawBufferPointer? {
-            let start = index
-            while index < end {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    return UnsafeRawBufferPointer(rebasing: bytes[start..<index - 1])
-                }
-                guard byte >= 0x20, byte != UInt8(ascii: "\\") else { return nil }
-                index += 1
-            }
-            return nil
+            guard index < end, let base = bytes.baseAddress,
+                  let quote = memchr(base + index, Int32(UInt8(ascii: "\"")), end - index)
+            else { return nil }
+            let run = UnsafeRawBufferPointer(start: base + index, count: UnsafeRawPointer(quote) - (base + index))
+            // No early exit, so that the compiler can check many bytes at once.
+            var escapedOrControl = false
+            for byte in run { escapedOrControl = escapedOrControl || byte < 0x20 || byte == UInt8(ascii: "\\") }
+            guard !escapedOrControl else { return nil }
+            index += run.count + 1
+            return run
         }
         func word(_ literal: StaticString) -> Bool {
             let count = literal.utf8CodeUnitCount
@@ -235,9 +237,10 @@ enum FlatJSONObject {
     }
 }
 
-/// Matches a key's bytes against a literal in a `switch`, without making a `String`.
-private func ~= (pattern: StaticString, key: UnsafeRawBufferPointer) -> Bool {
-    pattern.withUTF8Buffer { $0.count == key.count && $0.elementsEqual(key) }
+/// Matches bytes against a literal in a `switch`, without making a `String`.
+private func ~= (pattern: StaticString, bytes: UnsafeRawBufferPointer) -> Bool {
+    guard pattern.utf8CodeUnitCount == bytes.count, let start = bytes.baseAddress else { return false }
+    return memcmp(pattern.utf8Start, start, bytes.count) == 0
 }
 
 /// Standard Base64 (RFC 4648 §4) with padding, strictly: what `Data(base64Encoded:)` accepts
@@ -256,6 +259,7 @@ enum Base64 {
         let padding = text.count == 0 ? 0 : (text[text.count - 1] == UInt8(ascii: "=") ? 1 : 0) + (text.count > 1 && text[text.count - 2] == UInt8(ascii: "=") ? 1 : 0)
         var out = [UInt8]()
         out.reserveCapacity(text.count / 4 * 3)
+        let values = Self.values
         var index = 0
         while index < text.count {
             var group: UInt32 = 0

@@ -1,17 +1,26 @@
 import Foundation
 import OneTimePassword
 
+extension EventType {
+    /// The schema version written for this type today.
+    ///
+    /// History: `CodeRejected` v2 added `remainingAttempts` (wrong codes left before a lock).
+    public var currentVersion: Int {
+        switch self {
+        case .codeRejected: 2
+        default: 1
+        }
+    }
+}
+
 /// Turns domain events into journal rows and back.
 ///
 /// Every event type has a current schema version. Rows written with an older version are
 /// upcast on read, one version at a time (v1 → v2 → …), by the functions in ``upcasters``, so
 /// the domain only ever sees the current shape.
 public enum EventCodec {
-    /// The schema version written for each event type today.
-    ///
-    /// History: `CodeRejected` v2 added `remainingAttempts` (wrong codes left before a lock).
-    public static let currentVersions: [EventType: Int] = Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0, 1) })
-        .merging([.codeRejected: 2]) { $1 }
+    /// The schema version written for each event type today (``EventType/currentVersion``).
+    public static let currentVersions: [EventType: Int] = Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0, $0.currentVersion) })
 
     /// `upcasters[type][v]` turns the JSON object of version `v` into version `v + 1`.
     ///
@@ -40,7 +49,7 @@ public enum EventCodec {
         case .confirmationUnlocked(let payload): object = try JSONValue.object(from: payload)
         case .authenticatorRemoved(let payload): object = try JSONValue.object(from: payload)
         }
-        return (type.rawValue, currentVersions[type] ?? 1, JSONValue.object(object).canonicalString)
+        return (type.rawValue, type.currentVersion, JSONValue.object(object).canonicalString)
     }
 
     /// Decodes a row's event. `open` turns a sealed secret into a ``SecretField``; without it
@@ -51,7 +60,7 @@ public enum EventCodec {
     ) throws(StoreError) -> EnrollmentEvent {
         func failure(_ reason: String) -> StoreError { .undecodableEvent(position: position, type: typeName, reason: reason) }
         guard let type = EventType(rawValue: typeName) else { throw failure("unknown event type") }
-        let current = currentVersions[type] ?? 1
+        let current = type.currentVersion
         guard schemaVersion <= current else { throw failure("schema version \(schemaVersion) is newer than this code knows (\(current)); upgrade enroll") }
         guard schemaVersion >= 1 else { throw failure("schema version \(schemaVersion) is invalid") }
         guard case .object(var object)? = try? JSONValue.parse(data) else { throw failure("data is not a JSON object") }

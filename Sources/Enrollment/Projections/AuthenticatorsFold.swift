@@ -97,22 +97,31 @@ struct AuthenticatorRow: Hashable {
         "remaining_attempts", "lock_count", "locked_until", "stream_version", "updated_at",
     ]
 
-    /// Writes a whole row, inserting it or replacing the user's row in place.
-    static func upsertSQL(into table: String) -> String {
-        let list = columns.joined(separator: ", ")
+    /// Writes a whole row, inserting it or replacing the user's row. (`OR REPLACE` rather than
+    /// an upsert's `DO UPDATE`, which makes SQLite keep a statement journal in a temporary file:
+    /// 700 extra writes when a rebuild writes 10 000 rows.)
+    static func replaceSQL(into table: String) -> String {
         let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        return "INSERT INTO \"\(table)\" (\(list)) VALUES (\(placeholders)) ON CONFLICT(user_id) DO UPDATE SET \(updates)"
+        return "INSERT OR REPLACE INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES (\(placeholders))"
     }
 
-    /// The values of ``columns``, in order.
-    var values: StatementArguments {
-        [
-            user, status.rawValue, active.issuer, active.account, active.algorithm, active.digits, active.period,
-            replacementPending, pending.issuer, pending.account, pending.algorithm, pending.digits, pending.period,
-            pendingExpiresAt, requestedAt, activatedAt, lastRevealedAt, failedAttempts,
-            remainingAttempts, lockCount, lockedUntil, streamVersion, updatedAt,
-        ]
+    /// Binds the values of ``columns``, in order.
+    func bind(to writer: inout RowWriter) {
+        writer.bind(user)
+        writer.bind(status.rawValue)
+        active.bind(to: &writer)
+        writer.bind(replacementPending)
+        pending.bind(to: &writer)
+        writer.bind(pendingExpiresAt)
+        writer.bind(requestedAt)
+        writer.bind(activatedAt)
+        writer.bind(lastRevealedAt)
+        writer.bind(failedAttempts)
+        writer.bind(remainingAttempts)
+        writer.bind(lockCount)
+        writer.bind(lockedUntil)
+        writer.bind(streamVersion)
+        writer.bind(updatedAt)
     }
 
     static func load(_ user: String, from table: String, in db: Database) throws -> AuthenticatorRow? {
@@ -145,6 +154,14 @@ extension AuthenticatorRow.Issued {
             issuer: issued.issuer, account: issued.account, algorithm: issued.parameters.algorithm.rawValue,
             digits: issued.parameters.digits, period: issued.parameters.period)
     }
+
+    func bind(to writer: inout RowWriter) {
+        writer.bind(issuer)
+        writer.bind(account)
+        writer.bind(algorithm)
+        writer.bind(digits)
+        writer.bind(period)
+    }
 }
 
 /// The authenticators projection's fold: users' rows in a dictionary, read from the table the
@@ -164,6 +181,8 @@ struct AuthenticatorsFold: ProjectionFold {
     /// has forgotten nothing): a user seen for the first time then has no row to read.
     private var tableMayHoldUnseenRows: Bool
     private var rows: [String: Held] = [:]
+    /// The user of the last event and where their row is, while that index is valid.
+    private var lastUser: (user: String, index: Dictionary<String, Held>.Index)?
 
     init(table: String, tableMayHoldUnseenRows: Bool) {
         self.table = table
@@ -172,11 +191,20 @@ struct AuthenticatorsFold: ProjectionFold {
 
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
         let user = header.streamId
+        // A command's events follow one another in the journal: the last user's row is looked
+        // up without hashing again.
+        if let last = lastUser, last.user == user {
+            rows.values[last.index].row.apply(event, header: header)
+            rows.values[last.index].changed = true
+            return
+        }
         if let index = rows.index(forKey: user) {
             rows.values[index].row.apply(event, header: header)
             rows.values[index].changed = true
+            lastUser = (user, index)
             return
         }
+        lastUser = nil
         if rows.count >= Self.rowLimit {
             try flush(in: db)
             rows.removeAll(keepingCapacity: true)
@@ -188,14 +216,20 @@ struct AuthenticatorsFold: ProjectionFold {
     }
 
     mutating func flush(in db: Database) throws {
-        let upsert = try db.cachedStatement(sql: AuthenticatorRow.upsertSQL(into: table))
+        var changed: [Dictionary<String, Held>.Index] = []
         var index = rows.startIndex
         while index != rows.endIndex {
-            if rows.values[index].changed {
-                try upsert.execute(arguments: rows.values[index].row.values)
-                rows.values[index].changed = false
-            }
+            if rows.values[index].changed { changed.append(index) }
             rows.formIndex(after: &index)
+        }
+        // In key order: SQLite then fills the table's B-tree page after page instead of
+        // splitting pages all over it (three times faster for a table built from scratch).
+        changed.sort { rows.keys[$0] < rows.keys[$1] }
+        var replace = try RowWriter(AuthenticatorRow.replaceSQL(into: table), in: db)
+        for index in changed {
+            rows.values[index].row.bind(to: &replace)
+            try replace.writeRow(in: db)
+            rows.values[index].changed = false
         }
     }
 }

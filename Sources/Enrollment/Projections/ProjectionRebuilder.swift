@@ -59,10 +59,10 @@ public struct ProjectionState: Sendable, Hashable {
 /// appending between batches and a run killed at any point (even `kill -9`) resumes from the
 /// last committed batch. One ``ProjectionFold`` lives through the whole run: it keeps the rows
 /// it has folded in memory (up to its own cap) and each batch writes only the rows that changed.
-/// Once a batch reaches the end of the journal, one last write transaction applies the
-/// remaining events (no one can append meanwhile), drops the old table, renames the shadow in
-/// and records the projection at the head with the code's schema version. Readers see either
-/// the old table or the new one, never a mix.
+/// The batch that reaches the head (no one can append meanwhile: it holds the write lock) also
+/// drops the old table, renames the shadow in and records the projection at the head with the
+/// code's schema version, in the same transaction. Readers see either the old table or the new
+/// one, never a mix.
 ///
 /// ```swift
 /// let rebuilder = ProjectionRebuilder(database: database)
@@ -78,7 +78,7 @@ public struct ProjectionRebuilder: Sendable {
     /// lock meanwhile, wait little.
     public var batchDuration: Duration
 
-    public init(database: EnrollmentDatabase, batchSize: Int = 1_000_000, batchDuration: Duration = .milliseconds(250)) {
+    public init(database: EnrollmentDatabase, batchSize: Int = 1_000_000, batchDuration: Duration = .milliseconds(500)) {
         self.database = database
         self.batchSize = max(batchSize, 1)
         self.batchDuration = batchDuration
@@ -92,48 +92,62 @@ public struct ProjectionRebuilder: Sendable {
         let shadow = Self.shadowName(of: projection)
         let started = Date()
         do {
-            var (position, fold) = try database.writer.write { db in
-                let position = try Self.prepareShadow(projection, shadow: shadow, in: db)
-                return (position, try projection.makeFold(into: shadow, after: position, in: db))
+            // The first batch's transaction also prepares (or resumes) the shadow table, so a
+            // small journal is rebuilt and swapped in with a single commit.
+            var (resumedFrom, position, fold, batch) = try database.writer.write { db in
+                let resumedFrom = try Self.prepareShadow(projection, shadow: shadow, in: db)
+                var position = resumedFrom
+                var fold = try projection.makeFold(into: shadow, after: position, in: db)
+                let batch = try runBatch(projection, into: &fold, after: &position, in: db)
+                return (resumedFrom, position, fold, batch)
             }
-            let resumedFrom = position
             var applied: Int64 = 0
-            func report(head: Int64) {
-                progress(RebuildProgress(
-                    projection: projection.name, position: position, head: head, resumedFrom: resumedFrom,
-                    applied: applied, elapsed: Date().timeIntervalSince(started)))
-            }
             while true {
-                let (batch, head) = try database.writer.write { db -> (Batch, Int64) in
-                    try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
-                    let batch = try Self.fold(
-                        into: &fold, after: &position, limit: batchSize, until: .now + batchDuration, in: db)
-                    try fold.flush(in: db)
-                    try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
-                    return (batch, try EventJournal.head(in: db))
-                }
                 applied += Int64(batch.count)
-                report(head: head)
-                if batch.reachedEnd || position >= head { break }
+                progress(RebuildProgress(
+                    projection: projection.name, position: position, head: batch.head, resumedFrom: resumedFrom,
+                    applied: applied, elapsed: Date().timeIntervalSince(started)))
+                if let rows = batch.swappedRows {
+                    return RebuildSummary(
+                        projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
+                        resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started))
+                }
+                batch = try database.writer.write { db in
+                    try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
+                    return try runBatch(projection, into: &fold, after: &position, in: db)
+                }
             }
-            let (tail, rows) = try database.writer.write { db -> (Int, Int) in
-                try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
-                let tail = try Self.fold(into: &fold, after: &position, in: db).count
-                try fold.flush(in: db)
-                try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
-                try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
-                try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
-                try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
-                return (tail, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(projection.name)\"") ?? 0)
-            }
-            applied += Int64(tail)
-            if tail > 0 { report(head: position) }
-            return RebuildSummary(
-                projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
-                resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started))
         } catch {
             throw StoreError(error, path: database.path)
         }
+    }
+
+    struct Batch {
+        var count: Int
+        var head: Int64
+        /// Set when the batch reached the head and swapped the shadow table in: its row count.
+        var swappedRows: Int?
+    }
+
+    /// Inside a write transaction: folds the next batch into the shadow table and saves its
+    /// checkpoint; if that reached the head (no one can append meanwhile), swaps the shadow in.
+    private func runBatch(
+        _ projection: any Projection, into fold: inout any ProjectionFold, after position: inout Int64, in db: Database
+    ) throws -> Batch {
+        let shadow = Self.shadowName(of: projection)
+        let count = try Self.fold(into: &fold, after: &position, limit: batchSize, until: .now + batchDuration, in: db)
+        try fold.flush(in: db)
+        let head = try EventJournal.head(in: db)
+        guard position >= head else {
+            try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
+            return Batch(count: count, head: head)
+        }
+        try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
+        try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
+        try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
+        try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
+        let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(projection.name)\"") ?? 0
+        return Batch(count: count, head: head, swappedRows: rows)
     }
 
     /// Every projection this code knows, with its stored and code versions and its lag.
@@ -177,32 +191,23 @@ public struct ProjectionRebuilder: Sendable {
         }
     }
 
-    struct Batch {
-        var count: Int
-        /// The journal had no more events (rather than the batch reaching its size or its time).
-        var reachedEnd: Bool
-    }
-
     /// Folds the events after `position` into `fold` (at most `limit`, until `deadline`),
-    /// advancing `position`; the caller flushes.
+    /// advancing `position`; returns how many. The caller flushes.
+    @discardableResult
     static func fold(
         into fold: inout any ProjectionFold, after position: inout Int64, limit: Int? = nil,
         until deadline: ContinuousClock.Instant? = nil, in db: Database
-    ) throws -> Batch {
-        var stoppedEarly = false
+    ) throws -> Int {
         var last = position
         let count = try EventJournal.scan(after: position, limit: limit, in: db) { event, header in
             try fold.apply(event, header: header, in: db)
             last = header.position
             // The clock is read every 1 024 events: reading it costs about as much as folding one.
-            if let deadline, header.position & 1_023 == 0, ContinuousClock.now >= deadline {
-                stoppedEarly = true
-                return false
-            }
+            if let deadline, header.position & 1_023 == 0, ContinuousClock.now >= deadline { return false }
             return true
         }
         position = last
-        return Batch(count: count, reachedEnd: !stoppedEarly && count < (limit ?? .max))
+        return count
     }
 
     /// Inside one write transaction: creates any projection that has no table and brings every
@@ -217,7 +222,7 @@ public struct ProjectionRebuilder: Sendable {
             }
             guard var current = checkpoint else { continue }
             var fold = try projection.makeFold(into: projection.name, after: current.position, in: db)
-            _ = try Self.fold(into: &fold, after: &current.position, in: db)
+            try Self.fold(into: &fold, after: &current.position, in: db)
             try fold.flush(in: db)
             try current.save(in: db)
         }
