@@ -20,8 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
-        // System libraries, found with pkg-config (Debian: libssl-dev, libqrencode-dev).
-        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // System libraries, found with pkg-config (Debian: libssl-dev, libqrencode-dev). Only libcrypto:
+        // nothing here speaks TLS, and loading libssl too cost every command ~700 symbol lookups.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
 
         // HMAC, SHA-256, AES-256-GCM and RAND_bytes over OpenSSL 3.

@@ -13,18 +13,36 @@ public enum Terminal {
     static func error(_ message: String, hint: String?) {
         var line = "enroll: error: \(message)"
         if let hint { line += " (\(hint))" }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        emit(Array((line + "\n").utf8), to: STDERR_FILENO)
     }
 
     /// Exactly one JSON object on stdout, keys sorted.
     static func json(_ object: [String: Any?]) {
         let compact = object.compactMapValues { $0 }
         let data = (try? JSONSerialization.data(withJSONObject: compact, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        emit(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO)
     }
 
     public static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        emit(Array((text + "\n").utf8), to: STDOUT_FILENO)
+    }
+
+    /// Writes every byte with write(2), unbuffered as `FileHandle` is, without setting up
+    /// `FileHandle` on first use (a tenth of a millisecond of `enroll status`). A reader that went
+    /// away (EPIPE) ends the output quietly, where `FileHandle.write` would trap.
+    static func emit(_ bytes: [UInt8], to descriptor: Int32) {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let start = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, start + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
     }
 
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }

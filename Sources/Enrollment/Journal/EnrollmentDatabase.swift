@@ -53,14 +53,20 @@ public final class EnrollmentDatabase: Sendable {
             // free space, so crypto-shredding also holds for someone reading the raw file.
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
+        let applied: Set<String>
         do {
             if options.concurrentReads {
                 writer = try DatabasePool(path: path, configuration: configuration)
             } else {
                 writer = try DatabaseQueue(path: path, configuration: configuration)
             }
-            if !options.readOnly {
-                try writer.writeWithoutTransaction { db in
+            if options.readOnly {
+                applied = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
+            } else {
+                // One visit to the connection, outside a transaction: every `read` is a
+                // transaction of its own (BEGIN, query_only on and off, COMMIT), which a one-shot
+                // command such as `enroll status` used to pay three times here (BENCHMARKS.md).
+                var current = try writer.writeWithoutTransaction { db in
                     // The journal is always in WAL mode: readers never block the writer. (A no-op
                     // that writes nothing when the file is already in WAL mode.)
                     if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
@@ -69,15 +75,19 @@ public final class EnrollmentDatabase: Sendable {
                     // DatabasePool switches its writer to NORMAL when it sets up WAL; the durability
                     // asked for is applied last, so it is the one in force.
                     try db.execute(sql: synchronous)
+                    return try Self.migrator.appliedIdentifiers(db)
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
-                let complete = try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
-                if !complete { try Self.migrator.migrate(writer) }
+                if !Set(Self.migrator.migrations).isSubset(of: current) {
+                    try Self.migrator.migrate(writer)
+                    current = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
+                }
+                applied = current
             }
         } catch {
             throw StoreError(error, path: path, busyTimeout: options.busyTimeout)
         }
-        try checkSchemaIsKnown()
+        try checkSchemaIsKnown(applied: applied)
     }
 
     /// An SQLite or GRDB error as what the user can act on (busy: with the real timeout).
@@ -94,19 +104,12 @@ public final class EnrollmentDatabase: Sendable {
         guard header.count == 16, header == Data("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
     }
 
-    /// Refuses a database written by a newer version of this code (it has migrations we do not know).
-    private func checkSchemaIsKnown() throws(StoreError) {
-        do {
-            let applied = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
-            let known = Set(Self.migrator.migrations)
-            let unknown = applied.subtracting(known)
-            if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
-            if applied.isEmpty { throw StoreError.databaseMissing(path) }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw failure(error)
-        }
+    /// Refuses a database written by a newer version of this code (it has migrations we do not
+    /// know), given the migrations applied to it.
+    private func checkSchemaIsKnown(applied: Set<String>) throws(StoreError) {
+        let unknown = applied.subtracting(Self.migrator.migrations)
+        if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
+        if applied.isEmpty { throw StoreError.databaseMissing(path) }
     }
 
     static let migrator: DatabaseMigrator = {
