@@ -29,6 +29,14 @@ public enum CommandLineRunner {
     /// one-shot command never starts the concurrency runtime's threads (the async one, `serve`,
     /// runs in `enroll-server`).
     public static func run(_ arguments: [String]) -> Int32 {
+        if let status = StatusFastPath.report(arguments) {
+            do {
+                try status.show()
+                return CLIExit.done
+            } catch {
+                return report(error, root: Enroll.self)
+            }
+        }
         switch parse(arguments, root: Enroll.self) {
         case .exit(let code):
             return code

@@ -238,16 +238,29 @@ struct StatusCommand: ParsableCommand {
     var user: String { subject.user }
 
     func run() throws {
+        try StatusReport(user: user, databasePath: global.databasePath, json: global.json, clock: global.clock).show()
+    }
+}
+
+/// What `enroll status` shows, from plain values: run by ``StatusCommand`` and by
+/// ``StatusFastPath``, which reads the common command lines without the argument parser.
+struct StatusReport {
+    let user: String
+    let databasePath: String
+    let json: Bool
+    let clock: any EnrollmentClock
+
+    func show() throws {
         let summary: AuthenticatorSummary
-        if !FileManager.default.fileExists(atPath: global.databasePath) {
+        if !FileManager.default.fileExists(atPath: databasePath) {
             summary = .none(user: user)
         } else {
-            summary = try global.reporting {
-                let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(create: false))
+            summary = try GlobalOptions.reporting(json: json) {
+                let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
                 return try database.summary(of: user)
             }
         }
-        if global.json {
+        if json {
             Terminal.json([
                 "user": summary.user, "status": summary.status.rawValue, "algorithm": summary.algorithm,
                 "digits": summary.digits, "period": summary.period, "issuer": summary.issuer, "account": summary.account,
@@ -255,15 +268,15 @@ struct StatusCommand: ParsableCommand {
                 "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
                 "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
-                "locked": summary.lockedUntil.map { $0 > global.clock.now() } ?? false,
+                "locked": summary.lockedUntil.map { $0 > clock.now() } ?? false,
                 "failedAttempts": summary.failedAttempts,
                 "remainingAttempts": summary.remainingAttempts,
             ])
             return
         }
         var lines = ["user: \(summary.user)", "status: \(summary.status.rawValue)"]
-        if !FileManager.default.fileExists(atPath: global.databasePath) {
-            lines.append("(no enrollment database at \(global.databasePath) yet)")
+        if !FileManager.default.fileExists(atPath: databasePath) {
+            lines.append("(no enrollment database at \(databasePath) yet)")
         }
         if summary.status != .none {
             lines.append("issuer: \(summary.issuer ?? "-")  account: \(summary.account ?? "-")")
@@ -273,7 +286,7 @@ struct StatusCommand: ParsableCommand {
         if summary.status == .pending, let expiry = summary.pendingExpiresAt { lines.append("confirm before \(Timestamps.iso8601(expiry))") }
         if let until = summary.lockedUntil {
             // The unlock is recorded by the next command after the lock's end; until then say it is over.
-            lines.append(until > global.clock.now()
+            lines.append(until > clock.now()
                 ? "confirmation locked until \(Timestamps.iso8601(until)) after too many wrong codes"
                 : "confirmation was locked until \(Timestamps.iso8601(until)); the lock has ended")
         }

@@ -37,7 +37,9 @@ public struct GlobalOptions: ParsableArguments {
     }
 
     /// The clock: the system's, unless ENROLL_NOW (Unix seconds) fixes it for tests and replays.
-    var clock: any EnrollmentClock {
+    var clock: any EnrollmentClock { Self.clock }
+
+    static var clock: any EnrollmentClock {
         if let fixed = Environment["ENROLL_NOW"], let seconds = Int64(fixed) {
             return FixedClock(seconds)
         }
@@ -63,12 +65,20 @@ public struct GlobalOptions: ParsableArguments {
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).
     public func reporting<T>(_ body: () throws -> T) throws -> T {
+        try Self.reporting(json: json, body)
+    }
+
+    static func reporting<T>(json: Bool, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as InputError {
-            throw failure(.input(error))
+            var failure = CLIFailure.input(error)
+            failure.json = json
+            throw failure
         } catch let error as StoreError {
-            throw failure(.store(error))
+            var failure = CLIFailure.store(error)
+            failure.json = json
+            throw failure
         }
     }
 }

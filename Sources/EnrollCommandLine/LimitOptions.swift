@@ -18,6 +18,10 @@ struct LimitOptions: ParsableArguments {
         "Seconds to wait for another writer's lock before giving up with exit 3, 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
     var busyTimeout: String?
 
+    /// The environment variables read below (a command line that sets none of them needs no
+    /// limit validated: ``StatusFastPath``).
+    static let environmentVariables = ["ENROLL_MAX_FAILED_ATTEMPTS", "ENROLL_LOCK_MINUTES", "ENROLL_BUSY_TIMEOUT"]
+
     func validate() throws {
         do {
             _ = try policy()
