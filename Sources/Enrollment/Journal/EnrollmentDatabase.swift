@@ -95,13 +95,16 @@ public final class EnrollmentDatabase: Sendable {
         StoreError(error, path: path, busyTimeout: options.busyTimeout)
     }
 
-    /// A file that exists but is not SQLite is refused before SQLite would try to use it.
+    /// A file that exists but is not SQLite is refused before SQLite would try to use it. (POSIX
+    /// calls: setting up `FileHandle` cost a short command more than the read itself.)
     private static func checkHeader(_ path: String) throws(StoreError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable(path) }
-        defer { try? handle.close() }
-        let header = (try? handle.read(upToCount: 16)) ?? Data()
-        if header.isEmpty { return }  // an empty file becomes a new database
-        guard header.count == 16, header == Data("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unreadable(path) }
+        defer { close(descriptor) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let count = read(descriptor, &header, header.count)
+        if count <= 0 { return }  // an empty file becomes a new database
+        guard count == 16, header == Array("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
     }
 
     /// Refuses a database written by a newer version of this code (it has migrations we do not
