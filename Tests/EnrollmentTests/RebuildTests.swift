@@ -56,6 +56,37 @@ struct RebuildTests {
         }
     }
 
+    @Test("folds that forget what they hold past their memory cap still rebuild every row exactly, in small batches")
+    func boundedFolds() throws {
+        let lines = try String(contentsOfFile: Self.trafficJournal, encoding: .utf8).split(separator: "\n").map(String.init)
+        let queue = try DatabaseQueue()
+        try EnrollmentDatabase.migrator.migrate(queue)
+        // Imported in one pass: folds that never reach their caps.
+        _ = try JournalArchive.importLines(lines, source: "traffic", into: queue, path: ":memory:")
+        try queue.write { db in
+            let folds: [(any Projection, any ProjectionFold)] = [
+                (AuthenticatorsProjection(), AuthenticatorsFold(table: "bounded", tableMayHoldUnseenRows: false, rowLimit: 7)),
+                (EnrollmentActivityProjection(), EnrollmentActivityFold(table: "bounded", knowsEveryIssuer: true, userLimit: 5)),
+            ]
+            for (projection, start) in folds {
+                try projection.createTable(named: "bounded", in: db)
+                var fold = start
+                var position: Int64 = 0
+                var batches = 0
+                while try ProjectionRebuilder.fold(into: &fold, after: &position, limit: 997, in: db) > 0 {
+                    try fold.flush(in: db)
+                    batches += 1
+                }
+                let head = try EventJournal.head(in: db)
+                #expect(batches >= 10 && position == head)
+                let expected = try Row.fetchAll(db, sql: "SELECT * FROM \"\(projection.name)\" ORDER BY 1, 2")
+                #expect(expected.count > 7)
+                #expect(try Row.fetchAll(db, sql: "SELECT * FROM bounded ORDER BY 1, 2") == expected, "\(projection.name)")
+                try db.execute(sql: "DROP TABLE bounded")
+            }
+        }
+    }
+
     @Test("killed with SIGKILL midway, a second run resumes from its checkpoint and ends equal to the inline projection")
     func resumesAfterKill() throws {
         let workspace = try Workspace()

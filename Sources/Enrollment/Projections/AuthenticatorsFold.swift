@@ -167,9 +167,6 @@ extension AuthenticatorRow.Issued {
 /// The authenticators projection's fold: users' rows in a dictionary, read from the table the
 /// first time a user is seen, written back (changed ones only) at each flush.
 struct AuthenticatorsFold: ProjectionFold {
-    /// Rows held at most (~300 bytes each): past it the fold flushes and starts afresh, so a
-    /// rebuild's memory does not grow with the number of users.
-    static let rowLimit = 50_000
 
     private struct Held {
         var row: AuthenticatorRow
@@ -177,6 +174,9 @@ struct AuthenticatorsFold: ProjectionFold {
     }
 
     let table: String
+    /// Rows held at most (~300 bytes each): past it the fold flushes and starts afresh, so a
+    /// rebuild's memory does not grow with the number of users.
+    let rowLimit: Int
     /// False while every row in the table is one this fold holds (it began on an empty table and
     /// has forgotten nothing): a user seen for the first time then has no row to read.
     private var tableMayHoldUnseenRows: Bool
@@ -184,9 +184,10 @@ struct AuthenticatorsFold: ProjectionFold {
     /// The user of the last event and where their row is, while that index is valid.
     private var lastUser: (user: String, index: Dictionary<String, Held>.Index)?
 
-    init(table: String, tableMayHoldUnseenRows: Bool) {
+    init(table: String, tableMayHoldUnseenRows: Bool, rowLimit: Int = 50_000) {
         self.table = table
         self.tableMayHoldUnseenRows = tableMayHoldUnseenRows
+        self.rowLimit = rowLimit
     }
 
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
@@ -205,7 +206,7 @@ struct AuthenticatorsFold: ProjectionFold {
             return
         }
         lastUser = nil
-        if rows.count >= Self.rowLimit {
+        if rows.count >= rowLimit {
             try flush(in: db)
             rows.removeAll(keepingCapacity: true)
             tableMayHoldUnseenRows = true

@@ -4,9 +4,6 @@ import GRDB
 /// added to the table's rows at each flush; each user's latest issuer kept in memory, so the
 /// journal is asked only about users this fold has not seen issue a secret.
 struct EnrollmentActivityFold: ProjectionFold {
-    /// Users whose latest issuer is held at most: past it the fold forgets them all (and asks
-    /// the journal again), so a rebuild's memory does not grow with the number of users.
-    static let userLimit = 200_000
     /// Days × issuers held at most before the counts are added to the table.
     static let countLimit = 10_000
 
@@ -33,6 +30,9 @@ struct EnrollmentActivityFold: ProjectionFold {
     }
 
     let table: String
+    /// Users whose latest issuer is held at most: past it the fold forgets them all (and asks
+    /// the journal again), so a rebuild's memory does not grow with the number of users.
+    let userLimit: Int
     /// The fold began at the journal's first event, and has forgotten no user: a user it has
     /// not seen issue a secret has none.
     private var knowsEveryIssuer: Bool
@@ -40,9 +40,10 @@ struct EnrollmentActivityFold: ProjectionFold {
     /// Counts not yet added to the table.
     private var counts: [Key: [Int]] = [:]
 
-    init(table: String, knowsEveryIssuer: Bool) {
+    init(table: String, knowsEveryIssuer: Bool, userLimit: Int = 200_000) {
         self.table = table
         self.knowsEveryIssuer = knowsEveryIssuer
+        self.userLimit = userLimit
     }
 
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
@@ -80,7 +81,7 @@ struct EnrollmentActivityFold: ProjectionFold {
     }
 
     private mutating func remember(_ issuer: String, of user: String) {
-        if latestIssuers.count >= Self.userLimit, latestIssuers[user] == nil {
+        if latestIssuers.count >= userLimit, latestIssuers[user] == nil {
             latestIssuers.removeAll(keepingCapacity: true)
             knowsEveryIssuer = false
         }
