@@ -238,6 +238,7 @@ enum FlatJSONObject {
 }
 
 /// Matches bytes against a literal in a `switch`, without making a `String`.
+@inline(__always)
 private func ~= (pattern: StaticString, bytes: UnsafeRawBufferPointer) -> Bool {
     guard pattern.utf8CodeUnitCount == bytes.count, let start = bytes.baseAddress else { return false }
     return memcmp(pattern.utf8Start, start, bytes.count) == 0

@@ -101,9 +101,12 @@ struct AuthenticatorRow: Hashable {
     /// an upsert's `DO UPDATE`, which makes SQLite keep a statement journal in a temporary file:
     /// 700 extra writes when a rebuild writes 10 000 rows.)
     static func replaceSQL(into table: String) -> String {
-        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        return "INSERT OR REPLACE INTO \"\(table)\" (\(columns.joined(separator: ", "))) VALUES (\(placeholders))"
+        "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES (" + placeholders + ")"
     }
+
+    // Joined once: inline updates build their statements' SQL for every command.
+    private static let columnList = columns.joined(separator: ", ")
+    private static let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
 
     /// Binds the values of ``columns``, in order.
     func bind(to writer: inout RowWriter) {
@@ -125,25 +128,29 @@ struct AuthenticatorRow: Hashable {
     }
 
     static func load(_ user: String, from table: String, in db: Database) throws -> AuthenticatorRow? {
-        let sql = "SELECT \(columns.joined(separator: ", ")) FROM \"\(table)\" WHERE user_id = ?"
-        guard let stored = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [user]) else { return nil }
+        let sql = "SELECT " + columnList + " FROM \"" + table + "\" WHERE user_id = ?"
+        // Read in place from the statement (a cursor's row, not a copied `Row`), by position in
+        // the order of `columns` (what the SELECT lists): this runs for every inline update.
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: [user])
+        guard let stored = try cursor.next() else { return nil }
+        func issued(from column: Int) -> Issued {
+            Issued(issuer: stored[column], account: stored[column + 1], algorithm: stored[column + 2], digits: stored[column + 3], period: stored[column + 4])
+        }
         var row = AuthenticatorRow(user: user)
-        row.status = AuthenticatorStatus(rawValue: stored["status"]) ?? .none
-        row.active = Issued(issuer: stored["issuer"], account: stored["account"], algorithm: stored["algorithm"], digits: stored["digits"], period: stored["period"])
-        row.replacementPending = stored["replacement_pending"]
-        row.pending = Issued(
-            issuer: stored["pending_issuer"], account: stored["pending_account"], algorithm: stored["pending_algorithm"],
-            digits: stored["pending_digits"], period: stored["pending_period"])
-        row.pendingExpiresAt = stored["pending_expires_at"]
-        row.requestedAt = stored["requested_at"]
-        row.activatedAt = stored["activated_at"]
-        row.lastRevealedAt = stored["last_revealed_at"]
-        row.failedAttempts = stored["failed_attempts"]
-        row.remainingAttempts = stored["remaining_attempts"]
-        row.lockCount = stored["lock_count"]
-        row.lockedUntil = stored["locked_until"]
-        row.streamVersion = stored["stream_version"]
-        row.updatedAt = stored["updated_at"]
+        row.status = AuthenticatorStatus(rawValue: stored[1]) ?? .none
+        row.active = issued(from: 2)
+        row.replacementPending = stored[7]
+        row.pending = issued(from: 8)
+        row.pendingExpiresAt = stored[13]
+        row.requestedAt = stored[14]
+        row.activatedAt = stored[15]
+        row.lastRevealedAt = stored[16]
+        row.failedAttempts = stored[17]
+        row.remainingAttempts = stored[18]
+        row.lockCount = stored[19]
+        row.lockedUntil = stored[20]
+        row.streamVersion = stored[21]
+        row.updatedAt = stored[22]
         return row
     }
 }

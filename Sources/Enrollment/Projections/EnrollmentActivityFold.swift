@@ -24,6 +24,16 @@ struct EnrollmentActivityFold: ProjectionFold {
         }
     }
 
+    /// After `INSERT INTO "table"`: a row of counts, added to the day and issuer's row if it
+    /// exists. Built once: inline updates run it for every command.
+    private static let addCounts: String = {
+        let names = Column.allCases.map(\.name)
+        return """
+             (day, issuer, \(names.joined(separator: ", "))) VALUES (?, ?, \(names.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT(day, issuer) DO UPDATE SET \(names.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+            """
+    }()
+
     private struct Key: Hashable {
         var day: Int64
         var issuer: String
@@ -90,12 +100,7 @@ struct EnrollmentActivityFold: ProjectionFold {
 
     mutating func flush(in db: Database) throws {
         guard !counts.isEmpty else { return }
-        let names = Column.allCases.map(\.name)
-        let add = try db.cachedStatement(sql: """
-            INSERT INTO "\(table)" (day, issuer, \(names.joined(separator: ", ")))
-            VALUES (?, ?, \(names.map { _ in "?" }.joined(separator: ", ")))
-            ON CONFLICT(day, issuer) DO UPDATE SET \(names.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
-            """)
+        let add = try db.cachedStatement(sql: "INSERT INTO \"" + table + "\"" + Self.addCounts)
         for (key, added) in counts {
             var arguments: StatementArguments = [EnrollmentActivityProjection.day(number: key.day), key.issuer]
             arguments += StatementArguments(added)
