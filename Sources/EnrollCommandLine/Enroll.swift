@@ -41,6 +41,8 @@ public enum CommandLineRunner {
         case .exit(let code):
             return code
         case .command(var command):
+            // An async subcommand's synchronous `run()` would only print its help (debug builds check).
+            assert(!(command is any AsyncParsableCommand), "enroll's main is synchronous: async commands belong in enroll-server")
             do {
                 try command.run()
                 return CLIExit.done

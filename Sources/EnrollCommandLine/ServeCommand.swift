@@ -114,6 +114,6 @@ enum ServerExecutable {
         let argv = ([server] + arguments).map { strdup($0) } + [nil]
         execv(server, argv)
         let reason = String(cString: strerror(errno))
-        return CLIFailure(code: "server_missing", message: "cannot start \(server): \(reason)", exitCode: CLIExit.environment)
+        return CLIFailure(code: "server_not_started", message: "cannot start \(server): \(reason)", exitCode: CLIExit.environment)
     }
 }
