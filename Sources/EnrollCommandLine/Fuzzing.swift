@@ -6,7 +6,8 @@ import Foundation
 /// entry points are in Sources/enroll/Fuzzing.swift).
 ///
 /// The first byte of an input picks the target; the rest is its input:
-/// 0: the event decoder (`EventCodec.decode`): type NUL schema-version-byte data;
+/// 0: the event decoder (`EventCodec.decode`): type NUL schema-version-byte data; the rebuild's
+///    in-place decoder must give the same event or error as the general one;
 /// 1: the command line (`Enroll.parseAsRoot` and the error formatting the runner does): arguments separated by NUL;
 /// 2: the fixture decoder (`Scenario(json:name:)`);
 /// 3: the export/import line decoder (`JournalArchive.row(from:number:)`).
@@ -32,7 +33,15 @@ public enum FuzzTargets {
         let rest = parts.count > 1 ? Array(parts[1]) : []
         let version = Int(rest.first ?? 1) - 1  // also 0 and -1, which must be refused
         let data = String(decoding: rest.dropFirst(), as: UTF8.self)
-        _ = try? EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1)
+        let general = Result { () throws(StoreError) in try EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1) }
+        let inPlace = Array(type.utf8).withUnsafeBytes { typeBytes in
+            Array(data.utf8).withUnsafeBytes { dataBytes in
+                Result { () throws(StoreError) in
+                    try EventCodec.decode(type: typeBytes, schemaVersion: version, data: dataBytes, position: 1)
+                }
+            }
+        }
+        precondition(inPlace == general, "the in-place event decoder disagrees with the general one")
         _ = try? EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1) { sealed in
             KeyRing.open(sealed, dataKey: dataKey, stream: "fuzz")
         }

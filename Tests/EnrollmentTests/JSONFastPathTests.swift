@@ -205,20 +205,58 @@ struct JSONFastPathTests {
         return written + odd
     }()
 
+    /// Both decoders' answers for one row.
+    static func decodedBothWays(type: String, version: Int, data: [UInt8]) -> (inPlace: Result<EnrollmentEvent, StoreError>, general: Result<EnrollmentEvent, StoreError>) {
+        let text = String(decoding: data, as: UTF8.self)
+        let general = Result { () throws(StoreError) in try EventCodec.decode(type: type, schemaVersion: version, data: text, position: 3) }
+        let inPlace = Array(type.utf8).withUnsafeBytes { typeBytes in
+            Array(text.utf8).withUnsafeBytes { dataBytes in
+                Result { () throws(StoreError) in try EventCodec.decode(type: typeBytes, schemaVersion: version, data: dataBytes, position: 3) }
+            }
+        }
+        return (inPlace, general)
+    }
+
     @Test("The rebuild's in-place decoder gives the general decoder's event or error for every row", arguments: 0..<rows.count)
     func inPlaceDecoderAgrees(_ index: Int) {
         let row = Self.rows[index]
-        func general() -> Result<EnrollmentEvent, StoreError> {
-            Result { () throws(StoreError) in try EventCodec.decode(type: row.type, schemaVersion: row.version, data: row.data, position: 3) }
+        let decoded = Self.decodedBothWays(type: row.type, version: row.version, data: Array(row.data.utf8))
+        #expect(decoded.inPlace == decoded.general, "\(row.type) v\(row.version) \(row.data)")
+    }
+
+    @Test("Rows mutated at random (seeded: JSON punctuation, digits, escapes, spaces) decode the same in place and in general")
+    func mutatedRowsAgree() {
+        // xorshift64*: deterministic, so a failure replays.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return Int((state &* 0x2545_F491_4F6C_DD1D) % UInt64(bound))
         }
-        func inPlace() -> Result<EnrollmentEvent, StoreError> {
-            Array(row.type.utf8).withUnsafeBytes { type in
-                Array(row.data.utf8).withUnsafeBytes { data in
-                    Result { () throws(StoreError) in try EventCodec.decode(type: type, schemaVersion: row.version, data: data, position: 3) }
+        let alphabet = Array(#"{}[],:"\ 0123456789.-+eEtruefalsnul=/ASHé"#.utf8) + [0x09, 0x0A, 0x00, 0x1F, 0xFF]
+        var disagreements: [String] = []
+        var fastPathAnswers = 0
+        for row in Self.rows {
+            for _ in 0..<1_500 {
+                var data = Array(row.data.utf8)
+                for _ in 0...next(3) {
+                    let position = data.isEmpty ? 0 : next(data.count)
+                    switch next(3) {
+                    case 0 where !data.isEmpty: data[position] = alphabet[next(alphabet.count)]
+                    case 1 where !data.isEmpty: data.remove(at: position)
+                    default: data.insert(alphabet[next(alphabet.count)], at: position)
+                    }
+                }
+                let decoded = Self.decodedBothWays(type: row.type, version: row.version, data: data)
+                if case .success = decoded.inPlace { fastPathAnswers += 1 }
+                if decoded.inPlace != decoded.general, disagreements.count < 5 {
+                    disagreements.append("\(row.type) v\(row.version) \(String(decoding: data, as: UTF8.self))")
                 }
             }
         }
-        #expect(inPlace() == general(), "\(row.type) v\(row.version) \(row.data)")
+        #expect(disagreements.isEmpty, "\(disagreements)")
+        #expect(fastPathAnswers > 1_000, "the mutations should leave many rows decodable")
     }
 }
 

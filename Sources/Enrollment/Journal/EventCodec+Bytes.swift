@@ -11,7 +11,7 @@ extension EventCodec {
     /// ``upcasters``, escapes, a fraction, a nested value, a repeated key, an error) goes through
     /// ``decode(type:schemaVersion:data:position:open:)``, so both paths give the same event or
     /// the same error (JSONFastPathTests compares them).
-    static func decode(
+    public static func decode(
         type typeBytes: UnsafeRawBufferPointer, schemaVersion: Int, data: UnsafeRawBufferPointer, position: Int64
     ) throws(StoreError) -> EnrollmentEvent {
         if let type = EventType(utf8: typeBytes), schemaVersion == type.currentVersion,
