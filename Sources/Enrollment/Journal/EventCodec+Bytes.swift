@@ -177,10 +177,10 @@ enum FlatJSONObject {
                   let quote = memchr(base + index, Int32(UInt8(ascii: "\"")), end - index)
             else { return nil }
             let run = UnsafeRawBufferPointer(start: base + index, count: UnsafeRawPointer(quote) - (base + index))
-            // No early exit, so that the compiler can check many bytes at once.
-            var escapedOrControl = false
-            for byte in run { escapedOrControl = escapedOrControl || byte < 0x20 || byte == UInt8(ascii: "\\") }
-            guard !escapedOrControl else { return nil }
+            // Without branches or an early exit, so that the compiler checks many bytes at once.
+            var escapedOrControl: UInt8 = 0
+            for byte in run { escapedOrControl |= (byte < 0x20 ? 1 : 0) | (byte == UInt8(ascii: "\\") ? 1 : 0) }
+            guard escapedOrControl == 0 else { return nil }
             index += run.count + 1
             return run
         }

@@ -2,7 +2,7 @@ import GRDB
 import OneTimePassword
 
 /// The current state of each user's authenticator, without any secret: what `enroll status`
-/// and the API's reads show.
+/// and the API's reads show. The fold is ``AuthenticatorsFold`` (over ``AuthenticatorRow``).
 public struct AuthenticatorsProjection: Projection {
     public let name = "authenticators"
     /// v2 added `remaining_attempts` (from `CodeRejected` v2).

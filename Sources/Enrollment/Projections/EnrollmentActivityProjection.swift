@@ -5,8 +5,9 @@ import GRDB
 /// wrong or reused codes, locks and removals.
 ///
 /// Events that carry no issuer (a code, an expiry, a lock, a removal) are counted under the
-/// issuer of the user's latest issued secret, looked up in the journal before the event's
-/// position, so the count is the same however and whenever the projection is built.
+/// issuer of the user's latest secret issued before the event (remembered by the fold, or
+/// looked up in the journal), so the count is the same however and whenever the projection is
+/// built. The fold is ``EnrollmentActivityFold``.
 public struct EnrollmentActivityProjection: Projection {
     public let name = "enrollment_activity"
     public let schemaVersion = 1
@@ -36,6 +37,7 @@ public struct EnrollmentActivityProjection: Projection {
 
     static let unknownIssuer = "(unknown)"
 
+    /// The issuer of the stream's latest secret issued before `version`, from the journal.
     static func latestIssuer(of stream: String, before version: Int64, in db: Database) throws -> String {
         try String.fetchOne(db.cachedStatement(sql: """
             SELECT json_extract(data, '$.issuer') FROM events
