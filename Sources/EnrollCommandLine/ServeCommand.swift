@@ -12,7 +12,9 @@ public struct ServeOptions: ParsableArguments {
         discussion: """
             Requests carry 'Authorization: Bearer <JWT>'; the token's 'sub' is the user. Tokens are \
             checked with HS256 and a shared secret (env ENROLL_JWT_SECRET, or --jwt-secret-file) or \
-            with RS256/ES256 and a public key (--jwt-public-key). --demo prints a page address with \
+            with RS256/ES256 and a public key (--jwt-public-key); 'exp' is required, 'nbf' is \
+            honoured, and 'iss' and 'aud' are checked when --jwt-issuer and --jwt-audience are \
+            given. --demo prints a page address with \
             a ready token for a demo user (with a random secret unless one is given). SIGTERM or \
             Ctrl-C stops accepting connections, lets requests in flight finish, and exits. Access \
             logs go to stderr and never contain tokens, secrets or codes.
@@ -33,6 +35,12 @@ public struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("jwt-public-key"), help: ArgumentHelp("A PEM public key (RSA: RS256, P-256: ES256) that signs the tokens.", valueName: "pem-file"))
     public var jwtPublicKey: String?
 
+    @Option(name: .customLong("jwt-issuer"), help: ArgumentHelp("Accept only tokens whose 'iss' claim is this (env ENROLL_JWT_ISSUER; default: 'iss' is not checked).", valueName: "issuer"))
+    public var jwtIssuer: String?
+
+    @Option(name: .customLong("jwt-audience"), help: ArgumentHelp("Accept only tokens whose 'aud' claim names this (env ENROLL_JWT_AUDIENCE; default: 'aud' is not checked).", valueName: "audience"))
+    public var jwtAudience: String?
+
     @Flag(help: "Print the page's address with a token for the demo user (a random HS256 secret unless one is given).")
     public var demo = false
 
@@ -46,6 +54,15 @@ public struct ServeOptions: ParsableArguments {
     public var maxWritesPerMinute = 60
 
     public init() {}
+
+    /// The issuer and audience tokens must name: the options, else the environment.
+    public var tokenAcceptance: (issuer: String?, audience: String?) {
+        func setting(_ option: String?, _ variable: String) -> String? {
+            let value = option ?? Environment[variable]
+            return value?.isEmpty == false ? value : nil
+        }
+        return (setting(jwtIssuer, "ENROLL_JWT_ISSUER"), setting(jwtAudience, "ENROLL_JWT_AUDIENCE"))
+    }
 
     public func validate() throws {
         guard (0...100_000).contains(maxWritesPerMinute) else { throw ValidationError("--max-writes-per-minute must be 0 to 100000, not \(maxWritesPerMinute)") }

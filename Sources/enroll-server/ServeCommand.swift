@@ -21,16 +21,17 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let key = try tokenKey()
+        let acceptance = TokenAcceptance(issuer: options.tokenAcceptance.issuer, audience: options.tokenAcceptance.audience)
         let global = options.global
         let enrollmentOptions = try global.reporting { try options.secretOptions.options() }
         let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
         let verifier: TokenVerifier
         do {
-            verifier = try await TokenVerifier.make(key, clock: service.clock)
+            verifier = try await TokenVerifier.make(key, clock: service.clock, accepting: acceptance)
         } catch {
             throw CLIFailure.usage(error.message)
         }
-        let demoToken: String? = try await demoToken(key: key, clock: service.clock)
+        let demoToken: String? = try await demoToken(key: key, clock: service.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
         let configuration = ServerConfiguration(
             host: host, port: port, maxBodyBytes: options.maxBodyBytes, enrollmentOptions: enrollmentOptions,
@@ -53,9 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// With --demo, a HS256 token for the demo user, valid for 8 hours.
-    func demoToken(key: TokenKey, clock: any EnrollmentClock) async throws -> String? {
+    func demoToken(key: TokenKey, clock: any EnrollmentClock, acceptance: TokenAcceptance) async throws -> String? {
         guard options.demo, case .hmacSHA256(let secret) = key else { return nil }
-        return try await TokenIssuer(secret: secret).token(for: options.demoUser, expiresAt: clock.now() + 8 * 3600)
+        return try await TokenIssuer(secret: secret).token(for: options.demoUser, expiresAt: clock.now() + 8 * 3600, acceptance: acceptance)
     }
 
     /// The token key, from the options and the environment (see the discussion in ``ServeOptions``).

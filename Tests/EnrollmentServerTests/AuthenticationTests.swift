@@ -65,6 +65,54 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("a token whose nbf is still ahead is refused until the server's clock reaches it")
+    func notBefore() async throws {
+        let harness = try await Harness()
+        let now = harness.clock.now()
+        let early = try await harness.issuer.token(for: "alice", expiresAt: now + 600, notBefore: now + 30)
+        try await harness.test { client in
+            let refused = try await client.request(.get, Client.totp + "/status", token: early)
+            Self.expectUnauthenticated(refused)
+            #expect(refused["message"]?.contains("not valid yet") == true, "\(refused.text)")
+            harness.clock.advance(by: 31)
+            #expect(try await client.request(.get, Client.totp + "/status", token: early).status == .ok)
+        }
+    }
+
+    @Test("with an issuer and an audience configured, a token must name both; without them neither is looked at")
+    func issuerAndAudience() async throws {
+        let harness = try await Harness()
+        let expires = harness.clock.now() + 600
+        func token(iss: String?, aud: String?) async throws -> String {
+            try await harness.issuer.token(for: "alice", expiresAt: expires, acceptance: TokenAcceptance(issuer: iss, audience: aud))
+        }
+        let right = try await token(iss: "https://idp.example", aud: "enroll")
+        // (what is wrong, the token, the claim the refusal names)
+        let cases: [(String, String, String)] = [
+            ("no iss or aud", try await token(iss: nil, aud: nil), "(iss)"),
+            ("other issuer", try await token(iss: "https://evil.example", aud: "enroll"), "(iss)"),
+            ("no audience", try await token(iss: "https://idp.example", aud: nil), "(aud)"),
+            ("other audience", try await token(iss: "https://idp.example", aud: "payroll"), "(aud)"),
+        ]
+        let acceptance = TokenAcceptance(issuer: "https://idp.example", audience: "enroll")
+        try await harness.test(accepting: acceptance) { client in
+            #expect(try await client.request(.get, Client.totp + "/status", token: right).status == .ok)
+            for (name, token, claim) in cases {
+                let response = try await client.request(.get, Client.totp + "/status", token: token)
+                Self.expectUnauthenticated(response, "\(name)")
+                #expect(response["message"]?.contains(claim) == true, "\(name): \(response.text)")
+            }
+        }
+        // A server not configured with them accepts all of these tokens.
+        let everyToken = cases.map { ($0.0, $0.1) } + [("right", right)]
+        try await harness.test { client in
+            for (name, token) in everyToken {
+                let status = try await client.request(.get, Client.totp + "/status", token: token).status
+                #expect(status == .ok, "\(name)")
+            }
+        }
+    }
+
     @Test("RS256 with a public key: a token signed by the private key is accepted, HS256 with the public key as secret is not")
     func rs256() async throws {
         let harness = try await Harness()

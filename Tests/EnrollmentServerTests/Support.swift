@@ -41,8 +41,11 @@ final class Harness: Sendable {
     }
 
     /// Runs `body` against the application, verifying tokens with `key` (HS256 by default).
-    func test(key: TokenKey = .hmacSHA256(secret: Harness.secret), _ body: @Sendable (Client) async throws -> Void) async throws {
-        let verifier = try await TokenVerifier.make(key, clock: clock)
+    func test(
+        key: TokenKey = .hmacSHA256(secret: Harness.secret), accepting acceptance: TokenAcceptance = TokenAcceptance(),
+        _ body: @Sendable (Client) async throws -> Void
+    ) async throws {
+        let verifier = try await TokenVerifier.make(key, clock: clock, accepting: acceptance)
         let logger = Logger(label: "test.access") { _ in logs.handler() }
         let router = EnrollmentServer.router(service: service, verifier: verifier, configuration: configuration, logger: logger)
         let app = Application(router: router)

@@ -16,11 +16,12 @@ struct ServeProcessTests {
         let errors = TextBuffer()
         private(set) var port = 0
 
-        init(_ workspace: Workspace, extra: [String] = []) throws {
+        init(_ workspace: Workspace, extra: [String] = [], environment more: [String: String] = [:]) throws {
             process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
             process.arguments = ["serve", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile] + extra
             var environment = ProcessInfo.processInfo.environment
             environment["ENROLL_JWT_SECRET"] = ServeProcessTests.secret
+            environment.merge(more) { $1 }
             process.environment = environment
             let out = Pipe(), err = Pipe()
             process.standardOutput = out
@@ -69,8 +70,10 @@ struct ServeProcessTests {
     }
 
     /// A HS256 JWT for `user`, signed by openssl.
-    static func token(_ user: String, exp: Int64 = Int64(Date().timeIntervalSince1970) + 3600) throws -> String {
-        let input = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(#"{"sub":"\#(user)","exp":\#(exp)}"#.utf8))
+    /// `claims`: more members of the payload, e.g. `"iss":"https://idp.example"`.
+    static func token(_ user: String, exp: Int64 = Int64(Date().timeIntervalSince1970) + 3600, claims: String = "") throws -> String {
+        let payload = #"{"sub":"\#(user)","exp":\#(exp)"# + (claims.isEmpty ? "" : "," + claims) + "}"
+        let input = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(payload.utf8))
         let openssl = try Processes.tool("openssl", package: "openssl")
         let mac = try Processes.run(openssl, ["dgst", "-sha256", "-hmac", secret, "-binary"], input: Data(input.utf8))
         return input + "." + base64URL(mac.stdoutData)
@@ -138,6 +141,20 @@ struct ServeProcessTests {
         #expect(viaEnroll.status == 0 && server.status == 0)
         #expect(viaEnroll.stdout.contains("USAGE: enroll serve"))
         #expect(viaEnroll.stdout == server.stdout)
+    }
+
+    @Test("--jwt-issuer and ENROLL_JWT_AUDIENCE: the server refuses tokens without them (401 naming the claim) and accepts the right ones")
+    func issuerAndAudience() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace, extra: ["--jwt-issuer", "https://idp.example"], environment: ["ENROLL_JWT_AUDIENCE": "enroll"])
+        defer { _ = server.stop() }
+        let bare = try Self.call(server.port, "GET", path: "/api/users/v1/me/totp/status", token: try Self.token("alice"))
+        #expect(bare.status == 401 && (bare.body["message"] as? String)?.contains("(iss)") == true, "\(bare.body)")
+        let otherAudience = try Self.token("alice", claims: #""iss":"https://idp.example","aud":"payroll""#)
+        let refused = try Self.call(server.port, "GET", path: "/api/users/v1/me/totp/status", token: otherAudience)
+        #expect(refused.status == 401 && (refused.body["message"] as? String)?.contains("(aud)") == true, "\(refused.body)")
+        let right = try Self.token("alice", claims: #""iss":"https://idp.example","aud":["payroll","enroll"]"#)
+        #expect(try Self.call(server.port, "GET", path: "/api/users/v1/me/totp/status", token: right).status == 200)
     }
 
     @Test("two server processes on one database: concurrent enrollments across both stay consistent")

@@ -48,7 +48,7 @@ public struct APIError: Error, Sendable, Equatable {
     static func unauthenticated(_ why: String) -> APIError {
         APIError(
             .unauthorized, code: "unauthenticated", message: "not authenticated: \(why)",
-            description: "send 'Authorization: Bearer <JWT>' with a token signed by the configured key whose 'sub' is the user and whose 'exp' is in the future")
+            description: "send 'Authorization: Bearer <JWT>' with a token signed by the configured key whose 'sub' is the user, whose 'exp' is in the future and whose 'nbf' (if any) is past; with the 'iss' and 'aud' the server is configured to accept")
     }
 
     // MARK: Bad input

@@ -2,12 +2,17 @@ import Enrollment
 import Foundation
 import JWTKit
 
-/// The claims the API reads from a bearer token: `sub` names the user whose authenticator the
-/// request acts on, `exp` bounds the token's life (RFC 7519 §4.1.2, §4.1.4). Other claims are
+/// The claims the API reads from a bearer token (RFC 7519 §4.1): `sub` names the user whose
+/// authenticator the request acts on; `exp` bounds the token's life; `nbf`, when present, is
+/// the time before which it is not valid yet; `iss` and `aud` are checked when the server is
+/// configured with the issuer and audience it accepts (``TokenAcceptance``). Other claims are
 /// ignored.
 struct AccessTokenClaims: JWTPayload {
     var sub: SubjectClaim
     var exp: ExpirationClaim
+    var nbf: NotBeforeClaim?
+    var iss: IssuerClaim?
+    var aud: AudienceClaim?
 
     /// Signature checking happens before this; here only time. The server's clock is the
     /// engine's, so ENROLL_NOW fixes both for tests.
@@ -52,29 +57,44 @@ public enum TokenKeyError: Error, Sendable, Equatable {
     }
 }
 
+/// Which issuer and audience a server accepts in its tokens' `iss` and `aud` claims
+/// (RFC 7519 §4.1.1, §4.1.3). When one is set, a token without that claim, or with another
+/// value, is refused; when it is not set, the claim is not looked at. A server that trusts an
+/// identity provider issuing tokens for several applications should set both.
+public struct TokenAcceptance: Sendable, Hashable {
+    public var issuer: String?
+    public var audience: String?
+
+    public init(issuer: String? = nil, audience: String? = nil) {
+        self.issuer = issuer
+        self.audience = audience
+    }
+}
+
 /// Verifies bearer tokens and names the user they speak for.
 public struct TokenVerifier: Sendable {
     let keys: JWTKeyCollection
     /// The one `alg` header value accepted: HS256, RS256 or ES256.
     public let algorithm: String
     let clock: any EnrollmentClock
+    public let acceptance: TokenAcceptance
 
-    public static func make(_ key: TokenKey, clock: any EnrollmentClock) async throws(TokenKeyError) -> TokenVerifier {
+    public static func make(_ key: TokenKey, clock: any EnrollmentClock, accepting acceptance: TokenAcceptance = TokenAcceptance()) async throws(TokenKeyError) -> TokenVerifier {
         let keys = JWTKeyCollection()
         switch key {
         case .hmacSHA256(let secret):
             guard secret.count >= TokenKey.minimumSecretBytes else { throw .secretTooShort(secret.count) }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-            return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock)
+            return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock, acceptance: acceptance)
         case .publicKeyPEM(let pem):
             if let ecdsa = try? ES256PublicKey(pem: pem) {
                 await keys.add(ecdsa: ecdsa)
-                return TokenVerifier(keys: keys, algorithm: "ES256", clock: clock)
+                return TokenVerifier(keys: keys, algorithm: "ES256", clock: clock, acceptance: acceptance)
             }
             do {
                 let rsa = try Insecure.RSA.PublicKey(pem: pem)
                 await keys.add(rsa: rsa, digestAlgorithm: .sha256)
-                return TokenVerifier(keys: keys, algorithm: "RS256", clock: clock)
+                return TokenVerifier(keys: keys, algorithm: "RS256", clock: clock, acceptance: acceptance)
             } catch {
                 throw .unreadablePublicKey("\(error)".prefix(120).description)
             }
@@ -96,6 +116,13 @@ public struct TokenVerifier: Sendable {
         }
         let now = Date(timeIntervalSince1970: TimeInterval(clock.now()))
         guard claims.exp.value > now else { throw .unauthenticated("the token has expired") }
+        if let notBefore = claims.nbf?.value, notBefore > now { throw .unauthenticated("the token is not valid yet (nbf)") }
+        if let issuer = acceptance.issuer, claims.iss?.value != issuer {
+            throw .unauthenticated("the token was not issued by the issuer this server accepts (iss)")
+        }
+        if let audience = acceptance.audience, !(claims.aud?.value.contains(audience) ?? false) {
+            throw .unauthenticated("the token is not meant for this server (aud)")
+        }
         do {
             return try Validation.user(claims.sub.value)
         } catch {
@@ -123,10 +150,15 @@ public struct TokenIssuer: Sendable {
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
     }
 
-    /// A HS256 token for `user` that expires at `expiresAt` (Unix seconds).
-    public func token(for user: String, expiresAt: UnixTime) async throws -> String {
-        try await keys.sign(AccessTokenClaims(
-            sub: SubjectClaim(value: user), exp: ExpirationClaim(value: Date(timeIntervalSince1970: TimeInterval(expiresAt)))))
+    /// A HS256 token for `user` that expires at `expiresAt` (Unix seconds), with the `iss` and
+    /// `aud` a server configured with `acceptance` asks for, and `nbf` when given.
+    public func token(for user: String, expiresAt: UnixTime, notBefore: UnixTime? = nil, acceptance: TokenAcceptance = TokenAcceptance()) async throws -> String {
+        func date(_ time: UnixTime) -> Date { Date(timeIntervalSince1970: TimeInterval(time)) }
+        return try await keys.sign(AccessTokenClaims(
+            sub: SubjectClaim(value: user), exp: ExpirationClaim(value: date(expiresAt)),
+            nbf: notBefore.map { NotBeforeClaim(value: date($0)) },
+            iss: acceptance.issuer.map { IssuerClaim(value: $0) },
+            aud: acceptance.audience.map { AudienceClaim(value: [$0]) }))
     }
 }
 
