@@ -105,6 +105,7 @@ struct GroupCommitTests {
         #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM events") == "200")
         #expect(try Self.sqlite3(setup.path, "SELECT COUNT(DISTINCT position) FROM events") == "200")
         #expect(try Self.checkChain(setup.service.database) == 200)
+        _ = try JournalIntegrity.check(setup.path)
         // Secrets stay sealed in the batch path too.
         #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM events WHERE data LIKE '%sealedSecret%'") == "200")
     }
@@ -136,6 +137,9 @@ struct GroupCommitTests {
         #expect(try Self.sqlite3(setup.path, "SELECT issuer FROM authenticators WHERE user_id = 'alice'") == "")
         #expect(try Self.sqlite3(setup.path, "SELECT pending_issuer FROM authenticators WHERE user_id = 'alice'") == EnrollmentOptions.defaultIssuer)
         #expect(try Self.checkChain(service.database) == 2)
+        // The batch folded the projections once, over exactly the events that committed.
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(name || '@' || position, ' ') FROM projection_checkpoints") == "authenticators@2 enrollment_activity@2")
+        _ = try JournalIntegrity.check(setup.path)
     }
 
     @Test("Without a pinned version, a command whose stream moved earlier in the batch is decided again inside it")
@@ -158,6 +162,8 @@ struct GroupCommitTests {
         #expect(removed.state.status == .none)
         #expect(try Self.sqlite3(setup.path, "SELECT group_concat(type, ',') FROM (SELECT type FROM events ORDER BY position)") == "EnrollmentRequested,QRCodeRevealed,AuthenticatorRemoved")
         #expect(try Self.checkChain(service.database) == 3)
+        #expect(try Self.sqlite3(setup.path, "SELECT status FROM authenticators WHERE user_id = 'frank'") == "none")
+        _ = try JournalIntegrity.check(setup.path)
     }
 
     @Test("A caller naming a stale expected version gets a conflict; without one, concurrent commands on one stream all land")
@@ -178,6 +184,7 @@ struct GroupCommitTests {
         #expect(Set(versions) == Set(2...21))
         #expect(try Self.sqlite3(setup.path, "SELECT MAX(stream_version) || '/' || COUNT(*) FROM events WHERE stream_id = 'carol'") == "21/21")
         #expect(try Self.checkChain(setup.service.database) == 21)
+        _ = try JournalIntegrity.check(setup.path)
     }
 
     @Test("A repeated command id through the async handler replays the first outcome and appends nothing")

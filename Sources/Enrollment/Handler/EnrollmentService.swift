@@ -106,11 +106,11 @@ public final class EnrollmentService: Sendable {
     }
 
     /// Decides and records inside the writer's transaction, where nothing can move the stream.
-    func prepareAndRecord(_ envelope: CommandEnvelope, user: String, keyRing: KeyRing, in db: Database) throws -> CommandOutcome {
+    func prepareAndRecord(_ envelope: CommandEnvelope, user: String, keyRing: KeyRing, batch: Bool = false, in db: Database) throws -> CommandOutcome {
         switch try prepare(envelope, user: user, in: db) {
         case .finished(let outcome): outcome
         // The replay check just ran in this same transaction: no need to repeat it.
-        case .decided(let pending): try record(pending, keyRing: keyRing, checkReplay: false, in: db)
+        case .decided(let pending): try record(pending, keyRing: keyRing, checkReplay: false, batch: batch, in: db)
         }
     }
 
@@ -174,12 +174,15 @@ public final class EnrollmentService: Sendable {
     /// Writes a decided command inside the caller's write transaction: the append with the
     /// expected stream version (``StoreError/conflict(stream:expected:actual:)`` if the stream
     /// moved since it was loaded), sealed secrets, inline projections and the command record.
-    func record(_ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, in db: Database) throws -> CommandOutcome {
+    ///
+    /// `batch`: the command is one of a ``GroupCommitHandler`` batch, whose writer checks the key
+    /// ring once and folds the inline projections once for the whole batch.
+    func record(_ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, in db: Database) throws -> CommandOutcome {
         let envelope = pending.envelope, user = pending.user, state = pending.state, now = pending.now
         let decision = pending.decision
         // A concurrent duplicate of this command may have committed since the check above.
         if checkReplay, try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
-        try keyRing.bind(to: db)
+        if !batch { try keyRing.bind(to: db) }
         let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
         var dataKey: [UInt8]?
         // The data key is wiped once the secrets are sealed (the closure's copies are gone by then).
@@ -199,7 +202,7 @@ public final class EnrollmentService: Sendable {
         if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
             try keyRing.destroyDataKey(for: user, in: db)
         }
-        try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db)
+        if !batch { try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db) }
         let after = state.evolve(decision.events)
         try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, at: now, in: db)
         return CommandOutcome(

@@ -133,17 +133,27 @@ public final class GroupCommitHandler: Sendable {
         do {
             guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
             try service.database.writer.write { db in
+                try keyRing.bind(to: db)
                 for (index, command) in commands.enumerated() {
                     do {
-                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, in: db) })
+                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, batch: true, in: db) })
                     } catch StoreError.conflict where !pinned[index] {
                         results[index] = Result {
-                            try Self.savepoint(db) { try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, in: db) }
+                            try Self.savepoint(db) {
+                                try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, batch: true, in: db)
+                            }
                         }
                     } catch {
                         results[index] = .failure(error)
                     }
                 }
+                // The inline projections, once for the batch: every appended event, in position
+                // order (commands rolled back alone left no gap, their positions were reused).
+                let appended = results.flatMap { result -> [(EnrollmentEvent, RecordedEvent)] in
+                    guard case .success(let outcome) = result, !outcome.replayed else { return [] }
+                    return Array(zip(outcome.events, outcome.recorded))
+                }
+                try ProjectionStatus.applyInline(appended, in: db)
             }
         } catch {
             // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
