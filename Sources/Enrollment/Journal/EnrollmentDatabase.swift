@@ -52,6 +52,9 @@ public final class EnrollmentDatabase: Sendable {
             // Deleted rows (a destroyed data key) are overwritten with zeros rather than left in
             // free space, so crypto-shredding also holds for someone reading the raw file.
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // Statement journals and other temporary files stay in memory: a rollback copy of a
+            // page that held a data key is never written to /var/tmp, where nothing would zero it.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let applied: Set<String>
         do {
