@@ -254,6 +254,9 @@ struct StatusReport {
         let summary: AuthenticatorSummary
         if !FileManager.default.fileExists(atPath: databasePath) {
             summary = .none(user: user)
+        } else if let quick = AuthenticatorsProjection.quickRead(user: user, databasePath: databasePath) {
+            // The plain case without setting up GRDB; every other case, and every error, below.
+            summary = quick
         } else {
             summary = try GlobalOptions.reporting(json: json) {
                 let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
