@@ -107,15 +107,35 @@ struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check the journal's hash chain; name the first position where a row was modified, deleted, inserted or reordered.",
-        discussion: "Exit 0 when every event verifies, 1 when the chain is broken, 3 when the database cannot be read.")
+        discussion: """
+            An intact journal prints its anchor, POSITION:HASH. Keep it outside the database (a ticket, \
+            a log, another system): `enroll verify --anchor POSITION:HASH` later also catches rows \
+            rewritten with recomputed hashes, and rows deleted from the end, up to that position. \
+            Exit 0 when every event verifies (and matches the anchor), 1 when the chain is broken or \
+            does not match the anchor, 2 for a malformed anchor, 3 when the database cannot be read.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(help: ArgumentHelp("An anchor printed by an earlier verify, to check the journal against.", valueName: "position:hash"))
+    var anchor: String?
+
+    func validate() throws {
+        if let anchor, ChainAnchor(anchor) == nil {
+            throw ValidationError("--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
+        }
+    }
+
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
-        let result = try global.reporting {
+        let expected = anchor.flatMap(ChainAnchor.init)
+        let (result, mismatch) = try global.reporting {
             do {
-                return try database.writer.read { db in try HashChain.verify(in: db) }
+                return try database.writer.read { db -> (ChainVerification, AnchorMismatch?) in
+                    let result = try HashChain.verify(in: db)
+                    guard result.isIntact, let expected else { return (result, nil) }
+                    return (result, try HashChain.check(expected, in: db))
+                }
             } catch {
                 throw StoreError(error, path: database.path)
             }
@@ -130,10 +150,25 @@ struct VerifyCommand: ParsableCommand {
             Terminal.error("the hash chain breaks at position \(found.position) (\(found.tampering.rawValue)): \(found.detail); \(result.verified) event\(result.verified == 1 ? "" : "s") before it verified", hint: "restore the journal from a backup or an export")
             throw ExitCode(CLIExit.refused)
         }
+        if let expected, let mismatch {
+            if global.json {
+                Terminal.json([
+                    "intact": false, "verified": result.verified, "head": result.head, "position": expected.position,
+                    "tampering": "anchor", "detail": mismatch.message(for: expected),
+                ])
+            }
+            Terminal.error(mismatch.message(for: expected), hint: "restore the journal from a backup or an export taken before the change")
+            throw ExitCode(CLIExit.refused)
+        }
+        let current = result.anchor.map(String.init(describing:)) ?? ""
         if global.json {
-            Terminal.json(["intact": true, "verified": result.verified, "head": result.head])
+            var report: [String: Any?] = ["intact": true, "verified": result.verified, "head": result.head, "anchor": current]
+            if let expected { report["matchesAnchor"] = expected.description }
+            Terminal.json(report)
         } else {
             Terminal.line("Verified \(result.verified) event\(result.verified == 1 ? "" : "s"): the hash chain is intact.")
+            if let expected { Terminal.line("It still holds the anchor \(expected).") }
+            Terminal.line("Anchor: \(current) (keep it outside the database; `enroll verify --anchor` checks against it)")
         }
     }
 }

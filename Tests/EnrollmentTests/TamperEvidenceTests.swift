@@ -16,8 +16,17 @@ struct TamperEvidenceTests {
         }
         let verified = try workspace.enroll(["verify"])
         try #require(verified.status == 0, "\(verified.stderr)")
-        #expect(verified.stdout == "Verified 9 events: the hash chain is intact.\n")
+        let lines = verified.stdout.split(separator: "\n")
+        #expect(lines.first == "Verified 9 events: the hash chain is intact.")
+        #expect(lines.count == 2 && lines[1].hasPrefix("Anchor: 9:"), "\(verified.stdout)")
         return workspace
+    }
+
+    /// The anchor an intact journal's `verify --json` reports.
+    func anchor(_ workspace: Workspace) throws -> String {
+        let (result, json) = try workspace.enrollJSON(["verify"])
+        try #require(result.status == 0, "\(result.stderr)")
+        return try #require(json["anchor"] as? String)
     }
 
     func sqlite(_ workspace: Workspace, _ sql: String) throws {
@@ -31,6 +40,48 @@ struct TamperEvidenceTests {
         #expect(result.stderr.split(separator: "\n").count == 1, sourceLocation: sourceLocation)
         let json = try workspace.enrollJSON(["verify"]).1
         #expect(json["intact"] as? Bool == false && json["position"] as? Int == position && json["tampering"] as? String == tampering, sourceLocation: sourceLocation)
+    }
+
+    @Test("an anchor kept outside the database stays valid as the journal grows, and catches what the chain alone cannot")
+    func anchorCatchesRewrites() throws {
+        let workspace = try journal()
+        let kept = try anchor(workspace)
+        #expect(kept.range(of: #"^9:[0-9a-f]{64}$"#, options: .regularExpression) != nil, "\(kept)")
+
+        // Legitimate appends: the journal still holds the anchor.
+        _ = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
+        let grown = try workspace.enroll(["verify", "--anchor", kept])
+        #expect(grown.status == 0 && grown.stdout.contains("Verified 10 events") && grown.stdout.contains("still holds the anchor \(kept)"), "\(grown.stdout)\(grown.stderr)")
+
+        // Someone with write access drops the tail and hides it from the projections'
+        // checkpoints: the chain alone verifies, the anchor does not.
+        try sqlite(workspace, "DELETE FROM events WHERE position >= 8; UPDATE projection_checkpoints SET position = 7")
+        #expect(try workspace.enroll(["verify"]).status == 0, "the chain alone cannot see it")
+        let shorter = try workspace.enroll(["verify", "--anchor", kept])
+        #expect(shorter.status == 1 && shorter.stderr.contains("ends at position 7, before the anchor at position 9"), "\(shorter.stderr)")
+
+        // ...then writes new rows in their place with correctly recomputed hashes (here by enroll
+        // itself): the chain is intact again, and the anchor still tells.
+        for (offset, arguments) in [["reveal", "bob", "--format", "uri"], ["reveal", "carol", "--format", "uri"]].enumerated() {
+            _ = try workspace.enroll(arguments, environment: ["ENROLL_NOW": "\(1_764_421_800 + offset)"])
+        }
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        let rewritten = try workspace.enroll(["verify", "--anchor", kept])
+        #expect(rewritten.status == 1, "\(rewritten.stdout)")
+        #expect(rewritten.stderr.contains("no longer has the anchor's hash at position 9: the journal was rewritten"), "\(rewritten.stderr)")
+        #expect(rewritten.stderr.split(separator: "\n").count == 1)
+        let json = try workspace.enrollJSON(["verify", "--anchor", kept]).1
+        #expect(json["intact"] as? Bool == false && json["tampering"] as? String == "anchor" && json["position"] as? Int == 9)
+    }
+
+    @Test("a malformed anchor is bad input: one line, exit 2")
+    func malformedAnchor() throws {
+        let workspace = try journal()
+        for bad in ["9", "x:00", "9:" + String(repeating: "0", count: 63), "9:" + String(repeating: "g", count: 64), "-1:" + String(repeating: "0", count: 64)] {
+            let result = try workspace.enroll(["verify", "--anchor=\(bad)"])
+            #expect(result.status == 2, "\(bad): \(result.stderr)")
+            #expect(result.stderr.contains("--anchor must be POSITION:HASH"), "\(bad): \(result.stderr)")
+        }
     }
 
     @Test("a modified row is named by its position")

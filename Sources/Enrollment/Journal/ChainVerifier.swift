@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// What kind of tampering breaks the hash chain at a position, as far as the rows around it tell.
@@ -29,8 +30,64 @@ public struct ChainVerification: Sendable, Hashable {
     public var head: Int64
     /// `nil` when every row chains to the previous one from the genesis hash.
     public var firstBreak: ChainBreak?
+    /// The hash of the last row that verified (the genesis hash for an empty journal).
+    public var lastHash: [UInt8] = HashChain.genesis
 
     public var isIntact: Bool { firstBreak == nil }
+
+    /// Where an intact journal stands: what to keep outside the database, so that a later
+    /// `verify` against it catches a journal rewritten with recomputed hashes (``ChainAnchor``).
+    public var anchor: ChainAnchor? { isIntact ? ChainAnchor(position: head, hash: lastHash) : nil }
+}
+
+/// A position of the journal and the hash the chain had there.
+///
+/// The chain alone cannot catch someone who rewrites rows and recomputes every hash after
+/// them. Kept somewhere the database's writers cannot reach (a ticket, a log, a second
+/// system), an anchor can: every row up to its position feeds its hash, so a journal that
+/// still verifies but no longer has this hash at this position was rewritten at or before it,
+/// and one that ends before it lost rows.
+public struct ChainAnchor: Sendable, Hashable, CustomStringConvertible {
+    public var position: Int64
+    public var hash: [UInt8]
+
+    public init(position: Int64, hash: [UInt8]) {
+        self.position = position
+        self.hash = hash
+    }
+
+    /// `POSITION:HEX`, as `enroll verify` prints it and `--anchor` reads it back.
+    public var description: String { "\(position):" + hash.map { String(format: "%02x", $0) }.joined() }
+
+    /// Parses `POSITION:HEX` (a position of 0 or more and a 64-digit SHA-256 in hex); `nil` otherwise.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let position = Int64(parts[0]), position >= 0, parts[1].count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        var digits = parts[1].makeIterator()
+        while let high = digits.next(), let low = digits.next() {
+            guard let byte = UInt8(String([high, low]), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        self.init(position: position, hash: bytes)
+    }
+}
+
+/// Why a journal does not match an anchor kept outside it.
+public enum AnchorMismatch: Sendable, Hashable {
+    /// The journal ends before the anchor's position: rows were deleted from its end.
+    case shorter(head: Int64)
+    /// The row at the anchor's position has another hash: the journal was rewritten at or before it.
+    case rewritten(found: [UInt8])
+
+    public func message(for anchor: ChainAnchor) -> String {
+        switch self {
+        case .shorter(let head):
+            "the journal ends at position \(head), before the anchor at position \(anchor.position): rows were deleted from its end"
+        case .rewritten:
+            "the chain no longer has the anchor's hash at position \(anchor.position): the journal was rewritten at or before that position and its hashes recomputed"
+        }
+    }
 }
 
 extension HashChain {
@@ -48,8 +105,8 @@ extension HashChain {
     /// Positions must run 1, 2, 3… without gaps and every hash must match. At the first break
     /// it looks at the next few rows to tell modification, deletion, insertion and reordering
     /// apart. Deleting rows at the very end of the journal is caught only when a projection
-    /// had already applied them (its checkpoint lies past the head); rewriting the tail with
-    /// recomputed hashes cannot be caught by a chain that is not anchored elsewhere.
+    /// had already applied them (its checkpoint lies past the head); rewriting rows with
+    /// recomputed hashes is caught only against an anchor kept elsewhere (``check(_:in:)``).
     public static func verify(in db: Database) throws -> ChainVerification {
         let head = try EventJournal.head(in: db)
         var previous = genesis
@@ -74,7 +131,16 @@ extension HashChain {
                 position: head + 1, tampering: .deleted,
                 detail: "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"))
         }
-        return ChainVerification(verified: verified, head: head, firstBreak: nil)
+        return ChainVerification(verified: verified, head: head, firstBreak: nil, lastHash: previous)
+    }
+
+    /// Checks an intact journal against an anchor kept outside it; `nil` when it matches.
+    public static func check(_ anchor: ChainAnchor, in db: Database) throws -> AnchorMismatch? {
+        if anchor.position == 0 { return anchor.hash == genesis ? nil : .rewritten(found: genesis) }
+        guard let stored = try Data.fetchOne(db, sql: "SELECT CAST(hash AS BLOB) FROM events WHERE position = ?", arguments: [anchor.position]) else {
+            return .shorter(head: try EventJournal.head(in: db))
+        }
+        return Array(stored) == anchor.hash ? nil : .rewritten(found: Array(stored))
     }
 
     static let diagnosisWindow = 64
