@@ -72,51 +72,57 @@ struct Options {
 
 // Child modes: the rebuild runs in its own process (for its peak memory); the others let a
 // profiler (perf record) look at one workload alone.
-switch CommandLine.arguments.dropFirst().first {
-case "rebuild-child":
-    exit(RebuildChild.run(Array(CommandLine.arguments.dropFirst(2))))
-case "fixture-child":
-    // fixture-child DB USERS EVENTS_PER_USER
-    let arguments = Array(CommandLine.arguments.dropFirst(2))
-    guard arguments.count == 3, let users = Int(arguments[1]), let perUser = Int(arguments[2]) else {
-        FileHandle.standardError.write(Data("usage: benchmark fixture-child DB USERS EVENTS_PER_USER\n".utf8))
-        exit(2)
+do {
+    switch CommandLine.arguments.dropFirst().first {
+    case "rebuild-child":
+        exit(RebuildChild.run(Array(CommandLine.arguments.dropFirst(2))))
+    case "fixture-child":
+        // fixture-child DB USERS EVENTS_PER_USER
+        let arguments = Array(CommandLine.arguments.dropFirst(2))
+        guard arguments.count == 3, let users = Int(arguments[1]), let perUser = Int(arguments[2]) else {
+            FileHandle.standardError.write(Data("usage: benchmark fixture-child DB USERS EVENTS_PER_USER\n".utf8))
+            exit(2)
+        }
+        try JournalFixture.make(path: arguments[0], users: users, eventsPerUser: perUser)
+        exit(0)
+    case "commands-child":
+        // commands-child DB USERS FULL|NORMAL [CLIENTS]: one writer, or group commit with CLIENTS callers
+        let arguments = Array(CommandLine.arguments.dropFirst(2))
+        guard arguments.count >= 3, let users = Int(arguments[1]), let durability = Durability(rawValue: arguments[2]) else {
+            FileHandle.standardError.write(Data("usage: benchmark commands-child DB USERS FULL|NORMAL [CLIENTS]\n".utf8))
+            exit(2)
+        }
+        if let clients = arguments.dropFirst(3).first.flatMap(Int.init) {
+            let result = try await Workloads.concurrent(path: arguments[0], clients: clients, users: users, durability: durability)
+            print("{\"commands_per_s\": \(result.commandsPerSecond), \"p50_ms\": \(result.p50 * 1000), \"p99_ms\": \(result.p99 * 1000)}")
+        } else {
+            print("{\"commands_per_s\": \(try Workloads.oneWriter(path: arguments[0], durability: durability, users: users))}")
+        }
+        exit(0)
+    case "status-child":
+        // status-child ENROLL DB USER [REPETITIONS]: figure 5's second half alone, `enroll status` as a
+        // process beside the sqlite3 CLI (DB: a journal with caught-up projections, e.g. journal-big.sqlite
+        // left in --work by a full run)
+        let arguments = Array(CommandLine.arguments.dropFirst(2))
+        guard arguments.count >= 3 else {
+            FileHandle.standardError.write(Data("usage: benchmark status-child ENROLL DB USER [REPETITIONS]\n".utf8))
+            exit(2)
+        }
+        let repetitions = arguments.dropFirst(3).first.flatMap(Int.init) ?? 3
+        // Off the main thread, as in the full run: there `Process.waitUntilExit` polls the main run
+        // loop every 50 ms.
+        let (status, sqlite) = try await Task.detached {
+            try Workloads.statusProcess(enroll: arguments[0], database: arguments[1], user: arguments[2], samples: 30, repetitions: repetitions)
+        }.value
+        print("{\"enroll_status_process_ms\": \(median(status) * 1000), \"sqlite3_cli_process_ms\": \(median(sqlite) * 1000), \"ratio\": \(median(status) / median(sqlite))}")
+        exit(0)
+    default:
+        break
     }
-    try JournalFixture.make(path: arguments[0], users: users, eventsPerUser: perUser)
-    exit(0)
-case "commands-child":
-    // commands-child DB USERS FULL|NORMAL [CLIENTS]: one writer, or group commit with CLIENTS callers
-    let arguments = Array(CommandLine.arguments.dropFirst(2))
-    guard arguments.count >= 3, let users = Int(arguments[1]), let durability = Durability(rawValue: arguments[2]) else {
-        FileHandle.standardError.write(Data("usage: benchmark commands-child DB USERS FULL|NORMAL [CLIENTS]\n".utf8))
-        exit(2)
-    }
-    if let clients = arguments.dropFirst(3).first.flatMap(Int.init) {
-        let result = try await Workloads.concurrent(path: arguments[0], clients: clients, users: users, durability: durability)
-        print("{\"commands_per_s\": \(result.commandsPerSecond), \"p50_ms\": \(result.p50 * 1000), \"p99_ms\": \(result.p99 * 1000)}")
-    } else {
-        print("{\"commands_per_s\": \(try Workloads.oneWriter(path: arguments[0], durability: durability, users: users))}")
-    }
-    exit(0)
-case "status-child":
-    // status-child ENROLL DB USER [REPETITIONS]: figure 5's second half alone, `enroll status` as a
-    // process beside the sqlite3 CLI (DB: a journal with caught-up projections, e.g. journal-big.sqlite
-    // left in --work by a full run)
-    let arguments = Array(CommandLine.arguments.dropFirst(2))
-    guard arguments.count >= 3 else {
-        FileHandle.standardError.write(Data("usage: benchmark status-child ENROLL DB USER [REPETITIONS]\n".utf8))
-        exit(2)
-    }
-    let repetitions = arguments.dropFirst(3).first.flatMap(Int.init) ?? 3
-    // Off the main thread, as in the full run: there `Process.waitUntilExit` polls the main run
-    // loop every 50 ms.
-    let (status, sqlite) = try await Task.detached {
-        try Workloads.statusProcess(enroll: arguments[0], database: arguments[1], user: arguments[2], samples: 30, repetitions: repetitions)
-    }.value
-    print("{\"enroll_status_process_ms\": \(median(status) * 1000), \"sqlite3_cli_process_ms\": \(median(sqlite) * 1000), \"ratio\": \(median(status) / median(sqlite))}")
-    exit(0)
-default:
-    break
+} catch {
+    // A child mode's failure (a wrong user, a missing file) is one line and an exit code, as in the full run.
+    FileHandle.standardError.write(Data("benchmark: \(error)\n".utf8))
+    exit(error is BenchmarkError ? 2 : 3)
 }
 
 do {
