@@ -92,8 +92,11 @@ let package = Package(
             ],
             path: "Tools/benchmark"),
 
-        .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "CryptoPrimitives"]),
-        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        // What the test targets share: running real processes (the built products and the
+        // independent tools they cross-check against) and a seeded random generator.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "OneTimePasswordTests", dependencies: ["OneTimePassword", "CryptoPrimitives", "TestSupport"]),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "TestSupport"]),
         .testTarget(
             name: "EnrollmentServerTests",
             dependencies: [
@@ -104,6 +107,6 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EnrollmentTests", dependencies: ["Enrollment", "OneTimePassword", "CryptoPrimitives", "QRCode"]),
+        .testTarget(name: "EnrollmentTests", dependencies: ["Enrollment", "OneTimePassword", "CryptoPrimitives", "QRCode", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The built `enroll` binary as a separate process, cross-checked with oathtool and zbarimg.
 @Suite(.serialized)

@@ -4,6 +4,7 @@ import GRDB
 import OneTimePassword
 import Testing
 @testable import Enrollment
+import TestSupport
 
 /// The async group-commit handler: many callers, shared transactions, each caller its own result.
 @Suite("Group commit")

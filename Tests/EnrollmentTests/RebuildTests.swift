@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Enrollment
+import TestSupport
 
 /// Rebuilding projections: from the library, and with the rebuild-projections tool as a process.
 @Suite("Rebuilding projections")

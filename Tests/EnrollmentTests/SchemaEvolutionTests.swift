@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Enrollment
+import TestSupport
 
 /// One real schema change, end to end: `CodeRejected` v2 added `remainingAttempts` and the
 /// authenticators projection v2 added `remaining_attempts`. Tests/Databases/before-remaining-attempts.sql

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// `enroll serve` as real processes on loopback: start-up errors, several servers on one
 /// database file, and SIGTERM with requests in flight. HTTP goes through curl, tokens are

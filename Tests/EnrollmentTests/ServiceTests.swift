@@ -5,6 +5,7 @@ import GRDB
 import OneTimePassword
 import Synchronization
 import Testing
+import TestSupport
 
 /// The handler against real SQLite files: appends, idempotency, conflicts, sealing.
 struct ServiceTests {

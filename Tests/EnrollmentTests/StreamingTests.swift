@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `enroll audit`, `export` and `verify` stream the journal through a cursor: their memory does
 /// not grow with the journal.

@@ -1,6 +1,7 @@
 import Enrollment
 import Foundation
 import Testing
+import TestSupport
 
 /// The times `enroll` prints (status, history, errors, JSON) are RFC 3339 UTC, computed without
 /// Foundation's calendar for speed; GNU `date` is the independent reference.

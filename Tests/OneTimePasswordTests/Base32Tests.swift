@@ -1,5 +1,6 @@
 import OneTimePassword
 import Testing
+import TestSupport
 
 @Suite("Base32")
 struct Base32Tests {

@@ -1,6 +1,7 @@
 import COpenSSL
 import CryptoPrimitives
 import Testing
+import TestSupport
 
 @Suite("Crypto primitives")
 struct CryptoPrimitivesTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import QRCode
 
@@ -23,12 +24,12 @@ struct ScanningTests {
     @Test("An SVG, rasterised by librsvg, scans back to the exact URI", arguments: Fixtures.uris)
     func svgScans(uri: String) throws {
         let code = try QRCode(encoding: uri)
-        let rsvgConvert = try Tool.locate("rsvg-convert", package: "librsvg2-bin")
+        let rsvgConvert = try Processes.tool("rsvg-convert", package: "librsvg2-bin")
         let svg = try TemporaryFile(named: "code.svg", contents: Array(code.svg(title: "Scan with your authenticator app").utf8))
         defer { svg.cleanUp() }
         let png = svg.url.deletingLastPathComponent().appendingPathComponent("code.png")
         // A white background behind the document, as a browser page would have.
-        _ = try Tool.run(rsvgConvert, ["--background-color", "white", "--output", png.path, svg.url.path])
+        _ = try Processes.output(rsvgConvert, ["--background-color", "white", "--output", png.path, svg.url.path])
         #expect(try Tool.scan(png) == uri)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import QRCode
 
@@ -37,61 +38,14 @@ struct TemporaryFile {
     }
 }
 
-/// Runs external tools the way a person checking the output by hand would.
+/// Runs external tools the way a person checking the output by hand would. A missing tool is
+/// a failure that names the Debian package to install, never a skip: a missing scanner must
+/// not let an unscannable code pass.
 enum Tool {
-    struct Missing: Error, CustomStringConvertible {
-        let name: String
-        let package: String
-        var description: String {
-            "`\(name)` is not on PATH; these tests need it to prove the images scan. "
-                + "Install it with `apt-get install \(package)` (Debian/Ubuntu)."
-        }
-    }
-
-    struct Failed: Error, CustomStringConvertible {
-        let command: String
-        let status: Int32
-        let standardError: String
-        var description: String { "`\(command)` exited \(status): \(standardError)" }
-    }
-
-    /// The absolute path of `name` on PATH, or a failure that names the Debian package to install.
-    /// Never a skip: a missing scanner must not let an unscannable code pass.
-    static func locate(_ name: String, package: String) throws -> String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw Missing(name: name, package: package)
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting so a large output cannot fill the pipe and deadlock.
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failed(
-                command: ([executable] + arguments).joined(separator: " "),
-                status: process.terminationStatus,
-                standardError: String(decoding: errorData, as: UTF8.self))
-        }
-        return String(decoding: outputData, as: UTF8.self)
-    }
-
     /// The text of the one QR code in an image file, as decoded by the real `zbarimg`.
     static func scan(_ file: URL) throws -> String {
-        let zbarimg = try locate("zbarimg", package: "zbar-tools")
-        let output = try run(zbarimg, ["--quiet", "--raw", file.path])
+        let zbarimg = try Processes.tool("zbarimg", package: "zbar-tools")
+        let output = try Processes.output(zbarimg, ["--quiet", "--raw", file.path])
         // zbarimg ends each decoded symbol with a newline.
         return output.hasSuffix("\n") ? String(output.dropLast()) : output
     }

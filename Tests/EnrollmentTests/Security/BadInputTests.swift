@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// One row of the README's bad-input table (the table is the single source of these cases).
 struct BadInputCase: Sendable, CustomTestStringConvertible {

@@ -2,6 +2,7 @@ import Enrollment
 import Foundation
 import OneTimePassword
 import Testing
+import TestSupport
 
 /// Many writers at once: processes and tasks on one database file.
 @Suite("many writers", .serialized)

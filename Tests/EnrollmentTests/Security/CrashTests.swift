@@ -2,6 +2,7 @@ import Enrollment
 import Foundation
 import OneTimePassword
 import Testing
+import TestSupport
 
 /// kill -9 at random moments while `enroll` processes run one after another against one file.
 @Suite("crashes", .serialized)

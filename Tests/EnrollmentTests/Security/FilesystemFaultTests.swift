@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A read-only database file or directory and a full disk, made real with a small tmpfs in a
 /// private mount namespace (`unshare`), so that even root (which ignores file modes) cannot

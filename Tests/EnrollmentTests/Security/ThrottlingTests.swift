@@ -1,6 +1,7 @@
 import Enrollment
 import Foundation
 import Testing
+import TestSupport
 
 /// Throttling of wrong codes (RFC 4226 §7.3), through the command line with a fixed clock.
 @Suite("throttling")

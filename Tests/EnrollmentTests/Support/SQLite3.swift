@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The `sqlite3` command-line shell: reads the database independently of our code.
 enum SQLite3 {

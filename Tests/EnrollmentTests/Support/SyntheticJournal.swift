@@ -3,6 +3,7 @@ import GRDB
 import Synchronization
 import OneTimePassword
 @testable import Enrollment
+import TestSupport
 
 /// A deterministic stream of plausible enrollment traffic, appended through the library the
 /// way the handler does it (decide, seal, append with the expected version, inline
@@ -130,23 +131,6 @@ struct SyntheticJournal {
             return .removeAuthenticator
         }
     }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny deterministic generator for test traffic (each
-/// test target has its own copy: test targets cannot share code without a support module).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(upTo bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 
 /// A journal of `events` synthetic events in a fresh database file, built once per test run
