@@ -64,7 +64,7 @@ let package = Package(
         // (BENCHMARKS.md, "`enroll status` as a process").
         .executableTarget(
             name: "enroll",
-            dependencies: ["EnrollCommandLine"],
+            dependencies: ["EnrollCommandLine", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
         // `enroll serve`: the HTTP server.
