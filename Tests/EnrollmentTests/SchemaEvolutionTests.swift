@@ -100,6 +100,10 @@ struct SchemaEvolutionTests {
 
         let request = try workspace.enroll(["request", "zoe"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"])
         #expect(request.status == 0, "\(request.stderr)")
+        #expect(request.stderr.contains("upgrading the database to the current schema (v2-lean-journal), once"), "\(request.stderr)")
+        #expect(!request.stdout.contains("upgrading"), "the notice goes to stderr, not into the command's output")
+        let again = try workspace.enroll(["request", "yuki"], environment: ["ENROLL_NOW": "\(Self.t0 + 110)"])
+        #expect(again.status == 0 && !again.stderr.contains("upgrading"), "only once: \(again.stderr)")
 
         #expect(try query(rows) == eventsBefore)
         let keyedAfter = try query(keyed)
@@ -109,6 +113,6 @@ struct SchemaEvolutionTests {
         // Only the (stream, version) uniqueness is still an index of its own.
         #expect(try query(indexes) == "sqlite_autoindex_events_1\n")
         #expect(try query("SELECT identifier FROM grdb_migrations ORDER BY identifier") == "v1-journal\nv2-lean-journal\n")
-        #expect(try workspace.enroll(["verify"]).stdout.contains("Verified 22 events"))
+        #expect(try workspace.enroll(["verify"]).stdout.contains("Verified 23 events"))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// How durable each commit is. FULL fsyncs the WAL on every commit; NORMAL only at checkpoints
 /// (a power cut may lose the last commits, never corrupt the file).
@@ -89,6 +90,14 @@ public final class EnrollmentDatabase: Sendable {
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
                 if !Set(Self.migrator.migrations).isSubset(of: current) {
+                    if !current.isEmpty {
+                        // An existing database of an older schema: say so before the pause a
+                        // migration that copies the journal takes on a large one.
+                        let pending = Self.migrator.migrations.filter { !current.contains($0) }
+                        Logger(label: "enrollment.database").notice(
+                            "upgrading the database to the current schema (\(pending.joined(separator: ", "))), once; on a large journal this takes a while",
+                            metadata: ["path": "\(path)"])
+                    }
                     try Self.migrator.migrate(writer)
                     current = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
                 }
