@@ -176,7 +176,7 @@ public enum FixtureRunner {
                     case .int64(let number): object[column] = .int(number)
                     case .double(let number): object[column] = .double(number)
                     case .string(let text): object[column] = .string(text)
-                    case .blob(let data): object[column] = .string(data.map { String(format: "%02x", $0) }.joined())
+                    case .blob(let data): object[column] = .string(JournalArchive.hex(Array(data)))
                     }
                 }
                 return JSONValue.object(object).canonicalString

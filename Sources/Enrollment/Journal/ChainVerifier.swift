@@ -57,19 +57,15 @@ public struct ChainAnchor: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `POSITION:HEX`, as `enroll verify` prints it and `--anchor` reads it back.
-    public var description: String { "\(position):" + hash.map { String(format: "%02x", $0) }.joined() }
+    public var description: String { "\(position):" + JournalArchive.hex(hash) }
 
     /// Parses `POSITION:HEX` (a position of 0 or more and a 64-digit SHA-256 in hex); `nil` otherwise.
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let position = Int64(parts[0]), position >= 0, parts[1].count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        var digits = parts[1].makeIterator()
-        while let high = digits.next(), let low = digits.next() {
-            guard let byte = UInt8(String([high, low]), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        self.init(position: position, hash: bytes)
+        guard parts.count == 2, let position = Int64(parts[0]), position >= 0,
+              let hash = JournalArchive.hexBytes(String(parts[1])), hash.count == 32
+        else { return nil }
+        self.init(position: position, hash: hash)
     }
 }
 

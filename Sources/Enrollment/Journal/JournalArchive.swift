@@ -63,7 +63,7 @@ public enum JournalArchive {
             "position": .int(row.position), "streamId": .string(row.streamId), "streamVersion": .int(row.streamVersion),
             "eventId": .string(row.eventId), "type": .string(row.type), "schemaVersion": .int(Int64(row.schemaVersion)),
             "data": embedded(row.data), "metadata": embedded(row.metadataJSON), "recordedAt": .int(row.recordedAt),
-            "hash": .string(row.hash.map { String(format: "%02x", $0) }.joined()),
+            "hash": .string(hex(row.hash)),
         ]).canonicalString
     }
 
@@ -99,6 +99,12 @@ public enum JournalArchive {
             metadata: metadata, metadataJSON: metadataJSON, recordedAt: try int("recordedAt"), hash: hash)
     }
 
+    /// Lowercase hex, two digits a byte (how hashes are written in exports and anchors).
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The bytes of a hex string (either case); `nil` for an odd length or a non-hex digit.
     static func hexBytes(_ text: String) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
