@@ -245,9 +245,25 @@ public final class EnrollmentService: Sendable {
         try database.writer.read { db in try load(user, in: db) }
     }
 
+    /// Folds the stream with its secrets sealed, then opens only those the state still holds
+    /// (at most the active and the pending one), not every secret the user was ever issued.
     func load(_ user: String, in db: Database) throws -> AuthenticatorState {
-        let rows = try EventJournal.readStream(user, in: db)
-        return AuthenticatorState.initial.evolve(try decode(rows, stream: user, in: db).map(\.0))
+        var state = AuthenticatorState.initial.evolve(try EventJournal.events(of: user, in: db))
+        guard state.active != nil || state.pending != nil else { return state }
+        var dataKey = try keyRing?.dataKey(for: user, in: db)
+        defer { if dataKey != nil { secureZero(&dataKey!) } }
+        func open(_ field: inout SecretField) {
+            if case .sealed(let sealed) = field { field = KeyRing.open(sealed, dataKey: dataKey, stream: user) }
+        }
+        if var active = state.active {
+            open(&active.secret)
+            state.active = active
+        }
+        if var pending = state.pending {
+            open(&pending.credential.secret)
+            state.pending = pending
+        }
+        return state
     }
 
     func decode(_ rows: [RecordedEvent], stream: String, in db: Database) throws -> [(EnrollmentEvent, RecordedEvent)] {

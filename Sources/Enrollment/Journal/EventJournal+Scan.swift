@@ -21,6 +21,32 @@ extension EventJournal {
             """)
         // LIMIT -1: no limit.
         try statement.setArguments([position, limit.map(Int64.init) ?? -1])
+        return try decodeRows(of: statement, in: db, body)
+    }
+
+    /// The events of `stream` in order, decoded the same way (secrets sealed): what a command
+    /// handler folds into the user's state before deciding, on every command. (Not
+    /// ``readStream(_:upTo:in:)``, whose rows also carry the metadata, event id and hash.)
+    static func events(of stream: String, in db: Database) throws -> [EnrollmentEvent] {
+        let statement = try db.cachedStatement(sql: """
+            SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at
+            FROM events WHERE stream_id = ? ORDER BY stream_version
+            """)
+        try statement.setArguments([stream])
+        var events: [EnrollmentEvent] = []
+        try decodeRows(of: statement, in: db) { event, _ in
+            events.append(event)
+            return true
+        }
+        return events
+    }
+
+    /// Steps `statement` (which selects the columns of ``scan(after:limit:in:_:)``) with the
+    /// SQLite C API, decoding each row in place, until `body` returns false.
+    @discardableResult
+    private static func decodeRows(
+        of statement: Statement, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
+    ) throws -> Int {
         let row = statement.sqliteStatement
         defer { sqlite3_reset(row) }
         func bytes(_ column: Int32) -> UnsafeRawBufferPointer {

@@ -12,7 +12,9 @@ public enum EventJournal {
 
     /// The current version of a stream (0 when it has no events).
     public static func version(of stream: String, in db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?"), arguments: [stream]) ?? 0
+        let statement = try db.cachedStatement(sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?")
+        try statement.setArguments([stream])
+        return try RowReader.first(statement, in: db) { $0.int64(0) }.flatMap { $0 } ?? 0
     }
 
     /// The last position in the journal (0 when empty).
@@ -51,10 +53,10 @@ public enum EventJournal {
         var version = expectedVersion
         var recorded: [RecordedEvent] = []
         recorded.reserveCapacity(events.count)
-        let insert = try db.cachedStatement(sql: """
+        var insert = try RowWriter("""
             INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """, in: db)
         for event in events {
             position += 1
             version += 1
@@ -64,10 +66,17 @@ public enum EventJournal {
                 previous: previousHash, position: position, streamId: stream, streamVersion: version,
                 eventId: event.eventId, type: event.type, schemaVersion: event.schemaVersion,
                 data: event.data, metadata: metadata, recordedAt: event.recordedAt)
-            try insert.execute(arguments: [
-                position, stream, version, event.eventId, event.type, event.schemaVersion,
-                event.data, metadata, event.recordedAt, Data(hash),
-            ])
+            insert.bind(position)
+            insert.bind(stream)
+            insert.bind(version)
+            insert.bind(event.eventId)
+            insert.bind(event.type)
+            insert.bind(event.schemaVersion)
+            insert.bind(event.data)
+            insert.bind(metadata)
+            insert.bind(event.recordedAt)
+            insert.bind(hash)
+            try insert.writeRow(in: db)
             previousHash = hash
             recorded.append(RecordedEvent(
                 position: position, streamId: stream, streamVersion: version, eventId: event.eventId,
@@ -90,11 +99,8 @@ public enum EventJournal {
     }
 
     private static func last(in db: Database) throws -> (Int64, [UInt8]) {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")) else {
-            return (0, HashChain.genesis)
-        }
-        let hash: Data = row["hash"]
-        return (row["position"], Array(hash))
+        let statement = try db.cachedStatement(sql: "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+        return try RowReader.first(statement, in: db) { ($0.int64(0) ?? 0, $0.bytes(1)) } ?? (0, HashChain.genesis)
     }
 }
 

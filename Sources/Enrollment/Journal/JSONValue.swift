@@ -72,11 +72,13 @@ public enum JSONValue: Sendable, Hashable, Codable {
             out += "]"
         case .object(let object):
             out += "{"
-            for (index, key) in object.keys.sorted().enumerated() {
+            // The members sorted by key (the same order as sorting the keys), each value taken
+            // with its key rather than hashed for again.
+            for (index, member) in object.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(member.key, to: &out)
                 out += ":"
-                object[key, default: .null].write(to: &out)
+                member.value.write(to: &out)
             }
             out += "}"
         }
@@ -84,6 +86,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     private static func writeString(_ value: String, to out: inout String) {
         out += "\""
+        // Most strings (ids, names, base64) need no escape: appended whole, not scalar by scalar.
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            out += value
+            out += "\""
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

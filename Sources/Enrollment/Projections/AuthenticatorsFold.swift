@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// One row of the authenticators table, folded in memory: the same function for an inline
 /// update and for a rebuild.
@@ -129,29 +130,34 @@ struct AuthenticatorRow: Hashable {
 
     static func load(_ user: String, from table: String, in db: Database) throws -> AuthenticatorRow? {
         let sql = "SELECT " + columnList + " FROM \"" + table + "\" WHERE user_id = ?"
-        // Read in place from the statement (a cursor's row, not a copied `Row`), by position in
-        // the order of `columns` (what the SELECT lists): this runs for every inline update.
-        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: [user])
-        guard let stored = try cursor.next() else { return nil }
-        func issued(from column: Int) -> Issued {
-            Issued(issuer: stored[column], account: stored[column + 1], algorithm: stored[column + 2], digits: stored[column + 3], period: stored[column + 4])
+        // Read in place from the statement with the C API, by position in the order of
+        // `columns` (what the SELECT lists): this runs for every inline update.
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments([user])
+        return try RowReader.first(statement, in: db) { stored in AuthenticatorRow(user: user, stored: stored) }
+    }
+
+    private init(user: String, stored: RowReader) {
+        func issued(from column: Int32) -> Issued {
+            Issued(
+                issuer: stored.text(column), account: stored.text(column + 1), algorithm: stored.text(column + 2),
+                digits: stored.int(column + 3), period: stored.int(column + 4))
         }
-        var row = AuthenticatorRow(user: user)
-        row.status = AuthenticatorStatus(rawValue: stored[1]) ?? .none
-        row.active = issued(from: 2)
-        row.replacementPending = stored[7]
-        row.pending = issued(from: 8)
-        row.pendingExpiresAt = stored[13]
-        row.requestedAt = stored[14]
-        row.activatedAt = stored[15]
-        row.lastRevealedAt = stored[16]
-        row.failedAttempts = stored[17]
-        row.remainingAttempts = stored[18]
-        row.lockCount = stored[19]
-        row.lockedUntil = stored[20]
-        row.streamVersion = stored[21]
-        row.updatedAt = stored[22]
-        return row
+        self.init(user: user)
+        status = stored.text(1).flatMap(AuthenticatorStatus.init(rawValue:)) ?? .none
+        active = issued(from: 2)
+        replacementPending = stored.bool(7)
+        pending = issued(from: 8)
+        pendingExpiresAt = stored.int64(13)
+        requestedAt = stored.int64(14)
+        activatedAt = stored.int64(15)
+        lastRevealedAt = stored.int64(16)
+        failedAttempts = stored.int(17) ?? 0
+        remainingAttempts = stored.int(18)
+        lockCount = stored.int(19) ?? 0
+        lockedUntil = stored.int64(20)
+        streamVersion = stored.int64(21) ?? 0
+        updatedAt = stored.int64(22) ?? 0
     }
 }
 

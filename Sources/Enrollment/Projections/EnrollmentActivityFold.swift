@@ -100,11 +100,12 @@ struct EnrollmentActivityFold: ProjectionFold {
 
     mutating func flush(in db: Database) throws {
         guard !counts.isEmpty else { return }
-        let add = try db.cachedStatement(sql: "INSERT INTO \"" + table + "\"" + Self.addCounts)
+        var add = try RowWriter("INSERT INTO \"" + table + "\"" + Self.addCounts, in: db)
         for (key, added) in counts {
-            var arguments: StatementArguments = [EnrollmentActivityProjection.day(number: key.day), key.issuer]
-            arguments += StatementArguments(added)
-            try add.execute(arguments: arguments)
+            add.bind(EnrollmentActivityProjection.day(number: key.day))
+            add.bind(key.issuer)
+            for count in added { add.bind(count) }
+            try add.writeRow(in: db)
         }
         counts.removeAll(keepingCapacity: true)
     }

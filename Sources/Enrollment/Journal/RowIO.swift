@@ -1,0 +1,98 @@
+import GRDB
+import GRDBSQLite
+
+/// Runs one prepared write statement for many rows, binding each value with the SQLite C API.
+///
+/// For the rows written on hot paths: every command's append and projection rows, a rebuild's
+/// flush (a row per user, thousands per batch). Building GRDB's `StatementArguments` for them
+/// (a boxed value per column) cost more than SQLite's own work.
+struct RowWriter {
+    private let statement: Statement
+    private var column: Int32 = 0
+
+    init(_ sql: String, in db: Database) throws {
+        statement = try db.cachedStatement(sql: sql)
+    }
+
+    /// Binds the next parameter (`nil` as SQL NULL).
+    mutating func bind(_ text: String?) {
+        column += 1
+        guard var text else { sqlite3_bind_null(statement.sqliteStatement, column); return }
+        text.withUTF8 { bytes in
+            _ = sqlite3_bind_text(statement.sqliteStatement, column, bytes.baseAddress, Int32(bytes.count), Self.transient)
+        }
+    }
+
+    mutating func bind(_ number: Int64?) {
+        column += 1
+        guard let number else { sqlite3_bind_null(statement.sqliteStatement, column); return }
+        sqlite3_bind_int64(statement.sqliteStatement, column, number)
+    }
+
+    mutating func bind(_ number: Int?) { bind(number.map(Int64.init)) }
+
+    mutating func bind(_ bytes: [UInt8]) {
+        column += 1
+        bytes.withUnsafeBytes { buffer in
+            // A zero-length blob, not NULL, for no bytes.
+            _ = sqlite3_bind_blob(statement.sqliteStatement, column, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), Self.transient)
+        }
+    }
+    mutating func bind(_ flag: Bool) { bind(Int64(flag ? 1 : 0)) }
+
+    /// Runs the statement with the values bound since the last row.
+    mutating func writeRow(in db: Database) throws {
+        defer {
+            sqlite3_reset(statement.sqliteStatement)
+            column = 0
+        }
+        let code = sqlite3_step(statement.sqliteStatement)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code),
+                message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
+        }
+    }
+
+    /// SQLite copies the bytes before the call returns (SQLITE_TRANSIENT).
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
+
+/// Reads the current row of a stepped statement with the SQLite C API, by column index: the
+/// other half of ``RowWriter``, for rows read on every command (an inline update reads the
+/// user's row before folding into it), where a GRDB `Row` and its boxed values cost more than
+/// SQLite's own lookup.
+struct RowReader {
+    let statement: OpaquePointer
+
+    /// Runs `statement` (its arguments set) and reads its first row with `read`; `nil` when it
+    /// returns no row.
+    static func first<Value>(_ statement: Statement, in db: Database, _ read: (RowReader) throws -> Value) throws -> Value? {
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return try read(RowReader(statement: handle))
+        case SQLITE_DONE: return nil
+        case let code:
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code),
+                message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
+        }
+    }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
+    func text(_ column: Int32) -> String? {
+        guard let start = sqlite3_column_text(statement, column) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
+    }
+
+    func int64(_ column: Int32) -> Int64? { isNull(column) ? nil : sqlite3_column_int64(statement, column) }
+    func int(_ column: Int32) -> Int? { int64(column).map(Int.init) }
+    func bool(_ column: Int32) -> Bool { sqlite3_column_int64(statement, column) != 0 }
+
+    func bytes(_ column: Int32) -> [UInt8] {
+        guard let start = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
+    }
+}
