@@ -163,14 +163,22 @@ public final class GroupCommitHandler: Sendable {
         return results
     }
 
-    /// Runs `body` in a savepoint, rolled back if it throws.
+    /// Runs `body` in a savepoint, rolled back if it throws (as GRDB's `inSavepoint` does, the
+    /// body's error is the one thrown). The statements are prepared once per connection:
+    /// `inSavepoint` compiles its SAVEPOINT and RELEASE again for every command, which cost the
+    /// writer thread about a tenth of its time (BENCHMARKS.md, step 13).
     private static func savepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        var value: T?
-        try db.inSavepoint {
+        try db.cachedStatement(sql: "SAVEPOINT command").execute()
+        let value: T
+        do {
             value = try body()
-            return .commit
+        } catch {
+            // Rolling back alone does not take the savepoint off SQLite's stack: release it too.
+            try? db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT command").execute()
+            try? db.cachedStatement(sql: "RELEASE SAVEPOINT command").execute()
+            throw error
         }
-        guard let value else { throw StoreError.sqlite("savepoint produced no result") }
+        try db.cachedStatement(sql: "RELEASE SAVEPOINT command").execute()
         return value
     }
 }
