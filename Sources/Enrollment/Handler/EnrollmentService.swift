@@ -212,24 +212,41 @@ public final class EnrollmentService: Sendable {
 
     // MARK: Idempotency
 
-    private static func commandRecord(_ id: String, in db: Database) throws -> Row? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT stream_id, stream_version, rejection FROM commands WHERE command_id = ?"), arguments: [id])
+    /// Where a handled command left its stream, and its refusal (JSON), if any.
+    private struct CommandRecord {
+        var stream: String
+        var version: Int64
+        var rejection: String?
+    }
+
+    /// Looked up twice per command (before deciding, and again before writing in a batch), so
+    /// read with the C API (``RowReader``).
+    private static func commandRecord(_ id: String, in db: Database) throws -> CommandRecord? {
+        let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, rejection FROM commands WHERE command_id = ?")
+        try statement.setArguments([id])
+        return try RowReader.first(statement, in: db) { row in
+            CommandRecord(stream: row.text(0) ?? "", version: row.int64(1) ?? 0, rejection: row.text(2))
+        }
     }
 
     private static func saveCommandRecord(_ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, at time: UnixTime, in db: Database) throws {
         let rejectionJSON = try rejection.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try db.cachedStatement(sql: "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [envelope.commandId, envelope.user, version, envelope.command.name, rejectionJSON, time])
+        var insert = try RowWriter("INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at) VALUES (?, ?, ?, ?, ?, ?)", in: db)
+        insert.bind(envelope.commandId)
+        insert.bind(envelope.user)
+        insert.bind(version)
+        insert.bind(envelope.command.name)
+        insert.bind(rejectionJSON)
+        insert.bind(time)
+        try insert.writeRow(in: db)
     }
 
     /// The first outcome of an already handled command id, rebuilt from the journal (the
     /// record stores no secret, only where the stream stood and the refusal, if any).
     private func replayed(_ envelope: CommandEnvelope, in db: Database) throws -> CommandOutcome? {
-        guard let row = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
-        let stream: String = row["stream_id"]
-        let version: Int64 = row["stream_version"]
-        let rejectionJSON: String? = row["rejection"]
-        let rejection = try rejectionJSON.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
+        guard let record = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
+        let stream = record.stream, version = record.version
+        let rejection = try record.rejection.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
         let rows = try EventJournal.readStream(stream, upTo: version, in: db)
         let decoded = try decode(rows, stream: stream, in: db)
         let mine = decoded.filter { $0.1.metadata.commandId == envelope.commandId }

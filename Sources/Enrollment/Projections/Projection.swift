@@ -51,16 +51,22 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
     public var schemaVersion: Int
     public var position: Int64
 
+    /// Read and saved on every command (inline updates), so with the C API (``RowReader``,
+    /// ``RowWriter``).
     public static func load(_ name: String, in db: Database) throws -> ProjectionCheckpoint? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?"), arguments: [name]) else {
-            return nil
+        let statement = try db.cachedStatement(sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?")
+        try statement.setArguments([name])
+        return try RowReader.first(statement, in: db) { row in
+            ProjectionCheckpoint(name: name, schemaVersion: row.int(0) ?? 0, position: row.int64(1) ?? 0)
         }
-        return ProjectionCheckpoint(name: name, schemaVersion: row["schema_version"], position: row["position"])
     }
 
     public func save(in db: Database) throws {
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)")
-            .execute(arguments: [name, schemaVersion, position])
+        var replace = try RowWriter("INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)", in: db)
+        replace.bind(name)
+        replace.bind(schemaVersion)
+        replace.bind(position)
+        try replace.writeRow(in: db)
     }
 }
 
