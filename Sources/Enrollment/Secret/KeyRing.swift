@@ -85,8 +85,9 @@ public struct KeyRing: Sendable {
 
     /// Checks that this key is the database's key; records it if the database has none yet.
     public func bind(to db: Database) throws {
-        if let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT key_id FROM key_check WHERE id = 1")) {
-            guard Array(stored) == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
+        // Every command checks this (RowReader: SQLite's C API on the hot path).
+        if let stored = try RowReader.first(db.cachedStatement(sql: "SELECT key_id FROM key_check WHERE id = 1"), in: db, { $0.bytes(0) }) {
+            guard stored == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
         } else {
             try db.execute(sql: "INSERT INTO key_check (id, key_id) VALUES (1, ?)", arguments: [Data(keyId)])
         }
@@ -100,11 +101,11 @@ public struct KeyRing: Sendable {
     // MARK: Data keys
 
     public func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
-        guard let wrapped = try Data.fetchOne(db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?"), arguments: [stream]) else {
-            return nil
-        }
+        let statement = try db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?")
+        try statement.setArguments([stream])
+        guard let wrapped = try RowReader.first(statement, in: db, { $0.bytes(0) }) else { return nil }
         do {
-            return try AESGCM.open(Array(wrapped), key: masterKey, authenticating: Array(stream.utf8))
+            return try AESGCM.open(wrapped, key: masterKey, authenticating: Array(stream.utf8))
         } catch {
             throw StoreError.keyFileMismatch(keyFilePath)
         }
@@ -115,8 +116,11 @@ public struct KeyRing: Sendable {
         if let key = try dataKey(for: stream, in: db) { return key }
         let key = try SecureRandom.bytes(Self.keyLength)
         let wrapped = try AESGCM.seal(key, key: masterKey, authenticating: Array(stream.utf8))
-        try db.cachedStatement(sql: "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)")
-            .execute(arguments: [stream, Data(wrapped), time])
+        var insert = try RowWriter("INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)", in: db)
+        insert.bind(stream)
+        insert.bind(wrapped)
+        insert.bind(time)
+        try insert.writeRow(in: db)
         return key
     }
 
