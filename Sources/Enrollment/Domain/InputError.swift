@@ -118,10 +118,12 @@ public enum Validation {
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
         for scalar in text.unicodeScalars {
+            // Printable ASCII, what names and ids almost always are, needs no Unicode lookup.
+            if (0x20..<0x7F).contains(scalar.value) { continue }
             if scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
-            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
-                || scalar.properties.generalCategory == .lineSeparator || scalar.properties.generalCategory == .paragraphSeparator {
-                throw error("\(label) contains control characters")
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: throw error("\(label) contains control characters")
+            default: continue
             }
         }
     }
