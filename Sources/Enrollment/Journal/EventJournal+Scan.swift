@@ -58,11 +58,7 @@ extension EventJournal {
         while true {
             let code = sqlite3_step(row)
             if code == SQLITE_DONE { return count }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: code),
-                    message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
-            }
+            guard code == SQLITE_ROW else { throw db.stepFailure(code, statement) }
             let header = EventHeader(
                 position: sqlite3_column_int64(row, 0), streamId: String(decoding: bytes(1), as: UTF8.self),
                 streamVersion: sqlite3_column_int64(row, 2), recordedAt: sqlite3_column_int64(row, 6))

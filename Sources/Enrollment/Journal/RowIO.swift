@@ -34,10 +34,15 @@ struct RowWriter {
     mutating func bind(_ bytes: [UInt8]) {
         column += 1
         bytes.withUnsafeBytes { buffer in
-            // A zero-length blob, not NULL, for no bytes.
-            _ = sqlite3_bind_blob(statement.sqliteStatement, column, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), Self.transient)
+            if let start = buffer.baseAddress {
+                _ = sqlite3_bind_blob(statement.sqliteStatement, column, start, Int32(buffer.count), Self.transient)
+            } else {
+                // A zero-length blob, not NULL, for no bytes.
+                _ = sqlite3_bind_zeroblob(statement.sqliteStatement, column, 0)
+            }
         }
     }
+
     mutating func bind(_ flag: Bool) { bind(Int64(flag ? 1 : 0)) }
 
     /// Runs the statement with the values bound since the last row.
@@ -47,11 +52,7 @@ struct RowWriter {
             column = 0
         }
         let code = sqlite3_step(statement.sqliteStatement)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code),
-                message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
-        }
+        guard code == SQLITE_DONE else { throw db.stepFailure(code, statement) }
     }
 
     /// SQLite copies the bytes before the call returns (SQLITE_TRANSIENT).
@@ -73,10 +74,7 @@ struct RowReader {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return try read(RowReader(statement: handle))
         case SQLITE_DONE: return nil
-        case let code:
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code),
-                message: db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
+        case let code: throw db.stepFailure(code, statement)
         }
     }
 
@@ -94,5 +92,15 @@ struct RowReader {
     func bytes(_ column: Int32) -> [UInt8] {
         guard let start = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
+    }
+}
+
+extension Database {
+    /// The error of a statement stepped with the C API (``RowWriter``, ``RowReader``, the
+    /// journal's scans), as GRDB reports its own: result code, SQLite's message, the SQL.
+    func stepFailure(_ code: Int32, _ statement: Statement) -> DatabaseError {
+        DatabaseError(
+            resultCode: ResultCode(rawValue: code),
+            message: sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
     }
 }
