@@ -36,7 +36,7 @@ struct ExportCommand: ParsableCommand {
                 throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output); pass --output with a path in a writable directory", exitCode: CLIExit.environment))
             }
             do {
-                let buffer = OutputBuffer(handle: handle)
+                let buffer = OutputBuffer(descriptor: handle.fileDescriptor, target: output)
                 count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }
                 try buffer.flush()
                 try handle.synchronize()
@@ -46,7 +46,7 @@ struct ExportCommand: ParsableCommand {
                 try? handle.close()
                 unlink(temporary)
                 if let failure = error as? CLIFailure { throw failure }
-                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(error.localizedDescription)); pass --output with a writable path", exitCode: CLIExit.environment))
+                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(Terminal.reason(error))); pass --output with a writable path", exitCode: CLIExit.environment))
             }
         } else {
             let buffer = OutputBuffer()

@@ -32,7 +32,7 @@ public enum CommandLineRunner {
         if let status = StatusFastPath.report(arguments) {
             do {
                 try status.show()
-                return CLIExit.done
+                return finished(root: Enroll.self)
             } catch {
                 return report(error, root: Enroll.self)
             }
@@ -45,7 +45,7 @@ public enum CommandLineRunner {
             assert(!(command is any AsyncParsableCommand), "enroll's main is synchronous: async commands belong in enroll-server")
             do {
                 try command.run()
-                return CLIExit.done
+                return finished(root: Enroll.self)
             } catch {
                 return report(error, root: Enroll.self)
             }
@@ -65,11 +65,17 @@ public enum CommandLineRunner {
                     var syncCommand = command
                     try syncCommand.run()
                 }
-                return CLIExit.done
+                return finished(root: root)
             } catch {
                 return report(error, root: root)
             }
         }
+    }
+
+    /// A command that ran: done, unless some of its output could not be written.
+    static func finished<Root: ParsableCommand>(root: Root.Type) -> Int32 {
+        guard let failure = Terminal.outputFailure() else { return CLIExit.done }
+        return report(failure, root: root)
     }
 
     enum Parsed {

@@ -160,8 +160,12 @@ struct RevealCommand: ParsableCommand {
         }
         // Checked before the reveal is recorded, so the journal never shows a reveal nobody saw.
         if let output {
-            let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            if output.isEmpty { throw ValidationError("--output is empty; pass --output with a file path") }
             var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("cannot write \(output): it is a directory; pass --output with a file path")
+            }
+            let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("cannot write \(output): the directory \(directory) does not exist; pass --output with a path in an existing directory")
             }
@@ -189,7 +193,7 @@ struct RevealCommand: ParsableCommand {
             do {
                 try Data(bytes).write(to: URL(fileURLWithPath: output), options: .atomic)
             } catch {
-                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output): \(error.localizedDescription); pass --output with a writable path", exitCode: CLIExit.environment))
+                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(Terminal.reason(error))); pass --output with a writable path", exitCode: CLIExit.environment))
             }
         }
         if global.json {
@@ -199,7 +203,7 @@ struct RevealCommand: ParsableCommand {
                 "output": output,
             ])
         } else if output == nil {
-            FileHandle.standardOutput.write(Data(bytes))
+            Terminal.emit(bytes, to: STDOUT_FILENO)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Enrollment
 import Foundation
+import Synchronization
 
 public enum CLIExit {
     public static let done: Int32 = 0
@@ -28,21 +29,51 @@ public enum Terminal {
     }
 
     /// Writes every byte with write(2), unbuffered as `FileHandle` is, without setting up
-    /// `FileHandle` on first use (a tenth of a millisecond of `enroll status`). A reader that went
-    /// away (EPIPE) ends the output quietly, where `FileHandle.write` would trap.
+    /// `FileHandle` on first use (a tenth of a millisecond of `enroll status`), and without
+    /// trapping on an error as `FileHandle.write` does. A failed write to stdout (a full disk, an
+    /// I/O error) is remembered and reported when the command ends (``outputFailure``): output
+    /// that was lost is never a silent success.
     static func emit(_ bytes: [UInt8], to descriptor: Int32) {
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let start = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(descriptor, start + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
+        let failure = bytes.withUnsafeBytes { writeAll($0, to: descriptor) }
+        if failure != 0 && descriptor == STDOUT_FILENO {
+            _ = stdoutFailure.compareExchange(expected: 0, desired: failure, ordering: .relaxed)
         }
+    }
+
+    /// Writes every byte of `bytes` to `descriptor`; 0, or the `errno` of the write that failed.
+    /// A reader that went away (EPIPE, e.g. `enroll audit | head`) ends the output quietly, as
+    /// for any command line tool: that is not an error.
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32 {
+        guard let start = bytes.baseAddress else { return 0 }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, start + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno == EPIPE ? 0 : errno
+            }
+            offset += written
+        }
+        return 0
+    }
+
+    /// Why a file operation failed, in the system's words ("No space left on device") rather
+    /// than Foundation's ("The operation could not be completed … error 512").
+    static func reason(_ error: any Error) -> String {
+        let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError ?? (error as NSError)
+        if posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        return error.localizedDescription
+    }
+
+    /// The `errno` of the first write to stdout that failed (0: none).
+    private static let stdoutFailure = Atomic<Int32>(0)
+
+    /// What to report, once the command has run, if some of its output could not be written.
+    static func outputFailure() -> CLIFailure? {
+        let failure = stdoutFailure.load(ordering: .relaxed)
+        return failure == 0 ? nil : .output(errno: failure, to: nil)
     }
 
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
@@ -68,6 +99,18 @@ public struct CLIFailure: Error {
 
     static func store(_ error: StoreError) -> CLIFailure {
         CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
+    }
+
+    /// Output that could not be written: to stdout (`target` nil), after the command itself was
+    /// carried out; or to the file `target`.
+    static func output(errno failure: Int32, to target: String?) -> CLIFailure {
+        let reason = String(cString: strerror(failure))
+        let message = if let target {
+            "cannot write \(target) (\(reason)); make room or pass --output with a writable path"
+        } else {
+            "could not write the output (\(reason)); the command itself was carried out: make room or send the output elsewhere"
+        }
+        return CLIFailure(code: "output_unwritable", message: message, exitCode: CLIExit.environment)
     }
 
     static func rejection(_ rejection: EnrollmentRejection) -> CLIFailure {

@@ -179,4 +179,28 @@ struct FilesystemFaultTests {
         let after = outcome.directory.appendingPathComponent("after.db").path
         #expect(try SQLite3.eventTypes(after) == ["EnrollmentRequested"])
     }
+
+    @Test("output to a full disk: the command says so in one line and exits 3, never a crash or a silent exit 0")
+    func outputToFullDisk() throws {
+        // The database has room; only stdout (or --output) goes to a second, full tmpfs.
+        let outcome = try Self.scenario(size: "4m", """
+            mkdir "$MNT/out" && mount -t tmpfs -o size=12k tmpfs "$MNT/out" || echo "mount failed" > "$OUT/setup.error"
+            head -c 12288 /dev/zero > "$MNT/out/fill" 2> /dev/null
+            out() { local name=$1; shift; "$ENROLL" "$@" > "$MNT/out/$name" 2> "$OUT/$name.stderr"; echo $? > "$OUT/$name.status"; }
+            out uri reveal alice --format uri
+            out png reveal alice --format png
+            out terminal reveal alice
+            out request request bob
+            out status status alice
+            out json status alice --json
+            out history history alice
+            out audit audit
+            out export export
+            run exportfile export --output "$MNT/out/export.jsonl"
+            """)
+        for name in ["uri", "png", "terminal", "request", "status", "json", "history", "audit", "export"] {
+            expectRefused(outcome, name, message: "could not write the output (No space left on device)")
+        }
+        expectRefused(outcome, "exportfile", message: "export.jsonl (No space left on device)")
+    }
 }
