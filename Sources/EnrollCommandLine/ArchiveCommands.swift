@@ -117,12 +117,18 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("An anchor printed by an earlier verify, to check the journal against.", valueName: "position:hash"))
+    // Unconditional, so that `--anchor -1:…` reaches validate() rather than reading as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("An anchor printed by an earlier verify, to check the journal against.", valueName: "position:hash"))
     var anchor: String?
 
     func validate() throws {
-        if let anchor, ChainAnchor(anchor) == nil {
+        guard let anchor else { return }
+        switch ChainAnchor.parse(anchor) {
+        case .success: return
+        case .failure(.malformed):
             throw ValidationError("--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
+        case .failure(.positionOutOfRange(let position)):
+            throw ValidationError("--anchor position must be 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it")
         }
     }
 
@@ -168,7 +174,11 @@ struct VerifyCommand: ParsableCommand {
         } else {
             Terminal.line("Verified \(result.verified) event\(result.verified == 1 ? "" : "s"): the hash chain is intact.")
             if let expected { Terminal.line("It still holds the anchor \(expected).") }
-            Terminal.line("Anchor: \(current) (keep it outside the database; `enroll verify --anchor` checks against it)")
+            if current.isEmpty {
+                Terminal.line("Anchor: none yet (the journal is empty; verify again once it holds events)")
+            } else {
+                Terminal.line("Anchor: \(current) (keep it outside the database; `enroll verify --anchor` checks against it)")
+            }
         }
     }
 }

@@ -77,11 +77,27 @@ struct TamperEvidenceTests {
     @Test("a malformed anchor is bad input: one line, exit 2")
     func malformedAnchor() throws {
         let workspace = try journal()
-        for bad in ["9", "x:00", "9:" + String(repeating: "0", count: 63), "9:" + String(repeating: "g", count: 64), "-1:" + String(repeating: "0", count: 64)] {
+        for bad in ["9", "x:00", "9:" + String(repeating: "0", count: 63), "9:" + String(repeating: "g", count: 64)] {
             let result = try workspace.enroll(["verify", "--anchor=\(bad)"])
             #expect(result.status == 2, "\(bad): \(result.stderr)")
             #expect(result.stderr.contains("--anchor must be POSITION:HASH"), "\(bad): \(result.stderr)")
         }
+    }
+
+    @Test("an anchor at position 0 or below is bad input naming the position, never a rewritten journal")
+    func anchorBeforeTheFirstPosition() throws {
+        let workspace = try journal()
+        let before = workspace.databaseBytes()
+        for bad in ["0:" + String(repeating: "a", count: 64), "0:" + String(repeating: "0", count: 64), "-1:" + String(repeating: "0", count: 64)] {
+            for arguments in [["verify", "--anchor=\(bad)"], ["verify", "--anchor", bad]] {
+                let result = try workspace.enroll(arguments)
+                #expect(result.status == 2, "\(arguments): exit \(result.status), \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+                #expect(result.stderr.contains("--anchor position must be 1 or more (journal positions start at 1)"), "\(arguments): \(result.stderr)")
+                #expect(!result.stderr.contains("rewritten"), "\(arguments): \(result.stderr)")
+            }
+        }
+        #expect(workspace.databaseBytes() == before)
     }
 
     @Test("a modified row is named by its position")

@@ -59,14 +59,30 @@ public struct ChainAnchor: Sendable, Hashable, CustomStringConvertible {
     /// `POSITION:HEX`, as `enroll verify` prints it and `--anchor` reads it back.
     public var description: String { "\(position):" + JournalArchive.hex(hash) }
 
-    /// Parses `POSITION:HEX` (a position of 0 or more and a 64-digit SHA-256 in hex); `nil` otherwise.
+    /// Parses `POSITION:HEX` (a position of 1 or more and a 64-digit SHA-256 in hex); `nil` otherwise.
     public init?(_ text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let position = Int64(parts[0]), position >= 0,
-              let hash = JournalArchive.hexBytes(String(parts[1])), hash.count == 32
-        else { return nil }
-        self.init(position: position, hash: hash)
+        guard case .success(let anchor) = Self.parse(text) else { return nil }
+        self = anchor
     }
+
+    /// Parses `POSITION:HEX`, or says what is wrong with it.
+    public static func parse(_ text: String) -> Result<ChainAnchor, AnchorSyntaxError> {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let position = Int64(parts[0]),
+              let hash = JournalArchive.hexBytes(String(parts[1])), hash.count == 32
+        else { return .failure(.malformed) }
+        // Journal positions start at 1: no row sits at 0 or below, so no anchor can name one.
+        guard position >= 1 else { return .failure(.positionOutOfRange(position)) }
+        return .success(ChainAnchor(position: position, hash: hash))
+    }
+}
+
+/// Why a text is not an anchor.
+public enum AnchorSyntaxError: Error, Sendable, Hashable {
+    /// Not `POSITION:HEX` with a whole number and 64 hex digits.
+    case malformed
+    /// A well-formed anchor at a position no journal row can have (positions start at 1).
+    case positionOutOfRange(Int64)
 }
 
 /// Why a journal does not match an anchor kept outside it.
