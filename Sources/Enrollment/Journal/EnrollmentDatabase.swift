@@ -90,16 +90,16 @@ public final class EnrollmentDatabase: Sendable {
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
                 if !Set(Self.migrator.migrations).isSubset(of: current) {
-                    if !current.isEmpty {
-                        // An existing database of an older schema: say so before the pause a
-                        // migration that copies the journal takes on a large one.
+                    // An existing journal of an older schema: say so before the pause a migration
+                    // that copies the journal takes on a large one. (Not for a database another
+                    // process is creating right now: its journal is still empty.)
+                    if !current.isEmpty, try writer.read({ db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events)") }) == true {
                         let pending = Self.migrator.migrations.filter { !current.contains($0) }
                         Logger(label: "enrollment.database").notice(
                             "upgrading the database to the current schema (\(pending.joined(separator: ", "))), once; on a large journal this takes a while",
                             metadata: ["path": "\(path)"])
                     }
-                    try Self.migrator.migrate(writer)
-                    current = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
+                    current = try Self.migrate(writer)
                 }
                 applied = current
             }
@@ -132,6 +132,32 @@ public final class EnrollmentDatabase: Sendable {
         let unknown = applied.subtracting(Self.migrator.migrations)
         if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
         if applied.isEmpty { throw StoreError.databaseMissing(path) }
+    }
+
+    /// Runs the pending migrations; returns the applied ones.
+    ///
+    /// GRDB's migrator reads which migrations are applied before it takes the write lock, then
+    /// runs each in a transaction of its own: processes opening a new database at the same time
+    /// (servers starting together, a provisioning script) would each try to create the tables,
+    /// and all but one fail ("table events already exists"). Each migration still commits whole
+    /// or not at all, so a process that lost such a race looks again and carries on from what
+    /// the winner applied.
+    private static func migrate(_ writer: any DatabaseWriter) throws -> Set<String> {
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(writer)
+            } catch {
+                attempt += 1
+                let applied = try writer.read { db in try migrator.appliedIdentifiers(db) }
+                if Set(migrator.migrations).isSubset(of: applied) { return applied }
+                // Another process is still migrating (or this is a real failure): try again a
+                // few times, then report the error.
+                if attempt >= 5 { throw error }
+                continue
+            }
+            return try writer.read { db in try migrator.appliedIdentifiers(db) }
+        }
     }
 
     static let migrator: DatabaseMigrator = {

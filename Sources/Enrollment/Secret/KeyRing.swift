@@ -41,7 +41,15 @@ public struct KeyRing: Sendable {
             guard create else { throw .keyFileMissing(path) }
             let key: [UInt8]
             do { key = try SecureRandom.bytes(keyLength) } catch { throw .keyFileUnwritable(path: path, reason: "no randomness") }
-            try write(key: key, to: path)
+            do {
+                // Exclusive: processes starting on a new database at the same time each make a
+                // key, and only the first file placed counts; the others read it. (Replacing it
+                // would leave the database sealed under a key no file holds any more.)
+                try write(key: key, to: path, exclusive: true)
+            } catch {
+                if manager.fileExists(atPath: path) { return try load(keyFile: path, create: false) }
+                throw error
+            }
             return try KeyRing(masterKey: key, keyFilePath: path)
         }
         guard let data = manager.contents(atPath: path) else {

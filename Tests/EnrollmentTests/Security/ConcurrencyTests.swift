@@ -42,6 +42,28 @@ struct ConcurrencyTests {
         try JournalIntegrity.check(workspace.database)
     }
 
+    @Test("6 processes starting on a new database at once (10 rounds): every one succeeds, there is one key, and later commands work")
+    func simultaneousFirstUse() throws {
+        let enroll = try Processes.product("enroll")
+        for round in 0..<10 {
+            let workspace = try Workspace()
+            let environment = ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile, "ENROLL_NOW": "\(Self.t0)"]
+            var group = try ProcessGroup()
+            for index in 0..<6 { try group.start(enroll, ["request", "user\(index)"], environment: environment) }
+            let finished = group.wait()
+            #expect(finished.allSatisfy { $0.status == 0 }, "round \(round): \(finished.map(\.status)) \(finished.map(\.stderr))")
+            #expect(finished.allSatisfy { !$0.stderr.contains("upgrading") }, "round \(round): a new database is not an upgrade")
+            // Every secret was sealed under the key the file holds: each one can be revealed.
+            for index in 0..<6 {
+                let reveal = try workspace.enroll(["reveal", "user\(index)", "--format", "uri"], environment: ["ENROLL_NOW": "\(Self.t0)"])
+                #expect(reveal.status == 0 && reveal.stdout.hasPrefix("otpauth://"), "round \(round): \(reveal.stderr)")
+            }
+            #expect(try workspace.enroll(["request", "late"], environment: ["ENROLL_NOW": "\(Self.t0)"]).status == 0)
+            let keyFiles = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.contains(".key") }
+            #expect(keyFiles == ["enrollment.key"], "one key file, no leftovers: \(keyFiles)")
+        }
+    }
+
     @Test("16 concurrent tasks through the library, each with its own connection, confirming the same code: exactly one accepted")
     func simultaneousConfirmationsThroughTheLibrary() async throws {
         let workspace = try Workspace()
