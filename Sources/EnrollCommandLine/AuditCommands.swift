@@ -101,7 +101,7 @@ struct AuditCommand: ParsableCommand {
         func time(_ text: String?, _ option: String) throws -> UnixTime? {
             guard let text else { return nil }
             guard let time = Timestamps.parse(text) else {
-                throw ValidationError("--\(option) '\(text)' is not a time; use 2026-11-29T13:06:16Z, 2026-11-29 or @UNIXSECONDS")
+                throw ValidationError("--\(option) '\(text.prefix(80))' is not a time\(Self.reason(text)); use 2026-11-29T13:06:16Z, 2026-11-29 or @UNIXSECONDS")
             }
             return time
         }
@@ -122,6 +122,11 @@ struct AuditCommand: ParsableCommand {
     }
 
     func validate() throws { _ = try filter() }
+
+    /// ` (February 2026 has no day 30; …)` for a date or time that does not exist, else nothing.
+    static func reason(_ text: String) -> String {
+        Timestamps.impossibility(in: text).map { " (\($0))" } ?? ""
+    }
 
     func run() throws {
         let filter = try filter()
@@ -168,7 +173,7 @@ struct ActivityCommand: ParsableCommand {
     func day(_ text: String?, _ option: String) throws -> String? {
         guard let text else { return nil }
         guard let time = Timestamps.parse(text) else {
-            throw ValidationError("--\(option) '\(text)' is not a day; use 2026-11-29 (or 2026-11-29T13:06:16Z, @UNIXSECONDS)")
+            throw ValidationError("--\(option) '\(text.prefix(80))' is not a day\(AuditCommand.reason(text)); use 2026-11-29 (or 2026-11-29T13:06:16Z, @UNIXSECONDS)")
         }
         return EnrollmentActivityProjection.day(of: time)
     }

@@ -116,6 +116,32 @@ struct AuditTrailTests {
         #expect(noDatabase.status == 3 && noDatabase.stderr.contains("no enrollment database"))
     }
 
+    @Test("audit and activity refuse dates and times that do not exist (exit 2, one line naming why) instead of rolling them over")
+    func impossibleTimesRefused() throws {
+        let workspace = try Workspace()
+        _ = try populate(workspace)
+        let before = workspace.databaseBytes()
+        let cases = [
+            ("2026-11-28T42:00:00Z", "there is no hour 42"), ("2026-11-28T18:99:00Z", "there is no minute 99"),
+            ("2026-02-30", "February 2026 has no day 30"), ("2026-11-31", "November 2026 has no day 31"),
+            ("2026-13-01", "there is no month 13"),
+        ]
+        for (text, reason) in cases {
+            for arguments in [["audit", "--since", text], ["audit", "--until", text], ["activity", "--since", text], ["activity", "--until", text]] {
+                let result = try workspace.enroll(arguments)
+                #expect(result.status == 2, "\(arguments): exit \(result.status)")
+                #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(reason), "\(arguments): \(result.stderr)")
+                #expect(result.stdout.isEmpty, "\(arguments): \(result.stdout)")
+            }
+        }
+        // The real neighbours still work.
+        for text in ["2026-11-28T23:59:59Z", "2024-02-29", "2026-11-30"] {
+            #expect(try workspace.enroll(["audit", "--since", text]).status == 0, "\(text)")
+            #expect(try workspace.enroll(["activity", "--since", text]).status == 0, "\(text)")
+        }
+        #expect(workspace.databaseBytes() == before)
+    }
+
     @Test("an export holds no plaintext secret, imports into a new database and exports again byte for byte")
     func exportImportRoundTrip() throws {
         let workspace = try Workspace()

@@ -34,4 +34,30 @@ struct TimestampsTests {
             #expect(Timestamps.iso8601(time) == Date(timeIntervalSince1970: TimeInterval(time)).formatted(.iso8601))
         }
     }
+
+    @Test("dates and times that do not exist are refused exactly where GNU date refuses them, never rolled over")
+    func impossibleDatesMatchGNUDate() throws {
+        let date = try Processes.tool("date", package: "coreutils")
+        var generator = SplitMix64(seed: 20_261_128)
+        var texts = ["2026-02-30", "2026-11-31", "2026-13-01", "2026-00-10", "2026-11-00", "2024-02-29", "2025-02-29",
+                     "2000-02-29", "2100-02-29", "2026-11-28T42:00:00Z", "2026-11-28T18:99:00Z", "2026-11-28T24:00:00Z",
+                     "2026-11-28T23:59:60Z", "2026-11-28T23:59:59Z", "2026-12-31T00:00:00Z"]
+        for _ in 0..<120 {
+            let year = [1999, 2000, 2024, 2025, 2026, 2100][generator.next(upTo: 6)]
+            let day = String(format: "%04d-%02d-%02d", year, generator.next(upTo: 14), generator.next(upTo: 33))
+            texts.append(generator.next(upTo: 2) == 0 ? day
+                : day + String(format: "T%02d:%02d:%02dZ", generator.next(upTo: 26), generator.next(upTo: 62), generator.next(upTo: 62)))
+        }
+        for text in texts {
+            let reference = try Processes.run(date, ["-u", "-d", text, "+%s"])
+            let parsed = Timestamps.parse(text)
+            if reference.status == 0 {
+                #expect(parsed == Int64(reference.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(text)")
+                #expect(Timestamps.impossibility(in: text) == nil, "\(text)")
+            } else {
+                #expect(parsed == nil, "\(text) does not exist but parsed as \(parsed.map(Timestamps.iso8601) ?? "")")
+                #expect(Timestamps.impossibility(in: text) != nil, "\(text)")
+            }
+        }
+    }
 }

@@ -38,12 +38,56 @@ public enum Timestamps {
         return String(repeating: "0", count: max(width - text.count, 0)) + text
     }
 
-    /// Parses `2026-11-29T13:06:16Z`, `2026-11-29` (midnight UTC) or `@1764421576`.
+    /// Parses `2026-11-29T13:06:16Z`, `2026-11-29` (midnight UTC) or `@1764421576`. A date or
+    /// time that does not exist (`2026-02-30`, hour 42) is `nil`: Foundation's parser rolls it
+    /// over into another day or hour, which would filter by a time nobody typed
+    /// (``impossibility(in:)`` says why).
     public static func parse(_ text: String) -> UnixTime? {
         if text.hasPrefix("@"), let seconds = Int64(text.dropFirst()) { return seconds }
+        if impossibility(in: text) != nil { return nil }
         if let date = try? Date(text, strategy: .iso8601) { return UnixTime(date.timeIntervalSince1970) }
         let day = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current).year().month().day()
         if let date = try? Date(text, strategy: day) { return UnixTime(date.timeIntervalSince1970) }
         return nil
+    }
+
+    /// Why `text`, shaped like `YYYY-MM-DD` with an optional `THH:MM[:SS]`, names no real date or
+    /// time (month 13, February 30, hour 24, minute or second 60); `nil` when it does or when it
+    /// has another shape (left to the parser to refuse). Days follow the proleptic Gregorian
+    /// calendar (RFC 3339 §5.7); a leap second is refused, as Unix time has none.
+    public static func impossibility(in text: String) -> String? {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count, range.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[$0]) })
+            else { return nil }
+            return range.reduce(0) { $0 * 10 + Int(bytes[$1] - UInt8(ascii: "0")) }
+        }
+        func separator(_ index: Int, _ characters: String) -> Bool {
+            index < bytes.count && characters.utf8.contains(bytes[index])
+        }
+        guard let year = number(0..<4), separator(4, "-"), let month = number(5..<7), separator(7, "-"), let day = number(8..<10)
+        else { return nil }
+        guard (1...12).contains(month) else { return "there is no month \(month); months run from 01 to 12" }
+        let days = daysIn(month: month, year: year)
+        guard (1...days).contains(day) else { return "\(monthNames[month - 1]) \(year) has no day \(day); its days run from 01 to \(days)" }
+        guard separator(10, "Tt "), let hour = number(11..<13), separator(13, ":"), let minute = number(14..<16) else { return nil }
+        guard hour <= 23 else { return "there is no hour \(hour); hours run from 00 to 23" }
+        guard minute <= 59 else { return "there is no minute \(minute); minutes run from 00 to 59" }
+        guard separator(16, ":"), let second = number(17..<19) else { return nil }
+        guard second <= 59 else { return "there is no second \(second); seconds run from 00 to 59" }
+        return nil
+    }
+
+    static let monthNames = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
+    ]
+
+    /// Days in `month` (1-12) of `year` in the proleptic Gregorian calendar.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 }
