@@ -72,7 +72,7 @@ public final class EnrollmentDatabase: Sendable {
                 writer = try DatabaseQueue(path: path, configuration: configuration)
             }
             if options.readOnly {
-                applied = try writer.read { db in try Self.migrator.appliedIdentifiers(db) }
+                applied = try writer.read { db in try Self.appliedMigrations(db) }
             } else {
                 // One visit to the connection, outside a transaction: every `read` is a
                 // transaction of its own (BEGIN, query_only on and off, COMMIT), which a one-shot
@@ -86,7 +86,7 @@ public final class EnrollmentDatabase: Sendable {
                     // DatabasePool switches its writer to NORMAL when it sets up WAL; the durability
                     // asked for is applied last, so it is the one in force.
                     try db.execute(sql: synchronous)
-                    return try Self.migrator.appliedIdentifiers(db)
+                    return try Self.appliedMigrations(db)
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
                 if !Set(Self.migrator.migrations).isSubset(of: current) {
@@ -149,14 +149,25 @@ public final class EnrollmentDatabase: Sendable {
                 try migrator.migrate(writer)
             } catch {
                 attempt += 1
-                let applied = try writer.read { db in try migrator.appliedIdentifiers(db) }
+                let applied = try writer.read { db in try appliedMigrations(db) }
                 if Set(migrator.migrations).isSubset(of: applied) { return applied }
                 // Another process is still migrating (or this is a real failure): try again a
                 // few times, then report the error.
                 if attempt >= 5 { throw error }
                 continue
             }
-            return try writer.read { db in try migrator.appliedIdentifiers(db) }
+            return try writer.read { db in try appliedMigrations(db) }
+        }
+    }
+
+    /// The migrations applied to the database. GRDB's `appliedIdentifiers` reads the table and,
+    /// when that fails, checks whether it exists; another process creating it in between makes
+    /// it throw "no such table". Read again: the table never disappears once created.
+    private static func appliedMigrations(_ db: Database) throws -> Set<String> {
+        do {
+            return try migrator.appliedIdentifiers(db)
+        } catch {
+            return try migrator.appliedIdentifiers(db)
         }
     }
 
