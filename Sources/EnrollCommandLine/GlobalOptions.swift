@@ -108,7 +108,7 @@ struct UserCommandOptions: ParsableArguments {
         do {
             _ = try Validation.user(user)
             if let commandId { _ = try Validation.commandId(commandId) }
-            if let actor { _ = try Validation.user(actor) }
+            if let actor { _ = try Validation.actor(actor) }
         } catch {
             throw ValidationError(error.message)
         }

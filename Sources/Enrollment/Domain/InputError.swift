@@ -4,6 +4,8 @@ import OneTimePassword
 /// HTTP 400). Each message names the problem and what to type instead.
 public enum InputError: Error, Sendable, Hashable {
     case invalidUser(String)
+    /// Who acts (`--actor`), recorded in each event's metadata: a user id's rules, its own name.
+    case invalidActor(String)
     case invalidIssuer(String)
     case invalidAccount(String)
     case invalidDigits(Int)
@@ -18,6 +20,7 @@ public enum InputError: Error, Sendable, Hashable {
     public var code: String {
         switch self {
         case .invalidUser: "invalid_user"
+        case .invalidActor: "invalid_actor"
         case .invalidIssuer: "invalid_issuer"
         case .invalidAccount: "invalid_account"
         case .invalidDigits: "invalid_digits"
@@ -32,6 +35,8 @@ public enum InputError: Error, Sendable, Hashable {
     public var message: String {
         switch self {
         case .invalidUser(let reason): "invalid user id: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\'"
+        case .invalidActor(let reason):
+            "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave out --actor to record the user as the actor"
         case .invalidIssuer(let reason): "invalid issuer: \(reason); use 1 to 128 printable characters without ':'"
         case .invalidAccount(let reason): "invalid account name: \(reason); use 1 to 256 printable characters without ':'"
         case .invalidDigits(let digits): "digits must be 6, 7 or 8, not \(digits); pass --digits 6, 7 or 8"
@@ -50,11 +55,21 @@ public enum Validation {
     public static let maxUserBytes = 256
 
     public static func user(_ user: String) throws(InputError) -> String {
-        if user.isEmpty { throw .invalidUser("it is empty") }
-        if user.utf8.count > maxUserBytes { throw .invalidUser("it is \(user.utf8.count) bytes long") }
-        try printable(user, label: "it", error: InputError.invalidUser)
-        if user.contains("/") || user.contains("\\") { throw .invalidUser("it contains a path separator") }
-        return user
+        try identity(user, error: InputError.invalidUser)
+    }
+
+    /// Who acts on a user's behalf: recorded like a user id, so held to the same rules, but
+    /// refused under its own name so that the message points at `--actor`, not the user.
+    public static func actor(_ actor: String) throws(InputError) -> String {
+        try identity(actor, error: InputError.invalidActor)
+    }
+
+    private static func identity(_ text: String, error: (String) -> InputError) throws(InputError) -> String {
+        if text.isEmpty { throw error("it is empty") }
+        if text.utf8.count > maxUserBytes { throw error("it is \(text.utf8.count) bytes long") }
+        try printable(text, label: "it", error: error)
+        if text.contains("/") || text.contains("\\") { throw error("it contains a path separator") }
+        return text
     }
 
     public static func options(_ options: EnrollmentOptions) throws(InputError) -> EnrollmentOptions {
