@@ -81,6 +81,27 @@ struct ServiceTests {
         #expect(after == 2)
     }
 
+    @Test("a command id reused for another user or another command is refused (exit 2 on the command line), never answered with the first outcome")
+    func commandIdReusedElsewhere() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        #expect(try workspace.enroll(["request", "bob", "--command-id", "X"], environment: now).status == 0)
+        let before = workspace.databaseBytes()
+        for other in [["request", "carol"], ["remove", "bob"], ["confirm", "bob", "123456"]] {
+            let result = try workspace.enroll(other + ["--command-id", "X"], environment: now)
+            #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
+            #expect(result.stderr.contains("command id 'X' was already used for RequestEnrollment of 'bob'"), "\(other): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+            #expect(result.stdout.isEmpty, "no outcome is printed: \(result.stdout)")
+        }
+        #expect(workspace.databaseBytes() == before, "nothing written")
+        let status = try workspace.enroll(["status", "carol"], environment: now)
+        #expect(status.stdout.contains("none"), "carol was not enrolled with bob's secret: \(status.stdout)")
+        // The same command for the same user is still a retry.
+        let again = try workspace.enroll(["request", "bob", "--command-id", "X"], environment: now)
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

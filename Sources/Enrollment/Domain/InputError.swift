@@ -12,6 +12,9 @@ public enum InputError: Error, Sendable, Hashable {
     case invalidPeriod(Int)
     case invalidAlgorithm(String)
     case invalidCommandId(String)
+    /// A command id already used for another command or user: replaying the first outcome
+    /// would answer a different question.
+    case commandIdReused(id: String, command: String, user: String)
     /// A code that is not 6 to 8 ASCII digits: refused before the journal is read.
     case invalidCode(String)
     /// A number option that is not a whole number (`--digits x`, `--period 1e99`).
@@ -27,6 +30,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod: "invalid_period"
         case .invalidAlgorithm: "invalid_algorithm"
         case .invalidCommandId: "invalid_command_id"
+        case .commandIdReused: "command_id_reused"
         case .invalidCode: "invalid_code_format"
         case .notANumber: "not_a_number"
         }
@@ -43,6 +47,8 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
+        case .commandIdReused(let id, let command, let user):
+            "command id '\(Validation.excerpt(id))' was already used for \(command) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
         case .notANumber(let option, let value, let expected):
             "\(option) must be \(expected), not '\(Validation.excerpt(value))'; \(option.hasPrefix("-") ? "pass \(option)" : "set \(option) to") a value in that range"

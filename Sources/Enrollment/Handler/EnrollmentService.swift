@@ -216,16 +216,17 @@ public final class EnrollmentService: Sendable {
     private struct CommandRecord {
         var stream: String
         var version: Int64
+        var command: String
         var rejection: String?
     }
 
     /// Looked up twice per command (before deciding, and again before writing in a batch), so
     /// read with the C API (``RowReader``).
     private static func commandRecord(_ id: String, in db: Database) throws -> CommandRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, rejection FROM commands WHERE command_id = ?")
+        let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, command, rejection FROM commands WHERE command_id = ?")
         try statement.setArguments([id])
         return try RowReader.first(statement, in: db) { row in
-            CommandRecord(stream: row.text(0) ?? "", version: row.int64(1) ?? 0, rejection: row.text(2))
+            CommandRecord(stream: row.text(0) ?? "", version: row.int64(1) ?? 0, command: row.text(2) ?? "", rejection: row.text(3))
         }
     }
 
@@ -245,6 +246,11 @@ public final class EnrollmentService: Sendable {
     /// record stores no secret, only where the stream stood and the refusal, if any).
     private func replayed(_ envelope: CommandEnvelope, in db: Database) throws -> CommandOutcome? {
         guard let record = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
+        // A retry repeats the same command for the same user; anything else reusing the id is a
+        // mistake the caller must hear about, not the first command's outcome passed off as its own.
+        guard record.stream == envelope.user, record.command == envelope.command.name else {
+            throw InputError.commandIdReused(id: envelope.commandId, command: record.command, user: record.stream)
+        }
         let stream = record.stream, version = record.version
         let rejection = try record.rejection.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
         let rows = try EventJournal.readStream(stream, upTo: version, in: db)
