@@ -94,7 +94,8 @@ struct AuditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only events of this type (repeatable).", valueName: "type"))
     var type: [String] = []
 
-    @Option(help: ArgumentHelp("At most this many events.", valueName: "n"))
+    // Unconditional, so that `--limit -1` reaches the range check rather than reading as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("At most this many events.", valueName: "n"))
     var limit: Int?
 
     func filter() throws -> AuditFilter {
@@ -113,7 +114,7 @@ struct AuditCommand: ParsableCommand {
             types.insert(match)
         }
         if let user { do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) } }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit); pass --limit with how many events to show") }
         let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit)
         if let since = filter.since, let until = filter.until, until <= since {
             throw ValidationError("--until must be later than --since")

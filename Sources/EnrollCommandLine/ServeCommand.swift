@@ -26,7 +26,9 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The address to listen on.", valueName: "host"))
     public var host = "127.0.0.1"
 
-    @Option(help: ArgumentHelp("The port to listen on (0: any free port; the address is printed).", valueName: "port"))
+    // The numbers are parsed unconditionally, so that `--port -1` reaches validate()'s range
+    // check instead of reading as a missing value followed by an option named '-1'.
+    @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on (0: any free port; the address is printed).", valueName: "port"))
     public var port = 8080
 
     @Option(name: .customLong("jwt-secret-file"), help: ArgumentHelp("A file holding the HS256 secret (at least 32 bytes).", valueName: "path"))
@@ -47,10 +49,10 @@ public struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("demo-user"), help: ArgumentHelp("The user the --demo token speaks for.", valueName: "user"))
     public var demoUser = "demo"
 
-    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp("Request bodies beyond this size are refused with 413.", valueName: "bytes"))
+    @Option(name: .customLong("max-body-bytes"), parsing: .unconditional, help: ArgumentHelp("Request bodies beyond this size are refused with 413.", valueName: "bytes"))
     public var maxBodyBytes = 4096
 
-    @Option(name: .customLong("max-writes-per-minute"), help: ArgumentHelp("Requests that change or reveal (POST, DELETE, GET of the QR code or secret) per user per minute before 429 (0: no limit).", valueName: "n"))
+    @Option(name: .customLong("max-writes-per-minute"), parsing: .unconditional, help: ArgumentHelp("Requests that change or reveal (POST, DELETE, GET of the QR code or secret) per user per minute before 429 (0: no limit).", valueName: "n"))
     public var maxWritesPerMinute = 60
 
     public init() {}
@@ -65,9 +67,9 @@ public struct ServeOptions: ParsableArguments {
     }
 
     public func validate() throws {
-        guard (0...100_000).contains(maxWritesPerMinute) else { throw ValidationError("--max-writes-per-minute must be 0 to 100000, not \(maxWritesPerMinute)") }
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, not \(port)") }
-        guard (64...1_048_576).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be 64 to 1048576, not \(maxBodyBytes)") }
+        guard (0...100_000).contains(maxWritesPerMinute) else { throw ValidationError("--max-writes-per-minute must be 0 to 100000, not \(maxWritesPerMinute); pass 0 for no limit") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, not \(port); pass 0 for any free port") }
+        guard (64...1_048_576).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be 64 to 1048576, not \(maxBodyBytes); pass a size in that range") }
         if jwtPublicKey != nil && jwtSecretFile != nil {
             throw ValidationError("give either --jwt-secret-file (HS256) or --jwt-public-key (RS256/ES256), not both")
         }

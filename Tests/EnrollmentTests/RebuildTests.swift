@@ -258,4 +258,18 @@ struct RebuildTests {
         #expect(missing.status == 3 && missing.stderr.contains("no enrollment database"))
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }
+
+    @Test("a negative --batch-size is refused by its range check (exit 2, naming the value), not as a missing value")
+    func negativeBatchSize() throws {
+        let workspace = try Workspace()
+        let tool = try Processes.product("rebuild-projections")
+        for arguments in [["--all", "--batch-size", "-1"], ["--all", "--batch-size=-1"], ["--batch-size", "-5", "--all"]] {
+            let result = try Processes.run(tool, ["--db", workspace.database] + arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("--batch-size must be at least 1, not -"), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("Missing value"), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
 }

@@ -28,7 +28,8 @@ struct RebuildProjections: ParsableCommand {
     @Flag(name: .long, help: "List each projection's stored and code schema versions, position and lag; change nothing.")
     var status = false
 
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Most events per transaction (default: as many as a quarter of a second allows; smaller holds the write lock for less time).", valueName: "n"))
+    // Unconditional, so that `--batch-size -1` reaches validate() rather than reading as an option.
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as a quarter of a second allows; smaller holds the write lock for less time).", valueName: "n"))
     var batchSize: Int?
 
     @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
@@ -44,7 +45,7 @@ struct RebuildProjections: ParsableCommand {
         for name in projection where Projections.named(name) == nil {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
-        guard (batchSize ?? 1) >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize); pass --batch-size with how many events each transaction may apply") }
     }
 
     func run() throws {
