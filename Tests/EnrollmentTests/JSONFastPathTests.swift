@@ -142,6 +142,28 @@ struct JSONFastPathTests {
         }
     }
 
+    @Test("A field out of what the engine writes (a tampered journal, a hand-written fixture) is refused by both decoders, naming it", arguments: [
+        ("CodeRejected", #"{"failedAttempts":9223372036854775807,"reason":"invalid_code","remainingAttempts":4,"target":"pending"}"#, "failedAttempts"),
+        ("CodeRejected", #"{"failedAttempts":1,"reason":"invalid_code","remainingAttempts":-1,"target":"pending"}"#, "remainingAttempts"),
+        ("ConfirmationLocked", #"{"failedAttempts":5,"lockNumber":-9223372036854775808,"until":9}"#, "lockNumber"),
+        ("ConfirmationLocked", #"{"failedAttempts":5,"lockNumber":1,"until":9223372036854775807}"#, "until"),
+        ("ConfirmationUnlocked", #"{"lockNumber":1000001}"#, "lockNumber"),
+        ("AuthenticatorActivated", #"{"replacedPrevious":false,"step":-1}"#, "step"),
+        ("PendingSecretExpired", #"{"expiredAt":-5,"replacement":true}"#, "expiredAt"),
+        ("EnrollmentRequested", #"{"account":"a","algorithm":"SHA1","digits":60,"expiresAt":1,"issuer":"i","period":30}"#, "digits"),
+        ("SecretRegenerated", #"{"account":"a","algorithm":"SHA1","digits":6,"expiresAt":1,"issuer":"i","period":0}"#, "period"),
+    ])
+    func outOfRange(_ row: (type: String, data: String, field: String)) {
+        let (inPlace, general) = Self.decodedBothWays(type: row.type, version: row.type == "CodeRejected" ? 2 : 1, data: Array(row.data.utf8))
+        for result in [inPlace, general] {
+            guard case .failure(let error) = result else {
+                Issue.record("\(row.type) with \(row.field) out of range was decoded: \(result)")
+                continue
+            }
+            #expect(error.message.contains(row.field) && error.message.contains("position 3"), "\(error.message)")
+        }
+    }
+
     /// The rebuild's decoder (a row's bytes read in place) against the general one (a
     /// `JSONValue` tree, `Codable`, upcasters): the same event or the same error, for what this
     /// code writes and for every odd shape a journal could hold.

@@ -102,6 +102,25 @@ struct ServiceTests {
         #expect(again.status == 0, "\(again.stderr)")
     }
 
+    @Test("a journal row tampered to an out-of-range count: confirm exits 3 with one line naming the row, never a crash, nothing written")
+    func tamperedCountOutOfRange() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        #expect(try workspace.enroll(["request", "alice"], environment: now).status == 0)
+        #expect(try workspace.enroll(["confirm", "alice", "000000"], environment: now).status == 1)
+        let sqlite = try Processes.tool("sqlite3", package: "sqlite3")
+        let tamper = try Processes.run(sqlite, [workspace.database, """
+            UPDATE events SET data = replace(data, '"failedAttempts":1', '"failedAttempts":9223372036854775807') WHERE type = 'CodeRejected'
+            """])
+        #expect(tamper.status == 0, "\(tamper.stderr)")
+        let before = try SQLite3.eventTypes(workspace.database)
+        let confirm = try workspace.enroll(["confirm", "alice", "000000"], environment: now)
+        #expect(confirm.status == 3, "\(confirm.stderr)")
+        #expect(confirm.stderr.contains("the event at position 2 (CodeRejected) cannot be read: failedAttempts 9223372036854775807 is not between 0 and 1000000"), "\(confirm.stderr)")
+        #expect(confirm.stderr.split(separator: "\n").count == 1, "\(confirm.stderr)")
+        #expect(try SQLite3.eventTypes(workspace.database) == before)
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

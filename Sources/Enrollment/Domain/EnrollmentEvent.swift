@@ -167,3 +167,42 @@ public enum EventType: String, Sendable, Codable, CaseIterable, Hashable {
     case confirmationUnlocked = "ConfirmationUnlocked"
     case authenticatorRemoved = "AuthenticatorRemoved"
 }
+
+extension EnrollmentEvent {
+    /// Times an event may carry: 1970-01-01 to 9999-12-31 (UTC), what the engine can write.
+    static let timeRange: ClosedRange<UnixTime> = 0...253_402_300_799
+    /// Counters an event may carry (failed attempts, lock numbers): far beyond any policy, far
+    /// below where adding one more could overflow.
+    static let counterRange: ClosedRange<Int> = 0...1_000_000
+
+    /// The first field outside what the engine could have written (a tampered journal, a
+    /// hand-written fixture), described for an error message; nil when every field is in range.
+    /// The decoders refuse such an event, so the decider never folds, say, a failure count of
+    /// 2^63 − 1 into arithmetic that would overflow.
+    var fieldOutOfRange: String? {
+        func time(_ name: String, _ value: UnixTime) -> String? {
+            Self.timeRange.contains(value) ? nil : "\(name) \(value) is not a time between 1970 and 9999"
+        }
+        func counter(_ name: String, _ value: Int) -> String? {
+            Self.counterRange.contains(value) ? nil : "\(name) \(value) is not between 0 and \(Self.counterRange.upperBound)"
+        }
+        switch self {
+        case .enrollmentRequested(let issued), .secretRegenerated(let issued):
+            if !(6...8).contains(issued.parameters.digits) { return "digits \(issued.parameters.digits) is not 6, 7 or 8" }
+            if !(1...3600).contains(issued.parameters.period) { return "period \(issued.parameters.period) is not between 1 and 3600 seconds" }
+            return time("expiresAt", issued.expiresAt)
+        case .authenticatorActivated(let activated):
+            return (0...Self.timeRange.upperBound).contains(activated.step) ? nil : "step \(activated.step) is not a time step between 1970 and 9999"
+        case .codeRejected(let rejected):
+            return counter("failedAttempts", rejected.failedAttempts) ?? counter("remainingAttempts", rejected.remainingAttempts)
+        case .pendingSecretExpired(let expired):
+            return time("expiredAt", expired.expiredAt)
+        case .confirmationLocked(let locked):
+            return time("until", locked.until) ?? counter("lockNumber", locked.lockNumber) ?? counter("failedAttempts", locked.failedAttempts)
+        case .confirmationUnlocked(let unlocked):
+            return counter("lockNumber", unlocked.lockNumber)
+        case .qrCodeRevealed, .authenticatorRemoved:
+            return nil
+        }
+    }
+}

@@ -16,6 +16,7 @@ extension EventCodec {
     ) throws(StoreError) -> EnrollmentEvent {
         if let type = EventType(utf8: typeBytes), schemaVersion == type.currentVersion,
            let event = decodeFlat(type, data) {
+            try checkRanges(event, type: type.rawValue, position: position)
             return event
         }
         return try decode(

@@ -70,22 +70,33 @@ public enum EventCodec {
             upcast(&object)
             version += 1
         }
+        let event: EnrollmentEvent
         do {
             switch type {
-            case .enrollmentRequested: return .enrollmentRequested(try issued(object, open: open))
-            case .secretRegenerated: return .secretRegenerated(try issued(object, open: open))
-            case .authenticatorActivated: return .authenticatorActivated(try JSONValue.decode(object))
-            case .codeRejected: return .codeRejected(try JSONValue.decode(object))
-            case .pendingSecretExpired: return .pendingSecretExpired(try JSONValue.decode(object))
-            case .qrCodeRevealed: return .qrCodeRevealed(try JSONValue.decode(object))
-            case .confirmationLocked: return .confirmationLocked(try JSONValue.decode(object))
-            case .confirmationUnlocked: return .confirmationUnlocked(try JSONValue.decode(object))
-            case .authenticatorRemoved: return .authenticatorRemoved(try JSONValue.decode(object))
+            case .enrollmentRequested: event = .enrollmentRequested(try issued(object, open: open))
+            case .secretRegenerated: event = .secretRegenerated(try issued(object, open: open))
+            case .authenticatorActivated: event = .authenticatorActivated(try JSONValue.decode(object))
+            case .codeRejected: event = .codeRejected(try JSONValue.decode(object))
+            case .pendingSecretExpired: event = .pendingSecretExpired(try JSONValue.decode(object))
+            case .qrCodeRevealed: event = .qrCodeRevealed(try JSONValue.decode(object))
+            case .confirmationLocked: event = .confirmationLocked(try JSONValue.decode(object))
+            case .confirmationUnlocked: event = .confirmationUnlocked(try JSONValue.decode(object))
+            case .authenticatorRemoved: event = .authenticatorRemoved(try JSONValue.decode(object))
             }
         } catch let error as StoreError {
             throw error
         } catch {
             throw failure("fields do not match the \(typeName) v\(current) shape")
+        }
+        try checkRanges(event, type: typeName, position: position)
+        return event
+    }
+
+    /// Refuses an event with a field outside what the engine writes
+    /// (``EnrollmentEvent/fieldOutOfRange``); both decoders end here.
+    static func checkRanges(_ event: EnrollmentEvent, type: String, position: Int64) throws(StoreError) {
+        if let problem = event.fieldOutOfRange {
+            throw .undecodableEvent(position: position, type: type, reason: problem)
         }
     }
 
