@@ -255,8 +255,11 @@ struct StatusReport {
     let clock: any EnrollmentClock
 
     func show() throws {
+        // No file, or an empty one (which reading must not turn into a database): nothing enrolled.
+        let size = (try? FileManager.default.attributesOfItem(atPath: databasePath)[.size] as? Int) ?? nil
+        let noDatabase = size == nil || size == 0
         let summary: AuthenticatorSummary
-        if !FileManager.default.fileExists(atPath: databasePath) {
+        if noDatabase {
             summary = .none(user: user)
         } else if let quick = AuthenticatorsProjection.quickRead(user: user, databasePath: databasePath) {
             // The plain case without setting up GRDB; every other case, and every error, below.
@@ -282,7 +285,7 @@ struct StatusReport {
             return
         }
         var lines = ["user: \(summary.user)", "status: \(summary.status.rawValue)"]
-        if !FileManager.default.fileExists(atPath: databasePath) {
+        if noDatabase {
             lines.append("(no enrollment database at \(databasePath) yet)")
         }
         if summary.status != .none {

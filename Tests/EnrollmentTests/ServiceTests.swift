@@ -121,6 +121,23 @@ struct ServiceTests {
         #expect(try SQLite3.eventTypes(workspace.database) == before)
     }
 
+    @Test("an empty database file: reading commands leave it empty (status: none; others: no database, exit 3); request starts a database in it")
+    func emptyDatabaseFile() throws {
+        let workspace = try Workspace()
+        FileManager.default.createFile(atPath: workspace.database, contents: Data())
+        let status = try workspace.enroll(["status", "alice"])
+        #expect(status.status == 0 && status.stdout.contains("status: none"), "\(status.stdout) \(status.stderr)")
+        for command in [["history", "alice"], ["audit"], ["export"], ["verify"]] {
+            let result = try workspace.enroll(command)
+            #expect(result.status == 3, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("no enrollment database at"), "\(command): \(result.stderr)")
+        }
+        let size = try FileManager.default.attributesOfItem(atPath: workspace.database)[.size] as? Int
+        #expect(size == 0, "reading wrote \(size ?? -1) bytes into the empty file")
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        #expect(try SQLite3.eventTypes(workspace.database) == ["EnrollmentRequested"])
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

@@ -40,8 +40,12 @@ public final class EnrollmentDatabase: Sendable {
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         self.path = path
         self.options = options
+        // An empty file (`touch`, `: > file`) holds no database yet: what reads it must not turn it
+        // into one (they would create half a schema and then call it stale); a command that may
+        // create the database starts a new one in it.
         let exists = FileManager.default.fileExists(atPath: path)
-        if !exists && (!options.create || options.readOnly) { throw .databaseMissing(path) }
+        let empty = exists && ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil) == 0
+        if (!exists || empty) && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }
         var configuration = Configuration()
         configuration.readonly = options.readOnly
