@@ -34,16 +34,30 @@ public struct GlobalOptions: ParsableArguments {
         }
         if databasePath.isEmpty { throw ValidationError("--db must not be empty") }
         if keyFilePath.isEmpty { throw ValidationError("--key-file must not be empty") }
+        do { _ = try Self.fixedNow() } catch { throw ValidationError(error.message) }
     }
 
     /// The clock: the system's, unless ENROLL_NOW (Unix seconds) fixes it for tests and replays.
     var clock: any EnrollmentClock { Self.clock }
 
     static var clock: any EnrollmentClock {
-        if let fixed = Environment["ENROLL_NOW"], let seconds = Int64(fixed) {
-            return FixedClock(seconds)
-        }
+        if let seconds = try? fixedNow() { return FixedClock(seconds) }
         return SystemClock()
+    }
+
+    /// The latest ENROLL_NOW may name: 9999-12-31T23:59:59Z, the last time RFC 3339 can write,
+    /// which also keeps expiries and lock ends computed from it far from overflowing.
+    static let latestFixedNow: Int64 = 253_402_300_799
+
+    /// ENROLL_NOW as Unix seconds; `nil` when it is not set. A value that is not a whole number
+    /// of seconds from 0 to ``latestFixedNow`` is refused (``validate()``): silently falling back
+    /// to the system clock would record events at a time the operator did not ask for.
+    static func fixedNow() throws(InputError) -> Int64? {
+        guard let text = Environment["ENROLL_NOW"] else { return nil }
+        guard let seconds = Int64(text), (0...latestFixedNow).contains(seconds) else {
+            throw .notANumber(option: "ENROLL_NOW", value: text, expected: "Unix seconds (a whole number from 0 to \(latestFixedNow))")
+        }
+        return seconds
     }
 
     /// Opens the engine. `create` is true only for commands that may start a new database;

@@ -6,9 +6,10 @@ import Enrollment
 /// scans of every protocol conformance record; BENCHMARKS.md, "`enroll status` as a process").
 ///
 /// Only that exact shape is taken, and only when it is valid by the same checks the parser runs
-/// (the user id, a non-empty database and key file path, no limit variable in the environment);
-/// anything else (other options, `--db=PATH`, values starting with '-', help, a bad user id) goes
-/// to the parser, so every usage message and refusal still comes from one place.
+/// (the user id, a non-empty database and key file path, no limit variable in the environment, a
+/// valid ENROLL_NOW if set); anything else (other options, `--db=PATH`, values starting with '-',
+/// help, a bad user id) goes to the parser, so every usage message and refusal still comes from
+/// one place.
 enum StatusFastPath {
     static func report(_ arguments: [String]) -> StatusReport? {
         guard arguments.first == "status" else { return nil }
@@ -29,6 +30,7 @@ enum StatusFastPath {
         }
         guard let user, (try? Validation.user(user)) != nil else { return nil }
         guard LimitOptions.environmentVariables.allSatisfy({ Environment[$0] == nil }) else { return nil }
+        do { _ = try GlobalOptions.fixedNow() } catch { return nil }
         let databasePath = database ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
         guard !databasePath.isEmpty, Environment["ENROLL_KEY_FILE"] != "" else { return nil }
         return StatusReport(user: user, databasePath: databasePath, json: json, clock: GlobalOptions.clock)

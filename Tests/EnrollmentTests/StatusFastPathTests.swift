@@ -66,4 +66,21 @@ struct StatusFastPathTests {
         let equals = try workspace.enroll(["status", "alice", "--db=\(workspace.database)"])
         #expect(equals.status == 0 && equals.stdout.contains("status: pending"), "\(equals.stdout)")
     }
+
+    @Test("an ENROLL_NOW that is not Unix seconds is refused (exit 2, naming ENROLL_NOW) by status's short path and every other command")
+    func badFixedClock() throws {
+        let workspace = try enrolledWorkspace()
+        let before = workspace.databaseBytes()
+        for value in ["abc", "", "1.5", "-1", "1e9", "99999999999999", " 1800000000"] {
+            for shape in [["status", "alice"], ["status", "alice", "--json"], ["status", "alice", "--durability", "FULL"], ["request", "carol"], ["confirm", "alice", "123456"]] {
+                let result = try workspace.enroll(shape, environment: ["ENROLL_NOW": value])
+                #expect(result.status == 2, "ENROLL_NOW=\(value) \(shape): exit \(result.status) \(result.stdout)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(value) \(shape): \(result.stderr)")
+                #expect(result.stderr.contains("ENROLL_NOW must be Unix seconds"), "\(value) \(shape): \(result.stderr)")
+            }
+        }
+        #expect(workspace.databaseBytes() == before)
+        let good = try workspace.enroll(["status", "alice"], environment: ["ENROLL_NOW": "\(Self.now)"])
+        #expect(good.status == 0 && good.stdout.contains("status: pending"), "\(good.stderr)")
+    }
 }
