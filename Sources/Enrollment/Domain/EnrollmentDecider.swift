@@ -39,7 +39,8 @@ public enum EnrollmentDecider {
 
         case .regenerateSecret(let options):
             guard let active = state.active else {
-                return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
+                if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
+                return refuse(state.pending != nil ? .nothingToReplace : .notEnrolled)
             }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             let options = options ?? EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)

@@ -2,6 +2,8 @@
 /// output, the HTTP API and fixtures) and a ``message`` that says what to do next.
 public enum EnrollmentRejection: Error, Sendable, Hashable {
     case notEnrolled
+    /// Regenerate while only a first secret awaits its code: there is nothing active to replace.
+    case nothingToReplace
     case alreadyEnrolled
     case noPendingSecret
     case invalidCode(remainingAttempts: Int)
@@ -16,6 +18,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     public var code: String {
         switch self {
         case .notEnrolled: "not_enrolled"
+        case .nothingToReplace: "nothing_to_replace"
         case .alreadyEnrolled: "already_enrolled"
         case .noPendingSecret: "no_pending_secret"
         case .invalidCode: "invalid_code"
@@ -31,6 +34,8 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         switch self {
         case .notEnrolled:
             "no authenticator is enrolled for this user; request one first (enroll request USER)"
+        case .nothingToReplace:
+            "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
         case .alreadyEnrolled:
             "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
         case .noPendingSecret:

@@ -41,6 +41,7 @@ extension EnrollmentRejection: Codable {
         let container = try decoder.container(keyedBy: Keys.self)
         switch try container.decode(String.self, forKey: .code) {
         case "not_enrolled": self = .notEnrolled
+        case "nothing_to_replace": self = .nothingToReplace
         case "already_enrolled": self = .alreadyEnrolled
         case "no_pending_secret": self = .noPendingSecret
         case "invalid_code": self = .invalidCode(remainingAttempts: try container.decodeIfPresent(Int.self, forKey: .remainingAttempts) ?? 0)

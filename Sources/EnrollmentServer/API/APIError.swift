@@ -85,7 +85,7 @@ public struct APIError: Error, Sendable, Equatable {
         var details = Details()
         switch rejection {
         case .notEnrolled: status = .notFound
-        case .alreadyEnrolled, .noPendingSecret, .enrollmentExpired, .secretUnavailable, .codeReused: status = .conflict
+        case .alreadyEnrolled, .nothingToReplace, .noPendingSecret, .enrollmentExpired, .secretUnavailable, .codeReused: status = .conflict
         case .invalidCode(let remaining):
             status = .conflict
             details.remainingAttempts = remaining
