@@ -279,6 +279,8 @@ struct StatusReport {
                 "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
                 "locked": summary.lockedUntil.map { $0 > clock.now() } ?? false,
+                // The expiry is recorded by the next command after it; until then say it is over.
+                "pendingExpired": summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false,
                 "failedAttempts": summary.failedAttempts,
                 "remainingAttempts": summary.remainingAttempts,
             ])
@@ -292,8 +294,19 @@ struct StatusReport {
             lines.append("issuer: \(summary.issuer ?? "-")  account: \(summary.account ?? "-")")
             lines.append("algorithm: \(summary.algorithm ?? "-")  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
         }
-        if summary.replacementPending { lines.append("replacement pending until \(summary.pendingExpiresAt.map(Timestamps.iso8601) ?? "-")") }
-        if summary.status == .pending, let expiry = summary.pendingExpiresAt { lines.append("confirm before \(Timestamps.iso8601(expiry))") }
+        // A pending secret past its expiry is recorded as expired by the next command; until
+        // then say it is over rather than "confirm before" a time that has passed.
+        let expired = summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false
+        if summary.replacementPending, let expiry = summary.pendingExpiresAt {
+            lines.append(expired
+                ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (regenerate for a new one)"
+                : "replacement pending until \(Timestamps.iso8601(expiry))")
+        }
+        if summary.status == .pending, let expiry = summary.pendingExpiresAt {
+            lines.append(expired
+                ? "the secret expired at \(Timestamps.iso8601(expiry)) before it was confirmed; request again for a new QR code"
+                : "confirm before \(Timestamps.iso8601(expiry))")
+        }
         if let until = summary.lockedUntil {
             // The unlock is recorded by the next command after the lock's end; until then say it is over.
             lines.append(until > clock.now()

@@ -138,6 +138,20 @@ struct ServiceTests {
         #expect(try SQLite3.eventTypes(workspace.database) == ["EnrollmentRequested"])
     }
 
+    @Test("status after the pending secret's expiry says it expired (text and --json), not \"confirm before\" a past time")
+    func statusAfterExpiry() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"], environment: ["ENROLL_NOW": "\(t0)"]).status == 0)
+        let before = try workspace.enroll(["status", "alice"], environment: ["ENROLL_NOW": "\(t0 + 60)"])
+        #expect(before.stdout.contains("confirm before"), "\(before.stdout)")
+        let later = ["ENROLL_NOW": "\(t0 + 86_400)"]
+        let after = try workspace.enroll(["status", "alice"], environment: later)
+        #expect(after.stdout.contains("expired at") && after.stdout.contains("request again"), "\(after.stdout)")
+        #expect(!after.stdout.contains("confirm before"), "\(after.stdout)")
+        let (_, json) = try workspace.enrollJSON(["status", "alice"], environment: later)
+        #expect(json["pendingExpired"] as? Bool == true, "\(json)")
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()
