@@ -10,6 +10,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
     case brokenChain(line: Int, position: Int64)
     case undecodable(line: Int, reason: String)
     case empty(path: String)
+    /// The path names a directory (bad input: an export is one file).
+    case isDirectory(path: String)
 
     public var code: String {
         switch self {
@@ -20,6 +22,7 @@ public enum ArchiveError: Error, Sendable, Hashable {
         case .brokenChain: "broken_chain"
         case .undecodable: "undecodable_event"
         case .empty: "empty_file"
+        case .isDirectory: "not_a_file"
         }
     }
 
@@ -39,6 +42,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "line \(line) holds an event this version cannot read (\(reason)); upgrade enroll or export again"
         case .empty(let path):
             "\(path) holds no events; pass a file written by `enroll export`"
+        case .isDirectory(let path):
+            "\(path) is a directory, not an export; pass the path of a file written by `enroll export`"
         }
     }
 }
@@ -205,6 +210,8 @@ public enum JournalArchive {
     /// Loads an export file (see ``importLines(_:source:into:)``).
     @discardableResult
     public static func importFile(_ path: String, into database: EnrollmentDatabase) throws -> Int64 {
+        // A directory opens for reading on Linux and reads as empty: say what it is instead.
+        if FileManager.isDirectory(path) { throw ArchiveError.isDirectory(path: path) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ArchiveError.fileUnreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }

@@ -6,6 +6,10 @@ public enum StoreError: Error, Sendable, Hashable {
     case databaseMissing(String)
     case notADatabase(String)
     case unreadable(String)
+    /// The database path names a directory, not a file.
+    case isDirectory(String)
+    /// The directory that would hold a new database does not exist (SQLite creates files, not directories).
+    case directoryMissing(String)
     case newerSchema(path: String, migrations: [String])
     case readOnly(String)
     case diskFull(String)
@@ -31,6 +35,8 @@ public enum StoreError: Error, Sendable, Hashable {
         case .databaseMissing: "database_missing"
         case .notADatabase: "not_a_database"
         case .unreadable: "database_unreadable"
+        case .isDirectory: "database_is_directory"
+        case .directoryMissing: "database_directory_missing"
         case .newerSchema: "newer_schema"
         case .readOnly: "read_only"
         case .diskFull: "disk_full"
@@ -60,6 +66,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot read \(path); check the file's permissions"
         case .newerSchema(let path, let migrations):
             "\(path) was written by a newer version of enroll (schema \(migrations.joined(separator: ", "))); upgrade enroll to use it"
+        case .isDirectory(let path):
+            "\(path) is a directory, not a database file; pass --db with a file path, such as \((path as NSString).appendingPathComponent("enrollment.sqlite"))"
+        case .directoryMissing(let path):
+            "the directory \(Self.directory(of: path)) that would hold \(path) does not exist; create it first, or pass --db with a path in an existing directory"
         case .readOnly(let path):
             "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
         case .diskFull(let path):
@@ -108,6 +118,9 @@ public enum StoreError: Error, Sendable, Hashable {
         case .SQLITE_NOTADB: self = .notADatabase(path)
         case .SQLITE_CORRUPT: self = .corrupt(path)
         case .SQLITE_READONLY: self = .readOnly(path)
+        // SQLite says only that it cannot open the file; the file system says why.
+        case .SQLITE_CANTOPEN where FileManager.isDirectory(path): self = .isDirectory(path)
+        case .SQLITE_CANTOPEN where !FileManager.isDirectory(Self.directory(of: path)): self = .directoryMissing(path)
         case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
         case .SQLITE_CANTOPEN: self = .unreadable(path)
         case .SQLITE_FULL: self = .diskFull(path)
@@ -120,7 +133,21 @@ public enum StoreError: Error, Sendable, Hashable {
 
 import Foundation
 
+extension StoreError {
+    /// The directory part of `path` (`.` for a bare file name).
+    static func directory(of path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
+    }
+}
+
 extension FileManager {
+    /// Whether `path` names an existing directory (following symbolic links).
+    static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
     /// Whether the file system holding `path` has no block left for an unprivileged writer.
     static func isFullDisk(_ path: String) -> Bool {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
