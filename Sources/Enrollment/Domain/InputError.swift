@@ -38,11 +38,11 @@ public enum InputError: Error, Sendable, Hashable {
 
     public var message: String {
         switch self {
-        case .invalidUser(let reason): "invalid user id: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\'"
+        case .invalidUser(let reason): "invalid user id: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', and no space at either end"
         case .invalidActor(let reason):
             "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave out --actor to record the user as the actor"
-        case .invalidIssuer(let reason): "invalid issuer: \(reason); use 1 to 128 printable characters without ':'"
-        case .invalidAccount(let reason): "invalid account name: \(reason); use 1 to 256 printable characters without ':'"
+        case .invalidIssuer(let reason): "invalid issuer: \(reason); use 1 to 128 printable characters without ':', and no space at either end"
+        case .invalidAccount(let reason): "invalid account name: \(reason); use 1 to 256 printable characters without ':', and no space at either end"
         case .invalidDigits(let digits): "digits must be 6, 7 or 8, not \(digits); pass --digits 6, 7 or 8"
         case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
@@ -75,6 +75,7 @@ public enum Validation {
         if text.utf8.count > maxUserBytes { throw error("it is \(text.utf8.count) bytes long") }
         try printable(text, label: "it", error: error)
         if text.contains("/") || text.contains("\\") { throw error("it contains a path separator") }
+        try untrimmed(text, error: error)
         return text
     }
 
@@ -83,11 +84,13 @@ public enum Validation {
         if issuer.isEmpty { throw .invalidIssuer("it is empty") }
         if issuer.count > 128 { throw .invalidIssuer("it is \(issuer.count) characters long") }
         try printable(issuer, label: "it", error: InputError.invalidIssuer)
+        try untrimmed(issuer, error: InputError.invalidIssuer)
         if issuer.contains(":") { throw .invalidIssuer("it contains ':', which separates issuer and account in the QR code's label") }
         if let account = options.account {
             if account.isEmpty { throw .invalidAccount("it is empty") }
             if account.utf8.count > 256 { throw .invalidAccount("it is too long") }
             try printable(account, label: "it", error: InputError.invalidAccount)
+            try untrimmed(account, error: InputError.invalidAccount)
             if account.contains(":") { throw .invalidAccount("it contains ':'") }
         }
         guard (6...8).contains(options.parameters.digits) else { throw .invalidDigits(options.parameters.digits) }
@@ -135,6 +138,14 @@ public enum Validation {
     static func excerpt(_ text: String) -> String {
         let cleaned = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
         return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
+    }
+
+    /// " alice" and "alice" would be two users (or issuers) that look the same everywhere they
+    /// are shown: a space at either end is refused rather than silently kept or trimmed.
+    private static func untrimmed(_ text: String, error: (String) -> InputError) throws(InputError) {
+        if text.first?.isWhitespace == true || text.last?.isWhitespace == true {
+            throw error("it begins or ends with a space")
+        }
     }
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
