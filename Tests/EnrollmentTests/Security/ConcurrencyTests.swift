@@ -174,13 +174,15 @@ struct ConcurrencyTests {
             try? input.fileHandleForWriting.close()
             holder.waitUntilExit()
         }
-        // Wait until the lock is really held.
-        let probeDeadline = Date().addingTimeInterval(5)
-        while Date() < probeDeadline {
+        // Wait until the lock is really held (a loaded machine may take a while to start sqlite3).
+        let probeDeadline = Date().addingTimeInterval(30)
+        var locked = false
+        while !locked && Date() < probeDeadline {
             let probe = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [workspace.database, "BEGIN IMMEDIATE; ROLLBACK;"])
-            if probe.status != 0 { break }
-            Thread.sleep(forTimeInterval: 0.05)
+            locked = probe.status != 0
+            if !locked { Thread.sleep(forTimeInterval: 0.05) }
         }
+        try #require(locked, "sqlite3 never took the write lock")
 
         let started = Date()
         let result = try workspace.enroll(["request", "bob", "--busy-timeout", "1"])
