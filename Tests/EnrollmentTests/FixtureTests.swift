@@ -87,6 +87,23 @@ struct FixtureTests {
         #expect(missing.status == 2 && missing.stderr.contains("no such file"))
     }
 
+    @Test("a fixture with numbers the engine could not have been given is refused naming the field (exit 2), never a crash", arguments: [
+        (#""at": 1764400045,"#, #""at": 1e19,"#, "when.at must be a Unix time"),
+        (#""failedAttempts": 4"#, #""failedAttempts": 9223372036854775807"#, "failedAttempts 9223372036854775807 is not between 0 and 1000000"),
+        (#""description""#, #""policy": {"lockDuration": 4611686018427387904}, "description""#, "policy.lockDuration must be seconds"),
+        (#""description""#, #""policy": {"window": 9223372036854775807}, "description""#, "policy.window must be time steps"),
+    ])
+    func outOfRangeFixture(_ edit: (from: String, to: String, message: String)) throws {
+        let workspace = try Workspace()
+        let original = try String(contentsOf: Self.root.appendingPathComponent("scenarios/confirm/fifth-wrong-code-locks.json"), encoding: .utf8)
+        #expect(original.contains(edit.from), "the fixture changed: \(edit.from) is gone")
+        let path = workspace.path("edited.json")
+        try original.replacingOccurrences(of: edit.from, with: edit.to).write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("ERROR") && result.stdout.contains(edit.message), "\(result.stdout)")
+    }
+
     /// Regenerates Fixtures/journals/traffic-10k.jsonl and its expected projection state from
     /// the deterministic synthetic traffic. Run with ENROLL_RECORD_FIXTURES=1.
     @Test("record the 10 000-event journal fixture", .enabled(if: ProcessInfo.processInfo.environment["ENROLL_RECORD_FIXTURES"] == "1"))

@@ -41,6 +41,16 @@ public struct Scenario: Sendable {
             if case .int(let value)? = object[key] { return value }
             return nil
         }
+        // A number the engine could not have been given (a time past 9999, a lock of 2^62 s)
+        // is refused by name, not read as missing or folded into arithmetic that overflows.
+        func number(_ object: [String: JSONValue], _ key: String, _ path: String, in range: ClosedRange<Int64>, _ what: String) throws(FixtureError) -> Int64? {
+            guard let value = object[key] else { return nil }
+            guard case .int(let number) = value, range.contains(number) else {
+                throw fail("\(path) must be \(what), a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+        let times = EnrollmentEvent.timeRange
         description = string(root, "description") ?? ""
         user = string(root, "user") ?? "alice"
 
@@ -54,14 +64,15 @@ public struct Scenario: Sendable {
 
         policy = .default
         if case .object(let object)? = root["policy"] {
-            if let value = int(object, "pendingLifetime") { policy.pendingLifetime = value }
-            if let value = int(object, "maxFailedAttempts") { policy.maxFailedAttempts = Int(value) }
-            if let value = int(object, "lockDuration") { policy.lockDuration = value }
-            if let value = int(object, "window") { policy.verifier = TOTPVerifier(window: Int(value)) }
+            let year: Int64 = 31_536_000
+            if let value = try number(object, "pendingLifetime", "policy.pendingLifetime", in: 1...year, "seconds") { policy.pendingLifetime = value }
+            if let value = try number(object, "maxFailedAttempts", "policy.maxFailedAttempts", in: 1...100, "a count") { policy.maxFailedAttempts = Int(value) }
+            if let value = try number(object, "lockDuration", "policy.lockDuration", in: 1...year, "seconds") { policy.lockDuration = value }
+            if let value = try number(object, "window", "policy.window", in: 0...10, "time steps") { policy.verifier = TOTPVerifier(window: Int(value)) }
         }
 
         guard case .object(let when)? = root["when"] else { throw fail("\"when\" is missing: give the command, e.g. {\"at\": 1764400030, \"command\": \"ConfirmCode\", \"code\": \"123456\"}") }
-        guard let at = int(when, "at") else { throw fail("when.at is missing: the Unix time the command is decided at") }
+        guard let at = try number(when, "at", "when.at", in: times, "a Unix time") else { throw fail("when.at is missing: the Unix time the command is decided at") }
         now = at
         actor = string(when, "actor") ?? user
         command = try Self.command(when, fail: fail)
@@ -71,7 +82,7 @@ public struct Scenario: Sendable {
             var time = at
             for (index, item) in list.enumerated() {
                 guard case .object(let object) = item else { throw fail("given[\(index)] is not an object") }
-                if let eventTime = int(object, "at") { time = eventTime }
+                if let eventTime = try number(object, "at", "given[\(index)].at", in: times, "a Unix time") { time = eventTime }
                 given.append(Given(at: time, event: try FixtureEvent.event(from: object, file: name, index: "given[\(index)]")))
             }
         }
