@@ -38,7 +38,7 @@ public struct GlobalOptions: ParsableArguments {
     }
 
     /// The clock: the system's, unless ENROLL_NOW (Unix seconds) fixes it for tests and replays.
-    var clock: any EnrollmentClock { Self.clock }
+    public var clock: any EnrollmentClock { Self.clock }
 
     static var clock: any EnrollmentClock {
         if let seconds = try? fixedNow() { return FixedClock(seconds) }

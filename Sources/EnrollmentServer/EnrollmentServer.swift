@@ -23,6 +23,14 @@ public enum EnrollmentServer {
         return router
     }
 
+    /// The methods `path` is served with (empty for a path that is not served), for the `Allow`
+    /// header of a 405. Listed beside the routes they describe: ``TOTPRoutes/methods`` and
+    /// ``MyAccountPage/methods``.
+    static func allowedMethods(path: String) -> [HTTPRequest.Method] {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        return TOTPRoutes.methods[trimmed] ?? MyAccountPage.methods[trimmed] ?? []
+    }
+
     /// The server. `onRunning` receives the bound port (useful with port 0) once it accepts
     /// connections. Graceful shutdown on SIGTERM and SIGINT comes from swift-service-lifecycle
     /// through `runService()`: the listener closes, in-flight requests finish (each engine

@@ -24,14 +24,16 @@ struct ServeCommand: AsyncParsableCommand {
         let acceptance = TokenAcceptance(issuer: options.tokenAcceptance.issuer, audience: options.tokenAcceptance.audience)
         let global = options.global
         let enrollmentOptions = try global.reporting { try options.secretOptions.options() }
-        let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
+        // Everything the operator typed is checked before the database and key file are created.
         let verifier: TokenVerifier
         do {
-            verifier = try await TokenVerifier.make(key, clock: service.clock, accepting: acceptance)
+            verifier = try await TokenVerifier.make(key, clock: global.clock, accepting: acceptance)
         } catch {
-            throw CLIFailure.usage(error.message)
+            throw CLIFailure.usage((options.jwtPublicKey.map { "--jwt-public-key \($0): " } ?? "") + error.message)
         }
-        let demoToken: String? = try await demoToken(key: key, clock: service.clock, acceptance: acceptance)
+        if let problem = ListenAddress.problem(host: options.host, port: options.port) { throw problem }
+        let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
+        let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
         let configuration = ServerConfiguration(
             host: host, port: port, maxBodyBytes: options.maxBodyBytes, enrollmentOptions: enrollmentOptions,
@@ -49,7 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await app.runService()
         } catch {
-            throw CLIFailure(code: "serve_failed", message: "cannot serve on \(host):\(port): \(error); pick another --port or stop what uses it", exitCode: CLIExit.environment)
+            throw CLIFailure(code: "serve_failed", message: "cannot serve on \(shownHost):\(port) (\(error)); check --host and --port", exitCode: CLIExit.environment)
         }
     }
 

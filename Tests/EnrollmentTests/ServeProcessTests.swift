@@ -120,6 +120,85 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("serve names the bad option before creating anything: a key file that is no PEM public key, a host that is no address (exit 2); a port in use (exit 3)")
+    func startUpInputNamed() throws {
+        let workspace = try Workspace()
+        let openssl = try Processes.tool("openssl", package: "openssl")
+        try Data("hello, not a key\n".utf8).write(to: URL(fileURLWithPath: workspace.path("not-pem.txt")))
+        let privateKey = workspace.path("private.pem")
+        _ = try Processes.output(openssl, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", privateKey])
+        let cases: [([String], String)] = [
+            (["--jwt-public-key", workspace.path("not-pem.txt")], "not-pem.txt: the file is not a PEM public key of RSA (2048 bits or more) or P-256: it has no '-----BEGIN PUBLIC KEY-----' line"),
+            (["--jwt-public-key", privateKey], "it holds a private key, and the server needs only the public one"),
+            (["--host", "999.1.1.1", "--port", "0"], "--host '999.1.1.1' is not a valid address or a name this machine resolves"),
+        ]
+        for (arguments, message) in cases {
+            let result = try workspace.enroll(["serve"] + arguments, environment: ["ENROLL_JWT_SECRET": Self.secret])
+            #expect(result.status == 2, "\(arguments): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains(".swift") && !result.stderr.contains("ASN1Error") && !result.stderr.contains("--port or"), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
+        #expect(!FileManager.default.fileExists(atPath: workspace.keyFile), "a refused start created the key file")
+        let first = try Server(workspace)
+        defer { _ = first.stop() }
+        let clash = try workspace.enroll(["serve", "--port", String(first.port)], environment: ["ENROLL_JWT_SECRET": Self.secret])
+        #expect(clash.status == 3)
+        #expect(clash.stderr == "enroll: error: cannot listen on 127.0.0.1:\(first.port): the port is already in use; pick another --port (0: any free port) or stop what uses it\n", "\(clash.stderr)")
+    }
+
+    /// One request with curl, with the response's headers (lower-cased names).
+    static func callWithHeaders(_ port: Int, _ method: String, path: String, token: String, body: String? = nil, in workspace: Workspace) throws -> (Reply, [String: String]) {
+        let curl = try Processes.tool("curl", package: "curl")
+        let headerFile = workspace.path("headers-\(UUID().uuidString)")
+        var arguments = ["-s", "-m", "20", "-D", headerFile, "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", "Authorization: Bearer \(token)"]
+        if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+        let result = try Processes.run(curl, arguments + ["http://127.0.0.1:\(port)\(path)"])
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let json = (try? JSONSerialization.jsonObject(with: Data(lines.dropLast().joined(separator: "\n").utf8))) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for line in ((try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? "").split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (Reply(status: Int(lines.last ?? "") ?? 0, body: json), headers)
+    }
+
+    @Test("the API names what is wrong: a number for verificationCode, a code with a line break (400); PUT or PATCH on a path (405 with Allow)")
+    func requestShapesNamed() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let token = try Self.token("alice")
+        let totp = "/api/users/v1/me/totp"
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+
+        let number = try Self.call(server.port, "POST", token: token, json: #"{"action":"VALIDATE","verificationCode":123456}"#)
+        #expect(number.status == 400, "\(number.body)")
+        #expect(number.body["code"] as? String == "invalid_verification_code", "\(number.body)")
+        #expect((number.body["message"] as? String)?.contains("'verificationCode' must be a string of digits") == true, "\(number.body)")
+        #expect(number.body["description"] != nil && number.body["traceId"] != nil)
+
+        let newline = try Self.call(server.port, "POST", token: token, json: "{\"action\":\"VALIDATE\",\"verificationCode\":\"123456\\n\"}")
+        #expect(newline.status == 400, "\(newline.body)")
+        #expect((newline.body["message"] as? String)?.contains("it contains whitespace") == true, "\(newline.body)")
+        #expect((newline.body["message"] as? String)?.contains("spaces") == false, "\(newline.body)")
+
+        for (method, path, allowed) in [("PUT", totp, "GET, POST, DELETE"), ("PATCH", totp, "GET, POST, DELETE"), ("PATCH", totp + "/", "GET, POST, DELETE"),
+                                        ("POST", totp + "/status", "GET"), ("DELETE", totp + "/history", "GET"), ("PUT", "/myaccount", "GET")] {
+            let (reply, headers) = try Self.callWithHeaders(server.port, method, path: path, token: token, body: "{}", in: workspace)
+            #expect(reply.status == 405, "\(method) \(path): \(reply.status) \(reply.body)")
+            #expect(headers["allow"] == allowed, "\(method) \(path): \(headers)")
+            #expect(reply.body["code"] as? String == "method_not_allowed", "\(method) \(path): \(reply.body)")
+            for key in ["message", "description", "traceId"] { #expect(reply.body[key] != nil, "\(method) \(path): no \(key)") }
+        }
+        let (missing, missingHeaders) = try Self.callWithHeaders(server.port, "PUT", path: totp + "/nothing", token: token, in: workspace)
+        #expect(missing.status == 404 && missingHeaders["allow"] == nil, "\(missing.status) \(missingHeaders)")
+        // Nothing of that was recorded: only the INIT.
+        #expect(try workspace.enroll(["audit"]).stdout.split(separator: "\n").count == 2)
+    }
+
     @Test("`enroll serve` without enroll-server beside it: one line saying what to build, exit 3, nothing written")
     func serverExecutableMissing() throws {
         let workspace = try Workspace()

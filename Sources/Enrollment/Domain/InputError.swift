@@ -120,7 +120,10 @@ public enum Validation {
         }
         if utf8.count > 64 { throw .invalidCode("it is \(code.count) characters long") }
         let scalars = code.unicodeScalars
-        if scalars.contains(where: { $0.properties.isWhitespace }) { throw .invalidCode("it contains spaces") }
+        if scalars.contains(" ") { throw .invalidCode("it contains spaces") }
+        if scalars.contains(where: { $0.properties.isWhitespace }) {
+            throw .invalidCode("it contains whitespace (a line break, tab or other blank)")
+        }
         if scalars.contains(where: { $0.properties.generalCategory == .dashPunctuation }) { throw .invalidCode("it contains a dash") }
         if scalars.contains(where: { !$0.isASCII && $0.properties.numericType == .decimal }) {
             throw .invalidCode("it contains non-ASCII digits (for example Arabic-Indic or full-width ones)")

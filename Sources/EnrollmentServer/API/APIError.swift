@@ -18,6 +18,8 @@ public struct APIError: Error, Sendable, Equatable {
     public var retryAfter: Int64?
     /// Extra fields a client may act on (the lock's end, attempts left); never secrets.
     public var details: Details
+    /// The methods the path accepts, sent as `Allow` with a 405 (RFC 9110 §15.5.6).
+    public var allow: [HTTPRequest.Method] = []
 
     public struct Details: Sendable, Equatable, Codable {
         public var remainingAttempts: Int?
@@ -70,10 +72,12 @@ public struct APIError: Error, Sendable, Equatable {
             description: "the API lives under /api/users/v1/me/totp and the page at /myaccount")
     }
 
-    static func methodNotAllowed(_ method: HTTPRequest.Method, path: String) -> APIError {
-        APIError(
-            .methodNotAllowed, code: "method_not_allowed", message: "\(method.rawValue) is not accepted on \(path)",
-            description: "see the README's API table for the methods each path accepts")
+    static func methodNotAllowed(_ method: HTTPRequest.Method, path: String, allowed: [HTTPRequest.Method]) -> APIError {
+        var error = APIError(
+            .methodNotAllowed, code: "method_not_allowed", message: "\(method.rawValue.prefix(32)) is not accepted on \(path)",
+            description: "use \(allowed.map(\.rawValue).joined(separator: ", ")) (the Allow header); the README's API table says what each does")
+        error.allow = allowed
+        return error
     }
 
     // MARK: From the engine
@@ -150,6 +154,7 @@ public struct APIError: Error, Sendable, Equatable {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -51,9 +51,12 @@ struct AccessLogMiddleware: RouterMiddleware {
                 .internalServerError, code: "internal_error", message: "the server failed unexpectedly",
                 description: "tell the operator the trace id; the server log has the details")
         }
+        let path = String(request.uri.path.prefix(200))
+        // The router answers 404 for a path it knows under another method: that is a 405.
+        let allowed = EnrollmentServer.allowedMethods(path: path)
         switch httpError.status {
-        case .notFound: return .notFound(path: String(request.uri.path.prefix(200)))
-        case .methodNotAllowed: return .methodNotAllowed(request.method, path: String(request.uri.path.prefix(200)))
+        case .notFound where !allowed.isEmpty, .methodNotAllowed: return .methodNotAllowed(request.method, path: path, allowed: allowed)
+        case .notFound: return .notFound(path: path)
         case .contentTooLarge: return .bodyTooLarge(limit: nil)
         default:
             return APIError(

@@ -39,6 +39,12 @@ struct TOTPRoutes {
 
     static let basePath = "/api/users/v1"
 
+    /// The methods each path below is served with (for the `Allow` header of a 405).
+    static let methods: [String: [HTTPRequest.Method]] = [
+        basePath + "/me/totp": [.get, .post, .delete],
+        basePath + "/me/totp/secret": [.get], basePath + "/me/totp/status": [.get], basePath + "/me/totp/history": [.get],
+    ]
+
     func register(on router: Router<ServerRequestContext>) {
         let totp = router.group(RouterPath(Self.basePath + "/me/totp"))
         totp.post { request, context in try await post(request, context: context) }
@@ -68,6 +74,11 @@ struct TOTPRoutes {
         let decoded: ActionRequest
         do {
             decoded = try JSONDecoder().decode(ActionRequest.self, from: body)
+        } catch DecodingError.typeMismatch(_, let context) where context.codingPath.map(\.stringValue) == ["verificationCode"] {
+            // A number would lose a code's leading zeros (012345 is not 12345): only a string is a code.
+            throw APIError.badRequest(
+                "invalid_verification_code", "'verificationCode' must be a string of digits, not a number or another JSON type",
+                "send the code in quotes as the app shows it, e.g. {\"action\": \"VALIDATE\", \"verificationCode\": \"012345\"}")
         } catch {
             throw APIError.badRequest(
                 "invalid_body", "the body is not a JSON object with a string 'action'",

@@ -33,6 +33,23 @@ public enum TokenKey: Sendable {
     /// HS256 secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as
     /// long as the hash output.
     public static let minimumSecretBytes = 32
+
+    /// Why `text`, which neither ES256 nor RS256 accepted, is no usable public key, in words an
+    /// operator can act on (the parsers' own errors name Swift source files). PEM labels follow
+    /// RFC 7468 §2: `-----BEGIN LABEL-----`.
+    static func problem(withPEM text: String) -> String {
+        guard let begin = text.range(of: "-----BEGIN ") else {
+            return "it has no '-----BEGIN PUBLIC KEY-----' line (it is not PEM)"
+        }
+        let label = text[begin.upperBound...].prefix { $0 != "-" && !$0.isNewline }.prefix(40)
+        if label.contains("PRIVATE KEY") {
+            return "it holds a private key, and the server needs only the public one (`openssl pkey -in KEY -pubout` writes it)"
+        }
+        guard label == "PUBLIC KEY" || label == "RSA PUBLIC KEY" else {
+            return "it holds a '\(label)', not a 'PUBLIC KEY'"
+        }
+        return "its key is of another type or size, or its base64 is damaged"
+    }
 }
 
 /// Why a token configuration cannot be used (reported by `enroll serve` as bad input, exit 2).
@@ -52,7 +69,7 @@ public enum TokenKeyError: Error, Sendable, Equatable {
         case .secretTooShort(let count):
             "the JWT secret is \(count) bytes; use at least \(TokenKey.minimumSecretBytes) random bytes (RFC 7518 §3.2), e.g. `openssl rand -hex 32`"
         case .unreadablePublicKey(let reason):
-            "the JWT public key is not an RSA (2048 bits or more) or P-256 public key in PEM form (\(reason)); pass the issuer's '-----BEGIN PUBLIC KEY-----' file"
+            "the file is not a PEM public key of RSA (2048 bits or more) or P-256: \(reason); pass the issuer's '-----BEGIN PUBLIC KEY-----' file"
         }
     }
 }
@@ -96,7 +113,7 @@ public struct TokenVerifier: Sendable {
                 await keys.add(rsa: rsa, digestAlgorithm: .sha256)
                 return TokenVerifier(keys: keys, algorithm: "RS256", clock: clock, acceptance: acceptance)
             } catch {
-                throw .unreadablePublicKey("\(error)".prefix(120).description)
+                throw .unreadablePublicKey(TokenKey.problem(withPEM: pem))
             }
         }
     }

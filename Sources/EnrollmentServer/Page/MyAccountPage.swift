@@ -9,6 +9,11 @@ import Hummingbird
 /// form; the page keeps it in memory only and removes the fragment from the address bar. QR codes
 /// arrive as SVG drawn on the server by libqrencode.
 enum MyAccountPage {
+    /// The methods each path below is served with (for the `Allow` header of a 405).
+    static let methods: [String: [HTTPRequest.Method]] = [
+        "/": [.get], "/myaccount": [.get], "/myaccount/app.js": [.get], "/myaccount/app.css": [.get],
+    ]
+
     static func register(on router: Router<ServerRequestContext>) {
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/myaccount"]) }
         router.get("/myaccount") { _, _ in asset(html, type: "text/html; charset=utf-8") }
