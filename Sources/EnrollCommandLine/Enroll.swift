@@ -85,6 +85,10 @@ public enum CommandLineRunner {
     }
 
     static func parse<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) -> Parsed {
+        if arguments.first == "help", let unknown = unknownHelpTopic(arguments.dropFirst(), root: root) {
+            Terminal.error("there is no command '\(unknown.prefix(40))' to show help for", hint: "run `enroll help` for the list of commands")
+            return .exit(CLIExit.badInput)
+        }
         do {
             return .command(try root.parseAsRoot(arguments))
         } catch {
@@ -95,6 +99,23 @@ public enum CommandLineRunner {
             Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage", hint: "see `enroll --help`")
             return .exit(CLIExit.badInput)
         }
+    }
+
+    /// The first word of `help WORD…` that names no subcommand at its place (swift-argument-parser
+    /// shows the root's help for it, with exit 0, as if the question had been answered).
+    /// Options (`help status --help`) are left to the parser.
+    static func unknownHelpTopic(_ words: ArraySlice<String>, root: any ParsableCommand.Type) -> String? {
+        var command = root
+        for word in words where !word.hasPrefix("-") {
+            // `help help`: the parser's own help command, which no configuration lists.
+            if word == "help" && command == root { return nil }
+            let subcommands = command.configuration.subcommands
+            guard let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) else {
+                return word
+            }
+            command = next
+        }
+        return nil
     }
 
     /// Reports a command's failure and returns its exit code.

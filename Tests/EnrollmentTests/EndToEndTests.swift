@@ -195,6 +195,23 @@ struct EndToEndTests {
         #expect(result.stderr.contains("not the key this database was sealed with"))
         #expect(workspace.databaseBytes() == before)
     }
+
+    @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers")
+    func helpTopics() throws {
+        let workspace = try Workspace()
+        for words in [["bogus"], ["keys", "bogus"], ["status", "extra"]] {
+            let result = try workspace.enroll(["help"] + words)
+            #expect(result.status == 2, "help \(words): exit \(result.status)")
+            #expect(result.stdout.isEmpty, "help \(words): \(result.stdout.prefix(80))")
+            #expect(result.stderr == "enroll: error: there is no command '\(words.last ?? "")' to show help for (run `enroll help` for the list of commands)\n", "\(result.stderr)")
+        }
+        for (words, usage) in [([String](), "USAGE: enroll <subcommand>"), (["status"], "USAGE: enroll status"), (["keys", "rotate"], "USAGE: enroll keys rotate"),
+                               (["serve"], "USAGE: enroll serve"), (["help"], "USAGE: enroll help")] {
+            let result = try workspace.enroll(["help"] + words)
+            #expect(result.status == 0 && result.stdout.contains(usage), "help \(words): exit \(result.status) \(result.stdout.prefix(200)) \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
 }
 
 /// The Base32 secret inside a JSON answer's otpauth URI.
