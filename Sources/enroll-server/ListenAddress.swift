@@ -26,13 +26,13 @@ enum ListenAddress {
                 "--host '\(host.prefix(80))' is not a valid address or a name this machine resolves (\(reason)); pass an IP address such as 127.0.0.1, ::1 or 0.0.0.0 (all interfaces)")
         }
         defer { freeaddrinfo(addresses) }
-        let socket = Glibc.socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
-        guard socket >= 0 else { return nil }
-        defer { close(socket) }
+        let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
         // As swift-nio's server bootstrap does, so that a port in TIME_WAIT is not taken for one in use.
         var on: Int32 = 1
-        _ = setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(socket, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 else { return nil }
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 else { return nil }
         let failure = errno
         let place = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let message = switch failure {

@@ -120,7 +120,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .SQLITE_READONLY: self = .readOnly(path)
         // SQLite says only that it cannot open the file; the file system says why.
         case .SQLITE_CANTOPEN where FileManager.isDirectory(path): self = .isDirectory(path)
-        case .SQLITE_CANTOPEN where !FileManager.isDirectory(Self.directory(of: path)): self = .directoryMissing(path)
+        case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: path)): self = .directoryMissing(path)
         case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
         case .SQLITE_CANTOPEN: self = .unreadable(path)
         case .SQLITE_FULL: self = .diskFull(path)
@@ -142,6 +142,12 @@ extension StoreError {
 }
 
 extension FileManager {
+    /// Whether nothing exists at `path` (ENOENT), as opposed to something this process may not look at.
+    static func isMissing(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) != 0 && errno == ENOENT
+    }
+
     /// Whether `path` names an existing directory (following symbolic links).
     static func isDirectory(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
