@@ -10,6 +10,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case isDirectory(String)
     /// The directory that would hold a new database does not exist (SQLite creates files, not directories).
     case directoryMissing(String)
+    /// What would be the database's directory is a file (`--db notes.txt/enrollment.sqlite`).
+    case directoryIsAFile(String)
     case newerSchema(path: String, migrations: [String])
     case readOnly(String)
     case diskFull(String)
@@ -37,6 +39,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .unreadable: "database_unreadable"
         case .isDirectory: "database_is_directory"
         case .directoryMissing: "database_directory_missing"
+        case .directoryIsAFile: "database_directory_is_a_file"
         case .newerSchema: "newer_schema"
         case .readOnly: "read_only"
         case .diskFull: "disk_full"
@@ -70,6 +73,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(path) is a directory, not a database file; pass --db with a file path, such as \((path as NSString).appendingPathComponent("enrollment.sqlite"))"
         case .directoryMissing(let path):
             "the directory \(Self.directory(of: path)) that would hold \(path) does not exist; create it first, or pass --db with a path in an existing directory"
+        case .directoryIsAFile(let path):
+            "\(Self.directory(of: path)) is a file, not a directory, so it cannot hold \(path); pass --db with a path in a directory"
         case .readOnly(let path):
             "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
         case .diskFull(let path):
@@ -121,6 +126,7 @@ public enum StoreError: Error, Sendable, Hashable {
         // SQLite says only that it cannot open the file; the file system says why.
         case .SQLITE_CANTOPEN where FileManager.isDirectory(path): self = .isDirectory(path)
         case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: path)): self = .directoryMissing(path)
+        case .SQLITE_CANTOPEN where FileManager.isFile(Self.directory(of: path)): self = .directoryIsAFile(path)
         case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
         case .SQLITE_CANTOPEN: self = .unreadable(path)
         case .SQLITE_FULL: self = .diskFull(path)
@@ -146,6 +152,11 @@ extension FileManager {
     static func isMissing(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) != 0 && errno == ENOENT
+    }
+
+    /// Whether `path` names something that exists and is not a directory.
+    static func isFile(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path) && !isDirectory(path)
     }
 
     /// Whether `path` names an existing directory (following symbolic links).

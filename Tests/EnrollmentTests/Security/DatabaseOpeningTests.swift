@@ -30,6 +30,7 @@ struct DatabaseOpeningTests {
     func pathsThatCannotHoldADatabase() throws {
         let workspace = try Workspace()
         try FileManager.default.createDirectory(atPath: workspace.path("somedir"), withIntermediateDirectories: false)
+        try Data("notes\n".utf8).write(to: URL(fileURLWithPath: workspace.path("notes.txt")))
         let before = directorySnapshot(workspace.directory)
         let commands = [["request", "bob"], ["confirm", "bob", "123456"], ["status", "bob"], ["history", "bob"], ["audit"], ["verify"]]
         for arguments in commands {
@@ -49,6 +50,8 @@ struct DatabaseOpeningTests {
             #expect(result.stderr.contains("the directory \(directory) that would hold \(db) does not exist"), "--db \(db): \(result.stderr)")
             #expect(!result.stderr.contains("read-only"), "\(result.stderr)")
         }
+        let underAFile = try workspace.enroll(["request", "bob", "--db", "notes.txt/x.sqlite"])
+        #expect(underAFile.status == 3 && underAFile.stderr.contains("notes.txt is a file, not a directory, so it cannot hold notes.txt/x.sqlite"), "\(underAFile.stderr)")
         let imported = try workspace.enroll(["import", ".", "--db", workspace.path("imported.sqlite")])
         #expect(imported.status == 2 && imported.stderr.contains(". is a directory, not an export"), "\(imported.stderr)")
         #expect(directorySnapshot(workspace.directory) == before, "a refused command created or changed files")
