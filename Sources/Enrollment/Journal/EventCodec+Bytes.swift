@@ -16,7 +16,6 @@ extension EventCodec {
     ) throws(StoreError) -> EnrollmentEvent {
         if let type = EventType(utf8: typeBytes), schemaVersion == type.currentVersion,
            let event = decodeFlat(type, data) {
-            try checkRanges(event, type: type.rawValue, position: position)
             return event
         }
         return try decode(
@@ -91,13 +90,20 @@ private struct FlatFields {
             field = parsed
             return true
         }
+        // A number outside what the engine writes (``EnrollmentEvent/fieldOutOfRange``) also
+        // goes to the general path, which refuses it naming the field: checked here on the
+        // integers, before any event is built, so the rebuild's hot loop pays two comparisons.
+        func within<T: Comparable>(_ parsed: T?, _ range: ClosedRange<T>) -> T? {
+            parsed.flatMap { range.contains($0) ? $0 : nil }
+        }
+        let times = EnrollmentEvent.timeRange, counters = EnrollmentEvent.counterRange
         switch key {
         case "issuer": return once(&issuer, value.string)
         case "account": return once(&account, value.string)
         case "algorithm": return once(&algorithm, value.string.flatMap(Digest.init(rawValue:)))
-        case "digits": return once(&digits, value.int)
-        case "period": return once(&period, value.int)
-        case "expiresAt": return once(&expiresAt, value.int64)
+        case "digits": return once(&digits, within(value.int, 6...8))
+        case "period": return once(&period, within(value.int, 1...3600))
+        case "expiresAt": return once(&expiresAt, within(value.int64, times))
         case "sealedSecret":
             // As the general path: a null secret reads back as forgotten. Text that is not strict
             // Base64 is left to the general path (and `Data(base64Encoded:)`) to judge.
@@ -106,16 +112,16 @@ private struct FlatFields {
             case .text(let text): return once(&sealedSecret, Base64.decode(text).map { .sealed($0) })
             default: return false
             }
-        case "step": return once(&step, value.int64)
+        case "step": return once(&step, within(value.int64, 0...times.upperBound))
         case "replacedPrevious": return once(&replacedPrevious, value.bool)
         case "reason": return once(&reason, value.string)
         case "target": return once(&target, value.string.flatMap(SecretRole.init(rawValue:)))
-        case "failedAttempts": return once(&failedAttempts, value.int)
-        case "remainingAttempts": return once(&remainingAttempts, value.int)
+        case "failedAttempts": return once(&failedAttempts, within(value.int, counters))
+        case "remainingAttempts": return once(&remainingAttempts, within(value.int, counters))
         case "replacement": return once(&replacement, value.bool)
-        case "expiredAt": return once(&expiredAt, value.int64)
-        case "until": return once(&until, value.int64)
-        case "lockNumber": return once(&lockNumber, value.int)
+        case "expiredAt": return once(&expiredAt, within(value.int64, times))
+        case "until": return once(&until, within(value.int64, times))
+        case "lockNumber": return once(&lockNumber, within(value.int, counters))
         case "hadActive": return once(&hadActive, value.bool)
         default:
             // Unknown members are ignored, like Codable does, as long as they are flat.

@@ -93,7 +93,8 @@ public enum EventCodec {
     }
 
     /// Refuses an event with a field outside what the engine writes
-    /// (``EnrollmentEvent/fieldOutOfRange``); both decoders end here.
+    /// (``EnrollmentEvent/fieldOutOfRange``). The in-place decoder sends such rows here (its
+    /// fields are range-checked as they are read), so both decoders refuse them the same way.
     static func checkRanges(_ event: EnrollmentEvent, type: String, position: Int64) throws(StoreError) {
         if let problem = event.fieldOutOfRange {
             throw .undecodableEvent(position: position, type: type, reason: problem)
