@@ -168,7 +168,9 @@ struct ConcurrencyTests {
         holder.standardInput = input
         holder.standardOutput = FileHandle.nullDevice
         try holder.run()
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 1;\n".utf8))
+        // A busy timeout of its own: a lock held for a moment by a process just ending (a checkpoint
+        // on close) must not make the holder give up before it holds the lock.
+        input.fileHandleForWriting.write(Data(".timeout 10000\nBEGIN IMMEDIATE;\nSELECT 1;\n".utf8))
         defer {
             input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
             try? input.fileHandleForWriting.close()
