@@ -49,6 +49,31 @@ struct DeciderTests {
         #expect(AuthenticatorState.initial.evolve(decision.events).status == .pending)
     }
 
+    @Test("times an event carries never pass the year 9999, whatever the clock or the lock's doubling: every decided event reads back")
+    func timesStayReadable() throws {
+        let last: UnixTime = 253_402_300_799
+        let late = EnrollmentDecider.decide(.requestEnrollment(EnrollmentOptions()), state: .initial, context: context(last - 10, fresh: secret))
+        guard case .enrollmentRequested(let issued)? = late.events.first else {
+            Issue.record("expected EnrollmentRequested, got \(late.events)")
+            return
+        }
+        #expect(issued.expiresAt == last)
+        // A week-long lock doubled nineteen times would end in the year 12075.
+        var policy = EnrollmentPolicy.default
+        policy.maxFailedAttempts = 1
+        policy.lockDuration = 7 * 86_400
+        var state = AuthenticatorState.initial.evolve(late.events)
+        state.lockCount = 30
+        let locked = EnrollmentDecider.decide(.confirmCode("000000"), state: state, context: DecisionContext(now: last - 10, user: "alice", policy: policy))
+        #expect(locked.rejection == .locked(until: last))
+        for event in late.events + locked.events {
+            let encoded = try EventCodec.encode(event) { _ in [1, 2, 3] }
+            #expect(throws: Never.self, "\(encoded.type) must read back") {
+                try EventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, data: encoded.data)
+            }
+        }
+    }
+
     @Test("a right code activates the pending secret and records the matched step")
     func confirm() throws {
         let now = t0 + 45

@@ -109,7 +109,7 @@ public enum EnrollmentDecider {
         state = state.evolve(rejected)
         if failures >= limit {
             let number = state.lockCount + 1
-            let until = context.now + context.policy.lockDuration(number: number)
+            let until = latest(context.now, plus: context.policy.lockDuration(number: number))
             let locked = EnrollmentEvent.confirmationLocked(ConfirmationLocked(until: until, lockNumber: number, failedAttempts: failures))
             events.append(locked)
             state = state.evolve(locked)
@@ -124,7 +124,15 @@ public enum EnrollmentDecider {
     private static func issue(_ secret: Secret, _ options: EnrollmentOptions, _ context: DecisionContext) -> SecretIssued {
         SecretIssued(
             secret: .open(secret), issuer: options.issuer, account: options.account ?? context.user,
-            parameters: options.parameters, expiresAt: context.now + context.policy.pendingLifetime)
+            parameters: options.parameters, expiresAt: latest(context.now, plus: context.policy.pendingLifetime))
+    }
+
+    /// `time + seconds`, but never past the last time an event may carry
+    /// (``EnrollmentEvent/timeRange``): a clock near the year 9999, or the twentieth doubling of
+    /// a week-long lock, must not write an event that no reader accepts.
+    private static func latest(_ time: UnixTime, plus seconds: Int64) -> UnixTime {
+        let (sum, overflow) = time.addingReportingOverflow(seconds)
+        return overflow ? EnrollmentEvent.timeRange.upperBound : min(sum, EnrollmentEvent.timeRange.upperBound)
     }
 
     /// Exactly `digits` ASCII digits. Unicode digits, spaces and dashes are refused as malformed.
