@@ -175,6 +175,30 @@ struct EndpointTests {
         }
     }
 
+    @Test("a 500 from an unreadable journal row logs one error line with the trace id, code and cause; no secret")
+    func serverErrorIsLogged() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let secret = try #require(uriParameter(uri, "secret"))
+            // Tampered with an independent tool, so the event can no longer be decoded.
+            try run("/usr/bin/sqlite3", [harness.databasePath, "UPDATE events SET data = '{' WHERE position = 1"])
+            let response = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(response.status == .internalServerError)
+            #expect(response["code"] == "undecodable_event")
+            let traceId = try #require(response["traceId"])
+            let errors = harness.logs.all.split(separator: "\n").filter { $0.hasPrefix("error ") }
+            #expect(errors.count == 1)
+            let line = try #require(errors.first)
+            #expect(line.contains("trace_id=\(traceId)"))
+            #expect(line.contains("code=undecodable_event"))
+            #expect(line.contains("position 1"))
+            #expect(!harness.logs.all.contains(secret))
+            #expect(!harness.logs.all.contains(token))
+        }
+    }
+
     @Test("the page is served with no external resource and a strict Content-Security-Policy")
     func page() async throws {
         let harness = try await Harness()

@@ -20,6 +20,9 @@ public struct APIError: Error, Sendable, Equatable {
     public var details: Details
     /// The methods the path accepts, sent as `Allow` with a 405 (RFC 9110 §15.5.6).
     public var allow: [HTTPRequest.Method] = []
+    /// What the operator needs to find the cause of a 5xx (a storage error's full message,
+    /// naming a path or a journal position): logged with the trace id, never sent to the client.
+    public var logDetail: String?
 
     public struct Details: Sendable, Equatable, Codable {
         public var remainingAttempts: Int?
@@ -115,13 +118,17 @@ public struct APIError: Error, Sendable, Equatable {
     static func store(_ error: StoreError) -> APIError {
         switch error {
         case .busy, .tooManyConflicts, .conflict:
-            return APIError(
+            var apiError = APIError(
                 .serviceUnavailable, code: error.code, message: "the enrollment database is busy",
                 description: "try again in a moment", retryAfter: 1)
+            apiError.logDetail = error.message
+            return apiError
         default:
-            return APIError(
+            var apiError = APIError(
                 .internalServerError, code: error.code, message: "the enrollment database cannot be used",
                 description: "tell the operator; the server log names the problem (trace id above)")
+            apiError.logDetail = error.message
+            return apiError
         }
     }
 

@@ -7,8 +7,9 @@ import Logging
 ///
 /// The access line is structured (swift-log metadata): method, path, status, duration, trace
 /// id and the authenticated user. It never holds the query string, a header, or a body, so no
-/// token, secret or code can reach the log through it. Errors the routes did not anticipate are
-/// logged with their trace id and answered 500 without details.
+/// token, secret or code can reach the log through it. Every 5xx answer also writes one error
+/// line with the trace id, the error code and what went wrong (``APIError/logDetail``, or the
+/// type of an error the routes did not anticipate), since the client is told the log names it.
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
     let logger: Logger
@@ -19,12 +20,12 @@ struct AccessLogMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch let error as APIError {
+            logServerError(error, context: context)
             response = error.response(traceId: context.traceId)
         } catch {
-            let apiError = Self.translate(error, request: request)
-            if apiError.status == .internalServerError {
-                logger.error("unexpected failure", metadata: ["trace_id": "\(context.traceId)", "error": "\(String(reflecting: type(of: error)))"])
-            }
+            var apiError = Self.translate(error, request: request)
+            if apiError.logDetail == nil { apiError.logDetail = "unexpected \(String(reflecting: type(of: error)))" }
+            logServerError(apiError, context: context)
             response = apiError.response(traceId: context.traceId)
         }
         response.headers[Self.traceHeader] = context.traceId
@@ -40,6 +41,18 @@ struct AccessLogMiddleware: RouterMiddleware {
         if let user = context.record.user { metadata["user"] = "\(user)" }
         logger.info("request", metadata: metadata)
         return response
+    }
+
+    /// One error line for a 5xx: the trace id the client was given, the stable code and the
+    /// detail. APIError messages and details never carry a secret, a code or a token.
+    func logServerError(_ error: APIError, context: Context) {
+        guard error.status.code >= 500 else { return }
+        logger.error(
+            "request failed",
+            metadata: [
+                "trace_id": "\(context.traceId)", "code": "\(error.code)",
+                "error": "\(error.logDetail ?? error.message)",
+            ])
     }
 
     static let traceHeader = HTTPField.Name("X-Trace-Id")!
