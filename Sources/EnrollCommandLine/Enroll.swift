@@ -93,8 +93,9 @@ public enum CommandLineRunner {
             return .command(try root.parseAsRoot(arguments))
         } catch {
             if root.exitCode(for: error) == .success {
-                print(root.fullMessage(for: error))
-                return .exit(CLIExit.done)
+                // Help: output like any other, so help into a full disk is exit 3 too.
+                Terminal.line(root.fullMessage(for: error))
+                return .exit(Terminal.outputFailure()?.report() ?? CLIExit.done)
             }
             Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage", hint: "see `enroll --help`")
             return .exit(CLIExit.badInput)
@@ -135,8 +136,8 @@ public enum CommandLineRunner {
         default:
             // Help and version requests, and argument-parser errors raised while running.
             if root.exitCode(for: error) == .success {
-                print(root.fullMessage(for: error))
-                return CLIExit.done
+                Terminal.line(root.fullMessage(for: error))
+                return Terminal.outputFailure()?.report() ?? CLIExit.done
             }
             Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)", hint: nil)
             return CLIExit.environment

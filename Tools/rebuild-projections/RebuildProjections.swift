@@ -134,6 +134,7 @@ extension RebuildProjections {
         do {
             var command = try parseAsRoot()
             try command.run()
+            Output.finish(0)
         } catch let failure as Failure {
             Output.error(failure.message)
             Foundation.exit(3)
@@ -141,7 +142,7 @@ extension RebuildProjections {
             let code = exitCode(for: error)
             if code == .success {
                 Output.line(fullMessage(for: error))
-                Foundation.exit(0)
+                Output.finish(0)
             }
             let message = RebuildProjections.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
             Output.error(message + " (see rebuild-projections --help)")
@@ -150,18 +151,46 @@ extension RebuildProjections {
     }
 }
 
+/// Output with write(2): `FileHandle.write` traps on a failed write (a full disk, a closed
+/// stdout). A failed write to stdout is remembered, and the run ends with one line and exit 3
+/// instead of a silent success (``finish(_:)``).
 enum Output {
-    static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
-    }
+    /// The `errno` of the first write to stdout that failed (0: none). The tool is single-threaded.
+    nonisolated(unsafe) static var stdoutFailure: Int32 = 0
 
-    static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("rebuild-projections: error: " + text + "\n").utf8))
-    }
+    static func line(_ text: String) { write(Array((text + "\n").utf8), to: STDOUT_FILENO) }
+
+    static func error(_ text: String) { write(Array(("rebuild-projections: error: " + text + "\n").utf8), to: STDERR_FILENO) }
 
     static func json(_ object: [String: Any?]) {
         let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys])) ?? Data("{}".utf8)
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        write(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO)
+    }
+
+    static func write(_ bytes: [UInt8], to descriptor: Int32) {
+        bytes.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, start + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    // A reader that went away (EPIPE) ends the output quietly, as for any tool.
+                    if descriptor == STDOUT_FILENO && errno != EPIPE && stdoutFailure == 0 { stdoutFailure = errno }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Exits with `code`, or with 3 and one line if some output could not be written.
+    static func finish(_ code: Int32) -> Never {
+        if stdoutFailure != 0 {
+            error("could not write the output (\(String(cString: strerror(stdoutFailure)))); make room or send the output elsewhere")
+            Foundation.exit(3)
+        }
+        Foundation.exit(code)
     }
 }
 
@@ -185,11 +214,11 @@ final class ProgressBar {
         } ?? "--:--"
         let line = String(format: "\r%@ [%@] %3d%%  %d/%d events  %d events/s  ETA %@ ",
             progress.projection, bar, Int(progress.fraction * 100), progress.position, progress.head, Int(progress.eventsPerSecond), eta)
-        FileHandle.standardError.write(Data(line.utf8))
+        Output.write(Array(line.utf8), to: STDERR_FILENO)
         drawn = true
     }
 
     func finish() {
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if drawn { Output.write(Array("\r\u{1B}[2K".utf8), to: STDERR_FILENO) }
     }
 }

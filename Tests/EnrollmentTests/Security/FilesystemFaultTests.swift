@@ -203,4 +203,23 @@ struct FilesystemFaultTests {
         }
         expectRefused(outcome, "exportfile", message: "export.jsonl (No space left on device)")
     }
+
+    @Test("stdout on /dev/full: help and rebuild-projections say so in one line and exit 3, never a trap or a silent 0")
+    func helpAndToolsToDevFull() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let bash = try Processes.tool("bash", package: "bash")
+        let enroll = try Processes.product("enroll"), rebuild = try Processes.product("rebuild-projections")
+        for command in [
+            "\"$ENROLL\" --help", "\"$ENROLL\" help status", "\"$REBUILD\" --help",
+            "\"$REBUILD\" --db \"$ENROLL_DB\" --status", "\"$REBUILD\" --db \"$ENROLL_DB\" --status --json",
+        ] {
+            let result = try Processes.run(bash, ["-c", command + " > /dev/full"], environment: [
+                "ENROLL": enroll, "REBUILD": rebuild, "ENROLL_DB": workspace.database, "PATH": "/usr/bin:/bin",
+            ])
+            #expect(result.status == 3, "\(command): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains("could not write the output (No space left on device)"), "\(command): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(command): \(result.stderr)")
+        }
+    }
 }
