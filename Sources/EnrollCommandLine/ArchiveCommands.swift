@@ -30,7 +30,9 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
         let count: Int64
-        if let output {
+        if let requested = output {
+            // Written beside the file its links lead to, then renamed over it (never over a device).
+            let output = try OutputFile.resolve(requested)
             let temporary = output + ".partial-\(getpid())"
             guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
                 throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output); pass --output with a path in a writable directory", exitCode: CLIExit.environment))

@@ -159,20 +159,7 @@ struct RevealCommand: ParsableCommand {
             throw ValidationError("a PNG is binary; pass --output FILE (or redirect stdout)")
         }
         // Checked before the reveal is recorded, so the journal never shows a reveal nobody saw.
-        if let output {
-            if output.isEmpty { throw ValidationError("--output is empty; pass --output with a file path") }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw ValidationError("cannot write \(output): it is a directory; pass --output with a file path")
-            }
-            let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("cannot write \(output): the directory \(directory) does not exist; pass --output with a path in an existing directory")
-            }
-            guard FileManager.default.isWritableFile(atPath: directory) else {
-                throw ValidationError("cannot write \(output): the directory \(directory) is not writable; pass --output with a writable path")
-            }
-        }
+        if let output { _ = try OutputFile.resolve(output) }
     }
 
     func run() throws {
@@ -191,7 +178,7 @@ struct RevealCommand: ParsableCommand {
         }
         if let output {
             do {
-                try Data(bytes).write(to: URL(fileURLWithPath: output), options: .atomic)
+                try Data(bytes).write(to: URL(fileURLWithPath: try OutputFile.resolve(output)), options: .atomic)
             } catch {
                 throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(Terminal.reason(error))); pass --output with a writable path", exitCode: CLIExit.environment))
             }

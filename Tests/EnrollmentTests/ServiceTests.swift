@@ -152,6 +152,31 @@ struct ServiceTests {
         #expect(json["pendingExpired"] as? Bool == true, "\(json)")
     }
 
+    @Test("--output never replaces what is not a regular file: a pipe or a directory is refused (exit 2, nothing recorded); a symbolic link is written through")
+    func outputPaths() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        #expect(try workspace.enroll(["request", "alice"], environment: now).status == 0)
+        let fifo = workspace.path("pipe")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let before = try SQLite3.eventTypes(workspace.database)
+        for arguments in [["export", "--output", fifo], ["reveal", "alice", "--format", "uri", "--output", fifo], ["reveal", "alice", "--output", workspace.directory.path]] {
+            let result = try workspace.enroll(arguments, environment: now)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("cannot write"), "\(arguments): \(result.stderr)")
+        }
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "the pipe is still a pipe")
+        #expect(try SQLite3.eventTypes(workspace.database) == before, "no reveal recorded for output nobody can see")
+
+        let link = workspace.path("latest.uri"), target = workspace.path("target.uri")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.uri")
+        let written = try workspace.enroll(["reveal", "alice", "--format", "uri", "--output", link], environment: now)
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.uri", "the link is still a link")
+        #expect(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("otpauth://totp/"))
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()
