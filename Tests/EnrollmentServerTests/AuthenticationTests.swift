@@ -54,6 +54,32 @@ struct AuthenticationTests {
         }
     }
 
+    /// An HS256 JWT over `payload` as written (duplicates kept), signed by openssl, not JWTKit.
+    static func signedWithOpenSSL(payload: String) throws -> String {
+        let input = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(payload.utf8))
+        let hexKey = Harness.secret.map { String(format: "%02x", $0) }.joined()
+        // Prints "HMAC-SHA2-256(stdin)= <hex>"; the hex is the last word.
+        let output = try run("/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:\(hexKey)"], input: Data(input.utf8))
+        let hex = Array(try #require(output.split(separator: " ").last).trimmingCharacters(in: .whitespacesAndNewlines))
+        let mac = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(hex[$0...$0 + 1]), radix: 16) }
+        #expect(mac.count == 32)
+        return input + "." + base64URL(Data(mac))
+    }
+
+    @Test("a correctly signed token naming 'sub' twice is 401 (RFC 7519 §4), the same token without the duplicate is accepted")
+    func duplicateClaims() async throws {
+        let harness = try await Harness()
+        let exp = harness.clock.now() + 600
+        let single = try Self.signedWithOpenSSL(payload: #"{"sub":"alice","exp":\#(exp)}"#)
+        let twice = try Self.signedWithOpenSSL(payload: #"{"sub":"alice","exp":\#(exp),"sub":"bob"}"#)
+        try await harness.test { client in
+            #expect(try await client.request(.get, Client.totp + "/status", token: single).status == .ok)
+            let response = try await client.request(.get, Client.totp + "/status", token: twice)
+            Self.expectUnauthenticated(response, "duplicate sub")
+            #expect(response["message"]?.contains("twice") == true)
+        }
+    }
+
     @Test("a token expires with the server's clock")
     func expiry() async throws {
         let harness = try await Harness()

@@ -123,6 +123,26 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("a body naming a member twice is 400 duplicate_member, whichever value comes first, and records nothing")
+    func duplicateMembers() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            for body in [
+                #"{"action":"VALIDATE","verificationCode":"123456","action":"INIT"}"#,
+                #"{"action":"INIT","action":"INIT"}"#,
+                #"{"action":"INIT","verificationCode":"1","verificationCode":"2"}"#,
+            ] {
+                let response = try await client.request(.post, token: token, json: body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response["code"] == "duplicate_member", "\(body)")
+                #expect(response["message"]?.contains("more than once") == true)
+            }
+            #expect(try harness.service.load("alice").version == 0)
+            #expect(try await client.request(.post, token: token, json: #"{"action":"INIT"}"#).status == .ok)
+        }
+    }
+
     @Test("VALIDATE with nothing pending: 409 no_pending_secret; a code already used: isValid false, code_reused")
     func validateWithoutPending() async throws {
         let harness = try await Harness()

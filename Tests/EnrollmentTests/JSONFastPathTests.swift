@@ -68,6 +68,15 @@ struct JSONFastPathTests {
         }
     }
 
+    @Test("Duplicate member names: the journal's reading is unchanged (last wins); duplicateMember finds them at any depth")
+    func duplicateMembers() throws {
+        #expect(try JSONValue.parse(#"{"sub":"alice","sub":"bob"}"#) == .object(["sub": .string("bob")]))
+        #expect(JSONValue.duplicateMember(in: #"{"sub":"alice","sub":"bob"}"#) == "sub")
+        #expect(JSONValue.duplicateMember(in: #"{"a":[{"x":1,"y":2,"x":3}]}"#) == "x")
+        #expect(JSONValue.duplicateMember(in: #"{"a":{"x":1},"b":{"x":1}}"#) == nil)
+        #expect(JSONValue.duplicateMember(in: #"{"a":1,"#) == nil)
+    }
+
     @Test("Nesting deeper than the limit is refused instead of exhausting the stack")
     func depthLimit() throws {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)

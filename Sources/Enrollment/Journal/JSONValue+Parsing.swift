@@ -14,13 +14,20 @@ struct JSONParser {
     enum Failure: Error, Sendable, Hashable {
         case unexpected(offset: Int)
         case tooDeep
+        /// An object named this member twice (only with `rejectingDuplicates`).
+        case duplicateMember(String)
     }
 
     private let bytes: [UInt8]
     private var index = 0
+    /// RFC 8259 §4 leaves duplicate names to the implementation (the last one wins here);
+    /// RFC 7519 §4 and RFC 7515 §5.2 ask JWT and JWS readers to refuse them, and so does the
+    /// API for request bodies. The journal writes no duplicates and keeps the default.
+    private var rejectingDuplicates = false
 
-    static func parse(_ text: String) throws(Failure) -> JSONValue {
+    static func parse(_ text: String, rejectingDuplicates: Bool = false) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: Array(text.utf8))
+        parser.rejectingDuplicates = rejectingDuplicates
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -81,6 +88,7 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure }
             index += 1
             skipWhitespace()
+            if rejectingDuplicates, members[key] != nil { throw .duplicateMember(key) }
             members[key] = try value(depth: depth + 1)
             skipWhitespace()
             guard index < bytes.count else { throw failure }

@@ -40,6 +40,20 @@ public enum JSONValue: Sendable, Hashable, Codable {
         try JSONParser.parse(text)
     }
 
+    /// The first member name an object in `text` repeats (at any depth), or nil when there is
+    /// none or `text` is not JSON (the caller's own decoder reports that). Readers that must
+    /// not pick one of two values silently (JWT claims, RFC 7519 §4; API request bodies) ask
+    /// this before decoding.
+    public static func duplicateMember(in text: String) -> String? {
+        do {
+            _ = try JSONParser.parse(text, rejectingDuplicates: true)
+            return nil
+        } catch {
+            if case .duplicateMember(let name) = error { return name }
+            return nil
+        }
+    }
+
     static func object<T: Encodable>(from value: T) throws -> [String: JSONValue] {
         guard case .object(let object) = try JSONValueCoder.encode(value) else { return [:] }
         return object

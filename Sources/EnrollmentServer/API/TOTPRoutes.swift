@@ -71,6 +71,13 @@ struct TOTPRoutes {
         let user = try await authenticate(request, context: context)
         try await admitWrite(user)
         let body = try await readBody(request)
+        // Foundation's decoder keeps the first of two equal names: {"action":"VALIDATE",…,"action":"INIT"}
+        // would run as VALIDATE while another reader sees INIT. Refuse the ambiguity instead.
+        if let name = JSONValue.duplicateMember(in: String(decoding: body, as: UTF8.self)) {
+            throw APIError.badRequest(
+                "duplicate_member", "the body names '\(name.prefix(32))' more than once",
+                "send each member once, e.g. {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}")
+        }
         let decoded: ActionRequest
         do {
             decoded = try JSONDecoder().decode(ActionRequest.self, from: body)

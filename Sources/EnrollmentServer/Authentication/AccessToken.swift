@@ -125,6 +125,15 @@ public struct TokenVerifier: Sendable {
         guard alg == algorithm else {
             throw .unauthenticated("the token's algorithm '\(alg.prefix(16))' is not accepted (this server accepts \(algorithm))")
         }
+        // JWTKit's decoder keeps the first of two equal names; RFC 7519 §4 says such a token
+        // must be refused (or the last taken), so a signed {"sub":"alice","sub":"bob"} is no one.
+        let segments = token.split(separator: ".", omittingEmptySubsequences: false).prefix(2)
+        for segment in segments {
+            guard let bytes = Base64URL.decode(String(segment)) else { continue }
+            if JSONValue.duplicateMember(in: String(decoding: bytes, as: UTF8.self)) != nil {
+                throw .unauthenticated("the token's header or claims name a member twice (RFC 7519 §4)")
+            }
+        }
         let claims: AccessTokenClaims
         do {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)
