@@ -177,6 +177,30 @@ struct ServiceTests {
         #expect(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("otpauth://totp/"))
     }
 
+    @Test("user ids that are the same text in Unicode but different bytes (josé composed and decomposed) stay two users in the projections, inline and after a rebuild")
+    func unicodeEquivalentUsers() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        let composed = "jos\u{E9}", decomposed = "jose\u{301}"
+        #expect(composed == decomposed, "Swift compares them as equal: that is the trap")
+        let (requested, json) = try workspace.enrollJSON(["request", composed], environment: now)
+        #expect(requested.status == 0)
+        let secret = try #require((json["otpauthURI"] as? String).flatMap(secretParameter(of:)))
+        #expect(try workspace.enroll(["confirm", composed, try Oathtool.code(base32Secret: secret, at: t0)], environment: now).status == 0)
+        #expect(try workspace.enroll(["request", decomposed], environment: now).status == 0)
+        func statuses() throws -> [String] {
+            try [composed, decomposed].map { user in
+                let (_, json) = try workspace.enrollJSON(["status", user], environment: now)
+                return json["status"] as? String ?? "?"
+            }
+        }
+        #expect(try statuses() == ["active", "pending"])
+        let rebuild = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        #expect(try statuses() == ["active", "pending"])
+        #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM authenticators") == "2")
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

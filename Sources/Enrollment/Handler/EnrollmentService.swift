@@ -248,7 +248,8 @@ public final class EnrollmentService: Sendable {
         guard let record = try Self.commandRecord(envelope.commandId, in: db) else { return nil }
         // A retry repeats the same command for the same user; anything else reusing the id is a
         // mistake the caller must hear about, not the first command's outcome passed off as its own.
-        guard record.stream == envelope.user, record.command == envelope.command.name else {
+        // Byte for byte, as the journal tells users apart (not by Unicode equivalence).
+        guard record.stream.utf8.elementsEqual(envelope.user.utf8), record.command == envelope.command.name else {
             throw InputError.commandIdReused(id: envelope.commandId, command: record.command, user: record.stream)
         }
         let stream = record.stream, version = record.version

@@ -192,9 +192,10 @@ struct AuthenticatorsFold: ProjectionFold {
     /// False while every row in the table is one this fold holds (it began on an empty table and
     /// has forgotten nothing): a user seen for the first time then has no row to read.
     private var tableMayHoldUnseenRows: Bool
-    private var rows: [String: Held] = [:]
+    /// Keyed by the user id's bytes, as the table is (``BinaryString``).
+    private var rows: [BinaryString: Held] = [:]
     /// The user of the last event and where their row is, while that index is valid.
-    private var lastUser: (user: String, index: Dictionary<String, Held>.Index)?
+    private var lastUser: (user: BinaryString, index: Dictionary<BinaryString, Held>.Index)?
 
     init(table: String, tableMayHoldUnseenRows: Bool, rowLimit: Int = 50_000) {
         self.table = table
@@ -203,7 +204,7 @@ struct AuthenticatorsFold: ProjectionFold {
     }
 
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
-        let user = header.streamId
+        let user = BinaryString(header.streamId)
         // A command's events follow one another in the journal: the last user's row is looked
         // up without hashing again.
         if let last = lastUser, last.user == user {
@@ -223,14 +224,14 @@ struct AuthenticatorsFold: ProjectionFold {
             rows.removeAll(keepingCapacity: true)
             tableMayHoldUnseenRows = true
         }
-        var row = AuthenticatorRow(user: user)
-        if tableMayHoldUnseenRows, let stored = try AuthenticatorRow.load(user, from: table, in: db) { row = stored }
+        var row = AuthenticatorRow(user: user.string)
+        if tableMayHoldUnseenRows, let stored = try AuthenticatorRow.load(user.string, from: table, in: db) { row = stored }
         row.apply(event, header: header)
         rows[user] = Held(row: row, changed: true)
     }
 
     mutating func flush(in db: Database) throws {
-        var changed: [Dictionary<String, Held>.Index] = []
+        var changed: [Dictionary<BinaryString, Held>.Index] = []
         var index = rows.startIndex
         while index != rows.endIndex {
             if rows.values[index].changed { changed.append(index) }

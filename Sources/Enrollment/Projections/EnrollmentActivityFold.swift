@@ -34,9 +34,10 @@ struct EnrollmentActivityFold: ProjectionFold {
             """
     }()
 
+    /// Issuers and users keyed by their bytes, as the table and the journal are (``BinaryString``).
     private struct Key: Hashable {
         var day: Int64
-        var issuer: String
+        var issuer: BinaryString
     }
 
     let table: String
@@ -46,7 +47,7 @@ struct EnrollmentActivityFold: ProjectionFold {
     /// The fold began at the journal's first event, and has forgotten no user: a user it has
     /// not seen issue a secret has none.
     private var knowsEveryIssuer: Bool
-    private var latestIssuers: [String: String] = [:]
+    private var latestIssuers: [BinaryString: String] = [:]
     /// Counts not yet added to the table.
     private var counts: [Key: [Int]] = [:]
 
@@ -75,14 +76,14 @@ struct EnrollmentActivityFold: ProjectionFold {
         }
         let resolved = try issuer ?? latestIssuer(of: header, in: db)
         if issuer != nil { remember(resolved, of: header.streamId) }
-        let key = Key(day: EnrollmentActivityProjection.dayNumber(of: header.recordedAt), issuer: resolved)
+        let key = Key(day: EnrollmentActivityProjection.dayNumber(of: header.recordedAt), issuer: BinaryString(resolved))
         counts[key, default: Array(repeating: 0, count: Column.allCases.count)][column.rawValue] += 1
         if counts.count >= Self.countLimit { try flush(in: db) }
     }
 
     /// The issuer of the user's latest secret issued before this event.
     private mutating func latestIssuer(of header: EventHeader, in db: Database) throws -> String {
-        if let known = latestIssuers[header.streamId] { return known }
+        if let known = latestIssuers[BinaryString(header.streamId)] { return known }
         let found = knowsEveryIssuer
             ? EnrollmentActivityProjection.unknownIssuer
             : try EnrollmentActivityProjection.latestIssuer(of: header.streamId, before: header.streamVersion, in: db)
@@ -91,6 +92,7 @@ struct EnrollmentActivityFold: ProjectionFold {
     }
 
     private mutating func remember(_ issuer: String, of user: String) {
+        let user = BinaryString(user)
         if latestIssuers.count >= userLimit, latestIssuers[user] == nil {
             latestIssuers.removeAll(keepingCapacity: true)
             knowsEveryIssuer = false
@@ -103,7 +105,7 @@ struct EnrollmentActivityFold: ProjectionFold {
         var add = try RowWriter("INSERT INTO \"" + table + "\"" + Self.addCounts, in: db)
         for (key, added) in counts {
             add.bind(EnrollmentActivityProjection.day(number: key.day))
-            add.bind(key.issuer)
+            add.bind(key.issuer.string)
             for count in added { add.bind(count) }
             try add.writeRow(in: db)
         }

@@ -1,0 +1,24 @@
+/// A string compared, hashed and ordered by its UTF-8 bytes, as SQLite's BINARY collation does.
+///
+/// Swift's `String` compares by Unicode canonical equivalence: "josé" typed composed (é) and
+/// decomposed (e + ◌́) are equal strings, but two different streams, rows and primary keys in
+/// the database. A fold keyed on `String` would merge the two users into one row; keyed on
+/// this, the projections hold exactly what the journal holds.
+struct BinaryString: Hashable, Comparable {
+    let string: String
+
+    init(_ string: String) { self.string = string }
+
+    static func == (lhs: BinaryString, rhs: BinaryString) -> Bool {
+        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+    }
+
+    static func < (lhs: BinaryString, rhs: BinaryString) -> Bool {
+        lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        var string = string
+        string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
