@@ -32,7 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$binary" serve --demo --port 0 --db "$work/enrollment.sqlite" --key-file "$work/enrollment.key" \
+# A non-ASCII demo user: the page must show the token's UTF-8 'sub' as it is.
+"$binary" serve --demo --demo-user 'josé' --port 0 --db "$work/enrollment.sqlite" --key-file "$work/enrollment.key" \
   >"$work/stdout" 2>"$work/server.log" &
 server=$!
 for _ in $(seq 1 200); do

@@ -15,6 +15,7 @@ packages=(
   chromium chromium-driver # the browser test of the Authenticator App page (Tools/browser-test.sh)
   python3-venv             # the browser test's selenium lives in a venv under .venv
   curl openssl             # `enroll serve` process tests: HTTP requests, tokens signed by openssl
+  nodejs                   # node --check and a run of the page's script (EnrollmentServerTests)
 )
 packages+=("$@")
 

@@ -175,6 +175,30 @@ struct EndpointTests {
         }
     }
 
+    @Test(
+        "the page's script is valid JavaScript and shows a non-ASCII subject as sent (node)",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/node"), "needs node (Tools/install-deps.sh)"))
+    func pageShowsUTF8Subject() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("josé-日本")
+        let directory = harness.directory
+        try await harness.test { client in
+            let script = try await client.request(.get, "/myaccount/app.js", token: nil).text
+            let file = directory.appendingPathComponent("app.js")
+            try script.write(to: file, atomically: true, encoding: .utf8)
+            try run("/usr/bin/node", ["--check", file.path])
+            // The page's own subject() run by node on a token the server accepts.
+            let start = try #require(script.range(of: "function subject(jwt) {"))
+            let lineStart = script[..<start.lowerBound].lastIndex(of: "\n").map { script.index(after: $0) } ?? script.startIndex
+            let indent = script[lineStart..<start.lowerBound]
+            let end = try #require(script.range(of: "\n\(indent)}\n", range: start.upperBound..<script.endIndex))
+            let function = String(script[start.lowerBound..<end.upperBound])
+            let probe = directory.appendingPathComponent("probe.js")
+            try (function + "\nprocess.stdout.write(subject(process.argv[2]));\n").write(to: probe, atomically: true, encoding: .utf8)
+            #expect(try run("/usr/bin/node", [probe.path, token]) == "josé-日本")
+        }
+    }
+
     @Test("a 500 from an unreadable journal row logs one error line with the trace id, code and cause; no secret")
     func serverErrorIsLogged() async throws {
         let harness = try await Harness()

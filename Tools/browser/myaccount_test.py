@@ -116,7 +116,7 @@ def main():
         field.send_keys(token)
         driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
         wait.until(EC.element_to_be_clickable((By.ID, "add")))
-        check(driver.find_element(By.ID, "who").text == "Signed in as demo", "a pasted token signs in")
+        check(driver.find_element(By.ID, "who").text == "Signed in as josé", "a pasted token signs in, its UTF-8 subject shown as sent")
 
         # With the token in the address fragment, as `enroll serve --demo` prints it.
         driver.get(args.url)

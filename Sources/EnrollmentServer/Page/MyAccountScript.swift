@@ -218,10 +218,14 @@ extension MyAccountPage {
 
           // --- Sign-in ---------------------------------------------------------------------
 
+          // The claims are base64url of UTF-8 JSON (RFC 7519 §3): atob gives one character per
+          // byte (Latin-1), so the bytes go through TextDecoder, or 'josé' would show 'josÃ©'.
           function subject(jwt) {
             try {
               const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-              return JSON.parse(atob(part + '==='.slice((part.length + 3) % 4))).sub || '';
+              const binary = atob(part + '==='.slice((part.length + 3) % 4));
+              const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+              return JSON.parse(new TextDecoder('utf-8').decode(bytes)).sub || '';
             } catch (error) { return ''; }
           }
 
