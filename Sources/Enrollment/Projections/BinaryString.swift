@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string compared, hashed and ordered by its UTF-8 bytes, as SQLite's BINARY collation does.
 ///
 /// Swift's `String` compares by Unicode canonical equivalence: "josé" typed composed (é) and
@@ -10,7 +12,15 @@ struct BinaryString: Hashable, Comparable {
     init(_ string: String) { self.string = string }
 
     static func == (lhs: BinaryString, rhs: BinaryString) -> Bool {
-        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        // On the bytes in place: a rebuild compares each event's user with the last one's.
+        var left = lhs.string, right = rhs.string
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                guard a.count == b.count else { return false }
+                guard let start = a.baseAddress, let other = b.baseAddress else { return true }
+                return memcmp(start, other, a.count) == 0
+            }
+        }
     }
 
     static func < (lhs: BinaryString, rhs: BinaryString) -> Bool {
