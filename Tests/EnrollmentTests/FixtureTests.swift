@@ -104,6 +104,30 @@ struct FixtureTests {
         #expect(result.stdout.contains("ERROR") && result.stdout.contains(edit.message), "\(result.stdout)")
     }
 
+    @Test("an import whose file fails to read is refused as unreadable (nothing committed), never taken for the end of the file")
+    func importReadError() throws {
+        let workspace = try Workspace()
+        let database = try EnrollmentDatabase(path: workspace.database)
+        // A directory opens for reading on Linux, and every read of it fails (EISDIR).
+        let handle = try #require(FileHandle(forReadingAtPath: workspace.directory.path))
+        defer { try? handle.close() }
+        #expect(throws: ArchiveError.fileUnreadable(path: "dir", reason: "reading line 1 failed: Is a directory")) {
+            try JournalArchive.importLines(LineReader(handle: handle, path: "dir"), source: "dir", into: database)
+        }
+        #expect(try database.writer.read { db in try EventJournal.head(in: db) } == 0)
+    }
+
+    @Test("import of a file with a line of 20 MB is refused as not an export (no line of an export is that long), nothing created")
+    func importLongLine() throws {
+        let workspace = try Workspace()
+        let path = workspace.path("long.jsonl")
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: UInt8(ascii: "a"), count: 20 << 20))
+        let result = try workspace.enroll(["import", path, "--db", workspace.path("new.sqlite")])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("line 1 is not a journal row (it is longer than 16 MiB"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("new.sqlite")))
+    }
+
     /// Regenerates Fixtures/journals/traffic-10k.jsonl and its expected projection state from
     /// the deterministic synthetic traffic. Run with ENROLL_RECORD_FIXTURES=1.
     @Test("record the 10 000-event journal fixture", .enabled(if: ProcessInfo.processInfo.environment["ENROLL_RECORD_FIXTURES"] == "1"))

@@ -60,7 +60,7 @@ public enum FixtureRunner {
             }
             guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read") }
             defer { try? handle.close() }
-            return try runJournal(lines: LineReader(handle: handle), expected: expectedText, name: name)
+            return try runJournal(lines: LineReader(handle: handle, path: path), expected: expectedText, name: name)
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FixtureError(file: name, reason: "cannot be read as UTF-8") }
         return try run(Scenario(json: text, name: name))

@@ -175,14 +175,14 @@ public enum JournalArchive {
                 guard existing == 0 else { throw ArchiveError.notEmpty(path: path, events: existing) }
                 var previous = HashChain.genesis
                 var position: Int64 = 0
-                var versions: [String: Int64] = [:]
+                var versions: [BinaryString: Int64] = [:]
                 for (index, text) in lines.enumerated() {
                     let number = index + 1
                     if text.allSatisfy(\.isWhitespace) { continue }
                     let row = try row(from: text, number: number)
                     guard row.position == position + 1 else { throw ArchiveError.outOfSequence(line: number, expected: position + 1, found: row.position) }
                     guard HashChain.hash(of: row, previous: previous) == row.hash else { throw ArchiveError.brokenChain(line: number, position: row.position) }
-                    let version = versions[row.streamId, default: 0] + 1
+                    let version = versions[BinaryString(row.streamId), default: 0] + 1
                     guard row.streamVersion == version else {
                         throw ArchiveError.malformedLine(line: number, reason: "stream version \(row.streamVersion) of \(row.streamId) where \(version) was expected")
                     }
@@ -192,10 +192,13 @@ public enum JournalArchive {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
                     try EventJournal.insertVerbatim(row, in: db)
-                    versions[row.streamId] = version
+                    versions[BinaryString(row.streamId)] = version
                     previous = row.hash
                     position = row.position
                 }
+                // The lines ended early (an I/O error, a line too long to be an export's):
+                // nothing of them is committed.
+                if let reader = lines as? LineReader, let failure = reader.failure { throw failure }
                 guard position > 0 else { throw ArchiveError.empty(path: source) }
                 try ProjectionRebuilder.catchUpAll(in: db)
                 return position
@@ -216,32 +219,73 @@ public enum JournalArchive {
             throw ArchiveError.fileUnreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
         defer { try? handle.close() }
-        return try importLines(LineReader(handle: handle), source: path, into: database)
+        return try importLines(LineReader(handle: handle, path: path), source: path, into: database)
     }
 }
 
 /// The lines of a file, read in chunks (a journal export need not fit in memory).
-public struct LineReader: Sequence, IteratorProtocol {
+///
+/// A read that fails, or a line longer than ``maxLineBytes``, ends the lines early and is kept
+/// in ``failure``: ``JournalArchive/importLines(_:source:into:)`` checks it before it commits,
+/// so an I/O error is never taken for the end of the file (a shorter journal imported as if
+/// whole). Each byte is looked at once: a long line is not searched again after every chunk.
+public final class LineReader: Sequence, IteratorProtocol {
+    /// Longer than any export line (an event is a few hundred bytes): what is longer is not an export.
+    public static let maxLineBytes = 16 << 20
+
     let handle: FileHandle
-    var buffer = Data()
-    var finished = false
+    private var buffer: [UInt8] = []
+    /// The first byte not yet returned, and how many bytes after it hold no newline.
+    private var start = 0, scanned = 0
+    private var finished = false
+    private var lines = 0
+    /// Why the lines ended early, if they did.
+    public private(set) var failure: ArchiveError?
+    let path: String
 
-    public init(handle: FileHandle) { self.handle = handle }
+    public init(handle: FileHandle, path: String = "the file") {
+        self.handle = handle
+        self.path = path
+    }
 
-    public mutating func next() -> String? {
+    public func next() -> String? {
         while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = buffer[buffer.startIndex..<newline]
-                buffer.removeSubrange(buffer.startIndex...newline)
-                return String(decoding: line, as: UTF8.self)
+            if let newline = buffer[(start + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
+                start = newline + 1
+                scanned = 0
+                lines += 1
+                return line
             }
+            scanned = buffer.count - start
             if finished {
-                guard !buffer.isEmpty else { return nil }
-                defer { buffer.removeAll() }
-                return String(decoding: buffer, as: UTF8.self)
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                lines += 1
+                return String(decoding: buffer[start...], as: UTF8.self)
             }
-            let chunk = (try? handle.read(upToCount: 1 << 16)) ?? Data()
-            if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
+            if scanned > Self.maxLineBytes {
+                return stop(.malformedLine(line: lines + 1, reason: "it is longer than \(Self.maxLineBytes >> 20) MiB, so this is not a file written by `enroll export`"))
+            }
+            if start > 0 {
+                buffer.removeSubrange(0..<start)
+                start = 0
+            }
+            do {
+                let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
+                if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
+            } catch {
+                let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError ?? (error as NSError)
+                let reason = posix.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(posix.code))) : "\(error)"
+                return stop(.fileUnreadable(path: path, reason: "reading line \(lines + 1) failed: \(reason)"))
+            }
         }
+    }
+
+    private func stop(_ failure: ArchiveError) -> String? {
+        self.failure = failure
+        finished = true
+        start = buffer.count
+        return nil
     }
 }
