@@ -92,7 +92,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileExists(let path):
             "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
         case .keyFileUnwritable(let path, let reason):
-            "cannot create the key file \(path) (\(reason)); make its directory writable or pass --key-file PATH"
+            "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
         case .rebuildInProgress(let name):
