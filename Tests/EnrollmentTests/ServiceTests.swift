@@ -201,6 +201,20 @@ struct ServiceTests {
         #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM authenticators") == "2")
     }
 
+    @Test("retrying a request's command id after a removal destroyed its secret says so (exit 2), not \"request a new enrollment\"")
+    func commandIdSpentByRemoval() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        #expect(try workspace.enroll(["request", "bob", "--command-id", "R1"], environment: now).status == 0)
+        #expect(try workspace.enroll(["remove", "bob"], environment: now).status == 0)
+        let before = try SQLite3.eventTypes(workspace.database)
+        let retry = try workspace.enroll(["request", "bob", "--command-id", "R1"], environment: now)
+        #expect(retry.status == 2, "\(retry.stderr)")
+        #expect(retry.stderr.contains("command id 'R1' already issued a secret that has been destroyed since"), "\(retry.stderr)")
+        #expect(try SQLite3.eventTypes(workspace.database) == before)
+        #expect(try workspace.enroll(["request", "bob", "--command-id", "R2"], environment: now).status == 0)
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

@@ -257,6 +257,16 @@ public final class EnrollmentService: Sendable {
         let rows = try EventJournal.readStream(stream, upTo: version, in: db)
         let decoded = try decode(rows, stream: stream, in: db)
         let mine = decoded.filter { $0.1.metadata.commandId == envelope.commandId }
+        // The secret this command issued was destroyed since (the authenticator was removed):
+        // its first outcome cannot be shown again, and "the secret cannot be opened" would
+        // wrongly suggest doing what the caller just did. Say what happened instead.
+        let issuedSecretGone = mine.contains { event, _ in
+            switch event {
+            case .enrollmentRequested(let issued), .secretRegenerated(let issued): issued.secret == .forgotten
+            default: false
+            }
+        }
+        if issuedSecretGone { throw InputError.commandIdSpent(id: envelope.commandId) }
         return CommandOutcome(
             commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
             state: AuthenticatorState.initial.evolve(decoded.map(\.0)), rejection: rejection, replayed: true)
