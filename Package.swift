@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "EnrollmentServerTests",
             dependencies: [
-                "EnrollmentServer", "Enrollment", "OneTimePassword", "QRCode",
+                "EnrollmentServer", "Enrollment", "OneTimePassword", "QRCode", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -31,6 +31,11 @@ public enum EnrollmentServer {
         return TOTPRoutes.methods[trimmed] ?? MyAccountPage.methods[trimmed] ?? []
     }
 
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
     /// The server. `onRunning` receives the bound port (useful with port 0) once it accepts
     /// connections. Graceful shutdown on SIGTERM and SIGINT comes from swift-service-lifecycle
     /// through `runService()`: the listener closes, in-flight requests finish (each engine
@@ -42,6 +47,7 @@ public enum EnrollmentServer {
     ) -> some ApplicationProtocol {
         Application(
             router: router(service: service, verifier: verifier, configuration: configuration),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "enroll"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

@@ -32,12 +32,13 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIFailure.usage((options.jwtPublicKey.map { "--jwt-public-key \($0): " } ?? "") + error.message)
         }
         if let problem = ListenAddress.problem(host: options.host, port: options.port) { throw problem }
+        let idleTimeout = try Self.idleTimeout(ProcessInfo.processInfo.environment["ENROLL_IDLE_TIMEOUT"])
         let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
         let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
         let configuration = ServerConfiguration(
             host: host, port: port, maxBodyBytes: options.maxBodyBytes, enrollmentOptions: enrollmentOptions,
-            maxWritesPerMinute: options.maxWritesPerMinute)
+            maxWritesPerMinute: options.maxWritesPerMinute, idleTimeout: idleTimeout)
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let demoUser = options.demoUser
         let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in
@@ -53,6 +54,16 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(code: "serve_failed", message: "cannot serve on \(shownHost):\(port) (\(error)); check --host and --port", exitCode: CLIExit.environment)
         }
+    }
+
+    /// `ENROLL_IDLE_TIMEOUT` (seconds, fractions allowed): how long a connection may send
+    /// nothing before it is closed; unset, ``ServerConfiguration/defaultIdleTimeout``.
+    static func idleTimeout(_ text: String?) throws -> Duration {
+        guard let text else { return ServerConfiguration.defaultIdleTimeout }
+        guard let seconds = Double(text), (0.1...3600).contains(seconds) else {
+            throw CLIFailure.usage("ENROLL_IDLE_TIMEOUT must be a number of seconds from 0.1 to 3600, not '\(text.prefix(32))'; unset it for the default of 30")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// With --demo, a HS256 token for the demo user, valid for 8 hours.

@@ -120,6 +120,24 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("ENROLL_IDLE_TIMEOUT: a half-sent request is closed after it; a value that is not seconds is exit 2 before anything is created")
+    func idleTimeout() async throws {
+        let workspace = try Workspace()
+        for bad in ["soon", "0", "-1", "100000"] {
+            let result = try workspace.enroll(["serve", "--port", "0"], environment: ["ENROLL_JWT_SECRET": Self.secret, "ENROLL_IDLE_TIMEOUT": bad])
+            #expect(result.status == 2, "\(bad): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains("ENROLL_IDLE_TIMEOUT must be a number of seconds from 0.1 to 3600"), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
+        let server = try Server(workspace, environment: ["ENROLL_IDLE_TIMEOUT": "0.5"])
+        defer { _ = server.stop() }
+        let port = server.port
+        let outcome = try await Task.detached { try RawHTTP.partialRequest(port: port, wait: 6) }.value
+        #expect(outcome.closedByServer, "still open after \(outcome.seconds) s")
+        #expect(outcome.seconds >= 0.4 && outcome.seconds < 5, "closed after \(outcome.seconds) s")
+        #expect(try await Task.detached { try RawHTTP.statusLine(port: port) }.value == "HTTP/1.1 200 OK")
+    }
+
     @Test("serve names the bad option before creating anything: a key file that is no PEM public key, a host that is no address (exit 2); a port in use (exit 3)")
     func startUpInputNamed() throws {
         let workspace = try Workspace()

@@ -12,11 +12,19 @@ public struct ServerConfiguration: Sendable {
     /// Requests that record an event (POST, DELETE, GET of the QR code or secret) per user per
     /// minute before 429 `throttled` (0: no limit).
     public var maxWritesPerMinute: Int
+    /// A connection that sends nothing (not even the rest of a request's headers) and awaits
+    /// no answer for this long is closed, so slow or stalled clients cannot hold sockets (and
+    /// file descriptors) forever. Time spent answering a request does not count.
+    public var idleTimeout: Duration
+
+    public static let defaultIdleTimeout: Duration = .seconds(30)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4096,
-        enrollmentOptions: EnrollmentOptions = EnrollmentOptions(), maxWritesPerMinute: Int = 60
+        enrollmentOptions: EnrollmentOptions = EnrollmentOptions(), maxWritesPerMinute: Int = 60,
+        idleTimeout: Duration = ServerConfiguration.defaultIdleTimeout
     ) {
+        self.idleTimeout = idleTimeout
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes

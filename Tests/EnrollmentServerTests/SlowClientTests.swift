@@ -1,0 +1,33 @@
+import Enrollment
+import EnrollmentServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+@Suite("Slow clients")
+struct SlowClientTests {
+    @Test("a connection that stops halfway through its headers is closed after the idle timeout; others are served")
+    func halfSentRequestIsClosed() async throws {
+        let harness = try await Harness()
+        var configuration = harness.configuration
+        configuration.port = 0
+        configuration.idleTimeout = .milliseconds(500)
+        let verifier = try await TokenVerifier.make(.hmacSHA256(secret: Harness.secret), clock: harness.clock)
+        let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let outcome = try await Task.detached { try RawHTTP.partialRequest(port: port, wait: 6) }.value
+            #expect(outcome.closedByServer, "still open after \(outcome.seconds) s")
+            #expect(outcome.seconds >= 0.4 && outcome.seconds < 5, "closed after \(outcome.seconds) s")
+            // The test client's own connection idles out too: a complete request on a new one is served.
+            #expect(try await Task.detached { try RawHTTP.statusLine(port: port) }.value == "HTTP/1.1 200 OK")
+        }
+    }
+
+    @Test("the default idle timeout is 30 seconds")
+    func defaultTimeout() {
+        #expect(ServerConfiguration().idleTimeout == .seconds(30))
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// HTTP/1.1 over a plain TCP socket, for what an HTTP client library will not do: send half a
+/// request and wait (a slow or stalled client).
+public enum RawHTTP {
+    /// What a raw TCP client saw after sending half a request and waiting.
+    public struct Outcome: Sendable {
+        public var closedByServer: Bool
+        public var seconds: Double
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` that gives up reading after `wait` seconds.
+    public static func connection(port: Int, wait: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        var limit = timeval(tv_sec: wait, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    /// Sends a whole request and returns the answer's status line.
+    public static func statusLine(port: Int) throws -> String {
+        let fd = try connection(port: port, wait: 5)
+        defer { close(fd) }
+        let request = Array("GET /myaccount HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        try #require(send(fd, request, request.count, 0) == request.count)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).components(separatedBy: "\r\n")[0]
+    }
+
+    /// Sends request headers without the blank line that ends them, then waits up to `wait`
+    /// seconds for the server to close the connection.
+    public static func partialRequest(port: Int, wait: Int) throws -> Outcome {
+        let fd = try connection(port: port, wait: wait)
+        defer { close(fd) }
+        let partial = Array("GET /myaccount HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow".utf8)
+        try #require(send(fd, partial, partial.count, 0) == partial.count)
+        let start = ContinuousClock.now
+        var byte: UInt8 = 0
+        let received = recv(fd, &byte, 1, 0)
+        let failure = errno
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // EOF (0) or a reset is the server closing; -1 with EAGAIN is our own wait running out.
+        return Outcome(closedByServer: received == 0 || (received < 0 && failure == ECONNRESET), seconds: seconds)
+    }
+
+}
