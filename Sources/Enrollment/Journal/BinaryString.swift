@@ -24,7 +24,18 @@ struct BinaryString: Hashable, Comparable {
     }
 
     static func < (lhs: BinaryString, rhs: BinaryString) -> Bool {
-        lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
+        // memcmp, then the shorter first: SQLite's BINARY order (a flush sorts thousands of keys).
+        var left = lhs.string, right = rhs.string
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                let common = min(a.count, b.count)
+                if common > 0, let start = a.baseAddress, let other = b.baseAddress {
+                    let order = memcmp(start, other, common)
+                    if order != 0 { return order < 0 }
+                }
+                return a.count < b.count
+            }
+        }
     }
 
     func hash(into hasher: inout Hasher) {
