@@ -243,8 +243,8 @@ struct StatusReport {
 
     func show() throws {
         // No file, or an empty one (which reading must not turn into a database): nothing enrolled.
-        let size = (try? FileManager.default.attributesOfItem(atPath: databasePath)[.size] as? Int) ?? nil
-        let noDatabase = size == nil || size == 0
+        var file = stat()
+        let noDatabase = stat(databasePath, &file) != 0 || file.st_size == 0
         let summary: AuthenticatorSummary
         if noDatabase {
             summary = .none(user: user)

@@ -43,8 +43,9 @@ public final class EnrollmentDatabase: Sendable {
         // An empty file (`touch`, `: > file`) holds no database yet: what reads it must not turn it
         // into one (they would create half a schema and then call it stale); a command that may
         // create the database starts a new one in it.
-        let exists = FileManager.default.fileExists(atPath: path)
-        let empty = exists && ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil) == 0
+        var status = stat()
+        let exists = stat(path, &status) == 0
+        let empty = exists && status.st_size == 0
         if (!exists || empty) && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }
         var configuration = Configuration()
