@@ -54,7 +54,10 @@ public struct GlobalOptions: ParsableArguments {
     /// to the system clock would record events at a time the operator did not ask for.
     static func fixedNow() throws(InputError) -> Int64? {
         guard let text = Environment["ENROLL_NOW"] else { return nil }
-        guard let seconds = Int64(text), (0...latestFixedNow).contains(seconds) else {
+        // Digits only: Int64 would also take "+5", which reads like "five seconds from now".
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let seconds = Int64(text), (0...latestFixedNow).contains(seconds)
+        else {
             throw .notANumber(option: "ENROLL_NOW", value: text, expected: "Unix seconds (a whole number from 0 to \(latestFixedNow))")
         }
         return seconds
@@ -66,9 +69,13 @@ public struct GlobalOptions: ParsableArguments {
         let options = DatabaseOptions(
             durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create,
             concurrentReads: concurrentReads)
-        return try EnrollmentService.open(
+        let service = try EnrollmentService.open(
             databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock,
             policy: try limits.policy(), requireKey: requireKey)
+        if let exposure = KeyRing.exposure(ofKeyFile: keyFilePath) {
+            Terminal.warning(exposure, hint: "run `chmod 600 \(keyFilePath)`")
+        }
+        return service
     }
 
     func failure(_ failure: CLIFailure) -> CLIFailure {

@@ -12,7 +12,17 @@ public enum CLIExit {
 /// Output: results on stdout, one line per error on stderr.
 public enum Terminal {
     static func error(_ message: String, hint: String?) {
-        var line = "enroll: error: \(message)"
+        diagnostic("error", message, hint: hint)
+    }
+
+    /// One line on stderr about something the command goes on despite: it still runs and
+    /// exits as it would have.
+    static func warning(_ message: String, hint: String?) {
+        diagnostic("warning", message, hint: hint)
+    }
+
+    private static func diagnostic(_ kind: String, _ message: String, hint: String?) {
+        var line = "enroll: \(kind): \(message)"
         if let hint { line += " (\(hint))" }
         emit(Array((line + "\n").utf8), to: STDERR_FILENO)
     }

@@ -32,7 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIFailure.usage((options.jwtPublicKey.map { "--jwt-public-key \($0): " } ?? "") + error.message)
         }
         if let problem = ListenAddress.problem(host: options.host, port: options.port) { throw problem }
-        let idleTimeout = try Self.idleTimeout(ProcessInfo.processInfo.environment["ENROLL_IDLE_TIMEOUT"])
+        let idleTimeout = try options.idleTimeout.map { try Self.idleTimeout($0, source: "--idle-timeout") }
+            ?? Self.idleTimeout(ProcessInfo.processInfo.environment["ENROLL_IDLE_TIMEOUT"], source: "ENROLL_IDLE_TIMEOUT")
         let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
         let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
@@ -56,12 +57,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// `ENROLL_IDLE_TIMEOUT` (seconds, fractions allowed): how long a connection may send
-    /// nothing before it is closed; unset, ``ServerConfiguration/defaultIdleTimeout``.
-    static func idleTimeout(_ text: String?) throws -> Duration {
+    /// `--idle-timeout`, else `ENROLL_IDLE_TIMEOUT` (seconds, fractions allowed): how long a
+    /// connection may send nothing before it is closed; neither, ``ServerConfiguration/defaultIdleTimeout``.
+    static func idleTimeout(_ text: String?, source: String) throws -> Duration {
         guard let text else { return ServerConfiguration.defaultIdleTimeout }
-        guard let seconds = Double(text), (0.1...3600).contains(seconds) else {
-            throw CLIFailure.usage("ENROLL_IDLE_TIMEOUT must be a number of seconds from 0.1 to 3600, not '\(text.prefix(32))'; unset it for the default of 30")
+        // Decimal digits and one point only: Double would also read "inf", "nan", "0x1p4" and "1e3".
+        let plain = !text.isEmpty && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") }
+        guard plain, let seconds = Double(text), (0.1...3600).contains(seconds) else {
+            let fix = source.hasPrefix("--") ? "drop it for the default of 30" : "unset it for the default of 30"
+            throw CLIFailure.usage("\(source) must be a number of seconds from 0.1 to 3600, not '\(text.prefix(32))'; \(fix)")
         }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }

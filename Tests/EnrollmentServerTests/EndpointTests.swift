@@ -93,6 +93,16 @@ struct EndpointTests {
             #expect(try await client.request(.delete, token: alice, headers: delete).status == .noContent)
             #expect(try await client.request(.delete, token: alice, headers: delete).status == .noContent)
             #expect(try await client.request(.delete, token: alice, headers: [.init("Idempotency-Key")!: "del-2"]).status == .notFound)
+            // The same key with another body is 422, not the first outcome: a wrong code sent
+            // again as the right one under the same key must not read "invalid code" back.
+            let wrong = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
+            #expect(wrong.status == .ok && wrong["isValid"] == "0" && wrong["reason"] == "invalid_code", "\(wrong.text)")
+            let other = try await client.action("VALIDATE", token: bob, code: "111111", key: "v-1")
+            #expect(other.status.code == 422, "\(other.text)")
+            #expect(other["code"] == "idempotency_key_reused", "\(other.text)")
+            let same = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
+            #expect(same.status == .ok && same["reason"] == "invalid_code", "\(same.text)")
+            #expect(same.headers[.init("Idempotent-Replayed")!] == "true")
             // A key that is not printable ASCII is bad input.
             let bad = try await client.action("INIT", token: alice, key: String(repeating: "x", count: 300))
             #expect(bad.status == .badRequest)

@@ -196,6 +196,25 @@ struct EndToEndTests {
         #expect(workspace.databaseBytes() == before)
     }
 
+    @Test("a key file its group or other users can read gets a one-line warning naming the mode and the fix; the command still runs")
+    func exposedKeyFile() throws {
+        let workspace = try Workspace()
+        let quiet = try workspace.enroll(["request", "ivan"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("warning"), "\(quiet.stderr)")
+        for (mode, who) in [(0o644, "other users"), (0o640, "its group"), (0o604, "other users")] {
+            #expect(chmod(workspace.keyFile, mode_t(mode)) == 0)
+            let result = try workspace.enroll(["reveal", "ivan", "--format", "uri"])
+            #expect(result.status == 0 && result.stdout.hasPrefix("otpauth://"), "\(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("enroll: warning: the key file \(workspace.keyFile) can be read or changed by \(who) (mode \(String(mode, radix: 8)))"), "\(result.stderr)")
+            #expect(result.stderr.contains("chmod 600 \(workspace.keyFile)"), "\(result.stderr)")
+        }
+        #expect(chmod(workspace.keyFile, 0o600) == 0)
+        let fixed = try workspace.enroll(["reveal", "ivan", "--format", "uri"])
+        #expect(fixed.status == 0 && fixed.stderr.isEmpty, "\(fixed.stderr)")
+    }
+
     @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers")
     func helpTopics() throws {
         let workspace = try Workspace()

@@ -93,14 +93,17 @@ struct SchemaEvolutionTests {
         let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
         func query(_ sql: String) throws -> String { try Processes.run(sqlite3, [workspace.database, sql]).stdout }
         let rows = "SELECT position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hex(hash) FROM events WHERE position <= 21 ORDER BY position"
-        let keyed = "SELECT * FROM commands ORDER BY command_id; SELECT stream_id, hex(wrapped_key), created_at FROM data_keys ORDER BY stream_id"
+        let keyed = """
+            SELECT command_id, stream_id, stream_version, command, rejection, handled_at FROM commands ORDER BY command_id;
+            SELECT stream_id, hex(wrapped_key), created_at FROM data_keys ORDER BY stream_id
+            """
         let indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('events', 'commands', 'data_keys', 'projection_checkpoints') ORDER BY name"
         let (eventsBefore, keyedBefore) = (try query(rows), try query(keyed))
         #expect(try query(indexes) == "events_recorded_at\nsqlite_autoindex_commands_1\nsqlite_autoindex_data_keys_1\nsqlite_autoindex_events_1\nsqlite_autoindex_events_2\nsqlite_autoindex_projection_checkpoints_1\n")
 
         let request = try workspace.enroll(["request", "zoe"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"])
         #expect(request.status == 0, "\(request.stderr)")
-        #expect(request.stderr.contains("upgrading the database to the current schema (v2-lean-journal), once"), "\(request.stderr)")
+        #expect(request.stderr.contains("upgrading the database to the current schema (v2-lean-journal, v3-command-arguments), once"), "\(request.stderr)")
         #expect(!request.stdout.contains("upgrading"), "the notice goes to stderr, not into the command's output")
         let again = try workspace.enroll(["request", "yuki"], environment: ["ENROLL_NOW": "\(Self.t0 + 110)"])
         #expect(again.status == 0 && !again.stderr.contains("upgrading"), "only once: \(again.stderr)")
@@ -112,7 +115,7 @@ struct SchemaEvolutionTests {
         #expect(linesAfter.filter { $0.hasPrefix("zoe|") || $0.contains("|zoe|") }.count == 2, "zoe's command record and data key: \(keyedAfter)")
         // Only the (stream, version) uniqueness is still an index of its own.
         #expect(try query(indexes) == "sqlite_autoindex_events_1\n")
-        #expect(try query("SELECT identifier FROM grdb_migrations ORDER BY identifier") == "v1-journal\nv2-lean-journal\n")
+        #expect(try query("SELECT identifier FROM grdb_migrations ORDER BY identifier") == "v1-journal\nv2-lean-journal\nv3-command-arguments\n")
         #expect(try workspace.enroll(["verify"]).stdout.contains("Verified 23 events"))
     }
 }

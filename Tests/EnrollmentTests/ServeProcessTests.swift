@@ -120,16 +120,21 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
-    @Test("ENROLL_IDLE_TIMEOUT: a half-sent request is closed after it; a value that is not seconds is exit 2 before anything is created")
+    @Test("--idle-timeout / ENROLL_IDLE_TIMEOUT: a half-sent request is closed after it; a value that is not seconds is exit 2 before anything is created")
     func idleTimeout() async throws {
         let workspace = try Workspace()
-        for bad in ["soon", "0", "-1", "100000"] {
-            let result = try workspace.enroll(["serve", "--port", "0"], environment: ["ENROLL_JWT_SECRET": Self.secret, "ENROLL_IDLE_TIMEOUT": bad])
-            #expect(result.status == 2, "\(bad): exit \(result.status) \(result.stderr)")
-            #expect(result.stderr.contains("ENROLL_IDLE_TIMEOUT must be a number of seconds from 0.1 to 3600"), "\(result.stderr)")
+        for bad in ["soon", "0", "-1", "100000", "inf", "nan", "1e1", "0x10", ""] {
+            let variable = try workspace.enroll(["serve", "--port", "0"], environment: ["ENROLL_JWT_SECRET": Self.secret, "ENROLL_IDLE_TIMEOUT": bad])
+            #expect(variable.status == 2, "\(bad): exit \(variable.status) \(variable.stderr)")
+            #expect(variable.stderr.contains("ENROLL_IDLE_TIMEOUT must be a number of seconds from 0.1 to 3600, not '\(bad)'; unset it"), "\(variable.stderr)")
+            // The option wins over the variable, and is named in its own refusal.
+            let option = try workspace.enroll(["serve", "--port", "0", "--idle-timeout", bad], environment: ["ENROLL_JWT_SECRET": Self.secret, "ENROLL_IDLE_TIMEOUT": "5"])
+            #expect(option.status == 2, "\(bad): exit \(option.status) \(option.stderr)")
+            #expect(option.stderr.split(separator: "\n").count == 1, "\(option.stderr)")
+            #expect(option.stderr.contains("--idle-timeout must be a number of seconds from 0.1 to 3600, not '\(bad)'; drop it"), "\(option.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
-        let server = try Server(workspace, environment: ["ENROLL_IDLE_TIMEOUT": "0.5"])
+        let server = try Server(workspace, extra: ["--idle-timeout", "0.5"], environment: ["ENROLL_IDLE_TIMEOUT": "600"])
         defer { _ = server.stop() }
         let port = server.port
         let outcome = try await Task.detached { try RawHTTP.partialRequest(port: port, wait: 6) }.value

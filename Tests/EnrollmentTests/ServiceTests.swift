@@ -102,6 +102,40 @@ struct ServiceTests {
         #expect(again.status == 0, "\(again.stderr)")
     }
 
+    @Test("a command id retried with other arguments (another code, another issuer) is refused (exit 2), never answered with the first outcome; the same arguments still retry")
+    func commandIdArgumentsDiffer() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        #expect(try workspace.enroll(["request", "bob", "--issuer", "Acme", "--command-id", "R"], environment: now).status == 0)
+        let secret = try #require(secretParameter(of: try workspace.enroll(["reveal", "bob", "--format", "uri"], environment: now).stdout))
+        let right = try Oathtool.code(base32Secret: secret, at: t0)
+        let wrong = right == "000000" ? "111111" : "000000"
+        let refused = try workspace.enroll(["confirm", "bob", wrong, "--command-id", "C"], environment: now)
+        #expect(refused.status == 1 && refused.stderr.contains("invalid_code"), "\(refused.stderr)")
+        let before = workspace.databaseBytes()
+        for other in [["confirm", "bob", right, "--command-id", "C"], ["request", "bob", "--issuer", "Other", "--command-id", "R"],
+                      ["request", "bob", "--command-id", "R"], ["request", "bob", "--issuer", "Acme", "--digits", "8", "--command-id", "R"]] {
+            let result = try workspace.enroll(other, environment: now)
+            #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
+            #expect(result.stderr.contains("was already used for \(other[0] == "confirm" ? "ConfirmCode" : "RequestEnrollment") with other arguments; a retry must repeat them exactly"), "\(other): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stdout.isEmpty, "\(result.stdout) \(result.stderr)")
+        }
+        #expect(workspace.databaseBytes() == before, "nothing written")
+        // The right code under the refused attempt's id did not activate anything.
+        #expect(try workspace.enroll(["status", "bob"], environment: now).stdout.contains("status: pending"))
+        // Exact repeats are retries: the first outcome again, nothing recorded.
+        let retry = try workspace.enroll(["confirm", "bob", wrong, "--command-id", "C"], environment: now)
+        #expect(retry.status == 1 && retry.stderr.contains("invalid_code"), "\(retry.stderr)")
+        #expect(try workspace.enroll(["request", "bob", "--issuer", "Acme", "--command-id", "R"], environment: now).status == 0)
+        #expect(workspace.databaseBytes() == before, "retries record nothing")
+        // The record holds a MAC, not the code: no column of the command rows contains the digits.
+        let sqlite = try Processes.tool("sqlite3", package: "sqlite3")
+        let rows = try Processes.run(sqlite, [workspace.database, "SELECT command_id, command, hex(arguments_mac), length(arguments_mac) FROM commands ORDER BY command_id"]).stdout
+        #expect(rows.contains("C|ConfirmCode|") && rows.contains("|20\n"), "\(rows)")
+        let dump = try Processes.run(sqlite, [workspace.database, ".dump commands"]).stdout
+        #expect(!dump.contains(wrong), "\(dump)")
+    }
+
     @Test("a journal row tampered to an out-of-range count: confirm exits 3 with one line naming the row, never a crash, nothing written")
     func tamperedCountOutOfRange() throws {
         let workspace = try Workspace()

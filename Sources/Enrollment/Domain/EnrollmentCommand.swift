@@ -40,6 +40,26 @@ public enum EnrollmentCommand: Sendable, Hashable {
         }
     }
 
+    /// The command's arguments, one canonical byte string per meaning, for telling a retry
+    /// from another command under the same id (``KeyRing/argumentsMAC(of:)``); `nil` for a
+    /// command that takes none. A code is among them, so this is only ever stored as a MAC.
+    public var canonicalArguments: [UInt8]? {
+        func options(_ options: EnrollmentOptions) -> String {
+            let parameters = options.parameters
+            // NUL cannot occur in validated text; U+0001 marks "no account" apart from any account.
+            return [options.issuer, options.account ?? "\u{1}", parameters.algorithm.rawValue, "\(parameters.digits)", "\(parameters.period)"]
+                .joined(separator: "\u{0}")
+        }
+        let text: String
+        switch self {
+        case .requestEnrollment(let settings): text = "\(name)\u{0}\(options(settings))"
+        case .confirmCode(let code): text = "\(name)\u{0}\(code)"
+        case .regenerateSecret(let settings): text = "\(name)\u{0}" + (settings.map(options) ?? "\u{1}keep")
+        case .revealQRCode, .removeAuthenticator: return nil
+        }
+        return Array(text.utf8)
+    }
+
     /// Whether deciding this command may need a fresh secret from the context.
     public var needsFreshSecret: Bool {
         switch self {

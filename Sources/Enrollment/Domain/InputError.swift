@@ -15,6 +15,9 @@ public enum InputError: Error, Sendable, Hashable {
     /// A command id already used for another command or user: replaying the first outcome
     /// would answer a different question.
     case commandIdReused(id: String, command: String, user: String)
+    /// A command id already used for the same command with other arguments (another code,
+    /// other settings): a retry must repeat the command exactly.
+    case commandIdArgumentsDiffer(id: String, command: String)
     /// A command id whose command issued a secret that has been destroyed since (a removal).
     case commandIdSpent(id: String)
     /// A code that is not 6 to 8 ASCII digits: refused before the journal is read.
@@ -33,6 +36,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidAlgorithm: "invalid_algorithm"
         case .invalidCommandId: "invalid_command_id"
         case .commandIdReused: "command_id_reused"
+        case .commandIdArgumentsDiffer: "command_id_arguments_differ"
         case .commandIdSpent: "command_id_spent"
         case .invalidCode: "invalid_code_format"
         case .notANumber: "not_a_number"
@@ -52,6 +56,8 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
         case .commandIdReused(let id, let command, let user):
             "command id '\(Validation.excerpt(id))' was already used for \(command) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
+        case .commandIdArgumentsDiffer(let id, let command):
+            "command id '\(Validation.excerpt(id))' was already used for \(command) with other arguments; a retry must repeat them exactly, and a new attempt needs a new command id"
         case .commandIdSpent(let id):
             "command id '\(Validation.excerpt(id))' already issued a secret that has been destroyed since (the authenticator was removed); use a new command id to request again"
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"

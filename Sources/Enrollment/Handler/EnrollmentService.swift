@@ -204,7 +204,8 @@ public final class EnrollmentService: Sendable {
         }
         if !batch { try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db) }
         let after = state.evolve(decision.events)
-        try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, at: now, in: db)
+        try Self.saveCommandRecord(
+            envelope, version: after.version, rejection: decision.rejection, argumentsMAC: try keyRing.argumentsMAC(of: envelope.command), at: now, in: db)
         return CommandOutcome(
             commandId: envelope.commandId, user: user, recorded: recorded, events: decision.events,
             state: after, rejection: decision.rejection, replayed: false)
@@ -218,27 +219,34 @@ public final class EnrollmentService: Sendable {
         var version: Int64
         var command: String
         var rejection: String?
+        var argumentsMAC: [UInt8]?
     }
 
     /// Looked up twice per command (before deciding, and again before writing in a batch), so
     /// read with the C API (``RowReader``).
     private static func commandRecord(_ id: String, in db: Database) throws -> CommandRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, command, rejection FROM commands WHERE command_id = ?")
+        let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, command, rejection, arguments_mac FROM commands WHERE command_id = ?")
         try statement.setArguments([id])
         return try RowReader.first(statement, in: db) { row in
-            CommandRecord(stream: row.text(0) ?? "", version: row.int64(1) ?? 0, command: row.text(2) ?? "", rejection: row.text(3))
+            CommandRecord(
+                stream: row.text(0) ?? "", version: row.int64(1) ?? 0, command: row.text(2) ?? "", rejection: row.text(3),
+                argumentsMAC: row.optionalBytes(4))
         }
     }
 
-    private static func saveCommandRecord(_ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, at time: UnixTime, in db: Database) throws {
+    private static func saveCommandRecord(
+        _ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, argumentsMAC: [UInt8]?, at time: UnixTime, in db: Database
+    ) throws {
         let rejectionJSON = try rejection.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        var insert = try RowWriter("INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at) VALUES (?, ?, ?, ?, ?, ?)", in: db)
+        var insert = try RowWriter(
+            "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at, arguments_mac) VALUES (?, ?, ?, ?, ?, ?, ?)", in: db)
         insert.bind(envelope.commandId)
         insert.bind(envelope.user)
         insert.bind(version)
         insert.bind(envelope.command.name)
         insert.bind(rejectionJSON)
         insert.bind(time)
+        insert.bind(argumentsMAC)
         try insert.writeRow(in: db)
     }
 
@@ -251,6 +259,13 @@ public final class EnrollmentService: Sendable {
         // Byte for byte, as the journal tells users apart (not by Unicode equivalence).
         guard record.stream.utf8.elementsEqual(envelope.user.utf8), record.command == envelope.command.name else {
             throw InputError.commandIdReused(id: envelope.commandId, command: record.command, user: record.stream)
+        }
+        // The same command with other arguments (another code, other settings) is not a retry
+        // either. Records from before arguments were kept, or sealed under an earlier master
+        // key, cannot be compared and are taken as retries, as they always were.
+        if let stored = record.argumentsMAC, let keyRing, keyRing.madeArgumentsMAC(stored),
+           let asked = try keyRing.argumentsMAC(of: envelope.command), !constantTimeEquals(stored, asked) {
+            throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command)
         }
         let stream = record.stream, version = record.version
         let rejection = try record.rejection.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }

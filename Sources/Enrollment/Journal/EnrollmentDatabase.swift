@@ -272,6 +272,13 @@ public final class EnrollmentDatabase: Sendable {
                 ALTER TABLE projection_checkpoints_v2 RENAME TO projection_checkpoints;
                 """)
         }
+        // What a command was asked, as a MAC under the master key (``KeyRing/argumentsMAC(of:)``),
+        // so that a command id retried with other arguments (another code, other settings) is
+        // refused instead of answered with the first outcome. Rows from before stay NULL: their
+        // retries are not compared, as before.
+        migrator.registerMigration("v3-command-arguments") { db in
+            try db.execute(sql: "ALTER TABLE commands ADD COLUMN arguments_mac BLOB")
+        }
         return migrator
     }()
 }

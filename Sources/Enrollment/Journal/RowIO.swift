@@ -43,6 +43,11 @@ struct RowWriter {
         }
     }
 
+    mutating func bind(_ bytes: [UInt8]?) {
+        guard let bytes else { column += 1; sqlite3_bind_null(statement.sqliteStatement, column); return }
+        bind(bytes)
+    }
+
     mutating func bind(_ flag: Bool) { bind(Int64(flag ? 1 : 0)) }
 
     /// Runs the statement with the values bound since the last row.
@@ -88,6 +93,8 @@ struct RowReader {
     func int64(_ column: Int32) -> Int64? { isNull(column) ? nil : sqlite3_column_int64(statement, column) }
     func int(_ column: Int32) -> Int? { int64(column).map(Int.init) }
     func bool(_ column: Int32) -> Bool { sqlite3_column_int64(statement, column) != 0 }
+
+    func optionalBytes(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : bytes(column) }
 
     func bytes(_ column: Int32) -> [UInt8] {
         guard let start = sqlite3_column_blob(statement, column) else { return [] }

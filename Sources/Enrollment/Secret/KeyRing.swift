@@ -32,6 +32,24 @@ public struct KeyRing: Sendable {
         return Array(mac.prefix(16))
     }
 
+    /// What `command` was asked, for the idempotency record: the first 4 bytes of the key id,
+    /// then HMAC-SHA256(master key, "enroll command arguments" NUL arguments), first 16 bytes.
+    /// Keyed, because the arguments include the code a user typed: a plain hash of six digits is
+    /// undone by trying a million. The key id prefix tells a MAC made under an earlier master key
+    /// (before `keys rotate`), which cannot be compared. `nil` for a command without arguments.
+    public func argumentsMAC(of command: EnrollmentCommand) throws -> [UInt8]? {
+        guard let arguments = command.canonicalArguments else { return nil }
+        let mac = try HMACContext(key: masterKey, digest: .sha256).authenticate(Array("enroll command arguments\u{0}".utf8) + arguments)
+        return Array(keyId.prefix(Self.macKeyTagLength)) + mac.prefix(16)
+    }
+
+    /// Whether `mac`, from ``argumentsMAC(of:)``, was made under this master key.
+    func madeArgumentsMAC(_ mac: [UInt8]) -> Bool {
+        mac.count > Self.macKeyTagLength && mac.prefix(Self.macKeyTagLength).elementsEqual(keyId.prefix(Self.macKeyTagLength))
+    }
+
+    private static let macKeyTagLength = 4
+
     // MARK: Key file
 
     /// Reads the key file, or creates it (mode 0600) when `create` is true and it does not exist.
@@ -60,6 +78,20 @@ public struct KeyRing: Sendable {
         let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let decoded = Data(base64Encoded: line) else { throw .keyFileMalformed(path: path, reason: "it is not base64") }
         return try KeyRing(masterKey: Array(decoded), keyFilePath: path)
+    }
+
+    /// Why the key file at `path` is exposed, if it is: its mode lets its group or other users
+    /// read or change it (as ssh judges private keys). Whoever can read the master key can open
+    /// every secret in the database, so the command line warns about it (``KeyRing`` does not
+    /// refuse: the file may be shared with a service group on purpose). `nil`: owner-only, or
+    /// no such file.
+    public static func exposure(ofKeyFile path: String) -> String? {
+        var file = stat()
+        guard stat(path, &file) == 0 else { return nil }
+        let mode = file.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return nil }
+        let who = mode & 0o007 != 0 ? "other users" : "its group"
+        return "the key file \(path) can be read or changed by \(who) (mode \(String(mode, radix: 8))), and it opens every secret in the database"
     }
 
     /// Writes a key file atomically with mode 0600 (created under a umask-proof temporary name, then renamed).

@@ -113,6 +113,16 @@ public struct APIError: Error, Sendable, Equatable {
         return APIError(.badRequest, code: error.code, message: message, description: description)
     }
 
+    /// An `Idempotency-Key` sent again with another body (another code, other settings): 422, as
+    /// the IETF's Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-header, §2.7) asks,
+    /// rather than the first outcome passed off as this request's.
+    static func idempotencyKeyReused() -> APIError {
+        APIError(
+            .init(code: 422, reasonPhrase: "Unprocessable Content"), code: "idempotency_key_reused",
+            message: "this Idempotency-Key was already used for a request with another body",
+            description: "send the same body to retry that request, or a new Idempotency-Key for a new attempt")
+    }
+
     /// Storage failures are the server's fault, not the caller's: 503 when retrying may help
     /// (busy, conflicts), else 500. The details (paths) go to the log, not to the client.
     static func store(_ error: StoreError) -> APIError {

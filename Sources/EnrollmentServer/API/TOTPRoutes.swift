@@ -290,6 +290,8 @@ struct TOTPRoutes {
         let outcome: CommandOutcome
         do {
             outcome = try await engine.handle(envelope)
+        } catch InputError.commandIdArgumentsDiffer where key != nil {
+            throw APIError.idempotencyKeyReused()
         } catch let error as InputError {
             throw APIError.input(error)
         } catch let error as StoreError {
