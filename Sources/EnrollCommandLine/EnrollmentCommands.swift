@@ -14,13 +14,14 @@ struct RequestCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: UserCommandOptions
     @OptionGroup var secretOptions: SecretOptions
+    @OptionGroup var display: QRDisplayOptions
 
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
         let outcome = try global.reporting {
             try global.service(create: true).handle(target.envelope(.requestEnrollment(options)))
         }
-        try showIssuedSecret(outcome, global: global)
+        try showIssuedSecret(outcome, global: global, display: display)
     }
 }
 
@@ -33,12 +34,13 @@ struct RegenerateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: UserCommandOptions
+    @OptionGroup var display: QRDisplayOptions
 
     func run() throws {
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.regenerateSecret(nil)))
         }
-        try showIssuedSecret(outcome, global: global)
+        try showIssuedSecret(outcome, global: global, display: display)
     }
 }
 
@@ -76,8 +78,40 @@ public struct SecretOptions: ParsableArguments {
     }
 }
 
+/// How the QR code is drawn in a terminal (request, regenerate, reveal).
+struct QRDisplayOptions: ParsableArguments {
+    enum Background: String {
+        case dark, light
+    }
+
+    /// Text, so that ENROLL_TERMINAL_BACKGROUND and the option are refused with one message.
+    @Option(
+        name: .customLong("terminal-background"),
+        help: ArgumentHelp(
+            "dark (default: light text on a dark background) or light (dark text on white), so that the QR code's dark modules come out dark (env ENROLL_TERMINAL_BACKGROUND).",
+            valueName: "dark|light"))
+    var terminalBackground: String?
+
+    var background: Background {
+        (terminalBackground ?? Environment["ENROLL_TERMINAL_BACKGROUND"]).flatMap(Background.init(rawValue:)) ?? .dark
+    }
+
+    func validate() throws {
+        let (source, value) = terminalBackground.map { ("--terminal-background", $0) } ?? ("ENROLL_TERMINAL_BACKGROUND", Environment["ENROLL_TERMINAL_BACKGROUND"])
+        if let value, Background(rawValue: value) == nil {
+            throw ValidationError("\(source) must be dark or light, not '\(value.prefix(32))'; pick the one your terminal's background is")
+        }
+    }
+
+    /// The code for this terminal: glyphs are painted in the text colour, so on a dark background
+    /// they draw the light modules, and on a light one the dark modules.
+    func terminalString(_ qr: QRCode) -> String {
+        qr.terminalString(invert: background == .dark)
+    }
+}
+
 /// Prints the outcome of a command that issued a secret: QR code and URI, or JSON.
-func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions) throws {
+func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display: QRDisplayOptions) throws {
     if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
     guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
     if global.json {
@@ -90,7 +124,7 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions) throws {
         return
     }
     let qr = try QRCode(encoding: uri)
-    Terminal.line(qr.terminalString())
+    Terminal.line(display.terminalString(qr))
     Terminal.line(uri)
     if let pending = outcome.state.pending {
         var hint = "Scan it, then run `enroll confirm \(outcome.user) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
@@ -154,6 +188,8 @@ struct RevealCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the image or URI to this file instead of stdout.", valueName: "file"))
     var output: String?
 
+    @OptionGroup var display: QRDisplayOptions
+
     func validate() throws {
         if format == .png && output == nil && isatty(STDOUT_FILENO) == 1 {
             throw ValidationError("a PNG is binary; pass --output FILE (or redirect stdout)")
@@ -171,7 +207,7 @@ struct RevealCommand: ParsableCommand {
         let qr = try QRCode(encoding: uri)
         let bytes: [UInt8]
         switch format {
-        case .terminal: bytes = Array((qr.terminalString() + "\n" + uri + "\n").utf8)
+        case .terminal: bytes = Array((display.terminalString(qr) + "\n" + uri + "\n").utf8)
         case .uri: bytes = Array((uri + "\n").utf8)
         case .svg: bytes = Array(qr.svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
         case .png: bytes = qr.png()

@@ -1,4 +1,5 @@
 import Foundation
+import QRCode
 import Testing
 import TestSupport
 
@@ -37,6 +38,33 @@ struct EndToEndTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("▀") || result.stdout.contains("▄"))
         #expect(result.stdout.contains("otpauth://totp/Enrollment:bob?secret="))
+    }
+
+    @Test("--terminal-background light draws the dark modules as blocks (the rendering QRCodeTests scans on a light terminal); a bad value is exit 2 before anything is recorded")
+    func lightTerminal() throws {
+        let workspace = try Workspace()
+        let light = try workspace.enroll(["request", "bob", "--terminal-background", "light"])
+        #expect(light.status == 0, "\(light.stderr)")
+        let uri = try #require(light.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
+        let code = try QRCode(encoding: uri)
+        #expect(light.stdout.hasPrefix(code.terminalString(invert: false) + "\n" + uri + "\n"), "\(light.stdout)")
+        #expect(light.stdout.split(separator: "\n")[0].allSatisfy { $0 == " " }, "the quiet zone is the terminal's own light background")
+        let dark = try workspace.enroll(["reveal", "bob"])
+        #expect(dark.stdout.hasPrefix(code.terminalString(invert: true) + "\n"), "\(dark.stdout)")
+        #expect(dark.stdout.split(separator: "\n")[0].allSatisfy { $0 == "█" }, "the default is for dark terminals")
+        let fromEnvironment = try workspace.enroll(["reveal", "bob"], environment: ["ENROLL_TERMINAL_BACKGROUND": "light"])
+        #expect(fromEnvironment.stdout.hasPrefix(code.terminalString(invert: false) + "\n"), "\(fromEnvironment.stdout)")
+        let before = try workspace.enroll(["history", "bob"]).stdout
+        for (arguments, environment, source) in [(["reveal", "bob", "--terminal-background", "white"], [:], "--terminal-background"),
+                                                 (["regenerate", "bob"], ["ENROLL_TERMINAL_BACKGROUND": "Light"], "ENROLL_TERMINAL_BACKGROUND"),
+                                                 (["request", "carol", "--terminal-background", ""], [:], "--terminal-background")] {
+            let refused = try workspace.enroll(arguments, environment: environment)
+            #expect(refused.status == 2, "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.contains("\(source) must be dark or light, not '"), "\(refused.stderr)")
+            #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        }
+        #expect(try workspace.enroll(["history", "bob"]).stdout == before, "nothing recorded for a refused display option")
+        #expect(try workspace.enroll(["status", "carol"]).stdout.contains("status: none"))
     }
 
     @Test("reveal --format png and svg write images that zbarimg decodes to exactly the URI")
