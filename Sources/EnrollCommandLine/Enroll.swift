@@ -97,7 +97,16 @@ public enum CommandLineRunner {
                 Terminal.line(root.fullMessage(for: error))
                 return .exit(Terminal.outputFailure()?.report() ?? CLIExit.done)
             }
-            Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage", hint: "see `enroll --help`")
+            let message = root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+            // `confirm alice -123456`: the parser reads a value with a leading '-' as an option and
+            // reports the code as missing. Say what is wrong with the code instead.
+            if message.hasPrefix("Missing expected argument '<code>'"),
+               let negative = arguments.first(where: { $0.count > 1 && $0.hasPrefix("-") && $0.dropFirst().allSatisfy(\.isNumber) }) {
+                let refusal = InputError.invalidCode("'\(negative.prefix(20))' starts with '-'")
+                Terminal.error(refusal.message, hint: nil)
+                return .exit(CLIExit.badInput)
+            }
+            Terminal.error(message, hint: "see `enroll --help`")
             return .exit(CLIExit.badInput)
         }
     }
