@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Foundation
 import GRDB
 import OneTimePassword
+import Synchronization
 import Testing
 @testable import Enrollment
 import TestSupport
@@ -78,9 +79,14 @@ struct GroupCommitTests {
         configuration.allowsUnsafeTransactions = true
         let blocker = try DatabaseQueue(path: setup.path, configuration: configuration)
         try blocker.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-        let release = Task {
-            try await Task.sleep(for: .seconds(1))
-            try blocker.inDatabase { db in try db.execute(sql: "COMMIT") }
+        // Released from a thread of its own: on a loaded machine the 200 callers can keep the
+        // concurrency pool's threads busy for longer than the writer's busy timeout.
+        let released = DispatchSemaphore(value: 0)
+        let releaseFailure = Mutex<(any Error)?>(nil)
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: 1)
+            do { try blocker.inDatabase { db in try db.execute(sql: "COMMIT") } } catch { releaseFailure.withLock { $0 = error } }
+            released.signal()
         }
         let outcomes = try await withThrowingTaskGroup(of: (String, CommandOutcome).self) { group in
             for index in 0..<200 {
@@ -91,7 +97,8 @@ struct GroupCommitTests {
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
-        try await release.value
+        released.wait()
+        if let failure = releaseFailure.withLock({ $0 }) { throw failure }
         #expect(outcomes.count == 200)
         for (user, outcome) in outcomes {
             #expect(outcome.user == user)
