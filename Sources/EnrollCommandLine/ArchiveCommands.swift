@@ -27,28 +27,27 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (atomically) instead of stdout.", valueName: "file"))
     var output: String?
 
+    func validate() throws {
+        if let output { _ = try OutputFile.resolve(output, protecting: global.protectedFiles) }
+    }
+
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
         let count: Int64
         if let requested = output {
-            // Written beside the file its links lead to, then renamed over it (never over a device).
-            let output = try OutputFile.resolve(requested)
-            let temporary = output + ".partial-\(getpid())"
-            guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
-                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output); pass --output with a path in a writable directory", exitCode: CLIExit.environment))
-            }
+            // Written beside the file its links lead to, then renamed over it (never over a
+            // device, the database or the key file).
+            let file: OutputFile
+            do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: 0o644) } catch let failure as CLIFailure { throw global.failure(failure) }
             do {
-                let buffer = OutputBuffer(descriptor: handle.fileDescriptor, target: output)
+                let buffer = file.buffer()
                 count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }
                 try buffer.flush()
-                try handle.synchronize()
-                try handle.close()
-                if rename(temporary, output) != 0 { throw CocoaError(.fileWriteUnknown) }
+                try file.commit()
             } catch {
-                try? handle.close()
-                unlink(temporary)
-                if let failure = error as? CLIFailure { throw failure }
-                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(Terminal.reason(error))); pass --output with a writable path", exitCode: CLIExit.environment))
+                file.discard()
+                if let failure = error as? CLIFailure { throw global.failure(failure) }
+                throw error
             }
         } else {
             let buffer = OutputBuffer()

@@ -195,10 +195,16 @@ struct RevealCommand: ParsableCommand {
             throw ValidationError("a PNG is binary; pass --output FILE (or redirect stdout)")
         }
         // Checked before the reveal is recorded, so the journal never shows a reveal nobody saw.
-        if let output { _ = try OutputFile.resolve(output) }
+        if let output { _ = try OutputFile.resolve(output, protecting: global.protectedFiles) }
     }
 
     func run() throws {
+        // The file is created before the reveal is recorded: a place that cannot be written is
+        // refused with nothing recorded. Mode 0600, as for the key file: it holds the secret.
+        let file = try output.map { output in
+            do { return try OutputFile.open(output, protecting: global.protectedFiles, mode: 0o600) } catch let failure as CLIFailure { throw global.failure(failure) }
+        }
+        defer { file?.discard() }
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.revealQRCode))
         }
@@ -212,11 +218,12 @@ struct RevealCommand: ParsableCommand {
         case .svg: bytes = Array(qr.svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
         case .png: bytes = qr.png()
         }
-        if let output {
+        if let file {
             do {
-                try Data(bytes).write(to: URL(fileURLWithPath: try OutputFile.resolve(output)), options: .atomic)
-            } catch {
-                throw global.failure(CLIFailure(code: "output_unwritable", message: "cannot write \(output) (\(Terminal.reason(error))); pass --output with a writable path", exitCode: CLIExit.environment))
+                try file.write(bytes)
+                try file.commit()
+            } catch let failure as CLIFailure {
+                throw global.failure(failure)
             }
         }
         if global.json {

@@ -28,6 +28,17 @@ public struct GlobalOptions: ParsableArguments {
         keyFile ?? Environment["ENROLL_KEY_FILE"] ?? "./enrollment.key"
     }
 
+    /// The files an `--output` must never replace: the database with its companions, and the key file.
+    var protectedFiles: [ProtectedFile] {
+        [
+            ProtectedFile(path: databasePath, role: "the enrollment database"),
+            ProtectedFile(path: databasePath + "-wal", role: "the database's write-ahead log"),
+            ProtectedFile(path: databasePath + "-shm", role: "the database's shared-memory file"),
+            ProtectedFile(path: databasePath + "-journal", role: "the database's rollback journal"),
+            ProtectedFile(path: keyFilePath, role: "the key file"),
+        ]
+    }
+
     public func validate() throws {
         guard Durability(rawValue: durability.uppercased()) != nil else {
             throw ValidationError("--durability must be FULL or NORMAL, not '\(durability)'")

@@ -34,15 +34,99 @@ final class OutputBuffer {
     }
 }
 
+/// A file an `--output` must never replace, and what it is (for the refusal).
+struct ProtectedFile {
+    let path: String
+    let role: String
+}
+
 /// Where an `--output FILE` goes. The file is written under a temporary name beside it and
 /// renamed over it, so it is checked first: renaming over a device (`/dev/null`), a FIFO or a
-/// directory would replace it, and renaming over a symbolic link would replace the link and
-/// never write its target.
-enum OutputFile {
+/// directory would replace it, renaming over a symbolic link would replace the link and never
+/// write its target, and renaming over the database or the key file would destroy every
+/// enrollment.
+///
+/// The temporary file is created by ``open(_:protecting:mode:)`` before the command runs, so a
+/// place that cannot be written is refused before anything is recorded (a reveal nobody saw
+/// must not appear in the journal).
+final class OutputFile {
+    /// The path as given, for messages.
+    let path: String
+    /// The file written: `path`, or the file its symbolic links lead to.
+    let target: String
+    private let temporary: String
+    private let descriptor: Int32
+    /// Put in place or removed: nothing left to do.
+    private var finished = false
+
+    private init(path: String, target: String, temporary: String, descriptor: Int32) {
+        self.path = path
+        self.target = target
+        self.temporary = temporary
+        self.descriptor = descriptor
+    }
+
+    /// A command that did not commit its output leaves no temporary file behind.
+    deinit { discard() }
+
+    /// Checks `path` (``resolve(_:protecting:)``) and creates the temporary file beside its
+    /// target with `mode` (0600 for anything that shows a secret).
+    static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t) throws -> OutputFile {
+        let target: String
+        do { target = try resolve(path, protecting: protected) } catch { throw CLIFailure.usage(error.message) }
+        let temporary = target + ".partial-\(getpid())"
+        unlink(temporary)  // a leftover of a killed run with the same pid
+        let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw CLIFailure(
+                code: "output_unwritable", message: "cannot write \(path): no file can be created beside it (\(reason)); pass --output with a path in a writable directory",
+                exitCode: CLIExit.environment)
+        }
+        // The mode asked for, whatever the umask.
+        fchmod(descriptor, mode)
+        return OutputFile(path: path, target: target, temporary: temporary, descriptor: descriptor)
+    }
+
+    /// A buffer that writes into the temporary file.
+    func buffer() -> OutputBuffer { OutputBuffer(descriptor: descriptor, target: path) }
+
+    func write(_ bytes: [UInt8]) throws {
+        let failure = bytes.withUnsafeBytes { Terminal.writeAll($0, to: descriptor) }
+        if failure != 0 { throw CLIFailure.output(errno: failure, to: path) }
+    }
+
+    /// Makes the file durable and puts it in place; on failure the temporary file is removed.
+    func commit() throws {
+        guard !finished else { return }
+        guard fsync(descriptor) == 0 else {
+            let failure = errno
+            discard()
+            throw CLIFailure.output(errno: failure, to: path)
+        }
+        finished = true
+        close(descriptor)
+        guard rename(temporary, target) == 0 else {
+            let failure = errno
+            unlink(temporary)
+            throw CLIFailure.output(errno: failure, to: path)
+        }
+    }
+
+    /// Removes the temporary file (the command failed); nothing after ``commit()``.
+    func discard() {
+        guard !finished else { return }
+        finished = true
+        close(descriptor)
+        unlink(temporary)
+    }
+
     /// The path to write: `path`, or the file its symbolic links lead to. Refuses an empty path,
-    /// a link that leads nowhere, anything that is not a regular file, and a directory that does
-    /// not exist or cannot be written (exit 2, before anything is recorded).
-    static func resolve(_ path: String) throws(ValidationError) -> String {
+    /// a link that leads nowhere, anything that is not a regular file, one of `protected` (the
+    /// database, its `-wal`, `-shm` and `-journal`, the key file: compared by device and inode,
+    /// and by path for those that do not exist yet), and a directory that does not exist or
+    /// cannot be written (exit 2, before anything is recorded).
+    static func resolve(_ path: String, protecting protected: [ProtectedFile] = []) throws(ValidationError) -> String {
         if path.isEmpty { throw ValidationError("--output is empty; pass --output with a file path") }
         var target = path
         var status = stat()
@@ -73,6 +157,9 @@ enum OutputFile {
                 throw ValidationError("cannot write \(path): it is not a regular file (a device, pipe or socket); pass --output with a file path, or leave --output out to write to standard output")
             }
         }
+        if let file = protected.first(where: { sameFile(target, $0.path) }) {
+            throw ValidationError("cannot write \(path): it is \(file.role) (\(file.path)), which the output would replace; pass --output with another path")
+        }
         let directory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -82,5 +169,20 @@ enum OutputFile {
             throw ValidationError("cannot write \(path): the directory \(directory) is not writable; pass --output with a writable path")
         }
         return target
+    }
+
+    /// Whether `a` and `b` name one file: the same device and inode when both exist, else the
+    /// same name in the same (existing) directory.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat(), second = stat()
+        if stat(a, &first) == 0, stat(b, &second) == 0 { return first.st_dev == second.st_dev && first.st_ino == second.st_ino }
+        func canonical(_ path: String) -> String? {
+            let url = URL(fileURLWithPath: path)
+            guard let directory = realpath(url.deletingLastPathComponent().path, nil) else { return nil }
+            defer { free(directory) }
+            return String(cString: directory) + "/" + url.lastPathComponent
+        }
+        guard let left = canonical(a), let right = canonical(b) else { return false }
+        return left == right
     }
 }

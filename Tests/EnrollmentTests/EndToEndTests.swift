@@ -183,6 +183,57 @@ struct EndToEndTests {
         #expect(workspace.databaseBytes() == before)
     }
 
+    @Test("--output never replaces the database, its -wal/-shm, or the key file (by name, through a link, through a hard link): exit 2, every file unchanged")
+    func outputProtectsOwnFiles() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "olga"]).status == 0)
+        // The -wal and -shm are gone once the last connection closes: refused by name then.
+        #expect(symlink(workspace.keyFile, workspace.path("key-link")) == 0)
+        #expect(link(workspace.database, workspace.path("db-hardlink")) == 0)
+        let key = try Data(contentsOf: URL(fileURLWithPath: workspace.keyFile))
+        let before = workspace.databaseBytes()
+        let cases: [(String, String)] = [
+            (workspace.keyFile, "it is the key file"), (workspace.path("key-link"), "it is the key file"),
+            (workspace.database, "it is the enrollment database"), (workspace.path("db-hardlink"), "it is the enrollment database"),
+            (workspace.database + "-wal", "the database's write-ahead log"), (workspace.database + "-shm", "the database's shared-memory file"),
+        ]
+        for (target, role) in cases {
+            for command in [["reveal", "olga", "--format", "uri"], ["reveal", "olga", "--format", "png"], ["export"]] {
+                let result = try workspace.enroll(command + ["--output", target])
+                #expect(result.status == 2, "\(command) \(target): exit \(result.status) \(result.stderr)")
+                #expect(result.stderr.contains(role) && result.stderr.contains("which the output would replace"), "\(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            }
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: workspace.keyFile)) == key)
+        #expect(workspace.databaseBytes() == before, "nothing recorded, nothing replaced")
+        #expect(try workspace.enroll(["status", "olga"]).stdout.contains("status: pending"))
+    }
+
+    @Test("reveal --output: a place where no file can be created is exit 3 with nothing recorded; the file holding the secret is created 0600 whatever the umask")
+    func revealOutputFile() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "olga"]).status == 0)
+        let events = try SQLite3.eventTypes(workspace.database)
+        for target in ["/proc/version", "/proc/self/nothing.png"] {
+            let result = try workspace.enroll(["reveal", "olga", "--format", "png", "--output", target])
+            #expect(result.status == 3 || result.status == 2, "\(target): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains("cannot write \(target)"), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+        #expect(try SQLite3.eventTypes(workspace.database) == events, "a reveal nobody saw is not recorded")
+        let sh = try Processes.tool("sh", package: "dash")
+        let enroll = try Processes.product("enroll")
+        let written = try Processes.run(sh, ["-c", "umask 022; exec \"$0\" reveal olga --format uri --output qr.uri --db \"$1\" --key-file \"$2\"", enroll, workspace.database, workspace.keyFile], directory: workspace.directory)
+        #expect(written.status == 0, "\(written.stderr)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: workspace.path("qr.uri"))
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(try String(contentsOfFile: workspace.path("qr.uri"), encoding: .utf8).hasPrefix("otpauth://totp/"))
+        #expect(try SQLite3.eventTypes(workspace.database) == events + ["QRCodeRevealed"])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.contains(".partial-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
     @Test("--help explains every subcommand and exits 0")
     func help() throws {
         let workspace = try Workspace()
