@@ -103,6 +103,17 @@ struct EndpointTests {
             let same = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
             #expect(same.status == .ok && same["reason"] == "invalid_code", "\(same.text)")
             #expect(same.headers[.init("Idempotent-Replayed")!] == "true")
+            // Once the secret INIT showed is confirmed, replaying that INIT would show the active
+            // secret again with nothing recorded: 409, no QR code.
+            let carol = try await harness.token("carol")
+            let initial = try await client.action("INIT", token: carol, key: "c-1")
+            let carolURI = try #require(initial.otpauthURI)
+            #expect(try await client.action("INIT", token: carol, key: "c-1").otpauthURI == carolURI, "a retry while pending replays")
+            let confirmed = try await client.action("VALIDATE", token: carol, code: try oathtoolCode(uri: carolURI, at: harness.clock.now()))
+            #expect(confirmed["isValid"] == "1", "\(confirmed.text)")
+            let spent = try await client.action("INIT", token: carol, key: "c-1")
+            #expect(spent.status == .conflict && spent["code"] == "idempotency_key_spent", "\(spent.text)")
+            #expect(spent.object["qrCodeUrl"] == nil && !spent.text.contains(uriParameter(carolURI, "secret") ?? "-"), "\(spent.text)")
             // A key that is not printable ASCII is bad input.
             let bad = try await client.action("INIT", token: alice, key: String(repeating: "x", count: 300))
             #expect(bad.status == .badRequest)

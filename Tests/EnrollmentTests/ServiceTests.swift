@@ -249,6 +249,42 @@ struct ServiceTests {
         #expect(try workspace.enroll(["request", "bob", "--command-id", "R2"], environment: now).status == 0)
     }
 
+    @Test("a command id that showed a secret replays only while that secret is current: after a confirm, a replacement or the expiry it is refused (exit 2) and shows nothing")
+    func replayShowsOnlyCurrentSecret() throws {
+        let workspace = try Workspace()
+        func at(_ offset: Int64) -> [String: String] { ["ENROLL_NOW": "\(t0 + offset)"] }
+        let first = try workspace.enroll(["request", "ann", "--command-id", "R1"], environment: at(0))
+        #expect(first.status == 0, "\(first.stderr)")
+        let uri = try #require(first.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
+        let secret = try #require(secretParameter(of: uri))
+        // While pending, a retry is the first outcome again.
+        let retry = try workspace.enroll(["request", "ann", "--command-id", "R1"], environment: at(5))
+        #expect(retry.status == 0 && retry.stdout.contains(uri), "\(retry.stderr)")
+        #expect(try workspace.enroll(["confirm", "ann", try Oathtool.code(base32Secret: secret, at: t0 + 10)], environment: at(10)).status == 0)
+        let journal = try SQLite3.eventTypes(workspace.database)
+        func refused(_ arguments: [String], _ offset: Int64, _ why: String) throws {
+            let result = try workspace.enroll(arguments, environment: at(offset))
+            #expect(result.status == 2, "\(arguments): exit \(result.status) \(result.stdout)")
+            #expect(result.stderr.contains(why), "\(arguments): \(result.stderr)")
+            // With --json the refusal is the one JSON object on stdout, naming its code.
+            let json = arguments.contains("--json")
+            #expect(json ? result.stdout.contains("\"command_id_spent\"") : result.stdout.isEmpty, "\(result.stdout)")
+            #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "no secret shown: \(result.stdout)")
+        }
+        try refused(["request", "ann", "--command-id", "R1"], 20, "command id 'R1' already showed a secret that has been confirmed since")
+        try refused(["request", "ann", "--command-id", "R1", "--json"], 20, "has been confirmed since")
+        #expect(try SQLite3.eventTypes(workspace.database) == journal, "nothing recorded")
+        // A reveal of the active secret replays while it is the current one.
+        let reveal = try workspace.enroll(["reveal", "ann", "--format", "uri", "--command-id", "V1"], environment: at(30))
+        #expect(reveal.status == 0 && reveal.stdout.hasPrefix(uri))
+        #expect(try workspace.enroll(["reveal", "ann", "--format", "uri", "--command-id", "V1"], environment: at(31)).stdout.hasPrefix(uri))
+        let regenerated = try workspace.enroll(["regenerate", "ann", "--command-id", "G1"], environment: at(40))
+        #expect(regenerated.status == 0, "\(regenerated.stderr)")
+        try refused(["reveal", "ann", "--format", "uri", "--command-id", "V1"], 41, "command id 'V1' already showed a secret that a newer one has replaced since")
+        #expect(try workspace.enroll(["regenerate", "ann", "--command-id", "G1"], environment: at(50)).status == 0, "the replacement is still pending")
+        try refused(["regenerate", "ann", "--command-id", "G1"], 40 + 601, "command id 'G1' already issued a secret that has expired unconfirmed since")
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

@@ -18,8 +18,9 @@ public enum InputError: Error, Sendable, Hashable {
     /// A command id already used for the same command with other arguments (another code,
     /// other settings): a retry must repeat the command exactly.
     case commandIdArgumentsDiffer(id: String, command: String)
-    /// A command id whose command issued a secret that has been destroyed since (a removal).
-    case commandIdSpent(id: String)
+    /// A command id whose command showed a secret that is no longer the one in use: a retry
+    /// would show it again without a record (a replay appends nothing), so it is refused.
+    case commandIdSpent(id: String, because: SpentSecret)
     /// A code that is not 6 to 8 ASCII digits: refused before the journal is read.
     case invalidCode(String)
     /// A number option that is not a whole number (`--digits x`, `--period 1e99`).
@@ -58,13 +59,34 @@ public enum InputError: Error, Sendable, Hashable {
             "command id '\(Validation.excerpt(id))' was already used for \(command) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
         case .commandIdArgumentsDiffer(let id, let command):
             "command id '\(Validation.excerpt(id))' was already used for \(command) with other arguments; a retry must repeat them exactly, and a new attempt needs a new command id"
-        case .commandIdSpent(let id):
-            "command id '\(Validation.excerpt(id))' already issued a secret that has been destroyed since (the authenticator was removed); use a new command id to request again"
+        case .commandIdSpent(let id, let because):
+            switch because {
+            case .destroyed:
+                "command id '\(Validation.excerpt(id))' already issued a secret that has been destroyed since (the authenticator was removed); use a new command id to request again"
+            case .confirmed:
+                "command id '\(Validation.excerpt(id))' already showed a secret that has been confirmed since; it is not shown again under that id: reveal it (which is recorded) with a new command id"
+            case .replaced:
+                "command id '\(Validation.excerpt(id))' already showed a secret that a newer one has replaced since; reveal the current one (which is recorded) with a new command id"
+            case .expired:
+                "command id '\(Validation.excerpt(id))' already issued a secret that has expired unconfirmed since; use a new command id to request again"
+            }
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
         case .notANumber(let option, let value, let expected):
             "\(option) must be \(expected), not '\(Validation.excerpt(value))'; \(option.hasPrefix("-") ? "pass \(option)" : "set \(option) to") a value in that range"
         }
     }
+}
+
+/// Why a command id's secret cannot be shown again (``InputError/commandIdSpent(id:because:)``).
+public enum SpentSecret: String, Sendable, Hashable {
+    /// The authenticator was removed and the data key that sealed the secret destroyed.
+    case destroyed
+    /// The pending secret it showed is now the active one.
+    case confirmed
+    /// Another secret was issued (or removed and issued) since.
+    case replaced
+    /// The pending secret it showed expired unconfirmed.
+    case expired
 }
 
 /// Validation of what users type, shared by the command line and the HTTP API.

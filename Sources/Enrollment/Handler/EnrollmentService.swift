@@ -281,10 +281,40 @@ public final class EnrollmentService: Sendable {
             default: false
             }
         }
-        if issuedSecretGone { throw InputError.commandIdSpent(id: envelope.commandId) }
+        if issuedSecretGone { throw InputError.commandIdSpent(id: envelope.commandId, because: .destroyed) }
+        let then = AuthenticatorState.initial.evolve(decoded.map(\.0))
+        if let spent = try spentSecret(shownBy: mine.map(\.0), then: then, stream: stream, in: db) {
+            throw InputError.commandIdSpent(id: envelope.commandId, because: spent)
+        }
         return CommandOutcome(
             commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
-            state: AuthenticatorState.initial.evolve(decoded.map(\.0)), rejection: rejection, replayed: true)
+            state: then, rejection: rejection, replayed: true)
+    }
+
+    /// A replay returns the first outcome and records nothing, so one that would show a secret
+    /// (a request, a regenerate, a reveal) is only answered while that secret is still the one
+    /// a confirmation would check, and a pending one has not expired: anything else would show
+    /// a secret again, perhaps the now active one, with no QRCodeRevealed in the journal.
+    private func spentSecret(shownBy events: [EnrollmentEvent], then: AuthenticatorState, stream: String, in db: Database) throws -> SpentSecret? {
+        let showsSecret = events.contains { event in
+            switch event {
+            case .enrollmentRequested, .secretRegenerated, .qrCodeRevealed: true
+            default: false
+            }
+        }
+        guard showsSecret, let shown = then.current?.secret else { return nil }
+        if case .forgotten = shown { return .destroyed }
+        let now = try load(stream, in: db)
+        let wasPending = then.pending?.credential.secret == shown
+        if let pending = now.pending, pending.credential.secret == shown {
+            return pending.expiresAt <= clock.now() ? .expired : nil
+        }
+        if now.active?.secret == shown {
+            if wasPending { return .confirmed }
+            return now.pending == nil ? nil : .replaced
+        }
+        if wasPending, now.pending == nil, let expiry = then.pending?.expiresAt, expiry <= clock.now() { return .expired }
+        return .replaced
     }
 
     // MARK: Reading

@@ -113,6 +113,21 @@ public struct APIError: Error, Sendable, Equatable {
         return APIError(.badRequest, code: error.code, message: message, description: description)
     }
 
+    /// An `Idempotency-Key` retried after the secret its first answer showed stopped being the
+    /// current one: the replay would show it again with nothing recorded.
+    static func idempotencyKeySpent(_ because: SpentSecret) -> APIError {
+        let why = switch because {
+        case .destroyed: "the authenticator was removed since"
+        case .confirmed: "that secret has been confirmed since"
+        case .replaced: "a newer secret has replaced it since"
+        case .expired: "that secret expired unconfirmed since"
+        }
+        return APIError(
+            .conflict, code: "idempotency_key_spent",
+            message: "this Idempotency-Key's first answer showed a secret that is no longer current (\(why)), so it is not shown again",
+            description: "send a new Idempotency-Key: INIT or REFRESH for a new secret, VIEW for the current QR code")
+    }
+
     /// An `Idempotency-Key` sent again with another body (another code, other settings): 422, as
     /// the IETF's Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-header, §2.7) asks,
     /// rather than the first outcome passed off as this request's.

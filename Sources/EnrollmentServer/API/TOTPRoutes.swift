@@ -292,6 +292,8 @@ struct TOTPRoutes {
             outcome = try await engine.handle(envelope)
         } catch InputError.commandIdArgumentsDiffer where key != nil {
             throw APIError.idempotencyKeyReused()
+        } catch InputError.commandIdSpent(_, let because) where key != nil {
+            throw APIError.idempotencyKeySpent(because)
         } catch let error as InputError {
             throw APIError.input(error)
         } catch let error as StoreError {
