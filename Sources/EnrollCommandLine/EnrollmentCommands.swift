@@ -287,17 +287,22 @@ struct StatusReport {
     func show() throws {
         // No file, or an empty one (which reading must not turn into a database): nothing enrolled.
         var file = stat()
-        let noDatabase = stat(databasePath, &file) != 0 || file.st_size == 0
-        let summary: AuthenticatorSummary
+        var noDatabase = stat(databasePath, &file) != 0 || file.st_size == 0
+        var summary = AuthenticatorSummary.none(user: user)
         if noDatabase {
-            summary = .none(user: user)
+            // Nothing enrolled.
         } else if let quick = AuthenticatorsProjection.quickRead(user: user, databasePath: databasePath) {
             // The plain case without setting up GRDB; every other case, and every error, below.
             summary = quick
         } else {
-            summary = try GlobalOptions.reporting(json: json) {
-                let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
-                return try database.summary(of: user)
+            do {
+                summary = try GlobalOptions.reporting(json: json) {
+                    let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
+                    return try database.summary(of: user)
+                }
+            } catch let failure as CLIFailure where failure.code == StoreError.databaseMissing(databasePath).code {
+                // An SQLite file with nothing in it yet: as for no file, nothing enrolled.
+                noDatabase = true
             }
         }
         if json {

@@ -172,6 +172,22 @@ struct ServiceTests {
         #expect(try SQLite3.eventTypes(workspace.database) == ["EnrollmentRequested"])
     }
 
+    @Test("an SQLite file with no tables is read like no database (status: none, others exit 3) and left byte for byte; request starts the journal in it")
+    func emptySQLiteDatabase() throws {
+        let workspace = try Workspace()
+        _ = try SQLite3.query(workspace.database, "VACUUM")
+        let before = workspace.databaseBytes()
+        let status = try workspace.enroll(["status", "alice"])
+        #expect(status.status == 0 && status.stdout.contains("status: none") && status.stdout.contains("no enrollment database"), "\(status.stdout) \(status.stderr)")
+        for command in [["history", "alice"], ["audit"], ["export"], ["verify"], ["confirm", "alice", "123456"], ["activity"]] {
+            let result = try workspace.enroll(command)
+            #expect(result.status == 3 && result.stderr.contains("no enrollment database at"), "\(command): \(result.stderr)")
+        }
+        #expect(workspace.databaseBytes() == before, "reading changed the file")
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        #expect(try SQLite3.eventTypes(workspace.database) == ["EnrollmentRequested"])
+    }
+
     @Test("status after the pending secret's expiry says it expired (text and --json), not \"confirm before\" a past time")
     func statusAfterExpiry() throws {
         let workspace = try Workspace()

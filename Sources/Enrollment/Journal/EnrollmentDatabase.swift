@@ -78,11 +78,20 @@ public final class EnrollmentDatabase: Sendable {
             }
             if options.readOnly {
                 applied = try writer.read { db in try Self.appliedMigrations(db) }
+                if applied.isEmpty { try writer.read { db in try Self.checkNotForeign(db, path: path) } }
             } else {
                 // One visit to the connection, outside a transaction: every `read` is a
                 // transaction of its own (BEGIN, query_only on and off, COMMIT), which a one-shot
                 // command such as `enroll status` used to pay three times here (BENCHMARKS.md).
                 var current = try writer.writeWithoutTransaction { db in
+                    let applied = try Self.appliedMigrations(db)
+                    // Nothing of ours yet: a new file, or one another process is creating now, or
+                    // another application's database, which is refused before a byte of it changes.
+                    if applied.isEmpty {
+                        try Self.checkNotForeign(db, path: path)
+                        // A reading command never turns an empty SQLite file into a database.
+                        if !options.create { throw StoreError.databaseMissing(path) }
+                    }
                     // The journal is always in WAL mode: readers never block the writer. (A no-op
                     // that writes nothing when the file is already in WAL mode.)
                     if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
@@ -91,7 +100,7 @@ public final class EnrollmentDatabase: Sendable {
                     // DatabasePool switches its writer to NORMAL when it sets up WAL; the durability
                     // asked for is applied last, so it is the one in force.
                     try db.execute(sql: synchronous)
-                    return try Self.appliedMigrations(db)
+                    return applied
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
                 if !Set(Self.migrator.migrations).isSubset(of: current) {
@@ -129,6 +138,15 @@ public final class EnrollmentDatabase: Sendable {
         let count = read(descriptor, &header, header.count)
         if count <= 0 { return }  // an empty file becomes a new database
         guard count == 16, header == Array("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
+    }
+
+    /// Refuses an SQLite file that holds tables but none of ours: another application's
+    /// database, given as `--db` by mistake. (`grdb_migrations` alone is a database another
+    /// process is creating right now.)
+    private static func checkNotForeign(_ db: Database, path: String) throws {
+        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+            .filter { $0 != "grdb_migrations" }
+        if !tables.isEmpty { throw StoreError.notAnEnrollmentDatabase(path: path, tables: tables) }
     }
 
     /// Refuses a database written by a newer version of this code (it has migrations we do not

@@ -5,6 +5,8 @@ import GRDB
 public enum StoreError: Error, Sendable, Hashable {
     case databaseMissing(String)
     case notADatabase(String)
+    /// An SQLite database of something else: tables, but no enrollment schema.
+    case notAnEnrollmentDatabase(path: String, tables: [String])
     case unreadable(String)
     /// The database path names a directory, not a file.
     case isDirectory(String)
@@ -36,6 +38,7 @@ public enum StoreError: Error, Sendable, Hashable {
         switch self {
         case .databaseMissing: "database_missing"
         case .notADatabase: "not_a_database"
+        case .notAnEnrollmentDatabase: "not_an_enrollment_database"
         case .unreadable: "database_unreadable"
         case .isDirectory: "database_is_directory"
         case .directoryMissing: "database_directory_missing"
@@ -65,6 +68,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "no enrollment database at \(path); run `enroll request USER` to create one, or pass --db PATH"
         case .notADatabase(let path):
             "\(path) is not an SQLite database; pass --db with the path of an enrollment database"
+        case .notAnEnrollmentDatabase(let path, let tables):
+            "\(path) is an SQLite database of something else (it holds \(tables.count == 1 ? "the table" : "the tables") \(tables.prefix(5).joined(separator: ", "))\(tables.count > 5 ? ", …" : "")), not an enrollment journal, and is left as it is; pass --db with the path of an enrollment database or of a new file"
         case .unreadable(let path):
             "cannot read \(path); check the file's permissions"
         case .newerSchema(let path, let migrations):

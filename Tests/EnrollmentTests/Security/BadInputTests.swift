@@ -72,6 +72,8 @@ struct BadInputTests {
         let sqlite = try Processes.tool("sqlite3", package: "sqlite3")
         let newer = try Processes.run(sqlite, [workspace.path("newer.sqlite"), "INSERT INTO grdb_migrations VALUES ('v99-from-the-future')"])
         #expect(newer.status == 0, "\(newer.stderr)")
+        let foreign = try Processes.run(sqlite, [workspace.path("foreign.sqlite"), "CREATE TABLE important(x); INSERT INTO important VALUES ('precious')"])
+        #expect(foreign.status == 0, "\(foreign.stderr)")
         try Data((Data(repeating: 7, count: 16).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("short.key")))
         try Data("not a key!\n".utf8).write(to: URL(fileURLWithPath: workspace.path("garbage.key")))
         try Data().write(to: URL(fileURLWithPath: workspace.path("empty.key")))
