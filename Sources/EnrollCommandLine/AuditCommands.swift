@@ -126,7 +126,7 @@ struct AuditCommand: ParsableCommand {
 
     /// ` (February 2026 has no day 30; …)` for a date or time that does not exist, else nothing.
     static func reason(_ text: String) -> String {
-        Timestamps.impossibility(in: text).map { " (\($0))" } ?? ""
+        (Timestamps.impossibility(in: text) ?? Timestamps.malformation(in: text)).map { " (\($0))" } ?? ""
     }
 
     func run() throws {

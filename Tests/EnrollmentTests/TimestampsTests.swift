@@ -35,6 +35,21 @@ struct TimestampsTests {
         }
     }
 
+    @Test("only the documented shapes parse, whole: no date with a space before the time, no trailing text, no fractions, no @ outside 0-9999")
+    func onlyWholeShapes() {
+        let taken: [(String, UnixTime)] = [
+            ("2025-11-29", 1_764_374_400), ("2025-11-29T07:10:00Z", 1_764_400_200), ("2025-11-29T09:10:00+02:00", 1_764_400_200),
+            ("2025-11-29T02:10:00-05:00", 1_764_400_200), ("@0", 0), ("@253402300799", 253_402_300_799),
+        ]
+        for (text, time) in taken { #expect(Timestamps.parse(text) == time, "\(text)") }
+        for text in ["2025-11-29 23:59:59", "2025-11-29Tjunk", "2025-11-29 junk", "2025-11-29T07:10:00.5Z", "2025-11-29T07:10:00",
+                     "2025-11-29T07:10Z", "2025-11-29T07:10:00Zjunk", "2025-11-29T07:10:00+02", "@-1", "@", "@1e9", "@ 5",
+                     "@253402300800", "@99999999999999", " 2025-11-29", "2025-11-29\n", "yesterday", ""] {
+            #expect(Timestamps.parse(text) == nil, "\(text) parsed as \(Timestamps.parse(text).map(Timestamps.iso8601) ?? "")")
+            #expect(Timestamps.impossibility(in: text) != nil || Timestamps.malformation(in: text) != nil, "\(text): no reason given")
+        }
+    }
+
     @Test("dates and times that do not exist are refused exactly where GNU date refuses them, never rolled over")
     func impossibleDatesMatchGNUDate() throws {
         let date = try Processes.tool("date", package: "coreutils")

@@ -42,13 +42,53 @@ public enum Timestamps {
     /// time that does not exist (`2026-02-30`, hour 42) is `nil`: Foundation's parser rolls it
     /// over into another day or hour, which would filter by a time nobody typed
     /// (``impossibility(in:)`` says why).
+    ///
+    /// Only those shapes, whole: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` followed by `Z` or an offset
+    /// `±HH:MM`, and `@` with 0 to 253402300799 in digits. Foundation's parsers read a prefix and
+    /// drop the rest, so `2026-11-29 23:59:59` would silently mean midnight, and they take
+    /// fractions they then ignore (``malformation(in:)`` says what is wrong).
     public static func parse(_ text: String) -> UnixTime? {
-        if text.hasPrefix("@"), let seconds = Int64(text.dropFirst()) { return seconds }
-        if impossibility(in: text) != nil { return nil }
-        if let date = try? Date(text, strategy: .iso8601) { return UnixTime(date.timeIntervalSince1970) }
-        let day = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current).year().month().day()
-        if let date = try? Date(text, strategy: day) { return UnixTime(date.timeIntervalSince1970) }
-        return nil
+        if text.hasPrefix("@") {
+            let digits = text.utf8.dropFirst()
+            guard !digits.isEmpty, digits.count <= 12, digits.allSatisfy(isDigit), let seconds = Int64(text.dropFirst()),
+                  seconds <= latest
+            else { return nil }
+            return seconds
+        }
+        if impossibility(in: text) != nil || malformation(in: text) != nil { return nil }
+        if text.utf8.count == 10 {
+            let day = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current).year().month().day()
+            return (try? Date(text, strategy: day)).map { UnixTime($0.timeIntervalSince1970) }
+        }
+        return (try? Date(text, strategy: .iso8601)).map { UnixTime($0.timeIntervalSince1970) }
+    }
+
+    /// 9999-12-31T23:59:59Z, the last time RFC 3339 can write.
+    static let latest: UnixTime = 253_402_300_799
+
+    private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+
+    /// Why `text` is not one of the shapes ``parse(_:)`` takes; `nil` when it is.
+    public static func malformation(in text: String) -> String? {
+        let bytes = Array(text.utf8)
+        if text.hasPrefix("@") {
+            return "@ takes whole Unix seconds from 0 to \(latest)"
+        }
+        func digits(_ range: Range<Int>) -> Bool { range.upperBound <= bytes.count && range.allSatisfy { isDigit(bytes[$0]) } }
+        func byte(_ index: Int, _ expected: Character) -> Bool { index < bytes.count && bytes[index] == expected.asciiValue }
+        guard digits(0..<4), byte(4, "-"), digits(5..<7), byte(7, "-"), digits(8..<10) else {
+            return "it does not start with a date, YYYY-MM-DD"
+        }
+        if bytes.count == 10 { return nil }
+        guard byte(10, "T"), digits(11..<13), byte(13, ":"), digits(14..<16), byte(16, ":"), digits(17..<19) else {
+            return byte(10, " ")
+                ? "write a 'T' between the date and the time, and Z for UTC or an offset such as +02:00"
+                : "after the date comes THH:MM:SS and then Z or an offset such as +02:00, or nothing"
+        }
+        if bytes.count == 20 && byte(19, "Z") { return nil }
+        if bytes.count == 25, byte(19, "+") || byte(19, "-"), digits(20..<22), byte(22, ":"), digits(23..<25) { return nil }
+        if byte(19, ".") { return "fractions of a second are not taken; give whole seconds" }
+        return "after the time comes Z for UTC or an offset such as +02:00, and nothing else"
     }
 
     /// Why `text`, shaped like `YYYY-MM-DD` with an optional `THH:MM[:SS]`, names no real date or
