@@ -103,12 +103,18 @@ public enum CommandLineRunner {
             if message.hasPrefix("Missing expected argument '<code>'"),
                let negative = arguments.first(where: { $0.count > 1 && $0.hasPrefix("-") && $0.dropFirst().allSatisfy(\.isNumber) }) {
                 let refusal = InputError.invalidCode("'\(negative.prefix(20))' starts with '-'")
-                Terminal.error(refusal.message, hint: nil)
-                return .exit(CLIExit.badInput)
+                return .exit(CLIFailure(code: refusal.code, message: refusal.message, exitCode: CLIExit.badInput, json: wantsJSON(arguments)).report())
             }
+            // With --json, a command line that cannot run still answers with one JSON object.
+            if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": message]) }
             Terminal.error(message, hint: "see `enroll --help`")
             return .exit(CLIExit.badInput)
         }
+    }
+
+    /// Whether the command line asks for JSON (`--json` before any `--`).
+    static func wantsJSON(_ arguments: [String]) -> Bool {
+        arguments.prefix { $0 != "--" }.contains("--json")
     }
 
     /// The first word of `help WORD…` that names no subcommand at its place (swift-argument-parser

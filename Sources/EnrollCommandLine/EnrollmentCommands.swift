@@ -145,11 +145,10 @@ struct ConfirmCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The code the app shows now (6-8 digits).", valueName: "code"))
     var code: String
 
-    func validate() throws {
-        do { _ = try Validation.code(code) } catch { throw ValidationError(error.message) }
-    }
-
     func run() throws {
+        // Checked here rather than in validate(), so that with --json the refusal is a JSON object
+        // with its own code (invalid_code_format); still before the database is opened.
+        try global.reporting { _ = try Validation.code(code) }
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.confirmCode(code)))
         }

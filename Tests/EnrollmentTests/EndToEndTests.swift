@@ -234,6 +234,28 @@ struct EndToEndTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    @Test("with --json every refusal of the command line is one JSON object on stdout (error code and message), exit 2, nothing written")
+    func jsonUsageErrors() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "olga"]).status == 0)
+        let before = workspace.databaseBytes()
+        let cases: [([String], String)] = [
+            (["confirm", "olga", "12345"], "invalid_code_format"), (["confirm", "olga", "abcdef"], "invalid_code_format"),
+            (["confirm", "olga", "-123456"], "invalid_code_format"), (["request"], "usage"), (["audit", "--since", "bad"], "usage"),
+            (["verify", "--anchor", "12"], "usage"), (["request", ""], "usage"), (["status", "olga", "--bogus"], "usage"),
+        ]
+        for (arguments, code) in cases {
+            let result = try workspace.enroll(arguments + ["--json"])
+            #expect(result.status == 2, "\(arguments): exit \(result.status)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.count == 1, "\(arguments): \(result.stdout)")
+            let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
+            #expect(object?["error"] as? String == code, "\(arguments): \(result.stdout)")
+            #expect((object?["message"] as? String)?.isEmpty == false, "\(arguments): \(result.stdout)")
+        }
+        #expect(workspace.databaseBytes() == before)
+    }
+
     @Test("--help explains every subcommand and exits 0")
     func help() throws {
         let workspace = try Workspace()
