@@ -180,6 +180,7 @@ struct ActivityCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if issuer?.isEmpty == true { throw ValidationError("--issuer is empty; pass an issuer's name, or leave --issuer out for every issuer") }
         if let first = try day(since, "since"), let last = try day(until, "until"), last < first {
             throw ValidationError("--until must not be before --since")
         }

@@ -105,11 +105,36 @@ public enum CommandLineRunner {
                 let refusal = InputError.invalidCode("'\(negative.prefix(20))' starts with '-'")
                 return .exit(CLIFailure(code: refusal.code, message: refusal.message, exitCode: CLIExit.badInput, json: wantsJSON(arguments)).report())
             }
+            // `enroll confim bob 123456`: the parser only says "3 unexpected arguments".
+            if let word = arguments.first, !word.hasPrefix("-"), !root.configuration.subcommands.isEmpty,
+               !root.configuration.subcommands.contains(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
+                let names = root.configuration.subcommands.map { $0._commandName } + ["help"]
+                let nearest = names.min { editDistance(word, $0) < editDistance(word, $1) }
+                let suggestion = nearest.flatMap { editDistance(word, $0) <= 2 ? "; did you mean '\($0)'?" : nil } ?? ""
+                let unknown = "there is no command '\(word.prefix(40))'\(suggestion)"
+                if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": unknown]) }
+                Terminal.error(unknown, hint: "run `enroll --help` for the list of commands")
+                return .exit(CLIExit.badInput)
+            }
             // With --json, a command line that cannot run still answers with one JSON object.
             if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": message]) }
             Terminal.error(message, hint: "see `enroll --help`")
             return .exit(CLIExit.badInput)
         }
+    }
+
+    /// Levenshtein distance, for suggesting the command a typo meant.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.lowercased().utf8.prefix(64)), b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// Whether the command line asks for JSON (`--json` before any `--`).

@@ -187,14 +187,18 @@ extension EnrollmentEvent {
                 : "code accepted (time step \(activated.step)): the authenticator is active"
         case .codeRejected(let rejected):
             let what = rejected.reason == "code_reused" ? "code already used" : "wrong code"
-            return "\(what) (\(rejected.reason)) for the \(rejected.target.rawValue) secret; \(rejected.failedAttempts) consecutive failure\(rejected.failedAttempts == 1 ? "" : "s")"
+            // A replayed code is not counted (RFC 6238 §5.2): say so rather than "0 consecutive failures".
+            let count = rejected.reason == "code_reused"
+                ? "not counted towards a lock"
+                : "\(rejected.failedAttempts) consecutive failure\(rejected.failedAttempts == 1 ? "" : "s")"
+            return "\(what) (\(rejected.reason)) for the \(rejected.target.rawValue) secret; \(count)"
         case .pendingSecretExpired(let expired):
             return "the pending \(expired.replacement ? "replacement " : "")secret expired unconfirmed at \(Timestamps.iso8601(expired.expiredAt))"
                 + (expired.replacement ? "; the active secret stays in use" : "")
         case .qrCodeRevealed(let revealed):
             return "QR code of the \(revealed.target.rawValue) secret shown again"
         case .confirmationLocked(let locked):
-            return "confirmation locked until \(Timestamps.iso8601(locked.until)) after \(locked.failedAttempts) wrong codes (lock \(locked.lockNumber))"
+            return "confirmation locked until \(Timestamps.iso8601(locked.until)) after \(locked.failedAttempts) wrong code\(locked.failedAttempts == 1 ? "" : "s") (lock \(locked.lockNumber))"
         case .confirmationUnlocked(let unlocked):
             return "lock \(unlocked.lockNumber) lifted"
         case .authenticatorRemoved(let removed):

@@ -125,6 +125,8 @@ struct TOTPRoutes {
     ///   (the attempt is recorded and counts towards the lock);
     /// - the attempt that reaches the limit, and any attempt while locked: 429 `locked` with
     ///   `Retry-After` and `lockedUntil`;
+    /// - the code that activated the active secret, sent again (a double submit's loser, a
+    ///   replayed code): 200 `{"isValid": false, "reason": "code_reused"}`, recorded, not counted;
     /// - nothing pending but an active secret: 409 `no_pending_secret`. VALIDATE confirms an
     ///   enrollment; it is not a sign-in check, and answering `isValid` for the active secret
     ///   would make this endpoint a code oracle outside the sign-in flow;
