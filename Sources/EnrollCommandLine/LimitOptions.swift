@@ -44,12 +44,7 @@ struct LimitOptions: ParsableArguments {
     }
 
     func busyTimeoutSeconds() throws(InputError) -> TimeInterval {
-        let (text, name) = Self.setting(busyTimeout, option: "--busy-timeout", env: "ENROLL_BUSY_TIMEOUT")
-        guard let text else { return DatabaseOptions().busyTimeout }
-        guard let seconds = Double(text), seconds.isFinite, (0...600).contains(seconds) else {
-            throw .notANumber(option: name, value: text, expected: "a number of seconds from 0 to 600")
-        }
-        return seconds
+        try DatabaseOptions.busyTimeoutSetting(option: busyTimeout, environment: Environment["ENROLL_BUSY_TIMEOUT"])
     }
 
     /// The option's value, else the environment variable's; and the name to blame if it is wrong.

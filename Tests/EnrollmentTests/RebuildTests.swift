@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import Testing
 @testable import Enrollment
@@ -271,5 +272,148 @@ struct RebuildTests {
             #expect(!result.stderr.contains("Missing value"), "\(arguments): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+
+    @Test("appenders get in within about one batch while a rebuild runs in one-event batches, instead of timing out")
+    func appendersGetInDuringRebuild() throws {
+        let workspace = try Workspace()
+        try importTraffic(workspace)
+        let tool = try Processes.product("rebuild-projections")
+        let rebuild = Process()
+        rebuild.executableURL = URL(fileURLWithPath: tool)
+        // One event per transaction, back to back: the case that starved writers.
+        rebuild.arguments = ["--db", workspace.database, "--all", "--batch-size", "1"]
+        rebuild.standardOutput = FileHandle.nullDevice
+        rebuild.standardError = FileHandle.nullDevice
+        try rebuild.run()
+        defer { if rebuild.isRunning { kill(rebuild.processIdentifier, SIGKILL); rebuild.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(60)
+        while rebuild.isRunning && Date() < deadline {
+            if let shadow = try? checkpoint("authenticators_rebuild", in: workspace.database), shadow.position > 0 { break }
+            usleep(10_000)
+        }
+        try #require(rebuild.isRunning, "the rebuild ended before the appenders started")
+
+        // Ten appenders at once, each allowed 2 s for the write lock.
+        let results = Mutex<[(Int32, TimeInterval, String)]>([])
+        let enroll = try Processes.product("enroll")
+        let environment = ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile]
+        DispatchQueue.concurrentPerform(iterations: 10) { index in
+            let started = Date()
+            let result = try? Processes.run(enroll, ["request", "cy\(index)", "--busy-timeout", "2"], environment: environment)
+            results.withLock { $0.append((result?.status ?? -1, Date().timeIntervalSince(started), result?.stderr ?? "")) }
+        }
+        let stillRunning = rebuild.isRunning
+        rebuild.waitUntilExit()
+        #expect(rebuild.terminationStatus == 0)
+        try #require(stillRunning, "the rebuild ended before the appenders did; make the journal larger")
+        let outcomes = results.withLock { $0 }
+        for (status, _, stderr) in outcomes {
+            #expect(status == 0, "an appender gave up while the rebuild ran: \(stderr)")
+        }
+        // Each wait includes starting a process and deriving keys; the lock itself is free
+        // within a few milliseconds (before: up to the whole rebuild, or the 2 s timeout).
+        let slowest = outcomes.map(\.1).max() ?? .infinity
+        #expect(slowest < 1.5, "the slowest appender took \(slowest) s")
+        for index in 0..<10 {
+            #expect(try workspace.enrollJSON(["status", "cy\(index)"]).1["status"] as? String == "pending")
+        }
+    }
+
+    /// Holds the write lock of `path` from an sqlite3 process for `seconds`; returns once it is held.
+    func holdWriteLock(_ path: String, seconds: Int) throws -> Process {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: try Processes.tool("sqlite3", package: "sqlite3"))
+        holder.arguments = [path, "BEGIN IMMEDIATE;", "SELECT 1;", ".shell sleep \(seconds)", "COMMIT;"]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        let probe = try DatabaseQueue(path: path)
+        defer { try? probe.close() }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? probe.inDatabase({ db in try db.execute(sql: "BEGIN IMMEDIATE; COMMIT") })) == nil { return holder }
+            usleep(20_000)
+        }
+        holder.terminate()
+        throw LockNotTaken()
+    }
+
+    struct LockNotTaken: Error {}
+
+    @Test("the tool waits --busy-timeout (or ENROLL_BUSY_TIMEOUT) for another writer's lock and names that timeout when it gives up")
+    func busyTimeout() throws {
+        let workspace = try Workspace()
+        try importTraffic(workspace)
+        let tool = try Processes.product("rebuild-projections")
+        let holder = try holdWriteLock(workspace.database, seconds: 20)
+        defer { holder.terminate(); holder.waitUntilExit() }
+
+        for (arguments, environment, seconds) in [(["--busy-timeout", "1"], [:], "1"), ([], ["ENROLL_BUSY_TIMEOUT": "1.5"], "1.5")] {
+            let started = Date()
+            let result = try Processes.run(tool, ["--db", workspace.database, "--all"] + arguments, environment: environment)
+            let waited = Date().timeIntervalSince(started)
+            #expect(result.status == 3, "\(arguments) \(environment): \(result.stderr)")
+            #expect(result.stderr.contains("stayed locked by another writer for more than \(seconds) s (the busy timeout)"), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            let limit = Double(seconds) ?? 0
+            #expect(waited >= limit && waited < limit + 5, "waited \(waited) s for a \(seconds) s timeout")
+        }
+        #expect(try checkpoint("authenticators_rebuild", in: workspace.database) == nil, "nothing was written")
+    }
+
+    @Test("a bad --busy-timeout or ENROLL_BUSY_TIMEOUT is refused as enroll refuses it (exit 2, one line)")
+    func badBusyTimeout() throws {
+        let workspace = try Workspace()
+        let tool = try Processes.product("rebuild-projections")
+        for (arguments, environment) in [(["--busy-timeout", "forever"], [:]), (["--busy-timeout", "-1"], [:]), ([], ["ENROLL_BUSY_TIMEOUT": "601"])] {
+            let result = try Processes.run(tool, ["--db", workspace.database, "--all"] + arguments, environment: environment)
+            let enroll = try workspace.enroll(["status", "alice"] + arguments, environment: environment)
+            #expect(result.status == 2 && enroll.status == 2, "\(arguments) \(environment): \(result.stderr) / \(enroll.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            // The same words as enroll's, after each tool's own prefix.
+            let reason = enroll.stderr.components(separatedBy: "error: ").last?.components(separatedBy: " (see").first ?? "?"
+            #expect(reason.contains("a number of seconds from 0 to 600"), "\(enroll.stderr)")
+            #expect(result.stderr.contains(reason), "rebuild-projections: \(result.stderr), enroll: \(enroll.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+
+    @Test("a projection a newer version wrote: readers ask for an upgrade, the tool refuses it unless --allow-downgrade")
+    func newerProjection() throws {
+        let workspace = try Workspace()
+        try importTraffic(workspace)
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        let code = AuthenticatorsProjection().schemaVersion
+        try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 7 WHERE name = 'authenticators'"]).status == 0)
+        let rowsBefore = try Processes.run(sqlite3, [workspace.database, "SELECT * FROM authenticators ORDER BY 1"]).stdout
+
+        let reader = try workspace.enroll(["status", "user0001"])
+        #expect(reader.status == 3)
+        #expect(reader.stderr.split(separator: "\n").count == 1, "\(reader.stderr)")
+        #expect(reader.stderr.contains("the authenticators projection was written by a newer version of enroll (schema version 7; this code knows version \(code)); upgrade enroll"), "\(reader.stderr)")
+        #expect(!reader.stderr.contains("run `rebuild-projections"), "\(reader.stderr)")
+
+        let tool = try Processes.product("rebuild-projections")
+        let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
+        #expect(status.stdout.contains("newer (schema v7, code v\(code))"), "\(status.stdout)")
+
+        let refused = try Processes.run(tool, ["--db", workspace.database, "--all"])
+        #expect(refused.status == 3, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        for part in ["authenticators projection", "schema version 7", "version \(code)", "--allow-downgrade"] {
+            #expect(refused.stderr.contains(part), "\(part): \(refused.stderr)")
+        }
+        let after = try Processes.run(sqlite3, [workspace.database, "SELECT schema_version FROM projection_checkpoints WHERE name = 'authenticators'"])
+        #expect(after.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "7", "the newer projection must be left alone")
+        #expect(try Processes.run(sqlite3, [workspace.database, "SELECT * FROM authenticators ORDER BY 1"]).stdout == rowsBefore)
+        #expect(try checkpoint("authenticators_rebuild", in: workspace.database) == nil)
+
+        let help = try Processes.run(tool, ["--help"])
+        #expect(help.stdout.contains("--allow-downgrade"))
+        let forced = try Processes.run(tool, ["--db", workspace.database, "--all", "--allow-downgrade"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try checkpoint("authenticators", in: workspace.database)?.version == code)
+        #expect(try workspace.enroll(["status", "user0001"]).status == 0)
     }
 }

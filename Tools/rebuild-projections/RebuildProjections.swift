@@ -13,7 +13,8 @@ struct RebuildProjections: ParsableCommand {
             Run it when a reader refuses a stale projection (after an upgrade changed its schema version), \
             or to build a projection added since the database was created. Other processes may keep \
             appending meanwhile. If it is interrupted (even with kill -9) run it again: it resumes from its \
-            checkpoint. Exit codes: 0 done, 2 bad usage, 3 storage failure.
+            checkpoint. A projection that a newer version of enroll wrote is refused (exit 3) unless \
+            --allow-downgrade is given. Exit codes: 0 done, 2 bad usage, 3 storage failure.
             """)
 
     @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB, default ./enrollment.sqlite).", valueName: "path"))
@@ -29,8 +30,15 @@ struct RebuildProjections: ParsableCommand {
     var status = false
 
     // Unconditional, so that `--batch-size -1` reaches validate() rather than reading as an option.
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as a quarter of a second allows; smaller holds the write lock for less time).", valueName: "n"))
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as half a second allows; smaller holds the write lock for less time).", valueName: "n"))
     var batchSize: Int?
+
+    @Option(name: .customLong("busy-timeout"), parsing: .unconditional, help: ArgumentHelp(
+        "Seconds to wait for another writer's lock before giving up with exit 3, 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
+    var busyTimeout: String?
+
+    @Flag(name: .customLong("allow-downgrade"), help: "Rebuild even a projection a newer version of enroll wrote, down to this version's schema (its readers will then refuse it).")
+    var allowDowngrade = false
 
     @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
     var json = false
@@ -45,18 +53,24 @@ struct RebuildProjections: ParsableCommand {
         for name in projection where Projections.named(name) == nil {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
+        do { _ = try busyTimeoutSeconds() } catch { throw ValidationError(error.message) }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize); pass --batch-size with how many events each transaction may apply") }
+    }
+
+    func busyTimeoutSeconds() throws(InputError) -> TimeInterval {
+        try DatabaseOptions.busyTimeoutSetting(option: busyTimeout, environment: ProcessInfo.processInfo.environment["ENROLL_BUSY_TIMEOUT"])
     }
 
     func run() throws {
         let database: EnrollmentDatabase
         do {
-            database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
+            database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(busyTimeout: try busyTimeoutSeconds(), create: false))
         } catch {
             throw Failure(error)
         }
         var rebuilder = ProjectionRebuilder(database: database)
         if let batchSize { rebuilder.batchSize = batchSize }
+        rebuilder.allowsDowngrade = allowDowngrade
         if status {
             try showStatus(rebuilder)
             return
@@ -105,6 +119,8 @@ struct RebuildProjections: ParsableCommand {
             var description: String
             if state.storedVersion == nil {
                 description = "missing: run rebuild-projections --projection \(state.name)"
+            } else if state.isNewer {
+                description = "newer (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): written by a newer version of enroll; upgrade rebuild-projections"
             } else if !state.isCurrent {
                 description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run rebuild-projections --projection \(state.name)"
             } else if state.lag > 0 {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// How durable each commit is. FULL fsyncs the WAL on every commit; NORMAL only at checkpoints
 /// (a power cut may lose the last commits, never corrupt the file).
@@ -27,6 +28,18 @@ public struct DatabaseOptions: Sendable {
         self.readOnly = readOnly
         self.concurrentReads = concurrentReads
     }
+
+    /// The busy timeout from `--busy-timeout SECONDS` (`option`), else from the environment
+    /// variable `ENROLL_BUSY_TIMEOUT` (`environment`), else the default; one rule for `enroll`
+    /// and `rebuild-projections`. A wrong value names where it came from.
+    public static func busyTimeoutSetting(option: String?, environment: String?) throws(InputError) -> TimeInterval {
+        let (text, name) = option.map { ($0, "--busy-timeout") } ?? (environment, "ENROLL_BUSY_TIMEOUT")
+        guard let text else { return DatabaseOptions().busyTimeout }
+        guard let seconds = Double(text), seconds.isFinite, (0...600).contains(seconds) else {
+            throw .notANumber(option: name, value: text, expected: "a number of seconds from 0 to 600")
+        }
+        return seconds
+    }
 }
 
 /// The SQLite file: the journal (`events`), the idempotency record (`commands`), the data keys
@@ -50,7 +63,7 @@ public final class EnrollmentDatabase: Sendable {
         if exists { try Self.checkHeader(path) }
         var configuration = Configuration()
         configuration.readonly = options.readOnly
-        configuration.busyMode = .timeout(options.busyTimeout)
+        configuration.busyMode = .callback(Self.busyHandler(timeout: options.busyTimeout))
         configuration.label = "enrollment"
         let synchronous = "PRAGMA synchronous = \(options.durability.rawValue)"
         configuration.prepareDatabase { db in
@@ -121,6 +134,32 @@ public final class EnrollmentDatabase: Sendable {
             throw StoreError(error, path: path, busyTimeout: options.busyTimeout)
         }
         try checkSchemaIsKnown(applied: applied)
+    }
+
+    /// Waits for another connection's lock by polling it every millisecond, until `timeout`
+    /// seconds have passed on the monotonic clock since the first try (then SQLITE_BUSY).
+    ///
+    /// SQLite's own handler (`sqlite3_busy_timeout`) sleeps 1, 2, 5, 10 … up to 100 ms between
+    /// tries: a writer waiting behind `rebuild-projections`, which leaves the lock free for a few
+    /// milliseconds between its batches (``ProjectionRebuilder/pause``), almost never polled at
+    /// such a moment, and waited for the whole rebuild or gave up. A try costs a few
+    /// microseconds (a lock-file probe), so polling this often costs nothing worth measuring.
+    static func busyHandler(timeout: TimeInterval) -> Database.BusyCallback {
+        let limit = Duration.milliseconds(Int64((timeout * 1000).rounded()))
+        // SQLite counts the tries of one wait (0 at the first); when each wait began is kept per
+        // thread, as one connection's wait runs on one thread and connections may share this.
+        let waits = BusyWaits()
+        return { tries in
+            let now = ContinuousClock.now
+            let thread = UInt(pthread_self())
+            let start = waits.starts.withLock { starts in
+                if tries == 0 { starts[thread] = now }
+                return starts[thread] ?? now
+            }
+            guard now - start < limit else { return false }
+            usleep(1_000)
+            return true
+        }
     }
 
     /// An SQLite or GRDB error as what the user can act on (busy: with the real timeout).
@@ -299,4 +338,9 @@ public final class EnrollmentDatabase: Sendable {
         }
         return migrator
     }()
+}
+
+/// When each thread's current wait for a lock began (``EnrollmentDatabase/busyHandler(timeout:)``).
+private final class BusyWaits: Sendable {
+    let starts = Mutex<[UInt: ContinuousClock.Instant]>([:])
 }

@@ -26,6 +26,10 @@ public enum StoreError: Error, Sendable, Hashable {
     /// Key rotation never overwrites an existing file.
     case keyFileExists(String)
     case staleProjection(name: String, stored: Int, code: Int)
+    /// A projection stored by a newer release (a higher schema version than this code's).
+    case newerProjection(name: String, stored: Int, code: Int)
+    /// `rebuild-projections` would rebuild a newer release's projection down to this code's version.
+    case rebuildWouldDowngrade(name: String, stored: Int, code: Int)
     /// Another process moved this projection's rebuild checkpoint under us.
     case rebuildInProgress(name: String)
     case undecodableEvent(position: Int64, type: String, reason: String)
@@ -54,6 +58,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileUnwritable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
         case .staleProjection: "stale_projection"
+        case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
         case .rebuildInProgress: "rebuild_in_progress"
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
@@ -100,6 +105,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
+        case .newerProjection(let name, let stored, let code):
+            "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code knows version \(code)); upgrade enroll to use it"
+        case .rebuildWouldDowngrade(let name, let stored, let code):
+            "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code builds version \(code)); upgrade rebuild-projections, or pass --allow-downgrade to rebuild it down to version \(code) (the newer version's readers will then refuse it)"
         case .rebuildInProgress(let name):
             "another rebuild-projections is rebuilding the \(name) projection; let it finish (or stop it), then run `rebuild-projections --status`"
         case .undecodableEvent(let position, let type, let reason):

@@ -71,9 +71,14 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
 }
 
 public enum ProjectionStatus {
-    /// Refuses to read a projection whose stored shape is not the one this code knows.
+    /// Refuses to read a projection whose stored shape is not the one this code knows. One a
+    /// newer release wrote asks for an upgrade, not for a rebuild (which would take it back to
+    /// this code's version under the newer release's feet), as the journal's own newer schema does.
     public static func requireCurrent(_ projection: any Projection, in db: Database) throws {
         let checkpoint = try ProjectionCheckpoint.load(projection.name, in: db)
+        if let checkpoint, checkpoint.schemaVersion > projection.schemaVersion {
+            throw StoreError.newerProjection(name: projection.name, stored: checkpoint.schemaVersion, code: projection.schemaVersion)
+        }
         guard let checkpoint, checkpoint.schemaVersion == projection.schemaVersion else {
             throw StoreError.staleProjection(name: projection.name, stored: checkpoint?.schemaVersion ?? 0, code: projection.schemaVersion)
         }

@@ -48,6 +48,8 @@ public struct ProjectionState: Sendable, Hashable {
 
     public var lag: Int64 { max(head - position, 0) }
     public var isCurrent: Bool { storedVersion == codeVersion }
+    /// Written by a newer release: readers ask for an upgrade and a rebuild refuses it.
+    public var isNewer: Bool { (storedVersion ?? 0) > codeVersion }
     /// Readers accept it and appends keep it up to date.
     public var isServing: Bool { isCurrent && lag == 0 }
 }
@@ -64,6 +66,18 @@ public struct ProjectionState: Sendable, Hashable {
 /// code's schema version, in the same transaction. Readers see either the old table or the new
 /// one, never a mix.
 ///
+/// The folding happens inside the batch's write transaction: a fold reads rows of the shadow
+/// table as it meets their users and writes them back when it passes its memory cap, so it
+/// cannot run under a read snapshot alone. What keeps appenders waiting little is the pause:
+/// once the rebuild has held the write lock for ``lockSpell`` (over one batch or several small
+/// ones), it leaves the lock free for ``pause`` after the commit, long enough for a writer that
+/// polls every millisecond (``EnrollmentDatabase``'s busy handler) to take it. Back to back, a
+/// waiting writer would almost never find the lock free.
+///
+/// A projection that a newer release wrote (a higher schema version than this code's) is
+/// refused unless ``allowsDowngrade``: in a rolling upgrade the two releases would otherwise
+/// rebuild it over each other.
+///
 /// ```swift
 /// let rebuilder = ProjectionRebuilder(database: database)
 /// let summary = try rebuilder.rebuild(AuthenticatorsProjection()) { progress in … }
@@ -77,6 +91,13 @@ public struct ProjectionRebuilder: Sendable {
     /// stay small beside the folding, and short enough that appenders, who wait for the write
     /// lock meanwhile, wait little.
     public var batchDuration: Duration
+    /// How long the rebuild may hold the write lock, over one batch or several, before it pauses.
+    public var lockSpell: Duration = .milliseconds(20)
+    /// How long the write lock stays free after such a spell: a few of a waiting writer's polls.
+    /// (At the default batch duration, a pause per half second costs the rebuild under 1%.)
+    public var pause: Duration = .milliseconds(3)
+    /// Rebuild even a projection stored by a newer release, down to this code's version.
+    public var allowsDowngrade = false
 
     public init(database: EnrollmentDatabase, batchSize: Int = 1_000_000, batchDuration: Duration = .milliseconds(500)) {
         self.database = database
@@ -91,10 +112,13 @@ public struct ProjectionRebuilder: Sendable {
     public func rebuild(_ projection: any Projection, progress: (RebuildProgress) -> Void = { _ in }) throws(StoreError) -> RebuildSummary {
         let shadow = Self.shadowName(of: projection)
         let started = Date()
+        let clock = ContinuousClock()
         do {
             // The first batch's transaction also prepares (or resumes) the shadow table, so a
             // small journal is rebuilt and swapped in with a single commit.
+            var spellStart = clock.now
             var (resumedFrom, position, fold, batch) = try database.writer.write { db in
+                if !allowsDowngrade { try Self.refuseDowngrade(projection, shadow: shadow, in: db) }
                 let resumedFrom = try Self.prepareShadow(projection, shadow: shadow, in: db)
                 var position = resumedFrom
                 var fold = try projection.makeFold(into: shadow, after: position, in: db)
@@ -112,13 +136,18 @@ public struct ProjectionRebuilder: Sendable {
                         projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
                         resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started))
                 }
+                if clock.now - spellStart >= lockSpell {
+                    let (seconds, attoseconds) = pause.components
+                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                    spellStart = clock.now
+                }
                 batch = try database.writer.write { db in
                     try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
                     return try runBatch(projection, into: &fold, after: &position, in: db)
                 }
             }
         } catch {
-            throw StoreError(error, path: database.path)
+            throw database.failure(error)
         }
     }
 
@@ -165,7 +194,17 @@ public struct ProjectionRebuilder: Sendable {
                 }
             }
         } catch {
-            throw StoreError(error, path: database.path)
+            throw database.failure(error)
+        }
+    }
+
+    /// Refuses to rebuild a projection (or to take over a shadow table) that a newer release
+    /// wrote: this code would take it back to its own, older version.
+    static func refuseDowngrade(_ projection: any Projection, shadow: String, in db: Database) throws {
+        for name in [projection.name, shadow] {
+            if let stored = try ProjectionCheckpoint.load(name, in: db), stored.schemaVersion > projection.schemaVersion {
+                throw StoreError.rebuildWouldDowngrade(name: projection.name, stored: stored.schemaVersion, code: projection.schemaVersion)
+            }
         }
     }
 
