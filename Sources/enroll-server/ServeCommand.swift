@@ -15,9 +15,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
 
     func run() async throws {
+        let logLevel = try Self.logLevel(ProcessInfo.processInfo.environment["LOG_LEVEL"])
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            handler.logLevel = logLevel
             return handler
         }
         let key = try tokenKey()
@@ -55,6 +56,18 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(code: "serve_failed", message: "cannot serve on \(shownHost):\(port) (\(error)); check --host and --port", exitCode: CLIExit.environment)
         }
+    }
+
+    /// `LOG_LEVEL`: one of swift-log's levels (default info). A value that is none of them is
+    /// refused rather than silently ignored, as a typo would leave the operator without the
+    /// lines they asked for.
+    static func logLevel(_ text: String?) throws -> Logger.Level {
+        guard let text else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CLIFailure.usage("LOG_LEVEL must be one of \(levels), not '\(text.prefix(32))'; unset it for info")
+        }
+        return level
     }
 
     /// `--idle-timeout`, else `ENROLL_IDLE_TIMEOUT` (seconds, fractions allowed): how long a

@@ -244,6 +244,26 @@ struct EndpointTests {
         }
     }
 
+    @Test("a user id with spaces, '=' or quotes is one quoted field in the access log, so a token's sub cannot forge other fields")
+    func accessLogQuotesUser() async throws {
+        let harness = try await Harness()
+        let forger = try await harness.token(#"x status=500 user="admin""#)
+        let plain = try await harness.token("alice")
+        try await harness.test { client in
+            _ = try await client.request(.get, Client.totp + "/status", token: forger)
+            _ = try await client.request(.get, Client.totp + "/status", token: plain)
+            let lines = harness.logs.all.split(separator: "\n").filter { $0.contains("request") && $0.contains("path=") }
+            #expect(lines.contains { $0.contains(#"user="x status=500 user=\"admin\"""#) }, "\(lines)")
+            // Read as logfmt: exactly one status field per line, and the forger's user whole.
+            for line in lines {
+                let fields = logfmtFields(String(line))
+                #expect(fields.filter { $0.key == "status" }.count == 1, "\(line)")
+            }
+            #expect(lines.contains { logfmtFields(String($0)).contains { $0.key == "user" && $0.value == #"x status=500 user="admin""# } }, "\(lines)")
+            #expect(lines.contains { $0.hasSuffix("user=alice") || $0.contains("user=alice ") }, "\(lines)")
+        }
+    }
+
     @Test("the page is served with no external resource and a strict Content-Security-Policy")
     func page() async throws {
         let harness = try await Harness()
@@ -264,4 +284,29 @@ struct EndpointTests {
             #expect(page.text.contains("aria-live=\"polite\""))
         }
     }
+}
+
+/// `key=value` fields of a log line, values either bare or quoted with `"` and `\\` escapes.
+func logfmtFields(_ line: String) -> [(key: String, value: String)] {
+    var fields: [(key: String, value: String)] = []
+    var characters = Array(line)[...]
+    while !characters.isEmpty {
+        while characters.first == " " { characters.removeFirst() }
+        let key = String(characters.prefix { $0 != "=" && $0 != " " })
+        characters.removeFirst(key.count)
+        guard characters.first == "=" else { continue }
+        characters.removeFirst()
+        var value = ""
+        if characters.first == "\"" {
+            characters.removeFirst()
+            while let character = characters.popFirst(), character != "\"" {
+                value.append(character == "\\" ? (characters.popFirst() ?? "\\") : character)
+            }
+        } else {
+            value = String(characters.prefix { $0 != " " })
+            characters.removeFirst(value.count)
+        }
+        fields.append((key, value))
+    }
+    return fields
 }

@@ -145,6 +145,37 @@ struct ServeProcessTests {
         #expect(try await Task.detached { try RawHTTP.statusLine(port: port) }.value == "HTTP/1.1 200 OK")
     }
 
+    @Test("after `keys rotate`, a server still holding the old key file answers 503 service_reconfiguring and logs that it must be restarted with the new one")
+    func serverAfterKeyRotation() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let token = try Self.token("alice")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+        let rotated = try workspace.enroll(["keys", "rotate", "--new-key-file", workspace.path("new.key")])
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        let reply = try Self.call(server.port, "POST", token: token, json: #"{"action":"VIEW"}"#)
+        #expect(reply.status == 503, "\(reply.body)")
+        #expect(reply.body["code"] as? String == "service_reconfiguring", "\(reply.body)")
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !server.errors.text.contains("restart every `enroll serve` with --key-file NEW") { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(server.errors.text.contains("restart every `enroll serve` with --key-file NEW"), "\(server.errors.text)")
+    }
+
+    @Test("a LOG_LEVEL that is no level is refused (exit 2, naming the levels) before anything is created; any case of a real one is taken")
+    func logLevel() throws {
+        let workspace = try Workspace()
+        for bad in ["abc", "0", "-1", "", "verbose"] {
+            let result = try workspace.enroll(["serve", "--port", "0"], environment: ["ENROLL_JWT_SECRET": Self.secret, "LOG_LEVEL": bad])
+            #expect(result.status == 2, "\(bad): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not '\(bad)'"), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
+        let server = try Server(workspace, environment: ["LOG_LEVEL": "Warning"])
+        #expect(server.port > 0)
+        #expect(server.stop() == 0)
+    }
+
     @Test("serve names the bad option before creating anything: a key file that is no PEM public key, a host that is no address (exit 2); a port in use (exit 3)")
     func startUpInputNamed() throws {
         let workspace = try Workspace()

@@ -104,7 +104,17 @@ public struct APIError: Error, Sendable, Equatable {
             status = .badRequest
             details.expectedDigits = digits
         }
-        let (message, description) = split(rejection.message)
+        var (message, description) = split(rejection.message)
+        // What to do, in this API's terms rather than the command line's.
+        switch rejection {
+        case .notEnrolled: description = "INIT (\"+\" on the page) gives a QR code to scan"
+        case .nothingToReplace: description = "VALIDATE the first secret with a code from the app, or INIT (\"+\") again for a new QR code"
+        case .alreadyEnrolled: description = "REFRESH (Regenerate on the page) replaces it; DELETE (Remove) removes it"
+        case .noPendingSecret: description = "REFRESH (Regenerate on the page) issues a replacement secret to verify"
+        case .enrollmentExpired: description = "INIT (\"+\" on the page) gives a new QR code"
+        case .secretUnavailable: description = "DELETE (Remove on the page) the authenticator, then INIT (\"+\") a new one"
+        default: break
+        }
         return APIError(status, code: rejection.code, message: message, description: description, retryAfter: retryAfter, details: details)
     }
 
@@ -142,6 +152,14 @@ public struct APIError: Error, Sendable, Equatable {
     /// (busy, conflicts), else 500. The details (paths) go to the log, not to the client.
     static func store(_ error: StoreError) -> APIError {
         switch error {
+        case .keyFileMismatch:
+            // After `enroll keys rotate`, a server still holding the old key file: it must be
+            // restarted with the new one. Not the caller's fault, and over once it is.
+            var apiError = APIError(
+                .serviceUnavailable, code: "service_reconfiguring", message: "the enrollment service is being reconfigured",
+                description: "try again later; the server log says what the operator must do", retryAfter: 60)
+            apiError.logDetail = error.message + " (after `enroll keys rotate`, restart every `enroll serve` with --key-file NEW)"
+            return apiError
         case .busy, .tooManyConflicts, .conflict:
             var apiError = APIError(
                 .serviceUnavailable, code: error.code, message: "the enrollment database is busy",
