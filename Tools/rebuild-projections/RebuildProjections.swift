@@ -37,7 +37,7 @@ struct RebuildProjections: ParsableCommand {
         "Seconds to wait for another writer's lock before giving up with exit 3, 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
     var busyTimeout: String?
 
-    @Flag(name: .customLong("allow-downgrade"), help: "Rebuild even a projection a newer version of enroll wrote, down to this version's schema (its readers will then refuse it).")
+    @Flag(name: .customLong("allow-downgrade"), help: "Rebuild even a projection a newer version of enroll wrote, down to this version's schema (the newer version's readers will then refuse it).")
     var allowDowngrade = false
 
     @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
