@@ -97,14 +97,18 @@ public final class EnrollmentDatabase: Sendable {
                 // transaction of its own (BEGIN, query_only on and off, COMMIT), which a one-shot
                 // command such as `enroll status` used to pay three times here (BENCHMARKS.md).
                 var current = try writer.writeWithoutTransaction { db in
-                    let applied = try Self.appliedMigrations(db)
+                    var applied: Set<String> = []
                     // Nothing of ours yet: a new file, or one another process is creating now, or
                     // another application's database, which is refused before a byte of it changes.
-                    if applied.isEmpty {
-                        try Self.checkNotForeign(db, path: path)
-                        // A reading command never turns an empty SQLite file into a database.
-                        if !options.create { throw StoreError.databaseMissing(path) }
+                    // One read transaction, so that a migration another process commits meanwhile
+                    // is seen whole (its tables with its row in grdb_migrations) or not at all.
+                    try db.inTransaction(.deferred) {
+                        applied = try Self.appliedMigrations(db)
+                        if applied.isEmpty { try Self.checkNotForeign(db, path: path) }
+                        return .commit
                     }
+                    // A reading command never turns an empty SQLite file into a database.
+                    if applied.isEmpty && !options.create { throw StoreError.databaseMissing(path) }
                     // The journal is always in WAL mode: readers never block the writer. (A no-op
                     // that writes nothing when the file is already in WAL mode.)
                     if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
@@ -126,7 +130,7 @@ public final class EnrollmentDatabase: Sendable {
                             "upgrading the database to the current schema (\(pending.joined(separator: ", "))), once; on a large journal this takes a while",
                             metadata: ["path": "\(path)"])
                     }
-                    current = try Self.migrate(writer)
+                    current = try Self.migrate(writer, busyTimeout: options.busyTimeout)
                 }
                 applied = current
             }
@@ -204,18 +208,22 @@ public final class EnrollmentDatabase: Sendable {
     /// and all but one fail ("table events already exists"). Each migration still commits whole
     /// or not at all, so a process that lost such a race looks again and carries on from what
     /// the winner applied.
-    private static func migrate(_ writer: any DatabaseWriter) throws -> Set<String> {
-        var attempt = 0
+    ///
+    /// A process that lost such a race can also get SQLITE_BUSY at once, without its busy handler
+    /// being asked (SQLite's answer to two readers that both want to write), for as long as the
+    /// winner is still migrating: it tries again every few milliseconds, for at most the busy
+    /// timeout, then reports the error.
+    private static func migrate(_ writer: any DatabaseWriter, busyTimeout: TimeInterval) throws -> Set<String> {
+        let deadline = ContinuousClock.now + .milliseconds(Int64((max(busyTimeout, 1) * 1000).rounded()))
         while true {
             do {
                 try migrator.migrate(writer)
             } catch {
-                attempt += 1
                 let applied = try writer.read { db in try appliedMigrations(db) }
                 if Set(migrator.migrations).isSubset(of: applied) { return applied }
-                // Another process is still migrating (or this is a real failure): try again a
-                // few times, then report the error.
-                if attempt >= 5 { throw error }
+                // Another process is still migrating (or this is a real failure).
+                if ContinuousClock.now >= deadline { throw error }
+                usleep(5_000)
                 continue
             }
             return try writer.read { db in try appliedMigrations(db) }
