@@ -155,8 +155,10 @@ struct ActivityCommand: ParsableCommand {
         commandName: "activity",
         abstract: "Count enrollments per day and issuer: requested, regenerated, confirmed, abandoned, failed codes, locks, removed.",
         discussion: """
-            Days are UTC. "abandoned" counts pending secrets that expired unconfirmed; "failed" counts wrong \
-            or reused codes. Reads the enrollment_activity projection (refused with exit 3 if it must be \
+            Days are UTC. "abandoned" counts pending secrets that expired unconfirmed, on the day the \
+            journal recorded the expiry: the next command for that user records it. Expiries no command \
+            has recorded yet (a user who never came back) are counted in a line under the table. "failed" \
+            counts wrong or reused codes. Reads the enrollment_activity projection (refused with exit 3 if it must be \
             rebuilt first: run rebuild-projections). With --json, prints one JSON object per row.
             """)
 
@@ -188,11 +190,13 @@ struct ActivityCommand: ParsableCommand {
 
     func run() throws {
         let first = try day(since, "since"), last = try day(until, "until")
-        let rows = try global.reporting {
+        let now = global.clock.now()
+        let (rows, unrecorded) = try global.reporting {
             let database = try global.openExisting()
             do {
                 return try database.writer.read { db in
-                    try EnrollmentActivityProjection().read(from: first, through: last, issuer: issuer, in: db)
+                    (try EnrollmentActivityProjection().read(from: first, through: last, issuer: issuer, in: db),
+                     try AuthenticatorsProjection().unrecordedExpiries(before: now, issuer: issuer, in: db))
                 }
             } catch {
                 throw StoreError(error, path: database.path)
@@ -217,6 +221,10 @@ struct ActivityCommand: ParsableCommand {
                 let counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
                 try output.line(pad(row.day, 12) + pad(row.issuer, 20) + counts.map { pad(String($0), 12) }.joined())
             }
+        }
+        if !global.json, unrecorded > 0 {
+            try output.line(
+                "Not counted above: \(unrecorded) pending secret\(unrecorded == 1 ? " has" : "s have") expired unconfirmed with no command since to record it (`enroll status USER` shows each as expired).")
         }
         try output.flush()
     }

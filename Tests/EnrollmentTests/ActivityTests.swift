@@ -56,16 +56,39 @@ struct ActivityTests {
         _ = try workspace.enroll(["request", "alice", "--issuer", "ACME"], environment: ["ENROLL_NOW": "1764421576"])
         _ = try workspace.enroll(["confirm", "alice", "000000"], environment: ["ENROLL_NOW": "1764421586"])
         _ = try workspace.enroll(["request", "bob", "--issuer", "Globex"], environment: ["ENROLL_NOW": "1764508000"])
-        let table = try workspace.enroll(["activity"])
+        let table = try workspace.enroll(["activity"], environment: ["ENROLL_NOW": "1764508010"])
         #expect(table.status == 0)
         let lines = table.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 3 && lines[0].hasPrefix("DAY") && lines[0].contains("FAILED"), "\(table.stdout)")
+        #expect(lines.count == 4 && lines[0].hasPrefix("DAY") && lines[0].contains("FAILED"), "\(table.stdout)")
         #expect(lines[1].hasPrefix("2025-11-29  ACME") && lines[2].hasPrefix("2025-11-30  Globex"), "\(table.stdout)")
+        // alice's secret expired the day before, and no command has recorded it yet.
+        #expect(lines[3].hasPrefix("Not counted above: 1 pending secret has expired unconfirmed"), "\(table.stdout)")
         let one = try workspace.enroll(["activity", "--since", "2025-11-30", "--json"])
         #expect(one.stdout.split(separator: "\n").count == 1 && one.stdout.contains("\"issuer\":\"Globex\""))
         let acme = try workspace.enroll(["activity", "--issuer", "ACME", "--json"])
         #expect(acme.stdout.contains("\"failedCodes\":1") && acme.stdout.contains("\"requested\":1"))
         let bad = try workspace.enroll(["activity", "--since", "someday"])
         #expect(bad.status == 2 && bad.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("an expiry no command has recorded yet is not in the abandoned column but in a line under the table (per issuer); once recorded it is counted")
+    func unrecordedExpiries() throws {
+        let workspace = try Workspace()
+        let t0: Int64 = 1_764_421_576
+        _ = try workspace.enroll(["request", "gone", "--issuer", "ACME"], environment: ["ENROLL_NOW": "\(t0)"])
+        _ = try workspace.enroll(["request", "back", "--issuer", "Globex"], environment: ["ENROLL_NOW": "\(t0)"])
+        let before = try workspace.enroll(["activity"], environment: ["ENROLL_NOW": "\(t0 + 60)"])
+        #expect(!before.stdout.contains("Not counted above"), "nothing expired yet: \(before.stdout)")
+        let later = ["ENROLL_NOW": "\(t0 + 3 * 86_400)"]
+        let both = try workspace.enroll(["activity"], environment: later)
+        #expect(both.stdout.contains("Not counted above: 2 pending secrets have expired unconfirmed"), "\(both.stdout)")
+        let acme = try workspace.enroll(["activity", "--issuer", "ACME"], environment: later)
+        #expect(acme.stdout.contains("Not counted above: 1 pending secret has expired unconfirmed"), "\(acme.stdout)")
+        // back returns: the command records the expiry, which is now counted as abandoned.
+        #expect(try workspace.enroll(["confirm", "back", "123456"], environment: later).status == 1)
+        let after = try workspace.enroll(["activity", "--json"], environment: later)
+        #expect(after.stdout.contains("\"abandoned\":1"), "\(after.stdout)")
+        let text = try workspace.enroll(["activity"], environment: later)
+        #expect(text.stdout.contains("Not counted above: 1 pending secret has expired"), "\(text.stdout)")
     }
 }

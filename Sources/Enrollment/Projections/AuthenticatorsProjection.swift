@@ -46,6 +46,21 @@ public struct AuthenticatorsProjection: Projection {
             tableMayHoldUnseenRows: try position > 0 || Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \"\(table)\")") == true)
     }
 
+    /// Pending secrets (first ones and replacements) past their expiry that no command has
+    /// recorded as expired yet, which the projection still holds as pending: what `activity`'s
+    /// "abandoned" cannot count until a later command records the expiry. `nil` issuer: every
+    /// issuer. 0 when this projection cannot be read (stale, or written by a newer version).
+    public func unrecordedExpiries(before now: UnixTime, issuer: String?, in db: Database) throws -> Int {
+        guard (try? ProjectionStatus.requireCurrent(self, in: db)) != nil else { return 0 }
+        var sql = "SELECT COUNT(*) FROM \"\(name)\" WHERE pending_expires_at IS NOT NULL AND pending_expires_at <= ?"
+        var arguments: StatementArguments = [now]
+        if let issuer {
+            sql += " AND COALESCE(pending_issuer, issuer) = ?"
+            arguments += [issuer]
+        }
+        return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+    }
+
     /// One user's row, refusing a stale projection.
     public func read(user: String, in db: Database) throws -> AuthenticatorSummary? {
         try ProjectionStatus.requireCurrent(self, in: db)
