@@ -130,6 +130,39 @@ struct RebuildTests {
         #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
     }
 
+    @Test("Ctrl-C or SIGTERM midway: exit 130/143 with one line saying how to resume; the next run resumes and ends equal to the inline projection")
+    func interruptedBySignal() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        let inline = try tables(workspace.database)
+        let tool = try Processes.product("rebuild-projections")
+        for signal in [SIGINT, SIGTERM] {
+            // Interrupted only once this run has made progress of its own (past its handler's set-up).
+            let start = (try? checkpoint("authenticators_rebuild", in: workspace.database))?.position ?? 0
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "200"]
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline && process.isRunning {
+                if let shadow = try? checkpoint("authenticators_rebuild", in: workspace.database), shadow.position >= start + 2_000 { break }
+                usleep(20_000)
+            }
+            try #require(process.isRunning, "the rebuild finished before it could be interrupted; make the journal larger")
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 128 + signal, "\(process.terminationReason) \(process.terminationStatus)")
+            #expect(stderr == "rebuild-projections: interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)\n", "\(stderr)")
+        }
+        let second = try Processes.run(tool, ["--db", workspace.database, "--projection", "authenticators"])
+        #expect(second.status == 0 && second.stdout.contains("resumed from position"), "\(second.stdout) \(second.stderr)")
+        #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
+    }
+
     @Test("a stale projection is refused by readers while appends keep working; the tool rebuilds it while others append")
     func staleThenRebuiltUnderLoad() throws {
         let workspace = try Workspace()

@@ -76,6 +76,7 @@ struct RebuildProjections: ParsableCommand {
             return
         }
         let targets = all ? Projections.all : projection.compactMap(Projections.named)
+        Interruption.install()
         for target in targets {
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1 && !json)
             let summary: RebuildSummary
@@ -207,6 +208,31 @@ enum Output {
             Foundation.exit(3)
         }
         Foundation.exit(code)
+    }
+}
+
+/// Ctrl-C or SIGTERM in the middle of a rebuild: the batch in progress is abandoned (as after a
+/// kill -9, SQLite rolls it back) and the checkpoint of the last committed one stays. Clear the
+/// progress bar and say how to go on, instead of leaving the prompt on a half-drawn bar.
+enum Interruption {
+    /// Prepared before any signal arrives: a handler may only call async-signal-safe functions.
+    nonisolated(unsafe) static var message: [UInt8] = []
+
+    static func install() {
+        let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" : ""
+        message = Array((clear + "rebuild-projections: interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)\n").utf8)
+        // Delivered even when the parent left them blocked (a mask is inherited across exec).
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        for signal in [SIGINT, SIGTERM] {
+            Foundation.signal(signal) { received in
+                Interruption.message.withUnsafeBytes { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+                _exit(128 + received)
+            }
+        }
     }
 }
 
