@@ -92,6 +92,12 @@ struct FixtureTests {
         (#""failedAttempts": 4"#, #""failedAttempts": 9223372036854775807"#, "failedAttempts 9223372036854775807 is not between 0 and 1000000"),
         (#""description""#, #""policy": {"lockDuration": 4611686018427387904}, "description""#, "policy.lockDuration must be seconds"),
         (#""description""#, #""policy": {"window": 9223372036854775807}, "description""#, "policy.window must be time steps"),
+        // What the engine would refuse elsewhere, or a reader would misread, is refused by name too.
+        (#""code": "000000""#, #""code": "000000", "code": "123456""#, #"the member "code" appears more than once"#),
+        (#""code": "000000""#, #""code": 123456"#, "when.code must be a string, the code exactly as typed"),
+        (#""rejection": "locked""#, #""rejection": "frobbed""#, #"rejection "frobbed" is not a refusal code"#),
+        (#""description""#, #""user": "a/b", "description""#, "user: invalid user id: it contains a path separator"),
+        (#""description""#, #""secrets": [""], "description""#, "secrets[0] holds 0 bytes; a secret has at least 16"),
     ])
     func outOfRangeFixture(_ edit: (from: String, to: String, message: String)) throws {
         let workspace = try Workspace()

@@ -30,6 +30,12 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         }
     }
 
+    /// Every machine code, for checking what a fixture or a client names.
+    public static let codes = [
+        "not_enrolled", "nothing_to_replace", "already_enrolled", "no_pending_secret", "invalid_code", "code_reused",
+        "enrollment_expired", "locked", "malformed_code", "secret_unavailable",
+    ]
+
     public var message: String {
         switch self {
         case .notEnrolled:

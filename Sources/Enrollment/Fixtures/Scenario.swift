@@ -31,7 +31,12 @@ public struct Scenario: Sendable {
     /// Parses a scenario file's JSON.
     public init(json: String, name: String) throws(FixtureError) {
         func fail(_ reason: String) -> FixtureError { FixtureError(file: name, reason: reason) }
+        // Duplicate members are refused: "last one wins" would let a fixture say one thing to a
+        // reader and test another.
         guard case .object(let root)? = try? JSONValue.parse(json) else { throw fail("not a JSON object") }
+        if let key = JSONValue.duplicateMember(in: json) {
+            throw fail("the member \"\(key.prefix(40))\" appears more than once in an object; keep one")
+        }
         self.name = name
         func string(_ object: [String: JSONValue], _ key: String) -> String? {
             if case .string(let value)? = object[key] { return value }
@@ -53,11 +58,15 @@ public struct Scenario: Sendable {
         let times = EnrollmentEvent.timeRange
         description = string(root, "description") ?? ""
         user = string(root, "user") ?? "alice"
+        // The same rules as everywhere else: a fixture must not test a user no command accepts.
+        do { _ = try Validation.user(user) } catch { throw fail("user: \(error.message)") }
 
         secrets = []
         if case .array(let list)? = root["secrets"] {
             for (index, item) in list.enumerated() {
                 guard case .string(let text) = item, let bytes = Base32.decode(text) else { throw fail("secrets[\(index)] is not a Base32 string") }
+                // RFC 4226 §4 R6: at least 128 bits; an empty one would key HMAC with nothing.
+                guard bytes.count >= 16 else { throw fail("secrets[\(index)] holds \(bytes.count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)") }
                 secrets.append(Secret(bytes: bytes))
             }
         }
@@ -99,6 +108,9 @@ public struct Scenario: Sendable {
             throw fail("\"then\" is missing: list the events expected ([] for none)")
         }
         rejection = string(root, "rejection")
+        if let rejection, !EnrollmentRejection.codes.contains(rejection) {
+            throw fail("rejection \"\(rejection.prefix(40))\" is not a refusal code; use one of \(EnrollmentRejection.codes.joined(separator: ", "))")
+        }
         if case .object(let object)? = root["state"] { state = object } else { state = nil }
     }
 
@@ -119,7 +131,10 @@ public struct Scenario: Sendable {
         switch name {
         case "RequestEnrollment": return .requestEnrollment(try options())
         case "ConfirmCode":
-            guard case .string(let code)? = when["code"] else { throw fail("when.code is missing: the code the user typed, as a string") }
+            guard let value = when["code"] else { throw fail("when.code is missing: the code the user typed, as a string") }
+            guard case .string(let code) = value else {
+                throw fail("when.code must be a string, the code exactly as typed (leading zeros included), not \(value.canonicalString.prefix(20))")
+            }
             return .confirmCode(code)
         case "RevealQR": return .revealQRCode
         case "RegenerateSecret":
