@@ -31,6 +31,19 @@ public enum EnrollmentServer {
         return TOTPRoutes.methods[trimmed] ?? MyAccountPage.methods[trimmed] ?? []
     }
 
+    /// HEAD (RFC 9110 §9.3.2): the GET answer's status and headers, with the length it would
+    /// have sent and no content. Registered only where a GET is safe (the page, its assets,
+    /// `status`, `history`): a GET of the QR code or of the secret text shows a secret and
+    /// records that it was shown, so HEAD there is a 405 with `Allow`.
+    static func head(_ get: Response) -> Response {
+        var response = get
+        response.body = ResponseBody()
+        // After the body: setting one sets Content-Length to its own length (0), and RFC 9110
+        // §8.6 allows only the GET's length here.
+        if let length = get.body.contentLength { response.headers[.contentLength] = String(length) } else { response.headers[.contentLength] = nil }
+        return response
+    }
+
     static func nanoseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000

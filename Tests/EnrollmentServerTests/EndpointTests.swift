@@ -173,6 +173,31 @@ struct EndpointTests {
         }
     }
 
+    @Test("HEAD answers like GET without content where GET is safe (page, status, history); where a GET shows a secret it is 405 and nothing is recorded")
+    func head() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            _ = try await client.action("INIT", token: token)
+            let versionBefore = try harness.service.load("alice").version
+            for path in ["/myaccount", "/myaccount/app.js", Client.totp + "/status", Client.totp + "/history"] {
+                let get = try await client.request(.get, path, token: token)
+                let head = try await client.request(.head, path, token: token)
+                #expect(head.status == get.status && get.status == .ok, "\(path): \(head.status)")
+                #expect(head.body.readableBytes == 0, "\(path): HEAD sent content")
+                #expect(head.headers[.contentType] == get.headers[.contentType], "\(path)")
+                // RFC 9110 §8.6: a Content-Length on HEAD is the GET's.
+                #expect(head.headers[.contentLength].map { $0 == String(get.body.readableBytes) } ?? true, "\(path): \(head.headers[.contentLength] ?? "")")
+            }
+            #expect(try await client.request(.head, Client.totp + "/status", token: nil).status == .unauthorized)
+            for (path, allow) in [(Client.totp, "GET, POST, DELETE"), (Client.totp + "/secret", "GET")] {
+                let head = try await client.request(.head, path, token: token)
+                #expect(head.status == .methodNotAllowed && head.headers[.allow] == allow, "\(path): \(head.status) \(head.headers[.allow] ?? "")")
+            }
+            #expect(try harness.service.load("alice").version == versionBefore, "a HEAD recorded something")
+        }
+    }
+
     @Test("the access log names method, path, status and user, never the token, the secret or the code")
     func accessLogHasNoSecrets() async throws {
         let harness = try await Harness()

@@ -242,7 +242,7 @@ struct ServeProcessTests {
         #expect((newline.body["message"] as? String)?.contains("spaces") == false, "\(newline.body)")
 
         for (method, path, allowed) in [("PUT", totp, "GET, POST, DELETE"), ("PATCH", totp, "GET, POST, DELETE"), ("PATCH", totp + "/", "GET, POST, DELETE"),
-                                        ("POST", totp + "/status", "GET"), ("DELETE", totp + "/history", "GET"), ("PUT", "/myaccount", "GET")] {
+                                        ("POST", totp + "/status", "GET, HEAD"), ("DELETE", totp + "/history", "GET, HEAD"), ("PUT", "/myaccount", "GET, HEAD")] {
             let (reply, headers) = try Self.callWithHeaders(server.port, method, path: path, token: token, body: "{}", in: workspace)
             #expect(reply.status == 405, "\(method) \(path): \(reply.status) \(reply.body)")
             #expect(headers["allow"] == allowed, "\(method) \(path): \(headers)")

@@ -39,10 +39,11 @@ struct TOTPRoutes {
 
     static let basePath = "/api/users/v1"
 
-    /// The methods each path below is served with (for the `Allow` header of a 405).
+    /// The methods each path below is served with (for the `Allow` header of a 405). HEAD only
+    /// where GET is safe (``EnrollmentServer/head(_:)``).
     static let methods: [String: [HTTPRequest.Method]] = [
         basePath + "/me/totp": [.get, .post, .delete],
-        basePath + "/me/totp/secret": [.get], basePath + "/me/totp/status": [.get], basePath + "/me/totp/history": [.get],
+        basePath + "/me/totp/secret": [.get], basePath + "/me/totp/status": [.get, .head], basePath + "/me/totp/history": [.get, .head],
     ]
 
     func register(on router: Router<ServerRequestContext>) {
@@ -53,6 +54,8 @@ struct TOTPRoutes {
         totp.get("secret") { request, context in try await secret(request, context: context) }
         totp.get("status") { request, context in try await status(request, context: context) }
         totp.get("history") { request, context in try await history(request, context: context) }
+        totp.head("status") { request, context in EnrollmentServer.head(try await status(request, context: context)) }
+        totp.head("history") { request, context in EnrollmentServer.head(try await history(request, context: context)) }
     }
 
     // MARK: Requests

@@ -11,14 +11,20 @@ import Hummingbird
 enum MyAccountPage {
     /// The methods each path below is served with (for the `Allow` header of a 405).
     static let methods: [String: [HTTPRequest.Method]] = [
-        "/": [.get], "/myaccount": [.get], "/myaccount/app.js": [.get], "/myaccount/app.css": [.get],
+        "/": [.get, .head], "/myaccount": [.get, .head], "/myaccount/app.js": [.get, .head], "/myaccount/app.css": [.get, .head],
     ]
 
     static func register(on router: Router<ServerRequestContext>) {
-        router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/myaccount"]) }
-        router.get("/myaccount") { _, _ in asset(html, type: "text/html; charset=utf-8") }
-        router.get("/myaccount/app.js") { _, _ in asset(script, type: "text/javascript; charset=utf-8") }
-        router.get("/myaccount/app.css") { _, _ in asset(style, type: "text/css; charset=utf-8") }
+        let pages: [(String, @Sendable () -> Response)] = [
+            ("/", { Response(status: .seeOther, headers: [.location: "/myaccount"]) }),
+            ("/myaccount", { asset(html, type: "text/html; charset=utf-8") }),
+            ("/myaccount/app.js", { asset(script, type: "text/javascript; charset=utf-8") }),
+            ("/myaccount/app.css", { asset(style, type: "text/css; charset=utf-8") }),
+        ]
+        for (path, page) in pages {
+            router.get(RouterPath(path)) { _, _ in page() }
+            router.head(RouterPath(path)) { _, _ in EnrollmentServer.head(page()) }
+        }
     }
 
     static let contentSecurityPolicy =
