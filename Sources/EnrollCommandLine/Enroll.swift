@@ -105,6 +105,15 @@ public enum CommandLineRunner {
                 let refusal = InputError.invalidCode("'\(negative.prefix(20))' starts with '-'")
                 return .exit(CLIFailure(code: refusal.code, message: refusal.message, exitCode: CLIExit.badInput, json: wantsJSON(arguments)).report())
             }
+            // `enroll --db x status bob`: options belong to the command, after its name.
+            if let first = arguments.first, first.hasPrefix("-"), let command = arguments.first(where: { word in
+                root.configuration.subcommands.contains { $0._commandName == word }
+            }) {
+                let moved = "options go after the command's name: `enroll \(command) … \(first.prefix(40)) …`"
+                if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": moved]) }
+                Terminal.error(moved, hint: "see `enroll \(command) --help`")
+                return .exit(CLIExit.badInput)
+            }
             // `enroll confim bob 123456`: the parser only says "3 unexpected arguments".
             if let word = arguments.first, !word.hasPrefix("-"), !root.configuration.subcommands.isEmpty,
                !root.configuration.subcommands.contains(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
