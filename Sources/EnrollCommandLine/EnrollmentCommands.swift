@@ -304,9 +304,14 @@ struct StatusReport {
                 noDatabase = true
             }
         }
+        // As of now, as the API's status says: a first secret past its lifetime is gone even
+        // before a command records its expiry (the projection still holds it as pending).
+        let firstExpired = summary.status == .pending && !summary.replacementPending
+            && (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false)
+        let status = firstExpired ? AuthenticatorStatus.none : summary.status
         if json {
             Terminal.json([
-                "user": summary.user, "status": summary.status.rawValue, "algorithm": summary.algorithm,
+                "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
                 "digits": summary.digits, "period": summary.period, "issuer": summary.issuer, "account": summary.account,
                 "replacementPending": summary.replacementPending,
                 "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
@@ -320,7 +325,7 @@ struct StatusReport {
             ])
             return
         }
-        var lines = ["user: \(summary.user)", "status: \(summary.status.rawValue)"]
+        var lines = ["user: \(summary.user)", "status: \(status.rawValue)"]
         if noDatabase {
             lines.append("(no enrollment database at \(databasePath) yet)")
         }

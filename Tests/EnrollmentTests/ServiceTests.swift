@@ -200,6 +200,8 @@ struct ServiceTests {
         #expect(!after.stdout.contains("confirm before"), "\(after.stdout)")
         let (_, json) = try workspace.enrollJSON(["status", "alice"], environment: later)
         #expect(json["pendingExpired"] as? Bool == true, "\(json)")
+        // As the API says at the same time: nothing usable is enrolled.
+        #expect(json["status"] as? String == "none" && after.stdout.contains("status: none"), "\(json) \(after.stdout)")
     }
 
     @Test("--output never replaces what is not a regular file: a pipe or a directory is refused (exit 2, nothing recorded); a symbolic link is written through")
