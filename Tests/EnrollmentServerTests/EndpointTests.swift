@@ -198,6 +198,23 @@ struct EndpointTests {
         }
     }
 
+    @Test("a body declared as a form or as text is 415 and changes nothing; JSON with a charset, a +json type or no Content-Type is read")
+    func contentTypes() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"] {
+                let response = try await client.request(.post, token: token, json: #"{"action":"INIT"}"#, headers: [.contentType: type])
+                #expect(response.status.code == 415 && response["code"] == "unsupported_media_type", "\(type): \(response.status) \(response.text)")
+            }
+            #expect(try harness.service.load("alice").version == 0, "a refused body was acted on")
+            for type in ["application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json"] {
+                let response = try await client.request(.post, token: token, json: #"{"action":"VIEW"}"#, headers: [.contentType: type])
+                #expect(response.status == .notFound && response["code"] == "not_enrolled", "\(type): \(response.status) \(response.text)")
+            }
+        }
+    }
+
     @Test("the access log names method, path, status and user, never the token, the secret or the code")
     func accessLogHasNoSecrets() async throws {
         let harness = try await Harness()

@@ -65,7 +65,7 @@ struct Client: Sendable {
     ) async throws -> TestResponse {
         var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
-        if json != nil { headers[.contentType] = "application/json" }
+        if json != nil && headers[.contentType] == nil { headers[.contentType] = "application/json" }
         return try await client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
     }
 

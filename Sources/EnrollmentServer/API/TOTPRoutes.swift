@@ -72,6 +72,14 @@ struct TOTPRoutes {
 
     func post(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
+        // A body declared as something else (a form, text) is not read as JSON: 415. No
+        // Content-Type at all is taken as JSON, as clients of this API commonly send.
+        if let type = request.headers[.contentType], !Self.isJSON(type) {
+            throw APIError(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                message: "the body is declared as '\(type.prefix(60))', not JSON",
+                description: "send the body as JSON with 'Content-Type: application/json'")
+        }
         try await admitWrite(user)
         let body = try await readBody(request)
         // Foundation's decoder keeps the first of two equal names: {"action":"VALIDATE",…,"action":"INIT"}
@@ -267,6 +275,12 @@ struct TOTPRoutes {
         } catch {
             throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
         }
+    }
+
+    /// `application/json`, or a `+json` type, with any parameters (`; charset=utf-8`).
+    static func isJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 
     /// `Idempotency-Key` (1-255 printable ASCII characters), if sent.
