@@ -34,13 +34,56 @@ struct RegenerateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: UserCommandOptions
+    @OptionGroup var changes: SecretChanges
     @OptionGroup var display: QRDisplayOptions
+
+    func validate() throws {
+        // Checked as far as they can be without the active secret (the rest when it is read).
+        do { _ = try changes.options(keeping: EnrollmentOptions()) } catch let error as InputError { throw ValidationError(error.message) }
+    }
 
     func run() throws {
         let outcome = try global.reporting {
-            try global.service(create: false).handle(target.envelope(.regenerateSecret(nil)))
+            let service = try global.service(create: false)
+            // What is not given is kept from the active secret (nothing given: keep it all).
+            var options: EnrollmentOptions?
+            if changes.any, let active = try service.load(target.user).active {
+                options = try changes.options(keeping: EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters))
+            }
+            return try service.handle(target.envelope(.regenerateSecret(options)))
         }
         try showIssuedSecret(outcome, global: global, display: display)
+    }
+}
+
+/// Settings a replacement secret may change; each one left out keeps the active secret's.
+struct SecretChanges: ParsableArguments {
+    @Option(help: ArgumentHelp("A new issuer shown in the app (default: the active secret's).", valueName: "name"))
+    var issuer: String?
+
+    @Option(help: ArgumentHelp("A new account name shown in the app (default: the active secret's).", valueName: "name"))
+    var account: String?
+
+    @Option(help: ArgumentHelp("A new HMAC algorithm: SHA1, SHA256 or SHA512 (default: the active secret's).", valueName: "SHA1|SHA256|SHA512"))
+    var algorithm: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("New digits per code: 6, 7 or 8 (default: the active secret's).", valueName: "n"))
+    var digits: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("New seconds per code: 1-3600 (default: the active secret's).", valueName: "seconds"))
+    var period: String?
+
+    var any: Bool { issuer != nil || account != nil || algorithm != nil || digits != nil || period != nil }
+
+    /// `current` with the settings given here, validated as a request's are.
+    func options(keeping current: EnrollmentOptions) throws -> EnrollmentOptions {
+        var options = current
+        if let issuer { options.issuer = issuer }
+        if let account { options.account = account }
+        if let algorithm { options.parameters.algorithm = try Validation.algorithm(algorithm) }
+        if let digits { options.parameters.digits = try Validation.number(digits, option: "--digits", expected: "6, 7 or 8") }
+        if let period { options.parameters.period = try Validation.number(period, option: "--period", expected: "between 1 and 3600 seconds") }
+        return try Validation.options(options)
     }
 }
 

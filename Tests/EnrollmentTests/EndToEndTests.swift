@@ -126,6 +126,32 @@ struct EndToEndTests {
         #expect(secretParameter(of: revealAfter.stdout.trimmingCharacters(in: .newlines)) == newSecret)
     }
 
+    @Test("regenerate can change the settings (SHA256, 8 digits); what is not given is kept; the new code from oathtool activates it; bad settings are exit 2 with nothing recorded")
+    func regenerateWithNewSettings() throws {
+        let workspace = try Workspace()
+        let t0: Int64 = 1_764_400_000
+        func at(_ offset: Int64) -> [String: String] { ["ENROLL_NOW": "\(t0 + offset)"] }
+        let first = try workspace.enroll(["request", "nina", "--issuer", "ACME"], environment: at(0))
+        let uri = try #require(first.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
+        let secret = try #require(secretParameter(of: uri))
+        #expect(try workspace.enroll(["confirm", "nina", try Oathtool.code(base32Secret: secret, at: t0 + 10)], environment: at(10)).status == 0)
+        let before = try SQLite3.eventTypes(workspace.database)
+        for bad in [["--digits", "9"], ["--algorithm", "MD5"], ["--period", "0"], ["--issuer", "a:b"]] {
+            let result = try workspace.enroll(["regenerate", "nina"] + bad, environment: at(20))
+            #expect(result.status == 2 && result.stderr.split(separator: "\n").count == 1, "\(bad): \(result.stderr)")
+        }
+        #expect(try SQLite3.eventTypes(workspace.database) == before, "nothing recorded for bad settings")
+        let regenerated = try workspace.enroll(["regenerate", "nina", "--algorithm", "SHA256", "--digits", "8"], environment: at(30))
+        #expect(regenerated.status == 0, "\(regenerated.stderr)")
+        let newURI = try #require(regenerated.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
+        #expect(newURI.contains("algorithm=SHA256") && newURI.contains("digits=8") && newURI.contains("issuer=ACME") && newURI.contains("period=30"), "\(newURI)")
+        let newSecret = try #require(secretParameter(of: newURI))
+        let code = try Oathtool.code(base32Secret: newSecret, at: t0 + 40, algorithm: "SHA256", digits: 8)
+        #expect(try workspace.enroll(["confirm", "nina", code], environment: at(40)).status == 0)
+        let status = try workspace.enroll(["status", "nina"], environment: at(41)).stdout
+        #expect(status.contains("algorithm: SHA256  digits: 8  period: 30 s") && status.contains("issuer: ACME"), "\(status)")
+    }
+
     @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one")
     func abandonedRegenerate() throws {
         let workspace = try Workspace()
