@@ -77,6 +77,14 @@ struct SecretChanges: ParsableArguments {
 
     /// `current` with the settings given here, validated as a request's are.
     func options(keeping current: EnrollmentOptions) throws -> EnrollmentOptions {
+        try Self.apply(issuer: issuer, account: account, algorithm: algorithm, digits: digits, period: period, to: current)
+    }
+
+    /// The settings as typed (`nil`: keep `current`'s), read and validated: shared with
+    /// ``SecretOptions``, whose defaults are a new secret's.
+    static func apply(
+        issuer: String?, account: String?, algorithm: String?, digits: String?, period: String?, to current: EnrollmentOptions
+    ) throws -> EnrollmentOptions {
         var options = current
         if let issuer { options.issuer = issuer }
         if let account { options.account = account }
@@ -109,11 +117,7 @@ public struct SecretOptions: ParsableArguments {
     public init() {}
 
     public func options() throws -> EnrollmentOptions {
-        let algorithm = try Validation.algorithm(algorithm)
-        let digits = try Validation.number(digits, option: "--digits", expected: "6, 7 or 8")
-        let period = try Validation.number(period, option: "--period", expected: "between 1 and 3600 seconds")
-        return try Validation.options(EnrollmentOptions(
-            issuer: issuer, account: account, parameters: OTPParameters(algorithm: algorithm, digits: digits, period: period)))
+        try SecretChanges.apply(issuer: issuer, account: account, algorithm: algorithm, digits: digits, period: period, to: EnrollmentOptions())
     }
 
     public func validate() throws {
