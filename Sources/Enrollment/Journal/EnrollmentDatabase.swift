@@ -112,7 +112,18 @@ public final class EnrollmentDatabase: Sendable {
                     // The journal is always in WAL mode: readers never block the writer. (A no-op
                     // that writes nothing when the file is already in WAL mode.)
                     if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
-                        _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                        // The switch needs the file to itself. SQLite answers SQLITE_BUSY at once,
+                        // without asking the busy handler, while another process (opening the same
+                        // new database) holds a read lock: try again within the busy timeout.
+                        let deadline = ContinuousClock.now + .milliseconds(Int64((max(options.busyTimeout, 1) * 1000).rounded()))
+                        while true {
+                            do {
+                                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                                break
+                            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                                usleep(2_000)
+                            }
+                        }
                     }
                     // DatabasePool switches its writer to NORMAL when it sets up WAL; the durability
                     // asked for is applied last, so it is the one in force.
@@ -124,8 +135,13 @@ public final class EnrollmentDatabase: Sendable {
                     // An existing journal of an older schema: say so before the pause a migration
                     // that copies the journal takes on a large one. (Not for a database another
                     // process is creating right now: its journal is still empty.)
-                    if !current.isEmpty, try writer.read({ db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events)") }) == true {
-                        let pending = Self.migrator.migrations.filter { !current.contains($0) }
+                    // Read again with the journal, in one snapshot: another process creating the
+                    // database may have finished its migrations and recorded a command since.
+                    let (now, hasEvents) = current.isEmpty ? (current, false) : try writer.read { db in
+                        (try Self.appliedMigrations(db), try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events)") == true)
+                    }
+                    let pending = Self.migrator.migrations.filter { !now.contains($0) }
+                    if hasEvents, !pending.isEmpty {
                         Logger(label: "enrollment.database").notice(
                             "upgrading the database to the current schema (\(pending.joined(separator: ", "))), once; on a large journal this takes a while",
                             metadata: ["path": "\(path)"])
