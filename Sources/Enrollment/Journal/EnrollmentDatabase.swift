@@ -115,7 +115,7 @@ public final class EnrollmentDatabase: Sendable {
                         // The switch needs the file to itself. SQLite answers SQLITE_BUSY at once,
                         // without asking the busy handler, while another process (opening the same
                         // new database) holds a read lock: try again within the busy timeout.
-                        let deadline = ContinuousClock.now + .milliseconds(Int64((max(options.busyTimeout, 1) * 1000).rounded()))
+                        let deadline = Self.raceDeadline(busyTimeout: options.busyTimeout)
                         while true {
                             do {
                                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
@@ -182,6 +182,13 @@ public final class EnrollmentDatabase: Sendable {
         }
     }
 
+    /// How long a process opening a new database retries what another process creating it at
+    /// the same time makes fail at once (the switch to WAL, a migration): the busy timeout, at
+    /// least a second.
+    static func raceDeadline(busyTimeout: TimeInterval) -> ContinuousClock.Instant {
+        ContinuousClock.now + .milliseconds(Int64((max(busyTimeout, 1) * 1000).rounded()))
+    }
+
     /// An SQLite or GRDB error as what the user can act on (busy: with the real timeout).
     public func failure(_ error: any Error) -> StoreError {
         StoreError(error, path: path, busyTimeout: options.busyTimeout)
@@ -230,7 +237,7 @@ public final class EnrollmentDatabase: Sendable {
     /// winner is still migrating: it tries again every few milliseconds, for at most the busy
     /// timeout, then reports the error.
     private static func migrate(_ writer: any DatabaseWriter, busyTimeout: TimeInterval) throws -> Set<String> {
-        let deadline = ContinuousClock.now + .milliseconds(Int64((max(busyTimeout, 1) * 1000).rounded()))
+        let deadline = Self.raceDeadline(busyTimeout: busyTimeout)
         while true {
             do {
                 try migrator.migrate(writer)
