@@ -22,8 +22,11 @@ struct FilesystemFaultTests {
         throw CancellationError()
     }
 
-    struct Outcome {
+    /// The scenario's files, removed when the test is done with them.
+    final class Outcome {
         let directory: URL
+        init(directory: URL) { self.directory = directory }
+        deinit { try? FileManager.default.removeItem(at: directory) }
         func text(_ name: String) -> String {
             ((try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines)
         }
@@ -37,6 +40,7 @@ struct FilesystemFaultTests {
     static func scenario(size: String, _ body: String) throws -> Outcome {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fsfault-\(UUID().uuidString)")
         let mountPoint = out.appendingPathComponent("mnt")
+        let outcome = Outcome(directory: out)
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         let script = """
             set -u
@@ -55,7 +59,6 @@ struct FilesystemFaultTests {
         let result = try Processes.run(namespace[0], Array(namespace.dropFirst()) + [
             try Processes.tool("bash", package: "bash"), scriptPath, mountPoint.path, out.path, try Processes.product("enroll"),
         ])
-        let outcome = Outcome(directory: out)
         #expect(result.status == 0, "scenario failed: \(result.stderr) \(outcome.text("setup.error"))")
         #expect(outcome.status("setup") == 0, "setup: \(outcome.text("setup.stderr"))")
         return outcome
