@@ -110,6 +110,46 @@ struct FixtureTests {
         #expect(result.stdout.contains("ERROR") && result.stdout.contains(edit.message), "\(result.stdout)")
     }
 
+    /// The first secret of every edited scenario below: requested at 1764400000, pending until
+    /// 1764400600.
+    static let requested = #"{"at": 1764400000, "type": "EnrollmentRequested", "secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}"#
+
+    @Test("a fixture whose given events the engine could never have recorded is refused naming the event and why, not replayed from a state no user can be in", arguments: [
+        (#"{"type": "AuthenticatorActivated", "step": 58813334, "replacedPrevious": false}"#, "given[0] (AuthenticatorActivated) could not have been recorded after the events before it: no secret is pending"),
+        (requested + #", {"type": "SecretRegenerated", "secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}"#,
+         "given[1] (SecretRegenerated) could not have been recorded after the events before it: no authenticator is active (only an active one is regenerated)"),
+        (requested + #", {"type": "ConfirmationUnlocked", "lockNumber": 1}"#, "given[1] (ConfirmationUnlocked) could not have been recorded after the events before it: confirmation is not locked"),
+        (requested + #", {"type": "QRCodeRevealed", "target": "active"}"#, "given[1] (QRCodeRevealed) could not have been recorded after the events before it: the secret shown is the pending one, not the active one"),
+        (requested + #", {"type": "AuthenticatorActivated", "step": 58813334, "replacedPrevious": true}"#, "given[1] (AuthenticatorActivated) could not have been recorded after the events before it: replacedPrevious is true but the pending secret is not a replacement"),
+        (requested + #", {"type": "AuthenticatorRemoved", "hadActive": false}, {"type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 4}"#,
+         "given[2] (CodeRejected) could not have been recorded after the events before it: no secret is pending"),
+    ])
+    func impossibleHistory(_ edit: (given: String, message: String)) throws {
+        let json = """
+            {"given": [\(edit.given)], "when": {"at": 1764400045, "command": "RevealQR"}, "then": []}
+            """
+        #expect(throws: FixtureError(file: "edited.json", reason: edit.message)) { try Scenario(json: json, name: "edited.json") }
+    }
+
+    @Test("every event of the 10 000-event recorded traffic could follow the events before it in its stream (the check refuses nothing the decider writes)")
+    func recordedTrafficIsPossible() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
+        var states: [String: AuthenticatorState] = [:]
+        var checked = 0
+        var types: Set<EventType> = []
+        for (index, line) in text.split(separator: "\n").enumerated() {
+            let row = try JournalArchive.row(from: String(line), number: index + 1)
+            let event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data)
+            let state = states[row.streamId, default: .initial]
+            #expect(state.obstacle(to: event) == nil, "position \(row.position): \(state.obstacle(to: event) ?? "")")
+            states[row.streamId] = state.evolve(event)
+            checked += 1
+            types.insert(event.type)
+        }
+        #expect(checked >= 10_000)
+        #expect(types == Set(EventType.allCases), "the traffic lacks \(Set(EventType.allCases).subtracting(types))")
+    }
+
     @Test("an import whose file fails to read is refused as unreadable (nothing committed), never taken for the end of the file")
     func importReadError() throws {
         let workspace = try Workspace()

@@ -99,6 +99,51 @@ public struct AuthenticatorState: Sendable, Hashable {
         return next
     }
 
+    /// Why the decider could never have recorded `event` in this state (`nil`: it could). The
+    /// fold itself is total and takes any event; this is for histories written by hand, such as
+    /// a fixture's `given` events, which must be ones the engine could have produced.
+    public func obstacle(to event: EnrollmentEvent) -> String? {
+        let locked = lockedUntil != nil
+        switch event {
+        case .enrollmentRequested:
+            if active != nil { return "an authenticator is already active (a request is refused then)" }
+        case .secretRegenerated:
+            if active == nil { return "no authenticator is active (only an active one is regenerated)" }
+        case .authenticatorActivated(let activated):
+            guard let pending else { return "no secret is pending" }
+            if locked { return "confirmation is locked" }
+            if activated.replacedPrevious != pending.isReplacement {
+                return "replacedPrevious is \(activated.replacedPrevious) but the pending secret \(pending.isReplacement ? "is" : "is not") a replacement"
+            }
+        case .codeRejected(let rejected):
+            if locked { return "confirmation is locked (a code is refused then without a record)" }
+            switch rejected.target {
+            case .pending where pending == nil: return "no secret is pending"
+            case .active where pending != nil || active == nil: return "codes are checked against the active secret only when it is active and nothing is pending"
+            default: break
+            }
+        case .pendingSecretExpired(let expired):
+            guard let pending else { return "no secret is pending" }
+            if expired.replacement != pending.isReplacement {
+                return "replacement is \(expired.replacement) but the pending secret \(pending.isReplacement ? "is" : "is not") a replacement"
+            }
+        case .qrCodeRevealed(let revealed):
+            guard let role = currentRole else { return "there is no secret to show" }
+            if revealed.target != role { return "the secret shown is the \(role.rawValue) one, not the \(revealed.target.rawValue) one" }
+        case .confirmationLocked:
+            if current == nil { return "there is no secret to confirm" }
+            if locked { return "confirmation is already locked" }
+        case .confirmationUnlocked:
+            if !locked { return "confirmation is not locked" }
+        case .authenticatorRemoved(let removed):
+            if status == .none { return "there is no authenticator to remove" }
+            if removed.hadActive != (active != nil) {
+                return "hadActive is \(removed.hadActive) but an authenticator \(active != nil ? "is" : "is not") active"
+            }
+        }
+        return nil
+    }
+
     /// Folds a sequence of events, starting from this state.
     public func evolve<S: Sequence>(_ events: S) -> AuthenticatorState where S.Element == EnrollmentEvent {
         events.reduce(self) { $0.evolve($1) }

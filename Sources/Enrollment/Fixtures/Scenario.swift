@@ -94,6 +94,14 @@ public struct Scenario: Sendable {
                 if let eventTime = try number(object, "at", "given[\(index)].at", in: times, "a Unix time") { time = eventTime }
                 given.append(Given(at: time, event: try FixtureEvent.event(from: object, file: name, index: "given[\(index)]")))
             }
+            // A history the engine could never have written would test a state no user can be in.
+            var state = AuthenticatorState.initial
+            for (index, item) in given.enumerated() {
+                if let obstacle = state.obstacle(to: item.event) {
+                    throw fail("given[\(index)] (\(item.event.type.rawValue)) could not have been recorded after the events before it: \(obstacle)")
+                }
+                state = state.evolve(item.event)
+            }
         }
 
         then = []
