@@ -60,7 +60,9 @@ public enum EnrollmentServer {
     ) -> some ApplicationProtocol {
         Application(
             router: router(service: service, verifier: verifier, configuration: configuration),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [MalformedRequestHandler(logger: Logger(label: "enrollment.access"))],
+                idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "enroll"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

@@ -20,11 +20,11 @@ struct SlowClientTests {
         let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            let outcome = try await Task.detached { try RawHTTP.partialRequest(port: port, wait: 12) }.value
+            let outcome = try await RawHTTP.onThread { try RawHTTP.partialRequest(port: port, wait: 12) }
             #expect(outcome.closedByServer, "still open after \(outcome.seconds) s")
             #expect(outcome.seconds >= 1.8 && outcome.seconds < 10, "closed after \(outcome.seconds) s")
             // The test client's own connection idles out too: a complete request on a new one is served.
-            #expect(try await Task.detached { try RawHTTP.statusLineRetrying(port: port) }.value == "HTTP/1.1 200 OK")
+            #expect(try await RawHTTP.onThread { try RawHTTP.statusLineRetrying(port: port) } == "HTTP/1.1 200 OK")
         }
     }
 

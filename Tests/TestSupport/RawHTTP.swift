@@ -16,6 +16,16 @@ public enum RawHTTP {
         public var seconds: Double
     }
 
+    /// Runs blocking socket calls on a thread of their own and awaits the result. Not on a task:
+    /// a task blocked in `recv` holds one of the cooperative pool's threads (two on a two-core
+    /// machine), where the server under test runs its handlers, so a few such tasks starve the
+    /// server they are waiting for.
+    public static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
     /// A TCP connection to 127.0.0.1:`port` that gives up reading after `wait` seconds.
     public static func connection(port: Int, wait: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -52,6 +62,43 @@ public enum RawHTTP {
         var answer = ""
         for _ in 0..<3 where answer != "HTTP/1.1 200 OK" { answer = try statusLine(port: port) }
         return answer
+    }
+
+    /// Sends `bytes` as they are (a request an HTTP client library would refuse to send) and
+    /// returns everything the server answers until it closes the connection or `wait` seconds
+    /// pass. With `next`, the first answer is read whole before `next` is sent on the same
+    /// connection.
+    public static func exchange(port: Int, bytes: String, then next: String? = nil, wait: Int = 5) throws -> String {
+        let fd = try connection(port: port, wait: wait)
+        defer { close(fd) }
+        func write(_ text: String) throws {
+            let request = Array(text.utf8)
+            try #require(send(fd, request, request.count, 0) == request.count)
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        /// Reads until `done` says the answer so far is enough, the server closes, or time runs out.
+        func read(until done: ([UInt8]) -> Bool) {
+            while !done(answer) {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { return }
+                answer += buffer.prefix(count)
+            }
+        }
+        try write(bytes)
+        if let next {
+            read { answer in
+                let text = String(decoding: answer, as: UTF8.self)
+                guard let end = text.range(of: "\r\n\r\n") else { return false }
+                let length = text[..<end.lowerBound].split(separator: "\r\n")
+                    .first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                return text[end.upperBound...].utf8.count >= length
+            }
+            try write(next)
+        }
+        read { _ in false }
+        return String(decoding: answer, as: UTF8.self)
     }
 
     /// Sends request headers without the blank line that ends them, then waits up to `wait`

@@ -196,6 +196,13 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     func response(traceId: String) -> Response {
+        let (headers, body) = encoded(traceId: traceId)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The headers and the JSON body of this error: what ``response(traceId:)`` sends, and what
+    /// ``MalformedRequestHandler`` writes below the router.
+    func encoded(traceId: String) -> (headers: HTTPFields, body: ByteBuffer) {
         let body = Body(
             code: code, message: message, description: description, traceId: traceId,
             remainingAttempts: details.remainingAttempts, lockedUntil: details.lockedUntil,
@@ -209,6 +216,6 @@ public struct APIError: Error, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(body)) ?? Data("{\"code\":\"\(code)\"}".utf8)
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return (headers, ByteBuffer(bytes: data))
     }
 }

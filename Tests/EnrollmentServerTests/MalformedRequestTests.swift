@@ -1,0 +1,83 @@
+import Enrollment
+import EnrollmentServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+@Suite("Malformed HTTP")
+struct MalformedRequestTests {
+    static let status = "/api/users/v1/me/totp/status"
+
+    /// Runs `body` against the real server on a socket of its own.
+    func live(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let harness = try await Harness()
+        var configuration = harness.configuration
+        configuration.port = 0
+        let verifier = try await TokenVerifier.make(.hmacSHA256(secret: Harness.secret), clock: harness.clock)
+        let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            try await body(port)
+        }
+    }
+
+    /// The answer split into status line, headers (lower-cased names) and body.
+    static func parse(_ answer: String) -> (status: String, headers: [String: String], body: String) {
+        let parts = answer.components(separatedBy: "\r\n\r\n")
+        let head = parts[0].components(separatedBy: "\r\n")
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (head[0], headers, parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    @Test("a request the HTTP parser cannot read gets a JSON 400 malformed_request with a trace id, then the connection closes; the server goes on serving", arguments: [
+        "GET \(status) HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        "POST \(status) HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "POST \(status) HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        "POST \(status) HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+        "HELLO THERE\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost x\r\n\r\n",
+    ])
+    func malformed(_ request: String) async throws {
+        try await live { port in
+            let answer = Self.parse(try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: request) })
+            #expect(answer.status == "HTTP/1.1 400 Bad Request", "\(answer)")
+            #expect(answer.headers["content-type"] == "application/json; charset=utf-8")
+            #expect(answer.headers["connection"] == "close")
+            #expect(answer.headers["content-length"] == String(answer.body.utf8.count))
+            let json = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+            #expect(json?["code"] as? String == "malformed_request", "\(answer.body)")
+            #expect((json?["description"] as? String)?.contains("send a well-formed HTTP/1.1 request") == true)
+            #expect((json?["traceId"] as? String)?.count == 36)
+            let again = try await RawHTTP.onThread { try RawHTTP.statusLineRetrying(port: port) }
+            #expect(again == "HTTP/1.1 200 OK", "\(again)")
+        }
+    }
+
+    @Test("after a well-formed request on a kept-alive connection, a malformed one is answered with the JSON 400 too")
+    func afterAGoodRequest() async throws {
+        try await live { port in
+            let answer = try await RawHTTP.onThread {
+                try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.1\r\nHost: x\r\n\r\n", then: "GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer.prefix(200))")
+            #expect(answer.contains("HTTP/1.1 400 Bad Request") && answer.contains(#""code":"malformed_request""#), "\(answer.suffix(400))")
+        }
+    }
+
+    @Test("a malformed request pipelined behind a good one never jumps the queue: the good one is answered first")
+    func pipelined() async throws {
+        try await live { port in
+            let answer = try await RawHTTP.onThread {
+                try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer.prefix(200))")
+            #expect(answer.contains("HTTP/1.1 400 Bad Request"), "\(answer.suffix(300))")
+        }
+    }
+}
