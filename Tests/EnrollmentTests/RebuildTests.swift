@@ -31,8 +31,12 @@ struct RebuildTests {
         }
     }
 
-    @Test("a rebuilt projection equals the inline-maintained one row for row on 100 000 events")
-    func rebuiltEqualsInline() throws {
+    @Test("a rebuilt projection equals the inline-maintained one row for row on 100 000 events, read on the rebuild's connection or by threads ahead of the fold", arguments: [
+        (batchSize: 10_000, readAheadThreads: 0),
+        (batchSize: 1_000_000, readAheadThreads: 2),
+        (batchSize: 30_001, readAheadThreads: 3),
+    ])
+    func rebuiltEqualsInline(_ setting: (batchSize: Int, readAheadThreads: Int)) throws {
         let workspace = try Workspace()
         try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
         let inline = try tables(workspace.database)
@@ -42,13 +46,15 @@ struct RebuildTests {
         let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
         var progressCalls = 0
         for projection in Projections.all {
-            let summary = try ProjectionRebuilder(database: database, batchSize: 10_000).rebuild(projection) { progress in
+            var rebuilder = ProjectionRebuilder(database: database, batchSize: setting.batchSize)
+            rebuilder.readAheadThreads = setting.readAheadThreads
+            let summary = try rebuilder.rebuild(projection) { progress in
                 progressCalls += 1
                 #expect(progress.position <= progress.head)
             }
             #expect(summary.applied >= 100_000 && summary.resumedFrom == 0 && summary.position == summary.applied)
         }
-        #expect(progressCalls >= 20)
+        #expect(progressCalls >= 2 * (100_000 / setting.batchSize))
         try database.writer.close()
         let rebuilt = try tables(workspace.database)
         for name in inline.keys.sorted() {
@@ -56,6 +62,49 @@ struct RebuildTests {
             #expect(before.count == after.count, "\(name): \(before.count) inline rows, \(after.count) rebuilt")
             #expect(before == after, "\(name) differs:\n\(FixtureRunner.setDiff(before, after))")
         }
+    }
+
+    @Test("threads reading ahead stop where a batch's time runs out, and the next batch goes on from there: the result is the same")
+    func readAheadStopsEarly() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        let inline = try tables(workspace.database)
+        let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
+        var rebuilder = ProjectionRebuilder(database: database, batchDuration: .milliseconds(2))
+        rebuilder.readAheadThreads = 2
+        rebuilder.pause = .zero
+        var batches = 0
+        let summary = try rebuilder.rebuild(AuthenticatorsProjection()) { _ in batches += 1 }
+        #expect(summary.applied >= 100_000)
+        #expect(batches >= 3, "one batch of 2 ms should not fold 100 000 events")
+        try database.writer.close()
+        #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
+    }
+
+    @Test("an event that does not decode fails the rebuild at its position, with or without threads reading ahead; the old table stays")
+    func readAheadUndecodable() throws {
+        var messages: [String] = []
+        for threads in [0, 2] {
+            let workspace = try Workspace()
+            try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+            let before = try tables(workspace.database)
+            let queue = try DatabaseQueue(path: workspace.database)
+            try queue.write { db in try db.execute(sql: "UPDATE events SET data = '{\"broken\": ' WHERE position = 54321") }
+            try queue.close()
+            let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
+            var rebuilder = ProjectionRebuilder(database: database)
+            rebuilder.readAheadThreads = threads
+            do {
+                try rebuilder.rebuild(AuthenticatorsProjection())
+                Issue.record("the rebuild went past an undecodable event (\(threads) threads)")
+            } catch {
+                messages.append(error.message)
+            }
+            try database.writer.close()
+            #expect(try tables(workspace.database) == before)
+        }
+        #expect(messages.count == 2 && messages[0] == messages[1], "\(messages)")
+        #expect(messages.first?.contains("54321") == true, "\(messages)")
     }
 
     @Test("folds that forget what they hold past their memory cap still rebuild every row exactly, in small batches")

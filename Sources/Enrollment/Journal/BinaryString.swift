@@ -38,6 +38,21 @@ struct BinaryString: Hashable, Comparable {
         }
     }
 
+    /// The first 16 bytes as two big-endian integers, zero-padded. Where two strings' prefixes
+    /// differ, they order as `<` orders the strings; where they are equal, compare the strings.
+    /// A flush sorts thousands of keys by it at a fraction of `<`'s cost.
+    var orderPrefix: (UInt64, UInt64) {
+        var string = string
+        return string.withUTF8 { bytes in
+            var high: UInt64 = 0, low: UInt64 = 0
+            for index in 0..<16 {
+                let byte = index < bytes.count ? UInt64(bytes[index]) : 0
+                if index < 8 { high = high << 8 | byte } else { low = low << 8 | byte }
+            }
+            return (high, low)
+        }
+    }
+
     func hash(into hasher: inout Hasher) {
         var string = string
         string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }

@@ -15,10 +15,7 @@ extension EventJournal {
     static func scan(
         after position: Int64, limit: Int? = nil, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
     ) throws -> Int {
-        let statement = try db.makeStatement(sql: """
-            SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at
-            FROM events WHERE position > ? ORDER BY position LIMIT ?
-            """)
+        let statement = try db.makeStatement(sql: "SELECT \(scanColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?")
         // LIMIT -1: no limit.
         try statement.setArguments([position, limit.map(Int64.init) ?? -1])
         return try decodeRows(of: statement, in: db, body)
@@ -28,10 +25,7 @@ extension EventJournal {
     /// handler folds into the user's state before deciding, on every command. (Not
     /// ``readStream(_:upTo:in:)``, whose rows also carry the metadata, event id and hash.)
     static func events(of stream: String, in db: Database) throws -> [EnrollmentEvent] {
-        let statement = try db.cachedStatement(sql: """
-            SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at
-            FROM events WHERE stream_id = ? ORDER BY stream_version
-            """)
+        let statement = try db.cachedStatement(sql: streamSQL)
         try statement.setArguments([stream])
         var events: [EnrollmentEvent] = []
         try decodeRows(of: statement, in: db) { event, _ in
@@ -41,13 +35,26 @@ extension EventJournal {
         return events
     }
 
+    /// The columns ``decodeRows(of:failure:_:)`` reads, in its order.
+    static let scanColumns = "position, stream_id, stream_version, type, schema_version, data, recorded_at"
+    /// Built once: ``events(of:in:)`` runs for every command.
+    private static let streamSQL = "SELECT \(scanColumns) FROM events WHERE stream_id = ? ORDER BY stream_version"
+
     /// Steps `statement` (which selects the columns of ``scan(after:limit:in:_:)``) with the
     /// SQLite C API, decoding each row in place, until `body` returns false.
     @discardableResult
     private static func decodeRows(
         of statement: Statement, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
     ) throws -> Int {
-        let row = statement.sqliteStatement
+        try decodeRows(of: statement.sqliteStatement, failure: { db.stepFailure($0, statement) }, body)
+    }
+
+    /// The same on a statement of SQLite's own, prepared on any connection (``JournalReadAhead``
+    /// reads on connections of its own). `failure` turns a step's error code into the error thrown.
+    @discardableResult
+    static func decodeRows(
+        of row: OpaquePointer, failure: (Int32) -> any Error, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
+    ) throws -> Int {
         defer { sqlite3_reset(row) }
         func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
             // sqlite3_column_text before sqlite3_column_bytes, as SQLite's documentation asks.
@@ -58,7 +65,7 @@ extension EventJournal {
         while true {
             let code = sqlite3_step(row)
             if code == SQLITE_DONE { return count }
-            guard code == SQLITE_ROW else { throw db.stepFailure(code, statement) }
+            guard code == SQLITE_ROW else { throw failure(code) }
             let header = EventHeader(
                 position: sqlite3_column_int64(row, 0), streamId: String(decoding: bytes(1), as: UTF8.self),
                 streamVersion: sqlite3_column_int64(row, 2), recordedAt: sqlite3_column_int64(row, 6))

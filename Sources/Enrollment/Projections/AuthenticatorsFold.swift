@@ -231,17 +231,17 @@ struct AuthenticatorsFold: ProjectionFold {
     }
 
     mutating func flush(in db: Database) throws {
-        var changed: [Dictionary<BinaryString, Held>.Index] = []
+        var changed: [(prefix: (UInt64, UInt64), index: Dictionary<BinaryString, Held>.Index)] = []
         var index = rows.startIndex
         while index != rows.endIndex {
-            if rows.values[index].changed { changed.append(index) }
+            if rows.values[index].changed { changed.append((rows.keys[index].orderPrefix, index)) }
             rows.formIndex(after: &index)
         }
         // In key order: a table built from scratch then fills its B-tree page after page
         // instead of splitting pages all over it (fuller pages, fewer of them to write).
-        changed.sort { rows.keys[$0] < rows.keys[$1] }
+        changed.sort { a, b in a.prefix != b.prefix ? a.prefix < b.prefix : rows.keys[a.index] < rows.keys[b.index] }
         var replace = try RowWriter(AuthenticatorRow.replaceSQL(into: table), in: db)
-        for index in changed {
+        for (_, index) in changed {
             rows.values[index].row.bind(to: &replace)
             try replace.writeRow(in: db)
             rows.values[index].changed = false

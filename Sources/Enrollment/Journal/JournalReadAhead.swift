@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Steps and decodes a stretch of the journal on threads of their own, a few chunks ahead of
+/// the fold that takes the events in position order: how a rebuild puts a second core to work.
+///
+/// Reading a row and decoding its event cost about twice what folding it does, so the rebuild
+/// splits the stretch `(after, through]` into chunks of positions that ``readers`` threads decode
+/// in turn (reader *r* takes chunks *r*, *r* + readers, …), each on a read-only connection of its
+/// own, while the rebuild's own thread folds them in order. A reader stays at most ``window``
+/// chunks ahead of the fold, so memory holds a few chunks whatever the journal's size.
+///
+/// Consistency: the rebuild creates the read-ahead inside its write transaction, after it has
+/// taken the write lock and read the head, so no one can commit meanwhile and every reader's
+/// snapshot holds exactly the events the writer sees up to `through`. Rows are decoded as
+/// ``EventJournal/scan(after:limit:in:_:)`` decodes them (secrets stay sealed), and a row that
+/// does not decode fails the fold at its position, in order, as a scan would.
+final class JournalReadAhead: @unchecked Sendable {
+    typealias Chunk = [(EnrollmentEvent, EventHeader)]
+
+    let readers: Int
+    let window: Int
+    private let start: Int64
+    private let end: Int64
+    private let chunkSize: Int64
+    private let chunkCount: Int
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var ready: [Int: Result<Chunk, any Error>] = [:]
+    private var taken = 0
+    private var stopped = false
+    private var running = 0
+
+    /// Opens `readers` read-only connections to `path` and starts their threads. Throws when a
+    /// connection cannot be opened (the caller then reads on its own connection instead).
+    init(path: String, after start: Int64, through end: Int64, readers: Int, chunkSize: Int64 = 4_096, window: Int = 3) throws {
+        self.readers = max(readers, 1)
+        self.window = max(window, 1)
+        self.start = start
+        self.end = max(end, start)
+        self.chunkSize = max(chunkSize, 1)
+        self.chunkCount = Int((self.end - start + self.chunkSize - 1) / self.chunkSize)
+        var connections: [OpaquePointer] = []
+        do {
+            for _ in 0..<self.readers {
+                connections.append(try Self.open(path))
+            }
+        } catch {
+            connections.forEach { sqlite3_close($0) }
+            throw error
+        }
+        running = connections.count
+        for (index, connection) in connections.enumerated() {
+            let reader = ReaderConnection(connection)
+            let thread = Thread { [self] in read(chunksFrom: index, on: reader) }
+            thread.name = "enroll-read-ahead-\(index)"
+            thread.start()
+        }
+    }
+
+    deinit { finish() }
+
+    /// The next chunk in position order, waiting for it if its reader is not done; `nil` after
+    /// the last. Throws the error of a chunk that failed to read or decode.
+    func next() throws -> Chunk? {
+        condition.lock()
+        guard taken < chunkCount else {
+            condition.unlock()
+            return nil
+        }
+        while ready[taken] == nil { condition.wait() }
+        let result = ready.removeValue(forKey: taken)!
+        taken += 1
+        condition.broadcast()
+        condition.unlock()
+        return try result.get()
+    }
+
+    /// Stops the readers (the fold may end early: its batch is full or its time is up) and
+    /// waits until they have closed their connections.
+    func finish() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        ready.removeAll()
+        condition.unlock()
+    }
+
+    /// A reader's thread: its chunks in turn, each at most ``window`` ahead of the fold.
+    private func read(chunksFrom first: Int, on reader: ReaderConnection) {
+        let connection = reader.connection
+        var statement: OpaquePointer?
+        defer {
+            sqlite3_finalize(statement)
+            // Ends the read transaction the first SELECT began.
+            sqlite3_exec(connection, "COMMIT", nil, nil, nil)
+            sqlite3_close(connection)
+            condition.lock()
+            running -= 1
+            condition.broadcast()
+            condition.unlock()
+        }
+        let sql = "SELECT \(EventJournal.scanColumns) FROM events WHERE position > ? AND position <= ? ORDER BY position"
+        let prepared = sqlite3_exec(connection, "BEGIN", nil, nil, nil) == SQLITE_OK
+            && sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK
+        for index in stride(from: first, to: chunkCount, by: readers) {
+            condition.lock()
+            while !stopped && index >= taken + window { condition.wait() }
+            let stop = stopped
+            condition.unlock()
+            if stop { return }
+            let result = Result { () throws -> Chunk in
+                guard prepared, let statement else { throw Self.failure(connection, SQLITE_ERROR) }
+                let low = start + Int64(index) * chunkSize
+                sqlite3_bind_int64(statement, 1, low)
+                sqlite3_bind_int64(statement, 2, min(low + chunkSize, end))
+                var chunk: Chunk = []
+                chunk.reserveCapacity(Int(chunkSize))
+                try EventJournal.decodeRows(of: statement, failure: { Self.failure(connection, $0) }) { event, header in
+                    chunk.append((event, header))
+                    return true
+                }
+                return chunk
+            }
+            condition.lock()
+            ready[index] = result
+            condition.broadcast()
+            condition.unlock()
+            // The fold stops at the first failure, in order: nothing after it is needed.
+            if case .failure = result { return }
+        }
+    }
+
+    private static func open(_ path: String) throws -> OpaquePointer {
+        var connection: OpaquePointer?
+        let code = sqlite3_open_v2(path, &connection, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        guard code == SQLITE_OK, let connection else {
+            let error = failure(connection, code)
+            sqlite3_close(connection)
+            throw error
+        }
+        sqlite3_busy_timeout(connection, 5_000)
+        return connection
+    }
+
+    /// SQLite's error as GRDB reports it, so that the rebuild maps it like any other (a
+    /// corrupt file, a full disk…).
+    private static func failure(_ connection: OpaquePointer?, _ code: Int32) -> DatabaseError {
+        let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+    }
+}
+
+/// A connection handed to exactly one reader thread, which alone uses and closes it.
+private struct ReaderConnection: @unchecked Sendable {
+    let connection: OpaquePointer
+    init(_ connection: OpaquePointer) { self.connection = connection }
+}
