@@ -81,6 +81,47 @@ struct RebuildTests {
         #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
     }
 
+    @Test("threads reading ahead see exactly each batch's events while another process appends between batches: the tool's result equals a plain rebuild's")
+    func readAheadUnderConcurrentAppends() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        try Data((Data(SyntheticJournal.masterKey).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.keyFile))
+        chmod(workspace.keyFile, 0o600)
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 0 WHERE name = 'authenticators'"]).status == 0)
+
+        // Batches of 20 000 events: each is read ahead by threads; requests get in between them.
+        let rebuild = Process()
+        rebuild.executableURL = URL(fileURLWithPath: try Processes.product("rebuild-projections"))
+        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "20000"]
+        rebuild.standardOutput = FileHandle.nullDevice
+        rebuild.standardError = FileHandle.nullDevice
+        try rebuild.run()
+        var during = 0
+        while rebuild.isRunning && during < 40 {
+            let result = try workspace.enroll(["request", "during\(during)"])
+            #expect(result.status == 0, "\(result.stderr)")
+            during += 1
+        }
+        rebuild.waitUntilExit()
+        #expect(rebuild.terminationStatus == 0)
+        #expect(during > 0, "the rebuild ended before any concurrent append")
+        #expect(try workspace.enrollJSON(["status", "during0"]).1["status"] as? String == "pending")
+
+        // The same journal rebuilt from scratch on the rebuild's own connection, in one batch.
+        let copy = workspace.path("plain.sqlite")
+        try FileManager.default.copyItem(atPath: workspace.database, toPath: copy)
+        let database = try EnrollmentDatabase(path: copy, options: DatabaseOptions(durability: .normal))
+        var plain = ProjectionRebuilder(database: database)
+        plain.readAheadThreads = 0
+        let summary = try plain.rebuild(AuthenticatorsProjection())
+        #expect(summary.applied >= 100_000 + Int64(during))
+        try database.writer.close()
+        let expected = try tables(copy)["authenticators"] ?? []
+        let actual = try tables(workspace.database)["authenticators"] ?? []
+        #expect(actual.count == expected.count && actual == expected, "\(FixtureRunner.setDiff(expected, actual))")
+    }
+
     @Test("an event that does not decode fails the rebuild at its position, with or without threads reading ahead; the old table stays")
     func readAheadUndecodable() throws {
         var messages: [String] = []
