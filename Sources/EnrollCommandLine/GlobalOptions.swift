@@ -20,6 +20,9 @@ public struct GlobalOptions: ParsableArguments {
 
     public init() {}
 
+    /// `--json`: one JSON object on stdout instead of text.
+    public var printsJSON: Bool { json }
+
     var databasePath: String {
         db ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
     }

@@ -28,7 +28,7 @@ public enum Terminal {
     }
 
     /// Exactly one JSON object on stdout, keys sorted.
-    static func json(_ object: [String: Any?]) {
+    public static func json(_ object: [String: Any?]) {
         let compact = object.compactMapValues { $0 }
         let data = (try? JSONSerialization.data(withJSONObject: compact, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         emit(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO)
@@ -129,6 +129,13 @@ public struct CLIFailure: Error {
 
     public static func usage(_ message: String) -> CLIFailure {
         CLIFailure(code: "usage", message: message, exitCode: CLIExit.badInput)
+    }
+
+    /// The same failure, reported as one JSON object on stdout when `json` (`--json`).
+    public func reported(asJSON json: Bool) -> CLIFailure {
+        var failure = self
+        failure.json = failure.json || json
+        return failure
     }
 
     func report() -> Int32 {

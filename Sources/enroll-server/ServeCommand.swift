@@ -15,6 +15,14 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
 
     func run() async throws {
+        do {
+            try await serve()
+        } catch let failure as CLIFailure {
+            throw failure.reported(asJSON: options.global.printsJSON)
+        }
+    }
+
+    private func serve() async throws {
         let logLevel = try Self.logLevel(ProcessInfo.processInfo.environment["LOG_LEVEL"])
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -43,11 +51,21 @@ struct ServeCommand: AsyncParsableCommand {
             maxWritesPerMinute: options.maxWritesPerMinute, idleTimeout: idleTimeout)
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let demoUser = options.demoUser
+        let json = global.printsJSON
         let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in
             let base = "http://\(shownHost):\(bound)"
-            Terminal.line("Listening on \(base) (API \(base)/api/users/v1/me/totp, page \(base)/myaccount)")
+            let (api, page) = ("\(base)/api/users/v1/me/totp", "\(base)/myaccount")
+            if json {
+                // One object, once listening: a script that asked for --port 0 learns the port.
+                Terminal.json([
+                    "listening": base, "port": bound, "api": api, "page": page,
+                    "demoPage": demoToken.map { "\(page)#token=\($0)" }, "demoUser": demoToken.map { _ in demoUser },
+                ])
+                return
+            }
+            Terminal.line("Listening on \(base) (API \(api), page \(page))")
             if let demoToken {
-                Terminal.line("Open \(base)/myaccount#token=\(demoToken)")
+                Terminal.line("Open \(page)#token=\(demoToken)")
                 Terminal.line("(demo user '\(demoUser)'; the token is valid for 8 hours)")
             }
         }

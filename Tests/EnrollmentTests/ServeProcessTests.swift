@@ -120,6 +120,33 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("serve --json prints one JSON object once listening (the port chosen for --port 0, the API and page addresses); a failure to start is one JSON object too")
+    func jsonOutput() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace, extra: ["--json", "--demo", "--demo-user", "carol"])
+        defer { _ = server.stop() }
+        let lines = server.output.text.split(separator: "\n")
+        #expect(lines.count == 1, "\(server.output.text)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
+        let port = try #require(object["port"] as? Int)
+        #expect(port == server.port && port > 0)
+        #expect(object["listening"] as? String == "http://127.0.0.1:\(port)")
+        #expect(object["api"] as? String == "http://127.0.0.1:\(port)/api/users/v1/me/totp")
+        #expect(object["demoUser"] as? String == "carol")
+        let demoPage = try #require(object["demoPage"] as? String)
+        #expect(demoPage.hasPrefix("http://127.0.0.1:\(port)/myaccount#token="))
+        // The printed token works against the printed API address.
+        let token = String(demoPage.split(separator: "=", maxSplits: 1).last ?? "")
+        let status = try Self.call(port, "GET", path: "/api/users/v1/me/totp/status", token: token)
+        #expect(status.status == 200, "\(status.body)")
+
+        let clash = try workspace.enroll(["serve", "--json", "--port", String(port)], environment: ["ENROLL_JWT_SECRET": Self.secret])
+        #expect(clash.status == 3)
+        let failure = try JSONSerialization.jsonObject(with: Data(clash.stdout.utf8)) as? [String: Any]
+        #expect(failure?["error"] as? String == "serve_failed", "\(clash.stdout)")
+        #expect(clash.stdout.split(separator: "\n").count == 1)
+    }
+
     @Test("--idle-timeout / ENROLL_IDLE_TIMEOUT: a half-sent request is closed after it; a value that is not seconds is exit 2 before anything is created")
     func idleTimeout() async throws {
         let workspace = try Workspace()
