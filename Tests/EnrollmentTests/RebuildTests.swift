@@ -397,6 +397,24 @@ struct RebuildTests {
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }
 
+    @Test("--threads outside 0-64 is refused naming the value (exit 2, nothing created); --threads 0 rebuilds on one core")
+    func threadsOption() throws {
+        let workspace = try Workspace()
+        let tool = try Processes.product("rebuild-projections")
+        for value in ["-1", "65", "1000000"] {
+            let result = try Processes.run(tool, ["--db", workspace.database, "--all", "--threads", value])
+            #expect(result.status == 2, "\(value): \(result.stderr)")
+            #expect(result.stderr.contains("--threads must be 0 to 64, not \(value)"), "\(value): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+        try importTraffic(workspace)
+        let before = try tables(workspace.database)
+        let rebuilt = try Processes.run(tool, ["--db", workspace.database, "--all", "--threads", "0"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        #expect(try tables(workspace.database) == before)
+    }
+
     @Test("appenders get in within about one batch while a rebuild runs in one-event batches, instead of timing out")
     func appendersGetInDuringRebuild() throws {
         let workspace = try Workspace()

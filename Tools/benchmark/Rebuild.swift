@@ -9,10 +9,13 @@ import GRDBSQLite
 enum RebuildChild {
     static func run(_ arguments: [String]) -> Int32 {
         guard let path = arguments.first else {
-            FileHandle.standardError.write(Data("usage: benchmark rebuild-child DB [PROJECTION|all]\n".utf8))
+            FileHandle.standardError.write(Data("usage: benchmark rebuild-child DB [PROJECTION|all] [READ-AHEAD-THREADS]\n".utf8))
             return 2
         }
         let which = arguments.dropFirst().first ?? AuthenticatorsProjection().name
+        // Read-ahead threads (the library's default when not given): alternating runs with 0
+        // and the default compare the rebuild with and without them in the same minutes.
+        let threads = arguments.dropFirst(2).first.flatMap { Int($0) }
         do {
             let database = try EnrollmentDatabase(path: path, options: DatabaseOptions(durability: .full, create: false))
             let projections = which == "all" ? Projections.all : Projections.all.filter { $0.name == which }
@@ -22,7 +25,9 @@ enum RebuildChild {
             let cpuBefore = cpuSeconds()
             let elapsed = try seconds {
                 for projection in projections {
-                    let summary = try ProjectionRebuilder(database: database).rebuild(projection)
+                    var rebuilder = ProjectionRebuilder(database: database)
+                    if let threads { rebuilder.readAheadThreads = threads }
+                    let summary = try rebuilder.rebuild(projection)
                     result["\(projection.name)_events_per_s"] = Double(summary.applied) / summary.elapsed
                     total += Int(summary.applied)
                 }

@@ -33,6 +33,10 @@ struct RebuildProjections: ParsableCommand {
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as half a second allows; smaller holds the write lock for less time).", valueName: "n"))
     var batchSize: Int?
 
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+        "Threads that read and decode the journal ahead of the fold, 0-64 (default: one per core up to 4, \(ProjectionRebuilder.readAheadThreads(for: ProcessInfo.processInfo.activeProcessorCount)) here; 0 keeps the rebuild to one core).", valueName: "n"))
+    var threads: Int?
+
     @Option(name: .customLong("busy-timeout"), parsing: .unconditional, help: ArgumentHelp(
         "Seconds to wait for another writer's lock before giving up with exit 3, 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
     var busyTimeout: String?
@@ -54,6 +58,7 @@ struct RebuildProjections: ParsableCommand {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
         do { _ = try busyTimeoutSeconds() } catch { throw ValidationError(error.message) }
+        if let threads, !(0...64).contains(threads) { throw ValidationError("--threads must be 0 to 64, not \(threads); pass 0 to read on the rebuild's own connection") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize); pass --batch-size with how many events each transaction may apply") }
     }
 
@@ -70,6 +75,7 @@ struct RebuildProjections: ParsableCommand {
         }
         var rebuilder = ProjectionRebuilder(database: database)
         if let batchSize { rebuilder.batchSize = batchSize }
+        if let threads { rebuilder.readAheadThreads = threads }
         rebuilder.allowsDowngrade = allowDowngrade
         if status {
             try showStatus(rebuilder)

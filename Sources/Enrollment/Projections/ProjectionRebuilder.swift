@@ -103,8 +103,12 @@ public struct ProjectionRebuilder: Sendable {
     public var allowsDowngrade = false
     /// Threads that read and decode the journal ahead of the fold (``JournalReadAhead``); 0
     /// reads on the rebuild's own connection. By default one per core when there are two or
-    /// more: decoding costs about twice what folding does, and the fold runs beside them.
-    public var readAheadThreads = ProcessInfo.processInfo.activeProcessorCount >= 2 ? min(ProcessInfo.processInfo.activeProcessorCount, 4) : 0
+    /// more (``readAheadThreads(for:)``): decoding costs about twice what folding does, and the
+    /// fold runs beside them.
+    public var readAheadThreads = Self.readAheadThreads(for: ProcessInfo.processInfo.activeProcessorCount)
+
+    /// One per core, at most 4, when there are two cores or more; none on one core.
+    public static func readAheadThreads(for cores: Int) -> Int { cores >= 2 ? min(cores, 4) : 0 }
 
     public init(database: EnrollmentDatabase, batchSize: Int = 1_000_000, batchDuration: Duration = .milliseconds(500)) {
         self.database = database
