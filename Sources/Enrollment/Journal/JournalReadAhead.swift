@@ -17,6 +17,7 @@ import GRDBSQLite
 /// ``EventJournal/scan(after:limit:in:_:)`` decodes them (secrets stay sealed), and a row that
 /// does not decode fails the fold at its position, in order, as a scan would.
 final class JournalReadAhead: @unchecked Sendable {
+    /// A chunk's events in reverse position order (take them with `popLast()`).
     typealias Chunk = [(EnrollmentEvent, EventHeader)]
 
     let readers: Int
@@ -62,8 +63,8 @@ final class JournalReadAhead: @unchecked Sendable {
 
     deinit { finish() }
 
-    /// The next chunk in position order, waiting for it if its reader is not done; `nil` after
-    /// the last. Throws the error of a chunk that failed to read or decode.
+    /// The next chunk in position order (its events last first), waiting for it if its reader
+    /// is not done; `nil` after the last. Throws the error of a chunk that failed to read or decode.
     func next() throws -> Chunk? {
         condition.lock()
         guard taken < chunkCount else {
@@ -123,6 +124,10 @@ final class JournalReadAhead: @unchecked Sendable {
                     chunk.append((event, header))
                     return true
                 }
+                // Last event first: the fold pops them off the end, moving each out of the
+                // chunk instead of copying it (a copy retains the event's strings and arrays,
+                // atomically, on memory this thread's core wrote: +30% CPU per event).
+                chunk.reverse()
                 return chunk
             }
             condition.lock()

@@ -285,8 +285,9 @@ public struct ProjectionRebuilder: Sendable {
         defer { readAhead.finish() }
         var last = position
         var count = 0
-        reading: while let chunk = try readAhead.next() {
-            for (event, header) in chunk {
+        reading: while var chunk = try readAhead.next() {
+            // A chunk holds its events last first: each is moved out, not copied.
+            while let (event, header) = chunk.popLast() {
                 try fold.apply(event, header: header, in: db)
                 last = header.position
                 count += 1
