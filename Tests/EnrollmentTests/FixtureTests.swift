@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import Enrollment
 
@@ -131,7 +132,7 @@ struct FixtureTests {
         #expect(throws: FixtureError(file: "edited.json", reason: edit.message)) { try Scenario(json: json, name: "edited.json") }
     }
 
-    @Test("every event of the 10 000-event recorded traffic could follow the events before it in its stream (the check refuses nothing the decider writes)")
+    @Test("every event of the 10 000-event recorded traffic could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")
     func recordedTrafficIsPossible() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
         var states: [String: AuthenticatorState] = [:]
@@ -142,12 +143,57 @@ struct FixtureTests {
             let event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data)
             let state = states[row.streamId, default: .initial]
             #expect(state.obstacle(to: event) == nil, "position \(row.position): \(state.obstacle(to: event) ?? "")")
-            states[row.streamId] = state.evolve(event)
+            let next = state.evolve(event)
+            #expect(next.shape == state.shape.evolve(event), "position \(row.position): \(event.type)")
+            states[row.streamId] = next
             checked += 1
             types.insert(event.type)
         }
         #expect(checked >= 10_000)
         #expect(types == Set(EventType.allCases), "the traffic lacks \(Set(EventType.allCases).subtracting(types))")
+    }
+
+    @Test("an import whose hash chain is intact but whose history the engine could never have written is refused naming the line, position and why (exit 2), nothing imported")
+    func importImpossibleHistory() throws {
+        let lines = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
+            .split(separator: "\n").prefix(40).map(String.init)
+        var rows = try lines.enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+        // A forger who recomputes the chain: the first user's stream gets a replacement secret
+        // while nothing was ever activated.
+        let first = rows[0]
+        let versions = rows.filter { $0.streamId == first.streamId }.count
+        let forged = RecordedEvent(
+            position: Int64(rows.count + 1), streamId: first.streamId, streamVersion: Int64(versions + 1), eventId: "forged-0001",
+            type: "ConfirmationUnlocked", schemaVersion: 1, data: #"{"lockNumber":1}"#, metadata: first.metadata,
+            metadataJSON: first.metadataJSON, recordedAt: rows.last!.recordedAt, hash: [])
+        rows.append(forged)
+        var previous = HashChain.genesis
+        for index in rows.indices {
+            rows[index].hash = HashChain.hash(of: rows[index], previous: previous)
+            previous = rows[index].hash
+        }
+        let workspace = try Workspace()
+        let path = workspace.path("forged.jsonl")
+        try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        // The same rows without the forged one import: the refusal is the history, not the chain.
+        let honest = workspace.path("honest.jsonl")
+        try (rows.dropLast().map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: honest, atomically: true, encoding: .utf8)
+        #expect(try workspace.enroll(["import", honest, "--db", workspace.path("honest.sqlite")]).status == 0)
+
+        let result = try workspace.enroll(["import", path, "--db", workspace.path("forged.sqlite")])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("line 41 (position 41): ConfirmationUnlocked could not have followed the events before it in \(first.streamId)'s stream (confirmation is not locked)"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        let forgedDatabase = workspace.path("forged.sqlite")
+        let kept = FileManager.default.fileExists(atPath: forgedDatabase) ? try eventCount(forgedDatabase) : 0
+        #expect(kept == 0)
+    }
+
+    /// Events in the journal of the database at `path`.
+    func eventCount(_ path: String) throws -> Int {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
     }
 
     @Test("an import whose file fails to read is refused as unreadable (nothing committed), never taken for the end of the file")

@@ -99,49 +99,13 @@ public struct AuthenticatorState: Sendable, Hashable {
         return next
     }
 
-    /// Why the decider could never have recorded `event` in this state (`nil`: it could). The
-    /// fold itself is total and takes any event; this is for histories written by hand, such as
-    /// a fixture's `given` events, which must be ones the engine could have produced.
-    public func obstacle(to event: EnrollmentEvent) -> String? {
-        let locked = lockedUntil != nil
-        switch event {
-        case .enrollmentRequested:
-            if active != nil { return "an authenticator is already active (a request is refused then)" }
-        case .secretRegenerated:
-            if active == nil { return "no authenticator is active (only an active one is regenerated)" }
-        case .authenticatorActivated(let activated):
-            guard let pending else { return "no secret is pending" }
-            if locked { return "confirmation is locked" }
-            if activated.replacedPrevious != pending.isReplacement {
-                return "replacedPrevious is \(activated.replacedPrevious) but the pending secret \(pending.isReplacement ? "is" : "is not") a replacement"
-            }
-        case .codeRejected(let rejected):
-            if locked { return "confirmation is locked (a code is refused then without a record)" }
-            switch rejected.target {
-            case .pending where pending == nil: return "no secret is pending"
-            case .active where pending != nil || active == nil: return "codes are checked against the active secret only when it is active and nothing is pending"
-            default: break
-            }
-        case .pendingSecretExpired(let expired):
-            guard let pending else { return "no secret is pending" }
-            if expired.replacement != pending.isReplacement {
-                return "replacement is \(expired.replacement) but the pending secret \(pending.isReplacement ? "is" : "is not") a replacement"
-            }
-        case .qrCodeRevealed(let revealed):
-            guard let role = currentRole else { return "there is no secret to show" }
-            if revealed.target != role { return "the secret shown is the \(role.rawValue) one, not the \(revealed.target.rawValue) one" }
-        case .confirmationLocked:
-            if current == nil { return "there is no secret to confirm" }
-            if locked { return "confirmation is already locked" }
-        case .confirmationUnlocked:
-            if !locked { return "confirmation is not locked" }
-        case .authenticatorRemoved(let removed):
-            if status == .none { return "there is no authenticator to remove" }
-            if removed.hadActive != (active != nil) {
-                return "hadActive is \(removed.hadActive) but an authenticator \(active != nil ? "is" : "is not") active"
-            }
-        }
-        return nil
+    /// Why the decider could never have recorded `event` in this state (`nil`: it could); see
+    /// ``StateShape/obstacle(to:)``.
+    public func obstacle(to event: EnrollmentEvent) -> String? { shape.obstacle(to: event) }
+
+    /// What ``obstacle(to:)`` looks at.
+    public var shape: StateShape {
+        StateShape(version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement, locked: lockedUntil != nil)
     }
 
     /// Folds a sequence of events, starting from this state.
@@ -154,5 +118,101 @@ extension AuthenticatorState {
     init(version: Int64) {
         self.init()
         self.version = version
+    }
+}
+
+/// The part of a user's state that says which events can come next: whether a secret is
+/// active, whether one is pending (and is a replacement), whether confirmation is locked.
+/// Small enough to keep for every user of a journal being imported.
+///
+/// ``AuthenticatorState/evolve(_:)`` is total: it folds any event. Histories written by hand
+/// or brought in from outside (a fixture's `given` events, an imported export) must also be
+/// ones the decider could have produced; ``obstacle(to:)`` says why an event could not have
+/// been. ``evolve(_:)`` folds events at this level, as the state's fold does (a test checks
+/// both agree on every event of the recorded traffic).
+public struct StateShape: Sendable, Hashable {
+    public var version: Int64 = 0
+    public var hasActive = false
+    /// `nil`: nothing pending; otherwise whether the pending secret is a replacement.
+    public var pendingIsReplacement: Bool?
+    public var locked = false
+
+    public init(version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, locked: Bool = false) {
+        self.version = version
+        self.hasActive = hasActive
+        self.pendingIsReplacement = pendingIsReplacement
+        self.locked = locked
+    }
+
+    /// Why the decider could never have recorded `event` here (`nil`: it could).
+    public func obstacle(to event: EnrollmentEvent) -> String? {
+        switch event {
+        case .enrollmentRequested:
+            if hasActive { return "an authenticator is already active (a request is refused then)" }
+        case .secretRegenerated:
+            if !hasActive { return "no authenticator is active (only an active one is regenerated)" }
+        case .authenticatorActivated(let activated):
+            guard let replacement = pendingIsReplacement else { return "no secret is pending" }
+            if locked { return "confirmation is locked" }
+            if activated.replacedPrevious != replacement {
+                return "replacedPrevious is \(activated.replacedPrevious) but the pending secret \(replacement ? "is" : "is not") a replacement"
+            }
+        case .codeRejected(let rejected):
+            if locked { return "confirmation is locked (a code is refused then without a record)" }
+            switch rejected.target {
+            case .pending where pendingIsReplacement == nil: return "no secret is pending"
+            case .active where pendingIsReplacement != nil || !hasActive:
+                return "codes are checked against the active secret only when it is active and nothing is pending"
+            default: break
+            }
+        case .pendingSecretExpired(let expired):
+            guard let replacement = pendingIsReplacement else { return "no secret is pending" }
+            if expired.replacement != replacement {
+                return "replacement is \(expired.replacement) but the pending secret \(replacement ? "is" : "is not") a replacement"
+            }
+        case .qrCodeRevealed(let revealed):
+            let role: SecretRole? = pendingIsReplacement != nil ? .pending : hasActive ? .active : nil
+            guard let role else { return "there is no secret to show" }
+            if revealed.target != role { return "the secret shown is the \(role.rawValue) one, not the \(revealed.target.rawValue) one" }
+        case .confirmationLocked:
+            if pendingIsReplacement == nil && !hasActive { return "there is no secret to confirm" }
+            if locked { return "confirmation is already locked" }
+        case .confirmationUnlocked:
+            if !locked { return "confirmation is not locked" }
+        case .authenticatorRemoved(let removed):
+            if pendingIsReplacement == nil && !hasActive { return "there is no authenticator to remove" }
+            if removed.hadActive != hasActive {
+                return "hadActive is \(removed.hadActive) but an authenticator \(hasActive ? "is" : "is not") active"
+            }
+        }
+        return nil
+    }
+
+    /// Folds one event in, as ``AuthenticatorState/evolve(_:)`` does.
+    public func evolve(_ event: EnrollmentEvent) -> StateShape {
+        var next = self
+        next.version += 1
+        switch event {
+        case .enrollmentRequested:
+            next.pendingIsReplacement = false
+            next.hasActive = false
+        case .secretRegenerated:
+            next.pendingIsReplacement = true
+        case .authenticatorActivated:
+            if pendingIsReplacement != nil { next.hasActive = true }
+            next.pendingIsReplacement = nil
+            next.locked = false
+        case .pendingSecretExpired:
+            next.pendingIsReplacement = nil
+        case .confirmationLocked:
+            next.locked = true
+        case .confirmationUnlocked:
+            next.locked = false
+        case .authenticatorRemoved:
+            next = StateShape(version: next.version)
+        case .codeRejected, .qrCodeRevealed:
+            break
+        }
+        return next
     }
 }

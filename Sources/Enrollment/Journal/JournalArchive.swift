@@ -9,6 +9,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
     case outOfSequence(line: Int, expected: Int64, found: Int64)
     case brokenChain(line: Int, position: Int64)
     case undecodable(line: Int, reason: String)
+    /// An event the decider could never have recorded after the stream's events before it.
+    case impossibleEvent(line: Int, position: Int64, stream: String, type: String, reason: String)
     case empty(path: String)
     /// The path names a directory (bad input: an export is one file).
     case isDirectory(path: String)
@@ -21,6 +23,7 @@ public enum ArchiveError: Error, Sendable, Hashable {
         case .outOfSequence: "out_of_sequence"
         case .brokenChain: "broken_chain"
         case .undecodable: "undecodable_event"
+        case .impossibleEvent: "impossible_event"
         case .empty: "empty_file"
         case .isDirectory: "not_a_file"
         }
@@ -40,6 +43,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "line \(line) (position \(position)) does not match its hash chain: the file was modified; export it again from an intact journal"
         case .undecodable(let line, let reason):
             "line \(line) holds an event this version cannot read (\(reason)); upgrade enroll or export again"
+        case .impossibleEvent(let line, let position, let stream, let type, let reason):
+            "line \(line) (position \(position)): \(type) could not have followed the events before it in \(stream.prefix(64))'s stream (\(reason)): the file was edited or not written by enroll; export it again from an intact journal"
         case .empty(let path):
             "\(path) holds no events; pass a file written by `enroll export`"
         case .isDirectory(let path):
@@ -158,7 +163,8 @@ public enum JournalArchive {
     ///
     /// Every line is checked before anything is kept: positions run 1, 2, 3…, each hash chains
     /// from the previous one (so the file is exactly what was exported), stream versions run
-    /// 1, 2, 3… per user and every event decodes (old schema versions are upcast). The
+    /// 1, 2, 3… per user, every event decodes (old schema versions are upcast) and could have
+    /// followed the user's events before it (``StateShape/obstacle(to:)``). The
     /// projections are then built up to the head. Returns the number of events imported.
     @discardableResult
     public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase) throws -> Int64
@@ -175,24 +181,32 @@ public enum JournalArchive {
                 guard existing == 0 else { throw ArchiveError.notEmpty(path: path, events: existing) }
                 var previous = HashChain.genesis
                 var position: Int64 = 0
-                var versions: [BinaryString: Int64] = [:]
+                // Each user's stream as far as the file has come: its version, and what
+                // can happen next (a forged or edited history the engine could never have
+                // written is refused, not folded into projections no command would produce).
+                var streams: [BinaryString: StateShape] = [:]
                 for (index, text) in lines.enumerated() {
                     let number = index + 1
                     if text.allSatisfy(\.isWhitespace) { continue }
                     let row = try row(from: text, number: number)
                     guard row.position == position + 1 else { throw ArchiveError.outOfSequence(line: number, expected: position + 1, found: row.position) }
                     guard HashChain.hash(of: row, previous: previous) == row.hash else { throw ArchiveError.brokenChain(line: number, position: row.position) }
-                    let version = versions[BinaryString(row.streamId), default: 0] + 1
-                    guard row.streamVersion == version else {
-                        throw ArchiveError.malformedLine(line: number, reason: "stream version \(row.streamVersion) of \(row.streamId) where \(version) was expected")
+                    let stream = BinaryString(row.streamId)
+                    let shape = streams[stream, default: StateShape()]
+                    guard row.streamVersion == shape.version + 1 else {
+                        throw ArchiveError.malformedLine(line: number, reason: "stream version \(row.streamVersion) of \(row.streamId) where \(shape.version + 1) was expected")
                     }
+                    let event: EnrollmentEvent
                     do {
-                        _ = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position)
+                        event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position)
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
+                    if let obstacle = shape.obstacle(to: event) {
+                        throw ArchiveError.impossibleEvent(line: number, position: row.position, stream: row.streamId, type: row.type, reason: obstacle)
+                    }
                     try EventJournal.insertVerbatim(row, in: db)
-                    versions[BinaryString(row.streamId)] = version
+                    streams[stream] = shape.evolve(event)
                     previous = row.hash
                     position = row.position
                 }
