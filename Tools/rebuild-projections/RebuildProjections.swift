@@ -81,7 +81,9 @@ struct RebuildProjections: ParsableCommand {
             try showStatus(rebuilder)
             return
         }
-        let targets = all ? Projections.all : projection.compactMap(Projections.named)
+        // Each named projection once, in the order first named.
+        var named = Set<String>()
+        let targets = all ? Projections.all : projection.filter { named.insert($0).inserted }.compactMap(Projections.named)
         Interruption.install()
         for target in targets {
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1 && !json)
@@ -116,6 +118,7 @@ struct RebuildProjections: ParsableCommand {
                     "projection": state.name, "storedVersion": state.storedVersion, "codeVersion": state.codeVersion,
                     "position": state.position, "head": state.head, "lag": state.lag, "current": state.isServing,
                     "rebuildCheckpoint": state.rebuildCheckpoint,
+                    "rebuildRunning": state.rebuildRunning,
                 ])
             }
             return
@@ -135,7 +138,11 @@ struct RebuildProjections: ParsableCommand {
             } else {
                 description = "current"
             }
-            if let checkpoint = state.rebuildCheckpoint { description += "; an interrupted rebuild will resume from position \(checkpoint)" }
+            if state.rebuildRunning {
+                description += "; a rebuild is running" + (state.rebuildCheckpoint.map { " (at position \($0))" } ?? "")
+            } else if let checkpoint = state.rebuildCheckpoint {
+                description += "; an interrupted rebuild will resume from position \(checkpoint)"
+            }
             Output.line(
                 pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)
                     + pad(String(state.position), 10) + pad(String(state.head), 10) + pad(String(state.lag), 8) + description)
@@ -145,20 +152,27 @@ struct RebuildProjections: ParsableCommand {
 
 /// A storage failure, reported in one line with exit code 3.
 struct Failure: Error, CustomStringConvertible {
+    let code: String
     let message: String
     init(_ error: any Error) {
+        code = (error as? StoreError)?.code ?? "storage_failure"
         message = (error as? StoreError)?.message ?? "\(error)"
     }
     var description: String { message }
 }
 
 extension RebuildProjections {
+    /// Whether the command line asks for JSON (`--json` before any `--`), also when it cannot be parsed.
+    static var wantsJSON: Bool { CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json") }
+
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
             Output.finish(0)
         } catch let failure as Failure {
+            // With --json, a failure is one JSON object on stdout too, as for enroll.
+            if wantsJSON { Output.json(["error": failure.code, "message": failure.message]) }
             Output.error(failure.message)
             Foundation.exit(3)
         } catch {
@@ -168,6 +182,7 @@ extension RebuildProjections {
                 Output.finish(0)
             }
             let message = RebuildProjections.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+            if wantsJSON { Output.json(["error": "usage", "message": message]) }
             Output.error(message + " (see rebuild-projections --help)")
             Foundation.exit(2)
         }

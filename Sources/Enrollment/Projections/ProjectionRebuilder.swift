@@ -43,8 +43,11 @@ public struct ProjectionState: Sendable, Hashable {
     /// The last journal position applied to the stored table.
     public var position: Int64
     public var head: Int64
-    /// Where an interrupted rebuild's shadow table stands, if one is waiting to resume.
+    /// Where an unfinished rebuild's shadow table stands: one waiting to resume, or the one
+    /// running now (``rebuildRunning``).
     public var rebuildCheckpoint: Int64?
+    /// A rebuild of this projection is running now (it holds its ``RebuildLease``).
+    public var rebuildRunning = false
 
     public var lag: Int64 { max(head - position, 0) }
     public var isCurrent: Bool { storedVersion == codeVersion }
@@ -124,6 +127,10 @@ public struct ProjectionRebuilder: Sendable {
         let shadow = Self.shadowName(of: projection)
         let started = Date()
         let clock = ContinuousClock()
+        // Held until this returns: a second run refuses rather than resuming from this one's
+        // checkpoint under its feet.
+        let lease = try RebuildLease.acquire(projection.name, database: database.path)
+        defer { withExtendedLifetime(lease) {} }
         do {
             // The first batch's transaction also prepares (or resumes) the shadow table, so a
             // small journal is rebuilt and swapped in with a single commit.
@@ -217,7 +224,8 @@ public struct ProjectionRebuilder: Sendable {
                     return ProjectionState(
                         name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,
                         position: stored?.position ?? 0, head: head,
-                        rebuildCheckpoint: shadow?.schemaVersion == projection.schemaVersion ? shadow?.position : nil)
+                        rebuildCheckpoint: shadow?.schemaVersion == projection.schemaVersion ? shadow?.position : nil,
+                        rebuildRunning: RebuildLease.isHeld(projection.name, database: database.path))
                 }
             }
         } catch {

@@ -1,0 +1,53 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Who is rebuilding a projection: an exclusive `flock` on a small file beside the database,
+/// `DB-rebuild-NAME.lock`, held for the whole run.
+///
+/// The shadow table's checkpoint tells a rebuild where to resume, but not whether the run that
+/// wrote it is still going: without this, a second `rebuild-projections` (a cron run beside a
+/// manual one) resumed from a live run's checkpoint and made the live one fail. The kernel
+/// releases the lock when its process ends however it ends (even `kill -9`), so an interrupted
+/// run never leaves a stale lock behind, and the next run resumes. The file stays (empty); it
+/// holds nothing but the lock.
+final class RebuildLease {
+    private let descriptor: Int32
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    deinit { close(descriptor) }
+
+    static func path(of projection: String, database: String) -> String { database + "-rebuild-" + projection + ".lock" }
+
+    /// Takes the lease, or throws ``StoreError/rebuildInProgress(name:)`` when another run holds
+    /// it. `nil` when there is no file to lock beside (an in-memory database) or it cannot be
+    /// created (a read-only directory, where the rebuild's own writes then fail and say why).
+    static func acquire(_ projection: String, database: String) throws(StoreError) -> RebuildLease? {
+        guard !database.isEmpty, database != ":memory:" else { return nil }
+        let descriptor = open(path(of: projection, database: database), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return nil }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw .rebuildInProgress(name: projection)
+        }
+        return RebuildLease(descriptor: descriptor)
+    }
+
+    /// Whether a run holds the lease now (what `--status` reports as running, not interrupted).
+    static func isHeld(_ projection: String, database: String) -> Bool {
+        guard !database.isEmpty, database != ":memory:" else { return false }
+        let descriptor = open(path(of: projection, database: database), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+            flock(descriptor, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+}
