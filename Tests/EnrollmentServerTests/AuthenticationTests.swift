@@ -55,8 +55,8 @@ struct AuthenticationTests {
     }
 
     /// An HS256 JWT over `payload` as written (duplicates kept), signed by openssl, not JWTKit.
-    static func signedWithOpenSSL(payload: String) throws -> String {
-        let input = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(payload.utf8))
+    static func signedWithOpenSSL(payload: String, header: String = #"{"alg":"HS256","typ":"JWT"}"#) throws -> String {
+        let input = base64URL(Data(header.utf8)) + "." + base64URL(Data(payload.utf8))
         let hexKey = Harness.secret.map { String(format: "%02x", $0) }.joined()
         // Prints "HMAC-SHA2-256(stdin)= <hex>"; the hex is the last word.
         let output = try run("/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:\(hexKey)"], input: Data(input.utf8))
@@ -77,6 +77,26 @@ struct AuthenticationTests {
             let response = try await client.request(.get, Client.totp + "/status", token: twice)
             Self.expectUnauthenticated(response, "duplicate sub")
             #expect(response["message"]?.contains("twice") == true)
+        }
+    }
+
+    @Test("a correctly signed token is refused (401) when its header marks an extension critical (RFC 7515 §4.1.11) or when it is spelled with padding or other characters than base64url's")
+    func strictCompactForm() async throws {
+        let harness = try await Harness()
+        let exp = harness.clock.now() + 600
+        let plain = try Self.signedWithOpenSSL(payload: #"{"sub":"alice","exp":\#(exp)}"#)
+        let critical = try Self.signedWithOpenSSL(payload: #"{"sub":"alice","exp":\#(exp)}"#, header: #"{"alg":"HS256","crit":["foo"],"foo":1}"#)
+        try await harness.test { client in
+            #expect(try await client.request(.get, Client.totp + "/status", token: plain).status == .ok)
+            let refusedCritical = try await client.request(.get, Client.totp + "/status", token: critical)
+            Self.expectUnauthenticated(refusedCritical, "crit")
+            #expect(refusedCritical["message"]?.contains("(crit)") == true, "\(refusedCritical["message"] ?? "")")
+            for (name, spelling) in [("padded", plain + "="), ("padded twice", plain + "=="), ("space", plain.replacingOccurrences(of: ".", with: ". ")),
+                                     ("plus", plain.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + (plain.contains("-") || plain.contains("_") ? "" : "+"))] {
+                let refused = try await client.request(.get, Client.totp + "/status", token: spelling)
+                Self.expectUnauthenticated(refused, Comment(rawValue: name))
+                #expect(refused["message"]?.contains("compact form") == true, "\(name): \(refused["message"] ?? "")")
+            }
         }
     }
 

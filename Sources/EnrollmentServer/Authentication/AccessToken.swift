@@ -121,7 +121,14 @@ public struct TokenVerifier: Sendable {
     /// The user (`sub`) of a valid token. Every failure is 401 with a reason that names no part
     /// of the token.
     public func user(fromBearer token: String) async throws(APIError) -> String {
-        guard let alg = Self.headerAlgorithm(token) else { throw .unauthenticated("the token is not a JWT") }
+        // One spelling per token (RFC 7515 §7.1: three base64url parts, no padding), so that a
+        // deny-list or a replay cache keyed on the text cannot be sidestepped by adding '='.
+        guard Self.isCompact(token) else { throw .unauthenticated("the token is not a JWT in compact form (three base64url parts without padding)") }
+        guard let header = Self.header(token), let alg = header["alg"] as? String else { throw .unauthenticated("the token is not a JWT") }
+        // RFC 7515 §4.1.11: extensions marked critical must be understood; this server knows none.
+        if header["crit"] != nil {
+            throw .unauthenticated("the token's header marks extensions as critical (crit), which this server does not understand (RFC 7515 §4.1.11)")
+        }
         guard alg == algorithm else {
             throw .unauthenticated("the token's algorithm '\(alg.prefix(16))' is not accepted (this server accepts \(algorithm))")
         }
@@ -156,14 +163,27 @@ public struct TokenVerifier: Sendable {
         }
     }
 
-    /// The `alg` of a compact JWS header (RFC 7515 §7.1), or nil when the text is not one.
-    static func headerAlgorithm(_ token: String) -> String? {
+    /// The JOSE header of a compact JWS (RFC 7515 §7.1), or nil when the text is not one.
+    static func header(_ token: String) -> [String: Any]? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = Base64URL.decode(String(parts[0])),
-            let object = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
-            let alg = object["alg"] as? String
+            let object = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any]
         else { return nil }
-        return alg
+        return object
+    }
+
+    /// Three non-empty parts of the base64url alphabet, without padding or anything else.
+    static func isCompact(_ token: String) -> Bool {
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        return parts.count == 3 && parts.allSatisfy { part in
+            !part.isEmpty && part.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "-"), UInt8(ascii: "_"): true
+                default: false
+                }
+            }
+        }
     }
 }
 
