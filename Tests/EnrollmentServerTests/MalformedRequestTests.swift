@@ -10,16 +10,21 @@ import TestSupport
 struct MalformedRequestTests {
     static let status = "/api/users/v1/me/totp/status"
 
-    /// Runs `body` against the real server on a socket of its own.
+    /// Runs `body` against the real server on a socket of its own, with a token for alice.
     func live(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        try await live { port, _ in try await body(port) }
+    }
+
+    func live(_ body: @escaping @Sendable (Int, String) async throws -> Void) async throws {
         let harness = try await Harness()
+        let token = try await harness.token("alice")
         var configuration = harness.configuration
         configuration.port = 0
         let verifier = try await TokenVerifier.make(.hmacSHA256(secret: Harness.secret), clock: harness.clock)
         let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            try await body(port)
+            try await body(port, token)
         }
     }
 
@@ -77,7 +82,33 @@ struct MalformedRequestTests {
                 try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
             }
             #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer.prefix(200))")
-            #expect(answer.contains("HTTP/1.1 400 Bad Request"), "\(answer.suffix(300))")
+            let rest = try #require(answer.range(of: "HTTP/1.1 400 Bad Request").map { String(answer[$0.lowerBound...]) }, "\(answer.suffix(300))")
+            // The JSON answer, after the one owed before it, not the library's empty one.
+            let parsed = Self.parse(rest)
+            #expect(parsed.headers["content-type"] == "application/json; charset=utf-8", "\(rest)")
+            #expect(parsed.body.contains(#""code":"malformed_request""#), "\(rest)")
+            #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 3, "two answers for two requests: \(answer)")
+        }
+    }
+
+    @Test("a body whose framing cannot be read gets one answer: malformed_request when the route reads it, the route's own refusal when it answered before reading (then the connection closes)")
+    func brokenBody() async throws {
+        try await live { port, token in
+            let path = "/api/users/v1/me/totp"
+            let chunked = "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZ\r\n"
+            let gzip = "Transfer-Encoding: gzip\r\nContent-Type: application/json\r\n\r\nabc"
+            for framing in [chunked, gzip] {
+                let read = try await RawHTTP.onThread {
+                    try RawHTTP.exchange(port: port, bytes: "POST \(path) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n" + framing)
+                }
+                #expect(read.hasPrefix("HTTP/1.1 400 Bad Request") && read.contains(#""code":"malformed_request""#), "\(read.prefix(400))")
+                #expect(read.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer: \(read)")
+                let refused = try await RawHTTP.onThread {
+                    try RawHTTP.exchange(port: port, bytes: "POST \(path) HTTP/1.1\r\nHost: x\r\n" + framing)
+                }
+                #expect(refused.hasPrefix("HTTP/1.1 401 Unauthorized"), "\(refused.prefix(200))")
+                #expect(refused.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer: \(refused)")
+            }
         }
     }
 }

@@ -7,16 +7,22 @@ import NIOHTTPTypes
 
 /// Answers bytes the HTTP parser cannot read as a request (a negative, doubled or overflowing
 /// Content-Length, both Transfer-Encoding and Content-Length, a garbage request line, a header
-/// block past the parser's limits) with the API's JSON error, 400 `malformed_request`, where the
-/// HTTP library would send an empty 400. The connection is closed afterwards, as before: after
-/// a framing error nothing further on it can be trusted to start where a request starts.
+/// block past the parser's limits, a broken chunk) with the API's JSON error, 400
+/// `malformed_request`, where the HTTP library would send an empty 400, and exactly one answer
+/// per request. The connection is closed afterwards: after a framing error nothing further on
+/// it can be trusted to start where a request starts.
 ///
 /// It sits in the channel pipeline after the HTTP codec (Hummingbird's
-/// `additionalChannelHandlers`) and answers only when every request before has been answered,
-/// which is where framing errors arise. An error in the middle of a request whose head the
-/// application already has (a broken chunk in its body), behind pipelined requests still being
-/// answered, or while a response is being written, goes on to Hummingbird as before (an empty
-/// 400 after the answers it owes): the application owns those exchanges.
+/// `additionalChannelHandlers`), where it sees requests come in and answers go out:
+/// - between requests, it answers at once;
+/// - behind pipelined requests still being answered, it waits until their answers are out,
+///   then answers (never ahead of them);
+/// - in the middle of a request whose route is still reading the body, the error goes on to
+///   the route, whose body read fails with it and answers `malformed_request`; the connection
+///   is closed once that answer is out;
+/// - in the middle of a request already answered (a route that refused before reading the
+///   body, say 401), the connection is closed: a second answer to one request would be taken
+///   by the client for the answer to its next one.
 final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -30,10 +36,16 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var unanswered = 0
     /// A response's head was written and its end not yet.
     private var responseOpen = false
+    /// A parser error behind requests still being answered: answered once they are.
+    private var deferred: HTTPParserError?
+    /// A parser error went to a route reading its body: close once its answer is out.
+    private var closeWhenAnswered = false
 
     init(logger: Logger) {
         self.logger = logger
     }
+
+    private var everythingAnswered: Bool { unanswered == 0 && !responseOpen }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -47,21 +59,58 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var ended = false
         switch unwrapOutboundIn(data) {
         case .head(let head) where head.status.kind != .informational: responseOpen = true
         case .end:
             responseOpen = false
             unanswered = max(unanswered - 1, 0)
+            ended = true
         case .head, .body: break
         }
-        context.write(data, promise: promise)
+        guard ended, everythingAnswered, deferred != nil || closeWhenAnswered else {
+            context.write(data, promise: promise)
+            return
+        }
+        if let error = deferred {
+            context.write(data, promise: promise)
+            deferred = nil
+            answer(error, context: context)
+        } else {
+            // The route's own answer to the broken request is out: close after it.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.cascade(to: promise)
+            context.writeAndFlush(data, promise: written)
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError, !requestOpen, !responseOpen, unanswered == 0 else {
+        guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
         }
+        if requestOpen {
+            if everythingAnswered {
+                logger.info("malformed request body after its answer; connection closed", metadata: ["error": "\(parserError)", "status": "400"])
+                context.close(promise: nil)
+            } else {
+                closeWhenAnswered = true
+                context.fireErrorCaught(error)
+            }
+            return
+        }
+        if everythingAnswered {
+            answer(parserError, context: context)
+        } else {
+            deferred = parserError
+        }
+    }
+
+    /// Writes the JSON 400 and closes the connection once it is out. The error is not passed
+    /// on: this answer replaces the library's empty one.
+    private func answer(_ parserError: HTTPParserError, context: ChannelHandlerContext) {
         let traceId = UUID().uuidString.lowercased()
         logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(parserError)", "status": "400"])
         let (encodedHeaders, body) = Self.error.encoded(traceId: traceId)
@@ -70,8 +119,6 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         headers[.contentLength] = String(body.readableBytes)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: Self.error.status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
-        // Closed once the answer is out. The error is not passed on: this answer replaces the
-        // library's empty one (which would also have closed the connection).
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         let channel = context.channel
@@ -80,5 +127,5 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     static let error = APIError.badRequest(
         "malformed_request", "the request is not valid HTTP/1.1",
-        "the request line or headers could not be parsed (for instance a Content-Length that is not one non-negative number, both Content-Length and Transfer-Encoding, or headers too large); send a well-formed HTTP/1.1 request")
+        "the request line, headers or body framing could not be parsed (for instance a Content-Length that is not one non-negative number, both Content-Length and Transfer-Encoding, a broken chunk, or headers too large); send a well-formed HTTP/1.1 request")
 }

@@ -3,6 +3,7 @@ import Enrollment
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOHTTP1
 import OneTimePassword
 import QRCode
 
@@ -272,6 +273,10 @@ struct TOTPRoutes {
         do {
             let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
             return Data(buffer.readableBytesView)
+        } catch is HTTPParserError {
+            // A body whose framing cannot be read (a broken chunk, an unknown transfer coding):
+            // the connection closes after this answer (MalformedRequestHandler).
+            throw MalformedRequestHandler.error
         } catch {
             throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
         }
