@@ -253,6 +253,29 @@ struct RebuildTests {
         #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
     }
 
+    @Test("a projection that appends did not keep up to date (its checkpoint behind the journal's head) is refused by readers naming the fix, never read as if current; a rebuild fixes it")
+    func laggingProjectionRefused() throws {
+        let workspace = try Workspace()
+        try importTraffic(workspace)
+        #expect(try workspace.enroll(["request", "lagger"]).status == 0)
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        // As if another version of enroll had appended the last events without updating them.
+        try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET position = position - 1"]).status == 0)
+
+        for (arguments, projection) in [(["status", "lagger"], "authenticators"), (["status", "lagger", "--json"], "authenticators"), (["activity"], "enrollment_activity")] {
+            let result = try workspace.enroll(arguments)
+            #expect(result.status == 3, "\(arguments): \(result.stdout) \(result.stderr)")
+            #expect(result.stderr.contains("rebuild-projections --projection \(projection)"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(!result.stdout.contains("status: none"), "\(arguments): \(result.stdout)")
+        }
+        let tool = try Processes.product("rebuild-projections")
+        #expect(try Processes.run(tool, ["--db", workspace.database, "--all"]).status == 0)
+        let fixed = try workspace.enrollJSON(["status", "lagger"])
+        #expect(fixed.0.status == 0 && fixed.1["status"] as? String == "pending", "\(fixed.0.stderr)")
+        #expect(try workspace.enroll(["activity"]).status == 0)
+    }
+
     @Test("a stale projection is refused by readers while appends keep working; the tool rebuilds it while others append")
     func staleThenRebuiltUnderLoad() throws {
         let workspace = try Workspace()

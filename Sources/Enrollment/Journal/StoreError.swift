@@ -26,6 +26,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// Key rotation never overwrites an existing file.
     case keyFileExists(String)
     case staleProjection(name: String, stored: Int, code: Int)
+    /// The projection's checkpoint is not at the journal's head: appends did not keep it up to
+    /// date (another version of enroll wrote them), or the journal lost events after it.
+    case laggingProjection(name: String, position: Int64, head: Int64)
     /// A projection stored by a newer release (a higher schema version than this code's).
     case newerProjection(name: String, stored: Int, code: Int)
     /// `rebuild-projections` would rebuild a newer release's projection down to this code's version.
@@ -58,6 +61,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileUnwritable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
         case .staleProjection: "stale_projection"
+        case .laggingProjection: "lagging_projection"
         case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
         case .rebuildInProgress: "rebuild_in_progress"
         case .undecodableEvent: "undecodable_event"
@@ -105,6 +109,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
+        case .laggingProjection(let name, let position, let head) where position < head:
+            "the \(name) projection has folded the journal up to position \(position) but it holds \(head) events (appends did not keep it up to date, e.g. another version of enroll's); run `rebuild-projections --projection \(name)`"
+        case .laggingProjection(let name, let position, let head):
+            "the \(name) projection has folded the journal up to position \(position) but the journal ends at \(head): events are missing; run `enroll verify`, restore the journal, then `rebuild-projections --projection \(name)`"
         case .newerProjection(let name, let stored, let code):
             "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code knows version \(code)); upgrade enroll to use it"
         case .rebuildWouldDowngrade(let name, let stored, let code):

@@ -8,9 +8,9 @@ extension AuthenticatorsProjection {
     /// more than the read itself (BENCHMARKS.md, "`enroll status` as a process").
     ///
     /// Only the plain case is read here: an existing SQLite file whose migrations are exactly
-    /// the ones this code knows and whose projection is at this code's schema version. Anything
-    /// else (no file, not a database, a journal to migrate or from a newer version, a stale
-    /// projection, any SQLite error) gives `nil`, and the caller goes through
+    /// the ones this code knows and whose projection is at this code's schema version and at the
+    /// journal's head. Anything else (no file, not a database, a journal to migrate or from a
+    /// newer version, a stale or lagging projection, any SQLite error) gives `nil`, and the caller goes through
     /// ``EnrollmentDatabase``, which reports every one of those cases, so each problem is
     /// described in one place. Nothing is written.
     public static func quickRead(user: String, databasePath path: String, busyTimeout: Double = 10) -> AuthenticatorSummary? {
@@ -31,7 +31,11 @@ extension AuthenticatorsProjection {
         guard let applied = strings(connection, "SELECT identifier FROM grdb_migrations"),
               Set(applied) == Set(EnrollmentDatabase.migrator.migrations),
               let version = strings(connection, "SELECT schema_version FROM projection_checkpoints WHERE name = 'authenticators'"),
-              version == [String(Self().schemaVersion)]
+              version == [String(Self().schemaVersion)],
+              // At the journal's head (a lagging projection is reported by the general read).
+              let position = strings(connection, "SELECT position FROM projection_checkpoints WHERE name = 'authenticators'"),
+              let head = strings(connection, "SELECT COALESCE(MAX(position), 0) FROM events"),
+              position == head
         else { return nil }
 
         var statement: OpaquePointer?

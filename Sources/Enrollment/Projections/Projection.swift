@@ -71,9 +71,10 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
 }
 
 public enum ProjectionStatus {
-    /// Refuses to read a projection whose stored shape is not the one this code knows. One a
-    /// newer release wrote asks for an upgrade, not for a rebuild (which would take it back to
-    /// this code's version under the newer release's feet), as the journal's own newer schema does.
+    /// Refuses to read a projection whose stored shape is not the one this code knows, or that
+    /// is not at the journal's head. One a newer release wrote asks for an upgrade, not for a
+    /// rebuild (which would take it back to this code's version under the newer release's
+    /// feet), as the journal's own newer schema does.
     public static func requireCurrent(_ projection: any Projection, in db: Database) throws {
         let checkpoint = try ProjectionCheckpoint.load(projection.name, in: db)
         if let checkpoint, checkpoint.schemaVersion > projection.schemaVersion {
@@ -81,6 +82,13 @@ public enum ProjectionStatus {
         }
         guard let checkpoint, checkpoint.schemaVersion == projection.schemaVersion else {
             throw StoreError.staleProjection(name: projection.name, stored: checkpoint?.schemaVersion ?? 0, code: projection.schemaVersion)
+        }
+        // Inline updates keep a current projection at the head in the append's own transaction;
+        // one that is not was skipped by appends (another version of enroll made them) and
+        // would answer with what it held before, silently.
+        let head = try EventJournal.head(in: db)
+        guard checkpoint.position == head else {
+            throw StoreError.laggingProjection(name: projection.name, position: checkpoint.position, head: head)
         }
     }
 
