@@ -98,7 +98,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var options: ServeOptions
 
     func run() throws {
-        throw ServerExecutable.exec(arguments: Array(CommandLine.arguments.dropFirst()))
+        throw ServerExecutable.exec(arguments: Array(CommandLine.arguments.dropFirst())).reported(asJSON: options.global.printsJSON)
     }
 }
 

@@ -124,12 +124,38 @@ struct FixtureTests {
         (requested + #", {"type": "AuthenticatorActivated", "step": 58813334, "replacedPrevious": true}"#, "given[1] (AuthenticatorActivated) could not have been recorded after the events before it: replacedPrevious is true but the pending secret is not a replacement"),
         (requested + #", {"type": "AuthenticatorRemoved", "hadActive": false}, {"type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 4}"#,
          "given[2] (CodeRejected) could not have been recorded after the events before it: no secret is pending"),
+        // The counters: a wrong code counts one more, a lock follows the one that reached the limit.
+        (requested + #", {"type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 3, "remainingAttempts": 2}"#,
+         "given[1] (CodeRejected) could not have been recorded after the events before it: failedAttempts is 3 where 1 follows 0 earlier wrong codes"),
+        (requested + #", {"type": "ConfirmationLocked", "until": 1764400905, "lockNumber": 1, "failedAttempts": 5}"#,
+         "given[1] (ConfirmationLocked) could not have been recorded after the events before it: a lock follows the wrong code that reached the limit, with its count (0 wrong codes so far, the lock says 5)"),
+        (requested + #", {"type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 0}, {"type": "ConfirmationLocked", "until": 1764400905, "lockNumber": 2, "failedAttempts": 1}"#,
+         "given[2] (ConfirmationLocked) could not have been recorded after the events before it: lockNumber is 2 where 1 follows 0 earlier locks"),
     ])
     func impossibleHistory(_ edit: (given: String, message: String)) throws {
         let json = """
             {"given": [\(edit.given)], "when": {"at": 1764400045, "command": "RevealQR"}, "then": []}
             """
         #expect(throws: FixtureError(file: "edited.json", reason: edit.message)) { try Scenario(json: json, name: "edited.json") }
+    }
+
+    @Test("a fixture whose given or then is not a list, whose given secret is under 16 bytes, or whose event has a member no event of its type has, is refused naming it", arguments: [
+        (#""given": {"x": 1}"#, #""given" must be a list of events ([] for none), not {"x":1}"#),
+        (#""given": [], "then": {}, "x": 0"#, #""then" must be a list of the events expected ([] for none), not {}"#),
+        (#""given": [{"type": "EnrollmentRequested", "secret": "GEZDGNBV", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}]"#,
+         #"given[0]: "secret" holds 5 bytes; a secret has at least 16"#),
+        (#""given": [{"type": "ConfirmationUnlocked", "lockNumber": 1, "evil": 1}]"#, #"given[0]: ConfirmationUnlocked has no member "evil"; its members are lockNumber"#),
+    ])
+    func malformedLists(_ edit: (fragment: String, message: String)) throws {
+        var json = "{\(edit.fragment), \"when\": {\"at\": 1764400045, \"command\": \"RevealQR\"}"
+        if !edit.fragment.contains("\"then\"") { json += ", \"then\": []" }
+        json += "}"
+        do {
+            _ = try Scenario(json: json, name: "edited.json")
+            Issue.record("accepted: \(json)")
+        } catch {
+            #expect(error.reason.contains(edit.message), "\(error.reason)")
+        }
     }
 
     @Test("every event of the 10 000-event recorded traffic could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")

@@ -295,6 +295,10 @@ struct ServeProcessTests {
         #expect(result.stderr.contains(workspace.path("enroll-server")) && result.stderr.contains("swift build --product enroll-server"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
         #expect(!FileManager.default.fileExists(atPath: workspace.keyFile))
+        let json = try Processes.run(lone, ["serve", "--json", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile])
+        #expect(json.status == 3)
+        let object = try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["error"] as? String == "server_missing", "\(json.stdout)")
     }
 
     @Test("`enroll serve --help` is enroll-server's own help, word for word")

@@ -105,7 +105,9 @@ public struct AuthenticatorState: Sendable, Hashable {
 
     /// What ``obstacle(to:)`` looks at.
     public var shape: StateShape {
-        StateShape(version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement, locked: lockedUntil != nil)
+        StateShape(
+            version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement, locked: lockedUntil != nil,
+            failedAttempts: failedAttempts, lockCount: lockCount)
     }
 
     /// Folds a sequence of events, starting from this state.
@@ -122,8 +124,8 @@ extension AuthenticatorState {
 }
 
 /// The part of a user's state that says which events can come next: whether a secret is
-/// active, whether one is pending (and is a replacement), whether confirmation is locked.
-/// Small enough to keep for every user of a journal being imported.
+/// active, whether one is pending (and is a replacement), whether confirmation is locked, and
+/// the throttling counters. Small enough to keep for every user of a journal being imported.
 ///
 /// ``AuthenticatorState/evolve(_:)`` is total: it folds any event. Histories written by hand
 /// or brought in from outside (a fixture's `given` events, an imported export) must also be
@@ -136,12 +138,20 @@ public struct StateShape: Sendable, Hashable {
     /// `nil`: nothing pending; otherwise whether the pending secret is a replacement.
     public var pendingIsReplacement: Bool?
     public var locked = false
+    /// Consecutive wrong codes, and locks so far (each lock is numbered one more).
+    public var failedAttempts = 0
+    public var lockCount = 0
 
-    public init(version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, locked: Bool = false) {
+    public init(
+        version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, locked: Bool = false,
+        failedAttempts: Int = 0, lockCount: Int = 0
+    ) {
         self.version = version
         self.hasActive = hasActive
         self.pendingIsReplacement = pendingIsReplacement
         self.locked = locked
+        self.failedAttempts = failedAttempts
+        self.lockCount = lockCount
     }
 
     /// Why the decider could never have recorded `event` here (`nil`: it could).
@@ -165,6 +175,11 @@ public struct StateShape: Sendable, Hashable {
                 return "codes are checked against the active secret only when it is active and nothing is pending"
             default: break
             }
+            // A wrong code counts one more; a replayed one is recorded but not counted.
+            let expected = rejected.reason == EnrollmentRejection.codeReused.code ? failedAttempts : failedAttempts + 1
+            if rejected.failedAttempts != expected {
+                return "failedAttempts is \(rejected.failedAttempts) where \(expected) follows \(failedAttempts) earlier wrong code\(failedAttempts == 1 ? "" : "s")"
+            }
         case .pendingSecretExpired(let expired):
             guard let replacement = pendingIsReplacement else { return "no secret is pending" }
             if expired.replacement != replacement {
@@ -174,9 +189,14 @@ public struct StateShape: Sendable, Hashable {
             let role: SecretRole? = pendingIsReplacement != nil ? .pending : hasActive ? .active : nil
             guard let role else { return "there is no secret to show" }
             if revealed.target != role { return "the secret shown is the \(role.rawValue) one, not the \(revealed.target.rawValue) one" }
-        case .confirmationLocked:
+        case .confirmationLocked(let lock):
             if pendingIsReplacement == nil && !hasActive { return "there is no secret to confirm" }
             if locked { return "confirmation is already locked" }
+            // A lock follows the wrong code that reached the limit, and counts them.
+            if failedAttempts == 0 || lock.failedAttempts != failedAttempts {
+                return "a lock follows the wrong code that reached the limit, with its count (\(failedAttempts) wrong code\(failedAttempts == 1 ? "" : "s") so far, the lock says \(lock.failedAttempts))"
+            }
+            if lock.lockNumber != lockCount + 1 { return "lockNumber is \(lock.lockNumber) where \(lockCount + 1) follows \(lockCount) earlier lock\(lockCount == 1 ? "" : "s")" }
         case .confirmationUnlocked:
             if !locked { return "confirmation is not locked" }
         case .authenticatorRemoved(let removed):
@@ -202,15 +222,21 @@ public struct StateShape: Sendable, Hashable {
             if pendingIsReplacement != nil { next.hasActive = true }
             next.pendingIsReplacement = nil
             next.locked = false
+            next.failedAttempts = 0
+            next.lockCount = 0
+        case .codeRejected(let rejected):
+            next.failedAttempts = rejected.failedAttempts
         case .pendingSecretExpired:
             next.pendingIsReplacement = nil
-        case .confirmationLocked:
+        case .confirmationLocked(let lock):
             next.locked = true
+            next.lockCount = lock.lockNumber
+            next.failedAttempts = 0
         case .confirmationUnlocked:
             next.locked = false
         case .authenticatorRemoved:
             next = StateShape(version: next.version)
-        case .codeRejected, .qrCodeRevealed:
+        case .qrCodeRevealed:
             break
         }
         return next

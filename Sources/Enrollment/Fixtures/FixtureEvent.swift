@@ -64,6 +64,8 @@ public enum FixtureEvent {
             switch secret {
             case .string(let text):
                 guard let bytes = Base32.decode(text) else { throw fail("\"secret\" is not Base32") }
+                // RFC 4226 §4 R6, as for the scenario's `secrets`: the engine never issues less.
+                guard bytes.count >= 16 else { throw fail("\"secret\" holds \(bytes.count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)") }
                 fields["sealedSecret"] = .string(Data(bytes).base64EncodedString())
             case .null:
                 fields["sealedSecret"] = .null
@@ -71,12 +73,21 @@ public enum FixtureEvent {
                 throw fail("\"secret\" must be a Base32 string or null")
             }
         }
+        let event: EnrollmentEvent
         do {
-            return try EventCodec.decode(
+            event = try EventCodec.decode(
                 type: typeName, schemaVersion: schemaVersion, data: JSONValue.object(fields).canonicalString,
                 open: { bytes in .open(Secret(bytes: bytes)) })
         } catch {
             throw fail("\(typeName) does not decode: \(error.message)")
         }
+        // A member the event does not have (a typo, a field of another event) would otherwise be
+        // ignored, and the fixture would say something it does not test. (Older schema versions
+        // only lack members the current one has.)
+        let known = Set(Self.object(for: event).keys).union(["type", "at", "schemaVersion", "secret"])
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw fail("\(typeName) has no member \"\(unknown.prefix(40))\"; its members are \(known.subtracting(["type", "at", "schemaVersion"]).sorted().joined(separator: ", "))")
+        }
+        return event
     }
 }

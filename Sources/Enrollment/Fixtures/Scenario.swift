@@ -87,6 +87,10 @@ public struct Scenario: Sendable {
         command = try Self.command(when, fail: fail)
 
         given = []
+        switch root["given"] {
+        case nil, .null?, .array?: break
+        case let value?: throw fail("\"given\" must be a list of events ([] for none), not \(value.canonicalString.prefix(20))")
+        }
         if case .array(let list)? = root["given"] {
             var time = at
             for (index, item) in list.enumerated() {
@@ -112,6 +116,8 @@ public struct Scenario: Sendable {
                 _ = try FixtureEvent.event(from: object, file: name, index: "then[\(index)]")
                 then.append(object)
             }
+        } else if let value = root["then"] {
+            throw fail("\"then\" must be a list of the events expected ([] for none), not \(value.canonicalString.prefix(20))")
         } else {
             throw fail("\"then\" is missing: list the events expected ([] for none)")
         }
