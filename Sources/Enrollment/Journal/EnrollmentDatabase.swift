@@ -61,8 +61,11 @@ public final class EnrollmentDatabase: Sendable {
         let empty = exists && status.st_size == 0
         if (!exists || empty) && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }
+        // On a read-only file system (a backup on read-only media) the file is read as it is,
+        // whatever the command: reading works, and a write fails as any write there does.
+        let immutable = exists && !empty && Self.isOnReadOnlyFileSystem(path)
         var configuration = Configuration()
-        configuration.readonly = options.readOnly
+        configuration.readonly = options.readOnly || immutable
         configuration.busyMode = .callback(Self.busyHandler(timeout: options.busyTimeout))
         configuration.label = "enrollment"
         let synchronous = "PRAGMA synchronous = \(options.durability.rawValue)"
@@ -84,12 +87,13 @@ public final class EnrollmentDatabase: Sendable {
         }
         let applied: Set<String>
         do {
+            let openPath = immutable ? Self.immutableURI(path) : path
             if options.concurrentReads {
-                writer = try DatabasePool(path: path, configuration: configuration)
+                writer = try DatabasePool(path: openPath, configuration: configuration)
             } else {
-                writer = try DatabaseQueue(path: path, configuration: configuration)
+                writer = try DatabaseQueue(path: openPath, configuration: configuration)
             }
-            if options.readOnly {
+            if options.readOnly || immutable {
                 applied = try writer.read { db in try Self.appliedMigrations(db) }
                 if applied.isEmpty { try writer.read { db in try Self.checkNotForeign(db, path: path) } }
             } else {
@@ -154,6 +158,37 @@ public final class EnrollmentDatabase: Sendable {
             throw StoreError(error, path: path, busyTimeout: options.busyTimeout)
         }
         try checkSchemaIsKnown(applied: applied)
+    }
+
+    /// A database on a read-only file system (a backup on read-only media), with no write-ahead
+    /// log beside it: reading a WAL database needs its `-shm` file, which cannot be created
+    /// there, but nothing can write such a file either, so it is opened read-only as immutable
+    /// (SQLite then takes no locks and needs no `-shm`). A directory that is merely not
+    /// writable for this user is not such a place (another user may be writing the database),
+    /// and keeps SQLite's own refusal.
+    static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+        var fileSystem = statvfs()
+        guard statvfs(path, &fileSystem) == 0, fileSystem.f_flag & UInt(ST_RDONLY) != 0 else { return false }
+        var status = stat()
+        // A -wal with frames holds committed transactions the file alone does not: not immutable.
+        if stat(path + "-wal", &status) == 0 && status.st_size > 0 { return false }
+        return true
+    }
+
+    /// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URI filenames require.
+    static func immutableURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var encoded = ""
+        for byte in absolute.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                encoded.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                encoded += String(format: "%%%02X", byte)
+            }
+        }
+        return "file:" + encoded + "?immutable=1"
     }
 
     /// Waits for another connection's lock by polling it every millisecond, until `timeout`
