@@ -89,12 +89,19 @@ struct TOTPActionTests {
         let token = try await harness.token("alice")
         try await harness.test { client in
             _ = try await client.action("INIT", token: token)
-            for code in ["12345", "1234567", "12 456", "١٢٣٤٥٦", "abcdef", ""] {
-                let response = try await client.action("VALIDATE", token: token, code: code)
-                #expect(response.status == .badRequest, "code \(code)")
-                #expect(["malformed_code", "invalid_code_format"].contains(response["code"]), "code \(code)")
-                #expect(response["description"]?.contains("digits") == true)
+            // Not 6 to 8 ASCII digits: the same code as the command line's, enrolled or not.
+            let someoneElse = try await harness.token("nobody-enrolled")
+            for caller in [token, someoneElse] {
+                for code in ["12345", "12 456", "١٢٣٤٥٦", "１２３４５６", "abcdef", "", String(repeating: "1", count: 40)] {
+                    let response = try await client.action("VALIDATE", token: caller, code: code)
+                    #expect(response.status == .badRequest, "code \(code)")
+                    #expect(response["code"] == "invalid_code_format", "code \(code): \(response["code"] ?? "")")
+                    #expect(response["description"]?.contains("digits") == true)
+                }
             }
+            // Digits, but not as many as the secret has.
+            let seven = try await client.action("VALIDATE", token: token, code: "1234567")
+            #expect(seven.status == .badRequest && seven["code"] == "malformed_code", "\(seven["code"] ?? "")")
             let missing = try await client.action("VALIDATE", token: token)
             #expect(missing.status == .badRequest)
             #expect(missing["code"] == "missing_verification_code")

@@ -143,10 +143,15 @@ struct TOTPRoutes {
     ///   enrollment; it is not a sign-in check, and answering `isValid` for the active secret
     ///   would make this endpoint a code oracle outside the sign-in flow;
     /// - a first secret that expired unconfirmed: 409 `enrollment_expired`; nothing: 404;
-    /// - not the secret's number of ASCII digits: 400 `malformed_code` (nothing recorded).
+    /// - not 6 to 8 ASCII digits at all (empty, letters, spaces, other scripts' digits, too
+    ///   long): 400 `invalid_code_format`, as the command line says it, whatever the user has;
+    /// - 6 to 8 digits, but not the secret's number of them: 400 `malformed_code` with
+    ///   `expectedDigits` (nothing recorded either way).
     func validate(_ code: String, user: String, key: String?) async throws -> Response {
-        guard (1...16).contains(code.utf8.count) else {
-            throw APIError.rejection(.malformedCode(expectedDigits: configuration.enrollmentOptions.parameters.digits), now: engine.now)
+        do {
+            _ = try Validation.code(code)
+        } catch {
+            throw APIError.input(error)
         }
         let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
         var body = TOTPResponse(state: outcome.state)
