@@ -1,6 +1,7 @@
 import Enrollment
 import EnrollmentServer
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -80,6 +81,25 @@ struct TOTPActionTests {
             let stillLocked = try await client.action("VALIDATE", token: token, code: right)
             #expect(stillLocked.status == .tooManyRequests)
             #expect(try await client.request(.get, Client.totp + "/status", token: token)["lockedUntil"] == Timestamps.iso8601(Harness.start + 900))
+        }
+    }
+
+    @Test("refusals that record no event leave no command record, unless sent with an Idempotency-Key (then a retry gets the recorded refusal)")
+    func refusalsLeaveNoRecord() async throws {
+        let harness = try await Harness()
+        try await harness.test { client in
+            for index in 0..<10 {
+                let token = try await harness.token("ghost-\(index)")
+                #expect(try await client.request(.delete, token: token).status == .notFound)
+                #expect(try await client.action("VIEW", token: token).status == .notFound)
+            }
+            #expect(try await harness.service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM commands") } == 0)
+            let token = try await harness.token("ghost-0")
+            #expect(try await client.action("VIEW", token: token, key: "k1").status == .notFound)
+            #expect(try await harness.service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM commands") } == 1)
+            // The retry gets the same refusal from the record, and adds nothing.
+            #expect(try await client.action("VIEW", token: token, key: "k1").status == .notFound)
+            #expect(try await harness.service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM commands") } == 1)
         }
     }
 

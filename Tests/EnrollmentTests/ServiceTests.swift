@@ -136,6 +136,28 @@ struct ServiceTests {
         #expect(!dump.contains(wrong), "\(dump)")
     }
 
+    @Test("a refusal that records no event leaves the database byte for byte unchanged, unless the caller chose its command id: then it is kept, and a retry gets the same refusal")
+    func refusalsWithoutEvents() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let before = workspace.databaseBytes()
+        for arguments in [["remove", "nobody"], ["reveal", "nobody"], ["regenerate", "nobody"], ["confirm", "nobody", "123456"], ["regenerate", "alice"]] {
+            let result = try workspace.enroll(arguments)
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+        }
+        #expect(workspace.databaseBytes() == before, "a refusal under an id no one can repeat wrote something")
+
+        let sqlite = try Processes.tool("sqlite3", package: "sqlite3")
+        let first = try workspace.enroll(["remove", "nobody", "--command-id", "R1"])
+        #expect(first.status == 1, "\(first.stderr)")
+        #expect(try Processes.run(sqlite, [workspace.database, "SELECT command_id, rejection FROM commands WHERE command_id = 'R1'"]).stdout.contains("R1|"))
+        // The retry replays the refusal, even after the user enrolled meanwhile.
+        #expect(try workspace.enroll(["request", "nobody"]).status == 0)
+        let retry = try workspace.enroll(["remove", "nobody", "--command-id", "R1"])
+        #expect(retry.status == 1 && retry.stderr == first.stderr, "\(retry.stderr)")
+        #expect(try workspace.enrollJSON(["status", "nobody"]).1["status"] as? String == "pending")
+    }
+
     @Test("a journal row tampered to an out-of-range count: confirm exits 3 with one line naming the row, never a crash, nothing written")
     func tamperedCountOutOfRange() throws {
         let workspace = try Workspace()

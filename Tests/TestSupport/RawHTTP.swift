@@ -66,9 +66,10 @@ public enum RawHTTP {
 
     /// Sends `bytes` as they are (a request an HTTP client library would refuse to send) and
     /// returns everything the server answers until it closes the connection or `wait` seconds
-    /// pass. With `next`, the first answer is read whole before `next` is sent on the same
+    /// pass (long: a full parallel test run can starve the server for seconds, and a server
+    /// that closes as it should costs no wait). With `next`, the first answer is read whole before `next` is sent on the same
     /// connection.
-    public static func exchange(port: Int, bytes: String, then next: String? = nil, wait: Int = 5) throws -> String {
+    public static func exchange(port: Int, bytes: String, then next: String? = nil, wait: Int = 30) throws -> String {
         let fd = try connection(port: port, wait: wait)
         defer { close(fd) }
         func write(_ text: String) throws {

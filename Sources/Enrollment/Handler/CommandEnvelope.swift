@@ -8,13 +8,22 @@ public struct CommandEnvelope: Sendable, Hashable {
     public var actor: String
     public var correlationId: String?
     public var command: EnrollmentCommand
+    /// Whether the sender may send this id again (it chose it: `--command-id`, an
+    /// `Idempotency-Key`). A refusal that records no event is then kept in the command record,
+    /// so that a retry gets the same refusal; one under an id nobody can repeat leaves nothing
+    /// behind (no row, no write), as the journal itself does for it.
+    public var retryable: Bool
 
-    public init(commandId: String = RandomUUID.string(), user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand) {
-        self.commandId = commandId
+    public init(
+        commandId: String? = nil, user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand,
+        retryable: Bool? = nil
+    ) {
+        self.commandId = commandId ?? RandomUUID.string()
         self.user = user
         self.actor = actor ?? user
         self.correlationId = correlationId
         self.command = command
+        self.retryable = retryable ?? (commandId != nil)
     }
 }
 

@@ -158,7 +158,9 @@ public final class EnrollmentService: Sendable {
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
         let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
-        if let rejection = decision.rejection, rejection.isBadInput {
+        if let rejection = decision.rejection, rejection.isBadInput || (decision.events.isEmpty && !envelope.retryable) {
+            // Bad input, or a refusal that changes nothing under an id no one can send again:
+            // nothing to write.
             return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))
         }
         return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now))

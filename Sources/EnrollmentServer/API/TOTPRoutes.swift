@@ -315,7 +315,7 @@ struct TOTPRoutes {
     }
 
     func run(_ command: EnrollmentCommand, user: String, action: String, key: String?, refusalsAreErrors: Bool = true) async throws -> CommandOutcome {
-        let envelope = CommandEnvelope(commandId: Self.commandId(user: user, action: action, key: key), user: user, actor: user, command: command)
+        let envelope = CommandEnvelope(commandId: Self.commandId(user: user, action: action, key: key), user: user, actor: user, command: command, retryable: key != nil)
         let outcome: CommandOutcome
         do {
             outcome = try await engine.handle(envelope)
