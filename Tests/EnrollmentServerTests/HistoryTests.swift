@@ -44,6 +44,10 @@ struct HistoryTests {
             let bad = try await client.request(.get, Client.totp + "/history?limit=0", token: alice)
             #expect(bad.status == .badRequest)
             #expect(bad["code"] == "invalid_limit")
+            for query in ["after=1&after=2", "limit=1&limit=1"] {
+                let twice = try await client.request(.get, Client.totp + "/history?\(query)", token: alice)
+                #expect(twice.status == .badRequest && twice["code"] == "duplicate_parameter", "\(query)")
+            }
             #expect(try await client.request(.get, Client.totp + "/history", token: nil).status == .unauthorized)
         }
     }

@@ -30,7 +30,7 @@ struct RebuildProjections: ParsableCommand {
     var status = false
 
     // Unconditional, so that `--batch-size -1` reaches validate() rather than reading as an option.
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as half a second allows; smaller holds the write lock for less time).", valueName: "n"))
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as half a second allows; smaller holds the write lock for less time, but each batch is a durable commit: batches of 1 to 10 events run at a few thousand events per second at best).", valueName: "n"))
     var batchSize: Int?
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(

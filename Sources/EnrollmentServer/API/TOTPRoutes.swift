@@ -228,6 +228,12 @@ struct TOTPRoutes {
     func history(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
         let query = request.uri.queryParameters
+        // A parameter named twice would be read one way here and another way by a proxy or a
+        // log reader, as a JSON member named twice would: refused, like those.
+        for name in ["after", "limit"] where query.getAll(name).count > 1 {
+            throw APIError.badRequest(
+                "duplicate_parameter", "the query names '\(name)' more than once", "pass each of 'after' and 'limit' at most once")
+        }
         let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...Int64.max, default: 0)
         let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...500, default: 100)
         let entries: [HistoryEntry]
