@@ -18,8 +18,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        // Already under Hummingbird; named for the one channel handler the server adds
-        // (MalformedRequestHandler: a JSON 400 for requests the HTTP parser cannot read).
+        // Already under Hummingbird; named for the channel handlers the server adds
+        // (MalformedRequestHandler: a JSON 400 for requests the HTTP parser cannot read;
+        // HTTP10Close: an HTTP/1.0 connection closes after its answer).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
@@ -57,6 +58,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             ]),
         // The command line's subcommands, shared by the two executables below.
         .target(

@@ -61,7 +61,7 @@ public enum EnrollmentServer {
         Application(
             router: router(service: service, verifier: verifier, configuration: configuration),
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [MalformedRequestHandler(logger: Logger(label: "enrollment.access"))],
+                additionalChannelHandlers: [MalformedRequestHandler(logger: Logger(label: "enrollment.access")), HTTP10Close.Installer()],
                 idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "enroll"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },

@@ -6,7 +6,7 @@ import HummingbirdTesting
 import Testing
 import TestSupport
 
-@Suite("Malformed HTTP")
+@Suite("HTTP framing: malformed requests, HTTP/1.0")
 struct MalformedRequestTests {
     static let status = "/api/users/v1/me/totp/status"
 
@@ -109,6 +109,20 @@ struct MalformedRequestTests {
                 #expect(refused.hasPrefix("HTTP/1.1 401 Unauthorized"), "\(refused.prefix(200))")
                 #expect(refused.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer: \(refused)")
             }
+        }
+    }
+
+    @Test("an HTTP/1.0 request without keep-alive is answered and the connection closed at once (a client reading to the end does not wait for the idle timeout); with keep-alive it stays open")
+    func http10() async throws {
+        try await live { port in
+            let started = ContinuousClock.now
+            let plain = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.0\r\n\r\n") }
+            #expect(plain.contains(" 200 OK") && plain.contains("</html>"), "\(plain.prefix(200))")
+            #expect(ContinuousClock.now - started < .seconds(10), "the connection stayed open")
+            let kept = try await RawHTTP.onThread {
+                try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", wait: 1)
+            }
+            #expect(kept.contains(" 200 OK"), "\(kept.prefix(200))")
         }
     }
 }
