@@ -118,11 +118,14 @@ struct MalformedRequestTests {
             let started = ContinuousClock.now
             let plain = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.0\r\n\r\n") }
             #expect(plain.contains(" 200 OK") && plain.contains("</html>"), "\(plain.prefix(200))")
-            #expect(ContinuousClock.now - started < .seconds(10), "the connection stayed open")
+            #expect(ContinuousClock.now - started < .seconds(20), "the connection stayed open (the idle timeout is 30 s)")
+            // Kept alive: a second request on the same connection is answered too (and, being
+            // HTTP/1.0 without keep-alive, closes it), however slow a loaded machine is.
             let kept = try await RawHTTP.onThread {
-                try RawHTTP.exchange(port: port, bytes: "GET /myaccount HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", wait: 1)
+                try RawHTTP.exchange(
+                    port: port, bytes: "GET /myaccount HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", then: "GET /myaccount HTTP/1.0\r\n\r\n")
             }
-            #expect(kept.contains(" 200 OK"), "\(kept.prefix(200))")
+            #expect(kept.components(separatedBy: " 200 OK").count == 3, "\(kept.prefix(200))")
         }
     }
 }
