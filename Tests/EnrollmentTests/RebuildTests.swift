@@ -23,6 +23,27 @@ struct RebuildTests {
         try #require(result.status == 0, "\(result.stderr)")
     }
 
+    /// Runs `rebuild-projections --projection authenticators` while this process appends
+    /// requests (`during0`, `during1`…) until it ends; returns how many got in meanwhile.
+    func rebuildWhileAppending(_ workspace: Workspace, batchSize: Int) throws -> Int {
+        let rebuild = Process()
+        rebuild.executableURL = URL(fileURLWithPath: try Processes.product("rebuild-projections"))
+        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", String(batchSize)]
+        rebuild.standardOutput = FileHandle.nullDevice
+        rebuild.standardError = FileHandle.nullDevice
+        try rebuild.run()
+        var during = 0
+        while rebuild.isRunning && during < 40 {
+            let result = try workspace.enroll(["request", "during\(during)"])
+            #expect(result.status == 0, "\(result.stderr)")
+            during += 1
+        }
+        rebuild.waitUntilExit()
+        #expect(rebuild.terminationStatus == 0)
+        #expect(during > 0, "the rebuild ended before any concurrent append")
+        return during
+    }
+
     func checkpoint(_ name: String, in path: String) throws -> (version: Int, position: Int64)? {
         let queue = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
         defer { try? queue.close() }
@@ -91,21 +112,7 @@ struct RebuildTests {
         try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 0 WHERE name = 'authenticators'"]).status == 0)
 
         // Batches of 20 000 events: each is read ahead by threads; requests get in between them.
-        let rebuild = Process()
-        rebuild.executableURL = URL(fileURLWithPath: try Processes.product("rebuild-projections"))
-        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "20000"]
-        rebuild.standardOutput = FileHandle.nullDevice
-        rebuild.standardError = FileHandle.nullDevice
-        try rebuild.run()
-        var during = 0
-        while rebuild.isRunning && during < 40 {
-            let result = try workspace.enroll(["request", "during\(during)"])
-            #expect(result.status == 0, "\(result.stderr)")
-            during += 1
-        }
-        rebuild.waitUntilExit()
-        #expect(rebuild.terminationStatus == 0)
-        #expect(during > 0, "the rebuild ended before any concurrent append")
+        let during = try rebuildWhileAppending(workspace, batchSize: 20_000)
         #expect(try workspace.enrollJSON(["status", "during0"]).1["status"] as? String == "pending")
 
         // The same journal rebuilt from scratch on the rebuild's own connection, in one batch.
@@ -297,22 +304,7 @@ struct RebuildTests {
         #expect(status.stdout.contains("stale (schema v0, code v\(AuthenticatorsProjection().schemaVersion))"), "\(status.stdout)")
 
         // Rebuild in small batches while another process keeps appending.
-        let rebuild = Process()
-        rebuild.executableURL = URL(fileURLWithPath: tool)
-        rebuild.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "20"]
-        let output = Pipe()
-        rebuild.standardOutput = output
-        rebuild.standardError = FileHandle.nullDevice
-        try rebuild.run()
-        var during = 0
-        while rebuild.isRunning && during < 40 {
-            let result = try workspace.enroll(["request", "during\(during)"])
-            #expect(result.status == 0, "\(result.stderr)")
-            during += 1
-        }
-        rebuild.waitUntilExit()
-        #expect(rebuild.terminationStatus == 0)
-        #expect(during > 0, "the rebuild ended before any concurrent append")
+        _ = try rebuildWhileAppending(workspace, batchSize: 20)
         for index in 0..<3 {
             #expect(try workspace.enroll(["request", "after\(index)"]).status == 0)
         }
