@@ -131,6 +131,13 @@ struct FixtureTests {
          "given[1] (ConfirmationLocked) could not have been recorded after the events before it: a lock follows the wrong code that reached the limit, with its count (0 wrong codes so far, the lock says 5)"),
         (requested + #", {"type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 0}, {"type": "ConfirmationLocked", "until": 1764400905, "lockNumber": 2, "failedAttempts": 1}"#,
          "given[2] (ConfirmationLocked) could not have been recorded after the events before it: lockNumber is 2 where 1 follows 0 earlier locks"),
+        // Times: the decider records an expiry or an unlock first, once it is due, and no earlier.
+        (requested + #", {"at": 1764409000, "type": "AuthenticatorActivated", "step": 58813634, "replacedPrevious": false}"#,
+         "given[1] (AuthenticatorActivated) could not have been recorded after the events before it: the pending secret expired at 2025-11-29T07:16:40Z, and its expiry is recorded before anything else"),
+        (requested + #", {"at": 1764400100, "type": "PendingSecretExpired", "replacement": false, "expiredAt": 1764400100}"#,
+         "given[1] (PendingSecretExpired) could not have been recorded after the events before it: the pending secret expires at 2025-11-29T07:16:40Z, not at 2025-11-29T07:08:20Z or before 2025-11-29T07:16:40Z"),
+        (requested + #", {"at": 1764400001, "type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 0}, {"type": "ConfirmationLocked", "until": 1764400901, "lockNumber": 1, "failedAttempts": 1}, {"at": 1764400002, "type": "ConfirmationUnlocked", "lockNumber": 1}"#,
+         "given[3] (ConfirmationUnlocked) could not have been recorded after the events before it: the lock lasts until 2025-11-29T07:21:41Z"),
     ])
     func impossibleHistory(_ edit: (given: String, message: String)) throws {
         let json = """
@@ -168,7 +175,7 @@ struct FixtureTests {
             let row = try JournalArchive.row(from: String(line), number: index + 1)
             let event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data)
             let state = states[row.streamId, default: .initial]
-            #expect(state.obstacle(to: event) == nil, "position \(row.position): \(state.obstacle(to: event) ?? "")")
+            #expect(state.obstacle(to: event, at: row.recordedAt) == nil, "position \(row.position): \(state.obstacle(to: event, at: row.recordedAt) ?? "")")
             let next = state.evolve(event)
             #expect(next.shape == state.shape.evolve(event), "position \(row.position): \(event.type)")
             states[row.streamId] = next
@@ -191,7 +198,7 @@ struct FixtureTests {
         let forged = RecordedEvent(
             position: Int64(rows.count + 1), streamId: first.streamId, streamVersion: Int64(versions + 1), eventId: "forged-0001",
             type: "ConfirmationUnlocked", schemaVersion: 1, data: #"{"lockNumber":1}"#, metadata: first.metadata,
-            metadataJSON: first.metadataJSON, recordedAt: rows.last!.recordedAt, hash: [])
+            metadataJSON: first.metadataJSON, recordedAt: first.recordedAt + 1, hash: [])
         rows.append(forged)
         var previous = HashChain.genesis
         for index in rows.indices {

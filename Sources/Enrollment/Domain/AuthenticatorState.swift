@@ -99,15 +99,15 @@ public struct AuthenticatorState: Sendable, Hashable {
         return next
     }
 
-    /// Why the decider could never have recorded `event` in this state (`nil`: it could); see
-    /// ``StateShape/obstacle(to:)``.
-    public func obstacle(to event: EnrollmentEvent) -> String? { shape.obstacle(to: event) }
+    /// Why the decider could never have recorded `event` at `time` in this state (`nil`: it
+    /// could); see ``StateShape/obstacle(to:at:)``.
+    public func obstacle(to event: EnrollmentEvent, at time: UnixTime) -> String? { shape.obstacle(to: event, at: time) }
 
-    /// What ``obstacle(to:)`` looks at.
+    /// What ``obstacle(to:at:)`` looks at.
     public var shape: StateShape {
         StateShape(
-            version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement, locked: lockedUntil != nil,
-            failedAttempts: failedAttempts, lockCount: lockCount)
+            version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement,
+            pendingExpiresAt: pending?.expiresAt, lockedUntil: lockedUntil, failedAttempts: failedAttempts, lockCount: lockCount)
     }
 
     /// Folds a sequence of events, starting from this state.
@@ -124,12 +124,13 @@ extension AuthenticatorState {
 }
 
 /// The part of a user's state that says which events can come next: whether a secret is
-/// active, whether one is pending (and is a replacement), whether confirmation is locked, and
-/// the throttling counters. Small enough to keep for every user of a journal being imported.
+/// active, whether one is pending (a replacement or not, until when), whether confirmation is
+/// locked (until when), and the throttling counters. Small enough to keep for every user of a
+/// journal being imported.
 ///
 /// ``AuthenticatorState/evolve(_:)`` is total: it folds any event. Histories written by hand
 /// or brought in from outside (a fixture's `given` events, an imported export) must also be
-/// ones the decider could have produced; ``obstacle(to:)`` says why an event could not have
+/// ones the decider could have produced; ``obstacle(to:at:)`` says why an event could not have
 /// been. ``evolve(_:)`` folds events at this level, as the state's fold does (a test checks
 /// both agree on every event of the recorded traffic).
 public struct StateShape: Sendable, Hashable {
@@ -137,30 +138,45 @@ public struct StateShape: Sendable, Hashable {
     public var hasActive = false
     /// `nil`: nothing pending; otherwise whether the pending secret is a replacement.
     public var pendingIsReplacement: Bool?
-    public var locked = false
+    /// When the pending secret expires (the decider records the expiry from then on).
+    public var pendingExpiresAt: UnixTime?
+    /// When the lock ends (`nil`: not locked; the decider records the unlock from then on).
+    public var lockedUntil: UnixTime?
+    public var locked: Bool { lockedUntil != nil }
     /// Consecutive wrong codes, and locks so far (each lock is numbered one more).
     public var failedAttempts = 0
     public var lockCount = 0
 
     public init(
-        version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, locked: Bool = false,
-        failedAttempts: Int = 0, lockCount: Int = 0
+        version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, pendingExpiresAt: UnixTime? = nil,
+        lockedUntil: UnixTime? = nil, failedAttempts: Int = 0, lockCount: Int = 0
     ) {
         self.version = version
         self.hasActive = hasActive
         self.pendingIsReplacement = pendingIsReplacement
-        self.locked = locked
+        self.pendingExpiresAt = pendingExpiresAt
+        self.lockedUntil = lockedUntil
         self.failedAttempts = failedAttempts
         self.lockCount = lockCount
     }
 
-    /// Why the decider could never have recorded `event` here (`nil`: it could).
-    public func obstacle(to event: EnrollmentEvent) -> String? {
+    /// Why the decider could never have recorded `event` here at `time` (`nil`: it could).
+    /// Before deciding, the decider records an expiry once a pending secret's time is up and
+    /// an unlock once a lock's end has come, so nothing else about them can come after.
+    public func obstacle(to event: EnrollmentEvent, at time: UnixTime) -> String? {
+        if let expiresAt = pendingExpiresAt, time >= expiresAt, !event.isPendingSecretExpired {
+            return "the pending secret expired at \(Timestamps.iso8601(expiresAt)), and its expiry is recorded before anything else"
+        }
+        if let until = lockedUntil, time >= until, !event.isUnlock, !event.isPendingSecretExpired {
+            return "the lock ended at \(Timestamps.iso8601(until)), and its end is recorded before anything else"
+        }
         switch event {
-        case .enrollmentRequested:
+        case .enrollmentRequested(let issued):
             if hasActive { return "an authenticator is already active (a request is refused then)" }
-        case .secretRegenerated:
+            if issued.expiresAt < time { return "it expires at \(Timestamps.iso8601(issued.expiresAt)), before it was issued" }
+        case .secretRegenerated(let issued):
             if !hasActive { return "no authenticator is active (only an active one is regenerated)" }
+            if issued.expiresAt < time { return "it expires at \(Timestamps.iso8601(issued.expiresAt)), before it was issued" }
         case .authenticatorActivated(let activated):
             guard let replacement = pendingIsReplacement else { return "no secret is pending" }
             if locked { return "confirmation is locked" }
@@ -182,6 +198,9 @@ public struct StateShape: Sendable, Hashable {
             }
         case .pendingSecretExpired(let expired):
             guard let replacement = pendingIsReplacement else { return "no secret is pending" }
+            if let expiresAt = pendingExpiresAt, expired.expiredAt != expiresAt || time < expiresAt {
+                return "the pending secret expires at \(Timestamps.iso8601(expiresAt)), not at \(Timestamps.iso8601(expired.expiredAt)) or before \(Timestamps.iso8601(expiresAt))"
+            }
             if expired.replacement != replacement {
                 return "replacement is \(expired.replacement) but the pending secret \(replacement ? "is" : "is not") a replacement"
             }
@@ -197,8 +216,10 @@ public struct StateShape: Sendable, Hashable {
                 return "a lock follows the wrong code that reached the limit, with its count (\(failedAttempts) wrong code\(failedAttempts == 1 ? "" : "s") so far, the lock says \(lock.failedAttempts))"
             }
             if lock.lockNumber != lockCount + 1 { return "lockNumber is \(lock.lockNumber) where \(lockCount + 1) follows \(lockCount) earlier lock\(lockCount == 1 ? "" : "s")" }
+            if lock.until < time { return "it ends at \(Timestamps.iso8601(lock.until)), before it began" }
         case .confirmationUnlocked:
-            if !locked { return "confirmation is not locked" }
+            guard let until = lockedUntil else { return "confirmation is not locked" }
+            if time < until { return "the lock lasts until \(Timestamps.iso8601(until))" }
         case .authenticatorRemoved(let removed):
             if pendingIsReplacement == nil && !hasActive { return "there is no authenticator to remove" }
             if removed.hadActive != hasActive {
@@ -213,27 +234,31 @@ public struct StateShape: Sendable, Hashable {
         var next = self
         next.version += 1
         switch event {
-        case .enrollmentRequested:
+        case .enrollmentRequested(let issued):
             next.pendingIsReplacement = false
+            next.pendingExpiresAt = issued.expiresAt
             next.hasActive = false
-        case .secretRegenerated:
+        case .secretRegenerated(let issued):
             next.pendingIsReplacement = true
+            next.pendingExpiresAt = issued.expiresAt
         case .authenticatorActivated:
             if pendingIsReplacement != nil { next.hasActive = true }
             next.pendingIsReplacement = nil
-            next.locked = false
+            next.pendingExpiresAt = nil
+            next.lockedUntil = nil
             next.failedAttempts = 0
             next.lockCount = 0
         case .codeRejected(let rejected):
             next.failedAttempts = rejected.failedAttempts
         case .pendingSecretExpired:
             next.pendingIsReplacement = nil
+            next.pendingExpiresAt = nil
         case .confirmationLocked(let lock):
-            next.locked = true
+            next.lockedUntil = lock.until
             next.lockCount = lock.lockNumber
             next.failedAttempts = 0
         case .confirmationUnlocked:
-            next.locked = false
+            next.lockedUntil = nil
         case .authenticatorRemoved:
             next = StateShape(version: next.version)
         case .qrCodeRevealed:
@@ -241,4 +266,9 @@ public struct StateShape: Sendable, Hashable {
         }
         return next
     }
+}
+
+extension EnrollmentEvent {
+    var isPendingSecretExpired: Bool { if case .pendingSecretExpired = self { true } else { false } }
+    var isUnlock: Bool { if case .confirmationUnlocked = self { true } else { false } }
 }

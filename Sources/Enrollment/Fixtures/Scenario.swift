@@ -101,7 +101,7 @@ public struct Scenario: Sendable {
             // A history the engine could never have written would test a state no user can be in.
             var state = AuthenticatorState.initial
             for (index, item) in given.enumerated() {
-                if let obstacle = state.obstacle(to: item.event) {
+                if let obstacle = state.obstacle(to: item.event, at: item.at) {
                     throw fail("given[\(index)] (\(item.event.type.rawValue)) could not have been recorded after the events before it: \(obstacle)")
                 }
                 state = state.evolve(item.event)

@@ -164,7 +164,7 @@ public enum JournalArchive {
     /// Every line is checked before anything is kept: positions run 1, 2, 3…, each hash chains
     /// from the previous one (so the file is exactly what was exported), stream versions run
     /// 1, 2, 3… per user, every event decodes (old schema versions are upcast) and could have
-    /// followed the user's events before it (``StateShape/obstacle(to:)``). The
+    /// followed the user's events before it (``StateShape/obstacle(to:at:)``). The
     /// projections are then built up to the head. Returns the number of events imported.
     @discardableResult
     public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase) throws -> Int64
@@ -202,7 +202,7 @@ public enum JournalArchive {
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
-                    if let obstacle = shape.obstacle(to: event) {
+                    if let obstacle = shape.obstacle(to: event, at: row.recordedAt) {
                         throw ArchiveError.impossibleEvent(line: number, position: row.position, stream: row.streamId, type: row.type, reason: obstacle)
                     }
                     try EventJournal.insertVerbatim(row, in: db)
