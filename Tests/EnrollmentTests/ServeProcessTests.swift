@@ -27,15 +27,9 @@ struct ServeProcessTests {
             let out = Pipe(), err = Pipe()
             process.standardOutput = out
             process.standardError = err
-            out.fileHandleForReading.readabilityHandler = { [output] handle in
-                let data = handle.availableData
-                output.append(data)
-            }
-            err.fileHandleForReading.readabilityHandler = { [errors] handle in
-                let data = handle.availableData
-                errors.append(data)
-            }
             try process.run()
+            Self.collect(out.fileHandleForReading, into: output)
+            Self.collect(err.fileHandleForReading, into: errors)
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline, process.isRunning {
                 let text = output.text
@@ -48,21 +42,45 @@ struct ServeProcessTests {
             if port == 0 { Issue.record("enroll serve did not start: \(errors.text)") }
         }
 
-        /// SIGTERM, then the exit status.
+        /// Reads `handle` on a thread of its own until the end, into `buffer`. Not with
+        /// `readabilityHandler`: its dispatch source outlived the pipe when a `Server` went away,
+        /// and libdispatch's event loop crashed on the closed descriptor (a CI run, in
+        /// `_dispatch_event_loop_drain`).
+        static func collect(_ handle: FileHandle, into buffer: TextBuffer) {
+            Thread {
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    buffer.append(data)
+                }
+                buffer.finish()
+            }.start()
+        }
+
+        /// SIGTERM, then the exit status, once everything the server wrote has been read.
         func stop() -> Int32 {
             if process.isRunning { kill(process.processIdentifier, SIGTERM) }
             process.waitUntilExit()
+            output.waitUntilFinished()
+            errors.waitUntilFinished()
             return process.terminationStatus
         }
 
         deinit { if process.isRunning { process.terminate() } }
     }
 
-    /// What a process wrote so far, filled from a pipe's handler thread.
+    /// What a process wrote so far, filled by a thread reading its pipe.
     final class TextBuffer: Sendable {
-        private let storage = Mutex("")
-        var text: String { storage.withLock { $0 } }
-        func append(_ data: Data) { storage.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+        private let storage = Mutex((text: "", finished: false))
+        var text: String { storage.withLock { $0.text } }
+        func append(_ data: Data) { storage.withLock { $0.text += String(decoding: data, as: UTF8.self) } }
+        /// The pipe reached its end.
+        func finish() { storage.withLock { $0.finished = true } }
+        /// Waits (at most `seconds`) until the pipe's end has been read.
+        func waitUntilFinished(seconds: Double = 10) {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !storage.withLock({ $0.finished }) && Date() < deadline { usleep(2_000) }
+        }
     }
 
     static func base64URL(_ data: Data) -> String {
