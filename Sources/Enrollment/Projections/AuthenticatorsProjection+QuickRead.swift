@@ -30,12 +30,11 @@ extension AuthenticatorsProjection {
 
         guard let applied = strings(connection, "SELECT identifier FROM grdb_migrations"),
               Set(applied) == Set(EnrollmentDatabase.migrator.migrations),
-              let version = strings(connection, "SELECT schema_version FROM projection_checkpoints WHERE name = 'authenticators'"),
-              version == [String(Self().schemaVersion)],
-              // At the journal's head (a lagging projection is reported by the general read).
-              let position = strings(connection, "SELECT position FROM projection_checkpoints WHERE name = 'authenticators'"),
-              let head = strings(connection, "SELECT COALESCE(MAX(position), 0) FROM events"),
-              position == head
+              // This code's schema version, at the journal's head (a lagging projection is
+              // reported by the general read).
+              let head = strings(connection, "SELECT COALESCE(MAX(position), 0) FROM events")?.first,
+              let checkpoint = strings(connection, "SELECT schema_version || ' ' || position FROM projection_checkpoints WHERE name = 'authenticators'"),
+              checkpoint == ["\(Self().schemaVersion) \(head)"]
         else { return nil }
 
         var statement: OpaquePointer?

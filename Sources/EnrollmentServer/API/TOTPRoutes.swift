@@ -148,11 +148,7 @@ struct TOTPRoutes {
     /// - 6 to 8 digits, but not the secret's number of them: 400 `malformed_code` with
     ///   `expectedDigits` (nothing recorded either way).
     func validate(_ code: String, user: String, key: String?) async throws -> Response {
-        do {
-            _ = try Validation.code(code)
-        } catch {
-            throw APIError.input(error)
-        }
+        // The engine checks the code's shape before it reads anything (`invalid_code_format`).
         let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
         var body = TOTPResponse(state: outcome.state)
         switch outcome.rejection {
