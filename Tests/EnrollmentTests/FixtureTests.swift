@@ -246,7 +246,7 @@ struct FixtureTests {
     func importLongLine() throws {
         let workspace = try Workspace()
         let path = workspace.path("long.jsonl")
-        FileManager.default.createFile(atPath: path, contents: Data(repeating: UInt8(ascii: "a"), count: 20 << 20))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(repeating: UInt8(ascii: "a"), count: 20 << 20))
         let result = try workspace.enroll(["import", path, "--db", workspace.path("new.sqlite")])
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("line 1 is not a journal row (it is longer than 16 MiB"), "\(result.stderr)")

@@ -117,5 +117,14 @@ struct SchemaEvolutionTests {
         #expect(try query(indexes) == "sqlite_autoindex_events_1\n")
         #expect(try query("SELECT identifier FROM grdb_migrations ORDER BY identifier") == "v1-journal\nv2-lean-journal\nv3-command-arguments\n")
         #expect(try workspace.enroll(["verify"]).stdout.contains("Verified 23 events"))
+
+        // The old data_keys table was dropped with its pages zeroed: a key destroyed after the
+        // upgrade survives in no file, not even in the pages the first schema's table left free.
+        let aliceKey = try #require(KeyTests.bytes(hex: try query("SELECT hex(wrapped_key) FROM data_keys WHERE stream_id = 'alice'").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(keyedBefore.contains(aliceKey.map { String(format: "%02X", $0) }.joined()), "alice's key is from before the upgrade")
+        #expect(try workspace.enroll(["remove", "alice"], environment: ["ENROLL_NOW": "\(Self.t0 + 120)"]).status == 0)
+        for (name, bytes) in directorySnapshot(workspace.directory) where name.hasPrefix("enrollment.sqlite") {
+            #expect(!KeyTests.contains(bytes, aliceKey), "\(name) still holds alice's destroyed data key")
+        }
     }
 }

@@ -180,7 +180,7 @@ struct ServiceTests {
     @Test("an empty database file: reading commands leave it empty (status: none; others: no database, exit 3); request starts a database in it")
     func emptyDatabaseFile() throws {
         let workspace = try Workspace()
-        FileManager.default.createFile(atPath: workspace.database, contents: Data())
+        _ = FileManager.default.createFile(atPath: workspace.database, contents: Data())
         let status = try workspace.enroll(["status", "alice"])
         #expect(status.status == 0 && status.stdout.contains("status: none"), "\(status.stdout) \(status.stderr)")
         for command in [["history", "alice"], ["audit"], ["export"], ["verify"]] {

@@ -364,7 +364,11 @@ public final class EnrollmentDatabase: Sendable {
                 );
                 INSERT INTO events_v2 SELECT position, stream_id, stream_version, event_id, type, schema_version,
                     data, metadata, recorded_at, hash FROM events ORDER BY position;
-                DROP TABLE events;
+                """)
+            // The old tables' rows live on, unchanged, in the new ones: zeroing their pages would
+            // hide nothing (and held a 1M-event journal's whole table in memory, ~400 MB).
+            try db.dropTableWithoutZeroing("events")
+            try db.execute(sql: """
                 ALTER TABLE events_v2 RENAME TO events;
                 CREATE TABLE commands_v2 (
                     command_id TEXT PRIMARY KEY,
@@ -375,7 +379,11 @@ public final class EnrollmentDatabase: Sendable {
                     handled_at INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 INSERT INTO commands_v2 SELECT command_id, stream_id, stream_version, command, rejection, handled_at FROM commands;
-                DROP TABLE commands;
+                """)
+            try db.dropTableWithoutZeroing("commands")
+            // Except the data keys: a key destroyed later must not survive in the old table's
+            // free pages, so that one is dropped with its pages zeroed.
+            try db.execute(sql: """
                 ALTER TABLE commands_v2 RENAME TO commands;
                 CREATE TABLE data_keys_v2 (
                     stream_id TEXT PRIMARY KEY,
@@ -404,6 +412,24 @@ public final class EnrollmentDatabase: Sendable {
         }
         return migrator
     }()
+}
+
+extension Database {
+    /// Drops a table whose rows hold no secret (a projection, a shadow table, a table whose rows
+    /// were copied into its successor) without `secure_delete`'s zeroing of its pages.
+    ///
+    /// Inside a transaction SQLite zeroes a dropped table by rewriting every one of its pages,
+    /// keeping each page's old content in the statement journal, which `temp_store = MEMORY`
+    /// holds in RAM: memory grew with the table (a rebuild's swap with the number of users, the
+    /// first schema's upgrade of a 1M-event journal to ~400 MB). Only deleted data keys need
+    /// zeroing (crypto-shredding), and their table is never dropped this way. `secure_delete` is
+    /// on again before this returns, whether the drop worked or not.
+    func dropTableWithoutZeroing(_ table: String) throws {
+        try execute(sql: "PRAGMA secure_delete = OFF")
+        let dropped = Result { try execute(sql: "DROP TABLE IF EXISTS \"\(table)\"") }
+        try execute(sql: "PRAGMA secure_delete = ON")
+        try dropped.get()
+    }
 }
 
 /// When each thread's current wait for a lock began (``EnrollmentDatabase/busyHandler(timeout:)``).

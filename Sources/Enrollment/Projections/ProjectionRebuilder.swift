@@ -197,7 +197,7 @@ public struct ProjectionRebuilder: Sendable {
             try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
             return Batch(count: count, head: head)
         }
-        try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
+        try db.dropTableWithoutZeroing(projection.name)
         try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
         try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
         try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
@@ -250,7 +250,7 @@ public struct ProjectionRebuilder: Sendable {
            checkpoint.schemaVersion == projection.schemaVersion, try db.tableExists(shadow) {
             return checkpoint.position
         }
-        try db.execute(sql: "DROP TABLE IF EXISTS \"\(shadow)\"")
+        try db.dropTableWithoutZeroing(shadow)
         try projection.createTable(named: shadow, in: db)
         try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: 0).save(in: db)
         return 0
@@ -312,7 +312,7 @@ public struct ProjectionRebuilder: Sendable {
         for projection in Projections.all {
             var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db)
             if checkpoint == nil || checkpoint?.schemaVersion != projection.schemaVersion {
-                try db.execute(sql: "DROP TABLE IF EXISTS \"\(projection.name)\"")
+                try db.dropTableWithoutZeroing(projection.name)
                 try projection.createTable(named: projection.name, in: db)
                 checkpoint = ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: 0)
             }

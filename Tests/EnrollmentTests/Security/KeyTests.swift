@@ -162,6 +162,28 @@ struct KeyTests {
         #expect(try workspace.enroll(["reveal", "alice"]).status == 1)
     }
 
+    @Test("crypto-shredding still holds on a connection that rebuilt the projections (their old tables are dropped without zeroing, the data keys never)")
+    func shreddingAfterRebuild() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        #expect(try workspace.enroll(["request", "bob"]).status == 0)
+        let wrappedHex = try SQLite3.query(workspace.database, "SELECT hex(wrapped_key) FROM data_keys WHERE stream_id = 'alice'")
+        let wrapped = try #require(Self.bytes(hex: wrappedHex))
+
+        let service = try EnrollmentService.open(databasePath: workspace.database, keyFilePath: workspace.keyFile)
+        for projection in Projections.all {
+            let rebuilder = ProjectionRebuilder(database: service.database)
+            _ = try rebuilder.rebuild(projection)
+        }
+        _ = try service.handle(CommandEnvelope(user: "alice", command: .removeAuthenticator))
+        try service.database.writer.close()
+
+        #expect(try SQLite3.query(workspace.database, "SELECT stream_id FROM data_keys") == "bob")
+        for (name, bytes) in directorySnapshot(workspace.directory) where name.hasPrefix("enrollment.sqlite") {
+            #expect(!Self.contains(bytes, wrapped), "\(name) still holds the destroyed data key")
+        }
+    }
+
     static func bytes(hex: String) -> [UInt8]? {
         var bytes: [UInt8] = []
         var index = hex.startIndex
