@@ -95,13 +95,11 @@ struct SecretChanges: ParsableArguments {
     }
 }
 
-/// How a new secret is to be set up in the app.
-public struct SecretOptions: ParsableArguments {
+/// How a new secret is to be set up in the app: what `request` and `serve` share (the server
+/// has no `--account`: each user's account name is their id).
+public struct SecretSettings: ParsableArguments {
     @Option(help: ArgumentHelp("The issuer shown in the authenticator app (no ':').", valueName: "name"))
     var issuer: String = EnrollmentOptions.defaultIssuer
-
-    @Option(help: ArgumentHelp("The account name shown in the app (default: the user).", valueName: "name"))
-    public var account: String?
 
     @Option(help: ArgumentHelp("HMAC algorithm: SHA1 (what most apps support), SHA256 or SHA512.", valueName: "SHA1|SHA256|SHA512"))
     var algorithm: String = "SHA1"
@@ -116,11 +114,25 @@ public struct SecretOptions: ParsableArguments {
 
     public init() {}
 
-    public func options() throws -> EnrollmentOptions {
+    public func options(account: String? = nil) throws -> EnrollmentOptions {
         try SecretChanges.apply(issuer: issuer, account: account, algorithm: algorithm, digits: digits, period: period, to: EnrollmentOptions())
     }
 
     public func validate() throws {
+        do { _ = try options() } catch let error as InputError { throw ValidationError(error.message) }
+    }
+}
+
+/// `request`'s settings: the shared ones and the account name shown in the app.
+struct SecretOptions: ParsableArguments {
+    @OptionGroup var settings: SecretSettings
+
+    @Option(help: ArgumentHelp("The account name shown in the app (default: the user).", valueName: "name"))
+    var account: String?
+
+    func options() throws -> EnrollmentOptions { try settings.options(account: account) }
+
+    func validate() throws {
         do { _ = try options() } catch let error as InputError { throw ValidationError(error.message) }
     }
 }
@@ -256,13 +268,12 @@ struct RevealCommand: ParsableCommand {
         }
         if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
         guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
-        let qr = try QRCode(encoding: uri)
         let bytes: [UInt8]
         switch format {
-        case .terminal: bytes = Array((display.terminalString(qr) + "\n" + uri + "\n").utf8)
+        case .terminal: bytes = Array((display.terminalString(try QRCode(encoding: uri)) + "\n" + uri + "\n").utf8)
         case .uri: bytes = Array((uri + "\n").utf8)
-        case .svg: bytes = Array(qr.svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
-        case .png: bytes = qr.png()
+        case .svg: bytes = Array(try QRCode(encoding: uri).svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
+        case .png: bytes = try QRCode(encoding: uri).png()
         }
         if let file {
             do {

@@ -21,7 +21,7 @@ public struct ServeOptions: ParsableArguments {
             """)
 
     @OptionGroup public var global: GlobalOptions
-    @OptionGroup public var secretOptions: SecretOptions
+    @OptionGroup public var secretOptions: SecretSettings
 
     @Option(help: ArgumentHelp("The address to listen on.", valueName: "host"))
     public var host = "127.0.0.1"
@@ -82,8 +82,11 @@ public struct ServeOptions: ParsableArguments {
             throw ValidationError("--demo signs its own token with an HS256 secret; drop --jwt-public-key")
         }
         do { _ = try Validation.user(demoUser) } catch { throw ValidationError(error.message) }
-        if secretOptions.account != nil {
-            throw ValidationError("--account would give every user the same account name; the server uses each user's id (drop --account)")
+        // Every user's QR code must be drawable, the longest user id's too.
+        do {
+            try Validation.fitsQRCode(try secretOptions.options(), account: Validation.longestEncodedUser, secretLength: EnrollmentPolicy().secretLength)
+        } catch InputError.namesTooLong(let bytes, let limit) {
+            throw ValidationError("--issuer is too long for a QR code: with a 256-byte user id the otpauth URI would be \(bytes) bytes, more than a QR code holds (\(limit)); use a shorter issuer (in the URI a character other than A-Z, a-z, 0-9, '-', '.', '_' and '~' takes 3 to 12 bytes)")
         }
     }
 }

@@ -89,6 +89,35 @@ struct EndToEndTests {
         #expect(plain.stdout.trimmingCharacters(in: .newlines) == uri)
     }
 
+    @Test("names whose otpauth URI just fits a QR code (2 331 bytes) give a QR code zbarimg reads back; one byte more is refused before a secret is issued")
+    func namesAtTheQRCodeLimit() throws {
+        let workspace = try Workspace()
+        // 88 emoji in the issuer take 12 bytes each, twice (label and parameter): 98 + 24 × 88 + 121 = 2 331.
+        let issuer = String(repeating: "\u{1F600}", count: 88)
+        let (_, json) = try workspace.enrollJSON(["request", "carol", "--issuer", issuer, "--account", String(repeating: "a", count: 121)])
+        let uri = try #require(json["otpauthURI"] as? String)
+        #expect(uri.utf8.count == 2_331)
+        #expect(throws: QRCodeError.self, "the engine's limit is the QR code's own") { try QRCode(encoding: uri + "a") }
+        let png = workspace.path("qr.png")
+        let reveal = try workspace.enroll(["reveal", "carol", "--format", "png", "--output", png])
+        #expect(reveal.status == 0, "\(reveal.stderr)")
+        let zbarimg = try Processes.tool("zbarimg", package: "zbar-tools")
+        #expect(try Processes.run(zbarimg, ["--quiet", "--raw", png]).stdout.trimmingCharacters(in: .newlines) == uri)
+
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: uri)))
+        #expect(try workspace.enroll(["confirm", "carol", code]).status == 0)
+
+        let journal = try SQLite3.query(workspace.database, "SELECT count(*) FROM events")
+        // A regenerate keeps the active secret's issuer: a longer account alone is too much.
+        for command in [["request", "dave", "--issuer", issuer], ["regenerate", "carol"]] {
+            let tooLong = try workspace.enroll(command + ["--account", String(repeating: "a", count: 122), "--json"])
+            #expect(tooLong.status == 2, "\(tooLong.stderr)")
+            #expect(tooLong.stdout.contains(#""error":"names_too_long""#) && tooLong.stdout.contains("2332 bytes, more than a QR code holds (2331)"), "\(tooLong.stdout)")
+        }
+        #expect(try SQLite3.query(workspace.database, "SELECT count(*) FROM events") == journal, "nothing recorded")
+        #expect(try workspace.enroll(["status", "dave"]).stdout.contains("status: none"))
+    }
+
     @Test("regenerate: the old secret stays active until a code from the new one is confirmed")
     func regenerateEndToEnd() throws {
         let workspace = try Workspace()

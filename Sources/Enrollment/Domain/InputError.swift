@@ -25,6 +25,9 @@ public enum InputError: Error, Sendable, Hashable {
     case invalidCode(String)
     /// A number option that is not a whole number (`--digits x`, `--period 1e99`).
     case notANumber(option: String, value: String, expected: String)
+    /// Issuer and account names whose otpauth URI is longer than a QR code holds: refused
+    /// before a secret is issued that could never be shown.
+    case namesTooLong(uriBytes: Int, limit: Int)
 
     public var code: String {
         switch self {
@@ -41,6 +44,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .commandIdSpent: "command_id_spent"
         case .invalidCode: "invalid_code_format"
         case .notANumber: "not_a_number"
+        case .namesTooLong: "names_too_long"
         }
     }
 
@@ -73,6 +77,8 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
         case .notANumber(let option, let value, let expected):
             "\(option) must be \(expected), not '\(Validation.excerpt(value))'; \(option.hasPrefix("-") ? "pass \(option)" : "set \(option) to") a value in that range"
+        case .namesTooLong(let bytes, let limit):
+            "the issuer and account name make the QR code's otpauth URI \(bytes) bytes, more than a QR code holds (\(limit)); use shorter names (in the URI a character other than A-Z, a-z, 0-9, '-', '.', '_' and '~' takes 3 to 12 bytes)"
         }
     }
 }
@@ -130,6 +136,25 @@ public enum Validation {
         guard (1...3600).contains(options.parameters.period) else { throw .invalidPeriod(options.parameters.period) }
         return options
     }
+
+    /// The most bytes of text a QR code holds at the error correction enrollment QR codes use
+    /// (level M, version 40, byte mode: ISO/IEC 18004 Table 7).
+    public static let qrCodeCapacity = 2_331
+
+    /// Checks that the otpauth URI of a secret issued with these names fits a QR code: the names
+    /// are limited in characters, but percent-encoding makes a character up to 12 bytes (an emoji
+    /// in both the label and the `issuer` parameter), so long non-ASCII names could otherwise
+    /// issue a secret whose QR code can never be drawn.
+    public static func fitsQRCode(_ options: EnrollmentOptions, account: String, secretLength: Int) throws(InputError) {
+        let uri = OTPAuthURI(
+            issuer: options.issuer, account: options.account ?? account,
+            secret: [UInt8](repeating: 0, count: secretLength), parameters: options.parameters)
+        let bytes = uri.string.utf8.count
+        if bytes > qrCodeCapacity { throw .namesTooLong(uriBytes: bytes, limit: qrCodeCapacity) }
+    }
+
+    /// The longest account part a user id can give a URI: 256 bytes, each percent-encoded.
+    public static let longestEncodedUser = String(repeating: "\u{E9}", count: maxUserBytes / 2)
 
     public static func algorithm(_ name: String) throws(InputError) -> Digest {
         guard let digest = Digest(rawValue: name.uppercased()) else { throw .invalidAlgorithm(name) }

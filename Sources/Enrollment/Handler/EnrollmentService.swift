@@ -134,8 +134,12 @@ public final class EnrollmentService: Sendable {
         let user = try Validation.user(envelope.user)
         _ = try Validation.commandId(envelope.commandId)
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
-        if case .requestEnrollment(let options) = envelope.command { _ = try Validation.options(options) }
-        if case .regenerateSecret(let options?) = envelope.command { _ = try Validation.options(options) }
+        if case .requestEnrollment(let options) = envelope.command {
+            try Validation.fitsQRCode(try Validation.options(options), account: user, secretLength: policy.secretLength)
+        }
+        if case .regenerateSecret(let options?) = envelope.command {
+            try Validation.fitsQRCode(try Validation.options(options), account: user, secretLength: policy.secretLength)
+        }
         guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
         return (user, keyRing)
     }
