@@ -169,7 +169,7 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["export"]).stdout == text, "a refused import changed the journal")
     }
 
-    @Test("import refuses an edited, truncated or reordered export, naming the line, and leaves no database")
+    @Test("import refuses an edited, truncated or reordered export, or a line that could be read two ways, naming the line, and leaves no database")
     func importRefusesTampering() throws {
         let workspace = try Workspace()
         _ = try populate(workspace)
@@ -180,6 +180,10 @@ struct AuditTrailTests {
             ("truncated", Array(lines.dropFirst()), "line 1"),
             ("reordered", [lines[0], lines[2], lines[1]] + lines.dropFirst(3), "line 2"),
             ("not JSON", [lines[0], "{not json"], "line 2"),
+            // Read two ways: a reader taking the first "type" would see a removal never recorded.
+            ("member twice", [lines[0], "{\"type\":\"AuthenticatorRemoved\"," + lines[1].dropFirst()] + lines.dropFirst(2), "line 2 is not a journal row (it names 'type' twice)"),
+            ("member twice, nested", lines.enumerated().map { $0.offset == 0 ? $0.element.replacingOccurrences(of: "\"actor\":", with: "\"actor\":\"mallory\",\"actor\":") : $0.element }, "line 1 is not a journal row (it names 'actor' twice)"),
+            ("member export never writes", [lines[0], "{\"note\":\"x\"," + lines[1].dropFirst()] + lines.dropFirst(2), "line 2 is not a journal row (it has a member 'note' that export does not write)"),
         ]
         for (name, content, expected) in cases {
             let file = workspace.path("\(name).jsonl")

@@ -77,9 +77,29 @@ public enum JournalArchive {
         ]).canonicalString
     }
 
+    /// The members of an exported line, exactly.
+    static let members: Set<String> = [
+        "position", "streamId", "streamVersion", "eventId", "type", "schemaVersion", "data", "metadata", "recordedAt", "hash",
+    ]
+
     /// Parses one line back into the row it was exported from.
     public static func row(from line: String, number: Int) throws(ArchiveError) -> RecordedEvent {
-        guard case .object(let object)? = try? JSONValue.parse(line) else { throw .malformedLine(line: number, reason: "not a JSON object") }
+        // An export is the audit copy: a line that could be read two ways (a member named twice,
+        // at any depth, where readers disagree on which one counts) or that carries a member
+        // export never writes is refused, not read one way and dropped the other.
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(line, rejectingDuplicates: true)
+        } catch {
+            if case .duplicateMember(let name) = error {
+                throw .malformedLine(line: number, reason: "it names '\(Validation.excerpt(name))' twice")
+            }
+            throw .malformedLine(line: number, reason: "not a JSON object")
+        }
+        guard case .object(let object) = parsed else { throw .malformedLine(line: number, reason: "not a JSON object") }
+        if let unknown = object.keys.filter({ !Self.members.contains($0) }).min() {
+            throw .malformedLine(line: number, reason: "it has a member '\(Validation.excerpt(unknown))' that export does not write")
+        }
         func int(_ key: String) throws(ArchiveError) -> Int64 {
             guard case .int(let value)? = object[key] else { throw .malformedLine(line: number, reason: "\(key) is missing or not an integer") }
             return value
