@@ -342,24 +342,19 @@ struct StatusReport {
     let clock: any EnrollmentClock
 
     func show() throws {
-        // No file, or an empty one (which reading must not turn into a database): nothing enrolled.
+        // No file, an empty one or one without our tables is refused as every other reader
+        // refuses it (exit 3): "none" for a mistyped --db would tell a script that the user
+        // never enrolled. Reading never turns such a file into a database.
         var file = stat()
-        var noDatabase = stat(databasePath, &file) != 0 || file.st_size == 0
-        var summary = AuthenticatorSummary.none(user: user)
-        if noDatabase {
-            // Nothing enrolled.
-        } else if let quick = AuthenticatorsProjection.quickRead(user: user, databasePath: databasePath) {
+        let summary: AuthenticatorSummary
+        if stat(databasePath, &file) == 0, file.st_size > 0,
+           let quick = AuthenticatorsProjection.quickRead(user: user, databasePath: databasePath) {
             // The plain case without setting up GRDB; every other case, and every error, below.
             summary = quick
         } else {
-            do {
-                summary = try GlobalOptions.reporting(json: json) {
-                    let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
-                    return try database.summary(of: user)
-                }
-            } catch let failure as CLIFailure where failure.code == StoreError.databaseMissing(databasePath).code {
-                // An SQLite file with nothing in it yet: as for no file, nothing enrolled.
-                noDatabase = true
+            summary = try GlobalOptions.reporting(json: json) {
+                let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
+                return try database.summary(of: user)
             }
         }
         // As of now, as the API's status says: a first secret past its lifetime is gone even
@@ -384,9 +379,6 @@ struct StatusReport {
             return
         }
         var lines = ["user: \(summary.user)", "status: \(status.rawValue)"]
-        if noDatabase {
-            lines.append("(no enrollment database at \(databasePath) yet)")
-        }
         if summary.status != .none {
             lines.append("issuer: \(summary.issuer ?? "-")  account: \(summary.account ?? "-")")
             lines.append("algorithm: \(summary.algorithm ?? "-")  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
