@@ -215,15 +215,26 @@ struct ConfirmCommand: ParsableCommand {
         if global.json {
             Terminal.json([
                 "user": outcome.user, "accepted": outcome.accepted, "status": status,
-                "reason": outcome.rejection?.code, "message": outcome.rejection?.message,
+                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state) },
                 "replacementPending": outcome.state.pending?.isReplacement ?? false,
             ])
         }
         if let rejection = outcome.rejection {
-            Terminal.error(rejection.message, hint: rejection.code)
+            Terminal.error(Self.message(for: rejection, outcome.state), hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         if !global.json { Terminal.line("Code accepted: the authenticator app is now active for \(outcome.user).") }
+    }
+}
+
+extension ConfirmCommand {
+    /// The refusal's message; for a wrong code while a replacement is pending, which of the app's
+    /// entries to read: after a regenerate the app may list the old entry beside the new one
+    /// under the same name. The same words for every wrong code, so that nobody learns whether
+    /// a code was the old secret's.
+    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState) -> String {
+        guard case .invalidCode(let remaining) = rejection, state.pending?.isReplacement == true else { return rejection.message }
+        return "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
     }
 }
 

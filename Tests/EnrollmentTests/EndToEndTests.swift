@@ -145,6 +145,11 @@ struct EndToEndTests {
             let (wrong, wrongJSON) = try workspace.enrollJSON(["confirm", "dave", oldCode], environment: ["ENROLL_NOW": "\(now + 90)"])
             #expect(wrong.status == 1)
             #expect(wrongJSON["reason"] as? String == "invalid_code")
+            // The app lists both entries under one name: the message says which one to read.
+            let hint = "if the app shows two entries for this account, type the code of the one scanned last"
+            #expect((wrongJSON["message"] as? String)?.contains(hint) == true, "\(wrongJSON)")
+            let text = try workspace.enroll(["confirm", "dave", oldCode], environment: ["ENROLL_NOW": "\(now + 90)"])
+            #expect(text.status == 1 && text.stderr.contains(hint) && text.stderr.contains("3 attempts left"), "\(text.stderr)")
         }
         let (right, rightJSON) = try workspace.enrollJSON(["confirm", "dave", newCode], environment: ["ENROLL_NOW": "\(now + 90)"])
         #expect(right.status == 0, "\(right.stderr)")

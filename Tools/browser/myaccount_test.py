@@ -177,7 +177,7 @@ def main():
         old_code, new_code = totp(uri), totp(new_uri)
         if old_code != new_code:
             type_code(driver, old_code)
-            check(message(driver, wait, "not correct"), "the old secret's code no longer works")
+            check(message(driver, wait, "added last"), "the old secret's code is refused, and the message says which of the app's two entries to read")
         type_code(driver, totp(new_uri))
         check(message(driver, wait, "enabled"), "the new secret's code enables it")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")

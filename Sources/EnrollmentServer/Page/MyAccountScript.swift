@@ -196,9 +196,14 @@ extension MyAccountPage {
             if (result.status === 200) {
               const left = result.data.remainingAttempts;
               const tail = (typeof left === 'number') ? ' ' + left + (left === 1 ? ' attempt' : ' attempts') + ' left before verification is locked.' : '';
+              // After Regenerate the app may list the old entry beside the new one, under the
+              // same name: say which one to read (the same words for every wrong code, so the
+              // page tells nobody whether a code was the old secret's).
               say(result.data.reason === 'code_reused'
                 ? 'That code was already used. Wait for your app to show the next code and type that one.' + tail
-                : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + tail, 'error');
+                : result.data.replacementPending
+                  ? 'That code is not correct for the new QR code. If your app shows two entries for this account, type the code of the one you added last, and check that your phone\u2019s clock is right.' + tail
+                  : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + tail, 'error');
               clearBoxes();
               return;
             }
