@@ -95,6 +95,9 @@ public struct CLIFailure: Error {
     var message: String
     var exitCode: Int32
     var json: Bool = false
+    /// A refusal by the domain ends with its machine code, as `confirm` always printed it
+    /// (`… (not_enrolled)`), whichever command refused.
+    var showsCode = false
 
     public init(code: String, message: String, exitCode: Int32, json: Bool = false) {
         self.code = code
@@ -124,7 +127,9 @@ public struct CLIFailure: Error {
     }
 
     static func rejection(_ rejection: EnrollmentRejection) -> CLIFailure {
-        CLIFailure(code: rejection.code, message: rejection.message, exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
+        var failure = CLIFailure(code: rejection.code, message: rejection.message, exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
+        failure.showsCode = true
+        return failure
     }
 
     public static func usage(_ message: String) -> CLIFailure {
@@ -140,7 +145,7 @@ public struct CLIFailure: Error {
 
     func report() -> Int32 {
         if json { Terminal.json(["error": code, "message": message]) }
-        Terminal.error(message, hint: nil)
+        Terminal.error(message, hint: showsCode ? code : nil)
         return exitCode
     }
 }

@@ -71,7 +71,14 @@ public struct KeyRing: Sendable {
             return try KeyRing(masterKey: key, keyFilePath: path)
         }
         guard let data = manager.contents(atPath: path) else {
-            let reason = access(path, R_OK) != 0 ? "it cannot be read: \(String(cString: strerror(errno))); check its owner and mode" : "it cannot be read"
+            var isDirectory: ObjCBool = false
+            let reason = if manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                "it is a directory, not a file"
+            } else if access(path, R_OK) != 0 {
+                "it cannot be read: \(String(cString: strerror(errno))); check its owner and mode"
+            } else {
+                "it cannot be read"
+            }
             throw .keyFileMalformed(path: path, reason: reason)
         }
         guard let text = String(data: data, encoding: .utf8) else { throw .keyFileMalformed(path: path, reason: "it is not text") }
