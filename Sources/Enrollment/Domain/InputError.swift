@@ -146,6 +146,10 @@ public enum Validation {
     /// in both the label and the `issuer` parameter), so long non-ASCII names could otherwise
     /// issue a secret whose QR code can never be drawn.
     public static func fitsQRCode(_ options: EnrollmentOptions, account: String, secretLength: Int) throws(InputError) {
+        // Percent-encoding at most triples a name's bytes; the rest of the URI is under 150 bytes
+        // plus the Base32 secret. Names far below the limit (nearly all) need no URI built.
+        let bound = 6 * options.issuer.utf8.count + 3 * (options.account ?? account).utf8.count + 150 + 2 * secretLength
+        if bound <= qrCodeCapacity { return }
         let uri = OTPAuthURI(
             issuer: options.issuer, account: options.account ?? account,
             secret: [UInt8](repeating: 0, count: secretLength), parameters: options.parameters)
