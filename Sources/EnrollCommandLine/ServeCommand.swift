@@ -15,7 +15,8 @@ public struct ServeOptions: ParsableArguments {
             with RS256/ES256 and a public key (--jwt-public-key); 'exp' is required, 'nbf' is \
             honoured, and 'iss' and 'aud' are checked when --jwt-issuer and --jwt-audience are \
             given. --demo prints a page address with \
-            a ready token for a demo user (with a random secret unless one is given). SIGTERM or \
+            a ready token for a demo user (with a random secret unless one is given). GET /health \
+            (no token) answers 200 while the journal can be read with the key file, else 503. SIGTERM or \
             Ctrl-C stops accepting connections, lets requests in flight finish, and exits. Access \
             logs go to stderr and never contain tokens, secrets or codes.
             """)

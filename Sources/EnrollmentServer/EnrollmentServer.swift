@@ -18,17 +18,19 @@ public enum EnrollmentServer {
     ) -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: AccessLogMiddleware(logger: logger))
-        TOTPRoutes(engine: Engine(service: service), verifier: verifier, configuration: configuration).register(on: router)
+        let engine = Engine(service: service)
+        TOTPRoutes(engine: engine, verifier: verifier, configuration: configuration).register(on: router)
+        HealthRoute(engine: engine).register(on: router)
         MyAccountPage.register(on: router)
         return router
     }
 
     /// The methods `path` is served with (empty for a path that is not served), for the `Allow`
-    /// header of a 405. Listed beside the routes they describe: ``TOTPRoutes/methods`` and
-    /// ``MyAccountPage/methods``.
+    /// header of a 405. Listed beside the routes they describe: ``TOTPRoutes/methods``,
+    /// ``MyAccountPage/methods`` and ``HealthRoute/methods``.
     static func allowedMethods(path: String) -> [HTTPRequest.Method] {
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-        return TOTPRoutes.methods[trimmed] ?? MyAccountPage.methods[trimmed] ?? []
+        return TOTPRoutes.methods[trimmed] ?? MyAccountPage.methods[trimmed] ?? HealthRoute.methods[trimmed] ?? []
     }
 
     /// HEAD (RFC 9110 §9.3.2): the GET answer's status and headers, with the length it would

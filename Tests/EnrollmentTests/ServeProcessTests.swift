@@ -190,18 +190,24 @@ struct ServeProcessTests {
         #expect(try await Task.detached { try RawHTTP.statusLineRetrying(port: port) }.value == "HTTP/1.1 200 OK")
     }
 
-    @Test("after `keys rotate`, a server still holding the old key file answers 503 service_reconfiguring and logs that it must be restarted with the new one")
+    @Test("after `keys rotate`, a server still holding the old key file answers 503 service_reconfiguring, its health check too, and logs that it must be restarted with the new one")
     func serverAfterKeyRotation() throws {
         let workspace = try Workspace()
         let server = try Server(workspace)
         defer { _ = server.stop() }
         let token = try Self.token("alice")
         #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+        // The health check needs no token and says nothing about users.
+        let healthy = try Self.call(server.port, "GET", path: "/health", token: "")
+        #expect(healthy.status == 200 && healthy.body as NSDictionary == ["status": "ok"] as NSDictionary, "\(healthy.body)")
+        #expect(try Self.call(server.port, "POST", path: "/health", token: "").status == 405)
         let rotated = try workspace.enroll(["keys", "rotate", "--new-key-file", workspace.path("new.key")])
         #expect(rotated.status == 0, "\(rotated.stderr)")
         let reply = try Self.call(server.port, "POST", token: token, json: #"{"action":"VIEW"}"#)
         #expect(reply.status == 503, "\(reply.body)")
         #expect(reply.body["code"] as? String == "service_reconfiguring", "\(reply.body)")
+        let unhealthy = try Self.call(server.port, "GET", path: "/health", token: "")
+        #expect(unhealthy.status == 503 && unhealthy.body["code"] as? String == "service_reconfiguring", "\(unhealthy.body)")
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline, !server.errors.text.contains("restart every `enroll serve` with --key-file NEW") { Thread.sleep(forTimeInterval: 0.05) }
         #expect(server.errors.text.contains("restart every `enroll serve` with --key-file NEW"), "\(server.errors.text)")

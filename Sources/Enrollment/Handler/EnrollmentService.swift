@@ -381,6 +381,22 @@ extension EnrollmentDatabase {
     }
 }
 
+extension EnrollmentService {
+    /// What a health check asks: can the journal be read, and does the key file still match
+    /// it (after `enroll keys rotate` a running server holds a stale key and must be
+    /// restarted)? Throws the ``StoreError`` that says why not.
+    public func checkHealth() throws(StoreError) {
+        do {
+            try database.writer.read { db in
+                try keyRing?.checkMatches(db)
+                _ = try EventJournal.head(in: db)
+            }
+        } catch {
+            throw database.failure(error)
+        }
+    }
+}
+
 extension KeyRing {
     func checkMatches(_ db: Database) throws {
         if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1"), Array(stored) != keyId {

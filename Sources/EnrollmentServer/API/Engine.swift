@@ -28,6 +28,11 @@ struct Engine: Sendable {
         try await offload { try service.load(user) }
     }
 
+    /// Whether the journal can be read with this key file (``HealthRoute``).
+    func checkHealth() async throws {
+        try await offload { try service.checkHealth() }
+    }
+
     /// The user's audit timeline (never a secret or a code), oldest first.
     func history(of user: String, after position: Int64, limit: Int) async throws -> [HistoryEntry] {
         try await offload { try AuditTrail(database: service.database).history(of: user, after: position, limit: limit) }

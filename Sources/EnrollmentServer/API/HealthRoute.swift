@@ -1,0 +1,36 @@
+import Enrollment
+import Foundation
+import Hummingbird
+
+/// `GET /health` (and `HEAD`): for load balancers and orchestrators (a Kubernetes readiness or
+/// liveness probe), without a token.
+///
+/// 200 `{"status":"ok"}` when the journal can be read and the key file still matches it; else
+/// 503 in the API's error shape with the reason's code (`service_reconfiguring` after `enroll
+/// keys rotate`, `database_busy`, or the storage error), and the cause in the server log. The
+/// answer says nothing about users or the journal's size: anyone who reaches the port may ask.
+struct HealthRoute: Sendable {
+    static let path = "/health"
+    static let methods: [String: [HTTPRequest.Method]] = [path: [.get, .head]]
+
+    let engine: Engine
+
+    func register(on router: Router<ServerRequestContext>) {
+        router.get(RouterPath(Self.path)) { _, _ in try await check() }
+        router.head(RouterPath(Self.path)) { _, _ in EnrollmentServer.head(try await check()) }
+    }
+
+    func check() async throws -> Response {
+        do {
+            try await engine.checkHealth()
+        } catch let error as StoreError {
+            var failure = APIError.store(error)
+            // Whatever the cause, "not ready": a probe reads the status, not the reason.
+            failure.status = .serviceUnavailable
+            throw failure
+        }
+        var headers = TOTPRoutes.noStore
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+}
