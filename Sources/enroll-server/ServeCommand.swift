@@ -58,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
             if json {
                 // One object, once listening: a script that asked for --port 0 learns the port.
                 Terminal.json([
-                    "listening": base, "port": bound, "api": api, "page": page,
+                    "listening": base, "port": bound, "api": api, "page": page, "health": "\(base)/health",
                     "demoPage": demoToken.map { "\(page)#token=\($0)" }, "demoUser": demoToken.map { _ in demoUser },
                 ])
                 return

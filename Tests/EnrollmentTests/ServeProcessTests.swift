@@ -150,6 +150,7 @@ struct ServeProcessTests {
         #expect(port == server.port && port > 0)
         #expect(object["listening"] as? String == "http://127.0.0.1:\(port)")
         #expect(object["api"] as? String == "http://127.0.0.1:\(port)/api/users/v1/me/totp")
+        #expect(object["health"] as? String == "http://127.0.0.1:\(port)/health")
         #expect(object["demoUser"] as? String == "carol")
         let demoPage = try #require(object["demoPage"] as? String)
         #expect(demoPage.hasPrefix("http://127.0.0.1:\(port)/myaccount#token="))
