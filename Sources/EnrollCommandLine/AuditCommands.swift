@@ -157,7 +157,8 @@ struct ActivityCommand: ParsableCommand {
         discussion: """
             Days are UTC. "abandoned" counts pending secrets that expired unconfirmed, on the day the \
             journal recorded the expiry: the next command for that user records it. Expiries no command \
-            has recorded yet (a user who never came back) are counted in a line under the table. "failed" \
+            has recorded yet (a user who never came back) are counted on the day they expired, in an \
+            UNRECORDED column (JSON: unrecordedExpiries). "failed" \
             counts wrong or reused codes. Reads the enrollment_activity projection (refused with exit 3 if it must be \
             rebuilt first: run rebuild-projections). With --json, prints one JSON object per row.
             """)
@@ -191,17 +192,29 @@ struct ActivityCommand: ParsableCommand {
     func run() throws {
         let first = try day(since, "since"), last = try day(until, "until")
         let now = global.clock.now()
-        let (rows, unrecorded) = try global.reporting {
+        let (counted, unrecorded) = try global.reporting {
             let database = try global.openExisting()
             do {
                 return try database.writer.read { db in
                     (try EnrollmentActivityProjection().read(from: first, through: last, issuer: issuer, in: db),
-                     try AuthenticatorsProjection().unrecordedExpiries(before: now, issuer: issuer, in: db))
+                     try AuthenticatorsProjection().unrecordedExpiries(before: now, from: first, through: last, issuer: issuer, in: db))
                 }
             } catch {
                 throw StoreError(error, path: database.path)
             }
         }
+        // Expiries no command has recorded yet, on the day and under the issuer they expired.
+        var rows = counted
+        for expiry in unrecorded {
+            if let index = rows.firstIndex(where: { $0.day == expiry.day && $0.issuer == expiry.issuer }) {
+                rows[index].unrecordedExpiries = expiry.count
+            } else {
+                var row = ActivityCount(day: expiry.day, issuer: expiry.issuer)
+                row.unrecordedExpiries = expiry.count
+                rows.append(row)
+            }
+        }
+        rows.sort { ($0.day, $0.issuer) < ($1.day, $1.issuer) }
         let output = OutputBuffer()
         if global.json {
             for row in rows {
@@ -210,21 +223,27 @@ struct ActivityCommand: ParsableCommand {
                     "regenerated": .int(Int64(row.regenerated)), "confirmed": .int(Int64(row.confirmed)),
                     "abandoned": .int(Int64(row.abandoned)), "failedCodes": .int(Int64(row.failedCodes)),
                     "locks": .int(Int64(row.locks)), "removed": .int(Int64(row.removed)),
+                    "unrecordedExpiries": .int(Int64(row.unrecordedExpiries)),
                 ]).canonicalString)
             }
         } else if rows.isEmpty {
-            try output.line("No enrollment activity recorded in that range.")
+            try output.line(issuer.map { "No enrollment activity recorded for the issuer '\($0.prefix(80))' in that range (issuers match exactly, case included)." }
+                ?? "No enrollment activity recorded in that range.")
         } else {
             func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
-            try output.line(pad("DAY", 12) + pad("ISSUER", 20) + ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"].map { pad($0, 12) }.joined())
+            let unrecordedColumn = rows.contains { $0.unrecordedExpiries > 0 }
+            var columns = ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"]
+            if unrecordedColumn { columns.append("UNRECORDED*") }
+            try output.line(pad("DAY", 12) + pad("ISSUER", 20) + columns.map { pad($0, 12) }.joined())
             for row in rows {
-                let counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
+                var counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
+                if unrecordedColumn { counts.append(row.unrecordedExpiries) }
                 try output.line(pad(row.day, 12) + pad(row.issuer, 20) + counts.map { pad(String($0), 12) }.joined())
             }
-        }
-        if !global.json, unrecorded > 0 {
-            try output.line(
-                "Not counted above: \(unrecorded) pending secret\(unrecorded == 1 ? " has" : "s have") expired unconfirmed with no command since to record it (`enroll status USER` shows each as expired).")
+            if unrecordedColumn {
+                try output.line(
+                    "* pending secrets that expired unconfirmed that day and that no command has recorded yet (the user has not come back; `enroll status USER` shows each as expired); once one is recorded it counts as ABANDONED on that command's day")
+            }
         }
         try output.flush()
     }

@@ -61,8 +61,10 @@ struct ActivityTests {
         let lines = table.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 4 && lines[0].hasPrefix("DAY") && lines[0].contains("FAILED"), "\(table.stdout)")
         #expect(lines[1].hasPrefix("2025-11-29  ACME") && lines[2].hasPrefix("2025-11-30  Globex"), "\(table.stdout)")
-        // alice's secret expired the day before, and no command has recorded it yet.
-        #expect(lines[3].hasPrefix("Not counted above: 1 pending secret has expired unconfirmed"), "\(table.stdout)")
+        // alice's secret expired the day before, and no command has recorded it yet: counted on
+        // the day it expired, in a column of its own, explained under the table.
+        #expect(lines[0].hasSuffix("UNRECORDED* ") && lines[1].split(separator: " ").last == "1" && lines[2].split(separator: " ").last == "0", "\(table.stdout)")
+        #expect(lines[3].hasPrefix("* pending secrets that expired unconfirmed that day and that no command has recorded yet"), "\(table.stdout)")
         let one = try workspace.enroll(["activity", "--since", "2025-11-30", "--json"])
         #expect(one.stdout.split(separator: "\n").count == 1 && one.stdout.contains("\"issuer\":\"Globex\""))
         let acme = try workspace.enroll(["activity", "--issuer", "ACME", "--json"])
@@ -71,24 +73,34 @@ struct ActivityTests {
         #expect(bad.status == 2 && bad.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test("an expiry no command has recorded yet is not in the abandoned column but in a line under the table (per issuer); once recorded it is counted")
+    @Test("an expiry no command has recorded yet is counted on the day it expired, per issuer, within --since/--until, in text and JSON; once recorded it counts as abandoned on the recording day")
     func unrecordedExpiries() throws {
         let workspace = try Workspace()
-        let t0: Int64 = 1_764_421_576
+        let t0: Int64 = 1_764_421_576  // 2025-11-29T13:06:16Z; the secrets expire 10 minutes later
         _ = try workspace.enroll(["request", "gone", "--issuer", "ACME"], environment: ["ENROLL_NOW": "\(t0)"])
         _ = try workspace.enroll(["request", "back", "--issuer", "Globex"], environment: ["ENROLL_NOW": "\(t0)"])
+        func rows(_ arguments: [String], at now: Int64) throws -> [[String: Any]] {
+            let result = try workspace.enroll(["activity", "--json"] + arguments, environment: ["ENROLL_NOW": "\(now)"])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        func unrecorded(_ rows: [[String: Any]]) -> [String] {
+            rows.filter { ($0["unrecordedExpiries"] as? Int ?? 0) > 0 }.map { "\($0["day"] ?? "")/\($0["issuer"] ?? ""): \($0["unrecordedExpiries"] ?? "")" }
+        }
         let before = try workspace.enroll(["activity"], environment: ["ENROLL_NOW": "\(t0 + 60)"])
-        #expect(!before.stdout.contains("Not counted above"), "nothing expired yet: \(before.stdout)")
-        let later = ["ENROLL_NOW": "\(t0 + 3 * 86_400)"]
-        let both = try workspace.enroll(["activity"], environment: later)
-        #expect(both.stdout.contains("Not counted above: 2 pending secrets have expired unconfirmed"), "\(both.stdout)")
-        let acme = try workspace.enroll(["activity", "--issuer", "ACME"], environment: later)
-        #expect(acme.stdout.contains("Not counted above: 1 pending secret has expired unconfirmed"), "\(acme.stdout)")
-        // back returns: the command records the expiry, which is now counted as abandoned.
-        #expect(try workspace.enroll(["confirm", "back", "123456"], environment: later).status == 1)
-        let after = try workspace.enroll(["activity", "--json"], environment: later)
-        #expect(after.stdout.contains("\"abandoned\":1"), "\(after.stdout)")
-        let text = try workspace.enroll(["activity"], environment: later)
-        #expect(text.stdout.contains("Not counted above: 1 pending secret has expired"), "\(text.stdout)")
+        #expect(!before.stdout.contains("UNRECORDED"), "nothing expired yet: \(before.stdout)")
+        let later = t0 + 3 * 86_400
+        #expect(unrecorded(try rows([], at: later)) == ["2025-11-29/ACME: 1", "2025-11-29/Globex: 1"])
+        #expect(unrecorded(try rows(["--issuer", "ACME"], at: later)) == ["2025-11-29/ACME: 1"])
+        // Only the expiries of the days asked for.
+        #expect(try rows(["--since", "2025-11-30"], at: later).isEmpty)
+        #expect(try rows(["--until", "2025-11-28"], at: later).isEmpty)
+        let empty = try workspace.enroll(["activity", "--since", "2030-01-01"], environment: ["ENROLL_NOW": "\(later)"])
+        #expect(empty.stdout == "No enrollment activity recorded in that range.\n", "\(empty.stdout)")
+        // back returns: the command records the expiry, now abandoned on the day it was recorded.
+        #expect(try workspace.enroll(["confirm", "back", "123456"], environment: ["ENROLL_NOW": "\(later)"]).status == 1)
+        let after = try rows([], at: later)
+        #expect(unrecorded(after) == ["2025-11-29/ACME: 1"])
+        #expect(after.contains { $0["day"] as? String == "2025-12-02" && $0["issuer"] as? String == "Globex" && $0["abandoned"] as? Int == 1 }, "\(after)")
     }
 }

@@ -48,17 +48,23 @@ public struct AuthenticatorsProjection: Projection {
 
     /// Pending secrets (first ones and replacements) past their expiry that no command has
     /// recorded as expired yet, which the projection still holds as pending: what `activity`'s
-    /// "abandoned" cannot count until a later command records the expiry. `nil` issuer: every
-    /// issuer. 0 when this projection cannot be read (stale, or written by a newer version).
-    public func unrecordedExpiries(before now: UnixTime, issuer: String?, in db: Database) throws -> Int {
-        guard (try? ProjectionStatus.requireCurrent(self, in: db)) != nil else { return 0 }
-        var sql = "SELECT COUNT(*) FROM \"\(name)\" WHERE pending_expires_at IS NOT NULL AND pending_expires_at <= ?"
+    /// "abandoned" cannot count until a later command records the expiry. Counted per UTC day
+    /// of the expiry and issuer (the pending secret's), within the days given (`nil`: open).
+    /// Empty when this projection cannot be read (stale, or written by a newer version).
+    public func unrecordedExpiries(
+        before now: UnixTime, from firstDay: String? = nil, through lastDay: String? = nil, issuer: String? = nil, in db: Database
+    ) throws -> [(day: String, issuer: String, count: Int)] {
+        guard (try? ProjectionStatus.requireCurrent(self, in: db)) != nil else { return [] }
+        var sql = """
+            SELECT date(pending_expires_at, 'unixepoch') AS day, COALESCE(pending_issuer, issuer, '') AS expired_issuer, COUNT(*)
+            FROM "\(name)" WHERE pending_expires_at IS NOT NULL AND pending_expires_at <= ?
+            """
         var arguments: StatementArguments = [now]
-        if let issuer {
-            sql += " AND COALESCE(pending_issuer, issuer) = ?"
-            arguments += [issuer]
-        }
-        return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        if let firstDay { sql += " AND date(pending_expires_at, 'unixepoch') >= ?"; arguments += [firstDay] }
+        if let lastDay { sql += " AND date(pending_expires_at, 'unixepoch') <= ?"; arguments += [lastDay] }
+        if let issuer { sql += " AND COALESCE(pending_issuer, issuer) = ?"; arguments += [issuer] }
+        sql += " GROUP BY day, expired_issuer ORDER BY day, expired_issuer"
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in (day: row[0], issuer: row[1], count: row[2]) }
     }
 
     /// One user's row, refusing a stale projection.

@@ -88,6 +88,16 @@ public struct ActivityCount: Sendable, Hashable, Codable {
     public var failedCodes: Int
     public var locks: Int
     public var removed: Int
+    /// Pending secrets that expired unconfirmed on this day and that no command has recorded
+    /// yet (not a column of the projection: ``AuthenticatorsProjection/unrecordedExpiries(before:from:through:issuer:in:)``).
+    /// Once a command records one, it counts in ``abandoned`` on that command's day.
+    public var unrecordedExpiries = 0
+
+    /// A day and issuer with nothing counted yet.
+    public init(day: String, issuer: String) {
+        (self.day, self.issuer) = (day, issuer)
+        (requested, regenerated, confirmed, abandoned, failedCodes, locks, removed) = (0, 0, 0, 0, 0, 0, 0)
+    }
 
     init(row: Row) {
         day = row["day"]
