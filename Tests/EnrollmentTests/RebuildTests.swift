@@ -227,7 +227,7 @@ struct RebuildTests {
         #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
     }
 
-    @Test("Ctrl-C or SIGTERM midway: exit 130/143 with one line saying how to resume; the next run resumes and ends equal to the inline projection")
+    @Test("Ctrl-C or SIGTERM midway: exit 130/143 with one line saying how to resume (with --json also one JSON object on stdout); the next run resumes and ends equal to the inline projection")
     func interruptedBySignal() throws {
         let workspace = try Workspace()
         try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
@@ -238,9 +238,10 @@ struct RebuildTests {
             let start = (try? checkpoint("authenticators_rebuild", in: workspace.database))?.position ?? 0
             let process = Process()
             process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "200"]
-            let errors = Pipe()
-            process.standardOutput = FileHandle.nullDevice
+            let json = signal == SIGTERM
+            process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "200"] + (json ? ["--json"] : [])
+            let errors = Pipe(), output = Pipe()
+            process.standardOutput = output
             process.standardError = errors
             try process.run()
             let deadline = Date().addingTimeInterval(60)
@@ -252,12 +253,60 @@ struct RebuildTests {
             kill(process.processIdentifier, signal)
             process.waitUntilExit()
             let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(process.terminationStatus == 128 + signal, "\(process.terminationReason) \(process.terminationStatus)")
-            #expect(stderr == "rebuild-projections: interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)\n", "\(stderr)")
+            // Into a pipe, a slow machine may have printed a progress line (every 5 s) before.
+            let lines = stderr.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.last == "" && lines.dropLast().last == "rebuild-projections: interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)", "\(stderr)")
+            #expect(lines.dropLast(2).allSatisfy { $0.hasPrefix("rebuild-projections: authenticators ") && $0.contains(" events/s, about ") }, "\(stderr)")
+            if json {
+                #expect(stdout == #"{"error":"interrupted","message":"interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"}"# + "\n", "\(stdout)")
+            } else {
+                #expect(stdout.isEmpty, "\(stdout)")
+            }
         }
         let second = try Processes.run(tool, ["--db", workspace.database, "--projection", "authenticators"])
         #expect(second.status == 0 && second.stdout.contains("resumed from position"), "\(second.stdout) \(second.stderr)")
         #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
+    }
+
+    @Test("into a pipe (a cron job, a systemd log), a long rebuild prints a progress line every five seconds instead of the terminal's bar")
+    func progressLinesWhenPiped() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Processes.product("rebuild-projections"))
+        // One event per batch: long enough to report progress.
+        process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "1", "--threads", "0"]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        let started = Date()
+        try process.run()
+        // Blocking reads on a thread of its own until the first line (the serve tests' pattern).
+        let firstLine = Mutex<String?>(nil)
+        let reader = Thread {
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = errors.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                bytes += chunk
+                if let newline = bytes.firstIndex(of: 10) {
+                    firstLine.withLock { $0 = String(decoding: bytes[..<newline], as: UTF8.self) }
+                    break
+                }
+            }
+        }
+        reader.start()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && process.isRunning && firstLine.withLock({ $0 }) == nil { usleep(50_000) }
+        let elapsed = Date().timeIntervalSince(started)
+        if process.isRunning { kill(process.processIdentifier, SIGINT) }
+        process.waitUntilExit()
+        let line = try #require(firstLine.withLock { $0 }, "no progress line within 60 s")
+        #expect(line.hasPrefix("rebuild-projections: authenticators ") && line.contains("/100000 events") && line.contains(" left)"), "\(line)")
+        #expect(!line.contains("\u{1B}") && !line.contains("\r"), "no terminal control characters into a pipe: \(line)")
+        #expect(elapsed >= 4.5, "the first line comes after five seconds, not at once (\(elapsed) s)")
     }
 
     @Test("a projection that appends did not keep up to date (its checkpoint behind the journal's head) is refused by readers naming the fix, never read as if current; a rebuild fixes it")

@@ -84,9 +84,9 @@ struct RebuildProjections: ParsableCommand {
         // Each named projection once, in the order first named.
         var named = Set<String>()
         let targets = all ? Projections.all : projection.filter { named.insert($0).inserted }.compactMap(Projections.named)
-        Interruption.install()
+        Interruption.install(json: json)
         for target in targets {
-            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1 && !json)
+            let bar = ProgressBar(json ? .off : isatty(STDERR_FILENO) == 1 ? .bar : .lines)
             let summary: RebuildSummary
             do {
                 summary = try rebuilder.rebuild(target) { bar.show($0) }
@@ -238,10 +238,14 @@ enum Output {
 enum Interruption {
     /// Prepared before any signal arrives: a handler may only call async-signal-safe functions.
     nonisolated(unsafe) static var message: [UInt8] = []
+    /// With --json, the same as one JSON object on stdout, as every other failure is.
+    nonisolated(unsafe) static var jsonMessage: [UInt8] = []
 
-    static func install() {
+    static func install(json: Bool) {
         let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" : ""
-        message = Array((clear + "rebuild-projections: interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)\n").utf8)
+        let text = "interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"
+        message = Array((clear + "rebuild-projections: " + text + "\n").utf8)
+        if json { jsonMessage = Array((JSONValue.object(["error": .string("interrupted"), "message": .string(text)]).canonicalString + "\n").utf8) }
         // Delivered even when the parent left them blocked (a mask is inherited across exec).
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -250,6 +254,7 @@ enum Interruption {
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         for signal in [SIGINT, SIGTERM] {
             Foundation.signal(signal) { received in
+                Interruption.jsonMessage.withUnsafeBytes { bytes in _ = write(STDOUT_FILENO, bytes.baseAddress, bytes.count) }
                 Interruption.message.withUnsafeBytes { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
                 _exit(128 + received)
             }
@@ -257,24 +262,36 @@ enum Interruption {
     }
 }
 
-/// A one-line progress bar on stderr, redrawn at most ten times a second.
+/// Progress on stderr: on a terminal a one-line bar redrawn at most ten times a second; into a
+/// pipe or a log (cron, systemd) a line every five seconds, so a long rebuild shows it is alive;
+/// nothing with --json.
 final class ProgressBar {
-    let enabled: Bool
+    enum Mode { case bar, lines, off }
+    let mode: Mode
     var lastDraw = Date.distantPast
     var drawn = false
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(_ mode: Mode) { self.mode = mode }
 
     func show(_ progress: RebuildProgress) {
-        guard enabled, Date().timeIntervalSince(lastDraw) >= 0.1 || progress.remaining == 0 else { return }
+        let interval: TimeInterval = mode == .bar ? 0.1 : 5
+        guard mode != .off, Date().timeIntervalSince(lastDraw) >= interval || (mode == .bar && progress.remaining == 0) else { return }
+        // The first line after five seconds, not at once: a short rebuild prints only its result.
+        if mode == .lines && lastDraw == .distantPast { lastDraw = Date(); return }
         lastDraw = Date()
-        let width = 30
-        let filled = Int(progress.fraction * Double(width))
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let eta = progress.estimatedSecondsLeft.map { seconds in
             let s = Int(seconds.rounded(.up))
             return String(format: "%d:%02d", s / 60, s % 60)
         } ?? "--:--"
+        if mode == .lines {
+            let line = String(format: "rebuild-projections: %@ %d%% (%d/%d events, %d events/s, about %@ left)\n",
+                progress.projection, Int(progress.fraction * 100), progress.position, progress.head, Int(progress.eventsPerSecond), eta)
+            Output.write(Array(line.utf8), to: STDERR_FILENO)
+            return
+        }
+        let width = 30
+        let filled = Int(progress.fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let line = String(format: "\r%@ [%@] %3d%%  %d/%d events  %d events/s  ETA %@ ",
             progress.projection, bar, Int(progress.fraction * 100), progress.position, progress.head, Int(progress.eventsPerSecond), eta)
         Output.write(Array(line.utf8), to: STDERR_FILENO)
