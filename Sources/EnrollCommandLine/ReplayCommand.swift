@@ -47,7 +47,8 @@ struct ReplayCommand: ParsableCommand {
             } catch {
                 malformed += 1
                 if json {
-                    Terminal.json(["file": path, "passed": false, "error": error.description])
+                    // As everywhere in this command line: `error` the machine code, `message` the text.
+                    Terminal.json(["file": path, "passed": false, "error": error.code, "message": error.description])
                 } else {
                     Terminal.line("ERROR \(path): \(error.reason)")
                 }

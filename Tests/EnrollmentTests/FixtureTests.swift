@@ -165,6 +165,89 @@ struct FixtureTests {
         }
     }
 
+    /// The recorded journal the edits below start from, and its tables as recorded.
+    static let recorded = root.appendingPathComponent("journals/before-remaining-attempts").path
+    static let activityACME = #"{"abandoned":0,"confirmed":1,"day":"2025-11-29","failed_codes":3,"issuer":"ACME","locks":0,"regenerated":0,"removed":0,"requested":2},"#
+    static let bob = #""replacement_pending":0,"requested_at":1764421616,"status":"pending","stream_version":3,"updated_at":1764421636,"user_id":"bob""#
+
+    /// An edit of the recorded journal's .expected.json, the exit status it must give, and what
+    /// the report must (and must not) say.
+    struct ExpectedEdit: Sendable, CustomTestStringConvertible {
+        var from: String
+        var to: String
+        var status: Int32
+        var messages: [String]
+        var absent: [String] = []
+        var testDescription: String { "\(from.prefix(30)) → \(to.prefix(50))" }
+    }
+
+    static let expectedEdits: [ExpectedEdit] = [
+        ExpectedEdit(from: #""status":"pending","stream_version":3"#, to: #""status":"active","status":"pending","stream_version":3"#, status: 2,
+                     messages: ["ERROR", #"its .expected.json names the member "status" more than once in an object; keep one"#]),
+        ExpectedEdit(from: #""projections": {"#, to: #""projections": {"authenticators": [],"#, status: 2,
+                     messages: [#"its .expected.json names the member "authenticators" more than once in an object; keep one"#]),
+        ExpectedEdit(from: #""projections":"#, to: #""extra": 1, "projections":"#, status: 2,
+                     messages: [#"its .expected.json has a member "extra" besides "projections"; remove it"#]),
+        ExpectedEdit(from: #""failed_attempts":2,"#, to: #""failed_attempts":2,"bogus_col":1,"#, status: 1,
+                     messages: ["FAIL", "projection authenticators: the expected rows name bogus_col, which its table does not have; its columns are account, activated_at, algorithm, "],
+                     absent: [#"- {"#]),
+        ExpectedEdit(from: #""failed_attempts":2,"#, to: #""failed_attempts":3,"#, status: 1,
+                     messages: ["4 rows expected, 4 found; 0 missing, 0 unexpected, 1 with other values", #"row user_id "bob":"#, "- failed_attempts: 3", "+ failed_attempts: 2"],
+                     absent: [#"- {"#, #"+ {"#, "replacement_pending"]),
+        ExpectedEdit(from: bob, to: bob.replacingOccurrences(of: #""replacement_pending":0"#, with: #""replacement_pending":false"#), status: 1,
+                     messages: [#"row user_id "bob":"#, "- replacement_pending: false (SQLite has no booleans: write 0 or 1)", "+ replacement_pending: 0"]),
+        ExpectedEdit(from: activityACME, to: activityACME + activityACME, status: 1,
+                     messages: [#"row day "2025-11-29", issuer "ACME" is expected 2 times; a table holds one row per key"#], absent: [#"issuer "ACME":"#, "- {"]),
+        ExpectedEdit(from: #""user_id":"carol""#, to: #""user_id":"carla""#, status: 1,
+                     messages: ["1 missing, 1 unexpected, 0 with other values", #"- {"account":null"#, #""user_id":"carla"}"#, #"+ {"account":null"#], absent: ["row user_id"]),
+    ]
+
+    @Test("a recorded journal's hand-edited .expected.json is refused when it could be read two ways (exit 2), and a wrong cell, a column the table lacks, a flag written as a boolean, a row expected twice or a row under another key is named as such (exit 1)", arguments: expectedEdits)
+    func editedExpectedTables(_ edit: ExpectedEdit) throws {
+        let workspace = try Workspace()
+        let original = try String(contentsOfFile: Self.recorded + ".expected.json", encoding: .utf8)
+        #expect(original.contains(edit.from), "the fixture changed: \(edit.from) is gone")
+        try FileManager.default.copyItem(atPath: Self.recorded + ".jsonl", toPath: workspace.path("edited.jsonl"))
+        try original.replacingOccurrences(of: edit.from, with: edit.to).write(toFile: workspace.path("edited.expected.json"), atomically: true, encoding: .utf8)
+        let result = try workspace.enroll(["replay", workspace.path("edited.jsonl")])
+        #expect(result.status == edit.status, "\(result.stdout) \(result.stderr)")
+        for message in edit.messages { #expect(result.stdout.contains(message), "\(message) not in:\n\(result.stdout)") }
+        for message in edit.absent { #expect(!result.stdout.contains(message), "\(message) in:\n\(result.stdout)") }
+    }
+
+    @Test("enroll replay --json reports a file that is not a fixture with a machine code under error and the text under message; an empty .jsonl is not a fixture (exit 2)")
+    func replayErrorsAsJSON() throws {
+        let workspace = try Workspace()
+        try FileManager.default.copyItem(atPath: Self.recorded + ".expected.json", toPath: workspace.path("empty.expected.json"))
+        _ = FileManager.default.createFile(atPath: workspace.path("empty.jsonl"), contents: Data())
+        let text = try workspace.enroll(["replay", workspace.path("empty.jsonl")])
+        #expect(text.status == 2, "\(text.stdout) \(text.stderr)")
+        #expect(text.stdout.contains("ERROR \(workspace.path("empty.jsonl")): it holds no journal rows"), "\(text.stdout)")
+
+        let passing = Self.recorded + ".jsonl"
+        let result = try workspace.enroll(["replay", "--json", workspace.path("empty.jsonl"), passing])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        let objects = try result.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        try #require(objects.count == 2, "\(result.stdout)")
+        #expect(objects[0]["error"] == .string("malformed_fixture"))
+        #expect(objects[0]["passed"] == .bool(false) && objects[0]["file"] == .string(workspace.path("empty.jsonl")))
+        guard case .string(let message)? = objects[0]["message"] else { Issue.record("no message: \(result.stdout)"); return }
+        #expect(message.contains("it holds no journal rows, and `enroll export` never writes an empty file"), "\(message)")
+        #expect(objects[1]["passed"] == .bool(true) && objects[1]["error"] == nil, "\(result.stdout)")
+    }
+
+    @Test("a scenario whose given event does not decode is refused saying what is wrong with the event, with no advice about journals it does not have")
+    func undecodableGiven() throws {
+        let workspace = try Workspace()
+        let path = workspace.path("digits.json")
+        let event = Self.requested.replacingOccurrences(of: #""digits": 6"#, with: #""digits": 9"#)
+        try #"{"given": [\#(event)], "when": {"at": 1764400045, "command": "RevealQR"}, "then": []}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("ERROR \(path): given[0]: EnrollmentRequested does not decode: digits 9 is not 6, 7 or 8"), "\(result.stdout)")
+        #expect(!result.stdout.contains("position 0") && !result.stdout.contains("enroll verify"), "\(result.stdout)")
+    }
+
     @Test("every event of the 10 000-event recorded traffic could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")
     func recordedTrafficIsPossible() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)

@@ -79,7 +79,10 @@ public enum FixtureEvent {
                 type: typeName, schemaVersion: schemaVersion, data: JSONValue.object(fields).canonicalString,
                 open: { bytes in .open(Secret(bytes: bytes)) })
         } catch {
-            throw fail("\(typeName) does not decode: \(error.message)")
+            // The codec's message speaks of a journal position and restoring the journal; a
+            // fixture has neither, so only why this event cannot be read is said.
+            guard case .undecodableEvent(_, _, let reason) = error else { throw fail("\(typeName) does not decode: \(error.message)") }
+            throw fail("\(typeName) does not decode: \(reason)")
         }
         // A member the event does not have (a typo, a field of another event) would otherwise be
         // ignored, and the fixture would say something it does not test. (Older schema versions

@@ -136,16 +136,42 @@ public enum FixtureRunner {
     // MARK: Recorded journals
 
     static func runJournal<Lines: Sequence>(lines: Lines, expected expectedText: String, name: String) throws(FixtureError) -> FixtureResult where Lines.Element == String {
-        guard case .object(let root)? = try? JSONValue.parse(expectedText), case .object(let tables)? = root["projections"] else {
-            throw FixtureError(file: name, reason: "its .expected.json must be {\"projections\": {NAME: [rows…]}}")
+        let shape = FixtureError(file: name, reason: "its .expected.json must be {\"projections\": {NAME: [rows…]}}")
+        // As in scenarios: "last one wins" would let the file say one thing to a reader (a row
+        // that must be active, a table that must be empty) and check another.
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(expectedText, rejectingDuplicates: true)
+        } catch {
+            if case .duplicateMember(let member) = error {
+                throw FixtureError(file: name, reason: "its .expected.json names the member \"\(member.prefix(40))\" more than once in an object; keep one")
+            }
+            throw shape
         }
-        let actual: [String: [String]]
+        guard case .object(let root) = parsed, case .object(let tables)? = root["projections"] else { throw shape }
+        if let unknown = root.keys.sorted().first(where: { $0 != "projections" }) {
+            throw FixtureError(file: name, reason: "its .expected.json has a member \"\(unknown.prefix(40))\" besides \"projections\"; remove it")
+        }
+        var expected: [String: [[String: JSONValue]]] = [:]
+        for (table, value) in tables {
+            guard case .array(let rows) = value else { throw FixtureError(file: name, reason: "projections.\(table) must be a list of rows") }
+            expected[table] = try rows.enumerated().map { (index, row) throws(FixtureError) in
+                guard case .object(let columns) = row else {
+                    throw FixtureError(file: name, reason: "projections.\(table)[\(index)] must be a row, {COLUMN: value, …}")
+                }
+                return columns
+            }
+        }
+        let actual: [String: ProjectionTable]
         let count: Int64
         do {
             let queue = try DatabaseQueue()
             try EnrollmentDatabase.migrator.migrate(queue)
             count = try JournalArchive.importLines(lines, source: name, into: queue, path: ":memory:")
-            actual = try queue.read { db in try projectionTables(in: db) }
+            actual = try queue.read { db in try projectionContents(in: db) }
+        } catch ArchiveError.empty {
+            // `enroll export` refuses an empty journal, so no export looks like this.
+            throw FixtureError(file: name, reason: "it holds no journal rows, and `enroll export` never writes an empty file; export a journal with events")
         } catch let error as ArchiveError {
             return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error.message)"])
         } catch let error as StoreError {
@@ -154,14 +180,19 @@ public enum FixtureRunner {
             return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error)"])
         }
         var failures: [String] = []
-        for (table, value) in tables.sorted(by: { $0.key < $1.key }) {
-            guard case .array(let rows) = value else { throw FixtureError(file: name, reason: "projections.\(table) must be a list of rows") }
-            let want = rows.map(\.canonicalString).sorted()
+        for (table, rows) in expected.sorted(by: { $0.key < $1.key }) {
             guard let got = actual[table] else {
                 failures.append("projection \(table) does not exist in this code")
                 continue
             }
-            if want != got { failures.append("projection \(table) differs (- expected, + actual):\n" + setDiff(want, got)) }
+            // Named like the scenario's `state`: a misspelt column would otherwise only make
+            // every row look missing.
+            let columns = Set(got.columns)
+            let unknown = Set(rows.flatMap(\.keys)).subtracting(columns).sorted()
+            if !unknown.isEmpty {
+                failures.append("projection \(table): the expected rows name \(unknown.joined(separator: ", ")), which its table does not have; its columns are \(got.columns.sorted().joined(separator: ", "))")
+            }
+            if let difference = rowDiff(rows, got) { failures.append("projection \(table) differs (- expected, + actual):\n" + difference) }
         }
         for table in actual.keys.sorted() where tables[table] == nil {
             failures.append("projection \(table) has no expected rows in the .expected.json; add them")
@@ -169,24 +200,41 @@ public enum FixtureRunner {
         return FixtureResult(name: name, summary: "\(count) events, \(tables.count) projection\(tables.count == 1 ? "" : "s")", failures: failures)
     }
 
+    /// A projection's table as a recorded journal's expected rows are compared with it.
+    struct ProjectionTable {
+        /// Every column, in the table's order.
+        var columns: [String]
+        /// The primary key's columns, read from the table (so a new projection needs nothing here).
+        var key: [String]
+        /// Each row, column name → value (blobs as lowercase hex).
+        var rows: [[String: JSONValue]]
+    }
+
     /// Every projection table as sorted canonical JSON rows (column name → value).
     public static func projectionTables(in db: Database) throws -> [String: [String]] {
-        var tables: [String: [String]] = [:]
+        try projectionContents(in: db).mapValues { table in table.rows.map { JSONValue.object($0).canonicalString }.sorted() }
+    }
+
+    static func projectionContents(in db: Database) throws -> [String: ProjectionTable] {
+        var tables: [String: ProjectionTable] = [:]
         for projection in Projections.all {
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM \"\(projection.name)\"")
-            tables[projection.name] = rows.map { row in
-                var object: [String: JSONValue] = [:]
-                for (column, value) in row {
-                    switch value.storage {
-                    case .null: object[column] = .null
-                    case .int64(let number): object[column] = .int(number)
-                    case .double(let number): object[column] = .double(number)
-                    case .string(let text): object[column] = .string(text)
-                    case .blob(let data): object[column] = .string(JournalArchive.hex(Array(data)))
+            tables[projection.name] = ProjectionTable(
+                columns: try db.columns(in: projection.name).map(\.name),
+                key: try db.primaryKey(projection.name).columns,
+                rows: rows.map { row in
+                    var object: [String: JSONValue] = [:]
+                    for (column, value) in row {
+                        switch value.storage {
+                        case .null: object[column] = .null
+                        case .int64(let number): object[column] = .int(number)
+                        case .double(let number): object[column] = .double(number)
+                        case .string(let text): object[column] = .string(text)
+                        case .blob(let data): object[column] = .string(JournalArchive.hex(Array(data)))
+                        }
                     }
-                }
-                return JSONValue.object(object).canonicalString
-            }.sorted()
+                    return object
+                })
         }
         return tables
     }
@@ -213,6 +261,52 @@ public enum FixtureRunner {
                 lines.append("+ " + actual[j]); j += 1
             }
         }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Expected rows against a table's, paired by the table's primary key: a row both sides
+    /// have shows only the columns that differ (one wrong cell among 23 columns reads as that
+    /// cell), a row one side lacks shows whole, and a key expected more than once is named (a
+    /// table holds one row per key). At most 20 of each kind; nil when the rows agree.
+    static func rowDiff(_ expected: [[String: JSONValue]], _ table: ProjectionTable) -> String? {
+        func key(_ row: [String: JSONValue]) -> String {
+            table.key.map { "\($0) \(row[$0]?.canonicalString ?? "(left out)")" }.joined(separator: ", ")
+        }
+        func whole(_ row: [String: JSONValue]) -> String { JSONValue.object(row).canonicalString }
+        var wanted: [String: [[String: JSONValue]]] = [:]
+        for row in expected { wanted[key(row), default: []].append(row) }
+        var found: [String: [String: JSONValue]] = [:]
+        for row in table.rows { found[key(row)] = row }
+
+        var repeated: [String] = [], differing: [String] = [], missing: [String] = []
+        for name in wanted.keys.sorted() {
+            let rows = wanted[name] ?? []
+            if rows.count > 1 { repeated.append("row \(name) is expected \(rows.count) times; a table holds one row per key") }
+            guard let actual = found[name] else {
+                missing += rows.map { "- " + whole($0) }
+                continue
+            }
+            var seen: Set<String> = []
+            for row in rows where seen.insert(whole(row)).inserted {
+                var lines = ["row \(name):"]
+                for column in table.columns.sorted() where row[column] != actual[column] {
+                    let got = actual[column] ?? .null
+                    var want = row[column]?.canonicalString ?? "(left out)"
+                    // SQLite has no boolean type: a flag is stored as 0 or 1, and `false` would
+                    // otherwise look like the right value.
+                    if case .bool? = row[column], case .int = got { want += " (SQLite has no booleans: write 0 or 1)" }
+                    lines += ["- \(column): \(want)", "+ \(column): \(got.canonicalString)"]
+                }
+                if lines.count > 1 { differing.append(lines.joined(separator: "\n")) }
+            }
+        }
+        let unexpected = found.keys.filter { wanted[$0] == nil }.sorted().compactMap { found[$0].map { "+ " + whole($0) } }
+        guard !(repeated.isEmpty && differing.isEmpty && missing.isEmpty && unexpected.isEmpty) else { return nil }
+        var lines = ["\(expected.count) rows expected, \(table.rows.count) found; \(missing.count) missing, \(unexpected.count) unexpected, \(differing.count) with other values"]
+        lines += repeated.prefix(20)
+        lines += differing.prefix(20)
+        lines += missing.prefix(20)
+        lines += unexpected.prefix(20)
         return lines.joined(separator: "\n")
     }
 
