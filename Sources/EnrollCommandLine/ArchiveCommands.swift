@@ -22,7 +22,7 @@ struct ExportCommand: ParsableCommand {
             in an imported copy the secrets read as forgotten. An export is also a recorded-journal fixture.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (atomically) instead of stdout.", valueName: "file"))
     var output: String?
@@ -116,7 +116,7 @@ struct VerifyCommand: ParsableCommand {
             does not match the anchor, 2 for a malformed anchor, 3 when the database cannot be read.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     // Unconditional, so that `--anchor -1:…` reaches validate() rather than reading as an option.
     @Option(parsing: .unconditional, help: ArgumentHelp("An anchor printed by an earlier verify, to check the journal against.", valueName: "position:hash"))
@@ -184,6 +184,6 @@ struct VerifyCommand: ParsableCommand {
     }
 }
 
-extension GlobalOptions {
+extension CommandOptions {
     var durabilityLevel: Durability { Durability(rawValue: durability.uppercased()) ?? .full }
 }

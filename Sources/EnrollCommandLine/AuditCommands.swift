@@ -52,7 +52,7 @@ struct HistoryCommand: ParsableCommand {
             or "forgotten"). Needs no key file.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     @OptionGroup var subject: UserArgument
     var user: String { subject.user }
@@ -80,7 +80,7 @@ struct AuditCommand: ParsableCommand {
             With --json, prints JSON Lines as `enroll history --json` does.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     @Option(help: ArgumentHelp("Only events recorded at or after TIME.", valueName: "time"))
     var since: String?
@@ -142,7 +142,7 @@ struct AuditCommand: ParsableCommand {
     }
 }
 
-extension GlobalOptions {
+extension CommandOptions {
     /// Opens an existing database for reading the journal: no key file is needed.
     func openExisting() throws -> EnrollmentDatabase {
         try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
@@ -163,7 +163,7 @@ struct ActivityCommand: ParsableCommand {
             rebuilt first: run rebuild-projections). With --json, prints one JSON object per row.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     @Option(help: ArgumentHelp("First day (YYYY-MM-DD, or any TIME `audit` takes).", valueName: "day"))
     var since: String?

@@ -12,6 +12,7 @@ struct Enroll: ParsableCommand {
             file (--key-file). Exit codes: 0 done, 1 refused by the rules (wrong code, not \
             enrolled, expired, locked…), 2 bad input or usage, 3 storage, key or environment failure.
             """,
+        version: EnrollmentVersion.description,
         subcommands: [
             RequestCommand.self, ConfirmCommand.self, RevealCommand.self, RegenerateCommand.self,
             RemoveCommand.self, StatusCommand.self,

@@ -251,7 +251,7 @@ struct RevealCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: UserCommandOptions
 
-    @Option(help: ArgumentHelp("terminal (default), uri, svg or png.", valueName: "format"))
+    @Option(help: ArgumentHelp("How to show it: terminal, uri (the otpauth URI alone), svg or png.", valueName: "format"))
     var format: Format = .terminal
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the image or URI to this file instead of stdout.", valueName: "file"))
@@ -334,7 +334,7 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show USER's authenticator: status, settings, pending replacement, lock.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     @OptionGroup var subject: UserArgument
     var user: String { subject.user }

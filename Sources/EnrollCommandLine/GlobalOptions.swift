@@ -2,21 +2,48 @@ import ArgumentParser
 import Enrollment
 import Foundation
 
+/// Which of the shared options a command shows in its help. Commands that only read (status,
+/// history, audit, activity, export, verify) hide those that concern writing: the key file,
+/// the durability of commits, the lock's limits. They still accept them, so a script that
+/// passes the same options to every command keeps working.
+public protocol CommandKind: Sendable {
+    static var writes: Bool { get }
+}
+
+/// Commands that append to the journal (and `serve`, `import`, `keys rotate`).
+public enum Writes: CommandKind {
+    public static let writes = true
+}
+
+/// Commands that only read.
+public enum Reads: CommandKind {
+    public static let writes = false
+}
+
+public typealias GlobalOptions = CommandOptions<Writes>
+public typealias ReadOptions = CommandOptions<Reads>
+
 /// Options every subcommand takes.
-public struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB).", valueName: "path"))
+public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB; default ./enrollment.sqlite).", valueName: "path"))
     var db: String?
 
-    @Option(name: .customLong("key-file"), help: ArgumentHelp("The master key file, created with mode 0600 on first use (env ENROLL_KEY_FILE).", valueName: "path"))
+    @Option(name: .customLong("key-file"), help: ArgumentHelp(
+        "The master key file, created with mode 0600 on first use (env ENROLL_KEY_FILE; default ./enrollment.key).",
+        valueName: "path", visibility: Kind.writes ? .default : .hidden))
     var keyFile: String?
 
-    @Flag(name: .long, help: "Print exactly one JSON object on stdout.")
+    @Flag(name: .long, help: ArgumentHelp(Kind.writes
+        ? "Print exactly one JSON object on stdout."
+        : "Print JSON on stdout: one object, or one per line where the command lists entries (JSON Lines)."))
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp("SQLite synchronous setting for commits: FULL (fsync every commit) or NORMAL.", valueName: "FULL|NORMAL"))
+    @Option(name: .long, help: ArgumentHelp(
+        "SQLite synchronous setting for commits: FULL (fsync every commit) or NORMAL.",
+        valueName: "FULL|NORMAL", visibility: Kind.writes ? .default : .hidden))
     var durability: String = "FULL"
 
-    @OptionGroup(title: "Limits") var limits: LimitOptions
+    @OptionGroup(title: "Limits", visibility: Kind.writes ? .default : .hidden) var limits: LimitOptions
 
     public init() {}
 
@@ -65,7 +92,7 @@ public struct GlobalOptions: ParsableArguments {
 
     /// The latest ENROLL_NOW may name: 9999-12-31T23:59:59Z, the last time RFC 3339 can write,
     /// which also keeps expiries and lock ends computed from it far from overflowing.
-    static let latestFixedNow: Int64 = 253_402_300_799
+    static var latestFixedNow: Int64 { 253_402_300_799 }
 
     /// ENROLL_NOW as Unix seconds; `nil` when it is not set. A value that is not a whole number
     /// of seconds from 0 to ``latestFixedNow`` is refused (``validate()``): silently falling back
@@ -134,7 +161,7 @@ struct UserArgument: ParsableArguments {
 
 /// Options shared by the commands that address one user's authenticator.
 struct UserCommandOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("The user whose authenticator this is (1-256 bytes, no control characters or '/').", valueName: "user"))
+    @Argument(help: ArgumentHelp("The user whose authenticator this is (1-256 bytes of printable UTF-8; no '/' or '\\', no space at either end).", valueName: "user"))
     var user: String
 
     @Option(name: .long, help: ArgumentHelp("Who acts, recorded in the journal (default: the user).", valueName: "name"))

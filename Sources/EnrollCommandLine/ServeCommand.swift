@@ -18,7 +18,8 @@ public struct ServeOptions: ParsableArguments {
             a ready token for a demo user (with a random secret unless one is given). GET /health \
             (no token) answers 200 while the journal can be read with the key file, else 503. SIGTERM or \
             Ctrl-C stops accepting connections, lets requests in flight finish, and exits. Access \
-            logs go to stderr and never contain tokens, secrets or codes.
+            logs go to stderr and never contain tokens, secrets or codes; LOG_LEVEL (trace, debug, \
+            info, notice, warning, error or critical; default info) sets how much is logged.
             """)
 
     @OptionGroup public var global: GlobalOptions
@@ -32,7 +33,7 @@ public struct ServeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on (0: any free port; the address is printed).", valueName: "port"))
     public var port = 8080
 
-    @Option(name: .customLong("jwt-secret-file"), help: ArgumentHelp("A file holding the HS256 secret (at least 32 bytes).", valueName: "path"))
+    @Option(name: .customLong("jwt-secret-file"), help: ArgumentHelp("A file holding the HS256 secret (at least 32 bytes; whitespace and newlines at either end are not part of it).", valueName: "path"))
     public var jwtSecretFile: String?
 
     @Option(name: .customLong("jwt-public-key"), help: ArgumentHelp("A PEM public key (RSA: RS256, P-256: ES256) that signs the tokens.", valueName: "pem-file"))

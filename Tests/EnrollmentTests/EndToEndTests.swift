@@ -329,6 +329,31 @@ struct EndToEndTests {
         #expect(request.stdout.contains("--algorithm"))
     }
 
+    @Test("commands that only read show only the options that concern them, with the defaults named, and still accept the writers' options; --version names the schemas")
+    func readCommandsHelp() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        for command in ["status", "history", "audit", "activity", "export", "verify"] {
+            let help = try workspace.enroll([command, "--help"])
+            #expect(help.status == 0)
+            let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(text.contains("default ./enrollment.sqlite") && text.contains("JSON Lines"), "\(command): \(help.stdout)")
+            for hidden in ["--key-file", "--durability", "--lock-minutes", "--max-failed-attempts"] {
+                #expect(!text.contains(hidden), "\(command) --help shows \(hidden)")
+            }
+        }
+        let confirm = try workspace.enroll(["confirm", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(confirm.contains("--key-file") && confirm.contains("default ./enrollment.key") && confirm.contains("--lock-minutes"), "\(confirm)")
+        // --version names the schemas that errors about "a newer version of enroll" refer to.
+        for tool in ["enroll", "rebuild-projections"] {
+            let version = try Processes.run(try Processes.product(tool), ["--version"])
+            #expect(version.status == 0 && version.stdout.contains("journal schema v3-command-arguments; projections authenticators v2, enrollment_activity v1"), "\(tool): \(version.stdout) \(version.stderr)")
+        }
+        // A script passing the same options to every command keeps working.
+        let audit = try workspace.enroll(["audit", "--key-file", workspace.keyFile, "--durability", "NORMAL", "--lock-minutes", "5"])
+        #expect(audit.status == 0 && audit.stdout.contains("EnrollmentRequested"), "\(audit.stderr)")
+    }
+
     @Test("confirming after the pending secret expired says to request again")
     func expired() throws {
         let workspace = try Workspace()

@@ -15,7 +15,8 @@ struct RebuildProjections: ParsableCommand {
             appending meanwhile. If it is interrupted (even with kill -9) run it again: it resumes from its \
             checkpoint. A projection that a newer version of enroll wrote is refused (exit 3) unless \
             --allow-downgrade is given. Exit codes: 0 done, 2 bad usage, 3 storage failure.
-            """)
+            """,
+        version: EnrollmentVersion.description)
 
     @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB, default ./enrollment.sqlite).", valueName: "path"))
     var db: String?

@@ -299,6 +299,9 @@ public final class EnrollmentDatabase: Sendable {
         }
     }
 
+    /// The newest journal schema this code writes: its last migration.
+    public static var currentSchema: String { migrator.migrations.last ?? "" }
+
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-journal") { db in
