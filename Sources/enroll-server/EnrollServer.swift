@@ -1,4 +1,5 @@
 import ArgumentParser
+import Enrollment
 import EnrollCommandLine
 import Foundation
 
@@ -10,6 +11,7 @@ struct EnrollServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
         abstract: "The HTTP face of enroll: `enroll serve` runs this executable.",
+        version: EnrollmentVersion.description,
         subcommands: [ServeCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
