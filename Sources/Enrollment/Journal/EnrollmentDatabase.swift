@@ -155,7 +155,9 @@ public final class EnrollmentDatabase: Sendable {
                 applied = current
             }
         } catch {
-            throw StoreError(error, path: path, busyTimeout: options.busyTimeout)
+            let failure = StoreError(error, path: path, busyTimeout: options.busyTimeout)
+            if case .readOnly = failure, Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
+            throw failure
         }
         try checkSchemaIsKnown(applied: applied)
     }
@@ -173,6 +175,13 @@ public final class EnrollmentDatabase: Sendable {
         // A -wal with frames holds committed transactions the file alone does not: not immutable.
         if stat(path + "-wal", &status) == 0 && status.st_size > 0 { return false }
         return true
+    }
+
+    /// A write-ahead log with frames and no shared-memory file: what a read-only location
+    /// cannot read, since SQLite must create the -shm to index the log.
+    static func logNeedsSharedMemory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path + "-wal", &status) == 0 && status.st_size > 0 && stat(path + "-shm", &status) != 0
     }
 
     /// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URI filenames require.

@@ -16,6 +16,9 @@ public enum StoreError: Error, Sendable, Hashable {
     case directoryIsAFile(String)
     case newerSchema(path: String, migrations: [String])
     case readOnly(String)
+    /// A read-only location holding the database with a write-ahead log of committed
+    /// transactions but no shared-memory file, which SQLite must create to read the log.
+    case readOnlyWithLog(String)
     case diskFull(String)
     case busy(path: String, seconds: Double)
     case corrupt(String)
@@ -51,7 +54,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .directoryMissing: "database_directory_missing"
         case .directoryIsAFile: "database_directory_is_a_file"
         case .newerSchema: "newer_schema"
-        case .readOnly: "read_only"
+        case .readOnly, .readOnlyWithLog: "read_only"
         case .diskFull: "disk_full"
         case .busy: "database_busy"
         case .corrupt: "database_corrupt"
@@ -91,6 +94,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(Self.directory(of: path)) is a file, not a directory, so it cannot hold \(path); pass --db with a path in a directory"
         case .readOnly(let path):
             "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
+        case .readOnlyWithLog(let path):
+            "cannot read \(path) where it is: \(path)-wal beside it holds committed transactions, and reading them needs SQLite to create \(path)-shm, which this read-only location does not allow; copy \(path) and \(path)-wal to a writable directory and read the copy"
         case .diskFull(let path):
             "the disk holding \(path) is full; free some space and run the command again (nothing was written)"
         case .busy(let path, let seconds):

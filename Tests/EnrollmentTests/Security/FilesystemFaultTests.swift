@@ -99,6 +99,24 @@ struct FilesystemFaultTests {
         #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
     }
 
+    @Test("a copy with a write-ahead log of committed transactions but no -shm, on read-only media: reading is refused naming why and what to do, never read without the log")
+    func readOnlyCopyWithLog() throws {
+        let outcome = try Self.scenario(size: "4m", """
+            # Copied while a writer's connection still holds its log: a backup taken mid-flight.
+            sqlite3 "$ENROLL_DB" "PRAGMA wal_autocheckpoint = 0;" "CREATE TABLE scratch(x); DROP TABLE scratch;" \
+                ".shell mkdir '$MNT/copy' && cp '$ENROLL_DB' '$ENROLL_DB-wal' '$MNT/copy/'" > /dev/null
+            [ -s "$MNT/copy/enrollment.sqlite-wal" ] || echo "no log in the copy" > "$OUT/setup.error"
+            mount -o remount,ro "$MNT" || echo "remount failed" > "$OUT/setup.error"
+            run history history alice --db "$MNT/copy/enrollment.sqlite"
+            run status status alice --db "$MNT/copy/enrollment.sqlite"
+            """)
+        #expect(outcome.text("setup.error").isEmpty, "\(outcome.text("setup.error"))")
+        for name in ["history", "status"] {
+            expectRefused(outcome, name, message: "-wal beside it holds committed transactions, and reading them needs SQLite to create")
+            #expect(outcome.text(name + ".stderr").contains("copy"), "\(outcome.text(name + ".stderr"))")
+        }
+    }
+
     @Test("a read-only database file (read-only bind mount): writes exit 3, the file is unchanged")
     func readOnlyFile() throws {
         let outcome = try Self.scenario(size: "4m", """
