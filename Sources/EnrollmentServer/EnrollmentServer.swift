@@ -63,7 +63,10 @@ public enum EnrollmentServer {
         Application(
             router: router(service: service, verifier: verifier, configuration: configuration),
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [MalformedRequestHandler(logger: Logger(label: "enrollment.access")), HTTP10Close.Installer()],
+                additionalChannelHandlers: [
+                    MalformedRequestHandler(logger: Logger(label: "enrollment.access")), HTTP10Close.Installer(),
+                    ExpectContinue(maxBodyBytes: configuration.maxBodyBytes),
+                ],
                 idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "enroll"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },

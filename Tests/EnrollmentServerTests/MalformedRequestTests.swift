@@ -128,4 +128,31 @@ struct MalformedRequestTests {
             #expect(kept.components(separatedBy: " 200 OK").count == 3, "\(kept.prefix(200))")
         }
     }
+
+    @Test("Expect: 100-continue gets an interim 100 before the body is sent, behind any earlier pipelined answer; a body larger than the server takes gets no 100 but 413")
+    func expectContinue() async throws {
+        try await live { port, token in
+            let body = #"{"action":"INIT"}"#
+            let head = "POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            let closing = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
+            // The body is sent only once the first answer (the 100) is read.
+            let alone = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: head, then: body + closing, wait: 10) }
+            #expect(alone.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(alone.prefix(300))")
+            #expect(alone.contains("qrCodeUrl"), "\(alone.prefix(300))")
+
+            // Pipelined behind a request still being answered: its answer first, then the 100.
+            let status = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            let pipelined = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: status + head.replacingOccurrences(of: "INIT", with: "VIEW"), then: body.replacingOccurrences(of: "INIT", with: "VIEW") + closing, wait: 10) }
+            let first = pipelined.range(of: "HTTP/1.1 200 OK"), interim = pipelined.range(of: "HTTP/1.1 100 Continue")
+            #expect(first != nil && interim != nil && first!.lowerBound < interim!.lowerBound, "\(pipelined.prefix(400))")
+            #expect(pipelined.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "three answers after the 100: \(pipelined.prefix(400))")
+
+            let tooLarge = head.replacingOccurrences(of: "Content-Length: \(body.utf8.count)", with: "Content-Length: 100000")
+            // Answered at once (the read ends when the client gives up after `wait` s: the server
+            // keeps the connection until the unread body comes or the idle timeout).
+            let refused = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: tooLarge, wait: 4) }
+            #expect(!refused.contains("100 Continue") && refused.hasPrefix("HTTP/1.1 413"), "\(refused.prefix(300))")
+            #expect(refused.lowercased().contains("\r\nconnection: close\r\n"), "\(refused.prefix(300))")
+        }
+    }
 }

@@ -23,6 +23,8 @@ public struct APIError: Error, Sendable, Equatable {
     /// What the operator needs to find the cause of a 5xx (a storage error's full message,
     /// naming a path or a journal position): logged with the trace id, never sent to the client.
     public var logDetail: String?
+    /// Close the connection after this answer (a request body left unread on it).
+    public var closesConnection = false
 
     public struct Details: Sendable, Equatable, Codable {
         public var remainingAttempts: Int?
@@ -213,6 +215,7 @@ public struct APIError: Error, Sendable, Equatable {
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if closesConnection { headers[.connection] = "close" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(body)) ?? Data("{\"code\":\"\(code)\"}".utf8)

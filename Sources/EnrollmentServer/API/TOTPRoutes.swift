@@ -277,6 +277,13 @@ struct TOTPRoutes {
     }
 
     func readBody(_ request: Request) async throws -> Data {
+        // Declared larger than the limit: refused before waiting for it (a client that sent
+        // `Expect: 100-continue` got no 100 and is waiting for this answer).
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxBodyBytes {
+            var refusal = APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
+            refusal.closesConnection = true
+            throw refusal
+        }
         do {
             let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
             return Data(buffer.readableBytesView)
