@@ -66,6 +66,21 @@ struct AuthenticationTests {
         return input + "." + base64URL(Data(mac))
     }
 
+    @Test("a correctly signed token whose subject cannot be a user id (a user store's DOMAIN/alice, a backslash, a space at an end, over 256 bytes) is 403 unusable_subject naming why, not 401: another token would carry the same subject")
+    func unusableSubject() async throws {
+        let harness = try await Harness()
+        let exp = harness.clock.now() + 600
+        try await harness.test { client in
+            for subject in ["SECONDARY/alice", #"corp\\alice"#, " lead", String(repeating: "a", count: 257)] {
+                let token = try Self.signedWithOpenSSL(payload: #"{"sub":"\#(subject)","exp":\#(exp)}"#)
+                let response = try await client.request(.get, Client.totp + "/status", token: token)
+                #expect(response.status == .forbidden, "\(subject.prefix(20))")
+                #expect(response["code"] == "unusable_subject", "\(subject.prefix(20))")
+                #expect(response["message"]?.contains("the token is valid, but its subject cannot be used as a user id here") == true, "\(response["message"] ?? "")")
+            }
+        }
+    }
+
     @Test("a correctly signed token naming 'sub' twice is 401 (RFC 7519 §4), the same token without the duplicate is accepted")
     func duplicateClaims() async throws {
         let harness = try await Harness()

@@ -37,6 +37,8 @@ struct EndpointTests {
             let pending = try await client.request(.get, Client.totp + "/secret", token: token)
             #expect(pending.status == .ok)
             #expect(pending["secret"] == uriParameter(uri, "secret"))
+            // A secret is never cached, nor sniffed as anything but JSON.
+            #expect(pending.headers[.cacheControl] == "no-store" && pending.headers[.xContentTypeOptions] == "nosniff", "\(pending.headers)")
             _ = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now()))
             let active = try await client.request(.get, Client.totp + "/secret", token: token)
             #expect(active.status == .conflict)
@@ -166,6 +168,7 @@ struct EndpointTests {
             #expect(missing.status == .notFound)
             for key in ["code", "message", "description", "traceId"] { #expect(missing[key] != nil, "\(key)") }
             #expect(missing.headers[.init("X-Trace-Id")!] == missing["traceId"])
+            #expect(missing.headers[.xContentTypeOptions] == "nosniff")
             let put = try await client.request(.put, token: token, json: "{}")
             #expect(put.status == .methodNotAllowed)
             #expect(put.headers[.allow] == "GET, POST, DELETE")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -69,6 +70,15 @@ def totp(uri, offset=0):
     now = int(time.time()) + offset
     return subprocess.run(["oathtool", "--totp=" + algorithm, "-b", "-d", digits, "--now", f"@{now}", secret],
                           capture_output=True, text=True, check=True).stdout.strip()
+
+
+def api(page, token, method, body=None):
+    """The TOTP API called directly, as another window or device of the same user would."""
+    base = page.split("/myaccount")[0] + "/api/users/v1/me/totp"
+    request = urllib.request.Request(base, method=method, data=body.encode() if body else None, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return response.status
 
 
 def type_code(driver, code):
@@ -186,6 +196,13 @@ def main():
         check(decode_qr(driver, f"{args.work}/eye-new.png") == new_uri, "the eye icon now shows the new QR code")
         driver.find_element(By.ID, "close-panel").click()
 
+        # Escape cancels the "Remove?" dialog and gives the focus back to Remove.
+        driver.find_element(By.ID, "remove").send_keys(Keys.ENTER)
+        wait.until(EC.visibility_of_element_located((By.ID, "remove-yes")))
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        wait.until(EC.invisibility_of_element_located((By.ID, "remove-yes")))
+        check(driver.switch_to.active_element.get_attribute("id") == "remove", "Escape closes the Remove dialog and focus returns to Remove")
+
         # Remove, from the keyboard: focus Remove, Enter, then confirm.
         driver.find_element(By.ID, "remove").send_keys(Keys.ENTER)
         wait.until(EC.visibility_of_element_located((By.ID, "remove-yes")))
@@ -207,15 +224,49 @@ def main():
         remember_secret(args.work, third)
         right = totp(third)
         wrong = "".join("1" if c != "1" else "2" for c in right)
+        # On a phone's width every code box and the QR code stay on screen (no sideways scroll).
+        driver.set_window_size(360, 900)
+        narrow = driver.execute_script(
+            "const r = document.querySelector('#code-boxes input:last-child').getBoundingClientRect();"
+            " return [document.documentElement.scrollWidth, window.innerWidth, r.right];")
+        check(narrow[0] <= narrow[1] and narrow[2] <= narrow[1], f"at 360 px the page does not scroll sideways and the last code box is on screen ({narrow})")
+        driver.set_window_size(1280, 900)
         for remaining in (4, 3, 2, 1):
             type_code(driver, wrong)
             check(message(driver, wait, f" {remaining} attempt"), f"a wrong code: {remaining} left")
         type_code(driver, wrong)
         check(message(driver, wait, "locked until"), "the fifth wrong code says verification is locked until a time")
+        # The lock (15 minutes) outlasts the QR code (10): the page does not invite a retry with it.
+        check("expires before then" in driver.find_element(By.ID, "messages").text, "the lock's message says the QR code expires before the lock ends")
         wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "locked until"))
         check("locked until" in driver.find_element(By.ID, "totp-state").text, "the row shows the lock's end")
         type_code(driver, totp(third))
         check(message(driver, wait, "locked until"), "even the right code is refused while locked")
+
+        # A reload says why it asks to sign in again; signing out leaves no token in the form.
+        driver.refresh()
+        check(message(driver, wait, "signed out because the page was reloaded"), "a reload says why the page asks to sign in again")
+        check(api(page, token, "DELETE") == 204, "(another window removes the locked enrollment)")
+        field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
+        field.send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "signout")))
+        check(driver.find_element(By.ID, "token").get_attribute("value") == "", "signing in leaves no token in the form")
+
+        # Another window asks for a new QR code: the right code from the one shown here is
+        # answered with what happened, not "check your phone's clock".
+        wait.until(EC.element_to_be_clickable((By.ID, "add"))).click()
+        visible_qr(wait)
+        shown = decode_qr(driver, f"{args.work}/stale.png")
+        time.sleep(1.1)  # a second later, so the new QR code's expiry differs
+        check(api(page, token, "POST", '{"action":"INIT"}') == 200, "(another window presses +)")
+        if shown is not None:
+            type_code(driver, totp(shown))
+            check(message(driver, wait, "replaced by a newer one"), "a code from a QR code replaced elsewhere says the QR code was replaced")
+            check(not driver.find_element(By.ID, "panel").is_displayed(), "and the replaced QR code is no longer shown")
+        driver.find_element(By.ID, "signout").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "token")))
+        check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")
     except Exception as error:  # a timeout or a missing element is a failed check, not a crash
         check(False, f"unexpected: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         driver.save_screenshot(f"{args.work}/failure.png")

@@ -58,6 +58,15 @@ public struct APIError: Error, Sendable, Equatable {
             description: "send 'Authorization: Bearer <JWT>' with a token signed by the configured key whose 'sub' is the user, whose 'exp' is in the future and whose 'nbf' (if any) is past; with the 'iss' and 'aud' the server is configured to accept")
     }
 
+    /// A token that passed every check but whose `sub` cannot be a user id here: 403, since
+    /// signing in again would bring a token with the same subject.
+    static func unusableSubject(_ reason: String) -> APIError {
+        APIError(
+            .forbidden, code: "unusable_subject",
+            message: "the token is valid, but its subject cannot be used as a user id here (\(reason.prefix(160)))",
+            description: "user ids are 1 to 256 bytes of printable UTF-8 without '/' or '\\' and without a space at either end; ask the identity provider's administrator to give this account such a subject")
+    }
+
     // MARK: Bad input
 
     static func badRequest(_ code: String, _ message: String, _ description: String) -> APIError {

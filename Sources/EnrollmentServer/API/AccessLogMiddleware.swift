@@ -29,6 +29,8 @@ struct AccessLogMiddleware: RouterMiddleware {
             response = apiError.response(traceId: context.traceId)
         }
         response.headers[Self.traceHeader] = context.traceId
+        // JSON is never to be sniffed as something else (answers carry secrets and user input).
+        if response.headers[.xContentTypeOptions] == nil { response.headers[.xContentTypeOptions] = "nosniff" }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [

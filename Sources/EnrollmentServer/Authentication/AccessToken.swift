@@ -159,7 +159,9 @@ public struct TokenVerifier: Sendable {
         do {
             return try Validation.user(claims.sub.value)
         } catch {
-            throw .unauthenticated("the token's subject is not a valid user id")
+            // A valid token of a subject no user id can be (an identity provider's
+            // `DOMAIN/alice`): another token would carry the same subject, so not 401.
+            throw .unusableSubject(error.message)
         }
     }
 

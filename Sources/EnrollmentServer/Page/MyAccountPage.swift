@@ -49,6 +49,7 @@ enum MyAccountPage {
           <meta name="viewport" content="width=device-width, initial-scale=1">
           <title>Security · My Account</title>
           <link rel="stylesheet" href="/myaccount/app.css">
+          <link rel="icon" href="data:,">
         </head>
         <body>
           <a class="skip" href="#main">Skip to content</a>

@@ -10,6 +10,7 @@ extension MyAccountPage {
           let token = null;
           let current = null;      // last /status answer
           let digits = 6;
+          let shownExpiresAt = null; // the expiry of the pending secret whose QR code the panel shows
 
           function say(text, kind) {
             const box = $('messages');
@@ -45,18 +46,36 @@ extension MyAccountPage {
             if (response.status !== 204) {
               try { data = await response.json(); } catch (error) { data = {}; }
             }
+            if (response.status === 403 && data.code === 'unusable_subject') {
+              signOut('This account cannot use this page: its user name has characters the enrollment service does not accept (such as / or \\). Ask your administrator; signing in again will not help.');
+              throw new Error('unusable subject');
+            }
             if (response.status === 401) {
               signOut('Your sign-in is no longer valid (' + (data.message || 'not authenticated') + '). Paste a new access token.');
               throw new Error('unauthenticated');
             }
-            return { status: response.status, data };
+            return { status: response.status, data, retryAfter: response.headers.get('Retry-After') };
           }
 
           function explain(result) {
             const data = result.data || {};
             switch (data.code) {
-              case 'locked':
-                return 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '. Try again after that time.';
+              case 'locked': {
+                const lockedUntil = 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '.';
+                // A lock can outlast the QR code it guards: then there is nothing to try again.
+                const expires = current && current.pendingExpiresAt;
+                if (expires && new Date(data.lockedUntil) >= new Date(expires)) {
+                  return lockedUntil + ' This QR code expires before then (' + localTime(expires) + '); after the lock, press '
+                    + (current.status === 'active' ? 'Regenerate' : '+') + ' for a new one.';
+                }
+                return lockedUntil + ' Try again after that time.';
+              }
+              case 'throttled':
+                return 'Too many changes in a short time. Wait ' + (result.retryAfter ? result.retryAfter + ' seconds' : 'a minute') + ' and try again.';
+              case 'service_reconfiguring':
+                return 'The service is being updated. Try again in a minute.';
+              case 'database_busy':
+                return 'The service is busy. Try again in a moment.';
               case 'enrollment_expired':
                 return 'This QR code expired before a code from it was verified. Press + to get a new QR code.';
               case 'not_enrolled':
@@ -67,6 +86,7 @@ extension MyAccountPage {
               case 'invalid_code_format':
                 return 'Type the ' + (data.expectedDigits || digits) + ' digits your app shows, numbers only.';
               default:
+                if (result.status >= 500) return 'Something went wrong on the server. Try again later' + (data.traceId ? ' (reference ' + data.traceId + ').' : '.');
                 return (data.message || 'The request failed') + (data.description ? '. ' + data.description : '') + (data.traceId ? ' (reference ' + data.traceId + ')' : '');
             }
           }
@@ -104,6 +124,17 @@ extension MyAccountPage {
             }
             if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
             $('totp-state').textContent = text;
+            // A QR code that no longer belongs to anything (removed or expired elsewhere) goes.
+            if (state === 'none') hidePanel();
+            $('confirm-text').textContent = state === 'pending'
+              ? 'Remove the QR code that waits for a code? Your app\u2019s entry for it will stop working.'
+              : 'Remove the authenticator app? Sign-in will no longer ask for its codes.';
+          }
+
+          // After an action that hid the focused button, focus the first action still offered.
+          function focusAction() {
+            const next = ['add', 'view', 'regenerate', 'remove'].map($).find((button) => !button.hidden);
+            (next || $('main')).focus();
           }
 
           function showPanel(data, intro) {
@@ -113,6 +144,7 @@ extension MyAccountPage {
             qr.textContent = '';
             if (svg && svg.nodeName.toLowerCase() === 'svg') qr.appendChild(document.importNode(svg, true));
             const awaitingCode = data.status === 'pending' || data.replacementPending;
+            shownExpiresAt = awaitingCode ? data.expiresAt : null;
             digits = data.digits || 6;
             $('panel-title').textContent = awaitingCode ? 'Scan this QR code with your authenticator app' : 'Your authenticator app\u2019s QR code';
             $('panel-help').textContent = intro;
@@ -126,6 +158,7 @@ extension MyAccountPage {
           function hidePanel() {
             $('panel').hidden = true;
             $('qr').textContent = '';
+            shownExpiresAt = null;
           }
 
           // --- Code boxes ------------------------------------------------------------------
@@ -175,7 +208,12 @@ extension MyAccountPage {
           // `help` stays beside the QR code; `announcement` goes to the live region.
           async function act(action, help, announcement) {
             const result = await call('POST', '', { action });
-            if (result.status !== 200) { say(explain(result), 'error'); await refresh(); return; }
+            if (result.status !== 200) {
+              say(explain(result), 'error');
+              await refresh();
+              if (document.activeElement === document.body || document.activeElement.hidden) focusAction();
+              return;
+            }
             showPanel(result.data, help);
             say(announcement, 'info');
             await refresh();
@@ -183,9 +221,34 @@ extension MyAccountPage {
 
           async function verify(event) {
             event.preventDefault();
+            const button = $('verify');
+            // One request at a time: a double click would send the code twice.
+            if (button.disabled) return;
             const code = boxes().map((input) => input.value).join('');
             if (code.length !== digits) { say('Type all ' + digits + ' digits your app shows.', 'error'); const empty = boxes().find((i) => !i.value); if (empty) empty.focus(); return; }
-            const result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
+            button.disabled = true;
+            let result;
+            try {
+              result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
+            } finally {
+              button.disabled = false;
+            }
+            if (result.status === 200 && result.data.reason === 'code_reused' && result.data.status === 'active' && !result.data.replacementPending) {
+              // Accepted a moment ago (a second click, another window): nothing is left to verify.
+              hidePanel();
+              say('Your authenticator app is enabled. Sign-in will ask for a code from it.', 'success');
+              await refresh();
+              $('view').focus();
+              return;
+            }
+            if (result.status === 200 && result.data.isValid === false && shownExpiresAt && result.data.expiresAt && result.data.expiresAt !== shownExpiresAt) {
+              // Another window or device asked for a new QR code: this one's codes no longer work.
+              hidePanel();
+              say('This QR code was replaced by a newer one (from another window or device), so its codes no longer work. Press the eye icon to show the current QR code, scan it, and type a code from it.', 'error');
+              await refresh();
+              focusAction();
+              return;
+            }
             if (result.status === 200 && result.data.isValid === true) {
               hidePanel();
               say('Authenticator app enabled. Sign-in will ask for a code from it.', 'success');
@@ -218,7 +281,7 @@ extension MyAccountPage {
             if (result.status === 204) { hidePanel(); say('Authenticator app removed.', 'success'); }
             else say(explain(result), 'error');
             await refresh();
-            $('add').hidden ? $('main').focus() : $('add').focus();
+            focusAction();
           }
 
           // --- Sign-in ---------------------------------------------------------------------
@@ -236,6 +299,10 @@ extension MyAccountPage {
 
           async function signIn(value) {
             token = value.trim();
+            $('token').value = '';
+            // Only a flag, never the token: a reload can then say why it asks to sign in again.
+            try { window.sessionStorage.setItem('enroll-signed-in', '1'); } catch (error) { /* storage off */ }
+            say('', 'info');
             $('who').textContent = subject(token) ? 'Signed in as ' + subject(token) : '';
             $('login').hidden = true;
             $('security').hidden = false;
@@ -245,6 +312,10 @@ extension MyAccountPage {
 
           function signOut(message) {
             token = null;
+            // Nothing of the token stays in the form: on a shared computer the next person
+            // must not be one click away from this account's authenticator.
+            $('token').value = '';
+            try { window.sessionStorage.removeItem('enroll-signed-in'); } catch (error) { /* storage off */ }
             hidePanel();
             $('security').hidden = true;
             $('signout').hidden = true;
@@ -259,15 +330,22 @@ extension MyAccountPage {
               'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.',
               'A QR code is ready to scan.').catch(() => {}));
             $('view').addEventListener('click', () => act('VIEW',
-              'Scan this QR code to set up your authenticator app again, for example on a new phone.',
+              current && current.status === 'pending'
+                ? 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.'
+                : current && current.replacementPending
+                  ? 'This is the new QR code from Regenerate. It replaces your current app only once you type a code from it; until then your current app keeps working.'
+                  : 'Scan this QR code to set up your authenticator app again, for example on a new phone.',
               'Your authenticator app\u2019s QR code is shown.').catch(() => {}));
             $('regenerate').addEventListener('click', () => act('REFRESH',
               'Scan this new QR code, then type a code from it and press Verify. Until you do, your current app keeps working.',
               'A new QR code is ready to scan.').catch(() => {}));
             $('remove').addEventListener('click', () => { $('confirm-remove').hidden = false; $('remove-no').focus(); });
             $('remove-no').addEventListener('click', () => { $('confirm-remove').hidden = true; $('remove').focus(); });
+            $('confirm-remove').addEventListener('keydown', (event) => {
+              if (event.key === 'Escape') { event.preventDefault(); $('confirm-remove').hidden = true; $('remove').focus(); }
+            });
             $('remove-yes').addEventListener('click', () => remove().catch(() => {}));
-            $('close-panel').addEventListener('click', () => { hidePanel(); ($('view').hidden ? $('add') : $('view')).focus(); });
+            $('close-panel').addEventListener('click', () => { hidePanel(); say('', 'info'); ($('view').hidden ? $('add') : $('view')).focus(); });
             $('verify-form').addEventListener('submit', (event) => verify(event).catch(() => {}));
             $('signout').addEventListener('click', () => signOut('Signed out.'));
             $('login-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value).catch(() => {}); });
@@ -283,7 +361,11 @@ extension MyAccountPage {
               return true;
             }
             window.addEventListener('hashchange', tokenFromFragment);
-            if (!tokenFromFragment()) signOut(null);
+            if (!tokenFromFragment()) {
+              let reloaded = false;
+              try { reloaded = window.sessionStorage.getItem('enroll-signed-in') === '1'; } catch (error) { /* storage off */ }
+              signOut(reloaded ? 'You were signed out because the page was reloaded (the access token is never stored). Sign in again to continue.' : null);
+            }
           });
         })();
         """#

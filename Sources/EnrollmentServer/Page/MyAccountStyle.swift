@@ -39,12 +39,22 @@ extension MyAccountPage {
         [hidden] { display: none !important; }
         .panel, .confirm { margin-top: 16px; padding: 16px; border: 1px solid var(--line); border-radius: 8px; background: var(--bg); }
         .qr { display: inline-block; background: #fff; padding: 8px; margin: 8px 0; }
-        .qr svg { display: block; width: 264px; height: 264px; }
+        .qr { max-width: 100%; }
+        .qr svg { display: block; width: 264px; max-width: 100%; height: auto; aspect-ratio: 1; }
         fieldset { border: none; padding: 0; margin: 8px 0 12px; }
         legend { padding: 0; margin-bottom: 8px; font-weight: 600; }
         .code-boxes { display: flex; gap: 8px; }
-        .digit { width: 44px; height: 52px; text-align: center; font-size: 24px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; border: 1px solid var(--muted); border-radius: 6px; }
+        .digit { flex: 0 1 44px; min-width: 0; width: 44px; height: 52px; text-align: center; font-size: 24px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; border: 1px solid var(--muted); border-radius: 6px; }
         textarea { width: 100%; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; padding: 8px; border: 1px solid var(--muted); border-radius: 6px; }
         label { display: block; font-weight: 600; margin-bottom: 4px; }
+        /* A phone, where the authenticator app is: every box and the QR code stay on screen. */
+        @media (max-width: 480px) {
+          .topbar { padding: 10px 12px; }
+          main { padding: 12px 10px 32px; }
+          .card { padding: 14px 12px; }
+          .panel, .confirm { padding: 10px; }
+          .code-boxes { gap: 4px; }
+          .digit { height: 46px; font-size: 20px; }
+        }
         """#
 }
