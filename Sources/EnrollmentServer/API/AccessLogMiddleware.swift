@@ -41,6 +41,8 @@ struct AccessLogMiddleware: RouterMiddleware {
             "trace_id": "\(context.traceId)",
         ]
         if let user = context.record.user { metadata["user"] = "\(Self.logfmt(user))" }
+        // Which POST it was: an operator tells guessing (VALIDATE) from revealing (VIEW).
+        if let action = context.record.action { metadata["action"] = "\(action)" }
         logger.info("request", metadata: metadata)
         return response
     }

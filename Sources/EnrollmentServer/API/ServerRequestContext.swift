@@ -21,11 +21,16 @@ public struct ServerRequestContext: RequestContext {
     public var maxUploadSize: Int { 64 * 1024 }
 }
 
-/// The authenticated user of one request, written by the route, read by the access log.
+/// The authenticated user of one request and the action a POST asked for, written by the
+/// route, read by the access log.
 final class RequestRecord: Sendable {
-    private let storage = Mutex<String?>(nil)
+    private let storage = Mutex<(user: String?, action: String?)>((nil, nil))
     var user: String? {
-        get { storage.withLock { $0 } }
-        set { storage.withLock { $0 = newValue } }
+        get { storage.withLock { $0.user } }
+        set { storage.withLock { $0.user = newValue } }
+    }
+    var action: String? {
+        get { storage.withLock { $0.action } }
+        set { storage.withLock { $0.action = newValue } }
     }
 }

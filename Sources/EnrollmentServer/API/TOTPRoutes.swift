@@ -108,6 +108,7 @@ struct TOTPRoutes {
                 "invalid_action", "unknown action '\(decoded.action.prefix(32))'",
                 "use one of \(Action.allCases.map(\.rawValue).joined(separator: ", ")) (upper case)")
         }
+        context.record.action = action.rawValue
         let key = try idempotencyKey(request)
         switch action {
         case .INIT:
