@@ -15,7 +15,7 @@ struct LimitOptions: ParsableArguments {
     var lockMinutes: String?
 
     @Option(name: .customLong("busy-timeout"), parsing: .unconditional, help: ArgumentHelp(
-        "Seconds to wait for another writer's lock before giving up with exit 3, 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
+        "Seconds to wait for another writer's lock before giving up (exit 3; the server answers 503 database_busy), 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
     var busyTimeout: String?
 
     /// The environment variables read below (a command line that sets none of them needs no

@@ -28,7 +28,8 @@ extension MyAccountPage {
 
           function localTime(iso) {
             const date = new Date(iso);
-            return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+            // With the time zone: support staff compare a screenshot with the server's UTC log.
+            return date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
           }
 
           async function call(method, path, body) {
