@@ -191,6 +191,22 @@ struct ServeProcessTests {
         #expect(try await Task.detached { try RawHTTP.statusLineRetrying(port: port) }.value == "HTTP/1.1 200 OK")
     }
 
+    @Test("DELETE through a running server destroys the data key in every file at once, as the command line does: the write-ahead log keeps no copy while the server runs")
+    func removalThroughServerShredsTheKey() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let token = try Self.token("wes")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+        #expect(try Self.call(server.port, "POST", token: try Self.token("vic"), json: #"{"action":"INIT"}"#).status == 200)
+        let wrapped = try #require(KeyTests.bytes(hex: try SQLite3.query(workspace.database, "SELECT hex(wrapped_key) FROM data_keys WHERE stream_id = 'wes'")))
+        #expect(try Self.call(server.port, "DELETE", token: token).status == 204)
+        #expect(try SQLite3.query(workspace.database, "SELECT stream_id FROM data_keys") == "vic")
+        for (name, bytes) in directorySnapshot(workspace.directory) where name.hasPrefix("enrollment.sqlite") {
+            #expect(!KeyTests.contains(bytes, wrapped), "\(name) still holds wes's destroyed data key while the server runs")
+        }
+    }
+
     @Test("after `keys rotate`, a server still holding the old key file answers 503 service_reconfiguring, its health check too, and logs that it must be restarted with the new one")
     func serverAfterKeyRotation() throws {
         let workspace = try Workspace()

@@ -41,6 +41,9 @@ public struct CommandOutcome: Sendable {
     public var replayed: Bool
 
     public var accepted: Bool { rejection == nil }
+
+    /// This command removed an authenticator (and with it the data key that sealed its secrets).
+    var destroyedADataKey: Bool { !replayed && events.contains { $0.type == .authenticatorRemoved } }
 }
 
 extension EnrollmentRejection: Codable {

@@ -74,7 +74,7 @@ public final class EnrollmentService: Sendable {
     /// transaction among the commands that arrive together.
     public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
         let outcome = try decideAndCommit(envelope)
-        if !outcome.replayed && outcome.events.contains(where: { $0.type == .authenticatorRemoved }) { truncateWAL() }
+        if outcome.destroyedADataKey { truncateWAL() }
         return outcome
     }
 
@@ -82,7 +82,7 @@ public final class EnrollmentService: Sendable {
     /// that stored it. Checkpointing with TRUNCATE copies the pages back (where secure_delete
     /// has zeroed the row) and empties the log. Best effort: a reader that keeps the log alive
     /// only delays this until the log is reset later.
-    private func truncateWAL() {
+    func truncateWAL() {
         do {
             _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         } catch {

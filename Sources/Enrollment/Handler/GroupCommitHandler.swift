@@ -116,6 +116,9 @@ public final class GroupCommitHandler: Sendable {
     /// its own result.
     private func write(_ batch: [Waiting]) {
         let results = write(batch.map(\.command), pinned: batch.map(\.pinned))
+        // A removal destroyed a data key: the log's older copies of its page go before anyone
+        // hears the removal is done, as with the command line (crypto-shredding in the files).
+        if results.contains(where: { (try? $0.get())?.destroyedADataKey == true }) { service.truncateWAL() }
         for (waiting, result) in zip(batch, results) {
             waiting.continuation.resume(with: result)
         }
