@@ -38,7 +38,7 @@ struct ExportCommand: ParsableCommand {
             // Written beside the file its links lead to, then renamed over it (never over a
             // device, the database or the key file).
             let file: OutputFile
-            do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: 0o644) } catch let failure as CLIFailure { throw global.failure(failure) }
+            do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: nil) } catch let failure as CLIFailure { throw global.failure(failure) }
             do {
                 let buffer = file.buffer()
                 count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }

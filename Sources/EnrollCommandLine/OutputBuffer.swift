@@ -70,21 +70,25 @@ final class OutputFile {
     deinit { discard() }
 
     /// Checks `path` (``resolve(_:protecting:)``) and creates the temporary file beside its
-    /// target with `mode` (0600 for anything that shows a secret).
-    static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t) throws -> OutputFile {
+    /// target: with `mode` whatever the umask (0600 for anything that shows a secret), or with
+    /// `nil` as any new file is, 0666 less the umask, keeping the mode of a file it replaces (an
+    /// operator's umask 077, or a chmod 600, is never widened).
+    static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t?) throws -> OutputFile {
         let target: String
         do { target = try resolve(path, protecting: protected) } catch { throw CLIFailure.usage(error.message) }
         let temporary = target + ".partial-\(getpid())"
         unlink(temporary)  // a leftover of a killed run with the same pid
-        let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        var existing = stat()
+        let replacedMode = stat(target, &existing) == 0 ? existing.st_mode & 0o777 : nil
+        let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ?? 0o666)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
             throw CLIFailure(
                 code: "output_unwritable", message: "cannot write \(path): no file can be created beside it (\(reason)); pass --output with a path in a writable directory",
                 exitCode: CLIExit.environment)
         }
-        // The mode asked for, whatever the umask.
-        fchmod(descriptor, mode)
+        // The mode asked for whatever the umask, or that of the file replaced.
+        if let forced = mode ?? replacedMode { fchmod(descriptor, forced) }
         return OutputFile(path: path, target: target, temporary: temporary, descriptor: descriptor)
     }
 
@@ -131,6 +135,12 @@ final class OutputFile {
         var target = path
         var status = stat()
         if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
+            // Another user's link (planted in /tmp, say) is not followed: the output would
+            // replace whatever file that user chose, with this user's rights (the kernel's
+            // protected_symlinks rule, which a rename over the target would not apply).
+            if status.st_uid != geteuid() {
+                throw ValidationError("cannot write \(path): it is a symbolic link owned by another user (uid \(status.st_uid)); pass --output with the path of the file itself")
+            }
             if let resolved = realpath(path, nil) {
                 target = String(cString: resolved)
                 free(resolved)

@@ -245,6 +245,37 @@ struct ServiceTests {
         #expect(written.status == 0, "\(written.stderr)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.uri", "the link is still a link")
         #expect(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("otpauth://totp/"))
+
+        // Another user's link (planted in a shared directory) is not followed: its target stays.
+        let victim = workspace.path("victim"), planted = workspace.path("planted.jsonl")
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
+        try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: victim)
+        try #require(lchown(planted, 65_534, 65_534) == 0, "the tests run as root, which may give a link to another user")
+        for arguments in [["export", "--output", planted], ["reveal", "alice", "--format", "uri", "--output", planted]] {
+            let refused = try workspace.enroll(arguments, environment: now)
+            #expect(refused.status == 2 && refused.stderr.contains("is a symbolic link owned by another user (uid 65534)"), "\(arguments): \(refused.stderr)")
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        #expect(try SQLite3.eventTypes(workspace.database) == before + ["QRCodeRevealed"], "only the reveal through the caller's own link was recorded")
+    }
+
+    @Test("export --output honours the umask for a new file and keeps the mode of a file it replaces (never world-readable against the operator's wish)")
+    func exportFileMode() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let sh = try Processes.tool("sh", package: "dash")
+        let enroll = try Processes.product("enroll")
+        func export(umask: String, to name: String) throws -> mode_t {
+            let result = try Processes.run(sh, ["-c", "umask \(umask); exec \"$0\" export --output \"$1\" --db \"$2\"", enroll, workspace.path(name), workspace.database])
+            #expect(result.status == 0, "\(result.stderr)")
+            var status = stat()
+            #expect(stat(workspace.path(name), &status) == 0)
+            return status.st_mode & 0o777
+        }
+        #expect(try export(umask: "077", to: "private.jsonl") == 0o600)
+        #expect(try export(umask: "022", to: "shared.jsonl") == 0o644)
+        #expect(chmod(workspace.path("shared.jsonl"), 0o600) == 0)
+        #expect(try export(umask: "022", to: "shared.jsonl") == 0o600, "a file made private stays private when replaced")
     }
 
     @Test("user ids that are the same text in Unicode but different bytes (josé composed and decomposed) stay two users in the projections, inline and after a rebuild")
