@@ -55,6 +55,13 @@ public final class EnrollmentService: Sendable {
         // A key file that exists is read before the database is opened, so a malformed one is
         // refused before anything (even a new database file) is written.
         var keyRing = FileManager.default.fileExists(atPath: keyFilePath) ? try KeyRing.load(keyFile: keyFilePath, create: false) : nil
+        // A new database needs a new key file: one that cannot be made is refused before the
+        // database is created, so a failure leaves no file behind.
+        var databaseStatus = stat()
+        let newDatabase = stat(databasePath, &databaseStatus) != 0 || databaseStatus.st_size == 0
+        if keyRing == nil && requireKey && options.create && !options.readOnly && newDatabase {
+            try KeyRing.checkCreatable(keyFile: keyFilePath)
+        }
         let database = try EnrollmentDatabase(path: databasePath, options: options)
         let hasKey: Bool
         do { hasKey = try database.writer.read { db in try KeyRing.databaseHasKey(db) } } catch { throw database.failure(error) }

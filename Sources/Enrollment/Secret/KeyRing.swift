@@ -52,6 +52,21 @@ public struct KeyRing: Sendable {
 
     // MARK: Key file
 
+    /// Whether a new key file could be placed at `path` (no file or link there, a writable
+    /// directory), checked before a new database is created so that a key file that cannot be
+    /// made leaves no database behind either.
+    public static func checkCreatable(keyFile path: String) throws(StoreError) {
+        var status = stat()
+        if lstat(path, &status) == 0 {
+            throw .keyFileUnwritable(path: path, reason: status.st_mode & S_IFMT == S_IFLNK
+                ? "a symbolic link that leads nowhere is in its place; remove it" : "something that is not a readable key file is in its place")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard access(directory, W_OK) == 0 else {
+            throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
     /// Reads the key file, or creates it (mode 0600) when `create` is true and it does not exist.
     public static func load(keyFile path: String, create: Bool) throws(StoreError) -> KeyRing {
         let manager = FileManager.default

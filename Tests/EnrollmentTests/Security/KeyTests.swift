@@ -162,6 +162,17 @@ struct KeyTests {
         #expect(try workspace.enroll(["reveal", "alice"]).status == 1)
     }
 
+    @Test("a key file that cannot be created (a missing directory, a dangling link in its place) is refused before the new database is created: no file is left behind")
+    func keyFileCreatedFirst() throws {
+        let workspace = try Workspace()
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("dangling.key"), withDestinationPath: "/nonexistent/enroll.key")
+        for (keyFile, reason) in [(workspace.path("nodir/k.key"), "No such file or directory"), (workspace.path("dangling.key"), "a symbolic link that leads nowhere")] {
+            let result = try workspace.enroll(["request", "carol", "--db", workspace.path("new.sqlite"), "--key-file", keyFile])
+            #expect(result.status == 3 && result.stderr.contains("cannot create the key file") && result.stderr.contains(reason), "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: workspace.path("new.sqlite")), "a database was left behind")
+        }
+    }
+
     @Test("crypto-shredding still holds on a connection that rebuilt the projections (their old tables are dropped without zeroing, the data keys never)")
     func shreddingAfterRebuild() throws {
         let workspace = try Workspace()
