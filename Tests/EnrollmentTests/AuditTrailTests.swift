@@ -169,6 +169,19 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["export"]).stdout == text, "a refused import changed the journal")
     }
 
+    @Test("in an imported copy, whose secrets read as forgotten, a reveal is refused (secret_unavailable) and nothing is recorded: no reveal of a QR code nobody saw")
+    func revealInImportedCopy() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        #expect(try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")]).status == 0)
+        let copy = workspace.path("copy.sqlite")
+        #expect(try workspace.enroll(["import", workspace.path("journal.jsonl"), "--db", copy]).status == 0)
+        let before = try SQLite3.eventTypes(copy)
+        let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri", "--db", copy, "--key-file", workspace.path("copy.key")])
+        #expect(reveal.status == 1 && reveal.stderr.contains("secret_unavailable") && reveal.stdout.isEmpty, "\(reveal.stdout) \(reveal.stderr)")
+        #expect(try SQLite3.eventTypes(copy) == before, "a reveal that showed nothing was recorded")
+    }
+
     @Test("import refuses an edited, truncated or reordered export, or a line that could be read two ways, naming the line, and leaves no database")
     func importRefusesTampering() throws {
         let workspace = try Workspace()

@@ -50,6 +50,9 @@ public enum EnrollmentDecider {
             guard let role = state.currentRole else {
                 return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
             }
+            // A secret that cannot be opened (its data key is gone, as in an imported copy)
+            // cannot be shown: a reveal is recorded only when there is something to show.
+            guard state.current?.secret.secret != nil else { return refuse(.secretUnavailable) }
             record(.qrCodeRevealed(QRCodeRevealed(target: role)))
 
         case .removeAuthenticator:
