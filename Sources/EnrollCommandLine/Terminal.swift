@@ -17,7 +17,7 @@ public enum Terminal {
 
     /// One line on stderr about something the command goes on despite: it still runs and
     /// exits as it would have.
-    static func warning(_ message: String, hint: String?) {
+    public static func warning(_ message: String, hint: String?) {
         diagnostic("warning", message, hint: hint)
     }
 

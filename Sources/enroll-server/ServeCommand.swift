@@ -119,6 +119,9 @@ struct ServeCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: jwtSecretFile) else {
                 throw CLIFailure.usage("cannot read the secret file '\(jwtSecretFile)'; pass a readable file to --jwt-secret-file")
             }
+            if let exposure = KeyRing.exposure(of: jwtSecretFile, what: "the JWT secret file", grants: "it signs a token for any user") {
+                Terminal.warning(exposure, hint: "run `chmod 600 \(jwtSecretFile)`")
+            }
             return .hmacSHA256(secret: Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8))
         }
         if let secret = ProcessInfo.processInfo.environment["ENROLL_JWT_SECRET"], !secret.isEmpty {

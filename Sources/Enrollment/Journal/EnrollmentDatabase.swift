@@ -61,6 +61,13 @@ public final class EnrollmentDatabase: Sendable {
         let empty = exists && status.st_size == 0
         if (!exists || empty) && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }
+        // A new database is readable by its owner only, whatever the umask: it names every user
+        // and holds every event's time. SQLite gives its -wal and -shm the same mode. (A failure
+        // here is reported by SQLite's own open below.)
+        if !exists {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            if descriptor >= 0 { close(descriptor) }
+        }
         // On a read-only file system (a backup on read-only media) the file is read as it is,
         // whatever the command: reading works, and a write fails as any write there does.
         let immutable = exists && !empty && Self.isOnReadOnlyFileSystem(path)

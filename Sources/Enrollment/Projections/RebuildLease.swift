@@ -29,7 +29,7 @@ final class RebuildLease {
     /// created (a read-only directory, where the rebuild's own writes then fail and say why).
     static func acquire(_ projection: String, database: String) throws(StoreError) -> RebuildLease? {
         guard !database.isEmpty, database != ":memory:" else { return nil }
-        let descriptor = open(path(of: projection, database: database), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let descriptor = open(path(of: projection, database: database), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { return nil }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
@@ -41,7 +41,7 @@ final class RebuildLease {
     /// Whether a run holds the lease now (what `--status` reports as running, not interrupted).
     static func isHeld(_ projection: String, database: String) -> Bool {
         guard !database.isEmpty, database != ":memory:" else { return false }
-        let descriptor = open(path(of: projection, database: database), O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path(of: projection, database: database), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {

@@ -108,12 +108,18 @@ public struct KeyRing: Sendable {
     /// refuse: the file may be shared with a service group on purpose). `nil`: owner-only, or
     /// no such file.
     public static func exposure(ofKeyFile path: String) -> String? {
+        exposure(of: path, what: "the key file", grants: "it opens every secret in the database")
+    }
+
+    /// The same judgement for any file holding a key: `what` names it, `grants` says what its
+    /// holder can do (the server's `--jwt-secret-file`: sign a token for any user).
+    public static func exposure(of path: String, what: String, grants: String) -> String? {
         var file = stat()
         guard stat(path, &file) == 0 else { return nil }
         let mode = file.st_mode & 0o777
         guard mode & 0o077 != 0 else { return nil }
         let who = mode & 0o007 != 0 ? "other users" : "its group"
-        return "the key file \(path) can be read or changed by \(who) (mode \(String(mode, radix: 8))), and it opens every secret in the database"
+        return "\(what) \(path) can be read or changed by \(who) (mode \(String(mode, radix: 8))), and \(grants)"
     }
 
     /// Writes a key file atomically with mode 0600 (created under a umask-proof temporary name, then renamed).

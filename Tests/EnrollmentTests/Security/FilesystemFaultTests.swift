@@ -150,7 +150,9 @@ struct FilesystemFaultTests {
         let enroll = try Processes.product("enroll")
         let workspace = try Workspace()
         #expect(try workspace.enroll(["request", "alice"]).status == 0)
-        chmod(workspace.keyFile, 0o644)  // nobody may read the key, not write anything
+        // nobody may read the database and the key (both are the owner's only when created), not write anything
+        chmod(workspace.keyFile, 0o644)
+        chmod(workspace.database, 0o644)
         let before = directorySnapshot(workspace.directory)
         let asNobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
         let probe = try Processes.run(asNobody[0], Array(asNobody.dropFirst()) + [enroll, "--help"])

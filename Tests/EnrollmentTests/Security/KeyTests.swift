@@ -3,6 +3,7 @@ import Enrollment
 import Foundation
 import OneTimePassword
 import Testing
+import TestSupport
 
 /// The master key file, key rotation and crypto-shredding, through the command line and the raw files.
 @Suite("keys and forgetting")
@@ -160,6 +161,25 @@ struct KeyTests {
         #expect(export.stdout.split(separator: "\n").count == 3)
         #expect(try workspace.enroll(["verify"]).status == 0)
         #expect(try workspace.enroll(["reveal", "alice"]).status == 1)
+    }
+
+    @Test("a new database (and so its -wal and -shm) and its key file are readable by their owner only, whatever the umask; a world-readable JWT secret file is warned about")
+    func newFilesOwnerOnly() throws {
+        let workspace = try Workspace()
+        let sh = try Processes.tool("sh", package: "dash")
+        let created = try Processes.run(sh, ["-c", "umask 000; exec \"$0\" request alice --db \"$1\" --key-file \"$2\"", try Processes.product("enroll"), workspace.database, workspace.keyFile])
+        #expect(created.status == 0, "\(created.stderr)")
+        for path in [workspace.database, workspace.keyFile] {
+            var status = stat()
+            #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o600, "\(path): mode \(String(status.st_mode & 0o777, radix: 8))")
+        }
+        let secret = workspace.path("hs256.secret")
+        try Data(String(repeating: "s", count: 40).utf8).write(to: URL(fileURLWithPath: secret))
+        #expect(chmod(secret, 0o644) == 0)
+        // The warning comes as the secret is read; a host that is no address then stops the start.
+        let server = try Processes.run(try Processes.product("enroll-server"), ["serve", "--jwt-secret-file", secret, "--host", "256.0.0.1", "--db", workspace.database, "--key-file", workspace.keyFile])
+        #expect(server.status == 2, "\(server.stderr)")
+        #expect(server.stderr.contains("the JWT secret file \(secret) can be read or changed by other users (mode 644), and it signs a token for any user"), "\(server.stderr)")
     }
 
     @Test("a key file that cannot be created (a missing directory, a dangling link in its place) is refused before the new database is created: no file is left behind")
