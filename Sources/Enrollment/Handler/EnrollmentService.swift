@@ -93,7 +93,9 @@ public final class EnrollmentService: Sendable {
         do {
             _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         } catch {
-            logger.notice("could not truncate the write-ahead log after a removal", metadata: ["error": "\(error)"])
+            logger.notice(
+                "the removal is recorded and its data key deleted, but another connection is reading the database, so the write-ahead log could not be emptied: older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (the last connection to close makes one)",
+                metadata: ["error": "\(error)"])
         }
     }
 
