@@ -33,6 +33,8 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
+        let total = (try? database.writer.read { db in try EventJournal.head(in: db) }) ?? 0
+        let progress = ProgressLine(doing: "exporting", total: total)
         let count: Int64
         if let requested = output {
             // Written beside the file its links lead to, then renamed over it (never over a
@@ -41,7 +43,7 @@ struct ExportCommand: ParsableCommand {
             do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: nil) } catch let failure as CLIFailure { throw global.failure(failure) }
             do {
                 let buffer = file.buffer()
-                count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }
+                count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
                 try buffer.flush()
                 try file.commit()
             } catch {
@@ -51,7 +53,7 @@ struct ExportCommand: ParsableCommand {
             }
         } else {
             let buffer = OutputBuffer()
-            count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0) } }
+            count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
             try buffer.flush()
         }
         if let output {

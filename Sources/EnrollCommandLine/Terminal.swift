@@ -27,6 +27,11 @@ public enum Terminal {
         emit(Array((line + "\n").utf8), to: STDERR_FILENO)
     }
 
+    /// One line on stderr as it is (progress of long work).
+    static func diagnosticLine(_ text: String) {
+        emit(Array((text + "\n").utf8), to: STDERR_FILENO)
+    }
+
     /// Exactly one JSON object on stdout, keys sorted.
     public static func json(_ object: [String: Any?]) {
         let compact = object.compactMapValues { $0 }
@@ -147,5 +152,28 @@ public struct CLIFailure: Error {
         if json { Terminal.json(["error": code, "message": message]) }
         Terminal.error(message, hint: showsCode ? code : nil)
         return exitCode
+    }
+}
+
+/// Progress of long work on stderr, as `rebuild-projections` prints it into a pipe: a line every
+/// five seconds (the first after five seconds, so short work prints none), counting items of a
+/// known total. Checks the clock once per 1 024 items.
+final class ProgressLine {
+    private let doing: String
+    private let total: Int64
+    private var done: Int64 = 0
+    private var last = ContinuousClock.now
+
+    init(doing: String, total: Int64) {
+        self.doing = doing
+        self.total = total
+    }
+
+    func advance() {
+        done += 1
+        guard done & 1_023 == 0, ContinuousClock.now - last >= .seconds(5) else { return }
+        last = ContinuousClock.now
+        let percent = total > 0 ? " (\(min(100, done * 100 / total))%)" : ""
+        Terminal.diagnosticLine("enroll: \(doing): \(done) of \(total) events\(percent)")
     }
 }
