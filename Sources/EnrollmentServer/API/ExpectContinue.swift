@@ -17,10 +17,9 @@ final class ExpectContinue: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     private let maxBodyBytes: Int
-    /// Requests passed on whose answer has not ended yet, in order.
+    /// Requests passed on whose answer has not ended yet, in order: whether each is still owed
+    /// a 100 (the first one's answer is the one being written, if any).
     private var waiting: [Bool] = []
-    /// A final answer's head was written and its end not yet.
-    private var answering = false
 
     init(maxBodyBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
@@ -32,7 +31,7 @@ final class ExpectContinue: ChannelDuplexHandler, RemovableChannelHandler {
             let expects = request.headerFields[.expect]?.lowercased() == "100-continue"
                 && (declared.map { $0 > 0 && $0 <= maxBodyBytes } ?? (request.headerFields[.transferEncoding] != nil))
             waiting.append(expects)
-            if expects && waiting.count == 1 && !answering { sendContinue(context: context) }
+            if expects && waiting.count == 1 { sendContinue(context: context) }
         }
         context.fireChannelRead(data)
     }
@@ -40,11 +39,9 @@ final class ExpectContinue: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(let response) where response.status.kind != .informational:
-            answering = true
             // Answered before its body came: no 100 is owed any more.
             if !waiting.isEmpty { waiting[0] = false }
         case .end:
-            answering = false
             if !waiting.isEmpty { waiting.removeFirst() }
             context.write(data, promise: promise)
             if waiting.first == true { sendContinue(context: context) }

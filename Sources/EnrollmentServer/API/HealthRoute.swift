@@ -29,8 +29,6 @@ struct HealthRoute: Sendable {
             failure.status = .serviceUnavailable
             throw failure
         }
-        var headers = TOTPRoutes.noStore
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        return Response(status: .ok, headers: TOTPRoutes.noStore, body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
 }
