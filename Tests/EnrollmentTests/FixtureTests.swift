@@ -236,6 +236,26 @@ struct FixtureTests {
         #expect(objects[1]["passed"] == .bool(true) && objects[1]["error"] == nil, "\(result.stdout)")
     }
 
+    @Test("enroll replay reports files in the order they are given, whatever their paths sort as, and a file named twice (also through its directory) runs once")
+    func replayKeepsArgumentOrder() throws {
+        let workspace = try Workspace()
+        let passing = Self.recorded + ".jsonl"
+        let scenarios = FixtureTests.root.appendingPathComponent("scenarios/confirm").path
+        let scenario = scenarios + "/sha1-6-digits.json"
+        _ = FileManager.default.createFile(atPath: workspace.path("empty.jsonl"), contents: Data())
+        for order in [[passing, workspace.path("empty.jsonl")], [workspace.path("empty.jsonl"), passing]] {
+            let result = try workspace.enroll(["replay", "--json"] + order)
+            let files = try result.stdout.split(separator: "\n").map { try JSONValue.parse(String($0))["file"] }
+            #expect(files == order.map { .string($0) }, "\(result.stdout)")
+        }
+        let result = try workspace.enroll(["replay", "--json", scenario, scenarios, scenario])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let files = try result.stdout.split(separator: "\n").map { try JSONValue.parse(String($0))["file"] }
+        let inDirectory = try FileManager.default.contentsOfDirectory(atPath: scenarios).filter(FixtureRunner.isFixture)
+        #expect(files.count == inDirectory.count, "\(result.stdout)")
+        #expect(files.first == .string(scenario), "\(result.stdout)")
+    }
+
     @Test("a scenario whose given event does not decode is refused saying what is wrong with the event, with no advice about journals it does not have")
     func undecodableGiven() throws {
         let workspace = try Workspace()

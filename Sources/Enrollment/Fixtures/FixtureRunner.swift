@@ -24,7 +24,8 @@ public struct FixtureResult: Sendable, Hashable {
 ///   in-memory database (hash chain and decoding checked) and every projection table is
 ///   compared row for row with the sibling `*.expected.json`.
 public enum FixtureRunner {
-    /// Fixture files under `paths` (files are taken as given, directories searched), sorted.
+    /// Fixture files under `paths`, in the order given: a file is taken as it is, a directory's
+    /// fixtures are found recursively and sorted, and a file named twice runs once.
     public static func discover(_ paths: [String]) throws(FixtureError) -> [String] {
         var files: [String] = []
         for path in paths {
@@ -38,11 +39,14 @@ public enum FixtureRunner {
             }
             let base = URL(fileURLWithPath: path)
             let enumerator = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil)
+            var found: [String] = []
             while let url = enumerator?.nextObject() as? URL {
-                if isFixture(url.lastPathComponent) { files.append(url.path) }
+                if isFixture(url.lastPathComponent) { found.append(url.path) }
             }
+            files += found.sorted()
         }
-        return files.sorted()
+        var seen = Set<String>()
+        return files.filter { seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }
     }
 
     /// Scenarios are `.json`, recorded journals `.jsonl`; `*.expected.json` belong to a journal.
