@@ -153,10 +153,10 @@ struct VerifyCommand: ParsableCommand {
             if global.json {
                 Terminal.json([
                     "intact": false, "verified": result.verified, "head": result.head, "position": found.position,
-                    "tampering": found.tampering.rawValue, "detail": found.detail,
+                    "earliestChanged": found.earliestChanged, "tampering": found.tampering.rawValue, "detail": found.detail,
                 ])
             }
-            Terminal.error("the hash chain breaks at position \(found.position) (\(found.tampering.rawValue)): \(found.detail); \(result.verified) event\(result.verified == 1 ? "" : "s") before it verified", hint: "restore the journal from a backup or an export")
+            Terminal.error("the hash chain breaks at position \(found.position) (\(found.tampering.rawValue)): \(found.detail); \(Self.vouched(result.verified, before: found))", hint: "restore the journal from a backup or an export")
             throw ExitCode(CLIExit.refused)
         }
         if let expected, let mismatch {
@@ -169,20 +169,40 @@ struct VerifyCommand: ParsableCommand {
             Terminal.error(mismatch.message(for: expected), hint: "restore the journal from a backup or an export taken before the change")
             throw ExitCode(CLIExit.refused)
         }
-        let current = result.anchor.map(String.init(describing:)) ?? ""
+        let reversals = result.timeReversals
         if global.json {
-            var report: [String: Any?] = ["intact": true, "verified": result.verified, "head": result.head, "anchor": current]
+            var report: [String: Any?] = ["intact": true, "verified": result.verified, "head": result.head, "anchor": result.anchor?.description]
             if let expected { report["matchesAnchor"] = expected.description }
+            if let reversals {
+                report["timeGoesBack"] = [
+                    "positions": reversals.count, "firstPosition": reversals.firstPosition,
+                    "recordedAt": Timestamps.iso8601(reversals.firstTime), "after": Timestamps.iso8601(reversals.timeBefore),
+                ] as [String: Any]
+            }
             Terminal.json(report)
         } else {
             Terminal.line("Verified \(result.verified) event\(result.verified == 1 ? "" : "s"): the hash chain is intact.")
             if let expected { Terminal.line("It still holds the anchor \(expected).") }
-            if current.isEmpty {
-                Terminal.line("Anchor: none yet (the journal is empty; verify again once it holds events)")
+            if let anchor = result.anchor {
+                Terminal.line("Anchor: \(anchor) (keep it outside the database; `enroll verify --anchor` checks against it)")
             } else {
-                Terminal.line("Anchor: \(current) (keep it outside the database; `enroll verify --anchor` checks against it)")
+                Terminal.line("Anchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)")
+            }
+            if let reversals {
+                Terminal.line(
+                    "note: recorded times go back at \(reversals.count) position\(reversals.count == 1 ? "" : "s") (first at position \(reversals.firstPosition): "
+                        + "\(Timestamps.iso8601(reversals.firstTime)) after \(Timestamps.iso8601(reversals.timeBefore))); "
+                        + "event times are the clock of the process that appended them (a clock set back, or ENROLL_NOW)")
             }
         }
+    }
+
+    /// What the walk vouches for before a break: the rows before the earliest that may have changed.
+    static func vouched(_ verified: Int64, before found: ChainBreak) -> String {
+        let events = "\(verified) event\(verified == 1 ? "" : "s")"
+        if verified == 0 { return "no event verified" }
+        if found.earliestChanged == found.position { return "\(events) before it verified" }
+        return "the \(events) before position \(found.earliestChanged) verified"
     }
 }
 

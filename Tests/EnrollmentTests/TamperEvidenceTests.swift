@@ -19,6 +19,7 @@ struct TamperEvidenceTests {
         let lines = verified.stdout.split(separator: "\n")
         #expect(lines.first == "Verified 9 events: the hash chain is intact.")
         #expect(lines.count == 2 && lines[1].hasPrefix("Anchor: 9:"), "\(verified.stdout)")
+        #expect(try workspace.enrollJSON(["verify"]).1["timeGoesBack"] == nil, "times that only go forward are not noted")
         return workspace
     }
 
@@ -33,13 +34,25 @@ struct TamperEvidenceTests {
         _ = try SQLite3.query(workspace.database, sql)
     }
 
-    func expectBreak(_ workspace: Workspace, position: Int, tampering: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Runs `verify` (text and JSON) and expects a break at `position`; `verified` defaults to
+    /// the rows before it. Returns the text error.
+    @discardableResult
+    func expectBreak(_ workspace: Workspace, position: Int, tampering: String, verified: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let result = try workspace.enroll(["verify"])
         #expect(result.status == 1, "verify should fail: \(result.stdout)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains("breaks at position \(position) (\(tampering))"), "\(result.stderr)", sourceLocation: sourceLocation)
         #expect(result.stderr.split(separator: "\n").count == 1, sourceLocation: sourceLocation)
         let json = try workspace.enrollJSON(["verify"]).1
-        #expect(json["intact"] as? Bool == false && json["position"] as? Int == position && json["tampering"] as? String == tampering, sourceLocation: sourceLocation)
+        #expect(json["intact"] as? Bool == false && json["position"] as? Int == position && json["tampering"] as? String == tampering, "\(json)", sourceLocation: sourceLocation)
+        #expect(json["verified"] as? Int == (verified ?? position - 1), "\(json)", sourceLocation: sourceLocation)
+        return result.stderr
+    }
+
+    /// A copy of the workspace's database files (main, -wal, -shm) at `path`.
+    func copyDatabase(_ workspace: Workspace, to path: String) throws {
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: workspace.database + suffix) {
+            try FileManager.default.copyItem(atPath: workspace.database + suffix, toPath: path + suffix)
+        }
     }
 
     @Test("an anchor kept outside the database stays valid as the journal grows, and catches what the chain alone cannot")
@@ -100,11 +113,115 @@ struct TamperEvidenceTests {
         #expect(workspace.databaseBytes() == before)
     }
 
-    @Test("a modified row is named by its position")
+    @Test("a modified row is named by its position, with the row before it, which could have been modified and re-hashed instead")
     func modified() throws {
         let workspace = try journal()
         try sqlite(workspace, "UPDATE events SET data = replace(data, 'ACME', 'EVIL') WHERE position = 4")
-        try expectBreak(workspace, position: 4, tampering: "modified")
+        let message = try expectBreak(workspace, position: 4, tampering: "modified", verified: 2)
+        #expect(message.contains("the row at position 4 (event "), "\(message)")
+        #expect(message.contains("or the row at position 3 (event "), "\(message)")
+        #expect(message.contains("the 2 events before position 3 verified"), "\(message)")
+        #expect(try workspace.enrollJSON(["verify"]).1["earliestChanged"] as? Int == 3)
+    }
+
+    @Test("a row edited with its own hash recomputed is not reported as verified: the break names it as well as the innocent row after it")
+    func modifiedAndRehashed() throws {
+        let workspace = try journal()
+        // Row 10 is written twice from the same 9 rows, by enroll itself: once by helpdesk
+        // (followed by rows 11 and 12), once, in a copy, by mallory. Putting the copy's row 10,
+        // with the hash enroll computed for it, in place of the first is an edit of row 10 with
+        // its hash recomputed.
+        let copy = workspace.path("copy.sqlite")
+        try copyDatabase(workspace, to: copy)
+        for (offset, user) in ["alice", "bob", "carol"].enumerated() {
+            let revealed = try workspace.enroll(["reveal", user, "--format", "uri", "--actor", "helpdesk"], environment: ["ENROLL_NOW": "\(1_764_421_700 + offset)"])
+            try #require(revealed.status == 0, "\(revealed.stderr)")
+        }
+        let forged = try workspace.enroll(["reveal", "alice", "--format", "uri", "--actor", "mallory", "--db", copy], environment: ["ENROLL_NOW": "1764421700"])
+        try #require(forged.status == 0, "\(forged.stderr)")
+        try sqlite(workspace, """
+            ATTACH '\(copy)' AS copy;
+            UPDATE events SET (event_id, data, metadata, recorded_at, hash) =
+                (SELECT event_id, data, metadata, recorded_at, hash FROM copy.events WHERE position = 10) WHERE position = 10;
+            """)
+        #expect(try SQLite3.query(workspace.database, "SELECT json_extract(metadata, '$.actor') FROM events WHERE position = 10") == "mallory")
+
+        let message = try expectBreak(workspace, position: 11, tampering: "modified", verified: 9)
+        #expect(message.contains("the row at position 11 (event "), "\(message)")
+        #expect(message.contains("or the row at position 10 (event "), "\(message)")
+        #expect(message.contains("modified and its hash recomputed"), "\(message)")
+        #expect(message.contains("the 9 events before position 10 verified"), "\(message)")
+        let json = try workspace.enrollJSON(["verify"]).1
+        #expect(json["earliestChanged"] as? Int == 10, "\(json)")
+        #expect((json["detail"] as? String)?.contains("or the row at position 10") == true, "\(json)")
+    }
+
+    @Test("a row whose stored hash alone was overwritten is reported as modified at that position, its columns as appended")
+    func hashOverwritten() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET hash = zeroblob(32) WHERE position = 5")
+        let message = try expectBreak(workspace, position: 5, tampering: "modified", verified: 4)
+        #expect(message.contains("the hash stored at position 5"), "\(message)")
+        #expect(message.contains("4 events before it verified"), "\(message)")
+    }
+
+    @Test("a modified last row is named, with the row before it")
+    func modifiedLast() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET recorded_at = recorded_at + 1 WHERE position = 9")
+        let message = try expectBreak(workspace, position: 9, tampering: "modified", verified: 7)
+        #expect(message.contains("the last row, at position 9"), "\(message)")
+        #expect(message.contains("or the row at position 8"), "\(message)")
+    }
+
+    @Test("a modified first row is named alone: nothing before it could have been re-hashed")
+    func modifiedFirst() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET data = replace(data, 'ACME', 'EVIL') WHERE position = 1")
+        let message = try expectBreak(workspace, position: 1, tampering: "modified", verified: 0)
+        #expect(!message.contains("or the row at position"), "\(message)")
+        #expect(message.contains("no event verified"), "\(message)")
+    }
+
+    @Test("two adjacent rows modified are reported as broken, from the row before them")
+    func twoModified() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET recorded_at = recorded_at + 1 WHERE position IN (5, 6)")
+        let message = try expectBreak(workspace, position: 5, tampering: "broken", verified: 3)
+        #expect(message.contains("more than one row was changed (from position 4 on"), "\(message)")
+    }
+
+    @Test("an empty journal verifies with no anchor, in text and JSON, rather than one --anchor refuses")
+    func emptyJournal() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "DELETE FROM events; UPDATE projection_checkpoints SET position = 0")
+        let result = try workspace.enroll(["verify"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "Verified 0 events: the hash chain is intact.\nAnchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)\n", "\(result.stdout)")
+        let (jsonResult, json) = try workspace.enrollJSON(["verify"])
+        #expect(jsonResult.status == 0 && json["intact"] as? Bool == true && json["verified"] as? Int == 0, "\(jsonResult.stdout)")
+        #expect(json["anchor"] == nil, "\(jsonResult.stdout)")
+    }
+
+    @Test("verify notes, without failing, where recorded times go backwards, in text and JSON")
+    func timesGoBack() throws {
+        let workspace = try journal()
+        // The journal's events run from 2025-11-29T13:06:21Z; this one says a day earlier.
+        let backdated = try workspace.enroll(["remove", "alice", "--actor", "alice"], environment: ["ENROLL_NOW": "1764300000"])
+        try #require(backdated.status == 0, "\(backdated.stderr)")
+        _ = try workspace.enroll(["remove", "bob"], environment: ["ENROLL_NOW": "1764300001"])
+        _ = try workspace.enroll(["remove", "carol"], environment: ["ENROLL_NOW": "1764200000"])
+        let last = try SQLite3.query(workspace.database, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', recorded_at, 'unixepoch') FROM events WHERE position = 9")
+        let result = try workspace.enroll(["verify"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "Verified 12 events: the hash chain is intact.", "\(result.stdout)")
+        #expect(lines.last == "note: recorded times go back at 2 positions (first at position 10: 2025-11-28T03:20:00Z after \(last)); event times are the clock of the process that appended them (a clock set back, or ENROLL_NOW)", "\(result.stdout)")
+        let (jsonResult, json) = try workspace.enrollJSON(["verify"])
+        #expect(jsonResult.status == 0)
+        let back = try #require(json["timeGoesBack"] as? [String: Any], "\(jsonResult.stdout)")
+        #expect(back["positions"] as? Int == 2 && back["firstPosition"] as? Int == 10, "\(back)")
+        #expect(back["recordedAt"] as? String == "2025-11-28T03:20:00Z" && back["after"] as? String == last, "\(back)")
     }
 
     @Test("a deleted row is named by its position")
@@ -155,6 +272,6 @@ struct TamperEvidenceTests {
     func wrongTypes() throws {
         let workspace = try journal()
         try sqlite(workspace, "UPDATE events SET stream_version = 'two', recorded_at = 'noon' WHERE position = 2")
-        try expectBreak(workspace, position: 2, tampering: "modified")
+        try expectBreak(workspace, position: 2, tampering: "modified", verified: 0)
     }
 }

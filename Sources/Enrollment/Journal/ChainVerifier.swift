@@ -11,15 +11,42 @@ public enum Tampering: String, Sendable, Hashable, Codable {
     case inserted
     /// The row that belongs here was moved to another position.
     case reordered
-    /// The chain breaks in a way none of the above explains (for example several changes at once).
+    /// The chain breaks in a way none of the above explains: the row does not chain to the one
+    /// before it and the row after does not chain to it, so more than one row was changed (or
+    /// more rows were deleted and renumbered than the diagnosis looks for), or a row sits at a
+    /// position no row can have.
     case broken
 }
 
 /// Where and how the chain first breaks.
 public struct ChainBreak: Sendable, Hashable, Codable {
+    /// The first position whose row does not chain to the row before it.
     public var position: Int64
     public var tampering: Tampering
     public var detail: String
+    /// The earliest position that may have been changed. A row whose hash does not chain from
+    /// its predecessor's looks the same whether it was itself modified or its predecessor was
+    /// modified and given a recomputed hash; in that case this is the predecessor's position,
+    /// and only the rows before it count as verified.
+    public var earliestChanged: Int64
+
+    public init(position: Int64, tampering: Tampering, detail: String, earliestChanged: Int64? = nil) {
+        self.position = position
+        self.tampering = tampering
+        self.detail = detail
+        self.earliestChanged = earliestChanged ?? position
+    }
+}
+
+/// Where the recorded times of a journal go backwards: each event's time is the clock of the
+/// process that appended it (or `ENROLL_NOW`), so a clock set back shows here.
+public struct TimeReversals: Sendable, Hashable {
+    /// How many rows carry a time earlier than the row before them.
+    public var count: Int64
+    /// The first such row's position, its time and the time of the row before it.
+    public var firstPosition: Int64
+    public var firstTime: UnixTime
+    public var timeBefore: UnixTime
 }
 
 /// The result of walking the journal.
@@ -32,12 +59,15 @@ public struct ChainVerification: Sendable, Hashable {
     public var firstBreak: ChainBreak?
     /// The hash of the last row that verified (the genesis hash for an empty journal).
     public var lastHash: [UInt8] = HashChain.genesis
+    /// Rows recorded at a time earlier than the row before them, among those walked; `nil` if none.
+    public var timeReversals: TimeReversals?
 
     public var isIntact: Bool { firstBreak == nil }
 
     /// Where an intact journal stands: what to keep outside the database, so that a later
     /// `verify` against it catches a journal rewritten with recomputed hashes (``ChainAnchor``).
-    public var anchor: ChainAnchor? { isIntact ? ChainAnchor(position: head, hash: lastHash) : nil }
+    /// An empty journal has none: no row can be named, and anchors start at position 1.
+    public var anchor: ChainAnchor? { isIntact && head > 0 ? ChainAnchor(position: head, hash: lastHash) : nil }
 }
 
 /// A position of the journal and the hash the chain had there.
@@ -122,17 +152,30 @@ extension HashChain {
     public static func verify(in db: Database) throws -> ChainVerification {
         let head = try EventJournal.head(in: db)
         var previous = genesis
+        var previousEventId = ""
         var expected: Int64 = 1
         var verified: Int64 = 0
+        var lastTime = UnixTime.min
+        var reversals: TimeReversals?
         let rows = try RecordedEvent.fetchCursor(db, sql: "SELECT \(typedColumns()) FROM events ORDER BY position")
         while let row = try rows.next() {
             if row.position != expected || hash(of: row, previous: previous) != row.hash {
                 var window = [row]
                 while window.count < diagnosisWindow, let next = try rows.next() { window.append(next) }
-                let found = diagnose(window, expected: expected, previous: previous)
-                return ChainVerification(verified: verified, head: head, firstBreak: found)
+                let found = diagnose(window, expected: expected, previous: previous, previousEventId: previousEventId)
+                // Only the rows before the earliest that may have changed are vouched for.
+                return ChainVerification(
+                    verified: min(verified, found.earliestChanged - 1), head: head, firstBreak: found, timeReversals: reversals)
             }
+            if row.recordedAt < lastTime {
+                if reversals == nil {
+                    reversals = TimeReversals(count: 0, firstPosition: row.position, firstTime: row.recordedAt, timeBefore: lastTime)
+                }
+                reversals?.count += 1
+            }
+            lastTime = row.recordedAt
             previous = row.hash
+            previousEventId = row.eventId
             expected += 1
             verified += 1
         }
@@ -141,9 +184,10 @@ extension HashChain {
             let position: Int64 = ahead["position"]
             return ChainVerification(verified: verified, head: head, firstBreak: ChainBreak(
                 position: head + 1, tampering: .deleted,
-                detail: "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"))
+                detail: "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"),
+                timeReversals: reversals)
         }
-        return ChainVerification(verified: verified, head: head, firstBreak: nil, lastHash: previous)
+        return ChainVerification(verified: verified, head: head, firstBreak: nil, lastHash: previous, timeReversals: reversals)
     }
 
     /// Checks an intact journal against an anchor kept outside it; `nil` when it matches.
@@ -170,8 +214,17 @@ extension HashChain {
     }
 
     /// Explains a break from the rows at and after it. `window[0]` is the first row that does
-    /// not verify; `previous` is the last good hash and `expected` the position that should follow.
-    static func diagnose(_ window: [RecordedEvent], expected: Int64, previous: [UInt8]) -> ChainBreak {
+    /// not verify; `previous` is the last good hash, `previousEventId` its row's event id and
+    /// `expected` the position that should follow.
+    ///
+    /// A row whose stored hash does not chain from its predecessor's says only that the link
+    /// between them is broken: the row was modified, or its predecessor was modified and its
+    /// hash recomputed (which the predecessor's own check cannot see). Only what the rows after
+    /// the break prove narrows that down: a later row computed at this position after the last
+    /// good hash (inserted, reordered), later rows computed at shifted positions (deleted and
+    /// renumbered), or the next row chaining from this row's recomputed hash (only its stored
+    /// hash was overwritten). Otherwise the diagnosis names both rows.
+    static func diagnose(_ window: [RecordedEvent], expected: Int64, previous: [UInt8], previousEventId: String = "") -> ChainBreak {
         let row = window[0]
         if row.position != expected {
             if row.position > expected {
@@ -180,7 +233,7 @@ extension HashChain {
                     position: expected, tampering: .deleted,
                     detail: missing == 1 ? "the row at position \(expected) is missing" : "rows \(expected)…\(row.position - 1) are missing")
             }
-            return ChainBreak(position: row.position, tampering: .broken, detail: "position \(row.position) appears out of sequence (expected \(expected))")
+            return ChainBreak(position: row.position, tampering: .broken, detail: "position \(row.position) appears out of sequence (expected \(expected))", earliestChanged: expected)
         }
         // The row that belongs here (the one whose hash was computed at this position after the
         // last good row) may sit further on.
@@ -203,25 +256,39 @@ extension HashChain {
                 position: expected, tampering: .inserted,
                 detail: "the row at position \(expected) (event \(row.eventId), \(row.type) for \(row.streamId)) was never appended: the rows after it were shifted to make room")
         }
-        if window.count > 1 {
-            let next = window[1]
-            if hash(of: next, previous: row.hash) == next.hash {
-                return ChainBreak(
-                    position: expected, tampering: .modified,
-                    detail: "the row at position \(expected) (event \(row.eventId)) was modified after it was appended: its columns no longer match its hash")
-            }
-            // Later rows still chain among themselves at a shifted position: rows were deleted
-            // and the rest renumbered to close the gap.
-            for shift: Int64 in 1...8 where hash(of: next, previous: row.hash, at: next.position + shift) == next.hash {
-                return ChainBreak(
-                    position: expected, tampering: .deleted,
-                    detail: "\(shift) row\(shift == 1 ? "" : "s") before position \(expected) \(shift == 1 ? "was" : "were") deleted and the rows after renumbered")
-            }
-        } else {
+        // The first row has no predecessor whose hash could have been recomputed.
+        let predecessor = expected > 1 ? ", or the row at position \(expected - 1) (event \(previousEventId)) was modified and its hash recomputed (the chain cannot tell which)" : ""
+        let earliest = expected > 1 ? expected - 1 : expected
+        guard window.count > 1 else {
             return ChainBreak(
                 position: expected, tampering: .modified,
-                detail: "the last row, at position \(expected) (event \(row.eventId)), does not match its hash: it was modified or appended by hand")
+                detail: "the last row, at position \(expected) (event \(row.eventId)), does not match its hash: it or its hash was modified, or it was appended by hand\(predecessor)",
+                earliestChanged: earliest)
         }
-        return ChainBreak(position: expected, tampering: .broken, detail: "the row at position \(expected) does not chain to the one before it")
+        let next = window[1]
+        if hash(of: next, previous: row.hash) == next.hash {
+            return ChainBreak(
+                position: expected, tampering: .modified,
+                detail: "the row at position \(expected) (event \(row.eventId)) was modified after it was appended\(predecessor)",
+                earliestChanged: earliest)
+        }
+        // The row's columns are as appended and only its stored hash changed: the next row
+        // chains from the hash its columns give.
+        if hash(of: next, previous: hash(of: row, previous: previous)) == next.hash {
+            return ChainBreak(
+                position: expected, tampering: .modified,
+                detail: "the hash stored at position \(expected) (event \(row.eventId)) was overwritten; the row's columns are as appended (the row after it chains from their hash)")
+        }
+        // Later rows still chain among themselves at a shifted position: rows were deleted
+        // and the rest renumbered to close the gap.
+        for shift: Int64 in 1...8 where hash(of: next, previous: row.hash, at: next.position + shift) == next.hash {
+            return ChainBreak(
+                position: expected, tampering: .deleted,
+                detail: "\(shift) row\(shift == 1 ? "" : "s") before position \(expected) \(shift == 1 ? "was" : "were") deleted and the rows after renumbered")
+        }
+        return ChainBreak(
+            position: expected, tampering: .broken,
+            detail: "the row at position \(expected) does not chain to the one before it, and the row after it does not chain to it: more than one row was changed\(expected > 1 ? " (from position \(expected - 1) on, if that row was modified and its hash recomputed)" : "")",
+            earliestChanged: earliest)
     }
 }
