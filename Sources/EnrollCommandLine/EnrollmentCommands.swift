@@ -214,7 +214,8 @@ struct ConfirmCommand: ParsableCommand {
         let status = outcome.state.status.rawValue
         if global.json {
             Terminal.json([
-                "user": outcome.user, "accepted": outcome.accepted, "status": status,
+                // `error` as every command's refusal has it; `reason` as this object always had.
+                "user": outcome.user, "accepted": outcome.accepted, "status": status, "error": outcome.rejection?.code,
                 "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state) },
                 "replacementPending": outcome.state.pending?.isReplacement ?? false,
             ])

@@ -167,7 +167,7 @@ struct UserCommandOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Who acts, recorded in the journal (default: the user).", valueName: "name"))
     var actor: String?
 
-    @Option(name: .customLong("command-id"), help: ArgumentHelp("An id that makes the command idempotent: repeating it returns the first outcome.", valueName: "id"))
+    @Option(name: .customLong("command-id"), help: ArgumentHelp("An id that makes the command idempotent: repeating it returns the first outcome (a secret shown again is recorded as a reveal).", valueName: "id"))
     var commandId: String?
 
     func validate() throws {

@@ -74,7 +74,7 @@ struct EndpointTests {
         }
     }
 
-    @Test("a repeated Idempotency-Key replays the first outcome and records nothing new")
+    @Test("a repeated Idempotency-Key replays the first outcome; a QR code shown again is recorded as a reveal, nothing else is recorded again")
     func idempotency() async throws {
         let harness = try await Harness()
         let alice = try await harness.token("alice")
@@ -85,7 +85,9 @@ struct EndpointTests {
             #expect(retry.status == .ok)
             #expect(retry.otpauthURI == first.otpauthURI)
             #expect(retry.headers[.init("Idempotent-Replayed")!] == "true")
-            #expect(try harness.service.load("alice").version == 1)
+            let shown = try await client.request(.get, Client.totp + "/history", token: alice)
+            #expect(shown.text.components(separatedBy: "\"QRCodeRevealed\"").count == 2, "the repeat's QR code is in the history: \(shown.text)")
+            #expect(try harness.service.load("alice").version == 2)
             // The same key from another user is another command.
             let bobs = try await client.action("INIT", token: bob, key: "k-1")
             #expect(bobs.otpauthURI != first.otpauthURI)

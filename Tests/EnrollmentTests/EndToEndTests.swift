@@ -21,6 +21,12 @@ struct EndToEndTests {
         #expect(confirm.status == 0, "\(confirm.stderr)")
         #expect(confirmJSON["accepted"] as? Bool == true)
         #expect(confirmJSON["status"] as? String == "active")
+        #expect(confirmJSON["error"] == nil)
+        // A refused confirmation has the `error` every refusal has (exit 1, the code and message).
+        let (refused, refusedJSON) = try workspace.enrollJSON(["confirm", "alice@example.com", code == "000000" ? "111111" : "000000"])
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(refusedJSON["error"] as? String == "no_pending_secret" && refusedJSON["accepted"] as? Bool == false, "\(refused.stdout)")
+        #expect((refusedJSON["message"] as? String)?.isEmpty == false)
 
         let (status, statusJSON) = try workspace.enrollJSON(["status", "alice@example.com"])
         #expect(status.status == 0)

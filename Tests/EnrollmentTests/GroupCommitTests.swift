@@ -195,7 +195,7 @@ struct GroupCommitTests {
         _ = try JournalIntegrity.check(setup.path)
     }
 
-    @Test("A repeated command id through the async handler replays the first outcome and appends nothing")
+    @Test("A repeated command id through the async handler replays the first outcome, appending only the reveal of the secret it shows again")
     func replay() async throws {
         let setup = try Self.setup()
         defer { try? FileManager.default.removeItem(at: setup.directory) }
@@ -205,7 +205,9 @@ struct GroupCommitTests {
         let outcomes = try await [first, second]
         #expect(outcomes.filter(\.replayed).count == 1)
         #expect(outcomes.map(\.state.version) == [1, 1])
-        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM events") == "1")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(type, ' ') FROM events") == "EnrollmentRequested QRCodeRevealed")
+        #expect(try Self.sqlite3(setup.path, "SELECT stream_version FROM authenticators WHERE user_id = 'dave'") == "2", "the batch folded the reveal")
+        _ = try JournalIntegrity.check(setup.path)
     }
 
     @Test("The batch writer commits with the configured synchronous setting, and the result is on disk when the caller hears it", arguments: [Durability.full, .normal])

@@ -58,18 +58,27 @@ struct ServiceTests {
         #expect(types == ["EnrollmentRequested", "AuthenticatorActivated", "QRCodeRevealed", "SecretRegenerated", "AuthenticatorActivated", "AuthenticatorRemoved"])
     }
 
-    @Test("the same command id handled twice returns the first outcome and appends nothing")
+    @Test("the same command id handled twice returns the first outcome; it appends nothing, except the QRCodeRevealed of a secret shown again, under the repeat's actor")
     func idempotency() throws {
         let workspace = try Workspace()
         let service = try makeService(workspace, clock: FixedClock(t0))
         let envelope = CommandEnvelope(commandId: "cmd-1", user: "bob", command: .requestEnrollment(EnrollmentOptions()))
         let first = try service.handle(envelope)
-        let second = try service.handle(envelope)
+        var repeated = envelope
+        repeated.actor = "helpdesk"
+        let second = try service.handle(repeated)
         #expect(!first.replayed && second.replayed)
         #expect(first.recorded == second.recorded)
         #expect(first.state.currentURI() == second.state.currentURI())
-        let count = try service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") }
-        #expect(count == 1)
+        #expect(second.shownAgain.map(\.type) == ["QRCodeRevealed"])
+        let rows = try service.database.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT type, json_extract(metadata, '$.actor') AS actor, json_extract(metadata, '$.commandId') AS id FROM events ORDER BY position")
+        }
+        #expect(rows.map { [$0["type"], $0["actor"]] as [String?] } == [["EnrollmentRequested", "bob"], ["QRCodeRevealed", "helpdesk"]])
+        #expect(rows.map { $0["id"] as String? }.first == "cmd-1" && rows.map { $0["id"] as String? }.last != "cmd-1", "the showing is a reveal of its own")
+        _ = try JournalIntegrity.check(workspace.database)
+        #expect(try service.summary(of: "bob").streamVersion == 2, "the projection folded the reveal")
+        let count = 2
 
         // A refusal is remembered too.
         let wrong = CommandEnvelope(commandId: "cmd-2", user: "bob", command: .confirmCode("000000"))
@@ -78,7 +87,7 @@ struct ServiceTests {
         #expect(refused.rejection?.code == again.rejection?.code)
         #expect(again.replayed)
         let after = try service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") }
-        #expect(after == 2)
+        #expect(after == count + 1, "a refusal shows no secret: its repeat records nothing")
     }
 
     @Test("a command id reused for another user or another command is refused (exit 2 on the command line), never answered with the first outcome")
@@ -123,11 +132,16 @@ struct ServiceTests {
         #expect(workspace.databaseBytes() == before, "nothing written")
         // The right code under the refused attempt's id did not activate anything.
         #expect(try workspace.enroll(["status", "bob"], environment: now).stdout.contains("status: pending"))
-        // Exact repeats are retries: the first outcome again, nothing recorded.
+        // Exact repeats are retries: the first outcome again, nothing recorded...
         let retry = try workspace.enroll(["confirm", "bob", wrong, "--command-id", "C"], environment: now)
         #expect(retry.status == 1 && retry.stderr.contains("invalid_code"), "\(retry.stderr)")
-        #expect(try workspace.enroll(["request", "bob", "--issuer", "Acme", "--command-id", "R"], environment: now).status == 0)
         #expect(workspace.databaseBytes() == before, "retries record nothing")
+        // ...except that a secret shown again is a reveal, recorded under whoever repeated it.
+        let repeated = try workspace.enroll(["request", "bob", "--issuer", "Acme", "--command-id", "R", "--actor", "mallory"], environment: now)
+        #expect(repeated.status == 0 && repeated.stdout.contains(secret), "\(repeated.stdout) \(repeated.stderr)")
+        let audit = try workspace.enroll(["audit", "--user", "bob", "--json"], environment: now)
+        let last = try #require(audit.stdout.split(separator: "\n").last.map { try JSONValue.parse(String($0)) })
+        #expect(last["type"] == .string("QRCodeRevealed") && last["actor"] == .string("mallory"), "\(audit.stdout)")
         // The record holds a MAC, not the code: no column of the command rows contains the digits.
         let sqlite = try Processes.tool("sqlite3", package: "sqlite3")
         let rows = try Processes.run(sqlite, [workspace.database, "SELECT command_id, command, hex(arguments_mac), length(arguments_mac) FROM commands ORDER BY command_id"]).stdout

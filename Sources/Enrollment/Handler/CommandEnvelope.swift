@@ -39,11 +39,32 @@ public struct CommandOutcome: Sendable {
     public var rejection: EnrollmentRejection?
     /// True when this command id had been handled before and its first outcome is returned.
     public var replayed: Bool
+    /// A replay that shows a secret again (the first outcome of a request, a regenerate or a
+    /// reveal) records that showing as a reveal of its own (another command id, the repeat's
+    /// actor): these rows, a `QRCodeRevealed` after any unlock or expiry that came due.
+    /// `recorded` stays the first outcome's.
+    public var shownAgain: [RecordedEvent] = []
+    var shownAgainEvents: [EnrollmentEvent] = []
 
     public var accepted: Bool { rejection == nil }
 
     /// This command removed an authenticator (and with it the data key that sealed its secrets).
     var destroyedADataKey: Bool { !replayed && events.contains { $0.type == .authenticatorRemoved } }
+
+    /// Every event this handling appended, in position order: what the inline projections fold.
+    var appended: [(EnrollmentEvent, RecordedEvent)] {
+        replayed ? Array(zip(shownAgainEvents, shownAgain)) : Array(zip(events, recorded))
+    }
+
+    /// The first outcome shows a secret: it issued one (request, regenerate) or revealed one.
+    var showsSecret: Bool {
+        rejection == nil && events.contains { event in
+            switch event {
+            case .enrollmentRequested, .secretRegenerated, .qrCodeRevealed: true
+            default: false
+            }
+        }
+    }
 }
 
 extension EnrollmentRejection: Codable {

@@ -130,6 +130,10 @@ public final class EnrollmentService: Sendable {
         var decision: Decision
         var state: AuthenticatorState
         var now: UnixTime
+        /// A replay that shows a secret again: `decision` records that showing as the reveal
+        /// `showing` (a command of its own, with its own id), and the caller hears `outcome`,
+        /// the first one.
+        var replay: (outcome: CommandOutcome, showing: CommandEnvelope)? = nil
     }
 
     enum Preparation: Sendable {
@@ -162,7 +166,10 @@ public final class EnrollmentService: Sendable {
     /// ``prepare(_:user:)`` reading through `db`, which may be the writer's own transaction
     /// (where nothing can move the stream before the command is recorded).
     func prepare(_ envelope: CommandEnvelope, user: String, in db: Database) throws -> Preparation {
-        if let replay = try replayed(envelope, in: db) { return .finished(replay) }
+        if let replay = try replayed(envelope, in: db) {
+            guard replay.showsSecret else { return .finished(replay) }
+            return try showAgain(replay, envelope: envelope, user: user, in: db)
+        }
         let state = try load(user, in: db)
         let now = clock.now()
         var fresh: Secret?
@@ -179,6 +186,23 @@ public final class EnrollmentService: Sendable {
         return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now))
     }
 
+    /// A replay that would show a secret again (the caller lost the first answer, or sends the
+    /// same id again) is answered with the first outcome, and that showing is recorded as any
+    /// reveal is, under the repeat's actor: every time a secret is shown is in the journal.
+    /// ``spentSecret(shownBy:then:stream:in:)`` has made sure the secret is still the current one.
+    private func showAgain(_ replay: CommandOutcome, envelope: CommandEnvelope, user: String, in db: Database) throws -> Preparation {
+        let state = try load(user, in: db)
+        let now = clock.now()
+        let context = DecisionContext(now: now, user: user, freshSecret: nil, policy: policy)
+        let decision = EnrollmentDecider.decide(.revealQRCode, state: state, context: context)
+        if let rejection = decision.rejection {
+            // Nothing can be shown (the secret cannot be opened): refused as a reveal would be.
+            return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))
+        }
+        let showing = CommandEnvelope(user: user, actor: envelope.actor, correlationId: envelope.correlationId, command: .revealQRCode)
+        return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now, replay: (replay, showing)))
+    }
+
     /// Errors as the callers see them: store and input errors unchanged, anything else from
     /// SQLite mapped to what the user can act on.
     static func classify(_ error: any Error, path: String, busyTimeout: Double = 0) -> any Error {
@@ -193,7 +217,7 @@ public final class EnrollmentService: Sendable {
     /// `batch`: the command is one of a ``GroupCommitHandler`` batch, whose writer checks the key
     /// ring once and folds the inline projections once for the whole batch.
     func record(_ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, in db: Database) throws -> CommandOutcome {
-        let envelope = pending.envelope, user = pending.user, state = pending.state, now = pending.now
+        let envelope = pending.replay?.showing ?? pending.envelope, user = pending.user, state = pending.state, now = pending.now
         let decision = pending.decision
         // A concurrent duplicate of this command may have committed since the check above.
         if checkReplay, try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
@@ -221,6 +245,11 @@ public final class EnrollmentService: Sendable {
         let after = state.evolve(decision.events)
         try Self.saveCommandRecord(
             envelope, version: after.version, rejection: decision.rejection, argumentsMAC: try keyRing.argumentsMAC(of: envelope.command), at: now, in: db)
+        if var first = pending.replay?.outcome {
+            first.shownAgain = recorded
+            first.shownAgainEvents = decision.events
+            return first
+        }
         return CommandOutcome(
             commandId: envelope.commandId, user: user, recorded: recorded, events: decision.events,
             state: after, rejection: decision.rejection, replayed: false)
@@ -306,10 +335,11 @@ public final class EnrollmentService: Sendable {
             state: then, rejection: rejection, replayed: true)
     }
 
-    /// A replay returns the first outcome and records nothing, so one that would show a secret
-    /// (a request, a regenerate, a reveal) is only answered while that secret is still the one
-    /// a confirmation would check, and a pending one has not expired: anything else would show
-    /// a secret again, perhaps the now active one, with no QRCodeRevealed in the journal.
+    /// A replay returns the first outcome, so one that would show a secret (a request, a
+    /// regenerate, a reveal) is only answered while that secret is still the one a reveal
+    /// would show now, and a pending one has not expired; that showing is then recorded as a
+    /// reveal (``showAgain(_:envelope:user:in:)``). Anything else would show a secret that is
+    /// no longer current, perhaps the now active one in place of a replaced pending one.
     private func spentSecret(shownBy events: [EnrollmentEvent], then: AuthenticatorState, stream: String, in db: Database) throws -> SpentSecret? {
         let showsSecret = events.contains { event in
             switch event {

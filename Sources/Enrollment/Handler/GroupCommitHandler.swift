@@ -67,10 +67,11 @@ public final class GroupCommitHandler: Sendable {
                 case .finished(let outcome):
                     return outcome
                 case .decided(let pending):
-                    if let expectedVersion, pending.state.version != expectedVersion {
+                    // A replay's expected version was checked when it was first handled.
+                    if let expectedVersion, pending.replay == nil, pending.state.version != expectedVersion {
                         throw StoreError.conflict(stream: user, expected: expectedVersion, actual: pending.state.version)
                     }
-                    return try await submit(pending, pinned: expectedVersion != nil)
+                    return try await submit(pending, pinned: expectedVersion != nil && pending.replay == nil)
                 }
             } catch StoreError.conflict(let stream, _, let actual) {
                 // actual == -1: the same command id committed meanwhile; the retry replays it.
@@ -153,8 +154,8 @@ public final class GroupCommitHandler: Sendable {
                 // The inline projections, once for the batch: every appended event, in position
                 // order (commands rolled back alone left no gap, their positions were reused).
                 let appended = results.flatMap { result -> [(EnrollmentEvent, RecordedEvent)] in
-                    guard case .success(let outcome) = result, !outcome.replayed else { return [] }
-                    return Array(zip(outcome.events, outcome.recorded))
+                    guard case .success(let outcome) = result else { return [] }
+                    return outcome.appended
                 }
                 try ProjectionStatus.applyInline(appended, in: db)
             }

@@ -315,7 +315,7 @@ struct TOTPRoutes {
     }
 
     /// The engine's command id for a request. With an `Idempotency-Key` it is derived from the
-    /// user, the action and the key, so a retry replays the first outcome and appends nothing,
+    /// user, the action and the key, so a retry replays the first outcome and appends nothing (but the reveal of a QR code it shows again),
     /// while the same key from another user (or for another action) is a different command: no
     /// one can read or block another user's outcome by guessing keys.
     static func commandId(user: String, action: String, key: String?) -> String {
