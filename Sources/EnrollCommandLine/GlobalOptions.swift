@@ -23,7 +23,7 @@ public enum Reads: CommandKind {
 public typealias GlobalOptions = CommandOptions<Writes>
 public typealias ReadOptions = CommandOptions<Reads>
 
-/// Options every subcommand takes.
+/// Options every subcommand but `replay` (which reads no database) takes.
 public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The enrollment database (env ENROLL_DB; default ./enrollment.sqlite).", valueName: "path"))
     var db: String?

@@ -10,7 +10,7 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             A directory is searched for *.json scenarios and *.jsonl recorded journals (see Fixtures/README.md). \
             Files are reported in the order given, a directory's sorted by path; a file named twice runs once. \
-            Nothing is read from or written to --db. Exit 0 when every file passes, 1 when any fails, \
+            No database is read or written. Exit 0 when every file passes, 1 when any fails, \
             2 when a file is missing or not a fixture.
             """)
 
