@@ -3,7 +3,7 @@
 # directory, sets up the pinned Python peers in .venv, builds in release and runs every figure
 # beside its baseline. Prints a table (ratios first) and writes BENCHMARKS.json.
 #
-#   Tools/benchmark.sh                 the full run (about 15 minutes on 2 cores)
+#   Tools/benchmark.sh                 the full run (3 minutes when the machine is quiet, 15 when busy, on 2 cores)
 #   Tools/benchmark.sh --smoke         seconds, tiny sizes, debug build, no Python peers, no goals judged
 #   Tools/benchmark.sh --repetitions 5 --users 20000 ...   any option of the benchmark executable
 #

@@ -15,7 +15,8 @@ public struct Scenario: Sendable {
     public var description: String
     public var user: String
     public var actor: String
-    /// Handed out in order to commands that issue a secret (FixedSecretSource).
+    /// The first is the secret a command that issues one gets; a scenario has one command, so
+    /// the others are never used.
     public var secrets: [Secret]
     public var policy: EnrollmentPolicy
     public var given: [Given]

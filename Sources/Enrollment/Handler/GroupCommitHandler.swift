@@ -10,7 +10,8 @@ import Synchronization
 /// command to a single writer thread. The writer takes every command waiting at that moment and
 /// writes them in one transaction, each inside its own savepoint with its own expected stream
 /// version: a command whose stream moved since it was loaded (another command of the same user
-/// in the batch, or another process) is rolled back alone and its caller decides again, while
+/// in the batch, or another process) is rolled back alone and decided again by the writer inside
+/// the transaction (or fails with a conflict if its caller pinned the expected version), while
 /// the others commit. Nothing is reported to a caller before the transaction holding its
 /// command has committed with the database's configured durability.
 ///

@@ -48,7 +48,8 @@ public final class SeededSecretSource: SecretSource {
     }
 }
 
-/// A fixed list of secrets, handed out in order (fixtures name the secrets they expect).
+/// A fixed list of secrets, handed out in order, for tests that must know the secrets a service
+/// issues (fixtures hand theirs to the decider directly).
 public final class FixedSecretSource: SecretSource {
     private let remaining: Mutex<[Secret]>
 

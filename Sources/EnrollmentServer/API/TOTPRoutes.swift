@@ -267,8 +267,9 @@ struct TOTPRoutes {
         return user
     }
 
-    /// Requests that record an event (every POST and DELETE, and the GETs that reveal a QR code
-    /// or a secret) count towards ``ServerConfiguration/maxWritesPerMinute``.
+    /// Requests that may record an event (every POST and DELETE, and the GETs that reveal a QR
+    /// code or a secret) count towards ``ServerConfiguration/maxWritesPerMinute`` once
+    /// authenticated, before the body is read or the command decided, whatever their outcome.
     func admitWrite(_ user: String) async throws {
         if let wait = await throttle.admit(user, now: engine.now) {
             throw APIError(

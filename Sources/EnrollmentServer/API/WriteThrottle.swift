@@ -1,7 +1,9 @@
 import Enrollment
 
-/// At most `limit` requests that record an event (POST, DELETE, and the GETs that reveal) per
-/// user in each `window` of seconds; beyond that the API answers 429 `throttled` with `Retry-After`.
+/// At most `limit` requests that may record an event (POST, DELETE, and the GETs that reveal) per
+/// user in each `window` of seconds, counted when they are admitted, before the body is read or
+/// the command decided, so a refused or malformed one counts too; beyond that the API answers
+/// 429 `throttled` with `Retry-After`.
 ///
 /// Wrong codes are already limited by the engine's lock (RFC 4226 §7.3); this bounds the rest:
 /// a script calling INIT or VIEW in a loop would otherwise grow the user's journal without end.
