@@ -6,9 +6,33 @@ extension CLIFailure {
     static func archive(_ error: ArchiveError) -> CLIFailure {
         switch error {
         case .fileUnreadable: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
+        // As `verify --anchor`: a well-formed file that is not the journal the anchor vouches for.
+        case .anchorMismatch: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.refused)
         default: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
         }
     }
+}
+
+/// `--anchor POSITION:HASH`, as `verify` and `export` print it: what `verify` and `import`
+/// check a journal against.
+struct AnchorOption: ParsableArguments {
+    // Unconditional, so that `--anchor -1:…` reaches validate() rather than reading as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("An anchor printed by an earlier verify or export, to check the journal against.", valueName: "position:hash"))
+    var anchor: String?
+
+    func validate() throws {
+        guard let anchor else { return }
+        switch ChainAnchor.parse(anchor) {
+        case .success: return
+        case .failure(.malformed):
+            throw ValidationError("--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
+        case .failure(.positionOutOfRange(let position)):
+            throw ValidationError("--anchor position must be 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it")
+        }
+    }
+
+    /// The anchor given, once validate() has accepted it.
+    var expected: ChainAnchor? { anchor.flatMap(ChainAnchor.init) }
 }
 
 /// `enroll export`: the journal as JSON Lines.
@@ -35,7 +59,7 @@ struct ExportCommand: ParsableCommand {
         let database = try global.reporting { try global.openExisting() }
         let total = (try? database.writer.read { db in try EventJournal.head(in: db) }) ?? 0
         let progress = ProgressLine(doing: "exporting", total: total)
-        let count: Int64
+        let written: ArchiveExtent
         if let requested = output {
             // Written beside the file its links lead to, then renamed over it (never over a
             // device, the database or the key file).
@@ -43,7 +67,7 @@ struct ExportCommand: ParsableCommand {
             do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: nil) } catch let failure as CLIFailure { throw global.failure(failure) }
             do {
                 let buffer = file.buffer()
-                count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
+                written = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
                 try buffer.flush()
                 try file.commit()
             } catch {
@@ -53,15 +77,23 @@ struct ExportCommand: ParsableCommand {
             }
         } else {
             let buffer = OutputBuffer()
-            count = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
+            written = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
             try buffer.flush()
         }
+        let count = written.events
+        let events = "\(count) event\(count == 1 ? "" : "s")"
+        // The anchor lets whoever receives the file check that it arrived whole.
+        let anchor = written.anchor.map { "Anchor: \($0) (`enroll import FILE --anchor` with it refuses a copy that does not reach it)" }
+            ?? "No anchor: the journal is empty."
         if let output {
             if global.json {
-                Terminal.json(["exported": count, "output": output])
+                Terminal.json(["exported": count, "output": output, "anchor": written.anchor?.description])
             } else {
-                Terminal.line("Exported \(count) event\(count == 1 ? "" : "s") to \(output).")
+                Terminal.line("Exported \(events) to \(output). \(anchor)")
             }
+        } else {
+            // stdout holds the export itself: the summary goes to stderr.
+            Terminal.diagnosticLine("enroll: exported \(events). \(anchor)")
         }
     }
 }
@@ -73,7 +105,10 @@ struct ImportCommand: ParsableCommand {
         abstract: "Load a file written by `enroll export` into an empty database, re-verifying every event.",
         discussion: """
             Positions must run 1, 2, 3…, every hash must chain, every event must decode; otherwise nothing \
-            is written and the error names the first bad line. The projections are built afterwards.
+            is written and the error names the first bad line (exit 2). With --anchor (as `enroll export` \
+            or `enroll verify` printed it), a file whose chain does not reach that position with that hash, \
+            such as a copy cut short, is refused too (exit 1, as `verify --anchor`). The projections are \
+            built afterwards; the anchor the file reached is printed.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -81,12 +116,15 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The JSON Lines file to load.", valueName: "file"))
     var file: String
 
+    @OptionGroup var anchor: AnchorOption
+
     func run() throws {
         let existed = FileManager.default.fileExists(atPath: global.databasePath)
-        let count: Int64
+        let imported: ArchiveExtent
+        let expected = anchor.expected
         do {
             let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(durability: global.durabilityLevel, create: true))
-            count = try JournalArchive.importFile(file, into: database)
+            imported = try JournalArchive.importFile(file, into: database, anchor: expected)
         } catch {
             if !existed {
                 for suffix in ["", "-wal", "-shm"] { unlink(global.databasePath + suffix) }
@@ -97,10 +135,15 @@ struct ImportCommand: ParsableCommand {
             default: throw error
             }
         }
+        let count = imported.events
         if global.json {
-            Terminal.json(["imported": count, "database": global.databasePath])
+            Terminal.json(["imported": count, "database": global.databasePath, "anchor": imported.anchor?.description, "matchesAnchor": expected?.description])
         } else {
             Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(global.databasePath); the hash chain verified.")
+            if let expected { Terminal.line("It holds the anchor \(expected).") }
+            if let reached = imported.anchor {
+                Terminal.line("Anchor: \(reached)" + (expected == nil ? " (compare it with the anchor `enroll export` printed for the file)" : ""))
+            }
         }
     }
 }
@@ -120,24 +163,11 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var global: ReadOptions
 
-    // Unconditional, so that `--anchor -1:…` reaches validate() rather than reading as an option.
-    @Option(parsing: .unconditional, help: ArgumentHelp("An anchor printed by an earlier verify, to check the journal against.", valueName: "position:hash"))
-    var anchor: String?
-
-    func validate() throws {
-        guard let anchor else { return }
-        switch ChainAnchor.parse(anchor) {
-        case .success: return
-        case .failure(.malformed):
-            throw ValidationError("--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
-        case .failure(.positionOutOfRange(let position)):
-            throw ValidationError("--anchor position must be 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it")
-        }
-    }
+    @OptionGroup var anchor: AnchorOption
 
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
-        let expected = anchor.flatMap(ChainAnchor.init)
+        let expected = anchor.expected
         let (result, mismatch) = try global.reporting {
             do {
                 return try database.writer.read { db -> (ChainVerification, AnchorMismatch?) in

@@ -169,6 +169,58 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["export"]).stdout == text, "a refused import changed the journal")
     }
 
+    @Test("export tells the anchor of what it wrote; import --anchor refuses a copy cut at a line boundary (exit 1, nothing written) and accepts the whole file, and import prints the anchor it reached")
+    func importAgainstExportAnchor() throws {
+        let workspace = try Workspace()
+        _ = try populate(workspace)
+        let file = workspace.path("journal.jsonl")
+        let exported = try workspace.enroll(["export", "--output", file])
+        try #require(exported.status == 0, "\(exported.stderr)")
+        // The last row's position and hash, read by sqlite3, not by enroll.
+        let last = try SQLite3.query(workspace.database, "SELECT position || ':' || lower(hex(hash)) FROM events ORDER BY position DESC LIMIT 1")
+        #expect(last.hasPrefix("6:") && last.count == 66, "\(last)")
+        #expect(exported.stdout.contains("Exported 6 events to \(file). Anchor: \(last) "), "\(exported.stdout)")
+        let json = try workspace.enrollJSON(["export", "--output", workspace.path("again.jsonl")]).1
+        #expect(json["anchor"] as? String == last && json["exported"] as? Int == 6, "\(json)")
+        // Exported to stdout, the summary goes to stderr and the data stays clean.
+        let piped = try workspace.enroll(["export"])
+        #expect(piped.stderr.contains("exported 6 events. Anchor: \(last) "), "\(piped.stderr)")
+        #expect(piped.stdout == (try String(contentsOfFile: file, encoding: .utf8)))
+
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        let cut = workspace.path("cut.jsonl")
+        try (lines.dropLast().joined(separator: "\n") + "\n").write(toFile: cut, atomically: true, encoding: .utf8)
+        let target = workspace.path("cut.sqlite")
+        let refused = try workspace.enroll(["import", cut, "--db", target, "--anchor", last])
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("the file ends at position 5, before the anchor at position 6: it was cut"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target), "a refused import left a database")
+        let (refusedJSON, error) = try workspace.enrollJSON(["import", cut, "--db", target, "--anchor", last])
+        #expect(refusedJSON.status == 1 && error["error"] as? String == "anchor_mismatch", "\(refusedJSON.stdout)")
+
+        // Without an anchor the cut file imports, and the anchor it prints is not the export's.
+        let unchecked = try workspace.enroll(["import", cut, "--db", target])
+        #expect(unchecked.status == 0, "\(unchecked.stderr)")
+        let fifth = try SQLite3.query(workspace.database, "SELECT position || ':' || lower(hex(hash)) FROM events WHERE position = 5")
+        #expect(unchecked.stdout.contains("Anchor: \(fifth) (compare it with the anchor `enroll export` printed for the file)"), "\(unchecked.stdout)")
+
+        // Another journal's hash at a position the file reaches: refused the same way.
+        let other = "3:" + String(repeating: "ab", count: 32)
+        let rewritten = try workspace.enroll(["import", file, "--db", workspace.path("other.sqlite"), "--anchor", other])
+        #expect(rewritten.status == 1 && rewritten.stderr.contains("does not have the anchor's hash at position 3"), "\(rewritten.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("other.sqlite")))
+        let malformed = try workspace.enroll(["import", file, "--db", workspace.path("other.sqlite"), "--anchor", "6"])
+        #expect(malformed.status == 2 && malformed.stderr.contains("--anchor must be POSITION:HASH"), "\(malformed.stderr)")
+
+        // The whole file reaches the anchor; so does a file that goes on past it.
+        let (whole, report) = try workspace.enrollJSON(["import", file, "--db", workspace.path("whole.sqlite"), "--anchor", last])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(report["imported"] as? Int == 6 && report["anchor"] as? String == last && report["matchesAnchor"] as? String == last, "\(report)")
+        let text = try workspace.enroll(["import", file, "--db", workspace.path("text.sqlite"), "--anchor", fifth])
+        #expect(text.status == 0 && text.stdout.contains("It holds the anchor \(fifth).") && text.stdout.contains("Anchor: \(last)"), "\(text.stdout)\(text.stderr)")
+    }
+
     @Test("in an imported copy, whose secrets read as forgotten, a reveal is refused (secret_unavailable) and nothing is recorded: no reveal of a QR code nobody saw")
     func revealInImportedCopy() throws {
         let workspace = try Workspace()

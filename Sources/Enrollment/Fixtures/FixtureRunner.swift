@@ -171,7 +171,7 @@ public enum FixtureRunner {
         do {
             let queue = try DatabaseQueue()
             try EnrollmentDatabase.migrator.migrate(queue)
-            count = try JournalArchive.importLines(lines, source: name, into: queue, path: ":memory:")
+            count = try JournalArchive.importLines(lines, source: name, into: queue, path: ":memory:").events
             actual = try queue.read { db in try projectionContents(in: db) }
         } catch ArchiveError.empty {
             // `enroll export` refuses an empty journal, so no export looks like this.

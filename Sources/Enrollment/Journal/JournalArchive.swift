@@ -14,6 +14,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
     case empty(path: String)
     /// The path names a directory (bad input: an export is one file).
     case isDirectory(path: String)
+    /// The file's chain does not reach the anchor it was imported against (`import --anchor`).
+    case anchorMismatch(ChainAnchor, AnchorMismatch)
 
     public var code: String {
         switch self {
@@ -26,6 +28,7 @@ public enum ArchiveError: Error, Sendable, Hashable {
         case .impossibleEvent: "impossible_event"
         case .empty: "empty_file"
         case .isDirectory: "not_a_file"
+        case .anchorMismatch: "anchor_mismatch"
         }
     }
 
@@ -49,8 +52,20 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "\(path) holds no events; pass a file written by `enroll export`"
         case .isDirectory(let path):
             "\(path) is a directory, not an export; pass the path of a file written by `enroll export`"
+        case .anchorMismatch(let anchor, .shorter(let head)):
+            "the file ends at position \(head), before the anchor at position \(anchor.position): it was cut (lines are missing from its end); export it again, or copy the whole file"
+        case .anchorMismatch(let anchor, .rewritten):
+            "the file's chain does not have the anchor's hash at position \(anchor.position): it is not the journal the anchor was taken from, or it was rewritten with its hashes recomputed; export it again from that journal"
         }
     }
+}
+
+/// How many events an export wrote or an import loaded, and where the chain ends.
+public struct ArchiveExtent: Sendable, Hashable {
+    public var events: Int64
+    /// The last row's position and hash (what `enroll verify` would print for that journal):
+    /// a copy that reaches it with that hash is whole up to there. `nil` when no row was written.
+    public var anchor: ChainAnchor?
 }
 
 /// The journal as JSON Lines: one row per line, exactly as stored, secrets still sealed.
@@ -158,19 +173,20 @@ public enum JournalArchive {
     }
 
     /// Writes the journal, streaming, to `write` (one call per line, newline included).
-    /// Returns the number of rows written.
+    /// Returns the number of rows written and the last one's position and hash, as stored.
     @discardableResult
-    public static func export(from reader: any DatabaseReader, path: String = "(database)", to write: (String) throws -> Void) throws -> Int64 {
+    public static func export(from reader: any DatabaseReader, path: String = "(database)", to write: (String) throws -> Void) throws -> ArchiveExtent {
         struct WriteFailure: Error { let error: any Error }
         do {
             return try reader.read { db in
-                var count: Int64 = 0
+                var written = ArchiveExtent(events: 0)
                 let rows = try RecordedEvent.fetchCursor(db, sql: "SELECT \(HashChain.typedColumns()) FROM events ORDER BY position")
                 while let row = try rows.next() {
                     do { try write(line(for: row) + "\n") } catch { throw WriteFailure(error: error) }
-                    count += 1
+                    written.events += 1
+                    written.anchor = ChainAnchor(position: row.position, hash: row.hash)
                 }
-                return count
+                return written
             }
         } catch let failure as WriteFailure {
             throw failure.error
@@ -184,19 +200,22 @@ public enum JournalArchive {
     /// Every line is checked before anything is kept: positions run 1, 2, 3…, each hash chains
     /// from the previous one (so the file is exactly what was exported), stream versions run
     /// 1, 2, 3… per user, every event decodes (old schema versions are upcast) and could have
-    /// followed the user's events before it (``StateShape/obstacle(to:at:)``). The
-    /// projections are then built up to the head. Returns the number of events imported.
+    /// followed the user's events before it (``StateShape/obstacle(to:at:)``). With an
+    /// `anchor` (kept from `enroll export` or `enroll verify`), the imported chain must also
+    /// reach its position with its hash (``HashChain/check(_:in:)``), so a file cut at a line
+    /// boundary is refused. The projections are then built up to the head. Returns the number
+    /// of events imported and the anchor the chain reached.
     @discardableResult
-    public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase) throws -> Int64
+    public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil) throws -> ArchiveExtent
     where Lines.Element == String {
-        try importLines(lines, source: source, into: database.writer, path: database.path)
+        try importLines(lines, source: source, into: database.writer, path: database.path, anchor: anchor)
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).
-    static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into writer: any DatabaseWriter, path: String) throws -> Int64
+    static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into writer: any DatabaseWriter, path: String, anchor expected: ChainAnchor? = nil) throws -> ArchiveExtent
     where Lines.Element == String {
         do {
-            return try writer.write { db -> Int64 in
+            return try writer.write { db -> ArchiveExtent in
                 let existing = try EventJournal.head(in: db)
                 guard existing == 0 else { throw ArchiveError.notEmpty(path: path, events: existing) }
                 var previous = HashChain.genesis
@@ -234,8 +253,12 @@ public enum JournalArchive {
                 // nothing of them is committed.
                 if let reader = lines as? LineReader, let failure = reader.failure { throw failure }
                 guard position > 0 else { throw ArchiveError.empty(path: source) }
+                // The same check as `verify --anchor`, on the rows just inserted, before commit.
+                if let expected, let mismatch = try HashChain.check(expected, in: db) {
+                    throw ArchiveError.anchorMismatch(expected, mismatch)
+                }
                 try ProjectionRebuilder.catchUpAll(in: db)
-                return position
+                return ArchiveExtent(events: position, anchor: ChainAnchor(position: position, hash: previous))
             }
         } catch let error as ArchiveError {
             throw error
@@ -246,14 +269,14 @@ public enum JournalArchive {
 
     /// Loads an export file (see ``importLines(_:source:into:)``).
     @discardableResult
-    public static func importFile(_ path: String, into database: EnrollmentDatabase) throws -> Int64 {
+    public static func importFile(_ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil) throws -> ArchiveExtent {
         // A directory opens for reading on Linux and reads as empty: say what it is instead.
         if FileManager.isDirectory(path) { throw ArchiveError.isDirectory(path: path) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ArchiveError.fileUnreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
         defer { try? handle.close() }
-        return try importLines(LineReader(handle: handle, path: path), source: path, into: database)
+        return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor)
     }
 }
 
