@@ -155,20 +155,24 @@ struct ActivityCommand: ParsableCommand {
         commandName: "activity",
         abstract: "Count enrollments per day and issuer: requested, regenerated, confirmed, abandoned, failed codes, locks, removed.",
         discussion: """
-            Days are UTC. "abandoned" counts pending secrets that expired unconfirmed, on the day the \
-            journal recorded the expiry: the next command for that user records it. Expiries no command \
+            Days are UTC and whole: --since and --until take days (YYYY-MM-DD), both inclusive. \
+            "abandoned" counts pending secrets never confirmed: one that expired, on the day the \
+            journal recorded the expiry (the next command for that user records it), and one that a \
+            new request, a new regeneration or a removal discarded, on that command's day. Expiries no command \
             has recorded yet (a user who never came back) are counted on the day they expired, in an \
             UNRECORDED column (JSON: unrecordedExpiries). "failed" \
-            counts wrong or reused codes. Reads the enrollment_activity projection (refused with exit 3 if it must be \
+            counts wrong or reused codes. Counts without an issuer of their own are under the secret \
+            concerned: a code under the secret it was checked against, a lock under the secret being \
+            confirmed, a removal under the active secret (the pending one if none is active). Reads the enrollment_activity projection (refused with exit 3 if it must be \
             rebuilt first: run rebuild-projections). With --json, prints one JSON object per row.
             """)
 
     @OptionGroup var global: ReadOptions
 
-    @Option(help: ArgumentHelp("First day (YYYY-MM-DD, or any TIME `audit` takes).", valueName: "day"))
+    @Option(help: ArgumentHelp("First day (YYYY-MM-DD, UTC; a TIME `audit` takes only at 00:00:00Z: activity counts whole days).", valueName: "day"))
     var since: String?
 
-    @Option(help: ArgumentHelp("Last day, inclusive.", valueName: "day"))
+    @Option(help: ArgumentHelp("Last day (YYYY-MM-DD, UTC), inclusive: counted through its end.", valueName: "day"))
     var until: String?
 
     @Option(help: ArgumentHelp("Only this issuer.", valueName: "name"))
@@ -177,9 +181,15 @@ struct ActivityCommand: ParsableCommand {
     func day(_ text: String?, _ option: String) throws -> String? {
         guard let text else { return nil }
         guard let time = Timestamps.parse(text) else {
-            throw ValidationError("--\(option) '\(text.prefix(80))' is not a day\(AuditCommand.reason(text)); use 2026-11-29 (or 2026-11-29T13:06:16Z, @UNIXSECONDS)")
+            throw ValidationError("--\(option) '\(text.prefix(80))' is not a day\(AuditCommand.reason(text)); use YYYY-MM-DD, e.g. 2026-11-29")
         }
-        return EnrollmentActivityProjection.day(of: time)
+        // Counts are per whole UTC day: a time inside a day would be widened to it, silently
+        // counting events outside the window asked for (what `audit` with the same TIME shows).
+        let day = EnrollmentActivityProjection.day(of: time)
+        guard time % 86_400 == 0 else {
+            throw ValidationError("--\(option) '\(text.prefix(80))' is not the start of a UTC day: activity counts whole days; give YYYY-MM-DD, e.g. \(day)")
+        }
+        return day
     }
 
     func validate() throws {

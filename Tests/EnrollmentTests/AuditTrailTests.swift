@@ -137,6 +137,9 @@ struct AuditTrailTests {
         // The real neighbours still work.
         for text in ["2026-11-28T23:59:59Z", "2024-02-29", "2026-11-30"] {
             #expect(try workspace.enroll(["audit", "--since", text]).status == 0, "\(text)")
+        }
+        // activity counts whole days: it takes a day, or a TIME at midnight UTC.
+        for text in ["2026-11-28T00:00:00Z", "2024-02-29", "2026-11-30"] {
             #expect(try workspace.enroll(["activity", "--since", text]).status == 0, "\(text)")
         }
         #expect(workspace.databaseBytes() == before)

@@ -1,8 +1,10 @@
 import GRDB
 
 /// The enrollment_activity projection's fold: counts added up in memory per day and issuer and
-/// added to the table's rows at each flush; each user's latest issuer kept in memory, so the
-/// journal is asked only about users this fold has not seen issue a secret.
+/// added to the table's rows at each flush. Events that carry no issuer count under the issuer
+/// of the secret they concern, so the fold keeps, per user, the issuers of the active and of the
+/// pending secret (``UserSecrets``); the journal is asked only about users this fold has not
+/// followed from their start.
 struct EnrollmentActivityFold: ProjectionFold {
     /// Days × issuers held at most before the counts are added to the table.
     static let countLimit = 10_000
@@ -41,13 +43,13 @@ struct EnrollmentActivityFold: ProjectionFold {
     }
 
     let table: String
-    /// Users whose latest issuer is held at most: past it the fold forgets them all (and asks
-    /// the journal again), so a rebuild's memory does not grow with the number of users.
+    /// Users whose secrets are held at most: past it the fold forgets them all (and asks the
+    /// journal again), so a rebuild's memory does not grow with the number of users.
     let userLimit: Int
     /// The fold began at the journal's first event, and has forgotten no user: a user it has
-    /// not seen issue a secret has none.
+    /// not seen has no secret.
     private var knowsEveryIssuer: Bool
-    private var latestIssuers: [BinaryString: String] = [:]
+    private var users: [BinaryString: UserSecrets] = [:]
     /// Counts not yet added to the table.
     private var counts: [Key: [Int]] = [:]
 
@@ -58,46 +60,33 @@ struct EnrollmentActivityFold: ProjectionFold {
     }
 
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
-        let column: Column
-        var issuer: String?
-        switch event {
-        case .enrollmentRequested(let issued):
-            column = .requested
-            issuer = issued.issuer
-        case .secretRegenerated(let issued):
-            column = .regenerated
-            issuer = issued.issuer
-        case .authenticatorActivated: column = .confirmed
-        case .pendingSecretExpired: column = .abandoned
-        case .codeRejected: column = .failedCodes
-        case .confirmationLocked: column = .locks
-        case .authenticatorRemoved: column = .removed
-        case .qrCodeRevealed, .confirmationUnlocked: return
+        if case .qrCodeRevealed = event { return }
+        if case .confirmationUnlocked = event { return }
+        let user = BinaryString(header.streamId)
+        var secrets = try secrets(of: user, header: header, in: db)
+        let day = EnrollmentActivityProjection.dayNumber(of: header.recordedAt)
+        for (column, issuer) in secrets.apply(event) {
+            let key = Key(day: day, issuer: BinaryString(issuer ?? EnrollmentActivityProjection.unknownIssuer))
+            counts[key, default: Array(repeating: 0, count: Column.allCases.count)][column.rawValue] += 1
         }
-        let resolved = try issuer ?? latestIssuer(of: header, in: db)
-        if issuer != nil { remember(resolved, of: header.streamId) }
-        let key = Key(day: EnrollmentActivityProjection.dayNumber(of: header.recordedAt), issuer: BinaryString(resolved))
-        counts[key, default: Array(repeating: 0, count: Column.allCases.count)][column.rawValue] += 1
+        remember(secrets, of: user)
         if counts.count >= Self.countLimit { try flush(in: db) }
     }
 
-    /// The issuer of the user's latest secret issued before this event.
-    private mutating func latestIssuer(of header: EventHeader, in db: Database) throws -> String {
-        if let known = latestIssuers[BinaryString(header.streamId)] { return known }
-        let found = knowsEveryIssuer
-            ? EnrollmentActivityProjection.unknownIssuer
-            : try EnrollmentActivityProjection.latestIssuer(of: header.streamId, before: header.streamVersion, in: db)
-        remember(found, of: header.streamId)
-        return found
+    /// The user's secrets before this event: remembered, or none for a user never seen when
+    /// the fold follows every user from the journal's start, or else read from the journal.
+    private func secrets(of user: BinaryString, header: EventHeader, in db: Database) throws -> UserSecrets {
+        if let known = users[user] { return known }
+        if knowsEveryIssuer { return UserSecrets() }
+        return try UserSecrets(of: header.streamId, before: header.streamVersion, in: db)
     }
 
-    private mutating func remember(_ issuer: String, of user: String) {
-        let user = BinaryString(user)
-        if latestIssuers.count >= userLimit, latestIssuers[user] == nil {
-            latestIssuers.removeAll(keepingCapacity: true)
+    private mutating func remember(_ secrets: UserSecrets, of user: BinaryString) {
+        if users.count >= userLimit, users[user] == nil {
+            users.removeAll(keepingCapacity: true)
             knowsEveryIssuer = false
         }
-        latestIssuers[user] = issuer
+        users[user] = secrets
     }
 
     mutating func flush(in db: Database) throws {
@@ -110,5 +99,93 @@ struct EnrollmentActivityFold: ProjectionFold {
             try add.writeRow(in: db)
         }
         counts.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The issuers of a user's active and pending secrets, as far as activity counts need them: an
+/// event without an issuer counts under the secret it concerns.
+struct UserSecrets: Hashable {
+    var active: String?
+    var pending: String?
+
+    init(active: String? = nil, pending: String? = nil) {
+        (self.active, self.pending) = (active, pending)
+    }
+
+    /// Folds one event in; returns what it counts, under which issuer (`nil`: unknown). As
+    /// ``AuthenticatorState/evolve(_:)`` does, and as ``EnrollmentDecider`` decides:
+    /// - a request or a regeneration issues a pending secret, and discards the one still
+    ///   pending (a request while only a first secret is pending, a regeneration while a
+    ///   replacement is pending): that one counts as abandoned, under its own issuer;
+    /// - a confirmation activates the pending secret; an expiry drops it (abandoned);
+    /// - a code counts under the secret it was checked against (its `target`), a lock under
+    ///   the one being confirmed (the pending one, else the active one: the decider records an
+    ///   expiry before anything else, so a pending secret here has not expired);
+    /// - a removal counts under the active secret (the pending one when nothing is active), and
+    ///   the pending secret it discards, never confirmed, counts as abandoned too.
+    mutating func apply(_ event: EnrollmentEvent) -> [(EnrollmentActivityFold.Column, String?)] {
+        switch event {
+        case .enrollmentRequested(let issued):
+            defer { (active, pending) = (nil, issued.issuer) }
+            return discardingPending() + [(.requested, issued.issuer)]
+        case .secretRegenerated(let issued):
+            defer { pending = issued.issuer }
+            return discardingPending() + [(.regenerated, issued.issuer)]
+        case .authenticatorActivated:
+            defer { if let pending { (active, self.pending) = (pending, nil) } }
+            return [(.confirmed, pending ?? active)]
+        case .pendingSecretExpired:
+            defer { pending = nil }
+            return [(.abandoned, pending)]
+        case .codeRejected(let rejected):
+            return [(.failedCodes, rejected.target == .pending ? pending ?? active : active ?? pending)]
+        case .confirmationLocked:
+            return [(.locks, pending ?? active)]
+        case .authenticatorRemoved:
+            defer { (active, pending) = (nil, nil) }
+            return [(.removed, active ?? pending)] + discardingPending()
+        case .qrCodeRevealed, .confirmationUnlocked:
+            return []
+        }
+    }
+
+    private func discardingPending() -> [(EnrollmentActivityFold.Column, String?)] {
+        pending.map { [(.abandoned, $0)] } ?? []
+    }
+
+    /// The user's secrets before stream version `version`, from the journal: walks the user's
+    /// issues, confirmations, expiries and removals back from there. The latest of them says
+    /// what is pending; the active secret is the one the latest confirmation activated (the
+    /// latest secret issued before it), unless a removal or a new request came after it.
+    init(of stream: String, before version: Int64, in db: Database) throws {
+        self.init()
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT type, json_extract(data, '$.issuer') FROM events
+            WHERE stream_id = ? AND stream_version < ?
+              AND type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'AuthenticatorRemoved')
+            ORDER BY stream_version DESC
+            """), arguments: [stream, version])
+        var pendingKnown = false
+        /// A confirmation was seen (walking back): the next secret issued is the active one.
+        var activated = false
+        while let row = try rows.next() {
+            let type: String = row[0]
+            let issuer: String? = row[1]
+            let issues = type == EventType.enrollmentRequested.rawValue || type == EventType.secretRegenerated.rawValue
+            if !pendingKnown {
+                pendingKnown = true
+                if issues { pending = issuer ?? EnrollmentActivityProjection.unknownIssuer }
+            }
+            if activated && issues {
+                active = issuer ?? EnrollmentActivityProjection.unknownIssuer
+                return
+            }
+            switch type {
+            case EventType.authenticatorActivated.rawValue: activated = true
+            // Nothing was active before a removal or a first request.
+            case EventType.authenticatorRemoved.rawValue, EventType.enrollmentRequested.rawValue: return
+            default: break
+            }
+        }
     }
 }

@@ -1,16 +1,22 @@
 import GRDB
 
 /// What auditors count: per UTC day and issuer, how many enrollments were requested,
-/// replacements issued, secrets confirmed, pending secrets abandoned (expired unconfirmed),
-/// wrong or reused codes, locks and removals.
+/// replacements issued, secrets confirmed, pending secrets abandoned (never confirmed: expired,
+/// discarded by a new request or regeneration, or by a removal), wrong or reused codes, locks
+/// and removals.
 ///
 /// Events that carry no issuer (a code, an expiry, a lock, a removal) are counted under the
-/// issuer of the user's latest secret issued before the event (remembered by the fold, or
-/// looked up in the journal), so the count is the same however and whenever the projection is
-/// built. The fold is ``EnrollmentActivityFold``.
+/// issuer of the secret they concern: a code under the secret it was checked against, a lock
+/// under the secret being confirmed, an expiry under the expired secret, a removal under the
+/// active secret (the pending one when nothing is active). The fold remembers each user's
+/// secrets, or reads them from the journal, so the count is the same however and whenever the
+/// projection is built. The fold is ``EnrollmentActivityFold``.
 public struct EnrollmentActivityProjection: Projection {
     public let name = "enrollment_activity"
-    public let schemaVersion = 1
+    /// 2: issuer-less events count under the secret they concern (1: under the user's latest
+    /// issued secret), and a pending secret discarded by a request, regeneration or removal
+    /// counts as abandoned.
+    public let schemaVersion = 2
 
     public init() {}
 
@@ -36,15 +42,6 @@ public struct EnrollmentActivityProjection: Projection {
     }
 
     static let unknownIssuer = "(unknown)"
-
-    /// The issuer of the stream's latest secret issued before `version`, from the journal.
-    static func latestIssuer(of stream: String, before version: Int64, in db: Database) throws -> String {
-        try String.fetchOne(db.cachedStatement(sql: """
-            SELECT json_extract(data, '$.issuer') FROM events
-            WHERE stream_id = ? AND stream_version < ? AND type IN ('EnrollmentRequested', 'SecretRegenerated')
-            ORDER BY stream_version DESC LIMIT 1
-            """), arguments: [stream, version]) ?? unknownIssuer
-    }
 
     /// The UTC calendar day of a Unix time, `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
     public static func day(of time: UnixTime) -> String {
@@ -82,7 +79,8 @@ public struct ActivityCount: Sendable, Hashable, Codable {
     public var requested: Int
     public var regenerated: Int
     public var confirmed: Int
-    /// Pending secrets that expired unconfirmed.
+    /// Pending secrets never confirmed: expired, or discarded by a new request, a new
+    /// regeneration or a removal.
     public var abandoned: Int
     /// Wrong or reused codes.
     public var failedCodes: Int
