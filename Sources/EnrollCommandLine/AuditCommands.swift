@@ -29,8 +29,9 @@ struct HistoryPrinter {
             return
         }
         var columns = [pad(Timestamps.iso8601(entry.time), 20)]
-        if showUser { columns.append(pad(entry.user, 16)) }
-        columns += [pad(entry.type, 22), pad(entry.actor, 16), pad(entry.outcome.rawValue, 9), entry.details]
+        // A user id or actor with spaces in it is quoted: it must not read as more columns.
+        if showUser { columns.append(pad(TextField.quoted(entry.user), 16)) }
+        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), 16), pad(entry.outcome.rawValue, 9), entry.details]
         try output.line(columns.joined(separator: " "))
     }
 

@@ -99,6 +99,25 @@ struct AuditTrailTests {
         #expect(bob.stdout.split(separator: "\n").count == 3 && !bob.stdout.contains("alice "))
     }
 
+    @Test("in the audit and history tables a user id or actor holding spaces or quotes is one quoted field: it cannot pass for other columns")
+    func quotedFields() throws {
+        let workspace = try Workspace()
+        let forged = "alice   AuthenticatorRemoved   admin"
+        let actor = #"admin "root" removed"#
+        #expect(try workspace.enroll(["request", forged, "--actor", actor]).status == 0)
+        let audit = try workspace.enroll(["audit"])
+        let line = try #require(audit.stdout.split(separator: "\n").dropFirst().first.map(String.init), "\(audit.stdout)")
+        #expect(line.contains(#""alice   AuthenticatorRemoved   admin" EnrollmentRequested"#), "\(line)")
+        #expect(line.contains(#""admin \"root\" removed""#), "\(line)")
+        let history = try workspace.enroll(["history", forged])
+        #expect(history.stdout.contains(#" EnrollmentRequested    "admin \"root\" removed""#), "\(history.stdout)")
+        // Plain ids are printed as they are, and JSON keeps every value unquoted.
+        #expect(try workspace.enroll(["request", "bob"]).status == 0)
+        #expect(try workspace.enroll(["audit", "--user", "bob"]).stdout.contains(" bob              EnrollmentRequested    bob "))
+        let json = jsonLines(try workspace.enroll(["audit", "--json"]).stdout)
+        #expect(json.first?["user"] as? String == forged && json.first?["actor"] as? String == actor)
+    }
+
     @Test("audit refuses an unknown type or time with one line and exit 2")
     func auditBadInput() throws {
         let workspace = try Workspace()

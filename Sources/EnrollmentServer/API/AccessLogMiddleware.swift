@@ -1,3 +1,4 @@
+import Enrollment
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -40,7 +41,7 @@ struct AccessLogMiddleware: RouterMiddleware {
             "duration_ms": "\(String(format: "%.1f", milliseconds))",
             "trace_id": "\(context.traceId)",
         ]
-        if let user = context.record.user { metadata["user"] = "\(Self.logfmt(user))" }
+        if let user = context.record.user { metadata["user"] = "\(TextField.quoted(user))" }
         // Which POST it was: an operator tells guessing (VALIDATE) from revealing (VIEW).
         if let action = context.record.action { metadata["action"] = "\(action)" }
         logger.info("request", metadata: metadata)
@@ -59,18 +60,6 @@ struct AccessLogMiddleware: RouterMiddleware {
             ])
     }
 
-    /// A value as one `key=value` field: a user id may hold spaces, `=` and quotes (a token's
-    /// `sub` of `x status=500` must not read as a second status field), so such a value is
-    /// quoted with `"` and `\` escaped, as logfmt does.
-    static func logfmt(_ value: String) -> String {
-        guard value.unicodeScalars.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" }) || value.isEmpty else { return value }
-        var quoted = "\""
-        for character in value.unicodeScalars {
-            if character == "\"" || character == "\\" { quoted.append("\\") }
-            quoted.unicodeScalars.append(character)
-        }
-        return quoted + "\""
-    }
 
     static let traceHeader = HTTPField.Name("X-Trace-Id")!
 
