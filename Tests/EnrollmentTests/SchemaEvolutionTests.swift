@@ -87,6 +87,26 @@ struct SchemaEvolutionTests {
         #expect(reveal.status == 0 && reveal.stdout.hasPrefix("otpauth://totp/"), "\(reveal.stderr)")
     }
 
+    @Test("a command refused for its key file (missing, or another database's) leaves a database of an older schema as it was, not upgraded; the right key upgrades it")
+    func noUpgradeForARefusedKey() throws {
+        let workspace = try oldDatabase()
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        _ = try Processes.run(sqlite3, [workspace.database, "PRAGMA journal_mode = WAL"])
+        let before = workspace.databaseBytes()
+        let other = workspace.directory.appendingPathComponent("other.key").path
+        try "b3RoZXIta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtLSE=\n".write(toFile: other, atomically: true, encoding: .utf8)
+        for (arguments, message) in [(["request", "zed", "--key-file", other], "is not the key this database was sealed with"),
+                                     (["confirm", "alice", "123456", "--key-file", workspace.directory.appendingPathComponent("gone.key").path], "is missing but the database holds secrets")] {
+            let result = try workspace.enroll(arguments, environment: ["ENROLL_NOW": "\(Self.t0)"])
+            #expect(result.status == 3 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "no upgrade notice: \(result.stderr)")
+            #expect(workspace.databaseBytes() == before, "\(arguments): the database changed")
+        }
+        #expect(try Processes.run(sqlite3, [workspace.database, "SELECT group_concat(identifier) FROM grdb_migrations"]).stdout == "v1-journal\n")
+        let right = try workspace.enroll(["request", "zed"], environment: ["ENROLL_NOW": "\(Self.t0)"])
+        #expect(right.status == 0 && right.stderr.contains("upgrading the database"), "\(right.stderr)")
+    }
+
     @Test("a database of the first journal schema is migrated on its first write: every row, position and hash kept, the chain verifies, fewer indexes")
     func leanJournalMigration() throws {
         let workspace = try oldDatabase()

@@ -62,6 +62,17 @@ public final class EnrollmentService: Sendable {
         if keyRing == nil && requireKey && options.create && !options.readOnly && newDatabase {
             try KeyRing.checkCreatable(keyFile: keyFilePath)
         }
+        // A journal of an older schema is upgraded only for a command its key file can serve.
+        var options = options
+        if requireKey {
+            options.beforeUpgrade = { [keyRing] db in
+                if let keyRing {
+                    try keyRing.checkBelongs(to: db)
+                } else if try KeyRing.databaseHasKey(db) {
+                    _ = try KeyRing.load(keyFile: keyFilePath, create: false)
+                }
+            }
+        }
         let database = try EnrollmentDatabase(path: databasePath, options: options)
         let hasKey: Bool
         do { hasKey = try database.writer.read { db in try KeyRing.databaseHasKey(db) } } catch { throw database.failure(error) }

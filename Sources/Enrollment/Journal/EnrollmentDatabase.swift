@@ -20,6 +20,10 @@ public struct DatabaseOptions: Sendable {
     /// A pool of reader connections beside the writer (long-running servers). A one-shot
     /// command uses a single connection, which also means opening a database writes nothing.
     public var concurrentReads = false
+    /// Runs on a journal of an older schema, before it is upgraded: what throws here (the
+    /// command's key file is missing or another database's) leaves the file as it was, rather
+    /// than upgraded for a command that is then refused.
+    public var beforeUpgrade: (@Sendable (Database) throws -> Void)? = nil
 
     public init(durability: Durability = .full, busyTimeout: TimeInterval = 10, create: Bool = true, readOnly: Bool = false, concurrentReads: Bool = false) {
         self.durability = durability
@@ -152,6 +156,9 @@ public final class EnrollmentDatabase: Sendable {
                         (try Self.appliedMigrations(db), try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events)") == true)
                     }
                     let pending = Self.migrator.migrations.filter { !now.contains($0) }
+                    if !now.isEmpty, !pending.isEmpty, let beforeUpgrade = options.beforeUpgrade {
+                        try writer.read { db in try beforeUpgrade(db) }
+                    }
                     if hasEvents, !pending.isEmpty {
                         Logger(label: "enrollment.database").notice(
                             "upgrading the database to the current schema (\(pending.joined(separator: ", "))), once; on a large journal this takes a while",

@@ -161,6 +161,13 @@ public struct KeyRing: Sendable {
         }
     }
 
+    /// Refuses, without writing anything, a database that belongs to another master key.
+    public func checkBelongs(to db: Database) throws {
+        if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1"), Array(stored) != keyId {
+            throw StoreError.keyFileMismatch(keyFilePath)
+        }
+    }
+
     /// Whether the database already belongs to some master key.
     public static func databaseHasKey(_ db: Database) throws -> Bool {
         try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1") != nil
