@@ -44,6 +44,13 @@ struct ServeCommand: AsyncParsableCommand {
         let idleTimeout = try options.idleTimeout.map { try Self.idleTimeout($0, source: "--idle-timeout") }
             ?? Self.idleTimeout(ProcessInfo.processInfo.environment["ENROLL_IDLE_TIMEOUT"], source: "ENROLL_IDLE_TIMEOUT")
         let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
+        if global.clock is FixedClock {
+            // Every event would be recorded at one moment, and codes checked against it: right
+            // for tests and demonstrations, never for users' enrollments.
+            Terminal.warning(
+                "ENROLL_NOW is set: the server's clock stands still at \(Timestamps.iso8601(global.clock.now())); every event is recorded at that time and codes are checked against it",
+                hint: "unset ENROLL_NOW unless this is a test")
+        }
         let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
         let configuration = ServerConfiguration(

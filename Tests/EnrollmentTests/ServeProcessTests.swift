@@ -272,6 +272,17 @@ struct ServeProcessTests {
         #expect(clash.stderr == "enroll: error: cannot listen on 127.0.0.1:\(first.port): the port is already in use; pick another --port (0: any free port) or stop what uses it\n", "\(clash.stderr)")
     }
 
+    @Test("`enroll serve` with ENROLL_NOW set warns at start that its clock stands still (every event recorded at that time); without it, no such warning")
+    func fixedClockWarning() throws {
+        let workspace = try Workspace()
+        let fixed = try Server(workspace, environment: ["ENROLL_NOW": "1764421576"])
+        #expect(fixed.stop() == 0)
+        #expect(fixed.errors.text.contains("enroll: warning: ENROLL_NOW is set: the server's clock stands still at 2025-11-29T13:06:16Z"), "\(fixed.errors.text)")
+        let system = try Server(workspace)
+        #expect(system.stop() == 0)
+        #expect(!system.errors.text.contains("ENROLL_NOW"), "\(system.errors.text)")
+    }
+
     /// One request with curl, with the response's headers (lower-cased names).
     static func callWithHeaders(_ port: Int, _ method: String, path: String, token: String, body: String? = nil, in workspace: Workspace) throws -> (Reply, [String: String]) {
         let curl = try Processes.tool("curl", package: "curl")
