@@ -157,8 +157,10 @@ struct VerifyCommand: ParsableCommand {
             An intact journal prints its anchor, POSITION:HASH. Keep it outside the database (a ticket, \
             a log, another system): `enroll verify --anchor POSITION:HASH` later also catches rows \
             rewritten with recomputed hashes, and rows deleted from the end, up to that position. \
-            Exit 0 when every event verifies (and matches the anchor), 1 when the chain is broken or \
-            does not match the anchor, 2 for a malformed anchor, 3 when the database cannot be read.
+            On an intact chain the projections are folded again from the journal and compared with \
+            the stored tables row by row. Exit 0 when every event verifies (and matches the anchor) \
+            and the projections agree, 1 when the chain is broken, does not match the anchor or the \
+            projections disagree, 2 for a malformed anchor, 3 when the database cannot be read.
             """)
 
     @OptionGroup var global: ReadOptions
@@ -199,9 +201,12 @@ struct VerifyCommand: ParsableCommand {
             Terminal.error(mismatch.message(for: expected), hint: "restore the journal from a backup or an export taken before the change")
             throw ExitCode(CLIExit.refused)
         }
+        let projections = try checkProjections(database)
         let reversals = result.timeReversals
         if global.json {
             var report: [String: Any?] = ["intact": true, "verified": result.verified, "head": result.head, "anchor": result.anchor?.description]
+            report["projectionsChecked"] = projections.checked
+            if !projections.skipped.isEmpty { report["projectionsSkipped"] = Dictionary(uniqueKeysWithValues: projections.skipped.map { ($0.name, $0.reason) }) }
             if let expected { report["matchesAnchor"] = expected.description }
             if let reversals {
                 report["timeGoesBack"] = [
@@ -213,6 +218,10 @@ struct VerifyCommand: ParsableCommand {
         } else {
             Terminal.line("Verified \(result.verified) event\(result.verified == 1 ? "" : "s"): the hash chain is intact.")
             if let expected { Terminal.line("It still holds the anchor \(expected).") }
+            if !projections.checked.isEmpty {
+                Terminal.line("The projections agree with the journal (\(projections.checked.joined(separator: ", ")) folded again and compared row by row).")
+            }
+            for (name, reason) in projections.skipped { Terminal.line("note: \(name) was not compared with the journal: \(reason)") }
             if let anchor = result.anchor {
                 Terminal.line("Anchor: \(anchor) (keep it outside the database; `enroll verify --anchor` checks against it)")
             } else {
@@ -225,6 +234,28 @@ struct VerifyCommand: ParsableCommand {
                         + "event times are the clock of the process that appended them (a clock set back, or ENROLL_NOW)")
             }
         }
+    }
+
+    /// The projections (what `status`, `activity` and the API read) folded again from the
+    /// journal the chain vouches for and compared with the stored tables, which nothing chains.
+    /// Disagreeing rows are tampering (or a bug): listed, then exit 1.
+    private func checkProjections(_ database: EnrollmentDatabase) throws -> ProjectionCheck.Report {
+        let report = try global.reporting {
+            do { return try ProjectionCheck.run(database) } catch { throw StoreError(error, path: database.path) }
+        }
+        guard !report.agrees else { return report }
+        let summary = "the projections disagree with the journal in \(report.total) row\(report.total == 1 ? "" : "s"): \(report.differences.first?.description ?? "")"
+        if global.json {
+            Terminal.json([
+                "intact": false, "tampering": "projections", "detail": summary, "projectionDifferences": report.total,
+                "differences": report.differences.map(\.description),
+            ])
+        } else {
+            for difference in report.differences { Terminal.line(difference.description) }
+            if report.total > report.differences.count { Terminal.line("… and \(report.total - report.differences.count) more") }
+        }
+        Terminal.error(summary, hint: "the journal is intact: run `rebuild-projections --all` to fold the projections from it again")
+        throw ExitCode(CLIExit.refused)
     }
 
     /// What the walk vouches for before a break: the rows before the earliest that may have changed.

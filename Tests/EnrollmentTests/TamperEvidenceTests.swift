@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `enroll verify` against journals tampered with by hand, using the sqlite3 command line.
 @Suite("Tamper evidence")
@@ -18,7 +19,8 @@ struct TamperEvidenceTests {
         try #require(verified.status == 0, "\(verified.stderr)")
         let lines = verified.stdout.split(separator: "\n")
         #expect(lines.first == "Verified 9 events: the hash chain is intact.")
-        #expect(lines.count == 2 && lines[1].hasPrefix("Anchor: 9:"), "\(verified.stdout)")
+        #expect(lines.count == 3 && lines[2].hasPrefix("Anchor: 9:"), "\(verified.stdout)")
+        #expect(lines[1] == "The projections agree with the journal (authenticators, enrollment_activity folded again and compared row by row).")
         #expect(try workspace.enrollJSON(["verify"]).1["timeGoesBack"] == nil, "times that only go forward are not noted")
         return workspace
     }
@@ -69,6 +71,10 @@ struct TamperEvidenceTests {
         // Someone with write access drops the tail and hides it from the projections'
         // checkpoints: the chain alone verifies, the anchor does not.
         try sqlite(workspace, "DELETE FROM events WHERE position >= 8; UPDATE projection_checkpoints SET position = 7")
+        let leftovers = try workspace.enroll(["verify"])
+        #expect(leftovers.status == 1 && leftovers.stderr.contains("the projections disagree with the journal"), "the projections still show the deleted rows: \(leftovers.stderr)")
+        // ...and folds the projections again from what is left: the chain alone cannot see it.
+        #expect(try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"]).status == 0)
         #expect(try workspace.enroll(["verify"]).status == 0, "the chain alone cannot see it")
         let shorter = try workspace.enroll(["verify", "--anchor", kept])
         #expect(shorter.status == 1 && shorter.stderr.contains("ends at position 7, before the anchor at position 9"), "\(shorter.stderr)")
@@ -85,6 +91,31 @@ struct TamperEvidenceTests {
         #expect(rewritten.stderr.split(separator: "\n").count == 1)
         let json = try workspace.enrollJSON(["verify", "--anchor", kept]).1
         #expect(json["intact"] as? Bool == false && json["tampering"] as? String == "anchor" && json["position"] as? Int == 9)
+    }
+
+    @Test("projection rows edited, added or deleted by hand are named by their key (exit 1), though the chain is intact; a rebuild from the journal puts them right")
+    func projectionsTampered() throws {
+        let workspace = try journal()
+        try sqlite(workspace, """
+            UPDATE authenticators SET status = 'none', issuer = 'EVIL' WHERE user_id = 'bob';
+            DELETE FROM authenticators WHERE user_id = 'carol';
+            INSERT INTO authenticators (user_id, status, stream_version, updated_at) SELECT 'ghost', status, stream_version, updated_at FROM authenticators WHERE user_id = 'alice';
+            UPDATE enrollment_activity SET failed_codes = failed_codes + 5
+            """)
+        let before = workspace.databaseBytes()
+        let text = try workspace.enroll(["verify"])
+        #expect(text.status == 1, "\(text.stdout) \(text.stderr)")
+        #expect(text.stdout.contains("authenticators: row user_id 'bob' differs: status 'none' (the journal says 'pending'), issuer 'EVIL' (the journal says NULL)"), "\(text.stdout)")
+        #expect(text.stdout.contains("authenticators: row user_id 'carol' is missing (the journal has it)"), "\(text.stdout)")
+        #expect(text.stdout.contains("authenticators: row user_id 'ghost' is not in the journal"), "\(text.stdout)")
+        #expect(text.stdout.contains("enrollment_activity: row day '2025-11-29', issuer 'ACME' differs: failed_codes 8 (the journal says 3)"), "\(text.stdout)")
+        #expect(text.stderr.hasPrefix("enroll: error: the projections disagree with the journal in 4 rows: ") && text.stderr.split(separator: "\n").count == 1, "\(text.stderr)")
+        let (json, object) = try workspace.enrollJSON(["verify"])
+        #expect(json.status == 1 && object["tampering"] as? String == "projections" && object["projectionDifferences"] as? Int == 4, "\(json.stdout)")
+        #expect(workspace.databaseBytes() == before, "verify writes nothing")
+        let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        #expect(try workspace.enroll(["verify"]).status == 0)
     }
 
     @Test("a malformed anchor is bad input: one line, exit 2")
@@ -194,10 +225,10 @@ struct TamperEvidenceTests {
     @Test("an empty journal verifies with no anchor, in text and JSON, rather than one --anchor refuses")
     func emptyJournal() throws {
         let workspace = try journal()
-        try sqlite(workspace, "DELETE FROM events; UPDATE projection_checkpoints SET position = 0")
+        try sqlite(workspace, "DELETE FROM events; UPDATE projection_checkpoints SET position = 0; DELETE FROM authenticators; DELETE FROM enrollment_activity")
         let result = try workspace.enroll(["verify"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == "Verified 0 events: the hash chain is intact.\nAnchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)\n", "\(result.stdout)")
+        #expect(result.stdout == "Verified 0 events: the hash chain is intact.\nThe projections agree with the journal (authenticators, enrollment_activity folded again and compared row by row).\nAnchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)\n", "\(result.stdout)")
         let (jsonResult, json) = try workspace.enrollJSON(["verify"])
         #expect(jsonResult.status == 0 && json["intact"] as? Bool == true && json["verified"] as? Int == 0, "\(jsonResult.stdout)")
         #expect(json["anchor"] == nil, "\(jsonResult.stdout)")
