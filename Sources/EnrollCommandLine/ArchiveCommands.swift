@@ -170,12 +170,14 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
         let expected = anchor.expected
-        let (result, mismatch) = try global.reporting {
+        let (result, mismatch, findings) = try global.reporting {
             do {
-                return try database.writer.read { db -> (ChainVerification, AnchorMismatch?) in
+                return try database.writer.read { db -> (ChainVerification, AnchorMismatch?, [OutsideChainFinding]) in
                     let result = try HashChain.verify(in: db)
-                    guard result.isIntact, let expected else { return (result, nil) }
-                    return (result, try HashChain.check(expected, in: db))
+                    guard result.isIntact else { return (result, nil, []) }
+                    let findings = try HashChain.crossCheck(in: db, limit: Self.findingsShown + 1)
+                    guard let expected else { return (result, nil, findings) }
+                    return (result, try HashChain.check(expected, in: db), findings)
                 }
             } catch {
                 throw StoreError(error, path: database.path)
@@ -199,6 +201,21 @@ struct VerifyCommand: ParsableCommand {
                 ])
             }
             Terminal.error(mismatch.message(for: expected), hint: "restore the journal from a backup or an export taken before the change")
+            throw ExitCode(CLIExit.refused)
+        }
+        if !findings.isEmpty {
+            let shown = findings.prefix(Self.findingsShown)
+            if global.json {
+                Terminal.json([
+                    "intact": false, "verified": result.verified, "head": result.head, "tampering": "outside-chain",
+                    "detail": shown[0].detail, "findings": shown.map { ["kind": $0.kind.rawValue, "stream": $0.stream, "detail": $0.detail] },
+                    "moreFindings": findings.count > Self.findingsShown ? true : nil,
+                ])
+            }
+            for finding in shown { Terminal.error(finding.detail, hint: nil) }
+            if findings.count > Self.findingsShown {
+                Terminal.error("more tables disagree with the journal than the \(Self.findingsShown) shown", hint: nil)
+            }
             throw ExitCode(CLIExit.refused)
         }
         let projections = try checkProjections(database)
@@ -257,6 +274,9 @@ struct VerifyCommand: ParsableCommand {
         Terminal.error(summary, hint: "the journal is intact: run `rebuild-projections --all` to fold the projections from it again")
         throw ExitCode(CLIExit.refused)
     }
+
+    /// How many disagreements between the journal and the tables outside it are listed.
+    static let findingsShown = 20
 
     /// What the walk vouches for before a break: the rows before the earliest that may have changed.
     static func vouched(_ verified: Int64, before found: ChainBreak) -> String {

@@ -69,11 +69,14 @@ struct TamperEvidenceTests {
         #expect(grown.status == 0 && grown.stdout.contains("Verified 10 events") && grown.stdout.contains("still holds the anchor \(kept)"), "\(grown.stdout)\(grown.stderr)")
 
         // Someone with write access drops the tail and hides it from the projections'
-        // checkpoints: the chain alone verifies, the anchor does not.
+        // checkpoints: the chain alone verifies, but the command records and projection rows
+        // it leaves behind do not.
         try sqlite(workspace, "DELETE FROM events WHERE position >= 8; UPDATE projection_checkpoints SET position = 7")
         let leftovers = try workspace.enroll(["verify"])
-        #expect(leftovers.status == 1 && leftovers.stderr.contains("the projections disagree with the journal"), "the projections still show the deleted rows: \(leftovers.stderr)")
-        // ...and folds the projections again from what is left: the chain alone cannot see it.
+        #expect(leftovers.status == 1 && leftovers.stderr.contains("past the stream's last event"), "the leftovers still show the deleted rows: \(leftovers.stderr)")
+        // ...then deletes those command records and folds the projections again from what is
+        // left: the chain alone cannot see it, the anchor does.
+        try sqlite(workspace, "DELETE FROM commands WHERE stream_version > (SELECT max(stream_version) FROM events e WHERE e.stream_id = commands.stream_id)")
         #expect(try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"]).status == 0)
         #expect(try workspace.enroll(["verify"]).status == 0, "the chain alone cannot see it")
         let shorter = try workspace.enroll(["verify", "--anchor", kept])
@@ -116,6 +119,72 @@ struct TamperEvidenceTests {
         let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
         #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+
+    /// `verify` fails (exit 1) with tampering outside the chain, each finding on a line of its own.
+    func expectOutsideChain(_ workspace: Workspace, _ expected: [(kind: String, stream: String, text: String)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try workspace.enroll(["verify"])
+        #expect(result.status == 1, "verify should fail: \(result.stdout)", sourceLocation: sourceLocation)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == expected.count, "\(result.stderr)", sourceLocation: sourceLocation)
+        for (line, finding) in zip(lines, expected) {
+            #expect(line.hasPrefix("enroll: error: ") && line.contains(finding.text), "\(line)", sourceLocation: sourceLocation)
+        }
+        let (jsonResult, json) = try workspace.enrollJSON(["verify"])
+        #expect(jsonResult.status == 1, sourceLocation: sourceLocation)
+        #expect(json["intact"] as? Bool == false && json["tampering"] as? String == "outside-chain", "\(json)", sourceLocation: sourceLocation)
+        let findings = (json["findings"] as? [[String: Any]] ?? []).map { ($0["kind"] as? String ?? "", $0["stream"] as? String ?? "") }
+        #expect(findings.map(\.0) == expected.map(\.kind) && findings.map(\.1) == expected.map(\.stream), "\(json)", sourceLocation: sourceLocation)
+    }
+
+    @Test("a data key deleted while its user was never removed is reported, even once a later request made a new one (a faked crypto-shred)")
+    func dataKeyDeleted() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "DELETE FROM data_keys WHERE stream_id = 'alice'")
+        #expect(try SQLite3.query(workspace.database, "SELECT count(*) FROM data_keys") == "2")
+        try expectOutsideChain(workspace, [("data_key_deleted", "alice", "'alice' has no data key, yet no AuthenticatorRemoved follows the secret sealed at stream version 1")])
+        // A new request seals a new secret under a new key: the first secret stays unreadable.
+        let again = try workspace.enroll(["request", "alice", "--issuer", "ACME"], environment: ["ENROLL_NOW": "1764421700"])
+        try #require(again.status == 0, "\(again.stderr)")
+        try expectOutsideChain(workspace, [("data_key_replaced", "alice", "'alice' was never removed, yet its data key was made at 2025-11-29T13:08:20Z, after its first secret (2025-11-29T13:06:21Z)")])
+
+        // A removal destroys the key as it should: nothing to report.
+        let clean = try journal()
+        #expect(try clean.enroll(["remove", "alice"], environment: ["ENROLL_NOW": "1764421700"]).status == 0)
+        #expect(try SQLite3.query(clean.database, "SELECT count(*) FROM data_keys WHERE stream_id = 'alice'") == "0")
+        let verified = try clean.enroll(["verify"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+    }
+
+    @Test("rows deleted from the end with the checkpoints lowered are reported through the command records they leave behind")
+    func leftoversOfDeletedTail() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "DELETE FROM events WHERE position >= 8; UPDATE projection_checkpoints SET position = 7")
+        try expectOutsideChain(workspace, [
+            ("command_past_stream", "carol", "the record of a ConfirmCode command for 'carol' is at stream version 2, past the stream's last event (version 1)"),
+            ("command_past_stream", "carol", "the record of a RevealQR command for 'carol' is at stream version 3, past the stream's last event (version 1)"),
+        ])
+        // The whole of carol's stream gone: her data key is left too.
+        try sqlite(workspace, "DELETE FROM events WHERE position = 7; UPDATE projection_checkpoints SET position = 6")
+        let json = try workspace.enrollJSON(["verify"]).1
+        let kinds = (json["findings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+        #expect(kinds.contains("data_key_without_events") && kinds.filter { $0 == "command_past_stream" }.count == 3, "\(json)")
+    }
+
+    @Test("an imported copy, which has no data keys or command records, verifies clean, also after commands ran on it")
+    func importedCopyIsNotTampered() throws {
+        let workspace = try journal()
+        let file = workspace.path("journal.jsonl")
+        #expect(try workspace.enroll(["export", "--output", file]).status == 0)
+        let copy = workspace.path("copy.sqlite")
+        #expect(try workspace.enroll(["import", file, "--db", copy]).status == 0)
+        #expect(try SQLite3.query(copy, "SELECT count(*) FROM data_keys") == "0")
+        for (offset, arguments) in [["request", "dora"], ["request", "alice"], ["remove", "bob"]].enumerated() {
+            let result = try workspace.enroll(arguments + ["--db", copy, "--key-file", workspace.path("copy.key")], environment: ["ENROLL_NOW": "\(1_764_421_700 + offset)"])
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        }
+        let verified = try workspace.enroll(["verify", "--db", copy])
+        #expect(verified.status == 0 && verified.stdout.hasPrefix("Verified 12 events"), "\(verified.stdout)\(verified.stderr)")
     }
 
     @Test("a malformed anchor is bad input: one line, exit 2")
@@ -225,7 +294,7 @@ struct TamperEvidenceTests {
     @Test("an empty journal verifies with no anchor, in text and JSON, rather than one --anchor refuses")
     func emptyJournal() throws {
         let workspace = try journal()
-        try sqlite(workspace, "DELETE FROM events; UPDATE projection_checkpoints SET position = 0; DELETE FROM authenticators; DELETE FROM enrollment_activity")
+        try sqlite(workspace, "DELETE FROM events; UPDATE projection_checkpoints SET position = 0; DELETE FROM commands; DELETE FROM data_keys; DELETE FROM authenticators; DELETE FROM enrollment_activity")
         let result = try workspace.enroll(["verify"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "Verified 0 events: the hash chain is intact.\nThe projections agree with the journal (authenticators, enrollment_activity folded again and compared row by row).\nAnchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)\n", "\(result.stdout)")

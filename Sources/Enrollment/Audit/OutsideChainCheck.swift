@@ -1,0 +1,106 @@
+import GRDB
+
+/// Something a table outside the hash chain says about the journal that the journal denies.
+///
+/// The chain covers only the `events` table. The data keys, the command records and the
+/// projections are written in the same transaction as the events they belong to, so when they
+/// disagree with the journal, one side was changed behind enroll's back: a data key deleted
+/// while its user was never removed (a faked crypto-shred), or rows deleted from the end of a
+/// user's stream while the records of the commands that appended them stayed. (The projections
+/// are compared with a fold of the journal by ``ProjectionCheck``.)
+public struct OutsideChainFinding: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// The stream's current secrets were sealed by a command this database recorded, no
+        /// removal follows them, yet its data key is gone.
+        case dataKeyDeleted = "data_key_deleted"
+        /// The stream was never removed, yet its data key is younger than its first secret: the
+        /// key that sealed the earlier secrets was deleted and a later command made a new one.
+        case dataKeyReplaced = "data_key_replaced"
+        /// A data key belongs to a user who has no events at all.
+        case dataKeyWithoutEvents = "data_key_without_events"
+        /// A command record says the stream reached a version past its last event.
+        case commandPastStream = "command_past_stream"
+    }
+
+    public var kind: Kind
+    public var stream: String
+    /// What was found and what it means, in a sentence.
+    public var detail: String
+}
+
+extension HashChain {
+    /// Cross-checks the tables outside the chain against the journal, in one statement: each
+    /// user's last version, last sealing event and last removal come from one grouped scan of
+    /// the `(stream_id, stream_version)` index, the sealing commands' records from one grouped
+    /// scan of `commands`, and the other tables are joined against them (no query per row). Returns at most `limit` findings, by kind, then stream and version.
+    ///
+    /// A data key is made by the command that seals a stream's first secret (after a removal,
+    /// if any) and destroyed only by a removal, with that command's time. A stream whose data
+    /// key is missing is reported only when this database recorded the command that sealed its
+    /// current secret (a `RequestEnrollment` or `RegenerateSecret` record at or after that
+    /// event), and one whose key is younger than its first secret only when this database
+    /// recorded its first request: an imported copy has neither data keys nor command records,
+    /// and its secrets read as forgotten by design. Deleting those command records as well
+    /// makes a stream look imported, and goes unseen.
+    public static func crossCheck(in db: Database, limit: Int = 100) throws -> [OutsideChainFinding] {
+        let sealing = [EventType.enrollmentRequested, .secretRegenerated].map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let removal = "'\(EventType.authenticatorRemoved.rawValue)'"
+        let sealingCommands = ["RequestEnrollment", "RegenerateSecret"].map { "'\($0)'" }.joined(separator: ", ")
+        let rows = try Row.fetchCursor(db, sql: """
+            WITH streams AS (
+                SELECT stream_id, MAX(stream_version) AS last,
+                    MAX(CASE WHEN type IN (\(sealing)) THEN stream_version END) AS sealed,
+                    MAX(CASE WHEN type = \(removal) THEN stream_version END) AS removed,
+                    MIN(CASE WHEN type IN (\(sealing)) THEN recorded_at END) AS first_sealed_at
+                FROM events GROUP BY stream_id),
+            sealers AS (
+                SELECT stream_id, MAX(stream_version) AS sealed_by,
+                    MIN(CASE WHEN command = 'RequestEnrollment' THEN stream_version END) AS first_request
+                FROM commands WHERE rejection IS NULL AND command IN (\(sealingCommands)) GROUP BY stream_id)
+            SELECT 1 AS kind, s.stream_id AS stream, NULL AS what, s.sealed AS version, s.last AS last
+                FROM streams s JOIN sealers c ON c.stream_id = s.stream_id
+                WHERE s.sealed > COALESCE(s.removed, 0) AND c.sealed_by >= s.sealed
+                  AND NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = s.stream_id)
+            UNION ALL
+            SELECT 2, s.stream_id, NULL, k.created_at, s.first_sealed_at
+                FROM streams s JOIN data_keys k ON k.stream_id = s.stream_id JOIN sealers c ON c.stream_id = s.stream_id
+                WHERE s.removed IS NULL AND k.created_at != s.first_sealed_at AND c.first_request = 1
+            UNION ALL
+            SELECT 3, k.stream_id, NULL, NULL, 0 FROM data_keys k LEFT JOIN streams s ON s.stream_id = k.stream_id
+                WHERE s.stream_id IS NULL
+            UNION ALL
+            SELECT 4, c.stream_id, c.command, c.stream_version, COALESCE(s.last, 0) FROM commands c LEFT JOIN streams s ON s.stream_id = c.stream_id
+                WHERE c.stream_version > COALESCE(s.last, 0)
+            ORDER BY kind, stream, version
+            LIMIT ?
+            """, arguments: [limit])
+        var findings: [OutsideChainFinding] = []
+        while let row = try rows.next() {
+            let kind: Int = row["kind"]
+            let stream: String = row["stream"]
+            let version: Int64? = row["version"]
+            let last: Int64 = row["last"]
+            let name = "'\(Validation.excerpt(stream))'"
+            switch kind {
+            case 1:
+                findings.append(OutsideChainFinding(
+                    kind: .dataKeyDeleted, stream: stream,
+                    detail: "\(name) has no data key, yet no AuthenticatorRemoved follows the secret sealed at stream version \(version ?? 0): the key was deleted outside enroll (a faked crypto-shred: its secrets read as forgotten), or the removal's events were deleted from the journal"))
+            case 2:
+                findings.append(OutsideChainFinding(
+                    kind: .dataKeyReplaced, stream: stream,
+                    detail: "\(name) was never removed, yet its data key was made at \(Timestamps.iso8601(version ?? 0)), after its first secret (\(Timestamps.iso8601(last))): the key that sealed its earlier secrets was deleted outside enroll (a faked crypto-shred: they read as forgotten)"))
+            case 3:
+                findings.append(OutsideChainFinding(
+                    kind: .dataKeyWithoutEvents, stream: stream,
+                    detail: "\(name) has a data key but no events: the user's events were deleted from the journal"))
+            default:
+                let command: String = row["what"]
+                findings.append(OutsideChainFinding(
+                    kind: .commandPastStream, stream: stream,
+                    detail: "the record of a \(command) command for \(name) is at stream version \(version ?? 0), past the stream's last event (\(last == 0 ? "it has none" : "version \(last)")): the events it appended were deleted"))
+            }
+        }
+        return findings
+    }
+}
