@@ -254,6 +254,13 @@ struct TamperEvidenceTests {
         let json = try workspace.enrollJSON(["verify"]).1
         #expect(json["earliestChanged"] as? Int == 10, "\(json)")
         #expect((json["detail"] as? String)?.contains("or the row at position 10") == true, "\(json)")
+
+        // The same journal exported and imported: import names both lines too.
+        let file = workspace.path("forged.jsonl")
+        #expect(try workspace.enroll(["export", "--output", file]).status == 0)
+        let imported = try workspace.enroll(["import", file, "--db", workspace.path("imported.sqlite")])
+        #expect(imported.status == 2, "\(imported.stdout)")
+        #expect(imported.stderr.contains("line 11 (position 11) does not chain from the line before it: this line was edited, or the one before it was edited and its hash recomputed"), "\(imported.stderr)")
     }
 
     @Test("a row whose stored hash alone was overwritten is reported as modified at that position, its columns as appended")

@@ -42,8 +42,11 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "line \(line) is not a journal row (\(reason)); import only files written by `enroll export`"
         case .outOfSequence(let line, let expected, let found):
             "line \(line) has position \(found) where \(expected) was expected: the file was cut, reordered or edited; export it again"
+        case .brokenChain(let line, let position) where position <= 1:
+            "line \(line) (position \(position)) does not match its hash: the file was modified; export it again from an intact journal"
         case .brokenChain(let line, let position):
-            "line \(line) (position \(position)) does not match its hash chain: the file was modified; export it again from an intact journal"
+            // A line edited with its hash recomputed chains itself and breaks the next one.
+            "line \(line) (position \(position)) does not chain from the line before it: this line was edited, or the one before it was edited and its hash recomputed; export it again from an intact journal"
         case .undecodable(let line, let reason):
             "line \(line) holds an event this version cannot read (\(reason)); upgrade enroll or export again"
         case .impossibleEvent(let line, let position, let stream, let type, let reason):
