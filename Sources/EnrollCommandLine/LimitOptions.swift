@@ -37,7 +37,7 @@ struct LimitOptions: ParsableArguments {
         if let attempts = try Self.value(maxFailedAttempts, option: "--max-failed-attempts", env: "ENROLL_MAX_FAILED_ATTEMPTS", range: 1...100) {
             policy.maxFailedAttempts = attempts
         }
-        if let minutes = try Self.value(lockMinutes, option: "--lock-minutes", env: "ENROLL_LOCK_MINUTES", range: 1...10080) {
+        if let minutes = try Self.value(lockMinutes, option: "--lock-minutes", env: "ENROLL_LOCK_MINUTES", range: 1...Int(EnrollmentPolicy.longestLockDuration / 60)) {
             policy.lockDuration = Int64(minutes) * 60
         }
         return policy

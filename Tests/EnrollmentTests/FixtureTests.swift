@@ -138,6 +138,9 @@ struct FixtureTests {
          "given[1] (PendingSecretExpired) could not have been recorded after the events before it: the pending secret expires at 2025-11-29T07:16:40Z, not at 2025-11-29T07:08:20Z or before 2025-11-29T07:16:40Z"),
         (requested + #", {"at": 1764400001, "type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 0}, {"type": "ConfirmationLocked", "until": 1764400901, "lockNumber": 1, "failedAttempts": 1}, {"at": 1764400002, "type": "ConfirmationUnlocked", "lockNumber": 1}"#,
          "given[3] (ConfirmationUnlocked) could not have been recorded after the events before it: the lock lasts until 2025-11-29T07:21:41Z"),
+        // A first lock lasts at most a week (--lock-minutes 10080), whatever the policy.
+        (requested + #", {"at": 1764400001, "type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 0}, {"type": "ConfirmationLocked", "until": 2079760001, "lockNumber": 1, "failedAttempts": 1}"#,
+         "given[2] (ConfirmationLocked) could not have been recorded after the events before it: it lasts until 2035-11-27T07:06:41Z, longer than lock number 1 can last under any policy (7 days)"),
     ])
     func impossibleHistory(_ edit: (given: String, message: String)) throws {
         let json = """

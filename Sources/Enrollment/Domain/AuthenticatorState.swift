@@ -217,6 +217,10 @@ public struct StateShape: Sendable, Hashable {
             }
             if lock.lockNumber != lockCount + 1 { return "lockNumber is \(lock.lockNumber) where \(lockCount + 1) follows \(lockCount) earlier lock\(lockCount == 1 ? "" : "s")" }
             if lock.until < time { return "it ends at \(Timestamps.iso8601(lock.until)), before it began" }
+            let longest = EnrollmentPolicy.longestLock(number: lock.lockNumber)
+            if lock.until - time > longest {
+                return "it lasts until \(Timestamps.iso8601(lock.until)), longer than lock number \(lock.lockNumber) can last under any policy (\(longest / 86_400) days)"
+            }
         case .confirmationUnlocked:
             guard let until = lockedUntil else { return "confirmation is not locked" }
             if time < until { return "the lock lasts until \(Timestamps.iso8601(until))" }

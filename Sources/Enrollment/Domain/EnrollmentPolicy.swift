@@ -14,10 +14,21 @@ public struct EnrollmentPolicy: Sendable, Hashable {
 
     public static let `default` = EnrollmentPolicy()
 
+    /// The longest first lock an operator may set (`--lock-minutes` at most 10 080: a week).
+    public static let longestLockDuration: Int64 = 10_080 * 60
+
     /// The duration of lock number `n` (1-based): base × 2^(n-1), capped so it never overflows.
     public func lockDuration(number n: Int) -> Int64 {
         let doublings = min(max(n - 1, 0), 20)
         return lockDuration << Int64(doublings)
+    }
+
+    /// The longest lock number `n` can be under any policy: what a journal that claims more was
+    /// not written by the decider (an imported or replayed history is refused).
+    public static func longestLock(number n: Int) -> Int64 {
+        var policy = EnrollmentPolicy()
+        policy.lockDuration = longestLockDuration
+        return policy.lockDuration(number: n)
     }
 }
 
