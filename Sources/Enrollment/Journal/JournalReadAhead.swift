@@ -71,12 +71,15 @@ final class JournalReadAhead: @unchecked Sendable {
             condition.unlock()
             return nil
         }
-        while ready[taken] == nil { condition.wait() }
-        let result = ready.removeValue(forKey: taken)!
+        var result = ready.removeValue(forKey: taken)
+        while result == nil {
+            condition.wait()
+            result = ready.removeValue(forKey: taken)
+        }
         taken += 1
         condition.broadcast()
         condition.unlock()
-        return try result.get()
+        return try result?.get()
     }
 
     /// Stops the readers (the fold may end early: its batch is full or its time is up) and
