@@ -18,7 +18,7 @@ struct Enroll: ParsableCommand {
             RemoveCommand.self, StatusCommand.self,
             HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ReplayCommand.self, ActivityCommand.self,
             KeysCommand.self,
-            ServeCommand.self,
+            ServeLauncher.self,
         ])
 }
 

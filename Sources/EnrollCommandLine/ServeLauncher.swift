@@ -57,7 +57,7 @@ public struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("max-writes-per-minute"), parsing: .unconditional, help: ArgumentHelp("Requests that change or reveal (POST, DELETE, GET of the QR code or secret) per user per minute before 429 (0: no limit).", valueName: "n"))
     public var maxWritesPerMinute = 60
 
-    // Text, read by enroll-server (ServeCommand.idleTimeout), so that a bad value is refused with
+    // Text, read by enroll-server (its ServeCommand.idleTimeout), so that a bad value is refused with
     // the same message whether it came from the option or from ENROLL_IDLE_TIMEOUT.
     @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp("Close a connection that sends nothing for this long, such as one stalled halfway through its headers (0.1 to 3600; env ENROLL_IDLE_TIMEOUT; default 30). Time spent answering does not count.", valueName: "seconds"))
     public var idleTimeout: String?
@@ -97,7 +97,7 @@ public struct ServeOptions: ParsableArguments {
 /// HTTP stack (Hummingbird, swift-nio, jwt-kit) is not loaded by every short `enroll` command
 /// (BENCHMARKS.md, "`enroll status` as a process"). Once the options are valid, this process
 /// becomes `enroll-server` with the same arguments (same process id, so signals reach the server).
-struct ServeCommand: ParsableCommand {
+struct ServeLauncher: ParsableCommand {
     static let configuration = ServeOptions.configuration
 
     @OptionGroup var options: ServeOptions
