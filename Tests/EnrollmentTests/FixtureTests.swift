@@ -328,6 +328,32 @@ struct FixtureTests {
         #expect(kept == 0)
     }
 
+    @Test("an import whose event data carries a member its type does not have (a forged lockedUntil beside until), chain recomputed, is refused naming the line and member (exit 2), nothing imported")
+    func importUnknownDataMember() throws {
+        let lines = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let lock = try #require(lines.firstIndex { $0.contains(#""type":"ConfirmationLocked""#) }, "the traffic holds a lock")
+        var rows = try lines.prefix(lock + 1).enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+        let index = lock
+        try #require(rows[index].data.hasPrefix("{"))
+        rows[index].data = #"{"lockedUntil":2079760105,"# + rows[index].data.dropFirst()
+        var previous = HashChain.genesis
+        for index in rows.indices {
+            rows[index].hash = HashChain.hash(of: rows[index], previous: previous)
+            previous = rows[index].hash
+        }
+        let workspace = try Workspace()
+        let path = workspace.path("forged.jsonl")
+        try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try workspace.enroll(["import", path, "--db", workspace.path("forged.sqlite")])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("line \(index + 1) is not a journal row (its ConfirmationLocked data has a member 'lockedUntil' that no ConfirmationLocked has)"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        let forged = workspace.path("forged.sqlite")
+        let kept = FileManager.default.fileExists(atPath: forged) ? try eventCount(forged) : 0
+        #expect(kept == 0)
+    }
+
     /// Events in the journal of the database at `path`.
     func eventCount(_ path: String) throws -> Int {
         let queue = try DatabaseQueue(path: path)

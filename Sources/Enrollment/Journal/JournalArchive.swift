@@ -101,6 +101,26 @@ public enum JournalArchive {
     ]
 
     /// Parses one line back into the row it was exported from.
+    /// The members the engine writes for each type of event, learnt from the events read: an
+    /// event's data with a member its type does not have (a `lockedUntil` beside `until`) would
+    /// be ignored by every reader, yet read by a person as part of the record, so it is refused.
+    struct EventMembers {
+        private var known: [String: Set<String>] = [:]
+
+        /// The first member of `data` that `event`'s type does not have, if any. (Older schema
+        /// versions only lack members the current one writes.)
+        mutating func unknown(in data: String, of event: EnrollmentEvent) -> String? {
+            guard case .object(let object)? = try? JSONValue.parse(data) else { return nil }
+            let type = event.type.rawValue
+            if let known = known[type], object.keys.allSatisfy(known.contains) { return nil }
+            // Optional members appear only in some events: learn this one's.
+            let written = (try? EventCodec.encode(event) { $0.bytes }).flatMap { try? JSONValue.parse($0.data) }
+            if case .object(let members)? = written { known[type, default: []].formUnion(members.keys) }
+            let all = known[type] ?? []
+            return object.keys.sorted().first { !all.contains($0) }
+        }
+    }
+
     public static func row(from line: String, number: Int) throws(ArchiveError) -> RecordedEvent {
         // An export is the audit copy: a line that could be read two ways (a member named twice,
         // at any depth, where readers disagree on which one counts) or that carries a member
@@ -227,6 +247,7 @@ public enum JournalArchive {
                 // can happen next (a forged or edited history the engine could never have
                 // written is refused, not folded into projections no command would produce).
                 var streams: [BinaryString: StateShape] = [:]
+                var members = EventMembers()
                 for (index, text) in lines.enumerated() {
                     let number = index + 1
                     if text.allSatisfy(\.isWhitespace) { continue }
@@ -243,6 +264,9 @@ public enum JournalArchive {
                         event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position)
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
+                    }
+                    if let unknown = members.unknown(in: row.data, of: event) {
+                        throw ArchiveError.malformedLine(line: number, reason: "its \(row.type) data has a member '\(Validation.excerpt(unknown))' that no \(row.type) has")
                     }
                     if let obstacle = shape.obstacle(to: event, at: row.recordedAt) {
                         throw ArchiveError.impossibleEvent(line: number, position: row.position, stream: row.streamId, type: row.type, reason: obstacle)
