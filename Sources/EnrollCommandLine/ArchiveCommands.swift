@@ -218,7 +218,7 @@ struct VerifyCommand: ParsableCommand {
             }
             throw ExitCode(CLIExit.refused)
         }
-        let projections = try checkProjections(database)
+        let projections = try checkProjections(database, chain: result)
         let reversals = result.timeReversals
         if global.json {
             var report: [String: Any?] = ["intact": true, "verified": result.verified, "head": result.head, "anchor": result.anchor?.description]
@@ -256,7 +256,7 @@ struct VerifyCommand: ParsableCommand {
     /// The projections (what `status`, `activity` and the API read) folded again from the
     /// journal the chain vouches for and compared with the stored tables, which nothing chains.
     /// Disagreeing rows are tampering (or a bug): listed, then exit 1.
-    private func checkProjections(_ database: EnrollmentDatabase) throws -> ProjectionCheck.Report {
+    private func checkProjections(_ database: EnrollmentDatabase, chain: ChainVerification) throws -> ProjectionCheck.Report {
         let report = try global.reporting {
             do { return try ProjectionCheck.run(database) } catch { throw StoreError(error, path: database.path) }
         }
@@ -264,7 +264,8 @@ struct VerifyCommand: ParsableCommand {
         let summary = "the projections disagree with the journal in \(report.total) row\(report.total == 1 ? "" : "s"): \(report.differences.first?.description ?? "")"
         if global.json {
             Terminal.json([
-                "intact": false, "tampering": "projections", "detail": summary, "projectionDifferences": report.total,
+                "intact": false, "verified": chain.verified, "head": chain.head, "anchor": chain.anchor?.description,
+                "tampering": "projections", "detail": summary, "projectionDifferences": report.total,
                 "differences": report.differences.map(\.description),
             ])
         } else {

@@ -115,6 +115,7 @@ struct TamperEvidenceTests {
         #expect(text.stderr.hasPrefix("enroll: error: the projections disagree with the journal in 4 rows: ") && text.stderr.split(separator: "\n").count == 1, "\(text.stderr)")
         let (json, object) = try workspace.enrollJSON(["verify"])
         #expect(json.status == 1 && object["tampering"] as? String == "projections" && object["projectionDifferences"] as? Int == 4, "\(json.stdout)")
+        #expect(object["verified"] as? Int == 9 && object["head"] as? Int == 9 && (object["anchor"] as? String)?.hasPrefix("9:") == true, "the chain was checked whole: \(json.stdout)")
         #expect(workspace.databaseBytes() == before, "verify writes nothing")
         let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
@@ -185,6 +186,17 @@ struct TamperEvidenceTests {
         }
         let verified = try workspace.enroll(["verify", "--db", copy])
         #expect(verified.status == 0 && verified.stdout.hasPrefix("Verified 12 events"), "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test("a projection behind the journal (appends by another version of enroll) is not compared and not called tampering: a note says so, exit 0")
+    func laggingProjection() throws {
+        let workspace = try journal()
+        // What an older enroll appending after the upgrade leaves: activity's checkpoint behind.
+        try sqlite(workspace, "UPDATE projection_checkpoints SET position = position - 2 WHERE name = 'enrollment_activity'")
+        let result = try workspace.enroll(["verify"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("The projections agree with the journal (authenticators folded again and compared row by row)."), "\(result.stdout)")
+        #expect(result.stdout.contains("note: enrollment_activity was not compared with the journal: it has folded the journal up to position 7 of 9 (events appended by another version of enroll); run rebuild-projections"), "\(result.stdout)")
     }
 
     @Test("a malformed anchor is bad input: one line, exit 2")
