@@ -142,12 +142,30 @@ struct ServiceTests {
         let audit = try workspace.enroll(["audit", "--user", "bob", "--json"], environment: now)
         let last = try #require(audit.stdout.split(separator: "\n").last.map { try JSONValue.parse(String($0)) })
         #expect(last["type"] == .string("QRCodeRevealed") && last["actor"] == .string("mallory"), "\(audit.stdout)")
+        // Tied to the command repeated: its own id names it, and so does the history.
+        guard case .string(let id)? = last["commandId"] else { Issue.record("no commandId: \(audit.stdout)"); return }
+        #expect(id.hasPrefix("repeat-of:R#") && id.count == "repeat-of:R#".count + 8, "\(id)")
+        let history = try workspace.enroll(["history", "bob"], environment: now)
+        #expect(history.stdout.split(separator: "\n").last?.hasSuffix("QR code of the pending secret shown again; command id R repeated") == true, "\(history.stdout)")
         // The record holds a MAC, not the code: no column of the command rows contains the digits.
         let sqlite = try Processes.tool("sqlite3", package: "sqlite3")
         let rows = try Processes.run(sqlite, [workspace.database, "SELECT command_id, command, hex(arguments_mac), length(arguments_mac) FROM commands ORDER BY command_id"]).stdout
         #expect(rows.contains("C|ConfirmCode|") && rows.contains("|20\n"), "\(rows)")
         let dump = try Processes.run(sqlite, [workspace.database, ".dump commands"]).stdout
         #expect(!dump.contains(wrong), "\(dump)")
+    }
+
+    @Test("a repeat of a 128-byte command id that shows a secret is recorded under a command id of at most 128 bytes naming as much of it as fits")
+    func longRepeatedCommandId() throws {
+        let workspace = try Workspace()
+        let long = String(repeating: "x", count: 128)
+        #expect(try workspace.enroll(["request", "ann", "--command-id", long]).status == 0)
+        #expect(try workspace.enroll(["request", "ann", "--command-id", long]).status == 0)
+        let audit = try workspace.enroll(["audit", "--json"])
+        let last = try #require(audit.stdout.split(separator: "\n").last.map { try JSONValue.parse(String($0)) })
+        guard case .string(let id)? = last["commandId"] else { Issue.record("\(audit.stdout)"); return }
+        #expect(id.utf8.count == 128 && id.hasPrefix("repeat-of:xxxx"), "\(id)")
+        #expect(try workspace.enroll(["history", "ann"]).stdout.contains("; command id \(String(repeating: "x", count: 128 - 19)) repeated"))
     }
 
     @Test("a refusal that records no event leaves the database byte for byte unchanged, unless the caller chose its command id: then it is kept, and a retry gets the same refusal")

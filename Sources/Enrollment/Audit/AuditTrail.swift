@@ -123,6 +123,14 @@ public struct AuditTrail: Sendable {
         ELSE 0 END AS secret_forgotten
         """
 
+    /// For the reveal that records a repeated command showing its secret again (its id is
+    /// `repeat-of:ID#…`, ``EnrollmentService/repeatCommandId(of:)``): which command was repeated.
+    static func repeated(_ commandId: String) -> String {
+        guard commandId.hasPrefix(EnrollmentService.repeatPrefix), let end = commandId.lastIndex(of: "#") else { return "" }
+        let id = commandId[commandId.index(commandId.startIndex, offsetBy: EnrollmentService.repeatPrefix.count)..<end]
+        return "; command id \(id) repeated"
+    }
+
     /// Turns one journal row into an audit entry (decoding and upcasting its event).
     public static func entry(for recorded: RecordedEvent, secretForgotten: Bool) throws(StoreError) -> HistoryEntry {
         let event = try EventCodec.decode(
@@ -131,7 +139,7 @@ public struct AuditTrail: Sendable {
             position: recorded.position, user: recorded.streamId, streamVersion: recorded.streamVersion,
             time: recorded.recordedAt, type: recorded.type, actor: recorded.metadata.actor,
             commandId: recorded.metadata.commandId, outcome: event.outcome,
-            details: event.details(secretForgotten: secretForgotten),
+            details: event.details(secretForgotten: secretForgotten) + repeated(recorded.metadata.commandId),
             fields: event.auditFields(secretForgotten: secretForgotten))
     }
 }

@@ -210,8 +210,21 @@ public final class EnrollmentService: Sendable {
             // Nothing can be shown (the secret cannot be opened): refused as a reveal would be.
             return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))
         }
-        let showing = CommandEnvelope(user: user, actor: envelope.actor, correlationId: envelope.correlationId, command: .revealQRCode)
+        let showing = CommandEnvelope(
+            commandId: Self.repeatCommandId(of: envelope.commandId), user: user, actor: envelope.actor, correlationId: envelope.correlationId,
+            command: .revealQRCode)
         return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now, replay: (replay, showing)))
+    }
+
+    /// The command id of the reveal that records a repeat's showing: `repeat-of:ID#` and a
+    /// random part, so that the audit ties it to the command repeated (the history says so) and
+    /// each repeat is a command of its own.
+    static let repeatPrefix = "repeat-of:"
+
+    static func repeatCommandId(of id: String) -> String {
+        let random = "#" + RandomUUID.string().prefix(8)
+        // Command ids are printable ASCII of at most 128 bytes: so is this one.
+        return repeatPrefix + String(id.prefix(128 - repeatPrefix.count - random.count)) + random
     }
 
     /// Errors as the callers see them: store and input errors unchanged, anything else from
