@@ -272,7 +272,7 @@ struct VerifyCommand: ParsableCommand {
             for difference in report.differences { Terminal.line(difference.description) }
             if report.total > report.differences.count { Terminal.line("… and \(report.total - report.differences.count) more") }
         }
-        Terminal.error(summary, hint: "the journal is intact: run `rebuild-projections --all` to fold the projections from it again")
+        Terminal.error(summary, hint: global.naming("the journal is intact: run `rebuild-projections --all` to fold the projections from it again"))
         throw ExitCode(CLIExit.refused)
     }
 

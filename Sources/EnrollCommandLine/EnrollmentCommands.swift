@@ -364,7 +364,7 @@ struct StatusReport {
             // The plain case without setting up GRDB; every other case, and every error, below.
             summary = quick
         } else {
-            summary = try GlobalOptions.reporting(json: json) {
+            summary = try GlobalOptions.reporting(json: json, database: databasePath) {
                 let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
                 return try database.summary(of: user)
             }

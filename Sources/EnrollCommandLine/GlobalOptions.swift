@@ -131,10 +131,23 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).
     public func reporting<T>(_ body: () throws -> T) throws -> T {
-        try Self.reporting(json: json, body)
+        try Self.reporting(json: json, database: databasePath, body)
     }
 
-    static func reporting<T>(json: Bool, _ body: () throws -> T) throws -> T {
+    /// `message` with each "`rebuild-projections " it suggests given this command's `--db`.
+    func naming(_ message: String) -> String { Self.naming(message, database: databasePath) }
+
+    /// `message` with each "`rebuild-projections " it suggests given the database `path`,
+    /// unless that is the default (the suggestion would fail elsewhere as "no database").
+    static func naming(_ message: String, database path: String) -> String {
+        guard path != "enrollment.sqlite", path != "./enrollment.sqlite" else { return message }
+        let safe = path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
+        let shown = safe ? path : "'" + path.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        return message.replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections --db \(shown) ")
+    }
+
+    /// `database`: the database the command was given, named in a hint to rebuild a projection.
+    static func reporting<T>(json: Bool, database: String? = nil, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as InputError {
@@ -144,6 +157,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         } catch let error as StoreError {
             var failure = CLIFailure.store(error)
             failure.json = json
+            if let database { failure.message = naming(failure.message, database: database) }
             throw failure
         }
     }

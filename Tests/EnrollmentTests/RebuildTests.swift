@@ -321,7 +321,7 @@ struct RebuildTests {
         for (arguments, projection) in [(["status", "lagger"], "authenticators"), (["status", "lagger", "--json"], "authenticators"), (["activity"], "enrollment_activity")] {
             let result = try workspace.enroll(arguments)
             #expect(result.status == 3, "\(arguments): \(result.stdout) \(result.stderr)")
-            #expect(result.stderr.contains("rebuild-projections --projection \(projection)"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("`rebuild-projections --db \(workspace.database) --projection \(projection)`"), "\(arguments): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
             #expect(!result.stdout.contains("status: none"), "\(arguments): \(result.stdout)")
         }
@@ -343,7 +343,7 @@ struct RebuildTests {
 
         let refused = try workspace.enroll(["status", "user0001"])
         #expect(refused.status == 3)
-        #expect(refused.stderr.contains("rebuild-projections --projection authenticators"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("`rebuild-projections --db \(workspace.database) --projection authenticators`"), "\(refused.stderr)")
         let appended = try workspace.enroll(["request", "newcomer", "--issuer", "ACME"])
         #expect(appended.status == 0, "appends must keep working while a projection is stale: \(appended.stderr)")
         #expect(try checkpoint("authenticators", in: workspace.database)?.position == stalePosition, "a stale projection must not be updated inline")

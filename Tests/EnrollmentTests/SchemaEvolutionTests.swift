@@ -56,7 +56,7 @@ struct SchemaEvolutionTests {
         let refused = try workspace.enroll(["status", "bob"])
         #expect(refused.status == 3)
         #expect(refused.stderr.contains("authenticators projection is at schema version 1 but this code needs version 2"), "\(refused.stderr)")
-        #expect(refused.stderr.contains("rebuild-projections --projection authenticators"))
+        #expect(refused.stderr.contains("`rebuild-projections --db \(workspace.database) --projection authenticators`"), "the hint names the database: \(refused.stderr)")
         let appended = try workspace.enroll(["confirm", "bob", "00000002"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"])
         #expect(appended.status == 1 && appended.stderr.contains("2 attempts left"), "\(appended.stderr)")
 
