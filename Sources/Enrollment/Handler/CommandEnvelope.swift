@@ -45,6 +45,9 @@ public struct CommandOutcome: Sendable {
     /// `recorded` stays the first outcome's.
     public var shownAgain: [RecordedEvent] = []
     var shownAgainEvents: [EnrollmentEvent] = []
+    /// The user's state before what this handling appended (nil when it appended nothing): what
+    /// the inline projections may take instead of reading it back.
+    var stateBefore: AuthenticatorState? = nil
 
     public var accepted: Bool { rejection == nil }
 

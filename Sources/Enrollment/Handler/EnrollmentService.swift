@@ -265,18 +265,23 @@ public final class EnrollmentService: Sendable {
         if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
             try keyRing.destroyDataKey(for: user, in: db)
         }
-        if !batch { try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), in: db) }
+        if !batch { try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), knowing: [(user, state)], in: db) }
         let after = state.evolve(decision.events)
         try Self.saveCommandRecord(
             envelope, version: after.version, rejection: decision.rejection, argumentsMAC: try keyRing.argumentsMAC(of: envelope.command), at: now, in: db)
+        // Appending checked that the stream was at `state`'s version: it is the state before.
+        let before = recorded.isEmpty ? nil : state
         if var first = pending.replay?.outcome {
             first.shownAgain = recorded
             first.shownAgainEvents = decision.events
+            first.stateBefore = before
             return first
         }
-        return CommandOutcome(
+        var outcome = CommandOutcome(
             commandId: envelope.commandId, user: user, recorded: recorded, events: decision.events,
             state: after, rejection: decision.rejection, replayed: false)
+        outcome.stateBefore = before
+        return outcome
     }
 
     // MARK: Idempotency

@@ -158,7 +158,11 @@ public final class GroupCommitHandler: Sendable {
                     guard case .success(let outcome) = result else { return [] }
                     return outcome.appended
                 }
-                try ProjectionStatus.applyInline(appended, in: db)
+                let states = results.compactMap { result -> (user: String, state: AuthenticatorState)? in
+                    guard case .success(let outcome) = result, let before = outcome.stateBefore else { return nil }
+                    return (outcome.user, before)
+                }
+                try ProjectionStatus.applyInline(appended, knowing: states, in: db)
             }
         } catch {
             // The commit itself failed (disk full, I/O error): nothing of the batch is durable.

@@ -81,6 +81,15 @@ struct EnrollmentActivityFold: ProjectionFold {
         return try UserSecrets(of: header.streamId, before: header.streamVersion, in: db)
     }
 
+    /// The handler's state of a user before this fold's first event of theirs: the issuers of
+    /// their secrets, without reading the journal back (``UserSecrets/init(of:before:in:)``
+    /// folds the same events the same way). The first state given for a user counts.
+    mutating func know(_ state: AuthenticatorState, of user: String) {
+        let key = BinaryString(user)
+        guard users[key] == nil else { return }
+        remember(UserSecrets(active: state.active?.issuer, pending: state.pending?.credential.issuer), of: key)
+    }
+
     private mutating func remember(_ secrets: UserSecrets, of user: BinaryString) {
         if users.count >= userLimit, users[user] == nil {
             users.removeAll(keepingCapacity: true)

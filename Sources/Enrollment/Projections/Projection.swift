@@ -35,6 +35,13 @@ public protocol ProjectionFold {
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws
     /// Writes every row changed since the last flush.
     mutating func flush(in db: Database) throws
+    /// The user's state before the events about to be folded, as the command handler loaded it:
+    /// a fold that would otherwise read it back from the journal may take it from here.
+    mutating func know(_ state: AuthenticatorState, of user: String)
+}
+
+extension ProjectionFold {
+    public mutating func know(_ state: AuthenticatorState, of user: String) {}
 }
 
 /// The projections this code maintains.
@@ -105,7 +112,8 @@ public enum ProjectionStatus {
 
     /// Applies freshly appended events to every projection that is current and caught up with
     /// the journal; a stale or lagging one is left for `rebuild-projections` to catch up.
-    static func applyInline(_ events: [(EnrollmentEvent, RecordedEvent)], in db: Database) throws {
+    /// `knowing`: users' states before their first event here (from the handler), in order.
+    static func applyInline(_ events: [(EnrollmentEvent, RecordedEvent)], knowing states: [(user: String, state: AuthenticatorState)] = [], in db: Database) throws {
         guard let first = events.first?.1.position, let last = events.last?.1.position else { return }
         for projection in Projections.all {
             guard var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db),
@@ -113,6 +121,7 @@ public enum ProjectionStatus {
                   checkpoint.position == first - 1
             else { continue }
             var fold = try projection.makeFold(into: projection.name, after: checkpoint.position, in: db)
+            for (user, state) in states { fold.know(state, of: user) }
             for (event, recorded) in events {
                 try fold.apply(event, header: recorded.header, in: db)
             }
