@@ -1,7 +1,7 @@
 import GRDB
 
 /// Whether the stored projections say what the journal says: every projection is folded from
-/// the whole journal into a scratch database in memory (the fold inline updates and rebuilds
+/// the whole journal into a temporary scratch database (the fold inline updates and rebuilds
 /// run), and its table is compared row by row with the stored one.
 ///
 /// The hash chain vouches for the journal only. The projections are what `status`, `activity`
@@ -44,7 +44,9 @@ public enum ProjectionCheck {
     /// Compares every current projection of `database` with a fold of its journal, reporting
     /// at most `limit` differences (all are counted).
     public static func run(_ database: EnrollmentDatabase, limit: Int = 10) throws -> Report {
-        let scratch = try DatabaseQueue()
+        // A private temporary database (SQLite deletes it on close): its pages spill to disk past
+        // the page cache, so a journal of many users does not need its projections in memory.
+        let scratch = try DatabaseQueue(path: "")
         return try database.writer.read { db in
             var result = Report(checked: [], skipped: [], differences: [], total: 0)
             var folds: [(any Projection, any ProjectionFold)] = []
