@@ -306,17 +306,13 @@ struct FixtureTests {
             type: "ConfirmationUnlocked", schemaVersion: 1, data: #"{"lockNumber":1}"#, metadata: first.metadata,
             metadataJSON: first.metadataJSON, recordedAt: first.recordedAt + 1, hash: [])
         rows.append(forged)
-        var previous = HashChain.genesis
-        for index in rows.indices {
-            rows[index].hash = HashChain.hash(of: rows[index], previous: previous)
-            previous = rows[index].hash
-        }
+        Self.rechain(&rows)
         let workspace = try Workspace()
         let path = workspace.path("forged.jsonl")
-        try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try Self.write(rows, to: path)
         // The same rows without the forged one import: the refusal is the history, not the chain.
         let honest = workspace.path("honest.jsonl")
-        try (rows.dropLast().map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: honest, atomically: true, encoding: .utf8)
+        try Self.write(Array(rows.dropLast()), to: honest)
         #expect(try workspace.enroll(["import", honest, "--db", workspace.path("honest.sqlite")]).status == 0)
 
         let result = try workspace.enroll(["import", path, "--db", workspace.path("forged.sqlite")])
@@ -337,14 +333,10 @@ struct FixtureTests {
         let index = lock
         try #require(rows[index].data.hasPrefix("{"))
         rows[index].data = #"{"lockedUntil":2079760105,"# + rows[index].data.dropFirst()
-        var previous = HashChain.genesis
-        for index in rows.indices {
-            rows[index].hash = HashChain.hash(of: rows[index], previous: previous)
-            previous = rows[index].hash
-        }
+        Self.rechain(&rows)
         let workspace = try Workspace()
         let path = workspace.path("forged.jsonl")
-        try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try Self.write(rows, to: path)
         let result = try workspace.enroll(["import", path, "--db", workspace.path("forged.sqlite")])
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("line \(index + 1) is not a journal row (its ConfirmationLocked data has a member 'lockedUntil' that no ConfirmationLocked has)"), "\(result.stderr)")
@@ -352,6 +344,20 @@ struct FixtureTests {
         let forged = workspace.path("forged.sqlite")
         let kept = FileManager.default.fileExists(atPath: forged) ? try eventCount(forged) : 0
         #expect(kept == 0)
+    }
+
+    /// What a forger does after editing rows: every hash computed again from the first row.
+    static func rechain(_ rows: inout [RecordedEvent]) {
+        var previous = HashChain.genesis
+        for index in rows.indices {
+            rows[index].hash = HashChain.hash(of: rows[index], previous: previous)
+            previous = rows[index].hash
+        }
+    }
+
+    /// `rows` as `enroll export` writes them.
+    static func write(_ rows: [RecordedEvent], to path: String) throws {
+        try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// Events in the journal of the database at `path`.
