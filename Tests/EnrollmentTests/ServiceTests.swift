@@ -21,6 +21,34 @@ struct ServiceTests {
         return try TOTP.code(secret: secret.bytes, at: time, parameters: credential.parameters)
     }
 
+    @Test("the library checks what an embedding service passes as the command line does: an actor that could forge an audit line, a user id no command accepts, a secret source that gives less than asked; every error's localizedDescription is its message")
+    func libraryInputChecks() throws {
+        let workspace = try Workspace()
+        let service = try makeService(workspace, clock: FixedClock(t0))
+        for actor in ["", "evil\nFAKE LINE user=root", String(repeating: "a", count: 100_000)] {
+            let envelope = CommandEnvelope(user: "bob", actor: actor, command: .requestEnrollment(EnrollmentOptions()))
+            #expect {
+                _ = try service.handle(envelope)
+            } throws: { error in
+                guard let input = error as? InputError else { return false }
+                return input.code == "invalid_actor" && error.localizedDescription == input.message
+            }
+        }
+        #expect(throws: InputError.self) { _ = try service.load("") }
+        #expect(throws: InputError.self) { _ = try service.load("../etc") }
+        #expect(try service.load("bob").status == .none, "nothing was recorded")
+
+        let short = try EnrollmentService.open(
+            databasePath: workspace.database, keyFilePath: workspace.keyFile, clock: FixedClock(t0),
+            secrets: FixedSecretSource([Secret(bytes: [1, 2, 3])]))
+        #expect {
+            _ = try short.handle(CommandEnvelope(user: "carol", command: .requestEnrollment(EnrollmentOptions())))
+        } throws: { error in
+            error.localizedDescription.contains("the secret source gave 3 bytes where 20 were asked for")
+        }
+        #expect(try short.load("carol").status == .none)
+    }
+
     @Test("request, confirm, reveal, regenerate, confirm and remove are journaled and projected")
     func fullFlow() throws {
         let workspace = try Workspace()

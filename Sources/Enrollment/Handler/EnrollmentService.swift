@@ -46,7 +46,9 @@ public final class EnrollmentService: Sendable {
     }
 
     /// Opens the database and the key file the way the command line and the server do: the key
-    /// file is created (mode 0600) only for a database that has no key yet.
+    /// file is created (mode 0600) only for a database that has no key yet. A server with
+    /// concurrent callers passes `DatabaseOptions(concurrentReads: true)`, as `enroll serve`
+    /// does, and sends its commands through ``GroupCommitHandler``.
     public static func open(
         databasePath: String, keyFilePath: String, options: DatabaseOptions = DatabaseOptions(),
         clock: any EnrollmentClock = SystemClock(), secrets: any SecretSource = RandomSecretSource(),
@@ -156,6 +158,9 @@ public final class EnrollmentService: Sendable {
     /// Bad input is refused before anything is read; a service without a key cannot write.
     func validate(_ envelope: CommandEnvelope) throws -> (user: String, keyRing: KeyRing) {
         let user = try Validation.user(envelope.user)
+        // The actor is recorded in the journal and printed by history and audit: the same rules
+        // as for a user id (the command line checks `--actor` the same way).
+        _ = try Validation.actor(envelope.actor)
         _ = try Validation.commandId(envelope.commandId)
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
         if case .requestEnrollment(let options) = envelope.command {
@@ -186,6 +191,11 @@ public final class EnrollmentService: Sendable {
         var fresh: Secret?
         if envelope.command.needsFreshSecret {
             do { fresh = try secrets.makeSecret(byteCount: policy.secretLength) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
+            // A secret source given by the embedding code must give what was asked: a shorter
+            // secret would be issued as if it were the policy's (RFC 4226 §4: at least 128 bits).
+            if let fresh, fresh.bytes.count != policy.secretLength {
+                throw StoreError.sqlite("the secret source gave \(fresh.bytes.count) bytes where \(policy.secretLength) were asked for; fix the SecretSource")
+            }
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
         let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
@@ -394,8 +404,16 @@ public final class EnrollmentService: Sendable {
     // MARK: Reading
 
     /// The user's state folded from the journal, secrets opened (when the key ring allows).
+    ///
+    /// Throws ``InputError`` for a user id no command would accept, and ``StoreError`` when the
+    /// database cannot be read, as ``handle(_:)`` does.
     public func load(_ user: String) throws -> AuthenticatorState {
-        try database.writer.read { db in try load(user, in: db) }
+        _ = try Validation.user(user)
+        do {
+            return try database.writer.read { db in try load(user, in: db) }
+        } catch {
+            throw Self.classify(error, path: database.path, busyTimeout: database.options.busyTimeout)
+        }
     }
 
     /// Folds the stream with its secrets sealed, then opens only those the state still holds
