@@ -107,6 +107,22 @@ struct SchemaEvolutionTests {
         #expect(right.status == 0 && right.stderr.contains("upgrading the database"), "\(right.stderr)")
     }
 
+    @Test("EnrollmentService.open runs the caller's own beforeUpgrade hook as well as its key check: a hook that refuses leaves the old database as it was")
+    func callersUpgradeHook() throws {
+        struct NotNow: Error {}
+        let workspace = try oldDatabase()
+        _ = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [workspace.database, "PRAGMA journal_mode = WAL"])
+        let before = workspace.databaseBytes()
+        var options = DatabaseOptions()
+        options.beforeUpgrade = { _ in throw NotNow() }
+        #expect(throws: (any Error).self) {
+            _ = try EnrollmentService.open(databasePath: workspace.database, keyFilePath: workspace.keyFile, options: options)
+        }
+        #expect(workspace.databaseBytes() == before, "the hook's refusal upgraded nothing")
+        _ = try EnrollmentService.open(databasePath: workspace.database, keyFilePath: workspace.keyFile)
+        #expect(workspace.databaseBytes() != before, "without the hook it upgrades")
+    }
+
     @Test("a database of the first journal schema is migrated on its first write: every row, position and hash kept, the chain verifies, fewer indexes")
     func leanJournalMigration() throws {
         let workspace = try oldDatabase()

@@ -67,7 +67,9 @@ public final class EnrollmentService: Sendable {
         // A journal of an older schema is upgraded only for a command its key file can serve.
         var options = options
         if requireKey {
+            let callers = options.beforeUpgrade
             options.beforeUpgrade = { [keyRing] db in
+                try callers?(db)
                 if let keyRing {
                     try keyRing.checkBelongs(to: db)
                 } else if try KeyRing.databaseHasKey(db) {
