@@ -274,5 +274,13 @@ public struct StateShape: Sendable, Hashable {
 
 extension EnrollmentEvent {
     var isPendingSecretExpired: Bool { if case .pendingSecretExpired = self { true } else { false } }
+
+    /// The command that recorded it showed the user a secret: it issued one or revealed one.
+    var showsSecret: Bool {
+        switch self {
+        case .enrollmentRequested, .secretRegenerated, .qrCodeRevealed: true
+        default: false
+        }
+    }
     var isUnlock: Bool { if case .confirmationUnlocked = self { true } else { false } }
 }

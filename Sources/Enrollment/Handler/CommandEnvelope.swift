@@ -60,14 +60,7 @@ public struct CommandOutcome: Sendable {
     }
 
     /// The first outcome shows a secret: it issued one (request, regenerate) or revealed one.
-    var showsSecret: Bool {
-        rejection == nil && events.contains { event in
-            switch event {
-            case .enrollmentRequested, .secretRegenerated, .qrCodeRevealed: true
-            default: false
-            }
-        }
-    }
+    var showsSecret: Bool { rejection == nil && events.contains(where: \.showsSecret) }
 }
 
 extension EnrollmentRejection: Codable {

@@ -382,13 +382,7 @@ public final class EnrollmentService: Sendable {
     /// reveal (``showAgain(_:envelope:user:in:)``). Anything else would show a secret that is
     /// no longer current, perhaps the now active one in place of a replaced pending one.
     private func spentSecret(shownBy events: [EnrollmentEvent], then: AuthenticatorState, stream: String, in db: Database) throws -> SpentSecret? {
-        let showsSecret = events.contains { event in
-            switch event {
-            case .enrollmentRequested, .secretRegenerated, .qrCodeRevealed: true
-            default: false
-            }
-        }
-        guard showsSecret, let shown = then.current?.secret else { return nil }
+        guard events.contains(where: \.showsSecret), let shown = then.current?.secret else { return nil }
         if case .forgotten = shown { return .destroyed }
         let now = try load(stream, in: db)
         let wasPending = then.pending?.credential.secret == shown
