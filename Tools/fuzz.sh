@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the event decoder, the command line, the fixture decoder and the export-line decoder
 # with libFuzzer: builds `enroll` with -sanitize=fuzzer (entry point LLVMFuzzerTestOneInput in
-# Sources/enroll/Fuzzing.swift; the targets are in Sources/EnrollCommandLine/Fuzzing.swift) in its own scratch path, then runs it for SECONDS (default 60).
+# Sources/enroll/FuzzerEntryPoints.swift; the targets are in Sources/EnrollCommandLine/FuzzTargets.swift) in its own scratch path, then runs it for SECONDS (default 60).
 #
 #   Tools/fuzz.sh [SECONDS] [extra libFuzzer flags…]
 #

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Every input in Fuzz/corpus and Fuzz/crashes (the seeds, and whatever libFuzzer ever crashed
-/// on) replayed through the same entry points as Sources/EnrollCommandLine/Fuzzing.swift, in the normal
+/// on) replayed through the same entry points as Sources/EnrollCommandLine/FuzzTargets.swift, in the normal
 /// build: decoders through the library, command lines through the real `enroll` binary.
 @Suite("fuzz inputs replayed")
 struct FuzzRegressionTests {

@@ -3,7 +3,7 @@ import Enrollment
 import Foundation
 
 /// Fuzz targets for libFuzzer (built by Tools/fuzz.sh with `-sanitize=fuzzer -D FUZZING`; the
-/// entry points are in Sources/enroll/Fuzzing.swift).
+/// entry points are in Sources/enroll/FuzzerEntryPoints.swift).
 ///
 /// The first byte of an input picks the target; the rest is its input:
 /// 0: the event decoder (`EventCodec.decode`): type NUL schema-version-byte data; the rebuild's

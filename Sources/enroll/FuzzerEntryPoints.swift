@@ -1,7 +1,7 @@
 import EnrollCommandLine
 
 // libFuzzer's entry points for the fuzz build of `enroll` (Tools/fuzz.sh); the targets are
-// `FuzzTargets` in Sources/EnrollCommandLine/Fuzzing.swift.
+// `FuzzTargets` in Sources/EnrollCommandLine/FuzzTargets.swift.
 #if FUZZING
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
