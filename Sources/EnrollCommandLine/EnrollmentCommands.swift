@@ -201,10 +201,13 @@ struct ConfirmCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: UserCommandOptions
 
-    @Argument(help: ArgumentHelp("The code the app shows now (6-8 digits).", valueName: "code"))
+    @Argument(help: ArgumentHelp(
+        "The code the app shows now (6-8 digits), or - to read it from standard input, which keeps it out of the process list.",
+        valueName: "code"))
     var code: String
 
     func run() throws {
+        let code = self.code == "-" ? try global.reporting { try Self.codeFromStandardInput() } : self.code
         // Checked here rather than in validate(), so that with --json the refusal is a JSON object
         // with its own code (invalid_code_format); still before the database is opened.
         try global.reporting { _ = try Validation.code(code) }
@@ -229,6 +232,22 @@ struct ConfirmCommand: ParsableCommand {
 }
 
 extension ConfirmCommand {
+    /// `enroll confirm USER -`: the code is the first line of standard input (a terminal is asked
+    /// for it on stderr), so that it never shows in `ps` or a shell's history. `Validation.code`
+    /// then judges the line as it judges an argument.
+    static func codeFromStandardInput() throws(InputError) -> String {
+        if isatty(STDIN_FILENO) == 1 { Terminal.emit(Array("Code: ".utf8), to: STDERR_FILENO) }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        // Reading stops at the line's end, at the end of input, or once the line is longer than any
+        // code could be (nothing is left waiting on a pipe that never ends).
+        while line.count <= 64, read(STDIN_FILENO, &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        if line.isEmpty { throw .invalidCode("standard input held no code (confirm USER - reads the code from its first line)") }
+        if line.count > 64 { throw .invalidCode("the first line of standard input is longer than 64 bytes") }
+        return String(decoding: line, as: UTF8.self)
+    }
+
     /// The refusal's message; for a wrong code while a replacement is pending, which of the app's
     /// entries to read: after a regenerate the app may list the old entry beside the new one
     /// under the same name. The same words for every wrong code, so that nobody learns whether

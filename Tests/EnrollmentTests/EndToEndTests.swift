@@ -360,6 +360,28 @@ struct EndToEndTests {
         #expect(audit.status == 0 && audit.stdout.contains("EnrollmentRequested"), "\(audit.stderr)")
     }
 
+    @Test("confirm USER - reads the code from standard input (kept out of the process list); no code, a wrong line or an endless one is exit 2 with nothing recorded")
+    func codeFromStandardInput() throws {
+        let workspace = try Workspace()
+        let (_, json) = try workspace.enrollJSON(["request", "ivy"])
+        let code = try Oathtool.code(base32Secret: try secret(json))
+        let before = workspace.databaseBytes()
+        for (input, reason) in [
+            ("", "standard input held no code"), ("\n\(code)\n", "standard input held no code"),
+            ("x\(code)\n", "other than the digits"), (String(repeating: "7", count: 100_000), "longer than 64 bytes"),
+        ] {
+            let refused = try workspace.enroll(["confirm", "ivy", "-", "--json"], input: Data(input.utf8))
+            let out = (try? JSONSerialization.jsonObject(with: refused.stdoutData)) as? [String: Any] ?? [:]
+            #expect(refused.status == 2 && out["error"] as? String == "invalid_code_format", "\(input.prefix(20)): \(refused.stdout)")
+            #expect((out["message"] as? String)?.contains(reason) == true && refused.stderr.contains(reason), "\(input.prefix(20)): \(refused.stderr)")
+        }
+        #expect(workspace.databaseBytes() == before, "a refused code from standard input changed the database")
+        // A line as `echo` or a Windows editor ends it.
+        let confirmed = try workspace.enroll(["confirm", "ivy", "-"], input: Data("\(code)\r\n".utf8))
+        #expect(confirmed.status == 0 && confirmed.stdout.contains("now active"), "\(confirmed.stderr)")
+        #expect(!confirmed.stderr.contains("Code:"), "the prompt is for a terminal only")
+    }
+
     @Test("confirming after the pending secret expired says to request again")
     func expired() throws {
         let workspace = try Workspace()

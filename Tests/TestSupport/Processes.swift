@@ -45,6 +45,10 @@ public enum Processes {
         throw CancellationError()
     }
 
+    /// Writing to a process that has closed its standard input fails with EPIPE rather than
+    /// killing the test runner with SIGPIPE.
+    private static let brokenPipesAreErrors: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     /// Runs `executable` to completion, feeding `input` on stdin.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil, directory: URL? = nil) throws -> Result {
@@ -59,8 +63,10 @@ public enum Processes {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = inPipe
+        _ = brokenPipesAreErrors
         try process.run()
-        if let input { inPipe.fileHandleForWriting.write(input) }
+        // A process may stop reading before the end of its input (and exit): the rest is dropped.
+        if let input { try? inPipe.fileHandleForWriting.write(contentsOf: input) }
         try inPipe.fileHandleForWriting.close()
         // Read both pipes concurrently so a chatty process never blocks on a full pipe.
         let group = DispatchGroup()

@@ -19,11 +19,11 @@ final class Workspace {
 
     /// Runs `enroll ARGS --db … --key-file …` in this workspace.
     @discardableResult
-    func enroll(_ arguments: [String], environment: [String: String] = [:]) throws -> Processes.Result {
+    func enroll(_ arguments: [String], environment: [String: String] = [:], input: Data? = nil) throws -> Processes.Result {
         var env = environment
         env["ENROLL_DB"] = database
         env["ENROLL_KEY_FILE"] = keyFile
-        return try Processes.run(try Processes.product("enroll"), arguments, environment: env, directory: directory)
+        return try Processes.run(try Processes.product("enroll"), arguments, environment: env, input: input, directory: directory)
     }
 
     /// `enroll … --json`, decoded.
