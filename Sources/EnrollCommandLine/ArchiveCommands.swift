@@ -124,7 +124,8 @@ struct ImportCommand: ParsableCommand {
         let expected = anchor.expected
         do {
             let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(durability: global.durabilityLevel, create: true))
-            imported = try JournalArchive.importFile(file, into: database, anchor: expected)
+            let progress = ProgressLine(doing: "importing", total: nil)
+            imported = try JournalArchive.importFile(file, into: database, anchor: expected) { progress.advance() }
         } catch {
             if !existed {
                 for suffix in ["", "-wal", "-shm"] { unlink(global.databasePath + suffix) }
@@ -170,10 +171,11 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
         let expected = anchor.expected
+        let progress = ProgressLine(doing: "verifying", total: try? database.writer.read { db in try EventJournal.head(in: db) })
         let (result, mismatch, findings) = try global.reporting {
             do {
                 return try database.writer.read { db -> (ChainVerification, AnchorMismatch?, [OutsideChainFinding]) in
-                    let result = try HashChain.verify(in: db)
+                    let result = try HashChain.verify(in: db) { progress.advance() }
                     guard result.isIntact else { return (result, nil, []) }
                     let findings = try HashChain.crossCheck(in: db, limit: Self.findingsShown + 1)
                     guard let expected else { return (result, nil, findings) }
@@ -218,6 +220,7 @@ struct VerifyCommand: ParsableCommand {
             }
             throw ExitCode(CLIExit.refused)
         }
+        progress.stage("the hash chain is intact; comparing the projections with the journal")
         let projections = try checkProjections(database, chain: result)
         let reversals = result.timeReversals
         if global.json {

@@ -156,24 +156,48 @@ public struct CLIFailure: Error {
 }
 
 /// Progress of long work on stderr, as `rebuild-projections` prints it into a pipe: a line every
-/// five seconds (the first after five seconds, so short work prints none), counting items of a
-/// known total. Checks the clock once per 1 024 items.
+/// five seconds (the first after five seconds, so short work prints none), counting events of a
+/// known total (or, without one, as far as they go). Checks the clock once per 1 024 events.
+/// `ENROLL_PROGRESS_SECONDS` (0-3600) changes the interval; 0 prints a line per 1 024 events.
 final class ProgressLine {
     private let doing: String
-    private let total: Int64
+    private let total: Int64?
+    private let interval: Duration
     private var done: Int64 = 0
     private var last = ContinuousClock.now
+    /// Whether a line was printed: the work was long, and its next stage is worth a line too.
+    private var printed = false
 
-    init(doing: String, total: Int64) {
+    init(doing: String, total: Int64?) {
         self.doing = doing
         self.total = total
+        interval = .seconds(Self.intervalSeconds())
+    }
+
+    static let defaultSeconds = 5
+
+    /// The interval ENROLL_PROGRESS_SECONDS asks for; one it cannot be gets a warning and the default.
+    static func intervalSeconds() -> Int {
+        guard let text = Environment["ENROLL_PROGRESS_SECONDS"] else { return defaultSeconds }
+        if let seconds = Int(text), (0...3600).contains(seconds) { return seconds }
+        Terminal.warning(
+            "ENROLL_PROGRESS_SECONDS is \"\(text.prefix(40))\", not a whole number of seconds from 0 to 3600; progress lines come every \(defaultSeconds) seconds",
+            hint: nil)
+        return defaultSeconds
     }
 
     func advance() {
         done += 1
-        guard done & 1_023 == 0, ContinuousClock.now - last >= .seconds(5) else { return }
+        guard done & 1_023 == 0, ContinuousClock.now - last >= interval else { return }
         last = ContinuousClock.now
+        printed = true
+        guard let total else { return Terminal.diagnosticLine("enroll: \(doing): \(done) events so far") }
         let percent = total > 0 ? " (\(min(100, done * 100 / total))%)" : ""
         Terminal.diagnosticLine("enroll: \(doing): \(done) of \(total) events\(percent)")
+    }
+
+    /// A line for the stage that follows, printed only when progress was shown (long work).
+    func stage(_ text: String) {
+        if printed { Terminal.diagnosticLine("enroll: \(doing): \(text)") }
     }
 }

@@ -191,6 +191,34 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["export"]).stdout == text, "a refused import changed the journal")
     }
 
+    @Test("import, verify and export print progress lines on stderr for long work (ENROLL_PROGRESS_SECONDS sets how often), and stdout keeps only the result")
+    func progressOfLongWork() throws {
+        let workspace = try Workspace()
+        let often = ["ENROLL_PROGRESS_SECONDS": "0"]  // a line per 1 024 events: long work, made short
+        func lines(_ text: String, _ prefix: String) -> [String] { text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) } }
+
+        let imported = try workspace.enroll(["import", RebuildTests.trafficJournal, "--json"], environment: often)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(lines(imported.stderr, "enroll: importing: ") == (1...9).map { "enroll: importing: \($0 * 1024) events so far" }, "\(imported.stderr)")
+        #expect((try? JSONSerialization.jsonObject(with: imported.stdoutData)) as? [String: Any] != nil, "stdout is one JSON object: \(imported.stdout)")
+
+        let verified = try workspace.enroll(["verify"], environment: often)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let verifying = lines(verified.stderr, "enroll: verifying: ")
+        #expect(verifying.first == "enroll: verifying: 1024 of 10000 events (10%)" && verifying.count == 10, "\(verified.stderr)")
+        #expect(verifying.last == "enroll: verifying: the hash chain is intact; comparing the projections with the journal")
+        #expect(!verified.stdout.contains("enroll:"), "progress stays off stdout")
+
+        let exported = try workspace.enroll(["export", "--output", workspace.path("copy.jsonl")], environment: often)
+        #expect(lines(exported.stderr, "enroll: exporting: ").last == "enroll: exporting: 9216 of 10000 events (92%)", "\(exported.stderr)")
+
+        // Short work at the default interval prints none; a value that cannot be an interval is named.
+        let quiet = try workspace.enroll(["verify"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("verifying:"), "\(quiet.stderr)")
+        let odd = try workspace.enroll(["verify"], environment: ["ENROLL_PROGRESS_SECONDS": "soon"])
+        #expect(odd.status == 0 && odd.stderr.contains("ENROLL_PROGRESS_SECONDS is \"soon\", not a whole number of seconds from 0 to 3600"), "\(odd.stderr)")
+    }
+
     @Test("export tells the anchor of what it wrote; import --anchor refuses a copy cut at a line boundary (exit 1, nothing written) and accepts the whole file, and import prints the anchor it reached")
     func importAgainstExportAnchor() throws {
         let workspace = try Workspace()

@@ -149,7 +149,9 @@ extension HashChain {
     /// apart. Deleting rows at the very end of the journal is caught only when a projection
     /// had already applied them (its checkpoint lies past the head); rewriting rows with
     /// recomputed hashes is caught only against an anchor kept elsewhere (``check(_:in:)``).
-    public static func verify(in db: Database) throws -> ChainVerification {
+    ///
+    /// `progress` is called once per row verified (the command line's progress line).
+    public static func verify(in db: Database, progress: () -> Void = {}) throws -> ChainVerification {
         let head = try EventJournal.head(in: db)
         var previous = genesis
         var previousEventId = ""
@@ -174,6 +176,7 @@ extension HashChain {
                 reversals?.count += 1
             }
             lastTime = row.recordedAt
+            progress()
             previous = row.hash
             previousEventId = row.eventId
             expected += 1

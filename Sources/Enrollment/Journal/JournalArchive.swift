@@ -227,15 +227,21 @@ public enum JournalArchive {
     /// `anchor` (kept from `enroll export` or `enroll verify`), the imported chain must also
     /// reach its position with its hash (``HashChain/check(_:in:)``), so a file cut at a line
     /// boundary is refused. The projections are then built up to the head. Returns the number
-    /// of events imported and the anchor the chain reached.
+    /// of events imported and the anchor the chain reached. `progress` is called once per event
+    /// checked and inserted (the command line's progress line).
     @discardableResult
-    public static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil) throws -> ArchiveExtent
+    public static func importLines<Lines: Sequence>(
+        _ lines: Lines, source: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, progress: () -> Void = {}
+    ) throws -> ArchiveExtent
     where Lines.Element == String {
-        try importLines(lines, source: source, into: database.writer, path: database.path, anchor: anchor)
+        try importLines(lines, source: source, into: database.writer, path: database.path, anchor: anchor, progress: progress)
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).
-    static func importLines<Lines: Sequence>(_ lines: Lines, source: String, into writer: any DatabaseWriter, path: String, anchor expected: ChainAnchor? = nil) throws -> ArchiveExtent
+    static func importLines<Lines: Sequence>(
+        _ lines: Lines, source: String, into writer: any DatabaseWriter, path: String, anchor expected: ChainAnchor? = nil,
+        progress: () -> Void = {}
+    ) throws -> ArchiveExtent
     where Lines.Element == String {
         do {
             return try writer.write { db -> ArchiveExtent in
@@ -273,6 +279,7 @@ public enum JournalArchive {
                     }
                     try EventJournal.insertVerbatim(row, in: db)
                     streams[stream] = shape.evolve(event)
+                    progress()
                     previous = row.hash
                     position = row.position
                 }
@@ -296,14 +303,14 @@ public enum JournalArchive {
 
     /// Loads an export file (see ``importLines(_:source:into:)``).
     @discardableResult
-    public static func importFile(_ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil) throws -> ArchiveExtent {
+    public static func importFile(_ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, progress: () -> Void = {}) throws -> ArchiveExtent {
         // A directory opens for reading on Linux and reads as empty: say what it is instead.
         if FileManager.isDirectory(path) { throw ArchiveError.isDirectory(path: path) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ArchiveError.fileUnreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
         defer { try? handle.close() }
-        return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor)
+        return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor, progress: progress)
     }
 }
 
