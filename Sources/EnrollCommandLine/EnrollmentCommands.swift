@@ -393,6 +393,9 @@ struct StatusReport {
         let firstExpired = summary.status == .pending && !summary.replacementPending
             && (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false)
         let status = firstExpired ? AuthenticatorStatus.none : summary.status
+        // Once a command has recorded that expiry the row is back to none, but it keeps when the
+        // secret was requested (a removal clears that too): say what became of it.
+        let expiryRecorded = summary.status == .none && summary.requestedAt != nil
         if json {
             Terminal.json([
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
@@ -403,7 +406,8 @@ struct StatusReport {
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
                 "locked": summary.lockedUntil.map { $0 > clock.now() } ?? false,
                 // The expiry is recorded by the next command after it; until then say it is over.
-                "pendingExpired": summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false,
+                "pendingExpired": expiryRecorded || (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false),
+                "requestedAt": expiryRecorded ? summary.requestedAt.map(Timestamps.iso8601) : nil,
                 "failedAttempts": summary.failedAttempts,
                 "remainingAttempts": summary.remainingAttempts,
             ])
@@ -426,6 +430,9 @@ struct StatusReport {
             lines.append(expired
                 ? "the secret expired at \(Timestamps.iso8601(expiry)) before it was confirmed; request again for a new QR code"
                 : "confirm before \(Timestamps.iso8601(expiry))")
+        }
+        if expiryRecorded, let requested = summary.requestedAt {
+            lines.append("the secret requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; request again for a new QR code")
         }
         if let until = summary.lockedUntil {
             // The unlock is recorded by the next command after the lock's end; until then say it is over.

@@ -382,7 +382,7 @@ struct EndToEndTests {
         #expect(!confirmed.stderr.contains("Code:"), "the prompt is for a terminal only")
     }
 
-    @Test("confirming after the pending secret expired says to request again")
+    @Test("confirming after the pending secret expired says to request again, and status keeps saying the request expired until the next one")
     func expired() throws {
         let workspace = try Workspace()
         let now = Int64(Date().timeIntervalSince1970)
@@ -393,6 +393,16 @@ struct EndToEndTests {
         #expect(result.status == 1)
         #expect(out["reason"] as? String == "enrollment_expired")
         #expect(result.stderr.contains("request again"))
+
+        // That refusal recorded the expiry; status still says what became of the request.
+        let status = try workspace.enroll(["status", "hank"], environment: ["ENROLL_NOW": "\(late)"])
+        #expect(status.stdout.contains("status: none") && status.stdout.contains("expired before it was confirmed; request again"), "\(status.stdout)")
+        let (_, statusJSON) = try workspace.enrollJSON(["status", "hank"], environment: ["ENROLL_NOW": "\(late)"])
+        #expect(statusJSON["pendingExpired"] as? Bool == true && statusJSON["requestedAt"] as? String != nil, "\(statusJSON)")
+        // A new request is what status shows next.
+        #expect(try workspace.enroll(["request", "hank"], environment: ["ENROLL_NOW": "\(late)"]).status == 0)
+        let again = try workspace.enroll(["status", "hank"], environment: ["ENROLL_NOW": "\(late)"])
+        #expect(again.stdout.contains("status: pending") && !again.stdout.contains("expired"), "\(again.stdout)")
     }
 
     @Test("the key file is created with mode 0600, and a wrong key file is refused with exit 3")
