@@ -21,7 +21,7 @@ struct ServiceTests {
         return try TOTP.code(secret: secret.bytes, at: time, parameters: credential.parameters)
     }
 
-    @Test("the library checks what an embedding service passes as the command line does: an actor that could forge an audit line, a user id no command accepts, a secret source that gives less than asked; every error's localizedDescription is its message")
+    @Test("the library checks what an embedding service passes as the command line does: an actor that could forge an audit line, a user id no command accepts (also for load and summary), a secret source that gives less than asked; every error's localizedDescription is its message")
     func libraryInputChecks() throws {
         let workspace = try Workspace()
         let service = try makeService(workspace, clock: FixedClock(t0))
@@ -36,6 +36,8 @@ struct ServiceTests {
         }
         #expect(throws: InputError.self) { _ = try service.load("") }
         #expect(throws: InputError.self) { _ = try service.load("../etc") }
+        #expect(throws: InputError.self) { _ = try service.summary(of: "../etc") }
+        #expect(throws: InputError.self) { _ = try service.summary(of: " bob") }
         #expect(try service.load("bob").status == .none, "nothing was recorded")
 
         let short = try EnrollmentService.open(

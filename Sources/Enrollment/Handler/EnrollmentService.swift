@@ -444,8 +444,11 @@ public final class EnrollmentService: Sendable {
     }
 
     /// The user's row in the authenticators projection (refused if the projection is stale).
-    public func summary(of user: String) throws(StoreError) -> AuthenticatorSummary {
-        try database.summary(of: user)
+    /// A user id no command accepts throws ``InputError``, as ``load(_:)`` does, rather than
+    /// reading as a user who never enrolled.
+    public func summary(of user: String) throws -> AuthenticatorSummary {
+        _ = try Validation.user(user)
+        return try database.summary(of: user)
     }
 }
 
