@@ -38,6 +38,15 @@ struct ServiceTests {
         #expect(throws: InputError.self) { _ = try service.load("../etc") }
         #expect(throws: InputError.self) { _ = try service.summary(of: "../etc") }
         #expect(throws: InputError.self) { _ = try service.summary(of: " bob") }
+        // Every error type of the library is caught as one, with its code and message.
+        func code(_ work: () throws -> Void) -> String? {
+            do { try work() } catch let error as EnrollmentError { return error.localizedDescription == error.message ? error.code : "wrong description" } catch { return "not an EnrollmentError: \(error)" }
+            return nil
+        }
+        #expect(code { _ = try service.load("") } == "invalid_user")
+        #expect(code { _ = try EnrollmentDatabase(path: workspace.path("missing.sqlite"), options: DatabaseOptions(create: false)) } == "database_missing")
+        #expect(code { _ = try FixedSecretSource([]).makeSecret(byteCount: 20) } == "secrets_exhausted")
+        #expect(code { throw EnrollmentRejection.notEnrolled } == "not_enrolled")
         #expect(try service.load("bob").status == .none, "nothing was recorded")
 
         let short = try EnrollmentService.open(

@@ -1,26 +1,29 @@
 import Foundation
 
-// Every error of the library carries a stable machine `code` and a `message` saying what is
-// wrong and what to do. Foundation's `localizedDescription`, which loggers and user interfaces
-// of an embedding service show, gives that message rather than "The operation could not be
-// completed (… error 0.)".
+/// What every error of the library carries: a stable machine `code` (`not_enrolled`,
+/// `database_busy`, …) and a `message` saying what is wrong and what to do. An embedding
+/// service can catch them all as one (`catch let error as EnrollmentError`) and answer with the
+/// code; Foundation's `localizedDescription`, which loggers and user interfaces show, gives the
+/// message rather than "The operation could not be completed (… error 0.)".
+public protocol EnrollmentError: LocalizedError, Sendable {
+    var code: String { get }
+    var message: String { get }
+}
 
-extension InputError: LocalizedError {
+extension EnrollmentError {
     public var errorDescription: String? { message }
 }
 
-extension StoreError: LocalizedError {
-    public var errorDescription: String? { message }
+extension InputError: EnrollmentError {}
+extension StoreError: EnrollmentError {}
+extension ArchiveError: EnrollmentError {}
+extension EnrollmentRejection: EnrollmentError {}
+
+extension FixtureError: EnrollmentError {
+    public var message: String { description }
 }
 
-extension ArchiveError: LocalizedError {
-    public var errorDescription: String? { message }
-}
-
-extension EnrollmentRejection: LocalizedError {
-    public var errorDescription: String? { message }
-}
-
-extension FixtureError: LocalizedError {
-    public var errorDescription: String? { description }
+extension SecretSourceError: EnrollmentError {
+    public var code: String { "secrets_exhausted" }
+    public var message: String { "the fixed secret source has given every secret it was given; give it one for each secret the commands issue" }
 }
