@@ -90,6 +90,7 @@ struct JSONFastPathTests {
         ("rejected", CodeRejected(reason: "invalid_code", target: .pending, failedAttempts: 3)),
         ("expired", PendingSecretExpired(replacement: false, expiredAt: 1_764_000_600)),
         ("revealed", QRCodeRevealed(target: .active)),
+        ("revealed-as-text", QRCodeRevealed(target: .pending, shownAs: .text)),
         ("locked", ConfirmationLocked(until: 1_764_003_600, lockNumber: 2, failedAttempts: 5)),
         ("unlocked", ConfirmationUnlocked(lockNumber: 2)),
         ("removed", AuthenticatorRemoved(hadActive: true)),
@@ -121,6 +122,7 @@ struct JSONFastPathTests {
             .codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 1)),
             .pendingSecretExpired(PendingSecretExpired(replacement: true, expiredAt: 5)),
             .qrCodeRevealed(QRCodeRevealed(target: .pending)),
+            .qrCodeRevealed(QRCodeRevealed(target: .active, shownAs: .text)),
             .confirmationLocked(ConfirmationLocked(until: 9, lockNumber: 1, failedAttempts: 5)),
             .confirmationUnlocked(ConfirmationUnlocked(lockNumber: 1)),
             .authenticatorRemoved(AuthenticatorRemoved(hadActive: false)),
@@ -186,6 +188,7 @@ struct JSONFastPathTests {
             .codeRejected(CodeRejected(reason: "code_reused", target: .active, failedAttempts: 1)),
             .pendingSecretExpired(PendingSecretExpired(replacement: true, expiredAt: -5)),
             .qrCodeRevealed(QRCodeRevealed(target: .pending)),
+            .qrCodeRevealed(QRCodeRevealed(target: .pending, shownAs: .text)),
             .confirmationLocked(ConfirmationLocked(until: 9, lockNumber: 1, failedAttempts: 5)),
             .confirmationUnlocked(ConfirmationUnlocked(lockNumber: 1)),
             .authenticatorRemoved(AuthenticatorRemoved(hadActive: false)),
@@ -209,6 +212,10 @@ struct JSONFastPathTests {
             ("QRCodeRevealed", 1, #"{}"#),
             ("QRCodeRevealed", 1, #"[]"#),
             ("QRCodeRevealed", 1, ""),
+            ("QRCodeRevealed", 1, #"{"shownAs":"text","shownAs":"text","target":"pending"}"#),
+            ("QRCodeRevealed", 1, #"{"shownAs":"te\u0078t","target":"pending"}"#),
+            ("QRCodeRevealed", 1, #"{"shownAs":"text"}"#),
+            ("CodeRejected", 2, #"{"failedAttempts":2,"reason":"invalid_code","remainingAttempts":3,"shownAs":"telepathy","target":"pending"}"#),
             ("ConfirmationUnlocked", 1, #"{"lockNumber":2.0}"#),
             ("ConfirmationUnlocked", 1, #"{"lockNumber":2e0}"#),
             ("ConfirmationUnlocked", 1, #"{"lockNumber":02}"#),
@@ -253,6 +260,29 @@ struct JSONFastPathTests {
         let row = Self.rows[index]
         let decoded = Self.decodedBothWays(type: row.type, version: row.version, data: Array(row.data.utf8))
         #expect(decoded.inPlace == decoded.general, "\(row.type) v\(row.version) \(row.data)")
+    }
+
+    @Test("Both decoders read shownAs \"text\" as a secret shown as text and its absence as a QR code, and refuse any other value", arguments: [
+        (#"{"shownAs":"text","target":"pending"}"#, RevealForm.text),
+        (#"{"target":"active","shownAs":"text"}"#, .text),
+        (#"{"target":"pending"}"#, .qrCode),
+        (#"{"shownAs":"telepathy","target":"pending"}"#, nil),
+        (#"{"shownAs":"qrCode","target":"pending"}"#, nil),
+        (#"{"shownAs":"TEXT","target":"pending"}"#, nil),
+        (#"{"shownAs":null,"target":"pending"}"#, nil),
+        (#"{"shownAs":1,"target":"pending"}"#, nil),
+        (#"{"shownAs":true,"target":"pending"}"#, nil),
+    ] as [(String, RevealForm?)])
+    func shownAsBothWays(_ row: (data: String, form: RevealForm?)) {
+        let decoded = Self.decodedBothWays(type: "QRCodeRevealed", version: 1, data: Array(row.data.utf8))
+        #expect(decoded.inPlace == decoded.general, "\(row.data)")
+        for result in [decoded.inPlace, decoded.general] {
+            switch (result, row.form) {
+            case (.success(.qrCodeRevealed(let revealed)), let form?): #expect(revealed.shownAs == form, "\(row.data)")
+            case (.failure, nil): break
+            default: Issue.record("\(row.data) decoded as \(result), expected \(row.form.map { "\($0)" } ?? "a refusal")")
+            }
+        }
     }
 
     @Test("Rows mutated at random (seeded: JSON punctuation, digits, escapes, spaces) decode the same in place and in general")

@@ -204,7 +204,9 @@ extension EnrollmentEvent {
             return "the pending \(expired.replacement ? "replacement " : "")secret expired unconfirmed at \(Timestamps.iso8601(expired.expiredAt))"
                 + (expired.replacement ? "; the active secret stays in use" : "")
         case .qrCodeRevealed(let revealed):
-            return "QR code of the \(revealed.target.rawValue) secret shown again"
+            return revealed.shownAs == .text
+                ? "the \(revealed.target.rawValue) secret shown again as text (Base32 or otpauth URI), not as a QR code"
+                : "QR code of the \(revealed.target.rawValue) secret shown again"
         case .confirmationLocked(let locked):
             return "confirmation locked until \(Timestamps.iso8601(locked.until)) after \(locked.failedAttempts) wrong code\(locked.failedAttempts == 1 ? "" : "s") (lock \(locked.lockNumber))"
         case .confirmationUnlocked(let unlocked):

@@ -8,7 +8,7 @@ public enum HistoryOutcome: String, Sendable, Codable, Hashable, CaseIterable {
     case refused
     /// A pending secret passed its lifetime unconfirmed.
     case expired
-    /// The QR code was shown again.
+    /// A secret was shown again: as a QR code, or as text (``HistoryEntry/details`` says which).
     case revealed
     /// Too many wrong codes: confirmation is locked.
     case locked

@@ -24,6 +24,10 @@ public enum EnrollmentCommand: Sendable, Hashable {
     case confirmCode(String)
     /// The eye icon: show the QR code of the secret a confirmation would check now.
     case revealQRCode
+    /// The same secret as text instead of a QR code, for typing into an app by hand (`GET
+    /// /me/totp/secret`, `enroll reveal --format uri`): recorded with its form, so the audit
+    /// tells it apart from the eye icon.
+    case revealSecretText
     /// Issue a replacement secret; the active one stays in use until the replacement is confirmed.
     /// `nil` keeps the active secret's issuer, account and parameters.
     case regenerateSecret(EnrollmentOptions?)
@@ -35,6 +39,7 @@ public enum EnrollmentCommand: Sendable, Hashable {
         case .requestEnrollment: "RequestEnrollment"
         case .confirmCode: "ConfirmCode"
         case .revealQRCode: "RevealQR"
+        case .revealSecretText: "RevealSecretText"
         case .regenerateSecret: "RegenerateSecret"
         case .removeAuthenticator: "RemoveAuthenticator"
         }
@@ -55,9 +60,18 @@ public enum EnrollmentCommand: Sendable, Hashable {
         case .requestEnrollment(let settings): text = "\(name)\u{0}\(options(settings))"
         case .confirmCode(let code): text = "\(name)\u{0}\(code)"
         case .regenerateSecret(let settings): text = "\(name)\u{0}" + (settings.map(options) ?? "\u{1}keep")
-        case .revealQRCode, .removeAuthenticator: return nil
+        case .revealQRCode, .revealSecretText, .removeAuthenticator: return nil
         }
         return Array(text.utf8)
+    }
+
+    /// How a reveal shows the secret; nil for the commands that are not reveals.
+    public var revealForm: RevealForm? {
+        switch self {
+        case .revealQRCode: .qrCode
+        case .revealSecretText: .text
+        default: nil
+        }
     }
 
     /// Whether deciding this command may need a fresh secret from the context.

@@ -46,14 +46,14 @@ public enum EnrollmentDecider {
             let options = options ?? EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
             record(.secretRegenerated(issue(secret, options, context)))
 
-        case .revealQRCode:
+        case .revealQRCode, .revealSecretText:
             guard let role = state.currentRole else {
                 return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
             }
             // A secret that cannot be opened (its data key is gone, as in an imported copy)
             // cannot be shown: a reveal is recorded only when there is something to show.
             guard state.current?.secret.secret != nil else { return refuse(.secretUnavailable) }
-            record(.qrCodeRevealed(QRCodeRevealed(target: role)))
+            record(.qrCodeRevealed(QRCodeRevealed(target: role, shownAs: command.revealForm ?? .qrCode)))
 
         case .removeAuthenticator:
             guard state.status != .none else {

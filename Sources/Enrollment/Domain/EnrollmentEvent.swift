@@ -100,9 +100,50 @@ public struct PendingSecretExpired: Sendable, Hashable, Codable {
     }
 }
 
-public struct QRCodeRevealed: Sendable, Hashable, Codable {
+/// How a secret was shown again: what an auditor needs to tell a picture to scan from text
+/// that can be read, copied and pasted.
+public enum RevealForm: String, Sendable, Hashable, CaseIterable {
+    /// A QR code (the eye icon, `enroll reveal` as an image or in the terminal).
+    case qrCode
+    /// The secret as text: Base32 (`GET /me/totp/secret`) or the otpauth URI (`enroll reveal
+    /// --format uri`), for typing into an app by hand.
+    case text
+}
+
+public struct QRCodeRevealed: Sendable, Hashable {
     public var target: SecretRole
-    public init(target: SecretRole) { self.target = target }
+    /// Stored as `"shownAs": "text"` for ``RevealForm/text`` and not at all for a QR code, so a
+    /// QR code's event is written byte for byte as before the member existed (and every older
+    /// event reads as a QR code). Any other value, `null` included, is refused: one stored form
+    /// per event, as the journal's canonical JSON has for everything else.
+    public var shownAs: RevealForm
+
+    public init(target: SecretRole, shownAs: RevealForm = .qrCode) {
+        self.target = target
+        self.shownAs = shownAs
+    }
+}
+
+extension QRCodeRevealed: Codable {
+    private enum Keys: String, CodingKey { case target, shownAs }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        target = try container.decode(SecretRole.self, forKey: .target)
+        shownAs = .qrCode
+        if container.contains(.shownAs) {
+            guard try container.decode(String.self, forKey: .shownAs) == RevealForm.text.rawValue else {
+                throw DecodingError.dataCorruptedError(forKey: .shownAs, in: container, debugDescription: "shownAs is \"text\" or absent")
+            }
+            shownAs = .text
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(target, forKey: .target)
+        if shownAs == .text { try container.encode(RevealForm.text.rawValue, forKey: .shownAs) }
+    }
 }
 
 public struct ConfirmationLocked: Sendable, Hashable, Codable {

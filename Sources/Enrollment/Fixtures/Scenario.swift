@@ -152,12 +152,13 @@ public struct Scenario: Sendable {
             }
             return .confirmCode(code)
         case "RevealQR": return .revealQRCode
+        case "RevealSecretText": return .revealSecretText
         case "RegenerateSecret":
             let keys = Set(when.keys).subtracting(["at", "command", "actor"])
             return .regenerateSecret(keys.isEmpty ? nil : try options())
         case "RemoveAuthenticator": return .removeAuthenticator
         default:
-            throw fail("unknown command \"\(name)\"; use RequestEnrollment, ConfirmCode, RevealQR, RegenerateSecret or RemoveAuthenticator")
+            throw fail("unknown command \"\(name)\"; use RequestEnrollment, ConfirmCode, RevealQR, RevealSecretText, RegenerateSecret or RemoveAuthenticator")
         }
     }
 }

@@ -217,14 +217,17 @@ public final class EnrollmentService: Sendable {
         let state = try load(user, in: db)
         let now = clock.now()
         let context = DecisionContext(now: now, user: user, freshSecret: nil, policy: policy)
-        let decision = EnrollmentDecider.decide(.revealQRCode, state: state, context: context)
+        // Shown again in the form the repeated command showed it: a request's or a regenerate's
+        // QR code, a text reveal's text.
+        let reveal: EnrollmentCommand = envelope.command.revealForm == .text ? .revealSecretText : .revealQRCode
+        let decision = EnrollmentDecider.decide(reveal, state: state, context: context)
         if let rejection = decision.rejection {
             // Nothing can be shown (the secret cannot be opened): refused as a reveal would be.
             return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))
         }
         let showing = CommandEnvelope(
             commandId: Self.repeatCommandId(of: envelope.commandId), user: user, actor: envelope.actor, correlationId: envelope.correlationId,
-            command: .revealQRCode)
+            command: reveal)
         return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now, replay: (replay, showing)))
     }
 

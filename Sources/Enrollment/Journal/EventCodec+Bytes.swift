@@ -44,7 +44,7 @@ extension EventCodec {
             guard let replacement = fields.replacement, let expiredAt = fields.expiredAt else { return nil }
             return .pendingSecretExpired(PendingSecretExpired(replacement: replacement, expiredAt: expiredAt))
         case .qrCodeRevealed:
-            return fields.target.map { .qrCodeRevealed(QRCodeRevealed(target: $0)) }
+            return fields.target.map { .qrCodeRevealed(QRCodeRevealed(target: $0, shownAs: fields.shownAs ?? .qrCode)) }
         case .confirmationLocked:
             guard let until = fields.until, let lock = fields.lockNumber, let failed = fields.failedAttempts else { return nil }
             return .confirmationLocked(ConfirmationLocked(until: until, lockNumber: lock, failedAttempts: failed))
@@ -81,6 +81,7 @@ private struct FlatFields {
     var sealedSecret: SecretField?
     var step: Int64?, replacedPrevious: Bool?
     var reason: String?, target: SecretRole?, failedAttempts: Int?, remainingAttempts: Int?
+    var shownAs: RevealForm?
     var replacement: Bool?, expiredAt: Int64?
     var until: Int64?, lockNumber: Int?, hadActive: Bool?
 
@@ -116,6 +117,10 @@ private struct FlatFields {
         case "replacedPrevious": return once(&replacedPrevious, value.bool)
         case "reason": return once(&reason, value.string)
         case "target": return once(&target, value.string.flatMap(SecretRole.init(rawValue:)))
+        case "shownAs":
+            // Only the one value ever written; anything else is the general path's to refuse.
+            guard case .text(let form) = value, "text" ~= form else { return false }
+            return once(&shownAs, .text)
         case "failedAttempts": return once(&failedAttempts, within(value.int, counters))
         case "remainingAttempts": return once(&remainingAttempts, within(value.int, counters))
         case "replacement": return once(&replacement, value.bool)

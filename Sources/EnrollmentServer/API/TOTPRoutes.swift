@@ -17,7 +17,7 @@ import QRCode
 /// | `POST {"action":"VALIDATE","verificationCode":"…"}` | ConfirmCode | see ``validate(_:user:idempotencyKey:)`` |
 /// | `GET` | RevealQR | 200 `{"qrCodeUrl"}`; 404 when nothing is enrolled |
 /// | `DELETE` | RemoveAuthenticator | 204; 404 when nothing is enrolled |
-/// | `GET /secret` | RevealQR | 200 `{"secret"}` only while a secret awaits its first code |
+/// | `GET /secret` | RevealSecretText | 200 `{"secret"}` only while a secret awaits its first code |
 /// | `GET /history` | (read only) | the caller's audit timeline, `?after=POSITION&limit=N` pages |
 /// | `GET /status` (extension) | (read only) | what the page needs to draw the row; never a secret |
 ///
@@ -204,8 +204,8 @@ struct TOTPRoutes {
             }
             throw APIError.rejection(.notEnrolled, now: engine.now)
         }
-        // Recorded like the eye icon: showing a secret belongs in the audit.
-        let outcome = try await run(.revealQRCode, user: user, action: "SECRET", key: nil)
+        // Recorded as the eye icon is, saying it was shown as text: showing a secret belongs in the audit.
+        let outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil)
         guard let secret = outcome.state.pending?.credential.secret.secret else {
             throw APIError.rejection(.noPendingSecret, now: engine.now)
         }

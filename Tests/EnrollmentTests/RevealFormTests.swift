@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Enrollment
+
+/// How a secret was shown again is in the journal: `GET /me/totp/secret` (the Base32 text) and
+/// `enroll reveal --format uri` record `QRCodeRevealed` with `"shownAs":"text"`, the eye icon and
+/// every other reveal as before, byte for byte. Real `enroll serve` and `enroll` processes on a
+/// real SQLite file; the stored JSON is read with the sqlite3 shell.
+@Suite(.serialized)
+struct RevealFormTests {
+    /// The stored `data` of every `QRCodeRevealed`, in journal order, as sqlite3 prints it.
+    static func revealData(_ database: String) throws -> [String] {
+        try SQLite3.query(database, "SELECT data FROM events WHERE type = 'QRCodeRevealed' ORDER BY position")
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// `enroll history USER` as lines, without the heading.
+    static func historyLines(_ workspace: Workspace, _ user: String, db: String? = nil) throws -> [Substring] {
+        let result = try workspace.enroll(["history", user] + (db.map { ["--db", $0] } ?? []))
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.split(separator: "\n").dropFirst().map { $0 }
+    }
+
+    @Test("GET /me/totp/secret is recorded as the secret shown as text (history, audit, the API's history); the eye icon still as a QR code, its stored data unchanged")
+    func serverTextReveal() throws {
+        let workspace = try Workspace()
+        let server = try ServeProcessTests.Server(workspace)
+        let token = try ServeProcessTests.token("alice")
+        #expect(try ServeProcessTests.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+        let text = try ServeProcessTests.call(server.port, "GET", path: "/api/users/v1/me/totp/secret", token: token)
+        #expect(text.status == 200)
+        #expect((text.body["secret"] as? String)?.count == 32, "\(text.body)")
+        #expect(try ServeProcessTests.call(server.port, "POST", token: token, json: #"{"action":"VIEW"}"#).status == 200)
+        let api = try ServeProcessTests.call(server.port, "GET", path: "/api/users/v1/me/totp/history", token: token)
+        #expect(server.stop() == 0)
+
+        // The text reveal carries the member; the QR code's data is exactly what it always was.
+        #expect(try Self.revealData(workspace.database) == [#"{"shownAs":"text","target":"pending"}"#, #"{"target":"pending"}"#])
+
+        let history = try Self.historyLines(workspace, "alice")
+        let reveals = history.filter { $0.contains("QRCodeRevealed") }
+        #expect(reveals.count == 2, "\(history)")
+        #expect(reveals.first?.hasSuffix("revealed  the pending secret shown again as text (Base32 or otpauth URI), not as a QR code") == true, "\(history)")
+        #expect(reveals.last?.hasSuffix("revealed  QR code of the pending secret shown again") == true, "\(history)")
+
+        let audit = try workspace.enroll(["audit", "--type", "QRCodeRevealed", "--json"])
+        let lines = audit.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 2, "\(audit.stdout)")
+        #expect((lines.first?["event"] as? [String: Any])?["shownAs"] as? String == "text", "\(audit.stdout)")
+        #expect((lines.last?["event"] as? [String: Any])?.keys.sorted() == ["target"], "\(audit.stdout)")
+        #expect((lines.first?["details"] as? String)?.contains("as text") == true)
+
+        let entries = (api.body["entries"] as? [[String: Any]] ?? []).filter { $0["type"] as? String == "QRCodeRevealed" }
+        #expect(entries.map { $0["details"] as? String } == [
+            "the pending secret shown again as text (Base32 or otpauth URI), not as a QR code", "QR code of the pending secret shown again",
+        ], "\(api.body)")
+        // The hash chain and the projections (last_revealed_at, activity) agree with the journal.
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(try SQLite3.query(workspace.database, "SELECT last_revealed_at IS NOT NULL FROM authenticators WHERE user_id = 'alice'") == "1")
+    }
+
+    @Test("enroll reveal --format uri is recorded as shown as text, and so is a repeat of its command id; the terminal QR code as before, and the id cannot be repeated as a QR reveal")
+    func commandLineTextReveal() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764400000"]
+        #expect(try workspace.enroll(["request", "alice", "--issuer", "ACME"], environment: now).status == 0)
+        let uri = try workspace.enroll(["reveal", "alice", "--format", "uri", "--command-id", "show-text"], environment: now)
+        #expect(uri.status == 0, "\(uri.stderr)")
+        #expect(uri.stdout.hasPrefix("otpauth://totp/"))
+        let repeated = try workspace.enroll(["reveal", "alice", "--format", "uri", "--command-id", "show-text", "--actor", "helpdesk"], environment: now)
+        #expect(repeated.status == 0, "\(repeated.stderr)")
+        #expect(repeated.stdout == uri.stdout)
+        #expect(try workspace.enroll(["reveal", "alice"], environment: now).status == 0)
+        // The same id for a QR code is another command: refused, nothing recorded.
+        let before = try Self.revealData(workspace.database)
+        let mixed = try workspace.enroll(["reveal", "alice", "--command-id", "show-text"], environment: now)
+        #expect(mixed.status == 2)
+        #expect(mixed.stderr.contains("command id 'show-text' was already used for RevealSecretText of 'alice'"), "\(mixed.stderr)")
+        #expect(try Self.revealData(workspace.database) == before)
+
+        #expect(before == [
+            #"{"shownAs":"text","target":"pending"}"#, #"{"shownAs":"text","target":"pending"}"#, #"{"target":"pending"}"#,
+        ])
+        #expect(try SQLite3.query(workspace.database, "SELECT command FROM commands ORDER BY command").split(separator: "\n")
+            == ["RequestEnrollment", "RevealQR", "RevealSecretText", "RevealSecretText"])
+        let reveals = try Self.historyLines(workspace, "alice").filter { $0.contains("QRCodeRevealed") }
+        #expect(reveals.count == 3)
+        #expect(reveals[0].contains("the pending secret shown again as text"), "\(reveals)")
+        #expect(reveals[1].contains("helpdesk") && reveals[1].hasSuffix("shown again as text (Base32 or otpauth URI), not as a QR code; command id show-text repeated"), "\(reveals)")
+        #expect(reveals[2].hasSuffix("QR code of the pending secret shown again"), "\(reveals)")
+    }
+
+    @Test("import takes an export holding shownAs text (history and verify as in the original) and refuses a forged value or member, chain recomputed: one line, exit 2, nothing imported")
+    func importTextReveal() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764400000"]
+        #expect(try workspace.enroll(["request", "alice"], environment: now).status == 0)
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: now).status == 0)
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "svg"], environment: now).status == 0)
+        let export = workspace.path("journal.jsonl")
+        #expect(try workspace.enroll(["export", "--output", export]).status == 0)
+        let text = try String(contentsOfFile: export, encoding: .utf8)
+        #expect(text.contains(#""data":{"shownAs":"text","target":"pending"}"#), "\(text)")
+
+        let copy = workspace.path("copy.sqlite")
+        let imported = try workspace.enroll(["import", export, "--db", copy])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try workspace.enroll(["verify", "--db", copy]).status == 0)
+        // The same reveals (the copy has no data keys: its issued secret reads as forgotten).
+        let reveals = { (lines: [Substring]) in lines.filter { $0.contains("QRCodeRevealed") } }
+        #expect(reveals(try Self.historyLines(workspace, "alice", db: copy)) == reveals(try Self.historyLines(workspace, "alice")))
+        #expect(reveals(try Self.historyLines(workspace, "alice")).map { $0.hasSuffix("shown again as text (Base32 or otpauth URI), not as a QR code") } == [true, false])
+
+        let lines = text.split(separator: "\n").map(String.init)
+        let index = try #require(lines.firstIndex { $0.contains(#""shownAs":"text""#) })
+        let unreadable = "line \(index + 1) holds an event this version cannot read (the event at position \(index + 1) (QRCodeRevealed) cannot be read: fields do not match the QRCodeRevealed v1 shape"
+        for (forgery, reason) in [
+            (#"{"shownAs":"telepathy","target":"pending"}"#, unreadable),
+            (#"{"shownAs":null,"target":"pending"}"#, unreadable),
+            (#"{"shownAs":"qrCode","target":"pending"}"#, unreadable),
+            (#"{"shownAs":"text","shownVia":"text","target":"pending"}"#, "line \(index + 1) is not a journal row (its QRCodeRevealed data has a member 'shownVia' that no QRCodeRevealed has)"),
+        ] {
+            var rows = try lines.enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+            rows[index].data = forgery
+            FixtureTests.rechain(&rows)
+            let path = workspace.path("forged.jsonl"), database = workspace.path("forged.sqlite")
+            try FixtureTests.write(rows, to: path)
+            let result = try workspace.enroll(["import", path, "--db", database])
+            #expect(result.status == 2, "\(forgery): \(result.stderr)")
+            #expect(result.stderr.contains(reason), "\(forgery): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+            if FileManager.default.fileExists(atPath: database) {
+                #expect(try SQLite3.query(database, "SELECT COUNT(*) FROM events") == "0")
+            }
+        }
+    }
+}
