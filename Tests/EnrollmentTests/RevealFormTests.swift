@@ -115,7 +115,7 @@ struct RevealFormTests {
 
         let lines = text.split(separator: "\n").map(String.init)
         let index = try #require(lines.firstIndex { $0.contains(#""shownAs":"text""#) })
-        let unreadable = "line \(index + 1) holds an event this version cannot read (the event at position \(index + 1) (QRCodeRevealed) cannot be read: fields do not match the QRCodeRevealed v1 shape"
+        let unreadable = "line \(index + 1) holds an event this version cannot read (the event at position \(index + 1) (QRCodeRevealed) cannot be read: fields do not match the QRCodeRevealed v1 shape ('shownAs' has a value this version does not write)"
         for (forgery, reason) in [
             (#"{"shownAs":"telepathy","target":"pending"}"#, unreadable),
             (#"{"shownAs":null,"target":"pending"}"#, unreadable),
@@ -135,5 +135,19 @@ struct RevealFormTests {
                 #expect(try SQLite3.query(database, "SELECT COUNT(*) FROM events") == "0")
             }
         }
+    }
+
+    @Test("a fixture may give a reveal shown as text; one whose shownAs is anything but \"text\" is refused naming the member (exit 2)", arguments: ["telepathy", "qrCode"])
+    func fixtureShownAs(_ value: String) throws {
+        let workspace = try Workspace()
+        let original = try String(contentsOf: FixtureTests.root.appendingPathComponent("scenarios/reveal/pending-secret-as-text.json"), encoding: .utf8)
+        // The first shownAs is the given event's (the second is in then).
+        let given = try #require(original.range(of: #""shownAs": "text""#))
+        let path = workspace.path("edited.json")
+        try original.replacingCharacters(in: given, with: #""shownAs": ""# + value + "\"").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try workspace.enroll(["replay", FixtureTests.root.appendingPathComponent("scenarios/reveal/pending-secret-as-text.json").path]).status == 0)
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("ERROR \(path): given[1]: QRCodeRevealed does not decode: fields do not match the QRCodeRevealed v1 shape ('shownAs' has a value this version does not write)"), "\(result.stdout)")
     }
 }

@@ -86,10 +86,25 @@ public enum EventCodec {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw failure("fields do not match the \(typeName) v\(current) shape")
+            throw failure("fields do not match the \(typeName) v\(current) shape" + Self.member(of: error))
         }
         try checkRanges(event, type: typeName, position: position)
         return event
+    }
+
+    /// The member a decoding error is about, for the message: a missing one, or one whose value
+    /// this code does not read (`"shownAs":"telepathy"`, a `target` that is no secret's role).
+    private static func member(of error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "" }
+        switch error {
+        case .keyNotFound(let key, _):
+            return " ('\(Validation.excerpt(key.stringValue))' is missing)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            guard let key = context.codingPath.last else { return "" }
+            return " ('\(Validation.excerpt(key.stringValue))' has a value this version does not write)"
+        @unknown default:
+            return ""
+        }
     }
 
     /// Refuses an event with a field outside what the engine writes
