@@ -71,6 +71,33 @@ struct AuditTrailTests {
         #expect(!result.stdout.contains(secret))
     }
 
+    @Test("history says when a new secret discards one still awaiting its first code (a second request, a second regenerate), and not when nothing was pending")
+    func discardedPendingSecrets() throws {
+        let workspace = try Workspace()
+        func at(_ offset: Int64) -> [String: String] { ["ENROLL_NOW": "\(Self.t0 + offset)"] }
+        #expect(try workspace.enroll(["request", "dora"], environment: at(0)).status == 0)
+        let (second, issued) = try workspace.enrollJSON(["request", "dora"], environment: at(60))
+        #expect(second.status == 0)
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: issued["otpauthURI"] as? String ?? "")), at: Self.t0 + 70)
+        #expect(try workspace.enroll(["confirm", "dora", code], environment: at(70)).status == 0)
+        #expect(try workspace.enroll(["regenerate", "dora"], environment: at(100)).status == 0)
+        #expect(try workspace.enroll(["regenerate", "dora"], environment: at(160)).status == 0)
+        // The second replacement expires; the expiry is recorded before the next regenerate.
+        #expect(try workspace.enroll(["regenerate", "dora"], environment: at(5_000)).status == 0)
+
+        let issuing = jsonLines(try workspace.enroll(["history", "dora", "--json"]).stdout)
+            .filter { ["EnrollmentRequested", "SecretRegenerated"].contains($0["type"] as? String) }
+            .map { $0["details"] as? String ?? "" }
+        try #require(issuing.count == 5, "\(issuing)")
+        let discards = issuing.map { $0.contains("; discards the pending secret issued at ") && $0.hasSuffix(", never confirmed") }
+        #expect(discards == [false, true, false, true, false], "\(issuing)")
+        #expect(issuing[1].contains("discards the pending secret issued at \(Timestamps.iso8601(Self.t0)), never confirmed"))
+        #expect(issuing[3].contains("discards the pending secret issued at \(Timestamps.iso8601(Self.t0 + 100)), never confirmed"))
+        // The audit across users says the same, even when its filter leaves out the events before.
+        let audited = jsonLines(try workspace.enroll(["audit", "--type", "SecretRegenerated", "--json"]).stdout).map { $0["details"] as? String ?? "" }
+        #expect(audited.map { $0.contains("discards the pending secret") } == [false, true, false], "\(audited)")
+    }
+
     @Test("a removed user's secrets show as forgotten in the history")
     func forgottenAfterRemoval() throws {
         let workspace = try Workspace()

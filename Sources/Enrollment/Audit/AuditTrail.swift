@@ -101,7 +101,7 @@ public struct AuditTrail: Sendable {
                 while let row = try rows.next() {
                     let recorded = try RecordedEvent(row: row)
                     let forgotten: Bool = row["secret_forgotten"] ?? false
-                    let entry = try Self.entry(for: recorded, secretForgotten: forgotten)
+                    let entry = try Self.entry(for: recorded, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
                     do { try body(entry) } catch { throw BodyFailure(error: error) }
                 }
             }
@@ -114,13 +114,22 @@ public struct AuditTrail: Sendable {
 
     /// The journal's columns plus whether a secret-carrying event's secret is forgotten: its
     /// data key is gone, or the authenticator was removed after it (removal destroys the key
-    /// that sealed it even if a later enrollment created a new one).
+    /// that sealed it even if a later enrollment created a new one); and, for a secret issued
+    /// while another still awaited its first code, when that one was issued: the last event
+    /// before it that issues, activates, expires or removes a secret issued one, so the new
+    /// secret discarded it (an expiry is always recorded before the command that follows it).
     static let selection = HashChain.typedColumns(prefix: "e") + ",\n" + """
         CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
             (NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = e.stream_id)
              OR EXISTS (SELECT 1 FROM events r WHERE r.stream_id = e.stream_id AND r.stream_version > e.stream_version
                         AND r.type = 'AuthenticatorRemoved'))
-        ELSE 0 END AS secret_forgotten
+        ELSE 0 END AS secret_forgotten,
+        CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
+            (SELECT CASE WHEN p.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN p.recorded_at END
+             FROM events p WHERE p.stream_id = e.stream_id AND p.stream_version < e.stream_version
+                AND p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'AuthenticatorRemoved')
+             ORDER BY p.stream_version DESC LIMIT 1)
+        END AS replaced_pending_at
         """
 
     /// For the reveal that records a repeated command showing its secret again (its id is
@@ -132,14 +141,18 @@ public struct AuditTrail: Sendable {
     }
 
     /// Turns one journal row into an audit entry (decoding and upcasting its event).
-    public static func entry(for recorded: RecordedEvent, secretForgotten: Bool) throws(StoreError) -> HistoryEntry {
+    /// `replacedPendingFrom`: for a secret issued while another awaited its first code, when
+    /// that one was issued (it is discarded, never confirmed).
+    public static func entry(for recorded: RecordedEvent, secretForgotten: Bool, replacedPendingFrom: UnixTime? = nil) throws(StoreError) -> HistoryEntry {
         let event = try EventCodec.decode(
             type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
         return HistoryEntry(
             position: recorded.position, user: recorded.streamId, streamVersion: recorded.streamVersion,
             time: recorded.recordedAt, type: recorded.type, actor: recorded.metadata.actor,
             commandId: recorded.metadata.commandId, outcome: event.outcome,
-            details: event.details(secretForgotten: secretForgotten) + repeated(recorded.metadata.commandId),
+            details: event.details(secretForgotten: secretForgotten)
+                + (replacedPendingFrom.map { "; discards the pending secret issued at \(Timestamps.iso8601($0)), never confirmed" } ?? "")
+                + repeated(recorded.metadata.commandId),
             fields: event.auditFields(secretForgotten: secretForgotten))
     }
 }
