@@ -249,7 +249,7 @@ struct VerifyCommand: ParsableCommand {
             }
             if let reversals {
                 Terminal.line(
-                    "note: recorded times go back at \(reversals.count) position\(reversals.count == 1 ? "" : "s") (first at position \(reversals.firstPosition): "
+                    "note: recorded times go back by more than \(TimeReversals.tolerance) s at \(reversals.count) position\(reversals.count == 1 ? "" : "s") (first at position \(reversals.firstPosition): "
                         + "\(Timestamps.iso8601(reversals.firstTime)) after \(Timestamps.iso8601(reversals.timeBefore))); "
                         + "event times are the clock of the process that appended them (a clock set back, or ENROLL_NOW)")
             }

@@ -335,12 +335,25 @@ struct TamperEvidenceTests {
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "Verified 12 events: the hash chain is intact.", "\(result.stdout)")
-        #expect(lines.last == "note: recorded times go back at 2 positions (first at position 10: 2025-11-28T03:20:00Z after \(last)); event times are the clock of the process that appended them (a clock set back, or ENROLL_NOW)", "\(result.stdout)")
+        #expect(lines.last == "note: recorded times go back by more than 10 s at 2 positions (first at position 10: 2025-11-28T03:20:00Z after \(last)); event times are the clock of the process that appended them (a clock set back, or ENROLL_NOW)", "\(result.stdout)")
         let (jsonResult, json) = try workspace.enrollJSON(["verify"])
         #expect(jsonResult.status == 0)
         let back = try #require(json["timeGoesBack"] as? [String: Any], "\(jsonResult.stdout)")
         #expect(back["positions"] as? Int == 2 && back["firstPosition"] as? Int == 10, "\(back)")
         #expect(back["recordedAt"] as? String == "2025-11-28T03:20:00Z" && back["after"] as? String == last, "\(back)")
+    }
+
+    @Test("a step back of up to 10 s (commands decided at once, appended in another order) is not noted; one of 11 s is")
+    func concurrentReorderIsNotNoted() throws {
+        let workspace = try journal()
+        // The journal's last event is at 1 764 421 621.
+        #expect(try workspace.enroll(["remove", "alice"], environment: ["ENROLL_NOW": "1764421611"]).status == 0)
+        let (small, smallJSON) = try workspace.enrollJSON(["verify"])
+        #expect(small.status == 0 && smallJSON["timeGoesBack"] == nil, "\(small.stdout)")
+        #expect(try workspace.enroll(["remove", "bob"], environment: ["ENROLL_NOW": "1764421600"]).status == 0)
+        let (large, largeJSON) = try workspace.enrollJSON(["verify"])
+        let back = largeJSON["timeGoesBack"] as? [String: Any]
+        #expect(large.status == 0 && back?["positions"] as? Int == 1 && back?["firstPosition"] as? Int == 11, "\(large.stdout)")
     }
 
     @Test("a deleted row is named by its position")

@@ -40,8 +40,15 @@ public struct ChainBreak: Sendable, Hashable, Codable {
 
 /// Where the recorded times of a journal go backwards: each event's time is the clock of the
 /// process that appended it (or `ENROLL_NOW`), so a clock set back shows here.
+///
+/// An event's time is read when its command is decided, and commands decided concurrently (by
+/// a server's group commit, or by several processes) may commit in another order, the later
+/// one waiting for the write lock at most the busy timeout: a step back of up to
+/// ``tolerance`` is that, not a clock set back, and is not counted.
 public struct TimeReversals: Sendable, Hashable {
-    /// How many rows carry a time earlier than the row before them.
+    /// The default busy timeout: the longest a decided command normally waits to be appended.
+    public static let tolerance: UnixTime = 10
+    /// How many rows carry a time more than ``tolerance`` earlier than the row before them.
     public var count: Int64
     /// The first such row's position, its time and the time of the row before it.
     public var firstPosition: Int64
@@ -169,7 +176,9 @@ extension HashChain {
                 return ChainVerification(
                     verified: min(verified, found.earliestChanged - 1), head: head, firstBreak: found, timeReversals: reversals)
             }
-            if row.recordedAt < lastTime {
+            // (A tampered row may hold any 64-bit time: the difference must not overflow.)
+            let (stepBack, overflow) = lastTime.subtractingReportingOverflow(row.recordedAt)
+            if row.recordedAt < lastTime, overflow || stepBack > TimeReversals.tolerance {
                 if reversals == nil {
                     reversals = TimeReversals(count: 0, firstPosition: row.position, firstTime: row.recordedAt, timeBefore: lastTime)
                 }
