@@ -96,7 +96,7 @@ public final class EnrollmentService: Sendable {
     /// transaction among the commands that arrive together.
     public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
         let outcome = try decideAndCommit(envelope)
-        if outcome.destroyedADataKey { truncateWAL() }
+        if outcome.destroyedADataKey { truncateWAL(removing: [outcome.user]) }
         return outcome
     }
 
@@ -104,13 +104,21 @@ public final class EnrollmentService: Sendable {
     /// that stored it. Checkpointing with TRUNCATE copies the pages back (where secure_delete
     /// has zeroed the row) and empties the log. Best effort: a reader that keeps the log alive
     /// only delays this until the log is reset later.
-    func truncateWAL() {
+    func truncateWAL(removing users: [String]) {
         do {
             _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         } catch {
+            // Usually a reader (another process, or this one's pool) keeps the log alive; a full
+            // disk or another storage failure is named as such.
+            let reason: String
+            if let failure = error as? DatabaseError, [.SQLITE_BUSY, .SQLITE_LOCKED].contains(failure.resultCode.primaryResultCode) {
+                reason = "another connection is reading the database"
+            } else {
+                reason = StoreError(error, path: database.path).message
+            }
             logger.notice(
-                "the removal is recorded and its data key deleted, but another connection is reading the database, so the write-ahead log could not be emptied: older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (the last connection to close makes one)",
-                metadata: ["error": "\(error)"])
+                "the removal is recorded and its data key deleted, but the write-ahead log could not be emptied (\(reason)): older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (the last connection to close makes one)",
+                metadata: ["error": "\(error)", "users": "\(users.map(TextField.quoted).joined(separator: ","))"])
         }
     }
 

@@ -120,7 +120,8 @@ public final class GroupCommitHandler: Sendable {
         let results = write(batch.map(\.command), pinned: batch.map(\.pinned))
         // A removal destroyed a data key: the log's older copies of its page go before anyone
         // hears the removal is done, as with the command line (crypto-shredding in the files).
-        if results.contains(where: { (try? $0.get())?.destroyedADataKey == true }) { service.truncateWAL() }
+        let removed = results.compactMap { result in (try? result.get()).flatMap { $0.destroyedADataKey ? $0.user : nil } }
+        if !removed.isEmpty { service.truncateWAL(removing: removed) }
         for (waiting, result) in zip(batch, results) {
             waiting.continuation.resume(with: result)
         }
