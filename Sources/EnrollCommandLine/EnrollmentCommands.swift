@@ -271,7 +271,7 @@ struct RevealCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: UserCommandOptions
 
-    @Option(help: ArgumentHelp("How to show it: terminal, uri (the otpauth URI alone), svg or png.", valueName: "format"))
+    @Option(help: ArgumentHelp("How to show it: terminal, uri (the otpauth URI alone, recorded as the secret shown as text), svg or png.", valueName: "format"))
     var format: Format = .terminal
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the image or URI to this file instead of stdout.", valueName: "file"))
