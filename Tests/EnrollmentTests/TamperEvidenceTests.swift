@@ -163,7 +163,7 @@ struct TamperEvidenceTests {
         try sqlite(workspace, "DELETE FROM events WHERE position >= 8; UPDATE projection_checkpoints SET position = 7")
         try expectOutsideChain(workspace, [
             ("command_past_stream", "carol", "the record of a ConfirmCode command for 'carol' is at stream version 2, past the stream's last event (version 1)"),
-            ("command_past_stream", "carol", "the record of a RevealQR command for 'carol' is at stream version 3, past the stream's last event (version 1)"),
+            ("command_past_stream", "carol", "the record of a RevealSecretText command for 'carol' is at stream version 3, past the stream's last event (version 1)"),
         ])
         // The whole of carol's stream gone: her data key is left too.
         try sqlite(workspace, "DELETE FROM events WHERE position = 7; UPDATE projection_checkpoints SET position = 6")
