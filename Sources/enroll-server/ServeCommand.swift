@@ -78,6 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         do {
             try await app.runService()
+            // After SIGTERM or Ctrl-C: the listener closed and every request in flight was
+            // answered. Said in the log, so that a clean stop reads differently from a crash.
+            Logger(label: "enrollment.server").info("Server stopped: no longer listening, every request in flight answered")
         } catch {
             throw CLIFailure(code: "serve_failed", message: "cannot serve on \(shownHost):\(port) (\(error)); check --host and --port", exitCode: CLIExit.environment)
         }

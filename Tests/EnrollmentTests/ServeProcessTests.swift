@@ -420,6 +420,34 @@ struct ServeProcessTests {
         #expect(try workspace.enroll(["verify"]).status == 0)
     }
 
+    @Test("a client that closes the connection halfway through its head or its body is logged as an abort (status 499), not as a malformed request (400), and nothing is recorded")
+    func clientAborts() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        let token = try Self.token("abby")
+        let path = "/api/users/v1/me/totp"
+        for partial in [
+            "POST \(path) HTTP/1.1\r\nHost: x\r\nAuthor",
+            "POST \(path) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"action\"",
+        ] {
+            let fd = try RawHTTP.connection(port: server.port, wait: 5)
+            let bytes = Array(partial.utf8)
+            #expect(send(fd, bytes, bytes.count, 0) == bytes.count)
+            Thread.sleep(forTimeInterval: 0.3)  // the server has read what came
+            close(fd)
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !(server.errors.text.contains("client closed the connection") && server.errors.text.contains("status=499 trace_id")) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(server.stop() == 0)
+        let log = server.errors.text
+        #expect(log.contains("client closed the connection in the middle of a request") && log.contains("status=499"), "\(log)")
+        #expect(log.contains("method=POST path=\(path) status=499"), "the abort halfway through the body: \(log)")
+        #expect(!log.contains("malformed request") && !log.contains("status=400"), "\(log)")
+        #expect(try workspace.enrollJSON(["status", "abby"]).1["status"] as? String == "none")
+    }
+
     @Test("SIGTERM with requests in flight: each gets a whole answer or none, the journal holds exactly the answered ones")
     func gracefulShutdown() throws {
         let workspace = try Workspace()
@@ -445,6 +473,7 @@ struct ServeProcessTests {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, !server.errors.text.contains("status=200") { Thread.sleep(forTimeInterval: 0.002) }
         #expect(server.stop() == 0, "exit status after SIGTERM")
+        #expect(server.errors.text.contains("Server stopped: no longer listening, every request in flight answered"), "a clean stop is logged")
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         curl.waitUntilExit()
         let statuses = printed.split(separator: "\n").map { Int($0) ?? -1 }

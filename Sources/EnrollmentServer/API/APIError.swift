@@ -80,6 +80,13 @@ public struct APIError: Error, Sendable, Equatable {
             description: "send a JSON object such as {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}; it is never more than a few dozen bytes")
     }
 
+    /// The client closed the connection before its request's body was complete. Nobody reads
+    /// this answer; its status is for the access log, where a client's abort must not read as
+    /// a malformed request (nginx's 499, "client closed request").
+    static let clientClosed = APIError(
+        HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), code: "client_closed_request",
+        message: "the connection closed before the request was complete", description: "send the whole request")
+
     static func notFound(path: String) -> APIError {
         APIError(
             .notFound, code: "not_found", message: "there is nothing at \(path)",

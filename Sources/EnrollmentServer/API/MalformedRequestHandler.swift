@@ -40,6 +40,9 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var deferred: HTTPParserError?
     /// A parser error went to a route reading its body: close once its answer is out.
     private var closeWhenAnswered = false
+    /// The response being written says `Connection: close` (a 413 for a body declared too
+    /// large, whose bytes the server will not read): once it is out, the server stops writing.
+    private var responseCloses = false
 
     init(logger: Logger) {
         self.logger = logger
@@ -61,12 +64,26 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var ended = false
         switch unwrapOutboundIn(data) {
-        case .head(let head) where head.status.kind != .informational: responseOpen = true
+        case .head(let head) where head.status.kind != .informational:
+            responseOpen = true
+            responseCloses = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
         case .end:
             responseOpen = false
             unanswered = max(unanswered - 1, 0)
             ended = true
         case .head, .body: break
+        }
+        if ended, responseCloses, deferred == nil, !closeWhenAnswered {
+            // Half-close: the client reads the answer and the end of the stream at once, while
+            // whatever it still sends is read and dropped rather than answered with a reset
+            // (which could destroy the answer before the client has read it); its own close,
+            // or the idle timeout, ends the connection.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.cascade(to: promise)
+            context.writeAndFlush(data, promise: written)
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+            return
         }
         guard ended, everythingAnswered, deferred != nil || closeWhenAnswered else {
             context.write(data, promise: promise)
@@ -89,6 +106,17 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
+            return
+        }
+        // The client closed the connection halfway through a request: nothing is answered to
+        // a closed connection, and the log says it was the client's doing (status 499, as
+        // nginx logs it), not a malformed request. A route reading the body learns it from
+        // its read (``APIError/clientClosed``).
+        if case .invalidEOFState = parserError, !(requestOpen && !everythingAnswered) {
+            if !requestOpen {
+                logger.info("client closed the connection in the middle of a request", metadata: ["status": "499"])
+            }
+            context.close(promise: nil)
             return
         }
         if requestOpen {

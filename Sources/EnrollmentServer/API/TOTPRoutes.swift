@@ -289,6 +289,9 @@ struct TOTPRoutes {
         do {
             let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
             return Data(buffer.readableBytesView)
+        } catch HTTPParserError.invalidEOFState {
+            // The client went away halfway through the body: an abort, not bad framing.
+            throw APIError.clientClosed
         } catch is HTTPParserError {
             // A body whose framing cannot be read (a broken chunk, an unknown transfer coding):
             // the connection closes after this answer (MalformedRequestHandler).
