@@ -51,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "ENROLL_NOW is set: the server's clock stands still at \(Timestamps.iso8601(global.clock.now())); every event is recorded at that time and codes are checked against it",
                 hint: "unset ENROLL_NOW unless this is a test")
         }
+        Self.raiseDescriptorLimit(logger: Logger(label: "enrollment.server"))
         let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
         let configuration = ServerConfiguration(
@@ -83,6 +84,24 @@ struct ServeCommand: AsyncParsableCommand {
             Logger(label: "enrollment.server").info("Server stopped: no longer listening, every request in flight answered")
         } catch {
             throw CLIFailure(code: "serve_failed", message: "cannot serve on \(shownHost):\(port) (\(error)); check --host and --port", exitCode: CLIExit.environment)
+        }
+    }
+
+    /// Every connection holds a file descriptor. The soft limit a service manager or shell
+    /// hands down is often 1 024 (systemd's default), far below the hard limit; at the limit new
+    /// connections, /health probes included, wait in the listen queue. As most servers do, the
+    /// soft limit is raised to the hard one (at most 1 048 576), and the start says so.
+    static func raiseDescriptorLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let target = min(limit.rlim_max, 1 << 20)
+        guard limit.rlim_cur < target else { return }
+        let before = limit.rlim_cur
+        limit.rlim_cur = target
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.info("open file limit raised from \(before) to \(target) (one descriptor per connection)")
+        } else {
+            logger.warning("open file limit stays \(before) (one descriptor per connection): \(String(cString: strerror(errno)))")
         }
     }
 

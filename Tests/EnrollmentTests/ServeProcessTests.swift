@@ -448,6 +448,38 @@ struct ServeProcessTests {
         #expect(try workspace.enrollJSON(["status", "abby"]).1["status"] as? String == "none")
     }
 
+    @Test("serve raises its soft open-file limit to the hard one (a connection is a descriptor) and says so at start")
+    func descriptorLimitRaised() throws {
+        var limit = rlimit()
+        try #require(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        let hard = min(limit.rlim_max, 1 << 20)
+        try #require(hard > 300, "this machine's hard limit (\(limit.rlim_max)) leaves nothing to raise")
+        let workspace = try Workspace()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "ulimit -Sn 300; exec \"$0\" serve --port 0 --db \"$1\" --key-file \"$2\"", try Processes.product("enroll"), workspace.database, workspace.keyFile]
+        var environment = ProcessInfo.processInfo.environment
+        environment["ENROLL_JWT_SECRET"] = Self.secret
+        process.environment = environment
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let errors = TextBuffer()
+        Server.collect(err.fileHandleForReading, into: errors)
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !errors.text.contains("Server started") { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(errors.text.contains("open file limit raised from 300 to \(hard) (one descriptor per connection)"), "\(errors.text)")
+        // `enroll serve` execs enroll-server in the same process: its limits are the server's.
+        let limits = try String(contentsOfFile: "/proc/\(process.processIdentifier)/limits", encoding: .utf8)
+        let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+        #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.map(String.init) == "\(hard)", "\(line)")
+    }
+
     @Test("SIGTERM with requests in flight: each gets a whole answer or none, the journal holds exactly the answered ones")
     func gracefulShutdown() throws {
         let workspace = try Workspace()
