@@ -539,34 +539,13 @@ struct RebuildTests {
         }
     }
 
-    /// Holds the write lock of `path` from an sqlite3 process for `seconds`; returns once it is held.
-    func holdWriteLock(_ path: String, seconds: Int) throws -> Process {
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: try Processes.tool("sqlite3", package: "sqlite3"))
-        holder.arguments = [path, "BEGIN IMMEDIATE;", "SELECT 1;", ".shell sleep \(seconds)", "COMMIT;"]
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
-        let probe = try DatabaseQueue(path: path)
-        defer { try? probe.close() }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if (try? probe.inDatabase({ db in try db.execute(sql: "BEGIN IMMEDIATE; COMMIT") })) == nil { return holder }
-            usleep(20_000)
-        }
-        holder.terminate()
-        throw LockNotTaken()
-    }
-
-    struct LockNotTaken: Error {}
-
     @Test("the tool waits --busy-timeout (or ENROLL_BUSY_TIMEOUT) for another writer's lock and names that timeout when it gives up")
     func busyTimeout() throws {
         let workspace = try Workspace()
         try importTraffic(workspace)
         let tool = try Processes.product("rebuild-projections")
-        let holder = try holdWriteLock(workspace.database, seconds: 20)
-        defer { holder.terminate(); holder.waitUntilExit() }
+        let holder = try SQLiteShellTransaction(workspace.database, begin: "BEGIN IMMEDIATE")
+        defer { holder.end() }
 
         for (arguments, environment, seconds) in [(["--busy-timeout", "1"], [:], "1"), ([], ["ENROLL_BUSY_TIMEOUT": "1.5"], "1.5")] {
             let started = Date()

@@ -161,30 +161,8 @@ struct ConcurrencyTests {
         let eventsBefore = try SQLite3.query(workspace.database, "SELECT position, hash FROM events")
 
         // sqlite3 holds the write lock (BEGIN IMMEDIATE) until told to roll back.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: try Processes.tool("sqlite3", package: "sqlite3"))
-        holder.arguments = [workspace.database]
-        let input = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = FileHandle.nullDevice
-        try holder.run()
-        // A busy timeout of its own: a lock held for a moment by a process just ending (a checkpoint
-        // on close) must not make the holder give up before it holds the lock.
-        input.fileHandleForWriting.write(Data(".timeout 10000\nBEGIN IMMEDIATE;\nSELECT 1;\n".utf8))
-        defer {
-            input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
-            try? input.fileHandleForWriting.close()
-            holder.waitUntilExit()
-        }
-        // Wait until the lock is really held (a loaded machine may take a while to start sqlite3).
-        let probeDeadline = Date().addingTimeInterval(30)
-        var locked = false
-        while !locked && Date() < probeDeadline {
-            let probe = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [workspace.database, "BEGIN IMMEDIATE; ROLLBACK;"])
-            locked = probe.status != 0
-            if !locked { Thread.sleep(forTimeInterval: 0.05) }
-        }
-        try #require(locked, "sqlite3 never took the write lock")
+        let writer = try SQLiteShellTransaction(workspace.database, begin: "BEGIN IMMEDIATE")
+        defer { writer.end() }
 
         let started = Date()
         let result = try workspace.enroll(["request", "bob", "--busy-timeout", "1"])

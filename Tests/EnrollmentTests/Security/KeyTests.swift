@@ -197,24 +197,9 @@ struct KeyTests {
     func shreddingNoticeNamesCause() throws {
         let workspace = try Workspace()
         #expect(try workspace.enroll(["request", "alice"]).status == 0)
-        // sqlite3 holds a read transaction (its snapshot keeps the log alive) until told to end it.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: try Processes.tool("sqlite3", package: "sqlite3"))
-        holder.arguments = [workspace.database]
-        let input = Pipe(), output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.run()
-        input.fileHandleForWriting.write(Data(".timeout 10000\nBEGIN;\nSELECT 'reading', count(*) FROM events;\n".utf8))
-        defer {
-            input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
-            try? input.fileHandleForWriting.close()
-            holder.waitUntilExit()
-        }
-        // Its answer arrives once the read transaction holds its snapshot.
-        let answer = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        try #require(answer.hasPrefix("reading"), "sqlite3 answered \(answer)")
-
+        // sqlite3 holds a read transaction: its snapshot keeps the log alive.
+        let reader = try SQLiteShellTransaction(workspace.database)
+        defer { reader.end() }
         let removed = try workspace.enroll(["remove", "alice", "--busy-timeout", "1"])
         #expect(removed.status == 0, "\(removed.stderr)")
         #expect(removed.stderr.contains("the write-ahead log could not be emptied (another connection is reading the database)"), "\(removed.stderr)")
