@@ -20,6 +20,8 @@ public final class EnrollmentService: Sendable {
     public let policy: EnrollmentPolicy
     public let maxAttempts: Int
     let logger: Logger
+    /// Long streams' folded states, between commands (``StreamFoldCache``).
+    let folds = StreamFoldCache()
 
     public init(
         database: EnrollmentDatabase, keyRing: KeyRing?, clock: any EnrollmentClock = SystemClock(),
@@ -426,7 +428,7 @@ public final class EnrollmentService: Sendable {
     /// Folds the stream with its secrets sealed, then opens only those the state still holds
     /// (at most the active and the pending one), not every secret the user was ever issued.
     func load(_ user: String, in db: Database) throws -> AuthenticatorState {
-        var state = AuthenticatorState.initial.evolve(try EventJournal.events(of: user, in: db))
+        var state = try foldStream(user, in: db)
         guard state.active != nil || state.pending != nil else { return state }
         var dataKey = try keyRing?.dataKey(for: user, in: db)
         defer { if dataKey != nil { secureZero(&dataKey!) } }
@@ -441,6 +443,34 @@ public final class EnrollmentService: Sendable {
             open(&pending.credential.secret)
             state.pending = pending
         }
+        return state
+    }
+
+    /// The user's stream folded into their state, secrets sealed. A long stream is folded on
+    /// from where this service last folded it, when the journal still holds that event where it
+    /// was (``StreamFoldCache``); otherwise from the start.
+    func foldStream(_ user: String, in db: Database) throws -> AuthenticatorState {
+        let cached = folds.entry(for: user)
+        var state = cached?.state ?? .initial
+        var position = cached?.position ?? 0
+        // Without a cached state, every row is folded; with one, only if the first row is the
+        // event it was folded to.
+        var continues = cached == nil
+        try EventJournal.events(of: user, from: cached?.state.version ?? 0, in: db) { event, header in
+            if let cached, header.streamVersion == cached.state.version {
+                continues = header.position == cached.position
+                return continues
+            }
+            guard continues else { return false }
+            state = state.evolve(event)
+            position = header.position
+            return true
+        }
+        guard continues else {
+            folds.forget(user)
+            return try foldStream(user, in: db)
+        }
+        if state.version != cached?.state.version { folds.keep(StreamFoldCache.Entry(state: state, position: position), for: user) }
         return state
     }
 

@@ -6,7 +6,7 @@ import Foundation
 /// decomposed (e + ◌́) are equal strings, but two different streams, rows and primary keys in
 /// the database. A fold keyed on `String` would merge the two users into one row; keyed on
 /// this, the projections hold exactly what the journal holds.
-struct BinaryString: Hashable, Comparable {
+struct BinaryString: Hashable, Comparable, Sendable {
     let string: String
 
     init(_ string: String) { self.string = string }

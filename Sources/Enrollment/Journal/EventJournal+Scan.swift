@@ -21,24 +21,21 @@ extension EventJournal {
         return try decodeRows(of: statement, in: db, body)
     }
 
-    /// The events of `stream` in order, decoded the same way (secrets sealed): what a command
-    /// handler folds into the user's state before deciding, on every command. (Not
-    /// ``readStream(_:upTo:in:)``, whose rows also carry the metadata, event id and hash.)
-    static func events(of stream: String, in db: Database) throws -> [EnrollmentEvent] {
+    /// The events of `stream` from stream version `version` on, in order, decoded the same way
+    /// (secrets sealed), handed to `body` until it returns false: what a command handler folds
+    /// into the user's state before deciding, on every command (from version 0: the whole
+    /// stream). Not ``readStream(_:upTo:in:)``, whose rows also carry the metadata, event id and
+    /// hash.
+    static func events(of stream: String, from version: Int64 = 0, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool) throws {
         let statement = try db.cachedStatement(sql: streamSQL)
-        try statement.setArguments([stream])
-        var events: [EnrollmentEvent] = []
-        try decodeRows(of: statement, in: db) { event, _ in
-            events.append(event)
-            return true
-        }
-        return events
+        try statement.setArguments([stream, version])
+        try decodeRows(of: statement, in: db, body)
     }
 
     /// The columns ``decodeRows(of:failure:_:)`` reads, in its order.
     static let scanColumns = "position, stream_id, stream_version, type, schema_version, data, recorded_at"
-    /// Built once: ``events(of:in:)`` runs for every command.
-    private static let streamSQL = "SELECT \(scanColumns) FROM events WHERE stream_id = ? ORDER BY stream_version"
+    /// Built once: ``events(of:from:in:_:)`` runs for every command.
+    private static let streamSQL = "SELECT \(scanColumns) FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version"
 
     /// Steps `statement` (which selects the columns of ``scan(after:limit:in:_:)``) with the
     /// SQLite C API, decoding each row in place, until `body` returns false.

@@ -1,0 +1,43 @@
+import Synchronization
+
+/// The folded states of long streams, kept by a long-running process (a server) between
+/// commands, so that a user whose stream has grown long (thousands of QR codes shown again,
+/// each an event) is not folded from the start on every command: the next command folds only
+/// the events after the one the state was folded to.
+///
+/// A cache, never the truth: an entry is used only when the journal still holds the event it
+/// was folded to, at the same stream version and journal position (so appends by other
+/// processes are folded in, and a journal restored or replaced underneath is folded afresh).
+/// States hold their secrets sealed, as the journal does; they are opened after each load.
+/// Streams shorter than ``minimumEvents`` are not kept: folding them costs less than the
+/// lookup saves.
+final class StreamFoldCache: Sendable {
+    struct Entry: Sendable {
+        /// The state folded up to `state.version`, secrets sealed.
+        var state: AuthenticatorState
+        /// The journal position of the event at `state.version`.
+        var position: Int64
+    }
+
+    static let minimumEvents: Int64 = 64
+    /// Entries kept at most (a few kilobytes each); past it an arbitrary one makes room.
+    static let capacity = 4_096
+
+    private let entries = Mutex<[BinaryString: Entry]>([:])
+
+    func entry(for user: String) -> Entry? {
+        entries.withLock { $0[BinaryString(user)] }
+    }
+
+    func keep(_ entry: Entry, for user: String) {
+        guard entry.state.version >= Self.minimumEvents else { return }
+        entries.withLock { entries in
+            if entries.count >= Self.capacity, entries[BinaryString(user)] == nil { entries.remove(at: entries.startIndex) }
+            entries[BinaryString(user)] = entry
+        }
+    }
+
+    func forget(_ user: String) {
+        _ = entries.withLock { $0.removeValue(forKey: BinaryString(user)) }
+    }
+}
