@@ -296,8 +296,9 @@ struct RevealCommand: ParsableCommand {
         defer { file?.discard() }
         let outcome = try global.reporting {
             // The otpauth URI alone holds the secret in the clear, with no QR code: recorded as
-            // shown as text, as GET /me/totp/secret is.
-            try global.service(create: false).handle(target.envelope(format == .uri ? .revealSecretText : .revealQRCode))
+            // shown as text, as GET /me/totp/secret is. So is `--json` in any format, whose
+            // object carries the URI and draws no QR code.
+            try global.service(create: false).handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode))
         }
         if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
         guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }

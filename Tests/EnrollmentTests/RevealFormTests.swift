@@ -61,7 +61,7 @@ struct RevealFormTests {
         #expect(try SQLite3.query(workspace.database, "SELECT last_revealed_at IS NOT NULL FROM authenticators WHERE user_id = 'alice'") == "1")
     }
 
-    @Test("enroll reveal --format uri is recorded as shown as text, and so is a repeat of its command id; the terminal QR code as before, and the id cannot be repeated as a QR reveal")
+    @Test("enroll reveal --format uri (or --json, which carries the URI) is recorded as shown as text, and so is a repeat of its command id; the terminal QR code as before, and the id cannot be repeated as a QR reveal")
     func commandLineTextReveal() throws {
         let workspace = try Workspace()
         let now = ["ENROLL_NOW": "1764400000"]
@@ -85,8 +85,12 @@ struct RevealFormTests {
         ])
         #expect(try SQLite3.query(workspace.database, "SELECT command FROM commands ORDER BY command").split(separator: "\n")
             == ["RequestEnrollment", "RevealQR", "RevealSecretText", "RevealSecretText"])
+        // --json carries the otpauth URI in any format (no QR code drawn on stdout): text too.
+        let json = try workspace.enroll(["reveal", "alice", "--format", "svg", "--json", "--output", workspace.path("qr.svg")], environment: now)
+        #expect(json.status == 0 && json.stdout.contains("otpauth://"), "\(json.stderr)")
+        #expect(try Self.revealData(workspace.database).last == #"{"shownAs":"text","target":"pending"}"#)
         let reveals = try Self.historyLines(workspace, "alice").filter { $0.contains("QRCodeRevealed") }
-        #expect(reveals.count == 3)
+        #expect(reveals.count == 4)
         #expect(reveals[0].contains("the pending secret shown again as text"), "\(reveals)")
         #expect(reveals[1].contains("helpdesk") && reveals[1].hasSuffix("shown again as text (Base32 or otpauth URI), not as a QR code; command id show-text repeated"), "\(reveals)")
         #expect(reveals[2].hasSuffix("QR code of the pending secret shown again"), "\(reveals)")

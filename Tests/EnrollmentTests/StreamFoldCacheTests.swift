@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import OneTimePassword
 import Testing
 import TestSupport
@@ -59,5 +60,30 @@ struct StreamFoldCacheTests {
         #expect(try server.load("long") == (try service(workspace).load("long")))
         let moved = Int64(try SQLite3.query(workspace.database, "SELECT position FROM events WHERE stream_id = 'long' AND stream_version = 82"))
         #expect(moved != nil && server.folds.entry(for: "long")?.position == moved, "kept again from the refold")
+    }
+
+    @Test("a journal rewritten underneath with every hash recomputed (a forger's edit of an earlier event) is folded from the start: the kept fold is checked against the chained hash")
+    func rewrittenWithHashesRecomputed() throws {
+        let workspace = try Workspace()
+        let server = try service(workspace)
+        try longStream(server, user: "long", reveals: 70)
+        #expect(try server.load("long").active?.parameters.digits == 6)
+        #expect(server.folds.entry(for: "long") != nil)
+        // The user's first event now says 8 digits, and every hash from it on is recomputed.
+        var rows: [RecordedEvent] = []
+        _ = try JournalArchive.export(from: server.database.writer) { line in
+            rows.append(try JournalArchive.row(from: line.trimmingCharacters(in: .newlines), number: rows.count + 1))
+        }
+        try #require(rows[0].streamId == "long" && rows[0].data.contains(#""digits":6"#))
+        rows[0].data = rows[0].data.replacingOccurrences(of: #""digits":6"#, with: #""digits":8"#)
+        FixtureTests.rechain(&rows)
+        let editor = try DatabaseQueue(path: workspace.database)
+        try editor.write { db in
+            for row in rows { try db.execute(sql: "UPDATE events SET data = ?, hash = ? WHERE position = ?", arguments: [row.data, Data(row.hash), row.position]) }
+        }
+        try editor.close()
+        let loaded = try server.load("long")
+        #expect(loaded.active?.parameters.digits == 8, "the server folded the rewritten journal, not its kept fold")
+        #expect(loaded == (try service(workspace).load("long")))
     }
 }

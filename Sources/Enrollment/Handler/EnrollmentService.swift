@@ -447,31 +447,32 @@ public final class EnrollmentService: Sendable {
     }
 
     /// The user's stream folded into their state, secrets sealed. A long stream is folded on
-    /// from where this service last folded it, when the journal still holds that event where it
-    /// was (``StreamFoldCache``); otherwise from the start.
+    /// from where this service last folded it, when the journal still holds that event with the
+    /// same chained hash (``StreamFoldCache``); otherwise from the start.
     func foldStream(_ user: String, in db: Database) throws -> AuthenticatorState {
-        let cached = folds.entry(for: user)
+        var cached = folds.entry(for: user)
+        if let entry = cached, try Self.hash(at: entry.position, in: db) != entry.hash {
+            folds.forget(user)
+            cached = nil
+        }
         var state = cached?.state ?? .initial
         var position = cached?.position ?? 0
-        // Without a cached state, every row is folded; with one, only if the first row is the
-        // event it was folded to.
-        var continues = cached == nil
-        try EventJournal.events(of: user, from: cached?.state.version ?? 0, in: db) { event, header in
-            if let cached, header.streamVersion == cached.state.version {
-                continues = header.position == cached.position
-                return continues
-            }
-            guard continues else { return false }
+        try EventJournal.events(of: user, from: state.version + 1, in: db) { event, header in
             state = state.evolve(event)
             position = header.position
             return true
         }
-        guard continues else {
-            folds.forget(user)
-            return try foldStream(user, in: db)
+        if state.version >= StreamFoldCache.minimumEvents, state.version != cached?.state.version, let hash = try Self.hash(at: position, in: db) {
+            folds.keep(StreamFoldCache.Entry(state: state, position: position, hash: hash), for: user)
         }
-        if state.version != cached?.state.version { folds.keep(StreamFoldCache.Entry(state: state, position: position), for: user) }
         return state
+    }
+
+    /// The chained hash stored at `position` (`nil`: no such row).
+    static func hash(at position: Int64, in db: Database) throws -> [UInt8]? {
+        let statement = try db.cachedStatement(sql: "SELECT hash FROM events WHERE position = ?")
+        try statement.setArguments([position])
+        return try RowReader.first(statement, in: db) { $0.bytes(0) }
     }
 
     func decode(_ rows: [RecordedEvent], stream: String, in db: Database) throws -> [(EnrollmentEvent, RecordedEvent)] {

@@ -5,9 +5,11 @@ import Synchronization
 /// each an event) is not folded from the start on every command: the next command folds only
 /// the events after the one the state was folded to.
 ///
-/// A cache, never the truth: an entry is used only when the journal still holds the event it
-/// was folded to, at the same stream version and journal position (so appends by other
-/// processes are folded in, and a journal restored or replaced underneath is folded afresh).
+/// A cache, never the truth: an entry is used only when the journal still holds, at the
+/// position of the event it was folded to, the same chained hash. That hash covers every row up
+/// to it (``HashChain``), so the user's events up to there are the ones folded: appends by other
+/// processes are folded in on top, and a journal restored or rewritten underneath (even with
+/// its hashes recomputed) is folded from the start.
 /// States hold their secrets sealed, as the journal does; they are opened after each load.
 /// Streams shorter than ``minimumEvents`` are not kept: folding them costs less than the
 /// lookup saves.
@@ -15,8 +17,9 @@ final class StreamFoldCache: Sendable {
     struct Entry: Sendable {
         /// The state folded up to `state.version`, secrets sealed.
         var state: AuthenticatorState
-        /// The journal position of the event at `state.version`.
+        /// The journal position of the event at `state.version`, and its chained hash.
         var position: Int64
+        var hash: [UInt8]
     }
 
     static let minimumEvents: Int64 = 64
