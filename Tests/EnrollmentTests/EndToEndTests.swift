@@ -353,7 +353,7 @@ struct EndToEndTests {
         // --version names the schemas that errors about "a newer version of enroll" refer to.
         for tool in ["enroll", "rebuild-projections"] {
             let version = try Processes.run(try Processes.product(tool), ["--version"])
-            #expect(version.status == 0 && version.stdout.contains("journal schema v3-command-arguments; projections authenticators v2, enrollment_activity v2"), "\(tool): \(version.stdout) \(version.stderr)")
+            #expect(version.status == 0 && version.stdout.contains("journal schema v3-command-arguments; projections authenticators v3, enrollment_activity v2"), "\(tool): \(version.stdout) \(version.stderr)")
         }
         // A script passing the same options to every command keeps working.
         let audit = try workspace.enroll(["audit", "--key-file", workspace.keyFile, "--durability", "NORMAL", "--lock-minutes", "5"])
@@ -403,6 +403,19 @@ struct EndToEndTests {
         #expect(try workspace.enroll(["request", "hank"], environment: ["ENROLL_NOW": "\(late)"]).status == 0)
         let again = try workspace.enroll(["status", "hank"], environment: ["ENROLL_NOW": "\(late)"])
         #expect(again.stdout.contains("status: pending") && !again.stdout.contains("expired"), "\(again.stdout)")
+    }
+
+    @Test("status counts wrong codes as the lock does: a new request keeps the streak, so status and the next refusal agree on the attempts left")
+    func streakAcrossRequests() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "fay"]).status == 0)
+        #expect(try workspace.enroll(["confirm", "fay", "000000"]).stderr.contains("4 attempts left"))
+        #expect(try workspace.enroll(["request", "fay"]).status == 0)
+        let (_, status) = try workspace.enrollJSON(["status", "fay"])
+        #expect(status["failedAttempts"] as? Int == 1 && status["remainingAttempts"] as? Int == 4, "\(status)")
+        let next = try workspace.enroll(["confirm", "fay", "000000"])
+        #expect(next.stderr.contains("3 attempts left"), "\(next.stderr)")
+        #expect(try workspace.enroll(["verify"]).status == 0, "the stored projection is the one a fold of the journal gives")
     }
 
     @Test("the key file is created with mode 0600, and a wrong key file is refused with exit 3")

@@ -46,8 +46,8 @@ struct AuthenticatorRow: Hashable {
             pendingExpiresAt = issued.expiresAt
             requestedAt = time
             activatedAt = nil
-            failedAttempts = 0
-            remainingAttempts = nil
+            // The streak of wrong codes goes on across a new request, as the decider counts it
+            // (a new secret must not clear the way to a lock).
         case .secretRegenerated(let issued):
             replacementPending = true
             pending = Issued(issued)

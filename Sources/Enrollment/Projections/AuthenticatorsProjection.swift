@@ -5,8 +5,10 @@ import OneTimePassword
 /// and the API's reads show. The fold is ``AuthenticatorsFold`` (over ``AuthenticatorRow``).
 public struct AuthenticatorsProjection: Projection {
     public let name = "authenticators"
-    /// v2 added `remaining_attempts` (from `CodeRejected` v2).
-    public let schemaVersion = 2
+    /// v2 added `remaining_attempts` (from `CodeRejected` v2). v3: a new request keeps the
+    /// streak of wrong codes (`failed_attempts`, `remaining_attempts`), as the decider does;
+    /// v2 cleared it, so `status` said 5 attempts were left where the next wrong code said 3.
+    public let schemaVersion = 3
 
     public init() {}
 
