@@ -397,8 +397,12 @@ struct StatusReport {
             && (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false)
         let status = firstExpired ? AuthenticatorStatus.none : summary.status
         // Once a command has recorded that expiry the row is back to none, but it keeps when the
-        // secret was requested (a removal clears that too): say what became of it.
+        // secret was requested (a removal clears that too): say what became of it. Likewise a
+        // replacement whose expiry was recorded: requested after the active secret's activation,
+        // and no longer pending.
         let expiryRecorded = summary.status == .none && summary.requestedAt != nil
+        let replacementExpiryRecorded = summary.status == .active && !summary.replacementPending
+            && (summary.requestedAt.map { requested in summary.activatedAt.map { requested > $0 } ?? false } ?? false)
         if json {
             Terminal.json([
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
@@ -409,8 +413,8 @@ struct StatusReport {
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
                 "locked": summary.lockedUntil.map { $0 > clock.now() } ?? false,
                 // The expiry is recorded by the next command after it; until then say it is over.
-                "pendingExpired": expiryRecorded || (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false),
-                "requestedAt": expiryRecorded ? summary.requestedAt.map(Timestamps.iso8601) : nil,
+                "pendingExpired": expiryRecorded || replacementExpiryRecorded || (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false),
+                "requestedAt": expiryRecorded || replacementExpiryRecorded ? summary.requestedAt.map(Timestamps.iso8601) : nil,
                 "failedAttempts": summary.failedAttempts,
                 "remainingAttempts": summary.remainingAttempts,
             ])
@@ -436,6 +440,9 @@ struct StatusReport {
         }
         if expiryRecorded, let requested = summary.requestedAt {
             lines.append("the secret requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; request again for a new QR code")
+        }
+        if replacementExpiryRecorded, let requested = summary.requestedAt {
+            lines.append("the replacement requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; the active secret stays in use (regenerate for a new one)")
         }
         if let until = summary.lockedUntil {
             // The unlock is recorded by the next command after the lock's end; until then say it is over.

@@ -192,7 +192,7 @@ struct EndToEndTests {
         #expect(status.contains("algorithm: SHA256  digits: 8  period: 30 s") && status.contains("issuer: ACME"), "\(status)")
     }
 
-    @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one")
+    @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one, and status says the replacement expired")
     func abandonedRegenerate() throws {
         let workspace = try Workspace()
         let now = Int64(Date().timeIntervalSince1970)
@@ -208,6 +208,10 @@ struct EndToEndTests {
         let (_, status) = try workspace.enrollJSON(["status", "erin"], environment: later)
         #expect(status["status"] as? String == "active")
         #expect(status["replacementPending"] as? Bool == false)
+        // The reveal recorded the replacement's expiry; status still says what became of it.
+        #expect(status["pendingExpired"] as? Bool == true && status["requestedAt"] as? String != nil, "\(status)")
+        let text = try workspace.enroll(["status", "erin"], environment: later).stdout
+        #expect(text.contains("the replacement requested at") && text.contains("expired before it was confirmed; the active secret stays in use"), "\(text)")
     }
 
     @Test("refusals exit 1 with their machine code; bad input exits 2 and writes nothing")

@@ -43,6 +43,10 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The response being written says `Connection: close` (a 413 for a body declared too
     /// large, whose bytes the server will not read): once it is out, the server stops writing.
     private var responseCloses = false
+    /// The response being written is a 499, an answer for the log only (``APIError/clientClosed``):
+    /// it is dropped, and the connection closed, rather than sent to a client that stopped
+    /// sending halfway (one that only half-closed could still read it).
+    private var droppingResponse = false
 
     init(logger: Logger) {
         self.logger = logger
@@ -62,6 +66,12 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .head(let head) = unwrapOutboundIn(data), head.status.code == APIError.clientClosed.status.code { droppingResponse = true }
+        if droppingResponse {
+            if case .end = unwrapOutboundIn(data) { context.close(promise: nil) }
+            promise?.succeed()
+            return
+        }
         var ended = false
         switch unwrapOutboundIn(data) {
         case .head(let head) where head.status.kind != .informational:
