@@ -259,7 +259,7 @@ struct TOTPActionTests {
         }
     }
 
-    @Test("a first secret not validated within its lifetime: VALIDATE is 409 enrollment_expired, status says expired")
+    @Test("a first secret not validated within its lifetime: VALIDATE is 409 enrollment_expired, status says expired, before and after the expiry is recorded, until a new INIT")
     func expired() async throws {
         let harness = try await Harness()
         let token = try await harness.token("alice", lifetime: 7200)
@@ -272,6 +272,16 @@ struct TOTPActionTests {
             let response = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now()))
             #expect(response.status == .conflict)
             #expect(response["code"] == "enrollment_expired")
+            // That VALIDATE recorded the expiry; the answers stay the same until a new INIT.
+            let after = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(after["status"] == "none" && after.object["pendingExpired"] as? Bool == true, "\(after.object)")
+            let again = try await client.action("VALIDATE", token: token, code: "123456")
+            #expect(again.status == .conflict && again["code"] == "enrollment_expired", "\(again.object)")
+            let secret = try await client.request(.get, Client.totp + "/secret", token: token)
+            #expect(secret.status == .conflict && secret["code"] == "enrollment_expired", "\(secret.object)")
+            #expect(try await client.action("INIT", token: token).status == .ok)
+            let fresh = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(fresh["status"] == "pending" && fresh.object["pendingExpired"] as? Bool == false, "\(fresh.object)")
         }
     }
 }

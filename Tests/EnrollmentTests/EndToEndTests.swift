@@ -398,7 +398,11 @@ struct EndToEndTests {
         #expect(out["reason"] as? String == "enrollment_expired")
         #expect(result.stderr.contains("request again"))
 
-        // That refusal recorded the expiry; status still says what became of the request.
+        // That refusal recorded the expiry; a command for the expired secret still learns it expired.
+        let (second, secondJSON) = try workspace.enrollJSON(["confirm", "hank", "123456"], environment: ["ENROLL_NOW": "\(late)"])
+        #expect(second.status == 1 && secondJSON["reason"] as? String == "enrollment_expired", "\(second.stdout)")
+        #expect(try workspace.enrollJSON(["reveal", "hank"], environment: ["ENROLL_NOW": "\(late)"]).1["error"] as? String == "enrollment_expired")
+        // Status still says what became of the request.
         let status = try workspace.enroll(["status", "hank"], environment: ["ENROLL_NOW": "\(late)"])
         #expect(status.stdout.contains("status: none") && status.stdout.contains("expired before it was confirmed; request again"), "\(status.stdout)")
         let (_, statusJSON) = try workspace.enrollJSON(["status", "hank"], environment: ["ENROLL_NOW": "\(late)"])

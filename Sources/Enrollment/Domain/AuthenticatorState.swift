@@ -44,6 +44,10 @@ public struct AuthenticatorState: Sendable, Hashable {
     public var lockedUntil: UnixTime?
     /// The stream version this state reflects (0: no events).
     public var version: Int64 = 0
+    /// A first secret expired unconfirmed and nothing was issued since: what was asked of it
+    /// is refused as `enrollment_expired` (not `not_enrolled`), and status says it expired,
+    /// before and after a command records the expiry alike.
+    public var firstSecretExpired = false
 
     public static let initial = AuthenticatorState()
 
@@ -70,6 +74,7 @@ public struct AuthenticatorState: Sendable, Hashable {
         case .enrollmentRequested(let issued):
             next.pending = PendingCredential(credential: Credential(issued), expiresAt: issued.expiresAt, isReplacement: false)
             next.active = nil
+            next.firstSecretExpired = false
         case .secretRegenerated(let issued):
             next.pending = PendingCredential(credential: Credential(issued), expiresAt: issued.expiresAt, isReplacement: true)
         case .authenticatorActivated(let activated):
@@ -83,8 +88,9 @@ public struct AuthenticatorState: Sendable, Hashable {
             next.lockedUntil = nil
         case .codeRejected(let rejected):
             next.failedAttempts = rejected.failedAttempts
-        case .pendingSecretExpired:
+        case .pendingSecretExpired(let expired):
             next.pending = nil
+            if !expired.replacement { next.firstSecretExpired = true }
         case .qrCodeRevealed:
             break
         case .confirmationLocked(let locked):

@@ -18,11 +18,11 @@ public enum EnrollmentDecider {
             events.append(event)
             state = state.evolve(event)
         }
-        var expiredFirstEnrollment = false
         if let pending = state.pending, context.now >= pending.expiresAt {
-            expiredFirstEnrollment = !pending.isReplacement
             record(.pendingSecretExpired(PendingSecretExpired(replacement: pending.isReplacement, expiredAt: pending.expiresAt)))
         }
+        // Now or recorded earlier: a command for the expired first secret learns it expired.
+        let expiredFirstEnrollment = state.firstSecretExpired
         if let until = state.lockedUntil, context.now >= until {
             record(.confirmationUnlocked(ConfirmationUnlocked(lockNumber: state.lockCount)))
         }

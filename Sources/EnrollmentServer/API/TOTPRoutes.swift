@@ -202,7 +202,8 @@ struct TOTPRoutes {
                     .conflict, code: "no_pending_secret", message: "the secret is shown as text only while it awaits its first code",
                     description: "use {\"action\": \"VIEW\"} to see the QR code, or REFRESH for a new secret")
             }
-            throw APIError.rejection(.notEnrolled, now: engine.now)
+            let expired = state.firstSecretExpired || state.pending != nil
+            throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now)
         }
         // Recorded as the eye icon is, saying it was shown as text: showing a secret belongs in the audit.
         let outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil)
@@ -416,7 +417,7 @@ struct StatusResponse: Encodable {
 
     init(state: AuthenticatorState, now: UnixTime) {
         let livePending = state.pending.flatMap { $0.expiresAt > now ? $0 : nil }
-        pendingExpired = state.pending != nil && livePending == nil
+        pendingExpired = (state.pending != nil && livePending == nil) || state.firstSecretExpired
         status = state.active != nil ? "active" : (livePending != nil ? "pending" : "none")
         replacementPending = livePending?.isReplacement ?? false
         digits = (livePending?.credential ?? state.active)?.parameters.digits
