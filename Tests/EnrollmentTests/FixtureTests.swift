@@ -315,13 +315,9 @@ struct FixtureTests {
         try Self.write(Array(rows.dropLast()), to: honest)
         #expect(try workspace.enroll(["import", honest, "--db", workspace.path("honest.sqlite")]).status == 0)
 
-        let result = try workspace.enroll(["import", path, "--db", workspace.path("forged.sqlite")])
-        #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("line 41 (position 41): ConfirmationUnlocked could not have followed the events before it in \(first.streamId)'s stream (confirmation is not locked)"), "\(result.stderr)")
-        #expect(result.stderr.split(separator: "\n").count == 1)
-        let forgedDatabase = workspace.path("forged.sqlite")
-        let kept = FileManager.default.fileExists(atPath: forgedDatabase) ? try eventCount(forgedDatabase) : 0
-        #expect(kept == 0)
+        try Self.expectImportRefused(
+            path, in: workspace,
+            naming: "line 41 (position 41): ConfirmationUnlocked could not have followed the events before it in \(first.streamId)'s stream (confirmation is not locked)")
     }
 
     @Test("an import whose event data carries a member its type does not have (a forged lockedUntil beside until), chain recomputed, is refused naming the line and member (exit 2), nothing imported")
@@ -337,13 +333,9 @@ struct FixtureTests {
         let workspace = try Workspace()
         let path = workspace.path("forged.jsonl")
         try Self.write(rows, to: path)
-        let result = try workspace.enroll(["import", path, "--db", workspace.path("forged.sqlite")])
-        #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("line \(index + 1) is not a journal row (its ConfirmationLocked data has a member 'lockedUntil' that no ConfirmationLocked has)"), "\(result.stderr)")
-        #expect(result.stderr.split(separator: "\n").count == 1)
-        let forged = workspace.path("forged.sqlite")
-        let kept = FileManager.default.fileExists(atPath: forged) ? try eventCount(forged) : 0
-        #expect(kept == 0)
+        try Self.expectImportRefused(
+            path, in: workspace,
+            naming: "line \(index + 1) is not a journal row (its ConfirmationLocked data has a member 'lockedUntil' that no ConfirmationLocked has)")
     }
 
     /// What a forger does after editing rows: every hash computed again from the first row.
@@ -360,8 +352,20 @@ struct FixtureTests {
         try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// `enroll import FILE` into a new database is refused as bad input (exit 2) with one line
+    /// naming `reason`, and nothing is imported.
+    static func expectImportRefused(_ file: String, in workspace: Workspace, naming reason: String, _ label: String = "") throws {
+        let database = workspace.path("forged.sqlite")
+        let result = try workspace.enroll(["import", file, "--db", database])
+        #expect(result.status == 2, "\(label)\(result.stderr)")
+        #expect(result.stderr.contains(reason), "\(label)\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        let kept = FileManager.default.fileExists(atPath: database) ? try eventCount(database) : 0
+        #expect(kept == 0, "\(label)nothing is imported")
+    }
+
     /// Events in the journal of the database at `path`.
-    func eventCount(_ path: String) throws -> Int {
+    static func eventCount(_ path: String) throws -> Int {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }

@@ -451,7 +451,7 @@ public final class EnrollmentService: Sendable {
     /// same chained hash (``StreamFoldCache``); otherwise from the start.
     func foldStream(_ user: String, in db: Database) throws -> AuthenticatorState {
         var cached = folds.entry(for: user)
-        if let entry = cached, try Self.hash(at: entry.position, in: db) != entry.hash {
+        if let entry = cached, try HashChain.storedHash(at: entry.position, in: db) != entry.hash {
             folds.forget(user)
             cached = nil
         }
@@ -462,17 +462,10 @@ public final class EnrollmentService: Sendable {
             position = header.position
             return true
         }
-        if state.version >= StreamFoldCache.minimumEvents, state.version != cached?.state.version, let hash = try Self.hash(at: position, in: db) {
+        if state.version >= StreamFoldCache.minimumEvents, state.version != cached?.state.version, let hash = try HashChain.storedHash(at: position, in: db) {
             folds.keep(StreamFoldCache.Entry(state: state, position: position, hash: hash), for: user)
         }
         return state
-    }
-
-    /// The chained hash stored at `position` (`nil`: no such row).
-    static func hash(at position: Int64, in db: Database) throws -> [UInt8]? {
-        let statement = try db.cachedStatement(sql: "SELECT hash FROM events WHERE position = ?")
-        try statement.setArguments([position])
-        return try RowReader.first(statement, in: db) { $0.bytes(0) }
     }
 
     func decode(_ rows: [RecordedEvent], stream: String, in db: Database) throws -> [(EnrollmentEvent, RecordedEvent)] {

@@ -205,10 +205,19 @@ extension HashChain {
     /// Checks an intact journal against an anchor kept outside it; `nil` when it matches.
     public static func check(_ anchor: ChainAnchor, in db: Database) throws -> AnchorMismatch? {
         if anchor.position == 0 { return anchor.hash == genesis ? nil : .rewritten(found: genesis) }
-        guard let stored = try Data.fetchOne(db, sql: "SELECT CAST(hash AS BLOB) FROM events WHERE position = ?", arguments: [anchor.position]) else {
+        guard let stored = try storedHash(at: anchor.position, in: db) else {
             return .shorter(head: try EventJournal.head(in: db))
         }
-        return Array(stored) == anchor.hash ? nil : .rewritten(found: Array(stored))
+        return stored == anchor.hash ? nil : .rewritten(found: stored)
+    }
+
+    /// The chained hash stored at `position` (`nil`: no such row). It covers every row up to
+    /// there, so an equal hash means an unchanged journal up to that position (anchors; a
+    /// service's kept folds, ``StreamFoldCache``).
+    static func storedHash(at position: Int64, in db: Database) throws -> [UInt8]? {
+        let statement = try db.cachedStatement(sql: "SELECT CAST(hash AS BLOB) FROM events WHERE position = ?")
+        try statement.setArguments([position])
+        return try RowReader.first(statement, in: db) { $0.bytes(0) }
     }
 
     static let diagnosisWindow = 64
