@@ -32,34 +32,55 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A non-ASCII demo user: the page must show the token's UTF-8 'sub' as it is.
-"$binary" serve --demo --demo-user 'josé' --port 0 --db "$work/enrollment.sqlite" --key-file "$work/enrollment.key" \
-  >"$work/stdout" 2>"$work/server.log" &
-server=$!
-for _ in $(seq 1 200); do
-  grep -q '^Open ' "$work/stdout" && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; echo "enroll serve exited early" >&2; exit 1; }
-  sleep 0.1
-done
-url="$(sed -n 's/^Open //p' "$work/stdout")"
-[ -n "$url" ] || { echo "enroll serve printed no page address" >&2; exit 1; }
-echo "browser test against ${url%%#*}"
-
-status=0
-SE_OFFLINE=true "$venv/bin/python" Tools/browser/myaccount_test.py "$url" --work "$work" "${screenshot[@]}" || status=$?
+# Starts `enroll serve --demo` with the given options on a free port and a fresh database in
+# $work/$1; sets $server and $url.
+start_server() {
+  local dir="$work/$1"; shift
+  mkdir -p "$dir"
+  "$binary" serve --demo --port 0 --db "$dir/enrollment.sqlite" --key-file "$dir/enrollment.key" "$@" \
+    >"$dir/stdout" 2>>"$work/server.log" &
+  server=$!
+  for _ in $(seq 1 200); do
+    grep -q '^Open ' "$dir/stdout" && break
+    kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; echo "enroll serve exited early" >&2; exit 1; }
+    sleep 0.1
+  done
+  url="$(sed -n 's/^Open //p' "$dir/stdout")"
+  [ -n "$url" ] || { echo "enroll serve printed no page address" >&2; exit 1; }
+  echo "browser test against ${url%%#*}"
+}
 
 # Graceful shutdown: SIGTERM, then a clean exit.
-kill -TERM "$server"
-exit_code=0
-wait "$server" || exit_code=$?
-server=""
-if [ "$exit_code" -ne 0 ]; then echo "FAILED: enroll serve exited $exit_code after SIGTERM" >&2; status=1; fi
+stop_server() {
+  kill -TERM "$server"
+  local exit_code=0
+  wait "$server" || exit_code=$?
+  server=""
+  if [ "$exit_code" -ne 0 ]; then echo "FAILED: enroll serve exited $exit_code after SIGTERM" >&2; status=1; fi
+}
+
+# A non-ASCII demo user: the page must show the token's UTF-8 'sub' as it is.
+start_server walkthrough --demo-user 'josé'
+status=0
+SE_OFFLINE=true "$venv/bin/python" Tools/browser/myaccount_test.py "$url" --work "$work" "${screenshot[@]}" || status=$?
+stop_server
+tokens=("${url##*#token=}")
+
+# Nearly the longest names a server takes: a 256-byte user id and an issuer of 110 'é' give a
+# 2 186-byte otpauth URI, a QR code of version 40 (185 modules with its quiet zone), which the
+# page must still draw large enough to scan.
+issuer="$(printf 'é%.0s' $(seq 1 110))"
+start_server dense --demo-user "$(printf 'é%.0s' $(seq 1 128))" --issuer "$issuer"
+SE_OFFLINE=true "$venv/bin/python" Tools/browser/myaccount_test.py "$url" --work "$work" --dense "$issuer" || status=$?
+stop_server
+tokens+=("${url##*#token=}")
 
 # The access log has every request, and no token.
-token="${url##*#token=}"
-if grep -qF "$token" "$work/server.log" || grep -qF "${token##*.}" "$work/server.log"; then
-  echo "FAILED: the server log contains the token" >&2; status=1
-fi
+for token in "${tokens[@]}"; do
+  if grep -qF "$token" "$work/server.log" || grep -qF "${token##*.}" "$work/server.log"; then
+    echo "FAILED: the server log contains the token" >&2; status=1
+  fi
+done
 if [ -s "$work/secrets.txt" ] && grep -qF -f "$work/secrets.txt" "$work/server.log"; then
   echo "FAILED: the server log contains a secret" >&2; status=1
 fi

@@ -163,9 +163,15 @@ struct QRDisplayOptions: ParsableArguments {
     }
 
     /// The code for this terminal: glyphs are painted in the text colour, so on a dark background
-    /// they draw the light modules, and on a light one the dark modules.
-    func terminalString(_ qr: QRCode) -> String {
-        qr.terminalString(invert: background == .dark)
+    /// they draw the light modules, and on a light one the dark modules. A terminal narrower
+    /// than the code wraps its lines, and no app can scan that: a warning says what to do.
+    func terminalString(_ qr: QRCode, user: String) -> String {
+        if let columns = Terminal.columns, columns < qr.sideWithQuietZone {
+            Terminal.warning(
+                "the QR code is \(qr.sideWithQuietZone) columns wide but the terminal has \(columns), so its lines wrap and it cannot be scanned",
+                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal \(user) --format png --output FILE`, or type the secret from the URI below into the app")
+        }
+        return qr.terminalString(invert: background == .dark)
     }
 }
 
@@ -183,7 +189,7 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display:
         return
     }
     let qr = try QRCode(encoding: uri)
-    Terminal.line(display.terminalString(qr))
+    Terminal.line(display.terminalString(qr, user: outcome.user))
     Terminal.line(uri)
     if let pending = outcome.state.pending {
         var hint = "Scan it, then run `enroll confirm \(outcome.user) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
@@ -304,7 +310,7 @@ struct RevealCommand: ParsableCommand {
         guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
         let bytes: [UInt8]
         switch format {
-        case .terminal: bytes = Array((display.terminalString(try QRCode(encoding: uri)) + "\n" + uri + "\n").utf8)
+        case .terminal: bytes = Array((display.terminalString(try QRCode(encoding: uri), user: outcome.user) + "\n" + uri + "\n").utf8)
         case .uri: bytes = Array((uri + "\n").utf8)
         case .svg: bytes = Array(try QRCode(encoding: uri).svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
         case .png: bytes = try QRCode(encoding: uri).png()

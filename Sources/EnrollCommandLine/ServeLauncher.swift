@@ -86,7 +86,7 @@ public struct ServeOptions: ParsableArguments {
         do { _ = try Validation.user(demoUser) } catch { throw ValidationError(error.message) }
         // Every user's QR code must be drawable, the longest user id's too.
         do {
-            try Validation.fitsQRCode(try secretOptions.options(), account: Validation.longestEncodedUser, secretLength: EnrollmentPolicy().secretLength)
+            try Validation.fitsQRCode(try secretOptions.options(), account: Validation.longestEncodedUser)
         } catch InputError.namesTooLong(let bytes, let limit) {
             throw ValidationError("--issuer is too long for a QR code: with a 256-byte user id the otpauth URI would be \(bytes) bytes, more than a QR code holds (\(limit)); use a shorter issuer (in the URI a character other than A-Z, a-z, 0-9, '-', '.', '_' and '~' takes 3 to 12 bytes)")
         }

@@ -92,6 +92,14 @@ public enum Terminal {
     }
 
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+
+    /// The width in columns of the terminal stdout is, or `nil` when stdout is not a terminal
+    /// (or does not say).
+    static var columns: Int? {
+        var size = winsize()
+        guard isTerminal, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
 }
 
 /// A failure the command line reports with a defined exit code.

@@ -93,7 +93,7 @@ public struct QRCode: Sendable, Equatable {
     }
 
     /// The side of a rendered image in modules: the symbol plus a quiet zone on both sides.
-    var sideWithQuietZone: Int { size + 2 * Self.quietZone }
+    public var sideWithQuietZone: Int { size + 2 * Self.quietZone }
 }
 
 extension QRCode.ErrorCorrection {

@@ -46,6 +46,31 @@ struct EndToEndTests {
         #expect(result.stdout.contains("otpauth://totp/Enrollment:bob?secret="))
     }
 
+    @Test("on a terminal narrower than the QR code, a one-line warning says it cannot be scanned and what to use instead; a wide terminal or a pipe gets none")
+    func terminalTooNarrow() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "bob"]).status == 0)
+        // A real terminal of a chosen width: util-linux's `script` runs enroll on a pseudo-terminal.
+        let script = try Processes.tool("script", package: "bsdutils")
+        let enroll = try Processes.product("enroll")
+        func reveal(columns: Int) throws -> Processes.Result {
+            try Processes.run(
+                script, ["-qec", "stty cols \(columns) && exec '\(enroll)' reveal bob", "/dev/null"],
+                environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile])
+        }
+        let narrow = try reveal(columns: 40)
+        #expect(narrow.status == 0, "\(narrow.stdout)")
+        let warnings = narrow.stdout.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("enroll: warning:") }
+        #expect(warnings.count == 1, "\(narrow.stdout)")
+        #expect(warnings.first?.contains("the terminal has 40, so its lines wrap and it cannot be scanned") == true, "\(narrow.stdout)")
+        #expect(warnings.first?.contains("enroll reveal bob --format png --output FILE") == true, "\(narrow.stdout)")
+        #expect(narrow.stdout.contains("otpauth://totp/Enrollment:bob?secret="), "the code and the URI are still printed")
+        let wide = try reveal(columns: 200)
+        #expect(wide.status == 0 && !wide.stdout.contains("warning"), "\(wide.stdout)")
+        let piped = try workspace.enroll(["reveal", "bob"], environment: ["COLUMNS": "20"])
+        #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
+    }
+
     @Test("--terminal-background light draws the dark modules as blocks (the rendering QRCodeTests scans on a light terminal); a bad value is exit 2 before anything is recorded")
     func lightTerminal() throws {
         let workspace = try Workspace()
@@ -190,6 +215,26 @@ struct EndToEndTests {
         #expect(try workspace.enroll(["confirm", "nina", code], environment: at(40)).status == 0)
         let status = try workspace.enroll(["status", "nina"], environment: at(41)).stdout
         #expect(status.contains("algorithm: SHA256  digits: 8  period: 30 s") && status.contains("issuer: ACME"), "\(status)")
+    }
+
+    @Test("a new secret is as long as its algorithm's HMAC output (RFC 2104 §3): 20, 32 or 64 bytes; oathtool's code activates each; a regenerate without settings keeps the algorithm and its length")
+    func secretLengthFollowsTheAlgorithm() throws {
+        let workspace = try Workspace()
+        let t0: Int64 = 1_764_400_000
+        // Base32 without padding: 20 bytes are 32 characters, 32 bytes 52, 64 bytes 103.
+        for (algorithm, characters) in [("SHA1", 32), ("SHA256", 52), ("SHA512", 103)] {
+            let user = "len-" + algorithm.lowercased()
+            let (_, json) = try workspace.enrollJSON(["request", user, "--algorithm", algorithm], environment: ["ENROLL_NOW": "\(t0)"])
+            let uri = try #require(json["otpauthURI"] as? String)
+            let secret = try #require(secretParameter(of: uri))
+            #expect(secret.count == characters, "\(algorithm): \(secret)")
+            let code = try Oathtool.code(base32Secret: secret, at: t0 + 5, algorithm: algorithm)
+            #expect(try workspace.enroll(["confirm", user, code], environment: ["ENROLL_NOW": "\(t0 + 5)"]).status == 0, "\(algorithm)")
+            let (_, regenerated) = try workspace.enrollJSON(["regenerate", user], environment: ["ENROLL_NOW": "\(t0 + 40)"])
+            let newURI = try #require(regenerated["otpauthURI"] as? String)
+            let replacement = try #require(secretParameter(of: newURI))
+            #expect(replacement.count == characters && replacement != secret, "\(algorithm): \(replacement)")
+        }
     }
 
     @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one, and status says the replacement expired")

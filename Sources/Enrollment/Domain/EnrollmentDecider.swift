@@ -43,8 +43,7 @@ public enum EnrollmentDecider {
                 return refuse(state.pending != nil ? .nothingToReplace : .notEnrolled)
             }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
-            let options = options ?? EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
-            record(.secretRegenerated(issue(secret, options, context)))
+            record(.secretRegenerated(issue(secret, options ?? Self.options(of: active), context)))
 
         case .revealQRCode, .revealSecretText:
             guard let role = state.currentRole else {
@@ -122,6 +121,22 @@ public enum EnrollmentDecider {
             return Decision(events: events, rejection: .invalidCode(remainingAttempts: limit - failures))
         }
         return Decision(events: events, rejection: reason)
+    }
+
+    /// The names and parameters a command that issues a secret issues it with: a request's own,
+    /// a regenerate's own or else the active secret's. `nil` for a command that issues none, or
+    /// a regenerate with nothing active (which is refused). The handler asks, to make a secret
+    /// of the right length (``EnrollmentPolicy/secretLength(for:)``) before deciding.
+    public static func issuingOptions(for command: EnrollmentCommand, state: AuthenticatorState) -> EnrollmentOptions? {
+        switch command {
+        case .requestEnrollment(let options): options
+        case .regenerateSecret(let options): options ?? state.active.map(Self.options(of:))
+        default: nil
+        }
+    }
+
+    private static func options(of active: Credential) -> EnrollmentOptions {
+        EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
     }
 
     private static func issue(_ secret: Secret, _ options: EnrollmentOptions, _ context: DecisionContext) -> SecretIssued {

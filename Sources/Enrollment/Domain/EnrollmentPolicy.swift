@@ -7,12 +7,19 @@ public struct EnrollmentPolicy: Sendable, Hashable {
     public var pendingLifetime: Int64 = 600
     public var maxFailedAttempts = 5
     public var lockDuration: Int64 = 900
-    public var secretLength = 20
     public var verifier = TOTPVerifier(window: 1)
 
     public init() {}
 
     public static let `default` = EnrollmentPolicy()
+
+    /// How many random bytes a new secret for `algorithm` gets: the hash's output length, 20
+    /// bytes for SHA-1 (RFC 4226 §4 R6 recommends 160 bits), 32 for SHA-256 and 64 for SHA-512
+    /// (RFC 2104 §3 strongly discourages an HMAC key shorter than the output; RFC 6238
+    /// Appendix B's seeds have these lengths). A longer secret only makes the QR code denser.
+    public static func secretLength(for algorithm: Digest) -> Int {
+        algorithm.byteCount
+    }
 
     /// The longest first lock an operator may set (`--lock-minutes` at most 10 080: a week).
     public static let longestLockDuration: Int64 = 10_080 * 60

@@ -54,7 +54,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidActor(let reason):
             "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave out --actor to record the user as the actor"
         case .invalidIssuer(let reason): "invalid issuer: \(reason); use 1 to 128 printable characters without ':', and no space at either end"
-        case .invalidAccount(let reason): "invalid account name: \(reason); use 1 to 256 printable characters without ':', and no space at either end"
+        case .invalidAccount(let reason): "invalid account name: \(reason); use 1 to 256 bytes of printable UTF-8 without ':', and no space at either end"
         case .invalidDigits(let digits): "digits must be 6, 7 or 8, not \(digits); pass --digits 6, 7 or 8"
         case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
@@ -127,7 +127,7 @@ public enum Validation {
         if issuer.contains(":") { throw .invalidIssuer("it contains ':', which separates issuer and account in the QR code's label") }
         if let account = options.account {
             if account.isEmpty { throw .invalidAccount("it is empty") }
-            if account.utf8.count > 256 { throw .invalidAccount("it is too long") }
+            if account.utf8.count > 256 { throw .invalidAccount("it is \(account.utf8.count) bytes long") }
             try printable(account, label: "it", error: InputError.invalidAccount)
             try untrimmed(account, error: InputError.invalidAccount)
             if account.contains(":") { throw .invalidAccount("it contains ':'") }
@@ -145,9 +145,10 @@ public enum Validation {
     /// are limited in characters, but percent-encoding makes a character up to 12 bytes (an emoji
     /// in both the label and the `issuer` parameter), so long non-ASCII names could otherwise
     /// issue a secret whose QR code can never be drawn.
-    public static func fitsQRCode(_ options: EnrollmentOptions, account: String, secretLength: Int) throws(InputError) {
+    public static func fitsQRCode(_ options: EnrollmentOptions, account: String) throws(InputError) {
         // Percent-encoding at most triples a name's bytes; the rest of the URI is under 150 bytes
         // plus the Base32 secret. Names far below the limit (nearly all) need no URI built.
+        let secretLength = EnrollmentPolicy.secretLength(for: options.parameters.algorithm)
         let bound = 6 * options.issuer.utf8.count + 3 * (options.account ?? account).utf8.count + 150 + 2 * secretLength
         if bound <= qrCodeCapacity { return }
         let uri = OTPAuthURI(

@@ -176,10 +176,10 @@ public final class EnrollmentService: Sendable {
         _ = try Validation.commandId(envelope.commandId)
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
         if case .requestEnrollment(let options) = envelope.command {
-            try Validation.fitsQRCode(try Validation.options(options), account: user, secretLength: policy.secretLength)
+            try Validation.fitsQRCode(try Validation.options(options), account: user)
         }
         if case .regenerateSecret(let options?) = envelope.command {
-            try Validation.fitsQRCode(try Validation.options(options), account: user, secretLength: policy.secretLength)
+            try Validation.fitsQRCode(try Validation.options(options), account: user)
         }
         guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
         return (user, keyRing)
@@ -202,11 +202,17 @@ public final class EnrollmentService: Sendable {
         let now = clock.now()
         var fresh: Secret?
         if envelope.command.needsFreshSecret {
-            do { fresh = try secrets.makeSecret(byteCount: policy.secretLength) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
+            // As long as the algorithm's output (a regenerate without options keeps the active
+            // secret's algorithm, which an older release may have issued shorter: its names must
+            // still fit a QR code with the longer secret).
+            let options = EnrollmentDecider.issuingOptions(for: envelope.command, state: state)
+            if case .regenerateSecret(nil) = envelope.command, let options { try Validation.fitsQRCode(options, account: user) }
+            let length = EnrollmentPolicy.secretLength(for: options?.parameters.algorithm ?? .sha1)
+            do { fresh = try secrets.makeSecret(byteCount: length) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
             // A secret source given by the embedding code must give what was asked: a shorter
             // secret would be issued as if it were the policy's (RFC 4226 §4: at least 128 bits).
-            if let fresh, fresh.bytes.count != policy.secretLength {
-                throw StoreError.sqlite("the secret source gave \(fresh.bytes.count) bytes where \(policy.secretLength) were asked for; fix the SecretSource")
+            if let fresh, fresh.bytes.count != length {
+                throw StoreError.sqlite("the secret source gave \(fresh.bytes.count) bytes where \(length) were asked for; fix the SecretSource")
             }
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)

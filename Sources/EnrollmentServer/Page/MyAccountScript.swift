@@ -143,7 +143,14 @@ extension MyAccountPage {
             const svg = new DOMParser().parseFromString(data.qrCodeSvg || '', 'image/svg+xml').documentElement;
             const qr = $('qr');
             qr.textContent = '';
-            if (svg && svg.nodeName.toLowerCase() === 'svg') qr.appendChild(document.importNode(svg, true));
+            if (svg && svg.nodeName.toLowerCase() === 'svg') {
+              const image = document.importNode(svg, true);
+              // At least 4 pixels a module (the viewBox counts modules): long names make a denser
+              // code, which a camera cannot read at the size of a short one. CSS caps it at the panel.
+              const modules = image.viewBox && image.viewBox.baseVal ? image.viewBox.baseVal.width : 0;
+              image.style.width = Math.max(264, 4 * modules) + 'px';
+              qr.appendChild(image);
+            }
             const awaitingCode = data.status === 'pending' || data.replacementPending;
             shownExpiresAt = awaitingCode ? data.expiresAt : null;
             digits = data.digits || 6;
