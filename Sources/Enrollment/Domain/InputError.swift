@@ -12,6 +12,8 @@ public enum InputError: Error, Sendable, Hashable {
     case invalidPeriod(Int)
     case invalidAlgorithm(String)
     case invalidCommandId(String)
+    /// A correlation id given by the embedding code (recorded in each event's metadata).
+    case invalidCorrelationId(String)
     /// A command id already used for another command or user: replaying the first outcome
     /// would answer a different question.
     case commandIdReused(id: String, command: String, user: String)
@@ -39,6 +41,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod: "invalid_period"
         case .invalidAlgorithm: "invalid_algorithm"
         case .invalidCommandId: "invalid_command_id"
+        case .invalidCorrelationId: "invalid_correlation_id"
         case .commandIdReused: "command_id_reused"
         case .commandIdArgumentsDiffer: "command_id_arguments_differ"
         case .commandIdSpent: "command_id_spent"
@@ -59,6 +62,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
+        case .invalidCorrelationId(let reason): "invalid correlation id: \(reason); use 1 to 256 bytes of printable UTF-8"
         case .commandIdReused(let id, let command, let user):
             "command id '\(Validation.excerpt(id))' was already used for \(command) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
         case .commandIdArgumentsDiffer(let id, let command):
@@ -169,6 +173,15 @@ public enum Validation {
     public static func commandId(_ id: String) throws(InputError) -> String {
         guard !id.isEmpty, id.utf8.count <= 128 else { throw .invalidCommandId("it must be 1 to 128 characters") }
         guard id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .invalidCommandId("it contains spaces, control or non-ASCII characters") }
+        return id
+    }
+
+    /// A correlation id (a request id, a trace id): recorded and exported, so no control
+    /// characters that could forge lines where it is printed.
+    public static func correlationId(_ id: String) throws(InputError) -> String {
+        if id.isEmpty { throw .invalidCorrelationId("it is empty") }
+        if id.utf8.count > maxUserBytes { throw .invalidCorrelationId("it is \(id.utf8.count) bytes long") }
+        try printable(id, label: "it", error: InputError.invalidCorrelationId)
         return id
     }
 

@@ -174,6 +174,7 @@ public final class EnrollmentService: Sendable {
         // as for a user id (the command line checks `--actor` the same way).
         _ = try Validation.actor(envelope.actor)
         _ = try Validation.commandId(envelope.commandId)
+        if let correlation = envelope.correlationId { _ = try Validation.correlationId(correlation) }
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
         if case .requestEnrollment(let options) = envelope.command {
             try Validation.fitsQRCode(try Validation.options(options), account: user)

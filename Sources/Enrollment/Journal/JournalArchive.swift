@@ -1,4 +1,5 @@
 import Foundation
+import CryptoPrimitives
 import GRDB
 
 /// Why an import was refused. Nothing is written when any line is refused.
@@ -107,17 +108,28 @@ public enum JournalArchive {
     struct EventMembers {
         private var known: [String: Set<String>] = [:]
 
-        /// The first member of `data` that `event`'s type does not have, if any. (Older schema
-        /// versions only lack members the current one writes.)
-        mutating func unknown(in data: String, of event: EnrollmentEvent) -> String? {
+        /// Why `data`, decoded as `event`, is not what the engine writes, if so: a member its
+        /// type does not have (older schema versions only lack members the current one writes),
+        /// or a sealed secret that is no AES-256-GCM box (readers would take it for a forgotten
+        /// secret).
+        mutating func problem(in data: String, of event: EnrollmentEvent) -> String? {
             guard case .object(let object)? = try? JSONValue.parse(data) else { return nil }
             let type = event.type.rawValue
+            if let sealed = object["sealedSecret"] {
+                // nonce, tag, and a secret of at least 16 bytes (RFC 4226 §4).
+                let least = AESGCM.nonceByteCount + AESGCM.tagByteCount + 16
+                guard case .string(let text) = sealed, let box = Data(base64Encoded: text), box.count >= least else {
+                    return "its \(type) data's sealedSecret is not a sealed secret (the Base64 of an AES-256-GCM box of at least \(least) bytes)"
+                }
+            }
             if let known = known[type], object.keys.allSatisfy(known.contains) { return nil }
             // Optional members appear only in some events: learn this one's.
             let written = (try? EventCodec.encode(event) { $0.bytes }).flatMap { try? JSONValue.parse($0.data) }
             if case .object(let members)? = written { known[type, default: []].formUnion(members.keys) }
             let all = known[type] ?? []
-            return object.keys.sorted().first { !all.contains($0) }
+            return object.keys.sorted().first { !all.contains($0) }.map {
+                "its \(type) data has a member '\(Validation.excerpt($0))' that no \(type) has"
+            }
         }
     }
 
@@ -132,9 +144,9 @@ public enum JournalArchive {
             if case .duplicateMember(let name) = error {
                 throw .malformedLine(line: number, reason: "it names '\(Validation.excerpt(name))' twice")
             }
-            throw .malformedLine(line: number, reason: "not a JSON object")
+            throw .malformedLine(line: number, reason: Self.notAnObject)
         }
-        guard case .object(let object) = parsed else { throw .malformedLine(line: number, reason: "not a JSON object") }
+        guard case .object(let object) = parsed else { throw .malformedLine(line: number, reason: Self.notAnObject) }
         if let unknown = object.keys.filter({ !Self.members.contains($0) }).min() {
             throw .malformedLine(line: number, reason: "it has a member '\(Validation.excerpt(unknown))' that export does not write")
         }
@@ -156,15 +168,49 @@ public enum JournalArchive {
         let hashText = try string("hash")
         guard let hash = hexBytes(hashText), hash.count == 32 else { throw .malformedLine(line: number, reason: "hash is not 64 hex digits") }
         let metadataJSON = try json("metadata")
+        if case .object(let members)? = object["metadata"], let unknown = members.keys.filter({ !Self.metadataMembers.contains($0) }).min() {
+            throw .malformedLine(line: number, reason: "its metadata has a member '\(Validation.excerpt(unknown))' that export does not write")
+        }
         guard let metadata = try? JSONDecoder().decode(EventMetadata.self, from: Data(metadataJSON.utf8)) else {
             throw .malformedLine(line: number, reason: "metadata has no actor and command id")
         }
         let schemaVersion = try int("schemaVersion")
         guard let version = Int(exactly: schemaVersion) else { throw .malformedLine(line: number, reason: "schemaVersion is out of range") }
-        return RecordedEvent(
+        let row = RecordedEvent(
             position: try int("position"), streamId: try string("streamId"), streamVersion: try int("streamVersion"),
             eventId: try string("eventId"), type: try string("type"), schemaVersion: version, data: try json("data"),
             metadata: metadata, metadataJSON: metadataJSON, recordedAt: try int("recordedAt"), hash: hash)
+        if let reason = unwritable(row) { throw .malformedLine(line: number, reason: reason) }
+        return row
+    }
+
+    static let metadataMembers: Set<String> = ["actor", "commandId", "correlationId"]
+    static let notAnObject = "not a JSON object"
+
+    /// Why no command could have recorded `row`'s ids and time, if so. The hash chain is public,
+    /// so an edited file can carry a recomputed one: without these checks a user id or actor
+    /// holding a line break or a terminal escape would print forged lines in `enroll audit`,
+    /// and an id no command accepts would make rows no command can reach.
+    static func unwritable(_ row: RecordedEvent) -> String? {
+        func check(_ member: String, _ validate: () throws -> Void) -> String? {
+            do { try validate() } catch { return "\(member): \(((error as? InputError)?.message ?? "\(error)").prefix { $0 != ";" })" }
+            return nil
+        }
+        let metadata = row.metadata
+        if let problem = check("streamId", { _ = try Validation.user(row.streamId) })
+            ?? check("metadata.actor", { _ = try Validation.actor(metadata.actor) })
+            ?? check("metadata.commandId", { _ = try Validation.commandId(metadata.commandId) })
+            ?? check("metadata.correlationId", { if let id = metadata.correlationId { _ = try Validation.correlationId(id) } }) {
+            return problem
+        }
+        // A UUID, or the ids of an injected id source (fixtures): printable ASCII either way.
+        guard (1...128).contains(row.eventId.utf8.count), row.eventId.utf8.allSatisfy({ (0x21..<0x7F).contains($0) }) else {
+            return "its event id is not 1 to 128 printable ASCII characters without spaces"
+        }
+        guard EnrollmentEvent.timeRange.contains(row.recordedAt) else {
+            return "recordedAt \(row.recordedAt) is not a time between 1970 and 9999"
+        }
+        return nil
     }
 
     /// Lowercase hex, two digits a byte (how hashes are written in exports and anchors).
@@ -257,7 +303,12 @@ public enum JournalArchive {
                 for (index, text) in lines.enumerated() {
                     let number = index + 1
                     if text.allSatisfy(\.isWhitespace) { continue }
-                    let row = try row(from: text, number: number)
+                    let row: RecordedEvent
+                    do {
+                        row = try Self.row(from: text, number: number)
+                    } catch ArchiveError.malformedLine(_, Self.notAnObject) where (lines as? LineReader)?.lastLineUnterminated == true {
+                        throw ArchiveError.malformedLine(line: number, reason: "it ends the file in the middle of an event, without a newline: the file was cut; copy the whole file, or export it again")
+                    }
                     guard row.position == position + 1 else { throw ArchiveError.outOfSequence(line: number, expected: position + 1, found: row.position) }
                     guard HashChain.hash(of: row, previous: previous) == row.hash else { throw ArchiveError.brokenChain(line: number, position: row.position) }
                     let stream = BinaryString(row.streamId)
@@ -271,8 +322,8 @@ public enum JournalArchive {
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
-                    if let unknown = members.unknown(in: row.data, of: event) {
-                        throw ArchiveError.malformedLine(line: number, reason: "its \(row.type) data has a member '\(Validation.excerpt(unknown))' that no \(row.type) has")
+                    if let problem = members.problem(in: row.data, of: event) {
+                        throw ArchiveError.malformedLine(line: number, reason: problem)
                     }
                     if let obstacle = shape.obstacle(to: event, at: row.recordedAt) {
                         throw ArchiveError.impossibleEvent(line: number, position: row.position, stream: row.streamId, type: row.type, reason: obstacle)
@@ -332,6 +383,9 @@ public final class LineReader: Sequence, IteratorProtocol {
     private var lines = 0
     /// Why the lines ended early, if they did.
     public private(set) var failure: ArchiveError?
+    /// Whether the line last returned ended the file without a newline: if it cannot be read,
+    /// the file was most likely cut in the middle of it.
+    public private(set) var lastLineUnterminated = false
     let path: String
 
     public init(handle: FileHandle, path: String = "the file") {
@@ -351,8 +405,10 @@ public final class LineReader: Sequence, IteratorProtocol {
             scanned = buffer.count - start
             if finished {
                 guard start < buffer.count else { return nil }
-                defer { start = buffer.count }
+                // A last line without its newline (an editor or a copy dropped it) is still a line.
+                defer { (start, scanned) = (buffer.count, 0) }
                 lines += 1
+                lastLineUnterminated = true
                 return String(decoding: buffer[start...], as: UTF8.self)
             }
             if scanned > Self.maxLineBytes {
@@ -376,7 +432,7 @@ public final class LineReader: Sequence, IteratorProtocol {
     private func stop(_ failure: ArchiveError) -> String? {
         self.failure = failure
         finished = true
-        start = buffer.count
+        (start, scanned) = (buffer.count, 0)
         return nil
     }
 }

@@ -1,0 +1,90 @@
+import Enrollment
+import Foundation
+import Testing
+import TestSupport
+
+/// `enroll import` (and the replay of recorded journals, which imports) against files that
+/// were damaged on the way or forged: the hash chain is public, so a forger recomputes it
+/// (``FixtureTests/rechain(_:)``), and only the checks of what a command could have written
+/// stand between an edited file and the audit.
+@Suite struct ImportRefusalTests {
+    static let recorded = FixtureTests.root.appendingPathComponent("journals/before-remaining-attempts.jsonl")
+
+    @Test("an export whose final newline was lost imports whole, with the same anchor, and replays as a fixture; one cut in the middle of its last line is refused as cut (exit 2), nothing imported")
+    func lastLineWithoutNewline() throws {
+        let workspace = try Workspace()
+        let text = try String(contentsOf: Self.recorded, encoding: .utf8)
+        try #require(text.hasSuffix("}\n"))
+        let whole = workspace.path("whole.jsonl"), unterminated = workspace.path("unterminated.jsonl")
+        try text.write(toFile: whole, atomically: true, encoding: .utf8)
+        try String(text.dropLast()).write(toFile: unterminated, atomically: true, encoding: .utf8)
+        let (first, expected) = try workspace.enrollJSON(["import", whole, "--db", workspace.path("whole.sqlite")])
+        let (second, imported) = try workspace.enrollJSON(["import", unterminated, "--db", workspace.path("unterminated.sqlite")])
+        #expect(first.status == 0 && second.status == 0, "\(second.stderr)")
+        #expect(imported["anchor"] as? String == expected["anchor"] as? String && imported["anchor"] != nil, "\(imported)")
+
+        // As a recorded-journal fixture, beside its expected tables.
+        let fixture = workspace.path("recorded.jsonl")
+        try String(text.dropLast()).write(toFile: fixture, atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: FixtureTests.root.appendingPathComponent("journals/before-remaining-attempts.expected.json").path,
+            toPath: workspace.path("recorded.expected.json"))
+        let replay = try workspace.enroll(["replay", fixture])
+        #expect(replay.status == 0 && replay.stdout.hasPrefix("PASS "), "\(replay.stdout)\(replay.stderr)")
+
+        let cut = workspace.path("cut.jsonl")
+        try String(text.dropLast(40)).write(toFile: cut, atomically: true, encoding: .utf8)
+        let lines = text.split(separator: "\n").count
+        try FixtureTests.expectImportRefused(
+            cut, in: workspace,
+            naming: "line \(lines) is not a journal row (it ends the file in the middle of an event, without a newline: the file was cut")
+    }
+
+    @Test("a forged import whose ids or times no command could have written (a line break or a terminal escape in a user id or actor, a spaced command id, a metadata member export never writes, a time before 1970, a sealed secret that is no AES-GCM box), chain recomputed, is refused naming the line and member (exit 2), nothing imported")
+    func forgedIdsAndTimes() throws {
+        let rows = try String(contentsOf: Self.recorded, encoding: .utf8).split(separator: "\n").enumerated()
+            .map { try JournalArchive.row(from: String($0.element), number: $0.offset + 1) }
+        try #require(rows.first?.type == "EnrollmentRequested")
+        func metadata(_ members: [String: String]) -> String {
+            JSONValue.object(members.mapValues(JSONValue.string)).canonicalString
+        }
+        let forgeries: [(String, (inout RecordedEvent) -> Void, String)] = [
+            ("user id with a line break", { row in
+                row.streamId = "mallory\n2025-11-24T16:00:00Z AuthenticatorRemoved   admin   removed"
+            }, "line 1 is not a journal row (streamId: invalid user id: it contains control characters)"),
+            ("actor with a terminal escape", { row in
+                row.metadata.actor = "bob\u{1B}[2J"
+                row.metadataJSON = metadata(["actor": row.metadata.actor, "commandId": row.metadata.commandId])
+            }, "line 1 is not a journal row (metadata.actor: invalid actor: it contains control characters)"),
+            ("command id with a space", { row in
+                row.metadata.commandId = "a b"
+                row.metadataJSON = metadata(["actor": row.metadata.actor, "commandId": "a b"])
+            }, "line 1 is not a journal row (metadata.commandId: invalid command id: it contains spaces, control or non-ASCII characters)"),
+            ("a metadata member export never writes", { row in
+                row.metadataJSON = metadata(["actor": row.metadata.actor, "commandId": row.metadata.commandId, "ip": "10.0.0.1"])
+            }, "line 1 is not a journal row (its metadata has a member 'ip' that export does not write)"),
+            ("a time before 1970", { row in row.recordedAt = -1 }, "line 1 is not a journal row (recordedAt -1 is not a time between 1970 and 9999)"),
+            ("an empty sealed secret", { row in
+                row.data = row.data.replacingOccurrences(of: #""sealedSecret":"[^"]*""#, with: #""sealedSecret":"""#, options: .regularExpression)
+            }, "line 1 is not a journal row (its EnrollmentRequested data's sealedSecret is not a sealed secret"),
+        ]
+        let workspace = try Workspace()
+        for (label, forge, reason) in forgeries {
+            var forged = rows
+            forge(&forged[0])
+            FixtureTests.rechain(&forged)
+            let path = workspace.path("forged.jsonl")
+            try FixtureTests.write(forged, to: path)
+            try FixtureTests.expectImportRefused(path, in: workspace, naming: reason, "\(label): ")
+        }
+    }
+
+    @Test("history and audit tables escape control characters a database edited with another tool may hold: no stored value starts a forged line or drives the terminal")
+    func controlCharactersAreEscaped() {
+        #expect(TextField.quoted("mallory\n2025-11-24T16:00:00Z forged") == #""mallory\n2025-11-24T16:00:00Z forged""#)
+        #expect(TextField.quoted("bob\u{1B}[2J\t\r") == #""bob\u001b[2J\t\r""#)
+        #expect(TextField.quoted("a\u{2028}b\u{7F}") == #""a\u2028b\u007f""#)
+        #expect(TextField.quoted("josé") == "josé")
+        #expect(TextField.quoted("with space") == #""with space""#)
+    }
+}
