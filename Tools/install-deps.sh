@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages this project builds and tests with, when any is missing.
 # Safe to run repeatedly; needs root (or sudo) only when something must be installed.
+#
+#   Tools/install-deps.sh            everything the tests use (a headless Chromium among them)
+#   Tools/install-deps.sh --build    only what building enroll and the quick start need
+#   Tools/install-deps.sh PACKAGE…   everything, and these too
 set -euo pipefail
 
+build=(libsqlite3-dev libssl-dev libqrencode-dev pkg-config oathtool)
+if [ "${1:-}" = "--build" ]; then
+  packages=("${build[@]}")
+  shift
+else
 packages=(
   libsqlite3-dev sqlite3   # the journal (GRDB links the system SQLite) and the tamper tests
   bsdutils                 # script: gives rebuild-projections a terminal in the progress-bar test
@@ -17,6 +26,7 @@ packages=(
   curl openssl             # `enroll serve` process tests: HTTP requests, tokens signed by openssl
   nodejs                   # node --check and a run of the page's script (EnrollmentServerTests)
 )
+fi
 packages+=("$@")
 
 missing=()

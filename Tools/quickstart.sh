@@ -5,7 +5,7 @@
 # shows the status. Uses ./quickstart.sqlite and ./quickstart.key unless ENROLL_DB/ENROLL_KEY_FILE are set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Tools/install-deps.sh
+Tools/install-deps.sh --build
 swift build --product enroll >/dev/null
 enroll=".build/debug/enroll"
 export ENROLL_DB="${ENROLL_DB:-$PWD/quickstart.sqlite}" ENROLL_KEY_FILE="${ENROLL_KEY_FILE:-$PWD/quickstart.key}"

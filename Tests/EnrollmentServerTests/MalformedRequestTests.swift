@@ -59,6 +59,8 @@ struct MalformedRequestTests {
             #expect(json?["code"] as? String == "malformed_request", "\(answer.body)")
             #expect((json?["description"] as? String)?.contains("send a well-formed HTTP/1.1 request") == true)
             #expect((json?["traceId"] as? String)?.count == 36)
+            #expect(answer.headers["x-content-type-options"] == "nosniff", "as every answer the router makes")
+            #expect(answer.headers["x-trace-id"] == json?["traceId"] as? String, "\(answer.headers)")
             let again = try await RawHTTP.onThread { try RawHTTP.statusLineRetrying(port: port) }
             #expect(again == "HTTP/1.1 200 OK", "\(again)")
         }

@@ -259,7 +259,7 @@ struct TOTPActionTests {
         }
     }
 
-    @Test("a first secret not validated within its lifetime: VALIDATE is 409 enrollment_expired, status says expired, before and after the expiry is recorded, until a new INIT")
+    @Test("a first secret not validated within its lifetime: VALIDATE is 409 enrollment_expired, status says expired, before and after the expiry is recorded, until a new INIT (or a REFRESH, which asks for a new QR code and gets one)")
     func expired() async throws {
         let harness = try await Harness()
         let token = try await harness.token("alice", lifetime: 7200)
@@ -279,9 +279,34 @@ struct TOTPActionTests {
             #expect(again.status == .conflict && again["code"] == "enrollment_expired", "\(again.object)")
             let secret = try await client.request(.get, Client.totp + "/secret", token: token)
             #expect(secret.status == .conflict && secret["code"] == "enrollment_expired", "\(secret.object)")
+            for (method, path) in [(HTTPRequest.Method.get, Client.totp), (.delete, Client.totp)] {
+                let refused = try await client.request(method, path, token: token)
+                #expect(refused.status == .conflict && refused["code"] == "enrollment_expired", "\(method) \(refused.object)")
+            }
+            #expect(try await client.action("VIEW", token: token)["code"] == "enrollment_expired")
             #expect(try await client.action("INIT", token: token).status == .ok)
             let fresh = try await client.request(.get, Client.totp + "/status", token: token)
             #expect(fresh["status"] == "pending" && fresh.object["pendingExpired"] as? Bool == false, "\(fresh.object)")
+
+            // The new secret expires too; REFRESH then gives a new QR code, whose code validates.
+            harness.clock.advance(by: 601)
+            let refreshed = try await client.action("REFRESH", token: token)
+            #expect(refreshed.status == .ok && refreshed["status"] == "pending", "\(refreshed.object)")
+            let newURI = try #require(refreshed.otpauthURI)
+            let validated = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: newURI, at: harness.clock.now()))
+            #expect(validated.object["isValid"] as? Bool == true, "\(validated.object)")
+        }
+    }
+
+    @Test("REFRESH with nothing enrolled is 404 not_enrolled, and records nothing")
+    func refreshWithNothing() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("nobody")
+        try await harness.test { client in
+            let refused = try await client.action("REFRESH", token: token)
+            #expect(refused.status == .notFound && refused["code"] == "not_enrolled", "\(refused.object)")
+            let history = try await client.request(.get, Client.totp + "/history", token: token)
+            #expect((history.object["entries"] as? [Any])?.isEmpty == true, "\(history.object)")
         }
     }
 }

@@ -155,6 +155,9 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         var headers = encodedHeaders
         headers[.connection] = "close"
         headers[.contentLength] = String(body.readableBytes)
+        // What the router's middleware adds to every other answer.
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[AccessLogMiddleware.traceHeader] = traceId
         context.write(wrapOutboundOut(.head(HTTPResponse(status: Self.error.status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)

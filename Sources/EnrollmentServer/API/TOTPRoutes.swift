@@ -13,7 +13,7 @@ import QRCode
 /// | --- | --- | --- |
 /// | `POST {"action":"INIT"}` | RequestEnrollment | 200 QR of the new pending secret; 409 `already_enrolled` when one is active |
 /// | `POST {"action":"VIEW"}` | RevealQR | 200 QR of the secret VALIDATE checks (pending, else active); 404 when none |
-/// | `POST {"action":"REFRESH"}` | RegenerateSecret (RequestEnrollment while only a first secret is pending) | 200 QR of the new pending secret; the active one stays in use until it is validated |
+/// | `POST {"action":"REFRESH"}` | RegenerateSecret (RequestEnrollment while only a first secret is pending or expired) | 200 QR of the new pending secret; the active one stays in use until it is validated |
 /// | `POST {"action":"VALIDATE","verificationCode":"…"}` | ConfirmCode | see ``validate(_:user:idempotencyKey:)`` |
 /// | `GET` | RevealQR | 200 `{"qrCodeUrl"}`; 404 when nothing is enrolled |
 /// | `DELETE` | RemoveAuthenticator | 204; 404 when nothing is enrolled |
@@ -117,9 +117,11 @@ struct TOTPRoutes {
         case .VIEW:
             return try await view(request, context: context, action: action.rawValue, user: user, key: key)
         case .REFRESH:
+            // With no active secret, a first one (pending, or expired unconfirmed) is replaced by
+            // a new request: a client asking REFRESH for a new QR code gets one.
             let state = try await load(user)
-            let firstStillPending = state.active == nil && state.pending.map { $0.expiresAt > engine.now } == true
-            let command: EnrollmentCommand = firstStillPending ? .requestEnrollment(configuration.enrollmentOptions) : .regenerateSecret(nil)
+            let firstSecretOnly = state.active == nil && (state.pending != nil || state.firstSecretExpired)
+            let command: EnrollmentCommand = firstSecretOnly ? .requestEnrollment(configuration.enrollmentOptions) : .regenerateSecret(nil)
             return try qrResponse(try await run(command, user: user, action: action.rawValue, key: key))
         case .VALIDATE:
             guard let code = decoded.verificationCode else {
