@@ -203,6 +203,8 @@ struct FixtureTests {
                      messages: [#"row day "2025-11-29", issuer "ACME" is expected 2 times; a table holds one row per key"#], absent: [#"issuer "ACME":"#, "- {"]),
         ExpectedEdit(from: #""user_id":"carol""#, to: #""user_id":"carla""#, status: 1,
                      messages: ["1 missing, 1 unexpected, 0 with other values", #"- {"account":null"#, #""user_id":"carla"}"#, #"+ {"account":null"#], absent: ["row user_id"]),
+        ExpectedEdit(from: #""authenticators": ["#, to: #""authenticators": [1e400,"#, status: 2,
+                     messages: ["ERROR", "its .expected.json is not JSON: the number 1e400 at line 3, column 24 is out of range"]),
     ]
 
     @Test("a recorded journal's hand-edited .expected.json is refused when it could be read two ways (exit 2), and a wrong cell, a column the table lacks, a flag written as a boolean, a row expected twice or a row under another key is named as such (exit 1)", arguments: expectedEdits)
@@ -257,6 +259,50 @@ struct FixtureTests {
         let inDirectory = try FileManager.default.contentsOfDirectory(atPath: scenarios).filter(FixtureRunner.isFixture)
         #expect(files.count == inDirectory.count, "\(result.stdout)")
         #expect(files.first == .string(scenario), "\(result.stdout)")
+    }
+
+    @Test("a fixture that is not JSON is refused naming the problem and where it is, not as \"not a JSON object\" (exit 2)", arguments: [
+        (Array(#"{"user": "b"#.utf8) + [0xFF, 0xFE] + Array(#"ob", "when": {}}"#.utf8), "it is not UTF-8 text: byte 12 (line 1, column 12) is 0xFF; save the file as UTF-8"),
+        (Array(#"{"when": {"at": 1}}}"#.utf8), "'}' at line 1, column 20 follows the end of the JSON value; a file holds one object"),
+        (Array("{\n  \"when\": {\"digits\": 1e400}}".utf8), "the number 1e400 at line 2, column 22 is out of range"),
+        (Array(#"{"given": "#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 100_000), "arrays and objects are nested deeper than 512 levels"),
+        ([], "the file is empty"),
+        (Array(#"{"given": [{"type": "#.utf8), "the JSON ends early (at line 1, column 21): a string, array or object is not closed"),
+        (Array("{\"user\": \"a\u{01}\"}".utf8), #"the control character U+0001 at line 1, column 12 is not valid JSON; inside a string, escape it (\u0001)"#),
+        (Array("[1, 2]".utf8), "it is [1,2], not a JSON object"),
+    ] as [([UInt8], String)])
+    func syntaxErrors(_ edit: (bytes: [UInt8], message: String)) throws {
+        let workspace = try Workspace()
+        let path = workspace.path("broken.json")
+        _ = FileManager.default.createFile(atPath: path, contents: Data(edit.bytes))
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("ERROR \(path): \(edit.message)"), "\(result.stdout)")
+    }
+
+    @Test("a journal's .expected.json named by mistake is refused saying which journal to replay (exit 2)")
+    func expectedNamedByMistake() throws {
+        let workspace = try Workspace()
+        let path = Self.recorded + ".expected.json"
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("ERROR \(path): it holds the expected tables of the recorded journal \(Self.recorded).jsonl, not a scenario; replay \(Self.recorded).jsonl"), "\(result.stdout)")
+    }
+
+    @Test("a recorded journal that enroll import refuses is not a fixture (ERROR, exit 2, malformed_fixture), told apart from a projection that differs (FAIL, exit 1)")
+    func unimportableJournal() throws {
+        let workspace = try Workspace()
+        try FileManager.default.copyItem(atPath: Self.recorded + ".expected.json", toPath: workspace.path("edited.expected.json"))
+        let lines = try String(contentsOfFile: Self.recorded + ".jsonl", encoding: .utf8)
+        try #require(lines.hasPrefix(#"{"data":"#))
+        try (#"{"comment":"hand-edited","# + lines.dropFirst()).write(toFile: workspace.path("edited.jsonl"), atomically: true, encoding: .utf8)
+        let text = try workspace.enroll(["replay", workspace.path("edited.jsonl")])
+        #expect(text.status == 2, "\(text.stdout) \(text.stderr)")
+        #expect(text.stdout.contains("ERROR \(workspace.path("edited.jsonl")): the journal does not import: line 1 is not a journal row (it has a member 'comment'"), "\(text.stdout)")
+        #expect(text.stdout.contains("0 passed, 0 failed, 1 not fixtures of 1 file."), "\(text.stdout)")
+        let json = try workspace.enroll(["replay", "--json", workspace.path("edited.jsonl")])
+        #expect(json.status == 2)
+        #expect(try JSONValue.parse(json.stdout)["error"] == .string("malformed_fixture"), "\(json.stdout)")
     }
 
     @Test("a scenario whose given event does not decode is refused saying what is wrong with the event, with no advice about journals it does not have")

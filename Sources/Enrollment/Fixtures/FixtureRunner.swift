@@ -57,17 +57,26 @@ public enum FixtureRunner {
     /// Replays one file. Throws when the file cannot be read or is not a fixture.
     public static func run(path: String, name: String? = nil) throws(FixtureError) -> FixtureResult {
         let name = name ?? path
+        if path.hasSuffix(".expected.json") {
+            // Named by mistake (tab completion stops at the shared stem): it is not a scenario.
+            let journal = String(path.dropLast(".expected.json".count)) + ".jsonl"
+            guard FileManager.default.fileExists(atPath: journal) else {
+                throw FixtureError(file: name, reason: "a *.expected.json holds the expected tables of a recorded journal, not a scenario, but \(journal) is missing; replay the journal, or rename the scenario")
+            }
+            throw FixtureError(file: name, reason: "it holds the expected tables of the recorded journal \(journal), not a scenario; replay \(journal)")
+        }
         if path.hasSuffix(".jsonl") {
             let expectedPath = String(path.dropLast(".jsonl".count)) + ".expected.json"
-            guard let expectedText = try? String(contentsOfFile: expectedPath, encoding: .utf8) else {
+            guard let expectedData = FileManager.default.contents(atPath: expectedPath) else {
                 throw FixtureError(file: name, reason: "the expected projection state \(expectedPath) is missing")
             }
+            let expectedText = try FixtureJSON.text(of: expectedData, file: name, what: "its .expected.json")
             guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read") }
             defer { try? handle.close() }
             return try runJournal(lines: LineReader(handle: handle, path: path), expected: expectedText, name: name)
         }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FixtureError(file: name, reason: "cannot be read as UTF-8") }
-        return try run(Scenario(json: text, name: name))
+        guard let data = FileManager.default.contents(atPath: path) else { throw FixtureError(file: name, reason: "cannot be read") }
+        return try run(Scenario(json: FixtureJSON.text(of: data, file: name), name: name))
     }
 
     // MARK: Scenarios
@@ -150,7 +159,7 @@ public enum FixtureRunner {
             if case .duplicateMember(let member) = error {
                 throw FixtureError(file: name, reason: "its .expected.json names the member \"\(member.prefix(40))\" more than once in an object; keep one")
             }
-            throw shape
+            throw FixtureError(file: name, reason: "its .expected.json is not JSON: \(FixtureJSON.reason(error, in: expectedText))")
         }
         guard case .object(let root) = parsed, case .object(let tables)? = root["projections"] else { throw shape }
         if let unknown = root.keys.sorted().first(where: { $0 != "projections" }) {
@@ -177,7 +186,9 @@ public enum FixtureRunner {
             // `enroll export` refuses an empty journal, so no export looks like this.
             throw FixtureError(file: name, reason: "it holds no journal rows, and `enroll export` never writes an empty file; export a journal with events")
         } catch let error as ArchiveError {
-            return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error.message)"])
+            // What `enroll import` refuses as bad input (exit 2) is a broken file, not a
+            // projection that changed its output: CI must be able to tell the two apart.
+            throw FixtureError(file: name, reason: "the journal does not import: \(error.message)")
         } catch let error as StoreError {
             return FixtureResult(name: name, summary: "import refused", failures: ["the journal does not import: \(error.message)"])
         } catch {

@@ -34,9 +34,10 @@ public struct Scenario: Sendable {
         func fail(_ reason: String) -> FixtureError { FixtureError(file: name, reason: reason) }
         // Duplicate members are refused: "last one wins" would let a fixture say one thing to a
         // reader and test another.
-        guard case .object(let root)? = try? JSONValue.parse(json) else { throw fail("not a JSON object") }
-        if let key = JSONValue.duplicateMember(in: json) {
-            throw fail("the member \"\(key.prefix(40))\" appears more than once in an object; keep one")
+        let parsed: JSONValue
+        do { parsed = try JSONParser.parse(json, rejectingDuplicates: true) } catch { throw fail(FixtureJSON.reason(error, in: json)) }
+        guard case .object(let root) = parsed else {
+            throw fail("it is \(parsed.canonicalString.prefix(20)), not a JSON object; a scenario is {\"given\": […], \"when\": {…}, \"then\": […]}")
         }
         self.name = name
         func string(_ object: [String: JSONValue], _ key: String) -> String? {

@@ -16,6 +16,10 @@ struct JSONParser {
         case tooDeep
         /// An object named this member twice (only with `rejectingDuplicates`).
         case duplicateMember(String)
+        /// A whole value was read and more than whitespace follows it (a second object, a stray `}`).
+        case trailingData(offset: Int)
+        /// A number no `Double` holds (`1e400`); the offset is where it starts.
+        case numberOutOfRange(offset: Int)
     }
 
     private let bytes: [UInt8]
@@ -31,7 +35,7 @@ struct JSONParser {
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
-        guard parser.index == parser.bytes.count else { throw .unexpected(offset: parser.index) }
+        guard parser.index == parser.bytes.count else { throw .trailingData(offset: parser.index) }
         return value
     }
 
@@ -227,7 +231,7 @@ struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if integral, let value = Int64(text) { return .int(value) }
-        guard let value = Double(text), value.isFinite else { throw .unexpected(offset: start) }
+        guard let value = Double(text), value.isFinite else { throw .numberOutOfRange(offset: start) }
         return .double(value)
     }
 
