@@ -182,6 +182,13 @@ struct TOTPActionTests {
             #expect(reused.status == .ok)
             #expect(reused.object["isValid"] as? Bool == false)
             #expect(reused["reason"] == "code_reused")
+            #expect(reused.object["remainingAttempts"] == nil, "nothing is pending, so no attempts are counted: \(reused.object)")
+            // A code of the step before the one that activated it is refused the same way (RFC 6238 §5.2).
+            let earlier = try oathtoolCode(uri: uri, at: harness.clock.now() - 30)
+            if earlier != code {
+                let older = try await client.action("VALIDATE", token: token, code: earlier)
+                #expect(older.status == .ok && older["reason"] == "code_reused", "\(older.object)")
+            }
             harness.clock.advance(by: 90)
             let later = try oathtoolCode(uri: uri, at: harness.clock.now())
             let response = try await client.action("VALIDATE", token: token, code: later)

@@ -164,7 +164,10 @@ struct TOTPRoutes {
         case .codeReused?:
             body.isValid = false
             body.reason = "code_reused"
-            body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
+            // Attempts are counted only towards confirming a pending secret.
+            if outcome.state.pending != nil {
+                body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
+            }
         case let rejection?:
             throw APIError.rejection(rejection, now: engine.now)
         }
