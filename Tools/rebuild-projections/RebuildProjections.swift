@@ -13,7 +13,9 @@ struct RebuildProjections: ParsableCommand {
             Run it when a reader refuses a stale projection (after an upgrade changed its schema version), \
             or to build a projection added since the database was created. Other processes may keep \
             appending meanwhile. If it is interrupted (even with kill -9) run it again: it resumes from its \
-            checkpoint. A projection that a newer version of enroll wrote is refused (exit 3) unless \
+            checkpoint, unless that checkpoint is past the journal's head, its table's columns changed or the \
+            journal was rewritten under it (it then starts over and says why); --restart discards an \
+            interrupted rebuild and starts over, e.g. after its shadow table was edited by hand. A projection that a newer version of enroll wrote is refused (exit 3) unless \
             --allow-downgrade is given. Exit codes: 0 done, 2 bad usage, 3 storage failure.
             """,
         version: EnrollmentVersion.description)
@@ -45,6 +47,9 @@ struct RebuildProjections: ParsableCommand {
     @Flag(name: .customLong("allow-downgrade"), help: "Rebuild even a projection a newer version of enroll wrote, down to this version's schema (the newer version's readers will then refuse it).")
     var allowDowngrade = false
 
+    @Flag(name: .long, help: "Discard what an interrupted rebuild left (its NAME_rebuild shadow table and checkpoint) and fold from position 0, instead of resuming it.")
+    var restart = false
+
     @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
     var json = false
 
@@ -55,6 +60,7 @@ struct RebuildProjections: ParsableCommand {
         guard chosen == 1 else {
             throw ValidationError("choose one of --projection NAME, --all or --status")
         }
+        if status && restart { throw ValidationError("--restart goes with --projection NAME or --all; --status changes nothing") }
         for name in projection where Projections.named(name) == nil {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
@@ -78,6 +84,7 @@ struct RebuildProjections: ParsableCommand {
         if let batchSize { rebuilder.batchSize = batchSize }
         if let threads { rebuilder.readAheadThreads = threads }
         rebuilder.allowsDowngrade = allowDowngrade
+        rebuilder.restart = restart
         if status {
             try showStatus(rebuilder)
             return
@@ -93,19 +100,27 @@ struct RebuildProjections: ParsableCommand {
                 summary = try rebuilder.rebuild(target) { bar.show($0) }
             } catch {
                 bar.finish()
-                throw Failure(error)
+                var failure = Failure(error)
+                // An SQLite error no check foresaw, while an interrupted run's shadow table is
+                // still there: the way out that does not need the sqlite3 shell.
+                if !restart, case .sqlite? = error as? StoreError,
+                   (try? rebuilder.status())?.first(where: { $0.name == target.name })?.rebuildCheckpoint != nil {
+                    failure.message += "; if the interrupted rebuild's shadow table is at fault, `rebuild-projections --restart --projection \(target.name)` discards it and starts over"
+                }
+                throw failure
             }
             bar.finish()
             if json {
                 Output.json([
                     "projection": summary.projection, "schemaVersion": summary.schemaVersion, "position": summary.position,
                     "resumedFrom": summary.resumedFrom, "applied": summary.applied, "rows": summary.rows,
-                    "seconds": (summary.elapsed * 1000).rounded() / 1000,
+                    "seconds": (summary.elapsed * 1000).rounded() / 1000, "discarded": summary.discarded,
                 ])
             } else {
                 let rate = summary.elapsed > 0 ? Int(Double(summary.applied) / summary.elapsed) : Int(summary.applied)
                 let resumed = summary.resumedFrom > 0 ? ", resumed from position \(summary.resumedFrom)" : ""
-                Output.line("\(summary.projection) v\(summary.schemaVersion): rebuilt \(summary.applied) events in \(String(format: "%.1f", summary.elapsed)) s (\(rate) events/s)\(resumed), \(summary.rows) rows, swapped in at position \(summary.position)")
+                let discarded = summary.discarded.map { "; \($0)" } ?? ""
+                Output.line("\(summary.projection) v\(summary.schemaVersion): rebuilt \(summary.applied) events in \(String(format: "%.1f", summary.elapsed)) s (\(rate) events/s)\(resumed), \(summary.rows) rows, swapped in at position \(summary.position)\(discarded)")
             }
         }
     }
@@ -119,7 +134,9 @@ struct RebuildProjections: ParsableCommand {
                     "projection": state.name, "storedVersion": state.storedVersion, "codeVersion": state.codeVersion,
                     "position": state.position, "head": state.head, "lag": state.lag, "current": state.isServing,
                     "rebuildCheckpoint": state.rebuildCheckpoint,
-                    "rebuildRunning": state.rebuildRunning,
+                    "rebuildRunning": state.rebuildRunning, "rebuildWillDiscard": state.rebuildDiscard,
+                    "tableProblem": state.tableProblem.map { "its table \($0)" },
+                    "ahead": state.ahead > 0 ? state.ahead : nil,
                 ])
             }
             return
@@ -134,6 +151,10 @@ struct RebuildProjections: ParsableCommand {
                 description = "newer (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): written by a newer version of enroll; upgrade rebuild-projections"
             } else if !state.isCurrent {
                 description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run rebuild-projections --projection \(state.name)"
+            } else if let problem = state.tableProblem {
+                description = "damaged: its table \(problem): run rebuild-projections --projection \(state.name)"
+            } else if state.ahead > 0 {
+                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify"
             } else if state.lag > 0 {
                 description = "lagging \(state.lag) events: run rebuild-projections --projection \(state.name)"
             } else {
@@ -141,8 +162,10 @@ struct RebuildProjections: ParsableCommand {
             }
             if state.rebuildRunning {
                 description += "; a rebuild is running" + (state.rebuildCheckpoint.map { " (at position \($0))" } ?? "")
+            } else if let checkpoint = state.rebuildCheckpoint, let reason = state.rebuildDiscard {
+                description += "; the next rebuild will discard the interrupted one's shadow table at position \(checkpoint) and start over: \(reason)"
             } else if let checkpoint = state.rebuildCheckpoint {
-                description += "; an interrupted rebuild will resume from position \(checkpoint)"
+                description += "; an interrupted rebuild will resume from position \(checkpoint) (--restart starts over instead)"
             }
             Output.line(
                 pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)
@@ -154,7 +177,7 @@ struct RebuildProjections: ParsableCommand {
 /// A storage failure, reported in one line with exit code 3.
 struct Failure: Error, CustomStringConvertible {
     let code: String
-    let message: String
+    var message: String
     init(_ error: any Error) {
         code = (error as? StoreError)?.code ?? "storage_failure"
         message = (error as? StoreError)?.message ?? "\(error)"

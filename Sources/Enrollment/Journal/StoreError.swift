@@ -20,6 +20,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// transactions but no shared-memory file, which SQLite must create to read the log.
     case readOnlyWithLog(String)
     case diskFull(String)
+    /// The disk filled up while `rebuild-projections` folded a projection: the batches committed
+    /// before stay in its shadow table, up to `position`, and the next run resumes from there.
+    case diskFullDuringRebuild(path: String, name: String, position: Int64)
     case busy(path: String, seconds: Double)
     case corrupt(String)
     case keyFileMissing(String)
@@ -34,6 +37,10 @@ public enum StoreError: Error, Sendable, Hashable {
     case laggingProjection(name: String, position: Int64, head: Int64)
     /// A projection stored by a newer release (a higher schema version than this code's).
     case newerProjection(name: String, stored: Int, code: Int)
+    /// A projection's table is missing or lacks a column this code reads or writes (dropped or
+    /// altered outside enroll), while its checkpoint says it is current. `problem` follows "its
+    /// table": "is missing", "lacks the column x" (``ProjectionTable``).
+    case damagedProjection(name: String, problem: String)
     /// `rebuild-projections` would rebuild a newer release's projection down to this code's version.
     case rebuildWouldDowngrade(name: String, stored: Int, code: Int)
     /// Another process moved this projection's rebuild checkpoint under us.
@@ -55,7 +62,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .directoryIsAFile: "database_directory_is_a_file"
         case .newerSchema: "newer_schema"
         case .readOnly, .readOnlyWithLog: "read_only"
-        case .diskFull: "disk_full"
+        case .diskFull, .diskFullDuringRebuild: "disk_full"
         case .busy: "database_busy"
         case .corrupt: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
@@ -66,6 +73,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .staleProjection: "stale_projection"
         case .laggingProjection: "lagging_projection"
         case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
+        case .damagedProjection: "damaged_projection"
         case .rebuildInProgress: "rebuild_in_progress"
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
@@ -98,6 +106,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot read \(path) where it is: \(path)-wal beside it holds committed transactions, and reading them needs SQLite to create \(path)-shm, which this read-only location does not allow; copy \(path) and \(path)-wal to a writable directory and read the copy"
         case .diskFull(let path):
             "the disk holding \(path) is full; free some space and run the command again (nothing was written)"
+        case .diskFullDuringRebuild(let path, let name, let position):
+            "the disk holding \(path) is full; the \(name) rebuild's progress up to position \(position) is kept (in the table \(name)_rebuild): free some space and run `rebuild-projections --projection \(name)` again to resume from there"
         case .busy(let path, let seconds):
             "\(path) stayed locked by another writer for more than \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)) s (the busy timeout); try again, pass a longer --busy-timeout, or look for a stuck process"
         case .corrupt(let path):
@@ -112,6 +122,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
         case .keyFileUnwritable(let path, let reason):
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
+        case .staleProjection(let name, 0, _):
+            "the \(name) projection has no checkpoint (it is missing); run `rebuild-projections --projection \(name)` to fold it from the journal"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
         case .laggingProjection(let name, let position, let head) where position < head:
@@ -120,6 +132,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the \(name) projection has folded the journal up to position \(position) but the journal ends at \(head): events are missing; run `enroll verify`, restore the journal, then `rebuild-projections --projection \(name)`"
         case .newerProjection(let name, let stored, let code):
             "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code knows version \(code)); upgrade enroll to use it"
+        case .damagedProjection(let name, let problem):
+            "the \(name) projection's table \(problem) (changed outside enroll); run `rebuild-projections --projection \(name)` to fold it again from the journal"
         case .rebuildWouldDowngrade(let name, let stored, let code):
             "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code builds version \(code)); upgrade rebuild-projections, or pass --allow-downgrade to rebuild it down to version \(code) (the newer version's readers will then refuse it)"
         case .rebuildInProgress(let name):
@@ -144,6 +158,12 @@ public enum StoreError: Error, Sendable, Hashable {
         // file fails with an I/O or can't-open error instead. Asking the file system tells them apart.
         if [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode) && FileManager.isFullDisk(path) {
             self = .diskFull(path)
+            return
+        }
+        // Only on a failure: telling a dropped or altered projection table apart costs the
+        // commands nothing (their checkpoint check cannot see it).
+        if error.resultCode == .SQLITE_ERROR, let (name, problem) = ProjectionTable.damaged(bySQLiteMessage: error.message ?? "") {
+            self = .damagedProjection(name: name, problem: problem)
             return
         }
         switch error.resultCode {

@@ -32,6 +32,9 @@ public struct RebuildSummary: Sendable, Hashable {
     public var applied: Int64
     public var rows: Int
     public var elapsed: TimeInterval
+    /// Why a shadow table left by an interrupted run was not resumed but discarded, this run
+    /// starting over from position 0 (`nil`: there was none, or it was resumed).
+    public var discarded: String?
 }
 
 /// One projection as `rebuild-projections --status` shows it.
@@ -48,13 +51,21 @@ public struct ProjectionState: Sendable, Hashable {
     public var rebuildCheckpoint: Int64?
     /// A rebuild of this projection is running now (it holds its ``RebuildLease``).
     public var rebuildRunning = false
+    /// Why the next run will discard the interrupted rebuild's shadow table rather than resume it
+    /// (its checkpoint past the head, its columns changed, the journal rewritten under it).
+    public var rebuildDiscard: String?
+    /// What is wrong with the stored table (``ProjectionTable/problem(of:table:in:)``: "is
+    /// missing", "lacks the column x"), though its checkpoint may say it is current.
+    public var tableProblem: String?
 
     public var lag: Int64 { max(head - position, 0) }
+    /// Events the checkpoint has applied past the journal's head: rows deleted from its end.
+    public var ahead: Int64 { max(position - head, 0) }
     public var isCurrent: Bool { storedVersion == codeVersion }
     /// Written by a newer release: readers ask for an upgrade and a rebuild refuses it.
     public var isNewer: Bool { (storedVersion ?? 0) > codeVersion }
     /// Readers accept it and appends keep it up to date.
-    public var isServing: Bool { isCurrent && lag == 0 }
+    public var isServing: Bool { isCurrent && position == head && tableProblem == nil }
 }
 
 /// Rebuilds a projection from the journal without stopping writers.
@@ -104,6 +115,10 @@ public struct ProjectionRebuilder: Sendable {
     public var pause: Duration = .milliseconds(3)
     /// Rebuild even a projection stored by a newer release, down to this code's version.
     public var allowsDowngrade = false
+    /// Discard a shadow table left by an interrupted run and fold from position 0, rather than
+    /// resume it. A resume trusts the shadow's rows (checking them would cost a fold of the
+    /// journal up to there): this is the way out when they were changed by hand.
+    public var restart = false
     /// Threads that read and decode the journal ahead of the fold (``JournalReadAhead``); 0
     /// reads on the rebuild's own connection. By default one per core when there are two or
     /// more (``readAheadThreads(for:)``): decoding costs about twice what folding does, and the
@@ -135,13 +150,13 @@ public struct ProjectionRebuilder: Sendable {
             // The first batch's transaction also prepares (or resumes) the shadow table, so a
             // small journal is rebuilt and swapped in with a single commit.
             var spellStart = clock.now
-            var (resumedFrom, position, fold, batch) = try database.writer.write { db in
+            var (resumedFrom, discarded, position, fold, batch) = try database.writer.write { db in
                 if !allowsDowngrade { try Self.refuseDowngrade(projection, shadow: shadow, in: db) }
-                let resumedFrom = try Self.prepareShadow(projection, shadow: shadow, in: db)
+                let (resumedFrom, discarded) = try Self.prepareShadow(projection, shadow: shadow, restart: restart, in: db)
                 var position = resumedFrom
                 var fold = try projection.makeFold(into: shadow, after: position, in: db)
                 let batch = try runBatch(projection, into: &fold, after: &position, in: db)
-                return (resumedFrom, position, fold, batch)
+                return (resumedFrom, discarded, position, fold, batch)
             }
             var applied: Int64 = 0
             while true {
@@ -152,7 +167,8 @@ public struct ProjectionRebuilder: Sendable {
                 if let rows = batch.swappedRows {
                     return RebuildSummary(
                         projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
-                        resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started))
+                        resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started),
+                        discarded: discarded)
                 }
                 if clock.now - spellStart >= lockSpell {
                     let (seconds, attoseconds) = pause.components
@@ -165,7 +181,15 @@ public struct ProjectionRebuilder: Sendable {
                 }
             }
         } catch {
-            throw database.failure(error)
+            let failure = database.failure(error)
+            // The batch that found the disk full is rolled back, the ones before it stay: "nothing
+            // was written" would be false, and would invite deleting files rather than resuming.
+            if case .diskFull = failure,
+               let kept = try? database.writer.read({ db in try ProjectionCheckpoint.load(shadow, in: db) }),
+               kept.schemaVersion == projection.schemaVersion, kept.position > 0 {
+                throw StoreError.diskFullDuringRebuild(path: database.path, name: projection.name, position: kept.position)
+            }
+            throw failure
         }
     }
 
@@ -194,12 +218,13 @@ public struct ProjectionRebuilder: Sendable {
         }
         try fold.flush(in: db)
         guard position >= head else {
-            try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
+            try Self.saveShadowCheckpoint(projection, shadow: shadow, at: position, in: db)
             return Batch(count: count, head: head)
         }
         try db.dropTableWithoutZeroing(projection.name)
         try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
         try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
+        try ShadowAnchor.delete(shadow, in: db)
         try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
         let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(projection.name)\"") ?? 0
         return Batch(count: count, head: head, swappedRows: rows)
@@ -220,12 +245,17 @@ public struct ProjectionRebuilder: Sendable {
                 let head = try EventJournal.head(in: db)
                 return try Projections.all.map { projection in
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
-                    let shadow = try ProjectionCheckpoint.load(Self.shadowName(of: projection), in: db)
+                    let shadowName = Self.shadowName(of: projection)
+                    let shadow = try ProjectionCheckpoint.load(shadowName, in: db)
+                    let running = RebuildLease.isHeld(projection.name, database: database.path)
+                    let resumable = try shadow?.schemaVersion == projection.schemaVersion && db.tableExists(shadowName)
                     return ProjectionState(
                         name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,
                         position: stored?.position ?? 0, head: head,
-                        rebuildCheckpoint: shadow?.schemaVersion == projection.schemaVersion ? shadow?.position : nil,
-                        rebuildRunning: RebuildLease.isHeld(projection.name, database: database.path))
+                        rebuildCheckpoint: resumable ? shadow?.position : nil,
+                        rebuildRunning: running,
+                        rebuildDiscard: resumable && !running ? try shadow.flatMap { try Self.resumeProblem(projection, shadow: $0, head: head, in: db) } : nil,
+                        tableProblem: stored == nil ? nil : try ProjectionTable.problem(of: projection, table: projection.name, in: db))
                 }
             }
         } catch {
@@ -244,16 +274,52 @@ public struct ProjectionRebuilder: Sendable {
     }
 
     /// Keeps a shadow table left by an interrupted run of the same schema version (returning its
-    /// checkpoint); otherwise starts a fresh one at position 0.
-    static func prepareShadow(_ projection: any Projection, shadow: String, in db: Database) throws -> Int64 {
+    /// checkpoint) when it can be trusted (``resumeProblem(_:shadow:head:in:)``) and `restart`
+    /// is not asked for; otherwise starts a fresh one at position 0, returning why the old one
+    /// was discarded.
+    static func prepareShadow(_ projection: any Projection, shadow: String, restart: Bool, in db: Database) throws -> (resumedFrom: Int64, discarded: String?) {
+        var discarded: String?
         if let checkpoint = try ProjectionCheckpoint.load(shadow, in: db),
-           checkpoint.schemaVersion == projection.schemaVersion, try db.tableExists(shadow) {
-            return checkpoint.position
+           checkpoint.schemaVersion == projection.schemaVersion, checkpoint.position > 0, try db.tableExists(shadow) {
+            let reason = try resumeProblem(projection, shadow: checkpoint, head: try EventJournal.head(in: db), in: db)
+                ?? (restart ? "--restart was given" : nil)
+            guard let reason else { return (checkpoint.position, nil) }
+            discarded = "discarded the interrupted rebuild's shadow table at position \(checkpoint.position) and started over: \(reason)"
         }
         try db.dropTableWithoutZeroing(shadow)
         try projection.createTable(named: shadow, in: db)
-        try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: 0).save(in: db)
-        return 0
+        try saveShadowCheckpoint(projection, shadow: shadow, at: 0, in: db)
+        return (0, discarded)
+    }
+
+    /// Why a shadow table left at `shadow` (its checkpoint, of this code's schema version) must
+    /// not be resumed, or `nil`. Resuming folds the events after the checkpoint into the table as
+    /// it stands, so the table must hold exactly the events up to there: the checkpoint within
+    /// the journal, the table of the shape this code builds, and the journal up to the checkpoint
+    /// the one that was folded (the chained hash saved with each checkpoint, ``ShadowAnchor``,
+    /// covers every row up to it, as for ``StreamFoldCache``). The rows themselves are trusted.
+    static func resumeProblem(_ projection: any Projection, shadow: ProjectionCheckpoint, head: Int64, in db: Database) throws -> String? {
+        if shadow.position > head {
+            return "its checkpoint is past the journal's head (\(head))"
+        }
+        if let problem = try ProjectionTable.problem(of: projection, table: shadow.name, in: db) {
+            return "its table \(problem)"
+        }
+        // Nothing folded yet: the hash of no events needs no check.
+        guard shadow.position > 0 else { return nil }
+        guard let anchor = try ShadowAnchor.load(shadow.name, in: db), anchor.position == shadow.position else {
+            return "no hash of the journal was saved with its checkpoint (an older rebuild-projections, or changed by hand), so it cannot be checked"
+        }
+        guard try HashChain.storedHash(at: shadow.position, in: db) == anchor.hash else {
+            return "the journal up to its checkpoint is not the one it folded (its events were rewritten since)"
+        }
+        return nil
+    }
+
+    /// Saves the shadow table's checkpoint with the chained hash of the journal at it.
+    static func saveShadowCheckpoint(_ projection: any Projection, shadow: String, at position: Int64, in db: Database) throws {
+        try ProjectionCheckpoint(name: shadow, schemaVersion: projection.schemaVersion, position: position).save(in: db)
+        try ShadowAnchor(name: shadow, position: position, hash: try HashChain.storedHash(at: position, in: db) ?? HashChain.genesis).save(in: db)
     }
 
     /// Two rebuilds of one projection at once would fold the same events twice into the shadow

@@ -1,0 +1,85 @@
+import GRDB
+
+/// Whether a stored projection table (or a rebuild's shadow table) has the shape this code
+/// builds: the columns `createTable` makes, with their declared types, constraints and keys.
+///
+/// The checkpoint says which version of a projection was stored, not that its table is still
+/// there as stored: an operator's `DROP TABLE` or `ALTER TABLE … DROP COLUMN` leaves the
+/// checkpoint saying "current". Readers do not look (they run on every command, and SQLite
+/// itself refuses the query); `rebuild-projections --status`, `enroll verify` and a rebuild
+/// about to resume a shadow table do, with `pragma table_info`, and a storage error that names
+/// a projection's table or column is told apart from other SQLite errors
+/// (``StoreError/damagedProjection(name:problem:)``).
+public enum ProjectionTable {
+    /// One column as `pragma table_info` lists it.
+    struct Column: Hashable {
+        var name: String
+        var type: String
+        var notNull: Bool
+        var defaultValue: String?
+        var primaryKeyIndex: Int
+
+        init(_ info: ColumnInfo) {
+            (name, type, notNull, defaultValue, primaryKeyIndex) = (info.name, info.type.uppercased(), info.isNotNull, info.defaultValueSQL, info.primaryKeyIndex)
+        }
+    }
+
+    /// The columns `projection` creates, in order: built in a private in-memory database.
+    static func expectedColumns(of projection: any Projection) throws -> [Column] {
+        let scratch = try DatabaseQueue()
+        return try scratch.inDatabase { db in
+            try projection.createTable(named: projection.name, in: db)
+            return try db.columns(in: projection.name).map(Column.init)
+        }
+    }
+
+    /// What is wrong with `table` as a table of `projection` (`nil`: it has exactly the columns
+    /// this code builds), in words that follow "the NAME projection's table …" or "… shadow
+    /// table …": "is missing", "lacks the column x", and so on.
+    public static func problem(of projection: any Projection, table: String, in db: Database) throws -> String? {
+        guard try db.tableExists(table) else { return "is missing" }
+        let stored = try db.columns(in: table).map(Column.init)
+        let expected = try expectedColumns(of: projection)
+        if stored == expected { return nil }
+        let storedNames = Set(stored.map(\.name)), expectedNames = Set(expected.map(\.name))
+        let missing = expected.map(\.name).filter { !storedNames.contains($0) }
+        if !missing.isEmpty { return "lacks the column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", "))" }
+        let extra = stored.map(\.name).filter { !expectedNames.contains($0) }
+        if !extra.isEmpty { return "has the column\(extra.count == 1 ? "" : "s") \(extra.joined(separator: ", ")) that this code does not build" }
+        let changed = zip(stored.sorted { $0.name < $1.name }, expected.sorted { $0.name < $1.name }).filter { $0 != $1 }.map(\.0.name)
+        if changed.isEmpty { return "has its columns in another order than this code builds" }
+        return "declares the column\(changed.count == 1 ? "" : "s") \(changed.joined(separator: ", ")) otherwise than this code builds (type, NOT NULL, default or key)"
+    }
+
+    /// The projection a failed statement's SQLite message points at, with what is wrong: "no
+    /// such table: NAME" for a projection's table, "table NAME has no column named C", or "no
+    /// such column: C" for a column only a projection has. Only ever called on a failure, so the
+    /// scratch databases it builds cost nothing on the commands' path.
+    static func damaged(bySQLiteMessage message: String) -> (name: String, problem: String)? {
+        func projection(_ table: Substring) -> (any Projection)? {
+            let name = table.hasPrefix("main.") ? table.dropFirst(5) : table
+            return Projections.named(String(name))
+        }
+        if message.hasPrefix("no such table: "), let found = projection(message.dropFirst("no such table: ".count)) {
+            return (found.name, "is missing")
+        }
+        if message.hasPrefix("table "), let range = message.range(of: " has no column named "),
+           let found = projection(message[message.index(message.startIndex, offsetBy: 6)..<range.lowerBound]) {
+            return (found.name, "lacks the column \(message[range.upperBound...])")
+        }
+        guard message.hasPrefix("no such column: ") else { return nil }
+        let column = String(message.dropFirst("no such column: ".count))
+        // A column the journal's tables also have (stream_version) could be theirs: left alone.
+        let journalColumns: Set<String> = (try? {
+            let scratch = try DatabaseQueue()
+            try EnrollmentDatabase.migrator.migrate(scratch)
+            return try scratch.read { db in
+                Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'").flatMap { try db.columns(in: $0).map(\.name) })
+            }
+        }()) ?? []
+        guard !journalColumns.contains(column) else { return nil }
+        let owners = Projections.all.filter { (try? expectedColumns(of: $0).contains { $0.name == column }) == true }
+        guard owners.count == 1, let owner = owners.first else { return nil }
+        return (owner.name, "lacks the column \(column)")
+    }
+}

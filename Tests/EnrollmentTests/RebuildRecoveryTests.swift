@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// What `rebuild-projections`, `--status` and `enroll verify` make of a database changed
+/// behind their back: a leftover shadow table that cannot be resumed as it is, and projection
+/// tables dropped or altered by hand. Real processes on real SQLite files; the changes are made
+/// with the sqlite3 shell, as an operator would.
+@Suite("Rebuilding projections: leftover shadows and damaged tables")
+struct RebuildRecoveryTests {
+    let rebuild = RebuildTests()
+
+    func tool(_ workspace: Workspace, _ arguments: [String]) throws -> Processes.Result {
+        try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database] + arguments)
+    }
+
+    func sql(_ workspace: Workspace, _ statement: String) throws {
+        _ = try SQLite3.query(workspace.database, statement)
+    }
+
+    /// The 10 000-event journal with the authenticators projection made stale, and a rebuild of
+    /// it killed (SIGKILL) midway: its shadow table and checkpoint are left. Returns the tables
+    /// as the imported journal's inline updates left them, and the shadow's checkpoint.
+    func interruptedShadow(_ workspace: Workspace) throws -> (inline: [String: [String]], left: Int64) {
+        try rebuild.importTraffic(workspace)
+        let inline = try rebuild.tables(workspace.database)
+        try sql(workspace, "UPDATE projection_checkpoints SET schema_version = 2 WHERE name = 'authenticators'")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Processes.product("rebuild-projections"))
+        process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "10"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && process.isRunning {
+            if let shadow = try? rebuild.checkpoint("authenticators_rebuild", in: workspace.database), shadow.position >= 500 { break }
+            usleep(10_000)
+        }
+        try #require(process.isRunning, "the rebuild finished before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let left = try #require(try rebuild.checkpoint("authenticators_rebuild", in: workspace.database))
+        try #require(left.position >= 500 && left.position < 10_000)
+        return (inline, left.position)
+    }
+
+    /// After a repair: `verify` passes, `--status` says current, the tables equal the inline ones.
+    func expectRepaired(_ workspace: Workspace, inline: [String: [String]], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)", sourceLocation: sourceLocation)
+        let status = try tool(workspace, ["--status"])
+        #expect(status.stdout.split(separator: "\n").dropFirst().allSatisfy { $0.hasSuffix(" current") }, "\(status.stdout)", sourceLocation: sourceLocation)
+        #expect(try rebuild.tables(workspace.database) == inline, sourceLocation: sourceLocation)
+        #expect(try SQLite3.query(workspace.database, "SELECT name FROM sqlite_master WHERE name LIKE '%\\_rebuild' ESCAPE '\\'") == "", sourceLocation: sourceLocation)
+    }
+
+    @Test("a shadow checkpoint past the journal's head is not resumed: --status says it will be discarded and why, the rebuild starts over saying so (exit 0), and status and verify agree afterwards")
+    func shadowPastHead() throws {
+        let workspace = try Workspace()
+        let (inline, _) = try interruptedShadow(workspace)
+        try sql(workspace, "UPDATE projection_checkpoints SET position = 50000 WHERE name = 'authenticators_rebuild'")
+
+        let status = try tool(workspace, ["--status"])
+        #expect(status.stdout.contains("the next rebuild will discard the interrupted one's shadow table at position 50000 and start over: its checkpoint is past the journal's head (10000)"), "\(status.stdout)")
+        let json = try tool(workspace, ["--status", "--json"])
+        #expect(json.stdout.contains(#""rebuildWillDiscard":"its checkpoint is past the journal's head (10000)""#), "\(json.stdout)")
+
+        let result = try tool(workspace, ["--projection", "authenticators"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasSuffix("swapped in at position 10000; discarded the interrupted rebuild's shadow table at position 50000 and started over: its checkpoint is past the journal's head (10000)\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("resumed from"), "\(result.stdout)")
+        #expect(try workspace.enroll(["status", "u0001"]).status == 0)
+        try expectRepaired(workspace, inline: inline)
+    }
+
+    @Test("a shadow table whose columns were changed is discarded and rebuilt from position 0 (exit 0), not refused forever with a raw SQLite error")
+    func shadowWithChangedColumns() throws {
+        let workspace = try Workspace()
+        let (inline, left) = try interruptedShadow(workspace)
+        try sql(workspace, "ALTER TABLE authenticators_rebuild DROP COLUMN lock_count")
+
+        let status = try tool(workspace, ["--status"])
+        #expect(status.stdout.contains("will discard the interrupted one's shadow table at position \(left) and start over: its table lacks the column lock_count"), "\(status.stdout)")
+        let result = try tool(workspace, ["--projection", "authenticators"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("; discarded the interrupted rebuild's shadow table at position \(left) and started over: its table lacks the column lock_count"), "\(result.stdout)")
+        try expectRepaired(workspace, inline: inline)
+    }
+
+    @Test("a shadow whose journal was rewritten under it (another chained hash at its checkpoint) is discarded and rebuilt from position 0")
+    func shadowOverRewrittenJournal() throws {
+        let workspace = try Workspace()
+        let (inline, left) = try interruptedShadow(workspace)
+        // The hash a rewrite with recomputed hashes would leave at the checkpoint; the rows
+        // folded stay as they were, so the rebuilt tables still equal the inline ones.
+        let hash = try SQLite3.query(workspace.database, "SELECT hex(hash) FROM events WHERE position = \(left)")
+        try sql(workspace, "UPDATE events SET hash = randomblob(32) WHERE position = \(left)")
+
+        let result = try tool(workspace, ["--projection", "authenticators"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("; discarded the interrupted rebuild's shadow table at position \(left) and started over: the journal up to its checkpoint is not the one it folded (its events were rewritten since)"), "\(result.stdout)")
+        try sql(workspace, "UPDATE events SET hash = x'\(hash)' WHERE position = \(left)")
+        try expectRepaired(workspace, inline: inline)
+    }
+
+    @Test("a resume trusts the shadow's rows; --restart (named by --status) discards a shadow edited by hand and folds from position 0, after which verify agrees")
+    func restartDiscardsEditedShadow() throws {
+        let workspace = try Workspace()
+        let (inline, left) = try interruptedShadow(workspace)
+        try sql(workspace, "UPDATE authenticators_rebuild SET status = 'locked'")
+
+        let status = try tool(workspace, ["--status"])
+        #expect(status.stdout.contains("an interrupted rebuild will resume from position \(left) (--restart starts over instead)"), "\(status.stdout)")
+        let result = try tool(workspace, ["--projection", "authenticators", "--restart"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.contains("resumed from"), "\(result.stdout)")
+        #expect(result.stdout.contains("; discarded the interrupted rebuild's shadow table at position \(left) and started over: --restart was given"), "\(result.stdout)")
+        try expectRepaired(workspace, inline: inline)
+
+        let misuse = try tool(workspace, ["--status", "--restart"])
+        #expect(misuse.status == 2 && misuse.stderr.contains("--restart goes with --projection NAME or --all"), "\(misuse.stderr)")
+    }
+}
