@@ -111,12 +111,69 @@ struct FixtureTests {
         #expect(result.stdout.contains("ERROR") && result.stdout.contains(edit.message), "\(result.stdout)")
     }
 
+    /// An edit of a passing scenario, and what `enroll replay` must then say.
+    struct ScenarioEdit: Sendable, CustomTestStringConvertible {
+        var file = "scenarios/confirm/fifth-wrong-code-locks.json"
+        var from: String
+        var to: String
+        var message: String
+        var status: Int32 = 2
+        var testDescription: String { "\(from.prefix(30)) → \(to.prefix(50))" }
+    }
+
+    static let strictEdits: [ScenarioEdit] = [
+        // A misspelt member would be ignored, and the check it meant to make would disappear.
+        ScenarioEdit(from: #""rejection": "locked""#, to: #""rejections": "locked""#,
+                     message: #"the scenario has no member "rejections"; its members are description, given, policy, rejection, secrets, state, then, user, when"#),
+        ScenarioEdit(from: #""state": {"#, to: #""State": {"#, message: #"the scenario has no member "State"; its members are"#),
+        ScenarioEdit(from: #""code": "000000""#, to: #""code": "000000", "extra": 1"#,
+                     message: #"when (ConfirmCode) has no member "extra"; its members are actor, at, code, command"#),
+        ScenarioEdit(file: "scenarios/request/custom-account.json", from: #""command": "RequestEnrollment","#, to: #""command": "RequestEnrollment", "digts": 8,"#,
+                     message: #"when (RequestEnrollment) has no member "digts"; its members are account, actor, algorithm, at, command, digits, issuer, period"#),
+        ScenarioEdit(file: "scenarios/request/custom-account.json", from: #""command": "RequestEnrollment","#, to: #""command": "RequestEnrollment", "digits": "8","#,
+                     message: #"when.digits must be a whole number, not "8""#),
+        ScenarioEdit(from: #""description""#, to: #""policy": {"maxFailedAttempt": 3}, "description""#,
+                     message: #"policy has no member "maxFailedAttempt"; its members are lockDuration, maxFailedAttempts, pendingLifetime, window"#),
+        // The wrong type is not read as absent.
+        ScenarioEdit(from: #""description""#, to: #""secrets": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "description""#,
+                     message: #""secrets" must be a list of Base32 secrets ([] for none), not "GEZDGNBVGY3TQOJQGEZ"#),
+        ScenarioEdit(from: #""rejection": "locked""#, to: #""rejection": ["locked"]"#, message: #""rejection" must be a string, not ["locked"]"#),
+        // enroll's own rules for --actor.
+        ScenarioEdit(from: #""command": "ConfirmCode","#, to: #""command": "ConfirmCode", "actor": "a/b","#,
+                     message: "when.actor is not an actor enroll accepts: it contains a path separator"),
+        // The command's events are recorded at when.at: another time could never match.
+        ScenarioEdit(from: #""until": 1764400945,"#, to: #""until": 1764400945, "at": 1764400046,"#,
+                     message: "then[1].at is 1764400046, but the command's events are recorded at when.at (1764400045); leave it out or make it 1764400045"),
+        ScenarioEdit(from: #""until": 1764400945,"#, to: #""until": 1764400945, "at": 1764400045,"#, message: "PASS", status: 0),
+        // Times carry over from the event before; the first has none.
+        ScenarioEdit(from: #""at": 1764400000,"#, to: "",
+                     message: "given[0].at is missing: the first event has no event before it to take its time from; give the Unix time it was recorded"),
+        // A missing secret is not a forgotten one (null is), and only the events that issue one have it.
+        ScenarioEdit(from: #""secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","#, to: "",
+                     message: #"given[0]: EnrollmentRequested: "secret" is missing; give the Base32 secret, or null for a forgotten one"#),
+        ScenarioEdit(file: "scenarios/reveal/pending-secret.json", from: #""target": "pending""#, to: #""target": "pending", "secret": null"#,
+                     message: #"then[0]: QRCodeRevealed has no member "secret"; its members are target"#),
+    ]
+
+    @Test("a scenario member that is misspelt, unknown or of the wrong type (top level, when, policy), an actor enroll refuses, a then time other than when.at, a first given event without a time or a secret-issuing one without secret is refused naming it (exit 2), not ignored", arguments: strictEdits)
+    func strictScenario(_ edit: ScenarioEdit) throws {
+        let workspace = try Workspace()
+        let original = try String(contentsOf: Self.root.appendingPathComponent(edit.file), encoding: .utf8)
+        #expect(original.contains(edit.from), "the fixture changed: \(edit.from) is gone")
+        let path = workspace.path("edited.json")
+        try original.replacingOccurrences(of: edit.from, with: edit.to).write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == edit.status, "\(result.stdout) \(result.stderr)")
+        let line = edit.status == 0 ? "PASS \(path)" : "ERROR \(path): \(edit.message)"
+        #expect(result.stdout.contains(line), "\(result.stdout)")
+    }
+
     /// The first secret of every edited scenario below: requested at 1764400000, pending until
     /// 1764400600.
     static let requested = #"{"at": 1764400000, "type": "EnrollmentRequested", "secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}"#
 
     @Test("a fixture whose given events the engine could never have recorded is refused naming the event and why, not replayed from a state no user can be in", arguments: [
-        (#"{"type": "AuthenticatorActivated", "step": 58813334, "replacedPrevious": false}"#, "given[0] (AuthenticatorActivated) could not have been recorded after the events before it: no secret is pending"),
+        (#"{"at": 1764400000, "type": "AuthenticatorActivated", "step": 58813334, "replacedPrevious": false}"#, "given[0] (AuthenticatorActivated) could not have been recorded after the events before it: no secret is pending"),
         (requested + #", {"type": "SecretRegenerated", "secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}"#,
          "given[1] (SecretRegenerated) could not have been recorded after the events before it: no authenticator is active (only an active one is regenerated)"),
         (requested + #", {"type": "ConfirmationUnlocked", "lockNumber": 1}"#, "given[1] (ConfirmationUnlocked) could not have been recorded after the events before it: confirmation is not locked"),
@@ -151,10 +208,10 @@ struct FixtureTests {
 
     @Test("a fixture whose given or then is not a list, whose given secret is under 16 bytes, or whose event has a member no event of its type has, is refused naming it", arguments: [
         (#""given": {"x": 1}"#, #""given" must be a list of events ([] for none), not {"x":1}"#),
-        (#""given": [], "then": {}, "x": 0"#, #""then" must be a list of the events expected ([] for none), not {}"#),
-        (#""given": [{"type": "EnrollmentRequested", "secret": "GEZDGNBV", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}]"#,
+        (#""given": [], "then": {}"#, #""then" must be a list of the events expected ([] for none), not {}"#),
+        (#""given": [{"at": 1764400000, "type": "EnrollmentRequested", "secret": "GEZDGNBV", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}]"#,
          #"given[0]: "secret" holds 5 bytes; a secret has at least 16"#),
-        (#""given": [{"type": "ConfirmationUnlocked", "lockNumber": 1, "evil": 1}]"#, #"given[0]: ConfirmationUnlocked has no member "evil"; its members are lockNumber"#),
+        (#""given": [{"at": 1764400000, "type": "ConfirmationUnlocked", "lockNumber": 1, "evil": 1}]"#, #"given[0]: ConfirmationUnlocked has no member "evil"; its members are lockNumber"#),
     ])
     func malformedLists(_ edit: (fragment: String, message: String)) throws {
         var json = "{\(edit.fragment), \"when\": {\"at\": 1764400045, \"command\": \"RevealQR\"}"

@@ -29,17 +29,17 @@ public enum FixtureEvent {
     public static func object(for event: EnrollmentEvent) -> [String: JSONValue] {
         let encoded = try? EventCodec.encode(event) { secret in secret.bytes }
         guard let encoded, case .object(var object)? = try? JSONValue.parse(encoded.data) else { return ["type": .string(event.type.rawValue)] }
-        if let sealed = object.removeValue(forKey: "sealedSecret") {
-            switch event {
-            case .enrollmentRequested(let issued), .secretRegenerated(let issued):
-                if case .open(let secret) = issued.secret {
-                    object["secret"] = .string(Base32.encode(secret.bytes))
-                } else {
-                    object["secret"] = .null
-                }
-            default:
-                object["secret"] = sealed
+        let sealed = object.removeValue(forKey: "sealedSecret")
+        switch event {
+        case .enrollmentRequested(let issued), .secretRegenerated(let issued):
+            // Also when the codec writes nothing for a forgotten secret: `null` is its spelling.
+            if case .open(let secret) = issued.secret {
+                object["secret"] = .string(Base32.encode(secret.bytes))
+            } else {
+                object["secret"] = .null
             }
+        default:
+            if let sealed { object["secret"] = sealed }
         }
         object["type"] = .string(event.type.rawValue)
         return object
@@ -51,6 +51,11 @@ public enum FixtureEvent {
         guard case .string(let typeName)? = object["type"] else { throw fail("\"type\" is missing") }
         guard let type = EventType(rawValue: typeName) else {
             throw fail("unknown event type \"\(typeName)\"; use one of \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        // A missing secret would otherwise read as a forgotten one: `null` is that spelling, and
+        // a forgotten key (or a typo) must not silently test a crypto-shredded secret.
+        if type == .enrollmentRequested || type == .secretRegenerated, object["secret"] == nil {
+            throw fail("\(typeName): \"secret\" is missing; give the Base32 secret, or null for a forgotten one")
         }
         var fields = object
         fields.removeValue(forKey: "type")
@@ -87,7 +92,8 @@ public enum FixtureEvent {
         // A member the event does not have (a typo, a field of another event) would otherwise be
         // ignored, and the fixture would say something it does not test. (Older schema versions
         // only lack members the current one has.)
-        let known = Set(Self.object(for: event).keys).union(["type", "at", "schemaVersion", "secret"])
+        // (`secret` is a member only of the events that issue one: `object(for:)` has it there.)
+        let known = Set(Self.object(for: event).keys).union(["type", "at", "schemaVersion"])
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("\(typeName) has no member \"\(unknown.prefix(40))\"; its members are \(known.subtracting(["type", "at", "schemaVersion"]).sorted().joined(separator: ", "))")
         }

@@ -29,6 +29,13 @@ public struct Scenario: Sendable {
     /// Expected fields of the user's authenticators row (only those listed are compared).
     public var state: [String: JSONValue]?
 
+    /// The members a scenario has (Fixtures/README.md). Any other is refused: a misspelt
+    /// `rejections` or `State` would otherwise be ignored, and the check it meant to make would
+    /// silently disappear from a scenario that still passes.
+    public static let members = ["description", "user", "secrets", "policy", "given", "when", "then", "rejection", "state"]
+    /// The rules a scenario's `policy` overrides.
+    public static let policyMembers = ["pendingLifetime", "maxFailedAttempts", "lockDuration", "window"]
+
     /// Parses a scenario file's JSON.
     public init(json: String, name: String) throws(FixtureError) {
         func fail(_ reason: String) -> FixtureError { FixtureError(file: name, reason: reason) }
@@ -39,14 +46,29 @@ public struct Scenario: Sendable {
         guard case .object(let root) = parsed else {
             throw fail("it is \(parsed.canonicalString.prefix(20)), not a JSON object; a scenario is {\"given\": […], \"when\": {…}, \"then\": […]}")
         }
+        try Self.refuseUnknown(in: root, allowed: Self.members, "the scenario", fail: fail)
         self.name = name
-        func string(_ object: [String: JSONValue], _ key: String) -> String? {
-            if case .string(let value)? = object[key] { return value }
-            return nil
+        // An optional member of the wrong type is refused, not read as absent.
+        func string(_ object: [String: JSONValue], _ key: String, _ path: String) throws(FixtureError) -> String? {
+            switch object[key] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            case let value?: throw fail("\(path) must be a string, not \(value.canonicalString.prefix(20))")
+            }
         }
-        func int(_ object: [String: JSONValue], _ key: String) -> Int64? {
-            if case .int(let value)? = object[key] { return value }
-            return nil
+        func list(_ key: String, _ what: String) throws(FixtureError) -> [JSONValue]? {
+            switch root[key] {
+            case nil, .null?: return nil
+            case .array(let list)?: return list
+            case let value?: throw fail("\"\(key)\" must be a list of \(what) ([] for none), not \(value.canonicalString.prefix(20))")
+            }
+        }
+        func object(_ key: String, _ example: String) throws(FixtureError) -> [String: JSONValue]? {
+            switch root[key] {
+            case nil, .null?: return nil
+            case .object(let object)?: return object
+            case let value?: throw fail("\"\(key)\" must be an object, e.g. \(example), not \(value.canonicalString.prefix(20))")
+            }
         }
         // A number the engine could not have been given (a time past 9999, a lock of 2^62 s)
         // is refused by name, not read as missing or folded into arithmetic that overflows.
@@ -58,23 +80,22 @@ public struct Scenario: Sendable {
             return number
         }
         let times = EnrollmentEvent.timeRange
-        description = string(root, "description") ?? ""
-        user = string(root, "user") ?? "alice"
+        description = try string(root, "description", "\"description\"") ?? ""
+        user = try string(root, "user", "\"user\"") ?? "alice"
         // The same rules as everywhere else: a fixture must not test a user no command accepts.
         do { _ = try Validation.user(user) } catch { throw fail("user: \(error.message)") }
 
         secrets = []
-        if case .array(let list)? = root["secrets"] {
-            for (index, item) in list.enumerated() {
-                guard case .string(let text) = item, let bytes = Base32.decode(text) else { throw fail("secrets[\(index)] is not a Base32 string") }
-                // RFC 4226 §4 R6: at least 128 bits; an empty one would key HMAC with nothing.
-                guard bytes.count >= 16 else { throw fail("secrets[\(index)] holds \(bytes.count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)") }
-                secrets.append(Secret(bytes: bytes))
-            }
+        for (index, item) in (try list("secrets", "Base32 secrets") ?? []).enumerated() {
+            guard case .string(let text) = item, let bytes = Base32.decode(text) else { throw fail("secrets[\(index)] is not a Base32 string") }
+            // RFC 4226 §4 R6: at least 128 bits; an empty one would key HMAC with nothing.
+            guard bytes.count >= 16 else { throw fail("secrets[\(index)] holds \(bytes.count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)") }
+            secrets.append(Secret(bytes: bytes))
         }
 
         policy = .default
-        if case .object(let object)? = root["policy"] {
+        if let object = try object("policy", "{\"maxFailedAttempts\": 3}") {
+            try Self.refuseUnknown(in: object, allowed: Self.policyMembers, "policy", fail: fail)
             let year: Int64 = 31_536_000
             if let value = try number(object, "pendingLifetime", "policy.pendingLifetime", in: 1...year, "seconds") { policy.pendingLifetime = value }
             if let value = try number(object, "maxFailedAttempts", "policy.maxFailedAttempts", in: 1...100, "a count") { policy.maxFailedAttempts = Int(value) }
@@ -85,19 +106,22 @@ public struct Scenario: Sendable {
         guard case .object(let when)? = root["when"] else { throw fail("\"when\" is missing: give the command, e.g. {\"at\": 1764400030, \"command\": \"ConfirmCode\", \"code\": \"123456\"}") }
         guard let at = try number(when, "at", "when.at", in: times, "a Unix time") else { throw fail("when.at is missing: the Unix time the command is decided at") }
         now = at
-        actor = string(when, "actor") ?? user
+        actor = try string(when, "actor", "when.actor") ?? user
+        // As `--actor`: a fixture must not test an actor no command accepts.
+        do { _ = try Validation.actor(actor) } catch {
+            guard case .invalidActor(let reason) = error else { throw fail("when.actor: \(error.message)") }
+            throw fail("when.actor is not an actor enroll accepts: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave it out to record the user as the actor")
+        }
         command = try Self.command(when, fail: fail)
 
         given = []
-        switch root["given"] {
-        case nil, .null?, .array?: break
-        case let value?: throw fail("\"given\" must be a list of events ([] for none), not \(value.canonicalString.prefix(20))")
-        }
-        if case .array(let list)? = root["given"] {
-            var time = at
+        if let list = try list("given", "events") {
+            var time: UnixTime?
             for (index, item) in list.enumerated() {
                 guard case .object(let object) = item else { throw fail("given[\(index)] is not an object") }
                 if let eventTime = try number(object, "at", "given[\(index)].at", in: times, "a Unix time") { time = eventTime }
+                // A time carries over from the event before; the first has none to take.
+                guard let time else { throw fail("given[\(index)].at is missing: the first event has no event before it to take its time from; give the Unix time it was recorded") }
                 given.append(Given(at: time, event: try FixtureEvent.event(from: object, file: name, index: "given[\(index)]")))
             }
             // A history the engine could never have written would test a state no user can be in.
@@ -111,39 +135,74 @@ public struct Scenario: Sendable {
         }
 
         then = []
-        if case .array(let list)? = root["then"] {
-            for (index, item) in list.enumerated() {
-                guard case .object(let object) = item else { throw fail("then[\(index)] is not an object") }
-                // Parsed once to reject typos early; compared in fixture form.
-                _ = try FixtureEvent.event(from: object, file: name, index: "then[\(index)]")
-                then.append(object)
+        guard let expected = try list("then", "the events expected") else { throw fail("\"then\" is missing: list the events expected ([] for none)") }
+        for (index, item) in expected.enumerated() {
+            guard case .object(let object) = item else { throw fail("then[\(index)] is not an object") }
+            // Parsed once to reject typos early; compared in fixture form.
+            _ = try FixtureEvent.event(from: object, file: name, index: "then[\(index)]")
+            // The command's events are recorded when it is decided: another time could never
+            // match, and ignoring it would let the file claim what is not checked.
+            if let time = object["at"], time != .int(at) {
+                throw fail("then[\(index)].at is \(time.canonicalString.prefix(20)), but the command's events are recorded at when.at (\(at)); leave it out or make it \(at)")
             }
-        } else if let value = root["then"] {
-            throw fail("\"then\" must be a list of the events expected ([] for none), not \(value.canonicalString.prefix(20))")
-        } else {
-            throw fail("\"then\" is missing: list the events expected ([] for none)")
+            then.append(object)
         }
-        rejection = string(root, "rejection")
+        rejection = try string(root, "rejection", "\"rejection\"")
         if let rejection, !EnrollmentRejection.codes.contains(rejection) {
             throw fail("rejection \"\(rejection.prefix(40))\" is not a refusal code; use one of \(EnrollmentRejection.codes.joined(separator: ", "))")
         }
-        if case .object(let object)? = root["state"] { state = object } else { state = nil }
+        state = try object("state", "{\"status\": \"active\"}")
     }
 
+    /// Refuses a member `object` does not have, naming it and the ones it has.
+    static func refuseUnknown(in object: [String: JSONValue], allowed: [String], _ path: String, fail: (String) -> FixtureError) throws(FixtureError) {
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw fail("\(path) has no member \"\(unknown.prefix(40))\"; its members are \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// The options a command that issues a secret takes; the members every `when` has.
+    static let optionMembers = ["issuer", "account", "algorithm", "digits", "period"]
+    static let whenMembers = ["at", "command", "actor"]
+
     static func command(_ when: [String: JSONValue], fail: (String) -> FixtureError) throws(FixtureError) -> EnrollmentCommand {
+        func string(_ key: String) throws(FixtureError) -> String? {
+            switch when[key] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            case let value?: throw fail("when.\(key) must be a string, not \(value.canonicalString.prefix(20))")
+            }
+        }
+        func integer(_ key: String) throws(FixtureError) -> Int? {
+            switch when[key] {
+            case nil, .null?: return nil
+            case .int(let value)?: return Int(value)
+            case let value?: throw fail("when.\(key) must be a whole number, not \(value.canonicalString.prefix(20))")
+            }
+        }
         func options() throws(FixtureError) -> EnrollmentOptions {
             var options = EnrollmentOptions()
-            if case .string(let issuer)? = when["issuer"] { options.issuer = issuer }
-            if case .string(let account)? = when["account"] { options.account = account }
-            if case .string(let name)? = when["algorithm"] {
+            if let issuer = try string("issuer") { options.issuer = issuer }
+            if let account = try string("account") { options.account = account }
+            if let name = try string("algorithm") {
                 guard let digest = Digest(rawValue: name.uppercased()) else { throw fail("when.algorithm \"\(name)\" is not SHA1, SHA256 or SHA512") }
                 options.parameters.algorithm = digest
             }
-            if case .int(let digits)? = when["digits"] { options.parameters.digits = Int(digits) }
-            if case .int(let period)? = when["period"] { options.parameters.period = Int(period) }
+            if let digits = try integer("digits") { options.parameters.digits = digits }
+            if let period = try integer("period") { options.parameters.period = period }
             return options
         }
         guard case .string(let name)? = when["command"] else { throw fail("when.command is missing") }
+        // What the command takes; a misspelt option (`digts`) would otherwise leave the default.
+        let takes: [String]
+        switch name {
+        case "RequestEnrollment", "RegenerateSecret": takes = optionMembers
+        case "ConfirmCode": takes = ["code"]
+        case "RevealQR", "RevealSecretText", "RemoveAuthenticator": takes = []
+        default:
+            throw fail("unknown command \"\(name.prefix(40))\"; use RequestEnrollment, ConfirmCode, RevealQR, RevealSecretText, RegenerateSecret or RemoveAuthenticator")
+        }
+        try refuseUnknown(in: when, allowed: whenMembers + takes, "when (\(name))", fail: fail)
         switch name {
         case "RequestEnrollment": return .requestEnrollment(try options())
         case "ConfirmCode":
@@ -155,11 +214,9 @@ public struct Scenario: Sendable {
         case "RevealQR": return .revealQRCode
         case "RevealSecretText": return .revealSecretText
         case "RegenerateSecret":
-            let keys = Set(when.keys).subtracting(["at", "command", "actor"])
+            let keys = Set(when.keys).subtracting(whenMembers)
             return .regenerateSecret(keys.isEmpty ? nil : try options())
-        case "RemoveAuthenticator": return .removeAuthenticator
-        default:
-            throw fail("unknown command \"\(name)\"; use RequestEnrollment, ConfirmCode, RevealQR, RevealSecretText, RegenerateSecret or RemoveAuthenticator")
+        default: return .removeAuthenticator  // the only name left (checked above)
         }
     }
 }
