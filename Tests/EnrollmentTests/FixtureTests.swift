@@ -151,6 +151,8 @@ struct FixtureTests {
         // A missing secret is not a forgotten one (null is), and only the events that issue one have it.
         ScenarioEdit(from: #""secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","#, to: "",
                      message: #"given[0]: EnrollmentRequested: "secret" is missing; give the Base32 secret, or null for a forgotten one"#),
+        ScenarioEdit(from: #""secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","#, to: #""sealedSecret": "MTIzNDU2Nzg5MDEyMzQ1Ng==","#,
+                     message: #"given[0]: EnrollmentRequested has no member "sealedSecret" in a fixture: give the Base32 secret under "secret", or null for a forgotten one"#),
         ScenarioEdit(file: "scenarios/reveal/pending-secret.json", from: #""target": "pending""#, to: #""target": "pending", "secret": null"#,
                      message: #"then[0]: QRCodeRevealed has no member "secret"; its members are target"#),
     ]

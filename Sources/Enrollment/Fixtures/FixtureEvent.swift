@@ -55,6 +55,9 @@ public enum FixtureEvent {
         // A missing secret would otherwise read as a forgotten one: `null` is that spelling, and
         // a forgotten key (or a typo) must not silently test a crypto-shredded secret.
         if type == .enrollmentRequested || type == .secretRegenerated, object["secret"] == nil {
+            if object["sealedSecret"] != nil {
+                throw fail("\(typeName) has no member \"sealedSecret\" in a fixture: give the Base32 secret under \"secret\", or null for a forgotten one")
+            }
             throw fail("\(typeName): \"secret\" is missing; give the Base32 secret, or null for a forgotten one")
         }
         var fields = object
