@@ -264,18 +264,26 @@ struct VerifyCommand: ParsableCommand {
             do { return try ProjectionCheck.run(database) } catch { throw StoreError(error, path: database.path) }
         }
         guard !report.agrees else { return report }
-        let summary = "the projections disagree with the journal in \(report.total) row\(report.total == 1 ? "" : "s"): \(report.differences.first?.description ?? "")"
+        // A table dropped or altered by hand cannot be compared row by row; it is named first,
+        // with the rebuild of that projection alone.
+        let rows = "the projections disagree with the journal in \(report.total) row\(report.total == 1 ? "" : "s"): \(report.differences.first?.description ?? "")"
+        let damaged = report.damaged.map { "the \($0.name) projection's table \($0.problem)" }
+        let summary = report.damaged.isEmpty ? rows : damaged.joined(separator: "; ") + (report.total > 0 ? "; \(rows)" : "")
+        let fix = report.damaged.count == 1 && report.total == 0 ? "--projection \(report.damaged[0].name)" : "--all"
         if global.json {
             Terminal.json([
                 "intact": false, "verified": chain.verified, "head": chain.head, "anchor": chain.anchor?.description,
                 "tampering": "projections", "detail": summary, "projectionDifferences": report.total,
                 "differences": report.differences.map(\.description),
+                "damagedProjections": report.damaged.isEmpty ? nil : Dictionary(uniqueKeysWithValues: report.damaged.map { ($0.name, "its table " + $0.problem) }),
             ])
         } else {
+            Terminal.line("Verified \(chain.verified) event\(chain.verified == 1 ? "" : "s"): the hash chain is intact.")
+            for (name, problem) in report.damaged { Terminal.line("\(name): its table \(problem)") }
             for difference in report.differences { Terminal.line(difference.description) }
             if report.total > report.differences.count { Terminal.line("… and \(report.total - report.differences.count) more") }
         }
-        Terminal.error(summary, hint: global.naming("the journal is intact: run `rebuild-projections --all` to fold the projections from it again"))
+        Terminal.error(summary, hint: global.naming("the journal is intact: run `rebuild-projections \(fix)` to fold the projections from it again"))
         throw ExitCode(CLIExit.refused)
     }
 

@@ -120,4 +120,89 @@ struct RebuildRecoveryTests {
         let misuse = try tool(workspace, ["--status", "--restart"])
         #expect(misuse.status == 2 && misuse.stderr.contains("--restart goes with --projection NAME or --all"), "\(misuse.stderr)")
     }
+
+    /// A small journal of 5 events: alice and bob pending, carol active.
+    func smallJournal() throws -> Workspace {
+        let workspace = try Workspace()
+        for user in ["alice", "bob", "carol"] { try #require(try workspace.enroll(["request", user]).status == 0) }
+        let uri = try workspace.enroll(["reveal", "carol", "--format", "uri"]).stdout
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: uri.trimmingCharacters(in: .whitespacesAndNewlines))))
+        try #require(try workspace.enroll(["confirm", "carol", code]).status == 0)
+        return workspace
+    }
+
+    /// `enroll ARGS` refuses with exit 3 and one line naming the rebuild of `projection`, writing nothing.
+    func expectNamesRebuild(_ workspace: Workspace, _ arguments: [String], _ problem: String, projection: String = "authenticators", sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let events = try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM events")
+        let result = try workspace.enroll(arguments)
+        #expect(result.status == 3, "\(arguments): \(result.stdout) \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr == "enroll: error: the \(projection) projection's table \(problem) (changed outside enroll); run `rebuild-projections --db \(workspace.database) --projection \(projection)` to fold it again from the journal\n", "\(arguments): \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM events") == events, sourceLocation: sourceLocation)
+    }
+
+    /// `verify` walks the chain and then fails (exit 1) on the damaged table, naming its rebuild.
+    func expectVerifyNames(_ workspace: Workspace, _ problem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 1, "\(verify.stdout) \(verify.stderr)", sourceLocation: sourceLocation)
+        #expect(verify.stdout == "Verified 5 events: the hash chain is intact.\nauthenticators: its table \(problem)\n", "\(verify.stdout)", sourceLocation: sourceLocation)
+        #expect(verify.stderr == "enroll: error: the authenticators projection's table \(problem) (the journal is intact: run `rebuild-projections --db \(workspace.database) --projection authenticators` to fold the projections from it again)\n", "\(verify.stderr)", sourceLocation: sourceLocation)
+        let (json, object) = try workspace.enrollJSON(["verify"])
+        #expect(json.status == 1 && object["tampering"] as? String == "projections" && object["verified"] as? Int == 5, "\(json.stdout)", sourceLocation: sourceLocation)
+        #expect((object["damagedProjections"] as? [String: String])?["authenticators"] == "its table \(problem)", "\(json.stdout)", sourceLocation: sourceLocation)
+    }
+
+    /// `--status` calls the authenticators projection damaged, in text and JSON.
+    func expectStatusDamaged(_ workspace: Workspace, _ problem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let status = try tool(workspace, ["--status"])
+        #expect(status.status == 0 && status.stdout.contains("damaged: its table \(problem): run rebuild-projections --projection authenticators\n"), "\(status.stdout)", sourceLocation: sourceLocation)
+        let json = try tool(workspace, ["--status", "--json"])
+        let first = json.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.contains(#""current":false"#) && first.contains(#""tableProblem":"its table \#(problem)""#), "\(json.stdout)", sourceLocation: sourceLocation)
+    }
+
+    @Test("a dropped projection table: --status calls it damaged (not current), commands refuse naming its rebuild (nothing written), verify checks the chain and names the rebuild (exit 1); after the rebuild all agree")
+    func droppedProjectionTable() throws {
+        let workspace = try smallJournal()
+        let before = try rebuild.tables(workspace.database)
+        try sql(workspace, "DROP TABLE authenticators")
+
+        try expectStatusDamaged(workspace, "is missing")
+        try expectNamesRebuild(workspace, ["status", "alice"], "is missing")
+        try expectNamesRebuild(workspace, ["request", "dave"], "is missing")
+        try expectVerifyNames(workspace, "is missing")
+
+        #expect(try tool(workspace, ["--projection", "authenticators"]).status == 0)
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        #expect(try rebuild.tables(workspace.database) == before)
+        #expect(try workspace.enroll(["request", "dave"]).status == 0)
+    }
+
+    @Test("a projection column dropped by hand: --status calls it damaged, reveal refuses naming the rebuild (exit 3), verify names it (exit 1) instead of a raw 'no such column'")
+    func droppedProjectionColumn() throws {
+        let workspace = try smallJournal()
+        let before = try rebuild.tables(workspace.database)
+        try sql(workspace, "ALTER TABLE authenticators DROP COLUMN last_revealed_at")
+
+        try expectStatusDamaged(workspace, "lacks the column last_revealed_at")
+        try expectNamesRebuild(workspace, ["reveal", "alice", "--format", "uri"], "lacks the column last_revealed_at")
+        try expectVerifyNames(workspace, "lacks the column last_revealed_at")
+
+        #expect(try tool(workspace, ["--all"]).status == 0)
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        #expect(try rebuild.tables(workspace.database) == before)
+    }
+
+    @Test("a checkpoint ahead of the journal's head is not 'current' in --status but names the missing events and verify; a projection without a checkpoint is called missing by readers, not 'schema version 0'")
+    func checkpointAheadOrMissing() throws {
+        let workspace = try smallJournal()
+        try sql(workspace, "UPDATE projection_checkpoints SET position = 99 WHERE name = 'enrollment_activity'")
+        let status = try tool(workspace, ["--status"])
+        #expect(status.stdout.contains("enrollment_activity   2       2     99        5         0       ahead of the journal by 94 events: events are missing from the journal; run enroll verify"), "\(status.stdout)")
+        let json = try tool(workspace, ["--status", "--json"])
+        #expect(json.stdout.contains(#""ahead":94,"codeVersion":2,"current":false"#), "\(json.stdout)")
+
+        try sql(workspace, "DELETE FROM projection_checkpoints WHERE name = 'authenticators'")
+        let read = try workspace.enroll(["status", "alice"])
+        #expect(read.status == 3 && read.stderr == "enroll: error: the authenticators projection has no checkpoint (it is missing); run `rebuild-projections --db \(workspace.database) --projection authenticators` to fold it from the journal\n", "\(read.stderr)")
+    }
 }

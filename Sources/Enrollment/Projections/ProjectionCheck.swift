@@ -34,11 +34,16 @@ public enum ProjectionCheck {
         public var checked: [String]
         /// Projections left out, with why (a table of another version, or none).
         public var skipped: [(name: String, reason: String)]
+        /// Projections whose checkpoint says current but whose table is missing or not of the
+        /// shape this code builds (dropped or altered by hand), with what is wrong, following "its
+        /// table" ("is missing", ``ProjectionTable``): not comparable row by row, and a
+        /// disagreement all the same.
+        public var damaged: [(name: String, problem: String)] = []
         /// The first differences, in projection and key order.
         public var differences: [Difference]
         /// How many differences there are in all (more than `differences` holds past the limit).
         public var total: Int
-        public var agrees: Bool { total == 0 }
+        public var agrees: Bool { total == 0 && damaged.isEmpty }
     }
 
     /// Compares every current projection of `database` with a fold of its journal, reporting
@@ -65,6 +70,10 @@ public enum ProjectionCheck {
                     // (A checkpoint past the head is the chain's finding: rows deleted at the end.)
                     guard stored.position >= head else {
                         result.skipped.append((projection.name, "it has folded the journal up to position \(stored.position) of \(head) (events appended by another version of enroll); run rebuild-projections"))
+                        continue
+                    }
+                    if let problem = try ProjectionTable.problem(of: projection, table: projection.name, in: db) {
+                        result.damaged.append((projection.name, problem))
                         continue
                     }
                     try projection.createTable(named: projection.name, in: memory)
