@@ -121,6 +121,20 @@ struct RebuildRecoveryTests {
         #expect(misuse.status == 2 && misuse.stderr.contains("--restart goes with --projection NAME or --all"), "\(misuse.stderr)")
     }
 
+    @Test("a shadow table that fails in a way no check foresees (a trigger added by hand) gives an error naming --restart, which gets out of it")
+    func unforeseenShadowFailureNamesRestart() throws {
+        let workspace = try Workspace()
+        let (inline, _) = try interruptedShadow(workspace)
+        try sql(workspace, "CREATE TRIGGER refuse BEFORE INSERT ON authenticators_rebuild BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END")
+
+        let failed = try tool(workspace, ["--projection", "authenticators"])
+        #expect(failed.status == 3, "\(failed.stdout) \(failed.stderr)")
+        #expect(failed.stderr == "rebuild-projections: error: storage error: refused by a trigger; if the interrupted rebuild's shadow table is at fault, `rebuild-projections --restart --projection authenticators` discards it and starts over\n", "\(failed.stderr)")
+        let restarted = try tool(workspace, ["--projection", "authenticators", "--restart"])
+        #expect(restarted.status == 0, "\(restarted.stderr)")
+        try expectRepaired(workspace, inline: inline)
+    }
+
     /// A small journal of 5 events: alice and bob pending, carol active.
     func smallJournal() throws -> Workspace {
         let workspace = try Workspace()

@@ -208,6 +208,43 @@ struct FilesystemFaultTests {
         #expect(try SQLite3.eventTypes(after) == ["EnrollmentRequested"])
     }
 
+    @Test("a disk that fills during rebuild-projections: exit 3 saying the progress up to a position is kept (not 'nothing was written'), --status says it resumes from there, and once space is freed the next run resumes and verify agrees")
+    func diskFillsDuringRebuild() throws {
+        // The 10 000-event journal with a stale authenticators projection, on a tmpfs with 250 kB
+        // to spare: each batch of 50 events commits a few pages to the write-ahead log, which
+        // fills the disk some batches in.
+        let source = try Workspace()
+        let rebuild = RebuildTests()
+        try rebuild.importTraffic(source)
+        let inline = try rebuild.tables(source.database)
+        _ = try SQLite3.query(source.database, "UPDATE projection_checkpoints SET schema_version = 2 WHERE name = 'authenticators'; PRAGMA wal_checkpoint(TRUNCATE);")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: source.database)[.size] as? Int)
+        let tool = try Processes.product("rebuild-projections")
+        let outcome = try Self.scenario(size: String(size + 250_000), """
+            rm -f "$ENROLL_DB" "$ENROLL_DB-wal" "$ENROLL_DB-shm" && cp "\(source.database)" "$ENROLL_DB"
+            rebuild() { local name=$1; shift; "\(tool)" "$@" > "$OUT/$name.stdout" 2> "$OUT/$name.stderr"; echo $? > "$OUT/$name.status"; }
+            rebuild full --projection authenticators --batch-size 50
+            rebuild status --status
+            mount -o remount,size=\(4 * size) "$MNT" || echo "remount failed" > "$OUT/setup.error"
+            rebuild resumed --projection authenticators
+            run verify verify
+            snap after
+            """)
+        expectRefused(outcome, "full", message: "is full; the authenticators rebuild's progress up to position ")
+        let stderr = outcome.text("full.stderr")
+        #expect(!stderr.contains("nothing was written"), "\(stderr)")
+        #expect(stderr.hasSuffix(" is kept (in the table authenticators_rebuild): free some space and run `rebuild-projections --projection authenticators` again to resume from there"), "\(stderr)")
+        let kept = try #require(stderr.split(separator: " ").drop { $0 != "position" }.dropFirst().first.flatMap { Int64($0) }, "\(stderr)")
+        #expect(kept > 0 && kept < 10_000)
+        #expect(outcome.text("status.stdout").contains("an interrupted rebuild will resume from position \(kept) "), "\(outcome.text("status.stdout"))")
+        #expect(outcome.status("resumed") == 0, "\(outcome.text("resumed.stderr"))")
+        #expect(outcome.text("resumed.stdout").contains("resumed from position \(kept),"), "\(outcome.text("resumed.stdout"))")
+        #expect(outcome.status("verify") == 0, "\(outcome.text("verify.stderr"))")
+        let after = outcome.directory.appendingPathComponent("after.db").path
+        if let log = outcome.bytes("after.wal") { try log.write(to: URL(fileURLWithPath: after + "-wal")) }
+        #expect(try rebuild.tables(after) == inline)
+    }
+
     @Test("output to a full disk: the command says so in one line and exits 3, never a crash or a silent exit 0")
     func outputToFullDisk() throws {
         // The database has room; only stdout (or --output) goes to a second, full tmpfs.
