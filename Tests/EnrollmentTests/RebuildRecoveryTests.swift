@@ -206,6 +206,18 @@ struct RebuildRecoveryTests {
         #expect(try rebuild.tables(workspace.database) == before)
     }
 
+    @Test("a column readers decode dropped by hand (failed_attempts, locks): status and activity refuse naming the rebuild (exit 3), never crash")
+    func droppedColumnReadersDecode() throws {
+        let workspace = try smallJournal()
+        try sql(workspace, "ALTER TABLE authenticators DROP COLUMN failed_attempts; ALTER TABLE enrollment_activity DROP COLUMN locks")
+        try expectNamesRebuild(workspace, ["status", "carol"], "lacks the column failed_attempts")
+        try expectNamesRebuild(workspace, ["status", "carol", "--json"], "lacks the column failed_attempts")
+        try expectNamesRebuild(workspace, ["activity"], "lacks the column locks", projection: "enrollment_activity")
+        #expect(try tool(workspace, ["--all"]).status == 0)
+        #expect(try workspace.enroll(["status", "carol"]).stdout.contains("active"))
+        #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+
     @Test("a checkpoint ahead of the journal's head is not 'current' in --status but names the missing events and verify; a projection without a checkpoint is called missing by readers, not 'schema version 0'")
     func checkpointAheadOrMissing() throws {
         let workspace = try smallJournal()

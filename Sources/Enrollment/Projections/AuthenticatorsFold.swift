@@ -106,7 +106,10 @@ struct AuthenticatorRow: Hashable {
     }
 
     // Joined once: inline updates build their statements' SQL for every command.
-    private static let columnList = columns.joined(separator: ", ")
+    /// Also what readers select, by name rather than `*`: a column dropped by hand is then
+    /// SQLite's "no such column" (a ``StoreError/damagedProjection(name:problem:)`` naming the
+    /// rebuild), not a row without it that crashes the process where it is decoded.
+    static let columnList = columns.joined(separator: ", ")
     private static let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
 
     /// Binds the values of ``columns``, in order.

@@ -38,7 +38,7 @@ extension AuthenticatorsProjection {
         else { return nil }
 
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(connection, "SELECT * FROM authenticators WHERE user_id = ?", -1, &statement, nil) == SQLITE_OK,
+        guard sqlite3_prepare_v2(connection, "SELECT \(AuthenticatorRow.columnList) FROM authenticators WHERE user_id = ?", -1, &statement, nil) == SQLITE_OK,
               let statement
         else { return nil }
         defer { sqlite3_finalize(statement) }

@@ -72,7 +72,7 @@ public struct AuthenticatorsProjection: Projection {
     /// One user's row, refusing a stale projection.
     public func read(user: String, in db: Database) throws -> AuthenticatorSummary? {
         try ProjectionStatus.requireCurrent(self, in: db)
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM \"\(name)\" WHERE user_id = ?", arguments: [user]) else { return nil }
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(AuthenticatorRow.columnList) FROM \"\(name)\" WHERE user_id = ?", arguments: [user]) else { return nil }
         return AuthenticatorSummary(row: row)
     }
 }

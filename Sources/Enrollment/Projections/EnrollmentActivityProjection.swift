@@ -68,7 +68,7 @@ public struct EnrollmentActivityProjection: Projection {
         if let lastDay { conditions.append("day <= ?"); arguments += [lastDay] }
         if let issuer { conditions.append("issuer = ?"); arguments += [issuer] }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try Row.fetchAll(db, sql: "SELECT * FROM \"\(name)\" \(filter) ORDER BY day, issuer", arguments: arguments).map(ActivityCount.init(row:))
+        return try Row.fetchAll(db, sql: "SELECT day, issuer, \(EnrollmentActivityFold.Column.allCases.map(\.name).joined(separator: ", ")) FROM \"\(name)\" \(filter) ORDER BY day, issuer", arguments: arguments).map(ActivityCount.init(row:))
     }
 }
 
