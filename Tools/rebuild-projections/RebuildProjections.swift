@@ -29,7 +29,7 @@ struct RebuildProjections: ParsableCommand {
     @Flag(name: .long, help: "Rebuild every projection.")
     var all = false
 
-    @Flag(name: .long, help: "List each projection's stored and code schema versions, position and lag; change nothing.")
+    @Flag(name: .long, help: "List each projection's stored and code schema versions, position and lag, whether its table has the columns this code builds, and what an interrupted rebuild left; change nothing.")
     var status = false
 
     // Unconditional, so that `--batch-size -1` reaches validate() rather than reading as an option.
@@ -103,7 +103,7 @@ struct RebuildProjections: ParsableCommand {
                 var failure = Failure(error)
                 // An SQLite error no check foresaw, while an interrupted run's shadow table is
                 // still there: the way out that does not need the sqlite3 shell.
-                if !restart, case .sqlite? = error as? StoreError,
+                if !restart, case .sqlite = error,
                    (try? rebuilder.status())?.first(where: { $0.name == target.name })?.rebuildCheckpoint != nil {
                     failure.message += "; if the interrupted rebuild's shadow table is at fault, `rebuild-projections --restart --projection \(target.name)` discards it and starts over"
                 }
