@@ -11,9 +11,9 @@
 #
 # PEERS_DIR overrides where the peers' sources are (default ../shared/peers, beside the repository).
 set -euo pipefail
+# A relative PEERS_DIR is the caller's; the default sits beside the repository.
+peers="$(realpath -m "${PEERS_DIR:-$(dirname "$0")/../../shared/peers}")"
 cd "$(dirname "$0")/.."
-
-peers="${PEERS_DIR:-../shared/peers}"
 for file in raw_hmac.c raw_sqlite.c py_peers.py; do
   if [ ! -f "$peers/$file" ]; then
     echo "benchmark: $peers/$file is missing; the peers (the team's shared/peers: raw_hmac.c, raw_sqlite.c, py_peers.py) belong in ../shared/peers beside the repository, as CI has them; or set PEERS_DIR to their directory" >&2

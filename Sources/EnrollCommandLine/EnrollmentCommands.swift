@@ -19,7 +19,10 @@ struct RequestCommand: ParsableCommand {
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
         let outcome = try global.reporting {
-            try global.service(create: true).handle(target.envelope(.requestEnrollment(options)))
+            let envelope = try target.envelope(.requestEnrollment(options))
+            // Bad input (names too long for a QR code) leaves no new database or key file.
+            _ = try EnrollmentService.checkInput(envelope)
+            return try global.service(create: true).handle(envelope)
         }
         try showIssuedSecret(outcome, global: global, display: display)
     }
@@ -163,13 +166,13 @@ struct QRDisplayOptions: ParsableArguments {
     }
 
     /// The code for this terminal: glyphs are painted in the text colour, so on a dark background
-    /// they draw the light modules, and on a light one the dark modules. A terminal narrower
-    /// than the code wraps its lines, and no app can scan that: a warning says what to do.
-    func terminalString(_ qr: QRCode, user: String) -> String {
-        if let columns = Terminal.columns, columns < qr.sideWithQuietZone {
+    /// they draw the light modules, and on a light one the dark modules. Printed on a terminal
+    /// narrower than the code, its lines wrap and no app can scan it: a warning says what to do.
+    func terminalString(_ qr: QRCode, user: String, printed: Bool = true) -> String {
+        if printed, let columns = Terminal.columns, columns < qr.sideWithQuietZone {
             Terminal.warning(
                 "the QR code is \(qr.sideWithQuietZone) columns wide but the terminal has \(columns), so its lines wrap and it cannot be scanned",
-                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal \(user) --format png --output FILE`, or type the secret from the URI below into the app")
+                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal \(Terminal.shellWord(user)) --format png --output FILE`, or type the secret from the URI below into the app")
         }
         return qr.terminalString(invert: background == .dark)
     }
@@ -310,7 +313,9 @@ struct RevealCommand: ParsableCommand {
         guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
         let bytes: [UInt8]
         switch format {
-        case .terminal: bytes = Array((display.terminalString(try QRCode(encoding: uri), user: outcome.user) + "\n" + uri + "\n").utf8)
+        case .terminal:
+            let printed = file == nil && !global.json
+            bytes = Array((display.terminalString(try QRCode(encoding: uri), user: outcome.user, printed: printed) + "\n" + uri + "\n").utf8)
         case .uri: bytes = Array((uri + "\n").utf8)
         case .svg: bytes = Array(try QRCode(encoding: uri).svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
         case .png: bytes = try QRCode(encoding: uri).png()

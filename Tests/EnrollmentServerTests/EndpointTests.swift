@@ -118,6 +118,17 @@ struct EndpointTests {
             let spent = try await client.action("INIT", token: carol, key: "c-1")
             #expect(spent.status == .conflict && spent["code"] == "idempotency_key_spent", "\(spent.text)")
             #expect(spent.object["qrCodeUrl"] == nil && !spent.text.contains(uriParameter(carolURI, "secret") ?? "-"), "\(spent.text)")
+            // REFRESH is a new request while only a first secret exists, a regenerate once one is
+            // active: retried across that line, its first answer is spent too (409, in the API's
+            // words, never the command line's command_id_reused).
+            let dave = try await harness.token("dave")
+            _ = try await client.action("INIT", token: dave)
+            let refreshed = try await client.action("REFRESH", token: dave, key: "r-1")
+            let daveURI = try #require(refreshed.otpauthURI)
+            #expect(try await client.action("VALIDATE", token: dave, code: try oathtoolCode(uri: daveURI, at: harness.clock.now()))["isValid"] == "1")
+            let retried = try await client.action("REFRESH", token: dave, key: "r-1")
+            #expect(retried.status == .conflict && retried["code"] == "idempotency_key_spent", "\(retried.text)")
+            #expect(!retried.text.contains("command id"), "\(retried.text)")
             // A key that is not printable ASCII is bad input.
             let bad = try await client.action("INIT", token: alice, key: String(repeating: "x", count: 300))
             #expect(bad.status == .badRequest)

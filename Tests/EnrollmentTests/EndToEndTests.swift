@@ -53,9 +53,9 @@ struct EndToEndTests {
         // A real terminal of a chosen width: util-linux's `script` runs enroll on a pseudo-terminal.
         let script = try Processes.tool("script", package: "bsdutils")
         let enroll = try Processes.product("enroll")
-        func reveal(columns: Int) throws -> Processes.Result {
+        func reveal(columns: Int, _ options: String = "") throws -> Processes.Result {
             try Processes.run(
-                script, ["-qec", "stty cols \(columns) && exec '\(enroll)' reveal bob", "/dev/null"],
+                script, ["-qec", "stty cols \(columns) && exec '\(enroll)' reveal bob \(options)", "/dev/null"],
                 environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile])
         }
         let narrow = try reveal(columns: 40)
@@ -67,6 +67,11 @@ struct EndToEndTests {
         #expect(narrow.stdout.contains("otpauth://totp/Enrollment:bob?secret="), "the code and the URI are still printed")
         let wide = try reveal(columns: 200)
         #expect(wide.status == 0 && !wide.stdout.contains("warning"), "\(wide.stdout)")
+        // Nothing is drawn on the terminal with --json or --output: nothing to warn about.
+        for options in ["--json", "--output '\(workspace.path("qr.txt"))'"] {
+            let undrawn = try reveal(columns: 40, options)
+            #expect(undrawn.status == 0 && !undrawn.stdout.contains("warning"), "\(options): \(undrawn.stdout)")
+        }
         let piped = try workspace.enroll(["reveal", "bob"], environment: ["COLUMNS": "20"])
         #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
     }

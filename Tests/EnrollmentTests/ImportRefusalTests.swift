@@ -63,6 +63,9 @@ import TestSupport
             ("a metadata member export never writes", { row in
                 row.metadataJSON = metadata(["actor": row.metadata.actor, "commandId": row.metadata.commandId, "ip": "10.0.0.1"])
             }, "line 1 is not a journal row (its metadata has a member 'ip' that export does not write)"),
+            ("an issuer with a line break", { row in
+                row.data = row.data.replacingOccurrences(of: #""issuer":"[^"]*""#, with: #""issuer":"ACME\\nforged""#, options: .regularExpression)
+            }, "line 1 is not a journal row (its EnrollmentRequested names: invalid issuer: it contains control characters)"),
             ("a time before 1970", { row in row.recordedAt = -1 }, "line 1 is not a journal row (recordedAt -1 is not a time between 1970 and 9999)"),
             ("an empty sealed secret", { row in
                 row.data = row.data.replacingOccurrences(of: #""sealedSecret":"[^"]*""#, with: #""sealedSecret":"""#, options: .regularExpression)
@@ -86,5 +89,7 @@ import TestSupport
         #expect(TextField.quoted("a\u{2028}b\u{7F}") == #""a\u2028b\u007f""#)
         #expect(TextField.quoted("josé") == "josé")
         #expect(TextField.quoted("with space") == #""with space""#)
+        #expect(TextField.quoted("no\u{A0}break") == "\"no\u{A0}break\"", "a space of another script reads as a column break too")
+        #expect(TextField.escaped("bob\n") == #"bob\n"# && TextField.escaped("a'b") == "a'b")
     }
 }

@@ -4,26 +4,44 @@
 /// User ids and actors may hold spaces, `=` and quotes: `alice   AuthenticatorRemoved   admin`
 /// must not read as three columns when it is one user id (nor `x status=500` as a second field
 /// of a log line). Such a value is quoted with `"`, and `"` and `\` inside it escaped, as
-/// logfmt does; any other value is printed as it is. No command accepts control characters in
+/// logfmt does (a space of another script, such as a no-break space, counts as a space); any
+/// other value is printed as it is. No command accepts control characters in
 /// an id, but a database edited with another tool can hold them: they are escaped (`\n`,
 /// `\u001b`), so that no stored value can start a forged line or drive the reader's terminal.
 public enum TextField {
     public static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.unicodeScalars.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || isControl($0) }) else {
-            return value
-        }
-        var quoted = "\""
+        guard value.isEmpty || value.unicodeScalars.contains(where: needsQuotes) else { return value }
+        return "\"" + escaped(value, quotes: true) + "\""
+    }
+
+    /// `value` with its control characters escaped (`\n`, `\r`, `\t`, else `\u` and four hex
+    /// digits), and with `quotes`, `"` and `\` too: for a stored value printed inside quotes of
+    /// another kind (`enroll verify` shows projection values as `'…'`).
+    public static func escaped(_ value: String, quotes: Bool = false) -> String {
+        guard value.unicodeScalars.contains(where: { isControl($0) || (quotes && ($0 == "\"" || $0 == "\\")) }) else { return value }
+        var escaped = ""
         for character in value.unicodeScalars {
             switch character {
-            case "\"", "\\": quoted += "\\" + String(character)
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            case _ where isControl(character): quoted += "\\u" + String(repeating: "0", count: max(0, 4 - String(character.value, radix: 16).count)) + String(character.value, radix: 16)
-            default: quoted.unicodeScalars.append(character)
+            case "\"" where quotes, "\\" where quotes: escaped += "\\" + String(character)
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            case _ where isControl(character):
+                let hex = String(character.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            default: escaped.unicodeScalars.append(character)
             }
         }
-        return quoted + "\""
+        return escaped
+    }
+
+    /// A space of any script (a no-break or ideographic space reads as a column break too), `=`,
+    /// a quote, a backslash or a control character.
+    private static func needsQuotes(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case " ", "=", "\"", "\\": true
+        default: isControl(scalar) || (scalar.value >= 0x80 && scalar.properties.isWhitespace)
+        }
     }
 
     /// C0 and C1 controls, DEL, and the invisible format and separator characters that

@@ -49,7 +49,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .invalidCode(let remaining):
             "the code is not correct; check the authenticator app's clock and type the code it shows now (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
         case .codeReused:
-            "this code, or a later one, was already used; wait for the app to show the next code and type that one"
+            "this code, or a later one, was already used; if a secret awaits its first code, wait for the app to show the next code and type that one"
         case .enrollmentExpired:
             "the secret expired before it was confirmed; request again to get a new QR code"
         case .locked(let until):

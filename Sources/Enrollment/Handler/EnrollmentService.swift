@@ -169,6 +169,15 @@ public final class EnrollmentService: Sendable {
 
     /// Bad input is refused before anything is read; a service without a key cannot write.
     func validate(_ envelope: CommandEnvelope) throws -> (user: String, keyRing: KeyRing) {
+        let user = try Self.checkInput(envelope)
+        guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
+        return (user, keyRing)
+    }
+
+    /// The checks of ``handle(_:)`` that need no database: a caller about to create one (a
+    /// first `enroll request`) runs them first, so that bad input leaves no file behind.
+    /// Returns the user id.
+    public static func checkInput(_ envelope: CommandEnvelope) throws(InputError) -> String {
         let user = try Validation.user(envelope.user)
         // The actor is recorded in the journal and printed by history and audit: the same rules
         // as for a user id (the command line checks `--actor` the same way).
@@ -182,8 +191,7 @@ public final class EnrollmentService: Sendable {
         if case .regenerateSecret(let options?) = envelope.command {
             try Validation.fitsQRCode(try Validation.options(options), account: user)
         }
-        guard let keyRing else { throw StoreError.keyFileMissing("(none given)") }
-        return (user, keyRing)
+        return user
     }
 
     /// Reads (outside any write transaction) and decides: the replay check, the user's state,

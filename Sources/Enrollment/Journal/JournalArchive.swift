@@ -184,6 +184,20 @@ public enum JournalArchive {
         return row
     }
 
+    /// Why the issuer or account name of a secret-issuing `event` is one no command accepts, if
+    /// so: they are printed by `status`, `history` and `audit`, and a regenerate keeps them.
+    /// An account name equal to the user id is the default one, held to the user id's rules.
+    static func unwritableNames(in event: EnrollmentEvent, user: String) -> String? {
+        let issued: SecretIssued
+        switch event {
+        case .enrollmentRequested(let secret), .secretRegenerated(let secret): issued = secret
+        default: return nil
+        }
+        let options = EnrollmentOptions(issuer: issued.issuer, account: issued.account == user ? nil : issued.account, parameters: issued.parameters)
+        do { _ = try Validation.options(options) } catch { return "its \(event.type.rawValue) names: \(error.message.prefix { $0 != ";" })" }
+        return nil
+    }
+
     static let metadataMembers: Set<String> = ["actor", "commandId", "correlationId"]
     static let notAnObject = "not a JSON object"
 
@@ -322,7 +336,7 @@ public enum JournalArchive {
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
-                    if let problem = members.problem(in: row.data, of: event) {
+                    if let problem = unwritableNames(in: event, user: row.streamId) ?? members.problem(in: row.data, of: event) {
                         throw ArchiveError.malformedLine(line: number, reason: problem)
                     }
                     if let obstacle = shape.obstacle(to: event, at: row.recordedAt) {

@@ -157,7 +157,8 @@ public enum ProjectionCheck {
         case .null: "NULL"
         case .int64(let number): String(number)
         case .double(let number): String(number)
-        case .string(let text): "'\(text)'"
+        // A value edited in with the sqlite3 shell must not print a line of its own in the report.
+        case .string(let text): "'\(TextField.escaped(text))'"
         case .blob(let data): "a blob of \(data.count) bytes"
         }
     }

@@ -143,12 +143,14 @@ public struct APIError: Error, Sendable, Equatable {
 
     /// An `Idempotency-Key` retried after the secret its first answer showed stopped being the
     /// current one: the replay would show it again with nothing recorded.
-    static func idempotencyKeySpent(_ because: SpentSecret) -> APIError {
+    /// `nil`: the enrollment changed in a way that makes the same action another command.
+    static func idempotencyKeySpent(_ because: SpentSecret?) -> APIError {
         let why = switch because {
-        case .destroyed: "the authenticator was removed since"
-        case .confirmed: "that secret has been confirmed since"
-        case .replaced: "a newer secret has replaced it since"
-        case .expired: "that secret expired unconfirmed since"
+        case .destroyed?: "the authenticator was removed since"
+        case .confirmed?: "that secret has been confirmed since"
+        case .replaced?: "a newer secret has replaced it since"
+        case .expired?: "that secret expired unconfirmed since"
+        case nil: "the enrollment has been confirmed or removed since"
         }
         return APIError(
             .conflict, code: "idempotency_key_spent",

@@ -343,6 +343,11 @@ struct TOTPRoutes {
             throw APIError.idempotencyKeyReused()
         } catch InputError.commandIdSpent(_, let because) where key != nil {
             throw APIError.idempotencyKeySpent(because)
+        } catch InputError.commandIdReused where key != nil {
+            // Keys are scoped to the user and the action, so this is REFRESH retried after the
+            // enrollment crossed the line between its two commands (a first secret confirmed,
+            // or an active one removed): its first answer is no longer current.
+            throw APIError.idempotencyKeySpent(nil)
         } catch let error as InputError {
             throw APIError.input(error)
         } catch let error as StoreError {
