@@ -251,9 +251,13 @@ struct ServeProcessTests {
         try Data("hello, not a key\n".utf8).write(to: URL(fileURLWithPath: workspace.path("not-pem.txt")))
         let privateKey = workspace.path("private.pem")
         _ = try Processes.output(openssl, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", privateKey])
+        // What identity providers often publish: a certificate, from which openssl takes the key.
+        let certificate = workspace.path("issuer.crt")
+        _ = try Processes.output(openssl, ["req", "-new", "-x509", "-key", privateKey, "-subj", "/CN=idp.example", "-days", "1", "-out", certificate])
         let cases: [([String], String)] = [
             (["--jwt-public-key", workspace.path("not-pem.txt")], "not-pem.txt: the file is not a PEM public key of RSA (2048 bits or more) or P-256: it has no '-----BEGIN PUBLIC KEY-----' line"),
             (["--jwt-public-key", privateKey], "it holds a private key, and the server needs only the public one"),
+            (["--jwt-public-key", certificate], "it holds a certificate, and the server needs its public key (`openssl x509 -in CERT -pubkey -noout` writes it)"),
             (["--host", "999.1.1.1", "--port", "0"], "--host '999.1.1.1' is not a valid address or a name this machine resolves"),
         ]
         for (arguments, message) in cases {

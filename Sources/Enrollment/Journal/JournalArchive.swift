@@ -184,46 +184,51 @@ public enum JournalArchive {
         return row
     }
 
-    /// Why the issuer or account name of a secret-issuing `event` is one no command accepts, if
-    /// so: they are printed by `status`, `history` and `audit`, and a regenerate keeps them.
-    /// An account name equal to the user id is the default one, held to the user id's rules.
-    static func unwritableNames(in event: EnrollmentEvent, user: String) -> String? {
-        let issued: SecretIssued
-        switch event {
-        case .enrollmentRequested(let secret), .secretRegenerated(let secret): issued = secret
-        default: return nil
-        }
-        let options = EnrollmentOptions(issuer: issued.issuer, account: issued.account == user ? nil : issued.account, parameters: issued.parameters)
-        do { _ = try Validation.options(options) } catch { return "its \(event.type.rawValue) names: \(error.message.prefix { $0 != ";" })" }
-        return nil
-    }
-
     static let metadataMembers: Set<String> = ["actor", "commandId", "correlationId"]
     static let notAnObject = "not a JSON object"
 
-    /// Why no command could have recorded `row`'s ids and time, if so. The hash chain is public,
+    /// Why no release could have recorded `row`'s ids and time, if so. The hash chain is public,
     /// so an edited file can carry a recomputed one: without these checks a user id or actor
-    /// holding a line break or a terminal escape would print forged lines in `enroll audit`,
-    /// and an id no command accepts would make rows no command can reach.
+    /// holding a line break or a terminal escape would print forged lines in `enroll audit`.
+    /// The rules are what every release has kept (no control characters, the lengths), not
+    /// all of today's input rules: a journal an older release wrote (a user id with a space at
+    /// its end, a correlation id of any length) still imports.
     static func unwritable(_ row: RecordedEvent) -> String? {
-        func check(_ member: String, _ validate: () throws -> Void) -> String? {
-            do { try validate() } catch { return "\(member): \(((error as? InputError)?.message ?? "\(error)").prefix { $0 != ";" })" }
-            return nil
-        }
         let metadata = row.metadata
-        if let problem = check("streamId", { _ = try Validation.user(row.streamId) })
-            ?? check("metadata.actor", { _ = try Validation.actor(metadata.actor) })
-            ?? check("metadata.commandId", { _ = try Validation.commandId(metadata.commandId) })
-            ?? check("metadata.correlationId", { if let id = metadata.correlationId { _ = try Validation.correlationId(id) } }) {
+        if let problem = recordable("streamId", row.streamId, maxBytes: Validation.maxUserBytes)
+            ?? recordable("metadata.actor", metadata.actor, maxBytes: Validation.maxUserBytes)
+            ?? metadata.correlationId.flatMap({ recordable("metadata.correlationId", $0, maxBytes: nil) }) {
             return problem
         }
-        // A UUID, or the ids of an injected id source (fixtures): printable ASCII either way.
-        guard (1...128).contains(row.eventId.utf8.count), row.eventId.utf8.allSatisfy({ (0x21..<0x7F).contains($0) }) else {
-            return "its event id is not 1 to 128 printable ASCII characters without spaces"
+        // Command ids and event ids (UUIDs, or an injected id source's): printable ASCII.
+        for (member, id) in [("metadata.commandId", metadata.commandId), ("eventId", row.eventId)] {
+            guard (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21..<0x7F).contains($0) }) else {
+                return "\(member) is not 1 to 128 printable ASCII characters without spaces"
+            }
         }
         guard EnrollmentEvent.timeRange.contains(row.recordedAt) else {
             return "recordedAt \(row.recordedAt) is not a time between 1970 and 9999"
         }
+        return nil
+    }
+
+    /// Why the issuer or account name of a secret-issuing `event` is one no release wrote, if
+    /// so: they are printed by `status`, `history` and `audit`, and a regenerate keeps them.
+    static func unwritableNames(in event: EnrollmentEvent) -> String? {
+        switch event {
+        case .enrollmentRequested(let issued), .secretRegenerated(let issued):
+            recordable("its \(event.type.rawValue) issuer", issued.issuer, maxBytes: nil)
+                ?? recordable("its \(event.type.rawValue) account", issued.account, maxBytes: nil)
+        default: nil
+        }
+    }
+
+    /// Why `text` (a stored id or name) could not have been recorded: empty, longer than
+    /// `maxBytes`, or holding a control character.
+    private static func recordable(_ member: String, _ text: String, maxBytes: Int?) -> String? {
+        if text.isEmpty { return "\(member) is empty" }
+        if let maxBytes, text.utf8.count > maxBytes { return "\(member) is \(text.utf8.count) bytes long, more than \(maxBytes)" }
+        if text.unicodeScalars.contains(where: TextField.isControl) { return "\(member) contains control characters" }
         return nil
     }
 
@@ -336,7 +341,7 @@ public enum JournalArchive {
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
-                    if let problem = unwritableNames(in: event, user: row.streamId) ?? members.problem(in: row.data, of: event) {
+                    if let problem = unwritableNames(in: event) ?? members.problem(in: row.data, of: event) {
                         throw ArchiveError.malformedLine(line: number, reason: problem)
                     }
                     if let obstacle = shape.obstacle(to: event, at: row.recordedAt) {

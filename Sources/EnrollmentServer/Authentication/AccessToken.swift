@@ -45,6 +45,9 @@ public enum TokenKey: Sendable {
         if label.contains("PRIVATE KEY") {
             return "it holds a private key, and the server needs only the public one (`openssl pkey -in KEY -pubout` writes it)"
         }
+        if label == "CERTIFICATE" {
+            return "it holds a certificate, and the server needs its public key (`openssl x509 -in CERT -pubkey -noout` writes it)"
+        }
         guard label == "PUBLIC KEY" || label == "RSA PUBLIC KEY" else {
             return "it holds a '\(label)', not a 'PUBLIC KEY'"
         }
