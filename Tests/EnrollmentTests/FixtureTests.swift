@@ -348,6 +348,22 @@ struct FixtureTests {
         #expect(result.stdout.contains("ERROR \(path): it holds the expected tables of the recorded journal \(Self.recorded).jsonl, not a scenario; replay \(Self.recorded).jsonl"), "\(result.stdout)")
     }
 
+    @Test("in a directory run, an .expected.json with no journal beside it (a scenario saved under that name) is reported as an ERROR, not passed over; one beside its journal is not run on its own")
+    func orphanExpectedInDirectory() throws {
+        let workspace = try Workspace()
+        let directory = workspace.path("fixtures")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for suffix in [".jsonl", ".expected.json"] {
+            try FileManager.default.copyItem(atPath: Self.recorded + suffix, toPath: directory + "/recorded" + suffix)
+        }
+        try FileManager.default.copyItem(atPath: Self.recorded + ".expected.json", toPath: directory + "/orphan.expected.json")
+        let result = try workspace.enroll(["replay", directory])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("PASS \(directory)/recorded.jsonl"), "\(result.stdout)")
+        #expect(result.stdout.contains("ERROR \(directory)/orphan.expected.json: a *.expected.json holds the expected tables of a recorded journal, not a scenario, but \(directory)/orphan.jsonl is missing"), "\(result.stdout)")
+        #expect(result.stdout.contains("of 2 files."), "the journal's own .expected.json is not a file of its own: \(result.stdout)")
+    }
+
     @Test("a recorded journal that enroll import refuses is not a fixture (ERROR, exit 2, malformed_fixture), told apart from a projection that differs (FAIL, exit 1)")
     func unimportableJournal() throws {
         let workspace = try Workspace()

@@ -41,7 +41,11 @@ public enum FixtureRunner {
             let enumerator = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil)
             var found: [String] = []
             while let url = enumerator?.nextObject() as? URL {
-                if isFixture(url.lastPathComponent) { found.append(url.path) }
+                // An .expected.json with no journal beside it (a scenario saved under that name,
+                // or a journal since removed) is run, so its ERROR says so, not passed over.
+                let orphan = url.lastPathComponent.hasSuffix(".expected.json")
+                    && !FileManager.default.fileExists(atPath: String(url.path.dropLast(".expected.json".count)) + ".jsonl")
+                if isFixture(url.lastPathComponent) || orphan { found.append(url.path) }
             }
             files += found.sorted()
         }
