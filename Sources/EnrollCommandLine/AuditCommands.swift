@@ -31,7 +31,7 @@ struct HistoryPrinter {
         var columns = [pad(Timestamps.iso8601(entry.time), 20)]
         // A user id or actor with spaces in it is quoted: it must not read as more columns.
         if showUser { columns.append(pad(TextField.quoted(entry.user), 16)) }
-        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), 16), pad(entry.outcome.rawValue, 9), entry.details]
+        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), 16), pad(entry.outcome.rawValue, 9), TextField.escaped(entry.details)]
         try output.line(columns.joined(separator: " "))
     }
 
@@ -249,7 +249,7 @@ struct ActivityCommand: ParsableCommand {
             for row in rows {
                 var counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
                 if unrecordedColumn { counts.append(row.unrecordedExpiries) }
-                try output.line(pad(row.day, 12) + pad(row.issuer, 20) + counts.map { pad(String($0), 12) }.joined())
+                try output.line(pad(row.day, 12) + pad(TextField.escaped(row.issuer), 20) + counts.map { pad(String($0), 12) }.joined())
             }
             if unrecordedColumn {
                 try output.line(

@@ -465,6 +465,7 @@ struct StatusReport {
             let left = summary.remainingAttempts.map { " (\($0) left before a lock)" } ?? ""
             lines.append("failed attempts: \(summary.failedAttempts)\(left)")
         }
-        Terminal.line(lines.joined(separator: "\n"))
+        // Stored names edited in with another tool must not print lines of their own.
+        Terminal.line(lines.map { TextField.escaped($0) }.joined(separator: "\n"))
     }
 }

@@ -66,6 +66,10 @@ import TestSupport
             ("an issuer with a line break", { row in
                 row.data = row.data.replacingOccurrences(of: #""issuer":"[^"]*""#, with: #""issuer":"ACME\\nforged""#, options: .regularExpression)
             }, "line 1 is not a journal row (its EnrollmentRequested issuer contains control characters)"),
+            ("an issuer with ':', which splits the app's label", { row in
+                row.data = row.data.replacingOccurrences(of: #""issuer":"[^"]*""#, with: #""issuer":"ACME:Corp""#, options: .regularExpression)
+            }, "line 1 is not a journal row (its EnrollmentRequested issuer contains ':')"),
+            ("a user id with a path separator", { row in row.streamId = "corp/alice" }, "line 1 is not a journal row (streamId contains '/')"),
             ("a time before 1970", { row in row.recordedAt = -1 }, "line 1 is not a journal row (recordedAt -1 is not a time between 1970 and 9999)"),
             ("an empty sealed secret", { row in
                 row.data = row.data.replacingOccurrences(of: #""sealedSecret":"[^"]*""#, with: #""sealedSecret":"""#, options: .regularExpression)
@@ -90,6 +94,19 @@ import TestSupport
         try FixtureTests.write(older, to: path)
         let imported = try workspace.enroll(["import", path, "--db", workspace.path("older.sqlite")])
         #expect(imported.status == 0, "\(imported.stderr)")
+    }
+
+    @Test("verify's tamper report escapes an event id edited to hold a line break and a terminal escape: one error line, no forged 'intact' line")
+    func tamperReportEscapes() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0)
+        _ = try SQLite3.query(workspace.database, "UPDATE events SET event_id = 'x' || char(10) || 'enroll: Verified 2 events: the hash chain is intact.' || char(27) || '[2K' WHERE position = 2")
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 1, "\(verify.stdout) \(verify.stderr)")
+        #expect(!verify.stdout.contains("\u{1B}") && !verify.stderr.contains("\u{1B}"), "\(verify.stderr)")
+        #expect(verify.stderr.contains(#"x\nenroll: Verified 2 events: the hash chain is intact.\u001b[2K"#), "\(verify.stderr)")
+        #expect(!(verify.stdout + verify.stderr).split(separator: "\n").contains { $0.hasPrefix("enroll: Verified") }, "\(verify.stdout)\(verify.stderr)")
     }
 
     @Test("history and audit tables escape control characters a database edited with another tool may hold: no stored value starts a forged line or drives the terminal")

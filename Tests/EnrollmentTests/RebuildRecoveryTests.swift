@@ -218,7 +218,7 @@ struct RebuildRecoveryTests {
         #expect(try workspace.enroll(["verify"]).status == 0)
     }
 
-    @Test("a checkpoint ahead of the journal's head is not 'current' in --status but names the missing events and verify; a projection without a checkpoint is called missing by readers, not 'schema version 0'")
+    @Test("a checkpoint ahead of the journal's head is not 'current' in --status but names the missing events and verify, and appends are refused (nothing written); a projection without a checkpoint is called missing by readers, not 'schema version 0'")
     func checkpointAheadOrMissing() throws {
         let workspace = try smallJournal()
         try sql(workspace, "UPDATE projection_checkpoints SET position = 99 WHERE name = 'enrollment_activity'")
@@ -226,6 +226,13 @@ struct RebuildRecoveryTests {
         #expect(status.stdout.contains("enrollment_activity   2       2     99        5         0       ahead of the journal by 94 events: events are missing from the journal; run enroll verify"), "\(status.stdout)")
         let json = try tool(workspace, ["--status", "--json"])
         #expect(json.stdout.contains(#""ahead":94,"codeVersion":2,"current":false"#), "\(json.stdout)")
+
+        // Appends refuse too: skipping the projection would let the head catch up with its
+        // checkpoint, and readers would then take it for current without the new events.
+        let events = try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM events")
+        let append = try workspace.enroll(["request", "dave"])
+        #expect(append.status == 3 && append.stderr.contains("the enrollment_activity projection has folded the journal up to position 99 but the journal ends at 5: events are missing; run `enroll verify`"), "\(append.stderr)")
+        #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM events") == events, "nothing appended")
 
         try sql(workspace, "DELETE FROM projection_checkpoints WHERE name = 'authenticators'")
         let read = try workspace.enroll(["status", "alice"])

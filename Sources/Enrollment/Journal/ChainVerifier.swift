@@ -33,7 +33,9 @@ public struct ChainBreak: Sendable, Hashable, Codable {
     public init(position: Int64, tampering: Tampering, detail: String, earliestChanged: Int64? = nil) {
         self.position = position
         self.tampering = tampering
-        self.detail = detail
+        // The detail quotes the broken row's ids, which whoever edited the row chose: control
+        // characters in them must not print a line of their own in the tamper report.
+        self.detail = TextField.escaped(detail)
         self.earliestChanged = earliestChanged ?? position
     }
 }

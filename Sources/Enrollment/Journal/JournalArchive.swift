@@ -190,14 +190,14 @@ public enum JournalArchive {
     /// Why no release could have recorded `row`'s ids and time, if so. The hash chain is public,
     /// so an edited file can carry a recomputed one: without these checks a user id or actor
     /// holding a line break or a terminal escape would print forged lines in `enroll audit`.
-    /// The rules are what every release has kept (no control characters, the lengths), not
-    /// all of today's input rules: a journal an older release wrote (a user id with a space at
-    /// its end, a correlation id of any length) still imports.
+    /// The rules are those every release has kept (no control characters or path separators,
+    /// the lengths), not all of today's: a journal an older release wrote (a user id with a space
+    /// at its end, a correlation id of any length) still imports.
     static func unwritable(_ row: RecordedEvent) -> String? {
         let metadata = row.metadata
-        if let problem = recordable("streamId", row.streamId, maxBytes: Validation.maxUserBytes)
-            ?? recordable("metadata.actor", metadata.actor, maxBytes: Validation.maxUserBytes)
-            ?? metadata.correlationId.flatMap({ recordable("metadata.correlationId", $0, maxBytes: nil) }) {
+        if let problem = recordable("streamId", row.streamId, maxBytes: Validation.maxUserBytes, without: "/\\")
+            ?? recordable("metadata.actor", metadata.actor, maxBytes: Validation.maxUserBytes, without: "/\\")
+            ?? metadata.correlationId.flatMap({ recordable("metadata.correlationId", $0) }) {
             return problem
         }
         // Command ids and event ids (UUIDs, or an injected id source's): printable ASCII.
@@ -212,22 +212,29 @@ public enum JournalArchive {
         return nil
     }
 
-    /// Why the issuer or account name of a secret-issuing `event` is one no release wrote, if
-    /// so: they are printed by `status`, `history` and `audit`, and a regenerate keeps them.
-    static func unwritableNames(in event: EnrollmentEvent) -> String? {
+    /// Why the issuer or account name of a secret-issuing `event` of `user` is one no release
+    /// wrote, if so: they are printed by `status`, `history` and `audit`, a regenerate keeps
+    /// them, and a ':' would split the app's label. An account equal to the user id is the
+    /// default one, which may hold what a user id may.
+    static func unwritableNames(in event: EnrollmentEvent, user: String) -> String? {
         switch event {
         case .enrollmentRequested(let issued), .secretRegenerated(let issued):
-            recordable("its \(event.type.rawValue) issuer", issued.issuer, maxBytes: nil)
-                ?? recordable("its \(event.type.rawValue) account", issued.account, maxBytes: nil)
-        default: nil
+            let type = event.type.rawValue
+            return recordable("its \(type) issuer", issued.issuer, maxCharacters: 128, without: ":")
+                ?? recordable("its \(type) account", issued.account, maxBytes: Validation.maxUserBytes, without: issued.account == user ? "" : ":")
+        default:
+            return nil
         }
     }
 
     /// Why `text` (a stored id or name) could not have been recorded: empty, longer than
-    /// `maxBytes`, or holding a control character.
-    private static func recordable(_ member: String, _ text: String, maxBytes: Int?) -> String? {
+    /// `maxBytes` bytes or `maxCharacters` characters, holding one of `forbidden` or a control
+    /// character.
+    private static func recordable(_ member: String, _ text: String, maxBytes: Int? = nil, maxCharacters: Int? = nil, without forbidden: String = "") -> String? {
         if text.isEmpty { return "\(member) is empty" }
         if let maxBytes, text.utf8.count > maxBytes { return "\(member) is \(text.utf8.count) bytes long, more than \(maxBytes)" }
+        if let maxCharacters, text.count > maxCharacters { return "\(member) is \(text.count) characters long, more than \(maxCharacters)" }
+        if let found = text.first(where: forbidden.contains) { return "\(member) contains '\(found)'" }
         if text.unicodeScalars.contains(where: TextField.isControl) { return "\(member) contains control characters" }
         return nil
     }
@@ -341,7 +348,7 @@ public enum JournalArchive {
                     } catch {
                         throw ArchiveError.undecodable(line: number, reason: (error as? StoreError)?.message ?? "\(error)")
                     }
-                    if let problem = unwritableNames(in: event) ?? members.problem(in: row.data, of: event) {
+                    if let problem = unwritableNames(in: event, user: row.streamId) ?? members.problem(in: row.data, of: event) {
                         throw ArchiveError.malformedLine(line: number, reason: problem)
                     }
                     if let obstacle = shape.obstacle(to: event, at: row.recordedAt) {

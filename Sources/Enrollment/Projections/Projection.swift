@@ -113,13 +113,22 @@ public enum ProjectionStatus {
     /// Applies freshly appended events to every projection that is current and caught up with
     /// the journal; a stale or lagging one is left for `rebuild-projections` to catch up.
     /// `knowing`: users' states before their first event here (from the handler), in order.
+    ///
+    /// A current projection folded past the journal's head means events were deleted from the
+    /// journal's end: the append is refused (``StoreError/laggingProjection(name:position:head:)``,
+    /// "events are missing; run enroll verify"). Skipping it, as a lagging one is, would let the
+    /// head catch up with a checkpoint that never folded the new events, and readers would then
+    /// take the projection for current.
     static func applyInline(_ events: [(EnrollmentEvent, RecordedEvent)], knowing states: [(user: String, state: AuthenticatorState)] = [], in db: Database) throws {
         guard let first = events.first?.1.position, let last = events.last?.1.position else { return }
         for projection in Projections.all {
             guard var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db),
-                  checkpoint.schemaVersion == projection.schemaVersion,
-                  checkpoint.position == first - 1
+                  checkpoint.schemaVersion == projection.schemaVersion
             else { continue }
+            if checkpoint.position > first - 1 {
+                throw StoreError.laggingProjection(name: projection.name, position: checkpoint.position, head: first - 1)
+            }
+            guard checkpoint.position == first - 1 else { continue }
             var fold = try projection.makeFold(into: projection.name, after: checkpoint.position, in: db)
             for (user, state) in states { fold.know(state, of: user) }
             for (event, recorded) in events {
