@@ -195,7 +195,7 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display:
     Terminal.line(display.terminalString(qr, user: outcome.user))
     Terminal.line(uri)
     if let pending = outcome.state.pending {
-        var hint = "Scan it, then run `enroll confirm \(outcome.user) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
+        var hint = "Scan it, then run `enroll confirm \(Terminal.shellWord(outcome.user)) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
         if pending.isReplacement { hint += " The current secret stays active until this one is confirmed." }
         Terminal.line(hint)
     }
