@@ -60,8 +60,11 @@ public enum ProjectionCheck {
                 for projection in Projections.all {
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
                     guard let stored, stored.schemaVersion == projection.schemaVersion else {
+                        let tableExists = try db.tableExists(projection.name)
                         let reason = stored.map { "its table is version \($0.schemaVersion), this code folds version \(projection.schemaVersion); run rebuild-projections" }
-                            ?? "it has no table; run rebuild-projections"
+                            ?? (tableExists
+                                ? "it has a table but no checkpoint (deleted by hand?), so what it has folded is unknown; run rebuild-projections"
+                                : "it has no table; run rebuild-projections")
                         result.skipped.append((projection.name, reason))
                         continue
                     }
