@@ -141,9 +141,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// unless that is the default (the suggestion would fail elsewhere as "no database").
     static func naming(_ message: String, database path: String) -> String {
         guard path != "enrollment.sqlite", path != "./enrollment.sqlite" else { return message }
-        let safe = path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
-        let shown = safe ? path : "'" + path.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
-        return message.replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections --db \(shown) ")
+        return message.replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections --db \(Terminal.shellWord(path)) ")
     }
 
     /// `database`: the database the command was given, named in a hint to rebuild a projection.

@@ -96,7 +96,7 @@ public enum Terminal {
     /// `text` as one word of a shell command line to copy: as it is when it holds nothing a
     /// shell reads specially, else in single quotes.
     static func shellWord(_ text: String) -> String {
-        let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil || "@._+-:,%".unicodeScalars.contains($0) }
+        let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
         return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 

@@ -44,13 +44,5 @@ public enum TextField {
         }
     }
 
-    /// C0 and C1 controls, DEL, and the invisible format and separator characters that
-    /// ``Validation`` refuses in ids.
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        if scalar.value < 0x7F { return scalar.value < 0x20 }
-        switch scalar.properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator: return true
-        default: return false
-        }
-    }
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { Validation.isControl(scalar) }
 }

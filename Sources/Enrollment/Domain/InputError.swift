@@ -229,13 +229,19 @@ public enum Validation {
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
         for scalar in text.unicodeScalars {
-            // Printable ASCII, what names and ids almost always are, needs no Unicode lookup.
-            if (0x20..<0x7F).contains(scalar.value) { continue }
             if scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator: throw error("\(label) contains control characters")
-            default: continue
-            }
+            if isControl(scalar) { throw error("\(label) contains control characters") }
+        }
+    }
+
+    /// C0 and C1 controls, DEL, and the invisible format and separator characters: refused in
+    /// every id and name, and escaped wherever a stored one is printed (``TextField``).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        // ASCII, what names and ids almost always are, needs no Unicode lookup.
+        if scalar.value < 0x7F { return scalar.value < 0x20 }
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
         }
     }
 }
