@@ -211,15 +211,15 @@ struct ConfirmCommand: ParsableCommand {
     @OptionGroup var target: UserCommandOptions
 
     @Argument(help: ArgumentHelp(
-        "The code the app shows now (6-8 digits), or - to read it from standard input, which keeps it out of the process list.",
+        "The code the app shows now (6-8 digits; spaces, as in \"123 456\", are dropped), or - to read it from standard input, which keeps it out of the process list.",
         valueName: "code"))
     var code: String
 
     func run() throws {
-        let code = self.code == "-" ? try global.reporting { try Self.codeFromStandardInput() } : self.code
+        let typed = self.code == "-" ? try global.reporting { try Self.codeFromStandardInput() } : self.code
         // Checked here rather than in validate(), so that with --json the refusal is a JSON object
         // with its own code (invalid_code_format); still before the database is opened.
-        try global.reporting { _ = try Validation.code(code) }
+        let code = try global.reporting { try Validation.typedCode(typed) }
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.confirmCode(code)))
         }

@@ -170,6 +170,20 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("VALIDATE takes a code as apps group it (\"123 456\"): the spaces are dropped and the secret activates")
+    func validateGroupedCode() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+            let grouped = " \(code.prefix(3)) \(code.dropFirst(3)) "
+            let response = try await client.action("VALIDATE", token: token, code: grouped)
+            #expect(response.status == .ok && response.object["isValid"] as? Bool == true, "\(response.object)")
+            #expect(try harness.service.load("alice").status == .active)
+        }
+    }
+
     @Test("VALIDATE with nothing pending: 409 no_pending_secret; a code already used: isValid false, code_reused")
     func validateWithoutPending() async throws {
         let harness = try await Harness()

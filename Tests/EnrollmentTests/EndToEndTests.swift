@@ -436,6 +436,22 @@ struct EndToEndTests {
         #expect(!confirmed.stderr.contains("Code:"), "the prompt is for a terminal only")
     }
 
+    @Test("confirm takes a code as apps group it (\"123 456\"), spaces dropped; a tab or a dash inside is still exit 2")
+    func groupedCode() throws {
+        let workspace = try Workspace()
+        let (_, json) = try workspace.enrollJSON(["request", "gus"])
+        let code = try Oathtool.code(base32Secret: try secret(json))
+        for typed in ["\(code.prefix(3))\t\(code.dropFirst(3))", "\(code.prefix(3))-\(code.dropFirst(3))"] {
+            let refused = try workspace.enroll(["confirm", "gus", typed])
+            #expect(refused.status == 2 && refused.stderr.contains("invalid code"), "\(refused.stderr)")
+        }
+        let confirmed = try workspace.enroll(["confirm", "gus", "\(code.prefix(3)) \(code.dropFirst(3))"])
+        #expect(confirmed.status == 0 && confirmed.stdout.contains("now active"), "\(confirmed.stderr)")
+        // Spaces alone are no code.
+        let blank = try workspace.enroll(["confirm", "gus", "   "])
+        #expect(blank.status == 2 && blank.stderr.contains("it is empty"), "\(blank.stderr)")
+    }
+
     @Test("confirming after the pending secret expired says to request again, and status keeps saying the request expired until the next one")
     func expired() throws {
         let workspace = try Workspace()

@@ -207,6 +207,17 @@ public enum Validation {
         throw .invalidCode("it contains characters other than the digits 0-9")
     }
 
+    /// A code as a person types it: apps show codes in groups ("123 456"), and people copy them
+    /// with a space at either end, so ASCII spaces are dropped before ``code(_:)`` checks the
+    /// rest. Returns the digits. The command line and the API take codes through this; the
+    /// library's commands take digits only.
+    public static func typedCode(_ typed: String) throws(InputError) -> String {
+        guard typed.utf8.contains(UInt8(ascii: " ")) else { return try code(typed) }
+        let digits = String(typed.unicodeScalars.filter { $0 != " " }.map(Character.init))
+        if digits.isEmpty { throw .invalidCode("it is empty") }
+        return try code(digits)
+    }
+
     /// A whole number typed for `option` (so that `--period -5` or `--period 1e99` get our message).
     public static func number(_ text: String, option: String, expected: String) throws(InputError) -> Int {
         guard let value = Int(text) else { throw .notANumber(option: option, value: text, expected: expected) }

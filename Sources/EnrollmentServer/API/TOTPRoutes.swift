@@ -146,12 +146,15 @@ struct TOTPRoutes {
     ///   enrollment; it is not a sign-in check, and answering `isValid` for the active secret
     ///   would make this endpoint a code oracle outside the sign-in flow;
     /// - a first secret that expired unconfirmed: 409 `enrollment_expired`; nothing: 404;
-    /// - not 6 to 8 ASCII digits at all (empty, letters, spaces, other scripts' digits, too
-    ///   long): 400 `invalid_code_format`, as the command line says it, whatever the user has;
+    /// - not 6 to 8 ASCII digits at all, spaces aside (empty, letters, other scripts' digits,
+    ///   too long): 400 `invalid_code_format`, as the command line says it, whatever the user has;
     /// - 6 to 8 digits, but not the secret's number of them: 400 `malformed_code` with
     ///   `expectedDigits` (nothing recorded either way).
-    func validate(_ code: String, user: String, key: String?) async throws -> Response {
-        // The engine checks the code's shape before it reads anything (`invalid_code_format`).
+    func validate(_ typed: String, user: String, key: String?) async throws -> Response {
+        // Checked before anything is read (`invalid_code_format`); spaces, as apps group a code
+        // ("123 456"), are dropped first, as the command line and the page drop them.
+        let code: String
+        do { code = try Validation.typedCode(typed) } catch { throw APIError.input(error) }
         let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
         var body = TOTPResponse(state: outcome.state)
         switch outcome.rejection {

@@ -49,7 +49,7 @@ struct BadInputTests {
     func tableIsComplete() {
         let inputs = BadInputCase.all.map(\.input)
         #expect(inputs.count >= 40, "README.md bad-input table not found or too short")
-        for kind in ["code: letters", "code: too short", "code: Arabic-Indic digits", "code: full-width digits", "code: space inside",
+        for kind in ["code: letters", "code: too short", "code: Arabic-Indic digits", "code: full-width digits", "code: only spaces",
                      "code: dash inside", "code: empty", "code: 10 000 digits", "user: empty", "user: over 256 bytes",
                      "user: control character", "user: invalid UTF-8", "user: path separator", "option: unsupported algorithm",
                      "option: 5 digits", "option: 9 digits", "option: period zero", "option: period negative",
