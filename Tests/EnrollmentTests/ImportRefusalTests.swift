@@ -117,6 +117,10 @@ import TestSupport
         #expect(TextField.quoted("josé") == "josé")
         #expect(TextField.quoted("with space") == #""with space""#)
         #expect(TextField.quoted("no\u{A0}break") == "\"no\u{A0}break\"", "a space of another script reads as a column break too")
+        for blank in ["\u{2800}", "\u{3164}", "\u{FFA0}", "\u{115F}"] {
+            #expect(TextField.quoted("alice\(blank)admin") == "\"alice\(blank)admin\"", "U+\(String(blank.unicodeScalars.first!.value, radix: 16)) draws as a blank")
+        }
+        #expect(TextField.quoted("\u{2800}") == "\"\u{2800}\"", "a name that draws as nothing is quoted, so it shows")
         #expect(TextField.escaped("bob\n") == #"bob\n"# && TextField.escaped("a'b") == "a'b")
     }
 }
