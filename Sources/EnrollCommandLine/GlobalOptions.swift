@@ -135,14 +135,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     }
 
     /// `message` with each "`rebuild-projections " it suggests given this command's `--db`.
-    func naming(_ message: String) -> String { Self.naming(message, database: databasePath) }
-
-    /// `message` with each "`rebuild-projections " it suggests given the database `path`,
-    /// unless that is the default (the suggestion would fail elsewhere as "no database").
-    static func naming(_ message: String, database path: String) -> String {
-        guard path != "enrollment.sqlite", path != "./enrollment.sqlite" else { return message }
-        return message.replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections --db \(Terminal.shellWord(path)) ")
-    }
+    func naming(_ message: String) -> String { StoreError.naming(message, database: databasePath) }
 
     /// `database`: the database the command was given, named in a hint to rebuild a projection.
     static func reporting<T>(json: Bool, database: String? = nil, _ body: () throws -> T) throws -> T {
@@ -155,7 +148,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         } catch let error as StoreError {
             var failure = CLIFailure.store(error)
             failure.json = json
-            if let database { failure.message = naming(failure.message, database: database) }
+            if let database { failure.message = StoreError.naming(failure.message, database: database) }
             throw failure
         }
     }

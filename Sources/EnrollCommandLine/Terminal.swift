@@ -93,13 +93,6 @@ public enum Terminal {
 
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
 
-    /// `text` as one word of a shell command line to copy: as it is when it holds nothing a
-    /// shell reads specially, else in single quotes.
-    static func shellWord(_ text: String) -> String {
-        let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
-        return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
-    }
-
     /// The width in columns of the terminal stdout is, or `nil` when stdout is not a terminal
     /// (or does not say).
     static var columns: Int? {

@@ -129,7 +129,7 @@ struct RebuildRecoveryTests {
 
         let failed = try tool(workspace, ["--projection", "authenticators"])
         #expect(failed.status == 3, "\(failed.stdout) \(failed.stderr)")
-        #expect(failed.stderr == "rebuild-projections: error: storage error: refused by a trigger; if the interrupted rebuild's shadow table is at fault, `rebuild-projections --restart --projection authenticators` discards it and starts over\n", "\(failed.stderr)")
+        #expect(failed.stderr == "rebuild-projections: error: storage error: refused by a trigger; if the interrupted rebuild's shadow table is at fault, `rebuild-projections --db \(workspace.database) --restart --projection authenticators` discards it and starts over\n", "\(failed.stderr)")
         let restarted = try tool(workspace, ["--projection", "authenticators", "--restart"])
         #expect(restarted.status == 0, "\(restarted.stderr)")
         try expectRepaired(workspace, inline: inline)
@@ -168,7 +168,7 @@ struct RebuildRecoveryTests {
     /// `--status` calls the authenticators projection damaged, in text and JSON.
     func expectStatusDamaged(_ workspace: Workspace, _ problem: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let status = try tool(workspace, ["--status"])
-        #expect(status.status == 0 && status.stdout.contains("damaged: its table \(problem): run rebuild-projections --projection authenticators\n"), "\(status.stdout)", sourceLocation: sourceLocation)
+        #expect(status.status == 0 && status.stdout.contains("damaged: its table \(problem): run rebuild-projections --db \(workspace.database) --projection authenticators\n"), "\(status.stdout)", sourceLocation: sourceLocation)
         let json = try tool(workspace, ["--status", "--json"])
         let first = json.stdout.split(separator: "\n").first.map(String.init) ?? ""
         #expect(first.contains(#""current":false"#) && first.contains(#""tableProblem":"its table \#(problem)""#), "\(json.stdout)", sourceLocation: sourceLocation)

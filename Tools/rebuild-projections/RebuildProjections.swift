@@ -78,7 +78,7 @@ struct RebuildProjections: ParsableCommand {
         do {
             database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(busyTimeout: try busyTimeoutSeconds(), create: false))
         } catch {
-            throw Failure(error)
+            throw Failure(error, database: databasePath)
         }
         var rebuilder = ProjectionRebuilder(database: database)
         if let batchSize { rebuilder.batchSize = batchSize }
@@ -100,12 +100,12 @@ struct RebuildProjections: ParsableCommand {
                 summary = try rebuilder.rebuild(target) { bar.show($0) }
             } catch {
                 bar.finish()
-                var failure = Failure(error)
+                var failure = Failure(error, database: databasePath)
                 // An SQLite error no check foresaw, while an interrupted run's shadow table is
                 // still there: the way out that does not need the sqlite3 shell.
                 if !restart, case .sqlite = error,
                    (try? rebuilder.status())?.first(where: { $0.name == target.name })?.rebuildCheckpoint != nil {
-                    failure.message += "; if the interrupted rebuild's shadow table is at fault, `rebuild-projections --restart --projection \(target.name)` discards it and starts over"
+                    failure.message += "; if the interrupted rebuild's shadow table is at fault, `\(command("--restart --projection \(target.name)"))` discards it and starts over"
                 }
                 throw failure
             }
@@ -125,9 +125,14 @@ struct RebuildProjections: ParsableCommand {
         }
     }
 
+    /// This tool's command line with `arguments`, naming the database when it is not the default.
+    func command(_ arguments: String) -> String {
+        "rebuild-projections" + StoreError.databaseArgument(databasePath) + " " + arguments
+    }
+
     func showStatus(_ rebuilder: ProjectionRebuilder) throws {
         let states: [ProjectionState]
-        do { states = try rebuilder.status() } catch { throw Failure(error) }
+        do { states = try rebuilder.status() } catch { throw Failure(error, database: databasePath) }
         if json {
             for state in states {
                 Output.json([
@@ -146,17 +151,17 @@ struct RebuildProjections: ParsableCommand {
         for state in states {
             var description: String
             if state.storedVersion == nil {
-                description = "missing: run rebuild-projections --projection \(state.name)"
+                description = "missing: run \(command("--projection \(state.name)"))"
             } else if state.isNewer {
                 description = "newer (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): written by a newer version of enroll; upgrade rebuild-projections"
             } else if !state.isCurrent {
-                description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run rebuild-projections --projection \(state.name)"
+                description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run \(command("--projection \(state.name)"))"
             } else if let problem = state.tableProblem {
-                description = "damaged: its table \(problem): run rebuild-projections --projection \(state.name)"
+                description = "damaged: its table \(problem): run \(command("--projection \(state.name)"))"
             } else if state.ahead > 0 {
                 description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify"
             } else if state.lag > 0 {
-                description = "lagging \(state.lag) events: run rebuild-projections --projection \(state.name)"
+                description = "lagging \(state.lag) events: run \(command("--projection \(state.name)"))"
             } else {
                 description = "current"
             }
@@ -178,9 +183,10 @@ struct RebuildProjections: ParsableCommand {
 struct Failure: Error, CustomStringConvertible {
     let code: String
     var message: String
-    init(_ error: any Error) {
+    /// `database`: the `--db` the tool was given, named in the commands the message suggests.
+    init(_ error: any Error, database: String) {
         code = (error as? StoreError)?.code ?? "storage_failure"
-        message = (error as? StoreError)?.message ?? "\(error)"
+        message = StoreError.naming((error as? StoreError)?.message ?? "\(error)", database: database)
     }
     var description: String { message }
 }

@@ -49,5 +49,12 @@ public enum TextField {
     /// the usual way to make a name that looks empty or like two columns.
     private static let drawsBlank: Set<UInt32> = [0x2800, 0x115F, 0x1160, 0x3164, 0xFFA0]
 
+    /// `text` as one word of a shell command line to copy: as it is when it holds nothing a
+    /// shell reads specially, else in single quotes.
+    public static func shellWord(_ text: String) -> String {
+        let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
+        return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool { Validation.isControl(scalar) }
 }

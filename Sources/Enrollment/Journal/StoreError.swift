@@ -187,6 +187,18 @@ public enum StoreError: Error, Sendable, Hashable {
 import Foundation
 
 extension StoreError {
+    /// ` --db PATH` for a command suggested to whoever works on the database at `path`, or
+    /// nothing for the default path (a suggestion naming it would fail elsewhere).
+    public static func databaseArgument(_ path: String) -> String {
+        path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellWord(path))"
+    }
+
+    /// `message` with each "`rebuild-projections " it suggests given the database `path`.
+    public static func naming(_ message: String, database path: String) -> String {
+        let argument = databaseArgument(path)
+        return argument.isEmpty ? message : message.replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections\(argument) ")
+    }
+
     /// The directory part of `path` (`.` for a bare file name).
     static func directory(of path: String) -> String {
         let directory = (path as NSString).deletingLastPathComponent
