@@ -199,6 +199,25 @@ struct TamperEvidenceTests {
         #expect(result.stdout.contains("note: enrollment_activity was not compared with the journal: it has folded the journal up to position 7 of 9 (events appended by another version of enroll); run rebuild-projections"), "\(result.stdout)")
     }
 
+    @Test("a journal table dropped by hand: each command that needs it names the table and the way back (a backup, or an import of an export), exit 3; history and export still read the journal")
+    func droppedJournalTable() throws {
+        for (table, needing) in [("projection_checkpoints", [["status", "alice"], ["confirm", "alice", "123456"], ["verify"]]),
+                                 ("commands", [["confirm", "alice", "123456"], ["verify"]])] {
+            let workspace = try journal()
+            try sqlite(workspace, "DROP TABLE \(table)")
+            for arguments in needing {
+                let result = try workspace.enroll(arguments)
+                #expect(result.status == 3, "\(table) \(arguments): \(result.stderr)")
+                #expect(result.stderr == "enroll: error: \(workspace.database) lacks its table \(table) (dropped outside enroll); restore the database from a backup, or rebuild it with `enroll import` from an export\n",
+                        "\(table) \(arguments): \(result.stderr)")
+            }
+            let history = try workspace.enroll(["history", "alice"])
+            #expect(history.status == 0 && history.stdout.contains("EnrollmentRequested"), "\(table): \(history.stderr)")
+            let exported = try workspace.enroll(["export", "--output", workspace.path("\(table).jsonl")])
+            #expect(exported.status == 0, "\(table): \(exported.stderr)")
+        }
+    }
+
     @Test("a malformed anchor is bad input: one line, exit 2")
     func malformedAnchor() throws {
         let workspace = try journal()

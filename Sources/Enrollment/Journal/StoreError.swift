@@ -25,6 +25,9 @@ public enum StoreError: Error, Sendable, Hashable {
     case diskFullDuringRebuild(path: String, name: String, position: Int64)
     case busy(path: String, seconds: Double)
     case corrupt(String)
+    /// One of the journal's own tables (not a projection's, which a rebuild makes again) was
+    /// dropped outside enroll.
+    case missingTable(path: String, table: String)
     case keyFileMissing(String)
     case keyFileMalformed(path: String, reason: String)
     case keyFileMismatch(String)
@@ -64,7 +67,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .readOnly, .readOnlyWithLog: "read_only"
         case .diskFull, .diskFullDuringRebuild: "disk_full"
         case .busy: "database_busy"
-        case .corrupt: "database_corrupt"
+        case .corrupt, .missingTable: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
         case .keyFileMalformed: "key_file_malformed"
         case .keyFileMismatch: "key_file_mismatch"
@@ -112,6 +115,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(path) stayed locked by another writer for more than \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)) s (the busy timeout); try again, pass a longer --busy-timeout, or look for a stuck process"
         case .corrupt(let path):
             "\(path) is damaged or truncated; restore it from a backup, or rebuild it with `enroll import` from an export"
+        case .missingTable(let path, let table):
+            "\(path) lacks its table \(table) (dropped outside enroll); restore the database from a backup, or rebuild it with `enroll import` from an export"
         case .keyFileMissing(let path):
             "the key file \(path) is missing but the database holds secrets sealed under a key; restore the key file or pass --key-file PATH"
         case .keyFileMalformed(let path, let reason):
@@ -149,6 +154,9 @@ public enum StoreError: Error, Sendable, Hashable {
         }
     }
 
+    /// The tables of the journal itself, which only a backup or an export can give back.
+    static let journalTables: Set<String> = ["events", "commands", "data_keys", "projection_checkpoints", "key_check", "grdb_migrations"]
+
     /// Maps an SQLite failure to what the user can act on. `busyTimeout` is how long the
     /// connection waited for the write lock, reported when SQLite gave up waiting.
     public init(_ error: any Error, path: String, busyTimeout: Double = 0) {
@@ -165,6 +173,13 @@ public enum StoreError: Error, Sendable, Hashable {
         if error.resultCode == .SQLITE_ERROR, let (name, problem) = ProjectionTable.damaged(bySQLiteMessage: error.message ?? "") {
             self = .damagedProjection(name: name, problem: problem)
             return
+        }
+        if error.resultCode == .SQLITE_ERROR, let message = error.message, message.hasPrefix("no such table: ") {
+            let table = String(message.dropFirst("no such table: ".count))
+            if Self.journalTables.contains(table.hasPrefix("main.") ? String(table.dropFirst(5)) : table) {
+                self = .missingTable(path: path, table: table)
+                return
+            }
         }
         switch error.resultCode {
         case .SQLITE_NOTADB: self = .notADatabase(path)
