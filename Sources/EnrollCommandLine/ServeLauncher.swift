@@ -15,7 +15,8 @@ public struct ServeOptions: ParsableArguments {
             with RS256/ES256 and a public key (--jwt-public-key); 'exp' is required, 'nbf' is \
             honoured, and 'iss' and 'aud' are checked when --jwt-issuer and --jwt-audience are \
             given. --demo prints a page address with \
-            a ready token for a demo user (with a random secret unless one is given). GET /health \
+            a ready token for a demo user, signed with a random secret (so not with \
+            ENROLL_JWT_SECRET or --jwt-secret-file, which it refuses). GET /health \
             (no token) answers 200 while the journal can be read with the key file, else 503. SIGTERM or \
             Ctrl-C stops accepting connections, lets requests in flight finish, and exits. Access \
             logs go to stderr and never contain tokens, secrets or codes; LOG_LEVEL (trace, debug, \
@@ -45,7 +46,7 @@ public struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("jwt-audience"), help: ArgumentHelp("Accept only tokens whose 'aud' claim names this (env ENROLL_JWT_AUDIENCE; default: 'aud' is not checked).", valueName: "audience"))
     public var jwtAudience: String?
 
-    @Flag(help: "Print the page's address with a token for the demo user (a random HS256 secret unless one is given).")
+    @Flag(help: "Print the page's address with a token for the demo user, signed with a random HS256 secret (not with a real one: refused with ENROLL_JWT_SECRET or --jwt-secret-file).")
     public var demo = false
 
     @Option(name: .customLong("demo-user"), help: ArgumentHelp("The user the --demo token speaks for.", valueName: "user"))
@@ -82,6 +83,15 @@ public struct ServeOptions: ParsableArguments {
         }
         if demo && jwtPublicKey != nil {
             throw ValidationError("--demo signs its own token with an HS256 secret; drop --jwt-public-key")
+        }
+        // --demo prints its token (to the terminal, or a service's log): signed with the real
+        // secret, it would be a credential for the demo user valid for 8 hours. A demo signs
+        // with a random secret only this process knows.
+        if demo && jwtSecretFile != nil {
+            throw ValidationError("--demo prints a token, and signed with --jwt-secret-file's secret it would be a real credential; drop --jwt-secret-file (--demo makes a random secret) or drop --demo")
+        }
+        if demo, let secret = Environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
+            throw ValidationError("--demo prints a token, and signed with ENROLL_JWT_SECRET it would be a real credential; unset ENROLL_JWT_SECRET (--demo makes a random secret) or drop --demo")
         }
         do { _ = try Validation.user(demoUser) } catch { throw ValidationError(error.message) }
         // Every user's QR code must be drawable, the longest user id's too.

@@ -79,13 +79,13 @@ public struct OTPAuthURI: Sendable, Hashable {
         var labelIssuer: String?
         let labelAccount: String
         if let colon = rawLabel.firstIndex(of: ":") {
-            labelIssuer = try Self.percentDecode(rawLabel[..<colon], plusIsSpace: false)
-            labelAccount = try Self.percentDecode(rawLabel[rawLabel.index(after: colon)...], plusIsSpace: false)
+            labelIssuer = try Self.percentDecode(rawLabel[..<colon], plusIsSpace: false, in: "label")
+            labelAccount = try Self.percentDecode(rawLabel[rawLabel.index(after: colon)...], plusIsSpace: false, in: "label")
         } else if let encoded = Self.encodedColon(in: rawLabel) {
-            labelIssuer = try Self.percentDecode(rawLabel[..<encoded.lowerBound], plusIsSpace: false)
-            labelAccount = try Self.percentDecode(rawLabel[encoded.upperBound...], plusIsSpace: false)
+            labelIssuer = try Self.percentDecode(rawLabel[..<encoded.lowerBound], plusIsSpace: false, in: "label")
+            labelAccount = try Self.percentDecode(rawLabel[encoded.upperBound...], plusIsSpace: false, in: "label")
         } else {
-            labelAccount = try Self.percentDecode(rawLabel, plusIsSpace: false)
+            labelAccount = try Self.percentDecode(rawLabel, plusIsSpace: false, in: "label")
         }
         // The format allows optional spaces after the colon.
         let account = String(labelAccount.drop { $0 == " " })
@@ -94,8 +94,8 @@ public struct OTPAuthURI: Sendable, Hashable {
         var query: [String: String] = [:]
         for pair in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = try Self.percentDecode(parts[0], plusIsSpace: true).lowercased()
-            let value = parts.count > 1 ? try Self.percentDecode(parts[1], plusIsSpace: true) : ""
+            let name = try Self.percentDecode(parts[0], plusIsSpace: true, in: "").lowercased()
+            let value = parts.count > 1 ? try Self.percentDecode(parts[1], plusIsSpace: true, in: name) : ""
             guard query[name] == nil else { throw OTPAuthURIError.duplicateParameter(name) }
             query[name] = value
         }
@@ -176,8 +176,10 @@ public struct OTPAuthURI: Sendable, Hashable {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Decodes `%XX` escapes; the result must be valid UTF-8.
-    static func percentDecode(_ text: Substring, plusIsSpace: Bool) throws -> String {
+    /// Decodes `%XX` escapes; the result must be valid UTF-8. `field` names where `text` came
+    /// from for the error (see ``OTPAuthURIError/malformedPercentEncoding(parameter:)``), which
+    /// never carries `text` itself: for `secret=` that is the secret.
+    static func percentDecode(_ text: Substring, plusIsSpace: Bool, in field: String) throws -> String {
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
@@ -185,7 +187,7 @@ public struct OTPAuthURI: Sendable, Hashable {
             switch byte {
             case UInt8(ascii: "%"):
                 guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    throw OTPAuthURIError.malformedPercentEncoding(String(text))
+                    throw OTPAuthURIError.malformedPercentEncoding(parameter: field)
                 }
                 output.append(high << 4 | low)
             case UInt8(ascii: "+") where plusIsSpace:
@@ -195,7 +197,7 @@ public struct OTPAuthURI: Sendable, Hashable {
             }
         }
         guard let decoded = String(validating: output, as: UTF8.self) else {
-            throw OTPAuthURIError.malformedPercentEncoding(String(text))
+            throw OTPAuthURIError.malformedPercentEncoding(parameter: field)
         }
         return decoded
     }
@@ -207,6 +209,22 @@ public struct OTPAuthURI: Sendable, Hashable {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
+    }
+}
+
+/// The URI carries the secret in plain text (``string``), so neither its description nor its
+/// reflection shows the secret or its Base32 text: `"\(uri)"`, `dump(uri)` or a test failure
+/// expanding the value must not put it in a log. Use ``string`` where the secret is meant to go.
+extension OTPAuthURI: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "OTPAuthURI(issuer: \(String(reflecting: issuer)), account: \(String(reflecting: account)), secret: redacted (\(secret.count) bytes), "
+            + "\(parameters.algorithm.rawValue), \(parameters.digits) digits, \(parameters.period) s)"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["issuer": issuer, "account": account, "secretByteCount": secret.count, "parameters": parameters], displayStyle: .struct)
     }
 }
 
@@ -223,7 +241,10 @@ public enum OTPAuthURIError: Error, Equatable, Sendable {
     case invalidPeriod(String)
     case invalidParameters(OTPParameterError)
     case duplicateParameter(String)
-    case malformedPercentEncoding(String)
+    /// A broken `%`-escape, or bytes that are not UTF-8, in the value of the query parameter
+    /// `parameter` (`"label"`: the label before `?`; `""`: a parameter's name). The value
+    /// itself is not carried: for `secret` it would put the secret in an error message.
+    case malformedPercentEncoding(parameter: String)
 
     public var code: String {
         switch self {
@@ -266,8 +287,17 @@ public enum OTPAuthURIError: Error, Equatable, Sendable {
             error.message
         case let .duplicateParameter(name):
             "The parameter '\(name)' appears more than once; keep only one."
-        case let .malformedPercentEncoding(text):
-            "'\(text)' has a broken %-escape or is not UTF-8; each % must be followed by two hex digits."
+        case let .malformedPercentEncoding(parameter):
+            "\(Self.place(of: parameter)) has a broken %-escape or is not UTF-8; each % must be followed by two hex digits."
+        }
+    }
+
+    /// Where a malformed escape was, as the start of a sentence.
+    private static func place(of parameter: String) -> String {
+        switch parameter {
+        case "label": "The label (ISSUER:ACCOUNT)"
+        case "": "A parameter name"
+        default: "The value of the parameter '\(parameter.prefix(32))'"
         }
     }
 }

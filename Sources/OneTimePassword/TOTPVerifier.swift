@@ -66,10 +66,7 @@ public struct TOTPVerifier: Sendable, Hashable {
             // only on the clock, which is public.
             if overflow || step < 0 { continue }
 
-            let expected = (HOTP.truncatedValue(hmac, counter: UInt64(step)) ?? UInt32.max) % modulus
-            let difference = UInt64(expected ^ typed)
-            // (d | -d) has its top bit set exactly when d != 0.
-            let equal = ((difference | (0 &- difference)) >> 63) &- 1
+            let equal = Self.equalMask(HOTP.truncatedValue(hmac, counter: UInt64(step)), typed: typed, modulus: modulus)
             let fresh: UInt64 = (lastAcceptedStep.map { step > $0 } ?? true) ? ~0 : 0
 
             let takeFresh = equal & fresh & ~freshFound
@@ -83,6 +80,18 @@ public struct TOTPVerifier: Sendable, Hashable {
         if freshFound != 0 { return .matched(step: Int64(bitPattern: freshStep)) }
         if reusedFound != 0 { return .reused(step: Int64(bitPattern: reusedStep)) }
         return .noMatch
+    }
+
+    /// All ones when `truncated` (a step's RFC 4226 §5.3 truncation, nil when OpenSSL failed
+    /// to compute its HMAC) reduced modulo `modulus` is `typed`, else zero. A step whose HMAC
+    /// failed never matches: read as any fixed value, it would make the one code that value
+    /// reduces to valid at every step (fail closed). Branch-free, like the loop it serves.
+    @inline(__always)
+    static func equalMask(_ truncated: UInt32?, typed: UInt32, modulus: UInt32) -> UInt64 {
+        let computed: UInt64 = truncated == nil ? 0 : ~0
+        let difference = UInt64(((truncated ?? 0) % modulus) ^ typed)
+        // (d | -d) has its top bit set exactly when d != 0.
+        return (((difference | (0 &- difference)) >> 63) &- 1) & computed
     }
 
     /// The typed code as an integer, if it is exactly `digits` ASCII digits. Unicode digits

@@ -130,7 +130,9 @@ struct ServeCommand: AsyncParsableCommand {
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
-    /// With --demo, a HS256 token for the demo user, valid for 8 hours.
+    /// With --demo, a HS256 token for the demo user, valid for 8 hours, signed with the random
+    /// secret ``tokenKey()`` made: ``ServeOptions/validate()`` refuses --demo with a real secret,
+    /// as this token is printed.
     func demoToken(key: TokenKey, clock: any EnrollmentClock, acceptance: TokenAcceptance) async throws -> String? {
         guard options.demo, case .hmacSHA256(let secret) = key else { return nil }
         return try await TokenIssuer(secret: secret).token(for: options.demoUser, expiresAt: clock.now() + 8 * 3600, acceptance: acceptance)

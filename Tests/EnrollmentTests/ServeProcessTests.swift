@@ -138,10 +138,48 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("--demo with the real token secret (ENROLL_JWT_SECRET or --jwt-secret-file) is refused before anything starts: one line naming it, exit 2, no token printed, nothing created")
+    func demoRefusesTheRealSecret() throws {
+        let workspace = try Workspace()
+        let secretFile = workspace.path("hs256.secret")
+        try Data(Self.secret.utf8).write(to: URL(fileURLWithPath: secretFile))
+        let common = ["--demo", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile]
+        let server = try Processes.product("enroll-server")
+        let attempts: [(String, Processes.Result)] = [
+            ("ENROLL_JWT_SECRET", try workspace.enroll(["serve"] + common, environment: ["ENROLL_JWT_SECRET": Self.secret])),
+            ("ENROLL_JWT_SECRET", try workspace.enroll(["serve", "--json"] + common, environment: ["ENROLL_JWT_SECRET": Self.secret])),
+            ("--jwt-secret-file", try workspace.enroll(["serve", "--jwt-secret-file", secretFile] + common, environment: ["ENROLL_JWT_SECRET": ""])),
+            // enroll-server, which `enroll serve` becomes, checks the same on its own.
+            ("ENROLL_JWT_SECRET", try Processes.run(server, ["serve"] + common, environment: ["ENROLL_JWT_SECRET": Self.secret])),
+            ("--jwt-secret-file", try Processes.run(server, ["serve", "--jwt-secret-file", secretFile] + common, environment: ["ENROLL_JWT_SECRET": ""])),
+        ]
+        for (source, result) in attempts {
+            #expect(result.status == 2, "\(source): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("--demo") && result.stderr.contains(source) && result.stderr.contains("random secret"), "\(result.stderr)")
+            #expect(!result.stdout.contains("token=") && !result.stdout.contains("eyJ") && !result.stderr.contains("token="), "\(result.stdout)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
+        #expect(!FileManager.default.fileExists(atPath: workspace.keyFile), "a refused start created the key file")
+        // Without a real secret, --demo starts and prints a token signed with its own, which a
+        // server holding the real secret does not accept.
+        let demo = try Server(workspace, extra: ["--demo"], environment: ["ENROLL_JWT_SECRET": ""])
+        defer { _ = demo.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        while !demo.output.text.contains("(demo user") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let printed = try #require(demo.output.text.split(separator: "\n").first { $0.hasPrefix("Open ") }, "\(demo.output.text)")
+        let token = String(printed.split(separator: "#token=").last ?? "")
+        #expect(try Self.call(demo.port, "GET", path: "/api/users/v1/me/totp/status", token: token).status == 200)
+        let real = try Server(try Workspace())
+        defer { _ = real.stop() }
+        #expect(try Self.call(real.port, "GET", path: "/api/users/v1/me/totp/status", token: token).status == 401)
+    }
+
     @Test("serve --json prints one JSON object once listening (the port chosen for --port 0, the API and page addresses); a failure to start is one JSON object too")
     func jsonOutput() throws {
         let workspace = try Workspace()
-        let server = try Server(workspace, extra: ["--json", "--demo", "--demo-user", "carol"])
+        // --demo signs with a random secret of its own; it refuses a real one.
+        let server = try Server(workspace, extra: ["--json", "--demo", "--demo-user", "carol"], environment: ["ENROLL_JWT_SECRET": ""])
         defer { _ = server.stop() }
         let lines = server.output.text.split(separator: "\n")
         #expect(lines.count == 1, "\(server.output.text)")
@@ -345,7 +383,7 @@ struct ServeProcessTests {
         let lone = workspace.path("enroll")
         try FileManager.default.copyItem(atPath: try Processes.product("enroll"), toPath: lone)
         let result = try Processes.run(
-            lone, ["serve", "--demo", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile])
+            lone, ["serve", "--demo", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile], environment: ["ENROLL_JWT_SECRET": ""])
         #expect(result.status == 3)
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
         #expect(result.stderr.contains(workspace.path("enroll-server")) && result.stderr.contains("swift build --product enroll-server"), "\(result.stderr)")

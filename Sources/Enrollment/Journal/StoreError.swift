@@ -34,6 +34,9 @@ public enum StoreError: Error, Sendable, Hashable {
     case keyFileUnwritable(path: String, reason: String)
     /// Key rotation never overwrites an existing file.
     case keyFileExists(String)
+    /// OpenSSL failed to compute a MAC under the master key (`what`: which one). Nothing derived
+    /// from the key is used in its place, so nothing is written (fail closed).
+    case keyDerivationFailed(what: String)
     case staleProjection(name: String, stored: Int, code: Int)
     /// The projection's checkpoint is not at the journal's head: appends did not keep it up to
     /// date (another version of enroll wrote them), or the journal lost events after it.
@@ -73,6 +76,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileUnwritable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
+        case .keyDerivationFailed: "key_derivation_failed"
         case .staleProjection: "stale_projection"
         case .laggingProjection: "lagging_projection"
         case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
@@ -125,6 +129,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the key file \(path) is not the key this database was sealed with; pass --key-file with the right key file"
         case .keyFileExists(let path):
             "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
+        case .keyDerivationFailed(let what):
+            "OpenSSL could not compute \(what) (HMAC-SHA256 under the master key) and nothing was written; check the OpenSSL 3 installation (libssl3, its configuration in OPENSSL_CONF) and run the command again"
         case .keyFileUnwritable(let path, let reason):
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, 0, _):

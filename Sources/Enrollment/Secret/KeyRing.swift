@@ -21,15 +21,14 @@ public struct KeyRing: Sendable {
         }
         self.masterKey = masterKey
         self.keyFilePath = keyFilePath
-        self.keyId = Self.keyId(of: masterKey)
+        self.keyId = try Self.keyId(of: masterKey)
     }
 
     /// A short public identifier of the master key: HMAC-SHA256(key, "enroll key id"), first 16 bytes.
     let keyId: [UInt8]
 
-    static func keyId(of masterKey: [UInt8]) -> [UInt8] {
-        let mac = (try? HMACContext(key: masterKey, digest: .sha256).authenticate(Array("enroll key id".utf8))) ?? []
-        return Array(mac.prefix(16))
+    static func keyId(of masterKey: [UInt8]) throws(StoreError) -> [UInt8] {
+        Array(try mac(masterKey, Array("enroll key id".utf8), what: "the key file's id").prefix(16))
     }
 
     /// What `command` was asked, for the idempotency record: the first 4 bytes of the key id,
@@ -39,7 +38,7 @@ public struct KeyRing: Sendable {
     /// (before `keys rotate`), which cannot be compared. `nil` for a command without arguments.
     public func argumentsMAC(of command: EnrollmentCommand) throws -> [UInt8]? {
         guard let arguments = command.canonicalArguments else { return nil }
-        let mac = try HMACContext(key: masterKey, digest: .sha256).authenticate(Array("enroll command arguments\u{0}".utf8) + arguments)
+        let mac = try Self.mac(masterKey, Array("enroll command arguments\u{0}".utf8) + arguments, what: "the MAC of the command's arguments")
         return Array(keyId.prefix(Self.macKeyTagLength)) + mac.prefix(16)
     }
 
@@ -232,5 +231,27 @@ public struct KeyRing: Sendable {
         guard let dataKey else { return .forgotten }
         guard let bytes = try? AESGCM.open(sealed, key: dataKey, authenticating: aad(stream: stream)) else { return .forgotten }
         return .open(Secret(bytes: bytes))
+    }
+}
+
+/// The master key opens every secret in the database, so a key ring's description and
+/// reflection name only its key file: `"\(keyRing)"`, `dump` of a value holding one (a service,
+/// a test failure) never print the key or anything derived from it.
+extension KeyRing: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "KeyRing(key file: \(keyFilePath), master key redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["keyFilePath": keyFilePath], displayStyle: .struct) }
+}
+
+extension KeyRing {
+    /// HMAC-SHA256(`key`, `message`), all 32 bytes, or ``StoreError/keyDerivationFailed(what:)``.
+    /// Never a shorter or empty MAC in its place (``HMACContext``'s array-returning
+    /// `authenticate` gives `[]` when OpenSSL fails): every key id would then be the same, and
+    /// a database would accept any key file.
+    static func mac(_ key: [UInt8], _ message: [UInt8], what: String) throws(StoreError) -> [UInt8] {
+        let mac: [UInt8]
+        do { mac = try HMACContext(key: key, digest: .sha256).authenticate(message) } catch { throw .keyDerivationFailed(what: what) }
+        guard mac.count == Digest.sha256.byteCount else { throw .keyDerivationFailed(what: what) }
+        return mac
     }
 }

@@ -3,15 +3,17 @@ import Synchronization
 
 /// A TOTP shared secret in memory.
 ///
-/// Its description is redacted so that it never reaches a log line, an error message or a
-/// test failure by accident; the bytes are reachable only through ``withBytes(_:)`` or ``bytes``.
-public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+/// Its description and its reflection (`dump`, `Mirror`, a test failure expanding the value)
+/// are redacted so that it never reaches a log line, an error message or a test failure by
+/// accident; the bytes are reachable only through ``bytes``.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let bytes: [UInt8]
 
     public init(bytes: [UInt8]) { self.bytes = bytes }
 
     public var description: String { "Secret(redacted, \(bytes.count) bytes)" }
     public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["byteCount": bytes.count], displayStyle: .struct) }
 }
 
 /// Where fresh secrets come from. Injected into the handler so that tests and fixtures are

@@ -55,6 +55,20 @@ public enum TokenKey: Sendable {
     }
 }
 
+/// Whoever holds an HS256 secret can sign a token for any user, so the key's description and
+/// reflection never show it (`"\(key)"`, `dump`, a test failure expanding the value).
+extension TokenKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        switch self {
+        case .hmacSHA256(let secret): "TokenKey.hmacSHA256(secret: redacted, \(secret.count) bytes)"
+        case .publicKeyPEM(let pem): "TokenKey.publicKeyPEM(\(pem.utf8.count) bytes of PEM)"
+        }
+    }
+
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .enum) }
+}
+
 /// Why a token configuration cannot be used (reported by `enroll serve` as bad input, exit 2).
 public enum TokenKeyError: Error, Sendable, Equatable {
     case secretTooShort(Int)
