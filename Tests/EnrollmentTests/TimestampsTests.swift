@@ -33,6 +33,9 @@ struct TimestampsTests {
         for time: UnixTime in [-1, -86_401, 253_402_300_800] {
             #expect(Timestamps.iso8601(time) == Date(timeIntervalSince1970: TimeInterval(time)).formatted(.iso8601))
         }
+        // Where Foundation clamps (Int64.min reads as 4713 BC), the stored number, as `@` parses it.
+        #expect(Timestamps.iso8601(.min) == "@-9223372036854775808")
+        #expect(Timestamps.iso8601(.max) == "@9223372036854775807")
     }
 
     @Test("only the documented shapes parse, whole: no date with a space before the time, no trailing text, no fractions, no @ outside 0-9999")

@@ -84,9 +84,12 @@ public struct CodeRejected: Sendable, Hashable, Codable {
         self.remainingAttempts = remainingAttempts ?? Self.defaultRemainingAttempts(afterFailures: failedAttempts)
     }
 
-    /// Attempts left under the default policy after `failures` consecutive wrong codes.
+    /// Attempts left under the default policy after `failures` consecutive wrong codes. Total
+    /// for any count: the v1 upcaster calls it on a stored value before the decoder's range
+    /// check refuses an absurd one.
     public static func defaultRemainingAttempts(afterFailures failures: Int) -> Int {
-        max(EnrollmentPolicy.default.maxFailedAttempts - failures, 0)
+        let limit = EnrollmentPolicy.default.maxFailedAttempts
+        return failures >= limit ? 0 : limit - max(failures, 0)
     }
 }
 

@@ -7,9 +7,12 @@ public enum Timestamps {
     /// Years 1970-9999 are computed with integer arithmetic (``civilDate(day:)``): Foundation's ISO
     /// 8601 format style sets up a calendar, time zones and ICU data on first use, about half a
     /// millisecond of every `enroll status` (BENCHMARKS.md). Other times go through Foundation,
-    /// whose output this matches.
+    /// whose output this matches, up to ±2^40 s (some 35 000 years): no command writes such a
+    /// time, and Foundation clamps one edited into a database to a wrong date, so it is shown
+    /// as stored, `@SECONDS` (the form ``parse(_:)`` reads).
     public static func iso8601(_ time: UnixTime) -> String {
         guard (0...253_402_300_799).contains(time) else {
+            guard (-(1 << 40)...(1 << 40)).contains(time) else { return "@\(time)" }
             return Date(timeIntervalSince1970: TimeInterval(time)).formatted(.iso8601)
         }
         let date = civilDate(day: time / 86_400), second = time % 86_400

@@ -168,7 +168,7 @@ extension HashChain {
         var verified: Int64 = 0
         var lastTime = UnixTime.min
         var reversals: TimeReversals?
-        let rows = try RecordedEvent.fetchCursor(db, sql: "SELECT \(typedColumns()) FROM events ORDER BY position")
+        let rows = try StoredRow.fetchCursor(db, sql: "SELECT \(typedColumns()) FROM events ORDER BY position").map(\.event)
         while let row = try rows.next() {
             if row.position != expected || hash(of: row, previous: previous) != row.hash {
                 var window = [row]

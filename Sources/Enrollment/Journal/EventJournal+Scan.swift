@@ -66,6 +66,11 @@ extension EventJournal {
             let header = EventHeader(
                 position: sqlite3_column_int64(row, 0), streamId: String(decoding: bytes(1), as: UTF8.self),
                 streamVersion: sqlite3_column_int64(row, 2), recordedAt: sqlite3_column_int64(row, 6))
+            // The row's own columns are held to what an append writes, as the event's fields are
+            // (EnrollmentEvent.fieldOutOfRange): an edited one is reported, never computed with.
+            if let problem = header.outOfRange {
+                throw StoreError.undecodableEvent(position: header.position, type: String(decoding: bytes(3), as: UTF8.self), reason: problem)
+            }
             let event = try EventCodec.decode(
                 type: bytes(3), schemaVersion: Int(sqlite3_column_int64(row, 4)), data: bytes(5), position: header.position)
             count += 1

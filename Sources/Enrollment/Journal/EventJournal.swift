@@ -50,6 +50,9 @@ public enum EventJournal {
             throw StoreError.conflict(stream: stream, expected: expectedVersion, actual: actual)
         }
         var (position, previousHash) = try last(in: db)
+        guard position <= Int64.max - Int64(events.count) else {
+            throw StoreError.journalDamaged("the journal's last position is \(position), which leaves no room for another event")
+        }
         var version = expectedVersion
         var recorded: [RecordedEvent] = []
         recorded.reserveCapacity(events.count)
@@ -105,14 +108,37 @@ public enum EventJournal {
 }
 
 extension RecordedEvent: FetchableRecord {
-    public init(row: Row) throws {
-        let metadataText: String = row["metadata"]
-        let metadata = (try? JSONValueCoder.decode(EventMetadata.self, from: JSONValue.parse(metadataText)))
-            ?? EventMetadata(actor: "?", commandId: "?")
-        let hash: Data = row["hash"]
+    /// A stored row. A column of another type than an append writes, or metadata that is not
+    /// the JSON an append writes, is reported as the row it is (GRDB's subscripts would trap on
+    /// the first; a stand-in actor would hide the second from the audit).
+    public init(row: Row) throws { try self.init(row: row, lenientMetadata: false) }
+
+    /// `lenientMetadata`: for `verify` and `export`, which take rows as stored (the hash covers
+    /// the metadata's text, so `verify` reports the edit as tampering): unreadable metadata is
+    /// then read as an empty actor and command id.
+    init(row: Row, lenientMetadata: Bool) throws {
+        let position: Int64 = (try? row.decode(forColumn: "position")) ?? 0
+        let type: String = (try? row.decode(forColumn: "type")) ?? "?"
+        func value<Value: DatabaseValueConvertible>(_ column: String) throws -> Value {
+            do { return try row.decode(forColumn: column) } catch {
+                throw StoreError.undecodableEvent(position: position, type: type, reason: "its column \(column) holds a value of another type")
+            }
+        }
+        let metadataText: String = try value("metadata")
+        let readable = try? JSONValueCoder.decode(EventMetadata.self, from: JSONValue.parse(metadataText))
+        guard let metadata = readable ?? (lenientMetadata ? EventMetadata(actor: "", commandId: "") : nil) else {
+            throw StoreError.undecodableEvent(position: position, type: type, reason: "its metadata is not the JSON object an append writes")
+        }
+        let hash: Data = try value("hash")
         self.init(
-            position: row["position"], streamId: row["stream_id"], streamVersion: row["stream_version"],
-            eventId: row["event_id"], type: row["type"], schemaVersion: row["schema_version"],
-            data: row["data"], metadata: metadata, metadataJSON: metadataText, recordedAt: row["recorded_at"], hash: Array(hash))
+            position: try value("position"), streamId: try value("stream_id"), streamVersion: try value("stream_version"),
+            eventId: try value("event_id"), type: try value("type"), schemaVersion: try value("schema_version"),
+            data: try value("data"), metadata: metadata, metadataJSON: metadataText, recordedAt: try value("recorded_at"), hash: Array(hash))
     }
+}
+
+/// A journal row as stored, for `verify` and `export` (``RecordedEvent/init(row:lenientMetadata:)``).
+struct StoredRow: FetchableRecord {
+    var event: RecordedEvent
+    init(row: Row) throws { event = try RecordedEvent(row: row, lenientMetadata: true) }
 }

@@ -275,7 +275,7 @@ public enum JournalArchive {
         do {
             return try reader.read { db in
                 var written = ArchiveExtent(events: 0)
-                let rows = try RecordedEvent.fetchCursor(db, sql: "SELECT \(HashChain.typedColumns()) FROM events ORDER BY position")
+                let rows = try StoredRow.fetchCursor(db, sql: "SELECT \(HashChain.typedColumns()) FROM events ORDER BY position").map(\.event)
                 while let row = try rows.next() {
                     do { try write(line(for: row) + "\n") } catch { throw WriteFailure(error: error) }
                     written.events += 1

@@ -82,6 +82,15 @@ public struct EventHeader: Sendable, Hashable {
         self.streamVersion = streamVersion
         self.recordedAt = recordedAt
     }
+
+    /// What is wrong with a row whose columns no append could have written (a position or
+    /// stream version below 1, a time outside 1970-9999), or `nil`.
+    var outOfRange: String? {
+        if position < 1 { return "its position \(position) is below 1" }
+        if streamVersion < 1 { return "its stream version \(streamVersion) is below 1" }
+        if !EnrollmentEvent.timeRange.contains(recordedAt) { return "its recorded time \(recordedAt) is not a time between 1970 and 9999" }
+        return nil
+    }
 }
 
 extension RecordedEvent {

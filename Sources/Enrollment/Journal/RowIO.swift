@@ -83,6 +83,20 @@ struct RowReader {
         }
     }
 
+    /// Runs `statement` and reads every row with `read`.
+    static func all<Value>(_ statement: Statement, in db: Database, _ read: (RowReader) throws -> Value) throws -> [Value] {
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        var values: [Value] = []
+        while true {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW: values.append(try read(RowReader(statement: handle)))
+            case SQLITE_DONE: return values
+            case let code: throw db.stepFailure(code, statement)
+            }
+        }
+    }
+
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
 
     func text(_ column: Int32) -> String? {

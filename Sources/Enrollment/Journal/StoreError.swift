@@ -31,6 +31,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case keyFileMissing(String)
     case keyFileMalformed(path: String, reason: String)
     case keyFileMismatch(String)
+    /// A user's data key that does not open under the right key file: its row was modified.
+    case damagedDataKey(user: String)
     case keyFileUnwritable(path: String, reason: String)
     /// Key rotation never overwrites an existing file.
     case keyFileExists(String)
@@ -52,6 +54,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// Another process moved this projection's rebuild checkpoint under us.
     case rebuildInProgress(name: String)
     case undecodableEvent(position: Int64, type: String, reason: String)
+    /// The journal holds what no append writes (a position at the end of the integers, a
+    /// stream whose versions skip): `detail` says what.
+    case journalDamaged(String)
     /// Optimistic concurrency: another writer appended to the stream first.
     case conflict(stream: String, expected: Int64, actual: Int64)
     case tooManyConflicts(stream: String, attempts: Int)
@@ -73,6 +78,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .corrupt, .missingTable: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
         case .keyFileMalformed: "key_file_malformed"
+        case .damagedDataKey: "data_key_damaged"
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileUnwritable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
@@ -82,6 +88,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
         case .damagedProjection: "damaged_projection"
         case .rebuildInProgress: "rebuild_in_progress"
+        case .journalDamaged: "journal_damaged"
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
         case .tooManyConflicts: "too_many_conflicts"
@@ -125,6 +132,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the key file \(path) is missing but the database holds secrets sealed under a key; restore the key file or pass --key-file PATH"
         case .keyFileMalformed(let path, let reason):
             "the key file \(path) is malformed (\(reason)); it must hold one base64 line of 32 random bytes — restore the right file or pass --key-file PATH"
+        case .damagedDataKey(let user):
+            "the data key of \(TextField.quoted(user)) does not open under this key file, which is the database's own: its row in data_keys was modified; restore the database from a backup (until then \(TextField.quoted(user))'s secrets cannot be read)"
         case .keyFileMismatch(let path):
             "the key file \(path) is not the key this database was sealed with; pass --key-file with the right key file"
         case .keyFileExists(let path):
@@ -151,6 +160,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "another rebuild-projections is rebuilding the \(name) projection; let it finish (or stop it), then run `rebuild-projections --status`"
         case .undecodableEvent(let position, let type, let reason):
             "the event at position \(position) (\(type)) cannot be read: \(reason); run `enroll verify` and restore the journal if it was modified"
+        case .journalDamaged(let detail):
+            "\(detail): the journal was modified; run `enroll verify`, and restore it from a backup or an export"
         case .conflict(let stream, let expected, let actual):
             "stream \(stream) moved from version \(expected) to \(actual) during the command; run it again"
         case .tooManyConflicts(let stream, let attempts):

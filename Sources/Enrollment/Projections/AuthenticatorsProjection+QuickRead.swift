@@ -53,7 +53,8 @@ extension AuthenticatorsProjection {
                 guard let name = sqlite3_column_name(statement, index) else { return nil }
                 columns[String(cString: name)] = DatabaseValue(sqliteStatement: statement, index: index)
             }
-            return AuthenticatorSummary(row: Row(columns))
+            // A damaged row: the general read reports it.
+            return try? AuthenticatorSummary(row: Row(columns))
         default:
             return nil
         }

@@ -66,14 +66,16 @@ public struct AuthenticatorsProjection: Projection {
         if let lastDay { sql += " AND date(pending_expires_at, 'unixepoch') <= ?"; arguments += [lastDay] }
         if let issuer { sql += " AND COALESCE(pending_issuer, issuer) = ?"; arguments += [issuer] }
         sql += " GROUP BY day, expired_issuer ORDER BY day, expired_issuer"
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in (day: row[0], issuer: row[1], count: row[2]) }
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            (day: try row.value("day", of: name), issuer: try row.value("expired_issuer", of: name), count: try row.value("COUNT(*)", of: name))
+        }
     }
 
     /// One user's row, refusing a stale projection.
     public func read(user: String, in db: Database) throws -> AuthenticatorSummary? {
         try ProjectionStatus.requireCurrent(self, in: db)
         guard let row = try Row.fetchOne(db, sql: "SELECT \(AuthenticatorRow.columnList) FROM \"\(name)\" WHERE user_id = ?", arguments: [user]) else { return nil }
-        return AuthenticatorSummary(row: row)
+        return try AuthenticatorSummary(row: row)
     }
 }
 
@@ -98,25 +100,32 @@ public struct AuthenticatorSummary: Sendable, Hashable, Codable {
     public var streamVersion: Int64
     public var updatedAt: UnixTime
 
-    init(row: Row) {
-        user = row["user_id"]
-        status = AuthenticatorStatus(rawValue: row["status"]) ?? .none
+    /// A row of the table. A value of another type than the column's, which only an edit with
+    /// another tool can store, is a damaged projection naming the column (GRDB's subscripts
+    /// would trap on it).
+    init(row: Row) throws {
+        func value<Value: DatabaseValueConvertible>(_ column: String) throws -> Value {
+            try row.value(column, of: AuthenticatorsProjection().name)
+        }
+        user = try value("user_id")
+        let statusText: String = try value("status")
+        status = AuthenticatorStatus(rawValue: statusText) ?? .none
         let pending = status == .pending
-        issuer = pending ? row["pending_issuer"] : row["issuer"]
-        account = pending ? row["pending_account"] : row["account"]
-        algorithm = pending ? row["pending_algorithm"] : row["algorithm"]
-        digits = pending ? row["pending_digits"] : row["digits"]
-        period = pending ? row["pending_period"] : row["period"]
-        replacementPending = row["replacement_pending"]
-        pendingExpiresAt = row["pending_expires_at"]
-        requestedAt = row["requested_at"]
-        activatedAt = row["activated_at"]
-        lastRevealedAt = row["last_revealed_at"]
-        failedAttempts = row["failed_attempts"]
-        lockedUntil = row["locked_until"]
-        remainingAttempts = row["remaining_attempts"]
-        streamVersion = row["stream_version"]
-        updatedAt = row["updated_at"]
+        issuer = try value(pending ? "pending_issuer" : "issuer")
+        account = try value(pending ? "pending_account" : "account")
+        algorithm = try value(pending ? "pending_algorithm" : "algorithm")
+        digits = try value(pending ? "pending_digits" : "digits")
+        period = try value(pending ? "pending_period" : "period")
+        replacementPending = try value("replacement_pending")
+        pendingExpiresAt = try value("pending_expires_at")
+        requestedAt = try value("requested_at")
+        activatedAt = try value("activated_at")
+        lastRevealedAt = try value("last_revealed_at")
+        failedAttempts = try value("failed_attempts")
+        lockedUntil = try value("locked_until")
+        remainingAttempts = try value("remaining_attempts")
+        streamVersion = try value("stream_version")
+        updatedAt = try value("updated_at")
     }
 
     public static func none(user: String) -> AuthenticatorSummary {

@@ -50,7 +50,9 @@ public struct EnrollmentActivityProjection: Projection {
 
     /// Days since 1970-01-01 (UTC) of a Unix time.
     static func dayNumber(of time: UnixTime) -> Int64 {
-        time >= 0 ? time / 86_400 : (time - 86_399) / 86_400
+        // Rounded down, without the subtraction that overflows near Int64.min.
+        let (days, rest) = time.quotientAndRemainder(dividingBy: 86_400)
+        return rest < 0 ? days - 1 : days
     }
 
     /// `YYYY-MM-DD` of a day counted from 1970-01-01.
@@ -68,7 +70,7 @@ public struct EnrollmentActivityProjection: Projection {
         if let lastDay { conditions.append("day <= ?"); arguments += [lastDay] }
         if let issuer { conditions.append("issuer = ?"); arguments += [issuer] }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try Row.fetchAll(db, sql: "SELECT day, issuer, \(EnrollmentActivityFold.Column.allCases.map(\.name).joined(separator: ", ")) FROM \"\(name)\" \(filter) ORDER BY day, issuer", arguments: arguments).map(ActivityCount.init(row:))
+        return try Row.fetchAll(db, sql: "SELECT day, issuer, \(EnrollmentActivityFold.Column.allCases.map(\.name).joined(separator: ", ")) FROM \"\(name)\" \(filter) ORDER BY day, issuer", arguments: arguments).map { try ActivityCount(row: $0) }
     }
 }
 
@@ -97,15 +99,19 @@ public struct ActivityCount: Sendable, Hashable, Codable {
         (requested, regenerated, confirmed, abandoned, failedCodes, locks, removed) = (0, 0, 0, 0, 0, 0, 0)
     }
 
-    init(row: Row) {
-        day = row["day"]
-        issuer = row["issuer"]
-        requested = row["requested"]
-        regenerated = row["regenerated"]
-        confirmed = row["confirmed"]
-        abandoned = row["abandoned"]
-        failedCodes = row["failed_codes"]
-        locks = row["locks"]
-        removed = row["removed"]
+    /// A row of the table (see ``AuthenticatorSummary/init(row:)``).
+    init(row: Row) throws {
+        func value<Value: DatabaseValueConvertible>(_ column: String) throws -> Value {
+            try row.value(column, of: EnrollmentActivityProjection().name)
+        }
+        day = try value("day")
+        issuer = try value("issuer")
+        requested = try value("requested")
+        regenerated = try value("regenerated")
+        confirmed = try value("confirmed")
+        abandoned = try value("abandoned")
+        failedCodes = try value("failed_codes")
+        locks = try value("locks")
+        removed = try value("removed")
     }
 }

@@ -15,7 +15,7 @@ public struct RebuildProgress: Sendable, Hashable {
     public var elapsed: TimeInterval
 
     public var eventsPerSecond: Double { elapsed > 0 ? Double(applied) / elapsed : 0 }
-    public var remaining: Int64 { max(head - position, 0) }
+    public var remaining: Int64 { position.distance(to: head) }
     /// Seconds left at the current rate, when there is a rate to go by.
     public var estimatedSecondsLeft: Double? { eventsPerSecond > 0 ? Double(remaining) / eventsPerSecond : nil }
     /// 0…1 over the whole journal.
@@ -58,9 +58,9 @@ public struct ProjectionState: Sendable, Hashable {
     /// missing", "lacks the column x"), though its checkpoint may say it is current.
     public var tableProblem: String?
 
-    public var lag: Int64 { max(head - position, 0) }
+    public var lag: Int64 { position.distance(to: head) }
     /// Events the checkpoint has applied past the journal's head: rows deleted from its end.
-    public var ahead: Int64 { max(position - head, 0) }
+    public var ahead: Int64 { head.distance(to: position) }
     public var isCurrent: Bool { storedVersion == codeVersion }
     /// Written by a newer release: readers ask for an upgrade and a rebuild refuses it.
     public var isNewer: Bool { (storedVersion ?? 0) > codeVersion }
@@ -388,5 +388,15 @@ public struct ProjectionRebuilder: Sendable {
             try fold.flush(in: db)
             try current.save(in: db)
         }
+    }
+}
+
+extension Int64 {
+    /// How far `other` is past `self`, 0 when it is not, and `Int64.max` when the difference does
+    /// not fit: a checkpoint edited to an extreme value is reported, not trapped on.
+    func distance(to other: Int64) -> Int64 {
+        guard other > self else { return 0 }
+        let (difference, overflow) = other.subtractingReportingOverflow(self)
+        return overflow ? .max : difference
     }
 }

@@ -83,3 +83,16 @@ public enum ProjectionTable {
         return (owner.name, "lacks the column \(column)")
     }
 }
+
+extension Row {
+    /// The value of `column` in a row of the projection `name`, or a damaged projection naming
+    /// the column when it holds a value of another type (an edit with another tool: SQLite's
+    /// column affinity lets text into an INTEGER column), where GRDB's subscripts would trap.
+    func value<Value: DatabaseValueConvertible>(_ column: String, of name: String) throws -> Value {
+        do {
+            return try decode(Value.self, forColumn: column)
+        } catch {
+            throw StoreError.damagedProjection(name: name, problem: "holds a value of another type in the column \(column)")
+        }
+    }
+}

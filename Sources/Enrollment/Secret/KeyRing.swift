@@ -178,10 +178,18 @@ public struct KeyRing: Sendable {
         let statement = try db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?")
         try statement.setArguments([stream])
         guard let wrapped = try RowReader.first(statement, in: db, { $0.bytes(0) }) else { return nil }
+        return try unwrap(wrapped, of: stream, in: db)
+    }
+
+    /// A data key opened with the master key. One that does not open means another key file
+    /// (the keys were rotated since this one was read: a server still running with the old
+    /// one) or, when the database's key id is this key's, a damaged row.
+    private func unwrap(_ wrapped: [UInt8], of stream: String, in db: Database) throws -> [UInt8] {
         do {
             return try AESGCM.open(wrapped, key: masterKey, authenticating: Array(stream.utf8))
         } catch {
-            throw StoreError.keyFileMismatch(keyFilePath)
+            try checkBelongs(to: db)
+            throw StoreError.damagedDataKey(user: stream)
         }
     }
 
@@ -205,11 +213,10 @@ public struct KeyRing: Sendable {
 
     /// Re-wraps every data key under `newKey` (key rotation); the journal is not touched.
     public func rewrapAll(under newKey: KeyRing, in db: Database) throws -> Int {
-        let rows = try Row.fetchAll(db, sql: "SELECT stream_id, wrapped_key FROM data_keys")
-        for row in rows {
-            let stream: String = row["stream_id"]
-            let wrapped: Data = row["wrapped_key"]
-            var key = try AESGCM.open(Array(wrapped), key: masterKey, authenticating: Array(stream.utf8))
+        let statement = try db.makeStatement(sql: "SELECT stream_id, wrapped_key FROM data_keys")
+        let rows = try RowReader.all(statement, in: db) { ($0.text(0) ?? "", $0.bytes(1)) }
+        for (stream, wrapped) in rows {
+            var key = try unwrap(wrapped, of: stream, in: db)
             defer { secureZero(&key) }
             let rewrapped = try AESGCM.seal(key, key: newKey.masterKey, authenticating: Array(stream.utf8))
             try db.execute(sql: "UPDATE data_keys SET wrapped_key = ? WHERE stream_id = ?", arguments: [Data(rewrapped), stream])
