@@ -67,10 +67,11 @@ stop_server
 tokens=("${url##*#token=}")
 
 # Nearly the longest names a server takes: a 256-byte user id and an issuer of 110 'é' give a
-# 2 186-byte otpauth URI, a QR code of version 40 (185 modules with its quiet zone), which the
-# page must still draw large enough to scan.
+# 2 195-byte otpauth URI, a QR code of version 40 (185 modules with its quiet zone), which the
+# page must still draw large enough to scan; and 8-digit codes, the widest, whose boxes must
+# still fit a phone.
 issuer="$(printf 'é%.0s' $(seq 1 110))"
-start_server dense --demo-user "$(printf 'é%.0s' $(seq 1 128))" --issuer "$issuer"
+start_server dense --demo-user "$(printf 'é%.0s' $(seq 1 128))" --issuer "$issuer" --digits 8
 SE_OFFLINE=true "$venv/bin/python" Tools/browser/myaccount_test.py "$url" --work "$work" --dense "$issuer" || status=$?
 stop_server
 tokens+=("${url##*#token=}")

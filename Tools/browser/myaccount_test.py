@@ -4,13 +4,15 @@ Opens the page with a token, presses "+", reads the QR code off a screenshot wit
 computes the code with oathtool, types it and presses Verify; checks that the eye icon shows
 the same QR code; presses Regenerate, checks that a code from the old secret is refused and one
 from the new secret enables it. Independent tools only: zbarimg decodes what the browser drew,
-oathtool computes the codes.
+oathtool computes the codes, the API's own history counts what a gesture recorded, and contrast
+and layout are measured from what the browser computed (styles, boxes), not read from our CSS.
 
 Usage: myaccount_test.py URL --work DIR [--screenshot docs/myaccount.png]
 Prints 'N passed, N failed' at the end; exits non-zero when a check fails.
 """
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -81,6 +84,90 @@ def api(page, token, method, body=None):
         return response.status
 
 
+def api_json(page, token, path):
+    """GET a JSON answer of the API (status, history, the pending secret), as another window would."""
+    base = page.split("/myaccount")[0] + "/api/users/v1/me/totp"
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.load(response)
+
+
+def recorded(page, token, event_type, **fields):
+    """How many events of this type (with these fields) the user's history holds."""
+    entries, after = [], None
+    while True:
+        answer = api_json(page, token, "/history?limit=500" + (f"&after={after}" if after else ""))
+        entries += answer["entries"]
+        after = answer.get("next")
+        if not after:
+            break
+    return sum(1 for e in entries if e["type"] == event_type
+               and all(e["event"].get(k) == v for k, v in fields.items()))
+
+
+# WCAG 2.x contrast of every visible text against what is painted behind it, from computed styles.
+CONTRAST = """
+const rgba = (c) => { const m = c.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
+function background(el) {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) layers.push(c); if (c[3] >= 1) break; }
+  return layers.reverse().reduce((under, top) => over(top, under), [255, 255, 255, 1]);
+}
+const failures = [];
+for (const el of document.querySelectorAll('body *')) {
+  const text = Array.from(el.childNodes).filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim();
+  if (!text || !el.getClientRects().length || el.closest('[hidden]')) continue;
+  const style = getComputedStyle(el);
+  if (style.visibility !== 'visible' || el.closest('[aria-disabled=true]') || el.getBoundingClientRect().left < -100) continue;
+  const bg = background(el), fg = over(rgba(style.color), bg);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+  const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < needed) failures.push(text.slice(0, 30) + ' ' + ratio.toFixed(2) + ':1');
+}
+return failures;
+"""
+
+
+def contrast(driver, where):
+    failures = driver.execute_script(CONTRAST)
+    check(not failures, f"{where}: every text has the contrast WCAG AA asks (4.5:1, 3:1 large) {failures}")
+
+
+def emulate(driver, width, height=740):
+    """A phone's viewport (or a desktop window at 400 % zoom): CSS pixels, as a device reports them."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
+
+
+def no_sideways_scroll(driver, width, what):
+    """Nothing wider than the viewport: every code box, the legend and the page itself fit."""
+    emulate(driver, width)
+    measured = driver.execute_script(
+        "const right = (q) => Math.max(0, ...Array.from(document.querySelectorAll(q), (e) => e.getBoundingClientRect().right));"
+        " return [document.documentElement.scrollWidth, right('#code-boxes input'), right('#code-legend'), right('#panel')];")
+    check(all(value <= width for value in measured),
+          f"at {width} px {what}: no sideways scroll, every code box and the legend on screen (scrollWidth, boxes, legend, panel: {measured})")
+
+
+def box_values(driver):
+    return "".join(box.get_attribute("value") for box in driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"))
+
+
+def active_id(driver):
+    element = driver.switch_to.active_element
+    return element.get_attribute("id") or element.tag_name
+
+
+def row_ends_with_full_stop(driver):
+    text = driver.find_element(By.ID, "totp-state").text
+    check(text.endswith("."), f"the row's text is a sentence ending with a full stop ({text!r})")
+
+
 def type_code(driver, code):
     """Click the first box and type, as a person would; the page moves focus box to box."""
     boxes = driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")
@@ -120,6 +207,12 @@ def dense(driver, wait, args):
     check(pixels >= 3, f"it is drawn at {pixels:.2f} pixels a module (at least 3, for a camera)")
     if uri is None:
         return
+    # This server issues 8-digit codes, the widest the API allows: they fit a phone too.
+    count = len(driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"))
+    check(count == 8, f"{count} code boxes for an 8-digit secret")
+    no_sideways_scroll(driver, 360, "with 8 digits and a dense QR code")
+    no_sideways_scroll(driver, 320, "with 8 digits and a dense QR code")
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     remember_secret(args.work, uri)
     type_code(driver, totp(uri))
     check(message(driver, wait, "enabled"), "its code from oathtool enables it")
@@ -144,6 +237,7 @@ def main():
         driver.get(page)
         field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.switch_to.active_element == field, "without a token the sign-in form is shown and focused")
+        contrast(driver, "the sign-in form")
         field.send_keys("not-a-token")
         field.send_keys(Keys.TAB, Keys.ENTER)
         check(message(driver, wait, "no longer valid"), "a bad token is refused with a message")
@@ -161,10 +255,14 @@ def main():
         check(driver.find_element(By.ID, "totp-row").get_attribute("data-state") == "none", "the row starts as not set up")
         check(add.get_attribute("aria-label") == "Add authenticator app", "'+' has an accessible name")
 
-        # "+": the QR code and the code boxes.
-        add.click()
+        # "+", double-clicked: one request, one secret (a second one would discard the first).
+        row_ends_with_full_stop(driver)
+        ActionChains(driver).double_click(add).perform()
         visible_qr(wait)
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
+        wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("aria-busy") is None)
+        time.sleep(0.3)
+        check(recorded(page, token, "EnrollmentRequested") == 1, "a double click on '+' issues one secret (one EnrollmentRequested in the history)")
         first_png = f"{args.work}/first.png"
         uri = decode_qr(driver, first_png)
         check(uri is not None and uri.startswith("otpauth://totp/"), f"zbarimg reads an otpauth URI off the screenshot ({uri and uri.split('?')[0]})")
@@ -178,6 +276,34 @@ def main():
         check(len(boxes) == digits, f"{digits} code boxes for a {digits}-digit secret")
         check(all(box.get_attribute("aria-label") for box in boxes), "every code box has a label")
         check(driver.switch_to.active_element == boxes[0], "focus is on the first code box")
+        contrast(driver, "the QR code with Verify")
+
+        # Correcting one digit replaces it; the others stay where they were.
+        for key in "123456"[:digits]:
+            driver.switch_to.active_element.send_keys(key)
+        ActionChains(driver).click(boxes[2]).send_keys("9").perform()
+        check(box_values(driver)[:4] == "1294", f"clicking the third box and typing 9 replaces its digit ({box_values(driver)})")
+        check(driver.switch_to.active_element == boxes[3], "and focus moves to the fourth box")
+        ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, "7").perform()
+        check(box_values(driver)[:4] == "1794", f"going back with the arrow keys and typing 7 replaces the second digit ({box_values(driver)})")
+        for box in boxes:
+            box.clear()
+
+        # "Can't scan?": the key as text, fetched (and recorded as a text reveal) only when asked.
+        reveal = driver.find_element(By.ID, "reveal-key")
+        check(reveal.is_displayed() and reveal.get_attribute("aria-expanded") == "false", "under the QR code: 'Can't scan? Enter this key instead', collapsed")
+        check(recorded(page, token, "QRCodeRevealed", shownAs="text") == 0, "the key is not fetched before it is asked for")
+        reveal.click()
+        key = wait.until(EC.visibility_of_element_located((By.ID, "key-text"))).text
+        secret = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)["secret"][0]
+        groups = key.split(" ")
+        check(key.replace(" ", "") == secret and all(len(g) == 4 for g in groups[:-1]) and 0 < len(groups[-1]) <= 4,
+              f"pressed, it shows the QR code's secret (as zbarimg read it) in groups of four ({len(groups)} groups)")
+        check(reveal.get_attribute("aria-expanded") == "true", "and says it is expanded")
+        check("josé" in driver.find_element(By.ID, "key-account").text, "with the account name to enter")
+        check(recorded(page, token, "QRCodeRevealed", shownAs="text") == 1, "the history records it once, as a reveal shown as text")
+        contrast(driver, "the key shown as text")
+        boxes[0].click()
 
         # A wrong code first: a clear message, and the boxes are cleared.
         right = totp(uri)
@@ -191,7 +317,9 @@ def main():
         check(message(driver, wait, "enabled"), "Verify with oathtool's code: 'Authenticator app enabled'")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")
         check(driver.find_element(By.ID, "totp-state").text.startswith("Enabled"), "the row says Enabled")
+        row_ends_with_full_stop(driver)
         check(not driver.find_element(By.ID, "panel").is_displayed(), "the QR code is hidden after enabling")
+        check(not driver.find_element(By.ID, "key-text").text, "and so is the key")
 
         # The eye icon shows the same QR code again.
         driver.find_element(By.ID, "view").click()
@@ -199,12 +327,26 @@ def main():
         again = decode_qr(driver, f"{args.work}/eye.png")
         check(again == uri, "the eye icon shows the same QR code")
         check(not driver.find_element(By.ID, "verify-form").is_displayed(), "no code is asked for an active secret")
+        check(not driver.find_element(By.ID, "reveal-key").is_displayed(), "nor offered as text (only a secret awaiting its code is)")
         driver.find_element(By.ID, "close-panel").click()
 
-        # Regenerate: a new QR code; the old secret's code is refused, the new one enables it.
-        driver.find_element(By.ID, "regenerate").click()
+        # Another window presses Regenerate; the eye here then shows that new QR code, and its
+        # help says so (from the answer, not from the row as this page last read it).
+        check(api(page, token, "POST", '{"action":"REFRESH"}') == 200, "(another window presses Regenerate)")
+        driver.find_element(By.ID, "view").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "verify")))
+        check("new QR code from Regenerate" in driver.find_element(By.ID, "panel-help").text,
+              "the eye then shows the other window's new QR code as the one from Regenerate, not as the current app's")
+        driver.find_element(By.ID, "close-panel").click()
+
+        # Regenerate, double-clicked: one new secret; the old secret's code is refused, the new one enables it.
+        regenerated = recorded(page, token, "SecretRegenerated")
+        ActionChains(driver).double_click(driver.find_element(By.ID, "regenerate")).perform()
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
         visible_qr(wait)
+        wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("aria-busy") is None)
+        time.sleep(0.3)
+        check(recorded(page, token, "SecretRegenerated") == regenerated + 1, "a double click on Regenerate issues one new secret")
         new_uri = decode_qr(driver, f"{args.work}/regenerated.png")
         check(new_uri is not None and new_uri != uri, "Regenerate shows a different QR code")
         if new_uri is None:
@@ -215,7 +357,9 @@ def main():
             type_code(driver, old_code)
             check(message(driver, wait, "added last"), "the old secret's code is refused, and the message says which of the app's two entries to read")
         type_code(driver, totp(new_uri))
-        check(message(driver, wait, "enabled"), "the new secret's code enables it")
+        check(message(driver, wait, "now in use"), "the new secret's code enables it")
+        check("Delete the older \u201cEnrollment (josé)\u201d entry" in driver.find_element(By.ID, "messages").text,
+              "and the page says to delete the app's older entry, by the name the app shows")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")
         driver.find_element(By.ID, "view").click()
         visible_qr(wait)
@@ -250,14 +394,30 @@ def main():
         remember_secret(args.work, third)
         right = totp(third)
         wrong = "".join("1" if c != "1" else "2" for c in right)
-        # On a phone's width every code box and the QR code stay on screen (no sideways scroll).
-        driver.set_window_size(360, 900)
-        narrow = driver.execute_script(
-            "const r = document.querySelector('#code-boxes input:last-child').getBoundingClientRect();"
-            " return [document.documentElement.scrollWidth, window.innerWidth, r.right];")
-        check(narrow[0] <= narrow[1] and narrow[2] <= narrow[1], f"at 360 px the page does not scroll sideways and the last code box is on screen ({narrow})")
-        driver.set_window_size(1280, 900)
-        for remaining in (4, 3, 2, 1):
+        # On a phone's width every code box and the QR code stay on screen (no sideways scroll),
+        # down to 320 CSS pixels (WCAG 1.4.10: a 1280-pixel window at 400 %).
+        no_sideways_scroll(driver, 320, f"with {digits} digits")
+        no_sideways_scroll(driver, 360, f"with {digits} digits")
+        # There, the QR code and the boxes fill the screen: a refused code is said beside them.
+        driver.execute_script("document.getElementById('verify').scrollIntoView({block: 'end'})")
+        type_code(driver, wrong)
+        check(message(driver, wait, " 4 attempt"), "a wrong code: 4 left")
+        seen = driver.execute_script(
+            "const e = document.getElementById('code-error'), r = e.getBoundingClientRect();"
+            " return [e.textContent, r.top >= 0 && r.bottom <= window.innerHeight];")
+        check("not correct" in seen[0] and seen[1], f"on a 360-px phone the refusal is on screen beside the code boxes ({seen})")
+        first_box = driver.find_element(By.CSS_SELECTOR, "#code-boxes input")
+        check(first_box.get_attribute("aria-invalid") == "true" and "code-error" in (first_box.get_attribute("aria-describedby") or ""),
+              "the code boxes are marked invalid and described by the refusal")
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        # Without a network, Verify says so and keeps the keyboard where it was.
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        type_code(driver, wrong)
+        check(message(driver, wait, "cannot be reached"), "offline, Verify says the server cannot be reached")
+        check(active_id(driver) == "verify", f"and the focus stays on Verify, not on the page's body ({active_id(driver)})")
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        for remaining in (3, 2, 1):
             type_code(driver, wrong)
             check(message(driver, wait, f" {remaining} attempt"), f"a wrong code: {remaining} left")
         type_code(driver, wrong)
@@ -290,6 +450,28 @@ def main():
             type_code(driver, totp(shown))
             check(message(driver, wait, "replaced by a newer one"), "a code from a QR code replaced elsewhere says the QR code was replaced")
             check(not driver.find_element(By.ID, "panel").is_displayed(), "and the replaced QR code is no longer shown")
+
+        # Removed in another window while a code form is shown: Verify says so, and the focus
+        # goes to '+' (the action the message names), not to the page's body.
+        driver.find_element(By.ID, "view").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "verify")))
+        check(api(page, token, "DELETE") == 204, "(another window removes the authenticator)")
+        type_code(driver, "0" * digits)
+        check(message(driver, wait, "No authenticator app is set up"), "Verify then says nothing is set up")
+        wait.until(lambda d: d.find_element(By.ID, "add").is_displayed())
+        check(active_id(driver) == "add", f"and the focus is on '+' ({active_id(driver)})")
+
+        # An error code this page does not know: a sentence for people and the trace id, never
+        # the API's developer text.
+        driver.execute_script(
+            "const real = window.fetch; window.fetch = (url, options) => (options && options.method === 'POST')"
+            " ? (window.fetch = real, Promise.resolve(new Response(JSON.stringify({code: 'code_from_a_later_release',"
+            " message: 'developer text', description: 'POST REFRESH then DELETE', traceId: 'trace-4711'}),"
+            " {status: 409, headers: {'Content-Type': 'application/json'}}))) : real(url, options);")
+        driver.find_element(By.ID, "add").click()
+        check(message(driver, wait, "reference trace-4711"), "an unknown error code is answered with a sentence and the trace id")
+        shown_text = driver.find_element(By.ID, "messages").text
+        check("developer text" not in shown_text and "DELETE" not in shown_text, f"without the API's developer text ({shown_text!r})")
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")

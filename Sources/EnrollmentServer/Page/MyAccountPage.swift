@@ -107,11 +107,23 @@ enum MyAccountPage {
                 <h3 id="panel-title" tabindex="-1">Scan this QR code</h3>
                 <p id="panel-help" class="help"></p>
                 <div id="qr" class="qr"></div>
+                <div id="manual" class="manual" hidden>
+                  <button type="button" id="reveal-key" class="link" aria-expanded="false" aria-controls="manual-key">Can’t scan? Enter this key instead</button>
+                  <div id="manual-key" hidden>
+                    <p class="help">In your authenticator app, choose to enter a setup key, and type this key (spaces do not matter).</p>
+                    <dl class="key-details">
+                      <dt>Account</dt><dd id="key-account"></dd>
+                      <dt>Key</dt><dd><code id="key-text" class="key"></code></dd>
+                      <dt>Type</dt><dd id="key-type"></dd>
+                    </dl>
+                  </div>
+                </div>
                 <form id="verify-form" hidden>
                   <fieldset>
                     <legend id="code-legend">Enter the code your app shows</legend>
                     <div id="code-boxes" class="code-boxes"></div>
                   </fieldset>
+                  <p id="code-error" class="code-error" hidden></p>
                   <button type="submit" id="verify" class="primary">Verify</button>
                 </form>
                 <button type="button" id="close-panel" class="link">Hide QR code</button>

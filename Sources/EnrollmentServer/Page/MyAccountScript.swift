@@ -1,7 +1,8 @@
 extension MyAccountPage {
     /// The page's behaviour. Plain JavaScript, no library: the row's buttons call the TOTP API
-    /// with the bearer token, every outcome is announced in the live region (#messages), and
-    /// focus moves to what the user needs next so the page works from the keyboard alone.
+    /// with the bearer token (one request per gesture), every outcome is announced in the live
+    /// region (#messages) and a refused code also beside the code boxes, and focus moves to what
+    /// the user needs next so the page works from the keyboard alone.
     static let script = #"""
         'use strict';
         (function () {
@@ -11,6 +12,11 @@ extension MyAccountPage {
           let current = null;      // last /status answer
           let digits = 6;
           let shownExpiresAt = null; // the expiry of the pending secret whose QR code the panel shows
+          // What the panel shows: a replacement from Regenerate?, the app's name for the entry, its settings.
+          let shown = null;
+          let busy = false;        // a request of the user's is being answered
+
+          const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
           function say(text, kind) {
             const box = $('messages');
@@ -58,6 +64,8 @@ extension MyAccountPage {
             return { status: response.status, data, retryAfter: response.headers.get('Retry-After') };
           }
 
+          // A sentence in the page's words for every error a user can meet; the API's own message
+          // (written for developers) goes to the console only.
           function explain(result) {
             const data = result.data || {};
             switch (data.code) {
@@ -78,17 +86,55 @@ extension MyAccountPage {
               case 'database_busy':
                 return 'The service is busy. Try again in a moment.';
               case 'enrollment_expired':
-                return 'This QR code expired before a code from it was verified. Press + to get a new QR code.';
+                // Also the answer for a replacement from Regenerate that expired: the active one stays.
+                return (shown && shown.replacement) || (current && current.status === 'active')
+                  ? 'This new QR code expired before a code from it was verified. Your current app entry still works; press Regenerate for a new QR code. If you added an entry from the expired one, delete it from your app.'
+                  : 'This QR code expired before a code from it was verified. Press + to get a new QR code. If you added an entry from the expired one, delete it from your app.';
               case 'not_enrolled':
                 return 'No authenticator app is set up. Press + to add one.';
               case 'already_enrolled':
                 return 'An authenticator app is already set up. Use Regenerate to replace it.';
+              case 'no_pending_secret':
+                return 'This QR code no longer waits for a code: it was verified or replaced in another window or device, or it expired. The Authenticator App row shows what is set up now.';
+              case 'secret_unavailable':
+                return 'Your authenticator app can no longer be shown or checked here. Press Remove, then + to set it up again.';
+              case 'names_too_long':
+                return 'Your account\u2019s name is too long for a new QR code. Press Remove, then + to set up your app again.';
               case 'malformed_code':
               case 'invalid_code_format':
                 return 'Type the ' + (data.expectedDigits || digits) + ' digits your app shows, numbers only.';
-              default:
-                if (result.status >= 500) return 'Something went wrong on the server. Try again later' + (data.traceId ? ' (reference ' + data.traceId + ').' : '.');
-                return (data.message || 'The request failed') + (data.description ? '. ' + data.description : '') + (data.traceId ? ' (reference ' + data.traceId + ')' : '');
+              default: {
+                if (window.console) window.console.warn('enrollment API', result.status, data.code, data.message, data.description, data.traceId);
+                const reference = data.traceId ? ' (reference ' + data.traceId + ')' : '';
+                return result.status >= 500
+                  ? 'Something went wrong on the server' + reference + '. Try again later.'
+                  : 'Something went wrong' + reference + '. Reload the page and try again.';
+              }
+            }
+          }
+
+          // --- One request at a time -------------------------------------------------------
+
+          // A user's gesture sends one request: a second click (a double click on "+" would issue
+          // two secrets, and the slower answer could show the discarded one) is ignored until the
+          // first is answered. aria-disabled, not disabled: a disabled button loses the focus.
+          const GUARDED = ['add', 'view', 'regenerate', 'remove', 'remove-yes', 'verify', 'reveal-key'];
+          async function oneAtATime(work) {
+            if (busy) return;
+            busy = true;
+            $('totp-row').setAttribute('aria-busy', 'true');
+            GUARDED.forEach((id) => $(id).setAttribute('aria-disabled', 'true'));
+            try {
+              await work();
+            } catch (error) {
+              // call() has said what went wrong.
+            } finally {
+              busy = false;
+              $('totp-row').removeAttribute('aria-busy');
+              GUARDED.forEach((id) => $(id).removeAttribute('aria-disabled'));
+              // Never leave the keyboard user on <body> (a hidden button or panel had the focus).
+              const active = document.activeElement;
+              if (!active || active === document.body || active.closest('[hidden]')) focusAction();
             }
           }
 
@@ -112,7 +158,7 @@ extension MyAccountPage {
             if (state === 'active') {
               text = current.replacementPending
                 ? 'Enabled. A new QR code waits for a code from it until ' + localTime(current.pendingExpiresAt) + '.'
-                : 'Enabled';
+                : 'Enabled.';
             } else if (state === 'pending') {
               text = 'Not enabled yet: waiting for a code from your app (until ' + localTime(current.pendingExpiresAt) + ').';
             } else {
@@ -132,10 +178,29 @@ extension MyAccountPage {
               : 'Remove the authenticator app? Sign-in will no longer ask for its codes.';
           }
 
-          // After an action that hid the focused button, focus the first action still offered.
-          function focusAction() {
-            const next = ['add', 'view', 'regenerate', 'remove'].map($).find((button) => !button.hidden);
-            (next || $('main')).focus();
+          // After an action that hid the focused button, focus `preferred` if it is offered, else
+          // the first action still offered.
+          function focusAction(preferred) {
+            const offered = [preferred, 'add', 'view', 'regenerate', 'remove'].filter(Boolean).map($).find((button) => !button.hidden);
+            (offered || $('main')).focus();
+          }
+
+          // The name an authenticator app lists the entry under, and its settings, from the
+          // otpauth URI (base64 in qrCodeUrl); its secret is not read from here (see revealKey).
+          function entryOf(data) {
+            try {
+              const bytes = Uint8Array.from(atob(data.qrCodeUrl || ''), (c) => c.charCodeAt(0));
+              const uri = new URL(new TextDecoder('utf-8').decode(bytes));
+              const label = decodeURIComponent(uri.pathname.replace(/^\/+/, ''));
+              const colon = label.indexOf(':');
+              const issuer = uri.searchParams.get('issuer') || (colon >= 0 ? label.slice(0, colon) : '');
+              const account = colon >= 0 ? label.slice(colon + 1) : label;
+              return {
+                name: issuer ? issuer + ' (' + account + ')' : account, account, issuer,
+                algorithm: (uri.searchParams.get('algorithm') || 'SHA1').toUpperCase(),
+                period: uri.searchParams.get('period') || '30',
+              };
+            } catch (error) { return null; }
           }
 
           function showPanel(data, intro) {
@@ -154,19 +219,65 @@ extension MyAccountPage {
             const awaitingCode = data.status === 'pending' || data.replacementPending;
             shownExpiresAt = awaitingCode ? data.expiresAt : null;
             digits = data.digits || 6;
+            shown = { replacement: !!data.replacementPending, entry: entryOf(data) };
             $('panel-title').textContent = awaitingCode ? 'Scan this QR code with your authenticator app' : 'Your authenticator app\u2019s QR code';
             $('panel-help').textContent = intro;
+            // The key as text exists only for a secret that awaits its code (GET /secret's rule).
+            collapseKey();
+            $('manual').hidden = !awaitingCode;
             $('verify-form').hidden = !awaitingCode;
             if (awaitingCode) buildBoxes(digits);
+            clearCodeError();
             panel.hidden = false;
             $('confirm-remove').hidden = true;
             if (awaitingCode) boxes()[0].focus(); else $('panel-title').focus();
           }
 
           function hidePanel() {
-            $('panel').hidden = true;
+            const panel = $('panel');
+            const hadFocus = panel.contains(document.activeElement);
+            panel.hidden = true;
             $('qr').textContent = '';
+            collapseKey();
+            clearCodeError();
             shownExpiresAt = null;
+            // The focused code box or button went with the panel: the row's next action takes it.
+            if (hadFocus) focusAction();
+          }
+
+          // --- "Can't scan?": the key as text ------------------------------------------------
+
+          function collapseKey() {
+            $('reveal-key').setAttribute('aria-expanded', 'false');
+            $('manual-key').hidden = true;
+            $('key-text').textContent = '';
+          }
+
+          // Fetched only when asked for, so the audit records this reveal as text.
+          async function revealKey() {
+            if ($('reveal-key').getAttribute('aria-expanded') === 'true') { collapseKey(); return; }
+            const result = await call('GET', '/secret');
+            if (result.status !== 200 || typeof result.data.secret !== 'string') {
+              say(explain(result), 'error');
+              if (result.data.code === 'no_pending_secret' || result.data.code === 'enrollment_expired' || result.status === 404) hidePanel();
+              await refresh();
+              return;
+            }
+            const key = $('key-text');
+            key.textContent = '';
+            // Groups of four, as apps print keys; each its own word for a screen reader.
+            (result.data.secret.replace(/=+$/, '').match(/.{1,4}/g) || []).forEach((group, index) => {
+              if (index > 0) key.appendChild(document.createTextNode(' '));
+              const span = document.createElement('span');
+              span.textContent = group;
+              key.appendChild(span);
+            });
+            const entry = shown && shown.entry;
+            $('key-account').textContent = entry ? entry.name : '';
+            $('key-type').textContent = 'Time-based, ' + digits + ' digits' + (entry && (entry.period !== '30' || entry.algorithm !== 'SHA1')
+              ? ', every ' + entry.period + ' seconds, ' + entry.algorithm : '');
+            $('manual-key').hidden = false;
+            $('reveal-key').setAttribute('aria-expanded', 'true');
           }
 
           // --- Code boxes ------------------------------------------------------------------
@@ -185,21 +296,33 @@ extension MyAccountPage {
               input.className = 'digit';
               input.autocomplete = i === 0 ? 'one-time-code' : 'off';
               input.setAttribute('aria-label', 'Digit ' + (i + 1) + ' of ' + count);
-              input.addEventListener('input', () => spread(i));
+              input.setAttribute('aria-describedby', 'code-error');
+              input.addEventListener('input', (event) => spread(i, event));
               input.addEventListener('keydown', (event) => step(event, i));
+              // Selected on focus, so a digit typed over it replaces it.
+              input.addEventListener('focus', () => input.select());
               container.appendChild(input);
             }
           }
 
-          // Typing or pasting puts one digit per box and moves on; anything but digits is dropped.
-          function spread(index) {
+          // Typing puts one digit in the box and moves on; pasting (or an app's autofill) spreads
+          // the digits over the boxes from this one; anything but digits is dropped.
+          function spread(index, event) {
             const all = boxes();
+            all[index].removeAttribute('aria-invalid');
+            const typedOne = event && (event.inputType === 'insertText' || event.inputType === 'insertCompositionText')
+              && typeof event.data === 'string' && event.data.length === 1;
+            if (typedOne) {
+              // One key pressed in a box that held a digit (the caret before or after it): the new
+              // digit replaces the old one; the boxes after it are left as they were.
+              all[index].value = /[0-9]/.test(event.data) ? event.data : all[index].value.replace(/[^0-9]/g, '').slice(0, 1);
+              if (/[0-9]/.test(event.data) && index < all.length - 1) all[index + 1].focus();
+              return;
+            }
             const typed = all[index].value.replace(/[^0-9]/g, '');
             all[index].value = typed.slice(0, 1);
-            let next = index;
             for (let k = 1; k < typed.length && index + k < all.length; k++) all[index + k].value = typed[k];
-            if (typed.length > 0) next = Math.min(index + typed.length, all.length - 1);
-            if (next !== index || (typed.length > 0 && index < all.length - 1)) all[next].focus();
+            if (typed.length > 0) all[Math.min(index + typed.length, all.length - 1)].focus();
           }
 
           function step(event, index) {
@@ -211,40 +334,63 @@ extension MyAccountPage {
 
           function clearBoxes() { boxes().forEach((input) => { input.value = ''; }); const first = boxes()[0]; if (first) first.focus(); }
 
+          // A refused code is said beside the boxes too (on a phone the live region at the top is
+          // off screen), and the boxes are marked invalid until the next digit is typed.
+          function codeError(text) {
+            say(text, 'error');
+            const line = $('code-error');
+            line.textContent = text;
+            line.hidden = false;
+            boxes().forEach((input) => input.setAttribute('aria-invalid', 'true'));
+            line.scrollIntoView({ block: 'nearest' });
+          }
+
+          function clearCodeError() {
+            $('code-error').textContent = '';
+            $('code-error').hidden = true;
+            boxes().forEach((input) => input.removeAttribute('aria-invalid'));
+          }
+
           // --- Actions ---------------------------------------------------------------------
 
-          // `help` stays beside the QR code; `announcement` goes to the live region.
+          // `help` (text, or a function of the answer) stays beside the QR code; `announcement`
+          // (the same) goes to the live region.
           async function act(action, help, announcement) {
             const result = await call('POST', '', { action });
             if (result.status !== 200) {
               say(explain(result), 'error');
               await refresh();
-              if (document.activeElement === document.body || document.activeElement.hidden) focusAction();
               return;
             }
-            showPanel(result.data, help);
-            say(announcement, 'info');
+            const text = (value) => (typeof value === 'function' ? value(result.data) : value);
+            showPanel(result.data, text(help));
+            say(text(announcement), 'info');
             await refresh();
           }
 
-          async function verify(event) {
-            event.preventDefault();
-            const button = $('verify');
-            // One request at a time: a double click would send the code twice.
-            if (button.disabled) return;
-            const code = boxes().map((input) => input.value).join('');
-            if (code.length !== digits) { say('Type all ' + digits + ' digits your app shows.', 'error'); const empty = boxes().find((i) => !i.value); if (empty) empty.focus(); return; }
-            button.disabled = true;
-            let result;
-            try {
-              result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
-            } finally {
-              button.disabled = false;
+          function enabledMessage() {
+            // After Regenerate the app lists two entries under one name; only the newer works.
+            if (shown && shown.replacement) {
+              return 'Your new authenticator app entry is now in use. Delete the older '
+                + (shown.entry ? '\u201c' + shown.entry.name + '\u201d ' : '') + 'entry from your app (the one you added first): its codes no longer work.';
             }
+            return 'Authenticator app enabled. Sign-in will ask for a code from it.';
+          }
+
+          async function verify() {
+            const code = boxes().map((input) => input.value).join('');
+            if (code.length !== digits) {
+              codeError('Type all ' + digits + ' digits your app shows.');
+              const empty = boxes().find((i) => !i.value);
+              if (empty) empty.focus();
+              return;
+            }
+            const result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
             if (result.status === 200 && result.data.reason === 'code_reused' && result.data.status === 'active' && !result.data.replacementPending) {
               // Accepted a moment ago (a second click, another window): nothing is left to verify.
+              const message = enabledMessage();
               hidePanel();
-              say('Your authenticator app is enabled. Sign-in will ask for a code from it.', 'success');
+              say(message, 'success');
               await refresh();
               $('view').focus();
               return;
@@ -258,8 +404,9 @@ extension MyAccountPage {
               return;
             }
             if (result.status === 200 && result.data.isValid === true) {
+              const message = enabledMessage();
               hidePanel();
-              say('Authenticator app enabled. Sign-in will ask for a code from it.', 'success');
+              say(message, 'success');
               await refresh();
               $('view').focus();
               return;
@@ -270,21 +417,31 @@ extension MyAccountPage {
               // After Regenerate the app may list the old entry beside the new one, under the
               // same name: say which one to read (the same words for every wrong code, so the
               // page tells nobody whether a code was the old secret's).
-              say(result.data.reason === 'code_reused'
+              clearBoxes();
+              codeError(result.data.reason === 'code_reused'
                 ? 'That code was already used. Wait for your app to show the next code and type that one.' + tail
                 : result.data.replacementPending
                   ? 'That code is not correct for the new QR code. If your app shows two entries for this account, type the code of the one you added last, and check that your phone\u2019s clock is right.' + tail
-                  : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + tail, 'error');
-              clearBoxes();
+                  : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + tail);
               return;
             }
-            say(explain(result), 'error');
-            if (result.data.code === 'enrollment_expired') hidePanel(); else clearBoxes();
+            const message = explain(result);
+            const gone = ['enrollment_expired', 'no_pending_secret', 'not_enrolled'].includes(result.data.code);
+            if (gone) {
+              // Nothing can be verified with this QR code any more.
+              hidePanel();
+              say(message, 'error');
+            } else {
+              clearBoxes();
+              codeError(message);
+            }
             await refresh();
+            if (gone) focusAction(current && current.status === 'active' ? 'regenerate' : 'add');
           }
 
           async function remove() {
             $('confirm-remove').hidden = true;
+            $('remove').focus();
             const result = await call('DELETE', '');
             if (result.status === 204) { hidePanel(); say('Authenticator app removed.', 'success'); }
             else say(explain(result), 'error');
@@ -333,28 +490,35 @@ extension MyAccountPage {
             $('token').focus();
           }
 
+          // The eye's help text and announcement follow what VIEW answered, not the row as this
+          // page last read it: another window may have pressed Regenerate meanwhile.
+          function viewHelp(data) {
+            if (data.status === 'pending') return ADD_HELP;
+            return data.replacementPending
+              ? 'This is the new QR code from Regenerate. It replaces your current app only once you type a code from it; until then your current app keeps working.'
+              : 'Scan this QR code to set up your authenticator app again, for example on a new phone.';
+          }
+
+          function viewAnnouncement(data) {
+            return data.replacementPending ? 'The new QR code from Regenerate is shown.'
+              : data.status === 'pending' ? 'A QR code is ready to scan.' : 'Your authenticator app\u2019s QR code is shown.';
+          }
+
           document.addEventListener('DOMContentLoaded', () => {
-            $('add').addEventListener('click', () => act('INIT',
-              'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.',
-              'A QR code is ready to scan.').catch(() => {}));
-            $('view').addEventListener('click', () => act('VIEW',
-              current && current.status === 'pending'
-                ? 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.'
-                : current && current.replacementPending
-                  ? 'This is the new QR code from Regenerate. It replaces your current app only once you type a code from it; until then your current app keeps working.'
-                  : 'Scan this QR code to set up your authenticator app again, for example on a new phone.',
-              'Your authenticator app\u2019s QR code is shown.').catch(() => {}));
-            $('regenerate').addEventListener('click', () => act('REFRESH',
+            $('add').addEventListener('click', () => oneAtATime(() => act('INIT', ADD_HELP, 'A QR code is ready to scan.')));
+            $('view').addEventListener('click', () => oneAtATime(() => act('VIEW', viewHelp, viewAnnouncement)));
+            $('regenerate').addEventListener('click', () => oneAtATime(() => act('REFRESH',
               'Scan this new QR code, then type a code from it and press Verify. Until you do, your current app keeps working.',
-              'A new QR code is ready to scan.').catch(() => {}));
-            $('remove').addEventListener('click', () => { $('confirm-remove').hidden = false; $('remove-no').focus(); });
+              'A new QR code is ready to scan.')));
+            $('remove').addEventListener('click', () => { if (busy) return; $('confirm-remove').hidden = false; $('remove-no').focus(); });
             $('remove-no').addEventListener('click', () => { $('confirm-remove').hidden = true; $('remove').focus(); });
             $('confirm-remove').addEventListener('keydown', (event) => {
               if (event.key === 'Escape') { event.preventDefault(); $('confirm-remove').hidden = true; $('remove').focus(); }
             });
-            $('remove-yes').addEventListener('click', () => remove().catch(() => {}));
+            $('remove-yes').addEventListener('click', () => oneAtATime(remove));
+            $('reveal-key').addEventListener('click', () => oneAtATime(revealKey));
             $('close-panel').addEventListener('click', () => { hidePanel(); say('', 'info'); ($('view').hidden ? $('add') : $('view')).focus(); });
-            $('verify-form').addEventListener('submit', (event) => verify(event).catch(() => {}));
+            $('verify-form').addEventListener('submit', (event) => { event.preventDefault(); oneAtATime(verify); });
             $('signout').addEventListener('click', () => signOut('Signed out.'));
             $('login-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value).catch(() => {}); });
 

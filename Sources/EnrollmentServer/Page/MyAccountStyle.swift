@@ -1,14 +1,16 @@
 extension MyAccountPage {
     /// System fonts only: nothing is fetched from elsewhere.
     static let style = #"""
-        :root { --accent: #ff7300; --ink: #1f2328; --muted: #57606a; --line: #d8dee4; --ok: #1a7f37; --bad: #cf222e; --bg: #f6f8fa; }
+        /* --accent: 5.3:1 against white (WCAG 1.4.3 AA asks 4.5:1 for the 16-px Verify and Continue, white on it, and the brand). */
+        :root { --accent: #b34d00; --ink: #1f2328; --muted: #57606a; --line: #d8dee4; --ok: #1a7f37; --bad: #cf222e; --bg: #f6f8fa; }
         * { box-sizing: border-box; }
         body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: var(--ink); background: var(--bg); }
         .skip { position: absolute; left: -999px; }
         .skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px 8px; z-index: 2; }
         .topbar { display: flex; gap: 16px; align-items: center; padding: 12px 24px; background: #fff; border-bottom: 1px solid var(--line); }
         .brand { font-weight: 700; color: var(--accent); }
-        .who { margin-left: auto; color: var(--muted); }
+        .who { margin-left: auto; color: var(--muted); min-width: 0; overflow-wrap: anywhere; } /* a 256-byte user id in one word */
+        .topbar button { flex: none; }
         main { max-width: 760px; margin: 0 auto; padding: 16px 24px 48px; outline: none; }
         .crumbs { list-style: none; display: flex; gap: 8px; padding: 0; margin: 8px 0; color: var(--muted); font-size: 14px; }
         .crumbs li + li::before { content: "›"; margin-right: 8px; }
@@ -36,12 +38,20 @@ extension MyAccountPage {
         button.primary { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; }
         button.danger { color: var(--bad); }
         button.link { border: none; background: none; color: #0969da; padding: 4px 0; text-decoration: underline; }
+        button[aria-disabled="true"] { opacity: 0.6; cursor: progress; }
+        .code-error { color: var(--bad); margin: 0 0 12px; }
+        .manual { margin: 0 0 8px; }
+        .key-details { display: grid; grid-template-columns: auto 1fr; gap: 4px 12px; margin: 8px 0; }
+        .key-details dt { color: var(--muted); }
+        .key-details dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
+        .key { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 18px; letter-spacing: 0.05em; }
         [hidden] { display: none !important; }
         .panel, .confirm { margin-top: 16px; padding: 16px; border: 1px solid var(--line); border-radius: 8px; background: var(--bg); }
         .qr { display: inline-block; background: #fff; padding: 8px; margin: 8px 0; }
         .qr { max-width: 100%; }
         .qr svg { display: block; width: 264px; max-width: 100%; height: auto; aspect-ratio: 1; }
-        fieldset { border: none; padding: 0; margin: 8px 0 12px; }
+        /* min-width: a fieldset is as wide as its content by default, so 8 boxes would not shrink on a phone. */
+        fieldset { border: none; padding: 0; margin: 8px 0 12px; min-width: 0; min-inline-size: 0; }
         legend { padding: 0; margin-bottom: 8px; font-weight: 600; }
         .code-boxes { display: flex; gap: 8px; }
         .digit { flex: 0 1 44px; min-width: 0; width: 44px; height: 52px; text-align: center; font-size: 24px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; border: 1px solid var(--muted); border-radius: 6px; }
