@@ -98,30 +98,54 @@ public final class EnrollmentService: Sendable {
     /// transaction among the commands that arrive together.
     public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
         let outcome = try decideAndCommit(envelope)
-        if outcome.destroyedADataKey { truncateWAL(removing: [outcome.user]) }
+        if outcome.destroyedADataKey {
+            truncateWAL(removing: [outcome.user], patience: min(database.options.busyTimeout, Self.truncationPatience))
+        }
         return outcome
     }
 
+    /// How long the command line keeps trying to empty the log after a removal (tries a few
+    /// milliseconds apart, none of them waiting for readers).
+    static let truncationPatience: TimeInterval = 2
+
     /// After a data key is destroyed, the write-ahead log still holds older copies of the page
-    /// that stored it. Checkpointing with TRUNCATE copies the pages back (where secure_delete
-    /// has zeroed the row) and empties the log. Best effort: a reader that keeps the log alive
-    /// only delays this until the log is reset later.
-    func truncateWAL(removing users: [String]) {
-        do {
-            _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-        } catch {
-            // Usually a reader (another process, or this one's pool) keeps the log alive; a full
-            // disk or another storage failure is named as such.
-            let reason: String
-            if let failure = error as? DatabaseError, [.SQLITE_BUSY, .SQLITE_LOCKED].contains(failure.resultCode.primaryResultCode) {
-                reason = "another connection is reading the database"
-            } else {
-                reason = StoreError(error, path: database.path).message
+    /// that stored it (wrapped under the master key). Checkpointing with TRUNCATE copies the
+    /// pages back (where secure_delete has zeroed the row) and empties the log.
+    ///
+    /// A TRUNCATE checkpoint waits for every reader to finish and holds off every writer while
+    /// it waits, so no try here waits (``EnrollmentDatabase/withoutWaiting(_:)``): they are
+    /// repeated every 20 ms for `patience` seconds, writers going on in between. Returns whether
+    /// the log was emptied; if not, a notice says where the old copies stay (`logging`), and the
+    /// caller may try again later (``GroupCommitHandler`` does, every second).
+    @discardableResult
+    func truncateWAL(removing users: [String], patience: TimeInterval = 0, logging: Bool = true) -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int64((max(patience, 0) * 1000).rounded()))
+        var failure: any Error
+        repeat {
+            do {
+                _ = try database.writer.writeWithoutTransaction { db in
+                    try EnrollmentDatabase.withoutWaiting { try db.checkpoint(.truncate) }
+                }
+                return true
+            } catch {
+                failure = error
             }
-            logger.notice(
-                "the removal is recorded and its data key deleted, but the write-ahead log could not be emptied (\(reason)): older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (the last connection to close makes one)",
-                metadata: ["error": "\(error)", "users": "\(users.map(TextField.quoted).joined(separator: ","))"])
-        }
+            guard Self.isBusy(failure) else { break }
+            usleep(20_000)
+        } while ContinuousClock.now < deadline
+        guard logging else { return false }
+        // Usually a reader (another process, or this one's pool) keeps the log alive; a full
+        // disk or another storage failure is named as such.
+        let reason = Self.isBusy(failure) ? "another connection is reading the database" : StoreError(failure, path: database.path).message
+        logger.notice(
+            "the removal is recorded and its data key deleted, but the write-ahead log could not be emptied yet (\(reason)): older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (a server retries every second; otherwise the next removal, or the last connection to close, makes one)",
+            metadata: ["error": "\(failure)", "users": "\(users.map(TextField.quoted).joined(separator: ","))"])
+        return false
+    }
+
+    private static func isBusy(_ error: any Error) -> Bool {
+        guard let failure = error as? DatabaseError else { return false }
+        return [.SQLITE_BUSY, .SQLITE_LOCKED].contains(failure.resultCode.primaryResultCode)
     }
 
     /// One write transaction per command: the replay check, the user's stream, the decider and

@@ -45,11 +45,18 @@ public final class GroupCommitHandler: Sendable {
         var draining = false
     }
 
+    /// Removed users whose data key's old page the write-ahead log may still hold, while a
+    /// retry of the checkpoint that empties it is scheduled (``retryTruncation()``).
+    private let owedTruncation = Mutex<[String]>([])
+
     public init(service: EnrollmentService, maxBatchSize: Int = 512) {
         self.service = service
         self.maxBatchSize = max(1, maxBatchSize)
         self.queue = Mutex(Queue())
         self.writer = DispatchQueue(label: "enrollment.group-commit", qos: .userInitiated)
+        // A process that stopped between a removal and its checkpoint (killed, or its retries
+        // cut short) left the key's old page in the log: empty it now, if no reader holds it.
+        writer.async { [service] in service.truncateWAL(removing: [], logging: false) }
     }
 
     /// Handles one command, like ``EnrollmentService/handle(_:)``, sharing the write
@@ -119,11 +126,37 @@ public final class GroupCommitHandler: Sendable {
     private func write(_ batch: [Waiting]) {
         let results = write(batch.map(\.command), pinned: batch.map(\.pinned))
         // A removal destroyed a data key: the log's older copies of its page go before anyone
-        // hears the removal is done, as with the command line (crypto-shredding in the files).
+        // hears the removal is done, as with the command line (crypto-shredding in the files),
+        // unless a reader keeps the log alive: then the checkpoint is tried again every second,
+        // never waiting (it would hold off every writer), until it empties the log.
         let removed = results.compactMap { result in (try? result.get()).flatMap { $0.destroyedADataKey ? $0.user : nil } }
-        if !removed.isEmpty { service.truncateWAL(removing: removed) }
+        if !removed.isEmpty, !service.truncateWAL(removing: removed) {
+            let schedule = owedTruncation.withLock { owed in
+                defer { owed += removed }
+                return owed.isEmpty
+            }
+            if schedule { retryTruncation() }
+        }
         for (waiting, result) in zip(batch, results) {
             waiting.continuation.resume(with: result)
+        }
+    }
+
+    /// Tries the owed checkpoint again in a second, on the writer queue, until it succeeds or
+    /// the handler is gone (whoever closes the database must drop its handler first).
+    private func retryTruncation() {
+        writer.asyncAfter(deadline: .now() + 1) { [weak self] in
+            guard let self else { return }
+            let users = owedTruncation.withLock { $0 }
+            guard !users.isEmpty else { return }
+            if service.truncateWAL(removing: users, logging: false) {
+                owedTruncation.withLock { $0.removeAll() }
+                service.logger.notice(
+                    "the write-ahead log is emptied: the removed data keys' older copies are gone from \(service.database.path)-wal",
+                    metadata: ["users": "\(users.map(TextField.quoted).joined(separator: ","))"])
+            } else {
+                retryTruncation()
+            }
         }
     }
 

@@ -230,6 +230,7 @@ public final class EnrollmentDatabase: Sendable {
         return { tries in
             let now = ContinuousClock.now
             let thread = UInt(pthread_self())
+            if impatientThreads.withLock({ $0.contains(thread) }) { return false }
             let start = waits.starts.withLock { starts in
                 if tries == 0 { starts[thread] = now }
                 return starts[thread] ?? now
@@ -238,6 +239,19 @@ public final class EnrollmentDatabase: Sendable {
             usleep(1_000)
             return true
         }
+    }
+
+    /// Threads whose waits for a lock give up at once (``withoutWaiting(_:)``).
+    private static let impatientThreads = Mutex<Set<UInt>>([])
+
+    /// Runs `body` with this thread's waits for a lock giving up at once (SQLITE_BUSY): for a
+    /// TRUNCATE checkpoint, which waits for every reader to finish while it holds off every
+    /// writer, so that a long read cannot stall the writes of every user behind it.
+    static func withoutWaiting<T>(_ body: () throws -> T) rethrows -> T {
+        let thread = UInt(pthread_self())
+        impatientThreads.withLock { _ = $0.insert(thread) }
+        defer { impatientThreads.withLock { _ = $0.remove(thread) } }
+        return try body()
     }
 
     /// How long a process opening a new database retries what another process creating it at

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Enrollment
 import Foundation
+import Synchronization
 import OneTimePassword
 import Testing
 import TestSupport
@@ -202,8 +203,59 @@ struct KeyTests {
         defer { reader.end() }
         let removed = try workspace.enroll(["remove", "alice", "--busy-timeout", "1"])
         #expect(removed.status == 0, "\(removed.stderr)")
-        #expect(removed.stderr.contains("the write-ahead log could not be emptied (another connection is reading the database)"), "\(removed.stderr)")
+        #expect(removed.stderr.contains("the write-ahead log could not be emptied yet (another connection is reading the database)"), "\(removed.stderr)")
         #expect(removed.stderr.contains("users=alice"), "\(removed.stderr)")
+    }
+
+    @Test("a removal while a reader holds the log does not hold off other writers for the busy timeout: the checkpoint's tries never wait, and the command line gives up on them after 2 s")
+    func shreddingDoesNotStallWriters() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let reader = try SQLiteShellTransaction(workspace.database)
+        defer { reader.end() }
+        // A TRUNCATE checkpoint that waited would hold the lock for the whole 30 s busy timeout.
+        let enroll = try Processes.product("enroll")
+        let removal = Mutex<Processes.Result?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { [database = workspace.database, keyFile = workspace.keyFile] in
+            let result = try? Processes.run(enroll, ["remove", "alice", "--db", database, "--key-file", keyFile, "--busy-timeout", "30"])
+            removal.withLock { $0 = result }
+            done.signal()
+        }
+        usleep(500_000)
+        let other = try workspace.enroll(["request", "bob", "--busy-timeout", "1"])
+        #expect(other.status == 0, "a writer waited on the removal's checkpoint: \(other.stderr)")
+        #expect(done.wait(timeout: .now() + 25) == .success, "the removal waited for the reader")
+        let removed = try #require(removal.withLock { $0 })
+        #expect(removed.status == 0 && removed.stderr.contains("could not be emptied yet"), "\(removed.status) \(removed.stderr)")
+    }
+
+    @Test("through the group-commit handler, a removal while a reader holds the log is answered at once; the checkpoint is tried again until the destroyed data key is gone from every file")
+    func groupCommitShreddingRetried() async throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let wrapped = try #require(Self.bytes(hex: try SQLite3.query(workspace.database, "SELECT hex(wrapped_key) FROM data_keys WHERE stream_id = 'alice'")))
+        let service = try EnrollmentService.open(
+            databasePath: workspace.database, keyFilePath: workspace.keyFile, options: DatabaseOptions(busyTimeout: 30, concurrentReads: true))
+        let handler = GroupCommitHandler(service: service)
+        let reader = try SQLiteShellTransaction(workspace.database)
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try await handler.handle(CommandEnvelope(user: "alice", command: .removeAuthenticator))
+        _ = try await handler.handle(CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions())))
+        #expect(clock.now - start < .seconds(15), "the removal waited for the reader: \(clock.now - start)")
+        func keyLeft() -> [String] {
+            directorySnapshot(workspace.directory).filter { $0.key.hasPrefix("enrollment.sqlite") && Self.contains($0.value, wrapped) }.map(\.key)
+        }
+        #expect(!keyLeft().isEmpty, "the reader should have kept the old page")
+        reader.end()
+        let deadline = clock.now + .seconds(20)
+        while !keyLeft().isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(keyLeft().isEmpty, "the destroyed data key is still in \(keyLeft())")
+        // And the log is emptied (truncated to nothing), after which no retry is left to run.
+        func walSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: workspace.database + "-wal")[.size] as? Int) ?? 0 }
+        while walSize() > 0 && clock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(walSize() == 0, "the write-ahead log was never emptied")
     }
 
     @Test("crypto-shredding still holds on a connection that rebuilt the projections (their old tables are dropped without zeroing, the data keys never)")
