@@ -184,6 +184,24 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("VALIDATE with a code from a Regenerate QR code that expired: 409 replacement_expired saying the active secret is unchanged, not no_pending_secret")
+    func validateExpiredReplacement() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            #expect(try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now())).object["isValid"] as? Bool == true)
+            let newURI = try #require(try await client.action("REFRESH", token: token).otpauthURI)
+            harness.clock.advance(by: 601)
+            for _ in 0..<2 {
+                let response = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: newURI, at: harness.clock.now()))
+                #expect(response.status == .conflict && response["code"] == "replacement_expired", "\(response.object)")
+                #expect(response["description"]?.contains("the active secret is unchanged") == true, "\(response.object)")
+            }
+            #expect(try harness.service.load("alice").status == .active)
+        }
+    }
+
     @Test("VALIDATE with nothing pending: 409 no_pending_secret; a code already used: isValid false, code_reused")
     func validateWithoutPending() async throws {
         let harness = try await Harness()

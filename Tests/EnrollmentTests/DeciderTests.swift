@@ -225,6 +225,26 @@ struct DeciderTests {
         #expect(after.active?.secret == .open(secret))
     }
 
+    @Test("a code for a new secret from regenerate that expired is refused as replacement_expired (not 'already active'), now and on later tries, counting nothing; the active secret is unchanged; a new regenerate clears it")
+    func expiredReplacementCode() throws {
+        let state = try active()
+        let (afterRegenerate, _) = run([(.regenerateSecret(nil), t0 + 100, replacement)], from: state)
+        let late = t0 + 100 + 601
+        let first = EnrollmentDecider.decide(.confirmCode(try code(replacement, at: late)), state: afterRegenerate, context: context(late))
+        #expect(first.rejection == .replacementExpired)
+        #expect(first.events == [.pendingSecretExpired(PendingSecretExpired(replacement: true, expiredAt: t0 + 700))])
+        let after = afterRegenerate.evolve(first.events)
+        #expect(after.active?.secret == .open(secret) && after.failedAttempts == 0)
+        let again = EnrollmentDecider.decide(.confirmCode(try code(replacement, at: late + 60)), state: after, context: context(late + 60))
+        #expect(again.rejection == .replacementExpired && again.events.isEmpty)
+        // A new QR code: its code activates it as usual.
+        let (renewed, decisions) = run([
+            (.regenerateSecret(nil), late + 90, secret), (.confirmCode(try code(secret, at: late + 120)), late + 120, nil),
+        ], from: after)
+        #expect(decisions.map(\.rejection) == [nil, nil])
+        #expect(!renewed.replacementExpired && renewed.status == .active)
+    }
+
     @Test("reveal shows the pending secret if there is one, else the active one")
     func reveal() throws {
         let pendingReveal = EnrollmentDecider.decide(.revealQRCode, state: pending, context: context(t0 + 10))

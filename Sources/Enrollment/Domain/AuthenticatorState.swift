@@ -48,6 +48,10 @@ public struct AuthenticatorState: Sendable, Hashable {
     /// is refused as `enrollment_expired` (not `not_enrolled`), and status says it expired,
     /// before and after a command records the expiry alike.
     public var firstSecretExpired = false
+    /// A new secret from regenerate expired unconfirmed and nothing was issued since: a code
+    /// for it is refused as `replacement_expired` (the active secret is unchanged), not as
+    /// `no_pending_secret`, before and after a command records the expiry alike.
+    public var replacementExpired = false
 
     public static let initial = AuthenticatorState()
 
@@ -75,14 +79,17 @@ public struct AuthenticatorState: Sendable, Hashable {
             next.pending = PendingCredential(credential: Credential(issued), expiresAt: issued.expiresAt, isReplacement: false)
             next.active = nil
             next.firstSecretExpired = false
+            next.replacementExpired = false
         case .secretRegenerated(let issued):
             next.pending = PendingCredential(credential: Credential(issued), expiresAt: issued.expiresAt, isReplacement: true)
+            next.replacementExpired = false
         case .authenticatorActivated(let activated):
             if var credential = next.pending?.credential {
                 credential.lastAcceptedStep = activated.step
                 next.active = credential
             }
             next.pending = nil
+            next.replacementExpired = false
             next.failedAttempts = 0
             next.lockCount = 0
             next.lockedUntil = nil
@@ -90,7 +97,7 @@ public struct AuthenticatorState: Sendable, Hashable {
             next.failedAttempts = rejected.failedAttempts
         case .pendingSecretExpired(let expired):
             next.pending = nil
-            if !expired.replacement { next.firstSecretExpired = true }
+            if expired.replacement { next.replacementExpired = true } else { next.firstSecretExpired = true }
         case .qrCodeRevealed:
             break
         case .confirmationLocked(let locked):

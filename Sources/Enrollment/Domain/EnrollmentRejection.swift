@@ -9,6 +9,8 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     case invalidCode(remainingAttempts: Int)
     case codeReused
     case enrollmentExpired
+    /// A code for a new secret from regenerate that expired unconfirmed: the active one stays.
+    case replacementExpired
     case locked(until: UnixTime)
     /// The code is not `digits` ASCII digits. This is bad input: nothing is checked or recorded.
     case malformedCode(expectedDigits: Int)
@@ -24,6 +26,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .invalidCode: "invalid_code"
         case .codeReused: "code_reused"
         case .enrollmentExpired: "enrollment_expired"
+        case .replacementExpired: "replacement_expired"
         case .locked: "locked"
         case .malformedCode: "malformed_code"
         case .secretUnavailable: "secret_unavailable"
@@ -33,7 +36,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     /// Every machine code, for checking what a fixture or a client names.
     public static let codes = [
         "not_enrolled", "nothing_to_replace", "already_enrolled", "no_pending_secret", "invalid_code", "code_reused",
-        "enrollment_expired", "locked", "malformed_code", "secret_unavailable",
+        "enrollment_expired", "replacement_expired", "locked", "malformed_code", "secret_unavailable",
     ]
 
     public var message: String {
@@ -52,6 +55,8 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
             "this code, or a later one, was already used; if a secret awaits its first code, wait for the app to show the next code and type that one"
         case .enrollmentExpired:
             "the secret expired before it was confirmed; request again to get a new QR code"
+        case .replacementExpired:
+            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app); regenerate again for a new QR code"
         case .locked(let until):
             "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes; try again after that time"
         case .malformedCode(let digits):

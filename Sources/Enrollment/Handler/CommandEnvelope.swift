@@ -76,6 +76,7 @@ extension EnrollmentRejection: Codable {
         case "invalid_code": self = .invalidCode(remainingAttempts: try container.decodeIfPresent(Int.self, forKey: .remainingAttempts) ?? 0)
         case "code_reused": self = .codeReused
         case "enrollment_expired": self = .enrollmentExpired
+        case "replacement_expired": self = .replacementExpired
         case "locked": self = .locked(until: try container.decode(UnixTime.self, forKey: .until))
         case "malformed_code": self = .malformedCode(expectedDigits: try container.decodeIfPresent(Int.self, forKey: .expectedDigits) ?? 6)
         default: self = .secretUnavailable

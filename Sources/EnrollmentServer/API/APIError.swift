@@ -110,7 +110,7 @@ public struct APIError: Error, Sendable, Equatable {
         var details = Details()
         switch rejection {
         case .notEnrolled: status = .notFound
-        case .alreadyEnrolled, .nothingToReplace, .noPendingSecret, .enrollmentExpired, .secretUnavailable, .codeReused: status = .conflict
+        case .alreadyEnrolled, .nothingToReplace, .noPendingSecret, .enrollmentExpired, .replacementExpired, .secretUnavailable, .codeReused: status = .conflict
         case .invalidCode(let remaining):
             status = .conflict
             details.remainingAttempts = remaining
@@ -130,6 +130,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .alreadyEnrolled: description = "REFRESH (Regenerate on the page) replaces it; DELETE (Remove) removes it"
         case .noPendingSecret: description = "REFRESH (Regenerate on the page) issues a replacement secret to verify"
         case .enrollmentExpired: description = "INIT (\"+\" on the page) gives a new QR code"
+        case .replacementExpired: description = "the active secret is unchanged; REFRESH (Regenerate on the page) gives a new QR code"
         case .secretUnavailable: description = "DELETE (Remove on the page) the authenticator, then INIT (\"+\") a new one"
         default: break
         }
