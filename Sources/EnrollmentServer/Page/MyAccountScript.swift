@@ -85,6 +85,8 @@ extension MyAccountPage {
                 return 'The service is being updated. Try again in a minute.';
               case 'database_busy':
                 return 'The service is busy. Try again in a moment.';
+              case 'replacement_expired':
+                return 'This new QR code expired before a code from it was verified, so nothing changed: your current app entry still works. Press Regenerate for a new QR code, and delete the entry you added from the expired one.';
               case 'enrollment_expired':
                 // Also the answer for a replacement from Regenerate that expired: the active one stays.
                 return (shown && shown.replacement) || (current && current.status === 'active')
@@ -259,7 +261,7 @@ extension MyAccountPage {
             const result = await call('GET', '/secret');
             if (result.status !== 200 || typeof result.data.secret !== 'string') {
               say(explain(result), 'error');
-              if (result.data.code === 'no_pending_secret' || result.data.code === 'enrollment_expired' || result.status === 404) hidePanel();
+              if (['no_pending_secret', 'enrollment_expired', 'replacement_expired'].includes(result.data.code) || result.status === 404) hidePanel();
               await refresh();
               return;
             }
@@ -426,7 +428,7 @@ extension MyAccountPage {
               return;
             }
             const message = explain(result);
-            const gone = ['enrollment_expired', 'no_pending_secret', 'not_enrolled'].includes(result.data.code);
+            const gone = ['enrollment_expired', 'replacement_expired', 'no_pending_secret', 'not_enrolled'].includes(result.data.code);
             if (gone) {
               // Nothing can be verified with this QR code any more.
               hidePanel();
