@@ -202,6 +202,25 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("REFRESH racing the VALIDATE that activates the first secret always gets a new QR code (200), never the already_enrolled of a choice made before the lock")
+    func refreshRacingActivation() async throws {
+        let harness = try await Harness()
+        try await harness.test { client in
+            var refreshes: [String] = []
+            for index in 0..<40 {
+                let token = try await harness.token("racer\(index)")
+                let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+                let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+                async let validate = client.action("VALIDATE", token: token, code: code)
+                async let refresh = client.action("REFRESH", token: token)
+                let (validated, refreshed) = try await (validate, refresh)
+                refreshes.append("\(refreshed.status.code) \(refreshed["code"] ?? "")")
+                #expect(validated.status == .ok || validated["code"] == "no_pending_secret", "\(validated.object)")
+            }
+            #expect(refreshes.allSatisfy { $0.hasPrefix("200") }, "\(refreshes.filter { !$0.hasPrefix("200") })")
+        }
+    }
+
     @Test("VALIDATE with nothing pending: 409 no_pending_secret; a code already used: isValid false, code_reused")
     func validateWithoutPending() async throws {
         let harness = try await Harness()

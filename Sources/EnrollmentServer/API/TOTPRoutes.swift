@@ -121,8 +121,22 @@ struct TOTPRoutes {
             // a new request: a client asking REFRESH for a new QR code gets one.
             let state = try await load(user)
             let firstSecretOnly = state.active == nil && (state.pending != nil || state.firstSecretExpired)
-            let command: EnrollmentCommand = firstSecretOnly ? .requestEnrollment(configuration.enrollmentOptions) : .regenerateSecret(nil)
-            return try qrResponse(try await run(command, user: user, action: action.rawValue, key: key))
+            let request: EnrollmentCommand = .requestEnrollment(configuration.enrollmentOptions)
+            let command: EnrollmentCommand = firstSecretOnly ? request : .regenerateSecret(nil)
+            let outcome = try await run(command, user: user, action: action.rawValue, key: key, refusalsAreErrors: key != nil)
+            // The state was read before the command took the write lock: a VALIDATE that activated
+            // the first secret, or a DELETE and INIT, in between make the choice wrong. Without an
+            // Idempotency-Key (whose command id is spent on the first), the other one is run.
+            switch outcome.rejection {
+            case .alreadyEnrolled? where firstSecretOnly:
+                return try qrResponse(try await run(.regenerateSecret(nil), user: user, action: action.rawValue, key: nil))
+            case .nothingToReplace? where !firstSecretOnly:
+                return try qrResponse(try await run(request, user: user, action: action.rawValue, key: nil))
+            case let rejection?:
+                throw APIError.rejection(rejection, now: engine.now)
+            case nil:
+                return try qrResponse(outcome)
+            }
         case .VALIDATE:
             guard let code = decoded.verificationCode else {
                 throw APIError.badRequest(
