@@ -321,14 +321,21 @@ def main():
         check(not driver.find_element(By.ID, "panel").is_displayed(), "the QR code is hidden after enabling")
         check(not driver.find_element(By.ID, "key-text").text, "and so is the key")
 
-        # The eye icon shows the same QR code again.
-        driver.find_element(By.ID, "view").click()
+        # The eye icon shows the same QR code again, and pressed again hides it.
+        eye = driver.find_element(By.ID, "view")
+        check(eye.get_attribute("aria-expanded") == "false" and eye.get_attribute("aria-controls") == "panel", "the eye is a collapsed disclosure of the QR code")
+        reveals = recorded(page, token, "QRCodeRevealed")
+        eye.click()
         visible_qr(wait)
         again = decode_qr(driver, f"{args.work}/eye.png")
         check(again == uri, "the eye icon shows the same QR code")
         check(not driver.find_element(By.ID, "verify-form").is_displayed(), "no code is asked for an active secret")
         check(not driver.find_element(By.ID, "reveal-key").is_displayed(), "nor offered as text (only a secret awaiting its code is)")
-        driver.find_element(By.ID, "close-panel").click()
+        check(eye.get_attribute("aria-expanded") == "true" and eye.get_attribute("aria-label") == "Hide QR code", "the eye now says it hides the QR code")
+        eye.click()
+        wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
+        check(eye.get_attribute("aria-expanded") == "false" and active_id(driver) == "view", "pressed again it hides the QR code and keeps the focus")
+        check(recorded(page, token, "QRCodeRevealed") == reveals + 1, "showing and hiding records one reveal")
 
         # Another window presses Regenerate; the eye here then shows that new QR code, and its
         # help says so (from the answer, not from the row as this page last read it).
@@ -427,8 +434,16 @@ def main():
         check("expires before then" in driver.find_element(By.ID, "messages").text, "the lock's message says the QR code expires before the lock ends")
         wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "locked until"))
         check("locked until" in driver.find_element(By.ID, "totp-state").text, "the row shows the lock's end")
+        check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) == "view",
+              f"so the QR code and its boxes go, and the focus is on the row's next action ({active_id(driver)})")
+        driver.find_element(By.ID, "view").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "verify")))
+        time.sleep(0.3)
+        driver.execute_script("performance.clearResourceTimings()")
         type_code(driver, totp(third))
         check(message(driver, wait, "locked until"), "even the right code is refused while locked")
+        sent = driver.execute_script("return performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'fetch').length")
+        check(sent == 0, f"by the page itself, which knows the lock's end: nothing is sent ({sent} requests)")
 
         # A reload says why it asks to sign in again; signing out leaves no token in the form.
         driver.refresh()
@@ -473,6 +488,18 @@ def main():
         check(message(driver, wait, "reference trace-4711"), "an unknown error code is answered with a sentence and the trace id")
         shown_text = driver.find_element(By.ID, "messages").text
         check("developer text" not in shown_text and "DELETE" not in shown_text, f"without the API's developer text ({shown_text!r})")
+
+        # A QR code leaves the screen when it expires (its expiry moved 1.5 s ahead in the answer).
+        driver.execute_script(
+            "const real = window.fetch; window.fetch = async (url, options) => { const response = await real(url, options);"
+            " if (!(options && options.method === 'POST')) return response; window.fetch = real; const data = await response.json();"
+            " data.expiresAt = new Date(Date.now() + 1500).toISOString().replace(/[.][0-9]+Z$/, 'Z');"
+            " return new Response(JSON.stringify(data), {status: response.status, headers: response.headers}); };")
+        driver.find_element(By.ID, "add").click()
+        visible_qr(wait)
+        check(message(driver, wait, "This QR code expired"), "when its time is up, the page says the QR code expired")
+        check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) != "body",
+              f"and takes it off the screen, the focus on the row ({active_id(driver)})")
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")

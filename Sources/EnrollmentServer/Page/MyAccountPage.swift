@@ -88,7 +88,7 @@ enum MyAccountPage {
                   </div>
                   <div class="actions" role="group" aria-labelledby="totp-title">
                     <button type="button" id="add" class="icon" aria-label="Add authenticator app" title="Add authenticator app" hidden>+</button>
-                    <button type="button" id="view" class="icon" aria-label="Show QR code" title="Show QR code" hidden>
+                    <button type="button" id="view" class="icon" aria-label="Show QR code" title="Show QR code" aria-expanded="false" aria-controls="panel" hidden>
                       <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M1.5 12S5.5 4.5 12 4.5 22.5 12 22.5 12 18.5 19.5 12 19.5 1.5 12 1.5 12z" fill="none" stroke="currentColor" stroke-width="1.8"/><circle cx="12" cy="12" r="3.2" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>
                     </button>
                     <button type="button" id="regenerate" hidden>Regenerate</button>

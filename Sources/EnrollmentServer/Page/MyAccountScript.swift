@@ -15,6 +15,8 @@ extension MyAccountPage {
           // What the panel shows: a replacement from Regenerate?, the app's name for the entry, its settings.
           let shown = null;
           let busy = false;        // a request of the user's is being answered
+          let serverOffset = 0;    // the server's clock minus this one (ms), from the Date header
+          let expiryTimer = null;
 
           const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
@@ -49,6 +51,8 @@ extension MyAccountPage {
               say('The server cannot be reached. Check your connection and try again.', 'error');
               throw error;
             }
+            const date = Date.parse(response.headers.get('Date') || '');
+            if (!Number.isNaN(date)) serverOffset = date - Date.now();
             let data = {};
             if (response.status !== 204) {
               try { data = await response.json(); } catch (error) { data = {}; }
@@ -70,7 +74,10 @@ extension MyAccountPage {
             const data = result.data || {};
             switch (data.code) {
               case 'locked': {
-                const lockedUntil = 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '.';
+                // For a new QR code from Regenerate only its codes are locked out, not sign-in.
+                const lockedUntil = current && current.status === 'active'
+                  ? 'Too many wrong codes for the new QR code. Checking its codes is locked until ' + localTime(data.lockedUntil) + '; signing in with your current app entry is not affected.'
+                  : 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '.';
                 // A lock can outlast the QR code it guards: then there is nothing to try again.
                 const expires = current && current.pendingExpiresAt;
                 if (expires && new Date(data.lockedUntil) >= new Date(expires)) {
@@ -220,6 +227,7 @@ extension MyAccountPage {
             }
             const awaitingCode = data.status === 'pending' || data.replacementPending;
             shownExpiresAt = awaitingCode ? data.expiresAt : null;
+            scheduleExpiry();
             digits = data.digits || 6;
             shown = { replacement: !!data.replacementPending, entry: entryOf(data) };
             $('panel-title').textContent = awaitingCode ? 'Scan this QR code with your authenticator app' : 'Your authenticator app\u2019s QR code';
@@ -231,6 +239,7 @@ extension MyAccountPage {
             if (awaitingCode) buildBoxes(digits);
             clearCodeError();
             panel.hidden = false;
+            eyeShows(true);
             $('confirm-remove').hidden = true;
             if (awaitingCode) boxes()[0].focus(); else $('panel-title').focus();
           }
@@ -239,12 +248,46 @@ extension MyAccountPage {
             const panel = $('panel');
             const hadFocus = panel.contains(document.activeElement);
             panel.hidden = true;
+            eyeShows(false);
             $('qr').textContent = '';
             collapseKey();
             clearCodeError();
             shownExpiresAt = null;
+            window.clearTimeout(expiryTimer);
             // The focused code box or button went with the panel: the row's next action takes it.
             if (hadFocus) focusAction();
+          }
+
+          // The eye is a disclosure: it shows the QR code, and pressed again hides it (a second
+          // press records no second reveal).
+          function eyeShows(shownNow) {
+            const eye = $('view');
+            eye.setAttribute('aria-expanded', shownNow ? 'true' : 'false');
+            eye.setAttribute('aria-label', shownNow ? 'Hide QR code' : 'Show QR code');
+            eye.title = shownNow ? 'Hide QR code' : 'Show QR code';
+          }
+
+          // A QR code past its lifetime leaves the screen, so nobody scans a dead one: at its
+          // expiry by the server's clock (its Date header), plus a second (expiresAt has seconds).
+          function scheduleExpiry() {
+            window.clearTimeout(expiryTimer);
+            if (!shownExpiresAt) return;
+            const left = Date.parse(shownExpiresAt) - (Date.now() + serverOffset);
+            // The server has just said this secret is live: a clock saying otherwise is wrong.
+            if (!(left > 0)) return;
+            const expiring = shownExpiresAt;
+            expiryTimer = window.setTimeout(() => { expired(expiring).catch(() => {}); }, Math.min(left + 1000, 2147483647));
+          }
+
+          async function expired(expiring) {
+            if (shownExpiresAt !== expiring) return;
+            if (busy) { expiryTimer = window.setTimeout(() => { expired(expiring).catch(() => {}); }, 1000); return; }
+            const message = explain({ status: 409, data: { code: 'enrollment_expired' } });
+            const hadFocus = $('panel').contains(document.activeElement);
+            hidePanel();
+            say(message, 'error');
+            await refresh();
+            if (hadFocus) focusAction(current && current.status === 'active' ? 'regenerate' : 'add');
           }
 
           // --- "Can't scan?": the key as text ------------------------------------------------
@@ -381,6 +424,11 @@ extension MyAccountPage {
 
           async function verify() {
             const code = boxes().map((input) => input.value).join('');
+            if (current && current.lockedUntil && Date.parse(current.lockedUntil) > Date.now() + serverOffset) {
+              // Still locked: the server would refuse it (even the right code); nothing is sent.
+              codeError(explain({ status: 429, data: { code: 'locked', lockedUntil: current.lockedUntil } }));
+              return;
+            }
             if (code.length !== digits) {
               codeError('Type all ' + digits + ' digits your app shows.');
               const empty = boxes().find((i) => !i.value);
@@ -428,7 +476,9 @@ extension MyAccountPage {
               return;
             }
             const message = explain(result);
-            const gone = ['enrollment_expired', 'replacement_expired', 'no_pending_secret', 'not_enrolled'].includes(result.data.code);
+            // A lock that outlasts the QR code leaves nothing to try with it.
+            const outlasted = result.data.code === 'locked' && shownExpiresAt && new Date(result.data.lockedUntil) >= new Date(shownExpiresAt);
+            const gone = outlasted || ['enrollment_expired', 'replacement_expired', 'no_pending_secret', 'not_enrolled'].includes(result.data.code);
             if (gone) {
               // Nothing can be verified with this QR code any more.
               hidePanel();
@@ -508,7 +558,11 @@ extension MyAccountPage {
 
           document.addEventListener('DOMContentLoaded', () => {
             $('add').addEventListener('click', () => oneAtATime(() => act('INIT', ADD_HELP, 'A QR code is ready to scan.')));
-            $('view').addEventListener('click', () => oneAtATime(() => act('VIEW', viewHelp, viewAnnouncement)));
+            $('view').addEventListener('click', () => {
+              if (busy) return;
+              if (!$('panel').hidden) { hidePanel(); say('', 'info'); $('view').focus(); return; }
+              oneAtATime(() => act('VIEW', viewHelp, viewAnnouncement));
+            });
             $('regenerate').addEventListener('click', () => oneAtATime(() => act('REFRESH',
               'Scan this new QR code, then type a code from it and press Verify. Until you do, your current app keeps working.',
               'A new QR code is ready to scan.')));
