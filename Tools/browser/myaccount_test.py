@@ -500,6 +500,18 @@ def main():
         check(message(driver, wait, "This QR code expired"), "when its time is up, the page says the QR code expired")
         check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) != "body",
               f"and takes it off the screen, the focus on the row ({active_id(driver)})")
+
+        # The server's answer for a code from a Regenerate QR code that expired meanwhile.
+        driver.find_element(By.ID, "view").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "verify")))
+        driver.execute_script(
+            "const real = window.fetch; window.fetch = (url, options) => (options && options.method === 'POST')"
+            " ? (window.fetch = real, Promise.resolve(new Response(JSON.stringify({code: 'replacement_expired',"
+            " message: 'developer text', description: 'REFRESH', traceId: 'trace-4712'}),"
+            " {status: 409, headers: {'Content-Type': 'application/json'}}))) : real(url, options);")
+        type_code(driver, "0" * digits)
+        check(message(driver, wait, "current app entry still works"), "a code from an expired Regenerate QR code: the current app entry still works")
+        check(not driver.find_element(By.ID, "panel").is_displayed(), "and the expired QR code goes")
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")
