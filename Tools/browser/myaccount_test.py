@@ -210,8 +210,12 @@ def dense(driver, wait, args):
     # This server issues 8-digit codes, the widest the API allows: they fit a phone too.
     count = len(driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"))
     check(count == 8, f"{count} code boxes for an 8-digit secret")
+    # With the key shown as text, under the longest account name (one word of 128 characters).
+    driver.find_element(By.ID, "reveal-key").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "key-text")))
     no_sideways_scroll(driver, 360, "with 8 digits and a dense QR code")
     no_sideways_scroll(driver, 320, "with 8 digits and a dense QR code")
+    driver.save_screenshot(f"{args.work}/dense-320.png")
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     remember_secret(args.work, uri)
     type_code(driver, totp(uri))
@@ -512,6 +516,33 @@ def main():
         type_code(driver, "0" * digits)
         check(message(driver, wait, "current app entry still works"), "a code from an expired Regenerate QR code: the current app entry still works")
         check(not driver.find_element(By.ID, "panel").is_displayed(), "and the expired QR code goes")
+
+        # Leaving the page and pressing Back: the back/forward cache must not bring back the
+        # signed-in page and its QR code.
+        driver.find_element(By.ID, "view").click()
+        visible_qr(wait)
+        driver.get(page.split("/myaccount")[0] + "/health")
+        driver.back()
+        check(message(driver, wait, "signed out because you left the page"), "Back after leaving the page: signed out, and told why")
+        check(driver.find_element(By.ID, "token").is_displayed() and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
+              "the sign-in form is shown and no QR code is left in the page")
+
+        # Another window removes while this tab shows a QR code: back in this tab, it goes.
+        driver.get(args.url)
+        wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
+        visible_qr(wait)
+        check(api(page, token, "DELETE") == 204, "(another window removes the authenticator)")
+        this_tab = driver.current_window_handle
+        driver.switch_to.new_window("tab")
+        driver.close()
+        driver.switch_to.window(this_tab)
+        driver.execute_cdp_cmd("Page.bringToFront", {})
+        try:
+            wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
+        except Exception:
+            pass
+        check(not driver.find_element(By.ID, "panel").is_displayed() and driver.find_element(By.ID, "add").is_displayed(),
+              "back in this tab, the removed QR code is gone and '+' is offered")
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")

@@ -180,8 +180,9 @@ extension MyAccountPage {
             }
             if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
             $('totp-state').textContent = text;
-            // A QR code that no longer belongs to anything (removed or expired elsewhere) goes.
-            if (state === 'none') hidePanel();
+            // A QR code that no longer belongs to anything (removed or expired elsewhere) goes, as
+            // does a code form nothing waits for any more (verified or expired elsewhere).
+            if (state === 'none' || (shownExpiresAt && state === 'active' && !current.replacementPending)) hidePanel();
             $('confirm-text').textContent = state === 'pending'
               ? 'Remove the QR code that waits for a code? Your app\u2019s entry for it will stop working.'
               : 'Remove the authenticator app? Sign-in will no longer ask for its codes.';
@@ -589,6 +590,26 @@ extension MyAccountPage {
               return true;
             }
             window.addEventListener('hashchange', tokenFromFragment);
+
+            // Leaving the page signs out: the back/forward cache would otherwise bring the page
+            // back with its token and QR code to whoever presses Back on a shared computer. A
+            // reload (not kept in that cache) still says why it asks to sign in again.
+            let leftSignedIn = false;
+            window.addEventListener('pagehide', (event) => {
+              if (!event.persisted || !token) return;
+              leftSignedIn = true;
+              signOut(null);
+            });
+            window.addEventListener('pageshow', (event) => {
+              if (!event.persisted || !leftSignedIn) return;
+              leftSignedIn = false;
+              say('You were signed out because you left the page (the access token is never stored). Sign in again to continue.', 'error');
+            });
+            // Back in this tab: another window or device may have changed the authenticator, so
+            // the row (and a QR code nothing waits for any more) is drawn from a fresh status.
+            document.addEventListener('visibilitychange', () => {
+              if (document.visibilityState === 'visible' && token && !busy) refresh().catch(() => {});
+            });
             if (!tokenFromFragment()) {
               let reloaded = false;
               try { reloaded = window.sessionStorage.getItem('enroll-signed-in') === '1'; } catch (error) { /* storage off */ }
