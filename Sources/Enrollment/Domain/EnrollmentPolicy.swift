@@ -4,9 +4,16 @@ import OneTimePassword
 /// minutes; 5 wrong codes lock confirmation for 15 minutes, doubling with each further lock
 /// (RFC 4226 §7.3); codes are accepted within ±1 time step (RFC 6238 §5.2).
 public struct EnrollmentPolicy: Sendable, Hashable {
-    public var pendingLifetime: Int64 = 600
-    public var maxFailedAttempts = 5
-    public var lockDuration: Int64 = 900
+    /// Seconds a new secret waits for its first code before it expires (at least 1).
+    public var pendingLifetime: Int64 = 600 { didSet { pendingLifetime = max(pendingLifetime, 1) } }
+    /// Wrong codes in a row that lock confirmation (at least 1).
+    public var maxFailedAttempts = 5 { didSet { maxFailedAttempts = max(maxFailedAttempts, 1) } }
+    /// Seconds the first lock lasts (1 s to a year; the command line takes up to a week); each
+    /// further lock doubles.
+    public var lockDuration: Int64 = 900 {
+        didSet { lockDuration = min(max(lockDuration, 1), 366 * 86_400) }
+    }
+    /// How codes are checked: ±1 time step by default (RFC 6238 §5.2).
     public var verifier = TOTPVerifier(window: 1)
 
     public init() {}
@@ -24,7 +31,8 @@ public struct EnrollmentPolicy: Sendable, Hashable {
     /// The longest first lock an operator may set (`--lock-minutes` at most 10 080: a week).
     public static let longestLockDuration: Int64 = 10_080 * 60
 
-    /// The duration of lock number `n` (1-based): base × 2^(n-1), capped so it never overflows.
+    /// The duration of lock number `n` (1-based): base × 2^(n-1), with at most 20 doublings
+    /// (a week's first lock doubled 20 times is about 20 000 years, far inside Int64).
     public func lockDuration(number n: Int) -> Int64 {
         let doublings = min(max(n - 1, 0), 20)
         return lockDuration << Int64(doublings)

@@ -12,8 +12,14 @@ public enum Durability: String, Sendable, CaseIterable {
 
 public struct DatabaseOptions: Sendable {
     public var durability: Durability = .full
-    /// How long a writer waits for another process's write lock before reporting it.
-    public var busyTimeout: TimeInterval = 10
+    /// How long, in seconds, a writer waits for another process's write lock before reporting
+    /// it (``StoreError/busy(path:seconds:)``). Held to 0 s … one day: an infinite or NaN value
+    /// would trap where the wait is computed, and the command line takes 0-600.
+    public var busyTimeout: TimeInterval = 10 {
+        didSet { busyTimeout = Self.bounded(busyTimeout) }
+    }
+
+    static func bounded(_ seconds: TimeInterval) -> TimeInterval { seconds.isNaN ? 0 : min(max(seconds, 0), 86_400) }
     /// Create the file if it does not exist.
     public var create = true
     public var readOnly = false
@@ -27,7 +33,7 @@ public struct DatabaseOptions: Sendable {
 
     public init(durability: Durability = .full, busyTimeout: TimeInterval = 10, create: Bool = true, readOnly: Bool = false, concurrentReads: Bool = false) {
         self.durability = durability
-        self.busyTimeout = busyTimeout
+        self.busyTimeout = Self.bounded(busyTimeout)
         self.create = create
         self.readOnly = readOnly
         self.concurrentReads = concurrentReads

@@ -101,8 +101,8 @@ public struct ProjectionState: Sendable, Hashable {
 /// ```
 public struct ProjectionRebuilder: Sendable {
     public let database: EnrollmentDatabase
-    /// Most events per batch transaction.
-    public var batchSize: Int
+    /// Most events per batch transaction (at least 1: 0 would never reach the head).
+    public var batchSize: Int { didSet { batchSize = max(batchSize, 1) } }
     /// A batch also ends after this long. Each batch costs a commit and the writing of the rows
     /// it changed (with many users, about one per user), so batches are long enough for that to
     /// stay small beside the folding, and short enough that appenders, who wait for the write
