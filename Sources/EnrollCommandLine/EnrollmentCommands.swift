@@ -172,7 +172,7 @@ struct QRDisplayOptions: ParsableArguments {
         if printed, let columns = Terminal.columns, columns < qr.sideWithQuietZone {
             Terminal.warning(
                 "the QR code is \(qr.sideWithQuietZone) columns wide but the terminal has \(columns), so its lines wrap and it cannot be scanned",
-                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal \(TextField.shellWord(user)) --format png --output FILE`, or type the secret from the URI below into the app")
+                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal --format png --output FILE \(user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(user))`, or type the secret from the URI below into the app")
         }
         return qr.terminalString(invert: background == .dark)
     }
@@ -195,7 +195,7 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display:
     Terminal.line(display.terminalString(qr, user: outcome.user))
     Terminal.line(uri)
     if let pending = outcome.state.pending {
-        var hint = "Scan it, then run `enroll confirm \(TextField.shellWord(outcome.user)) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
+        var hint = "Scan it, then run `enroll confirm \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user)) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
         if pending.isReplacement { hint += " The current secret stays active until this one is confirmed." }
         Terminal.line(hint)
     }

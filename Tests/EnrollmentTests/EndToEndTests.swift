@@ -452,6 +452,18 @@ struct EndToEndTests {
         #expect(blank.status == 2 && blank.stderr.contains("it is empty"), "\(blank.stderr)")
     }
 
+    @Test("for a user id that begins with '-', the hint's command puts -- before it, and that command works as printed")
+    func hintForDashUser() throws {
+        let workspace = try Workspace()
+        let requested = try workspace.enroll(["request", "--", "-bob"])
+        #expect(requested.status == 0 && requested.stdout.contains("run `enroll confirm -- -bob CODE`"), "\(requested.stdout)")
+        let uri = try workspace.enroll(["reveal", "--format", "uri", "--", "-bob"]).stdout
+        let base32 = try #require(URLComponents(string: uri.trimmingCharacters(in: .whitespacesAndNewlines))?.queryItems?.first { $0.name == "secret" }?.value)
+        let code = try Oathtool.code(base32Secret: base32)
+        let confirmed = try workspace.enroll(["confirm", "--", "-bob", code])
+        #expect(confirmed.status == 0, "\(confirmed.stderr)")
+    }
+
     @Test("confirming after the pending secret expired says to request again, and status keeps saying the request expired until the next one")
     func expired() throws {
         let workspace = try Workspace()

@@ -222,7 +222,7 @@ extension StoreError {
     /// ` --db PATH` for a command suggested to whoever works on the database at `path`, or
     /// nothing for the default path (a suggestion naming it would fail elsewhere).
     public static func databaseArgument(_ path: String) -> String {
-        path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellWord(path))"
+        path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellWord(path.hasPrefix("-") ? "./" + path : path))"
     }
 
     /// `message` with each "`rebuild-projections " it suggests given the database `path`.
