@@ -19,6 +19,24 @@ extension StoreError: EnrollmentError {}
 extension ArchiveError: EnrollmentError {}
 extension EnrollmentRejection: EnrollmentError {}
 
+extension AnchorSyntaxError: EnrollmentError {
+    public var code: String {
+        switch self {
+        case .malformed: "anchor_malformed"
+        case .positionOutOfRange: "anchor_position_out_of_range"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .malformed:
+            "an anchor is POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits)"
+        case .positionOutOfRange(let position):
+            "an anchor's position is 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it"
+        }
+    }
+}
+
 extension FixtureError: EnrollmentError {
     public var message: String { description }
 }

@@ -11,7 +11,8 @@ import OneTimePassword
 /// appends the events with the expected stream version, seals secrets, updates the inline
 /// projections and records the command id. ``GroupCommitHandler`` decides outside the write
 /// transaction instead and, when another writer appended to the stream in between, decides
-/// again inside it (up to ``maxAttempts`` times).
+/// again once inside it; ``maxAttempts`` bounds how often its caller starts over (a concurrent
+/// command under the same id).
 public final class EnrollmentService: Sendable {
     public let database: EnrollmentDatabase
     public let keyRing: KeyRing?
@@ -37,7 +38,7 @@ public final class EnrollmentService: Sendable {
         self.logger = logger
         do {
             try database.writer.read { db in
-                if let keyRing, try KeyRing.databaseHasKey(db) { try keyRing.checkMatches(db) }
+                if let keyRing, try KeyRing.databaseHasKey(db) { try keyRing.checkBelongs(to: db) }
             }
             if !(database.writer.configuration.readonly) {
                 try database.writer.write { db in try ProjectionStatus.createMissing(in: db) }
@@ -547,19 +548,11 @@ extension EnrollmentService {
     public func checkHealth() throws(StoreError) {
         do {
             try database.writer.read { db in
-                try keyRing?.checkMatches(db)
+                try keyRing?.checkBelongs(to: db)
                 _ = try EventJournal.head(in: db)
             }
         } catch {
             throw database.failure(error)
-        }
-    }
-}
-
-extension KeyRing {
-    func checkMatches(_ db: Database) throws {
-        if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1"), Array(stored) != keyId {
-            throw StoreError.keyFileMismatch(keyFilePath)
         }
     }
 }

@@ -23,7 +23,7 @@ public enum KeyRotation {
         if FileManager.default.fileExists(atPath: newKeyFile) { throw .keyFileExists(newKeyFile) }
         // The current key must be this database's before anything is written.
         do {
-            try database.writer.read { db in try current.checkMatches(db) }
+            try database.writer.read { db in try current.checkBelongs(to: db) }
         } catch {
             throw database.failure(error)
         }
@@ -34,7 +34,7 @@ public enum KeyRotation {
         let count: Int
         do {
             count = try database.writer.write { db in
-                try current.checkMatches(db)
+                try current.checkBelongs(to: db)
                 let count = try current.rewrapAll(under: newRing, in: db)
                 try newRing.bind(to: db)
                 return count

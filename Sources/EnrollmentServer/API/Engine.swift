@@ -5,8 +5,9 @@ import Enrollment
 /// through the ``GroupCommitHandler`` so that commands arriving together share one commit (one
 /// fsync at `synchronous=FULL`) and no request waits on SQLite on a NIO event loop.
 ///
-/// Reads that block (a user's stream, the audit timeline) run on a Dispatch worker, not on the
-/// small cooperative thread pool that serves every request. Several server processes may share
+/// The reads of status, health and the audit timeline run on a Dispatch worker, not on the
+/// small cooperative thread pool that serves every request; a command's read-and-decide runs on
+/// the caller's task (a WAL read does not wait for the writer). Several server processes may share
 /// one database file: the engine's optimistic concurrency (expected stream versions, decide
 /// again on conflict) and SQLite's write lock keep them consistent.
 struct Engine: Sendable {

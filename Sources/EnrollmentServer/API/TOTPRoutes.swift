@@ -14,7 +14,7 @@ import QRCode
 /// | `POST {"action":"INIT"}` | RequestEnrollment | 200 QR of the new pending secret; 409 `already_enrolled` when one is active |
 /// | `POST {"action":"VIEW"}` | RevealQR | 200 QR of the secret VALIDATE checks (pending, else active); 404 when none |
 /// | `POST {"action":"REFRESH"}` | RegenerateSecret (RequestEnrollment while only a first secret is pending or expired) | 200 QR of the new pending secret; the active one stays in use until it is validated |
-/// | `POST {"action":"VALIDATE","verificationCode":"…"}` | ConfirmCode | see ``validate(_:user:idempotencyKey:)`` |
+/// | `POST {"action":"VALIDATE","verificationCode":"…"}` | ConfirmCode | see ``validate(_:user:key:)`` |
 /// | `GET` | RevealQR | 200 `{"qrCodeUrl"}`; 404 when nothing is enrolled |
 /// | `DELETE` | RemoveAuthenticator | 204; 404 when nothing is enrolled |
 /// | `GET /secret` | RevealSecretText | 200 `{"secret"}` only while a secret awaits its first code |
