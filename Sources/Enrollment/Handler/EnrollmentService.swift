@@ -164,12 +164,18 @@ public final class EnrollmentService: Sendable {
         }
     }
 
-    /// Decides and records inside the writer's transaction, where nothing can move the stream.
+    /// Decides and records inside the writer's transaction, where nothing can move the stream:
+    /// a stream whose last version is not its number of events was edited, and retrying (what
+    /// a conflict's message suggests) would meet it again.
     func prepareAndRecord(_ envelope: CommandEnvelope, user: String, keyRing: KeyRing, batch: Bool = false, in db: Database) throws -> CommandOutcome {
-        switch try prepare(envelope, user: user, in: db) {
-        case .finished(let outcome): outcome
-        // The replay check just ran in this same transaction: no need to repeat it.
-        case .decided(let pending): try record(pending, keyRing: keyRing, checkReplay: false, batch: batch, in: db)
+        do {
+            switch try prepare(envelope, user: user, in: db) {
+            case .finished(let outcome): return outcome
+            // The replay check just ran in this same transaction: no need to repeat it.
+            case .decided(let pending): return try record(pending, keyRing: keyRing, checkReplay: false, batch: batch, in: db)
+            }
+        } catch StoreError.conflict(let stream, let events, let version) {
+            throw StoreError.journalDamaged("the stream of \(TextField.quoted(stream)) holds \(events) events but its last stream version is \(version) (a user's versions run 1, 2, 3…)")
         }
     }
 

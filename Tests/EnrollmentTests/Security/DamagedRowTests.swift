@@ -149,4 +149,14 @@ import TestSupport
         let verify = try enroll(workspace, ["verify"])
         #expect(verify.status == 1 && verify.stderr.contains("position 2"), "\(verify.status) \(verify.stdout) \(verify.stderr)")
     }
+
+    @Test("a stream whose versions skip (edited, chain recomputed): the user's commands name the damage and verify (exit 3), not a conflict to retry")
+    func skippedStreamVersion() throws {
+        let workspace = try journal()
+        try edit(workspace, "UPDATE events SET stream_version = 9 WHERE position = 2")
+        let confirm = try enroll(workspace, ["confirm", "alice", "111111"])
+        #expect(confirm.status == 3, "\(confirm.stderr)")
+        #expect(confirm.stderr.contains("the stream of alice holds 2 events but its last stream version is 9 (a user's versions run 1, 2, 3…): the journal was modified; run `enroll verify`"), "\(confirm.stderr)")
+        #expect(!confirm.stderr.contains("run it again"), "\(confirm.stderr)")
+    }
 }
