@@ -168,6 +168,8 @@ extension HashChain {
         var verified: Int64 = 0
         var lastTime = UnixTime.min
         var reversals: TimeReversals?
+        // Each user's last version so far: versions run 1, 2, 3… within a stream.
+        var versions: [String: Int64] = [:]
         let rows = try StoredRow.fetchCursor(db, sql: "SELECT \(typedColumns()) FROM events ORDER BY position").map(\.event)
         while let row = try rows.next() {
             if row.position != expected || hash(of: row, previous: previous) != row.hash {
@@ -178,6 +180,16 @@ extension HashChain {
                 return ChainVerification(
                     verified: min(verified, found.earliestChanged - 1), head: head, firstBreak: found, timeReversals: reversals)
             }
+            // A chain recomputed after an edit is intact, but a stream version out of its
+            // sequence is something no append writes (and the user's commands would refuse).
+            let expectedVersion = (versions[row.streamId] ?? 0) + 1
+            guard row.streamVersion == expectedVersion else {
+                return ChainVerification(verified: verified, head: head, firstBreak: ChainBreak(
+                    position: row.position, tampering: .modified,
+                    detail: "the event of \(TextField.quoted(row.streamId)) at this position has stream version \(row.streamVersion) where \(expectedVersion) follows (a user's versions run 1, 2, 3…): the row was edited and the hashes after it recomputed"),
+                    timeReversals: reversals)
+            }
+            versions[row.streamId] = row.streamVersion
             // (A tampered row may hold any 64-bit time: the difference must not overflow.)
             let (stepBack, overflow) = lastTime.subtractingReportingOverflow(row.recordedAt)
             if row.recordedAt < lastTime, overflow || stepBack > TimeReversals.tolerance {

@@ -158,5 +158,7 @@ import TestSupport
         #expect(confirm.status == 3, "\(confirm.stderr)")
         #expect(confirm.stderr.contains("the stream of alice holds 2 events but its last stream version is 9 (a user's versions run 1, 2, 3…): the journal was modified; run `enroll verify`"), "\(confirm.stderr)")
         #expect(!confirm.stderr.contains("run it again"), "\(confirm.stderr)")
+        let verify = try enroll(workspace, ["verify"])
+        #expect(verify.status == 1 && verify.stderr.contains("the hash chain breaks at position 2 (modified): the event of alice at this position has stream version 9 where 2 follows"), "\(verify.stderr)")
     }
 }
