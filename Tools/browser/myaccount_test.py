@@ -12,6 +12,7 @@ Prints 'N passed, N failed' at the end; exits non-zero when a check fails.
 """
 
 import argparse
+import base64
 import json
 import shutil
 import subprocess
@@ -348,6 +349,9 @@ def main():
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
         check("new QR code from Regenerate" in driver.find_element(By.ID, "panel-help").text,
               "the eye then shows the other window's new QR code as the one from Regenerate, not as the current app's")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "waits for a code"))
+        check("current app keeps working" in driver.find_element(By.ID, "totp-state").text,
+              "the row says the current app keeps working while the new QR code waits, and what happens if nothing is verified")
         driver.find_element(By.ID, "close-panel").click()
 
         # Regenerate, double-clicked: one new secret; the old secret's code is refused, the new one enables it.
@@ -543,6 +547,17 @@ def main():
             pass
         check(not driver.find_element(By.ID, "panel").is_displayed() and driver.find_element(By.ID, "add").is_displayed(),
               "back in this tab, the removed QR code is gone and '+' is offered")
+
+        # A link with another user's token does not switch the account silently.
+        claims = base64.urlsafe_b64encode(b'{"sub":"mallory"}').decode().rstrip("=")
+        driver.execute_script("window.location.hash = arguments[0]", f"token=eyJhbGciOiJIUzI1NiJ9.{claims}.c2ln")
+        offer = wait.until(EC.visibility_of_element_located((By.ID, "switch")))
+        check("mallory" in offer.text and active_id(driver) == "switch-no",
+              f"a link signing in as another user asks first, focus on 'Stay signed in' ({offer.text!r})")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        check(message(driver, wait, "still signed in as josé"), "staying keeps the account and says so")
+        check(driver.find_element(By.ID, "who").text == "Signed in as josé" and "#token=" not in driver.current_url,
+              "the token from the link is gone from the address bar, the user unchanged")
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")

@@ -65,6 +65,12 @@ enum MyAccountPage {
             <h1>Security</h1>
             <div id="messages" class="message" role="status" aria-live="polite" aria-atomic="true"></div>
 
+            <div id="switch" class="confirm switch" role="alertdialog" aria-labelledby="switch-text" hidden>
+              <p id="switch-text"></p>
+              <button type="button" id="switch-yes">Switch account</button>
+              <button type="button" id="switch-no">Stay signed in</button>
+            </div>
+
             <section id="login" class="card" aria-labelledby="login-title" hidden>
               <h2 id="login-title">Sign in</h2>
               <form id="login-form">

@@ -166,7 +166,8 @@ extension MyAccountPage {
             let text;
             if (state === 'active') {
               text = current.replacementPending
-                ? 'Enabled. A new QR code waits for a code from it until ' + localTime(current.pendingExpiresAt) + '.'
+                ? 'Enabled. A new QR code waits for a code from it until ' + localTime(current.pendingExpiresAt)
+                  + '; your current app keeps working meanwhile, and stays in use if no code from the new one is verified by then.'
                 : 'Enabled.';
             } else if (state === 'pending') {
               text = 'Not enabled yet: waiting for a code from your app (until ' + localTime(current.pendingExpiresAt) + ').';
@@ -535,6 +536,7 @@ extension MyAccountPage {
             $('token').value = '';
             try { window.sessionStorage.removeItem('enroll-signed-in'); } catch (error) { /* storage off */ }
             hidePanel();
+            $('switch').hidden = true;
             $('security').hidden = true;
             $('signout').hidden = true;
             $('who').textContent = '';
@@ -580,15 +582,40 @@ extension MyAccountPage {
             $('login-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value).catch(() => {}); });
 
             // A token in the fragment signs in, also when only the fragment changes (same page).
+            // A link naming another user than the one signed in asks first: anyone can send a
+            // link that would otherwise put their account on this person's phone.
+            let offered = null;
             function tokenFromFragment() {
               const fromFragment = new URLSearchParams(window.location.hash.slice(1)).get('token');
               if (!fromFragment) return false;
               // Out of the address bar and history, so it is not bookmarked or shared by accident.
               window.history.replaceState(null, '', window.location.pathname);
+              if (token && subject(fromFragment) !== subject(token)) {
+                offered = fromFragment;
+                $('switch-text').textContent = 'The link you opened signs in as ' + (subject(fromFragment) || 'another user')
+                  + '. You are signed in as ' + (subject(token) || 'another user') + '. Switch to that account?';
+                $('switch').hidden = false;
+                $('switch-no').focus();
+                return true;
+              }
               hidePanel();
               signIn(fromFragment).catch(() => {});
               return true;
             }
+            $('switch-yes').addEventListener('click', () => {
+              const next = offered;
+              offered = null;
+              $('switch').hidden = true;
+              if (!next) return;
+              hidePanel();
+              signIn(next).then(() => { if (token) { say('Signed in as ' + (subject(next) || 'another user') + '.', 'info'); focusAction(); } }).catch(() => {});
+            });
+            $('switch-no').addEventListener('click', () => {
+              offered = null;
+              $('switch').hidden = true;
+              say('You are still signed in as ' + (subject(token) || 'before') + '.', 'info');
+              focusAction();
+            });
             window.addEventListener('hashchange', tokenFromFragment);
 
             // Leaving the page signs out: the back/forward cache would otherwise bring the page

@@ -47,6 +47,7 @@ extension MyAccountPage {
         .key { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 18px; letter-spacing: 0.05em; }
         [hidden] { display: none !important; }
         .panel, .confirm { margin-top: 16px; padding: 16px; border: 1px solid var(--line); border-radius: 8px; background: var(--bg); }
+        .confirm.switch { margin: 0 0 16px; background: #fff; }
         .qr { display: inline-block; background: #fff; padding: 8px; margin: 8px 0; }
         .qr { max-width: 100%; }
         .qr svg { display: block; width: 264px; max-width: 100%; height: auto; aspect-ratio: 1; }
