@@ -144,14 +144,19 @@ struct ServeProcessTests {
         let secretFile = workspace.path("hs256.secret")
         try Data(Self.secret.utf8).write(to: URL(fileURLWithPath: secretFile))
         let common = ["--demo", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile]
-        let server = try Processes.product("enroll-server")
+        let (enroll, server) = (try Processes.product("enroll"), try Processes.product("enroll-server"))
+        // Under `timeout`: a server that starts after all is stopped (exit 124), not waited for.
+        let timeout = try Processes.tool("timeout", package: "coreutils")
+        func start(_ executable: String, _ arguments: [String], secret: String) throws -> Processes.Result {
+            try Processes.run(timeout, ["20", executable, "serve"] + arguments + common, environment: ["ENROLL_JWT_SECRET": secret])
+        }
         let attempts: [(String, Processes.Result)] = [
-            ("ENROLL_JWT_SECRET", try workspace.enroll(["serve"] + common, environment: ["ENROLL_JWT_SECRET": Self.secret])),
-            ("ENROLL_JWT_SECRET", try workspace.enroll(["serve", "--json"] + common, environment: ["ENROLL_JWT_SECRET": Self.secret])),
-            ("--jwt-secret-file", try workspace.enroll(["serve", "--jwt-secret-file", secretFile] + common, environment: ["ENROLL_JWT_SECRET": ""])),
+            ("ENROLL_JWT_SECRET", try start(enroll, [], secret: Self.secret)),
+            ("ENROLL_JWT_SECRET", try start(enroll, ["--json"], secret: Self.secret)),
+            ("--jwt-secret-file", try start(enroll, ["--jwt-secret-file", secretFile], secret: "")),
             // enroll-server, which `enroll serve` becomes, checks the same on its own.
-            ("ENROLL_JWT_SECRET", try Processes.run(server, ["serve"] + common, environment: ["ENROLL_JWT_SECRET": Self.secret])),
-            ("--jwt-secret-file", try Processes.run(server, ["serve", "--jwt-secret-file", secretFile] + common, environment: ["ENROLL_JWT_SECRET": ""])),
+            ("ENROLL_JWT_SECRET", try start(server, [], secret: Self.secret)),
+            ("--jwt-secret-file", try start(server, ["--jwt-secret-file", secretFile], secret: "")),
         ]
         for (source, result) in attempts {
             #expect(result.status == 2, "\(source): exit \(result.status) \(result.stderr)")
