@@ -63,7 +63,7 @@ struct EndToEndTests {
         let warnings = narrow.stdout.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("enroll: warning:") }
         #expect(warnings.count == 1, "\(narrow.stdout)")
         #expect(warnings.first?.contains("the terminal has 40, so its lines wrap and it cannot be scanned") == true, "\(narrow.stdout)")
-        #expect(warnings.first?.contains("enroll reveal bob --format png --output FILE") == true, "\(narrow.stdout)")
+        #expect(warnings.first?.contains("enroll reveal --format png --output FILE bob") == true, "\(narrow.stdout)")
         #expect(narrow.stdout.contains("otpauth://totp/Enrollment:bob?secret="), "the code and the URI are still printed")
         let wide = try reveal(columns: 200)
         #expect(wide.status == 0 && !wide.stdout.contains("warning"), "\(wide.stdout)")

@@ -75,9 +75,6 @@ public enum EnrollmentDecider {
                 return fail(reason: .invalidCode(remainingAttempts: 0), target: .pending, state: &state, events: &events, context: context)
             }
             guard let active = state.active else { return refuse(.notEnrolled) }
-            // A code typed for a new QR code that expired (now or earlier): it would not activate
-            // anything, and "nothing to confirm, already active" would read as success.
-            if state.replacementExpired { return refuse(.replacementExpired) }
             // Nothing pending. A code that the active secret already accepted is a replay
             // (RFC 6238 §5.2), for instance the loser of two simultaneous confirmations.
             guard let secret = active.secret.secret else { return refuse(.secretUnavailable) }
@@ -87,7 +84,9 @@ public enum EnrollmentDecider {
             if case .reused = verification {
                 return fail(reason: .codeReused, target: .active, state: &state, events: &events, context: context)
             }
-            return refuse(.noPendingSecret)
+            // A code typed for a new QR code that expired (now or earlier): it would not activate
+            // anything, and "nothing to confirm, already active" would read as success.
+            return refuse(state.replacementExpired ? .replacementExpired : .noPendingSecret)
         }
         return Decision(events: events)
     }
