@@ -67,7 +67,7 @@ stop_server
 tokens=("${url##*#token=}")
 
 # Nearly the longest names a server takes: a 256-byte user id and an issuer of 110 'é' give a
-# 2 195-byte otpauth URI, a QR code of version 40 (185 modules with its quiet zone), which the
+# 2 186-byte otpauth URI, a QR code of version 40 (185 modules with its quiet zone), which the
 # page must still draw large enough to scan; and 8-digit codes, the widest, whose boxes must
 # still fit a phone.
 issuer="$(printf 'é%.0s' $(seq 1 110))"
