@@ -1,4 +1,5 @@
 import ArgumentParser
+import Enrollment
 import Foundation
 
 /// Buffered writes to stdout (or a file): audits and exports print one line per event, and a
@@ -54,12 +55,14 @@ final class OutputFile {
     let path: String
     /// The file written: `path`, or the file its symbolic links lead to.
     let target: String
-    private let temporary: String
+    /// The named temporary file, or `nil` for an unnamed one (``UnnamedFile``), which a process
+    /// killed while writing leaves nowhere.
+    private let temporary: String?
     private let descriptor: Int32
     /// Put in place or removed: nothing left to do.
     private var finished = false
 
-    private init(path: String, target: String, temporary: String, descriptor: Int32) {
+    private init(path: String, target: String, temporary: String?, descriptor: Int32) {
         self.path = path
         self.target = target
         self.temporary = temporary
@@ -76,10 +79,14 @@ final class OutputFile {
     static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t?) throws -> OutputFile {
         let target: String
         do { target = try resolve(path, protecting: protected) } catch { throw CLIFailure.usage(error.message) }
-        let temporary = target + ".partial-\(getpid())"
-        unlink(temporary)  // a leftover of a killed run with the same pid
         var existing = stat()
         let replacedMode = stat(target, &existing) == 0 ? existing.st_mode & 0o777 : nil
+        // A file that shows a secret is written unnamed where the file system allows it.
+        if let mode, let unnamed = UnnamedFile.create(in: UnnamedFile.directory(of: target), mode: mode) {
+            return OutputFile(path: path, target: target, temporary: nil, descriptor: unnamed.descriptor)
+        }
+        let temporary = target + ".partial-\(getpid())"
+        unlink(temporary)  // a leftover of a killed run with the same pid
         let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ?? 0o666)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -109,6 +116,13 @@ final class OutputFile {
             throw CLIFailure.output(errno: failure, to: path)
         }
         finished = true
+        guard let temporary else {
+            let placed = UnnamedFile(descriptor: descriptor).place(at: target)
+            let failure = errno
+            close(descriptor)
+            if !placed { throw CLIFailure.output(errno: failure, to: path) }
+            return
+        }
         close(descriptor)
         guard rename(temporary, target) == 0 else {
             let failure = errno
@@ -122,7 +136,7 @@ final class OutputFile {
         guard !finished else { return }
         finished = true
         close(descriptor)
-        unlink(temporary)
+        if let temporary { unlink(temporary) }
     }
 
     /// The path to write: `path`, or the file its symbolic links lead to. Refuses an empty path,

@@ -121,25 +121,36 @@ public struct KeyRing: Sendable {
         return "\(what) \(path) can be read or changed by \(who) (mode \(String(mode, radix: 8))), and \(grants)"
     }
 
-    /// Writes a key file atomically with mode 0600 (created under a umask-proof temporary name, then renamed).
+    /// Writes a key file atomically with mode 0600, whatever the umask: written unnamed
+    /// (``UnnamedFile``: a process killed meanwhile leaves no copy of the key behind), else
+    /// under a temporary name, then linked or renamed into place.
     /// `exclusive`: fail rather than replace a file that appeared at `path` meanwhile.
     public static func write(key: [UInt8], to path: String, exclusive: Bool = false) throws(StoreError) {
-        let temporary = path + ".tmp-\(getpid())"
         let line = Data(key).base64EncodedString() + "\n"
-        unlink(temporary)  // a leftover of a crashed run with the same pid
-        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }
-        let written = line.utf8CString.withUnsafeBufferPointer { buffer in
-            Foundation.write(fd, buffer.baseAddress, buffer.count - 1)
+        func written(_ fd: Int32) -> Bool {
+            let count = line.utf8CString.withUnsafeBufferPointer { buffer in Foundation.write(fd, buffer.baseAddress, buffer.count - 1) }
+            return count == line.utf8.count && fsync(fd) == 0
         }
-        let synced = fsync(fd)
-        close(fd)
-        let complete = written == line.utf8.count && synced == 0
-        // link(2) fails if `path` exists; rename(2) would replace it.
-        let placed = complete && (exclusive ? link(temporary, path) == 0 : rename(temporary, path) == 0)
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        guard placed else { throw .keyFileUnwritable(path: path, reason: reason) }
+        let placed: Bool
+        if let unnamed = UnnamedFile.create(in: UnnamedFile.directory(of: path), mode: 0o600) {
+            // link(2) fails if `path` exists; placing (a rename) would replace it.
+            placed = written(unnamed.descriptor) && (exclusive ? unnamed.link(as: path) : unnamed.place(at: path))
+            let reason = errno
+            close(unnamed.descriptor)
+            errno = reason
+        } else {
+            let temporary = path + ".tmp-\(getpid())"
+            unlink(temporary)  // a leftover of a crashed run with the same pid
+            let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            guard fd >= 0 else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }
+            let complete = written(fd)
+            close(fd)
+            placed = complete && (exclusive ? link(temporary, path) == 0 : rename(temporary, path) == 0)
+            let reason = errno
+            unlink(temporary)
+            errno = reason
+        }
+        guard placed else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }
         // The new name must survive a crash too (key rotation commits right after this).
         let directory = Foundation.open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
         if directory >= 0 {

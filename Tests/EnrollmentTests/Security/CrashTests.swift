@@ -88,3 +88,31 @@ struct CrashTests {
         return try TOTP.code(secret: secret.bytes, at: time, parameters: credential.parameters)
     }
 }
+
+extension CrashTests {
+    @Test("enroll killed with SIGKILL while it writes a key file (a first request) or a QR code to --output leaves no second copy of the key or the secret beside them")
+    func killNineLeavesNoCopies() throws {
+        var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        let workspace = try Workspace()
+        let enroll = try Processes.product("enroll")
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        for index in 0..<60 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: enroll)
+            process.currentDirectoryURL = workspace.directory
+            process.arguments = index % 2 == 0
+                ? ["request", "u\(index)", "--db", "new\(index).sqlite", "--key-file", "new\(index).key"]
+                : ["reveal", "alice", "--format", "uri", "--output", "qr\(index).uri", "--db", workspace.database, "--key-file", workspace.keyFile]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32(random.next() % 40_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path)
+            .filter { $0.contains(".tmp-") || $0.contains(".partial-") || $0.contains(".link-") }
+        #expect(leftovers.isEmpty, "copies left by killed processes: \(leftovers)")
+    }
+}
+

@@ -1,0 +1,52 @@
+import Foundation
+
+/// A file created without a name and linked into place once written (Linux `O_TMPFILE`), for
+/// files that hold a secret: a process killed while writing one (kill -9, a power cut) leaves
+/// nothing behind, where a named temporary file would stay on disk with the secret in it.
+///
+/// Where the file system cannot make one (`O_TMPFILE` is unsupported, e.g. some network file
+/// systems), ``create(in:mode:)`` returns `nil` and the caller writes a named temporary file.
+public struct UnnamedFile: Sendable {
+    public let descriptor: Int32
+
+    /// An unnamed file already open (from ``create(in:mode:)``).
+    public init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`); Glibc's module does not export the macro.
+    private static let temporaryFileFlag: Int32 = 0o20_000_000 | O_DIRECTORY
+
+    /// An unnamed file in `directory`, open for writing, with exactly `mode` (whatever the umask).
+    public static func create(in directory: String, mode: mode_t) -> UnnamedFile? {
+        let descriptor = open(directory, temporaryFileFlag | O_WRONLY | O_CLOEXEC, mode)
+        guard descriptor >= 0 else { return nil }
+        fchmod(descriptor, mode)
+        return UnnamedFile(descriptor: descriptor)
+    }
+
+    /// Gives the file the name `path` (link(2) semantics: fails if `path` exists). The file
+    /// must have been written and synced; `errno` says why on failure.
+    public func link(as path: String) -> Bool {
+        linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0
+    }
+
+    /// Gives the file the name `path`, replacing a file there (rename(2) semantics): linked
+    /// under a temporary name for the moment between the link and the rename.
+    public func place(at path: String) -> Bool {
+        let temporary = path + ".link-\(getpid())"
+        unlink(temporary)
+        guard link(as: temporary) else { return false }
+        guard rename(temporary, path) == 0 else {
+            let failure = errno
+            unlink(temporary)
+            errno = failure
+            return false
+        }
+        return true
+    }
+
+    /// The directory holding `path` (for ``create(in:mode:)``).
+    public static func directory(of path: String) -> String {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return directory.isEmpty ? "." : directory
+    }
+}
