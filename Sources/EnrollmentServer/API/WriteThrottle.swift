@@ -13,6 +13,9 @@ actor WriteThrottle {
     let limit: Int
     let window: Int64
     private var counts: [String: (start: UnixTime, count: Int)] = [:]
+    /// The window whose counts `counts` holds: only the current window's count, so a new
+    /// window starts from an empty table (once per window, not on every request).
+    private var countedWindow: UnixTime = .min
 
     init(limit: Int, window: Int64 = 60) {
         self.limit = limit
@@ -23,8 +26,11 @@ actor WriteThrottle {
     func admit(_ user: String, now: UnixTime) -> Int64? {
         guard limit > 0 else { return nil }
         let start = now - ((now % window) + window) % window
-        if counts.count > 10_000 { counts = counts.filter { $0.value.start == start } }
-        var entry = counts[user].flatMap { $0.start == start ? $0 : nil } ?? (start: start, count: 0)
+        if start != countedWindow {
+            counts.removeAll(keepingCapacity: true)
+            countedWindow = start
+        }
+        var entry = counts[user] ?? (start: start, count: 0)
         guard entry.count < limit else { return max(1, start + window - now) }
         entry.count += 1
         counts[user] = entry
