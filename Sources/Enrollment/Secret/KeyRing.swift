@@ -184,8 +184,13 @@ public struct KeyRing: Sendable {
     }
 
     // MARK: Data keys
+    //
+    // `package`, not public: a data key's life belongs to the command handler (made with a
+    // user's first secret, destroyed only with an AuthenticatorRemoved event, its bytes zeroed
+    // after use); one deleted from outside is what `verify` reports as a faked crypto-shred.
+    // The benchmark's fixture builder, the fuzz targets and the tests of this package use them.
 
-    public func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
+    package func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
         let statement = try db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?")
         try statement.setArguments([stream])
         guard let wrapped = try RowReader.first(statement, in: db, { $0.bytes(0) }) else { return nil }
@@ -205,7 +210,7 @@ public struct KeyRing: Sendable {
     }
 
     /// The stream's data key, created (and stored wrapped) if it has none.
-    public func ensureDataKey(for stream: String, at time: UnixTime, in db: Database) throws -> [UInt8] {
+    package func ensureDataKey(for stream: String, at time: UnixTime, in db: Database) throws -> [UInt8] {
         if let key = try dataKey(for: stream, in: db) { return key }
         let key = try SecureRandom.bytes(Self.keyLength)
         let wrapped = try AESGCM.seal(key, key: masterKey, authenticating: Array(stream.utf8))
@@ -218,7 +223,7 @@ public struct KeyRing: Sendable {
     }
 
     /// Crypto-shredding: after this, the stream's sealed secrets read back as forgotten.
-    public func destroyDataKey(for stream: String, in db: Database) throws {
+    package func destroyDataKey(for stream: String, in db: Database) throws {
         try db.execute(sql: "DELETE FROM data_keys WHERE stream_id = ?", arguments: [stream])
     }
 
@@ -240,12 +245,12 @@ public struct KeyRing: Sendable {
 
     static func aad(stream: String) -> [UInt8] { Array("secret:\(stream)".utf8) }
 
-    public static func seal(_ secret: Secret, dataKey: [UInt8], stream: String) throws -> [UInt8] {
+    package static func seal(_ secret: Secret, dataKey: [UInt8], stream: String) throws -> [UInt8] {
         try AESGCM.seal(secret.bytes, key: dataKey, authenticating: aad(stream: stream))
     }
 
     /// Opens a sealed secret; with no data key (destroyed) it is forgotten.
-    public static func open(_ sealed: [UInt8], dataKey: [UInt8]?, stream: String) -> SecretField {
+    package static func open(_ sealed: [UInt8], dataKey: [UInt8]?, stream: String) -> SecretField {
         guard let dataKey else { return .forgotten }
         guard let bytes = try? AESGCM.open(sealed, key: dataKey, authenticating: aad(stream: stream)) else { return .forgotten }
         return .open(Secret(bytes: bytes))
