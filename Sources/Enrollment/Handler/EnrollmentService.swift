@@ -248,11 +248,17 @@ public final class EnrollmentService: Sendable {
             let options = EnrollmentDecider.issuingOptions(for: envelope.command, state: state)
             if case .regenerateSecret(nil) = envelope.command, let options { try Validation.fitsQRCode(options, account: user) }
             let length = EnrollmentPolicy.secretLength(for: options?.parameters.algorithm ?? .sha1)
-            do { fresh = try secrets.makeSecret(byteCount: length) } catch { throw StoreError.sqlite("no randomness available: \(error)") }
+            do {
+                fresh = try secrets.makeSecret(byteCount: length)
+            } catch let error as EnrollmentError {
+                throw error
+            } catch {
+                throw StoreError.randomnessUnavailable("\(error)")
+            }
             // A secret source given by the embedding code must give what was asked: a shorter
             // secret would be issued as if it were the policy's (RFC 4226 §4: at least 128 bits).
             if let fresh, fresh.bytes.count != length {
-                throw StoreError.sqlite("the secret source gave \(fresh.bytes.count) bytes where \(length) were asked for; fix the SecretSource")
+                throw StoreError.secretSourceInvalid(given: fresh.bytes.count, asked: length)
             }
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)

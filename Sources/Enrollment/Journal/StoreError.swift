@@ -60,6 +60,10 @@ public enum StoreError: Error, Sendable, Hashable {
     /// Optimistic concurrency: another writer appended to the stream first.
     case conflict(stream: String, expected: Int64, actual: Int64)
     case tooManyConflicts(stream: String, attempts: Int)
+    /// The system gave no random bytes for a new secret.
+    case randomnessUnavailable(String)
+    /// The ``SecretSource`` given to the service made a secret of another length than asked.
+    case secretSourceInvalid(given: Int, asked: Int)
     case sqlite(String)
 
     public var code: String {
@@ -92,6 +96,8 @@ public enum StoreError: Error, Sendable, Hashable {
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
         case .tooManyConflicts: "too_many_conflicts"
+        case .randomnessUnavailable: "no_randomness"
+        case .secretSourceInvalid: "secret_source_invalid"
         case .sqlite: "storage_error"
         }
     }
@@ -166,6 +172,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "stream \(stream) moved from version \(expected) to \(actual) during the command; run it again"
         case .tooManyConflicts(let stream, let attempts):
             "stream \(stream) kept changing under \(attempts) attempts; run the command again"
+        case .randomnessUnavailable(let reason):
+            "no random bytes for a new secret (\(reason)); check the system's random source, then try again"
+        case .secretSourceInvalid(let given, let asked):
+            "the secret source gave \(given) bytes where \(asked) were asked for; fix the SecretSource given to the service"
         case .sqlite(let message):
             "storage error: \(message)"
         }
