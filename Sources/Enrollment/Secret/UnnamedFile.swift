@@ -19,6 +19,11 @@ public struct UnnamedFile: Sendable {
     public static func create(in directory: String, mode: mode_t) -> UnnamedFile? {
         let descriptor = open(directory, temporaryFileFlag | O_WRONLY | O_CLOEXEC, mode)
         guard descriptor >= 0 else { return nil }
+        // Linking it needs /proc (``link(as:)``): without it, the caller's named file.
+        guard access("/proc/self/fd/\(descriptor)", F_OK) == 0 else {
+            close(descriptor)
+            return nil
+        }
         fchmod(descriptor, mode)
         return UnnamedFile(descriptor: descriptor)
     }
