@@ -5,7 +5,7 @@ import Foundation
 extension CLIFailure {
     static func archive(_ error: ArchiveError) -> CLIFailure {
         switch error {
-        case .fileUnreadable: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
+        case .fileUnreadable, .unplaceable: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
         // As `verify --anchor`: a well-formed file that is not the journal the anchor vouches for.
         case .anchorMismatch: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.refused)
         default: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
@@ -119,22 +119,35 @@ struct ImportCommand: ParsableCommand {
     @OptionGroup var anchor: AnchorOption
 
     func run() throws {
-        let existed = FileManager.default.fileExists(atPath: global.databasePath)
+        let path = global.databasePath
         let imported: ArchiveExtent
         let expected = anchor.expected
+        let options = DatabaseOptions(durability: global.durabilityLevel, create: true)
+        // Nothing at the path at all (lstat: not even a dangling link): a new database, built
+        // aside and named only once it is whole, so that nothing at the path is ever removed.
+        var status = stat()
+        let isNew = lstat(path, &status) != 0 && errno == ENOENT
         do {
-            let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(durability: global.durabilityLevel, create: true))
             let progress = ProgressLine(doing: "importing", total: nil)
-            imported = try JournalArchive.importFile(file, into: database, anchor: expected) { progress.advance() }
-        } catch {
-            if !existed {
-                for suffix in ["", "-wal", "-shm"] { unlink(global.databasePath + suffix) }
+            if isNew {
+                let temporary = JournalArchive.temporaryPath(for: path)
+                ImportInterruption.removeOnSignal(["", "-wal", "-shm", "-journal"].map { temporary + $0 })
+                imported = try JournalArchive.importFile(file, intoNewDatabaseAt: path, options: options, anchor: expected) { progress.advance() }
+            } else {
+                // An existing (empty) database is filled in place; refused, it is left as it was.
+                let database = try EnrollmentDatabase(path: path, options: options)
+                imported = try JournalArchive.importFile(file, into: database, anchor: expected) { progress.advance() }
             }
+        } catch {
+            var failure: CLIFailure
             switch error {
-            case let error as ArchiveError: throw global.failure(.archive(error))
-            case let error as StoreError: throw global.failure(.store(error))
+            case let error as ArchiveError: failure = .archive(error)
+            case let error as StoreError: failure = .store(error)
             default: throw error
             }
+            // A failure of the database being built aside names the path the user gave.
+            failure.message = failure.message.replacingOccurrences(of: JournalArchive.temporaryPath(for: path), with: path)
+            throw global.failure(failure)
         }
         let count = imported.events
         if global.json {
@@ -144,6 +157,26 @@ struct ImportCommand: ParsableCommand {
             if let expected { Terminal.line("It holds the anchor \(expected).") }
             if let reached = imported.anchor {
                 Terminal.line("Anchor: \(reached)" + (expected == nil ? " (compare it with the anchor `enroll export` printed for the file)" : ""))
+            }
+        }
+    }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP during an import into a new path removes the database being built
+/// aside (nothing else knows its name) before the process ends as the signal says; only an
+/// uncatchable end (SIGKILL) leaves it.
+enum ImportInterruption {
+    /// The paths as C strings, made before the handlers are installed: a handler may only call
+    /// async-signal-safe functions (unlink, signal, raise), never allocate.
+    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
+
+    static func removeOnSignal(_ files: [String]) {
+        paths = files.compactMap { strdup($0) }
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber) { received in
+                for path in ImportInterruption.paths { unlink(path) }
+                signal(received, SIG_DFL)
+                raise(received)
             }
         }
     }

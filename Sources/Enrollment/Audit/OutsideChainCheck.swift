@@ -13,8 +13,9 @@ public struct OutsideChainFinding: Sendable, Hashable {
         /// The stream's current secrets were sealed by a command this database recorded, no
         /// removal follows them, yet its data key is gone.
         case dataKeyDeleted = "data_key_deleted"
-        /// The stream was never removed, yet its data key is younger than its first secret: the
-        /// key that sealed the earlier secrets was deleted and a later command made a new one.
+        /// The stream was never removed, yet its data key was not made with its first secret
+        /// (its time is not that event's): the key that sealed the earlier secrets was deleted
+        /// and a later command made a new one.
         case dataKeyReplaced = "data_key_replaced"
         /// A data key belongs to a user who has no events at all.
         case dataKeyWithoutEvents = "data_key_without_events"
@@ -38,10 +39,18 @@ extension HashChain {
     /// if any) and destroyed only by a removal, with that command's time. A stream whose data
     /// key is missing is reported only when this database recorded the command that sealed its
     /// current secret (a `RequestEnrollment` or `RegenerateSecret` record at or after that
-    /// event), and one whose key is younger than its first secret only when this database
+    /// event), and one whose key was not made with its first secret only when this database
     /// recorded its first request: an imported copy has neither data keys nor command records,
     /// and its secrets read as forgotten by design. Deleting those command records as well
     /// makes a stream look imported, and goes unseen.
+    ///
+    /// A data key is made by the first sealing event's command with that command's clock
+    /// reading, so its `created_at` equals that event's `recorded_at` exactly: the key is
+    /// compared with the stream's first sealing event by stream version, never with the
+    /// earliest time among its sealing events, which a clock set back between two commands (an
+    /// NTP step, `ENROLL_NOW`) moves to a later event. Clock steps of any size leave a genuine
+    /// key alone, and a key made by a later command differs from the first event's time
+    /// whichever way the clock went.
     public static func crossCheck(in db: Database, limit: Int = 100) throws -> [OutsideChainFinding] {
         let sealing = [EventType.enrollmentRequested, .secretRegenerated].map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let removal = "'\(EventType.authenticatorRemoved.rawValue)'"
@@ -51,7 +60,7 @@ extension HashChain {
                 SELECT stream_id, MAX(stream_version) AS last,
                     MAX(CASE WHEN type IN (\(sealing)) THEN stream_version END) AS sealed,
                     MAX(CASE WHEN type = \(removal) THEN stream_version END) AS removed,
-                    MIN(CASE WHEN type IN (\(sealing)) THEN recorded_at END) AS first_sealed_at
+                    MIN(CASE WHEN type IN (\(sealing)) THEN stream_version END) AS first_sealed
                 FROM events GROUP BY stream_id),
             sealers AS (
                 SELECT stream_id, MAX(stream_version) AS sealed_by,
@@ -62,9 +71,10 @@ extension HashChain {
                 WHERE s.sealed > COALESCE(s.removed, 0) AND c.sealed_by >= s.sealed
                   AND NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = s.stream_id)
             UNION ALL
-            SELECT 2, s.stream_id, NULL, k.created_at, s.first_sealed_at
+            SELECT 2, s.stream_id, NULL, k.created_at, f.recorded_at
                 FROM streams s JOIN data_keys k ON k.stream_id = s.stream_id JOIN sealers c ON c.stream_id = s.stream_id
-                WHERE s.removed IS NULL AND k.created_at != s.first_sealed_at AND c.first_request = 1
+                    JOIN events f ON f.stream_id = s.stream_id AND f.stream_version = s.first_sealed
+                WHERE s.removed IS NULL AND k.created_at != f.recorded_at AND c.first_request = 1
             UNION ALL
             SELECT 3, k.stream_id, NULL, NULL, 0 FROM data_keys k LEFT JOIN streams s ON s.stream_id = k.stream_id
                 WHERE s.stream_id IS NULL
@@ -89,7 +99,7 @@ extension HashChain {
             case 2:
                 findings.append(OutsideChainFinding(
                     kind: .dataKeyReplaced, stream: stream,
-                    detail: "\(name) was never removed, yet its data key was made at \(Timestamps.iso8601(version ?? 0)), after its first secret (\(Timestamps.iso8601(last))): the key that sealed its earlier secrets was deleted outside enroll (a faked crypto-shred: they read as forgotten)"))
+                    detail: "\(name) was never removed, yet its data key was made at \(Timestamps.iso8601(version ?? 0)), \((version ?? 0) > last ? "after" : "not with") its first secret (\(Timestamps.iso8601(last))): the key that sealed its earlier secrets was deleted outside enroll (a faked crypto-shred: they read as forgotten)"))
             case 3:
                 findings.append(OutsideChainFinding(
                     kind: .dataKeyWithoutEvents, stream: stream,

@@ -17,6 +17,12 @@ public enum ArchiveError: Error, Sendable, Hashable {
     case isDirectory(path: String)
     /// The file's chain does not reach the anchor it was imported against (`import --anchor`).
     case anchorMismatch(ChainAnchor, AnchorMismatch)
+    /// The new database's path was taken by another process while the import ran (another
+    /// import, or a command creating a database there): the import is not placed there.
+    case createdMeanwhile(path: String)
+    /// The imported database could not be given its name (`link(2)` failed for another reason
+    /// than the name being taken).
+    case unplaceable(path: String, reason: String)
 
     public var code: String {
         switch self {
@@ -30,6 +36,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
         case .empty: "empty_file"
         case .isDirectory: "not_a_file"
         case .anchorMismatch: "anchor_mismatch"
+        case .createdMeanwhile: "database_created_meanwhile"
+        case .unplaceable: "database_unplaceable"
         }
     }
 
@@ -60,6 +68,10 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "the file ends at position \(head), before the anchor at position \(anchor.position): it was cut (lines are missing from its end); export it again, or copy the whole file"
         case .anchorMismatch(let anchor, .rewritten):
             "the file's chain does not have the anchor's hash at position \(anchor.position): it is not the journal the anchor was taken from, or it was rewritten with its hashes recomputed; export it again from that journal"
+        case .createdMeanwhile(let path):
+            "\(path) was created by another process while this import ran (another import, or a command); it was left as it is and nothing was imported into it: import only into a new database (pass --db with a path that does not exist yet)"
+        case .unplaceable(let path, let reason):
+            "the imported database could not be named \(path) (\(reason)); nothing was imported: import into a directory on a local file system that allows hard links"
         }
     }
 }
@@ -376,6 +388,59 @@ public enum JournalArchive {
         } catch {
             throw StoreError(error, path: path)
         }
+    }
+
+    /// Imports an export file into a new database at `path`, which did not exist when the
+    /// import started.
+    ///
+    /// The database is built under a temporary name beside `path`
+    /// (``temporaryPath(for:)``), checkpointed and closed, then given its name with `link(2)`,
+    /// which fails if the name was taken meanwhile: of two imports (or an import and a command)
+    /// racing for one new path, the loser is refused with
+    /// ``ArchiveError/createdMeanwhile(path:)`` and nothing at `path` is ever removed. A refused
+    /// or failed import leaves nothing behind: only the temporary files, which no other process
+    /// knows of, are removed (a kill -9 leaves them; the next import into `path` with the same
+    /// process id removes them, and they hold nothing a copy of the export does not).
+    @discardableResult
+    public static func importFile(
+        _ file: String, intoNewDatabaseAt path: String, options: DatabaseOptions, anchor: ChainAnchor? = nil, progress: () -> Void = {}
+    ) throws -> ArchiveExtent {
+        let temporary = temporaryPath(for: path)
+        func discard() { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
+        discard()  // a leftover of a killed run that had the same process id
+        defer { discard() }
+        let extent: ArchiveExtent
+        do {
+            let database = try EnrollmentDatabase(path: temporary, options: options)
+            extent = try importFile(file, into: database, anchor: anchor, progress: progress)
+            // Every committed page into the main file and the connection closed before the
+            // file gets its name: the name must never show a database whose log is elsewhere.
+            _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try database.writer.close()
+        } catch let error as ArchiveError {
+            throw error
+        } catch {
+            throw StoreError(error, path: temporary)
+        }
+        // link(2), unlike rename(2), never replaces: the name goes to the first import to finish.
+        guard link(temporary, path) == 0 else {
+            let failure = errno
+            if failure == EEXIST { throw ArchiveError.createdMeanwhile(path: path) }
+            throw ArchiveError.unplaceable(path: path, reason: String(cString: strerror(failure)))
+        }
+        // The new name must survive a crash as the commit does.
+        let directory = open(StoreError.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
+        }
+        return extent
+    }
+
+    /// The name a new database is built under before ``importFile(_:intoNewDatabaseAt:options:anchor:progress:)``
+    /// gives it its own: beside it (a hard link cannot cross file systems), one per process.
+    public static func temporaryPath(for path: String) -> String {
+        path + ".import-\(getpid())"
     }
 
     /// Loads an export file (see ``importLines(_:source:into:)``).

@@ -40,6 +40,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// from the key is used in its place, so nothing is written (fail closed).
     case keyDerivationFailed(what: String)
     case staleProjection(name: String, stored: Int, code: Int)
+    /// No checkpoint for the projection and no event in the journal: the database is being
+    /// created by another process, which sets the projections up after the journal's tables.
+    case projectionNotSetUp(name: String)
     /// The projection's checkpoint is not at the journal's head: appends did not keep it up to
     /// date (another version of enroll wrote them), or the journal lost events after it.
     case laggingProjection(name: String, position: Int64, head: Int64)
@@ -88,6 +91,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileExists: "key_file_exists"
         case .keyDerivationFailed: "key_derivation_failed"
         case .staleProjection: "stale_projection"
+        case .projectionNotSetUp: "database_being_created"
         case .laggingProjection: "lagging_projection"
         case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
         case .damagedProjection: "damaged_projection"
@@ -150,6 +154,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, 0, _):
             "the \(name) projection has no checkpoint (it is missing); run `rebuild-projections --projection \(name)` to fold it from the journal"
+        case .projectionNotSetUp(let name):
+            "the database is still being created by another enroll process (its journal is empty and the \(name) projection not set up yet); try again in a moment (if this persists, the process creating it was stopped: `rebuild-projections --all` finishes the set-up)"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
         case .laggingProjection(let name, let position, let head) where position < head:

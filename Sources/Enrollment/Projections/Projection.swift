@@ -88,6 +88,9 @@ public enum ProjectionStatus {
             throw StoreError.newerProjection(name: projection.name, stored: checkpoint.schemaVersion, code: projection.schemaVersion)
         }
         guard let checkpoint, checkpoint.schemaVersion == projection.schemaVersion else {
+            // Only on this failure: a database another process is creating has its journal's
+            // tables before its projections (``createMissing(in:)``), and a rebuild is no answer.
+            if checkpoint == nil, try EventJournal.head(in: db) == 0 { throw StoreError.projectionNotSetUp(name: projection.name) }
             throw StoreError.staleProjection(name: projection.name, stored: checkpoint?.schemaVersion ?? 0, code: projection.schemaVersion)
         }
         // Inline updates keep a current projection at the head in the append's own transaction;
