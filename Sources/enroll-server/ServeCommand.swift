@@ -51,6 +51,13 @@ struct ServeCommand: AsyncParsableCommand {
                 "ENROLL_NOW is set: the server's clock stands still at \(Timestamps.iso8601(global.clock.now())); every event is recorded at that time and codes are checked against it",
                 hint: "unset ENROLL_NOW unless this is a test")
         }
+        if !Self.isLoopback(options.host) {
+            // Bearer tokens and QR codes (secrets) cross the network: in clear, unless a proxy
+            // that terminates TLS stands in front, which this process cannot see.
+            Terminal.warning(
+                "serving plain HTTP on \(options.host): access tokens and secrets cross the network unencrypted unless a proxy that terminates TLS (HTTPS) stands in front",
+                hint: "put the server behind such a proxy, or listen on 127.0.0.1 with the proxy on the same host")
+        }
         Self.raiseDescriptorLimit(logger: Logger(label: "enrollment.server"))
         let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
@@ -91,6 +98,11 @@ struct ServeCommand: AsyncParsableCommand {
     /// hands down is often 1 024 (systemd's default), far below the hard limit; at the limit new
     /// connections, /health probes included, wait in the listen queue. As most servers do, the
     /// soft limit is raised to the hard one (at most 1 048 576), and the start says so.
+    /// 127.0.0.0/8, ::1 and localhost: reachable from this host only.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     static func raiseDescriptorLimit(logger: Logger) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }

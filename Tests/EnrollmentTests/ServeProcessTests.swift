@@ -33,7 +33,7 @@ struct ServeProcessTests {
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline, process.isRunning {
                 let text = output.text
-                if let range = text.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                if let range = text.range(of: #"http://(\[[0-9a-f:]+\]|[0-9.]+):(\d+)"#, options: .regularExpression) {
                     port = Int(text[range].split(separator: ":").last ?? "") ?? 0
                     break
                 }
@@ -117,6 +117,19 @@ struct ServeProcessTests {
 
     static func otpauthURI(_ reply: Reply) -> String? {
         (reply.body["qrCodeUrl"] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test("serving on an address other than loopback warns, once, that tokens and secrets cross the network in clear unless a TLS proxy stands in front; loopback gets no warning")
+    func plainHTTPWarning() throws {
+        let workspace = try Workspace()
+        let exposed = try Server(workspace, extra: ["--host", "0.0.0.0"])
+        #expect(exposed.port != 0)
+        #expect(exposed.stop() == 0)
+        let warnings = exposed.errors.text.split(separator: "\n").filter { $0.contains("plain HTTP") }
+        #expect(warnings.count == 1 && warnings[0].contains("unless a proxy that terminates TLS (HTTPS) stands in front"), "\(exposed.errors.text)")
+        let local = try Server(workspace)
+        #expect(local.stop() == 0)
+        #expect(!local.errors.text.contains("plain HTTP"), "\(local.errors.text)")
     }
 
     @Test("serve refuses to start without a usable key or port: one line, exit 2; a port in use: exit 3")
