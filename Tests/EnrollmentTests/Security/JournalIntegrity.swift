@@ -13,7 +13,7 @@ enum JournalIntegrity {
 
     @discardableResult
     static func check(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Summary {
-        // The hash chain and gap-free positions (ChainVerifier), read without the key file.
+        // The hash chain and gap-free positions (HashChain.verify), read without the key file.
         let database = try EnrollmentDatabase(path: path, options: DatabaseOptions(create: false))
         let verification = try database.writer.read { db in try HashChain.verify(in: db) }
         #expect(verification.firstBreak == nil, "chain broken: \(String(describing: verification.firstBreak))", sourceLocation: sourceLocation)

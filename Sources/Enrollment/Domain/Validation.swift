@@ -1,0 +1,159 @@
+import OneTimePassword
+
+/// Validation of what users type, shared by the command line and the HTTP API.
+public enum Validation {
+    public static let maxUserBytes = 256
+
+    public static func user(_ user: String) throws(InputError) -> String {
+        try identity(user, error: InputError.invalidUser)
+    }
+
+    /// Who acts on a user's behalf: recorded like a user id, so held to the same rules, but
+    /// refused under its own name so that the message points at `--actor`, not the user.
+    public static func actor(_ actor: String) throws(InputError) -> String {
+        try identity(actor, error: InputError.invalidActor)
+    }
+
+    private static func identity(_ text: String, error: (String) -> InputError) throws(InputError) -> String {
+        if text.isEmpty { throw error("it is empty") }
+        if text.utf8.count > maxUserBytes { throw error("it is \(text.utf8.count) bytes long") }
+        try printable(text, label: "it", error: error)
+        if text.contains("/") || text.contains("\\") { throw error("it contains a path separator") }
+        try untrimmed(text, error: error)
+        return text
+    }
+
+    public static func options(_ options: EnrollmentOptions) throws(InputError) -> EnrollmentOptions {
+        let issuer = options.issuer
+        if issuer.isEmpty { throw .invalidIssuer("it is empty") }
+        if issuer.count > 128 { throw .invalidIssuer("it is \(issuer.count) characters long") }
+        try printable(issuer, label: "it", error: InputError.invalidIssuer)
+        try untrimmed(issuer, error: InputError.invalidIssuer)
+        if issuer.contains(":") { throw .invalidIssuer("it contains ':', which separates issuer and account in the QR code's label") }
+        if let account = options.account {
+            if account.isEmpty { throw .invalidAccount("it is empty") }
+            if account.utf8.count > 256 { throw .invalidAccount("it is \(account.utf8.count) bytes long") }
+            try printable(account, label: "it", error: InputError.invalidAccount)
+            try untrimmed(account, error: InputError.invalidAccount)
+            if account.contains(":") { throw .invalidAccount("it contains ':'") }
+        }
+        guard (6...8).contains(options.parameters.digits) else { throw .invalidDigits(options.parameters.digits) }
+        guard (1...3600).contains(options.parameters.period) else { throw .invalidPeriod(options.parameters.period) }
+        return options
+    }
+
+    /// The most bytes of text a QR code holds at the error correction enrollment QR codes use
+    /// (level M, version 40, byte mode: ISO/IEC 18004 Table 7).
+    public static let qrCodeCapacity = 2_331
+
+    /// Checks that the otpauth URI of a secret issued with these names fits a QR code: the names
+    /// are limited in characters, but percent-encoding makes a character up to 12 bytes (an emoji
+    /// in both the label and the `issuer` parameter), so long non-ASCII names could otherwise
+    /// issue a secret whose QR code can never be drawn.
+    public static func fitsQRCode(_ options: EnrollmentOptions, account: String) throws(InputError) {
+        // Percent-encoding at most triples a name's bytes; the rest of the URI is under 150 bytes
+        // plus the Base32 secret. Names far below the limit (nearly all) need no URI built.
+        let secretLength = EnrollmentPolicy.secretLength(for: options.parameters.algorithm)
+        let bound = 6 * options.issuer.utf8.count + 3 * (options.account ?? account).utf8.count + 150 + 2 * secretLength
+        if bound <= qrCodeCapacity { return }
+        let uri = OTPAuthURI(
+            issuer: options.issuer, account: options.account ?? account,
+            secret: [UInt8](repeating: 0, count: secretLength), parameters: options.parameters)
+        let bytes = uri.string.utf8.count
+        if bytes > qrCodeCapacity { throw .namesTooLong(uriBytes: bytes, limit: qrCodeCapacity) }
+    }
+
+    /// The longest account part a user id can give a URI: 256 bytes, each percent-encoded.
+    public static let longestEncodedUser = String(repeating: "\u{E9}", count: maxUserBytes / 2)
+
+    public static func algorithm(_ name: String) throws(InputError) -> Digest {
+        guard let digest = Digest(rawValue: name.uppercased()) else { throw .invalidAlgorithm(name) }
+        return digest
+    }
+
+    public static func commandId(_ id: String) throws(InputError) -> String {
+        guard !id.isEmpty, id.utf8.count <= 128 else { throw .invalidCommandId("it must be 1 to 128 characters") }
+        guard id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .invalidCommandId("it contains spaces, control or non-ASCII characters") }
+        return id
+    }
+
+    /// A correlation id (a request id, a trace id): recorded and exported, so no control
+    /// characters that could forge lines where it is printed.
+    public static func correlationId(_ id: String) throws(InputError) -> String {
+        if id.isEmpty { throw .invalidCorrelationId("it is empty") }
+        if id.utf8.count > maxUserBytes { throw .invalidCorrelationId("it is \(id.utf8.count) bytes long") }
+        try printable(id, label: "it", error: InputError.invalidCorrelationId)
+        return id
+    }
+
+    /// A code as typed: 6 to 8 ASCII digits. The reason names what is wrong without echoing
+    /// the code (it may be long, or a real code typed into the wrong place).
+    public static func code(_ code: String) throws(InputError) -> String {
+        let utf8 = code.utf8
+        if utf8.isEmpty { throw .invalidCode("it is empty") }
+        if utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            guard (6...8).contains(utf8.count) else { throw .invalidCode("it has \(utf8.count) digits") }
+            return code
+        }
+        if utf8.count > 64 { throw .invalidCode("it is \(code.count) characters long") }
+        let scalars = code.unicodeScalars
+        if scalars.contains(" ") { throw .invalidCode("it contains spaces") }
+        if scalars.contains(where: { $0.properties.isWhitespace }) {
+            throw .invalidCode("it contains whitespace (a line break, tab or other blank)")
+        }
+        if scalars.contains(where: { $0.properties.generalCategory == .dashPunctuation }) { throw .invalidCode("it contains a dash") }
+        if scalars.contains(where: { !$0.isASCII && $0.properties.numericType == .decimal }) {
+            throw .invalidCode("it contains non-ASCII digits (for example Arabic-Indic or full-width ones)")
+        }
+        throw .invalidCode("it contains characters other than the digits 0-9")
+    }
+
+    /// A code as a person types it: apps show codes in groups ("123 456"), and people copy them
+    /// with a space at either end, so ASCII spaces are dropped before ``code(_:)`` checks the
+    /// rest. Returns the digits. The command line and the API take codes through this; the
+    /// library's commands take digits only.
+    public static func typedCode(_ typed: String) throws(InputError) -> String {
+        guard typed.utf8.contains(UInt8(ascii: " ")) else { return try code(typed) }
+        let digits = String(typed.unicodeScalars.filter { $0 != " " }.map(Character.init))
+        if digits.isEmpty { throw .invalidCode("it is empty") }
+        return try code(digits)
+    }
+
+    /// A whole number typed for `option` (so that `--period -5` or `--period 1e99` get our message).
+    public static func number(_ text: String, option: String, expected: String) throws(InputError) -> Int {
+        guard let value = Int(text) else { throw .notANumber(option: option, value: text, expected: expected) }
+        return value
+    }
+
+    /// At most 40 characters of `text`, for echoing user input in an error message.
+    static func excerpt(_ text: String) -> String {
+        let cleaned = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+        return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
+    }
+
+    /// " alice" and "alice" would be two users (or issuers) that look the same everywhere they
+    /// are shown: a space at either end is refused rather than silently kept or trimmed.
+    private static func untrimmed(_ text: String, error: (String) -> InputError) throws(InputError) {
+        if text.first?.isWhitespace == true || text.last?.isWhitespace == true {
+            throw error("it begins or ends with a space")
+        }
+    }
+
+    private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
+        for scalar in text.unicodeScalars {
+            if scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
+            if isControl(scalar) { throw error("\(label) contains control characters") }
+        }
+    }
+
+    /// C0 and C1 controls, DEL, and the invisible format and separator characters: refused in
+    /// every id and name, and escaped wherever a stored one is printed (``TextField``).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        // ASCII, what names and ids almost always are, needs no Unicode lookup.
+        if scalar.value < 0x7F { return scalar.value < 0x20 }
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
+    }
+}
