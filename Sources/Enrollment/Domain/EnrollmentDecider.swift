@@ -3,6 +3,19 @@ import OneTimePassword
 /// The enrollment rules as a pure function: given the user's state, a command and the context,
 /// which events happen. No I/O, no clock, no randomness (see ``DecisionContext``).
 public enum EnrollmentDecider {
+    /// The events `command` causes in `state`, and the refusal if it is refused.
+    ///
+    /// - `state` is the fold of the user's whole stream, with secrets open (the handler opens
+    ///   them with the user's data key).
+    /// - Housekeeping comes first and is returned even with a refusal: a pending secret past its
+    ///   life expires (`PendingSecretExpired`), a lock past its end lifts (`ConfirmationUnlocked`).
+    /// - A refusal may carry events that must be appended too: a wrong code is `CodeRejected`,
+    ///   the one that reaches the limit also `ConfirmationLocked`, a replayed code is recorded.
+    /// - A code that is not the secret's digits is `malformedCode` with no events at all (bad
+    ///   input, nothing recorded).
+    /// - Request and regenerate need `context.freshSecret`, as long as
+    ///   ``EnrollmentPolicy/secretLength(for:)`` of ``issuingOptions(for:state:)``'s algorithm;
+    ///   without one they are refused as `secretUnavailable`.
     public static func decide(_ command: EnrollmentCommand, state: AuthenticatorState, context: DecisionContext) -> Decision {
         // Bad input is refused before anything else, so nothing is recorded for it.
         if case .confirmCode(let code) = command, let expected = state.current?.parameters.digits,

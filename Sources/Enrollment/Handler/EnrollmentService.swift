@@ -24,6 +24,19 @@ public final class EnrollmentService: Sendable {
     /// Long streams' folded states, between commands (``StreamFoldCache``).
     let folds = StreamFoldCache()
 
+    /// A service over an open database. One instance per process: it keeps long streams'
+    /// folded states between commands (``StreamFoldCache``).
+    ///
+    /// - `keyRing`: the master key; `nil` makes a read-only service (reads work, every
+    ///   ``handle(_:)`` throws ``StoreError/keyFileMissing(_:)``). A key file of another
+    ///   database is refused here (``StoreError/keyFileMismatch(_:)``).
+    /// - `clock` and `secrets`: injected time and randomness (``FixedClock``,
+    ///   ``FixedSecretSource`` in tests and fixtures).
+    /// - `maxAttempts`: how often a ``GroupCommitHandler`` caller starts over after a concurrent
+    ///   command under the same id.
+    ///
+    /// Unless the database is read-only, it writes the checkpoint of a projection added since
+    /// the database was created (an empty projection at position 0).
     public init(
         database: EnrollmentDatabase, keyRing: KeyRing?, clock: any EnrollmentClock = SystemClock(),
         secrets: any SecretSource = RandomSecretSource(), policy: EnrollmentPolicy = .default,
@@ -51,7 +64,9 @@ public final class EnrollmentService: Sendable {
     /// Opens the database and the key file the way the command line and the server do: the key
     /// file is created (mode 0600) only for a database that has no key yet. A server with
     /// concurrent callers passes `DatabaseOptions(concurrentReads: true)`, as `enroll serve`
-    /// does, and sends its commands through ``GroupCommitHandler``.
+    /// does, and sends its commands through ``GroupCommitHandler``. With `requireKey: false` a
+    /// key file that exists is still read, but a missing one is neither required nor created:
+    /// the service is then read-only, for commands that need no key (status, history).
     public static func open(
         databasePath: String, keyFilePath: String, options: DatabaseOptions = DatabaseOptions(),
         clock: any EnrollmentClock = SystemClock(), secrets: any SecretSource = RandomSecretSource(),

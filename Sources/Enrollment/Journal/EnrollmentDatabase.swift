@@ -10,7 +10,10 @@ public enum Durability: String, Sendable, CaseIterable {
     case normal = "NORMAL"
 }
 
+/// How an ``EnrollmentDatabase`` is opened.
 public struct DatabaseOptions: Sendable {
+    /// SQLite's `synchronous` for the journal: `.full` (the default) makes every commit durable
+    /// before a command is answered; `.normal` may lose the last commits on a power cut.
     public var durability: Durability = .full
     /// How long, in seconds, a writer waits for another process's write lock before reporting
     /// it (``StoreError/busy(path:seconds:)``). Held to 0 s … one day: an infinite or NaN value
@@ -22,6 +25,7 @@ public struct DatabaseOptions: Sendable {
     static func bounded(_ seconds: TimeInterval) -> TimeInterval { seconds.isNaN ? 0 : min(max(seconds, 0), 86_400) }
     /// Create the file if it does not exist.
     public var create = true
+    /// Open without writing anything: no migration, no checkpoint row; commands cannot append.
     public var readOnly = false
     /// A pool of reader connections beside the writer (long-running servers). A one-shot
     /// command uses a single connection, which also means opening a database writes nothing.
