@@ -15,7 +15,7 @@ struct Enroll: ParsableCommand {
         version: EnrollmentVersion.description,
         subcommands: [
             RequestCommand.self, ConfirmCommand.self, RevealCommand.self, RegenerateCommand.self,
-            RemoveCommand.self, StatusCommand.self,
+            CancelCommand.self, RemoveCommand.self, StatusCommand.self,
             HistoryCommand.self, AuditCommand.self, ExportCommand.self, ImportCommand.self, VerifyCommand.self, ReplayCommand.self, ActivityCommand.self,
             KeysCommand.self,
             ServeLauncher.self,

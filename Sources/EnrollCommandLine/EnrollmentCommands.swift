@@ -362,6 +362,29 @@ struct RemoveCommand: ParsableCommand {
     }
 }
 
+/// `enroll cancel USER`: the page's "Cancel" under a QR code from Regenerate.
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel USER's regenerate: discard the new secret awaiting its code; the active one stays.",
+        discussion: "Recorded as ReplacementCancelled. Only a new secret from regenerate can be cancelled; a first secret awaiting its code is discarded with remove.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: UserCommandOptions
+
+    func run() throws {
+        let outcome = try global.reporting {
+            try global.service(create: false).handle(target.envelope(.cancelRegenerate))
+        }
+        if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+        if global.json {
+            Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "cancelled": true])
+        } else {
+            Terminal.line("Cancelled the regenerate of \(outcome.user): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it.")
+        }
+    }
+}
+
 /// `enroll status USER`.
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -304,6 +304,36 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("CANCEL after REFRESH discards the new secret (recorded); the old one stays in use, its QR code is shown again and a code from the new one activates nothing; nothing to cancel is 409 nothing_to_cancel and records nothing")
+    func cancelRefresh() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            #expect(try await client.action("CANCEL", token: token).status == .notFound)
+            let old = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let first = try await client.action("CANCEL", token: token)
+            #expect(first.status == .conflict && first["code"] == "nothing_to_cancel", "a first secret is removed, not cancelled: \(first.text)")
+            _ = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: old, at: harness.clock.now()))
+            harness.clock.advance(by: 60)
+            let new = try #require(try await client.action("REFRESH", token: token).otpauthURI)
+            harness.clock.advance(by: 30)
+            let cancelled = try await client.action("CANCEL", token: token)
+            #expect(cancelled.status == .ok, "\(cancelled.text)")
+            #expect(cancelled["status"] == "active")
+            #expect(cancelled.object["replacementPending"] as? Bool == false)
+            #expect(try await client.request(.get, token: token).otpauthURI == old, "the eye shows the QR code still in use")
+            let newCode = try oathtoolCode(uri: new, at: harness.clock.now())
+            let validate = try await client.action("VALIDATE", token: token, code: newCode)
+            #expect(validate.status == .conflict && validate["code"] == "no_pending_secret", "\(validate.text)")
+            let history = try await client.request(.get, Client.totp + "/history", token: token)
+            #expect(history.text.components(separatedBy: "\"ReplacementCancelled\"").count == 2, "one cancel recorded: \(history.text)")
+            let again = try await client.action("CANCEL", token: token)
+            #expect(again.status == .conflict && again["code"] == "nothing_to_cancel")
+            let after = try await client.request(.get, Client.totp + "/history", token: token)
+            #expect(after.text == history.text, "the refused cancel recorded nothing")
+        }
+    }
+
     @Test("REFRESH while only a first secret is pending replaces it")
     func refreshWhilePending() async throws {
         let harness = try await Harness()

@@ -264,6 +264,36 @@ struct EndToEndTests {
         #expect(text.contains("the replacement requested at") && text.contains("expired before it was confirmed; the active secret stays in use"), "\(text)")
     }
 
+    @Test("cancel after regenerate: exit 0, the old secret stays active and its code still signs the user in, the new one's code confirms nothing; cancel again is exit 1 nothing_to_cancel with nothing recorded; history shows the cancel")
+    func cancelRegenerate() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(now + offset)"] }
+        let (_, first) = try workspace.enrollJSON(["request", "gina"], environment: at(0))
+        let oldSecret = try secret(first)
+        #expect(try workspace.enroll(["confirm", "gina", try Oathtool.code(base32Secret: oldSecret, at: now)], environment: at(0)).status == 0)
+        let (_, regenerated) = try workspace.enrollJSON(["regenerate", "gina"], environment: at(30))
+        let newURI = try #require(regenerated["otpauthURI"] as? String)
+        let cancelled = try workspace.enroll(["cancel", "gina"], environment: at(60))
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        #expect(cancelled.stdout.contains("the authenticator already active stays in use"), "\(cancelled.stdout)")
+        let (_, status) = try workspace.enrollJSON(["status", "gina"], environment: at(60))
+        #expect(status["status"] as? String == "active" && status["replacementPending"] as? Bool == false, "\(status)")
+        let reveal = try workspace.enroll(["reveal", "gina", "--format", "uri"], environment: at(61))
+        #expect(secretParameter(of: reveal.stdout.trimmingCharacters(in: .newlines)) == oldSecret, "the eye shows the secret still in use")
+        let newSecret = try #require(secretParameter(of: newURI))
+        let newCode = try Oathtool.code(base32Secret: newSecret, at: now + 90)
+        let refused = try workspace.enroll(["confirm", "gina", newCode], environment: at(90))
+        #expect(refused.status == 1 && refused.stderr.contains("no_pending_secret"), "\(refused.stderr)")
+        let before = try FixtureTests.eventCount(workspace.database)
+        let again = try workspace.enroll(["cancel", "gina"], environment: at(120))
+        #expect(again.status == 1, "\(again.stderr)")
+        #expect(again.stderr.split(separator: "\n").count == 1 && again.stderr.contains("nothing was cancelled") && again.stderr.contains("(nothing_to_cancel)"), "\(again.stderr)")
+        #expect(try FixtureTests.eventCount(workspace.database) == before, "a refused cancel records nothing")
+        let history = try workspace.enroll(["history", "gina"], environment: at(120)).stdout
+        #expect(history.contains("ReplacementCancelled") && history.contains("regenerate cancelled"), "\(history)")
+    }
+
     @Test("refusals exit 1 with their machine code; bad input exits 2 and writes nothing")
     func exitCodes() throws {
         let workspace = try Workspace()

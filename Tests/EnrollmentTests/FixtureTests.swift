@@ -42,7 +42,7 @@ struct FixtureTests {
             if case .string(let command)? = root["when"]?["command"] { commands.insert(command) }
             if case .string(let code)? = root["rejection"] { refusals.insert(code) }
         }
-        #expect(commands == ["RequestEnrollment", "ConfirmCode", "RevealQR", "RevealSecretText", "RegenerateSecret", "RemoveAuthenticator"])
+        #expect(commands == ["RequestEnrollment", "ConfirmCode", "RevealQR", "RevealSecretText", "RegenerateSecret", "CancelRegenerate", "RemoveAuthenticator"])
         #expect(refusals == Set(EnrollmentRejection.codes))
     }
 
@@ -392,13 +392,14 @@ struct FixtureTests {
         #expect(!result.stdout.contains("position 0") && !result.stdout.contains("enroll verify"), "\(result.stdout)")
     }
 
-    @Test("every event of the 10 000-event recorded traffic could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")
+    @Test("every event of the recorded traffic (10 000 events, and 2 000 with cancelled regenerates) could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")
     func recordedTrafficIsPossible() throws {
-        let text = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
-        var states: [String: AuthenticatorState] = [:]
         var checked = 0
         var types: Set<EventType> = []
-        for (index, line) in text.split(separator: "\n").enumerated() {
+        for journal in ["journals/traffic-10k.jsonl", "journals/traffic-cancels-2k.jsonl"] {
+          let text = try String(contentsOf: Self.root.appendingPathComponent(journal), encoding: .utf8)
+          var states: [String: AuthenticatorState] = [:]
+          for (index, line) in text.split(separator: "\n").enumerated() {
             let row = try JournalArchive.row(from: String(line), number: index + 1)
             let event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data)
             let state = states[row.streamId, default: .initial]
@@ -408,8 +409,9 @@ struct FixtureTests {
             states[row.streamId] = next
             checked += 1
             types.insert(event.type)
+          }
         }
-        #expect(checked >= 10_000)
+        #expect(checked >= 12_000)
         #expect(types == Set(EventType.allCases), "the traffic lacks \(Set(EventType.allCases).subtracting(types))")
     }
 
@@ -525,6 +527,17 @@ struct FixtureTests {
         var journal = try SyntheticJournal(seed: 10_000, users: 300)
         try journal.append(events: 10_000, to: database)
         try FixtureRecorder.record(database, to: Self.root.appendingPathComponent("journals/traffic-10k").path)
+    }
+
+    /// Regenerates Fixtures/journals/traffic-cancels-2k.jsonl: the same kind of traffic, where
+    /// some regenerates are cancelled. Run with ENROLL_RECORD_FIXTURES=1.
+    @Test("record the 2 000-event journal fixture with cancelled regenerates", .enabled(if: ProcessInfo.processInfo.environment["ENROLL_RECORD_FIXTURES"] == "1"))
+    func recordCancelJournal() throws {
+        let workspace = try Workspace()
+        let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
+        var journal = try SyntheticJournal(seed: 2_000, users: 60, start: 1_765_000_000, cancels: true)
+        try journal.append(events: 2_000, to: database)
+        try FixtureRecorder.record(database, to: Self.root.appendingPathComponent("journals/traffic-cancels-2k").path)
     }
 }
 

@@ -340,6 +340,7 @@ def main():
         check(again == uri, "the eye icon shows the same QR code")
         check(not driver.find_element(By.ID, "verify-form").is_displayed(), "no code is asked for an active secret")
         check(not driver.find_element(By.ID, "reveal-key").is_displayed(), "nor offered as text (only a secret awaiting its code is)")
+        check(not driver.find_element(By.ID, "cancel-regenerate").is_displayed(), "nor a Cancel Regenerate (nothing from Regenerate waits)")
         check(eye.get_attribute("aria-expanded") == "true" and eye.get_attribute("aria-label") == "Hide QR code", "the eye now says it hides the QR code")
         eye.click()
         wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
@@ -356,6 +357,21 @@ def main():
         wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "waits for a code"))
         check("current app keeps working" in driver.find_element(By.ID, "totp-state").text,
               "the row says the current app keeps working while the new QR code waits, and what happens if nothing is verified")
+
+        # Cancel Regenerate: the new QR code is discarded (recorded), the current app stays in use.
+        cancel = driver.find_element(By.ID, "cancel-regenerate")
+        check(cancel.is_displayed(), "a new QR code from Regenerate offers Cancel Regenerate")
+        cancel.click()
+        check(message(driver, wait, "Regenerate cancelled"), "Cancel Regenerate says the current app entry keeps working")
+        wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
+        wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "Enabled"))
+        check("waits" not in driver.find_element(By.ID, "totp-state").text, "the row no longer says a new QR code waits")
+        check(recorded(page, token, "ReplacementCancelled") == 1, "the history records the cancel once (ReplacementCancelled)")
+        check(active_id(driver) == "regenerate", "the focus goes to Regenerate, not to the page body")
+        driver.find_element(By.ID, "view").click()
+        visible_qr(wait)
+        check(decode_qr(driver, f"{args.work}/after-cancel.png") == uri, "after the cancel the eye shows the current app's QR code again")
+        check(not driver.find_element(By.ID, "verify-form").is_displayed(), "and asks for no code")
         driver.find_element(By.ID, "close-panel").click()
 
         # Regenerate, double-clicked: one new secret; the old secret's code is refused, the new one enables it.

@@ -127,7 +127,7 @@ public struct AuditTrail: Sendable {
         CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
             (SELECT CASE WHEN p.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN p.recorded_at END
              FROM events p WHERE p.stream_id = e.stream_id AND p.stream_version < e.stream_version
-                AND p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'AuthenticatorRemoved')
+                AND p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'ReplacementCancelled', 'AuthenticatorRemoved')
              ORDER BY p.stream_version DESC LIMIT 1)
         END AS replaced_pending_at
         """
@@ -164,6 +164,7 @@ extension EnrollmentEvent {
         case .authenticatorActivated: .activated
         case .codeRejected: .refused
         case .pendingSecretExpired: .expired
+        case .replacementCancelled: .cancelled
         case .qrCodeRevealed: .revealed
         case .confirmationLocked: .locked
         case .confirmationUnlocked: .unlocked
@@ -216,6 +217,8 @@ extension EnrollmentEvent {
         case .pendingSecretExpired(let expired):
             return "the pending \(expired.replacement ? "replacement " : "")secret expired unconfirmed at \(Timestamps.iso8601(expired.expiredAt))"
                 + (expired.replacement ? "; the active secret stays in use" : "")
+        case .replacementCancelled(let cancelled):
+            return "regenerate cancelled: the replacement secret awaiting its first code is discarded (it would have expired at \(Timestamps.iso8601(cancelled.expiresAt))); the active secret stays in use"
         case .qrCodeRevealed(let revealed):
             return revealed.shownAs == .text
                 ? "the \(revealed.target.rawValue) secret shown again as text (Base32 or otpauth URI), not as a QR code"

@@ -8,6 +8,8 @@ public enum HistoryOutcome: String, Sendable, Codable, Hashable, CaseIterable {
     case refused
     /// A pending secret passed its lifetime unconfirmed.
     case expired
+    /// A regenerate was cancelled: its new secret was discarded unconfirmed.
+    case cancelled
     /// A secret was shown again: as a QR code, or as text (``HistoryEntry/details`` says which).
     case revealed
     /// Too many wrong codes: confirmation is locked.

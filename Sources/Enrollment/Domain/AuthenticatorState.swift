@@ -98,6 +98,8 @@ public struct AuthenticatorState: Sendable, Hashable {
         case .pendingSecretExpired(let expired):
             next.pending = nil
             if expired.replacement { next.replacementExpired = true } else { next.firstSecretExpired = true }
+        case .replacementCancelled:
+            next.pending = nil
         case .qrCodeRevealed:
             break
         case .confirmationLocked(let locked):
@@ -217,6 +219,11 @@ public struct StateShape: Sendable, Hashable {
             if expired.replacement != replacement {
                 return "replacement is \(expired.replacement) but the pending secret \(replacement ? "is" : "is not") a replacement"
             }
+        case .replacementCancelled(let cancelled):
+            guard pendingIsReplacement == true else { return "no new secret from regenerate is pending" }
+            if let expiresAt = pendingExpiresAt, cancelled.expiresAt != expiresAt {
+                return "the pending secret expires at \(Timestamps.iso8601(expiresAt)), not at \(Timestamps.iso8601(cancelled.expiresAt))"
+            }
         case .qrCodeRevealed(let revealed):
             let role: SecretRole? = pendingIsReplacement != nil ? .pending : hasActive ? .active : nil
             guard let role else { return "there is no secret to show" }
@@ -267,7 +274,7 @@ public struct StateShape: Sendable, Hashable {
             next.lockCount = 0
         case .codeRejected(let rejected):
             next.failedAttempts = rejected.failedAttempts
-        case .pendingSecretExpired:
+        case .pendingSecretExpired, .replacementCancelled:
             next.pendingIsReplacement = nil
             next.pendingExpiresAt = nil
         case .confirmationLocked(let lock):

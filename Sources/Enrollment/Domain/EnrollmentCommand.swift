@@ -31,6 +31,9 @@ public enum EnrollmentCommand: Sendable, Hashable {
     /// Issue a replacement secret; the active one stays in use until the replacement is confirmed.
     /// `nil` keeps the active secret's issuer, account and parameters.
     case regenerateSecret(EnrollmentOptions?)
+    /// Cancel a regenerate: discard the new secret awaiting its first code; the active one
+    /// stays in use, as it would after the new one expired.
+    case cancelRegenerate
     case removeAuthenticator
 
     /// The command's name as it appears in audit and idempotency records.
@@ -41,6 +44,7 @@ public enum EnrollmentCommand: Sendable, Hashable {
         case .revealQRCode: "RevealQR"
         case .revealSecretText: "RevealSecretText"
         case .regenerateSecret: "RegenerateSecret"
+        case .cancelRegenerate: "CancelRegenerate"
         case .removeAuthenticator: "RemoveAuthenticator"
         }
     }
@@ -60,7 +64,7 @@ public enum EnrollmentCommand: Sendable, Hashable {
         case .requestEnrollment(let settings): text = "\(name)\u{0}\(options(settings))"
         case .confirmCode(let code): text = "\(name)\u{0}\(code)"
         case .regenerateSecret(let settings): text = "\(name)\u{0}" + (settings.map(options) ?? "\u{1}keep")
-        case .revealQRCode, .revealSecretText, .removeAuthenticator: return nil
+        case .revealQRCode, .revealSecretText, .cancelRegenerate, .removeAuthenticator: return nil
         }
         return Array(text.utf8)
     }

@@ -58,6 +58,14 @@ public enum EnrollmentDecider {
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.secretRegenerated(issue(secret, options ?? Self.options(of: active), context)))
 
+        case .cancelRegenerate:
+            guard let pending = state.pending, pending.isReplacement else {
+                if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
+                if state.replacementExpired { return refuse(.replacementExpired) }
+                return refuse(state.status == .none ? .notEnrolled : .nothingToCancel)
+            }
+            record(.replacementCancelled(ReplacementCancelled(expiresAt: pending.expiresAt)))
+
         case .revealQRCode, .revealSecretText:
             guard let role = state.currentRole else {
                 return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)

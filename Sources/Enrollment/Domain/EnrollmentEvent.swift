@@ -103,6 +103,14 @@ public struct PendingSecretExpired: Sendable, Hashable, Codable {
     }
 }
 
+/// The user cancelled a regenerate: the new secret awaiting its first code is discarded before
+/// it expired, and the active one stays in use (as after an expiry, but asked for).
+public struct ReplacementCancelled: Sendable, Hashable, Codable {
+    /// When the cancelled secret would have expired (what its `SecretRegenerated` says).
+    public var expiresAt: UnixTime
+    public init(expiresAt: UnixTime) { self.expiresAt = expiresAt }
+}
+
 /// How a secret was shown again: what an auditor needs to tell a picture to scan from text
 /// that can be read, copied and pasted.
 public enum RevealForm: String, Sendable, Hashable, CaseIterable {
@@ -179,6 +187,7 @@ public enum EnrollmentEvent: Sendable, Hashable {
     case authenticatorActivated(AuthenticatorActivated)
     case codeRejected(CodeRejected)
     case pendingSecretExpired(PendingSecretExpired)
+    case replacementCancelled(ReplacementCancelled)
     case qrCodeRevealed(QRCodeRevealed)
     case confirmationLocked(ConfirmationLocked)
     case confirmationUnlocked(ConfirmationUnlocked)
@@ -192,6 +201,7 @@ public enum EnrollmentEvent: Sendable, Hashable {
         case .authenticatorActivated: .authenticatorActivated
         case .codeRejected: .codeRejected
         case .pendingSecretExpired: .pendingSecretExpired
+        case .replacementCancelled: .replacementCancelled
         case .qrCodeRevealed: .qrCodeRevealed
         case .confirmationLocked: .confirmationLocked
         case .confirmationUnlocked: .confirmationUnlocked
@@ -206,6 +216,7 @@ public enum EventType: String, Sendable, Codable, CaseIterable, Hashable {
     case authenticatorActivated = "AuthenticatorActivated"
     case codeRejected = "CodeRejected"
     case pendingSecretExpired = "PendingSecretExpired"
+    case replacementCancelled = "ReplacementCancelled"
     case qrCodeRevealed = "QRCodeRevealed"
     case confirmationLocked = "ConfirmationLocked"
     case confirmationUnlocked = "ConfirmationUnlocked"
@@ -241,6 +252,8 @@ extension EnrollmentEvent {
             return counter("failedAttempts", rejected.failedAttempts) ?? counter("remainingAttempts", rejected.remainingAttempts)
         case .pendingSecretExpired(let expired):
             return time("expiredAt", expired.expiredAt)
+        case .replacementCancelled(let cancelled):
+            return time("expiresAt", cancelled.expiresAt)
         case .confirmationLocked(let locked):
             return time("until", locked.until) ?? counter("lockNumber", locked.lockNumber) ?? counter("failedAttempts", locked.failedAttempts)
         case .confirmationUnlocked(let unlocked):

@@ -6,6 +6,8 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     case nothingToReplace
     case alreadyEnrolled
     case noPendingSecret
+    /// Cancel with no new secret from regenerate awaiting its code.
+    case nothingToCancel
     case invalidCode(remainingAttempts: Int)
     case codeReused
     case enrollmentExpired
@@ -23,6 +25,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .nothingToReplace: "nothing_to_replace"
         case .alreadyEnrolled: "already_enrolled"
         case .noPendingSecret: "no_pending_secret"
+        case .nothingToCancel: "nothing_to_cancel"
         case .invalidCode: "invalid_code"
         case .codeReused: "code_reused"
         case .enrollmentExpired: "enrollment_expired"
@@ -35,7 +38,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
 
     /// Every machine code, for checking what a fixture or a client names.
     public static let codes = [
-        "not_enrolled", "nothing_to_replace", "already_enrolled", "no_pending_secret", "invalid_code", "code_reused",
+        "not_enrolled", "nothing_to_replace", "already_enrolled", "no_pending_secret", "nothing_to_cancel", "invalid_code", "code_reused",
         "enrollment_expired", "replacement_expired", "locked", "malformed_code", "secret_unavailable",
     ]
 
@@ -49,6 +52,8 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
             "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
         case .noPendingSecret:
             "there is no pending secret to confirm: the authenticator is already active; use regenerate to replace it"
+        case .nothingToCancel:
+            "there is no new secret from regenerate awaiting its code, so nothing was cancelled; an active authenticator stays as it is, and a first secret awaiting its code is discarded with remove (enroll remove USER)"
         case .invalidCode(let remaining):
             "the code is not correct; check the authenticator app's clock and type the code it shows now (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
         case .codeReused:

@@ -77,6 +77,8 @@ public enum InputError: Error, Sendable, Hashable {
                 "command id '\(Validation.excerpt(id))' already showed a secret that a newer one has replaced since; reveal the current one (which is recorded) with a new command id"
             case .expired:
                 "command id '\(Validation.excerpt(id))' already issued a secret that has expired unconfirmed since; use a new command id to request again"
+            case .cancelled:
+                "command id '\(Validation.excerpt(id))' already issued a new secret from regenerate that was cancelled since; use a new command id to regenerate again"
             }
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
         case .notANumber(let option, let value, let expected):
@@ -97,4 +99,6 @@ public enum SpentSecret: String, Sendable, Hashable {
     case replaced
     /// The pending secret it showed expired unconfirmed.
     case expired
+    /// The new secret from regenerate it showed was cancelled unconfirmed.
+    case cancelled
 }

@@ -198,9 +198,9 @@ public struct Scenario: Sendable {
         switch name {
         case "RequestEnrollment", "RegenerateSecret": takes = optionMembers
         case "ConfirmCode": takes = ["code"]
-        case "RevealQR", "RevealSecretText", "RemoveAuthenticator": takes = []
+        case "RevealQR", "RevealSecretText", "CancelRegenerate", "RemoveAuthenticator": takes = []
         default:
-            throw fail("unknown command \"\(name.prefix(40))\"; use RequestEnrollment, ConfirmCode, RevealQR, RevealSecretText, RegenerateSecret or RemoveAuthenticator")
+            throw fail("unknown command \"\(name.prefix(40))\"; use RequestEnrollment, ConfirmCode, RevealQR, RevealSecretText, RegenerateSecret, CancelRegenerate or RemoveAuthenticator")
         }
         try refuseUnknown(in: when, allowed: whenMembers + takes, "when (\(name))", fail: fail)
         switch name {
@@ -216,6 +216,7 @@ public struct Scenario: Sendable {
         case "RegenerateSecret":
             let keys = Set(when.keys).subtracting(whenMembers)
             return .regenerateSecret(keys.isEmpty ? nil : try options())
+        case "CancelRegenerate": return .cancelRegenerate
         default: return .removeAuthenticator  // the only name left (checked above)
         }
     }

@@ -474,6 +474,10 @@ public final class EnrollmentService: Sendable {
             return now.pending == nil ? nil : .replaced
         }
         if wasPending, now.pending == nil, let expiry = then.pending?.expiresAt, expiry <= clock.now() { return .expired }
+        // Only a cancel drops a replacement unexpired and leaves the same secret active.
+        if wasPending, then.pending?.isReplacement == true, now.pending == nil, now.active != nil, now.active == then.active {
+            return .cancelled
+        }
         return .replaced
     }
 

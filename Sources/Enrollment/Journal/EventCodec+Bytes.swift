@@ -43,6 +43,8 @@ extension EventCodec {
         case .pendingSecretExpired:
             guard let replacement = fields.replacement, let expiredAt = fields.expiredAt else { return nil }
             return .pendingSecretExpired(PendingSecretExpired(replacement: replacement, expiredAt: expiredAt))
+        case .replacementCancelled:
+            return fields.expiresAt.map { .replacementCancelled(ReplacementCancelled(expiresAt: $0)) }
         case .qrCodeRevealed:
             return fields.target.map { .qrCodeRevealed(QRCodeRevealed(target: $0, shownAs: fields.shownAs ?? .qrCode)) }
         case .confirmationLocked:
@@ -65,6 +67,7 @@ extension EventType {
         case "AuthenticatorActivated": self = .authenticatorActivated
         case "CodeRejected": self = .codeRejected
         case "PendingSecretExpired": self = .pendingSecretExpired
+        case "ReplacementCancelled": self = .replacementCancelled
         case "QRCodeRevealed": self = .qrCodeRevealed
         case "ConfirmationLocked": self = .confirmationLocked
         case "ConfirmationUnlocked": self = .confirmationUnlocked

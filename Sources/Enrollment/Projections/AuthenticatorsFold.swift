@@ -73,6 +73,10 @@ struct AuthenticatorRow: Hashable {
             replacementPending = false
             pending = .none
             pendingExpiresAt = nil
+        case .replacementCancelled:
+            replacementPending = false
+            pending = .none
+            pendingExpiresAt = nil
         case .qrCodeRevealed:
             lastRevealedAt = time
         case .confirmationLocked(let locked):

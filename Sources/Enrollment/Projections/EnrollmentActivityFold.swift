@@ -143,7 +143,7 @@ struct UserSecrets: Hashable {
         case .authenticatorActivated:
             defer { if let pending { (active, self.pending) = (pending, nil) } }
             return [(.confirmed, pending ?? active)]
-        case .pendingSecretExpired:
+        case .pendingSecretExpired, .replacementCancelled:
             defer { pending = nil }
             return [(.abandoned, pending)]
         case .codeRejected(let rejected):
@@ -163,7 +163,7 @@ struct UserSecrets: Hashable {
     }
 
     /// The user's secrets before stream version `version`, from the journal: walks the user's
-    /// issues, confirmations, expiries and removals back from there. The latest of them says
+    /// issues, confirmations, expiries, cancellations and removals back from there. The latest of them says
     /// what is pending; the active secret is the one the latest confirmation activated (the
     /// latest secret issued before it), unless a removal or a new request came after it.
     init(of stream: String, before version: Int64, in db: Database) throws {
@@ -171,7 +171,7 @@ struct UserSecrets: Hashable {
         let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT type, json_extract(data, '$.issuer') FROM events
             WHERE stream_id = ? AND stream_version < ?
-              AND type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'AuthenticatorRemoved')
+              AND type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'ReplacementCancelled', 'AuthenticatorRemoved')
             ORDER BY stream_version DESC
             """), arguments: [stream, version])
         var pendingKnown = false

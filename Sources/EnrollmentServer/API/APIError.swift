@@ -110,7 +110,7 @@ public struct APIError: Error, Sendable, Equatable {
         var details = Details()
         switch rejection {
         case .notEnrolled: status = .notFound
-        case .alreadyEnrolled, .nothingToReplace, .noPendingSecret, .enrollmentExpired, .replacementExpired, .secretUnavailable, .codeReused: status = .conflict
+        case .alreadyEnrolled, .nothingToReplace, .noPendingSecret, .nothingToCancel, .enrollmentExpired, .replacementExpired, .secretUnavailable, .codeReused: status = .conflict
         case .invalidCode(let remaining):
             status = .conflict
             details.remainingAttempts = remaining
@@ -151,6 +151,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .confirmed?: "that secret has been confirmed since"
         case .replaced?: "a newer secret has replaced it since"
         case .expired?: "that secret expired unconfirmed since"
+        case .cancelled?: "that new secret was cancelled since"
         case nil: "the enrollment has been confirmed or removed since"
         }
         return APIError(

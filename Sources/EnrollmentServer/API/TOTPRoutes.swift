@@ -15,6 +15,7 @@ import QRCode
 /// | `POST {"action":"VIEW"}` | RevealQR | 200 QR of the secret VALIDATE checks (pending, else active); 404 when none |
 /// | `POST {"action":"REFRESH"}` | RegenerateSecret (RequestEnrollment while only a first secret is pending or expired) | 200 QR of the new pending secret; the active one stays in use until it is validated |
 /// | `POST {"action":"VALIDATE","verificationCode":"…"}` | ConfirmCode | see ``validate(_:user:key:)`` |
+/// | `POST {"action":"CANCEL"}` (extension) | CancelRegenerate | 200 `{"status":"active",…}`: REFRESH's new secret discarded, the active one unchanged; 409 `nothing_to_cancel` |
 /// | `GET` | RevealQR | 200 `{"qrCodeUrl"}`; 404 when nothing is enrolled |
 /// | `DELETE` | RemoveAuthenticator | 204; 404 when nothing is enrolled |
 /// | `GET /secret` | RevealSecretText | 200 `{"secret"}` only while a secret awaits its first code |
@@ -69,6 +70,8 @@ struct TOTPRoutes {
 
     enum Action: String, CaseIterable {
         case INIT, VIEW, REFRESH, VALIDATE
+        /// An extension: cancel a REFRESH whose new secret awaits its code.
+        case CANCEL
     }
 
     func post(_ request: Request, context: ServerRequestContext) async throws -> Response {
@@ -101,7 +104,7 @@ struct TOTPRoutes {
         } catch {
             throw APIError.badRequest(
                 "invalid_body", "the body is not a JSON object with a string 'action'",
-                "send {\"action\": \"INIT\"}, VIEW, REFRESH, or {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}")
+                "send {\"action\": \"INIT\"}, VIEW, REFRESH, CANCEL, or {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}")
         }
         guard let action = Action(rawValue: decoded.action) else {
             throw APIError.badRequest(
@@ -144,6 +147,9 @@ struct TOTPRoutes {
                     "send {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"} with the code the app shows")
             }
             return try await validate(code, user: user, key: key)
+        case .CANCEL:
+            let outcome = try await run(.cancelRegenerate, user: user, action: action.rawValue, key: key)
+            return try json(TOTPResponse(state: outcome.state), replayed: outcome.replayed)
         }
     }
 

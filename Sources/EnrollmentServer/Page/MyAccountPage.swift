@@ -132,6 +132,7 @@ enum MyAccountPage {
                   <p id="code-error" class="code-error" hidden></p>
                   <button type="submit" id="verify" class="primary">Verify</button>
                 </form>
+                <button type="button" id="cancel-regenerate" hidden>Cancel Regenerate</button>
                 <button type="button" id="close-panel" class="link">Hide QR code</button>
               </div>
             </section>

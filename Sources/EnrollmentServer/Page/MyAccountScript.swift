@@ -103,6 +103,8 @@ extension MyAccountPage {
                 return 'No authenticator app is set up. Press + to add one.';
               case 'already_enrolled':
                 return 'An authenticator app is already set up. Use Regenerate to replace it.';
+              case 'nothing_to_cancel':
+                return 'There is no new QR code to cancel any more: it was verified, cancelled or replaced in another window or device, or it expired. The Authenticator App row shows what is set up now.';
               case 'no_pending_secret':
                 return 'This QR code no longer waits for a code: it was verified or replaced in another window or device, or it expired. The Authenticator App row shows what is set up now.';
               case 'secret_unavailable':
@@ -127,7 +129,7 @@ extension MyAccountPage {
           // A user's gesture sends one request: a second click (a double click on "+" would issue
           // two secrets, and the slower answer could show the discarded one) is ignored until the
           // first is answered. aria-disabled, not disabled: a disabled button loses the focus.
-          const GUARDED = ['add', 'view', 'regenerate', 'remove', 'remove-yes', 'verify', 'reveal-key'];
+          const GUARDED = ['add', 'view', 'regenerate', 'cancel-regenerate', 'remove', 'remove-yes', 'verify', 'reveal-key'];
           async function oneAtATime(work) {
             if (busy) return;
             busy = true;
@@ -237,6 +239,8 @@ extension MyAccountPage {
             // The key as text exists only for a secret that awaits its code (GET /secret's rule).
             collapseKey();
             $('manual').hidden = !awaitingCode;
+            // Only a new QR code from Regenerate can be cancelled (a first one goes with Remove).
+            $('cancel-regenerate').hidden = !data.replacementPending;
             $('verify-form').hidden = !awaitingCode;
             if (awaitingCode) buildBoxes(digits);
             clearCodeError();
@@ -493,6 +497,19 @@ extension MyAccountPage {
             if (gone) focusAction(current && current.status === 'active' ? 'regenerate' : 'add');
           }
 
+          // Cancel Regenerate: the new QR code is discarded, the current app entry stays in use.
+          async function cancelRegenerate() {
+            const result = await call('POST', '', { action: 'CANCEL' });
+            hidePanel();
+            if (result.status === 200) {
+              say('Regenerate cancelled: your current app entry keeps working. If you added an entry from the new QR code, delete it from your app.', 'success');
+            } else {
+              say(explain(result), 'error');
+            }
+            await refresh();
+            focusAction('regenerate');
+          }
+
           async function remove() {
             $('confirm-remove').hidden = true;
             $('remove').focus();
@@ -576,6 +593,7 @@ extension MyAccountPage {
             });
             $('remove-yes').addEventListener('click', () => oneAtATime(remove));
             $('reveal-key').addEventListener('click', () => oneAtATime(revealKey));
+            $('cancel-regenerate').addEventListener('click', () => oneAtATime(cancelRegenerate));
             $('close-panel').addEventListener('click', () => { hidePanel(); say('', 'info'); ($('view').hidden ? $('add') : $('view')).focus(); });
             $('verify-form').addEventListener('submit', (event) => { event.preventDefault(); oneAtATime(verify); });
             $('signout').addEventListener('click', () => signOut('Signed out.'));

@@ -24,8 +24,12 @@ struct SyntheticJournal {
     private let keyRing: KeyRing
     private var commandNumber = 0
     private var current: String?
+    /// Whether a replacement awaiting its code is sometimes cancelled (Cancel Regenerate). Off
+    /// by default, so the traffic recorded before the command existed comes out the same.
+    private let cancels: Bool
 
-    init(seed: UInt64 = 42, users: Int = 500, start: UnixTime = 1_764_000_000) throws {
+    init(seed: UInt64 = 42, users: Int = 500, start: UnixTime = 1_764_000_000, cancels: Bool = false) throws {
+        self.cancels = cancels
         random = SplitMix64(seed: seed)
         now = start
         self.users = (1...users).map { String(format: "user%04d", $0) }
@@ -119,6 +123,7 @@ struct SyntheticJournal {
             if let pending = state.pending {
                 if roll < 50 { return .confirmCode(rightCode(pending.credential, at: now)) }
                 if roll < 70 { return .confirmCode(wrongCode(pending.credential)) }
+                if cancels && roll >= 88 { return .cancelRegenerate }
                 return .revealQRCode
             }
             if roll < 30 { return .regenerateSecret(nil) }
