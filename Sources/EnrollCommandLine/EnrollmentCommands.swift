@@ -236,7 +236,14 @@ struct ConfirmCommand: ParsableCommand {
             Terminal.error(Self.message(for: rejection, outcome.state), hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
-        if !global.json { Terminal.line("Code accepted: the authenticator app is now active for \(outcome.user).") }
+        guard !global.json else { return }
+        let replaced = outcome.events.contains { if case .authenticatorActivated(let activated) = $0 { activated.replacedPrevious } else { false } }
+        if replaced {
+            // The app may list the old entry beside the new one, under the same name.
+            Terminal.line("Code accepted: the new secret is now active for \(outcome.user), and the previous one is retired. Delete the older entry for this account from the authenticator app (the one added first): its codes no longer work.")
+        } else {
+            Terminal.line("Code accepted: the authenticator app is now active for \(outcome.user).")
+        }
     }
 }
 
@@ -262,6 +269,13 @@ extension ConfirmCommand {
     /// under the same name. The same words for every wrong code, so that nobody learns whether
     /// a code was the old secret's.
     static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState) -> String {
+        // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
+        // waiting for it to end does not help by itself.
+        if case .locked(let until) = rejection, let pending = state.pending, pending.expiresAt <= until {
+            let again = pending.isReplacement ? "regenerate" : "request"
+            return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and the QR code expires before then (at \(Timestamps.iso8601(pending.expiresAt))); once the lock ends, \(again) again for a new QR code"
+                + (pending.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
+        }
         guard case .invalidCode(let remaining) = rejection, state.pending?.isReplacement == true else { return rejection.message }
         return "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
     }

@@ -81,6 +81,32 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("a correctly signed token without exp or sub, or with one of another type, is 401 naming that claim; signed with another key it only says the signature or claims are not valid")
+    func missingClaimNamed() async throws {
+        let harness = try await Harness()
+        let exp = harness.clock.now() + 600
+        let cases: [(payload: String, says: String)] = [
+            (#"{"sub":"alice"}"#, "no expiry (exp)"),
+            (#"{"sub":"alice","exp":"\#(exp)"}"#, "expiry (exp) is not a number"),
+            (#"{"exp":\#(exp)}"#, "names no user (sub)"),
+            (#"{"sub":7,"exp":\#(exp)}"#, "subject (sub) is not a string"),
+        ]
+        try await harness.test { client in
+            for (payload, says) in cases {
+                let response = try await client.request(.get, Client.totp + "/status", token: try Self.signedWithOpenSSL(payload: payload))
+                Self.expectUnauthenticated(response, "\(payload)")
+                #expect(response["message"]?.contains(says) == true, "\(payload): \(response["message"] ?? "")")
+            }
+            // The same claims under a signature this server's key did not make: nothing is told.
+            var forged = try Self.signedWithOpenSSL(payload: #"{"sub":"alice"}"#)
+            forged.removeLast(2)
+            forged += forged.hasSuffix("A") ? "BA" : "AA"
+            let response = try await client.request(.get, Client.totp + "/status", token: forged)
+            Self.expectUnauthenticated(response, "forged without exp")
+            #expect(response["message"]?.contains("signature or claims are not valid") == true, "\(response["message"] ?? "")")
+        }
+    }
+
     @Test("a correctly signed token naming 'sub' twice is 401 (RFC 7519 §4), the same token without the duplicate is accepted")
     func duplicateClaims() async throws {
         let harness = try await Harness()

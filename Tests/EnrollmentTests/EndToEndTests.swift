@@ -279,6 +279,9 @@ struct EndToEndTests {
         #expect(cancelled.stdout.contains("the authenticator already active stays in use"), "\(cancelled.stdout)")
         let (_, status) = try workspace.enrollJSON(["status", "gina"], environment: at(60))
         #expect(status["status"] as? String == "active" && status["replacementPending"] as? Bool == false, "\(status)")
+        #expect(status["pendingExpired"] as? Bool == false, "a cancel is not an expiry: \(status)")
+        let statusText = try workspace.enroll(["status", "gina"], environment: at(60)).stdout
+        #expect(!statusText.contains("expired"), "\(statusText)")
         let reveal = try workspace.enroll(["reveal", "gina", "--format", "uri"], environment: at(61))
         #expect(secretParameter(of: reveal.stdout.trimmingCharacters(in: .newlines)) == oldSecret, "the eye shows the secret still in use")
         let newSecret = try #require(secretParameter(of: newURI))
@@ -292,6 +295,28 @@ struct EndToEndTests {
         #expect(try FixtureTests.eventCount(workspace.database) == before, "a refused cancel records nothing")
         let history = try workspace.enroll(["history", "gina"], environment: at(120)).stdout
         #expect(history.contains("ReplacementCancelled") && history.contains("regenerate cancelled"), "\(history)")
+    }
+
+    @Test("a confirmed replacement says to delete the app's older entry; a lock that outlasts the QR code says to request or regenerate again once it ends, not merely to try again")
+    func confirmMessagesThatSayWhatToDo() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(now + offset)"] }
+        let (_, first) = try workspace.enrollJSON(["request", "hal"], environment: at(0))
+        let activated = try workspace.enroll(["confirm", "hal", try Oathtool.code(base32Secret: try secret(first), at: now)], environment: at(0))
+        #expect(activated.stdout.contains("is now active for hal") && !activated.stdout.contains("older entry"), "\(activated.stdout)")
+        let (_, regenerated) = try workspace.enrollJSON(["regenerate", "hal"], environment: at(30))
+        let newURI = try #require(regenerated["otpauthURI"] as? String)
+        let newSecret = try #require(secretParameter(of: newURI))
+        let replaced = try workspace.enroll(["confirm", "hal", try Oathtool.code(base32Secret: newSecret, at: now + 60)], environment: at(60))
+        #expect(replaced.status == 0 && replaced.stdout.contains("Delete the older entry for this account"), "\(replaced.stdout)")
+
+        // Two wrong codes lock for 15 minutes a secret that expires in 10.
+        _ = try workspace.enroll(["request", "ivy"], environment: at(0))
+        _ = try workspace.enroll(["confirm", "ivy", "000000", "--max-failed-attempts", "2"], environment: at(10))
+        let locked = try workspace.enroll(["confirm", "ivy", "000001", "--max-failed-attempts", "2"], environment: at(20))
+        #expect(locked.status == 1)
+        #expect(locked.stderr.contains("the QR code expires before then") && locked.stderr.contains("request again for a new QR code") && locked.stderr.contains("(locked)"), "\(locked.stderr)")
     }
 
     @Test("refusals exit 1 with their machine code; bad input exits 2 and writes nothing")

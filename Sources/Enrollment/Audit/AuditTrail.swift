@@ -202,7 +202,7 @@ extension EnrollmentEvent {
         case .enrollmentRequested(let issued):
             return "secret issued for " + describe(issued)
         case .secretRegenerated(let issued):
-            return "replacement secret issued for " + describe(issued) + "; the active one stays in use until then"
+            return "replacement secret issued for " + describe(issued) + "; the active one stays in use until the new one is confirmed"
         case .authenticatorActivated(let activated):
             return activated.replacedPrevious
                 ? "code accepted (time step \(activated.step)): the replacement secret is now active, the previous one retired"

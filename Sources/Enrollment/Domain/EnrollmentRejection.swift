@@ -61,13 +61,13 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .enrollmentExpired:
             "the secret expired before it was confirmed; request again to get a new QR code"
         case .replacementExpired:
-            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app); regenerate again for a new QR code"
+            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app, and delete any entry added from the expired QR code); regenerate again for a new QR code"
         case .locked(let until):
             "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes; try again after that time"
         case .malformedCode(let digits):
             "a code is exactly \(digits) ASCII digits (0-9) with nothing else; type the \(digits) digits the app shows"
         case .secretUnavailable:
-            "the secret cannot be opened because its data key is missing; request a new enrollment"
+            "the secret cannot be opened because its data key is missing; remove the authenticator, then request a new one (enroll remove USER, then enroll request USER)"
         }
     }
 

@@ -74,6 +74,10 @@ struct AuthenticatorRow: Hashable {
             pending = .none
             pendingExpiresAt = nil
         case .replacementCancelled:
+            // Nothing is left to say about the cancelled secret: status reads a request time
+            // after the activation, on an active row with nothing pending, as a recorded
+            // expiry of a replacement (an event this projection's earlier versions never saw).
+            requestedAt = nil
             replacementPending = false
             pending = .none
             pendingExpiresAt = nil

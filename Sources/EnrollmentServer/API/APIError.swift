@@ -130,6 +130,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .alreadyEnrolled: description = "REFRESH (Regenerate on the page) replaces it; DELETE (Remove) removes it"
         case .noPendingSecret: description = "REFRESH (Regenerate on the page) issues a replacement secret to verify"
         case .enrollmentExpired: description = "INIT (\"+\" on the page) gives a new QR code"
+        case .nothingToCancel: description = "nothing was cancelled: CANCEL discards only a REFRESH's new secret awaiting its code; DELETE (Remove on the page) discards a first one"
         case .replacementExpired: description = "the active secret is unchanged; REFRESH (Regenerate on the page) gives a new QR code"
         case .secretUnavailable: description = "DELETE (Remove on the page) the authenticator, then INIT (\"+\") a new one"
         default: break

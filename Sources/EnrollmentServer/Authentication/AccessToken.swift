@@ -19,6 +19,29 @@ struct AccessTokenClaims: JWTPayload {
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
+/// A token's claims read only for saying which required one is missing or unreadable, once
+/// its signature has been checked (a forged token learns nothing from the answer).
+private struct PresentClaims: JWTPayload {
+    var sub: JSONValue?
+    var exp: JSONValue?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    /// The first required claim that is missing or not of its type, in words.
+    var problem: String? {
+        switch exp {
+        case nil, .null?: return "the token has no expiry (exp), which this server requires"
+        case .int?, .double?: break
+        default: return "the token's expiry (exp) is not a number of seconds (RFC 7519 §4.1.4)"
+        }
+        switch sub {
+        case nil, .null?: return "the token names no user (sub)"
+        case .string?: return nil
+        default: return "the token's subject (sub) is not a string (RFC 7519 §4.1.2)"
+        }
+    }
+}
+
 /// How bearer tokens are checked: which key and which algorithm.
 ///
 /// Exactly one algorithm is accepted per server. The token's header `alg` must name it, so
@@ -162,6 +185,10 @@ public struct TokenVerifier: Sendable {
         do {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)
         } catch {
+            // Signed with the right key, but a required claim is missing or of another type.
+            if let present = try? await keys.verify(token, as: PresentClaims.self), let problem = present.problem {
+                throw .unauthenticated(problem)
+            }
             throw .unauthenticated("the token's signature or claims are not valid")
         }
         let now = Date(timeIntervalSince1970: TimeInterval(clock.now()))
