@@ -319,6 +319,29 @@ struct EndToEndTests {
         #expect(locked.stderr.contains("the QR code expires before then") && locked.stderr.contains("request again for a new QR code") && locked.stderr.contains("(locked)"), "\(locked.stderr)")
     }
 
+    @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")
+    func housekeepingActor() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(now + offset)"] }
+        _ = try workspace.enroll(["request", "jan"], environment: at(0))
+        _ = try workspace.enroll(["confirm", "jan", "000000", "--max-failed-attempts", "1"], environment: at(5))
+        _ = try workspace.enroll(["confirm", "jan", "000000", "--actor", "helpdesk", "--command-id", "late-1"], environment: at(2_000))
+        let lines = try workspace.enroll(["history", "jan", "--json"], environment: at(2_000)).stdout.split(separator: "\n")
+        let history = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        let byType = Dictionary(history.map { ($0["type"] as? String ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        for type in ["PendingSecretExpired", "ConfirmationUnlocked"] {
+            #expect(byType[type]?["actor"] as? String == "(system)" && byType[type]?["commandId"] as? String == "late-1", "\(type): \(byType[type] ?? [:])")
+        }
+        #expect(byType["EnrollmentRequested"]?["actor"] as? String == "jan")
+        let before = try FixtureTests.eventCount(workspace.database)
+        for arguments in [["request", "kim", "--actor", "(system)"], ["request", "(system)"]] {
+            let refused = try workspace.enroll(arguments, environment: at(2_001))
+            #expect(refused.status == 2 && refused.stderr.contains("'(system)' is the actor of the events the engine records by itself"), "\(refused.stderr)")
+        }
+        #expect(try FixtureTests.eventCount(workspace.database) == before)
+    }
+
     @Test("refusals exit 1 with their machine code; bad input exits 2 and writes nothing")
     func exitCodes() throws {
         let workspace = try Workspace()

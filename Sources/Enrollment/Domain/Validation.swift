@@ -19,6 +19,7 @@ public enum Validation {
         if text.utf8.count > maxUserBytes { throw error("it is \(text.utf8.count) bytes long") }
         try printable(text, label: "it", error: error)
         if text.contains("/") || text.contains("\\") { throw error("it contains a path separator") }
+        if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }
         try untrimmed(text, error: error)
         return text
     }

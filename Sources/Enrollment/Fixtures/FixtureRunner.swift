@@ -137,7 +137,7 @@ public enum FixtureRunner {
                 let metadata = EventMetadata(actor: commandId == "when" ? scenario.actor : scenario.user, commandId: commandId)
                 let rows = try events.map { event in
                     let encoded = try EventCodec.encode(event) { _ in [] }
-                    return NewEvent(eventId: "\(commandId)-\(UUID().uuidString)", type: encoded.type, schemaVersion: encoded.schemaVersion, data: encoded.data, metadata: metadata, recordedAt: time)
+                    return NewEvent(eventId: "\(commandId)-\(UUID().uuidString)", type: encoded.type, schemaVersion: encoded.schemaVersion, data: encoded.data, metadata: metadata.recording(event), recordedAt: time)
                 }
                 let recorded = try EventJournal.append(rows, to: scenario.user, expectedVersion: version, in: db)
                 version += Int64(recorded.count)

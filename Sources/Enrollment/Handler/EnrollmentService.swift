@@ -351,7 +351,7 @@ public final class EnrollmentService: Sendable {
             }
             newEvents.append(NewEvent(
                 eventId: RandomUUID.string(), type: encoded.type, schemaVersion: encoded.schemaVersion,
-                data: encoded.data, metadata: metadata, recordedAt: now))
+                data: encoded.data, metadata: metadata.recording(event), recordedAt: now))
         }
         let recorded = try EventJournal.append(newEvents, to: user, expectedVersion: state.version, in: db)
         if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {

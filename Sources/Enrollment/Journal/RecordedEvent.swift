@@ -9,6 +9,24 @@ public struct EventMetadata: Sendable, Hashable, Codable {
         self.commandId = commandId
         self.correlationId = correlationId
     }
+
+    /// The actor of the events no one causes, which the engine records when a command finds
+    /// them due: a pending secret's expiry (`PendingSecretExpired`) and a lock's end
+    /// (`ConfirmationUnlocked`). They keep the command id of the command that recorded them.
+    /// No user id or actor can be written this way (``Validation`` refuses it), so an audit
+    /// never mistakes it for a person. Journals written before it held the command's actor.
+    public static let systemActor = "(system)"
+
+    /// The metadata `event` is recorded with, as one of a command's events: the command's, or
+    /// for housekeeping the ``systemActor`` with the command's ids.
+    public func recording(_ event: EnrollmentEvent) -> EventMetadata {
+        switch event {
+        case .pendingSecretExpired, .confirmationUnlocked:
+            EventMetadata(actor: Self.systemActor, commandId: commandId, correlationId: correlationId)
+        default:
+            self
+        }
+    }
 }
 
 /// An event about to be appended: already encoded, not yet positioned.
