@@ -80,7 +80,12 @@ struct TOTPActionTests {
             // Even the right code is refused while locked.
             let stillLocked = try await client.action("VALIDATE", token: token, code: right)
             #expect(stillLocked.status == .tooManyRequests)
+            // The QR code (10 minutes) expires before the lock (15) ends: the answer says so.
+            #expect(stillLocked["description"]?.contains("the QR code expires before the lock ends") == true, "\(stillLocked.text)")
             #expect(try await client.request(.get, Client.totp + "/status", token: token)["lockedUntil"] == Timestamps.iso8601(Harness.start + 900))
+            // Unchecked and uncounted, but in the history.
+            let history = try await client.request(.get, Client.totp + "/history", token: token)
+            #expect(history.text.components(separatedBy: "\"CodeRefusedWhileLocked\"").count == 2, "\(history.text)")
         }
     }
 

@@ -119,11 +119,12 @@ struct DeciderTests {
         let lockedUntil = t0 + 5 + 900
         #expect(last?.rejection == .locked(until: lockedUntil))
         #expect(last?.events.last == .confirmationLocked(ConfirmationLocked(until: lockedUntil, lockNumber: 1, failedAttempts: 5)))
-        // While locked even the right code is refused and nothing is recorded.
+        // While locked even the right code is refused unchecked, and the attempt is recorded.
         let right = try code(secret, at: t0 + 100)
         let whileLocked = EnrollmentDecider.decide(.confirmCode(right), state: state, context: context(t0 + 100))
         #expect(whileLocked.rejection == .locked(until: lockedUntil))
-        #expect(whileLocked.events.isEmpty)
+        #expect(whileLocked.events == [.codeRefusedWhileLocked(CodeRefusedWhileLocked(target: .pending, lockedUntil: lockedUntil))])
+        #expect(state.evolve(whileLocked.events).failedAttempts == state.failedAttempts, "not counted")
         // After the lock: unlocked (recorded), and five more failures lock for 30 minutes.
         var afterLock = DecisionContext(now: lockedUntil + 1, user: "alice")
         afterLock.policy.pendingLifetime = 100_000

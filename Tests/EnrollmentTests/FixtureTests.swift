@@ -392,11 +392,11 @@ struct FixtureTests {
         #expect(!result.stdout.contains("position 0") && !result.stdout.contains("enroll verify"), "\(result.stdout)")
     }
 
-    @Test("every event of the recorded traffic (10 000 events, and 2 000 with cancelled regenerates) could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")
+    @Test("every event of the recorded traffic (10 000 events, and 2 000 with the newer events) could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")
     func recordedTrafficIsPossible() throws {
         var checked = 0
         var types: Set<EventType> = []
-        for journal in ["journals/traffic-10k.jsonl", "journals/traffic-cancels-2k.jsonl"] {
+        for journal in ["journals/traffic-10k.jsonl", "journals/traffic-newer-2k.jsonl"] {
           let text = try String(contentsOf: Self.root.appendingPathComponent(journal), encoding: .utf8)
           var states: [String: AuthenticatorState] = [:]
           for (index, line) in text.split(separator: "\n").enumerated() {
@@ -529,15 +529,16 @@ struct FixtureTests {
         try FixtureRecorder.record(database, to: Self.root.appendingPathComponent("journals/traffic-10k").path)
     }
 
-    /// Regenerates Fixtures/journals/traffic-cancels-2k.jsonl: the same kind of traffic, where
-    /// some regenerates are cancelled. Run with ENROLL_RECORD_FIXTURES=1.
-    @Test("record the 2 000-event journal fixture with cancelled regenerates", .enabled(if: ProcessInfo.processInfo.environment["ENROLL_RECORD_FIXTURES"] == "1"))
-    func recordCancelJournal() throws {
+    /// Regenerates Fixtures/journals/traffic-newer-2k.jsonl: the same kind of traffic, with the
+    /// events later releases record (cancelled regenerates, codes typed during a lock, the
+    /// (system) actor). Run with ENROLL_RECORD_FIXTURES=1.
+    @Test("record the 2 000-event journal fixture with the newer events", .enabled(if: ProcessInfo.processInfo.environment["ENROLL_RECORD_FIXTURES"] == "1"))
+    func recordNewerJournal() throws {
         let workspace = try Workspace()
         let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(durability: .normal))
-        var journal = try SyntheticJournal(seed: 2_000, users: 60, start: 1_765_000_000, cancels: true)
+        var journal = try SyntheticJournal(seed: 2_000, users: 60, start: 1_765_000_000, newer: true)
         try journal.append(events: 2_000, to: database)
-        try FixtureRecorder.record(database, to: Self.root.appendingPathComponent("journals/traffic-cancels-2k").path)
+        try FixtureRecorder.record(database, to: Self.root.appendingPathComponent("journals/traffic-newer-2k").path)
     }
 }
 

@@ -162,7 +162,7 @@ extension EnrollmentEvent {
         switch self {
         case .enrollmentRequested, .secretRegenerated: .issued
         case .authenticatorActivated: .activated
-        case .codeRejected: .refused
+        case .codeRejected, .codeRefusedWhileLocked: .refused
         case .pendingSecretExpired: .expired
         case .replacementCancelled: .cancelled
         case .qrCodeRevealed: .revealed
@@ -225,6 +225,8 @@ extension EnrollmentEvent {
                 : "QR code of the \(revealed.target.rawValue) secret shown again"
         case .confirmationLocked(let locked):
             return "confirmation locked until \(Timestamps.iso8601(locked.until)) after \(locked.failedAttempts) wrong code\(locked.failedAttempts == 1 ? "" : "s") (lock \(locked.lockNumber))"
+        case .codeRefusedWhileLocked(let refused):
+            return "code for the \(refused.target.rawValue) secret refused unchecked: confirmation is locked until \(Timestamps.iso8601(refused.lockedUntil)) (not counted towards a lock)"
         case .confirmationUnlocked(let unlocked):
             return "lock \(unlocked.lockNumber) lifted"
         case .authenticatorRemoved(let removed):

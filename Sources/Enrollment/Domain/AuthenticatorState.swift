@@ -100,7 +100,7 @@ public struct AuthenticatorState: Sendable, Hashable {
             if expired.replacement { next.replacementExpired = true } else { next.firstSecretExpired = true }
         case .replacementCancelled:
             next.pending = nil
-        case .qrCodeRevealed:
+        case .qrCodeRevealed, .codeRefusedWhileLocked:
             break
         case .confirmationLocked(let locked):
             next.lockedUntil = locked.until
@@ -199,7 +199,7 @@ public struct StateShape: Sendable, Hashable {
                 return "replacedPrevious is \(activated.replacedPrevious) but the pending secret \(replacement ? "is" : "is not") a replacement"
             }
         case .codeRejected(let rejected):
-            if locked { return "confirmation is locked (a code is refused then without a record)" }
+            if locked { return "confirmation is locked (a code is refused then unchecked, as CodeRefusedWhileLocked)" }
             switch rejected.target {
             case .pending where pendingIsReplacement == nil: return "no secret is pending"
             case .active where pendingIsReplacement != nil || !hasActive:
@@ -241,6 +241,12 @@ public struct StateShape: Sendable, Hashable {
             if lock.until - time > longest {
                 return "it lasts until \(Timestamps.iso8601(lock.until)), longer than lock number \(lock.lockNumber) can last under any policy (\(longest / 86_400) days)"
             }
+        case .codeRefusedWhileLocked(let refused):
+            guard let until = lockedUntil else { return "confirmation is not locked" }
+            if refused.lockedUntil != until { return "the lock lasts until \(Timestamps.iso8601(until)), not \(Timestamps.iso8601(refused.lockedUntil))" }
+            let role: SecretRole? = pendingIsReplacement != nil ? .pending : hasActive ? .active : nil
+            guard let role else { return "there is no secret to confirm" }
+            if refused.target != role { return "a code is checked against the \(role.rawValue) secret, not the \(refused.target.rawValue) one" }
         case .confirmationUnlocked:
             guard let until = lockedUntil else { return "confirmation is not locked" }
             if time < until { return "the lock lasts until \(Timestamps.iso8601(until))" }
@@ -285,7 +291,7 @@ public struct StateShape: Sendable, Hashable {
             next.lockedUntil = nil
         case .authenticatorRemoved:
             next = StateShape(version: next.version)
-        case .qrCodeRevealed:
+        case .qrCodeRevealed, .codeRefusedWhileLocked:
             break
         }
         return next

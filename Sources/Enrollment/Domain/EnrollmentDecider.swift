@@ -83,7 +83,11 @@ public enum EnrollmentDecider {
 
         case .confirmCode(let code):
             if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
-            if let until = state.lockedUntil { return refuse(.locked(until: until)) }
+            if let until = state.lockedUntil {
+                // Not checked and not counted, but recorded: the audit shows every attempt.
+                if let target = state.currentRole { record(.codeRefusedWhileLocked(CodeRefusedWhileLocked(target: target, lockedUntil: until))) }
+                return refuse(.locked(until: until))
+            }
             if let pending = state.pending {
                 guard let secret = pending.credential.secret.secret else { return refuse(.secretUnavailable) }
                 let verification = context.policy.verifier.verify(

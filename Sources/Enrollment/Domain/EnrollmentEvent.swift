@@ -169,6 +169,19 @@ public struct ConfirmationLocked: Sendable, Hashable, Codable {
     }
 }
 
+/// A code typed while confirmation was locked: refused without being checked or counted, and
+/// recorded so that the audit shows every attempt, the ones during a lock included.
+public struct CodeRefusedWhileLocked: Sendable, Hashable, Codable {
+    /// The secret the code was typed for (the pending one, else the active one).
+    public var target: SecretRole
+    /// When the lock ends.
+    public var lockedUntil: UnixTime
+    public init(target: SecretRole, lockedUntil: UnixTime) {
+        self.target = target
+        self.lockedUntil = lockedUntil
+    }
+}
+
 public struct ConfirmationUnlocked: Sendable, Hashable, Codable {
     public var lockNumber: Int
     public init(lockNumber: Int) { self.lockNumber = lockNumber }
@@ -190,6 +203,7 @@ public enum EnrollmentEvent: Sendable, Hashable {
     case replacementCancelled(ReplacementCancelled)
     case qrCodeRevealed(QRCodeRevealed)
     case confirmationLocked(ConfirmationLocked)
+    case codeRefusedWhileLocked(CodeRefusedWhileLocked)
     case confirmationUnlocked(ConfirmationUnlocked)
     case authenticatorRemoved(AuthenticatorRemoved)
 
@@ -204,6 +218,7 @@ public enum EnrollmentEvent: Sendable, Hashable {
         case .replacementCancelled: .replacementCancelled
         case .qrCodeRevealed: .qrCodeRevealed
         case .confirmationLocked: .confirmationLocked
+        case .codeRefusedWhileLocked: .codeRefusedWhileLocked
         case .confirmationUnlocked: .confirmationUnlocked
         case .authenticatorRemoved: .authenticatorRemoved
         }
@@ -219,6 +234,7 @@ public enum EventType: String, Sendable, Codable, CaseIterable, Hashable {
     case replacementCancelled = "ReplacementCancelled"
     case qrCodeRevealed = "QRCodeRevealed"
     case confirmationLocked = "ConfirmationLocked"
+    case codeRefusedWhileLocked = "CodeRefusedWhileLocked"
     case confirmationUnlocked = "ConfirmationUnlocked"
     case authenticatorRemoved = "AuthenticatorRemoved"
 }
@@ -256,6 +272,8 @@ extension EnrollmentEvent {
             return time("expiresAt", cancelled.expiresAt)
         case .confirmationLocked(let locked):
             return time("until", locked.until) ?? counter("lockNumber", locked.lockNumber) ?? counter("failedAttempts", locked.failedAttempts)
+        case .codeRefusedWhileLocked(let refused):
+            return time("lockedUntil", refused.lockedUntil)
         case .confirmationUnlocked(let unlocked):
             return counter("lockNumber", unlocked.lockNumber)
         case .qrCodeRevealed, .authenticatorRemoved:

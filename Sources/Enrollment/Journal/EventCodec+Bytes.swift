@@ -50,6 +50,9 @@ extension EventCodec {
         case .confirmationLocked:
             guard let until = fields.until, let lock = fields.lockNumber, let failed = fields.failedAttempts else { return nil }
             return .confirmationLocked(ConfirmationLocked(until: until, lockNumber: lock, failedAttempts: failed))
+        case .codeRefusedWhileLocked:
+            guard let target = fields.target, let until = fields.lockedUntil else { return nil }
+            return .codeRefusedWhileLocked(CodeRefusedWhileLocked(target: target, lockedUntil: until))
         case .confirmationUnlocked:
             return fields.lockNumber.map { .confirmationUnlocked(ConfirmationUnlocked(lockNumber: $0)) }
         case .authenticatorRemoved:
@@ -71,6 +74,7 @@ extension EventType {
         case "QRCodeRevealed": self = .qrCodeRevealed
         case "ConfirmationLocked": self = .confirmationLocked
         case "ConfirmationUnlocked": self = .confirmationUnlocked
+        case "CodeRefusedWhileLocked": self = .codeRefusedWhileLocked
         case "AuthenticatorRemoved": self = .authenticatorRemoved
         default: return nil
         }
@@ -86,7 +90,7 @@ private struct FlatFields {
     var reason: String?, target: SecretRole?, failedAttempts: Int?, remainingAttempts: Int?
     var shownAs: RevealForm?
     var replacement: Bool?, expiredAt: Int64?
-    var until: Int64?, lockNumber: Int?, hadActive: Bool?
+    var until: Int64?, lockNumber: Int?, hadActive: Bool?, lockedUntil: Int64?
 
     mutating func set(_ key: UnsafeRawBufferPointer, _ value: FlatJSONObject.Value) -> Bool {
         func once<T>(_ field: inout T?, _ parsed: T?) -> Bool {
@@ -129,6 +133,7 @@ private struct FlatFields {
         case "replacement": return once(&replacement, value.bool)
         case "expiredAt": return once(&expiredAt, within(value.int64, times))
         case "until": return once(&until, within(value.int64, times))
+        case "lockedUntil": return once(&lockedUntil, within(value.int64, times))
         case "lockNumber": return once(&lockNumber, within(value.int, counters))
         case "hadActive": return once(&hadActive, value.bool)
         default:

@@ -47,6 +47,7 @@ public enum EventCodec {
         case .replacementCancelled(let payload): object = try JSONValue.object(from: payload)
         case .qrCodeRevealed(let payload): object = try JSONValue.object(from: payload)
         case .confirmationLocked(let payload): object = try JSONValue.object(from: payload)
+        case .codeRefusedWhileLocked(let payload): object = try JSONValue.object(from: payload)
         case .confirmationUnlocked(let payload): object = try JSONValue.object(from: payload)
         case .authenticatorRemoved(let payload): object = try JSONValue.object(from: payload)
         }
@@ -82,6 +83,7 @@ public enum EventCodec {
             case .replacementCancelled: event = .replacementCancelled(try JSONValue.decode(object))
             case .qrCodeRevealed: event = .qrCodeRevealed(try JSONValue.decode(object))
             case .confirmationLocked: event = .confirmationLocked(try JSONValue.decode(object))
+            case .codeRefusedWhileLocked: event = .codeRefusedWhileLocked(try JSONValue.decode(object))
             case .confirmationUnlocked: event = .confirmationUnlocked(try JSONValue.decode(object))
             case .authenticatorRemoved: event = .authenticatorRemoved(try JSONValue.decode(object))
             }

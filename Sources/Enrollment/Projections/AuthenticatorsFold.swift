@@ -83,6 +83,8 @@ struct AuthenticatorRow: Hashable {
             pendingExpiresAt = nil
         case .qrCodeRevealed:
             lastRevealedAt = time
+        case .codeRefusedWhileLocked:
+            break
         case .confirmationLocked(let locked):
             lockedUntil = locked.until
             lockCount = locked.lockNumber

@@ -127,7 +127,7 @@ struct UserSecrets: Hashable {
     ///   pending (a request while only a first secret is pending, a regeneration while a
     ///   replacement is pending): that one counts as abandoned, under its own issuer;
     /// - a confirmation activates the pending secret; an expiry drops it (abandoned);
-    /// - a code counts under the secret it was checked against (its `target`), a lock under
+    /// - a code, refused while locked too, counts under the secret it was typed for (its `target`), a lock under
     ///   the one being confirmed (the pending one, else the active one: the decider records an
     ///   expiry before anything else, so a pending secret here has not expired);
     /// - a removal counts under the active secret (the pending one when nothing is active), and
@@ -148,6 +148,8 @@ struct UserSecrets: Hashable {
             return [(.abandoned, pending)]
         case .codeRejected(let rejected):
             return [(.failedCodes, rejected.target == .pending ? pending ?? active : active ?? pending)]
+        case .codeRefusedWhileLocked(let refused):
+            return [(.failedCodes, refused.target == .pending ? pending ?? active : active ?? pending)]
         case .confirmationLocked:
             return [(.locks, pending ?? active)]
         case .authenticatorRemoved:

@@ -55,7 +55,7 @@ struct ThrottlingTests {
         #expect(try SQLite3.eventTypes(workspace.database).suffix(2) == ["CodeRejected", "ConfirmationLocked"])
     }
 
-    @Test("while locked, even the right code is refused as locked, nothing is checked or recorded; after the end it activates and the unlock is recorded")
+    @Test("while locked, even the right code is refused as locked, unchecked and uncounted, and each attempt is recorded (CodeRefusedWhileLocked, in the history); after the end it activates and the unlock is recorded")
     func lockedRefusesWithoutChecking() throws {
         let (workspace, secret) = try Self.pendingAlice()
         let options = ["--max-failed-attempts", "2", "--lock-minutes", "1"]
@@ -63,7 +63,7 @@ struct ThrottlingTests {
         _ = try confirm(workspace, wrong, at: Self.t0 + 1, options)
         #expect(try confirm(workspace, wrong, at: Self.t0 + 2, options).status == 1)
         let until = Self.t0 + 2 + 60
-        let journalBefore = try SQLite3.query(workspace.database, "SELECT count(*), max(position) FROM events")
+        let typesBefore = try SQLite3.eventTypes(workspace.database)
 
         for time in [Self.t0 + 30, until - 1] {
             let right = try Oathtool.code(base32Secret: secret, at: time)
@@ -72,8 +72,10 @@ struct ThrottlingTests {
             #expect(refused.stderr.contains("locked until \(Timestamps.iso8601(until))"), "\(refused.stderr)")
             #expect(!refused.stderr.contains("invalid_code"))
         }
-        #expect(try SQLite3.query(workspace.database, "SELECT count(*), max(position) FROM events") == journalBefore,
-                "a confirmation while locked must record nothing")
+        #expect(try SQLite3.eventTypes(workspace.database) == typesBefore + ["CodeRefusedWhileLocked", "CodeRefusedWhileLocked"],
+                "each confirmation while locked is recorded as refused unchecked, and as nothing else")
+        let lockedHistory = try workspace.enroll(["history", "alice"], environment: ["ENROLL_NOW": "\(until - 1)"]).stdout
+        #expect(lockedHistory.contains("refused unchecked: confirmation is locked until \(Timestamps.iso8601(until))"), "\(lockedHistory)")
 
         let after = until + 5
         let accepted = try confirm(workspace, try Oathtool.code(base32Secret: secret, at: after), at: after, options)

@@ -24,12 +24,14 @@ struct SyntheticJournal {
     private let keyRing: KeyRing
     private var commandNumber = 0
     private var current: String?
-    /// Whether a replacement awaiting its code is sometimes cancelled (Cancel Regenerate). Off
-    /// by default, so the traffic recorded before the command existed comes out the same.
-    private let cancels: Bool
+    /// Traffic with what later releases record: a replacement awaiting its code is sometimes
+    /// cancelled (Cancel Regenerate), and first codes are mostly wrong, so that locks, and codes
+    /// typed during them, come often. Off by default, so the traffic recorded before comes out
+    /// the same.
+    private let newer: Bool
 
-    init(seed: UInt64 = 42, users: Int = 500, start: UnixTime = 1_764_000_000, cancels: Bool = false) throws {
-        self.cancels = cancels
+    init(seed: UInt64 = 42, users: Int = 500, start: UnixTime = 1_764_000_000, newer: Bool = false) throws {
+        self.newer = newer
         random = SplitMix64(seed: seed)
         now = start
         self.users = (1...users).map { String(format: "user%04d", $0) }
@@ -83,7 +85,7 @@ struct SyntheticJournal {
             }
             return NewEvent(
                 eventId: String(format: "%016llx-%08x", random.next() as UInt64, commandNumber), type: encoded.type,
-                schemaVersion: encoded.schemaVersion, data: encoded.data, metadata: metadata, recordedAt: now)
+                schemaVersion: encoded.schemaVersion, data: encoded.data, metadata: newer ? metadata.recording(event) : metadata, recordedAt: now)
         }
         let recorded = try EventJournal.append(rows, to: user, expectedVersion: state.version, in: db)
         if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
@@ -114,7 +116,7 @@ struct SyntheticJournal {
             return .requestEnrollment(EnrollmentOptions(issuer: issuers[random.next(upTo: 3)], parameters: parameters))
         case .pending:
             guard let pending = state.pending else { return .revealQRCode }
-            if roll < 55 { return .confirmCode(rightCode(pending.credential, at: now)) }
+            if roll < (newer ? 20 : 55) { return .confirmCode(rightCode(pending.credential, at: now)) }
             if roll < 85 { return .confirmCode(wrongCode(pending.credential)) }
             if roll < 95 { return .revealQRCode }
             return .removeAuthenticator
@@ -123,7 +125,7 @@ struct SyntheticJournal {
             if let pending = state.pending {
                 if roll < 50 { return .confirmCode(rightCode(pending.credential, at: now)) }
                 if roll < 70 { return .confirmCode(wrongCode(pending.credential)) }
-                if cancels && roll >= 88 { return .cancelRegenerate }
+                if newer && roll >= 88 { return .cancelRegenerate }
                 return .revealQRCode
             }
             if roll < 30 { return .regenerateSecret(nil) }
