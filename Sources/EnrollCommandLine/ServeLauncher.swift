@@ -93,7 +93,7 @@ public struct ServeOptions: ParsableArguments {
         if demo, let secret = Environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
             throw ValidationError("--demo prints a token, and signed with ENROLL_JWT_SECRET it would be a real credential; unset ENROLL_JWT_SECRET (--demo makes a random secret) or drop --demo")
         }
-        do { _ = try Validation.user(demoUser) } catch { throw ValidationError(error.message) }
+        do { _ = try Validation.user(demoUser) } catch { throw ValidationError("--demo-user: \(error.message)") }
         // Every user's QR code must be drawable, the longest user id's too.
         do {
             try Validation.fitsQRCode(try secretOptions.options(), account: Validation.longestEncodedUser)

@@ -20,6 +20,7 @@ struct EndpointTests {
             #expect(try await client.request(.get, token: token).status == .ok)
             let removed = try await client.request(.delete, token: token)
             #expect(removed.status == .noContent)
+            #expect(removed.headers[.contentType] == nil && removed.headers[.cacheControl] == "no-store", "a 204 declares no content type: \(removed.headers)")
             #expect(try await client.request(.get, token: token).status == .notFound)
             #expect(try await client.request(.get, Client.totp + "/status", token: token)["status"] == "none")
             let again = try await client.request(.delete, token: token)

@@ -120,7 +120,7 @@ struct RebuildProjections: ParsableCommand {
                 let rate = summary.elapsed > 0 ? Int(Double(summary.applied) / summary.elapsed) : Int(summary.applied)
                 let resumed = summary.resumedFrom > 0 ? ", resumed from position \(summary.resumedFrom)" : ""
                 let discarded = summary.discarded.map { "; \($0)" } ?? ""
-                Output.line("\(summary.projection) v\(summary.schemaVersion): rebuilt \(summary.applied) events in \(String(format: "%.1f", summary.elapsed)) s (\(rate) events/s)\(resumed), \(summary.rows) rows, swapped in at position \(summary.position)\(discarded)")
+                Output.line("\(summary.projection) v\(summary.schemaVersion): rebuilt \(summary.applied) events in \(String(format: "%.1f", summary.elapsed)) s (\(rate) events/s)\(resumed), \(summary.rows) row\(summary.rows == 1 ? "" : "s"), swapped in at position \(summary.position)\(discarded)")
             }
         }
     }

@@ -219,7 +219,8 @@ struct TOTPRoutes {
         let user = try await authenticate(request, context: context)
         try await admitWrite(user)
         let outcome = try await run(.removeAuthenticator, user: user, action: "DELETE", key: try idempotencyKey(request))
-        var headers = Self.noStore
+        // 204 has no content, so no Content-Type either (RFC 9110 §8.3, §15.3.5).
+        var headers: HTTPFields = [.cacheControl: "no-store"]
         if outcome.replayed { headers[Self.replayedHeader] = "true" }
         return Response(status: .noContent, headers: headers)
     }
