@@ -127,8 +127,8 @@ struct UserSecrets: Hashable {
     ///   pending (a request while only a first secret is pending, a regeneration while a
     ///   replacement is pending): that one counts as abandoned, under its own issuer;
     /// - a confirmation activates the pending secret; an expiry drops it (abandoned);
-    /// - a code, refused while locked too, counts under the secret it was typed for (its `target`), a lock under
-    ///   the one being confirmed (the pending one, else the active one: the decider records an
+    /// - a code, refused while locked too, counts under the secret it was typed for (its
+    ///   `target`), a lock under the one being confirmed (the pending one, else the active one: the decider records an
     ///   expiry before anything else, so a pending secret here has not expired);
     /// - a removal counts under the active secret (the pending one when nothing is active), and
     ///   the pending secret it discards, never confirmed, counts as abandoned too.
@@ -147,9 +147,9 @@ struct UserSecrets: Hashable {
             defer { pending = nil }
             return [(.abandoned, pending)]
         case .codeRejected(let rejected):
-            return [(.failedCodes, rejected.target == .pending ? pending ?? active : active ?? pending)]
+            return [(.failedCodes, issuer(of: rejected.target))]
         case .codeRefusedWhileLocked(let refused):
-            return [(.failedCodes, refused.target == .pending ? pending ?? active : active ?? pending)]
+            return [(.failedCodes, issuer(of: refused.target))]
         case .confirmationLocked:
             return [(.locks, pending ?? active)]
         case .authenticatorRemoved:
@@ -158,6 +158,11 @@ struct UserSecrets: Hashable {
         case .qrCodeRevealed, .confirmationUnlocked:
             return []
         }
+    }
+
+    /// The issuer a code counts under: the secret it was typed for, else the other one.
+    private func issuer(of target: SecretRole) -> String? {
+        target == .pending ? pending ?? active : active ?? pending
     }
 
     private func discardingPending() -> [(EnrollmentActivityFold.Column, String?)] {
