@@ -77,7 +77,7 @@ struct RevealFormTests {
         let before = try Self.revealData(workspace.database)
         let mixed = try workspace.enroll(["reveal", "alice", "--command-id", "show-text"], environment: now)
         #expect(mixed.status == 2)
-        #expect(mixed.stderr.contains("command id 'show-text' was already used for RevealSecretText of 'alice'"), "\(mixed.stderr)")
+        #expect(mixed.stderr.contains("command id 'show-text' was already used for `enroll reveal --format uri` (RevealSecretText) of 'alice'"), "\(mixed.stderr)")
         #expect(try Self.revealData(workspace.database) == before)
 
         #expect(before == [

@@ -138,7 +138,7 @@ struct ServiceTests {
         for other in [["request", "carol"], ["remove", "bob"], ["confirm", "bob", "123456"]] {
             let result = try workspace.enroll(other + ["--command-id", "X"], environment: now)
             #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
-            #expect(result.stderr.contains("command id 'X' was already used for RequestEnrollment of 'bob'"), "\(other): \(result.stderr)")
+            #expect(result.stderr.contains("command id 'X' was already used for `enroll request` (RequestEnrollment) of 'bob'"), "\(other): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1)
             #expect(result.stdout.isEmpty, "no outcome is printed: \(result.stdout)")
         }
@@ -165,7 +165,7 @@ struct ServiceTests {
                       ["request", "bob", "--command-id", "R"], ["request", "bob", "--issuer", "Acme", "--digits", "8", "--command-id", "R"]] {
             let result = try workspace.enroll(other, environment: now)
             #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
-            #expect(result.stderr.contains("was already used for \(other[0] == "confirm" ? "ConfirmCode" : "RequestEnrollment") with other arguments; a retry must repeat them exactly"), "\(other): \(result.stderr)")
+            #expect(result.stderr.contains("was already used for \(other[0] == "confirm" ? "`enroll confirm` (ConfirmCode)" : "`enroll request` (RequestEnrollment)") with other arguments; a retry must repeat them exactly"), "\(other): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1 && result.stdout.isEmpty, "\(result.stdout) \(result.stderr)")
         }
         #expect(workspace.databaseBytes() == before, "nothing written")

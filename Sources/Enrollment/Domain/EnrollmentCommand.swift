@@ -49,6 +49,22 @@ public enum EnrollmentCommand: Sendable, Hashable {
         }
     }
 
+    /// A recorded command name (``name``) as a person reads it: the `enroll` command that runs
+    /// it, then the name itself (`enroll confirm (ConfirmCode)`); an unknown name as it is.
+    public static func described(_ name: String) -> String {
+        let commandLine: String? = switch name {
+        case "RequestEnrollment": "enroll request"
+        case "ConfirmCode": "enroll confirm"
+        case "RevealQR": "enroll reveal"
+        case "RevealSecretText": "enroll reveal --format uri"
+        case "RegenerateSecret": "enroll regenerate"
+        case "CancelRegenerate": "enroll cancel"
+        case "RemoveAuthenticator": "enroll remove"
+        default: nil
+        }
+        return commandLine.map { "`\($0)` (\(name))" } ?? name
+    }
+
     /// The command's arguments, one canonical byte string per meaning, for telling a retry
     /// from another command under the same id (``KeyRing/argumentsMAC(of:)``); `nil` for a
     /// command that takes none. A code is among them, so this is only ever stored as a MAC.

@@ -64,9 +64,9 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
         case .invalidCorrelationId(let reason): "invalid correlation id: \(reason); use 1 to 256 bytes of printable UTF-8"
         case .commandIdReused(let id, let command, let user):
-            "command id '\(Validation.excerpt(id))' was already used for \(command) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
+            "command id '\(Validation.excerpt(id))' was already used for \(EnrollmentCommand.described(command)) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
         case .commandIdArgumentsDiffer(let id, let command):
-            "command id '\(Validation.excerpt(id))' was already used for \(command) with other arguments; a retry must repeat them exactly, and a new attempt needs a new command id"
+            "command id '\(Validation.excerpt(id))' was already used for \(EnrollmentCommand.described(command)) with other arguments; a retry must repeat them exactly, and a new attempt needs a new command id"
         case .commandIdSpent(let id, let because):
             switch because {
             case .destroyed:
