@@ -271,7 +271,7 @@ extension ConfirmCommand {
     static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState) -> String {
         // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
         // waiting for it to end does not help by itself.
-        if case .locked(let until) = rejection, let pending = state.pending, pending.expiresAt <= until {
+        if case .locked(let until) = rejection, let pending = state.pendingExpiring(beforeLockEnds: until) {
             let again = pending.isReplacement ? "regenerate" : "request"
             return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and the QR code expires before then (at \(Timestamps.iso8601(pending.expiresAt))); once the lock ends, \(again) again for a new QR code"
                 + (pending.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")

@@ -70,6 +70,13 @@ public struct AuthenticatorState: Sendable, Hashable {
         return nil
     }
 
+    /// The pending secret that expires before a lock ending at `until` does (by default a lock
+    /// lasts 15 minutes and a secret 10): waiting for that lock to end does not let it be
+    /// confirmed, a new secret is needed then. `nil` when nothing is pending or it outlives the lock.
+    public func pendingExpiring(beforeLockEnds until: UnixTime) -> PendingCredential? {
+        pending.flatMap { $0.expiresAt <= until ? $0 : nil }
+    }
+
     /// Folds one event in. Pure: the same events always give the same state.
     public func evolve(_ event: EnrollmentEvent) -> AuthenticatorState {
         var next = self

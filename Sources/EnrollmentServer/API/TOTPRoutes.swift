@@ -191,7 +191,7 @@ struct TOTPRoutes {
             if outcome.state.pending != nil {
                 body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
             }
-        case .locked(let until)? where outcome.state.pending.map({ $0.expiresAt <= until }) ?? false:
+        case .locked(let until)? where outcome.state.pendingExpiring(beforeLockEnds: until) != nil:
             // The lock outlasts the QR code it guards: waiting for its end does not help by itself.
             var error = APIError.rejection(.locked(until: until), now: engine.now)
             let again = outcome.state.pending?.isReplacement == true ? "REFRESH (Regenerate on the page)" : "INIT (\"+\" on the page)"
