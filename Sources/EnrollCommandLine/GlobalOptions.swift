@@ -186,6 +186,6 @@ struct UserCommandOptions: ParsableArguments {
     }
 
     func envelope(_ command: EnrollmentCommand) -> CommandEnvelope {
-        CommandEnvelope(commandId: commandId ?? UUID().uuidString.lowercased(), user: user, actor: actor, command: command, retryable: commandId != nil)
+        CommandEnvelope(commandId: commandId, user: user, actor: actor, command: command, retryable: commandId != nil)
     }
 }

@@ -332,6 +332,26 @@ struct JSONFastPathTests {
 
 @Suite("Random identifiers")
 struct RandomUUIDTests {
+    @Test("Default command ids are version-7 UUIDs: distinct, read back by Foundation, carrying the time, later ones sorting after")
+    func versionSeven() throws {
+        let before = Date()
+        let first = (0..<500).map { _ in CommandEnvelope(user: "alice", command: .revealQRCode).commandId }
+        Thread.sleep(forTimeInterval: 0.003)
+        let later = (0..<500).map { _ in RandomUUID.timeOrdered() }
+        let ids = first + later
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) + ids.suffix(50) {
+            let parsed = try #require(UUID(uuidString: id))
+            #expect(parsed.uuidString.lowercased() == id)
+            let bytes = withUnsafeBytes(of: parsed.uuid) { Array($0) }
+            #expect(bytes[6] >> 4 == 7 && bytes[8] >> 6 == 2, "\(id) is not version 7, variant 10")
+            let milliseconds = bytes.prefix(6).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            #expect(abs(Double(milliseconds) / 1000 - before.timeIntervalSince1970) < 60, "\(id) does not carry the time")
+        }
+        // 3 ms apart: every later id sorts (as text, as SQLite compares the key) after every first one.
+        #expect(first.max()! < later.min()!)
+    }
+
     @Test("Event and command ids are distinct version-4 UUIDs that Foundation reads back")
     func versionFour() {
         let ids = (0..<1000).map { _ in RandomUUID.string() }

@@ -85,6 +85,12 @@ do {
         }
         try JournalFixture.make(path: arguments[0], users: users, eventsPerUser: perUser)
         exit(0)
+    case "totp-child":
+        // totp-child [VERIFICATIONS]: figure 1 alone, ±1-window verifications of a right code per second
+        let count = CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 300_000
+        _ = try Workloads.totpVerificationsPerSecond(count / 10)
+        print("{\"totp_verifications_per_s\": \(try Workloads.totpVerificationsPerSecond(count))}")
+        exit(0)
     case "commands-child":
         // commands-child DB USERS FULL|NORMAL [CLIENTS]: one writer, or group commit with CLIENTS callers
         let arguments = Array(CommandLine.arguments.dropFirst(2))

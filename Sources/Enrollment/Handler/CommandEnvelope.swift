@@ -2,6 +2,7 @@ import Foundation
 
 /// A command addressed to one user's stream, with who sent it and an id that makes it
 /// idempotent: handling the same id again returns the first outcome and appends nothing.
+/// Without one given, the id is a new time-ordered UUID (``RandomUUID/timeOrdered()``).
 public struct CommandEnvelope: Sendable, Hashable {
     public var commandId: String
     public var user: String
@@ -18,7 +19,7 @@ public struct CommandEnvelope: Sendable, Hashable {
         commandId: String? = nil, user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand,
         retryable: Bool? = nil
     ) {
-        self.commandId = commandId ?? RandomUUID.string()
+        self.commandId = commandId ?? RandomUUID.timeOrdered()
         self.user = user
         self.actor = actor ?? user
         self.correlationId = correlationId

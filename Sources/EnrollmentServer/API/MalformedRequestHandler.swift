@@ -1,3 +1,4 @@
+import Enrollment
 import Foundation
 import Hummingbird
 import Logging
@@ -149,7 +150,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Writes the JSON 400 and closes the connection once it is out. The error is not passed
     /// on: this answer replaces the library's empty one.
     private func answer(_ parserError: HTTPParserError, context: ChannelHandlerContext) {
-        let traceId = UUID().uuidString.lowercased()
+        let traceId = RandomUUID.string()
         logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(parserError)", "status": "400"])
         let (encodedHeaders, body) = Self.error.encoded(traceId: traceId)
         var headers = encodedHeaders

@@ -1,3 +1,4 @@
+import Enrollment
 import Foundation
 import Hummingbird
 import Synchronization
@@ -14,7 +15,7 @@ public struct ServerRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        traceId = UUID().uuidString.lowercased()
+        traceId = RandomUUID.string()
     }
 
     /// Requests here are a few dozen bytes; the routes read bodies with ``ServerConfiguration/maxBodyBytes``.

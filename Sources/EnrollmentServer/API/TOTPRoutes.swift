@@ -359,7 +359,7 @@ struct TOTPRoutes {
     /// while the same key from another user (or for another action) is a different command: no
     /// one can read or block another user's outcome by guessing keys.
     static func commandId(user: String, action: String, key: String?) -> String {
-        guard let key else { return UUID().uuidString.lowercased() }
+        guard let key else { return RandomUUID.timeOrdered() }
         let material = Array("idempotency\u{0}\(user)\u{0}\(action)\u{0}\(key)".utf8)
         return "http-" + sha256(material).map { String(format: "%02x", $0) }.joined()
     }
