@@ -82,18 +82,20 @@ struct ExportCommand: ParsableCommand {
         }
         let count = written.events
         let events = "\(count) event\(count == 1 ? "" : "s")"
-        // The anchor lets whoever receives the file check that it arrived whole.
-        let anchor = written.anchor.map { "Anchor: \($0) (`enroll import FILE --anchor` with it refuses a copy that does not reach it)" }
-            ?? "No anchor: the journal is empty."
+        // The anchor lets whoever receives the file check that it arrived whole. It is a line of
+        // its own, `Anchor: POSITION:HASH` and nothing else, so that it can be copied as it is.
+        let summary = written.anchor == nil ? "the journal is empty, so there is no anchor."
+            : "`enroll import FILE --anchor POSITION:HASH` with the anchor below refuses a copy that does not reach it."
+        let anchor = written.anchor.map { "\nAnchor: \($0)" } ?? ""
         if let output {
             if global.json {
                 Terminal.json(["exported": count, "output": output, "anchor": written.anchor?.description])
             } else {
-                Terminal.line("Exported \(events) to \(output). \(anchor)")
+                Terminal.line("Exported \(events) to \(output); \(summary)\(anchor)")
             }
         } else {
             // stdout holds the export itself: the summary goes to stderr.
-            Terminal.diagnosticLine("enroll: exported \(events). \(anchor)")
+            Terminal.diagnosticLine("enroll: exported \(events); \(summary)\(anchor)")
         }
     }
 }
@@ -156,7 +158,8 @@ struct ImportCommand: ParsableCommand {
             Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(global.databasePath); the hash chain verified.")
             if let expected { Terminal.line("It holds the anchor \(expected).") }
             if let reached = imported.anchor {
-                Terminal.line("Anchor: \(reached)" + (expected == nil ? " (compare it with the anchor `enroll export` printed for the file)" : ""))
+                if expected == nil { Terminal.line("Compare the anchor below with the one `enroll export` printed for the file.") }
+                Terminal.line("Anchor: \(reached)")
             }
         }
     }
@@ -276,7 +279,8 @@ struct VerifyCommand: ParsableCommand {
             }
             for (name, reason) in projections.skipped { Terminal.line("note: \(name) was not compared with the journal: \(reason)") }
             if let anchor = result.anchor {
-                Terminal.line("Anchor: \(anchor) (keep it outside the database; `enroll verify --anchor` checks against it)")
+                Terminal.line("Keep the anchor below outside the database: `enroll verify --anchor POSITION:HASH` checks the journal against it.")
+                Terminal.line("Anchor: \(anchor)")
             } else {
                 Terminal.line("Anchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)")
             }

@@ -3,23 +3,28 @@ import Enrollment
 import Foundation
 
 /// How `history` and `audit` print entries: a readable table, or JSON Lines with `--json`.
+///
+/// The USER and ACTOR columns are as wide as the longest id among the first
+/// ``widthLookahead`` entries (at least 16 characters): those entries are held back until then,
+/// the rest are printed as they come, so a journal of any length streams. An id longer than
+/// every one before it still gets a space after it.
 struct HistoryPrinter {
     let json: Bool
     let showUser: Bool
     let output = OutputBuffer()
     private(set) var count = 0
+    /// Entries held back until the column widths are known.
+    private var held: [HistoryEntry] = []
+    private var widths: (user: Int, actor: Int)?
+
+    static let widthLookahead = 1_000
+    static let minimumIdWidth = 16
+    /// Wider ids overflow their column rather than push every line this far.
+    static let maximumIdWidth = 64
 
     init(json: Bool, showUser: Bool) {
         self.json = json
         self.showUser = showUser
-    }
-
-    mutating func header() throws {
-        guard !json else { return }
-        var columns = [pad("TIME", 20)]
-        if showUser { columns.append(pad("USER", 16)) }
-        columns += [pad("EVENT", 22), pad("ACTOR", 16), pad("OUTCOME", 9), "DETAILS"]
-        try output.line(columns.joined(separator: " "))
     }
 
     mutating func print(_ entry: HistoryEntry) throws {
@@ -28,14 +33,43 @@ struct HistoryPrinter {
             try output.line(entry.jsonObject.canonicalString)
             return
         }
-        var columns = [pad(Timestamps.iso8601(entry.time), 20)]
-        // A user id or actor with spaces in it is quoted: it must not read as more columns.
-        if showUser { columns.append(pad(TextField.quoted(entry.user), 16)) }
-        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), 16), pad(entry.outcome.rawValue, 9), TextField.escaped(entry.details)]
-        try output.line(columns.joined(separator: " "))
+        guard let widths else {
+            held.append(entry)
+            if held.count >= Self.widthLookahead { try settle() }
+            return
+        }
+        try line(entry, widths: widths)
     }
 
-    func finish() throws { try output.flush() }
+    /// Prints what is held back (the header with it) and flushes. With no entries there is no
+    /// header: the caller says there were none.
+    mutating func finish() throws {
+        if !json && widths == nil && !held.isEmpty { try settle() }
+        try output.flush()
+    }
+
+    /// Fixes the widths from the entries held back, then prints the header and them.
+    private mutating func settle() throws {
+        func width(_ ids: [String]) -> Int {
+            min(max(Self.minimumIdWidth, ids.map(\.count).max() ?? 0), Self.maximumIdWidth)
+        }
+        let widths = (user: width(held.map { TextField.quoted($0.user) }), actor: width(held.map { TextField.quoted($0.actor) }))
+        self.widths = widths
+        var columns = [pad("TIME", 20)]
+        if showUser { columns.append(pad("USER", widths.user)) }
+        columns += [pad("EVENT", 22), pad("ACTOR", widths.actor), pad("OUTCOME", 9), "DETAILS"]
+        try output.line(columns.joined(separator: " "))
+        for entry in held { try line(entry, widths: widths) }
+        held = []
+    }
+
+    private func line(_ entry: HistoryEntry, widths: (user: Int, actor: Int)) throws {
+        var columns = [pad(Timestamps.iso8601(entry.time), 20)]
+        // A user id or actor with spaces in it is quoted: it must not read as more columns.
+        if showUser { columns.append(pad(TextField.quoted(entry.user), widths.user)) }
+        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9), TextField.escaped(entry.details)]
+        try output.line(columns.joined(separator: " "))
+    }
 
     private func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
@@ -61,8 +95,13 @@ struct HistoryCommand: ParsableCommand {
     func run() throws {
         var printer = HistoryPrinter(json: global.json, showUser: false)
         let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
-        try printer.header()
-        try global.reporting { try trail.forEach(AuditFilter(user: user)) { try printer.print($0) } }
+        do {
+            try global.reporting { try trail.forEach(AuditFilter(user: user)) { try printer.print($0) } }
+        } catch {
+            // The entries before the one that failed are still shown, as when they streamed.
+            try? printer.finish()
+            throw error
+        }
         try printer.finish()
         if printer.count == 0 && !global.json {
             Terminal.line("No events recorded for \(user).")
@@ -134,8 +173,13 @@ struct AuditCommand: ParsableCommand {
         let filter = try filter()
         var printer = HistoryPrinter(json: global.json, showUser: true)
         let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
-        try printer.header()
-        try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
+        do {
+            try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
+        } catch {
+            // The entries before the one that failed are still shown, as when they streamed.
+            try? printer.finish()
+            throw error
+        }
         try printer.finish()
         if printer.count == 0 && !global.json {
             Terminal.line("No events match.")
@@ -245,11 +289,13 @@ struct ActivityCommand: ParsableCommand {
             let unrecordedColumn = rows.contains { $0.unrecordedExpiries > 0 }
             var columns = ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"]
             if unrecordedColumn { columns.append("UNRECORDED*") }
-            try output.line(pad("DAY", 12) + pad("ISSUER", 20) + columns.map { pad($0, 12) }.joined())
+            // As wide as the longest issuer (up to 64 characters) and a space.
+            let issuerWidth = min(max(20, (rows.map { TextField.escaped($0.issuer).count }.max() ?? 0) + 1), 65)
+            try output.line(pad("DAY", 12) + pad("ISSUER", issuerWidth) + columns.map { pad($0, 12) }.joined())
             for row in rows {
                 var counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
                 if unrecordedColumn { counts.append(row.unrecordedExpiries) }
-                try output.line(pad(row.day, 12) + pad(TextField.escaped(row.issuer), 20) + counts.map { pad(String($0), 12) }.joined())
+                try output.line(pad(row.day, 12) + pad(TextField.escaped(row.issuer), issuerWidth) + counts.map { pad(String($0), 12) }.joined())
             }
             if unrecordedColumn {
                 try output.line(

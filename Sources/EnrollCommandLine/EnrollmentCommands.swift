@@ -345,7 +345,10 @@ struct RevealCommand: ParsableCommand {
         if global.json {
             Terminal.json([
                 "user": outcome.user, "status": outcome.state.status.rawValue, "otpauthURI": uri,
-                "qrCodeUrl": Data(uri.utf8).base64EncodedString(), "secret": outcome.state.currentRole?.rawValue,
+                "qrCodeUrl": Data(uri.utf8).base64EncodedString(),
+                // Which secret was shown, as the journal's `QRCodeRevealed` names it (not "secret",
+                // which in the API's answers is the Base32 secret itself).
+                "target": outcome.state.currentRole?.rawValue,
                 "output": output,
             ])
         } else if output == nil {

@@ -120,7 +120,14 @@ public struct CLIFailure: Error {
     }
 
     static func input(_ error: InputError) -> CLIFailure {
-        CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
+        var failure = CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
+        // A command id's refusal is about what the caller sent before, not the text it typed now:
+        // its line ends with the code a script tells them apart by, as a domain refusal's does.
+        switch error {
+        case .commandIdReused, .commandIdArgumentsDiffer, .commandIdSpent: failure.showsCode = true
+        default: break
+        }
+        return failure
     }
 
     static func store(_ error: StoreError) -> CLIFailure {

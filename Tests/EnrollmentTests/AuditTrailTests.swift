@@ -256,12 +256,13 @@ struct AuditTrailTests {
         // The last row's position and hash, read by sqlite3, not by enroll.
         let last = try SQLite3.query(workspace.database, "SELECT position || ':' || lower(hex(hash)) FROM events ORDER BY position DESC LIMIT 1")
         #expect(last.hasPrefix("6:") && last.count == 66, "\(last)")
-        #expect(exported.stdout.contains("Exported 6 events to \(file). Anchor: \(last) "), "\(exported.stdout)")
+        // The anchor is a line of its own, `Anchor: POSITION:HASH` and nothing else, to copy as it is.
+        #expect(exported.stdout.hasPrefix("Exported 6 events to \(file); ") && exported.stdout.hasSuffix("\nAnchor: \(last)\n"), "\(exported.stdout)")
         let json = try workspace.enrollJSON(["export", "--output", workspace.path("again.jsonl")]).1
         #expect(json["anchor"] as? String == last && json["exported"] as? Int == 6, "\(json)")
         // Exported to stdout, the summary goes to stderr and the data stays clean.
         let piped = try workspace.enroll(["export"])
-        #expect(piped.stderr.contains("exported 6 events. Anchor: \(last) "), "\(piped.stderr)")
+        #expect(piped.stderr.contains("exported 6 events; ") && piped.stderr.hasSuffix("\nAnchor: \(last)\n"), "\(piped.stderr)")
         #expect(piped.stdout == (try String(contentsOfFile: file, encoding: .utf8)))
 
         let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
@@ -280,7 +281,7 @@ struct AuditTrailTests {
         let unchecked = try workspace.enroll(["import", cut, "--db", target])
         #expect(unchecked.status == 0, "\(unchecked.stderr)")
         let fifth = try SQLite3.query(workspace.database, "SELECT position || ':' || lower(hex(hash)) FROM events WHERE position = 5")
-        #expect(unchecked.stdout.contains("Anchor: \(fifth) (compare it with the anchor `enroll export` printed for the file)"), "\(unchecked.stdout)")
+        #expect(unchecked.stdout.hasSuffix("Compare the anchor below with the one `enroll export` printed for the file.\nAnchor: \(fifth)\n"), "\(unchecked.stdout)")
 
         // Another journal's hash at a position the file reaches: refused the same way.
         let other = "3:" + String(repeating: "ab", count: 32)
@@ -295,7 +296,7 @@ struct AuditTrailTests {
         #expect(whole.status == 0, "\(whole.stderr)")
         #expect(report["imported"] as? Int == 6 && report["anchor"] as? String == last && report["matchesAnchor"] as? String == last, "\(report)")
         let text = try workspace.enroll(["import", file, "--db", workspace.path("text.sqlite"), "--anchor", fifth])
-        #expect(text.status == 0 && text.stdout.contains("It holds the anchor \(fifth).") && text.stdout.contains("Anchor: \(last)"), "\(text.stdout)\(text.stderr)")
+        #expect(text.status == 0 && text.stdout.contains("It holds the anchor \(fifth).") && text.stdout.hasSuffix("\nAnchor: \(last)\n"), "\(text.stdout)\(text.stderr)")
     }
 
     @Test("in an imported copy, whose secrets read as forgotten, a reveal is refused (secret_unavailable) and nothing is recorded: no reveal of a QR code nobody saw")

@@ -88,6 +88,9 @@ struct RevealFormTests {
         // --json carries the otpauth URI in any format (no QR code drawn on stdout): text too.
         let json = try workspace.enroll(["reveal", "alice", "--format", "svg", "--json", "--output", workspace.path("qr.svg")], environment: now)
         #expect(json.status == 0 && json.stdout.contains("otpauth://"), "\(json.stderr)")
+        // Which secret was shown is `target`, as in the journal: `secret` would read as the secret itself, as in the API.
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["target"] as? String == "pending" && object?["secret"] == nil, "\(json.stdout)")
         #expect(try Self.revealData(workspace.database).last == #"{"shownAs":"text","target":"pending"}"#)
         let reveals = try Self.historyLines(workspace, "alice").filter { $0.contains("QRCodeRevealed") }
         #expect(reveals.count == 4)

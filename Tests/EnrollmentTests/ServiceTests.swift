@@ -139,6 +139,8 @@ struct ServiceTests {
             let result = try workspace.enroll(other + ["--command-id", "X"], environment: now)
             #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
             #expect(result.stderr.contains("command id 'X' was already used for `enroll request` (RequestEnrollment) of 'bob'"), "\(other): \(result.stderr)")
+            // The text line ends with the code, as a domain refusal's does.
+            #expect(result.stderr.hasSuffix(" (command_id_reused)\n"), "\(other): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1)
             #expect(result.stdout.isEmpty, "no outcome is printed: \(result.stdout)")
         }
@@ -166,6 +168,7 @@ struct ServiceTests {
             let result = try workspace.enroll(other, environment: now)
             #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
             #expect(result.stderr.contains("was already used for \(other[0] == "confirm" ? "`enroll confirm` (ConfirmCode)" : "`enroll request` (RequestEnrollment)") with other arguments; a retry must repeat them exactly"), "\(other): \(result.stderr)")
+            #expect(result.stderr.hasSuffix(" (command_id_arguments_differ)\n"), "\(other): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1 && result.stdout.isEmpty, "\(result.stdout) \(result.stderr)")
         }
         #expect(workspace.databaseBytes() == before, "nothing written")
