@@ -13,6 +13,9 @@ struct HistoryPrinter {
     let showUser: Bool
     let output = OutputBuffer()
     private(set) var count = 0
+    /// Entries whose row does not chain (``HistoryEntry/chained``), and the first one's position.
+    private(set) var unchained = 0
+    private(set) var firstUnchained: Int64?
     /// Entries held back until the column widths are known.
     private var held: [HistoryEntry] = []
     private var widths: (user: Int, actor: Int)?
@@ -29,6 +32,10 @@ struct HistoryPrinter {
 
     mutating func print(_ entry: HistoryEntry) throws {
         count += 1
+        if !entry.chained {
+            unchained += 1
+            if firstUnchained == nil { firstUnchained = entry.position }
+        }
         if json {
             try output.line(entry.jsonObject.canonicalString)
             return
@@ -67,12 +74,30 @@ struct HistoryPrinter {
         var columns = [pad(Timestamps.iso8601(entry.time), 20)]
         // A user id or actor with spaces in it is quoted: it must not read as more columns.
         if showUser { columns.append(pad(TextField.quoted(entry.user), widths.user)) }
-        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9), TextField.escaped(entry.details)]
+        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9),
+                    (entry.chained ? "" : Self.unchainedMark) + TextField.escaped(entry.details)]
         try output.line(columns.joined(separator: " "))
     }
 
     private func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    /// Before the details of an entry whose row does not chain.
+    static let unchainedMark = "[HASH CHAIN BROKEN HERE] "
+
+    /// After the listing: rows that do not chain fail the command (exit 1), once every entry has
+    /// been shown, marked, so that the reader sees them and a script cannot miss them.
+    func checkChain() throws(CLIFailure) {
+        guard let firstUnchained else { return }
+        let rows = unchained == 1 ? "1 of the events shown does" : "\(unchained) of the events shown do"
+        var failure = CLIFailure(
+            code: "chain_broken",
+            message: "\(rows) not match the journal's hash chain (the first at position \(firstUnchained)): it, or a row before it, was changed outside enroll; run `enroll verify` to see where and how, and restore the journal from a backup or an export",
+            exitCode: CLIExit.refused)
+        // Exit 1, as a refusal: its line ends with the code, as theirs do.
+        failure.showsCode = true
+        throw failure
     }
 }
 
@@ -106,6 +131,7 @@ struct HistoryCommand: ParsableCommand {
         if printer.count == 0 && !global.json {
             Terminal.line("No events recorded for \(user).")
         }
+        do { try printer.checkChain() } catch { throw global.failure(error) }
     }
 }
 
@@ -184,6 +210,7 @@ struct AuditCommand: ParsableCommand {
         if printer.count == 0 && !global.json {
             Terminal.line("No events match.")
         }
+        do { try printer.checkChain() } catch { throw global.failure(error) }
     }
 }
 

@@ -30,6 +30,27 @@ struct AuditTrailTests {
         }
     }
 
+    @Test("history and audit columns are as wide as the longest id shown (at least 16), so the quick start's 17-character user keeps the table aligned")
+    func columnsFitLongIds() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764421576"]
+        #expect(try workspace.enroll(["request", "alice@example.com"], environment: now).status == 0)
+        #expect(try workspace.enroll(["reveal", "alice@example.com", "--format", "uri", "--actor", "the-helpdesk-of-acme"], environment: now).status == 0)
+        #expect(try workspace.enroll(["request", "bob"], environment: now).status == 0)
+        for arguments in [["history", "alice@example.com"], ["audit"]] {
+            let result = try workspace.enroll(arguments)
+            let lines = result.stdout.split(separator: "\n").map { Array($0) }
+            #expect(result.status == 0 && lines.count == (arguments[0] == "audit" ? 4 : 3), "\(result.stdout)")
+            // Every column starts where its header does, after a space.
+            for header in ["USER", "EVENT", "ACTOR", "OUTCOME", "DETAILS"] where arguments[0] == "audit" || header != "USER" {
+                let offset = try #require(String(lines[0]).range(of: header)).lowerBound.utf16Offset(in: String(lines[0]))
+                for line in lines.dropFirst() {
+                    #expect(line.count > offset && line[offset - 1] == " " && line[offset] != " ", "\(header) misaligned in `enroll \(arguments[0])`: \(String(line))")
+                }
+            }
+        }
+    }
+
     @Test("history shows a user's timeline with time, event, actor, outcome and details, and never the secret or a code")
     func historyTimeline() throws {
         let workspace = try Workspace()

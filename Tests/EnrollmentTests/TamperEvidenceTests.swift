@@ -58,6 +58,42 @@ struct TamperEvidenceTests {
         }
     }
 
+    @Test("history and audit check every row they show against the chain: an actor edited by hand is marked, the command exits 1 with chain_broken once all is shown, and verify names the same position")
+    func historyMarksUnchainedRows() throws {
+        let workspace = try journal()
+        // alice holds positions 1-3, bob 4-6, carol 7-9: bob's second event now says an administrator did it.
+        try sqlite(workspace, #"UPDATE events SET metadata = replace(metadata, '"actor":"bob"', '"actor":"admin"') WHERE position = 5"#)
+        try expectBreak(workspace, position: 5, tampering: "modified", verified: 3)
+
+        let history = try workspace.enroll(["history", "bob"])
+        #expect(history.status == 1, "\(history.stdout)")
+        let rows = history.stdout.split(separator: "\n").dropFirst()
+        #expect(rows.count == 3, "every event is still shown: \(history.stdout)")
+        let marked = rows.filter { $0.contains("[HASH CHAIN BROKEN HERE]") }
+        #expect(marked.count == 1 && marked.first?.contains(" admin ") == true && marked.first == rows.dropFirst().first, "\(history.stdout)")
+        #expect(history.stderr.hasPrefix("enroll: error: 1 of the events shown does not match the journal's hash chain (the first at position 5)"), "\(history.stderr)")
+        #expect(history.stderr.hasSuffix("(chain_broken)\n") && history.stderr.split(separator: "\n").count == 1, "\(history.stderr)")
+
+        // --json: the flag on that entry alone, then the error object.
+        let json = try workspace.enroll(["history", "bob", "--json"])
+        let objects = try json.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+        #expect(json.status == 1 && objects.count == 4, "\(json.stdout)")
+        #expect(objects.prefix(3).map { $0["chainBroken"] as? Bool } == [nil, true, nil], "\(json.stdout)")
+        #expect(objects.last?["error"] as? String == "chain_broken", "\(json.stdout)")
+
+        // The audit of everyone marks the same row; another user's history is untouched.
+        let audit = try workspace.enroll(["audit"])
+        #expect(audit.status == 1 && audit.stdout.split(separator: "\n").filter { $0.contains("[HASH CHAIN BROKEN HERE]") }.count == 1, "\(audit.stdout)")
+        let alice = try workspace.enroll(["history", "alice"])
+        #expect(alice.status == 0 && !alice.stdout.contains("HASH CHAIN") && alice.stderr.isEmpty, "\(alice.stdout)\(alice.stderr)")
+
+        // A deleted row: the row after the gap no longer chains.
+        try sqlite(workspace, "DELETE FROM events WHERE position = 8")
+        let carol = try workspace.enroll(["history", "carol", "--json"])
+        let carolObjects = try carol.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+        #expect(carol.status == 1 && carolObjects.prefix(2).map { $0["chainBroken"] as? Bool } == [nil, true], "\(carol.stdout)")
+    }
+
     @Test("an anchor kept outside the database stays valid as the journal grows, and catches what the chain alone cannot")
     func anchorCatchesRewrites() throws {
         let workspace = try journal()

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Which events an audit reads. Every field narrows; the default reads the whole journal.
@@ -101,7 +102,8 @@ public struct AuditTrail: Sendable {
                 while let row = try rows.next() {
                     let recorded = try RecordedEvent(row: row)
                     let forgotten: Bool = row["secret_forgotten"] ?? false
-                    let entry = try Self.entry(for: recorded, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
+                    var entry = try Self.entry(for: recorded, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
+                    entry.chained = Self.chains(recorded, previousHash: row["previous_hash"])
                     do { try body(entry) } catch { throw BodyFailure(error: error) }
                 }
             }
@@ -129,8 +131,20 @@ public struct AuditTrail: Sendable {
              FROM events p WHERE p.stream_id = e.stream_id AND p.stream_version < e.stream_version
                 AND p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'ReplacementCancelled', 'AuthenticatorRemoved')
              ORDER BY p.stream_version DESC LIMIT 1)
-        END AS replaced_pending_at
+        END AS replaced_pending_at,
+        (SELECT CAST(b.hash AS BLOB) FROM events b WHERE b.position = e.position - 1) AS previous_hash
         """
+
+    /// Whether a row's stored hash is the hash of its own columns chained from the stored hash
+    /// of the row before it (the genesis hash for position 1), as `enroll verify` checks every
+    /// row: a row edited outside enroll, or one after an edited or deleted row, does not chain.
+    /// (Rows rewritten with every hash after them recomputed do chain: an anchor kept outside
+    /// the database catches those, ``ChainAnchor``.)
+    static func chains(_ row: RecordedEvent, previousHash: Data?) -> Bool {
+        let previous = row.position == 1 ? HashChain.genesis : previousHash.map(Array.init)
+        guard let previous else { return false }
+        return HashChain.hash(of: row, previous: previous) == row.hash
+    }
 
     /// For the reveal that records a repeated command showing its secret again (its id is
     /// `repeat-of:ID#…`, ``EnrollmentService/repeatCommandId(of:)``): which command was repeated.

@@ -47,6 +47,10 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var details: String
     /// The event's fields (current schema), secrets replaced by their status.
     public var fields: [String: JSONValue]
+    /// Whether the row's stored hash follows from its contents and the row before it
+    /// (``AuditTrail`` checks every row it reads). `false`: this row, or the one before it, was
+    /// changed outside enroll, or rows before it were deleted; `enroll verify` says which.
+    public var chained = true
 
     public init(
         position: Int64, user: String, streamVersion: Int64, time: UnixTime, type: String, actor: String,
@@ -64,9 +68,26 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         self.fields = fields
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case position, user, streamVersion, time, type, actor, commandId, outcome, details, fields, chained
+    }
+
+    /// Decodes an entry; one encoded before `chained` existed reads as chained.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            position: try container.decode(Int64.self, forKey: .position), user: try container.decode(String.self, forKey: .user),
+            streamVersion: try container.decode(Int64.self, forKey: .streamVersion), time: try container.decode(UnixTime.self, forKey: .time),
+            type: try container.decode(String.self, forKey: .type), actor: try container.decode(String.self, forKey: .actor),
+            commandId: try container.decode(String.self, forKey: .commandId), outcome: try container.decode(HistoryOutcome.self, forKey: .outcome),
+            details: try container.decode(String.self, forKey: .details), fields: try container.decode([String: JSONValue].self, forKey: .fields))
+        chained = try container.decodeIfPresent(Bool.self, forKey: .chained) ?? true
+    }
+
     /// The entry as one JSON object (one line of `--json` output): position, stream version,
     /// type, recorded-at (ISO 8601 and Unix seconds), actor, command id, outcome, details and
-    /// the event's fields under `event`.
+    /// the event's fields under `event`; `chainBroken: true` for a row that does not chain
+    /// (``chained``), absent otherwise.
     public var jsonObject: JSONValue {
         .object([
             "position": .int(position),
@@ -80,6 +101,6 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
             "outcome": .string(outcome.rawValue),
             "details": .string(details),
             "event": .object(fields),
-        ])
+        ].merging(chained ? [:] : ["chainBroken": .bool(true)]) { first, _ in first })
     }
 }
