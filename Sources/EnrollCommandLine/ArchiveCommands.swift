@@ -5,10 +5,13 @@ import Foundation
 extension CLIFailure {
     static func archive(_ error: ArchiveError) -> CLIFailure {
         switch error {
-        case .fileUnreadable, .unplaceable: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
+        case .fileUnreadable, .unplaceable: return CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
         // As `verify --anchor`: a well-formed file that is not the journal the anchor vouches for.
-        case .anchorMismatch: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.refused)
-        default: CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
+        case .anchorMismatch:
+            var failure = CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.refused)
+            failure.showsCode = true
+            return failure
+        default: return CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
         }
     }
 }
@@ -282,7 +285,8 @@ struct VerifyCommand: ParsableCommand {
                 Terminal.line("Keep the anchor below outside the database: `enroll verify --anchor POSITION:HASH` checks the journal against it.")
                 Terminal.line("Anchor: \(anchor)")
             } else {
-                Terminal.line("Anchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)")
+                // No `Anchor:` line: a script copying it would keep this sentence as an anchor.
+                Terminal.line("No anchor yet: the journal is empty, so there is nothing to anchor; verify again once it holds events.")
             }
             if let reversals {
                 Terminal.line(

@@ -86,14 +86,20 @@ struct HistoryPrinter {
     /// Before the details of an entry whose row does not chain.
     static let unchainedMark = "[HASH CHAIN BROKEN HERE] "
 
-    /// After the listing: rows that do not chain fail the command (exit 1), once every entry has
-    /// been shown, marked, so that the reader sees them and a script cannot miss them.
-    func checkChain() throws(CLIFailure) {
-        guard let firstUnchained else { return }
-        let rows = unchained == 1 ? "1 of the events shown does" : "\(unchained) of the events shown do"
+    /// After the listing: rows that do not chain, or rows deleted from the end (`deletedEnd`,
+    /// ``AuditTrail/deletedEnd(of:)``), fail the command (exit 1), once every entry has been
+    /// shown, marked, so that the reader sees them and a script cannot miss them.
+    func checkChain(deletedEnd: String?) throws(CLIFailure) {
+        var problems: [String] = []
+        if let firstUnchained {
+            let rows = unchained == 1 ? "1 of the events shown does" : "\(unchained) of the events shown do"
+            problems.append("\(rows) not match the journal's hash chain (the first at position \(firstUnchained)): it, or a row before it, was changed or deleted outside enroll")
+        }
+        if let deletedEnd { problems.append(deletedEnd) }
+        guard !problems.isEmpty else { return }
         var failure = CLIFailure(
             code: "chain_broken",
-            message: "\(rows) not match the journal's hash chain (the first at position \(firstUnchained)): it, or a row before it, was changed outside enroll; run `enroll verify` to see where and how, and restore the journal from a backup or an export",
+            message: problems.joined(separator: "; ") + "; run `enroll verify` to see where and how, and restore the journal from a backup or an export",
             exitCode: CLIExit.refused)
         // Exit 1, as a refusal: its line ends with the code, as theirs do.
         failure.showsCode = true
@@ -131,7 +137,8 @@ struct HistoryCommand: ParsableCommand {
         if printer.count == 0 && !global.json {
             Terminal.line("No events recorded for \(user).")
         }
-        do { try printer.checkChain() } catch { throw global.failure(error) }
+        let deletedEnd = try global.reporting { try trail.deletedEnd(of: user) }
+        do { try printer.checkChain(deletedEnd: deletedEnd) } catch { throw global.failure(error) }
     }
 }
 
@@ -210,7 +217,8 @@ struct AuditCommand: ParsableCommand {
         if printer.count == 0 && !global.json {
             Terminal.line("No events match.")
         }
-        do { try printer.checkChain() } catch { throw global.failure(error) }
+        let deletedEnd = try global.reporting { try trail.deletedEnd(of: filter.user) }
+        do { try printer.checkChain(deletedEnd: deletedEnd) } catch { throw global.failure(error) }
     }
 }
 
@@ -317,12 +325,14 @@ struct ActivityCommand: ParsableCommand {
             var columns = ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"]
             if unrecordedColumn { columns.append("UNRECORDED*") }
             // As wide as the longest issuer (up to 64 characters) and a space.
-            let issuerWidth = min(max(20, (rows.map { TextField.escaped($0.issuer).count }.max() ?? 0) + 1), 65)
+            // Quoted when it holds a space (as ids are), so that an issuer cannot pass for another
+            // issuer's row followed by counts.
+            let issuerWidth = min(max(20, (rows.map { TextField.quoted($0.issuer).count }.max() ?? 0) + 1), 65)
             try output.line(pad("DAY", 12) + pad("ISSUER", issuerWidth) + columns.map { pad($0, 12) }.joined())
             for row in rows {
                 var counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]
                 if unrecordedColumn { counts.append(row.unrecordedExpiries) }
-                try output.line(pad(row.day, 12) + pad(TextField.escaped(row.issuer), issuerWidth) + counts.map { pad(String($0), 12) }.joined())
+                try output.line(pad(row.day, 12) + pad(TextField.quoted(row.issuer), issuerWidth) + counts.map { pad(String($0), 12) }.joined())
             }
             if unrecordedColumn {
                 try output.line(

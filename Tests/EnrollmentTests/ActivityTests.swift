@@ -120,6 +120,17 @@ struct ActivityTests {
         #expect(acme.stdout.contains("\"failedCodes\":1") && acme.stdout.contains("\"requested\":1"))
         let bad = try workspace.enroll(["activity", "--since", "someday"])
         #expect(bad.status == 2 && bad.stderr.split(separator: "\n").count == 1)
+
+        // An issuer with spaces is quoted, as user ids are: it cannot pass for another issuer
+        // followed by counts, and the columns after it stay under their headers.
+        let lookalike = "ACME        9           9"
+        _ = try workspace.enroll(["request", "carol", "--issuer", lookalike], environment: ["ENROLL_NOW": "1764508020"])
+        let quoted = try workspace.enroll(["activity", "--since", "2025-11-30"]).stdout.split(separator: "\n").map(String.init)
+        #expect(quoted.contains { $0.hasPrefix("2025-11-30  \"\(lookalike)\" ") }, "\(quoted)")
+        let column = try #require(quoted.first?.range(of: "REQUESTED")).lowerBound.utf16Offset(in: quoted[0])
+        for line in quoted.dropFirst() where line.hasPrefix("2025") {
+            #expect(Array(line)[column - 1] == " " && Array(line)[column] == "1", "\(quoted)")
+        }
     }
 
     @Test("an expiry no command has recorded yet is counted on the day it expired, per issuer, within --since/--until, in text and JSON; once recorded it counts as abandoned on the recording day")

@@ -87,6 +87,26 @@ struct TamperEvidenceTests {
         let alice = try workspace.enroll(["history", "alice"])
         #expect(alice.status == 0 && !alice.stdout.contains("HASH CHAIN") && alice.stderr.isEmpty, "\(alice.stdout)\(alice.stderr)")
 
+        // One of alice's own events deleted, her next event being the journal's last row (which
+        // still chains to carol's before it): the gap in her stream marks it.
+        let ownDatabase = workspace.path("own.sqlite")
+        try copyDatabase(workspace, to: ownDatabase)
+        _ = try SQLite3.query(ownDatabase, "UPDATE events SET metadata = replace(metadata, '\"actor\":\"admin\"', '\"actor\":\"bob\"') WHERE position = 5")
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "uri", "--db", ownDatabase], environment: ["ENROLL_NOW": "1764421700"]).status == 0)
+        _ = try SQLite3.query(ownDatabase, "DELETE FROM events WHERE position = 3")
+        let own = try workspace.enroll(["history", "alice", "--db", ownDatabase, "--json"])
+        let ownObjects = try own.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+        #expect(own.status == 1 && ownObjects.prefix(3).map { $0["chainBroken"] as? Bool } == [nil, nil, true], "\(own.stdout)")
+        #expect(ownObjects.prefix(3).map { $0["streamVersion"] as? Int } == [1, 2, 4], "\(own.stdout)")
+
+        // Rows deleted from the end leave every row before them chained: the projections'
+        // checkpoints tell, as verify finds.
+        try copyDatabase(workspace, to: workspace.path("tail.sqlite"))
+        _ = try SQLite3.query(workspace.path("tail.sqlite"), "DELETE FROM events WHERE position >= 8")
+        let tail = try workspace.enroll(["audit", "--db", workspace.path("tail.sqlite"), "--user", "alice"])
+        #expect(tail.status == 1 && !tail.stdout.contains("HASH CHAIN"), "\(tail.stdout)")
+        #expect(tail.stderr.contains("the journal ends at position 7 but the authenticators projection had applied events up to 9: rows 8…9 were deleted") && tail.stderr.hasSuffix("(chain_broken)\n"), "\(tail.stderr)")
+
         // A deleted row: the row after the gap no longer chains.
         try sqlite(workspace, "DELETE FROM events WHERE position = 8")
         let carol = try workspace.enroll(["history", "carol", "--json"])
@@ -372,7 +392,7 @@ struct TamperEvidenceTests {
         try sqlite(workspace, "DELETE FROM events; UPDATE projection_checkpoints SET position = 0; DELETE FROM commands; DELETE FROM data_keys; DELETE FROM authenticators; DELETE FROM enrollment_activity")
         let result = try workspace.enroll(["verify"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == "Verified 0 events: the hash chain is intact.\nThe projections agree with the journal (authenticators, enrollment_activity folded again and compared row by row).\nAnchor: none yet (the journal is empty, so there is nothing to anchor; verify again once it holds events)\n", "\(result.stdout)")
+        #expect(result.stdout == "Verified 0 events: the hash chain is intact.\nThe projections agree with the journal (authenticators, enrollment_activity folded again and compared row by row).\nNo anchor yet: the journal is empty, so there is nothing to anchor; verify again once it holds events.\n", "\(result.stdout)")
         let (jsonResult, json) = try workspace.enrollJSON(["verify"])
         #expect(jsonResult.status == 0 && json["intact"] as? Bool == true && json["verified"] as? Int == 0, "\(jsonResult.stdout)")
         #expect(json["anchor"] == nil, "\(jsonResult.stdout)")

@@ -103,7 +103,9 @@ public struct AuditTrail: Sendable {
                     let recorded = try RecordedEvent(row: row)
                     let forgotten: Bool = row["secret_forgotten"] ?? false
                     var entry = try Self.entry(for: recorded, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
-                    entry.chained = Self.chains(recorded, previousHash: row["previous_hash"])
+                    // A row deleted from the user's own stream shows at their next row, not only at
+                    // the next row of the journal (which may be someone else's).
+                    entry.chained = Self.chains(recorded, previousHash: row["previous_hash"]) && (row["follows_its_stream"] ?? false)
                     do { try body(entry) } catch { throw BodyFailure(error: error) }
                 }
             }
@@ -132,8 +134,35 @@ public struct AuditTrail: Sendable {
                 AND p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'ReplacementCancelled', 'AuthenticatorRemoved')
              ORDER BY p.stream_version DESC LIMIT 1)
         END AS replaced_pending_at,
-        (SELECT CAST(b.hash AS BLOB) FROM events b WHERE b.position = e.position - 1) AS previous_hash
+        (SELECT CAST(b.hash AS BLOB) FROM events b WHERE b.position = e.position - 1) AS previous_hash,
+        e.stream_version = 1 OR EXISTS (SELECT 1 FROM events v WHERE v.stream_id = e.stream_id AND v.stream_version = e.stream_version - 1)
+            AS follows_its_stream
         """
+
+    /// Rows deleted from the end of the journal, or of `user`'s stream, leave every row before
+    /// them chained: the records written with them tell (as `verify` finds). Returns what they
+    /// say, or `nil`: the checkpoint of a projection that applied events past the journal's
+    /// end, or `user`'s authenticators row at a stream version past their last event.
+    public func deletedEnd(of user: String? = nil) throws(StoreError) -> String? {
+        do {
+            return try reader.read { db -> String? in
+                let head = try EventJournal.head(in: db)
+                // Tables that cannot be read (dropped, or of another shape) tell nothing here: the
+                // commands that need them say so.
+                if let ahead = try? Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) {
+                    let name: String = ahead["name"], position: Int64 = ahead["position"]
+                    return "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"
+                }
+                guard let user else { return nil }
+                let last = try Int64.fetchOne(db, sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?", arguments: [user]) ?? 0
+                guard let shown = try? Int64.fetchOne(db, sql: "SELECT stream_version FROM authenticators WHERE user_id = ?", arguments: [user]),
+                      shown > last else { return nil }
+                return "the stream of \(TextField.quoted(user)) ends at version \(last) but the authenticators projection has it at version \(shown): its last events were deleted"
+            }
+        } catch {
+            throw StoreError(error, path: path)
+        }
+    }
 
     /// Whether a row's stored hash is the hash of its own columns chained from the stored hash
     /// of the row before it (the genesis hash for position 1), as `enroll verify` checks every

@@ -47,9 +47,10 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var details: String
     /// The event's fields (current schema), secrets replaced by their status.
     public var fields: [String: JSONValue]
-    /// Whether the row's stored hash follows from its contents and the row before it
-    /// (``AuditTrail`` checks every row it reads). `false`: this row, or the one before it, was
-    /// changed outside enroll, or rows before it were deleted; `enroll verify` says which.
+    /// Whether the row's stored hash follows from its contents and the row before it, and the
+    /// user's event before it is there (``AuditTrail`` checks every row it reads). `false`:
+    /// this row, or the one before it, was changed outside enroll, or rows before it (in the
+    /// journal, or in the user's stream) were deleted; `enroll verify` says which.
     public var chained = true
 
     public init(
