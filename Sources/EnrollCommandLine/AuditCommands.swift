@@ -58,7 +58,7 @@ struct HistoryPrinter {
     /// Fixes the widths from the entries held back, then prints the header and them.
     private mutating func settle() throws {
         func width(_ ids: [String]) -> Int {
-            min(max(Self.minimumIdWidth, ids.map(\.count).max() ?? 0), Self.maximumIdWidth)
+            min(max(Self.minimumIdWidth, ids.map(TextField.displayWidth).max() ?? 0), Self.maximumIdWidth)
         }
         let widths = (user: width(held.map { TextField.quoted($0.user) }), actor: width(held.map { TextField.quoted($0.actor) }))
         self.widths = widths
@@ -79,8 +79,10 @@ struct HistoryPrinter {
         try output.line(columns.joined(separator: " "))
     }
 
+    /// In terminal columns (``TextField/displayWidth(_:)``): ids in any script line up.
     private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        let shown = TextField.displayWidth(text)
+        return shown >= width ? text : text + String(repeating: " ", count: width - shown)
     }
 
     /// Before the details of an entry whose row does not chain.
@@ -320,14 +322,17 @@ struct ActivityCommand: ParsableCommand {
             try output.line(issuer.map { "No enrollment activity recorded for the issuer '\($0.prefix(80))' in that range (issuers match exactly, case included)." }
                 ?? "No enrollment activity recorded in that range.")
         } else {
-            func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+            func pad(_ text: String, _ width: Int) -> String {
+                let shown = TextField.displayWidth(text)
+                return shown >= width ? text + " " : text + String(repeating: " ", count: width - shown)
+            }
             let unrecordedColumn = rows.contains { $0.unrecordedExpiries > 0 }
             var columns = ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"]
             if unrecordedColumn { columns.append("UNRECORDED*") }
             // As wide as the longest issuer (up to 64 characters) and a space.
             // Quoted when it holds a space (as ids are), so that an issuer cannot pass for another
             // issuer's row followed by counts.
-            let issuerWidth = min(max(20, (rows.map { TextField.quoted($0.issuer).count }.max() ?? 0) + 1), 65)
+            let issuerWidth = min(max(20, (rows.map { TextField.displayWidth(TextField.quoted($0.issuer)) }.max() ?? 0) + 1), 65)
             try output.line(pad("DAY", 12) + pad("ISSUER", issuerWidth) + columns.map { pad($0, 12) }.joined())
             for row in rows {
                 var counts = [row.requested, row.regenerated, row.confirmed, row.abandoned, row.failedCodes, row.locks, row.removed]

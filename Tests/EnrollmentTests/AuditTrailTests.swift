@@ -30,6 +30,34 @@ struct AuditTrailTests {
         }
     }
 
+    @Test("wide characters count as two terminal columns: a Japanese actor's row lines up with the header")
+    func columnsFitWideCharacters() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764421576"]
+        let actor = "山田太郎-経理部-東京本社-営業"  // 16 characters, 29 terminal columns
+        #expect(try workspace.enroll(["request", "alice"], environment: now).status == 0)
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "uri", "--actor", actor], environment: now).status == 0)
+        let result = try workspace.enroll(["audit"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0 && lines.count == 3, "\(result.stdout)")
+        // The terminal column each character starts at, counting CJK ideographs and kana as two.
+        func columns(_ line: String) -> [(column: Int, character: Character)] {
+            var column = 0
+            return line.map { character in
+                defer { column += character.unicodeScalars.first.map { (0x3000...0x9FFF).contains($0.value) } == true ? 2 : 1 }
+                return (column, character)
+            }
+        }
+        for header in ["EVENT", "ACTOR", "OUTCOME", "DETAILS"] {
+            let offset = try #require(lines[0].range(of: header)).lowerBound.utf16Offset(in: lines[0])
+            for line in lines.dropFirst() {
+                let cells = columns(line)
+                let at = cells.firstIndex { $0.column == offset }
+                #expect(at != nil && at! > 0 && cells[at! - 1].character == " " && cells[at!].character != " ", "\(header) misaligned: \(line)")
+            }
+        }
+    }
+
     @Test("history and audit columns are as wide as the longest id shown (at least 16), so the quick start's 17-character user keeps the table aligned")
     func columnsFitLongIds() throws {
         let workspace = try Workspace()

@@ -51,6 +51,27 @@ public enum TextField {
 
     /// `text` as one word of a shell command line to copy: as it is when it holds nothing a
     /// shell reads specially, else in single quotes.
+    /// How many terminal columns `text` takes: one per character, two for the East Asian wide
+    /// and fullwidth ones (CJK ideographs, kana, Hangul syllables, fullwidth forms, most emoji),
+    /// so that tables of ids line up whatever script the ids are in.
+    public static func displayWidth(_ text: String) -> Int {
+        text.reduce(0) { width, character in
+            width + (character.unicodeScalars.first.map(isWide) == true ? 2 : 1)
+        }
+    }
+
+    /// The wide ranges of Unicode's East Asian Width property (UAX #11: W and F), in short.
+    private static func isWide(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
+             0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
+             0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+            return true
+        default:
+            return false
+        }
+    }
+
     public static func shellWord(_ text: String) -> String {
         let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
         return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
