@@ -80,10 +80,7 @@ struct HistoryPrinter {
     }
 
     /// In terminal columns (``TextField/displayWidth(_:)``): ids in any script line up.
-    private func pad(_ text: String, _ width: Int) -> String {
-        let shown = TextField.displayWidth(text)
-        return shown >= width ? text : text + String(repeating: " ", count: width - shown)
-    }
+    private func pad(_ text: String, _ width: Int) -> String { TextField.padded(text, to: width) }
 
     /// Before the details of an entry whose row does not chain.
     static let unchainedMark = "[HASH CHAIN BROKEN HERE] "
@@ -322,10 +319,8 @@ struct ActivityCommand: ParsableCommand {
             try output.line(issuer.map { "No enrollment activity recorded for the issuer '\($0.prefix(80))' in that range (issuers match exactly, case included)." }
                 ?? "No enrollment activity recorded in that range.")
         } else {
-            func pad(_ text: String, _ width: Int) -> String {
-                let shown = TextField.displayWidth(text)
-                return shown >= width ? text + " " : text + String(repeating: " ", count: width - shown)
-            }
+            // Each cell ends with a space, even one that fills its column.
+            func pad(_ text: String, _ width: Int) -> String { TextField.padded(text, to: width - 1) + " " }
             let unrecordedColumn = rows.contains { $0.unrecordedExpiries > 0 }
             var columns = ["REQUESTED", "REGENERATED", "CONFIRMED", "ABANDONED", "FAILED", "LOCKS", "REMOVED"]
             if unrecordedColumn { columns.append("UNRECORDED*") }

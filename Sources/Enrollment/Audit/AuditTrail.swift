@@ -149,10 +149,7 @@ public struct AuditTrail: Sendable {
                 let head = try EventJournal.head(in: db)
                 // Tables that cannot be read (dropped, or of another shape) tell nothing here: the
                 // commands that need them say so.
-                if let ahead = try? Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) {
-                    let name: String = ahead["name"], position: Int64 = ahead["position"]
-                    return "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"
-                }
+                if let deleted = try? HashChain.deletedEnd(head: head, in: db) { return deleted }
                 guard let user else { return nil }
                 let last = try Int64.fetchOne(db, sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?", arguments: [user]) ?? 0
                 guard let shown = try? Int64.fetchOne(db, sql: "SELECT stream_version FROM authenticators WHERE user_id = ?", arguments: [user]),

@@ -60,6 +60,13 @@ public enum TextField {
         }
     }
 
+    /// `text` followed by spaces up to `width` terminal columns (nothing added when it is as
+    /// wide or wider): a cell of a table.
+    public static func padded(_ text: String, to width: Int) -> String {
+        let shown = displayWidth(text)
+        return shown >= width ? text : text + String(repeating: " ", count: width - shown)
+    }
+
     /// The wide ranges of Unicode's East Asian Width property (UAX #11: W and F), in short.
     private static func isWide(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {

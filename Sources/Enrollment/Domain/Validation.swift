@@ -19,7 +19,7 @@ public enum Validation {
         if text.utf8.count > maxUserBytes { throw error("it is \(text.utf8.count) bytes long") }
         try printable(text, label: "it", error: error)
         // Byte by byte: `contains` with a String argument is Foundation's search, which cost every
-        // command several microseconds (BENCHMARKS.md, step 17).
+        // command several microseconds (BENCHMARKS.md, step 18).
         if text.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) { throw error("it contains a path separator") }
         if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }
         try untrimmed(text, error: error)

@@ -205,15 +205,21 @@ extension HashChain {
             expected += 1
             verified += 1
         }
-        if let ahead = try Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) {
-            let name: String = ahead["name"]
-            let position: Int64 = ahead["position"]
+        if let deleted = try deletedEnd(head: head, in: db) {
             return ChainVerification(verified: verified, head: head, firstBreak: ChainBreak(
-                position: head + 1, tampering: .deleted,
-                detail: "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"),
-                timeReversals: reversals)
+                position: head + 1, tampering: .deleted, detail: deleted), timeReversals: reversals)
         }
         return ChainVerification(verified: verified, head: head, firstBreak: nil, lastHash: previous, timeReversals: reversals)
+    }
+
+    /// Rows deleted from the journal's end leave the chain intact, but a projection's checkpoint
+    /// written with them is past the journal's `head`: what it says, or `nil`.
+    static func deletedEnd(head: Int64, in db: Database) throws -> String? {
+        guard let ahead = try Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) else {
+            return nil
+        }
+        let name: String = ahead["name"], position: Int64 = ahead["position"]
+        return "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"
     }
 
     /// Checks an intact journal against an anchor kept outside it; `nil` when it matches.
