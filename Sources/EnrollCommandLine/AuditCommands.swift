@@ -82,6 +82,24 @@ struct HistoryPrinter {
     /// In terminal columns (``TextField/displayWidth(_:)``): ids in any script line up.
     private func pad(_ text: String, _ width: Int) -> String { TextField.padded(text, to: width) }
 
+    /// What `history` and `audit` do: the entries `filter` selects, streamed; `none` when there
+    /// are none (text only); then the chain check (``checkChain(deletedEnd:)``).
+    static func show(_ filter: AuditFilter, showUser: Bool, global: ReadOptions, none: String) throws {
+        var printer = HistoryPrinter(json: global.json, showUser: showUser)
+        let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
+        do {
+            try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
+        } catch {
+            // The entries before the one that failed are still shown, as when they streamed.
+            try? printer.finish()
+            throw error
+        }
+        try printer.finish()
+        if printer.count == 0 && !global.json { Terminal.line(none) }
+        let deletedEnd = try global.reporting { try trail.deletedEnd(of: filter.user) }
+        do { try printer.checkChain(deletedEnd: deletedEnd) } catch { throw global.failure(error) }
+    }
+
     /// Before the details of an entry whose row does not chain.
     static let unchainedMark = "[HASH CHAIN BROKEN HERE] "
 
@@ -123,21 +141,7 @@ struct HistoryCommand: ParsableCommand {
     var user: String { subject.user }
 
     func run() throws {
-        var printer = HistoryPrinter(json: global.json, showUser: false)
-        let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
-        do {
-            try global.reporting { try trail.forEach(AuditFilter(user: user)) { try printer.print($0) } }
-        } catch {
-            // The entries before the one that failed are still shown, as when they streamed.
-            try? printer.finish()
-            throw error
-        }
-        try printer.finish()
-        if printer.count == 0 && !global.json {
-            Terminal.line("No events recorded for \(user).")
-        }
-        let deletedEnd = try global.reporting { try trail.deletedEnd(of: user) }
-        do { try printer.checkChain(deletedEnd: deletedEnd) } catch { throw global.failure(error) }
+        try HistoryPrinter.show(AuditFilter(user: user), showUser: false, global: global, none: "No events recorded for \(user).")
     }
 }
 
@@ -202,22 +206,7 @@ struct AuditCommand: ParsableCommand {
     }
 
     func run() throws {
-        let filter = try filter()
-        var printer = HistoryPrinter(json: global.json, showUser: true)
-        let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
-        do {
-            try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
-        } catch {
-            // The entries before the one that failed are still shown, as when they streamed.
-            try? printer.finish()
-            throw error
-        }
-        try printer.finish()
-        if printer.count == 0 && !global.json {
-            Terminal.line("No events match.")
-        }
-        let deletedEnd = try global.reporting { try trail.deletedEnd(of: filter.user) }
-        do { try printer.checkChain(deletedEnd: deletedEnd) } catch { throw global.failure(error) }
+        try HistoryPrinter.show(try filter(), showUser: true, global: global, none: "No events match.")
     }
 }
 
