@@ -29,6 +29,8 @@ let package = Package(
         // nothing here speaks TLS, and loading libssl too cost every command ~700 symbol lookups.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        // SQLite's process-wide settings (sqlite3_config is variadic: Swift needs a C wrapper).
+        .systemLibrary(name: "CSQLiteConfig", providers: [.apt(["libsqlite3-dev"])]),
 
         // HMAC, SHA-256, AES-256-GCM and RAND_bytes over OpenSSL 3.
         .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"]),
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "Enrollment",
             dependencies: [
-                "CryptoPrimitives", "OneTimePassword",
+                "CryptoPrimitives", "OneTimePassword", "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The SQLite C API, for the rebuild's journal scan (EventJournal+Scan.swift).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

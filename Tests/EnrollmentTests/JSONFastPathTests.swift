@@ -1,6 +1,7 @@
 import Foundation
 import OneTimePassword
 import Testing
+import TestSupport
 @testable import Enrollment
 
 /// The journal's own JSON parser and coders (the fast path that replaced Foundation's
@@ -327,6 +328,55 @@ struct JSONFastPathTests {
         }
         #expect(disagreements.isEmpty, "\(disagreements)")
         #expect(fastPathAnswers > 1_000, "the mutations should leave many rows decodable")
+    }
+}
+
+@Suite("Sealed secrets' Base64")
+struct Base64Tests {
+    /// What the rebuild's decoder must accept: exactly the strings Foundation decodes and
+    /// encodes back to themselves (strict RFC 4648 §4: the alphabet, padding only at the end,
+    /// the bits padding stands for zero), decoded to Foundation's bytes.
+    static func foundation(_ text: String) -> [UInt8]? {
+        guard let data = Data(base64Encoded: text), data.base64EncodedString() == text else { return nil }
+        return Array(data)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        Array(text.utf8).withUnsafeBytes { Base64.decode($0) }
+    }
+
+    @Test("Every length of bytes encoded by Foundation decodes back to them")
+    func roundTrips() {
+        var generator = SplitMix64(seed: 7)
+        for length in 0...96 {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            let text = Data(bytes).base64EncodedString()
+            #expect(Self.decode(text) == bytes, "\(text)")
+        }
+    }
+
+    @Test("Strings near Base64 (seeded: symbols, padding anywhere, spaces, lengths) are read as Foundation reads them back, or refused")
+    func nearMisses() {
+        var generator = SplitMix64(seed: 11)
+        let symbols = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        let odd = Array("==== -_.\n\u{0}é".utf8)
+        var accepted = 0
+        for _ in 0..<20_000 {
+            let length = generator.next(upTo: 14)
+            var bytes = (0..<length).map { _ in symbols[generator.next(upTo: symbols.count)] }
+            // Half the time a padding or foreign byte: mostly in the last two places, else anywhere.
+            if length > 0, generator.next(upTo: 2) == 0 {
+                let place = generator.next(upTo: 3) > 0 ? length - 1 - generator.next(upTo: min(length, 2)) : generator.next(upTo: length)
+                bytes[place] = odd[generator.next(upTo: odd.count)]
+            }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let expected = Self.foundation(text)
+            if expected != nil { accepted += 1 }
+            #expect(Self.decode(text) == expected, "\(text.debugDescription)")
+        }
+        // Both kinds were tried.
+        #expect(accepted > 1_000 && accepted < 19_000)
     }
 }
 

@@ -5,17 +5,19 @@ import GRDBSQLite
 
 /// The projection rebuild (the library's ``ProjectionRebuilder``, as `rebuild-projections`
 /// runs it), in a child process (`benchmark rebuild-child DB [PROJECTION|all]`) so that its peak
-/// memory is its own.
+/// memory is its own. A fourth argument sets the batch duration in seconds: under a profiler
+/// (callgrind runs ~50 times slower) a long one keeps the run to the same single batch.
 enum RebuildChild {
     static func run(_ arguments: [String]) -> Int32 {
         guard let path = arguments.first else {
-            FileHandle.standardError.write(Data("usage: benchmark rebuild-child DB [PROJECTION|all] [READ-AHEAD-THREADS]\n".utf8))
+            FileHandle.standardError.write(Data("usage: benchmark rebuild-child DB [PROJECTION|all] [READ-AHEAD-THREADS] [BATCH-SECONDS]\n".utf8))
             return 2
         }
         let which = arguments.dropFirst().first ?? AuthenticatorsProjection().name
         // Read-ahead threads (the library's default when not given): alternating runs with 0
         // and the default compare the rebuild with and without them in the same minutes.
         let threads = arguments.dropFirst(2).first.flatMap { Int($0) }
+        let batchSeconds = arguments.dropFirst(3).first.flatMap { Double($0) }
         do {
             let database = try EnrollmentDatabase(path: path, options: DatabaseOptions(durability: .full, create: false))
             let projections = which == "all" ? Projections.all : Projections.all.filter { $0.name == which }
@@ -27,6 +29,7 @@ enum RebuildChild {
                 for projection in projections {
                     var rebuilder = ProjectionRebuilder(database: database)
                     if let threads { rebuilder.readAheadThreads = threads }
+                    if let batchSeconds { rebuilder.batchDuration = .milliseconds(Int(batchSeconds * 1000)) }
                     let summary = try rebuilder.rebuild(projection)
                     result["\(projection.name)_events_per_s"] = Double(summary.applied) / summary.elapsed
                     total += Int(summary.applied)

@@ -1,3 +1,4 @@
+import CSQLiteConfig
 import Foundation
 import GRDB
 import Logging
@@ -65,6 +66,7 @@ public final class EnrollmentDatabase: Sendable {
     public let options: DatabaseOptions
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
+        Self.configureSQLite
         self.path = path
         self.options = options
         // An empty file (`touch`, `: > file`) holds no database yet: what reads it must not turn it
@@ -232,6 +234,12 @@ public final class EnrollmentDatabase: Sendable {
     /// milliseconds between its batches (``ProjectionRebuilder/pause``), almost never polled at
     /// such a moment, and waited for the whole rebuild or gave up. A try costs a few
     /// microseconds (a lock-file probe), so polling this often costs nothing worth measuring.
+    /// SQLite's process-wide settings, made once before the process's first connection.
+    /// Memory statistics off: with them on (Debian's build), every allocation SQLite makes (a
+    /// bound string, a row's record, a cursor) takes a process-wide mutex to count it, which the
+    /// rebuild's reader threads and its writer take in turn. Nothing here reads the statistics.
+    private static let configureSQLite: Void = { _ = enroll_sqlite_disable_memstatus() }()
+
     static func busyHandler(timeout: TimeInterval) -> Database.BusyCallback {
         let limit = Duration.milliseconds(Int64((timeout * 1000).rounded()))
         // SQLite counts the tries of one wait (0 at the first); when each wait began is kept per

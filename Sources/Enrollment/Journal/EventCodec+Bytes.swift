@@ -81,6 +81,29 @@ extension EventType {
     }
 }
 
+extension Digest {
+    /// The algorithm these bytes name, as `init(rawValue:)` reads it, without making a `String`.
+    init?(utf8 name: UnsafeRawBufferPointer) {
+        switch name {
+        case "SHA1": self = .sha1
+        case "SHA256": self = .sha256
+        case "SHA512": self = .sha512
+        default: return nil
+        }
+    }
+}
+
+extension SecretRole {
+    /// The role these bytes name, as `init(rawValue:)` reads it, without making a `String`.
+    init?(utf8 name: UnsafeRawBufferPointer) {
+        switch name {
+        case "pending": self = .pending
+        case "active": self = .active
+        default: return nil
+        }
+    }
+}
+
 /// Every member any event's flat shape has, each set at most once and only with its own JSON
 /// type: a repeated key or another type sends the row to the general decoder.
 private struct FlatFields {
@@ -108,7 +131,7 @@ private struct FlatFields {
         switch key {
         case "issuer": return once(&issuer, value.string)
         case "account": return once(&account, value.string)
-        case "algorithm": return once(&algorithm, value.string.flatMap(Digest.init(rawValue:)))
+        case "algorithm": return once(&algorithm, value.text.flatMap(Digest.init(utf8:)))
         case "digits": return once(&digits, within(value.int, 6...8))
         case "period": return once(&period, within(value.int, 1...3600))
         case "expiresAt": return once(&expiresAt, within(value.int64, times))
@@ -123,7 +146,7 @@ private struct FlatFields {
         case "step": return once(&step, within(value.int64, 0...times.upperBound))
         case "replacedPrevious": return once(&replacedPrevious, value.bool)
         case "reason": return once(&reason, value.string)
-        case "target": return once(&target, value.string.flatMap(SecretRole.init(rawValue:)))
+        case "target": return once(&target, value.text.flatMap(SecretRole.init(utf8:)))
         case "shownAs":
             // Only the one value ever written; anything else is the general path's to refuse.
             guard case .text(let form) = value, "text" ~= form else { return false }
@@ -162,10 +185,11 @@ enum FlatJSONObject {
         case boolean(Bool)
         case null
 
-        var string: String? {
-            if case .text(let bytes) = self { return String(decoding: bytes, as: UTF8.self) }
+        var text: UnsafeRawBufferPointer? {
+            if case .text(let bytes) = self { return bytes }
             return nil
         }
+        var string: String? { text.map { String(decoding: $0, as: UTF8.self) } }
         var int64: Int64? {
             if case .integer(let number) = self { return number }
             return nil
@@ -276,32 +300,41 @@ enum Base64 {
     }()
 
     static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard text.count % 4 == 0 else { return nil }
-        let padding = text.count == 0 ? 0 : (text[text.count - 1] == UInt8(ascii: "=") ? 1 : 0) + (text.count > 1 && text[text.count - 2] == UInt8(ascii: "=") ? 1 : 0)
-        var out = [UInt8]()
-        out.reserveCapacity(text.count / 4 * 3)
-        let values = Self.values
-        var index = 0
-        while index < text.count {
-            var group: UInt32 = 0
-            for offset in 0..<4 {
-                let byte = text[index + offset]
-                let isPadding = index + 4 == text.count && offset >= 4 - padding
-                let value = isPadding ? 0 : values[Int(byte)]
-                guard value != 0xFF else { return nil }
-                group = group << 6 | UInt32(value)
+        let count = text.count
+        guard count % 4 == 0 else { return nil }
+        guard count > 0 else { return [] }
+        let padding = (text[count - 1] == UInt8(ascii: "=") ? 1 : 0) + (text[count - 2] == UInt8(ascii: "=") ? 1 : 0)
+        let groups = count / 4
+        // Every group but the last is four symbols and no padding: decoded straight into the
+        // array's storage, a lookup per symbol and the four values or-ed together to find a
+        // byte outside the alphabet (one branch per group). The last group goes by hand.
+        var invalid = false
+        let decoded = values.withUnsafeBufferPointer { table -> [UInt8] in
+            [UInt8](unsafeUninitializedCapacity: groups * 3) { out, initialized in
+                for group in 0..<groups - 1 {
+                    let a = table[Int(text[group * 4])], b = table[Int(text[group * 4 + 1])]
+                    let c = table[Int(text[group * 4 + 2])], d = table[Int(text[group * 4 + 3])]
+                    if (a | b | c | d) & 0x80 != 0 { invalid = true; return }
+                    let bits = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    out[group * 3] = UInt8(truncatingIfNeeded: bits >> 16)
+                    out[group * 3 + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                    out[group * 3 + 2] = UInt8(truncatingIfNeeded: bits)
+                }
+                var bits: UInt32 = 0
+                for offset in 0..<4 {
+                    // Padding stands for bits that must be zero (checked below).
+                    let value = offset >= 4 - padding ? 0 : table[Int(text[count - 4 + offset])]
+                    if value & 0x80 != 0 { invalid = true; return }
+                    bits = bits << 6 | UInt32(value)
+                }
+                // Refuse rather than guess: the bits padding stands for must be zero.
+                let kept = 3 - padding
+                if bits & ((1 << (8 * UInt32(padding))) - 1) != 0 { invalid = true; return }
+                let last = (groups - 1) * 3
+                for index in 0..<kept { out[last + index] = UInt8(truncatingIfNeeded: bits >> (16 - 8 * UInt32(index))) }
+                initialized = last + kept
             }
-            out.append(UInt8(truncatingIfNeeded: group >> 16))
-            out.append(UInt8(truncatingIfNeeded: group >> 8))
-            out.append(UInt8(truncatingIfNeeded: group))
-            index += 4
         }
-        // Padding stands for bits that must be zero; refuse rather than guess.
-        if padding > 0 {
-            let dropped = out.suffix(padding)
-            guard dropped.allSatisfy({ $0 == 0 }) else { return nil }
-            out.removeLast(padding)
-        }
-        return out
+        return invalid ? nil : decoded
     }
 }

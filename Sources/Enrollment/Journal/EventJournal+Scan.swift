@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -43,14 +44,18 @@ extension EventJournal {
     private static func decodeRows(
         of statement: Statement, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
     ) throws -> Int {
-        try decodeRows(of: statement.sqliteStatement, failure: { db.stepFailure($0, statement) }, body)
+        try decodeRows(of: statement.sqliteStatement, failure: { db.stepFailure($0, statement) }) { event, header in
+            try body(event, header)
+        }
     }
 
     /// The same on a statement of SQLite's own, prepared on any connection (``JournalReadAhead``
     /// reads on connections of its own). `failure` turns a step's error code into the error thrown.
+    /// `body` owns each event: one that keeps it (a read-ahead chunk) moves it rather than copying
+    /// it, which would retain its strings and arrays once more and release them after.
     @discardableResult
     static func decodeRows(
-        of row: OpaquePointer, failure: (Int32) -> any Error, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
+        of row: OpaquePointer, failure: (Int32) -> any Error, _ body: (consuming EnrollmentEvent, consuming EventHeader) throws -> Bool
     ) throws -> Int {
         defer { sqlite3_reset(row) }
         func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
@@ -59,12 +64,17 @@ extension EventJournal {
             return UnsafeRawBufferPointer(start: start, count: start == nil ? 0 : Int(sqlite3_column_bytes(row, column)))
         }
         var count = 0
+        // A command's events follow one another: the last row's stream id is kept and reused
+        // while the rows are of the same stream, rather than made again from the same bytes.
+        var stream = ""
         while true {
             let code = sqlite3_step(row)
             if code == SQLITE_DONE { return count }
             guard code == SQLITE_ROW else { throw failure(code) }
+            let streamBytes = bytes(1)
+            if !stream.hasUTF8(streamBytes) { stream = String(decoding: streamBytes, as: UTF8.self) }
             let header = EventHeader(
-                position: sqlite3_column_int64(row, 0), streamId: String(decoding: bytes(1), as: UTF8.self),
+                position: sqlite3_column_int64(row, 0), streamId: stream,
                 streamVersion: sqlite3_column_int64(row, 2), recordedAt: sqlite3_column_int64(row, 6))
             // The row's own columns are held to what an append writes, as the event's fields are
             // (EnrollmentEvent.fieldOutOfRange): an edited one is reported, never computed with.
@@ -75,6 +85,16 @@ extension EventJournal {
                 type: bytes(3), schemaVersion: Int(sqlite3_column_int64(row, 4)), data: bytes(5), position: header.position)
             count += 1
             guard try body(event, header) else { return count }
+        }
+    }
+}
+
+extension String {
+    /// Whether this string's UTF-8 is exactly `bytes` (compared in place, nothing made).
+    func hasUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var copy = self
+        return copy.withUTF8 { own in
+            own.count == bytes.count && (own.isEmpty || memcmp(own.baseAddress!, bytes.baseAddress!, own.count) == 0)
         }
     }
 }

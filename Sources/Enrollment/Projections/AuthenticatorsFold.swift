@@ -111,9 +111,15 @@ struct AuthenticatorRow: Hashable {
     /// Writes a whole row, inserting it or replacing the user's row. (`OR REPLACE` rather than
     /// an upsert's `DO UPDATE`, which makes SQLite keep a statement journal in a temporary file:
     /// 700 extra writes when a rebuild writes 10 000 rows.)
-    static func replaceSQL(into table: String) -> String {
-        "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES (" + placeholders + ")"
+    /// `rows` rows per statement: a flush of thousands of rows runs one statement per
+    /// ``rowsPerStatement`` of them, so SQLite starts and ends a statement for each group of
+    /// rows, not for each row (a fifth of what it spent per row).
+    static func replaceSQL(into table: String, rows: Int = 1) -> String {
+        "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES "
+            + Array(repeating: "(" + placeholders + ")", count: rows).joined(separator: ", ")
     }
+
+    static let rowsPerStatement = 32
 
     // Joined once: inline updates build their statements' SQL for every command.
     /// Also what readers select, by name rather than `*`: a column dropped by hand is then
@@ -196,6 +202,14 @@ struct AuthenticatorsFold: ProjectionFold {
     private struct Held {
         var row: AuthenticatorRow
         var changed: Bool
+
+        /// Binds the row where it lies in the dictionary: called through its in-place (`mutating`)
+        /// access, where reading `rows.values[index].row` would copy the whole row (and retain its
+        /// strings) for each one written.
+        mutating func bind(to writer: inout RowWriter) {
+            row.bind(to: &writer)
+            changed = false
+        }
     }
 
     let table: String
@@ -253,11 +267,20 @@ struct AuthenticatorsFold: ProjectionFold {
         // In key order: a table built from scratch then fills its B-tree page after page
         // instead of splitting pages all over it (fuller pages, fewer of them to write).
         changed.sort { a, b in a.prefix != b.prefix ? a.prefix < b.prefix : rows.keys[a.index] < rows.keys[b.index] }
+        let group = AuthenticatorRow.rowsPerStatement
+        var written = 0
+        if changed.count >= group {
+            var replace = try RowWriter(AuthenticatorRow.replaceSQL(into: table, rows: group), in: db)
+            while changed.count - written >= group {
+                for (_, index) in changed[written..<written + group] { rows.values[index].bind(to: &replace) }
+                try replace.writeRow(in: db)
+                written += group
+            }
+        }
         var replace = try RowWriter(AuthenticatorRow.replaceSQL(into: table), in: db)
-        for (_, index) in changed {
-            rows.values[index].row.bind(to: &replace)
+        for (_, index) in changed[written...] {
+            rows.values[index].bind(to: &replace)
             try replace.writeRow(in: db)
-            rows.values[index].changed = false
         }
     }
 }
