@@ -165,10 +165,14 @@ private struct FlatFields {
         }
     }
 
-    func issued() -> SecretIssued? {
-        guard let issuer, let account, let algorithm, let digits, let period, let expiresAt else { return nil }
+    /// Moves the strings and the secret out (these fields are read once), rather than copying
+    /// them into the event and releasing them with these fields.
+    mutating func issued() -> SecretIssued? {
+        guard issuer != nil, account != nil, let algorithm, let digits, let period, let expiresAt,
+              let issuer = issuer.take(), let account = account.take()
+        else { return nil }
         return SecretIssued(
-            secret: sealedSecret ?? .forgotten, issuer: issuer, account: account,
+            secret: sealedSecret.take() ?? .forgotten, issuer: issuer, account: account,
             parameters: OTPParameters(algorithm: algorithm, digits: digits, period: period), expiresAt: expiresAt)
     }
 }
