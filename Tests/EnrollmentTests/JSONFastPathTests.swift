@@ -369,7 +369,6 @@ struct Base64Tests {
                 let place = generator.next(upTo: 3) > 0 ? length - 1 - generator.next(upTo: min(length, 2)) : generator.next(upTo: length)
                 bytes[place] = odd[generator.next(upTo: odd.count)]
             }
-            }
             let text = String(decoding: bytes, as: UTF8.self)
             let expected = Self.foundation(text)
             if expected != nil { accepted += 1 }
