@@ -17,7 +17,8 @@ struct HistoryPrinter {
     private(set) var unchained = 0
     private(set) var firstUnchained: Int64?
     /// Entries whose event cannot be read (``HistoryEntry/unreadable``), the first one, and the
-    /// first one whose row still chains (a newer release's event, not an edit).
+    /// first one whose row still chains (a newer release's event, or an edit with every hash
+    /// after it recomputed).
     private(set) var unreadable = 0
     private(set) var firstUnreadable: HistoryEntry?
     private(set) var firstChainedUnreadable: HistoryEntry?
@@ -121,8 +122,9 @@ struct HistoryPrinter {
     /// ``AuditTrail/deletedEnd(of:)``), fail the command (exit 1), once every entry has been
     /// shown, marked, so that the reader sees them and a script cannot miss them. Rows whose
     /// event cannot be read are named with them; an edited one does not chain. If every such
-    /// row chains, the journal is intact but holds events this release cannot read (a newer
-    /// release wrote them): `undecodable_event` (exit 3), as every command reading them fails.
+    /// row chains and nothing else is wrong, the chain holds events this release cannot read
+    /// (a newer release wrote them, or the hashes after an edit were recomputed):
+    /// `undecodable_event` (exit 3), as every command reading them fails.
     func checkChain(deletedEnd: String?) throws(CLIFailure) {
         var problems: [String] = []
         if let firstUnchained {

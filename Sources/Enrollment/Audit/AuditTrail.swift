@@ -128,8 +128,9 @@ public struct AuditTrail: Sendable {
             let forgotten: Bool = row["secret_forgotten"] ?? false
             entry = try Self.entry(for: strict, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
         } catch {
-            // Both throw only `StoreError.undecodableEvent`, whose reason names no stored bytes.
-            let reason = if case .undecodableEvent(_, _, let reason) = error as? StoreError { reason } else { error.localizedDescription }
+            // Both throw only `StoreError.undecodableEvent`, whose reason names no stored bytes;
+            // anything else is not described at all, rather than risk showing them.
+            let reason = if case .undecodableEvent(_, _, let reason) = error as? StoreError { reason } else { "its columns cannot be read" }
             recorded = recorded ?? (try? RecordedEvent(row: row, lenientMetadata: true))
             entry = unreadableEntry(row: row, reason: reason)
         }

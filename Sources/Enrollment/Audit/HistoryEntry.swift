@@ -57,8 +57,9 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var chained = true
     /// Why the row's event cannot be read (`unknown event type`, `data is not a JSON object`, …;
     /// never the stored bytes), or `nil` for an event read as usual. Such a row was changed
-    /// outside enroll (it then does not chain either) or written by a newer release; its entry
-    /// has the row's own columns, the actor and command id if its metadata reads (else empty),
+    /// outside enroll (it then does not chain either, unless every hash after it was recomputed)
+    /// or written by a newer release; its entry has the row's own columns, the actor and command
+    /// id if its metadata reads (else empty, and absent from ``jsonObject``),
     /// ``HistoryOutcome/unknown``, and no details or fields.
     public var unreadable: String?
 
@@ -110,7 +111,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     /// type, recorded-at (ISO 8601 and Unix seconds), actor, command id, outcome, details and
     /// the event's fields under `event`; `chainBroken: true` for a row that does not chain
     /// (``chained``), absent otherwise. A row whose event cannot be read has `unreadable` (the
-    /// reason) in place of `details` and `event`.
+    /// reason) in place of `details` and `event` (and no `actor` or `commandId` if its metadata
+    /// does not read).
     public var jsonObject: JSONValue {
         var object: [String: JSONValue] = [
             "position": .int(position),
@@ -125,6 +127,9 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         ]
         if let unreadable {
             object["unreadable"] = .string(unreadable)
+            // Metadata that does not read gives no actor or command id: none stands in for them.
+            if actor.isEmpty { object["actor"] = nil }
+            if commandId.isEmpty { object["commandId"] = nil }
         } else {
             object["details"] = .string(details)
             object["event"] = .object(fields)
