@@ -16,6 +16,12 @@ struct HistoryPrinter {
     /// Entries whose row does not chain (``HistoryEntry/chained``), and the first one's position.
     private(set) var unchained = 0
     private(set) var firstUnchained: Int64?
+    /// Entries whose event cannot be read (``HistoryEntry/unreadable``), the first one, and the
+    /// first one whose row still chains (a newer release's event, or an edit with every hash
+    /// after it recomputed).
+    private(set) var unreadable = 0
+    private(set) var firstUnreadable: HistoryEntry?
+    private(set) var firstChainedUnreadable: HistoryEntry?
     /// Entries held back until the column widths are known.
     private var held: [HistoryEntry] = []
     private var widths: (user: Int, actor: Int)?
@@ -35,6 +41,11 @@ struct HistoryPrinter {
         if !entry.chained {
             unchained += 1
             if firstUnchained == nil { firstUnchained = entry.position }
+        }
+        if entry.unreadable != nil {
+            unreadable += 1
+            if firstUnreadable == nil { firstUnreadable = entry }
+            if entry.chained && firstChainedUnreadable == nil { firstChainedUnreadable = entry }
         }
         if json {
             try output.line(entry.jsonObject.canonicalString)
@@ -74,8 +85,9 @@ struct HistoryPrinter {
         var columns = [pad(Timestamps.iso8601(entry.time), 20)]
         // A user id or actor with spaces in it is quoted: it must not read as more columns.
         if showUser { columns.append(pad(TextField.quoted(entry.user), widths.user)) }
-        columns += [pad(entry.type, 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9),
-                    (entry.chained ? "" : Self.unchainedMark) + TextField.escaped(entry.details)]
+        // The type is as stored: an unreadable row's may hold anything.
+        columns += [pad(TextField.quoted(entry.type), 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9),
+                    (entry.chained ? "" : Self.unchainedMark) + TextField.escaped(entry.unreadable.map(Self.unreadableMark) ?? entry.details)]
         try output.line(columns.joined(separator: " "))
     }
 
@@ -103,9 +115,16 @@ struct HistoryPrinter {
     /// Before the details of an entry whose row does not chain.
     static let unchainedMark = "[HASH CHAIN BROKEN HERE] "
 
+    /// In place of the details of an entry whose event cannot be read: only why, never the row's data.
+    static func unreadableMark(_ reason: String) -> String { "[UNREADABLE: \(reason)]" }
+
     /// After the listing: rows that do not chain, or rows deleted from the end (`deletedEnd`,
     /// ``AuditTrail/deletedEnd(of:)``), fail the command (exit 1), once every entry has been
-    /// shown, marked, so that the reader sees them and a script cannot miss them.
+    /// shown, marked, so that the reader sees them and a script cannot miss them. Rows whose
+    /// event cannot be read are named with them; an edited one does not chain. If every such
+    /// row chains and nothing else is wrong, the chain holds events this release cannot read
+    /// (a newer release wrote them, or the hashes after an edit were recomputed):
+    /// `undecodable_event` (exit 3), as every command reading them fails.
     func checkChain(deletedEnd: String?) throws(CLIFailure) {
         var problems: [String] = []
         if let firstUnchained {
@@ -113,6 +132,13 @@ struct HistoryPrinter {
             problems.append("\(rows) not match the journal's hash chain (the first at position \(firstUnchained)): it, or a row before it, was changed or deleted outside enroll")
         }
         if let deletedEnd { problems.append(deletedEnd) }
+        if let first = firstUnreadable, !problems.isEmpty {
+            let rows = unreadable == 1 ? "1 of the events shown cannot be read" : "\(unreadable) of the events shown cannot be read"
+            problems.append("\(rows) (the first at position \(first.position), type \(TextField.quoted(first.type)): \(first.unreadable ?? ""))")
+        }
+        if problems.isEmpty, let first = firstChainedUnreadable {
+            throw CLIFailure.store(.undecodableEvent(position: first.position, type: TextField.quoted(first.type), reason: first.unreadable ?? ""))
+        }
         guard !problems.isEmpty else { return }
         var failure = CLIFailure(
             code: "chain_broken",
@@ -132,7 +158,8 @@ struct HistoryCommand: ParsableCommand {
         discussion: """
             With --json, prints JSON Lines: one object per event with its position, stream version, type, \
             recorded-at time, actor, command id, outcome and the event's fields (secrets shown as "sealed" \
-            or "forgotten"). Needs no key file.
+            or "forgotten"). A row whose event cannot be read is listed with [UNREADABLE: REASON] (JSON: \
+            "unreadable") and never its data. Needs no key file.
             """)
 
     @OptionGroup var global: ReadOptions
@@ -152,7 +179,8 @@ struct AuditCommand: ParsableCommand {
         abstract: "List events across all users, filtered by time, user and type; streams any journal size.",
         discussion: """
             TIME is 2026-11-29T13:06:16Z, 2026-11-29 (midnight UTC) or @UNIXSECONDS. --since is inclusive, \
-            --until exclusive. --type may be repeated; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")). \
+            --until exclusive. --type may be repeated; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")); \
+            a row whose stored type is none of these (edited outside enroll) is shown under any --type. \
             With --json, prints JSON Lines as `enroll history --json` does.
             """)
 

@@ -294,6 +294,9 @@ struct EndpointTests {
             #expect(response.status == .internalServerError)
             #expect(response["code"] == "undecodable_event")
             let traceId = try #require(response["traceId"])
+            // The trace id is a member of this body (and a header), not something printed above it.
+            #expect(response["description"] == "tell the operator this response's traceId (also in its X-Trace-Id header); the server log names the problem under it")
+            #expect(response.headers[HTTPField.Name("X-Trace-Id")!] == traceId)
             let errors = harness.logs.all.split(separator: "\n").filter { $0.hasPrefix("error ") }
             #expect(errors.count == 1)
             let line = try #require(errors.first)

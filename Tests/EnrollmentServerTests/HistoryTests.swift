@@ -51,4 +51,38 @@ struct HistoryTests {
             #expect(try await client.request(.get, Client.totp + "/history", token: nil).status == .unauthorized)
         }
     }
+
+    @Test("a row edited so that it cannot be read is listed, marked unreadable and chainBroken, with every row after it: 200, not 500, and never its data")
+    func unreadableRow() async throws {
+        let harness = try await Harness()
+        let alice = try await harness.token("alice")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: alice).otpauthURI)
+            let secret = try #require(uriParameter(uri, "secret"))
+            let right = try oathtoolCode(uri: uri, at: harness.clock.now())
+            _ = try await client.action("VALIDATE", token: alice, code: right == "000000" ? "111111" : "000000")
+            _ = try await client.action("VIEW", token: alice)
+            _ = try await client.action("VIEW", token: alice)
+            // The first event, which holds the sealed secret, edited with an independent tool.
+            let sealed = try run("/usr/bin/sqlite3", [harness.databasePath, "SELECT json_extract(data, '$.sealedSecret') FROM events WHERE position = 1"])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(sealed.count > 20)
+            _ = try run("/usr/bin/sqlite3", [harness.databasePath, "UPDATE events SET type = 'Bogus', data = '{' WHERE position = 1"])
+
+            let response = try await client.request(.get, Client.totp + "/history", token: alice)
+            #expect(response.status == .ok, "\(response.text)")
+            let entries = try #require(response.object["entries"] as? [[String: Any]])
+            #expect(entries.map { $0["type"] as? String } == ["Bogus", "CodeRejected", "QRCodeRevealed", "QRCodeRevealed"], "\(response.text)")
+            #expect(entries.map { $0["unreadable"] as? String } == ["unknown event type", nil, nil, nil])
+            #expect(entries.map { $0["chainBroken"] as? Bool } == [true, nil, nil, nil])
+            #expect(entries[0]["details"] == nil && entries[0]["event"] == nil && entries[0]["outcome"] as? String == "unknown")
+            #expect(entries[1...].allSatisfy { $0["details"] is String && $0["event"] is [String: Any] })
+            #expect(!response.text.contains(secret) && !response.text.contains(sealed) && !response.text.contains(String(sealed.prefix(12))))
+
+            // A page that starts at it, or ends with it, is whole as well.
+            let first = try await client.request(.get, Client.totp + "/history?limit=1", token: alice)
+            #expect(first.status == .ok && (first.object["entries"] as? [[String: Any]])?.first?["unreadable"] as? String == "unknown event type")
+            #expect(first.object["next"] as? Int == 1)
+        }
+    }
 }

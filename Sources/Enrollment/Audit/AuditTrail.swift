@@ -86,9 +86,13 @@ public struct AuditTrail: Sendable {
             arguments += [user]
         }
         if !filter.types.isEmpty {
+            // A row whose stored type is none enroll writes could have been any event: it is
+            // shown whatever the types asked for, so that a filter never hides an edited row.
             let names = filter.types.map(\.rawValue).sorted()
-            conditions.append("e.type IN (\(names.map { _ in "?" }.joined(separator: ", ")))")
-            arguments += StatementArguments(names)
+            let known = EventType.allCases.map(\.rawValue).sorted()
+            func placeholders(_ values: [String]) -> String { values.map { _ in "?" }.joined(separator: ", ") }
+            conditions.append("(e.type IN (\(placeholders(names))) OR e.type NOT IN (\(placeholders(known))))")
+            arguments += StatementArguments(names + known)
         }
         var sql = "SELECT \(Self.selection) FROM events e WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.position"
         if let limit = filter.limit {
@@ -100,12 +104,7 @@ public struct AuditTrail: Sendable {
             try reader.read { db in
                 let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
                 while let row = try rows.next() {
-                    let recorded = try RecordedEvent(row: row)
-                    let forgotten: Bool = row["secret_forgotten"] ?? false
-                    var entry = try Self.entry(for: recorded, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
-                    // A row deleted from the user's own stream shows at their next row, not only at
-                    // the next row of the journal (which may be someone else's).
-                    entry.chained = Self.chains(recorded, previousHash: row["previous_hash"]) && (row["follows_its_stream"] ?? false)
+                    let entry = Self.entry(row: row)
                     do { try body(entry) } catch { throw BodyFailure(error: error) }
                 }
             }
@@ -114,6 +113,46 @@ public struct AuditTrail: Sendable {
         } catch {
             throw StoreError(error, path: path)
         }
+    }
+
+    /// One row of ``selection`` as an entry, checked against the chain. A row whose event cannot
+    /// be read (edited outside enroll, or written by a newer release) is an entry of its own,
+    /// ``HistoryEntry/unreadable``, rather than the end of the walk: the rows after it are still
+    /// shown.
+    static func entry(row: Row) -> HistoryEntry {
+        var entry: HistoryEntry
+        var recorded: RecordedEvent?
+        do {
+            let strict = try RecordedEvent(row: row)
+            recorded = strict
+            let forgotten: Bool = row["secret_forgotten"] ?? false
+            entry = try Self.entry(for: strict, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
+        } catch {
+            // Both throw only `StoreError.undecodableEvent`, whose reason names no stored bytes;
+            // anything else is not described at all, rather than risk showing them.
+            let reason = if case .undecodableEvent(_, _, let reason) = error as? StoreError { reason } else { "its columns cannot be read" }
+            recorded = recorded ?? (try? RecordedEvent(row: row, lenientMetadata: true))
+            entry = unreadableEntry(row: row, reason: reason)
+        }
+        // A row deleted from the user's own stream shows at their next row, not only at the next
+        // row of the journal (which may be someone else's). A row whose columns cannot even be
+        // read as stored has no hash to check: no append wrote it.
+        entry.chained = recorded.map { chains($0, previousHash: row["previous_hash"]) } == true && (row["follows_its_stream"] ?? false)
+        return entry
+    }
+
+    /// What can still be read of a row whose event cannot: where it sits, whose it is, its
+    /// type and time as stored, and who recorded it if its metadata reads. Each column is read
+    /// on its own (a value of another type reads as 0 or empty); its data is never shown.
+    static func unreadableEntry(row: Row, reason: String) -> HistoryEntry {
+        func column<Value: DatabaseValueConvertible>(_ name: String, or fallback: Value) -> Value {
+            (try? row.decode(Value?.self, forColumn: name)).flatMap { $0 } ?? fallback
+        }
+        let metadata = try? JSONValueCoder.decode(EventMetadata.self, from: JSONValue.parse(column("metadata", or: "")))
+        return HistoryEntry(
+            position: column("position", or: 0), user: column("stream_id", or: ""), streamVersion: column("stream_version", or: 0),
+            time: column("recorded_at", or: 0), type: column("type", or: ""), unreadable: reason,
+            actor: metadata?.actor ?? "", commandId: metadata?.commandId ?? "")
     }
 
     /// The journal's columns plus whether a secret-carrying event's secret is forgotten: its

@@ -18,6 +18,9 @@ public enum HistoryOutcome: String, Sendable, Codable, Hashable, CaseIterable {
     case unlocked
     /// The authenticator was removed and its secrets shredded.
     case removed
+    /// The row's event cannot be read (``HistoryEntry/unreadable`` says why), so what happened
+    /// is not known.
+    case unknown
 }
 
 /// One event of the journal as an auditor reads it: when, what, who, with what result, and
@@ -52,6 +55,13 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     /// this row, or the one before it, was changed outside enroll, or rows before it (in the
     /// journal, or in the user's stream) were deleted; `enroll verify` says which.
     public var chained = true
+    /// Why the row's event cannot be read (`unknown event type`, `data is not a JSON object`, …;
+    /// never the stored bytes), or `nil` for an event read as usual. Such a row was changed
+    /// outside enroll (it then does not chain either, unless every hash after it was recomputed)
+    /// or written by a newer release; its entry has the row's own columns, the actor and command
+    /// id if its metadata reads (else empty, and absent from ``jsonObject``),
+    /// ``HistoryOutcome/unknown``, and no details or fields.
+    public var unreadable: String?
 
     public init(
         position: Int64, user: String, streamVersion: Int64, time: UnixTime, type: String, actor: String,
@@ -69,8 +79,19 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         self.fields = fields
     }
 
+    /// The entry of a row whose event cannot be read, for `reason` (``unreadable``).
+    public init(
+        position: Int64, user: String, streamVersion: Int64, time: UnixTime, type: String, unreadable reason: String,
+        actor: String, commandId: String
+    ) {
+        self.init(
+            position: position, user: user, streamVersion: streamVersion, time: time, type: type, actor: actor,
+            commandId: commandId, outcome: .unknown, details: "", fields: [:])
+        unreadable = reason
+    }
+
     private enum CodingKeys: String, CodingKey {
-        case position, user, streamVersion, time, type, actor, commandId, outcome, details, fields, chained
+        case position, user, streamVersion, time, type, actor, commandId, outcome, details, fields, chained, unreadable
     }
 
     /// Decodes an entry; one encoded before `chained` existed reads as chained.
@@ -83,14 +104,17 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
             commandId: try container.decode(String.self, forKey: .commandId), outcome: try container.decode(HistoryOutcome.self, forKey: .outcome),
             details: try container.decode(String.self, forKey: .details), fields: try container.decode([String: JSONValue].self, forKey: .fields))
         chained = try container.decodeIfPresent(Bool.self, forKey: .chained) ?? true
+        unreadable = try container.decodeIfPresent(String.self, forKey: .unreadable)
     }
 
     /// The entry as one JSON object (one line of `--json` output): position, stream version,
     /// type, recorded-at (ISO 8601 and Unix seconds), actor, command id, outcome, details and
     /// the event's fields under `event`; `chainBroken: true` for a row that does not chain
-    /// (``chained``), absent otherwise.
+    /// (``chained``), absent otherwise. A row whose event cannot be read has `unreadable` (the
+    /// reason) in place of `details` and `event` (and no `actor` or `commandId` if its metadata
+    /// does not read).
     public var jsonObject: JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "position": .int(position),
             "user": .string(user),
             "streamVersion": .int(streamVersion),
@@ -100,8 +124,17 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
             "actor": .string(actor),
             "commandId": .string(commandId),
             "outcome": .string(outcome.rawValue),
-            "details": .string(details),
-            "event": .object(fields),
-        ].merging(chained ? [:] : ["chainBroken": .bool(true)]) { first, _ in first })
+        ]
+        if let unreadable {
+            object["unreadable"] = .string(unreadable)
+            // Metadata that does not read gives no actor or command id: none stands in for them.
+            if actor.isEmpty { object["actor"] = nil }
+            if commandId.isEmpty { object["commandId"] = nil }
+        } else {
+            object["details"] = .string(details)
+            object["event"] = .object(fields)
+        }
+        if !chained { object["chainBroken"] = .bool(true) }
+        return .object(object)
     }
 }

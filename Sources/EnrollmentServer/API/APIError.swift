@@ -192,7 +192,7 @@ public struct APIError: Error, Sendable, Equatable {
         default:
             var apiError = APIError(
                 .internalServerError, code: error.code, message: "the enrollment database cannot be used",
-                description: "tell the operator; the server log names the problem (trace id above)")
+                description: "tell the operator this response's traceId (also in its X-Trace-Id header); the server log names the problem under it")
             apiError.logDetail = error.message
             return apiError
         }

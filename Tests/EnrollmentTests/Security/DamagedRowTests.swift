@@ -137,14 +137,23 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: workspace.path("new.key")), "a refused rotation leaves no new key file")
     }
 
-    @Test("a row whose metadata is not JSON: history and audit report the row (exit 3), never a stand-in actor")
+    @Test("a row whose metadata is not JSON: history and audit list it as unreadable with the rows after it, then exit 1 (chain_broken); never a stand-in actor")
     func unreadableMetadata() throws {
         let workspace = try journal()
         _ = try SQLite3.query(workspace.database, "UPDATE events SET metadata = '{' WHERE position = 2")
         for arguments in [["history", "alice"], ["audit"]] {
             let result = try enroll(workspace, arguments)
-            #expect(result.status == 3 && result.stderr.contains("its metadata is not the JSON object an append writes"), "\(arguments): \(result.status) \(result.stdout) \(result.stderr)")
+            #expect(result.status == 1 && result.stderr.contains("its metadata is not the JSON object an append writes") && result.stderr.hasSuffix("(chain_broken)\n"), "\(arguments): \(result.status) \(result.stdout) \(result.stderr)")
+            let rows = result.stdout.split(separator: "\n").dropFirst()
+            #expect(rows.count == (arguments[0] == "audit" ? 3 : 2), "\(arguments): \(result.stdout)")
+            let row = try #require(rows.dropFirst().first)
+            #expect(row.contains(#" ""   "#) && row.hasSuffix(" unknown   [HASH CHAIN BROKEN HERE] [UNREADABLE: its metadata is not the JSON object an append writes]"), "\(arguments): \(result.stdout)")
         }
+        // No actor or command id stands in for those the metadata no longer gives.
+        let json = try enroll(workspace, ["history", "alice", "--json"])
+        let entry = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.split(separator: "\n")[1].utf8)) as? [String: Any])
+        #expect(entry["unreadable"] as? String == "its metadata is not the JSON object an append writes" && entry["type"] as? String == "CodeRejected", "\(entry)")
+        #expect(entry["actor"] == nil && entry["commandId"] == nil && entry["details"] == nil, "\(entry)")
         // verify takes the row as stored: the edit breaks the hash chain at that row.
         let verify = try enroll(workspace, ["verify"])
         #expect(verify.status == 1 && verify.stderr.contains("position 2"), "\(verify.status) \(verify.stdout) \(verify.stderr)")
