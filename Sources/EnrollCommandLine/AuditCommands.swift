@@ -134,7 +134,7 @@ struct HistoryPrinter {
         if let deletedEnd { problems.append(deletedEnd) }
         if let first = firstUnreadable, !problems.isEmpty {
             let rows = unreadable == 1 ? "1 of the events shown cannot be read" : "\(unreadable) of the events shown cannot be read"
-            problems.append("\(rows) (the first at position \(first.position), type \(TextField.quoted(first.type)): \(first.unreadable ?? ""))")
+            problems.append("\(rows) (the first at position \(first.position), type \(TextField.quoted(first.type.count > 40 ? String(first.type.prefix(40)) + "…" : first.type)): \(first.unreadable ?? ""))")
         }
         if problems.isEmpty, let first = firstChainedUnreadable {
             throw CLIFailure.store(.undecodableEvent(position: first.position, type: TextField.quoted(first.type), reason: first.unreadable ?? ""))

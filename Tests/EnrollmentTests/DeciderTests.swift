@@ -67,7 +67,7 @@ struct DeciderTests {
         let locked = EnrollmentDecider.decide(.confirmCode("000000"), state: state, context: DecisionContext(now: last - 10, user: "alice", policy: policy))
         #expect(locked.rejection == .locked(until: last))
         for event in late.events + locked.events {
-            let encoded = try EventCodec.encode(event) { _ in [1, 2, 3] }
+            let encoded = try EventCodec.encode(event) { _ in [UInt8](repeating: 1, count: SecretField.sealedByteCountMinimum) }
             #expect(throws: Never.self, "\(encoded.type) must read back") {
                 try EventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, data: encoded.data)
             }

@@ -203,7 +203,9 @@ struct JSONFastPathTests {
             .confirmationUnlocked(ConfirmationUnlocked(lockNumber: 1)),
             .authenticatorRemoved(AuthenticatorRemoved(hadActive: false)),
         ]
-        let written = events.compactMap { try? EventCodec.encode($0) { _ in [] } }.map { ($0.type, $0.schemaVersion, $0.data) }
+        // Sealed secrets of the size of a real box, so that issued events take the fast path.
+        let box = [UInt8](repeating: 7, count: SecretField.sealedByteCountMinimum)
+        let written = events.compactMap { try? EventCodec.encode($0) { _ in box } }.map { ($0.type, $0.schemaVersion, $0.data) }
         let secret = #"{"account":"a","algorithm":"SHA1","digits":6,"expiresAt":1,"issuer":"i","period":30"#
         let odd: [(String, Int, String)] = [
             ("CodeRejected", 1, #"{"failedAttempts":2,"reason":"invalid_code","target":"pending"}"#),  // upcast

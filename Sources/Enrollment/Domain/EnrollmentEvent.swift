@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import OneTimePassword
 
 /// Seconds since the Unix epoch: the granularity of TOTP time steps and of every time in the journal.
@@ -18,6 +19,11 @@ public enum SecretField: Sendable, Hashable, CustomStringConvertible {
         if case .open(let secret) = self { return secret }
         return nil
     }
+
+    /// The fewest bytes a sealed secret has: an AES-256-GCM box of a nonce, a tag, and a secret
+    /// of at least 16 bytes (RFC 4226 §4). Anything shorter stored as one was not sealed by
+    /// enroll: readers refuse it rather than take it for a forgotten secret.
+    public static let sealedByteCountMinimum = AESGCM.nonceByteCount + AESGCM.tagByteCount + 16
 
     public var description: String {
         switch self {

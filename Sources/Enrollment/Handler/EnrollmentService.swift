@@ -503,15 +503,15 @@ public final class EnrollmentService: Sendable {
         guard state.active != nil || state.pending != nil else { return state }
         var dataKey = try keyRing?.dataKey(for: user, in: db)
         defer { if dataKey != nil { secureZero(&dataKey!) } }
-        func open(_ field: inout SecretField) {
-            if case .sealed(let sealed) = field { field = KeyRing.open(sealed, dataKey: dataKey, stream: user) }
+        func open(_ field: inout SecretField) throws(StoreError) {
+            if case .sealed(let sealed) = field { field = try KeyRing.openForCommand(sealed, dataKey: dataKey, stream: user) }
         }
         if var active = state.active {
-            open(&active.secret)
+            try open(&active.secret)
             state.active = active
         }
         if var pending = state.pending {
-            open(&pending.credential.secret)
+            try open(&pending.credential.secret)
             state.pending = pending
         }
         return state
@@ -543,10 +543,18 @@ public final class EnrollmentService: Sendable {
         var dataKey = try keyRing?.dataKey(for: stream, in: db)
         defer { if dataKey != nil { secureZero(&dataKey!) } }
         // Captured by reference, so that the buffer is still uniquely owned when it is wiped.
-        let open: ([UInt8]) -> SecretField = { sealed in KeyRing.open(sealed, dataKey: dataKey, stream: stream) }
-        return try rows.map { row in
+        var damaged: StoreError?
+        let open: ([UInt8]) -> SecretField = { sealed in
+            do throws(StoreError) { return try KeyRing.openForCommand(sealed, dataKey: dataKey, stream: stream) } catch {
+                damaged = damaged ?? error
+                return .forgotten
+            }
+        }
+        let events = try rows.map { row in
             (try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position, open: open), row)
         }
+        if let damaged { throw damaged }
+        return events
     }
 
     /// The user's row in the authenticators projection (refused if the projection is stale).

@@ -137,10 +137,12 @@ private struct FlatFields {
         case "expiresAt": return once(&expiresAt, within(value.int64, times))
         case "sealedSecret":
             // As the general path: a null secret reads back as forgotten. Text that is not strict
-            // Base64 is left to the general path (and `Data(base64Encoded:)`) to judge.
+            // Base64 of a sealed secret's length is left to the general path (and
+            // `Data(base64Encoded:)`) to judge, and refuse.
             switch value {
             case .null: return once(&sealedSecret, .forgotten)
-            case .text(let text): return once(&sealedSecret, Base64.decode(text).map { .sealed($0) })
+            case .text(let text):
+                return once(&sealedSecret, Base64.decode(text).flatMap { $0.count >= SecretField.sealedByteCountMinimum ? .sealed($0) : nil })
             default: return false
             }
         case "step": return once(&step, within(value.int64, 0...times.upperBound))

@@ -89,6 +89,8 @@ public enum EventCodec {
             }
         } catch let error as StoreError {
             throw error
+        } catch is NotASealedSecret {
+            throw failure("its " + notASealedSecret)
         } catch {
             throw failure("fields do not match the \(typeName) v\(current) shape" + Self.member(of: error))
         }
@@ -122,6 +124,11 @@ public enum EventCodec {
 
     // MARK: Secret-carrying events
 
+    /// Why a row's sealedSecret member is refused: it holds text that enroll never sealed.
+    static let notASealedSecret = "sealedSecret is not a sealed secret (the Base64 of an AES-256-GCM box of at least \(SecretField.sealedByteCountMinimum) bytes)"
+
+    private struct NotASealedSecret: Error {}
+
     private struct IssuedFields: Codable {
         var sealedSecret: String?
         var issuer: String
@@ -148,7 +155,13 @@ public enum EventCodec {
     private static func issued(_ object: [String: JSONValue], open: (([UInt8]) -> SecretField)?) throws -> SecretIssued {
         let fields: IssuedFields = try JSONValue.decode(object)
         let secret: SecretField
-        if let text = fields.sealedSecret, let sealed = Data(base64Encoded: text) {
+        if let text = fields.sealedSecret {
+            // Null (or no member) is a forgotten secret; anything else must be a sealed one. Text
+            // that is not (an edited row) is refused, never read as forgotten: that would report a
+            // crypto-shred that did not happen, and send commands after a missing data key.
+            guard let sealed = Data(base64Encoded: text), sealed.count >= SecretField.sealedByteCountMinimum else {
+                throw NotASealedSecret()
+            }
             secret = open?(Array(sealed)) ?? .sealed(Array(sealed))
         } else {
             secret = .forgotten

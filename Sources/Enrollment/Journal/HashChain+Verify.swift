@@ -168,8 +168,10 @@ extension HashChain {
         var verified: Int64 = 0
         var lastTime = UnixTime.min
         var reversals: TimeReversals?
-        // Each user's last version so far: versions run 1, 2, 3… within a stream.
-        var versions: [String: Int64] = [:]
+        // Each user's last version so far: versions run 1, 2, 3… within a stream. Keyed by the
+        // id's bytes, as streams are: "café" composed and decomposed are two users
+        // (``BinaryString``), not one whose versions would seem to restart.
+        var versions: [BinaryString: Int64] = [:]
         let rows = try StoredRow.fetchCursor(db, sql: "SELECT \(typedColumns()) FROM events ORDER BY position").map(\.event)
         while let row = try rows.next() {
             if row.position != expected || hash(of: row, previous: previous) != row.hash {
@@ -182,14 +184,15 @@ extension HashChain {
             }
             // A chain recomputed after an edit is intact, but a stream version out of its
             // sequence is something no append writes (and the user's commands would refuse).
-            let expectedVersion = (versions[row.streamId] ?? 0) + 1
+            let stream = BinaryString(row.streamId)
+            let expectedVersion = (versions[stream] ?? 0) + 1
             guard row.streamVersion == expectedVersion else {
                 return ChainVerification(verified: verified, head: head, firstBreak: ChainBreak(
                     position: row.position, tampering: .modified,
                     detail: "the event of \(TextField.quoted(row.streamId)) at this position has stream version \(row.streamVersion) where \(expectedVersion) follows (a user's versions run 1, 2, 3…): the row was edited and the hashes after it recomputed"),
                     timeReversals: reversals)
             }
-            versions[row.streamId] = row.streamVersion
+            versions[stream] = row.streamVersion
             // (A tampered row may hold any 64-bit time: the difference must not overflow.)
             let (stepBack, overflow) = lastTime.subtractingReportingOverflow(row.recordedAt)
             if row.recordedAt < lastTime, overflow || stepBack > TimeReversals.tolerance {

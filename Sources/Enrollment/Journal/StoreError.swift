@@ -171,7 +171,10 @@ public enum StoreError: Error, Sendable, Hashable {
         case .rebuildInProgress(let name):
             "another rebuild-projections is rebuilding the \(name) projection; let it finish (or stop it), then run `rebuild-projections --status`"
         case .undecodableEvent(let position, let type, let reason):
-            "the event at position \(position) (\(type)) cannot be read: \(reason); run `enroll verify` and restore the journal if it was modified"
+            // The type as stored, which whoever edited the row chose: its control characters
+            // replaced and its length cut (``Validation/excerpt(_:)``), so that it can neither
+            // drive a terminal, nor start a forged line in a log, nor fill one.
+            "the event at position \(position) (\(Validation.excerpt(type))) cannot be read: \(reason); run `enroll verify` and restore the journal if it was modified"
         case .journalDamaged(let detail):
             "\(detail): the journal was modified; run `enroll verify`, and restore it from a backup or an export"
         case .conflict(let stream, let expected, let actual):

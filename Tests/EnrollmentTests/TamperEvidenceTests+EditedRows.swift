@@ -1,0 +1,91 @@
+import Enrollment
+import Foundation
+import TestSupport
+import Testing
+
+/// Rows edited with the sqlite3 command line: a sealed secret is never read as a forgotten one
+/// (a crypto-shred that did not happen), nor sent after a data key that is still there; an
+/// edited type reaches no error line raw; and ids that are only canonically equal are never
+/// taken for one user.
+extension TamperEvidenceTests {
+    /// bob's request (position 4) with its sealedSecret replaced by what `edit` makes of it.
+    func editBobsSealedSecret(_ edit: (String) -> String) throws -> (Workspace, sealed: String) {
+        let workspace = try journal()
+        let sealed = try SQLite3.query(workspace.database, "SELECT json_extract(data, '$.sealedSecret') FROM events WHERE position = 4")
+        try #require(sealed.count > 40)
+        try sqlite(workspace, "UPDATE events SET data = json_set(data, '$.sealedSecret', '\(edit(sealed))') WHERE position = 4")
+        return (workspace, sealed)
+    }
+
+    @Test("a sealed secret edited into text that is no sealed secret (not Base64, or too short for an AES-GCM box) is listed as unreadable, not as forgotten; commands refuse with undecodable_event, not a missing data key", arguments: [
+        "not Base64", "too short",
+    ])
+    func sealedSecretThatIsNone(_ kind: String) throws {
+        let (workspace, sealed) = try editBobsSealedSecret { sealed in
+            kind == "not Base64" ? String(sealed.prefix(10)) + "!" + String(sealed.dropFirst(11)) : "AAAAAAAA"
+        }
+        let history = try workspace.enroll(["history", "bob"])
+        let rows = Array(history.stdout.split(separator: "\n").dropFirst())
+        #expect(history.status == 1 && history.stderr.hasSuffix("(chain_broken)\n"), "\(history.stderr)")
+        #expect(rows.count == 3 && rows[0].hasSuffix(
+            "[HASH CHAIN BROKEN HERE] [UNREADABLE: its sealedSecret is not a sealed secret (the Base64 of an AES-256-GCM box of at least 44 bytes)]"),
+            "\(history.stdout)")
+        #expect(!history.stdout.contains("forgotten"), "\(history.stdout)")
+
+        for arguments in [["reveal", "bob", "--format", "uri"], ["confirm", "bob", "123456"]] {
+            let result = try workspace.enroll(arguments, environment: ["ENROLL_NOW": "1764421700"])
+            #expect(result.status == 3 && result.stderr.contains("cannot be read: its sealedSecret is not a sealed secret"), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("data key") && !result.stderr.contains(sealed), "\(arguments): \(result.stderr)")
+        }
+        // Nothing was appended by the refused commands.
+        #expect(try SQLite3.query(workspace.database, "SELECT MAX(position) FROM events") == "9")
+    }
+
+    @Test("a sealed secret edited into another box of the same size still reads as sealed in the history (marked: the chain breaks there), and commands refuse with journal_damaged: the data key is there and the box does not open under it")
+    func sealedSecretThatDoesNotOpen() throws {
+        let (workspace, sealed) = try editBobsSealedSecret { sealed in
+            // Another Base64 symbol in the middle: the same length, other bytes.
+            let middle = sealed.index(sealed.startIndex, offsetBy: 20)
+            return String(sealed[..<middle]) + (sealed[middle] == "A" ? "B" : "A") + String(sealed[sealed.index(after: middle)...])
+        }
+        let history = try workspace.enroll(["history", "bob"])
+        #expect(history.status == 1, "\(history.stderr)")
+        let first = try #require(history.stdout.split(separator: "\n").dropFirst().first)
+        #expect(first.contains("[HASH CHAIN BROKEN HERE]") && first.contains("secret sealed") && !first.contains("forgotten"), "\(first)")
+
+        let reveal = try workspace.enroll(["reveal", "bob", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
+        #expect(reveal.status == 3, "\(reveal.stderr)")
+        #expect(reveal.stderr.contains("a sealed secret of bob does not open under the user's data key: the event holding it was changed outside enroll"), "\(reveal.stderr)")
+        #expect(!reveal.stderr.contains("secret_unavailable") && !reveal.stderr.contains(sealed), "\(reveal.stderr)")
+        // alice and carol, untouched, go on as before.
+        let carol = try workspace.enroll(["reveal", "carol", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
+        #expect(carol.status == 0, "\(carol.stderr)")
+    }
+
+    @Test("two users whose ids are the same text composed and decomposed (café, café) are two streams to verify too: an untouched journal verifies intact")
+    func canonicallyEquivalentUsersVerify() throws {
+        let workspace = try Workspace()
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        for (index, arguments) in [["request", composed], ["confirm", composed, "123456"], ["request", decomposed], ["reveal", decomposed], ["reveal", composed]].enumerated() {
+            let result = try workspace.enroll(arguments, environment: ["ENROLL_NOW": "\(1_764_421_576 + index)"])
+            #expect(result.status == 0 || arguments[0] == "confirm", "\(arguments): \(result.stderr)")
+        }
+        #expect(try SQLite3.query(workspace.database, "SELECT COUNT(DISTINCT stream_id) FROM events") == "2")
+        let verified = try workspace.enroll(["verify"])
+        #expect(verified.status == 0 && verified.stdout.hasPrefix("Verified 5 events: the hash chain is intact."), "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test("an edited type holding a terminal escape, a line break and 100 000 characters reaches the error lines of commands and of rebuild-projections cut and without control characters: one short line each")
+    func editedTypeInErrors() throws {
+        let workspace = try journal()
+        let forged = "Auth\u{1B}[31m\n2026-01-01T00:00:00+0000 info enrollment.access: status=200 user=admin" + String(repeating: "x", count: 100_000)
+        try sqlite(workspace, "UPDATE events SET type = '\(forged)' WHERE position = 2")
+        let confirm = try workspace.enroll(["confirm", "alice", "123456"], environment: ["ENROLL_NOW": "1764421700"])
+        let rebuild = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
+        for (name, result) in [("confirm", confirm), ("rebuild-projections", rebuild)] {
+            #expect(result.status == 3, "\(name): \(result.stderr.prefix(300))")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.count < 400, "\(name): \(result.stderr.prefix(600))")
+            #expect(!result.stderr.contains("\u{1B}") && result.stderr.contains("(Auth?[31m?2026-01-01T00:00:00+0000 info …) cannot be read"), "\(name): \(result.stderr.prefix(600))")
+        }
+    }
+}
