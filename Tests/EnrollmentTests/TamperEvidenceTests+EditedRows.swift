@@ -88,4 +88,22 @@ extension TamperEvidenceTests {
             #expect(!result.stderr.contains("\u{1B}") && result.stderr.contains("(Auth?[31m?2026-01-01T00:00:00+0000 info …) cannot be read"), "\(name): \(result.stderr.prefix(600))")
         }
     }
+
+    @Test("a time edited into text ('yesterday') is reported as the edit it is, not read as 1970: history lists the row as unreadable, rebuild-projections and commands refuse it (exit 3) and write no 1970 activity")
+    func timeEditedIntoText() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET recorded_at = 'yesterday' WHERE position = 2")
+        let history = try workspace.enroll(["history", "alice"])
+        let rows = Array(history.stdout.split(separator: "\n").dropFirst())
+        #expect(history.status == 1 && rows.count == 3, "\(history.stdout)\(history.stderr)")
+        #expect(rows[1].hasSuffix("[UNREADABLE: its column recorded_at holds a value of another type]"), "\(history.stdout)")
+
+        let activity = try SQLite3.query(workspace.database, "SELECT * FROM enrollment_activity ORDER BY day")
+        let rebuild = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
+        #expect(rebuild.status == 3 && rebuild.stderr.contains("the event at position 2 (CodeRejected) cannot be read: its column recorded_at holds a value of another type"), "\(rebuild.stderr)")
+        #expect(try SQLite3.query(workspace.database, "SELECT * FROM enrollment_activity ORDER BY day") == activity)
+        #expect(!activity.contains("1970"))
+        let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
+        #expect(reveal.status == 3 && reveal.stderr.contains("its column recorded_at holds a value of another type"), "\(reveal.stderr)")
+    }
 }

@@ -123,6 +123,12 @@ public struct AuditTrail: Sendable {
         var entry: HistoryEntry
         var recorded: RecordedEvent?
         do {
+            // The columns are read cast (a time stored as text reads as 0): one that an append
+            // would have written as a number but holds something else is an edited row.
+            if let column: String = row["mistyped_column"] {
+                throw StoreError.undecodableEvent(
+                    position: row["position"] ?? 0, type: row["type"] ?? "?", reason: "its column \(column) holds a value of another type")
+            }
             let strict = try RecordedEvent(row: row)
             recorded = strict
             let forgotten: Bool = row["secret_forgotten"] ?? false
@@ -174,6 +180,9 @@ public struct AuditTrail: Sendable {
              ORDER BY p.stream_version DESC LIMIT 1)
         END AS replaced_pending_at,
         (SELECT CAST(b.hash AS BLOB) FROM events b WHERE b.position = e.position - 1) AS previous_hash,
+        CASE WHEN typeof(e.stream_version) <> 'integer' THEN 'stream_version'
+             WHEN typeof(e.schema_version) <> 'integer' THEN 'schema_version'
+             WHEN typeof(e.recorded_at) <> 'integer' THEN 'recorded_at' END AS mistyped_column,
         e.stream_version = 1 OR EXISTS (SELECT 1 FROM events v WHERE v.stream_id = e.stream_id AND v.stream_version = e.stream_version - 1)
             AS follows_its_stream
         """

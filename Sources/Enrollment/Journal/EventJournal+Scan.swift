@@ -71,6 +71,13 @@ extension EventJournal {
             let code = sqlite3_step(row)
             if code == SQLITE_DONE { return count }
             guard code == SQLITE_ROW else { throw failure(code) }
+            // SQLite reads a number stored as text ("yesterday") as 0: an edited row, reported.
+            guard sqlite3_column_type(row, 6) == SQLITE_INTEGER, sqlite3_column_type(row, 2) == SQLITE_INTEGER else {
+                let column = sqlite3_column_type(row, 2) == SQLITE_INTEGER ? "recorded_at" : "stream_version"
+                throw StoreError.undecodableEvent(
+                    position: sqlite3_column_int64(row, 0), type: String(decoding: bytes(3), as: UTF8.self),
+                    reason: "its column \(column) holds a value of another type")
+            }
             let streamBytes = bytes(1)
             if !stream.hasUTF8(streamBytes) { stream = String(decoding: streamBytes, as: UTF8.self) }
             let header = EventHeader(
