@@ -85,4 +85,28 @@ struct HistoryTests {
             #expect(first.object["next"] as? Int == 1)
         }
     }
+
+    @Test("rows deleted from the end of the caller's stream: the last page says so (chainBroken, deletedEnd), as enroll history fails with chain_broken; an untouched history says nothing")
+    func deletedEnd() async throws {
+        let harness = try await Harness()
+        let alice = try await harness.token("alice"), bob = try await harness.token("bob")
+        try await harness.test { client in
+            _ = try await client.action("INIT", token: alice)
+            _ = try await client.action("VIEW", token: alice)
+            _ = try await client.action("INIT", token: bob)
+            let clean = try await client.request(.get, Client.totp + "/history", token: alice)
+            #expect(clean.status == .ok && clean.object["chainBroken"] == nil && clean.object["deletedEnd"] == nil, "\(clean.text)")
+            // alice's last event (her reveal, position 2) deleted with an independent tool; bob's follows it.
+            _ = try run("/usr/bin/sqlite3", [harness.databasePath, "DELETE FROM events WHERE position = 2"])
+
+            let response = try await client.request(.get, Client.totp + "/history", token: alice)
+            #expect(response.status == .ok, "\(response.text)")
+            #expect((response.object["entries"] as? [[String: Any]])?.count == 1, "\(response.text)")
+            #expect(response.object["chainBroken"] as? Bool == true, "\(response.text)")
+            #expect((response.object["deletedEnd"] as? String)?.contains("its last events were deleted") == true, "\(response.text)")
+            // A full page is not the last: it says nothing of the end.
+            let page = try await client.request(.get, Client.totp + "/history?limit=1", token: alice)
+            #expect(page.status == .ok && page.object["deletedEnd"] == nil && page.object["next"] as? Int == 1, "\(page.text)")
+        }
+    }
 }

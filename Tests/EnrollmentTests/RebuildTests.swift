@@ -577,6 +577,22 @@ struct RebuildTests {
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }
 
+    @Test("an empty --db or ENROLL_DB is refused as enroll refuses it (exit 2, one line naming it), not looked for as a file")
+    func emptyDatabasePath() throws {
+        let workspace = try Workspace()
+        let tool = try Processes.product("rebuild-projections")
+        for (arguments, environment, expected) in [
+            (["--db", ""], [String: String](), "--db must not be empty"),
+            ([], ["ENROLL_DB": ""], "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite"),
+        ] {
+            let result = try Processes.run(tool, arguments + ["--all"], environment: environment)
+            let enroll = try Processes.run(try Processes.product("enroll"), ["status", "alice"] + arguments, environment: environment, directory: workspace.directory)
+            #expect(result.status == 2 && enroll.status == 2, "\(arguments) \(environment): \(result.stderr) / \(enroll.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(expected), "\(result.stderr)")
+            #expect(enroll.stderr.contains(expected), "\(enroll.stderr)")
+        }
+    }
+
     @Test("a projection a newer version wrote: readers ask for an upgrade, the tool refuses it unless --allow-downgrade")
     func newerProjection() throws {
         let workspace = try Workspace()

@@ -35,8 +35,15 @@ struct Engine: Sendable {
     }
 
     /// The user's audit timeline (never a secret or a code), oldest first.
-    func history(of user: String, after position: Int64, limit: Int) async throws -> [HistoryEntry] {
-        try await offload { try AuditTrail(database: service.database).history(of: user, after: position, limit: limit) }
+    /// A page of the user's history and, on the last page, why the journal ends early for them
+    /// (``AuditTrail/deletedEnd(of:)``: rows deleted from its end, or from the end of their
+    /// stream), which no entry can show.
+    func history(of user: String, after position: Int64, limit: Int) async throws -> (entries: [HistoryEntry], deletedEnd: String?) {
+        try await offload {
+            let trail = AuditTrail(database: service.database)
+            let entries = try trail.history(of: user, after: position, limit: limit)
+            return (entries, entries.count < limit ? try trail.deletedEnd(of: user) : nil)
+        }
     }
 
     private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -269,14 +269,19 @@ struct TOTPRoutes {
         }
         let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...Int64.max, default: 0)
         let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...500, default: 100)
-        let entries: [HistoryEntry]
+        let (entries, deletedEnd): ([HistoryEntry], String?)
         do {
-            entries = try await engine.history(of: user, after: after, limit: Int(limit))
+            (entries, deletedEnd) = try await engine.history(of: user, after: after, limit: Int(limit))
         } catch let error as StoreError {
             throw APIError.store(error)
         }
         var body: [String: JSONValue] = ["user": .string(user), "entries": .array(entries.map(\.jsonObject))]
         if entries.count == Int(limit), let last = entries.last { body["next"] = .int(last.position) }
+        // Rows deleted from the end leave every entry shown chained: said once, on the last page.
+        if let deletedEnd {
+            body["chainBroken"] = .bool(true)
+            body["deletedEnd"] = .string(deletedEnd)
+        }
         return try json(body, replayed: false)
     }
 
