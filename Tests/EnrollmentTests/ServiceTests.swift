@@ -388,6 +388,11 @@ struct ServiceTests {
         #expect(retry.stderr.contains("command id 'R1' already issued a secret that has been destroyed since"), "\(retry.stderr)")
         #expect(try SQLite3.eventTypes(workspace.database) == before)
         #expect(try workspace.enroll(["request", "bob", "--command-id", "R2"], environment: now).status == 0)
+        // After a new enrollment made a new data key, R1's secret (sealed under the destroyed
+        // one) is still forgotten, not a damaged journal.
+        let again = try workspace.enroll(["request", "bob", "--command-id", "R1"], environment: now)
+        #expect(again.status == 2 && again.stderr.contains("command id 'R1' already issued a secret that has been destroyed since"), "\(again.stderr)")
+        #expect(try workspace.enroll(["reveal", "bob"], environment: now).status == 0)
     }
 
     @Test("a command id that showed a secret replays only while that secret is current: after a confirm, a replacement or the expiry it is refused (exit 2) and shows nothing")

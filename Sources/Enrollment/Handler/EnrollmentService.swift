@@ -543,18 +543,14 @@ public final class EnrollmentService: Sendable {
         var dataKey = try keyRing?.dataKey(for: stream, in: db)
         defer { if dataKey != nil { secureZero(&dataKey!) } }
         // Captured by reference, so that the buffer is still uniquely owned when it is wiped.
-        var damaged: StoreError?
-        let open: ([UInt8]) -> SecretField = { sealed in
-            do throws(StoreError) { return try KeyRing.openForCommand(sealed, dataKey: dataKey, stream: stream) } catch {
-                damaged = damaged ?? error
-                return .forgotten
-            }
-        }
-        let events = try rows.map { row in
+        // Not ``KeyRing/openForCommand``: a stream may hold secrets sealed under a data key that
+        // a removal destroyed before a new enrollment made the one there now, and those are
+        // forgotten, not damaged. (The state a command decides on holds only secrets sealed
+        // under the current key: ``load(_:in:)`` opens those strictly.)
+        let open: ([UInt8]) -> SecretField = { sealed in KeyRing.open(sealed, dataKey: dataKey, stream: stream) }
+        return try rows.map { row in
             (try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position, open: open), row)
         }
-        if let damaged { throw damaged }
-        return events
     }
 
     /// The user's row in the authenticators projection (refused if the projection is stale).
