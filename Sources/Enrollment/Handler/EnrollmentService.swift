@@ -503,15 +503,15 @@ public final class EnrollmentService: Sendable {
         guard state.active != nil || state.pending != nil else { return state }
         var dataKey = try keyRing?.dataKey(for: user, in: db)
         defer { if dataKey != nil { secureZero(&dataKey!) } }
-        func open(_ field: inout SecretField) throws(StoreError) {
-            if case .sealed(let sealed) = field { field = try KeyRing.openForCommand(sealed, dataKey: dataKey, stream: user) }
+        func open(_ field: inout SecretField) {
+            if case .sealed(let sealed) = field { field = KeyRing.open(sealed, dataKey: dataKey, stream: user) }
         }
         if var active = state.active {
-            try open(&active.secret)
+            open(&active.secret)
             state.active = active
         }
         if var pending = state.pending {
-            try open(&pending.credential.secret)
+            open(&pending.credential.secret)
             state.pending = pending
         }
         return state
@@ -543,10 +543,6 @@ public final class EnrollmentService: Sendable {
         var dataKey = try keyRing?.dataKey(for: stream, in: db)
         defer { if dataKey != nil { secureZero(&dataKey!) } }
         // Captured by reference, so that the buffer is still uniquely owned when it is wiped.
-        // Not ``KeyRing/openForCommand``: a stream may hold secrets sealed under a data key that
-        // a removal destroyed before a new enrollment made the one there now, and those are
-        // forgotten, not damaged. (The state a command decides on holds only secrets sealed
-        // under the current key: ``load(_:in:)`` opens those strictly.)
         let open: ([UInt8]) -> SecretField = { sealed in KeyRing.open(sealed, dataKey: dataKey, stream: stream) }
         return try rows.map { row in
             (try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data, position: row.position, open: open), row)

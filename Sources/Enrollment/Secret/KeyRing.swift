@@ -256,18 +256,6 @@ public struct KeyRing: Sendable {
         return .open(Secret(bytes: bytes))
     }
 
-    /// Opens a sealed secret for a command: forgotten when its data key was destroyed, but
-    /// ``StoreError/journalDamaged(_:)`` when the key is there and the box does not open under
-    /// it (AES-GCM authenticates every byte and the user id): the event holding it was changed
-    /// outside enroll. Reading that as forgotten would report a crypto-shred that never happened
-    /// and send the operator after a data key that is not missing.
-    package static func openForCommand(_ sealed: [UInt8], dataKey: [UInt8]?, stream: String) throws(StoreError) -> SecretField {
-        guard let dataKey else { return .forgotten }
-        guard let bytes = try? AESGCM.open(sealed, key: dataKey, authenticating: aad(stream: stream)) else {
-            throw .journalDamaged("a sealed secret of \(TextField.quoted(stream)) does not open under the user's data key: the event holding it was changed outside enroll")
-        }
-        return .open(Secret(bytes: bytes))
-    }
 }
 
 /// The master key opens every secret in the database, so a key ring's description and
