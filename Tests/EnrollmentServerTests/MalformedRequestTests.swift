@@ -138,13 +138,13 @@ struct MalformedRequestTests {
             let head = "POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
             let closing = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
             // The body is sent only once the first answer (the 100) is read.
-            let alone = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: head, then: body + closing, wait: 10) }
+            let alone = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: head, then: body + closing) }
             #expect(alone.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(alone.prefix(300))")
             #expect(alone.contains("qrCodeUrl"), "\(alone.prefix(300))")
 
             // Pipelined behind a request still being answered: its answer first, then the 100.
             let status = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
-            let pipelined = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: status + head.replacingOccurrences(of: "INIT", with: "VIEW"), then: body.replacingOccurrences(of: "INIT", with: "VIEW") + closing, wait: 10) }
+            let pipelined = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: status + head.replacingOccurrences(of: "INIT", with: "VIEW"), then: body.replacingOccurrences(of: "INIT", with: "VIEW") + closing) }
             let first = pipelined.range(of: "HTTP/1.1 200 OK"), interim = pipelined.range(of: "HTTP/1.1 100 Continue")
             #expect(first != nil && interim != nil && first!.lowerBound < interim!.lowerBound, "\(pipelined.prefix(400))")
             #expect(pipelined.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "three answers after the 100: \(pipelined.prefix(400))")
