@@ -471,10 +471,13 @@ struct StatusReport {
             ])
             return
         }
-        var lines = ["user: \(summary.user)", "status: \(status.rawValue)"]
+        // Stored text is printed with its control characters escaped: no command accepts them,
+        // but a row edited with another tool could hold a NUL or a terminal escape.
+        func shown(_ text: String?) -> String { text.map { TextField.escaped($0) } ?? "-" }
+        var lines = ["user: \(shown(summary.user))", "status: \(status.rawValue)"]
         if summary.status != .none {
-            lines.append("issuer: \(summary.issuer ?? "-")  account: \(summary.account ?? "-")")
-            lines.append("algorithm: \(summary.algorithm ?? "-")  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
+            lines.append("issuer: \(shown(summary.issuer))  account: \(shown(summary.account))")
+            lines.append("algorithm: \(shown(summary.algorithm))  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
         }
         // A pending secret past its expiry is recorded as expired by the next command; until
         // then say it is over rather than "confirm before" a time that has passed.

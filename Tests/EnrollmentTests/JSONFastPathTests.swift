@@ -69,7 +69,7 @@ struct JSONFastPathTests {
         }
     }
 
-    @Test("Duplicate member names: the journal's reading is unchanged (last wins); duplicateMember finds them at any depth")
+    @Test("Duplicate member names: JSONValue.parse keeps the last (RFC 8259 leaves it open; the journal's readers ask with rejectingDuplicates and refuse the row); duplicateMember finds them at any depth")
     func duplicateMembers() throws {
         #expect(try JSONValue.parse(#"{"sub":"alice","sub":"bob"}"#) == .object(["sub": .string("bob")]))
         #expect(JSONValue.duplicateMember(in: #"{"sub":"alice","sub":"bob"}"#) == "sub")

@@ -154,7 +154,7 @@ public struct AuditTrail: Sendable {
         func column<Value: DatabaseValueConvertible>(_ name: String, or fallback: Value) -> Value {
             (try? row.decode(Value?.self, forColumn: name)).flatMap { $0 } ?? fallback
         }
-        let metadata = try? JSONValueCoder.decode(EventMetadata.self, from: JSONValue.parse(column("metadata", or: "")))
+        let metadata = EventMetadata.stored(column("metadata", or: ""))
         return HistoryEntry(
             position: column("position", or: 0), user: column("stream_id", or: ""), streamVersion: column("stream_version", or: 0),
             time: column("recorded_at", or: 0), type: column("type", or: ""), unreadable: reason,

@@ -65,7 +65,16 @@ public enum EventCodec {
         let current = type.currentVersion
         guard schemaVersion <= current else { throw failure("schema version \(schemaVersion) is newer than this code knows (\(current)); upgrade enroll") }
         guard schemaVersion >= 1 else { throw failure("schema version \(schemaVersion) is invalid") }
-        guard case .object(var object)? = try? JSONValue.parse(data) else { throw failure("data is not a JSON object") }
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(data, rejectingDuplicates: true)
+        } catch {
+            // A member named twice could be read either way (the last one, or the first): enroll
+            // never writes one, and import refuses it, so a stored one is an edit.
+            if case .duplicateMember(let name) = error { throw failure("data names '\(Validation.excerpt(name))' twice") }
+            throw failure("data is not a JSON object")
+        }
+        guard case .object(var object) = parsed else { throw failure("data is not a JSON object") }
         var version = schemaVersion
         while version < current {
             guard let upcast = upcasters[type]?[version] else { throw failure("no upcaster from version \(version)") }

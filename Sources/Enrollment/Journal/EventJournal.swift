@@ -125,7 +125,7 @@ extension RecordedEvent: FetchableRecord {
             }
         }
         let metadataText: String = try value("metadata")
-        let readable = try? JSONValueCoder.decode(EventMetadata.self, from: JSONValue.parse(metadataText))
+        let readable = EventMetadata.stored(metadataText)
         guard let metadata = readable ?? (lenientMetadata ? EventMetadata(actor: "", commandId: "") : nil) else {
             throw StoreError.undecodableEvent(position: position, type: type, reason: "its metadata is not the JSON object an append writes")
         }

@@ -17,6 +17,14 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     /// never mistakes it for a person. Journals written before it held the command's actor.
     public static let systemActor = "(system)"
 
+    /// The metadata a row stores, or nil when its text is not the JSON object an append writes:
+    /// a member named twice too, which readers could take either way (enroll never writes one,
+    /// and import refuses it).
+    static func stored(_ text: String) -> EventMetadata? {
+        guard let parsed = try? JSONParser.parse(text, rejectingDuplicates: true) else { return nil }
+        return try? JSONValueCoder.decode(EventMetadata.self, from: parsed)
+    }
+
     /// The metadata `event` is recorded with, as one of a command's events: the command's, or
     /// for housekeeping the ``systemActor`` with the command's ids.
     public func recording(_ event: EnrollmentEvent) -> EventMetadata {

@@ -1,4 +1,4 @@
-import Enrollment
+@testable import Enrollment
 import Foundation
 import GRDB
 import Testing
@@ -27,7 +27,8 @@ import TestSupport
         defer { try? queue.close() }
         try queue.write { db in
             try db.execute(sql: statement)
-            var rows = try RecordedEvent.fetchAll(db, sql: "SELECT * FROM events ORDER BY position")
+            // As stored (metadata a reader refuses too): a forger rechains whatever they wrote.
+            var rows = try StoredRow.fetchAll(db, sql: "SELECT * FROM events ORDER BY position").map(\.event)
             FixtureTests.rechain(&rows)
             for row in rows { try db.execute(sql: "UPDATE events SET hash = ? WHERE position = ?", arguments: [Data(row.hash), row.position]) }
         }
@@ -169,5 +170,39 @@ import TestSupport
         #expect(!confirm.stderr.contains("run it again"), "\(confirm.stderr)")
         let verify = try enroll(workspace, ["verify"])
         #expect(verify.status == 1 && verify.stderr.contains("the hash chain breaks at position 2 (modified): the event of alice at this position has stream version 9 where 2 follows"), "\(verify.stderr)")
+    }
+}
+
+/// findings-26 F6: a member named twice, which readers could take either way.
+extension DamagedRowTests {
+    @Test("a member named twice in a row's data or metadata (chain recomputed) is an edit: history lists the row as unreadable naming the member (exit 3), the user's commands and rebuild-projections refuse it; neither value is used")
+    func memberNamedTwice() throws {
+        let workspace = try journal()
+        try edit(workspace, #"UPDATE events SET data = replace(data, '"issuer":"', '"issuer":"Other","issuer":"') WHERE position = 1"#)
+        let history = try enroll(workspace, ["history", "alice"])
+        #expect(history.status == 3 && history.stderr.contains("the event at position 1 (EnrollmentRequested) cannot be read: data names 'issuer' twice"), "\(history.status) \(history.stdout) \(history.stderr)")
+        let rows = history.stdout.split(separator: "\n").dropFirst()
+        #expect(rows.count == 2 && rows.first?.contains("[UNREADABLE: data names 'issuer' twice]") == true, "\(history.stdout)")
+        #expect(!history.stdout.contains("Other"), "\(history.stdout)")
+        let confirm = try enroll(workspace, ["confirm", "alice", "111111"])
+        #expect(confirm.status == 3 && confirm.stderr.contains("names 'issuer' twice"), "\(confirm.status) \(confirm.stderr)")
+        let rebuild = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all", "--restart"])
+        #expect(rebuild.status == 3 && rebuild.stderr.contains("position 1"), "\(rebuild.status) \(rebuild.stderr)")
+
+        let other = try journal()
+        try edit(other, #"UPDATE events SET metadata = replace(metadata, '"actor":"', '"actor":"mallory","actor":"') WHERE position = 3"#)
+        let audit = try enroll(other, ["audit"])
+        #expect(audit.status == 3 && audit.stdout.contains("[UNREADABLE: its metadata is not the JSON object an append writes]"), "\(audit.status) \(audit.stdout) \(audit.stderr)")
+        #expect(!audit.stdout.contains("mallory"), "\(audit.stdout)")
+    }
+
+    @Test("a projection value holding a terminal escape or a line break (edited with sqlite3) is printed by status escaped, on its own line")
+    func controlCharactersInStatus() throws {
+        let workspace = try journal()
+        _ = try SQLite3.query(workspace.database, "UPDATE authenticators SET pending_issuer = 'Enroll' || char(27) || '[31m' || char(10) || 'status: active' WHERE user_id = 'alice'")
+        let status = try enroll(workspace, ["status", "alice"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains(#"issuer: Enroll\u001b[31m\nstatus: active  account: alice"#), "\(status.stdout)")
+        #expect(!status.stdout.contains("\u{1b}") && status.stdout.split(separator: "\n").filter { $0.hasPrefix("status: ") } == ["status: pending"], "\(status.stdout)")
     }
 }
