@@ -173,6 +173,20 @@ struct EndpointTests {
         }
     }
 
+    @Test("the throttle counts per user id as the journal tells them apart: café composed and decomposed are two users, two counts")
+    func throttleByBytes() async throws {
+        let harness = try await Harness(maxWritesPerMinute: 2)
+        let composed = try await harness.token("caf\u{E9}", lifetime: 7200)
+        let decomposed = try await harness.token("cafe\u{301}", lifetime: 7200)
+        try await harness.test { client in
+            for token in [composed, decomposed] {
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<3 { statuses.append(try await client.action("INIT", token: token).status) }
+                #expect(statuses == [.ok, .ok, .tooManyRequests])
+            }
+        }
+    }
+
     @Test("unknown paths and methods answer in the error shape: 404, 405")
     func unknownRoutes() async throws {
         let harness = try await Harness()

@@ -8,11 +8,13 @@ import Enrollment
 /// Wrong codes are already limited by the engine's lock (RFC 4226 §7.3); this bounds the rest:
 /// a script calling INIT or VIEW in a loop would otherwise grow the user's journal without end.
 /// Fixed windows on the engine's clock (so tests fix it too), kept in memory per process: with
-/// several server processes each applies its own limit.
+/// several server processes each applies its own limit. Users are told apart by their ids'
+/// bytes, as the journal tells them apart: `café` composed and decomposed are two users with
+/// two streams, so they have two counts (Swift's `String` equality would merge them).
 actor WriteThrottle {
     let limit: Int
     let window: Int64
-    private var counts: [String: (start: UnixTime, count: Int)] = [:]
+    private var counts: [[UInt8]: (start: UnixTime, count: Int)] = [:]
     /// The window whose counts `counts` holds: only the current window's count, so a new
     /// window starts from an empty table (once per window, not on every request).
     private var countedWindow: UnixTime = .min
@@ -30,10 +32,11 @@ actor WriteThrottle {
             counts.removeAll(keepingCapacity: true)
             countedWindow = start
         }
-        var entry = counts[user] ?? (start: start, count: 0)
+        let key = Array(user.utf8)
+        var entry = counts[key] ?? (start: start, count: 0)
         guard entry.count < limit else { return max(1, start + window - now) }
         entry.count += 1
-        counts[user] = entry
+        counts[key] = entry
         return nil
     }
 }
