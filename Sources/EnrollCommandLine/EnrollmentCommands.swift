@@ -19,7 +19,7 @@ struct RequestCommand: ParsableCommand {
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
         let outcome = try global.reporting {
-            let envelope = try target.envelope(.requestEnrollment(options))
+            let envelope = target.envelope(.requestEnrollment(options))
             // Bad input (names too long for a QR code) leaves no new database or key file.
             _ = try EnrollmentService.checkInput(envelope)
             return try global.service(create: true).handle(envelope)

@@ -115,6 +115,66 @@ struct JSONFastPathTests {
         }
     }
 
+    @Test("Events and metadata written member by member are exactly the bytes of the Codable path through JSONValue, for every type, awkward strings and extreme numbers")
+    func canonicalObjectMatchesCodable() throws {
+        struct IssuedReference: Encodable {
+            var sealedSecret: String?
+            var issuer: String, account: String
+            var algorithm: Digest
+            var digits: Int, period: Int
+            var expiresAt: Int64
+        }
+        func reference(_ value: some Encodable) throws -> String { try JSONValueCoder.encode(value).canonicalString }
+        let strings = ["Example", "", "quote \" back \\ slash / tab \t nl \n cr \r", "\u{1}\u{1f}\u{7f}", "é中😀", "caf\u{E9}", "cafe\u{301}", String(repeating: "x", count: 300)]
+        let numbers: [Int64] = [0, 1, -1, 1_764_000_600, .max, .min]
+        var checked = 0
+        for (index, text) in strings.enumerated() {
+            let number = numbers[index % numbers.count], small = Int(truncatingIfNeeded: number)
+            let other = strings[(index + 1) % strings.count]
+            for secret in [SecretField.open(Secret(bytes: Array(0..<20))), .sealed(Array(repeating: 7, count: 48)), .forgotten] {
+                for algorithm in Digest.allCases {
+                    let issued = SecretIssued(secret: secret, issuer: text, account: other, parameters: OTPParameters(algorithm: algorithm, digits: small, period: ~small), expiresAt: number)
+                    let sealed: String? = switch secret {
+                    case .open(let open): Data(open.bytes).base64EncodedString()
+                    case .sealed(let bytes): Data(bytes).base64EncodedString()
+                    case .forgotten: nil
+                    }
+                    let expected = try reference(IssuedReference(
+                        sealedSecret: sealed, issuer: text, account: other, algorithm: algorithm, digits: small, period: ~small, expiresAt: number))
+                    for event in [EnrollmentEvent.enrollmentRequested(issued), .secretRegenerated(issued)] {
+                        #expect(try EventCodec.encode(event) { $0.bytes }.data == expected, "\(event.type)")
+                        checked += 1
+                    }
+                }
+            }
+            for role in [SecretRole.pending, .active] {
+                let pairs: [(EnrollmentEvent, String)] = [
+                    (.authenticatorActivated(AuthenticatorActivated(step: number, replacedPrevious: index % 2 == 0)), try reference(AuthenticatorActivated(step: number, replacedPrevious: index % 2 == 0))),
+                    (.codeRejected(CodeRejected(reason: text, target: role, failedAttempts: small, remainingAttempts: ~small)), try reference(CodeRejected(reason: text, target: role, failedAttempts: small, remainingAttempts: ~small))),
+                    (.pendingSecretExpired(PendingSecretExpired(replacement: index % 2 == 1, expiredAt: number)), try reference(PendingSecretExpired(replacement: index % 2 == 1, expiredAt: number))),
+                    (.replacementCancelled(ReplacementCancelled(expiresAt: number)), try reference(ReplacementCancelled(expiresAt: number))),
+                    (.qrCodeRevealed(QRCodeRevealed(target: role)), try reference(QRCodeRevealed(target: role))),
+                    (.qrCodeRevealed(QRCodeRevealed(target: role, shownAs: .text)), try reference(QRCodeRevealed(target: role, shownAs: .text))),
+                    (.confirmationLocked(ConfirmationLocked(until: number, lockNumber: small, failedAttempts: ~small)), try reference(ConfirmationLocked(until: number, lockNumber: small, failedAttempts: ~small))),
+                    (.codeRefusedWhileLocked(CodeRefusedWhileLocked(target: role, lockedUntil: number)), try reference(CodeRefusedWhileLocked(target: role, lockedUntil: number))),
+                    (.confirmationUnlocked(ConfirmationUnlocked(lockNumber: small)), try reference(ConfirmationUnlocked(lockNumber: small))),
+                    (.authenticatorRemoved(AuthenticatorRemoved(hadActive: index % 2 == 0)), try reference(AuthenticatorRemoved(hadActive: index % 2 == 0))),
+                ]
+                for (event, expected) in pairs {
+                    #expect(try EventCodec.encode(event) { $0.bytes }.data == expected, "\(event.type)")
+                    checked += 1
+                }
+            }
+            for correlation in [nil, other] {
+                let metadata = EventMetadata(actor: text, commandId: other, correlationId: correlation)
+                #expect(metadata.canonicalJSON == (try reference(metadata)))
+                checked += 1
+            }
+        }
+        // Every event type was written (none left to the Codable path by a missing case).
+        #expect(checked == strings.count * (3 * Digest.allCases.count * 2 + 2 * 10 + 2))
+    }
+
     @Test("Every event type survives encode then decode unchanged, secrets sealed and opened")
     func roundTrip() throws {
         let secret = Secret(bytes: Array(0..<20))

@@ -98,7 +98,8 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    private static func writeString(_ value: String, to out: inout String) {
+    /// `value` as a JSON string in canonical form (also ``CanonicalObject``'s strings).
+    static func writeString(_ value: String, to out: inout String) {
         out += "\""
         // Most strings (ids, names, base64) need no escape: appended whole, not scalar by scalar.
         if !value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {

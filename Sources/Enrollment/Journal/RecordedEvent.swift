@@ -17,6 +17,16 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     /// never mistakes it for a person. Journals written before it held the command's actor.
     public static let systemActor = "(system)"
 
+    /// The canonical JSON an append stores (as the `Codable` path through ``JSONValue`` writes
+    /// it, member by member: `JSONFastPathTests` compares the two).
+    var canonicalJSON: String {
+        var object = CanonicalObject()
+        object.member("actor", actor)
+        object.member("commandId", commandId)
+        if let correlationId { object.member("correlationId", correlationId) }
+        return object.finished()
+    }
+
     /// The metadata a row stores, or nil when its text is not the JSON object an append writes:
     /// a member named twice too, which readers could take either way (enroll never writes one,
     /// and import refuses it).
