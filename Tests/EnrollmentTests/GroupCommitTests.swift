@@ -210,6 +210,35 @@ struct GroupCommitTests {
         _ = try JournalIntegrity.check(setup.path)
     }
 
+    @Test("Callers decide on read connections of their own: each read is one snapshot, the next one sees what was committed meanwhile, the connection is kept for the next caller, and closing the database still removes its write-ahead log")
+    func snapshotReads() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snapshot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("enroll.sqlite").path
+        var database: EnrollmentDatabase? = try EnrollmentDatabase(path: path, options: DatabaseOptions(concurrentReads: true))
+        try #require(database).writer.write { db in try db.execute(sql: "CREATE TABLE scratch (x)") }
+        var connections: [OpaquePointer?] = []
+        let (before, during) = try #require(database).snapshotRead { db in
+            connections.append(db.sqliteConnection)
+            let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scratch")
+            try database?.writer.write { db in try db.execute(sql: "INSERT INTO scratch VALUES (1)") }
+            return (before, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scratch"))
+        }
+        #expect(before == 0 && during == 0, "one read, one snapshot")
+        let after = try #require(database).snapshotRead { db in
+            connections.append(db.sqliteConnection)
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scratch")
+        }
+        #expect(after == 1)
+        #expect(connections.count == 2 && connections[0] != nil && connections[0] == connections[1], "the connection is kept")
+        #expect(try Self.sqlite3(path, "PRAGMA query_only") == "0")
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        database = nil
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "the last connection to close checkpoints and removes the log")
+        #expect(try Self.sqlite3(path, "SELECT COUNT(*) FROM scratch") == "1")
+    }
+
     @Test("The batch writer commits with the configured synchronous setting, and the result is on disk when the caller hears it", arguments: [Durability.full, .normal])
     func durability(_ durability: Durability) async throws {
         let setup = try Self.setup(durability: durability)

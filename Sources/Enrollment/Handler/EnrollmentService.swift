@@ -243,7 +243,7 @@ public final class EnrollmentService: Sendable {
     /// Reads (outside any write transaction) and decides: the replay check, the user's state,
     /// the clock, a fresh secret if the command issues one, then the pure decider.
     func prepare(_ envelope: CommandEnvelope, user: String) throws -> Preparation {
-        try database.writer.read { db in try prepare(envelope, user: user, in: db) }
+        try database.snapshotRead { db in try prepare(envelope, user: user, in: db) }
     }
 
     /// ``prepare(_:user:)`` reading through `db`, which may be the writer's own transaction

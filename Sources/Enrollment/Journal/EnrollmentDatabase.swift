@@ -64,6 +64,10 @@ public final class EnrollmentDatabase: Sendable {
     public let writer: any DatabaseWriter
     public let path: String
     public let options: DatabaseOptions
+    /// Idle read-only connections for ``snapshotRead(_:)`` (with ``DatabaseOptions/concurrentReads``).
+    private let snapshotReaders = Mutex<[DatabaseQueue]>([])
+    /// How they are opened: the writer's configuration, read-only (`nil`: reads go through `writer`).
+    private let snapshotConfiguration: (path: String, configuration: Configuration)?
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         Self.configureSQLite
@@ -108,9 +112,12 @@ public final class EnrollmentDatabase: Sendable {
             // removes the WAL, and a removal still truncates it at once.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
         }
+        let openPath = immutable ? Self.immutableURI(path) : path
+        var readerConfiguration = configuration
+        readerConfiguration.readonly = true
+        snapshotConfiguration = options.concurrentReads && !configuration.readonly ? (openPath, readerConfiguration) : nil
         let applied: Set<String>
         do {
-            let openPath = immutable ? Self.immutableURI(path) : path
             if options.concurrentReads {
                 writer = try DatabasePool(path: openPath, configuration: configuration)
             } else {
@@ -188,6 +195,50 @@ public final class EnrollmentDatabase: Sendable {
         try checkSchemaIsKnown(applied: applied)
     }
 
+    deinit {
+        // Before the writer: the last connection to close checkpoints the log and removes it,
+        // which a read-only one cannot do.
+        snapshotReaders.withLock { readers in
+            for reader in readers { try? reader.close() }
+            readers.removeAll()
+        }
+    }
+
+    /// Runs `body` in a read transaction of its own (one snapshot of the database), as
+    /// `writer.read` does, on a read-only connection kept for this, without GRDB's reader pool
+    /// around it: what a ``GroupCommitHandler`` caller does to decide each command, where the
+    /// pool's bookkeeping for every read (a lock, a semaphore, a key path built at run time, the
+    /// transaction's SQL compiled again, a schema version query) cost about as much as the
+    /// reading itself (BENCHMARKS.md, step 20). The transaction's `BEGIN` and `COMMIT` are
+    /// prepared once per connection. At most ``snapshotReaderLimit`` connections are kept; more
+    /// callers at once open one for their read. Without ``DatabaseOptions/concurrentReads`` (one
+    /// connection) this is `writer.read`.
+    public func snapshotRead<T>(_ body: (Database) throws -> T) throws -> T {
+        guard let (openPath, configuration) = snapshotConfiguration else { return try writer.read(body) }
+        let reader = try snapshotReaders.withLock { $0.popLast() } ?? DatabaseQueue(path: openPath, configuration: configuration)
+        var reusable = true
+        defer {
+            if reusable { snapshotReaders.withLock { if $0.count < Self.snapshotReaderLimit { $0.append(reader) } } }
+        }
+        return try reader.inDatabase { db in
+            // Another process's migration changes the schema: nothing cached about it is kept.
+            db.clearSchemaCache()
+            try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+            defer {
+                // A read transaction's COMMIT does not fail; if it ever did, the connection is
+                // rolled back and not kept, never handed out still in a transaction.
+                if (try? db.cachedStatement(sql: "COMMIT TRANSACTION").execute()) == nil {
+                    try? db.execute(sql: "ROLLBACK")
+                    reusable = false
+                }
+            }
+            return try body(db)
+        }
+    }
+
+    /// Idle connections ``snapshotRead(_:)`` keeps (each caller reading at one moment holds one).
+    static let snapshotReaderLimit = 8
+
     /// A database on a read-only file system (a backup on read-only media), with no write-ahead
     /// log beside it: reading a WAL database needs its `-shm` file, which cannot be created
     /// there, but nothing can write such a file either, so it is opened read-only as immutable
@@ -226,6 +277,12 @@ public final class EnrollmentDatabase: Sendable {
         return "file:" + encoded + "?immutable=1"
     }
 
+    /// SQLite's process-wide settings, made once before the process's first connection.
+    /// Memory statistics off: with them on (Debian's build), every allocation SQLite makes (a
+    /// bound string, a row's record, a cursor) takes a process-wide mutex to count it, which the
+    /// rebuild's reader threads and its writer take in turn. Nothing here reads the statistics.
+    private static let configureSQLite: Void = { _ = enroll_sqlite_disable_memstatus() }()
+
     /// Waits for another connection's lock by polling it every millisecond, until `timeout`
     /// seconds have passed on the monotonic clock since the first try (then SQLITE_BUSY).
     ///
@@ -234,12 +291,6 @@ public final class EnrollmentDatabase: Sendable {
     /// milliseconds between its batches (``ProjectionRebuilder/pause``), almost never polled at
     /// such a moment, and waited for the whole rebuild or gave up. A try costs a few
     /// microseconds (a lock-file probe), so polling this often costs nothing worth measuring.
-    /// SQLite's process-wide settings, made once before the process's first connection.
-    /// Memory statistics off: with them on (Debian's build), every allocation SQLite makes (a
-    /// bound string, a row's record, a cursor) takes a process-wide mutex to count it, which the
-    /// rebuild's reader threads and its writer take in turn. Nothing here reads the statistics.
-    private static let configureSQLite: Void = { _ = enroll_sqlite_disable_memstatus() }()
-
     static func busyHandler(timeout: TimeInterval) -> Database.BusyCallback {
         let limit = Duration.milliseconds(Int64((timeout * 1000).rounded()))
         // SQLite counts the tries of one wait (0 at the first); when each wait began is kept per
