@@ -210,7 +210,7 @@ struct GroupCommitTests {
         _ = try JournalIntegrity.check(setup.path)
     }
 
-    @Test("Callers decide on read connections of their own: each read is one snapshot, the next one sees what was committed meanwhile, the connection is kept for the next caller, and closing the database still removes its write-ahead log")
+    @Test("Callers decide on read connections of their own: each read is one snapshot, the next one sees what was committed meanwhile (a schema change too), the connection is kept for the next caller, and closing the database still removes its write-ahead log")
     func snapshotReads() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snapshot-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -231,6 +231,10 @@ struct GroupCommitTests {
             return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scratch")
         }
         #expect(after == 1)
+        // What a read learnt of the schema is not kept past another connection's change to it.
+        #expect(try #require(database).snapshotRead { db in try db.tableExists("later") } == false)
+        try #require(database).writer.write { db in try db.execute(sql: "CREATE TABLE later (x)") }
+        #expect(try #require(database).snapshotRead { db in try db.tableExists("later") })
         #expect(connections.count == 2 && connections[0] != nil && connections[0] == connections[1], "the connection is kept")
         #expect(try Self.sqlite3(path, "PRAGMA query_only") == "0")
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))

@@ -65,7 +65,7 @@ public final class EnrollmentDatabase: Sendable {
     public let path: String
     public let options: DatabaseOptions
     /// Idle read-only connections for ``snapshotRead(_:)`` (with ``DatabaseOptions/concurrentReads``).
-    private let snapshotReaders = Mutex<[DatabaseQueue]>([])
+    private let snapshotReaders = Mutex<[SnapshotReader]>([])
     /// How they are opened: the writer's configuration, read-only (`nil`: reads go through `writer`).
     private let snapshotConfiguration: (path: String, configuration: Configuration)?
 
@@ -199,7 +199,7 @@ public final class EnrollmentDatabase: Sendable {
         // Before the writer: the last connection to close checkpoints the log and removes it,
         // which a read-only one cannot do.
         snapshotReaders.withLock { readers in
-            for reader in readers { try? reader.close() }
+            for reader in readers { try? reader.queue.close() }
             readers.removeAll()
         }
     }
@@ -215,15 +215,21 @@ public final class EnrollmentDatabase: Sendable {
     /// connection) this is `writer.read`.
     public func snapshotRead<T>(_ body: (Database) throws -> T) throws -> T {
         guard let (openPath, configuration) = snapshotConfiguration else { return try writer.read(body) }
-        let reader = try snapshotReaders.withLock { $0.popLast() } ?? DatabaseQueue(path: openPath, configuration: configuration)
+        let reader = try snapshotReaders.withLock { $0.popLast() }
+            ?? SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration))
         var reusable = true
         defer {
             if reusable { snapshotReaders.withLock { if $0.count < Self.snapshotReaderLimit { $0.append(reader) } } }
         }
-        return try reader.inDatabase { db in
-            // Another process's migration changes the schema: nothing cached about it is kept.
-            db.clearSchemaCache()
+        return try reader.queue.inDatabase { db in
             try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+            // As GRDB's own reads do: what it knows of the schema, and its compiled statements,
+            // are forgotten when another process's migration has changed it since the last read.
+            let schemaVersion = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA schema_version"))
+            if schemaVersion != reader.schemaVersion {
+                if reader.schemaVersion != nil { db.clearSchemaCache() }
+                reader.schemaVersion = schemaVersion
+            }
             defer {
                 // A read transaction's COMMIT does not fail; if it ever did, the connection is
                 // rolled back and not kept, never handed out still in a transaction.
@@ -238,6 +244,14 @@ public final class EnrollmentDatabase: Sendable {
 
     /// Idle connections ``snapshotRead(_:)`` keeps (each caller reading at one moment holds one).
     static let snapshotReaderLimit = 8
+
+    /// A connection of ``snapshotRead(_:)``, used by one caller at a time (taken from the idle
+    /// list under its lock, and given back after), with the schema version its last read saw.
+    private final class SnapshotReader: @unchecked Sendable {
+        let queue: DatabaseQueue
+        var schemaVersion: Int32?
+        init(queue: DatabaseQueue) { self.queue = queue }
+    }
 
     /// A database on a read-only file system (a backup on read-only media), with no write-ahead
     /// log beside it: reading a WAL database needs its `-shm` file, which cannot be created
