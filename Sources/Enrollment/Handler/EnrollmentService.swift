@@ -173,7 +173,7 @@ public final class EnrollmentService: Sendable {
     private func decideAndCommit(_ envelope: CommandEnvelope) throws -> CommandOutcome {
         let (user, keyRing) = try validate(envelope)
         do {
-            return try database.writer.write { db in try prepareAndRecord(envelope, user: user, keyRing: keyRing, in: db) }
+            return try database.write { db in try prepareAndRecord(envelope, user: user, keyRing: keyRing, in: db) }
         } catch {
             throw Self.classify(error, path: database.path, busyTimeout: database.options.busyTimeout)
         }

@@ -171,7 +171,7 @@ public final class GroupCommitHandler: Sendable {
         var results = [Result<CommandOutcome, any Error>](repeating: .failure(StoreError.sqlite("not written")), count: commands.count)
         do {
             guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
-            try service.database.writer.write { db in
+            try service.database.write { db in
                 try keyRing.bind(to: db)
                 for (index, command) in commands.enumerated() {
                     do {
