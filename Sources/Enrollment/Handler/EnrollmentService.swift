@@ -391,7 +391,7 @@ public final class EnrollmentService: Sendable {
     /// read with the C API (``RowReader``).
     private static func commandRecord(_ id: String, in db: Database) throws -> CommandRecord? {
         let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, command, rejection, arguments_mac FROM commands WHERE command_id = ?")
-        try statement.setArguments([id])
+        statement.bind(id, at: 1)
         return try RowReader.first(statement, in: db) { row in
             CommandRecord(
                 stream: row.text(0) ?? "", version: row.int64(1) ?? 0, command: row.text(2) ?? "", rejection: row.text(3),

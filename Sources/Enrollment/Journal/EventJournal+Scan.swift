@@ -29,7 +29,8 @@ extension EventJournal {
     /// hash.
     static func events(of stream: String, from version: Int64 = 0, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool) throws {
         let statement = try db.cachedStatement(sql: streamSQL)
-        try statement.setArguments([stream, version])
+        statement.bind(stream, at: 1)
+        statement.bind(version, at: 2)
         try decodeRows(of: statement, in: db, body)
     }
 

@@ -13,7 +13,7 @@ public enum EventJournal {
     /// The current version of a stream (0 when it has no events).
     public static func version(of stream: String, in db: Database) throws -> Int64 {
         let statement = try db.cachedStatement(sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?")
-        try statement.setArguments([stream])
+        statement.bind(stream, at: 1)
         return try RowReader.first(statement, in: db) { $0.int64(0) }.flatMap { $0 } ?? 0
     }
 

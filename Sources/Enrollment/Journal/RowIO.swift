@@ -61,7 +61,24 @@ struct RowWriter {
     }
 
     /// SQLite copies the bytes before the call returns (SQLITE_TRANSIENT).
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
+
+extension Statement {
+    /// Binds parameter `index` (from 1) with the SQLite C API, for a lookup that is then stepped
+    /// with the C API too (``RowReader/first(_:in:_:)``, ``EventJournal``'s scans): GRDB's
+    /// `setArguments` boxes each value and checks them against the statement, which cost more
+    /// than the lookup itself on the reads every command makes.
+    func bind(_ text: String, at index: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            _ = sqlite3_bind_text(sqliteStatement, index, bytes.baseAddress, Int32(bytes.count), RowWriter.transient)
+        }
+    }
+
+    func bind(_ number: Int64, at index: Int32) {
+        sqlite3_bind_int64(sqliteStatement, index, number)
+    }
 }
 
 /// Reads the current row of a stepped statement with the SQLite C API, by column index: the

@@ -115,8 +115,19 @@ struct AuthenticatorRow: Hashable {
     /// ``rowsPerStatement`` of them, so SQLite starts and ends a statement for each group of
     /// rows, not for each row (a fifth of what it spent per row).
     static func replaceSQL(into table: String, rows: Int = 1) -> String {
-        "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES "
+        if rows == 1, table == servingTable { return servingReplaceSQL }
+        return "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES "
             + Array(repeating: "(" + placeholders + ")", count: rows).joined(separator: ", ")
+    }
+
+    /// The statements of every command's inline update, on the table readers read, built once
+    /// rather than joined (and then hashed to find the prepared statement) for each command.
+    private static let servingTable = AuthenticatorsProjection().name
+    private static let servingReplaceSQL = "INSERT OR REPLACE INTO \"" + servingTable + "\" (" + columnList + ") VALUES (" + placeholders + ")"
+    private static let servingLoadSQL = loadSQL(from: servingTable)
+
+    private static func loadSQL(from table: String) -> String {
+        "SELECT " + columnList + " FROM \"" + table + "\" WHERE user_id = ?"
     }
 
     static let rowsPerStatement = 32
@@ -148,11 +159,11 @@ struct AuthenticatorRow: Hashable {
     }
 
     static func load(_ user: String, from table: String, in db: Database) throws -> AuthenticatorRow? {
-        let sql = "SELECT " + columnList + " FROM \"" + table + "\" WHERE user_id = ?"
+        let sql = table == servingTable ? servingLoadSQL : loadSQL(from: table)
         // Read in place from the statement with the C API, by position in the order of
         // `columns` (what the SELECT lists): this runs for every inline update.
         let statement = try db.cachedStatement(sql: sql)
-        try statement.setArguments([user])
+        statement.bind(user, at: 1)
         return try RowReader.first(statement, in: db) { stored in AuthenticatorRow(user: user, stored: stored) }
     }
 

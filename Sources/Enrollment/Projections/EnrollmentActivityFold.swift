@@ -98,9 +98,13 @@ struct EnrollmentActivityFold: ProjectionFold {
         users[user] = secrets
     }
 
+    /// The statement of every command's inline update, on the table readers read, built once.
+    private static let servingTable = EnrollmentActivityProjection().name
+    private static let servingAddSQL = "INSERT INTO \"" + servingTable + "\"" + addCounts
+
     mutating func flush(in db: Database) throws {
         guard !counts.isEmpty else { return }
-        var add = try RowWriter("INSERT INTO \"" + table + "\"" + Self.addCounts, in: db)
+        var add = try RowWriter(table == Self.servingTable ? Self.servingAddSQL : "INSERT INTO \"" + table + "\"" + Self.addCounts, in: db)
         for (key, added) in counts {
             add.bind(EnrollmentActivityProjection.day(number: key.day))
             add.bind(key.issuer.string)

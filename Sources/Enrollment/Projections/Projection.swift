@@ -62,7 +62,7 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
     /// ``RowWriter``).
     public static func load(_ name: String, in db: Database) throws -> ProjectionCheckpoint? {
         let statement = try db.cachedStatement(sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?")
-        try statement.setArguments([name])
+        statement.bind(name, at: 1)
         return try RowReader.first(statement, in: db) { row in
             ProjectionCheckpoint(name: name, schemaVersion: row.int(0) ?? 0, position: row.int64(1) ?? 0)
         }

@@ -192,7 +192,7 @@ public struct KeyRing: Sendable {
 
     package func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
         let statement = try db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?")
-        try statement.setArguments([stream])
+        statement.bind(stream, at: 1)
         guard let wrapped = try RowReader.first(statement, in: db, { $0.bytes(0) }) else { return nil }
         return try unwrap(wrapped, of: stream, in: db)
     }
