@@ -94,3 +94,38 @@ extension TamperEvidenceTests {
         #expect(json.last?["error"] as? String == "undecodable_event", "\(json)")
     }
 }
+
+/// findings-26 F4: what later rows say about earlier ones is not inferred across a row that
+/// could have been any event.
+extension TamperEvidenceTests {
+    @Test("a regenerate after an activation edited into a type no release writes does not claim the confirmed secret was discarded, never confirmed")
+    func noInferenceAcrossAnUnreadableRow() throws {
+        let workspace = try Workspace()
+        let start: Int64 = 1_764_400_000
+        let (request, requested) = try workspace.enrollJSON(["request", "alice"], environment: ["ENROLL_NOW": "\(start)"])
+        try #require(request.status == 0, "\(request.stderr)")
+        let secret = try #require(secretParameter(of: requested["otpauthURI"] as? String ?? ""))
+        let code = try Oathtool.code(base32Secret: secret, at: start)
+        let confirm = try workspace.enroll(["confirm", "alice", code], environment: ["ENROLL_NOW": "\(start)"])
+        try #require(confirm.status == 0, "\(confirm.stderr)")
+        let regenerate = try workspace.enroll(["regenerate", "alice"], environment: ["ENROLL_NOW": "\(start + 100)"])
+        try #require(regenerate.status == 0, "\(regenerate.stderr)")
+        let clean = try workspace.enroll(["history", "alice"], environment: ["ENROLL_NOW": "\(start + 100)"])
+        #expect(clean.status == 0 && !clean.stdout.contains("never confirmed"), "\(clean.stdout)")
+
+        try sqlite(workspace, "UPDATE events SET type = 'Bogus' WHERE type = 'AuthenticatorActivated'")
+        let history = try workspace.enroll(["history", "alice"], environment: ["ENROLL_NOW": "\(start + 100)"])
+        let rows = history.stdout.split(separator: "\n").dropFirst()
+        #expect(history.status == 1 && rows.count == 3 && rows.dropFirst().first?.contains("[UNREADABLE: unknown event type]") == true, "\(history.stdout)")
+        #expect(rows.last?.contains("SecretRegenerated") == true && !history.stdout.contains("discards the pending secret"), "\(history.stdout)")
+
+        // Without the edit a request over a pending one still says so: the clause is not gone.
+        let other = try Workspace()
+        for (offset, arguments) in [["request", "bob"], ["request", "bob"]].enumerated() {
+            let result = try other.enroll(arguments, environment: ["ENROLL_NOW": "\(start + Int64(offset) * 60)"])
+            try #require(result.status == 0, "\(result.stderr)")
+        }
+        let bob = try other.enroll(["history", "bob"], environment: ["ENROLL_NOW": "\(start + 60)"])
+        #expect(bob.stdout.contains("discards the pending secret issued at \(Timestamps.iso8601(start)), never confirmed"), "\(bob.stdout)")
+    }
+}

@@ -167,6 +167,8 @@ public struct AuditTrail: Sendable {
     /// while another still awaited its first code, when that one was issued: the last event
     /// before it that issues, activates, expires or removes a secret issued one, so the new
     /// secret discarded it (an expiry is always recorded before the command that follows it).
+    /// A row in between whose type no release writes (edited, or a newer release's event)
+    /// could have been the activation: then nothing is said about the earlier secret.
     static let selection = HashChain.typedColumns(prefix: "e") + ",\n" + """
         CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
             (NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = e.stream_id)
@@ -176,7 +178,8 @@ public struct AuditTrail: Sendable {
         CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
             (SELECT CASE WHEN p.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN p.recorded_at END
              FROM events p WHERE p.stream_id = e.stream_id AND p.stream_version < e.stream_version
-                AND p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'ReplacementCancelled', 'AuthenticatorRemoved')
+                AND (p.type IN ('EnrollmentRequested', 'SecretRegenerated', 'AuthenticatorActivated', 'PendingSecretExpired', 'ReplacementCancelled', 'AuthenticatorRemoved')
+                     OR p.type NOT IN (\(EventType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))))
              ORDER BY p.stream_version DESC LIMIT 1)
         END AS replaced_pending_at,
         (SELECT CAST(b.hash AS BLOB) FROM events b WHERE b.position = e.position - 1) AS previous_hash,
