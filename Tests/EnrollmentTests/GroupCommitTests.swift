@@ -142,6 +142,7 @@ struct GroupCommitTests {
         #expect(try Self.sqlite3(setup.path, "SELECT stream_id || ':' || stream_version FROM events ORDER BY position") == "alice:1\nbob:1")
         // The rolled-back command left no command record, no projection change, no data key.
         #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM commands") == "2")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(stream_id, ' ') FROM (SELECT stream_id FROM data_keys ORDER BY stream_id)") == "alice bob")
         #expect(try Self.sqlite3(setup.path, "SELECT issuer FROM authenticators WHERE user_id = 'alice'") == "")
         #expect(try Self.sqlite3(setup.path, "SELECT pending_issuer FROM authenticators WHERE user_id = 'alice'") == EnrollmentOptions.defaultIssuer)
         #expect(try Self.checkChain(service.database) == 2)
@@ -171,6 +172,35 @@ struct GroupCommitTests {
         #expect(try Self.sqlite3(setup.path, "SELECT group_concat(type, ',') FROM (SELECT type FROM events ORDER BY position)") == "EnrollmentRequested,QRCodeRevealed,AuthenticatorRemoved")
         #expect(try Self.checkChain(service.database) == 3)
         #expect(try Self.sqlite3(setup.path, "SELECT status FROM authenticators WHERE user_id = 'frank'") == "none")
+        _ = try JournalIntegrity.check(setup.path)
+    }
+
+    @Test("Callers make a new user's data key and seal with it; when two such commands meet in a batch, the second is decided again under the key the first stored, and its code (oathtool) activates it")
+    func callerMadeRows() throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let service = setup.service
+        func prepared(_ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
+            guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: "gina", command: command), user: "gina") else {
+                throw StoreError.sqlite("expected a decided command")
+            }
+            return pending
+        }
+        let first = try prepared(.requestEnrollment(EnrollmentOptions()))
+        let second = try prepared(.requestEnrollment(EnrollmentOptions(issuer: "Second")))
+        // Both were made by their callers, each with a data key of its own for a user who had none.
+        #expect(first.rows?.newWrappedDataKey != nil && second.rows?.newWrappedDataKey != nil && first.rows?.newWrappedDataKey != second.rows?.newWrappedDataKey)
+        let results = setup.handler.write([first, second], pinned: [false, false])
+        #expect((try? results[0].get())?.state.version == 1)
+        let outcome = try #require(try? results[1].get())
+        #expect(outcome.state.version == 2)
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM data_keys WHERE stream_id = 'gina'") == "1")
+        // The second secret, sealed inside the transaction under the stored key, reads back and activates.
+        let secret = try #require(outcome.state.pending?.credential.secret.secret)
+        let code = try Oathtool.code(base32Secret: Base32.encode(secret.bytes), at: 1_764_000_000)
+        let confirmed = try service.handle(CommandEnvelope(user: "gina", command: .confirmCode(code)))
+        #expect(confirmed.accepted && confirmed.state.status == .active)
+        #expect(try Self.checkChain(service.database) == 3)
         _ = try JournalIntegrity.check(setup.path)
     }
 

@@ -205,6 +205,8 @@ public final class EnrollmentService: Sendable {
         /// `showing` (a command of its own, with its own id), and the caller hears `outcome`,
         /// the first one.
         var replay: (outcome: CommandOutcome, showing: CommandEnvelope)? = nil
+        /// Its rows, when its caller made them (``prepare(_:user:)``).
+        var rows: PreparedRows? = nil
     }
 
     enum Preparation: Sendable {
@@ -242,8 +244,65 @@ public final class EnrollmentService: Sendable {
 
     /// Reads (outside any write transaction) and decides: the replay check, the user's state,
     /// the clock, a fresh secret if the command issues one, then the pure decider.
+    ///
+    /// A decided command also gets its rows made here (``PreparedRows``): this runs on the
+    /// caller's own task, beside the others, while the group-commit writer, which every command
+    /// passes through one at a time, is left the appending.
     func prepare(_ envelope: CommandEnvelope, user: String) throws -> Preparation {
-        try database.snapshotRead { db in try prepare(envelope, user: user, in: db) }
+        try database.snapshotRead { db in
+            let preparation = try prepare(envelope, user: user, in: db)
+            guard case .decided(var pending) = preparation, pending.replay == nil, let keyRing else { return preparation }
+            // Any failure (a data key that does not open, say) is left to the writer, which
+            // makes the rows itself and reports it as it always has.
+            pending.rows = try? Self.rows(for: pending, keyRing: keyRing, in: db)
+            return .decided(pending)
+        }
+    }
+
+    /// What a decided command appends, made ahead of the write transaction: its events encoded
+    /// with their ids and metadata, secrets sealed under the user's data key (a new one, wrapped,
+    /// for a user who has none), and the MAC of its arguments.
+    ///
+    /// They hold only while the user's stream is where `pending` read it: the writer appends
+    /// them expecting that version, and a stream that moved (the only way a data key appears
+    /// or goes: with an event that issues or removes) makes the command be decided again inside
+    /// the transaction, rows and all.
+    struct PreparedRows: Sendable {
+        var events: [NewEvent]
+        var newWrappedDataKey: [UInt8]?
+        var argumentsMAC: [UInt8]?
+    }
+
+    private static func rows(for pending: PendingCommand, keyRing: KeyRing, in db: Database) throws -> PreparedRows {
+        let envelope = pending.envelope, user = pending.user
+        var rows = PreparedRows(events: [], argumentsMAC: try keyRing.argumentsMAC(of: envelope.command))
+        rows.events = try encode(pending.decision.events, for: envelope, user: user, at: pending.now) { () throws -> [UInt8] in
+            if let key = try keyRing.dataKey(for: user, in: db) { return key }
+            let (key, wrapped) = try keyRing.makeDataKey(for: user)
+            rows.newWrappedDataKey = wrapped
+            return key
+        }
+        return rows
+    }
+
+    /// `events` as rows to append, secrets sealed under the key `dataKey` gives (asked once, at
+    /// the first secret; wiped after).
+    private static func encode(
+        _ events: [EnrollmentEvent], for envelope: CommandEnvelope, user: String, at now: UnixTime, dataKey: () throws -> [UInt8]
+    ) throws -> [NewEvent] {
+        let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
+        var key: [UInt8]?
+        defer { if key != nil { secureZero(&key!) } }
+        return try events.map { event in
+            let encoded = try EventCodec.encode(event) { secret in
+                let sealing = try key ?? dataKey()
+                key = sealing
+                return try KeyRing.seal(secret, dataKey: sealing, stream: user)
+            }
+            return NewEvent(
+                eventId: RandomUUID.string(), type: encoded.type, schemaVersion: encoded.schemaVersion,
+                data: encoded.data, metadata: metadata.recording(event), recordedAt: now)
+        }
     }
 
     /// ``prepare(_:user:)`` reading through `db`, which may be the writer's own transaction
@@ -338,29 +397,20 @@ public final class EnrollmentService: Sendable {
         // A concurrent duplicate of this command may have committed since the check above.
         if checkReplay, try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
         if !batch { try keyRing.bind(to: db) }
-        let metadata = EventMetadata(actor: envelope.actor, commandId: envelope.commandId, correlationId: envelope.correlationId)
-        var dataKey: [UInt8]?
-        // The data key is wiped once the secrets are sealed (the closure's copies are gone by then).
-        defer { if dataKey != nil { secureZero(&dataKey!) } }
-        var newEvents: [NewEvent] = []
-        for event in decision.events {
-            let encoded = try EventCodec.encode(event) { secret in
-                let key = try dataKey ?? keyRing.ensureDataKey(for: user, at: now, in: db)
-                dataKey = key
-                return try KeyRing.seal(secret, dataKey: key, stream: user)
-            }
-            newEvents.append(NewEvent(
-                eventId: RandomUUID.string(), type: encoded.type, schemaVersion: encoded.schemaVersion,
-                data: encoded.data, metadata: metadata.recording(event), recordedAt: now))
-        }
-        let recorded = try EventJournal.append(newEvents, to: user, expectedVersion: state.version, in: db)
+        // Made by the caller (``PreparedRows``) or here; appending them checks the stream is
+        // still at the version they were made for.
+        let rows = try pending.rows ?? PreparedRows(
+            events: Self.encode(decision.events, for: envelope, user: user, at: now) { try keyRing.ensureDataKey(for: user, at: now, in: db) },
+            argumentsMAC: keyRing.argumentsMAC(of: envelope.command))
+        let recorded = try EventJournal.append(rows.events, to: user, expectedVersion: state.version, in: db)
+        if let wrapped = rows.newWrappedDataKey { try keyRing.store(wrappedDataKey: wrapped, for: user, at: now, in: db) }
         if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
             try keyRing.destroyDataKey(for: user, in: db)
         }
         if !batch { try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), knowing: [(user, state)], in: db) }
         let after = state.evolve(decision.events)
         try Self.saveCommandRecord(
-            envelope, version: after.version, rejection: decision.rejection, argumentsMAC: try keyRing.argumentsMAC(of: envelope.command), at: now, in: db)
+            envelope, version: after.version, rejection: decision.rejection, argumentsMAC: rows.argumentsMAC, at: now, in: db)
         // Appending checked that the stream was at `state`'s version: it is the state before.
         let before = recorded.isEmpty ? nil : state
         if var first = pending.replay?.outcome {

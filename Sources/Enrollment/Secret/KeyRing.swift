@@ -212,14 +212,25 @@ public struct KeyRing: Sendable {
     /// The stream's data key, created (and stored wrapped) if it has none.
     package func ensureDataKey(for stream: String, at time: UnixTime, in db: Database) throws -> [UInt8] {
         if let key = try dataKey(for: stream, in: db) { return key }
+        let (key, wrapped) = try makeDataKey(for: stream)
+        try store(wrappedDataKey: wrapped, for: stream, at: time, in: db)
+        return key
+    }
+
+    /// A new data key for `stream` and its wrapped form (``store(wrappedDataKey:for:at:in:)``
+    /// keeps it): made by a group-commit caller that seals a new user's secret before the
+    /// writer stores it.
+    func makeDataKey(for stream: String) throws -> (key: [UInt8], wrapped: [UInt8]) {
         let key = try SecureRandom.bytes(Self.keyLength)
-        let wrapped = try AESGCM.seal(key, key: masterKey, authenticating: Array(stream.utf8))
+        return (key, try AESGCM.seal(key, key: masterKey, authenticating: Array(stream.utf8)))
+    }
+
+    func store(wrappedDataKey wrapped: [UInt8], for stream: String, at time: UnixTime, in db: Database) throws {
         var insert = try RowWriter("INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)", in: db)
         insert.bind(stream)
         insert.bind(wrapped)
         insert.bind(time)
         try insert.writeRow(in: db)
-        return key
     }
 
     /// Crypto-shredding: after this, the stream's sealed secrets read back as forgotten.
