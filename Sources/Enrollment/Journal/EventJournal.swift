@@ -64,7 +64,7 @@ public enum EventJournal {
             position += 1
             version += 1
             // Canonical JSON (sorted keys, no spaces), like the event's data.
-            let metadata = event.metadata.canonicalJSON
+            let metadata = event.metadataJSON
             let hash = HashChain.hash(
                 previous: previousHash, position: position, streamId: stream, streamVersion: version,
                 eventId: event.eventId, type: event.type, schemaVersion: event.schemaVersion,

@@ -54,7 +54,10 @@ public struct NewEvent: Sendable, Hashable {
     public var schemaVersion: Int
     /// The event's fields as JSON, secrets sealed.
     public var data: String
-    public var metadata: EventMetadata
+    public var metadata: EventMetadata { didSet { metadataJSON = metadata.canonicalJSON } }
+    /// `metadata` as stored and hashed, written when the event is made (for a group commit, by
+    /// its caller), not by the writer as it appends.
+    public private(set) var metadataJSON: String
     public var recordedAt: UnixTime
 
     public init(eventId: String, type: String, schemaVersion: Int, data: String, metadata: EventMetadata, recordedAt: UnixTime) {
@@ -63,6 +66,7 @@ public struct NewEvent: Sendable, Hashable {
         self.schemaVersion = schemaVersion
         self.data = data
         self.metadata = metadata
+        self.metadataJSON = metadata.canonicalJSON
         self.recordedAt = recordedAt
     }
 }
