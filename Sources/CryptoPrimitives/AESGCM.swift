@@ -11,6 +11,12 @@ public enum AESGCM {
     public static let nonceByteCount = 12
     public static let tagByteCount = 16
 
+    /// The cipher, fetched from the default provider once: the legacy `EVP_aes_256_gcm()`
+    /// handle made OpenSSL 3 look the implementation up by name (a lock and string
+    /// comparisons) on every seal and open, several per command. Never freed, and only read:
+    /// OpenSSL reference-counts it atomically when a context uses it (openssl-threads(7)).
+    nonisolated(unsafe) private static let cipher: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
+
     /// AES-256-GCM. Returns nonce(12) || ciphertext || tag(16). `nonce` nil → 12 random bytes.
     ///
     /// Never reuse a nonce with the same key (SP 800-38D §8): pass an explicit nonce only
@@ -35,7 +41,7 @@ public enum AESGCM {
         var tag = [UInt8](repeating: 0, count: tagByteCount)
         var length: Int32 = 0
         var total = 0
-        guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_EncryptInit_ex(context, cipher ?? EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_EncryptInit_ex")
         }
         if !aad.isEmpty {
@@ -82,7 +88,7 @@ public enum AESGCM {
         var plaintext = [UInt8](repeating: 0, count: ciphertext.count + 16)
         var length: Int32 = 0
         var total = 0
-        guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_DecryptInit_ex(context, cipher ?? EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_DecryptInit_ex")
         }
         if !aad.isEmpty {

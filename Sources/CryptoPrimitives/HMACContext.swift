@@ -133,7 +133,7 @@ extension HMACContext: Sendable {}
 /// implementation by name on every call; a fetched `EVP_MD` skips that lookup.
 /// `@unchecked Sendable` because the objects are immutable and never freed, and OpenSSL
 /// only reference-counts them atomically when a context uses them (openssl-threads(7)).
-private final class FetchedDigests: @unchecked Sendable {
+final class FetchedDigests: @unchecked Sendable {
     static let shared = FetchedDigests()
 
     private let sha1: OpaquePointer?

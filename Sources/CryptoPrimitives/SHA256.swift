@@ -23,7 +23,9 @@ public func sha256(_ data: UnsafeRawBufferPointer) -> [UInt8] {
         // EVP_Digest cannot fail for an in-memory SHA-256 short of allocation failure, in
         // which case the all-zero array is returned; that never equals a real digest.
         // A nil address with count 0 is fine: EVP_DigestUpdate returns early on empty input.
-        _ = EVP_Digest(data.baseAddress, data.count, output.baseAddress, nil, EVP_sha256(), nil)
+        // The fetched digest: the legacy `EVP_sha256()` made OpenSSL 3 look the implementation
+        // up by name on every call (a hash per journal row in the chain).
+        _ = EVP_Digest(data.baseAddress, data.count, output.baseAddress, nil, FetchedDigests.shared.digest(.sha256) ?? EVP_sha256(), nil)
     }
     return digest
 }
