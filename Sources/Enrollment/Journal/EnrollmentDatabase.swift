@@ -248,10 +248,13 @@ public final class EnrollmentDatabase: Sendable {
             if reusable { snapshotReaders.withLock { if $0.count < Self.snapshotReaderLimit { $0.append(reader) } } }
         }
         return try reader.queue.inDatabase { db in
-            try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+            // Stepped with the C API (``RowWriter``, ``RowReader``): a read-only connection has
+            // no observers for GRDB's execution bookkeeping to tell.
+            var begin = try RowWriter("BEGIN DEFERRED TRANSACTION", in: db)
+            try begin.writeRow(in: db)
             // As GRDB's own reads do: what it knows of the schema, and its compiled statements,
             // are forgotten when another process's migration has changed it since the last read.
-            let schemaVersion = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA schema_version"))
+            let schemaVersion = try RowReader.first(db.cachedStatement(sql: "PRAGMA schema_version"), in: db) { $0.int64(0) } ?? nil
             if schemaVersion != reader.schemaVersion {
                 if reader.schemaVersion != nil { db.clearSchemaCache() }
                 reader.schemaVersion = schemaVersion
@@ -259,7 +262,11 @@ public final class EnrollmentDatabase: Sendable {
             defer {
                 // A read transaction's COMMIT does not fail; if it ever did, the connection is
                 // rolled back and not kept, never handed out still in a transaction.
-                if (try? db.cachedStatement(sql: "COMMIT TRANSACTION").execute()) == nil {
+                let committed: Void? = try? {
+                    var commit = try RowWriter("COMMIT TRANSACTION", in: db)
+                    try commit.writeRow(in: db)
+                }()
+                if committed == nil {
                     try? db.execute(sql: "ROLLBACK")
                     reusable = false
                 }
@@ -275,7 +282,7 @@ public final class EnrollmentDatabase: Sendable {
     /// list under its lock, and given back after), with the schema version its last read saw.
     private final class SnapshotReader: @unchecked Sendable {
         let queue: DatabaseQueue
-        var schemaVersion: Int32?
+        var schemaVersion: Int64?
         init(queue: DatabaseQueue) { self.queue = queue }
     }
 
