@@ -27,6 +27,14 @@ struct GroupCommitTests {
         return Setup(directory: directory, service: service, handler: GroupCommitHandler(service: service))
     }
 
+    /// `command` for `user` read and decided by `service` as a group-commit caller does, not yet written.
+    static func prepared(_ service: EnrollmentService, _ user: String, _ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
+        guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: user, command: command), user: user) else {
+            throw StoreError.sqlite("expected a decided command")
+        }
+        return pending
+    }
+
     /// Counts commits on the writer connection.
     final class CommitCounter: TransactionObserver, @unchecked Sendable {
         var commits = 0
@@ -124,10 +132,7 @@ struct GroupCommitTests {
         defer { try? FileManager.default.removeItem(at: setup.directory) }
         let service = setup.service
         func prepared(_ user: String, _ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
-            guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: user, command: command), user: user) else {
-                throw StoreError.sqlite("expected a decided command")
-            }
-            return pending
+            try Self.prepared(service, user, command)
         }
         // Both of alice's commands are decided at version 0; only the first can be written.
         let batch = [
@@ -157,10 +162,7 @@ struct GroupCommitTests {
         defer { try? FileManager.default.removeItem(at: setup.directory) }
         let service = setup.service
         func prepared(_ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
-            guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: "frank", command: command), user: "frank") else {
-                throw StoreError.sqlite("expected a decided command")
-            }
-            return pending
+            try Self.prepared(service, "frank", command)
         }
         _ = try service.handle(CommandEnvelope(user: "frank", command: .requestEnrollment(EnrollmentOptions())))
         // Both decided at version 1; the second is re-decided at version 2 by the writer.
@@ -181,10 +183,7 @@ struct GroupCommitTests {
         defer { try? FileManager.default.removeItem(at: setup.directory) }
         let service = setup.service
         func prepared(_ command: EnrollmentCommand) throws -> EnrollmentService.PendingCommand {
-            guard case .decided(let pending) = try service.prepare(CommandEnvelope(user: "gina", command: command), user: "gina") else {
-                throw StoreError.sqlite("expected a decided command")
-            }
-            return pending
+            try Self.prepared(service, "gina", command)
         }
         let first = try prepared(.requestEnrollment(EnrollmentOptions()))
         let second = try prepared(.requestEnrollment(EnrollmentOptions(issuer: "Second")))

@@ -250,8 +250,7 @@ public final class EnrollmentDatabase: Sendable {
         return try reader.queue.inDatabase { db in
             // Stepped with the C API (``RowWriter``, ``RowReader``): a read-only connection has
             // no observers for GRDB's execution bookkeeping to tell.
-            var begin = try RowWriter("BEGIN DEFERRED TRANSACTION", in: db)
-            try begin.writeRow(in: db)
+            try RowWriter.run("BEGIN DEFERRED TRANSACTION", in: db)
             // As GRDB's own reads do: what it knows of the schema, and its compiled statements,
             // are forgotten when another process's migration has changed it since the last read.
             let schemaVersion = try RowReader.first(db.cachedStatement(sql: "PRAGMA schema_version"), in: db) { $0.int64(0) } ?? nil
@@ -262,11 +261,7 @@ public final class EnrollmentDatabase: Sendable {
             defer {
                 // A read transaction's COMMIT does not fail; if it ever did, the connection is
                 // rolled back and not kept, never handed out still in a transaction.
-                let committed: Void? = try? {
-                    var commit = try RowWriter("COMMIT TRANSACTION", in: db)
-                    try commit.writeRow(in: db)
-                }()
-                if committed == nil {
+                if (try? RowWriter.run("COMMIT TRANSACTION", in: db)) == nil {
                     try? db.execute(sql: "ROLLBACK")
                     reusable = false
                 }

@@ -50,6 +50,13 @@ struct RowWriter {
 
     mutating func bind(_ flag: Bool) { bind(Int64(flag ? 1 : 0)) }
 
+    /// Runs a statement that takes no values (`BEGIN`, `COMMIT`) from the statement cache,
+    /// stepped with the C API.
+    static func run(_ sql: String, in db: Database) throws {
+        var statement = try RowWriter(sql, in: db)
+        try statement.writeRow(in: db)
+    }
+
     /// Runs the statement with the values bound since the last row.
     mutating func writeRow(in db: Database) throws {
         defer {
