@@ -173,7 +173,7 @@ public enum EventCodec {
 
     private struct NotASealedSecret: Error {}
 
-    private struct IssuedFields: Codable {
+    private struct IssuedFields: Decodable {
         var sealedSecret: String?
         var issuer: String
         var account: String

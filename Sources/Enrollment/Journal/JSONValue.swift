@@ -54,11 +54,6 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    static func object<T: Encodable>(from value: T) throws -> [String: JSONValue] {
-        guard case .object(let object) = try JSONValueCoder.encode(value) else { return [:] }
-        return object
-    }
-
     static func decode<T: Decodable>(_ object: [String: JSONValue]) throws -> T {
         try JSONValueCoder.decode(T.self, from: .object(object))
     }
