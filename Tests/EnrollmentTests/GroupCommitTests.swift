@@ -156,6 +156,35 @@ struct GroupCommitTests {
         _ = try JournalIntegrity.check(setup.path)
     }
 
+    @Test("A command that fails after writing some of its rows fails alone: none of its rows stay, the rest of the batch commits")
+    func failureAfterWriting() throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let service = setup.service
+        // dave's command record is refused, after his event and data key were written: a
+        // failure no check before the writing foresees (as an I/O error would be).
+        try service.database.writer.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse_dave AFTER INSERT ON commands WHEN NEW.stream_id = 'dave'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        let batch = try ["alice", "dave", "bob"].map { try Self.prepared(service, $0, .requestEnrollment(EnrollmentOptions())) }
+        #expect(batch.allSatisfy { $0.rows != nil })
+        let results = setup.handler.write(batch, pinned: [false, false, false])
+        #expect((try? results[0].get())?.accepted == true)
+        #expect(throws: (any Error).self) { try results[1].get() }
+        #expect("\((results[1].mapError { $0 as any Error }))".contains("refused by the test"))
+        #expect((try? results[2].get())?.accepted == true)
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(stream_id || ':' || stream_version, ' ') FROM (SELECT * FROM events ORDER BY position)") == "alice:1 bob:1")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(stream_id, ' ') FROM (SELECT stream_id FROM data_keys ORDER BY stream_id)") == "alice bob")
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM commands") == "2")
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM authenticators WHERE user_id = 'dave'") == "0")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(name || '@' || position, ' ') FROM projection_checkpoints") == "authenticators@2 enrollment_activity@2")
+        #expect(try Self.checkChain(service.database) == 2)
+        _ = try JournalIntegrity.check(setup.path)
+    }
+
     @Test("Without a pinned version, a command whose stream moved earlier in the batch is decided again inside it")
     func redecidedInBatch() throws {
         let setup = try Self.setup()

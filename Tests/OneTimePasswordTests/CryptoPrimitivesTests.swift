@@ -1,5 +1,6 @@
 import COpenSSL
 import CryptoPrimitives
+import Glibc
 import Testing
 import TestSupport
 
@@ -87,6 +88,56 @@ struct CryptoPrimitivesTests {
         let large = try SecureRandom.bytes(4096)
         #expect(Set(large).count > 200)  // all 256 values expected; a stuck generator shows few
         #expect(throws: CryptoError.randomFailed) { try SecureRandom.bytes(-1) }
+    }
+
+    @Test("SecureRandom's small draws never repeat, from many callers at once and across refills")
+    func pooledDraws() async throws {
+        // Small draws come from a shared block: many tasks at once, each draw distinct, sizes
+        // mixed so draws straddle the block's refills.
+        let draws = try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
+            for task in 0..<8 {
+                group.addTask { try (0..<600).map { index in try SecureRandom.bytes(1 + (task * 600 + index) % SecureRandom.pooledLimit) } }
+            }
+            return try await group.reduce(into: [[UInt8]]()) { $0 += $1 }
+        }
+        #expect(draws.count == 4800)
+        let long = draws.filter { $0.count >= 16 }
+        #expect(Set(long).count == long.count)
+        #expect(try SecureRandom.bytes(SecureRandom.pooledLimit + 1).count == SecureRandom.pooledLimit + 1)
+    }
+
+    @Test("A forked child draws other bytes than its parent")
+    func forkedChild() throws {
+        // The parent's block is filled before the fork; a child that kept drawing from its
+        // copy would get the parent's next bytes (a reused nonce or key).
+        _ = try SecureRandom.bytes(16)
+        var attempts = 0
+        while true {
+            attempts += 1
+            var pipe: [Int32] = [0, 0]
+            #expect(Glibc.pipe(&pipe) == 0)
+            let child = fork()
+            if child == 0 {
+                // Only this thread survives the fork: if another test's thread held the block's
+                // lock at that moment, the child would wait forever. The alarm ends it; the
+                // parent tries again.
+                alarm(10)
+                var drawn = (try? SecureRandom.bytes(32)) ?? []
+                _ = write(pipe[1], &drawn, drawn.count)
+                _exit(0)
+            }
+            close(pipe[1])
+            let mine = try SecureRandom.bytes(32)
+            var theirs = [UInt8](repeating: 0, count: 32)
+            let read = Glibc.read(pipe[0], &theirs, 32)
+            close(pipe[0])
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+            if read != 32, attempts < 3 { continue }
+            #expect(read == 32)
+            #expect(mine != theirs)
+            return
+        }
     }
 
     @Test("SHA-256 matches FIPS 180-2 examples for all overloads")

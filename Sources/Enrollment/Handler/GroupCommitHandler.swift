@@ -8,9 +8,9 @@ import Synchronization
 /// Each caller reads and decides on its own task, in parallel with the others (the replay
 /// check, the user's stream, the decider and its TOTP verification), then hands the decided
 /// command to a single writer thread. The writer takes every command waiting at that moment and
-/// writes them in one transaction, each inside its own savepoint with its own expected stream
-/// version: a command whose stream moved since it was loaded (another command of the same user
-/// in the batch, or another process) is rolled back alone and decided again by the writer inside
+/// writes them in one transaction, each with its own expected stream version: a command whose
+/// stream moved since it was loaded (another command of the same user in the batch, or another
+/// process) fails alone, before it writes anything, and is decided again by the writer inside
 /// the transaction (or fails with a conflict if its caller pinned the expected version), while
 /// the others commit. Nothing is reported to a caller before the transaction holding its
 /// command has committed with the database's configured durability.
@@ -160,50 +160,91 @@ public final class GroupCommitHandler: Sendable {
         }
     }
 
-    /// Writes decided commands in one transaction, each in its own savepoint: a command that
-    /// fails is rolled back alone. A command whose stream moved since it was decided (another
-    /// command of the same user earlier in the batch, or another process) fails with a
-    /// conflict if its caller `pinned` the expected version; otherwise it is decided again
-    /// inside the transaction, where nothing can move the stream any more, so contention on one
-    /// stream costs no round trip. Returns one result per command, in order; if the commit
-    /// itself fails, every command fails with that error.
+    /// Writes decided commands in one transaction; a command that fails is rolled back alone.
+    /// A command whose stream moved since it was decided (another command of the same user
+    /// earlier in the batch, or another process) fails with a conflict if its caller `pinned`
+    /// the expected version; otherwise it is decided again inside the transaction, where
+    /// nothing can move the stream any more, so contention on one stream costs no round trip.
+    /// Returns one result per command, in order; if the commit itself fails, every command
+    /// fails with that error.
+    ///
+    /// A command whose caller made its rows is written without a savepoint of its own: the only
+    /// failures such a command meets alone (a replayed command id, a stream that moved) are
+    /// found before it writes anything. A savepoint per command cost the writer thread its
+    /// statements and a copy of every page the batch had already changed. Should a command fail
+    /// after writing (an I/O error, a constraint the checks did not foresee), the whole
+    /// transaction is rolled back and the batch written again with a savepoint per command,
+    /// so that the failure stays that command's alone.
     func write(_ commands: [EnrollmentService.PendingCommand], pinned: [Bool]) -> [Result<CommandOutcome, any Error>] {
-        var results = [Result<CommandOutcome, any Error>](repeating: .failure(StoreError.sqlite("not written")), count: commands.count)
         do {
-            guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
-            try service.database.write { db in
-                try keyRing.bind(to: db)
-                for (index, command) in commands.enumerated() {
-                    do {
-                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, batch: true, in: db) })
-                    } catch StoreError.conflict where !pinned[index] {
-                        results[index] = Result {
-                            try Self.savepoint(db) {
-                                try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, batch: true, in: db)
-                            }
-                        }
-                    } catch {
-                        results[index] = .failure(error)
-                    }
-                }
-                // The inline projections, once for the batch: every appended event, in position
-                // order (commands rolled back alone left no gap, their positions were reused).
-                let appended = results.flatMap { result -> [(EnrollmentEvent, RecordedEvent)] in
-                    guard case .success(let outcome) = result else { return [] }
-                    return outcome.appended
-                }
-                let states = results.compactMap { result -> (user: String, state: AuthenticatorState)? in
-                    guard case .success(let outcome) = result, let before = outcome.stateBefore else { return nil }
-                    return (outcome.user, before)
-                }
-                try ProjectionStatus.applyInline(appended, knowing: states, in: db)
+            do {
+                return try write(commands, pinned: pinned, savepoints: false)
+            } catch is PartlyWritten {
+                return try write(commands, pinned: pinned, savepoints: true)
             }
         } catch {
             // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
             let failure = EnrollmentService.classify(error, path: service.database.path, busyTimeout: service.database.options.busyTimeout)
             return commands.map { _ in .failure(failure) }
         }
+    }
+
+    /// A command failed after writing some of its rows, outside a savepoint of its own.
+    private struct PartlyWritten: Error {}
+
+    private func write(
+        _ commands: [EnrollmentService.PendingCommand], pinned: [Bool], savepoints: Bool
+    ) throws -> [Result<CommandOutcome, any Error>] {
+        var results = [Result<CommandOutcome, any Error>](repeating: .failure(StoreError.sqlite("not written")), count: commands.count)
+        guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
+        try service.database.write { db in
+            try keyRing.bind(to: db)
+            for (index, command) in commands.enumerated() {
+                do {
+                    if savepoints || command.rows == nil {
+                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, batch: true, in: db) })
+                    } else {
+                        results[index] = .success(try Self.checkedFirst { try service.record(command, keyRing: keyRing, batch: true, in: db) })
+                    }
+                } catch StoreError.conflict where !pinned[index] {
+                    results[index] = Result {
+                        try Self.savepoint(db) {
+                            try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, batch: true, in: db)
+                        }
+                    }
+                } catch let error as PartlyWritten {
+                    throw error
+                } catch {
+                    results[index] = .failure(error)
+                }
+            }
+            // The inline projections, once for the batch: every appended event, in position
+            // order (commands rolled back alone left no gap, their positions were reused).
+            let appended = results.flatMap { result -> [(EnrollmentEvent, RecordedEvent)] in
+                guard case .success(let outcome) = result else { return [] }
+                return outcome.appended
+            }
+            let states = results.compactMap { result -> (user: String, state: AuthenticatorState)? in
+                guard case .success(let outcome) = result, let before = outcome.stateBefore else { return nil }
+                return (outcome.user, before)
+            }
+            try ProjectionStatus.applyInline(appended, knowing: states, in: db)
+        }
         return results
+    }
+
+    /// Runs the writing of a command whose rows are made: a conflict is found before anything
+    /// is written and passes through; any other failure may come after some of its rows and
+    /// becomes ``PartlyWritten``.
+    private static func checkedFirst<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            if case .conflict = error { throw error }
+            throw PartlyWritten()
+        } catch {
+            throw PartlyWritten()
+        }
     }
 
     /// Runs `body` in a savepoint, rolled back if it throws (as GRDB's `inSavepoint` does, the
