@@ -65,13 +65,10 @@ public struct ServeOptions: ParsableArguments {
 
     public init() {}
 
-    /// The issuer and audience tokens must name: the options, else the environment.
+    /// The issuer and audience tokens must name: the options, else the environment (an empty
+    /// one is refused by ``validate()``).
     public var tokenAcceptance: (issuer: String?, audience: String?) {
-        func setting(_ option: String?, _ variable: String) -> String? {
-            let value = option ?? Environment[variable]
-            return value?.isEmpty == false ? value : nil
-        }
-        return (setting(jwtIssuer, "ENROLL_JWT_ISSUER"), setting(jwtAudience, "ENROLL_JWT_AUDIENCE"))
+        (jwtIssuer ?? Environment["ENROLL_JWT_ISSUER"], jwtAudience ?? Environment["ENROLL_JWT_AUDIENCE"])
     }
 
     public func validate() throws {
@@ -94,6 +91,16 @@ public struct ServeOptions: ParsableArguments {
             throw ValidationError("--demo prints a token, and signed with ENROLL_JWT_SECRET it would be a real credential; unset ENROLL_JWT_SECRET (--demo makes a random secret) or drop --demo")
         }
         do { _ = try Validation.user(demoUser) } catch { throw ValidationError("--demo-user: \(error.message)") }
+        // An empty issuer or audience (a template's missing variable, say) would check nothing,
+        // while whoever set it believes tokens for other applications are refused.
+        for (name, option, variable, claim) in [("--jwt-issuer", jwtIssuer, "ENROLL_JWT_ISSUER", "iss"), ("--jwt-audience", jwtAudience, "ENROLL_JWT_AUDIENCE", "aud")] {
+            if option?.isEmpty == true {
+                throw ValidationError("\(name) must not be empty; give the '\(claim)' your identity provider puts in its tokens, or leave the option out to accept any")
+            }
+            if option == nil, Environment[variable]?.isEmpty == true {
+                throw ValidationError("\(variable) is set but empty; set it to the '\(claim)' your identity provider puts in its tokens, or unset it to accept any")
+            }
+        }
         // Every user's QR code must be drawable, the longest user id's too.
         do {
             try Validation.fitsQRCode(try secretOptions.options(), account: Validation.longestEncodedUser)

@@ -226,6 +226,38 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("GET /secret racing the VALIDATE that activates: each 200 is one text reveal of the pending secret, each 409 is the endpoint's own and records nothing, the active secret is never recorded as shown")
+    func secretRacingActivation() async throws {
+        let harness = try await Harness()
+        try await harness.test { client in
+            var answered = [String: Int]()
+            for index in 0..<30 {
+                let user = "shown\(index)"
+                let token = try await harness.token(user)
+                let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+                let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+                async let validate = client.action("VALIDATE", token: token, code: code)
+                async let first = client.request(.get, Client.totp + "/secret", token: token)
+                async let second = client.request(.get, Client.totp + "/secret", token: token)
+                async let third = client.request(.get, Client.totp + "/secret", token: token)
+                let (validated, shown) = try await (validate, [first, second, third])
+                #expect(validated.object["isValid"] as? Bool == true, "\(validated.object)")
+                for response in shown where response.status != .ok {
+                    #expect(response.status == .conflict && response["message"] == "the secret is shown as text only while it awaits its first code", "\(response.object)")
+                }
+                answered[user] = shown.filter { $0.status == .ok }.count
+            }
+            let recorded = try harness.service.database.writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT stream_id, data FROM events WHERE type = 'QRCodeRevealed'")
+            }
+            for (user, count) in answered {
+                let reveals = recorded.filter { $0["stream_id"] == user }.map { $0["data"] as String }
+                #expect(reveals.count == count, "\(user): \(count) answers, \(reveals)")
+                #expect(reveals.allSatisfy { $0.contains("\"shownAs\":\"text\"") && $0.contains("\"target\":\"pending\"") }, "\(user): \(reveals)")
+            }
+        }
+    }
+
     @Test("VALIDATE with nothing pending: 409 no_pending_secret; a code already used: isValid false, code_reused")
     func validateWithoutPending() async throws {
         let harness = try await Harness()

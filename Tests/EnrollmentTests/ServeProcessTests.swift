@@ -436,6 +436,24 @@ struct ServeProcessTests {
         #expect(try Self.call(server.port, "GET", path: "/api/users/v1/me/totp/status", token: right).status == 200)
     }
 
+    @Test("an empty --jwt-issuer, --jwt-audience, ENROLL_JWT_ISSUER or ENROLL_JWT_AUDIENCE is refused before anything starts (one line naming it, exit 2, nothing created), not taken as 'check nothing'")
+    func emptyIssuerOrAudience() throws {
+        let workspace = try Workspace()
+        let cases: [(arguments: [String], environment: [String: String], named: String)] = [
+            (["--jwt-issuer", ""], [:], "--jwt-issuer"),
+            (["--jwt-audience", ""], [:], "--jwt-audience"),
+            ([], ["ENROLL_JWT_ISSUER": ""], "ENROLL_JWT_ISSUER"),
+            ([], ["ENROLL_JWT_AUDIENCE": ""], "ENROLL_JWT_AUDIENCE"),
+        ]
+        for (arguments, environment, named) in cases {
+            let result = try workspace.enroll(["serve", "--port", "0"] + arguments, environment: environment.merging(["ENROLL_JWT_SECRET": Self.secret]) { $1 })
+            #expect(result.status == 2, "\(named): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains(named) && result.stderr.contains("empty"), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+    }
+
     @Test("two server processes on one database: concurrent enrollments across both stay consistent")
     func twoServersOneDatabase() throws {
         let workspace = try Workspace()

@@ -21,8 +21,8 @@ struct Engine: Sendable {
 
     var now: UnixTime { service.clock.now() }
 
-    func handle(_ envelope: CommandEnvelope) async throws -> CommandOutcome {
-        try await commits.handle(envelope)
+    func handle(_ envelope: CommandEnvelope, expectedVersion: Int64? = nil) async throws -> CommandOutcome {
+        try await commits.handle(envelope, expectedVersion: expectedVersion)
     }
 
     func load(_ user: String) async throws -> AuthenticatorState {

@@ -230,22 +230,34 @@ struct TOTPRoutes {
     func secret(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
         try await admitWrite(user)
-        let state = try await load(user)
-        guard let pending = state.pending, pending.expiresAt > engine.now else {
-            if state.active != nil {
-                throw APIError(
-                    .conflict, code: "no_pending_secret", message: "the secret is shown as text only while it awaits its first code",
-                    description: "use {\"action\": \"VIEW\"} to see the QR code, or REFRESH for a new secret")
+        // The reveal is written only at the version the pending secret was read at: the decider
+        // would show the active secret too (the command line's `reveal --text` may), and a
+        // VALIDATE or CANCEL landing in between would leave the journal saying the active secret
+        // was shown while this caller heard 409. A stream that moved is read and judged again.
+        for _ in 0..<engine.service.maxAttempts {
+            let state = try await load(user)
+            guard let pending = state.pending, pending.expiresAt > engine.now else {
+                if state.active != nil {
+                    throw APIError(
+                        .conflict, code: "no_pending_secret", message: "the secret is shown as text only while it awaits its first code",
+                        description: "use {\"action\": \"VIEW\"} to see the QR code, or REFRESH for a new secret")
+                }
+                let expired = state.firstSecretExpired || state.pending != nil
+                throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now)
             }
-            let expired = state.firstSecretExpired || state.pending != nil
-            throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now)
+            // Recorded as the eye icon is, saying it was shown as text: showing a secret belongs in the audit.
+            let outcome: CommandOutcome
+            do {
+                outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil, expectedVersion: state.version)
+            } catch StoreError.conflict {
+                continue
+            }
+            guard let secret = outcome.state.pending?.credential.secret.secret else {
+                throw APIError.rejection(.noPendingSecret, now: engine.now)
+            }
+            return try json(["secret": Base32.encode(secret.bytes)], replayed: false)
         }
-        // Recorded as the eye icon is, saying it was shown as text: showing a secret belongs in the audit.
-        let outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil)
-        guard let secret = outcome.state.pending?.credential.secret.secret else {
-            throw APIError.rejection(.noPendingSecret, now: engine.now)
-        }
-        return try json(["secret": Base32.encode(secret.bytes)], replayed: false)
+        throw APIError.store(.tooManyConflicts(stream: user, attempts: engine.service.maxAttempts))
     }
 
     /// GET /me/totp/status: the row's state for the page, read without recording anything.
@@ -369,11 +381,18 @@ struct TOTPRoutes {
         return "http-" + sha256(material).map { String(format: "%02x", $0) }.joined()
     }
 
-    func run(_ command: EnrollmentCommand, user: String, action: String, key: String?, refusalsAreErrors: Bool = true) async throws -> CommandOutcome {
+    /// Runs `command` for `user`. With `expectedVersion`, a stream that moved is not decided
+    /// again: ``StoreError/conflict(stream:expected:actual:)`` is thrown as it is, for the caller
+    /// to judge the new state.
+    func run(
+        _ command: EnrollmentCommand, user: String, action: String, key: String?, refusalsAreErrors: Bool = true, expectedVersion: Int64? = nil
+    ) async throws -> CommandOutcome {
         let envelope = CommandEnvelope(commandId: Self.commandId(user: user, action: action, key: key), user: user, actor: user, command: command, retryable: key != nil)
         let outcome: CommandOutcome
         do {
-            outcome = try await engine.handle(envelope)
+            outcome = try await engine.handle(envelope, expectedVersion: expectedVersion)
+        } catch StoreError.conflict(let stream, let expected, let actual) where expectedVersion != nil {
+            throw StoreError.conflict(stream: stream, expected: expected, actual: actual)
         } catch InputError.commandIdArgumentsDiffer where key != nil {
             throw APIError.idempotencyKeyReused()
         } catch InputError.commandIdSpent(_, let because) where key != nil {
