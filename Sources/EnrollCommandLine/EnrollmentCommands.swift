@@ -449,11 +449,10 @@ struct StatusReport {
         let status = firstExpired ? AuthenticatorStatus.none : summary.status
         // Once a command has recorded that expiry the row is back to none, but it keeps when the
         // secret was requested (a removal clears that too): say what became of it. Likewise a
-        // replacement whose expiry was recorded: requested after the active secret's activation,
-        // and no longer pending.
+        // replacement whose expiry was recorded: an active row keeps a request time only for a
+        // replacement issued since its activation, here no longer pending.
         let expiryRecorded = summary.status == .none && summary.requestedAt != nil
-        let replacementExpiryRecorded = summary.status == .active && !summary.replacementPending
-            && (summary.requestedAt.map { requested in summary.activatedAt.map { requested > $0 } ?? false } ?? false)
+        let replacementExpiryRecorded = summary.status == .active && !summary.replacementPending && summary.requestedAt != nil
         if json {
             Terminal.json([
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,

@@ -189,7 +189,7 @@ struct TOTPActionTests {
         }
     }
 
-    @Test("VALIDATE with a code from a Regenerate QR code that expired: 409 replacement_expired saying the active secret is unchanged, not no_pending_secret")
+    @Test("VALIDATE with a code from a Regenerate QR code that expired: 409 replacement_expired saying the active secret is unchanged, not no_pending_secret; status says pendingExpired before and after the expiry is recorded")
     func validateExpiredReplacement() async throws {
         let harness = try await Harness()
         let token = try await harness.token("alice")
@@ -199,16 +199,23 @@ struct TOTPActionTests {
             let newURI = try #require(try await client.action("REFRESH", token: token).otpauthURI)
             harness.clock.advance(by: 601)
             for _ in 0..<2 {
+                let status = try await client.request(.get, Client.totp + "/status", token: token)
+                #expect(status["status"] == "active" && status.object["pendingExpired"] as? Bool == true && status.object["replacementPending"] as? Bool == false, "\(status.object)")
                 let response = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: newURI, at: harness.clock.now()))
                 #expect(response.status == .conflict && response["code"] == "replacement_expired", "\(response.object)")
                 #expect(response["description"]?.contains("the active secret is unchanged") == true, "\(response.object)")
             }
+            let recorded = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(recorded.object["pendingExpired"] as? Bool == true, "\(recorded.object)")
             #expect(try harness.service.load("alice").status == .active)
+            // A new REFRESH starts over.
+            _ = try #require(try await client.action("REFRESH", token: token).otpauthURI)
+            #expect(try await client.request(.get, Client.totp + "/status", token: token).object["pendingExpired"] as? Bool == false)
         }
     }
 
-    @Test("REFRESH racing the VALIDATE that activates the first secret always gets a new QR code (200), never the already_enrolled of a choice made before the lock")
-    func refreshRacingActivation() async throws {
+    @Test("REFRESH racing the VALIDATE that activates the first secret always gets a new QR code (200), never the already_enrolled of a choice made before the lock; with an Idempotency-Key (as the page sends), its retry replays that QR code", arguments: [false, true])
+    func refreshRacingActivation(keyed: Bool) async throws {
         let harness = try await Harness()
         try await harness.test { client in
             var refreshes: [String] = []
@@ -216,11 +223,16 @@ struct TOTPActionTests {
                 let token = try await harness.token("racer\(index)")
                 let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
                 let code = try oathtoolCode(uri: uri, at: harness.clock.now())
+                let key = keyed ? "refresh-\(index)" : nil
                 async let validate = client.action("VALIDATE", token: token, code: code)
-                async let refresh = client.action("REFRESH", token: token)
+                async let refresh = client.action("REFRESH", token: token, key: key)
                 let (validated, refreshed) = try await (validate, refresh)
                 refreshes.append("\(refreshed.status.code) \(refreshed["code"] ?? "")")
                 #expect(validated.status == .ok || validated["code"] == "no_pending_secret", "\(validated.object)")
+                if let key, refreshed.status == .ok {
+                    let retried = try await client.action("REFRESH", token: token, key: key)
+                    #expect(retried.status == .ok && retried.otpauthURI == refreshed.otpauthURI, "\(retried.object)")
+                }
             }
             #expect(refreshes.allSatisfy { $0.hasPrefix("200") }, "\(refreshes.filter { !$0.hasPrefix("200") })")
         }

@@ -242,16 +242,25 @@ struct EndToEndTests {
         }
     }
 
-    @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one, and status says the replacement expired")
-    func abandonedRegenerate() throws {
+    @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one, and status says the replacement expired (also for a regenerate in the activation's own second; not for a secret confirmed in its request's second)", arguments: [30, 0] as [Int64])
+    func abandonedRegenerate(regenerateAfter: Int64) throws {
         let workspace = try Workspace()
         let now = Int64(Date().timeIntervalSince1970)
         let env = ["ENROLL_NOW": "\(now)"]
         let (_, first) = try workspace.enrollJSON(["request", "erin"], environment: env)
         let secret = try secret(first)
         #expect(try workspace.enroll(["confirm", "erin", try Oathtool.code(base32Secret: secret, at: now)], environment: env).status == 0)
-        #expect(try workspace.enroll(["regenerate", "erin"], environment: ["ENROLL_NOW": "\(now + 30)"]).status == 0)
-        let later = ["ENROLL_NOW": "\(now + 30 + 601)"]
+        #expect(try workspace.enroll(["regenerate", "erin"], environment: ["ENROLL_NOW": "\(now + regenerateAfter)"]).status == 0)
+        let later = ["ENROLL_NOW": "\(now + regenerateAfter + 601)"]
+        // Before anything records the expiry, status says it from the time.
+        let (_, unrecorded) = try workspace.enrollJSON(["status", "erin"], environment: later)
+        #expect(unrecorded["pendingExpired"] as? Bool == true && unrecorded["replacementPending"] as? Bool == true, "\(unrecorded)")
+        // Someone confirmed in their request's own second, with no regenerate: nothing expired.
+        let (_, quick) = try workspace.enrollJSON(["request", "fred"], environment: env)
+        #expect(try workspace.enroll(["confirm", "fred", try Oathtool.code(base32Secret: try #require(secretParameter(of: quick["otpauthURI"] as? String ?? "")), at: now)], environment: env).status == 0)
+        let (_, fred) = try workspace.enrollJSON(["status", "fred"], environment: later)
+        #expect(fred["status"] as? String == "active" && fred["pendingExpired"] as? Bool == false && fred["requestedAt"] as? String == nil, "\(fred)")
+        #expect(!(try workspace.enroll(["status", "fred"], environment: later).stdout.contains("expired")))
         let reveal = try workspace.enroll(["reveal", "erin", "--format", "uri"], environment: later)
         #expect(reveal.status == 0)
         #expect(secretParameter(of: reveal.stdout.trimmingCharacters(in: .newlines)) == secret)
@@ -485,7 +494,7 @@ struct EndToEndTests {
         // --version names the schemas that errors about "a newer version of enroll" refer to.
         for tool in ["enroll", "rebuild-projections"] {
             let version = try Processes.run(try Processes.product(tool), ["--version"])
-            #expect(version.status == 0 && version.stdout.contains("journal schema v3-command-arguments; projections authenticators v3, enrollment_activity v2"), "\(tool): \(version.stdout) \(version.stderr)")
+            #expect(version.status == 0 && version.stdout.contains("journal schema v3-command-arguments; projections authenticators v4, enrollment_activity v2"), "\(tool): \(version.stdout) \(version.stderr)")
         }
         // A script passing the same options to every command keeps working.
         let audit = try workspace.enroll(["audit", "--key-file", workspace.keyFile, "--durability", "NORMAL", "--lock-minutes", "5"])

@@ -55,19 +55,19 @@ struct SchemaEvolutionTests {
         // The stale projection is refused by readers, naming the tool; appends keep working.
         let refused = try workspace.enroll(["status", "bob"])
         #expect(refused.status == 3)
-        #expect(refused.stderr.contains("authenticators projection is at schema version 1 but this code needs version 3"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("authenticators projection is at schema version 1 but this code needs version 4"), "\(refused.stderr)")
         #expect(refused.stderr.contains("`rebuild-projections --db \(workspace.database) --projection authenticators`"), "the hint names the database: \(refused.stderr)")
         let appended = try workspace.enroll(["confirm", "bob", "00000002"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"])
         #expect(appended.status == 1 && appended.stderr.contains("2 attempts left"), "\(appended.stderr)")
 
         let tool = try Processes.product("rebuild-projections")
         let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
-        #expect(status.stdout.contains("stale (schema v1, code v3)"), "\(status.stdout)")
+        #expect(status.stdout.contains("stale (schema v1, code v4)"), "\(status.stdout)")
 
         // The tool, as a process, rebuilds it.
         let rebuilt = try Processes.run(tool, ["--db", workspace.database, "--all"])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
-        #expect(rebuilt.stdout.contains("authenticators v3: rebuilt 22 events"), "\(rebuilt.stdout)")
+        #expect(rebuilt.stdout.contains("authenticators v4: rebuilt 22 events"), "\(rebuilt.stdout)")
 
         // Then it works, with the new column filled from the upcast old events and the new one.
         let bob = try workspace.enrollJSON(["status", "bob"])

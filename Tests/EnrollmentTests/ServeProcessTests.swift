@@ -222,7 +222,7 @@ struct ServeProcessTests {
         #expect(clash.stdout.split(separator: "\n").count == 1)
     }
 
-    @Test("--idle-timeout / ENROLL_IDLE_TIMEOUT: a half-sent request is closed after it; a value that is not seconds is exit 2 before anything is created")
+    @Test("--idle-timeout / ENROLL_IDLE_TIMEOUT: a half-sent request (head or body) is closed after it and logged as the server's close (408), not the client's (499); a value that is not seconds is exit 2 before anything is created")
     func idleTimeout() async throws {
         let workspace = try Workspace()
         for bad in ["soon", "0", "-1", "100000", "inf", "nan", "1e1", "0x10", ""] {
@@ -244,7 +244,31 @@ struct ServeProcessTests {
         let outcome = try await Task.detached { try RawHTTP.partialRequest(port: port, wait: 12) }.value
         #expect(outcome.closedByServer, "still open after \(outcome.seconds) s")
         #expect(outcome.seconds >= 1.8 && outcome.seconds < 10, "closed after \(outcome.seconds) s")
+        // A whole head and half a body, then nothing: the server closes it too, sending nothing.
+        let token = try Self.token("ida")
+        let received = try await Task.detached { () throws -> [UInt8] in
+            let fd = try RawHTTP.connection(port: port, wait: 5)
+            defer { close(fd) }
+            var timeout = timeval(tv_sec: 12, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let partial = Array("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"act".utf8)
+            _ = send(fd, partial, partial.count, 0)
+            var received: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { break }
+                received += buffer.prefix(count)
+            }
+            return received
+        }.value
+        #expect(received.isEmpty, "\(String(decoding: received, as: UTF8.self))")
         #expect(try await Task.detached { try RawHTTP.statusLineRetrying(port: port) }.value == "HTTP/1.1 200 OK")
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, !server.errors.text.contains("path=/api/users/v1/me/totp status=408") { try await Task.sleep(for: .milliseconds(50)) }
+        let log = server.errors.text
+        #expect(log.contains("nothing came for --idle-timeout") && log.contains("status=408"), "the half-sent head: \(log)")
+        #expect(log.contains("method=POST path=/api/users/v1/me/totp status=408"), "the half-sent body: \(log)")
+        #expect(!log.contains("status=499") && !log.contains("client closed"), "\(log)")
     }
 
     @Test("DELETE through a running server destroys the data key in every file at once, as the command line does: the write-ahead log keeps no copy while the server runs")

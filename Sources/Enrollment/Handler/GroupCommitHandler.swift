@@ -73,6 +73,11 @@ public final class GroupCommitHandler: Sendable {
             do {
                 switch try service.prepare(envelope, user: user) {
                 case .finished(let outcome):
+                    // A refusal that writes nothing was decided at a version too: at another one
+                    // than the caller expects, it is a conflict like any other.
+                    if let expectedVersion, !outcome.replayed, outcome.state.version != expectedVersion {
+                        throw StoreError.conflict(stream: user, expected: expectedVersion, actual: outcome.state.version)
+                    }
                     return outcome
                 case .decided(let pending):
                     // A replay's expected version was checked when it was first handled.

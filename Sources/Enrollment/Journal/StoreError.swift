@@ -114,6 +114,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(path) is not an SQLite database; pass --db with the path of an enrollment database"
         case .notAnEnrollmentDatabase(let path, let tables):
             "\(path) is an SQLite database of something else (it holds \(tables.count == 1 ? "the table" : "the tables") \(tables.prefix(5).joined(separator: ", "))\(tables.count > 5 ? ", …" : "")), not an enrollment journal, and is left as it is; pass --db with the path of an enrollment database or of a new file"
+        case .unreadable(let path) where !FileManager.default.fileExists(atPath: path):
+            "cannot create \(path): no file can be made in its directory (such as /proc or /sys); give a path in a directory on a disk"
         case .unreadable(let path):
             "cannot read \(path); check the file's permissions"
         case .newerSchema(let path, let migrations):
@@ -280,7 +282,10 @@ extension FileManager {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var stats = statvfs()
         guard statvfs(directory, &stats) == 0 else { return false }
-        return stats.f_bavail == 0 || stats.f_favail == 0
+        // A file system with no blocks at all (/proc, /sys, some FUSE mounts) is not full: no
+        // file can be made there, which the caller reports as such.
+        guard stats.f_blocks > 0 else { return false }
+        return stats.f_bavail == 0 || (stats.f_files > 0 && stats.f_favail == 0)
     }
 
     static func isReadOnlyLocation(_ path: String) -> Bool {

@@ -57,6 +57,10 @@ struct AuthenticatorRow: Hashable {
             status = .active
             active = pending
             activatedAt = time
+            // On an active row a request time means a replacement issued since (pending, or
+            // expired once no longer pending): `status` says so without comparing times, which
+            // a regenerate in the activation's second made equal (v4).
+            requestedAt = nil
             replacementPending = false
             pending = .none
             pendingExpiresAt = nil
@@ -74,9 +78,8 @@ struct AuthenticatorRow: Hashable {
             pending = .none
             pendingExpiresAt = nil
         case .replacementCancelled:
-            // Nothing is left to say about the cancelled secret: status reads a request time
-            // after the activation, on an active row with nothing pending, as a recorded
-            // expiry of a replacement (an event this projection's earlier versions never saw).
+            // Nothing is left to say about the cancelled secret: status reads a request time on
+            // an active row with nothing pending as a recorded expiry of a replacement.
             requestedAt = nil
             replacementPending = false
             pending = .none

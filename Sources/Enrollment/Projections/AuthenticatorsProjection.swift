@@ -8,7 +8,11 @@ public struct AuthenticatorsProjection: Projection {
     /// v2 added `remaining_attempts` (from `CodeRejected` v2). v3: a new request keeps the
     /// streak of wrong codes (`failed_attempts`, `remaining_attempts`), as the decider does;
     /// v2 cleared it, so `status` said 5 attempts were left where the next wrong code said 3.
-    public let schemaVersion = 3
+    /// v4: an activation clears `requested_at`, so that on an active row it means a replacement
+    /// was issued since; v3 kept the activated secret's, and `status` told a replacement's
+    /// recorded expiry by a request time later than the activation, which missed a regenerate
+    /// in the activation's own second.
+    public let schemaVersion = 4
 
     public init() {}
 

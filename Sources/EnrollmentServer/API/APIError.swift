@@ -87,6 +87,17 @@ public struct APIError: Error, Sendable, Equatable {
         HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), code: "client_closed_request",
         message: "the connection closed before the request was complete", description: "send the whole request")
 
+    /// The server closed the connection before the request's body was complete: nothing came
+    /// for `--idle-timeout` (a stalled client, or a proxy that does not forward the rest), or
+    /// the server is stopping. For the access log only, like ``clientClosed`` (nginx logs 408).
+    static let closedByServer = APIError(
+        .requestTimeout, code: "request_timeout",
+        message: "the server closed the connection before the request was complete (nothing came for --idle-timeout, or the server is stopping)",
+        description: "send the whole request without pausing")
+
+    /// Statuses of answers written for the access log only, never sent.
+    static let logOnlyStatuses: Set<Int> = [clientClosed.status.code, closedByServer.status.code]
+
     static func notFound(path: String) -> APIError {
         APIError(
             .notFound, code: "not_found", message: "there is nothing at \(path)",

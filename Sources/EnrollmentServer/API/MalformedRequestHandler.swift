@@ -44,10 +44,18 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The response being written says `Connection: close` (a 413 for a body declared too
     /// large, whose bytes the server will not read): once it is out, the server stops writing.
     private var responseCloses = false
-    /// The response being written is a 499, an answer for the log only (``APIError/clientClosed``):
-    /// it is dropped, and the connection closed, rather than sent to a client that stopped
-    /// sending halfway (one that only half-closed could still read it).
+    /// The response being written is a 499 or 408, an answer for the log only
+    /// (``APIError/clientClosed``, ``APIError/closedByServer``): it is dropped, and the
+    /// connection closed, rather than sent to a client that stopped sending halfway (one that
+    /// only half-closed could still read it).
     private var droppingResponse = false
+    /// Something further down the pipeline closed the connection: Hummingbird's idle timeout
+    /// (`--idle-timeout`) or its shutdown. A request cut short then was cut by the server.
+    private var closedByServer = false
+
+    /// The server's own close, which the client's end of a request cut short must not be
+    /// blamed for.
+    struct ConnectionClosedByServer: Error {}
 
     init(logger: Logger) {
         self.logger = logger
@@ -67,7 +75,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .head(let head) = unwrapOutboundIn(data), head.status.code == APIError.clientClosed.status.code { droppingResponse = true }
+        if case .head(let head) = unwrapOutboundIn(data), APIError.logOnlyStatuses.contains(head.status.code) { droppingResponse = true }
         if droppingResponse {
             if case .end = unwrapOutboundIn(data) { context.close(promise: nil) }
             promise?.succeed()
@@ -114,6 +122,11 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all { closedByServer = true }
+        context.close(mode: mode, promise: promise)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
@@ -123,11 +136,20 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         // a closed connection, and the log says it was the client's doing (status 499, as
         // nginx logs it), not a malformed request. A route reading the body learns it from
         // its read (``APIError/clientClosed``).
+        // When the server closed it (the idle timeout), the log says so, as 408.
         if case .invalidEOFState = parserError, !(requestOpen && !everythingAnswered) {
             if !requestOpen {
-                logger.info("client closed the connection in the middle of a request", metadata: ["status": "499"])
+                if closedByServer {
+                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, or the server is stopping", metadata: ["status": "408"])
+                } else {
+                    logger.info("client closed the connection in the middle of a request", metadata: ["status": "499"])
+                }
             }
             context.close(promise: nil)
+            return
+        }
+        if case .invalidEOFState = parserError, closedByServer {
+            context.fireErrorCaught(ConnectionClosedByServer())
             return
         }
         if requestOpen {

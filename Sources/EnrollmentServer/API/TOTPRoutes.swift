@@ -121,24 +121,14 @@ struct TOTPRoutes {
             return try await view(request, context: context, action: action.rawValue, user: user, key: key)
         case .REFRESH:
             // With no active secret, a first one (pending, or expired unconfirmed) is replaced by
-            // a new request: a client asking REFRESH for a new QR code gets one.
-            let state = try await load(user)
-            let firstSecretOnly = state.active == nil && (state.pending != nil || state.firstSecretExpired)
-            let request: EnrollmentCommand = .requestEnrollment(configuration.enrollmentOptions)
-            let command: EnrollmentCommand = firstSecretOnly ? request : .regenerateSecret(nil)
-            let outcome = try await run(command, user: user, action: action.rawValue, key: key, refusalsAreErrors: key != nil)
-            // The state was read before the command took the write lock: a VALIDATE that activated
-            // the first secret, or a DELETE and INIT, in between make the choice wrong. Without an
-            // Idempotency-Key (whose command id is spent on the first), the other one is run.
-            switch outcome.rejection {
-            case .alreadyEnrolled? where firstSecretOnly:
-                return try qrResponse(try await run(.regenerateSecret(nil), user: user, action: action.rawValue, key: nil))
-            case .nothingToReplace? where !firstSecretOnly:
-                return try qrResponse(try await run(request, user: user, action: action.rawValue, key: nil))
-            case let rejection?:
-                throw APIError.rejection(rejection, now: engine.now)
-            case nil:
-                return try qrResponse(outcome)
+            // a new request: a client asking REFRESH for a new QR code gets one. A VALIDATE that
+            // activates the first secret (or a DELETE and INIT) landing after the state was read
+            // makes the choice be made again on what it left, before anything is recorded under
+            // the Idempotency-Key.
+            return try await atVersionRead(user) { state in
+                let firstSecretOnly = state.active == nil && (state.pending != nil || state.firstSecretExpired)
+                let command: EnrollmentCommand = firstSecretOnly ? .requestEnrollment(configuration.enrollmentOptions) : .regenerateSecret(nil)
+                return try qrResponse(try await run(command, user: user, action: action.rawValue, key: key, expectedVersion: state.version))
             }
         case .VALIDATE:
             guard let code = decoded.verificationCode else {
@@ -233,9 +223,8 @@ struct TOTPRoutes {
         // The reveal is written only at the version the pending secret was read at: the decider
         // would show the active secret too (the command line's `reveal --text` may), and a
         // VALIDATE or CANCEL landing in between would leave the journal saying the active secret
-        // was shown while this caller heard 409. A stream that moved is read and judged again.
-        for _ in 0..<engine.service.maxAttempts {
-            let state = try await load(user)
+        // was shown while this caller heard 409.
+        return try await atVersionRead(user) { state in
             guard let pending = state.pending, pending.expiresAt > engine.now else {
                 if state.active != nil {
                     throw APIError(
@@ -246,16 +235,24 @@ struct TOTPRoutes {
                 throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now)
             }
             // Recorded as the eye icon is, saying it was shown as text: showing a secret belongs in the audit.
-            let outcome: CommandOutcome
-            do {
-                outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil, expectedVersion: state.version)
-            } catch StoreError.conflict {
-                continue
-            }
+            let outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil, expectedVersion: state.version)
             guard let secret = outcome.state.pending?.credential.secret.secret else {
                 throw APIError.rejection(.noPendingSecret, now: engine.now)
             }
             return try json(["secret": Base32.encode(secret.bytes)], replayed: false)
+        }
+    }
+
+    /// Reads `user`'s state and answers from it with `body`, whose command must be run with
+    /// `expectedVersion: state.version`: if another command lands in between, nothing is
+    /// recorded, and the new state is read and judged again.
+    func atVersionRead(_ user: String, _ body: (AuthenticatorState) async throws -> Response) async throws -> Response {
+        for _ in 0..<engine.service.maxAttempts {
+            do {
+                return try await body(try await load(user))
+            } catch StoreError.conflict {
+                continue
+            }
         }
         throw APIError.store(.tooManyConflicts(stream: user, attempts: engine.service.maxAttempts))
     }
@@ -345,6 +342,8 @@ struct TOTPRoutes {
         } catch HTTPParserError.invalidEOFState {
             // The client went away halfway through the body: an abort, not bad framing.
             throw APIError.clientClosed
+        } catch is MalformedRequestHandler.ConnectionClosedByServer {
+            throw APIError.closedByServer
         } catch is HTTPParserError {
             // A body whose framing cannot be read (a broken chunk, an unknown transfer coding):
             // the connection closes after this answer (MalformedRequestHandler).
@@ -474,14 +473,16 @@ struct StatusResponse: Encodable {
     /// The digits of the secret VALIDATE checks now.
     var digits: Int?
     var pendingExpiresAt: String?
-    /// True when a pending secret's lifetime ran out unconfirmed.
+    /// True when a pending secret's lifetime ran out unconfirmed (a first secret, or a
+    /// replacement: until the next INIT or REFRESH).
     var pendingExpired: Bool
     var lockedUntil: String?
     var failedAttempts: Int
 
     init(state: AuthenticatorState, now: UnixTime) {
         let livePending = state.pending.flatMap { $0.expiresAt > now ? $0 : nil }
-        pendingExpired = (state.pending != nil && livePending == nil) || state.firstSecretExpired
+        // Before and after a command records the expiry alike, as VALIDATE answers it.
+        pendingExpired = (state.pending != nil && livePending == nil) || state.firstSecretExpired || state.replacementExpired
         status = state.active != nil ? "active" : (livePending != nil ? "pending" : "none")
         replacementPending = livePending?.isReplacement ?? false
         digits = (livePending?.credential ?? state.active)?.parameters.digits

@@ -170,6 +170,22 @@ struct FilesystemFaultTests {
         #expect(directorySnapshot(workspace.directory) == before)
     }
 
+    @Test("a --db where no file can be made, on a file system with no blocks at all (/proc, /sys): exit 3 saying it cannot be created there, not that the disk is full")
+    func pseudoFileSystem() throws {
+        let enroll = try Processes.product("enroll")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pseudo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for path in ["/proc/enroll-test.sqlite", "/sys/enroll-test.sqlite"] {
+            for json in [false, true] {
+                let result = try Processes.run(enroll, ["request", "bob", "--db", path] + (json ? ["--json"] : []), environment: ["ENROLL_KEY_FILE": directory.appendingPathComponent("k").path], directory: directory)
+                #expect(result.status == 3, "\(path): \(result.stderr)")
+                #expect(result.stderr.contains("cannot create \(path)") && !result.stderr.contains("full"), "\(path): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            }
+        }
+    }
+
     @Test("a full disk: every write exits 3 saying the disk is full, the journal is unchanged, and after space is freed the engine works")
     func fullDisk() throws {
         let outcome = try Self.scenario(size: "1m", """
