@@ -73,9 +73,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         guard Durability(rawValue: durability.uppercased()) != nil else {
             throw ValidationError("--durability must be FULL or NORMAL, not '\(durability)'")
         }
-        if databasePath.isEmpty {
-            throw ValidationError(db == nil ? "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite" : "--db must not be empty")
-        }
+        if let problem = StoreError.databasePathProblem(databasePath, option: db) { throw ValidationError(problem) }
         if keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }

@@ -32,7 +32,7 @@ enum StatusFastPath {
         guard LimitOptions.environmentVariables.allSatisfy({ Environment[$0] == nil }) else { return nil }
         do { _ = try GlobalOptions.fixedNow() } catch { return nil }
         let databasePath = database ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
-        guard !databasePath.isEmpty, Environment["ENROLL_KEY_FILE"] != "" else { return nil }
+        guard StoreError.databasePathProblem(databasePath, option: database) == nil, Environment["ENROLL_KEY_FILE"] != "" else { return nil }
         return StatusReport(user: user, databasePath: databasePath, json: json, clock: GlobalOptions.clock)
     }
 }

@@ -577,19 +577,24 @@ struct RebuildTests {
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }
 
-    @Test("an empty --db or ENROLL_DB is refused as enroll refuses it (exit 2, one line naming it), not looked for as a file")
+    @Test("an empty --db or ENROLL_DB, or one ending in '/', is refused as enroll refuses it (exit 2, one line naming it), by readers and writers alike, and creates nothing")
     func emptyDatabasePath() throws {
         let workspace = try Workspace()
         let tool = try Processes.product("rebuild-projections")
+        let slash = "--db ends in '/', which names a directory, not a database file; give the file's path without it, such as enroll.sqlite"
         for (arguments, environment, expected) in [
             (["--db", ""], [String: String](), "--db must not be empty"),
             ([], ["ENROLL_DB": ""], "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite"),
+            (["--db", "enroll.sqlite/"], [String: String](), slash),
+            ([], ["ENROLL_DB": "enroll.sqlite/"], "ENROLL_DB ends in '/'"),
         ] {
-            let result = try Processes.run(tool, arguments + ["--all"], environment: environment)
+            let result = try Processes.run(tool, arguments + ["--all"], environment: environment, directory: workspace.directory)
             let enroll = try Processes.run(try Processes.product("enroll"), ["status", "alice"] + arguments, environment: environment, directory: workspace.directory)
-            #expect(result.status == 2 && enroll.status == 2, "\(arguments) \(environment): \(result.stderr) / \(enroll.stderr)")
+            let request = try Processes.run(try Processes.product("enroll"), ["request", "alice"] + arguments, environment: environment, directory: workspace.directory)
+            #expect(result.status == 2 && enroll.status == 2 && request.status == 2, "\(arguments) \(environment): \(result.stderr) / \(enroll.stderr) / \(request.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(expected), "\(result.stderr)")
-            #expect(enroll.stderr.contains(expected), "\(enroll.stderr)")
+            #expect(enroll.stderr.contains(expected) && request.stderr.contains(expected), "\(enroll.stderr) / \(request.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.hasPrefix("enroll") }.isEmpty)
         }
     }
 

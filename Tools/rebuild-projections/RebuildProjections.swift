@@ -62,9 +62,7 @@ struct RebuildProjections: ParsableCommand {
         }
         if status && restart { throw ValidationError("--restart goes with --projection NAME or --all; --status changes nothing") }
         // As enroll refuses it: an empty path is a mistake in the command line, not a missing file.
-        if databasePath.isEmpty {
-            throw ValidationError(db == nil ? "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite" : "--db must not be empty")
-        }
+        if let problem = StoreError.databasePathProblem(databasePath, option: db) { throw ValidationError(problem) }
         for name in projection where Projections.named(name) == nil {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }

@@ -246,6 +246,22 @@ extension StoreError {
         path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellWord(path.hasPrefix("-") ? "./" + path : path))"
     }
 
+    /// What is wrong with a database path before anything opens it, as one line naming where it
+    /// came from (`--db`, or ENROLL_DB when `option` is nil), or nil when nothing is. A path
+    /// ending in `/` names a directory: SQLite would open the file before the slash, while the
+    /// checks that create it (mode 0600) and the readers looked at the path as given.
+    public static func databasePathProblem(_ path: String, option: String?) -> String? {
+        if path.isEmpty {
+            return option == nil ? "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite" : "--db must not be empty"
+        }
+        if path.hasSuffix("/") {
+            let name = option == nil ? "ENROLL_DB" : "--db"
+            let file = String(path.reversed().drop { $0 == "/" }.reversed())
+            return "\(name) ends in '/', which names a directory, not a database file; give the file's path without it, such as \(TextField.shellWord(file.isEmpty ? "./enrollment.sqlite" : file))"
+        }
+        return nil
+    }
+
     /// `message` with each "`rebuild-projections " it suggests given the database `path`.
     public static func naming(_ message: String, database path: String) -> String {
         let argument = databaseArgument(path)
