@@ -598,6 +598,28 @@ struct RebuildTests {
         }
     }
 
+    @Test("projections ahead of the journal (rows deleted from its end) are not rebuilt without --accept-missing-events: exit 3 naming enroll verify, nothing changed, history still reports the loss; with it, rebuilt and the summary says what was dropped")
+    func aheadOfTheJournal() throws {
+        let workspace = try Workspace()
+        for user in ["a", "b", "c"] { #expect(try workspace.enroll(["request", user]).status == 0) }
+        #expect(try workspace.enroll(["reveal", "b"]).status == 0)
+        _ = try SQLite3.query(workspace.database, "DELETE FROM events WHERE position >= 3")
+        let before = try SQLite3.query(workspace.database, "SELECT name || '@' || position FROM projection_checkpoints ORDER BY name")
+        let tool = try Processes.product("rebuild-projections")
+        for arguments in [["--all"], ["--projection", "authenticators"], ["--all", "--json"]] {
+            let refused = try Processes.run(tool, ["--db", workspace.database] + arguments)
+            #expect(refused.status == 3, "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.contains("has applied 2 events past the journal's end") && refused.stderr.contains("enroll verify"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("--accept-missing-events"), "\(refused.stderr)")
+        }
+        #expect(try SQLite3.query(workspace.database, "SELECT name || '@' || position FROM projection_checkpoints ORDER BY name") == before)
+        #expect(try workspace.enroll(["history", "a"]).status == 1)
+        let accepted = try Processes.run(tool, ["--db", workspace.database, "--all", "--accept-missing-events"])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(accepted.stdout.contains("it had applied 2 events past the journal's end, which readers no longer report"), "\(accepted.stdout)")
+        #expect(try workspace.enroll(["status", "a"]).status == 0)
+    }
+
     @Test("a projection a newer version wrote: readers ask for an upgrade, the tool refuses it unless --allow-downgrade")
     func newerProjection() throws {
         let workspace = try Workspace()

@@ -50,6 +50,9 @@ struct RebuildProjections: ParsableCommand {
     @Flag(name: .long, help: "Discard what an interrupted rebuild left (its NAME_rebuild shadow table and checkpoint) and fold from position 0, instead of resuming it.")
     var restart = false
 
+    @Flag(name: .customLong("accept-missing-events"), help: "Rebuild even a projection that has applied events past the journal's end (rows deleted from it): it is the evidence `enroll verify`, `history` and `audit` report the loss by, so run `enroll verify` first.")
+    var acceptMissingEvents = false
+
     @Flag(name: .long, help: "Print JSON (one object per projection) instead of text.")
     var json = false
 
@@ -94,6 +97,19 @@ struct RebuildProjections: ParsableCommand {
         // Each named projection once, in the order first named.
         var named = Set<String>()
         let targets = all ? Projections.all : projection.filter { named.insert($0).inserted }.compactMap(Projections.named)
+        // A checkpoint past the journal's head is how readers tell that rows were deleted from
+        // its end: a rebuild would fold what is left and erase that, without a word.
+        let states: [ProjectionState]
+        do { states = try rebuilder.status() } catch { throw Failure(error, database: databasePath) }
+        let ahead = Dictionary(states.map { ($0.name, $0.ahead) }, uniquingKeysWith: { first, _ in first })
+        if !acceptMissingEvents, let target = targets.first(where: { (ahead[$0.name] ?? 0) > 0 }), let count = ahead[target.name] {
+            let verify = "enroll verify" + StoreError.databaseArgument(databasePath)
+            throw Failure(code: "journal_damaged", message: """
+                the \(target.name) projection has applied \(count) event\(count == 1 ? "" : "s") past the journal's end: rows were deleted from it, and this \
+                projection is how `enroll verify`, `history` and `audit` report that; run `\(verify)`, and once the loss is accounted for, \
+                `\(command((all ? "--all" : targets.map { "--projection \($0.name)" }.joined(separator: " ")) + " --accept-missing-events"))`
+                """)
+        }
         Interruption.install(json: json)
         for target in targets {
             let bar = ProgressBar(json ? .off : isatty(STDERR_FILENO) == 1 ? .bar : .lines)
@@ -121,7 +137,10 @@ struct RebuildProjections: ParsableCommand {
             } else {
                 let rate = summary.elapsed > 0 ? Int(Double(summary.applied) / summary.elapsed) : Int(summary.applied)
                 let resumed = summary.resumedFrom > 0 ? ", resumed from position \(summary.resumedFrom)" : ""
-                let discarded = summary.discarded.map { "; \($0)" } ?? ""
+                var discarded = summary.discarded.map { "; \($0)" } ?? ""
+                if let count = ahead[summary.projection], count > 0 {
+                    discarded += "; it had applied \(count) event\(count == 1 ? "" : "s") past the journal's end, which readers no longer report"
+                }
                 Output.line("\(summary.projection) v\(summary.schemaVersion): rebuilt \(summary.applied) events in \(String(format: "%.1f", summary.elapsed)) s (\(rate) events/s)\(resumed), \(summary.rows) row\(summary.rows == 1 ? "" : "s"), swapped in at position \(summary.position)\(discarded)")
             }
         }
@@ -185,6 +204,10 @@ struct RebuildProjections: ParsableCommand {
 struct Failure: Error, CustomStringConvertible {
     let code: String
     var message: String
+    init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
     /// `database`: the `--db` the tool was given, named in the commands the message suggests.
     init(_ error: any Error, database: String) {
         code = (error as? StoreError)?.code ?? "storage_failure"
