@@ -453,11 +453,18 @@ struct StatusReport {
         // replacement issued since its activation, here no longer pending.
         let expiryRecorded = summary.status == .none && summary.requestedAt != nil
         let replacementExpiryRecorded = summary.status == .active && !summary.replacementPending && summary.requestedAt != nil
+        // A replacement past its expiry is no longer pending, as the API's status says, even before
+        // a command records the expiry.
+        let replacementLive = summary.replacementPending && !(summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false)
         if json {
             Terminal.json([
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
                 "digits": summary.digits, "period": summary.period, "issuer": summary.issuer, "account": summary.account,
-                "replacementPending": summary.replacementPending,
+                "replacementPending": replacementLive,
+                "replacement": replacementLive ? summary.replacement.map { settings -> [String: Any?] in
+                    ["issuer": settings.issuer, "account": settings.account, "algorithm": settings.algorithm, "digits": settings.digits, "period": settings.period]
+                        .compactMapValues { $0 }
+                } : nil,
                 "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
                 "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
@@ -485,6 +492,9 @@ struct StatusReport {
             lines.append(expired
                 ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (regenerate for a new one)"
                 : "replacement pending until \(Timestamps.iso8601(expiry))")
+            if replacementLive, let settings = summary.replacement {
+                lines.append("replacement: issuer: \(shown(settings.issuer))  account: \(shown(settings.account))  algorithm: \(shown(settings.algorithm))  digits: \(settings.digits.map(String.init) ?? "-")  period: \(settings.period.map(String.init) ?? "-") s (confirm checks a code of this one)")
+            }
         }
         if summary.status == .pending, let expiry = summary.pendingExpiresAt {
             lines.append(expired

@@ -242,6 +242,31 @@ struct EndToEndTests {
         }
     }
 
+    @Test("status names a pending replacement's own issuer, account and settings (the digits the next confirm needs), in text and JSON, as the API's status gives its digits")
+    func statusShowsTheReplacement() throws {
+        let workspace = try Workspace()
+        let t0: Int64 = 1_764_400_000
+        let (_, first) = try workspace.enrollJSON(["request", "rita"], environment: ["ENROLL_NOW": "\(t0)"])
+        let secret = try #require(secretParameter(of: first["otpauthURI"] as? String ?? ""))
+        #expect(try workspace.enroll(["confirm", "rita", try Oathtool.code(base32Secret: secret, at: t0)], environment: ["ENROLL_NOW": "\(t0)"]).status == 0)
+        let (_, regenerated) = try workspace.enrollJSON(
+            ["regenerate", "rita", "--issuer", "NewCo", "--account", "rita@new", "--digits", "8", "--algorithm", "SHA256"], environment: ["ENROLL_NOW": "\(t0 + 30)"])
+        let replacement = try #require(secretParameter(of: regenerated["otpauthURI"] as? String ?? ""))
+        let later = ["ENROLL_NOW": "\(t0 + 60)"]
+        let (_, status) = try workspace.enrollJSON(["status", "rita"], environment: later)
+        #expect(status["digits"] as? Int == 6 && status["replacementPending"] as? Bool == true, "\(status)")
+        let settings = try #require(status["replacement"] as? [String: Any], "\(status)")
+        #expect(settings["issuer"] as? String == "NewCo" && settings["account"] as? String == "rita@new", "\(settings)")
+        #expect(settings["digits"] as? Int == 8 && settings["algorithm"] as? String == "SHA256" && settings["period"] as? Int == 30, "\(settings)")
+        let text = try workspace.enroll(["status", "rita"], environment: later).stdout
+        #expect(text.contains("replacement: issuer: NewCo  account: rita@new  algorithm: SHA256  digits: 8  period: 30 s"), "\(text)")
+        // The digits it names are the ones confirm takes: oathtool's 8-digit SHA-256 code activates it.
+        let code = try Oathtool.code(base32Secret: replacement, at: t0 + 60, algorithm: "SHA256", digits: 8)
+        #expect(try workspace.enroll(["confirm", "rita", code], environment: later).status == 0)
+        let (_, after) = try workspace.enrollJSON(["status", "rita"], environment: later)
+        #expect(after["digits"] as? Int == 8 && after["issuer"] as? String == "NewCo" && after["replacement"] == nil, "\(after)")
+    }
+
     @Test("an abandoned regenerate never locks anyone out: after expiry the old secret is still the active one, and status says the replacement expired (also for a regenerate in the activation's own second; not for a secret confirmed in its request's second)", arguments: [30, 0] as [Int64])
     func abandonedRegenerate(regenerateAfter: Int64) throws {
         let workspace = try Workspace()
@@ -252,9 +277,9 @@ struct EndToEndTests {
         #expect(try workspace.enroll(["confirm", "erin", try Oathtool.code(base32Secret: secret, at: now)], environment: env).status == 0)
         #expect(try workspace.enroll(["regenerate", "erin"], environment: ["ENROLL_NOW": "\(now + regenerateAfter)"]).status == 0)
         let later = ["ENROLL_NOW": "\(now + regenerateAfter + 601)"]
-        // Before anything records the expiry, status says it from the time.
+        // Before anything records the expiry, status says it from the time: expired, no longer pending.
         let (_, unrecorded) = try workspace.enrollJSON(["status", "erin"], environment: later)
-        #expect(unrecorded["pendingExpired"] as? Bool == true && unrecorded["replacementPending"] as? Bool == true, "\(unrecorded)")
+        #expect(unrecorded["pendingExpired"] as? Bool == true && unrecorded["replacementPending"] as? Bool == false && unrecorded["replacement"] == nil, "\(unrecorded)")
         // Someone confirmed in their request's own second, with no regenerate: nothing expired.
         let (_, quick) = try workspace.enrollJSON(["request", "fred"], environment: env)
         #expect(try workspace.enroll(["confirm", "fred", try Oathtool.code(base32Secret: try #require(secretParameter(of: quick["otpauthURI"] as? String ?? "")), at: now)], environment: env).status == 0)

@@ -103,6 +103,18 @@ public struct AuthenticatorSummary: Sendable, Hashable, Codable {
     public var remainingAttempts: Int?
     public var streamVersion: Int64
     public var updatedAt: UnixTime
+    /// While a replacement awaits its code (`replacementPending`): its issuer, account and
+    /// settings, which differ from the active secret's when the regenerate named others, and
+    /// which the next confirm checks (its digits above all).
+    public var replacement: Settings?
+
+    public struct Settings: Sendable, Hashable, Codable {
+        public var issuer: String?
+        public var account: String?
+        public var algorithm: String?
+        public var digits: Int?
+        public var period: Int?
+    }
 
     /// A row of the table. A value of another type than the column's, which only an edit with
     /// another tool can store, is a damaged projection naming the column (GRDB's subscripts
@@ -130,6 +142,11 @@ public struct AuthenticatorSummary: Sendable, Hashable, Codable {
         remainingAttempts = try value("remaining_attempts")
         streamVersion = try value("stream_version")
         updatedAt = try value("updated_at")
+        if replacementPending {
+            replacement = Settings(
+                issuer: try value("pending_issuer"), account: try value("pending_account"), algorithm: try value("pending_algorithm"),
+                digits: try value("pending_digits"), period: try value("pending_period"))
+        }
     }
 
     public static func none(user: String) -> AuthenticatorSummary {
