@@ -175,7 +175,17 @@ final class OutputFile {
         }
         if stat(target, &status) == 0 {
             switch status.st_mode & S_IFMT {
-            case S_IFREG: break
+            case S_IFREG:
+                // The file this command's own output goes to (`--output /dev/stdout` with stdout
+                // redirected to a file): the rename would put a new file in its place, and the
+                // caller's redirect, this command's later lines among them, would write to the
+                // old one, now nameless.
+                for (descriptor, name) in [(STDOUT_FILENO, "standard output"), (STDERR_FILENO, "standard error"), (STDIN_FILENO, "standard input")] {
+                    var open = stat()
+                    if fstat(descriptor, &open) == 0, open.st_dev == status.st_dev, open.st_ino == status.st_ino {
+                        throw ValidationError("cannot write \(path): it is the file this command's \(name) goes to, which the output would replace; leave --output out to write to standard output")
+                    }
+                }
             case S_IFDIR: throw ValidationError("cannot write \(path): it is a directory; pass --output with a file path")
             default:
                 throw ValidationError("cannot write \(path): it is not a regular file (a device, pipe or socket); pass --output with a file path, or leave --output out to write to standard output")

@@ -296,7 +296,7 @@ struct ServiceTests {
         #expect(json["status"] as? String == "none" && after.stdout.contains("status: none"), "\(json) \(after.stdout)")
     }
 
-    @Test("--output never replaces what is not a regular file: a pipe or a directory is refused (exit 2, nothing recorded); a symbolic link is written through")
+    @Test("--output never replaces what is not a regular file: a pipe or a directory is refused (exit 2, nothing recorded); a symbolic link is written through; the file the command's own output is redirected to is refused")
     func outputPaths() throws {
         let workspace = try Workspace()
         let now = ["ENROLL_NOW": "\(t0)"]
@@ -331,6 +331,24 @@ struct ServiceTests {
         }
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
         #expect(try SQLite3.eventTypes(workspace.database) == before + ["QRCodeRevealed"], "only the reveal through the caller's own link was recorded")
+
+        // The file this command's own standard output is appended to, named through /dev/stdout or
+        // /proc/self/fd/1: refused, the file kept whole (not replaced by a new one).
+        let log = workspace.path("script.log")
+        try Data("earlier line\n".utf8).write(to: URL(fileURLWithPath: log))
+        var original = stat()
+        #expect(stat(log, &original) == 0)
+        let sh = try Processes.tool("sh", package: "dash")
+        for (arguments, name) in [("export --output /dev/stdout", "/dev/stdout"), ("reveal alice --format uri --output /proc/self/fd/1", "/proc/self/fd/1")] {
+            let script = "'\(try Processes.product("enroll"))' \(arguments) >> '\(log)'"
+            let result = try Processes.run(sh, ["-c", script], environment: now.merging(["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile]) { $1 })
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("cannot write \(name): it is the file this command's standard output goes to"), "\(result.stderr)")
+        }
+        var after = stat()
+        #expect(stat(log, &after) == 0 && after.st_ino == original.st_ino)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "earlier line\n")
+        #expect(try SQLite3.eventTypes(workspace.database) == before + ["QRCodeRevealed"], "nothing more recorded")
     }
 
     @Test("export --output honours the umask for a new file and keeps the mode of a file it replaces (never world-readable against the operator's wish)")
