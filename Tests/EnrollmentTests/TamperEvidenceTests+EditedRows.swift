@@ -86,3 +86,31 @@ extension TamperEvidenceTests {
         #expect(reveal.status == 3 && reveal.stderr.contains("its column recorded_at holds a value of another type"), "\(reveal.stderr)")
     }
 }
+
+extension TamperEvidenceTests {
+    @Test("an edited command record (the idempotency record, outside the hash chain) is refused by name when its command id is sent again (exit 3, naming the commands table, no raw control characters, no decoder text, not a missing data key), and verify reports it", arguments: [
+        "command = 'X' || char(27) || ']0;pwned' || char(7) || char(27) || '[2J'",
+        "rejection = 'locked'",
+        "stream_version = 'one'",
+        "stream_version = -1",
+    ])
+    func editedCommandRecord(_ edit: String) throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764400020"]
+        #expect(try workspace.enroll(["request", "ann", "--command-id", "ca"], environment: now).status == 0)
+        try sqlite(workspace, "UPDATE commands SET \(edit) WHERE command_id = 'ca'")
+        let before = try SQLite3.eventTypes(workspace.database)
+        let repeated = try workspace.enroll(["request", "ann", "--command-id", "ca"], environment: now)
+        #expect(repeated.status == 3, "\(edit): \(repeated.stderr)")
+        #expect(repeated.stderr.contains("the record of command id 'ca' in the commands table"), "\(edit): \(repeated.stderr)")
+        #expect(!repeated.stderr.contains("\u{1B}") && !repeated.stderr.contains("\u{07}") && !repeated.stderr.contains("DecodingError") && !repeated.stderr.contains("data key"), "\(edit): \(repeated.stderr)")
+        #expect(repeated.stderr.split(separator: "\n").count == 1, "\(repeated.stderr)")
+        #expect(try SQLite3.eventTypes(workspace.database) == before)
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 1, "\(edit): \(verify.stdout) \(verify.stderr)")
+        #expect((verify.stdout + verify.stderr).contains("the record of command id 'ca' for 'ann' holds what enroll never writes"), "\(edit): \(verify.stdout) \(verify.stderr)")
+        #expect(!(verify.stdout + verify.stderr).contains("\u{1B}"))
+        // Another command id still works.
+        #expect(try workspace.enroll(["request", "bea", "--command-id", "cb"], environment: now).status == 0)
+    }
+}

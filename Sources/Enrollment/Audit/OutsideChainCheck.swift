@@ -21,6 +21,9 @@ public struct OutsideChainFinding: Sendable, Hashable {
         case dataKeyWithoutEvents = "data_key_without_events"
         /// A command record says the stream reached a version past its last event.
         case commandPastStream = "command_past_stream"
+        /// A command record holds what no release writes: a version that is not a whole number
+        /// of 0 or more, a command that is not one of enroll's, a refusal that is not JSON.
+        case commandRecordEdited = "command_record_edited"
     }
 
     public var kind: Kind
@@ -55,6 +58,7 @@ extension HashChain {
         let sealing = [EventType.enrollmentRequested, .secretRegenerated].map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let removal = "'\(EventType.authenticatorRemoved.rawValue)'"
         let sealingCommands = ["RequestEnrollment", "RegenerateSecret"].map { "'\($0)'" }.joined(separator: ", ")
+        let commandNames = EnrollmentCommand.names.sorted().map { "'\($0)'" }.joined(separator: ", ")
         let rows = try Row.fetchCursor(db, sql: """
             WITH streams AS (
                 SELECT stream_id, MAX(stream_version) AS last,
@@ -80,14 +84,20 @@ extension HashChain {
                 WHERE s.stream_id IS NULL
             UNION ALL
             SELECT 4, c.stream_id, c.command, c.stream_version, COALESCE(s.last, 0) FROM commands c LEFT JOIN streams s ON s.stream_id = c.stream_id
-                WHERE c.stream_version > COALESCE(s.last, 0)
+                WHERE typeof(c.stream_version) = 'integer' AND c.stream_version > COALESCE(s.last, 0) AND c.command IN (\(commandNames))
+            UNION ALL
+            SELECT 5, CAST(c.stream_id AS TEXT), c.command_id, NULL, 0 FROM commands c
+                WHERE typeof(c.stream_id) != 'text' OR typeof(c.stream_version) != 'integer' OR c.stream_version < 0
+                   OR typeof(c.command) != 'text' OR c.command NOT IN (\(commandNames))
+                   OR (c.rejection IS NOT NULL AND (typeof(c.rejection) != 'text' OR NOT json_valid(c.rejection)))
+                   OR (c.arguments_mac IS NOT NULL AND typeof(c.arguments_mac) != 'blob')
             ORDER BY kind, stream, version
             LIMIT ?
             """, arguments: [limit])
         var findings: [OutsideChainFinding] = []
         while let row = try rows.next() {
             let kind: Int = row["kind"]
-            let stream: String = row["stream"]
+            let stream: String = row["stream"] ?? ""
             let version: Int64? = row["version"]
             let last: Int64 = row["last"]
             let name = "'\(Validation.excerpt(stream))'"
@@ -104,6 +114,11 @@ extension HashChain {
                 findings.append(OutsideChainFinding(
                     kind: .dataKeyWithoutEvents, stream: stream,
                     detail: "\(name) has a data key but no events: the user's events were deleted from the journal"))
+            case 5:
+                let id: String = row["what"] ?? ""
+                findings.append(OutsideChainFinding(
+                    kind: .commandRecordEdited, stream: stream,
+                    detail: "the record of command id '\(Validation.excerpt(id))' for \(name) holds what enroll never writes (a stream version that is not a whole number of 0 or more, a command or a refusal not of enroll's): it was edited outside enroll"))
             default:
                 let command: String = row["what"]
                 findings.append(OutsideChainFinding(

@@ -49,6 +49,11 @@ public enum EnrollmentCommand: Sendable, Hashable {
         }
     }
 
+    /// Every ``name`` a command record may hold.
+    public static let names: Set<String> = [
+        "RequestEnrollment", "ConfirmCode", "RevealQR", "RevealSecretText", "RegenerateSecret", "CancelRegenerate", "RemoveAuthenticator",
+    ]
+
     /// A recorded command name (``name``) as a person reads it: the `enroll` command that runs
     /// it, then the name itself (`enroll confirm (ConfirmCode)`); an unknown name as it is.
     public static func described(_ name: String) -> String {

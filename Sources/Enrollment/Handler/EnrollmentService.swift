@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import OneTimePassword
 
@@ -443,9 +444,28 @@ public final class EnrollmentService: Sendable {
         let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, command, rejection, arguments_mac FROM commands WHERE command_id = ?")
         statement.bind(id, at: 1)
         return try RowReader.first(statement, in: db) { row in
-            CommandRecord(
-                stream: row.text(0) ?? "", version: row.int64(1) ?? 0, command: row.text(2) ?? "", rejection: row.text(3),
-                argumentsMAC: row.optionalBytes(4))
+            // A record no release writes (edited with another tool) is refused by name, not read
+            // as something else: a version in text as 0, a refusal that is not JSON as a decoder's
+            // debug text, a command's name with terminal escapes in an error line.
+            func edited(_ what: String) -> StoreError {
+                .journalDamaged("the record of command id '\(Validation.excerpt(id))' in the commands table \(what), which enroll never writes (a new command id is not affected)")
+            }
+            guard row.type(0) == SQLITE_TEXT, let stream = row.text(0) else { throw edited("has no user id") }
+            guard row.type(1) == SQLITE_INTEGER, let version = row.int64(1), version >= 0 else {
+                throw edited("has a stream version that is not a whole number of 0 or more")
+            }
+            guard row.type(2) == SQLITE_TEXT, let command = row.text(2), EnrollmentCommand.names.contains(command) else {
+                throw edited("names no command of enroll's")
+            }
+            var rejection: String?
+            if !row.isNull(3) {
+                guard row.type(3) == SQLITE_TEXT, let text = row.text(3),
+                      (try? JSONDecoder().decode(EnrollmentRejection.self, from: Data(text.utf8))) != nil
+                else { throw edited("holds a refusal that is not one of enroll's") }
+                rejection = text
+            }
+            guard row.isNull(4) || row.type(4) == SQLITE_BLOB else { throw edited("holds an arguments MAC that is not bytes") }
+            return CommandRecord(stream: stream, version: version, command: command, rejection: rejection, argumentsMAC: row.optionalBytes(4))
         }
     }
 
