@@ -254,7 +254,8 @@ extension StoreError {
         if path.isEmpty {
             return option == nil ? "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite" : "--db must not be empty"
         }
-        if path.hasSuffix("/") {
+        // An existing directory is reported as one when the database is opened (exit 3).
+        if path.hasSuffix("/"), !FileManager.isDirectory(path) {
             let name = option == nil ? "ENROLL_DB" : "--db"
             let file = String(path.reversed().drop { $0 == "/" }.reversed())
             return "\(name) ends in '/', which names a directory, not a database file; give the file's path without it, such as \(TextField.shellWord(file.isEmpty ? "./enrollment.sqlite" : file))"
