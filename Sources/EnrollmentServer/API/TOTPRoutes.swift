@@ -221,7 +221,7 @@ struct TOTPRoutes {
         let user = try await authenticate(request, context: context)
         try await admitWrite(user)
         // The reveal is written only at the version the pending secret was read at: the decider
-        // would show the active secret too (the command line's `reveal --text` may), and a
+        // would show the active secret too (as `enroll reveal --format uri` may), and a
         // VALIDATE or CANCEL landing in between would leave the journal saying the active secret
         // was shown while this caller heard 409.
         return try await atVersionRead(user) { state in
