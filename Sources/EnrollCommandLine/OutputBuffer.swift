@@ -180,7 +180,7 @@ final class OutputFile {
                 // redirected to a file): the rename would put a new file in its place, and the
                 // caller's redirect, this command's later lines among them, would write to the
                 // old one, now nameless.
-                for (descriptor, name) in [(STDOUT_FILENO, "standard output"), (STDERR_FILENO, "standard error"), (STDIN_FILENO, "standard input")] {
+                for (descriptor, name) in [(STDOUT_FILENO, "standard output"), (STDERR_FILENO, "standard error")] {
                     var open = stat()
                     if fstat(descriptor, &open) == 0, open.st_dev == status.st_dev, open.st_ino == status.st_ino {
                         throw ValidationError("cannot write \(path): it is the file this command's \(name) goes to, which the output would replace; leave --output out to write to standard output")

@@ -1,4 +1,5 @@
 import Enrollment
+import Foundation
 import OneTimePassword
 import Testing
 
@@ -297,6 +298,25 @@ struct DeciderTests {
         for rejection in all {
             #expect(rejection.code.allSatisfy { $0.isLowercase || $0 == "_" })
             #expect(!rejection.message.isEmpty && !rejection.message.contains("\n"))
+        }
+    }
+}
+
+extension DeciderTests {
+    @Test("every refusal reads back from its stored JSON as itself; an unknown code or an impossible value is an error, not another refusal")
+    func rejectionsRoundTrip() throws {
+        let all: [EnrollmentRejection] = [
+            .notEnrolled, .nothingToReplace, .alreadyEnrolled, .noPendingSecret, .nothingToCancel, .invalidCode(remainingAttempts: 3), .codeReused,
+            .enrollmentExpired, .replacementExpired, .locked(until: 1_764_400_900), .malformedCode(expectedDigits: 8), .secretUnavailable,
+        ]
+        #expect(Set(all.map(\.code)) == Set(EnrollmentRejection.codes))
+        for rejection in all {
+            let stored = try JSONEncoder().encode(rejection)
+            #expect(try JSONDecoder().decode(EnrollmentRejection.self, from: stored) == rejection, "\(String(decoding: stored, as: UTF8.self))")
+        }
+        for text in [#"{"code":"nope"}"#, #"{}"#, #"{"code":42}"#, #"{"code":"invalid_code","remainingAttempts":-5}"#, #"{"code":"invalid_code"}"#,
+                     #"{"code":"malformed_code","expectedDigits":40}"#, #"{"code":"locked"}"#] {
+            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(EnrollmentRejection.self, from: Data(text.utf8)) }
         }
     }
 }

@@ -587,6 +587,8 @@ struct RebuildTests {
             ([], ["ENROLL_DB": ""], "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite"),
             (["--db", "enroll.sqlite/"], [String: String](), slash),
             ([], ["ENROLL_DB": "enroll.sqlite/"], "ENROLL_DB ends in '/'"),
+            (["--db", "enroll.sqlite/."], [String: String](), "--db ends in '/.', which names a directory, not a database file; give the file's path without it, such as enroll.sqlite"),
+            ([], ["ENROLL_DB": "enroll.sqlite/x/.."], "ENROLL_DB ends in '/..', which names a directory, not a database file; give the file's path without it, such as enroll.sqlite"),
         ] {
             let result = try Processes.run(tool, arguments + ["--all"], environment: environment, directory: workspace.directory)
             let enroll = try Processes.run(try Processes.product("enroll"), ["status", "alice"] + arguments, environment: environment, directory: workspace.directory)
@@ -614,6 +616,10 @@ struct RebuildTests {
         }
         #expect(try SQLite3.query(workspace.database, "SELECT name || '@' || position FROM projection_checkpoints ORDER BY name") == before)
         #expect(try workspace.enroll(["history", "a"]).status == 1)
+        // Stale as well (an upgrade's new schema): --status still leads with the missing events.
+        _ = try SQLite3.query(workspace.database, "UPDATE projection_checkpoints SET schema_version = schema_version - 1 WHERE name = 'authenticators'")
+        let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
+        #expect(status.stdout.contains("ahead of the journal by 2 events: events are missing from the journal; run enroll verify (also stale (schema v"), "\(status.stdout)")
         let accepted = try Processes.run(tool, ["--db", workspace.database, "--all", "--accept-missing-events"])
         #expect(accepted.status == 0, "\(accepted.stderr)")
         #expect(accepted.stdout.contains("it had applied 2 events past the journal's end, which readers no longer report"), "\(accepted.stdout)")

@@ -345,6 +345,12 @@ struct ServiceTests {
             #expect(result.status == 2, "\(arguments): \(result.stderr)")
             #expect(result.stderr.contains("cannot write \(name): it is the file this command's standard output goes to"), "\(result.stderr)")
         }
+        // Standard input read from the output file is no reason to refuse: nothing reads it.
+        try Data("an earlier export\n".utf8).write(to: URL(fileURLWithPath: workspace.path("again.jsonl")))
+        let fromInput = try Processes.run(sh, ["-c", "'\(try Processes.product("enroll"))' export --output '\(workspace.path("again.jsonl"))' < '\(workspace.path("again.jsonl"))'"],
+            environment: now.merging(["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile]) { $1 })
+        #expect(fromInput.status == 0, "\(fromInput.stderr)")
+        #expect(try String(contentsOfFile: workspace.path("again.jsonl"), encoding: .utf8).hasPrefix("{"))
         var after = stat()
         #expect(stat(log, &after) == 0 && after.st_ino == original.st_ino)
         #expect(try String(contentsOfFile: log, encoding: .utf8) == "earlier line\n")

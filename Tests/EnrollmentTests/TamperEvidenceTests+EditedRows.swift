@@ -93,6 +93,10 @@ extension TamperEvidenceTests {
         "rejection = 'locked'",
         "stream_version = 'one'",
         "stream_version = -1",
+        "rejection = '{\"code\":\"nope\"}'",
+        "rejection = '{}'",
+        "rejection = '{\"code\":\"invalid_code\",\"remainingAttempts\":-5}'",
+        "stream_id = CAST('ann' AS BLOB)",
     ])
     func editedCommandRecord(_ edit: String) throws {
         let workspace = try Workspace()
@@ -110,6 +114,7 @@ extension TamperEvidenceTests {
         #expect(verify.status == 1, "\(edit): \(verify.stdout) \(verify.stderr)")
         #expect((verify.stdout + verify.stderr).contains("the record of command id 'ca' for 'ann' holds what enroll never writes"), "\(edit): \(verify.stdout) \(verify.stderr)")
         #expect(!(verify.stdout + verify.stderr).contains("\u{1B}"))
+        #expect(!(verify.stdout + verify.stderr).contains("past the stream's last event"), "\(edit): \(verify.stdout) \(verify.stderr)")
         // Another command id still works.
         #expect(try workspace.enroll(["request", "bea", "--command-id", "cb"], environment: now).status == 0)
     }

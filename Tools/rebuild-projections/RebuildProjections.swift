@@ -186,6 +186,12 @@ struct RebuildProjections: ParsableCommand {
             } else {
                 description = "current"
             }
+            // Rows deleted from the journal's end come first, whatever else is true of it: a
+            // rebuild is refused until they are accounted for (--accept-missing-events).
+            if state.storedVersion != nil, state.ahead > 0, !state.isNewer, !description.hasPrefix("ahead") {
+                let also = description.prefix { $0 != ":" }
+                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify (also \(also))"
+            }
             if state.rebuildRunning {
                 description += "; a rebuild is running" + (state.rebuildCheckpoint.map { " (at position \($0))" } ?? "")
             } else if let checkpoint = state.rebuildCheckpoint, let reason = state.rebuildDiscard {

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Something a table outside the hash chain says about the journal that the journal denies.
@@ -30,6 +31,13 @@ public struct OutsideChainFinding: Sendable, Hashable {
     public var stream: String
     /// What was found and what it means, in a sentence.
     public var detail: String
+
+    /// A command record holding what no release writes.
+    static func edited(commandId id: String, stream: String) -> OutsideChainFinding {
+        OutsideChainFinding(
+            kind: .commandRecordEdited, stream: stream,
+            detail: "the record of command id '\(Validation.excerpt(id))' for '\(Validation.excerpt(stream))' holds what enroll never writes (a stream version that is not a whole number of 0 or more, a command or a refusal not of enroll's): it was edited outside enroll")
+    }
 }
 
 extension HashChain {
@@ -84,7 +92,8 @@ extension HashChain {
                 WHERE s.stream_id IS NULL
             UNION ALL
             SELECT 4, c.stream_id, c.command, c.stream_version, COALESCE(s.last, 0) FROM commands c LEFT JOIN streams s ON s.stream_id = c.stream_id
-                WHERE typeof(c.stream_version) = 'integer' AND c.stream_version > COALESCE(s.last, 0) AND c.command IN (\(commandNames))
+                WHERE typeof(c.stream_id) = 'text' AND typeof(c.stream_version) = 'integer' AND c.stream_version > COALESCE(s.last, 0)
+                  AND c.command IN (\(commandNames))
             UNION ALL
             SELECT 5, CAST(c.stream_id AS TEXT), c.command_id, NULL, 0 FROM commands c
                 WHERE typeof(c.stream_id) != 'text' OR typeof(c.stream_version) != 'integer' OR c.stream_version < 0
@@ -116,14 +125,28 @@ extension HashChain {
                     detail: "\(name) has a data key but no events: the user's events were deleted from the journal"))
             case 5:
                 let id: String = row["what"] ?? ""
-                findings.append(OutsideChainFinding(
-                    kind: .commandRecordEdited, stream: stream,
-                    detail: "the record of command id '\(Validation.excerpt(id))' for \(name) holds what enroll never writes (a stream version that is not a whole number of 0 or more, a command or a refusal not of enroll's): it was edited outside enroll"))
+                findings.append(.edited(commandId: id, stream: stream))
             default:
                 let command: String = row["what"]
                 findings.append(OutsideChainFinding(
                     kind: .commandPastStream, stream: stream,
                     detail: "the record of a \(command) command for \(name) is at stream version \(version ?? 0), past the stream's last event (\(last == 0 ? "it has none" : "version \(last)")): the events it appended were deleted"))
+            }
+        }
+        // A refusal that is JSON but not one enroll writes (an unknown code, a negative count):
+        // only its decoder tells, so each distinct text is decoded once here.
+        if findings.count < limit {
+            let decoder = JSONDecoder()
+            let texts = try String.fetchAll(db, sql: "SELECT DISTINCT rejection FROM commands WHERE typeof(rejection) = 'text' AND json_valid(rejection)")
+            for text in texts where (try? decoder.decode(EnrollmentRejection.self, from: Data(text.utf8))) == nil {
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT command_id, stream_id FROM commands WHERE rejection = ? AND typeof(stream_id) = 'text' ORDER BY stream_id LIMIT ?",
+                    arguments: [text, limit - findings.count])
+                for row in rows {
+                    let id: String = row["command_id"] ?? "", stream: String = row["stream_id"] ?? ""
+                    findings.append(.edited(commandId: id, stream: stream))
+                }
+                if findings.count >= limit { break }
             }
         }
         return findings

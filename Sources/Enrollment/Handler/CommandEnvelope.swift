@@ -1,4 +1,5 @@
 import Foundation
+import OneTimePassword
 
 /// A command addressed to one user's stream, with who sent it and an id that makes it
 /// idempotent: handling the same id again returns the first outcome and appends nothing.
@@ -67,20 +68,33 @@ public struct CommandOutcome: Sendable {
 extension EnrollmentRejection: Codable {
     private enum Keys: String, CodingKey { case code, until, remainingAttempts, expectedDigits }
 
+    /// Only what ``encode(to:)`` writes: an unknown code, or a value no refusal can hold (a
+    /// negative count of attempts, digits no secret has), is an error, not some other refusal.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
+        func invalid(_ what: String) -> DecodingError {
+            DecodingError.dataCorruptedError(forKey: .code, in: container, debugDescription: what)
+        }
         switch try container.decode(String.self, forKey: .code) {
         case "not_enrolled": self = .notEnrolled
         case "nothing_to_replace": self = .nothingToReplace
         case "already_enrolled": self = .alreadyEnrolled
         case "no_pending_secret": self = .noPendingSecret
-        case "invalid_code": self = .invalidCode(remainingAttempts: try container.decodeIfPresent(Int.self, forKey: .remainingAttempts) ?? 0)
+        case "nothing_to_cancel": self = .nothingToCancel
+        case "invalid_code":
+            let remaining = try container.decode(Int.self, forKey: .remainingAttempts)
+            guard remaining >= 0 else { throw invalid("a negative count of attempts left") }
+            self = .invalidCode(remainingAttempts: remaining)
         case "code_reused": self = .codeReused
         case "enrollment_expired": self = .enrollmentExpired
         case "replacement_expired": self = .replacementExpired
         case "locked": self = .locked(until: try container.decode(UnixTime.self, forKey: .until))
-        case "malformed_code": self = .malformedCode(expectedDigits: try container.decodeIfPresent(Int.self, forKey: .expectedDigits) ?? 6)
-        default: self = .secretUnavailable
+        case "malformed_code":
+            let digits = try container.decode(Int.self, forKey: .expectedDigits)
+            guard OTPParameters.allowedDigits.contains(digits) else { throw invalid("digits no secret has") }
+            self = .malformedCode(expectedDigits: digits)
+        case "secret_unavailable": self = .secretUnavailable
+        default: throw invalid("a refusal code enroll does not write")
         }
     }
 

@@ -450,7 +450,7 @@ public final class EnrollmentService: Sendable {
             func edited(_ what: String) -> StoreError {
                 .journalDamaged("the record of command id '\(Validation.excerpt(id))' in the commands table \(what), which enroll never writes (a new command id is not affected)")
             }
-            guard row.type(0) == SQLITE_TEXT, let stream = row.text(0) else { throw edited("has no user id") }
+            guard row.type(0) == SQLITE_TEXT, let stream = row.text(0) else { throw edited("has a user id that is not text") }
             guard row.type(1) == SQLITE_INTEGER, let version = row.int64(1), version >= 0 else {
                 throw edited("has a stream version that is not a whole number of 0 or more")
             }

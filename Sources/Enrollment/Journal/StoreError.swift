@@ -248,17 +248,25 @@ extension StoreError {
 
     /// What is wrong with a database path before anything opens it, as one line naming where it
     /// came from (`--db`, or ENROLL_DB when `option` is nil), or nil when nothing is. A path
-    /// ending in `/` names a directory: SQLite would open the file before the slash, while the
-    /// checks that create it (mode 0600) and the readers looked at the path as given.
+    /// ending in `/`, `/.` or `/..` names a directory: SQLite would open the file it normalises
+    /// to, while the checks that create it (mode 0600) and the readers looked at the path as given.
     public static func databasePathProblem(_ path: String, option: String?) -> String? {
         if path.isEmpty {
             return option == nil ? "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite" : "--db must not be empty"
         }
         // An existing directory is reported as one when the database is opened (exit 3).
-        if path.hasSuffix("/"), !FileManager.isDirectory(path) {
+        let last = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        if last.isEmpty || last == "." || last == "..", !FileManager.isDirectory(path) {
             let name = option == nil ? "ENROLL_DB" : "--db"
-            let file = String(path.reversed().drop { $0 == "/" }.reversed())
-            return "\(name) ends in '/', which names a directory, not a database file; give the file's path without it, such as \(TextField.shellWord(file.isEmpty ? "./enrollment.sqlite" : file))"
+            let ending = last.isEmpty ? "/" : "/" + last
+            // The file meant, read lexically (`a/x/..` is `a`): the path need not exist.
+            var parts: [Substring] = []
+            for part in path.split(separator: "/") where part != "." {
+                if part == "..", let previous = parts.last, previous != ".." { parts.removeLast() } else { parts.append(part) }
+            }
+            let file = (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
+            let suggestion = parts.isEmpty ? "./enrollment.sqlite" : file
+            return "\(name) ends in '\(ending)', which names a directory, not a database file; give the file's path without it, such as \(TextField.shellWord(suggestion))"
         }
         return nil
     }
