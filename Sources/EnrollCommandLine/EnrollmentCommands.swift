@@ -442,10 +442,12 @@ struct StatusReport {
                 return try database.summary(of: user)
             }
         }
-        // As of now, as the API's status says: a first secret past its lifetime is gone even
-        // before a command records its expiry (the projection still holds it as pending).
-        let firstExpired = summary.status == .pending && !summary.replacementPending
-            && (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false)
+        // A pending secret past its expiry is recorded as expired by the next command; until then
+        // every line below says it is over, as the API's status does.
+        let expired = summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false
+        // As of now: a first secret past its lifetime is gone even before a command records its
+        // expiry (the projection still holds it as pending).
+        let firstExpired = summary.status == .pending && !summary.replacementPending && expired
         let status = firstExpired ? AuthenticatorStatus.none : summary.status
         // Once a command has recorded that expiry the row is back to none, but it keeps when the
         // secret was requested (a removal clears that too): say what became of it. Likewise a
@@ -455,7 +457,7 @@ struct StatusReport {
         let replacementExpiryRecorded = summary.status == .active && !summary.replacementPending && summary.requestedAt != nil
         // A replacement past its expiry is no longer pending, as the API's status says, even before
         // a command records the expiry.
-        let replacementLive = summary.replacementPending && !(summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false)
+        let replacementLive = summary.replacementPending && !expired
         if json {
             Terminal.json([
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
@@ -470,7 +472,7 @@ struct StatusReport {
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
                 "locked": summary.lockedUntil.map { $0 > clock.now() } ?? false,
                 // The expiry is recorded by the next command after it; until then say it is over.
-                "pendingExpired": expiryRecorded || replacementExpiryRecorded || (summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false),
+                "pendingExpired": expiryRecorded || replacementExpiryRecorded || expired,
                 "requestedAt": expiryRecorded || replacementExpiryRecorded ? summary.requestedAt.map(Timestamps.iso8601) : nil,
                 "failedAttempts": summary.failedAttempts,
                 "remainingAttempts": summary.remainingAttempts,
@@ -485,9 +487,7 @@ struct StatusReport {
             lines.append("issuer: \(shown(summary.issuer))  account: \(shown(summary.account))")
             lines.append("algorithm: \(shown(summary.algorithm))  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
         }
-        // A pending secret past its expiry is recorded as expired by the next command; until
-        // then say it is over rather than "confirm before" a time that has passed.
-        let expired = summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false
+        // Past its expiry, say it is over rather than "confirm before" a time that has passed.
         if summary.replacementPending, let expiry = summary.pendingExpiresAt {
             lines.append(expired
                 ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (regenerate for a new one)"

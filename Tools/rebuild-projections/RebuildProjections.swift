@@ -175,22 +175,20 @@ struct RebuildProjections: ParsableCommand {
                 description = "missing: run \(command("--projection \(state.name)"))"
             } else if state.isNewer {
                 description = "newer (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): written by a newer version of enroll; upgrade rebuild-projections"
+            } else if state.ahead > 0 {
+                // Rows deleted from the journal's end come first, whatever else is true of it: a
+                // rebuild is refused until they are accounted for (--accept-missing-events).
+                let also = !state.isCurrent ? " (also stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)))"
+                    : state.tableProblem != nil ? " (also damaged)" : ""
+                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify" + also
             } else if !state.isCurrent {
                 description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run \(command("--projection \(state.name)"))"
             } else if let problem = state.tableProblem {
                 description = "damaged: its table \(problem): run \(command("--projection \(state.name)"))"
-            } else if state.ahead > 0 {
-                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify"
             } else if state.lag > 0 {
                 description = "lagging \(state.lag) events: run \(command("--projection \(state.name)"))"
             } else {
                 description = "current"
-            }
-            // Rows deleted from the journal's end come first, whatever else is true of it: a
-            // rebuild is refused until they are accounted for (--accept-missing-events).
-            if state.storedVersion != nil, state.ahead > 0, !state.isNewer, !description.hasPrefix("ahead") {
-                let also = description.prefix { $0 != ":" }
-                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify (also \(also))"
             }
             if state.rebuildRunning {
                 description += "; a rebuild is running" + (state.rebuildCheckpoint.map { " (at position \($0))" } ?? "")

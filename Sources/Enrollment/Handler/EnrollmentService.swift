@@ -429,12 +429,12 @@ public final class EnrollmentService: Sendable {
 
     // MARK: Idempotency
 
-    /// Where a handled command left its stream, and its refusal (JSON), if any.
+    /// Where a handled command left its stream, and its refusal, if any.
     private struct CommandRecord {
         var stream: String
         var version: Int64
         var command: String
-        var rejection: String?
+        var rejection: EnrollmentRejection?
         var argumentsMAC: [UInt8]?
     }
 
@@ -457,12 +457,12 @@ public final class EnrollmentService: Sendable {
             guard row.type(2) == SQLITE_TEXT, let command = row.text(2), EnrollmentCommand.names.contains(command) else {
                 throw edited("names no command of enroll's")
             }
-            var rejection: String?
+            var rejection: EnrollmentRejection?
             if !row.isNull(3) {
                 guard row.type(3) == SQLITE_TEXT, let text = row.text(3),
-                      (try? JSONDecoder().decode(EnrollmentRejection.self, from: Data(text.utf8))) != nil
+                      let decoded = try? JSONDecoder().decode(EnrollmentRejection.self, from: Data(text.utf8))
                 else { throw edited("holds a refusal that is not one of enroll's") }
-                rejection = text
+                rejection = decoded
             }
             guard row.isNull(4) || row.type(4) == SQLITE_BLOB else { throw edited("holds an arguments MAC that is not bytes") }
             return CommandRecord(stream: stream, version: version, command: command, rejection: rejection, argumentsMAC: row.optionalBytes(4))
@@ -503,7 +503,7 @@ public final class EnrollmentService: Sendable {
             throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command)
         }
         let stream = record.stream, version = record.version
-        let rejection = try record.rejection.map { try JSONDecoder().decode(EnrollmentRejection.self, from: Data($0.utf8)) }
+        let rejection = record.rejection
         let rows = try EventJournal.readStream(stream, upTo: version, in: db)
         let decoded = try decode(rows, stream: stream, in: db)
         let mine = decoded.filter { $0.1.metadata.commandId == envelope.commandId }
