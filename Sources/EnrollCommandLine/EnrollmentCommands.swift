@@ -19,7 +19,7 @@ struct RequestCommand: ParsableCommand {
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
         let outcome = try global.reporting {
-            let envelope = target.envelope(.requestEnrollment(options))
+            let envelope = target.envelope(.requestEnrollment(options), json: global.json)
             // Bad input (names too long for a QR code) leaves no new database or key file.
             _ = try EnrollmentService.checkInput(envelope)
             return try global.service(create: true).handle(envelope)
@@ -53,7 +53,7 @@ struct RegenerateCommand: ParsableCommand {
             if changes.any, let active = try service.load(target.user).active {
                 options = try changes.options(keeping: EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters))
             }
-            return try service.handle(target.envelope(.regenerateSecret(options)))
+            return try service.handle(target.envelope(.regenerateSecret(options), json: global.json))
         }
         try showIssuedSecret(outcome, global: global, display: display)
     }
@@ -168,11 +168,12 @@ struct QRDisplayOptions: ParsableArguments {
     /// The code for this terminal: glyphs are painted in the text colour, so on a dark background
     /// they draw the light modules, and on a light one the dark modules. Printed on a terminal
     /// narrower than the code, its lines wrap and no app can scan it: a warning says what to do.
-    func terminalString(_ qr: QRCode, user: String, printed: Bool = true) -> String {
+    /// `files`: the ` --db …` and ` --key-file …` the command suggested must name (``CommandOptions/fileArguments``).
+    func terminalString(_ qr: QRCode, user: String, files: String, printed: Bool = true) -> String {
         if printed, let columns = Terminal.columns, columns < qr.sideWithQuietZone {
             Terminal.warning(
                 "the QR code is \(qr.sideWithQuietZone) columns wide but the terminal has \(columns), so its lines wrap and it cannot be scanned",
-                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal --format png --output FILE \(user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(user))`, or type the secret from the URI below into the app")
+                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal --format png --output FILE\(files) \(user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(user))`, or type the secret from the URI below into the app")
         }
         return qr.terminalString(invert: background == .dark)
     }
@@ -192,10 +193,10 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display:
         return
     }
     let qr = try QRCode(encoding: uri)
-    Terminal.line(display.terminalString(qr, user: outcome.user))
+    Terminal.line(display.terminalString(qr, user: outcome.user, files: global.fileArguments))
     Terminal.line(uri)
     if let pending = outcome.state.pending {
-        var hint = "Scan it, then run `enroll confirm \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user)) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
+        var hint = "Scan it, then run `enroll confirm\(global.fileArguments) \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user)) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
         if pending.isReplacement { hint += " The current secret stays active until this one is confirmed." }
         Terminal.line(hint)
     }
@@ -329,7 +330,7 @@ struct RevealCommand: ParsableCommand {
         switch format {
         case .terminal:
             let printed = file == nil && !global.json
-            bytes = Array((display.terminalString(try QRCode(encoding: uri), user: outcome.user, printed: printed) + "\n" + uri + "\n").utf8)
+            bytes = Array((display.terminalString(try QRCode(encoding: uri), user: outcome.user, files: global.fileArguments, printed: printed) + "\n" + uri + "\n").utf8)
         case .uri: bytes = Array((uri + "\n").utf8)
         case .svg: bytes = Array(try QRCode(encoding: uri).svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
         case .png: bytes = try QRCode(encoding: uri).png()
@@ -374,7 +375,11 @@ struct RemoveCommand: ParsableCommand {
         if global.json {
             Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "removed": true])
         } else {
-            Terminal.line("Removed the authenticator of \(outcome.user); its secrets can no longer be read.")
+            // Nothing active: a secret that awaited its code, or one that expired waiting.
+            let hadActive = outcome.events.contains { if case .authenticatorRemoved(let removed) = $0 { removed.hadActive } else { false } }
+            Terminal.line(hadActive
+                ? "Removed the authenticator of \(outcome.user); its secrets can no longer be read."
+                : "Removed the unconfirmed enrollment of \(outcome.user); its secret can no longer be read.")
         }
     }
 }

@@ -58,6 +58,15 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         keyFile ?? Environment["ENROLL_KEY_FILE"] ?? "./enrollment.key"
     }
 
+    /// ` --db PATH --key-file PATH` for a command this one suggests, naming the files it uses
+    /// where they are not the defaults: copied without them, the suggestion would act on
+    /// ./enrollment.sqlite, another journal.
+    var fileArguments: String {
+        let keyFile = keyFilePath == "./enrollment.key" || keyFilePath == "enrollment.key"
+            ? "" : " --key-file \(TextField.shellWord(keyFilePath.hasPrefix("-") ? "./" + keyFilePath : keyFilePath))"
+        return StoreError.databaseArgument(databasePath) + keyFile
+    }
+
     /// The files an `--output` must never replace: the database with its companions, and the key file.
     var protectedFiles: [ProtectedFile] {
         [
@@ -88,9 +97,11 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         return SystemClock()
     }
 
-    /// The latest ENROLL_NOW may name: 9999-12-31T23:59:59Z, the last time RFC 3339 can write,
-    /// which also keeps expiries and lock ends computed from it far from overflowing.
-    static var latestFixedNow: Int64 { 253_402_300_799 }
+    /// The latest ENROLL_NOW may name: a secret issued then still has its whole life (10
+    /// minutes) before 9999-12-31T23:59:59Z, the last time RFC 3339 can write and an event may
+    /// carry. A later clock would issue a secret that expires in the second it is shown, or
+    /// sooner than the policy says. (Lock ends past that time are cut to it, as the decider does.)
+    static var latestFixedNow: Int64 { 253_402_300_799 - EnrollmentPolicy.default.pendingLifetime }
 
     /// ENROLL_NOW as Unix seconds; `nil` when it is not set. A value that is not a whole number
     /// of seconds from 0 to ``latestFixedNow`` is refused (``validate()``): silently falling back
@@ -183,7 +194,11 @@ struct UserCommandOptions: ParsableArguments {
         }
     }
 
-    func envelope(_ command: EnrollmentCommand) -> CommandEnvelope {
-        CommandEnvelope(commandId: commandId, user: user, actor: actor, command: command, retryable: commandId != nil)
+    /// `json`: a secret this command issues is printed as text (the otpauth URI in the object),
+    /// so a repeat of it is recorded as the secret shown as text.
+    func envelope(_ command: EnrollmentCommand, json: Bool = false) -> CommandEnvelope {
+        var envelope = CommandEnvelope(commandId: commandId, user: user, actor: actor, command: command, retryable: commandId != nil)
+        if json { envelope.showsSecretAs = .text }
+        return envelope
     }
 }

@@ -416,10 +416,8 @@ struct TOTPActionTests {
             #expect(again.status == .conflict && again["code"] == "enrollment_expired", "\(again.object)")
             let secret = try await client.request(.get, Client.totp + "/secret", token: token)
             #expect(secret.status == .conflict && secret["code"] == "enrollment_expired", "\(secret.object)")
-            for (method, path) in [(HTTPRequest.Method.get, Client.totp), (.delete, Client.totp)] {
-                let refused = try await client.request(method, path, token: token)
-                #expect(refused.status == .conflict && refused["code"] == "enrollment_expired", "\(method) \(refused.object)")
-            }
+            let shown = try await client.request(.get, Client.totp, token: token)
+            #expect(shown.status == .conflict && shown["code"] == "enrollment_expired", "\(shown.object)")
             #expect(try await client.action("VIEW", token: token)["code"] == "enrollment_expired")
             #expect(try await client.action("INIT", token: token).status == .ok)
             let fresh = try await client.request(.get, Client.totp + "/status", token: token)
@@ -432,6 +430,25 @@ struct TOTPActionTests {
             let newURI = try #require(refreshed.otpauthURI)
             let validated = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: newURI, at: harness.clock.now()))
             #expect(validated.object["isValid"] as? Bool == true, "\(validated.object)")
+        }
+    }
+
+    @Test("DELETE after a first secret expired unconfirmed forgets it (204, the removal recorded after the expiry); then nothing is left: 404 not_enrolled, status none without pendingExpired")
+    func removeAfterExpiry() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice", lifetime: 7200)
+        try await harness.test { client in
+            #expect(try await client.action("INIT", token: token).status == .ok)
+            harness.clock.advance(by: 601)
+            let removed = try await client.request(.delete, Client.totp, token: token)
+            #expect(removed.status == .noContent, "\(removed.object)")
+            let history = try await client.request(.get, Client.totp + "/history", token: token)
+            let types = (history.object["entries"] as? [[String: Any]])?.compactMap { $0["type"] as? String }
+            #expect(types == ["EnrollmentRequested", "PendingSecretExpired", "AuthenticatorRemoved"], "\(history.object)")
+            let again = try await client.request(.delete, Client.totp, token: token)
+            #expect(again.status == .notFound && again["code"] == "not_enrolled", "\(again.object)")
+            let status = try await client.request(.get, Client.totp + "/status", token: token)
+            #expect(status["status"] == "none" && status.object["pendingExpired"] as? Bool == false, "\(status.object)")
         }
     }
 

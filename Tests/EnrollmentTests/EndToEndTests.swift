@@ -44,6 +44,26 @@ struct EndToEndTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("▀") || result.stdout.contains("▄"))
         #expect(result.stdout.contains("otpauth://totp/Enrollment:bob?secret="))
+        // The next step, ready to copy: with the files in use (here not ./enrollment.*).
+        #expect(result.stdout.contains("Scan it, then run `enroll confirm --db \(workspace.database) --key-file \(workspace.keyFile) bob CODE`"), "\(result.stdout)")
+        let plain = try Processes.run(
+            "/usr/bin/env", ["-u", "ENROLL_DB", "-u", "ENROLL_KEY_FILE", try Processes.product("enroll"), "request", "carol"], directory: workspace.directory)
+        #expect(plain.stdout.contains("Scan it, then run `enroll confirm carol CODE`"), "\(plain.stdout)\(plain.stderr)")
+    }
+
+    @Test("at the latest clock ENROLL_NOW may name, a secret still gets its whole 10 minutes before the year 9999 ends, and oathtool's code activates it; a later clock is refused")
+    func latestFixedClock() throws {
+        let workspace = try Workspace()
+        let latest: Int64 = 253_402_300_799 - 600
+        let (result, json) = try workspace.enrollJSON(["request", "alice"], environment: ["ENROLL_NOW": "\(latest)"])
+        #expect(result.status == 0 && json["expiresAt"] as? String == "9999-12-31T23:59:59Z", "\(json)")
+        let uri = try #require(json["otpauthURI"] as? String)
+        let secret = try #require(secretParameter(of: uri))
+        // (The clock cannot be fixed any later: the code is typed in the same second.)
+        let confirmed = try workspace.enroll(["confirm", "alice", try Oathtool.code(base32Secret: secret, at: latest)], environment: ["ENROLL_NOW": "\(latest)"])
+        #expect(confirmed.status == 0, "\(confirmed.stderr)")
+        let past = try workspace.enroll(["status", "alice"], environment: ["ENROLL_NOW": "\(latest + 1)"])
+        #expect(past.status == 2 && past.stderr.contains("from 0 to \(latest)"), "\(past.stderr)")
     }
 
     @Test("on a terminal narrower than the QR code, a one-line warning says it cannot be scanned and what to use instead; a wide terminal or a pipe gets none")
@@ -63,7 +83,15 @@ struct EndToEndTests {
         let warnings = narrow.stdout.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("enroll: warning:") }
         #expect(warnings.count == 1, "\(narrow.stdout)")
         #expect(warnings.first?.contains("the terminal has 40, so its lines wrap and it cannot be scanned") == true, "\(narrow.stdout)")
-        #expect(warnings.first?.contains("enroll reveal --format png --output FILE bob") == true, "\(narrow.stdout)")
+        // The command it suggests names the database and key file in use (here from ENROLL_DB and
+        // ENROLL_KEY_FILE): copied as printed into a shell elsewhere, it writes the image.
+        let line = String(try #require(warnings.first))
+        let suggested = try #require(line.range(of: "`enroll reveal --format png --output FILE").map { String(line[$0.lowerBound...].dropFirst().prefix { $0 != "`" }) })
+        #expect(suggested.hasSuffix(" bob") && suggested.contains(" --db ") && suggested.contains(" --key-file "), "\(suggested)")
+        let image = workspace.path("copied.png")
+        let copied = try Processes.run("/bin/sh", ["-c", "cd / && exec env -u ENROLL_DB -u ENROLL_KEY_FILE '\(enroll)' " + suggested.dropFirst("enroll ".count).replacing("FILE", with: "'\(image)'")])
+        #expect(copied.status == 0, "\(suggested): \(copied.stderr)")
+        #expect(FileManager.default.contents(atPath: image)?.starts(with: [0x89, 0x50, 0x4E, 0x47]) == true)
         #expect(narrow.stdout.contains("otpauth://totp/Enrollment:bob?secret="), "the code and the URI are still printed")
         let wide = try reveal(columns: 200)
         #expect(wide.status == 0 && !wide.stdout.contains("warning"), "\(wide.stdout)")
@@ -568,7 +596,7 @@ struct EndToEndTests {
     func hintForDashUser() throws {
         let workspace = try Workspace()
         let requested = try workspace.enroll(["request", "--", "-bob"])
-        #expect(requested.status == 0 && requested.stdout.contains("run `enroll confirm -- -bob CODE`"), "\(requested.stdout)")
+        #expect(requested.status == 0 && requested.stdout.contains("run `enroll confirm --db \(workspace.database) --key-file \(workspace.keyFile) -- -bob CODE`"), "\(requested.stdout)")
         let uri = try workspace.enroll(["reveal", "--format", "uri", "--", "-bob"]).stdout
         let base32 = try #require(URLComponents(string: uri.trimmingCharacters(in: .whitespacesAndNewlines))?.queryItems?.first { $0.name == "secret" }?.value)
         let code = try Oathtool.code(base32Secret: base32)

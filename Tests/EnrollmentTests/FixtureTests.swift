@@ -208,6 +208,23 @@ struct FixtureTests {
         #expect(throws: FixtureError(file: "edited.json", reason: edit.message)) { try Scenario(json: json, name: "edited.json") }
     }
 
+    @Test("a fixture whose when is missing or not an object, or whose command is missing or not a string, is told which (not that a member present is missing)", arguments: [
+        (#""when": []"#, #""when" must be an object, e.g. {"at": 1764400030, "command": "ConfirmCode", "code": "123456"}, not []"#),
+        (#""when": "x""#, #""when" must be an object, e.g. {"at": 1764400030, "command": "ConfirmCode", "code": "123456"}, not "x""#),
+        (#""given": []"#, #""when" is missing: give the command"#),
+        (#""when": {"at": 1764400045}"#, #"when.command is missing: name the command, e.g. "ConfirmCode""#),
+        (#""when": {"at": 1764400045, "command": ["RevealQR"]}"#, #"when.command must be a string, the command's name (e.g. "ConfirmCode"), not ["RevealQR"]"#),
+    ])
+    func malformedWhen(_ edit: (fragment: String, message: String)) throws {
+        let json = "{\(edit.fragment), \"then\": []}"
+        do {
+            _ = try Scenario(json: json, name: "edited.json")
+            Issue.record("accepted: \(json)")
+        } catch {
+            #expect(error.reason.hasPrefix(edit.message), "\(error.reason)")
+        }
+    }
+
     @Test("a fixture whose given or then is not a list, whose given secret is under 16 bytes, or whose event has a member no event of its type has, is refused naming it", arguments: [
         (#""given": {"x": 1}"#, #""given" must be a list of events ([] for none), not {"x":1}"#),
         (#""given": [], "then": {}"#, #""then" must be a list of the events expected ([] for none), not {}"#),

@@ -99,6 +99,29 @@ struct RevealFormTests {
         #expect(reveals[2].hasSuffix("QR code of the pending secret shown again"), "\(reveals)")
     }
 
+    @Test("a repeated request or regenerate with --json (the otpauth URI printed as text) is recorded as the secret shown as text; repeated without --json, as a QR code", arguments: ["request", "regenerate"])
+    func repeatedIssueWithJSON(command: String) throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764400000"]
+        let (_, first) = try workspace.enrollJSON(["request", "alice", "--command-id", "first"], environment: now)
+        if command == "regenerate" {
+            let uri = try #require(first["otpauthURI"] as? String)
+            let secret = try #require(secretParameter(of: uri))
+            let code = try Oathtool.code(base32Secret: secret, at: 1_764_400_000)
+            #expect(try workspace.enroll(["confirm", "alice", code], environment: now).status == 0)
+        }
+        let id = command == "request" ? "first" : "second"
+        if command == "regenerate" { #expect(try workspace.enroll(["regenerate", "alice", "--command-id", id], environment: now).status == 0) }
+        let asJSON = try workspace.enrollJSON([command, "alice", "--command-id", id], environment: now)
+        #expect(asJSON.0.status == 0 && (asJSON.1["otpauthURI"] as? String)?.hasPrefix("otpauth://") == true, "\(asJSON.0.stderr)")
+        #expect(try Self.revealData(workspace.database) == [#"{"shownAs":"text","target":"pending"}"#])
+        let asQR = try workspace.enroll([command, "alice", "--command-id", id], environment: now)
+        #expect(asQR.status == 0, "\(asQR.stderr)")
+        #expect(try Self.revealData(workspace.database) == [#"{"shownAs":"text","target":"pending"}"#, #"{"target":"pending"}"#])
+        let reveals = try Self.historyLines(workspace, "alice").filter { $0.contains("QRCodeRevealed") }
+        #expect(reveals.count == 2 && reveals[0].hasSuffix("not as a QR code; command id \(id) repeated"), "\(reveals)")
+    }
+
     @Test("import takes an export holding shownAs text (history and verify as in the original) and refuses a forged value or member, chain recomputed: one line, exit 2, nothing imported")
     func importTextReveal() throws {
         let workspace = try Workspace()

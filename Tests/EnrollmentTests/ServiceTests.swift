@@ -164,7 +164,8 @@ struct ServiceTests {
         #expect(refused.status == 1 && refused.stderr.contains("invalid_code"), "\(refused.stderr)")
         let before = workspace.databaseBytes()
         for other in [["confirm", "bob", right, "--command-id", "C"], ["request", "bob", "--issuer", "Other", "--command-id", "R"],
-                      ["request", "bob", "--command-id", "R"], ["request", "bob", "--issuer", "Acme", "--digits", "8", "--command-id", "R"]] {
+                      ["request", "bob", "--command-id", "R"], ["request", "bob", "--issuer", "Acme", "--digits", "8", "--command-id", "R"],
+                      ["request", "bob", "--issuer", "Acme", "--account", "bobby", "--command-id", "R"]] {
             let result = try workspace.enroll(other, environment: now)
             #expect(result.status == 2, "\(other): \(result.stdout) \(result.stderr)")
             #expect(result.stderr.contains("was already used for \(other[0] == "confirm" ? "`enroll confirm` (ConfirmCode)" : "`enroll request` (RequestEnrollment)") with other arguments; a retry must repeat them exactly"), "\(other): \(result.stderr)")
@@ -178,6 +179,13 @@ struct ServiceTests {
         let retry = try workspace.enroll(["confirm", "bob", wrong, "--command-id", "C"], environment: now)
         #expect(retry.status == 1 && retry.stderr.contains("invalid_code"), "\(retry.stderr)")
         #expect(workspace.databaseBytes() == before, "retries record nothing")
+        // The same arguments spelt otherwise are the same command: the account given as the
+        // user id it defaults to (the repeat shows the secret again, as below).
+        let spelt = try workspace.enroll(["request", "bob", "--issuer", "Acme", "--account", "bob", "--command-id", "R"], environment: now)
+        #expect(spelt.status == 0 && spelt.stdout.contains(secret), "\(spelt.stderr)")
+        #expect(try workspace.enroll(["request", "alice", "--account", "alice", "--command-id", "A"], environment: now).status == 0)
+        let plain = try workspace.enroll(["request", "alice", "--command-id", "A"], environment: now)
+        #expect(plain.status == 0, "\(plain.stderr)")
         // ...except that a secret shown again is a reveal, recorded under whoever repeated it.
         let repeated = try workspace.enroll(["request", "bob", "--issuer", "Acme", "--command-id", "R", "--actor", "mallory"], environment: now)
         #expect(repeated.status == 0 && repeated.stdout.contains(secret), "\(repeated.stdout) \(repeated.stderr)")

@@ -71,7 +71,7 @@ struct StatusFastPathTests {
     func badFixedClock() throws {
         let workspace = try enrolledWorkspace()
         let before = workspace.databaseBytes()
-        for value in ["abc", "", "1.5", "-1", "+5", "+1800000000", "1e9", "99999999999999", " 1800000000"] {
+        for value in ["abc", "", "1.5", "-1", "+5", "+1800000000", "1e9", "99999999999999", " 1800000000", "253402300200"] {
             for shape in [["status", "alice"], ["status", "alice", "--json"], ["status", "alice", "--durability", "FULL"], ["request", "carol"], ["confirm", "alice", "123456"]] {
                 let result = try workspace.enroll(shape, environment: ["ENROLL_NOW": value])
                 #expect(result.status == 2, "ENROLL_NOW=\(value) \(shape): exit \(result.status) \(result.stdout)")

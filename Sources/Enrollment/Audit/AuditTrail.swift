@@ -323,7 +323,7 @@ extension EnrollmentEvent {
         case .authenticatorRemoved(let removed):
             return removed.hadActive
                 ? "authenticator removed; its secrets are forgotten"
-                : "pending enrollment removed; its secret is forgotten"
+                : "enrollment removed before it was confirmed; its secret is forgotten"
         }
     }
 }

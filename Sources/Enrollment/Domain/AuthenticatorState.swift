@@ -52,6 +52,10 @@ public struct AuthenticatorState: Sendable, Hashable {
     /// for it is refused as `replacement_expired` (the active secret is unchanged), not as
     /// `no_pending_secret`, before and after a command records the expiry alike.
     public var replacementExpired = false
+    /// The digits of the secret that expired (while ``firstSecretExpired`` or
+    /// ``replacementExpired``): a code typed for it is judged by its length, before and after a
+    /// command records the expiry alike.
+    public var expiredDigits: Int?
 
     public static let initial = AuthenticatorState()
 
@@ -87,9 +91,11 @@ public struct AuthenticatorState: Sendable, Hashable {
             next.active = nil
             next.firstSecretExpired = false
             next.replacementExpired = false
+            next.expiredDigits = nil
         case .secretRegenerated(let issued):
             next.pending = PendingCredential(credential: Credential(issued), expiresAt: issued.expiresAt, isReplacement: true)
             next.replacementExpired = false
+            next.expiredDigits = nil
         case .authenticatorActivated(let activated):
             if var credential = next.pending?.credential {
                 credential.lastAcceptedStep = activated.step
@@ -103,6 +109,7 @@ public struct AuthenticatorState: Sendable, Hashable {
         case .codeRejected(let rejected):
             next.failedAttempts = rejected.failedAttempts
         case .pendingSecretExpired(let expired):
+            next.expiredDigits = next.pending?.credential.parameters.digits
             next.pending = nil
             if expired.replacement { next.replacementExpired = true } else { next.firstSecretExpired = true }
         case .replacementCancelled:
@@ -129,7 +136,8 @@ public struct AuthenticatorState: Sendable, Hashable {
     public var shape: StateShape {
         StateShape(
             version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement,
-            pendingExpiresAt: pending?.expiresAt, lockedUntil: lockedUntil, failedAttempts: failedAttempts, lockCount: lockCount)
+            pendingExpiresAt: pending?.expiresAt, lockedUntil: lockedUntil, failedAttempts: failedAttempts, lockCount: lockCount,
+            firstSecretExpired: firstSecretExpired)
     }
 
     /// Folds a sequence of events, starting from this state.
@@ -168,10 +176,13 @@ public struct StateShape: Sendable, Hashable {
     /// Consecutive wrong codes, and locks so far (each lock is numbered one more).
     public var failedAttempts = 0
     public var lockCount = 0
+    /// A first secret expired unconfirmed and nothing was issued since: it is still sealed under
+    /// the user's data key, so removing it (which destroys that key) is possible.
+    public var firstSecretExpired = false
 
     public init(
         version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, pendingExpiresAt: UnixTime? = nil,
-        lockedUntil: UnixTime? = nil, failedAttempts: Int = 0, lockCount: Int = 0
+        lockedUntil: UnixTime? = nil, failedAttempts: Int = 0, lockCount: Int = 0, firstSecretExpired: Bool = false
     ) {
         self.version = version
         self.hasActive = hasActive
@@ -180,6 +191,7 @@ public struct StateShape: Sendable, Hashable {
         self.lockedUntil = lockedUntil
         self.failedAttempts = failedAttempts
         self.lockCount = lockCount
+        self.firstSecretExpired = firstSecretExpired
     }
 
     /// Why the decider could never have recorded `event` here at `time` (`nil`: it could).
@@ -258,7 +270,7 @@ public struct StateShape: Sendable, Hashable {
             guard let until = lockedUntil else { return "confirmation is not locked" }
             if time < until { return "the lock lasts until \(Timestamps.iso8601(until))" }
         case .authenticatorRemoved(let removed):
-            if pendingIsReplacement == nil && !hasActive { return "there is no authenticator to remove" }
+            if pendingIsReplacement == nil && !hasActive && !firstSecretExpired { return "there is no authenticator to remove" }
             if removed.hadActive != hasActive {
                 return "hadActive is \(removed.hadActive) but an authenticator \(hasActive ? "is" : "is not") active"
             }
@@ -275,6 +287,7 @@ public struct StateShape: Sendable, Hashable {
             next.pendingIsReplacement = false
             next.pendingExpiresAt = issued.expiresAt
             next.hasActive = false
+            next.firstSecretExpired = false
         case .secretRegenerated(let issued):
             next.pendingIsReplacement = true
             next.pendingExpiresAt = issued.expiresAt
@@ -287,7 +300,11 @@ public struct StateShape: Sendable, Hashable {
             next.lockCount = 0
         case .codeRejected(let rejected):
             next.failedAttempts = rejected.failedAttempts
-        case .pendingSecretExpired, .replacementCancelled:
+        case .pendingSecretExpired(let expired):
+            if !expired.replacement { next.firstSecretExpired = true }
+            next.pendingIsReplacement = nil
+            next.pendingExpiresAt = nil
+        case .replacementCancelled:
             next.pendingIsReplacement = nil
             next.pendingExpiresAt = nil
         case .confirmationLocked(let lock):

@@ -90,6 +90,19 @@ public enum EnrollmentCommand: Sendable, Hashable {
         return Array(text.utf8)
     }
 
+    /// This command and the same one spelt otherwise, to the same effect: a request's account
+    /// left out, or given as the user id it defaults to. A repeated command id is a retry when
+    /// its arguments are any of these.
+    public func spellings(for user: String) -> [EnrollmentCommand] {
+        guard case .requestEnrollment(var options) = self else { return [self] }
+        switch options.account {
+        case nil: options.account = user
+        case let account? where account.utf8.elementsEqual(user.utf8): options.account = nil
+        default: return [self]
+        }
+        return [self, .requestEnrollment(options)]
+    }
+
     /// How a reveal shows the secret; nil for the commands that are not reveals.
     public var revealForm: RevealForm? {
         switch self {

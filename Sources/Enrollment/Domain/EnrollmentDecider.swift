@@ -18,9 +18,9 @@ public enum EnrollmentDecider {
     ///   without one they are refused as `secretUnavailable`.
     public static func decide(_ command: EnrollmentCommand, state: AuthenticatorState, context: DecisionContext) -> Decision {
         // Bad input is refused before anything else, so nothing is recorded for it.
-        if case .confirmCode(let code) = command, let expected = state.current?.parameters.digits,
-           !isWellFormed(code, digits: expected) {
-            return Decision(events: [], rejection: .malformedCode(expectedDigits: expected))
+        if case .confirmCode(let code) = command, let expected = typedDigits(state, now: context.now),
+           !expected.contains(where: { isWellFormed(code, digits: $0) }) {
+            return Decision(events: [], rejection: .malformedCode(expectedDigits: expected[0]))
         }
 
         // Housekeeping first: a pending secret past its lifetime expires, and a lock past its end
@@ -76,9 +76,9 @@ public enum EnrollmentDecider {
             record(.qrCodeRevealed(QRCodeRevealed(target: role, shownAs: command.revealForm ?? .qrCode)))
 
         case .removeAuthenticator:
-            guard state.status != .none else {
-                return refuse(expiredFirstEnrollment ? .enrollmentExpired : .notEnrolled)
-            }
+            // A first secret that expired unconfirmed is still sealed under the user's data key:
+            // removing it destroys that key, as for a pending or an active secret (crypto-shredding).
+            guard state.status != .none || expiredFirstEnrollment else { return refuse(.notEnrolled) }
             record(.authenticatorRemoved(AuthenticatorRemoved(hadActive: state.active != nil)))
 
         case .confirmCode(let code):
@@ -178,6 +178,23 @@ public enum EnrollmentDecider {
     private static func latest(_ time: UnixTime, plus seconds: Int64) -> UnixTime {
         let (sum, overflow) = time.addingReportingOverflow(seconds)
         return overflow ? EnrollmentEvent.timeRange.upperBound : min(sum, EnrollmentEvent.timeRange.upperBound)
+    }
+
+    /// The lengths a typed code may have, the first one that of the secret it confirms: the
+    /// pending one, also when it expires now, or the one that expired unconfirmed (the answer is
+    /// then that it expired, before and after a command records that alike). For a replacement
+    /// that expired, the active secret's length too: a replay of its code is told apart. `nil`:
+    /// no secret to judge a code by.
+    static func typedDigits(_ state: AuthenticatorState, now: UnixTime) -> [Int]? {
+        if let pending = state.pending {
+            let digits = pending.credential.parameters.digits
+            guard pending.isReplacement, now >= pending.expiresAt, let active = state.active else { return [digits] }
+            return [digits, active.parameters.digits]
+        }
+        if let expired = state.expiredDigits, state.firstSecretExpired || state.replacementExpired {
+            return [expired] + (state.replacementExpired ? state.active.map { [$0.parameters.digits] } ?? [] : [])
+        }
+        return state.active.map { [$0.parameters.digits] }
     }
 
     /// Exactly `digits` ASCII digits. Unicode digits, spaces and dashes are refused as malformed.

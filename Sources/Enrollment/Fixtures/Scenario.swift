@@ -103,7 +103,8 @@ public struct Scenario: Sendable {
             if let value = try number(object, "window", "policy.window", in: 0...10, "time steps") { policy.verifier = TOTPVerifier(window: Int(value)) }
         }
 
-        guard case .object(let when)? = root["when"] else { throw fail("\"when\" is missing: give the command, e.g. {\"at\": 1764400030, \"command\": \"ConfirmCode\", \"code\": \"123456\"}") }
+        let whenExample = "{\"at\": 1764400030, \"command\": \"ConfirmCode\", \"code\": \"123456\"}"
+        guard let when = try object("when", whenExample) else { throw fail("\"when\" is missing: give the command, e.g. \(whenExample)") }
         guard let at = try number(when, "at", "when.at", in: times, "a Unix time") else { throw fail("when.at is missing: the Unix time the command is decided at") }
         now = at
         actor = try string(when, "actor", "when.actor") ?? user
@@ -192,7 +193,8 @@ public struct Scenario: Sendable {
             if let period = try integer("period") { options.parameters.period = period }
             return options
         }
-        guard case .string(let name)? = when["command"] else { throw fail("when.command is missing") }
+        guard let command = when["command"] else { throw fail("when.command is missing: name the command, e.g. \"ConfirmCode\"") }
+        guard case .string(let name) = command else { throw fail("when.command must be a string, the command's name (e.g. \"ConfirmCode\"), not \(command.canonicalString.prefix(20))") }
         // What the command takes; a misspelt option (`digts`) would otherwise leave the default.
         let takes: [String]
         switch name {

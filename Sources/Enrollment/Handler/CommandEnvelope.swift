@@ -15,6 +15,10 @@ public struct CommandEnvelope: Sendable, Hashable {
     /// so that a retry gets the same refusal; one under an id nobody can repeat leaves nothing
     /// behind (no row, no write), as the journal itself does for it.
     public var retryable: Bool
+    /// How the sender shows a secret that this command issues: a repeat of it records the
+    /// secret shown again in this form. `nil`: as a QR code (a reveal's own form is its
+    /// command's). The CLI's `--json` prints the otpauth URI as text.
+    public var showsSecretAs: RevealForm?
 
     public init(
         commandId: String? = nil, user: String, actor: String? = nil, correlationId: String? = nil, command: EnrollmentCommand,

@@ -354,9 +354,9 @@ public final class EnrollmentService: Sendable {
         let state = try load(user, in: db)
         let now = clock.now()
         let context = DecisionContext(now: now, user: user, freshSecret: nil, policy: policy)
-        // Shown again in the form the repeated command showed it: a request's or a regenerate's
-        // QR code, a text reveal's text.
-        let reveal: EnrollmentCommand = envelope.command.revealForm == .text ? .revealSecretText : .revealQRCode
+        // Shown again in the form the repeated command showed it: a reveal's own, a request's or
+        // a regenerate's as its sender shows a secret (a QR code, or the URI as text).
+        let reveal: EnrollmentCommand = (envelope.command.revealForm ?? envelope.showsSecretAs) == .text ? .revealSecretText : .revealQRCode
         let decision = EnrollmentDecider.decide(reveal, state: state, context: context)
         if let rejection = decision.rejection {
             // Nothing can be shown (the secret cannot be opened): refused as a reveal would be.
@@ -496,11 +496,15 @@ public final class EnrollmentService: Sendable {
             throw InputError.commandIdReused(id: envelope.commandId, command: record.command, user: record.stream)
         }
         // The same command with other arguments (another code, other settings) is not a retry
-        // either. Records from before arguments were kept, or sealed under an earlier master
-        // key, cannot be compared and are taken as retries, as they always were.
-        if let stored = record.argumentsMAC, let keyRing, keyRing.madeArgumentsMAC(stored),
-           let asked = try keyRing.argumentsMAC(of: envelope.command), !constantTimeEquals(stored, asked) {
-            throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command)
+        // either; the same arguments spelt otherwise (an account given as its default) are.
+        // Records from before arguments were kept, or sealed under an earlier master key, cannot
+        // be compared and are taken as retries, as they always were.
+        if let stored = record.argumentsMAC, let keyRing, keyRing.madeArgumentsMAC(stored) {
+            let spellings = envelope.command.spellings(for: envelope.user)
+            let asked = try spellings.compactMap { try keyRing.argumentsMAC(of: $0) }
+            if !asked.isEmpty, !asked.contains(where: { constantTimeEquals(stored, $0) }) {
+                throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command)
+            }
         }
         let stream = record.stream, version = record.version
         let rejection = record.rejection

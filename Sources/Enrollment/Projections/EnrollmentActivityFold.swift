@@ -135,7 +135,8 @@ struct UserSecrets: Hashable {
     ///   `target`), a lock under the one being confirmed (the pending one, else the active one: the decider records an
     ///   expiry before anything else, so a pending secret here has not expired);
     /// - a removal counts under the active secret (the pending one when nothing is active), and
-    ///   the pending secret it discards, never confirmed, counts as abandoned too.
+    ///   the pending secret it discards, never confirmed, counts as abandoned too; one that only
+    ///   forgets a first secret that expired counts nothing.
     mutating func apply(_ event: EnrollmentEvent) -> [(EnrollmentActivityFold.Column, String?)] {
         switch event {
         case .enrollmentRequested(let issued):
@@ -158,6 +159,9 @@ struct UserSecrets: Hashable {
             return [(.locks, pending ?? active)]
         case .authenticatorRemoved:
             defer { (active, pending) = (nil, nil) }
+            // A removal after a first secret expired (already counted as abandoned) removes
+            // no authenticator: it only forgets that secret.
+            guard active != nil || pending != nil else { return [] }
             return [(.removed, active ?? pending)] + discardingPending()
         case .qrCodeRevealed, .confirmationUnlocked:
             return []

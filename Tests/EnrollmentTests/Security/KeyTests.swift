@@ -112,6 +112,39 @@ struct KeyTests {
         }
     }
 
+    @Test("a first secret that expired unconfirmed is still sealed under a live data key until remove forgets it; a second remove finds nothing (not_enrolled)")
+    func removeForgetsAnExpiredFirstSecret() throws {
+        let workspace = try Workspace()
+        let now: Int64 = 1_764_400_000
+        #expect(try workspace.enroll(["request", "alice"], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+        #expect(try workspace.enroll(["request", "bob"], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+        let late = ["ENROLL_NOW": "\(now + 700)"]
+        // The expiry recorded first (a confirm), as most abandoned enrollments end.
+        #expect(try workspace.enroll(["confirm", "alice", "123456"], environment: late).status == 1)
+        #expect(try SQLite3.query(workspace.database, "SELECT stream_id FROM data_keys ORDER BY stream_id") == "alice\nbob")
+        #expect(try workspace.enroll(["history", "alice"], environment: late).stdout.contains("secret sealed"))
+
+        let removed = try workspace.enroll(["remove", "alice"], environment: late)
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(removed.stdout.contains("Removed the unconfirmed enrollment of alice"), "\(removed.stdout)")
+        #expect(try SQLite3.query(workspace.database, "SELECT stream_id FROM data_keys") == "bob")
+        let history = try workspace.enroll(["history", "alice"], environment: late)
+        #expect(history.stdout.contains("secret forgotten") && !history.stdout.contains("secret sealed"), "\(history.stdout)")
+        #expect(history.stdout.contains("enrollment removed before it was confirmed"), "\(history.stdout)")
+        let again = try workspace.enrollJSON(["remove", "alice"], environment: late)
+        #expect(again.0.status == 1 && again.1["error"] as? String == "not_enrolled", "\(again.1)")
+        #expect(try workspace.enroll(["verify"], environment: late).status == 0)
+        // Activity: the expired secret counts as abandoned once; forgetting it removes no authenticator.
+        let activity = try workspace.enroll(["activity", "--json"], environment: late)
+        let day = try #require(try JSONSerialization.jsonObject(with: Data(activity.stdout.utf8)) as? [String: Any], "\(activity.stdout)")
+        #expect(day["abandoned"] as? Int == 1 && day["removed"] as? Int == 0, "\(day)")
+        // bob's secret expired too, never recorded: remove records the expiry, then forgets it.
+        #expect(try workspace.enroll(["remove", "bob"], environment: late).status == 0)
+        #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM data_keys") == "0")
+        let bob = try workspace.enroll(["history", "bob"], environment: late).stdout
+        #expect(bob.contains("PendingSecretExpired") && bob.contains("AuthenticatorRemoved"), "\(bob)")
+    }
+
     @Test("after remove, the sealed secret cannot be opened even with the master key: its data key is gone from every file; history, export and verify still work")
     func cryptoShredding() throws {
         let workspace = try Workspace()
