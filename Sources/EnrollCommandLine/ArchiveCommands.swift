@@ -265,7 +265,7 @@ struct VerifyCommand: ParsableCommand {
         if global.json {
             var report: [String: Any?] = ["intact": true, "verified": result.verified, "head": result.head, "anchor": result.anchor?.description]
             report["projectionsChecked"] = projections.checked
-            if !projections.skipped.isEmpty { report["projectionsSkipped"] = Dictionary(uniqueKeysWithValues: projections.skipped.map { ($0.name, $0.reason) }) }
+            if !projections.skipped.isEmpty { report["projectionsSkipped"] = Dictionary(uniqueKeysWithValues: projections.skipped.map { ($0.name, global.naming($0.reason)) }) }
             if let expected { report["matchesAnchor"] = expected.description }
             if let reversals {
                 report["timeGoesBack"] = [
@@ -280,7 +280,7 @@ struct VerifyCommand: ParsableCommand {
             if !projections.checked.isEmpty {
                 Terminal.line("The projections agree with the journal (\(projections.checked.joined(separator: ", ")) folded again and compared row by row).")
             }
-            for (name, reason) in projections.skipped { Terminal.line("note: \(name) was not compared with the journal: \(reason)") }
+            for (name, reason) in projections.skipped { Terminal.line("note: \(name) was not compared with the journal: \(global.naming(reason))") }
             if let anchor = result.anchor {
                 Terminal.line("Keep the anchor below outside the database: `enroll verify --anchor POSITION:HASH` checks the journal against it.")
                 Terminal.line("Anchor: \(anchor)")

@@ -224,13 +224,17 @@ struct ConfirmCommand: ParsableCommand {
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.confirmCode(code)))
         }
-        let status = outcome.state.status.rawValue
+        // As of now, as `status` says it: a pending secret past its expiry is over even when this
+        // answer recorded nothing (a malformed code is refused before anything is).
+        let now = global.clock.now()
+        let live = outcome.state.pending.flatMap { $0.expiresAt > now ? $0 : nil }
+        let status = outcome.state.pending != nil && live == nil && outcome.state.active == nil ? AuthenticatorStatus.none : outcome.state.status
         if global.json {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
-                "user": outcome.user, "accepted": outcome.accepted, "status": status, "error": outcome.rejection?.code,
+                "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
                 "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state) },
-                "replacementPending": outcome.state.pending?.isReplacement ?? false,
+                "replacementPending": live?.isReplacement ?? false,
             ])
         }
         if let rejection = outcome.rejection {
@@ -272,10 +276,11 @@ extension ConfirmCommand {
     static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState) -> String {
         // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
         // waiting for it to end does not help by itself.
-        if case .locked(let until) = rejection, let pending = state.pendingExpiring(beforeLockEnds: until) {
-            let again = pending.isReplacement ? "regenerate" : "request"
-            return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and the QR code expires before then (at \(Timestamps.iso8601(pending.expiresAt))); once the lock ends, \(again) again for a new QR code"
-                + (pending.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
+        if case .locked(let until) = rejection, let lost = state.secretLost(beforeLockEnds: until) {
+            let again = lost.isReplacement ? "regenerate" : "request"
+            let expiry = lost.expiresAt.map { "the QR code expires before then (at \(Timestamps.iso8601($0)))" } ?? "the new QR code from regenerate has expired"
+            return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and \(expiry); once the lock ends, \(again) again for a new QR code"
+                + (lost.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
         }
         guard case .invalidCode(let remaining) = rejection, state.pending?.isReplacement == true else { return rejection.message }
         return "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"

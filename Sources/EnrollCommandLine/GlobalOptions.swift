@@ -63,7 +63,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// ./enrollment.sqlite, another journal.
     var fileArguments: String {
         let keyFile = keyFilePath == "./enrollment.key" || keyFilePath == "enrollment.key"
-            ? "" : " --key-file \(TextField.shellWord(keyFilePath.hasPrefix("-") ? "./" + keyFilePath : keyFilePath))"
+            ? "" : " --key-file \(TextField.shellPath(keyFilePath))"
         return StoreError.databaseArgument(databasePath) + keyFile
     }
 
@@ -127,7 +127,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
             databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock,
             policy: try limits.policy(), requireKey: requireKey)
         if let exposure = KeyRing.exposure(ofKeyFile: keyFilePath) {
-            Terminal.warning(exposure, hint: "run `chmod 600 \(keyFilePath)`")
+            Terminal.warning(exposure, hint: "run `chmod 600 \(TextField.shellPath(keyFilePath))`")
         }
         return service
     }
@@ -135,6 +135,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     func failure(_ failure: CLIFailure) -> CLIFailure {
         var failure = failure
         failure.json = json
+        failure.message = naming(failure.message)
         return failure
     }
 
@@ -143,7 +144,8 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         try Self.reporting(json: json, database: databasePath, body)
     }
 
-    /// `message` with each "`rebuild-projections " it suggests given this command's `--db`.
+    /// `message` with each "`rebuild-projections " and "`enroll verify`" it suggests given this
+    /// command's `--db` (``StoreError/naming(_:database:)``).
     func naming(_ message: String) -> String { StoreError.naming(message, database: databasePath) }
 
     /// `database`: the database the command was given, named in a hint to rebuild a projection.

@@ -48,7 +48,7 @@ struct RotateKeyCommand: ParsableCommand {
         } else {
             Terminal.line("""
                 Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(result.newKeyFile).
-                From now on pass --key-file \(result.newKeyFile) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it.
+                From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it.
                 """)
         }
     }

@@ -89,6 +89,26 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("a REFRESH's secret that expires while a lock runs: the 429 still says that after the lock a REFRESH gives a new QR code, not merely to wait")
+    func replacementExpiresDuringLock() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice", lifetime: 7200)
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            let activated = try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now()))
+            #expect(activated.object["isValid"] as? Bool == true, "\(activated.object)")
+            harness.clock.advance(by: 60)
+            #expect(try await client.action("REFRESH", token: token).status == .ok)
+            var last = try await client.action("VALIDATE", token: token, code: "000000")
+            for _ in 1..<5 { last = try await client.action("VALIDATE", token: token, code: "000000") }
+            #expect(last.status == .tooManyRequests && last["description"]?.contains("the QR code expires before the lock ends") == true, "\(last.text)")
+            harness.clock.advance(by: 700)
+            let expired = try await client.action("VALIDATE", token: token, code: "000000")
+            #expect(expired.status == .tooManyRequests && expired["code"] == "locked", "\(expired.text)")
+            #expect(expired["description"] == "the QR code expired: after the lock ends, REFRESH (Regenerate on the page) gives a new QR code", "\(expired.text)")
+        }
+    }
+
     @Test("refusals that record no event leave no command record, unless sent with an Idempotency-Key (then a retry gets the recorded refusal)")
     func refusalsLeaveNoRecord() async throws {
         let harness = try await Harness()

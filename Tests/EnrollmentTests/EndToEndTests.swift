@@ -379,6 +379,16 @@ struct EndToEndTests {
         let locked = try workspace.enroll(["confirm", "ivy", "000001", "--max-failed-attempts", "2"], environment: at(20))
         #expect(locked.status == 1)
         #expect(locked.stderr.contains("the QR code expires before then") && locked.stderr.contains("request again for a new QR code") && locked.stderr.contains("(locked)"), "\(locked.stderr)")
+
+        // A replacement locked the same way, then expired while the lock runs: the advice stays
+        // to regenerate after the lock (waiting would only get replacement_expired).
+        _ = try workspace.enroll(["regenerate", "hal"], environment: at(100))
+        _ = try workspace.enroll(["confirm", "hal", "000000", "--max-failed-attempts", "2"], environment: at(110))
+        let lockedReplacement = try workspace.enroll(["confirm", "hal", "000001", "--max-failed-attempts", "2"], environment: at(120))
+        #expect(lockedReplacement.stderr.contains("the QR code expires before then") && lockedReplacement.stderr.contains("regenerate again"), "\(lockedReplacement.stderr)")
+        let expiredMeanwhile = try workspace.enroll(["confirm", "hal", "000002"], environment: at(800))
+        #expect(expiredMeanwhile.status == 1 && expiredMeanwhile.stderr.contains("and the new QR code from regenerate has expired; once the lock ends, regenerate again for a new QR code"), "\(expiredMeanwhile.stderr)")
+        #expect(!expiredMeanwhile.stderr.contains("try again after that time"), "\(expiredMeanwhile.stderr)")
     }
 
     @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")
@@ -604,6 +614,20 @@ struct EndToEndTests {
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
     }
 
+    @Test("confirm --json's status is as of now, as status says it: a malformed code for an 8-digit first secret past its expiry answers status none, before and after the expiry is recorded")
+    func refusalStatusAsOfNow() throws {
+        let workspace = try Workspace()
+        let now: Int64 = 1_764_400_000
+        #expect(try workspace.enroll(["request", "alice", "--digits", "8"], environment: ["ENROLL_NOW": "\(now)"]).status == 0)
+        let late = ["ENROLL_NOW": "\(now + 700)"]
+        for code in ["123456", "12345678", "123456"] {
+            let (result, json) = try workspace.enrollJSON(["confirm", "alice", code], environment: late)
+            #expect(result.status != 0 && json["status"] as? String == "none" && json["replacementPending"] as? Bool == false, "\(code): \(json)")
+        }
+        let (_, status) = try workspace.enrollJSON(["status", "alice"], environment: late)
+        #expect(status["status"] as? String == "none", "\(status)")
+    }
+
     @Test("confirming after the pending secret expired says to request again, and status keeps saying the request expired until the next one")
     func expired() throws {
         let workspace = try Workspace()
@@ -676,6 +700,16 @@ struct EndToEndTests {
         #expect(chmod(workspace.keyFile, 0o600) == 0)
         let fixed = try workspace.enroll(["reveal", "ivan", "--format", "uri"])
         #expect(fixed.status == 0 && fixed.stderr.isEmpty, "\(fixed.stderr)")
+
+        // A path with a space: the chmod it suggests is quoted, and copied into a shell it works.
+        let spaced = workspace.path("my key.key")
+        #expect(rename(workspace.keyFile, spaced) == 0 && chmod(spaced, 0o644) == 0)
+        let warned = try workspace.enroll(["reveal", "ivan", "--format", "uri", "--key-file", spaced])
+        let hint = try #require(warned.stderr.range(of: "`chmod 600 ").map { String(warned.stderr[$0.lowerBound...].dropFirst().prefix { $0 != "`" }) }, "\(warned.stderr)")
+        #expect(hint == "chmod 600 '\(spaced)'", "\(hint)")
+        #expect(try Processes.run("/bin/sh", ["-c", hint]).status == 0)
+        let quietAgain = try workspace.enroll(["reveal", "ivan", "--format", "uri", "--key-file", spaced])
+        #expect(quietAgain.status == 0 && quietAgain.stderr.isEmpty, "\(quietAgain.stderr)")
     }
 
     @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers")

@@ -214,6 +214,9 @@ struct FixtureTests {
         (#""given": []"#, #""when" is missing: give the command"#),
         (#""when": {"at": 1764400045}"#, #"when.command is missing: name the command, e.g. "ConfirmCode""#),
         (#""when": {"at": 1764400045, "command": ["RevealQR"]}"#, #"when.command must be a string, the command's name (e.g. "ConfirmCode"), not ["RevealQR"]"#),
+        // A secret issued within its lifetime of the last time an event may carry (as ENROLL_NOW).
+        (#""secrets": ["JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"], "when": {"at": 253402300200, "command": "RequestEnrollment"}"#,
+         "when.at 253402300200 leaves the secret RequestEnrollment issues less than its lifetime (600 s) before 9999-12-31T23:59:59Z"),
     ])
     func malformedWhen(_ edit: (fragment: String, message: String)) throws {
         let json = "{\(edit.fragment), \"then\": []}"

@@ -619,7 +619,7 @@ struct RebuildTests {
         // Stale as well (an upgrade's new schema): --status still leads with the missing events.
         _ = try SQLite3.query(workspace.database, "UPDATE projection_checkpoints SET schema_version = schema_version - 1 WHERE name = 'authenticators'")
         let status = try Processes.run(tool, ["--db", workspace.database, "--status"])
-        #expect(status.stdout.contains("ahead of the journal by 2 events: events are missing from the journal; run enroll verify (also stale (schema v"), "\(status.stdout)")
+        #expect(status.stdout.contains("ahead of the journal by 2 events: events are missing from the journal; run enroll verify --db \(workspace.database) (also stale (schema v"), "\(status.stdout)")
         let accepted = try Processes.run(tool, ["--db", workspace.database, "--all", "--accept-missing-events"])
         #expect(accepted.status == 0, "\(accepted.stderr)")
         #expect(accepted.stdout.contains("it had applied 2 events past the journal's end, which readers no longer report"), "\(accepted.stdout)")

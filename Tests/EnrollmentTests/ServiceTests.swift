@@ -205,6 +205,27 @@ struct ServiceTests {
         #expect(!dump.contains(wrong), "\(dump)")
     }
 
+    @Test("a regenerate repeated with the settings it keeps spelt out (the active secret's account, issuer, digits) is a retry; with another setting it is refused (command_id_arguments_differ), also the other way round")
+    func regenerateRepeatSpelling() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        let (_, first) = try workspace.enrollJSON(["request", "h", "--issuer", "Acme"], environment: now)
+        let uri = try #require(first["otpauthURI"] as? String)
+        let secret = try #require(secretParameter(of: uri))
+        #expect(try workspace.enroll(["confirm", "h", try Oathtool.code(base32Secret: secret, at: t0)], environment: now).status == 0)
+        #expect(try workspace.enroll(["regenerate", "h", "--command-id", "Q"], environment: now).status == 0)
+        for kept in [["--account", "h"], ["--issuer", "Acme"], ["--digits", "6"], ["--account", "h", "--issuer", "Acme", "--period", "30", "--algorithm", "SHA1"]] {
+            let repeated = try workspace.enroll(["regenerate", "h", "--command-id", "Q"] + kept, environment: now)
+            #expect(repeated.status == 0, "\(kept): \(repeated.stderr)")
+        }
+        let other = try workspace.enroll(["regenerate", "h", "--command-id", "Q", "--digits", "8"], environment: now)
+        #expect(other.status == 2 && other.stderr.hasSuffix("(command_id_arguments_differ)\n"), "\(other.stderr)")
+        // Given explicitly the first time, the same settings left out repeat it too.
+        #expect(try workspace.enroll(["regenerate", "h", "--command-id", "R", "--issuer", "Acme"], environment: now).status == 0)
+        let bare = try workspace.enroll(["regenerate", "h", "--command-id", "R"], environment: now)
+        #expect(bare.status == 0, "\(bare.stderr)")
+    }
+
     @Test("a repeat of a 128-byte command id that shows a secret is recorded under a command id of at most 128 bytes naming as much of it as fits")
     func longRepeatedCommandId() throws {
         let workspace = try Workspace()

@@ -17,6 +17,24 @@ extension TamperEvidenceTests {
         return (workspace, sealed)
     }
 
+    @Test("the commands a tamper refusal suggests name the database it was given: `enroll verify --db …`, copied from history's chain_broken line and run elsewhere, finds the edit (an intact ./enrollment.sqlite there is not checked)")
+    func suggestedVerifyNamesTheDatabase() throws {
+        let workspace = try journal()
+        try sqlite(workspace, "UPDATE events SET recorded_at = recorded_at + 1 WHERE position = 1")
+        let history = try workspace.enroll(["history", "alice"])
+        #expect(history.status == 1 && history.stderr.contains("run `enroll verify --db \(workspace.database)` to see where and how"), "\(history.stderr)")
+        let line = history.stderr
+        let suggested = try #require(line.range(of: "`enroll verify").map { String(line[$0.lowerBound...].dropFirst().prefix { $0 != "`" }) })
+        // Another directory with an intact journal of its own at the default path.
+        let elsewhere = try Workspace()
+        #expect(try Processes.run(
+            "/usr/bin/env", ["-u", "ENROLL_DB", "-u", "ENROLL_KEY_FILE", try Processes.product("enroll"), "request", "zed"], directory: elsewhere.directory).status == 0)
+        let copied = try Processes.run(
+            "/bin/sh", ["-c", "exec env -u ENROLL_DB -u ENROLL_KEY_FILE '\(try Processes.product("enroll"))' " + suggested.dropFirst("enroll ".count)],
+            directory: elsewhere.directory)
+        #expect(copied.status != 0 && !copied.stdout.contains("the hash chain is intact"), "\(suggested): \(copied.stdout) \(copied.stderr)")
+    }
+
     @Test("a sealed secret edited into text that is no sealed secret (not Base64, or too short for an AES-GCM box) is listed as unreadable, not as forgotten; commands refuse with undecodable_event, not a missing data key", arguments: [
         "not Base64", "too short",
     ])

@@ -88,7 +88,7 @@ extension TamperEvidenceTests {
         let rows = Array(history.stdout.split(separator: "\n").dropFirst())
         #expect(history.status == 3 && rows.count == 4, "\(history.stdout)")
         #expect(rows.last?.hasSuffix(" unknown   [UNREADABLE: unknown event type]") == true, "\(history.stdout)")
-        #expect(history.stderr == "enroll: error: the event at position 10 (FutureEvent) cannot be read: unknown event type; run `enroll verify` and restore the journal if it was modified\n", "\(history.stderr)")
+        #expect(history.stderr == "enroll: error: the event at position 10 (FutureEvent) cannot be read: unknown event type; run `enroll verify --db \(workspace.database)` and restore the journal if it was modified\n", "\(history.stderr)")
         let json = try objects(try workspace.enroll(["audit", "--json"]).stdout)
         #expect(json.count == 11 && json[9]["unreadable"] as? String == "unknown event type" && json[9]["chainBroken"] == nil, "\(json)")
         #expect(json.last?["error"] as? String == "undecodable_event", "\(json)")

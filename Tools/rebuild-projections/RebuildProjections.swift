@@ -180,7 +180,7 @@ struct RebuildProjections: ParsableCommand {
                 // rebuild is refused until they are accounted for (--accept-missing-events).
                 let also = !state.isCurrent ? " (also stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)))"
                     : state.tableProblem != nil ? " (also damaged)" : ""
-                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify" + also
+                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify" + StoreError.databaseArgument(databasePath) + also
             } else if !state.isCurrent {
                 description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run \(command("--projection \(state.name)"))"
             } else if let problem = state.tableProblem {

@@ -84,5 +84,11 @@ public enum TextField {
         return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 
+    /// A file path as one shell word that no command takes for an option (`./` before a path
+    /// that begins with `-`), for commands a message suggests.
+    public static func shellPath(_ path: String) -> String {
+        shellWord(path.hasPrefix("-") ? "./" + path : path)
+    }
+
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool { Validation.isControl(scalar) }
 }

@@ -81,6 +81,14 @@ public struct AuthenticatorState: Sendable, Hashable {
         pending.flatMap { $0.expiresAt <= until ? $0 : nil }
     }
 
+    /// The secret a lock ending at `until` guards, when waiting for the lock's end does not let
+    /// it be confirmed: a pending one that expires before then (`expiresAt` its expiry), or a
+    /// replacement that already expired (`expiresAt` nil). A new QR code is needed after the lock.
+    public func secretLost(beforeLockEnds until: UnixTime) -> (isReplacement: Bool, expiresAt: UnixTime?)? {
+        if let pending = pendingExpiring(beforeLockEnds: until) { return (pending.isReplacement, pending.expiresAt) }
+        return pending == nil && replacementExpired ? (true, nil) : nil
+    }
+
     /// Folds one event in. Pure: the same events always give the same state.
     public func evolve(_ event: EnrollmentEvent) -> AuthenticatorState {
         var next = self

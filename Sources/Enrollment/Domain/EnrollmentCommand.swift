@@ -91,16 +91,25 @@ public enum EnrollmentCommand: Sendable, Hashable {
     }
 
     /// This command and the same one spelt otherwise, to the same effect: a request's account
-    /// left out, or given as the user id it defaults to. A repeated command id is a retry when
-    /// its arguments are any of these.
-    public func spellings(for user: String) -> [EnrollmentCommand] {
-        guard case .requestEnrollment(var options) = self else { return [self] }
-        switch options.account {
-        case nil: options.account = user
-        case let account? where account.utf8.elementsEqual(user.utf8): options.account = nil
-        default: return [self]
+    /// left out, or given as the user id it defaults to; a regenerate that keeps everything, or
+    /// names exactly the settings of `active` (the active secret's), which it keeps. A repeated
+    /// command id is a retry when its arguments are any of these.
+    public func spellings(for user: String, active: EnrollmentOptions? = nil) -> [EnrollmentCommand] {
+        switch self {
+        case .requestEnrollment(var options):
+            switch options.account {
+            case nil: options.account = user
+            case let account? where account.utf8.elementsEqual(user.utf8): options.account = nil
+            default: return [self]
+            }
+            return [self, .requestEnrollment(options)]
+        case .regenerateSecret(nil):
+            return [self] + (active.map { [.regenerateSecret($0)] } ?? [])
+        case .regenerateSecret(let options?):
+            return options == active ? [self, .regenerateSecret(nil)] : [self]
+        default:
+            return [self]
         }
-        return [self, .requestEnrollment(options)]
     }
 
     /// How a reveal shows the secret; nil for the commands that are not reveals.

@@ -114,6 +114,11 @@ public struct Scenario: Sendable {
             throw fail("when.actor is not an actor enroll accepts: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave it out to record the user as the actor")
         }
         command = try Self.command(when, fail: fail)
+        // As ENROLL_NOW for the command line: a secret issued must have its whole life before the
+        // last time an event may carry, not one cut short to it (or expired as it is shown).
+        if command.needsFreshSecret, at > times.upperBound - policy.pendingLifetime {
+            throw fail("when.at \(at) leaves the secret \(command.name) issues less than its lifetime (\(policy.pendingLifetime) s) before \(Timestamps.iso8601(times.upperBound)), the last time an event may carry; decide it at \(times.upperBound - policy.pendingLifetime) at the latest")
+        }
 
         given = []
         if let list = try list("given", "events") {

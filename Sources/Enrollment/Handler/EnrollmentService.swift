@@ -500,11 +500,17 @@ public final class EnrollmentService: Sendable {
         // Records from before arguments were kept, or sealed under an earlier master key, cannot
         // be compared and are taken as retries, as they always were.
         if let stored = record.argumentsMAC, let keyRing, keyRing.madeArgumentsMAC(stored) {
-            let spellings = envelope.command.spellings(for: envelope.user)
-            let asked = try spellings.compactMap { try keyRing.argumentsMAC(of: $0) }
-            if !asked.isEmpty, !asked.contains(where: { constantTimeEquals(stored, $0) }) {
-                throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command)
+            func matches(_ spellings: [EnrollmentCommand]) throws -> Bool {
+                let asked = try spellings.compactMap { try keyRing.argumentsMAC(of: $0) }
+                return asked.isEmpty || asked.contains(where: { constantTimeEquals(stored, $0) })
             }
+            // A regenerate's kept settings are the active secret's, read only when needed.
+            var same = try matches(envelope.command.spellings(for: envelope.user))
+            if !same, case .regenerateSecret = envelope.command, let active = try load(record.stream, in: db).active {
+                let kept = EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
+                same = try matches(envelope.command.spellings(for: envelope.user, active: kept))
+            }
+            if !same { throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command) }
         }
         let stream = record.stream, version = record.version
         let rejection = record.rejection

@@ -243,7 +243,7 @@ extension StoreError {
     /// ` --db PATH` for a command suggested to whoever works on the database at `path`, or
     /// nothing for the default path (a suggestion naming it would fail elsewhere).
     public static func databaseArgument(_ path: String) -> String {
-        path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellWord(path.hasPrefix("-") ? "./" + path : path))"
+        path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellPath(path))"
     }
 
     /// What is wrong with a database path before anything opens it, as one line naming where it
@@ -271,10 +271,13 @@ extension StoreError {
         return nil
     }
 
-    /// `message` with each "`rebuild-projections " it suggests given the database `path`.
+    /// `message` with each "`rebuild-projections " and "`enroll verify`" it suggests given the
+    /// database `path`: copied without it, the command would check or rebuild ./enrollment.sqlite.
     public static func naming(_ message: String, database path: String) -> String {
         let argument = databaseArgument(path)
-        return argument.isEmpty ? message : message.replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections\(argument) ")
+        return argument.isEmpty ? message : message
+            .replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections\(argument) ")
+            .replacingOccurrences(of: "`enroll verify`", with: "`enroll verify\(argument)`")
     }
 
     /// The directory part of `path` (`.` for a bare file name).

@@ -61,10 +61,11 @@ public enum ProjectionCheck {
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
                     guard let stored, stored.schemaVersion == projection.schemaVersion else {
                         let tableExists = try db.tableExists(projection.name)
-                        let reason = stored.map { "its table is version \($0.schemaVersion), this code folds version \(projection.schemaVersion); run rebuild-projections" }
+                        let rebuild = "run `rebuild-projections --projection \(projection.name)`"
+                        let reason = stored.map { "its table is version \($0.schemaVersion), this code folds version \(projection.schemaVersion); \(rebuild)" }
                             ?? (tableExists
-                                ? "it has a table but no checkpoint (deleted by hand?), so what it has folded is unknown; run rebuild-projections"
-                                : "it has no table; run rebuild-projections")
+                                ? "it has a table but no checkpoint (deleted by hand?), so what it has folded is unknown; \(rebuild)"
+                                : "it has no table; \(rebuild)")
                         result.skipped.append((projection.name, reason))
                         continue
                     }
@@ -72,7 +73,7 @@ public enum ProjectionCheck {
                     // maintain it (during an upgrade). Not tampering, and not comparable either.
                     // (A checkpoint past the head is the chain's finding: rows deleted at the end.)
                     guard stored.position >= head else {
-                        result.skipped.append((projection.name, "it has folded the journal up to position \(stored.position) of \(head) (events appended by another version of enroll); run rebuild-projections"))
+                        result.skipped.append((projection.name, "it has folded the journal up to position \(stored.position) of \(head) (events appended by another version of enroll); run `rebuild-projections --projection \(projection.name)`"))
                         continue
                     }
                     if let problem = try ProjectionTable.problem(of: projection, table: projection.name, in: db) {

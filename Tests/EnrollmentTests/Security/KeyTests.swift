@@ -36,6 +36,17 @@ struct KeyTests {
         return (workspace, aliceURI, try #require(secretParameter(of: bobURI)))
     }
 
+    @Test("keys rotate's text names the new key file as one shell word (quoted when it has a space), and that --key-file works as printed")
+    func rotateQuotesTheNewPath() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let newKey = workspace.path("new key.key")
+        let rotation = try workspace.enroll(["keys", "rotate", "--new-key-file", newKey])
+        #expect(rotation.status == 0 && rotation.stdout.contains("From now on pass --key-file '\(newKey)' (or set ENROLL_KEY_FILE)"), "\(rotation.stdout)")
+        let status = try Processes.run("/bin/sh", ["-c", "exec '\(try Processes.product("enroll"))' reveal alice --format uri --db '\(workspace.database)' --key-file '\(newKey)'"])
+        #expect(status.status == 0 && status.stdout.hasPrefix("otpauth://"), "\(status.stderr)")
+    }
+
     @Test("keys rotate re-wraps every data key under a new key file; the journal is byte for byte the same; the old key file stops working")
     func rotate() throws {
         let (workspace, aliceURI, bobSecret) = try Self.populated()
