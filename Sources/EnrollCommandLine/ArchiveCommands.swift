@@ -282,7 +282,7 @@ struct VerifyCommand: ParsableCommand {
             }
             for (name, reason) in projections.skipped { Terminal.line("note: \(name) was not compared with the journal: \(global.naming(reason))") }
             if let anchor = result.anchor {
-                Terminal.line("Keep the anchor below outside the database: `enroll verify --anchor POSITION:HASH` checks the journal against it.")
+                Terminal.line("Keep the anchor below outside the database: `enroll verify\(StoreError.databaseArgument(global.databasePath)) --anchor POSITION:HASH` checks the journal against it.")
                 Terminal.line("Anchor: \(anchor)")
             } else {
                 // No `Anchor:` line: a script copying it would keep this sentence as an anchor.

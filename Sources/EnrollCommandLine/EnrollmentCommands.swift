@@ -221,20 +221,23 @@ struct ConfirmCommand: ParsableCommand {
         // Checked here rather than in validate(), so that with --json the refusal is a JSON object
         // with its own code (invalid_code_format); still before the database is opened.
         let code = try global.reporting { try Validation.typedCode(typed) }
-        let outcome = try global.reporting {
-            try global.service(create: false).handle(target.envelope(.confirmCode(code)))
+        let (outcome, current) = try global.reporting {
+            let service = try global.service(create: false)
+            let outcome = try service.handle(target.envelope(.confirmCode(code)))
+            // A repeated command id answers with the first outcome; the status is today's.
+            return (outcome, outcome.replayed ? try service.load(outcome.user) : outcome.state)
         }
         // As of now, as `status` says it: a pending secret past its expiry is over even when this
         // answer recorded nothing (a malformed code is refused before anything is).
         let now = global.clock.now()
-        let live = outcome.state.pending.flatMap { $0.expiresAt > now ? $0 : nil }
-        let status = outcome.state.pending != nil && live == nil && outcome.state.active == nil ? AuthenticatorStatus.none : outcome.state.status
+        let live = current.pending.flatMap { $0.expiresAt > now ? $0 : nil }
+        let status = current.pending != nil && live == nil && current.active == nil ? AuthenticatorStatus.none : current.status
         if global.json {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
                 "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
                 "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state) },
-                "replacementPending": live?.isReplacement ?? false,
+                "replacementPending": live?.isReplacement ?? false, "replayed": outcome.replayed,
             ])
         }
         if let rejection = outcome.rejection {

@@ -17,7 +17,7 @@ public enum EnrollmentServer {
         logger: Logger = Logger(label: "enrollment.access")
     ) -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
-        router.add(middleware: AccessLogMiddleware(logger: logger))
+        router.add(middleware: AccessLogMiddleware(logger: logger, databasePath: service.database.path))
         let engine = Engine(service: service)
         TOTPRoutes(engine: engine, verifier: verifier, configuration: configuration).register(on: router)
         HealthRoute(engine: engine).register(on: router)

@@ -317,6 +317,8 @@ struct EndpointTests {
             #expect(line.contains("trace_id=\(traceId)"))
             #expect(line.contains("code=undecodable_event"))
             #expect(line.contains("position 1"))
+            // The command it suggests names the server's database, as the command line's would.
+            #expect(line.contains("run `enroll verify --db \(harness.databasePath)`"), "\(line)")
             #expect(!harness.logs.all.contains(secret))
             #expect(!harness.logs.all.contains(token))
         }

@@ -51,6 +51,20 @@ struct EndToEndTests {
         #expect(plain.stdout.contains("Scan it, then run `enroll confirm carol CODE`"), "\(plain.stdout)\(plain.stderr)")
     }
 
+    @Test("suggested commands name the files as absolute paths: a relative --db and --key-file are taken from the current directory, so the hint works copied anywhere")
+    func suggestionsNameAbsolutePaths() throws {
+        let workspace = try Workspace()
+        let enroll = try Processes.product("enroll")
+        let requested = try Processes.run(
+            "/usr/bin/env", ["-u", "ENROLL_DB", "-u", "ENROLL_KEY_FILE", enroll, "request", "alice", "--db", "data.sqlite", "--key-file", "./k.key"],
+            directory: workspace.directory)
+        #expect(requested.status == 0, "\(requested.stderr)")
+        let directory = workspace.directory.resolvingSymlinksInPath().path
+        #expect(requested.stdout.contains("Scan it, then run `enroll confirm --db \(directory)/data.sqlite --key-file \(directory)/k.key alice CODE`"), "\(requested.stdout)")
+        let verify = try Processes.run("/usr/bin/env", ["-u", "ENROLL_DB", enroll, "verify", "--db", "data.sqlite"], directory: workspace.directory)
+        #expect(verify.stdout.contains("`enroll verify --db \(directory)/data.sqlite --anchor POSITION:HASH` checks the journal against it"), "\(verify.stdout)")
+    }
+
     @Test("at the latest clock ENROLL_NOW may name, a secret still gets its whole 10 minutes before the year 9999 ends, and oathtool's code activates it; a later clock is refused")
     func latestFixedClock() throws {
         let workspace = try Workspace()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A value printed as one field of a line that people and scripts split on whitespace: the
 /// tables of `enroll history` and `enroll audit`, and the server's access log.
 ///
@@ -84,10 +86,14 @@ public enum TextField {
         return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 
-    /// A file path as one shell word that no command takes for an option (`./` before a path
-    /// that begins with `-`), for commands a message suggests.
+    /// A file path for a command a message suggests, as one shell word: absolute (a relative
+    /// one taken from the current directory), so that the command names the same file wherever
+    /// it is run from (a log, a ticket, another shell), and no command takes it for an option.
     public static func shellPath(_ path: String) -> String {
-        shellWord(path.hasPrefix("-") ? "./" + path : path)
+        guard !path.hasPrefix("/") else { return shellWord(path) }
+        let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        let directory = FileManager.default.currentDirectoryPath
+        return shellWord((directory.hasSuffix("/") ? directory : directory + "/") + relative)
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool { Validation.isControl(scalar) }

@@ -83,7 +83,10 @@ public enum EnrollmentDecider {
 
         case .confirmCode(let code):
             if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
-            if let until = state.lockedUntil {
+            // A lock guards confirming a secret: with none pending (a replacement cancelled during
+            // the lock) a code has nothing to confirm, and is answered as at any other time. An
+            // expired replacement's code is told the lock, and that a new QR code is needed after it.
+            if let until = state.lockedUntil, state.pending != nil || state.replacementExpired {
                 // Not checked and not counted, but recorded: the audit shows every attempt.
                 if let target = state.currentRole { record(.codeRefusedWhileLocked(CodeRefusedWhileLocked(target: target, lockedUntil: until))) }
                 return refuse(.locked(until: until))

@@ -62,7 +62,11 @@ public enum ProjectionCheck {
                     guard let stored, stored.schemaVersion == projection.schemaVersion else {
                         let tableExists = try db.tableExists(projection.name)
                         let rebuild = "run `rebuild-projections --projection \(projection.name)`"
-                        let reason = stored.map { "its table is version \($0.schemaVersion), this code folds version \(projection.schemaVersion); \(rebuild)" }
+                        // A newer release's table: rebuilding it here would take it back to this
+                        // code's version under the newer readers (a rebuild refuses that).
+                        let reason = stored.map { stored in stored.schemaVersion > projection.schemaVersion
+                            ? "its table is version \(stored.schemaVersion), written by a newer version of enroll (this code folds version \(projection.schemaVersion)); upgrade enroll to compare it"
+                            : "its table is version \(stored.schemaVersion), this code folds version \(projection.schemaVersion); \(rebuild)" }
                             ?? (tableExists
                                 ? "it has a table but no checkpoint (deleted by hand?), so what it has folded is unknown; \(rebuild)"
                                 : "it has no table; \(rebuild)")

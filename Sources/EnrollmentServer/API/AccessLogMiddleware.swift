@@ -14,6 +14,9 @@ import Logging
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
     let logger: Logger
+    /// The server's database: the commands a logged error suggests (`enroll verify`,
+    /// `rebuild-projections …`) name it, so that the operator who copies them acts on it.
+    var databasePath = ""
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -56,7 +59,7 @@ struct AccessLogMiddleware: RouterMiddleware {
             "request failed",
             metadata: [
                 "trace_id": "\(context.traceId)", "code": "\(error.code)",
-                "error": "\(error.logDetail ?? error.message)",
+                "error": "\(databasePath.isEmpty ? error.logDetail ?? error.message : StoreError.naming(error.logDetail ?? error.message, database: databasePath))",
             ])
     }
 
