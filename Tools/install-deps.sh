@@ -15,6 +15,7 @@ else
 packages=(
   libsqlite3-dev sqlite3   # the journal (GRDB links the system SQLite) and the tamper tests
   bsdutils                 # script: gives rebuild-projections a terminal in the progress-bar test
+  strace                   # injects an I/O error (EIO) into a write in the storage-fault test
   libssl-dev               # OpenSSL 3: HMAC, SHA-256, AES-256-GCM, RAND_bytes
   libqrencode-dev          # QR codes
   oathtool                 # independent TOTP implementation the tests cross-check against

@@ -17,9 +17,12 @@ struct ServeProcessTests {
         let errors = TextBuffer()
         private(set) var port = 0
 
-        init(_ workspace: Workspace, extra: [String] = [], environment more: [String: String] = [:]) throws {
-            process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
-            process.arguments = ["serve", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile] + extra
+        /// `wrapper`: a command that runs the server (strace with its options), or none.
+        init(_ workspace: Workspace, extra: [String] = [], environment more: [String: String] = [:], wrapper: [String] = []) throws {
+            let enroll = try Processes.product("enroll")
+            process.executableURL = URL(fileURLWithPath: wrapper.first ?? enroll)
+            process.arguments = (wrapper.isEmpty ? [] : Array(wrapper.dropFirst()) + [enroll])
+                + ["serve", "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile] + extra
             var environment = ProcessInfo.processInfo.environment
             environment["ENROLL_JWT_SECRET"] = ServeProcessTests.secret
             environment.merge(more) { $1 }
@@ -637,5 +640,61 @@ struct ServeProcessTests {
         }
         #expect(enrolled == answered, "every answered INIT is recorded and nothing unanswered is")
         #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+
+    @Test("a commit whose fsync fails (EIO injected with strace) is answered as failed and stays failed when the server is killed right after: crash recovery does not commit what the client was told failed")
+    func failedSyncStaysFailed() throws {
+        let strace = try Processes.tool("strace", package: "strace")
+        let token = try Self.token("a1")
+        /// A server on a fresh journal under strace; returns it after an INIT, with the number of
+        /// syncs made until then.
+        func serverAfterInit(injectingAt sync: Int?) throws -> (Workspace, Server, Int) {
+            let workspace = try Workspace()
+            #expect(try workspace.enroll(["request", "seed"]).status == 0)
+            var wrapper = [strace, "-f", "-qq", "-ttt", "-o", workspace.path("syncs.txt"), "-e", "trace=fdatasync"]
+            if let sync { wrapper += ["-e", "inject=fdatasync:error=EIO:when=\(sync)"] }
+            let server = try Server(workspace, wrapper: wrapper)
+            #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+            let initDone = Date().timeIntervalSince1970
+            Thread.sleep(forTimeInterval: 0.3)
+            let lines = (try? String(contentsOfFile: workspace.path("syncs.txt"), encoding: .utf8)) ?? ""
+            // strace counts a fault's `when` per process: the server's own syncs (the process
+            // that made the last one), not the launcher's.
+            let syncs = lines.split(separator: "\n").map { $0.split(separator: " ") }.filter { fields in
+                fields.count > 2 && fields[2].hasPrefix("fdatasync(") && (Double(fields[1]) ?? .infinity) < initDone
+            }
+            let serverPID = syncs.last?.first
+            return (workspace, server, syncs.filter { $0.first == serverPID }.count)
+        }
+        /// SIGKILL to the server under strace (strace's children), then to strace.
+        func crash(_ server: Server) {
+            let pid = server.process.processIdentifier
+            let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+            for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGKILL) }
+            kill(pid, SIGKILL)
+            server.process.waitUntilExit()
+        }
+        // Without the fault: how many syncs the start and the INIT make.
+        let (_, plain, syncs) = try serverAfterInit(injectingAt: nil)
+        crash(plain)
+        try #require(syncs > 0, "strace saw no fdatasync")
+        // With each of the DELETE's syncs failing in turn (a log header's, the commit's, the
+        // checkpoint's after it): what the answer said is what the journal holds after a crash.
+        var failures = 0
+        for sync in syncs + 1...syncs + 3 {
+            let (workspace, server, _) = try serverAfterInit(injectingAt: sync)
+            let removal = try Self.call(server.port, "DELETE", token: token)
+            crash(server)
+            let types = try SQLite3.eventTypes(workspace.database, user: "a1")
+            if removal.status == 204 {
+                #expect(types == ["EnrollmentRequested", "AuthenticatorRemoved"], "sync \(sync): answered 204, then \(types)")
+            } else {
+                failures += 1
+                #expect(removal.status == 500 && removal.body["code"] as? String == "io_error", "sync \(sync): \(removal.status) \(removal.body)")
+                #expect(types == ["EnrollmentRequested"], "sync \(sync): answered \(removal.status), yet the removal came back after the crash")
+            }
+            #expect(try workspace.enroll(["verify"]).status == 0)
+        }
+        #expect(failures > 0, "no injected fault made the DELETE fail (\(syncs) syncs before it)")
     }
 }

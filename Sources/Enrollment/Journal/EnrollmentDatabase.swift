@@ -225,6 +225,14 @@ public final class EnrollmentDatabase: Sendable {
                 return result
             } catch {
                 try? db.rollback()
+                if !readOnly, let failure = error as? DatabaseError, failure.resultCode.primaryResultCode == .SQLITE_IOERR {
+                    // A commit whose sync failed (EIO) has left its frames in the write-ahead log:
+                    // uncommitted for this process's readers, but recovery after a crash would
+                    // find them and commit what the caller was told failed. A TRUNCATE checkpoint
+                    // copies only what is committed and empties the log. (If the disk fails again,
+                    // the next write overwrites those frames, or a clean close drops them.)
+                    try? db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                }
                 throw error
             }
         }

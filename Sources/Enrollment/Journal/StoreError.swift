@@ -20,6 +20,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// transactions but no shared-memory file, which SQLite must create to read the log.
     case readOnlyWithLog(String)
     case diskFull(String)
+    /// Reading or writing the database failed with an I/O error while its disk is not full (a
+    /// failing or detached volume, a quota or file size limit): `what` is SQLite's words.
+    case ioError(path: String, what: String)
     /// The disk filled up while `rebuild-projections` folded a projection: the batches committed
     /// before stay in its shadow table, up to `position`, and the next run resumes from there.
     case diskFullDuringRebuild(path: String, name: String, position: Int64)
@@ -81,6 +84,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .newerSchema: "newer_schema"
         case .readOnly, .readOnlyWithLog: "read_only"
         case .diskFull, .diskFullDuringRebuild: "disk_full"
+        case .ioError: "io_error"
         case .busy: "database_busy"
         case .corrupt, .missingTable: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
@@ -130,6 +134,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
         case .readOnlyWithLog(let path):
             "cannot read \(path) where it is: \(path)-wal beside it holds committed transactions, and reading them needs SQLite to create \(path)-shm, which this read-only location does not allow; copy \(path) and \(path)-wal to a writable directory and read the copy"
+        case .ioError(let path, let what):
+            "reading or writing \(path) failed (\(what)) and its disk is not full: the disk or volume may be failing or detached, or a quota or file size limit was reached; check it (dmesg, mount, quota), then run the command again (the transaction that met the error was rolled back)"
         case .diskFull(let path):
             "the disk holding \(path) is full; free some space and run the command again (nothing was written)"
         case .diskFullDuringRebuild(let path, let name, let position):
@@ -231,7 +237,8 @@ public enum StoreError: Error, Sendable, Hashable {
         case .SQLITE_CANTOPEN: self = .unreadable(path)
         case .SQLITE_FULL: self = .diskFull(path)
         case .SQLITE_BUSY, .SQLITE_LOCKED: self = .busy(path: path, seconds: busyTimeout)
-        case .SQLITE_IOERR where error.extendedResultCode == .SQLITE_IOERR_WRITE: self = .diskFull(path)
+        // A full disk was asked about above: this one is not (EIO, EDQUOT, EFBIG…).
+        case .SQLITE_IOERR: self = .ioError(path: path, what: error.message ?? "disk I/O error")
         default: self = .sqlite(error.message ?? "\(error.resultCode)")
         }
     }
@@ -240,8 +247,9 @@ public enum StoreError: Error, Sendable, Hashable {
 import Foundation
 
 extension StoreError {
-    /// ` --db PATH` for a command suggested to whoever works on the database at `path`, or
-    /// nothing for the default path (a suggestion naming it would fail elsewhere).
+    /// ` --db PATH` (absolute, ``TextField/shellPath(_:)``) for a command suggested to whoever
+    /// works on the database at `path`, or nothing for the default ./enrollment.sqlite, which
+    /// the suggestion then names by itself.
     public static func databaseArgument(_ path: String) -> String {
         path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellPath(path))"
     }

@@ -55,11 +55,12 @@ struct AccessLogMiddleware: RouterMiddleware {
     /// detail. APIError messages and details never carry a secret, a code or a token.
     func logServerError(_ error: APIError, context: Context) {
         guard error.status.code >= 500 else { return }
+        let detail = error.logDetail ?? error.message
         logger.error(
             "request failed",
             metadata: [
                 "trace_id": "\(context.traceId)", "code": "\(error.code)",
-                "error": "\(databasePath.isEmpty ? error.logDetail ?? error.message : StoreError.naming(error.logDetail ?? error.message, database: databasePath))",
+                "error": "\(databasePath.isEmpty ? detail : StoreError.naming(detail, database: databasePath))",
             ])
     }
 

@@ -181,13 +181,14 @@ struct TOTPRoutes {
             if outcome.state.pending != nil {
                 body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
             }
-        case .locked(let until)? where outcome.state.secretLost(beforeLockEnds: until) != nil:
-            // The lock outlasts the QR code it guards: waiting for its end does not help by itself.
+        case .locked(let until)?:
             var error = APIError.rejection(.locked(until: until), now: engine.now)
-            let lost = outcome.state.secretLost(beforeLockEnds: until)
-            let again = lost?.isReplacement == true ? "REFRESH (Regenerate on the page)" : "INIT (\"+\" on the page)"
-            let expiry = lost?.expiresAt == nil ? "the QR code expired" : "the QR code expires before the lock ends"
-            error.description = "\(expiry): after the lock ends, \(again) gives a new QR code"
+            // The lock outlasts the QR code it guards: waiting for its end does not help by itself.
+            if let lost = outcome.state.secretLost(beforeLockEnds: until) {
+                let again = lost.isReplacement ? "REFRESH (Regenerate on the page)" : "INIT (\"+\" on the page)"
+                let expiry = lost.expiresAt == nil ? "the QR code expired" : "the QR code expires before the lock ends"
+                error.description = "\(expiry): after the lock ends, \(again) gives a new QR code"
+            }
             throw error
         case let rejection?:
             throw APIError.rejection(rejection, now: engine.now)

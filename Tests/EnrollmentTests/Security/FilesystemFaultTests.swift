@@ -305,4 +305,25 @@ struct FilesystemFaultTests {
             #expect(result.stderr.split(separator: "\n").count == 1, "\(command): \(result.stderr)")
         }
     }
+
+    @Test("an I/O error writing the journal (EIO injected with strace, on a disk with room) is an io_error naming a failing volume or a limit, not a full disk; nothing is written, and the next command works", arguments: ["1+", "3+", "15"])
+    func ioErrorIsNotAFullDisk(_ when: String) throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "seed"]).status == 0)
+        let strace = try Processes.tool("strace", package: "strace")
+        let before = workspace.databaseBytes()
+        let failed = try Processes.run(
+            strace, ["-f", "-qq", "-o", "/dev/null", "-e", "trace=pwrite64", "-e", "inject=pwrite64:error=EIO:when=\(when)",
+                     try Processes.product("enroll"), "request", "alice", "--json"],
+            environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile])
+        let json = (try? JSONSerialization.jsonObject(with: failed.stdoutData)) as? [String: Any] ?? [:]
+        #expect(failed.status == 3 && json["error"] as? String == "io_error", "\(failed.stdout) \(failed.stderr)")
+        #expect((json["message"] as? String)?.contains("its disk is not full") == true && !failed.stderr.contains("free some space"), "\(failed.stderr)")
+        #expect(try SQLite3.eventTypes(workspace.database) == ["EnrollmentRequested"])
+        let verified = try workspace.enroll(["verify"])
+        #expect(workspace.databaseBytes() == before || verified.status == 0, "\(verified.stdout)")
+        let retried = try workspace.enroll(["request", "alice"])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        #expect(try workspace.enroll(["verify"]).status == 0)
+    }
 }
