@@ -68,7 +68,9 @@ public enum EnrollmentServer {
                     ExpectContinue(maxBodyBytes: configuration.maxBodyBytes),
                 ],
                 idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "enroll"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "enroll",
+                availableConnectionsDelegate: configuration.maxConnections.map { ConnectionLimit(maximum: $0, logger: logger) }),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

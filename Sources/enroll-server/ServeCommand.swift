@@ -58,12 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
                 "serving plain HTTP on \(options.host): access tokens and secrets cross the network unencrypted unless a proxy that terminates TLS (HTTPS) stands in front",
                 hint: "put the server behind such a proxy, or listen on 127.0.0.1 with the proxy on the same host")
         }
-        Self.raiseDescriptorLimit(logger: Logger(label: "enrollment.server"))
+        let maxConnections = Self.connectionLimit(descriptors: Self.raiseDescriptorLimit(logger: Logger(label: "enrollment.server")))
         let demoToken: String? = try await demoToken(key: key, clock: global.clock, acceptance: acceptance)
         let (host, port) = (options.host, options.port)
         let configuration = ServerConfiguration(
             host: host, port: port, maxBodyBytes: options.maxBodyBytes, enrollmentOptions: enrollmentOptions,
-            maxWritesPerMinute: options.maxWritesPerMinute, idleTimeout: idleTimeout)
+            maxWritesPerMinute: options.maxWritesPerMinute, idleTimeout: idleTimeout, maxConnections: maxConnections)
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let demoUser = options.demoUser
         let json = global.printsJSON
@@ -94,27 +94,39 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// Every connection holds a file descriptor. The soft limit a service manager or shell
-    /// hands down is often 1 024 (systemd's default), far below the hard limit; at the limit new
-    /// connections, /health probes included, wait in the listen queue. As most servers do, the
-    /// soft limit is raised to the hard one (at most 1 048 576), and the start says so.
     /// 127.0.0.0/8, ::1 and localhost: reachable from this host only.
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    static func raiseDescriptorLimit(logger: Logger) {
+    /// Every connection holds a file descriptor. The soft limit a service manager or shell
+    /// hands down is often 1 024 (systemd's default), far below the hard limit. As most servers
+    /// do, the soft limit is raised to the hard one (at most 1 048 576), and the start says so.
+    /// Returns the soft limit in force (nil if it cannot be read).
+    static func raiseDescriptorLimit(logger: Logger) -> Int? {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
         let target = min(limit.rlim_max, 1 << 20)
-        guard limit.rlim_cur < target else { return }
+        guard limit.rlim_cur < target else { return Int(clamping: limit.rlim_cur) }
         let before = limit.rlim_cur
         limit.rlim_cur = target
         if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
             logger.info("open file limit raised from \(before) to \(target) (one descriptor per connection)")
-        } else {
-            logger.warning("open file limit stays \(before) (one descriptor per connection): \(String(cString: strerror(errno)))")
+            return Int(clamping: target)
         }
+        logger.warning("open file limit stays \(before) (one descriptor per connection): \(String(cString: strerror(errno)))")
+        return Int(clamping: before)
+    }
+
+    /// Descriptors kept for everything but connections: the database's connections (the
+    /// writer's and the readers', each with its log), the logs, the event loops' own.
+    static let reservedDescriptors = 64
+
+    /// The most connections held at once: the open-file limit less ``reservedDescriptors``
+    /// (at least 8), so that the server stops accepting before `accept` fails for want of a
+    /// descriptor (``ConnectionLimit``). Nil when the limit is unknown.
+    static func connectionLimit(descriptors: Int?) -> Int? {
+        descriptors.map { max($0 - reservedDescriptors, 8) }
     }
 
     /// `LOG_LEVEL`: one of swift-log's levels (default info). A value that is none of them is

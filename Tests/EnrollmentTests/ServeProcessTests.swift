@@ -600,6 +600,34 @@ struct ServeProcessTests {
         #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.map(String.init) == "\(hard)", "\(line)")
     }
 
+    @Test("idle connections past the open-file limit wait in the listen queue: the server does not spin on accept (EMFILE), says once that it is full, and serves again once they close")
+    func connectionFloodAtTheDescriptorLimit() async throws {
+        let workspace = try Workspace()
+        let prlimit = try Processes.tool("prlimit", package: "util-linux")
+        // 64 descriptors, soft and hard, as a tight LimitNOFILE= would give.
+        let server = try Server(workspace, extra: ["--idle-timeout", "600"], wrapper: [prlimit, "--nofile=64:64"])
+        defer { _ = server.stop() }
+        let (port, pid) = (server.port, server.process.processIdentifier)
+        let sockets = try await RawHTTP.onThread { try (0..<100).map { _ in try RawHTTP.connection(port: port, wait: 5) } }
+        /// User and system CPU time of the server, in clock ticks (/proc/PID/stat, fields 14 and 15).
+        func cpuTicks() throws -> Int {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
+            return Int(fields[11])! + Int(fields[12])!
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let before = try cpuTicks()
+        try await Task.sleep(for: .seconds(2))
+        let used = try cpuTicks() - before
+        // Spinning on EMFILE took ~185 ticks of 200 in these 2 s; waiting takes next to none.
+        #expect(used < 40, "the server used \(used) ticks of CPU in 2 s while 100 idle connections waited")
+        let full = server.errors.text
+        #expect(full.contains("connections are open, the most this server holds") && full.contains("new connections wait in the listen queue until one closes"), "\(full)")
+        for socket in sockets { close(socket) }
+        #expect(try await RawHTTP.onThread { try RawHTTP.statusLineRetrying(port: port) } == "HTTP/1.1 200 OK")
+        #expect(server.errors.text.components(separatedBy: "connections are open").count == 2, "warned more than once a minute: \(server.errors.text)")
+    }
+
     @Test("SIGTERM with requests in flight: each gets a whole answer or none, the journal holds exactly the answered ones")
     func gracefulShutdown() throws {
         let workspace = try Workspace()

@@ -16,14 +16,18 @@ public struct ServerConfiguration: Sendable {
     /// no answer for this long is closed, so slow or stalled clients cannot hold sockets (and
     /// file descriptors) forever. Time spent answering a request does not count.
     public var idleTimeout: Duration
+    /// The most connections held open at once (nil: no limit of the server's own); more wait
+    /// in the listen queue (``ConnectionLimit``). `enroll serve` sets it below the open-file limit.
+    public var maxConnections: Int?
 
     public static let defaultIdleTimeout: Duration = .seconds(30)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4096,
         enrollmentOptions: EnrollmentOptions = EnrollmentOptions(), maxWritesPerMinute: Int = 60,
-        idleTimeout: Duration = ServerConfiguration.defaultIdleTimeout
+        idleTimeout: Duration = ServerConfiguration.defaultIdleTimeout, maxConnections: Int? = nil
     ) {
+        self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.host = host
         self.port = port
