@@ -93,6 +93,31 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("a head whose framing RFC 9112 forbids (no Host or two in HTTP/1.1, Transfer-Encoding in HTTP/1.0, a coding other than chunked alone) gets a JSON 400 naming it, nothing is recorded, and a request pipelined after it is not answered", arguments: [
+        ("GET \(status) HTTP/1.1\r\n\r\n", "no Host header"),
+        ("GET \(status) HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "2 Host headers"),
+        ("POST /api/users/v1/me/totp HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.0 with a Transfer-Encoding"),
+        ("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding is 'gzip, chunked'"),
+        ("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", "reads only 'chunked'"),
+    ])
+    func forbiddenFraming(_ request: String, _ named: String) async throws {
+        try await live { port, token in
+            let withToken = request.replacingOccurrences(of: "\r\n\r\n", with: "\r\nAuthorization: Bearer \(token)\r\n\r\n", options: [], range: request.range(of: "\r\n\r\n"))
+            let next = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            let raw = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: withToken + next) }
+            let answer = Self.parse(raw)
+            #expect(answer.status == "HTTP/1.1 400 Bad Request", "\(raw)")
+            #expect(answer.headers["connection"] == "close")
+            #expect(raw.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, the pipelined request dropped: \(raw)")
+            let json = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+            #expect(json?["code"] as? String == "malformed_request", "\(answer.body)")
+            #expect((json?["message"] as? String)?.contains(named) == true, "\(answer.body)")
+            // The server goes on serving; the refused POST recorded nothing.
+            let status = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: next.replacingOccurrences(of: "\r\n\r\n", with: "\r\nConnection: close\r\n\r\n")) }
+            #expect(status.hasPrefix("HTTP/1.1 200 OK") && status.contains(#""status":"none""#), "\(status)")
+        }
+    }
+
     @Test("a body whose framing cannot be read gets one answer: malformed_request when the route reads it, the route's own refusal when it answered before reading (then the connection closes)")
     func brokenBody() async throws {
         try await live { port, token in
@@ -108,7 +133,9 @@ struct MalformedRequestTests {
                 let refused = try await RawHTTP.onThread {
                     try RawHTTP.exchange(port: port, bytes: "POST \(path) HTTP/1.1\r\nHost: x\r\n" + framing)
                 }
-                #expect(refused.hasPrefix("HTTP/1.1 401 Unauthorized"), "\(refused.prefix(200))")
+                // A coding the server does not read is refused with the head, before the route.
+                let first = framing == gzip ? "HTTP/1.1 400 Bad Request" : "HTTP/1.1 401 Unauthorized"
+                #expect(refused.hasPrefix(first), "\(refused.prefix(200))")
                 #expect(refused.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer: \(refused)")
             }
         }

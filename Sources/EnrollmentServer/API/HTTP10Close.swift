@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypesHTTP1
 
 /// Closes an HTTP/1.0 connection after its answer unless the request asked to keep it alive
 /// (RFC 9112 §9.3), as such a client (ApacheBench without `-k`, simple probes) waits for the
@@ -9,8 +8,7 @@ import NIOHTTPTypesHTTP1
 /// The codec that turns HTTP/1 into version-independent HTTP types drops the version, and the
 /// server keeps a connection open unless the request says `Connection: close`. So this handler
 /// sits before that codec and adds `Connection: close` to an HTTP/1.0 request that is not
-/// keep-alive. It is put there by ``Installer``, which Hummingbird adds after the codec (where
-/// its additional handlers go) and which moves it into place.
+/// keep-alive. It is put there by ``HTTP1Installer``.
 final class HTTP10Close: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -22,18 +20,5 @@ final class HTTP10Close: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         context.fireChannelRead(data)
-    }
-
-    /// Added after the codec; puts an ``HTTP10Close`` before it, then takes itself out.
-    final class Installer: ChannelInboundHandler, RemovableChannelHandler {
-        typealias InboundIn = NIOAny
-
-        func handlerAdded(context: ChannelHandlerContext) {
-            let pipeline = context.pipeline.syncOperations
-            if let codec = try? pipeline.handler(type: HTTP1ToHTTPServerCodec.self) {
-                try? pipeline.addHandler(HTTP10Close(), position: .before(codec))
-            }
-            pipeline.removeHandler(context: context, promise: nil)
-        }
     }
 }

@@ -37,8 +37,9 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var unanswered = 0
     /// A response's head was written and its end not yet.
     private var responseOpen = false
-    /// A parser error behind requests still being answered: answered once they are.
-    private var deferred: HTTPParserError?
+    /// A parser error (or a head ``RequestFraming`` refused) behind requests still being
+    /// answered: answered once they are.
+    private var deferred: (any Error)?
     /// A parser error went to a route reading its body: close once its answer is out.
     private var closeWhenAnswered = false
     /// The response being written says `Connection: close` (a 413 for a body declared too
@@ -128,6 +129,11 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is RequestFraming.Refusal {
+            // The head was not passed on: no request is open, and nothing more will come.
+            if everythingAnswered { answer(error, context: context) } else { deferred = error }
+            return
+        }
         guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
@@ -171,17 +177,19 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Writes the JSON 400 and closes the connection once it is out. The error is not passed
     /// on: this answer replaces the library's empty one.
-    private func answer(_ parserError: HTTPParserError, context: ChannelHandlerContext) {
+    private func answer(_ error: any Error, context: ChannelHandlerContext) {
         let traceId = RandomUUID.string()
-        logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(parserError)", "status": "400"])
-        let (encodedHeaders, body) = Self.error.encoded(traceId: traceId)
+        let framing = error as? RequestFraming.Refusal
+        let refusal = framing.map(Self.error(framing:)) ?? Self.error
+        logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(framing?.message ?? "\(error)")", "status": "400"])
+        let (encodedHeaders, body) = refusal.encoded(traceId: traceId)
         var headers = encodedHeaders
         headers[.connection] = "close"
         headers[.contentLength] = String(body.readableBytes)
         // What the router's middleware adds to every other answer.
         headers[.xContentTypeOptions] = "nosniff"
         headers[AccessLogMiddleware.traceHeader] = traceId
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: Self.error.status, headerFields: headers))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: refusal.status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
@@ -192,4 +200,11 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     static let error = APIError.badRequest(
         "malformed_request", "the request is not valid HTTP/1.1",
         "the request line, headers or body framing could not be parsed (for instance a Content-Length that is not one non-negative number, both Content-Length and Transfer-Encoding, a broken chunk, or headers too large); send a well-formed HTTP/1.1 request")
+
+    /// A head ``RequestFraming`` refused: its problem is the message.
+    static func error(framing refusal: RequestFraming.Refusal) -> APIError {
+        APIError.badRequest(
+            "malformed_request", refusal.message,
+            "HTTP/1.1 requests carry exactly one Host header, and a body framed by Content-Length or by Transfer-Encoding: chunked alone (RFC 9112); send a well-formed HTTP/1.1 request")
+    }
 }
