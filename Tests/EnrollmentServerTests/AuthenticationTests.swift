@@ -121,7 +121,7 @@ struct AuthenticationTests {
         }
     }
 
-    @Test("a correctly signed token is refused (401) when its header marks an extension critical (RFC 7515 §4.1.11) or when it is spelled with padding or other characters than base64url's")
+    @Test("a correctly signed token is refused (401) when its header marks an extension critical (RFC 7515 §4.1.11) or when it is spelled with padding, other characters than base64url's, or non-canonical base64url")
     func strictCompactForm() async throws {
         let harness = try await Harness()
         let exp = harness.clock.now() + 600
@@ -132,7 +132,13 @@ struct AuthenticationTests {
             let refusedCritical = try await client.request(.get, Client.totp + "/status", token: critical)
             Self.expectUnauthenticated(refusedCritical, "crit")
             #expect(refusedCritical["message"]?.contains("(crit)") == true, "\(refusedCritical["message"] ?? "")")
+            // The signature (32 bytes: 43 characters) ends in a character whose two low bits
+            // carry no data; setting them spells the same bytes another way (RFC 4648 §3.5).
+            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+            let last = try #require(alphabet.firstIndex(of: plain.last!))
+            let spareBits = String(plain.dropLast()) + String(alphabet[last | 1])
             for (name, spelling) in [("padded", plain + "="), ("padded twice", plain + "=="), ("space", plain.replacingOccurrences(of: ".", with: ". ")),
+                                     ("spare bits set", spareBits), ("a length no bytes give", plain + "AA"),
                                      ("plus", plain.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + (plain.contains("-") || plain.contains("_") ? "" : "+"))] {
                 let refused = try await client.request(.get, Client.totp + "/status", token: spelling)
                 Self.expectUnauthenticated(refused, Comment(rawValue: name))

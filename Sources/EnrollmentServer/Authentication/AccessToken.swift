@@ -163,7 +163,7 @@ public struct TokenVerifier: Sendable {
     public func user(fromBearer token: String) async throws(APIError) -> String {
         // One spelling per token (RFC 7515 §7.1: three base64url parts, no padding), so that a
         // deny-list or a replay cache keyed on the text cannot be sidestepped by adding '='.
-        guard Self.isCompact(token) else { throw .unauthenticated("the token is not a JWT in compact form (three base64url parts without padding)") }
+        guard Self.isCompact(token) else { throw .unauthenticated("the token is not a JWT in compact form (three base64url parts without padding, in their canonical spelling)") }
         guard let header = Self.header(token), let alg = header["alg"] as? String else { throw .unauthenticated("the token is not a JWT") }
         // RFC 7515 §4.1.11: extensions marked critical must be understood; this server knows none.
         if header["crit"] != nil {
@@ -218,16 +218,29 @@ public struct TokenVerifier: Sendable {
         return object
     }
 
-    /// Three non-empty parts of the base64url alphabet, without padding or anything else.
+    /// Three non-empty parts of the base64url alphabet, without padding or anything else, each
+    /// in its one canonical spelling: a length that whole bytes give, and a last character
+    /// whose bits past the data are zero (RFC 4648 §3.5). Base64 decoders ignore those bits, so
+    /// without the check one signature could be written in up to four ways.
     static func isCompact(_ token: String) -> Bool {
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         return parts.count == 3 && parts.allSatisfy { part in
-            !part.isEmpty && part.allSatisfy { byte in
+            var last: UInt8 = 0
+            for byte in part {
                 switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                     UInt8(ascii: "-"), UInt8(ascii: "_"): true
-                default: false
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): last = byte - UInt8(ascii: "A")
+                case UInt8(ascii: "a")...UInt8(ascii: "z"): last = byte - UInt8(ascii: "a") + 26
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): last = byte - UInt8(ascii: "0") + 52
+                case UInt8(ascii: "-"): last = 62
+                case UInt8(ascii: "_"): last = 63
+                default: return false
                 }
+            }
+            switch part.count % 4 {
+            case 0: return !part.isEmpty
+            case 2: return last & 0b1111 == 0
+            case 3: return last & 0b11 == 0
+            default: return false
             }
         }
     }
