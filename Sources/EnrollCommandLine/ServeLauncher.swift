@@ -60,7 +60,7 @@ public struct ServeOptions: ParsableArguments {
 
     // Text, read by enroll-server (its ServeCommand.idleTimeout), so that a bad value is refused with
     // the same message whether it came from the option or from ENROLL_IDLE_TIMEOUT.
-    @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp("Close a connection that sends nothing for this long, such as one stalled halfway through its headers (0.1 to 3600; env ENROLL_IDLE_TIMEOUT; default 30). Time spent answering does not count.", valueName: "seconds"))
+    @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp("Close a connection that sends nothing for this long, such as one stalled halfway through its headers, or whose request's head or body takes longer in all (0.1 to 3600; env ENROLL_IDLE_TIMEOUT; default 30). Time spent answering does not count.", valueName: "seconds"))
     public var idleTimeout: String?
 
     public init() {}

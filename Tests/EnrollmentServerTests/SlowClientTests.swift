@@ -28,6 +28,44 @@ struct SlowClientTests {
         }
     }
 
+    @Test("a body sent a byte at a time gets the idle timeout in all, as a head does, not per byte: the connection is closed, nothing answered, nothing recorded")
+    func tricklingBodyIsClosed() async throws {
+        let harness = try await Harness()
+        var configuration = harness.configuration
+        configuration.port = 0
+        configuration.idleTimeout = .seconds(2)
+        let token = try await harness.token("trickle")
+        let verifier = try await TokenVerifier.make(.hmacSHA256(secret: Harness.secret), clock: harness.clock)
+        let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let (closed, seconds, received) = try await RawHTTP.onThread { () throws -> (Bool, Double, [UInt8]) in
+                let fd = try RawHTTP.connection(port: port, wait: 1)
+                defer { close(fd) }
+                let head = Array("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"action\":\"INIT\"".utf8)
+                _ = send(fd, head, head.count, Int32(MSG_NOSIGNAL))
+                let started = Date()
+                var received: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 512)
+                // A space every 0.3 s, for up to 15 s: each arrives well within the idle timeout.
+                while Date().timeIntervalSince(started) < 15 {
+                    if send(fd, " ", 1, Int32(MSG_NOSIGNAL)) < 0 { return (true, Date().timeIntervalSince(started), received) }
+                    var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&ready, 1, 300) > 0 {
+                        let count = recv(fd, &buffer, buffer.count, 0)
+                        if count <= 0 { return (true, Date().timeIntervalSince(started), received) }
+                        received += buffer.prefix(count)
+                    }
+                }
+                return (false, Date().timeIntervalSince(started), received)
+            }
+            #expect(closed, "still open after \(seconds) s")
+            #expect(seconds >= 1.8 && seconds < 10, "closed after \(seconds) s")
+            #expect(received.isEmpty, "\(String(decoding: received, as: UTF8.self))")
+            #expect(try harness.service.load("trickle").version == 0, "the cut request recorded something")
+            #expect(try await RawHTTP.onThread { try RawHTTP.statusLineRetrying(port: port) } == "HTTP/1.1 200 OK")
+        }
+    }
+
     @Test("the default idle timeout is 30 seconds")
     func defaultTimeout() {
         #expect(ServerConfiguration().idleTimeout == .seconds(30))

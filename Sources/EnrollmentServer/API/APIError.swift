@@ -92,7 +92,7 @@ public struct APIError: Error, Sendable, Equatable {
     /// the server is stopping. For the access log only, like ``clientClosed`` (nginx logs 408).
     static let closedByServer = APIError(
         .requestTimeout, code: "request_timeout",
-        message: "the server closed the connection before the request was complete (nothing came for --idle-timeout, or the server is stopping)",
+        message: "the server closed the connection before the request was complete (nothing came for --idle-timeout, the body took longer than that, or the server is stopping)",
         description: "send the whole request without pausing")
 
     /// Statuses of answers written for the access log only, never sent.

@@ -1,6 +1,7 @@
 import Enrollment
 import Foundation
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// The per-request context: Hummingbird's core storage plus what the API adds.
@@ -12,9 +13,12 @@ public struct ServerRequestContext: RequestContext {
     /// What the routes learn about the request that the access log reports afterwards. A
     /// reference, because middleware hands copies of the context down the chain.
     let record = RequestRecord()
+    /// The request's connection, which a body that does not arrive in time closes.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
         traceId = RandomUUID.string()
     }
 

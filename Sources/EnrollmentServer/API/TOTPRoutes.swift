@@ -85,7 +85,7 @@ struct TOTPRoutes {
                 description: "send the body as JSON with 'Content-Type: application/json'")
         }
         try await admitWrite(user)
-        let body = try await readBody(request)
+        let body = try await readBody(request, context: context)
         // Foundation's decoder keeps the first of two equal names: {"action":"VALIDATE",…,"action":"INIT"}
         // would run as VALIDATE while another reader sees INIT. Refuse the ambiguity instead.
         if let name = JSONValue.duplicateMember(in: String(decoding: body, as: UTF8.self)) {
@@ -331,7 +331,12 @@ struct TOTPRoutes {
         }
     }
 
-    func readBody(_ request: Request) async throws -> Data {
+    /// The body, whole within `--idle-timeout` of its start. The connection's idle timeout
+    /// starts again with every byte that arrives, so a body sent a byte at a time would hold
+    /// the connection for hours (`--max-body-bytes` × `--idle-timeout`), while a head gets
+    /// that long in all: the body gets as long, then the connection is closed (logged as 408,
+    /// as the idle timeout is).
+    func readBody(_ request: Request, context: ServerRequestContext) async throws -> Data {
         // Declared larger than the limit: refused before waiting for it (a client that sent
         // `Expect: 100-continue` got no 100 and is waiting for this answer).
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxBodyBytes {
@@ -339,6 +344,11 @@ struct TOTPRoutes {
             refusal.closesConnection = true
             throw refusal
         }
+        let channel = context.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(configuration.idleTimeout))) {
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         do {
             let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
             return Data(buffer.readableBytesView)
