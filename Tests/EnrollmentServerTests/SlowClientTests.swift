@@ -8,18 +8,22 @@ import TestSupport
 
 @Suite("Slow clients")
 struct SlowClientTests {
-    @Test("a connection that stops halfway through its headers is closed after the idle timeout; others are served")
-    func halfSentRequestIsClosed() async throws {
+    /// Runs `body` against the real server on a socket of its own, with an idle timeout of 2 s:
+    /// long enough that a loaded machine's late event loop does not idle out a complete request
+    /// before reading it.
+    func live(_ body: @escaping @Sendable (Int, Harness) async throws -> Void) async throws {
         let harness = try await Harness()
         var configuration = harness.configuration
         configuration.port = 0
-        // Long enough that a loaded machine's late event loop does not idle out the complete
-        // request below before reading it.
         configuration.idleTimeout = .seconds(2)
         let verifier = try await TokenVerifier.make(.hmacSHA256(secret: Harness.secret), clock: harness.clock)
         let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        try await app.test(.live) { client in try await body(try #require(client.port), harness) }
+    }
+
+    @Test("a connection that stops halfway through its headers is closed after the idle timeout; others are served")
+    func halfSentRequestIsClosed() async throws {
+        try await live { port, _ in
             let outcome = try await RawHTTP.onThread { try RawHTTP.partialRequest(port: port, wait: 12) }
             #expect(outcome.closedByServer, "still open after \(outcome.seconds) s")
             #expect(outcome.seconds >= 1.8 && outcome.seconds < 10, "closed after \(outcome.seconds) s")
@@ -30,15 +34,8 @@ struct SlowClientTests {
 
     @Test("a body sent a byte at a time gets the idle timeout in all, as a head does, not per byte: the connection is closed, nothing answered, nothing recorded")
     func tricklingBodyIsClosed() async throws {
-        let harness = try await Harness()
-        var configuration = harness.configuration
-        configuration.port = 0
-        configuration.idleTimeout = .seconds(2)
-        let token = try await harness.token("trickle")
-        let verifier = try await TokenVerifier.make(.hmacSHA256(secret: Harness.secret), clock: harness.clock)
-        let app = EnrollmentServer.application(service: harness.service, verifier: verifier, configuration: configuration)
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        try await live { port, harness in
+            let token = try await harness.token("trickle")
             let (closed, seconds, received) = try await RawHTTP.onThread { () throws -> (Bool, Double, [UInt8]) in
                 let fd = try RawHTTP.connection(port: port, wait: 1)
                 defer { close(fd) }
