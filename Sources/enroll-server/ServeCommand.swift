@@ -168,6 +168,12 @@ struct ServeCommand: AsyncParsableCommand {
             guard let pem = try? String(contentsOfFile: jwtPublicKey, encoding: .utf8) else {
                 throw CLIFailure.usage("cannot read the public key file '\(jwtPublicKey)'; pass a readable PEM file to --jwt-public-key")
             }
+            if let secret = ProcessInfo.processInfo.environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
+                // Left over from an HS256 setup, it would look in force while it is not.
+                Terminal.warning(
+                    "ENROLL_JWT_SECRET is set, and ignored: with --jwt-public-key only tokens signed by that key's private key are accepted, HS256 tokens are refused",
+                    hint: "unset ENROLL_JWT_SECRET")
+            }
             return .publicKeyPEM(pem)
         }
         if let jwtSecretFile = options.jwtSecretFile {

@@ -244,10 +244,14 @@ struct AuthenticationTests {
         }
     }
 
-    @Test("a short HS256 secret and an unreadable public key are refused at start-up")
+    @Test("a short HS256 secret, one of a few different characters (all spaces, a placeholder) and an unreadable public key are refused at start-up")
     func badKeys() async throws {
         let clock = FixedClock(0)
         await #expect(throws: TokenKeyError.secretTooShort(6)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("abcdef".utf8)), clock: clock) }
+        await #expect(throws: TokenKeyError.secretGuessable(distinct: 1)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: " ", count: 40).utf8)), clock: clock) }
+        await #expect(throws: TokenKeyError.secretGuessable(distinct: 2)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: "ab", count: 20).utf8)), clock: clock) }
+        // A hex secret (16 different characters at most) is fine.
+        _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("0123456789abcdef0123456789abcdef".utf8)), clock: clock)
         await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.publicKeyPEM("not a key"), clock: clock) }
     }
 }

@@ -145,7 +145,11 @@ struct ServeProcessTests {
         let short = try workspace.enroll(["serve"], environment: ["ENROLL_JWT_SECRET": "short"])
         #expect(short.status == 2)
         #expect(short.stderr.contains("32"))
+        let spaces = try workspace.enroll(["serve"], environment: ["ENROLL_JWT_SECRET": String(repeating: " ", count: 40)])
+        #expect(spaces.status == 2)
+        #expect(spaces.stderr.contains("only 1 different character (all spaces, or a placeholder)") && spaces.stderr.split(separator: "\n").count == 1, "\(spaces.stderr)")
         #expect(try workspace.enroll(["serve", "--port", "70000"]).status == 2)
+        #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
         #expect(try workspace.enroll(["serve", "--account", "x", "--demo"]).status == 2)
         let first = try Server(workspace)
         let clash = try workspace.enroll(["serve", "--port", String(first.port)], environment: ["ENROLL_JWT_SECRET": Self.secret])
@@ -368,6 +372,22 @@ struct ServeProcessTests {
         let system = try Server(workspace)
         #expect(system.stop() == 0)
         #expect(!system.errors.text.contains("ENROLL_NOW"), "\(system.errors.text)")
+    }
+
+    @Test("ENROLL_JWT_SECRET left set beside --jwt-public-key: the server warns that it is ignored and refuses HS256 tokens signed with it; without the variable, no warning")
+    func ignoredSecretWarned() throws {
+        let workspace = try Workspace()
+        let openssl = try Processes.tool("openssl", package: "openssl")
+        let privateKey = workspace.path("private.pem"), publicKey = workspace.path("public.pem")
+        _ = try Processes.output(openssl, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", privateKey])
+        _ = try Processes.output(openssl, ["pkey", "-in", privateKey, "-pubout", "-out", publicKey])
+        let both = try Server(workspace, extra: ["--jwt-public-key", publicKey])
+        #expect(try Self.call(both.port, "GET", path: "/api/users/v1/me/totp/status", token: try Self.token("hs")).status == 401)
+        #expect(both.stop() == 0)
+        #expect(both.errors.text.contains("enroll: warning: ENROLL_JWT_SECRET is set, and ignored: with --jwt-public-key"), "\(both.errors.text)")
+        let keyOnly = try Server(workspace, extra: ["--jwt-public-key", publicKey], environment: ["ENROLL_JWT_SECRET": ""])
+        #expect(keyOnly.stop() == 0)
+        #expect(!keyOnly.errors.text.contains("ENROLL_JWT_SECRET"), "\(keyOnly.errors.text)")
     }
 
     /// One request with curl, with the response's headers (lower-cased names).

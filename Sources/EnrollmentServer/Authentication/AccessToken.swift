@@ -56,6 +56,10 @@ public enum TokenKey: Sendable {
     /// HS256 secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as
     /// long as the hash output.
     public static let minimumSecretBytes = 32
+    /// HS256 secrets of fewer different bytes than this are refused: all spaces (a template
+    /// whose variable was empty), one character repeated (a placeholder). Random bytes, or
+    /// their hex or base64, have many more.
+    public static let minimumDistinctBytes = 8
 
     /// Why `text`, which neither ES256 nor RS256 accepted, is no usable public key, in words an
     /// operator can act on (the parsers' own errors name Swift source files). PEM labels follow
@@ -95,11 +99,13 @@ extension TokenKey: CustomStringConvertible, CustomDebugStringConvertible, Custo
 /// Why a token configuration cannot be used (reported by `enroll serve` as bad input, exit 2).
 public enum TokenKeyError: Error, Sendable, Equatable {
     case secretTooShort(Int)
+    case secretGuessable(distinct: Int)
     case unreadablePublicKey(String)
 
     public var code: String {
         switch self {
         case .secretTooShort: "jwt_secret_too_short"
+        case .secretGuessable: "jwt_secret_guessable"
         case .unreadablePublicKey: "jwt_public_key_unreadable"
         }
     }
@@ -108,6 +114,8 @@ public enum TokenKeyError: Error, Sendable, Equatable {
         switch self {
         case .secretTooShort(let count):
             "the JWT secret is \(count) bytes; use at least \(TokenKey.minimumSecretBytes) random bytes (RFC 7518 §3.2), e.g. `openssl rand -hex 32`"
+        case .secretGuessable(let distinct):
+            "the JWT secret is made of only \(distinct) different character\(distinct == 1 ? "" : "s") (all spaces, or a placeholder), which anyone can guess; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
         case .unreadablePublicKey(let reason):
             "the file is not a PEM public key of RSA (2048 bits or more) or P-256: \(reason); pass the issuer's '-----BEGIN PUBLIC KEY-----' file"
         }
@@ -141,6 +149,8 @@ public struct TokenVerifier: Sendable {
         switch key {
         case .hmacSHA256(let secret):
             guard secret.count >= TokenKey.minimumSecretBytes else { throw .secretTooShort(secret.count) }
+            let distinct = Set(secret).count
+            guard distinct >= TokenKey.minimumDistinctBytes else { throw .secretGuessable(distinct: distinct) }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
             return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock, acceptance: acceptance)
         case .publicKeyPEM(let pem):
