@@ -30,6 +30,16 @@ struct LibraryLimitsTests {
         #expect(locks.allSatisfy { $0 > 0 } && locks == locks.sorted(), "\(locks)")
     }
 
+    @Test("locks double up to a day and stay there; a first lock longer than a day does not grow")
+    func lockCeiling() {
+        let policy = EnrollmentPolicy()
+        #expect((1...10).map(policy.lockDuration(number:)) == [900, 1800, 3600, 7200, 14_400, 28_800, 57_600, 86_400, 86_400, 86_400])
+        #expect(policy.lockDuration(number: 1_000) == 86_400)
+        var week = EnrollmentPolicy()
+        week.lockDuration = 7 * 86_400
+        #expect((1...3).map(week.lockDuration(number:)) == [604_800, 604_800, 604_800])
+    }
+
     @Test("a rebuild's batch size of 0 or below is 1: the rebuild reaches the head")
     func batchSize() throws {
         let workspace = try Workspace()

@@ -176,8 +176,8 @@ public enum EnrollmentDecider {
     }
 
     /// `time + seconds`, but never past the last time an event may carry
-    /// (``EnrollmentEvent/timeRange``): a clock near the year 9999, or the twentieth doubling of
-    /// a week-long lock, must not write an event that no reader accepts.
+    /// (``EnrollmentEvent/timeRange``): a clock near the year 9999 must not write an event that
+    /// no reader accepts.
     private static func latest(_ time: UnixTime, plus seconds: Int64) -> UnixTime {
         let (sum, overflow) = time.addingReportingOverflow(seconds)
         return overflow ? EnrollmentEvent.timeRange.upperBound : min(sum, EnrollmentEvent.timeRange.upperBound)

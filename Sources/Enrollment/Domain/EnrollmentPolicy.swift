@@ -1,8 +1,8 @@
 import OneTimePassword
 
 /// The tunable rules of enrollment. Defaults follow the issue: a pending secret lives 10
-/// minutes; 5 wrong codes lock confirmation for 15 minutes, doubling with each further lock
-/// (RFC 4226 §7.3); codes are accepted within ±1 time step (RFC 6238 §5.2).
+/// minutes; 5 wrong codes lock confirmation for 15 minutes, doubling with each further lock up
+/// to a day (RFC 4226 §7.3); codes are accepted within ±1 time step (RFC 6238 §5.2).
 public struct EnrollmentPolicy: Sendable, Hashable {
     /// Seconds a new secret waits for its first code before it expires (at least 1).
     public var pendingLifetime: Int64 = 600 { didSet { pendingLifetime = max(pendingLifetime, 1) } }
@@ -31,19 +31,25 @@ public struct EnrollmentPolicy: Sendable, Hashable {
     /// The longest first lock an operator may set (`--lock-minutes` at most 10 080: a week).
     public static let longestLockDuration: Int64 = 10_080 * 60
 
-    /// The duration of lock number `n` (1-based): base × 2^(n-1), with at most 20 doublings
-    /// (a week's first lock doubled 20 times is about 20 000 years, far inside Int64).
+    /// Where doubling stops: a day. Unbounded, the twentieth lock of a user whose app's clock
+    /// is wrong (or whose token someone else holds) would run to the year 9999, with no way
+    /// out but removing the authenticator; a day at a time still allows an attacker five
+    /// guesses a day of a million codes.
+    public static let lockCeiling: Int64 = 86_400
+
+    /// The duration of lock number `n` (1-based): base × 2^(n-1), at most ``lockCeiling``, or
+    /// the first lock's duration when that is longer (it then does not grow).
     public func lockDuration(number n: Int) -> Int64 {
         let doublings = min(max(n - 1, 0), 20)
-        return lockDuration << Int64(doublings)
+        return min(lockDuration << Int64(doublings), max(lockDuration, Self.lockCeiling))
     }
 
-    /// The longest lock number `n` can be under any policy: what a journal that claims more was
-    /// not written by the decider (an imported or replayed history is refused).
+    /// The longest lock number `n` can be in a journal: what one that claims more was not
+    /// written by the decider (an imported or replayed history is refused). Releases before
+    /// ``lockCeiling`` doubled without it, up to 20 times a week's first lock, and their
+    /// journals still import.
     public static func longestLock(number n: Int) -> Int64 {
-        var policy = EnrollmentPolicy()
-        policy.lockDuration = longestLockDuration
-        return policy.lockDuration(number: n)
+        longestLockDuration << Int64(min(max(n - 1, 0), 20))
     }
 }
 
