@@ -410,7 +410,7 @@ struct CancelCommand: ParsableCommand {
         if global.json {
             Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "cancelled": true])
         } else {
-            Terminal.line("Cancelled the regenerate of \(outcome.user): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it.")
+            Terminal.line("Cancelled the regenerate of \(outcome.user): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it; if the app replaced its entry for the active secret with it, scan the active QR code again: `enroll reveal\(global.fileArguments) \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user))`.")
         }
     }
 }

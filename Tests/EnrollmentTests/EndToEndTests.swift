@@ -353,6 +353,8 @@ struct EndToEndTests {
         let cancelled = try workspace.enroll(["cancel", "gina"], environment: at(60))
         #expect(cancelled.status == 0, "\(cancelled.stderr)")
         #expect(cancelled.stdout.contains("the authenticator already active stays in use"), "\(cancelled.stdout)")
+        // An app that replaced its entry with the new QR code's gets it back from the eye icon.
+        #expect(cancelled.stdout.contains("if the app replaced its entry for the active secret with it, scan the active QR code again: `enroll reveal --db ") && cancelled.stdout.contains(" gina`."), "\(cancelled.stdout)")
         let (_, status) = try workspace.enrollJSON(["status", "gina"], environment: at(60))
         #expect(status["status"] as? String == "active" && status["replacementPending"] as? Bool == false, "\(status)")
         #expect(status["pendingExpired"] as? Bool == false, "a cancel is not an expiry: \(status)")

@@ -363,6 +363,8 @@ def main():
         check(cancel.is_displayed(), "a new QR code from Regenerate offers Cancel Regenerate")
         cancel.click()
         check(message(driver, wait, "Regenerate cancelled"), "Cancel Regenerate says the current app entry keeps working")
+        check(message(driver, wait, "if your app replaced its current entry with it, press the eye icon"),
+              "and how to get the current entry back in an app that replaced it with the new one")
         wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
         wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "Enabled"))
         check("waits" not in driver.find_element(By.ID, "totp-state").text, "the row no longer says a new QR code waits")

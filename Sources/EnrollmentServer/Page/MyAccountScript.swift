@@ -97,7 +97,7 @@ extension MyAccountPage {
               case 'enrollment_expired':
                 // Also the answer for a replacement from Regenerate that expired: the active one stays.
                 return (shown && shown.replacement) || (current && current.status === 'active')
-                  ? 'This new QR code expired before a code from it was verified. Your current app entry still works; press Regenerate for a new QR code. If you added an entry from the expired one, delete it from your app.'
+                  ? 'This new QR code expired before a code from it was verified. Your current app entry still works; press Regenerate for a new QR code. If you added an entry from the expired one, delete it from your app; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
                   : 'This QR code expired before a code from it was verified. Press + to get a new QR code. If you added an entry from the expired one, delete it from your app.';
               case 'not_enrolled':
                 return 'No authenticator app is set up. Press + to add one.';
@@ -502,7 +502,7 @@ extension MyAccountPage {
             const result = await call('POST', '', { action: 'CANCEL' });
             hidePanel();
             if (result.status === 200) {
-              say('Regenerate cancelled: your current app entry keeps working. If you added an entry from the new QR code, delete it from your app.', 'success');
+              say('Regenerate cancelled: your current app entry keeps working. If you added an entry from the new QR code, delete it from your app; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.', 'success');
             } else {
               say(explain(result), 'error');
             }
