@@ -123,4 +123,19 @@ import TestSupport
         #expect(TextField.quoted("\u{2800}") == "\"\u{2800}\"", "a name that draws as nothing is quoted, so it shows")
         #expect(TextField.escaped("bob\n") == #"bob\n"# && TextField.escaped("a'b") == "a'b")
     }
+
+    @Test("ids that look alike but are other users (café composed and decomposed, Å in three spellings) show apart in audit, history and status: the ones not in composed form (NFC) quoted with their marks escaped")
+    func lookAlikeIdsShowApart() throws {
+        let workspace = try Workspace()
+        let ids = ["caf\u{E9}", "cafe\u{301}", "\u{C5}", "\u{212B}", "A\u{30A}"]
+        for id in ids { #expect(try workspace.enroll(["request", id]).status == 0) }
+        let shown = [#"café"#, #""cafe\u0301""#, "Å", #""\u212b""#, #""A\u030a""#]
+        let audit = try workspace.enroll(["audit"]).stdout
+        for (id, text) in zip(ids, shown) {
+            #expect(audit.contains(text + " ") || audit.contains(text + "\n"), "\(text): \(audit)")
+            let history = try workspace.enroll(["history", id]).stdout
+            #expect(history.contains(text), "\(text): \(history)")
+        }
+        #expect(TextField.quoted("josé") == "josé" && TextField.quoted("Ελένη") == "Ελένη" && TextField.quoted("नमस्ते") == "नमस्ते", "composed text of any script is shown as it is")
+    }
 }

@@ -10,9 +10,14 @@ import Foundation
 /// other value is printed as it is. No command accepts control characters in
 /// an id, but a database edited with another tool can hold them: they are escaped (`\n`,
 /// `\u001b`), so that no stored value can start a forged line or drive the reader's terminal.
+///
+/// Ids are compared byte for byte, so `café` typed composed (U+00E9) and decomposed (`e` and
+/// U+0301) are two users, who look alike on screen. A value not in Unicode's composed form
+/// (NFC, what keyboards type) is quoted with its combining marks and decomposing characters
+/// escaped (`"cafe\u0301"`), so that the two can be told apart.
 public enum TextField {
     public static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.unicodeScalars.contains(where: needsQuotes) else { return value }
+        guard value.isEmpty || value.unicodeScalars.contains(where: needsQuotes) || !isComposed(value) else { return value }
         return "\"" + escaped(value, quotes: true) + "\""
     }
 
@@ -20,7 +25,8 @@ public enum TextField {
     /// digits), and with `quotes`, `"` and `\` too: for a stored value printed inside quotes of
     /// another kind (`enroll verify` shows projection values as `'…'`).
     public static func escaped(_ value: String, quotes: Bool = false) -> String {
-        guard value.unicodeScalars.contains(where: { isControl($0) || (quotes && ($0 == "\"" || $0 == "\\")) }) else { return value }
+        let composed = isComposed(value)
+        guard !composed || value.unicodeScalars.contains(where: { isControl($0) || (quotes && ($0 == "\"" || $0 == "\\")) }) else { return value }
         var escaped = ""
         for character in value.unicodeScalars {
             switch character {
@@ -28,13 +34,28 @@ public enum TextField {
             case "\n": escaped += "\\n"
             case "\r": escaped += "\\r"
             case "\t": escaped += "\\t"
-            case _ where isControl(character):
+            case _ where isControl(character) || (!composed && decomposes(character)):
                 let hex = String(character.value, radix: 16)
                 escaped += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             default: escaped.unicodeScalars.append(character)
             }
         }
         return escaped
+    }
+
+    /// Whether `value` is in Unicode's composed form (NFC). Swift's `==` would call the two forms
+    /// equal, so the scalars are compared.
+    static func isComposed(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 < 0x80 } || value.unicodeScalars.elementsEqual(value.precomposedStringWithCanonicalMapping.unicodeScalars)
+    }
+
+    /// A combining mark, or a character that composing replaces (U+212B ANGSTROM SIGN becomes
+    /// U+00C5): what makes a value differ from its composed form.
+    private static func decomposes(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark: true
+        default: scalar.value >= 0x80 && !String(scalar).precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual([scalar])
+        }
     }
 
     /// A space of any script (a no-break or ideographic space reads as a column break too), a
