@@ -40,6 +40,12 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure.usage((options.jwtPublicKey.map { "--jwt-public-key \($0): " } ?? "") + error.message)
         }
+        if case .publicKeyPEM = key, let secret = ProcessInfo.processInfo.environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
+            // Left over from an HS256 setup, it would look in force while it is not.
+            Terminal.warning(
+                "ENROLL_JWT_SECRET is set, and ignored: with --jwt-public-key only tokens signed by that key's private key are accepted, HS256 tokens are refused",
+                hint: "unset ENROLL_JWT_SECRET")
+        }
         if let problem = ListenAddress.problem(host: options.host, port: options.port) { throw problem }
         let idleTimeout = try options.idleTimeout.map { try Self.idleTimeout($0, source: "--idle-timeout") }
             ?? Self.idleTimeout(ProcessInfo.processInfo.environment["ENROLL_IDLE_TIMEOUT"], source: "ENROLL_IDLE_TIMEOUT")
@@ -167,12 +173,6 @@ struct ServeCommand: AsyncParsableCommand {
         if let jwtPublicKey = options.jwtPublicKey {
             guard let pem = try? String(contentsOfFile: jwtPublicKey, encoding: .utf8) else {
                 throw CLIFailure.usage("cannot read the public key file '\(jwtPublicKey)'; pass a readable PEM file to --jwt-public-key")
-            }
-            if let secret = ProcessInfo.processInfo.environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
-                // Left over from an HS256 setup, it would look in force while it is not.
-                Terminal.warning(
-                    "ENROLL_JWT_SECRET is set, and ignored: with --jwt-public-key only tokens signed by that key's private key are accepted, HS256 tokens are refused",
-                    hint: "unset ENROLL_JWT_SECRET")
             }
             return .publicKeyPEM(pem)
         }
