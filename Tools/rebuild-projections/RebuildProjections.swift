@@ -133,11 +133,18 @@ struct RebuildProjections: ParsableCommand {
                     "projection": summary.projection, "schemaVersion": summary.schemaVersion, "position": summary.position,
                     "resumedFrom": summary.resumedFrom, "applied": summary.applied, "rows": summary.rows,
                     "seconds": (summary.elapsed * 1000).rounded() / 1000, "discarded": summary.discarded,
+                    "restored": summary.restored, "notRestored": summary.notRestored,
                 ])
             } else {
                 let rate = summary.elapsed > 0 ? Int(Double(summary.applied) / summary.elapsed) : Int(summary.applied)
                 let resumed = summary.resumedFrom > 0 ? ", resumed from position \(summary.resumedFrom)" : ""
                 var discarded = summary.discarded.map { "; \($0)" } ?? ""
+                if !summary.restored.isEmpty {
+                    discarded += "; created again on the new table: \(summary.restored.joined(separator: ", "))"
+                }
+                if !summary.notRestored.isEmpty {
+                    discarded += "; NOT created again (adapt and create by hand): \(summary.notRestored.joined(separator: ", "))"
+                }
                 if let count = ahead[summary.projection], count > 0 {
                     discarded += "; it had applied \(count) event\(count == 1 ? "" : "s") past the journal's end, which readers no longer report"
                 }

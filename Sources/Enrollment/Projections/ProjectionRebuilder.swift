@@ -35,6 +35,12 @@ public struct RebuildSummary: Sendable, Hashable {
     /// Why a shadow table left by an interrupted run was not resumed but discarded, this run
     /// starting over from position 0 (`nil`: there was none, or it was resumed).
     public var discarded: String?
+    /// Indexes and triggers someone added to the old table (`CREATE INDEX … ON authenticators`),
+    /// created again on the new one: their names.
+    public var restored: [String] = []
+    /// Those that could not be created again on the new table (a column they name is gone),
+    /// each with SQLite's reason: the operator's to adapt and create by hand.
+    public var notRestored: [String] = []
 }
 
 /// One projection as `rebuild-projections --status` shows it.
@@ -168,7 +174,7 @@ public struct ProjectionRebuilder: Sendable {
                     return RebuildSummary(
                         projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
                         resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started),
-                        discarded: discarded)
+                        discarded: discarded, restored: batch.restored, notRestored: batch.notRestored)
                 }
                 if clock.now - spellStart >= lockSpell {
                     let (seconds, attoseconds) = pause.components
@@ -198,6 +204,8 @@ public struct ProjectionRebuilder: Sendable {
         var head: Int64
         /// Set when the batch reached the head and swapped the shadow table in: its row count.
         var swappedRows: Int?
+        /// The old table's indexes and triggers, as ``swap(_:shadow:in:)`` left them.
+        var restored: [String] = [], notRestored: [String] = []
     }
 
     /// Inside a write transaction: folds the next batch into the shadow table and saves its
@@ -221,13 +229,45 @@ public struct ProjectionRebuilder: Sendable {
             try Self.saveShadowCheckpoint(projection, shadow: shadow, at: position, in: db)
             return Batch(count: count, head: head)
         }
-        try db.dropTableWithoutZeroing(projection.name)
-        try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(projection.name)\"")
+        let (restored, notRestored) = try Self.swap(projection.name, shadow: shadow, in: db)
         try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
         try ShadowAnchor.delete(shadow, in: db)
         try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
         let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(projection.name)\"") ?? 0
-        return Batch(count: count, head: head, swappedRows: rows)
+        return Batch(count: count, head: head, swappedRows: rows, restored: restored, notRestored: notRestored)
+    }
+
+    /// Replaces table `name` with `shadow`, keeping what an operator built on it:
+    /// - views (and triggers of other tables) that read it: the rename is done the way SQLite
+    ///   did before 3.26 (`legacy_alter_table`), which does not check the schema's views, as
+    ///   they name a table that, between the drop and the rename, does not exist; afterwards
+    ///   they read the new table under the same name;
+    /// - its own indexes and triggers, which go with the dropped table: each is created again
+    ///   on the new one, in a savepoint of its own, so that one whose column is gone (a schema
+    ///   change) is reported rather than failing the rebuild.
+    static func swap(_ name: String, shadow: String, in db: Database) throws -> (restored: [String], notRestored: [String]) {
+        let attached = try Row.fetchAll(db, sql: """
+            SELECT type, name, sql FROM sqlite_master
+            WHERE tbl_name = ? AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name
+            """, arguments: [name]).map { (type: $0["type"] as String, name: $0["name"] as String, sql: $0["sql"] as String) }
+        try db.dropTableWithoutZeroing(name)
+        try db.execute(sql: "PRAGMA legacy_alter_table = ON")
+        let renamed = Result { try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(name)\"") }
+        try db.execute(sql: "PRAGMA legacy_alter_table = OFF")
+        try renamed.get()
+        var restored: [String] = [], notRestored: [String] = []
+        for object in attached {
+            do {
+                try db.inSavepoint {
+                    try db.execute(sql: object.sql)
+                    return .commit
+                }
+                restored.append("\(object.type) \(object.name)")
+            } catch let error as DatabaseError {
+                notRestored.append("\(object.type) \(object.name) (\(error.message ?? "\(error.resultCode)"))")
+            }
+        }
+        return (restored, notRestored)
     }
 
     /// Threads reading `(after, through]` ahead of the fold, when that is worth it: more than
