@@ -34,7 +34,9 @@ extension AuthenticatorsProjection {
               // reported by the general read).
               let head = strings(connection, "SELECT COALESCE(MAX(position), 0) FROM events")?.first,
               let checkpoint = strings(connection, "SELECT schema_version || ' ' || position FROM projection_checkpoints WHERE name = 'authenticators'"),
-              checkpoint == ["\(Self().schemaVersion) \(head)"]
+              checkpoint == ["\(Self().schemaVersion) \(head)"],
+              // Keyed as this code builds it (``ProjectionTable/requireKey(of:in:)`` says what is wrong).
+              strings(connection, "SELECT name FROM pragma_table_info('authenticators') WHERE pk > 0") == ["user_id"]
         else { return nil }
 
         var statement: OpaquePointer?

@@ -100,6 +100,7 @@ public enum ProjectionStatus {
         guard checkpoint.position == head else {
             throw StoreError.laggingProjection(name: projection.name, position: checkpoint.position, head: head)
         }
+        try ProjectionTable.requireKey(of: projection, in: db)
     }
 
     /// On a database whose journal is still empty, creates any projection table that is missing.
@@ -132,6 +133,7 @@ public enum ProjectionStatus {
                 throw StoreError.laggingProjection(name: projection.name, position: checkpoint.position, head: first - 1)
             }
             guard checkpoint.position == first - 1 else { continue }
+            try ProjectionTable.requireKey(of: projection, in: db)
             var fold = try projection.makeFold(into: projection.name, after: checkpoint.position, in: db)
             for (user, state) in states { fold.know(state, of: user) }
             for (event, recorded) in events {

@@ -1,15 +1,18 @@
 import GRDB
+import GRDBSQLite
+import Synchronization
 
 /// Whether a stored projection table (or a rebuild's shadow table) has the shape this code
 /// builds: the columns `createTable` makes, with their declared types, constraints and keys.
 ///
 /// The checkpoint says which version of a projection was stored, not that its table is still
 /// there as stored: an operator's `DROP TABLE` or `ALTER TABLE … DROP COLUMN` leaves the
-/// checkpoint saying "current". Readers do not look (they run on every command, and SQLite
-/// itself refuses the query); `rebuild-projections --status`, `enroll verify` and a rebuild
-/// about to resume a shadow table do, with `pragma table_info`, and a storage error that names
-/// a projection's table or column is told apart from other SQLite errors
-/// (``StoreError/damagedProjection(name:problem:)``).
+/// checkpoint saying "current". Commands look only at the key (``requireKey(of:in:)``): SQLite
+/// itself refuses a query of a missing table or column, and a storage error that names a
+/// projection's table or column is told apart from other SQLite errors
+/// (``StoreError/damagedProjection(name:problem:)``). `rebuild-projections --status`,
+/// `enroll verify` and a rebuild about to resume a shadow table check every column, with
+/// `pragma table_info`.
 public enum ProjectionTable {
     /// One column as `pragma table_info` lists it.
     struct Column: Hashable {
@@ -81,6 +84,45 @@ public enum ProjectionTable {
         let owners = Projections.all.filter { (try? expectedColumns(of: $0).contains { $0.name == column }) == true }
         guard owners.count == 1, let owner = owners.first else { return nil }
         return (owner.name, "lacks the column \(column)")
+    }
+}
+
+extension ProjectionTable {
+    /// The primary key `projection`'s table is built with, its columns in key order: built once
+    /// in a private in-memory database.
+    static func expectedKey(of projection: any Projection) throws -> [String] {
+        if let known = expectedKeys.withLock({ $0[projection.name] }) { return known }
+        let key = try expectedColumns(of: projection).filter { $0.primaryKeyIndex > 0 }.sorted { $0.primaryKeyIndex < $1.primaryKeyIndex }.map(\.name)
+        expectedKeys.withLock { $0[projection.name] = key }
+        return key
+    }
+
+    private static let expectedKeys = Mutex<[String: [String]]>([:])
+
+    /// For each database file and table, the schema cookie (`PRAGMA schema_version`, which
+    /// every change of the schema moves) at which its key was last found right.
+    private static let keysChecked = Mutex<[String: Int]>([:])
+
+    /// Refuses a projection table whose primary key is not the one this code builds, as a table
+    /// re-created by hand without it (SQLite's "create, copy, drop, rename" way of altering a
+    /// table) would be: every `INSERT OR REPLACE` would then add a second row for its user, and
+    /// reads would answer from whichever came first. A missing table or column fails the
+    /// statement that meets it; a key does not, so commands check it, on reads and on appends.
+    /// Looked at again only when the schema changed: otherwise one `PRAGMA schema_version`.
+    static func requireKey(of projection: any Projection, in db: Database) throws {
+        let cookie = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA schema_version")) ?? 0
+        let file = sqlite3_db_filename(db.sqliteConnection, "main").map { String(cString: $0) } ?? ""
+        let entry = file + "\u{0}" + projection.name
+        if keysChecked.withLock({ $0[entry] }) == cookie { return }
+        let stored = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [projection.name])
+        let expected = try expectedKey(of: projection)
+        guard stored == expected else {
+            let built = "this code builds it keyed by \(expected.joined(separator: ", "))"
+            throw StoreError.damagedProjection(
+                name: projection.name,
+                problem: stored.isEmpty ? "has no primary key (\(built))" : "is keyed by \(stored.joined(separator: ", ")) (\(built))")
+        }
+        keysChecked.withLock { $0[entry] = cookie }
     }
 }
 
