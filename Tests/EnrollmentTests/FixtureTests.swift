@@ -43,7 +43,7 @@ struct FixtureTests {
             if case .string(let code)? = root["rejection"] { refusals.insert(code) }
         }
         #expect(commands == ["RequestEnrollment", "ConfirmCode", "RevealQR", "RevealSecretText", "RegenerateSecret", "CancelRegenerate", "RemoveAuthenticator"])
-        #expect(refusals == Set(EnrollmentRejection.codes))
+        #expect(refusals == Set(Scenario.rejections))
     }
 
     @Test("a failing scenario reports a readable difference, expected against actual")

@@ -34,6 +34,10 @@ public struct Scenario: Sendable {
     /// silently disappear from a scenario that still passes.
     public static let members = ["description", "user", "secrets", "policy", "given", "when", "then", "rejection", "state"]
     /// The rules a scenario's `policy` overrides.
+    /// The refusals a scenario can expect: the decider's, and a code that is not 6 to 8 digits
+    /// (spaces aside), which every interface refuses before the decider sees it.
+    static let rejections = EnrollmentRejection.codes + [InputError.invalidCode("").code]
+
     public static let policyMembers = ["pendingLifetime", "maxFailedAttempts", "lockDuration", "window"]
 
     /// Parses a scenario file's JSON.
@@ -154,8 +158,8 @@ public struct Scenario: Sendable {
             then.append(object)
         }
         rejection = try string(root, "rejection", "\"rejection\"")
-        if let rejection, !EnrollmentRejection.codes.contains(rejection) {
-            throw fail("rejection \"\(rejection.prefix(40))\" is not a refusal code; use one of \(EnrollmentRejection.codes.joined(separator: ", "))")
+        if let rejection, !Self.rejections.contains(rejection) {
+            throw fail("rejection \"\(rejection.prefix(40))\" is not a refusal code; use one of \(Self.rejections.joined(separator: ", "))")
         }
         state = try object("state", "{\"status\": \"active\"}")
     }
