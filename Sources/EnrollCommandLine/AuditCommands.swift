@@ -217,7 +217,7 @@ struct AuditCommand: ParsableCommand {
             }
             types.insert(match)
         }
-        if let user { do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) } }
+        if let user { do { _ = try Validation.recordedUser(user) } catch { throw ValidationError(error.message) } }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit); pass --limit with how many events to show") }
         let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit)
         if let since = filter.since, let until = filter.until, until <= since {

@@ -171,7 +171,7 @@ struct UserArgument: ParsableArguments {
     var user: String
 
     func validate() throws {
-        do { _ = try Validation.user(user) } catch { throw ValidationError(error.message) }
+        do { _ = try Validation.recordedUser(user) } catch { throw ValidationError(error.message) }
     }
 }
 
@@ -187,8 +187,10 @@ struct UserCommandOptions: ParsableArguments {
     var commandId: String?
 
     func validate() throws {
+        // A space at either end: the service decides, as it depends on the command
+        // (``Validation/recordedUser(_:)``).
         do {
-            _ = try Validation.user(user)
+            _ = try Validation.recordedUser(user)
             if let commandId { _ = try Validation.commandId(commandId) }
             if let actor { _ = try Validation.actor(actor) }
         } catch {

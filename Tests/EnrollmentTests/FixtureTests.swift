@@ -481,6 +481,35 @@ struct FixtureTests {
             naming: "line \(index + 1) is not a journal row (its ConfirmationLocked data has a member 'lockedUntil' that no ConfirmationLocked has)")
     }
 
+    @Test("a user id ending in a space, which older releases' journals hold and import accepts, can be audited (status, history, audit --user), shown and removed; a new enrollment under such an id is still refused")
+    func recordedUserEndingInSpace() throws {
+        let lines = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
+            .split(separator: "\n").prefix(40).map(String.init)
+        var rows = try lines.enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+        let user = rows[0].streamId
+        for index in rows.indices where rows[index].streamId == user { rows[index].streamId = user + " " }
+        Self.rechain(&rows)
+        let workspace = try Workspace()
+        let path = workspace.path("older.jsonl")
+        try Self.write(rows, to: path)
+        #expect(try workspace.enroll(["import", path]).status == 0)
+        let spaced = user + " "
+        let events = rows.filter { $0.streamId == spaced }.count
+        let history = try workspace.enroll(["history", spaced])
+        #expect(history.status == 0 && history.stdout.split(separator: "\n").count == events + 1, "\(history.stdout)\(history.stderr)")
+        let audit = try workspace.enroll(["audit", "--user", spaced])
+        #expect(audit.status == 0 && audit.stdout.split(separator: "\n").count == events + 1, "\(audit.stdout)\(audit.stderr)")
+        let status = try workspace.enroll(["status", spaced, "--json"])
+        #expect(status.status == 0 && status.stdout.contains(#""user":"\#(spaced)""#), "\(status.stdout)\(status.stderr)")
+        let removed = try workspace.enroll(["remove", spaced])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(try workspace.enroll(["history", spaced]).stdout.contains("AuthenticatorRemoved"))
+        for arguments in [["request", spaced], ["request", " new"]] {
+            let refused = try workspace.enroll(arguments)
+            #expect(refused.status == 2 && refused.stderr.contains("it begins or ends with a space"), "\(arguments): \(refused.stderr)")
+        }
+    }
+
     /// What a forger does after editing rows: every hash computed again from the first row.
     static func rechain(_ rows: inout [RecordedEvent]) {
         var previous = HashChain.genesis

@@ -36,6 +36,16 @@ public enum EnrollmentCommand: Sendable, Hashable {
     case cancelRegenerate
     case removeAuthenticator
 
+    /// Commands that only show or forget what the journal holds: they take any user id a
+    /// journal may hold (``Validation/recordedUser(_:)``), so that every user there can be
+    /// removed.
+    var actsOnRecordedUser: Bool {
+        switch self {
+        case .revealQRCode, .revealSecretText, .removeAuthenticator: true
+        default: false
+        }
+    }
+
     /// The command's name as it appears in audit and idempotency records.
     public var name: String {
         switch self {

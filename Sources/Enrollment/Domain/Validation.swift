@@ -8,13 +8,22 @@ public enum Validation {
         try identity(user, error: InputError.invalidUser)
     }
 
+    /// A user id a journal may already hold: ``user(_:)``'s rules but the one against a space
+    /// at either end, which releases before it did not have (such journals still import). For
+    /// what reads a user's records (`status`, `history`, `audit --user`), shows a secret again
+    /// or removes it: every user in a journal can be audited, and forgotten. A command that
+    /// starts or changes an enrollment holds to ``user(_:)``.
+    public static func recordedUser(_ user: String) throws(InputError) -> String {
+        try identity(user, trimmed: false, error: InputError.invalidUser)
+    }
+
     /// Who acts on a user's behalf: recorded like a user id, so held to the same rules, but
     /// refused under its own name so that the message points at `--actor`, not the user.
     public static func actor(_ actor: String) throws(InputError) -> String {
         try identity(actor, error: InputError.invalidActor)
     }
 
-    private static func identity(_ text: String, error: (String) -> InputError) throws(InputError) -> String {
+    private static func identity(_ text: String, trimmed: Bool = true, error: (String) -> InputError) throws(InputError) -> String {
         if text.isEmpty { throw error("it is empty") }
         if text.utf8.count > maxUserBytes { throw error("it is \(text.utf8.count) bytes long") }
         try printable(text, label: "it", error: error)
@@ -22,7 +31,7 @@ public enum Validation {
         // command several microseconds (BENCHMARKS.md, step 18).
         if text.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) { throw error("it contains a path separator") }
         if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }
-        try untrimmed(text, error: error)
+        if trimmed { try untrimmed(text, error: error) }
         return text
     }
 

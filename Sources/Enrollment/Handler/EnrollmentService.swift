@@ -227,10 +227,11 @@ public final class EnrollmentService: Sendable {
     /// first `enroll request`) runs them first, so that bad input leaves no file behind.
     /// Returns the user id.
     public static func checkInput(_ envelope: CommandEnvelope) throws(InputError) -> String {
-        let user = try Validation.user(envelope.user)
+        let user = try envelope.command.actsOnRecordedUser ? Validation.recordedUser(envelope.user) : Validation.user(envelope.user)
         // The actor is recorded in the journal and printed by history and audit: the same rules
         // as for a user id (the command line checks `--actor` the same way).
-        _ = try Validation.actor(envelope.actor)
+        // (The user acting for themselves is the id just checked, which may be a recorded one.)
+        if envelope.actor != user || !envelope.command.actsOnRecordedUser { _ = try Validation.actor(envelope.actor) }
         _ = try Validation.commandId(envelope.commandId)
         if let correlation = envelope.correlationId { _ = try Validation.correlationId(correlation) }
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
@@ -568,7 +569,7 @@ public final class EnrollmentService: Sendable {
     /// Throws ``InputError`` for a user id no command would accept, and ``StoreError`` when the
     /// database cannot be read, as ``handle(_:)`` does.
     public func load(_ user: String) throws -> AuthenticatorState {
-        _ = try Validation.user(user)
+        _ = try Validation.recordedUser(user)
         do {
             return try database.writer.read { db in try load(user, in: db) }
         } catch {
@@ -633,7 +634,7 @@ public final class EnrollmentService: Sendable {
     /// A user id no command accepts throws ``InputError``, as ``load(_:)`` does, rather than
     /// reading as a user who never enrolled.
     public func summary(of user: String) throws -> AuthenticatorSummary {
-        _ = try Validation.user(user)
+        _ = try Validation.recordedUser(user)
         return try database.summary(of: user)
     }
 }
