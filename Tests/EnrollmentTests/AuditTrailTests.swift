@@ -120,6 +120,21 @@ struct AuditTrailTests {
         #expect(!result.stdout.contains(secret))
     }
 
+    @Test("the end of a lock, recorded by the next command, says when the lock really ended, in history and audit (text and JSON)")
+    func unlockSaysWhenTheLockEnded() throws {
+        let workspace = try Workspace()
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(Self.t0 + offset)"] }
+        try #require(try workspace.enroll(["request", "lou"], environment: at(0)).status == 0)
+        for attempt in 1...5 { _ = try workspace.enroll(["confirm", "lou", "000000"], environment: at(Int64(attempt))) }
+        // The first lock lasts 15 minutes from the fifth wrong code; lou comes back an hour later.
+        let ended = Timestamps.iso8601(Self.t0 + 5 + 900)
+        try #require(try workspace.enroll(["request", "lou"], environment: at(3600)).status == 0)
+        let said = "lock 1 lifted (it ended at \(ended); recorded by the next command)"
+        #expect(try workspace.enroll(["history", "lou"]).stdout.contains(said))
+        #expect(try workspace.enroll(["audit", "--type", "ConfirmationUnlocked"]).stdout.contains(said))
+        #expect(try workspace.enroll(["audit", "--json"]).stdout.contains(#""details":"\#(said)""#))
+    }
+
     @Test("history says when a new secret discards one still awaiting its first code (a second request, a second regenerate), and not when nothing was pending")
     func discardedPendingSecrets() throws {
         let workspace = try Workspace()

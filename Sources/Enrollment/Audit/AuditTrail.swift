@@ -132,7 +132,7 @@ public struct AuditTrail: Sendable {
             let strict = try RecordedEvent(row: row)
             recorded = strict
             let forgotten: Bool = row["secret_forgotten"] ?? false
-            entry = try Self.entry(for: strict, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"])
+            entry = try Self.entry(for: strict, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"], lockEndedAt: row["lock_ended_at"])
         } catch {
             // Both throw only `StoreError.undecodableEvent`, whose reason names no stored bytes;
             // anything else is not described at all, rather than risk showing them.
@@ -182,6 +182,11 @@ public struct AuditTrail: Sendable {
                      OR p.type NOT IN (\(EventType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))))
              ORDER BY p.stream_version DESC LIMIT 1)
         END AS replaced_pending_at,
+        CASE WHEN e.type = 'ConfirmationUnlocked' THEN
+            (SELECT json_extract(l.data, '$.until') FROM events l
+             WHERE l.stream_id = e.stream_id AND l.stream_version < e.stream_version AND l.type = 'ConfirmationLocked'
+             ORDER BY l.stream_version DESC LIMIT 1)
+        END AS lock_ended_at,
         (SELECT CAST(b.hash AS BLOB) FROM events b WHERE b.position = e.position - 1) AS previous_hash,
         CASE WHEN typeof(e.stream_version) <> 'integer' THEN 'stream_version'
              WHEN typeof(e.schema_version) <> 'integer' THEN 'schema_version'
@@ -233,8 +238,11 @@ public struct AuditTrail: Sendable {
 
     /// Turns one journal row into an audit entry (decoding and upcasting its event).
     /// `replacedPendingFrom`: for a secret issued while another awaited its first code, when
-    /// that one was issued (it is discarded, never confirmed).
-    public static func entry(for recorded: RecordedEvent, secretForgotten: Bool, replacedPendingFrom: UnixTime? = nil) throws(StoreError) -> HistoryEntry {
+    /// that one was issued (it is discarded, never confirmed). `lockEndedAt`: for the end of a
+    /// lock, recorded by the next command, when the lock ended (its `until`).
+    public static func entry(
+        for recorded: RecordedEvent, secretForgotten: Bool, replacedPendingFrom: UnixTime? = nil, lockEndedAt: UnixTime? = nil
+    ) throws(StoreError) -> HistoryEntry {
         let event = try EventCodec.decode(
             type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
         return HistoryEntry(
@@ -243,6 +251,7 @@ public struct AuditTrail: Sendable {
             commandId: recorded.metadata.commandId, outcome: event.outcome,
             details: event.details(secretForgotten: secretForgotten)
                 + (replacedPendingFrom.map { "; discards the pending secret issued at \(Timestamps.iso8601($0)), never confirmed" } ?? "")
+                + (lockEndedAt.map { " (it ended at \(Timestamps.iso8601($0)); recorded by the next command)" } ?? "")
                 + repeated(recorded.metadata.commandId),
             fields: event.auditFields(secretForgotten: secretForgotten))
     }
