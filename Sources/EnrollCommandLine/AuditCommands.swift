@@ -195,6 +195,9 @@ struct AuditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this user's events.", valueName: "user"))
     var user: String?
 
+    @Option(help: ArgumentHelp("Only events recorded with this actor: who acted (a user, an operator's --actor, or (system) for expiries and the ends of locks).", valueName: "name"))
+    var actor: String?
+
     @Option(help: ArgumentHelp("Only events of this type (repeatable).", valueName: "type"))
     var type: [String] = []
 
@@ -219,7 +222,13 @@ struct AuditCommand: ParsableCommand {
         }
         if let user { do { _ = try Validation.recordedUser(user) } catch { throw ValidationError(error.message) } }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit); pass --limit with how many events to show") }
-        let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit)
+        if let actor, actor != EventMetadata.systemActor {
+            do { _ = try Validation.recordedUser(actor) } catch {
+                let reason = if case .invalidUser(let reason) = error { reason } else { error.message }
+                throw ValidationError("--actor '\(TextField.escaped(String(actor.prefix(40))))' is no actor enroll records (\(reason)); pass a user id, an operator's --actor name, or (system)")
+            }
+        }
+        let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit, actor: actor)
         if let since = filter.since, let until = filter.until, until <= since {
             throw ValidationError("--until must be later than --since")
         }

@@ -135,6 +135,30 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["audit", "--json"]).stdout.contains(#""details":"\#(said)""#))
     }
 
+    @Test("audit --actor shows what one actor did: an operator's --actor, a user acting for themselves, or (system); a name no actor can have is refused (exit 2)")
+    func auditByActor() throws {
+        let workspace = try Workspace()
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(Self.t0 + offset)"] }
+        try #require(try workspace.enroll(["request", "ann"], environment: at(0)).status == 0)
+        try #require(try workspace.enroll(["request", "ben"], environment: at(1)).status == 0)
+        try #require(try workspace.enroll(["reveal", "ann", "--actor", "helpdesk"], environment: at(2)).status == 0)
+        try #require(try workspace.enroll(["remove", "ben", "--actor", "helpdesk"], environment: at(3)).status == 0)
+        try #require(try workspace.enroll(["status", "ann"], environment: at(3600)).status == 0)
+        try #require(try workspace.enroll(["reveal", "ann"], environment: at(3600)).status != 0)
+        func rows(_ actor: String) throws -> [Substring] {
+            let audit = try workspace.enroll(["audit", "--actor", actor])
+            #expect(audit.status == 0, "\(audit.stderr)")
+            return audit.stdout.split(separator: "\n").dropFirst().map { $0 }
+        }
+        let helpdesk = try rows("helpdesk")
+        #expect(helpdesk.count == 2 && helpdesk[0].contains("QRCodeRevealed") && helpdesk[1].contains("AuthenticatorRemoved"), "\(helpdesk)")
+        #expect(try rows("ben").count == 1)
+        #expect(try rows("(system)").contains { $0.contains("PendingSecretExpired") })
+        #expect(try rows("nobody").isEmpty)
+        let refused = try workspace.enroll(["audit", "--actor", "a/b"])
+        #expect(refused.status == 2 && refused.stderr.contains("--actor 'a/b' is no actor enroll records (it contains a path separator)"), "\(refused.stderr)")
+    }
+
     @Test("history says when a new secret discards one still awaiting its first code (a second request, a second regenerate), and not when nothing was pending")
     func discardedPendingSecrets() throws {
         let workspace = try Workspace()

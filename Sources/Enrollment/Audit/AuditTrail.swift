@@ -8,6 +8,9 @@ public struct AuditFilter: Sendable, Hashable {
     /// Only events recorded before this time.
     public var until: UnixTime?
     public var user: String?
+    /// Only events recorded with this actor: who acted (the user, an operator's `--actor`, or
+    /// `(system)` for expiries and the ends of locks).
+    public var actor: String?
     /// Only these event types (empty: all).
     public var types: Set<EventType>
     /// Only events after this journal position (for paging: pass the last position seen).
@@ -17,8 +20,9 @@ public struct AuditFilter: Sendable, Hashable {
 
     public init(
         since: UnixTime? = nil, until: UnixTime? = nil, user: String? = nil, types: Set<EventType> = [],
-        afterPosition: Int64 = 0, limit: Int? = nil
+        afterPosition: Int64 = 0, limit: Int? = nil, actor: String? = nil
     ) {
+        self.actor = actor
         self.since = since
         self.until = until
         self.user = user
@@ -84,6 +88,10 @@ public struct AuditTrail: Sendable {
         if let user = filter.user {
             conditions.append("e.stream_id = ?")
             arguments += [user]
+        }
+        if let actor = filter.actor {
+            conditions.append("json_extract(e.metadata, '$.actor') = ?")
+            arguments += [actor]
         }
         if !filter.types.isEmpty {
             // A row whose stored type is none enroll writes could have been any event: it is
