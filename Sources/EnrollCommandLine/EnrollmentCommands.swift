@@ -503,7 +503,7 @@ struct StatusReport {
         // Past its expiry, say it is over rather than "confirm before" a time that has passed.
         if summary.replacementPending, let expiry = summary.pendingExpiresAt {
             lines.append(expired
-                ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (regenerate for a new one)"
+                ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (regenerate for a new one; an app that replaced its entry with the expired one gets it back by scanning the active QR code, which reveal shows again)"
                 : "replacement pending until \(Timestamps.iso8601(expiry))")
             if replacementLive, let settings = summary.replacement {
                 lines.append("replacement: issuer: \(shown(settings.issuer))  account: \(shown(settings.account))  algorithm: \(shown(settings.algorithm))  digits: \(settings.digits.map(String.init) ?? "-")  period: \(settings.period.map(String.init) ?? "-") s (confirm checks a code of this one)")

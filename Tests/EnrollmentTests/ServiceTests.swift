@@ -37,7 +37,10 @@ struct ServiceTests {
         #expect(throws: InputError.self) { _ = try service.load("") }
         #expect(throws: InputError.self) { _ = try service.load("../etc") }
         #expect(throws: InputError.self) { _ = try service.summary(of: "../etc") }
-        #expect(throws: InputError.self) { _ = try service.summary(of: " bob") }
+        #expect(throws: InputError.self) { _ = try service.summary(of: "bob\u{1B}[2J") }
+        // A space at either end is an id older journals hold: read (nothing recorded), not refused.
+        #expect(try service.summary(of: " bob").status == .none)
+        #expect(throws: InputError.self) { _ = try service.handle(CommandEnvelope(user: " bob", command: .requestEnrollment(EnrollmentOptions()))) }
         // Every error type of the library is caught as one, with its code and message.
         func code(_ work: () throws -> Void) -> String? {
             do { try work() } catch let error as EnrollmentError { return error.localizedDescription == error.message ? error.code : "wrong description" } catch { return "not an EnrollmentError: \(error)" }

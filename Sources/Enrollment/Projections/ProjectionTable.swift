@@ -117,6 +117,7 @@ extension ProjectionTable {
         let stored = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [projection.name])
         let expected = try expectedKey(of: projection)
         guard stored == expected else {
+            if stored.isEmpty, try !db.tableExists(projection.name) { throw StoreError.damagedProjection(name: projection.name, problem: "is missing") }
             let built = "this code builds it keyed by \(expected.joined(separator: ", "))"
             throw StoreError.damagedProjection(
                 name: projection.name,

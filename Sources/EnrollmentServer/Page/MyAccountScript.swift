@@ -93,7 +93,7 @@ extension MyAccountPage {
               case 'database_busy':
                 return 'The service is busy. Try again in a moment.';
               case 'replacement_expired':
-                return 'This new QR code expired before a code from it was verified, so nothing changed: your current app entry still works. Press Regenerate for a new QR code, and delete the entry you added from the expired one.';
+                return 'This new QR code expired before a code from it was verified, so nothing changed: your current app entry still works. Press Regenerate for a new QR code, and delete the entry you added from the expired one; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.';
               case 'enrollment_expired':
                 // Also the answer for a replacement from Regenerate that expired: the active one stays.
                 return (shown && shown.replacement) || (current && current.status === 'active')
@@ -178,7 +178,7 @@ extension MyAccountPage {
             }
             if (current.pendingExpired) {
               text += state === 'active'
-                ? ' The new QR code expired before a code from it was verified; press Regenerate for another.'
+                ? ' The new QR code expired before a code from it was verified; press Regenerate for another. If your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
                 : ' The last QR code expired before a code from it was verified; press + for a new one.';
             }
             if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
