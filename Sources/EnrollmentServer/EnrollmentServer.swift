@@ -64,7 +64,7 @@ public enum EnrollmentServer {
             router: router(service: service, verifier: verifier, configuration: configuration),
             server: .http1(configuration: .init(
                 additionalChannelHandlers: [
-                    MalformedRequestHandler(logger: Logger(label: "enrollment.access")), HTTP1Installer(),
+                    MalformedRequestHandler(logger: Logger(label: "enrollment.access"), idleTimeout: configuration.idleTimeout), HTTP1Installer(),
                     ExpectContinue(maxBodyBytes: configuration.maxBodyBytes),
                 ],
                 idleTimeout: .nanoseconds(nanoseconds(configuration.idleTimeout)))),

@@ -58,8 +58,12 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// blamed for.
     struct ConnectionClosedByServer: Error {}
 
-    init(logger: Logger) {
+    /// How long the rest of a body no one reads may take, once its answer is out (`--idle-timeout`).
+    private let idleTimeout: Duration
+
+    init(logger: Logger, idleTimeout: Duration = ServerConfiguration.defaultIdleTimeout) {
         self.logger = logger
+        self.idleTimeout = idleTimeout
     }
 
     private var everythingAnswered: Bool { unanswered == 0 && !responseOpen }
@@ -76,6 +80,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var data = data
         if case .head(let head) = unwrapOutboundIn(data), APIError.logOnlyStatuses.contains(head.status.code) { droppingResponse = true }
         if droppingResponse {
             if case .end = unwrapOutboundIn(data) { context.close(promise: nil) }
@@ -84,8 +89,16 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         var ended = false
         switch unwrapOutboundIn(data) {
-        case .head(let head) where head.status.kind != .informational:
+        case .head(var head) where head.status.kind != .informational:
             responseOpen = true
+            // Answered before its body came in (a 401, a 405: the route did not read it): that
+            // body would be drained byte by byte for as long as the client trickles it, each
+            // byte restarting the idle timeout. The answer says the connection closes, and it
+            // does (below).
+            if requestOpen && unanswered == 1 && head.headerFields[.connection] == nil {
+                head.headerFields[.connection] = "close"
+                data = wrapOutboundOut(.head(head))
+            }
             responseCloses = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
         case .end:
             responseOpen = false
@@ -103,6 +116,8 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.writeAndFlush(data, promise: written)
             let channel = context.channel
             written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+            // What the client still sends is read for --idle-timeout in all, not per byte.
+            context.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(idleTimeout))) { channel.close(promise: nil) }
             return
         }
         guard ended, everythingAnswered, deferred != nil || closeWhenAnswered else {
