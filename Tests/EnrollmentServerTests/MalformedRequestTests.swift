@@ -96,6 +96,11 @@ struct MalformedRequestTests {
     @Test("a head whose framing RFC 9112 forbids (no Host or two in HTTP/1.1, Transfer-Encoding in HTTP/1.0, a coding other than chunked alone) gets a JSON 400 naming it, nothing is recorded, and a request pipelined after it is not answered", arguments: [
         ("GET \(status) HTTP/1.1\r\n\r\n", "no Host header"),
         ("GET \(status) HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "2 Host headers"),
+        ("GET \(status) HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", "2 Host headers"),
+        ("GET \(status) HTTP/1.1\r\nHost: a, b\r\n\r\n", "Host header is not a host name"),
+        ("GET \(status) HTTP/1.1\r\nHost: u@a\r\n\r\n", "Host header is not a host name"),
+        ("GET \(status) HTTP/1.1\r\nHost: a:x\r\n\r\n", "Host header is not a host name"),
+        ("GET \(status) HTTP/1.1\r\nHost: [::1\r\n\r\n", "Host header is not a host name"),
         ("POST /api/users/v1/me/totp HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.0 with a Transfer-Encoding"),
         ("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding is 'gzip, chunked'"),
         ("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", "reads only 'chunked'"),
@@ -115,6 +120,20 @@ struct MalformedRequestTests {
             // The server goes on serving; the refused POST recorded nothing.
             let status = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: next.replacingOccurrences(of: "\r\n\r\n", with: "\r\nConnection: close\r\n\r\n")) }
             #expect(status.hasPrefix("HTTP/1.1 200 OK") && status.contains(#""status":"none""#), "\(status)")
+        }
+    }
+
+    @Test("Host headers as clients send them are served: a name, an address with a port, an IPv6 literal, none in HTTP/1.0", arguments: [
+        "Host: example.com\r\n", "Host: 127.0.0.1:8080\r\n", "Host: [::1]:8080\r\n", "Host: my-host.example_1:80\r\n", "Host: xn--caf-dma.example\r\n",
+    ])
+    func acceptedHosts(_ host: String) async throws {
+        try await live { port, token in
+            let answer = try await RawHTTP.onThread {
+                try RawHTTP.exchange(port: port, bytes: "GET \(Self.status) HTTP/1.1\r\n\(host)Authorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(host): \(answer.prefix(300))")
+            let old = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: "GET \(Self.status) HTTP/1.0\r\nAuthorization: Bearer \(token)\r\n\r\n") }
+            #expect(old.hasPrefix("HTTP/1.1 200 OK"), "\(old.prefix(300))")
         }
     }
 
@@ -184,6 +203,11 @@ struct MalformedRequestTests {
             #expect(!refused.contains("100 Continue") && refused.hasPrefix("HTTP/1.1 413"), "\(refused.prefix(300))")
             #expect(refused.lowercased().contains("\r\nconnection: close\r\n"), "\(refused.prefix(300))")
             #expect(ContinuousClock.now - started < .seconds(15), "the server kept the connection open after Connection: close")
+
+            // HTTP/1.0 knows no interim answers (RFC 9110 §15.2): its expectation is ignored.
+            let old = head.replacingOccurrences(of: "HTTP/1.1", with: "HTTP/1.0").replacingOccurrences(of: "INIT", with: "VIEW") + body.replacingOccurrences(of: "INIT", with: "VIEW")
+            let answered = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: old) }
+            #expect(answered.hasPrefix("HTTP/1.1 200 OK\r\n") && !answered.contains("100 Continue"), "\(answered.prefix(300))")
         }
     }
 }

@@ -374,6 +374,23 @@ struct ServeProcessTests {
         #expect(!system.errors.text.contains("ENROLL_NOW"), "\(system.errors.text)")
     }
 
+    @Test("a refused request head's own bytes (a Transfer-Encoding) reach the log quoted and escaped: no client writes fields of the access line or drives the terminal")
+    func refusedHeadLoggedQuoted() async throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        let port = server.port
+        let forged = "x' duration_ms=3.1 method=DELETE status=204 user=alice \u{202E}'"
+        let answer = try await RawHTTP.onThread {
+            try RawHTTP.exchange(port: port, bytes: "DELETE /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \(forged)\r\n\r\n")
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request"), "\(answer.prefix(200))")
+        #expect(server.stop() == 0)
+        let line = try #require(server.errors.text.split(separator: "\n").first { $0.contains("malformed request") }, "\(server.errors.text)")
+        #expect(line.contains(#"error="the request's Transfer-Encoding is 'x' duration_ms=3.1 method=DELETE status=204 user=alice \u202e'"#), "\(line)")
+        // The forged fields stay inside the quoted value: the line's own status follows it.
+        #expect(!line.contains("\u{202E}") && line.contains(#"or a Content-Length" status=400 trace_id="#), "\(line)")
+    }
+
     @Test("ENROLL_JWT_SECRET left set beside --jwt-public-key: the server warns that it is ignored and refuses HS256 tokens signed with it; without the variable, no warning")
     func ignoredSecretWarned() throws {
         let workspace = try Workspace()

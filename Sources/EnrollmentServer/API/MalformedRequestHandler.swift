@@ -196,7 +196,9 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         let traceId = RandomUUID.string()
         let framing = error as? RequestFraming.Refusal
         let refusal = framing.map(Self.error(framing:)) ?? Self.error
-        logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(framing?.message ?? "\(error)")", "status": "400"])
+        // Quoted as the access log quotes a user: the message may carry the client's bytes (a
+        // Transfer-Encoding), which must not read as fields of the line or drive a terminal.
+        logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(TextField.quoted(framing?.message ?? "\(error)"))", "status": "400"])
         let (encodedHeaders, body) = refusal.encoded(traceId: traceId)
         var headers = encodedHeaders
         headers[.connection] = "close"

@@ -36,10 +36,10 @@ final class RequestFraming: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     static func problem(_ head: HTTPRequestHead) -> String? {
-        let hosts = head.headers["host"].count
-        if head.version == .http1_1 && hosts != 1 {
-            return hosts == 0 ? "the request has no Host header, which HTTP/1.1 requires" : "the request has \(hosts) Host headers; HTTP/1.1 allows one"
-        }
+        let hosts = head.headers["host"]
+        if hosts.count > 1 { return "the request has \(hosts.count) Host headers; HTTP allows one" }
+        if head.version == .http1_1 && hosts.isEmpty { return "the request has no Host header, which HTTP/1.1 requires" }
+        if let host = hosts.first, !isHost(host) { return "the request's Host header is not a host name or address with an optional port" }
         let codings = head.headers["transfer-encoding"]
         guard !codings.isEmpty else { return nil }
         if head.version == .http1_0 { return "the request is HTTP/1.0 with a Transfer-Encoding, which HTTP/1.0 does not have" }
@@ -48,6 +48,53 @@ final class RequestFraming: ChannelInboundHandler, RemovableChannelHandler {
             return "the request's Transfer-Encoding is '\(codings.joined(separator: ", ").prefix(64))'; this server reads only 'chunked', or a Content-Length"
         }
         return nil
+    }
+
+    /// RFC 9112 §3.2: `uri-host [ ":" port ]` (RFC 3986 §3.2.2): a name of unreserved
+    /// characters, sub-delimiters and percent-escapes, an IPv4 address, or an IP literal in
+    /// brackets; a port of digits. Empty is allowed (a target without an authority).
+    static func isHost(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        var host = bytes[...], port: ArraySlice<UInt8> = []
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > 1 else { return false }
+            host = bytes[1..<close]
+            let rest = bytes[(close + 1)...]
+            if let first = rest.first {
+                guard first == UInt8(ascii: ":") else { return false }
+                port = rest.dropFirst()
+            }
+            guard host.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return false }
+        } else {
+            if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+                host = bytes[..<colon]
+                port = bytes[(colon + 1)...]
+            }
+            var index = host.startIndex
+            while index < host.endIndex {
+                let byte = host[index]
+                if byte == UInt8(ascii: "%") {
+                    guard index + 2 < host.endIndex, isHexDigit(host[index + 1]), isHexDigit(host[index + 2]) else { return false }
+                    index += 3
+                    continue
+                }
+                guard isRegNameByte(byte) else { return false }
+                index += 1
+            }
+        }
+        return port.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+    }
+
+    /// Unreserved characters and sub-delimiters (RFC 3986 §2.2, §2.3).
+    private static func isRegNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "-._~!$&'()*+,;=".utf8.contains(byte)
+        }
     }
 }
 
