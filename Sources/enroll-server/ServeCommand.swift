@@ -128,11 +128,13 @@ struct ServeCommand: AsyncParsableCommand {
     /// writer's and the readers', each with its log), the logs, the event loops' own.
     static let reservedDescriptors = 64
 
-    /// The most connections held at once: the open-file limit less ``reservedDescriptors``
-    /// (at least 8), so that the server stops accepting before `accept` fails for want of a
-    /// descriptor (``ConnectionLimit``). Nil when the limit is unknown.
+    /// The most connections held at once: the open-file limit less ``reservedDescriptors``,
+    /// so that the server stops accepting before `accept` fails for want of a descriptor
+    /// (``ConnectionLimit``). Under a limit too small for that reserve (below 128), half of
+    /// what is left past the ~24 descriptors the process itself holds, at least 1. Nil when the
+    /// limit is unknown.
     static func connectionLimit(descriptors: Int?) -> Int? {
-        descriptors.map { max($0 - reservedDescriptors, 8) }
+        descriptors.map { $0 >= 128 ? $0 - reservedDescriptors : max(1, ($0 - 24) / 2) }
     }
 
     /// `LOG_LEVEL`: one of swift-log's levels (default info). A value that is none of them is

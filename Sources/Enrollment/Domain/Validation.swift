@@ -29,7 +29,11 @@ public enum Validation {
         try printable(text, label: "it", error: error)
         // Byte by byte: `contains` with a String argument is Foundation's search, which cost every
         // command several microseconds (BENCHMARKS.md, step 18).
-        if text.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) { throw error("it contains a path separator") }
+        if text.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) {
+            // Copied from a table of `audit`, which shows a combining accent as `\u0301`.
+            if text.contains("\\u") { throw error("it contains a path separator ('\\u' followed by hex digits is how audit and history show a character: in bash type the id as $'…', e.g. $'cafe\\u0301')") }
+            throw error("it contains a path separator")
+        }
         if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }
         if trimmed { try untrimmed(text, error: error) }
         return text
