@@ -347,7 +347,7 @@ struct RebuildTests {
             CREATE VIEW by_day AS SELECT day, SUM(confirmed) AS confirmed FROM enrollment_activity GROUP BY day;
             CREATE INDEX auth_status ON authenticators(status);
             CREATE TABLE audit_log(user_id TEXT);
-            CREATE TRIGGER auth_changed AFTER INSERT ON authenticators BEGIN INSERT INTO audit_log VALUES (new.user_id); END;
+            CREATE TRIGGER auth_changed AFTER INSERT ON Authenticators BEGIN INSERT INTO audit_log VALUES (new.user_id); END;
             ALTER TABLE authenticators ADD COLUMN note TEXT;
             CREATE INDEX by_note ON authenticators(note);
             """)
@@ -355,10 +355,10 @@ struct RebuildTests {
         let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
         #expect(rebuilt.stdout.contains("; created again on the new table: index auth_status, trigger auth_changed"), "\(rebuilt.stdout)")
-        #expect(rebuilt.stdout.contains("; NOT created again (adapt and create by hand): index by_note (no such column: note)"), "\(rebuilt.stdout)")
+        #expect(rebuilt.stdout.contains("; NOT created again (adapt and create by hand): index by_note (no such column: note), which was: CREATE INDEX by_note ON authenticators(note)"), "\(rebuilt.stdout)")
         #expect(try query("SELECT COUNT(*) FROM active_users") == active && active != "0")
         #expect(try query("SELECT COUNT(*) FROM by_day") == days && days != "0")
-        #expect(try query("SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE tbl_name = 'authenticators' AND sql IS NOT NULL AND type != 'table' ORDER BY name)") == "auth_changed,auth_status")
+        #expect(try query("SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE tbl_name = 'authenticators' COLLATE NOCASE AND sql IS NOT NULL AND type != 'table' ORDER BY name)") == "auth_changed,auth_status")
         // The trigger works on the new table: a command that writes a row fires it.
         #expect(try workspace.enroll(["request", "newbie"]).status == 0)
         #expect(try query("SELECT DISTINCT user_id FROM audit_log") == "newbie")

@@ -36,7 +36,7 @@ extension AuthenticatorsProjection {
               let checkpoint = strings(connection, "SELECT schema_version || ' ' || position FROM projection_checkpoints WHERE name = 'authenticators'"),
               checkpoint == ["\(Self().schemaVersion) \(head)"],
               // Keyed as this code builds it (``ProjectionTable/requireKey(of:in:)`` says what is wrong).
-              strings(connection, "SELECT name FROM pragma_table_info('authenticators') WHERE pk > 0") == ["user_id"]
+              strings(connection, ProjectionTable.keySQL.replacingOccurrences(of: "?", with: "'authenticators'")) == ["user_id BINARY"]
         else { return nil }
 
         var statement: OpaquePointer?

@@ -39,7 +39,7 @@ public struct RebuildSummary: Sendable, Hashable {
     /// created again on the new one: their names.
     public var restored: [String] = []
     /// Those that could not be created again on the new table (a column they name is gone),
-    /// each with SQLite's reason: the operator's to adapt and create by hand.
+    /// each with SQLite's reason and its definition: the operator's to adapt and create by hand.
     public var notRestored: [String] = []
 }
 
@@ -248,7 +248,7 @@ public struct ProjectionRebuilder: Sendable {
     static func swap(_ name: String, shadow: String, in db: Database) throws -> (restored: [String], notRestored: [String]) {
         let attached = try Row.fetchAll(db, sql: """
             SELECT type, name, sql FROM sqlite_master
-            WHERE tbl_name = ? AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name
+            WHERE tbl_name = ? COLLATE NOCASE AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name
             """, arguments: [name]).map { (type: $0["type"] as String, name: $0["name"] as String, sql: $0["sql"] as String) }
         try db.dropTableWithoutZeroing(name)
         try db.execute(sql: "PRAGMA legacy_alter_table = ON")
@@ -264,7 +264,8 @@ public struct ProjectionRebuilder: Sendable {
                 }
                 restored.append("\(object.type) \(object.name)")
             } catch let error as DatabaseError {
-                notRestored.append("\(object.type) \(object.name) (\(error.message ?? "\(error.resultCode)"))")
+                // With its definition: it is gone from the database, and the operator adapts this.
+                notRestored.append("\(object.type) \(object.name) (\(error.message ?? "\(error.resultCode)")), which was: \(object.sql)")
             }
         }
         return (restored, notRestored)

@@ -43,7 +43,10 @@ public enum ProjectionTable {
         guard try db.tableExists(table) else { return "is missing" }
         let stored = try db.columns(in: table).map(Column.init)
         let expected = try expectedColumns(of: projection)
-        if stored == expected { return nil }
+        if stored == expected {
+            let (storedKey, expectedKey) = (try key(of: table, in: db), try Self.expectedKey(of: projection))
+            return storedKey == expectedKey ? nil : keyProblem(stored: storedKey, expected: expectedKey)
+        }
         let storedNames = Set(stored.map(\.name)), expectedNames = Set(expected.map(\.name))
         let missing = expected.map(\.name).filter { !storedNames.contains($0) }
         if !missing.isEmpty { return "lacks the column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", "))" }
@@ -88,16 +91,38 @@ public enum ProjectionTable {
 }
 
 extension ProjectionTable {
-    /// The primary key `projection`'s table is built with, its columns in key order: built once
-    /// in a private in-memory database.
+    /// The primary key `projection`'s table is built with, its columns in key order with their
+    /// collations (``key(of:in:)``): built once in a private in-memory database.
     static func expectedKey(of projection: any Projection) throws -> [String] {
         if let known = expectedKeys.withLock({ $0[projection.name] }) { return known }
-        let key = try expectedColumns(of: projection).filter { $0.primaryKeyIndex > 0 }.sorted { $0.primaryKeyIndex < $1.primaryKeyIndex }.map(\.name)
+        let scratch = try DatabaseQueue()
+        let key = try scratch.inDatabase { db in
+            try projection.createTable(named: projection.name, in: db)
+            return try Self.key(of: projection.name, in: db)
+        }
         expectedKeys.withLock { $0[projection.name] = key }
         return key
     }
 
+    /// The columns of `table`'s primary key in key order, each with its collation
+    /// (`user_id BINARY`): a key compared without case (`COLLATE NOCASE`) would take two users
+    /// for one. Empty when it has none.
+    static func key(of table: String, in db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: Self.keySQL, arguments: [table])
+    }
+
+    static let keySQL = """
+        SELECT x.name || ' ' || x.coll FROM pragma_index_list(?) l, pragma_index_xinfo(l.name) x
+        WHERE l.origin = 'pk' AND x.key = 1 ORDER BY x.seqno
+        """
+
     private static let expectedKeys = Mutex<[String: [String]]>([:])
+
+    /// What is wrong with a stored key, in words that follow "the NAME projection's table …".
+    static func keyProblem(stored: [String], expected: [String]) -> String {
+        let built = "this code builds it keyed by \(expected.joined(separator: ", "))"
+        return stored.isEmpty ? "has no primary key (\(built))" : "is keyed by \(stored.joined(separator: ", ")) (\(built))"
+    }
 
     /// For each database file and table, the schema cookie (`PRAGMA schema_version`, which
     /// every change of the schema moves) at which its key was last found right.
@@ -114,14 +139,11 @@ extension ProjectionTable {
         let file = sqlite3_db_filename(db.sqliteConnection, "main").map { String(cString: $0) } ?? ""
         let entry = file + "\u{0}" + projection.name
         if keysChecked.withLock({ $0[entry] }) == cookie { return }
-        let stored = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [projection.name])
+        let stored = try key(of: projection.name, in: db)
         let expected = try expectedKey(of: projection)
         guard stored == expected else {
             if stored.isEmpty, try !db.tableExists(projection.name) { throw StoreError.damagedProjection(name: projection.name, problem: "is missing") }
-            let built = "this code builds it keyed by \(expected.joined(separator: ", "))"
-            throw StoreError.damagedProjection(
-                name: projection.name,
-                problem: stored.isEmpty ? "has no primary key (\(built))" : "is keyed by \(stored.joined(separator: ", ")) (\(built))")
+            throw StoreError.damagedProjection(name: projection.name, problem: keyProblem(stored: stored, expected: expected))
         }
         keysChecked.withLock { $0[entry] = cookie }
     }
