@@ -248,9 +248,9 @@ struct ConfirmCommand: ParsableCommand {
         let replaced = outcome.events.contains { if case .authenticatorActivated(let activated) = $0 { activated.replacedPrevious } else { false } }
         if replaced {
             // The app may list the old entry beside the new one, under the same name.
-            Terminal.line("Code accepted: the new secret is now active for \(TextField.escaped(outcome.user)), and the previous one is retired. Delete the older entry for this account from the authenticator app (the one added first): its codes no longer work.")
+            Terminal.line("Code accepted: the new secret is now active for \(TextField.quoted(outcome.user)), and the previous one is retired. Delete the older entry for this account from the authenticator app (the one added first): its codes no longer work.")
         } else {
-            Terminal.line("Code accepted: the authenticator app is now active for \(TextField.escaped(outcome.user)).")
+            Terminal.line("Code accepted: the authenticator app is now active for \(TextField.quoted(outcome.user)).")
         }
     }
 }
@@ -386,8 +386,8 @@ struct RemoveCommand: ParsableCommand {
             // Nothing active: a secret that awaited its code, or one that expired waiting.
             let hadActive = outcome.events.contains { if case .authenticatorRemoved(let removed) = $0 { removed.hadActive } else { false } }
             Terminal.line(hadActive
-                ? "Removed the authenticator of \(TextField.escaped(outcome.user)); its secrets can no longer be read."
-                : "Removed the unconfirmed enrollment of \(TextField.escaped(outcome.user)); its secret can no longer be read.")
+                ? "Removed the authenticator of \(TextField.quoted(outcome.user)); its secrets can no longer be read."
+                : "Removed the unconfirmed enrollment of \(TextField.quoted(outcome.user)); its secret can no longer be read.")
         }
     }
 }
@@ -410,7 +410,7 @@ struct CancelCommand: ParsableCommand {
         if global.json {
             Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "cancelled": true])
         } else {
-            Terminal.line("Cancelled the regenerate of \(TextField.escaped(outcome.user)): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it; if the app replaced its entry for the active secret with it, scan the active QR code again: `enroll reveal\(global.fileArguments) \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user))`.")
+            Terminal.line("Cancelled the regenerate of \(TextField.quoted(outcome.user)): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it; if the app replaced its entry for the active secret with it, scan the active QR code again: `enroll reveal\(global.fileArguments) \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user))`.")
         }
     }
 }
@@ -495,7 +495,8 @@ struct StatusReport {
         // Stored text is printed with its control characters escaped: no command accepts them,
         // but a row edited with another tool could hold a NUL or a terminal escape.
         func shown(_ text: String?) -> String { text.map { TextField.escaped($0) } ?? "-" }
-        var lines = ["user: \(shown(summary.user))", "status: \(status.rawValue)"]
+        // Quoted as history and audit quote it: a space at either end (an older journal's id) shows.
+        var lines = ["user: \(TextField.quoted(summary.user))", "status: \(status.rawValue)"]
         if summary.status != .none {
             lines.append("issuer: \(shown(summary.issuer))  account: \(shown(summary.account))")
             lines.append("algorithm: \(shown(summary.algorithm))  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")

@@ -501,8 +501,10 @@ struct FixtureTests {
         #expect(audit.status == 0 && audit.stdout.split(separator: "\n").count == events + 1, "\(audit.stdout)\(audit.stderr)")
         let status = try workspace.enroll(["status", spaced, "--json"])
         #expect(status.status == 0 && status.stdout.contains(#""user":"\#(spaced)""#), "\(status.stdout)\(status.stderr)")
+        // In text the trailing space shows, quoted as history and audit quote it.
+        #expect(try workspace.enroll(["status", spaced]).stdout.hasPrefix("user: \"\(spaced)\"\n"))
         let removed = try workspace.enroll(["remove", spaced])
-        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(removed.status == 0 && removed.stdout.contains("of \"\(spaced)\";"), "\(removed.stdout)\(removed.stderr)")
         #expect(try workspace.enroll(["history", spaced]).stdout.contains("AuthenticatorRemoved"))
         for arguments in [["request", spaced], ["request", " new"]] {
             let refused = try workspace.enroll(arguments)

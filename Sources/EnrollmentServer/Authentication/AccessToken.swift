@@ -60,6 +60,8 @@ public enum TokenKey: Sendable {
     /// whose variable was empty), one character repeated (a placeholder). Random bytes, or
     /// their hex or base64, have many more.
     public static let minimumDistinctBytes = 8
+    /// Secrets printed in documentation, which anyone can try: jwt.io's defaults.
+    static let publishedExamples: Set<[UInt8]> = [Array("a-string-secret-at-least-256-bits-long".utf8), Array("your-256-bit-secret".utf8)]
 
     /// Why `text`, which neither ES256 nor RS256 accepted, is no usable public key, in words an
     /// operator can act on (the parsers' own errors name Swift source files). PEM labels follow
@@ -115,7 +117,9 @@ public enum TokenKeyError: Error, Sendable, Equatable {
         case .secretTooShort(let count):
             "the JWT secret is \(count) bytes; use at least \(TokenKey.minimumSecretBytes) random bytes (RFC 7518 §3.2), e.g. `openssl rand -hex 32`"
         case .secretGuessable(let distinct):
-            "the JWT secret is made of only \(distinct) different character\(distinct == 1 ? "" : "s") (all spaces, or a placeholder), which anyone can guess; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
+            distinct < TokenKey.minimumDistinctBytes
+                ? "the JWT secret is made of only \(distinct) different character\(distinct == 1 ? "" : "s") (all spaces, or a placeholder), which anyone can guess; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
+                : "the JWT secret is an example published in documentation (jwt.io's), which anyone can try; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
         case .unreadablePublicKey(let reason):
             "the file is not a PEM public key of RSA (2048 bits or more) or P-256: \(reason); pass the issuer's '-----BEGIN PUBLIC KEY-----' file"
         }
@@ -149,8 +153,9 @@ public struct TokenVerifier: Sendable {
         switch key {
         case .hmacSHA256(let secret):
             guard secret.count >= TokenKey.minimumSecretBytes else { throw .secretTooShort(secret.count) }
-            let distinct = Set(secret).count
-            guard distinct >= TokenKey.minimumDistinctBytes else { throw .secretGuessable(distinct: distinct) }
+            // Characters, as the operator typed them (32 × "é" is one, not two bytes' worth).
+            let distinct = Set(String(decoding: secret, as: UTF8.self).unicodeScalars).count
+            guard distinct >= TokenKey.minimumDistinctBytes, !TokenKey.publishedExamples.contains(secret) else { throw .secretGuessable(distinct: distinct) }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
             return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock, acceptance: acceptance)
         case .publicKeyPEM(let pem):
