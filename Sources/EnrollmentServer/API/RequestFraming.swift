@@ -64,7 +64,8 @@ final class RequestFraming: ChannelInboundHandler, RemovableChannelHandler {
                 guard first == UInt8(ascii: ":") else { return false }
                 port = rest.dropFirst()
             }
-            guard host.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return false }
+            // An IPv6 address, or an IPvFuture (`v1.fe`): hex digits, ':', '.', and what a name has.
+            guard host.allSatisfy({ isRegNameByte($0) || $0 == UInt8(ascii: ":") }) else { return false }
         } else {
             if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
                 host = bytes[..<colon]
