@@ -34,7 +34,7 @@ public struct ServeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on (0: any free port; the address is printed).", valueName: "port"))
     public var port = 8080
 
-    @Option(name: .customLong("jwt-secret-file"), help: ArgumentHelp("A file holding the HS256 secret (at least 32 bytes; whitespace and newlines at either end are not part of it).", valueName: "path"))
+    @Option(name: .customLong("jwt-secret-file"), help: ArgumentHelp("A file holding the HS256 secret (at least 32 random bytes: fewer than 8 different characters, or jwt.io's example, is refused; whitespace and newlines at either end are not part of it).", valueName: "path"))
     public var jwtSecretFile: String?
 
     @Option(name: .customLong("jwt-public-key"), help: ArgumentHelp("A PEM public key (RSA: RS256, P-256: ES256) that signs the tokens.", valueName: "pem-file"))

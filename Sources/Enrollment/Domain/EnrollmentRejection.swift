@@ -61,7 +61,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .enrollmentExpired:
             "the secret expired before it was confirmed; request again to get a new QR code"
         case .replacementExpired:
-            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app and delete any entry added from the expired QR code, unless the app replaced the active entry with that one: then scan the active QR code again, shown by enroll reveal USER or the eye icon); regenerate again for a new QR code"
+            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app and delete any entry added from the expired QR code, unless the app replaced the active entry with that one: then scan the active QR code again, shown by the eye icon on the page or by enroll reveal); regenerate again for a new QR code"
         case .locked(let until):
             "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes; try again after that time"
         case .malformedCode(let digits):
