@@ -4,9 +4,9 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
 /// Refuses request heads whose framing RFC 9112 says a server must not trust, which the HTTP
-/// parser lets through: an HTTP/1.1 request without a `Host` header or with more than one
-/// (§3.2), `Transfer-Encoding` in an HTTP/1.0 request (§6.1), and any transfer coding but
-/// `chunked` alone (`gzip, chunked` would have its gzip ignored, `identity` is no coding any
+/// parser lets through: more than one `Host` header, one whose value is no host, or none in
+/// HTTP/1.1 (§3.2), `Transfer-Encoding` in an HTTP/1.0 request (§6.1), and any transfer coding
+/// but `chunked` alone (`gzip, chunked` would have its gzip ignored, `identity` is no coding any
 /// more). Each is a place where a proxy in front and this server could see different requests.
 ///
 /// It sits before the codec that drops the HTTP version (put there by ``HTTP1Installer``). A
