@@ -33,11 +33,10 @@ public struct Scenario: Sendable {
     /// `rejections` or `State` would otherwise be ignored, and the check it meant to make would
     /// silently disappear from a scenario that still passes.
     public static let members = ["description", "user", "secrets", "policy", "given", "when", "then", "rejection", "state"]
-    /// The rules a scenario's `policy` overrides.
     /// The refusals a scenario can expect: the decider's, and a code that is not 6 to 8 digits
     /// (spaces aside), which every interface refuses before the decider sees it.
     static let rejections = EnrollmentRejection.codes + [InputError.invalidCode("").code]
-
+    /// The rules a scenario's `policy` overrides.
     public static let policyMembers = ["pendingLifetime", "maxFailedAttempts", "lockDuration", "window"]
 
     /// Parses a scenario file's JSON.

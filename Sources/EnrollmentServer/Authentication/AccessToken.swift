@@ -56,10 +56,10 @@ public enum TokenKey: Sendable {
     /// HS256 secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as
     /// long as the hash output.
     public static let minimumSecretBytes = 32
-    /// HS256 secrets of fewer different bytes than this are refused: all spaces (a template
-    /// whose variable was empty), one character repeated (a placeholder). Random bytes, or
-    /// their hex or base64, have many more.
-    public static let minimumDistinctBytes = 8
+    /// HS256 secrets of fewer different characters than this are refused: all spaces (a
+    /// template whose variable was empty), one character repeated (a placeholder). Random
+    /// bytes, or their hex or base64, have many more.
+    public static let minimumDistinctCharacters = 8
     /// Secrets printed in documentation, which anyone can try: jwt.io's defaults.
     static let publishedExamples: Set<[UInt8]> = [Array("a-string-secret-at-least-256-bits-long".utf8), Array("your-256-bit-secret".utf8)]
 
@@ -117,7 +117,7 @@ public enum TokenKeyError: Error, Sendable, Equatable {
         case .secretTooShort(let count):
             "the JWT secret is \(count) bytes; use at least \(TokenKey.minimumSecretBytes) random bytes (RFC 7518 §3.2), e.g. `openssl rand -hex 32`"
         case .secretGuessable(let distinct):
-            distinct < TokenKey.minimumDistinctBytes
+            distinct < TokenKey.minimumDistinctCharacters
                 ? "the JWT secret is made of only \(distinct) different character\(distinct == 1 ? "" : "s") (all spaces, or a placeholder), which anyone can guess; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
                 : "the JWT secret is an example published in documentation (jwt.io's), which anyone can try; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
         case .unreadablePublicKey(let reason):
@@ -155,7 +155,7 @@ public struct TokenVerifier: Sendable {
             guard secret.count >= TokenKey.minimumSecretBytes else { throw .secretTooShort(secret.count) }
             // Characters, as the operator typed them (32 × "é" is one, not two bytes' worth).
             let distinct = Set(String(decoding: secret, as: UTF8.self).unicodeScalars).count
-            guard distinct >= TokenKey.minimumDistinctBytes, !TokenKey.publishedExamples.contains(secret) else { throw .secretGuessable(distinct: distinct) }
+            guard distinct >= TokenKey.minimumDistinctCharacters, !TokenKey.publishedExamples.contains(secret) else { throw .secretGuessable(distinct: distinct) }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
             return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock, acceptance: acceptance)
         case .publicKeyPEM(let pem):
