@@ -168,7 +168,7 @@ struct HistoryCommand: ParsableCommand {
     var user: String { subject.user }
 
     func run() throws {
-        try HistoryPrinter.show(AuditFilter(user: user), showUser: false, global: global, none: "No events recorded for \(TextField.escaped(user)).")
+        try HistoryPrinter.show(AuditFilter(user: user), showUser: false, global: global, none: "No events recorded for \(TextField.quoted(user)).")
     }
 }
 
