@@ -98,7 +98,11 @@ struct HistoryPrinter {
     /// are none (text only); then the chain check (``checkChain(deletedEnd:)``).
     static func show(_ filter: AuditFilter, showUser: Bool, global: ReadOptions, none: String) throws {
         var printer = HistoryPrinter(json: global.json, showUser: showUser)
-        let trail = try global.reporting { AuditTrail(database: try global.openExisting()) }
+        let trail = try global.reporting {
+            let database = try global.openExisting()
+            if let user = filter.user, Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: try database.holds(user)) }
+            return AuditTrail(database: database)
+        }
         do {
             try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
         } catch {

@@ -445,13 +445,15 @@ struct StatusReport {
         // never enrolled. Reading never turns such a file into a database.
         var file = stat()
         let summary: AuthenticatorSummary
-        if stat(databasePath, &file) == 0, file.st_size > 0,
+        // (An id with a space at either end goes the general way, which asks the journal for it.)
+        if !Validation.isSpaced(user), stat(databasePath, &file) == 0, file.st_size > 0,
            let quick = AuthenticatorsProjection.quickRead(user: user, databasePath: databasePath) {
             // The plain case without setting up GRDB; every other case, and every error, below.
             summary = quick
         } else {
             summary = try GlobalOptions.reporting(json: json, database: databasePath) {
                 let database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(create: false))
+                if Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: try database.holds(user)) }
                 return try database.summary(of: user)
             }
         }

@@ -28,7 +28,7 @@ enum StatusFastPath {
                 user = argument
             }
         }
-        guard let user, (try? Validation.recordedUser(user)) != nil else { return nil }
+        guard let user, (try? Validation.user(user)) != nil else { return nil }
         guard LimitOptions.environmentVariables.allSatisfy({ Environment[$0] == nil }) else { return nil }
         do { _ = try GlobalOptions.fixedNow() } catch { return nil }
         let databasePath = database ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"

@@ -253,6 +253,8 @@ struct AuthenticationTests {
         await #expect(throws: TokenKeyError.secretGuessable(distinct: 1)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: "é", count: 32).utf8)), clock: clock) }
         // jwt.io's example, which anyone can try, has enough different characters but is refused.
         await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("a-string-secret-at-least-256-bits-long".utf8)), clock: clock) }
+        // Raw random bytes, not UTF-8, are counted as bytes: 32 different ones are fine.
+        _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(0x80...0x9F)), clock: clock)
         // A hex secret (16 different characters at most) is fine.
         _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("0123456789abcdef0123456789abcdef".utf8)), clock: clock)
         await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.publicKeyPEM("not a key"), clock: clock) }

@@ -124,7 +124,7 @@ struct MalformedRequestTests {
     }
 
     @Test("Host headers as clients send them are served: a name, an address with a port, an IPv6 literal, none in HTTP/1.0", arguments: [
-        "Host: example.com\r\n", "Host: 127.0.0.1:8080\r\n", "Host: [::1]:8080\r\n", "Host: my-host.example_1:80\r\n", "Host: xn--caf-dma.example\r\n", "Host: [v1.fe]\r\n",
+        "Host: example.com\r\n", "Host: 127.0.0.1:8080\r\n", "Host: [::1]:8080\r\n", "Host: my-host.example_1:80\r\n", "Host: xn--caf-dma.example\r\n", "Host: [v1.fe]\r\n", "Host: localhost:8080 \r\n", "Host: x\t\r\n",
     ])
     func acceptedHosts(_ host: String) async throws {
         try await live { port, token in

@@ -506,7 +506,8 @@ struct FixtureTests {
         let removed = try workspace.enroll(["remove", spaced])
         #expect(removed.status == 0 && removed.stdout.contains("of \"\(spaced)\";"), "\(removed.stdout)\(removed.stderr)")
         #expect(try workspace.enroll(["history", spaced]).stdout.contains("AuthenticatorRemoved"))
-        for arguments in [["request", spaced], ["request", " new"]] {
+        // A stray space on an id the journal does not hold is refused, as before.
+        for arguments in [["request", spaced], ["request", " new"], ["status", "alice "], ["status", "alice ", "--json"], ["history", "alice "], ["audit", "--user", "alice "], ["remove", "alice "], ["reveal", " alice"]] {
             let refused = try workspace.enroll(arguments)
             #expect(refused.status == 2 && refused.stderr.contains("it begins or ends with a space"), "\(arguments): \(refused.stderr)")
         }

@@ -143,5 +143,7 @@ import TestSupport
         // The escaped form copied from a table is no id; the refusal says how to type it.
         let copied = try workspace.enroll(["remove", #"cafe\u0301"#])
         #expect(copied.status == 2 && copied.stderr.contains(#"in bash type the id as $'…', e.g. $'cafe\u0301'"#), "\(copied.stderr)")
+        let windows = try workspace.enroll(["remove", #"CORP\user1"#])
+        #expect(windows.status == 2 && windows.stderr.contains("it contains a path separator;") && !windows.stderr.contains("in bash"), "\(windows.stderr)")
     }
 }

@@ -38,8 +38,9 @@ struct ServiceTests {
         #expect(throws: InputError.self) { _ = try service.load("../etc") }
         #expect(throws: InputError.self) { _ = try service.summary(of: "../etc") }
         #expect(throws: InputError.self) { _ = try service.summary(of: "bob\u{1B}[2J") }
-        // A space at either end is an id older journals hold: read (nothing recorded), not refused.
-        #expect(try service.summary(of: " bob").status == .none)
+        // A space at either end is an id only older journals hold: refused unless the journal does.
+        #expect(throws: InputError.self) { _ = try service.summary(of: " bob") }
+        #expect(throws: InputError.self) { _ = try service.load("bob ") }
         #expect(throws: InputError.self) { _ = try service.handle(CommandEnvelope(user: " bob", command: .requestEnrollment(EnrollmentOptions()))) }
         // Every error type of the library is caught as one, with its code and message.
         func code(_ work: () throws -> Void) -> String? {

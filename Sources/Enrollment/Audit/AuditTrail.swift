@@ -214,7 +214,9 @@ public struct AuditTrail: Sendable {
                 // Tables that cannot be read (dropped, or of another shape) tell nothing here: the
                 // commands that need them say so.
                 if let deleted = try? HashChain.deletedEnd(head: head, in: db) { return deleted }
-                guard let user else { return nil }
+                // A projection table not keyed as this code builds it (a case-insensitive key finds
+                // another user's row) tells nothing either.
+                guard let user, (try? ProjectionTable.requireKey(of: AuthenticatorsProjection(), in: db)) != nil else { return nil }
                 let last = try Int64.fetchOne(db, sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?", arguments: [user]) ?? 0
                 guard let shown = try? Int64.fetchOne(db, sql: "SELECT stream_version FROM authenticators WHERE user_id = ?", arguments: [user]),
                       shown > last else { return nil }

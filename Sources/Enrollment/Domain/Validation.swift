@@ -17,6 +17,28 @@ public enum Validation {
         try identity(user, trimmed: false, error: InputError.invalidUser)
     }
 
+    /// For a ``recordedUser(_:)`` with a space at either end: the refusal when the journal
+    /// does not hold it (a stray space typed or pasted), as ``user(_:)`` would refuse it, rather
+    /// than an answer about a user no one enrolled.
+    public static func spacedUser(_ user: String, recorded: Bool) throws(InputError) {
+        if !recorded { try untrimmed(user, error: InputError.invalidUser) }
+    }
+
+    /// Whether `text` holds `\u` and four hex digits: how audit shows a character such as a
+    /// combining accent (`CORP\user1` does not).
+    static func looksEscaped(_ text: String) -> Bool {
+        let scalars = Array(text.unicodeScalars)
+        return scalars.indices.contains { index in
+            scalars[index] == "\\" && index + 5 < scalars.count && scalars[index + 1] == "u"
+                && scalars[(index + 2)...(index + 5)].allSatisfy { $0.properties.isASCIIHexDigit }
+        }
+    }
+
+    /// Whether `user` has a space at either end (only an older journal's id may).
+    public static func isSpaced(_ user: String) -> Bool {
+        user.first?.isWhitespace == true || user.last?.isWhitespace == true
+    }
+
     /// Who acts on a user's behalf: recorded like a user id, so held to the same rules, but
     /// refused under its own name so that the message points at `--actor`, not the user.
     public static func actor(_ actor: String) throws(InputError) -> String {
@@ -31,7 +53,7 @@ public enum Validation {
         // command several microseconds (BENCHMARKS.md, step 18).
         if text.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) {
             // Copied from a table of `audit`, which shows a combining accent as `\u0301`.
-            if text.contains("\\u") { throw error("it contains a path separator ('\\u' followed by hex digits is how audit and history show a character: in bash type the id as $'…', e.g. $'cafe\\u0301')") }
+            if looksEscaped(text) { throw error("it contains a path separator ('\\u' followed by hex digits is how audit and history show a character: in bash type the id as $'…', e.g. $'cafe\\u0301')") }
             throw error("it contains a path separator")
         }
         if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }

@@ -315,6 +315,7 @@ public final class EnrollmentService: Sendable {
             return try showAgain(replay, envelope: envelope, user: user, in: db)
         }
         let state = try load(user, in: db)
+        if Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: state.version > 0) }
         let now = clock.now()
         var fresh: Secret?
         if envelope.command.needsFreshSecret {
@@ -570,11 +571,14 @@ public final class EnrollmentService: Sendable {
     /// database cannot be read, as ``handle(_:)`` does.
     public func load(_ user: String) throws -> AuthenticatorState {
         _ = try Validation.recordedUser(user)
+        let state: AuthenticatorState
         do {
-            return try database.writer.read { db in try load(user, in: db) }
+            state = try database.writer.read { db in try load(user, in: db) }
         } catch {
             throw Self.classify(error, path: database.path, busyTimeout: database.options.busyTimeout)
         }
+        if Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: state.version > 0) }
+        return state
     }
 
     /// Folds the stream with its secrets sealed, then opens only those the state still holds
@@ -635,11 +639,21 @@ public final class EnrollmentService: Sendable {
     /// reading as a user who never enrolled.
     public func summary(of user: String) throws -> AuthenticatorSummary {
         _ = try Validation.recordedUser(user)
+        if Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: try database.holds(user)) }
         return try database.summary(of: user)
     }
 }
 
 extension EnrollmentDatabase {
+    /// Whether the journal holds any event of `user`'s stream.
+    public func holds(_ user: String) throws(StoreError) -> Bool {
+        do {
+            return try writer.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = ?)", arguments: [user]) ?? false }
+        } catch {
+            throw failure(error)
+        }
+    }
+
     /// The user's row in the authenticators projection; needs no key file. Refused if the
     /// projection is stale (its shape is not the one this code knows).
     public func summary(of user: String) throws(StoreError) -> AuthenticatorSummary {

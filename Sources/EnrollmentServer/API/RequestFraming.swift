@@ -39,7 +39,8 @@ final class RequestFraming: ChannelInboundHandler, RemovableChannelHandler {
         let hosts = head.headers["host"]
         if hosts.count > 1 { return "the request has \(hosts.count) Host headers; HTTP allows one" }
         if head.version == .http1_1 && hosts.isEmpty { return "the request has no Host header, which HTTP/1.1 requires" }
-        if let host = hosts.first, !isHost(host) { return "the request's Host header is not a host name or address with an optional port" }
+        // Whitespace around a field's value is not part of it (RFC 9112 §5); the parser drops only the leading.
+        if let host = hosts.first, !isHost(host.trimmingCharacters(in: CharacterSet(charactersIn: " \t"))) { return "the request's Host header is not a host name or address with an optional port" }
         let codings = head.headers["transfer-encoding"]
         guard !codings.isEmpty else { return nil }
         if head.version == .http1_0 { return "the request is HTTP/1.0 with a Transfer-Encoding, which HTTP/1.0 does not have" }

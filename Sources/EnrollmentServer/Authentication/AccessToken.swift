@@ -154,7 +154,9 @@ public struct TokenVerifier: Sendable {
         case .hmacSHA256(let secret):
             guard secret.count >= TokenKey.minimumSecretBytes else { throw .secretTooShort(secret.count) }
             // Characters, as the operator typed them (32 × "é" is one, not two bytes' worth).
-            let distinct = Set(String(decoding: secret, as: UTF8.self).unicodeScalars).count
+            // Raw bytes (a file of random ones, not UTF-8) are counted as bytes.
+            let text = String(validating: secret, as: UTF8.self)
+            let distinct = text.map { Set($0.unicodeScalars).count } ?? Set(secret).count
             guard distinct >= TokenKey.minimumDistinctCharacters, !TokenKey.publishedExamples.contains(secret) else { throw .secretGuessable(distinct: distinct) }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
             return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock, acceptance: acceptance)
