@@ -34,9 +34,9 @@ public enum Validation {
         }
     }
 
-    /// Whether `user` has a space at either end (only an older journal's id may).
-    public static func isSpaced(_ user: String) -> Bool {
-        user.first?.isWhitespace == true || user.last?.isWhitespace == true
+    /// Whether `text` has a space at either end (of ids, only an older journal's may).
+    public static func isSpaced(_ text: String) -> Bool {
+        text.first?.isWhitespace == true || text.last?.isWhitespace == true
     }
 
     /// Who acts on a user's behalf: recorded like a user id, so held to the same rules, but
@@ -172,9 +172,7 @@ public enum Validation {
     /// " alice" and "alice" would be two users (or issuers) that look the same everywhere they
     /// are shown: a space at either end is refused rather than silently kept or trimmed.
     private static func untrimmed(_ text: String, error: (String) -> InputError) throws(InputError) {
-        if text.first?.isWhitespace == true || text.last?.isWhitespace == true {
-            throw error("it begins or ends with a space")
-        }
+        if isSpaced(text) { throw error("it begins or ends with a space") }
     }
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
