@@ -317,6 +317,47 @@ struct ServeProcessTests {
         #expect(server.errors.text.contains("restart every `enroll serve` with --key-file NEW"), "\(server.errors.text)")
     }
 
+    @Test("a database file replaced (a backup moved over it) or deleted under a running server: every write and /health refuse (database_moved), nothing goes to the old file, and after a restart the restored file is the backup, intact")
+    func databaseMovedUnderServer() throws {
+        let workspace = try Workspace()
+        var server = try Server(workspace)
+        #expect(try Self.call(server.port, "POST", token: try Self.token("ann"), json: #"{"action":"INIT"}"#).status == 200)
+        _ = try SQLite3.query(workspace.database, ".backup '\(workspace.path("backup.sqlite"))'")
+        // Written after the backup, still in the write-ahead log when the backup comes back.
+        for user in ["bob", "cy", "dee"] {
+            #expect(try Self.call(server.port, "POST", token: try Self.token(user), json: #"{"action":"INIT"}"#).status == 200)
+        }
+        try FileManager.default.copyItem(atPath: workspace.path("backup.sqlite"), toPath: workspace.path("copy.sqlite"))
+        #expect(rename(workspace.path("copy.sqlite"), workspace.database) == 0)
+
+        let refused = try Self.call(server.port, "POST", token: try Self.token("eve"), json: #"{"action":"INIT"}"#)
+        #expect(refused.status == 500 && refused.body["code"] as? String == "database_moved", "\(refused.body)")
+        let health = try Self.call(server.port, "GET", path: "/health", token: "")
+        #expect(health.status == 503 && health.body["code"] as? String == "database_moved", "\(health.body)")
+        #expect(try Self.call(server.port, "DELETE", token: try Self.token("ann")).status == 500)
+        _ = server.stop()
+        #expect(server.errors.text.contains("was deleted or replaced by another file while this process had it open"), "\(server.errors.text)")
+        #expect(server.errors.text.contains("restart the process"), "\(server.errors.text)")
+
+        // Restarted, the server reads the backup as it was: the users written after it, and
+        // none written after the move, and no old page replayed onto it.
+        #expect(try SQLite3.query(workspace.database, "PRAGMA integrity_check") == "ok")
+        #expect(try SQLite3.query(workspace.database, "SELECT group_concat(DISTINCT stream_id) FROM events") == "ann")
+        let verified = try workspace.enroll(["verify"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        server = try Server(workspace)
+        #expect(try Self.call(server.port, "POST", token: try Self.token("bob"), json: #"{"action":"INIT"}"#).status == 200)
+
+        // Deleted: the same refusal, and a new database made at the path by the command line is not written by the server.
+        for suffix in ["", "-wal", "-shm"] { unlink(workspace.database + suffix) }
+        #expect(try Self.call(server.port, "POST", token: try Self.token("fay"), json: #"{"action":"INIT"}"#).body["code"] as? String == "database_moved")
+        #expect(try Self.call(server.port, "GET", path: "/health", token: "").status == 503)
+        #expect(try workspace.enroll(["request", "gil"]).status == 0)
+        #expect(try Self.call(server.port, "POST", token: try Self.token("hal"), json: #"{"action":"INIT"}"#).status == 500)
+        _ = server.stop()
+        #expect(try SQLite3.query(workspace.database, "SELECT group_concat(DISTINCT stream_id) FROM events") == "gil")
+    }
+
     @Test("a LOG_LEVEL that is no level is refused (exit 2, naming the levels) before anything is created; any case of a real one is taken")
     func logLevel() throws {
         let workspace = try Workspace()

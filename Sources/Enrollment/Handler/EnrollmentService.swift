@@ -668,18 +668,26 @@ extension EnrollmentDatabase {
 }
 
 extension EnrollmentService {
-    /// What a health check asks: can the journal be read, and does the key file still match
-    /// it (after `enroll keys rotate` a running server holds a stale key and must be
-    /// restarted)? Throws the ``StoreError`` that says why not.
+    /// What a health check asks: can the journal be read, is it still the file this process
+    /// opened (``StoreError/databaseMoved(_:)``), does the key file still match it (after
+    /// `enroll keys rotate` a running server holds a stale key and must be restarted), and has
+    /// its disk room for the next write? Throws the ``StoreError`` that says why not.
     public func checkHealth() throws(StoreError) {
         do {
             try database.writer.read { db in
+                try database.checkUnmoved(db)
                 try keyRing?.checkBelongs(to: db)
                 _ = try EventJournal.head(in: db)
             }
+        } catch StoreError.databaseMoved(let path) {
+            database.retireLog()
+            throw .databaseMoved(path)
         } catch {
             throw database.failure(error)
         }
+        // Every command writes (a reveal and a status read record events too): on a full disk
+        // each fails, so the service is not ready, whatever reading still does.
+        if !database.options.readOnly, FileManager.isFullDisk(database.path) { throw .diskFull(database.path) }
     }
 }
 

@@ -1,6 +1,7 @@
 import CSQLiteConfig
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import Synchronization
 
@@ -217,6 +218,7 @@ public final class EnrollmentDatabase: Sendable {
             // first write then fails as it would.
             try db.cachedStatement(sql: readOnly ? "BEGIN DEFERRED TRANSACTION" : "BEGIN IMMEDIATE TRANSACTION").execute()
             do {
+                try checkUnmoved(db)
                 let result = try body(db)
                 // SQLite ends the transaction itself on some errors (a full disk) that `body` may
                 // have caught and gone on from: reported as GRDB reports it, not committed.
@@ -225,6 +227,7 @@ public final class EnrollmentDatabase: Sendable {
                 return result
             } catch {
                 try? db.rollback()
+                if case StoreError.databaseMoved = error { Self.emptyLog(db) }
                 if !readOnly, let failure = error as? DatabaseError, failure.resultCode.primaryResultCode == .SQLITE_IOERR {
                     // A commit whose sync failed (EIO) has left its frames in the write-ahead log:
                     // uncommitted for this process's readers, but recovery after a crash would
@@ -255,27 +258,62 @@ public final class EnrollmentDatabase: Sendable {
         defer {
             if reusable { snapshotReaders.withLock { if $0.count < Self.snapshotReaderLimit { $0.append(reader) } } }
         }
-        return try reader.queue.inDatabase { db in
-            // Stepped with the C API (``RowWriter``, ``RowReader``): a read-only connection has
-            // no observers for GRDB's execution bookkeeping to tell.
-            try RowWriter.run("BEGIN DEFERRED TRANSACTION", in: db)
-            // As GRDB's own reads do: what it knows of the schema, and its compiled statements,
-            // are forgotten when another process's migration has changed it since the last read.
-            let schemaVersion = try RowReader.first(db.cachedStatement(sql: "PRAGMA schema_version"), in: db) { $0.int64(0) } ?? nil
-            if schemaVersion != reader.schemaVersion {
-                if reader.schemaVersion != nil { db.clearSchemaCache() }
-                reader.schemaVersion = schemaVersion
-            }
-            defer {
-                // A read transaction's COMMIT does not fail; if it ever did, the connection is
-                // rolled back and not kept, never handed out still in a transaction.
-                if (try? RowWriter.run("COMMIT TRANSACTION", in: db)) == nil {
-                    try? db.execute(sql: "ROLLBACK")
-                    reusable = false
-                }
-            }
-            return try body(db)
+        do {
+            return try reader.queue.inDatabase { db in try snapshotRead(body, reader: reader, reusable: &reusable, in: db) }
+        } catch StoreError.databaseMoved(let path) {
+            retireLog()
+            throw StoreError.databaseMoved(path)
         }
+    }
+
+    private func snapshotRead<T>(_ body: (Database) throws -> T, reader: SnapshotReader, reusable: inout Bool, in db: Database) throws -> T {
+        // Stepped with the C API (``RowWriter``, ``RowReader``): a read-only connection has
+        // no observers for GRDB's execution bookkeeping to tell.
+        try RowWriter.run("BEGIN DEFERRED TRANSACTION", in: db)
+        // As GRDB's own reads do: what it knows of the schema, and its compiled statements,
+        // are forgotten when another process's migration has changed it since the last read.
+        let schemaVersion = try RowReader.first(db.cachedStatement(sql: "PRAGMA schema_version"), in: db) { $0.int64(0) } ?? nil
+        if schemaVersion != reader.schemaVersion {
+            if reader.schemaVersion != nil { db.clearSchemaCache() }
+            reader.schemaVersion = schemaVersion
+        }
+        defer {
+            // A read transaction's COMMIT does not fail; if it ever did, the connection is
+            // rolled back and not kept, never handed out still in a transaction.
+            if (try? RowWriter.run("COMMIT TRANSACTION", in: db)) == nil {
+                try? db.execute(sql: "ROLLBACK")
+                reusable = false
+            }
+        }
+        try checkUnmoved(db)
+        return try body(db)
+    }
+
+    /// Throws ``StoreError/databaseMoved(_:)`` when the path no longer names the file this
+    /// connection opened: it was deleted, or another file was moved over it (a backup restored
+    /// with `mv` under a running server). Writing on would go to the old file, which nothing
+    /// reads any more, through a write-ahead log the new file's readers share. One `stat` of the
+    /// path (SQLite's `SQLITE_FCNTL_HAS_MOVED`), in every write transaction and snapshot read.
+    public func checkUnmoved(_ db: Database) throws(StoreError) {
+        var moved: Int32 = 0
+        if sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK, moved != 0 {
+            throw .databaseMoved(path)
+        }
+    }
+
+    /// After ``StoreError/databaseMoved(_:)``, seen outside the writer: ``emptyLog(_:)`` on it.
+    public func retireLog() {
+        guard !readOnly else { return }
+        _ = try? writer.writeWithoutTransaction { db in Self.emptyLog(db) }
+    }
+
+    /// The write-ahead log beside a moved database's path is still this connection's, holding
+    /// pages of the file it opened: whoever opens the path next (the restarted server) would
+    /// replay them onto the file now there, undoing a restore or corrupting it, and SQLite's
+    /// own close checkpoints nothing once the file moved. Copied into the old file, the log is
+    /// emptied (unless a reader holds it: nothing waits).
+    static func emptyLog(_ db: Database) {
+        try? withoutWaiting { try db.checkpoint(.truncate) }
     }
 
     /// Idle connections ``snapshotRead(_:)`` keeps (each caller reading at one moment holds one).

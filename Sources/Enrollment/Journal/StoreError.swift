@@ -27,6 +27,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// before stay in its shadow table, up to `position`, and the next run resumes from there.
     case diskFullDuringRebuild(path: String, name: String, position: Int64)
     case busy(path: String, seconds: Double)
+    /// The path no longer names the file this process opened (deleted, or another file moved
+    /// over it): nothing more is written until the process is restarted.
+    case databaseMoved(String)
     case corrupt(String)
     /// One of the journal's own tables (not a projection's, which a rebuild makes again) was
     /// dropped outside enroll.
@@ -86,6 +89,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .diskFull, .diskFullDuringRebuild: "disk_full"
         case .ioError: "io_error"
         case .busy: "database_busy"
+        case .databaseMoved: "database_moved"
         case .corrupt, .missingTable: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
         case .keyFileMalformed: "key_file_malformed"
@@ -142,6 +146,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the disk holding \(path) is full; the \(name) rebuild's progress up to position \(position) is kept (in the table \(name)_rebuild): free some space and run `rebuild-projections --projection \(name)` again to resume from there"
         case .busy(let path, let seconds):
             "\(path) stayed locked by another writer for more than \(seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)) s (the busy timeout); try again, pass a longer --busy-timeout, or look for a stuck process"
+        case .databaseMoved(let path):
+            "\(path) was deleted or replaced by another file while this process had it open, so nothing was written (it would have gone to the old file); restart the process to use the file now at \(path) (to restore a backup under running servers, use sqlite3's `.restore`, which they pick up)"
         case .corrupt(let path):
             "\(path) is damaged or truncated; restore it from a backup, or rebuild it with `enroll import` from an export"
         case .missingTable(let path, let table):

@@ -5,9 +5,11 @@ import Hummingbird
 /// `GET /health` (and `HEAD`): for load balancers and orchestrators (a Kubernetes readiness or
 /// liveness probe), without a token.
 ///
-/// 200 `{"status":"ok"}` when the journal can be read and the key file still matches it; else
-/// 503 in the API's error shape with the reason's code (`service_reconfiguring` after `enroll
-/// keys rotate`, `database_busy`, or the storage error), and the cause in the server log. The
+/// 200 `{"status":"ok"}` when the journal can be read, is still the file the server opened,
+/// the key file still matches it and its disk is not full; else 503 in the API's error shape
+/// with the reason's code (`service_reconfiguring` after `enroll keys rotate`,
+/// `database_busy`, `database_moved`, `disk_full`, or another storage error), and the cause in
+/// the server log. The
 /// answer says nothing about users or the journal's size: anyone who reaches the port may ask.
 struct HealthRoute: Sendable {
     static let path = "/health"

@@ -209,6 +209,31 @@ struct FilesystemFaultTests {
         try JournalIntegrity.check(recovered)
     }
 
+    @Test("a full disk under a running server: /health answers 503 disk_full while every action fails, and 200 again once space is freed (no restart)")
+    func healthOnFullDisk() throws {
+        let outcome = try Self.scenario(size: "2m", """
+            ENROLL_JWT_SECRET=health-check-test-secret-0123456789 "$ENROLL" serve --port 0 > "$OUT/serve.out" 2> "$OUT/serve.err" &
+            server=$!
+            port=""
+            for _ in $(seq 300); do
+              port=$(sed -nE 's#.*http://127\\.0\\.0\\.1:([0-9]+).*#\\1#p' "$OUT/serve.out" | head -1)
+              [ -n "$port" ] && break
+              sleep 0.1
+            done
+            health() { curl -s -o "$OUT/$1.body" -w '%{http_code}' "http://127.0.0.1:$port/health" > "$OUT/$1.code"; }
+            health ready
+            dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
+            health full
+            rm "$MNT/fill"
+            health freed
+            kill $server; wait $server
+            """)
+        #expect(outcome.text("ready.code") == "200", "\(outcome.text("serve.err"))")
+        #expect(outcome.text("full.code") == "503", "\(outcome.text("full.body"))")
+        #expect(outcome.text("full.body").contains(#""code":"disk_full""#), "\(outcome.text("full.body"))")
+        #expect(outcome.text("freed.code") == "200", "\(outcome.text("freed.body"))")
+    }
+
     @Test("a disk that fills up during the commit (room to open, not to write): exit 3, disk full, the journal unchanged", arguments: [24, 40, 56])
     func diskFillsDuringCommit(_ freeKilobytes: Int) throws {
         let outcome = try Self.scenario(size: "1m", """
