@@ -17,8 +17,8 @@ public struct ServeOptions: ParsableArguments {
             given. --demo prints a page address with \
             a ready token for a demo user, signed with a random secret (so not with \
             ENROLL_JWT_SECRET or --jwt-secret-file, which it refuses). GET /health \
-            (no token) answers 200 while the journal can be read with the key file, else 503. SIGTERM or \
-            Ctrl-C stops accepting connections, lets requests in flight finish, and exits. Access \
+            (no token) answers 200 while the journal can be read with the key file, else 503. SIGTERM, \
+            Ctrl-C or SIGHUP stops accepting connections, lets requests in flight finish, and exits. Access \
             logs go to stderr and never contain tokens, secrets or codes; LOG_LEVEL (trace, debug, \
             info, notice, warning, error or critical; default info) sets how much is logged.
             """)

@@ -8,7 +8,7 @@ import Logging
 /// ```swift
 /// let verifier = try await TokenVerifier.make(.hmacSHA256(secret: key), clock: service.clock)
 /// let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: .init(port: 8080))
-/// try await app.runService()   // SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit
+/// try await app.runService()   // SIGTERM/SIGINT (enroll-server adds SIGHUP): stop accepting, finish in-flight requests, exit
 /// ```
 public enum EnrollmentServer {
     /// The routes, without a socket: what the application serves and what tests drive.

@@ -91,8 +91,10 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         do {
-            try await app.runService()
-            // After SIGTERM or Ctrl-C: the listener closed and every request in flight was
+            // SIGHUP too: a closed terminal or a service manager's reload would otherwise end
+            // the process at once, cutting off requests in flight.
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint, .sighup])
+            // After SIGTERM, Ctrl-C or SIGHUP: the listener closed and every request in flight was
             // answered. Said in the log, so that a clean stop reads differently from a crash.
             Logger(label: "enrollment.server").info("Server stopped: no longer listening, every request in flight answered")
         } catch {

@@ -60,9 +60,9 @@ struct ServeProcessTests {
             }.start()
         }
 
-        /// SIGTERM, then the exit status, once everything the server wrote has been read.
-        func stop() -> Int32 {
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        /// SIGTERM (or `signal`), then the exit status, once everything the server wrote has been read.
+        func stop(signal: Int32 = SIGTERM) -> Int32 {
+            if process.isRunning { kill(process.processIdentifier, signal) }
             process.waitUntilExit()
             output.waitUntilFinished()
             errors.waitUntilFinished()
@@ -706,8 +706,8 @@ struct ServeProcessTests {
         #expect(server.errors.text.components(separatedBy: "connections are open").count == 2, "warned more than once a minute: \(server.errors.text)")
     }
 
-    @Test("SIGTERM with requests in flight: each gets a whole answer or none, the journal holds exactly the answered ones")
-    func gracefulShutdown() throws {
+    @Test("SIGTERM, Ctrl-C or SIGHUP (a closed terminal, a service manager's reload) with requests in flight: each gets a whole answer or none, the journal holds exactly the answered ones", arguments: [SIGTERM, SIGINT, SIGHUP])
+    func gracefulShutdown(_ signal: Int32) throws {
         let workspace = try Workspace()
         let server = try Server(workspace)
         let port = server.port
@@ -730,7 +730,7 @@ struct ServeProcessTests {
         // SIGTERM as soon as the first request has been answered: the others are in flight or queued.
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, !server.errors.text.contains("status=200") { Thread.sleep(forTimeInterval: 0.002) }
-        #expect(server.stop() == 0, "exit status after SIGTERM")
+        #expect(server.stop(signal: signal) == 0, "exit status after signal \(signal)")
         #expect(server.errors.text.contains("Server stopped: no longer listening, every request in flight answered"), "a clean stop is logged")
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         curl.waitUntilExit()

@@ -36,6 +36,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case missingTable(path: String, table: String)
     case keyFileMissing(String)
     case keyFileMalformed(path: String, reason: String)
+    /// The key file exists but this process may not read it (its owner or mode).
+    case keyFileUnreadable(path: String, reason: String)
     case keyFileMismatch(String)
     /// A user's data key that does not open under the right key file: its row was modified.
     case damagedDataKey(user: String)
@@ -93,6 +95,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .corrupt, .missingTable: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
         case .keyFileMalformed: "key_file_malformed"
+        case .keyFileUnreadable: "key_file_unreadable"
         case .damagedDataKey: "data_key_damaged"
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileUnwritable: "key_file_unwritable"
@@ -156,6 +159,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the key file \(path) is missing but the database holds secrets sealed under a key; restore the key file or pass --key-file PATH"
         case .keyFileMalformed(let path, let reason):
             "the key file \(path) is malformed (\(reason)); it must hold one base64 line of 32 random bytes — restore the right file or pass --key-file PATH"
+        case .keyFileUnreadable(let path, let reason):
+            "cannot read the key file \(path) (\(reason)); let the account this runs as read it (its owner and mode, such as `chown` to that account and `chmod 600`): the file itself need not be replaced"
         case .damagedDataKey(let user):
             "the data key of \(TextField.quoted(user)) does not open under this key file, which is the database's own: its row in data_keys was modified; restore the database from a backup (until then \(TextField.quoted(user))'s secrets cannot be read)"
         case .keyFileMismatch(let path):

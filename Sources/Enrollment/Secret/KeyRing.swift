@@ -86,14 +86,12 @@ public struct KeyRing: Sendable {
         }
         guard let data = manager.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
-            let reason = if manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                "it is a directory, not a file"
-            } else if access(path, R_OK) != 0 {
-                "it cannot be read: \(String(cString: strerror(errno))); check its owner and mode"
-            } else {
-                "it cannot be read"
+            if manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw .keyFileMalformed(path: path, reason: "it is a directory, not a file")
             }
-            throw .keyFileMalformed(path: path, reason: reason)
+            // The file may be the right one, only not this user's to read (a service account
+            // changed, a file left by root): not "malformed", whose remedy is another file.
+            throw .keyFileUnreadable(path: path, reason: access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "it cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw .keyFileMalformed(path: path, reason: "it is not text") }
         let line = text.trimmingCharacters(in: .whitespacesAndNewlines)

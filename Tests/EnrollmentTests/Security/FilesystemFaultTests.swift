@@ -170,6 +170,38 @@ struct FilesystemFaultTests {
         #expect(directorySnapshot(workspace.directory) == before)
     }
 
+    @Test("a key file this account may not read (its mode, as after a service account change) is key_file_unreadable naming the owner and mode, not key_file_malformed (whose remedy, another file, would be wrong); exit 3, nothing written")
+    func keyFileNotReadableForTheUser() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        chmod(workspace.database, 0o666)
+        chmod(workspace.directory.path, 0o777)
+        chmod(workspace.keyFile, 0o600)
+        var command = [try Processes.product("enroll")]
+        if getuid() == 0 {
+            // Root reads any file: the command runs as nobody (setpriv), the key file stays root's.
+            command = [try Processes.tool("setpriv", package: "util-linux"), "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + command
+            let probe = try Processes.run(command[0], Array(command.dropFirst()) + ["--help"])
+            guard probe.status == 0 else {
+                Issue.record("user nobody cannot run enroll (\(probe.stderr)); make the build directory world-readable to run this test")
+                return
+            }
+        } else {
+            chmod(workspace.keyFile, 0o000)
+        }
+        defer { chmod(workspace.keyFile, 0o600) }
+        let before = workspace.databaseBytes()
+        let result = try Processes.run(command[0], Array(command.dropFirst()) + ["reveal", "alice", "--format", "uri", "--json"], environment: [
+            "ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile,
+        ])
+        #expect(result.status == 3, "\(result.stderr)")
+        let error = (try? JSONSerialization.jsonObject(with: result.stdoutData)) as? [String: Any] ?? [:]
+        #expect(error["error"] as? String == "key_file_unreadable", "\(result.stdout) \(result.stderr)")
+        let message = error["message"] as? String ?? ""
+        #expect(message.contains("Permission denied") && message.contains("chmod 600") && !message.contains("restore"), "\(message)")
+        #expect(workspace.databaseBytes() == before)
+    }
+
     @Test("a --db where no file can be made, on a file system with no blocks at all (/proc, /sys): exit 3 saying it cannot be created there, not that the disk is full")
     func pseudoFileSystem() throws {
         let enroll = try Processes.product("enroll")
