@@ -456,6 +456,49 @@ struct RebuildTests {
         #expect(!after.stdout.contains("a rebuild is running"), "\(after.stdout)")
     }
 
+    @Test("the rebuild lock holds across accounts: a lock file root's run left is readable by all and a run under another account honours it; one it cannot open (an older release's 0600) is refused by name (exit 3), never run without")
+    func rebuildLockAcrossAccounts() throws {
+        let workspace = try Workspace()
+        try importTraffic(workspace)
+        let tool = try Processes.product("rebuild-projections")
+        #expect(try Processes.run(tool, ["--db", workspace.database, "--all"]).status == 0)
+        let lock = workspace.database + "-rebuild-authenticators.lock"
+        var info = stat()
+        #expect(stat(lock, &info) == 0 && info.st_mode & 0o044 == 0o044, "the lock file is not readable by all: \(String(info.st_mode, radix: 8))")
+        var command = [tool]
+        if getuid() == 0 {
+            // As the service's account would, after root's run: the lock file stays root's.
+            command = [try Processes.tool("setpriv", package: "util-linux"), "--reuid=65534", "--regid=65534", "--clear-groups", "--", tool]
+            guard try Processes.run(command[0], Array(command.dropFirst()) + ["--help"]).status == 0 else {
+                Issue.record("user nobody cannot run rebuild-projections; make the build directory world-readable to run this test")
+                return
+            }
+            chmod(workspace.directory.path, 0o777)
+            for suffix in ["", "-wal", "-shm"] { chmod(workspace.database + suffix, 0o666) }
+        }
+        func run(_ arguments: [String]) throws -> Processes.Result {
+            try Processes.run(command[0], Array(command.dropFirst()) + ["--db", workspace.database] + arguments)
+        }
+        // A run in progress (this process holds the lock) is seen by the other account's runs.
+        let held = open(lock, O_RDONLY)
+        #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
+        let refused = try run(["--projection", "authenticators", "--restart"])
+        #expect(refused.status == 3 && refused.stderr.contains("another rebuild-projections is rebuilding the authenticators projection"), "\(refused.stderr)")
+        #expect(try run(["--status"]).stdout.contains("a rebuild is running"))
+        close(held)
+
+        guard getuid() == 0 else { return }
+        // A lock file the other account cannot open at all.
+        chmod(lock, 0o600)
+        let before = try tables(workspace.database)
+        for arguments in [["--projection", "authenticators", "--restart"], ["--status"]] {
+            let result = try run(arguments)
+            #expect(result.status == 3, "\(arguments): \(result.stdout) \(result.stderr)")
+            #expect(result.stderr.contains("cannot open the rebuild lock file \(lock) (Permission denied)") && result.stderr.contains("chown"), "\(result.stderr)")
+        }
+        #expect(try tables(workspace.database) == before)
+    }
+
     @Test("on a terminal the tool draws a progress bar with events per second and time left, then a one-line summary")
     func progressBarOnTerminal() throws {
         let workspace = try Workspace()

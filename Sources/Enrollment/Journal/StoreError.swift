@@ -64,6 +64,9 @@ public enum StoreError: Error, Sendable, Hashable {
     case rebuildWouldDowngrade(name: String, stored: Int, code: Int)
     /// Another process moved this projection's rebuild checkpoint under us.
     case rebuildInProgress(name: String)
+    /// The lock file that tells whether a rebuild runs exists but cannot be opened (its owner
+    /// or mode): without it two runs could take the same shadow table.
+    case rebuildLockUnusable(path: String, reason: String)
     case undecodableEvent(position: Int64, type: String, reason: String)
     /// The journal holds what no append writes (a position at the end of the integers, a
     /// stream whose versions skip): `detail` says what.
@@ -107,6 +110,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
         case .damagedProjection: "damaged_projection"
         case .rebuildInProgress: "rebuild_in_progress"
+        case .rebuildLockUnusable: "rebuild_lock_unusable"
         case .journalDamaged: "journal_damaged"
         case .undecodableEvent: "undecodable_event"
         case .conflict: "conflict"
@@ -189,6 +193,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code builds version \(code)); upgrade rebuild-projections, or pass --allow-downgrade to rebuild it down to version \(code) (the newer version's readers will then refuse it)"
         case .rebuildInProgress(let name):
             "another rebuild-projections is rebuilding the \(name) projection; let it finish (or stop it), then run `rebuild-projections --status`"
+        case .rebuildLockUnusable(let path, let reason):
+            "cannot open the rebuild lock file \(path) (\(reason)), so whether another rebuild-projections is running cannot be told; give the file to the account that runs the rebuilds (`chown`), or delete it while no rebuild runs"
         case .undecodableEvent(let position, let type, let reason):
             // The type as stored, which whoever edited the row chose: its control characters
             // replaced and its length cut (``Validation/excerpt(_:)``), so that it can neither

@@ -288,7 +288,7 @@ public struct ProjectionRebuilder: Sendable {
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
                     let shadowName = Self.shadowName(of: projection)
                     let shadow = try ProjectionCheckpoint.load(shadowName, in: db)
-                    let running = RebuildLease.isHeld(projection.name, database: database.path)
+                    let running = try RebuildLease.isHeld(projection.name, database: database.path)
                     let resumable = try shadow?.schemaVersion == projection.schemaVersion && db.tableExists(shadowName)
                     return ProjectionState(
                         name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,

@@ -27,10 +27,20 @@ final class RebuildLease {
     /// Takes the lease, or throws ``StoreError/rebuildInProgress(name:)`` when another run holds
     /// it. `nil` when there is no file to lock beside (an in-memory database) or it cannot be
     /// created (a read-only directory, where the rebuild's own writes then fail and say why).
+    ///
+    /// The file is made readable by all (it holds nothing): a `flock` needs only a descriptor,
+    /// so a run under another account (root after an upgrade, then the service's account) still
+    /// locks the same file. One that exists but this account cannot open at all (left by an
+    /// older release, mode 0600) is refused by name: running without the lock would let two
+    /// runs take the same shadow table.
     static func acquire(_ projection: String, database: String) throws(StoreError) -> RebuildLease? {
         guard !database.isEmpty, database != ":memory:" else { return nil }
-        let descriptor = open(path(of: projection, database: database), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { return nil }
+        let file = path(of: projection, database: database)
+        var descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        if descriptor < 0 {
+            guard errno != ENOENT, FileManager.default.fileExists(atPath: file) else { return nil }
+            descriptor = try openExisting(file)
+        }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
             throw .rebuildInProgress(name: projection)
@@ -39,15 +49,25 @@ final class RebuildLease {
     }
 
     /// Whether a run holds the lease now (what `--status` reports as running, not interrupted).
-    static func isHeld(_ projection: String, database: String) -> Bool {
+    /// A lock file this account cannot open is refused by name, as ``acquire(_:database:)`` does:
+    /// "not running" would be a guess.
+    static func isHeld(_ projection: String, database: String) throws(StoreError) -> Bool {
         guard !database.isEmpty, database != ":memory:" else { return false }
-        let descriptor = open(path(of: projection, database: database), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else { return false }
+        let file = path(of: projection, database: database)
+        guard FileManager.default.fileExists(atPath: file) else { return false }
+        let descriptor = try openExisting(file)
         defer { close(descriptor) }
         if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
             flock(descriptor, LOCK_UN)
             return false
         }
         return errno == EWOULDBLOCK
+    }
+
+    /// The existing lock file, opened for reading (enough for `flock`).
+    private static func openExisting(_ file: String) throws(StoreError) -> Int32 {
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else { throw .rebuildLockUnusable(path: file, reason: String(cString: strerror(errno))) }
+        return descriptor
     }
 }
