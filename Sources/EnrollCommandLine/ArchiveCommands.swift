@@ -136,7 +136,7 @@ struct ImportCommand: ParsableCommand {
             let progress = ProgressLine(doing: "importing", total: nil)
             if isNew {
                 let temporary = JournalArchive.temporaryPath(for: path)
-                ImportInterruption.removeOnSignal(["", "-wal", "-shm", "-journal"].map { temporary + $0 })
+                InterruptionCleanup.removeOnSignal(["", "-wal", "-shm", "-journal"].map { temporary + $0 })
                 imported = try JournalArchive.importFile(file, intoNewDatabaseAt: path, options: options, anchor: expected) { progress.advance() }
             } else {
                 // An existing (empty) database is filled in place; refused, it is left as it was.
@@ -168,19 +168,26 @@ struct ImportCommand: ParsableCommand {
     }
 }
 
-/// Ctrl-C, SIGTERM or SIGHUP during an import into a new path removes the database being built
-/// aside (nothing else knows its name) before the process ends as the signal says; only an
-/// uncatchable end (SIGKILL) leaves it.
-enum ImportInterruption {
+/// Ctrl-C, SIGTERM or SIGHUP removes the files a command builds aside under names nothing else
+/// knows (an import's new database, an export's or a QR code's `FILE.partial-PID`) before the
+/// process ends as the signal says; only an uncatchable end (SIGKILL) leaves them. Each call
+/// names the files of the command now running (one per process).
+enum InterruptionCleanup {
     /// The paths as C strings, made before the handlers are installed: a handler may only call
     /// async-signal-safe functions (unlink, signal, raise), never allocate.
     nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
 
     static func removeOnSignal(_ files: [String]) {
         paths = files.compactMap { strdup($0) }
+        // A parent may hand them down blocked (a test runner does): they would then wait,
+        // pending, until the command had finished. As rebuild-projections does, unblocked.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signalNumber) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { received in
-                for path in ImportInterruption.paths { unlink(path) }
+                for path in InterruptionCleanup.paths { unlink(path) }
                 signal(received, SIG_DFL)
                 raise(received)
             }

@@ -87,6 +87,8 @@ final class OutputFile {
         }
         let temporary = target + ".partial-\(getpid())"
         unlink(temporary)  // a leftover of a killed run with the same pid
+        // Interrupted (a cron job's timeout), the command leaves no cut file beside the real one.
+        InterruptionCleanup.removeOnSignal([temporary])
         let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ?? 0o666)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -121,6 +123,7 @@ final class OutputFile {
             let failure = errno
             close(descriptor)
             if !placed { throw CLIFailure.output(errno: failure, to: path) }
+            Self.syncDirectory(of: target)
             return
         }
         close(descriptor)
@@ -129,6 +132,15 @@ final class OutputFile {
             unlink(temporary)
             throw CLIFailure.output(errno: failure, to: path)
         }
+        // The new name is durable too: after a power cut the file is there under it.
+        Self.syncDirectory(of: target)
+    }
+
+    private static func syncDirectory(of file: String) {
+        let directory = Foundation.open(UnnamedFile.directory(of: file), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { return }
+        fsync(directory)
+        close(directory)
     }
 
     /// Removes the temporary file (the command failed); nothing after ``commit()``.
