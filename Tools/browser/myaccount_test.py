@@ -155,6 +155,43 @@ def no_sideways_scroll(driver, width, what):
           f"at {width} px {what}: no sideways scroll, every code box and the legend on screen (scrollWidth, boxes, legend, panel: {measured})")
 
 
+# Every element's right edge against the viewport's width without a scrollbar.
+PAST_THE_EDGE = """
+const width = document.documentElement.clientWidth, past = [];
+for (const e of document.querySelectorAll('body *')) { const r = e.getBoundingClientRect(); if (r.width && r.right > width + 0.5) past.push(e.id || e.tagName); }
+return [width, document.documentElement.scrollWidth, past.slice(0, 6)];
+"""
+
+
+def row_fits(driver, state):
+    """At 320 CSS pixels (WCAG 1.4.10), as a phone (overlay scrollbars) and as a desktop window
+    with a classic 15-pixel scrollbar (a short window, so that the page scrolls): nothing runs
+    past the right edge, the row's actions wrap under its text."""
+    for mobile in (True, False):
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 320, "height": 400, "deviceScaleFactor": 1, "mobile": mobile})
+        width, scroll, past = driver.execute_script(PAST_THE_EDGE)
+        check(scroll <= width and not past,
+              f"at 320 px ({'phone' if mobile else 'desktop, classic scrollbar'}), {state}: no sideways scroll, nothing past the edge"
+              f" (clientWidth {width}, scrollWidth {scroll}, past it: {past})")
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def paste(driver, text):
+    """Ctrl+V of text put on the real clipboard, into the focused element."""
+    done = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        " navigator.clipboard.writeText(arguments[0]).then(() => done('ok'), (error) => done(String(error)));", text)
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("v").key_up(Keys.CONTROL).perform()
+    return done
+
+
+def allow_clipboard(driver, page):
+    origin = "/".join(page.split("/")[:3])
+    driver.execute_cdp_cmd("Browser.grantPermissions",
+                           {"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+
+
 def box_values(driver):
     return "".join(box.get_attribute("value") for box in driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"))
 
@@ -223,7 +260,13 @@ def dense(driver, wait, args):
     driver.save_screenshot(f"{args.work}/dense-320.png")
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     remember_secret(args.work, uri)
-    type_code(driver, totp(uri))
+    # Pasted as an app groups 8 digits ("1234 5678"): all 8 are taken.
+    allow_clipboard(driver, args.url)
+    code = totp(uri)
+    driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")[0].click()
+    pasted = paste(driver, code[:4] + " " + code[4:])
+    check(box_values(driver) == code, f"the code pasted as '1234 5678' fills all 8 boxes ({pasted}: {box_values(driver)!r})")
+    driver.find_element(By.ID, "verify").click()
     check(message(driver, wait, "enabled"), "its code from oathtool enables it")
 
 
@@ -263,6 +306,7 @@ def main():
         check("#token=" not in driver.current_url, "the token is removed from the address bar")
         check(driver.find_element(By.ID, "totp-row").get_attribute("data-state") == "none", "the row starts as not set up")
         check(add.get_attribute("aria-label") == "Add authenticator app", "'+' has an accessible name")
+        row_fits(driver, "not set up")
 
         # "+", double-clicked: one request, one secret (a second one would discard the first).
         row_ends_with_full_stop(driver)
@@ -286,6 +330,7 @@ def main():
         check(all(box.get_attribute("aria-label") for box in boxes), "every code box has a label")
         check(driver.switch_to.active_element == boxes[0], "focus is on the first code box")
         contrast(driver, "the QR code with Verify")
+        row_fits(driver, "a QR code waiting for its code")
 
         # Correcting one digit replaces it; the others stay where they were.
         for key in "123456"[:digits]:
@@ -295,6 +340,22 @@ def main():
         check(driver.switch_to.active_element == boxes[3], "and focus moves to the fourth box")
         ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, "7").perform()
         check(box_values(driver)[:4] == "1794", f"going back with the arrow keys and typing 7 replaces the second digit ({box_values(driver)})")
+        for box in boxes:
+            box.clear()
+
+        # A code pasted or autofilled as the app groups it ("123 456", "123-456", spaces at
+        # either end): every digit lands in the boxes, none cut off by a box's length.
+        allow_clipboard(driver, page)
+        grouped = "123456"[:digits]
+        for pasted in (grouped[:3] + " " + grouped[3:], " " + grouped[:3] + "-" + grouped[3:] + " "):
+            boxes[0].click()
+            how = paste(driver, pasted)
+            check(box_values(driver) == grouped, f"pasting {pasted!r} fills the boxes with {grouped} ({how}: {box_values(driver)!r})")
+            for box in boxes:
+                box.clear()
+        boxes[0].click()
+        driver.execute_cdp_cmd("Input.insertText", {"text": grouped[:2] + " " + grouped[2:4] + " " + grouped[4:]})
+        check(box_values(driver) == grouped, f"an autofill of {grouped} in groups of two fills the boxes ({box_values(driver)!r})")
         for box in boxes:
             box.clear()
 
@@ -326,6 +387,7 @@ def main():
         check(message(driver, wait, "enabled"), "Verify with oathtool's code: 'Authenticator app enabled'")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")
         check(driver.find_element(By.ID, "totp-state").text.startswith("Enabled"), "the row says Enabled")
+        row_fits(driver, "enabled")
         row_ends_with_full_stop(driver)
         check(not driver.find_element(By.ID, "panel").is_displayed(), "the QR code is hidden after enabling")
         check(not driver.find_element(By.ID, "key-text").text, "and so is the key")
@@ -389,6 +451,7 @@ def main():
         if new_uri is None:
             return
         remember_secret(args.work, new_uri)
+        row_fits(driver, "a new QR code from Regenerate waiting")
         old_code, new_code = totp(uri), totp(new_uri)
         if old_code != new_code:
             type_code(driver, old_code)
@@ -585,6 +648,39 @@ def main():
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")
+
+        # An answer that arrives after Sign out (a slow server) belongs to the session that asked:
+        # nothing of it is drawn, and no follow-up request is sent without a token.
+        slow = ("const real = window.fetch; window.fetch = async (url, options) => { const response = await real(url, options);"
+                " if (options && options.method === 'POST') { window.fetch = real; await new Promise((r) => setTimeout(r, 1200)); }"
+                " return response; };")
+
+        def sign_in():
+            field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
+            field.send_keys(token)
+            driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+            wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") != "unknown"
+                       and not d.find_element(By.ID, "security").get_attribute("hidden"))
+
+        sign_in()
+        driver.execute_script(slow)
+        wait.until(EC.element_to_be_clickable((By.ID, "add"))).click()
+        time.sleep(0.3)
+        driver.find_element(By.ID, "signout").click()
+        time.sleep(1.6)
+        said = driver.find_element(By.ID, "messages").text
+        check(said == "Signed out." and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
+              f"an answer to '+' arriving after Sign out draws no QR code and says nothing more ({said!r})")
+        # Signed in again (the next person at this computer) while the eye's answer is on its way.
+        sign_in()
+        driver.execute_script(slow)
+        wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
+        time.sleep(0.3)
+        driver.find_element(By.ID, "signout").click()
+        sign_in()
+        time.sleep(1.6)
+        check(not driver.find_element(By.ID, "panel").is_displayed() and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
+              "the eye's answer to the session before is not drawn for the one signed in after it")
     except Exception as error:  # a timeout or a missing element is a failed check, not a crash
         check(False, f"unexpected: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         driver.save_screenshot(f"{args.work}/failure.png")

@@ -17,6 +17,11 @@ extension MyAccountPage {
           let busy = false;        // a request of the user's is being answered
           let serverOffset = 0;    // the server's clock minus this one (ms), from the Date header
           let expiryTimer = null;
+          // A sign-in session: every sign-in and sign-out starts a new one and aborts the requests
+          // of the last, so an answer reaches only the session that asked (a slow answer must not
+          // show one user's QR code to the next person signed in, nor sign out with an error).
+          let session = 0;
+          let sessionRequests = new AbortController();
 
           const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
@@ -40,23 +45,37 @@ extension MyAccountPage {
             return date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
           }
 
+          function newSession() {
+            session += 1;
+            sessionRequests.abort();
+            sessionRequests = new AbortController();
+          }
+
+          // Thrown (and said nowhere) for an answer to a session that has ended.
+          function ended() { return new Error('the session that sent this request has ended'); }
+
           async function call(method, path, body) {
+            const asked = session;
+            const signal = sessionRequests.signal;
             const headers = { 'Authorization': 'Bearer ' + token, 'Accept': 'application/json' };
             if (body) headers['Content-Type'] = 'application/json';
             if (method === 'POST' || method === 'DELETE') headers['Idempotency-Key'] = newKey();
             let response;
             try {
-              response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store' });
+              response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store', signal });
             } catch (error) {
+              if (asked !== session) throw ended();
               say('The server cannot be reached. Check your connection and try again.', 'error');
               throw error;
             }
+            if (asked !== session) throw ended();
             const date = Date.parse(response.headers.get('Date') || '');
             if (!Number.isNaN(date)) serverOffset = date - Date.now();
             let data = {};
             if (response.status !== 204) {
               try { data = await response.json(); } catch (error) { data = {}; }
             }
+            if (asked !== session) throw ended();
             if (response.status === 403 && data.code === 'unusable_subject') {
               signOut('This account cannot use this page: its user name has characters the enrollment service does not accept (such as / or \\). Ask your administrator; signing in again will not help.');
               throw new Error('unusable subject');
@@ -343,12 +362,20 @@ extension MyAccountPage {
               const input = document.createElement('input');
               input.type = 'text';
               input.inputMode = 'numeric';
-              input.maxLength = count;
+              // No maxlength of the code's length: the browser would cut a pasted or autofilled
+              // "123 456" to "123 45" before the spaces are dropped (spread takes the digits).
+              input.maxLength = 64;
               input.className = 'digit';
               input.autocomplete = i === 0 ? 'one-time-code' : 'off';
               input.setAttribute('aria-label', 'Digit ' + (i + 1) + ' of ' + count);
               input.setAttribute('aria-describedby', 'code-error');
               input.addEventListener('input', (event) => spread(i, event));
+              input.addEventListener('paste', (event) => {
+                const text = event.clipboardData ? event.clipboardData.getData('text') : '';
+                if (!text) return;
+                event.preventDefault();
+                fill(i, text);
+              });
               input.addEventListener('keydown', (event) => step(event, i));
               // Selected on focus, so a digit typed over it replaces it.
               input.addEventListener('focus', () => input.select());
@@ -370,10 +397,21 @@ extension MyAccountPage {
               if (/[0-9]/.test(event.data) && index < all.length - 1) all[index + 1].focus();
               return;
             }
-            const typed = all[index].value.replace(/[^0-9]/g, '');
-            all[index].value = typed.slice(0, 1);
-            for (let k = 1; k < typed.length && index + k < all.length; k++) all[index + k].value = typed[k];
-            if (typed.length > 0) all[Math.min(index + typed.length, all.length - 1)].focus();
+            fill(index, all[index].value);
+          }
+
+          // A code as the app or a password manager groups it ("123 456", "1234-5678"): its digits
+          // go into the boxes from this one, or from the first when it is a whole code.
+          function fill(index, text) {
+            const all = boxes();
+            const typed = String(text).replace(/[^0-9]/g, '');
+            const from = typed.length >= all.length ? 0 : index;
+            all[index].value = '';
+            for (let k = 0; k < typed.length && from + k < all.length; k++) {
+              all[from + k].value = typed[k];
+              all[from + k].removeAttribute('aria-invalid');
+            }
+            if (typed.length > 0) all[Math.min(from + typed.length, all.length - 1)].focus();
           }
 
           function step(event, index) {
@@ -534,6 +572,7 @@ extension MyAccountPage {
           }
 
           async function signIn(value) {
+            newSession();
             token = value.trim();
             $('token').value = '';
             // Only a flag, never the token: a reload can then say why it asks to sign in again.
@@ -547,6 +586,7 @@ extension MyAccountPage {
           }
 
           function signOut(message) {
+            newSession();
             token = null;
             // Nothing of the token stays in the form: on a shared computer the next person
             // must not be one click away from this account's authenticator.
