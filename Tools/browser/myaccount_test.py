@@ -49,7 +49,10 @@ def browser():
                      "--window-size=1000,1200", "--force-device-scale-factor=1", "--lang=en-US"):
         options.add_argument(argument)
     service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    return webdriver.Chrome(service=service, options=options)
+    driver = webdriver.Chrome(service=service, options=options)
+    # Times on the page are read back and compared with the API's (UTC).
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "UTC"})
+    return driver
 
 
 def decode_qr(driver, path):
@@ -190,6 +193,38 @@ def allow_clipboard(driver, page):
     origin = "/".join(page.split("/")[:3])
     driver.execute_cdp_cmd("Browser.grantPermissions",
                            {"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+
+
+# The page's /status answers passed through window.__status(data) when it is set: the server's
+# clock cannot be hurried, so a QR code's expiry or a lock's end is moved a few seconds ahead.
+STATUS_FILTER = (
+    "if (!window.__realFetch) { window.__realFetch = window.fetch; window.fetch = async (url, options) => {"
+    " const response = await window.__realFetch(url, options);"
+    " if (!window.__status || !String(url).endsWith('/status') || response.status !== 200) return response;"
+    " const data = await response.json(); window.__status(data);"
+    " return new Response(JSON.stringify(data), {status: response.status, headers: response.headers}); }; }")
+
+
+def reread_status(driver):
+    """As when the tab becomes visible again: the page reads the status."""
+    driver.execute_script("document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def leave_and_return(driver):
+    """Another tab in front, closed: this tab is visible again."""
+    this_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.close()
+    driver.switch_to.window(this_tab)
+    driver.execute_cdp_cmd("Page.bringToFront", {})
+
+
+def shown_minute(text):
+    """The end time in 'locked until Dec 1, 2026, 11:24 AM UTC' (the browser runs in UTC)."""
+    import re
+    from datetime import datetime, timezone
+    found = re.search(r"locked until (\w+ \d+, \d{4}, \d+:\d\d\s*[AP]M) UTC", text.replace("\u202f", " "))
+    return found and datetime.strptime(found.group(1), "%b %d, %Y, %I:%M %p").replace(tzinfo=timezone.utc)
 
 
 def box_values(driver):
@@ -528,9 +563,26 @@ def main():
         check("expires before then" in driver.find_element(By.ID, "messages").text, "the lock's message says the QR code expires before the lock ends")
         wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "locked until"))
         check("locked until" in driver.find_element(By.ID, "totp-state").text, "the row shows the lock's end")
-        check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) == "view",
+        check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) == "remove",
               f"so the QR code and its boxes go, and the focus is on the row's next action ({active_id(driver)})")
-        driver.find_element(By.ID, "view").click()
+        # The lock's end, shown to the minute, is not before the real end (so "try again after
+        # that time" is true).
+        from datetime import datetime
+        real_end = datetime.fromisoformat(api_json(page, token, "/status")["lockedUntil"].replace("Z", "+00:00"))
+        for where in ("messages", "totp-state"):
+            shown_end = shown_minute(driver.find_element(By.ID, where).text)
+            check(shown_end is not None and shown_end >= real_end,
+                  f"the {where} shows the lock's end rounded up, {shown_end and shown_end.time()}, not before {real_end.time()}")
+        # The eye does not bring back, as ready to scan, the QR code the lock outlasts.
+        check(not driver.find_element(By.ID, "view").is_displayed(), "the eye no longer offers the QR code the lock outlasts")
+        check("can no longer be confirmed" in driver.find_element(By.ID, "totp-state").text, "and the row says it can no longer be confirmed")
+
+        # A lock that ends before the QR code expires (its end moved 4 s ahead in /status): the
+        # page refuses a code itself until then, and at the end the row and the messages follow.
+        driver.execute_script(STATUS_FILTER + " const ends = new Date(Date.now() + 4000).toISOString();"
+                              " window.__status = (data) => { if (Date.now() < Date.parse(ends)) data.lockedUntil = ends; else delete data.lockedUntil; };")
+        reread_status(driver)
+        wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
         time.sleep(0.3)
         driver.execute_script("performance.clearResourceTimings()")
@@ -538,6 +590,14 @@ def main():
         check(message(driver, wait, "locked until"), "even the right code is refused while locked")
         sent = driver.execute_script("return performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'fetch').length")
         check(sent == 0, f"by the page itself, which knows the lock's end: nothing is sent ({sent} requests)")
+        check("locked until" in driver.find_element(By.ID, "totp-state").text, "(the row shows the lock)")
+        try:
+            WebDriverWait(driver, 8).until(lambda d: "locked" not in d.find_element(By.ID, "totp-state").text)
+        except Exception:
+            pass
+        check("locked" not in driver.find_element(By.ID, "totp-state").text and not driver.find_element(By.ID, "code-error").is_displayed(),
+              f"when the lock ends, the row and the refusal beside the boxes no longer say it is locked ({driver.find_element(By.ID, 'totp-state').text!r})")
+        check(message(driver, wait, "no longer locked"), "and the page says verification is no longer locked")
 
         # A reload says why it asks to sign in again; signing out leaves no token in the form.
         driver.refresh()
@@ -595,6 +655,23 @@ def main():
         check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) != "body",
               f"and takes it off the screen, the focus on the row ({active_id(driver)})")
 
+        # With the QR code not on screen, the row still follows its expiry (moved 2 s ahead in
+        # /status; afterwards /status says it expired): it offers '+' again, untouched.
+        driver.execute_script(STATUS_FILTER + " const ends = new Date(Date.now() + 2000).toISOString().replace(/[.][0-9]+Z$/, 'Z');"
+                              " window.__status = (data) => { if (Date.now() < Date.parse(ends)) { data.pendingExpiresAt = ends; return; }"
+                              " data.status = 'none'; data.pendingExpired = true; data.replacementPending = false; delete data.pendingExpiresAt; };")
+        reread_status(driver)
+        wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "waiting for a code"))
+        try:
+            WebDriverWait(driver, 8).until(lambda d: d.find_element(By.ID, "add").is_displayed())
+        except Exception:
+            pass
+        check(driver.find_element(By.ID, "add").is_displayed() and "expired" in driver.find_element(By.ID, "totp-state").text,
+              f"at the expiry of a QR code not on screen the row says it expired and offers '+' ({driver.find_element(By.ID, 'totp-state').text!r})")
+        driver.execute_script("window.__status = null")
+        reread_status(driver)
+        wait.until(EC.element_to_be_clickable((By.ID, "view")))
+
         # The server's answer for a code from a Regenerate QR code that expired meanwhile.
         driver.find_element(By.ID, "view").click()
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
@@ -618,22 +695,36 @@ def main():
         check(driver.find_element(By.ID, "token").is_displayed() and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
               "the sign-in form is shown and no QR code is left in the page")
 
-        # Another window removes while this tab shows a QR code: back in this tab, it goes.
+        # Another window verifies the QR code this tab shows after a wrong code here: back in
+        # this tab, the QR code goes, and so does the refusal, for what happened.
         driver.get(args.url)
         wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
         visible_qr(wait)
+        elsewhere = decode_qr(driver, f"{args.work}/elsewhere.png")
+        if elsewhere is not None:
+            remember_secret(args.work, elsewhere)
+            type_code(driver, "".join("1" if c != "1" else "2" for c in totp(elsewhere)))
+            check(message(driver, wait, "not correct"), "(a wrong code here)")
+            code = json.dumps({"action": "VALIDATE", "verificationCode": totp(elsewhere)})
+            check(api(page, token, "POST", code) == 200, "(another window verifies the right code)")
+            leave_and_return(driver)
+            check(message(driver, wait, "set up in another window"), "back in this tab, the message says the app was set up elsewhere")
+            said = driver.find_element(By.ID, "messages").text + driver.find_element(By.ID, "code-error").text
+            check(not driver.find_element(By.ID, "panel").is_displayed() and "not correct" not in said,
+                  f"the QR code is gone and no refusal stays beside 'Enabled.' ({said!r})")
+            driver.find_element(By.ID, "view").click()
+            visible_qr(wait)
+
+        # Another window removes while this tab shows a QR code: back in this tab, it goes.
         check(api(page, token, "DELETE") == 204, "(another window removes the authenticator)")
-        this_tab = driver.current_window_handle
-        driver.switch_to.new_window("tab")
-        driver.close()
-        driver.switch_to.window(this_tab)
-        driver.execute_cdp_cmd("Page.bringToFront", {})
+        leave_and_return(driver)
         try:
             wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
         except Exception:
             pass
         check(not driver.find_element(By.ID, "panel").is_displayed() and driver.find_element(By.ID, "add").is_displayed(),
               "back in this tab, the removed QR code is gone and '+' is offered")
+        check(message(driver, wait, "removed in another window"), "and the message says it was removed elsewhere")
 
         # A link with another user's token does not switch the account silently.
         claims = base64.urlsafe_b64encode(b'{"sub":"mallory"}').decode().rstrip("=")

@@ -17,6 +17,7 @@ extension MyAccountPage {
           let busy = false;        // a request of the user's is being answered
           let serverOffset = 0;    // the server's clock minus this one (ms), from the Date header
           let expiryTimer = null;
+          let rowTimer = null;     // re-reads the status when the row's QR code expires or its lock ends
           // A sign-in session: every sign-in and sign-out starts a new one and aborts the requests
           // of the last, so an answer reaches only the session that asked (a slow answer must not
           // show one user's QR code to the next person signed in, nor sign out with an error).
@@ -39,8 +40,11 @@ extension MyAccountPage {
             return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
           }
 
-          function localTime(iso) {
-            const date = new Date(iso);
+          // `roundUp` for a lock's end: shown to the minute, it must not name a time before the
+          // real end, or "try again after that time" is refused again.
+          function localTime(iso, roundUp) {
+            let date = new Date(iso);
+            if (roundUp && date.getTime() % 60000 !== 0) date = new Date(Math.ceil(date.getTime() / 60000) * 60000);
             // With the time zone: support staff compare a screenshot with the server's UTC log.
             return date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
           }
@@ -95,8 +99,8 @@ extension MyAccountPage {
               case 'locked': {
                 // For a new QR code from Regenerate only its codes are locked out, not sign-in.
                 const lockedUntil = current && current.status === 'active'
-                  ? 'Too many wrong codes for the new QR code. Checking its codes is locked until ' + localTime(data.lockedUntil) + '; signing in with your current app entry is not affected.'
-                  : 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '.';
+                  ? 'Too many wrong codes for the new QR code. Checking its codes is locked until ' + localTime(data.lockedUntil, true) + '; signing in with your current app entry is not affected.'
+                  : 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil, true) + '.';
                 // A lock can outlast the QR code it guards: then there is nothing to try again.
                 const expires = current && current.pendingExpiresAt;
                 if (expires && new Date(data.lockedUntil) >= new Date(expires)) {
@@ -181,7 +185,6 @@ extension MyAccountPage {
             const state = current.status;
             $('totp-row').dataset.state = state;
             $('add').hidden = state !== 'none';
-            $('view').hidden = state === 'none';
             $('regenerate').hidden = state !== 'active';
             $('remove').hidden = state === 'none';
             let text;
@@ -200,7 +203,16 @@ extension MyAccountPage {
                 ? ' The new QR code expired before a code from it was verified; press Regenerate for another. If your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
                 : ' The last QR code expired before a code from it was verified; press + for a new one.';
             }
-            if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
+            if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil, true) + '.';
+            // A lock that outlasts the QR code waiting for its code: that code can never be
+            // confirmed, so the eye does not offer it to scan.
+            const outlasted = lockOutlastsQR();
+            if (outlasted) {
+              text += state === 'active'
+                ? ' The new QR code expires before then, so it can no longer be confirmed; your current app entry keeps working. After the lock, press Regenerate for a new one.'
+                : ' This QR code expires before then, so it can no longer be confirmed; after the lock, press + for a new one.';
+            }
+            $('view').hidden = state === 'none' || (outlasted && $('panel').hidden);
             $('totp-state').textContent = text;
             // A QR code that no longer belongs to anything (removed or expired elsewhere) goes, as
             // does a code form nothing waits for any more (verified or expired elsewhere).
@@ -208,6 +220,37 @@ extension MyAccountPage {
             $('confirm-text').textContent = state === 'pending'
               ? 'Remove the QR code that waits for a code? Your app\u2019s entry for it will stop working.'
               : 'Remove the authenticator app? Sign-in will no longer ask for its codes.';
+            scheduleRow();
+          }
+
+          function lockOutlastsQR() {
+            return !!(current && current.lockedUntil && current.pendingExpiresAt
+              && Date.parse(current.lockedUntil) >= Date.parse(current.pendingExpiresAt));
+          }
+
+          // The row follows the clock, whether or not its QR code is on screen: when the QR code
+          // expires (the panel's own timer does it while the panel shows it) or the lock ends, the
+          // status is read again (by the server's clock, plus a second).
+          function scheduleRow() {
+            window.clearTimeout(rowTimer);
+            if (!current || !token) return;
+            const now = Date.now() + serverOffset;
+            const due = [current.lockedUntil, current.pendingExpiresAt !== shownExpiresAt ? current.pendingExpiresAt : null]
+              .filter(Boolean).map(Date.parse).filter((time) => time > now);
+            if (!due.length) return;
+            rowTimer = window.setTimeout(() => { rowDue().catch(() => {}); }, Math.min(Math.min(...due) - now + 1000, 2147483647));
+          }
+
+          async function rowDue() {
+            if (!token) return;
+            if (busy) { rowTimer = window.setTimeout(() => { rowDue().catch(() => {}); }, 1000); return; }
+            const wasLocked = !!current.lockedUntil;
+            await refresh();
+            if (wasLocked && !current.lockedUntil) {
+              // The lock's refusal beside the code boxes and in the live region is over too.
+              clearCodeError();
+              say('Verification is no longer locked.' + ($('verify-form').hidden || $('panel').hidden ? '' : ' Type the code your app shows now and press Verify.'), 'info');
+            }
           }
 
           // After an action that hid the focused button, focus `preferred` if it is offered, else
@@ -279,6 +322,7 @@ extension MyAccountPage {
             clearCodeError();
             shownExpiresAt = null;
             window.clearTimeout(expiryTimer);
+            scheduleRow();
             // The focused code box or button went with the panel: the row's next action takes it.
             if (hadFocus) focusAction();
           }
@@ -468,7 +512,8 @@ extension MyAccountPage {
 
           async function verify() {
             const code = boxes().map((input) => input.value).join('');
-            if (current && current.lockedUntil && Date.parse(current.lockedUntil) > Date.now() + serverOffset) {
+            // (The Date header has whole seconds: the server's clock may be up to a second ahead.)
+            if (current && current.lockedUntil && Date.parse(current.lockedUntil) > Date.now() + serverOffset + 1000) {
               // Still locked: the server would refuse it (even the right code); nothing is sent.
               codeError(explain({ status: 429, data: { code: 'locked', lockedUntil: current.lockedUntil } }));
               return;
@@ -602,6 +647,24 @@ extension MyAccountPage {
             $('token').focus();
           }
 
+          // What changed since this tab last read the status (in another window or device, or by
+          // the clock), in a sentence; null when nothing did.
+          function changedElsewhere(before, now) {
+            if (!before || !now || (before.status === now.status && before.replacementPending === now.replacementPending
+              && before.pendingExpiresAt === now.pendingExpiresAt)) return null;
+            if (now.status === 'none') {
+              if (before.status === 'none') return null;
+              return now.pendingExpired
+                ? 'The QR code expired before a code from it was verified. Press + for a new one.'
+                : 'Your authenticator app was removed in another window or device.';
+            }
+            if (now.status === 'active' && before.status !== 'active') return 'Your authenticator app was set up in another window or device.';
+            if (now.status === 'active' && before.replacementPending && !now.replacementPending) {
+              return 'The new QR code from Regenerate was verified or cancelled in another window or device, or it expired. The Authenticator App row shows what is in use now.';
+            }
+            return 'Your authenticator app was changed in another window or device. The Authenticator App row shows what is set up now.';
+          }
+
           // The eye's help text and announcement follow what VIEW answered, not the row as this
           // page last read it: another window may have pressed Regenerate meanwhile.
           function viewHelp(data) {
@@ -692,8 +755,16 @@ extension MyAccountPage {
             });
             // Back in this tab: another window or device may have changed the authenticator, so
             // the row (and a QR code nothing waits for any more) is drawn from a fresh status.
+            // What this tab said before (a refusal, "ready to scan") gives way to what happened.
             document.addEventListener('visibilitychange', () => {
-              if (document.visibilityState === 'visible' && token && !busy) refresh().catch(() => {});
+              if (document.visibilityState !== 'visible' || !token || busy) return;
+              const before = current;
+              refresh().then(() => {
+                // A QR code replaced elsewhere (another expiry) no longer takes codes either.
+                if (shownExpiresAt && current.pendingExpiresAt !== shownExpiresAt) hidePanel();
+                const text = changedElsewhere(before, current);
+                if (text) { clearCodeError(); say(text, 'info'); }
+              }).catch(() => {});
             });
             if (!tokenFromFragment()) {
               let reloaded = false;
