@@ -49,7 +49,10 @@ def browser():
                      "--window-size=1000,1200", "--force-device-scale-factor=1", "--lang=en-US"):
         options.add_argument(argument)
     service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    return webdriver.Chrome(service=service, options=options)
+    driver = webdriver.Chrome(service=service, options=options)
+    # Times on the page are read back and compared with the API's (UTC).
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "UTC"})
+    return driver
 
 
 def decode_qr(driver, path):
@@ -155,6 +158,75 @@ def no_sideways_scroll(driver, width, what):
           f"at {width} px {what}: no sideways scroll, every code box and the legend on screen (scrollWidth, boxes, legend, panel: {measured})")
 
 
+# Every element's right edge against the viewport's width without a scrollbar.
+PAST_THE_EDGE = """
+const width = document.documentElement.clientWidth, past = [];
+for (const e of document.querySelectorAll('body *')) { const r = e.getBoundingClientRect(); if (r.width && r.right > width + 0.5) past.push(e.id || e.tagName); }
+return [width, document.documentElement.scrollWidth, past.slice(0, 6)];
+"""
+
+
+def row_fits(driver, state):
+    """At 320 CSS pixels (WCAG 1.4.10), as a phone (overlay scrollbars) and as a desktop window
+    with a classic 15-pixel scrollbar (a short window, so that the page scrolls): nothing runs
+    past the right edge, the row's actions wrap under its text."""
+    for mobile in (True, False):
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 320, "height": 400, "deviceScaleFactor": 1, "mobile": mobile})
+        width, scroll, past = driver.execute_script(PAST_THE_EDGE)
+        check(scroll <= width and not past,
+              f"at 320 px ({'phone' if mobile else 'desktop, classic scrollbar'}), {state}: no sideways scroll, nothing past the edge"
+              f" (clientWidth {width}, scrollWidth {scroll}, past it: {past})")
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def paste(driver, text):
+    """Ctrl+V of text put on the real clipboard, into the focused element."""
+    done = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        " navigator.clipboard.writeText(arguments[0]).then(() => done('ok'), (error) => done(String(error)));", text)
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("v").key_up(Keys.CONTROL).perform()
+    return done
+
+
+def allow_clipboard(driver, page):
+    origin = "/".join(page.split("/")[:3])
+    driver.execute_cdp_cmd("Browser.grantPermissions",
+                           {"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+
+
+# The page's /status answers passed through window.__status(data) when it is set: the server's
+# clock cannot be hurried, so a QR code's expiry or a lock's end is moved a few seconds ahead.
+STATUS_FILTER = (
+    "if (!window.__realFetch) { window.__realFetch = window.fetch; window.fetch = async (url, options) => {"
+    " const response = await window.__realFetch(url, options);"
+    " if (!window.__status || !String(url).endsWith('/status') || response.status !== 200) return response;"
+    " const data = await response.json(); window.__status(data);"
+    " return new Response(JSON.stringify(data), {status: response.status, headers: response.headers}); }; }")
+
+
+def reread_status(driver):
+    """As when the tab becomes visible again: the page reads the status."""
+    driver.execute_script("document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def leave_and_return(driver):
+    """Another tab in front, closed: this tab is visible again."""
+    this_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.close()
+    driver.switch_to.window(this_tab)
+    driver.execute_cdp_cmd("Page.bringToFront", {})
+
+
+def shown_minute(text):
+    """The end time in 'locked until Dec 1, 2026, 11:24 AM UTC' (the browser runs in UTC)."""
+    import re
+    from datetime import datetime, timezone
+    found = re.search(r"locked until (\w+ \d+, \d{4}, \d+:\d\d\s*[AP]M) UTC", text.replace("\u202f", " "))
+    return found and datetime.strptime(found.group(1), "%b %d, %Y, %I:%M %p").replace(tzinfo=timezone.utc)
+
+
 def box_values(driver):
     return "".join(box.get_attribute("value") for box in driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"))
 
@@ -223,7 +295,13 @@ def dense(driver, wait, args):
     driver.save_screenshot(f"{args.work}/dense-320.png")
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     remember_secret(args.work, uri)
-    type_code(driver, totp(uri))
+    # Pasted as an app groups 8 digits ("1234 5678"): all 8 are taken.
+    allow_clipboard(driver, args.url)
+    code = totp(uri)
+    driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")[0].click()
+    pasted = paste(driver, code[:4] + " " + code[4:])
+    check(box_values(driver) == code, f"the code pasted as '1234 5678' fills all 8 boxes ({pasted}: {box_values(driver)!r})")
+    driver.find_element(By.ID, "verify").click()
     check(message(driver, wait, "enabled"), "its code from oathtool enables it")
 
 
@@ -263,6 +341,7 @@ def main():
         check("#token=" not in driver.current_url, "the token is removed from the address bar")
         check(driver.find_element(By.ID, "totp-row").get_attribute("data-state") == "none", "the row starts as not set up")
         check(add.get_attribute("aria-label") == "Add authenticator app", "'+' has an accessible name")
+        row_fits(driver, "not set up")
 
         # "+", double-clicked: one request, one secret (a second one would discard the first).
         row_ends_with_full_stop(driver)
@@ -286,6 +365,7 @@ def main():
         check(all(box.get_attribute("aria-label") for box in boxes), "every code box has a label")
         check(driver.switch_to.active_element == boxes[0], "focus is on the first code box")
         contrast(driver, "the QR code with Verify")
+        row_fits(driver, "a QR code waiting for its code")
 
         # Correcting one digit replaces it; the others stay where they were.
         for key in "123456"[:digits]:
@@ -295,6 +375,22 @@ def main():
         check(driver.switch_to.active_element == boxes[3], "and focus moves to the fourth box")
         ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, "7").perform()
         check(box_values(driver)[:4] == "1794", f"going back with the arrow keys and typing 7 replaces the second digit ({box_values(driver)})")
+        for box in boxes:
+            box.clear()
+
+        # A code pasted or autofilled as the app groups it ("123 456", "123-456", spaces at
+        # either end): every digit lands in the boxes, none cut off by a box's length.
+        allow_clipboard(driver, page)
+        grouped = "123456"[:digits]
+        for pasted in (grouped[:3] + " " + grouped[3:], " " + grouped[:3] + "-" + grouped[3:] + " "):
+            boxes[0].click()
+            how = paste(driver, pasted)
+            check(box_values(driver) == grouped, f"pasting {pasted!r} fills the boxes with {grouped} ({how}: {box_values(driver)!r})")
+            for box in boxes:
+                box.clear()
+        boxes[0].click()
+        driver.execute_cdp_cmd("Input.insertText", {"text": grouped[:2] + " " + grouped[2:4] + " " + grouped[4:]})
+        check(box_values(driver) == grouped, f"an autofill of {grouped} in groups of two fills the boxes ({box_values(driver)!r})")
         for box in boxes:
             box.clear()
 
@@ -326,6 +422,7 @@ def main():
         check(message(driver, wait, "enabled"), "Verify with oathtool's code: 'Authenticator app enabled'")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")
         check(driver.find_element(By.ID, "totp-state").text.startswith("Enabled"), "the row says Enabled")
+        row_fits(driver, "enabled")
         row_ends_with_full_stop(driver)
         check(not driver.find_element(By.ID, "panel").is_displayed(), "the QR code is hidden after enabling")
         check(not driver.find_element(By.ID, "key-text").text, "and so is the key")
@@ -389,6 +486,7 @@ def main():
         if new_uri is None:
             return
         remember_secret(args.work, new_uri)
+        row_fits(driver, "a new QR code from Regenerate waiting")
         old_code, new_code = totp(uri), totp(new_uri)
         if old_code != new_code:
             type_code(driver, old_code)
@@ -465,9 +563,26 @@ def main():
         check("expires before then" in driver.find_element(By.ID, "messages").text, "the lock's message says the QR code expires before the lock ends")
         wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "locked until"))
         check("locked until" in driver.find_element(By.ID, "totp-state").text, "the row shows the lock's end")
-        check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) == "view",
+        check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) == "remove",
               f"so the QR code and its boxes go, and the focus is on the row's next action ({active_id(driver)})")
-        driver.find_element(By.ID, "view").click()
+        # The lock's end, shown to the minute, is not before the real end (so "try again after
+        # that time" is true).
+        from datetime import datetime
+        real_end = datetime.fromisoformat(api_json(page, token, "/status")["lockedUntil"].replace("Z", "+00:00"))
+        for where in ("messages", "totp-state"):
+            shown_end = shown_minute(driver.find_element(By.ID, where).text)
+            check(shown_end is not None and shown_end >= real_end,
+                  f"the {where} shows the lock's end rounded up, {shown_end and shown_end.time()}, not before {real_end.time()}")
+        # The eye does not bring back, as ready to scan, the QR code the lock outlasts.
+        check(not driver.find_element(By.ID, "view").is_displayed(), "the eye no longer offers the QR code the lock outlasts")
+        check("can no longer be confirmed" in driver.find_element(By.ID, "totp-state").text, "and the row says it can no longer be confirmed")
+
+        # A lock that ends before the QR code expires (its end moved 4 s ahead in /status): the
+        # page refuses a code itself until then, and at the end the row and the messages follow.
+        driver.execute_script(STATUS_FILTER + " const ends = new Date(Date.now() + 4000).toISOString();"
+                              " window.__status = (data) => { if (Date.now() < Date.parse(ends)) data.lockedUntil = ends; else delete data.lockedUntil; };")
+        reread_status(driver)
+        wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
         time.sleep(0.3)
         driver.execute_script("performance.clearResourceTimings()")
@@ -475,6 +590,14 @@ def main():
         check(message(driver, wait, "locked until"), "even the right code is refused while locked")
         sent = driver.execute_script("return performance.getEntriesByType('resource').filter((e) => e.initiatorType === 'fetch').length")
         check(sent == 0, f"by the page itself, which knows the lock's end: nothing is sent ({sent} requests)")
+        check("locked until" in driver.find_element(By.ID, "totp-state").text, "(the row shows the lock)")
+        try:
+            WebDriverWait(driver, 8).until(lambda d: "locked" not in d.find_element(By.ID, "totp-state").text)
+        except Exception:
+            pass
+        check("locked" not in driver.find_element(By.ID, "totp-state").text and not driver.find_element(By.ID, "code-error").is_displayed(),
+              f"when the lock ends, the row and the refusal beside the boxes no longer say it is locked ({driver.find_element(By.ID, 'totp-state').text!r})")
+        check(message(driver, wait, "no longer locked"), "and the page says verification is no longer locked")
 
         # A reload says why it asks to sign in again; signing out leaves no token in the form.
         driver.refresh()
@@ -532,6 +655,23 @@ def main():
         check(not driver.find_element(By.ID, "panel").is_displayed() and active_id(driver) != "body",
               f"and takes it off the screen, the focus on the row ({active_id(driver)})")
 
+        # With the QR code not on screen, the row still follows its expiry (moved 2 s ahead in
+        # /status; afterwards /status says it expired): it offers '+' again, untouched.
+        driver.execute_script(STATUS_FILTER + " const ends = new Date(Date.now() + 2000).toISOString().replace(/[.][0-9]+Z$/, 'Z');"
+                              " window.__status = (data) => { if (Date.now() < Date.parse(ends)) { data.pendingExpiresAt = ends; return; }"
+                              " data.status = 'none'; data.pendingExpired = true; data.replacementPending = false; delete data.pendingExpiresAt; };")
+        reread_status(driver)
+        wait.until(EC.text_to_be_present_in_element((By.ID, "totp-state"), "waiting for a code"))
+        try:
+            WebDriverWait(driver, 8).until(lambda d: d.find_element(By.ID, "add").is_displayed())
+        except Exception:
+            pass
+        check(driver.find_element(By.ID, "add").is_displayed() and "expired" in driver.find_element(By.ID, "totp-state").text,
+              f"at the expiry of a QR code not on screen the row says it expired and offers '+' ({driver.find_element(By.ID, 'totp-state').text!r})")
+        driver.execute_script("window.__status = null")
+        reread_status(driver)
+        wait.until(EC.element_to_be_clickable((By.ID, "view")))
+
         # The server's answer for a code from a Regenerate QR code that expired meanwhile.
         driver.find_element(By.ID, "view").click()
         wait.until(EC.visibility_of_element_located((By.ID, "verify")))
@@ -555,22 +695,36 @@ def main():
         check(driver.find_element(By.ID, "token").is_displayed() and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
               "the sign-in form is shown and no QR code is left in the page")
 
-        # Another window removes while this tab shows a QR code: back in this tab, it goes.
+        # Another window verifies the QR code this tab shows after a wrong code here: back in
+        # this tab, the QR code goes, and so does the refusal, for what happened.
         driver.get(args.url)
         wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
         visible_qr(wait)
+        elsewhere = decode_qr(driver, f"{args.work}/elsewhere.png")
+        if elsewhere is not None:
+            remember_secret(args.work, elsewhere)
+            type_code(driver, "".join("1" if c != "1" else "2" for c in totp(elsewhere)))
+            check(message(driver, wait, "not correct"), "(a wrong code here)")
+            code = json.dumps({"action": "VALIDATE", "verificationCode": totp(elsewhere)})
+            check(api(page, token, "POST", code) == 200, "(another window verifies the right code)")
+            leave_and_return(driver)
+            check(message(driver, wait, "set up in another window"), "back in this tab, the message says the app was set up elsewhere")
+            said = driver.find_element(By.ID, "messages").text + driver.find_element(By.ID, "code-error").text
+            check(not driver.find_element(By.ID, "panel").is_displayed() and "not correct" not in said,
+                  f"the QR code is gone and no refusal stays beside 'Enabled.' ({said!r})")
+            driver.find_element(By.ID, "view").click()
+            visible_qr(wait)
+
+        # Another window removes while this tab shows a QR code: back in this tab, it goes.
         check(api(page, token, "DELETE") == 204, "(another window removes the authenticator)")
-        this_tab = driver.current_window_handle
-        driver.switch_to.new_window("tab")
-        driver.close()
-        driver.switch_to.window(this_tab)
-        driver.execute_cdp_cmd("Page.bringToFront", {})
+        leave_and_return(driver)
         try:
             wait.until(EC.invisibility_of_element_located((By.ID, "panel")))
         except Exception:
             pass
         check(not driver.find_element(By.ID, "panel").is_displayed() and driver.find_element(By.ID, "add").is_displayed(),
               "back in this tab, the removed QR code is gone and '+' is offered")
+        check(message(driver, wait, "removed in another window"), "and the message says it was removed elsewhere")
 
         # A link with another user's token does not switch the account silently.
         claims = base64.urlsafe_b64encode(b'{"sub":"mallory"}').decode().rstrip("=")
@@ -585,6 +739,39 @@ def main():
         driver.find_element(By.ID, "signout").click()
         wait.until(EC.visibility_of_element_located((By.ID, "token")))
         check(driver.find_element(By.ID, "token").get_attribute("value") == "", "Sign out leaves no token in the form: Continue cannot sign the same user back in")
+
+        # An answer that arrives after Sign out (a slow server) belongs to the session that asked:
+        # nothing of it is drawn, and no follow-up request is sent without a token.
+        slow = ("const real = window.fetch; window.fetch = async (url, options) => { const response = await real(url, options);"
+                " if (options && options.method === 'POST') { window.fetch = real; await new Promise((r) => setTimeout(r, 1200)); }"
+                " return response; };")
+
+        def sign_in():
+            field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
+            field.send_keys(token)
+            driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+            wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") != "unknown"
+                       and not d.find_element(By.ID, "security").get_attribute("hidden"))
+
+        sign_in()
+        driver.execute_script(slow)
+        wait.until(EC.element_to_be_clickable((By.ID, "add"))).click()
+        time.sleep(0.3)
+        driver.find_element(By.ID, "signout").click()
+        time.sleep(1.6)
+        said = driver.find_element(By.ID, "messages").text
+        check(said == "Signed out." and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
+              f"an answer to '+' arriving after Sign out draws no QR code and says nothing more ({said!r})")
+        # Signed in again (the next person at this computer) while the eye's answer is on its way.
+        sign_in()
+        driver.execute_script(slow)
+        wait.until(EC.element_to_be_clickable((By.ID, "view"))).click()
+        time.sleep(0.3)
+        driver.find_element(By.ID, "signout").click()
+        sign_in()
+        time.sleep(1.6)
+        check(not driver.find_element(By.ID, "panel").is_displayed() and not driver.find_elements(By.CSS_SELECTOR, "#qr svg"),
+              "the eye's answer to the session before is not drawn for the one signed in after it")
     except Exception as error:  # a timeout or a missing element is a failed check, not a crash
         check(False, f"unexpected: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
         driver.save_screenshot(f"{args.work}/failure.png")

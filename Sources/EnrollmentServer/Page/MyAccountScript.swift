@@ -17,6 +17,12 @@ extension MyAccountPage {
           let busy = false;        // a request of the user's is being answered
           let serverOffset = 0;    // the server's clock minus this one (ms), from the Date header
           let expiryTimer = null;
+          let rowTimer = null;     // re-reads the status when the row's QR code expires or its lock ends
+          // A sign-in session: every sign-in and sign-out starts a new one and aborts the requests
+          // of the last, so an answer reaches only the session that asked (a slow answer must not
+          // show one user's QR code to the next person signed in, nor sign out with an error).
+          let session = 0;
+          let sessionRequests = new AbortController();
 
           const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
@@ -34,29 +40,46 @@ extension MyAccountPage {
             return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
           }
 
-          function localTime(iso) {
-            const date = new Date(iso);
+          // `roundUp` for a lock's end: shown to the minute, it must not name a time before the
+          // real end, or "try again after that time" is refused again.
+          function localTime(iso, roundUp) {
+            let date = new Date(iso);
+            if (roundUp && date.getTime() % 60000 !== 0) date = new Date(Math.ceil(date.getTime() / 60000) * 60000);
             // With the time zone: support staff compare a screenshot with the server's UTC log.
             return date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
           }
 
+          function newSession() {
+            session += 1;
+            sessionRequests.abort();
+            sessionRequests = new AbortController();
+          }
+
+          // Thrown (and said nowhere) for an answer to a session that has ended.
+          function ended() { return new Error('the session that sent this request has ended'); }
+
           async function call(method, path, body) {
+            const asked = session;
+            const signal = sessionRequests.signal;
             const headers = { 'Authorization': 'Bearer ' + token, 'Accept': 'application/json' };
             if (body) headers['Content-Type'] = 'application/json';
             if (method === 'POST' || method === 'DELETE') headers['Idempotency-Key'] = newKey();
             let response;
             try {
-              response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store' });
+              response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store', signal });
             } catch (error) {
+              if (asked !== session) throw ended();
               say('The server cannot be reached. Check your connection and try again.', 'error');
               throw error;
             }
+            if (asked !== session) throw ended();
             const date = Date.parse(response.headers.get('Date') || '');
             if (!Number.isNaN(date)) serverOffset = date - Date.now();
             let data = {};
             if (response.status !== 204) {
               try { data = await response.json(); } catch (error) { data = {}; }
             }
+            if (asked !== session) throw ended();
             if (response.status === 403 && data.code === 'unusable_subject') {
               signOut('This account cannot use this page: its user name has characters the enrollment service does not accept (such as / or \\). Ask your administrator; signing in again will not help.');
               throw new Error('unusable subject');
@@ -76,8 +99,8 @@ extension MyAccountPage {
               case 'locked': {
                 // For a new QR code from Regenerate only its codes are locked out, not sign-in.
                 const lockedUntil = current && current.status === 'active'
-                  ? 'Too many wrong codes for the new QR code. Checking its codes is locked until ' + localTime(data.lockedUntil) + '; signing in with your current app entry is not affected.'
-                  : 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil) + '.';
+                  ? 'Too many wrong codes for the new QR code. Checking its codes is locked until ' + localTime(data.lockedUntil, true) + '; signing in with your current app entry is not affected.'
+                  : 'Too many wrong codes. Verification is locked until ' + localTime(data.lockedUntil, true) + '.';
                 // A lock can outlast the QR code it guards: then there is nothing to try again.
                 const expires = current && current.pendingExpiresAt;
                 if (expires && new Date(data.lockedUntil) >= new Date(expires)) {
@@ -162,7 +185,6 @@ extension MyAccountPage {
             const state = current.status;
             $('totp-row').dataset.state = state;
             $('add').hidden = state !== 'none';
-            $('view').hidden = state === 'none';
             $('regenerate').hidden = state !== 'active';
             $('remove').hidden = state === 'none';
             let text;
@@ -181,7 +203,16 @@ extension MyAccountPage {
                 ? ' The new QR code expired before a code from it was verified; press Regenerate for another. If your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
                 : ' The last QR code expired before a code from it was verified; press + for a new one.';
             }
-            if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil) + '.';
+            if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil, true) + '.';
+            // A lock that outlasts the QR code waiting for its code: that code can never be
+            // confirmed, so the eye does not offer it to scan.
+            const outlasted = lockOutlastsQR();
+            if (outlasted) {
+              text += state === 'active'
+                ? ' The new QR code expires before then, so it can no longer be confirmed; your current app entry keeps working. After the lock, press Regenerate for a new one.'
+                : ' This QR code expires before then, so it can no longer be confirmed; after the lock, press + for a new one.';
+            }
+            $('view').hidden = state === 'none' || (outlasted && $('panel').hidden);
             $('totp-state').textContent = text;
             // A QR code that no longer belongs to anything (removed or expired elsewhere) goes, as
             // does a code form nothing waits for any more (verified or expired elsewhere).
@@ -189,6 +220,37 @@ extension MyAccountPage {
             $('confirm-text').textContent = state === 'pending'
               ? 'Remove the QR code that waits for a code? Your app\u2019s entry for it will stop working.'
               : 'Remove the authenticator app? Sign-in will no longer ask for its codes.';
+            scheduleRow();
+          }
+
+          function lockOutlastsQR() {
+            return !!(current && current.lockedUntil && current.pendingExpiresAt
+              && Date.parse(current.lockedUntil) >= Date.parse(current.pendingExpiresAt));
+          }
+
+          // The row follows the clock, whether or not its QR code is on screen: when the QR code
+          // expires (the panel's own timer does it while the panel shows it) or the lock ends, the
+          // status is read again (by the server's clock, plus a second).
+          function scheduleRow() {
+            window.clearTimeout(rowTimer);
+            if (!current || !token) return;
+            const now = Date.now() + serverOffset;
+            const due = [current.lockedUntil, current.pendingExpiresAt !== shownExpiresAt ? current.pendingExpiresAt : null]
+              .filter(Boolean).map(Date.parse).filter((time) => time > now);
+            if (!due.length) return;
+            rowTimer = window.setTimeout(() => { rowDue().catch(() => {}); }, Math.min(Math.min(...due) - now + 1000, 2147483647));
+          }
+
+          async function rowDue() {
+            if (!token) return;
+            if (busy) { rowTimer = window.setTimeout(() => { rowDue().catch(() => {}); }, 1000); return; }
+            const wasLocked = !!current.lockedUntil;
+            await refresh();
+            if (wasLocked && !current.lockedUntil) {
+              // The lock's refusal beside the code boxes and in the live region is over too.
+              clearCodeError();
+              say('Verification is no longer locked.' + ($('verify-form').hidden || $('panel').hidden ? '' : ' Type the code your app shows now and press Verify.'), 'info');
+            }
           }
 
           // After an action that hid the focused button, focus `preferred` if it is offered, else
@@ -260,6 +322,7 @@ extension MyAccountPage {
             clearCodeError();
             shownExpiresAt = null;
             window.clearTimeout(expiryTimer);
+            scheduleRow();
             // The focused code box or button went with the panel: the row's next action takes it.
             if (hadFocus) focusAction();
           }
@@ -343,12 +406,20 @@ extension MyAccountPage {
               const input = document.createElement('input');
               input.type = 'text';
               input.inputMode = 'numeric';
-              input.maxLength = count;
+              // No maxlength of the code's length: the browser would cut a pasted or autofilled
+              // "123 456" to "123 45" before the spaces are dropped (spread takes the digits).
+              input.maxLength = 64;
               input.className = 'digit';
               input.autocomplete = i === 0 ? 'one-time-code' : 'off';
               input.setAttribute('aria-label', 'Digit ' + (i + 1) + ' of ' + count);
               input.setAttribute('aria-describedby', 'code-error');
               input.addEventListener('input', (event) => spread(i, event));
+              input.addEventListener('paste', (event) => {
+                const text = event.clipboardData ? event.clipboardData.getData('text') : '';
+                if (!text) return;
+                event.preventDefault();
+                fill(i, text);
+              });
               input.addEventListener('keydown', (event) => step(event, i));
               // Selected on focus, so a digit typed over it replaces it.
               input.addEventListener('focus', () => input.select());
@@ -370,10 +441,21 @@ extension MyAccountPage {
               if (/[0-9]/.test(event.data) && index < all.length - 1) all[index + 1].focus();
               return;
             }
-            const typed = all[index].value.replace(/[^0-9]/g, '');
-            all[index].value = typed.slice(0, 1);
-            for (let k = 1; k < typed.length && index + k < all.length; k++) all[index + k].value = typed[k];
-            if (typed.length > 0) all[Math.min(index + typed.length, all.length - 1)].focus();
+            fill(index, all[index].value);
+          }
+
+          // A code as the app or a password manager groups it ("123 456", "1234-5678"): its digits
+          // go into the boxes from this one, or from the first when it is a whole code.
+          function fill(index, text) {
+            const all = boxes();
+            const typed = String(text).replace(/[^0-9]/g, '');
+            const from = typed.length >= all.length ? 0 : index;
+            all[index].value = '';
+            for (let k = 0; k < typed.length && from + k < all.length; k++) {
+              all[from + k].value = typed[k];
+              all[from + k].removeAttribute('aria-invalid');
+            }
+            if (typed.length > 0) all[Math.min(from + typed.length, all.length - 1)].focus();
           }
 
           function step(event, index) {
@@ -430,7 +512,8 @@ extension MyAccountPage {
 
           async function verify() {
             const code = boxes().map((input) => input.value).join('');
-            if (current && current.lockedUntil && Date.parse(current.lockedUntil) > Date.now() + serverOffset) {
+            // (The Date header has whole seconds: the server's clock may be up to a second ahead.)
+            if (current && current.lockedUntil && Date.parse(current.lockedUntil) > Date.now() + serverOffset + 1000) {
               // Still locked: the server would refuse it (even the right code); nothing is sent.
               codeError(explain({ status: 429, data: { code: 'locked', lockedUntil: current.lockedUntil } }));
               return;
@@ -534,6 +617,7 @@ extension MyAccountPage {
           }
 
           async function signIn(value) {
+            newSession();
             token = value.trim();
             $('token').value = '';
             // Only a flag, never the token: a reload can then say why it asks to sign in again.
@@ -547,6 +631,7 @@ extension MyAccountPage {
           }
 
           function signOut(message) {
+            newSession();
             token = null;
             // Nothing of the token stays in the form: on a shared computer the next person
             // must not be one click away from this account's authenticator.
@@ -560,6 +645,24 @@ extension MyAccountPage {
             $('login').hidden = false;
             if (message) say(message, 'error');
             $('token').focus();
+          }
+
+          // What changed since this tab last read the status (in another window or device, or by
+          // the clock), in a sentence; null when nothing did.
+          function changedElsewhere(before, now) {
+            if (!before || !now || (before.status === now.status && before.replacementPending === now.replacementPending
+              && before.pendingExpiresAt === now.pendingExpiresAt)) return null;
+            if (now.status === 'none') {
+              if (before.status === 'none') return null;
+              return now.pendingExpired
+                ? 'The QR code expired before a code from it was verified. Press + for a new one.'
+                : 'Your authenticator app was removed in another window or device.';
+            }
+            if (now.status === 'active' && before.status !== 'active') return 'Your authenticator app was set up in another window or device.';
+            if (now.status === 'active' && before.replacementPending && !now.replacementPending) {
+              return 'The new QR code from Regenerate was verified or cancelled in another window or device, or it expired. The Authenticator App row shows what is in use now.';
+            }
+            return 'Your authenticator app was changed in another window or device. The Authenticator App row shows what is set up now.';
           }
 
           // The eye's help text and announcement follow what VIEW answered, not the row as this
@@ -652,8 +755,16 @@ extension MyAccountPage {
             });
             // Back in this tab: another window or device may have changed the authenticator, so
             // the row (and a QR code nothing waits for any more) is drawn from a fresh status.
+            // What this tab said before (a refusal, "ready to scan") gives way to what happened.
             document.addEventListener('visibilitychange', () => {
-              if (document.visibilityState === 'visible' && token && !busy) refresh().catch(() => {});
+              if (document.visibilityState !== 'visible' || !token || busy) return;
+              const before = current;
+              refresh().then(() => {
+                // A QR code replaced elsewhere (another expiry) no longer takes codes either.
+                if (shownExpiresAt && current.pendingExpiresAt !== shownExpiresAt) hidePanel();
+                const text = changedElsewhere(before, current);
+                if (text) { clearCodeError(); say(text, 'info'); }
+              }).catch(() => {});
             });
             if (!tokenFromFragment()) {
               let reloaded = false;

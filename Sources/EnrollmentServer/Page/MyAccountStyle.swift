@@ -24,12 +24,13 @@ extension MyAccountPage {
         .message.success { border-color: var(--ok); color: var(--ok); }
         .message.error { border-color: var(--bad); color: var(--bad); }
         .factors { list-style: none; padding: 0; margin: 12px 0 0; border-top: 1px solid var(--line); }
-        .factor { display: flex; align-items: center; gap: 16px; padding: 14px 0; border-bottom: 1px solid var(--line); }
+        .factor { display: flex; flex-wrap: wrap; align-items: center; gap: 12px 16px; padding: 14px 0; border-bottom: 1px solid var(--line); }
         .factor-icon { width: 32px; height: 32px; color: var(--muted); flex: none; }
-        .factor-text { flex: 1; }
+        /* The actions wrap under the text when both do not fit on one line (a phone, 400 % zoom). */
+        .factor-text { flex: 1 1 12em; min-width: 0; overflow-wrap: anywhere; }
         .state { margin: 0; color: var(--muted); }
         .factor[data-state="active"] .state { color: var(--ok); font-weight: 600; }
-        .actions { display: flex; gap: 8px; flex-wrap: wrap; }
+        .actions { display: flex; gap: 8px; flex-wrap: wrap; margin-left: auto; max-width: 100%; }
         button { font: inherit; border: 1px solid var(--line); background: #fff; color: var(--ink); border-radius: 6px; padding: 6px 14px; cursor: pointer; }
         button:hover { border-color: var(--muted); }
         button:focus-visible, input:focus-visible, textarea:focus-visible, h3:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
@@ -66,6 +67,7 @@ extension MyAccountPage {
           .panel, .confirm { padding: 10px; }
           .code-boxes { gap: 4px; }
           .digit { height: 46px; font-size: 20px; }
+          .actions { flex-basis: 100%; margin-left: 48px; }
         }
         """#
 }
