@@ -497,6 +497,9 @@ struct RebuildTests {
             #expect(result.stderr.contains("cannot open the rebuild lock file \(lock) (Permission denied)") && result.stderr.contains("chown"), "\(result.stderr)")
         }
         #expect(try tables(workspace.database) == before)
+        // The other projection's lock file is its own: rebuilding it is not refused for this one.
+        let other = try run(["--projection", "enrollment_activity"])
+        #expect(other.status == 0, "\(other.stdout) \(other.stderr)")
     }
 
     @Test("on a terminal the tool draws a progress bar with events per second and time left, then a one-line summary")

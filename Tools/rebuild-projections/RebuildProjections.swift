@@ -100,7 +100,7 @@ struct RebuildProjections: ParsableCommand {
         // A checkpoint past the journal's head is how readers tell that rows were deleted from
         // its end: a rebuild would fold what is left and erase that, without a word.
         let states: [ProjectionState]
-        do { states = try rebuilder.status() } catch { throw Failure(error, database: databasePath) }
+        do { states = try rebuilder.status(readingLocks: false) } catch { throw Failure(error, database: databasePath) }
         let ahead = Dictionary(states.map { ($0.name, $0.ahead) }, uniquingKeysWith: { first, _ in first })
         if !acceptMissingEvents, let target = targets.first(where: { (ahead[$0.name] ?? 0) > 0 }), let count = ahead[target.name] {
             let verify = "enroll verify" + StoreError.databaseArgument(databasePath)
@@ -122,7 +122,7 @@ struct RebuildProjections: ParsableCommand {
                 // An SQLite error no check foresaw, while an interrupted run's shadow table is
                 // still there: the way out that does not need the sqlite3 shell.
                 if !restart, case .sqlite = error,
-                   (try? rebuilder.status())?.first(where: { $0.name == target.name })?.rebuildCheckpoint != nil {
+                   (try? rebuilder.status(readingLocks: false))?.first(where: { $0.name == target.name })?.rebuildCheckpoint != nil {
                     failure.message += "; if the interrupted rebuild's shadow table is at fault, `\(command("--restart --projection \(target.name)"))` discards it and starts over"
                 }
                 throw failure

@@ -164,7 +164,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileMalformed(let path, let reason):
             "the key file \(path) is malformed (\(reason)); it must hold one base64 line of 32 random bytes — restore the right file or pass --key-file PATH"
         case .keyFileUnreadable(let path, let reason):
-            "cannot read the key file \(path) (\(reason)); let the account this runs as read it (its owner and mode, such as `chown` to that account and `chmod 600`): the file itself need not be replaced"
+            "cannot read the key file \(path) (\(reason)); let the account this runs as read it (the owner and mode of the file and of its directories, such as `chown` to that account and `chmod 600`): the file itself need not be replaced"
         case .damagedDataKey(let user):
             "the data key of \(TextField.quoted(user)) does not open under this key file, which is the database's own: its row in data_keys was modified; restore the database from a backup (until then \(TextField.quoted(user))'s secrets cannot be read)"
         case .keyFileMismatch(let path):

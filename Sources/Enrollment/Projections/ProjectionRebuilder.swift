@@ -280,7 +280,10 @@ public struct ProjectionRebuilder: Sendable {
     }
 
     /// Every projection this code knows, with its stored and code versions and its lag.
-    public func status() throws(StoreError) -> [ProjectionState] {
+    /// `readingLocks: false` leaves each rebuild's lock file unread (``ProjectionState/rebuildRunning``
+    /// false): a rebuild asks only where the projections stand, and another projection's lock
+    /// file, unusable for this account, is not its concern.
+    public func status(readingLocks: Bool = true) throws(StoreError) -> [ProjectionState] {
         do {
             return try database.writer.read { db in
                 let head = try EventJournal.head(in: db)
@@ -288,7 +291,7 @@ public struct ProjectionRebuilder: Sendable {
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
                     let shadowName = Self.shadowName(of: projection)
                     let shadow = try ProjectionCheckpoint.load(shadowName, in: db)
-                    let running = try RebuildLease.isHeld(projection.name, database: database.path)
+                    let running = try readingLocks && RebuildLease.isHeld(projection.name, database: database.path)
                     let resumable = try shadow?.schemaVersion == projection.schemaVersion && db.tableExists(shadowName)
                     return ProjectionState(
                         name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,

@@ -69,6 +69,11 @@ public struct KeyRing: Sendable {
     /// Reads the key file, or creates it (mode 0600) when `create` is true and it does not exist.
     public static func load(keyFile path: String, create: Bool) throws(StoreError) -> KeyRing {
         let manager = FileManager.default
+        var status = stat()
+        if stat(path, &status) != 0, errno != ENOENT {
+            // There may well be a file, behind a directory this account may not search.
+            throw .keyFileUnreadable(path: path, reason: String(cString: strerror(errno)))
+        }
         if !manager.fileExists(atPath: path) {
             guard create else { throw .keyFileMissing(path) }
             let key: [UInt8]

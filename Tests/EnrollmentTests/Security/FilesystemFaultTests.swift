@@ -200,6 +200,21 @@ struct FilesystemFaultTests {
         let message = error["message"] as? String ?? ""
         #expect(message.contains("Permission denied") && message.contains("chmod 600") && !message.contains("restore"), "\(message)")
         #expect(workspace.databaseBytes() == before)
+
+        // A key file behind a directory this account may not search: not "missing" either.
+        guard getuid() == 0 else { return }
+        let hidden = workspace.path("private")
+        try FileManager.default.createDirectory(atPath: hidden, withIntermediateDirectories: false)
+        let hiddenKey = hidden + "/enrollment.key"
+        try FileManager.default.copyItem(atPath: workspace.keyFile, toPath: hiddenKey)
+        chmod(hiddenKey, 0o644)
+        chmod(hidden, 0o700)
+        let behind = try Processes.run(command[0], Array(command.dropFirst()) + ["reveal", "alice", "--format", "uri", "--json"], environment: [
+            "ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": hiddenKey,
+        ])
+        let behindError = (try? JSONSerialization.jsonObject(with: behind.stdoutData)) as? [String: Any] ?? [:]
+        #expect(behind.status == 3 && behindError["error"] as? String == "key_file_unreadable", "\(behind.stdout) \(behind.stderr)")
+        #expect(workspace.databaseBytes() == before)
     }
 
     @Test("a --db where no file can be made, on a file system with no blocks at all (/proc, /sys): exit 3 saying it cannot be created there, not that the disk is full")
