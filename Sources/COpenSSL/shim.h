@@ -8,4 +8,5 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include "keyed_hmac.h"
 #endif

@@ -1,33 +1,31 @@
 import COpenSSL
 
-/// A keyed HMAC (RFC 2104) context, created once per key and re-initialised per message.
+/// A keyed HMAC (RFC 2104) context, created once per key and used for any number of messages.
 ///
 /// Keying HMAC costs two hash compressions (the ipad and opad blocks), as much as a whole
 /// short-message MAC. A TOTP verification computes several MACs under one key, so the key is
 /// absorbed once into an inner and an outer digest state, and each message starts from a
 /// copy of those states: the same work as `EVP_MAC_init(ctx, NULL, 0, NULL)` on a keyed
-/// `EVP_MAC` context (see ../shared/peers/raw_hmac.c, beside the repository), about 0.2 µs per MAC instead of
-/// about 1 µs for the one-shot `HMAC()` call.
+/// `EVP_MAC` context (see ../shared/peers/raw_hmac.c, beside the repository).
 ///
-/// The construction is RFC 2104 §2 over `EVP_MD_CTX` rather than an `EVP_MAC` context because
-/// creating and keying an `EVP_MAC` context allocates about nine objects (MAC context,
-/// HMAC_CTX, three digest contexts and their provider states, a key copy), which made the
-/// per-verification setup cost more than two of the MACs themselves; three digest contexts
-/// halve that. RFC 2202 / RFC 4231 / RFC 4226 vectors pin the result to OpenSSL's HMAC.
+/// The states are OpenSSL's own SHA-1/SHA-256/SHA-512 state structs, held by value in one
+/// small buffer (`Sources/COpenSSL/keyed_hmac.h`): starting a message is a struct copy. Through
+/// `EVP_MD_CTX` every copy of a keyed state freed and allocated a provider context and wiped
+/// the old one, and keying created three contexts; that bookkeeping cost more than the hashing
+/// (BENCHMARKS.md, step 22). The hashing itself is OpenSSL's, CPU extensions and all. RFC 2202
+/// / RFC 4231 / RFC 4226 vectors, and OpenSSL's one-shot `HMAC()` for every key length 0–200,
+/// pin the result.
 ///
-/// Not `Sendable`: the digest contexts are mutated by every call. Make one per verification.
+/// Noncopyable: the key-derived states live in one buffer, wiped and freed when the context
+/// ends. Not `Sendable`. Make one per verification.
 ///
 /// ```swift
 /// let hmac = try HMACContext(key: secret, digest: .sha1)
 /// let mac = hmac.authenticate(counterBytes)
 /// ```
-public final class HMACContext {
-    /// State after absorbing `K ⊕ ipad`.
-    private let inner: OpaquePointer
-    /// State after absorbing `K ⊕ opad`.
-    private let outer: OpaquePointer
-    /// Scratch state each message is computed in.
-    private let work: OpaquePointer
+public struct HMACContext: ~Copyable {
+    /// The inner (`K ⊕ ipad`) and outer (`K ⊕ opad`) states.
+    private let keyed: UnsafeMutablePointer<enroll_hmac_key>
 
     /// The MAC length in bytes (20, 32 or 64).
     public let length: Int
@@ -38,63 +36,26 @@ public final class HMACContext {
     /// Keys a fresh context. The padded key exists only in a stack buffer that is cleansed
     /// before returning; the caller still owns (and should ``secureZero(_:)``) its array.
     public init(key: [UInt8], digest: Digest) throws {
-        guard let md = FetchedDigests.shared.digest(digest) else {
-            throw CryptoError.fromOpenSSL("digest \(digest.rawValue) is unavailable")
+        let keyed = UnsafeMutablePointer<enroll_hmac_key>.allocate(capacity: 1)
+        let initialised = key.withUnsafeBufferPointer { bytes in
+            enroll_hmac_key_init(keyed, digest.keyedHMACIdentifier, bytes.baseAddress, bytes.count)
         }
-        guard let inner = EVP_MD_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_MD_CTX_new") }
-        guard let outer = EVP_MD_CTX_new() else {
-            EVP_MD_CTX_free(inner)
-            throw CryptoError.fromOpenSSL("EVP_MD_CTX_new")
+        guard initialised == 1 else {
+            // The C side has wiped the states already.
+            keyed.deallocate()
+            throw CryptoError.fromOpenSSL("HMAC-\(digest.rawValue) keying")
         }
-        guard let work = EVP_MD_CTX_new() else {
-            EVP_MD_CTX_free(inner)
-            EVP_MD_CTX_free(outer)
-            throw CryptoError.fromOpenSSL("EVP_MD_CTX_new")
-        }
-        self.inner = inner
-        self.outer = outer
-        self.work = work
+        self.keyed = keyed
         self.digest = digest
         self.length = digest.byteCount
-        // From here on deinit frees the contexts if keying throws.
-
-        let blockSize = digest.blockByteCount
-        let keyed = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { pad -> Bool in
-            defer { OPENSSL_cleanse(pad.baseAddress, pad.count) }
-            pad.initialize(repeating: 0)
-            // RFC 2104 §2: a key longer than the block is replaced by its hash; a shorter one
-            // is padded with zeros to the block size.
-            if key.count > blockSize {
-                var hashedLength: UInt32 = 0
-                let hashed = key.withUnsafeBytes { bytes in
-                    EVP_Digest(bytes.baseAddress, bytes.count, pad.baseAddress, &hashedLength, md, nil)
-                }
-                guard hashed == 1 else { return false }
-            } else {
-                for index in key.indices { pad[index] = key[index] }
-            }
-            for index in 0..<blockSize { pad[index] ^= 0x36 }
-            guard EVP_DigestInit_ex(inner, md, nil) == 1,
-                EVP_DigestUpdate(inner, pad.baseAddress, blockSize) == 1
-            else { return false }
-            for index in 0..<blockSize { pad[index] ^= 0x36 ^ 0x5C }
-            guard EVP_DigestInit_ex(outer, md, nil) == 1,
-                EVP_DigestUpdate(outer, pad.baseAddress, blockSize) == 1
-            else { return false }
-            return true
-        }
-        guard keyed else { throw CryptoError.fromOpenSSL("HMAC-\(digest.rawValue) keying") }
     }
 
     deinit {
-        // OpenSSL's digest providers free their state with OPENSSL_clear_free, so the
-        // key-derived inner and outer states are wiped here.
-        EVP_MD_CTX_free(inner)
-        EVP_MD_CTX_free(outer)
-        EVP_MD_CTX_free(work)
+        enroll_hmac_key_clear(keyed)
+        keyed.deallocate()
     }
 
-    /// Computes HMAC(key, message) into `output` without allocating Swift memory.
+    /// Computes HMAC(key, message) into `output` without allocating.
     ///
     /// - Returns: the MAC length written, or 0 when `output` is shorter than ``length`` or
     ///   OpenSSL fails (callers treat 0 as "no MAC", which never matches anything).
@@ -102,16 +63,7 @@ public final class HMACContext {
         guard output.count >= length, let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             return 0
         }
-        var written: UInt32 = 0
-        // H(K ⊕ opad || H(K ⊕ ipad || message)); the inner hash is staged in `output`.
-        guard EVP_MD_CTX_copy_ex(work, inner) == 1,
-            EVP_DigestUpdate(work, message.baseAddress, message.count) == 1,
-            EVP_DigestFinal_ex(work, out, &written) == 1,
-            EVP_MD_CTX_copy_ex(work, outer) == 1,
-            EVP_DigestUpdate(work, out, Int(written)) == 1,
-            EVP_DigestFinal_ex(work, out, &written) == 1
-        else { return 0 }
-        return Int(written)
+        return enroll_hmac(keyed, message.baseAddress, message.count, out)
     }
 
     /// Computes HMAC(key, message) as a new array. Returns an empty array if OpenSSL fails.
@@ -124,8 +76,19 @@ public final class HMACContext {
     }
 }
 
-@available(*, unavailable, message: "HMACContext mutates its OpenSSL contexts on every call; create one per task")
+@available(*, unavailable, message: "HMACContext's states are one task's; create one per task")
 extension HMACContext: Sendable {}
+
+extension Digest {
+    /// The digest's number in `keyed_hmac.h`.
+    var keyedHMACIdentifier: Int32 {
+        switch self {
+        case .sha1: ENROLL_HMAC_SHA1
+        case .sha256: ENROLL_HMAC_SHA256
+        case .sha512: ENROLL_HMAC_SHA512
+        }
+    }
+}
 
 /// The three digests, fetched from the default provider once.
 ///

@@ -24,7 +24,7 @@ public enum HOTP {
     /// The truncated value for `counter` under a keyed context, or nil if OpenSSL failed.
     /// Allocation-free: the counter and MAC live on the stack.
     @inline(__always)
-    static func truncatedValue(_ hmac: HMACContext, counter: UInt64) -> UInt32? {
+    static func truncatedValue(_ hmac: borrowing HMACContext, counter: UInt64) -> UInt32? {
         // RFC 4226 §5.1: the counter is 8 bytes, big-endian.
         var message = counter.bigEndian
         return withUnsafeBytes(of: &message) { input in

@@ -36,7 +36,20 @@ public enum Validation {
 
     /// Whether `text` has a space at either end (of ids, only an older journal's may).
     public static func isSpaced(_ text: String) -> Bool {
-        text.first?.isWhitespace == true || text.last?.isWhitespace == true
+        // Every command asks this of its user id. In ASCII, which ids almost always are, each
+        // character is one byte (CR LF aside, both white space): no grapheme breaking or
+        // Unicode lookup needed.
+        let utf8 = text.utf8
+        if let first = utf8.first, let last = utf8.last, utf8.allSatisfy({ $0 < 0x80 }) {
+            return isASCIIWhitespace(first) || isASCIIWhitespace(last)
+        }
+        return text.first?.isWhitespace == true || text.last?.isWhitespace == true
+    }
+
+    /// Unicode's White_Space in ASCII: tab, line feed, vertical tab, form feed, carriage
+    /// return and space.
+    private static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 
     /// Who acts on a user's behalf: recorded like a user id, so held to the same rules, but

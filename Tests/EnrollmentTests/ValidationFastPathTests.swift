@@ -1,0 +1,36 @@
+import Testing
+import TestSupport
+@testable import Enrollment
+
+/// The byte-level shortcuts in ``Validation`` against the Unicode definitions they stand in for.
+@Suite("Validation fast paths")
+struct ValidationFastPathTests {
+    /// What "spaced" means: the first or last character is white space (Swift's `Character`).
+    static func spacedByCharacters(_ text: String) -> Bool {
+        text.first?.isWhitespace == true || text.last?.isWhitespace == true
+    }
+
+    @Test("isSpaced agrees with Character.isWhitespace for every ASCII byte at either end, and beside non-ASCII text")
+    func isSpacedMatchesCharacters() {
+        var cases: [String] = ["", "a", "alice", "\r\n", "a\r\n", "\r\nb"]
+        for byte in UInt8(0)...UInt8(0x7F) {
+            let character = String(decoding: [byte], as: UTF8.self)
+            cases += [character, character + "alice", "alice" + character, "al" + character + "ice"]
+            // Non-ASCII elsewhere takes the general path: it must say the same.
+            cases += ["café" + character, character + "café", "x\u{0301}" + character]
+        }
+        cases += ["\u{00A0}alice", "alice\u{2003}", "alice\u{0085}", "\u{3000}", "e\u{0301}", " e\u{0301}", "e\u{0301} "]
+        var random = SplitMix64(seed: 38)
+        let alphabet: [Unicode.Scalar] = [" ", "\t", "a", "Z", "0", "-", "\u{00A0}", "\u{0301}", "é", "\u{2028}", "\u{1F600}"]
+        for _ in 0..<5_000 {
+            let count = Int.random(in: 1...6, using: &random)
+            var text = ""
+            for _ in 0..<count { text.unicodeScalars.append(alphabet[Int.random(in: 0..<alphabet.count, using: &random)]) }
+            cases.append(text)
+        }
+        for text in cases {
+            #expect(Validation.isSpaced(text) == Self.spacedByCharacters(text), "\(Array(text.unicodeScalars))")
+        }
+        #expect(Validation.isSpaced(" alice") && Validation.isSpaced("alice\t") && !Validation.isSpaced("alice"))
+    }
+}
