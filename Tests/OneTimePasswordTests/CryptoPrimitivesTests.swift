@@ -1,5 +1,5 @@
 import COpenSSL
-import CryptoPrimitives
+@testable import CryptoPrimitives
 import Glibc
 import Testing
 import TestSupport
@@ -182,8 +182,16 @@ struct CryptoPrimitivesTests {
         #expect(hex(sha512.authenticate(message)) == "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598")
     }
 
-    @Test("HMACContext equals OpenSSL's one-shot HMAC() for every key length 0-200 and message length 0-300")
-    func matchesOneShotHMAC() throws {
+    @Test("Under OpenSSL's default configuration the default provider serves all three digests, so HMACContext holds its states directly")
+    func defaultProviderServesDigests() {
+        for digest in Digest.allCases {
+            #expect(FetchedDigests.shared.servedByDefaultProvider(digest), "\(digest.rawValue)")
+        }
+    }
+
+    @Test("HMACContext equals OpenSSL's one-shot HMAC() for every key length 0-200 and message length 0-300, held directly and through EVP",
+          arguments: [false, true])
+    func matchesOneShotHMAC(throughEVP: Bool) throws {
         var random = SplitMix64(seed: 2104)
         for digest in Digest.allCases {
             let md = switch digest {
@@ -193,7 +201,7 @@ struct CryptoPrimitivesTests {
             }
             for keyLength in 0...200 {
                 let key = (0..<keyLength).map { _ in UInt8.random(in: 0...255, using: &random) }
-                let context = try HMACContext(key: key, digest: digest)
+                let context = try HMACContext(key: key, digest: digest, throughEVP: throughEVP)
                 for messageLength in [0, 1, 8, 55, 56, 64, 127, 128, 129, 300] where keyLength % 7 == 0 || messageLength == 8 {
                     let message = (0..<messageLength).map { _ in UInt8.random(in: 0...255, using: &random) }
                     var expected = [UInt8](repeating: 0, count: 64)
@@ -206,7 +214,7 @@ struct CryptoPrimitivesTests {
                         }
                     }
                     #expect(context.authenticate(message) == Array(expected.prefix(Int(expectedLength))),
-                            "\(digest.rawValue) key \(keyLength) bytes, message \(messageLength) bytes")
+                            "\(digest.rawValue) key \(keyLength) bytes, message \(messageLength) bytes, through EVP: \(throughEVP)")
                 }
             }
         }
