@@ -9,7 +9,10 @@
 // verification than the hashing itself (BENCHMARKS.md, step 22). Here a MAC starts from a
 // struct copy on the stack and allocates nothing. The digest state types and functions are
 // OpenSSL's (deprecated since 3.0 in favour of EVP, still part of its API), so the hashing is
-// the same code, CPU extensions and all; only the EVP dispatch is left out.
+// the same code, CPU extensions and all; only the EVP dispatch is left out. HMACContext
+// (Sources/CryptoPrimitives) uses this only where OpenSSL's `default` provider serves the
+// digest, which implements it with these functions; under any other provider it goes
+// through EVP.
 #include <stddef.h>
 #include <string.h>
 #include <openssl/crypto.h>
