@@ -443,7 +443,7 @@ public final class EnrollmentService: Sendable {
     /// Looked up twice per command (before deciding, and again before writing in a batch), so
     /// read with the C API (``RowReader``).
     private static func commandRecord(_ id: String, in db: Database) throws -> CommandRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT stream_id, stream_version, command, rejection, arguments_mac FROM commands WHERE command_id = ?")
+        let statement = try db.statement(commandRecordSQL)
         statement.bind(id, at: 1)
         return try RowReader.first(statement, in: db) { row in
             // A record no release writes (edited with another tool) is refused by name, not read
@@ -471,12 +471,16 @@ public final class EnrollmentService: Sendable {
         }
     }
 
+    private static let commandRecordSQL = HotStatement(
+        "SELECT stream_id, stream_version, command, rejection, arguments_mac FROM commands WHERE command_id = ?")
+    private static let saveCommandRecordSQL = HotStatement(
+        "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at, arguments_mac) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
     private static func saveCommandRecord(
         _ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, argumentsMAC: [UInt8]?, at time: UnixTime, in db: Database
     ) throws {
         let rejectionJSON = try rejection.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        var insert = try RowWriter(
-            "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at, arguments_mac) VALUES (?, ?, ?, ?, ?, ?, ?)", in: db)
+        var insert = try RowWriter(saveCommandRecordSQL, in: db)
         insert.bind(envelope.commandId)
         insert.bind(envelope.user)
         insert.bind(version)

@@ -216,14 +216,14 @@ public final class EnrollmentDatabase: Sendable {
         try writer.writeWithoutTransaction { db in
             // A read-only connection cannot begin IMMEDIATE (GRDB begins DEFERRED there too): the
             // first write then fails as it would.
-            try db.cachedStatement(sql: readOnly ? "BEGIN DEFERRED TRANSACTION" : "BEGIN IMMEDIATE TRANSACTION").execute()
+            try db.statement(readOnly ? Self.beginDeferred : Self.beginImmediate).execute()
             do {
                 try checkUnmoved(db)
                 let result = try body(db)
                 // SQLite ends the transaction itself on some errors (a full disk) that `body` may
                 // have caught and gone on from: reported as GRDB reports it, not committed.
                 guard db.isInsideTransaction else { throw DatabaseError(resultCode: .SQLITE_ABORT, message: "Transaction was aborted") }
-                try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+                try db.statement(Self.commit).execute()
                 return result
             } catch {
                 try? db.rollback()
@@ -269,10 +269,10 @@ public final class EnrollmentDatabase: Sendable {
     private func snapshotRead<T>(_ body: (Database) throws -> T, reader: SnapshotReader, reusable: inout Bool, in db: Database) throws -> T {
         // Stepped with the C API (``RowWriter``, ``RowReader``): a read-only connection has
         // no observers for GRDB's execution bookkeeping to tell.
-        try RowWriter.run("BEGIN DEFERRED TRANSACTION", in: db)
+        try RowWriter.run(Self.beginDeferred, in: db)
         // As GRDB's own reads do: what it knows of the schema, and its compiled statements,
         // are forgotten when another process's migration has changed it since the last read.
-        let schemaVersion = try RowReader.first(db.cachedStatement(sql: "PRAGMA schema_version"), in: db) { $0.int64(0) } ?? nil
+        let schemaVersion = try Self.schemaCookie(db)
         if schemaVersion != reader.schemaVersion {
             if reader.schemaVersion != nil { db.clearSchemaCache() }
             reader.schemaVersion = schemaVersion
@@ -280,13 +280,23 @@ public final class EnrollmentDatabase: Sendable {
         defer {
             // A read transaction's COMMIT does not fail; if it ever did, the connection is
             // rolled back and not kept, never handed out still in a transaction.
-            if (try? RowWriter.run("COMMIT TRANSACTION", in: db)) == nil {
+            if (try? RowWriter.run(Self.commit, in: db)) == nil {
                 try? db.execute(sql: "ROLLBACK")
                 reusable = false
             }
         }
         try checkUnmoved(db)
         return try body(db)
+    }
+
+    static let beginImmediate = HotStatement("BEGIN IMMEDIATE TRANSACTION")
+    static let beginDeferred = HotStatement("BEGIN DEFERRED TRANSACTION")
+    static let commit = HotStatement("COMMIT TRANSACTION")
+    private static let schemaVersion = HotStatement("PRAGMA schema_version")
+
+    /// The schema cookie (`PRAGMA schema_version`), which every change of the schema moves.
+    static func schemaCookie(_ db: Database) throws -> Int64? {
+        try RowReader.first(db.statement(schemaVersion), in: db) { $0.int64(0) } ?? nil
     }
 
     /// Throws ``StoreError/databaseMoved(_:)`` when the path no longer names the file this

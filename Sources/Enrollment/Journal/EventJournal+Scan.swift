@@ -28,7 +28,7 @@ extension EventJournal {
     /// stream). Not ``readStream(_:upTo:in:)``, whose rows also carry the metadata, event id and
     /// hash.
     static func events(of stream: String, from version: Int64 = 0, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool) throws {
-        let statement = try db.cachedStatement(sql: streamSQL)
+        let statement = try db.statement(streamSQL)
         statement.bind(stream, at: 1)
         statement.bind(version, at: 2)
         try decodeRows(of: statement, in: db, body)
@@ -37,7 +37,7 @@ extension EventJournal {
     /// The columns ``decodeRows(of:failure:_:)`` reads, in its order.
     static let scanColumns = "position, stream_id, stream_version, type, schema_version, data, recorded_at"
     /// Built once: ``events(of:from:in:_:)`` runs for every command.
-    private static let streamSQL = "SELECT \(scanColumns) FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version"
+    private static let streamSQL = HotStatement("SELECT \(scanColumns) FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version")
 
     /// Steps `statement` (which selects the columns of ``scan(after:limit:in:_:)``) with the
     /// SQLite C API, decoding each row in place, until `body` returns false.

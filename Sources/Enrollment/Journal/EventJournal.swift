@@ -10,9 +10,17 @@ import GRDB
 public enum EventJournal {
     static let columns = "position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash"
 
+    // The statements of every append (``HotStatement``).
+    private static let versionSQL = HotStatement("SELECT MAX(stream_version) FROM events WHERE stream_id = ?")
+    private static let lastSQL = HotStatement("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+    private static let insertSQL = HotStatement("""
+        INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """)
+
     /// The current version of a stream (0 when it has no events).
     public static func version(of stream: String, in db: Database) throws -> Int64 {
-        let statement = try db.cachedStatement(sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?")
+        let statement = try db.statement(versionSQL)
         statement.bind(stream, at: 1)
         return try RowReader.first(statement, in: db) { $0.int64(0) }.flatMap { $0 } ?? 0
     }
@@ -56,10 +64,7 @@ public enum EventJournal {
         var version = expectedVersion
         var recorded: [RecordedEvent] = []
         recorded.reserveCapacity(events.count)
-        var insert = try RowWriter("""
-            INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, in: db)
+        var insert = try RowWriter(insertSQL, in: db)
         for event in events {
             position += 1
             version += 1
@@ -102,7 +107,7 @@ public enum EventJournal {
     }
 
     private static func last(in db: Database) throws -> (Int64, [UInt8]) {
-        let statement = try db.cachedStatement(sql: "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+        let statement = try db.statement(lastSQL)
         return try RowReader.first(statement, in: db) { ($0.int64(0) ?? 0, $0.bytes(1)) } ?? (0, HashChain.genesis)
     }
 }

@@ -14,6 +14,10 @@ struct RowWriter {
         statement = try db.cachedStatement(sql: sql)
     }
 
+    init(_ hot: HotStatement, in db: Database) throws {
+        statement = try db.statement(hot)
+    }
+
     /// Binds the next parameter (`nil` as SQL NULL).
     mutating func bind(_ text: String?) {
         column += 1
@@ -52,8 +56,8 @@ struct RowWriter {
 
     /// Runs a statement that takes no values (`BEGIN`, `COMMIT`) from the statement cache,
     /// stepped with the C API.
-    static func run(_ sql: String, in db: Database) throws {
-        var statement = try RowWriter(sql, in: db)
+    static func run(_ hot: HotStatement, in db: Database) throws {
+        var statement = try RowWriter(hot, in: db)
         try statement.writeRow(in: db)
     }
 

@@ -117,17 +117,21 @@ struct AuthenticatorRow: Hashable {
     /// `rows` rows per statement: a flush of thousands of rows runs one statement per
     /// ``rowsPerStatement`` of them, so SQLite starts and ends a statement for each group of
     /// rows, not for each row (a fifth of what it spent per row).
-    static func replaceSQL(into table: String, rows: Int = 1) -> String {
-        if rows == 1, table == servingTable { return servingReplaceSQL }
-        return "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES "
+    static func replace(into table: String, rows: Int = 1, in db: Database) throws -> RowWriter {
+        if rows == 1, table == servingTable { return try RowWriter(servingReplace, in: db) }
+        return try RowWriter(replaceSQL(into: table, rows: rows), in: db)
+    }
+
+    private static func replaceSQL(into table: String, rows: Int) -> String {
+        "INSERT OR REPLACE INTO \"" + table + "\" (" + columnList + ") VALUES "
             + Array(repeating: "(" + placeholders + ")", count: rows).joined(separator: ", ")
     }
 
     /// The statements of every command's inline update, on the table readers read, built once
-    /// rather than joined (and then hashed to find the prepared statement) for each command.
+    /// rather than joined for each command, and found by number (``HotStatement``).
     private static let servingTable = AuthenticatorsProjection().name
-    private static let servingReplaceSQL = "INSERT OR REPLACE INTO \"" + servingTable + "\" (" + columnList + ") VALUES (" + placeholders + ")"
-    private static let servingLoadSQL = loadSQL(from: servingTable)
+    private static let servingReplace = HotStatement(replaceSQL(into: servingTable, rows: 1))
+    private static let servingLoad = HotStatement(loadSQL(from: servingTable))
 
     private static func loadSQL(from table: String) -> String {
         "SELECT " + columnList + " FROM \"" + table + "\" WHERE user_id = ?"
@@ -162,10 +166,9 @@ struct AuthenticatorRow: Hashable {
     }
 
     static func load(_ user: String, from table: String, in db: Database) throws -> AuthenticatorRow? {
-        let sql = table == servingTable ? servingLoadSQL : loadSQL(from: table)
         // Read in place from the statement with the C API, by position in the order of
         // `columns` (what the SELECT lists): this runs for every inline update.
-        let statement = try db.cachedStatement(sql: sql)
+        let statement = try table == servingTable ? db.statement(servingLoad) : db.cachedStatement(sql: loadSQL(from: table))
         statement.bind(user, at: 1)
         return try RowReader.first(statement, in: db) { stored in AuthenticatorRow(user: user, stored: stored) }
     }
@@ -284,14 +287,14 @@ struct AuthenticatorsFold: ProjectionFold {
         let group = AuthenticatorRow.rowsPerStatement
         var written = 0
         if changed.count >= group {
-            var replace = try RowWriter(AuthenticatorRow.replaceSQL(into: table, rows: group), in: db)
+            var replace = try AuthenticatorRow.replace(into: table, rows: group, in: db)
             while changed.count - written >= group {
                 for (_, index) in changed[written..<written + group] { rows.values[index].bind(to: &replace) }
                 try replace.writeRow(in: db)
                 written += group
             }
         }
-        var replace = try RowWriter(AuthenticatorRow.replaceSQL(into: table), in: db)
+        var replace = try AuthenticatorRow.replace(into: table, in: db)
         for (_, index) in changed[written...] {
             rows.values[index].bind(to: &replace)
             try replace.writeRow(in: db)

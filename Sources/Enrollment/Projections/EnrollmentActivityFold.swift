@@ -100,11 +100,11 @@ struct EnrollmentActivityFold: ProjectionFold {
 
     /// The statement of every command's inline update, on the table readers read, built once.
     private static let servingTable = EnrollmentActivityProjection().name
-    private static let servingAddSQL = "INSERT INTO \"" + servingTable + "\"" + addCounts
+    private static let servingAdd = HotStatement("INSERT INTO \"" + servingTable + "\"" + addCounts)
 
     mutating func flush(in db: Database) throws {
         guard !counts.isEmpty else { return }
-        var add = try RowWriter(table == Self.servingTable ? Self.servingAddSQL : "INSERT INTO \"" + table + "\"" + Self.addCounts, in: db)
+        var add = try table == Self.servingTable ? RowWriter(Self.servingAdd, in: db) : RowWriter("INSERT INTO \"" + table + "\"" + Self.addCounts, in: db)
         for (key, added) in counts {
             add.bind(EnrollmentActivityProjection.day(number: key.day))
             add.bind(key.issuer.string)

@@ -61,15 +61,18 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
     /// Read and saved on every command (inline updates), so with the C API (``RowReader``,
     /// ``RowWriter``).
     public static func load(_ name: String, in db: Database) throws -> ProjectionCheckpoint? {
-        let statement = try db.cachedStatement(sql: "SELECT schema_version, position FROM projection_checkpoints WHERE name = ?")
+        let statement = try db.statement(loadSQL)
         statement.bind(name, at: 1)
         return try RowReader.first(statement, in: db) { row in
             ProjectionCheckpoint(name: name, schemaVersion: row.int(0) ?? 0, position: row.int64(1) ?? 0)
         }
     }
 
+    private static let loadSQL = HotStatement("SELECT schema_version, position FROM projection_checkpoints WHERE name = ?")
+    private static let saveSQL = HotStatement("INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)")
+
     public func save(in db: Database) throws {
-        var replace = try RowWriter("INSERT OR REPLACE INTO projection_checkpoints (name, schema_version, position) VALUES (?, ?, ?)", in: db)
+        var replace = try RowWriter(Self.saveSQL, in: db)
         replace.bind(name)
         replace.bind(schemaVersion)
         replace.bind(position)

@@ -1,5 +1,6 @@
 import GRDB
 import GRDBSQLite
+import Glibc
 import Synchronization
 
 /// Whether a stored projection table (or a rebuild's shadow table) has the shape this code
@@ -125,8 +126,16 @@ extension ProjectionTable {
     }
 
     /// For each database file and table, the schema cookie (`PRAGMA schema_version`, which
-    /// every change of the schema moves) at which its key was last found right.
-    private static let keysChecked = Mutex<[String: Int]>([:])
+    /// every change of the schema moves) at which its key was last found right: a short list,
+    /// looked through without building a string or hashing one (it is read on every command).
+    private static let keysChecked = Mutex<[CheckedKey]>([])
+    private struct CheckedKey {
+        var file: String
+        var table: String
+        var cookie: Int64
+    }
+    /// The most files × tables remembered; the oldest is forgotten first (and checked again).
+    private static let keysCheckedLimit = 32
 
     /// Refuses a projection table whose primary key is not the one this code builds, as a table
     /// re-created by hand without it (SQLite's "create, copy, drop, rename" way of altering a
@@ -135,17 +144,29 @@ extension ProjectionTable {
     /// statement that meets it; a key does not, so commands check it, on reads and on appends.
     /// Looked at again only when the schema changed: otherwise one `PRAGMA schema_version`.
     static func requireKey(of projection: any Projection, in db: Database) throws {
-        let cookie = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA schema_version")) ?? 0
-        let file = sqlite3_db_filename(db.sqliteConnection, "main").map { String(cString: $0) } ?? ""
-        let entry = file + "\u{0}" + projection.name
-        if keysChecked.withLock({ $0[entry] }) == cookie { return }
+        let cookie = try EnrollmentDatabase.schemaCookie(db) ?? 0
+        let name = projection.name
+        // "" for a database in memory.
+        let path = sqlite3_db_filename(db.sqliteConnection, "main")
+        let checked = keysChecked.withLock { entries in
+            entries.contains { entry in
+                entry.cookie == cookie && entry.table == name
+                    && entry.file.withCString { file in path.map { strcmp(file, $0) == 0 } ?? (file.pointee == 0) }
+            }
+        }
+        if checked { return }
         let stored = try key(of: projection.name, in: db)
         let expected = try expectedKey(of: projection)
         guard stored == expected else {
             if stored.isEmpty, try !db.tableExists(projection.name) { throw StoreError.damagedProjection(name: projection.name, problem: "is missing") }
             throw StoreError.damagedProjection(name: projection.name, problem: keyProblem(stored: stored, expected: expected))
         }
-        keysChecked.withLock { $0[entry] = cookie }
+        let file = path.map { String(cString: $0) } ?? ""
+        keysChecked.withLock { entries in
+            entries.removeAll { $0.file == file && $0.table == name }
+            if entries.count >= keysCheckedLimit { entries.removeFirst() }
+            entries.append(CheckedKey(file: file, table: name, cookie: cookie))
+        }
     }
 }
 

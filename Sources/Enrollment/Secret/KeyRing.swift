@@ -167,12 +167,16 @@ public struct KeyRing: Sendable {
     /// Checks that this key is the database's key; records it if the database has none yet.
     public func bind(to db: Database) throws {
         // Every command checks this (RowReader: SQLite's C API on the hot path).
-        if let stored = try RowReader.first(db.cachedStatement(sql: "SELECT key_id FROM key_check WHERE id = 1"), in: db, { $0.bytes(0) }) {
+        if let stored = try RowReader.first(db.statement(Self.keyIdSQL), in: db, { $0.bytes(0) }) {
             guard stored == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
         } else {
             try db.execute(sql: "INSERT INTO key_check (id, key_id) VALUES (1, ?)", arguments: [Data(keyId)])
         }
     }
+
+    private static let keyIdSQL = HotStatement("SELECT key_id FROM key_check WHERE id = 1")
+    private static let dataKeySQL = HotStatement("SELECT wrapped_key FROM data_keys WHERE stream_id = ?")
+    private static let storeDataKeySQL = HotStatement("INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)")
 
     /// Refuses, without writing anything, a database that belongs to another master key.
     public func checkBelongs(to db: Database) throws {
@@ -194,7 +198,7 @@ public struct KeyRing: Sendable {
     // The benchmark's fixture builder, the fuzz targets and the tests of this package use them.
 
     package func dataKey(for stream: String, in db: Database) throws -> [UInt8]? {
-        let statement = try db.cachedStatement(sql: "SELECT wrapped_key FROM data_keys WHERE stream_id = ?")
+        let statement = try db.statement(Self.dataKeySQL)
         statement.bind(stream, at: 1)
         guard let wrapped = try RowReader.first(statement, in: db, { $0.bytes(0) }) else { return nil }
         return try unwrap(wrapped, of: stream, in: db)
@@ -229,7 +233,7 @@ public struct KeyRing: Sendable {
     }
 
     func store(wrappedDataKey wrapped: [UInt8], for stream: String, at time: UnixTime, in db: Database) throws {
-        var insert = try RowWriter("INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES (?, ?, ?)", in: db)
+        var insert = try RowWriter(Self.storeDataKeySQL, in: db)
         insert.bind(stream)
         insert.bind(wrapped)
         insert.bind(time)
