@@ -156,6 +156,34 @@ struct GroupCommitTests {
         _ = try JournalIntegrity.check(setup.path)
     }
 
+    @Test("Two callers with the same command id, both past the replay check, meet in one batch: the second is refused by the first's command record before writing anything, and through the handler replays the first outcome")
+    func duplicateCommandIdInBatch() async throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let service = setup.service
+        // A refusal that appends no event but is recorded (its id can be sent again): the stream
+        // does not move, so only the command's own record tells the second one from a new command.
+        let envelope = CommandEnvelope(commandId: "same-id", user: "alice", command: .revealQRCode)
+        // Both decided before either is written, as two callers reading at the same moment are.
+        guard case .decided(let first) = try service.prepare(envelope, user: "alice"),
+              case .decided(let second) = try service.prepare(envelope, user: "alice"),
+              case .decided(let bob) = try service.prepare(CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions())), user: "bob")
+        else { throw StoreError.sqlite("expected decided commands") }
+        let results = setup.handler.write([first, second, bob], pinned: [true, true, true])
+        #expect((try? results[0].get())?.rejection == .notEnrolled)
+        #expect(throws: StoreError.conflict(stream: "alice", expected: 0, actual: -1)) { try results[1].get() }
+        #expect((try? results[2].get())?.accepted == true)
+        #expect(try Self.sqlite3(setup.path, "SELECT stream_id || ':' || stream_version FROM events ORDER BY position") == "bob:1")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(stream_id, ' ') FROM (SELECT stream_id FROM commands ORDER BY stream_id)") == "alice bob")
+        #expect(try Self.checkChain(service.database) == 1)
+        // What the refused one's caller does next: the retry replays the first outcome.
+        let replayed = try await setup.handler.handle(envelope)
+        #expect(replayed.replayed)
+        #expect(replayed.rejection == .notEnrolled)
+        #expect(try Self.sqlite3(setup.path, "SELECT COUNT(*) FROM commands") == "2")
+        _ = try JournalIntegrity.check(setup.path)
+    }
+
     @Test("A command that fails after writing some of its rows fails alone: none of its rows stay, the rest of the batch commits")
     func failureAfterWriting() throws {
         let setup = try Self.setup()

@@ -395,26 +395,43 @@ public final class EnrollmentService: Sendable {
     /// `batch`: the command is one of a ``GroupCommitHandler`` batch, whose writer checks the key
     /// ring once and folds the inline projections once for the whole batch.
     func record(_ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, in db: Database) throws -> CommandOutcome {
+        var head: EventJournal.Head?
+        return try record(pending, keyRing: keyRing, checkReplay: checkReplay, batch: batch, head: &head, in: db)
+    }
+
+    /// `head`: the journal's head as the previous command of the same transaction left it (nil:
+    /// read from the journal); set to the head after this command's events. Whoever passes it
+    /// must set it to nil again when a command fails after writing (its savepoint rolls back).
+    func record(
+        _ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, head: inout EventJournal.Head?, in db: Database
+    ) throws -> CommandOutcome {
         let envelope = pending.replay?.showing ?? pending.envelope, user = pending.user, state = pending.state, now = pending.now
         let decision = pending.decision
-        // A concurrent duplicate of this command may have committed since the check above.
-        if checkReplay, try Self.commandRecord(envelope.commandId, in: db) != nil { throw StoreError.conflict(stream: user, expected: state.version, actual: -1) }
         if !batch { try keyRing.bind(to: db) }
-        // Made by the caller (``PreparedRows``) or here; appending them checks the stream is
-        // still at the version they were made for.
+        // What fails a command alone is found before it writes anything (a batch's writer counts
+        // on it): a stream that moved since the command was decided, then a duplicate of its id
+        // committed since the replay check (another process, another caller): its record,
+        // written first, is refused by the commands table's key.
+        let actual = try EventJournal.version(of: user, in: db)
+        guard actual == state.version else { throw StoreError.conflict(stream: user, expected: state.version, actual: actual) }
+        let after = state.evolve(decision.events)
+        let argumentsMAC = try pending.rows.map(\.argumentsMAC) ?? keyRing.argumentsMAC(of: envelope.command)
+        do {
+            try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, argumentsMAC: argumentsMAC, at: now, in: db)
+        } catch let failure as DatabaseError where checkReplay && failure.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            throw StoreError.conflict(stream: user, expected: state.version, actual: -1)
+        }
+        // Made by the caller (``PreparedRows``) or here.
         let rows = try pending.rows ?? PreparedRows(
             events: Self.encode(decision.events, for: envelope, user: user, at: now) { try keyRing.ensureDataKey(for: user, at: now, in: db) },
-            argumentsMAC: keyRing.argumentsMAC(of: envelope.command))
-        let recorded = try EventJournal.append(rows.events, to: user, expectedVersion: state.version, in: db)
+            argumentsMAC: argumentsMAC)
+        let recorded = try EventJournal.append(rows.events, to: user, versionChecked: state.version, head: &head, in: db)
         if let wrapped = rows.newWrappedDataKey { try keyRing.store(wrappedDataKey: wrapped, for: user, at: now, in: db) }
         if decision.events.contains(where: { if case .authenticatorRemoved = $0 { true } else { false } }) {
             try keyRing.destroyDataKey(for: user, in: db)
         }
         if !batch { try ProjectionStatus.applyInline(Array(zip(decision.events, recorded)), knowing: [(user, state)], in: db) }
-        let after = state.evolve(decision.events)
-        try Self.saveCommandRecord(
-            envelope, version: after.version, rejection: decision.rejection, argumentsMAC: rows.argumentsMAC, at: now, in: db)
-        // Appending checked that the stream was at `state`'s version: it is the state before.
+        // The stream was at `state`'s version: it is the state before.
         let before = recorded.isEmpty ? nil : state
         if var first = pending.replay?.outcome {
             first.shownAgain = recorded

@@ -204,14 +204,18 @@ public final class GroupCommitHandler: Sendable {
         guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
         try service.database.write { db in
             try keyRing.bind(to: db)
+            // The journal's head, carried from one command to the next (read once per batch);
+            // forgotten whenever a command fails, since its savepoint may have rolled events back.
+            var head: EventJournal.Head?
             for (index, command) in commands.enumerated() {
                 do {
                     if savepoints || command.rows == nil {
-                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, batch: true, in: db) })
+                        results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, batch: true, head: &head, in: db) })
                     } else {
-                        results[index] = .success(try Self.checkedFirst { try service.record(command, keyRing: keyRing, batch: true, in: db) })
+                        results[index] = .success(try Self.checkedFirst { try service.record(command, keyRing: keyRing, batch: true, head: &head, in: db) })
                     }
                 } catch StoreError.conflict where !pinned[index] {
+                    head = nil
                     results[index] = Result {
                         try Self.savepoint(db) {
                             try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, batch: true, in: db)
@@ -220,6 +224,7 @@ public final class GroupCommitHandler: Sendable {
                 } catch let error as PartlyWritten {
                     throw error
                 } catch {
+                    head = nil
                     results[index] = .failure(error)
                 }
             }

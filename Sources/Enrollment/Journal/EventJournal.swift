@@ -57,11 +57,26 @@ public enum EventJournal {
         guard actual == expectedVersion else {
             throw StoreError.conflict(stream: stream, expected: expectedVersion, actual: actual)
         }
-        var (position, previousHash) = try last(in: db)
+        var head: Head?
+        return try append(events, to: stream, versionChecked: expectedVersion, head: &head, in: db)
+    }
+
+    /// The journal's last position and its hash: where the next append continues the chain.
+    struct Head {
+        var position: Int64
+        var hash: [UInt8]
+    }
+
+    /// Appends `events` to `stream`, whose version the caller found to be `version` in this same
+    /// transaction. `head`: the journal's head as the previous append of this transaction left
+    /// it, or nil to read it; set to the new head once every event is written (a batch's writer
+    /// carries it from one command to the next instead of reading it back each time).
+    static func append(_ events: [NewEvent], to stream: String, versionChecked version: Int64, head: inout Head?, in db: Database) throws -> [RecordedEvent] {
+        var (position, previousHash) = try head.map { ($0.position, $0.hash) } ?? last(in: db)
         guard position <= Int64.max - Int64(events.count) else {
             throw StoreError.journalDamaged("the journal's last position is \(position), which leaves no room for another event")
         }
-        var version = expectedVersion
+        var version = version
         var recorded: [RecordedEvent] = []
         recorded.reserveCapacity(events.count)
         var insert = try RowWriter(insertSQL, in: db)
@@ -91,6 +106,7 @@ public enum EventJournal {
                 type: event.type, schemaVersion: event.schemaVersion, data: event.data,
                 metadata: event.metadata, metadataJSON: metadata, recordedAt: event.recordedAt, hash: hash))
         }
+        head = Head(position: position, hash: previousHash)
         return recorded
     }
 

@@ -43,6 +43,12 @@ extension Database {
 private final class ConnectionSlots: @unchecked Sendable {
     private struct Slot { weak var statement: Statement? }
 
+    /// The connection's SQLite handle, checked on every use instead of a weak load of `database`:
+    /// a new connection at a closed one's address also has the old handle's address only if
+    /// SQLite freed that handle, which it does not while any statement of it is unfinalized
+    /// (`sqlite3_close` fails, `sqlite3_close_v2` waits), so the old slots are all empty then.
+    let connection: OpaquePointer?
+    /// Only to drop the slots of closed connections.
     weak var database: Database?
     /// More than the hot statements there are; a slot beyond it is never kept (each use asks GRDB).
     private static let capacity = 64
@@ -50,6 +56,7 @@ private final class ConnectionSlots: @unchecked Sendable {
 
     init(_ database: Database) {
         self.database = database
+        connection = database.sqliteConnection
         slots = .allocate(capacity: Self.capacity)
         slots.initialize(repeating: Slot(), count: Self.capacity)
     }
@@ -73,7 +80,7 @@ private final class ConnectionSlots: @unchecked Sendable {
     static func of(_ db: Database) -> ConnectionSlots {
         let id = ObjectIdentifier(db)
         return all.withLock { all in
-            if let entry = all.first(where: { $0.id == id }), entry.slots.database === db { return entry.slots }
+            if let entry = all.first(where: { $0.id == id }), entry.slots.connection == db.sqliteConnection { return entry.slots }
             all.removeAll { $0.id == id || $0.slots.database == nil }
             let slots = ConnectionSlots(db)
             all.append((id, slots))
