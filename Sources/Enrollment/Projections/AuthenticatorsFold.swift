@@ -269,7 +269,10 @@ struct AuthenticatorsFold: ProjectionFold {
             tableMayHoldUnseenRows = true
         }
         var row = AuthenticatorRow(user: user.string)
-        if tableMayHoldUnseenRows, let stored = try AuthenticatorRow.load(user.string, from: table, in: db) { row = stored }
+        // A stream's first event: its user had no events before, so no row to read (one a
+        // consistent table cannot hold; were one there, the row folded from this event on is
+        // what a rebuild writes in its place): a new user's first command reads nothing here.
+        if tableMayHoldUnseenRows, header.streamVersion > 1, let stored = try AuthenticatorRow.load(user.string, from: table, in: db) { row = stored }
         row.apply(event, header: header)
         rows[user] = Held(row: row, changed: true)
     }
