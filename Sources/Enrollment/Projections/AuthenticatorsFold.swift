@@ -241,10 +241,12 @@ struct AuthenticatorsFold: ProjectionFold {
     /// The user of the last event and where their row is, while that index is valid.
     private var lastUser: (user: BinaryString, index: Dictionary<BinaryString, Held>.Index)?
 
-    init(table: String, tableMayHoldUnseenRows: Bool, rowLimit: Int = 50_000) {
+    /// `expectedRows`: how many users the fold is likely to hold (its rows are made room for).
+    init(table: String, tableMayHoldUnseenRows: Bool, rowLimit: Int = 50_000, expectedRows: Int = 0) {
         self.table = table
         self.tableMayHoldUnseenRows = tableMayHoldUnseenRows
         self.rowLimit = rowLimit
+        if expectedRows > 0 { rows.reserveCapacity(min(expectedRows + expectedRows / 8, rowLimit)) }
     }
 
     mutating func apply(_ event: EnrollmentEvent, header: EventHeader, in db: Database) throws {
