@@ -4,7 +4,7 @@ import Synchronization
 /// A statement of the per-command path (``EnrollmentService``, ``GroupCommitHandler``, the inline
 /// projections), found among a connection's prepared statements by a number given once, where
 /// `cachedStatement(sql:)` hashes and compares the whole SQL text on every call: for the ~20
-/// statements a command runs, that cost ~5% of a command's instructions (BENCHMARKS.md, step 23).
+/// statements a command runs, that cost ~7% of a command's instructions (BENCHMARKS.md, step 23).
 ///
 /// The statement itself is GRDB's cached one, the same object `cachedStatement(sql:)` returns:
 /// a connection's slots hold it weakly, so when GRDB drops it (a schema change, a failed step,
