@@ -457,8 +457,9 @@ public final class EnrollmentService: Sendable {
         var argumentsMAC: [UInt8]?
     }
 
-    /// Looked up twice per command (before deciding, and again before writing in a batch), so
-    /// read with the C API (``RowReader``).
+    /// Looked up before every command is decided (a batch's writer does not look again: the
+    /// command's record, written first, is refused by the table's key), so read with the C API
+    /// (``RowReader``).
     private static func commandRecord(_ id: String, in db: Database) throws -> CommandRecord? {
         let statement = try db.statement(commandRecordSQL)
         statement.bind(id, at: 1)
