@@ -15,7 +15,7 @@ public enum AESGCM {
     /// handle made OpenSSL 3 look the implementation up by name (a lock and string
     /// comparisons) on every seal and open, several per command. Never freed, and only read:
     /// OpenSSL reference-counts it atomically when a context uses it (openssl-threads(7)).
-    nonisolated(unsafe) private static let cipher: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
+    nonisolated(unsafe) private static let cipher: OpaquePointer? = enroll_EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
 
     /// AES-256-GCM. Returns nonce(12) || ciphertext || tag(16). `nonce` nil → 12 random bytes.
     ///
@@ -34,33 +34,33 @@ public enum AESGCM {
         guard plaintext.count <= Int(Int32.max) - 16, aad.count <= Int(Int32.max) else {
             throw CryptoError.openSSL("AES-GCM input too large")
         }
-        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_CIPHER_CTX_new") }
-        defer { EVP_CIPHER_CTX_free(context) }
+        guard let context = enroll_EVP_CIPHER_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_CIPHER_CTX_new") }
+        defer { enroll_EVP_CIPHER_CTX_free(context) }
 
         var ciphertext = [UInt8](repeating: 0, count: plaintext.count + 16)
         var tag = [UInt8](repeating: 0, count: tagByteCount)
         var length: Int32 = 0
         var total = 0
-        guard EVP_EncryptInit_ex(context, cipher ?? EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard enroll_EVP_EncryptInit_ex(context, cipher ?? enroll_EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_EncryptInit_ex")
         }
         if !aad.isEmpty {
-            guard EVP_EncryptUpdate(context, nil, &length, aad, Int32(aad.count)) == 1 else {
+            guard enroll_EVP_EncryptUpdate(context, nil, &length, aad, Int32(aad.count)) == 1 else {
                 throw CryptoError.fromOpenSSL("EVP_EncryptUpdate(aad)")
             }
         }
         if !plaintext.isEmpty {
-            guard EVP_EncryptUpdate(context, &ciphertext, &length, plaintext, Int32(plaintext.count)) == 1 else {
+            guard enroll_EVP_EncryptUpdate(context, &ciphertext, &length, plaintext, Int32(plaintext.count)) == 1 else {
                 throw CryptoError.fromOpenSSL("EVP_EncryptUpdate")
             }
             total = Int(length)
         }
         let finished = ciphertext.withUnsafeMutableBufferPointer { buffer in
-            EVP_EncryptFinal_ex(context, buffer.baseAddress.map { $0 + total }, &length)
+            enroll_EVP_EncryptFinal_ex(context, buffer.baseAddress.map { $0 + total }, &length)
         }
         guard finished == 1 else { throw CryptoError.fromOpenSSL("EVP_EncryptFinal_ex") }
         total += Int(length)
-        guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tagByteCount), &tag) == 1 else {
+        guard enroll_EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tagByteCount), &tag) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_CTRL_GCM_GET_TAG")
         }
         return nonce + ciphertext.prefix(total) + tag
@@ -82,36 +82,36 @@ public enum AESGCM {
         var tag = Array(box.suffix(tagByteCount))
         let ciphertext = Array(box[nonceByteCount..<(box.count - tagByteCount)])
 
-        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_CIPHER_CTX_new") }
-        defer { EVP_CIPHER_CTX_free(context) }
+        guard let context = enroll_EVP_CIPHER_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_CIPHER_CTX_new") }
+        defer { enroll_EVP_CIPHER_CTX_free(context) }
 
         var plaintext = [UInt8](repeating: 0, count: ciphertext.count + 16)
         var length: Int32 = 0
         var total = 0
-        guard EVP_DecryptInit_ex(context, cipher ?? EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard enroll_EVP_DecryptInit_ex(context, cipher ?? enroll_EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_DecryptInit_ex")
         }
         if !aad.isEmpty {
-            guard EVP_DecryptUpdate(context, nil, &length, aad, Int32(aad.count)) == 1 else {
+            guard enroll_EVP_DecryptUpdate(context, nil, &length, aad, Int32(aad.count)) == 1 else {
                 throw CryptoError.fromOpenSSL("EVP_DecryptUpdate(aad)")
             }
         }
         if !ciphertext.isEmpty {
-            guard EVP_DecryptUpdate(context, &plaintext, &length, ciphertext, Int32(ciphertext.count)) == 1 else {
+            guard enroll_EVP_DecryptUpdate(context, &plaintext, &length, ciphertext, Int32(ciphertext.count)) == 1 else {
                 throw CryptoError.fromOpenSSL("EVP_DecryptUpdate")
             }
             total = Int(length)
         }
-        guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagByteCount), &tag) == 1 else {
+        guard enroll_EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(tagByteCount), &tag) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_CTRL_GCM_SET_TAG")
         }
         let verified = plaintext.withUnsafeMutableBufferPointer { buffer in
-            EVP_DecryptFinal_ex(context, buffer.baseAddress.map { $0 + total }, &length)
+            enroll_EVP_DecryptFinal_ex(context, buffer.baseAddress.map { $0 + total }, &length)
         }
         guard verified == 1 else {
             // The tag mismatch leaves nothing useful on the error queue; don't leak it to the
             // next caller on this thread either.
-            ERR_clear_error()
+            enroll_ERR_clear_error()
             secureZero(&plaintext)
             throw CryptoError.authenticationFailed
         }

@@ -8,7 +8,7 @@ public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard !a.isEmpty else { return true }
     return a.withUnsafeBytes { left in
         b.withUnsafeBytes { right in
-            CRYPTO_memcmp(left.baseAddress, right.baseAddress, left.count) == 0
+            enroll_CRYPTO_memcmp(left.baseAddress, right.baseAddress, left.count) == 0
         }
     }
 }
@@ -21,7 +21,7 @@ public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
 public func secureZero(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { buffer in
         if let base = buffer.baseAddress {
-            OPENSSL_cleanse(base, buffer.count)
+            enroll_OPENSSL_cleanse(base, buffer.count)
         }
     }
 }

@@ -44,10 +44,10 @@ public enum CryptoError: Error, Equatable, Sendable {
     static func fromOpenSSL(_ operation: String) -> CryptoError {
         var details: [String] = []
         while true {
-            let error = ERR_get_error()
+            let error = enroll_ERR_get_error()
             if error == 0 { break }
             var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(error, &buffer, buffer.count)
+            enroll_ERR_error_string_n(error, &buffer, buffer.count)
             let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
             details.append(String(decoding: bytes, as: UTF8.self))
         }

@@ -11,7 +11,7 @@ import COpenSSL
 /// Two ways to hold those states, the same MACs either way:
 /// - **Direct**, when OpenSSL's `default` provider serves the digest (the usual case): the
 ///   states are OpenSSL's own SHA-1/SHA-256/SHA-512 state structs, held by value in one small
-///   buffer (`Sources/COpenSSL/keyed_hmac.h`), and starting a message is a struct copy. The
+///   buffer (`Sources/COpenSSL/include/keyed_hmac.h`), and starting a message is a struct copy. The
 ///   default provider's digests are these very functions, so only EVP's dispatch is left out:
 ///   through `EVP_MD_CTX` every copy of a keyed state freed and allocated a provider context
 ///   and wiped the old one, which cost more than the hashing (BENCHMARKS.md, step 22).
@@ -114,14 +114,14 @@ final class EVPHMAC {
         guard let md = FetchedDigests.shared.digest(digest) else {
             throw CryptoError.fromOpenSSL("digest \(digest.rawValue) is unavailable")
         }
-        guard let inner = EVP_MD_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_MD_CTX_new") }
-        guard let outer = EVP_MD_CTX_new() else {
-            EVP_MD_CTX_free(inner)
+        guard let inner = enroll_EVP_MD_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_MD_CTX_new") }
+        guard let outer = enroll_EVP_MD_CTX_new() else {
+            enroll_EVP_MD_CTX_free(inner)
             throw CryptoError.fromOpenSSL("EVP_MD_CTX_new")
         }
-        guard let work = EVP_MD_CTX_new() else {
-            EVP_MD_CTX_free(inner)
-            EVP_MD_CTX_free(outer)
+        guard let work = enroll_EVP_MD_CTX_new() else {
+            enroll_EVP_MD_CTX_free(inner)
+            enroll_EVP_MD_CTX_free(outer)
             throw CryptoError.fromOpenSSL("EVP_MD_CTX_new")
         }
         self.inner = inner
@@ -131,26 +131,26 @@ final class EVPHMAC {
 
         let blockSize = digest.blockByteCount
         let keyed = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { pad -> Bool in
-            defer { OPENSSL_cleanse(pad.baseAddress, pad.count) }
+            defer { enroll_OPENSSL_cleanse(pad.baseAddress, pad.count) }
             pad.initialize(repeating: 0)
             // RFC 2104 §2: a key longer than the block is replaced by its hash; a shorter one
             // is padded with zeros to the block size.
             if key.count > blockSize {
                 var hashedLength: UInt32 = 0
                 let hashed = key.withUnsafeBytes { bytes in
-                    EVP_Digest(bytes.baseAddress, bytes.count, pad.baseAddress, &hashedLength, md, nil)
+                    enroll_EVP_Digest(bytes.baseAddress, bytes.count, pad.baseAddress, &hashedLength, md, nil)
                 }
                 guard hashed == 1 else { return false }
             } else {
                 for index in key.indices { pad[index] = key[index] }
             }
             for index in 0..<blockSize { pad[index] ^= 0x36 }
-            guard EVP_DigestInit_ex(inner, md, nil) == 1,
-                EVP_DigestUpdate(inner, pad.baseAddress, blockSize) == 1
+            guard enroll_EVP_DigestInit_ex(inner, md, nil) == 1,
+                enroll_EVP_DigestUpdate(inner, pad.baseAddress, blockSize) == 1
             else { return false }
             for index in 0..<blockSize { pad[index] ^= 0x36 ^ 0x5C }
-            guard EVP_DigestInit_ex(outer, md, nil) == 1,
-                EVP_DigestUpdate(outer, pad.baseAddress, blockSize) == 1
+            guard enroll_EVP_DigestInit_ex(outer, md, nil) == 1,
+                enroll_EVP_DigestUpdate(outer, pad.baseAddress, blockSize) == 1
             else { return false }
             return true
         }
@@ -160,20 +160,20 @@ final class EVPHMAC {
     deinit {
         // OpenSSL's digest providers free their state with OPENSSL_clear_free, so the
         // key-derived inner and outer states are wiped here.
-        EVP_MD_CTX_free(inner)
-        EVP_MD_CTX_free(outer)
-        EVP_MD_CTX_free(work)
+        enroll_EVP_MD_CTX_free(inner)
+        enroll_EVP_MD_CTX_free(outer)
+        enroll_EVP_MD_CTX_free(work)
     }
 
     /// H(K ⊕ opad || H(K ⊕ ipad || message)) into `out`; the inner hash is staged there.
     func authenticate(_ message: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) -> Int {
         var written: UInt32 = 0
-        guard EVP_MD_CTX_copy_ex(work, inner) == 1,
-            EVP_DigestUpdate(work, message.baseAddress, message.count) == 1,
-            EVP_DigestFinal_ex(work, out, &written) == 1,
-            EVP_MD_CTX_copy_ex(work, outer) == 1,
-            EVP_DigestUpdate(work, out, Int(written)) == 1,
-            EVP_DigestFinal_ex(work, out, &written) == 1
+        guard enroll_EVP_MD_CTX_copy_ex(work, inner) == 1,
+            enroll_EVP_DigestUpdate(work, message.baseAddress, message.count) == 1,
+            enroll_EVP_DigestFinal_ex(work, out, &written) == 1,
+            enroll_EVP_MD_CTX_copy_ex(work, outer) == 1,
+            enroll_EVP_DigestUpdate(work, out, Int(written)) == 1,
+            enroll_EVP_DigestFinal_ex(work, out, &written) == 1
         else { return 0 }
         return Int(written)
     }
@@ -204,9 +204,9 @@ final class FetchedDigests: @unchecked Sendable {
     private let sha512: OpaquePointer?
 
     private init() {
-        sha1 = EVP_MD_fetch(nil, Digest.sha1.rawValue, nil)
-        sha256 = EVP_MD_fetch(nil, Digest.sha256.rawValue, nil)
-        sha512 = EVP_MD_fetch(nil, Digest.sha512.rawValue, nil)
+        sha1 = enroll_EVP_MD_fetch(nil, Digest.sha1.rawValue, nil)
+        sha256 = enroll_EVP_MD_fetch(nil, Digest.sha256.rawValue, nil)
+        sha512 = enroll_EVP_MD_fetch(nil, Digest.sha512.rawValue, nil)
         directSHA1 = Self.isDefaultProvider(sha1)
         directSHA256 = Self.isDefaultProvider(sha256)
         directSHA512 = Self.isDefaultProvider(sha512)
@@ -228,7 +228,7 @@ final class FetchedDigests: @unchecked Sendable {
     }
 
     private static func isDefaultProvider(_ md: OpaquePointer?) -> Bool {
-        guard let md, let provider = EVP_MD_get0_provider(md), let name = OSSL_PROVIDER_get0_name(provider) else { return false }
+        guard let md, let provider = enroll_EVP_MD_get0_provider(md), let name = enroll_OSSL_PROVIDER_get0_name(provider) else { return false }
         return strcmp(name, "default") == 0
     }
 

@@ -25,7 +25,7 @@ public func sha256(_ data: UnsafeRawBufferPointer) -> [UInt8] {
         // A nil address with count 0 is fine: EVP_DigestUpdate returns early on empty input.
         // The fetched digest: the legacy `EVP_sha256()` made OpenSSL 3 look the implementation
         // up by name on every call (a hash per journal row in the chain).
-        _ = EVP_Digest(data.baseAddress, data.count, output.baseAddress, nil, FetchedDigests.shared.digest(.sha256) ?? EVP_sha256(), nil)
+        _ = enroll_EVP_Digest(data.baseAddress, data.count, output.baseAddress, nil, FetchedDigests.shared.digest(.sha256) ?? enroll_EVP_sha256(), nil)
     }
     return digest
 }

@@ -63,15 +63,15 @@ public enum SecureRandom {
             block.bytes.withUnsafeMutableBytes { bytes in
                 let taken = UnsafeMutableRawBufferPointer(rebasing: bytes[block.next..<(block.next + buffer.count)])
                 buffer.copyMemory(from: UnsafeRawBufferPointer(taken))
-                OPENSSL_cleanse(taken.baseAddress, taken.count)
+                enroll_OPENSSL_cleanse(taken.baseAddress, taken.count)
             }
             block.next += buffer.count
         }
     }
 
     private static func fill(_ start: UnsafeMutablePointer<UInt8>, _ count: Int) throws {
-        guard RAND_bytes(start, Int32(count)) == 1 else {
-            ERR_clear_error()
+        guard enroll_RAND_bytes(start, Int32(count)) == 1 else {
+            enroll_ERR_clear_error()
             throw CryptoError.randomFailed
         }
     }

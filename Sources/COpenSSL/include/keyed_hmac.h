@@ -15,8 +15,7 @@
 // through EVP.
 #include <stddef.h>
 #include <string.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
+#include "COpenSSL.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -62,27 +61,27 @@ static inline size_t enroll_digest_state_size(int digest) {
 
 static inline int enroll_digest_init(int digest, enroll_digest_state *state) {
     switch (digest) {
-    case ENROLL_HMAC_SHA1: return SHA1_Init(&state->sha1);
-    case ENROLL_HMAC_SHA256: return SHA256_Init(&state->sha256);
-    case ENROLL_HMAC_SHA512: return SHA512_Init(&state->sha512);
+    case ENROLL_HMAC_SHA1: return enroll_SHA1_Init(&state->sha1);
+    case ENROLL_HMAC_SHA256: return enroll_SHA256_Init(&state->sha256);
+    case ENROLL_HMAC_SHA512: return enroll_SHA512_Init(&state->sha512);
     default: return 0;
     }
 }
 
 static inline int enroll_digest_update(int digest, enroll_digest_state *state, const void *bytes, size_t count) {
     switch (digest) {
-    case ENROLL_HMAC_SHA1: return SHA1_Update(&state->sha1, bytes, count);
-    case ENROLL_HMAC_SHA256: return SHA256_Update(&state->sha256, bytes, count);
-    case ENROLL_HMAC_SHA512: return SHA512_Update(&state->sha512, bytes, count);
+    case ENROLL_HMAC_SHA1: return enroll_SHA1_Update(&state->sha1, bytes, count);
+    case ENROLL_HMAC_SHA256: return enroll_SHA256_Update(&state->sha256, bytes, count);
+    case ENROLL_HMAC_SHA512: return enroll_SHA512_Update(&state->sha512, bytes, count);
     default: return 0;
     }
 }
 
 static inline int enroll_digest_final(int digest, enroll_digest_state *state, unsigned char *out) {
     switch (digest) {
-    case ENROLL_HMAC_SHA1: return SHA1_Final(out, &state->sha1);
-    case ENROLL_HMAC_SHA256: return SHA256_Final(out, &state->sha256);
-    case ENROLL_HMAC_SHA512: return SHA512_Final(out, &state->sha512);
+    case ENROLL_HMAC_SHA1: return enroll_SHA1_Final(out, &state->sha1);
+    case ENROLL_HMAC_SHA256: return enroll_SHA256_Final(out, &state->sha256);
+    case ENROLL_HMAC_SHA512: return enroll_SHA512_Final(out, &state->sha512);
     default: return 0;
     }
 }
@@ -100,7 +99,7 @@ static inline int enroll_hmac_key_init(enroll_hmac_key *hmac, int digest, const 
     if (ok && length > block) {
         ok = enroll_digest_init(digest, &hashing) && enroll_digest_update(digest, &hashing, key, length)
             && enroll_digest_final(digest, &hashing, pad);
-        OPENSSL_cleanse(&hashing, sizeof hashing);
+        enroll_OPENSSL_cleanse(&hashing, sizeof hashing);
     } else if (ok && length > 0) {
         memcpy(pad, key, length);
     }
@@ -108,8 +107,8 @@ static inline int enroll_hmac_key_init(enroll_hmac_key *hmac, int digest, const 
     ok = ok && enroll_digest_init(digest, &hmac->inner) && enroll_digest_update(digest, &hmac->inner, pad, block);
     for (size_t index = 0; index < block; index++) pad[index] ^= 0x36 ^ 0x5c;
     ok = ok && enroll_digest_init(digest, &hmac->outer) && enroll_digest_update(digest, &hmac->outer, pad, block);
-    OPENSSL_cleanse(pad, sizeof pad);
-    if (!ok) OPENSSL_cleanse(hmac, sizeof *hmac);
+    enroll_OPENSSL_cleanse(pad, sizeof pad);
+    if (!ok) enroll_OPENSSL_cleanse(hmac, sizeof *hmac);
     return ok;
 }
 
@@ -123,11 +122,11 @@ static inline size_t enroll_hmac(const enroll_hmac_key *hmac, const void *messag
     int ok = length != 0 && enroll_digest_update(digest, &work, message, count) && enroll_digest_final(digest, &work, out);
     memcpy(&work, &hmac->outer, size);
     ok = ok && enroll_digest_update(digest, &work, out, length) && enroll_digest_final(digest, &work, out);
-    OPENSSL_cleanse(&work, size);
+    enroll_OPENSSL_cleanse(&work, size);
     return ok ? length : 0;
 }
 
-static inline void enroll_hmac_key_clear(enroll_hmac_key *hmac) { OPENSSL_cleanse(hmac, sizeof *hmac); }
+static inline void enroll_hmac_key_clear(enroll_hmac_key *hmac) { enroll_OPENSSL_cleanse(hmac, sizeof *hmac); }
 
 #pragma GCC diagnostic pop
 #endif
