@@ -47,7 +47,7 @@ static void load(void) {
     if (handle == NULL) fail(library, dlerror());
 #define RESOLVE(name, result, parameters, arguments) \
     functions.name = (__typeof__(&name))dlvsym(handle, #name, version); \
-    if (functions.name == NULL) fail(library, "undefined symbol " #name "@" "OPENSSL_3.0.0");
+    if (functions.name == NULL) fail(library, "undefined symbol " #name "@OPENSSL_3.0.0");
     ENROLL_LIBCRYPTO_FUNCTIONS(RESOLVE)
 #undef RESOLVE
     __atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
@@ -61,12 +61,5 @@ static inline void require(void) {
     result enroll_##name parameters { require(); return functions.name arguments; }
 ENROLL_LIBCRYPTO_FUNCTIONS(FORWARD)
 #undef FORWARD
-
-int enroll_libcrypto_loaded(void) {
-    if (__atomic_load_n(&loaded, __ATOMIC_ACQUIRE)) return 1;
-    void *handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
-    if (handle != NULL) dlclose(handle);
-    return handle != NULL;
-}
 
 #pragma GCC diagnostic pop

@@ -68,8 +68,5 @@
 ENROLL_LIBCRYPTO_FUNCTIONS(ENROLL_LIBCRYPTO_DECLARE)
 #undef ENROLL_LIBCRYPTO_DECLARE
 
-/// 1 once libcrypto is loaded in this process (by a first call above, or by anything else).
-int enroll_libcrypto_loaded(void);
-
 #include "keyed_hmac.h"
 #endif
