@@ -43,9 +43,10 @@ public enum RawHTTP {
         return fd
     }
 
-    /// Sends a whole request and returns the answer's status line.
-    public static func statusLine(port: Int) throws -> String {
-        let fd = try connection(port: port, wait: 5)
+    /// Sends a whole request and returns the answer's status line ("" if none came within `wait`
+    /// seconds).
+    public static func statusLine(port: Int, wait: Int = 5) throws -> String {
+        let fd = try connection(port: port, wait: wait)
         defer { close(fd) }
         let request = Array("GET /myaccount HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         try #require(send(fd, request, request.count, 0) == request.count)
@@ -57,10 +58,11 @@ public enum RawHTTP {
     /// ``statusLine(port:)`` on up to three connections, until one is answered `200 OK`: a
     /// server with a short idle timeout, on a machine (or in a test process) starved for longer
     /// than that timeout, can close a connection before reading its request. What the callers
-    /// check is that the server still serves.
+    /// check is that the server still serves. Each waits up to 30 seconds for its answer: a full
+    /// parallel test run has starved an in-process server for longer than 3 × 5 seconds.
     public static func statusLineRetrying(port: Int) throws -> String {
         var answer = ""
-        for _ in 0..<3 where answer != "HTTP/1.1 200 OK" { answer = try statusLine(port: port) }
+        for _ in 0..<3 where answer != "HTTP/1.1 200 OK" { answer = try statusLine(port: port, wait: 30) }
         return answer
     }
 
