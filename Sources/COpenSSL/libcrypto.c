@@ -5,10 +5,9 @@
 #include "COpenSSL.h"
 
 #include <dlfcn.h>
-#include <errno.h>
+#include <errno.h> // program_invocation_short_name
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #pragma GCC diagnostic push
@@ -35,19 +34,19 @@ static const char version[] = "OPENSSL_3.0.0";
 
 /// As the dynamic loader does when a needed library or symbol is missing: a message naming it
 /// on standard error, exit status 127. Nothing else can be done without the library.
-static void fail(const char *what, const char *detail) {
+static void fail(const char *detail) {
     fprintf(stderr, "%s: error while loading shared libraries: %s: %s; install OpenSSL 3 (Debian: apt-get install libssl3)\n",
-            program_invocation_short_name, what, detail ? detail : "unknown error");
+            program_invocation_short_name, library, detail ? detail : "unknown error");
     _exit(127);
 }
 
 static void load(void) {
     // RTLD_LOCAL: its symbols are not offered to libraries loaded after it.
     void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) fail(library, dlerror());
+    if (handle == NULL) fail(dlerror());
 #define RESOLVE(name, result, parameters, arguments) \
     functions.name = (__typeof__(&name))dlvsym(handle, #name, version); \
-    if (functions.name == NULL) fail(library, "undefined symbol " #name "@OPENSSL_3.0.0");
+    if (functions.name == NULL) fail("undefined symbol " #name "@OPENSSL_3.0.0");
     ENROLL_LIBCRYPTO_FUNCTIONS(RESOLVE)
 #undef RESOLVE
     __atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
