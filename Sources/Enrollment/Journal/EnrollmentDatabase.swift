@@ -71,6 +71,8 @@ public final class EnrollmentDatabase: Sendable {
     private let snapshotConfiguration: (path: String, configuration: Configuration)?
     /// Opened read-only (``DatabaseOptions/readOnly``, or a file on a read-only file system).
     private let readOnly: Bool
+    /// Checkpoints the log beside the writer (a writable ``DatabaseOptions/concurrentReads`` pool).
+    private let checkpointer: LogCheckpointer?
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         Self.configureSQLite
@@ -196,10 +198,30 @@ public final class EnrollmentDatabase: Sendable {
             if case .readOnly = failure, Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
             throw failure
         }
+        // At NORMAL only: the log is synced by no commit, so SQLite's automatic checkpoint syncs
+        // all of it inside one. At FULL every commit has synced it already, and a checkpoint on
+        // the side cost group commit ~14% (its copying and syncs competing with the callers for
+        // the cores and the disk; BENCHMARKS.md, step 25).
+        if options.concurrentReads && !readOnly && options.durability == .normal,
+           let checkpointer = LogCheckpointer(path: openPath) {
+            if writer.writeWithoutTransaction({ db in checkpointer.install(on: db) }) {
+                self.checkpointer = checkpointer
+            } else {
+                checkpointer.close()
+                self.checkpointer = nil
+            }
+        } else {
+            checkpointer = nil
+        }
         try checkSchemaIsKnown(applied: applied)
     }
 
     deinit {
+        // The writer's commits call the checkpointer until its hook is removed.
+        if let checkpointer {
+            writer.unsafeReentrantWrite { db in checkpointer.uninstall(from: db) }
+            checkpointer.close()
+        }
         // Before the writer: the last connection to close checkpoints the log and removes it,
         // which a read-only one cannot do.
         snapshotReaders.withLock { readers in
@@ -314,7 +336,7 @@ public final class EnrollmentDatabase: Sendable {
     /// After ``StoreError/databaseMoved(_:)``, seen outside the writer: ``emptyLog(_:)`` on it.
     public func retireLog() {
         guard !readOnly else { return }
-        _ = try? writer.writeWithoutTransaction { db in Self.emptyLog(db) }
+        writer.writeWithoutTransaction { db in Self.emptyLog(db) }
     }
 
     /// The write-ahead log beside a moved database's path is still this connection's, holding
@@ -323,7 +345,7 @@ public final class EnrollmentDatabase: Sendable {
     /// own close checkpoints nothing once the file moved. Copied into the old file, the log is
     /// emptied (unless a reader holds it: nothing waits).
     static func emptyLog(_ db: Database) {
-        try? withoutWaiting { try db.checkpoint(.truncate) }
+        _ = try? withoutWaiting { try db.checkpoint(.truncate) }
     }
 
     /// Idle connections ``snapshotRead(_:)`` keeps (each caller reading at one moment holds one).
