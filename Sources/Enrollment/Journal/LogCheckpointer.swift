@@ -68,8 +68,9 @@ final class LogCheckpointer: @unchecked Sendable {
 
     /// Gives the writer's connection SQLite's automatic checkpoint back (before ``close()``).
     func uninstall(from db: Database) {
-        sqlite3_wal_hook(db.sqliteConnection, nil, nil)
-        sqlite3_wal_autocheckpoint(db.sqliteConnection, Self.backstop)
+        guard let connection = db.sqliteConnection else { return }  // closed already: no commit calls the hook
+        sqlite3_wal_hook(connection, nil, nil)
+        sqlite3_wal_autocheckpoint(connection, Self.backstop)
     }
 
     /// After each commit of the writer, with the log's size in pages.
