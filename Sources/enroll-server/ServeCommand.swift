@@ -100,6 +100,14 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(code: "serve_failed", message: "cannot serve on \(shownHost):\(port) (\(error)); check --host and --port", exitCode: CLIExit.environment)
         }
+        // Closed here, before the process exits, rather than whenever the last reference goes
+        // (which at exit may be never): the last connection checkpoints the log and removes it.
+        do {
+            try service.database.close()
+        } catch {
+            Logger(label: "enrollment.server").warning(
+                "the database's connections did not all close (\(error)); its write-ahead log stays beside it, and the next process to open the database replays it")
+        }
     }
 
     /// 127.0.0.0/8, ::1 and localhost: reachable from this host only.

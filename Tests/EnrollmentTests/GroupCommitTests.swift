@@ -329,6 +329,24 @@ struct GroupCommitTests {
         #expect(try Self.sqlite3(path, "SELECT COUNT(*) FROM scratch") == "1")
     }
 
+    @Test("close() while the database is still referenced, after reads on GRDB's readers and the callers' own, at either durability: the log is checkpointed and removed at once, a later write fails with an error, a second close and the release after it are harmless", arguments: [Durability.full, .normal])
+    func closeNow(_ durability: Durability) async throws {
+        let setup = try Self.setup(durability: durability)
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        for user in ["ann", "bob", "cy"] {
+            #expect(try await setup.handler.handle(CommandEnvelope(user: user, command: .requestEnrollment(EnrollmentOptions()))).accepted)
+        }
+        let database = setup.service.database
+        #expect(try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") } == 3)
+        #expect(try database.snapshotRead { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") } == 3)
+        #expect(FileManager.default.fileExists(atPath: setup.path + "-wal"))
+        try database.close()
+        #expect(!FileManager.default.fileExists(atPath: setup.path + "-wal"), "the writer's connection, closed last, removes the log")
+        #expect(try Self.sqlite3("file:\(setup.path)?immutable=1", "SELECT COUNT(*) FROM events") == "3")
+        #expect(throws: (any Error).self) { try database.write { db in try db.execute(sql: "DELETE FROM events") } }
+        try database.close()
+    }
+
     @Test("At NORMAL a server's log is copied into the database file beside the writer, before the writer's own checkpoint is due: a reader of the file alone (sqlite3, immutable) finds the events; the log still starts over at the backstop; every caller's result stands, the chain verifies, and closing removes the log")
     func checkpointsBesideTheWriter() async throws {
         var setup: Setup? = try Self.setup(durability: .normal)

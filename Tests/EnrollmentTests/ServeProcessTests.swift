@@ -409,6 +409,9 @@ struct ServeProcessTests {
         let workspace = try Workspace()
         let fixed = try Server(workspace, environment: ["ENROLL_NOW": "1764421576"])
         #expect(fixed.stop() == 0)
+        // A clean stop closes the database before the process exits: its log is checkpointed and gone.
+        #expect(FileManager.default.fileExists(atPath: workspace.database))
+        #expect(!FileManager.default.fileExists(atPath: workspace.database + "-wal"))
         #expect(fixed.errors.text.contains("enroll: warning: ENROLL_NOW is set: the server's clock stands still at 2025-11-29T13:06:16Z"), "\(fixed.errors.text)")
         let system = try Server(workspace)
         #expect(system.stop() == 0)

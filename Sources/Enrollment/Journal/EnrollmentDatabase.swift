@@ -91,7 +91,7 @@ public final class EnrollmentDatabase: Sendable {
         // here is reported by SQLite's own open below.)
         if !exists {
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            if descriptor >= 0 { close(descriptor) }
+            if descriptor >= 0 { Glibc.close(descriptor) }
         }
         // On a read-only file system (a backup on read-only media) the file is read as it is,
         // whatever the command: reading works, and a write fails as any write there does.
@@ -217,13 +217,31 @@ public final class EnrollmentDatabase: Sendable {
     }
 
     deinit {
+        closeOwnConnections()
+    }
+
+    /// Closes every connection now: the last one checkpoints the log and removes it. For a clean
+    /// stop (`enroll serve` after its last request): otherwise they close when the last reference
+    /// to the database goes, which in a process that is exiting may be on another thread, after
+    /// the exit has begun, or never, leaving the log to be replayed by the next opener. Anything
+    /// asked of the database afterwards fails as on any closed GRDB connection.
+    public func close() throws {
+        closeOwnConnections()
+        // GRDB's pool closes its writer first, then its readers (read-only: they leave the log);
+        // its readers closed first, the writer's is the last connection.
+        (writer as? DatabasePool)?.releaseMemory()
+        try writer.close()
+    }
+
+    /// The checkpointer's and the snapshot readers' connections, before the writer's, so that the
+    /// writer's is the last to close (the last connection checkpoints the log and removes it,
+    /// which a read-only one cannot do). Once only: later calls find nothing left to close.
+    private func closeOwnConnections() {
         // The writer's commits call the checkpointer until its hook is removed.
         if let checkpointer {
             writer.unsafeReentrantWrite { db in checkpointer.uninstall(from: db) }
             checkpointer.close()
         }
-        // Before the writer: the last connection to close checkpoints the log and removes it,
-        // which a read-only one cannot do.
         snapshotReaders.withLock { readers in
             for reader in readers { try? reader.queue.close() }
             readers.removeAll()
@@ -460,7 +478,7 @@ public final class EnrollmentDatabase: Sendable {
     private static func checkHeader(_ path: String) throws(StoreError) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .unreadable(path) }
-        defer { close(descriptor) }
+        defer { Glibc.close(descriptor) }
         var header = [UInt8](repeating: 0, count: 16)
         let count = read(descriptor, &header, header.count)
         if count <= 0 { return }  // an empty file becomes a new database

@@ -102,9 +102,10 @@ final class LogCheckpointer: @unchecked Sendable {
         sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
     }
 
-    /// Waits for a checkpoint under way and closes the connection; none starts after.
+    /// Waits for a checkpoint under way and closes the connection; none starts after. Once only:
+    /// a second call does nothing.
     func close() {
-        stopped.store(true, ordering: .releasing)
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.sync {}
         sqlite3_close_v2(connection)
     }
