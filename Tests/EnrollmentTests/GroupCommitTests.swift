@@ -347,49 +347,56 @@ struct GroupCommitTests {
         try database.close()
     }
 
-    @Test("At NORMAL a server's log is copied into the database file beside the writer, before the writer's own checkpoint is due: a reader of the file alone (sqlite3, immutable) finds the events; the log still starts over at the backstop; every caller's result stands, the chain verifies, and closing removes the log")
-    func checkpointsBesideTheWriter() async throws {
-        var setup: Setup? = try Self.setup(durability: .normal)
-        let directory = try #require(setup).directory, path = try #require(setup).path
+    @Test("At NORMAL a long-lived pool's log is copied into the database file beside the writer, before the writer's own checkpoint is due: a reader of the file alone (sqlite3, immutable) finds the events; the log still starts over at the backstop; every command stands, the chain verifies, and closing removes the log")
+    func checkpointsBesideTheWriter() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoints-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        // The file alone, without the log: what checkpoints have copied into it.
+        let path = directory.appendingPathComponent("enroll.sqlite").path
+        // A pool, as a server has, written through the synchronous handler: nothing but the
+        // checkpoints (no group-commit handler's truncation at start) copies the log into the file.
+        let database = try EnrollmentDatabase(path: path, options: DatabaseOptions(durability: .normal, concurrentReads: true))
+        let service = try EnrollmentService(
+            database: database, keyRing: try KeyRing(masterKey: Array(repeating: 7, count: 32)), clock: FixedClock(1_764_000_000),
+            secrets: SeededSecretSource(seed: "checkpoints"))
+        // The file alone, without the log: what checkpoints have copied into it. No events while
+        // even the table is only in the log.
         let fileAlone = "file:\(path)?immutable=1"
-        let copied = "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'events') THEN (SELECT COUNT(*) FROM events) ELSE 0 END"
-        #expect(try Self.sqlite3(fileAlone, copied) == "0")
-        // One command at a time, a few pages each: past LogCheckpointer.step, far below its backstop.
+        func eventsInFileAlone() throws -> Int {
+            let result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [fileAlone, "SELECT COUNT(*) FROM events"])
+            if result.status != 0 && result.stderr.contains("no such table: events") { return 0 }
+            #expect(result.status == 0, "sqlite3 failed: \(result.stderr)")
+            return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        #expect(try eventsInFileAlone() == 0)
         func logPages() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0) / 4120 }
         var users = 0
-        while logPages() < Int(LogCheckpointer.step) + 300 {
-            let outcome = try await #require(setup).handler.handle(CommandEnvelope(user: "user-\(users)", command: .requestEnrollment(EnrollmentOptions())))
-            #expect(outcome.accepted)
+        func request() throws {
+            #expect(try service.handle(CommandEnvelope(user: "user-\(users)", command: .requestEnrollment(EnrollmentOptions()))).accepted)
             users += 1
         }
+        // One command at a time, a few pages each: past LogCheckpointer.step, far below its backstop.
+        while logPages() < Int(LogCheckpointer.step) + 300 { try request() }
         #expect(logPages() < Int(LogCheckpointer.backstop) / 2)
         var inFile = 0
         let deadline = Date().addingTimeInterval(20)
         repeat {
-            inFile = Int(try Self.sqlite3(fileAlone, copied)) ?? 0
+            inFile = try eventsInFileAlone()
             if inFile > 0 { break }
-            try await Task.sleep(for: .milliseconds(50))
+            Thread.sleep(forTimeInterval: 0.05)
         } while Date() < deadline
         #expect(inFile > 0, "no checkpoint copied the log into the database file")
         // Written on, past the backstop twice over (~8 pages a command): the log still starts
         // over from its beginning each time, so its file never grows past the backstop by much.
-        for _ in 0..<2 * Int(LogCheckpointer.backstop) / 8 {
-            let outcome = try await #require(setup).handler.handle(CommandEnvelope(user: "user-\(users)", command: .requestEnrollment(EnrollmentOptions())))
-            #expect(outcome.accepted)
-            users += 1
-        }
+        for _ in 0..<2 * Int(LogCheckpointer.backstop) / 8 { try request() }
         #expect(logPages() < Int(LogCheckpointer.backstop) + 2 * Int(LogCheckpointer.step), "the log grew to \(logPages()) pages")
         #expect(try Self.sqlite3(path, "SELECT COUNT(DISTINCT stream_id) FROM events") == "\(users)")
-        #expect(try Self.checkChain(try #require(setup).service.database) == users)
+        #expect(try Self.checkChain(database) == users)
         #expect(try Self.sqlite3(path, "PRAGMA integrity_check") == "ok")
         // Closed, the log is gone and the file alone holds every event.
-        setup = nil
-        let closed = Date().addingTimeInterval(10)
-        while FileManager.default.fileExists(atPath: path + "-wal"), Date() < closed { try await Task.sleep(for: .milliseconds(20)) }
+        try database.close()
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "the last connection to close checkpoints and removes the log")
-        #expect(try Self.sqlite3(fileAlone, "SELECT COUNT(*) FROM events") == "\(users)")
+        #expect(try eventsInFileAlone() == users)
     }
 
     @Test("The batch writer commits with the configured synchronous setting, and the result is on disk when the caller hears it", arguments: [Durability.full, .normal])
