@@ -17,9 +17,15 @@ struct GroupCommitTests {
         var path: String { service.database.path }
     }
 
-    static func setup(durability: Durability = .full) throws -> Setup {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("group-commit-\(UUID().uuidString)")
+    /// A new directory under the temporary one, named `prefix` and a UUID (the caller removes it).
+    static func scratchDirectory(_ prefix: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    static func setup(durability: Durability = .full) throws -> Setup {
+        let directory = try Self.scratchDirectory("group-commit")
         let database = try EnrollmentDatabase(path: directory.appendingPathComponent("enroll.sqlite").path, options: DatabaseOptions(durability: durability, concurrentReads: true))
         let keyRing = try KeyRing(masterKey: Array(repeating: 7, count: 32))
         let service = try EnrollmentService(
@@ -298,8 +304,7 @@ struct GroupCommitTests {
 
     @Test("Callers decide on read connections of their own: each read is one snapshot, the next one sees what was committed meanwhile (a schema change too), the connection is kept for the next caller, and closing the database still removes its write-ahead log")
     func snapshotReads() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snapshot-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try Self.scratchDirectory("snapshot")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("enroll.sqlite").path
         var database: EnrollmentDatabase? = try EnrollmentDatabase(path: path, options: DatabaseOptions(concurrentReads: true))
@@ -349,8 +354,7 @@ struct GroupCommitTests {
 
     @Test("At NORMAL a long-lived pool's log is copied into the database file beside the writer, before the writer's own checkpoint is due: a reader of the file alone (sqlite3, immutable) finds the events; the log still starts over at the backstop; every command stands, the chain verifies, and closing removes the log")
     func checkpointsBesideTheWriter() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoints-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try Self.scratchDirectory("checkpoints")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("enroll.sqlite").path
         // A pool, as a server has, written through the synchronous handler: nothing but the
