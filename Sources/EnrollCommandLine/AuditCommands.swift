@@ -207,7 +207,7 @@ struct AuditCommand: ParsableCommand {
 
     // Unconditional, so that `--limit -1` reaches the range check rather than reading as an option.
     @Option(parsing: .unconditional, help: ArgumentHelp("At most this many events.", valueName: "n"))
-    var limit: Int?
+    var limit: String?
 
     func filter() throws -> AuditFilter {
         func time(_ text: String?, _ option: String) throws -> UnixTime? {
@@ -225,7 +225,14 @@ struct AuditCommand: ParsableCommand {
             types.insert(match)
         }
         if let user { do { _ = try Validation.recordedUser(user) } catch { throw ValidationError(error.message) } }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit); pass --limit with how many events to show") }
+        let limit = try limit.map { text in
+            // Any whole number is read, so that `--limit abc` and `--limit 0` get the same line.
+            guard let limit = Int(text) else {
+                throw ValidationError("--limit must be a whole number of at least 1, not '\(Validation.excerpt(text))'; pass --limit with how many events to show")
+            }
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1, not \(limit); pass --limit with how many events to show") }
+            return limit
+        }
         if let actor, actor != EventMetadata.systemActor {
             do { _ = try Validation.recordedUser(actor) } catch {
                 let reason = if case .invalidUser(let reason) = error { reason } else { error.message }

@@ -127,7 +127,7 @@ public enum CommandLineRunner {
                 return .exit(CLIExit.badInput)
             }
             // With --json, a command line that cannot run still answers with one JSON object.
-            if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": message]) }
+            if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": Terminal.bounded(message)]) }
             Terminal.error(message, hint: "see `enroll --help`")
             return .exit(CLIExit.badInput)
         }

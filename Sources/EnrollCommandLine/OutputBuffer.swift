@@ -79,6 +79,7 @@ final class OutputFile {
     static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t?) throws -> OutputFile {
         let target: String
         do { target = try resolve(path, protecting: protected) } catch { throw CLIFailure.usage(error.message) }
+        try checkDirectory(of: target, path: path)
         var existing = stat()
         let replacedMode = stat(target, &existing) == 0 ? existing.st_mode & 0o777 : nil
         // A file that shows a secret is written unnamed where the file system allows it.
@@ -154,8 +155,8 @@ final class OutputFile {
     /// The path to write: `path`, or the file its symbolic links lead to. Refuses an empty path,
     /// a link that leads nowhere, anything that is not a regular file, one of `protected` (the
     /// database, its `-wal`, `-shm` and `-journal`, the key file: compared by device and inode,
-    /// and by path for those that do not exist yet), and a directory that does not exist or
-    /// cannot be written (exit 2, before anything is recorded).
+    /// and by path for those that do not exist yet): exit 2, before anything is recorded. Its
+    /// directory is checked when the file is opened (``checkDirectory(of:path:)``).
     static func resolve(_ path: String, protecting protected: [ProtectedFile] = []) throws(ValidationError) -> String {
         if path.isEmpty { throw ValidationError("--output is empty; pass --output with a file path") }
         var target = path
@@ -206,15 +207,25 @@ final class OutputFile {
         if let file = protected.first(where: { sameFile(target, $0.path) }) {
             throw ValidationError("cannot write \(path): it is \(file.role) (\(file.path)), which the output would replace; pass --output with another path")
         }
+        return target
+    }
+
+    /// Refuses a `target` whose directory does not exist or cannot be written: not a command
+    /// line to correct but the machine (exit 3, `output_unwritable`, as a file that cannot be
+    /// created there is), checked before anything is recorded.
+    static func checkDirectory(of target: String, path: String) throws(CLIFailure) {
         let directory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("cannot write \(path): the directory \(directory) does not exist; pass --output with a path in an existing directory")
+            throw CLIFailure(
+                code: "output_unwritable", message: "cannot write \(path): the directory \(directory) does not exist; create it, or pass --output with a path in an existing directory",
+                exitCode: CLIExit.environment)
         }
         guard FileManager.default.isWritableFile(atPath: directory) else {
-            throw ValidationError("cannot write \(path): the directory \(directory) is not writable; pass --output with a writable path")
+            throw CLIFailure(
+                code: "output_unwritable", message: "cannot write \(path): the directory \(directory) is not writable; pass --output with a path in a writable directory",
+                exitCode: CLIExit.environment)
         }
-        return target
     }
 
     /// Whether `a` and `b` name one file: the same device and inode when both exist, else the

@@ -22,10 +22,23 @@ public enum Terminal {
     }
 
     private static func diagnostic(_ kind: String, _ message: String, hint: String?) {
-        var line = "enroll: \(kind): \(message)"
+        var line = "enroll: \(kind): \(bounded(message))"
         if let hint { line += " (\(hint))" }
         emit(Array((line + "\n").utf8), to: STDERR_FILENO)
     }
+
+    /// `message` with each run of more than ``longestWord`` characters without a space (a path,
+    /// a value echoed back as it was typed) cut to its first 60 and last 20 characters around
+    /// "…": a 100 KB argument must not make a 100 KB error line in a log. Real paths and names
+    /// are far shorter; what a message says after the value (its remedy) is kept.
+    static func bounded(_ message: String) -> String {
+        guard message.utf8.count > longestWord else { return message }
+        return message.split(separator: " ", omittingEmptySubsequences: false).map { word in
+            word.count > longestWord ? word.prefix(60) + "…" + word.suffix(20) : word
+        }.joined(separator: " ")
+    }
+
+    static let longestWord = 300
 
     /// One line on stderr as it is (progress of long work).
     static func diagnosticLine(_ text: String) {
@@ -164,7 +177,7 @@ public struct CLIFailure: Error {
     }
 
     func report() -> Int32 {
-        if json { Terminal.json(["error": code, "message": message]) }
+        if json { Terminal.json(["error": code, "message": Terminal.bounded(message)]) }
         Terminal.error(message, hint: showsCode ? code : nil)
         return exitCode
     }

@@ -71,15 +71,19 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, maxBodyBytes: options.maxBodyBytes, enrollmentOptions: enrollmentOptions,
             maxWritesPerMinute: options.maxWritesPerMinute, idleTimeout: idleTimeout, maxConnections: maxConnections)
         let shownHost = host.contains(":") ? "[\(host)]" : host
+        // Every address (0.0.0.0, ::) is no address to open: the printed links go to this
+        // machine's loopback, which the server listens on as well.
+        let linkHost = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : shownHost
         let demoUser = options.demoUser
         let json = global.printsJSON
         let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in
             let base = "http://\(shownHost):\(bound)"
-            let (api, page) = ("\(base)/api/users/v1/me/totp", "\(base)/myaccount")
+            let link = "http://\(linkHost):\(bound)"
+            let (api, page) = ("\(link)/api/users/v1/me/totp", "\(link)/myaccount")
             if json {
                 // One object, once listening: a script that asked for --port 0 learns the port.
                 Terminal.json([
-                    "listening": base, "port": bound, "api": api, "page": page, "health": "\(base)/health",
+                    "listening": base, "port": bound, "api": api, "page": page, "health": "\(link)/health",
                     "demoPage": demoToken.map { "\(page)#token=\($0)" }, "demoUser": demoToken.map { _ in demoUser },
                 ])
                 return

@@ -181,6 +181,22 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("a chunked body that grows past --max-body-bytes is 413 with Connection: close, and the connection ends with it; nothing is recorded")
+    func chunkedTooLarge() async throws {
+        try await live { port, token in
+            let chunk = #"{"action":"INIT","pad":""# + String(repeating: "x", count: 20_000) + #""}"#
+            let request = "POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n0\r\n\r\n"
+            let started = ContinuousClock.now
+            let refused = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: request, wait: 20) }
+            #expect(refused.hasPrefix("HTTP/1.1 413"), "\(refused.prefix(300))")
+            #expect(refused.lowercased().contains("\r\nconnection: close\r\n"), "\(refused.prefix(300))")
+            #expect(ContinuousClock.now - started < .seconds(15), "the server kept the connection open after Connection: close")
+            let status = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n") }
+            #expect(status.contains("\"status\":\"none\""), "\(status.suffix(300))")
+        }
+    }
+
     @Test("Expect: 100-continue gets an interim 100 before the body is sent, behind any earlier pipelined answer; a body larger than the server takes gets no 100 but 413")
     func expectContinue() async throws {
         try await live { port, token in

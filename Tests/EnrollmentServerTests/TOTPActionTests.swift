@@ -164,6 +164,9 @@ struct TOTPActionTests {
             let bodies = [
                 "", "{", "[]", "null", "42", "{\"action\": 1}", "{\"action\": \"init\"}", "{\"action\": \"DESTROY\"}",
                 "{\"action\": \"VALIDATE\", \"verificationCode\": 123456}", String(repeating: "{", count: 3000),
+                // Not RFC 8259 JSON, though Foundation's decoder reads them: a NUL after the
+                // value, lone surrogate escapes (§8.2).
+                "{\"action\": \"INIT\"}\u{0}", #"{"action":"INIT","x":"\ud800"}"#, #"{"action":"INIT","x":"\udc00 "}"#,
             ]
             for body in bodies {
                 let response = try await client.request(.post, token: token, json: body)
@@ -172,6 +175,9 @@ struct TOTPActionTests {
                 #expect(response["description"] != nil)
             }
             #expect(try harness.service.load("alice").version == 0)
+            // A byte order mark before the value may be ignored (RFC 8259 §8.1), and is; a
+            // surrogate pair is one character.
+            #expect(try await client.request(.post, token: token, json: "\u{FEFF}{\"action\":\"INIT\",\"x\":\"\\ud83d\\ude00\"}").status == .ok)
         }
     }
 

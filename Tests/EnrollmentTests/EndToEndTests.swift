@@ -458,14 +458,17 @@ struct EndToEndTests {
         #expect(refused.stderr.contains("(invalid_code)"))
     }
 
-    @Test("reveal to a path that cannot be written is refused before the reveal is recorded")
+    @Test("reveal to a path that cannot be written is refused before the reveal is recorded (exit 3, output_unwritable)")
     func revealUnwritableOutput() throws {
         let workspace = try Workspace()
         #expect(try workspace.enroll(["request", "olga"]).status == 0)
         let before = workspace.databaseBytes()
         let result = try workspace.enroll(["reveal", "olga", "--format", "png", "--output", workspace.path("missing-dir/qr.png")])
-        #expect(result.status == 2)
+        // The machine, not the command line: exit 3 output_unwritable, as the README lists it.
+        #expect(result.status == 3)
         #expect(result.stderr.contains("does not exist"))
+        let json = try workspace.enroll(["reveal", "olga", "--json", "--output", workspace.path("missing-dir/qr.png")])
+        #expect(json.status == 3 && json.stdout.contains("\"error\":\"output_unwritable\""), "\(json.stdout)")
         #expect(workspace.databaseBytes() == before)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Enrollment
 
 /// Every file under Fixtures/ is a test: adding a file adds a test named after it.
@@ -63,7 +64,7 @@ struct FixtureTests {
         #expect(text.contains("- status: \"active\"") && text.contains("+ status: \"pending\""), "\(text)")
     }
 
-    @Test("enroll replay reports pass or fail per file and exits 1 when any fails")
+    @Test("enroll replay reports pass or fail per file and exits 1 when any fails; a scenario can come through a pipe")
     func replayCommand() throws {
         let workspace = try Workspace()
         let passing = Self.root.appendingPathComponent("scenarios/confirm/sha1-6-digits.json").path
@@ -86,6 +87,11 @@ struct FixtureTests {
         #expect(malformed.status == 2 && malformed.stdout.contains("ERROR"))
         let missing = try workspace.enroll(["replay", workspace.path("nope.json")])
         #expect(missing.status == 2 && missing.stderr.contains("no such file"))
+
+        // A scenario read from a pipe (`replay <(…)`), as `import` reads one.
+        let bash = try Processes.tool("bash", package: "bash")
+        let piped = try Processes.run(bash, ["-c", #""$0" replay <(cat "$1")"#, try Processes.product("enroll"), passing])
+        #expect(piped.status == 0 && piped.stdout.contains("PASS /dev/fd/"), "\(piped.stdout)\(piped.stderr)")
     }
 
     @Test("a fixture with numbers the engine could not have been given is refused naming the field (exit 2), never a crash", arguments: [

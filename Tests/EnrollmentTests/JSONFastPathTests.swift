@@ -78,6 +78,18 @@ struct JSONFastPathTests {
         #expect(JSONValue.duplicateMember(in: #"{"a":1,"#) == nil)
     }
 
+    @Test("isStrictJSON (request bodies): UTF-8 only, no lone surrogate, nothing after the value; a leading byte order mark is ignored")
+    func strictBodies() {
+        let accepted = [#"{"action":"INIT"}"#, " {\"a\":\"\\ud83d\\ude00\"}\r\n", "\u{FEFF}{\"a\":1}", #"{"a":"é"}"#]
+        for text in accepted { #expect(JSONValue.isStrictJSON(Array(text.utf8)), "\(text)") }
+        let refused: [[UInt8]] = [
+            Array(#"{"a":1}"#.utf8) + [0], Array(#"{"a":"\ud800"}"#.utf8), Array(#"{"a":"\udc00"}"#.utf8),
+            Array(#"{"a":"\ud800\u0041"}"#.utf8), Array(#"{"a":"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8),
+            [0xFF, 0xFE] + Array(#"{"a":1}"#.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, [],
+        ]
+        for bytes in refused { #expect(!JSONValue.isStrictJSON(bytes), "\(bytes.prefix(24))") }
+    }
+
     @Test("Nesting deeper than the limit is refused instead of exhausting the stack")
     func depthLimit() throws {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)

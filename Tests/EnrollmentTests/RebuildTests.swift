@@ -540,7 +540,7 @@ struct RebuildTests {
         }
     }
 
-    @Test("a negative --batch-size is refused by its range check (exit 2, naming the value), not as a missing value")
+    @Test("a negative --batch-size is refused by its range check (exit 2, naming the value), not as a missing value; a --batch-size or --threads that is no number names what is wanted")
     func negativeBatchSize() throws {
         let workspace = try Workspace()
         let tool = try Processes.product("rebuild-projections")
@@ -550,6 +550,14 @@ struct RebuildTests {
             #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
             #expect(result.stderr.contains("--batch-size must be at least 1, not -"), "\(arguments): \(result.stderr)")
             #expect(!result.stderr.contains("Missing value"), "\(arguments): \(result.stderr)")
+        }
+        // Not a number at all: the same kind of line, naming what is wanted (not the parser's
+        // bare "The value … is invalid").
+        for (option, value, wanted) in [("--batch-size", "abc", "a whole number of at least 1"), ("--batch-size", "1.5", "a whole number of at least 1"), ("--threads", "two", "a whole number from 0 to 64")] {
+            let result = try Processes.run(tool, ["--db", workspace.database, "--all", option, value])
+            #expect(result.status == 2, "\(option) \(value): \(result.stderr)")
+            #expect(result.stderr.contains("\(option) must be \(wanted), not '\(value)'"), "\(option) \(value): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
         }
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }

@@ -122,12 +122,14 @@ struct ServeProcessTests {
         (reply.body["qrCodeUrl"] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    @Test("serving on an address other than loopback warns, once, that tokens and secrets cross the network in clear unless a TLS proxy stands in front; loopback gets no warning")
+    @Test("serving on an address other than loopback warns, once, that tokens and secrets cross the network in clear unless a TLS proxy stands in front; loopback gets no warning; on every address (0.0.0.0) the printed links go to the loopback")
     func plainHTTPWarning() throws {
         let workspace = try Workspace()
         let exposed = try Server(workspace, extra: ["--host", "0.0.0.0"])
         #expect(exposed.port != 0)
         #expect(exposed.stop() == 0)
+        // Every address is no address to open: the links printed go to the loopback.
+        #expect(exposed.output.text.contains("Listening on http://0.0.0.0:\(exposed.port) (API http://127.0.0.1:\(exposed.port)/api/users/v1/me/totp, page http://127.0.0.1:\(exposed.port)/myaccount)"), "\(exposed.output.text)")
         let warnings = exposed.errors.text.split(separator: "\n").filter { $0.contains("plain HTTP") }
         #expect(warnings.count == 1 && warnings[0].contains("unless a proxy that terminates TLS (HTTPS) stands in front"), "\(exposed.errors.text)")
         let local = try Server(workspace)

@@ -34,11 +34,15 @@ struct RebuildProjections: ParsableCommand {
 
     // Unconditional, so that `--batch-size -1` reaches validate() rather than reading as an option.
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as half a second allows; smaller holds the write lock for less time, but each batch is a durable commit: batches of 1 to 10 events run at a few thousand events per second at best).", valueName: "n"))
-    var batchSize: Int?
+    var batchSizeText: String?
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+    @Option(name: .customLong("threads"), parsing: .unconditional, help: ArgumentHelp(
         "Threads that read and decode the journal ahead of the fold, 0-64 (default: one per core up to 4, \(ProjectionRebuilder.readAheadThreads(for: ProcessInfo.processInfo.activeProcessorCount)) here; 0 keeps the rebuild to one core).", valueName: "n"))
-    var threads: Int?
+    var threadsText: String?
+
+    /// The options' numbers; a text that is none is refused by ``validate()``.
+    var threads: Int? { threadsText.flatMap { Int($0) } }
+    var batchSize: Int? { batchSizeText.flatMap { Int($0) } }
 
     @Option(name: .customLong("busy-timeout"), parsing: .unconditional, help: ArgumentHelp(
         "Seconds to wait for another writer's lock before giving up with exit 3, 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
@@ -70,6 +74,12 @@ struct RebuildProjections: ParsableCommand {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
         do { _ = try busyTimeoutSeconds() } catch { throw ValidationError(error.message) }
+        if let text = threadsText, Int(text) == nil {
+            throw ValidationError("--threads must be a whole number from 0 to 64, not '\(Validation.excerpt(text))'; pass 0 to read on the rebuild's own connection")
+        }
+        if let text = batchSizeText, Int(text) == nil {
+            throw ValidationError("--batch-size must be a whole number of at least 1, not '\(Validation.excerpt(text))'; pass --batch-size with how many events each transaction may apply")
+        }
         if let threads, !(0...64).contains(threads) { throw ValidationError("--threads must be 0 to 64, not \(threads); pass 0 to read on the rebuild's own connection") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize); pass --batch-size with how many events each transaction may apply") }
     }

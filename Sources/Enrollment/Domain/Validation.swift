@@ -177,7 +177,7 @@ public enum Validation {
     }
 
     /// At most 40 characters of `text`, for echoing user input in an error message.
-    static func excerpt(_ text: String) -> String {
+    public static func excerpt(_ text: String) -> String {
         let cleaned = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
         return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
     }

@@ -75,13 +75,37 @@ public enum FixtureRunner {
                 throw FixtureError(file: name, reason: "the expected projection state \(expectedPath) is missing")
             }
             let expectedText = try FixtureJSON.text(of: expectedData, file: name, what: "its .expected.json")
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read") }
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))") }
             defer { try? handle.close() }
             return try runJournal(lines: LineReader(handle: handle, path: path), expected: expectedText, name: name)
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw FixtureError(file: name, reason: "cannot be read") }
-        return try run(Scenario(json: FixtureJSON.text(of: data, file: name), name: name))
+        return try run(Scenario(json: FixtureJSON.text(of: contents(of: path, name: name), file: name), name: name))
     }
+
+    /// The whole file, read as a stream, so that a pipe (`replay <(…)`, /dev/stdin) is read too;
+    /// no more than ``maxScenarioBytes`` (`/dev/zero` is no scenario, and never ends).
+    private static func contents(of path: String, name: String) throws(FixtureError) -> Data {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+        defer { close(descriptor) }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))")
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: chunk[0..<count])
+            if data.count > maxScenarioBytes {
+                throw FixtureError(file: name, reason: "it is longer than \(maxScenarioBytes >> 20) MiB, which no scenario is; see Fixtures/README.md for the format")
+            }
+        }
+    }
+
+    /// Far more than a scenario holds (a few kilobytes).
+    static let maxScenarioBytes = 16 << 20
 
     // MARK: Scenarios
 

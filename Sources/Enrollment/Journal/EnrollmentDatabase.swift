@@ -83,6 +83,10 @@ public final class EnrollmentDatabase: Sendable {
         // create the database starts a new one in it.
         var status = stat()
         let exists = stat(path, &status) == 0
+        // A pipe would hang the header's read, and a device reads as empty (a "new" database).
+        if exists, let kind = FileKind.notRegular(status.st_mode), kind != .directory {
+            throw .notAFile(path: path, kind: kind.description)
+        }
         let empty = exists && status.st_size == 0
         if (!exists || empty) && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }

@@ -40,6 +40,22 @@ public enum JSONValue: Sendable, Hashable, Codable {
         try JSONParser.parse(text)
     }
 
+    /// Whether `bytes` are one JSON text as RFC 8259 has it: UTF-8 (§8.1; a leading byte order
+    /// mark is ignored, as §8.1 allows), no lone surrogate escape (§7, §8.2), nothing but
+    /// whitespace after the value (a NUL included). Foundation's decoder is laxer (it guesses
+    /// UTF-16 and UTF-32, keeps a lone surrogate, stops at a NUL), so the API checks request
+    /// bodies with this before decoding them.
+    public static func isStrictJSON(_ bytes: some Collection<UInt8>) -> Bool {
+        let unmarked = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
+        guard let text = String(validating: unmarked, as: UTF8.self) else { return false }
+        do {
+            _ = try JSONParser.parse(text)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// The first member name an object in `text` repeats (at any depth), or nil when there is
     /// none or `text` is not JSON (the caller's own decoder reports that). Readers that must
     /// not pick one of two values silently (JWT claims, RFC 7519 §4; API request bodies) ask

@@ -15,6 +15,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
     case empty(path: String)
     /// The path names a directory (bad input: an export is one file).
     case isDirectory(path: String)
+    /// The file is an SQLite database (an enrollment database given where its export goes).
+    case isDatabase(path: String)
     /// The file's chain does not reach the anchor it was imported against (`import --anchor`).
     case anchorMismatch(ChainAnchor, AnchorMismatch)
     /// The new database's path was taken by another process while the import ran (another
@@ -34,7 +36,7 @@ public enum ArchiveError: Error, Sendable, Hashable {
         case .undecodable: "undecodable_event"
         case .impossibleEvent: "impossible_event"
         case .empty: "empty_file"
-        case .isDirectory: "not_a_file"
+        case .isDirectory, .isDatabase: "not_a_file"
         case .anchorMismatch: "anchor_mismatch"
         case .createdMeanwhile: "database_created_meanwhile"
         case .unplaceable: "database_unplaceable"
@@ -64,6 +66,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "\(path) holds no events; pass a file written by `enroll export`"
         case .isDirectory(let path):
             "\(path) is a directory, not an export; pass the path of a file written by `enroll export`"
+        case .isDatabase(let path):
+            "\(path) is an SQLite database, not an export; pass a file written by `enroll export` (to import a database, export it first: `enroll export --db \(TextField.shellPath(path)) --output FILE`)"
         case .anchorMismatch(let anchor, .shorter(let head)):
             "the file ends at position \(head), before the anchor at position \(anchor.position): it was cut (lines are missing from its end); export it again, or copy the whole file"
         case .anchorMismatch(let anchor, .rewritten):
@@ -438,6 +442,18 @@ public enum JournalArchive {
         return extent
     }
 
+    /// Whether the regular file at `path` begins with SQLite's header (a pipe is not read here:
+    /// what this read took would be missing from the import).
+    static func startsAsDatabase(_ path: String) -> Bool {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return false }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var header = [UInt8](repeating: 0, count: 16)
+        return read(descriptor, &header, 16) == 16 && header == Array("SQLite format 3\0".utf8)
+    }
+
     /// The name a new database is built under before ``importFile(_:intoNewDatabaseAt:options:anchor:progress:)``
     /// gives it its own: beside it (a hard link cannot cross file systems), one per process.
     public static func temporaryPath(for path: String) -> String {
@@ -449,8 +465,11 @@ public enum JournalArchive {
     public static func importFile(_ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, progress: () -> Void = {}) throws -> ArchiveExtent {
         // A directory opens for reading on Linux and reads as empty: say what it is instead.
         if FileManager.isDirectory(path) { throw ArchiveError.isDirectory(path: path) }
+        if startsAsDatabase(path) { throw ArchiveError.isDatabase(path: path) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ArchiveError.fileUnreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+            var status = stat()
+            let reason = stat(path, &status) == 0 ? "permission denied" : errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            throw ArchiveError.fileUnreadable(path: path, reason: reason)
         }
         defer { try? handle.close() }
         return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor, progress: progress)

@@ -5,6 +5,8 @@ import GRDB
 public enum StoreError: Error, Sendable, Hashable {
     case databaseMissing(String)
     case notADatabase(String)
+    /// The database path names a device, a pipe or a socket (`kind`, as ``FileKind`` says it).
+    case notAFile(path: String, kind: String)
     /// An SQLite database of something else: tables, but no enrollment schema.
     case notAnEnrollmentDatabase(path: String, tables: [String])
     case unreadable(String)
@@ -38,6 +40,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case keyFileMalformed(path: String, reason: String)
     /// The key file exists but this process may not read it (its owner or mode).
     case keyFileUnreadable(path: String, reason: String)
+    /// The key file's path cannot name a file (a component that is not a directory, a name too long).
+    case keyFilePathUnusable(path: String, reason: String)
     case keyFileMismatch(String)
     /// A user's data key that does not open under the right key file: its row was modified.
     case damagedDataKey(user: String)
@@ -83,7 +87,7 @@ public enum StoreError: Error, Sendable, Hashable {
     public var code: String {
         switch self {
         case .databaseMissing: "database_missing"
-        case .notADatabase: "not_a_database"
+        case .notADatabase, .notAFile: "not_a_database"
         case .notAnEnrollmentDatabase: "not_an_enrollment_database"
         case .unreadable: "database_unreadable"
         case .isDirectory: "database_is_directory"
@@ -98,7 +102,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .corrupt, .missingTable: "database_corrupt"
         case .keyFileMissing: "key_file_missing"
         case .keyFileMalformed: "key_file_malformed"
-        case .keyFileUnreadable: "key_file_unreadable"
+        case .keyFileUnreadable, .keyFilePathUnusable: "key_file_unreadable"
         case .damagedDataKey: "data_key_damaged"
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileUnwritable: "key_file_unwritable"
@@ -125,6 +129,8 @@ public enum StoreError: Error, Sendable, Hashable {
         switch self {
         case .databaseMissing(let path):
             "no enrollment database at \(path); run `enroll request USER` to create one, or pass --db PATH"
+        case .notAFile(let path, let kind):
+            "\(path) is \(kind), not a database file; pass --db with the path of an enrollment database, or of a new file"
         case .notADatabase(let path):
             "\(path) is not an SQLite database; pass --db with the path of an enrollment database"
         case .notAnEnrollmentDatabase(let path, let tables):
@@ -165,6 +171,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the key file \(path) is malformed (\(reason)); it must hold one base64 line of 32 random bytes — restore the right file or pass --key-file PATH"
         case .keyFileUnreadable(let path, let reason):
             "cannot read the key file \(path) (\(reason)); let the account this runs as read it (the owner and mode of the file and of its directories, such as `chown` to that account and `chmod 600`): the file itself need not be replaced"
+        case .keyFilePathUnusable(let path, let reason):
+            "no key file can be at \(path) (\(reason)); pass --key-file with the path of the key file"
         case .damagedDataKey(let user):
             "the data key of \(TextField.quoted(user)) does not open under this key file, which is the database's own: its row in data_keys was modified; restore the database from a backup (until then \(TextField.quoted(user))'s secrets cannot be read)"
         case .keyFileMismatch(let path):
@@ -279,10 +287,17 @@ extension StoreError {
         if path.isEmpty {
             return option == nil ? "ENROLL_DB is set but empty; set it to the database's path, or unset it for ./enrollment.sqlite" : "--db must not be empty"
         }
+        let name = option == nil ? "ENROLL_DB" : "--db"
+        // SQLite would report either as a file it cannot open, and `stat` as no file at all.
+        if let long = path.split(separator: "/").first(where: { $0.utf8.count > Int(NAME_MAX) }) {
+            return "\(name) has a name of \(long.utf8.count) bytes, more than the \(NAME_MAX) a file or directory name can have; give a shorter path"
+        }
+        if path.utf8.count >= Int(PATH_MAX) {
+            return "\(name) is \(path.utf8.count) bytes long, more than the \(PATH_MAX - 1) a path can have; give a shorter path"
+        }
         // An existing directory is reported as one when the database is opened (exit 3).
         let last = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
         if last.isEmpty || last == "." || last == "..", !FileManager.isDirectory(path) {
-            let name = option == nil ? "ENROLL_DB" : "--db"
             let ending = last.isEmpty ? "/" : "/" + last
             // The file meant, read lexically (`a/x/..` is `a`): the path need not exist.
             var parts: [Substring] = []
@@ -347,5 +362,35 @@ extension FileManager {
         let directory = url.deletingLastPathComponent().path
         if FileManager.default.fileExists(atPath: file) && !FileManager.default.isWritableFile(atPath: file) { return true }
         return !FileManager.default.isWritableFile(atPath: directory)
+    }
+}
+
+/// What a path names when it is not a regular file, for messages that say so rather than
+/// treating a pipe as an empty database or a device as a failing disk.
+public enum FileKind: Sendable, CustomStringConvertible {
+    case directory, characterDevice, blockDevice, pipe, socket, other
+
+    /// The kind of the file with mode `mode` (from `stat`), or nil for a regular file.
+    public static func notRegular(_ mode: mode_t) -> FileKind? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: .directory
+        case S_IFCHR: .characterDevice
+        case S_IFBLK: .blockDevice
+        case S_IFIFO: .pipe
+        case S_IFSOCK: .socket
+        default: .other
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .directory: "a directory"
+        case .characterDevice: "a character device"
+        case .blockDevice: "a block device"
+        case .pipe: "a pipe (FIFO)"
+        case .socket: "a socket"
+        case .other: "a special file"
+        }
     }
 }

@@ -54,16 +54,38 @@ public struct KeyRing: Sendable {
     /// Whether a new key file could be placed at `path` (no file or link there, a writable
     /// directory), checked before a new database is created so that a key file that cannot be
     /// made leaves no database behind either.
+    ///
+    /// A file is really made there (unnamed, so nothing is left behind), because what
+    /// `access(2)` allows is not what the file system does (root in /sys or /proc).
     public static func checkCreatable(keyFile path: String) throws(StoreError) {
+        if path.hasSuffix("/") || path.hasSuffix("/.") || path.hasSuffix("/..") || path == "." || path == ".." {
+            throw .keyFileUnwritable(path: path, reason: "it names a directory, not a file: give a file name, such as \(TextField.shellWord((path.hasSuffix("/") ? path : path + "/") + "enroll.key"))")
+        }
+        if let name = path.split(separator: "/").last, name.utf8.count > Int(NAME_MAX) {
+            throw .keyFileUnwritable(path: path, reason: "its name is \(name.utf8.count) bytes long, more than the \(NAME_MAX) a file name can have")
+        }
         var status = stat()
         if lstat(path, &status) == 0 {
             throw .keyFileUnwritable(path: path, reason: status.st_mode & S_IFMT == S_IFLNK
                 ? "a symbolic link that leads nowhere is in its place; remove it" : "something that is not a readable key file is in its place")
         }
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let directory = UnnamedFile.directory(of: path)
         guard access(directory, W_OK) == 0 else {
             throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno)))
         }
+        if let probe = UnnamedFile.create(in: directory, mode: 0o600) {
+            close(probe.descriptor)
+            return
+        }
+        // No unnamed file here (unsupported, or refused): a named one, removed at once.
+        let temporary = directory + "/.enroll-key-probe-\(getpid())"
+        unlink(temporary)  // a leftover of a crashed run with the same pid
+        let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno)))
+        }
+        close(descriptor)
+        unlink(temporary)
     }
 
     /// Reads the key file, or creates it (mode 0600) when `create` is true and it does not exist.
@@ -72,7 +94,13 @@ public struct KeyRing: Sendable {
         var status = stat()
         if stat(path, &status) != 0, errno != ENOENT {
             // There may well be a file, behind a directory this account may not search.
-            throw .keyFileUnreadable(path: path, reason: String(cString: strerror(errno)))
+            if errno == EACCES || errno == EPERM { throw .keyFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
+            // A component that is a file, a name too long, a loop of links: no file can be there.
+            throw .keyFilePathUnusable(path: path, reason: String(cString: strerror(errno)))
+        }
+        if stat(path, &status) == 0, let kind = FileKind.notRegular(status.st_mode), kind != .directory {
+            // Reading a pipe would wait for a writer; a device is no key.
+            throw .keyFileMalformed(path: path, reason: "it is \(kind.description), not a file")
         }
         if !manager.fileExists(atPath: path) {
             guard create else { throw .keyFileMissing(path) }

@@ -95,6 +95,7 @@ struct TOTPRoutes {
         }
         let decoded: ActionRequest
         do {
+            guard JSONValue.isStrictJSON(body) else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not RFC 8259 JSON")) }
             decoded = try JSONDecoder().decode(ActionRequest.self, from: body)
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.map(\.stringValue) == ["verificationCode"] {
             // A number would lose a code's leading zeros (012345 is not 12345): only a string is a code.
@@ -362,7 +363,12 @@ struct TOTPRoutes {
             // the connection closes after this answer (MalformedRequestHandler).
             throw MalformedRequestHandler.error
         } catch {
-            throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
+            // Grown past the limit as it came (chunked): whatever of it is still on its way is
+            // not read either, so the connection closes after this answer, as for a body
+            // declared too large.
+            var refusal = APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
+            refusal.closesConnection = true
+            throw refusal
         }
     }
 

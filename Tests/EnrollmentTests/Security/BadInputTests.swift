@@ -84,6 +84,27 @@ struct BadInputTests {
         return workspace
     }
 
+    @Test("a 100 000-character argument echoed in an error is cut (its start and end kept), so one bad argument cannot flood a log; the line still ends with its remedy")
+    func longArgumentsAreCut() throws {
+        let workspace = try Self.prepare()
+        let long = String(repeating: "a", count: 100_000)
+        for (arguments, remedy) in [
+            (["audit", "--type", long], "use one of EnrollmentRequested"),
+            (["status", "alice", "--db", workspace.path(long)], "give a shorter path"),
+            (["history", "alice", "--db", "/" + Array(repeating: "dir", count: 2_000).joined(separator: "/") + "/x.sqlite"], "give a shorter path"),
+            (["confirm", "alice", "123456", "--key-file", long], "--key-file"),
+            (["replay", long], "Fixtures/README.md"),
+            (["audit", "--type", long, "--json"], "use one of EnrollmentRequested"),
+        ] {
+            let result = try workspace.enroll(arguments)
+            #expect(result.status != 0)
+            let output = arguments.contains("--json") ? result.stdout : result.stderr
+            #expect(output.utf8.count < 1_000, "\(arguments.prefix(2)): \(output.utf8.count) bytes")
+            #expect(output.contains(remedy), "\(arguments.prefix(2)): \(output.prefix(600))")
+            if arguments.contains(long) { #expect(output.contains("aaa…aaa"), "\(arguments.prefix(2)): \(output.prefix(600))") }
+        }
+    }
+
     @Test("bad input is refused with one line, the documented exit code, and no byte changed", arguments: BadInputCase.all)
     func refused(_ row: BadInputCase) throws {
         let workspace = try Self.prepare()
