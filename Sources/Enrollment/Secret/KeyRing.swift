@@ -92,13 +92,14 @@ public struct KeyRing: Sendable {
     public static func load(keyFile path: String, create: Bool) throws(StoreError) -> KeyRing {
         let manager = FileManager.default
         var status = stat()
-        if stat(path, &status) != 0, errno != ENOENT {
+        let found = stat(path, &status) == 0
+        if !found, errno != ENOENT {
             // There may well be a file, behind a directory this account may not search.
             if errno == EACCES || errno == EPERM { throw .keyFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
             // A component that is a file, a name too long, a loop of links: no file can be there.
             throw .keyFilePathUnusable(path: path, reason: String(cString: strerror(errno)))
         }
-        if stat(path, &status) == 0, let kind = FileKind.notRegular(status.st_mode), kind != .directory {
+        if found, let kind = FileKind.notRegular(status.st_mode), kind != .directory {
             // Reading a pipe would wait for a writer; a device is no key.
             throw .keyFileMalformed(path: path, reason: "it is \(kind.description), not a file")
         }
