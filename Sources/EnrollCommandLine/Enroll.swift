@@ -22,6 +22,17 @@ struct Enroll: ParsableCommand {
         ])
 }
 
+/// A command that only reads (status, history, audit, activity, export, verify): output it could
+/// not write is reported without saying the command was carried out, as there was nothing to carry out.
+protocol ReadOnlyCommand {}
+
+extension StatusCommand: ReadOnlyCommand {}
+extension HistoryCommand: ReadOnlyCommand {}
+extension AuditCommand: ReadOnlyCommand {}
+extension ActivityCommand: ReadOnlyCommand {}
+extension ExportCommand: ReadOnlyCommand {}
+extension VerifyCommand: ReadOnlyCommand {}
+
 /// Runs a command line for the `enroll` executable (root ``Enroll``) and for `enroll-server`
 /// (a root holding only `serve`), so both report errors and exit codes the same way.
 public enum CommandLineRunner {
@@ -33,7 +44,7 @@ public enum CommandLineRunner {
         if let status = StatusFastPath.report(arguments) {
             do {
                 try status.show()
-                return finished(root: Enroll.self)
+                return finished(root: Enroll.self, readOnly: true)
             } catch {
                 return report(error, root: Enroll.self)
             }
@@ -46,7 +57,7 @@ public enum CommandLineRunner {
             assert(!(command is any AsyncParsableCommand), "enroll's main is synchronous: async commands belong in enroll-server")
             do {
                 try command.run()
-                return finished(root: Enroll.self)
+                return finished(root: Enroll.self, readOnly: command is any ReadOnlyCommand)
             } catch {
                 return report(error, root: Enroll.self)
             }
@@ -66,7 +77,7 @@ public enum CommandLineRunner {
                     var syncCommand = command
                     try syncCommand.run()
                 }
-                return finished(root: root)
+                return finished(root: root, readOnly: command is any ReadOnlyCommand)
             } catch {
                 return report(error, root: root)
             }
@@ -74,8 +85,8 @@ public enum CommandLineRunner {
     }
 
     /// A command that ran: done, unless some of its output could not be written.
-    static func finished<Root: ParsableCommand>(root: Root.Type) -> Int32 {
-        guard let failure = Terminal.outputFailure() else { return CLIExit.done }
+    static func finished<Root: ParsableCommand>(root: Root.Type, readOnly: Bool) -> Int32 {
+        guard let failure = Terminal.outputFailure(readOnly: readOnly) else { return CLIExit.done }
         return report(failure, root: root)
     }
 
@@ -96,7 +107,7 @@ public enum CommandLineRunner {
             if root.exitCode(for: error) == .success {
                 // Help: output like any other, so help into a full disk is exit 3 too.
                 Terminal.line(root.fullMessage(for: error))
-                return .exit(Terminal.outputFailure()?.report() ?? CLIExit.done)
+                return .exit(Terminal.outputFailure(readOnly: true)?.report() ?? CLIExit.done)
             }
             let message = root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
             // `confirm alice -123456`: the parser reads a value with a leading '-' as an option and
@@ -187,7 +198,7 @@ public enum CommandLineRunner {
             // Help and version requests, and argument-parser errors raised while running.
             if root.exitCode(for: error) == .success {
                 Terminal.line(root.fullMessage(for: error))
-                return Terminal.outputFailure()?.report() ?? CLIExit.done
+                return Terminal.outputFailure(readOnly: true)?.report() ?? CLIExit.done
             }
             Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)", hint: nil)
             return CLIExit.environment

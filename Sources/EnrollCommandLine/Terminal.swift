@@ -98,10 +98,11 @@ public enum Terminal {
     /// The `errno` of the first write to stdout that failed (0: none).
     private static let stdoutFailure = Atomic<Int32>(0)
 
-    /// What to report, once the command has run, if some of its output could not be written.
-    static func outputFailure() -> CLIFailure? {
+    /// What to report, once the command has run, if some of its output could not be written;
+    /// `readOnly`: the command (or help) changes nothing, so the line does not say it was carried out.
+    static func outputFailure(readOnly: Bool = false) -> CLIFailure? {
         let failure = stdoutFailure.load(ordering: .relaxed)
-        return failure == 0 ? nil : .output(errno: failure, to: nil)
+        return failure == 0 ? nil : .output(errno: failure, to: nil, readOnly: readOnly)
     }
 
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
@@ -148,11 +149,13 @@ public struct CLIFailure: Error {
     }
 
     /// Output that could not be written: to stdout (`target` nil), after the command itself was
-    /// carried out; or to the file `target`.
-    static func output(errno failure: Int32, to target: String?) -> CLIFailure {
+    /// carried out (`readOnly`: a command that changes nothing, or help); or to the file `target`.
+    static func output(errno failure: Int32, to target: String?, readOnly: Bool = false) -> CLIFailure {
         let reason = String(cString: strerror(failure))
         let message = if let target {
             "cannot write \(target) (\(reason)); make room or pass --output with a writable path"
+        } else if readOnly {
+            "could not write the output (\(reason)); nothing was changed: make room or send the output elsewhere"
         } else {
             "could not write the output (\(reason)); the command itself was carried out: make room or send the output elsewhere"
         }

@@ -356,6 +356,13 @@ struct FilesystemFaultTests {
         for name in ["uri", "png", "terminal", "request", "status", "json", "history", "audit", "export"] {
             expectRefused(outcome, name, message: "could not write the output (No space left on device)")
         }
+        // What a reader of the line needs next: whether the command happened anyway.
+        for name in ["status", "json", "history", "audit", "export"] {
+            expectRefused(outcome, name, message: "; nothing was changed: make room")
+        }
+        for name in ["uri", "png", "terminal", "request"] {
+            expectRefused(outcome, name, message: "; the command itself was carried out: make room")
+        }
         expectRefused(outcome, "exportfile", message: "export.jsonl (No space left on device)")
     }
 
