@@ -478,9 +478,12 @@ struct StatusReport {
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
                 "digits": summary.digits, "period": summary.period, "issuer": summary.issuer, "account": summary.account,
                 "replacementPending": replacementLive,
-                "replacement": replacementLive ? summary.replacement.map { settings -> [String: Any?] in
-                    ["issuer": settings.issuer, "account": settings.account, "algorithm": settings.algorithm, "digits": settings.digits, "period": settings.period]
-                        .compactMapValues { $0 }
+                "replacement": replacementLive ? summary.replacement.map { settings -> [String: Any] in
+                    let fields: [String: Any?] = [
+                        "issuer": settings.issuer, "account": settings.account, "algorithm": settings.algorithm,
+                        "digits": settings.digits, "period": settings.period,
+                    ]
+                    return fields.compactMapValues { $0 }
                 } : nil,
                 "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
                 "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
