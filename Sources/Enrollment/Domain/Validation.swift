@@ -143,7 +143,7 @@ public enum Validation {
         let utf8 = code.utf8
         if utf8.isEmpty { throw .invalidCode("it is empty") }
         if utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            guard (6...8).contains(utf8.count) else { throw .invalidCode("it has \(utf8.count) digits") }
+            guard (6...8).contains(utf8.count) else { throw .invalidCode("it has \(utf8.count) digit\(utf8.count == 1 ? "" : "s")") }
             return code
         }
         if utf8.count > 64 { throw .invalidCode("it is \(code.count) characters long") }

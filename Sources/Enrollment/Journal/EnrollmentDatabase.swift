@@ -129,6 +129,11 @@ public final class EnrollmentDatabase: Sendable {
         let applied: Set<String>
         do {
             if options.concurrentReads {
+                // GRDB's pool switches the file to WAL and creates and drops a table as it opens:
+                // another application's database, or one of a newer schema, is refused before that.
+                if exists && !empty && !configuration.readonly {
+                    try Self.checkBeforeChanging(openPath, path: path, configuration: configuration)
+                }
                 writer = try DatabasePool(path: openPath, configuration: configuration)
             } else {
                 writer = try DatabaseQueue(path: openPath, configuration: configuration)
@@ -496,6 +501,27 @@ public final class EnrollmentDatabase: Sendable {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
             .filter { $0 != "grdb_migrations" }
         if !tables.isEmpty { throw StoreError.notAnEnrollmentDatabase(path: path, tables: tables) }
+    }
+
+    /// Refuses another application's database or one of a newer schema, what opening a pool
+    /// would change, from a plain connection that only reads (and, closing last, removes the log
+    /// it found absent, where a read-only one would leave it). Anything else that fails here is
+    /// left to the open that follows, which reports it.
+    private static func checkBeforeChanging(_ openPath: String, path: String, configuration: Configuration) throws(StoreError) {
+        do {
+            let queue = try DatabaseQueue(path: openPath, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.read { db in
+                let applied = try appliedMigrations(db)
+                if applied.isEmpty { try checkNotForeign(db, path: path) }
+                let unknown = applied.subtracting(migrator.migrations)
+                if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
+            }
+        } catch let refusal as StoreError {
+            throw refusal
+        } catch {
+            return
+        }
     }
 
     /// Refuses a database written by a newer version of this code (it has migrations we do not
