@@ -100,34 +100,42 @@ public final class EnrollmentDatabase: Sendable {
         // On a read-only file system (a backup on read-only media) the file is read as it is,
         // whatever the command: reading works, and a write fails as any write there does.
         let immutable = exists && !empty && Self.isOnReadOnlyFileSystem(path)
-        var configuration = Configuration()
-        configuration.readonly = options.readOnly || immutable
-        configuration.busyMode = .callback(Self.busyHandler(timeout: options.busyTimeout))
-        configuration.label = "enrollment"
         let synchronous = "PRAGMA synchronous = \(options.durability.rawValue)"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: synchronous)
-            // Deleted rows (a destroyed data key) are overwritten with zeros rather than left in
-            // free space, so crypto-shredding also holds for someone reading the raw file.
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            // Statement journals and other temporary files stay in memory: a rollback copy of a
-            // page that held a data key is never written to /var/tmp, where nothing would zero it.
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            // Checkpoint the WAL every 8 000 pages (32 MiB) rather than SQLite's 1 000: a command
-            // writes about seven pages, several of them the same few pages over and over (the
-            // journal's right edge, the checkpoints row), which a longer interval copies back to
-            // the database once instead of many times; one writer at NORMAL gains ~11%
-            // (BENCHMARKS.md, step 12). The last connection to close still checkpoints and
-            // removes the WAL, and a removal still truncates it at once.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
+        /// `exclusive`: the WAL index in the connection's own memory, for a full disk (below).
+        func configured(exclusive: Bool = false) -> Configuration {
+            var configuration = Configuration()
+            configuration.readonly = options.readOnly || immutable
+            configuration.busyMode = .callback(Self.busyHandler(timeout: options.busyTimeout))
+            configuration.label = "enrollment"
+            configuration.prepareDatabase { db in
+                // Before anything reads the file: no -shm is opened or made once it is set.
+                if exclusive { try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
+                try db.execute(sql: synchronous)
+                // Deleted rows (a destroyed data key) are overwritten with zeros rather than left in
+                // free space, so crypto-shredding also holds for someone reading the raw file.
+                try db.execute(sql: "PRAGMA secure_delete = ON")
+                // Statement journals and other temporary files stay in memory: a rollback copy of a
+                // page that held a data key is never written to /var/tmp, where nothing would zero it.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                // Checkpoint the WAL every 8 000 pages (32 MiB) rather than SQLite's 1 000: a command
+                // writes about seven pages, several of them the same few pages over and over (the
+                // journal's right edge, the checkpoints row), which a longer interval copies back to
+                // the database once instead of many times; one writer at NORMAL gains ~11%
+                // (BENCHMARKS.md, step 12). The last connection to close still checkpoints and
+                // removes the WAL, and a removal still truncates it at once.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
+            }
+            return configuration
         }
+        let configuration = configured()
         let openPath = immutable ? Self.immutableURI(path) : path
         var readerConfiguration = configuration
         readerConfiguration.readonly = true
         snapshotConfiguration = options.concurrentReads && !configuration.readonly ? (openPath, readerConfiguration) : nil
         readOnly = configuration.readonly
-        let applied: Set<String>
-        do {
+        /// Opens the connection(s) and brings the schema up to date: the migrations applied.
+        func connect(_ configuration: Configuration) throws -> (any DatabaseWriter, Set<String>) {
+            let writer: any DatabaseWriter
             if options.concurrentReads {
                 // GRDB's pool switches the file to WAL and creates and drops a table as it opens:
                 // another application's database, or one of a newer schema, is refused before that.
@@ -139,8 +147,9 @@ public final class EnrollmentDatabase: Sendable {
                 writer = try DatabaseQueue(path: openPath, configuration: configuration)
             }
             if options.readOnly || immutable {
-                applied = try writer.read { db in try Self.appliedMigrations(db) }
+                let applied = try writer.read { db in try Self.appliedMigrations(db) }
                 if applied.isEmpty { try writer.read { db in try Self.checkNotForeign(db, path: path) } }
+                return (writer, applied)
             } else {
                 // One visit to the connection, outside a transaction: every `read` is a
                 // transaction of its own (BEGIN, query_only on and off, COMMIT), which a one-shot
@@ -200,12 +209,28 @@ public final class EnrollmentDatabase: Sendable {
                     }
                     current = try Self.migrate(writer, busyTimeout: options.busyTimeout)
                 }
-                applied = current
+                return (writer, current)
             }
+        }
+        let applied: Set<String>
+        do {
+            (writer, applied) = try connect(configuration)
         } catch {
             let failure = StoreError(error, path: path, busyTimeout: options.busyTimeout)
-            if case .readOnly = failure, Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
-            throw failure
+            // A full disk: SQLite cannot make the -shm file that readers of a WAL database share.
+            // One connection (a one-shot command) keeps that index in its own memory instead
+            // (`locking_mode = EXCLUSIVE`, set before the file is first read; other processes
+            // wait for it as for a writer), so reading commands, and `export` to another disk,
+            // still work; a write still fails, for want of room for the log.
+            guard case .diskFull = failure, !options.concurrentReads, exists, !empty else {
+                if case .readOnly = failure, Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
+                throw failure
+            }
+            do {
+                (writer, applied) = try connect(configured(exclusive: true))
+            } catch {
+                throw StoreError(error, path: path, busyTimeout: options.busyTimeout)
+            }
         }
         // At NORMAL only: the log is synced by no commit, so SQLite's automatic checkpoint syncs
         // all of it inside one. At FULL every commit has synced it already, and a checkpoint on

@@ -256,6 +256,35 @@ struct FilesystemFaultTests {
         try JournalIntegrity.check(recovered)
     }
 
+    @Test("a full disk: the commands that only read still answer (status, history, audit, verify, activity, export to another disk), the journal unchanged, and a write is still refused as a full disk")
+    func readingOnFullDisk() throws {
+        let outcome = try Self.scenario(size: "1m", """
+            dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
+            snap before
+            read() { local name=$1; shift; "$ENROLL" "$@" > "$OUT/$name.out" 2> "$OUT/$name.stderr"; echo $? > "$OUT/$name.status"; }
+            read status status alice
+            read json status alice --json
+            read history history alice
+            read audit audit
+            read verify verify
+            read activity activity
+            read export export --output "$OUT/export.jsonl"
+            run request request bob
+            snap after
+            """)
+        for (name, shows) in [
+            ("status", "status: pending"), ("json", #""status":"pending""#), ("history", "EnrollmentRequested"),
+            ("audit", "EnrollmentRequested"), ("verify", "the hash chain is intact"), ("activity", "REQUESTED"),
+            ("export", "Exported 1 event"),
+        ] {
+            #expect(outcome.status(name) == 0, "\(name): \(outcome.text(name + ".stderr"))")
+            #expect(outcome.text(name + ".out").contains(shows), "\(name): \(outcome.text(name + ".out"))")
+        }
+        #expect(outcome.text("export.jsonl").split(separator: "\n").count == 1, "\(outcome.text("export.jsonl"))")
+        expectRefused(outcome, "request", message: "is full; free some space and run the command again")
+        #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
+    }
+
     @Test("a full disk under a running server: /health answers 503 disk_full while every action fails, and 200 again once space is freed (no restart)")
     func healthOnFullDisk() throws {
         let outcome = try Self.scenario(size: "2m", """
