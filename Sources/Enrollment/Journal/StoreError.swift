@@ -186,7 +186,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .staleProjection(let name, 0, _):
             "the \(name) projection has no checkpoint (it is missing); run `rebuild-projections --projection \(name)` to fold it from the journal"
         case .projectionNotSetUp(let name):
-            "the database is still being created by another enroll process (its journal is empty and the \(name) projection not set up yet); try again in a moment (if this persists, the process creating it was stopped: `rebuild-projections --all` finishes the set-up)"
+            "the database is still being created by another enroll process (its journal is empty and the \(name) projection not set up yet); try again in a moment (if this persists, the command creating it was stopped or failed, as on a full disk: `rebuild-projections --all` finishes the set-up)"
         case .staleProjection(let name, let stored, let code):
             "the \(name) projection is at schema version \(stored) but this code needs version \(code); run `rebuild-projections --projection \(name)` first"
         case .laggingProjection(let name, let position, let head) where position < head:
