@@ -37,6 +37,29 @@ struct SchemaEvolutionTests {
         #expect(encoded.schemaVersion == 2 && encoded.data.contains("\"remainingAttempts\":3"))
     }
 
+    @Test("rebuild-projections --status on a database of an older schema changes nothing (byte for byte, not even its journal mode) and says that the first rebuild upgrades it")
+    func statusOnOldDatabaseChangesNothing() throws {
+        let workspace = try oldDatabase()
+        let before = try Data(contentsOf: URL(fileURLWithPath: workspace.database))
+        let tool = try Processes.product("rebuild-projections")
+        for arguments in [["--status"], ["--status", "--json"]] {
+            let status = try Processes.run(tool, ["--db", workspace.database] + arguments)
+            #expect(status.status == 0, "\(arguments): \(status.stderr)")
+            #expect(!status.stderr.contains("upgrading"), "\(arguments): \(status.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: workspace.database)) == before, "\(arguments)")
+            #expect(!FileManager.default.fileExists(atPath: workspace.database + "-wal"), "\(arguments)")
+            if arguments.count == 1 {
+                #expect(status.stdout.contains("stale (schema v1, code v4)"), "\(status.stdout)")
+                #expect(status.stdout.contains("The journal is of an older schema (to apply: v2-lean-journal, v3-command-arguments): the first rebuild"), "\(status.stdout)")
+            }
+        }
+        // The first rebuild upgrades it, as it says.
+        let rebuilt = try Processes.run(tool, ["--db", workspace.database, "--all"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        let after = try Processes.run(tool, ["--db", workspace.database, "--status"])
+        #expect(!after.stdout.contains("older schema") && after.stdout.contains("current"), "\(after.stdout)")
+    }
+
     @Test("a database written before the change opens, refuses the stale projection, is rebuilt by the tool, then works with the old events upcast")
     func oldDatabaseAfterUpgrade() throws {
         let workspace = try oldDatabase()

@@ -91,7 +91,11 @@ struct RebuildProjections: ParsableCommand {
     func run() throws {
         let database: EnrollmentDatabase
         do {
-            database = try EnrollmentDatabase(path: databasePath, options: DatabaseOptions(busyTimeout: try busyTimeoutSeconds(), create: false))
+            // --status changes nothing: not even an older journal's schema, which the first
+            // rebuild (or enroll command) upgrades.
+            var options = DatabaseOptions(busyTimeout: try busyTimeoutSeconds(), create: false)
+            options.upgrades = !status
+            database = try EnrollmentDatabase(path: databasePath, options: options)
         } catch {
             throw Failure(error, database: databasePath)
         }
@@ -217,6 +221,10 @@ struct RebuildProjections: ParsableCommand {
             Output.line(
                 pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)
                     + pad(String(state.position), 10) + pad(String(state.head), 10) + pad(String(state.lag), 8) + description)
+        }
+        let pending = rebuilder.database.pendingUpgrades
+        if !pending.isEmpty {
+            Output.line("The journal is of an older schema (to apply: \(pending.joined(separator: ", "))): the first rebuild, or the first enroll command, upgrades it, once.")
         }
     }
 }

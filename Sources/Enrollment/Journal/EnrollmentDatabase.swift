@@ -32,6 +32,10 @@ public struct DatabaseOptions: Sendable {
     /// A pool of reader connections beside the writer (long-running servers). A one-shot
     /// command uses a single connection, which also means opening a database writes nothing.
     public var concurrentReads = false
+    /// Bring a journal of an older schema up to date on opening, and into WAL mode (`false`: open
+    /// it as it is, for reading what it holds, as `rebuild-projections --status` does; nothing is
+    /// written).
+    public var upgrades = true
     /// Runs on a journal of an older schema, before it is upgraded: what throws here (the
     /// command's key file is missing or another database's) leaves the file as it was, rather
     /// than upgraded for a command that is then refused.
@@ -73,6 +77,9 @@ public final class EnrollmentDatabase: Sendable {
     private let readOnly: Bool
     /// Checkpoints the log beside the writer (a writable ``DatabaseOptions/concurrentReads`` pool).
     private let checkpointer: LogCheckpointer?
+    /// The journal's migrations not applied to the file: none, unless it was opened without
+    /// ``DatabaseOptions/upgrades`` (or read-only) and is of an older schema.
+    public let pendingUpgrades: [String]
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         Self.configureSQLite
@@ -169,7 +176,7 @@ public final class EnrollmentDatabase: Sendable {
                     if applied.isEmpty && !options.create { throw StoreError.databaseMissing(path) }
                     // The journal is always in WAL mode: readers never block the writer. (A no-op
                     // that writes nothing when the file is already in WAL mode.)
-                    if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
+                    if options.upgrades, try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
                         // The switch needs the file to itself. SQLite answers SQLITE_BUSY at once,
                         // without asking the busy handler, while another process (opening the same
                         // new database) holds a read lock: try again within the busy timeout.
@@ -189,7 +196,7 @@ public final class EnrollmentDatabase: Sendable {
                     return applied
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
-                if !Set(Self.migrator.migrations).isSubset(of: current) {
+                if options.upgrades && !Set(Self.migrator.migrations).isSubset(of: current) {
                     // An existing journal of an older schema: say so before the pause a migration
                     // that copies the journal takes on a large one. (Not for a database another
                     // process is creating right now: its journal is still empty.)
@@ -247,6 +254,7 @@ public final class EnrollmentDatabase: Sendable {
         } else {
             checkpointer = nil
         }
+        pendingUpgrades = Self.migrator.migrations.filter { !applied.contains($0) }
         try checkSchemaIsKnown(applied: applied)
     }
 
