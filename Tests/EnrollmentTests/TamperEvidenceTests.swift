@@ -105,7 +105,15 @@ struct TamperEvidenceTests {
         _ = try SQLite3.query(workspace.path("tail.sqlite"), "DELETE FROM events WHERE position >= 8")
         let tail = try workspace.enroll(["audit", "--db", workspace.path("tail.sqlite"), "--user", "alice"])
         #expect(tail.status == 1 && !tail.stdout.contains("HASH CHAIN"), "\(tail.stdout)")
-        #expect(tail.stderr.contains("the journal ends at position 7 but the authenticators projection had applied events up to 9: rows 8…9 were deleted") && tail.stderr.hasSuffix("(chain_broken)\n"), "\(tail.stderr)")
+        #expect(tail.stderr.contains("the journal ends at position 7 but the authenticators projection had applied events up to 9: 2 rows were deleted from it") && tail.stderr.hasSuffix("(chain_broken)\n"), "\(tail.stderr)")
+
+        // Rows deleted from the middle and the rest renumbered look the same to a reader that
+        // checks only the rows it shows: it gives their number, not positions it cannot know.
+        try copyDatabase(workspace, to: workspace.path("renumbered.sqlite"))
+        _ = try SQLite3.query(workspace.path("renumbered.sqlite"), "DELETE FROM events WHERE position IN (2, 3); UPDATE events SET position = position - 2 WHERE position > 3")
+        let renumbered = try workspace.enroll(["audit", "--db", workspace.path("renumbered.sqlite")])
+        #expect(renumbered.status == 1 && renumbered.stderr.contains("had applied events up to 9: 2 rows were deleted from it"), "\(renumbered.stderr)")
+        #expect(!renumbered.stderr.contains("rows 8…9"), "\(renumbered.stderr)")
 
         // A deleted row: the row after the gap no longer chains.
         try sqlite(workspace, "DELETE FROM events WHERE position = 8")

@@ -213,7 +213,7 @@ public struct AuditTrail: Sendable {
                 let head = try EventJournal.head(in: db)
                 // Tables that cannot be read (dropped, or of another shape) tell nothing here: the
                 // commands that need them say so.
-                if let deleted = try? HashChain.deletedEnd(head: head, in: db) { return deleted }
+                if let deleted = try? HashChain.deletedEnd(head: head, chainVerified: false, in: db) { return deleted }
                 // A projection table not keyed as this code builds it (a case-insensitive key finds
                 // another user's row) tells nothing either.
                 guard let user, (try? ProjectionTable.requireKey(of: AuthenticatorsProjection(), in: db)) != nil else { return nil }

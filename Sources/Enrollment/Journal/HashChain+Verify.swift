@@ -216,13 +216,18 @@ extension HashChain {
     }
 
     /// Rows deleted from the journal's end leave the chain intact, but a projection's checkpoint
-    /// written with them is past the journal's `head`: what it says, or `nil`.
-    static func deletedEnd(head: Int64, in db: Database) throws -> String? {
+    /// written with them is past the journal's `head`: what it says, or `nil`. `chainVerified`:
+    /// every row up to `head` chains, so the missing rows are the last ones, and are named;
+    /// otherwise (a reader that checked only the rows it shows) rows deleted from the middle and
+    /// the rest renumbered look the same, and only their number is known.
+    static func deletedEnd(head: Int64, chainVerified: Bool = true, in db: Database) throws -> String? {
         guard let ahead = try Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) else {
             return nil
         }
         let name: String = ahead["name"], position: Int64 = ahead["position"]
-        return "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): rows \(head + 1)…\(position) were deleted"
+        let missing = chainVerified ? "rows \(head + 1)…\(position) were deleted"
+            : "\(position - head) row\(position - head == 1 ? " was" : "s were") deleted from it"
+        return "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): \(missing)"
     }
 
     /// Checks an intact journal against an anchor kept outside it; `nil` when it matches.
