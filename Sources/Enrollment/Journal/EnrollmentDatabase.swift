@@ -547,8 +547,7 @@ public final class EnrollmentDatabase: Sendable {
             try queue.read { db in
                 let applied = try appliedMigrations(db)
                 if applied.isEmpty { try checkNotForeign(db, path: path) }
-                let unknown = applied.subtracting(migrator.migrations)
-                if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
+                try refuseNewer(applied: applied, path: path)
             }
         } catch let refusal as StoreError {
             throw refusal
@@ -560,9 +559,14 @@ public final class EnrollmentDatabase: Sendable {
     /// Refuses a database written by a newer version of this code (it has migrations we do not
     /// know), given the migrations applied to it.
     private func checkSchemaIsKnown(applied: Set<String>) throws(StoreError) {
-        let unknown = applied.subtracting(Self.migrator.migrations)
-        if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
+        try Self.refuseNewer(applied: applied, path: path)
         if applied.isEmpty { throw StoreError.databaseMissing(path) }
+    }
+
+    /// Refuses migrations this code does not know: a newer version of it wrote the database.
+    private static func refuseNewer(applied: Set<String>, path: String) throws(StoreError) {
+        let unknown = applied.subtracting(migrator.migrations)
+        if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
     }
 
     /// Runs the pending migrations; returns the applied ones.
