@@ -136,7 +136,6 @@ struct JSONFastPathTests {
             var digits: Int, period: Int
             var expiresAt: Int64
         }
-        func reference(_ value: some Encodable) throws -> String { try JSONValueCoder.encode(value).canonicalString }
         let strings = ["Example", "", "quote \" back \\ slash / tab \t nl \n cr \r", "\u{1}\u{1f}\u{7f}", "é中😀", "caf\u{E9}", "cafe\u{301}", String(repeating: "x", count: 300)]
         let numbers: [Int64] = [0, 1, -1, 1_764_000_600, .max, .min]
         var checked = 0
@@ -487,3 +486,6 @@ struct RandomUUIDTests {
         }
     }
 }
+
+/// The bytes the Codable path through JSONValue writes for `value`.
+private func reference(_ value: some Encodable) throws -> String { try JSONValueCoder.encode(value).canonicalString }
