@@ -101,8 +101,20 @@ public enum CommandLineRunner {
             Terminal.error("there is no command '\(unknown.prefix(40))' to show help for", hint: "run `enroll help` for the list of commands")
             return .exit(CLIExit.badInput)
         }
+        // A word with a leading '-' that is no option: a user id such as `-hx` (`--` must come
+        // before it), read by the parser as options.
+        let options = arguments.prefix { $0 != "--" }
+        let dashed = options.firstIndex { $0.count > 1 && $0.hasPrefix("-") && !$0.hasPrefix("--") && !$0.dropFirst().allSatisfy(\.isNumber) }
         do {
-            return .command(try root.parseAsRoot(arguments))
+            let command = try root.parseAsRoot(arguments)
+            // `enroll remove -hx` is `-h -x` to the parser, which answers with its help command:
+            // help, exit 0 and nothing removed, which a script would take for success. Help asked
+            // for by name is shown.
+            if let dashed, String(describing: type(of: command)) == "HelpCommand", arguments.first != "help",
+               !options.contains(where: { ["-h", "-help", "--help"].contains($0) }) {
+                return .exit(refuseDashed(arguments, at: dashed, readAs: "options ('-h' asks for help)"))
+            }
+            return .command(command)
         } catch {
             if root.exitCode(for: error) == .success {
                 // Help: output like any other, so help into a full disk is exit 3 too.
@@ -116,6 +128,10 @@ public enum CommandLineRunner {
                let negative = arguments.first(where: { $0.count > 1 && $0.hasPrefix("-") && $0.dropFirst().allSatisfy(\.isNumber) }) {
                 let refusal = InputError.invalidCode("'\(negative.prefix(20))' starts with '-'")
                 return .exit(CLIFailure(code: refusal.code, message: refusal.message, exitCode: CLIExit.badInput, json: wantsJSON(arguments)).report())
+            }
+            // `enroll request -bob`: the parser says the user id is missing.
+            if message.hasPrefix("Missing expected argument"), let dashed {
+                return .exit(refuseDashed(arguments, at: dashed, readAs: "an option"))
             }
             // `enroll --db x status bob`: options belong to the command, after its name.
             if let first = arguments.first, first.hasPrefix("-"), let command = arguments.first(where: { word in
@@ -139,9 +155,35 @@ public enum CommandLineRunner {
             }
             // With --json, a command line that cannot run still answers with one JSON object.
             if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": Terminal.bounded(message)]) }
-            Terminal.error(message, hint: "see `enroll --help`")
+            Terminal.error(message, hint: "see `\(commandPath(arguments, root: root)) --help`")
             return .exit(CLIExit.badInput)
         }
+    }
+
+    /// Refuses a command line whose word at `index`, with a leading '-', was `readAs` options
+    /// where it may be meant as a user id (exit 2), showing where `--` goes.
+    static func refuseDashed(_ arguments: [String], at index: Int, readAs: String) -> Int32 {
+        let word = arguments[index]
+        let rest = arguments[(index + 1)...]
+        let example = (["enroll"] + arguments[..<index].map(TextField.shellWord) + ["--", TextField.shellWord(String(word.prefix(40)))]
+            + (rest.contains { $0.hasPrefix("-") } ? ["…"] : rest.map(TextField.shellWord))).joined(separator: " ")
+        let message = "'\(word.prefix(40))' was read as \(readAs), not as a user id"
+        let hint = "a user id that starts with '-' goes after `--`, which ends the options: `\(example)`"
+        if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": "\(message); \(hint)"]) }
+        Terminal.error(message, hint: hint)
+        return CLIExit.badInput
+    }
+
+    /// `enroll` and the commands `arguments` starts with (`enroll keys rotate`): whose help a
+    /// usage error points to.
+    static func commandPath(_ arguments: [String], root: any ParsableCommand.Type) -> String {
+        var command = root, path = ["enroll"]
+        for word in arguments {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) else { break }
+            path.append(next._commandName)
+            command = next
+        }
+        return path.joined(separator: " ")
     }
 
     /// Levenshtein distance, for suggesting the command a typo meant.

@@ -169,13 +169,19 @@ struct DeciderTests {
         }
     }
 
-    @Test("confirming with nothing pending is refused with no_pending_secret; replaying the accepted code gives code_reused")
+    @Test("confirming with nothing pending is refused with no_pending_secret, a code of any length alike; replaying the accepted code gives code_reused")
     func nothingPending() throws {
         let state = try active()
         let fresh = try code(secret, at: t0 + 90)
         let decision = EnrollmentDecider.decide(.confirmCode(fresh), state: state, context: context(t0 + 90))
         #expect(decision.rejection == .noPendingSecret)
         #expect(decision.events.isEmpty)
+        // Not malformed_code ("type the 6 digits"): no secret awaits a code of any length.
+        for typed in ["1234567", "12345678"] {
+            let other = EnrollmentDecider.decide(.confirmCode(typed), state: state, context: context(t0 + 90))
+            #expect(other.rejection == .noPendingSecret, "\(typed)")
+            #expect(other.events.isEmpty)
+        }
         let replay = EnrollmentDecider.decide(.confirmCode(try code(secret, at: t0 + 30)), state: state, context: context(t0 + 40))
         #expect(replay.rejection == .codeReused)
         // Recorded, but not counted toward the lock (see EnrollmentDecider.fail).

@@ -187,7 +187,8 @@ public enum EnrollmentDecider {
     /// pending one, also when it expires now, or the one that expired unconfirmed (the answer is
     /// then that it expired, before and after a command records that alike). For a replacement
     /// that expired, the active secret's length too: a replay of its code is told apart. `nil`:
-    /// no secret to judge a code by.
+    /// no secret to judge a code by: with only an active secret, nothing awaits a code, whatever
+    /// its length (one as long as the active secret's is still checked for a replay of it).
     static func typedDigits(_ state: AuthenticatorState, now: UnixTime) -> [Int]? {
         if let pending = state.pending {
             let digits = pending.credential.parameters.digits
@@ -197,7 +198,7 @@ public enum EnrollmentDecider {
         if let expired = state.expiredDigits, state.firstSecretExpired || state.replacementExpired {
             return [expired] + (state.replacementExpired ? state.active.map { [$0.parameters.digits] } ?? [] : [])
         }
-        return state.active.map { [$0.parameters.digits] }
+        return nil
     }
 
     /// Exactly `digits` ASCII digits. Unicode digits, spaces and dashes are refused as malformed.
