@@ -56,7 +56,12 @@ struct AuthenticationTests {
 
     /// An HS256 JWT over `payload` as written (duplicates kept), signed by openssl, not JWTKit.
     static func signedWithOpenSSL(payload: String, header: String = #"{"alg":"HS256","typ":"JWT"}"#) throws -> String {
-        let input = base64URL(Data(header.utf8)) + "." + base64URL(Data(payload.utf8))
+        try signedWithOpenSSL(payload: Data(payload.utf8), header: header)
+    }
+
+    /// The same over the claims' bytes as given (another encoding than UTF-8, say).
+    static func signedWithOpenSSL(payload: Data, header: String = #"{"alg":"HS256","typ":"JWT"}"#) throws -> String {
+        let input = base64URL(Data(header.utf8)) + "." + base64URL(payload)
         let hexKey = Harness.secret.map { String(format: "%02x", $0) }.joined()
         // Prints "HMAC-SHA2-256(stdin)= <hex>"; the hex is the last word.
         let output = try run("/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:\(hexKey)"], input: Data(input.utf8))
@@ -118,6 +123,27 @@ struct AuthenticationTests {
             let response = try await client.request(.get, Client.totp + "/status", token: twice)
             Self.expectUnauthenticated(response, "duplicate sub")
             #expect(response["message"]?.contains("twice") == true)
+        }
+    }
+
+    @Test("claims in UTF-16 (which JWTKit's decoder would read, keeping the first of two 'sub') are 401; after a UTF-8 byte order mark a duplicate is still found")
+    func claimsNotInUTF8() async throws {
+        let harness = try await Harness()
+        let exp = harness.clock.now() + 600
+        let twice = #"{"sub":"alice","exp":\#(exp),"sub":"bob"}"#, single = #"{"sub":"alice","exp":\#(exp)}"#
+        try await harness.test { client in
+            for encoding in [String.Encoding.utf16, .utf16LittleEndian, .utf16BigEndian] {
+                for claims in [twice, single] {
+                    let token = try Self.signedWithOpenSSL(payload: try #require(claims.data(using: encoding)))
+                    let response = try await client.request(.get, Client.totp + "/status", token: token)
+                    Self.expectUnauthenticated(response, "\(encoding) \(claims)")
+                    #expect(response["message"]?.contains("not JSON in UTF-8") == true, "\(response["message"] ?? "")")
+                }
+            }
+            let marked = try Self.signedWithOpenSSL(payload: Data([0xEF, 0xBB, 0xBF]) + Data(twice.utf8))
+            let response = try await client.request(.get, Client.totp + "/status", token: marked)
+            Self.expectUnauthenticated(response, "byte order mark, duplicate sub")
+            #expect(response["message"]?.contains("twice") == true, "\(response["message"] ?? "")")
         }
     }
 

@@ -93,6 +93,31 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("a request pipelined behind an answer that ends the connection is never run: after a 413 for a body declared too large, a 401 sent before the body, or the answer to a request that asked to close (which says Connection: close)")
+    func nothingRunsAfterTheLastAnswer() async throws {
+        try await live { port, token in
+            let path = "/api/users/v1/me/totp", authorization = "Authorization: Bearer \(token)\r\n"
+            let status = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\n\(authorization)Connection: close\r\n\r\n"
+            let start = #"{"action":"INIT"}"#
+            let started = try await RawHTTP.onThread {
+                try RawHTTP.exchange(port: port, bytes: "POST \(path) HTTP/1.1\r\nHost: x\r\n\(authorization)Content-Type: application/json\r\nContent-Length: \(start.utf8.count)\r\nConnection: close\r\n\r\n\(start)")
+            }
+            #expect(started.hasPrefix("HTTP/1.1 200 OK"), "\(started.prefix(200))")
+            let remove = "DELETE \(path) HTTP/1.1\r\nHost: x\r\n\(authorization)Content-Length: 0\r\n\r\n"
+            let tooLarge = "POST \(path) HTTP/1.1\r\nHost: x\r\n\(authorization)Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n" + String(repeating: " ", count: 5000)
+            // Answered 401 before its body, which the client sends once it has read the answer.
+            let unsigned = "POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+            for (bytes, next, first) in [(tooLarge + remove, nil, "HTTP/1.1 413"), (unsigned, #"{"action":"VIEW"}"# + remove, "HTTP/1.1 401"), (status + remove, nil, "HTTP/1.1 200 OK")] {
+                let raw = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: bytes, then: next, wait: 20) }
+                #expect(raw.hasPrefix(first), "\(raw.prefix(300))")
+                #expect(raw.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, the DELETE behind \(first) dropped: \(raw)")
+                #expect(raw.lowercased().contains("\r\nconnection: close\r\n"), "\(raw.prefix(300))")
+                let after = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: status) }
+                #expect(after.contains(#""status":"pending""#), "the DELETE behind \(first) was run: \(after.suffix(300))")
+            }
+        }
+    }
+
     @Test("a head whose framing RFC 9112 forbids (no Host or two in HTTP/1.1, Transfer-Encoding in HTTP/1.0, a coding other than chunked alone) gets a JSON 400 naming it, nothing is recorded, and a request pipelined after it is not answered", arguments: [
         ("GET \(status) HTTP/1.1\r\n\r\n", "no Host header"),
         ("GET \(status) HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "2 Host headers"),

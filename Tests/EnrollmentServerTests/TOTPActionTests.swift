@@ -190,6 +190,8 @@ struct TOTPActionTests {
                 #"{"action":"VALIDATE","verificationCode":"123456","action":"INIT"}"#,
                 #"{"action":"INIT","action":"INIT"}"#,
                 #"{"action":"INIT","verificationCode":"1","verificationCode":"2"}"#,
+                // After a byte order mark, which the decoder passes over.
+                "\u{FEFF}" + #"{"action":"VALIDATE","verificationCode":"123456","action":"INIT"}"#,
             ] {
                 let response = try await client.request(.post, token: token, json: body)
                 #expect(response.status == .badRequest, "\(body)")

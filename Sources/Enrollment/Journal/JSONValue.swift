@@ -60,9 +60,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// none or `text` is not JSON (the caller's own decoder reports that). Readers that must
     /// not pick one of two values silently (JWT claims, RFC 7519 §4; API request bodies) ask
     /// this before decoding.
+    /// A leading byte order mark is passed over, as ``isStrictJSON(_:)`` and Foundation's
+    /// decoder pass it over.
     public static func duplicateMember(in text: String) -> String? {
+        let unmarked = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         do {
-            _ = try JSONParser.parse(text, rejectingDuplicates: true)
+            _ = try JSONParser.parse(unmarked, rejectingDuplicates: true)
             return nil
         } catch {
             if case .duplicateMember(let name) = error { return name }

@@ -24,6 +24,13 @@ import NIOHTTPTypes
 /// - in the middle of a request already answered (a route that refused before reading the
 ///   body, say 401), the connection is closed: a second answer to one request would be taken
 ///   by the client for the answer to its next one.
+///
+/// It also runs pipelined requests one at a time: a request that comes behind one not answered
+/// yet is held back (and the connection not read further) until that answer is out. If that
+/// answer ends the connection (`Connection: close`: a 413 or 401 sent before the body, a
+/// request that asked for it, a malformed request), what is held back and whatever follows is
+/// dropped, never run: the server loop would otherwise run the next request (remove an
+/// authenticator, use up a code) and then find no connection to answer it on.
 final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -33,6 +40,15 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private let logger: Logger
     /// A request's head was passed on and its end not yet.
     private var requestOpen = false
+    /// The request passed on last said `Connection: close`.
+    private var requestCloses = false
+    /// Parts of requests pipelined behind one not answered yet, in order, passed on once it is.
+    private var held: [NIOAny] = []
+    /// A read was asked for while requests were held back: done once they are passed on.
+    private var readPending = false
+    /// The connection ends after the answer being written: nothing read from now on is run
+    /// (the rest of the request being answered still goes to its route).
+    private var discarding = false
     /// Requests passed on whose response has not ended yet (pipelined requests queue up).
     private var unanswered = 0
     /// A response's head was written and its end not yet.
@@ -69,14 +85,65 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var everythingAnswered: Bool { unanswered == 0 && !responseOpen }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discarding {
+            if requestOpen { pass(data, context: context) }
+            return
+        }
+        if case .head = unwrapInboundIn(data), !everythingAnswered { held.append(data); return }
+        if !held.isEmpty { held.append(data); return }
+        pass(data, context: context)
+    }
+
+    private func pass(_ data: NIOAny, context: ChannelHandlerContext) {
         switch unwrapInboundIn(data) {
-        case .head:
+        case .head(let head):
             requestOpen = true
             unanswered += 1
+            requestCloses = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
         case .end: requestOpen = false
         case .body: break
         }
         context.fireChannelRead(data)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Requests held back: the socket is not read until they are passed on (or dropped).
+        if !held.isEmpty && !discarding {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
+    /// Passes on the requests held back, now that every answer is out, until one of them again
+    /// has to wait for its answer.
+    private func release(context: ChannelHandlerContext) {
+        let parts = held
+        held = []
+        for (index, data) in parts.enumerated() {
+            if case .head = unwrapInboundIn(data), !everythingAnswered {
+                held = Array(parts[index...])
+                break
+            }
+            pass(data, context: context)
+        }
+        // The server's async channel hands reads on at the end of a read.
+        context.fireChannelReadComplete()
+        if held.isEmpty { resumeReading(context: context) }
+    }
+
+    /// The connection ends after the answer being written: drops the requests held back, which
+    /// are never run, and reads on (what comes is dropped), so that the client's close is seen.
+    private func discard(context: ChannelHandlerContext) {
+        discarding = true
+        held = []
+        resumeReading(context: context)
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readPending else { return }
+        readPending = false
+        context.read()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -100,6 +167,13 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
                 data = wrapOutboundOut(.head(head))
             }
             responseCloses = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
+            // The server loop closes the connection after answering a request that asked for it:
+            // the answer says so.
+            if requestCloses && !responseCloses {
+                head.headerFields[.connection] = "close"
+                data = wrapOutboundOut(.head(head))
+            }
+            if responseCloses || requestCloses { discard(context: context) }
         case .end:
             responseOpen = false
             unanswered = max(unanswered - 1, 0)
@@ -120,6 +194,12 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(idleTimeout))) { channel.close(promise: nil) }
             return
         }
+        if ended, everythingAnswered, !held.isEmpty, !discarding {
+            // A malformed request behind the ones held back is answered after theirs.
+            context.write(data, promise: promise)
+            release(context: context)
+            return
+        }
         guard ended, everythingAnswered, deferred != nil || closeWhenAnswered else {
             context.write(data, promise: promise)
             return
@@ -130,6 +210,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             answer(error, context: context)
         } else {
             // The route's own answer to the broken request is out: close after it.
+            discard(context: context)
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.cascade(to: promise)
             context.writeAndFlush(data, promise: written)
@@ -144,6 +225,8 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Bytes after the answer that ends the connection: nothing of them is run or answered.
+        if discarding, !requestOpen, error is RequestFraming.Refusal || error is HTTPParserError { return }
         if error is RequestFraming.Refusal {
             // The head was not passed on: no request is open, and nothing more will come.
             if everythingAnswered { answer(error, context: context) } else { deferred = error }
@@ -153,6 +236,10 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.fireErrorCaught(error)
             return
         }
+        // Bytes after a request that asked to close the connection, which the parser refuses to
+        // read: they are not a request of their own to answer, and the connection closes after
+        // the answer to that one.
+        if case .closedConnection = parserError { return }
         // The client closed the connection halfway through a request: nothing is answered to
         // a closed connection, and the log says it was the client's doing (status 499, as
         // nginx logs it), not a malformed request. A route reading the body learns it from
@@ -193,6 +280,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Writes the JSON 400 and closes the connection once it is out. The error is not passed
     /// on: this answer replaces the library's empty one.
     private func answer(_ error: any Error, context: ChannelHandlerContext) {
+        discard(context: context)
         let traceId = RandomUUID.string()
         let framing = error as? RequestFraming.Refusal
         let refusal = framing.map(Self.error(framing:)) ?? Self.error

@@ -191,9 +191,14 @@ public struct TokenVerifier: Sendable {
         }
         // JWTKit's decoder keeps the first of two equal names; RFC 7519 §4 says such a token
         // must be refused (or the last taken), so a signed {"sub":"alice","sub":"bob"} is no one.
+        // The check reads UTF-8, as RFC 7519 §7.2 has the JSON; JWTKit's decoder would also
+        // read UTF-16 or UTF-32, where the check would see no names at all.
         let segments = token.split(separator: ".", omittingEmptySubsequences: false).prefix(2)
         for segment in segments {
             guard let bytes = Base64URL.decode(String(segment)) else { continue }
+            guard JSONValue.isStrictJSON(bytes) else {
+                throw .unauthenticated("the token's header or claims are not JSON in UTF-8 (RFC 7519 §7.2)")
+            }
             if JSONValue.duplicateMember(in: String(decoding: bytes, as: UTF8.self)) != nil {
                 throw .unauthenticated("the token's header or claims name a member twice (RFC 7519 §4)")
             }
