@@ -95,6 +95,7 @@ struct AuthenticationTests {
             (#"{"sub":"alice","exp":"\#(exp)"}"#, "expiry (exp) is not a number"),
             (#"{"exp":\#(exp)}"#, "names no user (sub)"),
             (#"{"sub":7,"exp":\#(exp)}"#, "subject (sub) is not a string"),
+            (#"{"sub":"alice","exp":\#(exp),"nbf":"0"}"#, "not-before time (nbf) is not a number"),
         ]
         try await harness.test { client in
             for (payload, says) in cases {
@@ -279,6 +280,8 @@ struct AuthenticationTests {
         await #expect(throws: TokenKeyError.secretGuessable(distinct: 1)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: "é", count: 32).utf8)), clock: clock) }
         // jwt.io's example, which anyone can try, has enough different characters but is refused.
         await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("a-string-secret-at-least-256-bits-long".utf8)), clock: clock) }
+        // With the line break an environment variable set from a file keeps.
+        await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("a-string-secret-at-least-256-bits-long\n".utf8)), clock: clock) }
         // Raw random bytes, not UTF-8, are counted as bytes: 32 different ones are fine.
         _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(0x80...0x9F)), clock: clock)
         // A hex secret (16 different characters at most) is fine.

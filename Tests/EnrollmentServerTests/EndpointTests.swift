@@ -134,6 +134,15 @@ struct EndpointTests {
             let bad = try await client.action("INIT", token: alice, key: String(repeating: "x", count: 300))
             #expect(bad.status == .badRequest)
             #expect(bad["code"] == "invalid_idempotency_key")
+            // Two keys: which one is meant is a guess, so neither is taken and nothing is recorded.
+            let before = try harness.service.load("erin").version
+            var twoKeys = HTTPFields()
+            twoKeys.append(HTTPField(name: HTTPField.Name("Idempotency-Key")!, value: "k-1"))
+            twoKeys.append(HTTPField(name: HTTPField.Name("Idempotency-Key")!, value: "k-2"))
+            let two = try await client.request(.post, token: try await harness.token("erin"), json: #"{"action":"INIT"}"#, headers: twoKeys)
+            #expect(two.status == .badRequest && two["code"] == "invalid_idempotency_key", "\(two.text)")
+            #expect(two["message"]?.contains("2 Idempotency-Key headers") == true, "\(two.text)")
+            #expect(try harness.service.load("erin").version == before)
         }
     }
 

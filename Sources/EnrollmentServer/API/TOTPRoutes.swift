@@ -381,6 +381,13 @@ struct TOTPRoutes {
     /// `Idempotency-Key` (1-255 printable ASCII characters), if sent.
     func idempotencyKey(_ request: Request) throws -> String? {
         guard let key = request.headers[Self.idempotencyHeader] else { return nil }
+        // Which of two would be the key is a guess a proxy in front could make otherwise.
+        let sent = request.headers[values: Self.idempotencyHeader].count
+        guard sent == 1 else {
+            throw APIError.badRequest(
+                "invalid_idempotency_key", "the request has \(sent) Idempotency-Key headers",
+                "send one Idempotency-Key header per request")
+        }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else {
             throw APIError.badRequest(
                 "invalid_idempotency_key", "the Idempotency-Key header must be 1 to 255 printable ASCII characters",
