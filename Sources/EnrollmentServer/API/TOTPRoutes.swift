@@ -81,7 +81,7 @@ struct TOTPRoutes {
         if let type = request.headers[.contentType], !Self.isJSON(type) {
             throw APIError(
                 .unsupportedMediaType, code: "unsupported_media_type",
-                message: "the body is declared as '\(type.prefix(60))', not JSON",
+                message: "the body is declared as '\(type.prefix(60))', not JSON in UTF-8",
                 description: "send the body as JSON with 'Content-Type: application/json'")
         }
         try await admitWrite(user)
@@ -372,9 +372,16 @@ struct TOTPRoutes {
         }
     }
 
-    /// `application/json`, or a `+json` type, with any parameters (`; charset=utf-8`).
+    /// `application/json`, or a `+json` type, with any parameters but a charset other than
+    /// UTF-8 (`; charset=utf-8` is common; the body is read as UTF-8, RFC 8259 §8.1, so one
+    /// declared as UTF-16 would be read otherwise than a proxy in front reads it).
     static func isJSON(_ contentType: String) -> Bool {
-        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let media = parts.first ?? ""
+        for parameter in parts.dropFirst() where parameter.hasPrefix("charset=") {
+            let charset = parameter.dropFirst("charset=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            guard charset == "utf-8" || charset == "utf8" else { return false }
+        }
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 
