@@ -30,6 +30,8 @@ let package = Package(
         // and relocating it (Sources/COpenSSL/include/COpenSSL.h). Only libcrypto: nothing here
         // speaks TLS.
         .target(name: "COpenSSL"),
+        // What Ctrl-C, SIGTERM or SIGHUP does, in C: a signal handler must not allocate.
+        .target(name: "CSignals"),
         // System libraries, found with pkg-config (Debian: libqrencode-dev).
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // SQLite's process-wide settings (sqlite3_config is variadic: Swift needs a C wrapper).
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "EnrollCommandLine",
             dependencies: [
-                "Enrollment", "OneTimePassword", "QRCode", "CryptoPrimitives",
+                "Enrollment", "OneTimePassword", "QRCode", "CryptoPrimitives", "CSignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // `enroll`: no HTTP code, so that a one-shot command starts fast; `enroll serve` execs
@@ -92,7 +94,7 @@ let package = Package(
         // Rebuilds projections from the journal (shadow table, resumable, swapped in one transaction).
         .executableTarget(
             name: "rebuild-projections",
-            dependencies: ["Enrollment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Enrollment", "CSignals", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/rebuild-projections"),
 
         // The benchmark (issue 5): engine figures beside their raw SQLite, OpenSSL and Python

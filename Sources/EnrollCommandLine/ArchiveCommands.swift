@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSignals
 import Enrollment
 import Foundation
 
@@ -171,27 +172,15 @@ struct ImportCommand: ParsableCommand {
 /// Ctrl-C, SIGTERM or SIGHUP removes the files a command builds aside under names nothing else
 /// knows (an import's new database, an export's or a QR code's `FILE.partial-PID`) before the
 /// process ends as the signal says; only an uncatchable end (SIGKILL) leaves them. Each call
-/// names the files of the command now running (one per process).
+/// names the files of the command now running (one per process). The handler is C's
+/// (Sources/CSignals): one in Swift could allocate, which a signal handler must not.
 enum InterruptionCleanup {
-    /// The paths as C strings, made before the handlers are installed: a handler may only call
-    /// async-signal-safe functions (unlink, signal, raise), never allocate.
-    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
-
     static func removeOnSignal(_ files: [String]) {
-        paths = files.compactMap { strdup($0) }
-        // A parent may hand them down blocked (a test runner does): they would then wait,
-        // pending, until the command had finished. As rebuild-projections does, unblocked.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signalNumber) }
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-            signal(signalNumber) { received in
-                for path in InterruptionCleanup.paths { unlink(path) }
-                signal(received, SIG_DFL)
-                raise(received)
-            }
-        }
+        let copies = files.map { strdup($0) }
+        defer { for copy in copies { free(copy) } }
+        let paths = copies.map { UnsafePointer($0) }
+        let installed = paths.withUnsafeBufferPointer { enroll_remove_on_signal($0.baseAddress, Int32($0.count)) }
+        precondition(installed == 0, "at most 8 files, and memory for their names")
     }
 }
 

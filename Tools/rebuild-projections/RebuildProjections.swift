@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSignals
 import Enrollment
 import Foundation
 
@@ -320,29 +321,16 @@ enum Output {
 /// kill -9, SQLite rolls it back) and the checkpoint of the last committed one stays. Clear the
 /// progress bar and say how to go on, instead of leaving the prompt on a half-drawn bar.
 enum Interruption {
-    /// Prepared before any signal arrives: a handler may only call async-signal-safe functions.
-    nonisolated(unsafe) static var message: [UInt8] = []
-    /// With --json, the same as one JSON object on stdout, as every other failure is.
-    nonisolated(unsafe) static var jsonMessage: [UInt8] = []
-
+    /// The messages are made before any signal arrives, and the handler is C's
+    /// (Sources/CSignals): a signal handler may only call async-signal-safe functions, and one
+    /// in Swift could allocate. With --json, the same as one JSON object on stdout, as every
+    /// other failure is. Delivered even when the parent left the signals blocked.
     static func install(json: Bool) {
         let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" : ""
         let text = "interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"
-        message = Array((clear + "rebuild-projections: " + text + "\n").utf8)
-        if json { jsonMessage = Array((JSONValue.object(["error": .string("interrupted"), "message": .string(text)]).canonicalString + "\n").utf8) }
-        // Delivered even when the parent left them blocked (a mask is inherited across exec).
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-        for signal in [SIGINT, SIGTERM] {
-            Foundation.signal(signal) { received in
-                Interruption.jsonMessage.withUnsafeBytes { bytes in _ = write(STDOUT_FILENO, bytes.baseAddress, bytes.count) }
-                Interruption.message.withUnsafeBytes { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
-                _exit(128 + received)
-            }
-        }
+        let message = clear + "rebuild-projections: " + text + "\n"
+        let jsonMessage = json ? JSONValue.object(["error": .string("interrupted"), "message": .string(text)]).canonicalString + "\n" : nil
+        precondition(enroll_exit_on_signal(jsonMessage, message) == 0, "memory for the interruption's message")
     }
 }
 
