@@ -129,8 +129,8 @@ public enum CommandLineRunner {
                 let refusal = InputError.invalidCode("'\(negative.prefix(20))' starts with '-'")
                 return .exit(CLIFailure(code: refusal.code, message: refusal.message, exitCode: CLIExit.badInput, json: wantsJSON(arguments)).report())
             }
-            // `enroll request -bob`: the parser says the user id is missing.
-            if message.hasPrefix("Missing expected argument"), let dashed {
+            // `enroll request -bob`: the parser says the user id (an argument, not an option) is missing.
+            if message.hasPrefix("Missing expected argument '<"), let dashed {
                 return .exit(refuseDashed(arguments, at: dashed, readAs: "an option"))
             }
             // `enroll --db x status bob`: options belong to the command, after its name.

@@ -28,8 +28,8 @@ private struct PresentClaims: JWTPayload {
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    /// The first required claim that is missing or not of its type, or optional one not of its
-    /// type, in words.
+    /// The first required claim that is missing or not of its type, or an optional one not of
+    /// its type, in words.
     var problem: String? {
         switch exp {
         case nil, .null?: return "the token has no expiry (exp), which this server requires"
