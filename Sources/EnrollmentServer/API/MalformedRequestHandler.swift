@@ -84,6 +84,11 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private var everythingAnswered: Bool { unanswered == 0 && !responseOpen }
 
+    /// A request or an answer whose `Connection` header says the connection ends after it.
+    private static func saysClose(_ fields: HTTPFields) -> Bool {
+        fields[.connection].map { $0.lowercased().contains("close") } ?? false
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if discarding {
             if requestOpen { pass(data, context: context) }
@@ -99,7 +104,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .head(let head):
             requestOpen = true
             unanswered += 1
-            requestCloses = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
+            requestCloses = Self.saysClose(head.headerFields)
         case .end: requestOpen = false
         case .body: break
         }
@@ -166,7 +171,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
                 head.headerFields[.connection] = "close"
                 data = wrapOutboundOut(.head(head))
             }
-            responseCloses = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
+            responseCloses = Self.saysClose(head.headerFields)
             // The server loop closes the connection after answering a request that asked for it:
             // the answer says so.
             if requestCloses && !responseCloses {
