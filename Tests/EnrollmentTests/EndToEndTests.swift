@@ -51,6 +51,25 @@ struct EndToEndTests {
         #expect(plain.stdout.contains("Scan it, then run `enroll confirm carol CODE`"), "\(plain.stdout)\(plain.stderr)")
     }
 
+    @Test("the hint's confirm command, pasted into bash, confirms the user the request named, even a name not in composed form (NFC) that prints like another")
+    func hintForDecomposedName() throws {
+        let workspace = try Workspace()
+        let decomposed = "cafe\u{301}", composed = "caf\u{E9}"
+        let requested = try workspace.enroll(["request", decomposed])
+        #expect(requested.status == 0, "\(requested.stderr)")
+        let hint = try #require(requested.stdout.components(separatedBy: "Scan it, then run `").dropFirst().first?.components(separatedBy: "`").first)
+        #expect(hint.contains(" $'cafe\\u0301' CODE"), "\(hint)")
+        let uri = try #require(requested.stdout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("otpauth://") })
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: String(uri))))
+        let command = try Processes.product("enroll") + hint.dropFirst("enroll".count).replacingOccurrences(of: " CODE", with: " " + code)
+        let pasted = try Processes.run("/bin/bash", ["-c", command])
+        #expect(pasted.status == 0, "\(command): \(pasted.stderr)")
+        let (_, status) = try workspace.enrollJSON(["status", decomposed])
+        #expect(status["status"] as? String == "active", "\(status)")
+        let (_, other) = try workspace.enrollJSON(["status", composed])
+        #expect(other["status"] as? String != "active", "\(other)")
+    }
+
     @Test("suggested commands name the files as absolute paths: a relative --db and --key-file are taken from the current directory, so the hint works copied anywhere")
     func suggestionsNameAbsolutePaths() throws {
         let workspace = try Workspace()

@@ -72,8 +72,6 @@ public enum TextField {
     /// the usual way to make a name that looks empty or like two columns.
     private static let drawsBlank: Set<UInt32> = [0x2800, 0x115F, 0x1160, 0x3164, 0xFFA0]
 
-    /// `text` as one word of a shell command line to copy: as it is when it holds nothing a
-    /// shell reads specially, else in single quotes.
     /// How many terminal columns `text` takes: one per character, two for the East Asian wide
     /// and fullwidth ones (CJK ideographs, kana, Hangul syllables, fullwidth forms, most emoji),
     /// so that tables of ids line up whatever script the ids are in.
@@ -102,7 +100,15 @@ public enum TextField {
         }
     }
 
+    /// `text` as one word of a shell command line to copy: as it is when it holds nothing a
+    /// shell reads specially, else in single quotes. A value not in composed form (NFC) or with
+    /// a control character is written as bash's `$'…'` with those characters escaped
+    /// (`$'cafe\u0301'`): printed as it is it would look like, and be typed as, another value
+    /// (`café`, composed), and a terminal would act on a control character.
     public static func shellWord(_ text: String) -> String {
+        if !isComposed(text) || text.unicodeScalars.contains(where: isControl) {
+            return "$'" + escaped(text, quotes: true).replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
         let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "/._-+@%:,".contains($0) }
         return plain ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
