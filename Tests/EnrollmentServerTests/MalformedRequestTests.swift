@@ -148,6 +148,32 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("CONNECT, which only a proxy serves, gets 501 with Connection: close and the connection closes at once (it got an answer without a length and the client waited for the idle timeout); a request pipelined behind it is not run", arguments: [
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        "CONNECT /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\n\r\n",
+    ])
+    func connect(_ request: String) async throws {
+        try await live { port, token in
+            let remove = "DELETE /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            let enroll = "POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{\"action\":\"INIT\"}"
+            let readStatus = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
+            #expect(try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: enroll) }.hasPrefix("HTTP/1.1 200 OK"))
+            let began = ContinuousClock.now
+            let raw = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: request + remove, wait: 60) }
+            // The idle timeout is 30 seconds: a client reading to the end of the answer waited for it.
+            #expect(ContinuousClock.now - began < .seconds(20), "the connection was not closed after the answer")
+            let answer = Self.parse(raw)
+            #expect(answer.status == "HTTP/1.1 501 Not Implemented", "\(raw)")
+            #expect(answer.headers["connection"] == "close")
+            #expect(answer.headers["x-trace-id"]?.count == 36, "\(raw)")
+            // HTTP frames no body on an answer to CONNECT (swift-nio drops it): the status says it all.
+            #expect(answer.body.isEmpty && answer.headers["content-type"] == nil, "\(raw)")
+            #expect(raw.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, the pipelined DELETE dropped: \(raw)")
+            let after = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: readStatus) }
+            #expect(after.hasPrefix("HTTP/1.1 200 OK") && after.contains(#""status":"pending""#), "the DELETE behind the CONNECT removed nothing: \(after)")
+        }
+    }
+
     @Test("Host headers as clients send them are served: a name, an address with a port, an IPv6 literal, none in HTTP/1.0", arguments: [
         "Host: example.com\r\n", "Host: 127.0.0.1:8080\r\n", "Host: [::1]:8080\r\n", "Host: my-host.example_1:80\r\n", "Host: xn--caf-dma.example\r\n", "Host: [v1.fe]\r\n", "Host: localhost:8080 \r\n", "Host: x\t\r\n",
     ])

@@ -11,7 +11,9 @@ import NIOHTTPTypes
 /// block past the parser's limits, a broken chunk) with the API's JSON error, 400
 /// `malformed_request`, where the HTTP library would send an empty 400, and exactly one answer
 /// per request. The connection is closed afterwards: after a framing error nothing further on
-/// it can be trusted to start where a request starts.
+/// it can be trusted to start where a request starts. A CONNECT, which ``RequestFraming``
+/// refuses too, is answered 501 and closed the same way (without the JSON: swift-nio writes no
+/// body on an answer to CONNECT).
 ///
 /// It sits in the channel pipeline after the HTTP codec (Hummingbird's
 /// `additionalChannelHandlers`), where it sees requests come in and answers go out:
@@ -282,7 +284,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    /// Writes the JSON 400 and closes the connection once it is out. The error is not passed
+    /// Writes the JSON 400 (501 for a CONNECT) and closes the connection once it is out. The error is not passed
     /// on: this answer replaces the library's empty one.
     private func answer(_ error: any Error, context: ChannelHandlerContext) {
         discard(context: context)
@@ -291,16 +293,20 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         let refusal = framing.map(Self.error(framing:)) ?? Self.error
         // Quoted as the access log quotes a user: the message may carry the client's bytes (a
         // Transfer-Encoding), which must not read as fields of the line or drive a terminal.
-        logger.info("malformed request", metadata: ["trace_id": "\(traceId)", "error": "\(TextField.quoted(framing?.message ?? "\(error)"))", "status": "400"])
+        logger.info(
+            framing?.unsupportedMethod == true ? "method not implemented" : "malformed request",
+            metadata: ["trace_id": "\(traceId)", "error": "\(TextField.quoted(framing?.message ?? "\(error)"))", "status": "\(refusal.status.code)"])
         let (encodedHeaders, body) = refusal.encoded(traceId: traceId)
         var headers = encodedHeaders
         headers[.connection] = "close"
-        headers[.contentLength] = String(body.readableBytes)
+        // An answer to CONNECT has no body (swift-nio writes none): the status is the answer.
+        let withBody = framing?.unsupportedMethod != true
+        if withBody { headers[.contentLength] = String(body.readableBytes) } else { headers[.contentType] = nil }
         // What the router's middleware adds to every other answer.
         headers[.xContentTypeOptions] = "nosniff"
         headers[AccessLogMiddleware.traceHeader] = traceId
         context.write(wrapOutboundOut(.head(HTTPResponse(status: refusal.status, headerFields: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        if withBody { context.write(wrapOutboundOut(.body(body)), promise: nil) }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         let channel = context.channel
@@ -313,7 +319,12 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// A head ``RequestFraming`` refused: its problem is the message.
     static func error(framing refusal: RequestFraming.Refusal) -> APIError {
-        APIError.badRequest(
+        if refusal.unsupportedMethod {
+            return APIError(
+                .notImplemented, code: "method_not_implemented", message: refusal.message,
+                description: "send requests to this server directly: the API lives under /api/users/v1/me/totp and the page at /myaccount")
+        }
+        return APIError.badRequest(
             "malformed_request", refusal.message,
             "HTTP/1.1 requests carry exactly one Host header, and a body framed by Content-Length or by Transfer-Encoding: chunked alone (RFC 9112); send a well-formed HTTP/1.1 request")
     }

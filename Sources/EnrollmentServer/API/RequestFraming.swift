@@ -8,6 +8,7 @@ import NIOHTTPTypesHTTP1
 /// HTTP/1.1 (§3.2), `Transfer-Encoding` in an HTTP/1.0 request (§6.1), and any transfer coding
 /// but `chunked` alone (`gzip, chunked` would have its gzip ignored, `identity` is no coding any
 /// more). Each is a place where a proxy in front and this server could see different requests.
+/// It also answers CONNECT, which no target here serves, with 501 (``Refusal/tunnel``).
 ///
 /// It sits before the codec that drops the HTTP version (put there by ``HTTP1Installer``). A
 /// refused head is not passed on; a ``Refusal`` goes down the pipeline instead, which
@@ -18,21 +19,36 @@ final class RequestFraming: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
-    /// What is wrong with a request head, for the 400's message.
+    /// What is wrong with a request head, for the 400's message; or a method this server does
+    /// not serve for any target (``Refusal/tunnel``).
     struct Refusal: Error {
         var message: String
+        var unsupportedMethod = false
+
+        /// CONNECT asks for a tunnel, which only a proxy makes (RFC 9110 §9.3.6): 501, since no
+        /// target here accepts it, and the connection closes after the answer (the bytes after
+        /// a CONNECT belong to its tunnel). swift-nio frames every answer to CONNECT without a
+        /// body or a length, so a client reads it until the connection closes: routed as a path
+        /// by Hummingbird, on a connection kept open, it waited for the idle timeout.
+        static let tunnel = Refusal(
+            message: "CONNECT asks for a tunnel through a proxy, and this server is not a proxy", unsupportedMethod: true)
     }
 
     private var refused = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refused { return }
-        if case .head(let head) = unwrapInboundIn(data), let problem = Self.problem(head) {
+        if case .head(let head) = unwrapInboundIn(data), let refusal = Self.refusal(head) {
             refused = true
-            context.fireErrorCaught(Refusal(message: problem))
+            context.fireErrorCaught(refusal)
             return
         }
         context.fireChannelRead(data)
+    }
+
+    static func refusal(_ head: HTTPRequestHead) -> Refusal? {
+        if head.method == .CONNECT { return .tunnel }
+        return problem(head).map { Refusal(message: $0) }
     }
 
     static func problem(_ head: HTTPRequestHead) -> String? {
