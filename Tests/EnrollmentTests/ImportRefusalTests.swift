@@ -51,11 +51,11 @@ import TestSupport
         let forgeries: [(String, (inout RecordedEvent) -> Void, String)] = [
             ("user id with a line break", { row in
                 row.streamId = "mallory\n2025-11-24T16:00:00Z AuthenticatorRemoved   admin   removed"
-            }, "line 1 is not a journal row (streamId contains control characters)"),
+            }, "line 1 is not a journal row (streamId contains a control character (U+000A))"),
             ("actor with a terminal escape", { row in
                 row.metadata.actor = "bob\u{1B}[2J"
                 row.metadataJSON = metadata(["actor": row.metadata.actor, "commandId": row.metadata.commandId])
-            }, "line 1 is not a journal row (metadata.actor contains control characters)"),
+            }, "line 1 is not a journal row (metadata.actor contains a control character (U+001B))"),
             ("command id with a space", { row in
                 row.metadata.commandId = "a b"
                 row.metadataJSON = metadata(["actor": row.metadata.actor, "commandId": "a b"])
@@ -65,7 +65,7 @@ import TestSupport
             }, "line 1 is not a journal row (its metadata has a member 'ip' that export does not write)"),
             ("an issuer with a line break", { row in
                 row.data = row.data.replacingOccurrences(of: #""issuer":"[^"]*""#, with: #""issuer":"ACME\\nforged""#, options: .regularExpression)
-            }, "line 1 is not a journal row (its EnrollmentRequested issuer contains control characters)"),
+            }, "line 1 is not a journal row (its EnrollmentRequested issuer contains a control character (U+000A))"),
             ("an issuer with ':', which splits the app's label", { row in
                 row.data = row.data.replacingOccurrences(of: #""issuer":"[^"]*""#, with: #""issuer":"ACME:Corp""#, options: .regularExpression)
             }, "line 1 is not a journal row (its EnrollmentRequested issuer contains ':')"),

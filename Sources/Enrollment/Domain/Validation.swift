@@ -191,7 +191,19 @@ public enum Validation {
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
         for scalar in text.unicodeScalars {
             if scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
-            if isControl(scalar) { throw error("\(label) contains control characters") }
+            if isControl(scalar) { throw error("\(label) contains \(describeInvisible(scalar))") }
+        }
+    }
+
+    /// What a character ``isControl`` refuses is, named with its code point, since it cannot be
+    /// seen: "a control character (U+0009)", "an invisible formatting character (U+200B)".
+    static func describeInvisible(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        let codePoint = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        switch scalar.properties.generalCategory {
+        case .format: return "an invisible formatting character (\(codePoint))"
+        case .lineSeparator, .paragraphSeparator: return "a line or paragraph separator (\(codePoint))"
+        default: return "a control character (\(codePoint))"
         }
     }
 
