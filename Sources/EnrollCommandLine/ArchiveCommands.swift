@@ -320,7 +320,13 @@ struct VerifyCommand: ParsableCommand {
             for difference in report.differences { Terminal.line(difference.description) }
             if report.total > report.differences.count { Terminal.line("… and \(report.total - report.differences.count) more") }
         }
-        Terminal.error(summary, hint: global.naming("the journal is intact: run `rebuild-projections \(fix)` to fold the projections from it again"))
+        // Rows that disagree, with no anchor to vouch for the journal: the journal may be what
+        // changed, rewritten with every hash after the change recomputed, and a rebuild would
+        // replace the only rows that still show it.
+        let hint = report.total > 0 && anchor.expected == nil
+            ? "the hash chain holds, but so does a journal rewritten with every hash after the change recomputed: check it against an anchor kept outside the database (`enroll verify --anchor POSITION:HASH`) or a backup first, since `rebuild-projections \(fix)` folds the projections from the journal again and replaces the rows listed"
+            : "the journal is intact: run `rebuild-projections \(fix)` to fold the projections from it again"
+        Terminal.error(summary, hint: global.naming(hint))
         throw ExitCode(CLIExit.refused)
     }
 

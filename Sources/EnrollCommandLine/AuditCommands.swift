@@ -180,7 +180,7 @@ struct HistoryCommand: ParsableCommand {
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "List events across all users, filtered by time, user and type; streams any journal size.",
+        abstract: "List events across all users, filtered by time, user, actor and type; streams any journal size.",
         discussion: """
             TIME is 2026-11-29T13:06:16Z, 2026-11-29 (midnight UTC) or @UNIXSECONDS. --since is inclusive, \
             --until exclusive. --type may be repeated; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")); \
@@ -277,9 +277,11 @@ struct ActivityCommand: ParsableCommand {
             new request, a new regeneration or a removal discarded, on that command's day. Expiries no command \
             has recorded yet (a user who never came back) are counted on the day they expired, in an \
             UNRECORDED column (JSON: unrecordedExpiries). "failed" \
-            counts wrong or reused codes. Counts without an issuer of their own are under the secret \
+            counts wrong or reused codes, and codes refused while locked. Counts without an issuer of their own are under the secret \
             concerned: a code under the secret it was checked against, a lock under the secret being \
-            confirmed, a removal under the active secret (the pending one if none is active). Reads the enrollment_activity projection (refused with exit 3 if it must be \
+            confirmed, a removal under the active secret (the pending one if none is active); a removal \
+            that only forgets a first secret already recorded as expired counts nothing (that secret \
+            counted as abandoned then), though audit lists its AuthenticatorRemoved. Reads the enrollment_activity projection (refused with exit 3 if it must be \
             rebuilt first: run rebuild-projections). With --json, prints one JSON object per row.
             """)
 

@@ -40,6 +40,15 @@ struct RotateKeyCommand: ParsableCommand {
             let database = try EnrollmentDatabase(
                 path: global.databasePath,
                 options: DatabaseOptions(busyTimeout: try global.limits.busyTimeoutSeconds(), create: false))
+            // A database with no master key yet (imported, or no secret ever issued) has nothing
+            // sealed: no key file to restore, nothing to rotate.
+            if !FileManager.default.fileExists(atPath: global.keyFilePath),
+               !(try database.writer.read { db in try KeyRing.databaseHasKey(db) }) {
+                throw CLIFailure(
+                    code: "nothing_to_rotate",
+                    message: "\(global.databasePath) has no master key yet (nothing in it is sealed: it was imported, or no secret was ever issued), so there is nothing to rotate; the first command that issues a secret creates its key file (--key-file, else ./enrollment.key), and nothing was written",
+                    exitCode: CLIExit.refused)
+            }
             let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)
             return try KeyRotation.rotate(database: database, current: current, newKeyFile: newKeyFile)
         }

@@ -125,7 +125,7 @@ final class OutputFile {
             let failure = errno
             close(descriptor)
             if !placed { throw CLIFailure.output(errno: failure, to: path) }
-            Self.syncDirectory(of: target)
+            try syncDirectory()
             return
         }
         close(descriptor)
@@ -135,14 +135,18 @@ final class OutputFile {
             throw CLIFailure.output(errno: failure, to: path)
         }
         // The new name is durable too: after a power cut the file is there under it.
-        Self.syncDirectory(of: target)
+        try syncDirectory()
     }
 
-    private static func syncDirectory(of file: String) {
-        let directory = Foundation.open(UnnamedFile.directory(of: file), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { return }
-        fsync(directory)
-        close(directory)
+    /// Syncs the directory that holds the new name. If the disk refuses, the file is in place
+    /// but might not survive a power cut: the command fails saying so (exit 3), rather than
+    /// report a durable file.
+    private func syncDirectory() throws {
+        guard let failure = UnnamedFile.syncDirectory(of: target) else { return }
+        throw CLIFailure(
+            code: "io_error",
+            message: "\(path) was written, but its directory could not be synced (\(String(cString: strerror(failure)))), so it might not survive a power cut; check the disk (dmesg) and write it again, or pass --output with a path on another disk",
+            exitCode: CLIExit.environment)
     }
 
     /// Removes the temporary file (the command failed); nothing after ``commit()``.

@@ -85,8 +85,15 @@ struct FixtureTests {
         try "{\"when\": {}}".write(toFile: workspace.path("bad.json"), atomically: true, encoding: .utf8)
         let malformed = try workspace.enroll(["replay", workspace.path("bad.json")])
         #expect(malformed.status == 2 && malformed.stdout.contains("ERROR"))
-        let missing = try workspace.enroll(["replay", workspace.path("nope.json")])
-        #expect(missing.status == 2 && missing.stderr.contains("no such file"))
+        // A path that names nothing is an ERROR of its own: the files beside it still run.
+        let missing = try workspace.enroll(["replay", passing, workspace.path("nope.json"), brokenPath])
+        #expect(missing.status == 2, "\(missing.stdout)\(missing.stderr)")
+        #expect(missing.stdout.contains("PASS \(passing)") && missing.stdout.contains("FAIL \(brokenPath)"), "\(missing.stdout)")
+        #expect(missing.stdout.contains("ERROR \(workspace.path("nope.json")): no such file or directory; check the path\n"), "\(missing.stdout)")
+        #expect(missing.stdout.contains("1 passed, 1 failed, 1 not fixtures of 3 files."), "\(missing.stdout)")
+        let (_, missingJSON) = try workspace.enrollJSON(["replay", workspace.path("nope.json")])
+        #expect(missingJSON["file"] as? String == workspace.path("nope.json") && missingJSON["passed"] as? Bool == false, "\(missingJSON)")
+        #expect(missingJSON["error"] as? String == "malformed_fixture" && (missingJSON["message"] as? String)?.hasSuffix("no such file or directory; check the path") == true, "\(missingJSON)")
 
         // A scenario read from a pipe (`replay <(…)`), as `import` reads one.
         let bash = try Processes.tool("bash", package: "bash")

@@ -227,19 +227,21 @@ struct RebuildTests {
         #expect(try tables(workspace.database)["authenticators"] == inline["authenticators"])
     }
 
-    @Test("Ctrl-C or SIGTERM midway: exit 130/143 with one line saying how to resume (with --json also one JSON object on stdout); the next run resumes and ends equal to the inline projection")
+    @Test("Ctrl-C or SIGTERM midway: exit 130/143 with one line saying how to resume (with --json also one JSON object on stdout; after --restart, to leave it out); the next run resumes and ends equal to the inline projection")
     func interruptedBySignal() throws {
         let workspace = try Workspace()
         try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
         let inline = try tables(workspace.database)
         let tool = try Processes.product("rebuild-projections")
-        for signal in [SIGINT, SIGTERM] {
+        for (signal, restart) in [(SIGINT, true), (SIGINT, false), (SIGTERM, false)] {
             // Interrupted only once this run has made progress of its own (past its handler's set-up).
             let start = (try? checkpoint("authenticators_rebuild", in: workspace.database))?.position ?? 0
+            // (--restart first, while there is nothing to start over from, so that the shadow
+            // table watched below is this run's.)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: tool)
             let json = signal == SIGTERM
-            process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "200"] + (json ? ["--json"] : [])
+            process.arguments = ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "200"] + (json ? ["--json"] : []) + (restart ? ["--restart"] : [])
             let errors = Pipe(), output = Pipe()
             process.standardOutput = output
             process.standardError = errors
@@ -257,7 +259,10 @@ struct RebuildTests {
             #expect(process.terminationStatus == 128 + signal, "\(process.terminationReason) \(process.terminationStatus)")
             // Into a pipe, a slow machine may have printed a progress line (every 5 s) before.
             let lines = stderr.split(separator: "\n", omittingEmptySubsequences: false)
-            #expect(lines.last == "" && lines.dropLast().last == "rebuild-projections: interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)", "\(stderr)")
+            let resume = restart
+                ? "run the same command without --restart to resume (with it, it starts over; --status shows where it stands)"
+                : "run the same command again to resume (--status shows where it stands)"
+            #expect(lines.last == "" && lines.dropLast().last == "rebuild-projections: interrupted; what was committed stays: " + resume, "\(stderr)")
             #expect(lines.dropLast(2).allSatisfy { $0.hasPrefix("rebuild-projections: authenticators ") && $0.contains(" events/s, about ") }, "\(stderr)")
             if json {
                 #expect(stdout == #"{"error":"interrupted","message":"interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"}"# + "\n", "\(stdout)")

@@ -125,7 +125,7 @@ struct RebuildProjections: ParsableCommand {
                 `\(command((all ? "--all" : targets.map { "--projection \($0.name)" }.joined(separator: " ")) + " --accept-missing-events"))`
                 """)
         }
-        Interruption.install(json: json)
+        Interruption.install(json: json, restart: restart)
         for target in targets {
             let bar = ProgressBar(json ? .off : isatty(STDERR_FILENO) == 1 ? .bar : .lines)
             let summary: RebuildSummary
@@ -325,9 +325,12 @@ enum Interruption {
     /// (Sources/CSignals): a signal handler may only call async-signal-safe functions, and one
     /// in Swift could allocate. With --json, the same as one JSON object on stdout, as every
     /// other failure is. Delivered even when the parent left the signals blocked.
-    static func install(json: Bool) {
+    /// `restart`: the command was given --restart, which would start over rather than resume.
+    static func install(json: Bool, restart: Bool) {
         let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" : ""
-        let text = "interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"
+        let text = restart
+            ? "interrupted; what was committed stays: run the same command without --restart to resume (with it, it starts over; --status shows where it stands)"
+            : "interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"
         let message = clear + "rebuild-projections: " + text + "\n"
         let jsonMessage = json ? JSONValue.object(["error": .string("interrupted"), "message": .string(text)]).canonicalString + "\n" : nil
         precondition(enroll_exit_on_signal(jsonMessage, message) == 0, "memory for the interruption's message")

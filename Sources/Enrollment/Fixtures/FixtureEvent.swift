@@ -5,14 +5,17 @@ import OneTimePassword
 public struct FixtureError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var reason: String
+    /// Whether the format's description helps (not for a path that names nothing).
+    public var aboutFormat: Bool
 
-    public init(file: String, reason: String) {
+    public init(file: String, reason: String, aboutFormat: Bool = true) {
         self.file = file
         self.reason = reason
+        self.aboutFormat = aboutFormat
     }
 
     public var code: String { "malformed_fixture" }
-    public var description: String { "\(file): \(reason); see Fixtures/README.md for the format" }
+    public var description: String { "\(file): \(reason)" + (aboutFormat ? "; see Fixtures/README.md for the format" : "") }
 }
 
 /// Events as fixtures write them: the event's fields in the journal's JSON (current schema

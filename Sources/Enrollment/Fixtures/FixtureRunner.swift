@@ -31,6 +31,14 @@ public enum FixtureRunner {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                // A path that names nothing (a typo) is kept: replaying it is its ERROR, in its
+                // turn, and the fixtures named beside it still run. One that cannot name a file
+                // (too long, through a file) stops the command.
+                var status = stat()
+                if stat(path, &status) != 0 && errno == ENOENT {
+                    files.append(path)
+                    continue
+                }
                 throw FixtureError(file: path, reason: "no such file or directory")
             }
             guard isDirectory.boolValue else {
@@ -61,6 +69,10 @@ public enum FixtureRunner {
     /// Replays one file. Throws when the file cannot be read or is not a fixture.
     public static func run(path: String, name: String? = nil) throws(FixtureError) -> FixtureResult {
         let name = name ?? path
+        var status = stat()
+        if lstat(path, &status) != 0 && errno == ENOENT {
+            throw FixtureError(file: name, reason: "no such file or directory; check the path", aboutFormat: false)
+        }
         if path.hasSuffix(".expected.json") {
             // Named by mistake (tab completion stops at the shared stem): it is not a scenario.
             let journal = String(path.dropLast(".expected.json".count)) + ".jsonl"

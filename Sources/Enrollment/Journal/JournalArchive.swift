@@ -74,6 +74,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "the file's chain does not have the anchor's hash at position \(anchor.position): it is not the journal the anchor was taken from, or it was rewritten with its hashes recomputed; export it again from that journal"
         case .createdMeanwhile(let path):
             "\(path) was created by another process while this import ran (another import, or a command); it was left as it is and nothing was imported into it: import only into a new database (pass --db with a path that does not exist yet)"
+        case .unplaceable(let path, let reason) where reason.hasPrefix("its directory could not be synced"):
+            "the imported database could not be named \(path) durably (\(reason)); nothing was imported: check the disk (dmesg), or import into a directory on another disk"
         case .unplaceable(let path, let reason):
             "the imported database could not be named \(path) (\(reason)); nothing was imported: import into a directory on a local file system that allows hard links"
         }
@@ -433,11 +435,11 @@ public enum JournalArchive {
             if failure == EEXIST { throw ArchiveError.createdMeanwhile(path: path) }
             throw ArchiveError.unplaceable(path: path, reason: String(cString: strerror(failure)))
         }
-        // The new name must survive a crash as the commit does.
-        let directory = open(StoreError.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            _ = fsync(directory)
-            close(directory)
+        // The new name must survive a crash as the commit does: one the disk did not confirm is
+        // taken back (link(2) replaced nothing) and the import refused.
+        if let failure = UnnamedFile.syncDirectory(of: path) {
+            unlink(path)
+            throw ArchiveError.unplaceable(path: path, reason: "its directory could not be synced: \(String(cString: strerror(failure)))")
         }
         return extent
     }

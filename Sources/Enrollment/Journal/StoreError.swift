@@ -181,6 +181,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
         case .keyDerivationFailed(let what):
             "OpenSSL could not compute \(what) (HMAC-SHA256 under the master key) and nothing was written; check the OpenSSL 3 installation (libssl3, its configuration in OPENSSL_CONF) and run the command again"
+        case .keyFileUnwritable(let path, let reason) where reason.hasSuffix(String(cString: strerror(ENOSPC))) || reason.hasSuffix(String(cString: strerror(EDQUOT))):
+            "cannot create the key file \(path) (\(reason)); free space on its disk, or give a path on another disk where no file exists yet"
+        case .keyFileUnwritable(let path, let reason) where reason.hasSuffix(String(cString: strerror(EIO))):
+            "cannot create the key file \(path) (\(reason)); the disk reported an I/O error: check it (dmesg), or give a path on another disk where no file exists yet"
         case .keyFileUnwritable(let path, let reason):
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, 0, _):

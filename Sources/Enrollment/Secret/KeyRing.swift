@@ -183,11 +183,12 @@ public struct KeyRing: Sendable {
             errno = reason
         }
         guard placed else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }
-        // The new name must survive a crash too (key rotation commits right after this).
-        let directory = Foundation.open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
-        if directory >= 0 {
-            _ = fsync(directory)
-            close(directory)
+        // The new name must survive a crash too (key rotation commits right after this, a new
+        // database seals its first secret under it): a name the disk did not confirm is taken
+        // back, and nothing is sealed under the key.
+        if let failure = UnnamedFile.syncDirectory(of: path) {
+            if exclusive { unlink(path) }
+            throw .keyFileUnwritable(path: path, reason: "its directory could not be synced, so the name might not survive a power cut: \(String(cString: strerror(failure)))")
         }
     }
 

@@ -54,4 +54,15 @@ public struct UnnamedFile: Sendable {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return directory.isEmpty ? "." : directory
     }
+
+    /// Syncs the directory holding `path`, so that a name just given there survives a power cut
+    /// as the file's bytes do. Returns the error (errno) when the disk refuses the sync, else
+    /// nil; a directory this account may write in but not open (mode 0300) is not synced, as
+    /// nothing can sync it.
+    public static func syncDirectory(of path: String) -> Int32? {
+        let descriptor = open(directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        return fsync(descriptor) == 0 ? nil : errno
+    }
 }

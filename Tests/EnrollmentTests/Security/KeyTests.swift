@@ -105,6 +105,62 @@ struct KeyTests {
         }
     }
 
+    @Test("keys rotate whose new key file's name the disk does not confirm (EIO on the directory's fsync, injected with strace) fails (exit 3), takes the new file back and leaves the old key in use")
+    func rotateDirectorySyncFails() throws {
+        let (workspace, _, _) = try Self.populated()
+        let strace = try Processes.tool("strace", package: "strace")
+        let before = try Self.journalDump(workspace)
+        // The first fsync is the new key file's own, the second its directory's.
+        let result = try Processes.run(
+            strace, ["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=2",
+                     try Processes.product("enroll"), "keys", "rotate", "--new-key-file", workspace.path("new.key")],
+            environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile])
+        #expect(result.status == 3, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("its directory could not be synced") && result.stderr.contains("the disk reported an I/O error"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("new.key")))
+        #expect(try Self.journalDump(workspace) == before)
+        // The old key still opens every secret.
+        let reveal = try workspace.enroll(["reveal", "bob", "--format", "uri"])
+        #expect(reveal.status == 0, "\(reveal.stderr)")
+    }
+
+    @Test("export --output and import whose new file's name the disk does not confirm (EIO on the directory's fsync, injected with strace) fail with exit 3 saying so; import takes its database back")
+    func outputDirectorySyncFails() throws {
+        let (workspace, _, _) = try Self.populated()
+        let strace = try Processes.tool("strace", package: "strace")
+        let enroll = try Processes.product("enroll")
+        let environment = ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile]
+        // export: the file's own fsync, then its directory's; import: SQLite syncs with
+        // fdatasync, so the directory's is the only fsync.
+        let exported = try Processes.run(
+            strace, ["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=2", enroll, "export", "--output", workspace.path("journal.jsonl")],
+            environment: environment)
+        #expect(exported.status == 3, "\(exported.stdout) \(exported.stderr)")
+        #expect(exported.stderr.contains("was written, but its directory could not be synced (Input/output error), so it might not survive a power cut"), "\(exported.stderr)")
+        #expect(!exported.stdout.contains("Exported"), "no success reported: \(exported.stdout)")
+        let imported = try Processes.run(
+            strace, ["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=1", enroll, "import", workspace.path("journal.jsonl"), "--db", workspace.path("imported.sqlite")],
+            environment: environment)
+        #expect(imported.status == 3, "\(imported.stdout) \(imported.stderr)")
+        #expect(imported.stderr.contains("could not be named \(workspace.path("imported.sqlite")) durably (its directory could not be synced: Input/output error); nothing was imported"), "\(imported.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("imported.sqlite")))
+    }
+
+    @Test("keys rotate on a database with no master key yet (imported, nothing sealed) says there is nothing to rotate (exit 1), not to restore a key file; nothing written")
+    func rotateWithoutKey() throws {
+        let (workspace, _, _) = try Self.populated()
+        #expect(try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")]).status == 0)
+        let imported = workspace.path("imported.sqlite")
+        #expect(try workspace.enroll(["import", workspace.path("journal.jsonl"), "--db", imported]).status == 0)
+        let files = directorySnapshot(workspace.directory)
+        let result = try workspace.enroll(["keys", "rotate", "--db", imported, "--key-file", workspace.path("absent.key"), "--new-key-file", workspace.path("new.key")])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("has no master key yet") && result.stderr.contains("nothing to rotate") && !result.stderr.contains("restore"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(directorySnapshot(workspace.directory) == files, "nothing written")
+    }
+
     @Test("a missing, malformed or wrong key file: every command that needs the key exits 3 with one line and writes nothing",
           arguments: ["request dave", "confirm bob 123456", "reveal alice", "regenerate alice", "remove alice"])
     func keyFileProblems(_ command: String) throws {
