@@ -253,9 +253,19 @@ public enum JournalArchive {
         return nil
     }
 
-    /// Lowercase hex, two digits a byte (how hashes are written in exports and anchors).
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+    /// Lowercase hex, two digits a byte (how hashes are written in exports and anchors). Written
+    /// digit by digit: `String(format: "%02x")` per byte was three fifths of `export`'s time.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            digits.withUTF8Buffer { digits in
+                for (index, byte) in bytes.enumerated() {
+                    buffer[2 * index] = digits[Int(byte >> 4)]
+                    buffer[2 * index + 1] = digits[Int(byte & 0x0F)]
+                }
+            }
+            return bytes.count * 2
+        }
     }
 
     /// The bytes of a hex string (either case); `nil` for an odd length or a non-hex digit.

@@ -410,7 +410,7 @@ struct TOTPRoutes {
     static func commandId(user: String, action: String, key: String?) -> String {
         guard let key else { return RandomUUID.timeOrdered() }
         let material = Array("idempotency\u{0}\(user)\u{0}\(action)\u{0}\(key)".utf8)
-        return "http-" + sha256(material).map { String(format: "%02x", $0) }.joined()
+        return "http-" + JournalArchive.hex(sha256(material))
     }
 
     /// Runs `command` for `user`. With `expectedVersion`, a stream that moved is not decided
