@@ -122,6 +122,27 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The JSON Lines file to load.", valueName: "file"))
     var file: String
 
+    /// The lines of a regular file (one event each), counted before the import so that its
+    /// progress lines say how far it is (a tenth of a second per 150 MB, read again from the
+    /// page cache by the import); `nil` for a pipe, which can be read only once.
+    static func lineCount(of path: String) -> Int64? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var lines: Int64 = 0, last: UInt8 = UInt8(ascii: "\n")
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            for byte in buffer[..<count] where byte == UInt8(ascii: "\n") { lines += 1 }
+            last = buffer[count - 1]
+        }
+        return last == UInt8(ascii: "\n") ? lines : lines + 1
+    }
+
     @OptionGroup var anchor: AnchorOption
 
     func run() throws {
@@ -134,7 +155,7 @@ struct ImportCommand: ParsableCommand {
         var status = stat()
         let isNew = lstat(path, &status) != 0 && errno == ENOENT
         do {
-            let progress = ProgressLine(doing: "importing", total: nil)
+            let progress = ProgressLine(doing: "importing", total: Self.lineCount(of: file))
             if isNew {
                 let temporary = JournalArchive.temporaryPath(for: path)
                 InterruptionCleanup.removeOnSignal(["", "-wal", "-shm", "-journal"].map { temporary + $0 })

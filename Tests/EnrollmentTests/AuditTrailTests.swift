@@ -1,6 +1,7 @@
 import Enrollment
 import Foundation
 import Testing
+import TestSupport
 
 /// `enroll history`, `enroll audit`, `enroll export` and `enroll import`, run as a user would.
 @Suite("Auditing enrollment history")
@@ -314,7 +315,15 @@ struct AuditTrailTests {
 
         let imported = try workspace.enroll(["import", RebuildTests.trafficJournal, "--json"], environment: often)
         #expect(imported.status == 0, "\(imported.stderr)")
-        #expect(lines(imported.stderr, "enroll: importing: ") == (1...9).map { "enroll: importing: \($0 * 1024) events so far" }, "\(imported.stderr)")
+        // The file's lines are counted first, so that import says how far it is, as verify does.
+        #expect(lines(imported.stderr, "enroll: importing: ") == (1...9).map { "enroll: importing: \($0 * 1024) of 10000 events (\($0 * 1024 * 100 / 10000)%)" }, "\(imported.stderr)")
+        // Through a pipe, which cannot be read twice, as far as it goes.
+        let bash = try Processes.tool("bash", package: "bash")
+        let piped = try Processes.run(
+            bash, ["-c", #""$0" import <(cat "$1") --db "$2""#, try Processes.product("enroll"), RebuildTests.trafficJournal, workspace.path("piped.sqlite")],
+            environment: often.merging(["ENROLL_KEY_FILE": workspace.keyFile]) { $1 })
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(lines(piped.stderr, "enroll: importing: ").first == "enroll: importing: 1024 events so far", "\(piped.stderr)")
         #expect((try? JSONSerialization.jsonObject(with: imported.stdoutData)) as? [String: Any] != nil, "stdout is one JSON object: \(imported.stdout)")
 
         let verified = try workspace.enroll(["verify"], environment: often)
