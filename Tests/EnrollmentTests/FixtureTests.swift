@@ -107,7 +107,7 @@ struct FixtureTests {
         (#""description""#, #""policy": {"lockDuration": 4611686018427387904}, "description""#, "policy.lockDuration must be seconds"),
         (#""description""#, #""policy": {"window": 9223372036854775807}, "description""#, "policy.window must be time steps"),
         // What the engine would refuse elsewhere, or a reader would misread, is refused by name too.
-        (#""code": "000000""#, #""code": "000000", "code": "123456""#, #"the member "code" appears more than once"#),
+        (#""code": "000000""#, #""code": "000000", "code": "123456""#, #"the member "code" appears more than once in an object (again at line "#),
         (#""code": "000000""#, #""code": 123456"#, "when.code must be a string, the code exactly as typed"),
         (#""rejection": "locked""#, #""rejection": "frobbed""#, #"rejection "frobbed" is not a refusal code"#),
         (#""description""#, #""user": "a/b", "description""#, "user: invalid user id: it contains a path separator"),
@@ -278,9 +278,9 @@ struct FixtureTests {
 
     static let expectedEdits: [ExpectedEdit] = [
         ExpectedEdit(from: #""status":"pending","stream_version":3"#, to: #""status":"active","status":"pending","stream_version":3"#, status: 2,
-                     messages: ["ERROR", #"its .expected.json names the member "status" more than once in an object; keep one"#]),
+                     messages: ["ERROR", #"its .expected.json names the member "status" more than once in an object (again at line 5, column 420); keep one"#]),
         ExpectedEdit(from: #""projections": {"#, to: #""projections": {"authenticators": [],"#, status: 2,
-                     messages: [#"its .expected.json names the member "authenticators" more than once in an object; keep one"#]),
+                     messages: [#"its .expected.json names the member "authenticators" more than once in an object (again at line 3, column 5); keep one"#]),
         ExpectedEdit(from: #""projections":"#, to: #""extra": 1, "projections":"#, status: 2,
                      messages: [#"its .expected.json has a member "extra" besides "projections"; remove it"#]),
         ExpectedEdit(from: #""failed_attempts":2,"#, to: #""failed_attempts":2,"bogus_col":1,"#, status: 1,

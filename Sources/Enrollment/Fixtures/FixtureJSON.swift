@@ -27,8 +27,8 @@ enum FixtureJSON {
             return "line \(line), column \(column)"
         }
         switch failure {
-        case .duplicateMember(let member):
-            return "the member \"\(member.prefix(40))\" appears more than once in an object; keep one"
+        case .duplicateMember(let member, let offset):
+            return "the member \"\(member.prefix(40))\" appears more than once in an object (again at \(at(offset))); keep one"
         case .tooDeep:
             return "arrays and objects are nested deeper than \(JSONParser.maximumDepth) levels"
         case .numberOutOfRange(let offset):
@@ -45,6 +45,12 @@ enum FixtureJSON {
         case .unexpected(let offset):
             return "\(character(at: offset, in: bytes)) at \(at(offset)) is not valid JSON there"
         }
+    }
+
+    /// "line L, column C" of a byte offset into `text`.
+    static func place(of offset: Int, in text: String) -> String {
+        let (line, column) = position(of: offset, in: Array(text.utf8))
+        return "line \(line), column \(column)"
     }
 
     /// RFC 8259 §2: the whitespace between tokens, and what ends a number.

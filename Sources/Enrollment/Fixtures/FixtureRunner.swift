@@ -204,8 +204,8 @@ public enum FixtureRunner {
         do {
             parsed = try JSONParser.parse(expectedText, rejectingDuplicates: true)
         } catch {
-            if case .duplicateMember(let member) = error {
-                throw FixtureError(file: name, reason: "its .expected.json names the member \"\(member.prefix(40))\" more than once in an object; keep one")
+            if case .duplicateMember(let member, let offset) = error {
+                throw FixtureError(file: name, reason: "its .expected.json names the member \"\(member.prefix(40))\" more than once in an object (again at \(FixtureJSON.place(of: offset, in: expectedText))); keep one")
             }
             throw FixtureError(file: name, reason: "its .expected.json is not JSON: \(FixtureJSON.reason(error, in: expectedText))")
         }

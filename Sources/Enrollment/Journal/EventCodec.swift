@@ -106,7 +106,7 @@ public enum EventCodec {
         } catch {
             // A member named twice could be read either way (the last one, or the first): enroll
             // never writes one, and import refuses it, so a stored one is an edit.
-            if case .duplicateMember(let name) = error { throw failure("data names '\(Validation.excerpt(name))' twice") }
+            if case .duplicateMember(let name, _) = error { throw failure("data names '\(Validation.excerpt(name))' twice") }
             throw failure("data is not a JSON object")
         }
         guard case .object(var object) = parsed else { throw failure("data is not a JSON object") }

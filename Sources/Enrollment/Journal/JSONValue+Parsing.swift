@@ -14,8 +14,9 @@ struct JSONParser {
     enum Failure: Error, Sendable, Hashable {
         case unexpected(offset: Int)
         case tooDeep
-        /// An object named this member twice (only with `rejectingDuplicates`).
-        case duplicateMember(String)
+        /// An object named this member twice (only with `rejectingDuplicates`); the offset is
+        /// where the second naming starts.
+        case duplicateMember(String, offset: Int)
         /// A whole value was read and more than whitespace follows it (a second object, a stray `}`).
         case trailingData(offset: Int)
         /// A number no `Double` holds (`1e400`); the offset is where it starts.
@@ -87,12 +88,13 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure }
+            let keyStart = index
             let key = try string()
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure }
             index += 1
             skipWhitespace()
-            if rejectingDuplicates, members[key] != nil { throw .duplicateMember(key) }
+            if rejectingDuplicates, members[key] != nil { throw .duplicateMember(key, offset: keyStart) }
             members[key] = try value(depth: depth + 1)
             skipWhitespace()
             guard index < bytes.count else { throw failure }

@@ -68,7 +68,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
             _ = try JSONParser.parse(unmarked, rejectingDuplicates: true)
             return nil
         } catch {
-            if case .duplicateMember(let name) = error { return name }
+            if case .duplicateMember(let name, _) = error { return name }
             return nil
         }
     }

@@ -155,7 +155,7 @@ public enum JournalArchive {
         do {
             parsed = try JSONParser.parse(line, rejectingDuplicates: true)
         } catch {
-            if case .duplicateMember(let name) = error {
+            if case .duplicateMember(let name, _) = error {
                 throw .malformedLine(line: number, reason: "it names '\(Validation.excerpt(name))' twice")
             }
             throw .malformedLine(line: number, reason: Self.notAnObject)
