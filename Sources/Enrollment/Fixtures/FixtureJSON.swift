@@ -22,10 +22,7 @@ enum FixtureJSON {
     /// Why `text` does not parse, for a one-line message (`text` is what was parsed).
     static func reason(_ failure: JSONParser.Failure, in text: String) -> String {
         let bytes = Array(text.utf8)
-        func at(_ offset: Int) -> String {
-            let (line, column) = position(of: offset, in: bytes)
-            return "line \(line), column \(column)"
-        }
+        func at(_ offset: Int) -> String { place(of: offset, in: bytes) }
         switch failure {
         case .duplicateMember(let member, let offset):
             return "the member \"\(member.prefix(40))\" appears more than once in an object (again at \(at(offset))); keep one"
@@ -47,9 +44,9 @@ enum FixtureJSON {
         }
     }
 
-    /// "line L, column C" of a byte offset into `text`.
-    static func place(of offset: Int, in text: String) -> String {
-        let (line, column) = position(of: offset, in: Array(text.utf8))
+    /// "line L, column C" of a byte offset into `bytes`, for a message.
+    static func place(of offset: Int, in bytes: [UInt8]) -> String {
+        let (line, column) = position(of: offset, in: bytes)
         return "line \(line), column \(column)"
     }
 

@@ -205,7 +205,7 @@ public enum FixtureRunner {
             parsed = try JSONParser.parse(expectedText, rejectingDuplicates: true)
         } catch {
             if case .duplicateMember(let member, let offset) = error {
-                throw FixtureError(file: name, reason: "its .expected.json names the member \"\(member.prefix(40))\" more than once in an object (again at \(FixtureJSON.place(of: offset, in: expectedText))); keep one")
+                throw FixtureError(file: name, reason: "its .expected.json names the member \"\(member.prefix(40))\" more than once in an object (again at \(FixtureJSON.place(of: offset, in: Array(expectedText.utf8)))); keep one")
             }
             throw FixtureError(file: name, reason: "its .expected.json is not JSON: \(FixtureJSON.reason(error, in: expectedText))")
         }
