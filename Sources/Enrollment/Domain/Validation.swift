@@ -198,13 +198,18 @@ public enum Validation {
     /// What a character ``isControl`` refuses is, named with its code point, since it cannot be
     /// seen: "a control character (U+0009)", "an invisible formatting character (U+200B)".
     static func describeInvisible(_ scalar: Unicode.Scalar) -> String {
-        let hex = String(scalar.value, radix: 16, uppercase: true)
-        let codePoint = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        let codePoint = codePoint(scalar)
         switch scalar.properties.generalCategory {
         case .format: return "an invisible formatting character (\(codePoint))"
         case .lineSeparator, .paragraphSeparator: return "a line or paragraph separator (\(codePoint))"
         default: return "a control character (\(codePoint))"
         }
+    }
+
+    /// A character's code point as Unicode writes it: `U+0009`, `U+200B`, `U+1F600`.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// C0 and C1 controls, DEL, and the invisible format and separator characters: refused in

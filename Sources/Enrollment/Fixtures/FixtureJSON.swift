@@ -58,7 +58,7 @@ enum FixtureJSON {
     private static func character(at offset: Int, in bytes: [UInt8]) -> String {
         let scalar = String(decoding: bytes[offset...].prefix(4), as: UTF8.self).unicodeScalars.first ?? "\u{FFFD}"
         if scalar.properties.generalCategory == .control || scalar.properties.isWhitespace || scalar == "\u{FFFD}" {
-            return "U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4))"
+            return Validation.codePoint(scalar)
         }
         return "'\(scalar)'"
     }
