@@ -230,7 +230,10 @@ public final class EnrollmentDatabase: Sendable {
             // wait for it as for a writer), so reading commands, and `export` to another disk,
             // still work; a write still fails, for want of room for the log.
             guard case .diskFull = failure, !options.concurrentReads, exists, !empty else {
-                if case .readOnly = failure, Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
+                if case .readOnly = failure {
+                    if Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
+                    if Self.cannotMakeSharedMemory(path) { throw StoreError.directoryNotWritable(path) }
+                }
                 throw failure
             }
             do {
@@ -436,6 +439,15 @@ public final class EnrollmentDatabase: Sendable {
 
     /// A write-ahead log with frames and no shared-memory file: what a read-only location
     /// cannot read, since SQLite must create the -shm to index the log.
+    /// A file this account may read, no `-shm` beside it, in a directory it may not write to on a
+    /// file system that is not read-only (which is opened as immutable instead): SQLite cannot
+    /// make the `-shm` a reader of a write-ahead-log database needs.
+    static func cannotMakeSharedMemory(_ path: String) -> Bool {
+        var status = stat()
+        return access(path, R_OK) == 0 && access(StoreError.directory(of: path), W_OK) != 0
+            && stat(path + "-shm", &status) != 0 && !isOnReadOnlyFileSystem(path)
+    }
+
     static func logNeedsSharedMemory(_ path: String) -> Bool {
         var status = stat()
         return stat(path + "-wal", &status) == 0 && status.st_size > 0 && stat(path + "-shm", &status) != 0

@@ -21,6 +21,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// A read-only location holding the database with a write-ahead log of committed
     /// transactions but no shared-memory file, which SQLite must create to read the log.
     case readOnlyWithLog(String)
+    /// A database this account may read in a directory it may not write: SQLite must create the
+    /// shared-memory file (`-shm`) beside a write-ahead-log database even to read it.
+    case directoryNotWritable(String)
     case diskFull(String)
     /// Reading or writing the database failed with an I/O error while its disk is not full (a
     /// failing or detached volume, a quota or file size limit): `what` is SQLite's words.
@@ -94,7 +97,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .directoryMissing: "database_directory_missing"
         case .directoryIsAFile: "database_directory_is_a_file"
         case .newerSchema: "newer_schema"
-        case .readOnly, .readOnlyWithLog: "read_only"
+        case .readOnly, .readOnlyWithLog, .directoryNotWritable: "read_only"
         case .diskFull, .diskFullDuringRebuild: "disk_full"
         case .ioError: "io_error"
         case .busy: "database_busy"
@@ -149,6 +152,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(Self.directory(of: path)) is a file, not a directory, so it cannot hold \(path); pass --db with a path in a directory"
         case .readOnly(let path):
             "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
+        case .directoryNotWritable(let path):
+            "cannot open \(path): this account may not create files in \(Self.directory(of: path)), and SQLite must create \(path)-shm there even to read the database (and \(path)-wal to write to it); run the command as an account that may write to that directory, or, to read, copy \(path) to a directory you can write and pass --db with the copy"
         case .readOnlyWithLog(let path):
             "cannot read \(path) where it is: \(path)-wal beside it holds committed transactions, and reading them needs SQLite to create \(path)-shm, which this read-only location does not allow; copy \(path) and \(path)-wal to a writable directory and read the copy"
         case .ioError(let path, let what):
