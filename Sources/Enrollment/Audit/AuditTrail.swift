@@ -47,15 +47,24 @@ public struct AuditFilter: Sendable, Hashable {
 public struct AuditTrail: Sendable {
     public let reader: any DatabaseReader
     private let path: String
+    /// The database it was made with, whose reads refuse once it is closed.
+    private let database: EnrollmentDatabase?
 
     public init(database: EnrollmentDatabase) {
         reader = database.writer
         path = database.path
+        self.database = database
     }
 
     public init(reader: any DatabaseReader, path: String = "(database)") {
         self.reader = reader
         self.path = path
+        database = nil
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        if let database { return try database.read(body) }
+        return try reader.read(body)
     }
 
     /// One user's timeline, oldest first. `after` and `limit` page through a long one.
@@ -109,7 +118,7 @@ public struct AuditTrail: Sendable {
         }
         struct BodyFailure: Error { let error: any Error }
         do {
-            try reader.read { db in
+            try read { db in
                 let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
                 while let row = try rows.next() {
                     let entry = Self.entry(row: row)
@@ -209,7 +218,7 @@ public struct AuditTrail: Sendable {
     /// end, or `user`'s authenticators row at a stream version past their last event.
     public func deletedEnd(of user: String? = nil) throws(StoreError) -> String? {
         do {
-            return try reader.read { db -> String? in
+            return try read { db -> String? in
                 let head = try EventJournal.head(in: db)
                 // Tables that cannot be read (dropped, or of another shape) tell nothing here: the
                 // commands that need them say so.

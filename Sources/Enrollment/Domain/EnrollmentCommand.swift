@@ -83,7 +83,7 @@ public enum EnrollmentCommand: Sendable, Hashable {
     /// The command's arguments, one canonical byte string per meaning, for telling a retry
     /// from another command under the same id (``KeyRing/argumentsMAC(of:)``); `nil` for a
     /// command that takes none. A code is among them, so this is only ever stored as a MAC.
-    public var canonicalArguments: [UInt8]? {
+    var canonicalArguments: [UInt8]? {
         func options(_ options: EnrollmentOptions) -> String {
             let parameters = options.parameters
             // NUL cannot occur in validated text; U+0001 marks "no account" apart from any account.
@@ -136,6 +136,34 @@ public enum EnrollmentCommand: Sendable, Hashable {
         switch self {
         case .requestEnrollment, .regenerateSecret: true
         default: false
+        }
+    }
+}
+
+/// A typed code is kept out of descriptions and reflection (`print`, string interpolation in a
+/// log line, `dump`, a test failure expanding an envelope), as a ``Secret`` is: `confirmCode(6
+/// characters, not shown)`. Every other command shows as it is.
+extension EnrollmentCommand: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        switch self {
+        case .confirmCode(let code): "confirmCode(\(code.count) characters, not shown)"
+        case .requestEnrollment(let options): "requestEnrollment(\(options))"
+        case .regenerateSecret(let options): "regenerateSecret(\(options.map { "\($0)" } ?? "nil"))"
+        case .revealQRCode: "revealQRCode"
+        case .revealSecretText: "revealSecretText"
+        case .cancelRegenerate: "cancelRegenerate"
+        case .removeAuthenticator: "removeAuthenticator"
+        }
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        switch self {
+        case .confirmCode(let code): Mirror(self, children: ["confirmCode": "\(code.count) characters, not shown"], displayStyle: .enum)
+        case .requestEnrollment(let options): Mirror(self, children: ["requestEnrollment": options], displayStyle: .enum)
+        case .regenerateSecret(let options): Mirror(self, children: ["regenerateSecret": options as Any], displayStyle: .enum)
+        default: Mirror(self, children: [:], displayStyle: .enum)
         }
     }
 }

@@ -15,8 +15,10 @@ public enum InputError: Error, Sendable, Hashable {
     /// A correlation id given by the embedding code (recorded in each event's metadata).
     case invalidCorrelationId(String)
     /// A command id already used for another command or user: replaying the first outcome
-    /// would answer a different question.
-    case commandIdReused(id: String, command: String, user: String)
+    /// would answer a different question. `command` and `user` name the first command when it
+    /// was the same user's; another user's command is not described (`nil`): command ids are
+    /// one namespace over all users, and the refusal must not tell who used the id.
+    case commandIdReused(id: String, command: String?, user: String?)
     /// A command id already used for the same command with other arguments (another code,
     /// other settings): a retry must repeat the command exactly.
     case commandIdArgumentsDiffer(id: String, command: String)
@@ -63,8 +65,10 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
         case .invalidCorrelationId(let reason): "invalid correlation id: \(reason); use 1 to 256 bytes of printable UTF-8"
-        case .commandIdReused(let id, let command, let user):
+        case .commandIdReused(let id, let command?, let user?):
             "command id '\(Validation.excerpt(id))' was already used for \(EnrollmentCommand.described(command)) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
+        case .commandIdReused(let id, _, _):
+            "command id '\(Validation.excerpt(id))' was already used for another user's command; use a new command id (command ids are shared by all users: the same id repeats only the same command of the same user)"
         case .commandIdArgumentsDiffer(let id, let command):
             "command id '\(Validation.excerpt(id))' was already used for \(EnrollmentCommand.described(command)) with other arguments; a retry must repeat them exactly, and a new attempt needs a new command id"
         case .commandIdSpent(let id, let because):

@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 import OneTimePassword
 
@@ -30,6 +31,17 @@ public struct CommandEnvelope: Sendable, Hashable {
         self.correlationId = correlationId
         self.command = command
         self.retryable = retryable ?? (commandId != nil)
+    }
+
+    /// A command id for a key chosen by the sender (an HTTP `Idempotency-Key`, a job id), scoped
+    /// to the user and the action: command ids are one namespace over all users, so a key
+    /// passed through as it is would let one user's key refuse (or collide with) another's. The
+    /// same user, action and key give the same id, so a retry replays the first outcome; the
+    /// same key from another user or for another action is another command. `prefix` tells the
+    /// id's origin in the audit (`enroll serve` uses `http-`).
+    public static func commandId(user: String, action: String, key: String, prefix: String = "key-") -> String {
+        let material = Array("idempotency\u{0}\(user)\u{0}\(action)\u{0}\(key)".utf8)
+        return prefix + JournalArchive.hex(sha256(material))
     }
 }
 

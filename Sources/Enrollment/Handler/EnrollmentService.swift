@@ -48,7 +48,8 @@ public final class EnrollmentService: Sendable {
         self.clock = clock
         self.secrets = secrets
         self.policy = policy
-        self.maxAttempts = maxAttempts
+        // At least one: none would refuse every command of a batch without trying it.
+        self.maxAttempts = max(1, maxAttempts)
         self.logger = logger
         do {
             try database.writer.read { db in
@@ -103,6 +104,14 @@ public final class EnrollmentService: Sendable {
             keyRing = try KeyRing.load(keyFile: keyFilePath, create: !hasKey && !options.readOnly)
         }
         return try EnrollmentService(database: database, keyRing: keyRing, clock: clock, secrets: secrets, policy: policy)
+    }
+
+    /// Closes the database (``EnrollmentDatabase/close()``): after the calls in flight finish,
+    /// its last connection checkpoints the write-ahead log and removes it, and every later call
+    /// of this service, its ``GroupCommitHandler`` or an ``AuditTrail`` on it throws
+    /// ``StoreError/closed(_:)``. Otherwise the database closes when the last reference to it goes.
+    public func close() throws {
+        try database.close()
     }
 
     // MARK: Commands
@@ -316,7 +325,7 @@ public final class EnrollmentService: Sendable {
         }
         let state = try load(user, in: db)
         if Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: state.version > 0) }
-        let now = clock.now()
+        let now = try checkedNow()
         var fresh: Secret?
         if envelope.command.needsFreshSecret {
             // As long as the algorithm's output (a regenerate without options keeps the active
@@ -348,13 +357,21 @@ public final class EnrollmentService: Sendable {
         return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now))
     }
 
+    /// The clock's time, refused when no event may carry it (``EnrollmentEvent/timeRange``):
+    /// written, it would make the user's stream unreadable to every later command.
+    private func checkedNow() throws(StoreError) -> UnixTime {
+        let now = clock.now()
+        guard EnrollmentEvent.timeRange.contains(now) else { throw .clockOutOfRange(now) }
+        return now
+    }
+
     /// A replay that would show a secret again (the caller lost the first answer, or sends the
     /// same id again) is answered with the first outcome, and that showing is recorded as any
     /// reveal is, under the repeat's actor: every time a secret is shown is in the journal.
     /// ``spentSecret(shownBy:then:stream:in:)`` has made sure the secret is still the current one.
     private func showAgain(_ replay: CommandOutcome, envelope: CommandEnvelope, user: String, in db: Database) throws -> Preparation {
         let state = try load(user, in: db)
-        let now = clock.now()
+        let now = try checkedNow()
         let context = DecisionContext(now: now, user: user, freshSecret: nil, policy: policy)
         // Shown again in the form the repeated command showed it: a reveal's own, a request's or
         // a regenerate's as its sender shows a secret (a QR code, or the URI as text).
@@ -384,7 +401,9 @@ public final class EnrollmentService: Sendable {
     /// Errors as the callers see them: store and input errors unchanged, anything else from
     /// SQLite mapped to what the user can act on.
     static func classify(_ error: any Error, path: String, busyTimeout: Double = 0) -> any Error {
-        if error is StoreError || error is InputError { return error }
+        // The library's own errors and those of what the embedding code injected (a secret
+        // source's) keep their codes; anything else from SQLite is mapped.
+        if error is any EnrollmentError { return error }
         return StoreError(error, path: path, busyTimeout: busyTimeout)
     }
 
@@ -517,7 +536,8 @@ public final class EnrollmentService: Sendable {
         // mistake the caller must hear about, not the first command's outcome passed off as its own.
         // Byte for byte, as the journal tells users apart (not by Unicode equivalence).
         guard record.stream.utf8.elementsEqual(envelope.user.utf8), record.command == envelope.command.name else {
-            throw InputError.commandIdReused(id: envelope.commandId, command: record.command, user: record.stream)
+            let sameUser = record.stream.utf8.elementsEqual(envelope.user.utf8)
+            throw InputError.commandIdReused(id: envelope.commandId, command: sameUser ? record.command : nil, user: sameUser ? record.stream : nil)
         }
         // The same command with other arguments (another code, other settings) is not a retry
         // either; the same arguments spelt otherwise (an account given as its default) are.
@@ -595,7 +615,7 @@ public final class EnrollmentService: Sendable {
         _ = try Validation.recordedUser(user)
         let state: AuthenticatorState
         do {
-            state = try database.writer.read { db in try load(user, in: db) }
+            state = try database.read { db in try load(user, in: db) }
         } catch {
             throw Self.classify(error, path: database.path, busyTimeout: database.options.busyTimeout)
         }
@@ -670,7 +690,7 @@ extension EnrollmentDatabase {
     /// Whether the journal holds any event of `user`'s stream.
     public func holds(_ user: String) throws(StoreError) -> Bool {
         do {
-            return try writer.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = ?)", arguments: [user]) ?? false }
+            return try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = ?)", arguments: [user]) ?? false }
         } catch {
             throw failure(error)
         }
@@ -680,7 +700,7 @@ extension EnrollmentDatabase {
     /// projection is stale (its shape is not the one this code knows).
     public func summary(of user: String) throws(StoreError) -> AuthenticatorSummary {
         do {
-            return try writer.read { db in
+            return try read { db in
                 try AuthenticatorsProjection().read(user: user, in: db) ?? .none(user: user)
             }
         } catch {
@@ -696,7 +716,7 @@ extension EnrollmentService {
     /// its disk room for the next write? Throws the ``StoreError`` that says why not.
     public func checkHealth() throws(StoreError) {
         do {
-            try database.writer.read { db in
+            try database.read { db in
                 try database.checkUnmoved(db)
                 try keyRing?.checkBelongs(to: db)
                 _ = try EventJournal.head(in: db)

@@ -80,6 +80,10 @@ public final class EnrollmentDatabase: Sendable {
     /// The journal's migrations not applied to the file: none, unless it was opened without
     /// ``DatabaseOptions/upgrades`` (or read-only) and is of an older schema.
     public let pendingUpgrades: [String]
+    /// Open or closed: ``close()`` waits for the calls in flight, and every call after it throws
+    /// ``StoreError/closed(_:)`` rather than reach a closed connection (on which SQLite, given
+    /// a `DatabaseQueue`'s released handle, would crash the process).
+    private let lifecycle = Lifecycle()
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         Self.configureSQLite
@@ -271,11 +275,19 @@ public final class EnrollmentDatabase: Sendable {
     /// the exit has begun, or never, leaving the log to be replayed by the next opener. Anything
     /// asked of the database afterwards fails as on any closed GRDB connection.
     public func close() throws {
-        closeOwnConnections()
-        // GRDB's pool closes its writer first, then its readers (read-only: they leave the log);
-        // its readers closed first, the writer's is the last connection.
-        (writer as? DatabasePool)?.releaseMemory()
-        try writer.close()
+        try lifecycle.close {
+            closeOwnConnections()
+            // GRDB's pool closes its writer first, then its readers (read-only: they leave the log);
+            // its readers closed first, the writer's is the last connection.
+            (writer as? DatabasePool)?.releaseMemory()
+            try writer.close()
+        }
+    }
+
+    /// Runs `body` in a read transaction on the writer (a pool's reader), as `writer.read`
+    /// does, or throws ``StoreError/closed(_:)`` once the database is closed.
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try lifecycle.using(path) { try writer.read(body) }
     }
 
     /// The checkpointer's and the snapshot readers' connections, before the writer's, so that the
@@ -298,6 +310,10 @@ public final class EnrollmentDatabase: Sendable {
     /// `COMMIT` prepared once per connection instead of compiled for every transaction: the
     /// transaction of each command (BENCHMARKS.md, step 20).
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try lifecycle.using(path) { try writeTransaction(body) }
+    }
+
+    private func writeTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         try writer.writeWithoutTransaction { db in
             // A read-only connection cannot begin IMMEDIATE (GRDB begins DEFERRED there too): the
             // first write then fails as it would.
@@ -336,6 +352,10 @@ public final class EnrollmentDatabase: Sendable {
     /// callers at once open one for their read. Without ``DatabaseOptions/concurrentReads`` (one
     /// connection) this is `writer.read`.
     public func snapshotRead<T>(_ body: (Database) throws -> T) throws -> T {
+        try lifecycle.using(path) { try snapshotReadOpen(body) }
+    }
+
+    private func snapshotReadOpen<T>(_ body: (Database) throws -> T) throws -> T {
         guard let (openPath, configuration) = snapshotConfiguration else { return try writer.read(body) }
         let reader = try snapshotReaders.withLock { $0.popLast() }
             ?? SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration))
@@ -534,7 +554,7 @@ public final class EnrollmentDatabase: Sendable {
         guard descriptor >= 0 else { throw .unreadable(path) }
         defer { Glibc.close(descriptor) }
         var header = [UInt8](repeating: 0, count: 16)
-        let count = read(descriptor, &header, header.count)
+        let count = Glibc.read(descriptor, &header, header.count)
         if count <= 0 { return }  // an empty file becomes a new database
         guard count == 16, header == Array("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
     }
@@ -761,4 +781,42 @@ extension Database {
 /// When each thread's current wait for a lock began (``EnrollmentDatabase/busyHandler(timeout:)``).
 private final class BusyWaits: Sendable {
     let starts = Mutex<[UInt: ContinuousClock.Instant]>([:])
+}
+
+/// Whether an ``EnrollmentDatabase`` is still open, and the calls that use it: each holds a
+/// shared lock while it runs, `close` the exclusive one, so a close waits for the calls in
+/// flight and no call starts on a closed connection.
+private final class Lifecycle: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    /// Read and written under `lock` only.
+    private var closed = false
+
+    init() {
+        lock.initialize(to: pthread_rwlock_t())
+        pthread_rwlock_init(lock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    /// Runs `body` while the database is open, or throws ``StoreError/closed(_:)``. Calls nest
+    /// (glibc's read locks prefer readers, so a waiting `close` cannot block a nested call).
+    func using<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        guard !closed else { throw StoreError.closed(path) }
+        return try body()
+    }
+
+    /// Runs `body` when no call is in flight, unless an earlier close succeeded; a `body` that
+    /// throws (the connection stays open) leaves the database open.
+    func close(_ body: () throws -> Void) throws {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        guard !closed else { return }
+        try body()
+        closed = true
+    }
 }

@@ -85,6 +85,12 @@ public enum StoreError: Error, Sendable, Hashable {
     case randomnessUnavailable(String)
     /// The ``SecretSource`` given to the service made a secret of another length than asked.
     case secretSourceInvalid(given: Int, asked: Int)
+    /// The ``EnrollmentClock`` given to the service told a time no event may carry (before
+    /// 1970 or after 9999: milliseconds taken for seconds, say): nothing is decided or written.
+    case clockOutOfRange(Int64)
+    /// The database was closed (``EnrollmentDatabase/close()``, ``EnrollmentService/close()``)
+    /// before this call.
+    case closed(String)
     case sqlite(String)
 
     public var code: String {
@@ -124,6 +130,8 @@ public enum StoreError: Error, Sendable, Hashable {
         case .tooManyConflicts: "too_many_conflicts"
         case .randomnessUnavailable: "no_randomness"
         case .secretSourceInvalid: "secret_source_invalid"
+        case .clockOutOfRange: "clock_out_of_range"
+        case .closed: "database_closed"
         case .sqlite: "storage_error"
         }
     }
@@ -227,6 +235,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "no random bytes for a new secret (\(reason)); check the system's random source, then try again"
         case .secretSourceInvalid(let given, let asked):
             "the secret source gave \(given) bytes where \(asked) were asked for; fix the SecretSource given to the service"
+        case .clockOutOfRange(let now):
+            "the clock gave \(now), which is not a Unix time in seconds between 1970 and 9999 (milliseconds?); fix the EnrollmentClock given to the service (nothing was written)"
+        case .closed(let path):
+            "the database \(path) was closed by this process; open it again (EnrollmentService.open) to go on"
         case .sqlite(let message):
             "storage error: \(message)"
         }

@@ -409,8 +409,7 @@ struct TOTPRoutes {
     /// one can read or block another user's outcome by guessing keys.
     static func commandId(user: String, action: String, key: String?) -> String {
         guard let key else { return RandomUUID.timeOrdered() }
-        let material = Array("idempotency\u{0}\(user)\u{0}\(action)\u{0}\(key)".utf8)
-        return "http-" + JournalArchive.hex(sha256(material))
+        return CommandEnvelope.commandId(user: user, action: action, key: key, prefix: "http-")
     }
 
     /// Runs `command` for `user`. With `expectedVersion`, a stream that moved is not decided

@@ -1,0 +1,140 @@
+import Enrollment
+import Foundation
+import Testing
+import TestSupport
+
+/// What an application embedding the library does with it that the command line and the
+/// server never do: close a service and go on calling it, inject a clock or a secret source of
+/// its own, log an envelope, pass its clients' keys through as command ids. Each must end in
+/// a thrown error with its own code, never a crash, a misfiled code or a leaked code.
+struct LibraryUseTests {
+    static let t0: UnixTime = 1_800_000_000
+
+    static func open(_ workspace: Workspace, pool: Bool, clock: any EnrollmentClock = FixedClock(t0), secrets: any SecretSource = RandomSecretSource()) throws -> EnrollmentService {
+        try EnrollmentService.open(
+            databasePath: workspace.database, keyFilePath: workspace.keyFile, options: DatabaseOptions(concurrentReads: pool), clock: clock, secrets: secrets)
+    }
+
+    static func expectClosed(_ what: String, _ body: () throws -> Void) {
+        do {
+            try body()
+            Issue.record("\(what) after close did not throw")
+        } catch let error as StoreError {
+            #expect(error.code == "database_closed", "\(what): \(error.code) \(error.message)")
+            #expect(error.message.contains("was closed by this process"), "\(what): \(error.message)")
+        } catch {
+            Issue.record("\(what) after close threw \(error), not StoreError.closed")
+        }
+    }
+
+    @Test("a service used after close() throws database_closed for every call (with one connection, SQLite crashed the process), whichever way the database was opened", arguments: [false, true])
+    func useAfterClose(pool: Bool) async throws {
+        let workspace = try Workspace()
+        let service = try Self.open(workspace, pool: pool)
+        let handler = GroupCommitHandler(service: service)
+        #expect(try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions()))).rejection == nil)
+        try service.close()
+        // The last connection checkpointed the log and removed it.
+        #expect(!FileManager.default.fileExists(atPath: workspace.database + "-wal"))
+        Self.expectClosed("load") { _ = try service.load("alice") }
+        Self.expectClosed("summary") { _ = try service.summary(of: "alice") }
+        Self.expectClosed("checkHealth") { try service.checkHealth() }
+        Self.expectClosed("history") { _ = try AuditTrail(database: service.database).history(of: "alice") }
+        Self.expectClosed("handle") { _ = try service.handle(CommandEnvelope(user: "alice", command: .revealQRCode)) }
+        do {
+            _ = try await handler.handle(CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions())))
+            Issue.record("the group-commit handler after close did not throw")
+        } catch let error as StoreError {
+            #expect(error.code == "database_closed", "\(error.message)")
+        }
+        try service.close()  // a second close does nothing
+        // Nothing was written after the close: the journal holds the one request.
+        let reopened = try Self.open(workspace, pool: pool)
+        #expect(try reopened.load("alice").version == 1)
+        #expect(try reopened.load("bob").version == 0)
+    }
+
+    @Test("a clock in milliseconds (or before 1970) is refused before anything is written, and the user's stream stays usable once the clock is fixed", arguments: [Self.t0 * 1_000, -5, Int64.min + 10])
+    func clockOutOfRange(time: UnixTime) throws {
+        let workspace = try Workspace()
+        let clock = FixedClock(time)
+        let service = try Self.open(workspace, pool: false, clock: clock)
+        do {
+            _ = try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions())))
+            Issue.record("a request at \(time) was accepted")
+        } catch let error as StoreError {
+            #expect(error.code == "clock_out_of_range", "\(error.code): \(error.message)")
+            #expect(error.message.contains("the clock gave \(time)"), "\(error.message)")
+        }
+        #expect(try service.load("alice").version == 0, "nothing written")
+        clock.set(Self.t0)
+        #expect(try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions()))).rejection == nil)
+        clock.set(time)
+        #expect(throws: StoreError.clockOutOfRange(time)) { try service.handle(CommandEnvelope(user: "alice", command: .removeAuthenticator)) }
+        clock.set(Self.t0 + 60)
+        let removed = try service.handle(CommandEnvelope(user: "alice", command: .removeAuthenticator))
+        #expect(removed.rejection == nil && removed.state.active == nil && removed.state.pending == nil)
+        #expect(try service.load("alice").version == 2)
+    }
+
+    @Test("an injected secret source's own errors keep their code: FixedSecretSource running out is secrets_exhausted, not storage_error")
+    func secretSourceErrors() throws {
+        let workspace = try Workspace()
+        let service = try Self.open(workspace, pool: false, secrets: FixedSecretSource([]))
+        do {
+            _ = try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions())))
+            Issue.record("a request without a secret was accepted")
+        } catch let error as any EnrollmentError {
+            #expect(error.code == "secrets_exhausted", "\(error.code): \(error.message)")
+        }
+        #expect(try service.load("alice").version == 0)
+    }
+
+    @Test("an envelope printed, interpolated, debug-printed or dumped never shows the typed code")
+    func codeNotShown() {
+        let envelope = CommandEnvelope(commandId: "c1", user: "alice", command: .confirmCode("492039"))
+        var dumped = ""
+        dump(envelope, to: &dumped)
+        for text in ["\(envelope)", String(describing: envelope), String(reflecting: envelope), dumped, "\(envelope.command)"] {
+            #expect(!text.contains("492039"), "\(text)")
+            #expect(text.contains("confirmCode"), "\(text)")
+        }
+        #expect("\(envelope.command)" == "confirmCode(6 characters, not shown)")
+        // Other commands show their settings.
+        #expect("\(EnrollmentCommand.requestEnrollment(EnrollmentOptions(issuer: "ACME")))".contains("ACME"))
+    }
+
+    @Test("a group-commit handler on a service made with maxAttempts 0 still tries each command once")
+    func noAttempts() async throws {
+        let workspace = try Workspace()
+        let database = try EnrollmentDatabase(path: workspace.database, options: DatabaseOptions(concurrentReads: true))
+        let keyRing = try KeyRing.load(keyFile: workspace.keyFile, create: true)
+        let service = try EnrollmentService(database: database, keyRing: keyRing, clock: FixedClock(Self.t0), maxAttempts: 0)
+        let outcome = try await GroupCommitHandler(service: service).handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions())))
+        #expect(outcome.rejection == nil && outcome.state.pending != nil)
+    }
+
+    @Test("command ids are shared by all users: a key scoped with CommandEnvelope.commandId retries for its user only, and an id reused by another user is refused without naming the first")
+    func scopedCommandIds() throws {
+        let workspace = try Workspace()
+        let service = try Self.open(workspace, pool: false)
+        let alices = CommandEnvelope.commandId(user: "alice", action: "request", key: "k1")
+        #expect(alices == CommandEnvelope.commandId(user: "alice", action: "request", key: "k1"))
+        #expect(alices != CommandEnvelope.commandId(user: "bob", action: "request", key: "k1"))
+        #expect(alices != CommandEnvelope.commandId(user: "alice", action: "regenerate", key: "k1"))
+        #expect(alices.hasPrefix("key-") && !alices.contains("alice"))
+        let first = try service.handle(CommandEnvelope(commandId: alices, user: "alice", command: .requestEnrollment(EnrollmentOptions())))
+        let retry = try service.handle(CommandEnvelope(commandId: alices, user: "alice", command: .requestEnrollment(EnrollmentOptions())))
+        #expect(retry.replayed && retry.state.version == first.state.version)
+        let bobs = try service.handle(CommandEnvelope(
+            commandId: CommandEnvelope.commandId(user: "bob", action: "request", key: "k1"), user: "bob", command: .requestEnrollment(EnrollmentOptions())))
+        #expect(!bobs.replayed && bobs.rejection == nil)
+        do {
+            _ = try service.handle(CommandEnvelope(commandId: alices, user: "mallory", command: .requestEnrollment(EnrollmentOptions())))
+            Issue.record("another user's command id was accepted")
+        } catch let error as InputError {
+            #expect(error.code == "command_id_reused")
+            #expect(!error.message.contains("alice") && error.message.contains("another user's command"), "\(error.message)")
+        }
+    }
+}
