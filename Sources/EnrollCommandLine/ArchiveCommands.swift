@@ -29,9 +29,9 @@ struct AnchorOption: ParsableArguments {
         switch ChainAnchor.parse(anchor) {
         case .success: return
         case .failure(.malformed):
-            throw ValidationError("--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
+            throw CodedValidation.error(AnchorSyntaxError.malformed, message: "--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
         case .failure(.positionOutOfRange(let position)):
-            throw ValidationError("--anchor position must be 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it")
+            throw CodedValidation.error(AnchorSyntaxError.positionOutOfRange(position), message: "--anchor position must be 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it")
         }
     }
 
@@ -121,6 +121,11 @@ struct ImportCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("The JSON Lines file to load.", valueName: "file"))
     var file: String
+
+    func validate() throws {
+        // As for every other path: an empty one names nothing, and is not a file that cannot be read.
+        if file.isEmpty { throw ValidationError("the file to import must not be empty; pass the path of a file written by `enroll export`") }
+    }
 
     /// The lines of a regular file (one event each), counted before the import so that its
     /// progress lines say how far it is (a tenth of a second per 150 MB, read again from the

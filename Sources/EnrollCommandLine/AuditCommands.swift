@@ -224,7 +224,7 @@ struct AuditCommand: ParsableCommand {
             }
             types.insert(match)
         }
-        if let user { do { _ = try Validation.recordedUser(user) } catch { throw ValidationError(error.message) } }
+        if let user { do { _ = try Validation.recordedUser(user) } catch { throw CodedValidation.error(error) } }
         let limit = try limit.map { text in
             // Any whole number is read, so that `--limit abc` and `--limit 0` get the same line.
             guard let limit = Int(text) else {

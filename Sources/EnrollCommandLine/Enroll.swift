@@ -1,6 +1,7 @@
 import ArgumentParser
 import Enrollment
 import Foundation
+import Synchronization
 
 /// `enroll`: enroll authenticator apps (TOTP) from the terminal.
 struct Enroll: ParsableCommand {
@@ -153,8 +154,9 @@ public enum CommandLineRunner {
                 Terminal.error(unknown, hint: "run `enroll --help` for the list of commands")
                 return .exit(CLIExit.badInput)
             }
-            // With --json, a command line that cannot run still answers with one JSON object.
-            if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": Terminal.bounded(message)]) }
+            // With --json, a command line that cannot run still answers with one JSON object, with
+            // the code of the input refused while it was read (`invalid_digits`), else `usage`.
+            if wantsJSON(arguments) { Terminal.json(["error": CodedValidation.code(for: message), "message": Terminal.bounded(message)]) }
             Terminal.error(message, hint: "see `\(commandPath(arguments, root: root)) --help`")
             return .exit(CLIExit.badInput)
         }
@@ -245,5 +247,24 @@ public enum CommandLineRunner {
             Terminal.error(root.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)", hint: nil)
             return CLIExit.environment
         }
+    }
+}
+
+/// The code of input refused while the command line is read (a `validate()`): swift-argument-
+/// parser reports it as a `ValidationError`, which carries only its message, so the code is
+/// kept here for `--json`'s `error` (`invalid_digits`, `anchor_malformed`; else `usage`).
+enum CodedValidation {
+    private static let last = Mutex<(code: String, message: String)?>(nil)
+
+    /// The refusal as the parser takes it, its code kept.
+    static func error(_ refusal: some EnrollmentError, message: String? = nil) -> ValidationError {
+        let message = message ?? refusal.message
+        last.withLock { $0 = (refusal.code, message) }
+        return ValidationError(message)
+    }
+
+    /// The code kept for the refusal whose message the parser printed, or `usage`.
+    static func code(for message: String) -> String {
+        last.withLock { kept in kept.flatMap { message.hasSuffix($0.message) ? $0.code : nil } } ?? "usage"
     }
 }

@@ -42,7 +42,7 @@ struct RegenerateCommand: ParsableCommand {
 
     func validate() throws {
         // Checked as far as they can be without the active secret (the rest when it is read).
-        do { _ = try changes.options(keeping: EnrollmentOptions()) } catch let error as InputError { throw ValidationError(error.message) }
+        do { _ = try changes.options(keeping: EnrollmentOptions()) } catch let error as InputError { throw CodedValidation.error(error) }
     }
 
     func run() throws {
@@ -122,7 +122,7 @@ public struct SecretSettings: ParsableArguments {
     }
 
     public func validate() throws {
-        do { _ = try options() } catch let error as InputError { throw ValidationError(error.message) }
+        do { _ = try options() } catch let error as InputError { throw CodedValidation.error(error) }
     }
 }
 
@@ -136,7 +136,7 @@ struct SecretOptions: ParsableArguments {
     func options() throws -> EnrollmentOptions { try settings.options(account: account) }
 
     func validate() throws {
-        do { _ = try options() } catch let error as InputError { throw ValidationError(error.message) }
+        do { _ = try options() } catch let error as InputError { throw CodedValidation.error(error) }
     }
 }
 

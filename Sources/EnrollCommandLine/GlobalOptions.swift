@@ -86,7 +86,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         if keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
-        do { _ = try Self.fixedNow() } catch { throw ValidationError(error.message) }
+        do { _ = try Self.fixedNow() } catch { throw CodedValidation.error(error) }
     }
 
     /// The clock: the system's, unless ENROLL_NOW (Unix seconds) fixes it for tests and replays.
@@ -171,7 +171,7 @@ struct UserArgument: ParsableArguments {
     var user: String
 
     func validate() throws {
-        do { _ = try Validation.recordedUser(user) } catch { throw ValidationError(error.message) }
+        do { _ = try Validation.recordedUser(user) } catch { throw CodedValidation.error(error) }
     }
 }
 
@@ -194,7 +194,7 @@ struct UserCommandOptions: ParsableArguments {
             if let commandId { _ = try Validation.commandId(commandId) }
             if let actor { _ = try Validation.actor(actor) }
         } catch {
-            throw ValidationError(error.message)
+            throw CodedValidation.error(error)
         }
     }
 

@@ -41,12 +41,17 @@ struct RotateKeyCommand: ParsableCommand {
                 path: global.databasePath,
                 options: DatabaseOptions(busyTimeout: try global.limits.busyTimeoutSeconds(), create: false))
             // A database with no master key yet (imported, or no secret ever issued) has nothing
-            // sealed: no key file to restore, nothing to rotate.
-            if !FileManager.default.fileExists(atPath: global.keyFilePath),
-               !(try database.writer.read { db in try KeyRing.databaseHasKey(db) }) {
+            // sealed: no key file to restore, nothing to rotate. A key file that exists at the
+            // path given is then another database's (the one the copy was exported from, beside
+            // it as ./enrollment.key): rotating would adopt it, and the advice to destroy it
+            // afterwards would lose every secret of that database.
+            if !(try database.writer.read { db in try KeyRing.databaseHasKey(db) }) {
+                let other = FileManager.default.fileExists(atPath: global.keyFilePath)
+                    ? "; \(global.keyFilePath) is not its key (it may open another database: it was left as it is)"
+                    : ""
                 throw CLIFailure(
                     code: "nothing_to_rotate",
-                    message: "\(global.databasePath) has no master key yet (nothing in it is sealed: it was imported, or no secret was ever issued), so there is nothing to rotate; the first command that issues a secret creates its key file (--key-file, else ./enrollment.key), and nothing was written",
+                    message: "\(global.databasePath) has no master key yet (nothing in it is sealed: it was imported, or no secret was ever issued), so there is nothing to rotate\(other); the first command that issues a secret creates its key file (--key-file, else ./enrollment.key), and nothing was written",
                     exitCode: CLIExit.refused)
             }
             let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)

@@ -27,7 +27,7 @@ struct LimitOptions: ParsableArguments {
             _ = try policy()
             _ = try busyTimeoutSeconds()
         } catch {
-            throw ValidationError(error.message)
+            throw CodedValidation.error(error)
         }
     }
 

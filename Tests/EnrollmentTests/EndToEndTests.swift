@@ -542,7 +542,7 @@ struct EndToEndTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
-    @Test("with --json every refusal of the command line is one JSON object on stdout (error code and message), exit 2, nothing written")
+    @Test("with --json every refusal of the command line is one JSON object on stdout (error code and message), exit 2, nothing written; input refused while the line is read has its own code, a line that cannot be read is usage")
     func jsonUsageErrors() throws {
         let workspace = try Workspace()
         #expect(try workspace.enroll(["request", "olga"]).status == 0)
@@ -550,7 +550,12 @@ struct EndToEndTests {
         let cases: [([String], String)] = [
             (["confirm", "olga", "12345"], "invalid_code_format"), (["confirm", "olga", "abcdef"], "invalid_code_format"),
             (["confirm", "olga", "-123456"], "invalid_code_format"), (["request"], "usage"), (["audit", "--since", "bad"], "usage"),
-            (["verify", "--anchor", "12"], "usage"), (["request", ""], "usage"), (["status", "olga", "--bogus"], "usage"),
+            (["status", "olga", "--bogus"], "usage"),
+            // Input refused while the command line is read has its own code, as the README's table lists it.
+            (["verify", "--anchor", "12"], "anchor_malformed"), (["verify", "--anchor", "0:" + String(repeating: "a", count: 64)], "anchor_position_out_of_range"),
+            (["request", ""], "invalid_user"), (["request", "zz", "--digits", "5"], "invalid_digits"), (["request", "zz", "--period", "0"], "invalid_period"),
+            (["request", "zz", "--algorithm", "MD5"], "invalid_algorithm"), (["request", "zz", "--issuer", "a:b"], "invalid_issuer"),
+            (["request", "zz", "--actor", "a/b"], "invalid_actor"), (["request", "zz", "--command-id", "a b"], "invalid_command_id"),
         ]
         for (arguments, code) in cases {
             let result = try workspace.enroll(arguments + ["--json"])
@@ -559,7 +564,7 @@ struct EndToEndTests {
             #expect(lines.count == 1, "\(arguments): \(result.stdout)")
             let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
             #expect(object?["error"] as? String == code, "\(arguments): \(result.stdout)")
-            #expect((object?["message"] as? String)?.isEmpty == false, "\(arguments): \(result.stdout)")
+            #expect((object?["message"] as? String).map { !$0.isEmpty && result.stderr.contains($0) } == true, "the same message on both: \(result.stdout) \(result.stderr)")
         }
         #expect(workspace.databaseBytes() == before)
     }

@@ -202,13 +202,13 @@ struct RebuildProjections: ParsableCommand {
                 // rebuild is refused until they are accounted for (--accept-missing-events).
                 let also = !state.isCurrent ? " (also stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)))"
                     : state.tableProblem != nil ? " (also damaged)" : ""
-                description = "ahead of the journal by \(state.ahead) events: events are missing from the journal; run enroll verify" + StoreError.databaseArgument(databasePath) + also
+                description = "ahead of the journal by \(state.ahead) event\(state.ahead == 1 ? "" : "s"): events are missing from the journal; run enroll verify" + StoreError.databaseArgument(databasePath) + also
             } else if !state.isCurrent {
                 description = "stale (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): run \(command("--projection \(state.name)"))"
             } else if let problem = state.tableProblem {
                 description = "damaged: its table \(problem): run \(command("--projection \(state.name)"))"
             } else if state.lag > 0 {
-                description = "lagging \(state.lag) events: run \(command("--projection \(state.name)"))"
+                description = "lagging \(state.lag) event\(state.lag == 1 ? "" : "s"): run \(command("--projection \(state.name)"))"
             } else {
                 description = "current"
             }

@@ -47,6 +47,9 @@ public enum EnrollmentDecider {
         switch command {
         case .requestEnrollment(let options):
             guard state.active == nil else { return refuse(.alreadyEnrolled) }
+            // No new secret while confirming is locked: it could not be confirmed until the lock
+            // ends, and would expire first (a pending lifetime of 10 minutes, a lock of 15 or more).
+            if let until = state.lockedUntil { return refuse(.locked(until: until)) }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.enrollmentRequested(issue(secret, options, context)))
 
@@ -55,6 +58,7 @@ public enum EnrollmentDecider {
                 if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
                 return refuse(state.pending != nil ? .nothingToReplace : .notEnrolled)
             }
+            if let until = state.lockedUntil { return refuse(.locked(until: until)) }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.secretRegenerated(issue(secret, options ?? Self.options(of: active), context)))
 

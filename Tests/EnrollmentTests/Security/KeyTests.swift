@@ -159,6 +159,15 @@ struct KeyTests {
         #expect(result.stderr.contains("has no master key yet") && result.stderr.contains("nothing to rotate") && !result.stderr.contains("restore"), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1)
         #expect(directorySnapshot(workspace.directory) == files, "nothing written")
+        // The key file at the path given exists, as ./enrollment.key beside a copy imported next
+        // to the live database does: it is the live database's, not adopted by the copy and
+        // never called one to destroy.
+        let beside = try workspace.enroll(["keys", "rotate", "--db", imported, "--key-file", workspace.keyFile, "--new-key-file", workspace.path("new.key")])
+        #expect(beside.status == 1, "\(beside.stdout) \(beside.stderr)")
+        #expect(beside.stderr.contains("nothing to rotate; \(workspace.keyFile) is not its key"), "\(beside.stderr)")
+        #expect(!beside.stdout.contains("destroy") && !beside.stderr.contains("destroy"), "\(beside.stdout) \(beside.stderr)")
+        #expect(directorySnapshot(workspace.directory) == files, "nothing written")
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0, "the live database still opens with its key")
     }
 
     @Test("a missing, malformed or wrong key file: every command that needs the key exits 3 with one line and writes nothing",
