@@ -137,3 +137,29 @@ extension TamperEvidenceTests {
         #expect(try workspace.enroll(["request", "bea", "--command-id", "cb"], environment: now).status == 0)
     }
 }
+
+extension TamperEvidenceTests {
+    @Test("a projection checkpoint edited to hold text, a real or a blob name stops none of history, audit and verify (GRDB stopped the process on it: exit 132, and the server on the first history request)", arguments: [
+        "position = 'abc'", "position = 1e30", "name = X'FF', position = 99",
+    ])
+    func editedCheckpoint(_ edit: String) throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "ann"]).status == 0)
+        try sqlite(workspace, "UPDATE projection_checkpoints SET \(edit) WHERE name = 'authenticators'")
+        for arguments in [["history", "ann"], ["audit"], ["verify"]] {
+            let result = try workspace.enroll(arguments)
+            #expect([0, 1, 3].contains(result.status), "\(edit), \(arguments): exit \(result.status) \(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("crashed"), "\(edit), \(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test("a command record whose id is a blob that is not UTF-8 and whose refusal is JSON enroll never writes is reported by verify (exit 1), not a stop of the process")
+    func editedCommandIdBlob() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "ann", "--command-id", "ca"], environment: ["ENROLL_NOW": "1764400020"]).status == 0)
+        try sqlite(workspace, "UPDATE commands SET command_id = X'FF', rejection = '{\"x\":1}' WHERE command_id = 'ca'")
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 1, "\(verify.stdout) \(verify.stderr)")
+        #expect((verify.stdout + verify.stderr).contains("holds what enroll never writes"), "\(verify.stdout) \(verify.stderr)")
+    }
+}

@@ -34,7 +34,7 @@ struct RebuildProjections: ParsableCommand {
     var status = false
 
     // Unconditional, so that `--batch-size -1` reaches validate() rather than reading as an option.
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction (default: as many as half a second allows; smaller holds the write lock for less time, but each batch is a durable commit: batches of 1 to 10 events run at a few thousand events per second at best).", valueName: "n"))
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Most events per transaction, 1 to 100000000 (default: as many as half a second allows; smaller holds the write lock for less time, but each batch is a durable commit: batches of 1 to 10 events run at a few thousand events per second at best).", valueName: "n"))
     var batchSizeText: String?
 
     @Option(name: .customLong("threads"), parsing: .unconditional, help: ArgumentHelp(
@@ -82,7 +82,9 @@ struct RebuildProjections: ParsableCommand {
             throw ValidationError("--batch-size must be a whole number of at least 1, not '\(Validation.excerpt(text))'; pass --batch-size with how many events each transaction may apply")
         }
         if let threads, !(0...64).contains(threads) { throw ValidationError("--threads must be 0 to 64, not \(threads); pass 0 to read on the rebuild's own connection") }
-        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize); pass --batch-size with how many events each transaction may apply") }
+        if let batchSize, !(1...ProjectionRebuilder.maxBatchSize).contains(batchSize) {
+            throw ValidationError("--batch-size must be 1 to \(ProjectionRebuilder.maxBatchSize), not \(batchSize); pass --batch-size with how many events each transaction may apply")
+        }
     }
 
     func busyTimeoutSeconds() throws(InputError) -> TimeInterval {
@@ -354,21 +356,23 @@ final class ProgressBar {
         // The first line after five seconds, not at once: a short rebuild prints only its result.
         if mode == .lines && lastDraw == .distantPast { lastDraw = Date(); return }
         lastDraw = Date()
-        let eta = progress.estimatedSecondsLeft.map { seconds in
-            let s = Int(seconds.rounded(.up))
-            return String(format: "%d:%02d", s / 60, s % 60)
-        } ?? "--:--"
+        // A journal with a gap in its positions (rows deleted outside enroll) can make the
+        // estimate absurd: past 99 hours it is not shown.
+        let eta = progress.estimatedSecondsLeft.flatMap { seconds in
+            seconds.isFinite && seconds < 360_000 ? Int(seconds.rounded(.up)) : nil
+        }.map { String(format: "%ld:%02ld", $0 / 60, $0 % 60) } ?? "--:--"
+        let rate = Int(min(progress.eventsPerSecond, 1e15))
         if mode == .lines {
-            let line = String(format: "rebuild-projections: %@ %d%% (%d/%d events, %d events/s, about %@ left)\n",
-                progress.projection, Int(progress.fraction * 100), progress.position, progress.head, Int(progress.eventsPerSecond), eta)
+            let line = String(format: "rebuild-projections: %@ %ld%% (%lld/%lld events, %ld events/s, about %@ left)\n",
+                progress.projection, Int(progress.fraction * 100), progress.position, progress.head, rate, eta)
             Output.write(Array(line.utf8), to: STDERR_FILENO)
             return
         }
         let width = 30
         let filled = Int(progress.fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let line = String(format: "\r%@ [%@] %3d%%  %d/%d events  %d events/s  ETA %@ ",
-            progress.projection, bar, Int(progress.fraction * 100), progress.position, progress.head, Int(progress.eventsPerSecond), eta)
+        let line = String(format: "\r%@ [%@] %3ld%%  %lld/%lld events  %ld events/s  ETA %@ ",
+            progress.projection, bar, Int(progress.fraction * 100), progress.position, progress.head, rate, eta)
         Output.write(Array(line.utf8), to: STDERR_FILENO)
         drawn = true
     }

@@ -105,10 +105,11 @@ extension HashChain {
             """, arguments: [limit])
         var findings: [OutsideChainFinding] = []
         while let row = try rows.next() {
-            let kind: Int = row["kind"]
-            let stream: String = row["stream"] ?? ""
-            let version: Int64? = row["version"]
-            let last: Int64 = row["last"]
+            // Read leniently: these are the tables this check exists to find edited.
+            let kind = row.lenient("kind", as: Int.self) ?? 0
+            let stream = row.lenient("stream", as: String.self) ?? ""
+            let version = row.lenient("version", as: Int64.self)
+            let last = row.lenient("last", as: Int64.self) ?? 0
             let name = "'\(Validation.excerpt(stream))'"
             switch kind {
             case 1:
@@ -124,10 +125,10 @@ extension HashChain {
                     kind: .dataKeyWithoutEvents, stream: stream,
                     detail: "\(name) has a data key but no events: the user's events were deleted from the journal"))
             case 5:
-                let id: String = row["what"] ?? ""
+                let id = row.lenient("what", as: String.self) ?? ""
                 findings.append(.edited(commandId: id, stream: stream))
             default:
-                let command: String = row["what"]
+                let command = row.lenient("what", as: String.self) ?? ""
                 findings.append(OutsideChainFinding(
                     kind: .commandPastStream, stream: stream,
                     detail: "the record of a \(command) command for \(name) is at stream version \(version ?? 0), past the stream's last event (\(last == 0 ? "it has none" : "version \(last)")): the events it appended were deleted"))
@@ -143,7 +144,7 @@ extension HashChain {
                     db, sql: "SELECT command_id, stream_id FROM commands WHERE rejection = ? AND typeof(stream_id) = 'text' ORDER BY stream_id LIMIT ?",
                     arguments: [text, limit - findings.count])
                 for row in rows {
-                    let id: String = row["command_id"] ?? "", stream: String = row["stream_id"] ?? ""
+                    let id = row.lenient("command_id", as: String.self) ?? "", stream = row.lenient("stream_id", as: String.self) ?? ""
                     findings.append(.edited(commandId: id, stream: stream))
                 }
                 if findings.count >= limit { break }

@@ -221,10 +221,17 @@ extension HashChain {
     /// otherwise (a reader that checked only the rows it shows) rows deleted from the middle and
     /// the rest renumbered look the same, and only their number is known.
     static func deletedEnd(head: Int64, chainVerified: Bool = true, in db: Database) throws -> String? {
-        guard let ahead = try Row.fetchOne(db, sql: "SELECT name, position FROM projection_checkpoints WHERE position > ? ORDER BY position DESC LIMIT 1", arguments: [head]) else {
+        // A checkpoint edited to hold text or a real (which SQLite sorts above every integer) is
+        // no position: the projection's own checks report its table.
+        guard let ahead = try Row.fetchOne(db, sql: """
+            SELECT name, position FROM projection_checkpoints
+            WHERE typeof(position) = 'integer' AND position > ? ORDER BY position DESC LIMIT 1
+            """, arguments: [head]),
+            let position = ahead.lenient("position", as: Int64.self)
+        else {
             return nil
         }
-        let name: String = ahead["name"], position: Int64 = ahead["position"]
+        let name = ahead.lenient("name", as: String.self) ?? "(unnamed)"
         let missing = chainVerified ? "rows \(head + 1)…\(position) were deleted"
             : "\(position - head) row\(position - head == 1 ? " was" : "s were") deleted from it"
         return "the journal ends at position \(head) but the \(name) projection had applied events up to \(position): \(missing)"

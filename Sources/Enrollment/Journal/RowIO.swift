@@ -155,3 +155,13 @@ extension Database {
             message: sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
     }
 }
+
+extension Row {
+    /// The value in `column` as `Value`, or `nil` when it is NULL or holds a value of another
+    /// type (text where a position belongs, a blob that is not UTF-8: a table edited outside
+    /// enroll). GRDB's own subscript stops the process on a value it cannot convert; the
+    /// checks that read such tables to report them use this instead.
+    func lenient<Value: DatabaseValueConvertible>(_ column: String, as type: Value.Type = Value.self) -> Value? {
+        Value.fromDatabaseValue((self[column] as DatabaseValue?) ?? .null)
+    }
+}

@@ -107,8 +107,13 @@ public struct ProjectionState: Sendable, Hashable {
 /// ```
 public struct ProjectionRebuilder: Sendable {
     public let database: EnrollmentDatabase
-    /// Most events per batch transaction (at least 1: 0 would never reach the head).
-    public var batchSize: Int { didSet { batchSize = max(batchSize, 1) } }
+    /// Most events per batch transaction, 1 to ``maxBatchSize`` (0 would never reach the head;
+    /// a batch also ends after ``batchDuration``, so a larger one would change nothing but the
+    /// stretch of positions its read-ahead spans).
+    public var batchSize: Int { didSet { batchSize = Self.clampedBatchSize(batchSize) } }
+    public static let maxBatchSize = 100_000_000
+
+    static func clampedBatchSize(_ size: Int) -> Int { min(max(size, 1), maxBatchSize) }
     /// A batch also ends after this long. Each batch costs a commit and the writing of the rows
     /// it changed (with many users, about one per user), so batches are long enough for that to
     /// stay small beside the folding, and short enough that appenders, who wait for the write
@@ -136,7 +141,7 @@ public struct ProjectionRebuilder: Sendable {
 
     public init(database: EnrollmentDatabase, batchSize: Int = 1_000_000, batchDuration: Duration = .milliseconds(500)) {
         self.database = database
-        self.batchSize = max(batchSize, 1)
+        self.batchSize = Self.clampedBatchSize(batchSize)
         self.batchDuration = batchDuration
     }
 
@@ -220,7 +225,7 @@ public struct ProjectionRebuilder: Sendable {
         let count: Int
         let end = Int64(batchSize) >= head - position ? head : position + Int64(batchSize)
         if let readAhead = readAhead(after: position, through: end) {
-            count = try Self.fold(into: &fold, after: &position, limit: batchSize, until: deadline, from: readAhead, in: db)
+            count = try Self.fold(into: &fold, after: &position, through: end, limit: batchSize, until: deadline, from: readAhead, in: db)
         } else {
             count = try Self.fold(into: &fold, after: &position, limit: batchSize, until: deadline, in: db)
         }
@@ -394,25 +399,32 @@ public struct ProjectionRebuilder: Sendable {
         return count
     }
 
-    /// The same, taking the events from threads that read them ahead (see ``JournalReadAhead``),
-    /// which are stopped before this returns.
+    /// The same, taking the events of `(position, end]` from threads that read them ahead (see
+    /// ``JournalReadAhead``), which are stopped before this returns. Read to its end, the
+    /// stretch is folded whole, and `position` moves to `end` even where no event holds it: a
+    /// journal with a gap in its positions (rows deleted outside enroll) is still folded to its
+    /// head, rather than the same empty stretch being read again and again.
     static func fold(
-        into fold: inout any ProjectionFold, after position: inout Int64, limit: Int,
+        into fold: inout any ProjectionFold, after position: inout Int64, through end: Int64, limit: Int,
         until deadline: ContinuousClock.Instant, from readAhead: JournalReadAhead, in db: Database
     ) throws -> Int {
         defer { readAhead.finish() }
         var last = position
         var count = 0
+        var whole = true
         reading: while var chunk = try readAhead.next() {
             // A chunk holds its events last first: each is moved out, not copied.
             while let (event, header) = chunk.popLast() {
                 try fold.apply(event, header: header, in: db)
                 last = header.position
                 count += 1
-                if count >= limit || (last & 1_023 == 0 && ContinuousClock.now >= deadline) { break reading }
+                if count >= limit || (last & 1_023 == 0 && ContinuousClock.now >= deadline) {
+                    whole = try chunk.isEmpty && readAhead.next() == nil
+                    break reading
+                }
             }
         }
-        position = last
+        position = whole ? max(last, end) : last
         return count
     }
 
