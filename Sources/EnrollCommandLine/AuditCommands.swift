@@ -236,7 +236,7 @@ struct AuditCommand: ParsableCommand {
         if let actor, actor != EventMetadata.systemActor {
             do { _ = try Validation.recordedUser(actor) } catch {
                 let reason = if case .invalidUser(let reason) = error { reason } else { error.message }
-                throw ValidationError("--actor '\(TextField.escaped(String(actor.prefix(40))))' is no actor enroll records (\(reason)); pass a user id, an operator's --actor name, or (system)")
+                throw CodedValidation.error(InputError.invalidActor(reason), message: "--actor '\(TextField.escaped(String(actor.prefix(40))))' is no actor enroll records (\(reason)); pass a user id, an operator's --actor name, or (system)")
             }
         }
         let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit, actor: actor)

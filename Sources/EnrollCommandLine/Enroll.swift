@@ -263,8 +263,14 @@ enum CodedValidation {
         return ValidationError(message)
     }
 
-    /// The code kept for the refusal whose message the parser printed, or `usage`.
+    /// The code kept for the refusal whose message (its first line, as the parser prints it)
+    /// is `message`, or `usage`.
     static func code(for message: String) -> String {
-        last.withLock { kept in kept.flatMap { message.hasSuffix($0.message) ? $0.code : nil } } ?? "usage"
+        last.withLock { kept in
+            kept.flatMap { kept in
+                let first = kept.message.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? kept.message
+                return message.hasSuffix(first) ? kept.code : nil
+            }
+        } ?? "usage"
     }
 }

@@ -49,10 +49,10 @@ struct RotateKeyCommand: ParsableCommand {
                 let other = FileManager.default.fileExists(atPath: global.keyFilePath)
                     ? "; \(global.keyFilePath) is not its key (it may open another database: it was left as it is)"
                     : ""
-                throw CLIFailure(
+                throw global.failure(CLIFailure(
                     code: "nothing_to_rotate",
                     message: "\(global.databasePath) has no master key yet (nothing in it is sealed: it was imported, or no secret was ever issued), so there is nothing to rotate\(other); the first command that issues a secret creates its key file (--key-file, else ./enrollment.key), and nothing was written",
-                    exitCode: CLIExit.refused)
+                    exitCode: CLIExit.refused))
             }
             let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)
             return try KeyRotation.rotate(database: database, current: current, newKeyFile: newKeyFile)

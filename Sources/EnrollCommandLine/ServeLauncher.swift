@@ -90,7 +90,7 @@ public struct ServeOptions: ParsableArguments {
         if demo, let secret = Environment["ENROLL_JWT_SECRET"], !secret.isEmpty {
             throw ValidationError("--demo prints a token, and signed with ENROLL_JWT_SECRET it would be a real credential; unset ENROLL_JWT_SECRET (--demo makes a random secret) or drop --demo")
         }
-        do { _ = try Validation.user(demoUser) } catch { throw ValidationError("--demo-user: \(error.message)") }
+        do { _ = try Validation.user(demoUser) } catch { throw CodedValidation.error(error, message: "--demo-user: \(error.message)") }
         // An empty issuer or audience (a template's missing variable, say) would check nothing,
         // while whoever set it believes tokens for other applications are refused.
         for (name, option, variable, claim) in [("--jwt-issuer", jwtIssuer, "ENROLL_JWT_ISSUER", "iss"), ("--jwt-audience", jwtAudience, "ENROLL_JWT_AUDIENCE", "aud")] {

@@ -86,6 +86,19 @@ struct TOTPActionTests {
             // Unchecked and uncounted, but in the history.
             let history = try await client.request(.get, Client.totp + "/history", token: token)
             #expect(history.text.components(separatedBy: "\"CodeRefusedWhileLocked\"").count == 2, "\(history.text)")
+            // No new QR code while the lock runs (it would expire first): INIT and REFRESH get the
+            // same 429, record nothing, and a retry of the same Idempotency-Key after the lock's
+            // end gets its QR code.
+            for action in ["INIT", "REFRESH"] {
+                let refused = try await client.action(action, token: token, key: "after-lock-\(action)")
+                #expect(refused.status == .tooManyRequests && refused["code"] == "locked", "\(action): \(refused.text)")
+                #expect(refused.headers[.retryAfter] == "900" && refused["lockedUntil"] == Timestamps.iso8601(Harness.start + 900), "\(action): \(refused.text)")
+            }
+            let refusedHistory = try await client.request(.get, Client.totp + "/history", token: token)
+            #expect(refusedHistory.text == history.text, "nothing recorded")
+            harness.clock.advance(by: 901)
+            let issued = try await client.action("INIT", token: token, key: "after-lock-INIT")
+            #expect(issued.status == .ok && issued.otpauthURI != nil, "\(issued.text)")
         }
     }
 

@@ -162,6 +162,23 @@ struct ServiceTests {
         #expect(again.status == 0, "\(again.stderr)")
     }
 
+    @Test("a request refused while confirming is locked writes nothing, and a retry of its command id after the lock's end is decided again (a QR code), not answered with the stale lock")
+    func lockedRequestRetriedAfterTheLock() throws {
+        let workspace = try Workspace()
+        let at = { (time: UnixTime) in ["ENROLL_NOW": "\(time)", "ENROLL_MAX_FAILED_ATTEMPTS": "1"] }
+        #expect(try workspace.enroll(["request", "bob"], environment: at(t0)).status == 0)
+        let wrong = try workspace.enroll(["confirm", "bob", "000000", "--max-failed-attempts", "1"], environment: ["ENROLL_NOW": "\(t0 + 10)"])
+        #expect(wrong.status == 1 && wrong.stderr.contains("locked until"), "\(wrong.stderr)")
+        let before = workspace.databaseBytes()
+        let (refused, json) = try workspace.enrollJSON(["request", "bob", "--command-id", "again"], environment: ["ENROLL_NOW": "\(t0 + 700)"])
+        #expect(refused.status == 1 && json["error"] as? String == "locked", "\(refused.stdout) \(refused.stderr)")
+        #expect(workspace.databaseBytes() == before, "nothing written, not even the command record")
+        // The lock (15 minutes from t0 + 10) is over: the same id now gets a QR code.
+        let (issued, after) = try workspace.enrollJSON(["request", "bob", "--command-id", "again"], environment: ["ENROLL_NOW": "\(t0 + 1_000)"])
+        #expect(issued.status == 0, "\(issued.stdout) \(issued.stderr)")
+        #expect((after["otpauthURI"] as? String)?.hasPrefix("otpauth://") == true, "\(issued.stdout)")
+    }
+
     @Test("a command id retried with other arguments (another code, another issuer) is refused (exit 2), never answered with the first outcome; the same arguments still retry")
     func commandIdArgumentsDiffer() throws {
         let workspace = try Workspace()

@@ -49,7 +49,9 @@ public enum EnrollmentDecider {
             guard state.active == nil else { return refuse(.alreadyEnrolled) }
             // No new secret while confirming is locked: it could not be confirmed until the lock
             // ends, and would expire first (a pending lifetime of 10 minutes, a lock of 15 or more).
-            if let until = state.lockedUntil { return refuse(.locked(until: until)) }
+            // Nothing is recorded (the next command records any expiry): the refusal holds only
+            // until the lock's end, so it is not kept for a retry of its command id either.
+            if let until = state.lockedUntil { return Decision(events: [], rejection: .locked(until: until)) }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.enrollmentRequested(issue(secret, options, context)))
 
@@ -58,7 +60,7 @@ public enum EnrollmentDecider {
                 if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
                 return refuse(state.pending != nil ? .nothingToReplace : .notEnrolled)
             }
-            if let until = state.lockedUntil { return refuse(.locked(until: until)) }
+            if let until = state.lockedUntil { return Decision(events: [], rejection: .locked(until: until)) }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.secretRegenerated(issue(secret, options ?? Self.options(of: active), context)))
 

@@ -76,4 +76,11 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         if case .malformedCode = self { return true }
         return false
     }
+
+    /// A refusal that holds only for a while (a lock, until its end): one that records nothing
+    /// is not kept in the command record, so that a retry of its id after the lock is decided again.
+    public var lapses: Bool {
+        if case .locked = self { return true }
+        return false
+    }
 }

@@ -149,9 +149,12 @@ public final class EnrollmentService: Sendable {
         var failure: any Error
         repeat {
             do {
-                _ = try database.writer.writeWithoutTransaction { db in
+                _ = try database.writeWithoutTransaction { db in
                     try EnrollmentDatabase.withoutWaiting { try db.checkpoint(.truncate) }
                 }
+                return true
+            } catch StoreError.closed {
+                // Closing checkpointed the log and removed it: nothing is left to empty.
                 return true
             } catch {
                 failure = error
@@ -349,9 +352,9 @@ public final class EnrollmentService: Sendable {
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
         let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
-        if let rejection = decision.rejection, rejection.isBadInput || (decision.events.isEmpty && !envelope.retryable) {
-            // Bad input, or a refusal that changes nothing under an id no one can send again:
-            // nothing to write.
+        if let rejection = decision.rejection, rejection.isBadInput || (decision.events.isEmpty && (!envelope.retryable || rejection.lapses)) {
+            // Bad input, a refusal that changes nothing under an id no one can send again, or one
+            // that holds only until a lock ends (a retry after it is decided again): nothing to write.
             return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))
         }
         return .decided(PendingCommand(envelope: envelope, user: user, decision: decision, state: state, now: now))

@@ -236,7 +236,7 @@ public final class EnrollmentDatabase: Sendable {
             guard case .diskFull = failure, !options.concurrentReads, exists, !empty else {
                 if case .readOnly = failure {
                     if Self.logNeedsSharedMemory(path) { throw StoreError.readOnlyWithLog(path) }
-                    if Self.cannotMakeSharedMemory(path) { throw StoreError.directoryNotWritable(path) }
+                    if let file = Self.cannotMakeSharedMemory(path) { throw StoreError.directoryNotWritable(file) }
                 }
                 throw failure
             }
@@ -288,6 +288,12 @@ public final class EnrollmentDatabase: Sendable {
     /// does, or throws ``StoreError/closed(_:)`` once the database is closed.
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         try lifecycle.using(path) { try writer.read(body) }
+    }
+
+    /// Runs `body` on the writer outside a transaction (a checkpoint), as
+    /// `writer.writeWithoutTransaction` does, or throws ``StoreError/closed(_:)``.
+    public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
+        try lifecycle.using(path) { try writer.writeWithoutTransaction(body) }
     }
 
     /// The checkpointer's and the snapshot readers' connections, before the writer's, so that the
@@ -462,10 +468,15 @@ public final class EnrollmentDatabase: Sendable {
     /// A file this account may read, no `-shm` beside it, in a directory it may not write to on a
     /// file system that is not read-only (which is opened as immutable instead): SQLite cannot
     /// make the `-shm` a reader of a write-ahead-log database needs.
-    static func cannotMakeSharedMemory(_ path: String) -> Bool {
+    ///
+    /// The file, where a symbolic link leads (SQLite makes its `-shm` beside the file the link
+    /// names), or `nil` when SQLite could make the `-shm`.
+    static func cannotMakeSharedMemory(_ path: String) -> String? {
         var status = stat()
-        return access(path, R_OK) == 0 && access(StoreError.directory(of: path), W_OK) != 0
-            && stat(path + "-shm", &status) != 0 && !isOnReadOnlyFileSystem(path)
+        let file = realpath(path, nil).map { resolved in defer { free(resolved) }; return String(cString: resolved) } ?? path
+        let refused = access(file, R_OK) == 0 && access(StoreError.directory(of: file), W_OK) != 0
+            && stat(file + "-shm", &status) != 0 && !isOnReadOnlyFileSystem(file)
+        return refused ? file : nil
     }
 
     static func logNeedsSharedMemory(_ path: String) -> Bool {

@@ -223,9 +223,13 @@ public struct ProjectionRebuilder: Sendable {
         let head = try EventJournal.head(in: db)
         let deadline = ContinuousClock.now + batchDuration
         let count: Int
-        let end = Int64(batchSize) >= head - position ? head : position + Int64(batchSize)
-        if let readAhead = readAhead(after: position, through: end) {
-            count = try Self.fold(into: &fold, after: &position, through: end, limit: batchSize, until: deadline, from: readAhead, in: db)
+        // The stretch the threads read starts at the next event, so that it holds one: a gap in
+        // the positions (rows deleted outside enroll, which `enroll verify` reports) is stepped
+        // over at once rather than read a batch's worth of positions at a time.
+        let from = try Int64.fetchOne(db, sql: "SELECT MIN(position) - 1 FROM events WHERE position > ?", arguments: [position]) ?? position
+        let end = Int64(batchSize) >= head - from ? head : from + Int64(batchSize)
+        if let readAhead = readAhead(after: from, through: end) {
+            count = try Self.fold(into: &fold, after: &position, limit: batchSize, until: deadline, from: readAhead, in: db)
         } else {
             count = try Self.fold(into: &fold, after: &position, limit: batchSize, until: deadline, in: db)
         }
@@ -399,32 +403,25 @@ public struct ProjectionRebuilder: Sendable {
         return count
     }
 
-    /// The same, taking the events of `(position, end]` from threads that read them ahead (see
-    /// ``JournalReadAhead``), which are stopped before this returns. Read to its end, the
-    /// stretch is folded whole, and `position` moves to `end` even where no event holds it: a
-    /// journal with a gap in its positions (rows deleted outside enroll) is still folded to its
-    /// head, rather than the same empty stretch being read again and again.
+    /// The same, taking the events from threads that read them ahead (see ``JournalReadAhead``),
+    /// which are stopped before this returns.
     static func fold(
-        into fold: inout any ProjectionFold, after position: inout Int64, through end: Int64, limit: Int,
+        into fold: inout any ProjectionFold, after position: inout Int64, limit: Int,
         until deadline: ContinuousClock.Instant, from readAhead: JournalReadAhead, in db: Database
     ) throws -> Int {
         defer { readAhead.finish() }
         var last = position
         var count = 0
-        var whole = true
         reading: while var chunk = try readAhead.next() {
             // A chunk holds its events last first: each is moved out, not copied.
             while let (event, header) = chunk.popLast() {
                 try fold.apply(event, header: header, in: db)
                 last = header.position
                 count += 1
-                if count >= limit || (last & 1_023 == 0 && ContinuousClock.now >= deadline) {
-                    whole = try chunk.isEmpty && readAhead.next() == nil
-                    break reading
-                }
+                if count >= limit || (last & 1_023 == 0 && ContinuousClock.now >= deadline) { break reading }
             }
         }
-        position = whole ? max(last, end) : last
+        position = last
         return count
     }
 

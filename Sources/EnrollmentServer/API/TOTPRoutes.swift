@@ -191,6 +191,11 @@ struct TOTPRoutes {
                 error.description = "\(expiry): after the lock ends, \(again) gives a new QR code"
             }
             throw error
+        case .noPendingSecret? where (outcome.state.lockedUntil ?? 0) > engine.now:
+            // A regenerate cancelled during a lock: REFRESH is refused until the lock ends too.
+            var error = APIError.rejection(.noPendingSecret, now: engine.now)
+            error.description = "after the lock ends (\(Timestamps.iso8601(outcome.state.lockedUntil ?? 0))), REFRESH (Regenerate on the page) issues a replacement secret to verify"
+            throw error
         case let rejection?:
             throw APIError.rejection(rejection, now: engine.now)
         }

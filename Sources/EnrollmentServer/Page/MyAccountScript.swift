@@ -198,10 +198,12 @@ extension MyAccountPage {
             } else {
               text = 'Not set up. Use an authenticator app on your phone to get sign-in codes.';
             }
+            // While a lock runs no new QR code is made: the advice waits for its end.
+            const afterLock = current.lockedUntil ? 'after the lock, ' : '';
             if (current.pendingExpired) {
               text += state === 'active'
-                ? ' The new QR code expired before a code from it was verified; press Regenerate for another. If your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
-                : ' The last QR code expired before a code from it was verified; press + for a new one.';
+                ? ' The new QR code expired before a code from it was verified; ' + afterLock + 'press Regenerate for another. If your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
+                : ' The last QR code expired before a code from it was verified; ' + afterLock + 'press + for a new one.';
             }
             if (current.lockedUntil) text += ' Verification is locked until ' + localTime(current.lockedUntil, true) + '.';
             // A lock that outlasts the QR code waiting for its code: that code can never be
@@ -490,6 +492,13 @@ extension MyAccountPage {
           // (the same) goes to the live region.
           async function act(action, help, announcement) {
             const result = await call('POST', '', { action });
+            if (result.status === 429 && result.data && result.data.code === 'locked') {
+              // + and Regenerate make no QR code while a lock runs: one made now would expire first.
+              say('A new QR code cannot be made while verification is locked after too many wrong codes. Try again after '
+                + localTime(result.data.lockedUntil, true) + '.', 'error');
+              await refresh();
+              return;
+            }
             if (result.status !== 200) {
               say(explain(result), 'error');
               await refresh();

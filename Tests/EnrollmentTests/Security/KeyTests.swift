@@ -167,6 +167,8 @@ struct KeyTests {
         #expect(beside.stderr.contains("nothing to rotate; \(workspace.keyFile) is not its key"), "\(beside.stderr)")
         #expect(!beside.stdout.contains("destroy") && !beside.stderr.contains("destroy"), "\(beside.stdout) \(beside.stderr)")
         #expect(directorySnapshot(workspace.directory) == files, "nothing written")
+        let (asJSON, json) = try workspace.enrollJSON(["keys", "rotate", "--db", imported, "--key-file", workspace.keyFile, "--new-key-file", workspace.path("new.key")])
+        #expect(asJSON.status == 1 && json["error"] as? String == "nothing_to_rotate", "with --json, the refusal on stdout too: \(asJSON.stdout)")
         #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0, "the live database still opens with its key")
     }
 
