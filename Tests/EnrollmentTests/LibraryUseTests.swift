@@ -48,6 +48,13 @@ struct LibraryUseTests {
             #expect(error.code == "database_closed", "\(error.message)")
         }
         try service.close()  // a second close does nothing
+        // A service made on the closed database is refused the same way.
+        do {
+            _ = try EnrollmentService(database: service.database, keyRing: nil)
+            Issue.record("a service on a closed database was made")
+        } catch {
+            #expect(error.code == "database_closed", "\(error.message)")
+        }
         // Nothing was written after the close: the journal holds the one request.
         let reopened = try Self.open(workspace, pool: pool)
         #expect(try reopened.load("alice").version == 1)

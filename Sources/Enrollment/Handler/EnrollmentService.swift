@@ -52,11 +52,12 @@ public final class EnrollmentService: Sendable {
         self.maxAttempts = max(1, maxAttempts)
         self.logger = logger
         do {
-            try database.writer.read { db in
+            // Through the database's own calls, which refuse one already closed.
+            try database.read { db in
                 if let keyRing, try KeyRing.databaseHasKey(db) { try keyRing.checkBelongs(to: db) }
             }
             if !(database.writer.configuration.readonly) {
-                try database.writer.write { db in try ProjectionStatus.createMissing(in: db) }
+                try database.write { db in try ProjectionStatus.createMissing(in: db) }
             }
         } catch {
             throw database.failure(error)
