@@ -272,8 +272,9 @@ public final class EnrollmentDatabase: Sendable {
     /// Closes every connection now: the last one checkpoints the log and removes it. For a clean
     /// stop (`enroll serve` after its last request): otherwise they close when the last reference
     /// to the database goes, which in a process that is exiting may be on another thread, after
-    /// the exit has begun, or never, leaving the log to be replayed by the next opener. Anything
-    /// asked of the database afterwards fails as on any closed GRDB connection.
+    /// the exit has begun, or never, leaving the log to be replayed by the next opener. It waits
+    /// for the calls in flight; every call of this type afterwards throws ``StoreError/closed(_:)``
+    /// (what goes to ``writer`` directly fails as on any closed GRDB connection).
     public func close() throws {
         try lifecycle.close {
             closeOwnConnections()
@@ -463,14 +464,11 @@ public final class EnrollmentDatabase: Sendable {
         return true
     }
 
-    /// A write-ahead log with frames and no shared-memory file: what a read-only location
-    /// cannot read, since SQLite must create the -shm to index the log.
     /// A file this account may read, no `-shm` beside it, in a directory it may not write to on a
     /// file system that is not read-only (which is opened as immutable instead): SQLite cannot
-    /// make the `-shm` a reader of a write-ahead-log database needs.
-    ///
-    /// The file, where a symbolic link leads (SQLite makes its `-shm` beside the file the link
-    /// names), or `nil` when SQLite could make the `-shm`.
+    /// make the `-shm` a reader of a write-ahead-log database needs. Returns the file, where a
+    /// symbolic link leads (SQLite makes its `-shm` beside the file the link names), or `nil`
+    /// when SQLite could make the `-shm`.
     static func cannotMakeSharedMemory(_ path: String) -> String? {
         var status = stat()
         let file = realpath(path, nil).map { resolved in defer { free(resolved) }; return String(cString: resolved) } ?? path
@@ -479,6 +477,8 @@ public final class EnrollmentDatabase: Sendable {
         return refused ? file : nil
     }
 
+    /// A write-ahead log with frames and no shared-memory file: what a read-only location
+    /// cannot read, since SQLite must create the -shm to index the log.
     static func logNeedsSharedMemory(_ path: String) -> Bool {
         var status = stat()
         return stat(path + "-wal", &status) == 0 && status.st_size > 0 && stat(path + "-shm", &status) != 0
