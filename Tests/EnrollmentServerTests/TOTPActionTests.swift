@@ -135,8 +135,9 @@ struct TOTPActionTests {
             let token = try await harness.token("ghost-0")
             #expect(try await client.action("VIEW", token: token, key: "k1").status == .notFound)
             #expect(try await harness.service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM commands") } == 1)
-            // The retry gets the same refusal from the record, and adds nothing.
-            #expect(try await client.action("VIEW", token: token, key: "k1").status == .notFound)
+            // The retry gets the same refusal from the record, says it is a replay, and adds nothing.
+            let retried = try await client.action("VIEW", token: token, key: "k1")
+            #expect(retried.status == .notFound && retried.headers[HTTPField.Name("Idempotent-Replayed")!] == "true", "\(retried.text)")
             #expect(try await harness.service.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM commands") } == 1)
         }
     }

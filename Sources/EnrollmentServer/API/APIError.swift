@@ -25,6 +25,8 @@ public struct APIError: Error, Sendable, Equatable {
     public var logDetail: String?
     /// Close the connection after this answer (a request body left unread on it).
     public var closesConnection = false
+    /// The first outcome of a command id, answered again to a retry (`Idempotent-Replayed: true`).
+    public var replayed = false
 
     public struct Details: Sendable, Equatable, Codable {
         public var remainingAttempts: Int?
@@ -248,6 +250,7 @@ public struct APIError: Error, Sendable, Equatable {
         if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if closesConnection { headers[.connection] = "close" }
+        if replayed { headers[TOTPRoutes.replayedHeader] = "true" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(body)) ?? Data("{\"code\":\"\(code)\"}".utf8)

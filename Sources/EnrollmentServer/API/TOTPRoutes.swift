@@ -183,7 +183,7 @@ struct TOTPRoutes {
                 body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
             }
         case .locked(let until)?:
-            var error = APIError.rejection(.locked(until: until), now: engine.now)
+            var error = refusal(.locked(until: until), of: outcome)
             // The lock outlasts the QR code it guards: waiting for its end does not help by itself.
             if let lost = outcome.state.secretLost(beforeLockEnds: until) {
                 let again = lost.isReplacement ? "REFRESH (Regenerate on the page)" : "INIT (\"+\" on the page)"
@@ -193,11 +193,11 @@ struct TOTPRoutes {
             throw error
         case .noPendingSecret? where (outcome.state.lockedUntil ?? 0) > engine.now:
             // A regenerate cancelled during a lock: REFRESH is refused until the lock ends too.
-            var error = APIError.rejection(.noPendingSecret, now: engine.now)
+            var error = refusal(.noPendingSecret, of: outcome)
             error.description = "after the lock ends (\(Timestamps.iso8601(outcome.state.lockedUntil ?? 0))), REFRESH (Regenerate on the page) issues a replacement secret to verify"
             throw error
         case let rejection?:
-            throw APIError.rejection(rejection, now: engine.now)
+            throw refusal(rejection, of: outcome)
         }
         return try json(body, replayed: outcome.replayed)
     }
@@ -443,8 +443,16 @@ struct TOTPRoutes {
         } catch let error as StoreError {
             throw APIError.store(error)
         }
-        if refusalsAreErrors, let rejection = outcome.rejection { throw APIError.rejection(rejection, now: engine.now) }
+        if refusalsAreErrors, let rejection = outcome.rejection { throw refusal(rejection, of: outcome) }
         return outcome
+    }
+
+    /// A command's refusal as its answer; a retry's (an `Idempotency-Key` sent again) says it
+    /// is the first outcome replayed, as a retry's success does.
+    func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> APIError {
+        var error = APIError.rejection(rejection, now: engine.now)
+        error.replayed = outcome.replayed
+        return error
     }
 
     func load(_ user: String) async throws -> AuthenticatorState {
