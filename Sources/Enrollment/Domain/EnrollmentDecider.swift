@@ -43,15 +43,16 @@ public enum EnrollmentDecider {
         func refuse(_ rejection: EnrollmentRejection) -> Decision {
             Decision(events: events, rejection: rejection)
         }
+        // No new secret while confirming is locked: it could not be confirmed until the lock
+        // ends, and would expire first (a pending lifetime of 10 minutes, a lock of 15 or more).
+        // Nothing is recorded (the next command records any expiry): the refusal holds only
+        // until the lock's end, so it is not kept for a retry of its command id either.
+        let lockedOut = state.lockedUntil.map { Decision(events: [], rejection: .locked(until: $0)) }
 
         switch command {
         case .requestEnrollment(let options):
             guard state.active == nil else { return refuse(.alreadyEnrolled) }
-            // No new secret while confirming is locked: it could not be confirmed until the lock
-            // ends, and would expire first (a pending lifetime of 10 minutes, a lock of 15 or more).
-            // Nothing is recorded (the next command records any expiry): the refusal holds only
-            // until the lock's end, so it is not kept for a retry of its command id either.
-            if let until = state.lockedUntil { return Decision(events: [], rejection: .locked(until: until)) }
+            if let lockedOut { return lockedOut }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.enrollmentRequested(issue(secret, options, context)))
 
@@ -60,7 +61,7 @@ public enum EnrollmentDecider {
                 if expiredFirstEnrollment { return refuse(.enrollmentExpired) }
                 return refuse(state.pending != nil ? .nothingToReplace : .notEnrolled)
             }
-            if let until = state.lockedUntil { return Decision(events: [], rejection: .locked(until: until)) }
+            if let lockedOut { return lockedOut }
             guard let secret = context.freshSecret else { return refuse(.secretUnavailable) }
             record(.secretRegenerated(issue(secret, options ?? Self.options(of: active), context)))
 

@@ -539,8 +539,8 @@ public final class EnrollmentService: Sendable {
         // A retry repeats the same command for the same user; anything else reusing the id is a
         // mistake the caller must hear about, not the first command's outcome passed off as its own.
         // Byte for byte, as the journal tells users apart (not by Unicode equivalence).
-        guard record.stream.utf8.elementsEqual(envelope.user.utf8), record.command == envelope.command.name else {
-            let sameUser = record.stream.utf8.elementsEqual(envelope.user.utf8)
+        let sameUser = record.stream.utf8.elementsEqual(envelope.user.utf8)
+        guard sameUser, record.command == envelope.command.name else {
             throw InputError.commandIdReused(id: envelope.commandId, command: sameUser ? record.command : nil, user: sameUser ? record.stream : nil)
         }
         // The same command with other arguments (another code, other settings) is not a retry
