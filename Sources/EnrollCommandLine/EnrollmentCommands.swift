@@ -181,7 +181,7 @@ struct QRDisplayOptions: ParsableArguments {
 
 /// Prints the outcome of a command that issued a secret: QR code and URI, or JSON.
 func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display: QRDisplayOptions) throws {
-    if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+    if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
     guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
     if global.json {
         Terminal.json([
@@ -236,12 +236,12 @@ struct ConfirmCommand: ParsableCommand {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
                 "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
-                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state) },
+                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state, lockedUntil: current.lockedUntil(at: now)) },
                 "replacementPending": live?.isReplacement ?? false, "replayed": outcome.replayed,
             ])
         }
         if let rejection = outcome.rejection {
-            Terminal.error(Self.message(for: rejection, outcome.state), hint: rejection.code)
+            Terminal.error(Self.message(for: rejection, outcome.state, lockedUntil: current.lockedUntil(at: now)), hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         guard !global.json else { return }
@@ -276,7 +276,8 @@ extension ConfirmCommand {
     /// entries to read: after a regenerate the app may list the old entry beside the new one
     /// under the same name. The same words for every wrong code, so that nobody learns whether
     /// a code was the old secret's.
-    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState) -> String {
+    /// `lockedUntil`: the end of a lock still running, which advice to get a new secret waits for.
+    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, lockedUntil: UnixTime?) -> String {
         // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
         // waiting for it to end does not help by itself.
         if case .locked(let until) = rejection, let lost = state.secretLost(beforeLockEnds: until) {
@@ -285,8 +286,22 @@ extension ConfirmCommand {
             return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and \(expiry); once the lock ends, \(again) again for a new QR code"
                 + (lost.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
         }
-        guard case .invalidCode(let remaining) = rejection, state.pending?.isReplacement == true else { return rejection.message }
-        return "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
+        guard case .invalidCode(let remaining) = rejection, let pending = state.pending else { return rejection.message(lockedUntil: lockedUntil) }
+        let wrong = pending.isReplacement
+            ? "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
+            : rejection.message
+        return wrong + unusualParameters(pending.credential.parameters, again: pending.isReplacement ? "cancel, then regenerate" : "request again")
+    }
+
+    /// For a wrong code, when the secret asks for what some apps ignore (another hash than SHA1,
+    /// another step than 30 seconds): such an app shows codes that never match, which no clock
+    /// setting mends. Empty for the defaults.
+    static func unusualParameters(_ parameters: OTPParameters, again: String) -> String {
+        var unusual: [String] = []
+        if parameters.algorithm != OTPParameters.default.algorithm { unusual.append("\(parameters.algorithm.rawValue) codes") }
+        if parameters.period != OTPParameters.default.period { unusual.append("a \(parameters.period)-second step") }
+        guard !unusual.isEmpty else { return "" }
+        return "; this secret asks for \(unusual.joined(separator: " and ")), which some apps ignore, showing codes that never match: if yours keeps failing, \(again) with --algorithm SHA1 --period 30"
     }
 }
 
@@ -332,7 +347,7 @@ struct RevealCommand: ParsableCommand {
             // object carries the URI and draws no QR code.
             try global.service(create: false).handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode))
         }
-        if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+        if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
         let bytes: [UInt8]
         switch format {
@@ -379,7 +394,7 @@ struct RemoveCommand: ParsableCommand {
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.removeAuthenticator))
         }
-        if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+        if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         if global.json {
             Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "removed": true])
         } else {
@@ -406,7 +421,7 @@ struct CancelCommand: ParsableCommand {
         let outcome = try global.reporting {
             try global.service(create: false).handle(target.envelope(.cancelRegenerate))
         }
-        if let rejection = outcome.rejection { throw global.failure(.rejection(rejection)) }
+        if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         if global.json {
             Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "cancelled": true])
         } else {

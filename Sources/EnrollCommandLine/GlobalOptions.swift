@@ -118,13 +118,20 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     }
 
     /// Opens the engine. `create` is true only for commands that may start a new database;
-    /// `concurrentReads` (the server) adds a pool of reader connections beside the writer.
+    /// `concurrentReads` (the server) adds a pool of reader connections beside the writer, and
+    /// opens the files by their absolute paths, so that its log, read later and elsewhere, names
+    /// them whatever directory it was started in.
     public func service(create: Bool, requireKey: Bool = true, concurrentReads: Bool = false) throws -> EnrollmentService {
         let options = DatabaseOptions(
             durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create,
             concurrentReads: concurrentReads)
+        func named(_ path: String) -> String {
+            guard concurrentReads, !path.hasPrefix("/") else { return path }
+            let directory = FileManager.default.currentDirectoryPath
+            return (directory.hasSuffix("/") ? directory : directory + "/") + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+        }
         let service = try EnrollmentService.open(
-            databasePath: databasePath, keyFilePath: keyFilePath, options: options, clock: clock,
+            databasePath: named(databasePath), keyFilePath: named(keyFilePath), options: options, clock: clock,
             policy: try limits.policy(), requireKey: requireKey)
         if let exposure = KeyRing.exposure(ofKeyFile: keyFilePath) {
             Terminal.warning(exposure, hint: "run `chmod 600 \(TextField.shellPath(keyFilePath))`")
@@ -137,6 +144,11 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         failure.json = json
         failure.message = naming(failure.message)
         return failure
+    }
+
+    /// `outcome`'s refusal as a failure; its advice waits for the end of a lock still running.
+    func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> CLIFailure {
+        failure(.rejection(rejection, lockedUntil: outcome.state.lockedUntil(at: clock.now())))
     }
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).

@@ -162,8 +162,9 @@ public struct CLIFailure: Error {
         return CLIFailure(code: "output_unwritable", message: message, exitCode: CLIExit.environment)
     }
 
-    static func rejection(_ rejection: EnrollmentRejection) -> CLIFailure {
-        var failure = CLIFailure(code: rejection.code, message: rejection.message, exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
+    /// `lockedUntil`: confirming is locked until then, so advice to get a new secret waits for it.
+    static func rejection(_ rejection: EnrollmentRejection, lockedUntil: UnixTime? = nil) -> CLIFailure {
+        var failure = CLIFailure(code: rejection.code, message: rejection.message(lockedUntil: lockedUntil), exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         failure.showsCode = true
         return failure
     }

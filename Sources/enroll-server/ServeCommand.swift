@@ -76,6 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
         let linkHost = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : shownHost
         let demoUser = options.demoUser
         let json = global.printsJSON
+        // Which files this server serves, for whoever reads its log or output later.
+        let (databaseFile, keyFile) = (URL(fileURLWithPath: service.database.path).path, service.keyRing.map { URL(fileURLWithPath: $0.keyFilePath).path })
         let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in
             let base = "http://\(shownHost):\(bound)"
             let link = "http://\(linkHost):\(bound)"
@@ -84,11 +86,13 @@ struct ServeCommand: AsyncParsableCommand {
                 // One object, once listening: a script that asked for --port 0 learns the port.
                 Terminal.json([
                     "listening": base, "port": bound, "api": api, "page": page, "health": "\(link)/health",
+                    "database": databaseFile, "keyFile": keyFile,
                     "demoPage": demoToken.map { "\(page)#token=\($0)" }, "demoUser": demoToken.map { _ in demoUser },
                 ])
                 return
             }
             Terminal.line("Listening on \(base) (API \(api), page \(page))")
+            Terminal.line("Serving \(TextField.shellWord(databaseFile))" + (keyFile.map { " with the key file \(TextField.shellWord($0))" } ?? ""))
             if let demoToken {
                 Terminal.line("Open \(page)#token=\(demoToken)")
                 Terminal.line("(demo user '\(demoUser)'; the token is valid for 8 hours)")

@@ -96,7 +96,19 @@ struct TOTPActionTests {
             }
             let refusedHistory = try await client.request(.get, Client.totp + "/history", token: token)
             #expect(refusedHistory.text == history.text, "nothing recorded")
-            harness.clock.advance(by: 901)
+            // The QR code expires while the lock runs: its refusals say to INIT after the lock,
+            // and when it ends.
+            harness.clock.advance(by: 601)
+            let afterLock = "after the lock on VALIDATE ends (\(Timestamps.iso8601(Harness.start + 900))), INIT (\"+\" on the page) gives a new QR code"
+            for (what, expired) in [
+                ("VALIDATE", try await client.action("VALIDATE", token: token, code: right)),
+                ("VIEW", try await client.action("VIEW", token: token)),
+                ("GET secret", try await client.request(.get, Client.totp + "/secret", token: token)),
+            ] {
+                #expect(expired.status == .conflict && expired["code"] == "enrollment_expired", "\(what): \(expired.text)")
+                #expect(expired["description"] == afterLock && expired["lockedUntil"] == Timestamps.iso8601(Harness.start + 900), "\(what): \(expired.text)")
+            }
+            harness.clock.advance(by: 300)
             let issued = try await client.action("INIT", token: token, key: "after-lock-INIT")
             #expect(issued.status == .ok && issued.otpauthURI != nil, "\(issued.text)")
         }
@@ -119,6 +131,15 @@ struct TOTPActionTests {
             let expired = try await client.action("VALIDATE", token: token, code: "000000")
             #expect(expired.status == .tooManyRequests && expired["code"] == "locked", "\(expired.text)")
             #expect(expired["description"] == "the QR code expired: after the lock ends, REFRESH (Regenerate on the page) gives a new QR code", "\(expired.text)")
+            // CANCEL of that expired secret says the same, and when the lock ends.
+            let lockedUntil = try #require(expired["lockedUntil"])
+            let cancel = try await client.action("CANCEL", token: token)
+            #expect(cancel.status == .conflict && cancel["code"] == "replacement_expired" && cancel["lockedUntil"] == lockedUntil, "\(cancel.text)")
+            #expect(cancel["description"] == "the active secret is unchanged; after the lock on VALIDATE ends (\(lockedUntil)), REFRESH (Regenerate on the page) gives a new QR code", "\(cancel.text)")
+            // Once it has ended, the advice is plain again.
+            harness.clock.advance(by: 300)
+            let later = try await client.action("CANCEL", token: token)
+            #expect(later["code"] == "replacement_expired" && later["lockedUntil"] == nil && later["description"] == "the active secret is unchanged; REFRESH (Regenerate on the page) gives a new QR code", "\(later.text)")
         }
     }
 

@@ -424,6 +424,33 @@ struct EndToEndTests {
         let expiredMeanwhile = try workspace.enroll(["confirm", "hal", "000002"], environment: at(800))
         #expect(expiredMeanwhile.status == 1 && expiredMeanwhile.stderr.contains("and the new QR code from regenerate has expired; once the lock ends, regenerate again for a new QR code"), "\(expiredMeanwhile.stderr)")
         #expect(!expiredMeanwhile.stderr.contains("try again after that time"), "\(expiredMeanwhile.stderr)")
+        // A refusal that advises a new QR code, made while the lock runs (when request and
+        // regenerate are refused), says to act once the lock ends, and when.
+        let lockEnd = { (user: String) throws -> String in
+            let status = try JSONSerialization.jsonObject(with: Data(try workspace.enroll(["status", user, "--json"], environment: at(800)).stdout.utf8)) as? [String: Any]
+            return try #require(status?["lockedUntil"] as? String)
+        }
+        let ivyLock = try lockEnd("ivy"), halLock = try lockEnd("hal")
+        for (arguments, code, lock) in [
+            (["confirm", "ivy", "000002"], "enrollment_expired", ivyLock), (["reveal", "ivy"], "enrollment_expired", ivyLock),
+            (["regenerate", "ivy"], "enrollment_expired", ivyLock), (["cancel", "hal"], "replacement_expired", halLock),
+        ] {
+            let refused = try workspace.enroll(arguments, environment: at(800))
+            #expect(refused.status == 1 && refused.stderr.contains("(\(code))"), "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.contains("once the lock on confirming ends at \(lock) (after too many wrong codes), \(code == "enrollment_expired" ? "request" : "regenerate") again"), "\(arguments): \(refused.stderr)")
+        }
+        // After it, the plain advice.
+        let later = try workspace.enroll(["cancel", "hal"], environment: at(2_000))
+        #expect(later.stderr.contains("(replacement_expired)") && !later.stderr.contains("once the lock"), "\(later.stderr)")
+
+        // A wrong code for a secret asking for what some apps ignore says so; for the defaults, not.
+        _ = try workspace.enroll(["request", "kim", "--algorithm", "SHA256", "--period", "60"], environment: at(2_000))
+        let unusual = try workspace.enroll(["confirm", "kim", "000000"], environment: at(2_000))
+        #expect(unusual.status == 1 && unusual.stderr.contains("(invalid_code)"), "\(unusual.stderr)")
+        #expect(unusual.stderr.contains("this secret asks for SHA256 codes and a 60-second step, which some apps ignore, showing codes that never match: if yours keeps failing, request again with --algorithm SHA1 --period 30"), "\(unusual.stderr)")
+        _ = try workspace.enroll(["request", "lee"], environment: at(2_000))
+        let plain = try workspace.enroll(["confirm", "lee", "000000"], environment: at(2_000))
+        #expect(plain.stderr.contains("(invalid_code)") && !plain.stderr.contains("some apps ignore"), "\(plain.stderr)")
     }
 
     @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")

@@ -130,6 +130,7 @@ struct ServeProcessTests {
         #expect(exposed.stop() == 0)
         // Every address is no address to open: the links printed go to the loopback.
         #expect(exposed.output.text.contains("Listening on http://0.0.0.0:\(exposed.port) (API http://127.0.0.1:\(exposed.port)/api/users/v1/me/totp, page http://127.0.0.1:\(exposed.port)/myaccount)"), "\(exposed.output.text)")
+        #expect(exposed.output.text.contains("Serving \(workspace.database) with the key file \(workspace.keyFile)"), "\(exposed.output.text)")
         let warnings = exposed.errors.text.split(separator: "\n").filter { $0.contains("plain HTTP") }
         #expect(warnings.count == 1 && warnings[0].contains("unless a proxy that terminates TLS (HTTPS) stands in front"), "\(exposed.errors.text)")
         let local = try Server(workspace)
@@ -217,6 +218,8 @@ struct ServeProcessTests {
         #expect(object["api"] as? String == "http://127.0.0.1:\(port)/api/users/v1/me/totp")
         #expect(object["health"] as? String == "http://127.0.0.1:\(port)/health")
         #expect(object["demoUser"] as? String == "carol")
+        // Which files it serves, as absolute paths.
+        #expect(object["database"] as? String == URL(fileURLWithPath: workspace.database).path && object["keyFile"] as? String == URL(fileURLWithPath: workspace.keyFile).path, "\(object)")
         let demoPage = try #require(object["demoPage"] as? String)
         #expect(demoPage.hasPrefix("http://127.0.0.1:\(port)/myaccount#token="))
         // The printed token works against the printed API address.
@@ -317,6 +320,36 @@ struct ServeProcessTests {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline, !server.errors.text.contains("restart every `enroll serve` with --key-file NEW") { Thread.sleep(forTimeInterval: 0.05) }
         #expect(server.errors.text.contains("restart every `enroll serve` with --key-file NEW"), "\(server.errors.text)")
+    }
+
+    @Test("a key file deleted or replaced under a running server: it goes on, /health stays 200 (no orchestrator restarts it into a refused start) with a warning naming the problem, logged once, and once more when the file is back")
+    func keyFileChangedUnderServer() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let token = try Self.token("alice")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+        func health() throws -> NSDictionary {
+            let answer = try Self.call(server.port, "GET", path: "/health", token: "")
+            #expect(answer.status == 200, "\(answer.body)")
+            return answer.body as NSDictionary
+        }
+        let warning = "the key file changed under the running server"
+        let saved = workspace.path("saved.key")
+        #expect(rename(workspace.keyFile, saved) == 0)
+        #expect(try health() == ["status": "ok", "warning": "key_file_missing"], "deleted")
+        #expect(try health() == ["status": "ok", "warning": "key_file_missing"], "deleted, asked again")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"VIEW"}"#).status == 200, "the server goes on with its key")
+        try (Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() + "\n").write(toFile: workspace.keyFile, atomically: true, encoding: .utf8)
+        #expect(try health() == ["status": "ok", "warning": "key_file_replaced"], "another key")
+        #expect(rename(saved, workspace.keyFile) == 0)
+        #expect(try health() == ["status": "ok"], "back")
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !server.errors.text.contains("holds this server's key again") { Thread.sleep(forTimeInterval: 0.05) }
+        let log = server.errors.text
+        #expect(log.components(separatedBy: warning).count == 3, "once for the deletion, once for the other key: \(log)")
+        #expect(log.contains("the key file \(workspace.keyFile) is missing") && log.contains("now holds another key than the one this process read"), "\(log)")
+        #expect(log.contains("holds this server's key again"), "\(log)")
     }
 
     @Test("a database file replaced (a backup moved over it) or deleted under a running server: every write and /health refuse (database_moved), nothing goes to the old file, and after a restart the restored file is the backup, intact")

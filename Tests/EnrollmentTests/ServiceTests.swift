@@ -456,6 +456,30 @@ struct ServiceTests {
         #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM authenticators") == "2")
     }
 
+    @Test("a zero-width non-joiner or joiner inside a Persian word or an emoji sequence is part of a user id, issuer or account (enrolled, confirmed, exported and imported); at either end, beside ASCII or doubled it is refused (exit 2)")
+    func joinersInsideWords() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        let persian = "\u{639}\u{644}\u{6CC}\u{200C}\u{631}\u{636}\u{627}"  // علی‌رضا, the non-joiner after ی
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}"  // one emoji of three, joined
+        let (requested, json) = try workspace.enrollJSON(["request", persian, "--issuer", "\u{6A9}\u{200C}\u{627} \(family)", "--account", persian], environment: now)
+        #expect(requested.status == 0, "\(requested.stderr)")
+        let uri = try #require(json["otpauthURI"] as? String)
+        #expect(uri.removingPercentEncoding?.contains(persian) == true, "\(uri)")
+        let secret = try #require(secretParameter(of: uri))
+        #expect(try workspace.enroll(["confirm", persian, try Oathtool.code(base32Secret: secret, at: t0)], environment: now).status == 0)
+        let exported = try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let imported = try workspace.enroll(["import", workspace.path("journal.jsonl"), "--db", workspace.path("copy.sqlite")])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let (_, status) = try workspace.enrollJSON(["status", persian, "--db", workspace.path("copy.sqlite")], environment: now)
+        #expect(status["status"] as? String == "active", "\(status)")
+        for user in ["ali\u{200D}ce", "\u{200C}\u{639}\u{644}\u{6CC}", "\u{639}\u{644}\u{6CC}\u{200C}", "\u{639}\u{200C}\u{200C}\u{644}", "\u{639}\u{200B}\u{644}"] {
+            let refused = try workspace.enroll(["request", user], environment: now)
+            #expect(refused.status == 2 && refused.stderr.contains("invalid user id: it contains an invisible formatting character"), "\(user.unicodeScalars.map(\.value)): \(refused.stderr)")
+        }
+    }
+
     @Test("retrying a request's command id after a removal destroyed its secret says so (exit 2), not \"request a new enrollment\"")
     func commandIdSpentByRemoval() throws {
         let workspace = try Workspace()

@@ -74,6 +74,12 @@ public struct AuthenticatorState: Sendable, Hashable {
         return nil
     }
 
+    /// The end of a lock on confirming that still runs at `now` (the decider records the unlock
+    /// from its end on, so a state read without deciding may still hold a lock that is over).
+    public func lockedUntil(at now: UnixTime) -> UnixTime? {
+        lockedUntil.flatMap { now < $0 ? $0 : nil }
+    }
+
     /// The pending secret that expires before a lock ending at `until` does (by default a lock
     /// lasts 15 minutes and a secret 10): waiting for that lock to end does not let it be
     /// confirmed, a new secret is needed then. `nil` when nothing is pending or it outlives the lock.

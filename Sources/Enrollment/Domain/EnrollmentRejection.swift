@@ -42,16 +42,22 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         "enrollment_expired", "replacement_expired", "locked", "malformed_code", "secret_unavailable",
     ]
 
-    public var message: String {
-        switch self {
+    public var message: String { message(lockedUntil: nil) }
+
+    /// The message for a refusal made while confirming is locked until `lockedUntil` (`nil`: not
+    /// locked). No new secret is issued during a lock (request and regenerate are refused as
+    /// `locked`), so advice to get one, or to confirm one, waits for the lock's end.
+    public func message(lockedUntil: UnixTime?) -> String {
+        let then = lockedUntil.map { "once the lock on confirming ends at \(Timestamps.iso8601($0)) (after too many wrong codes), " } ?? ""
+        return switch self {
         case .notEnrolled:
             "no authenticator is enrolled for this user; request one first (enroll request USER)"
         case .nothingToReplace:
-            "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+            "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
         case .alreadyEnrolled:
             "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
         case .noPendingSecret:
-            "there is no pending secret to confirm: the authenticator is already active; use regenerate to replace it"
+            "there is no pending secret to confirm: the authenticator is already active; \(then)use regenerate to replace it"
         case .nothingToCancel:
             "there is no new secret from regenerate awaiting its code, so nothing was cancelled; an active authenticator stays as it is, and a first secret awaiting its code is discarded with remove (enroll remove USER)"
         case .invalidCode(let remaining):
@@ -59,9 +65,9 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .codeReused:
             "this code, or a later one, was already used; if a secret awaits its first code, wait for the app to show the next code and type that one"
         case .enrollmentExpired:
-            "the secret expired before it was confirmed; request again to get a new QR code"
+            "the secret expired before it was confirmed; \(then)request again to get a new QR code"
         case .replacementExpired:
-            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app and delete any entry added from the expired QR code, unless the app replaced the active entry with that one: then scan the active QR code again, shown by the eye icon on the page or by enroll reveal); regenerate again for a new QR code"
+            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app and delete any entry added from the expired QR code, unless the app replaced the active entry with that one: then scan the active QR code again, shown by the eye icon on the page or by enroll reveal); \(then)regenerate again for a new QR code"
         case .locked(let until):
             "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes; try again after that time"
         case .malformedCode(let digits):

@@ -189,9 +189,42 @@ public enum Validation {
     }
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
-        for scalar in text.unicodeScalars {
-            if scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
-            if isControl(scalar) { throw error("\(label) contains \(describeInvisible(scalar))") }
+        for scalar in text.unicodeScalars where scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
+        if let invisible = firstInvisible(in: text) { throw error("\(label) contains \(describeInvisible(invisible))") }
+    }
+
+    /// The first character of `text` that ``isControl`` refuses, but for a zero-width non-joiner
+    /// or joiner (U+200C, U+200D) between two non-ASCII letters, marks or symbols: Persian and
+    /// the Indic scripts need them inside words (a Persian name such as "علی‌رضا"), and emoji
+    /// sequences between emoji. There they cannot make an ASCII id look like another one; they
+    /// stay escaped wherever an id is printed (``TextField``), so two ids that differ only by
+    /// one can be told apart.
+    static func firstInvisible(in text: String) -> Unicode.Scalar? {
+        let scalars = text.unicodeScalars
+        var previous: Unicode.Scalar?
+        var index = scalars.startIndex
+        while index != scalars.endIndex {
+            let scalar = scalars[index]
+            let next = scalars.index(after: index)
+            if isControl(scalar) {
+                guard scalar.value == 0x200C || scalar.value == 0x200D, let previous, joins(previous),
+                      next != scalars.endIndex, joins(scalars[next]) else { return scalar }
+            }
+            previous = scalar
+            index = next
+        }
+        return nil
+    }
+
+    /// What a zero-width (non-)joiner may stand between: a non-ASCII letter, mark or symbol.
+    private static func joins(_ scalar: Unicode.Scalar) -> Bool {
+        guard !scalar.isASCII else { return false }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark, .otherSymbol, .modifierSymbol:
+            return true
+        default:
+            return false
         }
     }
 
@@ -200,6 +233,8 @@ public enum Validation {
     static func describeInvisible(_ scalar: Unicode.Scalar) -> String {
         let codePoint = codePoint(scalar)
         switch scalar.properties.generalCategory {
+        case .format where scalar.value == 0x200C || scalar.value == 0x200D:
+            return "an invisible formatting character (\(codePoint)) other than between two letters, marks or symbols of a script beyond ASCII (as inside a Persian or Indic word, or an emoji sequence)"
         case .format: return "an invisible formatting character (\(codePoint))"
         case .lineSeparator, .paragraphSeparator: return "a line or paragraph separator (\(codePoint))"
         default: return "a control character (\(codePoint))"

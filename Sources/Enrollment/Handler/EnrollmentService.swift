@@ -737,6 +737,16 @@ extension EnrollmentService {
     }
 }
 
+extension EnrollmentService {
+    /// Why the next start would refuse the key file this service read its key from (deleted,
+    /// unreadable, or holding another key), while this service goes on with the key it holds:
+    /// what a health check warns about before a restart turns it into an outage. `nil`: the file
+    /// still holds the key, or the key was handed over in memory.
+    public func keyFileProblem() -> StoreError? {
+        keyRing?.keyFileProblem()
+    }
+}
+
 extension AuthenticatorState {
     /// The otpauth:// URI of the secret a confirmation would check now, if it can be opened.
     public func currentURI() -> OTPAuthURI? {

@@ -24,6 +24,10 @@ public enum StoreError: Error, Sendable, Hashable {
     /// A database this account may read in a directory it may not write: SQLite must create the
     /// shared-memory file (`-shm`) beside a write-ahead-log database even to read it.
     case directoryNotWritable(String)
+    /// The database is writable, but the write-ahead log or shared-memory file beside it
+    /// (`files`) belongs to `owner` and this account may not write it: a read as that account,
+    /// while no other process had the database open, created them and could not remove them.
+    case sideFilesNotWritable(path: String, files: [String], owner: String)
     case diskFull(String)
     /// Reading or writing the database failed with an I/O error while its disk is not full (a
     /// failing or detached volume, a quota or file size limit): `what` is SQLite's words.
@@ -46,6 +50,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// The key file's path cannot name a file (a component that is not a directory, a name too long).
     case keyFilePathUnusable(path: String, reason: String)
     case keyFileMismatch(String)
+    /// The key file a running process read its key from now holds another key: the process goes
+    /// on with the key it read, but a restart with that file would be refused.
+    case keyFileReplaced(String)
     /// A user's data key that does not open under the right key file: its row was modified.
     case damagedDataKey(user: String)
     case keyFileUnwritable(path: String, reason: String)
@@ -103,7 +110,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .directoryMissing: "database_directory_missing"
         case .directoryIsAFile: "database_directory_is_a_file"
         case .newerSchema: "newer_schema"
-        case .readOnly, .readOnlyWithLog, .directoryNotWritable: "read_only"
+        case .readOnly, .readOnlyWithLog, .directoryNotWritable, .sideFilesNotWritable: "read_only"
         case .diskFull, .diskFullDuringRebuild: "disk_full"
         case .ioError: "io_error"
         case .busy: "database_busy"
@@ -114,6 +121,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileUnreadable, .keyFilePathUnusable: "key_file_unreadable"
         case .damagedDataKey: "data_key_damaged"
         case .keyFileMismatch: "key_file_mismatch"
+        case .keyFileReplaced: "key_file_replaced"
         case .keyFileUnwritable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
         case .keyDerivationFailed: "key_derivation_failed"
@@ -162,6 +170,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot write to \(path) (read-only file or directory); make it and its directory writable, or pass --db with a writable path"
         case .directoryNotWritable(let path):
             "cannot open \(path): this account may not create files in \(Self.directory(of: path)), and SQLite must create \(path)-shm there even to read the database (and \(path)-wal to write to it); run the command as an account that may write to that directory, or, to read, copy \(path) to a directory you can write and pass --db with the copy"
+        case .sideFilesNotWritable(let path, let files, let owner):
+            "cannot write to \(path): \(files.joined(separator: " and ")) beside it \(files.count == 1 ? "belongs" : "belong") to \(owner), and this account may not write \(files.count == 1 ? "it" : "them") (a read as \(owner), while no other process had the database open, left \(files.count == 1 ? "it" : "them")); with no process using the database, give \(files.count == 1 ? "it" : "them") to this account (chown), or delete \(path)-shm and a 0-byte \(path)-wal, then run the command again"
         case .readOnlyWithLog(let path):
             "cannot read \(path) where it is: \(path)-wal beside it holds committed transactions, and reading them needs SQLite to create \(path)-shm, which this read-only location does not allow; copy \(path) and \(path)-wal to a writable directory and read the copy"
         case .ioError(let path, let what):
@@ -190,6 +200,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the data key of \(TextField.quoted(user)) does not open under this key file, which is the database's own: its row in data_keys was modified; restore the database from a backup (until then \(TextField.quoted(user))'s secrets cannot be read)"
         case .keyFileMismatch(let path):
             "the key file \(path) is not the key this database was sealed with; pass --key-file with the right key file"
+        case .keyFileReplaced(let path):
+            "the key file \(path) now holds another key than the one this process read from it at its start; the process goes on with the key it read, but a restart with that file would be refused (key_file_mismatch): put this database's key file back at \(path) before restarting"
         case .keyFileExists(let path):
             "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
         case .keyDerivationFailed(let what):
@@ -274,7 +286,7 @@ public enum StoreError: Error, Sendable, Hashable {
         switch error.resultCode {
         case .SQLITE_NOTADB: self = .notADatabase(path)
         case .SQLITE_CORRUPT: self = .corrupt(path)
-        case .SQLITE_READONLY: self = .readOnly(path)
+        case .SQLITE_READONLY: self = FileManager.sideFilesNotWritable(path) ?? .readOnly(path)
         // SQLite says only that it cannot open the file; the file system says why.
         case .SQLITE_CANTOPEN where FileManager.isDirectory(path): self = .isDirectory(path)
         case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: path)): self = .directoryMissing(path)
@@ -375,6 +387,26 @@ extension FileManager {
         // file can be made there, which the caller reports as such.
         guard stats.f_blocks > 0 else { return false }
         return stats.f_bavail == 0 || (stats.f_files > 0 && stats.f_favail == 0)
+    }
+
+    /// The write-ahead log and shared-memory files beside the database at `path` that exist
+    /// but this account may not write, when it may write the database itself: another account's
+    /// read left them (``StoreError/sideFilesNotWritable(path:files:owner:)``), or nil.
+    static func sideFilesNotWritable(_ path: String) -> StoreError? {
+        guard access(path, W_OK) == 0 else { return nil }
+        var owner: uid_t?
+        let files = [path + "-wal", path + "-shm"].filter { file in
+            var info = stat()
+            guard stat(file, &info) == 0, access(file, W_OK) != 0 else { return false }
+            owner = owner ?? info.st_uid
+            return true
+        }
+        guard let owner else { return nil }
+        var entry = passwd(), found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let name = getpwuid_r(owner, &entry, &buffer, buffer.count, &found) == 0 && found != nil
+            ? String(cString: entry.pw_name) : "uid \(owner)"
+        return .sideFilesNotWritable(path: path, files: files, owner: name)
     }
 
     static func isReadOnlyLocation(_ path: String) -> Bool {

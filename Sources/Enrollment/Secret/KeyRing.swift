@@ -15,7 +15,10 @@ public struct KeyRing: Sendable {
 
     public static let keyLength = 32
 
-    public init(masterKey: [UInt8], keyFilePath: String = "(memory)") throws(StoreError) {
+    /// The key file path of a key handed over in memory (read from no file).
+    public static let inMemory = "(memory)"
+
+    public init(masterKey: [UInt8], keyFilePath: String = inMemory) throws(StoreError) {
         guard masterKey.count == Self.keyLength else {
             throw .keyFileMalformed(path: keyFilePath, reason: "it holds \(masterKey.count) bytes, not \(Self.keyLength)")
         }
@@ -131,6 +134,19 @@ public struct KeyRing: Sendable {
         let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let decoded = Data(base64Encoded: line) else { throw .keyFileMalformed(path: path, reason: "it is not base64") }
         return try KeyRing(masterKey: Array(decoded), keyFilePath: path)
+    }
+
+    /// Why a process starting now would be refused the key file this key was read from, while
+    /// this one goes on with the key it holds: the file was deleted, cannot be read, or holds
+    /// another key (``StoreError/keyFileReplaced(_:)``). `nil`: it still holds this key, or the
+    /// key was read from no file.
+    public func keyFileProblem() -> StoreError? {
+        guard keyFilePath != Self.inMemory else { return nil }
+        do {
+            return try Self.load(keyFile: keyFilePath, create: false).keyId == keyId ? nil : .keyFileReplaced(keyFilePath)
+        } catch {
+            return error
+        }
     }
 
     /// Why the key file at `path` is exposed, if it is: its mode lets its group or other users

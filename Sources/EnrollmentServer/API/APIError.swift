@@ -116,8 +116,10 @@ public struct APIError: Error, Sendable, Equatable {
 
     // MARK: From the engine
 
-    /// A domain refusal as an HTTP error. `now` computes Retry-After for a lock.
-    static func rejection(_ rejection: EnrollmentRejection, now: UnixTime) -> APIError {
+    /// A domain refusal as an HTTP error. `now` computes Retry-After for a lock. `lockedUntil`:
+    /// confirming is locked until then (no new secret is issued meanwhile), so the advice to get
+    /// one, or to confirm one, waits for that time, which the body's `lockedUntil` gives too.
+    static func rejection(_ rejection: EnrollmentRejection, now: UnixTime, lockedUntil: UnixTime? = nil) -> APIError {
         let status: HTTPResponse.Status
         var retryAfter: Int64?
         var details = Details()
@@ -135,17 +137,23 @@ public struct APIError: Error, Sendable, Equatable {
             status = .badRequest
             details.expectedDigits = digits
         }
-        var (message, description) = split(rejection.message)
+        var (message, description) = split(rejection.message(lockedUntil: lockedUntil))
         // What to do, in this API's terms rather than the command line's.
+        let then = lockedUntil.map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), " } ?? ""
         switch rejection {
         case .notEnrolled: description = "INIT (\"+\" on the page) gives a QR code to scan"
-        case .nothingToReplace: description = "VALIDATE the first secret with a code from the app, or INIT (\"+\") again for a new QR code"
+        case .nothingToReplace: description = "\(then)VALIDATE the first secret with a code from the app, or INIT (\"+\") again for a new QR code"
         case .alreadyEnrolled: description = "REFRESH (Regenerate on the page) replaces it; DELETE (Remove) removes it"
-        case .noPendingSecret: description = "REFRESH (Regenerate on the page) issues a replacement secret to verify"
-        case .enrollmentExpired: description = "INIT (\"+\" on the page) gives a new QR code"
+        case .noPendingSecret: description = "\(then)REFRESH (Regenerate on the page) issues a replacement secret to verify"
+        case .enrollmentExpired: description = "\(then)INIT (\"+\" on the page) gives a new QR code"
         case .nothingToCancel: description = "nothing was cancelled: CANCEL discards only a REFRESH's new secret awaiting its code; DELETE (Remove on the page) discards a first one"
-        case .replacementExpired: description = "the active secret is unchanged; REFRESH (Regenerate on the page) gives a new QR code"
+        case .replacementExpired: description = "the active secret is unchanged; \(then)REFRESH (Regenerate on the page) gives a new QR code"
         case .secretUnavailable: description = "DELETE (Remove on the page) the authenticator, then INIT (\"+\") a new one"
+        default: break
+        }
+        switch rejection {
+        case .nothingToReplace, .noPendingSecret, .enrollmentExpired, .replacementExpired:
+            details.lockedUntil = lockedUntil.map(Timestamps.iso8601)
         default: break
         }
         return APIError(status, code: rejection.code, message: message, description: description, retryAfter: retryAfter, details: details)
@@ -194,7 +202,7 @@ public struct APIError: Error, Sendable, Equatable {
             var apiError = APIError(
                 .serviceUnavailable, code: "service_reconfiguring", message: "the enrollment service is being reconfigured",
                 description: "try again later; the server log says what the operator must do", retryAfter: 60)
-            apiError.logDetail = error.message + " (after `enroll keys rotate`, restart every `enroll serve` with --key-file NEW)"
+            apiError.logDetail = error.message + " (after `enroll keys rotate`, restart every `enroll serve` with --key-file NEW; after a backup from before a rotation was restored, restore the key file of that time too, or restart with it)"
             return apiError
         case .busy, .tooManyConflicts, .conflict:
             var apiError = APIError(

@@ -34,6 +34,11 @@ struct Engine: Sendable {
         try await offload { try service.checkHealth() }
     }
 
+    /// Why a restart would refuse the key file this server read its key from (``HealthRoute``).
+    func keyFileProblem() async -> StoreError? {
+        (try? await offload { service.keyFileProblem() }) ?? nil
+    }
+
     /// The user's audit timeline (never a secret or a code), oldest first.
     /// A page of the user's history and, on the last page, why the journal ends early for them
     /// (``AuditTrail/deletedEnd(of:)``: rows deleted from its end, or from the end of their

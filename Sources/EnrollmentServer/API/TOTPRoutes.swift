@@ -191,11 +191,6 @@ struct TOTPRoutes {
                 error.description = "\(expiry): after the lock ends, \(again) gives a new QR code"
             }
             throw error
-        case .noPendingSecret? where (outcome.state.lockedUntil ?? 0) > engine.now:
-            // A regenerate cancelled during a lock: REFRESH is refused until the lock ends too.
-            var error = refusal(.noPendingSecret, of: outcome)
-            error.description = "after the lock ends (\(Timestamps.iso8601(outcome.state.lockedUntil ?? 0))), REFRESH (Regenerate on the page) issues a replacement secret to verify"
-            throw error
         case let rejection?:
             throw refusal(rejection, of: outcome)
         }
@@ -236,12 +231,13 @@ struct TOTPRoutes {
         return try await atVersionRead(user) { state in
             guard let pending = state.pending, pending.expiresAt > engine.now else {
                 if state.active != nil {
+                    let refresh = state.lockedUntil(at: engine.now).map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), REFRESH" } ?? "REFRESH"
                     throw APIError(
                         .conflict, code: "no_pending_secret", message: "the secret is shown as text only while it awaits its first code",
-                        description: "use {\"action\": \"VIEW\"} to see the QR code, or REFRESH for a new secret")
+                        description: "use {\"action\": \"VIEW\"} to see the QR code, or \(refresh) for a new secret")
                 }
                 let expired = state.firstSecretExpired || state.pending != nil
-                throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now)
+                throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now, lockedUntil: state.lockedUntil(at: engine.now))
             }
             // Recorded as the eye icon is, saying it was shown as text: showing a secret belongs in the audit.
             let outcome = try await run(.revealSecretText, user: user, action: "SECRET", key: nil, expectedVersion: state.version)
@@ -450,7 +446,7 @@ struct TOTPRoutes {
     /// A command's refusal as its answer; a retry's (an `Idempotency-Key` sent again) says it
     /// is the first outcome replayed, as a retry's success does.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> APIError {
-        var error = APIError.rejection(rejection, now: engine.now)
+        var error = APIError.rejection(rejection, now: engine.now, lockedUntil: outcome.state.lockedUntil(at: engine.now))
         error.replayed = outcome.replayed
         return error
     }

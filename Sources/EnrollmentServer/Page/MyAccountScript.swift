@@ -91,6 +91,14 @@ extension MyAccountPage {
             return { status: response.status, data, retryAfter: response.headers.get('Retry-After') };
           }
 
+          // "Press BUTTON", or while verification is locked (no new QR code is made until it ends)
+          // "After the lock ends (TIME), press BUTTON"; lower case in the middle of a sentence.
+          function press(data, button, midSentence) {
+            const until = data.lockedUntil || (current && current.lockedUntil);
+            const text = (until ? 'after the lock ends (' + localTime(until, true) + '), ' : '') + 'press ' + button;
+            return midSentence ? text : text.charAt(0).toUpperCase() + text.slice(1);
+          }
+
           // A sentence in the page's words for every error a user can meet; the API's own message
           // (written for developers) goes to the console only.
           function explain(result) {
@@ -116,12 +124,12 @@ extension MyAccountPage {
               case 'database_busy':
                 return 'The service is busy. Try again in a moment.';
               case 'replacement_expired':
-                return 'This new QR code expired before a code from it was verified, so nothing changed: your current app entry still works. Press Regenerate for a new QR code, and delete the entry you added from the expired one; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.';
+                return 'This new QR code expired before a code from it was verified, so nothing changed: your current app entry still works. ' + press(data, 'Regenerate') + ' for a new QR code, and delete the entry you added from the expired one; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.';
               case 'enrollment_expired':
                 // Also the answer for a replacement from Regenerate that expired: the active one stays.
                 return (shown && shown.replacement) || (current && current.status === 'active')
-                  ? 'This new QR code expired before a code from it was verified. Your current app entry still works; press Regenerate for a new QR code. If you added an entry from the expired one, delete it from your app; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
-                  : 'This QR code expired before a code from it was verified. Press + to get a new QR code. If you added an entry from the expired one, delete it from your app.';
+                  ? 'This new QR code expired before a code from it was verified. Your current app entry still works; ' + press(data, 'Regenerate', true) + ' for a new QR code. If you added an entry from the expired one, delete it from your app; if your app replaced its current entry with it, press the eye icon and scan the QR code shown.'
+                  : 'This QR code expired before a code from it was verified. ' + press(data, '+') + ' to get a new QR code. If you added an entry from the expired one, delete it from your app.';
               case 'not_enrolled':
                 return 'No authenticator app is set up. Press + to add one.';
               case 'already_enrolled':

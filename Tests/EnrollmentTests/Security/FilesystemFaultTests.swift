@@ -187,6 +187,48 @@ struct FilesystemFaultTests {
         #expect(directorySnapshot(workspace.directory) == before)
     }
 
+    @Test("a read as another account, while nothing else had the database open, leaves its -wal and -shm, which the owner's account may not write: the owner's write names them, their owner and the remedy, not the writable database")
+    func sideFilesOfAnotherAccount() throws {
+        guard getuid() == 0 else { return }  // Needs two accounts other than the runner's.
+        let setpriv = try Processes.tool("setpriv", package: "util-linux")
+        let enroll = try Processes.product("enroll")
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        // The service account is daemon (uid 1); nobody may read the database, as a group member would.
+        chmod(workspace.directory.path, 0o777)
+        chown(workspace.database, 1, 1)
+        chown(workspace.keyFile, 1, 1)
+        chmod(workspace.database, 0o644)
+        chmod(workspace.keyFile, 0o644)
+        let environment = ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile]
+        func run(as uid: Int, _ arguments: [String]) throws -> Processes.Result {
+            try Processes.run(setpriv, ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", enroll] + arguments, environment: environment)
+        }
+        let probe = try run(as: 65534, ["--help"])
+        guard probe.status == 0 else {
+            Issue.record("user nobody cannot run \(enroll) (\(probe.stderr)); make the build directory world-readable to run this test")
+            return
+        }
+        // Counted first: a root connection closing removes the log and shared memory, as the owner's would.
+        let before = try FixtureTests.eventCount(workspace.database)
+        let read = try run(as: 65534, ["audit", "--limit", "1"])
+        #expect(read.status == 0, "\(read.stderr)")
+        let wal = workspace.database + "-wal", shm = workspace.database + "-shm"
+        var info = stat()
+        #expect(stat(wal, &info) == 0 && info.st_uid == 65534, "the read left the log, owned by nobody")
+        let refused = try run(as: 1, ["request", "bob"])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("cannot write to \(workspace.database): \(wal) and \(shm) beside it belong to nobody"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("give them to this account (chown)"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("make it and its directory writable"), "\(refused.stderr)")
+        // The remedy it gives works.
+        chown(wal, 1, 1)
+        chown(shm, 1, 1)
+        let written = try run(as: 1, ["request", "bob"])
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try FixtureTests.eventCount(workspace.database) == before + 1, "the refused request wrote nothing, the second one its event")
+    }
+
     @Test("a key file this account may not read (its mode, as after a service account change) is key_file_unreadable naming the owner and mode, not key_file_malformed (whose remedy, another file, would be wrong); exit 3, nothing written")
     func keyFileNotReadableForTheUser() throws {
         let workspace = try Workspace()
