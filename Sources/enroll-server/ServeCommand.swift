@@ -50,6 +50,20 @@ struct ServeCommand: AsyncParsableCommand {
         let idleTimeout = try options.idleTimeout.map { try Self.idleTimeout($0, source: "--idle-timeout") }
             ?? Self.idleTimeout(ProcessInfo.processInfo.environment["ENROLL_IDLE_TIMEOUT"], source: "ENROLL_IDLE_TIMEOUT")
         let service = try global.reporting { try global.service(create: true, concurrentReads: true) }
+        let serverLog = Logger(label: "enrollment.server")
+        // Which files, so that the logs of two servers on one host can be told apart.
+        serverLog.info(
+            "serving \(service.database.path) with the key file \(service.keyRing?.keyFilePath ?? "(none)") at synchronous=\(service.database.options.durability.rawValue)")
+        // A projection that is not current (after an upgrade, until rebuild-projections runs)
+        // does not stop the API, which folds each user's stream, but `enroll status` and the
+        // reports refuse it: said once here, with the command that mends it.
+        for projection in Projections.all {
+            do {
+                try service.database.read { db in try ProjectionStatus.requireCurrent(projection, in: db) }
+            } catch let error as StoreError {
+                serverLog.notice("\(error.message) (the API goes on: it reads each user's own events)", metadata: ["code": "\(error.code)"])
+            } catch {}
+        }
         if global.clock is FixedClock {
             // Every event would be recorded at one moment, and codes checked against it: right
             // for tests and demonstrations, never for users' enrollments.

@@ -352,6 +352,23 @@ struct ServeProcessTests {
         #expect(log.contains("holds this server's key again"), "\(log)")
     }
 
+    @Test("the server's log says at start which database and key file it serves, at which durability, and names a projection that is not current (the API goes on), with the command that mends it")
+    func startLogNamesFilesAndStaleProjections() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 1 WHERE name = 'authenticators'"]).status == 0)
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !server.errors.text.contains("stale_projection") { Thread.sleep(forTimeInterval: 0.05) }
+        let log = server.errors.text
+        #expect(log.contains("serving \(workspace.database) with the key file \(workspace.keyFile) at synchronous=FULL"), "\(log)")
+        #expect(log.contains("code=stale_projection") && log.contains("rebuild-projections") && log.contains("(the API goes on: it reads each user's own events)"), "\(log)")
+        #expect(!log.contains("enrollment_activity"), "only the stale one: \(log)")
+        #expect(try Self.call(server.port, "POST", token: try Self.token("bob"), json: #"{"action":"INIT"}"#).status == 200)
+    }
+
     @Test("a database file replaced (a backup moved over it) or deleted under a running server: every write and /health refuse (database_moved), nothing goes to the old file, and after a restart the restored file is the backup, intact")
     func databaseMovedUnderServer() throws {
         let workspace = try Workspace()

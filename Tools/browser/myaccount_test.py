@@ -393,6 +393,21 @@ def main():
         check(box_values(driver) == grouped, f"an autofill of {grouped} in groups of two fills the boxes ({box_values(driver)!r})")
         for box in boxes:
             box.clear()
+        # A code pasted inside a sentence that holds another number, and digits another keyboard
+        # types (full-width from a Japanese one, Arabic-Indic): the code's digits, as ASCII.
+        sample = "12345678"[:digits]
+        for pasted, why in ((f"Code 2: {sample[:3]} {sample[3:]}", "a code inside a sentence"),
+                            ("".join(chr(0xFF10 + int(d)) for d in sample), "full-width digits")):
+            boxes[0].click()
+            how = paste(driver, pasted)
+            check(box_values(driver) == sample, f"{why}: pasting {pasted!r} fills the boxes with {sample} ({how}: {box_values(driver)!r})")
+            for box in boxes:
+                box.clear()
+        boxes[0].click()
+        driver.execute_cdp_cmd("Input.insertText", {"text": "".join(chr(0x660 + int(d)) for d in sample)})
+        check(box_values(driver) == sample, f"Arabic-Indic digits typed or autofilled land as {sample} ({box_values(driver)!r})")
+        for box in boxes:
+            box.clear()
 
         # "Can't scan?": the key as text, fetched (and recorded as a text reveal) only when asked.
         reveal = driver.find_element(By.ID, "reveal-key")

@@ -447,8 +447,9 @@ extension MyAccountPage {
             if (typedOne) {
               // One key pressed in a box that held a digit (the caret before or after it): the new
               // digit replaces the old one; the boxes after it are left as they were.
-              all[index].value = /[0-9]/.test(event.data) ? event.data : all[index].value.replace(/[^0-9]/g, '').slice(0, 1);
-              if (/[0-9]/.test(event.data) && index < all.length - 1) all[index + 1].focus();
+              const digit = asciiDigits(event.data);
+              all[index].value = /[0-9]/.test(digit) ? digit : asciiDigits(all[index].value).replace(/[^0-9]/g, '').slice(0, 1);
+              if (/[0-9]/.test(digit) && index < all.length - 1) all[index + 1].focus();
               return;
             }
             fill(index, all[index].value);
@@ -458,7 +459,7 @@ extension MyAccountPage {
           // go into the boxes from this one, or from the first when it is a whole code.
           function fill(index, text) {
             const all = boxes();
-            const typed = String(text).replace(/[^0-9]/g, '');
+            const typed = codeIn(text, all.length);
             const from = typed.length >= all.length ? 0 : index;
             all[index].value = '';
             for (let k = 0; k < typed.length && from + k < all.length; k++) {
@@ -466,6 +467,28 @@ extension MyAccountPage {
               all[from + k].removeAttribute('aria-invalid');
             }
             if (typed.length > 0) all[Math.min(from + typed.length, all.length - 1)].focus();
+          }
+
+          // The code in a pasted or autofilled text: the last run of digits as long as the code,
+          // grouped or not by single spaces or dashes ("Your code 2: 123 456" gives 123456), else
+          // every digit in it.
+          function codeIn(text, length) {
+            const plain = asciiDigits(text);
+            const runs = (plain.match(/[0-9](?:[ \-\u00A0]?[0-9])*/g) || []).map((run) => run.replace(/[^0-9]/g, ''));
+            const whole = runs.filter((run) => run.length === length);
+            return whole.length ? whole[whole.length - 1] : plain.replace(/[^0-9]/g, '');
+          }
+
+          // Digits of other scripts as ASCII (a Japanese keyboard's full-width ones, Arabic-Indic,
+          // Devanagari...): the API takes ASCII digits only, so the page turns what a keyboard
+          // types into them rather than dropping it.
+          const digitZeros = [0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xE50, 0xED0, 0xF20, 0x1040, 0x17E0, 0xFF10];
+          function asciiDigits(text) {
+            return String(text).replace(/\p{Nd}/gu, (digit) => {
+              const point = digit.codePointAt(0);
+              const zero = digitZeros.find((first) => point >= first && point <= first + 9);
+              return zero === undefined ? digit : String(point - zero);
+            });
           }
 
           function step(event, index) {
