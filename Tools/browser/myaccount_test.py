@@ -379,35 +379,25 @@ def main():
             box.clear()
 
         # A code pasted or autofilled as the app groups it ("123 456", "123-456", spaces at
-        # either end): every digit lands in the boxes, none cut off by a box's length.
+        # either end), inside a sentence that holds another number, or in the digits another
+        # keyboard types (full-width from a Japanese one, Arabic-Indic): every digit of the code
+        # lands in the boxes, as ASCII, none cut off by a box's length.
         allow_clipboard(driver, page)
-        grouped = "123456"[:digits]
-        for pasted in (grouped[:3] + " " + grouped[3:], " " + grouped[:3] + "-" + grouped[3:] + " "):
+        grouped = "12345678"[:digits]
+        other = lambda zero: "".join(chr(zero + int(d)) for d in grouped)
+        for pasted in (grouped[:3] + " " + grouped[3:], " " + grouped[:3] + "-" + grouped[3:] + " ",
+                       f"Code 2: {grouped[:3]} {grouped[3:]}", other(0xFF10)):
             boxes[0].click()
             how = paste(driver, pasted)
             check(box_values(driver) == grouped, f"pasting {pasted!r} fills the boxes with {grouped} ({how}: {box_values(driver)!r})")
             for box in boxes:
                 box.clear()
-        boxes[0].click()
-        driver.execute_cdp_cmd("Input.insertText", {"text": grouped[:2] + " " + grouped[2:4] + " " + grouped[4:]})
-        check(box_values(driver) == grouped, f"an autofill of {grouped} in groups of two fills the boxes ({box_values(driver)!r})")
-        for box in boxes:
-            box.clear()
-        # A code pasted inside a sentence that holds another number, and digits another keyboard
-        # types (full-width from a Japanese one, Arabic-Indic): the code's digits, as ASCII.
-        sample = "12345678"[:digits]
-        for pasted, why in ((f"Code 2: {sample[:3]} {sample[3:]}", "a code inside a sentence"),
-                            ("".join(chr(0xFF10 + int(d)) for d in sample), "full-width digits")):
+        for autofill in (grouped[:2] + " " + grouped[2:4] + " " + grouped[4:], other(0x660)):
             boxes[0].click()
-            how = paste(driver, pasted)
-            check(box_values(driver) == sample, f"{why}: pasting {pasted!r} fills the boxes with {sample} ({how}: {box_values(driver)!r})")
+            driver.execute_cdp_cmd("Input.insertText", {"text": autofill})
+            check(box_values(driver) == grouped, f"an autofill of {autofill!r} fills the boxes with {grouped} ({box_values(driver)!r})")
             for box in boxes:
                 box.clear()
-        boxes[0].click()
-        driver.execute_cdp_cmd("Input.insertText", {"text": "".join(chr(0x660 + int(d)) for d in sample)})
-        check(box_values(driver) == sample, f"Arabic-Indic digits typed or autofilled land as {sample} ({box_values(driver)!r})")
-        for box in boxes:
-            box.clear()
 
         # "Can't scan?": the key as text, fetched (and recorded as a text reveal) only when asked.
         reveal = driver.find_element(By.ID, "reveal-key")
