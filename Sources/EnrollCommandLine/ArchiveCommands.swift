@@ -29,7 +29,7 @@ struct AnchorOption: ParsableArguments {
         switch ChainAnchor.parse(anchor) {
         case .success: return
         case .failure(.malformed):
-            throw CodedValidation.error(AnchorSyntaxError.malformed, message: "--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(anchor.prefix(80))'")
+            throw CodedValidation.error(AnchorSyntaxError.malformed, message: "--anchor must be POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits), not '\(Validation.excerpt(anchor, limit: 80))'")
         case .failure(.positionOutOfRange(let position)):
             throw CodedValidation.error(AnchorSyntaxError.positionOutOfRange(position), message: "--anchor position must be 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it")
         }

@@ -213,7 +213,7 @@ struct AuditCommand: ParsableCommand {
         func time(_ text: String?, _ option: String) throws -> UnixTime? {
             guard let text else { return nil }
             guard let time = Timestamps.parse(text) else {
-                throw ValidationError("--\(option) '\(text.prefix(80))' is not a time\(Self.reason(text)); use 2026-11-29T13:06:16Z, 2026-11-29 or @UNIXSECONDS")
+                throw ValidationError("--\(option) '\(Validation.excerpt(text, limit: 80))' is not a time\(Self.reason(text)); use 2026-11-29T13:06:16Z, 2026-11-29 or @UNIXSECONDS")
             }
             return time
         }
@@ -299,13 +299,13 @@ struct ActivityCommand: ParsableCommand {
     func day(_ text: String?, _ option: String) throws -> String? {
         guard let text else { return nil }
         guard let time = Timestamps.parse(text) else {
-            throw ValidationError("--\(option) '\(text.prefix(80))' is not a day\(AuditCommand.reason(text)); use YYYY-MM-DD, e.g. 2026-11-29")
+            throw ValidationError("--\(option) '\(Validation.excerpt(text, limit: 80))' is not a day\(AuditCommand.reason(text)); use YYYY-MM-DD, e.g. 2026-11-29")
         }
         // Counts are per whole UTC day: a time inside a day would be widened to it, silently
         // counting events outside the window asked for (what `audit` with the same TIME shows).
         let day = EnrollmentActivityProjection.day(of: time)
         guard time % 86_400 == 0 else {
-            throw ValidationError("--\(option) '\(text.prefix(80))' is not the start of a UTC day: activity counts whole days; give YYYY-MM-DD, e.g. \(day)")
+            throw ValidationError("--\(option) '\(Validation.excerpt(text, limit: 80))' is not the start of a UTC day: activity counts whole days; give YYYY-MM-DD, e.g. \(day)")
         }
         return day
     }

@@ -99,7 +99,7 @@ public enum CommandLineRunner {
 
     static func parse<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) -> Parsed {
         if arguments.first == "help", let unknown = unknownHelpTopic(arguments.dropFirst(), root: root) {
-            Terminal.error("there is no command '\(unknown.prefix(40))' to show help for", hint: "run `enroll help` for the list of commands")
+            Terminal.error("there is no command '\(Validation.excerpt(unknown))' to show help for", hint: "run `enroll help` for the list of commands")
             return .exit(CLIExit.badInput)
         }
         // A word with a leading '-' that is no option: a user id such as `-hx` (`--` must come
@@ -149,7 +149,7 @@ public enum CommandLineRunner {
                 let names = root.configuration.subcommands.map { $0._commandName } + ["help"]
                 let nearest = names.min { editDistance(word, $0) < editDistance(word, $1) }
                 let suggestion = nearest.flatMap { editDistance(word, $0) <= 2 ? "; did you mean '\($0)'?" : nil } ?? ""
-                let unknown = "there is no command '\(word.prefix(40))'\(suggestion)"
+                let unknown = "there is no command '\(Validation.excerpt(word))'\(suggestion)"
                 if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": unknown]) }
                 Terminal.error(unknown, hint: "run `enroll --help` for the list of commands")
                 return .exit(CLIExit.badInput)
@@ -169,7 +169,7 @@ public enum CommandLineRunner {
         let rest = arguments[(index + 1)...]
         let example = (["enroll"] + arguments[..<index].map(TextField.shellWord) + ["--", TextField.shellWord(String(word.prefix(40)))]
             + (rest.contains { $0.hasPrefix("-") } ? ["…"] : rest.map(TextField.shellWord))).joined(separator: " ")
-        let message = "'\(word.prefix(40))' was read as \(readAs), not as a user id"
+        let message = "'\(Validation.excerpt(word))' was read as \(readAs), not as a user id"
         let hint = "a user id that starts with '-' goes after `--`, which ends the options: `\(example)`"
         if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": "\(message); \(hint)"]) }
         Terminal.error(message, hint: hint)

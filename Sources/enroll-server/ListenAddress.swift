@@ -1,4 +1,5 @@
 import EnrollCommandLine
+import Enrollment
 import Foundation
 
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ enum ListenAddress {
         guard resolved == 0, let first = addresses else {
             let reason = String(cString: gai_strerror(resolved))
             return CLIFailure.usage(
-                "--host '\(host.prefix(80))' is not a valid address or a name this machine resolves (\(reason)); pass an IP address such as 127.0.0.1, ::1 or 0.0.0.0 (all interfaces)")
+                "--host '\(Validation.excerpt(host, limit: 80))' is not a valid address or a name this machine resolves (\(reason)); pass an IP address such as 127.0.0.1, ::1 or 0.0.0.0 (all interfaces)")
         }
         defer { freeaddrinfo(addresses) }
         let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)

@@ -596,6 +596,21 @@ struct EndToEndTests {
         #expect(workspace.databaseBytes() == before)
     }
 
+    @Test("a refused value holding a line break is echoed with it shown as '?', so the one-line message keeps its remedy")
+    func lineBreakInEchoedValue() throws {
+        let workspace = try Workspace()
+        for (arguments, echoed, remedy) in [
+            (["verify", "--anchor", "12\nx"], "not '12?x'", "(a position, a colon, 64 hex digits)"),
+            (["audit", "--since", "bad\nx"], "'bad?x' is not a time", "use 2026-11-29T13:06:16Z"),
+            (["activity", "--since", "bad\nx"], "'bad?x' is not a day", "use YYYY-MM-DD"),
+            (["bogus\ncmd"], "there is no command 'bogus?cmd'", "run `enroll --help`"),
+        ] {
+            let result = try workspace.enroll(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(echoed) && result.stderr.contains(remedy), "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test("--help explains every subcommand and exits 0")
     func help() throws {
         let workspace = try Workspace()

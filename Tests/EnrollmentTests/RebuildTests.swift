@@ -679,6 +679,11 @@ struct RebuildTests {
             let reason = enroll.stderr.components(separatedBy: "error: ").last?.components(separatedBy: " (see").first ?? "?"
             #expect(reason.contains("a number of seconds from 0 to 600"), "\(enroll.stderr)")
             #expect(result.stderr.contains(reason), "rebuild-projections: \(result.stderr), enroll: \(enroll.stderr)")
+            // With --json, the same code as enroll's, not `usage`.
+            let json = try Processes.run(tool, ["--db", workspace.database, "--all", "--json"] + arguments, environment: environment)
+            let enrollJSON = try workspace.enroll(["status", "alice", "--json"] + arguments, environment: environment)
+            let code = { (text: String) in (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["error"] as? String }
+            #expect(code(json.stdout) == "not_a_number" && code(enrollJSON.stdout) == "not_a_number", "\(json.stdout) / \(enrollJSON.stdout)")
         }
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }

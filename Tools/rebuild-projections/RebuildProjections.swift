@@ -74,7 +74,10 @@ struct RebuildProjections: ParsableCommand {
         for name in projection where Projections.named(name) == nil {
             throw ValidationError("unknown projection '\(name)'; the projections are \(Projections.all.map(\.name).joined(separator: ", "))")
         }
-        do { _ = try busyTimeoutSeconds() } catch { throw ValidationError(error.message) }
+        do { _ = try busyTimeoutSeconds() } catch {
+            Self.refusalCode = error.code
+            throw ValidationError(error.message)
+        }
         if let text = threadsText, Int(text) == nil {
             throw ValidationError("--threads must be a whole number from 0 to 64, not '\(Validation.excerpt(text))'; pass 0 to read on the rebuild's own connection")
         }
@@ -249,6 +252,10 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 extension RebuildProjections {
+    /// The code of an input refusal made while the command line was read (`--busy-timeout` as
+    /// enroll words it), for `--json`; `nil`: the parser's own, `usage`. The tool is single-threaded.
+    nonisolated(unsafe) static var refusalCode: String?
+
     /// Whether the command line asks for JSON (`--json` before any `--`), also when it cannot be parsed.
     static var wantsJSON: Bool { CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json") }
 
@@ -269,7 +276,7 @@ extension RebuildProjections {
                 Output.finish(0)
             }
             let message = RebuildProjections.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
-            if wantsJSON { Output.json(["error": "usage", "message": message]) }
+            if wantsJSON { Output.json(["error": refusalCode ?? "usage", "message": message]) }
             Output.error(message + " (see rebuild-projections --help)")
             Foundation.exit(2)
         }

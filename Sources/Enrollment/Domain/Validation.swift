@@ -176,10 +176,11 @@ public enum Validation {
         return value
     }
 
-    /// At most 40 characters of `text`, for echoing user input in an error message.
-    public static func excerpt(_ text: String) -> String {
+    /// At most `limit` characters of `text`, its control characters (a line break among them,
+    /// which would end a one-line message early) shown as `?`, for echoing user input in an error message.
+    public static func excerpt(_ text: String, limit: Int = 40) -> String {
         let cleaned = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
-        return cleaned.count > 40 ? String(cleaned.prefix(40)) + "…" : cleaned
+        return cleaned.count > limit ? String(cleaned.prefix(limit)) + "…" : cleaned
     }
 
     /// " alice" and "alice" would be two users (or issuers) that look the same everywhere they
