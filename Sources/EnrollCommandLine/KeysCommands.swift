@@ -8,6 +8,12 @@ struct KeysCommand: ParsableCommand {
         commandName: "keys",
         abstract: "Manage the master key file that wraps each user's data key.",
         subcommands: [RotateKeyCommand.self])
+
+    /// `enroll keys` alone names no action: a usage error (exit 2), not the help's exit 0 that
+    /// a script would read as done.
+    func run() throws {
+        throw CLIFailure.usage("`enroll keys` needs a subcommand: rotate (run `enroll keys rotate --help`)")
+    }
 }
 
 /// `enroll keys rotate --new-key-file PATH`.

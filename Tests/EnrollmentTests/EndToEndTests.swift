@@ -811,6 +811,9 @@ struct EndToEndTests {
             let result = try workspace.enroll(["help"] + words)
             #expect(result.status == 0 && result.stdout.contains(usage), "help \(words): exit \(result.status) \(result.stdout.prefix(200)) \(result.stderr)")
         }
+        // `enroll keys` alone does nothing: a usage error, not help's success.
+        let keys = try workspace.enroll(["keys"])
+        #expect(keys.status == 2 && keys.stderr.contains("`enroll keys` needs a subcommand: rotate"), "\(keys.stderr)")
         #expect(!FileManager.default.fileExists(atPath: workspace.database))
     }
 }
