@@ -290,18 +290,22 @@ extension ConfirmCommand {
         let wrong = pending.isReplacement
             ? "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
             : rejection.message
-        return wrong + unusualParameters(pending.credential.parameters, again: pending.isReplacement ? "cancel, then regenerate" : "request again")
+        return wrong + unusualParameters(pending.credential.parameters, replacement: pending.isReplacement)
     }
 
     /// For a wrong code, when the secret asks for what some apps ignore (another hash than SHA1,
     /// another step than 30 seconds): such an app shows codes that never match, which no clock
     /// setting mends. Empty for the defaults.
-    static func unusualParameters(_ parameters: OTPParameters, again: String) -> String {
+    static func unusualParameters(_ parameters: OTPParameters, replacement: Bool) -> String {
         var unusual: [String] = []
         if parameters.algorithm != OTPParameters.default.algorithm { unusual.append("\(parameters.algorithm.rawValue) codes") }
         if parameters.period != OTPParameters.default.period { unusual.append("a \(parameters.period)-second step") }
         guard !unusual.isEmpty else { return "" }
-        return "; this secret asks for \(unusual.joined(separator: " and ")), which some apps ignore, showing codes that never match: if yours keeps failing, \(again) with --algorithm SHA1 --period 30"
+        // A request takes nothing from the secret it replaces; a regenerate keeps what it is not given.
+        let again = replacement
+            ? "cancel, then regenerate with --algorithm SHA1 --period 30 (the rest is kept)"
+            : "request again with --algorithm SHA1 --period 30, and the --issuer, --account and --digits you gave"
+        return "; this secret asks for \(unusual.joined(separator: " and ")), which some apps ignore, showing codes that never match: if yours keeps failing, \(again)"
     }
 }
 

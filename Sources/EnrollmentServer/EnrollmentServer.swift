@@ -20,7 +20,7 @@ public enum EnrollmentServer {
         router.add(middleware: AccessLogMiddleware(logger: logger, databasePath: service.database.path))
         let engine = Engine(service: service)
         TOTPRoutes(engine: engine, verifier: verifier, configuration: configuration).register(on: router)
-        HealthRoute(engine: engine, logger: logger).register(on: router)
+        HealthRoute(engine: engine).register(on: router)
         MyAccountPage.register(on: router)
         return router
     }

@@ -61,7 +61,9 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 try service.database.read { db in try ProjectionStatus.requireCurrent(projection, in: db) }
             } catch let error as StoreError {
-                serverLog.notice("\(error.message) (the API goes on: it reads each user's own events)", metadata: ["code": "\(error.code)"])
+                serverLog.notice(
+                    "\(StoreError.naming(error.message, database: service.database.path)) (the API goes on: it reads each user's own events)",
+                    metadata: ["code": "\(error.code)"])
             } catch {}
         }
         if global.clock is FixedClock {

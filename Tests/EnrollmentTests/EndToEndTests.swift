@@ -453,6 +453,21 @@ struct EndToEndTests {
         #expect(plain.stderr.contains("(invalid_code)") && !plain.stderr.contains("some apps ignore"), "\(plain.stderr)")
     }
 
+    @Test("a refusal replayed for its --command-id during a lock that began since advises as of now, after the lock; regenerate during a lock does not promise that the first secret can still be confirmed then")
+    func replayedRefusalDuringLock() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(now + offset)"] }
+        _ = try workspace.enroll(["request", "nia"], environment: at(0))
+        let first = try workspace.enroll(["regenerate", "nia", "--command-id", "R1"], environment: at(10))
+        #expect(first.status == 1 && first.stderr.contains("(nothing_to_replace)") && !first.stderr.contains("once the lock"), "\(first.stderr)")
+        let locked = try workspace.enroll(["confirm", "nia", "000000", "--max-failed-attempts", "1"], environment: at(20))
+        #expect(locked.status == 1 && locked.stderr.contains("(locked)"), "\(locked.stderr)")
+        let replayed = try workspace.enroll(["regenerate", "nia", "--command-id", "R1"], environment: at(30))
+        #expect(replayed.status == 1 && replayed.stderr.contains("(nothing_to_replace)"), "\(replayed.stderr)")
+        #expect(replayed.stderr.contains("once the lock on confirming ends at") && replayed.stderr.contains("if its QR code has not expired by then, else request again"), "\(replayed.stderr)")
+    }
+
     @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")
     func housekeepingActor() throws {
         let workspace = try Workspace()

@@ -364,7 +364,7 @@ struct ServeProcessTests {
         while Date() < deadline, !server.errors.text.contains("stale_projection") { Thread.sleep(forTimeInterval: 0.05) }
         let log = server.errors.text
         #expect(log.contains("serving \(workspace.database) with the key file \(workspace.keyFile) at synchronous=FULL"), "\(log)")
-        #expect(log.contains("code=stale_projection") && log.contains("rebuild-projections") && log.contains("(the API goes on: it reads each user's own events)"), "\(log)")
+        #expect(log.contains("code=stale_projection") && log.contains("rebuild-projections --db \(workspace.database)") && log.contains("(the API goes on: it reads each user's own events)"), "\(log)")
         #expect(!log.contains("enrollment_activity"), "only the stale one: \(log)")
         #expect(try Self.call(server.port, "POST", token: try Self.token("bob"), json: #"{"action":"INIT"}"#).status == 200)
     }

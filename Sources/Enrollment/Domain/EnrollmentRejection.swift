@@ -53,7 +53,10 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .notEnrolled:
             "no authenticator is enrolled for this user; request one first (enroll request USER)"
         case .nothingToReplace:
-            "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+            lockedUntil == nil
+                ? "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+                // The lock may well outlast that secret (15 minutes against 10, by default).
+                : "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app if its QR code has not expired by then, else request again for a new QR code (enroll request USER)"
         case .alreadyEnrolled:
             "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
         case .noPendingSecret:

@@ -195,34 +195,53 @@ public enum Validation {
     }
 
     /// The first character of `text` that ``isControl`` refuses, but for a zero-width non-joiner
-    /// or joiner (U+200C, U+200D) between two non-ASCII letters, marks or symbols: Persian and
-    /// the Indic scripts need them inside words (a Persian name such as "علی‌رضا"), and emoji
-    /// sequences between emoji. There they cannot make an ASCII id look like another one; they
-    /// stay escaped wherever an id is printed (``TextField``), so two ids that differ only by
-    /// one can be told apart.
+    /// or joiner (U+200C, U+200D) inside a word of a script beyond ASCII: between two non-ASCII
+    /// letters or symbols, each with any marks it carries (a virama, a variation selector).
+    /// Persian and the Indic scripts need them inside words (a Persian name such as "علی‌رضا"),
+    /// and emoji sequences between emoji. Also the first character that draws nothing (Unicode's
+    /// default-ignorable: a variation selector, a combining grapheme joiner, a Hangul filler) but
+    /// where a non-ASCII letter or symbol carries it (an emoji's variation selector): "ad\u{FE0F}min"
+    /// would show as "admin". The letters are looked for past marks and such characters, so that
+    /// a joiner cannot sit between ASCII letters behind them. Joiners stay escaped wherever an id
+    /// is printed (``TextField``), so two ids that differ only by one are told apart.
     static func firstInvisible(in text: String) -> Unicode.Scalar? {
-        let scalars = text.unicodeScalars
-        var previous: Unicode.Scalar?
-        var index = scalars.startIndex
-        while index != scalars.endIndex {
-            let scalar = scalars[index]
-            let next = scalars.index(after: index)
-            if isControl(scalar) {
-                guard scalar.value == 0x200C || scalar.value == 0x200D, let previous, joins(previous),
-                      next != scalars.endIndex, joins(scalars[next]) else { return scalar }
+        // The common case, with no such character at all, walks the scalars once.
+        guard text.unicodeScalars.contains(where: { isControl($0) || drawsNothing($0) }) else { return nil }
+        let scalars = Array(text.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() where isControl(scalar) || drawsNothing(scalar) {
+            let before = scalars[..<index].last(where: { !carried($0) }).map(inWord) ?? false
+            if drawsNothing(scalar) {
+                // A filler is a letter that draws nothing, which no word needs.
+                guard before, scalar.properties.generalCategory != .otherLetter else { return scalar }
+                continue
             }
-            previous = scalar
-            index = next
+            guard scalar.value == 0x200C || scalar.value == 0x200D, before,
+                  let after = scalars[(index + 1)...].first(where: { !carried($0) }), inWord(after)
+            else { return scalar }
         }
         return nil
     }
 
-    /// What a zero-width (non-)joiner may stand between: a non-ASCII letter, mark or symbol.
-    private static func joins(_ scalar: Unicode.Scalar) -> Bool {
-        guard !scalar.isASCII else { return false }
+    /// A default-ignorable character that is no control (``isControl`` refuses those): a
+    /// variation selector, a combining grapheme joiner, a Hangul filler.
+    private static func drawsNothing(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value >= 0x80 && scalar.properties.isDefaultIgnorableCodePoint && !isControl(scalar)
+    }
+
+    /// A mark, or a character that draws nothing: what a letter carries, looked past.
+    private static func carried(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark, .otherSymbol, .modifierSymbol:
+        case .nonspacingMark, .spacingMark, .enclosingMark: return true
+        // A filler (a letter that draws nothing) is looked past too, to the letter before it.
+        default: return drawsNothing(scalar)
+        }
+    }
+
+    /// A letter or symbol of a script beyond ASCII that draws something.
+    private static func inWord(_ scalar: Unicode.Scalar) -> Bool {
+        guard !scalar.isASCII, !scalar.properties.isDefaultIgnorableCodePoint else { return false }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .otherSymbol, .modifierSymbol:
             return true
         default:
             return false
@@ -235,8 +254,10 @@ public enum Validation {
         let codePoint = codePoint(scalar)
         switch scalar.properties.generalCategory {
         case .format where scalar.value == 0x200C || scalar.value == 0x200D:
-            return "an invisible formatting character (\(codePoint)) other than between two letters, marks or symbols of a script beyond ASCII (as inside a Persian or Indic word, or an emoji sequence)"
+            return "a zero-width \(scalar.value == 0x200C ? "non-joiner" : "joiner") (\(codePoint)) outside a word of a script beyond ASCII"
         case .format: return "an invisible formatting character (\(codePoint))"
+        case _ where drawsNothing(scalar):
+            return "a character that draws nothing (\(codePoint)) where no letter of a script beyond ASCII carries it"
         case .lineSeparator, .paragraphSeparator: return "a line or paragraph separator (\(codePoint))"
         default: return "a control character (\(codePoint))"
         }

@@ -66,8 +66,17 @@ public struct CommandOutcome: Sendable {
     /// The user's state before what this handling appended (nil when it appended nothing): what
     /// the inline projections may take instead of reading it back.
     var stateBefore: AuthenticatorState? = nil
+    /// For a replayed refusal: when the lock on confirming that the user's state holds now ends
+    /// (`state` is as of the first outcome).
+    var lockEndNow: UnixTime? = nil
 
     public var accepted: Bool { rejection == nil }
+
+    /// The end of a lock on confirming that runs at `now`, as the user's state holds it now (for a
+    /// replay too, whose `state` is the first outcome's): the advice of a refusal waits for it.
+    public func lockedUntil(at now: UnixTime) -> UnixTime? {
+        replayed ? lockEndNow.flatMap { now < $0 ? $0 : nil } : state.lockedUntil(at: now)
+    }
 
     /// This command removed an authenticator (and with it the data key that sealed its secrets).
     var destroyedADataKey: Bool { !replayed && events.contains { $0.type == .authenticatorRemoved } }

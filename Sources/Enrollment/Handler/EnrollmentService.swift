@@ -579,9 +579,12 @@ public final class EnrollmentService: Sendable {
         if let spent = try spentSecret(shownBy: mine.map(\.0), then: then, stream: stream, in: db) {
             throw InputError.commandIdSpent(id: envelope.commandId, because: spent)
         }
-        return CommandOutcome(
+        var outcome = CommandOutcome(
             commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
             state: then, rejection: rejection, replayed: true)
+        // A refusal's advice (a new QR code) waits for a lock that runs now, not then.
+        if rejection != nil { outcome.lockEndNow = try load(stream, in: db).lockedUntil }
+        return outcome
     }
 
     /// A replay returns the first outcome, so one that would show a secret (a request, a

@@ -171,7 +171,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .directoryNotWritable(let path):
             "cannot open \(path): this account may not create files in \(Self.directory(of: path)), and SQLite must create \(path)-shm there even to read the database (and \(path)-wal to write to it); run the command as an account that may write to that directory, or, to read, copy \(path) to a directory you can write and pass --db with the copy"
         case .sideFilesNotWritable(let path, let files, let owner):
-            "cannot write to \(path): \(files.joined(separator: " and ")) beside it \(files.count == 1 ? "belongs" : "belong") to \(owner), and this account may not write \(files.count == 1 ? "it" : "them") (a read as \(owner), while no other process had the database open, left \(files.count == 1 ? "it" : "them")); with no process using the database, give \(files.count == 1 ? "it" : "them") to this account (chown), or delete \(path)-shm and a 0-byte \(path)-wal, then run the command again"
+            Self.sideFilesMessage(path: path, files: files, owner: owner)
         case .readOnlyWithLog(let path):
             "cannot read \(path) where it is: \(path)-wal beside it holds committed transactions, and reading them needs SQLite to create \(path)-shm, which this read-only location does not allow; copy \(path) and \(path)-wal to a writable directory and read the copy"
         case .ioError(let path, let what):
@@ -305,6 +305,16 @@ public enum StoreError: Error, Sendable, Hashable {
 import Foundation
 
 extension StoreError {
+    /// ``sideFilesNotWritable(path:files:owner:)``'s message: the shared-memory file can always
+    /// be deleted while no process uses the database (SQLite makes it again), the log only
+    /// when it is empty (it may hold transactions not yet copied into the database).
+    static func sideFilesMessage(path: String, files: [String], owner: String) -> String {
+        let them = files.count == 1 ? "it" : "them"
+        let shm = files.first { $0.hasSuffix("-shm") }, wal = files.first { $0.hasSuffix("-wal") }
+        let delete = [shm, wal.map { "\($0) if it is empty (0 bytes)" }].compactMap { $0 }.joined(separator: " and ")
+        return "cannot write to \(path): \(files.joined(separator: " and ")) beside it \(files.count == 1 ? "belongs" : "belong") to \(owner), and this account may not write \(them) (a read as \(owner), while no other process had the database open, left \(them)); with no process using the database, give \(them) to this account (chown), or delete \(delete), then run the command again"
+    }
+
     /// ` --db PATH` (absolute, ``TextField/shellPath(_:)``) for a command suggested to whoever
     /// works on the database at `path`, or nothing for the default ./enrollment.sqlite, which
     /// the suggestion then names by itself.
@@ -389,24 +399,32 @@ extension FileManager {
         return stats.f_bavail == 0 || (stats.f_files > 0 && stats.f_favail == 0)
     }
 
-    /// The write-ahead log and shared-memory files beside the database at `path` that exist
-    /// but this account may not write, when it may write the database itself: another account's
-    /// read left them (``StoreError/sideFilesNotWritable(path:files:owner:)``), or nil.
+    /// The write-ahead log and shared-memory files beside the database at `path` (beside the
+    /// file a symbolic link leads to, where SQLite makes them) that exist, belong to other
+    /// accounts and this account may not write, when it may write the database itself: another
+    /// account's read left them (``StoreError/sideFilesNotWritable(path:files:owner:)``), or nil.
     static func sideFilesNotWritable(_ path: String) -> StoreError? {
         guard access(path, W_OK) == 0 else { return nil }
-        var owner: uid_t?
-        let files = [path + "-wal", path + "-shm"].filter { file in
+        let real = realpath(path, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved)
+        } ?? path
+        var owners: [uid_t] = []
+        let files = [real + "-wal", real + "-shm"].filter { file in
             var info = stat()
-            guard stat(file, &info) == 0, access(file, W_OK) != 0 else { return false }
-            owner = owner ?? info.st_uid
+            guard stat(file, &info) == 0, info.st_uid != geteuid(), access(file, W_OK) != 0 else { return false }
+            if !owners.contains(info.st_uid) { owners.append(info.st_uid) }
             return true
         }
-        guard let owner else { return nil }
+        guard !files.isEmpty else { return nil }
+        return .sideFilesNotWritable(path: path, files: files, owner: owners.map(accountName).joined(separator: " and "))
+    }
+
+    /// The name of the account `uid`, or `uid N`.
+    private static func accountName(_ uid: uid_t) -> String {
         var entry = passwd(), found: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
-        let name = getpwuid_r(owner, &entry, &buffer, buffer.count, &found) == 0 && found != nil
-            ? String(cString: entry.pw_name) : "uid \(owner)"
-        return .sideFilesNotWritable(path: path, files: files, owner: name)
+        return getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0 && found != nil ? String(cString: entry.pw_name) : "uid \(uid)"
     }
 
     static func isReadOnlyLocation(_ path: String) -> Bool {

@@ -31,7 +31,7 @@ struct HealthRoute: Sendable {
         let problem = Mutex<StoreError?>(nil)
     }
 
-    init(engine: Engine, logger: Logger) {
+    init(engine: Engine, logger: Logger = Logger(label: "enrollment.server")) {
         self.engine = engine
         self.logger = logger
     }

@@ -231,10 +231,12 @@ struct TOTPRoutes {
         return try await atVersionRead(user) { state in
             guard let pending = state.pending, pending.expiresAt > engine.now else {
                 if state.active != nil {
-                    let refresh = state.lockedUntil(at: engine.now).map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), REFRESH" } ?? "REFRESH"
+                    let lock = state.lockedUntil(at: engine.now)
+                    let refresh = lock.map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), REFRESH" } ?? "REFRESH"
                     throw APIError(
                         .conflict, code: "no_pending_secret", message: "the secret is shown as text only while it awaits its first code",
-                        description: "use {\"action\": \"VIEW\"} to see the QR code, or \(refresh) for a new secret")
+                        description: "use {\"action\": \"VIEW\"} to see the QR code, or \(refresh) for a new secret",
+                        details: .init(lockedUntil: lock.map(Timestamps.iso8601)))
                 }
                 let expired = state.firstSecretExpired || state.pending != nil
                 throw APIError.rejection(expired ? .enrollmentExpired : .notEnrolled, now: engine.now, lockedUntil: state.lockedUntil(at: engine.now))
@@ -446,7 +448,7 @@ struct TOTPRoutes {
     /// A command's refusal as its answer; a retry's (an `Idempotency-Key` sent again) says it
     /// is the first outcome replayed, as a retry's success does.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> APIError {
-        var error = APIError.rejection(rejection, now: engine.now, lockedUntil: outcome.state.lockedUntil(at: engine.now))
+        var error = APIError.rejection(rejection, now: engine.now, lockedUntil: outcome.lockedUntil(at: engine.now))
         error.replayed = outcome.replayed
         return error
     }

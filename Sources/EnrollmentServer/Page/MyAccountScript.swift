@@ -95,7 +95,9 @@ extension MyAccountPage {
           // "After the lock ends (TIME), press BUTTON"; lower case in the middle of a sentence.
           function press(data, button, midSentence) {
             const until = data.lockedUntil || (current && current.lockedUntil);
-            const text = (until ? 'after the lock ends (' + localTime(until, true) + '), ' : '') + 'press ' + button;
+            // By the server's clock: a lock that ended since the last status is no reason to wait.
+            const runs = until && Date.parse(until) > Date.now() + serverOffset;
+            const text = (runs ? 'after the lock ends (' + localTime(until, true) + '), ' : '') + 'press ' + button;
             return midSentence ? text : text.charAt(0).toUpperCase() + text.slice(1);
           }
 
@@ -470,24 +472,25 @@ extension MyAccountPage {
           }
 
           // The code in a pasted or autofilled text: the last run of digits as long as the code,
-          // grouped or not by single spaces or dashes ("Your code 2: 123 456" gives 123456), else
-          // every digit in it.
+          // grouped or not by single spaces or dashes ("Your code 2: 123 456" gives 123456), dates
+          // and times aside ("… sent 2024-01-15 10:30"), else every digit in it.
           function codeIn(text, length) {
-            const plain = asciiDigits(text);
+            const plain = asciiDigits(text).replace(/[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?/g, ' ');
             const runs = (plain.match(/[0-9](?:[ \-\u00A0]?[0-9])*/g) || []).map((run) => run.replace(/[^0-9]/g, ''));
             const whole = runs.filter((run) => run.length === length);
-            return whole.length ? whole[whole.length - 1] : plain.replace(/[^0-9]/g, '');
+            return whole.length ? whole[whole.length - 1] : asciiDigits(text).replace(/[^0-9]/g, '');
           }
 
-          // Digits of other scripts as ASCII (a Japanese keyboard's full-width ones, Arabic-Indic,
-          // Devanagari...): the API takes ASCII digits only, so the page turns what a keyboard
-          // types into them rather than dropping it.
-          const digitZeros = [0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xE50, 0xED0, 0xF20, 0x1040, 0x17E0, 0xFF10];
+          // Digits of any script as ASCII (a Japanese keyboard's full-width ones, Arabic-Indic,
+          // Devanagari…): the API takes ASCII digits only, so the page turns what a keyboard types
+          // into them rather than dropping it. Unicode puts each script's digits 0 to 9 in a row
+          // (some scripts several rows back to back), so a digit's value is its place in its row.
           function asciiDigits(text) {
             return String(text).replace(/\p{Nd}/gu, (digit) => {
               const point = digit.codePointAt(0);
-              const zero = digitZeros.find((first) => point >= first && point <= first + 9);
-              return zero === undefined ? digit : String(point - zero);
+              let first = point;
+              while (/\p{Nd}/u.test(String.fromCodePoint(first - 1))) first -= 1;
+              return String((point - first) % 10);
             });
           }
 
