@@ -148,7 +148,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
 
     /// `outcome`'s refusal as a failure; its advice waits for the end of a lock still running.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> CLIFailure {
-        failure(.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now())))
+        failure(.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt))
     }
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).

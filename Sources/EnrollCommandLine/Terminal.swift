@@ -163,8 +163,9 @@ public struct CLIFailure: Error {
     }
 
     /// `lockedUntil`: confirming is locked until then, so advice to get a new secret waits for it.
-    static func rejection(_ rejection: EnrollmentRejection, lockedUntil: UnixTime? = nil) -> CLIFailure {
-        var failure = CLIFailure(code: rejection.code, message: rejection.message(lockedUntil: lockedUntil), exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
+    /// `pendingExpiresAt`: when the secret awaiting its code expires, if known.
+    static func rejection(_ rejection: EnrollmentRejection, lockedUntil: UnixTime? = nil, pendingExpiresAt: UnixTime? = nil) -> CLIFailure {
+        var failure = CLIFailure(code: rejection.code, message: rejection.message(lockedUntil: lockedUntil, pendingExpiresAt: pendingExpiresAt), exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         failure.showsCode = true
         return failure
     }

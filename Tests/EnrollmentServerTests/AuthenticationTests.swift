@@ -76,12 +76,14 @@ struct AuthenticationTests {
         let harness = try await Harness()
         let exp = harness.clock.now() + 600
         try await harness.test { client in
-            for subject in ["SECONDARY/alice", #"corp\\alice"#, " lead", String(repeating: "a", count: 257)] {
+            for subject in ["SECONDARY/alice", #"corp\\alice"#, " lead", String(repeating: "a", count: 257), "ad\u{200D}min"] {
                 let token = try Self.signedWithOpenSSL(payload: #"{"sub":"\#(subject)","exp":\#(exp)}"#)
                 let response = try await client.request(.get, Client.totp + "/status", token: token)
                 #expect(response.status == .forbidden, "\(subject.prefix(20))")
                 #expect(response["code"] == "unusable_subject", "\(subject.prefix(20))")
                 #expect(response["message"]?.contains("the token is valid, but its subject cannot be used as a user id here") == true, "\(response["message"] ?? "")")
+                // The reason whole, the rule in the description: nothing cut mid-word.
+                #expect(response["message"]?.hasSuffix(")") == true && response["message"]?.contains("; use") == false, "\(response["message"] ?? "")")
             }
         }
     }

@@ -466,6 +466,10 @@ struct EndToEndTests {
         let replayed = try workspace.enroll(["regenerate", "nia", "--command-id", "R1"], environment: at(30))
         #expect(replayed.status == 1 && replayed.stderr.contains("(nothing_to_replace)"), "\(replayed.stderr)")
         #expect(replayed.stderr.contains("once the lock on confirming ends at") && replayed.stderr.contains("if its QR code has not expired by then, else request again"), "\(replayed.stderr)")
+        // Decided now, the QR code's expiry is known: it comes before the lock's end, so only a new one helps.
+        let decided = try workspace.enroll(["regenerate", "nia"], environment: at(40))
+        #expect(decided.stderr.contains("whose QR code expires (at ") && decided.stderr.contains("before confirming is unlocked; once the lock on confirming ends at"), "\(decided.stderr)")
+        #expect(decided.stderr.contains("request again for a new QR code") && !decided.stderr.contains("confirm it with a code"), "\(decided.stderr)")
     }
 
     @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")

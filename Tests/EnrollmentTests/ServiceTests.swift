@@ -456,7 +456,7 @@ struct ServiceTests {
         #expect(try SQLite3.query(workspace.database, "SELECT COUNT(*) FROM authenticators") == "2")
     }
 
-    @Test("a zero-width non-joiner or joiner inside a Persian word or an emoji sequence is part of a user id, issuer or account (enrolled, confirmed, exported and imported); at either end, beside ASCII or doubled it is refused (exit 2), as is a character that draws nothing beside ASCII")
+    @Test("a zero-width non-joiner or joiner inside a Persian word or an emoji sequence is part of a user id, issuer or account (enrolled, confirmed, exported and imported); at either end, beside ASCII or doubled it is refused (exit 2), as is a character that draws nothing beside ASCII (keycap emoji aside) or a blank")
     func joinersInsideWords() throws {
         let workspace = try Workspace()
         let now = ["ENROLL_NOW": "\(t0)"]
@@ -475,7 +475,7 @@ struct ServiceTests {
         let (_, status) = try workspace.enrollJSON(["status", persian, "--db", workspace.path("copy.sqlite")], environment: now)
         #expect(status["status"] as? String == "active", "\(status)")
         // Inside a Devanagari conjunct (after a virama) and an emoji with a variation selector: taken.
-        for user in ["\u{915}\u{94D}\u{200D}\u{937}", "\u{2764}\u{FE0F}\u{200D}\u{1F525}"] {
+        for user in ["\u{915}\u{94D}\u{200D}\u{937}", "\u{2764}\u{FE0F}\u{200D}\u{1F525}", "1\u{FE0F}\u{20E3}", "#\u{FE0F}\u{20E3}"] {
             let taken = try workspace.enroll(["request", user], environment: now)
             #expect(taken.status == 0, "\(user.unicodeScalars.map(\.value)): \(taken.stderr)")
         }
@@ -483,7 +483,7 @@ struct ServiceTests {
         for user in ["ali\u{200D}ce", "\u{200C}\u{639}\u{644}\u{6CC}", "\u{639}\u{644}\u{6CC}\u{200C}", "\u{639}\u{200C}\u{200C}\u{644}", "\u{639}\u{200B}\u{644}",
                      "ad\u{FE0F}\u{200D}\u{FE0F}min", "ad\u{34F}\u{200C}\u{34F}min", "ad\u{3164}\u{200C}\u{3164}min", "e\u{301}\u{200D}\u{301}x",
                      // Characters that draw nothing beside ASCII would make "admin" of another id; a filler anywhere.
-                     "ad\u{FE0F}min", "ad\u{34F}min", "\u{D55C}\u{3164}", "\u{3164}"] {
+                     "ad\u{FE0F}min", "ad\u{34F}min", "\u{D55C}\u{3164}", "\u{3164}", "admin\u{2800}", "\u{2800}", "admin\u{2800}\u{200D}\u{2800}"] {
             let refused = try workspace.enroll(["request", user], environment: now)
             #expect(refused.status == 2 && refused.stderr.contains("invalid user id: it contains a") && refused.stderr.contains("(U+"), "\(user.unicodeScalars.map(\.value)): \(refused.stderr)")
         }

@@ -386,7 +386,7 @@ def main():
         grouped = "12345678"[:digits]
         other = lambda zero: "".join(chr(zero + int(d)) for d in grouped)
         for pasted in (grouped[:3] + " " + grouped[3:], " " + grouped[:3] + "-" + grouped[3:] + " ",
-                       f"Code 2: {grouped[:3]} {grouped[3:]}", other(0xFF10)):
+                       f"Code 2: {grouped[:3]} {grouped[3:]}", f"Code 2:{grouped} sent 2026-11-29 10:30", other(0xFF10)):
             boxes[0].click()
             how = paste(driver, pasted)
             check(box_values(driver) == grouped, f"pasting {pasted!r} fills the boxes with {grouped} ({how}: {box_values(driver)!r})")

@@ -59,18 +59,15 @@ public enum TextField {
     }
 
     /// A space of any script (a no-break or ideographic space reads as a column break too), a
-    /// character that draws as a blank without being a space (``drawsBlank``), `=`, a quote, a
+    /// character that draws as a blank without being a space (``Validation/drawsBlank``), `=`, a quote, a
     /// backslash or a control character.
     private static func needsQuotes(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {
         case " ", "=", "\"", "\\": true
-        default: isControl(scalar) || (scalar.value >= 0x80 && (scalar.properties.isWhitespace || drawsBlank.contains(scalar.value)))
+        default: isControl(scalar) || (scalar.value >= 0x80 && (scalar.properties.isWhitespace || Validation.drawsBlank.contains(scalar.value)))
         }
     }
 
-    /// Letters and symbols that draw as an empty space: the Braille blank and the Hangul fillers,
-    /// the usual way to make a name that looks empty or like two columns.
-    private static let drawsBlank: Set<UInt32> = [0x2800, 0x115F, 0x1160, 0x3164, 0xFFA0]
 
     /// How many terminal columns `text` takes: one per character, two for the East Asian wide
     /// and fullwidth ones (CJK ideographs, kana, Hangul syllables, fullwidth forms, most emoji),

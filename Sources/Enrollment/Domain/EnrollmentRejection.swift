@@ -47,16 +47,25 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     /// The message for a refusal made while confirming is locked until `lockedUntil` (`nil`: not
     /// locked). No new secret is issued during a lock (request and regenerate are refused as
     /// `locked`), so advice to get one, or to confirm one, waits for the lock's end.
-    public func message(lockedUntil: UnixTime?) -> String {
+    /// `pendingExpiresAt`: when the first secret awaiting its code expires (`nil`: not known),
+    /// which tells whether it can still be confirmed once the lock ends.
+    public func message(lockedUntil: UnixTime?, pendingExpiresAt: UnixTime? = nil) -> String {
         let then = lockedUntil.map { "once the lock on confirming ends at \(Timestamps.iso8601($0)) (after too many wrong codes), " } ?? ""
         return switch self {
         case .notEnrolled:
             "no authenticator is enrolled for this user; request one first (enroll request USER)"
         case .nothingToReplace:
-            lockedUntil == nil
-                ? "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
-                // The lock may well outlast that secret (15 minutes against 10, by default).
-                : "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app if its QR code has not expired by then, else request again for a new QR code (enroll request USER)"
+            switch (lockedUntil, pendingExpiresAt) {
+            case (nil, _):
+                "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+            // The lock outlasts that secret (by default it does: 15 minutes against 10).
+            case (let until?, let expiry?) where expiry <= until:
+                "there is no active authenticator to replace yet, only a first secret awaiting its code, whose QR code expires (at \(Timestamps.iso8601(expiry))) before confirming is unlocked; \(then)request again for a new QR code (enroll request USER)"
+            case (_, _?):
+                "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+            case (_, nil):
+                "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app if its QR code has not expired by then, else request again for a new QR code (enroll request USER)"
+            }
         case .alreadyEnrolled:
             "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
         case .noPendingSecret:

@@ -204,15 +204,23 @@ public enum Validation {
     /// would show as "admin". The letters are looked for past marks and such characters, so that
     /// a joiner cannot sit between ASCII letters behind them. Joiners stay escaped wherever an id
     /// is printed (``TextField``), so two ids that differ only by one are told apart.
-    static func firstInvisible(in text: String) -> Unicode.Scalar? {
+    ///
+    /// `recorded`: for a value an earlier release may have recorded (an import), which took
+    /// characters that draw nothing and blanks: only controls and misplaced joiners are refused.
+    static func firstInvisible(in text: String, recorded: Bool = false) -> Unicode.Scalar? {
+        let checked = { (scalar: Unicode.Scalar) in isControl(scalar) || (!recorded && drawsNothing(scalar)) }
         // The common case, with no such character at all, walks the scalars once.
-        guard text.unicodeScalars.contains(where: { isControl($0) || drawsNothing($0) }) else { return nil }
+        guard text.unicodeScalars.contains(where: checked) else { return nil }
         let scalars = Array(text.unicodeScalars)
-        for (index, scalar) in scalars.enumerated() where isControl(scalar) || drawsNothing(scalar) {
+        for (index, scalar) in scalars.enumerated() where checked(scalar) {
+            // A blank (a Hangul filler, the Braille blank) draws as nothing or a space: no word needs one.
+            if drawsBlank.contains(scalar.value) { return scalar }
             let before = scalars[..<index].last(where: { !carried($0) }).map(inWord) ?? false
             if drawsNothing(scalar) {
-                // A filler is a letter that draws nothing, which no word needs.
-                guard before, scalar.properties.generalCategory != .otherLetter else { return scalar }
+                // A keycap emoji is an ASCII digit, `#` or `*`, a variation selector and U+20E3.
+                let keycap = scalar.value == 0xFE0F && index > 0 && index + 1 < scalars.count && scalars[index + 1].value == 0x20E3
+                    && (scalars[index - 1].properties.numericType == .decimal && scalars[index - 1].isASCII || "#*".unicodeScalars.contains(scalars[index - 1]))
+                guard before || keycap else { return scalar }
                 continue
             }
             guard scalar.value == 0x200C || scalar.value == 0x200D, before,
@@ -223,10 +231,14 @@ public enum Validation {
     }
 
     /// A default-ignorable character that is no control (``isControl`` refuses those): a
-    /// variation selector, a combining grapheme joiner, a Hangul filler.
+    /// variation selector, a combining grapheme joiner, a Hangul filler; or a blank.
     private static func drawsNothing(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value >= 0x80 && scalar.properties.isDefaultIgnorableCodePoint && !isControl(scalar)
+        scalar.value >= 0x80 && (scalar.properties.isDefaultIgnorableCodePoint && !isControl(scalar) || drawsBlank.contains(scalar.value))
     }
+
+    /// Letters and symbols that draw as an empty space: the Braille blank and the Hangul fillers,
+    /// the usual way to make a name that looks empty, ends in a space or looks like two columns.
+    static let drawsBlank: Set<UInt32> = [0x2800, 0x115F, 0x1160, 0x3164, 0xFFA0]
 
     /// A mark, or a character that draws nothing: what a letter carries, looked past.
     private static func carried(_ scalar: Unicode.Scalar) -> Bool {
@@ -256,6 +268,8 @@ public enum Validation {
         case .format where scalar.value == 0x200C || scalar.value == 0x200D:
             return "a zero-width \(scalar.value == 0x200C ? "non-joiner" : "joiner") (\(codePoint)) outside a word of a script beyond ASCII"
         case .format: return "an invisible formatting character (\(codePoint))"
+        case _ where drawsBlank.contains(scalar.value):
+            return "a character that draws as a blank (\(codePoint))"
         case _ where drawsNothing(scalar):
             return "a character that draws nothing (\(codePoint)) where no letter of a script beyond ASCII carries it"
         case .lineSeparator, .paragraphSeparator: return "a line or paragraph separator (\(codePoint))"

@@ -78,6 +78,12 @@ public struct CommandOutcome: Sendable {
         replayed ? lockEndNow.flatMap { now < $0 ? $0 : nil } : state.lockedUntil(at: now)
     }
 
+    /// When the secret awaiting its code expires, as far as this outcome knows it (not for a
+    /// replay, whose state is the first outcome's): whether it outlives a lock.
+    public var pendingExpiresAt: UnixTime? {
+        replayed ? nil : state.pending?.expiresAt
+    }
+
     /// This command removed an authenticator (and with it the data key that sealed its secrets).
     var destroyedADataKey: Bool { !replayed && events.contains { $0.type == .authenticatorRemoved } }
 

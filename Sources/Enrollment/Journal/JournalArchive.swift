@@ -249,7 +249,7 @@ public enum JournalArchive {
         if let maxBytes, text.utf8.count > maxBytes { return "\(member) is \(text.utf8.count) bytes long, more than \(maxBytes)" }
         if let maxCharacters, text.count > maxCharacters { return "\(member) is \(text.count) characters long, more than \(maxCharacters)" }
         if let found = text.first(where: forbidden.contains) { return "\(member) contains '\(found)'" }
-        if let invisible = Validation.firstInvisible(in: text) { return "\(member) contains \(Validation.describeInvisible(invisible))" }
+        if let invisible = Validation.firstInvisible(in: text, recorded: true) { return "\(member) contains \(Validation.describeInvisible(invisible))" }
         return nil
     }
 

@@ -65,7 +65,7 @@ public struct APIError: Error, Sendable, Equatable {
     static func unusableSubject(_ reason: String) -> APIError {
         APIError(
             .forbidden, code: "unusable_subject",
-            message: "the token is valid, but its subject cannot be used as a user id here (\(reason.prefix(160)))",
+            message: "the token is valid, but its subject cannot be used as a user id here (\(split(reason).0.prefix(160)))",
             description: "user ids are 1 to 256 bytes of printable UTF-8 without '/' or '\\' and without a space at either end; ask the identity provider's administrator to give this account such a subject")
     }
 
@@ -119,7 +119,7 @@ public struct APIError: Error, Sendable, Equatable {
     /// A domain refusal as an HTTP error. `now` computes Retry-After for a lock. `lockedUntil`:
     /// confirming is locked until then (no new secret is issued meanwhile), so the advice to get
     /// one, or to confirm one, waits for that time, which the body's `lockedUntil` gives too.
-    static func rejection(_ rejection: EnrollmentRejection, now: UnixTime, lockedUntil: UnixTime? = nil) -> APIError {
+    static func rejection(_ rejection: EnrollmentRejection, now: UnixTime, lockedUntil: UnixTime? = nil, pendingExpiresAt: UnixTime? = nil) -> APIError {
         let status: HTTPResponse.Status
         var retryAfter: Int64?
         var details = Details()
@@ -137,7 +137,7 @@ public struct APIError: Error, Sendable, Equatable {
             status = .badRequest
             details.expectedDigits = digits
         }
-        var (message, description) = split(rejection.message(lockedUntil: lockedUntil))
+        var (message, description) = split(rejection.message(lockedUntil: lockedUntil, pendingExpiresAt: pendingExpiresAt))
         // What to do, in this API's terms rather than the command line's.
         let then = lockedUntil.map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), " } ?? ""
         switch rejection {

@@ -448,7 +448,7 @@ struct TOTPRoutes {
     /// A command's refusal as its answer; a retry's (an `Idempotency-Key` sent again) says it
     /// is the first outcome replayed, as a retry's success does.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> APIError {
-        var error = APIError.rejection(rejection, now: engine.now, lockedUntil: outcome.lockedUntil(at: engine.now))
+        var error = APIError.rejection(rejection, now: engine.now, lockedUntil: outcome.lockedUntil(at: engine.now), pendingExpiresAt: outcome.pendingExpiresAt)
         error.replayed = outcome.replayed
         return error
     }
