@@ -472,11 +472,12 @@ extension MyAccountPage {
           }
 
           // The code in a pasted or autofilled text: the last run of digits as long as the code,
-          // grouped or not by single spaces or dashes ("Your code 2: 123 456" gives 123456), dates
-          // and times aside ("… sent 2024-01-15 10:30"), else every digit in it.
+          // grouped or not by single spaces (thin and no-break ones too) or dashes ("Your code 2:
+          // 123 456" gives 123456), dates and times aside ("… sent 2024-01-15 10:30"), else every
+          // digit in it but those of dates and times.
           function codeIn(text, length) {
             const plain = asciiDigits(text).replace(/(?<![0-9])(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)(?![0-9])/g, ' ');
-            const runs = (plain.match(/[0-9](?:[ \-\u00A0]?[0-9])*/g) || []).map((run) => run.replace(/[^0-9]/g, ''));
+            const runs = (plain.match(/[0-9](?:[ \-\u00A0\u2009\u202F]?[0-9])*/g) || []).map((run) => run.replace(/[^0-9]/g, ''));
             const whole = runs.filter((run) => run.length === length);
             return whole.length ? whole[whole.length - 1] : (plain.replace(/[^0-9]/g, '') || asciiDigits(text).replace(/[^0-9]/g, ''));
           }
