@@ -525,10 +525,12 @@ struct StatusReport {
             lines.append("issuer: \(shown(summary.issuer))  account: \(shown(summary.account))")
             lines.append("algorithm: \(shown(summary.algorithm))  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
         }
+        // While a lock runs no new secret is issued: the advice to get one waits for its end.
+        let afterLock = summary.lockedUntil.flatMap { $0 > clock.now() ? "once the lock ends, " : nil } ?? ""
         // Past its expiry, say it is over rather than "confirm before" a time that has passed.
         if summary.replacementPending, let expiry = summary.pendingExpiresAt {
             lines.append(expired
-                ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (regenerate for a new one; an app that replaced its entry with the expired one gets it back by scanning the active QR code, which reveal shows again)"
+                ? "replacement expired at \(Timestamps.iso8601(expiry)); the active secret stays in use (\(afterLock)regenerate for a new one; an app that replaced its entry with the expired one gets it back by scanning the active QR code, which reveal shows again)"
                 : "replacement pending until \(Timestamps.iso8601(expiry))")
             if replacementLive, let settings = summary.replacement {
                 lines.append("replacement: issuer: \(shown(settings.issuer))  account: \(shown(settings.account))  algorithm: \(shown(settings.algorithm))  digits: \(settings.digits.map(String.init) ?? "-")  period: \(settings.period.map(String.init) ?? "-") s (confirm checks a code of this one)")
@@ -536,14 +538,14 @@ struct StatusReport {
         }
         if summary.status == .pending, let expiry = summary.pendingExpiresAt {
             lines.append(expired
-                ? "the secret expired at \(Timestamps.iso8601(expiry)) before it was confirmed; request again for a new QR code"
+                ? "the secret expired at \(Timestamps.iso8601(expiry)) before it was confirmed; \(afterLock)request again for a new QR code"
                 : "confirm before \(Timestamps.iso8601(expiry))")
         }
         if expiryRecorded, let requested = summary.requestedAt {
-            lines.append("the secret requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; request again for a new QR code")
+            lines.append("the secret requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; \(afterLock)request again for a new QR code")
         }
         if replacementExpiryRecorded, let requested = summary.requestedAt {
-            lines.append("the replacement requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; the active secret stays in use (regenerate for a new one)")
+            lines.append("the replacement requested at \(Timestamps.iso8601(requested)) expired before it was confirmed; the active secret stays in use (\(afterLock)regenerate for a new one)")
         }
         if let until = summary.lockedUntil {
             // The unlock is recorded by the next command after the lock's end; until then say it is over.

@@ -439,6 +439,8 @@ struct EndToEndTests {
             #expect(refused.status == 1 && refused.stderr.contains("(\(code))"), "\(arguments): \(refused.stderr)")
             #expect(refused.stderr.contains("once the lock on confirming ends at \(lock) (after too many wrong codes), \(code == "enrollment_expired" ? "request" : "regenerate") again"), "\(arguments): \(refused.stderr)")
         }
+        let status = try workspace.enroll(["status", "ivy"], environment: at(800)).stdout
+        #expect(status.contains("before it was confirmed; once the lock ends, request again for a new QR code"), "\(status)")
         // After it, the plain advice.
         let later = try workspace.enroll(["cancel", "hal"], environment: at(2_000))
         #expect(later.stderr.contains("(replacement_expired)") && !later.stderr.contains("once the lock"), "\(later.stderr)")

@@ -219,7 +219,7 @@ public enum Validation {
             if drawsNothing(scalar) {
                 // A keycap emoji is an ASCII digit, `#` or `*`, a variation selector and U+20E3.
                 let keycap = scalar.value == 0xFE0F && index > 0 && index + 1 < scalars.count && scalars[index + 1].value == 0x20E3
-                    && (scalars[index - 1].properties.numericType == .decimal && scalars[index - 1].isASCII || "#*".unicodeScalars.contains(scalars[index - 1]))
+                    && "0123456789#*".unicodeScalars.contains(scalars[index - 1])
                 guard before || keycap else { return scalar }
                 continue
             }
@@ -251,7 +251,7 @@ public enum Validation {
 
     /// A letter or symbol of a script beyond ASCII that draws something.
     private static func inWord(_ scalar: Unicode.Scalar) -> Bool {
-        guard !scalar.isASCII, !scalar.properties.isDefaultIgnorableCodePoint else { return false }
+        guard !scalar.isASCII, !scalar.properties.isDefaultIgnorableCodePoint, !drawsBlank.contains(scalar.value) else { return false }
         switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .otherSymbol, .modifierSymbol:
             return true
