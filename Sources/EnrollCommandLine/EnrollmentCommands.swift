@@ -236,12 +236,12 @@ struct ConfirmCommand: ParsableCommand {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
                 "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
-                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state, lockedUntil: current.lockedUntil(at: now)) },
+                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state, lockedUntil: outcome.lockedUntil(at: now)) },
                 "replacementPending": live?.isReplacement ?? false, "replayed": outcome.replayed,
             ])
         }
         if let rejection = outcome.rejection {
-            Terminal.error(Self.message(for: rejection, outcome.state, lockedUntil: current.lockedUntil(at: now)), hint: rejection.code)
+            Terminal.error(Self.message(for: rejection, outcome.state, lockedUntil: outcome.lockedUntil(at: now)), hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         guard !global.json else { return }

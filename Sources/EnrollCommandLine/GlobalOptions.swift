@@ -125,11 +125,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         let options = DatabaseOptions(
             durability: Durability(rawValue: durability.uppercased()) ?? .full, busyTimeout: try limits.busyTimeoutSeconds(), create: create,
             concurrentReads: concurrentReads)
-        func named(_ path: String) -> String {
-            guard concurrentReads, !path.hasPrefix("/") else { return path }
-            let directory = FileManager.default.currentDirectoryPath
-            return (directory.hasSuffix("/") ? directory : directory + "/") + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
-        }
+        func named(_ path: String) -> String { concurrentReads ? TextField.absolutePath(path) : path }
         let service = try EnrollmentService.open(
             databasePath: named(databasePath), keyFilePath: named(keyFilePath), options: options, clock: clock,
             policy: try limits.policy(), requireKey: requireKey)

@@ -92,8 +92,8 @@ struct ServeCommand: AsyncParsableCommand {
         let linkHost = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : shownHost
         let demoUser = options.demoUser
         let json = global.printsJSON
-        // Which files this server serves, for whoever reads its log or output later.
-        let (databaseFile, keyFile) = (URL(fileURLWithPath: service.database.path).path, service.keyRing.map { URL(fileURLWithPath: $0.keyFilePath).path })
+        // Which files this server serves (opened by their absolute paths), for whoever reads its log or output later.
+        let (databaseFile, keyFile) = (service.database.path, service.keyRing?.keyFilePath)
         let app = EnrollmentServer.application(service: service, verifier: verifier, configuration: configuration) { bound in
             let base = "http://\(shownHost):\(bound)"
             let link = "http://\(linkHost):\(bound)"

@@ -114,10 +114,16 @@ public enum TextField {
     /// one taken from the current directory), so that the command names the same file wherever
     /// it is run from (a log, a ticket, another shell), and no command takes it for an option.
     public static func shellPath(_ path: String) -> String {
-        guard !path.hasPrefix("/") else { return shellWord(path) }
+        shellWord(absolutePath(path))
+    }
+
+    /// `path` as an absolute path: a relative one taken from the current directory (its `./`
+    /// dropped), an absolute one as it is.
+    public static func absolutePath(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
         let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         let directory = FileManager.default.currentDirectoryPath
-        return shellWord((directory.hasSuffix("/") ? directory : directory + "/") + relative)
+        return (directory.hasSuffix("/") ? directory : directory + "/") + relative
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool { Validation.isControl(scalar) }
