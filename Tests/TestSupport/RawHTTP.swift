@@ -72,6 +72,14 @@ public enum RawHTTP {
     /// that closes as it should costs no wait). With `next`, the first answer is read whole before `next` is sent on the same
     /// connection.
     public static func exchange(port: Int, bytes: String, then next: String? = nil, wait: Int = 30) throws -> String {
+        try exchangeToClose(port: port, bytes: bytes, then: next, wait: wait).answer
+    }
+
+    /// ``exchange(port:bytes:then:wait:)``, saying too whether the server closed the connection
+    /// (the client read the end of the stream) rather than `wait` running out. Against a server
+    /// whose idle timeout is longer than `wait`, that tells "closed after its answer" from "kept
+    /// open" however long a loaded machine starves the server: no clock is read.
+    public static func exchangeToClose(port: Int, bytes: String, then next: String? = nil, wait: Int = 30) throws -> (answer: String, closedByServer: Bool) {
         let fd = try connection(port: port, wait: wait)
         defer { close(fd) }
         func write(_ text: String) throws {
@@ -81,9 +89,11 @@ public enum RawHTTP {
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         /// Reads until `done` says the answer so far is enough, the server closes, or time runs out.
+        var closed = false
         func read(until done: ([UInt8]) -> Bool) {
             while !done(answer) {
                 let count = recv(fd, &buffer, buffer.count, 0)
+                if count == 0 || (count < 0 && errno == ECONNRESET) { closed = true }
                 if count <= 0 { return }
                 answer += buffer.prefix(count)
             }
@@ -101,7 +111,7 @@ public enum RawHTTP {
             try write(next)
         }
         read { _ in false }
-        return String(decoding: answer, as: UTF8.self)
+        return (String(decoding: answer, as: UTF8.self), closed)
     }
 
     /// Sends request headers without the blank line that ends them, then waits up to `wait`
