@@ -50,8 +50,10 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// `--json`: one JSON object on stdout instead of text.
     public var printsJSON: Bool { json }
 
+    /// The database as SQLite finds it (``DatabasePath/resolved(_:)``): every check, message and
+    /// side file of a command is about the file it opens.
     var databasePath: String {
-        db ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
+        DatabasePath.resolved(db ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite")
     }
 
     var keyFilePath: String {

@@ -690,12 +690,15 @@ struct ServeProcessTests {
         close(halfClosed)
         #expect(received.isEmpty, "sent to a half-closed client: \(String(decoding: received, as: UTF8.self))")
         let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, server.errors.text.components(separatedBy: "status=499 trace_id").count < 3 {
+        // Three lines: the abort in the head (which has no method or path yet, but a trace id as
+        // every line has), and the two in the body.
+        while Date() < deadline, server.errors.text.components(separatedBy: "status=499 trace_id").count < 4 {
             Thread.sleep(forTimeInterval: 0.05)
         }
         #expect(server.stop() == 0)
         let log = server.errors.text
         #expect(log.contains("client closed the connection in the middle of a request") && log.contains("status=499"), "\(log)")
+        #expect(log.split(separator: "\n").filter { $0.contains("status=499") && !$0.contains("trace_id=") }.isEmpty, "a line without a trace id: \(log)")
         #expect(log.contains("method=POST path=\(path) status=499"), "the abort halfway through the body: \(log)")
         #expect(!log.contains("malformed request") && !log.contains("status=400"), "\(log)")
         #expect(try workspace.enrollJSON(["status", "abby"]).1["status"] as? String == "none")

@@ -118,8 +118,10 @@ public enum TextField {
     }
 
     /// `path` as an absolute path: a relative one taken from the current directory (its `./`
-    /// dropped), an absolute one as it is.
+    /// dropped), an absolute one as it is; one with a `..` component as the file it names
+    /// (``DatabasePath/resolved(_:)``), which `ls` can open.
     public static func absolutePath(_ path: String) -> String {
+        let path = DatabasePath.resolved(path)
         guard !path.hasPrefix("/") else { return path }
         let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
         let directory = FileManager.default.currentDirectoryPath

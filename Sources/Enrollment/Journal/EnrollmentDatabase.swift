@@ -87,6 +87,8 @@ public final class EnrollmentDatabase: Sendable {
 
     public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws(StoreError) {
         Self.configureSQLite
+        // `sub/../x.sqlite` with no `sub`: what SQLite opens, `x.sqlite`, is what is checked.
+        let path = DatabasePath.resolved(path)
         self.path = path
         self.options = options
         // An empty file (`touch`, `: > file`) holds no database yet: what reads it must not turn it

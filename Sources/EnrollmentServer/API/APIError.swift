@@ -193,7 +193,8 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     /// Storage failures are the server's fault, not the caller's: 503 when retrying may help
-    /// (busy, conflicts), else 500. The details (paths) go to the log, not to the client.
+    /// (busy, conflicts, a full disk, which the operator frees while the server runs), else 500.
+    /// The details (paths) go to the log, not to the client.
     static func store(_ error: StoreError) -> APIError {
         switch error {
         case .keyFileMismatch:
@@ -203,6 +204,13 @@ public struct APIError: Error, Sendable, Equatable {
                 .serviceUnavailable, code: "service_reconfiguring", message: "the enrollment service is being reconfigured",
                 description: "try again later; the server log says what the operator must do", retryAfter: 60)
             apiError.logDetail = error.message + " (after `enroll keys rotate`, restart every `enroll serve` with --key-file NEW; after a backup from before a rotation was restored, restore the key file of that time too, or restart with it)"
+            return apiError
+        case .diskFull:
+            // As /health says it (503 disk_full), and over without a restart once space is freed.
+            var apiError = APIError(
+                .serviceUnavailable, code: error.code, message: "the enrollment database cannot take writes: its disk is full",
+                description: "try again later; nothing of this request was recorded", retryAfter: 60)
+            apiError.logDetail = error.message
             return apiError
         case .busy, .tooManyConflicts, .conflict:
             var apiError = APIError(

@@ -254,10 +254,13 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         // When the server closed it (the idle timeout), the log says so, as 408.
         if case .invalidEOFState = parserError, !(requestOpen && !everythingAnswered) {
             if !requestOpen {
+                // A trace id, as every other line of the access log has: no answer carries it,
+                // but it tells this line from its neighbours in a search.
+                let traceId = RandomUUID.string()
                 if closedByServer {
-                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, or the server is stopping", metadata: ["status": "408"])
+                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, or the server is stopping", metadata: ["status": "408", "trace_id": "\(traceId)"])
                 } else {
-                    logger.info("client closed the connection in the middle of a request", metadata: ["status": "499"])
+                    logger.info("client closed the connection in the middle of a request", metadata: ["status": "499", "trace_id": "\(traceId)"])
                 }
             }
             context.close(promise: nil)

@@ -344,10 +344,11 @@ struct FilesystemFaultTests {
         #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
     }
 
-    @Test("a full disk under a running server: /health answers 503 disk_full while every action fails, and 200 again once space is freed (no restart)")
+    @Test("a full disk under a running server: /health answers 503 disk_full while every action fails with 503 disk_full and Retry-After (a client may retry: nothing was recorded), and 200 again once space is freed (no restart)")
     func healthOnFullDisk() throws {
+        let token = try ServeProcessTests.token("alice")
         let outcome = try Self.scenario(size: "2m", """
-            ENROLL_JWT_SECRET=health-check-test-secret-0123456789 "$ENROLL" serve --port 0 > "$OUT/serve.out" 2> "$OUT/serve.err" &
+            ENROLL_JWT_SECRET='\(ServeProcessTests.secret)' "$ENROLL" serve --port 0 > "$OUT/serve.out" 2> "$OUT/serve.err" &
             server=$!
             port=""
             for _ in $(seq 300); do
@@ -359,14 +360,20 @@ struct FilesystemFaultTests {
             health ready
             dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null
             health full
+            curl -s -D "$OUT/init.head" -o "$OUT/init.body" -w '%{http_code}' -H 'Authorization: Bearer \(token)' -H 'Content-Type: application/json' -d '{"action":"INIT"}' "http://127.0.0.1:$port/api/users/v1/me/totp" > "$OUT/init.code"
             rm "$MNT/fill"
             health freed
+            curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer \(token)' -H 'Content-Type: application/json' -d '{"action":"INIT"}' "http://127.0.0.1:$port/api/users/v1/me/totp" > "$OUT/retried.code"
             kill $server; wait $server
             """)
         #expect(outcome.text("ready.code") == "200", "\(outcome.text("serve.err"))")
         #expect(outcome.text("full.code") == "503", "\(outcome.text("full.body"))")
         #expect(outcome.text("full.body").contains(#""code":"disk_full""#), "\(outcome.text("full.body"))")
         #expect(outcome.text("freed.code") == "200", "\(outcome.text("freed.body"))")
+        #expect(outcome.text("init.code") == "503", "\(outcome.text("init.body"))")
+        #expect(outcome.text("init.body").contains(#""code":"disk_full""#), "\(outcome.text("init.body"))")
+        #expect(outcome.text("init.head").lowercased().contains("retry-after: 60"), "\(outcome.text("init.head"))")
+        #expect(outcome.text("retried.code") == "200", "\(outcome.text("serve.err"))")
     }
 
     @Test("a disk that fills up during the commit (room to open, not to write): exit 3, disk full, the journal unchanged", arguments: [24, 40, 56])

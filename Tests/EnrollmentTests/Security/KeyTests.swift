@@ -294,6 +294,31 @@ struct KeyTests {
         #expect(server.stderr.contains("the JWT secret file \(secret) can be read or changed by other users (mode 644), and it signs a token for any user"), "\(server.stderr)")
     }
 
+    @Test("a --db with `..` names the file SQLite opens (through a directory that does not exist, or back out of a link): created owner-only whatever the umask, read by every command, named as it is in messages")
+    func dotDotDatabasePath() throws {
+        let workspace = try Workspace()
+        let sh = try Processes.tool("sh", package: "dash")
+        let enroll = try Processes.product("enroll")
+        // No `missing` directory: SQLite opens new.sqlite beside it, which the kernel's open of the
+        // path as given cannot create (it was created by SQLite with the umask's mode, 0666 here).
+        let throughMissing = workspace.directory.path + "/missing/../new.sqlite"
+        let created = try Processes.run(sh, ["-c", "umask 000; exec \"$0\" request alice --db \"$1\" --key-file \"$2\"", enroll, throughMissing, workspace.keyFile])
+        #expect(created.status == 0, "\(created.stderr)")
+        var status = stat()
+        #expect(stat(workspace.path("new.sqlite"), &status) == 0 && status.st_mode & 0o777 == 0o600, "mode \(String(status.st_mode & 0o777, radix: 8))")
+        // Reading through the same path finds the database it wrote (it said there was none).
+        let read = try workspace.enroll(["status", "alice", "--db", throughMissing])
+        #expect(read.status == 0 && read.stdout.contains("status: pending"), "\(read.stderr)")
+        // A message names the file, which `ls` can find, not the path through a missing directory.
+        let absent = try workspace.enroll(["status", "alice", "--db", workspace.directory.path + "/missing/../absent.sqlite"])
+        #expect(absent.status == 3 && absent.stderr.contains("no enrollment database at \(workspace.path("absent.sqlite"));"), "\(absent.stderr)")
+        // `..` after a link goes back from where the link leads, as for the kernel.
+        try FileManager.default.createDirectory(atPath: workspace.path("real/deep"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("link"), withDestinationPath: "real/deep")
+        #expect(try workspace.enroll(["request", "bob", "--db", workspace.directory.path + "/link/../linked.sqlite"]).status == 0)
+        #expect(try workspace.enroll(["status", "bob", "--db", workspace.path("real/linked.sqlite")]).stdout.contains("status: pending"))
+    }
+
     @Test("a key file that cannot be created (a missing directory, a dangling link in its place) is refused before the new database is created: no file is left behind")
     func keyFileCreatedFirst() throws {
         let workspace = try Workspace()
