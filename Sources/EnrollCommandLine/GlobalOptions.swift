@@ -50,10 +50,15 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// `--json`: one JSON object on stdout instead of text.
     public var printsJSON: Bool { json }
 
+    /// `--db`, else `ENROLL_DB`, else the default, as given: what ``validate()`` checks.
+    private var givenDatabasePath: String {
+        db ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
+    }
+
     /// The database as SQLite finds it (``DatabasePath/resolved(_:)``): every check, message and
     /// side file of a command is about the file it opens.
     var databasePath: String {
-        DatabasePath.resolved(db ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite")
+        DatabasePath.resolved(givenDatabasePath)
     }
 
     var keyFilePath: String {
@@ -84,7 +89,8 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         guard Durability(rawValue: durability.uppercased()) != nil else {
             throw ValidationError("--durability must be FULL or NORMAL, not '\(durability)'")
         }
-        if let problem = StoreError.databasePathProblem(databasePath, option: db) { throw ValidationError(problem) }
+        // As given: `x.sqlite/..` names a directory, whatever it resolves to.
+        if let problem = StoreError.databasePathProblem(givenDatabasePath, option: db) { throw ValidationError(problem) }
         if keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
