@@ -82,7 +82,7 @@ struct HistoryPrinter {
     }
 
     private func line(_ entry: HistoryEntry, widths: (user: Int, actor: Int)) throws {
-        var columns = [pad(Timestamps.iso8601(entry.time), 20)]
+        var columns = [pad(entry.timeUnreadable ? "(time unreadable)" : Timestamps.iso8601(entry.time), 20)]
         // A user id or actor with spaces in it is quoted: it must not read as more columns.
         if showUser { columns.append(pad(TextField.quoted(entry.user), widths.user)) }
         // The type is as stored: an unreadable row's may hold anything.

@@ -102,6 +102,38 @@ extension TamperEvidenceTests {
         #expect(!activity.contains("1970"))
         let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
         #expect(reveal.status == 3 && reveal.stderr.contains("its column recorded_at holds a value of another type"), "\(reveal.stderr)")
+        // Its time is shown as unknown, not as 1970, and no time window hides it (text sorts
+        // above every number: it was listed only by windows starting after every real time).
+        #expect(rows[1].hasPrefix("(time unreadable)"), "\(history.stdout)")
+        let json = try workspace.enroll(["history", "alice", "--json"])
+        #expect(!json.stdout.contains("1970") && json.stdout.contains(#""unreadable""#), "\(json.stdout)")
+        let recorded = try SQLite3.query(workspace.database, "SELECT recorded_at FROM events WHERE position = 1")
+        let day = String(Timestamps.iso8601(try #require(Int64(recorded))).prefix(10))
+        for window in [["--since", day + "T00:00:00Z"], ["--until", "2100-01-01T00:00:00Z"], ["--since", day + "T00:00:00Z", "--until", "2100-01-01T00:00:00Z"]] {
+            let audit = try workspace.enroll(["audit"] + window)
+            #expect(audit.status == 1 && audit.stdout.contains("(time unreadable)"), "\(window): \(audit.stdout)\(audit.stderr)")
+        }
+    }
+
+    @Test("a number column edited to hold a fraction (schema_version 2.5, recorded_at + 0.5) is an edit verify reports (exit 1, modified at its position), even with an anchor taken before; export keeps it visible (the import refuses the file) and commands refuse the row", arguments: ["schema_version = 2.5", "recorded_at = recorded_at + 0.5", "stream_version = stream_version + 0.5"])
+    func fractionInANumberColumn(_ edit: String) throws {
+        let workspace = try journal()
+        let before = try workspace.enroll(["verify"])
+        let anchor = try #require(before.stdout.split(separator: "\n").first { $0.hasPrefix("Anchor: ") }).dropFirst("Anchor: ".count)
+        try sqlite(workspace, "UPDATE events SET \(edit) WHERE position = 2")
+        for arguments in [["verify"], ["verify", "--anchor", String(anchor)]] {
+            let verify = try workspace.enrollJSON(arguments)
+            #expect(verify.0.status == 1, "\(arguments): \(verify.0.stdout)\(verify.0.stderr)")
+            #expect(verify.1["position"] as? Int == 2 && verify.1["tampering"] as? String == "modified", "\(verify.0.stdout)")
+        }
+        let history = try workspace.enroll(["history", "alice"])
+        #expect(history.status == 1 && history.stdout.contains("[HASH CHAIN BROKEN HERE]"), "\(history.stdout)\(history.stderr)")
+        let exported = workspace.path("export.jsonl")
+        #expect(try workspace.enroll(["export", "--output", exported]).status == 0)
+        let copy = try workspace.enroll(["import", exported, "--db", workspace.path("copy.sqlite")])
+        #expect(copy.status != 0 && copy.stderr.contains("enroll: error: line 2 "), "\(copy.stderr)")
+        let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
+        #expect(reveal.status == 3 && reveal.stderr.contains("holds a value of another type"), "\(reveal.stderr)")
     }
 }
 

@@ -86,14 +86,19 @@ public struct AuditTrail: Sendable {
     public func forEach(_ filter: AuditFilter, _ body: (HistoryEntry) throws -> Void) throws {
         var conditions = ["e.position > ?"]
         var arguments: StatementArguments = [filter.afterPosition]
+        // A row whose time is not a number (edited into text) could be of any time: it is shown
+        // whatever the window, as a type no release writes is whatever the types (below), so
+        // that a filter never hides an edited row. (Text sorts above every number, in the index too.)
+        var window: [String] = []
         if let since = filter.since {
-            conditions.append("e.recorded_at >= ?")
+            window.append("e.recorded_at >= ?")
             arguments += [since]
         }
         if let until = filter.until {
-            conditions.append("e.recorded_at < ?")
+            window.append("e.recorded_at < ?")
             arguments += [until]
         }
+        if !window.isEmpty { conditions.append("((\(window.joined(separator: " AND "))) OR e.recorded_at >= '')") }
         if let user = filter.user {
             conditions.append("e.stream_id = ?")
             arguments += [user]

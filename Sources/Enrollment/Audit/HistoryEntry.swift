@@ -63,6 +63,11 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     /// ``HistoryOutcome/unknown``, and no details or fields.
     public var unreadable: String?
 
+    /// The row's time cannot be read: its column was edited to hold something other than a
+    /// whole number (``HashChain/typedColumns(prefix:)``). ``time`` then means nothing, and is
+    /// shown as unknown, never as a time of 1970.
+    public var timeUnreadable: Bool { unreadable != nil && time == HashChain.mistypedNumber }
+
     public init(
         position: Int64, user: String, streamVersion: Int64, time: UnixTime, type: String, actor: String,
         commandId: String, outcome: HistoryOutcome, details: String, fields: [String: JSONValue]
@@ -127,6 +132,10 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         ]
         if let unreadable {
             object["unreadable"] = .string(unreadable)
+            if timeUnreadable {
+                object["recordedAt"] = nil
+                object["recordedAtUnix"] = nil
+            }
             // Metadata that does not read gives no actor or command id: none stands in for them.
             if actor.isEmpty { object["actor"] = nil }
             if commandId.isEmpty { object["commandId"] = nil }

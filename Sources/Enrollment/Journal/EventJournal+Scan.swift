@@ -73,8 +73,11 @@ extension EventJournal {
             if code == SQLITE_DONE { return count }
             guard code == SQLITE_ROW else { throw failure(code) }
             // SQLite reads a number stored as text ("yesterday") as 0: an edited row, reported.
-            guard sqlite3_column_type(row, 6) == SQLITE_INTEGER, sqlite3_column_type(row, 2) == SQLITE_INTEGER else {
-                let column = sqlite3_column_type(row, 2) == SQLITE_INTEGER ? "recorded_at" : "stream_version"
+            // So does one holding a fraction (2.5), which reading as an integer would cut to 2.
+            guard sqlite3_column_type(row, 6) == SQLITE_INTEGER, sqlite3_column_type(row, 2) == SQLITE_INTEGER,
+                  sqlite3_column_type(row, 4) == SQLITE_INTEGER else {
+                let column = sqlite3_column_type(row, 2) != SQLITE_INTEGER ? "stream_version"
+                    : sqlite3_column_type(row, 4) != SQLITE_INTEGER ? "schema_version" : "recorded_at"
                 throw StoreError.undecodableEvent(
                     position: sqlite3_column_int64(row, 0), type: String(decoding: bytes(3), as: UTF8.self),
                     reason: "its column \(column) holds a value of another type")

@@ -259,15 +259,25 @@ extension HashChain {
 
     /// The journal's columns, each cast to the type it must have, so that a row altered by
     /// hand to hold text where a number belongs reads as a hash mismatch rather than a failure.
+    /// A number column holding anything but an integer reads as ``mistypedNumber``, never as
+    /// its cast: `2.5` cast is `2`, which an append may well have hashed, and the edit would
+    /// verify (and export as the integer, the evidence gone).
     static func typedColumns(prefix: String = "") -> String {
         let p = prefix.isEmpty ? "" : prefix + "."
+        func number(_ column: String) -> String {
+            "CASE WHEN typeof(\(p)\(column)) = 'integer' THEN \(p)\(column) ELSE \(mistypedNumber) END AS \(column)"
+        }
         return """
-            \(p)position AS position, CAST(\(p)stream_id AS TEXT) AS stream_id, CAST(\(p)stream_version AS INTEGER) AS stream_version,
-            CAST(\(p)event_id AS TEXT) AS event_id, CAST(\(p)type AS TEXT) AS type, CAST(\(p)schema_version AS INTEGER) AS schema_version,
-            CAST(\(p)data AS TEXT) AS data, CAST(\(p)metadata AS TEXT) AS metadata, CAST(\(p)recorded_at AS INTEGER) AS recorded_at,
+            \(p)position AS position, CAST(\(p)stream_id AS TEXT) AS stream_id, \(number("stream_version")),
+            CAST(\(p)event_id AS TEXT) AS event_id, CAST(\(p)type AS TEXT) AS type, \(number("schema_version")),
+            CAST(\(p)data AS TEXT) AS data, CAST(\(p)metadata AS TEXT) AS metadata, \(number("recorded_at")),
             CAST(\(p)hash AS BLOB) AS hash
             """
     }
+
+    /// What ``typedColumns(prefix:)`` reads for a number column holding another type: a value
+    /// no append writes (versions start at 1, times are after 1970), so the row's hash fails.
+    static let mistypedNumber: Int64 = -1
 
     /// Explains a break from the rows at and after it. `window[0]` is the first row that does
     /// not verify; `previous` is the last good hash, `previousEventId` its row's event id and
