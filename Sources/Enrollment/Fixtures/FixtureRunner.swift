@@ -129,7 +129,7 @@ public enum FixtureRunner {
         // A code as the user typed it goes through what every interface does first (spaces
         // dropped, 6 to 8 ASCII digits or `invalid_code_format`), so that a scenario's refusal
         // is the one users get.
-        var command = scenario.command, inputRefusal: String?
+        var command = scenario.command(after: state), inputRefusal: String?
         if case .confirmCode(let typed) = command {
             do { command = .confirmCode(try Validation.typedCode(typed)) } catch { inputRefusal = error.code }
         }

@@ -21,7 +21,12 @@ public struct Scenario: Sendable {
     public var policy: EnrollmentPolicy
     public var given: [Given]
     public var now: UnixTime
+    /// The `when` command as written. A `RegenerateSecret` naming some options keeps the rest
+    /// from the active secret when it is decided (``command(after:)``), as `enroll regenerate`
+    /// does; here they are the defaults.
     public var command: EnrollmentCommand
+    /// The `when` object, for ``command(after:)``.
+    private var when: [String: JSONValue] = [:]
     /// The expected events in fixture form (see ``FixtureEvent``).
     public var then: [[String: JSONValue]]
     /// The expected refusal code, `nil` when the command must be accepted.
@@ -117,6 +122,7 @@ public struct Scenario: Sendable {
             throw fail("when.actor is not an actor enroll accepts: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave it out to record the user as the actor")
         }
         command = try Self.command(when, fail: fail)
+        self.when = when
         // As ENROLL_NOW for the command line: a secret issued must have its whole life before the
         // last time an event may carry, not one cut short to it (or expired as it is shown).
         if command.needsFreshSecret, at > times.upperBound - policy.pendingLifetime {
@@ -174,7 +180,18 @@ public struct Scenario: Sendable {
     static let optionMembers = ["issuer", "account", "algorithm", "digits", "period"]
     static let whenMembers = ["at", "command", "actor"]
 
-    static func command(_ when: [String: JSONValue], fail: (String) -> FixtureError) throws(FixtureError) -> EnrollmentCommand {
+    /// The command as decided after `state`: a `RegenerateSecret` that names some options takes
+    /// the others from the active secret (what is left out is kept, as `enroll regenerate`
+    /// keeps it), not from the defaults.
+    public func command(after state: AuthenticatorState) -> EnrollmentCommand {
+        guard case .regenerateSecret(.some) = command, let active = state.active else { return command }
+        let kept = EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
+        return (try? Self.command(when, keeping: kept, fail: { FixtureError(file: "", reason: $0) })) ?? command
+    }
+
+    static func command(
+        _ when: [String: JSONValue], keeping kept: EnrollmentOptions = EnrollmentOptions(), fail: (String) -> FixtureError
+    ) throws(FixtureError) -> EnrollmentCommand {
         func string(_ key: String) throws(FixtureError) -> String? {
             switch when[key] {
             case nil, .null?: return nil
@@ -189,8 +206,8 @@ public struct Scenario: Sendable {
             case let value?: throw fail("when.\(key) must be a whole number, not \(value.canonicalString.prefix(20))")
             }
         }
-        func options() throws(FixtureError) -> EnrollmentOptions {
-            var options = EnrollmentOptions()
+        func options(keeping kept: EnrollmentOptions = EnrollmentOptions()) throws(FixtureError) -> EnrollmentOptions {
+            var options = kept
             if let issuer = try string("issuer") { options.issuer = issuer }
             if let account = try string("account") { options.account = account }
             if let name = try string("algorithm") {
@@ -225,7 +242,7 @@ public struct Scenario: Sendable {
         case "RevealSecretText": return .revealSecretText
         case "RegenerateSecret":
             let keys = Set(when.keys).subtracting(whenMembers)
-            return .regenerateSecret(keys.isEmpty ? nil : try options())
+            return .regenerateSecret(keys.isEmpty ? nil : try options(keeping: kept))
         case "CancelRegenerate": return .cancelRegenerate
         default: return .removeAuthenticator  // the only name left (checked above)
         }
