@@ -260,10 +260,10 @@ struct VerifyCommand: ParsableCommand {
             if global.json {
                 Terminal.json([
                     "intact": false, "verified": result.verified, "head": result.head, "position": expected.position,
-                    "tampering": "anchor", "detail": mismatch.message(for: expected),
+                    "tampering": "anchor", "error": "anchor_mismatch", "detail": mismatch.message(for: expected),
                 ])
             }
-            Terminal.error(mismatch.message(for: expected), hint: "restore the journal from a backup or an export taken before the change")
+            Terminal.error(mismatch.message(for: expected) + " (anchor_mismatch)", hint: "restore the journal from a backup or an export taken before the change")
             throw ExitCode(CLIExit.refused)
         }
         if !findings.isEmpty {

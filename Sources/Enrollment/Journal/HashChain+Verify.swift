@@ -136,7 +136,7 @@ public enum AnchorMismatch: Sendable, Hashable {
         case .shorter(let head):
             "the journal ends at position \(head), before the anchor at position \(anchor.position): rows were deleted from its end"
         case .rewritten:
-            "the chain no longer has the anchor's hash at position \(anchor.position): the journal was rewritten at or before that position and its hashes recomputed"
+            "the chain does not have the anchor's hash at position \(anchor.position): the journal was rewritten at or before that position with its hashes recomputed, or the anchor is not one this journal gave (check that it was copied whole, from this database's export or verify)"
         }
     }
 }
