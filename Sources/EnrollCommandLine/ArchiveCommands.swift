@@ -47,7 +47,7 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             Each line holds position, streamId, streamVersion, eventId, type, schemaVersion, data, metadata, \
             recordedAt and hash, so `enroll import` can check the hash chain. The data keys are not exported: \
-            in an imported copy the secrets read as forgotten. An export is also a recorded-journal fixture.
+            in an imported copy no secret can be opened (history says its key is not in that database). An export is also a recorded-journal fixture.
             """)
 
     @OptionGroup var global: ReadOptions

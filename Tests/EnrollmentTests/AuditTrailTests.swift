@@ -300,7 +300,14 @@ struct AuditTrailTests {
         let status = try workspace.enrollJSON(["status", "alice", "--db", copy]).1
         #expect(status["status"] as? String == "active")
         let history = jsonLines(try workspace.enroll(["history", "alice", "--json", "--db", copy]).stdout)
-        #expect((history.first?["event"] as? [String: Any])?["secret"] as? String == "forgotten")
+        // The copy holds no data keys, but no one removed anything: sealed, with a key not here,
+        // never "forgotten", which says the user removed it.
+        let issued = history.first?["event"] as? [String: Any]
+        #expect(issued?["secret"] as? String == "sealed" && issued?["keyInDatabase"] as? Bool == false, "\(history)")
+        let copied = try workspace.enroll(["history", "alice", "--db", copy]).stdout
+        #expect(copied.contains("secret sealed (its key is not in this database: an imported copy, or deleted)") && !copied.contains("forgotten"), "\(copied)")
+        let original = jsonLines(try workspace.enroll(["history", "alice", "--json"]).stdout).first?["event"] as? [String: Any]
+        #expect(original?["secret"] as? String == "sealed" && original?["keyInDatabase"] == nil, "\(String(describing: original))")
 
         let twice = try workspace.enroll(["import", workspace.path("journal.jsonl")])
         #expect(twice.status == 2 && twice.stderr.contains("already holds 6 events"))

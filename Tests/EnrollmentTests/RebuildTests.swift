@@ -769,6 +769,12 @@ struct RebuildTests {
 
         let help = try Processes.run(tool, ["--help"])
         #expect(help.stdout.contains("--allow-downgrade"))
+        #expect(help.stdout.contains("130 or 143 stopped by Ctrl-C or SIGTERM"), "the exit codes an interrupted run gives: \(help.stdout)")
+        // Options that change a rebuild mean nothing to --status: refused by name, not ignored.
+        for option in ["--restart", "--accept-missing-events", "--allow-downgrade"] {
+            let status = try Processes.run(tool, ["--db", workspace.database, "--status", option])
+            #expect(status.status == 2 && status.stderr.contains("\(option) goes with --projection NAME or --all; --status changes nothing"), "\(status.stderr)")
+        }
         let forced = try Processes.run(tool, ["--db", workspace.database, "--all", "--allow-downgrade"])
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try checkpoint("authenticators", in: workspace.database)?.version == code)

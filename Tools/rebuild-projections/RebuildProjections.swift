@@ -17,7 +17,8 @@ struct RebuildProjections: ParsableCommand {
             checkpoint, unless that checkpoint is past the journal's head, its table's columns changed or the \
             journal was rewritten under it (it then starts over and says why); --restart discards an \
             interrupted rebuild and starts over, e.g. after its shadow table was edited by hand. A projection that a newer version of enroll wrote is refused (exit 3) unless \
-            --allow-downgrade is given. Exit codes: 0 done, 2 bad usage, 3 storage failure.
+            --allow-downgrade is given. Exit codes: 0 done, 2 bad usage, 3 storage failure, \
+            130 or 143 stopped by Ctrl-C or SIGTERM (what was rebuilt is kept: run it again to resume).
             """,
         version: EnrollmentVersion.description)
 
@@ -68,7 +69,10 @@ struct RebuildProjections: ParsableCommand {
         guard chosen == 1 else {
             throw ValidationError("choose one of --projection NAME, --all or --status")
         }
-        if status && restart { throw ValidationError("--restart goes with --projection NAME or --all; --status changes nothing") }
+        // What changes a rebuild means nothing to --status, which changes nothing: refused, not ignored.
+        if status, let given = [(restart, "--restart"), (acceptMissingEvents, "--accept-missing-events"), (allowDowngrade, "--allow-downgrade")].first(where: \.0) {
+            throw ValidationError("\(given.1) goes with --projection NAME or --all; --status changes nothing")
+        }
         // As enroll refuses it: an empty path is a mistake in the command line, not a missing file.
         if let problem = StoreError.databasePathProblem(databasePath, option: db) { throw ValidationError(problem) }
         for name in projection where Projections.named(name) == nil {

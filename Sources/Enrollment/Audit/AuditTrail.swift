@@ -154,7 +154,10 @@ public struct AuditTrail: Sendable {
             let strict = try RecordedEvent(row: row)
             recorded = strict
             let forgotten: Bool = row["secret_forgotten"] ?? false
-            entry = try Self.entry(for: strict, secretForgotten: forgotten, replacedPendingFrom: row["replaced_pending_at"], lockEndedAt: row["lock_ended_at"])
+            let keyAbsent: Bool = row["secret_key_absent"] ?? false
+            entry = try Self.entry(
+                for: strict, secretForgotten: forgotten, keyAbsent: keyAbsent && !forgotten,
+                replacedPendingFrom: row["replaced_pending_at"], lockEndedAt: row["lock_ended_at"])
         } catch {
             // Both throw only `StoreError.undecodableEvent`, whose reason names no stored bytes;
             // anything else is not described at all, rather than risk showing them.
@@ -183,9 +186,12 @@ public struct AuditTrail: Sendable {
             actor: metadata?.actor ?? "", commandId: metadata?.commandId ?? "")
     }
 
-    /// The journal's columns plus whether a secret-carrying event's secret is forgotten: its
-    /// data key is gone, or the authenticator was removed after it (removal destroys the key
-    /// that sealed it even if a later enrollment created a new one); and, for a secret issued
+    /// The journal's columns plus whether a secret-carrying event's secret is forgotten: the
+    /// authenticator was removed after it (removal destroys the key that sealed it even if a
+    /// later enrollment created a new one); whether its user's data key is not in this database
+    /// though no removal destroyed it (an imported copy, which holds no data keys; or a key
+    /// deleted by hand, which `verify` reports): the secret is still sealed, but cannot be
+    /// opened here, and is not called forgotten, which says the user removed it; and, for a secret issued
     /// while another still awaited its first code, when that one was issued: the last event
     /// before it that issues, activates, expires or removes a secret issued one, so the new
     /// secret discarded it (an expiry is always recorded before the command that follows it).
@@ -193,10 +199,12 @@ public struct AuditTrail: Sendable {
     /// could have been the activation: then nothing is said about the earlier secret.
     static let selection = HashChain.typedColumns(prefix: "e") + ",\n" + """
         CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
-            (NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = e.stream_id)
-             OR EXISTS (SELECT 1 FROM events r WHERE r.stream_id = e.stream_id AND r.stream_version > e.stream_version
-                        AND r.type = 'AuthenticatorRemoved'))
+            EXISTS (SELECT 1 FROM events r WHERE r.stream_id = e.stream_id AND r.stream_version > e.stream_version
+                    AND r.type = 'AuthenticatorRemoved')
         ELSE 0 END AS secret_forgotten,
+        CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
+            NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.stream_id = e.stream_id)
+        ELSE 0 END AS secret_key_absent,
         CASE WHEN e.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN
             (SELECT CASE WHEN p.type IN ('EnrollmentRequested', 'SecretRegenerated') THEN p.recorded_at END
              FROM events p WHERE p.stream_id = e.stream_id AND p.stream_version < e.stream_version
@@ -263,9 +271,11 @@ public struct AuditTrail: Sendable {
     /// Turns one journal row into an audit entry (decoding and upcasting its event).
     /// `replacedPendingFrom`: for a secret issued while another awaited its first code, when
     /// that one was issued (it is discarded, never confirmed). `lockEndedAt`: for the end of a
-    /// lock, recorded by the next command, when the lock ended (its `until`).
+    /// lock, recorded by the next command, when the lock ended (its `until`). `keyAbsent`: the
+    /// secret is sealed under a data key this database does not hold, though no removal
+    /// destroyed it (an imported copy).
     public static func entry(
-        for recorded: RecordedEvent, secretForgotten: Bool, replacedPendingFrom: UnixTime? = nil, lockEndedAt: UnixTime? = nil
+        for recorded: RecordedEvent, secretForgotten: Bool, keyAbsent: Bool = false, replacedPendingFrom: UnixTime? = nil, lockEndedAt: UnixTime? = nil
     ) throws(StoreError) -> HistoryEntry {
         let event = try EventCodec.decode(
             type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
@@ -273,11 +283,11 @@ public struct AuditTrail: Sendable {
             position: recorded.position, user: recorded.streamId, streamVersion: recorded.streamVersion,
             time: recorded.recordedAt, type: recorded.type, actor: recorded.metadata.actor,
             commandId: recorded.metadata.commandId, outcome: event.outcome,
-            details: event.details(secretForgotten: secretForgotten)
+            details: event.details(secretForgotten: secretForgotten, keyAbsent: keyAbsent)
                 + (replacedPendingFrom.map { "; discards the pending secret issued at \(Timestamps.iso8601($0)), never confirmed" } ?? "")
                 + (lockEndedAt.map { " (it ended at \(Timestamps.iso8601($0)); recorded by the next command)" } ?? "")
                 + repeated(recorded.metadata.commandId),
-            fields: event.auditFields(secretForgotten: secretForgotten))
+            fields: event.auditFields(secretForgotten: secretForgotten, keyAbsent: keyAbsent))
     }
 }
 
@@ -297,12 +307,14 @@ extension EnrollmentEvent {
     }
 
     /// The event's fields in the current schema, the secret replaced by its status.
-    func auditFields(secretForgotten: Bool) -> [String: JSONValue] {
+    func auditFields(secretForgotten: Bool, keyAbsent: Bool = false) -> [String: JSONValue] {
         guard let encoded = try? EventCodec.encode(self, seal: { _ in [] }),
               case .object(var object)? = try? JSONValue.parse(encoded.data)
         else { return [:] }
         if object.removeValue(forKey: "sealedSecret") != nil {
-            object["secret"] = .string(secretStatus(secretForgotten: secretForgotten))
+            let status = secretStatus(secretForgotten: secretForgotten)
+            object["secret"] = .string(status)
+            if keyAbsent && status == "sealed" { object["keyInDatabase"] = .bool(false) }
         }
         return object
     }
@@ -317,10 +329,12 @@ extension EnrollmentEvent {
         }
     }
 
-    func details(secretForgotten: Bool) -> String {
+    func details(secretForgotten: Bool, keyAbsent: Bool = false) -> String {
         func describe(_ issued: SecretIssued) -> String {
             let p = issued.parameters
-            return "\(issued.issuer):\(issued.account) (\(p.algorithm.rawValue), \(p.digits) digits, \(p.period) s), secret \(secretStatus(secretForgotten: secretForgotten)); confirm before \(Timestamps.iso8601(issued.expiresAt))"
+            let status = secretStatus(secretForgotten: secretForgotten)
+            let key = keyAbsent && status == "sealed" ? " (its key is not in this database: an imported copy, or deleted)" : ""
+            return "\(issued.issuer):\(issued.account) (\(p.algorithm.rawValue), \(p.digits) digits, \(p.period) s), secret \(status)\(key); confirm before \(Timestamps.iso8601(issued.expiresAt))"
         }
         switch self {
         case .enrollmentRequested(let issued):
