@@ -88,18 +88,31 @@ struct ExportCommand: ParsableCommand {
         let events = "\(count) event\(count == 1 ? "" : "s")"
         // The anchor lets whoever receives the file check that it arrived whole. It is a line of
         // its own, `Anchor: POSITION:HASH` and nothing else, so that it can be copied as it is.
-        let summary = written.anchor == nil ? "the journal is empty, so there is no anchor."
+        // A damaged journal is written all the same (the rows as stored are the evidence), but
+        // gets no anchor: one would vouch for what the chain does not.
+        let kept = written.damage == nil ? written.anchor : nil
+        let summary = written.damage != nil ? "no anchor: the journal is not as enroll appended it."
+            : kept == nil ? "the journal is empty, so there is no anchor."
             : "`enroll import FILE --anchor POSITION:HASH` with the anchor below refuses a copy that does not reach it."
-        let anchor = written.anchor.map { "\nAnchor: \($0)" } ?? ""
+        let anchor = kept.map { "\nAnchor: \($0)" } ?? ""
         if let output {
             if global.json {
-                Terminal.json(["exported": count, "output": output, "anchor": written.anchor?.description])
+                Terminal.json(["exported": count, "output": output, "anchor": kept?.description, "chainBroken": written.damage == nil ? nil : true])
             } else {
                 Terminal.line("Exported \(events) to \(output); \(summary)\(anchor)")
             }
         } else {
             // stdout holds the export itself: the summary goes to stderr.
             Terminal.diagnosticLine("enroll: exported \(events); \(summary)\(anchor)")
+        }
+        if let damage = written.damage {
+            // As `history` and `audit` refuse a journal whose rows they show do not chain.
+            var failure = CLIFailure(
+                code: "chain_broken",
+                message: "the export holds the journal's rows as stored, yet \(damage); run `enroll verify` to see where and how, and export again from a backup or an intact journal",
+                exitCode: CLIExit.refused)
+            failure.showsCode = true
+            throw global.failure(failure)
         }
     }
 }

@@ -115,6 +115,26 @@ extension TamperEvidenceTests {
         }
     }
 
+    @Test("export of a journal whose last rows were deleted writes the rows as stored but refuses (exit 1, chain_broken) without an anchor, whether a projection's checkpoint or only the command records show the deletion; an intact journal exports with its anchor", arguments: [false, true])
+    func exportOfATruncatedJournal(_ projectionsRefolded: Bool) throws {
+        let workspace = try journal()
+        let intact = try workspace.enroll(["export", "--output", workspace.path("intact.jsonl")])
+        #expect(intact.status == 0 && intact.stdout.contains("\nAnchor: 9:"), "\(intact.stdout)\(intact.stderr)")
+        try sqlite(workspace, "DELETE FROM events WHERE position >= 8")
+        if projectionsRefolded {
+            // The deleter folds the projections again: only the command records still tell.
+            #expect(try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all", "--accept-missing-events"]).status == 0)
+        }
+        let file = workspace.path("cut.jsonl")
+        let export = try workspace.enroll(["export", "--output", file])
+        #expect(export.status == 1 && export.stderr.contains("(chain_broken)") && !export.stdout.contains("Anchor:"), "\(export.stdout)\(export.stderr)")
+        #expect(export.stderr.contains(projectionsRefolded ? "past the stream's last event" : "rows 8…9 were deleted"), "\(export.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count == 7, "the rows as stored are kept")
+        let json = try workspace.enroll(["export", "--output", file, "--json"])
+        let summary = (try? JSONSerialization.jsonObject(with: Data(json.stdout.split(separator: "\n").first.map(String.init)?.utf8 ?? "".utf8))) as? [String: Any]
+        #expect(json.status == 1 && summary?["chainBroken"] as? Bool == true && summary?["anchor"] == nil, "\(json.status) \(json.stdout) \(json.stderr)")
+    }
+
     @Test("a number column edited to hold a fraction (schema_version 2.5, recorded_at + 0.5) is an edit verify reports (exit 1, modified at its position), even with an anchor taken before; export keeps it visible (the import refuses the file) and commands refuse the row", arguments: ["schema_version = 2.5", "recorded_at = recorded_at + 0.5", "stream_version = stream_version + 0.5"])
     func fractionInANumberColumn(_ edit: String) throws {
         let workspace = try journal()
@@ -129,7 +149,9 @@ extension TamperEvidenceTests {
         let history = try workspace.enroll(["history", "alice"])
         #expect(history.status == 1 && history.stdout.contains("[HASH CHAIN BROKEN HERE]"), "\(history.stdout)\(history.stderr)")
         let exported = workspace.path("export.jsonl")
-        #expect(try workspace.enroll(["export", "--output", exported]).status == 0)
+        // Written as stored (the evidence), without an anchor, and refused as history refuses it.
+        let export = try workspace.enroll(["export", "--output", exported])
+        #expect(export.status == 1 && export.stderr.contains("(chain_broken)") && !export.stdout.contains("Anchor:"), "\(export.stdout)\(export.stderr)")
         let copy = try workspace.enroll(["import", exported, "--db", workspace.path("copy.sqlite")])
         #expect(copy.status != 0 && copy.stderr.contains("enroll: error: line 2 "), "\(copy.stderr)")
         let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])

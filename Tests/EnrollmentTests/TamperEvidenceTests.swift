@@ -372,9 +372,11 @@ struct TamperEvidenceTests {
         #expect(json["earliestChanged"] as? Int == 10, "\(json)")
         #expect((json["detail"] as? String)?.contains("or the row at position 10") == true, "\(json)")
 
-        // The same journal exported and imported: import names both lines too.
+        // The same journal exported (written as stored, but refused: exit 1, chain_broken, no
+        // anchor) and imported: import names both lines too.
         let file = workspace.path("forged.jsonl")
-        #expect(try workspace.enroll(["export", "--output", file]).status == 0)
+        let exported = try workspace.enroll(["export", "--output", file])
+        #expect(exported.status == 1 && exported.stderr.contains("the row at position 11 does not follow the hash chain") && !exported.stdout.contains("Anchor:"), "\(exported.stdout)\(exported.stderr)")
         let imported = try workspace.enroll(["import", file, "--db", workspace.path("imported.sqlite")])
         #expect(imported.status == 2, "\(imported.stdout)")
         #expect(imported.stderr.contains("line 11 (position 11) does not chain from the line before it: this line was edited, or the one before it was edited and its hash recomputed"), "\(imported.stderr)")

@@ -88,6 +88,11 @@ public struct ArchiveExtent: Sendable, Hashable {
     /// The last row's position and hash (what `enroll verify` would print for that journal):
     /// a copy that reaches it with that hash is whole up to there. `nil` when no row was written.
     public var anchor: ChainAnchor?
+    /// An export only: what shows that the journal written is not as enroll appended it (the
+    /// first row that does not chain, or rows missing from its end), `nil` when nothing does.
+    /// The rows are written as stored all the same (they are the evidence), but the anchor
+    /// then vouches for nothing.
+    public var damage: String?
 }
 
 /// The journal as JSON Lines: one row per line, exactly as stored, secrets still sealed.
@@ -300,10 +305,23 @@ public enum JournalArchive {
             return try reader.read { db in
                 var written = ArchiveExtent(events: 0)
                 let rows = try StoredRow.fetchCursor(db, sql: "SELECT \(HashChain.typedColumns()) FROM events ORDER BY position").map(\.event)
+                // Each row is checked against the chain as `history` checks the rows it shows, so
+                // that an export (and the anchor it prints) never passes off an edited journal.
+                var previous = HashChain.genesis
                 while let row = try rows.next() {
                     do { try write(line(for: row) + "\n") } catch { throw WriteFailure(error: error) }
                     written.events += 1
+                    if written.damage == nil, row.position != written.events || HashChain.hash(of: row, previous: previous) != row.hash {
+                        written.damage = "the row at position \(row.position) does not follow the hash chain"
+                    }
+                    previous = row.hash
                     written.anchor = ChainAnchor(position: row.position, hash: row.hash)
+                }
+                if written.damage == nil {
+                    // Rows deleted from the end leave the chain whole: the records written with them tell.
+                    let head = written.anchor?.position ?? 0
+                    written.damage = try? HashChain.deletedEnd(head: head, in: db)
+                        ?? HashChain.crossCheck(in: db, limit: 1000).first { $0.kind == .commandPastStream }.map(\.detail)
                 }
                 return written
             }
