@@ -542,6 +542,8 @@ struct RebuildTests {
             #expect(result.status == status, "\(arguments): \(result.stderr)")
             let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
             #expect(object?["error"] as? String == code, "\(arguments): \(result.stdout)")
+            // As enroll --json writes it: a path in a message reads as one (no `\/`).
+            #expect(!result.stdout.contains("\\/"), "\(result.stdout)")
         }
     }
 

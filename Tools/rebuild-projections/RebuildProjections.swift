@@ -299,7 +299,7 @@ enum Output {
     static func error(_ text: String) { write(Array(("rebuild-projections: error: " + text + "\n").utf8), to: STDERR_FILENO) }
 
     static func json(_ object: [String: Any?]) {
-        let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         write(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO)
     }
 
