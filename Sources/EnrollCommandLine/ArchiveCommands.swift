@@ -276,7 +276,8 @@ struct VerifyCommand: ParsableCommand {
                     "tampering": "anchor", "error": "anchor_mismatch", "detail": mismatch.message(for: expected),
                 ])
             }
-            Terminal.error(mismatch.message(for: expected) + " (anchor_mismatch)", hint: "restore the journal from a backup or an export taken before the change")
+            // The remedy inside the message and the code last, as every refusal with a code.
+            Terminal.error(mismatch.message(for: expected) + "; if the anchor is right, restore the journal from a backup or an export taken before the change", hint: "anchor_mismatch")
             throw ExitCode(CLIExit.refused)
         }
         if !findings.isEmpty {

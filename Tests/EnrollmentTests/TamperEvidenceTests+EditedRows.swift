@@ -86,10 +86,10 @@ extension TamperEvidenceTests {
         }
     }
 
-    @Test("a time edited into text ('yesterday') is reported as the edit it is, not read as 1970: history lists the row as unreadable, rebuild-projections and commands refuse it (exit 3) and write no 1970 activity")
-    func timeEditedIntoText() throws {
+    @Test("a time edited into text ('yesterday') or a fraction (1.5) is reported as the edit it is, not read as 1970: history lists the row as unreadable, rebuild-projections and commands refuse it (exit 3) and write no 1970 activity, and no audit time window hides it", arguments: ["'yesterday'", "1.5"])
+    func timeEditedIntoText(_ time: String) throws {
         let workspace = try journal()
-        try sqlite(workspace, "UPDATE events SET recorded_at = 'yesterday' WHERE position = 2")
+        try sqlite(workspace, "UPDATE events SET recorded_at = \(time) WHERE position = 2")
         let history = try workspace.enroll(["history", "alice"])
         let rows = Array(history.stdout.split(separator: "\n").dropFirst())
         #expect(history.status == 1 && rows.count == 3, "\(history.stdout)\(history.stderr)")
@@ -103,7 +103,7 @@ extension TamperEvidenceTests {
         let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
         #expect(reveal.status == 3 && reveal.stderr.contains("its column recorded_at holds a value of another type"), "\(reveal.stderr)")
         // Its time is shown as unknown, not as 1970, and no time window hides it (text sorts
-        // above every number: it was listed only by windows starting after every real time).
+        // above every number, a fraction among them: each was listed only by some windows).
         #expect(rows[1].hasPrefix("(time unreadable)"), "\(history.stdout)")
         let json = try workspace.enroll(["history", "alice", "--json"])
         #expect(!json.stdout.contains("1970") && json.stdout.contains(#""unreadable""#), "\(json.stdout)")
@@ -152,6 +152,9 @@ extension TamperEvidenceTests {
         // Written as stored (the evidence), without an anchor, and refused as history refuses it.
         let export = try workspace.enroll(["export", "--output", exported])
         #expect(export.status == 1 && export.stderr.contains("(chain_broken)") && !export.stdout.contains("Anchor:"), "\(export.stdout)\(export.stderr)")
+        // The edited column is written as -1 (as the README says), a value no append writes.
+        let line = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n")[1]
+        #expect(line.contains(":-1,") || line.contains(":-1}"), "\(line)")
         let copy = try workspace.enroll(["import", exported, "--db", workspace.path("copy.sqlite")])
         #expect(copy.status != 0 && copy.stderr.contains("enroll: error: line 2 "), "\(copy.stderr)")
         let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])

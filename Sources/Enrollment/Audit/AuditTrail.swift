@@ -86,9 +86,10 @@ public struct AuditTrail: Sendable {
     public func forEach(_ filter: AuditFilter, _ body: (HistoryEntry) throws -> Void) throws {
         var conditions = ["e.position > ?"]
         var arguments: StatementArguments = [filter.afterPosition]
-        // A row whose time is not a number (edited into text) could be of any time: it is shown
-        // whatever the window, as a type no release writes is whatever the types (below), so
-        // that a filter never hides an edited row. (Text sorts above every number, in the index too.)
+        // A row whose time is not a whole number (edited into text, or into a fraction) could be
+        // of any time: it is shown whatever the window, as a type no release writes is whatever
+        // the types (below), so that a filter never hides an edited row. (No index serves the
+        // window: the journal is read in position order.)
         var window: [String] = []
         if let since = filter.since {
             window.append("e.recorded_at >= ?")
@@ -98,7 +99,7 @@ public struct AuditTrail: Sendable {
             window.append("e.recorded_at < ?")
             arguments += [until]
         }
-        if !window.isEmpty { conditions.append("((\(window.joined(separator: " AND "))) OR e.recorded_at >= '')") }
+        if !window.isEmpty { conditions.append("((\(window.joined(separator: " AND "))) OR typeof(e.recorded_at) <> 'integer')") }
         if let user = filter.user {
             conditions.append("e.stream_id = ?")
             arguments += [user]

@@ -126,7 +126,8 @@ public enum AnchorSyntaxError: Error, Sendable, Hashable {
 
 /// Why a journal does not match an anchor kept outside it.
 public enum AnchorMismatch: Sendable, Hashable {
-    /// The journal ends before the anchor's position: rows were deleted from its end.
+    /// The journal ends before the anchor's position: rows were deleted from its end (or the
+    /// anchor was mistyped, or taken from another database).
     case shorter(head: Int64)
     /// The row at the anchor's position has another hash: the journal was rewritten at or before it.
     case rewritten(found: [UInt8])
@@ -134,7 +135,7 @@ public enum AnchorMismatch: Sendable, Hashable {
     public func message(for anchor: ChainAnchor) -> String {
         switch self {
         case .shorter(let head):
-            "the journal ends at position \(head), before the anchor at position \(anchor.position): rows were deleted from its end"
+            "the journal ends at position \(head), before the anchor at position \(anchor.position): rows were deleted from its end, or the anchor is not one this journal gave (check that it was copied whole, from this database's export or verify)"
         case .rewritten:
             "the chain does not have the anchor's hash at position \(anchor.position): the journal was rewritten at or before that position with its hashes recomputed, or the anchor is not one this journal gave (check that it was copied whole, from this database's export or verify)"
         }

@@ -207,9 +207,10 @@ public struct APIError: Error, Sendable, Equatable {
             return apiError
         case .diskFull:
             // As /health says it (503 disk_full), and over without a restart once space is freed.
+            // One description for both: a probe made no request to record.
             var apiError = APIError(
                 .serviceUnavailable, code: error.code, message: "the enrollment database cannot take writes: its disk is full",
-                description: "try again later; nothing of this request was recorded", retryAfter: 60)
+                description: "try again later; nothing is recorded while its disk is full", retryAfter: 60)
             apiError.logDetail = error.message
             return apiError
         case .busy, .tooManyConflicts, .conflict:

@@ -369,6 +369,8 @@ struct FilesystemFaultTests {
         #expect(outcome.text("ready.code") == "200", "\(outcome.text("serve.err"))")
         #expect(outcome.text("full.code") == "503", "\(outcome.text("full.body"))")
         #expect(outcome.text("full.body").contains(#""code":"disk_full""#), "\(outcome.text("full.body"))")
+        // A probe made no request: its answer says what a full disk means, not "this request".
+        #expect(outcome.text("full.body").contains("nothing is recorded while its disk is full") && !outcome.text("full.body").contains("this request"), "\(outcome.text("full.body"))")
         #expect(outcome.text("freed.code") == "200", "\(outcome.text("freed.body"))")
         #expect(outcome.text("init.code") == "503", "\(outcome.text("init.body"))")
         #expect(outcome.text("init.body").contains(#""code":"disk_full""#), "\(outcome.text("init.body"))")
