@@ -52,8 +52,9 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var global: ReadOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (atomically) instead of stdout.", valueName: "file"))
-    var output: String?
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write to this file (atomically) instead of stdout ('-': stdout).", valueName: "file"))
+    var outputOption: String?
+    var output: String? { OutputFile.named(outputOption) }
 
     func validate() throws {
         if let output { _ = try OutputFile.resolve(output, protecting: global.protectedFiles) }

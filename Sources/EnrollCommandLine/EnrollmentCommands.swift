@@ -325,8 +325,9 @@ struct RevealCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How to show it: terminal, uri (the otpauth URI alone, recorded as the secret shown as text), svg or png.", valueName: "format"))
     var format: Format = .terminal
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the image or URI to this file instead of stdout.", valueName: "file"))
-    var output: String?
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the image or URI to this file instead of stdout ('-': stdout).", valueName: "file"))
+    var outputOption: String?
+    var output: String? { OutputFile.named(outputOption) }
 
     @OptionGroup var display: QRDisplayOptions
 

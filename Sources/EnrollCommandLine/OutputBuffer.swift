@@ -70,6 +70,10 @@ final class OutputFile {
         self.descriptor = descriptor
     }
 
+    /// `--output`'s value as the file to write, or `nil` for stdout: left out, or `-`, as most
+    /// tools read it (a file named `-` is `./-`).
+    static func named(_ option: String?) -> String? { option == "-" ? nil : option }
+
     /// A command that did not commit its output leaves no temporary file behind.
     deinit { discard() }
 

@@ -590,6 +590,21 @@ struct EndToEndTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    @Test("--output - writes to stdout, as most tools read it, and creates no file named '-' (reveal and export); ./- is a file of that name")
+    func outputDash() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "olga"]).status == 0)
+        let enroll = try Processes.product("enroll")
+        let options = ["--db", workspace.database, "--key-file", workspace.keyFile]
+        let reveal = try Processes.run(enroll, ["reveal", "olga", "--format", "uri", "--output", "-"] + options, directory: workspace.directory)
+        #expect(reveal.status == 0 && reveal.stdout.hasPrefix("otpauth://totp/"), "\(reveal.stdout)\(reveal.stderr)")
+        let export = try Processes.run(enroll, ["export", "-o", "-"] + options, directory: workspace.directory)
+        #expect(export.status == 0 && export.stdout.split(separator: "\n").count == 2 && export.stderr.contains("Anchor: 2:"), "\(export.stdout)\(export.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("-")), "no file named '-'")
+        let named = try Processes.run(enroll, ["export", "--output", "./-"] + options, directory: workspace.directory)
+        #expect(named.status == 0 && FileManager.default.fileExists(atPath: workspace.path("-")), "\(named.stderr)")
+    }
+
     @Test("with --json every refusal of the command line is one JSON object on stdout (error code and message), exit 2, nothing written; input refused while the line is read has its own code, a line that cannot be read is usage")
     func jsonUsageErrors() throws {
         let workspace = try Workspace()
