@@ -5,12 +5,26 @@
 #
 #   Tools/benchmark.sh                 the full run (3 minutes when the machine is quiet, 15 when busy, on 2 cores)
 #   Tools/benchmark.sh --smoke         seconds, tiny sizes, debug build, no Python peers, no goals judged
-#   Tools/benchmark.sh --repetitions 5 --users 20000 ...   any option of the benchmark executable
+#   Tools/benchmark.sh --repetitions 1 --users 2000 ...   any option of the benchmark executable (--help lists them)
+#   Tools/benchmark.sh --help          this text and the executable's options, without building anything
 #
 #   Tools/benchmark.sh --check-peers   only checks that the peers' sources are there (Tools/test.sh, first)
 #
+# The full run (no options) writes BENCHMARKS.json, the JSON of the run BENCHMARKS.md records; a
+# run with options writes benchmark-results.json (not kept in git) unless --output says otherwise.
 # PEERS_DIR overrides where the peers' sources are (default ../shared/peers, beside the repository).
 set -euo pipefail
+for argument in "$@"; do
+  if [ "$argument" = "--help" ] || [ "$argument" = "-h" ]; then
+    here="$(dirname "$0")"
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+    echo
+    echo "Options of the benchmark executable (the script passes --peers, --python, --py-peers, --enroll and --output itself):"
+    # The executable's own usage, from its source: one text, and no build needed to read it.
+    sed -n '/^let usage = """/,/^    """/{/"""/d;s/^    //;p}' "$here/benchmark/main.swift"
+    exit 0
+  fi
+done
 # A relative PEERS_DIR is the caller's; the default sits beside the repository.
 peers="$(realpath -m "${PEERS_DIR:-$(dirname "$0")/../../shared/peers}")"
 cd "$(dirname "$0")/.."
@@ -25,7 +39,9 @@ done
 smoke=0
 for argument in "$@"; do [ "$argument" = "--smoke" ] && smoke=1; done
 
-Tools/install-deps.sh
+# What building and the figures need (the sqlite3 CLI is figure 5's baseline; python3-venv holds the
+# Python peers), not the whole test suite's list.
+Tools/install-deps.sh --build sqlite3 python3-venv
 
 compiler="${CC:-$(command -v cc || command -v clang || true)}"
 if [ -z "$compiler" ]; then
@@ -51,7 +67,10 @@ else
     python3 -m venv .venv || { echo "benchmark: cannot create .venv; install python3-venv" >&2; exit 3; }
   fi
   .venv/bin/pip install --quiet --disable-pip-version-check "${pins[@]}"
-  arguments+=(--python "$PWD/.venv/bin/python" --py-peers "$peers/py_peers.py" --output BENCHMARKS.json)
+  arguments+=(--python "$PWD/.venv/bin/python" --py-peers "$peers/py_peers.py")
+  # Only the full run replaces the recorded JSON; the options given come after, so an --output
+  # among them still wins.
+  if [ $# -eq 0 ]; then arguments+=(--output BENCHMARKS.json); else arguments+=(--output benchmark-results.json); fi
 fi
 
 swift build -c "$configuration" --product benchmark

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh --build
+[ -x .build/debug/enroll ] || echo "Building enroll (the first build fetches and compiles its packages: a few minutes)..." >&2
 swift build --product enroll >/dev/null
 enroll=".build/debug/enroll"
 export ENROLL_DB="${ENROLL_DB:-$PWD/quickstart.sqlite}" ENROLL_KEY_FILE="${ENROLL_KEY_FILE:-$PWD/quickstart.key}"
@@ -23,3 +24,7 @@ echo "== the authenticator app shows $code; enroll confirm $user $code   (Verify
 echo
 echo "== enroll status $user"
 "$enroll" status "$user"
+echo
+echo "The binary is $enroll (not on PATH). Go on by hand, on the same files:"
+printf '  %s history %q --db %q --key-file %q\n' "$enroll" "$user" "$ENROLL_DB" "$ENROLL_KEY_FILE"
+echo "  $enroll --help"

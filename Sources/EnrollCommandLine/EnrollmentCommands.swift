@@ -18,12 +18,14 @@ struct RequestCommand: ParsableCommand {
 
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
+        let missing = global.missingFiles()
         let outcome = try global.reporting {
             let envelope = target.envelope(.requestEnrollment(options), json: global.json)
             // Bad input (names too long for a QR code) leaves no new database or key file.
             _ = try EnrollmentService.checkInput(envelope)
             return try global.service(create: true).handle(envelope)
         }
+        global.noteCreated(missing)
         try showIssuedSecret(outcome, global: global, display: display)
     }
 }
@@ -236,12 +238,12 @@ struct ConfirmCommand: ParsableCommand {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
                 "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
-                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state, lockedUntil: outcome.lockedUntil(at: now)) },
+                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)) },
                 "replacementPending": live?.isReplacement ?? false, "replayed": outcome.replayed,
             ])
         }
         if let rejection = outcome.rejection {
-            Terminal.error(Self.message(for: rejection, outcome.state, lockedUntil: outcome.lockedUntil(at: now)), hint: rejection.code)
+            Terminal.error(Self.message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)), hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         guard !global.json else { return }
@@ -277,7 +279,7 @@ extension ConfirmCommand {
     /// under the same name. The same words for every wrong code, so that nobody learns whether
     /// a code was the old secret's.
     /// `lockedUntil`: the end of a lock still running, which advice to get a new secret waits for.
-    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, lockedUntil: UnixTime?) -> String {
+    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, user: String? = nil, lockedUntil: UnixTime?) -> String {
         // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
         // waiting for it to end does not help by itself.
         if case .locked(let until) = rejection, let lost = state.secretLost(beforeLockEnds: until) {
@@ -286,7 +288,7 @@ extension ConfirmCommand {
             return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and \(expiry); once the lock ends, \(again) again for a new QR code"
                 + (lost.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
         }
-        guard case .invalidCode(let remaining) = rejection, let pending = state.pending else { return rejection.message(lockedUntil: lockedUntil) }
+        guard case .invalidCode(let remaining) = rejection, let pending = state.pending else { return rejection.message(lockedUntil: lockedUntil, user: user) }
         let wrong = pending.isReplacement
             ? "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
             : rejection.message

@@ -150,9 +150,29 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         return failure
     }
 
+    /// Which of the database and the key file do not exist yet: the first `request` creates them.
+    func missingFiles() -> (database: Bool, keyFile: Bool) {
+        (!FileManager.default.fileExists(atPath: databasePath), !FileManager.default.fileExists(atPath: keyFilePath))
+    }
+
+    /// Says on stderr which of the files `missing` named the command created: a mistyped `--db`
+    /// makes a new, empty database, and a new key file is the one thing that opens every secret.
+    func noteCreated(_ missing: (database: Bool, keyFile: Bool)) {
+        let database = missing.database && FileManager.default.fileExists(atPath: databasePath)
+        let keyFile = missing.keyFile && FileManager.default.fileExists(atPath: keyFilePath)
+        let backUp = "back the key file up, apart from the database: no secret in it can be opened without it"
+        if database && keyFile {
+            Terminal.note("created a new enrollment database \(TextField.shellPath(databasePath)) and its master key file \(TextField.shellPath(keyFilePath)); \(backUp)")
+        } else if database {
+            Terminal.note("created a new enrollment database \(TextField.shellPath(databasePath)), its secrets sealed by the key file \(TextField.shellPath(keyFilePath)) (if you meant an existing database, check --db or ENROLL_DB)")
+        } else if keyFile {
+            Terminal.note("created the master key file \(TextField.shellPath(keyFilePath)) for \(TextField.shellPath(databasePath)); \(backUp)")
+        }
+    }
+
     /// `outcome`'s refusal as a failure; its advice waits for the end of a lock still running.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> CLIFailure {
-        failure(.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt))
+        failure(.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user))
     }
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).

@@ -21,6 +21,11 @@ public enum Terminal {
         diagnostic("warning", message, hint: hint)
     }
 
+    /// One line on stderr telling what the command did beside its result (a file it created).
+    public static func note(_ message: String) {
+        diagnostic("note", message, hint: nil)
+    }
+
     private static func diagnostic(_ kind: String, _ message: String, hint: String?) {
         var line = "enroll: \(kind): \(bounded(message))"
         if let hint { line += " (\(hint))" }
@@ -164,8 +169,13 @@ public struct CLIFailure: Error {
 
     /// `lockedUntil`: confirming is locked until then, so advice to get a new secret waits for it.
     /// `pendingExpiresAt`: when the secret awaiting its code expires, if known.
-    static func rejection(_ rejection: EnrollmentRejection, lockedUntil: UnixTime? = nil, pendingExpiresAt: UnixTime? = nil) -> CLIFailure {
-        var failure = CLIFailure(code: rejection.code, message: rejection.message(lockedUntil: lockedUntil, pendingExpiresAt: pendingExpiresAt), exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
+    /// `user`: the user id the command named, which the message names.
+    static func rejection(
+        _ rejection: EnrollmentRejection, lockedUntil: UnixTime? = nil, pendingExpiresAt: UnixTime? = nil, user: String? = nil
+    ) -> CLIFailure {
+        var failure = CLIFailure(
+            code: rejection.code, message: rejection.message(lockedUntil: lockedUntil, pendingExpiresAt: pendingExpiresAt, user: user),
+            exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         failure.showsCode = true
         return failure
     }

@@ -37,6 +37,42 @@ struct EndToEndTests {
         #expect(!status.stdout.contains(secretParameter(of: uri) ?? "-"))
     }
 
+    @Test("a request that creates the database or the key file says so on stderr, naming them; on existing files it says nothing")
+    func creationIsNoted() throws {
+        let workspace = try Workspace()
+        let first = try workspace.enroll(["request", "alice", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr == "enroll: note: created a new enrollment database \(workspace.database) and its master key file \(workspace.keyFile); back the key file up, apart from the database: no secret in it can be opened without it\n")
+        let again = try workspace.enroll(["request", "bob", "--json"])
+        #expect(again.status == 0 && again.stderr.isEmpty, "\(again.stderr)")
+        // A mistyped --db: a new database beside the existing key file, and the note says to check the path.
+        let typo = workspace.path("enrolment.sqlite")
+        let mistyped = try workspace.enroll(["request", "carol", "--json", "--db", typo])
+        #expect(mistyped.status == 0, "\(mistyped.stderr)")
+        #expect(mistyped.stderr.hasPrefix("enroll: note: created a new enrollment database \(typo), its secrets sealed by the key file \(workspace.keyFile)"), "\(mistyped.stderr)")
+        #expect(mistyped.stderr.contains("check --db or ENROLL_DB"), "\(mistyped.stderr)")
+        #expect(mistyped.stderr.split(separator: "\n").count == 1, "\(mistyped.stderr)")
+        // Bad input creates nothing, so there is nothing to note.
+        let refused = try workspace.enroll(["request", "dave/", "--db", workspace.path("third.sqlite")])
+        #expect(refused.status == 2 && !refused.stderr.contains("note"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("third.sqlite")))
+    }
+
+    @Test("a refusal about a user names the user id it looked up, so that a mistyped id is seen (the API's message, about its caller, does not)")
+    func refusalNamesTheUser() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice", "--json"]).status == 0)
+        let text = try workspace.enroll(["confirm", "alcie", "123456"])
+        #expect(text.status == 1)
+        #expect(text.stderr.hasPrefix("enroll: error: no authenticator is enrolled for user alcie; request one first"), "\(text.stderr)")
+        let (json, object) = try workspace.enrollJSON(["regenerate", "alcie"])
+        #expect(json.status == 1)
+        #expect((object["message"] as? String)?.hasPrefix("no authenticator is enrolled for user alcie;") == true, "\(json.stdout)")
+        // A user id that needs quoting is quoted as audit prints it.
+        let spaced = try workspace.enroll(["confirm", "al cie", "123456"])
+        #expect(spaced.stderr.contains("for user \"al cie\";") || spaced.stderr.contains("for user al cie;"), "\(spaced.stderr)")
+    }
+
     @Test("the terminal output of request shows a QR code and the otpauth URI")
     func terminalQR() throws {
         let workspace = try Workspace()

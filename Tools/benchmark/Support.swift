@@ -102,6 +102,11 @@ struct Machine {
             .map { $0.split(separator: " ").prefix(3).joined(separator: " ") } ?? "?"
         return info
     }
+
+    /// `cores=2, cpu=…, …`: the machine on one line, for the progress log and the table's footer.
+    static func summary(_ machine: [String: Any]) -> String {
+        machine.keys.sorted().map { "\($0)=\(machine[$0] ?? "")" }.joined(separator: ", ")
+    }
 }
 
 /// CPU seconds (user and system) this process has used so far.

@@ -8,13 +8,22 @@ import Foundation
 let usage = """
     usage: benchmark --peers DIR [--python PATH --py-peers FILE] [--enroll PATH] [--output FILE]
                      [--smoke] [--repetitions N] [--users N] [--full-users N] [--journal-events N] [--clients N] [--work DIR]
-      --peers DIR       directory holding the compiled raw_hmac and raw_sqlite peers
-      --python PATH     a Python with pyotp and eventsourcing (pinned in py_peers.py); omit to skip those peers
-      --py-peers FILE   ../shared/peers/py_peers.py
-      --enroll PATH     the enroll binary (default: beside this one)
-      --users N         users for the one-writer NORMAL and group-commit runs (default 10 000)
-      --full-users N    users for the one-writer FULL run (default: --users)
-      --smoke           tiny sizes, one repetition: checks that every part runs; goals are not judged
+      --peers DIR          directory holding the compiled raw_hmac and raw_sqlite peers
+      --python PATH        a Python with pyotp and eventsourcing (pinned in py_peers.py); omit to skip those peers
+      --py-peers FILE      ../shared/peers/py_peers.py
+      --enroll PATH        the enroll binary (default: beside this one)
+      --output FILE        where the JSON of the run goes (default: benchmark-results.json)
+      --repetitions N      repetitions of each figure, medians reported (default 3; smoke 1)
+      --users N            users for the one-writer NORMAL and group-commit runs (default 10 000, as the issue
+                           asks; two commands each); the Python peers get half, at most 5 000
+      --full-users N       users for the one-writer FULL run (default: --users)
+      --journal-events N   events in the rebuild's large journal (default 1 000 000, over at most 10 000 users);
+                           the smaller journals hold a tenth and a hundredth of them
+      --clients N          concurrent callers in the group-commit run (default 64)
+      --work DIR           keep the databases the run makes in DIR (default: a temporary directory, removed after)
+      --smoke              tiny sizes, one repetition: checks that every part runs; goals are not judged
+    Other sizes than the defaults are judged against the same goals, but their ratios do not compare with the
+    ones in BENCHMARKS.md: the table says so.
     """
 
 struct Options {

@@ -49,11 +49,15 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     /// `locked`), so advice to get one, or to confirm one, waits for the lock's end.
     /// `pendingExpiresAt`: when the first secret awaiting its code expires (`nil`: not known),
     /// which tells whether it can still be confirmed once the lock ends.
-    public func message(lockedUntil: UnixTime?, pendingExpiresAt: UnixTime? = nil) -> String {
+    /// `user`: the user id the command named, for a message that says whom it is about (the
+    /// command line, where a mistyped id is the likeliest cause of `not_enrolled`); `nil`: "this
+    /// user" (the API, whose caller is the user).
+    public func message(lockedUntil: UnixTime?, pendingExpiresAt: UnixTime? = nil, user: String? = nil) -> String {
+        let who = user.map { "user \(TextField.quoted($0))" } ?? "this user"
         let then = lockedUntil.map { "once the lock on confirming ends at \(Timestamps.iso8601($0)) (after too many wrong codes), " } ?? ""
         return switch self {
         case .notEnrolled:
-            "no authenticator is enrolled for this user; request one first (enroll request USER)"
+            "no authenticator is enrolled for \(who); request one first (enroll request USER)"
         case .nothingToReplace:
             switch (lockedUntil, pendingExpiresAt) {
             case (nil, _):
@@ -67,7 +71,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
                 "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app if its QR code has not expired by then, else request again for a new QR code (enroll request USER)"
             }
         case .alreadyEnrolled:
-            "an authenticator is already active for this user; use regenerate to replace it, or remove it first"
+            "an authenticator is already active for \(who); use regenerate to replace it, or remove it first"
         case .noPendingSecret:
             "there is no pending secret to confirm: the authenticator is already active; \(then)use regenerate to replace it"
         case .nothingToCancel:
