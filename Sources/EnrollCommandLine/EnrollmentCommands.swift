@@ -279,7 +279,7 @@ extension ConfirmCommand {
     /// under the same name. The same words for every wrong code, so that nobody learns whether
     /// a code was the old secret's.
     /// `lockedUntil`: the end of a lock still running, which advice to get a new secret waits for.
-    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, user: String? = nil, lockedUntil: UnixTime?) -> String {
+    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, user: String, lockedUntil: UnixTime?) -> String {
         // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
         // waiting for it to end does not help by itself.
         if case .locked(let until) = rejection, let lost = state.secretLost(beforeLockEnds: until) {
