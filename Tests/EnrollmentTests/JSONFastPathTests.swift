@@ -288,6 +288,10 @@ struct JSONFastPathTests {
             ("QRCodeRevealed", 1, #"{"target":"active","extra":"x","more":null,"n":-0}"#),
             ("QRCodeRevealed", 1, #"{"target":"act\u0069ve"}"#),
             ("QRCodeRevealed", 1, #"{"target":"pending","target":"active"}"#),
+            // A member no event has, named twice: refused by both (the in-place decoder once took it).
+            ("QRCodeRevealed", 1, #"{"extra":1,"target":"active","extra":2}"#),
+            ("EnrollmentRequested", 1, secret + #","digWts":6,"digWts":6}"#),
+            ("EnrollmentRequested", 1, secret + #","digWts":6}"#),
             ("QRCodeRevealed", 1, #"{"target":"pending"} x"#),
             ("QRCodeRevealed", 1, #"{"target":"pending",}"#),
             ("QRCodeRevealed", 1, #"{"target":"nobody"}"#),

@@ -24,8 +24,8 @@ extension EventCodec {
     }
 
     /// The event, if `data` is a flat object holding exactly what `type` needs (members of
-    /// other events' shapes are ignored, as `Codable` ignores unknown keys); `nil` sends the row
-    /// to the general path.
+    /// other events' shapes are ignored, as `Codable` ignores unknown keys; a member no event has
+    /// sends the row to the general path); `nil` sends the row to the general path.
     private static func decodeFlat(_ type: EventType, _ data: UnsafeRawBufferPointer) -> EnrollmentEvent? {
         var fields = FlatFields()
         guard FlatJSONObject.forEachMember(in: data, { key, value in fields.set(key, value) }) else { return nil }
@@ -162,8 +162,11 @@ private struct FlatFields {
         case "lockNumber": return once(&lockNumber, within(value.int, counters))
         case "hadActive": return once(&hadActive, value.bool)
         default:
-            // Unknown members are ignored, like Codable does, as long as they are flat.
-            return true
+            // A member no event has goes to the general path, which ignores it as `Codable` does,
+            // but refuses it named twice: these fields cannot see an unknown key repeated, so
+            // ignoring it here took a row every other reader refuses (found by fuzzing). This
+            // code writes no such member, so the rebuild's rows never come this way.
+            return false
         }
     }
 

@@ -22,7 +22,7 @@ struct FuzzRegressionTests {
         #expect(Self.inputs.count >= 15, "Fuzz/corpus is missing")
     }
 
-    @Test("decoders return (a value or a typed error) for every fuzz input")
+    @Test("decoders return (a value or a typed error) for every fuzz input, and an event decodes the same in place as in general")
     func decoders() throws {
         for url in Self.inputs {
             let input = [UInt8](try Data(contentsOf: url))
@@ -39,6 +39,9 @@ struct FuzzRegressionTests {
                 } catch {
                     #expect(!error.message.isEmpty)
                 }
+                // As the fuzz target checks: the rebuild's decoder agrees with the general one.
+                let decoded = JSONFastPathTests.decodedBothWays(type: type, version: Int(rest.first ?? 1) - 1, data: Array(rest.dropFirst()))
+                #expect(decoded.inPlace == decoded.general, "\(url.lastPathComponent)")
             case 2: _ = try? Scenario(json: String(decoding: body, as: UTF8.self), name: url.lastPathComponent)
             case 3: _ = try? JournalArchive.row(from: String(decoding: body, as: UTF8.self), number: 1)
             default: continue
