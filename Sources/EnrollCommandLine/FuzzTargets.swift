@@ -16,8 +16,8 @@ import Foundation
 /// With `ENROLL_FUZZ_TARGET=N` (0–3) in the environment every input goes to target N, its first
 /// byte still skipped: Tools/fuzz.sh fuzzes the targets one at a time, since the command line's
 /// parser takes about a thousand times as long per input as the decoders and left them a few
-/// inputs a second when all four shared one run. The script then writes N into each crash input's first byte, so
-/// that it replays through the same target without the variable.
+/// inputs a second when all four shared one run. The script then writes N into each crash
+/// input's first byte, so that it replays through the same target without the variable.
 public enum FuzzTargets {
     /// A fixed data key: sealed secrets in fuzzed events go through a real AES-GCM open.
     static let dataKey = [UInt8](repeating: 0x42, count: 32)

@@ -24,8 +24,8 @@ extension EventCodec {
     }
 
     /// The event, if `data` is a flat object holding exactly what `type` needs (members of
-    /// other events' shapes are ignored, as `Codable` ignores unknown keys; a member no event has
-    /// sends the row to the general path); `nil` sends the row to the general path.
+    /// other events' shapes are ignored, as `Codable` ignores unknown keys); `nil` sends the row
+    /// to the general path, as a member no event has does.
     private static func decodeFlat(_ type: EventType, _ data: UnsafeRawBufferPointer) -> EnrollmentEvent? {
         var fields = FlatFields()
         guard FlatJSONObject.forEachMember(in: data, { key, value in fields.set(key, value) }) else { return nil }
