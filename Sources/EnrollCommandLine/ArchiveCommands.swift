@@ -125,10 +125,12 @@ struct ImportCommand: ParsableCommand {
         abstract: "Load a file written by `enroll export` into an empty database, re-verifying every event.",
         discussion: """
             Positions must run 1, 2, 3…, every hash must chain, every event must decode; otherwise nothing \
-            is written and the error names the first bad line (exit 2). With --anchor (as `enroll export` \
-            or `enroll verify` printed it), a file whose chain does not reach that position with that hash, \
-            such as a copy cut short, is refused too (exit 1, as `verify --anchor`). The projections are \
-            built afterwards; the anchor the file reached is printed.
+            is written and the error names the first bad line (exit 2). The file must end with the end line \
+            export writes after its last event, so a file cut short (an export killed before it finished, a \
+            copy interrupted) is refused (exit 2, export_unfinished). With --anchor (as `enroll export` \
+            or `enroll verify` printed it), a file whose chain does not reach that position with that hash \
+            is refused too (exit 1, as `verify --anchor`); a file exported before exports had end lines \
+            imports with it. The projections are built afterwards; the anchor the file reached is printed.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -164,10 +166,15 @@ struct ImportCommand: ParsableCommand {
 
     @OptionGroup var anchor: AnchorOption
 
+    @Flag(help: "Import a file without the end line export writes last (one exported before exports had end lines): nothing then shows that it was not cut, unless --anchor is given.")
+    var noEndLine = false
+
     func run() throws {
         let path = global.databasePath
         let imported: ArchiveExtent
         let expected = anchor.expected
+        // An anchor shows on its own that the file reaches it, end line or not.
+        let requireEnd = expected == nil && !noEndLine
         let options = DatabaseOptions(durability: global.durabilityLevel, create: true)
         // Nothing at the path at all (lstat: not even a dangling link): a new database, built
         // aside and named only once it is whole, so that nothing at the path is ever removed.
@@ -178,11 +185,11 @@ struct ImportCommand: ParsableCommand {
             if isNew {
                 let temporary = JournalArchive.temporaryPath(for: path)
                 InterruptionCleanup.removeOnSignal(["", "-wal", "-shm", "-journal"].map { temporary + $0 })
-                imported = try JournalArchive.importFile(file, intoNewDatabaseAt: path, options: options, anchor: expected) { progress.advance() }
+                imported = try JournalArchive.importFile(file, intoNewDatabaseAt: path, options: options, anchor: expected, requireEnd: requireEnd) { progress.advance() }
             } else {
                 // An existing (empty) database is filled in place; refused, it is left as it was.
                 let database = try EnrollmentDatabase(path: path, options: options)
-                imported = try JournalArchive.importFile(file, into: database, anchor: expected) { progress.advance() }
+                imported = try JournalArchive.importFile(file, into: database, anchor: expected, requireEnd: requireEnd) { progress.advance() }
             }
         } catch {
             var failure: CLIFailure
@@ -197,9 +204,14 @@ struct ImportCommand: ParsableCommand {
         }
         let count = imported.events
         if global.json {
-            Terminal.json(["imported": count, "database": global.databasePath, "anchor": imported.anchor?.description, "matchesAnchor": expected?.description])
+            Terminal.json([
+                "imported": count, "database": global.databasePath, "anchor": imported.anchor?.description, "matchesAnchor": expected?.description,
+                "endLine": imported.ended,
+            ])
         } else {
-            Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(global.databasePath); the hash chain verified.")
+            let ending = imported.ended ? ", and the file ends with export's end line (it was not cut)"
+                : expected == nil ? "; the file has no end line, so nothing shows that it was not cut" : ""
+            Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(global.databasePath); the hash chain verified\(ending).")
             if let expected { Terminal.line("It holds the anchor \(expected).") }
             if let reached = imported.anchor {
                 if expected == nil { Terminal.line("Compare the anchor below with the one `enroll export` printed for the file.") }

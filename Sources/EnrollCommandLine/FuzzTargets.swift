@@ -10,7 +10,7 @@ import Foundation
 ///    in-place decoder must give the same event or error as the general one;
 /// 1: the command line (`Enroll.parseAsRoot` and the error formatting the runner does): arguments separated by NUL;
 /// 2: the fixture decoder (`Scenario(json:name:)`);
-/// 3: the export/import line decoder (`JournalArchive.row(from:number:)`).
+/// 3: the export/import line decoder (`JournalArchive.entry(from:number:)`: a row or the end line).
 /// A target must return normally for every input: any trap or sanitizer report is a bug.
 ///
 /// With `ENROLL_FUZZ_TARGET=N` (0–3) in the environment every input goes to target N, its first
@@ -32,7 +32,7 @@ public enum FuzzTargets {
         case 0: decodeEvent(body)
         case 1: parseCommandLine(body)
         case 2: _ = try? Scenario(json: String(decoding: body, as: UTF8.self), name: "fuzz.json")
-        default: _ = try? JournalArchive.row(from: String(decoding: body, as: UTF8.self), number: 1)
+        default: _ = try? JournalArchive.entry(from: String(decoding: body, as: UTF8.self), number: 1)
         }
     }
 

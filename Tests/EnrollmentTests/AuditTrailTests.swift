@@ -287,7 +287,7 @@ struct AuditTrailTests {
         let exported = try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")])
         #expect(exported.status == 0 && exported.stdout.contains("Exported 6 events"), "\(exported.stderr)")
         let text = try String(contentsOfFile: workspace.path("journal.jsonl"), encoding: .utf8)
-        #expect(text.split(separator: "\n").count == 6)
+        #expect(text.split(separator: "\n").count == 7, "six rows and the end line")
         #expect(!text.contains(secret))
         let secretBytes = Data(try #require(Base32Decoding.decode(secret)))
         #expect(!text.contains(secretBytes.base64EncodedString()))
@@ -323,7 +323,7 @@ struct AuditTrailTests {
         let imported = try workspace.enroll(["import", RebuildTests.trafficJournal, "--json"], environment: often)
         #expect(imported.status == 0, "\(imported.stderr)")
         // The file's lines are counted first, so that import says how far it is, as verify does.
-        #expect(lines(imported.stderr, "enroll: importing: ") == (1...9).map { "enroll: importing: \($0 * 1024) of 10000 events (\($0 * 1024 * 100 / 10000)%)" }, "\(imported.stderr)")
+        #expect(lines(imported.stderr, "enroll: importing: ") == (1...9).map { "enroll: importing: \($0 * 1024) of 10001 events (\($0 * 1024 * 100 / 10000)%)" }, "\(imported.stderr)")
         // Through a pipe, which cannot be read twice, as far as it goes.
         let bash = try Processes.tool("bash", package: "bash")
         let piped = try Processes.run(
@@ -369,9 +369,12 @@ struct AuditTrailTests {
         #expect(piped.stderr.contains("exported 6 events; ") && piped.stderr.hasSuffix("\nAnchor: \(last)\n"), "\(piped.stderr)")
         #expect(piped.stdout == (try String(contentsOfFile: file, encoding: .utf8)))
 
+        // The file's last line is the end line: how many rows, and the anchor, as printed.
         let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 7 && lines.last == #"{"end":{"anchor":"\#(last)","events":6}}"#, "\(lines.last ?? "")")
+        // Cut at a line boundary after the fifth row, as a copy interrupted there leaves it.
         let cut = workspace.path("cut.jsonl")
-        try (lines.dropLast().joined(separator: "\n") + "\n").write(toFile: cut, atomically: true, encoding: .utf8)
+        try (lines.dropLast(2).joined(separator: "\n") + "\n").write(toFile: cut, atomically: true, encoding: .utf8)
         let target = workspace.path("cut.sqlite")
         let refused = try workspace.enroll(["import", cut, "--db", target, "--anchor", last])
         #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
@@ -381,9 +384,19 @@ struct AuditTrailTests {
         let (refusedJSON, error) = try workspace.enrollJSON(["import", cut, "--db", target, "--anchor", last])
         #expect(refusedJSON.status == 1 && error["error"] as? String == "anchor_mismatch", "\(refusedJSON.stdout)")
 
-        // Without an anchor the cut file imports, and the anchor it prints is not the export's.
-        let unchecked = try workspace.enroll(["import", cut, "--db", target])
+        // Without an anchor the missing end line tells: refused as cut, exit 2, nothing created.
+        let unfinished = try workspace.enroll(["import", cut, "--db", target])
+        #expect(unfinished.status == 2, "\(unfinished.stdout)\(unfinished.stderr)")
+        #expect(unfinished.stderr == "enroll: error: \(cut) ends after line 5 (position 5) without the end line `enroll export` writes last: it was cut (an export killed before it finished, or a copy interrupted); export it again, or copy the whole file (a file exported before exports had end lines imports with --anchor as its export printed it, or with --no-end-line)\n", "\(unfinished.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target), "a refused import left a database")
+        let (unfinishedJSON, unfinishedError) = try workspace.enrollJSON(["import", cut, "--db", target])
+        #expect(unfinishedJSON.status == 2 && unfinishedError["error"] as? String == "export_unfinished", "\(unfinishedJSON.stdout)")
+
+        // With --no-end-line (a file exported before exports had one) the cut file imports, saying
+        // that nothing shows it whole, and the anchor it prints is not the export's.
+        let unchecked = try workspace.enroll(["import", cut, "--db", target, "--no-end-line"])
         #expect(unchecked.status == 0, "\(unchecked.stderr)")
+        #expect(unchecked.stdout.contains("the file has no end line, so nothing shows that it was not cut"), "\(unchecked.stdout)")
         let fifth = try SQLite3.query(workspace.database, "SELECT position || ':' || lower(hex(hash)) FROM events WHERE position = 5")
         #expect(unchecked.stdout.hasSuffix("Compare the anchor below with the one `enroll export` printed for the file.\nAnchor: \(fifth)\n"), "\(unchecked.stdout)")
 

@@ -432,8 +432,7 @@ struct FixtureTests {
         for journal in ["journals/traffic-10k.jsonl", "journals/traffic-newer-2k.jsonl"] {
           let text = try String(contentsOf: Self.root.appendingPathComponent(journal), encoding: .utf8)
           var states: [String: AuthenticatorState] = [:]
-          for (index, line) in text.split(separator: "\n").enumerated() {
-            let row = try JournalArchive.row(from: String(line), number: index + 1)
+          for row in try ExportText.rows(text) {
             let event = try EventCodec.decode(type: row.type, schemaVersion: row.schemaVersion, data: row.data)
             let state = states[row.streamId, default: .initial]
             #expect(state.obstacle(to: event, at: row.recordedAt) == nil, "position \(row.position): \(state.obstacle(to: event, at: row.recordedAt) ?? "")")
@@ -535,9 +534,9 @@ struct FixtureTests {
         }
     }
 
-    /// `rows` as `enroll export` writes them.
+    /// `rows` as `enroll export` writes them, end line included.
     static func write(_ rows: [RecordedEvent], to path: String) throws {
-        try (rows.map(JournalArchive.line(for:)).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try ExportText.text(rows).write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// `enroll import FILE` into a new database is refused as bad input (exit 2) with one line

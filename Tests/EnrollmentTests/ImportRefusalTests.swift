@@ -40,10 +40,58 @@ import TestSupport
             naming: "line \(lines) is not a journal row (it ends the file in the middle of an event, without a newline: the file was cut")
     }
 
+    @Test("export's end line must match the rows before it and be the file's last line: rows removed before it, an edited count or anchor, a second export joined after it, or a malformed end line are refused naming the line (exit 2), nothing imported; a recorded journal without one still replays")
+    func endLine() throws {
+        let workspace = try Workspace()
+        let rows = try ExportText.rows(String(contentsOf: Self.recorded, encoding: .utf8))
+        let whole = ExportText.text(rows)
+        let anchor = try #require(ExportText.end(after: rows).anchor)
+        let twentieth = ChainAnchor(position: 20, hash: rows[19].hash)
+        #expect(whole == (try String(contentsOf: Self.recorded, encoding: .utf8)), "the recorded journal ends with export's end line")
+        let end = (line: 22, text: "its end line")
+        for (name, text, reason) in [
+            ("a row removed before the end line", ExportText.text(rows).replacingOccurrences(of: JournalArchive.line(for: rows[20]) + "\n", with: ""),
+             "line 21 is not a journal row (its end line says 21 events ending at \(anchor), but the rows before it are 20 events ending at \(twentieth): rows were removed or added, or the end line edited; export it again)"),
+            ("an edited count", whole.replacingOccurrences(of: #""events":21"#, with: #""events":22"#),
+             "line \(end.line) is not a journal row (\(end.text) says 22 events ending at \(anchor), but the rows before it are 21 events ending at \(anchor)"),
+            ("an anchor of another position", whole.replacingOccurrences(of: #""anchor":"21:"#, with: #""anchor":"20:"#),
+             "but the rows before it are 21 events ending at \(anchor)"),
+            ("a second export joined after it", whole + whole,
+             "line 23 is not a journal row (it follows the end line (line 22): the file holds more than one export, or was edited; import one whole export)"),
+            ("an end line without a count", whole.replacingOccurrences(of: #","events":21"#, with: ""),
+             "line 22 is not a journal row (its end line has no events count; an end line is `{\"end\":{\"anchor\":\"POSITION:HASH\",\"events\":N}}` as `enroll export` writes it)"),
+            ("an end line with another member", whole.replacingOccurrences(of: #","events":21}"#, with: #","events":21,"signed":true}"#),
+             "line 22 is not a journal row (its end line has a member 'signed' that export does not write"),
+            ("an end line beside a row's members", whole.replacingOccurrences(of: #"{"end":"#, with: #"{"position":22,"end":"#),
+             "line 22 is not a journal row (its end line has members besides 'end'"),
+            ("an anchor that is not POSITION:HASH", whole.replacingOccurrences(of: #""anchor":"21:"#, with: #""anchor":"x21:"#),
+             "line 22 is not a journal row (its end line has an anchor that is not POSITION:HASH"),
+        ] {
+            let path = workspace.path("edited.jsonl")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try FixtureTests.expectImportRefused(path, in: workspace, naming: reason, "\(name): ")
+        }
+
+        // Recorded journals (fixtures) replay with or without an end line.
+        let fixture = workspace.path("recorded.jsonl")
+        try rows.map { JournalArchive.line(for: $0) + "\n" }.joined().write(toFile: fixture, atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: FixtureTests.root.appendingPathComponent("journals/before-remaining-attempts.expected.json").path,
+            toPath: workspace.path("recorded.expected.json"))
+        let replay = try workspace.enroll(["replay", fixture])
+        #expect(replay.status == 0 && replay.stdout.hasPrefix("PASS "), "\(replay.stdout)\(replay.stderr)")
+        // …and the same file imports with the anchor its export printed, or with --no-end-line.
+        let (anchored, json) = try workspace.enrollJSON(["import", fixture, "--db", workspace.path("anchored.sqlite"), "--anchor", anchor.description])
+        #expect(anchored.status == 0 && json["endLine"] as? Bool == false && json["anchor"] as? String == anchor.description, "\(anchored.stdout)\(anchored.stderr)")
+        let told = try workspace.enroll(["import", fixture, "--db", workspace.path("told.sqlite"), "--no-end-line"])
+        #expect(told.status == 0 && told.stdout.contains("; the file has no end line, so nothing shows that it was not cut."), "\(told.stdout)\(told.stderr)")
+        let (complete, completeJSON) = try workspace.enrollJSON(["import", Self.recorded.path, "--db", workspace.path("complete.sqlite")])
+        #expect(complete.status == 0 && completeJSON["endLine"] as? Bool == true, "\(complete.stdout)")
+    }
+
     @Test("a forged import whose ids or times no release could have written (a line break or a terminal escape in a user id, actor or issuer, a spaced command id, a metadata member export never writes, a time before 1970, a sealed secret that is no AES-GCM box), chain recomputed, is refused naming the line and member (exit 2), nothing imported")
     func forgedIdsAndTimes() throws {
-        let rows = try String(contentsOf: Self.recorded, encoding: .utf8).split(separator: "\n").enumerated()
-            .map { try JournalArchive.row(from: String($0.element), number: $0.offset + 1) }
+        let rows = try ExportText.rows(String(contentsOf: Self.recorded, encoding: .utf8))
         try #require(rows.first?.type == "EnrollmentRequested")
         func metadata(_ members: [String: String]) -> String {
             JSONValue.object(members.mapValues(JSONValue.string)).canonicalString

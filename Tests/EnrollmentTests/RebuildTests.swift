@@ -161,7 +161,7 @@ struct RebuildTests {
         let queue = try DatabaseQueue()
         try EnrollmentDatabase.migrator.migrate(queue)
         // Imported in one pass: folds that never reach their caps.
-        _ = try JournalArchive.importLines(lines, source: "traffic", into: queue, path: ":memory:")
+        _ = try JournalArchive.importLines(lines, source: "traffic", into: queue, path: ":memory:", requireEnd: true)
         try queue.write { db in
             let folds: [(any Projection, any ProjectionFold)] = [
                 (AuthenticatorsProjection(), AuthenticatorsFold(table: "bounded", tableMayHoldUnseenRows: false, rowLimit: 7)),
@@ -408,7 +408,7 @@ struct RebuildTests {
         let export = try workspace.enroll(["export"])
         let queue = try DatabaseQueue()
         try EnrollmentDatabase.migrator.migrate(queue)
-        _ = try JournalArchive.importLines(export.stdout.split(separator: "\n").map(String.init), source: "export", into: queue, path: ":memory:")
+        _ = try JournalArchive.importLines(export.stdout.split(separator: "\n").map(String.init), source: "export", into: queue, path: ":memory:", requireEnd: true)
         let scratch = try queue.read { db in try FixtureRunner.projectionTables(in: db) }
         #expect(try tables(workspace.database)["authenticators"] == scratch["authenticators"])
     }

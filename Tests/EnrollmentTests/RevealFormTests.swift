@@ -152,7 +152,7 @@ struct RevealFormTests {
             (#"{"shownAs":"qrCode","target":"pending"}"#, unreadable),
             (#"{"shownAs":"text","shownVia":"text","target":"pending"}"#, "line \(index + 1) is not a journal row (its QRCodeRevealed data has a member 'shownVia' that no QRCodeRevealed has)"),
         ] {
-            var rows = try lines.enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+            var rows = try ExportText.rows(text)
             rows[index].data = forgery
             FixtureTests.rechain(&rows)
             let path = workspace.path("forged.jsonl")

@@ -70,10 +70,9 @@ struct StreamFoldCacheTests {
         #expect(try server.load("long").active?.parameters.digits == 6)
         #expect(server.folds.entry(for: "long") != nil)
         // The user's first event now says 8 digits, and every hash from it on is recomputed.
-        var rows: [RecordedEvent] = []
-        _ = try JournalArchive.export(from: server.database.writer) { line in
-            rows.append(try JournalArchive.row(from: line.trimmingCharacters(in: .newlines), number: rows.count + 1))
-        }
+        var text = ""
+        _ = try JournalArchive.export(from: server.database.writer) { text += $0 }
+        var rows = try ExportText.rows(text)
         try #require(rows[0].streamId == "long" && rows[0].data.contains(#""digits":6"#))
         rows[0].data = rows[0].data.replacingOccurrences(of: #""digits":6"#, with: #""digits":8"#)
         FixtureTests.rechain(&rows)

@@ -115,7 +115,7 @@ extension TamperEvidenceTests {
         }
     }
 
-    @Test("export of a journal whose last rows were deleted writes the rows as stored but refuses (exit 1, chain_broken) without an anchor, whether a projection's checkpoint or only the command records show the deletion; an intact journal exports with its anchor", arguments: [false, true])
+    @Test("export of a journal whose last rows were deleted writes the rows as stored but refuses (exit 1, chain_broken) without an anchor or end line (so import refuses the file as cut), whether a projection's checkpoint or only the command records show the deletion; an intact journal exports with its anchor", arguments: [false, true])
     func exportOfATruncatedJournal(_ projectionsRefolded: Bool) throws {
         let workspace = try journal()
         let intact = try workspace.enroll(["export", "--output", workspace.path("intact.jsonl")])
@@ -129,7 +129,10 @@ extension TamperEvidenceTests {
         let export = try workspace.enroll(["export", "--output", file])
         #expect(export.status == 1 && export.stderr.contains("(chain_broken)") && !export.stdout.contains("Anchor:"), "\(export.stdout)\(export.stderr)")
         #expect(export.stderr.contains(projectionsRefolded ? "past the stream's last event" : "rows 8…9 were deleted"), "\(export.stderr)")
-        #expect(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count == 7, "the rows as stored are kept")
+        let kept = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(kept.split(separator: "\n").count == 7 && !kept.contains(#"{"end":"#), "the rows as stored are kept, without the end line that vouches for them")
+        let imported = try workspace.enroll(["import", file, "--db", workspace.path("copy.sqlite")])
+        #expect(imported.status == 2 && imported.stderr.contains("(position 7) without the end line"), "\(imported.stderr)")
         let json = try workspace.enroll(["export", "--output", file, "--json"])
         let summary = (try? JSONSerialization.jsonObject(with: Data(json.stdout.split(separator: "\n").first.map(String.init)?.utf8 ?? "".utf8))) as? [String: Any]
         #expect(json.status == 1 && summary?["chainBroken"] as? Bool == true && summary?["anchor"] == nil, "\(json.status) \(json.stdout) \(json.stderr)")

@@ -13,6 +13,9 @@ public enum ArchiveError: Error, Sendable, Hashable {
     /// An event the decider could never have recorded after the stream's events before it.
     case impossibleEvent(line: Int, position: Int64, stream: String, type: String, reason: String)
     case empty(path: String)
+    /// The file ends without the end line `export` writes after its last row: it was cut at a
+    /// line boundary (an export killed before it finished, a copy interrupted).
+    case unfinished(path: String, lines: Int, position: Int64)
     /// The path names a directory (bad input: an export is one file).
     case isDirectory(path: String)
     /// The file is an SQLite database (an enrollment database given where its export goes).
@@ -36,6 +39,7 @@ public enum ArchiveError: Error, Sendable, Hashable {
         case .undecodable: "undecodable_event"
         case .impossibleEvent: "impossible_event"
         case .empty: "empty_file"
+        case .unfinished: "export_unfinished"
         case .isDirectory, .isDatabase: "not_a_file"
         case .anchorMismatch: "anchor_mismatch"
         case .createdMeanwhile: "database_created_meanwhile"
@@ -64,6 +68,8 @@ public enum ArchiveError: Error, Sendable, Hashable {
             "line \(line) (position \(position)): \(type) could not have followed the events before it in \(stream.prefix(64))'s stream (\(reason)): the file was edited or not written by enroll; export it again from an intact journal"
         case .empty(let path):
             "\(path) holds no events; pass a file written by `enroll export`"
+        case .unfinished(let path, let lines, let position):
+            "\(path) ends after line \(lines) (position \(position)) without the end line `enroll export` writes last: it was cut (an export killed before it finished, or a copy interrupted); export it again, or copy the whole file (a file exported before exports had end lines imports with --anchor as its export printed it, or with --no-end-line)"
         case .isDirectory(let path):
             "\(path) is a directory, not an export; pass the path of a file written by `enroll export`"
         case .isDatabase(let path):
@@ -93,6 +99,9 @@ public struct ArchiveExtent: Sendable, Hashable {
     /// The rows are written as stored all the same (they are the evidence), but the anchor
     /// then vouches for nothing.
     public var damage: String?
+    /// An import only: whether the file ended with export's ``JournalArchive/End`` line (which
+    /// then matched its rows).
+    public var ended = false
 }
 
 /// The journal as JSON Lines: one row per line, exactly as stored, secrets still sealed.
@@ -153,9 +162,20 @@ public enum JournalArchive {
     }
 
     public static func row(from line: String, number: Int) throws(ArchiveError) -> RecordedEvent {
-        // An export is the audit copy: a line that could be read two ways (a member named twice,
-        // at any depth, where readers disagree on which one counts) or that carries a member
-        // export never writes is refused, not read one way and dropped the other.
+        try row(from: object(in: line, number: number), number: number)
+    }
+
+    /// One line of an export, a row or the end line.
+    public static func entry(from line: String, number: Int) throws(ArchiveError) -> Entry {
+        let object = try object(in: line, number: number)
+        if object["end"] != nil { return .end(try end(from: object, number: number)) }
+        return .row(try row(from: object, number: number))
+    }
+
+    /// The JSON object a line holds. An export is the audit copy: a line that could be read two
+    /// ways (a member named twice, at any depth, where readers disagree on which one counts) is
+    /// refused, not read one way and dropped the other.
+    private static func object(in line: String, number: Int) throws(ArchiveError) -> [String: JSONValue] {
         let parsed: JSONValue
         do {
             parsed = try JSONParser.parse(line, rejectingDuplicates: true)
@@ -166,6 +186,11 @@ public enum JournalArchive {
             throw .malformedLine(line: number, reason: Self.notAnObject)
         }
         guard case .object(let object) = parsed else { throw .malformedLine(line: number, reason: Self.notAnObject) }
+        return object
+    }
+
+    private static func row(from object: [String: JSONValue], number: Int) throws(ArchiveError) -> RecordedEvent {
+        // A member export never writes is refused too.
         if let unknown = object.keys.filter({ !Self.members.contains($0) }).min() {
             throw .malformedLine(line: number, reason: "it has a member '\(Validation.excerpt(unknown))' that export does not write")
         }
@@ -201,6 +226,56 @@ public enum JournalArchive {
             metadata: metadata, metadataJSON: metadataJSON, recordedAt: try int("recordedAt"), hash: hash)
         if let reason = unwritable(row) { throw .malformedLine(line: number, reason: reason) }
         return row
+    }
+
+    /// What `export` writes after its last row: how many rows it wrote and the last one's
+    /// position and hash. A file cut at a line boundary (an export killed before it finished, a
+    /// copy interrupted) has no end line, or one its rows do not reach: `import` tells it from a
+    /// whole file, which the hash chain alone cannot (a prefix of a chain is a chain).
+    /// It is no seal: whoever edits the rows can write an end line to match, as they can
+    /// recompute the hashes. Only an anchor kept elsewhere (`import --anchor`) catches that.
+    public struct End: Sendable, Hashable {
+        public var events: Int64
+        /// The last row's position and hash as written; `nil` when no row was.
+        public var anchor: ChainAnchor?
+
+        public init(events: Int64, anchor: ChainAnchor?) {
+            self.events = events
+            self.anchor = anchor
+        }
+
+        /// The line (without its newline): `{"end":{"anchor":"POSITION:HASH","events":N}}`.
+        public var line: String {
+            var members: [String: JSONValue] = ["events": .int(events)]
+            if let anchor { members["anchor"] = .string(anchor.description) }
+            return JSONValue.object(["end": .object(members)]).canonicalString
+        }
+    }
+
+    /// One line of an export.
+    public enum Entry: Sendable, Hashable {
+        case row(RecordedEvent)
+        case end(End)
+    }
+
+    private static func end(from object: [String: JSONValue], number: Int) throws(ArchiveError) -> End {
+        func refuse(_ what: String) -> ArchiveError {
+            .malformedLine(line: number, reason: "its end line \(what); an end line is `{\"end\":{\"anchor\":\"POSITION:HASH\",\"events\":N}}` as `enroll export` writes it")
+        }
+        guard object.count == 1, case .object(let members)? = object["end"] else { throw refuse("has members besides 'end'") }
+        if let unknown = members.keys.filter({ $0 != "events" && $0 != "anchor" }).min() {
+            throw refuse("has a member '\(Validation.excerpt(unknown))' that export does not write")
+        }
+        guard case .int(let events)? = members["events"], events >= 0 else { throw refuse("has no events count") }
+        switch members["anchor"] {
+        case nil where events == 0:
+            return End(events: 0, anchor: nil)
+        case .string(let text)? where events > 0:
+            guard let anchor = ChainAnchor(text) else { throw refuse("has an anchor that is not POSITION:HASH") }
+            return End(events: events, anchor: anchor)
+        default:
+            throw refuse(events == 0 ? "has an anchor but no events" : "has no anchor")
+        }
     }
 
     static let metadataMembers: Set<String> = ["actor", "commandId", "correlationId"]
@@ -296,8 +371,9 @@ public enum JournalArchive {
         return bytes
     }
 
-    /// Writes the journal, streaming, to `write` (one call per line, newline included).
-    /// Returns the number of rows written and the last one's position and hash, as stored.
+    /// Writes the journal, streaming, to `write` (one call per line, newline included), and then
+    /// its ``End`` line if every row chains (``ArchiveExtent/damage`` is `nil`). Returns the
+    /// number of rows written and the last one's position and hash, as stored.
     @discardableResult
     public static func export(from reader: any DatabaseReader, path: String = "(database)", to write: (String) throws -> Void) throws -> ArchiveExtent {
         struct WriteFailure: Error { let error: any Error }
@@ -323,6 +399,12 @@ public enum JournalArchive {
                     written.damage = try? HashChain.deletedEnd(head: head, in: db)
                         ?? HashChain.crossCheck(in: db, limit: 1000).first { $0.kind == .commandPastStream }.map(\.detail)
                 }
+                // Last, the end line, which vouches that the file is whole as the anchor does: a
+                // file without it was cut, or holds a journal that does not chain (written as
+                // evidence, which `import` then refuses unless told the file has no end line).
+                if written.damage == nil {
+                    do { try write(End(events: written.events, anchor: written.anchor).line + "\n") } catch { throw WriteFailure(error: error) }
+                }
                 return written
             }
         } catch let failure as WriteFailure {
@@ -339,22 +421,25 @@ public enum JournalArchive {
     /// 1, 2, 3… per user, every event decodes (old schema versions are upcast) and could have
     /// followed the user's events before it (``StateShape/obstacle(to:at:)``). With an
     /// `anchor` (kept from `enroll export` or `enroll verify`), the imported chain must also
-    /// reach its position with its hash (``HashChain/check(_:in:)``), so a file cut at a line
-    /// boundary is refused. The projections are then built up to the head. Returns the number
-    /// of events imported and the anchor the chain reached. `progress` is called once per event
-    /// checked and inserted (the command line's progress line).
+    /// reach its position with its hash (``HashChain/check(_:in:)``). A file's ``End`` line must
+    /// match the rows before it and be its last, and with `requireEnd` a file without one is
+    /// refused (``ArchiveError/unfinished(path:lines:position:)``): either way a file cut at a
+    /// line boundary is refused. The projections are then built up to the head. Returns the
+    /// number of events imported and the anchor the chain reached. `progress` is called once per
+    /// event checked and inserted (the command line's progress line).
     @discardableResult
     public static func importLines<Lines: Sequence>(
-        _ lines: Lines, source: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, progress: () -> Void = {}
+        _ lines: Lines, source: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, requireEnd: Bool = true,
+        progress: () -> Void = {}
     ) throws -> ArchiveExtent
     where Lines.Element == String {
-        try importLines(lines, source: source, into: database.writer, path: database.path, anchor: anchor, progress: progress)
+        try importLines(lines, source: source, into: database.writer, path: database.path, anchor: anchor, requireEnd: requireEnd, progress: progress)
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).
     static func importLines<Lines: Sequence>(
         _ lines: Lines, source: String, into writer: any DatabaseWriter, path: String, anchor expected: ChainAnchor? = nil,
-        progress: () -> Void = {}
+        requireEnd: Bool, progress: () -> Void = {}
     ) throws -> ArchiveExtent
     where Lines.Element == String {
         do {
@@ -368,12 +453,27 @@ public enum JournalArchive {
                 // written is refused, not folded into projections no command would produce).
                 var streams: [BinaryString: StateShape] = [:]
                 var members = EventMembers()
+                var end: (line: Int, end: End)?
+                var number = 0
                 for (index, text) in lines.enumerated() {
-                    let number = index + 1
+                    number = index + 1
                     if text.allSatisfy(\.isWhitespace) { continue }
+                    if let end {
+                        throw ArchiveError.malformedLine(line: number, reason: "it follows the end line (line \(end.line)): the file holds more than one export, or was edited; import one whole export")
+                    }
                     let row: RecordedEvent
                     do {
-                        row = try Self.row(from: text, number: number)
+                        switch try Self.entry(from: text, number: number) {
+                        case .row(let read):
+                            row = read
+                        case .end(let read):
+                            let reached = position == 0 ? nil : ChainAnchor(position: position, hash: previous)
+                            guard read.events == position, read.anchor == reached else {
+                                throw ArchiveError.malformedLine(line: number, reason: "its end line says \(Self.describe(read.events, read.anchor)), but the rows before it are \(Self.describe(position, reached)): rows were removed or added, or the end line edited; export it again")
+                            }
+                            end = (number, read)
+                            continue
+                        }
                     } catch ArchiveError.malformedLine(_, Self.notAnObject) where (lines as? LineReader)?.lastLineUnterminated == true {
                         throw ArchiveError.malformedLine(line: number, reason: "it ends the file in the middle of an event, without a newline: the file was cut; copy the whole file, or export it again")
                     }
@@ -411,18 +511,25 @@ public enum JournalArchive {
                 // nothing of them is committed.
                 if let reader = lines as? LineReader, let failure = reader.failure { throw failure }
                 guard position > 0 else { throw ArchiveError.empty(path: source) }
+                if end == nil, requireEnd { throw ArchiveError.unfinished(path: source, lines: number, position: position) }
                 // The same check as `verify --anchor`, on the rows just inserted, before commit.
                 if let expected, let mismatch = try HashChain.check(expected, in: db) {
                     throw ArchiveError.anchorMismatch(expected, mismatch)
                 }
                 try ProjectionRebuilder.catchUpAll(in: db)
-                return ArchiveExtent(events: position, anchor: ChainAnchor(position: position, hash: previous))
+                return ArchiveExtent(events: position, anchor: ChainAnchor(position: position, hash: previous), ended: end != nil)
             }
         } catch let error as ArchiveError {
             throw error
         } catch {
             throw StoreError(error, path: path)
         }
+    }
+
+    /// `12 events ending at 12:HASH`, or `no events`.
+    private static func describe(_ events: Int64, _ anchor: ChainAnchor?) -> String {
+        guard let anchor else { return "no events" }
+        return "\(events) event\(events == 1 ? "" : "s") ending at \(anchor)"
     }
 
     /// Imports an export file into a new database at `path`, which did not exist when the
@@ -438,7 +545,8 @@ public enum JournalArchive {
     /// process id removes them, and they hold nothing a copy of the export does not).
     @discardableResult
     public static func importFile(
-        _ file: String, intoNewDatabaseAt path: String, options: DatabaseOptions, anchor: ChainAnchor? = nil, progress: () -> Void = {}
+        _ file: String, intoNewDatabaseAt path: String, options: DatabaseOptions, anchor: ChainAnchor? = nil, requireEnd: Bool = true,
+        progress: () -> Void = {}
     ) throws -> ArchiveExtent {
         let temporary = temporaryPath(for: path)
         func discard() { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
@@ -447,7 +555,7 @@ public enum JournalArchive {
         let extent: ArchiveExtent
         do {
             let database = try EnrollmentDatabase(path: temporary, options: options)
-            extent = try importFile(file, into: database, anchor: anchor, progress: progress)
+            extent = try importFile(file, into: database, anchor: anchor, requireEnd: requireEnd, progress: progress)
             // Every committed page into the main file and the connection closed before the
             // file gets its name: the name must never show a database whose log is elsewhere.
             _ = try database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
@@ -484,15 +592,17 @@ public enum JournalArchive {
         return read(descriptor, &header, 16) == 16 && header == Array("SQLite format 3\0".utf8)
     }
 
-    /// The name a new database is built under before ``importFile(_:intoNewDatabaseAt:options:anchor:progress:)``
+    /// The name a new database is built under before ``importFile(_:intoNewDatabaseAt:options:anchor:requireEnd:progress:)``
     /// gives it its own: beside it (a hard link cannot cross file systems), one per process.
     public static func temporaryPath(for path: String) -> String {
         path + ".import-\(getpid())"
     }
 
-    /// Loads an export file (see ``importLines(_:source:into:)``).
+    /// Loads an export file (see ``importLines(_:source:into:anchor:requireEnd:progress:)``).
     @discardableResult
-    public static func importFile(_ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, progress: () -> Void = {}) throws -> ArchiveExtent {
+    public static func importFile(
+        _ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, requireEnd: Bool = true, progress: () -> Void = {}
+    ) throws -> ArchiveExtent {
         // A directory opens for reading on Linux and reads as empty: say what it is instead.
         if FileManager.isDirectory(path) { throw ArchiveError.isDirectory(path: path) }
         if startsAsDatabase(path) { throw ArchiveError.isDatabase(path: path) }
@@ -502,14 +612,14 @@ public enum JournalArchive {
             throw ArchiveError.fileUnreadable(path: path, reason: reason)
         }
         defer { try? handle.close() }
-        return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor, progress: progress)
+        return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor, requireEnd: requireEnd, progress: progress)
     }
 }
 
 /// The lines of a file, read in chunks (a journal export need not fit in memory).
 ///
 /// A read that fails, or a line longer than ``maxLineBytes``, ends the lines early and is kept
-/// in ``failure``: ``JournalArchive/importLines(_:source:into:)`` checks it before it commits,
+/// in ``failure``: ``JournalArchive/importLines(_:source:into:anchor:requireEnd:progress:)`` checks it before it commits,
 /// so an I/O error is never taken for the end of the file (a shorter journal imported as if
 /// whole). Each byte is looked at once: a long line is not searched again after every chunk.
 public final class LineReader: Sequence, IteratorProtocol {

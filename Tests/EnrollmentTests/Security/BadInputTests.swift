@@ -81,6 +81,10 @@ struct BadInputTests {
         try Data("not json {\n".utf8).write(to: URL(fileURLWithPath: workspace.path("not-json.json")))
         try Data("{\"given\": 5}\n".utf8).write(to: URL(fileURLWithPath: workspace.path("wrong-shape.json")))
         try Data("[1, 2]\n".utf8).write(to: URL(fileURLWithPath: workspace.path("array.json")))
+        // An export cut at a line boundary: its first row without the rest or the end line.
+        let export = try workspace.enroll(["export"])
+        #expect(export.status == 0, "setup failed: \(export.stderr)")
+        try Data((export.stdout.split(separator: "\n")[0] + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("cut.jsonl")))
         return workspace
     }
 

@@ -126,13 +126,7 @@ extension CrashTests {
         // A handler that allocated crashed in malloc now and then (SIGABRT, the file left), when
         // the signal came while the command was inside malloc itself: try it a number of times.
         for attempt in 0..<10 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
-            process.currentDirectoryURL = workspace.directory
-            process.arguments = ["export", "--output", "journal.jsonl", "--db", workspace.database]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try startExport(workspace)
             let deadline = Date().addingTimeInterval(20)
             while process.isRunning, Date() < deadline, try partials().isEmpty { usleep(500) }
             if attempt > 0 { usleep(UInt32(random.next() % 10_000)) }
@@ -144,5 +138,54 @@ extension CrashTests {
             #expect(left.isEmpty, "attempt \(attempt): left behind: \(left)")
             #expect(!FileManager.default.fileExists(atPath: workspace.path("journal.jsonl")))
         }
+    }
+
+    @Test("an export killed with SIGKILL leaves its FILE.partial-PID, which import refuses as cut (exit 2, nothing created), whether it ends mid-line or at a line boundary")
+    func killedExportIsRefusedByImport() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["import", RebuildTests.trafficJournal]).status == 0)
+        let process = try startExport(workspace)
+        // Killed once part of the journal is written (a 10 000-event export is some 5 MB).
+        func partial() throws -> String? {
+            try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).first { $0.contains(".partial-") }
+        }
+        let deadline = Date().addingTimeInterval(20)
+        var written = 0
+        while process.isRunning, Date() < deadline {
+            if let name = try partial() { written = (try? FileManager.default.attributesOfItem(atPath: workspace.path(name))[.size] as? Int) ?? 0 }
+            if written > 100_000 { break }
+            usleep(200)
+        }
+        try #require(process.isRunning && written > 100_000, "the export ended before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let name = try #require(try partial(), "SIGKILL leaves the partial file")
+        let text = try String(contentsOfFile: workspace.path(name), encoding: .utf8)
+        // Cut wherever the kill came, and cut at the last line boundary (a copy of whole lines).
+        let boundary = workspace.path("boundary.jsonl")
+        let lastNewline = try #require(text.lastIndex(of: "\n"))
+        try String(text[...lastNewline]).write(toFile: boundary, atomically: true, encoding: .utf8)
+        let rows = text.split(separator: "\n", omittingEmptySubsequences: true).count - (text.hasSuffix("\n") ? 0 : 1)
+        for (file, codes) in [(workspace.path(name), ["export_unfinished", "malformed_line"]), (boundary, ["export_unfinished"])] {
+            let target = workspace.path("copy.sqlite")
+            let (result, error) = try workspace.enrollJSON(["import", file, "--db", target])
+            #expect(result.status == 2 && codes.contains(error["error"] as? String ?? ""), "\(file): \(result.stdout)\(result.stderr)")
+            #expect((error["message"] as? String ?? "").contains("it was cut") || (error["message"] as? String ?? "").contains("the file was cut"), "\(error)")
+            #expect(!FileManager.default.fileExists(atPath: target), "a refused import left a database")
+        }
+        let refused = try workspace.enroll(["import", boundary, "--db", workspace.path("copy.sqlite")])
+        #expect(refused.stderr.contains("boundary.jsonl ends after line \(rows) (position \(rows)) without the end line"), "\(refused.stderr)")
+    }
+
+    /// `enroll export --output journal.jsonl` of the workspace's journal, started.
+    func startExport(_ workspace: Workspace) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
+        process.currentDirectoryURL = workspace.directory
+        process.arguments = ["export", "--output", "journal.jsonl", "--db", workspace.database]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 }

@@ -43,7 +43,7 @@ struct FuzzRegressionTests {
                 let decoded = JSONFastPathTests.decodedBothWays(type: type, version: Int(rest.first ?? 1) - 1, data: Array(rest.dropFirst()))
                 #expect(decoded.inPlace == decoded.general, "\(url.lastPathComponent)")
             case 2: _ = try? Scenario(json: String(decoding: body, as: UTF8.self), name: url.lastPathComponent)
-            case 3: _ = try? JournalArchive.row(from: String(decoding: body, as: UTF8.self), number: 1)
+            case 3: _ = try? JournalArchive.entry(from: String(decoding: body, as: UTF8.self), number: 1)
             default: continue
             }
         }

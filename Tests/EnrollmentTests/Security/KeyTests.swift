@@ -270,7 +270,7 @@ struct KeyTests {
         #expect(history.stdout.contains("secret forgotten"), "\(history.stdout)")
         let export = try workspace.enroll(["export"])
         #expect(export.status == 0)
-        #expect(export.stdout.split(separator: "\n").count == 3)
+        #expect(export.stdout.split(separator: "\n").count == 4, "three rows and the end line")
         #expect(try workspace.enroll(["verify"]).status == 0)
         #expect(try workspace.enroll(["reveal", "alice"]).status == 1)
     }
