@@ -449,9 +449,7 @@ struct FixtureTests {
 
     @Test("an import whose hash chain is intact but whose history the engine could never have written is refused naming the line, position and why (exit 2), nothing imported")
     func importImpossibleHistory() throws {
-        let lines = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
-            .split(separator: "\n").prefix(40).map(String.init)
-        var rows = try lines.enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+        var rows = Array(try Self.traffic().prefix(40))
         // A forger who recomputes the chain: the first user's stream gets a replacement secret
         // while nothing was ever activated.
         let first = rows[0]
@@ -477,10 +475,9 @@ struct FixtureTests {
 
     @Test("an import whose event data carries a member its type does not have (a forged lockedUntil beside until), chain recomputed, is refused naming the line and member (exit 2), nothing imported")
     func importUnknownDataMember() throws {
-        let lines = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
-        let lock = try #require(lines.firstIndex { $0.contains(#""type":"ConfirmationLocked""#) }, "the traffic holds a lock")
-        var rows = try lines.prefix(lock + 1).enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+        let traffic = try Self.traffic()
+        let lock = try #require(traffic.firstIndex { $0.type == "ConfirmationLocked" }, "the traffic holds a lock")
+        var rows = Array(traffic.prefix(lock + 1))
         let index = lock
         try #require(rows[index].data.hasPrefix("{"))
         rows[index].data = #"{"lockedUntil":2079760105,"# + rows[index].data.dropFirst()
@@ -495,9 +492,7 @@ struct FixtureTests {
 
     @Test("a user id ending in a space, which older releases' journals hold and import accepts, can be audited (status, history, audit --user), shown and removed; a new enrollment under such an id is still refused")
     func recordedUserEndingInSpace() throws {
-        let lines = try String(contentsOf: Self.root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8)
-            .split(separator: "\n").prefix(40).map(String.init)
-        var rows = try lines.enumerated().map { try JournalArchive.row(from: $0.element, number: $0.offset + 1) }
+        var rows = Array(try Self.traffic().prefix(40))
         let user = rows[0].streamId
         for index in rows.indices where rows[index].streamId == user { rows[index].streamId = user + " " }
         Self.rechain(&rows)
@@ -532,6 +527,11 @@ struct FixtureTests {
             rows[index].hash = HashChain.hash(of: rows[index], previous: previous)
             previous = rows[index].hash
         }
+    }
+
+    /// The rows of the recorded 10 000-event journal.
+    static func traffic() throws -> [RecordedEvent] {
+        try ExportText.rows(String(contentsOf: root.appendingPathComponent("journals/traffic-10k.jsonl"), encoding: .utf8))
     }
 
     /// `rows` as `enroll export` writes them, end line included.

@@ -161,11 +161,7 @@ public enum JournalArchive {
         }
     }
 
-    public static func row(from line: String, number: Int) throws(ArchiveError) -> RecordedEvent {
-        try row(from: object(in: line, number: number), number: number)
-    }
-
-    /// One line of an export, a row or the end line.
+    /// One line of an export (`number` counts from 1, for errors), a row or the end line.
     public static func entry(from line: String, number: Int) throws(ArchiveError) -> Entry {
         let object = try object(in: line, number: number)
         if object["end"] != nil { return .end(try end(from: object, number: number)) }
