@@ -373,6 +373,10 @@ public enum JournalArchive {
     @discardableResult
     public static func export(from reader: any DatabaseReader, path: String = "(database)", to write: (String) throws -> Void) throws -> ArchiveExtent {
         struct WriteFailure: Error { let error: any Error }
+        // The caller's errors pass through as they are; the database's become a StoreError.
+        func emit(_ text: String) throws {
+            do { try write(text + "\n") } catch { throw WriteFailure(error: error) }
+        }
         do {
             return try reader.read { db in
                 var written = ArchiveExtent(events: 0)
@@ -381,7 +385,7 @@ public enum JournalArchive {
                 // that an export (and the anchor it prints) never passes off an edited journal.
                 var previous = HashChain.genesis
                 while let row = try rows.next() {
-                    do { try write(line(for: row) + "\n") } catch { throw WriteFailure(error: error) }
+                    try emit(line(for: row))
                     written.events += 1
                     if written.damage == nil, row.position != written.events || HashChain.hash(of: row, previous: previous) != row.hash {
                         written.damage = "the row at position \(row.position) does not follow the hash chain"
@@ -398,9 +402,7 @@ public enum JournalArchive {
                 // Last, the end line, which vouches that the file is whole as the anchor does: a
                 // file without it was cut, or holds a journal that does not chain (written as
                 // evidence, which `import` then refuses unless told the file has no end line).
-                if written.damage == nil {
-                    do { try write(End(events: written.events, anchor: written.anchor).line + "\n") } catch { throw WriteFailure(error: error) }
-                }
+                if written.damage == nil { try emit(End(events: written.events, anchor: written.anchor).line) }
                 return written
             }
         } catch let failure as WriteFailure {
