@@ -560,7 +560,8 @@ struct StatusReport {
             let left = summary.remainingAttempts.map { " (\($0) left before a lock)" } ?? ""
             lines.append("failed attempts: \(summary.failedAttempts)\(left)")
         }
-        // Stored names edited in with another tool must not print lines of their own.
-        Terminal.line(lines.map { TextField.escaped($0) }.joined(separator: "\n"))
+        // Stored names edited in with another tool must not print lines of their own. (Appended
+        // by hand: `joined(separator:)` looks up its generic witnesses at run time, once per process.)
+        Terminal.line(lines.dropFirst().reduce(into: TextField.escaped(lines[0])) { text, line in text += "\n" + TextField.escaped(line) })
     }
 }

@@ -202,7 +202,7 @@ public final class EnrollmentDatabase: Sendable {
                     return applied
                 }
                 // Migrate only when something is missing: opening a current database writes nothing.
-                if options.upgrades && !Set(Self.migrator.migrations).isSubset(of: current) {
+                if options.upgrades && !Set(Self.migrationIdentifiers).isSubset(of: current) {
                     // An existing journal of an older schema: say so before the pause a migration
                     // that copies the journal takes on a large one. (Not for a database another
                     // process is creating right now: its journal is still empty.)
@@ -211,7 +211,7 @@ public final class EnrollmentDatabase: Sendable {
                     let (now, hasEvents) = current.isEmpty ? (current, false) : try writer.read { db in
                         (try Self.appliedMigrations(db), try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events)") == true)
                     }
-                    let pending = Self.migrator.migrations.filter { !now.contains($0) }
+                    let pending = Self.migrationIdentifiers.filter { !now.contains($0) }
                     if !now.isEmpty, !pending.isEmpty, let beforeUpgrade = options.beforeUpgrade {
                         try writer.read { db in try beforeUpgrade(db) }
                     }
@@ -263,7 +263,7 @@ public final class EnrollmentDatabase: Sendable {
         } else {
             checkpointer = nil
         }
-        pendingUpgrades = Self.migrator.migrations.filter { !applied.contains($0) }
+        pendingUpgrades = Self.migrationIdentifiers.filter { !applied.contains($0) }
         try checkSchemaIsKnown(applied: applied)
     }
 
@@ -610,7 +610,7 @@ public final class EnrollmentDatabase: Sendable {
 
     /// Refuses migrations this code does not know: a newer version of it wrote the database.
     private static func refuseNewer(applied: Set<String>, path: String) throws(StoreError) {
-        let unknown = applied.subtracting(migrator.migrations)
+        let unknown = applied.subtracting(migrationIdentifiers)
         if !unknown.isEmpty { throw StoreError.newerSchema(path: path, migrations: unknown.sorted()) }
     }
 
@@ -634,7 +634,7 @@ public final class EnrollmentDatabase: Sendable {
                 try migrator.migrate(writer)
             } catch {
                 let applied = try writer.read { db in try appliedMigrations(db) }
-                if Set(migrator.migrations).isSubset(of: applied) { return applied }
+                if Set(migrationIdentifiers).isSubset(of: applied) { return applied }
                 // Another process is still migrating (or this is a real failure).
                 if ContinuousClock.now >= deadline { throw error }
                 usleep(5_000)
@@ -656,11 +656,24 @@ public final class EnrollmentDatabase: Sendable {
     }
 
     /// The newest journal schema this code writes: its last migration.
-    public static var currentSchema: String { migrator.migrations.last ?? "" }
+    public static var currentSchema: String { migrationIdentifiers.last ?? "" }
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-journal") { db in
+        for migration in migrations {
+            migrator.registerMigration(migration.identifier, migrate: migration.migrate)
+        }
+        return migrator
+    }()
+
+    /// The identifiers of ``migrations``, oldest first: what `enroll status`'s quick read
+    /// compares with the applied ones without building ``migrator`` (GRDB's registration
+    /// instantiates generic metadata, ~3% of that whole process).
+    static let migrationIdentifiers = migrations.map { $0.identifier }
+
+    /// The journal's schema, one migration at a time, oldest first; ``migrator`` runs them.
+    private static let migrations: [(identifier: String, migrate: @Sendable (Database) throws -> Void)] = [
+        ("v1-journal", { db in
             try db.execute(sql: """
                 CREATE TABLE events (
                     position INTEGER PRIMARY KEY,
@@ -699,14 +712,14 @@ public final class EnrollmentDatabase: Sendable {
                     position INTEGER NOT NULL
                 );
                 """)
-        }
+        }),
         // Fewer B-trees touched per command (each is at least one 4 KiB page in the WAL, and at
         // synchronous=FULL in the fsync): `event_id` loses its UNIQUE index (ids are 122 random
         // bits from RAND_bytes, covered by the hash chain, and nothing looks events up by id),
         // `recorded_at` loses its index (audit's --since/--until filter while reading in position
         // order), and the keyed tables become WITHOUT ROWID (one B-tree instead of a table plus
         // its key's index). Rows, positions and hashes are copied unchanged: `verify` still passes.
-        migrator.registerMigration("v2-lean-journal") { db in
+        ("v2-lean-journal", { db in
             try db.execute(sql: """
                 CREATE TABLE events_v2 (
                     position INTEGER PRIMARY KEY,
@@ -761,16 +774,15 @@ public final class EnrollmentDatabase: Sendable {
                 DROP TABLE projection_checkpoints;
                 ALTER TABLE projection_checkpoints_v2 RENAME TO projection_checkpoints;
                 """)
-        }
+        }),
         // What a command was asked, as a MAC under the master key (``KeyRing/argumentsMAC(of:)``),
         // so that a command id retried with other arguments (another code, other settings) is
         // refused instead of answered with the first outcome. Rows from before stay NULL: their
         // retries are not compared, as before.
-        migrator.registerMigration("v3-command-arguments") { db in
+        ("v3-command-arguments", { db in
             try db.execute(sql: "ALTER TABLE commands ADD COLUMN arguments_mac BLOB")
-        }
-        return migrator
-    }()
+        }),
+    ]
 }
 
 extension Database {

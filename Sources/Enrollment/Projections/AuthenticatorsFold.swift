@@ -143,7 +143,9 @@ struct AuthenticatorRow: Hashable {
     /// Also what readers select, by name rather than `*`: a column dropped by hand is then
     /// SQLite's "no such column" (a ``StoreError/damagedProjection(name:problem:)`` naming the
     /// rebuild), not a row without it that crashes the process where it is decoded.
-    static let columnList = columns.joined(separator: ", ")
+    /// (Appended by hand: `joined(separator:)` looks up its generic witnesses at run time, a
+    /// cost `enroll status` pays once per process.)
+    static let columnList = columns.dropFirst().reduce(into: columns[0]) { list, column in list += ", " + column }
     private static let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
 
     /// Binds the values of ``columns``, in order.

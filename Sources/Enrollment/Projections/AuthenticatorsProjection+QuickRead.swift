@@ -29,14 +29,14 @@ extension AuthenticatorsProjection {
         defer { sqlite3_exec(connection, "COMMIT", nil, nil, nil) }
 
         guard let applied = strings(connection, "SELECT identifier FROM grdb_migrations"),
-              Set(applied) == Set(EnrollmentDatabase.migrator.migrations),
+              Set(applied) == Set(EnrollmentDatabase.migrationIdentifiers),
               // This code's schema version, at the journal's head (a lagging projection is
               // reported by the general read).
               let head = strings(connection, "SELECT COALESCE(MAX(position), 0) FROM events")?.first,
               let checkpoint = strings(connection, "SELECT schema_version || ' ' || position FROM projection_checkpoints WHERE name = 'authenticators'"),
               checkpoint == ["\(Self().schemaVersion) \(head)"],
               // Keyed as this code builds it (``ProjectionTable/requireKey(of:in:)`` says what is wrong).
-              strings(connection, ProjectionTable.keySQL.replacingOccurrences(of: "?", with: "'authenticators'")) == ["user_id BINARY"]
+              strings(connection, ProjectionTable.keySQL, binding: "authenticators") == ["user_id BINARY"]
         else { return nil }
 
         var statement: OpaquePointer?
@@ -44,13 +44,15 @@ extension AuthenticatorsProjection {
               let statement
         else { return nil }
         defer { sqlite3_finalize(statement) }
-        let bound = user.withCString { sqlite3_bind_text(statement, 1, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
-        guard bound == SQLITE_OK else { return nil }
+        guard bind(user, to: statement) else { return nil }
         switch sqlite3_step(statement) {
         case SQLITE_DONE:
             return .none(user: user)
         case SQLITE_ROW:
-            var columns: [String: DatabaseValue] = [:]
+            // Of the type `Row` takes: in a process this short, each generic type first used
+            // costs a search of the conformance records (an upcast from `[String:
+            // DatabaseValue]` was two).
+            var columns: [String: (any DatabaseValueConvertible)?] = [:]
             for index in 0..<sqlite3_column_count(statement) {
                 guard let name = sqlite3_column_name(statement, index) else { return nil }
                 columns[String(cString: name)] = DatabaseValue(sqliteStatement: statement, index: index)
@@ -62,11 +64,13 @@ extension AuthenticatorsProjection {
         }
     }
 
-    /// The first column of every row, as text; `nil` on any SQLite error.
-    private static func strings(_ connection: OpaquePointer, _ sql: String) -> [String]? {
+    /// The first column of every row, as text, with `argument` bound to the statement's one
+    /// parameter if given; `nil` on any SQLite error.
+    private static func strings(_ connection: OpaquePointer, _ sql: String, binding argument: String? = nil) -> [String]? {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK, let statement else { return nil }
         defer { sqlite3_finalize(statement) }
+        if let argument, !bind(argument, to: statement) { return nil }
         var values: [String] = []
         while true {
             switch sqlite3_step(statement) {
@@ -79,5 +83,10 @@ extension AuthenticatorsProjection {
                 return nil
             }
         }
+    }
+
+    /// Binds `text` to the statement's first parameter (SQLite copies it).
+    private static func bind(_ text: String, to statement: OpaquePointer) -> Bool {
+        text.withCString { sqlite3_bind_text(statement, 1, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) } == SQLITE_OK
     }
 }
