@@ -85,8 +85,8 @@ extension AuthenticatorsProjection {
         }
     }
 
-    /// Binds `text` to the statement's first parameter (SQLite copies it).
+    /// Binds `text` to the statement's first parameter (SQLite copies it: ``RowWriter/transient``).
     private static func bind(_ text: String, to statement: OpaquePointer) -> Bool {
-        text.withCString { sqlite3_bind_text(statement, 1, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) } == SQLITE_OK
+        text.withCString { sqlite3_bind_text(statement, 1, $0, -1, RowWriter.transient) } == SQLITE_OK
     }
 }
