@@ -85,6 +85,11 @@ struct RebuildTests {
         }
     }
 
+    @Test("the chunks read ahead are two rounds of the threads and one more, and never more than 9 whatever `--threads` asks")
+    func readAheadWindow() {
+        #expect([1, 2, 3, 4, 5, 64].map { JournalReadAhead.defaultWindow(readers: $0) } == [3, 5, 7, 9, 9, 9])
+    }
+
     @Test("threads reading ahead stop where a batch's time runs out, and the next batch goes on from there: the result is the same")
     func readAheadStopsEarly() throws {
         let workspace = try Workspace()

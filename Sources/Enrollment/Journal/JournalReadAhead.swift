@@ -12,9 +12,9 @@ import GRDBSQLite
 /// chunks of the one the fold takes next, so memory holds a few chunks whatever the journal's
 /// size.
 ///
-/// The window is two rounds of chunks and one more (``defaultWindow(readers:)``): while the fold
-/// waits for chunk *k*, the reader that has finished *k* + 1 can go on to *k* + 1 + readers
-/// instead of idling until *k* is taken. With one round and one more (3 chunks for two readers),
+/// The window is two rounds of chunks and one more, at most 9 (``defaultWindow(readers:)``):
+/// while the fold waits for chunk *k*, the reader that has finished *k* + 1 can go on to
+/// *k* + 1 + readers instead of idling until *k* is taken. With one round and one more (3 chunks for two readers),
 /// that reader waited each time its partner's chunk came late, and on two cores the rebuild
 /// kept ~1.65 of them busy where it now keeps ~1.8.
 ///
@@ -69,8 +69,9 @@ final class JournalReadAhead: @unchecked Sendable {
     }
 
     /// Chunks ready or being decoded at most, counting the one the fold takes next: 5 for two
-    /// readers, 9 for four.
-    static func defaultWindow(readers: Int) -> Int { 2 * readers + 1 }
+    /// readers, 9 for four and for more (`--threads 64` on a small machine must not hold 129
+    /// chunks, ~70 MB; past the cores, more readers only wait their turn).
+    static func defaultWindow(readers: Int) -> Int { min(2 * readers + 1, 9) }
 
     deinit { finish() }
 
