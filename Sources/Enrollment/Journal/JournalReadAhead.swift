@@ -14,9 +14,9 @@ import GRDBSQLite
 ///
 /// The window is two rounds of chunks and one more, at most 9 (``defaultWindow(readers:)``):
 /// while the fold waits for chunk *k*, the reader that has finished *k* + 1 can go on to
-/// *k* + 1 + readers instead of idling until *k* is taken. With one round and one more (3 chunks for two readers),
-/// that reader waited each time its partner's chunk came late, and on two cores the rebuild
-/// kept ~1.65 of them busy where it now keeps ~1.8.
+/// *k* + 1 + readers instead of idling until *k* is taken. With one round and one more (3 chunks
+/// for two readers), that reader waited each time its partner's chunk came late, and on two
+/// cores the rebuild kept ~1.65 of them busy where it now keeps ~1.8.
 ///
 /// Consistency: the rebuild creates the read-ahead inside its write transaction, after it has
 /// taken the write lock and read the head, so no one can commit meanwhile and every reader's
