@@ -43,9 +43,9 @@ final class JournalReadAhead: @unchecked Sendable {
 
     /// Opens `readers` read-only connections to `path` and starts their threads. Throws when a
     /// connection cannot be opened (the caller then reads on its own connection instead).
-    init(path: String, after start: Int64, through end: Int64, readers: Int, chunkSize: Int64 = 4_096, window: Int? = nil) throws {
+    init(path: String, after start: Int64, through end: Int64, readers: Int, chunkSize: Int64 = 4_096) throws {
         self.readers = max(readers, 1)
-        self.window = max(window ?? Self.defaultWindow(readers: self.readers), 1)
+        self.window = Self.defaultWindow(readers: self.readers)
         self.start = start
         self.end = max(end, start)
         self.chunkSize = max(chunkSize, 1)
