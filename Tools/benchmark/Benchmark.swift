@@ -174,11 +174,12 @@ struct Benchmark {
         let samples = smoke ? 5 : 200
         for durability in [Durability.full, .normal] {
             let key = durability.rawValue.lowercased()
-            _ = try Workloads.confirmLatency(path: tiny, durability: durability, samples: samples / 5 + 1, tag: "warm-\(key)")
+            _ = try Workloads.confirmLatency(paths: (tiny, big), durability: durability, samples: samples / 5 + 1, tag: "warm-\(key)")
             var smallLatency: [Double] = [], bigLatency: [Double] = []
             for repetition in 0..<repetitions {
-                smallLatency.append(try Workloads.confirmLatency(path: tiny, durability: durability, samples: samples, tag: "\(key)-\(repetition)"))
-                bigLatency.append(try Workloads.confirmLatency(path: big, durability: durability, samples: samples, tag: "\(key)-\(repetition)"))
+                let latency = try Workloads.confirmLatency(paths: (tiny, big), durability: durability, samples: samples, tag: "\(key)-\(repetition)")
+                smallLatency.append(latency.small)
+                bigLatency.append(latency.large)
             }
             growth[key + "_small"] = median(smallLatency)
             growth[key + "_large"] = median(bigLatency)

@@ -102,19 +102,29 @@ enum Workloads {
 
     /// The median latency of a confirm (a fresh user's request first, not timed) on an existing
     /// journal, with its projection caught up.
-    static func confirmLatency(path: String, durability: Durability, samples: Int, tag: String) throws -> Double {
-        let database = try EnrollmentDatabase(path: path, options: DatabaseOptions(durability: durability, create: false))
-        let service = try EnrollmentService(database: database, keyRing: try KeyRing(masterKey: JournalFixture.masterKey), clock: FixedClock(now))
-        var latencies: [Double] = []
-        for index in 0..<samples {
-            let user = "growth-\(tag)-\(index)"
-            let requested = try service.handle(CommandEnvelope(user: user, command: .requestEnrollment(EnrollmentOptions())))
-            let code = try code(for: requested)
-            var confirmed: CommandOutcome?
-            latencies.append(try seconds { confirmed = try service.handle(CommandEnvelope(user: user, command: .confirmCode(code))) })
-            if let confirmed { try requireAccepted(confirmed) }
+    /// Median confirm latency on each of two journals (the growth figure: a small one and a large
+    /// one), in seconds. The confirms alternate between them, one each in turn, so that both
+    /// medians come from the same seconds: an fsync's time on a shared machine drifts by tens of
+    /// percent from one minute to the next, which timing all of one journal and then all of the
+    /// other would put into their ratio.
+    static func confirmLatency(paths: (small: String, large: String), durability: Durability, samples: Int, tag: String) throws -> (small: Double, large: Double) {
+        let services = try [paths.small, paths.large].map { path in
+            let database = try EnrollmentDatabase(path: path, options: DatabaseOptions(durability: durability, create: false))
+            return try EnrollmentService(database: database, keyRing: try KeyRing(masterKey: JournalFixture.masterKey), clock: FixedClock(now))
         }
-        return median(latencies)
+        var latencies: [[Double]] = [[], []]
+        for index in 0..<samples {
+            // Which journal goes first alternates too.
+            for which in index % 2 == 0 ? [0, 1] : [1, 0] {
+                let service = services[which], user = "growth-\(tag)-\(index)"
+                let requested = try service.handle(CommandEnvelope(user: user, command: .requestEnrollment(EnrollmentOptions())))
+                let code = try code(for: requested)
+                var confirmed: CommandOutcome?
+                latencies[which].append(try seconds { confirmed = try service.handle(CommandEnvelope(user: user, command: .confirmCode(code))) })
+                if let confirmed { try requireAccepted(confirmed) }
+            }
+        }
+        return (median(latencies[0]), median(latencies[1]))
     }
 
     /// Median wall time of a whole process, run `samples` times.

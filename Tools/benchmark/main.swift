@@ -114,6 +114,20 @@ do {
             print("{\"commands_per_s\": \(try Workloads.oneWriter(path: arguments[0], durability: durability, users: users))}")
         }
         exit(0)
+    case "growth-child":
+        // growth-child SMALL LARGE FULL|NORMAL [SAMPLES]: figure 5's first half alone, confirms
+        // alternating between a small and a large journal with caught-up projections (e.g.
+        // journal-tiny.sqlite and journal-big.sqlite left in --work by a full run)
+        let arguments = Array(CommandLine.arguments.dropFirst(2))
+        guard arguments.count >= 3, let durability = Durability(rawValue: arguments[2]) else {
+            FileHandle.standardError.write(Data("usage: benchmark growth-child SMALL LARGE FULL|NORMAL [SAMPLES]\n".utf8))
+            exit(2)
+        }
+        let samples = arguments.dropFirst(3).first.flatMap(Int.init) ?? 200
+        let latency = try Workloads.confirmLatency(
+            paths: (arguments[0], arguments[1]), durability: durability, samples: samples, tag: "child-\(UInt32.random(in: 0...UInt32.max))")
+        print("{\"small_ms\": \(latency.small * 1000), \"large_ms\": \(latency.large * 1000), \"ratio\": \(latency.large / latency.small)}")
+        exit(0)
     case "status-child":
         // status-child ENROLL DB USER [REPETITIONS]: figure 5's second half alone, `enroll status` as a
         // process beside the sqlite3 CLI (DB: a journal with caught-up projections, e.g. journal-big.sqlite
