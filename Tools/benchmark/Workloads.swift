@@ -100,9 +100,8 @@ enum Workloads {
 
     // MARK: Growth
 
-    /// The median latency of a confirm (a fresh user's request first, not timed) on an existing
-    /// journal, with its projection caught up.
-    /// Median confirm latency on each of two journals (the growth figure: a small one and a large
+    /// The median latency of a confirm (a fresh user's request first, not timed) on each of two
+    /// existing journals with caught-up projections (the growth figure: a small one and a large
     /// one), in seconds. The confirms alternate between them, one each in turn, so that both
     /// medians come from the same seconds: an fsync's time on a shared machine drifts by tens of
     /// percent from one minute to the next, which timing all of one journal and then all of the
