@@ -43,14 +43,22 @@ public enum FuzzTargets {
         let version = Int(rest.first ?? 1) - 1  // also 0 and -1, which must be refused
         let data = String(decoding: rest.dropFirst(), as: UTF8.self)
         let general = Result { () throws(StoreError) in try EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1) }
-        let inPlace = Array(type.utf8).withUnsafeBytes { typeBytes in
-            Array(data.utf8).withUnsafeBytes { dataBytes in
-                Result { () throws(StoreError) in
-                    try EventCodec.decode(type: typeBytes, schemaVersion: version, data: dataBytes, position: 1)
+        func inPlace(_ sealedBytes: SealedBytes) -> Result<EnrollmentEvent, StoreError> {
+            Array(type.utf8).withUnsafeBytes { typeBytes in
+                Array(data.utf8).withUnsafeBytes { dataBytes in
+                    Result { () throws(StoreError) in
+                        try EventCodec.decode(type: typeBytes, schemaVersion: version, data: dataBytes, position: 1, sealedBytes: sealedBytes)
+                    }
                 }
             }
         }
-        precondition(inPlace == general, "the in-place event decoder disagrees with the general one")
+        precondition(inPlace(.kept) == general, "the in-place event decoder disagrees with the general one")
+        // As projections read it (sealed bytes checked, not kept): the same row accepted or refused alike.
+        switch (inPlace(.checked), general) {
+        case (.success, .success): break
+        case (.failure(let checked), .failure(let full)): precondition(checked == full, "the projections' read refuses a row differently")
+        default: preconditionFailure("the projections' read disagrees with the full one on whether a row decodes")
+        }
         _ = try? EventCodec.decode(type: type, schemaVersion: version, data: data, position: 1) { sealed in
             KeyRing.open(sealed, dataKey: dataKey, stream: "fuzz")
         }

@@ -243,7 +243,7 @@ struct JSONFastPathTests {
         ("SecretRegenerated", #"{"account":"a","algorithm":"SHA1","digits":6,"expiresAt":1,"issuer":"i","period":0}"#, "period"),
     ])
     func outOfRange(_ row: (type: String, data: String, field: String)) {
-        let (inPlace, general) = Self.decodedBothWays(type: row.type, version: row.type == "CodeRejected" ? 2 : 1, data: Array(row.data.utf8))
+        let (inPlace, general, _) = Self.decodedBothWays(type: row.type, version: row.type == "CodeRejected" ? 2 : 1, data: Array(row.data.utf8))
         for result in [inPlace, general] {
             guard case .failure(let error) = result else {
                 Issue.record("\(row.type) with \(row.field) out of range was decoded: \(result)")
@@ -330,16 +330,44 @@ struct JSONFastPathTests {
         return written + odd
     }()
 
-    /// Both decoders' answers for one row.
-    static func decodedBothWays(type: String, version: Int, data: [UInt8]) -> (inPlace: Result<EnrollmentEvent, StoreError>, general: Result<EnrollmentEvent, StoreError>) {
+    /// Both decoders' answers for one row, the in-place one also as projections call it (a
+    /// sealed secret's bytes checked, not kept).
+    static func decodedBothWays(type: String, version: Int, data: [UInt8]) -> (
+        inPlace: Result<EnrollmentEvent, StoreError>, general: Result<EnrollmentEvent, StoreError>, checked: Result<EnrollmentEvent, StoreError>
+    ) {
         let text = String(decoding: data, as: UTF8.self)
         let general = Result { () throws(StoreError) in try EventCodec.decode(type: type, schemaVersion: version, data: text, position: 3) }
-        let inPlace = Array(type.utf8).withUnsafeBytes { typeBytes in
-            Array(text.utf8).withUnsafeBytes { dataBytes in
-                Result { () throws(StoreError) in try EventCodec.decode(type: typeBytes, schemaVersion: version, data: dataBytes, position: 3) }
+        func inPlace(_ sealedBytes: SealedBytes) -> Result<EnrollmentEvent, StoreError> {
+            Array(type.utf8).withUnsafeBytes { typeBytes in
+                Array(text.utf8).withUnsafeBytes { dataBytes in
+                    Result { () throws(StoreError) in
+                        try EventCodec.decode(type: typeBytes, schemaVersion: version, data: dataBytes, position: 3, sealedBytes: sealedBytes)
+                    }
+                }
             }
         }
-        return (inPlace, general)
+        return (inPlace(.kept), general, inPlace(.checked))
+    }
+
+    /// The event as a projection's read may give it: a sealed secret without its bytes.
+    static func withoutSealedBytes(_ result: Result<EnrollmentEvent, StoreError>) -> Result<EnrollmentEvent, StoreError> {
+        result.map { event in
+            switch event {
+            case .enrollmentRequested(var issued) where issued.secret != .forgotten:
+                issued.secret = .sealed([])
+                return .enrollmentRequested(issued)
+            case .secretRegenerated(var issued) where issued.secret != .forgotten:
+                issued.secret = .sealed([])
+                return .secretRegenerated(issued)
+            default: return event
+            }
+        }
+    }
+
+    /// Whether the projections' read agrees with the full one: the same event with the sealed
+    /// bytes left out (or, for a row only the general path reads, with them), or the same error.
+    static func checkedAgrees(_ decoded: (inPlace: Result<EnrollmentEvent, StoreError>, general: Result<EnrollmentEvent, StoreError>, checked: Result<EnrollmentEvent, StoreError>)) -> Bool {
+        decoded.checked == decoded.inPlace || decoded.checked == withoutSealedBytes(decoded.inPlace)
     }
 
     @Test("The rebuild's in-place decoder gives the general decoder's event or error for every row", arguments: 0..<rows.count)
@@ -347,6 +375,28 @@ struct JSONFastPathTests {
         let row = Self.rows[index]
         let decoded = Self.decodedBothWays(type: row.type, version: row.version, data: Array(row.data.utf8))
         #expect(decoded.inPlace == decoded.general, "\(row.type) v\(row.version) \(row.data)")
+        #expect(Self.checkedAgrees(decoded), "\(row.type) v\(row.version) \(row.data): \(decoded.checked) against \(decoded.inPlace)")
+    }
+
+    @Test("Read as projections read it, a written secret is still checked but its sealed bytes are not kept")
+    func projectionsKeepNoSealedBytes() throws {
+        let box = Data((0..<SecretField.sealedByteCountMinimum).map { UInt8($0) }).base64EncodedString()
+        let secret = #"{"account":"a","algorithm":"SHA1","digits":6,"expiresAt":1,"issuer":"i","period":30,"sealedSecret":""#
+        let written = Self.decodedBothWays(type: "EnrollmentRequested", version: 1, data: Array((secret + box + #""}"#).utf8))
+        guard case .success(.enrollmentRequested(let kept)) = written.inPlace, case .success(.enrollmentRequested(let checked)) = written.checked else {
+            Issue.record("\(written)")
+            return
+        }
+        #expect(kept.secret == .sealed((0..<SecretField.sealedByteCountMinimum).map { UInt8($0) }))
+        #expect(checked.secret == .sealed([]))
+        // One byte short of a sealed box: refused either way, with the same error.
+        let short = Data(count: SecretField.sealedByteCountMinimum - 1).base64EncodedString()
+        let refused = Self.decodedBothWays(type: "EnrollmentRequested", version: 1, data: Array((secret + short + #""}"#).utf8))
+        guard case .failure(let error) = refused.checked else {
+            Issue.record("a box one byte short was read as \(refused.checked)")
+            return
+        }
+        #expect(refused.inPlace == .failure(error) && refused.general == .failure(error))
     }
 
     @Test("Both decoders read shownAs \"text\" as a secret shown as text and its absence as a QR code, and refuse any other value", arguments: [
@@ -398,7 +448,7 @@ struct JSONFastPathTests {
                 }
                 let decoded = Self.decodedBothWays(type: row.type, version: row.version, data: data)
                 if case .success = decoded.inPlace { fastPathAnswers += 1 }
-                if decoded.inPlace != decoded.general, disagreements.count < 5 {
+                if decoded.inPlace != decoded.general || !Self.checkedAgrees(decoded), disagreements.count < 5 {
                     disagreements.append("\(row.type) v\(row.version) \(String(decoding: data, as: UTF8.self))")
                 }
             }
@@ -422,6 +472,11 @@ struct Base64Tests {
         Array(text.utf8).withUnsafeBytes { Base64.decode($0) }
     }
 
+    /// What projections use: the same checks, no bytes made.
+    static func decodedCount(_ text: String) -> Int? {
+        Array(text.utf8).withUnsafeBytes { Base64.decodedCount($0) }
+    }
+
     @Test("Every length of bytes encoded by Foundation decodes back to them")
     func roundTrips() {
         var generator = SplitMix64(seed: 7)
@@ -429,6 +484,7 @@ struct Base64Tests {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             let text = Data(bytes).base64EncodedString()
             #expect(Self.decode(text) == bytes, "\(text)")
+            #expect(Self.decodedCount(text) == length, "\(text)")
         }
     }
 
@@ -450,6 +506,7 @@ struct Base64Tests {
             let expected = Self.foundation(text)
             if expected != nil { accepted += 1 }
             #expect(Self.decode(text) == expected, "\(text.debugDescription)")
+            #expect(Self.decodedCount(text) == expected?.count, "\(text.debugDescription)")
         }
         // Both kinds were tried.
         #expect(accepted > 1_000 && accepted < 19_000)

@@ -9,9 +9,10 @@ extension EventJournal {
     /// The rebuild's hot loop, so it reads only the columns a fold needs (no event id, metadata
     /// or hash), steps the statement with the SQLite C API instead of building a
     /// ``RecordedEvent`` per row, and decodes each payload from the row's own bytes
-    /// (``EventCodec/decode(type:schemaVersion:data:position:)``). Events are decoded without a
-    /// key ring: secrets stay sealed. `body` may run other statements on `db` meanwhile (look a
-    /// row up, write another table).
+    /// (``EventCodec/decode(type:schemaVersion:data:position:sealedBytes:)``). Events are decoded
+    /// for projections, which never open a secret: without a key ring, and a sealed secret's
+    /// bytes are checked but not kept (``SealedBytes/checked``). `body` may run other statements
+    /// on `db` meanwhile (look a row up, write another table).
     @discardableResult
     static func scan(
         after position: Int64, limit: Int? = nil, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
@@ -19,7 +20,7 @@ extension EventJournal {
         let statement = try db.makeStatement(sql: "SELECT \(scanColumns) FROM events WHERE position > ? ORDER BY position LIMIT ?")
         // LIMIT -1: no limit.
         try statement.setArguments([position, limit.map(Int64.init) ?? -1])
-        return try decodeRows(of: statement, in: db, body)
+        return try decodeRows(of: statement, in: db, sealedBytes: .checked, body)
     }
 
     /// The events of `stream` from stream version `version` on, in order, decoded the same way
@@ -31,7 +32,7 @@ extension EventJournal {
         let statement = try db.statement(streamSQL)
         statement.bind(stream, at: 1)
         statement.bind(version, at: 2)
-        try decodeRows(of: statement, in: db, body)
+        try decodeRows(of: statement, in: db, sealedBytes: .kept, body)
     }
 
     /// The columns ``decodeRows(of:failure:_:)`` reads, in its order.
@@ -43,20 +44,21 @@ extension EventJournal {
     /// SQLite C API, decoding each row in place, until `body` returns false.
     @discardableResult
     private static func decodeRows(
-        of statement: Statement, in db: Database, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
+        of statement: Statement, in db: Database, sealedBytes: SealedBytes, _ body: (EnrollmentEvent, EventHeader) throws -> Bool
     ) throws -> Int {
-        try decodeRows(of: statement.sqliteStatement, failure: { db.stepFailure($0, statement) }) { event, header in
+        try decodeRows(of: statement.sqliteStatement, failure: { db.stepFailure($0, statement) }, sealedBytes: sealedBytes) { event, header in
             try body(event, header)
         }
     }
 
     /// The same on a statement of SQLite's own, prepared on any connection (``JournalReadAhead``
-    /// reads on connections of its own). `failure` turns a step's error code into the error thrown.
+    /// reads on connections of its own). `failure` turns a step's error code into the error thrown;
+    /// `sealedBytes` says whether sealed secrets' bytes are kept.
     /// `body` owns each event: one that keeps it (a read-ahead chunk) moves it rather than copying
     /// it, which would retain its strings and arrays once more and release them after.
     @discardableResult
     static func decodeRows(
-        of row: OpaquePointer, failure: (Int32) -> any Error, _ body: (consuming EnrollmentEvent, consuming EventHeader) throws -> Bool
+        of row: OpaquePointer, failure: (Int32) -> any Error, sealedBytes: SealedBytes, _ body: (consuming EnrollmentEvent, consuming EventHeader) throws -> Bool
     ) throws -> Int {
         defer { sqlite3_reset(row) }
         func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
@@ -93,7 +95,8 @@ extension EventJournal {
                 throw StoreError.undecodableEvent(position: header.position, type: String(decoding: bytes(3), as: UTF8.self), reason: problem)
             }
             let event = try EventCodec.decode(
-                type: bytes(3), schemaVersion: Int(sqlite3_column_int64(row, 4)), data: bytes(5), position: header.position)
+                type: bytes(3), schemaVersion: Int(sqlite3_column_int64(row, 4)), data: bytes(5), position: header.position,
+                sealedBytes: sealedBytes)
             count += 1
             guard try body(event, header) else { return count }
         }

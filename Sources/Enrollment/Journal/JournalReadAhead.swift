@@ -21,7 +21,8 @@ import GRDBSQLite
 /// Consistency: the rebuild creates the read-ahead inside its write transaction, after it has
 /// taken the write lock and read the head, so no one can commit meanwhile and every reader's
 /// snapshot holds exactly the events the writer sees up to `through`. Rows are decoded as
-/// ``EventJournal/scan(after:limit:in:_:)`` decodes them (secrets stay sealed), and a row that
+/// ``EventJournal/scan(after:limit:in:_:)`` decodes them (secrets sealed, their bytes checked and
+/// not kept), and a row that
 /// does not decode fails the fold at its position, in order, as a scan would.
 final class JournalReadAhead: @unchecked Sendable {
     /// A chunk's events in reverse position order (take them with `popLast()`).
@@ -136,7 +137,7 @@ final class JournalReadAhead: @unchecked Sendable {
                 sqlite3_bind_int64(statement, 2, min(low + chunkSize, end))
                 var chunk: Chunk = []
                 chunk.reserveCapacity(Int(chunkSize))
-                try EventJournal.decodeRows(of: statement, failure: { Self.failure(connection, $0) }) { event, header in
+                try EventJournal.decodeRows(of: statement, failure: { Self.failure(connection, $0) }, sealedBytes: .checked) { event, header in
                     chunk.append((event, header))
                     return true
                 }

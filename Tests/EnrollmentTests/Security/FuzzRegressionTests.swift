@@ -42,6 +42,7 @@ struct FuzzRegressionTests {
                 // As the fuzz target checks: the rebuild's decoder agrees with the general one.
                 let decoded = JSONFastPathTests.decodedBothWays(type: type, version: Int(rest.first ?? 1) - 1, data: Array(rest.dropFirst()))
                 #expect(decoded.inPlace == decoded.general, "\(url.lastPathComponent)")
+                #expect(JSONFastPathTests.checkedAgrees(decoded), "\(url.lastPathComponent): the projections' read")
             case 2: _ = try? Scenario(json: String(decoding: body, as: UTF8.self), name: url.lastPathComponent)
             case 3: _ = try? JournalArchive.entry(from: String(decoding: body, as: UTF8.self), number: 1)
             default: continue
