@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import GRDB
+import GRDBSQLite
 import Testing
 @testable import Enrollment
 import TestSupport
@@ -88,6 +89,19 @@ struct RebuildTests {
     @Test("the chunks read ahead are two rounds of the threads and one more, and never more than 9 whatever `--threads` asks")
     func readAheadWindow() {
         #expect([1, 2, 3, 4, 5, 64].map { JournalReadAhead.defaultWindow(readers: $0) } == [3, 5, 7, 9, 9, 9])
+    }
+
+    @Test("a reader thread's connection keeps a small page cache (64 KiB, not SQLite's 2 MB): it steps each page once")
+    func readAheadPageCache() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 1_000, to: workspace.database)
+        let connection = try JournalReadAhead.open(workspace.database)
+        defer { sqlite3_close(connection) }
+        var statement: OpaquePointer?
+        #expect(sqlite3_prepare_v2(connection, "PRAGMA cache_size", -1, &statement, nil) == SQLITE_OK)
+        defer { sqlite3_finalize(statement) }
+        #expect(sqlite3_step(statement) == SQLITE_ROW)
+        #expect(sqlite3_column_int64(statement, 0) == -64)
     }
 
     @Test("threads reading ahead stop where a batch's time runs out, and the next batch goes on from there: the result is the same")

@@ -158,7 +158,15 @@ final class JournalReadAhead: @unchecked Sendable {
         }
     }
 
-    private static func open(_ path: String) throws -> OpaquePointer {
+    /// Each reader connection's page cache, in KiB (SQLite's default is 2 000). A reader steps
+    /// its chunks' leaf pages once each, in order, and comes back only to the few interior
+    /// pages above them, so a small cache loses nothing; it reuses the same few buffers while
+    /// they are warm in the CPU's caches instead of touching 2 MB of fresh memory per reader
+    /// (~1 000 page faults fewer per rebuild). 100 000 events, alternated with the default:
+    /// +5 to +9% events/s; 1 000 000 events +6%, peak memory 41.5 → 37.5 MB (BENCHMARKS.md, step 32).
+    static let pageCacheKiB = 64
+
+    static func open(_ path: String) throws -> OpaquePointer {
         var connection: OpaquePointer?
         let code = sqlite3_open_v2(path, &connection, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
         guard code == SQLITE_OK, let connection else {
@@ -167,6 +175,8 @@ final class JournalReadAhead: @unchecked Sendable {
             throw error
         }
         sqlite3_busy_timeout(connection, 5_000)
+        // A performance setting only: were it refused, the reader would work with SQLite's default.
+        sqlite3_exec(connection, "PRAGMA cache_size = -\(pageCacheKiB)", nil, nil, nil)
         return connection
     }
 
