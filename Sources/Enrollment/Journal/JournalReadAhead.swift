@@ -22,8 +22,8 @@ import GRDBSQLite
 /// taken the write lock and read the head, so no one can commit meanwhile and every reader's
 /// snapshot holds exactly the events the writer sees up to `through`. Rows are decoded as
 /// ``EventJournal/scan(after:limit:in:_:)`` decodes them (secrets sealed, their bytes checked and
-/// not kept), and a row that
-/// does not decode fails the fold at its position, in order, as a scan would.
+/// not kept), and a row that does not decode fails the fold at its position, in order, as a
+/// scan would.
 final class JournalReadAhead: @unchecked Sendable {
     /// A chunk's events in reverse position order (take them with `popLast()`).
     typealias Chunk = [(EnrollmentEvent, EventHeader)]
