@@ -20,7 +20,7 @@ extension EventCodec {
         sealedBytes: SealedBytes = .kept
     ) throws(StoreError) -> EnrollmentEvent {
         if let type = EventType(utf8: typeBytes), schemaVersion == type.currentVersion,
-           let event = decodeFlat(type, data, keepingSealedBytes: sealedBytes == .kept) {
+           let event = decodeFlat(type, data, sealedBytes: sealedBytes) {
             return event
         }
         return try decode(
@@ -31,8 +31,8 @@ extension EventCodec {
     /// The event, if `data` is a flat object holding exactly what `type` needs (members of
     /// other events' shapes are ignored, as `Codable` ignores unknown keys); `nil` sends the row
     /// to the general path, as a member no event has does.
-    private static func decodeFlat(_ type: EventType, _ data: UnsafeRawBufferPointer, keepingSealedBytes: Bool) -> EnrollmentEvent? {
-        var fields = FlatFields(keepsSealedBytes: keepingSealedBytes)
+    private static func decodeFlat(_ type: EventType, _ data: UnsafeRawBufferPointer, sealedBytes: SealedBytes) -> EnrollmentEvent? {
+        var fields = FlatFields(sealedBytes: sealedBytes)
         guard FlatJSONObject.forEachMember(in: data, { key, value in fields.set(key, value) }) else { return nil }
         switch type {
         case .enrollmentRequested: return fields.issued().map { .enrollmentRequested($0) }
@@ -123,8 +123,8 @@ extension SecretRole {
 /// Every member any event's flat shape has, each set at most once and only with its own JSON
 /// type: a repeated key or another type sends the row to the general decoder.
 private struct FlatFields {
-    /// Whether a sealed secret's bytes are decoded into the event (``SealedBytes``).
-    let keepsSealedBytes: Bool
+    /// Whether a sealed secret's bytes are decoded into the event.
+    let sealedBytes: SealedBytes
     var issuer: String?, account: String?, algorithm: Digest?, digits: Int?, period: Int?, expiresAt: Int64?
     var sealedSecret: SecretField?
     var step: Int64?, replacedPrevious: Bool?
@@ -160,7 +160,7 @@ private struct FlatFields {
             switch value {
             case .null: return once(&sealedSecret, .forgotten)
             case .text(let text):
-                guard keepsSealedBytes else {
+                guard sealedBytes == .kept else {
                     return once(&sealedSecret, Base64.decodedCount(text).flatMap { $0 >= SecretField.sealedByteCountMinimum ? .sealed([]) : nil })
                 }
                 return once(&sealedSecret, Base64.decode(text).flatMap { $0.count >= SecretField.sealedByteCountMinimum ? .sealed($0) : nil })
