@@ -104,6 +104,29 @@ struct RebuildTests {
         #expect(sqlite3_column_int64(statement, 0) == -64)
     }
 
+    @Test("threads reading ahead hand each chunk over whole and every chunk once, in order: taking an event moves it out of the chunk, never copies the chunk")
+    func readAheadHandsChunksOverUnshared() throws {
+        let workspace = try Workspace()
+        try SyntheticDatabases.copy(events: 100_000, to: workspace.database)
+        // Small chunks, so that hundreds of them meet the fold just as their readers let go.
+        let readAhead = try JournalReadAhead(path: workspace.database, after: 0, through: 100_000, readers: 2, chunkSize: 256)
+        defer { readAhead.finish() }
+        var chunks = 0, copied = 0, events = 0
+        var last: Int64 = 0
+        while var chunk = try readAhead.next() {
+            chunks += 1
+            let storage = chunk.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            // A chunk its reader still held a reference to is copied whole by the first pop.
+            guard let (_, header) = chunk.popLast() else { continue }
+            if chunk.withUnsafeBufferPointer({ UInt(bitPattern: $0.baseAddress) }) != storage { copied += 1 }
+            #expect(header.position == last + 1, "chunk \(chunks) starts at \(header.position) after \(last)")
+            events += 1 + chunk.count
+            last = chunk.first?.1.position ?? header.position
+        }
+        #expect(chunks == 391 && events == 100_000 && last == 100_000)
+        #expect(copied == 0, "\(copied) of \(chunks) chunks were copied when their first event was taken")
+    }
+
     @Test("threads reading ahead stop where a batch's time runs out, and the next batch goes on from there: the result is the same")
     func readAheadStopsEarly() throws {
         let workspace = try Workspace()

@@ -6,17 +6,20 @@ import GRDBSQLite
 /// the fold that takes the events in position order: how a rebuild puts a second core to work.
 ///
 /// Reading a row and decoding its event cost about twice what folding it does, so the rebuild
-/// splits the stretch `(after, through]` into chunks of positions that ``readers`` threads decode
-/// in turn (reader *r* takes chunks *r*, *r* + readers, …), each on a read-only connection of its
-/// own, while the rebuild's own thread folds them in order. A reader stays within ``window``
-/// chunks of the one the fold takes next, so memory holds a few chunks whatever the journal's
-/// size.
+/// splits the stretch `(after, through]` into chunks of positions that ``readers`` threads decode,
+/// each on a read-only connection of its own, while the rebuild's own thread folds them in order.
+/// A reader that is done with a chunk takes the next one no reader has taken, so a reader that
+/// gets less of the CPU (the fold's thread shares its core) takes fewer chunks rather than
+/// holding up the others. No chunk is taken more than ``window`` chunks past the one the fold
+/// takes next, so memory holds a few chunks whatever the journal's size.
 ///
 /// The window is two rounds of chunks and one more, at most 9 (``defaultWindow(readers:)``):
-/// while the fold waits for chunk *k*, the reader that has finished *k* + 1 can go on to
-/// *k* + 1 + readers instead of idling until *k* is taken. With one round and one more (3 chunks
-/// for two readers), that reader waited each time its partner's chunk came late, and on two
-/// cores the rebuild kept ~1.65 of them busy where it now keeps ~1.8.
+/// while the fold waits for a late chunk *k*, the other readers go on past it. With one round
+/// and one more (3 chunks for two readers), a reader waited each time its partner's chunk came
+/// late, and on two cores the rebuild kept ~1.65 of them busy where it now keeps ~1.8. Until
+/// step 33 (BENCHMARKS.md) reader *r* took chunks *r*, *r* + readers, … in turn: when the fold's
+/// thread kept landing on one reader's core, the other reader ran up to the window's edge and
+/// waited there (11 ms of a 50 ms rebuild, in some runs).
 ///
 /// Consistency: the rebuild creates the read-ahead inside its write transaction, after it has
 /// taken the write lock and read the head, so no one can commit meanwhile and every reader's
@@ -41,6 +44,8 @@ final class JournalReadAhead: @unchecked Sendable {
     private var taken = 0
     private var stopped = false
     private var running = 0
+    /// The next chunk no reader has taken yet.
+    private var claimed = 0
 
     /// Opens `readers` read-only connections to `path` and starts their threads. Throws when a
     /// connection cannot be opened (the caller then reads on its own connection instead).
@@ -63,7 +68,7 @@ final class JournalReadAhead: @unchecked Sendable {
         running = connections.count
         for (index, connection) in connections.enumerated() {
             let reader = ReaderConnection(connection)
-            let thread = Thread { [self] in read(chunksFrom: index, on: reader) }
+            let thread = Thread { [self] in read(on: reader) }
             thread.name = "enroll-read-ahead-\(index)"
             thread.start()
         }
@@ -106,9 +111,9 @@ final class JournalReadAhead: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// A reader's thread: its chunks in turn, each less than ``window`` past the next one the
-    /// fold takes.
-    private func read(chunksFrom first: Int, on reader: ReaderConnection) {
+    /// A reader's thread: the next chunk no reader has taken, again and again, each less than
+    /// ``window`` past the next one the fold takes.
+    private func read(on reader: ReaderConnection) {
         let connection = reader.connection
         var statement: OpaquePointer?
         defer {
@@ -124,38 +129,52 @@ final class JournalReadAhead: @unchecked Sendable {
         let sql = "SELECT \(EventJournal.scanColumns) FROM events WHERE position > ? AND position <= ? ORDER BY position"
         let prepared = sqlite3_exec(connection, "BEGIN", nil, nil, nil) == SQLITE_OK
             && sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK
-        for index in stride(from: first, to: chunkCount, by: readers) {
+        while true {
             condition.lock()
-            while !stopped && index >= taken + window { condition.wait() }
-            let stop = stopped
+            while !stopped && claimed < chunkCount && claimed >= taken + window { condition.wait() }
+            let index = claimed
+            let stop = stopped || index >= chunkCount
+            if !stop { claimed += 1 }
             condition.unlock()
             if stop { return }
-            let result = Result { () throws -> Chunk in
+            var chunk: Chunk = []
+            let result: Result<Chunk, any Error>
+            do {
                 guard prepared, let statement else { throw Self.failure(connection, SQLITE_ERROR) }
-                let low = start + Int64(index) * chunkSize
-                sqlite3_bind_int64(statement, 1, low)
-                sqlite3_bind_int64(statement, 2, min(low + chunkSize, end))
-                var chunk: Chunk = []
-                chunk.reserveCapacity(Int(chunkSize))
-                try EventJournal.decodeRows(of: statement, failure: { Self.failure(connection, $0) }, sealedBytes: .checked) { event, header in
-                    chunk.append((event, header))
-                    return true
-                }
-                // Last event first: the fold pops them off the end, moving each out of the
-                // chunk instead of copying it (a copy retains the event's strings and arrays,
-                // atomically, on memory this thread's core wrote: +30% CPU per event). Reversed
-                // through a buffer pointer, whose swaps move the events; the array's own swaps
-                // copied each one through the runtime's generic tuple copy.
-                chunk.withUnsafeMutableBufferPointer { $0.reverse() }
-                return chunk
+                try fill(&chunk, index: index, from: statement, on: connection)
+                result = .success(consume chunk)
+            } catch {
+                result = .failure(error)
             }
+            // The fold stops at the first failure, in order: nothing after it is needed.
+            let failed = if case .failure = result { true } else { false }
             condition.lock()
-            ready[index] = result
+            // Moved in, not copied: this thread must hold no reference to the chunk once the
+            // fold can take it, or the fold's first `popLast()` finds the storage shared and
+            // copies all 4 096 events (and retains their strings) to take one.
+            ready[index] = consume result
             condition.broadcast()
             condition.unlock()
-            // The fold stops at the first failure, in order: nothing after it is needed.
-            if case .failure = result { return }
+            if failed { return }
         }
+    }
+
+    /// Decodes chunk `index` into `chunk`.
+    private func fill(_ chunk: inout Chunk, index: Int, from statement: OpaquePointer, on connection: OpaquePointer) throws {
+        let low = start + Int64(index) * chunkSize
+        sqlite3_bind_int64(statement, 1, low)
+        sqlite3_bind_int64(statement, 2, min(low + chunkSize, end))
+        chunk.reserveCapacity(Int(chunkSize))
+        try EventJournal.decodeRows(of: statement, failure: { Self.failure(connection, $0) }, sealedBytes: .checked) { event, header in
+            chunk.append((event, header))
+            return true
+        }
+        // Last event first: the fold pops them off the end, moving each out of the chunk
+        // instead of copying it (a copy retains the event's strings and arrays, atomically, on
+        // memory this thread's core wrote: +30% CPU per event). Reversed through a buffer
+        // pointer, whose swaps move the events; the array's own swaps copied each one through
+        // the runtime's generic tuple copy.
+        chunk.withUnsafeMutableBufferPointer { $0.reverse() }
     }
 
     /// Each reader connection's page cache, in KiB (SQLite's default is 2 000). A reader steps
