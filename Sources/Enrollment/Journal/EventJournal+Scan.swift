@@ -61,10 +61,14 @@ extension EventJournal {
         of row: OpaquePointer, failure: (Int32) -> any Error, sealedBytes: SealedBytes, _ body: (consuming EnrollmentEvent, consuming EventHeader) throws -> Bool
     ) throws -> Int {
         defer { sqlite3_reset(row) }
-        func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
-            // sqlite3_column_text before sqlite3_column_bytes, as SQLite's documentation asks.
-            let start = sqlite3_column_text(row, column)
-            return UnsafeRawBufferPointer(start: start, count: start == nil ? 0 : Int(sqlite3_column_bytes(row, column)))
+        // Each column's value is fetched once and read through `sqlite3_value_*`: the
+        // `sqlite3_column_*` calls each look the column up and check the connection's state
+        // again, and a row needed thirteen of them (a connection is only ever used by one
+        // thread at a time, so the values need no protection of their own).
+        func bytes(_ value: OpaquePointer?) -> UnsafeRawBufferPointer {
+            // sqlite3_value_text before sqlite3_value_bytes, as SQLite's documentation asks.
+            let start = sqlite3_value_text(value)
+            return UnsafeRawBufferPointer(start: start, count: start == nil ? 0 : Int(sqlite3_value_bytes(value)))
         }
         var count = 0
         // A command's events follow one another: the last row's stream id is kept and reused
@@ -74,28 +78,32 @@ extension EventJournal {
             let code = sqlite3_step(row)
             if code == SQLITE_DONE { return count }
             guard code == SQLITE_ROW else { throw failure(code) }
+            let position = sqlite3_column_value(row, 0), streamId = sqlite3_column_value(row, 1)
+            let version = sqlite3_column_value(row, 2), type = sqlite3_column_value(row, 3)
+            let schema = sqlite3_column_value(row, 4), data = sqlite3_column_value(row, 5)
+            let recorded = sqlite3_column_value(row, 6)
             // SQLite reads a number stored as text ("yesterday") as 0: an edited row, reported.
             // So does one holding a fraction (2.5), which reading as an integer would cut to 2.
-            guard sqlite3_column_type(row, 6) == SQLITE_INTEGER, sqlite3_column_type(row, 2) == SQLITE_INTEGER,
-                  sqlite3_column_type(row, 4) == SQLITE_INTEGER else {
-                let column = sqlite3_column_type(row, 2) != SQLITE_INTEGER ? "stream_version"
-                    : sqlite3_column_type(row, 4) != SQLITE_INTEGER ? "schema_version" : "recorded_at"
+            guard sqlite3_value_type(recorded) == SQLITE_INTEGER, sqlite3_value_type(version) == SQLITE_INTEGER,
+                  sqlite3_value_type(schema) == SQLITE_INTEGER else {
+                let column = sqlite3_value_type(version) != SQLITE_INTEGER ? "stream_version"
+                    : sqlite3_value_type(schema) != SQLITE_INTEGER ? "schema_version" : "recorded_at"
                 throw StoreError.undecodableEvent(
-                    position: sqlite3_column_int64(row, 0), type: String(decoding: bytes(3), as: UTF8.self),
+                    position: sqlite3_value_int64(position), type: String(decoding: bytes(type), as: UTF8.self),
                     reason: "its column \(column) holds a value of another type")
             }
-            let streamBytes = bytes(1)
+            let streamBytes = bytes(streamId)
             if !stream.hasUTF8(streamBytes) { stream = String(decoding: streamBytes, as: UTF8.self) }
             let header = EventHeader(
-                position: sqlite3_column_int64(row, 0), streamId: stream,
-                streamVersion: sqlite3_column_int64(row, 2), recordedAt: sqlite3_column_int64(row, 6))
+                position: sqlite3_value_int64(position), streamId: stream,
+                streamVersion: sqlite3_value_int64(version), recordedAt: sqlite3_value_int64(recorded))
             // The row's own columns are held to what an append writes, as the event's fields are
             // (EnrollmentEvent.fieldOutOfRange): an edited one is reported, never computed with.
             if let problem = header.outOfRange {
-                throw StoreError.undecodableEvent(position: header.position, type: String(decoding: bytes(3), as: UTF8.self), reason: problem)
+                throw StoreError.undecodableEvent(position: header.position, type: String(decoding: bytes(type), as: UTF8.self), reason: problem)
             }
             let event = try EventCodec.decode(
-                type: bytes(3), schemaVersion: Int(sqlite3_column_int64(row, 4)), data: bytes(5), position: header.position,
+                type: bytes(type), schemaVersion: Int(sqlite3_value_int64(schema)), data: bytes(data), position: header.position,
                 sealedBytes: sealedBytes)
             count += 1
             guard try body(event, header) else { return count }
