@@ -35,7 +35,7 @@ extension EventJournal {
         try decodeRows(of: statement, in: db, sealedBytes: .kept, body)
     }
 
-    /// The columns ``decodeRows(of:failure:_:)`` reads, in its order.
+    /// The columns ``decodeRows(of:failure:sealedBytes:_:)`` reads, in its order.
     static let scanColumns = "position, stream_id, stream_version, type, schema_version, data, recorded_at"
     /// Built once: ``events(of:from:in:_:)`` runs for every command.
     private static let streamSQL = HotStatement("SELECT \(scanColumns) FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version")
