@@ -91,7 +91,7 @@ final class OutputFile {
         if let mode, let unnamed = UnnamedFile.create(in: UnnamedFile.directory(of: target), mode: mode) {
             return OutputFile(path: path, target: target, temporary: nil, descriptor: unnamed.descriptor)
         }
-        let temporary = target + ".partial-\(getpid())"
+        let temporary = UnnamedFile.temporaryName(beside: target, suffix: ".partial-\(getpid())")
         unlink(temporary)  // a leftover of a killed run with the same pid
         // Interrupted (a cron job's timeout), the command leaves no cut file beside the real one.
         InterruptionCleanup.removeOnSignal([temporary])
@@ -162,12 +162,21 @@ final class OutputFile {
     }
 
     /// The path to write: `path`, or the file its symbolic links lead to. Refuses an empty path,
-    /// a link that leads nowhere, anything that is not a regular file, one of `protected` (the
-    /// database, its `-wal`, `-shm` and `-journal`, the key file: compared by device and inode,
-    /// and by path for those that do not exist yet): exit 2, before anything is recorded. Its
-    /// directory is checked when the file is opened (``checkDirectory(of:path:)``).
+    /// a name or a path longer than the system takes, a link that leads nowhere, anything that
+    /// is not a regular file, one of `protected` (the database, its `-wal`, `-shm` and
+    /// `-journal`, the key file: compared by device and inode, and by path for those that do not
+    /// exist yet): exit 2, before anything is recorded. Its directory is checked when the file is
+    /// opened (``checkDirectory(of:path:)``).
     static func resolve(_ path: String, protecting protected: [ProtectedFile] = []) throws(ValidationError) -> String {
         if path.isEmpty { throw ValidationError("--output is empty; pass --output with a file path") }
+        // The operating system would refuse either only when the file is put in place, after a
+        // reveal was recorded: refused here, as `--db` is.
+        if let long = path.split(separator: "/").first(where: { $0.utf8.count > Int(NAME_MAX) }) {
+            throw ValidationError("--output has a name of \(long.utf8.count) bytes, more than the \(NAME_MAX) a file or directory name can have; give a shorter path")
+        }
+        if path.utf8.count >= Int(PATH_MAX) {
+            throw ValidationError("--output is \(path.utf8.count) bytes long, more than the \(PATH_MAX - 1) a path can have; give a shorter path")
+        }
         var target = path
         var status = stat()
         if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
@@ -219,13 +228,19 @@ final class OutputFile {
         return target
     }
 
-    /// Refuses a `target` whose directory does not exist or cannot be written: not a command
+    /// Refuses a `target` whose directory does not exist, is a file or cannot be written: not a command
     /// line to correct but the machine (exit 3, `output_unwritable`, as a file that cannot be
     /// created there is), checked before anything is recorded.
     static func checkDirectory(of target: String, path: String) throws(CLIFailure) {
         let directory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        let exists = FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory)
+        if exists, !isDirectory.boolValue {
+            throw CLIFailure(
+                code: "output_unwritable", message: "cannot write \(path): \(directory) is a file, not a directory; pass --output with a path in an existing directory",
+                exitCode: CLIExit.environment)
+        }
+        guard exists else {
             throw CLIFailure(
                 code: "output_unwritable", message: "cannot write \(path): the directory \(directory) does not exist; create it, or pass --output with a path in an existing directory",
                 exitCode: CLIExit.environment)

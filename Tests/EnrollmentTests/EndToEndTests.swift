@@ -626,6 +626,35 @@ struct EndToEndTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    @Test("--output takes any name the file system does, up to 255 bytes (its temporary name beside it shortened to fit): reveal and export write it, each reveal recorded once; a longer name is refused before anything is recorded (exit 2)")
+    func longestOutputNames() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "olga"]).status == 0)
+        var events = try SQLite3.eventTypes(workspace.database)
+        // ASCII, and two-byte letters whose name ends mid-way through the room left beside the suffix.
+        for name in [String(repeating: "y", count: 255), String(repeating: "é", count: 127) + "u"] {
+            let reveal = try workspace.enroll(["reveal", "olga", "--format", "uri", "--output", workspace.path(name)])
+            #expect(reveal.status == 0, "\(name.utf8.count) bytes: \(reveal.stderr)")
+            #expect(try String(contentsOfFile: workspace.path(name), encoding: .utf8).hasPrefix("otpauth://totp/"))
+            events.append("QRCodeRevealed")
+            #expect(try SQLite3.eventTypes(workspace.database) == events, "one reveal recorded")
+            try FileManager.default.removeItem(atPath: workspace.path(name))
+            let export = try workspace.enroll(["export", "--output", workspace.path(name)])
+            #expect(export.status == 0, "\(name.utf8.count) bytes: \(export.stderr)")
+            let printed = try workspace.enroll(["export", "--output", "-"])
+            #expect(printed.status == 0 && printed.stdout.hasPrefix("{"), "\(printed.stderr)")
+            #expect(try String(contentsOfFile: workspace.path(name), encoding: .utf8) == printed.stdout, "the export as printed")
+            try FileManager.default.removeItem(atPath: workspace.path(name))
+        }
+        let long = String(repeating: "z", count: 256)
+        let refused = try workspace.enroll(["reveal", "olga", "--format", "uri", "--output", workspace.path(long)])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("--output has a name of 256 bytes, more than the 255 a file or directory name can have; give a shorter path"), "\(refused.stderr)")
+        #expect(try SQLite3.eventTypes(workspace.database) == events, "a reveal nobody saw is not recorded")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.contains(".partial-") || $0.contains(".link-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
     @Test("--output - writes to stdout, as most tools read it, and creates no file named '-' (reveal and export); ./- is a file of that name")
     func outputDash() throws {
         let workspace = try Workspace()

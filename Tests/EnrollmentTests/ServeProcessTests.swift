@@ -410,6 +410,36 @@ struct ServeProcessTests {
         #expect(try SQLite3.query(workspace.database, "SELECT group_concat(DISTINCT stream_id) FROM events") == "gil")
     }
 
+    @Test("a database moved away and a copy put at its path, then the original moved back, under a running server: the writes meanwhile are refused (database_moved), and once the original is back they go through again without a restart")
+    func databaseMovedAwayAndBack() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "ann"]).status == 0)
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let original = workspace.path("original.sqlite")
+        #expect(rename(workspace.database, original) == 0)
+        try FileManager.default.copyItem(atPath: original, toPath: workspace.database)
+        // The server's first command reads the copy, on a connection opened for it, and is
+        // refused by the writer, which has the original open.
+        for user in ["bob", "cy"] {
+            let refused = try Self.call(server.port, "POST", token: try Self.token(user), json: #"{"action":"INIT"}"#)
+            #expect(refused.status == 500 && refused.body["code"] as? String == "database_moved", "\(user): \(refused.body)")
+        }
+        #expect(unlink(workspace.database) == 0)
+        #expect(rename(original, workspace.database) == 0)
+
+        #expect(try Self.call(server.port, "GET", path: "/health", token: "").status == 200)
+        for user in ["dee", "eve"] {
+            let accepted = try Self.call(server.port, "POST", token: try Self.token(user), json: #"{"action":"INIT"}"#)
+            #expect(accepted.status == 200, "\(user): \(accepted.body)")
+        }
+        #expect(server.stop() == 0)
+        #expect(try SQLite3.query(workspace.database, "PRAGMA integrity_check") == "ok")
+        #expect(try SQLite3.query(workspace.database, "SELECT group_concat(DISTINCT stream_id) FROM (SELECT stream_id FROM events ORDER BY position)") == "ann,dee,eve")
+        let verified = try workspace.enroll(["verify"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+    }
+
     @Test("a LOG_LEVEL that is no level is refused (exit 2, naming the levels) before anything is created; any case of a real one is taken")
     func logLevel() throws {
         let workspace = try Workspace()

@@ -125,6 +125,11 @@ public enum Validation {
     public static func commandId(_ id: String) throws(InputError) -> String {
         guard !id.isEmpty, id.utf8.count <= 128 else { throw .invalidCommandId("it must be 1 to 128 characters") }
         guard id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .invalidCommandId("it contains spaces, control or non-ASCII characters") }
+        // The ids the engine gives the reveal that records a repeated command's showing: the
+        // history reads one as "command ID repeated", which a caller's own id must not fake.
+        if id.hasPrefix(EnrollmentService.repeatPrefix) {
+            throw .invalidCommandId("it begins with \(EnrollmentService.repeatPrefix), which marks the records of repeated commands")
+        }
         return id
     }
 
@@ -190,7 +195,7 @@ public enum Validation {
     }
 
     private static func printable(_ text: String, label: String, error: (String) -> InputError) throws(InputError) {
-        for scalar in text.unicodeScalars where scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8") }
+        for scalar in text.unicodeScalars where scalar == "\u{FFFD}" { throw error("\(label) is not valid UTF-8, or holds U+FFFD, the character such bytes are read as") }
         if let invisible = firstInvisible(in: text) { throw error("\(label) contains \(describeInvisible(invisible))") }
     }
 

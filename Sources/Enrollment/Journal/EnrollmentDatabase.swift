@@ -366,8 +366,29 @@ public final class EnrollmentDatabase: Sendable {
 
     private func snapshotReadOpen<T>(_ body: (Database) throws -> T) throws -> T {
         guard let (openPath, configuration) = snapshotConfiguration else { return try writer.read(body) }
-        let reader = try snapshotReaders.withLock { $0.popLast() }
-            ?? SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration))
+        let kept = snapshotReaders.withLock { $0.popLast() }
+        do {
+            return try snapshotRead(body, on: kept ?? SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration)))
+        } catch StoreError.databaseMoved where kept != nil && access(openPath, F_OK) == 0 {
+            // A kept connection's file is no longer at the path: a file moved over it, or moved
+            // away and back. The connection is dropped (kept, it would refuse every read after
+            // the file came back), and the read made once on a new one to the file there now;
+            // the writer checks its own file (``checkUnmoved(_:)``) before anything is written.
+            do {
+                return try snapshotRead(body, on: SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration)))
+            } catch StoreError.databaseMoved(let path) {
+                retireLog()
+                throw StoreError.databaseMoved(path)
+            }
+        } catch StoreError.databaseMoved(let path) {
+            retireLog()
+            throw StoreError.databaseMoved(path)
+        }
+    }
+
+    /// One snapshot read on `reader`, kept for the next one unless its file moved (or its
+    /// transaction could not end).
+    private func snapshotRead<T>(_ body: (Database) throws -> T, on reader: SnapshotReader) throws -> T {
         var reusable = true
         defer {
             if reusable { snapshotReaders.withLock { if $0.count < Self.snapshotReaderLimit { $0.append(reader) } } }
@@ -375,7 +396,7 @@ public final class EnrollmentDatabase: Sendable {
         do {
             return try reader.queue.inDatabase { db in try snapshotRead(body, reader: reader, reusable: &reusable, in: db) }
         } catch StoreError.databaseMoved(let path) {
-            retireLog()
+            reusable = false
             throw StoreError.databaseMoved(path)
         }
     }

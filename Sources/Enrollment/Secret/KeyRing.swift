@@ -187,7 +187,7 @@ public struct KeyRing: Sendable {
             close(unnamed.descriptor)
             errno = reason
         } else {
-            let temporary = path + ".tmp-\(getpid())"
+            let temporary = UnnamedFile.temporaryName(beside: path, suffix: ".tmp-\(getpid())")
             unlink(temporary)  // a leftover of a crashed run with the same pid
             let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
             guard fd >= 0 else { throw .keyFileUnwritable(path: path, reason: String(cString: strerror(errno))) }

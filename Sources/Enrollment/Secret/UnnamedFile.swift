@@ -37,7 +37,7 @@ public struct UnnamedFile: Sendable {
     /// Gives the file the name `path`, replacing a file there (rename(2) semantics): linked
     /// under a temporary name for the moment between the link and the rename.
     public func place(at path: String) -> Bool {
-        let temporary = path + ".link-\(getpid())"
+        let temporary = Self.temporaryName(beside: path, suffix: ".link-\(getpid())")
         unlink(temporary)
         guard link(as: temporary) else { return false }
         guard rename(temporary, path) == 0 else {
@@ -47,6 +47,34 @@ public struct UnnamedFile: Sendable {
             return false
         }
         return true
+    }
+
+    /// `path` with `suffix` added, for a temporary file beside it: the file's name shortened
+    /// (from its end, by whole Unicode scalars) where the two together would pass the file
+    /// system's limit on a name (255 bytes on most), so that any name the file itself may have
+    /// works.
+    public static func temporaryName(beside path: String, suffix: String) -> String {
+        let name = URL(fileURLWithPath: path).lastPathComponent.unicodeScalars
+        let scalars = path.unicodeScalars
+        let room = nameLimit(in: directory(of: path)) - suffix.utf8.count
+        guard name.count <= scalars.count, scalars.suffix(name.count).elementsEqual(name),
+              bytes(name) > room, room > 0 else { return path + suffix }
+        var kept = name[...]
+        while bytes(kept) > room { kept = kept.dropLast() }
+        var shortened = String.UnicodeScalarView(scalars.dropLast(name.count))
+        shortened.append(contentsOf: kept)
+        return String(shortened) + suffix
+    }
+
+    private static func bytes(_ scalars: some Sequence<Unicode.Scalar>) -> Int {
+        scalars.reduce(0) { $0 + UTF8.width($1) }
+    }
+
+    /// The longest file name, in bytes, the file system holding `directory` takes (255 where
+    /// it cannot be asked).
+    public static func nameLimit(in directory: String) -> Int {
+        let limit = pathconf(directory, Int32(_PC_NAME_MAX))
+        return limit > 0 ? limit : 255
     }
 
     /// The directory holding `path` (for ``create(in:mode:)``).
