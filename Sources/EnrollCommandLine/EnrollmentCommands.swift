@@ -18,14 +18,14 @@ struct RequestCommand: ParsableCommand {
 
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
-        let missing = global.missingFiles()
-        let outcome = try global.reporting {
+        let (outcome, created) = try global.reporting {
             let envelope = target.envelope(.requestEnrollment(options), json: global.json)
             // Bad input (names too long for a QR code) leaves no new database or key file.
             _ = try EnrollmentService.checkInput(envelope)
-            return try global.service(create: true).handle(envelope)
+            let service = try global.service(create: true)
+            return (try service.handle(envelope), service.created)
         }
-        global.noteCreated(missing)
+        global.noteCreated(created)
         try showIssuedSecret(outcome, global: global, display: display)
     }
 }

@@ -150,16 +150,11 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         return failure
     }
 
-    /// Which of the database and the key file do not exist yet: the first `request` creates them.
-    func missingFiles() -> (database: Bool, keyFile: Bool) {
-        (!FileManager.default.fileExists(atPath: databasePath), !FileManager.default.fileExists(atPath: keyFilePath))
-    }
-
-    /// Says on stderr which of the files `missing` named the command created: a mistyped `--db`
-    /// makes a new, empty database, and a new key file is the one thing that opens every secret.
-    func noteCreated(_ missing: (database: Bool, keyFile: Bool)) {
-        let database = missing.database && FileManager.default.fileExists(atPath: databasePath)
-        let keyFile = missing.keyFile && FileManager.default.fileExists(atPath: keyFilePath)
+    /// Says on stderr which files the command created (``EnrollmentService/created``): a
+    /// mistyped `--db` makes a new, empty database, and a new key file is the one thing that
+    /// opens every secret.
+    func noteCreated(_ created: (database: Bool, keyFile: Bool)) {
+        let (database, keyFile) = created
         let backUp = "back the key file up, apart from the database: no secret in it can be opened without it"
         if database && keyFile {
             Terminal.note("created a new enrollment database \(TextField.shellPath(databasePath)) and its master key file \(TextField.shellPath(keyFilePath)); \(backUp)")

@@ -58,6 +58,25 @@ struct EndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: workspace.path("third.sqlite")))
     }
 
+    @Test("two requests starting a new database at the same moment: both succeed, and only the process that made each file says it did (one note of the database, one of the key file)")
+    func concurrentCreationNotedOnce() throws {
+        let bash = try Processes.tool("bash", package: "bash")
+        let enroll = try Processes.product("enroll")
+        for round in 0..<6 {
+            let workspace = try Workspace()
+            let script = "\"$0\" request ann 2>ann.err >/dev/null & \"$0\" request bob 2>bob.err >/dev/null & wait -n; a=$?; wait -n; b=$?; exit $((a + b))"
+            let result = try Processes.run(
+                bash, ["-c", script, enroll], environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile],
+                directory: workspace.directory)
+            #expect(result.status == 0, "round \(round): \(result.stderr)")
+            let notes = try ["ann.err", "bob.err"].map { try String(contentsOfFile: workspace.path($0), encoding: .utf8) }.joined()
+            func count(_ text: String) -> Int { notes.components(separatedBy: text).count - 1 }
+            #expect(count("created a new enrollment database") == 1, "round \(round): \(notes)")
+            #expect(count("and its master key file") + count("created the master key file") == 1, "round \(round): \(notes)")
+            for user in ["ann", "bob"] { #expect(try workspace.enroll(["status", user]).status == 0, "round \(round): \(user)") }
+        }
+    }
+
     @Test("a refusal about a user names the user id it looked up, so that a mistyped id is seen (the API's message, about its caller, does not)")
     func refusalNamesTheUser() throws {
         let workspace = try Workspace()

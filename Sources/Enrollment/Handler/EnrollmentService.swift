@@ -107,6 +107,10 @@ public final class EnrollmentService: Sendable {
         return try EnrollmentService(database: database, keyRing: keyRing, clock: clock, secrets: secrets, policy: policy)
     }
 
+    /// Which files ``open(databasePath:keyFilePath:options:clock:secrets:policy:requireKey:)``
+    /// made: of two processes starting on the same new paths at once, only the one that did says so.
+    public var created: (database: Bool, keyFile: Bool) { (database.created, keyRing?.created ?? false) }
+
     /// Closes the database (``EnrollmentDatabase/close()``): after the calls in flight finish,
     /// its last connection checkpoints the write-ahead log and removes it, and every later call
     /// of this service, its ``GroupCommitHandler`` or an ``AuditTrail`` on it throws

@@ -80,6 +80,9 @@ public final class EnrollmentDatabase: Sendable {
     /// The journal's migrations not applied to the file: none, unless it was opened without
     /// ``DatabaseOptions/upgrades`` (or read-only) and is of an older schema.
     public let pendingUpgrades: [String]
+    /// Whether this process made the file (another starting on the same new path at the same
+    /// time finds it made).
+    public let created: Bool
     /// Open or closed: ``close()`` waits for the calls in flight, and every call after it throws
     /// ``StoreError/closed(_:)`` rather than reach a closed connection (on which SQLite, given
     /// a `DatabaseQueue`'s released handle, would crash the process).
@@ -106,10 +109,13 @@ public final class EnrollmentDatabase: Sendable {
         // A new database is readable by its owner only, whatever the umask: it names every user
         // and holds every event's time. SQLite gives its -wal and -shm the same mode. (A failure
         // here is reported by SQLite's own open below.)
+        var created = false
         if !exists {
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if descriptor >= 0 { Glibc.close(descriptor) }
+            created = descriptor >= 0
         }
+        self.created = created
         // On a read-only file system (a backup on read-only media) the file is read as it is,
         // whatever the command: reading works, and a write fails as any write there does.
         let immutable = exists && !empty && Self.isOnReadOnlyFileSystem(path)

@@ -12,6 +12,8 @@ import GRDB
 public struct KeyRing: Sendable {
     private let masterKey: [UInt8]
     public let keyFilePath: String
+    /// Whether ``load(keyFile:create:)`` made the key file (this process placed it first).
+    public private(set) var created = false
 
     public static let keyLength = 32
 
@@ -119,7 +121,9 @@ public struct KeyRing: Sendable {
                 if manager.fileExists(atPath: path) { return try load(keyFile: path, create: false) }
                 throw error
             }
-            return try KeyRing(masterKey: key, keyFilePath: path)
+            var ring = try KeyRing(masterKey: key, keyFilePath: path)
+            ring.created = true
+            return ring
         }
         guard let data = manager.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
