@@ -58,6 +58,21 @@ struct EndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: workspace.path("third.sqlite")))
     }
 
+    @Test("--db :memory: (or file:…) names a file, as any other path does: what request records is in that file for the next command, not lost with an in-memory database")
+    func memoryNameIsAFile() throws {
+        let workspace = try Workspace()
+        let enroll = try Processes.product("enroll")
+        for name in [":memory:", "file:x.sqlite"] {
+            let user = name == ":memory:" ? "alice" : "bob"
+            let environment = ["ENROLL_KEY_FILE": workspace.keyFile]
+            let request = try Processes.run(enroll, ["request", user, "--db", name, "--json"], environment: environment, directory: workspace.directory)
+            #expect(request.status == 0 && request.stderr.contains("created a new enrollment database") && request.stderr.contains(name), "\(request.stderr)")
+            let status = try Processes.run(enroll, ["status", user, "--db", name, "--json"], environment: environment, directory: workspace.directory)
+            #expect(status.status == 0 && status.stdout.contains("pending"), "\(name): \(status.stdout)\(status.stderr)")
+            #expect(try SQLite3.eventTypes(workspace.path(name)) == ["EnrollmentRequested"], "\(name)")
+        }
+    }
+
     @Test("two requests starting a new database at the same moment: both succeed, and only the process that made each file says it did (one note of the database, one of the key file)")
     func concurrentCreationNotedOnce() throws {
         let bash = try Processes.tool("bash", package: "bash")

@@ -40,6 +40,15 @@ struct LibraryUseTests {
         Self.expectClosed("summary") { _ = try service.summary(of: "alice") }
         Self.expectClosed("checkHealth") { try service.checkHealth() }
         Self.expectClosed("history") { _ = try AuditTrail(database: service.database).history(of: "alice") }
+        // The projection rebuilder, the projection check and a key rotation use the writer
+        // itself: with one connection, a status read after close crashed in SQLite.
+        let rebuilder = ProjectionRebuilder(database: service.database)
+        Self.expectClosed("rebuild status") { _ = try rebuilder.status() }
+        Self.expectClosed("rebuild") { _ = try rebuilder.rebuild(AuthenticatorsProjection()) }
+        Self.expectClosed("projection check") { _ = try ProjectionCheck.run(service.database) }
+        let keyRing = try KeyRing.load(keyFile: workspace.keyFile, create: false)
+        Self.expectClosed("key rotation") { _ = try KeyRotation.rotate(database: service.database, current: keyRing, newKeyFile: workspace.path("new.key")) }
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("new.key")), "no key file made for a closed database")
         Self.expectClosed("handle") { _ = try service.handle(CommandEnvelope(user: "alice", command: .revealQRCode)) }
         do {
             _ = try await handler.handle(CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions())))
@@ -59,6 +68,45 @@ struct LibraryUseTests {
         let reopened = try Self.open(workspace, pool: pool)
         #expect(try reopened.load("alice").version == 1)
         #expect(try reopened.load("bob").version == 0)
+    }
+
+    @Test("with a reader pool, a group commit after the database file was deleted, or replaced by a file that is no database, throws database_moved, as a command without the pool does (not a misleading 'cannot create' or 'not a database')", arguments: ["deleted", "replaced"])
+    func groupCommitAfterFileMoved(how: String) async throws {
+        let workspace = try Workspace()
+        let service = try Self.open(workspace, pool: true)
+        defer { try? service.close() }
+        #expect(try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions()))).rejection == nil)
+        for suffix in ["", "-wal", "-shm"] { unlink(workspace.database + suffix) }
+        if how == "replaced" { try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: workspace.database)) }
+        do {
+            _ = try await GroupCommitHandler(service: service).handle(CommandEnvelope(user: "carl", command: .requestEnrollment(EnrollmentOptions())))
+            Issue.record("a group commit into a \(how) file was accepted")
+        } catch let error as StoreError {
+            #expect(error.code == "database_moved", "\(how): \(error.code) \(error.message)")
+        }
+        #expect(throws: StoreError.databaseMoved(workspace.database)) { try service.checkHealth() }
+    }
+
+    @Test("the one-time-password and crypto errors that `import Enrollment` brings are EnrollmentErrors too: caught as one, with their code, and a localizedDescription that is their message")
+    func otpErrorsAreEnrollmentErrors() {
+        let errors: [any Error] = [OTPParameterError.digits(9), OTPAuthURIError.notOTPAuth]
+        for error in errors {
+            guard let enrollment = error as? any EnrollmentError else {
+                Issue.record("\(type(of: error)) is not an EnrollmentError")
+                continue
+            }
+            #expect(!enrollment.code.isEmpty)
+            #expect(error.localizedDescription == enrollment.message, "\(error.localizedDescription)")
+            #expect(!error.localizedDescription.contains("operation could not be completed"))
+        }
+        do {
+            _ = try OTPAuthURI(parsing: "otpauth://totp/x?secret=!!!!")
+            Issue.record("a secret that is no Base32 was parsed")
+        } catch let error as any EnrollmentError {
+            #expect(!error.code.isEmpty && error.localizedDescription == error.message, "\(error.code) \(error.message)")
+        } catch {
+            Issue.record("OTPAuthURI threw \(type(of: error)), not an EnrollmentError")
+        }
     }
 
     @Test("a clock in milliseconds (or before 1970) is refused before anything is written, and the user's stream stays usable once the clock is fixed", arguments: [Self.t0 * 1_000, -5, Int64.min + 10])

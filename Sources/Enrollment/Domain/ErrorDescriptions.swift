@@ -1,4 +1,6 @@
+import CryptoPrimitives
 import Foundation
+import OneTimePassword
 
 /// What every error of the library carries: a stable machine `code` (`not_enrolled`,
 /// `database_busy`, …) and a `message` saying what is wrong and what to do. An embedding
@@ -18,6 +20,11 @@ extension InputError: EnrollmentError {}
 extension StoreError: EnrollmentError {}
 extension ArchiveError: EnrollmentError {}
 extension EnrollmentRejection: EnrollmentError {}
+// The one-time-password module's, which `import Enrollment` brings (Exports.swift), and the
+// crypto primitives': each has its code and message already.
+extension OTPParameterError: EnrollmentError {}
+extension OTPAuthURIError: EnrollmentError {}
+extension CryptoError: EnrollmentError {}
 
 extension AnchorSyntaxError: EnrollmentError {
     public var code: String {

@@ -299,6 +299,14 @@ public final class EnrollmentDatabase: Sendable {
         try lifecycle.using(path) { try writer.read(body) }
     }
 
+    /// Runs `body` while the database is open: ``close()`` waits for it to return, and once the
+    /// database is closed this throws ``StoreError/closed(_:)``. For work that uses ``writer``
+    /// itself (a projection rebuild, a key rotation), whose calls would otherwise reach a closed
+    /// connection, on which SQLite crashes the process.
+    public func whileOpen<T>(_ body: () throws -> T) throws -> T {
+        try lifecycle.using(path, body)
+    }
+
     /// Runs `body` on the writer outside a transaction (a checkpoint), as
     /// `writer.writeWithoutTransaction` does, or throws ``StoreError/closed(_:)``.
     public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
@@ -389,7 +397,22 @@ public final class EnrollmentDatabase: Sendable {
         } catch StoreError.databaseMoved(let path) {
             retireLog()
             throw StoreError.databaseMoved(path)
+        } catch where error is DatabaseError || error is StoreError {
+            // A new connection could not open or read what is at the path now: deleted (SQLite
+            // cannot open it), or replaced by a file that is no database. If the writer's file
+            // is no longer there, that is the reason, as the writer itself would say.
+            if writerMoved() {
+                retireLog()
+                throw StoreError.databaseMoved(path)
+            }
+            throw error
         }
+    }
+
+    /// Whether the path no longer names the file the writer opened (``checkUnmoved(_:)`` on
+    /// the writer's connection).
+    private func writerMoved() -> Bool {
+        writer.writeWithoutTransaction { db in (try? checkUnmoved(db)) == nil }
     }
 
     /// One snapshot read on `reader`, kept for the next one unless its file moved (or its

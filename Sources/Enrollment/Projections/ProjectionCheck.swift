@@ -52,7 +52,7 @@ public enum ProjectionCheck {
         // A private temporary database (SQLite deletes it on close): its pages spill to disk past
         // the page cache, so a journal of many users does not need its projections in memory.
         let scratch = try DatabaseQueue(path: "")
-        return try database.writer.read { db in
+        return try database.read { db in
             var result = Report(checked: [], skipped: [], differences: [], total: 0)
             var folds: [(any Projection, any ProjectionFold)] = []
             let head = try EventJournal.head(in: db)

@@ -147,9 +147,19 @@ public struct ProjectionRebuilder: Sendable {
 
     public static func shadowName(of projection: any Projection) -> String { projection.name + "_rebuild" }
 
-    /// Rebuilds `projection` and swaps it in. `progress` is called after every batch.
+    /// Rebuilds `projection` and swaps it in. `progress` is called after every batch. Throws
+    /// ``StoreError/closed(_:)`` once the database is closed; ``EnrollmentDatabase/close()``
+    /// waits for a rebuild under way.
     @discardableResult
     public func rebuild(_ projection: any Projection, progress: (RebuildProgress) -> Void = { _ in }) throws(StoreError) -> RebuildSummary {
+        do {
+            return try database.whileOpen { () throws(StoreError) in try rebuildOpen(projection, progress: progress) }
+        } catch {
+            throw database.failure(error)
+        }
+    }
+
+    private func rebuildOpen(_ projection: any Projection, progress: (RebuildProgress) -> Void) throws(StoreError) -> RebuildSummary {
         let shadow = Self.shadowName(of: projection)
         let started = Date()
         let clock = ContinuousClock()
@@ -294,7 +304,7 @@ public struct ProjectionRebuilder: Sendable {
     /// file, unusable for this account, is not its concern.
     public func status(readingLocks: Bool = true) throws(StoreError) -> [ProjectionState] {
         do {
-            return try database.writer.read { db in
+            return try database.read { db in
                 let head = try EventJournal.head(in: db)
                 return try Projections.all.map { projection in
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)

@@ -19,7 +19,16 @@ public enum KeyRotation {
         public var newKeyFile: String
     }
 
+    /// Throws ``StoreError/closed(_:)`` once the database is closed.
     public static func rotate(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String) throws(StoreError) -> Result {
+        do {
+            return try database.whileOpen { () throws(StoreError) in try rotateOpen(database: database, current: current, newKeyFile: newKeyFile) }
+        } catch {
+            throw database.failure(error)
+        }
+    }
+
+    private static func rotateOpen(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String) throws(StoreError) -> Result {
         if FileManager.default.fileExists(atPath: newKeyFile) { throw .keyFileExists(newKeyFile) }
         // The current key must be this database's before anything is written.
         do {
