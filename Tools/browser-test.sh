@@ -69,9 +69,9 @@ tokens=("${url##*#token=}")
 # Nearly the longest names a server takes: a 256-byte user id and an issuer of 110 'é' give a
 # 2 186-byte otpauth URI, a QR code of version 40 (185 modules with its quiet zone), which the
 # page must still draw large enough to scan; and 8-digit codes, the widest, whose boxes must
-# still fit a phone.
+# still fit a phone. SHA256 and a 60-second step, which some apps ignore: a wrong code says so.
 issuer="$(printf 'é%.0s' $(seq 1 110))"
-start_server dense --demo-user "$(printf 'é%.0s' $(seq 1 128))" --issuer "$issuer" --digits 8
+start_server dense --demo-user "$(printf 'é%.0s' $(seq 1 128))" --issuer "$issuer" --digits 8 --algorithm SHA256 --period 60
 SE_OFFLINE=true "$venv/bin/python" Tools/browser/myaccount_test.py "$url" --work "$work" --dense "$issuer" || status=$?
 stop_server
 tokens+=("${url##*#token=}")

@@ -74,8 +74,9 @@ def totp(uri, offset=0):
     secret = query["secret"][0]
     digits = query.get("digits", ["6"])[0]
     algorithm = query.get("algorithm", ["SHA1"])[0].lower()
+    period = query.get("period", ["30"])[0]
     now = int(time.time()) + offset
-    return subprocess.run(["oathtool", "--totp=" + algorithm, "-b", "-d", digits, "--now", f"@{now}", secret],
+    return subprocess.run(["oathtool", "--totp=" + algorithm, "-b", "-d", digits, "-s", period + "s", "--now", f"@{now}", secret],
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -297,6 +298,16 @@ def dense(driver, wait, args):
     remember_secret(args.work, uri)
     # Pasted as an app groups 8 digits ("1234 5678"): all 8 are taken.
     allow_clipboard(driver, args.url)
+    # This server's secrets are SHA256 with a 60-second step: the code of an app that ignores
+    # both (SHA1, 30 seconds) is wrong, and the message says why it may be, not only the clock.
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)
+    ignored = subprocess.run(["oathtool", "--totp", "-b", "-d", "8", query["secret"][0]], capture_output=True, text=True, check=True).stdout.strip()
+    if ignored != totp(uri):
+        driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")[0].click()
+        paste(driver, ignored)
+        driver.find_element(By.ID, "verify").click()
+        check(message(driver, wait, "asks for SHA256 codes every 60 seconds, which some apps ignore"),
+              "a wrong code for a SHA256, 60-second secret says that some apps ignore those settings")
     code = totp(uri)
     driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")[0].click()
     pasted = paste(driver, code[:4] + " " + code[4:])
@@ -327,13 +338,15 @@ def main():
         contrast(driver, "the sign-in form")
         field.send_keys("not-a-token")
         field.send_keys(Keys.TAB, Keys.ENTER)
-        check(message(driver, wait, "no longer valid"), "a bad token is refused with a message")
+        check(message(driver, wait, "was not accepted"), "a bad token is refused with a message for people (the API's reason goes to the console)")
         field = wait.until(EC.visibility_of_element_located((By.ID, "token")))
         field.clear()
         field.send_keys(token)
         driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
         wait.until(EC.element_to_be_clickable((By.ID, "add")))
         check(driver.find_element(By.ID, "who").text == "Signed in as josé", "a pasted token signs in, its UTF-8 subject shown as sent")
+        check(message(driver, wait, "Signed in as josé.") and active_id(driver) == "add",
+              f"signing in with the form says so (for a screen reader) and moves focus to '+' (focus on {active_id(driver)!r})")
 
         # With the token in the address fragment, as `enroll serve --demo` prints it.
         driver.get(args.url)
@@ -375,6 +388,12 @@ def main():
         check(driver.switch_to.active_element == boxes[3], "and focus moves to the fourth box")
         ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, "7").perform()
         check(box_values(driver)[:4] == "1794", f"going back with the arrow keys and typing 7 replaces the second digit ({box_values(driver)})")
+        # A second click into the focused last box may put the caret before its digit: Backspace
+        # still clears that digit, and only that one.
+        before = box_values(driver)
+        ActionChains(driver).click(boxes[-1]).pause(0.2).click(boxes[-1]).send_keys(Keys.BACKSPACE).perform()
+        check(len(before) == digits and box_values(driver) == before[:-1] and boxes[-1].get_attribute("value") == "",
+              f"Backspace clears the last box after a click into it ({before!r} -> {box_values(driver)!r})")
         for box in boxes:
             box.clear()
 
@@ -739,6 +758,12 @@ def main():
               f"a link signing in as another user asks first, focus on 'Stay signed in' ({offer.text!r})")
         driver.switch_to.active_element.send_keys(Keys.ENTER)
         check(message(driver, wait, "still signed in as josé"), "staying keeps the account and says so")
+        # Escape stays signed in too, as it cancels the Remove dialog.
+        driver.execute_script("window.location.hash = arguments[0]", f"token=eyJhbGciOiJIUzI1NiJ9.{claims}.c2ln")
+        wait.until(EC.visibility_of_element_located((By.ID, "switch")))
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        check(wait.until(EC.invisibility_of_element_located((By.ID, "switch"))) and driver.find_element(By.ID, "who").text == "Signed in as josé",
+              "Escape closes the 'Switch account?' dialog and stays signed in")
         check(driver.find_element(By.ID, "who").text == "Signed in as josé" and "#token=" not in driver.current_url,
               "the token from the link is gone from the address bar, the user unchanged")
         driver.find_element(By.ID, "signout").click()

@@ -23,6 +23,7 @@ extension MyAccountPage {
           // show one user's QR code to the next person signed in, nor sign out with an error).
           let session = 0;
           let sessionRequests = new AbortController();
+          let accepted = false;    // the API has answered this session's token (a 401 then means it ended)
 
           const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
@@ -51,6 +52,7 @@ extension MyAccountPage {
 
           function newSession() {
             session += 1;
+            accepted = false;
             sessionRequests.abort();
             sessionRequests = new AbortController();
           }
@@ -85,9 +87,14 @@ extension MyAccountPage {
               throw new Error('unusable subject');
             }
             if (response.status === 401) {
-              signOut('Your sign-in is no longer valid (' + (data.message || 'not authenticated') + '). Paste a new access token.');
+              // The API's reason is for developers (the console); people read what to do.
+              if (window.console) window.console.warn('enrollment API', response.status, data.code, data.message);
+              signOut(accepted
+                ? 'Your sign-in is no longer valid: the access token has expired or was revoked. Paste a new access token.'
+                : 'That access token was not accepted. Paste the whole access token your account page gives you.');
               throw new Error('unauthenticated');
             }
+            if (response.status < 500) accepted = true;
             return { status: response.status, data, retryAfter: response.headers.get('Retry-After') };
           }
 
@@ -288,6 +295,15 @@ extension MyAccountPage {
                 period: uri.searchParams.get('period') || '30',
               };
             } catch (error) { return null; }
+          }
+
+          // A secret with another hash or time step than SHA1 and 30 seconds, which some apps
+          // ignore: their codes are then never right, whatever the clock (README, "request").
+          function settingsHint() {
+            const entry = shown && shown.entry;
+            if (!entry || (entry.algorithm === 'SHA1' && entry.period === '30')) return '';
+            return ' This QR code asks for ' + entry.algorithm + ' codes every ' + entry.period + ' seconds, which some apps ignore:'
+              + ' if yours never shows a right code, use an app that follows these settings, or ask your administrator for a QR code with the usual ones.';
           }
 
           function showPanel(data, intro) {
@@ -497,7 +513,9 @@ extension MyAccountPage {
 
           function step(event, index) {
             const all = boxes();
-            if (event.key === 'Backspace' && all[index].value === '' && index > 0) { all[index - 1].focus(); all[index - 1].value = ''; event.preventDefault(); }
+            // A box holds one digit: Backspace or Delete clears it wherever a click left the caret.
+            if ((event.key === 'Backspace' || event.key === 'Delete') && all[index].value !== '') { all[index].value = ''; event.preventDefault(); }
+            else if (event.key === 'Backspace' && index > 0) { all[index - 1].focus(); all[index - 1].value = ''; event.preventDefault(); }
             else if (event.key === 'ArrowLeft' && index > 0) { all[index - 1].focus(); event.preventDefault(); }
             else if (event.key === 'ArrowRight' && index < all.length - 1) { all[index + 1].focus(); event.preventDefault(); }
           }
@@ -604,8 +622,8 @@ extension MyAccountPage {
               codeError(result.data.reason === 'code_reused'
                 ? 'That code was already used. Wait for your app to show the next code and type that one.' + tail
                 : result.data.replacementPending
-                  ? 'That code is not correct for the new QR code. If your app shows two entries for this account, type the code of the one you added last, and check that your phone\u2019s clock is right.' + tail
-                  : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + tail);
+                  ? 'That code is not correct for the new QR code. If your app shows two entries for this account, type the code of the one you added last, and check that your phone\u2019s clock is right.' + settingsHint() + tail
+                  : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + settingsHint() + tail);
               return;
             }
             const message = explain(result);
@@ -744,7 +762,12 @@ extension MyAccountPage {
             $('close-panel').addEventListener('click', () => { hidePanel(); say('', 'info'); ($('view').hidden ? $('add') : $('view')).focus(); });
             $('verify-form').addEventListener('submit', (event) => { event.preventDefault(); oneAtATime(verify); });
             $('signout').addEventListener('click', () => signOut('Signed out.'));
-            $('login-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value).catch(() => {}); });
+            $('login-form').addEventListener('submit', (event) => {
+              event.preventDefault();
+              // Focus leaves the form, which is hidden: it goes to the first action, and a screen
+              // reader hears whom this signed in, as after switching accounts.
+              signIn($('token').value).then(() => { if (token) { say('Signed in as ' + (subject(token) || 'your account') + '.', 'info'); focusAction(); } }).catch(() => {});
+            });
 
             // A token in the fragment signs in, also when only the fragment changes (same page).
             // A link naming another user than the one signed in asks first: anyone can send a
@@ -774,6 +797,10 @@ extension MyAccountPage {
               if (!next) return;
               hidePanel();
               signIn(next).then(() => { if (token) { say('Signed in as ' + (subject(next) || 'another user') + '.', 'info'); focusAction(); } }).catch(() => {});
+            });
+            // Escape stays signed in, as Escape cancels the Remove dialog.
+            $('switch').addEventListener('keydown', (event) => {
+              if (event.key === 'Escape') { event.preventDefault(); $('switch-no').click(); }
             });
             $('switch-no').addEventListener('click', () => {
               offered = null;
