@@ -31,6 +31,7 @@ final class OutputBuffer {
         guard !pending.isEmpty else { return }
         let failure = pending.withUnsafeBytes { Terminal.writeAll($0, to: descriptor) }
         pending.removeAll(keepingCapacity: true)
+        if failure == EPIPE { Terminal.readerGone() }
         // Only commands that read (audit, history, activity, export) buffer their output.
         if failure != 0 { throw CLIFailure.output(errno: failure, to: target, readOnly: true) }
     }

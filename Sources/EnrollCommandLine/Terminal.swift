@@ -68,14 +68,15 @@ public enum Terminal {
     /// that was lost is never a silent success.
     static func emit(_ bytes: [UInt8], to descriptor: Int32) {
         let failure = bytes.withUnsafeBytes { writeAll($0, to: descriptor) }
-        if failure != 0 && descriptor == STDOUT_FILENO {
+        // A line for a reader that went away is dropped quietly (the command's own result
+        // stands); a long output stops at once (``OutputBuffer``, ``readerGone()``).
+        if failure != 0 && failure != EPIPE && descriptor == STDOUT_FILENO {
             _ = stdoutFailure.compareExchange(expected: 0, desired: failure, ordering: .relaxed)
         }
     }
 
-    /// Writes every byte of `bytes` to `descriptor`; 0, or the `errno` of the write that failed.
-    /// A reader that went away (EPIPE, e.g. `enroll audit | head`) ends the output quietly, as
-    /// for any command line tool: that is not an error.
+    /// Writes every byte of `bytes` to `descriptor`; 0, or the `errno` of the write that failed
+    /// (EPIPE when the reader went away: each caller decides).
     static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32 {
         guard let start = bytes.baseAddress else { return 0 }
         var offset = 0
@@ -83,11 +84,21 @@ public enum Terminal {
             let written = write(descriptor, start + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                return errno == EPIPE ? 0 : errno
+                return errno
             }
             offset += written
         }
         return 0
+    }
+
+    /// The reader of a long output went away (`enroll audit | head`): the command ends at once
+    /// and quietly, as SIGPIPE ends it where that signal has its default action, also where it
+    /// is ignored (a systemd service, a parent that ignores it), rather than write the rest into
+    /// the closed pipe and then report success.
+    static func readerGone() -> Never {
+        signal(SIGPIPE, SIG_DFL)
+        raise(SIGPIPE)
+        exit(128 + SIGPIPE)
     }
 
     /// Why a file operation failed, in the system's words ("No space left on device") rather

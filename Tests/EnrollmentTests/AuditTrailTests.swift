@@ -314,6 +314,22 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["export"]).stdout == text, "a refused import changed the journal")
     }
 
+    @Test("audit and export stop at once when the reader of their output goes away (`| head`), also where SIGPIPE is ignored: killed by SIGPIPE as by default, never writing on and reporting success")
+    func longOutputIntoAClosedPipe() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["import", RebuildTests.trafficJournal]).status == 0)
+        // This test process ignores SIGPIPE, and so do the shell and enroll it starts: as under
+        // systemd (IgnoreSIGPIPE=yes), a write into the closed pipe fails with EPIPE.
+        let bash = try Processes.tool("bash", package: "bash")
+        for command in ["audit", "export"] {
+            let script = #""$0" "# + command + #" --db "$1" | head -c 100 >/dev/null; echo "${PIPESTATUS[0]}""#
+            let result = try Processes.run(bash, ["-c", script, try Processes.product("enroll"), workspace.database])
+            let status = Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            #expect(status == 128 + Int(SIGPIPE), "\(command): exit \(status), stderr: \(result.stderr)")
+            #expect(!result.stderr.contains("exported") && !result.stderr.contains("Anchor") && !result.stderr.contains("Fatal"), "\(command): \(result.stderr)")
+        }
+    }
+
     @Test("import, verify and export print progress lines on stderr for long work (ENROLL_PROGRESS_SECONDS sets how often), and stdout keeps only the result")
     func progressOfLongWork() throws {
         let workspace = try Workspace()

@@ -228,6 +228,32 @@ struct RebuildTests {
         }
     }
 
+    @Test("verify's fold into its scratch database, past the activity fold's user cap, looks the users it forgot up in the journal attached to it (it said the journal's events table was dropped, past 200 000 users)")
+    func boundedFoldIntoScratch() throws {
+        let workspace = try Workspace()
+        let lines = try String(contentsOfFile: Self.trafficJournal, encoding: .utf8).split(separator: "\n").map(String.init)
+        let journal = try DatabaseQueue(path: workspace.database)
+        try EnrollmentDatabase.migrator.migrate(journal)
+        _ = try JournalArchive.importLines(lines, source: "traffic", into: journal, path: workspace.database, requireEnd: true)
+        let scratch = try DatabaseQueue(path: "")
+        try journal.read { db in
+            try scratch.inDatabase { memory in
+                try ProjectionCheck.attachJournal(workspace.database, to: memory)
+                let projection = EnrollmentActivityProjection()
+                try projection.createTable(named: "bounded", in: memory)
+                var fold = EnrollmentActivityFold(table: "bounded", knowsEveryIssuer: true, userLimit: 5)
+                _ = try EventJournal.scan(after: 0, in: db) { event, header in
+                    try fold.apply(event, header: header, in: memory)
+                    return true
+                }
+                try fold.flush(in: memory)
+                let expected = try Row.fetchAll(db, sql: "SELECT * FROM \"\(projection.name)\" ORDER BY 1, 2")
+                #expect(expected.count > 7)
+                #expect(try Row.fetchAll(memory, sql: "SELECT * FROM bounded ORDER BY 1, 2") == expected)
+            }
+        }
+    }
+
     @Test("killed with SIGKILL midway, a second run resumes from its checkpoint and ends equal to the inline projection")
     func resumesAfterKill() throws {
         let workspace = try Workspace()

@@ -57,6 +57,10 @@ public enum ProjectionCheck {
             var folds: [(any Projection, any ProjectionFold)] = []
             let head = try EventJournal.head(in: db)
             try scratch.inDatabase { memory in
+                // Without it, past 200 000 users the activity fold found no `events` to look
+                // the users it forgot up in, and verify called a sound journal damaged. (A
+                // file SQLite cannot attach leaves the fold as it was.)
+                try? attachJournal(database.path, to: memory)
                 for projection in Projections.all {
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
                     guard let stored, stored.schemaVersion == projection.schemaVersion else {
@@ -101,6 +105,14 @@ public enum ProjectionCheck {
             }
             return result
         }
+    }
+
+    /// The journal, attached to the scratch database as `journal`: a fold that has forgotten
+    /// users past its memory cap (the activity fold, past 200 000 users) looks them up in
+    /// `events`, which SQLite then finds there (an unqualified table name is looked up in the
+    /// attached databases too; the scratch database has none of that name).
+    static func attachJournal(_ path: String, to scratch: Database) throws {
+        try scratch.execute(sql: "ATTACH DATABASE ? AS journal", arguments: [path])
     }
 
     /// Walks both tables in primary-key order side by side.
