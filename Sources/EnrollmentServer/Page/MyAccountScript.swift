@@ -692,6 +692,15 @@ extension MyAccountPage {
             await refresh();
           }
 
+          // Signing in from the form or the "Switch account?" question, both hidden once signed in:
+          // a screen reader hears whom as, and focus goes to the first action.
+          async function signInAnnounced(value) {
+            await signIn(value);
+            if (!token) return;
+            say('Signed in as ' + (subject(token) || 'your account') + '.', 'info');
+            focusAction();
+          }
+
           function signOut(message) {
             newSession();
             token = null;
@@ -764,9 +773,7 @@ extension MyAccountPage {
             $('signout').addEventListener('click', () => signOut('Signed out.'));
             $('login-form').addEventListener('submit', (event) => {
               event.preventDefault();
-              // Focus leaves the form, which is hidden: it goes to the first action, and a screen
-              // reader hears whom this signed in, as after switching accounts.
-              signIn($('token').value).then(() => { if (token) { say('Signed in as ' + (subject(token) || 'your account') + '.', 'info'); focusAction(); } }).catch(() => {});
+              signInAnnounced($('token').value).catch(() => {});
             });
 
             // A token in the fragment signs in, also when only the fragment changes (same page).
@@ -796,7 +803,7 @@ extension MyAccountPage {
               $('switch').hidden = true;
               if (!next) return;
               hidePanel();
-              signIn(next).then(() => { if (token) { say('Signed in as ' + (subject(next) || 'another user') + '.', 'info'); focusAction(); } }).catch(() => {});
+              signInAnnounced(next).catch(() => {});
             });
             // Escape stays signed in, as Escape cancels the Remove dialog.
             $('switch').addEventListener('keydown', (event) => {
