@@ -170,14 +170,9 @@ final class OutputFile {
     /// opened (``checkDirectory(of:path:)``).
     static func resolve(_ path: String, protecting protected: [ProtectedFile] = []) throws(ValidationError) -> String {
         if path.isEmpty { throw ValidationError("--output is empty; pass --output with a file path") }
-        // The operating system would refuse either only when the file is put in place, after a
+        // The operating system would refuse it only when the file is put in place, after a
         // reveal was recorded: refused here, as `--db` is.
-        if let long = path.split(separator: "/").first(where: { $0.utf8.count > Int(NAME_MAX) }) {
-            throw ValidationError("--output has a name of \(long.utf8.count) bytes, more than the \(NAME_MAX) a file or directory name can have; give a shorter path")
-        }
-        if path.utf8.count >= Int(PATH_MAX) {
-            throw ValidationError("--output is \(path.utf8.count) bytes long, more than the \(PATH_MAX - 1) a path can have; give a shorter path")
-        }
+        if let problem = StoreError.lengthProblem(path, named: "--output") { throw ValidationError(problem) }
         var target = path
         var status = stat()
         if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {

@@ -380,32 +380,26 @@ public final class EnrollmentDatabase: Sendable {
 
     private func snapshotReadOpen<T>(_ body: (Database) throws -> T) throws -> T {
         guard let (openPath, configuration) = snapshotConfiguration else { return try writer.read(body) }
-        let kept = snapshotReaders.withLock { $0.popLast() }
+        func fresh() throws -> SnapshotReader { SnapshotReader(queue: try DatabaseQueue(path: openPath, configuration: configuration)) }
         do {
-            return try snapshotRead(body, on: kept ?? SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration)))
-        } catch StoreError.databaseMoved where kept != nil && access(openPath, F_OK) == 0 {
-            // A kept connection's file is no longer at the path: a file moved over it, or moved
-            // away and back. The connection is dropped (kept, it would refuse every read after
-            // the file came back), and the read made once on a new one to the file there now;
-            // the writer checks its own file (``checkUnmoved(_:)``) before anything is written.
+            let kept = snapshotReaders.withLock { $0.popLast() }
             do {
-                return try snapshotRead(body, on: SnapshotReader(queue: DatabaseQueue(path: openPath, configuration: configuration)))
-            } catch StoreError.databaseMoved(let path) {
-                retireLog()
-                throw StoreError.databaseMoved(path)
+                return try snapshotRead(body, on: kept ?? fresh())
+            } catch StoreError.databaseMoved where kept != nil && access(openPath, F_OK) == 0 {
+                // A kept connection's file is no longer at the path: a file moved over it, or
+                // moved away and back. The connection is dropped (kept, it would refuse every
+                // read after the file came back), and the read made once on a new one to the
+                // file there now; the writer checks its own file (``checkUnmoved(_:)``) before
+                // anything is written.
+                return try snapshotRead(body, on: fresh())
             }
-        } catch StoreError.databaseMoved(let path) {
+        } catch where error is DatabaseError || error is StoreError {
+            // The file moved, or a new connection could not open or read what is at the path
+            // now (deleted, or replaced by a file that is no database): if the writer's file is
+            // no longer there, that is the reason, as the writer itself would say.
+            if case StoreError.databaseMoved = error {} else if !writerMoved() { throw error }
             retireLog()
             throw StoreError.databaseMoved(path)
-        } catch where error is DatabaseError || error is StoreError {
-            // A new connection could not open or read what is at the path now: deleted (SQLite
-            // cannot open it), or replaced by a file that is no database. If the writer's file
-            // is no longer there, that is the reason, as the writer itself would say.
-            if writerMoved() {
-                retireLog()
-                throw StoreError.databaseMoved(path)
-            }
-            throw error
         }
     }
 

@@ -322,6 +322,19 @@ extension StoreError {
         path == "enrollment.sqlite" || path == "./enrollment.sqlite" ? "" : " --db \(TextField.shellPath(path))"
     }
 
+    /// A path (named by `name`, as `--db` or `--output`) with a component longer than a file
+    /// name can be, or longer than a path can be, which the system would refuse only when the
+    /// file is opened or put in place; nil when it is neither.
+    public static func lengthProblem(_ path: String, named name: String) -> String? {
+        if let long = path.split(separator: "/").first(where: { $0.utf8.count > Int(NAME_MAX) }) {
+            return "\(name) has a name of \(long.utf8.count) bytes, more than the \(NAME_MAX) a file or directory name can have; give a shorter path"
+        }
+        if path.utf8.count >= Int(PATH_MAX) {
+            return "\(name) is \(path.utf8.count) bytes long, more than the \(PATH_MAX - 1) a path can have; give a shorter path"
+        }
+        return nil
+    }
+
     /// What is wrong with a database path before anything opens it, as one line naming where it
     /// came from (`--db`, or ENROLL_DB when `option` is nil), or nil when nothing is. A path
     /// ending in `/`, `/.` or `/..` names a directory: SQLite would open the file it normalises
@@ -332,12 +345,7 @@ extension StoreError {
         }
         let name = option == nil ? "ENROLL_DB" : "--db"
         // SQLite would report either as a file it cannot open, and `stat` as no file at all.
-        if let long = path.split(separator: "/").first(where: { $0.utf8.count > Int(NAME_MAX) }) {
-            return "\(name) has a name of \(long.utf8.count) bytes, more than the \(NAME_MAX) a file or directory name can have; give a shorter path"
-        }
-        if path.utf8.count >= Int(PATH_MAX) {
-            return "\(name) is \(path.utf8.count) bytes long, more than the \(PATH_MAX - 1) a path can have; give a shorter path"
-        }
+        if let problem = lengthProblem(path, named: name) { return problem }
         // An existing directory is reported as one when the database is opened (exit 3).
         let last = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
         if last.isEmpty || last == "." || last == "..", !FileManager.isDirectory(path) {
