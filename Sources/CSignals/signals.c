@@ -11,7 +11,14 @@ enum { MAX_PATHS = 8 };
 static char *removed[MAX_PATHS];
 static volatile sig_atomic_t removed_count = 0;
 
+static char *removed_stdout = NULL, *removed_stderr = NULL;
 static char *exit_stdout = NULL, *exit_stderr = NULL;
+
+static const int ending[] = {SIGINT, SIGTERM, SIGHUP};
+enum { ENDING = 3 };
+// Whether each of `ending` was ignored when the process started (read before the first install).
+static int started_ignored[ENDING];
+static int dispositions_read = 0;
 
 static void write_all(int fd, const char *text) {
     if (text == NULL) return;
@@ -26,6 +33,8 @@ static void write_all(int fd, const char *text) {
 
 static void remove_then_end(int received) {
     for (sig_atomic_t index = 0; index < removed_count; index++) unlink(removed[index]);
+    write_all(STDOUT_FILENO, removed_stdout);
+    write_all(STDERR_FILENO, removed_stderr);
     signal(received, SIG_DFL);
     raise(received);  // blocked until this handler returns, then ends the process
 }
@@ -36,8 +45,20 @@ static void report_then_exit(int received) {
     _exit(128 + received);
 }
 
-// Installs `handler` for `signals`, each blocking the others while it runs, and unblocks them.
-static void install(const int *signals, int count, void (*handler)(int)) {
+static void read_dispositions(void) {
+    if (dispositions_read) return;
+    for (int index = 0; index < ENDING; index++) {
+        struct sigaction current;
+        started_ignored[index] = sigaction(ending[index], NULL, &current) == 0 && current.sa_handler == SIG_IGN;
+    }
+    dispositions_read = 1;
+}
+
+// Installs `handler` for the first `count` of `ending`, each blocking the others while it runs,
+// and unblocks them; one the process was started with ignored stays ignored.
+static void install(int count, void (*handler)(int)) {
+    read_dispositions();
+    const int *signals = ending;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = handler;
@@ -46,28 +67,46 @@ static void install(const int *signals, int count, void (*handler)(int)) {
     sigemptyset(&set);
     for (int index = 0; index < count; index++) sigaddset(&set, signals[index]);
     action.sa_mask = set;
-    for (int index = 0; index < count; index++) sigaction(signals[index], &action, NULL);
+    for (int index = 0; index < count; index++) {
+        if (!started_ignored[index]) sigaction(signals[index], &action, NULL);
+    }
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-static const int ending[] = {SIGINT, SIGTERM, SIGHUP};
+void enroll_default_on_signal(void) {
+    read_dispositions();
+    for (int index = 0; index < ENDING; index++) signal(ending[index], started_ignored[index] ? SIG_IGN : SIG_DFL);
+}
 
-int enroll_remove_on_signal(const char *const *paths, int count) {
+int enroll_remove_on_signal(const char *const *paths, int count, const char *to_stdout, const char *to_stderr) {
     if (count < 0 || count > MAX_PATHS) return -1;
     char *copies[MAX_PATHS];
-    for (int index = 0; index < count; index++) {
-        copies[index] = strdup(paths[index]);
-        if (copies[index] == NULL) {
-            while (index-- > 0) free(copies[index]);
-            return -1;
-        }
+    char *out = to_stdout ? strdup(to_stdout) : NULL, *err = to_stderr ? strdup(to_stderr) : NULL;
+    int failed = (to_stdout && out == NULL) || (to_stderr && err == NULL);
+    int made = 0;
+    for (; made < count && !failed; made++) {
+        copies[made] = strdup(paths[made]);
+        if (copies[made] == NULL) failed = 1;
     }
-    // A handler (on this thread or another) must never see the list half replaced: it reads
-    // none while the count is 0. An earlier list is not freed, in case one still reads it.
+    if (failed) {
+        while (made-- > 0) free(copies[made]);
+        free(out);
+        free(err);
+        return -1;
+    }
+    // The handlers are held off while the list and messages are replaced, so that none sees
+    // them half replaced. What they replace is not freed, in case a handler still reads it.
+    sigset_t held, before;
+    sigemptyset(&held);
+    for (int index = 0; index < ENDING; index++) sigaddset(&held, ending[index]);
+    pthread_sigmask(SIG_BLOCK, &held, &before);
     removed_count = 0;
     for (int index = 0; index < MAX_PATHS; index++) removed[index] = index < count ? copies[index] : NULL;
     removed_count = count;
-    install(ending, 3, remove_then_end);
+    removed_stdout = out;
+    removed_stderr = err;
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    install(ENDING, remove_then_end);
     return 0;
 }
 
@@ -80,6 +119,6 @@ int enroll_exit_on_signal(const char *to_stdout, const char *to_stderr) {
     }
     exit_stdout = out;
     exit_stderr = err;
-    install(ending, 2, report_then_exit);
+    install(2, report_then_exit);
     return 0;
 }

@@ -69,7 +69,7 @@ struct ExportCommand: ParsableCommand {
             // Written beside the file its links lead to, then renamed over it (never over a
             // device, the database or the key file).
             let file: OutputFile
-            do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: nil) } catch let failure as CLIFailure { throw global.failure(failure) }
+            do { file = try OutputFile.open(requested, protecting: global.protectedFiles, mode: nil, json: global.json) } catch let failure as CLIFailure { throw global.failure(failure) }
             do {
                 let buffer = file.buffer()
                 written = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
@@ -81,9 +81,12 @@ struct ExportCommand: ParsableCommand {
                 throw error
             }
         } else {
+            // stdout holds the export: the message goes to stderr alone.
+            InterruptionCleanup.removeOnSignal([], saying: "the export on standard output was cut before its end line, so `enroll import` refuses it; export again")
             let buffer = OutputBuffer()
             written = try global.reporting { try JournalArchive.export(from: database.writer, path: database.path) { try buffer.write($0); progress.advance() } }
             try buffer.flush()
+            InterruptionCleanup.done()
         }
         let count = written.events
         let events = "\(count) event\(count == 1 ? "" : "s")"
@@ -143,25 +146,37 @@ struct ImportCommand: ParsableCommand {
         if file.isEmpty { throw ValidationError("the file to import must not be empty; pass the path of a file written by `enroll export`") }
     }
 
-    /// The lines of a regular file (one event each), counted before the import so that its
-    /// progress lines say how far it is (a tenth of a second per 150 MB, read again from the
-    /// page cache by the import); `nil` for a pipe, which can be read only once.
-    static func lineCount(of path: String) -> Int64? {
+    /// The events in a regular file (its lines, less the end line export writes last), counted
+    /// before the import so that its progress lines say how far it is (a tenth of a second per
+    /// 150 MB, read again from the page cache by the import); `nil` for a pipe, which can be read
+    /// only once.
+    static func eventCount(of path: String) -> Int64? {
         var status = stat()
         guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var lines: Int64 = 0, last: UInt8 = UInt8(ascii: "\n")
+        var lines: Int64 = 0
+        // The start of the line being read, kept up to the length of an end line's opening.
+        let endOpening = Array(#"{"end":"#.utf8)
+        var lineStart: [UInt8] = [], lastLineStart: [UInt8] = []
         while true {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
-            for byte in buffer[..<count] where byte == UInt8(ascii: "\n") { lines += 1 }
-            last = buffer[count - 1]
+            for byte in buffer[..<count] {
+                if byte == UInt8(ascii: "\n") {
+                    lines += 1
+                    lastLineStart = lineStart
+                    lineStart.removeAll(keepingCapacity: true)
+                } else if lineStart.count < endOpening.count {
+                    lineStart.append(byte)
+                }
+            }
         }
-        return last == UInt8(ascii: "\n") ? lines : lines + 1
+        if !lineStart.isEmpty { (lines, lastLineStart) = (lines + 1, lineStart) }
+        return lastLineStart == endOpening ? lines - 1 : lines
     }
 
     @OptionGroup var anchor: AnchorOption
@@ -181,16 +196,22 @@ struct ImportCommand: ParsableCommand {
         var status = stat()
         let isNew = lstat(path, &status) != 0 && errno == ENOENT
         do {
-            let progress = ProgressLine(doing: "importing", total: Self.lineCount(of: file))
+            let progress = ProgressLine(doing: "importing", total: Self.eventCount(of: file))
+            let again = "run the same command again"
             if isNew {
                 let temporary = JournalArchive.temporaryPath(for: path)
-                InterruptionCleanup.removeOnSignal(["", "-wal", "-shm", "-journal"].map { temporary + $0 })
+                InterruptionCleanup.removeOnSignal(
+                    ["", "-wal", "-shm", "-journal"].map { temporary + $0 },
+                    saying: "nothing was imported, and no database was created at \(path); \(again)", json: global.json)
                 imported = try JournalArchive.importFile(file, intoNewDatabaseAt: path, options: options, anchor: expected, requireEnd: requireEnd) { progress.advance() }
             } else {
                 // An existing (empty) database is filled in place; refused, it is left as it was.
+                // Interrupted, its one transaction is never committed.
+                InterruptionCleanup.removeOnSignal([], saying: "nothing was imported, and \(path) is left as it was; \(again)", json: global.json)
                 let database = try EnrollmentDatabase(path: path, options: options)
                 imported = try JournalArchive.importFile(file, into: database, anchor: expected, requireEnd: requireEnd) { progress.advance() }
             }
+            InterruptionCleanup.done()
         } catch {
             var failure: CLIFailure
             switch error {
@@ -222,18 +243,28 @@ struct ImportCommand: ParsableCommand {
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP removes the files a command builds aside under names nothing else
-/// knows (an import's new database, an export's or a QR code's `FILE.partial-PID`) before the
-/// process ends as the signal says; only an uncatchable end (SIGKILL) leaves them. Each call
-/// names the files of the command now running (one per process). The handler is C's
-/// (Sources/CSignals): one in Swift could allocate, which a signal handler must not.
+/// knows (an import's new database, an export's or a QR code's `FILE.partial-PID`), says what
+/// the interruption left, and then ends the process as the signal says; only an uncatchable end
+/// (SIGKILL) leaves the files. Each call names the files and the message of the command now
+/// running (one per process). The handler is C's (Sources/CSignals): one in Swift could
+/// allocate, which a signal handler must not. A signal the process was started with ignored
+/// (`nohup`) stays ignored.
 enum InterruptionCleanup {
-    static func removeOnSignal(_ files: [String]) {
+    /// `message` goes to stderr as `enroll: interrupted; MESSAGE`, and with `json` also to
+    /// stdout as `{"error":"interrupted","message":…}`, as every other failure.
+    static func removeOnSignal(_ files: [String], saying message: String, json: Bool = false) {
         let copies = files.map { strdup($0) }
         defer { for copy in copies { free(copy) } }
         let paths = copies.map { UnsafePointer($0) }
-        let installed = paths.withUnsafeBufferPointer { enroll_remove_on_signal($0.baseAddress, Int32($0.count)) }
+        let text = "interrupted; " + message
+        let stdout = json ? JSONValue.object(["error": .string("interrupted"), "message": .string(text)]).canonicalString + "\n" : nil
+        let installed = paths.withUnsafeBufferPointer { enroll_remove_on_signal($0.baseAddress, Int32($0.count), stdout, "enroll: " + text + "\n") }
         precondition(installed == 0, "at most 8 files, and memory for their names")
     }
+
+    /// The work is done (its file placed, its transaction committed): the message would no
+    /// longer be true, and the signals end the process as they did before.
+    static func done() { enroll_default_on_signal() }
 }
 
 /// `enroll verify`: walks the hash chain.

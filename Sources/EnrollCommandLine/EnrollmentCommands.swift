@@ -345,7 +345,7 @@ struct RevealCommand: ParsableCommand {
         // The file is created before the reveal is recorded: a place that cannot be written is
         // refused with nothing recorded. Mode 0600, as for the key file: it holds the secret.
         let file = try output.map { output in
-            do { return try OutputFile.open(output, protecting: global.protectedFiles, mode: 0o600) } catch let failure as CLIFailure { throw global.failure(failure) }
+            do { return try OutputFile.open(output, protecting: global.protectedFiles, mode: 0o600, json: global.json) } catch let failure as CLIFailure { throw global.failure(failure) }
         }
         defer { file?.discard() }
         let outcome = try global.reporting {

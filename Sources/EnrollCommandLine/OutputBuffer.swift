@@ -82,20 +82,23 @@ final class OutputFile {
     /// target: with `mode` whatever the umask (0600 for anything that shows a secret), or with
     /// `nil` as any new file is, 0666 less the umask, keeping the mode of a file it replaces (an
     /// operator's umask 077, or a chmod 600, is never widened).
-    static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t?) throws -> OutputFile {
+    /// Interrupted (Ctrl-C, a cron job's timeout), the command says that `path` was not written
+    /// (with `json`, also as JSON on stdout) and leaves no cut file beside it.
+    static func open(_ path: String, protecting protected: [ProtectedFile], mode: mode_t?, json: Bool) throws -> OutputFile {
         let target: String
         do { target = try resolve(path, protecting: protected) } catch { throw CLIFailure.usage(error.message) }
         try checkDirectory(of: target, path: path)
         var existing = stat()
         let replacedMode = stat(target, &existing) == 0 ? existing.st_mode & 0o777 : nil
+        let interrupted = "\(path) was not written (a file of that name is left as it was); run the command again"
         // A file that shows a secret is written unnamed where the file system allows it.
         if let mode, let unnamed = UnnamedFile.create(in: UnnamedFile.directory(of: target), mode: mode) {
+            InterruptionCleanup.removeOnSignal([], saying: interrupted, json: json)
             return OutputFile(path: path, target: target, temporary: nil, descriptor: unnamed.descriptor)
         }
         let temporary = UnnamedFile.temporaryName(beside: target, suffix: ".partial-\(getpid())")
         unlink(temporary)  // a leftover of a killed run with the same pid
-        // Interrupted (a cron job's timeout), the command leaves no cut file beside the real one.
-        InterruptionCleanup.removeOnSignal([temporary])
+        InterruptionCleanup.removeOnSignal([temporary], saying: interrupted, json: json)
         let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ?? 0o666)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -130,6 +133,7 @@ final class OutputFile {
             let failure = errno
             close(descriptor)
             if !placed { throw CLIFailure.output(errno: failure, to: path) }
+            InterruptionCleanup.done()
             try syncDirectory()
             return
         }
@@ -139,6 +143,7 @@ final class OutputFile {
             unlink(temporary)
             throw CLIFailure.output(errno: failure, to: path)
         }
+        InterruptionCleanup.done()
         // The new name is durable too: after a power cut the file is there under it.
         try syncDirectory()
     }

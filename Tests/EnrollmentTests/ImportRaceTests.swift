@@ -127,4 +127,55 @@ struct ImportRaceTests {
         #expect(verified.status == 0 && verified.stdout.hasPrefix("Verified 3 events"), "\(verified.stdout)\(verified.stderr)")
         #expect(try leftovers(of: "new.sqlite", in: workspace).isEmpty)
     }
+
+    /// `enroll import FIFO --db new.sqlite --json` started (through bash, which first runs
+    /// `prelude`), its export's first line fed, once it has set its database up aside.
+    func startImport(_ workspace: Workspace, export: String, prelude: String = "") throws -> (Process, writer: FileHandle, stdout: Pipe, stderr: Pipe) {
+        let fifo = workspace.path("feed.fifo")
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Processes.tool("bash", package: "bash"))
+        process.arguments = ["-c", prelude + #"exec "$0" "$@""#, try Processes.product("enroll"), "import", fifo, "--db", workspace.path("new.sqlite"), "--json"]
+        let stdout = Pipe(), stderr = Pipe()
+        (process.standardOutput, process.standardError) = (stdout, stderr)
+        try process.run()
+        let writer = try #require(FileHandle(forWritingAtPath: fifo))  // once the import opens it
+        let first = try #require(try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n").first)
+        try writer.write(contentsOf: Data((first + "\n").utf8))
+        try waitForFile(startingWith: "new.sqlite.import-", in: workspace)
+        return (process, writer, stdout, stderr)
+    }
+
+    @Test("an import interrupted by Ctrl-C, SIGTERM or SIGHUP while it reads says in one line that nothing was imported (with --json, also as one JSON object), creates no database and leaves nothing beside it", arguments: [SIGINT, SIGTERM, SIGHUP])
+    func interruptedImport(_ signal: Int32) throws {
+        let (workspace, export, _) = try exported()
+        let (process, writer, stdout, stderr) = try startImport(workspace, export: export)
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        try writer.close()
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal, "status \(process.terminationStatus)")
+        let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let message = "interrupted; nothing was imported, and no database was created at \(workspace.path("new.sqlite")); run the same command again"
+        #expect(said == "enroll: \(message)\n", "\(said)")
+        let json = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
+        #expect(object == ["error": "interrupted", "message": message], "\(json)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("new.sqlite")))
+        #expect(try leftovers(of: "new.sqlite", in: workspace).isEmpty)
+    }
+
+    @Test("an import started with SIGHUP ignored (nohup, a closed terminal) is not ended by it: it imports the whole file")
+    func importUnderNohup() throws {
+        let (workspace, export, anchor) = try exported()
+        let (process, writer, stdout, _) = try startImport(workspace, export: export, prelude: "trap '' HUP; ")
+        kill(process.processIdentifier, SIGHUP)
+        usleep(200_000)
+        #expect(process.isRunning, "SIGHUP ended an import started with it ignored")
+        let rest = try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n").dropFirst().map { $0 + "\n" }.joined()
+        try writer.write(contentsOf: Data(rest.utf8))
+        try writer.close()
+        process.waitUntilExit()
+        let json = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0 && json.contains("\"anchor\":\"\(anchor)\""), "\(process.terminationStatus): \(json)")
+    }
 }

@@ -8,12 +8,21 @@
 // malloc, that ended in glibc's "malloc assertion failure in sysmalloc" and SIGABRT (about one
 // `export --output` in forty, stopped with Ctrl-C), leaving the partial file it was to remove.
 // These handlers call unlink, write, signal, raise and _exit only, on copies made beforehand.
+//
+// A signal the process was started with ignored stays ignored: `nohup enroll import …` is not
+// ended by the SIGHUP of a closed terminal, nor a background job of a script by Ctrl-C.
 
-// Up to 8 files removed when SIGINT, SIGTERM or SIGHUP arrives; the process then ends as the
-// signal says. A later call replaces the list. The three signals are unblocked on the calling
-// thread (a parent may hand them down blocked: they would wait, pending, until the command
-// ended). Returns 0, or -1 when there are more than 8 paths or no memory for their copies.
-int enroll_remove_on_signal(const char *const *paths, int count);
+// When SIGINT, SIGTERM or SIGHUP arrives: removes up to 8 files, writes `to_stdout` (may be
+// NULL) to standard output and `to_stderr` (may be NULL) to standard error, then ends the
+// process as the signal says. A later call replaces the files and messages. The signals are
+// unblocked on the calling thread (a parent may hand them down blocked: they would wait,
+// pending, until the command ended). Returns 0, or -1 when there are more than 8 paths or no
+// memory for the copies.
+int enroll_remove_on_signal(const char *const *paths, int count, const char *to_stdout, const char *to_stderr);
+
+// The three signals as the process was started with them again (once the work a handler
+// speaks for is done, and its message would no longer be true).
+void enroll_default_on_signal(void);
 
 // On SIGINT or SIGTERM, writes `to_stdout` (may be NULL) to standard output and `to_stderr` to
 // standard error, then exits with 128 + the signal's number. Unblocks the two signals as above.

@@ -115,7 +115,7 @@ extension CrashTests {
         #expect(leftovers.isEmpty, "copies left by killed processes: \(leftovers)")
     }
 
-    @Test("export --output interrupted by Ctrl-C, SIGTERM (a cron job's timeout) or SIGHUP, at moments spread over its first milliseconds, ends as the signal says and leaves no cut FILE.partial-PID beside the file", arguments: [SIGINT, SIGTERM, SIGHUP])
+    @Test("export --output interrupted by Ctrl-C, SIGTERM (a cron job's timeout) or SIGHUP, at moments spread over its first milliseconds, ends as the signal says, says the file was not written, and leaves no cut FILE.partial-PID beside the file", arguments: [SIGINT, SIGTERM, SIGHUP])
     func interruptedExportLeavesNoPartialFile(_ signal: Int32) throws {
         let workspace = try Workspace()
         #expect(try workspace.enroll(["import", RebuildTests.trafficJournal]).status == 0)
@@ -126,7 +126,9 @@ extension CrashTests {
         // A handler that allocated crashed in malloc now and then (SIGABRT, the file left), when
         // the signal came while the command was inside malloc itself: try it a number of times.
         for attempt in 0..<10 {
-            let process = try startExport(workspace)
+            let errors = workspace.path("stderr-\(attempt)")
+            try #require(FileManager.default.createFile(atPath: errors, contents: nil))
+            let process = try startExport(workspace, stderr: try #require(FileHandle(forWritingAtPath: errors)))
             let deadline = Date().addingTimeInterval(20)
             while process.isRunning, Date() < deadline, try partials().isEmpty { usleep(500) }
             if attempt > 0 { usleep(UInt32(random.next() % 10_000)) }
@@ -136,6 +138,8 @@ extension CrashTests {
             #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal, "attempt \(attempt): status \(process.terminationStatus)")
             let left = try partials()
             #expect(left.isEmpty, "attempt \(attempt): left behind: \(left)")
+            let said = try String(contentsOfFile: errors, encoding: .utf8)
+            #expect(said == "enroll: interrupted; journal.jsonl was not written (a file of that name is left as it was); run the command again\n", "attempt \(attempt): \(said)")
             #expect(!FileManager.default.fileExists(atPath: workspace.path("journal.jsonl")))
         }
     }
@@ -178,13 +182,13 @@ extension CrashTests {
     }
 
     /// `enroll export --output journal.jsonl` of the workspace's journal, started.
-    func startExport(_ workspace: Workspace) throws -> Process {
+    func startExport(_ workspace: Workspace, stderr: FileHandle = .nullDevice) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
         process.currentDirectoryURL = workspace.directory
         process.arguments = ["export", "--output", "journal.jsonl", "--db", workspace.database]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = stderr
         try process.run()
         return process
     }
