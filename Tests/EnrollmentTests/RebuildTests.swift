@@ -228,6 +228,43 @@ struct RebuildTests {
         }
     }
 
+    @Test("an import that holds few users' streams at once (past its cap it forgets them and folds a user's rows back) imports the same journal, and refuses a forged history with the same error as one that holds them all")
+    func boundedImport() throws {
+        let rows = try FixtureTests.traffic()
+        func imported(_ rows: [RecordedEvent], streamLimit: Int) throws -> Result<[[Row]], ArchiveError> {
+            let queue = try DatabaseQueue()
+            try EnrollmentDatabase.migrator.migrate(queue)
+            do {
+                _ = try JournalArchive.importLines(
+                    ExportText.text(rows).split(separator: "\n").map(String.init), source: "traffic", into: queue, path: ":memory:",
+                    requireEnd: true, streamLimit: streamLimit)
+            } catch let error as ArchiveError {
+                return .failure(error)
+            }
+            return .success(try queue.read { db in
+                try ["events", AuthenticatorsProjection().name, EnrollmentActivityProjection().name].map { try Row.fetchAll(db, sql: "SELECT * FROM \"\($0)\" ORDER BY 1, 2") }
+            })
+        }
+        let whole = try imported(rows, streamLimit: .max)
+        guard case .success(let tables) = whole else { Issue.record("\(whole)"); return }
+        #expect(tables[0].count == rows.count && tables[1].count > 3)
+        #expect(try imported(rows, streamLimit: 3) == whole)
+        // The first user's stream, long forgotten by the journal's end: an event no command
+        // could have recorded after it, and one whose stream version skips one.
+        let first = rows[0]
+        let versions = Int64(rows.filter { $0.streamId == first.streamId }.count)
+        for (type, data, version) in [("ConfirmationUnlocked", #"{"lockNumber":9}"#, versions + 1), ("QRCodeRevealed", #"{"target":"active"}"#, versions + 2)] {
+            var forged = rows
+            forged.append(RecordedEvent(
+                position: Int64(rows.count + 1), streamId: first.streamId, streamVersion: version, eventId: "forged-0001", type: type,
+                schemaVersion: 1, data: data, metadata: first.metadata, metadataJSON: first.metadataJSON, recordedAt: rows.last!.recordedAt + 1, hash: []))
+            FixtureTests.rechain(&forged)
+            let refused = try imported(forged, streamLimit: .max)
+            guard case .failure = refused else { Issue.record("\(type) was imported"); continue }
+            #expect(try imported(forged, streamLimit: 3) == refused, "\(type)")
+        }
+    }
+
     @Test("verify's fold into its scratch database, past the activity fold's user cap, looks the users it forgot up in the journal attached to it (it said the journal's events table was dropped, past 200 000 users)")
     func boundedFoldIntoScratch() throws {
         let workspace = try Workspace()

@@ -435,9 +435,10 @@ public enum JournalArchive {
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).
+    /// `streamLimit`: the users whose streams are held at once (``StreamShapes``).
     static func importLines<Lines: Sequence>(
         _ lines: Lines, source: String, into writer: any DatabaseWriter, path: String, anchor expected: ChainAnchor? = nil,
-        requireEnd: Bool, progress: () -> Void = {}
+        requireEnd: Bool, streamLimit: Int = StreamShapes.defaultLimit, progress: () -> Void = {}
     ) throws -> ArchiveExtent
     where Lines.Element == String {
         do {
@@ -449,7 +450,7 @@ public enum JournalArchive {
                 // Each user's stream as far as the file has come: its version, and what
                 // can happen next (a forged or edited history the engine could never have
                 // written is refused, not folded into projections no command would produce).
-                var streams: [BinaryString: StateShape] = [:]
+                var streams = StreamShapes(limit: streamLimit)
                 var members = EventMembers()
                 var end: (line: Int, end: End)?
                 var number = 0
@@ -478,7 +479,7 @@ public enum JournalArchive {
                     guard row.position == position + 1 else { throw ArchiveError.outOfSequence(line: number, expected: position + 1, found: row.position) }
                     guard HashChain.hash(of: row, previous: previous) == row.hash else { throw ArchiveError.brokenChain(line: number, position: row.position) }
                     let stream = BinaryString(row.streamId)
-                    let shape = streams[stream, default: StateShape()]
+                    let shape = try streams.shape(of: stream, in: db)
                     guard row.streamVersion == shape.version + 1 else {
                         throw ArchiveError.malformedLine(line: number, reason: "stream version \(row.streamVersion) of \(row.streamId) where \(shape.version + 1) was expected")
                     }
@@ -500,7 +501,7 @@ public enum JournalArchive {
                         throw ArchiveError.impossibleEvent(line: number, position: row.position, stream: row.streamId, type: row.type, reason: obstacle)
                     }
                     try EventJournal.insertVerbatim(row, in: db)
-                    streams[stream] = shape.evolve(event)
+                    streams.remember(shape.evolve(event), of: stream)
                     progress()
                     previous = row.hash
                     position = row.position
@@ -514,6 +515,8 @@ public enum JournalArchive {
                 if let expected, let mismatch = try HashChain.check(expected, in: db) {
                     throw ArchiveError.anchorMismatch(expected, mismatch)
                 }
+                // The projections' folds hold users of their own: the streams' memory is given back first.
+                streams = StreamShapes(limit: 0)
                 try ProjectionRebuilder.catchUpAll(in: db)
                 return ArchiveExtent(events: position, anchor: ChainAnchor(position: position, hash: previous), ended: end != nil)
             }
@@ -521,6 +524,40 @@ public enum JournalArchive {
             throw error
         } catch {
             throw StoreError(error, path: path)
+        }
+    }
+
+    /// Each user's ``StateShape`` as far as an import has come, for the users seen most
+    /// recently: past `limit` users it forgets them all, and reads a forgotten user's stream
+    /// back from the rows inserted so far (folded as they were), so that an import's memory
+    /// does not grow with the number of users (~90 bytes a user held: 98 304 users fill a
+    /// dictionary of 2^17 buckets as far as Swift fills one, three quarters).
+    struct StreamShapes {
+        static let defaultLimit = 98_304
+        let limit: Int
+        private var shapes: [BinaryString: StateShape] = [:]
+        /// Whether users were forgotten: until then a user not held has no events yet.
+        private var forgotten = false
+
+        init(limit: Int) { self.limit = limit }
+
+        mutating func shape(of stream: BinaryString, in db: Database) throws -> StateShape {
+            if let shape = shapes[stream] { return shape }
+            var shape = StateShape()
+            guard forgotten else { return shape }
+            try EventJournal.events(of: stream.string, in: db) { event, _ in
+                shape = shape.evolve(event)
+                return true
+            }
+            return shape
+        }
+
+        mutating func remember(_ shape: StateShape, of stream: BinaryString) {
+            if shapes.count >= limit, shapes[stream] == nil {
+                shapes.removeAll(keepingCapacity: true)
+                forgotten = true
+            }
+            shapes[stream] = shape
         }
     }
 

@@ -57,7 +57,7 @@ public enum ProjectionCheck {
             var folds: [(any Projection, any ProjectionFold)] = []
             let head = try EventJournal.head(in: db)
             try scratch.inDatabase { memory in
-                // Without it, past 200 000 users the activity fold found no `events` to look
+                // Without it, past its user cap (196 608) the activity fold found no `events` to look
                 // the users it forgot up in, and verify called a sound journal damaged. (A
                 // file SQLite cannot attach leaves the fold as it was.)
                 try? attachJournal(database.path, to: memory)
@@ -108,7 +108,7 @@ public enum ProjectionCheck {
     }
 
     /// The journal, attached to the scratch database as `journal`: a fold that has forgotten
-    /// users past its memory cap (the activity fold, past 200 000 users) looks them up in
+    /// users past its memory cap (the activity fold, past 196 608 users) looks them up in
     /// `events`, which SQLite then finds there (an unqualified table name is looked up in the
     /// attached databases too; the scratch database has none of that name).
     static func attachJournal(_ path: String, to scratch: Database) throws {
