@@ -175,7 +175,7 @@ struct QRDisplayOptions: ParsableArguments {
         if printed, let columns = Terminal.columns, columns < qr.sideWithQuietZone {
             Terminal.warning(
                 "the QR code is \(qr.sideWithQuietZone) columns wide but the terminal has \(columns), so its lines wrap and it cannot be scanned",
-                hint: "widen the terminal or make its font smaller, write an image with `enroll reveal --format png --output FILE\(files) \(user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(user))`, or type the secret from the URI below into the app")
+                hint: "widen the terminal or make its font smaller, write an image with \(GlobalOptions.suggested("reveal --format png --output FILE", files: files, user: user)), or type the secret from the URI below into the app")
         }
         return qr.terminalString(invert: background == .dark)
     }
@@ -184,7 +184,7 @@ struct QRDisplayOptions: ParsableArguments {
 /// Prints the outcome of a command that issued a secret: QR code and URI, or JSON.
 func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display: QRDisplayOptions) throws {
     if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
-    guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
+    guard let uri = outcome.state.currentURI()?.string else { throw global.refusal(.secretUnavailable, of: outcome) }
     if global.json {
         Terminal.json([
             "user": outcome.user, "status": outcome.state.status.rawValue, "otpauthURI": uri,
@@ -198,7 +198,7 @@ func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display:
     Terminal.line(display.terminalString(qr, user: outcome.user, files: global.fileArguments))
     Terminal.line(uri)
     if let pending = outcome.state.pending {
-        var hint = "Scan it, then run `enroll confirm\(global.fileArguments) \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user)) CODE` with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
+        var hint = "Scan it, then run \(global.suggested("confirm", user: outcome.user, then: " CODE")) with the code the app shows (before \(Timestamps.iso8601(pending.expiresAt)))."
         if pending.isReplacement { hint += " The current secret stays active until this one is confirmed." }
         Terminal.line(hint)
     }
@@ -238,12 +238,12 @@ struct ConfirmCommand: ParsableCommand {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
                 "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
-                "reason": outcome.rejection?.code, "message": outcome.rejection.map { Self.message(for: $0, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)) },
+                "reason": outcome.rejection?.code, "message": outcome.rejection.map { message(for: $0, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)) },
                 "replacementPending": live?.isReplacement ?? false, "replayed": outcome.replayed,
             ])
         }
         if let rejection = outcome.rejection {
-            Terminal.error(Self.message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)), hint: rejection.code)
+            Terminal.error(message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)), hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         guard !global.json else { return }
@@ -279,7 +279,7 @@ extension ConfirmCommand {
     /// under the same name. The same words for every wrong code, so that nobody learns whether
     /// a code was the old secret's.
     /// `lockedUntil`: the end of a lock still running, which advice to get a new secret waits for.
-    static func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, user: String, lockedUntil: UnixTime?) -> String {
+    func message(for rejection: EnrollmentRejection, _ state: AuthenticatorState, user: String, lockedUntil: UnixTime?) -> String {
         // A lock can outlast the secret it guards (a 15-minute lock, a 10-minute secret): then
         // waiting for it to end does not help by itself.
         if case .locked(let until) = rejection, let lost = state.secretLost(beforeLockEnds: until) {
@@ -288,25 +288,34 @@ extension ConfirmCommand {
             return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and \(expiry); once the lock ends, \(again) again for a new QR code"
                 + (lost.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
         }
-        guard case .invalidCode(let remaining) = rejection, let pending = state.pending else { return rejection.message(lockedUntil: lockedUntil, user: user) }
+        guard case .invalidCode(let remaining) = rejection, let pending = state.pending else {
+            return rejection.message(lockedUntil: lockedUntil, user: user) + global.advice(for: rejection, user: user)
+        }
         let wrong = pending.isReplacement
             ? "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
             : rejection.message
-        return wrong + unusualParameters(pending.credential.parameters, replacement: pending.isReplacement)
+        return wrong + unusualParameters(pending.credential, user: user, replacement: pending.isReplacement)
     }
 
     /// For a wrong code, when the secret asks for what some apps ignore (another hash than SHA1,
     /// another step than 30 seconds): such an app shows codes that never match, which no clock
-    /// setting mends. Empty for the defaults.
-    static func unusualParameters(_ parameters: OTPParameters, replacement: Bool) -> String {
+    /// setting mends. Empty for the defaults. The command that asks for the defaults keeps the
+    /// issuer, account and digits of `credential`.
+    func unusualParameters(_ credential: Credential, user: String, replacement: Bool) -> String {
+        let parameters = credential.parameters
         var unusual: [String] = []
         if parameters.algorithm != OTPParameters.default.algorithm { unusual.append("\(parameters.algorithm.rawValue) codes") }
         if parameters.period != OTPParameters.default.period { unusual.append("a \(parameters.period)-second step") }
         guard !unusual.isEmpty else { return "" }
         // A request takes nothing from the secret it replaces; a regenerate keeps what it is not given.
+        let defaults = "--algorithm SHA1 --period 30"
+        var kept = ""
+        if credential.issuer != EnrollmentOptions.defaultIssuer { kept += " --issuer \(TextField.shellWord(credential.issuer))" }
+        if credential.account != user { kept += " --account \(TextField.shellWord(credential.account))" }
+        if parameters.digits != OTPParameters.default.digits { kept += " --digits \(parameters.digits)" }
         let again = replacement
-            ? "cancel, then regenerate with --algorithm SHA1 --period 30 (the rest is kept)"
-            : "request again with --algorithm SHA1 --period 30, and the --issuer, --account and --digits you gave"
+            ? "cancel it (\(global.suggested("cancel", user: user))), then \(global.suggested("regenerate " + defaults, user: user)) (the rest is kept)"
+            : "request again: \(global.suggested("request " + defaults + kept, user: user))"
         return "; this secret asks for \(unusual.joined(separator: " and ")), which some apps ignore, showing codes that never match: if yours keeps failing, \(again)"
     }
 }
@@ -355,7 +364,7 @@ struct RevealCommand: ParsableCommand {
             try global.service(create: false).handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode))
         }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
-        guard let uri = outcome.state.currentURI()?.string else { throw global.failure(.rejection(.secretUnavailable)) }
+        guard let uri = outcome.state.currentURI()?.string else { throw global.refusal(.secretUnavailable, of: outcome) }
         let bytes: [UInt8]
         switch format {
         case .terminal:
@@ -432,7 +441,7 @@ struct CancelCommand: ParsableCommand {
         if global.json {
             Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "cancelled": true])
         } else {
-            Terminal.line("Cancelled the regenerate of \(TextField.quoted(outcome.user)): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it; if the app replaced its entry for the active secret with it, scan the active QR code again: `enroll reveal\(global.fileArguments) \(outcome.user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(outcome.user))`.")
+            Terminal.line("Cancelled the regenerate of \(TextField.quoted(outcome.user)): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it; if the app replaced its entry for the active secret with it, scan the active QR code again: \(global.suggested("reveal", user: outcome.user)).")
         }
     }
 }

@@ -165,9 +165,36 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         }
     }
 
-    /// `outcome`'s refusal as a failure; its advice waits for the end of a lock still running.
+    /// `outcome`'s refusal as a failure; its advice waits for the end of a lock still running,
+    /// and names the command that follows it as it would be typed here.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> CLIFailure {
-        failure(.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user))
+        var refused = CLIFailure.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user)
+        refused.message += advice(for: rejection, user: outcome.user)
+        return failure(refused)
+    }
+
+    /// ` (`enroll request … USER`)` after a refusal whose remedy is another command (the
+    /// library's messages name none), or nothing.
+    func advice(for rejection: EnrollmentRejection, user: String) -> String {
+        let advised: String? = switch rejection {
+        case .notEnrolled, .nothingToReplace: suggested("request", user: user)
+        case .nothingToCancel: suggested("remove", user: user)
+        case .secretUnavailable: suggested("remove", user: user) + ", then " + suggested("request", user: user)
+        default: nil
+        }
+        return advised.map { " (\($0))" } ?? ""
+    }
+
+    /// `enroll COMMAND` as this command suggests it, to be copied as printed: `command` (its
+    /// options among it), this command's --db and --key-file (``fileArguments``), the user
+    /// (after `--` when it starts with '-', so nothing after it is read as an option), then
+    /// `rest` (arguments such as ` CODE`).
+    func suggested(_ command: String, user: String, then rest: String = "") -> String {
+        Self.suggested(command, files: fileArguments, user: user, then: rest)
+    }
+
+    static func suggested(_ command: String, files: String, user: String, then rest: String = "") -> String {
+        "`enroll \(command)\(files) \(user.hasPrefix("-") ? "-- " : "")\(TextField.shellWord(user))\(rest)`"
     }
 
     /// Runs `body`, turning engine errors into reported failures (JSON on stdout with --json).

@@ -178,6 +178,7 @@ final class OutputFile {
         // The operating system would refuse it only when the file is put in place, after a
         // reveal was recorded: refused here, as `--db` is.
         if let problem = StoreError.lengthProblem(path, named: "--output") { throw ValidationError(problem) }
+        try refusePlantedLinks(on: path)
         var target = path
         var status = stat()
         if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
@@ -227,6 +228,51 @@ final class OutputFile {
             throw ValidationError("cannot write \(path): it is \(file.role) (\(file.path)), which the output would replace; pass --output with another path")
         }
         return target
+    }
+
+    /// Refuses a `path` that goes, on its way to the file, through a symbolic link another user
+    /// planted in a directory every user may write to (sticky, as /tmp): the output would land
+    /// in whatever directory that user chose, replacing the file of that name there. Every link
+    /// on the way is looked at, those its links lead through too, by the kernel's
+    /// `protected_symlinks` rule: a link is followed when it is the caller's, or its directory's
+    /// owner's, or its directory is not a shared one. (The link `path` itself names is held to
+    /// the stricter rule of ``resolve(_:protecting:)``: the caller's own only.) A part that does
+    /// not exist ends the walk: nothing further can be a link yet.
+    static func refusePlantedLinks(on path: String) throws(ValidationError) {
+        var pending = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        var directory = path.hasPrefix("/") ? "" : FileManager.default.currentDirectoryPath
+        var hops = 0
+        while !pending.isEmpty {
+            let name = pending.removeFirst()
+            if name == "." { continue }
+            if name == ".." {
+                directory = URL(fileURLWithPath: directory.isEmpty ? "/" : directory).deletingLastPathComponent().path
+                if directory == "/" { directory = "" }
+                continue
+            }
+            let candidate = directory + "/" + name
+            var link = stat()
+            guard lstat(candidate, &link) == 0 else { return }
+            guard link.st_mode & S_IFMT == S_IFLNK else {
+                directory = candidate
+                continue
+            }
+            let named = hops == 0 && pending.isEmpty  // the link `path` names, checked by resolve
+            hops += 1
+            var parent = stat()
+            guard hops <= 40, stat(directory.isEmpty ? "/" : directory, &parent) == 0 else { return }  // a loop: open(2) says ELOOP
+            let shared = parent.st_mode & S_ISVTX != 0 && parent.st_mode & S_IWOTH != 0
+            if !named, shared, link.st_uid != geteuid(), link.st_uid != parent.st_uid {
+                throw ValidationError(
+                    "cannot write \(path): it goes through \(candidate), a symbolic link owned by another user (uid \(link.st_uid)) in \(directory.isEmpty ? "/" : directory), which every user may write to; pass --output with a path that does not go through it")
+            }
+            var destination = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(candidate, &destination, Int(PATH_MAX))
+            guard count > 0 else { return }
+            let target = String(decoding: destination[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if target.hasPrefix("/") { directory = "" }
+            pending = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending
+        }
     }
 
     /// Refuses a `target` whose directory does not exist, is a file or cannot be written: not a command

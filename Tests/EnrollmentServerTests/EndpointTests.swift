@@ -179,6 +179,12 @@ struct EndpointTests {
             #expect(version == 3)
             harness.clock.advance(by: 60)
             #expect(try await client.action("VIEW", token: alice).status == .ok)
+            // Every POST counts when it arrives, one refused as not JSON (415) too.
+            harness.clock.advance(by: 60)
+            for _ in 0..<3 {
+                #expect(try await client.request(.post, token: bob, json: #"{"action":"VIEW"}"#, headers: [.contentType: "text/plain"]).status.code == 415)
+            }
+            #expect(try await client.action("VIEW", token: bob).status == .tooManyRequests)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Enrollment
 import QRCode
 import Testing
 import TestSupport
@@ -99,6 +100,13 @@ struct EndToEndTests {
         let text = try workspace.enroll(["confirm", "alcie", "123456"])
         #expect(text.status == 1)
         #expect(text.stderr.hasPrefix("enroll: error: no authenticator is enrolled for user alcie; request one first"), "\(text.stderr)")
+        // The command it suggests acts on the same journal, copied as printed from anywhere.
+        let files = "--db \(TextField.shellPath(workspace.database)) --key-file \(TextField.shellPath(workspace.keyFile))"
+        #expect(text.stderr.contains("request one first (`enroll request \(files) alcie`) (not_enrolled)"), "\(text.stderr)")
+        for (arguments, advised) in [(["cancel", "alice"], "`enroll remove \(files) alice`"), (["regenerate", "alice"], "`enroll request \(files) alice`"), (["remove", "-x"], "`enroll request \(files) -- -x`")] {
+            let refused = try workspace.enroll(arguments.count == 2 && arguments[1] == "-x" ? [arguments[0], "--", "-x"] : arguments)
+            #expect(refused.status == 1 && refused.stderr.contains("(\(advised))"), "\(arguments): \(refused.stderr)")
+        }
         let (json, object) = try workspace.enrollJSON(["regenerate", "alcie"])
         #expect(json.status == 1)
         #expect((object["message"] as? String)?.hasPrefix("no authenticator is enrolled for user alcie;") == true, "\(json.stdout)")
@@ -519,7 +527,12 @@ struct EndToEndTests {
         _ = try workspace.enroll(["request", "kim", "--algorithm", "SHA256", "--period", "60"], environment: at(2_000))
         let unusual = try workspace.enroll(["confirm", "kim", "000000"], environment: at(2_000))
         #expect(unusual.status == 1 && unusual.stderr.contains("(invalid_code)"), "\(unusual.stderr)")
-        #expect(unusual.stderr.contains("this secret asks for SHA256 codes and a 60-second step, which some apps ignore, showing codes that never match: if yours keeps failing, request again with --algorithm SHA1 --period 30"), "\(unusual.stderr)")
+        #expect(unusual.stderr.contains("this secret asks for SHA256 codes and a 60-second step, which some apps ignore, showing codes that never match: if yours keeps failing, request again: `enroll request --algorithm SHA1 --period 30 --db "), "\(unusual.stderr)")
+        #expect(unusual.stderr.contains(" kim` (invalid_code)"), "\(unusual.stderr)")
+        // What the secret was given besides is given again.
+        _ = try workspace.enroll(["request", "kay", "--algorithm", "SHA512", "--issuer", "ACME Corp", "--digits", "8"], environment: at(2_000))
+        let kept = try workspace.enroll(["confirm", "kay", "00000000"], environment: at(2_000))
+        #expect(kept.stderr.contains("request again: `enroll request --algorithm SHA1 --period 30 --issuer 'ACME Corp' --digits 8 --db "), "\(kept.stderr)")
         _ = try workspace.enroll(["request", "lee"], environment: at(2_000))
         let plain = try workspace.enroll(["confirm", "lee", "000000"], environment: at(2_000))
         #expect(plain.stderr.contains("(invalid_code)") && !plain.stderr.contains("some apps ignore"), "\(plain.stderr)")

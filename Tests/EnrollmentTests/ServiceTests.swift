@@ -352,6 +352,36 @@ struct ServiceTests {
         #expect(json["status"] as? String == "none" && after.stdout.contains("status: none"), "\(json) \(after.stdout)")
     }
 
+    @Test("--output through a directory link another user planted in a shared (sticky, world-writable) directory, named or reached through the caller's own link, is refused (exit 2, nothing recorded, the file there kept); such a link in a directory of the caller's is followed")
+    func plantedDirectoryLinks() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "\(t0)"]
+        #expect(try workspace.enroll(["request", "alice"], environment: now).status == 0)
+        let shared = workspace.path("shared"), victim = workspace.path("victimdir")
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
+        try #require(chmod(shared, 0o1777) == 0)
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim + "/notes.txt"))
+        try FileManager.default.createSymbolicLink(atPath: shared + "/dir-link", withDestinationPath: victim)
+        try #require(lchown(shared + "/dir-link", 65_534, 65_534) == 0, "the tests run as root, which may give a link to another user")
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("mine"), withDestinationPath: "shared/dir-link")
+        let before = try SQLite3.eventTypes(workspace.database)
+        for output in ["shared/dir-link/notes.txt", "./shared/../shared/dir-link/notes.txt", "mine/notes.txt", workspace.path("mine") + "/notes.txt"] {
+            for arguments in [["export", "--output", output], ["reveal", "alice", "--format", "uri", "--output", output]] {
+                let refused = try workspace.enroll(arguments, environment: now)
+                #expect(refused.status == 2, "\(arguments): \(refused.stderr)")
+                #expect(refused.stderr.contains("dir-link, a symbolic link owned by another user (uid 65534) in \(shared), which every user may write to"), "\(arguments): \(refused.stderr)")
+            }
+        }
+        #expect(try String(contentsOfFile: victim + "/notes.txt", encoding: .utf8) == "precious\n")
+        #expect(try SQLite3.eventTypes(workspace.database) == before, "no reveal recorded for a refused output")
+        // The same link in a directory only its owner (the caller) can write to: followed.
+        try #require(chmod(shared, 0o755) == 0)
+        let written = try workspace.enroll(["reveal", "alice", "--format", "uri", "--output", "mine/notes.txt"], environment: now)
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try String(contentsOfFile: victim + "/notes.txt", encoding: .utf8).hasPrefix("otpauth://totp/"))
+    }
+
     @Test("--output never replaces what is not a regular file: a pipe or a directory is refused (exit 2, nothing recorded); a symbolic link is written through; the file the command's own output is redirected to is refused")
     func outputPaths() throws {
         let workspace = try Workspace()

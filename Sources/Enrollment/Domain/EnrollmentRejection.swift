@@ -57,25 +57,25 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         let then = lockedUntil.map { "once the lock on confirming ends at \(Timestamps.iso8601($0)) (after too many wrong codes), " } ?? ""
         return switch self {
         case .notEnrolled:
-            "no authenticator is enrolled for \(who); request one first (enroll request USER)"
+            "no authenticator is enrolled for \(who); request one first"
         case .nothingToReplace:
             switch (lockedUntil, pendingExpiresAt) {
             case (nil, _):
-                "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+                "there is no active authenticator to replace yet, only a first secret awaiting its code; confirm it with a code from the app, or request again for a new QR code"
             // The lock outlasts that secret (by default it does: 15 minutes against 10).
             case (let until?, let expiry?) where expiry <= until:
-                "there is no active authenticator to replace yet, only a first secret awaiting its code, whose QR code expires (at \(Timestamps.iso8601(expiry))) before confirming is unlocked; \(then)request again for a new QR code (enroll request USER)"
+                "there is no active authenticator to replace yet, only a first secret awaiting its code, whose QR code expires (at \(Timestamps.iso8601(expiry))) before confirming is unlocked; \(then)request again for a new QR code"
             case (_, _?):
-                "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app, or request again for a new QR code (enroll request USER)"
+                "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app, or request again for a new QR code"
             case (_, nil):
-                "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app if its QR code has not expired by then, else request again for a new QR code (enroll request USER)"
+                "there is no active authenticator to replace yet, only a first secret awaiting its code; \(then)confirm it with a code from the app if its QR code has not expired by then, else request again for a new QR code"
             }
         case .alreadyEnrolled:
             "an authenticator is already active for \(who); use regenerate to replace it, or remove it first"
         case .noPendingSecret:
             "there is no pending secret to confirm: the authenticator is already active; \(then)use regenerate to replace it"
         case .nothingToCancel:
-            "there is no new secret from regenerate awaiting its code, so nothing was cancelled; an active authenticator stays as it is, and a first secret awaiting its code is discarded with remove (enroll remove USER)"
+            "there is no new secret from regenerate awaiting its code, so nothing was cancelled; an active authenticator stays as it is, and a first secret awaiting its code is discarded with remove"
         case .invalidCode(let remaining):
             "the code is not correct; check the authenticator app's clock and type the code it shows now (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
         case .codeReused:
@@ -89,7 +89,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .malformedCode(let digits):
             "a code is exactly \(digits) ASCII digits (0-9) with nothing else; type the \(digits) digits the app shows"
         case .secretUnavailable:
-            "the secret cannot be opened because its data key is missing; remove the authenticator, then request a new one (enroll remove USER, then enroll request USER)"
+            "the secret cannot be opened because its data key is missing; remove the authenticator, then request a new one"
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import OneTimePassword
 
 /// Validation of what users type, shared by the command line and the HTTP API.
@@ -70,8 +71,25 @@ public enum Validation {
             throw error("it contains a path separator")
         }
         if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }
-        if trimmed { try untrimmed(text, error: error) }
+        // Today's rules for new ids: a journal may hold ids of releases before them.
+        if trimmed {
+            try untrimmed(text, error: error)
+            if inParentheses(text) {
+                throw error("an id in parentheses would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave the parentheses out")
+            }
+        }
         return text
+    }
+
+    /// Whether `text` is wrapped in parentheses, as the engine's own actor `(system)` is, also
+    /// with look-alike letters inside (`(sуstem)`, a Cyrillic у) or parentheses that compatibility
+    /// normalisation (NFKC) turns into ASCII ones (fullwidth, superscript…). Ids that begin and end
+    /// with ASCII are told apart without normalising (every command checks its ids).
+    static func inParentheses(_ text: String) -> Bool {
+        guard let first = text.utf8.first, let last = text.utf8.last else { return false }
+        if first < 0x80 && last < 0x80 { return first == UInt8(ascii: "(") && last == UInt8(ascii: ")") }
+        let folded = text.precomposedStringWithCompatibilityMapping
+        return folded.hasPrefix("(") && folded.hasSuffix(")")
     }
 
     public static func options(_ options: EnrollmentOptions) throws(InputError) -> EnrollmentOptions {

@@ -76,6 +76,8 @@ struct TOTPRoutes {
 
     func post(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
+        // Counted on arrival, whatever its outcome: a refused one too.
+        try await admitWrite(user)
         // A body declared as something else (a form, text) is not read as JSON: 415. No
         // Content-Type at all is taken as JSON, as clients of this API commonly send.
         if let type = request.headers[.contentType], !Self.isJSON(type) {
@@ -84,7 +86,6 @@ struct TOTPRoutes {
                 message: "the body is declared as '\(type.prefix(60))', not JSON in UTF-8",
                 description: "send the body as JSON with 'Content-Type: application/json'")
         }
-        try await admitWrite(user)
         let body = try await readBody(request, context: context)
         // Foundation's decoder keeps the first of two equal names: {"action":"VALIDATE",…,"action":"INIT"}
         // would run as VALIDATE while another reader sees INIT. Refuse the ambiguity instead.
