@@ -85,6 +85,9 @@ public enum InputError: Error, Sendable, Hashable {
                 "command id '\(Validation.excerpt(id))' already issued a new secret from regenerate that was cancelled since; use a new command id to regenerate again"
             }
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
+        // An environment variable set to nothing (`ENROLL_NOW= enroll …`): most likely meant unset.
+        case .notANumber(let option, "", let expected) where !option.hasPrefix("-"):
+            "\(option) is set but empty; set it to \(expected), or unset it"
         case .notANumber(let option, let value, let expected):
             "\(option) must be \(expected), not '\(Validation.excerpt(value))'; \(option.hasPrefix("-") ? "pass \(option)" : "set \(option) to") a value in that range"
         case .namesTooLong(let bytes, let limit):
