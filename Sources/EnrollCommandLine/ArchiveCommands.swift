@@ -179,6 +179,15 @@ struct ImportCommand: ParsableCommand {
         return lastLineStart == endOpening ? lines - 1 : lines
     }
 
+    static func regularFileSize(_ path: String) -> Int64? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Int64(status.st_size)
+    }
+
+    /// `8 MB`, rounded up.
+    static func megabytes(_ bytes: Int64) -> String { "\((bytes + 999_999) / 1_000_000) MB" }
+
     @OptionGroup var anchor: AnchorOption
 
     @Flag(help: "Import a file without the end line export writes last (one exported before exports had end lines): nothing then shows that it was not cut, unless --anchor is given.")
@@ -216,7 +225,13 @@ struct ImportCommand: ParsableCommand {
             var failure: CLIFailure
             switch error {
             case let error as ArchiveError: failure = .archive(error)
-            case let error as StoreError: failure = .store(error)
+            case let error as StoreError:
+                failure = .store(error)
+                // How much is enough: the database (about the file's size) and, until the one
+                // transaction is checkpointed, its write-ahead log.
+                if case .diskFull = error, let size = Self.regularFileSize(file) {
+                    failure.message += "; an import needs up to about twice the file's size free while it runs (\(Self.megabytes(2 * size)) for \(file)): the new database and its write-ahead log"
+                }
             default: throw error
             }
             // A failure of the database being built aside names the path the user gave.

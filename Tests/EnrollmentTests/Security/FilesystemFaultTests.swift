@@ -393,6 +393,18 @@ struct FilesystemFaultTests {
         #expect(try SQLite3.eventTypes(after) == ["EnrollmentRequested"])
     }
 
+    @Test("an import onto a disk with room for less than its database and log: exit 3, disk full, saying how much room an import of that file needs, and nothing left behind")
+    func importOntoAFullDisk() throws {
+        let traffic = RebuildTests.trafficJournal
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: traffic)[.size] as? Int)
+        let outcome = try Self.scenario(size: "4m", """
+            run import import "\(traffic)" --db "$MNT/new.sqlite"
+            ls "$MNT" > "$OUT/files"
+            """)
+        expectRefused(outcome, "import", message: "is full; free some space and run the command again (nothing was written); an import needs up to about twice the file's size free while it runs (\((2 * size + 999_999) / 1_000_000) MB for \(traffic))")
+        #expect(outcome.text("files") == "enrollment.key\nenrollment.sqlite", "\(outcome.text("files"))")
+    }
+
     @Test("a disk that fills during rebuild-projections: exit 3 saying the progress up to a position is kept (not 'nothing was written'), --status says it resumes from there, and once space is freed the next run resumes and verify agrees")
     func diskFillsDuringRebuild() throws {
         // The 10 000-event journal with a stale authenticators projection, on a tmpfs with 250 kB
