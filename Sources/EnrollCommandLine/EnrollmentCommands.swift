@@ -357,26 +357,29 @@ struct RevealCommand: ParsableCommand {
             do { return try OutputFile.open(output, protecting: global.protectedFiles, mode: 0o600, json: global.json) } catch let failure as CLIFailure { throw global.failure(failure) }
         }
         defer { file?.discard() }
+        let service = try global.reporting { try global.service(create: false) }
+        // So are the bytes the reveal will show, those of the secret current now: a disk with
+        // no room for them refuses the reveal with nothing recorded, not after it (an empty
+        // file fits where its contents do not).
+        var written: [UInt8]?
+        if let file, let state = try? service.load(target.user), let uri = state.currentURI()?.string {
+            let bytes = try render(uri, user: target.user, issuer: state.current?.issuer)
+            do { try file.write(bytes, durably: true) } catch let failure as CLIFailure { throw global.failure(failure) }
+            written = bytes
+        }
         let outcome = try global.reporting {
             // The otpauth URI alone holds the secret in the clear, with no QR code: recorded as
             // shown as text, as GET /me/totp/secret is. So is `--json` in any format, whose
             // object carries the URI and draws no QR code.
-            try global.service(create: false).handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode))
+            try service.handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode))
         }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         guard let uri = outcome.state.currentURI()?.string else { throw global.refusal(.secretUnavailable, of: outcome) }
-        let bytes: [UInt8]
-        switch format {
-        case .terminal:
-            let printed = file == nil && !global.json
-            bytes = Array((display.terminalString(try QRCode(encoding: uri), user: outcome.user, files: global.fileArguments, printed: printed) + "\n" + uri + "\n").utf8)
-        case .uri: bytes = Array((uri + "\n").utf8)
-        case .svg: bytes = Array(try QRCode(encoding: uri).svg(title: "QR code for \(outcome.state.current?.issuer ?? "")").utf8)
-        case .png: bytes = try QRCode(encoding: uri).png()
-        }
+        let bytes = try render(uri, user: outcome.user, issuer: outcome.state.current?.issuer, printed: file == nil && !global.json)
         if let file {
             do {
-                try file.write(bytes)
+                // Another command changed the secret in between (rare): the file shows this one.
+                if bytes != written { try file.rewrite(bytes) }
                 try file.commit()
             } catch let failure as CLIFailure {
                 throw global.failure(failure)
@@ -393,6 +396,18 @@ struct RevealCommand: ParsableCommand {
             ])
         } else if output == nil {
             Terminal.emit(bytes, to: STDOUT_FILENO)
+        }
+    }
+
+    /// What the reveal shows of `uri`, in the format asked for. `printed`: the terminal's code
+    /// is printed on this terminal (which a code too wide for it is warned about).
+    func render(_ uri: String, user: String, issuer: String?, printed: Bool = false) throws -> [UInt8] {
+        switch format {
+        case .terminal:
+            Array((display.terminalString(try QRCode(encoding: uri), user: user, files: global.fileArguments, printed: printed) + "\n" + uri + "\n").utf8)
+        case .uri: Array((uri + "\n").utf8)
+        case .svg: Array(try QRCode(encoding: uri).svg(title: "QR code for \(issuer ?? "")").utf8)
+        case .png: try QRCode(encoding: uri).png()
         }
     }
 }

@@ -114,9 +114,18 @@ final class OutputFile {
     /// A buffer that writes into the temporary file.
     func buffer() -> OutputBuffer { OutputBuffer(descriptor: descriptor, target: path) }
 
-    func write(_ bytes: [UInt8]) throws {
+    /// `durably`: synced as well, so that a disk with no room for the bytes says so now (some
+    /// file systems only allocate them at the sync).
+    func write(_ bytes: [UInt8], durably: Bool = false) throws {
         let failure = bytes.withUnsafeBytes { Terminal.writeAll($0, to: descriptor) }
         if failure != 0 { throw CLIFailure.output(errno: failure, to: path) }
+        if durably, fsync(descriptor) != 0 { throw CLIFailure.output(errno: errno, to: path) }
+    }
+
+    /// Replaces what was written with `bytes`.
+    func rewrite(_ bytes: [UInt8]) throws {
+        guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else { throw CLIFailure.output(errno: errno, to: path) }
+        try write(bytes)
     }
 
     /// Makes the file durable and puts it in place; on failure the temporary file is removed.

@@ -393,6 +393,20 @@ struct FilesystemFaultTests {
         #expect(try SQLite3.eventTypes(after) == ["EnrollmentRequested"])
     }
 
+    @Test("reveal --output onto a disk with no room for the image, the database's disk having room: exit 3 naming the full disk, no reveal recorded, nothing left there", arguments: ["png", "svg", "terminal"])
+    func revealOntoAFullDisk(_ format: String) throws {
+        let outcome = try Self.scenario(size: "4m", """
+            mkdir "$MNT/full" && mount -t tmpfs -o size=64k tmpfs "$MNT/full" || echo "mount failed" > "$OUT/setup.error"
+            dd if=/dev/zero of="$MNT/full/fill" bs=4k 2>/dev/null
+            run reveal reveal alice --format \(format) --output "$MNT/full/qr"
+            ls "$MNT/full" > "$OUT/files"
+            "$ENROLL" history alice --json > "$OUT/history"
+            """)
+        expectRefused(outcome, "reveal", message: "full/qr (No space left on device); make room or pass --output with a writable path")
+        #expect(outcome.text("files") == "fill", "\(outcome.text("files"))")
+        #expect(outcome.text("history").contains("EnrollmentRequested") && !outcome.text("history").contains("QRCodeRevealed"), "\(outcome.text("history"))")
+    }
+
     @Test("an import onto a disk with room for less than its database and log: exit 3, disk full, saying how much room an import of that file needs, and nothing left behind")
     func importOntoAFullDisk() throws {
         let traffic = RebuildTests.trafficJournal
