@@ -309,9 +309,11 @@ extension ConfirmCommand {
         guard !unusual.isEmpty else { return "" }
         // A request takes nothing from the secret it replaces; a regenerate keeps what it is not given.
         let defaults = "--algorithm SHA1 --period 30"
+        // `--issuer=-x`: a value that starts with '-' would be read as an option after a space.
+        func option(_ name: String, _ value: String) -> String { " --\(name)\(value.hasPrefix("-") ? "=" : " ")\(TextField.shellWord(value))" }
         var kept = ""
-        if credential.issuer != EnrollmentOptions.defaultIssuer { kept += " --issuer \(TextField.shellWord(credential.issuer))" }
-        if credential.account != user { kept += " --account \(TextField.shellWord(credential.account))" }
+        if credential.issuer != EnrollmentOptions.defaultIssuer { kept += option("issuer", credential.issuer) }
+        if credential.account != user { kept += option("account", credential.account) }
         if parameters.digits != OTPParameters.default.digits { kept += " --digits \(parameters.digits)" }
         let again = replacement
             ? "cancel it (\(global.suggested("cancel", user: user))), then \(global.suggested("regenerate " + defaults, user: user)) (the rest is kept)"
