@@ -9,9 +9,7 @@ extension CLIFailure {
         case .fileUnreadable, .unplaceable: return CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.environment)
         // As `verify --anchor`: a well-formed file that is not the journal the anchor vouches for.
         case .anchorMismatch:
-            var failure = CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.refused)
-            failure.showsCode = true
-            return failure
+            return CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.refused, showsCode: true)
         default: return CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
         }
     }
@@ -111,12 +109,10 @@ struct ExportCommand: ParsableCommand {
         }
         if let damage = written.damage {
             // As `history` and `audit` refuse a journal whose rows they show do not chain.
-            var failure = CLIFailure(
+            throw global.failure(CLIFailure(
                 code: "chain_broken",
                 message: "the export holds the journal's rows as stored, yet \(damage); run `enroll verify` to see where and how, and export again from a backup or an intact journal",
-                exitCode: CLIExit.refused)
-            failure.showsCode = true
-            throw global.failure(failure)
+                exitCode: CLIExit.refused, showsCode: true))
         }
     }
 }
@@ -397,7 +393,17 @@ struct VerifyCommand: ParsableCommand {
     /// Disagreeing rows are tampering (or a bug): listed, then exit 1.
     private func checkProjections(_ database: EnrollmentDatabase, chain: ChainVerification) throws -> ProjectionCheck.Report {
         let report = try global.reporting {
-            do { return try ProjectionCheck.run(database) } catch { throw StoreError(error, path: database.path) }
+            do {
+                return try ProjectionCheck.run(database)
+            } catch StoreError.undecodableEvent(let position, let type, let reason) {
+                // The chain vouches for the row: no edit, but a newer release's event.
+                throw global.failure(CLIFailure(
+                    code: "undecodable_event",
+                    message: "the hash chain is intact, but the event at position \(position) (\(Validation.excerpt(type))) cannot be read (\(reason)): a newer release of enroll wrote it; upgrade enroll to compare the projections, and keep the journal as it is",
+                    exitCode: CLIExit.environment, showsCode: true))
+            } catch {
+                throw StoreError(error, path: database.path)
+            }
         }
         guard !report.agrees else { return report }
         // A table dropped or altered by hand cannot be compared row by row; it is named first,

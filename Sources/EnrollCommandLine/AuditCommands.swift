@@ -144,13 +144,11 @@ struct HistoryPrinter {
             throw CLIFailure.store(.undecodableEvent(position: first.position, type: TextField.quoted(first.type), reason: first.unreadable ?? ""))
         }
         guard !problems.isEmpty else { return }
-        var failure = CLIFailure(
+        // Exit 1, as a refusal: its line ends with the code, as theirs do.
+        throw CLIFailure(
             code: "chain_broken",
             message: problems.joined(separator: "; ") + "; run `enroll verify` to see where and how, and restore the journal from a backup or an export",
-            exitCode: CLIExit.refused)
-        // Exit 1, as a refusal: its line ends with the code, as theirs do.
-        failure.showsCode = true
-        throw failure
+            exitCode: CLIExit.refused, showsCode: true)
     }
 }
 

@@ -142,11 +142,12 @@ public struct CLIFailure: Error {
     /// (`… (not_enrolled)`), whichever command refused.
     var showsCode = false
 
-    public init(code: String, message: String, exitCode: Int32, json: Bool = false) {
+    public init(code: String, message: String, exitCode: Int32, json: Bool = false, showsCode: Bool = false) {
         self.code = code
         self.message = message
         self.exitCode = exitCode
         self.json = json
+        self.showsCode = showsCode
     }
 
     static func input(_ error: InputError) -> CLIFailure {
@@ -184,11 +185,9 @@ public struct CLIFailure: Error {
     static func rejection(
         _ rejection: EnrollmentRejection, lockedUntil: UnixTime? = nil, pendingExpiresAt: UnixTime? = nil, user: String? = nil
     ) -> CLIFailure {
-        var failure = CLIFailure(
+        CLIFailure(
             code: rejection.code, message: rejection.message(lockedUntil: lockedUntil, pendingExpiresAt: pendingExpiresAt, user: user),
-            exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
-        failure.showsCode = true
-        return failure
+            exitCode: rejection.isBadInput ? CLIExit.badInput : CLIExit.refused, showsCode: true)
     }
 
     public static func usage(_ message: String) -> CLIFailure {

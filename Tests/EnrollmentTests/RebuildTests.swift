@@ -549,6 +549,11 @@ struct RebuildTests {
             usleep(1_000)
         }
         let second = try Processes.run(tool, arguments)
+        // The same database by another name (a symbolic link): the same lock.
+        let link = workspace.path("link.sqlite")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: workspace.database)
+        let throughLink = try Processes.run(tool, ["--db", link] + arguments.dropFirst(2))
+        let duringThroughLink = try Processes.run(tool, ["--db", link, "--status"])
         let during = try Processes.run(tool, ["--db", workspace.database, "--status"])
         let duringJSON = try Processes.run(tool, ["--db", workspace.database, "--status", "--json"])
         kill(first.processIdentifier, SIGCONT)
@@ -557,6 +562,8 @@ struct RebuildTests {
         #expect(first.terminationStatus == 0, "the running rebuild was disturbed: \(firstMessage)")
         #expect(second.status == 3, "\(second.stderr)")
         #expect(second.stderr.contains("another rebuild-projections is rebuilding the enrollment_activity projection"), "\(second.stderr)")
+        #expect(throughLink.status == 3 && throughLink.stderr.contains("another rebuild-projections is rebuilding the enrollment_activity projection"), "\(throughLink.stderr)")
+        #expect(duringThroughLink.stdout.contains("a rebuild is running (at position"), "\(duringThroughLink.stdout)")
         #expect(during.stdout.contains("a rebuild is running (at position"), "\(during.stdout)")
         #expect(!during.stdout.contains("interrupted"), "\(during.stdout)")
         #expect(duringJSON.stdout.contains(#""rebuildRunning":true"#), "\(duringJSON.stdout)")

@@ -88,7 +88,11 @@ extension TamperEvidenceTests {
         let rows = Array(history.stdout.split(separator: "\n").dropFirst())
         #expect(history.status == 3 && rows.count == 4, "\(history.stdout)")
         #expect(rows.last?.hasSuffix(" unknown   [UNREADABLE: unknown event type]") == true, "\(history.stdout)")
-        #expect(history.stderr == "enroll: error: the event at position 10 (FutureEvent) cannot be read: unknown event type; run `enroll verify --db \(workspace.database)` and restore the journal if it was modified\n", "\(history.stderr)")
+        #expect(history.stderr == "enroll: error: the event at position 10 (FutureEvent) cannot be read: unknown event type; if `enroll verify --db \(workspace.database)` finds the chain intact, a newer enroll wrote it (upgrade, and keep the journal), else it was edited (restore a backup)\n", "\(history.stderr)")
+        // verify, which has walked the chain, says which: no advice to run itself, or to restore.
+        let verify = try workspace.enroll(["verify"])
+        #expect(verify.status == 3, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stderr == "enroll: error: the hash chain is intact, but the event at position 10 (FutureEvent) cannot be read (unknown event type): a newer release of enroll wrote it; upgrade enroll to compare the projections, and keep the journal as it is (undecodable_event)\n", "\(verify.stderr)")
         let json = try objects(try workspace.enroll(["audit", "--json"]).stdout)
         #expect(json.count == 11 && json[9]["unreadable"] as? String == "unknown event type" && json[9]["chainBroken"] == nil, "\(json)")
         #expect(json.last?["error"] as? String == "undecodable_event", "\(json)")

@@ -277,6 +277,20 @@ struct TamperEvidenceTests {
         #expect(result.stdout.contains("note: enrollment_activity was not compared with the journal: it has folded the journal up to position 7 of 9 (events appended by another version of enroll); run `rebuild-projections --db \(workspace.database) --projection enrollment_activity`"), "\(result.stdout)")
     }
 
+    @Test("activity, whose unrecorded expiries come from the authenticators projection, refuses that projection stale or lagging (exit 3, naming it and the rebuild), rather than counting none")
+    func activityNeedsCurrentAuthenticators() throws {
+        for edit in ["UPDATE projection_checkpoints SET schema_version = 3 WHERE name = 'authenticators'",
+                     "UPDATE projection_checkpoints SET position = position - 2 WHERE name = 'authenticators'"] {
+            let workspace = try journal()
+            #expect(try workspace.enroll(["activity"]).status == 0)
+            try sqlite(workspace, edit)
+            let result = try workspace.enroll(["activity", "--json"])
+            #expect(result.status == 3, "\(edit): \(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("authenticators") && result.stderr.contains("rebuild-projections --db \(workspace.database) --projection authenticators"), "\(edit): \(result.stderr)")
+            #expect(!result.stdout.contains("unrecordedExpiries"), "\(edit): \(result.stdout)")
+        }
+    }
+
     @Test("verify's note on a projection a newer enroll wrote says to upgrade, not to run the rebuild that would refuse it (and, forced, take it back under the newer readers)")
     func newerProjectionNote() throws {
         let workspace = try journal()

@@ -185,6 +185,7 @@ struct RebuildProjections: ParsableCommand {
     func showStatus(_ rebuilder: ProjectionRebuilder) throws {
         let states: [ProjectionState]
         do { states = try rebuilder.status() } catch { throw Failure(error, database: databasePath) }
+        let pending = rebuilder.database.pendingUpgrades
         if json {
             for state in states {
                 Output.json([
@@ -194,6 +195,8 @@ struct RebuildProjections: ParsableCommand {
                     "rebuildRunning": state.rebuildRunning, "rebuildWillDiscard": state.rebuildDiscard,
                     "tableProblem": state.tableProblem.map { "its table \($0)" },
                     "ahead": state.ahead > 0 ? state.ahead : nil,
+                    // The journal's schema steps not applied yet, on each line as the text says it once.
+                    "journalUpgradesPending": pending.isEmpty ? nil : pending,
                 ])
             }
             return
@@ -232,7 +235,6 @@ struct RebuildProjections: ParsableCommand {
                 pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)
                     + pad(String(state.position), 10) + pad(String(state.head), 10) + pad(String(state.lag), 8) + description)
         }
-        let pending = rebuilder.database.pendingUpgrades
         if !pending.isEmpty {
             Output.line("The journal is of an older schema (to apply: \(pending.joined(separator: ", "))): the first rebuild, or the first enroll command, upgrades it, once.")
         }

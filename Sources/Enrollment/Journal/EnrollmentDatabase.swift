@@ -517,7 +517,7 @@ public final class EnrollmentDatabase: Sendable {
     /// when SQLite could make the `-shm`.
     static func cannotMakeSharedMemory(_ path: String) -> String? {
         var status = stat()
-        let file = realpath(path, nil).map { resolved in defer { free(resolved) }; return String(cString: resolved) } ?? path
+        let file = FileManager.resolvingLinks(path)
         let refused = access(file, R_OK) == 0 && access(StoreError.directory(of: file), W_OK) != 0
             && stat(file + "-shm", &status) != 0 && !isOnReadOnlyFileSystem(file)
         return refused ? file : nil

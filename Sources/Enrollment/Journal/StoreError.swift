@@ -236,7 +236,8 @@ public enum StoreError: Error, Sendable, Hashable {
             // The type as stored, which whoever edited the row chose: its control characters
             // replaced and its length cut (``Validation/excerpt(_:)``), so that it can neither
             // drive a terminal, nor start a forged line in a log, nor fill one.
-            "the event at position \(position) (\(Validation.excerpt(type))) cannot be read: \(reason); run `enroll verify` and restore the journal if it was modified"
+            // Not "restore the journal" alone: a row a newer release wrote would be lost with it.
+            "the event at position \(position) (\(Validation.excerpt(type))) cannot be read: \(reason); if `enroll verify` finds the chain intact, a newer enroll wrote it (upgrade, and keep the journal), else it was edited (restore a backup)"
         case .journalDamaged(let detail):
             "\(detail): the journal was modified; run `enroll verify`, and restore it from a backup or an export"
         case .conflict(let stream, let expected, let actual):
@@ -272,7 +273,7 @@ public enum StoreError: Error, Sendable, Hashable {
         }
         // Only on a failure: telling a dropped or altered projection table apart costs the
         // commands nothing (their checkpoint check cannot see it).
-        if error.resultCode == .SQLITE_ERROR, let (name, problem) = ProjectionTable.damaged(bySQLiteMessage: error.message ?? "") {
+        if error.resultCode == .SQLITE_ERROR, let (name, problem) = ProjectionTable.damaged(bySQLiteMessage: error.message ?? "", path: path) {
             self = .damagedProjection(name: name, problem: problem)
             return
         }
@@ -379,6 +380,15 @@ extension StoreError {
 }
 
 extension FileManager {
+    /// The file `path` names, where its symbolic links lead (as SQLite opens it and makes its
+    /// side files beside it); `path` itself when it cannot be resolved (nothing there yet).
+    static func resolvingLinks(_ path: String) -> String {
+        realpath(path, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved)
+        } ?? path
+    }
+
     /// Whether nothing exists at `path` (ENOENT), as opposed to something this process may not look at.
     static func isMissing(_ path: String) -> Bool {
         var info = stat()
@@ -413,10 +423,7 @@ extension FileManager {
     /// account's read left them (``StoreError/sideFilesNotWritable(path:files:owner:)``), or nil.
     static func sideFilesNotWritable(_ path: String) -> StoreError? {
         guard access(path, W_OK) == 0 else { return nil }
-        let real = realpath(path, nil).map { resolved in
-            defer { free(resolved) }
-            return String(cString: resolved)
-        } ?? path
+        let real = FileManager.resolvingLinks(path)
         var owners: [uid_t] = []
         let files = [real + "-wal", real + "-shm"].filter { file in
             var info = stat()

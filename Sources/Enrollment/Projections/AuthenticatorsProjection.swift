@@ -62,11 +62,12 @@ public struct AuthenticatorsProjection: Projection {
     /// recorded as expired yet, which the projection still holds as pending: what `activity`'s
     /// "abandoned" cannot count until a later command records the expiry. Counted per UTC day
     /// of the expiry and issuer (the pending secret's), within the days given (`nil`: open).
-    /// Empty when this projection cannot be read (stale, or written by a newer version).
+    /// Refuses a projection that cannot be read (stale, lagging, damaged, or written by a newer
+    /// version), as every read of it does: counts without these would be silently short.
     public func unrecordedExpiries(
         before now: UnixTime, from firstDay: String? = nil, through lastDay: String? = nil, issuer: String? = nil, in db: Database
     ) throws -> [(day: String, issuer: String, count: Int)] {
-        guard (try? ProjectionStatus.requireCurrent(self, in: db)) != nil else { return [] }
+        try ProjectionStatus.requireCurrent(self, in: db)
         var sql = """
             SELECT date(pending_expires_at, 'unixepoch') AS day, COALESCE(pending_issuer, issuer, '') AS expired_issuer, COUNT(*)
             FROM "\(name)" WHERE pending_expires_at IS NOT NULL AND pending_expires_at <= ?

@@ -311,7 +311,8 @@ public struct ProjectionRebuilder: Sendable {
                     let shadowName = Self.shadowName(of: projection)
                     let shadow = try ProjectionCheckpoint.load(shadowName, in: db)
                     let running = try readingLocks && RebuildLease.isHeld(projection.name, database: database.path)
-                    let resumable = try shadow?.schemaVersion == projection.schemaVersion && db.tableExists(shadowName)
+                    // A shadow table a newer release left is refused by the rebuild (``refuseDowngrade``).
+                    let resumable = try (shadow?.schemaVersion ?? .max) <= projection.schemaVersion && db.tableExists(shadowName)
                     return ProjectionState(
                         name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,
                         position: stored?.position ?? 0, head: head,
@@ -336,14 +337,12 @@ public struct ProjectionRebuilder: Sendable {
         }
     }
 
-    /// Keeps a shadow table left by an interrupted run of the same schema version (returning its
-    /// checkpoint) when it can be trusted (``resumeProblem(_:shadow:head:in:)``) and `restart`
-    /// is not asked for; otherwise starts a fresh one at position 0, returning why the old one
-    /// was discarded.
+    /// Keeps a shadow table left by an interrupted run (returning its checkpoint) when it can be
+    /// trusted (``resumeProblem(_:shadow:head:in:)``) and `restart` is not asked for; otherwise
+    /// starts a fresh one at position 0, returning why the old one was discarded.
     static func prepareShadow(_ projection: any Projection, shadow: String, restart: Bool, in db: Database) throws -> (resumedFrom: Int64, discarded: String?) {
         var discarded: String?
-        if let checkpoint = try ProjectionCheckpoint.load(shadow, in: db),
-           checkpoint.schemaVersion == projection.schemaVersion, checkpoint.position > 0, try db.tableExists(shadow) {
+        if let checkpoint = try ProjectionCheckpoint.load(shadow, in: db), checkpoint.position > 0, try db.tableExists(shadow) {
             let reason = try resumeProblem(projection, shadow: checkpoint, head: try EventJournal.head(in: db), in: db)
                 ?? (restart ? "--restart was given" : nil)
             guard let reason else { return (checkpoint.position, nil) }
@@ -355,13 +354,18 @@ public struct ProjectionRebuilder: Sendable {
         return (0, discarded)
     }
 
-    /// Why a shadow table left at `shadow` (its checkpoint, of this code's schema version) must
-    /// not be resumed, or `nil`. Resuming folds the events after the checkpoint into the table as
-    /// it stands, so the table must hold exactly the events up to there: the checkpoint within
+    /// Why a shadow table left at `shadow` (its checkpoint) must not be resumed, or `nil`.
+    /// Resuming folds the events after the checkpoint into the table as it stands, so the table
+    /// must hold exactly the events up to there, as this code folds them: of its schema version,
+    /// the checkpoint within
     /// the journal, the table of the shape this code builds, and the journal up to the checkpoint
     /// the one that was folded (the chained hash saved with each checkpoint, ``ShadowAnchor``,
     /// covers every row up to it, as for ``StreamFoldCache``). The rows themselves are trusted.
     static func resumeProblem(_ projection: any Projection, shadow: ProjectionCheckpoint, head: Int64, in db: Database) throws -> String? {
+        // An older release's (its run interrupted before the upgrade): rows of another shape.
+        if shadow.schemaVersion != projection.schemaVersion {
+            return "it was built for version \(shadow.schemaVersion) of the projection, and this code builds version \(projection.schemaVersion)"
+        }
         if shadow.position > head {
             return "its checkpoint is past the journal's head (\(head))"
         }

@@ -60,9 +60,10 @@ public enum ProjectionTable {
 
     /// The projection a failed statement's SQLite message points at, with what is wrong: "no
     /// such table: NAME" for a projection's table, "table NAME has no column named C", or "no
-    /// such column: C" for a column only a projection has. Only ever called on a failure, so the
-    /// scratch databases it builds cost nothing on the commands' path.
-    static func damaged(bySQLiteMessage message: String) -> (name: String, problem: String)? {
+    /// such column: C" for a column of a projection (of the one whose table in the database at
+    /// `path` lacks it, when more than one has such a column). Only ever called on a failure, so
+    /// the scratch databases it builds cost nothing on the commands' path.
+    static func damaged(bySQLiteMessage message: String, path: String? = nil) -> (name: String, problem: String)? {
         func projection(_ table: Substring) -> (any Projection)? {
             let name = table.hasPrefix("main.") ? table.dropFirst(5) : table
             return Projections.named(String(name))
@@ -86,8 +87,16 @@ public enum ProjectionTable {
         }()) ?? []
         guard !journalColumns.contains(column) else { return nil }
         let owners = Projections.all.filter { (try? expectedColumns(of: $0).contains { $0.name == column }) == true }
-        guard owners.count == 1, let owner = owners.first else { return nil }
-        return (owner.name, "lacks the column \(column)")
+        if owners.count == 1, let owner = owners.first { return (owner.name, "lacks the column \(column)") }
+        // A column more than one projection has (issuer): the one whose table lacks it.
+        guard owners.count > 1, let path else { return nil }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        guard let database = try? DatabaseQueue(path: path, configuration: readOnly) else { return nil }
+        let lacking = owners.first { owner in
+            (try? database.read { db in try db.columns(in: owner.name).contains { $0.name == column } }) == false
+        }
+        return lacking.map { ($0.name, "lacks the column \(column)") }
     }
 }
 

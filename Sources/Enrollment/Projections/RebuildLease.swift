@@ -22,7 +22,11 @@ final class RebuildLease {
 
     deinit { close(descriptor) }
 
-    static func path(of projection: String, database: String) -> String { database + "-rebuild-" + projection + ".lock" }
+    /// Beside the file itself: two runs that reach one database by different names (a symbolic
+    /// link) lock one file.
+    static func path(of projection: String, database: String) -> String {
+        FileManager.resolvingLinks(database) + "-rebuild-" + projection + ".lock"
+    }
 
     /// Takes the lease, or throws ``StoreError/rebuildInProgress(name:)`` when another run holds
     /// it. `nil` when there is no file to lock beside (an in-memory database) or it cannot be
