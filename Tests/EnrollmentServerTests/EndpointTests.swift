@@ -333,7 +333,7 @@ struct EndpointTests {
             #expect(line.contains("code=undecodable_event"))
             #expect(line.contains("position 1"))
             // The command it suggests names the server's database, as the command line's would.
-            #expect(line.contains("run `enroll verify --db \(harness.databasePath)`"), "\(line)")
+            #expect(line.contains("if `enroll verify --db \(harness.databasePath)` finds the chain intact"), "\(line)")
             #expect(!harness.logs.all.contains(secret))
             #expect(!harness.logs.all.contains(token))
         }

@@ -51,6 +51,10 @@ struct SchemaEvolutionTests {
             if arguments.count == 1 {
                 #expect(status.stdout.contains("stale (schema v1, code v4)"), "\(status.stdout)")
                 #expect(status.stdout.contains("The journal is of an older schema (to apply: v2-lean-journal, v3-command-arguments): the first rebuild"), "\(status.stdout)")
+            } else {
+                // Each line says it too, for a script.
+                let lines = status.stdout.split(separator: "\n")
+                #expect(lines.count == 2 && lines.allSatisfy { $0.contains(#""journalUpgradesPending":["v2-lean-journal","v3-command-arguments"]"#) }, "\(status.stdout)")
             }
         }
         // The first rebuild upgrades it, as it says.
@@ -58,6 +62,8 @@ struct SchemaEvolutionTests {
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
         let after = try Processes.run(tool, ["--db", workspace.database, "--status"])
         #expect(!after.stdout.contains("older schema") && after.stdout.contains("current"), "\(after.stdout)")
+        let afterJSON = try Processes.run(tool, ["--db", workspace.database, "--status", "--json"])
+        #expect(!afterJSON.stdout.contains("journalUpgradesPending"), "\(afterJSON.stdout)")
     }
 
     @Test("a database written before the change opens, refuses the stale projection, is rebuilt by the tool, then works with the old events upcast")
