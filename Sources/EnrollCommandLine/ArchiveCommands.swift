@@ -201,20 +201,36 @@ struct ImportCommand: ParsableCommand {
         var status = stat()
         let isNew = lstat(path, &status) != 0 && errno == ENOENT
         do {
-            let progress = ProgressLine(doing: "importing", total: Self.eventCount(of: file))
+            // Interrupted before its end, nothing was imported; then what it says follows where
+            // the import stands (the counting of the file's events comes after this, as it can
+            // take seconds).
             let again = "run the same command again"
+            // The files a new database is built under: its temporary name is a second one once placed.
+            let temporary = isNew ? ["", "-wal", "-shm", "-journal"].map { JournalArchive.temporaryPath(for: path) + $0 } : []
+            InterruptionCleanup.removeOnSignal(
+                temporary,
+                saying: isNew ? "nothing was imported, and no database was created at \(path); \(again)"
+                    : "nothing was imported, and \(path) is left as it was; \(again)",
+                json: global.json)
+            let verify = "`enroll verify\(StoreError.databaseArgument(path))`"
+            let progress = ProgressLine(doing: "importing", total: Self.eventCount(of: file))
             if isNew {
-                let temporary = JournalArchive.temporaryPath(for: path)
-                InterruptionCleanup.removeOnSignal(
-                    ["", "-wal", "-shm", "-journal"].map { temporary + $0 },
-                    saying: "nothing was imported, and no database was created at \(path); \(again)", json: global.json)
-                imported = try JournalArchive.importFile(file, intoNewDatabaseAt: path, options: options, anchor: expected, requireEnd: requireEnd) { progress.advance() }
+                imported = try JournalArchive.importFile(
+                    file, intoNewDatabaseAt: path, options: options, anchor: expected, requireEnd: requireEnd,
+                    placed: { InterruptionCleanup.removeOnSignal(temporary, saying: "the import had finished: \(path) holds it (\(verify) checks it)", json: global.json) }
+                ) { progress.advance() }
             } else {
                 // An existing (empty) database is filled in place; refused, it is left as it was.
-                // Interrupted, its one transaction is never committed.
-                InterruptionCleanup.removeOnSignal([], saying: "nothing was imported, and \(path) is left as it was; \(again)", json: global.json)
+                // Interrupted, its one transaction is never committed, unless it was committing.
                 let database = try EnrollmentDatabase(path: path, options: options)
-                imported = try JournalArchive.importFile(file, into: database, anchor: expected, requireEnd: requireEnd) { progress.advance() }
+                imported = try JournalArchive.importFile(
+                    file, into: database, anchor: expected, requireEnd: requireEnd,
+                    committing: {
+                        InterruptionCleanup.removeOnSignal(
+                            [], saying: "the import was being committed: \(path) may hold all of it (\(verify) shows whether it does; if it holds no events, \(again))",
+                            json: global.json)
+                    }
+                ) { progress.advance() }
             }
             InterruptionCleanup.done()
         } catch {

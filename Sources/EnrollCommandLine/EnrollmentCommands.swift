@@ -307,16 +307,16 @@ extension ConfirmCommand {
         if parameters.algorithm != OTPParameters.default.algorithm { unusual.append("\(parameters.algorithm.rawValue) codes") }
         if parameters.period != OTPParameters.default.period { unusual.append("a \(parameters.period)-second step") }
         guard !unusual.isEmpty else { return "" }
-        // A request takes nothing from the secret it replaces; a regenerate keeps what it is not given.
         let defaults = "--algorithm SHA1 --period 30"
         // `--issuer=-x`: a value that starts with '-' would be read as an option after a space.
         func option(_ name: String, _ value: String) -> String { " --\(name)\(value.hasPrefix("-") ? "=" : " ")\(TextField.shellWord(value))" }
+        // A request's defaults are left out; a regenerate's are the active secret's, so all three are given.
         var kept = ""
-        if credential.issuer != EnrollmentOptions.defaultIssuer { kept += option("issuer", credential.issuer) }
-        if credential.account != user { kept += option("account", credential.account) }
-        if parameters.digits != OTPParameters.default.digits { kept += " --digits \(parameters.digits)" }
+        if replacement || credential.issuer != EnrollmentOptions.defaultIssuer { kept += option("issuer", credential.issuer) }
+        if replacement || credential.account != user { kept += option("account", credential.account) }
+        if replacement || parameters.digits != OTPParameters.default.digits { kept += " --digits \(parameters.digits)" }
         let again = replacement
-            ? "cancel it (\(global.suggested("cancel", user: user))), then \(global.suggested("regenerate " + defaults, user: user)) (the rest is kept)"
+            ? "cancel it (\(global.suggested("cancel", user: user))), then \(global.suggested("regenerate " + defaults + kept, user: user))"
             : "request again: \(global.suggested("request " + defaults + kept, user: user))"
         return "; this secret asks for \(unusual.joined(separator: " and ")), which some apps ignore, showing codes that never match: if yours keeps failing, \(again)"
     }
@@ -360,14 +360,12 @@ struct RevealCommand: ParsableCommand {
         }
         defer { file?.discard() }
         let service = try global.reporting { try global.service(create: false) }
-        // So are the bytes the reveal will show, those of the secret current now: a disk with
-        // no room for them refuses the reveal with nothing recorded, not after it (an empty
-        // file fits where its contents do not).
-        var written: [UInt8]?
+        // So is room for the bytes the reveal will show (those of the secret current now): a
+        // disk without it refuses the reveal with nothing recorded, not after it (an empty file
+        // fits where its contents do not).
         if let file, let state = try? service.load(target.user), let uri = state.currentURI()?.string {
             let bytes = try render(uri, user: target.user, issuer: state.current?.issuer)
-            do { try file.write(bytes, durably: true) } catch let failure as CLIFailure { throw global.failure(failure) }
-            written = bytes
+            do { try file.reserve(bytes.count) } catch let failure as CLIFailure { throw global.failure(failure) }
         }
         let outcome = try global.reporting {
             // The otpauth URI alone holds the secret in the clear, with no QR code: recorded as
@@ -380,8 +378,7 @@ struct RevealCommand: ParsableCommand {
         let bytes = try render(uri, user: outcome.user, issuer: outcome.state.current?.issuer, printed: file == nil && !global.json)
         if let file {
             do {
-                // Another command changed the secret in between (rare): the file shows this one.
-                if bytes != written { try file.rewrite(bytes) }
+                try file.writeWhole(bytes)
                 try file.commit()
             } catch let failure as CLIFailure {
                 throw global.failure(failure)

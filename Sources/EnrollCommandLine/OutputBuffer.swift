@@ -114,18 +114,25 @@ final class OutputFile {
     /// A buffer that writes into the temporary file.
     func buffer() -> OutputBuffer { OutputBuffer(descriptor: descriptor, target: path) }
 
-    /// `durably`: synced as well, so that a disk with no room for the bytes says so now (some
-    /// file systems only allocate them at the sync).
-    func write(_ bytes: [UInt8], durably: Bool = false) throws {
+    func write(_ bytes: [UInt8]) throws {
         let failure = bytes.withUnsafeBytes { Terminal.writeAll($0, to: descriptor) }
         if failure != 0 { throw CLIFailure.output(errno: failure, to: path) }
-        if durably, fsync(descriptor) != 0 { throw CLIFailure.output(errno: errno, to: path) }
     }
 
-    /// Replaces what was written with `bytes`.
-    func rewrite(_ bytes: [UInt8]) throws {
-        guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else { throw CLIFailure.output(errno: errno, to: path) }
+    /// Makes room for `count` bytes (`posix_fallocate`), so that a disk without it says so now,
+    /// before anything is recorded, and with nothing of them written yet (a named temporary
+    /// file left by a crash then holds no secret). A file system that cannot reserve space is
+    /// written as before.
+    func reserve(_ count: Int) throws {
+        let failure = posix_fallocate(descriptor, 0, off_t(count))
+        if [ENOSPC, EDQUOT, EFBIG, EIO].contains(failure) { throw CLIFailure.output(errno: failure, to: path) }
+    }
+
+    /// The file holds `bytes` and nothing else (room reserved beyond them given back).
+    func writeWhole(_ bytes: [UInt8]) throws {
+        guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw CLIFailure.output(errno: errno, to: path) }
         try write(bytes)
+        guard ftruncate(descriptor, off_t(bytes.count)) == 0 else { throw CLIFailure.output(errno: errno, to: path) }
     }
 
     /// Makes the file durable and puts it in place; on failure the temporary file is removed.

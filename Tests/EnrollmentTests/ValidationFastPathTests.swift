@@ -34,3 +34,28 @@ struct ValidationFastPathTests {
         #expect(Validation.isSpaced(" alice") && Validation.isSpaced("alice\t") && !Validation.isSpaced("alice"))
     }
 }
+
+extension ValidationFastPathTests {
+    @Test("ids wrapped in parentheses or any brackets, look-alikes of (system) among them, are refused for a user's first request and as an actor, and left alone for every other command on a user the journal holds")
+    func parenthesizedIds() throws {
+        let lookAlikes = [
+            "(system)", "(s\u{0443}stem)", "\u{FF08}system\u{FF09}", "\u{2768}system\u{2769}", "\u{27EE}system\u{27EF}",
+            "\u{FD3E}system\u{FD3F}", "\u{2985}system\u{2986}", "(system)\u{0301}", "\u{207D}bob\u{207E}", "(bob)",
+        ]
+        for id in lookAlikes { #expect(Validation.inParentheses(id), "\(Array(id.unicodeScalars))") }
+        for id in ["bob", "(bob", "bob)", "[bob]", "b(o)b", "café", "(", ")"] { #expect(!Validation.inParentheses(id), "\(id)") }
+
+        func check(_ command: EnrollmentCommand, user: String, actor: String? = nil) -> InputError? {
+            do { _ = try EnrollmentService.checkInput(CommandEnvelope(user: user, actor: actor, command: command)); return nil } catch { return error }
+        }
+        let message = "an id in parentheses would read in history and audit as the engine's own actor, (system); leave the parentheses out"
+        for id in lookAlikes.dropFirst() {
+            #expect(check(.requestEnrollment(EnrollmentOptions()), user: id)?.message.contains(message) == true, "\(Array(id.unicodeScalars))")
+            #expect(check(.confirmCode("123456"), user: "alice", actor: id)?.code == "invalid_actor", "\(Array(id.unicodeScalars))")
+        }
+        // A user an older release enrolled as "(bob)" still confirms, regenerates, cancels, is shown and removed.
+        for command in [EnrollmentCommand.confirmCode("123456"), .regenerateSecret(nil), .cancelRegenerate, .revealQRCode, .removeAuthenticator] {
+            #expect(check(command, user: "(bob)") == nil, "\(command)")
+        }
+    }
+}

@@ -71,25 +71,37 @@ public enum Validation {
             throw error("it contains a path separator")
         }
         if text == EventMetadata.systemActor { throw error("'\(text)' is the actor of the events the engine records by itself (expiries, the ends of locks)") }
-        // Today's rules for new ids: a journal may hold ids of releases before them.
-        if trimmed {
-            try untrimmed(text, error: error)
-            if inParentheses(text) {
-                throw error("an id in parentheses would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave the parentheses out")
-            }
-        }
+        if trimmed { try untrimmed(text, error: error) }
         return text
     }
 
+    /// A new id (a user's first request, an actor) must not read as the engine's own actor in
+    /// `history` and `audit`: none in parentheses (``inParentheses(_:)``). Ids a journal already
+    /// holds are left as they are: such a user can still confirm, regenerate, cancel, be shown
+    /// and be removed.
+    public static func newIdentity(_ text: String, error: (String) -> InputError) throws(InputError) {
+        if inParentheses(text) {
+            throw error("an id in parentheses would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave the parentheses out")
+        }
+    }
+
     /// Whether `text` is wrapped in parentheses, as the engine's own actor `(system)` is, also
-    /// with look-alike letters inside (`(sуstem)`, a Cyrillic у) or parentheses that compatibility
-    /// normalisation (NFKC) turns into ASCII ones (fullwidth, superscript…). Ids that begin and end
-    /// with ASCII are told apart without normalising (every command checks its ids).
+    /// with look-alike letters inside (`(sуstem)`, a Cyrillic у): ASCII ones, or any brackets at
+    /// both ends (Unicode's opening and closing punctuation: fullwidth, ornate, white
+    /// parentheses…), a combining mark on the last one included. Ids that begin and end with
+    /// ASCII are told apart by their bytes (every first request checks its id).
     static func inParentheses(_ text: String) -> Bool {
         guard let first = text.utf8.first, let last = text.utf8.last else { return false }
-        if first < 0x80 && last < 0x80 { return first == UInt8(ascii: "(") && last == UInt8(ascii: ")") }
+        if first < 0x80 && last < 0x80 && text.utf8.allSatisfy({ $0 < 0x80 }) {
+            return first == UInt8(ascii: "(") && last == UInt8(ascii: ")")
+        }
+        func bracket(_ scalar: Unicode.Scalar?) -> Bool {
+            guard let scalar else { return false }
+            return [.openPunctuation, .closePunctuation].contains(scalar.properties.generalCategory)
+        }
         let folded = text.precomposedStringWithCompatibilityMapping
-        return folded.hasPrefix("(") && folded.hasSuffix(")")
+        // The last character's base: `)` with a combining accent is still `)`.
+        return bracket(folded.unicodeScalars.first) && bracket(folded.last?.unicodeScalars.first)
     }
 
     public static func options(_ options: EnrollmentOptions) throws(InputError) -> EnrollmentOptions {

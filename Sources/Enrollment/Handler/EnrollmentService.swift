@@ -245,10 +245,14 @@ public final class EnrollmentService: Sendable {
     /// Returns the user id.
     public static func checkInput(_ envelope: CommandEnvelope) throws(InputError) -> String {
         let user = try envelope.command.actsOnRecordedUser ? Validation.recordedUser(envelope.user) : Validation.user(envelope.user)
+        // A request may start a new user; the others act on a user the journal already holds.
+        if case .requestEnrollment = envelope.command { try Validation.newIdentity(user, error: InputError.invalidUser) }
         // The actor is recorded in the journal and printed by history and audit: the same rules
         // as for a user id (the command line checks `--actor` the same way).
         // (The user acting for themselves is the id just checked, which may be a recorded one.)
         if envelope.actor != user || !envelope.command.actsOnRecordedUser { _ = try Validation.actor(envelope.actor) }
+        // An actor other than the user is a new id each time it is given.
+        if envelope.actor != user { try Validation.newIdentity(envelope.actor, error: InputError.invalidActor) }
         _ = try Validation.commandId(envelope.commandId)
         if let correlation = envelope.correlationId { _ = try Validation.correlationId(correlation) }
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }

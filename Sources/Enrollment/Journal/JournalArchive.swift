@@ -428,17 +428,21 @@ public enum JournalArchive {
     @discardableResult
     public static func importLines<Lines: Sequence>(
         _ lines: Lines, source: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, requireEnd: Bool = true,
-        progress: () -> Void = {}
+        committing: () -> Void = {}, progress: () -> Void = {}
     ) throws -> ArchiveExtent
     where Lines.Element == String {
-        try importLines(lines, source: source, into: database.writer, path: database.path, anchor: anchor, requireEnd: requireEnd, progress: progress)
+        try importLines(
+            lines, source: source, into: database.writer, path: database.path, anchor: anchor, requireEnd: requireEnd, committing: committing,
+            progress: progress)
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).
-    /// `streamLimit`: the users whose streams are held at once (``StreamShapes``).
+    /// `streamLimit`: the users whose streams are held at once (``StreamShapes``). `committing`
+    /// is called once everything is checked and written, just before the transaction commits:
+    /// from then on the import may be in the database.
     static func importLines<Lines: Sequence>(
         _ lines: Lines, source: String, into writer: any DatabaseWriter, path: String, anchor expected: ChainAnchor? = nil,
-        requireEnd: Bool, streamLimit: Int = StreamShapes.defaultLimit, progress: () -> Void = {}
+        requireEnd: Bool, streamLimit: Int = StreamShapes.defaultLimit, committing: () -> Void = {}, progress: () -> Void = {}
     ) throws -> ArchiveExtent
     where Lines.Element == String {
         do {
@@ -518,6 +522,7 @@ public enum JournalArchive {
                 // The projections' folds hold users of their own: the streams' memory is given back first.
                 streams = StreamShapes(limit: 0)
                 try ProjectionRebuilder.catchUpAll(in: db)
+                committing()
                 return ArchiveExtent(events: position, anchor: ChainAnchor(position: position, hash: previous), ended: end != nil)
             }
         } catch let error as ArchiveError {
@@ -541,7 +546,7 @@ public enum JournalArchive {
 
         init(limit: Int) { self.limit = limit }
 
-        mutating func shape(of stream: BinaryString, in db: Database) throws -> StateShape {
+        func shape(of stream: BinaryString, in db: Database) throws -> StateShape {
             if let shape = shapes[stream] { return shape }
             var shape = StateShape()
             guard forgotten else { return shape }
@@ -578,10 +583,11 @@ public enum JournalArchive {
     /// or failed import leaves nothing behind: only the temporary files, which no other process
     /// knows of, are removed (a kill -9 leaves them; the next import into `path` with the same
     /// process id removes them, and they hold nothing a copy of the export does not).
+    /// `placed` is called as soon as the database has its name: from then on it is at `path`.
     @discardableResult
     public static func importFile(
         _ file: String, intoNewDatabaseAt path: String, options: DatabaseOptions, anchor: ChainAnchor? = nil, requireEnd: Bool = true,
-        progress: () -> Void = {}
+        placed: () -> Void = {}, progress: () -> Void = {}
     ) throws -> ArchiveExtent {
         let temporary = temporaryPath(for: path)
         func discard() { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
@@ -606,6 +612,7 @@ public enum JournalArchive {
             if failure == EEXIST { throw ArchiveError.createdMeanwhile(path: path) }
             throw ArchiveError.unplaceable(path: path, reason: String(cString: strerror(failure)))
         }
+        placed()
         // The new name must survive a crash as the commit does: one the disk did not confirm is
         // taken back (link(2) replaced nothing) and the import refused.
         if let failure = UnnamedFile.syncDirectory(of: path) {
@@ -636,7 +643,8 @@ public enum JournalArchive {
     /// Loads an export file (see ``importLines(_:source:into:anchor:requireEnd:progress:)``).
     @discardableResult
     public static func importFile(
-        _ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, requireEnd: Bool = true, progress: () -> Void = {}
+        _ path: String, into database: EnrollmentDatabase, anchor: ChainAnchor? = nil, requireEnd: Bool = true,
+        committing: () -> Void = {}, progress: () -> Void = {}
     ) throws -> ArchiveExtent {
         // A directory opens for reading on Linux and reads as empty: say what it is instead.
         if FileManager.isDirectory(path) { throw ArchiveError.isDirectory(path: path) }
@@ -647,7 +655,9 @@ public enum JournalArchive {
             throw ArchiveError.fileUnreadable(path: path, reason: reason)
         }
         defer { try? handle.close() }
-        return try importLines(LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor, requireEnd: requireEnd, progress: progress)
+        return try importLines(
+            LineReader(handle: handle, path: path), source: path, into: database, anchor: anchor, requireEnd: requireEnd, committing: committing,
+            progress: progress)
     }
 }
 
