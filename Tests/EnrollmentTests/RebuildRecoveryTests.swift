@@ -90,6 +90,25 @@ struct RebuildRecoveryTests {
         try expectRepaired(workspace, inline: inline)
     }
 
+    @Test("a shadow table a newer release's interrupted run left: --status notes it (not plain 'current'), the rebuild refuses it naming the shadow table (exit 3), and with --allow-downgrade discards it and rebuilds")
+    func shadowOfANewerVersion() throws {
+        let workspace = try Workspace()
+        let (inline, left) = try interruptedShadow(workspace)
+        try sql(workspace, "UPDATE projection_checkpoints SET schema_version = 5 WHERE name = 'authenticators_rebuild'")
+
+        let status = try tool(workspace, ["--status"])
+        #expect(status.stdout.contains("; an interrupted rebuild by a newer version of enroll left its shadow table (schema v5): upgrade rebuild-projections, or --allow-downgrade discards it"), "\(status.stdout)")
+        let json = try tool(workspace, ["--status", "--json"])
+        #expect(json.stdout.contains(#""newerRebuildShadowVersion":5"#), "\(json.stdout)")
+        let refused = try tool(workspace, ["--projection", "authenticators"])
+        #expect(refused.status == 3, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("an interrupted rebuild by a newer version of enroll left the authenticators projection's shadow table authenticators_rebuild (schema version 5; this code builds version 4)"), "\(refused.stderr)")
+        let result = try tool(workspace, ["--projection", "authenticators", "--allow-downgrade"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("; discarded the interrupted rebuild's shadow table at position \(left) and started over: it was built for version 5 of the projection, and this code builds version 4"), "\(result.stdout)")
+        try expectRepaired(workspace, inline: inline)
+    }
+
     @Test("a shadow table whose columns were changed is discarded and rebuilt from position 0 (exit 0), not refused forever with a raw SQLite error")
     func shadowWithChangedColumns() throws {
         let workspace = try Workspace()

@@ -193,6 +193,7 @@ struct RebuildProjections: ParsableCommand {
                     "position": state.position, "head": state.head, "lag": state.lag, "current": state.isServing,
                     "rebuildCheckpoint": state.rebuildCheckpoint,
                     "rebuildRunning": state.rebuildRunning, "rebuildWillDiscard": state.rebuildDiscard,
+                    "newerRebuildShadowVersion": state.newerShadowVersion,
                     "tableProblem": state.tableProblem.map { "its table \($0)" },
                     "ahead": state.ahead > 0 ? state.ahead : nil,
                     // The journal's schema steps not applied yet, on each line as the text says it once.
@@ -230,6 +231,8 @@ struct RebuildProjections: ParsableCommand {
                 description += "; the next rebuild will discard the interrupted one's shadow table at position \(checkpoint) and start over: \(reason)"
             } else if let checkpoint = state.rebuildCheckpoint {
                 description += "; an interrupted rebuild will resume from position \(checkpoint) (--restart starts over instead)"
+            } else if let version = state.newerShadowVersion {
+                description += "; an interrupted rebuild by a newer version of enroll left its shadow table (schema v\(version)): upgrade rebuild-projections, or --allow-downgrade discards it"
             }
             Output.line(
                 pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)

@@ -76,6 +76,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case damagedProjection(name: String, problem: String)
     /// `rebuild-projections` would rebuild a newer release's projection down to this code's version.
     case rebuildWouldDowngrade(name: String, stored: Int, code: Int)
+    /// An interrupted rebuild by a newer release left its shadow table (`NAME_rebuild`).
+    case shadowOfNewerVersion(name: String, stored: Int, code: Int)
     /// Another process moved this projection's rebuild checkpoint under us.
     case rebuildInProgress(name: String)
     /// The lock file that tells whether a rebuild runs exists but cannot be opened (its owner
@@ -128,7 +130,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .staleProjection: "stale_projection"
         case .projectionNotSetUp: "database_being_created"
         case .laggingProjection: "lagging_projection"
-        case .newerProjection, .rebuildWouldDowngrade: "newer_projection"
+        case .newerProjection, .rebuildWouldDowngrade, .shadowOfNewerVersion: "newer_projection"
         case .damagedProjection: "damaged_projection"
         case .rebuildInProgress: "rebuild_in_progress"
         case .rebuildLockUnusable: "rebuild_lock_unusable"
@@ -228,6 +230,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "the \(name) projection's table \(problem) (changed outside enroll); run `rebuild-projections --projection \(name)` to fold it again from the journal"
         case .rebuildWouldDowngrade(let name, let stored, let code):
             "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code builds version \(code)); upgrade rebuild-projections, or pass --allow-downgrade to rebuild it down to version \(code) (the newer version's readers will then refuse it)"
+        case .shadowOfNewerVersion(let name, let stored, let code):
+            "an interrupted rebuild by a newer version of enroll left the \(name) projection's shadow table \(name)_rebuild (schema version \(stored); this code builds version \(code)); upgrade rebuild-projections, or pass --allow-downgrade to discard it and rebuild version \(code)"
         case .rebuildInProgress(let name):
             "another rebuild-projections is rebuilding the \(name) projection; let it finish (or stop it), then run `rebuild-projections --status`"
         case .rebuildLockUnusable(let path, let reason):

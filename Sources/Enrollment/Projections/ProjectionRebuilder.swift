@@ -60,6 +60,9 @@ public struct ProjectionState: Sendable, Hashable {
     /// Why the next run will discard the interrupted rebuild's shadow table rather than resume it
     /// (its checkpoint past the head, its columns changed, the journal rewritten under it).
     public var rebuildDiscard: String?
+    /// The schema version of a shadow table an interrupted rebuild by a newer release left, which
+    /// a rebuild refuses (``StoreError/shadowOfNewerVersion(name:stored:code:)``); `nil` for none.
+    public var newerShadowVersion: Int?
     /// What is wrong with the stored table (``ProjectionTable/problem(of:table:in:)``: "is
     /// missing", "lacks the column x"), though its checkpoint may say it is current.
     public var tableProblem: String?
@@ -312,14 +315,18 @@ public struct ProjectionRebuilder: Sendable {
                     let shadow = try ProjectionCheckpoint.load(shadowName, in: db)
                     let running = try readingLocks && RebuildLease.isHeld(projection.name, database: database.path)
                     // A shadow table a newer release left is refused by the rebuild (``refuseDowngrade``).
-                    let resumable = try (shadow?.schemaVersion ?? .max) <= projection.schemaVersion && db.tableExists(shadowName)
-                    return ProjectionState(
+                    let left = try shadow != nil && db.tableExists(shadowName)
+                    let newer = shadow.flatMap { $0.schemaVersion > projection.schemaVersion ? $0.schemaVersion : nil }
+                    let resumable = left && newer == nil
+                    var state = ProjectionState(
                         name: projection.name, storedVersion: stored?.schemaVersion, codeVersion: projection.schemaVersion,
                         position: stored?.position ?? 0, head: head,
                         rebuildCheckpoint: resumable ? shadow?.position : nil,
                         rebuildRunning: running,
                         rebuildDiscard: resumable && !running ? try shadow.flatMap { try Self.resumeProblem(projection, shadow: $0, head: head, in: db) } : nil,
                         tableProblem: stored == nil ? nil : try ProjectionTable.problem(of: projection, table: projection.name, in: db))
+                    state.newerShadowVersion = left ? newer : nil
+                    return state
                 }
             }
         } catch {
@@ -330,10 +337,11 @@ public struct ProjectionRebuilder: Sendable {
     /// Refuses to rebuild a projection (or to take over a shadow table) that a newer release
     /// wrote: this code would take it back to its own, older version.
     static func refuseDowngrade(_ projection: any Projection, shadow: String, in db: Database) throws {
-        for name in [projection.name, shadow] {
-            if let stored = try ProjectionCheckpoint.load(name, in: db), stored.schemaVersion > projection.schemaVersion {
-                throw StoreError.rebuildWouldDowngrade(name: projection.name, stored: stored.schemaVersion, code: projection.schemaVersion)
-            }
+        if let stored = try ProjectionCheckpoint.load(projection.name, in: db), stored.schemaVersion > projection.schemaVersion {
+            throw StoreError.rebuildWouldDowngrade(name: projection.name, stored: stored.schemaVersion, code: projection.schemaVersion)
+        }
+        if let left = try ProjectionCheckpoint.load(shadow, in: db), left.schemaVersion > projection.schemaVersion {
+            throw StoreError.shadowOfNewerVersion(name: projection.name, stored: left.schemaVersion, code: projection.schemaVersion)
         }
     }
 
