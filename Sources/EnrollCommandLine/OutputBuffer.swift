@@ -210,12 +210,9 @@ final class OutputFile {
             } else {
                 // A link to a file not written yet (the usual case for a fresh output), or to
                 // something that has no path (a pipe behind /dev/stdout): follow it one step.
-                var destination = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                let count = readlink(path, &destination, Int(PATH_MAX))
-                guard count > 0 else {
+                guard let link = linkTarget(path) else {
                     throw ValidationError("cannot write \(path): it is a symbolic link that cannot be read; pass --output with a file path")
                 }
-                let link = String(decoding: destination[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 target = link.hasPrefix("/") ? link : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(link).path
                 if lstat(target, &status) == 0, status.st_mode & S_IFMT == S_IFLNK, stat(target, &status) != 0 {
                     throw ValidationError("cannot write \(path): it is a symbolic link to a file that cannot be reached; pass --output with a file path")
@@ -282,13 +279,18 @@ final class OutputFile {
                 throw ValidationError(
                     "cannot write \(path): it goes through \(candidate), a symbolic link owned by another user (uid \(link.st_uid)) in \(directory.isEmpty ? "/" : directory), which every user may write to; pass --output with a path that does not go through it")
             }
-            var destination = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let count = readlink(candidate, &destination, Int(PATH_MAX))
-            guard count > 0 else { return }
-            let target = String(decoding: destination[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let target = linkTarget(candidate) else { return }
             if target.hasPrefix("/") { directory = "" }
             pending = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending
         }
+    }
+
+    /// What the symbolic link at `path` holds (`readlink(2)`), or `nil` when it cannot be read.
+    static func linkTarget(_ path: String) -> String? {
+        var destination = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &destination, Int(PATH_MAX))
+        guard count > 0 else { return nil }
+        return String(decoding: destination[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Refuses a `target` whose directory does not exist, is a file or cannot be written: not a command
