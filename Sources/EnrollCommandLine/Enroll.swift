@@ -258,7 +258,7 @@ enum CodedValidation {
 
     /// The refusal as the parser takes it, its code kept.
     static func error(_ refusal: some EnrollmentError, message: String? = nil) -> ValidationError {
-        let message = message ?? refusal.message
+        let message = message ?? (refusal as? InputError)?.commandLineMessage ?? refusal.message
         last.withLock { $0 = (refusal.code, message) }
         return ValidationError(message)
     }

@@ -151,7 +151,7 @@ public struct CLIFailure: Error {
     }
 
     static func input(_ error: InputError) -> CLIFailure {
-        var failure = CLIFailure(code: error.code, message: error.message, exitCode: CLIExit.badInput)
+        var failure = CLIFailure(code: error.code, message: error.commandLineMessage, exitCode: CLIExit.badInput)
         // A command id's refusal is about what the caller sent before, not the text it typed now:
         // its line ends with the code a script tells them apart by, as a domain refusal's does.
         switch error {
@@ -252,5 +252,20 @@ final class ProgressLine {
     /// A line for the stage that follows, printed only when progress was shown (long work).
     func stage(_ text: String) {
         if printed { Terminal.diagnosticLine("enroll: \(doing): \(text)") }
+    }
+}
+
+extension InputError {
+    /// The message with what to type in this command line's terms: the library's says what
+    /// value to use, this one which option takes it.
+    var commandLineMessage: String {
+        switch self {
+        case .invalidActor(let reason):
+            "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave out --actor to record the user as the actor"
+        case .invalidDigits(let digits): "digits must be 6, 7 or 8, not \(digits); pass --digits 6, 7 or 8"
+        case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
+        case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
+        default: message
+        }
     }
 }

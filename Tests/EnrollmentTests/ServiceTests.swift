@@ -51,6 +51,22 @@ struct ServiceTests {
         #expect(code { _ = try EnrollmentDatabase(path: workspace.path("missing.sqlite"), options: DatabaseOptions(create: false)) } == "database_missing")
         #expect(code { _ = try FixedSecretSource([]).makeSecret(byteCount: 20) } == "secrets_exhausted")
         #expect(code { throw EnrollmentRejection.notEnrolled } == "not_enrolled")
+        // An embedding service's caller typed no command line: the library's refusals say what
+        // value to use, never which option of `enroll` takes it.
+        for (parameters, expected) in [(OTPParameters(digits: 9), "use 6, 7 or 8"), (OTPParameters(period: 0), "use 30")] {
+            #expect {
+                _ = try service.handle(CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions(parameters: parameters))))
+            } throws: { error in
+                let message = (error as? InputError)?.message ?? ""
+                return message.contains(expected) && !message.contains("--")
+            }
+        }
+        #expect {
+            _ = try service.handle(CommandEnvelope(user: "bob", actor: "", command: .requestEnrollment(EnrollmentOptions())))
+        } throws: { error in
+            let message = (error as? InputError)?.message ?? ""
+            return message.contains("leave the actor out") && !message.contains("--")
+        }
         #expect(try service.load("bob").status == .none, "nothing was recorded")
 
         let short = try EnrollmentService.open(

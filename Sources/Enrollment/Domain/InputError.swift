@@ -57,12 +57,12 @@ public enum InputError: Error, Sendable, Hashable {
         switch self {
         case .invalidUser(let reason): "invalid user id: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', and no space at either end"
         case .invalidActor(let reason):
-            "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave out --actor to record the user as the actor"
+            "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave the actor out to record the user as the actor"
         case .invalidIssuer(let reason): "invalid issuer: \(reason); use 1 to 128 printable characters without ':', and no space at either end"
         case .invalidAccount(let reason): "invalid account name: \(reason); use 1 to 256 bytes of printable UTF-8 without ':', and no space at either end"
-        case .invalidDigits(let digits): "digits must be 6, 7 or 8, not \(digits); pass --digits 6, 7 or 8"
-        case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); pass --period 30 (the common choice)"
-        case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; pass --algorithm SHA1, SHA256 or SHA512"
+        case .invalidDigits(let digits): "digits must be 6, 7 or 8, not \(digits); use 6, 7 or 8 (6 is what most authenticator apps expect)"
+        case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); use 30 (the common choice)"
+        case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; use SHA1, SHA256 or SHA512"
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
         case .invalidCorrelationId(let reason): "invalid correlation id: \(reason); use 1 to 256 bytes of printable UTF-8"
         case .commandIdReused(let id, let command?, let user?):
