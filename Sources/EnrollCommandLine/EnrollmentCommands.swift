@@ -360,22 +360,26 @@ struct RevealCommand: ParsableCommand {
         }
         defer { file?.discard() }
         let service = try global.reporting { try global.service(create: false) }
-        // So is room for the bytes the reveal will show (those of the secret current now): a
-        // disk without it refuses the reveal with nothing recorded, not after it (an empty file
-        // fits where its contents do not).
-        if let file, let state = try? service.load(target.user), let uri = state.currentURI()?.string {
-            let bytes = try render(uri, user: target.user, issuer: state.current?.issuer)
-            do { try file.reserve(bytes.count) } catch let failure as CLIFailure { throw global.failure(failure) }
-        }
+        // So is room for the bytes the reveal shows: reserved once the reveal is decided and
+        // before it is written, in its transaction (no other command can change the secret in
+        // between). A disk without room refuses the reveal with nothing recorded, not after it
+        // (an empty file fits where its contents do not).
+        var reserved: (uri: String, bytes: [UInt8])?
         let outcome = try global.reporting {
             // The otpauth URI alone holds the secret in the clear, with no QR code: recorded as
             // shown as text, as GET /me/totp/secret is. So is `--json` in any format, whose
             // object carries the URI and draws no QR code.
-            try service.handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode))
+            try service.handle(target.envelope(format == .uri || global.json ? .revealSecretText : .revealQRCode)) { state in
+                guard let file, let uri = state.currentURI()?.string else { return }
+                let bytes = try render(uri, user: target.user, issuer: state.current?.issuer)
+                do { try file.reserve(bytes.count) } catch let failure as CLIFailure { throw global.failure(failure) }
+                reserved = (uri, bytes)
+            }
         }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         guard let uri = outcome.state.currentURI()?.string else { throw global.refusal(.secretUnavailable, of: outcome) }
-        let bytes = try render(uri, user: outcome.user, issuer: outcome.state.current?.issuer, printed: file == nil && !global.json)
+        let bytes = try reserved.flatMap { $0.uri == uri && outcome.user == target.user ? $0.bytes : nil }
+            ?? render(uri, user: outcome.user, issuer: outcome.state.current?.issuer, printed: file == nil && !global.json)
         if let file {
             do {
                 try file.writeWhole(bytes)

@@ -80,6 +80,34 @@ struct ServiceTests {
         #expect(try short.load("carol").status == .none)
     }
 
+    @Test("beforeRecording sees the secret a reveal is about to show while the write lock is held (another writer cannot change it), and its error records nothing and reaches the caller as it is; a refusal never calls it")
+    func beforeRecording() throws {
+        struct NoRoom: Error {}
+        let workspace = try Workspace()
+        let service = try makeService(workspace, clock: FixedClock(t0))
+        let request = try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions())))
+        var options = DatabaseOptions()
+        options.busyTimeout = 0
+        let other = try EnrollmentService.open(databasePath: workspace.database, keyFilePath: workspace.keyFile, options: options, clock: FixedClock(t0), secrets: SeededSecretSource(seed: "other"))
+        var seen: [String?] = []
+        var otherWrote: Result<CommandOutcome, any Error>?
+        let vetoed = Result {
+            try service.handle(CommandEnvelope(user: "alice", command: .revealQRCode)) { state in
+                seen.append(state.currentURI()?.string)
+                // A regenerate from another connection, meanwhile, waits for this transaction.
+                otherWrote = Result { try other.handle(CommandEnvelope(user: "alice", command: .regenerateSecret(nil))) }
+                throw NoRoom()
+            }
+        }
+        #expect(throws: NoRoom.self) { try vetoed.get() }
+        #expect(throws: StoreError.self) { try otherWrote?.get() }
+        #expect(seen == [request.state.currentURI()?.string])
+        #expect(try service.load("alice").version == request.state.version, "nothing was recorded")
+        let shown = try service.handle(CommandEnvelope(user: "alice", command: .revealQRCode)) { seen.append($0.currentURI()?.string) }
+        #expect(shown.accepted && seen.count == 2 && seen[1] == shown.state.currentURI()?.string)
+        _ = try service.handle(CommandEnvelope(user: "bob", command: .revealQRCode)) { _ in Issue.record("a refusal must not call it") }
+    }
+
     @Test("request, confirm, reveal, regenerate, confirm and remove are journaled and projected")
     func fullFlow() throws {
         let workspace = try Workspace()

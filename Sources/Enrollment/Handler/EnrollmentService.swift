@@ -128,7 +128,18 @@ public final class EnrollmentService: Sendable {
     /// uses. Servers with many concurrent callers use ``GroupCommitHandler``, which shares one
     /// transaction among the commands that arrive together.
     public func handle(_ envelope: CommandEnvelope) throws -> CommandOutcome {
-        let outcome = try decideAndCommit(envelope)
+        try handle(envelope, beforeRecording: nil)
+    }
+
+    /// ``handle(_:)``, calling `beforeRecording` with the state the command's events lead to
+    /// after they are decided and before they are written, in the same write transaction, so
+    /// that no other command can change the state in between. If it throws, nothing is
+    /// recorded and `handle` throws its error. For what must be ready before a command is on
+    /// record: `enroll reveal --output` reserves the room for the secret it is about to show,
+    /// so that the journal never holds a reveal whose file a full disk cut short. Not called
+    /// when the command is refused or records nothing (a replay that shows nothing again).
+    public func handle(_ envelope: CommandEnvelope, beforeRecording: ((AuthenticatorState) throws -> Void)?) throws -> CommandOutcome {
+        let outcome = try decideAndCommit(envelope, beforeRecording: beforeRecording)
         if outcome.destroyedADataKey {
             truncateWAL(removing: [outcome.user], patience: min(database.options.busyTimeout, Self.truncationPatience))
         }
@@ -188,10 +199,12 @@ public final class EnrollmentService: Sendable {
     /// stream in between and there is nothing to retry. Deciding costs a few tens of
     /// microseconds (at most three HMACs and two AES-GCM opens); a separate read transaction
     /// before the write, and a retry after a lost race, would cost more than the lock is held.
-    private func decideAndCommit(_ envelope: CommandEnvelope) throws -> CommandOutcome {
+    private func decideAndCommit(_ envelope: CommandEnvelope, beforeRecording: ((AuthenticatorState) throws -> Void)?) throws -> CommandOutcome {
         let (user, keyRing) = try validate(envelope)
         do {
-            return try database.write { db in try prepareAndRecord(envelope, user: user, keyRing: keyRing, in: db) }
+            return try database.write { db in try prepareAndRecord(envelope, user: user, keyRing: keyRing, beforeRecording: beforeRecording, in: db) }
+        } catch let vetoed as VetoedRecording {
+            throw vetoed.error
         } catch {
             throw Self.classify(error, path: database.path, busyTimeout: database.options.busyTimeout)
         }
@@ -200,16 +213,26 @@ public final class EnrollmentService: Sendable {
     /// Decides and records inside the writer's transaction, where nothing can move the stream:
     /// a stream whose last version is not its number of events was edited, and retrying (what
     /// a conflict's message suggests) would meet it again.
-    func prepareAndRecord(_ envelope: CommandEnvelope, user: String, keyRing: KeyRing, batch: Bool = false, in db: Database) throws -> CommandOutcome {
+    func prepareAndRecord(
+        _ envelope: CommandEnvelope, user: String, keyRing: KeyRing, batch: Bool = false, beforeRecording: ((AuthenticatorState) throws -> Void)? = nil, in db: Database
+    ) throws -> CommandOutcome {
         do {
             switch try prepare(envelope, user: user, in: db) {
             case .finished(let outcome): return outcome
             // The replay check just ran in this same transaction: no need to repeat it.
-            case .decided(let pending): return try record(pending, keyRing: keyRing, checkReplay: false, batch: batch, in: db)
+            case .decided(let pending):
+                var head: EventJournal.Head?
+                return try record(pending, keyRing: keyRing, checkReplay: false, batch: batch, head: &head, beforeRecording: beforeRecording, in: db)
             }
         } catch StoreError.conflict(let stream, let events, let version) {
             throw StoreError.journalDamaged("the stream of \(TextField.quoted(stream)) holds \(events) events but its last stream version is \(version) (a user's versions run 1, 2, 3…)")
         }
+    }
+
+    /// What a `beforeRecording` closure threw, carried out of the transaction as it is (not
+    /// taken for a storage failure).
+    private struct VetoedRecording: Error {
+        var error: any Error
     }
 
     /// A command decided against the state it was loaded at, waiting to be written.
@@ -434,7 +457,8 @@ public final class EnrollmentService: Sendable {
     /// read from the journal); set to the head after this command's events. Whoever passes it
     /// must set it to nil again when a command fails after writing (its savepoint rolls back).
     func record(
-        _ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, head: inout EventJournal.Head?, in db: Database
+        _ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, head: inout EventJournal.Head?,
+        beforeRecording: ((AuthenticatorState) throws -> Void)? = nil, in db: Database
     ) throws -> CommandOutcome {
         let envelope = pending.replay?.showing ?? pending.envelope, user = pending.user, state = pending.state, now = pending.now
         let decision = pending.decision
@@ -446,6 +470,9 @@ public final class EnrollmentService: Sendable {
         let actual = try EventJournal.version(of: user, in: db)
         guard actual == state.version else { throw StoreError.conflict(stream: user, expected: state.version, actual: actual) }
         let after = state.evolve(decision.events)
+        if let beforeRecording, decision.rejection == nil, !decision.events.isEmpty {
+            do { try beforeRecording(after) } catch { throw VetoedRecording(error: error) }
+        }
         let argumentsMAC = try pending.rows.map(\.argumentsMAC) ?? keyRing.argumentsMAC(of: envelope.command)
         do {
             try Self.saveCommandRecord(envelope, version: after.version, rejection: decision.rejection, argumentsMAC: argumentsMAC, at: now, in: db)
