@@ -223,17 +223,9 @@ struct ConfirmCommand: ParsableCommand {
         // Checked here rather than in validate(), so that with --json the refusal is a JSON object
         // with its own code (invalid_code_format); still before the database is opened.
         let code = try global.reporting { try Validation.typedCode(typed) }
-        let (outcome, current) = try global.reporting {
-            let service = try global.service(create: false)
-            let outcome = try service.handle(target.envelope(.confirmCode(code)))
-            // A repeated command id answers with the first outcome; the status is today's.
-            return (outcome, outcome.replayed ? try service.load(outcome.user) : outcome.state)
-        }
-        // As of now, as `status` says it: a pending secret past its expiry is over even when this
-        // answer recorded nothing (a malformed code is refused before anything is).
+        let (outcome, current) = try global.reporting { try target.handle(.confirmCode(code), global: global) }
         let now = global.clock.now()
-        let live = current.pending.flatMap { $0.expiresAt > now ? $0 : nil }
-        let status = current.pending != nil && live == nil && current.active == nil ? AuthenticatorStatus.none : current.status
+        let (status, live) = current.now(at: now)
         if global.json {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
@@ -248,7 +240,9 @@ struct ConfirmCommand: ParsableCommand {
         }
         guard !global.json else { return }
         let replaced = outcome.events.contains { if case .authenticatorActivated(let activated) = $0 { activated.replacedPrevious } else { false } }
-        if replaced {
+        if outcome.replayed {
+            Terminal.line(target.repeated("its code was accepted then", current, at: now))
+        } else if replaced {
             // The app may list the old entry beside the new one, under the same name.
             Terminal.line("Code accepted: the new secret is now active for \(TextField.quoted(outcome.user)), and the previous one is retired. Delete the older entry for this account from the authenticator app (the one added first): its codes no longer work.")
         } else {
@@ -425,12 +419,13 @@ struct RemoveCommand: ParsableCommand {
     @OptionGroup var target: UserCommandOptions
 
     func run() throws {
-        let outcome = try global.reporting {
-            try global.service(create: false).handle(target.envelope(.removeAuthenticator))
-        }
+        let (outcome, current) = try global.reporting { try target.handle(.removeAuthenticator, global: global) }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
+        let now = global.clock.now()
         if global.json {
-            Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "removed": true])
+            Terminal.json(["user": outcome.user, "status": current.now(at: now).status.rawValue, "removed": true, "replayed": outcome.replayed])
+        } else if outcome.replayed {
+            Terminal.line(target.repeated("it removed the authenticator then", current, at: now))
         } else {
             // Nothing active: a secret that awaited its code, or one that expired waiting.
             let hadActive = outcome.events.contains { if case .authenticatorRemoved(let removed) = $0 { removed.hadActive } else { false } }
@@ -452,12 +447,13 @@ struct CancelCommand: ParsableCommand {
     @OptionGroup var target: UserCommandOptions
 
     func run() throws {
-        let outcome = try global.reporting {
-            try global.service(create: false).handle(target.envelope(.cancelRegenerate))
-        }
+        let (outcome, current) = try global.reporting { try target.handle(.cancelRegenerate, global: global) }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
+        let now = global.clock.now()
         if global.json {
-            Terminal.json(["user": outcome.user, "status": outcome.state.status.rawValue, "cancelled": true])
+            Terminal.json(["user": outcome.user, "status": current.now(at: now).status.rawValue, "cancelled": true, "replayed": outcome.replayed])
+        } else if outcome.replayed {
+            Terminal.line(target.repeated("it cancelled a regenerate then", current, at: now))
         } else {
             Terminal.line("Cancelled the regenerate of \(TextField.quoted(outcome.user)): the new secret is discarded, and the authenticator already active stays in use. If you added an app entry from the new QR code, delete it; if the app replaced its entry for the active secret with it, scan the active QR code again: \(global.suggested("reveal", user: outcome.user)).")
         }
@@ -590,5 +586,39 @@ struct StatusReport {
         // Stored names edited in with another tool must not print lines of their own. (Appended
         // by hand: `joined(separator:)` looks up its generic witnesses at run time, once per process.)
         Terminal.line(lines.dropFirst().reduce(into: TextField.escaped(lines[0])) { text, line in text += "\n" + TextField.escaped(line) })
+    }
+}
+
+extension UserCommandOptions {
+    /// Handles `command` for this user. A repeated `--command-id` answers with the first
+    /// outcome, recording nothing: the state returned beside it is then today's, not the one
+    /// that outcome left.
+    func handle(_ command: EnrollmentCommand, global: GlobalOptions) throws -> (CommandOutcome, AuthenticatorState) {
+        let service = try global.service(create: false)
+        let outcome = try service.handle(envelope(command))
+        return (outcome, outcome.replayed ? try service.load(outcome.user) : outcome.state)
+    }
+
+    /// What a repeated `--command-id` says: that the first time did `first`, that nothing was
+    /// done now, and where the user stands now (which later commands may have changed).
+    func repeated(_ first: String, _ current: AuthenticatorState, at now: UnixTime) -> String {
+        let (status, live) = current.now(at: now)
+        let who = TextField.quoted(user)
+        let standing = switch (status, live?.isReplacement == true) {
+        case (.active, true): "\(who) is active, with a new secret from regenerate awaiting its code"
+        case (.active, false): "\(who) is active"
+        case (.pending, _): "\(who) has a secret awaiting its first code"
+        case (.none, _): "\(who) has no authenticator"
+        }
+        return "Command id '\(TextField.escaped(commandId ?? ""))' was handled before (\(first)); nothing was done now. Now \(standing)."
+    }
+}
+
+extension AuthenticatorState {
+    /// The status as of `now`, as `status` says it, and the pending secret still open then: a
+    /// pending secret past its expiry is over even before a command records its expiry.
+    func now(at now: UnixTime) -> (status: AuthenticatorStatus, live: PendingCredential?) {
+        let live = pending.flatMap { $0.expiresAt > now ? $0 : nil }
+        return (pending != nil && live == nil && active == nil ? .none : status, live)
     }
 }

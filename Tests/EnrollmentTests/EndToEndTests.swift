@@ -572,6 +572,35 @@ struct EndToEndTests {
         #expect(decided.stderr.contains("request again for a new QR code") && !decided.stderr.contains("confirm it with a code"), "\(decided.stderr)")
     }
 
+    @Test("a repeated --command-id of confirm, cancel or remove says it was handled before and nothing was done now, with where the user stands now (text and JSON), never the first outcome passed off as today's")
+    func repeatedCommandSaysSo() throws {
+        let workspace = try Workspace()
+        let now = Int64(Date().timeIntervalSince1970)
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(now + offset)"] }
+        _ = try workspace.enroll(["request", "lee"], environment: at(0))
+        #expect(try workspace.enroll(["remove", "lee", "--command-id", "RM1"], environment: at(1)).stdout.hasPrefix("Removed"))
+        _ = try workspace.enroll(["request", "lee"], environment: at(2))
+        let removed = try workspace.enroll(["remove", "lee", "--command-id", "RM1"], environment: at(3))
+        #expect(removed.status == 0 && removed.stdout == "Command id 'RM1' was handled before (it removed the authenticator then); nothing was done now. Now lee has a secret awaiting its first code.\n", "\(removed.stdout)")
+        let (_, removedJSON) = try workspace.enrollJSON(["remove", "lee", "--command-id", "RM1"], environment: at(3))
+        #expect(removedJSON["replayed"] as? Bool == true && removedJSON["status"] as? String == "pending", "\(removedJSON)")
+
+        let (_, request) = try workspace.enrollJSON(["request", "mo"], environment: at(0))
+        let uri = try #require(request["otpauthURI"] as? String)
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: uri)), at: now + 10)
+        #expect(try workspace.enroll(["confirm", "mo", code, "--command-id", "C1"], environment: at(10)).stdout.hasPrefix("Code accepted"))
+        _ = try workspace.enroll(["regenerate", "mo"], environment: at(100))
+        let confirmed = try workspace.enroll(["confirm", "mo", code, "--command-id", "C1"], environment: at(100))
+        #expect(confirmed.status == 0 && confirmed.stdout.contains("(its code was accepted then); nothing was done now. Now mo is active, with a new secret from regenerate awaiting its code."), "\(confirmed.stdout)")
+        #expect(try workspace.enroll(["cancel", "mo", "--command-id", "X1"], environment: at(101)).stdout.hasPrefix("Cancelled"))
+        _ = try workspace.enroll(["regenerate", "mo"], environment: at(102))
+        let cancelled = try workspace.enroll(["cancel", "mo", "--command-id", "X1"], environment: at(103))
+        #expect(cancelled.stdout.contains("(it cancelled a regenerate then); nothing was done now. Now mo is active, with a new secret"), "\(cancelled.stdout)")
+        let (_, cancelledJSON) = try workspace.enrollJSON(["cancel", "mo", "--command-id", "X1"], environment: at(103))
+        #expect(cancelledJSON["replayed"] as? Bool == true && cancelledJSON["status"] as? String == "active", "\(cancelledJSON)")
+        #expect(try workspace.enrollJSON(["status", "mo"], environment: at(103)).1["replacementPending"] as? Bool == true)
+    }
+
     @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")
     func housekeepingActor() throws {
         let workspace = try Workspace()
