@@ -330,6 +330,10 @@ struct ServiceTests {
         let retry = try workspace.enroll(["remove", "nobody", "--command-id", "R1"])
         #expect(retry.status == 1 && retry.stderr == first.stderr, "\(retry.stderr)")
         #expect(try workspace.enrollJSON(["status", "nobody"]).1["status"] as? String == "pending")
+        // A refusal with details is stored in one form, its members sorted, every time.
+        for id in ["W1", "W2", "W3"] { _ = try workspace.enroll(["confirm", "alice", "000000", "--command-id", id]) }
+        let stored = try Processes.run(sqlite, [workspace.database, "SELECT rejection FROM commands WHERE command_id LIKE 'W%' ORDER BY command_id"]).stdout
+        #expect(stored == (1...3).reversed().map { #"{"code":"invalid_code","remainingAttempts":\#($0 + 1)}"# + "\n" }.joined(), "\(stored)")
     }
 
     @Test("a journal row tampered to an out-of-range count: confirm exits 3 with one line naming the row, never a crash, nothing written")

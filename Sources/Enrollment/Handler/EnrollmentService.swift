@@ -552,10 +552,17 @@ public final class EnrollmentService: Sendable {
     private static let saveCommandRecordSQL = HotStatement(
         "INSERT INTO commands (command_id, stream_id, stream_version, command, rejection, handled_at, arguments_mac) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
+    /// One stable form for the stored refusal (its members sorted), as for every JSON stored.
+    private static let rejectionEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
     private static func saveCommandRecord(
         _ envelope: CommandEnvelope, version: Int64, rejection: EnrollmentRejection?, argumentsMAC: [UInt8]?, at time: UnixTime, in db: Database
     ) throws {
-        let rejectionJSON = try rejection.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let rejectionJSON = try rejection.map { String(decoding: try rejectionEncoder.encode($0), as: UTF8.self) }
         var insert = try RowWriter(saveCommandRecordSQL, in: db)
         insert.bind(envelope.commandId)
         insert.bind(envelope.user)
