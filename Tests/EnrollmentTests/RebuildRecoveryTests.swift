@@ -227,6 +227,21 @@ struct RebuildRecoveryTests {
         #expect(try workspace.enroll(["request", "dave"]).status == 0)
     }
 
+    @Test("a checkpoint position edited to a fraction at the head, a text or below zero: --status calls it damaged, commands refuse naming the rebuild, verify names it (exit 1), never read as the head cut to a whole number or as 0", arguments: ["5.5", "6.5", "'abc'", "-1"])
+    func damagedCheckpoint(_ value: String) throws {
+        let workspace = try smallJournal()
+        let before = try rebuild.tables(workspace.database)
+        try sql(workspace, "UPDATE projection_checkpoints SET position = \(value) WHERE name = 'authenticators'")
+        let problem = "has a checkpoint whose position is not a whole number of 0 or more (in projection_checkpoints)"
+        try expectStatusDamaged(workspace, problem)
+        try expectNamesRebuild(workspace, ["status", "alice"], problem)
+        try expectNamesRebuild(workspace, ["request", "dave"], problem)
+        try expectVerifyNames(workspace, problem)
+        #expect(try tool(workspace, ["--projection", "authenticators"]).status == 0)
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        #expect(try rebuild.tables(workspace.database) == before)
+    }
+
     @Test("a projection table re-created by hand without its primary key (create, copy, drop, rename): commands refuse it naming the rebuild, writing nothing, instead of adding a second row per user; after the rebuild all agree")
     func projectionTableWithoutKey() throws {
         let workspace = try smallJournal()

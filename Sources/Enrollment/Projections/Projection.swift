@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// A read model folded from the journal into its own table.
 ///
@@ -57,6 +58,16 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
     public var name: String
     public var schemaVersion: Int
     public var position: Int64
+    /// Set when the stored row is not what enroll writes (a value edited to text, a fraction or
+    /// below zero): such a number then reads as 0, which no command takes for current, and
+    /// ``ProjectionStatus/requireCurrent(_:in:)`` names the edit.
+    public var damage: String? = nil
+
+    public init(name: String, schemaVersion: Int, position: Int64) {
+        self.name = name
+        self.schemaVersion = schemaVersion
+        self.position = position
+    }
 
     /// Read and saved on every command (inline updates), so with the C API (``RowReader``,
     /// ``RowWriter``).
@@ -64,7 +75,16 @@ public struct ProjectionCheckpoint: Sendable, Hashable {
         let statement = try db.statement(loadSQL)
         statement.bind(name, at: 1)
         return try RowReader.first(statement, in: db) { row in
-            ProjectionCheckpoint(name: name, schemaVersion: row.int(0) ?? 0, position: row.int64(1) ?? 0)
+            // Only whole numbers of 0 or more: a text would read as 0 and a fraction be cut to a
+            // position that may be the head's.
+            let whole = { (column: Int32) in row.type(column) == SQLITE_INTEGER && (row.int64(column) ?? -1) >= 0 }
+            guard whole(0), whole(1) else {
+                var damaged = ProjectionCheckpoint(name: name, schemaVersion: whole(0) ? row.int(0) ?? 0 : 0, position: 0)
+                let column = whole(0) ? "position" : "schema_version"
+                damaged.damage = "has a checkpoint whose \(column) is not a whole number of 0 or more (in projection_checkpoints)"
+                return damaged
+            }
+            return ProjectionCheckpoint(name: name, schemaVersion: row.int(0) ?? 0, position: row.int64(1) ?? 0)
         }
     }
 
@@ -87,6 +107,7 @@ public enum ProjectionStatus {
     /// feet), as the journal's own newer schema does.
     public static func requireCurrent(_ projection: any Projection, in db: Database) throws {
         let checkpoint = try ProjectionCheckpoint.load(projection.name, in: db)
+        if let damage = checkpoint?.damage { throw StoreError.damagedProjection(name: projection.name, problem: damage) }
         if let checkpoint, checkpoint.schemaVersion > projection.schemaVersion {
             throw StoreError.newerProjection(name: projection.name, stored: checkpoint.schemaVersion, code: projection.schemaVersion)
         }
@@ -129,9 +150,10 @@ public enum ProjectionStatus {
     static func applyInline(_ events: [(EnrollmentEvent, RecordedEvent)], knowing states: [(user: String, state: AuthenticatorState)] = [], in db: Database) throws {
         guard let first = events.first?.1.position, let last = events.last?.1.position else { return }
         for projection in Projections.all {
-            guard var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db),
-                  checkpoint.schemaVersion == projection.schemaVersion
-            else { continue }
+            guard var checkpoint = try ProjectionCheckpoint.load(projection.name, in: db) else { continue }
+            // A checkpoint edited by hand is not a lag to leave for later: what it folded is unknown.
+            if let damage = checkpoint.damage { throw StoreError.damagedProjection(name: projection.name, problem: damage) }
+            guard checkpoint.schemaVersion == projection.schemaVersion else { continue }
             if checkpoint.position > first - 1 {
                 throw StoreError.laggingProjection(name: projection.name, position: checkpoint.position, head: first - 1)
             }

@@ -77,6 +77,10 @@ public enum ProjectionCheck {
                         result.skipped.append((projection.name, reason))
                         continue
                     }
+                    if let damage = stored.damage {
+                        result.damaged.append((projection.name, damage))
+                        continue
+                    }
                     // Behind the head: events were appended by a version of enroll that does not
                     // maintain it (during an upgrade). Not tampering, and not comparable either.
                     // (A checkpoint past the head is the chain's finding: rows deleted at the end.)

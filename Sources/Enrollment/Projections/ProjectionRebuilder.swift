@@ -324,7 +324,7 @@ public struct ProjectionRebuilder: Sendable {
                         rebuildCheckpoint: resumable ? shadow?.position : nil,
                         rebuildRunning: running,
                         rebuildDiscard: resumable && !running ? try shadow.flatMap { try Self.resumeProblem(projection, shadow: $0, head: head, in: db) } : nil,
-                        tableProblem: stored == nil ? nil : try ProjectionTable.problem(of: projection, table: projection.name, in: db))
+                        tableProblem: try stored?.damage ?? (stored == nil ? nil : ProjectionTable.problem(of: projection, table: projection.name, in: db)))
                     state.newerShadowVersion = left ? newer : nil
                     return state
                 }
