@@ -130,6 +130,18 @@ struct EndpointTests {
             let retried = try await client.action("REFRESH", token: dave, key: "r-1")
             #expect(retried.status == .conflict && retried["code"] == "idempotency_key_spent", "\(retried.text)")
             #expect(!retried.text.contains("command id"), "\(retried.text)")
+            // A VALIDATE retried after DELETE and INIT keeps its first answer but says where the
+            // user stands now: pending again, not the "active" it said then.
+            let fay = try await harness.token("fay")
+            let fayURI = try #require(try await client.action("INIT", token: fay).otpauthURI)
+            let fayCode = try oathtoolCode(uri: fayURI, at: harness.clock.now())
+            let accepted = try await client.action("VALIDATE", token: fay, code: fayCode, key: "f-1")
+            #expect(accepted["isValid"] == "1" && accepted["status"] == "active", "\(accepted.text)")
+            #expect(try await client.request(.delete, token: fay).status == .noContent)
+            _ = try await client.action("INIT", token: fay)
+            let replayed = try await client.action("VALIDATE", token: fay, code: fayCode, key: "f-1")
+            #expect(replayed.headers[.init("Idempotent-Replayed")!] == "true" && replayed["isValid"] == "1", "\(replayed.text)")
+            #expect(replayed["status"] == "pending" && replayed.object["expiresAt"] != nil, "\(replayed.text)")
             // A key that is not printable ASCII is bad input.
             let bad = try await client.action("INIT", token: alice, key: String(repeating: "x", count: 300))
             #expect(bad.status == .badRequest)

@@ -141,7 +141,7 @@ struct TOTPRoutes {
             return try await validate(code, user: user, key: key)
         case .CANCEL:
             let outcome = try await run(.cancelRegenerate, user: user, action: action.rawValue, key: key)
-            return try json(TOTPResponse(state: outcome.state), replayed: outcome.replayed)
+            return try json(TOTPResponse(state: try await stateNow(after: outcome)), replayed: outcome.replayed)
         }
     }
 
@@ -168,7 +168,7 @@ struct TOTPRoutes {
         let code: String
         do { code = try Validation.typedCode(typed) } catch { throw APIError.input(error) }
         let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
-        var body = TOTPResponse(state: outcome.state)
+        var body = TOTPResponse(state: try await stateNow(after: outcome))
         switch outcome.rejection {
         case nil:
             body.isValid = true
@@ -452,6 +452,14 @@ struct TOTPRoutes {
         var error = APIError.rejection(rejection, now: engine.now, lockedUntil: outcome.lockedUntil(at: engine.now), pendingExpiresAt: outcome.pendingExpiresAt)
         error.replayed = outcome.replayed
         return error
+    }
+
+    /// The state an answer describes: the one `outcome` left, or for a replay (the first
+    /// outcome of an `Idempotency-Key` sent again) today's, which later commands may have
+    /// changed: a VALIDATE retried after DELETE and INIT says `isValid` of its first answer,
+    /// and `status` "pending", not the "active" that answer had.
+    func stateNow(after outcome: CommandOutcome) async throws -> AuthenticatorState {
+        outcome.replayed ? try await load(outcome.user) : outcome.state
     }
 
     func load(_ user: String) async throws -> AuthenticatorState {
