@@ -283,6 +283,30 @@ struct ServeProcessTests {
         #expect(!log.contains("status=499") && !log.contains("client closed"), "\(log)")
     }
 
+    @Test("SIGTERM while an authenticated request's body is still coming (a stalled client that then keeps its end open): it is answered 503 server_stopping with Connection: close at once, and the server stops in seconds, not after --idle-timeout")
+    func stopDuringBody() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace, extra: ["--idle-timeout", "120"])
+        let port = server.port
+        let token = try Self.token("sam")
+        let fd = try RawHTTP.connection(port: port, wait: 5)
+        defer { close(fd) }
+        let partial = Array("POST /api/users/v1/me/totp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"act".utf8)
+        _ = send(fd, partial, partial.count, 0)
+        Thread.sleep(forTimeInterval: 0.5)
+        let start = Date()
+        // The client reads its answer only afterwards, and never closes: the stop must not wait for it.
+        let status = server.stop()
+        let seconds = Date().timeIntervalSince(start)
+        #expect(status == 0 && seconds < 15, "exit \(status) after \(seconds) s")
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+        let answer = String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 503") && answer.contains("\"server_stopping\"") && answer.contains("Connection: close"), "\(answer)")
+        #expect(try workspace.enroll(["verify"]).status == 0)
+        #expect(try workspace.enrollJSON(["status", "sam"]).1["status"] as? String == "none", "nothing of the request was run")
+    }
+
     @Test("DELETE through a running server destroys the data key in every file at once, as the command line does: the write-ahead log keeps no copy while the server runs")
     func removalThroughServerShredsTheKey() throws {
         let workspace = try Workspace()

@@ -97,6 +97,16 @@ public struct APIError: Error, Sendable, Equatable {
         message: "the server closed the connection before the request was complete (nothing came for --idle-timeout, the body took longer than that, or the server is stopping)",
         description: "send the whole request without pausing")
 
+    /// The server began to stop while the request's body was still coming: nothing of it was
+    /// run. The connection closes after this answer (the rest of the body is not read).
+    static let serverStopping = {
+        var error = APIError(
+            .serviceUnavailable, code: "server_stopping", message: "the server is stopping and did not wait for the rest of this request, which was not run",
+            description: "send the request again in a moment (to this server once it is back, or to another)", retryAfter: 1)
+        error.closesConnection = true
+        return error
+    }()
+
     /// Statuses of answers written for the access log only, never sent.
     static let logOnlyStatuses: Set<Int> = [clientClosed.status.code, closedByServer.status.code]
 

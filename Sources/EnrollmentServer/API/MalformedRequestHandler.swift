@@ -71,10 +71,18 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Something further down the pipeline closed the connection: Hummingbird's idle timeout
     /// (`--idle-timeout`) or its shutdown. A request cut short then was cut by the server.
     private var closedByServer = false
+    /// The server is stopping (Hummingbird's quiesce event): an answer that ends the connection
+    /// gives the client a moment to read it, not `--idle-timeout`, which would hold the stop up.
+    private var stopping = false
 
     /// The server's own close, which the client's end of a request cut short must not be
     /// blamed for.
     struct ConnectionClosedByServer: Error {}
+
+    /// The server began to stop (SIGTERM, SIGINT) while a route waited for the rest of its
+    /// request's body: the route answers 503 at once (``APIError/serverStopping``), rather than
+    /// the client holding the stop up for `--idle-timeout` and getting no answer.
+    struct ServerStopping: Error {}
 
     /// How long the rest of a body no one reads may take, once its answer is out (`--idle-timeout`).
     private let idleTimeout: Duration
@@ -197,8 +205,10 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.writeAndFlush(data, promise: written)
             let channel = context.channel
             written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
-            // What the client still sends is read for --idle-timeout in all, not per byte.
-            context.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(idleTimeout))) { channel.close(promise: nil) }
+            // What the client still sends is read for --idle-timeout in all, not per byte (a
+            // second while the server stops).
+            let grace = stopping ? .seconds(1) : idleTimeout
+            context.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(grace))) { channel.close(promise: nil) }
             return
         }
         if ended, everythingAnswered, !held.isEmpty, !discarding {
@@ -224,6 +234,17 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             let channel = context.channel
             written.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Hummingbird closes idle connections and waits for the answers in progress: one whose
+        // body has not all come would wait for the client. (An error, as the route's body read
+        // takes it: the parts still coming are dropped with the connection.)
+        if event is ChannelShouldQuiesceEvent {
+            stopping = true
+            if requestOpen, !responseOpen, !everythingAnswered { context.fireErrorCaught(ServerStopping()) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -258,7 +279,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
                 // but it tells this line from its neighbours in a search.
                 let traceId = RandomUUID.string()
                 if closedByServer {
-                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, or the server is stopping", metadata: ["status": "408", "trace_id": "\(traceId)"])
+                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, it took longer than that in all, or the server is stopping", metadata: ["status": "408", "trace_id": "\(traceId)"])
                 } else {
                     logger.info("client closed the connection in the middle of a request", metadata: ["status": "499", "trace_id": "\(traceId)"])
                 }

@@ -362,6 +362,8 @@ struct TOTPRoutes {
             throw APIError.clientClosed
         } catch is MalformedRequestHandler.ConnectionClosedByServer {
             throw APIError.closedByServer
+        } catch is MalformedRequestHandler.ServerStopping {
+            throw APIError.serverStopping
         } catch is HTTPParserError {
             // A body whose framing cannot be read (a broken chunk, an unknown transfer coding):
             // the connection closes after this answer (MalformedRequestHandler).
