@@ -85,6 +85,12 @@ struct AuthenticationTests {
                 // The reason whole, the rule in the description: nothing cut mid-word.
                 #expect(response["message"]?.hasSuffix(")") == true && response["message"]?.contains("; use") == false, "\(response["message"] ?? "")")
             }
+            // A subject only a first enrollment refuses (as a new id): INIT says so as well, 403.
+            for subject in ["(bob)", "ali\u{E000}ce"] {
+                let token = try Self.signedWithOpenSSL(payload: #"{"sub":"\#(subject)","exp":\#(exp)}"#)
+                let response = try await client.action("INIT", token: token)
+                #expect(response.status == .forbidden && response["code"] == "unusable_subject", "\(subject): \(response.text)")
+            }
         }
     }
 

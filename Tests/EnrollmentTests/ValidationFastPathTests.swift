@@ -58,4 +58,31 @@ extension ValidationFastPathTests {
             #expect(check(command, user: "(bob)") == nil, "\(command)")
         }
     }
+
+    @Test("new ids and names that hold a noncharacter, an unassigned code point, a private-use character, or begin with a combining mark are refused (user, actor, issuer, account of a request); ids a journal holds keep working; letters with their accents pass")
+    func unsettledCharacters() throws {
+        func check(_ command: EnrollmentCommand, user: String, actor: String? = nil) -> InputError? {
+            do { _ = try EnrollmentService.checkInput(CommandEnvelope(user: user, actor: actor, command: command)); return nil } catch { return error }
+        }
+        let request = EnrollmentCommand.requestEnrollment(EnrollmentOptions())
+        // (Swift's literals take no noncharacter.)
+        func scalar(_ value: UInt32) -> String { String(Character(Unicode.Scalar(value)!)) }
+        let cases: [(String, String)] = [
+            ("a" + scalar(0xFFFE) + "b", "a noncharacter (U+FFFE)"), ("a" + scalar(0xFDD0) + "b", "a noncharacter (U+FDD0)"), ("a" + scalar(0x10FFFF), "a noncharacter (U+10FFFF)"),
+            ("a\u{0378}b", "a code point Unicode has not assigned (U+0378)"), ("a\u{E000}b", "a private-use character (U+E000)"),
+            ("\u{F0000}x", "a private-use character (U+F0000)"), ("\u{0301}", "begins with a combining mark (U+0301)"), ("\u{0301}a", "begins with a combining mark (U+0301)"),
+        ]
+        for (id, problem) in cases {
+            #expect(check(request, user: id).map { $0.code == "invalid_user" && $0.message.contains(problem) } == true, "\(Array(id.unicodeScalars))")
+            #expect(check(.confirmCode("123456"), user: "alice", actor: id)?.code == "invalid_actor", "\(Array(id.unicodeScalars))")
+            #expect(check(.requestEnrollment(EnrollmentOptions(issuer: "X" + id)), user: "alice")?.code == (id.hasPrefix("\u{0301}") ? nil : "invalid_issuer"))
+            #expect(check(.requestEnrollment(EnrollmentOptions(issuer: id)), user: "alice")?.code == "invalid_issuer", "\(Array(id.unicodeScalars))")
+            #expect(check(.requestEnrollment(EnrollmentOptions(account: id)), user: "alice")?.code == "invalid_account", "\(Array(id.unicodeScalars))")
+            // Recorded by an older release: every other command on that user still runs.
+            for command in [EnrollmentCommand.confirmCode("123456"), .regenerateSecret(nil), .cancelRegenerate, .revealQRCode, .removeAuthenticator] {
+                #expect(check(command, user: id) == nil, "\(command) \(Array(id.unicodeScalars))")
+            }
+        }
+        for id in ["caf\u{E9}", "cafe\u{0301}", "Andr\u{E9}", "\u{0645}\u{062D}\u{0645}\u{062F}", "\u{1F600}x"] { #expect(check(request, user: id) == nil, "\(id)") }
+    }
 }

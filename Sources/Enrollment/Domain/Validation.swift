@@ -83,6 +83,32 @@ public enum Validation {
         if inParentheses(text) {
             throw error("an id in parentheses would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave the parentheses out")
         }
+        try newName(text, error: error)
+    }
+
+    /// A new id or name (a first request's user, issuer and account, an actor, a setting typed
+    /// for a regenerate) holds only characters that draw as themselves: no noncharacter, no
+    /// code point Unicode has not assigned (as this toolchain knows it), none for private use,
+    /// and no combining mark first, with nothing of its own to draw on. Values a journal
+    /// already holds are left as they are.
+    public static func newName(_ text: String, error: (String) -> InputError) throws(InputError) {
+        // ASCII, what ids and names almost always are, has none of them.
+        guard let first = text.unicodeScalars.first, !text.utf8.allSatisfy({ $0 < 0x80 }) else { return }
+        switch first.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark:
+            throw error("it begins with a combining mark (\(codePoint(first))), which would draw on whatever is printed before it")
+        default: break
+        }
+        for scalar in text.unicodeScalars {
+            if scalar.properties.isNoncharacterCodePoint {
+                throw error("it contains a noncharacter (\(codePoint(scalar))), which Unicode keeps out of text")
+            }
+            switch scalar.properties.generalCategory {
+            case .unassigned: throw error("it contains a code point Unicode has not assigned (\(codePoint(scalar))), which no font draws")
+            case .privateUse: throw error("it contains a private-use character (\(codePoint(scalar))), which each font draws its own way, or not at all")
+            default: continue
+            }
+        }
     }
 
     /// Whether `text` is wrapped in parentheses, as the engine's own actor `(system)` is, also

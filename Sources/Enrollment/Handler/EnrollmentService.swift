@@ -281,6 +281,10 @@ public final class EnrollmentService: Sendable {
         if case .confirmCode(let code) = envelope.command { _ = try Validation.code(code) }
         if case .requestEnrollment(let options) = envelope.command {
             try Validation.fitsQRCode(try Validation.options(options), account: user)
+            // A regenerate's settings may be kept from the active secret, which an older release
+            // may have recorded: only a request's are all new.
+            try Validation.newName(options.issuer, error: InputError.invalidIssuer)
+            if let account = options.account { try Validation.newName(account, error: InputError.invalidAccount) }
         }
         if case .regenerateSecret(let options?) = envelope.command {
             try Validation.fitsQRCode(try Validation.options(options), account: user)

@@ -440,6 +440,10 @@ struct TOTPRoutes {
             // or an active one removed): its first answer is no longer current.
             throw APIError.idempotencyKeySpent(nil)
         } catch let error as InputError {
+            // The user is the token's subject: one a first INIT cannot enroll (a new id in
+            // parentheses, a private-use character) is the identity provider's to change, as
+            // for a subject no id can be.
+            if case .invalidUser = error { throw APIError.unusableSubject(error.message) }
             throw APIError.input(error)
         } catch let error as StoreError {
             throw APIError.store(error)
