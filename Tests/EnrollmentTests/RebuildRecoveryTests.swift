@@ -227,6 +227,21 @@ struct RebuildRecoveryTests {
         #expect(try workspace.enroll(["request", "dave"]).status == 0)
     }
 
+    @Test("a user's row deleted by hand: status and commands on that user refuse naming the rebuild (nothing written), never 'none' or a row folded from one event; other users are served; after the rebuild all agree")
+    func deletedRow() throws {
+        let workspace = try smallJournal()
+        let before = try rebuild.tables(workspace.database)
+        try sql(workspace, "DELETE FROM authenticators WHERE user_id = 'carol'")
+        let problem = "has no row for carol, who has 3 events in the journal"
+        try expectNamesRebuild(workspace, ["status", "carol"], problem)
+        try expectNamesRebuild(workspace, ["reveal", "carol", "--format", "uri"], problem)
+        #expect(try workspace.enroll(["status", "alice"]).status == 0)
+        #expect(try workspace.enroll(["status", "nobody"]).stdout.contains("status: none"))
+        #expect(try tool(workspace, ["--projection", "authenticators"]).status == 0)
+        #expect(try rebuild.tables(workspace.database) == before)
+        #expect(try workspace.enroll(["reveal", "carol", "--format", "uri"]).status == 0)
+    }
+
     @Test("a checkpoint position edited to a fraction at the head, a text or below zero: --status calls it damaged, commands refuse naming the rebuild, verify names it (exit 1), never read as the head cut to a whole number or as 0", arguments: ["5.5", "6.5", "'abc'", "-1"])
     func damagedCheckpoint(_ value: String) throws {
         let workspace = try smallJournal()

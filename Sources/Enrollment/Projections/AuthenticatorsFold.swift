@@ -278,7 +278,15 @@ struct AuthenticatorsFold: ProjectionFold {
         // A stream's first event: its user had no events before, so no row to read (one a
         // consistent table cannot hold; were one there, the row folded from this event on is
         // what a rebuild writes in its place): a new user's first command reads nothing here.
-        if tableMayHoldUnseenRows, header.streamVersion > 1, let stored = try AuthenticatorRow.load(user.string, from: table, in: db) { row = stored }
+        if tableMayHoldUnseenRows, header.streamVersion > 1 {
+            // A user with earlier events always has a row: one deleted by hand would otherwise
+            // come back folded from this event alone (status none, no settings), looking current.
+            guard let stored = try AuthenticatorRow.load(user.string, from: table, in: db) else {
+                throw StoreError.damagedProjection(
+                    name: AuthenticatorsProjection().name, problem: AuthenticatorsProjection.missingRow(user.string, events: header.streamVersion - 1))
+            }
+            row = stored
+        }
         row.apply(event, header: header)
         rows[user] = Held(row: row, changed: true)
     }

@@ -47,6 +47,9 @@ extension AuthenticatorsProjection {
         guard bind(user, to: statement) else { return nil }
         switch sqlite3_step(statement) {
         case SQLITE_DONE:
+            // No row: a user who never enrolled, unless the journal holds their events (a row
+            // deleted by hand), which the general read reports.
+            guard let held = strings(connection, "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = ?)", binding: user), held == ["0"] else { return nil }
             return .none(user: user)
         case SQLITE_ROW:
             // Of the type `Row` takes: in a process this short, each generic type first used

@@ -83,9 +83,19 @@ public struct AuthenticatorsProjection: Projection {
     }
 
     /// One user's row, refusing a stale projection.
+    /// The problem of a table without the row of a user who has `events` events in the journal.
+    static func missingRow(_ user: String, events: Int64) -> String {
+        "has no row for \(TextField.quoted(user)), who has \(events) event\(events == 1 ? "" : "s") in the journal"
+    }
+
     public func read(user: String, in db: Database) throws -> AuthenticatorSummary? {
         try ProjectionStatus.requireCurrent(self, in: db)
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(AuthenticatorRow.columnList) FROM \"\(name)\" WHERE user_id = ?", arguments: [user]) else { return nil }
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(AuthenticatorRow.columnList) FROM \"\(name)\" WHERE user_id = ?", arguments: [user]) else {
+            // A user with events always has a row: one deleted by hand must not read as "none".
+            let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE stream_id = ?", arguments: [user]) ?? 0
+            if events > 0 { throw StoreError.damagedProjection(name: name, problem: Self.missingRow(user, events: Int64(events))) }
+            return nil
+        }
         return try AuthenticatorSummary(row: row)
     }
 }
