@@ -86,27 +86,28 @@ extension TamperEvidenceTests {
         }
     }
 
-    @Test("a time edited into text ('yesterday') or a fraction (1.5) is reported as the edit it is, not read as 1970: history lists the row as unreadable, rebuild-projections and commands refuse it (exit 3) and write no 1970 activity, and no audit time window hides it", arguments: ["'yesterday'", "1.5"])
+    @Test("a time edited into text ('yesterday'), a fraction (1.5) or a number outside 1970-9999 is reported as the edit it is, not read as 1969 or 1970: history lists the row as unreadable, rebuild-projections and commands refuse it (exit 3) and write no 1970 activity, and no audit time window hides it", arguments: ["'yesterday'", "1.5", "-1", "99999999999999"])
     func timeEditedIntoText(_ time: String) throws {
+        let reason = Int64(time).map { "its recorded time \($0) is not a time between 1970 and 9999" } ?? "its column recorded_at holds a value of another type"
         let workspace = try journal()
         try sqlite(workspace, "UPDATE events SET recorded_at = \(time) WHERE position = 2")
         let history = try workspace.enroll(["history", "alice"])
         let rows = Array(history.stdout.split(separator: "\n").dropFirst())
         #expect(history.status == 1 && rows.count == 3, "\(history.stdout)\(history.stderr)")
-        #expect(rows[1].hasSuffix("[UNREADABLE: its column recorded_at holds a value of another type]"), "\(history.stdout)")
+        #expect(rows[1].hasSuffix("[UNREADABLE: \(reason)]"), "\(history.stdout)")
 
         let activity = try SQLite3.query(workspace.database, "SELECT * FROM enrollment_activity ORDER BY day")
         let rebuild = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
-        #expect(rebuild.status == 3 && rebuild.stderr.contains("the event at position 2 (CodeRejected) cannot be read: its column recorded_at holds a value of another type"), "\(rebuild.stderr)")
+        #expect(rebuild.status == 3 && rebuild.stderr.contains("the event at position 2 (CodeRejected) cannot be read: \(reason)"), "\(rebuild.stderr)")
         #expect(try SQLite3.query(workspace.database, "SELECT * FROM enrollment_activity ORDER BY day") == activity)
         #expect(!activity.contains("1970"))
         let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"], environment: ["ENROLL_NOW": "1764421700"])
-        #expect(reveal.status == 3 && reveal.stderr.contains("its column recorded_at holds a value of another type"), "\(reveal.stderr)")
+        #expect(reveal.status == 3 && reveal.stderr.contains(reason), "\(reveal.stderr)")
         // Its time is shown as unknown, not as 1970, and no time window hides it (text sorts
         // above every number, a fraction among them: each was listed only by some windows).
         #expect(rows[1].hasPrefix("(time unreadable)"), "\(history.stdout)")
         let json = try workspace.enroll(["history", "alice", "--json"])
-        #expect(!json.stdout.contains("1970") && json.stdout.contains(#""unreadable""#), "\(json.stdout)")
+        #expect(!json.stdout.contains("1970-") && !json.stdout.contains("1969-") && json.stdout.contains(#""unreadable""#), "\(json.stdout)")
         let recorded = try SQLite3.query(workspace.database, "SELECT recorded_at FROM events WHERE position = 1")
         let day = String(Timestamps.iso8601(try #require(Int64(recorded))).prefix(10))
         for window in [["--since", day + "T00:00:00Z"], ["--until", "2100-01-01T00:00:00Z"], ["--since", day + "T00:00:00Z", "--until", "2100-01-01T00:00:00Z"]] {

@@ -99,7 +99,10 @@ public struct AuditTrail: Sendable {
             window.append("e.recorded_at < ?")
             arguments += [until]
         }
-        if !window.isEmpty { conditions.append("((\(window.joined(separator: " AND "))) OR typeof(e.recorded_at) <> 'integer')") }
+        // So is a whole number outside 1970-9999, which no append writes either.
+        if !window.isEmpty {
+            conditions.append("((\(window.joined(separator: " AND "))) OR typeof(e.recorded_at) <> 'integer' OR e.recorded_at NOT BETWEEN \(EnrollmentEvent.timeRange.lowerBound) AND \(EnrollmentEvent.timeRange.upperBound))")
+        }
         if let user = filter.user {
             conditions.append("e.stream_id = ?")
             arguments += [user]
@@ -154,6 +157,11 @@ public struct AuditTrail: Sendable {
             }
             let strict = try RecordedEvent(row: row)
             recorded = strict
+            // Columns no append writes (a time before 1970, a position below 1), as commands
+            // refuse them: not shown as an event of 1969.
+            if let problem = strict.header.outOfRange {
+                throw StoreError.undecodableEvent(position: strict.position, type: strict.type, reason: problem)
+            }
             let forgotten: Bool = row["secret_forgotten"] ?? false
             let keyAbsent: Bool = row["secret_key_absent"] ?? false
             entry = try Self.entry(

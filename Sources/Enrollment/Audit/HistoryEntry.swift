@@ -64,9 +64,10 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var unreadable: String?
 
     /// The row's time cannot be read: its column was edited to hold something other than a
-    /// whole number (``HashChain/typedColumns(prefix:)``). ``time`` then means nothing, and is
-    /// shown as unknown, never as a time of 1970.
-    public var timeUnreadable: Bool { unreadable != nil && time == HashChain.mistypedNumber }
+    /// whole number (``HashChain/typedColumns(prefix:)``), or a time outside 1970-9999, which
+    /// no append writes. ``time`` then means nothing, and is shown as unknown, never as a time
+    /// of 1969 or 1970.
+    public var timeUnreadable: Bool { unreadable != nil && (time == HashChain.mistypedNumber || !EnrollmentEvent.timeRange.contains(time)) }
 
     public init(
         position: Int64, user: String, streamVersion: Int64, time: UnixTime, type: String, actor: String,
