@@ -210,6 +210,23 @@ struct TOTPActionTests {
                 #expect(response["description"] != nil)
             }
             #expect(try harness.service.load("alice").version == 0)
+            // Each says what is wrong, where.
+            let named = [
+                (#"{"action":"INIT",}"#, "the body is not valid JSON: unexpected '}' at byte 17"),
+                ("{'action':'INIT'}", "the body is not valid JSON: unexpected "),
+                (#"{"action":"INIT"} {"action":"VIEW"}"#, "the body is not valid JSON: more follows the value, from byte 18"),
+                (String(repeating: "[", count: 2000), "the body is not valid JSON: it nests deeper than 512 levels"),
+                (#"{"action":"INIT","x":1e400}"#, "the body is not valid JSON: the number at byte 21 is too large"),
+                (#"{"action":"INIT","x":"\ud800"}"#, "the body is not valid JSON: unexpected"),
+                (#"{"verificationCode":"123456"}"#, "the body has no 'action'"),
+                (#"{"action":7}"#, "'action' must be a string"),
+                ("[]", "the body is not a JSON object with a string 'action'"),
+            ]
+            for (body, message) in named {
+                let response = try await client.request(.post, token: token, json: body)
+                #expect(response.status == .badRequest && response["code"] == "invalid_body" && response["message"]?.hasPrefix(message) == true, "\(body.prefix(40)): \(response.text)")
+            }
+            #expect(try harness.service.load("alice").version == 0)
             // A byte order mark before the value may be ignored (RFC 8259 §8.1), and is; a
             // surrogate pair is one character.
             #expect(try await client.request(.post, token: token, json: "\u{FEFF}{\"action\":\"INIT\",\"x\":\"\\ud83d\\ude00\"}").status == .ok)

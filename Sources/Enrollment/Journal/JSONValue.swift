@@ -46,13 +46,35 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// UTF-16 and UTF-32, keeps a lone surrogate, stops at a NUL), so the API checks request
     /// bodies with this before decoding them.
     public static func isStrictJSON(_ bytes: some Collection<UInt8>) -> Bool {
-        let unmarked = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
-        guard let text = String(validating: unmarked, as: UTF8.self) else { return false }
-        do {
+        strictJSONProblem(bytes) == nil
+    }
+
+    /// What keeps `bytes` from being one JSON text as ``isStrictJSON(_:)`` has it, in a few
+    /// words with the byte offset where it is ("unexpected ',' at byte 17"), or `nil`. Names
+    /// no more than one byte of the input, escaped: it may be anything a client sent.
+    public static func strictJSONProblem(_ bytes: some Collection<UInt8>) -> String? {
+        let marked = bytes.starts(with: [0xEF, 0xBB, 0xBF])
+        let unmarked = marked ? bytes.dropFirst(3) : bytes[...]
+        guard let text = String(validating: unmarked, as: UTF8.self) else { return "it is not UTF-8" }
+        let utf8 = Array(text.utf8), shift = marked ? 3 : 0
+        func at(_ offset: Int) -> String {
+            guard offset < utf8.count else { return "it ends too early (after byte \(offset + shift))" }
+            let byte = utf8[offset]
+            let shown = (0x21..<0x7F).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : String(format: "byte 0x%02X", byte)
+            return "unexpected \(shown) at byte \(offset + shift)"
+        }
+        do throws(JSONParser.Failure) {
             _ = try JSONParser.parse(text)
-            return true
+            return nil
         } catch {
-            return false
+            switch error {
+            // An escape naming half of a surrogate pair, or a control character in a string: at it.
+            case .unexpected(let offset): return at(offset)
+            case .tooDeep: return "it nests deeper than \(JSONParser.maximumDepth) levels"
+            case .trailingData(let offset): return "more follows the value, from byte \(offset + shift) (one JSON value only)"
+            case .numberOutOfRange(let offset): return "the number at byte \(offset + shift) is too large"
+            case .duplicateMember(let name, _): return "it names '\(TextField.escaped(String(name.prefix(32))))' twice"
+            }
         }
     }
 

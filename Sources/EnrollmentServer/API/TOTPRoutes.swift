@@ -94,19 +94,24 @@ struct TOTPRoutes {
                 "duplicate_member", "the body names '\(name.prefix(32))' more than once",
                 "send each member once, e.g. {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}")
         }
+        let example = "send {\"action\": \"INIT\"}, VIEW, REFRESH, CANCEL, or {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}"
+        if let problem = JSONValue.strictJSONProblem(body) {
+            throw APIError.badRequest("invalid_body", "the body is not valid JSON: \(problem)", example)
+        }
         let decoded: ActionRequest
         do {
-            guard JSONValue.isStrictJSON(body) else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not RFC 8259 JSON")) }
             decoded = try JSONDecoder().decode(ActionRequest.self, from: body)
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.map(\.stringValue) == ["verificationCode"] {
             // A number would lose a code's leading zeros (012345 is not 12345): only a string is a code.
             throw APIError.badRequest(
                 "invalid_verification_code", "'verificationCode' must be a string of digits, not a number or another JSON type",
                 "send the code in quotes as the app shows it, e.g. {\"action\": \"VALIDATE\", \"verificationCode\": \"012345\"}")
+        } catch DecodingError.keyNotFound {
+            throw APIError.badRequest("invalid_body", "the body has no 'action'", example)
+        } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {
+            throw APIError.badRequest("invalid_body", "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be a string", example)
         } catch {
-            throw APIError.badRequest(
-                "invalid_body", "the body is not a JSON object with a string 'action'",
-                "send {\"action\": \"INIT\"}, VIEW, REFRESH, CANCEL, or {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}")
+            throw APIError.badRequest("invalid_body", "the body is not a JSON object with a string 'action'", example)
         }
         guard let action = Action(rawValue: decoded.action) else {
             throw APIError.badRequest(
