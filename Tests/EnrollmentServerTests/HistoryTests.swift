@@ -34,12 +34,18 @@ struct HistoryTests {
             #expect(!response.text.contains("\"\(wrong)\""))
             #expect(!response.text.contains("verificationCode"))
 
+            // Other users' events between alice's: her pages name no journal position (which
+            // counts everyone's events), only her own stream versions.
+            for _ in 0..<3 { _ = try await client.action("VIEW", token: bob) }
+            _ = try await client.action("VIEW", token: alice)
             let page = try await client.request(.get, Client.totp + "/history?limit=2", token: alice)
             let first = try #require(page.object["entries"] as? [[String: Any]])
-            #expect(first.count == 2)
+            #expect(first.count == 2 && first.allSatisfy { $0["position"] == nil }, "\(page.text)")
             let next = try #require(page.object["next"] as? Int)
+            #expect(next == 2)
             let rest = try await client.request(.get, Client.totp + "/history?after=\(next)", token: alice)
-            #expect((rest.object["entries"] as? [[String: Any]])?.count == 2)
+            let later = try #require(rest.object["entries"] as? [[String: Any]])
+            #expect(later.map { $0["streamVersion"] as? Int } == [3, 4, 5] && later.allSatisfy { $0["position"] == nil }, "\(rest.text)")
 
             let bad = try await client.request(.get, Client.totp + "/history?limit=0", token: alice)
             #expect(bad.status == .badRequest)

@@ -278,7 +278,7 @@ struct TOTPRoutes {
     }
 
     /// GET /me/totp/history: the caller's own timeline from the audit trail (issue 3), oldest
-    /// first, at most `limit` (1-500, default 100) entries after journal position `after`.
+    /// first, at most `limit` (1-500, default 100) entries after their stream version `after`.
     /// Entries name secrets only as "sealed"/"forgotten" and never hold a code.
     func history(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
@@ -293,12 +293,18 @@ struct TOTPRoutes {
         let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...500, default: 100)
         let (entries, deletedEnd): ([HistoryEntry], String?)
         do {
-            (entries, deletedEnd) = try await engine.history(of: user, after: after, limit: Int(limit))
+            (entries, deletedEnd) = try await engine.history(of: user, afterStreamVersion: after, limit: Int(limit))
         } catch let error as StoreError {
             throw APIError.store(error)
         }
-        var body: [String: JSONValue] = ["user": .string(user), "entries": .array(entries.map(\.jsonObject))]
-        if entries.count == Int(limit), let last = entries.last { body["next"] = .int(last.position) }
+        // Without the journal's positions, which count everyone's events.
+        let shown = entries.map { entry -> JSONValue in
+            guard case .object(var object) = entry.jsonObject else { return entry.jsonObject }
+            object["position"] = nil
+            return .object(object)
+        }
+        var body: [String: JSONValue] = ["user": .string(user), "entries": .array(shown)]
+        if entries.count == Int(limit), let last = entries.last { body["next"] = .int(last.streamVersion) }
         // Rows deleted from the end leave every entry shown chained: said once, on the last page.
         if let deletedEnd {
             body["chainBroken"] = .bool(true)
