@@ -87,7 +87,8 @@ struct HistoryPrinter {
         if showUser { columns.append(pad(TextField.quoted(entry.user), widths.user)) }
         // The type is as stored: an unreadable row's may hold anything.
         columns += [pad(TextField.quoted(entry.type), 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9),
-                    (entry.chained ? "" : Self.unchainedMark) + TextField.escaped(entry.unreadable.map(Self.unreadableMark) ?? entry.details)]
+                    (entry.chained ? "" : Self.unchainedMark) + TextField.escaped(entry.unreadable.map(Self.unreadableMark) ?? entry.details)
+                        + (entry.correlationId.map { " [correlation \(TextField.escaped($0))]" } ?? "")]
         try output.line(columns.joined(separator: " "))
     }
 
@@ -200,6 +201,9 @@ struct AuditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only events recorded with this actor: who acted (a user, an operator's --actor, or (system) for expiries and the ends of locks).", valueName: "name"))
     var actor: String?
 
+    @Option(name: .customLong("correlation-id"), help: ArgumentHelp("Only events of commands given this correlation id (--correlation-id; for enroll serve, a request's X-Trace-Id).", valueName: "id"))
+    var correlationId: String?
+
     @Option(help: ArgumentHelp("Only events of this type (repeatable).", valueName: "type"))
     var type: [String] = []
 
@@ -237,7 +241,7 @@ struct AuditCommand: ParsableCommand {
                 throw CodedValidation.error(InputError.invalidActor(reason), message: "--actor '\(TextField.escaped(String(actor.prefix(40))))' is no actor enroll records (\(reason)); pass a user id, an operator's --actor name, or (system)")
             }
         }
-        let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit, actor: actor)
+        let filter = AuditFilter(since: try time(since, "since"), until: try time(until, "until"), user: user, types: types, limit: limit, actor: actor, correlationId: correlationId)
         if let since = filter.since, let until = filter.until, until <= since {
             throw ValidationError("--until must be later than --since")
         }

@@ -244,12 +244,16 @@ struct UserCommandOptions: ParsableArguments {
     @Option(name: .customLong("command-id"), help: ArgumentHelp("An id that makes the command idempotent: repeating it returns the first outcome (a secret shown again is recorded as a reveal).", valueName: "id"))
     var commandId: String?
 
+    @Option(name: .customLong("correlation-id"), help: ArgumentHelp("An id tying the command to something outside the journal (a ticket, a request), recorded with its events and shown by history and audit.", valueName: "id"))
+    var correlationId: String?
+
     func validate() throws {
         // A space at either end: the service decides, as it depends on the command
         // (``Validation/recordedUser(_:)``).
         do {
             _ = try Validation.recordedUser(user)
             if let commandId { _ = try Validation.commandId(commandId) }
+            if let correlationId { _ = try Validation.correlationId(correlationId) }
             if let actor { _ = try Validation.actor(actor) }
         } catch {
             throw CodedValidation.error(error)
@@ -259,7 +263,7 @@ struct UserCommandOptions: ParsableArguments {
     /// `json`: a secret this command issues is printed as text (the otpauth URI in the object),
     /// so a repeat of it is recorded as the secret shown as text.
     func envelope(_ command: EnrollmentCommand, json: Bool = false) -> CommandEnvelope {
-        var envelope = CommandEnvelope(commandId: commandId, user: user, actor: actor, command: command, retryable: commandId != nil)
+        var envelope = CommandEnvelope(commandId: commandId, user: user, actor: actor, correlationId: correlationId, command: command, retryable: commandId != nil)
         if json { envelope.showsSecretAs = .text }
         return envelope
     }

@@ -47,6 +47,12 @@ struct HistoryTests {
             let later = try #require(rest.object["entries"] as? [[String: Any]])
             #expect(later.map { $0["streamVersion"] as? Int } == [3, 4, 5] && later.allSatisfy { $0["position"] == nil }, "\(rest.text)")
 
+            // Each entry carries the trace id of the request that recorded it, as its answer did.
+            let viewed = try await client.action("VIEW", token: alice)
+            let traceId = try #require(viewed.headers[HTTPField.Name("X-Trace-Id")!])
+            let latest = try await client.request(.get, Client.totp + "/history?after=5", token: alice)
+            #expect((latest.object["entries"] as? [[String: Any]])?.map { $0["correlationId"] as? String } == [traceId], "\(latest.text)")
+
             let bad = try await client.request(.get, Client.totp + "/history?limit=0", token: alice)
             #expect(bad.status == .badRequest)
             #expect(bad["code"] == "invalid_limit")

@@ -136,6 +136,28 @@ struct AuditTrailTests {
         #expect(try workspace.enroll(["audit", "--json"]).stdout.contains(#""details":"\#(said)""#))
     }
 
+    @Test("--correlation-id is recorded with the command's events (its expiry by (system) too) and shown by history (text and JSON); audit --correlation-id lists them; an empty one is refused (exit 2, nothing written)")
+    func correlationIds() throws {
+        let workspace = try Workspace()
+        let at = { (offset: Int64) in ["ENROLL_NOW": "\(Self.t0 + offset)"] }
+        try #require(try workspace.enroll(["request", "ann", "--correlation-id", "TICKET-42"], environment: at(0)).status == 0)
+        try #require(try workspace.enroll(["request", "ben"], environment: at(1)).status == 0)
+        try #require(try workspace.enroll(["remove", "ann", "--correlation-id", "TICKET-43"], environment: at(3600)).status == 0)
+        let history = try workspace.enroll(["history", "ann"])
+        let lines = history.stdout.split(separator: "\n").dropFirst()
+        #expect(lines.count == 3 && lines.first?.hasSuffix(" [correlation TICKET-42]") == true, "\(history.stdout)")
+        #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(" [correlation TICKET-43]") }, "the expiry found by the removal, and the removal: \(history.stdout)")
+        let json = try workspace.enroll(["history", "ben", "--json"])
+        #expect(json.status == 0 && !json.stdout.contains("correlationId"), "\(json.stdout)")
+        let audit = try workspace.enroll(["audit", "--correlation-id", "TICKET-42", "--json"])
+        let objects = audit.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 1 && objects[0]["correlationId"] as? String == "TICKET-42" && objects[0]["type"] as? String == "EnrollmentRequested", "\(audit.stdout)")
+        let before = try FixtureTests.eventCount(workspace.database)
+        let refused = try workspace.enroll(["request", "cy", "--correlation-id", ""], environment: at(3601))
+        #expect(refused.status == 2 && refused.stderr.contains("invalid correlation id: it is empty"), "\(refused.stderr)")
+        #expect(try FixtureTests.eventCount(workspace.database) == before)
+    }
+
     @Test("audit --actor shows what one actor did: an operator's --actor, a user acting for themselves, or (system); a name no actor can have is refused (exit 2)")
     func auditByActor() throws {
         let workspace = try Workspace()

@@ -11,6 +11,9 @@ public struct AuditFilter: Sendable, Hashable {
     /// Only events recorded with this actor: who acted (the user, an operator's `--actor`, or
     /// `(system)` for expiries and the ends of locks).
     public var actor: String?
+    /// Only events of commands given this correlation id (`--correlation-id`, a server
+    /// request's trace id).
+    public var correlationId: String?
     /// Only these event types (empty: all).
     public var types: Set<EventType>
     /// Only events after this journal position (for paging: pass the last position seen).
@@ -20,9 +23,10 @@ public struct AuditFilter: Sendable, Hashable {
 
     public init(
         since: UnixTime? = nil, until: UnixTime? = nil, user: String? = nil, types: Set<EventType> = [],
-        afterPosition: Int64 = 0, limit: Int? = nil, actor: String? = nil
+        afterPosition: Int64 = 0, limit: Int? = nil, actor: String? = nil, correlationId: String? = nil
     ) {
         self.actor = actor
+        self.correlationId = correlationId
         self.since = since
         self.until = until
         self.user = user
@@ -111,6 +115,10 @@ public struct AuditTrail: Sendable {
             conditions.append("json_extract(e.metadata, '$.actor') = ?")
             arguments += [actor]
         }
+        if let correlation = filter.correlationId {
+            conditions.append("json_extract(e.metadata, '$.correlationId') = ?")
+            arguments += [correlation]
+        }
         if !filter.types.isEmpty {
             // A row whose stored type is none enroll writes could have been any event: it is
             // shown whatever the types asked for, so that a filter never hides an edited row.
@@ -189,10 +197,12 @@ public struct AuditTrail: Sendable {
             (try? row.decode(Value?.self, forColumn: name)).flatMap { $0 } ?? fallback
         }
         let metadata = EventMetadata.stored(column("metadata", or: ""))
-        return HistoryEntry(
+        var entry = HistoryEntry(
             position: column("position", or: 0), user: column("stream_id", or: ""), streamVersion: column("stream_version", or: 0),
             time: column("recorded_at", or: 0), type: column("type", or: ""), unreadable: reason,
             actor: metadata?.actor ?? "", commandId: metadata?.commandId ?? "")
+        entry.correlationId = metadata?.correlationId
+        return entry
     }
 
     /// The journal's columns plus whether a secret-carrying event's secret is forgotten: the
@@ -288,7 +298,7 @@ public struct AuditTrail: Sendable {
     ) throws(StoreError) -> HistoryEntry {
         let event = try EventCodec.decode(
             type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data, position: recorded.position)
-        return HistoryEntry(
+        var entry = HistoryEntry(
             position: recorded.position, user: recorded.streamId, streamVersion: recorded.streamVersion,
             time: recorded.recordedAt, type: recorded.type, actor: recorded.metadata.actor,
             commandId: recorded.metadata.commandId, outcome: event.outcome,
@@ -297,6 +307,8 @@ public struct AuditTrail: Sendable {
                 + (lockEndedAt.map { " (it ended at \(Timestamps.iso8601($0)); recorded by the next command)" } ?? "")
                 + repeated(recorded.metadata.commandId),
             fields: event.auditFields(secretForgotten: secretForgotten, keyAbsent: keyAbsent))
+        entry.correlationId = recorded.metadata.correlationId
+        return entry
     }
 }
 

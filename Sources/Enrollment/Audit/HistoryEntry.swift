@@ -45,6 +45,9 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var actor: String
     /// The command that caused the event (several events can share one).
     public var commandId: String
+    /// What the caller tied the command to, if anything (`--correlation-id`; `enroll serve`
+    /// records each request's trace id, the `X-Trace-Id` of its answer and its access log line).
+    public var correlationId: String?
     public var outcome: HistoryOutcome
     /// A short human sentence: "secret issued by Example for alice (SHA1, 6 digits, 30 s), sealed, expires …".
     public var details: String
@@ -97,7 +100,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case position, user, streamVersion, time, type, actor, commandId, outcome, details, fields, chained, unreadable
+        case position, user, streamVersion, time, type, actor, commandId, correlationId, outcome, details, fields, chained, unreadable
     }
 
     /// Decodes an entry; one encoded before `chained` existed reads as chained.
@@ -111,10 +114,12 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
             details: try container.decode(String.self, forKey: .details), fields: try container.decode([String: JSONValue].self, forKey: .fields))
         chained = try container.decodeIfPresent(Bool.self, forKey: .chained) ?? true
         unreadable = try container.decodeIfPresent(String.self, forKey: .unreadable)
+        correlationId = try container.decodeIfPresent(String.self, forKey: .correlationId)
     }
 
     /// The entry as one JSON object (one line of `--json` output): position, stream version,
-    /// type, recorded-at (ISO 8601 and Unix seconds), actor, command id, outcome, details and
+    /// type, recorded-at (ISO 8601 and Unix seconds), actor, command id, the correlation id if
+    /// the command had one, outcome, details and
     /// the event's fields under `event`; `chainBroken: true` for a row that does not chain
     /// (``chained``), absent otherwise. A row whose event cannot be read has `unreadable` (the
     /// reason) in place of `details` and `event` (and no `actor` or `commandId` if its metadata
@@ -131,6 +136,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
             "commandId": .string(commandId),
             "outcome": .string(outcome.rawValue),
         ]
+        if let correlationId { object["correlationId"] = .string(correlationId) }
         if let unreadable {
             object["unreadable"] = .string(unreadable)
             if timeUnreadable {

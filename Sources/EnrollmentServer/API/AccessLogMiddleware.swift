@@ -22,7 +22,8 @@ struct AccessLogMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var response: Response
         do {
-            response = try await next(request, context)
+            // Every command the request runs records it as its correlation id.
+            response = try await ServerRequestContext.$currentTraceId.withValue(context.traceId) { try await next(request, context) }
         } catch let error as APIError {
             logServerError(error, context: context)
             response = error.response(traceId: context.traceId)

@@ -22,6 +22,11 @@ public struct ServerRequestContext: RequestContext {
         traceId = RandomUUID.string()
     }
 
+    /// The trace id of the request the current task serves, set by ``AccessLogMiddleware``
+    /// around the routes: the correlation id of every command the request runs, so that an
+    /// event in the journal leads to its access log line and answer (`X-Trace-Id`).
+    @TaskLocal static var currentTraceId: String?
+
     /// Requests here are a few dozen bytes; the routes read bodies with ``ServerConfiguration/maxBodyBytes``.
     public var maxUploadSize: Int { 64 * 1024 }
 }

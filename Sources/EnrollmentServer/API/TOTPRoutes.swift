@@ -435,7 +435,9 @@ struct TOTPRoutes {
     func run(
         _ command: EnrollmentCommand, user: String, action: String, key: String?, refusalsAreErrors: Bool = true, expectedVersion: Int64? = nil
     ) async throws -> CommandOutcome {
-        let envelope = CommandEnvelope(commandId: Self.commandId(user: user, action: action, key: key), user: user, actor: user, command: command, retryable: key != nil)
+        let envelope = CommandEnvelope(
+            commandId: Self.commandId(user: user, action: action, key: key), user: user, actor: user, correlationId: ServerRequestContext.currentTraceId,
+            command: command, retryable: key != nil)
         let outcome: CommandOutcome
         do {
             outcome = try await engine.handle(envelope, expectedVersion: expectedVersion)
