@@ -250,9 +250,10 @@ struct AuditCommand: ParsableCommand {
 
     func validate() throws { _ = try filter() }
 
-    /// ` (February 2026 has no day 30; …)` for a date or time that does not exist, else nothing.
+    /// ` (February 2026 has no day 30; …)` for a date or time that does not exist, is malformed or
+    /// is outside 1970-9999, else nothing.
     static func reason(_ text: String) -> String {
-        (Timestamps.impossibility(in: text) ?? Timestamps.malformation(in: text)).map { " (\($0))" } ?? ""
+        (Timestamps.impossibility(in: text) ?? Timestamps.malformation(in: text) ?? Timestamps.outOfRange(in: text)).map { " (\($0))" } ?? ""
     }
 
     func run() throws {

@@ -49,7 +49,37 @@ struct TimestampsTests {
                      "2025-11-29T07:10Z", "2025-11-29T07:10:00Zjunk", "2025-11-29T07:10:00+02", "@-1", "@", "@1e9", "@ 5",
                      "@253402300800", "@99999999999999", " 2025-11-29", "2025-11-29\n", "yesterday", ""] {
             #expect(Timestamps.parse(text) == nil, "\(text) parsed as \(Timestamps.parse(text).map(Timestamps.iso8601) ?? "")")
-            #expect(Timestamps.impossibility(in: text) != nil || Timestamps.malformation(in: text) != nil, "\(text): no reason given")
+            #expect(Timestamps.impossibility(in: text) != nil || Timestamps.malformation(in: text) != nil || Timestamps.outOfRange(in: text) != nil, "\(text): no reason given")
+        }
+    }
+
+    @Test("an offset is RFC 3339's, hours 00 to 23 and minutes 00 to 59, all taken (+23:59, -23:59 too); minute 60 or hour 24 is refused saying so, not rolled over")
+    func offsets() {
+        // The Unix seconds GNU `date -u -d TEXT +%s` gives.
+        let taken: [(String, UnixTime)] = [
+            ("2025-11-29T07:13:06+23:59", 1_764_314_046), ("2025-11-29T07:13:06-23:59", 1_764_486_726),
+            ("2025-11-29T07:13:06+15:00", 1_764_346_386), ("2025-11-29T07:13:06+05:45", 1_764_379_686),
+            ("2025-11-29T07:13:06-00:00", 1_764_400_386),
+        ]
+        for (text, time) in taken { #expect(Timestamps.parse(text) == time, "\(text)") }
+        for (text, reason) in [("2025-11-29T07:13:06+05:60", "there is no offset +05:60"), ("2025-11-29T07:13:06-24:00", "there is no offset -24:00")] {
+            #expect(Timestamps.parse(text) == nil, "\(text) parsed as \(Timestamps.parse(text).map(Timestamps.iso8601) ?? "")")
+            #expect(Timestamps.impossibility(in: text)?.hasPrefix(reason) == true, "\(text): \(Timestamps.impossibility(in: text) ?? "no reason")")
+        }
+    }
+
+    @Test("a time before 1970 or after 9999 is refused with the same reason however it is written: @-1, 0000-01-01, an offset that puts 1970 or 9999 across the line")
+    func outsideTheRangeWhicheverSpelling() {
+        let before = "it is before 1970-01-01T00:00:00Z; times run from 1970-01-01 to 9999-12-31T23:59:59Z"
+        let after = "it is after 9999-12-31T23:59:59Z; times run from 1970-01-01 to 9999-12-31T23:59:59Z"
+        for (text, reason) in [("@-1", before), ("0000-01-01", before), ("1969-12-31T23:59:59Z", before), ("1970-01-01T00:30:00+01:00", before),
+                               ("@253402300800", after), ("9999-12-31T23:59:59-00:01", after)] {
+            #expect(Timestamps.parse(text) == nil, "\(text) parsed as \(Timestamps.parse(text).map(Timestamps.iso8601) ?? "")")
+            #expect(Timestamps.malformation(in: text) == nil && Timestamps.outOfRange(in: text) == reason, "\(text): \(Timestamps.malformation(in: text) ?? Timestamps.outOfRange(in: text) ?? "no reason")")
+        }
+        // The edges are in.
+        for (text, time) in [("1970-01-01T01:00:00+01:00", 0), ("9999-12-31T23:59:59Z", 253_402_300_799)] as [(String, UnixTime)] {
+            #expect(Timestamps.parse(text) == time && Timestamps.outOfRange(in: text) == nil, "\(text)")
         }
     }
 

@@ -42,28 +42,56 @@ public enum Timestamps {
     }
 
     /// Parses `2026-11-29T13:06:16Z`, `2026-11-29` (midnight UTC) or `@1764421576`. A date or
-    /// time that does not exist (`2026-02-30`, hour 42) is `nil`: Foundation's parser rolls it
-    /// over into another day or hour, which would filter by a time nobody typed
-    /// (``impossibility(in:)`` says why).
+    /// time that does not exist (`2026-02-30`, hour 42, offset `+05:60`) is `nil`: Foundation's
+    /// parser rolls it over into another day or hour, which would filter by a time nobody typed
+    /// (``impossibility(in:)`` says why). So is a time outside 1970-9999 (``outOfRange(in:)``),
+    /// however it is written: no event carries one.
     ///
     /// Only those shapes, whole: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` followed by `Z` or an offset
-    /// `±HH:MM`, and `@` with 0 to 253402300799 in digits. Foundation's parsers read a prefix and
-    /// drop the rest, so `2026-11-29 23:59:59` would silently mean midnight, and they take
-    /// fractions they then ignore (``malformation(in:)`` says what is wrong).
+    /// `±HH:MM` (RFC 3339 §5.6: hours 00-23, minutes 00-59), and `@` with whole seconds.
+    /// Foundation's parsers read a prefix and drop the rest, so `2026-11-29 23:59:59` would
+    /// silently mean midnight, and they take fractions they then ignore (``malformation(in:)``
+    /// says what is wrong).
     public static func parse(_ text: String) -> UnixTime? {
+        seconds(in: text).flatMap { (0...latest).contains($0) ? $0 : nil }
+    }
+
+    /// The Unix seconds `text` names in one of the shapes ``parse(_:)`` takes, in range or not
+    /// (`@-1`, `0000-01-01`); `nil` when it names none. Integer arithmetic: Foundation refuses
+    /// valid offsets such as `+23:59` and takes `+05:60`.
+    private static func seconds(in text: String) -> UnixTime? {
         if text.hasPrefix("@") {
-            let digits = text.utf8.dropFirst()
-            guard !digits.isEmpty, digits.count <= 12, digits.allSatisfy(isDigit), let seconds = Int64(text.dropFirst()),
-                  seconds <= latest
-            else { return nil }
-            return seconds
+            let digits = text.utf8.dropFirst(text.hasPrefix("@-") ? 2 : 1)
+            guard !digits.isEmpty, digits.allSatisfy(isDigit) else { return nil }
+            return Int64(text.dropFirst())
         }
         if impossibility(in: text) != nil || malformation(in: text) != nil { return nil }
-        if text.utf8.count == 10 {
-            let day = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current).year().month().day()
-            return (try? Date(text, strategy: day)).map { UnixTime($0.timeIntervalSince1970) }
-        }
-        return (try? Date(text, strategy: .iso8601)).map { UnixTime($0.timeIntervalSince1970) }
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int64 { range.reduce(0) { $0 * 10 + Int64(bytes[$1] - UInt8(ascii: "0")) } }
+        let day = days(year: number(0..<4), month: number(5..<7), day: number(8..<10))
+        guard bytes.count > 10 else { return day * 86_400 }
+        let time = number(11..<13) * 3_600 + number(14..<16) * 60 + number(17..<19)
+        // `+02:00` is two hours ahead of UTC: its UTC time is two hours earlier.
+        let offset = bytes.count == 25 ? (number(20..<22) * 3_600 + number(23..<25) * 60) * (bytes[19] == UInt8(ascii: "-") ? -1 : 1) : 0
+        return day * 86_400 + time - offset
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date, by H. Hinnant's `days_from_civil`
+    /// (the inverse of ``civilDate(day:)``).
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let year = month <= 2 ? year - 1 : year
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Why `text`, a time ``parse(_:)`` would otherwise read, is refused: it is before 1970
+    /// or after 9999, whichever way it is written; `nil` for a time in range or another shape.
+    public static func outOfRange(in text: String) -> String? {
+        guard let time = seconds(in: text), !(0...latest).contains(time) else { return nil }
+        return "it is \(time < 0 ? "before 1970-01-01T00:00:00Z" : "after \(iso8601(latest))"); times run from 1970-01-01 to \(iso8601(latest))"
     }
 
     /// 9999-12-31T23:59:59Z, the last time RFC 3339 can write.
@@ -75,7 +103,8 @@ public enum Timestamps {
     public static func malformation(in text: String) -> String? {
         let bytes = Array(text.utf8)
         if text.hasPrefix("@") {
-            return "@ takes whole Unix seconds from 0 to \(latest)"
+            // A whole number out of range is ``outOfRange(in:)``'s to name.
+            return seconds(in: text) == nil ? "@ takes whole Unix seconds from 0 to \(latest)" : nil
         }
         func digits(_ range: Range<Int>) -> Bool { range.upperBound <= bytes.count && range.allSatisfy { isDigit(bytes[$0]) } }
         func byte(_ index: Int, _ expected: Character) -> Bool { index < bytes.count && bytes[index] == expected.asciiValue }
@@ -94,8 +123,8 @@ public enum Timestamps {
         return "after the time comes Z for UTC or an offset such as +02:00, and nothing else"
     }
 
-    /// Why `text`, shaped like `YYYY-MM-DD` with an optional `THH:MM[:SS]`, names no real date or
-    /// time (month 13, February 30, hour 24, minute or second 60); `nil` when it does or when it
+    /// Why `text`, shaped like `YYYY-MM-DD` with an optional `THH:MM[:SS]` and offset, names no real
+    /// date or time (month 13, February 30, hour 24, minute or second 60, offset `+05:60`); `nil` when it does or when it
     /// has another shape (left to the parser to refuse). Days follow the proleptic Gregorian
     /// calendar (RFC 3339 §5.7); a leap second is refused, as Unix time has none.
     public static func impossibility(in text: String) -> String? {
@@ -118,6 +147,11 @@ public enum Timestamps {
         guard minute <= 59 else { return "there is no minute \(minute); minutes run from 00 to 59" }
         guard separator(16, ":"), let second = number(17..<19) else { return nil }
         guard second <= 59 else { return "there is no second \(second); seconds run from 00 to 59" }
+        // RFC 3339 §5.6: time-numoffset is ("+" / "-") time-hour ":" time-minute.
+        guard separator(19, "+-"), let offsetHour = number(20..<22), separator(22, ":"), let offsetMinute = number(23..<25) else { return nil }
+        guard offsetHour <= 23, offsetMinute <= 59 else {
+            return "there is no offset \(String(decoding: bytes[19..<25], as: UTF8.self)); an offset's hours run from 00 to 23 and its minutes from 00 to 59"
+        }
         return nil
     }
 
