@@ -112,6 +112,10 @@ struct FixtureTests {
         (#""rejection": "locked""#, #""rejection": "frobbed""#, #"rejection "frobbed" is not a refusal code"#),
         (#""description""#, #""user": "a/b", "description""#, "user: invalid user id: it contains a path separator"),
         (#""description""#, #""secrets": [""], "description""#, "secrets[0] holds 0 bytes; a secret has at least 16"),
+        // The engine issues at most 64 bytes (SHA-512's): a longer secret could not have come from it.
+        (#""description""#, #""secrets": ["\#(String(repeating: "A", count: 104))"], "description""#, "secrets[0] holds 65 bytes; a secret has at most 64"),
+        (#""secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ""#, #""secret": "\#(String(repeating: "A", count: 100_000))""#,
+         #"given[0]: "secret" holds 62500 bytes; a secret has at most 64 (the engine issues none longer)"#),
     ])
     func outOfRangeFixture(_ edit: (from: String, to: String, message: String)) throws {
         let workspace = try Workspace()
@@ -168,6 +172,15 @@ struct FixtureTests {
                      message: #"given[0]: EnrollmentRequested has no member "sealedSecret" in a fixture: give the Base32 secret under "secret", or null for a forgotten one"#),
         ScenarioEdit(file: "scenarios/reveal/pending-secret.json", from: #""target": "pending""#, to: #""target": "pending", "secret": null"#,
                      message: #"then[0]: QRCodeRevealed has no member "secret"; its members are target"#),
+        // A state value of a type the row never holds could not match: the file is wrong, not the engine.
+        ScenarioEdit(from: #""status": "pending","#, to: #""status": 1,"#, message: "state.status must be a string, not 1"),
+        ScenarioEdit(from: #""failedAttempts": 0,"#, to: #""failedAttempts": "0","#, message: #"state.failedAttempts must be a whole number, not "0""#),
+        ScenarioEdit(from: #""status": "pending","#, to: #""status": "pending", "replacementPending": 0,"#, message: "state.replacementPending must be true or false, not 0"),
+        ScenarioEdit(from: #""status": "pending","#, to: #""status": "pending", "replacement": {"bogus": 1},"#,
+                     message: #"state.replacement has no member "bogus"; its members are account, algorithm, digits, issuer, period"#),
+        ScenarioEdit(from: #""status": "pending","#, to: #""status": "pending", "replacement": {"digits": "6"},"#, message: #"state.replacement.digits must be a whole number, not "6""#),
+        ScenarioEdit(from: #""status": "pending","#, to: #""status": "pending", "replacement": [],"#, message: "state.replacement must be an object, e.g. {"),
+        ScenarioEdit(from: #""status": "pending","#, to: #""status": "pending", "replacement": null,"#, message: "PASS", status: 0),
     ]
 
     @Test("a scenario member that is misspelt, unknown or of the wrong type (top level, when, policy), an actor enroll refuses, a then time other than when.at, a first given event without a time or a secret-issuing one without secret is refused naming it (exit 2), not ignored", arguments: strictEdits)
@@ -355,6 +368,10 @@ struct FixtureTests {
 
     @Test("a fixture that is not JSON is refused naming the problem and where it is, not as \"not a JSON object\" (exit 2)", arguments: [
         (Array(#"{"user": "b"#.utf8) + [0xFF, 0xFE] + Array(#"ob", "when": {}}"#.utf8), "it is not UTF-8 text: byte 12 (line 1, column 12) is 0xFF; save the file as UTF-8"),
+        // An unpaired surrogate is named by its escape, not by the character after it.
+        (Array(#"{"description": "z\ud800d"}"#.utf8), #"the escape \ud800 at line 1, column 19 is an unpaired surrogate"#),
+        (Array(#"{"description": "\udc00"}"#.utf8), #"the escape \udc00 at line 1, column 18 is an unpaired surrogate"#),
+        (Array(#"{"description": "\ud800\u0041"}"#.utf8), #"the escape \ud800 at line 1, column 18 is an unpaired surrogate"#),
         (Array(#"{"when": {"at": 1}}}"#.utf8), "'}' at line 1, column 20 follows the end of the JSON value; a file holds one object"),
         (Array("{\n  \"when\": {\"digits\": 1e400}}".utf8), "the number 1e400 at line 2, column 22 is out of range"),
         (Array(#"{"given": "#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 100_000), "arrays and objects are nested deeper than 512 levels"),

@@ -28,6 +28,9 @@ public struct EnrollmentPolicy: Sendable, Hashable {
         algorithm.byteCount
     }
 
+    /// The longest secret the engine issues: 64 bytes, for SHA-512.
+    public static let longestSecret = Digest.allCases.map(secretLength(for:)).max() ?? 64
+
     /// The longest first lock an operator may set (`--lock-minutes` at most 10 080: a week).
     public static let longestLockDuration: Int64 = 10_080 * 60
 

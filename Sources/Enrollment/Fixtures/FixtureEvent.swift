@@ -18,6 +18,16 @@ public struct FixtureError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(file): \(reason)" + (aboutFormat ? "; see Fixtures/README.md for the format" : "") }
 }
 
+/// Why a fixture secret of `count` bytes could not have come from the engine, naming it as
+/// `name`; `nil` when it could. RFC 4226 §4 R6 asks for at least 128 bits (an empty one would
+/// key HMAC with nothing), and the engine issues at most ``EnrollmentPolicy/longestSecret``.
+func secretLengthProblem(_ name: String, _ count: Int) -> String? {
+    if count < 16 { return "\(name) holds \(count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)" }
+    let longest = EnrollmentPolicy.longestSecret
+    if count > longest { return "\(name) holds \(count) bytes; a secret has at most \(longest) (the engine issues none longer)" }
+    return nil
+}
+
 /// Events as fixtures write them: the event's fields in the journal's JSON (current schema
 /// unless `schemaVersion` says otherwise) plus `type`, with the secret in Base32 under
 /// `secret` instead of sealed (fixture secrets are test secrets, and Base32 is what
@@ -78,8 +88,7 @@ public enum FixtureEvent {
             switch secret {
             case .string(let text):
                 guard let bytes = Base32.decode(text) else { throw fail("\"secret\" is not Base32") }
-                // RFC 4226 §4 R6, as for the scenario's `secrets`: the engine never issues less.
-                guard bytes.count >= 16 else { throw fail("\"secret\" holds \(bytes.count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)") }
+                if let problem = secretLengthProblem("\"secret\"", bytes.count) { throw fail(problem) }
                 given = bytes
                 fields["sealedSecret"] = .string(Data(count: SecretField.sealedByteCountMinimum).base64EncodedString())
             case .null:

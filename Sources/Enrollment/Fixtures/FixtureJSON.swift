@@ -31,6 +31,9 @@ enum FixtureJSON {
         case .numberOutOfRange(let offset):
             let number = bytes[offset...].prefix { !whitespace.contains($0) && !delimiters.contains($0) }
             return "the number \(String(decoding: number.prefix(40), as: UTF8.self)) at \(at(offset)) is out of range (no double holds it)"
+        case .unpairedSurrogate(let offset):
+            let escape = String(decoding: bytes[offset..<min(offset + 6, bytes.count)], as: UTF8.self)
+            return "the escape \(escape) at \(at(offset)) is an unpaired surrogate (RFC 8259 §7: \\ud800-\\udbff must be followed by \\udc00-\\udfff); write the pair, or the character itself"
         case .trailingData(let offset):
             return "\(character(at: offset, in: bytes)) at \(at(offset)) follows the end of the JSON value; a file holds one object, so remove what follows it"
         case .unexpected where bytes.allSatisfy(whitespace.contains):

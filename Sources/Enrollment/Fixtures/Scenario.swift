@@ -96,8 +96,7 @@ public struct Scenario: Sendable {
         secrets = []
         for (index, item) in (try list("secrets", "Base32 secrets") ?? []).enumerated() {
             guard case .string(let text) = item, let bytes = Base32.decode(text) else { throw fail("secrets[\(index)] is not a Base32 string") }
-            // RFC 4226 §4 R6: at least 128 bits; an empty one would key HMAC with nothing.
-            guard bytes.count >= 16 else { throw fail("secrets[\(index)] holds \(bytes.count) bytes; a secret has at least 16 (128 bits, RFC 4226 §4)") }
+            if let problem = secretLengthProblem("secrets[\(index)]", bytes.count) { throw fail(problem) }
             secrets.append(Secret(bytes: bytes))
         }
 
@@ -167,6 +166,43 @@ public struct Scenario: Sendable {
             throw fail("rejection \"\(rejection.prefix(40))\" is not a refusal code; use one of \(Self.rejections.joined(separator: ", "))")
         }
         state = try object("state", "{\"status\": \"active\"}")
+        if let state { try Self.refuseMistyped(state, like: Self.stateSpecimen, "state", fail: fail) }
+    }
+
+    /// An authenticators row with every field set, in JSON: what type each `state` field holds.
+    static let stateSpecimen: [String: JSONValue] = {
+        var row = AuthenticatorSummary.none(user: "alice")
+        row.status = .active
+        (row.issuer, row.account, row.algorithm, row.digits, row.period) = ("ACME", "alice", "SHA1", 6, 30)
+        (row.pendingExpiresAt, row.requestedAt, row.activatedAt, row.lastRevealedAt, row.lockedUntil) = (0, 0, 0, 0, 0)
+        row.remainingAttempts = 0
+        row.replacement = .init(issuer: "ACME", account: "alice", algorithm: "SHA1", digits: 6, period: 30)
+        guard case .object(let fields)? = try? JSONValueCoder.encode(row) else { return [:] }
+        return fields
+    }()
+
+    /// Refuses a value of another type than `specimen`'s member of the same name (`null`, absent,
+    /// goes with any), and in a nested object a member the specimen's does not have: it could
+    /// never equal the row's, and the scenario would FAIL as if the engine were wrong. A field
+    /// the specimen does not have at all is left to the runner, which names the row's fields.
+    static func refuseMistyped(_ object: [String: JSONValue], like specimen: [String: JSONValue], _ path: String, fail: (String) -> FixtureError) throws(FixtureError) {
+        for key in object.keys.sorted() {
+            guard let value = object[key], value != .null, let expected = specimen[key] else { continue }
+            switch (expected, value) {
+            case (.string, .string), (.int, .int), (.bool, .bool): continue
+            case (.object(let members), .object(let given)):
+                try refuseUnknown(in: given, allowed: Array(members.keys), "\(path).\(key)", fail: fail)
+                try refuseMistyped(given, like: members, "\(path).\(key)", fail: fail)
+            default:
+                let kind = switch expected {
+                case .string: "a string"
+                case .int: "a whole number"
+                case .bool: "true or false"
+                default: "an object, e.g. \(expected.canonicalString)"
+                }
+                throw fail("\(path).\(key) must be \(kind), not \(value.canonicalString.prefix(20))")
+            }
+        }
     }
 
     /// Refuses a member `object` does not have, naming it and the ones it has.

@@ -21,6 +21,9 @@ struct JSONParser {
         case trailingData(offset: Int)
         /// A number no `Double` holds (`1e400`); the offset is where it starts.
         case numberOutOfRange(offset: Int)
+        /// A `\uD800`-`\uDFFF` escape that is not half of a high-low pair (RFC 8259 §7), which
+        /// no UTF-8 text can hold; the offset is where the escape starts.
+        case unpairedSurrogate(offset: Int)
     }
 
     private let bytes: [UInt8]
@@ -164,16 +167,17 @@ struct JSONParser {
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
+                    let unpaired = Failure.unpairedSurrogate(offset: index - 2)
                     var scalar = try hex4()
                     if (0xD800..<0xDC00).contains(scalar) {
                         // A high surrogate must be followed by an escaped low one (RFC 8259 §7).
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { throw failure }
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { throw unpaired }
                         index += 2
                         let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw failure }
+                        guard (0xDC00..<0xE000).contains(low) else { throw unpaired }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00..<0xE000).contains(scalar) {
-                        throw failure
+                        throw unpaired
                     }
                     guard let unicode = Unicode.Scalar(scalar) else { throw failure }
                     out.append(contentsOf: Array(String(Character(unicode)).utf8))
