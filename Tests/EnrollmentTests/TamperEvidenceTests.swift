@@ -493,6 +493,24 @@ struct TamperEvidenceTests {
         try expectBreak(workspace, position: 5, tampering: "deleted")
     }
 
+    @Test("a row moved out of its place (its position raised past the head, beyond the rows verify looks at first) is named as moved there, not deleted: it is still in the table")
+    func movedOutOfPlace() throws {
+        let workspace = try Workspace()
+        // 80 events: the moved row lands further on than the 64 rows read after the gap.
+        for (index, user) in (1...40).map({ "user\($0)" }).enumerated() {
+            for arguments in [["request", user], ["reveal", user, "--format", "uri"]] {
+                _ = try workspace.enroll(arguments, environment: ["ENROLL_NOW": "\(1_764_421_576 + index * 10)"])
+            }
+        }
+        try sqlite(workspace, "UPDATE events SET position = position + 1000 WHERE position = 5")
+        let error = try expectBreak(workspace, position: 5, tampering: "reordered")
+        #expect(error.contains(#/the row of position 5 \(event [0-9a-f-]+\) is now at position 1005: it was moved, not deleted; 4 events before it verified/#), "\(error)")
+        // Two rows moved: the first is named, and the gap after it.
+        try sqlite(workspace, "UPDATE events SET position = position + 1000 WHERE position = 6")
+        let two = try expectBreak(workspace, position: 5, tampering: "reordered")
+        #expect(two.contains("is now at position 1005: it was moved, not deleted; row 6 is not in its place either"), "\(two)")
+    }
+
     @Test("rows deleted at the end are found through the projections' checkpoints")
     func deletedTail() throws {
         let workspace = try journal()

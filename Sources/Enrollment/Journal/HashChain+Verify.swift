@@ -156,7 +156,8 @@ extension HashChain {
     ///
     /// Positions must run 1, 2, 3… without gaps and every hash must match. At the first break
     /// it looks at the next few rows to tell modification, deletion, insertion and reordering
-    /// apart. Deleting rows at the very end of the journal is caught only when a projection
+    /// apart, and past a gap at the rest of the journal for the row missing there (moved, not
+    /// deleted). Deleting rows at the very end of the journal is caught only when a projection
     /// had already applied them (its checkpoint lies past the head); rewriting rows with
     /// recomputed hashes is caught only against an anchor kept elsewhere (``check(_:in:)``).
     ///
@@ -178,7 +179,15 @@ extension HashChain {
             if row.position != expected || hash(of: row, previous: previous) != row.hash {
                 var window = [row]
                 while window.count < diagnosisWindow, let next = try rows.next() { window.append(next) }
-                let found = diagnose(window, expected: expected, previous: previous, previousEventId: previousEventId)
+                var found = diagnose(window, expected: expected, previous: previous, previousEventId: previousEventId)
+                // A gap may be a row moved elsewhere (`position = position + 1000`), not deleted:
+                // the rest of the journal is read for it, past the window if need be.
+                if found.tampering == .deleted, row.position > expected {
+                    var rest = window.makeIterator()
+                    if let moved = try firstRow(appendedAt: expected, after: previous, in: { try rest.next() ?? rows.next() }) {
+                        found = ChainBreak(position: expected, tampering: .reordered, detail: movedOut(moved, from: expected, gapEnd: row.position))
+                    }
+                }
                 // Only the rows before the earliest that may have changed are vouched for.
                 return ChainVerification(
                     verified: min(verified, found.earliestChanged - 1), head: head, firstBreak: found, timeReversals: reversals)
@@ -257,6 +266,26 @@ extension HashChain {
     }
 
     static let diagnosisWindow = 64
+
+    /// The first row `next` gives that was appended at `position` after `previous` (its hash,
+    /// recomputed there, is the one it stores), wherever it sits now; `nil` if none is.
+    static func firstRow(appendedAt position: Int64, after previous: [UInt8], in next: () throws -> RecordedEvent?) rethrows -> RecordedEvent? {
+        while let row = try next() {
+            if hash(of: row, previous: previous, at: position) == row.hash { return row }
+        }
+        return nil
+    }
+
+    /// What a gap from `position` up to `gapEnd` is when the row of `position` was found at another
+    /// position: moved there, not deleted.
+    static func movedOut(_ moved: RecordedEvent, from position: Int64, gapEnd: Int64) -> String {
+        let others = switch gapEnd - position {
+        case 1: ""
+        case 2: "; row \(position + 1) is not in its place either"
+        default: "; rows \(position + 1)…\(gapEnd - 1) are not in their places either"
+        }
+        return "the row of position \(position) (event \(moved.eventId)) is now at position \(moved.position): it was moved, not deleted\(others)"
+    }
 
     /// The journal's columns, each cast to the type it must have, so that a row altered by
     /// hand to hold text where a number belongs reads as a hash mismatch rather than a failure.
