@@ -217,7 +217,7 @@ struct TOTPActionTests {
                 (#"{"action":"INIT"} {"action":"VIEW"}"#, "the body is not valid JSON: more follows the value, from byte 18"),
                 (String(repeating: "[", count: 2000), "the body is not valid JSON: it nests deeper than 512 levels"),
                 (#"{"action":"INIT","x":1e400}"#, "the body is not valid JSON: the number at byte 21 is too large"),
-                (#"{"action":"INIT","x":"\ud800"}"#, "the body is not valid JSON: unexpected"),
+                (#"{"action":"INIT","x":"\ud800"}"#, "the body is not valid JSON: the escape at byte 22 is half of a surrogate pair"),
                 (#"{"verificationCode":"123456"}"#, "the body has no 'action'"),
                 (#"{"action":7}"#, "'action' must be a string"),
                 ("[]", "the body is not a JSON object with a string 'action'"),

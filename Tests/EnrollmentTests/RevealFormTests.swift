@@ -41,8 +41,9 @@ struct RevealFormTests {
         let history = try Self.historyLines(workspace, "alice")
         let reveals = history.filter { $0.contains("QRCodeRevealed") }
         #expect(reveals.count == 2, "\(history)")
-        #expect(reveals.first?.hasSuffix("revealed  the pending secret shown again as text (Base32 or otpauth URI), not as a QR code") == true, "\(history)")
-        #expect(reveals.last?.hasSuffix("revealed  QR code of the pending secret shown again") == true, "\(history)")
+        // Each with the trace id of the request that recorded it.
+        #expect(reveals.first?.contains("revealed  the pending secret shown again as text (Base32 or otpauth URI), not as a QR code [correlation ") == true, "\(history)")
+        #expect(reveals.last?.contains("revealed  QR code of the pending secret shown again [correlation ") == true, "\(history)")
 
         let audit = try workspace.enroll(["audit", "--type", "QRCodeRevealed", "--json"])
         let lines = audit.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

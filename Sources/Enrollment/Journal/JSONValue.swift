@@ -68,8 +68,9 @@ public enum JSONValue: Sendable, Hashable, Codable {
             return nil
         } catch {
             switch error {
-            // An escape naming half of a surrogate pair, or a control character in a string: at it.
+            // A control character in a string, a quote missing: at it.
             case .unexpected(let offset): return at(offset)
+            case .unpairedSurrogate(let offset): return "the escape at byte \(offset + shift) is half of a surrogate pair (\\ud800-\\udfff), which no text holds"
             case .tooDeep: return "it nests deeper than \(JSONParser.maximumDepth) levels"
             case .trailingData(let offset): return "more follows the value, from byte \(offset + shift) (one JSON value only)"
             case .numberOutOfRange(let offset): return "the number at byte \(offset + shift) is too large"

@@ -101,9 +101,9 @@ import TestSupport
         #expect(verify.status == 1, "\(verify.stdout) \(verify.stderr)")
     }
 
-    @Test("rebuild-projections --status on a checkpoint edited to Int64.min or Int64.max answers (exit 0), calling it lagging or ahead, without trapping")
+    @Test("rebuild-projections --status on a checkpoint edited to Int64.min or Int64.max answers (exit 0), calling it damaged (below zero) or ahead, without trapping")
     func extremeCheckpoint() throws {
-        for (position, state) in [(Int64.min, "lagging"), (Int64.max, "ahead of the journal")] {
+        for (position, state) in [(Int64.min, "damaged: its table has a checkpoint whose position is not a whole number of 0 or more"), (Int64.max, "ahead of the journal")] {
             let workspace = try journal()
             _ = try SQLite3.query(workspace.database, "UPDATE projection_checkpoints SET position = \(position) WHERE name = 'authenticators'")
             let status = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--status"])
