@@ -20,8 +20,10 @@ struct RequestCommand: ParsableCommand {
         let options = try global.reporting { try secretOptions.options() }
         let (outcome, created) = try global.reporting {
             let envelope = target.envelope(.requestEnrollment(options), json: global.json)
-            // Bad input (names too long for a QR code) leaves no new database or key file.
+            // Bad input (names too long for a QR code) leaves no new database or key file; nor
+            // does an id no new user may have, when there is no journal yet to hold it.
             _ = try EnrollmentService.checkInput(envelope)
+            if !FileManager.default.fileExists(atPath: global.databasePath) { try Validation.newIdentity(target.user, error: InputError.invalidUser) }
             let service = try global.service(create: true)
             return (try service.handle(envelope), service.created)
         }

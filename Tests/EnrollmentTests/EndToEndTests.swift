@@ -572,6 +572,27 @@ struct EndToEndTests {
         #expect(decided.stderr.contains("request again for a new QR code") && !decided.stderr.contains("confirm it with a code"), "\(decided.stderr)")
     }
 
+    @Test("a user an older release enrolled under an id no new user may have ((bob), a private-use character) requests again after a removal; a new such id is refused (exit 2, nothing written, no database made)")
+    func recordedIdRequestsAgain() throws {
+        let workspace = try Workspace()
+        let refusedFirst = try workspace.enroll(["request", "(carl)"])
+        #expect(refusedFirst.status == 2 && !FileManager.default.fileExists(atPath: workspace.database), "\(refusedFirst.stderr)")
+        for (old, recorded) in [("alice", "(bob)"), ("anna", "\u{E000}nna")] {
+            #expect(try workspace.enroll(["request", old]).status == 0)
+            #expect(try workspace.enroll(["remove", old]).status == 0)
+            // As an older release would have recorded it (the rows renamed with an independent tool).
+            for table in ["events", "commands"] { _ = try SQLite3.query(workspace.database, "UPDATE \(table) SET stream_id = '\(recorded)' WHERE stream_id = '\(old)'") }
+            _ = try SQLite3.query(workspace.database, "UPDATE authenticators SET user_id = '\(recorded)' WHERE user_id = '\(old)'")
+            let again = try workspace.enroll(["request", recorded])
+            #expect(again.status == 0, "\(recorded): \(again.stderr)")
+        }
+        let before = try FixtureTests.eventCount(workspace.database)
+        for id in ["(carl)", "\u{E000}lf"] {
+            #expect(try workspace.enroll(["request", id]).status == 2, "\(id)")
+        }
+        #expect(try FixtureTests.eventCount(workspace.database) == before)
+    }
+
     @Test("a repeated --command-id of confirm, cancel or remove says it was handled before and nothing was done now, with where the user stands now (text and JSON), never the first outcome passed off as today's")
     func repeatedCommandSaysSo() throws {
         let workspace = try Workspace()

@@ -268,8 +268,9 @@ public final class EnrollmentService: Sendable {
     /// Returns the user id.
     public static func checkInput(_ envelope: CommandEnvelope) throws(InputError) -> String {
         let user = try envelope.command.actsOnRecordedUser ? Validation.recordedUser(envelope.user) : Validation.user(envelope.user)
-        // A request may start a new user; the others act on a user the journal already holds.
-        if case .requestEnrollment = envelope.command { try Validation.newIdentity(user, error: InputError.invalidUser) }
+        // A request may start a new user (its id then held to ``Validation/newIdentity(_:error:)``
+        // once the journal says it holds none of the user's events: ``prepare(_:user:in:)``); the
+        // others act on a user the journal already holds.
         // The actor is recorded in the journal and printed by history and audit: the same rules
         // as for a user id (the command line checks `--actor` the same way).
         // (The user acting for themselves is the id just checked, which may be a recorded one.)
@@ -364,6 +365,9 @@ public final class EnrollmentService: Sendable {
         }
         let state = try load(user, in: db)
         if Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: state.version > 0) }
+        // A new user's id must not pass for the engine's own actor or hold characters that do not
+        // draw as themselves; a user the journal holds (an older release enrolled) may request again.
+        if case .requestEnrollment = envelope.command, state.version == 0 { try Validation.newIdentity(user, error: InputError.invalidUser) }
         let now = try checkedNow()
         var fresh: Secret?
         if envelope.command.needsFreshSecret {
