@@ -43,13 +43,16 @@ struct Engine: Sendable {
     /// A page of the user's history and, on the last page, why the journal ends early for them
     /// (``AuditTrail/deletedEnd(of:)``: rows deleted from its end, or from the end of their
     /// stream), which no entry can show.
-    /// The user's entries after their stream version `version` (a page's `next`): the API names
-    /// no journal position, which would tell a user how many events everyone else recorded.
-    func history(of user: String, afterStreamVersion version: Int64, limit: Int) async throws -> (entries: [HistoryEntry], deletedEnd: String?) {
+    /// The user's entries after the first `skipping` of them, in journal order (a page's
+    /// `next`): the API names no journal position, which would tell a user how many events
+    /// everyone else recorded, and counts rows rather than trusting stream versions, which a
+    /// tampered row may hold in any order or as text.
+    func history(of user: String, skipping: Int64, limit: Int) async throws -> (entries: [HistoryEntry], deletedEnd: String?) {
         try await offload {
             let trail = AuditTrail(database: service.database)
-            let position = version == 0 ? 0 : try service.database.read { db in
-                try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(position), 0) FROM events WHERE stream_id = ? AND stream_version <= ?", arguments: [user, version]) ?? 0
+            let position = skipping == 0 ? 0 : try service.database.read { db in
+                // Past the last one: nothing after it.
+                try Int64.fetchOne(db, sql: "SELECT position FROM events WHERE stream_id = ? ORDER BY position LIMIT 1 OFFSET ?", arguments: [user, skipping - 1]) ?? Int64.max
             }
             let entries = try trail.history(of: user, after: position, limit: limit)
             return (entries, entries.count < limit ? try trail.deletedEnd(of: user) : nil)

@@ -278,7 +278,7 @@ struct TOTPRoutes {
     }
 
     /// GET /me/totp/history: the caller's own timeline from the audit trail (issue 3), oldest
-    /// first, at most `limit` (1-500, default 100) entries after their stream version `after`.
+    /// first, at most `limit` (1-500, default 100) entries, after the first `after` of them.
     /// Entries name secrets only as "sealed"/"forgotten" and never hold a code.
     func history(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
@@ -293,22 +293,25 @@ struct TOTPRoutes {
         let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...500, default: 100)
         let (entries, deletedEnd): ([HistoryEntry], String?)
         do {
-            (entries, deletedEnd) = try await engine.history(of: user, afterStreamVersion: after, limit: Int(limit))
+            (entries, deletedEnd) = try await engine.history(of: user, skipping: after, limit: Int(limit))
         } catch let error as StoreError {
             throw APIError.store(error)
         }
-        // Without the journal's positions, which count everyone's events.
+        // Without the journal's positions, which count everyone's events, and without the
+        // correlation ids an operator gave (a ticket of theirs): the user's own requests' trace ids stay.
         let shown = entries.map { entry -> JSONValue in
             guard case .object(var object) = entry.jsonObject else { return entry.jsonObject }
             object["position"] = nil
+            if entry.actor != user { object["correlationId"] = nil }
             return .object(object)
         }
         var body: [String: JSONValue] = ["user": .string(user), "entries": .array(shown)]
-        if entries.count == Int(limit), let last = entries.last { body["next"] = .int(last.streamVersion) }
-        // Rows deleted from the end leave every entry shown chained: said once, on the last page.
-        if let deletedEnd {
+        if entries.count == Int(limit) { body["next"] = .int(after + Int64(entries.count)) }
+        // Rows deleted from the end leave every entry shown chained: said once, on the last page,
+        // in words that name no position (`enroll verify` names them for the operator).
+        if deletedEnd != nil {
             body["chainBroken"] = .bool(true)
-            body["deletedEnd"] = .string(deletedEnd)
+            body["deletedEnd"] = .string("events were deleted from the end of this history or of the journal, outside enroll; the operator's `enroll verify` says which")
         }
         return try json(body, replayed: false)
     }
