@@ -243,7 +243,8 @@ struct ConfirmCommand: ParsableCommand {
             ])
         }
         if let rejection = outcome.rejection {
-            Terminal.error(message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)), hint: rejection.code)
+            let said = message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now))
+            Terminal.error(outcome.replayed ? CLIFailure.repeatedRefusal(commandId: outcome.commandId, message: said) : said, hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         guard !global.json else { return }

@@ -170,6 +170,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> CLIFailure {
         var refused = CLIFailure.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user)
         refused.message += advice(for: rejection, user: outcome.user)
+        if outcome.replayed { refused.replayed(commandId: outcome.commandId) }
         return failure(refused)
     }
 

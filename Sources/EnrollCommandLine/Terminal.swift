@@ -201,8 +201,21 @@ public struct CLIFailure: Error {
         return failure
     }
 
+    /// The first outcome of a repeated `--command-id`: said so, since what it said then (attempts
+    /// left, a lock) may no longer hold (`"replayed": true` in JSON).
+    var replayed = false
+
+    mutating func replayed(commandId: String) {
+        replayed = true
+        message = Self.repeatedRefusal(commandId: commandId, message: message)
+    }
+
+    static func repeatedRefusal(commandId: String, message: String) -> String {
+        "command id '\(TextField.escaped(commandId))' was handled before, and refused then: \(message); nothing was done now"
+    }
+
     func report() -> Int32 {
-        if json { Terminal.json(["error": code, "message": Terminal.bounded(message)]) }
+        if json { Terminal.json(["error": code, "message": Terminal.bounded(message), "replayed": replayed ? true : nil]) }
         Terminal.error(message, hint: showsCode ? code : nil)
         return exitCode
     }

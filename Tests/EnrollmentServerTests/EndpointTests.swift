@@ -108,6 +108,10 @@ struct EndpointTests {
             let same = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
             #expect(same.status == .ok && same["reason"] == "invalid_code", "\(same.text)")
             #expect(same.headers[.init("Idempotent-Replayed")!] == "true")
+            // Replayed after another wrong code: the attempts left are today's, not the first answer's.
+            _ = try await client.action("VALIDATE", token: bob, code: "222222")
+            let later = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
+            #expect(later["reason"] == "invalid_code" && later.object["remainingAttempts"] as? Int == 3, "\(later.text)")
             // Once the secret INIT showed is confirmed, replaying that INIT would show the active
             // secret again with nothing recorded: 409, no QR code.
             let carol = try await harness.token("carol")

@@ -620,6 +620,16 @@ struct EndToEndTests {
         let (_, cancelledJSON) = try workspace.enrollJSON(["cancel", "mo", "--command-id", "X1"], environment: at(103))
         #expect(cancelledJSON["replayed"] as? Bool == true && cancelledJSON["status"] as? String == "active", "\(cancelledJSON)")
         #expect(try workspace.enrollJSON(["status", "mo"], environment: at(103)).1["replacementPending"] as? Bool == true)
+
+        // A refusal repeated: said to be the first answer, whose attempts left no longer hold.
+        _ = try workspace.enroll(["request", "ned"], environment: at(200))
+        #expect(try workspace.enroll(["confirm", "ned", "000000", "--command-id", "w1"], environment: at(201)).stderr.contains("(4 attempts left before a lock)"))
+        _ = try workspace.enroll(["confirm", "ned", "000001", "--command-id", "w2"], environment: at(202))
+        let again = try workspace.enroll(["confirm", "ned", "000000", "--command-id", "w1"], environment: at(203))
+        #expect(again.status == 1 && again.stderr.hasPrefix("enroll: error: command id 'w1' was handled before, and refused then: ") && again.stderr.contains("; nothing was done now"), "\(again.stderr)")
+        _ = try workspace.enroll(["remove", "nobody", "--command-id", "R9"], environment: at(204))
+        let (repeated, object) = try workspace.enrollJSON(["remove", "nobody", "--command-id", "R9"], environment: at(205))
+        #expect(repeated.status == 1 && object["replayed"] as? Bool == true && object["error"] as? String == "not_enrolled", "\(repeated.stdout)")
     }
 
     @Test("an expiry and a lock's end, which no one causes, are recorded under the actor (system) with the id of the command that found them; no one can act or enroll as (system)")

@@ -173,21 +173,22 @@ struct TOTPRoutes {
         let code: String
         do { code = try Validation.typedCode(typed) } catch { throw APIError.input(error) }
         let outcome = try await run(.confirmCode(code), user: user, action: "VALIDATE", key: key, refusalsAreErrors: false)
-        var body = TOTPResponse(state: try await stateNow(after: outcome))
+        let current = try await stateNow(after: outcome)
+        var body = TOTPResponse(state: current)
+        // Attempts are counted only towards confirming a pending secret; a replay says how many
+        // are left now, not then.
+        let remainingNow = current.pending.map { _ in max(0, engine.service.policy.maxFailedAttempts - current.failedAttempts) }
         switch outcome.rejection {
         case nil:
             body.isValid = true
         case .invalidCode(let remaining)?:
             body.isValid = false
             body.reason = "invalid_code"
-            body.remainingAttempts = remaining
+            body.remainingAttempts = outcome.replayed ? remainingNow : remaining
         case .codeReused?:
             body.isValid = false
             body.reason = "code_reused"
-            // Attempts are counted only towards confirming a pending secret.
-            if outcome.state.pending != nil {
-                body.remainingAttempts = max(0, engine.service.policy.maxFailedAttempts - outcome.state.failedAttempts)
-            }
+            body.remainingAttempts = remainingNow
         case .locked(let until)?:
             var error = refusal(.locked(until: until), of: outcome)
             // The lock outlasts the QR code it guards: waiting for its end does not help by itself.
