@@ -88,8 +88,17 @@ struct HistoryPrinter {
         // The type is as stored: an unreadable row's may hold anything.
         columns += [pad(TextField.quoted(entry.type), 22), pad(TextField.quoted(entry.actor), widths.actor), pad(entry.outcome.rawValue, 9),
                     (entry.chained ? "" : Self.unchainedMark) + TextField.escaped(entry.unreadable.map(Self.unreadableMark) ?? entry.details)
-                        + (entry.correlationId.map { " [correlation \(TextField.escaped($0))]" } ?? "")]
+                        + (entry.correlationId.map { " [correlation \(Self.shownCorrelation($0))]" } ?? "")]
         try output.line(columns.joined(separator: " "))
+    }
+
+    /// A correlation id as the text shows it: quoted (JSON's escapes) when it holds a space, a
+    /// quote or a bracket, which would make `[correlation a] [b]` read as two marks.
+    static func shownCorrelation(_ id: String) -> String {
+        guard id.contains(where: { " \"[]\\".contains($0) }) else { return TextField.escaped(id) }
+        let data = (try? JSONSerialization.data(withJSONObject: [id], options: [.withoutEscapingSlashes])) ?? Data()
+        let array = String(decoding: data, as: UTF8.self)
+        return TextField.escaped(String(array.dropFirst().dropLast()))
     }
 
     /// In terminal columns (``TextField/displayWidth(_:)``): ids in any script line up.
@@ -234,6 +243,9 @@ struct AuditCommand: ParsableCommand {
             }
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1, not \(limit); pass --limit with how many events to show") }
             return limit
+        }
+        if let correlationId {
+            do { _ = try Validation.correlationId(correlationId) } catch { throw CodedValidation.error(error) }
         }
         if let actor, actor != EventMetadata.systemActor {
             do { _ = try Validation.recordedUser(actor) } catch {

@@ -155,7 +155,14 @@ struct AuditTrailTests {
         let before = try FixtureTests.eventCount(workspace.database)
         let refused = try workspace.enroll(["request", "cy", "--correlation-id", ""], environment: at(3601))
         #expect(refused.status == 2 && refused.stderr.contains("invalid correlation id: it is empty"), "\(refused.stderr)")
+        for odd in [" x", "x\u{E000}"] {
+            #expect(try workspace.enroll(["request", "cy", "--correlation-id", odd], environment: at(3601)).status == 2, "\(odd)")
+        }
         #expect(try FixtureTests.eventCount(workspace.database) == before)
+        #expect(try workspace.enroll(["audit", "--correlation-id", ""]).status == 2)
+        // One with a space or a bracket is quoted, so that it reads as one mark.
+        try #require(try workspace.enroll(["request", "dee", "--correlation-id", "a b] [c"], environment: at(3602)).status == 0)
+        #expect(try workspace.enroll(["history", "dee"]).stdout.contains(#" [correlation "a b] [c"]"#))
     }
 
     @Test("audit --actor shows what one actor did: an operator's --actor, a user acting for themselves, or (system); a name no actor can have is refused (exit 2)")

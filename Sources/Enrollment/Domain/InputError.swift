@@ -64,7 +64,7 @@ public enum InputError: Error, Sendable, Hashable {
         case .invalidPeriod(let period): "period must be between 1 and 3600 seconds, not \(period); use 30 (the common choice)"
         case .invalidAlgorithm(let name): "unsupported algorithm '\(name)'; use SHA1, SHA256 or SHA512"
         case .invalidCommandId(let reason): "invalid command id: \(reason); use 1 to 128 printable ASCII characters"
-        case .invalidCorrelationId(let reason): "invalid correlation id: \(reason); use 1 to 256 bytes of printable UTF-8"
+        case .invalidCorrelationId(let reason): "invalid correlation id: \(reason); use 1 to 256 bytes of printable UTF-8, and no space at either end"
         case .commandIdReused(let id, let command?, let user?):
             "command id '\(Validation.excerpt(id))' was already used for \(EnrollmentCommand.described(command)) of '\(Validation.excerpt(user))'; use a new command id for another command (the same id repeats only the same command)"
         case .commandIdReused(let id, _, _):
