@@ -208,6 +208,9 @@ struct RebuildProjections: ParsableCommand {
             var description: String
             if state.storedVersion == nil {
                 description = "missing: run \(command("--projection \(state.name)"))"
+            } else if let damage = state.checkpointDamage {
+                // Before every reading of its version and position, which mean nothing now.
+                description = "damaged: its table \(damage): run \(command("--projection \(state.name)"))"
             } else if state.isNewer {
                 description = "newer (schema v\(state.storedVersion ?? 0), code v\(state.codeVersion)): written by a newer version of enroll; upgrade rebuild-projections"
             } else if state.ahead > 0 {

@@ -63,6 +63,11 @@ public enum ProjectionCheck {
                 try? attachJournal(database.path, to: memory)
                 for projection in Projections.all {
                     let stored = try ProjectionCheckpoint.load(projection.name, in: db)
+                    // Edited by hand: neither its version nor its position says what it holds.
+                    if let damage = stored?.damage {
+                        result.damaged.append((projection.name, damage))
+                        continue
+                    }
                     guard let stored, stored.schemaVersion == projection.schemaVersion else {
                         let tableExists = try db.tableExists(projection.name)
                         let rebuild = "run `rebuild-projections --projection \(projection.name)`"
@@ -75,10 +80,6 @@ public enum ProjectionCheck {
                                 ? "it has a table but no checkpoint (deleted by hand?), so what it has folded is unknown; \(rebuild)"
                                 : "it has no table; \(rebuild)")
                         result.skipped.append((projection.name, reason))
-                        continue
-                    }
-                    if let damage = stored.damage {
-                        result.damaged.append((projection.name, damage))
                         continue
                     }
                     // Behind the head: events were appended by a version of enroll that does not

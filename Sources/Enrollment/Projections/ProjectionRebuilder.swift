@@ -66,6 +66,9 @@ public struct ProjectionState: Sendable, Hashable {
     /// What is wrong with the stored table (``ProjectionTable/problem(of:table:in:)``: "is
     /// missing", "lacks the column x"), though its checkpoint may say it is current.
     public var tableProblem: String?
+    /// Its checkpoint was edited by hand (``ProjectionCheckpoint/damage``): the stored version
+    /// and position then mean nothing. Also in ``tableProblem``.
+    public var checkpointDamage: String?
 
     public var lag: Int64 { position.distance(to: head) }
     /// Events the checkpoint has applied past the journal's head: rows deleted from its end.
@@ -326,6 +329,7 @@ public struct ProjectionRebuilder: Sendable {
                         rebuildDiscard: resumable && !running ? try shadow.flatMap { try Self.resumeProblem(projection, shadow: $0, head: head, in: db) } : nil,
                         tableProblem: try stored?.damage ?? (stored == nil ? nil : ProjectionTable.problem(of: projection, table: projection.name, in: db)))
                     state.newerShadowVersion = left ? newer : nil
+                    state.checkpointDamage = stored?.damage
                     return state
                 }
             }
