@@ -509,6 +509,12 @@ struct TamperEvidenceTests {
         try sqlite(workspace, "UPDATE events SET position = position + 1000 WHERE position = 6")
         let two = try expectBreak(workspace, position: 5, tampering: "reordered")
         #expect(two.contains("is now at position 1005: it was moved, not deleted; row 6 is not in its place either"), "\(two)")
+        // The last row moved past the head: no rows after it are said to be out of place.
+        let last = try Workspace()
+        for user in ["ann", "bea"] { _ = try last.enroll(["request", user], environment: ["ENROLL_NOW": "1764421576"]) }
+        try sqlite(last, "UPDATE events SET position = position + 1000 WHERE position = 2")
+        let moved = try last.enroll(["verify"])
+        #expect(moved.status == 1 && moved.stderr.contains("is now at position 1002: it was moved, not deleted") && !moved.stderr.contains("not in their places") && !moved.stderr.contains("not in its place"), "\(moved.stderr)")
     }
 
     @Test("rows deleted at the end are found through the projections' checkpoints")
