@@ -220,6 +220,7 @@ struct TOTPActionTests {
                 (#"{"action":"INIT","x":"\ud800"}"#, "the body is not valid JSON: the escape at byte 22 is half of a surrogate pair"),
                 (#"{"verificationCode":"123456"}"#, "the body has no 'action'"),
                 (#"{"action":7}"#, "'action' must be a string"),
+                (#"{"action":null}"#, "'action' must be a string, not null"),
                 ("[]", "the body is not a JSON object with a string 'action'"),
             ]
             for (body, message) in named {

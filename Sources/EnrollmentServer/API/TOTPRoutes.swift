@@ -108,6 +108,9 @@ struct TOTPRoutes {
                 "send the code in quotes as the app shows it, e.g. {\"action\": \"VALIDATE\", \"verificationCode\": \"012345\"}")
         } catch DecodingError.keyNotFound {
             throw APIError.badRequest("invalid_body", "the body has no 'action'", example)
+        } catch DecodingError.valueNotFound(_, let context) where !context.codingPath.isEmpty {
+            // `null` where a string belongs.
+            throw APIError.badRequest("invalid_body", "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be a string, not null", example)
         } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {
             throw APIError.badRequest("invalid_body", "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be a string", example)
         } catch {
