@@ -43,6 +43,8 @@ struct TimestampsTests {
         let taken: [(String, UnixTime)] = [
             ("2025-11-29", 1_764_374_400), ("2025-11-29T07:10:00Z", 1_764_400_200), ("2025-11-29T09:10:00+02:00", 1_764_400_200),
             ("2025-11-29T02:10:00-05:00", 1_764_400_200), ("@0", 0), ("@253402300799", 253_402_300_799),
+            // RFC 3339 §5.6: "T" and "Z" may be lower case.
+            ("2025-11-29t07:10:00z", 1_764_400_200), ("2025-11-29t09:10:00+02:00", 1_764_400_200),
         ]
         for (text, time) in taken { #expect(Timestamps.parse(text) == time, "\(text)") }
         for text in ["2025-11-29 23:59:59", "2025-11-29Tjunk", "2025-11-29 junk", "2025-11-29T07:10:00.5Z", "2025-11-29T07:10:00",
@@ -73,7 +75,9 @@ struct TimestampsTests {
         let before = "it is before 1970-01-01T00:00:00Z; times run from 1970-01-01 to 9999-12-31T23:59:59Z"
         let after = "it is after 9999-12-31T23:59:59Z; times run from 1970-01-01 to 9999-12-31T23:59:59Z"
         for (text, reason) in [("@-1", before), ("0000-01-01", before), ("1969-12-31T23:59:59Z", before), ("1970-01-01T00:30:00+01:00", before),
-                               ("@253402300800", after), ("9999-12-31T23:59:59-00:01", after)] {
+                               ("@253402300800", after), ("9999-12-31T23:59:59-00:01", after),
+                               // Past what an Int64 holds: out of range all the same, not malformed.
+                               ("@99999999999999999999", after), ("@-99999999999999999999", before)] {
             #expect(Timestamps.parse(text) == nil, "\(text) parsed as \(Timestamps.parse(text).map(Timestamps.iso8601) ?? "")")
             #expect(Timestamps.malformation(in: text) == nil && Timestamps.outOfRange(in: text) == reason, "\(text): \(Timestamps.malformation(in: text) ?? Timestamps.outOfRange(in: text) ?? "no reason")")
         }

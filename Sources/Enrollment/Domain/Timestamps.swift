@@ -56,15 +56,27 @@ public enum Timestamps {
         seconds(in: text).flatMap { (0...latest).contains($0) ? $0 : nil }
     }
 
+    /// `text` with a lowercase `t` between date and time and `z` for UTC in capitals, which
+    /// RFC 3339 §5.6 allows ("may alternatively be lower case").
+    private static func capitalized(_ text: String) -> String {
+        var bytes = Array(text.utf8)
+        if bytes.count > 10, bytes[10] == UInt8(ascii: "t") { bytes[10] = UInt8(ascii: "T") }
+        if bytes.count == 20, bytes[19] == UInt8(ascii: "z") { bytes[19] = UInt8(ascii: "Z") }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `@`, an optional `-` and digits only: whole seconds, whether or not an Int64 holds them.
+    private static func isUnixSeconds(_ text: String) -> Bool {
+        let digits = text.utf8.dropFirst(text.hasPrefix("@-") ? 2 : 1)
+        return text.hasPrefix("@") && !digits.isEmpty && digits.allSatisfy(isDigit)
+    }
+
     /// The Unix seconds `text` names in one of the shapes ``parse(_:)`` takes, in range or not
     /// (`@-1`, `0000-01-01`); `nil` when it names none. Integer arithmetic: Foundation refuses
     /// valid offsets such as `+23:59` and takes `+05:60`.
     private static func seconds(in text: String) -> UnixTime? {
-        if text.hasPrefix("@") {
-            let digits = text.utf8.dropFirst(text.hasPrefix("@-") ? 2 : 1)
-            guard !digits.isEmpty, digits.allSatisfy(isDigit) else { return nil }
-            return Int64(text.dropFirst())
-        }
+        if text.hasPrefix("@") { return isUnixSeconds(text) ? Int64(text.dropFirst()) : nil }
+        let text = capitalized(text)
         if impossibility(in: text) != nil || malformation(in: text) != nil { return nil }
         let bytes = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int64 { range.reduce(0) { $0 * 10 + Int64(bytes[$1] - UInt8(ascii: "0")) } }
@@ -90,8 +102,13 @@ public enum Timestamps {
     /// Why `text`, a time ``parse(_:)`` would otherwise read, is refused: it is before 1970
     /// or after 9999, whichever way it is written; `nil` for a time in range or another shape.
     public static func outOfRange(in text: String) -> String? {
+        func beyond(before: Bool) -> String {
+            "it is \(before ? "before 1970-01-01T00:00:00Z" : "after \(iso8601(latest))"); times run from 1970-01-01 to \(iso8601(latest))"
+        }
+        // More seconds than an Int64 holds is out of range too, not malformed.
+        if isUnixSeconds(text), seconds(in: text) == nil { return beyond(before: text.hasPrefix("@-")) }
         guard let time = seconds(in: text), !(0...latest).contains(time) else { return nil }
-        return "it is \(time < 0 ? "before 1970-01-01T00:00:00Z" : "after \(iso8601(latest))"); times run from 1970-01-01 to \(iso8601(latest))"
+        return beyond(before: time < 0)
     }
 
     /// 9999-12-31T23:59:59Z, the last time RFC 3339 can write.
@@ -101,11 +118,11 @@ public enum Timestamps {
 
     /// Why `text` is not one of the shapes ``parse(_:)`` takes; `nil` when it is.
     public static func malformation(in text: String) -> String? {
-        let bytes = Array(text.utf8)
         if text.hasPrefix("@") {
-            // A whole number out of range is ``outOfRange(in:)``'s to name.
-            return seconds(in: text) == nil ? "@ takes whole Unix seconds from 0 to \(latest)" : nil
+            // A whole number out of range, even past Int64, is ``outOfRange(in:)``'s to name.
+            return isUnixSeconds(text) ? nil : "@ takes whole Unix seconds from 0 to \(latest)"
         }
+        let bytes = Array(capitalized(text).utf8)
         func digits(_ range: Range<Int>) -> Bool { range.upperBound <= bytes.count && range.allSatisfy { isDigit(bytes[$0]) } }
         func byte(_ index: Int, _ expected: Character) -> Bool { index < bytes.count && bytes[index] == expected.asciiValue }
         guard digits(0..<4), byte(4, "-"), digits(5..<7), byte(7, "-"), digits(8..<10) else {
@@ -128,7 +145,7 @@ public enum Timestamps {
     /// has another shape (left to the parser to refuse). Days follow the proleptic Gregorian
     /// calendar (RFC 3339 §5.7); a leap second is refused, as Unix time has none.
     public static func impossibility(in text: String) -> String? {
-        let bytes = Array(text.utf8)
+        let bytes = Array(capitalized(text).utf8)
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= bytes.count, range.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[$0]) })
             else { return nil }
