@@ -143,6 +143,7 @@ struct FixtureTests {
         ScenarioEdit(from: #""rejection": "locked""#, to: #""rejections": "locked""#,
                      message: #"the scenario has no member "rejections"; its members are description, given, policy, rejection, secrets, state, then, user, when"#),
         ScenarioEdit(from: #""state": {"#, to: #""State": {"#, message: #"the scenario has no member "State"; its members are"#),
+        ScenarioEdit(from: #""state": {"#, to: #""state": {"failedAttempt": 1, "#, message: #"state has no member "failedAttempt"; its members are account, activatedAt"#),
         ScenarioEdit(from: #""code": "000000""#, to: #""code": "000000", "extra": 1"#,
                      message: #"when (ConfirmCode) has no member "extra"; its members are actor, at, code, command"#),
         ScenarioEdit(file: "scenarios/request/custom-account.json", from: #""command": "RequestEnrollment","#, to: #""command": "RequestEnrollment", "digts": 8,"#,

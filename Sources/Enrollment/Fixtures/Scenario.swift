@@ -166,8 +166,16 @@ public struct Scenario: Sendable {
             throw fail("rejection \"\(rejection.prefix(40))\" is not a refusal code; use one of \(Self.rejections.joined(separator: ", "))")
         }
         state = try object("state", "{\"status\": \"active\"}")
-        if let state { try Self.refuseMistyped(state, like: Self.stateSpecimen, "state", fail: fail) }
+        if let state {
+            // A field the row does not have (a misspelt `failedAttempt`) could never match: the
+            // scenario would FAIL as if the engine were wrong.
+            try Self.refuseUnknown(in: state, allowed: Array(Self.stateFields), "state", fail: fail)
+            try Self.refuseMistyped(state, like: Self.stateSpecimen, "state", fail: fail)
+        }
     }
+
+    /// The authenticators row's fields, set or not (its JSON leaves out the unset ones).
+    static let stateFields = Set(Mirror(reflecting: AuthenticatorSummary.none(user: "alice")).children.compactMap(\.label))
 
     /// An authenticators row with every field set, in JSON: what type each `state` field holds.
     static let stateSpecimen: [String: JSONValue] = {
@@ -183,8 +191,8 @@ public struct Scenario: Sendable {
 
     /// Refuses a value of another type than `specimen`'s member of the same name (`null`, absent,
     /// goes with any), and in a nested object a member the specimen's does not have: it could
-    /// never equal the row's, and the scenario would FAIL as if the engine were wrong. A field
-    /// the specimen does not have at all is left to the runner, which names the row's fields.
+    /// never equal the row's, and the scenario would FAIL as if the engine were wrong. (A field
+    /// the row does not have at all is refused before, by name.)
     static func refuseMistyped(_ object: [String: JSONValue], like specimen: [String: JSONValue], _ path: String, fail: (String) -> FixtureError) throws(FixtureError) {
         for key in object.keys.sorted() {
             guard let value = object[key], value != .null, let expected = specimen[key] else { continue }
