@@ -245,7 +245,7 @@ struct AuditCommand: ParsableCommand {
             return limit
         }
         if let correlationId {
-            do { _ = try Validation.correlationId(correlationId) } catch { throw CodedValidation.error(error) }
+            do { _ = try Validation.recordedCorrelationId(correlationId) } catch { throw CodedValidation.error(error) }
         }
         if let actor, actor != EventMetadata.systemActor {
             do { _ = try Validation.recordedUser(actor) } catch {

@@ -234,17 +234,21 @@ struct ConfirmCommand: ParsableCommand {
         let (outcome, current) = try global.reporting { try target.handle(.confirmCode(code), global: global) }
         let now = global.clock.now()
         let (status, live) = current.now(at: now)
+        // A refusal repeated for its command id is said to be the first one.
+        let refusal = outcome.rejection.map { rejection in
+            let said = message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now))
+            return outcome.replayed ? CLIFailure.repeatedRefusal(commandId: outcome.commandId, message: said) : said
+        }
         if global.json {
             Terminal.json([
                 // `error` as every command's refusal has it; `reason` as this object always had.
                 "user": outcome.user, "accepted": outcome.accepted, "status": status.rawValue, "error": outcome.rejection?.code,
-                "reason": outcome.rejection?.code, "message": outcome.rejection.map { message(for: $0, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)) },
+                "reason": outcome.rejection?.code, "message": refusal,
                 "replacementPending": live?.isReplacement ?? false, "replayed": outcome.replayed,
             ])
         }
         if let rejection = outcome.rejection {
-            let said = message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now))
-            Terminal.error(outcome.replayed ? CLIFailure.repeatedRefusal(commandId: outcome.commandId, message: said) : said, hint: rejection.code)
+            Terminal.error(refusal ?? "", hint: rejection.code)
             throw ExitCode(rejection.isBadInput ? CLIExit.badInput : CLIExit.refused)
         }
         guard !global.json else { return }

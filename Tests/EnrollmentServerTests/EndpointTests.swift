@@ -112,6 +112,10 @@ struct EndpointTests {
             _ = try await client.action("VALIDATE", token: bob, code: "222222")
             let later = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
             #expect(later["reason"] == "invalid_code" && later.object["remainingAttempts"] as? Int == 3, "\(later.text)")
+            // While a lock runs, none are left (its start set the count of wrong codes back to zero).
+            for wrong in ["333333", "444444", "555555"] { _ = try await client.action("VALIDATE", token: bob, code: wrong) }
+            let locked = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")
+            #expect(locked.object["remainingAttempts"] as? Int == 0, "\(locked.text)")
             // Once the secret INIT showed is confirmed, replaying that INIT would show the active
             // secret again with nothing recorded: 409, no QR code.
             let carol = try await harness.token("carol")

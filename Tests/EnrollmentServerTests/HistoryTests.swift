@@ -67,6 +67,9 @@ struct HistoryTests {
                 after = next
             }
             #expect(seen == 6, "every row of alice's, tampered ones too: \(seen)")
+            // A version edited into text is its row's unreadability, not events deleted from the end.
+            let whole = try await client.request(.get, Client.totp + "/history", token: alice)
+            #expect(whole.object["deletedEnd"] == nil, "\(whole.text)")
 
             let bad = try await client.request(.get, Client.totp + "/history?limit=0", token: alice)
             #expect(bad.status == .badRequest)
@@ -110,6 +113,25 @@ struct HistoryTests {
             let first = try await client.request(.get, Client.totp + "/history?limit=1", token: alice)
             #expect(first.status == .ok && (first.object["entries"] as? [[String: Any]])?.first?["unreadable"] as? String == "unknown event type")
             #expect(first.object["next"] as? Int == 1)
+        }
+    }
+
+    @Test("the expiry a user's own request found, recorded by (system), carries that request's trace id in their history; an operator's correlation id does not show")
+    func systemEventsKeepTheTraceId() async throws {
+        let harness = try await Harness()
+        let dan = try await harness.token("dan")
+        try await harness.test { client in
+            _ = try await client.action("INIT", token: dan)
+            harness.clock.advance(by: 700)
+            let late = try await client.action("VALIDATE", token: dan, code: "000000")
+            let traceId = try #require(late.headers[HTTPField.Name("X-Trace-Id")!])
+            let byHelpdesk = try harness.service.handle(CommandEnvelope(user: "dan", actor: "helpdesk", correlationId: "TICKET-9", command: .requestEnrollment(EnrollmentOptions())))
+            #expect(byHelpdesk.accepted)
+            let history = try await client.request(.get, Client.totp + "/history", token: dan)
+            let entries = try #require(history.object["entries"] as? [[String: Any]])
+            let expired = entries.first { $0["type"] as? String == "PendingSecretExpired" }
+            #expect(expired?["actor"] as? String == "(system)" && expired?["correlationId"] as? String == traceId, "\(history.text)")
+            #expect(!history.text.contains("TICKET-9"), "\(history.text)")
         }
     }
 

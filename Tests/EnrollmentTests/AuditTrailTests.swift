@@ -160,6 +160,10 @@ struct AuditTrailTests {
         }
         #expect(try FixtureTests.eventCount(workspace.database) == before)
         #expect(try workspace.enroll(["audit", "--correlation-id", ""]).status == 2)
+        // One an older release recorded (a space at its start) is still looked up.
+        _ = try SQLite3.query(workspace.database, "UPDATE events SET metadata = replace(metadata, '\"TICKET-43\"', '\" OLD1\"')")
+        let old = try workspace.enroll(["audit", "--correlation-id", " OLD1"])
+        #expect(old.status == 1 && old.stdout.contains("AuthenticatorRemoved"), "chain broken by the edit, the rows still listed: \(old.stdout)\(old.stderr)")
         // One with a space or a bracket is quoted, so that it reads as one mark.
         try #require(try workspace.enroll(["request", "dee", "--correlation-id", "a b] [c"], environment: at(3602)).status == 0)
         #expect(try workspace.enroll(["history", "dee"]).stdout.contains(#" [correlation "a b] [c"]"#))

@@ -627,6 +627,8 @@ struct EndToEndTests {
         _ = try workspace.enroll(["confirm", "ned", "000001", "--command-id", "w2"], environment: at(202))
         let again = try workspace.enroll(["confirm", "ned", "000000", "--command-id", "w1"], environment: at(203))
         #expect(again.status == 1 && again.stderr.hasPrefix("enroll: error: command id 'w1' was handled before, and refused then: ") && again.stderr.contains("; nothing was done now"), "\(again.stderr)")
+        let (_, againJSON) = try workspace.enrollJSON(["confirm", "ned", "000000", "--command-id", "w1"], environment: at(203))
+        #expect((againJSON["message"] as? String)?.hasPrefix("command id 'w1' was handled before, and refused then: ") == true && againJSON["replayed"] as? Bool == true, "\(againJSON)")
         _ = try workspace.enroll(["remove", "nobody", "--command-id", "R9"], environment: at(204))
         let (repeated, object) = try workspace.enrollJSON(["remove", "nobody", "--command-id", "R9"], environment: at(205))
         #expect(repeated.status == 1 && object["replayed"] as? Bool == true && object["error"] as? String == "not_enrolled", "\(repeated.stdout)")

@@ -515,6 +515,12 @@ struct TamperEvidenceTests {
         try sqlite(last, "UPDATE events SET position = position + 1000 WHERE position = 2")
         let moved = try last.enroll(["verify"])
         #expect(moved.status == 1 && moved.stderr.contains("is now at position 1002: it was moved, not deleted") && !moved.stderr.contains("not in their places") && !moved.stderr.contains("not in its place"), "\(moved.stderr)")
+        // Not the last: the rows between it and its new place are said to be out of place too.
+        let four = try Workspace()
+        for user in ["ann", "bea", "cy", "dee"] { _ = try four.enroll(["request", user], environment: ["ENROLL_NOW": "1764421576"]) }
+        try sqlite(four, "UPDATE events SET position = 10 WHERE position = 3; UPDATE events SET position = 11 WHERE position = 4")
+        let both = try four.enroll(["verify"])
+        #expect(both.stderr.contains("is now at position 10: it was moved, not deleted; rows 4…9 are not in their places either"), "\(both.stderr)")
     }
 
     @Test("rows deleted at the end are found through the projections' checkpoints")

@@ -188,9 +188,11 @@ struct RebuildProjections: ParsableCommand {
         let pending = rebuilder.database.pendingUpgrades
         if json {
             for state in states {
+                // A damaged checkpoint's version and position mean nothing: left out.
+                let known = state.checkpointDamage == nil
                 Output.json([
-                    "projection": state.name, "storedVersion": state.storedVersion, "codeVersion": state.codeVersion,
-                    "position": state.position, "head": state.head, "lag": state.lag, "current": state.isServing,
+                    "projection": state.name, "storedVersion": known ? state.storedVersion : nil, "codeVersion": state.codeVersion,
+                    "position": known ? state.position : nil, "head": state.head, "lag": known ? state.lag : nil, "current": state.isServing,
                     "rebuildCheckpoint": state.rebuildCheckpoint,
                     "rebuildRunning": state.rebuildRunning, "rebuildWillDiscard": state.rebuildDiscard,
                     "newerRebuildShadowVersion": state.newerShadowVersion,
@@ -237,9 +239,11 @@ struct RebuildProjections: ParsableCommand {
             } else if let version = state.newerShadowVersion {
                 description += "; an interrupted rebuild by a newer version of enroll left its shadow table (schema v\(version)): upgrade rebuild-projections, or --allow-downgrade discards it"
             }
+            // A damaged checkpoint's version and position mean nothing: shown as unknown.
+            let known = state.checkpointDamage == nil
             Output.line(
-                pad(state.name, 22) + pad(state.storedVersion.map(String.init) ?? "-", 8) + pad(String(state.codeVersion), 6)
-                    + pad(String(state.position), 10) + pad(String(state.head), 10) + pad(String(state.lag), 8) + description)
+                pad(state.name, 22) + pad(known ? state.storedVersion.map(String.init) ?? "-" : "?", 8) + pad(String(state.codeVersion), 6)
+                    + pad(known ? String(state.position) : "?", 10) + pad(String(state.head), 10) + pad(known ? String(state.lag) : "?", 8) + description)
         }
         if !pending.isEmpty {
             Output.line("The journal is of an older schema (to apply: \(pending.joined(separator: ", "))): the first rebuild, or the first enroll command, upgrades it, once.")

@@ -258,6 +258,9 @@ public struct AuditTrail: Sendable {
                 // A projection table not keyed as this code builds it (a case-insensitive key finds
                 // another user's row) tells nothing either.
                 guard let user, (try? ProjectionTable.requireKey(of: AuthenticatorsProjection(), in: db)) != nil else { return nil }
+                // A version edited into text (its row shown as unreadable) says nothing of the end.
+                let mistyped = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = ? AND typeof(stream_version) <> 'integer')", arguments: [user]) ?? false
+                if mistyped { return nil }
                 let last = try Int64.fetchOne(db, sql: "SELECT MAX(stream_version) FROM events WHERE stream_id = ?", arguments: [user]) ?? 0
                 guard let shown = try? Int64.fetchOne(db, sql: "SELECT stream_version FROM authenticators WHERE user_id = ?", arguments: [user]),
                       shown > last else { return nil }

@@ -189,13 +189,20 @@ public enum Validation {
         return id
     }
 
+    /// A correlation id a journal may already hold, as `audit --correlation-id` looks one up:
+    /// any printable one, as every release has recorded (``correlationId(_:)`` is for new ones).
+    public static func recordedCorrelationId(_ id: String) throws(InputError) -> String {
+        if id.isEmpty { throw .invalidCorrelationId("it is empty") }
+        if id.utf8.count > maxUserBytes { throw .invalidCorrelationId("it is \(id.utf8.count) bytes long") }
+        try printable(id, label: "it", error: InputError.invalidCorrelationId)
+        return id
+    }
+
     /// A correlation id (a request id, a trace id, a ticket): recorded and exported, so no
     /// control characters that could forge lines where it is printed, and, as for a new id, no
     /// space at either end and only characters that draw as themselves.
     public static func correlationId(_ id: String) throws(InputError) -> String {
-        if id.isEmpty { throw .invalidCorrelationId("it is empty") }
-        if id.utf8.count > maxUserBytes { throw .invalidCorrelationId("it is \(id.utf8.count) bytes long") }
-        try printable(id, label: "it", error: InputError.invalidCorrelationId)
+        _ = try recordedCorrelationId(id)
         try untrimmed(id, error: InputError.invalidCorrelationId)
         try newName(id, error: InputError.invalidCorrelationId)
         return id

@@ -185,7 +185,7 @@ extension HashChain {
                 if found.tampering == .deleted, row.position > expected {
                     var rest = window.makeIterator()
                     if let moved = try firstRow(appendedAt: expected, after: previous, in: { try rest.next() ?? rows.next() }) {
-                        found = ChainBreak(position: expected, tampering: .reordered, detail: movedOut(moved, from: expected, gapEnd: row.position))
+                        found = ChainBreak(position: expected, tampering: .reordered, detail: movedOut(moved, from: expected, gapEnd: row.position, head: head))
                     }
                 }
                 // Only the rows before the earliest that may have changed are vouched for.
@@ -278,11 +278,11 @@ extension HashChain {
 
     /// What a gap from `position` up to `gapEnd` is when the row of `position` was found at another
     /// position: moved there, not deleted.
-    /// When the moved row itself ends the gap (it was the last, moved past the head), the
-    /// positions in between never held a row to speak of.
-    static func movedOut(_ moved: RecordedEvent, from position: Int64, gapEnd: Int64) -> String {
+    /// When the moved row itself ends the gap and the journal (it was the last, moved past the
+    /// head), the positions in between never held a row to speak of.
+    static func movedOut(_ moved: RecordedEvent, from position: Int64, gapEnd: Int64, head: Int64) -> String {
         let others = switch gapEnd - position {
-        case _ where moved.position == gapEnd: ""
+        case _ where moved.position == gapEnd && moved.position == head: ""
         case 1: ""
         case 2: "; row \(position + 1) is not in its place either"
         default: "; rows \(position + 1)…\(gapEnd - 1) are not in their places either"

@@ -180,7 +180,9 @@ struct TOTPRoutes {
         var body = TOTPResponse(state: current)
         // Attempts are counted only towards confirming a pending secret; a replay says how many
         // are left now, not then.
-        let remainingNow = current.pending.map { _ in max(0, engine.service.policy.maxFailedAttempts - current.failedAttempts) }
+        // (None while a lock runs: its start set the count of wrong codes back to zero.)
+        let lockedNow = current.lockedUntil.map { $0 > engine.now } ?? false
+        let remainingNow = current.pending.map { _ in lockedNow ? 0 : max(0, engine.service.policy.maxFailedAttempts - current.failedAttempts) }
         switch outcome.rejection {
         case nil:
             body.isValid = true
@@ -302,11 +304,13 @@ struct TOTPRoutes {
             throw APIError.store(error)
         }
         // Without the journal's positions, which count everyone's events, and without the
-        // correlation ids an operator gave (a ticket of theirs): the user's own requests' trace ids stay.
+        // correlation ids of what another actor did (an operator's ticket): those of the user's
+        // own commands stay, with the expiries and lock ends they found. Ids compared byte for
+        // byte, as streams are (`café` composed and decomposed are two users).
         let shown = entries.map { entry -> JSONValue in
             guard case .object(var object) = entry.jsonObject else { return entry.jsonObject }
             object["position"] = nil
-            if entry.actor != user { object["correlationId"] = nil }
+            if !entry.actor.utf8.elementsEqual(user.utf8), entry.actor != EventMetadata.systemActor { object["correlationId"] = nil }
             return .object(object)
         }
         var body: [String: JSONValue] = ["user": .string(user), "entries": .array(shown)]
