@@ -82,12 +82,13 @@ public struct AuthenticatorsProjection: Projection {
         }
     }
 
-    /// One user's row, refusing a stale projection.
     /// The problem of a table without the row of a user who has `events` events in the journal.
     static func missingRow(_ user: String, events: Int64) -> String {
         "has no row for \(TextField.quoted(user)), who has \(events) event\(events == 1 ? "" : "s") in the journal"
     }
 
+    /// One user's row, refusing a stale projection, or one that lacks the row of a user the
+    /// journal holds.
     public func read(user: String, in db: Database) throws -> AuthenticatorSummary? {
         try ProjectionStatus.requireCurrent(self, in: db)
         guard let row = try Row.fetchOne(db, sql: "SELECT \(AuthenticatorRow.columnList) FROM \"\(name)\" WHERE user_id = ?", arguments: [user]) else {
