@@ -76,13 +76,28 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
 
     /// The files an `--output` must never replace: the database with its companions, and the key file.
     var protectedFiles: [ProtectedFile] {
+        databaseFiles + [ProtectedFile(path: keyFilePath, role: "the key file")]
+    }
+
+    /// The database and the files SQLite keeps beside it, which it writes, truncates and deletes.
+    var databaseFiles: [ProtectedFile] {
         [
             ProtectedFile(path: databasePath, role: "the enrollment database"),
             ProtectedFile(path: databasePath + "-wal", role: "the database's write-ahead log"),
             ProtectedFile(path: databasePath + "-shm", role: "the database's shared-memory file"),
             ProtectedFile(path: databasePath + "-journal", role: "the database's rollback journal"),
-            ProtectedFile(path: keyFilePath, role: "the key file"),
         ]
+    }
+
+    /// Refuses a key file (`option` names where it came from) that is the database or one of the
+    /// files SQLite keeps beside it, by name or through a symbolic link: SQLite would overwrite
+    /// or delete it (a `-journal` it takes for a hot journal and removes on the next open), and
+    /// with it the only key that opens the secrets.
+    func refuseKeyFileAmongDatabaseFiles(_ path: String, option: String) throws {
+        let linked = OutputFile.linkTarget(path).map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent($0).path }
+        let named = [path] + (linked.map { [$0] } ?? [])
+        guard let clash = databaseFiles.first(where: { file in named.contains { OutputFile.sameFile($0, file.path) } }) else { return }
+        throw ValidationError("\(option) \(path) is \(clash.role) (\(clash.path)), which SQLite overwrites or deletes, and the key with it; keep the key in a file of its own, not one of the database's")
     }
 
     public func validate() throws {
@@ -94,6 +109,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         if keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
+        try refuseKeyFileAmongDatabaseFiles(keyFilePath, option: keyFile == nil && Environment["ENROLL_KEY_FILE"] != nil ? "ENROLL_KEY_FILE" : "the key file")
         do { _ = try Self.fixedNow() } catch { throw CodedValidation.error(error) }
     }
 

@@ -39,6 +39,7 @@ struct RotateKeyCommand: ParsableCommand {
         if URL(fileURLWithPath: newKeyFile).standardizedFileURL == URL(fileURLWithPath: global.keyFilePath).standardizedFileURL {
             throw ValidationError("--new-key-file must differ from the current key file; pass a new path")
         }
+        try global.refuseKeyFileAmongDatabaseFiles(newKeyFile, option: "--new-key-file")
     }
 
     func run() throws {

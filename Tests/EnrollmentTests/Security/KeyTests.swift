@@ -84,6 +84,28 @@ struct KeyTests {
         #expect(try workspace.enroll(["verify"]).status == 0)
     }
 
+    @Test("a key file (--key-file, ENROLL_KEY_FILE, keys rotate's --new-key-file) that is the database or a file SQLite keeps beside it, by name or through a link, is refused (exit 2): SQLite deleted a key written as DB-journal on its next open, and every secret with it")
+    func keyFileAmongDatabaseFiles() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let journal = workspace.database + "-journal"
+        let link = workspace.path("link.key")
+        _ = symlink(journal, link)
+        for newKey in [journal, workspace.database + "-wal", link, workspace.database] {
+            let refused = try workspace.enroll(["keys", "rotate", "--new-key-file", newKey])
+            #expect(refused.status == 2 && refused.stderr.contains("which SQLite overwrites or deletes, and the key with it"), "\(newKey): \(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: journal))
+        let fresh = workspace.path("d.sqlite")
+        let created = try workspace.enroll(["request", "bob", "--db", fresh, "--key-file", fresh + "-journal"])
+        #expect(created.status == 2 && !FileManager.default.fileExists(atPath: fresh) && !FileManager.default.fileExists(atPath: fresh + "-journal"), "\(created.stderr)")
+        let variable = try Processes.run(
+            try Processes.product("enroll"), ["reveal", "alice"], environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.database + "-shm"],
+            directory: workspace.directory)
+        #expect(variable.status == 2 && variable.stderr.contains("ENROLL_KEY_FILE"), "\(variable.stderr)")
+        #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0, "the key in use still opens the secrets")
+    }
+
     @Test("keys rotate refuses to overwrite a file, a wrong current key or a missing database: exit 3 and nothing written")
     func rotateRefusals() throws {
         let (workspace, _, _) = try Self.populated()
