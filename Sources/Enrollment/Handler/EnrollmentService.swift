@@ -456,11 +456,7 @@ public final class EnrollmentService: Sendable {
     ///
     /// `batch`: the command is one of a ``GroupCommitHandler`` batch, whose writer checks the key
     /// ring once and folds the inline projections once for the whole batch.
-    func record(_ pending: PendingCommand, keyRing: KeyRing, checkReplay: Bool = true, batch: Bool = false, in db: Database) throws -> CommandOutcome {
-        var head: EventJournal.Head?
-        return try record(pending, keyRing: keyRing, checkReplay: checkReplay, batch: batch, head: &head, in: db)
-    }
-
+    ///
     /// `head`: the journal's head as the previous command of the same transaction left it (nil:
     /// read from the journal); set to the head after this command's events. Whoever passes it
     /// must set it to nil again when a command fails after writing (its savepoint rolls back).
