@@ -64,12 +64,14 @@ struct RotateKeyCommand: ParsableCommand {
             let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)
             return try KeyRotation.rotate(database: database, current: current, newKeyFile: newKeyFile)
         }
+        // Destroying a link leaves the old key where it points, still opening every backup.
+        let linkedOldKey = OutputFile.linkTarget(global.keyFilePath).map { _ in " (it is a link: destroy the file it leads to, \(TextField.shellPath(URL(fileURLWithPath: global.keyFilePath).resolvingSymlinksInPath().path)), as well)" } ?? ""
         if global.json {
             Terminal.json(["rewrapped": result.rewrapped, "newKeyFile": result.newKeyFile, "oldKeyFile": global.keyFilePath])
         } else {
             Terminal.line("""
                 Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(result.newKeyFile).
-                From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it.
+                From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it\(linkedOldKey).
                 """)
         }
     }

@@ -56,6 +56,9 @@ public enum StoreError: Error, Sendable, Hashable {
     /// A user's data key that does not open under the right key file: its row was modified.
     case damagedDataKey(user: String)
     case keyFileUnwritable(path: String, reason: String)
+    /// No key file can be made at `path` whatever the directory allows: what is in its place or
+    /// the name itself is the problem. `reason` says what, and what to do.
+    case keyFilePlaceUnusable(path: String, reason: String)
     /// Key rotation never overwrites an existing file.
     case keyFileExists(String)
     /// OpenSSL failed to compute a MAC under the master key (`what`: which one). Nothing derived
@@ -124,7 +127,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .damagedDataKey: "data_key_damaged"
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileReplaced: "key_file_replaced"
-        case .keyFileUnwritable: "key_file_unwritable"
+        case .keyFileUnwritable, .keyFilePlaceUnusable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
         case .keyDerivationFailed: "key_derivation_failed"
         case .staleProjection: "stale_projection"
@@ -212,6 +215,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "cannot create the key file \(path) (\(reason)); free space on its disk, or give a path on another disk where no file exists yet"
         case .keyFileUnwritable(let path, let reason) where reason.hasSuffix(String(cString: strerror(EIO))):
             "cannot create the key file \(path) (\(reason)); the disk reported an I/O error: check it (dmesg), or give a path on another disk where no file exists yet"
+        case .keyFilePlaceUnusable(let path, let reason):
+            "cannot create the key file \(path): \(reason)"
         case .keyFileUnwritable(let path, let reason):
             "cannot create the key file \(path) (\(reason)); make its directory writable, or give a path in a writable directory where no file exists yet"
         case .staleProjection(let name, 0, _):

@@ -64,15 +64,16 @@ public struct KeyRing: Sendable {
     /// `access(2)` allows is not what the file system does (root in /sys or /proc).
     public static func checkCreatable(keyFile path: String) throws(StoreError) {
         if path.hasSuffix("/") || path.hasSuffix("/.") || path.hasSuffix("/..") || path == "." || path == ".." {
-            throw .keyFileUnwritable(path: path, reason: "it names a directory, not a file: give a file name, such as \(TextField.shellWord((path.hasSuffix("/") ? path : path + "/") + "enroll.key"))")
+            throw .keyFilePlaceUnusable(path: path, reason: "it names a directory, not a file; give a file name, such as \(TextField.shellWord((path.hasSuffix("/") ? path : path + "/") + "enroll.key"))")
         }
         if let name = path.split(separator: "/").last, name.utf8.count > Int(NAME_MAX) {
-            throw .keyFileUnwritable(path: path, reason: "its name is \(name.utf8.count) bytes long, more than the \(NAME_MAX) a file name can have")
+            throw .keyFilePlaceUnusable(path: path, reason: "its name is \(name.utf8.count) bytes long, more than the \(NAME_MAX) a file name can have; give a shorter name")
         }
         var status = stat()
         if lstat(path, &status) == 0 {
-            throw .keyFileUnwritable(path: path, reason: status.st_mode & S_IFMT == S_IFLNK
-                ? "a symbolic link that leads nowhere is in its place; remove it" : "something that is not a readable key file is in its place")
+            throw .keyFilePlaceUnusable(path: path, reason: status.st_mode & S_IFMT == S_IFLNK
+                ? "a symbolic link that leads nowhere is in its place; remove the link, or give another path"
+                : "something that is not a readable key file is in its place; move it away, or give another path")
         }
         let directory = UnnamedFile.directory(of: path)
         guard access(directory, W_OK) == 0 else {

@@ -30,6 +30,9 @@ public enum KeyRotation {
 
     private static func rotateOpen(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String) throws(StoreError) -> Result {
         if FileManager.default.fileExists(atPath: newKeyFile) { throw .keyFileExists(newKeyFile) }
+        // A link that leads nowhere, a directory that cannot be written: said before anything is
+        // read or written, not as link(2)'s bare "File exists" after the key is made.
+        try KeyRing.checkCreatable(keyFile: newKeyFile)
         // The current key must be this database's before anything is written.
         do {
             try database.writer.read { db in try current.checkBelongs(to: db) }

@@ -47,6 +47,18 @@ struct KeyTests {
         #expect(status.status == 0 && status.stdout.hasPrefix("otpauth://"), "\(status.stderr)")
     }
 
+    @Test("keys rotate through a --key-file that is a symbolic link says to destroy the file it leads to as well: destroying the link alone leaves the old key opening every backup")
+    func rotateThroughLinkNamesItsTarget() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice", "--key-file", workspace.path("real.key")]).status == 0)
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("link.key"), withDestinationPath: "real.key")
+        let rotation = try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("link.key"), "--new-key-file", workspace.path("new.key")])
+        #expect(rotation.status == 0, "\(rotation.stderr)")
+        #expect(rotation.stdout.contains("no longer opens this database: destroy it (it is a link: destroy the file it leads to, \(workspace.path("real.key")), as well)"), "\(rotation.stdout)")
+        let direct = try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("new.key"), "--new-key-file", workspace.path("newer.key")])
+        #expect(direct.status == 0 && !direct.stdout.contains("it is a link"), "\(direct.stdout)")
+    }
+
     @Test("keys rotate re-wraps every data key under a new key file; the journal is byte for byte the same; the old key file stops working")
     func rotate() throws {
         let (workspace, aliceURI, bobSecret) = try Self.populated()
@@ -106,12 +118,15 @@ struct KeyTests {
         #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0, "the key in use still opens the secrets")
     }
 
-    @Test("keys rotate refuses to overwrite a file, a wrong current key or a missing database: exit 3 and nothing written")
+    @Test("keys rotate refuses to overwrite a file or a dangling link, a wrong current key or a missing database: exit 3 and nothing written")
     func rotateRefusals() throws {
         let (workspace, _, _) = try Self.populated()
         try Data("keep me\n".utf8).write(to: URL(fileURLWithPath: workspace.path("existing.key")))
         try Data((Data(repeating: 9, count: 32).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("wrong.key")))
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("dangling.key"), withDestinationPath: "/nonexistent/enroll.key")
         let cases: [([String], [String: String], String)] = [
+            // Said before the key is made, not as link(2)'s bare "File exists".
+            (["keys", "rotate", "--new-key-file", workspace.path("dangling.key")], [:], "a symbolic link that leads nowhere is in its place; remove the link, or give another path"),
             (["keys", "rotate", "--new-key-file", workspace.path("existing.key")], [:], "already exists and rotation never overwrites a key file"),
             (["keys", "rotate", "--new-key-file", workspace.path("n1.key"), "--key-file", workspace.path("wrong.key")], [:], "is not the key this database was sealed with"),
             (["keys", "rotate", "--new-key-file", workspace.path("n2.key"), "--key-file", workspace.path("absent.key")], [:], "is missing"),
