@@ -7,12 +7,12 @@ struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Manage the master key file that wraps each user's data key.",
-        subcommands: [RotateKeyCommand.self])
+        subcommands: [RotateKeyCommand.self, KeyHistoryCommand.self])
 
     /// `enroll keys` alone names no action: a usage error (exit 2), not the help's exit 0 that
     /// a script would read as done.
     func run() throws {
-        throw CLIFailure.usage("`enroll keys` needs a subcommand: rotate (run `enroll keys rotate --help`)")
+        throw CLIFailure.usage("`enroll keys` needs a subcommand: rotate or history (run `enroll keys rotate --help`)")
     }
 }
 
@@ -26,7 +26,8 @@ struct RotateKeyCommand: ParsableCommand {
             overwritten), then all data keys are re-wrapped under it in one transaction. From \
             then on only the new file opens the database: pass it with --key-file (or \
             ENROLL_KEY_FILE) and destroy the old one. Backups of the database taken before the \
-            rotation still need the old key.
+            rotation still need the old key. The rotation is recorded, with its time and \
+            --actor, in the database's key history (`enroll keys history`).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -34,12 +35,18 @@ struct RotateKeyCommand: ParsableCommand {
     @Option(name: .customLong("new-key-file"), help: ArgumentHelp("Where to write the new master key (must not exist yet).", valueName: "path"))
     var newKeyFile: String
 
+    @Option(name: .long, help: ArgumentHelp("Who rotates, recorded in the key history (default: the account running the command).", valueName: "name"))
+    var actor: String?
+
     func validate() throws {
         if newKeyFile.isEmpty { throw ValidationError("--new-key-file must not be empty; pass the path the new key file is to be written to") }
         if URL(fileURLWithPath: newKeyFile).standardizedFileURL == URL(fileURLWithPath: global.keyFilePath).standardizedFileURL {
             throw ValidationError("--new-key-file must differ from the current key file; pass a new path")
         }
         try global.refuseKeyFileAmongDatabaseFiles(newKeyFile, option: "--new-key-file")
+        if let actor {
+            do { _ = try Validation.actor(actor) } catch { throw CodedValidation.error(error) }
+        }
     }
 
     func run() throws {
@@ -62,7 +69,8 @@ struct RotateKeyCommand: ParsableCommand {
                     exitCode: CLIExit.refused))
             }
             let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)
-            return try KeyRotation.rotate(database: database, current: current, newKeyFile: newKeyFile)
+            return try KeyRotation.rotate(
+                database: database, current: current, newKeyFile: newKeyFile, actor: actor ?? Self.accountName(), at: global.clock.now())
         }
         // Destroying a link leaves the old key where it points, still opening every backup.
         let linkedOldKey = OutputFile.linkTarget(global.keyFilePath).map { _ in " (it is a link: destroy the file it leads to, \(TextField.shellPath(URL(fileURLWithPath: global.keyFilePath).resolvingSymlinksInPath().path)), as well)" } ?? ""
@@ -73,6 +81,67 @@ struct RotateKeyCommand: ParsableCommand {
                 Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(result.newKeyFile).
                 From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it\(linkedOldKey).
                 """)
+        }
+    }
+}
+
+extension RotateKeyCommand {
+    /// The account running the command (the effective user), for the key history.
+    static func accountName() -> String {
+        var entry = passwd(), found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let uid = geteuid()
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil,
+              let name = try? Validation.actor(String(cString: entry.pw_name)) else { return "uid \(uid)" }
+        return name
+    }
+}
+
+/// `enroll keys history`: when the master key was made and each rotation, for an auditor.
+struct KeyHistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Show when the database's master key was made and each rotation: time, key ids, data keys re-wrapped, who.",
+        discussion: """
+            Keys are named by their public id (the first 32 hex digits of HMAC-SHA256(key, \
+            "enroll key id"), which the database stores), never by the key. No key file is \
+            needed. A database upgraded from a version that kept no key history starts with the \
+            key that was in force then ("in force at the upgrade", with no time).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let entries = try global.reporting {
+            let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(create: false))
+            return try KeyHistory.entries(in: database)
+        }
+        if global.json {
+            for entry in entries {
+                var object: [String: Any] = ["action": entry.action.rawValue, "keyId": entry.keyId]
+                if let time = entry.recordedAt { object["time"] = Timestamps.iso8601(time) }
+                if let previous = entry.previousKeyId { object["previousKeyId"] = previous }
+                if let count = entry.rewrapped { object["rewrapped"] = count }
+                if let actor = entry.actor { object["actor"] = actor }
+                Terminal.json(object)
+            }
+            return
+        }
+        guard !entries.isEmpty else {
+            Terminal.line("No master key yet: no secret has been sealed in \(global.databasePath) (or it is an imported copy).")
+            return
+        }
+        for entry in entries {
+            let time = entry.recordedAt.map(Timestamps.iso8601) ?? "(before the key history)"
+            switch entry.action {
+            case .created:
+                Terminal.line("\(time)  created  key \(entry.keyId), with the first secret sealed")
+            case .found:
+                Terminal.line("\(time)  in force at the upgrade  key \(entry.keyId)")
+            case .rotated:
+                let count = entry.rewrapped ?? 0
+                Terminal.line("\(time)  rotated  key \(entry.keyId) replaced \(entry.previousKeyId ?? "?"), \(count) data key\(count == 1 ? "" : "s") re-wrapped, by \(TextField.quoted(entry.actor ?? "?"))")
+            }
         }
     }
 }

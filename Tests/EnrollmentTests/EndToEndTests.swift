@@ -867,7 +867,7 @@ struct EndToEndTests {
         // --version names the schemas that errors about "a newer version of enroll" refer to.
         for tool in ["enroll", "rebuild-projections"] {
             let version = try Processes.run(try Processes.product(tool), ["--version"])
-            #expect(version.status == 0 && version.stdout.contains("journal schema v3-command-arguments; projections authenticators v4, enrollment_activity v2"), "\(tool): \(version.stdout) \(version.stderr)")
+            #expect(version.status == 0 && version.stdout.contains("journal schema v4-key-history; projections authenticators v4, enrollment_activity v2"), "\(tool): \(version.stdout) \(version.stderr)")
         }
         // A script passing the same options to every command keeps working.
         let audit = try workspace.enroll(["audit", "--key-file", workspace.keyFile, "--durability", "NORMAL", "--lock-minutes", "5"])

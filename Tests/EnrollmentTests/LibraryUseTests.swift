@@ -47,7 +47,7 @@ struct LibraryUseTests {
         Self.expectClosed("rebuild") { _ = try rebuilder.rebuild(AuthenticatorsProjection()) }
         Self.expectClosed("projection check") { _ = try ProjectionCheck.run(service.database) }
         let keyRing = try KeyRing.load(keyFile: workspace.keyFile, create: false)
-        Self.expectClosed("key rotation") { _ = try KeyRotation.rotate(database: service.database, current: keyRing, newKeyFile: workspace.path("new.key")) }
+        Self.expectClosed("key rotation") { _ = try KeyRotation.rotate(database: service.database, current: keyRing, newKeyFile: workspace.path("new.key"), actor: "ops", at: 1_796_623_200) }
         #expect(!FileManager.default.fileExists(atPath: workspace.path("new.key")), "no key file made for a closed database")
         Self.expectClosed("handle") { _ = try service.handle(CommandEnvelope(user: "alice", command: .revealQRCode)) }
         do {

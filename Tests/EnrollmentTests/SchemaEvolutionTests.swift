@@ -50,11 +50,11 @@ struct SchemaEvolutionTests {
             #expect(!FileManager.default.fileExists(atPath: workspace.database + "-wal"), "\(arguments)")
             if arguments.count == 1 {
                 #expect(status.stdout.contains("stale (schema v1, code v4)"), "\(status.stdout)")
-                #expect(status.stdout.contains("The journal is of an older schema (to apply: v2-lean-journal, v3-command-arguments): the first rebuild"), "\(status.stdout)")
+                #expect(status.stdout.contains("The journal is of an older schema (to apply: v2-lean-journal, v3-command-arguments, v4-key-history): the first rebuild"), "\(status.stdout)")
             } else {
                 // Each line says it too, for a script.
                 let lines = status.stdout.split(separator: "\n")
-                #expect(lines.count == 2 && lines.allSatisfy { $0.contains(#""journalUpgradesPending":["v2-lean-journal","v3-command-arguments"]"#) }, "\(status.stdout)")
+                #expect(lines.count == 2 && lines.allSatisfy { $0.contains(#""journalUpgradesPending":["v2-lean-journal","v3-command-arguments","v4-key-history"]"#) }, "\(status.stdout)")
             }
         }
         // The first rebuild upgrades it, as it says.
@@ -168,7 +168,7 @@ struct SchemaEvolutionTests {
 
         let request = try workspace.enroll(["request", "zoe"], environment: ["ENROLL_NOW": "\(Self.t0 + 100)"])
         #expect(request.status == 0, "\(request.stderr)")
-        #expect(request.stderr.contains("upgrading the database to the current schema (v2-lean-journal, v3-command-arguments), once"), "\(request.stderr)")
+        #expect(request.stderr.contains("upgrading the database to the current schema (v2-lean-journal, v3-command-arguments, v4-key-history), once"), "\(request.stderr)")
         #expect(!request.stdout.contains("upgrading"), "the notice goes to stderr, not into the command's output")
         let again = try workspace.enroll(["request", "yuki"], environment: ["ENROLL_NOW": "\(Self.t0 + 110)"])
         #expect(again.status == 0 && !again.stderr.contains("upgrading"), "only once: \(again.stderr)")
@@ -180,7 +180,10 @@ struct SchemaEvolutionTests {
         #expect(linesAfter.filter { $0.hasPrefix("zoe|") || $0.contains("|zoe|") }.count == 2, "zoe's command record and data key: \(keyedAfter)")
         // Only the (stream, version) uniqueness is still an index of its own.
         #expect(try query(indexes) == "sqlite_autoindex_events_1\n")
-        #expect(try query("SELECT identifier FROM grdb_migrations ORDER BY identifier") == "v1-journal\nv2-lean-journal\nv3-command-arguments\n")
+        #expect(try query("SELECT identifier FROM grdb_migrations ORDER BY identifier") == "v1-journal\nv2-lean-journal\nv3-command-arguments\nv4-key-history\n")
+        // The key history starts with the key in force at the upgrade, whose making it cannot know.
+        let keys = try workspace.enroll(["keys", "history"])
+        #expect(keys.status == 0 && keys.stdout == "(before the key history)  in force at the upgrade  key a2309527ed297177e67c3c7873eb4bfe\n", "\(keys.stdout)\(keys.stderr)")
         #expect(try workspace.enroll(["verify"]).stdout.contains("Verified 23 events"))
 
         // The old data_keys table was dropped with its pages zeroed: a key destroyed after the

@@ -35,7 +35,7 @@ enum JournalFixture {
             while first < users {
                 let last = min(users, first + usersPerTransaction)
                 try database.writer.write { db in
-                    if round == 0 && first == 0 { try keyRing.bind(to: db) }
+                    if round == 0 && first == 0 { try keyRing.bind(to: db, at: time) }
                     for index in first..<last {
                         let user = userName(index)
                         var newEvents: [NewEvent] = []

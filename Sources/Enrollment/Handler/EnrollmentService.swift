@@ -466,7 +466,7 @@ public final class EnrollmentService: Sendable {
     ) throws -> CommandOutcome {
         let envelope = pending.replay?.showing ?? pending.envelope, user = pending.user, state = pending.state, now = pending.now
         let decision = pending.decision
-        if !batch { try keyRing.bind(to: db) }
+        if !batch { try keyRing.bind(to: db, at: now) }
         // What fails a command alone is found before it writes anything (a batch's writer counts
         // on it): a stream that moved since the command was decided, then a duplicate of its id
         // committed since the replay check (another process, another caller): its record,

@@ -203,7 +203,7 @@ public final class GroupCommitHandler: Sendable {
         var results = [Result<CommandOutcome, any Error>](repeating: .failure(StoreError.sqlite("not written")), count: commands.count)
         guard let keyRing = service.keyRing else { throw StoreError.keyFileMissing("(none given)") }
         try service.database.write { db in
-            try keyRing.bind(to: db)
+            try keyRing.bind(to: db, at: commands.first?.now ?? service.clock.now())
             // The journal's head, carried from one command to the next (read once per batch);
             // forgotten whenever a command fails, since its savepoint may have rolled events back.
             var head: EventJournal.Head?

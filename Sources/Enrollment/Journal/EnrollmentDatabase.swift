@@ -826,6 +826,8 @@ public final class EnrollmentDatabase: Sendable {
         ("v3-command-arguments", { db in
             try db.execute(sql: "ALTER TABLE commands ADD COLUMN arguments_mac BLOB")
         }),
+        // What happened to the master key (``KeyHistory``): no user's event, so a table of its own.
+        (KeyHistory.migration, { db in try db.execute(sql: KeyHistory.createSQL) }),
     ]
 }
 

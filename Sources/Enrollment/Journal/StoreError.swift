@@ -55,6 +55,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case keyFileReplaced(String)
     /// A user's data key that does not open under the right key file: its row was modified.
     case damagedDataKey(user: String)
+    /// A `key_history` row edited into something no command writes.
+    case damagedKeyHistory(path: String, row: Int64)
     case keyFileUnwritable(path: String, reason: String)
     /// No key file can be made at `path` whatever the directory allows: what is in its place or
     /// the name itself is the problem. `reason` says what, and what to do.
@@ -125,6 +127,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileMalformed: "key_file_malformed"
         case .keyFileUnreadable, .keyFilePathUnusable: "key_file_unreadable"
         case .damagedDataKey: "data_key_damaged"
+        case .damagedKeyHistory: "key_history_damaged"
         case .keyFileMismatch: "key_file_mismatch"
         case .keyFileReplaced: "key_file_replaced"
         case .keyFileUnwritable, .keyFilePlaceUnusable: "key_file_unwritable"
@@ -191,6 +194,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "\(path) was deleted or replaced by another file while this process had it open, so nothing was written (it would have gone to the old file); restart the process to use the file now at \(path) (to restore a backup under running servers, use sqlite3's `.restore`, which they pick up)"
         case .corrupt(let path):
             "\(path) is damaged or truncated; restore it from a backup, or rebuild it with `enroll import` from an export"
+        case .damagedKeyHistory(let path, let row):
+            "the key history of \(path) has a damaged row (id \(row)): it was edited outside enroll; restore the database from a backup to read it whole"
         case .missingTable(let path, let table):
             "\(path) lacks its table \(table) (dropped outside enroll); restore the database from a backup, or rebuild it with `enroll import` from an export"
         case .keyFileMissing(let path):
@@ -267,7 +272,7 @@ public enum StoreError: Error, Sendable, Hashable {
     }
 
     /// The tables of the journal itself, which only a backup or an export can give back.
-    static let journalTables: Set<String> = ["events", "commands", "data_keys", "projection_checkpoints", "key_check", "grdb_migrations"]
+    static let journalTables: Set<String> = ["events", "commands", "data_keys", "projection_checkpoints", "key_check", "key_history", "grdb_migrations"]
 
     /// Maps an SQLite failure to what the user can act on. `busyTimeout` is how long the
     /// connection waited for the write lock, reported when SQLite gave up waiting.

@@ -215,13 +215,15 @@ public struct KeyRing: Sendable {
 
     // MARK: Binding to a database
 
-    /// Checks that this key is the database's key; records it if the database has none yet.
-    public func bind(to db: Database) throws {
+    /// Checks that this key is the database's key; records it if the database has none yet
+    /// (made `at` that time, in ``KeyHistory``).
+    public func bind(to db: Database, at time: UnixTime) throws {
         // Every command checks this (RowReader: SQLite's C API on the hot path).
         if let stored = try RowReader.first(db.statement(Self.keyIdSQL), in: db, { $0.bytes(0) }) {
             guard stored == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
         } else {
             try db.execute(sql: "INSERT INTO key_check (id, key_id) VALUES (1, ?)", arguments: [Data(keyId)])
+            try KeyHistory.recordCreated(keyId: keyId, at: time, in: db)
         }
     }
 
@@ -296,8 +298,9 @@ public struct KeyRing: Sendable {
         try db.execute(sql: "DELETE FROM data_keys WHERE stream_id = ?", arguments: [stream])
     }
 
-    /// Re-wraps every data key under `newKey` (key rotation); the journal is not touched.
-    public func rewrapAll(under newKey: KeyRing, in db: Database) throws -> Int {
+    /// Re-wraps every data key under `newKey` (key rotation), and records the rotation in
+    /// ``KeyHistory``; the journal is not touched.
+    public func rewrapAll(under newKey: KeyRing, actor: String, at time: UnixTime, in db: Database) throws -> Int {
         let statement = try db.makeStatement(sql: "SELECT stream_id, wrapped_key FROM data_keys")
         let rows = try RowReader.all(statement, in: db) { ($0.text(0) ?? "", $0.bytes(1)) }
         for (stream, wrapped) in rows {
@@ -307,6 +310,7 @@ public struct KeyRing: Sendable {
             try db.execute(sql: "UPDATE data_keys SET wrapped_key = ? WHERE stream_id = ?", arguments: [Data(rewrapped), stream])
         }
         try db.execute(sql: "UPDATE key_check SET key_id = ? WHERE id = 1", arguments: [Data(newKey.keyId)])
+        try KeyHistory.recordRotation(from: keyId, to: newKey.keyId, rewrapped: rows.count, actor: actor, at: time, in: db)
         return rows.count
     }
 

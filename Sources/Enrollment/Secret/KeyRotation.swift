@@ -20,15 +20,18 @@ public enum KeyRotation {
     }
 
     /// Throws ``StoreError/closed(_:)`` once the database is closed.
-    public static func rotate(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String) throws(StoreError) -> Result {
+    /// `actor` (who rotates) and `time` are recorded in ``KeyHistory``.
+    public static func rotate(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String, actor: String, at time: UnixTime) throws(StoreError) -> Result {
         do {
-            return try database.whileOpen { () throws(StoreError) in try rotateOpen(database: database, current: current, newKeyFile: newKeyFile) }
+            return try database.whileOpen { () throws(StoreError) in
+                try rotateOpen(database: database, current: current, newKeyFile: newKeyFile, actor: actor, at: time)
+            }
         } catch {
             throw database.failure(error)
         }
     }
 
-    private static func rotateOpen(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String) throws(StoreError) -> Result {
+    private static func rotateOpen(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String, actor: String, at time: UnixTime) throws(StoreError) -> Result {
         if FileManager.default.fileExists(atPath: newKeyFile) { throw .keyFileExists(newKeyFile) }
         // A link that leads nowhere, a directory that cannot be written: said before anything is
         // read or written, not as link(2)'s bare "File exists" after the key is made.
@@ -47,8 +50,8 @@ public enum KeyRotation {
         do {
             count = try database.writer.write { db in
                 try current.checkBelongs(to: db)
-                let count = try current.rewrapAll(under: newRing, in: db)
-                try newRing.bind(to: db)
+                let count = try current.rewrapAll(under: newRing, actor: actor, at: time, in: db)
+                try newRing.bind(to: db, at: time)
                 return count
             }
         } catch {

@@ -47,6 +47,50 @@ struct KeyTests {
         #expect(status.status == 0 && status.stdout.hasPrefix("otpauth://"), "\(status.stderr)")
     }
 
+    @Test("keys history shows when the master key was made and each rotation (time, key ids, data keys re-wrapped, who), in text and JSON, without the key file and without a byte of any key; a failed rotation records nothing")
+    func keyHistory() throws {
+        let workspace = try Workspace()
+        let empty = try workspace.enroll(["keys", "history"])
+        #expect(empty.status == 3 && empty.stderr.contains("no enrollment database"), "\(empty.stderr)")
+        #expect(try workspace.enroll(["request", "alice"], environment: ["ENROLL_NOW": "1796623200"]).status == 0)
+        #expect(try workspace.enroll(["request", "bob"], environment: ["ENROLL_NOW": "1796623260"]).status == 0)
+        let first = try workspace.enroll(["keys", "rotate", "--new-key-file", workspace.path("k2.key"), "--actor", "Ops Team"], environment: ["ENROLL_NOW": "1796626800"])
+        #expect(first.status == 0, "\(first.stderr)")
+        // Refused (the file exists): nothing recorded.
+        #expect(try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("k2.key"), "--new-key-file", workspace.keyFile]).status == 3)
+        #expect(try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("k2.key"), "--new-key-file", workspace.path("k3.key")], environment: ["ENROLL_NOW": "1796630400"]).status == 0)
+        // The public key id, computed by OpenSSL's command line: HMAC-SHA256(key, "enroll key id"), 16 bytes.
+        let ids = try [workspace.keyFile, workspace.path("k2.key"), workspace.path("k3.key")].map { path in
+            let mac = try Processes.run(
+                "/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + JournalArchive.hex(try Self.masterKey(path))],
+                input: Data("enroll key id".utf8))
+            return String(try #require(mac.stdout.split(separator: " ").last).prefix(32))
+        }
+        // No key file: a database whose key files are all gone still tells its key history.
+        let text = try workspace.enroll(["keys", "history", "--key-file", workspace.path("absent.key")])
+        #expect(text.status == 0, "\(text.stderr)")
+        let account = String(cString: try #require(getpwuid(geteuid())).pointee.pw_name)
+        #expect(text.stdout == """
+            2026-12-07T06:00:00Z  created  key \(ids[0]), with the first secret sealed
+            2026-12-07T07:00:00Z  rotated  key \(ids[1]) replaced \(ids[0]), 2 data keys re-wrapped, by "Ops Team"
+            2026-12-07T08:00:00Z  rotated  key \(ids[2]) replaced \(ids[1]), 2 data keys re-wrapped, by \(account)
+
+            """, "\(text.stdout)")
+        let json = try workspace.enroll(["keys", "history", "--json"])
+        let objects = try json.stdout.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(objects.map { $0["action"] as? String } == ["created", "rotated", "rotated"])
+        #expect(objects[1]["previousKeyId"] as? String == ids[0] && objects[1]["keyId"] as? String == ids[1] && objects[1]["rewrapped"] as? Int == 2)
+        #expect(objects[1]["actor"] as? String == "Ops Team" && objects[2]["time"] as? String == "2026-12-07T08:00:00Z")
+        for path in [workspace.keyFile, workspace.path("k2.key"), workspace.path("k3.key")] {
+            let key = try Self.masterKey(path)
+            #expect(!text.stdout.contains(JournalArchive.hex(key)) && !json.stdout.contains(JournalArchive.hex(key)) && !json.stdout.contains(Data(key).base64EncodedString()))
+        }
+        // A row edited outside enroll is named, not shown as something it is not.
+        _ = try SQLite3.query(workspace.database, "UPDATE key_history SET action = 'destroyed' WHERE id = 2")
+        let damaged = try workspace.enroll(["keys", "history"])
+        #expect(damaged.status == 3 && damaged.stderr.contains("the key history of") && damaged.stderr.contains("has a damaged row (id 2)"), "\(damaged.stderr)")
+    }
+
     @Test("keys rotate through a --key-file that is a symbolic link says to destroy the file it leads to as well: destroying the link alone leaves the old key opening every backup")
     func rotateThroughLinkNamesItsTarget() throws {
         let workspace = try Workspace()

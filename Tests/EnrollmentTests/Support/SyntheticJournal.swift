@@ -44,7 +44,7 @@ struct SyntheticJournal {
         var appended = 0
         while appended < target {
             appended += try database.writer.write { db -> Int in
-                try keyRing.bind(to: db)
+                try keyRing.bind(to: db, at: now)
                 try ProjectionStatus.createMissing(in: db)
                 var count = 0
                 while count < perTransaction && appended + count < target {
