@@ -325,4 +325,59 @@ extension DeciderTests {
             #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(EnrollmentRejection.self, from: Data(text.utf8)) }
         }
     }
+
+    @Test("every event the decider records, over seeded random sequences of every command (locks, regenerates cancelled during a lock, replayed codes, expiries), is one the journal's import check accepts: import refuses nothing the engine writes")
+    func everyDecidedEventIsPossible() throws {
+        /// SplitMix64: the same sequences on every run.
+        struct SplitMix: RandomNumberGenerator {
+            var state: UInt64
+            mutating func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+        }
+        var checked = 0, replaysWhileLocked = 0
+        for seed in 1...100 {
+            var random = SplitMix(state: UInt64(seed))
+            var policy = EnrollmentPolicy()
+            policy.maxFailedAttempts = [1, 1, 2, 3][Int.random(in: 0..<4, using: &random)]
+            policy.lockDuration = 120
+            var state = AuthenticatorState.initial, time = t0
+            var activationCode: String?
+            for _ in 0..<400 {
+                time += [0, 0, 0, 0, 1, 1, 1, 15, 61, 700][Int.random(in: 0..<10, using: &random)]
+                let fresh = Secret(bytes: (0..<20).map { _ in UInt8.random(in: 0...255, using: &random) })
+                let command: EnrollmentCommand
+                switch Int.random(in: 0..<10, using: &random) {
+                case 0: command = .requestEnrollment(EnrollmentOptions())
+                case 1: command = .regenerateSecret(nil)
+                case 2: command = .cancelRegenerate
+                case 3: command = .revealQRCode
+                case 4 where Int.random(in: 0..<3, using: &random) == 0: command = .removeAuthenticator
+                case 4, 5: command = .confirmCode("000000")
+                case 6, 7:
+                    if let pending = state.pending, let secret = pending.credential.secret.secret {
+                        command = .confirmCode(try TOTP.code(secret: secret.bytes, at: time, parameters: pending.credential.parameters))
+                    } else {
+                        command = .confirmCode("000000")
+                    }
+                default: command = .confirmCode(activationCode ?? "000000")
+                }
+                let decision = EnrollmentDecider.decide(command, state: state, context: DecisionContext(now: time, user: "alice", freshSecret: fresh, policy: policy))
+                for event in decision.events {
+                    let obstacle = state.obstacle(to: event, at: time)
+                    #expect(obstacle == nil, "seed \(seed), \(command.name) at \(time): \(event.type) \(obstacle ?? "")")
+                    if case .codeRejected = event, state.lockedUntil != nil { replaysWhileLocked += 1 }
+                    if case .authenticatorActivated = event, case .confirmCode(let code) = command { activationCode = code }
+                    state = state.evolve(event)
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 10_000)
+        #expect(replaysWhileLocked > 0, "no sequence reached a replayed code during a lock")
+    }
 }

@@ -232,7 +232,12 @@ public struct StateShape: Sendable, Hashable {
                 return "replacedPrevious is \(activated.replacedPrevious) but the pending secret \(replacement ? "is" : "is not") a replacement"
             }
         case .codeRejected(let rejected):
-            if locked { return "confirmation is locked (a code is refused then unchecked, as CodeRefusedWhileLocked)" }
+            // A lock guards confirming a secret: with nothing pending (a replacement cancelled
+            // during the lock) a code is checked against the active secret for a replay, as at any
+            // other time; the decider records it so.
+            if locked && !(rejected.reason == EnrollmentRejection.codeReused.code && rejected.target == .active && pendingIsReplacement == nil) {
+                return "confirmation is locked (a code is refused then unchecked, as CodeRefusedWhileLocked)"
+            }
             switch rejected.target {
             case .pending where pendingIsReplacement == nil: return "no secret is pending"
             case .active where pendingIsReplacement != nil || !hasActive:
