@@ -55,7 +55,10 @@ struct RegenerateCommand: ParsableCommand {
             // What is not given is kept from the active secret (nothing given: keep it all).
             var options: EnrollmentOptions?
             if changes.any, let active = try service.load(target.user).active {
-                options = try changes.options(keeping: EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters))
+                // An account that is the user id is the default, left to the decider: a user id
+                // may hold what a typed account may not (':', percent-encoded in the label).
+                let account = active.account == target.user ? nil : active.account
+                options = try changes.options(keeping: EnrollmentOptions(issuer: active.issuer, account: account, parameters: active.parameters))
             }
             return try service.handle(target.envelope(.regenerateSecret(options), json: global.json))
         }

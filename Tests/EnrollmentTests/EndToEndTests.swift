@@ -376,6 +376,21 @@ struct EndToEndTests {
         #expect(replacement.contains("NewCo") && replacement.contains("ops nina") && replacement.contains("digits: 7"), "\(replacement)")
     }
 
+    @Test("regenerate with a changed setting for a user whose id holds ':' (the default account, percent-encoded in the label) keeps that account rather than refusing it as if typed")
+    func regenerateKeepsAnAccountOnlyAUserIdCanHave() throws {
+        let workspace = try Workspace()
+        let t0: Int64 = 1_764_400_000
+        func at(_ offset: Int64) -> [String: String] { ["ENROLL_NOW": "\(t0 + offset)"] }
+        let first = try workspace.enroll(["request", "c:d"], environment: at(0))
+        let uri = try #require(first.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
+        #expect(uri.hasPrefix("otpauth://totp/Enrollment:c%3Ad?"), "\(uri)")
+        #expect(try workspace.enroll(["confirm", "c:d", try Oathtool.code(base32Secret: try #require(secretParameter(of: uri)), at: t0 + 10)], environment: at(10)).status == 0)
+        let regenerated = try workspace.enroll(["regenerate", "c:d", "--digits", "8"], environment: at(20))
+        #expect(regenerated.status == 0, "\(regenerated.stderr)")
+        let newURI = try #require(regenerated.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
+        #expect(newURI.hasPrefix("otpauth://totp/Enrollment:c%3Ad?") && newURI.contains("digits=8"), "\(newURI)")
+    }
+
     @Test("a new secret is as long as its algorithm's HMAC output (RFC 2104 §3): 20, 32 or 64 bytes; oathtool's code activates each; a regenerate without settings keeps the algorithm and its length")
     func secretLengthFollowsTheAlgorithm() throws {
         let workspace = try Workspace()

@@ -167,7 +167,7 @@ public final class EnrollmentDatabase: Sendable {
             }
             if options.readOnly || immutable {
                 let applied = try writer.read { db in try Self.appliedMigrations(db) }
-                if applied.isEmpty { try writer.read { db in try Self.checkNotForeign(db, path: path) } }
+                if Self.isForeign(applied) { try writer.read { db in try Self.checkNotForeign(db, applied: applied, path: path) } }
                 return (writer, applied)
             } else {
                 // One visit to the connection, outside a transaction: every `read` is a
@@ -181,7 +181,7 @@ public final class EnrollmentDatabase: Sendable {
                     // is seen whole (its tables with its row in grdb_migrations) or not at all.
                     try db.inTransaction(.deferred) {
                         applied = try Self.appliedMigrations(db)
-                        if applied.isEmpty { try Self.checkNotForeign(db, path: path) }
+                        if Self.isForeign(applied) { try Self.checkNotForeign(db, applied: applied, path: path) }
                         return .commit
                     }
                     // A reading command never turns an empty SQLite file into a database.
@@ -619,10 +619,20 @@ public final class EnrollmentDatabase: Sendable {
     /// Refuses an SQLite file that holds tables but none of ours: another application's
     /// database, given as `--db` by mistake. (`grdb_migrations` alone is a database another
     /// process is creating right now.)
-    private static func checkNotForeign(_ db: Database, path: String) throws {
+    private static func checkNotForeign(_ db: Database, applied: Set<String>, path: String) throws {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
-            .filter { $0 != "grdb_migrations" }
-        if !tables.isEmpty { throw StoreError.notAnEnrollmentDatabase(path: path, tables: tables) }
+        // Migrations none of which is ours: another application built on GRDB, whose
+        // `grdb_migrations` table is its own.
+        if !applied.isEmpty { throw StoreError.notAnEnrollmentDatabase(path: path, tables: tables) }
+        let others = tables.filter { $0 != "grdb_migrations" }
+        if !others.isEmpty { throw StoreError.notAnEnrollmentDatabase(path: path, tables: others) }
+    }
+
+    /// Whether the migrations applied are none of ours: nothing yet (a new file, another
+    /// application's database without GRDB), or another GRDB application's. A newer enroll's
+    /// journal has ours too, and more (``refuseNewer(applied:path:)``).
+    private static func isForeign(_ applied: Set<String>) -> Bool {
+        applied.isDisjoint(with: migrationIdentifiers)
     }
 
     /// Refuses another application's database or one of a newer schema, what opening a pool
@@ -635,7 +645,7 @@ public final class EnrollmentDatabase: Sendable {
             defer { try? queue.close() }
             try queue.read { db in
                 let applied = try appliedMigrations(db)
-                if applied.isEmpty { try checkNotForeign(db, path: path) }
+                if isForeign(applied) { try checkNotForeign(db, applied: applied, path: path) }
                 try refuseNewer(applied: applied, path: path)
             }
         } catch let refusal as StoreError {

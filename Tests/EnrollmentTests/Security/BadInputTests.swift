@@ -74,6 +74,9 @@ struct BadInputTests {
         #expect(newer.status == 0, "\(newer.stderr)")
         let foreign = try Processes.run(sqlite, [workspace.path("foreign.sqlite"), "CREATE TABLE important(x); INSERT INTO important VALUES ('precious')"])
         #expect(foreign.status == 0, "\(foreign.stderr)")
+        // Another application built on GRDB keeps its own migrations in a grdb_migrations table.
+        let grdbApp = try Processes.run(sqlite, [workspace.path("grdb-app.sqlite"), "CREATE TABLE grdb_migrations(identifier TEXT PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('createUsers'); CREATE TABLE users(x)"])
+        #expect(grdbApp.status == 0, "\(grdbApp.stderr)")
         try Data((Data(repeating: 7, count: 16).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: workspace.path("short.key")))
         try Data("not a key!\n".utf8).write(to: URL(fileURLWithPath: workspace.path("garbage.key")))
         try Data().write(to: URL(fileURLWithPath: workspace.path("empty.key")))
