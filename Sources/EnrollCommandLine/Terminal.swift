@@ -29,8 +29,14 @@ public enum Terminal {
     private static func diagnostic(_ kind: String, _ message: String, hint: String?) {
         var line = "enroll: \(kind): \(bounded(message))"
         if let hint { line += " (\(hint))" }
-        emit(Array((line + "\n").utf8), to: STDERR_FILENO)
+        emit(Array((visible(line) + "\n").utf8), to: STDERR_FILENO)
     }
+
+    /// `line` with its control characters escaped (`\n`, `\u001b`, as ``TextField`` shows
+    /// stored values): a path or value it echoes (`--db $'x\nenroll: note: …'`) must neither
+    /// break the one line in two, which a reader would take for a second message, nor drive
+    /// the terminal with escape sequences.
+    static func visible(_ line: String) -> String { TextField.escaped(line) }
 
     /// `message` with each run of more than ``longestWord`` characters without a space (a path,
     /// a value echoed back as it was typed) cut to its first 60 and last 20 characters around

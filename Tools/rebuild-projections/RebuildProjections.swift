@@ -136,7 +136,7 @@ struct RebuildProjections: ParsableCommand {
         }
         Interruption.install(json: json, restart: restart)
         for target in targets {
-            let bar = ProgressBar(json ? .off : isatty(STDERR_FILENO) == 1 ? .bar : .lines)
+            let bar = ProgressBar(json ? .off : ProgressBar.canRedraw ? .bar : .lines)
             let summary: RebuildSummary
             do {
                 summary = try rebuilder.rebuild(target) { bar.show($0) }
@@ -308,7 +308,8 @@ enum Output {
 
     static func line(_ text: String) { write(Array((text + "\n").utf8), to: STDOUT_FILENO) }
 
-    static func error(_ text: String) { write(Array(("rebuild-projections: error: " + text + "\n").utf8), to: STDERR_FILENO) }
+    /// One line: control characters in a path it echoes are escaped (``TextField/escaped(_:quotes:)``).
+    static func error(_ text: String) { write(Array(("rebuild-projections: error: " + TextField.escaped(text) + "\n").utf8), to: STDERR_FILENO) }
 
     static func json(_ object: [String: Any?]) {
         let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
@@ -352,7 +353,8 @@ enum Interruption {
     /// other failure is. Delivered even when the parent left the signals blocked.
     /// `restart`: the command was given --restart, which would start over rather than resume.
     static func install(json: Bool, restart: Bool) {
-        let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" : ""
+        // With --json no bar is drawn, so there is none to clear.
+        let clear = !json && ProgressBar.canRedraw ? "\r\u{1B}[2K" : ""
         let text = restart
             ? "interrupted; what was committed stays: run the same command without --restart to resume (with it, it starts over; --status shows where it stands)"
             : "interrupted; what was committed stays: run the same command again to resume (--status shows where it stands)"
@@ -372,6 +374,12 @@ final class ProgressBar {
     var drawn = false
 
     init(_ mode: Mode) { self.mode = mode }
+
+    /// Whether stderr is a terminal that can redraw a line: not `TERM=dumb` (Emacs' shell, some
+    /// CI consoles), which shows `\r` and escape sequences as they are.
+    static var canRedraw: Bool {
+        isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
 
     func show(_ progress: RebuildProgress) {
         let interval: TimeInterval = mode == .bar ? 0.1 : 5

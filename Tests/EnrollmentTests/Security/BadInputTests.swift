@@ -91,6 +91,18 @@ struct BadInputTests {
         return workspace
     }
 
+    @Test("a path with a line break or a terminal escape echoed in an error is shown escaped: still one line (no forged second message), no escape sequence reaching the terminal; enroll and rebuild-projections alike")
+    func echoedControlCharactersAreEscaped() throws {
+        let workspace = try Self.prepare()
+        let path = workspace.path("x\u{1B}[31mRED\nenroll: note: fake.sqlite")
+        for (tool, arguments) in [("enroll", ["status", "alice", "--db", path]), ("rebuild-projections", ["--db", path, "--all"])] {
+            let result = try Processes.run(try Processes.product(tool), arguments, directory: workspace.directory)
+            #expect(result.status == 3, "\(tool): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && !result.stderr.contains("\u{1B}"), "\(tool): \(result.stderr.debugDescription)")
+            #expect(result.stderr.contains("x\\u001b[31mRED\\nenroll: note: fake.sqlite"), "\(tool): \(result.stderr.debugDescription)")
+        }
+    }
+
     @Test("a 100 000-character argument echoed in an error is cut (its start and end kept), so one bad argument cannot flood a log; the line still ends with its remedy")
     func longArgumentsAreCut() throws {
         let workspace = try Self.prepare()
