@@ -155,6 +155,7 @@ public final class EnrollmentDatabase: Sendable {
         /// Opens the connection(s) and brings the schema up to date: the migrations applied.
         func connect(_ configuration: Configuration) throws -> (any DatabaseWriter, Set<String>) {
             let writer: any DatabaseWriter
+            if exists && !configuration.readonly { Self.restoreOwnSideFiles(of: path) }
             if options.concurrentReads {
                 // GRDB's pool switches the file to WAL and creates and drops a table as it opens:
                 // another application's database, or one of a newer schema, is refused before that.
@@ -695,6 +696,22 @@ public final class EnrollmentDatabase: Sendable {
                 continue
             }
             return try writer.read { db in try appliedMigrations(db) }
+        }
+    }
+
+    /// A read while the database file was read-only left its `-wal` and `-shm` read-only too
+    /// (SQLite gives them the database file's mode), and they outlive the read: once the file is
+    /// writable again, a writer would open them read-only and be refused with advice the owner
+    /// had already followed. This account's own such files get the database file's mode back;
+    /// another account's are named by ``StoreError/sideFilesNotWritable(path:files:owner:)``.
+    static func restoreOwnSideFiles(of path: String) {
+        let real = FileManager.resolvingLinks(path)
+        var database = stat()
+        guard stat(real, &database) == 0, access(real, W_OK) == 0 else { return }
+        for file in [real + "-wal", real + "-shm"] {
+            var side = stat()
+            guard lstat(file, &side) == 0, side.st_mode & S_IFMT == S_IFREG, side.st_uid == geteuid(), access(file, W_OK) != 0 else { continue }
+            _ = chmod(file, (database.st_mode & 0o777) | S_IRUSR | S_IWUSR)
         }
     }
 

@@ -132,6 +132,31 @@ struct FilesystemFaultTests {
         #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
     }
 
+    @Test("a read while the database file was read-only leaves its -wal and -shm read-only (SQLite copies the file's mode); once the owner makes the file writable again, the next command writes (those files get the database's mode back) rather than being refused")
+    func readOnlySideFilesOfAReadAreMended() throws {
+        guard getuid() == 0 else { return }  // needs another account that owns the files: root runs it as nobody
+        let setpriv = try Processes.tool("setpriv", package: "util-linux")
+        let enroll = try Processes.product("enroll")
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        chmod(workspace.directory.path, 0o777)
+        for file in [workspace.database, workspace.keyFile] { chown(file, 65534, 65534) }
+        let asNobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", enroll]
+        let environment = ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile]
+        chmod(workspace.database, 0o400)
+        let read = try Processes.run(asNobody[0], Array(asNobody.dropFirst()) + ["status", "alice"], environment: environment)
+        guard read.status == 0 else {
+            Issue.record("user nobody cannot run \(enroll) (\(read.stderr)); make the build directory world-readable to run this test")
+            return
+        }
+        var shm = stat()
+        #expect(stat(workspace.database + "-shm", &shm) == 0 && shm.st_mode & 0o777 == 0o400, "the read left a read-only -shm: \(String(shm.st_mode & 0o777, radix: 8))")
+        chmod(workspace.database, 0o600)
+        let write = try Processes.run(asNobody[0], Array(asNobody.dropFirst()) + ["request", "bob"], environment: environment)
+        #expect(write.status == 0, "\(write.stderr)")
+        #expect(try workspace.enroll(["status", "bob"]).stdout.contains("status: pending"))
+    }
+
     @Test("a directory the user may not write (enroll run as nobody via setpriv; no mount needed): exit 3, nothing written")
     func directoryNotWritableForTheUser() throws {
         guard getuid() == 0 else {
