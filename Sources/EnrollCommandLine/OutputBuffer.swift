@@ -286,12 +286,7 @@ final class OutputFile {
     }
 
     /// What the symbolic link at `path` holds (`readlink(2)`), or `nil` when it cannot be read.
-    static func linkTarget(_ path: String) -> String? {
-        var destination = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &destination, Int(PATH_MAX))
-        guard count > 0 else { return nil }
-        return String(decoding: destination[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func linkTarget(_ path: String) -> String? { FileManager.symbolicLinkTarget(path) }
 
     /// Refuses a `target` whose directory does not exist, is a file or cannot be written: not a command
     /// line to correct but the machine (exit 3, `output_unwritable`, as a file that cannot be

@@ -111,9 +111,14 @@ public final class EnrollmentDatabase: Sendable {
         // here is reported by SQLite's own open below.)
         var created = false
         if !exists {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            // Through a link that leads to no file yet, the file it names is the one made (as
+            // SQLite would make it, but with the umask's mode).
+            let descriptor = open(Self.fileToCreate(path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if descriptor >= 0 { Glibc.close(descriptor) }
             created = descriptor >= 0
+        } else if empty && status.st_uid == geteuid() {
+            // An empty file a new database starts in (`: > file` made it with the umask's mode).
+            created = chmod(path, 0o600) == 0
         }
         self.created = created
         // On a read-only file system (a backup on read-only media) the file is read as it is,
@@ -697,6 +702,18 @@ public final class EnrollmentDatabase: Sendable {
             }
             return try writer.read { db in try appliedMigrations(db) }
         }
+    }
+
+    /// Where a file created at `path` lands: where its symbolic links lead, to the first name
+    /// with nothing behind it; `path` itself when it is no link (or the links loop).
+    static func fileToCreate(_ path: String) -> String {
+        var current = path
+        for _ in 0..<40 {
+            guard let target = FileManager.symbolicLinkTarget(current) else { return current }
+            let directory = (current as NSString).deletingLastPathComponent
+            current = target.hasPrefix("/") || directory.isEmpty ? target : directory + "/" + target
+        }
+        return path
     }
 
     /// A read while the database file was read-only left its `-wal` and `-shm` read-only too

@@ -403,6 +403,15 @@ extension FileManager {
         } ?? path
     }
 
+    /// Where the symbolic link at `path` leads, as written in it (maybe relative to its
+    /// directory); `nil` when `path` is no link.
+    public static func symbolicLinkTarget(_ path: String) -> String? {
+        var destination = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &destination, Int(PATH_MAX))
+        guard count > 0 else { return nil }
+        return String(decoding: destination[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Whether nothing exists at `path` (ENOENT), as opposed to something this process may not look at.
     static func isMissing(_ path: String) -> Bool {
         var info = stat()

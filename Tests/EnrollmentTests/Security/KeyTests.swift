@@ -366,6 +366,17 @@ struct KeyTests {
             var status = stat()
             #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o600, "\(path): mode \(String(status.st_mode & 0o777, radix: 8))")
         }
+        // The same through a link that leads to no file yet (the file it names is made), and in
+        // an empty file made with the umask's mode; each says it created a new database.
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("link.sqlite"), withDestinationPath: "target.sqlite")
+        try Data().write(to: URL(fileURLWithPath: workspace.path("empty.sqlite")))
+        #expect(chmod(workspace.path("empty.sqlite"), 0o644) == 0)
+        for (database, file) in [("link.sqlite", "target.sqlite"), ("empty.sqlite", "empty.sqlite")] {
+            let result = try Processes.run(sh, ["-c", "umask 000; exec \"$0\" request alice --db \"$1\" --key-file \"$2\"", try Processes.product("enroll"), workspace.path(database), workspace.path(database + ".key")])
+            #expect(result.status == 0 && result.stderr.contains("created a new enrollment database \(workspace.path(database))"), "\(database): \(result.stderr)")
+            var status = stat()
+            #expect(stat(workspace.path(file), &status) == 0 && status.st_mode & 0o777 == 0o600, "\(file): mode \(String(status.st_mode & 0o777, radix: 8))")
+        }
         let secret = workspace.path("hs256.secret")
         try Data(String(repeating: "s", count: 40).utf8).write(to: URL(fileURLWithPath: secret))
         #expect(chmod(secret, 0o644) == 0)
