@@ -624,6 +624,40 @@ struct ServiceTests {
         try refused(["regenerate", "ann", "--command-id", "G1"], 40 + 601, "command id 'G1' already issued a secret that has expired unconfirmed since")
     }
 
+    @Test("a repeated command id of a reveal or a regenerate answers the same whether a command has recorded an expiry yet or not; a regenerate repeated as typed after the active secret changed is told its secret is spent, not that its arguments differ")
+    func replayAnswersAsOfNow() throws {
+        let workspace = try Workspace()
+        func at(_ offset: Int64) -> [String: String] { ["ENROLL_NOW": "\(t0 + offset)"] }
+        let (_, requested) = try workspace.enrollJSON(["request", "ann"], environment: at(0))
+        let uri = try #require(requested["otpauthURI"] as? String)
+        let secret = try #require(secretParameter(of: uri))
+        #expect(try workspace.enroll(["confirm", "ann", try Oathtool.code(base32Secret: secret, at: t0)], environment: at(0)).status == 0)
+        #expect(try workspace.enroll(["reveal", "ann", "--format", "uri", "--command-id", "V1"], environment: at(10)).stdout.hasPrefix(uri))
+        #expect(try workspace.enroll(["regenerate", "ann"], environment: at(20)).status == 0)
+        // The replacement expired at +620, and no command has recorded it: the active secret is
+        // the current one again, as it is once the expiry is recorded.
+        let unrecorded = try workspace.enroll(["reveal", "ann", "--format", "uri", "--command-id", "V1"], environment: at(700))
+        #expect(unrecorded.status == 0 && unrecorded.stdout.hasPrefix(uri), "\(unrecorded.stderr)")
+        let recorded = try workspace.enroll(["reveal", "ann", "--format", "uri", "--command-id", "V1"], environment: at(710))
+        #expect(recorded.status == 0 && recorded.stdout.hasPrefix(uri), "\(recorded.stderr)")
+        #expect(try workspace.enroll(["export", "--output", workspace.path("journal.jsonl")]).status == 0)
+        #expect(try workspace.enroll(["import", workspace.path("journal.jsonl"), "--db", workspace.path("copy.sqlite")]).status == 0, "what the replays recorded imports")
+
+        // G1 regenerated with 8 digits (the period kept: 30 s); then the active secret became one of 60 s.
+        #expect(try workspace.enroll(["regenerate", "ann", "--digits", "8", "--command-id", "G1"], environment: at(800)).status == 0)
+        #expect(try workspace.enroll(["cancel", "ann"], environment: at(810)).status == 0)
+        let (_, sixty) = try workspace.enrollJSON(["regenerate", "ann", "--period", "60"], environment: at(820))
+        let sixtyURI = try #require(sixty["otpauthURI"] as? String)
+        let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: sixtyURI)), at: t0 + 830, period: 60)
+        #expect(try workspace.enroll(["confirm", "ann", code], environment: at(830)).status == 0)
+        let repeated = try workspace.enroll(["regenerate", "ann", "--digits", "8", "--command-id", "G1"], environment: at(840))
+        #expect(repeated.status == 2 && repeated.stderr.contains("command id 'G1' already showed a secret that a newer one has replaced since"), "\(repeated.stderr)")
+        // Arguments that really differ, while G1's secret would still be current, are still told.
+        #expect(try workspace.enroll(["regenerate", "ann", "--digits", "7", "--command-id", "G2"], environment: at(850)).status == 0)
+        let other = try workspace.enroll(["regenerate", "ann", "--digits", "6", "--command-id", "G2"], environment: at(851))
+        #expect(other.status == 2 && other.stderr.contains("with other arguments"), "\(other.stderr)")
+    }
+
     @Test("a writer that lost the race gets a typed conflict from the journal")
     func journalConflict() throws {
         let workspace = try Workspace()

@@ -113,10 +113,22 @@ public enum EnrollmentCommand: Sendable, Hashable {
             default: return [self]
             }
             return [self, .requestEnrollment(options)]
-        case .regenerateSecret(nil):
-            return [self] + (active.map { [.regenerateSecret($0)] } ?? [])
-        case .regenerateSecret(let options?):
-            return options == active ? [self, .regenerateSecret(nil)] : [self]
+        case .regenerateSecret(let options):
+            // Its settings, the active secret's for those left out; an account that is the user
+            // id may be spelt as left out, as the decider fills it in (the command line leaves
+            // it out, since a user id may hold what a typed account may not).
+            guard let resolved = options ?? active else { return [self] }
+            func forms(_ options: EnrollmentOptions) -> [EnrollmentOptions] {
+                var other = options
+                switch options.account {
+                case nil: other.account = user
+                case let account? where account.utf8.elementsEqual(user.utf8): other.account = nil
+                default: return [options]
+                }
+                return [options, other]
+            }
+            let keepsAll = active.map { active in forms(resolved).contains { forms(active).contains($0) } } ?? false
+            return [self] + forms(resolved).map { .regenerateSecret($0) } + (keepsAll ? [.regenerateSecret(nil)] : [])
         default:
             return [self]
         }

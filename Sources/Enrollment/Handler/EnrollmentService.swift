@@ -593,6 +593,7 @@ public final class EnrollmentService: Sendable {
         // either; the same arguments spelt otherwise (an account given as its default) are.
         // Records from before arguments were kept, or sealed under an earlier master key, cannot
         // be compared and are taken as retries, as they always were.
+        var argumentsDiffer = false
         if let stored = record.argumentsMAC, let keyRing, keyRing.madeArgumentsMAC(stored) {
             func matches(_ spellings: [EnrollmentCommand]) throws -> Bool {
                 let asked = try spellings.compactMap { try keyRing.argumentsMAC(of: $0) }
@@ -604,7 +605,15 @@ public final class EnrollmentService: Sendable {
                 let kept = EnrollmentOptions(issuer: active.issuer, account: active.account, parameters: active.parameters)
                 same = try matches(envelope.command.spellings(for: envelope.user, active: kept))
             }
-            if !same { throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command) }
+            // A regenerate's left-out settings were filled in from the active secret of then,
+            // and are from the one of now: once the secret it issued is spent, that is the answer
+            // (below), whatever was typed.
+            if !same {
+                guard case .regenerateSecret = envelope.command else {
+                    throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command)
+                }
+                argumentsDiffer = true
+            }
         }
         let stream = record.stream, version = record.version
         let rejection = record.rejection
@@ -625,6 +634,7 @@ public final class EnrollmentService: Sendable {
         if let spent = try spentSecret(shownBy: mine.map(\.0), then: then, stream: stream, in: db) {
             throw InputError.commandIdSpent(id: envelope.commandId, because: spent)
         }
+        if argumentsDiffer { throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command) }
         var outcome = CommandOutcome(
             commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
             state: then, rejection: rejection, replayed: true)
@@ -646,13 +656,15 @@ public final class EnrollmentService: Sendable {
         if let pending = now.pending, pending.credential.secret == shown {
             return pending.expiresAt <= clock.now() ? .expired : nil
         }
+        // A replacement past its expiry is gone, whether a command has recorded that yet or not.
+        let pendingNow = now.pending.flatMap { $0.expiresAt > clock.now() ? $0 : nil }
         if now.active?.secret == shown {
             if wasPending { return .confirmed }
-            return now.pending == nil ? nil : .replaced
+            return pendingNow == nil ? nil : .replaced
         }
-        if wasPending, now.pending == nil, let expiry = then.pending?.expiresAt, expiry <= clock.now() { return .expired }
+        if wasPending, pendingNow == nil, let expiry = then.pending?.expiresAt, expiry <= clock.now() { return .expired }
         // Only a cancel drops a replacement unexpired and leaves the same secret active.
-        if wasPending, then.pending?.isReplacement == true, now.pending == nil, now.active != nil, now.active == then.active {
+        if wasPending, then.pending?.isReplacement == true, pendingNow == nil, now.active != nil, now.active == then.active {
             return .cancelled
         }
         return .replaced

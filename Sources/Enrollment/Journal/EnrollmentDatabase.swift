@@ -116,8 +116,10 @@ public final class EnrollmentDatabase: Sendable {
             let descriptor = open(Self.fileToCreate(path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if descriptor >= 0 { Glibc.close(descriptor) }
             created = descriptor >= 0
-        } else if empty && status.st_uid == geteuid() {
+        } else if empty && status.st_uid == geteuid() && status.st_mode & 0o777 != 0o600 {
             // An empty file a new database starts in (`: > file` made it with the umask's mode).
+            // One already 0600 is left alone: most likely another enroll process made it a moment
+            // ago (above) and is setting it up, and it is the one to say it created it.
             created = chmod(path, 0o600) == 0
         }
         self.created = created
