@@ -104,6 +104,7 @@ public final class EnrollmentDatabase: Sendable {
             throw .notAFile(path: path, kind: kind.description)
         }
         let empty = exists && status.st_size == 0
+        if !exists && FileManager.isLinkLoop(path) { throw .linkLoop(path) }
         if (!exists || empty) && (!options.create || options.readOnly) { throw .databaseMissing(path) }
         if exists { try Self.checkHeader(path) }
         // A new database is readable by its owner only, whatever the umask: it names every user

@@ -14,6 +14,8 @@ public enum StoreError: Error, Sendable, Hashable {
     case isDirectory(String)
     /// The directory that would hold a new database does not exist (SQLite creates files, not directories).
     case directoryMissing(String)
+    /// The database path is a symbolic link that leads, through others, back to itself.
+    case linkLoop(String)
     /// What would be the database's directory is a file (`--db notes.txt/enrollment.sqlite`).
     case directoryIsAFile(String)
     case newerSchema(path: String, migrations: [String])
@@ -115,6 +117,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .unreadable: "database_unreadable"
         case .isDirectory: "database_is_directory"
         case .directoryMissing: "database_directory_missing"
+        case .linkLoop: "database_link_loop"
         case .directoryIsAFile: "database_directory_is_a_file"
         case .newerSchema: "newer_schema"
         case .readOnly, .readOnlyWithLog, .directoryNotWritable, .sideFilesNotWritable: "read_only"
@@ -171,7 +174,9 @@ public enum StoreError: Error, Sendable, Hashable {
         case .isDirectory(let path):
             "\(path) is a directory, not a database file; pass --db with a file path, such as \((path as NSString).appendingPathComponent("enrollment.sqlite"))"
         case .directoryMissing(let path):
-            "the directory \(Self.directory(of: path)) that would hold \(path) does not exist; create it first, or pass --db with a path in an existing directory"
+            "the directory \(Self.directory(of: FileManager.placed(path))) that would hold \(FileManager.placedName(path)) does not exist; create it first, or pass --db with a path in an existing directory"
+        case .linkLoop(let path):
+            "\(path) cannot be reached: its symbolic links lead around in a loop; fix or remove the link, or pass --db with another path"
         case .directoryIsAFile(let path):
             "\(Self.directory(of: path)) is a file, not a directory, so it cannot hold \(path); pass --db with a path in a directory"
         case .readOnly(let path):
@@ -304,7 +309,8 @@ public enum StoreError: Error, Sendable, Hashable {
         case .SQLITE_READONLY: self = FileManager.sideFilesNotWritable(path) ?? .readOnly(path)
         // SQLite says only that it cannot open the file; the file system says why.
         case .SQLITE_CANTOPEN where FileManager.isDirectory(path): self = .isDirectory(path)
-        case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: path)): self = .directoryMissing(path)
+        case .SQLITE_CANTOPEN where FileManager.isLinkLoop(path): self = .linkLoop(path)
+        case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: FileManager.placed(path))): self = .directoryMissing(path)
         case .SQLITE_CANTOPEN where FileManager.isFile(Self.directory(of: path)): self = .directoryIsAFile(path)
         case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
         case .SQLITE_CANTOPEN: self = .unreadable(path)
@@ -463,6 +469,22 @@ extension FileManager {
         var entry = passwd(), found: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
         return getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0 && found != nil ? String(cString: entry.pw_name) : "uid \(uid)"
+    }
+
+    /// Whether `path` cannot be followed for a loop of symbolic links.
+    static func isLinkLoop(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) != 0 && errno == ELOOP
+    }
+
+    /// Where a file made at `path` would be: through a link that leads to no file yet, the
+    /// file it names (``EnrollmentDatabase/fileToCreate(_:)``).
+    static func placed(_ path: String) -> String { EnrollmentDatabase.fileToCreate(path) }
+
+    /// `path`, or, when it is a link, the file it names and that it is where the link leads.
+    static func placedName(_ path: String) -> String {
+        let file = placed(path)
+        return file == path ? path : "\(file) (where the link \(path) leads)"
     }
 
     static func isReadOnlyLocation(_ path: String) -> Bool {

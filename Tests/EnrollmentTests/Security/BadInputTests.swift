@@ -74,6 +74,9 @@ struct BadInputTests {
         #expect(newer.status == 0, "\(newer.stderr)")
         let foreign = try Processes.run(sqlite, [workspace.path("foreign.sqlite"), "CREATE TABLE important(x); INSERT INTO important VALUES ('precious')"])
         #expect(foreign.status == 0, "\(foreign.stderr)")
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("loop1.sqlite"), withDestinationPath: "loop2.sqlite")
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("loop2.sqlite"), withDestinationPath: "loop1.sqlite")
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("dangling-dir.sqlite"), withDestinationPath: "/nonexistent-enroll-dir/x.sqlite")
         // Another application built on GRDB keeps its own migrations in a grdb_migrations table.
         let grdbApp = try Processes.run(sqlite, [workspace.path("grdb-app.sqlite"), "CREATE TABLE grdb_migrations(identifier TEXT PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('createUsers'); CREATE TABLE users(x)"])
         #expect(grdbApp.status == 0, "\(grdbApp.stderr)")
