@@ -200,6 +200,8 @@ struct ImportCommand: ParsableCommand {
         // aside and named only once it is whole, so that nothing at the path is ever removed.
         var status = stat()
         let isNew = lstat(path, &status) != 0 && errno == ENOENT
+        // An empty file is given the journal's schema before the first event is imported.
+        let wasEmpty = !isNew && stat(path, &status) == 0 && status.st_size == 0
         do {
             // Interrupted before its end, nothing was imported; then what it says follows where
             // the import stands (the counting of the file's events comes after this, as it can
@@ -210,6 +212,7 @@ struct ImportCommand: ParsableCommand {
             InterruptionCleanup.removeOnSignal(
                 temporary,
                 saying: isNew ? "nothing was imported, and no database was created at \(path); \(again)"
+                    : wasEmpty ? "nothing was imported: \(path), an empty file before, holds an enrollment database with no events; \(again)"
                     : "nothing was imported, and \(path) is left as it was; \(again)",
                 json: global.json)
             let verify = "`enroll verify\(StoreError.databaseArgument(path))`"

@@ -130,7 +130,7 @@ struct ImportRaceTests {
 
     /// `enroll import FIFO --db new.sqlite --json` started (through bash, which first runs
     /// `prelude`), its export's first line fed, once it has set its database up aside.
-    func startImport(_ workspace: Workspace, export: String, prelude: String = "") throws -> (Process, writer: FileHandle, stdout: Pipe, stderr: Pipe) {
+    func startImport(_ workspace: Workspace, export: String, prelude: String = "", waitingFor started: String = "new.sqlite.import-") throws -> (Process, writer: FileHandle, stdout: Pipe, stderr: Pipe) {
         let fifo = workspace.path("feed.fifo")
         try #require(mkfifo(fifo, 0o600) == 0)
         let process = Process()
@@ -142,8 +142,23 @@ struct ImportRaceTests {
         let writer = try #require(FileHandle(forWritingAtPath: fifo))  // once the import opens it
         let first = try #require(try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n").first)
         try writer.write(contentsOf: Data((first + "\n").utf8))
-        try waitForFile(startingWith: "new.sqlite.import-", in: workspace)
+        try waitForFile(startingWith: started, in: workspace)
         return (process, writer, stdout, stderr)
+    }
+
+    @Test("an import into an empty file, interrupted while it reads, says the file now holds an enrollment database with no events (it was given the journal's schema first), not that it was left as it was")
+    func interruptedImportIntoEmptyFile() throws {
+        let (workspace, export, _) = try exported()
+        #expect(FileManager.default.createFile(atPath: workspace.path("new.sqlite"), contents: Data()))
+        // Filled in place: its write-ahead log appears once it has the schema.
+        let (process, writer, _, stderr) = try startImport(workspace, export: export, waitingFor: "new.sqlite-wal")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        try writer.close()
+        let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(said == "enroll: interrupted; nothing was imported: \(workspace.path("new.sqlite")), an empty file before, holds an enrollment database with no events; run the same command again\n", "\(said)")
+        let audit = try workspace.enroll(["audit", "--db", workspace.path("new.sqlite")])
+        #expect(audit.status == 0 && audit.stdout == "No events match.\n", "\(audit.stdout)\(audit.stderr)")
     }
 
     @Test("an import interrupted by Ctrl-C, SIGTERM or SIGHUP while it reads says in one line that nothing was imported (with --json, also as one JSON object), creates no database and leaves nothing beside it", arguments: [SIGINT, SIGTERM, SIGHUP])
