@@ -69,8 +69,30 @@ struct RotateKeyCommand: ParsableCommand {
                     exitCode: CLIExit.refused))
             }
             let current = try KeyRing.load(keyFile: global.keyFilePath, create: false)
+            // Progress lines on long work (hundreds of thousands of users), and an interruption
+            // that says what it left: before the commit, the old key in force and NEW removed
+            // (it opens nothing); during it, NEW kept, as it may be the key in force.
+            var progress: ProgressLine?
+            defer { InterruptionCleanup.done() }
             return try KeyRotation.rotate(
-                database: database, current: current, newKeyFile: newKeyFile, actor: actor ?? Self.accountName(), at: global.clock.now())
+                database: database, current: current, newKeyFile: newKeyFile, actor: actor ?? Self.accountName(), at: global.clock.now()
+            ) { stage in
+                switch stage {
+                case .keyWritten:
+                    InterruptionCleanup.removeOnSignal(
+                        [newKeyFile],
+                        saying: "nothing was rotated: the old key \(global.keyFilePath) is still in force, and \(newKeyFile), which opened nothing, was removed; run the same command again",
+                        json: global.json)
+                case .rewrapping(let done, let total):
+                    if progress == nil { progress = ProgressLine(doing: "re-wrapping", total: Int64(total), unit: "data keys") }
+                    if done > 0 { progress?.advance() }
+                case .committing:
+                    InterruptionCleanup.removeOnSignal(
+                        [],
+                        saying: "the rotation was being committed: run `enroll keys history\(StoreError.databaseArgument(global.databasePath))` to see whether it took (then pass --key-file \(TextField.shellPath(newKeyFile))); if not, the old key is still in force and \(newKeyFile) opens nothing",
+                        json: global.json)
+                }
+            }
         }
         // Destroying a link leaves the old key where it points, still opening every backup.
         let linkedOldKey = OutputFile.linkTarget(global.keyFilePath).map { _ in " (it is a link: destroy the file it leads to, \(TextField.shellPath(URL(fileURLWithPath: global.keyFilePath).resolvingSymlinksInPath().path)), as well)" } ?? ""

@@ -234,15 +234,18 @@ public struct CLIFailure: Error {
 final class ProgressLine {
     private let doing: String
     private let total: Int64?
+    /// What is counted: "events", "data keys".
+    private let unit: String
     private let interval: Duration
     private var done: Int64 = 0
     private var last = ContinuousClock.now
     /// Whether a line was printed: the work was long, and its next stage is worth a line too.
     private var printed = false
 
-    init(doing: String, total: Int64?) {
+    init(doing: String, total: Int64?, unit: String = "events") {
         self.doing = doing
         self.total = total
+        self.unit = unit
         interval = .seconds(Self.intervalSeconds())
     }
 
@@ -263,9 +266,9 @@ final class ProgressLine {
         guard done & 1_023 == 0, ContinuousClock.now - last >= interval else { return }
         last = ContinuousClock.now
         printed = true
-        guard let total else { return Terminal.diagnosticLine("enroll: \(doing): \(done) events so far") }
+        guard let total else { return Terminal.diagnosticLine("enroll: \(doing): \(done) \(unit) so far") }
         let percent = total > 0 ? " (\(min(100, done * 100 / total))%)" : ""
-        Terminal.diagnosticLine("enroll: \(doing): \(done) of \(total) events\(percent)")
+        Terminal.diagnosticLine("enroll: \(doing): \(done) of \(total) \(unit)\(percent)")
     }
 
     /// A line for the stage that follows, printed only when progress was shown (long work).

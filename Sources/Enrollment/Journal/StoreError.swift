@@ -218,7 +218,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileReplaced(let path):
             "the key file \(path) now holds another key than the one this process read from it at its start; the process goes on with the key it read, but a restart with that file would be refused (key_file_mismatch): put this database's key file back at \(path) before restarting"
         case .keyFileExists(let path):
-            "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet"
+            "\(path) already exists and rotation never overwrites a key file; pass --new-key-file with a path that does not exist yet (one left by a rotation that was killed: `enroll keys history` shows whether that rotation was committed, and if it was not, the file opens nothing)"
         case .keyDerivationFailed(let what):
             "OpenSSL could not compute \(what) (HMAC-SHA256 under the master key) and nothing was written; check the OpenSSL 3 installation (libssl3, its configuration in OPENSSL_CONF) and run the command again"
         case .keyFileUnwritable(let path, let reason) where reason.hasSuffix(String(cString: strerror(ENOSPC))) || reason.hasSuffix(String(cString: strerror(EDQUOT))):

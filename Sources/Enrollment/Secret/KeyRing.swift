@@ -300,10 +300,14 @@ public struct KeyRing: Sendable {
 
     /// Re-wraps every data key under `newKey` (key rotation), and records the rotation in
     /// ``KeyHistory``; the journal is not touched.
-    public func rewrapAll(under newKey: KeyRing, actor: String, at time: UnixTime, in db: Database) throws -> Int {
+    /// `progress` is called after each data key with how many are done and how many there are.
+    public func rewrapAll(
+        under newKey: KeyRing, actor: String, at time: UnixTime, in db: Database, progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }
+    ) throws -> Int {
         let statement = try db.makeStatement(sql: "SELECT stream_id, wrapped_key FROM data_keys")
         let rows = try RowReader.all(statement, in: db) { ($0.text(0) ?? "", $0.bytes(1)) }
-        for (stream, wrapped) in rows {
+        for (index, (stream, wrapped)) in rows.enumerated() {
+            defer { progress(index + 1, rows.count) }
             var key = try unwrap(wrapped, of: stream, in: db)
             defer { secureZero(&key) }
             let rewrapped = try AESGCM.seal(key, key: newKey.masterKey, authenticating: Array(stream.utf8))

@@ -20,18 +20,35 @@ public enum KeyRotation {
     }
 
     /// Throws ``StoreError/closed(_:)`` once the database is closed.
-    /// `actor` (who rotates) and `time` are recorded in ``KeyHistory``.
-    public static func rotate(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String, actor: String, at time: UnixTime) throws(StoreError) -> Result {
+    /// Where a rotation stands, for a caller that shows progress or cleans up after an interruption.
+    public enum Stage: Sendable {
+        /// The new key file is written and synced; nothing is committed yet, so the old key is
+        /// in force and the new file opens nothing (a process ended now may remove it).
+        case keyWritten
+        /// `done` of `total` data keys re-wrapped, in the transaction not yet committed.
+        case rewrapping(done: Int, total: Int)
+        /// The transaction is about to commit: from here on the new file may be the one in force.
+        case committing
+    }
+
+    /// `actor` (who rotates) and `time` are recorded in ``KeyHistory``; `observe` is told each
+    /// ``Stage`` as it is reached.
+    public static func rotate(
+        database: EnrollmentDatabase, current: KeyRing, newKeyFile: String, actor: String, at time: UnixTime,
+        observe: (Stage) -> Void = { _ in }
+    ) throws(StoreError) -> Result {
         do {
             return try database.whileOpen { () throws(StoreError) in
-                try rotateOpen(database: database, current: current, newKeyFile: newKeyFile, actor: actor, at: time)
+                try rotateOpen(database: database, current: current, newKeyFile: newKeyFile, actor: actor, at: time, observe: observe)
             }
         } catch {
             throw database.failure(error)
         }
     }
 
-    private static func rotateOpen(database: EnrollmentDatabase, current: KeyRing, newKeyFile: String, actor: String, at time: UnixTime) throws(StoreError) -> Result {
+    private static func rotateOpen(
+        database: EnrollmentDatabase, current: KeyRing, newKeyFile: String, actor: String, at time: UnixTime, observe: (Stage) -> Void
+    ) throws(StoreError) -> Result {
         if FileManager.default.fileExists(atPath: newKeyFile) { throw .keyFileExists(newKeyFile) }
         // A link that leads nowhere, a directory that cannot be written: said before anything is
         // read or written, not as link(2)'s bare "File exists" after the key is made.
@@ -46,12 +63,14 @@ public enum KeyRotation {
         do { key = try SecureRandom.bytes(KeyRing.keyLength) } catch { throw .keyFileUnwritable(path: newKeyFile, reason: "no randomness available") }
         let newRing = try KeyRing(masterKey: key, keyFilePath: newKeyFile)
         try KeyRing.write(key: key, to: newKeyFile, exclusive: true)
+        observe(.keyWritten)
         let count: Int
         do {
             count = try database.writer.write { db in
                 try current.checkBelongs(to: db)
-                let count = try current.rewrapAll(under: newRing, actor: actor, at: time, in: db)
+                let count = try current.rewrapAll(under: newRing, actor: actor, at: time, in: db) { observe(.rewrapping(done: $0, total: $1)) }
                 try newRing.bind(to: db, at: time)
+                observe(.committing)
                 return count
             }
         } catch {

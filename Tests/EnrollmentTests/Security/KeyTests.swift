@@ -91,6 +91,35 @@ struct KeyTests {
         #expect(damaged.status == 3 && damaged.stderr.contains("the key history of") && damaged.stderr.contains("has a damaged row (id 2)"), "\(damaged.stderr)")
     }
 
+    @Test("keys rotate interrupted (Ctrl-C, SIGTERM) before it commits says the old key is still in force and removes NEW, which opens nothing; the old key still opens every secret", arguments: [SIGINT, SIGTERM])
+    func rotateInterrupted(_ signal: Int32) throws {
+        let (workspace, aliceURI, _) = try Self.populated()
+        // Another connection holds the write lock: the rotation waits inside its transaction,
+        // its new key file written.
+        let lock = try SQLiteShellTransaction(workspace.database, begin: "BEGIN IMMEDIATE")
+        defer { lock.end() }
+        let newKey = workspace.path("new.key")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Processes.product("enroll"))
+        process.arguments = ["keys", "rotate", "--db", workspace.database, "--key-file", workspace.keyFile, "--new-key-file", newKey, "--busy-timeout", "30"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: newKey) && Date() < deadline { usleep(5_000) }
+        try #require(FileManager.default.fileExists(atPath: newKey), "the new key file was never written")
+        usleep(200_000)
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        lock.end()
+        let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(said == "enroll: interrupted; nothing was rotated: the old key \(workspace.keyFile) is still in force, and \(newKey), which opened nothing, was removed; run the same command again\n", "\(said)")
+        #expect(!FileManager.default.fileExists(atPath: newKey))
+        let reveal = try workspace.enroll(["reveal", "alice", "--format", "uri"])
+        #expect(reveal.status == 0 && reveal.stdout.hasPrefix(aliceURI), "\(reveal.stderr)")
+        #expect(try workspace.enroll(["keys", "rotate", "--new-key-file", newKey]).status == 0, "the same command again")
+    }
+
     @Test("keys rotate through a --key-file that is a symbolic link says to destroy the file it leads to as well: destroying the link alone leaves the old key opening every backup")
     func rotateThroughLinkNamesItsTarget() throws {
         let workspace = try Workspace()
