@@ -175,12 +175,16 @@ public struct CLIFailure: Error {
     /// carried out (`readOnly`: a command that changes nothing, or help); or to the file `target`.
     static func output(errno failure: Int32, to target: String?, readOnly: Bool = false) -> CLIFailure {
         let reason = String(cString: strerror(failure))
+        // Room is the remedy only when the disk is full; a closed stdout (`>&-`) or a device
+        // that refuses needs the output sent somewhere that takes it.
+        let full = failure == ENOSPC || failure == EDQUOT
+        let remedy = full ? "make room or send the output elsewhere" : "send the output somewhere that can be written (a file, a pipe, the terminal)"
         let message = if let target {
-            "cannot write \(target) (\(reason)); make room or pass --output with a writable path"
+            "cannot write \(target) (\(reason)); \(full ? "make room or " : "")pass --output with a writable path"
         } else if readOnly {
-            "could not write the output (\(reason)); nothing was changed: make room or send the output elsewhere"
+            "could not write the output (\(reason)); nothing was changed: \(remedy)"
         } else {
-            "could not write the output (\(reason)); the command itself was carried out: make room or send the output elsewhere"
+            "could not write the output (\(reason)); the command itself was carried out: \(remedy)"
         }
         return CLIFailure(code: "output_unwritable", message: message, exitCode: CLIExit.environment)
     }
