@@ -152,6 +152,19 @@ struct SchemaEvolutionTests {
         #expect(workspace.databaseBytes() != before, "without the hook it upgrades")
     }
 
+    @Test("a migration's row deleted from grdb_migrations by hand (its change still there) is applied again without failing on the column or table that exists: the next command works, and the key history keeps its rows")
+    func migrationRowDeletedByHand() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let before = try SQLite3.query(workspace.database, "SELECT id, action FROM key_history ORDER BY id")
+        #expect(before == "1|created", "\(before)")
+        _ = try SQLite3.query(workspace.database, "DELETE FROM grdb_migrations WHERE identifier IN ('v3-command-arguments', 'v4-key-history')")
+        let request = try workspace.enroll(["request", "bob"])
+        #expect(request.status == 0, "\(request.stderr)")
+        #expect(try SQLite3.query(workspace.database, "SELECT id, action FROM key_history ORDER BY id") == before)
+        #expect(try SQLite3.query(workspace.database, "SELECT count(*) FROM grdb_migrations") == "4")
+    }
+
     @Test("a database of the first journal schema is migrated on its first write: every row, position and hash kept, the chain verifies, fewer indexes")
     func leanJournalMigration() throws {
         let workspace = try oldDatabase()

@@ -870,11 +870,17 @@ public final class EnrollmentDatabase: Sendable {
         // so that a command id retried with other arguments (another code, other settings) is
         // refused instead of answered with the first outcome. Rows from before stay NULL: their
         // retries are not compared, as before.
+        // These two check what is there first: a row of grdb_migrations deleted by hand must not
+        // make every command fail on a column or table that already exists.
         ("v3-command-arguments", { db in
+            guard try !db.columns(in: "commands").contains(where: { $0.name == "arguments_mac" }) else { return }
             try db.execute(sql: "ALTER TABLE commands ADD COLUMN arguments_mac BLOB")
         }),
         // What happened to the master key (``KeyHistory``): no user's event, so a table of its own.
-        (KeyHistory.migration, { db in try db.execute(sql: KeyHistory.createSQL) }),
+        (KeyHistory.migration, { db in
+            guard try !db.tableExists(KeyHistory.table) else { return }
+            try db.execute(sql: KeyHistory.createSQL)
+        }),
     ]
 }
 
