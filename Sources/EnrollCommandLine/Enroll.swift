@@ -122,7 +122,7 @@ public enum CommandLineRunner {
                 Terminal.line(root.fullMessage(for: error))
                 return .exit(Terminal.outputFailure(readOnly: true)?.report() ?? CLIExit.done)
             }
-            let message = root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+            var message = root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
             // `confirm alice -123456`: the parser reads a value with a leading '-' as an option and
             // reports the code as missing. Say what is wrong with the code instead.
             if message.hasPrefix("Missing expected argument '<code>'"),
@@ -153,6 +153,12 @@ public enum CommandLineRunner {
                 if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": unknown]) }
                 Terminal.error(unknown, hint: "run `enroll --help` for the list of commands")
                 return .exit(CLIExit.badInput)
+            }
+            // `--db -dash/x.sqlite`: the parser takes the value for an option and says the value is
+            // missing. Say how to give a value that starts with '-'.
+            if message.hasPrefix("Missing value for '--"), let name = message.split(separator: "'").dropFirst().first?.split(separator: " ").first,
+               let index = arguments.firstIndex(of: String(name)), index + 1 < arguments.count, arguments[index + 1].hasPrefix("-") {
+                message += "; a value that starts with '-' goes after '=': \(name)=\(Validation.excerpt(arguments[index + 1]))"
             }
             // With --json, a command line that cannot run still answers with one JSON object, with
             // the code of the input refused while it was read (`invalid_digits`), else `usage`.
