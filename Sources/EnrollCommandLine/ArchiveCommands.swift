@@ -200,8 +200,8 @@ struct ImportCommand: ParsableCommand {
         // aside and named only once it is whole, so that nothing at the path is ever removed.
         var status = stat()
         let isNew = lstat(path, &status) != 0 && errno == ENOENT
-        // An empty file is given the journal's schema before the first event is imported.
-        let wasEmpty = !isNew && stat(path, &status) == 0 && status.st_size == 0
+        // An empty file, or a link to no file yet: opened, it holds the journal's schema.
+        let noDatabaseYet = !isNew && (stat(path, &status) != 0 || status.st_size == 0)
         do {
             // Interrupted before its end, nothing was imported; then what it says follows where
             // the import stands (the counting of the file's events comes after this, as it can
@@ -212,7 +212,6 @@ struct ImportCommand: ParsableCommand {
             InterruptionCleanup.removeOnSignal(
                 temporary,
                 saying: isNew ? "nothing was imported, and no database was created at \(path); \(again)"
-                    : wasEmpty ? "nothing was imported: \(path), an empty file before, holds an enrollment database with no events; \(again)"
                     : "nothing was imported, and \(path) is left as it was; \(again)",
                 json: global.json)
             let verify = "`enroll verify\(StoreError.databaseArgument(path))`"
@@ -226,6 +225,10 @@ struct ImportCommand: ParsableCommand {
                 // An existing (empty) database is filled in place; refused, it is left as it was.
                 // Interrupted, its one transaction is never committed, unless it was committing.
                 let database = try EnrollmentDatabase(path: path, options: options)
+                if noDatabaseYet {
+                    InterruptionCleanup.removeOnSignal(
+                        [], saying: "nothing was imported: \(path) now holds an enrollment database with no events; \(again)", json: global.json)
+                }
                 imported = try JournalArchive.importFile(
                     file, into: database, anchor: expected, requireEnd: requireEnd,
                     committing: {
@@ -288,7 +291,9 @@ enum InterruptionCleanup {
         let paths = copies.map { UnsafePointer($0) }
         let text = "interrupted; " + message
         let stdout = json ? JSONValue.object(["error": .string("interrupted"), "message": .string(text)]).canonicalString + "\n" : nil
-        let installed = paths.withUnsafeBufferPointer { enroll_remove_on_signal($0.baseAddress, Int32($0.count), stdout, "enroll: " + text + "\n") }
+        // One line, however odd the paths it names (``Terminal/visible(_:)``).
+        let line = "enroll: " + Terminal.visible(text) + "\n"
+        let installed = paths.withUnsafeBufferPointer { enroll_remove_on_signal($0.baseAddress, Int32($0.count), stdout, line) }
         precondition(installed == 0, "at most 8 files, and memory for their names")
     }
 

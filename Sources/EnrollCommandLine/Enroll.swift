@@ -33,6 +33,7 @@ extension AuditCommand: ReadOnlyCommand {}
 extension ActivityCommand: ReadOnlyCommand {}
 extension ExportCommand: ReadOnlyCommand {}
 extension VerifyCommand: ReadOnlyCommand {}
+extension KeyHistoryCommand: ReadOnlyCommand {}
 
 /// Runs a command line for the `enroll` executable (root ``Enroll``) and for `enroll-server`
 /// (a root holding only `serve`), so both report errors and exit codes the same way.
@@ -156,9 +157,11 @@ public enum CommandLineRunner {
             }
             // `--db -dash/x.sqlite`: the parser takes the value for an option and says the value is
             // missing. Say how to give a value that starts with '-'.
+            // (Not for an option that follows, `--db --json`: that value is more likely missing.)
             if message.hasPrefix("Missing value for '--"), let name = message.split(separator: "'").dropFirst().first?.split(separator: " ").first,
-               let index = arguments.firstIndex(of: String(name)), index + 1 < arguments.count, arguments[index + 1].hasPrefix("-") {
-                message += "; a value that starts with '-' goes after '=': \(name)=\(Validation.excerpt(arguments[index + 1]))"
+               let index = arguments.firstIndex(of: String(name)), index + 1 < arguments.count,
+               case let value = arguments[index + 1], value.hasPrefix("-"), !value.hasPrefix("--"), value.count > 2 {
+                message += "; a value that starts with '-' goes after '=': \(name)=\(Validation.excerpt(value))"
             }
             // With --json, a command line that cannot run still answers with one JSON object, with
             // the code of the input refused while it was read (`invalid_digits`), else `usage`.

@@ -94,7 +94,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// or delete it (a `-journal` it takes for a hot journal and removes on the next open), and
     /// with it the only key that opens the secrets.
     func refuseKeyFileAmongDatabaseFiles(_ path: String, option: String) throws {
-        let linked = OutputFile.linkTarget(path).map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent($0).path }
+        let linked = FileManager.symbolicLinkTarget(path).map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent($0).path }
         let named = [path] + (linked.map { [$0] } ?? [])
         guard let clash = databaseFiles.first(where: { file in named.contains { OutputFile.sameFile($0, file.path) } }) else { return }
         throw ValidationError("\(option) \(path) is \(clash.role) (\(clash.path)), which SQLite overwrites or deletes, and the key with it; keep the key in a file of its own, not one of the database's")
@@ -106,10 +106,13 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         }
         // As given: `x.sqlite/..` names a directory, whatever it resolves to.
         if let problem = StoreError.databasePathProblem(givenDatabasePath, option: db) { throw ValidationError(problem) }
-        if keyFilePath.isEmpty {
+        // A command that reads opens no key file: an empty ENROLL_KEY_FILE concerns it not.
+        if Kind.writes && keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
-        try refuseKeyFileAmongDatabaseFiles(keyFilePath, option: keyFile == nil && Environment["ENROLL_KEY_FILE"] != nil ? "ENROLL_KEY_FILE" : "the key file")
+        if !keyFilePath.isEmpty {
+            try refuseKeyFileAmongDatabaseFiles(keyFilePath, option: keyFile == nil && Environment["ENROLL_KEY_FILE"] != nil ? "ENROLL_KEY_FILE" : "the key file")
+        }
         do { _ = try Self.fixedNow() } catch { throw CodedValidation.error(error) }
     }
 

@@ -40,12 +40,20 @@ struct RotateKeyCommand: ParsableCommand {
 
     func validate() throws {
         if newKeyFile.isEmpty { throw ValidationError("--new-key-file must not be empty; pass the path the new key file is to be written to") }
-        if URL(fileURLWithPath: newKeyFile).standardizedFileURL == URL(fileURLWithPath: global.keyFilePath).standardizedFileURL {
-            throw ValidationError("--new-key-file must differ from the current key file; pass a new path")
+        // The same file by another name too (a link to it, a link to its directory): the advice
+        // that an existing NEW may be a killed rotation's must never point at the key in force.
+        if URL(fileURLWithPath: newKeyFile).standardizedFileURL == URL(fileURLWithPath: global.keyFilePath).standardizedFileURL
+            || OutputFile.sameFile(newKeyFile, global.keyFilePath) {
+            throw ValidationError("--new-key-file must differ from the current key file (\(global.keyFilePath) is that file); pass a new path")
         }
         try global.refuseKeyFileAmongDatabaseFiles(newKeyFile, option: "--new-key-file")
         if let actor {
-            do { _ = try Validation.actor(actor) } catch { throw CodedValidation.error(error) }
+            do {
+                _ = try Validation.actor(actor)
+            } catch {
+                guard case .invalidActor(let reason) = error else { throw CodedValidation.error(error) }
+                throw CodedValidation.error(error, message: "invalid actor: \(reason); use 1 to 256 bytes of printable UTF-8 without '/' or '\\', or leave out --actor to record the account running the command")
+            }
         }
     }
 
@@ -95,7 +103,7 @@ struct RotateKeyCommand: ParsableCommand {
             }
         }
         // Destroying a link leaves the old key where it points, still opening every backup.
-        let linkedOldKey = OutputFile.linkTarget(global.keyFilePath).map { _ in " (it is a link: destroy the file it leads to, \(TextField.shellPath(URL(fileURLWithPath: global.keyFilePath).resolvingSymlinksInPath().path)), as well)" } ?? ""
+        let linkedOldKey = FileManager.symbolicLinkTarget(global.keyFilePath).map { _ in " (it is a link: destroy the file it leads to, \(TextField.shellPath(URL(fileURLWithPath: global.keyFilePath).resolvingSymlinksInPath().path)), as well)" } ?? ""
         if global.json {
             Terminal.json(["rewrapped": result.rewrapped, "newKeyFile": result.newKeyFile, "oldKeyFile": global.keyFilePath])
         } else {
@@ -108,14 +116,11 @@ struct RotateKeyCommand: ParsableCommand {
 }
 
 extension RotateKeyCommand {
-    /// The account running the command (the effective user), for the key history.
+    /// The account running the command (the effective user), for the key history: its name
+    /// when an actor may be that name, else `uid N`.
     static func accountName() -> String {
-        var entry = passwd(), found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let uid = geteuid()
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil,
-              let name = try? Validation.actor(String(cString: entry.pw_name)) else { return "uid \(uid)" }
-        return name
+        let name = FileManager.accountName(geteuid())
+        return (try? Validation.actor(name)) ?? "uid \(geteuid())"
     }
 }
 
@@ -131,7 +136,7 @@ struct KeyHistoryCommand: ParsableCommand {
             key that was in force then ("in force at the upgrade", with no time).
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ReadOptions
 
     func run() throws {
         let entries = try global.reporting {

@@ -210,7 +210,7 @@ final class OutputFile {
             } else {
                 // A link to a file not written yet (the usual case for a fresh output), or to
                 // something that has no path (a pipe behind /dev/stdout): follow it one step.
-                guard let link = linkTarget(path) else {
+                guard let link = FileManager.symbolicLinkTarget(path) else {
                     throw ValidationError("cannot write \(path): it is a symbolic link that cannot be read; pass --output with a file path")
                 }
                 target = link.hasPrefix("/") ? link : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(link).path
@@ -279,14 +279,12 @@ final class OutputFile {
                 throw ValidationError(
                     "cannot write \(path): it goes through \(candidate), a symbolic link owned by another user (uid \(link.st_uid)) in \(directory.isEmpty ? "/" : directory), which every user may write to; pass --output with a path that does not go through it")
             }
-            guard let target = linkTarget(candidate) else { return }
+            guard let target = FileManager.symbolicLinkTarget(candidate) else { return }
             if target.hasPrefix("/") { directory = "" }
             pending = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending
         }
     }
 
-    /// What the symbolic link at `path` holds (`readlink(2)`), or `nil` when it cannot be read.
-    static func linkTarget(_ path: String) -> String? { FileManager.symbolicLinkTarget(path) }
 
     /// Refuses a `target` whose directory does not exist, is a file or cannot be written: not a command
     /// line to correct but the machine (exit 3, `output_unwritable`, as a file that cannot be

@@ -33,10 +33,10 @@ public enum Terminal {
     }
 
     /// `line` with its control characters escaped (`\n`, `\u001b`, as ``TextField`` shows
-    /// stored values): a path or value it echoes (`--db $'x\nenroll: note: …'`) must neither
+    /// stored values; combining marks kept, as a path from macOS has them): a path or value it echoes (`--db $'x\nenroll: note: …'`) must neither
     /// break the one line in two, which a reader would take for a second message, nor drive
     /// the terminal with escape sequences.
-    static func visible(_ line: String) -> String { TextField.escaped(line) }
+    static func visible(_ line: String) -> String { TextField.escaped(line, marks: false) }
 
     /// `message` with each run of more than ``longestWord`` characters without a space (a path,
     /// a value echoed back as it was typed) cut to its first 60 and last 20 characters around

@@ -156,7 +156,7 @@ struct ImportRaceTests {
         process.waitUntilExit()
         try writer.close()
         let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(said == "enroll: interrupted; nothing was imported: \(workspace.path("new.sqlite")), an empty file before, holds an enrollment database with no events; run the same command again\n", "\(said)")
+        #expect(said == "enroll: interrupted; nothing was imported: \(workspace.path("new.sqlite")) now holds an enrollment database with no events; run the same command again\n", "\(said)")
         let audit = try workspace.enroll(["audit", "--db", workspace.path("new.sqlite")])
         #expect(audit.status == 0 && audit.stdout == "No events match.\n", "\(audit.stdout)\(audit.stderr)")
     }

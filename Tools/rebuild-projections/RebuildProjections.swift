@@ -309,7 +309,7 @@ enum Output {
     static func line(_ text: String) { write(Array((text + "\n").utf8), to: STDOUT_FILENO) }
 
     /// One line: control characters in a path it echoes are escaped (``TextField/escaped(_:quotes:)``).
-    static func error(_ text: String) { write(Array(("rebuild-projections: error: " + TextField.escaped(text) + "\n").utf8), to: STDERR_FILENO) }
+    static func error(_ text: String) { write(Array(("rebuild-projections: error: " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO) }
 
     static func json(_ object: [String: Any?]) {
         let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)

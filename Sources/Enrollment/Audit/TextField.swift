@@ -23,9 +23,11 @@ public enum TextField {
 
     /// `value` with its control characters escaped (`\n`, `\r`, `\t`, else `\u` and four hex
     /// digits), and with `quotes`, `"` and `\` too: for a stored value printed inside quotes of
-    /// another kind (`enroll verify` shows projection values as `'…'`).
-    public static func escaped(_ value: String, quotes: Bool = false) -> String {
-        let composed = isComposed(value)
+    /// another kind (`enroll verify` shows projection values as `'…'`). With `marks` false, a
+    /// value not in composed form keeps its combining marks as they are (a path, which must be
+    /// copied back as it is, is not an id that may pass for another).
+    public static func escaped(_ value: String, quotes: Bool = false, marks: Bool = true) -> String {
+        let composed = !marks || isComposed(value)
         guard !composed || value.unicodeScalars.contains(where: { isControl($0) || (quotes && ($0 == "\"" || $0 == "\\")) }) else { return value }
         var escaped = ""
         for character in value.unicodeScalars {

@@ -151,7 +151,7 @@ public struct AuthenticatorState: Sendable, Hashable {
         StateShape(
             version: version, hasActive: active != nil, pendingIsReplacement: pending?.isReplacement,
             pendingExpiresAt: pending?.expiresAt, lockedUntil: lockedUntil, failedAttempts: failedAttempts, lockCount: lockCount,
-            firstSecretExpired: firstSecretExpired)
+            firstSecretExpired: firstSecretExpired, replacementExpired: replacementExpired)
     }
 
     /// Folds a sequence of events, starting from this state.
@@ -193,10 +193,14 @@ public struct StateShape: Sendable, Hashable {
     /// A first secret expired unconfirmed and nothing was issued since: it is still sealed under
     /// the user's data key, so removing it (which destroys that key) is possible.
     public var firstSecretExpired = false
+    /// A replacement expired unconfirmed and nothing was issued since: during a lock, a code is
+    /// then refused unchecked (CodeRefusedWhileLocked), as for a pending secret.
+    public var replacementExpired = false
 
     public init(
         version: Int64 = 0, hasActive: Bool = false, pendingIsReplacement: Bool? = nil, pendingExpiresAt: UnixTime? = nil,
-        lockedUntil: UnixTime? = nil, failedAttempts: Int = 0, lockCount: Int = 0, firstSecretExpired: Bool = false
+        lockedUntil: UnixTime? = nil, failedAttempts: Int = 0, lockCount: Int = 0, firstSecretExpired: Bool = false,
+        replacementExpired: Bool = false
     ) {
         self.version = version
         self.hasActive = hasActive
@@ -206,6 +210,7 @@ public struct StateShape: Sendable, Hashable {
         self.failedAttempts = failedAttempts
         self.lockCount = lockCount
         self.firstSecretExpired = firstSecretExpired
+        self.replacementExpired = replacementExpired
     }
 
     /// Why the decider could never have recorded `event` here at `time` (`nil`: it could).
@@ -233,9 +238,9 @@ public struct StateShape: Sendable, Hashable {
             }
         case .codeRejected(let rejected):
             // A lock guards confirming a secret: with nothing pending (a replacement cancelled
-            // during the lock) a code is checked against the active secret for a replay, as at any
-            // other time; the decider records it so.
-            if locked && !(rejected.reason == EnrollmentRejection.codeReused.code && rejected.target == .active && pendingIsReplacement == nil) {
+            // during the lock, not one that expired) a code is checked against the active secret
+            // for a replay, as at any other time; the decider records it so.
+            if locked && !(rejected.reason == EnrollmentRejection.codeReused.code && rejected.target == .active && pendingIsReplacement == nil && !replacementExpired) {
                 return "confirmation is locked (a code is refused then unchecked, as CodeRefusedWhileLocked)"
             }
             switch rejected.target {
@@ -307,11 +312,14 @@ public struct StateShape: Sendable, Hashable {
             next.pendingExpiresAt = issued.expiresAt
             next.hasActive = false
             next.firstSecretExpired = false
+            next.replacementExpired = false
         case .secretRegenerated(let issued):
             next.pendingIsReplacement = true
             next.pendingExpiresAt = issued.expiresAt
+            next.replacementExpired = false
         case .authenticatorActivated:
             if pendingIsReplacement != nil { next.hasActive = true }
+            next.replacementExpired = false
             next.pendingIsReplacement = nil
             next.pendingExpiresAt = nil
             next.lockedUntil = nil
@@ -320,7 +328,7 @@ public struct StateShape: Sendable, Hashable {
         case .codeRejected(let rejected):
             next.failedAttempts = rejected.failedAttempts
         case .pendingSecretExpired(let expired):
-            if !expired.replacement { next.firstSecretExpired = true }
+            if expired.replacement { next.replacementExpired = true } else { next.firstSecretExpired = true }
             next.pendingIsReplacement = nil
             next.pendingExpiresAt = nil
         case .replacementCancelled:

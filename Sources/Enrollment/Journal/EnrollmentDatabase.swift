@@ -117,11 +117,13 @@ public final class EnrollmentDatabase: Sendable {
             let descriptor = open(Self.fileToCreate(path), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if descriptor >= 0 { Glibc.close(descriptor) }
             created = descriptor >= 0
-        } else if empty && status.st_uid == geteuid() && status.st_mode & 0o777 != 0o600 {
-            // An empty file a new database starts in (`: > file` made it with the umask's mode).
-            // One already 0600 is left alone: most likely another enroll process made it a moment
-            // ago (above) and is setting it up, and it is the one to say it created it.
-            created = chmod(path, 0o600) == 0
+        } else if empty && status.st_uid == geteuid() && status.st_mode & 0o077 != 0 {
+            // An empty file a new database starts in (`: > file` made it with the umask's mode):
+            // its group's and others' access is taken away, and nothing is added (a read-only
+            // one stays read-only, and is refused as such). One that is already the owner's
+            // only is left alone: most likely another enroll process made it a moment ago
+            // (above) and is setting it up, and it is the one to say it created it.
+            created = chmod(path, status.st_mode & 0o700) == 0
         }
         self.created = created
         // On a read-only file system (a backup on read-only media) the file is read as it is,
@@ -729,9 +731,14 @@ public final class EnrollmentDatabase: Sendable {
         var database = stat()
         guard stat(real, &database) == 0, access(real, W_OK) == 0 else { return }
         for file in [real + "-wal", real + "-shm"] {
+            // Opened without following a link and changed through that descriptor: a link put
+            // in its place meanwhile (the directory may be shared) is never followed.
+            let descriptor = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            defer { Glibc.close(descriptor) }
             var side = stat()
-            guard lstat(file, &side) == 0, side.st_mode & S_IFMT == S_IFREG, side.st_uid == geteuid(), access(file, W_OK) != 0 else { continue }
-            _ = chmod(file, (database.st_mode & 0o777) | S_IRUSR | S_IWUSR)
+            guard fstat(descriptor, &side) == 0, side.st_mode & S_IFMT == S_IFREG, side.st_uid == geteuid(), side.st_mode & S_IWUSR == 0 else { continue }
+            _ = fchmod(descriptor, (database.st_mode & 0o777) | S_IRUSR | S_IWUSR)
         }
     }
 

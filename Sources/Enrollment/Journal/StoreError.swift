@@ -174,7 +174,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .isDirectory(let path):
             "\(path) is a directory, not a database file; pass --db with a file path, such as \((path as NSString).appendingPathComponent("enrollment.sqlite"))"
         case .directoryMissing(let path):
-            "the directory \(Self.directory(of: FileManager.placed(path))) that would hold \(FileManager.placedName(path)) does not exist; create it first, or pass --db with a path in an existing directory"
+            "the directory \(Self.directory(of: EnrollmentDatabase.fileToCreate(path))) that would hold \(FileManager.placedName(path)) does not exist; create it first, or pass --db with a path in an existing directory"
         case .linkLoop(let path):
             "\(path) cannot be reached: its symbolic links lead around in a loop; fix or remove the link, or pass --db with another path"
         case .directoryIsAFile(let path):
@@ -310,7 +310,7 @@ public enum StoreError: Error, Sendable, Hashable {
         // SQLite says only that it cannot open the file; the file system says why.
         case .SQLITE_CANTOPEN where FileManager.isDirectory(path): self = .isDirectory(path)
         case .SQLITE_CANTOPEN where FileManager.isLinkLoop(path): self = .linkLoop(path)
-        case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: FileManager.placed(path))): self = .directoryMissing(path)
+        case .SQLITE_CANTOPEN where FileManager.isMissing(Self.directory(of: EnrollmentDatabase.fileToCreate(path))): self = .directoryMissing(path)
         case .SQLITE_CANTOPEN where FileManager.isFile(Self.directory(of: path)): self = .directoryIsAFile(path)
         case .SQLITE_CANTOPEN where FileManager.isReadOnlyLocation(path): self = .readOnly(path)
         case .SQLITE_CANTOPEN: self = .unreadable(path)
@@ -383,13 +383,14 @@ extension StoreError {
         return nil
     }
 
-    /// `message` with each "`rebuild-projections " and "`enroll verify`" it suggests given the
+    /// `message` with each "`rebuild-projections ", "`enroll verify`" and "`enroll keys history`" it suggests given the
     /// database `path`: copied without it, the command would check or rebuild ./enrollment.sqlite.
     public static func naming(_ message: String, database path: String) -> String {
         let argument = databaseArgument(path)
         return argument.isEmpty ? message : message
             .replacingOccurrences(of: "`rebuild-projections ", with: "`rebuild-projections\(argument) ")
             .replacingOccurrences(of: "`enroll verify`", with: "`enroll verify\(argument)`")
+            .replacingOccurrences(of: "`enroll keys history`", with: "`enroll keys history\(argument)`")
     }
 
     /// The directory part of `path` (`.` for a bare file name).
@@ -465,7 +466,7 @@ extension FileManager {
     }
 
     /// The name of the account `uid`, or `uid N`.
-    private static func accountName(_ uid: uid_t) -> String {
+    public static func accountName(_ uid: uid_t) -> String {
         var entry = passwd(), found: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
         return getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0 && found != nil ? String(cString: entry.pw_name) : "uid \(uid)"
@@ -477,13 +478,9 @@ extension FileManager {
         return stat(path, &info) != 0 && errno == ELOOP
     }
 
-    /// Where a file made at `path` would be: through a link that leads to no file yet, the
-    /// file it names (``EnrollmentDatabase/fileToCreate(_:)``).
-    static func placed(_ path: String) -> String { EnrollmentDatabase.fileToCreate(path) }
-
     /// `path`, or, when it is a link, the file it names and that it is where the link leads.
     static func placedName(_ path: String) -> String {
-        let file = placed(path)
+        let file = EnrollmentDatabase.fileToCreate(path)
         return file == path ? path : "\(file) (where the link \(path) leads)"
     }
 

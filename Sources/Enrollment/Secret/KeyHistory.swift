@@ -73,7 +73,10 @@ public enum KeyHistory {
                        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM grdb_migrations WHERE identifier = ?)", arguments: [migration]) == true {
                         throw StoreError.missingTable(path: database.path, table: table)
                     }
-                    return []
+                    // A database older than the record, read where it cannot be upgraded (a
+                    // backup on read-only media): the key in force, as an upgrade would find it.
+                    guard let keyId = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1") else { return [] }
+                    return [KeyHistoryEntry(recordedAt: nil, action: .found, keyId: JournalArchive.hex(Array(keyId)))]
                 }
                 let rows = try Row.fetchAll(db, sql: "SELECT id, recorded_at, action, key_id, previous_key_id, rewrapped, actor FROM key_history ORDER BY id")
                 return try rows.map { row in
@@ -81,15 +84,20 @@ public enum KeyHistory {
                     let action = value(2, String.self).flatMap(KeyHistoryEntry.Action.init(rawValue:))
                     let keyId = value(3, Data.self), previous = value(4, Data.self)
                     let time = value(1, Int64.self), count = value(5, Int.self)
+                    let actor = value(6, String.self)
+                    // What a command writes: a time on all but `found`; the old key, the count
+                    // (not negative) and the actor on `rotated` only.
                     guard let action, let keyId, keyId.count == 16,
                           (action == .found) == (time == nil), time.map({ (0...253_402_300_799).contains($0) }) ?? true,
-                          (action == .rotated) == (previous != nil && count != nil), previous.map({ $0.count == 16 }) ?? true
+                          (previous != nil) == (action == .rotated), (count != nil) == (action == .rotated), (actor != nil) == (action == .rotated),
+                          previous.map({ $0.count == 16 }) ?? true,
+                          (count ?? 0) >= 0
                     else {
                         throw StoreError.damagedKeyHistory(path: database.path, row: value(0, Int64.self) ?? 0)
                     }
                     return KeyHistoryEntry(
                         recordedAt: time, action: action, keyId: JournalArchive.hex(Array(keyId)),
-                        previousKeyId: previous.map { JournalArchive.hex(Array($0)) }, rewrapped: count, actor: value(6, String.self))
+                        previousKeyId: previous.map { JournalArchive.hex(Array($0)) }, rewrapped: count, actor: actor)
                 }
             }
         } catch {

@@ -99,6 +99,19 @@ struct FilesystemFaultTests {
         #expect(outcome.bytes("after.db") == outcome.bytes("before.db"))
     }
 
+    @Test("keys history of a database older than the key history, on read-only media where it cannot be upgraded, names the key in force (not 'no master key yet'), in text and JSON")
+    func keyHistoryOnReadOnlyMedia() throws {
+        let outcome = try Self.scenario(size: "4m", """
+            sqlite3 "$ENROLL_DB" "DROP TABLE key_history; DELETE FROM grdb_migrations WHERE identifier = 'v4-key-history';" || echo "downgrade failed" > "$OUT/setup.error"
+            mount -o remount,ro "$MNT" || echo "remount failed" > "$OUT/setup.error"
+            "$ENROLL" keys history > "$OUT/keys.out" 2> "$OUT/keys.stderr"; echo $? > "$OUT/keys.status"
+            "$ENROLL" keys history --json > "$OUT/json.out" 2> "$OUT/json.stderr"; echo $? > "$OUT/json.status"
+            """)
+        #expect(outcome.text("setup.error").isEmpty, "\(outcome.text("setup.error"))")
+        #expect(outcome.status("keys") == 0 && outcome.text("keys.out").hasPrefix("(before the key history)  in force at the upgrade  key "), "\(outcome.text("keys.out")) \(outcome.text("keys.stderr"))")
+        #expect(outcome.status("json") == 0 && outcome.text("json.out").hasPrefix(#"{"action":"found","keyId":""#), "\(outcome.text("json.out")) \(outcome.text("json.stderr"))")
+    }
+
     @Test("a copy with a write-ahead log of committed transactions but no -shm, on read-only media: reading is refused naming why and what to do, never read without the log")
     func readOnlyCopyWithLog() throws {
         let outcome = try Self.scenario(size: "4m", """

@@ -85,10 +85,17 @@ struct KeyTests {
             let key = try Self.masterKey(path)
             #expect(!text.stdout.contains(JournalArchive.hex(key)) && !json.stdout.contains(JournalArchive.hex(key)) && !json.stdout.contains(Data(key).base64EncodedString()))
         }
+        // It reads: an empty ENROLL_KEY_FILE concerns it not.
+        #expect(try workspace.enroll(["keys", "history"], environment: ["ENROLL_KEY_FILE": ""]).stdout == text.stdout)
         // A row edited outside enroll is named, not shown as something it is not.
-        _ = try SQLite3.query(workspace.database, "UPDATE key_history SET action = 'destroyed' WHERE id = 2")
-        let damaged = try workspace.enroll(["keys", "history"])
-        #expect(damaged.status == 3 && damaged.stderr.contains("the key history of") && damaged.stderr.contains("has a damaged row (id 2)"), "\(damaged.stderr)")
+        for edit in ["action = 'destroyed'", "rewrapped = -5", "actor = NULL"] {
+            _ = try SQLite3.query(workspace.database, "SAVEPOINT s; UPDATE key_history SET \(edit) WHERE id = 2; RELEASE s")
+            let damaged = try workspace.enroll(["keys", "history"])
+            #expect(damaged.status == 3 && damaged.stderr.contains("the key history of") && damaged.stderr.contains("has a damaged row (id 2)"), "\(edit): \(damaged.stderr)")
+            _ = try SQLite3.query(workspace.database, "UPDATE key_history SET action = 'rotated', rewrapped = 2, actor = 'Ops Team' WHERE id = 2")
+        }
+        _ = try SQLite3.query(workspace.database, "UPDATE key_history SET actor = 'someone' WHERE id = 1")
+        #expect(try workspace.enroll(["keys", "history"]).stderr.contains("has a damaged row (id 1)"), "an actor on a created row")
     }
 
     @Test("keys rotate interrupted (Ctrl-C, SIGTERM) before it commits says the old key is still in force and removes NEW, which opens nothing; the old key still opens every secret", arguments: [SIGINT, SIGTERM])
@@ -128,6 +135,11 @@ struct KeyTests {
         let rotation = try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("link.key"), "--new-key-file", workspace.path("new.key")])
         #expect(rotation.status == 0, "\(rotation.stderr)")
         #expect(rotation.stdout.contains("no longer opens this database: destroy it (it is a link: destroy the file it leads to, \(workspace.path("real.key")), as well)"), "\(rotation.stdout)")
+        // The key in force, by the name the link leads to: refused as the current key file (exit 2),
+        // never told that it may be a killed rotation's leftover.
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("link2.key"), withDestinationPath: "new.key")
+        let same = try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("link2.key"), "--new-key-file", workspace.path("new.key")])
+        #expect(same.status == 2 && same.stderr.contains("must differ from the current key file"), "\(same.stderr)")
         let direct = try workspace.enroll(["keys", "rotate", "--key-file", workspace.path("new.key"), "--new-key-file", workspace.path("newer.key")])
         #expect(direct.status == 0 && !direct.stdout.contains("it is a link"), "\(direct.stdout)")
     }
@@ -400,6 +412,12 @@ struct KeyTests {
         try FileManager.default.createSymbolicLink(atPath: workspace.path("link.sqlite"), withDestinationPath: "target.sqlite")
         try Data().write(to: URL(fileURLWithPath: workspace.path("empty.sqlite")))
         #expect(chmod(workspace.path("empty.sqlite"), 0o644) == 0)
+        // Only taken away, never added: an empty read-only file stays read-only for its owner.
+        try Data().write(to: URL(fileURLWithPath: workspace.path("read-only.sqlite")))
+        #expect(chmod(workspace.path("read-only.sqlite"), 0o444) == 0)
+        _ = try workspace.enroll(["request", "alice", "--db", workspace.path("read-only.sqlite"), "--key-file", workspace.path("ro.key")])
+        var readOnly = stat()
+        #expect(stat(workspace.path("read-only.sqlite"), &readOnly) == 0 && readOnly.st_mode & 0o777 == 0o400, "mode \(String(readOnly.st_mode & 0o777, radix: 8))")
         for (database, file) in [("link.sqlite", "target.sqlite"), ("empty.sqlite", "empty.sqlite")] {
             let result = try Processes.run(sh, ["-c", "umask 000; exec \"$0\" request alice --db \"$1\" --key-file \"$2\"", try Processes.product("enroll"), workspace.path(database), workspace.path(database + ".key")])
             #expect(result.status == 0 && result.stderr.contains("created a new enrollment database \(workspace.path(database))"), "\(database): \(result.stderr)")
