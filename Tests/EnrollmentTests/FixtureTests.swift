@@ -221,7 +221,12 @@ struct FixtureTests {
         (requested + #", {"at": 1764409000, "type": "AuthenticatorActivated", "step": 58813634, "replacedPrevious": false}"#,
          "given[1] (AuthenticatorActivated) could not have been recorded after the events before it: the pending secret expired at 2025-11-29T07:16:40Z, and its expiry is recorded before anything else"),
         (requested + #", {"at": 1764400100, "type": "PendingSecretExpired", "replacement": false, "expiredAt": 1764400100}"#,
-         "given[1] (PendingSecretExpired) could not have been recorded after the events before it: the pending secret expires at 2025-11-29T07:16:40Z, not at 2025-11-29T07:08:20Z or before 2025-11-29T07:16:40Z"),
+         "given[1] (PendingSecretExpired) could not have been recorded after the events before it: it says the pending secret expired at 2025-11-29T07:08:20Z, but that secret expires at 2025-11-29T07:16:40Z; make expiredAt 1764400600"),
+        (requested + #", {"at": 1764400500, "type": "PendingSecretExpired", "replacement": false, "expiredAt": 1764400600}"#,
+         "given[1] (PendingSecretExpired) could not have been recorded after the events before it: it is recorded at 2025-11-29T07:15:00Z, before the pending secret expires at 2025-11-29T07:16:40Z; record it at 1764400600 or later"),
+        // Names no release wrote, as import refuses them.
+        (#"{"at": 1764400000, "type": "EnrollmentRequested", "secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "issuer": "AC:ME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}"#,
+         "given[0] (EnrollmentRequested) holds a name enroll never records: its EnrollmentRequested issuer contains ':'"),
         (requested + #", {"at": 1764400001, "type": "CodeRejected", "reason": "invalid_code", "target": "pending", "failedAttempts": 1, "remainingAttempts": 0}, {"type": "ConfirmationLocked", "until": 1764400901, "lockNumber": 1, "failedAttempts": 1}, {"at": 1764400002, "type": "ConfirmationUnlocked", "lockNumber": 1}"#,
          "given[3] (ConfirmationUnlocked) could not have been recorded after the events before it: the lock lasts until 2025-11-29T07:21:41Z"),
         // A first lock lasts at most a week (--lock-minutes 10080), whatever the policy.
@@ -233,6 +238,27 @@ struct FixtureTests {
             {"given": [\(edit.given)], "when": {"at": 1764400045, "command": "RevealQR"}, "then": []}
             """
         #expect(throws: FixtureError(file: "edited.json", reason: edit.message)) { try Scenario(json: json, name: "edited.json") }
+    }
+
+    @Test("a fixture whose when names settings enroll would refuse (9 digits, a period of 0, an issuer with ':' or a control character, an empty account) is refused naming the member, not replayed into an event no release writes", arguments: [
+        (#""digits": 9"#, "when.digits: digits must be 6, 7 or 8, not 9"),
+        (#""period": 0"#, "when.period: period must be between 1 and 3600 seconds, not 0"),
+        (#""issuer": "AC:ME""#, "when.issuer: invalid issuer: it contains ':'"),
+        (#""issuer": "ACME\u0000""#, "when.issuer: invalid issuer: it contains a control character (U+0000)"),
+        (#""account": """#, "when.account: invalid account name: it is empty"),
+    ])
+    func refusedSettings(_ edit: (member: String, message: String)) throws {
+        for command in ["RequestEnrollment", "RegenerateSecret"] {
+            let json = """
+                {"given": [\(Self.requested)], "when": {"at": 1764400045, "command": "\(command)", \(edit.member)}, "then": []}
+                """
+            do {
+                _ = try Scenario(json: json, name: "edited.json")
+                Issue.record("\(command) with \(edit.member) was accepted")
+            } catch {
+                #expect(error.reason.hasPrefix(edit.message) && error.reason.contains("; use"), "\(command): \(error.reason)")
+            }
+        }
     }
 
     @Test("a fixture whose when is missing or not an object, or whose command is missing or not a string, is told which (not that a member present is missing)", arguments: [

@@ -256,8 +256,13 @@ public struct StateShape: Sendable, Hashable {
             }
         case .pendingSecretExpired(let expired):
             guard let replacement = pendingIsReplacement else { return "no secret is pending" }
-            if let expiresAt = pendingExpiresAt, expired.expiredAt != expiresAt || time < expiresAt {
-                return "the pending secret expires at \(Timestamps.iso8601(expiresAt)), not at \(Timestamps.iso8601(expired.expiredAt)) or before \(Timestamps.iso8601(expiresAt))"
+            if let expiresAt = pendingExpiresAt {
+                if expired.expiredAt != expiresAt {
+                    return "it says the pending secret expired at \(Timestamps.iso8601(expired.expiredAt)), but that secret expires at \(Timestamps.iso8601(expiresAt)); make expiredAt \(expiresAt)"
+                }
+                if time < expiresAt {
+                    return "it is recorded at \(Timestamps.iso8601(time)), before the pending secret expires at \(Timestamps.iso8601(expiresAt)); record it at \(expiresAt) or later"
+                }
             }
             if expired.replacement != replacement {
                 return "replacement is \(expired.replacement) but the pending secret \(replacement ? "is" : "is not") a replacement"

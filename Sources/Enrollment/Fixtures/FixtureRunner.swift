@@ -84,7 +84,7 @@ public enum FixtureRunner {
         if path.hasSuffix(".jsonl") {
             let expectedPath = String(path.dropLast(".jsonl".count)) + ".expected.json"
             guard let expectedData = FileManager.default.contents(atPath: expectedPath) else {
-                throw FixtureError(file: name, reason: "the expected projection state \(expectedPath) is missing")
+                throw FixtureError(file: name, reason: "the expected projection state \(expectedPath) is missing; write the tables the journal must produce there, or replay a journal that has one")
             }
             let expectedText = try FixtureJSON.text(of: expectedData, file: name, what: "its .expected.json")
             guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))") }

@@ -144,6 +144,10 @@ public struct Scenario: Sendable {
                 if let obstacle = state.obstacle(to: item.event, at: item.at) {
                     throw fail("given[\(index)] (\(item.event.type.rawValue)) could not have been recorded after the events before it: \(obstacle)")
                 }
+                // Names no release wrote, as `enroll import` refuses them.
+                if let problem = JournalArchive.unwritableNames(in: item.event, user: user) {
+                    throw fail("given[\(index)] (\(item.event.type.rawValue)) holds a name enroll never records: \(problem)")
+                }
                 state = state.evolve(item.event)
             }
         }
@@ -260,6 +264,31 @@ public struct Scenario: Sendable {
             }
             if let digits = try integer("digits") { options.parameters.digits = digits }
             if let period = try integer("period") { options.parameters.period = period }
+            // Held to the rules `enroll request` and `regenerate` hold typed settings to: a
+            // fixture must not pass on a secret the engine would never issue (9 digits, an
+            // issuer with ':'). What is kept from the active secret was checked when it was issued.
+            var typed = EnrollmentOptions(parameters: options.parameters)
+            let (issuer, account) = (try string("issuer"), try string("account"))
+            do throws(InputError) {
+                if let issuer {
+                    try Validation.newName(issuer, error: InputError.invalidIssuer)
+                    typed.issuer = issuer
+                }
+                if let account {
+                    try Validation.newName(account, error: InputError.invalidAccount)
+                    typed.account = account
+                }
+                _ = try Validation.options(typed)
+            } catch {
+                let member = switch error {
+                case .invalidIssuer: "issuer"
+                case .invalidAccount: "account"
+                case .invalidDigits: "digits"
+                case .invalidPeriod: "period"
+                default: "settings"
+                }
+                throw fail("when.\(member): \(error.message)")
+            }
             return options
         }
         guard let command = when["command"] else { throw fail("when.command is missing: name the command, e.g. \"ConfirmCode\"") }
