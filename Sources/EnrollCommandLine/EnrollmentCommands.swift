@@ -95,15 +95,7 @@ struct SecretChanges: ParsableArguments {
     static func apply(
         issuer: String?, account: String?, algorithm: String?, digits: String?, period: String?, to current: EnrollmentOptions
     ) throws -> EnrollmentOptions {
-        var options = current
-        if let issuer {
-            try Validation.newName(issuer, error: InputError.invalidIssuer)
-            options.issuer = issuer
-        }
-        if let account {
-            try Validation.newName(account, error: InputError.invalidAccount)
-            options.account = account
-        }
+        var options = try Validation.naming(current, issuer: issuer, account: account)
         if let algorithm { options.parameters.algorithm = try Validation.algorithm(algorithm) }
         if let digits { options.parameters.digits = try Validation.number(digits, option: "--digits", expected: "6, 7 or 8") }
         if let period { options.parameters.period = try Validation.number(period, option: "--period", expected: "between 1 and 3600 seconds") }

@@ -91,6 +91,21 @@ public enum Validation {
     /// code point Unicode has not assigned (as this toolchain knows it), none for private use,
     /// and no combining mark first, with nothing of its own to draw on. Values a journal
     /// already holds are left as they are.
+    /// `options` with an issuer and an account typed for a new secret (`nil`: left as they
+    /// are), each held to the rules for new names (``newName(_:error:)``).
+    public static func naming(_ options: EnrollmentOptions, issuer: String?, account: String?) throws(InputError) -> EnrollmentOptions {
+        var options = options
+        if let issuer {
+            try newName(issuer, error: InputError.invalidIssuer)
+            options.issuer = issuer
+        }
+        if let account {
+            try newName(account, error: InputError.invalidAccount)
+            options.account = account
+        }
+        return options
+    }
+
     public static func newName(_ text: String, error: (String) -> InputError) throws(InputError) {
         // ASCII, what ids and names almost always are, has none of them.
         guard let first = text.unicodeScalars.first, !text.utf8.allSatisfy({ $0 < 0x80 }) else { return }

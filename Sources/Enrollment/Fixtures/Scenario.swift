@@ -267,18 +267,9 @@ public struct Scenario: Sendable {
             // Held to the rules `enroll request` and `regenerate` hold typed settings to: a
             // fixture must not pass on a secret the engine would never issue (9 digits, an
             // issuer with ':'). What is kept from the active secret was checked when it was issued.
-            var typed = EnrollmentOptions(parameters: options.parameters)
             let (issuer, account) = (try string("issuer"), try string("account"))
             do throws(InputError) {
-                if let issuer {
-                    try Validation.newName(issuer, error: InputError.invalidIssuer)
-                    typed.issuer = issuer
-                }
-                if let account {
-                    try Validation.newName(account, error: InputError.invalidAccount)
-                    typed.account = account
-                }
-                _ = try Validation.options(typed)
+                _ = try Validation.options(try Validation.naming(EnrollmentOptions(parameters: options.parameters), issuer: issuer, account: account))
             } catch {
                 let member = switch error {
                 case .invalidIssuer: "issuer"
