@@ -140,8 +140,7 @@ struct KeyHistoryCommand: ParsableCommand {
 
     func run() throws {
         let entries = try global.reporting {
-            let database = try EnrollmentDatabase(path: global.databasePath, options: DatabaseOptions(create: false))
-            return try KeyHistory.entries(in: database)
+            try KeyHistory.entries(in: try global.openExisting())
         }
         if global.json {
             for entry in entries {

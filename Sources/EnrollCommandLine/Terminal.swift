@@ -33,9 +33,9 @@ public enum Terminal {
     }
 
     /// `line` with its control characters escaped (`\n`, `\u001b`, as ``TextField`` shows
-    /// stored values; combining marks kept, as a path from macOS has them): a path or value it echoes (`--db $'x\nenroll: note: …'`) must neither
-    /// break the one line in two, which a reader would take for a second message, nor drive
-    /// the terminal with escape sequences.
+    /// stored values; combining marks kept, as a path from macOS has them): a path or value it
+    /// echoes (`--db $'x\nenroll: note: …'`) must neither break the one line in two, which a
+    /// reader would take for a second message, nor drive the terminal with escape sequences.
     static func visible(_ line: String) -> String { TextField.escaped(line, marks: false) }
 
     /// `message` with each run of more than ``longestWord`` characters without a space (a path,
