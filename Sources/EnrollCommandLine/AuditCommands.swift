@@ -332,6 +332,30 @@ struct ActivityCommand: ParsableCommand {
         }
     }
 
+    /// Why `error` asks for `name`'s rebuild, in a few words, or nil when a rebuild is not its
+    /// remedy (a newer release's projection, missing events, a database being created).
+    static func rebuildReason(_ error: StoreError) -> String? {
+        switch error {
+        case .staleProjection(let name, 0, _): "\(name) has no checkpoint"
+        case .staleProjection(let name, let stored, let code): "\(name) is at schema version \(stored), this code needs \(code)"
+        case .laggingProjection(let name, let position, let head) where position < head: "\(name) has folded \(position) of the journal's \(head) events"
+        case .damagedProjection(let name, let problem): "\(name)'s table \(problem)"
+        default: nil
+        }
+    }
+
+    /// Activity reads both projections: when both must be rebuilt, one refusal says so, rather
+    /// than one naming the first and, once it is rebuilt, another naming the second.
+    static func bothStale(_ error: StoreError, in database: EnrollmentDatabase) -> CLIFailure? {
+        guard let first = rebuildReason(error) else { return nil }
+        let other: StoreError? = try? database.writer.read { db in
+            do { try ProjectionStatus.requireCurrent(AuthenticatorsProjection(), in: db) } catch let error as StoreError { return error }
+            return nil
+        }
+        guard let other, let second = rebuildReason(other) else { return nil }
+        return CLIFailure(code: error.code, message: "both projections activity reads must be rebuilt first (\(first); \(second)); run `rebuild-projections --all`", exitCode: CLIExit.environment)
+    }
+
     func run() throws {
         let first = try day(since, "since"), last = try day(until, "until")
         let now = global.clock.now()
@@ -342,6 +366,11 @@ struct ActivityCommand: ParsableCommand {
                     (try EnrollmentActivityProjection().read(from: first, through: last, issuer: issuer, in: db),
                      try AuthenticatorsProjection().unrecordedExpiries(before: now, from: first, through: last, issuer: issuer, in: db))
                 }
+            } catch let error as StoreError {
+                guard var failure = Self.bothStale(error, in: database) else { throw error }
+                failure.json = global.json
+                failure.message = global.naming(failure.message)
+                throw failure
             } catch {
                 throw StoreError(error, path: database.path)
             }

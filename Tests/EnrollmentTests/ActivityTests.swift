@@ -298,4 +298,26 @@ struct ActivityTests {
         }
         #expect(workspace.databaseBytes() == before)
     }
+
+    @Test("with both projections it reads needing a rebuild, activity names both and `rebuild-projections --all`, not one then the other")
+    func bothProjectionsStale() throws {
+        let workspace = try Workspace()
+        _ = try workspace.enroll(["request", "alice", "--issuer", "ACME"], environment: ["ENROLL_NOW": "1764421576"])
+        _ = try SQLite3.query(workspace.database, "UPDATE projection_checkpoints SET schema_version = 1")
+        let before = workspace.databaseBytes()
+        let result = try workspace.enroll(["activity"])
+        #expect(result.status == 3, "exit \(result.status): \(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("enrollment_activity is at schema version 1") && lines[0].contains("authenticators is at schema version 1")
+                && lines[0].contains("rebuild-projections --db \(workspace.database) --all`"), "\(result.stderr)")
+        #expect(workspace.databaseBytes() == before)
+        // Only one stale: named alone, as before.
+        let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--projection", "authenticators"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        let one = try workspace.enroll(["activity"])
+        #expect(one.status == 3 && one.stderr.contains("--projection enrollment_activity") && !one.stderr.contains("authenticators"), "\(one.stderr)")
+        let all = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--all"])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(try workspace.enroll(["activity"]).status == 0)
+    }
 }
