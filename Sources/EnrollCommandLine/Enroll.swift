@@ -158,10 +158,12 @@ public enum CommandLineRunner {
             // `--db -dash/x.sqlite`: the parser takes the value for an option and says the value is
             // missing. Say how to give a value that starts with '-'.
             // (Not for an option that follows, `--db --json`: that value is more likely missing.)
-            if message.hasPrefix("Missing value for '--"), let name = message.split(separator: "'").dropFirst().first?.split(separator: " ").first,
+            if message.hasPrefix("Missing value for '-"), let name = message.split(separator: "'").dropFirst().first?.split(separator: " ").first,
                let index = arguments.firstIndex(of: String(name)), index + 1 < arguments.count,
-               case let value = arguments[index + 1], value.hasPrefix("-"), !value.hasPrefix("--"), value.count > 2 {
-                message += "; a value that starts with '-' goes after '=': \(name)=\(Validation.excerpt(value))"
+               case let value = arguments[index + 1], value.hasPrefix("-"), !value.hasPrefix("--"), value.count > 2,
+               let long = name.hasPrefix("--") ? String(name) : longName(of: String(name), in: command(arguments, root: root)) {
+                // Only a long name takes '=' (`-o=x` would be read as the value "=x").
+                message += "; a value that starts with '-' goes after '=': \(long)=\(Validation.excerpt(value))"
             }
             // With --json, a command line that cannot run still answers with one JSON object, with
             // the code of the input refused while it was read (`invalid_digits`), else `usage`.
@@ -188,13 +190,32 @@ public enum CommandLineRunner {
     /// `enroll` and the commands `arguments` starts with (`enroll keys rotate`): whose help a
     /// usage error points to.
     static func commandPath(_ arguments: [String], root: any ParsableCommand.Type) -> String {
-        var command = root, path = ["enroll"]
+        (["enroll"] + walk(arguments, root: root).map { $0._commandName }).joined(separator: " ")
+    }
+
+    /// The (sub)command `arguments` name, as ``commandPath(_:root:)`` finds it.
+    static func command(_ arguments: [String], root: any ParsableCommand.Type) -> any ParsableCommand.Type {
+        walk(arguments, root: root).last ?? root
+    }
+
+    /// The subcommands the leading words of `arguments` name, outermost first.
+    private static func walk(_ arguments: [String], root: any ParsableCommand.Type) -> [any ParsableCommand.Type] {
+        var command = root, path: [any ParsableCommand.Type] = []
         for word in arguments {
             guard let next = command.configuration.subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) else { break }
-            path.append(next._commandName)
+            path.append(next)
             command = next
         }
-        return path.joined(separator: " ")
+        return path
+    }
+
+    /// The long name of `command`'s short option `short` (`-o` → `--output`), read from its help.
+    static func longName(of short: String, in command: any ParsableCommand.Type) -> String? {
+        for line in command.helpMessage(columns: 10_000).split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.first == "\(short)," , let long = words.dropFirst().first, long.hasPrefix("--") { return String(long) }
+        }
+        return nil
     }
 
     /// Levenshtein distance, for suggesting the command a typo meant.
