@@ -2,14 +2,19 @@
 # The main job, end to end in a terminal: enroll a user's authenticator app.
 # Installs what it needs, builds `enroll`, requests a secret (QR code shown), computes the
 # code an authenticator app would show (oathtool stands in for the phone), confirms it and
-# shows the status. Uses ./quickstart.sqlite and ./quickstart.key unless ENROLL_DB/ENROLL_KEY_FILE are set.
+# shows the status. Always on its own files, ./quickstart.sqlite and ./quickstart.key (it removes
+# the user it enrolls first, so that it can run again): ENROLL_DB and ENROLL_KEY_FILE are ignored,
+# so a database of real users they may name is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh --build
 [ -x .build/debug/enroll ] || echo "Building enroll (the first build fetches and compiles its packages: a few minutes)..." >&2
 swift build --product enroll >/dev/null
 enroll=".build/debug/enroll"
-export ENROLL_DB="${ENROLL_DB:-$PWD/quickstart.sqlite}" ENROLL_KEY_FILE="${ENROLL_KEY_FILE:-$PWD/quickstart.key}"
+if [ -n "${ENROLL_DB:-}${ENROLL_KEY_FILE:-}" ]; then
+    echo "note: ENROLL_DB/ENROLL_KEY_FILE are set; the quick start uses its own files and leaves yours alone" >&2
+fi
+export ENROLL_DB="$PWD/quickstart.sqlite" ENROLL_KEY_FILE="$PWD/quickstart.key"
 user="${1:-alice@example.com}"
 
 "$enroll" remove "$user" >/dev/null 2>&1 || true
