@@ -99,9 +99,16 @@ public enum CommandLineRunner {
     }
 
     static func parse<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) -> Parsed {
-        if arguments.first == "help", let unknown = unknownHelpTopic(arguments.dropFirst(), root: root) {
-            Terminal.error("there is no command '\(Validation.excerpt(unknown))' to show help for", hint: "run `enroll help` for the list of commands")
-            return .exit(CLIExit.badInput)
+        var arguments = arguments
+        if arguments.first == "help" {
+            // `help TOPIC…`: the words before the first option. What follows (`help status
+            // --json`, `help --db x`) is no topic, and help has no options: the help is shown.
+            let topic = arguments.dropFirst().prefix { !$0.hasPrefix("-") }
+            if let unknown = unknownHelpTopic(topic, root: root) {
+                Terminal.error("there is no command '\(Validation.excerpt(unknown))' to show help for", hint: "run `enroll help` for the list of commands")
+                return .exit(CLIExit.badInput)
+            }
+            arguments = ["help"] + topic
         }
         // A word with a leading '-' that is no option: a user id such as `-hx` (`--` must come
         // before it), read by the parser as options.
@@ -145,14 +152,18 @@ public enum CommandLineRunner {
                 return .exit(CLIExit.badInput)
             }
             // `enroll confim bob 123456`: the parser only says "3 unexpected arguments".
-            if let word = arguments.first, !word.hasPrefix("-"), !root.configuration.subcommands.isEmpty,
-               !root.configuration.subcommands.contains(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
-                let names = root.configuration.subcommands.map { $0._commandName } + ["help"]
-                let nearest = names.min { editDistance(word, $0) < editDistance(word, $1) }
-                let suggestion = nearest.flatMap { editDistance(word, $0) <= 2 ? "; did you mean '\($0)'?" : nil } ?? ""
-                let unknown = "there is no command '\(Validation.excerpt(word))'\(suggestion)"
+            // `enroll keys hist`: the same one level down.
+            let path = walk(arguments, root: root), parent = path.last ?? root
+            if path.count < arguments.count, case let word = arguments[path.count], !word.hasPrefix("-"), !parent.configuration.subcommands.isEmpty {
+                let names = parent.configuration.subcommands.map { $0._commandName } + (path.isEmpty ? ["help"] : [])
+                let prefix = path.map { $0._commandName + " " }.joined()
+                // A name begun (`hist`), else one a typo or two away (`stauts`).
+                let begun = word.count >= 2 ? names.first { $0.hasPrefix(word) } : nil
+                let nearest = begun ?? names.min { editDistance(word, $0) < editDistance(word, $1) }.flatMap { editDistance(word, $0) <= 2 ? $0 : nil }
+                let suggestion = nearest.map { "; did you mean '\(prefix)\($0)'?" } ?? ""
+                let unknown = "there is no command '\(prefix)\(Validation.excerpt(word))'\(suggestion)"
                 if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": unknown]) }
-                Terminal.error(unknown, hint: "run `enroll --help` for the list of commands")
+                Terminal.error(unknown, hint: "run `enroll \(prefix)--help` for the list of commands")
                 return .exit(CLIExit.badInput)
             }
             // `--db -dash/x.sqlite`: the parser takes the value for an option and says the value is

@@ -1037,7 +1037,7 @@ struct EndToEndTests {
         #expect(quietAgain.status == 0 && quietAgain.stderr.isEmpty, "\(quietAgain.stderr)")
     }
 
-    @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers")
+    @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers, options after the topic ignored")
     func helpTopics() throws {
         let workspace = try Workspace()
         for words in [["bogus"], ["keys", "bogus"], ["status", "extra"]] {
@@ -1047,7 +1047,9 @@ struct EndToEndTests {
             #expect(result.stderr == "enroll: error: there is no command '\(words.last ?? "")' to show help for (run `enroll help` for the list of commands)\n", "\(result.stderr)")
         }
         for (words, usage) in [([String](), "USAGE: enroll <subcommand>"), (["status"], "USAGE: enroll status"), (["keys", "rotate"], "USAGE: enroll keys rotate"),
-                               (["serve"], "USAGE: enroll serve"), (["help"], "USAGE: enroll help")] {
+                               (["serve"], "USAGE: enroll serve"), (["help"], "USAGE: enroll help"),
+                               // Options after the topic are no topic (help has none): the help is shown.
+                               (["--json"], "USAGE: enroll <subcommand>"), (["status", "--json"], "USAGE: enroll status"), (["--db", "x"], "USAGE: enroll <subcommand>")] {
             let result = try workspace.enroll(["help"] + words)
             #expect(result.status == 0 && result.stdout.contains(usage), "help \(words): exit \(result.status) \(result.stdout.prefix(200)) \(result.stderr)")
         }
