@@ -176,6 +176,12 @@ public enum CommandLineRunner {
                 // Only a long name takes '=' (`-o=x` would be read as the value "=x").
                 message += "; a value that starts with '-' goes after '=': \(long)=\(Validation.excerpt(value))"
             }
+            // `--format gif`: the parser's "The value 'gif' is invalid for '--format <format>'.
+            // Please provide one of 'terminal', … or 'png'.", in the words of the other refusals.
+            if let match = message.firstMatch(of: /^The value '(.*)' is invalid for '(-[^ ']+)[^']*'\. Please provide one of (.*)\.$/) {
+                let choices = match.3.replacingOccurrences(of: "'", with: "")
+                message = "\(match.2) '\(Validation.excerpt(String(match.1)))' is not one of \(choices); use one of them"
+            }
             // With --json, a command line that cannot run still answers with one JSON object, with
             // the code of the input refused while it was read (`invalid_digits`), else `usage`.
             if wantsJSON(arguments) { Terminal.json(["error": CodedValidation.code(for: message), "message": Terminal.bounded(message)]) }

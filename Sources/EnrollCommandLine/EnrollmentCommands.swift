@@ -160,12 +160,12 @@ struct QRDisplayOptions: ParsableArguments {
     var terminalBackground: String?
 
     var background: Background {
-        (terminalBackground ?? Environment["ENROLL_TERMINAL_BACKGROUND"]).flatMap(Background.init(rawValue:)) ?? .dark
+        (terminalBackground ?? Environment["ENROLL_TERMINAL_BACKGROUND"]).flatMap { Background(rawValue: $0.lowercased()) } ?? .dark
     }
 
     func validate() throws {
         let (source, value) = terminalBackground.map { ("--terminal-background", $0) } ?? ("ENROLL_TERMINAL_BACKGROUND", Environment["ENROLL_TERMINAL_BACKGROUND"])
-        if let value, Background(rawValue: value) == nil {
+        if let value, Background(rawValue: value.lowercased()) == nil {
             throw ValidationError("\(source) must be dark or light, not '\(value.prefix(32))'; pick the one your terminal's background is")
         }
     }
@@ -332,6 +332,9 @@ struct RevealCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case terminal, uri, svg, png
+
+        /// In any case, as `--algorithm` and `--durability` are taken (`PNG`, `Svg`).
+        init?(argument: String) { self.init(rawValue: argument.lowercased()) }
     }
 
     @OptionGroup var global: GlobalOptions

@@ -100,6 +100,25 @@ struct RevealFormTests {
         #expect(reveals[2].hasSuffix("QR code of the pending secret shown again"), "\(reveals)")
     }
 
+    @Test("reveal's --format and --terminal-background take any case, as --algorithm and --durability do; a format that is none is refused in one line naming the choices (exit 2, nothing recorded)")
+    func formatsInAnyCase() throws {
+        let workspace = try Workspace()
+        let now = ["ENROLL_NOW": "1764400000"]
+        #expect(try workspace.enroll(["request", "alice"], environment: now).status == 0)
+        let uri = try workspace.enroll(["reveal", "alice", "--format", "URI"], environment: now)
+        #expect(uri.status == 0 && uri.stdout.hasPrefix("otpauth://totp/"), "\(uri.stderr)")
+        let png = try workspace.enroll(["reveal", "alice", "--format", "Png", "--output", workspace.path("qr.png")], environment: now)
+        #expect(png.status == 0, "\(png.stderr)")
+        #expect(FileManager.default.contents(atPath: workspace.path("qr.png"))?.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        let light = try workspace.enroll(["reveal", "alice", "--terminal-background", "Light"], environment: now)
+        let dark = try workspace.enroll(["reveal", "alice", "--terminal-background", "dark"], environment: now)
+        #expect(light.status == 0 && dark.status == 0 && light.stdout != dark.stdout, "\(light.stderr)")
+        let before = try Self.revealData(workspace.database)
+        let gif = try workspace.enroll(["reveal", "alice", "--format", "gif"], environment: now)
+        #expect(gif.status == 2 && gif.stderr == "enroll: error: --format 'gif' is not one of terminal, uri, svg or png; use one of them (see `enroll reveal --help`)\n", "\(gif.stderr)")
+        #expect(try Self.revealData(workspace.database) == before)
+    }
+
     @Test("a repeated request or regenerate with --json (the otpauth URI printed as text) is recorded as the secret shown as text; repeated without --json, as a QR code", arguments: ["request", "regenerate"])
     func repeatedIssueWithJSON(command: String) throws {
         let workspace = try Workspace()
