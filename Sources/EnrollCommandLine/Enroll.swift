@@ -176,6 +176,13 @@ public enum CommandLineRunner {
                 // Only a long name takes '=' (`-o=x` would be read as the value "=x").
                 message += "; a value that starts with '-' goes after '=': \(long)=\(Validation.excerpt(value))"
             }
+            // `enroll confirm lee 123 456`: a code typed with its space, unquoted, is two words.
+            if message.hasPrefix("Unexpected argument") || message.contains(" unexpected arguments: "),
+               let path = Optional(walk(arguments, root: root)), path.map({ $0._commandName }) == ["confirm"],
+               case let words = arguments.dropFirst().filter({ !$0.hasPrefix("-") }), words.count >= 3,
+               words.dropFirst().allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) {
+                message += "; a code typed with spaces goes in quotes: `enroll confirm \(TextField.shellWord(words.first ?? "")) \"\(words.dropFirst().joined(separator: " "))\"`"
+            }
             // `--format gif`: the parser's "The value 'gif' is invalid for '--format <format>'.
             // Please provide one of 'terminal', … or 'png'.", in the words of the other refusals.
             if let match = message.firstMatch(of: /^The value '(.*)' is invalid for '(-[^ ']+)[^']*'\. Please provide one of (.*)\.$/) {

@@ -225,7 +225,16 @@ struct ConfirmCommand: ParsableCommand {
         let typed = self.code == "-" ? try global.reporting { try Self.codeFromStandardInput() } : self.code
         // Checked here rather than in validate(), so that with --json the refusal is a JSON object
         // with its own code (invalid_code_format); still before the database is opened.
-        let code = try global.reporting { try Validation.typedCode(typed) }
+        let code: String
+        do {
+            code = try global.reporting { try Validation.typedCode(typed) }
+        } catch var failure as CLIFailure {
+            // `enroll confirm 123456 lee`: the user id is the code, and the code a name.
+            if (try? Validation.typedCode(target.user)) != nil {
+                failure.message += "; the user comes first, then the code: \(global.suggested("confirm", user: typed, then: " " + TextField.shellWord(target.user)))?"
+            }
+            throw failure
+        }
         let (outcome, current) = try global.reporting { try target.handle(.confirmCode(code), global: global) }
         let now = global.clock.now()
         let (status, live) = current.now(at: now)
@@ -431,6 +440,10 @@ struct RemoveCommand: ParsableCommand {
 
     func run() throws {
         let (outcome, current) = try global.reporting { try target.handle(.removeAuthenticator, global: global) }
+        if case .notEnrolled = outcome.rejection {
+            // Not "request one first": whoever removes wants none, and likely mistyped the id.
+            throw global.refusal(.notEnrolled, of: outcome, saying: "no authenticator is enrolled for user \(TextField.quoted(outcome.user)), so there is nothing to remove; check the user id (\(global.suggested("history", user: outcome.user)) shows what the journal holds for it)")
+        }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         let now = global.clock.now()
         if global.json {

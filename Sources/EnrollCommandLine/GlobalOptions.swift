@@ -186,9 +186,10 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
 
     /// `outcome`'s refusal as a failure; its advice waits for the end of a lock still running,
     /// and names the command that follows it as it would be typed here.
-    func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome) -> CLIFailure {
+    /// `saying`: the command's own words for the refusal, in place of the library's and advice.
+    func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome, saying: String? = nil) -> CLIFailure {
         var refused = CLIFailure.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user)
-        refused.message += advice(for: rejection, user: outcome.user)
+        refused.message = saying ?? refused.message + advice(for: rejection, user: outcome.user)
         if outcome.replayed { refused.replayed(commandId: outcome.commandId) }
         return failure(refused)
     }

@@ -103,7 +103,7 @@ struct EndToEndTests {
         // The command it suggests acts on the same journal, copied as printed from anywhere.
         let files = "--db \(TextField.shellPath(workspace.database)) --key-file \(TextField.shellPath(workspace.keyFile))"
         #expect(text.stderr.contains("request one first (`enroll request \(files) alcie`) (not_enrolled)"), "\(text.stderr)")
-        for (arguments, advised) in [(["cancel", "alice"], "`enroll remove \(files) alice`"), (["regenerate", "alice"], "`enroll request \(files) alice`"), (["remove", "-x"], "`enroll request \(files) -- -x`")] {
+        for (arguments, advised) in [(["cancel", "alice"], "`enroll remove \(files) alice`"), (["regenerate", "alice"], "`enroll request \(files) alice`"), (["remove", "-x"], "`enroll history \(files) -- -x` shows what the journal holds for it")] {
             let refused = try workspace.enroll(arguments.count == 2 && arguments[1] == "-x" ? [arguments[0], "--", "-x"] : arguments)
             #expect(refused.status == 1 && refused.stderr.contains("(\(advised))"), "\(arguments): \(refused.stderr)")
         }
@@ -113,6 +113,26 @@ struct EndToEndTests {
         // A user id that needs quoting is quoted as audit prints it.
         let spaced = try workspace.enroll(["confirm", "al cie", "123456"])
         #expect(spaced.stderr.contains("for user \"al cie\";") || spaced.stderr.contains("for user al cie;"), "\(spaced.stderr)")
+    }
+
+    @Test("confirm's usual slips get their remedy: user and code swapped, a code typed with its space unquoted; remove of a user with none says there is nothing to remove, not to request one; each exit as before, nothing recorded")
+    func confirmSlips() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "lee"]).status == 0)
+        let before = workspace.databaseBytes()
+        let files = "--db \(TextField.shellPath(workspace.database)) --key-file \(TextField.shellPath(workspace.keyFile))"
+        let swapped = try workspace.enroll(["confirm", "123456", "lee"])
+        #expect(swapped.status == 2 && swapped.stderr.hasSuffix("; the user comes first, then the code: `enroll confirm \(files) lee 123456`?\n"), "\(swapped.stderr)")
+        let named = try workspace.enroll(["confirm", "leo", "lee"])
+        #expect(named.status == 2 && !named.stderr.contains("comes first"), "a user id that is no code is no swap: \(named.stderr)")
+        for (words, quoted) in [(["123", "456"], "\"123 456\""), (["123", "456", "78"], "\"123 456 78\"")] {
+            let spaced = try workspace.enroll(["confirm", "lee"] + words)
+            #expect(spaced.status == 2 && spaced.stderr.contains("; a code typed with spaces goes in quotes: `enroll confirm lee \(quoted)`"), "\(spaced.stderr)")
+        }
+        let nobody = try workspace.enroll(["remove", "nobody"])
+        #expect(nobody.status == 1 && nobody.stderr.hasPrefix("enroll: error: no authenticator is enrolled for user nobody, so there is nothing to remove; check the user id")
+                && !nobody.stderr.contains("request"), "\(nobody.stderr)")
+        #expect(workspace.databaseBytes() == before)
     }
 
     @Test("the terminal output of request shows a QR code and the otpauth URI")
