@@ -45,7 +45,7 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             Each line holds position, streamId, streamVersion, eventId, type, schemaVersion, data, metadata, \
             recordedAt and hash, so `enroll import` can check the hash chain. The data keys are not exported: \
-            in an imported copy no secret can be opened (history says its key is not in that database). An export is also a recorded-journal fixture.
+            in an imported copy no secret can be opened (history says its key is not in that database). With a NAME.expected.json beside it (the projection tables it must produce; see Fixtures/README.md), an export NAME.jsonl is also a recorded-journal fixture for `enroll replay`.
             """)
 
     @OptionGroup var global: ReadOptions
@@ -132,7 +132,7 @@ struct ImportCommand: ParsableCommand {
             imports with it. The projections are built afterwards; the anchor the file reached is printed.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: CommandOptions<Loads>
 
     @Argument(help: ArgumentHelp("The JSON Lines file to load.", valueName: "file"))
     var file: String

@@ -68,10 +68,10 @@ struct RegenerateCommand: ParsableCommand {
 
 /// Settings a replacement secret may change; each one left out keeps the active secret's.
 struct SecretChanges: ParsableArguments {
-    @Option(help: ArgumentHelp("A new issuer shown in the app (default: the active secret's).", valueName: "name"))
+    @Option(help: ArgumentHelp("A new issuer shown in the app, 1-128 characters, no ':' (default: the active secret's).", valueName: "name"))
     var issuer: String?
 
-    @Option(help: ArgumentHelp("A new account name shown in the app (default: the active secret's).", valueName: "name"))
+    @Option(help: ArgumentHelp("A new account name shown in the app, 1-256 bytes, no ':' (default: the active secret's).", valueName: "name"))
     var account: String?
 
     @Option(help: ArgumentHelp("A new HMAC algorithm: SHA1, SHA256 or SHA512 (default: the active secret's).", valueName: "SHA1|SHA256|SHA512"))
@@ -106,7 +106,7 @@ struct SecretChanges: ParsableArguments {
 /// How a new secret is to be set up in the app: what `request` and `serve` share (the server
 /// has no `--account`: each user's account name is their id).
 public struct SecretSettings: ParsableArguments {
-    @Option(help: ArgumentHelp("The issuer shown in the authenticator app (no ':').", valueName: "name"))
+    @Option(help: ArgumentHelp("The issuer shown in the authenticator app, 1-128 characters, no ':'.", valueName: "name"))
     var issuer: String = EnrollmentOptions.defaultIssuer
 
     @Option(help: ArgumentHelp("HMAC algorithm: SHA1 (what most apps support), SHA256 or SHA512.", valueName: "SHA1|SHA256|SHA512"))
@@ -135,7 +135,7 @@ public struct SecretSettings: ParsableArguments {
 struct SecretOptions: ParsableArguments {
     @OptionGroup var settings: SecretSettings
 
-    @Option(help: ArgumentHelp("The account name shown in the app (default: the user).", valueName: "name"))
+    @Option(help: ArgumentHelp("The account name shown in the app, 1-256 bytes, no ':' (default: the user).", valueName: "name"))
     var account: String?
 
     func options() throws -> EnrollmentOptions { try settings.options(account: account) }

@@ -8,9 +8,18 @@ import Foundation
 /// passes the same options to every command keeps working.
 public protocol CommandKind: Sendable {
     static var writes: Bool { get }
+    /// Opens secrets or keys with the key file (default: ``writes``).
+    static var usesKey: Bool { get }
+    /// Decides commands, under the lock's limits (default: ``writes``).
+    static var decides: Bool { get }
 }
 
-/// Commands that append to the journal (and `serve`, `import`, `keys rotate`).
+extension CommandKind {
+    public static var usesKey: Bool { writes }
+    public static var decides: Bool { writes }
+}
+
+/// Commands that append to the journal (and `serve`).
 public enum Writes: CommandKind {
     public static let writes = true
 }
@@ -18,6 +27,20 @@ public enum Writes: CommandKind {
 /// Commands that only read.
 public enum Reads: CommandKind {
     public static let writes = false
+}
+
+/// `import`: writes a journal, but decides nothing and opens no secret (exports hold no data
+/// keys).
+public enum Loads: CommandKind {
+    public static let writes = true
+    public static let usesKey = false
+    public static let decides = false
+}
+
+/// `keys rotate`: re-wraps data keys under the key file, and decides nothing.
+public enum ManagesKeys: CommandKind {
+    public static let writes = true
+    public static let decides = false
 }
 
 public typealias GlobalOptions = CommandOptions<Writes>
@@ -29,8 +52,9 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     var db: String?
 
     @Option(name: .customLong("key-file"), help: ArgumentHelp(
-        "The master key file, created with mode 0600 on first use (env ENROLL_KEY_FILE; default ./enrollment.key).",
-        valueName: "path", visibility: Kind.writes ? .default : .hidden))
+        Kind.decides ? "The master key file, created with mode 0600 on first use (env ENROLL_KEY_FILE; default ./enrollment.key)."
+            : "The master key file in force (env ENROLL_KEY_FILE; default ./enrollment.key).",
+        valueName: "path", visibility: Kind.usesKey ? .default : .hidden))
     var keyFile: String?
 
     @Flag(name: .long, help: ArgumentHelp(Kind.writes
@@ -43,7 +67,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         valueName: "FULL|NORMAL", visibility: Kind.writes ? .default : .hidden))
     var durability: String = "FULL"
 
-    @OptionGroup(title: "Limits", visibility: Kind.writes ? .default : .hidden) var limits: LimitOptions
+    @OptionGroup(title: "Limits", visibility: Kind.writes ? .default : .hidden) var limits: LimitOptions<Kind>
 
     public init() {}
 
@@ -107,7 +131,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         // As given: `x.sqlite/..` names a directory, whatever it resolves to.
         if let problem = StoreError.databasePathProblem(givenDatabasePath, option: db) { throw ValidationError(problem) }
         // A command that reads opens no key file: an empty ENROLL_KEY_FILE concerns it not.
-        if Kind.writes && keyFilePath.isEmpty {
+        if Kind.usesKey && keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
         if !keyFilePath.isEmpty {
@@ -246,7 +270,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
 
 /// The USER argument of commands that only read one user's records (status, history).
 struct UserArgument: ParsableArguments {
-    @Argument(help: ArgumentHelp("The user.", valueName: "user"))
+    @Argument(help: ArgumentHelp("The user id, as recorded (byte for byte; one that starts with '-' goes after `--`).", valueName: "user"))
     var user: String
 
     func validate() throws {

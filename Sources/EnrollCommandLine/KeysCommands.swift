@@ -30,7 +30,7 @@ struct RotateKeyCommand: ParsableCommand {
             --actor, in the database's key history (`enroll keys history`).
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: CommandOptions<ManagesKeys>
 
     @Option(name: .customLong("new-key-file"), help: ArgumentHelp("Where to write the new master key (must not exist yet).", valueName: "path"))
     var newKeyFile: String

@@ -5,22 +5,30 @@ import Foundation
 /// The limits an operator may tune: throttling of wrong codes (RFC 4226 §7.3) and how long a
 /// writer waits for another process's write lock. Each also reads an environment variable so
 /// that a deployment sets it once; an option on the command line wins.
-struct LimitOptions: ParsableArguments {
+/// `Kind`: the lock's limits are shown only to commands that decide (``CommandKind/decides``).
+struct LimitOptions<Kind: CommandKind>: ParsableArguments {
     @Option(name: .customLong("max-failed-attempts"), parsing: .unconditional, help: ArgumentHelp(
-        "Wrong codes in a row before confirmation is locked, 1-100 (env ENROLL_MAX_FAILED_ATTEMPTS; default 5).", valueName: "n"))
+        "Wrong codes in a row before confirmation is locked, 1-100 (env ENROLL_MAX_FAILED_ATTEMPTS; default 5).", valueName: "n",
+        visibility: Kind.decides ? .default : .hidden))
     var maxFailedAttempts: String?
 
     @Option(name: .customLong("lock-minutes"), parsing: .unconditional, help: ArgumentHelp(
-        "How long the first lock lasts, 1-10080 minutes; each further lock doubles it (env ENROLL_LOCK_MINUTES; default 15).", valueName: "minutes"))
+        "How long the first lock lasts, 1-10080 minutes; each further lock doubles it (env ENROLL_LOCK_MINUTES; default 15).", valueName: "minutes",
+        visibility: Kind.decides ? .default : .hidden))
     var lockMinutes: String?
 
     @Option(name: .customLong("busy-timeout"), parsing: .unconditional, help: ArgumentHelp(
         "Seconds to wait for another writer's lock before giving up (exit 3; the server answers 503 database_busy), 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
     var busyTimeout: String?
+}
 
-    /// The environment variables read below (a command line that sets none of them needs no
-    /// limit validated: ``StatusFastPath``).
-    static let environmentVariables = ["ENROLL_MAX_FAILED_ATTEMPTS", "ENROLL_LOCK_MINUTES", "ENROLL_BUSY_TIMEOUT"]
+/// The environment variables ``LimitOptions`` reads (a command line that sets none of them needs
+/// no limit validated: ``StatusFastPath``).
+enum LimitVariables {
+    static let all = ["ENROLL_MAX_FAILED_ATTEMPTS", "ENROLL_LOCK_MINUTES", "ENROLL_BUSY_TIMEOUT"]
+}
+
+extension LimitOptions {
 
     func validate() throws {
         do {

@@ -29,7 +29,7 @@ enum StatusFastPath {
             }
         }
         guard let user, (try? Validation.user(user)) != nil else { return nil }
-        guard LimitOptions.environmentVariables.allSatisfy({ Environment[$0] == nil }) else { return nil }
+        guard LimitVariables.all.allSatisfy({ Environment[$0] == nil }) else { return nil }
         do { _ = try GlobalOptions.fixedNow() } catch { return nil }
         let databasePath = database ?? Environment["ENROLL_DB"] ?? "./enrollment.sqlite"
         guard StoreError.databasePathProblem(databasePath, option: database) == nil, Environment["ENROLL_KEY_FILE"] != "" else { return nil }

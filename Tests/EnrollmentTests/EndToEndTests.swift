@@ -899,6 +899,14 @@ struct EndToEndTests {
         }
         let confirm = try workspace.enroll(["confirm", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(confirm.contains("--key-file") && confirm.contains("default ./enrollment.key") && confirm.contains("--lock-minutes"), "\(confirm)")
+        // import opens no key and decides nothing; keys rotate decides nothing: the lock's limits
+        // (and for import the key file) are not theirs, though both still wait for a busy writer.
+        for (words, shown, hidden) in [(["import"], ["--durability", "--busy-timeout"], ["--key-file", "--lock-minutes", "--max-failed-attempts"]),
+                                       (["keys", "rotate"], ["--key-file", "The master key file in force", "--busy-timeout"], ["--lock-minutes", "--max-failed-attempts", "first use"])] {
+            let text = try workspace.enroll(words + ["--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            for option in shown { #expect(text.contains(option), "\(words) --help lacks \(option)") }
+            for option in hidden { #expect(!text.contains(option), "\(words) --help shows \(option)") }
+        }
         // --version names the schemas that errors about "a newer version of enroll" refer to.
         for tool in ["enroll", "rebuild-projections"] {
             let version = try Processes.run(try Processes.product(tool), ["--version"])
