@@ -40,6 +40,12 @@ struct LibraryUseTests {
         Self.expectClosed("summary") { _ = try service.summary(of: "alice") }
         Self.expectClosed("checkHealth") { try service.checkHealth() }
         Self.expectClosed("history") { _ = try AuditTrail(database: service.database).history(of: "alice") }
+        // Given only the writer, as an adopter exporting or auditing passes it: with one
+        // connection both crashed in SQLite; with the pool, export was a storage_error.
+        Self.expectClosed("history through the writer") { _ = try AuditTrail(reader: service.database.writer).history(of: "alice") }
+        Self.expectClosed("export through the writer") { _ = try JournalArchive.export(from: service.database.writer) { _ in } }
+        Self.expectClosed("import") { _ = try JournalArchive.importLines([String](), source: "none", into: service.database) }
+        service.database.retireLog()  // crashed with either; the log went with the connection
         // The projection rebuilder, the projection check and a key rotation use the writer
         // itself: with one connection, a status read after close crashed in SQLite.
         let rebuilder = ProjectionRebuilder(database: service.database)
@@ -68,6 +74,63 @@ struct LibraryUseTests {
         let reopened = try Self.open(workspace, pool: pool)
         #expect(try reopened.load("alice").version == 1)
         #expect(try reopened.load("bob").version == 0)
+    }
+
+    @Test("a call on the database from inside one of its own callbacks: close() is refused (it waited for itself forever), and on a single connection a second call is refused (GRDB stopped the process); with the pool, reads from a callback work; nothing recorded by the refused command", arguments: [false, true])
+    func callsFromCallbacks(pool: Bool) async throws {
+        let workspace = try Workspace()
+        let service = try Self.open(workspace, pool: pool)
+        #expect(try service.handle(CommandEnvelope(user: "alice", command: .requestEnrollment(EnrollmentOptions()))).rejection == nil)
+        func expectRefused(_ what: String, _ code: String, _ body: @escaping @Sendable () throws -> Void) async {
+            // On a thread of its own: the old code hung there, or stopped the process.
+            let outcome = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
+                Thread {
+                    do { try body(); done.resume(returning: "no error") } catch { done.resume(returning: (error as? StoreError)?.code ?? "\(error)") }
+                }.start()
+            }
+            #expect(outcome == code, "\(what)")
+        }
+        let bob = CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions()))
+        await expectRefused("close inside handle", "close_inside_call") { _ = try service.handle(bob) { _ in try service.close() } }
+        await expectRefused("close inside forEach", "close_inside_call") { try AuditTrail(database: service.database).forEach(AuditFilter()) { _ in try service.close() } }
+        await expectRefused("close inside a rebuild's progress", "close_inside_call") {
+            var failure: (any Error)?
+            _ = try ProjectionRebuilder(database: service.database).rebuild(AuthenticatorsProjection()) { _ in
+                do { try service.close() } catch { failure = failure ?? error }
+            }
+            if let failure { throw failure }
+        }
+        if pool {
+            await expectRefused("a read inside handle", "no error") { _ = try service.handle(bob) { _ in _ = try service.summary(of: "alice") } }
+        } else {
+            await expectRefused("a read inside handle", "reentrant_call") { _ = try service.handle(bob) { _ in _ = try service.summary(of: "alice") } }
+            await expectRefused("a command inside forEach", "reentrant_call") {
+                try AuditTrail(database: service.database).forEach(AuditFilter()) { _ in _ = try service.handle(CommandEnvelope(user: "carol", command: .requestEnrollment(EnrollmentOptions()))) }
+            }
+            #expect(try service.load("bob").version == 0 && service.load("carol").version == 0, "the refused commands recorded nothing")
+        }
+        // Still open, and usable once the outer calls returned.
+        #expect(try service.handle(CommandEnvelope(user: "dave", command: .requestEnrollment(EnrollmentOptions()))).rejection == nil)
+        try service.close()
+    }
+
+    @Test("lock numbers out of range are clamped (Int.min overflowed and stopped the process); a seeded secret source does not show its seed in dump or description; an empty key file path is named as empty, no database made")
+    func libraryEdges() throws {
+        let workspace = try Workspace()
+        do {
+            _ = try EnrollmentService.open(databasePath: workspace.database, keyFilePath: "")
+            Issue.record("opened with an empty key file path")
+        } catch {
+            #expect(error.message == "cannot create the key file '': the path is empty; give the key file's path", "\(error.message)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database))
+        #expect(EnrollmentPolicy.default.lockDuration(number: Int.min) == EnrollmentPolicy.default.lockDuration(number: 1))
+        #expect(EnrollmentPolicy.longestLock(number: Int.min) == EnrollmentPolicy.longestLock(number: 1))
+        #expect(EnrollmentPolicy.longestLock(number: Int.max) == EnrollmentPolicy.longestLock(number: 21))
+        let source = SeededSecretSource(seed: "production-seed-42")
+        var dumped = ""
+        dump(source, to: &dumped)
+        for text in [dumped, "\(source)", String(reflecting: source)] { #expect(!text.contains("production-seed-42"), "\(text)") }
     }
 
     @Test("with a reader pool, a group commit after the database file was deleted, or replaced by a file that is no database, throws database_moved, as a command without the pool does (not a misleading 'cannot create' or 'not a database')", arguments: ["deleted", "replaced"])

@@ -60,10 +60,12 @@ public struct AuditTrail: Sendable {
         self.database = database
     }
 
+    /// Reads through `reader`. An ``EnrollmentDatabase``'s ``EnrollmentDatabase/writer`` is read
+    /// as ``init(database:)`` reads it: refused once the database is closed.
     public init(reader: any DatabaseReader, path: String = "(database)") {
         self.reader = reader
-        self.path = path
-        database = nil
+        database = EnrollmentDatabase.owning(reader)
+        self.path = database?.path ?? path
     }
 
     private func read<T>(_ body: (Database) throws -> T) throws -> T {

@@ -43,8 +43,7 @@ public struct EnrollmentPolicy: Sendable, Hashable {
     /// The duration of lock number `n` (1-based): base × 2^(n-1), at most ``lockCeiling``, or
     /// the first lock's duration when that is longer (it then does not grow).
     public func lockDuration(number n: Int) -> Int64 {
-        let doublings = min(max(n - 1, 0), 20)
-        return min(lockDuration << Int64(doublings), max(lockDuration, Self.lockCeiling))
+        return min(lockDuration << Int64(Self.doublings(n)), max(lockDuration, Self.lockCeiling))
     }
 
     /// The longest lock number `n` can be in a journal: what one that claims more was not
@@ -52,7 +51,12 @@ public struct EnrollmentPolicy: Sendable, Hashable {
     /// ``lockCeiling`` doubled without it, up to 20 times a week's first lock, and their
     /// journals still import.
     public static func longestLock(number n: Int) -> Int64 {
-        longestLockDuration << Int64(min(max(n - 1, 0), 20))
+        longestLockDuration << Int64(doublings(n))
+    }
+
+    /// Lock `n` doubles the first `n - 1` times, 0 to 20 (clamped before subtracting: `Int.min`).
+    private static func doublings(_ n: Int) -> Int {
+        min(max(n, 1), 21) - 1
     }
 }
 

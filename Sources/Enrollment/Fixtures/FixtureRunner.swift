@@ -87,7 +87,7 @@ public enum FixtureRunner {
                 throw FixtureError(file: name, reason: "the expected projection state \(expectedPath) is missing; write the tables the journal must produce there, or replay a journal that has one")
             }
             let expectedText = try FixtureJSON.text(of: expectedData, file: name, what: "its .expected.json")
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))", aboutFormat: false) }
             defer { try? handle.close() }
             return try runJournal(lines: LineReader(handle: handle, path: path), expected: expectedText, name: name)
         }
@@ -98,7 +98,7 @@ public enum FixtureRunner {
     /// no more than ``maxScenarioBytes`` (`/dev/zero` is no scenario, and never ends).
     private static func contents(of path: String, name: String) throws(FixtureError) -> Data {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+        guard descriptor >= 0 else { throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))", aboutFormat: false) }
         defer { close(descriptor) }
         var data = Data()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -106,12 +106,12 @@ public enum FixtureRunner {
             let count = read(descriptor, &chunk, chunk.count)
             if count < 0 {
                 if errno == EINTR { continue }
-                throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))")
+                throw FixtureError(file: name, reason: "cannot be read (\(String(cString: strerror(errno))))", aboutFormat: false)
             }
             if count == 0 { return data }
             data.append(contentsOf: chunk[0..<count])
             if data.count > maxScenarioBytes {
-                throw FixtureError(file: name, reason: "it is longer than \(maxScenarioBytes >> 20) MiB, which no scenario is; see Fixtures/README.md for the format")
+                throw FixtureError(file: name, reason: "it is longer than \(maxScenarioBytes >> 20) MiB, which no scenario is")
             }
         }
     }

@@ -75,6 +75,7 @@ public final class EnrollmentService: Sendable {
         clock: any EnrollmentClock = SystemClock(), secrets: any SecretSource = RandomSecretSource(),
         policy: EnrollmentPolicy = .default, requireKey: Bool = true
     ) throws(StoreError) -> EnrollmentService {
+        if requireKey && keyFilePath.isEmpty { throw StoreError.keyFilePlaceUnusable(path: "''", reason: "the path is empty; give the key file's path") }
         // A key file that exists is read before the database is opened, so a malformed one is
         // refused before anything (even a new database file) is written.
         var keyRing = FileManager.default.fileExists(atPath: keyFilePath) ? try KeyRing.load(keyFile: keyFilePath, create: false) : nil

@@ -282,10 +282,29 @@ public final class EnrollmentDatabase: Sendable {
         }
         pendingUpgrades = Self.migrationIdentifiers.filter { !applied.contains($0) }
         try checkSchemaIsKnown(applied: applied)
+        let owner = WeakDatabase(database: self)
+        Self.byWriter.withLock { $0[ObjectIdentifier(writer)] = owner }
     }
 
     deinit {
         closeOwnConnections()
+        Self.byWriter.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(writer)) }
+    }
+
+    private struct WeakDatabase: @unchecked Sendable { weak var database: EnrollmentDatabase? }
+    /// Each database by its writer, so that what is given only ``writer`` (``AuditTrail/init(reader:path:)``,
+    /// ``JournalArchive/export(from:path:to:)``) still refuses once it is closed.
+    private static let byWriter = Mutex<[ObjectIdentifier: WeakDatabase]>([:])
+
+    /// The database whose ``writer`` `reader` is, if one is.
+    static func owning(_ reader: any DatabaseReader) -> EnrollmentDatabase? {
+        byWriter.withLock { $0[ObjectIdentifier(reader)]?.database }
+    }
+
+    /// Runs `body`, which uses ``writer`` itself, while the database is open (else
+    /// ``StoreError/closed(_:)``), refused from inside another call on a single connection.
+    func onWriter<T>(_ body: () throws -> T) throws -> T {
+        try lifecycle.using(path) { try onConnection(body) }
     }
 
     /// Closes every connection now: the last one checkpoints the log and removes it. For a clean
@@ -295,7 +314,7 @@ public final class EnrollmentDatabase: Sendable {
     /// for the calls in flight; every call of this type afterwards throws ``StoreError/closed(_:)``
     /// (what goes to ``writer`` directly fails as on any closed GRDB connection).
     public func close() throws {
-        try lifecycle.close {
+        try lifecycle.close(path) {
             closeOwnConnections()
             // GRDB's pool closes its writer first, then its readers (read-only: they leave the log);
             // its readers closed first, the writer's is the last connection.
@@ -307,7 +326,12 @@ public final class EnrollmentDatabase: Sendable {
     /// Runs `body` in a read transaction on the writer (a pool's reader), as `writer.read`
     /// does, or throws ``StoreError/closed(_:)`` once the database is closed.
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try lifecycle.using(path) { try writer.read(body) }
+        try lifecycle.using(path) { try onConnection { try writer.read(body) } }
+    }
+
+    /// `body`, a call on ``writer``, refused from inside another on a single connection (``Lifecycle/accessing(_:single:_:)``).
+    private func onConnection<T>(_ body: () throws -> T) throws -> T {
+        try lifecycle.accessing(path, single: !(writer is DatabasePool), body)
     }
 
     /// Runs `body` while the database is open: ``close()`` waits for it to return, and once the
@@ -321,7 +345,7 @@ public final class EnrollmentDatabase: Sendable {
     /// Runs `body` on the writer outside a transaction (a checkpoint), as
     /// `writer.writeWithoutTransaction` does, or throws ``StoreError/closed(_:)``.
     public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try lifecycle.using(path) { try writer.writeWithoutTransaction(body) }
+        try lifecycle.using(path) { try onConnection { try writer.writeWithoutTransaction(body) } }
     }
 
     /// The checkpointer's and the snapshot readers' connections, before the writer's, so that the
@@ -344,7 +368,7 @@ public final class EnrollmentDatabase: Sendable {
     /// `COMMIT` prepared once per connection instead of compiled for every transaction: the
     /// transaction of each command (BENCHMARKS.md, step 20).
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try lifecycle.using(path) { try writeTransaction(body) }
+        try lifecycle.using(path) { try onConnection { try writeTransaction(body) } }
     }
 
     private func writeTransaction<T>(_ body: (Database) throws -> T) throws -> T {
@@ -483,7 +507,8 @@ public final class EnrollmentDatabase: Sendable {
     /// After ``StoreError/databaseMoved(_:)``, seen outside the writer: ``emptyLog(_:)`` on it.
     public func retireLog() {
         guard !readOnly else { return }
-        writer.writeWithoutTransaction { db in Self.emptyLog(db) }
+        // Closed: the connection's log went with it.
+        _ = try? onWriter { writer.writeWithoutTransaction { db in Self.emptyLog(db) } }
     }
 
     /// The write-ahead log beside a moved database's path is still this connection's, holding
@@ -938,16 +963,55 @@ private final class Lifecycle: @unchecked Sendable {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         guard !closed else { throw StoreError.closed(path) }
+        let calls = ThreadCalls.current
+        calls.using.append(ObjectIdentifier(self))
+        defer { calls.using.removeLast() }
+        return try body()
+    }
+
+    /// Runs `body`, a call on the database's connection, from inside ``using(_:_:)``. On a single
+    /// connection (`single`) a call from inside another one on this thread (a callback) is
+    /// refused (``StoreError/reentrantCall(_:)``): GRDB would stop the process.
+    func accessing<T>(_ path: String, single: Bool, _ body: () throws -> T) throws -> T {
+        guard single else { return try body() }
+        let calls = ThreadCalls.current, id = ObjectIdentifier(self)
+        if calls.accessing.contains(id) { throw StoreError.reentrantCall(path) }
+        calls.accessing.append(id)
+        defer { calls.accessing.removeLast() }
         return try body()
     }
 
     /// Runs `body` when no call is in flight, unless an earlier close succeeded; a `body` that
-    /// throws (the connection stays open) leaves the database open.
-    func close(_ body: () throws -> Void) throws {
+    /// throws (the connection stays open) leaves the database open. From inside a call on this
+    /// thread (a callback) it would wait for itself: refused (``StoreError/closedFromInside(_:)``).
+    func close(_ path: String, _ body: () throws -> Void) throws {
+        if ThreadCalls.current.using.contains(ObjectIdentifier(self)) { throw StoreError.closedFromInside(path) }
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         guard !closed else { return }
         try body()
         closed = true
+    }
+}
+
+/// The databases whose calls the current thread is inside (``Lifecycle``), innermost last.
+private final class ThreadCalls {
+    var using: [ObjectIdentifier] = []
+    var accessing: [ObjectIdentifier] = []
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { pointer in
+            if let pointer { Unmanaged<ThreadCalls>.fromOpaque(pointer).release() }
+        }
+        return key
+    }()
+
+    /// This thread's, made on its first call.
+    static var current: ThreadCalls {
+        if let pointer = pthread_getspecific(key) { return Unmanaged<ThreadCalls>.fromOpaque(pointer).takeUnretainedValue() }
+        let calls = ThreadCalls()
+        pthread_setspecific(key, Unmanaged.passRetained(calls).toOpaque())
+        return calls
     }
 }

@@ -372,6 +372,14 @@ public enum JournalArchive {
     /// number of rows written and the last one's position and hash, as stored.
     @discardableResult
     public static func export(from reader: any DatabaseReader, path: String = "(database)", to write: (String) throws -> Void) throws -> ArchiveExtent {
+        // An EnrollmentDatabase's writer: refused once it is closed, as its own calls are.
+        if let database = EnrollmentDatabase.owning(reader) {
+            return try database.onWriter { try exportOpen(from: reader, path: path, to: write) }
+        }
+        return try exportOpen(from: reader, path: path, to: write)
+    }
+
+    private static func exportOpen(from reader: any DatabaseReader, path: String, to write: (String) throws -> Void) throws -> ArchiveExtent {
         struct WriteFailure: Error { let error: any Error }
         // The caller's errors pass through as they are; the database's become a StoreError.
         func emit(_ text: String) throws {
@@ -431,9 +439,11 @@ public enum JournalArchive {
         committing: () -> Void = {}, progress: () -> Void = {}
     ) throws -> ArchiveExtent
     where Lines.Element == String {
-        try importLines(
-            lines, source: source, into: database.writer, path: database.path, anchor: anchor, requireEnd: requireEnd, committing: committing,
-            progress: progress)
+        try database.onWriter {
+            try importLines(
+                lines, source: source, into: database.writer, path: database.path, anchor: anchor, requireEnd: requireEnd, committing: committing,
+                progress: progress)
+        }
     }
 
     /// The same, into any GRDB writer whose schema is migrated (an in-memory queue for fixtures).

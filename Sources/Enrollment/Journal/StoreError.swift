@@ -107,6 +107,12 @@ public enum StoreError: Error, Sendable, Hashable {
     /// The database was closed (``EnrollmentDatabase/close()``, ``EnrollmentService/close()``)
     /// before this call.
     case closed(String)
+    /// ``EnrollmentDatabase/close()`` called from inside a call on the same database (a callback
+    /// of `handle`, `forEach`, a rebuild or an import): it would wait for itself forever.
+    case closedFromInside(String)
+    /// A call on a database opened with a single connection made from inside another call on it
+    /// (a callback): SQLite's connection serves one call at a time, and GRDB would stop the process.
+    case reentrantCall(String)
     case sqlite(String)
 
     public var code: String {
@@ -151,6 +157,8 @@ public enum StoreError: Error, Sendable, Hashable {
         case .secretSourceInvalid: "secret_source_invalid"
         case .clockOutOfRange: "clock_out_of_range"
         case .closed: "database_closed"
+        case .closedFromInside: "close_inside_call"
+        case .reentrantCall: "reentrant_call"
         case .sqlite: "storage_error"
         }
     }
@@ -271,6 +279,10 @@ public enum StoreError: Error, Sendable, Hashable {
             "the clock gave \(now), which is not a Unix time in seconds between 1970 and 9999 (milliseconds?); fix the EnrollmentClock given to the service (nothing was written)"
         case .closed(let path):
             "the database \(path) was closed by this process; open it again (EnrollmentService.open) to go on"
+        case .closedFromInside(let path):
+            "close() was called on the database \(path) from inside a call on it (a callback of handle, forEach, a rebuild or an import), which would wait for itself; close it once that call has returned (nothing was closed)"
+        case .reentrantCall(let path):
+            "the database \(path) was called from inside another call on it (a callback of handle, forEach or an import), which its single connection cannot serve; make the call once the outer one has returned, or open it with DatabaseOptions(concurrentReads: true) to read from a callback (nothing was done)"
         case .sqlite(let message):
             "storage error: \(message)"
         }

@@ -32,11 +32,16 @@ public struct RandomSecretSource: SecretSource {
 
 /// A deterministic secret source for tests and fixtures: the n-th secret is
 /// SHA-256("seed/n") stretched to the requested length. Never use it in production.
-public final class SeededSecretSource: SecretSource {
+/// Its seed decides every secret it gives, so it is redacted as a ``Secret`` is.
+public final class SeededSecretSource: SecretSource, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     private let seed: String
     private let counter = Mutex(0)
 
     public init(seed: String) { self.seed = seed }
+
+    public var description: String { "SeededSecretSource(seed redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
 
     public func makeSecret(byteCount: Int) throws -> Secret {
         let n = counter.withLock { value -> Int in value += 1; return value }
