@@ -18,6 +18,7 @@ struct RequestCommand: ParsableCommand {
 
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
+        var discarded: UnixTime?
         let (outcome, created) = try global.reporting {
             let envelope = target.envelope(.requestEnrollment(options), json: global.json)
             // Bad input (names too long for a QR code) leaves no new database or key file; nor
@@ -25,9 +26,17 @@ struct RequestCommand: ParsableCommand {
             _ = try EnrollmentService.checkInput(envelope)
             if !FileManager.default.fileExists(atPath: global.databasePath) { try Validation.newIdentity(target.user, error: InputError.invalidUser) }
             let service = try global.service(create: true)
+            // A first secret still awaiting its code, which a new request discards.
+            discarded = service.created.database ? nil : try service.load(target.user).pending.flatMap { pending in
+                pending.isReplacement || pending.expiresAt <= global.clock.now() ? nil : pending.expiresAt
+            }
             return (try service.handle(envelope), service.created)
         }
         global.noteCreated(created)
+        if let discarded, outcome.accepted, !outcome.replayed, !global.json {
+            // The QR code scanned before stops working, and the app may list both entries.
+            Terminal.note("this replaces \(TextField.quoted(outcome.user))'s secret requested earlier (it was to expire at \(Timestamps.iso8601(discarded))): its QR code no longer works; scan the new one, and delete the older entry from the app if it was added")
+        }
         try showIssuedSecret(outcome, global: global, display: display)
     }
 }

@@ -135,6 +135,21 @@ struct EndToEndTests {
         #expect(workspace.databaseBytes() == before)
     }
 
+    @Test("a request that replaces a first secret still awaiting its code says so (its QR code stops working); none when there was nothing live to replace or with --json")
+    func requestReplacingPendingSaysSo() throws {
+        let workspace = try Workspace()
+        let first = try workspace.enroll(["request", "kim"], environment: ["ENROLL_NOW": "1764400000"])
+        #expect(first.status == 0 && !first.stderr.contains("replaces"), "\(first.stderr)")
+        let again = try workspace.enroll(["request", "kim"], environment: ["ENROLL_NOW": "1764400060"])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("enroll: note: this replaces kim's secret requested earlier (it was to expire at 2025-11-29T07:16:40Z): its QR code no longer works"), "\(again.stderr)")
+        let json = try workspace.enroll(["request", "kim", "--json"], environment: ["ENROLL_NOW": "1764400120"])
+        #expect(json.status == 0 && json.stderr.isEmpty, "\(json.stderr)")
+        // Once the earlier one expired, nothing live is replaced.
+        let late = try workspace.enroll(["request", "kim"], environment: ["ENROLL_NOW": "1764409999"])
+        #expect(late.status == 0 && !late.stderr.contains("replaces"), "\(late.stderr)")
+    }
+
     @Test("the terminal output of request shows a QR code and the otpauth URI")
     func terminalQR() throws {
         let workspace = try Workspace()

@@ -52,6 +52,8 @@ public enum StoreError: Error, Sendable, Hashable {
     /// The key file's path cannot name a file (a component that is not a directory, a name too long).
     case keyFilePathUnusable(path: String, reason: String)
     case keyFileMismatch(String)
+    /// The key file holds a key this database had before: `keys rotate` replaced it at `rotatedAt`.
+    case keyFileRetired(path: String, rotatedAt: Int64)
     /// The key file a running process read its key from now holds another key: the process goes
     /// on with the key it read, but a restart with that file would be refused.
     case keyFileReplaced(String)
@@ -137,7 +139,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .keyFileUnreadable, .keyFilePathUnusable: "key_file_unreadable"
         case .damagedDataKey: "data_key_damaged"
         case .damagedKeyHistory: "key_history_damaged"
-        case .keyFileMismatch: "key_file_mismatch"
+        case .keyFileMismatch, .keyFileRetired: "key_file_mismatch"
         case .keyFileReplaced: "key_file_replaced"
         case .keyFileUnwritable, .keyFilePlaceUnusable: "key_file_unwritable"
         case .keyFileExists: "key_file_exists"
@@ -221,6 +223,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "no key file can be at \(path) (\(reason)); pass --key-file with the path of the key file"
         case .damagedDataKey(let user):
             "the data key of \(TextField.quoted(user)) does not open under this key file, which is the database's own: its row in data_keys was modified; restore the database from a backup (until then \(TextField.quoted(user))'s secrets cannot be read)"
+        case .keyFileRetired(let path, let rotatedAt):
+            "the key file \(path) holds a key this database no longer uses: `enroll keys rotate` replaced it at \(Timestamps.iso8601(rotatedAt)); pass --key-file with the key file that rotation wrote (`enroll keys history` names the key in force)"
         case .keyFileMismatch(let path):
             "the key file \(path) is not the key this database was sealed with; pass --key-file with the right key file"
         case .keyFileReplaced(let path):

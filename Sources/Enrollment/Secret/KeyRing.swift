@@ -220,7 +220,7 @@ public struct KeyRing: Sendable {
     public func bind(to db: Database, at time: UnixTime) throws {
         // Every command checks this (RowReader: SQLite's C API on the hot path).
         if let stored = try RowReader.first(db.statement(Self.keyIdSQL), in: db, { $0.bytes(0) }) {
-            guard stored == keyId else { throw StoreError.keyFileMismatch(keyFilePath) }
+            guard stored == keyId else { throw mismatch(in: db) }
         } else {
             try db.execute(sql: "INSERT INTO key_check (id, key_id) VALUES (1, ?)", arguments: [Data(keyId)])
             try KeyHistory.recordCreated(keyId: keyId, at: time, in: db)
@@ -234,8 +234,19 @@ public struct KeyRing: Sendable {
     /// Refuses, without writing anything, a database that belongs to another master key.
     public func checkBelongs(to db: Database) throws {
         if let stored = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1"), Array(stored) != keyId {
-            throw StoreError.keyFileMismatch(keyFilePath)
+            throw mismatch(in: db)
         }
+    }
+
+    /// The refusal of this key for a database that has another: one that says so when the key
+    /// history records this key as rotated away (an old key file, or a server not restarted).
+    func mismatch(in db: Database) -> StoreError {
+        // No history (an older schema opened read-only): the plain refusal.
+        let rotatedAt = try? Int64.fetchOne(
+            db, sql: "SELECT recorded_at FROM key_history WHERE action = 'rotated' AND previous_key_id = ? ORDER BY id DESC LIMIT 1",
+            arguments: [Data(keyId)])
+        guard let rotatedAt else { return .keyFileMismatch(keyFilePath) }
+        return .keyFileRetired(path: keyFilePath, rotatedAt: rotatedAt)
     }
 
     /// Whether the database already belongs to some master key.

@@ -207,7 +207,7 @@ public struct APIError: Error, Sendable, Equatable {
     /// The details (paths) go to the log, not to the client.
     static func store(_ error: StoreError) -> APIError {
         switch error {
-        case .keyFileMismatch:
+        case .keyFileMismatch, .keyFileRetired:
             // After `enroll keys rotate`, a server still holding the old key file: it must be
             // restarted with the new one. Not the caller's fault, and over once it is.
             var apiError = APIError(

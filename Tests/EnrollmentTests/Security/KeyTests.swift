@@ -169,7 +169,11 @@ struct KeyTests {
         let files = directorySnapshot(workspace.directory)
         let old = try workspace.enroll(["reveal", "alice", "--format", "uri"])
         #expect(old.status == 3)
-        #expect(old.stderr.contains("is not the key this database was sealed with"), "\(old.stderr)")
+        // Named as the key rotated away, with when and where to look, not as any other key.
+        #expect(old.stderr.contains("holds a key this database no longer uses: `enroll keys rotate` replaced it at 20")
+                && old.stderr.contains("pass --key-file with the key file that rotation wrote (`enroll keys history --db \(workspace.database)` names the key in force)"), "\(old.stderr)")
+        let (_, refusal) = try workspace.enrollJSON(["reveal", "alice", "--format", "uri"])
+        #expect(refusal["error"] as? String == "key_file_mismatch", "the code stays: \(refusal)")
         #expect(directorySnapshot(workspace.directory) == files)
 
         // The new key file opens the same secrets.
