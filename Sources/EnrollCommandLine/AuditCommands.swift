@@ -334,12 +334,12 @@ struct ActivityCommand: ParsableCommand {
 
     /// Why `error` asks for `name`'s rebuild, in a few words, or nil when a rebuild is not its
     /// remedy (a newer release's projection, missing events, a database being created).
-    static func rebuildReason(_ error: StoreError) -> String? {
+    static func rebuildReason(_ error: StoreError) -> (name: String, reason: String)? {
         switch error {
-        case .staleProjection(let name, 0, _): "\(name) has no checkpoint"
-        case .staleProjection(let name, let stored, let code): "\(name) is at schema version \(stored), this code needs \(code)"
-        case .laggingProjection(let name, let position, let head) where position < head: "\(name) has folded \(position) of the journal's \(head) events"
-        case .damagedProjection(let name, let problem): "\(name)'s table \(problem)"
+        case .staleProjection(let name, 0, _): (name, "\(name) has no checkpoint")
+        case .staleProjection(let name, let stored, let code): (name, "\(name) is at schema version \(stored), this code needs \(code)")
+        case .laggingProjection(let name, let position, let head) where position < head: (name, "\(name) has folded \(position) of the journal's \(head) events")
+        case .damagedProjection(let name, let problem): (name, "\(name)'s table \(problem)")
         default: nil
         }
     }
@@ -352,8 +352,9 @@ struct ActivityCommand: ParsableCommand {
             do { try ProjectionStatus.requireCurrent(AuthenticatorsProjection(), in: db) } catch let error as StoreError { return error }
             return nil
         }
-        guard let other, let second = rebuildReason(other) else { return nil }
-        return CLIFailure(code: error.code, message: "both projections activity reads must be rebuilt first (\(first); \(second)); run `rebuild-projections --all`", exitCode: CLIExit.environment)
+        // The authenticators projection refused first (enrollment_activity is current): named alone.
+        guard let other, let second = rebuildReason(other), second.name != first.name else { return nil }
+        return CLIFailure(code: error.code, message: "both projections activity reads must be rebuilt first (\(first.reason); \(second.reason)); run `rebuild-projections --all`", exitCode: CLIExit.environment)
     }
 
     func run() throws {

@@ -18,7 +18,7 @@ struct RequestCommand: ParsableCommand {
 
     func run() throws {
         let options = try global.reporting { try secretOptions.options() }
-        var discarded: UnixTime?
+        var discarded: UnixTime?, newUser = false
         let (outcome, created) = try global.reporting {
             let envelope = target.envelope(.requestEnrollment(options), json: global.json)
             // Bad input (names too long for a QR code) leaves no new database or key file; nor
@@ -26,13 +26,19 @@ struct RequestCommand: ParsableCommand {
             _ = try EnrollmentService.checkInput(envelope)
             if !FileManager.default.fileExists(atPath: global.databasePath) { try Validation.newIdentity(target.user, error: InputError.invalidUser) }
             let service = try global.service(create: true)
+            let before = try service.load(target.user)
+            newUser = before.version == 0
             // A first secret still awaiting its code, which a new request discards.
-            discarded = service.created.database ? nil : try service.load(target.user).pending.flatMap { pending in
+            discarded = before.pending.flatMap { pending in
                 pending.isReplacement || pending.expiresAt <= global.clock.now() ? nil : pending.expiresAt
             }
             return (try service.handle(envelope), service.created)
         }
         global.noteCreated(created)
+        if newUser, outcome.accepted, !TextField.isComposed(outcome.user) {
+            // `cafe\u0301` and `café` look alike but are two users (ids are compared byte for byte).
+            Terminal.note("the new user id \(TextField.quoted(outcome.user)) is not in Unicode's composed form (NFC, what keyboards type): it is another user than \(TextField.quoted(outcome.user.precomposedStringWithCanonicalMapping)), though the two look alike; if that user was meant, type the id composed")
+        }
         if let discarded, outcome.accepted, !outcome.replayed, !global.json {
             // The QR code scanned before stops working, and the app may list both entries.
             Terminal.note("this replaces \(TextField.quoted(outcome.user))'s secret requested earlier (it was to expire at \(Timestamps.iso8601(discarded))): its QR code no longer works; scan the new one, and delete the older entry from the app if it was added")

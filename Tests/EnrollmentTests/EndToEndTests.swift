@@ -164,12 +164,14 @@ struct EndToEndTests {
         #expect(plain.stdout.contains("Scan it, then run `enroll confirm carol CODE`"), "\(plain.stdout)\(plain.stderr)")
     }
 
-    @Test("the hint's confirm command, pasted into bash, confirms the user the request named, even a name not in composed form (NFC) that prints like another")
+    @Test("the hint's confirm command, pasted into bash, confirms the user the request named, even a name not in composed form (NFC) that prints like another, of which a note warns")
     func hintForDecomposedName() throws {
         let workspace = try Workspace()
         let decomposed = "cafe\u{301}", composed = "caf\u{E9}"
         let requested = try workspace.enroll(["request", decomposed])
         #expect(requested.status == 0, "\(requested.stderr)")
+        // A new id that looks like another is told so; the composed one, and the same id again, are not.
+        #expect(requested.stderr.hasSuffix("\nenroll: note: the new user id \"cafe\\u0301\" is not in Unicode's composed form (NFC, what keyboards type): it is another user than café, though the two look alike; if that user was meant, type the id composed\n"), "\(requested.stderr)")
         let hint = try #require(requested.stdout.components(separatedBy: "Scan it, then run `").dropFirst().first?.components(separatedBy: "`").first)
         #expect(hint.contains(" $'cafe\\u0301' CODE"), "\(hint)")
         let uri = try #require(requested.stdout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("otpauth://") })
@@ -181,6 +183,8 @@ struct EndToEndTests {
         #expect(status["status"] as? String == "active", "\(status)")
         let (_, other) = try workspace.enrollJSON(["status", composed])
         #expect(other["status"] as? String != "active", "\(other)")
+        #expect(try workspace.enroll(["request", decomposed]).stderr.contains("composed form") == false, "not new any more")
+        #expect(try workspace.enroll(["request", composed]).stderr.isEmpty)
     }
 
     @Test("suggested commands name the files as absolute paths: a relative --db and --key-file are taken from the current directory, so the hint works copied anywhere")
@@ -266,7 +270,7 @@ struct EndToEndTests {
         #expect(fromEnvironment.stdout.hasPrefix(code.terminalString(invert: false) + "\n"), "\(fromEnvironment.stdout)")
         let before = try workspace.enroll(["history", "bob"]).stdout
         for (arguments, environment, source) in [(["reveal", "bob", "--terminal-background", "white"], [:], "--terminal-background"),
-                                                 (["regenerate", "bob"], ["ENROLL_TERMINAL_BACKGROUND": "Light"], "ENROLL_TERMINAL_BACKGROUND"),
+                                                 (["regenerate", "bob"], ["ENROLL_TERMINAL_BACKGROUND": "pale"], "ENROLL_TERMINAL_BACKGROUND"),
                                                  (["request", "carol", "--terminal-background", ""], [:], "--terminal-background")] {
             let refused = try workspace.enroll(arguments, environment: environment)
             #expect(refused.status == 2, "\(arguments): \(refused.stderr)")

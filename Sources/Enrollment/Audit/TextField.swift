@@ -47,7 +47,7 @@ public enum TextField {
 
     /// Whether `value` is in Unicode's composed form (NFC). Swift's `==` would call the two forms
     /// equal, so the scalars are compared.
-    static func isComposed(_ value: String) -> Bool {
+    public static func isComposed(_ value: String) -> Bool {
         value.utf8.allSatisfy { $0 < 0x80 } || value.unicodeScalars.elementsEqual(value.precomposedStringWithCanonicalMapping.unicodeScalars)
     }
 
