@@ -105,7 +105,9 @@ public enum CommandLineRunner {
             // --json`, `help --db x`) is no topic, and help has no options: the help is shown.
             let topic = arguments.dropFirst().prefix { !$0.hasPrefix("-") }
             if let unknown = unknownHelpTopic(topic, root: root) {
-                Terminal.error("there is no command '\(Validation.excerpt(unknown))' to show help for", hint: "run `enroll help` for the list of commands")
+                let message = "there is no command '\(Validation.excerpt(unknown))' to show help for"
+                if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": message]) }
+                Terminal.error(message, hint: "run `enroll help` for the list of commands")
                 return .exit(CLIExit.badInput)
             }
             arguments = ["help"] + topic
@@ -157,10 +159,14 @@ public enum CommandLineRunner {
             if path.count < arguments.count, case let word = arguments[path.count], !word.hasPrefix("-"), !parent.configuration.subcommands.isEmpty {
                 let names = parent.configuration.subcommands.map { $0._commandName } + (path.isEmpty ? ["help"] : [])
                 let prefix = path.map { $0._commandName + " " }.joined()
-                // A name begun (`hist`), else one a typo or two away (`stauts`).
-                let begun = word.count >= 2 ? names.first { $0.hasPrefix(word) } : nil
-                let nearest = begun ?? names.min { editDistance(word, $0) < editDistance(word, $1) }.flatMap { editDistance(word, $0) <= 2 ? $0 : nil }
-                let suggestion = nearest.map { "; did you mean '\(prefix)\($0)'?" } ?? ""
+                // A name begun (`hist`; `re` begins five: all named), else one a typo or two away (`stauts`).
+                let begun = word.count >= 2 ? names.filter { $0.hasPrefix(word) } : []
+                let nearest = begun.isEmpty ? names.min { editDistance(word, $0) < editDistance(word, $1) }.flatMap { editDistance(word, $0) <= 2 ? [$0] : nil } ?? [] : begun
+                let suggestion = switch nearest.count {
+                case 0: ""
+                case 1: "; did you mean '\(prefix)\(nearest[0])'?"
+                default: "; did you mean one of " + nearest.map { "'\(prefix)\($0)'" }.joined(separator: ", ") + "?"
+                }
                 let unknown = "there is no command '\(prefix)\(Validation.excerpt(word))'\(suggestion)"
                 if wantsJSON(arguments) { Terminal.json(["error": "usage", "message": unknown]) }
                 Terminal.error(unknown, hint: "run `enroll \(prefix)--help` for the list of commands")
@@ -179,7 +185,8 @@ public enum CommandLineRunner {
             // `enroll confirm lee 123 456`: a code typed with its space, unquoted, is two words.
             if message.hasPrefix("Unexpected argument") || message.contains(" unexpected arguments: "),
                let path = Optional(walk(arguments, root: root)), path.map({ $0._commandName }) == ["confirm"],
-               case let words = arguments.dropFirst().filter({ !$0.hasPrefix("-") }), words.count >= 3,
+               // The words after `confirm` up to the first option (whose value is no part of the code).
+               case let words = arguments.drop { $0 != "confirm" }.dropFirst().prefix(while: { !$0.hasPrefix("-") }), words.count >= 3,
                words.dropFirst().allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) {
                 message += "; a code typed with spaces goes in quotes: `enroll confirm \(TextField.shellWord(words.first ?? "")) \"\(words.dropFirst().joined(separator: " "))\"`"
             }

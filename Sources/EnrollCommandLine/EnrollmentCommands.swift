@@ -245,7 +245,9 @@ struct ConfirmCommand: ParsableCommand {
             code = try global.reporting { try Validation.typedCode(typed) }
         } catch var failure as CLIFailure {
             // `enroll confirm 123456 lee`: the user id is the code, and the code a name.
-            if (try? Validation.typedCode(target.user)) != nil {
+            // Not for a code read from standard input (echoing it would defeat `-`), nor for
+            // digits of the wrong length typed for a user id that is all digits.
+            if self.code != "-", typed.contains(where: \.isLetter), (try? Validation.typedCode(target.user)) != nil {
                 failure.message += "; the user comes first, then the code: \(global.suggested("confirm", user: typed, then: " " + TextField.shellWord(target.user)))?"
             }
             throw failure

@@ -125,7 +125,13 @@ struct EndToEndTests {
         #expect(swapped.status == 2 && swapped.stderr.hasSuffix("; the user comes first, then the code: `enroll confirm \(files) lee 123456`?\n"), "\(swapped.stderr)")
         let named = try workspace.enroll(["confirm", "leo", "lee"])
         #expect(named.status == 2 && !named.stderr.contains("comes first"), "a user id that is no code is no swap: \(named.stderr)")
-        for (words, quoted) in [(["123", "456"], "\"123 456\""), (["123", "456", "78"], "\"123 456 78\"")] {
+        // A user id of digits with a code one digit short is no swap; a code from standard input is never echoed.
+        let short = try workspace.enroll(["confirm", "123456", "12345"])
+        #expect(short.status == 2 && !short.stderr.contains("comes first"), "\(short.stderr)")
+        let piped = try Processes.run("/bin/sh", ["-c", "echo 12a456 | '\(try Processes.product("enroll"))' confirm 123456 - --db '\(workspace.database)' --key-file '\(workspace.keyFile)'"])
+        #expect(piped.status == 2 && !piped.stderr.contains("12a456"), "\(piped.stderr)")
+        // An option after the code is no part of it.
+        for (words, quoted) in [(["123", "456"], "\"123 456\""), (["123", "456", "78"], "\"123 456 78\""), (["123", "456", "--busy-timeout", "5"], "\"123 456\"")] {
             let spaced = try workspace.enroll(["confirm", "lee"] + words)
             #expect(spaced.status == 2 && spaced.stderr.contains("; a code typed with spaces goes in quotes: `enroll confirm lee \(quoted)`"), "\(spaced.stderr)")
         }
@@ -1087,6 +1093,11 @@ struct EndToEndTests {
     @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers, options after the topic ignored")
     func helpTopics() throws {
         let workspace = try Workspace()
+        let json = try workspace.enroll(["help", "bogus", "--json"])
+        #expect(json.status == 2 && json.stdout == "{\"error\":\"usage\",\"message\":\"there is no command 'bogus' to show help for\"}\n", "\(json.stdout)")
+        // A start several commands share is answered with all of them.
+        let begun = try workspace.enroll(["re", "lee"])
+        #expect(begun.status == 2 && begun.stderr.contains("did you mean one of 'request', 'reveal', 'regenerate', 'remove', 'replay'?"), "\(begun.stderr)")
         for words in [["bogus"], ["keys", "bogus"], ["status", "extra"]] {
             let result = try workspace.enroll(["help"] + words)
             #expect(result.status == 2, "help \(words): exit \(result.status)")

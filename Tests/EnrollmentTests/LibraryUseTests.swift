@@ -107,6 +107,13 @@ struct LibraryUseTests {
             await expectRefused("a command inside forEach", "reentrant_call") {
                 try AuditTrail(database: service.database).forEach(AuditFilter()) { _ in _ = try service.handle(CommandEnvelope(user: "carol", command: .requestEnrollment(EnrollmentOptions()))) }
             }
+            // What uses the writer itself, and a snapshot read (on the writer without the pool), from a callback.
+            await expectRefused("a rebuild inside forEach", "reentrant_call") {
+                try AuditTrail(database: service.database).forEach(AuditFilter()) { _ in _ = try ProjectionRebuilder(database: service.database).rebuild(AuthenticatorsProjection()) }
+            }
+            await expectRefused("a snapshot read inside forEach", "reentrant_call") {
+                try AuditTrail(database: service.database).forEach(AuditFilter()) { _ in _ = try service.database.snapshotRead { _ in 1 } }
+            }
             #expect(try service.load("bob").version == 0 && service.load("carol").version == 0, "the refused commands recorded nothing")
         }
         // Still open, and usable once the outer calls returned.

@@ -329,6 +329,13 @@ public final class EnrollmentDatabase: Sendable {
         try lifecycle.using(path) { try onConnection { try writer.read(body) } }
     }
 
+    /// `writer.write`, `writer.read` and `writer.writeWithoutTransaction` for what uses
+    /// ``writer`` itself inside ``whileOpen(_:)`` (a rebuild, a key rotation): each call refused
+    /// from inside another on a single connection, as ``read(_:)`` and ``write(_:)`` are.
+    func writerWrite<T>(_ body: (Database) throws -> T) throws -> T { try onConnection { try writer.write(body) } }
+    func writerRead<T>(_ body: (Database) throws -> T) throws -> T { try onConnection { try writer.read(body) } }
+    func writerWriteWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T { try onConnection { try writer.writeWithoutTransaction(body) } }
+
     /// `body`, a call on ``writer``, refused from inside another on a single connection (``Lifecycle/accessing(_:single:_:)``).
     private func onConnection<T>(_ body: () throws -> T) throws -> T {
         try lifecycle.accessing(path, single: !(writer is DatabasePool), body)
@@ -414,7 +421,7 @@ public final class EnrollmentDatabase: Sendable {
     }
 
     private func snapshotReadOpen<T>(_ body: (Database) throws -> T) throws -> T {
-        guard let (openPath, configuration) = snapshotConfiguration else { return try writer.read(body) }
+        guard let (openPath, configuration) = snapshotConfiguration else { return try onConnection { try writer.read(body) } }
         func fresh() throws -> SnapshotReader { SnapshotReader(queue: try DatabaseQueue(path: openPath, configuration: configuration)) }
         do {
             let kept = snapshotReaders.withLock { $0.popLast() }

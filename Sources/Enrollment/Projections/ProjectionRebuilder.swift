@@ -177,7 +177,7 @@ public struct ProjectionRebuilder: Sendable {
             // The first batch's transaction also prepares (or resumes) the shadow table, so a
             // small journal is rebuilt and swapped in with a single commit.
             var spellStart = clock.now
-            var (resumedFrom, discarded, position, fold, batch) = try database.writer.write { db in
+            var (resumedFrom, discarded, position, fold, batch) = try database.writerWrite { db in
                 if !allowsDowngrade { try Self.refuseDowngrade(projection, shadow: shadow, in: db) }
                 let (resumedFrom, discarded) = try Self.prepareShadow(projection, shadow: shadow, restart: restart, in: db)
                 var position = resumedFrom
@@ -202,7 +202,7 @@ public struct ProjectionRebuilder: Sendable {
                     Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
                     spellStart = clock.now
                 }
-                batch = try database.writer.write { db in
+                batch = try database.writerWrite { db in
                     try Self.checkStillOurs(projection, shadow: shadow, position: position, in: db)
                     return try runBatch(projection, into: &fold, after: &position, in: db)
                 }
@@ -212,7 +212,7 @@ public struct ProjectionRebuilder: Sendable {
             // The batch that found the disk full is rolled back, the ones before it stay: "nothing
             // was written" would be false, and would invite deleting files rather than resuming.
             if case .diskFull = failure,
-               let kept = try? database.writer.read({ db in try ProjectionCheckpoint.load(shadow, in: db) }),
+               let kept = try? database.writerRead({ db in try ProjectionCheckpoint.load(shadow, in: db) }),
                kept.schemaVersion == projection.schemaVersion, kept.position > 0 {
                 throw StoreError.diskFullDuringRebuild(path: database.path, name: projection.name, position: kept.position)
             }

@@ -55,7 +55,7 @@ public enum KeyRotation {
         try KeyRing.checkCreatable(keyFile: newKeyFile)
         // The current key must be this database's before anything is written.
         do {
-            try database.writer.read { db in try current.checkBelongs(to: db) }
+            try database.writerRead { db in try current.checkBelongs(to: db) }
         } catch {
             throw database.failure(error)
         }
@@ -66,7 +66,7 @@ public enum KeyRotation {
         observe(.keyWritten)
         let count: Int
         do {
-            count = try database.writer.write { db in
+            count = try database.writerWrite { db in
                 try current.checkBelongs(to: db)
                 let count = try current.rewrapAll(under: newRing, actor: actor, at: time, in: db) { observe(.rewrapping(done: $0, total: $1)) }
                 try newRing.bind(to: db, at: time)
@@ -79,7 +79,7 @@ public enum KeyRotation {
             throw database.failure(error)
         }
         // Old wrappings may linger in the write-ahead log; copy back and empty it (best effort).
-        _ = try? database.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        _ = try? database.writerWriteWithoutTransaction { db in try db.checkpoint(.truncate) }
         return Result(rewrapped: count, newKeyFile: newKeyFile)
     }
 }
