@@ -43,7 +43,7 @@ struct RequestCommand: ParsableCommand {
             // The QR code scanned before stops working, and the app may list both entries.
             Terminal.note("this replaces \(TextField.quoted(outcome.user))'s secret requested earlier (it was to expire at \(Timestamps.iso8601(discarded))): its QR code no longer works; scan the new one, and delete the older entry from the app if it was added")
         }
-        try showIssuedSecret(outcome, global: global, display: display)
+        try showIssuedSecret(outcome, global: global, display: display, replacing: outcome.accepted && !outcome.replayed ? discarded : nil)
     }
 }
 
@@ -200,16 +200,20 @@ struct QRDisplayOptions: ParsableArguments {
 }
 
 /// Prints the outcome of a command that issued a secret: QR code and URI, or JSON.
-func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display: QRDisplayOptions) throws {
+/// `replacing`: when the first secret this request discarded (still awaiting its code) was to expire.
+func showIssuedSecret(_ outcome: CommandOutcome, global: GlobalOptions, display: QRDisplayOptions, replacing: UnixTime? = nil) throws {
     if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
     guard let uri = outcome.state.currentURI()?.string else { throw global.refusal(.secretUnavailable, of: outcome) }
     if global.json {
-        Terminal.json([
+        var object: [String: Any?] = [
             "user": outcome.user, "status": outcome.state.status.rawValue, "otpauthURI": uri,
             "qrCodeUrl": Data(uri.utf8).base64EncodedString(),
             "replacementPending": outcome.state.pending?.isReplacement ?? false,
             "expiresAt": outcome.state.pending.map { Timestamps.iso8601($0.expiresAt) },
-        ])
+        ]
+        // The note's fact, for a script: the QR code shown before no longer works.
+        if let replacing { object["replacedPendingExpiringAt"] = Timestamps.iso8601(replacing) }
+        Terminal.json(object)
         return
     }
     let qr = try QRCode(encoding: uri)

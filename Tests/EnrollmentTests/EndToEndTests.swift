@@ -141,7 +141,7 @@ struct EndToEndTests {
         #expect(workspace.databaseBytes() == before)
     }
 
-    @Test("a request that replaces a first secret still awaiting its code says so (its QR code stops working); none when there was nothing live to replace or with --json")
+    @Test("a request that replaces a first secret still awaiting its code says so (its QR code stops working), with --json in a member of its object; nothing when there was nothing live to replace")
     func requestReplacingPendingSaysSo() throws {
         let workspace = try Workspace()
         let first = try workspace.enroll(["request", "kim"], environment: ["ENROLL_NOW": "1764400000"])
@@ -149,11 +149,15 @@ struct EndToEndTests {
         let again = try workspace.enroll(["request", "kim"], environment: ["ENROLL_NOW": "1764400060"])
         #expect(again.status == 0)
         #expect(again.stderr.contains("enroll: note: this replaces kim's secret requested earlier (it was to expire at 2025-11-29T07:16:40Z): its QR code no longer works"), "\(again.stderr)")
-        let json = try workspace.enroll(["request", "kim", "--json"], environment: ["ENROLL_NOW": "1764400120"])
+        // With --json, stdout stays one object, which carries the fact; stderr stays empty.
+        let (json, object) = try workspace.enrollJSON(["request", "kim"], environment: ["ENROLL_NOW": "1764400120"])
         #expect(json.status == 0 && json.stderr.isEmpty, "\(json.stderr)")
+        #expect(object["replacedPendingExpiringAt"] as? String == "2025-11-29T07:17:40Z", "\(object)")
         // Once the earlier one expired, nothing live is replaced.
         let late = try workspace.enroll(["request", "kim"], environment: ["ENROLL_NOW": "1764409999"])
         #expect(late.status == 0 && !late.stderr.contains("replaces"), "\(late.stderr)")
+        let (_, fresh) = try workspace.enrollJSON(["request", "lou"], environment: ["ENROLL_NOW": "1764409999"])
+        #expect(fresh["replacedPendingExpiringAt"] == nil, "\(fresh)")
     }
 
     @Test("the terminal output of request shows a QR code and the otpauth URI")
