@@ -312,7 +312,8 @@ public final class EnrollmentDatabase: Sendable {
     /// to the database goes, which in a process that is exiting may be on another thread, after
     /// the exit has begun, or never, leaving the log to be replayed by the next opener. It waits
     /// for the calls in flight; every call of this type afterwards throws ``StoreError/closed(_:)``
-    /// (what goes to ``writer`` directly fails as on any closed GRDB connection).
+    /// (also ``AuditTrail`` and ``JournalArchive/export(from:path:to:)`` given only ``writer``; GRDB's
+    /// own methods called on ``writer`` directly are GRDB's, which on a single connection crash).
     public func close() throws {
         try lifecycle.close(path) {
             closeOwnConnections()
