@@ -1,5 +1,6 @@
 import ArgumentParser
 import Enrollment
+import CSignals
 import Foundation
 import Synchronization
 
@@ -43,6 +44,7 @@ public enum CommandLineRunner {
     /// one-shot command never starts the concurrency runtime's threads (the async one, `serve`,
     /// runs in `enroll-server`).
     public static func run(_ arguments: [String]) -> Int32 {
+        _ = enroll_keep_memory_private()
         if let status = StatusFastPath.report(arguments) {
             do {
                 try status.show()
@@ -68,6 +70,7 @@ public enum CommandLineRunner {
 
     /// Parses `arguments` with `root` and runs the command, awaiting it if it is asynchronous.
     public static func run<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) async -> Int32 {
+        _ = enroll_keep_memory_private()
         switch parse(arguments, root: root) {
         case .exit(let code):
             return code

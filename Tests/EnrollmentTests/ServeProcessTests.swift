@@ -790,6 +790,39 @@ struct ServeProcessTests {
         #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.map(String.init) == "\(hard)", "\(line)")
     }
 
+    @Test("neither the server nor a command can write a core file (the master key and open secrets are in their memory), even started with `ulimit -c unlimited`")
+    func noCoreFiles() throws {
+        let workspace = try Workspace()
+        let prlimit = try Processes.tool("prlimit", package: "util-linux")
+        func coreLimit(_ pid: Int32) throws -> String {
+            let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+            let line = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
+            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2).joined(separator: " ")
+        }
+        let server = try Server(workspace, wrapper: [prlimit, "--core=unlimited:unlimited"])
+        defer { _ = server.stop() }
+        #expect(try coreLimit(server.process.processIdentifier) == "0 0")
+        // A command, caught while it waits for a code on standard input.
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let command = Process()
+        command.executableURL = URL(fileURLWithPath: prlimit)
+        command.arguments = ["--core=unlimited:unlimited", try Processes.product("enroll"), "confirm", "alice", "-", "--db", workspace.database, "--key-file", workspace.keyFile]
+        let input = Pipe()
+        command.standardInput = input
+        command.standardOutput = FileHandle.nullDevice
+        command.standardError = FileHandle.nullDevice
+        try command.run()
+        defer { try? input.fileHandleForWriting.close(); command.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(20)
+        var seen = ""
+        while Date() < deadline, command.isRunning {
+            seen = (try? coreLimit(command.processIdentifier)) ?? ""
+            if seen == "0 0" { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(seen == "0 0", "\(seen)")
+    }
+
     @Test("idle connections past the open-file limit wait in the listen queue: the server does not spin on accept (EMFILE), says once that it is full, and serves again once they close")
     func connectionFloodAtTheDescriptorLimit() async throws {
         let workspace = try Workspace()

@@ -29,4 +29,10 @@ void enroll_default_on_signal(void);
 // Returns 0, or -1 when there is no memory for the copies.
 int enroll_exit_on_signal(const char *to_stdout, const char *to_stderr);
 
+// Keeps the process's memory (the master key, open secrets) out of core files and away from
+// other processes of the same account: no core file (RLIMIT_CORE 0), and not dumpable
+// (PR_SET_DUMPABLE 0: no core, and no ptrace or /proc/PID/mem by anyone but root), as
+// ssh-agent does. prctl is variadic, which Swift cannot call. Returns 0, or -1 if either failed.
+int enroll_keep_memory_private(void);
+
 #endif
