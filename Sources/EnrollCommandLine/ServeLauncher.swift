@@ -13,8 +13,8 @@ public struct ServeOptions: ParsableArguments {
             Requests carry 'Authorization: Bearer <JWT>'; the token's 'sub' is the user. Tokens are \
             checked with HS256 and a shared secret (env ENROLL_JWT_SECRET, or --jwt-secret-file) or \
             with RS256/ES256 and a public key (--jwt-public-key); 'exp' is required, 'nbf' is \
-            honoured, and 'iss' and 'aud' are checked when --jwt-issuer and --jwt-audience are \
-            given. --demo prints a page address with \
+            honoured (both with --jwt-leeway seconds of leeway, 30 by default), and 'iss' and 'aud' \
+            are checked when --jwt-issuer and --jwt-audience are given. --demo prints a page address with \
             a ready token for a demo user, signed with a random secret (so not with \
             ENROLL_JWT_SECRET or --jwt-secret-file, which it refuses). GET /health \
             (no token) answers 200 while the journal can be read with the key file, else 503. SIGTERM, \
@@ -46,6 +46,10 @@ public struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("jwt-audience"), help: ArgumentHelp("Accept only tokens whose 'aud' claim names this (env ENROLL_JWT_AUDIENCE; default: 'aud' is not checked).", valueName: "audience"))
     public var jwtAudience: String?
 
+    // Text, so that the option and ENROLL_JWT_LEEWAY are refused with one message.
+    @Option(name: .customLong("jwt-leeway"), parsing: .unconditional, help: ArgumentHelp("Seconds by which a token's 'exp' and 'nbf' are stretched, for an identity provider's clock that differs from this server's, 0-300 (env ENROLL_JWT_LEEWAY; default 30).", valueName: "seconds"))
+    public var jwtLeeway: String?
+
     @Flag(help: "Print the page's address with a token for the demo user, signed with a random HS256 secret (not with a real one: refused with ENROLL_JWT_SECRET or --jwt-secret-file).")
     public var demo = false
 
@@ -71,6 +75,15 @@ public struct ServeOptions: ParsableArguments {
         (jwtIssuer ?? Environment["ENROLL_JWT_ISSUER"], jwtAudience ?? Environment["ENROLL_JWT_AUDIENCE"])
     }
 
+    /// The option, else ENROLL_JWT_LEEWAY, else 30 seconds.
+    public func tokenLeeway() throws -> Int64 {
+        let (source, text) = jwtLeeway.map { ("--jwt-leeway", $0) } ?? ("ENROLL_JWT_LEEWAY", Environment["ENROLL_JWT_LEEWAY"] ?? "30")
+        guard let seconds = Int64(text), (0...300).contains(seconds) else {
+            throw ValidationError("\(source) must be a whole number of seconds from 0 to 300, not '\(Validation.excerpt(text))'; 30 allows the usual drift between clocks, 0 none")
+        }
+        return seconds
+    }
+
     public func validate() throws {
         guard (0...100_000).contains(maxWritesPerMinute) else { throw ValidationError("--max-writes-per-minute must be 0 to 100000, not \(maxWritesPerMinute); pass 0 for no limit") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, not \(port); pass 0 for any free port") }
@@ -91,6 +104,7 @@ public struct ServeOptions: ParsableArguments {
             throw ValidationError("--demo prints a token, and signed with ENROLL_JWT_SECRET it would be a real credential; unset ENROLL_JWT_SECRET (--demo makes a random secret) or drop --demo")
         }
         do { _ = try Validation.user(demoUser) } catch { throw CodedValidation.error(error, message: "--demo-user: \(error.message)") }
+        _ = try tokenLeeway()
         // An empty issuer or audience (a template's missing variable, say) would check nothing,
         // while whoever set it believes tokens for other applications are refused.
         for (name, option, variable, claim) in [("--jwt-issuer", jwtIssuer, "ENROLL_JWT_ISSUER", "iss"), ("--jwt-audience", jwtAudience, "ENROLL_JWT_AUDIENCE", "aud")] {

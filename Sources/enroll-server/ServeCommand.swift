@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let key = try tokenKey()
-        let acceptance = TokenAcceptance(issuer: options.tokenAcceptance.issuer, audience: options.tokenAcceptance.audience)
+        let acceptance = TokenAcceptance(issuer: options.tokenAcceptance.issuer, audience: options.tokenAcceptance.audience, leeway: try options.tokenLeeway())
         let global = options.global
         let enrollmentOptions = try global.reporting { try options.secretOptions.options() }
         // Everything the operator typed is checked before the database and key file are created.

@@ -25,10 +25,11 @@ struct AuthenticationTests {
         base64URL(Data(#"{"alg":"none","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(#"{"sub":"\#(user)","exp":\#(exp)}"#.utf8)) + "."
     }
 
-    static func expectUnauthenticated(_ response: TestResponse, _ comment: Comment? = nil) {
+    /// `tokenSent`: a token was sent and refused, so the challenge says it is invalid (RFC 6750 §3).
+    static func expectUnauthenticated(_ response: TestResponse, _ comment: Comment? = nil, tokenSent: Bool = true) {
         #expect(response.status == .unauthorized, comment)
         #expect(response["code"] == "unauthenticated", comment)
-        #expect(response.headers[.wwwAuthenticate] == "Bearer", comment)
+        #expect(response.headers[.wwwAuthenticate] == (tokenSent ? #"Bearer error="invalid_token""# : "Bearer"), comment)
     }
 
     @Test("no token, a malformed header, a bad signature, an expired token or alg none: 401")
@@ -43,14 +44,39 @@ struct AuthenticationTests {
         characters[characters.count - 3] = characters[characters.count - 3] == "A" ? "B" : "A"
         let tampered = String(characters)
         try await harness.test { client in
-            Self.expectUnauthenticated(try await client.request(.get, token: nil), "no token")
+            Self.expectUnauthenticated(try await client.request(.get, token: nil), "no token", tokenSent: false)
             Self.expectUnauthenticated(
-                try await client.request(.get, token: nil, headers: [.authorization: "Basic YWxpY2U6cGFzcw=="]), "basic")
+                try await client.request(.get, token: nil, headers: [.authorization: "Basic YWxpY2U6cGFzcw=="]), "basic", tokenSent: false)
             for (name, token) in [("forged", forged), ("expired", expired), ("none", none), ("tampered", tampered), ("junk", "a.b.c")] {
                 Self.expectUnauthenticated(try await client.request(.post, token: token, json: #"{"action":"INIT"}"#), "\(name)")
             }
             #expect(try await client.request(.get, Client.totp + "/status", token: valid).status == .ok)
             #expect(try harness.service.load("alice").version == 0)
+        }
+        // The access line says why each was refused (never the token), with the code.
+        let refused = harness.logs.all.split(separator: "\n").filter { $0.contains("status=401") }
+        #expect(refused.count == 7, "\(refused)")
+        for reason in ["no Authorization header", "the token has expired", "the token's signature or claims are not valid"] {
+            #expect(refused.contains { $0.contains("code=unauthenticated") && $0.contains("reason=\"\(reason)") }, "\(reason): \(refused)")
+        }
+        for token in [valid, forged, expired, tampered] { #expect(!harness.logs.all.contains(token)) }
+    }
+
+    @Test("--jwt-leeway's seconds stretch exp and nbf for clocks that disagree, no further")
+    func leeway() async throws {
+        let harness = try await Harness()
+        let now = harness.clock.now()
+        let early = try await harness.issuer.token(for: "alice", expiresAt: now + 600, notBefore: now + 20)
+        let late = try await harness.issuer.token(for: "alice", expiresAt: now - 20)
+        let tooEarly = try await harness.issuer.token(for: "alice", expiresAt: now + 600, notBefore: now + 40)
+        try await harness.test(accepting: TokenAcceptance(leeway: 30)) { client in
+            #expect(try await client.request(.get, Client.totp + "/status", token: early).status == .ok)
+            #expect(try await client.request(.get, Client.totp + "/status", token: late).status == .ok)
+            Self.expectUnauthenticated(try await client.request(.get, Client.totp + "/status", token: tooEarly))
+        }
+        try await harness.test { client in
+            Self.expectUnauthenticated(try await client.request(.get, Client.totp + "/status", token: early), "no leeway")
+            Self.expectUnauthenticated(try await client.request(.get, Client.totp + "/status", token: late), "no leeway")
         }
     }
 

@@ -98,6 +98,10 @@ struct EndpointTests {
             #expect(try await client.request(.delete, token: alice, headers: delete).status == .noContent)
             #expect(try await client.request(.delete, token: alice, headers: delete).status == .noContent)
             #expect(try await client.request(.delete, token: alice, headers: [.init("Idempotency-Key")!: "del-2"]).status == .notFound)
+            // The access log tells the retries answered again from what was done, and a refusal's code.
+            let deletes = harness.logs.all.split(separator: "\n").filter { $0.contains("method=DELETE") }
+            #expect(deletes.count == 3 && !deletes[0].contains("replayed=") && deletes[1].contains("replayed=true"), "\(deletes)")
+            #expect(deletes[2].contains("code=not_enrolled") && deletes[2].contains("status=404"), "\(deletes)")
             // The same key with another body is 422, not the first outcome: a wrong code sent
             // again as the right one under the same key must not read "invalid code" back.
             let wrong = try await client.action("VALIDATE", token: bob, code: "000000", key: "v-1")

@@ -27,6 +27,12 @@ public struct APIError: Error, Sendable, Equatable {
     public var closesConnection = false
     /// The first outcome of a command id, answered again to a retry (`Idempotent-Replayed: true`).
     public var replayed = false
+    /// A 401's `WWW-Authenticate` (RFC 6750 §3): `error="invalid_token"` once a token was sent
+    /// and refused, so that a client knows to get another; the bare challenge when none was.
+    public var challenge = "Bearer"
+    /// Why a token was refused, in a few words (a 401's message after "not authenticated: "):
+    /// logged with the access line, for the operator of the identity provider.
+    public var refusedBecause: String?
 
     public struct Details: Sendable, Equatable, Codable {
         public var remainingAttempts: Int?
@@ -54,10 +60,14 @@ public struct APIError: Error, Sendable, Equatable {
 
     // MARK: Authentication
 
-    static func unauthenticated(_ why: String) -> APIError {
-        APIError(
+    /// `tokenSent`: a token was sent and refused (else the header was missing or not Bearer).
+    static func unauthenticated(_ why: String, tokenSent: Bool = true) -> APIError {
+        var error = APIError(
             .unauthorized, code: "unauthenticated", message: "not authenticated: \(why)",
             description: "send 'Authorization: Bearer <JWT>' with a token signed by the configured key whose 'sub' is the user, whose 'exp' is in the future and whose 'nbf' (if any) is past; with the 'iss' and 'aud' the server is configured to accept")
+        if tokenSent { error.challenge = #"Bearer error="invalid_token""# }
+        error.refusedBecause = why
+        return error
     }
 
     /// A token that passed every check but whose `sub` cannot be a user id here: 403, since
@@ -275,7 +285,7 @@ public struct APIError: Error, Sendable, Equatable {
         headers[.cacheControl] = "no-store"
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
-        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if status == .unauthorized { headers[.wwwAuthenticate] = challenge }
         if closesConnection { headers[.connection] = "close" }
         if replayed { headers[TOTPRoutes.replayedHeader] = "true" }
         let encoder = JSONEncoder()

@@ -21,17 +21,20 @@ struct AccessLogMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var response: Response
+        var refusal: APIError?
         do {
             // Every command the request runs records it as its correlation id.
             response = try await ServerRequestContext.$currentTraceId.withValue(context.traceId) { try await next(request, context) }
         } catch let error as APIError {
             logServerError(error, context: context)
             response = error.response(traceId: context.traceId)
+            refusal = error
         } catch {
             var apiError = Self.translate(error, request: request)
             if apiError.logDetail == nil { apiError.logDetail = "unexpected \(String(reflecting: type(of: error)))" }
             logServerError(apiError, context: context)
             response = apiError.response(traceId: context.traceId)
+            refusal = apiError
         }
         response.headers[Self.traceHeader] = context.traceId
         // JSON is never to be sniffed as something else (answers carry secrets and user input).
@@ -48,6 +51,15 @@ struct AccessLogMiddleware: RouterMiddleware {
         if let user = context.record.user { metadata["user"] = "\(TextField.quoted(user))" }
         // Which POST it was: an operator tells guessing (VALIDATE) from revealing (VIEW).
         if let action = context.record.action { metadata["action"] = "\(action)" }
+        if let refusal {
+            metadata["code"] = "\(refusal.code)"
+            // Why a token was refused (expired, another audience, a bad signature…): what an
+            // operator needs to mend an identity provider's set-up, and never the token itself.
+            if let why = refusal.refusedBecause { metadata["reason"] = "\(TextField.quoted(why))" }
+        }
+        // An idempotent retry answered with the first outcome, nothing done again.
+        if response.headers[TOTPRoutes.replayedHeader] == "true" { metadata["replayed"] = "true" }
+        if let address = context.channel.remoteAddress?.ipAddress { metadata["client"] = "\(address)" }
         logger.info("request", metadata: metadata)
         return response
     }

@@ -337,10 +337,10 @@ struct TOTPRoutes {
     // MARK: Pieces
 
     func authenticate(_ request: Request, context: ServerRequestContext) async throws -> String {
-        guard let header = request.headers[.authorization] else { throw APIError.unauthenticated("no Authorization header") }
+        guard let header = request.headers[.authorization] else { throw APIError.unauthenticated("no Authorization header", tokenSent: false) }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIError.unauthenticated("the Authorization header is not 'Bearer <token>'")
+            throw APIError.unauthenticated("the Authorization header is not 'Bearer <token>'", tokenSent: false)
         }
         let user = try await verifier.user(fromBearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
         context.record.user = user

@@ -136,13 +136,19 @@ public enum TokenKeyError: Error, Sendable, Equatable {
 /// (RFC 7519 §4.1.1, §4.1.3). When one is set, a token without that claim, or with another
 /// value, is refused; when it is not set, the claim is not looked at. A server that trusts an
 /// identity provider issuing tokens for several applications should set both.
+///
+/// `leeway`: seconds by which `exp` and `nbf` are stretched for clocks that disagree (RFC 7519
+/// §4.1.4, §4.1.5: "some small leeway"): a token just issued by an identity provider whose clock
+/// runs ahead is not refused as not yet valid.
 public struct TokenAcceptance: Sendable, Hashable {
     public var issuer: String?
     public var audience: String?
+    public var leeway: Int64
 
-    public init(issuer: String? = nil, audience: String? = nil) {
+    public init(issuer: String? = nil, audience: String? = nil, leeway: Int64 = 0) {
         self.issuer = issuer
         self.audience = audience
+        self.leeway = leeway
     }
 }
 
@@ -223,8 +229,9 @@ public struct TokenVerifier: Sendable {
             throw .unauthenticated("the token's signature or claims are not valid")
         }
         let now = Date(timeIntervalSince1970: TimeInterval(clock.now()))
-        guard claims.exp.value > now else { throw .unauthenticated("the token has expired") }
-        if let notBefore = claims.nbf?.value, notBefore > now { throw .unauthenticated("the token is not valid yet (nbf)") }
+        let leeway = TimeInterval(acceptance.leeway)
+        guard claims.exp.value.addingTimeInterval(leeway) > now else { throw .unauthenticated("the token has expired") }
+        if let notBefore = claims.nbf?.value, notBefore.addingTimeInterval(-leeway) > now { throw .unauthenticated("the token is not valid yet (nbf)") }
         if let issuer = acceptance.issuer, claims.iss?.value != issuer {
             throw .unauthenticated("the token was not issued by the issuer this server accepts (iss)")
         }
