@@ -348,7 +348,7 @@ struct ActivityCommand: ParsableCommand {
     /// than one naming the first and, once it is rebuilt, another naming the second.
     static func bothStale(_ error: StoreError, in database: EnrollmentDatabase) -> CLIFailure? {
         guard let first = rebuildReason(error) else { return nil }
-        let other: StoreError? = try? database.writer.read { db in
+        let other: StoreError? = try? database.read { db in
             do { try ProjectionStatus.requireCurrent(AuthenticatorsProjection(), in: db) } catch let error as StoreError { return error }
             return nil
         }

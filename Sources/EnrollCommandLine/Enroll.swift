@@ -163,8 +163,10 @@ public enum CommandLineRunner {
                 let names = parent.configuration.subcommands.map { $0._commandName } + (path.isEmpty ? ["help"] : [])
                 let prefix = path.map { $0._commandName + " " }.joined()
                 // A name begun (`hist`; `re` begins five: all named), else one a typo or two away (`stauts`).
-                let begun = word.count >= 2 ? names.filter { $0.hasPrefix(word) } : []
-                let nearest = begun.isEmpty ? names.min { editDistance(word, $0) < editDistance(word, $1) }.flatMap { editDistance(word, $0) <= 2 ? [$0] : nil } ?? [] : begun
+                var nearest = word.count >= 2 ? names.filter { $0.hasPrefix(word) } : []
+                if nearest.isEmpty, let closest = names.min(by: { editDistance(word, $0) < editDistance(word, $1) }), editDistance(word, closest) <= 2 {
+                    nearest = [closest]
+                }
                 let suggestion = switch nearest.count {
                 case 0: ""
                 case 1: "; did you mean '\(prefix)\(nearest[0])'?"
@@ -187,7 +189,7 @@ public enum CommandLineRunner {
             }
             // `enroll confirm lee 123 456`: a code typed with its space, unquoted, is two words.
             if message.hasPrefix("Unexpected argument") || message.contains(" unexpected arguments: "),
-               let path = Optional(walk(arguments, root: root)), path.map({ $0._commandName }) == ["confirm"],
+               path.map({ $0._commandName }) == ["confirm"],
                // The words after `confirm` up to the first option (whose value is no part of the code).
                case let words = arguments.drop { $0 != "confirm" }.dropFirst().prefix(while: { !$0.hasPrefix("-") }), words.count >= 3,
                words.dropFirst().allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) {

@@ -29,7 +29,6 @@ enum LimitVariables {
 }
 
 extension LimitOptions {
-
     func validate() throws {
         do {
             _ = try policy()

@@ -25,13 +25,9 @@ struct AccessLogMiddleware: RouterMiddleware {
         do {
             // Every command the request runs records it as its correlation id.
             response = try await ServerRequestContext.$currentTraceId.withValue(context.traceId) { try await next(request, context) }
-        } catch let error as APIError {
-            logServerError(error, context: context)
-            response = error.response(traceId: context.traceId)
-            refusal = error
         } catch {
-            var apiError = Self.translate(error, request: request)
-            if apiError.logDetail == nil { apiError.logDetail = "unexpected \(String(reflecting: type(of: error)))" }
+            var apiError = error as? APIError ?? Self.translate(error, request: request)
+            if !(error is APIError), apiError.logDetail == nil { apiError.logDetail = "unexpected \(String(reflecting: type(of: error)))" }
             logServerError(apiError, context: context)
             response = apiError.response(traceId: context.traceId)
             refusal = apiError
