@@ -153,6 +153,20 @@ struct DeciderTests {
         #expect(pending.evolve(decision.events).status == .none)
     }
 
+    @Test("a code of the wrong length for an expired first secret is told the enrollment expired, with nothing recorded")
+    func malformedCodeForExpiredSecret() throws {
+        let late = t0 + 601
+        for typed in ["12345", "12 34 56", "abcdef"] {
+            let decision = EnrollmentDecider.decide(.confirmCode(typed), state: pending, context: context(late))
+            #expect(decision.rejection == .enrollmentExpired, "\(typed)")
+            #expect(decision.events.isEmpty, "bad input records nothing")
+            let recorded = pending.evolve([.pendingSecretExpired(PendingSecretExpired(replacement: false, expiredAt: t0 + 600))])
+            #expect(EnrollmentDecider.decide(.confirmCode(typed), state: recorded, context: context(late)).rejection == .enrollmentExpired)
+        }
+        // Before the expiry the same input is malformed, as ever.
+        #expect(EnrollmentDecider.decide(.confirmCode("12345"), state: pending, context: context(t0 + 599)).rejection == .malformedCode(expectedDigits: 6))
+    }
+
     @Test("request when already active is refused with already_enrolled")
     func alreadyEnrolled() throws {
         let decision = EnrollmentDecider.decide(.requestEnrollment(EnrollmentOptions()), state: try active(), context: context(t0 + 100, fresh: replacement))

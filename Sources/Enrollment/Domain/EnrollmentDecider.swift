@@ -12,7 +12,7 @@ public enum EnrollmentDecider {
     /// - A refusal may carry events that must be appended too: a wrong code is `CodeRejected`,
     ///   the one that reaches the limit also `ConfirmationLocked`, a replayed code is recorded.
     /// - A code that is not the secret's digits is `malformedCode` with no events at all (bad
-    ///   input, nothing recorded).
+    ///   input, nothing recorded); for a first secret past its life, `enrollmentExpired`.
     /// - Request and regenerate need `context.freshSecret`, as long as
     ///   ``EnrollmentPolicy/secretLength(for:)`` of ``issuingOptions(for:state:)``'s algorithm;
     ///   without one they are refused as `secretUnavailable`.
@@ -20,7 +20,11 @@ public enum EnrollmentDecider {
         // Bad input is refused before anything else, so nothing is recorded for it.
         if case .confirmCode(let code) = command, let expected = typedDigits(state, now: context.now),
            !expected.contains(where: { isWellFormed(code, digits: $0) }) {
-            return Decision(events: [], rejection: .malformedCode(expectedDigits: expected[0]))
+            // A first secret past its life takes no code at all: say so, rather than ask for
+            // the right number of digits only to refuse them next. Still nothing recorded.
+            let firstExpired = state.firstSecretExpired
+                || state.pending.map { !$0.isReplacement && context.now >= $0.expiresAt } ?? false
+            return Decision(events: [], rejection: firstExpired ? .enrollmentExpired : .malformedCode(expectedDigits: expected[0]))
         }
 
         // Housekeeping first: a pending secret past its lifetime expires, and a lock past its end
