@@ -181,7 +181,7 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
             databasePath: named(databasePath), keyFilePath: named(keyFilePath), options: options, clock: clock,
             policy: try limits.policy(), requireKey: requireKey)
         if let exposure = KeyRing.exposure(ofKeyFile: keyFilePath) {
-            Terminal.warning(exposure, hint: "run `chmod 600 \(TextField.shellPath(keyFilePath))`")
+            Terminal.warning(exposure.problem, hint: exposure.fix)
         }
         return service
     }

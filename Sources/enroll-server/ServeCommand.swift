@@ -217,7 +217,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CLIFailure.usage("cannot read the secret file '\(jwtSecretFile)'; pass a readable file to --jwt-secret-file")
             }
             if let exposure = KeyRing.exposure(of: jwtSecretFile, what: "the JWT secret file", grants: "it signs a token for any user") {
-                Terminal.warning(exposure, hint: "run `chmod 600 \(TextField.shellPath(jwtSecretFile))`")
+                Terminal.warning(exposure.problem, hint: exposure.fix)
             }
             return .hmacSHA256(secret: Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8))
         }

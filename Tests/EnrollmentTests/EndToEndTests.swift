@@ -1092,6 +1092,20 @@ struct EndToEndTests {
         #expect(try Processes.run("/bin/sh", ["-c", hint]).status == 0)
         let quietAgain = try workspace.enroll(["reveal", "ivan", "--format", "uri", "--key-file", spaced])
         #expect(quietAgain.status == 0 && quietAgain.stderr.isEmpty, "\(quietAgain.stderr)")
+
+        // Mode 600, but owned by another account (run as root, nobody): that account can read the
+        // key or put another in its place. The hint gives it to this account.
+        guard geteuid() == 0 else { return }
+        #expect(chown(spaced, 65534, 65534) == 0)
+        let owned = try workspace.enroll(["reveal", "ivan", "--format", "uri", "--key-file", spaced])
+        #expect(owned.status == 0 && owned.stdout.hasPrefix("otpauth://"), "\(owned.stderr)")
+        #expect(owned.stderr.split(separator: "\n").count == 1, "\(owned.stderr)")
+        #expect(owned.stderr.hasPrefix("enroll: warning: the key file \(spaced) belongs to another account, "), "\(owned.stderr)")
+        #expect(owned.stderr.contains("(uid 65534), which can read or replace it"), "\(owned.stderr)")
+        #expect(owned.stderr.contains("`chown 0 '\(spaced)'`"), "\(owned.stderr)")
+        #expect(chown(spaced, 0, 0) == 0)
+        let root = try workspace.enroll(["reveal", "ivan", "--format", "uri", "--key-file", spaced])
+        #expect(root.status == 0 && root.stderr.isEmpty, "\(root.stderr)")
     }
 
     @Test("help for a command that does not exist is refused (exit 2, one line); help for real, nested and help itself still answers, options after the topic ignored")

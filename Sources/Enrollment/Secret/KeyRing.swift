@@ -154,24 +154,41 @@ public struct KeyRing: Sendable {
         }
     }
 
-    /// Why the key file at `path` is exposed, if it is: its mode lets its group or other users
-    /// read or change it (as ssh judges private keys). Whoever can read the master key can open
-    /// every secret in the database, so the command line warns about it (``KeyRing`` does not
-    /// refuse: the file may be shared with a service group on purpose). `nil`: owner-only, or
-    /// no such file.
-    public static func exposure(ofKeyFile path: String) -> String? {
+    /// Why the key file at `path` is exposed, if it is: another account owns it, or its mode
+    /// lets its group or other users read or change it (as ssh judges private keys). Whoever
+    /// can read the master key can open every secret in the database, so the command line warns
+    /// about it (``KeyRing`` does not refuse: the file may be shared with a service group on
+    /// purpose). `nil`: owned by this account (or root) and owner-only, or no such file.
+    public static func exposure(ofKeyFile path: String) -> FileExposure? {
         exposure(of: path, what: "the key file", grants: "it opens every secret in the database")
     }
 
     /// The same judgement for any file holding a key: `what` names it, `grants` says what its
     /// holder can do (the server's `--jwt-secret-file`: sign a token for any user).
-    public static func exposure(of path: String, what: String, grants: String) -> String? {
+    public static func exposure(of path: String, what: String, grants: String) -> FileExposure? {
         var file = stat()
         guard stat(path, &file) == 0 else { return nil }
+        let shell = TextField.shellPath(path)
+        if file.st_uid != geteuid() && file.st_uid != 0 {
+            // Its owner can read it, and replace it with a key of their own choosing.
+            let owner = getpwuid(file.st_uid).map { String(cString: $0.pointee.pw_name) }.map { "the account \($0) (uid \(file.st_uid))" } ?? "uid \(file.st_uid)"
+            return FileExposure(
+                problem: "\(what) \(path) belongs to another account, \(owner), which can read or replace it, and \(grants)",
+                fix: "run `chown \(geteuid()) \(shell)` (and `chmod 600 \(shell)`) if this account is to own it")
+        }
         let mode = file.st_mode & 0o777
         guard mode & 0o077 != 0 else { return nil }
         let who = mode & 0o007 != 0 ? "other users" : "its group"
-        return "\(what) \(path) can be read or changed by \(who) (mode \(String(mode, radix: 8))), and \(grants)"
+        return FileExposure(
+            problem: "\(what) \(path) can be read or changed by \(who) (mode \(String(mode, radix: 8))), and \(grants)",
+            fix: "run `chmod 600 \(shell)`")
+    }
+
+    /// A file holding a key that others can read or change: what is wrong, and the command
+    /// that puts it right.
+    public struct FileExposure: Sendable, Equatable {
+        public var problem: String
+        public var fix: String
     }
 
     /// Writes a key file atomically with mode 0600, whatever the umask: written unnamed
