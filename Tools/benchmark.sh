@@ -4,7 +4,7 @@
 # beside its baseline. Prints a table (ratios first) and writes BENCHMARKS.json.
 #
 #   Tools/benchmark.sh                 the full run (3 minutes when the machine is quiet, 15 when busy, on 2 cores)
-#   Tools/benchmark.sh --smoke         seconds, tiny sizes, debug build, no Python peers, no goals judged
+#   Tools/benchmark.sh --smoke         seconds, tiny sizes, debug build, no goals judged (the Python peers run too)
 #   Tools/benchmark.sh --repetitions 1 --users 2000 ...   any option of the benchmark executable (--help lists them)
 #   Tools/benchmark.sh --help          this text and the executable's options, without building anything
 #
@@ -25,6 +25,35 @@ for argument in "$@"; do
     exit 0
   fi
 done
+# Options are checked before minutes of setup and building: each must be one the executable's
+# usage names. A relative --output or --work is the caller's, as PEERS_DIR is: made absolute
+# before the script moves to the repository.
+known="$(sed -n '/^let usage = """/,/^    """/p' "$(dirname "$0")/benchmark/main.swift" | grep -o -- '--[a-z-]*' | sort -u)"
+passed=()
+expect_path=0
+for argument in "$@"; do
+  if [ "$expect_path" -eq 1 ]; then
+    passed+=("$(realpath -m -- "$argument")")
+    expect_path=0
+    continue
+  fi
+  case "$argument" in
+    --check-peers) ;;
+    --output|--work) expect_path=1 ;;
+    --*)
+      if ! grep -qx -- "$argument" <<<"$known"; then
+        echo "benchmark: unknown option '$argument'; Tools/benchmark.sh --help lists the options" >&2
+        exit 2
+      fi ;;
+  esac
+  passed+=("$argument")
+done
+case "${passed[${#passed[@]}-1]:-}" in
+  --*) case "${passed[${#passed[@]}-1]}" in --smoke|--check-peers) ;; *)
+    echo "benchmark: ${passed[${#passed[@]}-1]} needs a value; Tools/benchmark.sh --help lists the options" >&2
+    exit 2 ;; esac ;;
+esac
+set -- "${passed[@]+"${passed[@]}"}"
 # A relative PEERS_DIR is the caller's; the default sits beside the repository.
 peers="$(realpath -m "${PEERS_DIR:-$(dirname "$0")/../../shared/peers}")"
 cd "$(dirname "$0")/.."
@@ -54,6 +83,14 @@ trap 'rm -rf "$work"' EXIT
 "$compiler" -O2 -o "$work/raw_sqlite" "$peers/raw_sqlite.c" -lsqlite3
 
 arguments=(--peers "$work")
+# The Python peers, pinned as py_peers.py's header says, in a virtual environment (the smoke run
+# runs them too, at its tiny sizes, so that their part of the benchmark cannot rot either).
+pins=(pyotp==2.12.0 eventsourcing==9.5.6)
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv || { echo "benchmark: cannot create .venv; install python3-venv" >&2; exit 3; }
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check "${pins[@]}"
+arguments+=(--python "$PWD/.venv/bin/python" --py-peers "$peers/py_peers.py")
 if [ "$smoke" -eq 1 ]; then
   # The test command has built the debug products already; the smoke run checks that every
   # part of the benchmark still runs, not how fast.
@@ -61,13 +98,6 @@ if [ "$smoke" -eq 1 ]; then
   arguments+=(--output "$work/smoke.json")
 else
   configuration=release
-  # The Python peers, pinned as py_peers.py's header says, in a virtual environment.
-  pins=(pyotp==2.12.0 eventsourcing==9.5.6)
-  if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv || { echo "benchmark: cannot create .venv; install python3-venv" >&2; exit 3; }
-  fi
-  .venv/bin/pip install --quiet --disable-pip-version-check "${pins[@]}"
-  arguments+=(--python "$PWD/.venv/bin/python" --py-peers "$peers/py_peers.py")
   # Only the full run replaces the recorded JSON; the options given come after, so an --output
   # among them still wins.
   if [ $# -eq 0 ]; then arguments+=(--output BENCHMARKS.json); else arguments+=(--output benchmark-results.json); fi
@@ -80,4 +110,7 @@ bin="$(swift build -c "$configuration" --show-bin-path)"
 # on the same cores. Measured right then, the first figure (TOTP) came out a third low (16:25
 # and 19:46 UTC in BENCHMARKS.md): the figures start once that is on disk.
 sync
-exec "$bin/benchmark" "${arguments[@]}" --enroll "$bin/enroll" "$@"
+# Not exec: the trap above removes the compiled peers when the run ends. The results name the
+# commit measured.
+BENCHMARK_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || true)$(git diff --quiet HEAD -- Sources Tools Package.swift 2>/dev/null || echo -dirty)" \
+  "$bin/benchmark" "${arguments[@]}" --enroll "$bin/enroll" "$@"

@@ -47,6 +47,8 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     process.standardOutput = output
     process.standardError = errors
     do { try process.run() } catch { throw BenchmarkError("cannot start \(executable): \(error)") }
+    Interruption.running(process.processIdentifier)
+    defer { Interruption.running(nil) }
     // Read both pipes before waiting, so a chatty child never blocks on a full pipe.
     let errorData = LockedData()
     let reader = Thread { errorData.set(errors.fileHandleForReading.readDataToEndOfFile()) }
@@ -84,10 +86,62 @@ func number(_ object: [String: Any], _ key: String) throws -> Double {
     return value.doubleValue
 }
 
+/// Ctrl-C or SIGTERM in the middle of a run: the child running then (a peer, a child mode; each
+/// has a process group of its own, which the terminal's Ctrl-C does not reach) is stopped and the
+/// temporary work directory removed, then the benchmark exits with 130 (143 for SIGTERM).
+enum Interruption {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var child: pid_t?
+    nonisolated(unsafe) private static var workDirectory: String?
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    static func running(_ pid: pid_t?) { lock.withLock { child = pid } }
+
+    /// Handles SIGINT and SIGTERM from now on; `removing` is the work directory to remove, if
+    /// the run made it.
+    static func handle(removing directory: String?) {
+        lock.withLock { workDirectory = directory }
+        let queue = DispatchQueue(label: "benchmark.interruption")
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler {
+                let (pid, directory) = lock.withLock { (child, workDirectory) }
+                if let pid { kill(pid, SIGKILL) }  // it inherited SIGINT and SIGTERM ignored
+                if let directory { try? FileManager.default.removeItem(atPath: directory) }
+                FileHandle.standardError.write(Data("benchmark: interrupted; no results written\(directory.map { ", \($0) removed" } ?? "")\n".utf8))
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
+
 /// What the benchmark ran on, written beside the figures.
 struct Machine {
+    /// The type of the file system that holds `path`, as /proc/mounts names it ("tmpfs" holds
+    /// files in memory: an fsync there reaches no disk): the mount with the longest prefix of
+    /// the path's real path.
+    static func fileSystem(of path: String) -> String {
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8) else { return "unknown" }
+        var best: (point: String, type: String)?
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { continue }
+            // Spaces in a mount point are written \040.
+            let point = fields[1].replacingOccurrences(of: "\\040", with: " ")
+            let inside = point == "/" || real == point || real.hasPrefix(point + "/")
+            if inside && point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
+        }
+        return best?.type ?? "unknown"
+    }
+
     static func describe() -> [String: Any] {
         var info: [String: Any] = ["cores": ProcessInfo.processInfo.activeProcessorCount]
+        // Set by Tools/benchmark.sh: the commit measured (with -dirty for uncommitted changes).
+        if let commit = ProcessInfo.processInfo.environment["BENCHMARK_COMMIT"], !commit.isEmpty { info["engine_commit"] = commit }
         if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
            let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
            let colon = line.firstIndex(of: ":") {

@@ -15,7 +15,8 @@ let usage = """
       --output FILE        where the JSON of the run goes (default: benchmark-results.json)
       --repetitions N      repetitions of each figure, medians reported (default 3; smoke 1)
       --users N            users for the one-writer NORMAL and group-commit runs (default 10 000, as the issue
-                           asks; two commands each); the Python peers get half, at most 5 000
+                           asks; two commands each); the Python peers' workload is as many, at most 5 000,
+                           and ours beside it the same
       --full-users N       users for the one-writer FULL run (default: --users)
       --journal-events N   events in the rebuild's large journal (default 1 000 000, over at most 10 000 users);
                            the smaller journals hold a tenth and a hundredth of them
@@ -44,7 +45,7 @@ struct Options {
         var options = Options()
         var rest = arguments[...]
         func value(_ flag: String) throws -> String {
-            guard let value = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value\n\(usage)") }
+            guard let value = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value; --help lists the options") }
             return value
         }
         func integer(_ flag: String) throws -> Int {
@@ -67,14 +68,26 @@ struct Options {
             case "--clients": options.clients = try integer(flag)
             case "--work": options.work = try value(flag)
             case "--help", "-h": print(usage); exit(0)
-            default: throw BenchmarkError("unknown option '\(flag)'\n\(usage)")
+            default: throw BenchmarkError("unknown option '\(flag)'; --help lists the options")
             }
         }
-        guard !options.peers.isEmpty else { throw BenchmarkError("--peers DIR is required (Tools/benchmark.sh builds the peers)\n\(usage)") }
+        guard !options.peers.isEmpty else { throw BenchmarkError("--peers DIR is required (Tools/benchmark.sh builds the peers); --help lists the options") }
         for peer in ["raw_hmac", "raw_sqlite"] where !FileManager.default.isExecutableFile(atPath: options.peers + "/" + peer) {
             throw BenchmarkError("\(options.peers)/\(peer) is missing; build it with cc from ../shared/peers (Tools/benchmark.sh does)")
         }
         if (options.python == nil) != (options.pyPeers == nil) { throw BenchmarkError("--python and --py-peers go together") }
+        // Checked now, not when the run reaches them minutes later with its results unwritten.
+        if let python = options.python, !FileManager.default.isExecutableFile(atPath: python) {
+            throw BenchmarkError("--python \(python) is not an executable; give the Python that has the pinned peers (Tools/benchmark.sh makes .venv)")
+        }
+        if let script = options.pyPeers, !FileManager.default.isReadableFile(atPath: script) {
+            throw BenchmarkError("--py-peers \(script) cannot be read; give the path of py_peers.py (../shared/peers)")
+        }
+        let directory = URL(fileURLWithPath: options.output).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue, access(directory, W_OK) == 0 else {
+            throw BenchmarkError("--output \(options.output): cannot write in \(directory); give a file in a writable directory")
+        }
         return options
     }
 }
