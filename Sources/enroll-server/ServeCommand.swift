@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             // Every event would be recorded at one moment, and codes checked against it: right
             // for tests and demonstrations, never for users' enrollments.
             Terminal.warning(
-                "ENROLL_NOW is set: the server's clock stands still at \(Timestamps.iso8601(global.clock.now())); every event is recorded at that time and codes are checked against it",
+                "ENROLL_NOW is set: the server's clock stands still at \(Timestamps.iso8601(global.clock.now())); every event is recorded at that time, and codes and the tokens' exp and nbf are checked against it",
                 hint: "unset ENROLL_NOW unless this is a test")
         }
         if !Self.isLoopback(options.host) {

@@ -519,6 +519,7 @@ struct ServeProcessTests {
         #expect(FileManager.default.fileExists(atPath: workspace.database))
         #expect(!FileManager.default.fileExists(atPath: workspace.database + "-wal"))
         #expect(fixed.errors.text.contains("enroll: warning: ENROLL_NOW is set: the server's clock stands still at 2025-11-29T13:06:16Z"), "\(fixed.errors.text)")
+        #expect(fixed.errors.text.contains("codes and the tokens' exp and nbf are checked against it"), "\(fixed.errors.text)")
         let system = try Server(workspace)
         #expect(system.stop() == 0)
         #expect(!system.errors.text.contains("ENROLL_NOW"), "\(system.errors.text)")

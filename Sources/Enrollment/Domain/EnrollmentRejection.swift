@@ -16,7 +16,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
     case locked(until: UnixTime)
     /// The code is not `digits` ASCII digits. This is bad input: nothing is checked or recorded.
     case malformedCode(expectedDigits: Int)
-    /// The secret cannot be opened (its data key is missing).
+    /// The secret cannot be opened (its data key is missing, or the sealed secret was altered).
     case secretUnavailable
 
     public var code: String {
@@ -89,7 +89,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .malformedCode(let digits):
             "a code is exactly \(digits) ASCII digits (0-9) with nothing else; type the \(digits) digits the app shows"
         case .secretUnavailable:
-            "the secret cannot be opened because its data key is missing; remove the authenticator, then request a new one"
+            "the secret cannot be opened: its data key is missing (as in an imported copy), or the sealed secret was altered (`enroll verify` checks the journal); remove the authenticator, then request a new one"
         }
     }
 
