@@ -66,6 +66,13 @@ struct ServeCommand: AsyncParsableCommand {
                     metadata: ["code": "\(error.code)"])
             } catch {}
         }
+        if !options.demo && (acceptance.audience == nil || acceptance.issuer == nil) {
+            // Any token the key verifies is taken: an identity provider that signs tokens for
+            // other applications too would sign this server's way in for them.
+            let missing = [acceptance.issuer == nil ? "--jwt-issuer" : nil, acceptance.audience == nil ? "--jwt-audience" : nil].compactMap { $0 }
+            serverLog.notice(
+                "tokens are not checked for \(missing.map { $0 == "--jwt-issuer" ? "iss" : "aud" }.joined(separator: " or ")): any token the key verifies is accepted, including one the identity provider issued for another application; set \(missing.joined(separator: " and ")) unless the key signs tokens for this server alone")
+        }
         if global.clock is FixedClock {
             // Every event would be recorded at one moment, and codes checked against it: right
             // for tests and demonstrations, never for users' enrollments.

@@ -649,6 +649,12 @@ struct ServeProcessTests {
         #expect(refused.status == 401 && (refused.body["message"] as? String)?.contains("(aud)") == true, "\(refused.body)")
         let right = try Self.token("alice", claims: #""iss":"https://idp.example","aud":["payroll","enroll"]"#)
         #expect(try Self.call(server.port, "GET", path: "/api/users/v1/me/totp/status", token: right).status == 200)
+        #expect(server.stop() == 0)
+        #expect(!server.errors.text.contains("tokens are not checked"), "\(server.errors.text)")
+        // Without them the log says, once at start, which claims go unchecked and what to set.
+        let issuerOnly = try Server(workspace, extra: ["--jwt-issuer", "https://idp.example"])
+        #expect(issuerOnly.stop() == 0)
+        #expect(issuerOnly.errors.text.contains("notice enrollment.server: [enroll_server] tokens are not checked for aud: any token the key verifies is accepted, including one the identity provider issued for another application; set --jwt-audience unless"), "\(issuerOnly.errors.text)")
     }
 
     @Test("an empty --jwt-issuer, --jwt-audience, ENROLL_JWT_ISSUER or ENROLL_JWT_AUDIENCE is refused before anything starts (one line naming it, exit 2, nothing created), not taken as 'check nothing'")
