@@ -191,7 +191,7 @@ public enum CommandLineRunner {
             if message.hasPrefix("Unexpected argument") || message.contains(" unexpected arguments: "),
                path.map({ $0._commandName }) == ["confirm"],
                // The words after `confirm` up to the first option (whose value is no part of the code).
-               case let words = arguments.drop { $0 != "confirm" }.dropFirst().prefix(while: { !$0.hasPrefix("-") }), words.count >= 3,
+               case let words = arguments.drop(while: { $0 != "confirm" }).dropFirst().prefix(while: { !$0.hasPrefix("-") }), words.count >= 3,
                words.dropFirst().allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) {
                 message += "; a code typed with spaces goes in quotes: `enroll confirm \(TextField.shellWord(words.first ?? "")) \"\(words.dropFirst().joined(separator: " "))\"`"
             }
