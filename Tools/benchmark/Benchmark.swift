@@ -60,7 +60,11 @@ struct Benchmark {
     }
 
     func run() async throws {
-        let work = options.work ?? FileManager.default.temporaryDirectory.appendingPathComponent("enroll-benchmark-\(getpid())").path
+        // The temporary directory, unless it is on tmpfs (Debian 13's /tmp, say): then beside the
+        // current directory, where the repository's disk is.
+        let temporary = FileManager.default.temporaryDirectory.path
+        let scratch = Machine.fileSystem(of: temporary) == "tmpfs" ? FileManager.default.currentDirectoryPath : temporary
+        let work = options.work ?? URL(fileURLWithPath: scratch).appendingPathComponent(".enroll-benchmark-\(getpid())").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { if options.work == nil { try? FileManager.default.removeItem(atPath: work) } }
         Interruption.handle(removing: options.work == nil ? work : nil)

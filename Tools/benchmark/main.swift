@@ -21,7 +21,9 @@ let usage = """
       --journal-events N   events in the rebuild's large journal (default 1 000 000, over at most 10 000 users);
                            the smaller journals hold a tenth and a hundredth of them
       --clients N          concurrent callers in the group-commit run (default 64)
-      --work DIR           keep the databases the run makes in DIR (default: a temporary directory, removed after)
+      --work DIR           keep the databases the run makes in DIR (default: a directory made in the temporary
+                           directory, or in the current one when the temporary one is on tmpfs, where no fsync
+                           reaches a disk; removed after, on Ctrl-C too); a DIR on tmpfs is refused
       --smoke              tiny sizes, one repetition: checks that every part runs; goals are not judged
     Other sizes than the defaults are judged against the same goals, but their ratios do not compare with the
     ones in BENCHMARKS.md: the table says so.
