@@ -60,7 +60,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
-        let total = (try? database.writer.read { db in try EventJournal.head(in: db) }) ?? 0
+        let total = (try? database.read { db in try EventJournal.head(in: db) }) ?? 0
         let progress = ProgressLine(doing: "exporting", total: total)
         let written: ArchiveExtent
         if let requested = output {
@@ -324,10 +324,10 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let database = try global.reporting { try global.openExisting() }
         let expected = anchor.expected
-        let progress = ProgressLine(doing: "verifying", total: try? database.writer.read { db in try EventJournal.head(in: db) })
+        let progress = ProgressLine(doing: "verifying", total: try? database.read { db in try EventJournal.head(in: db) })
         let (result, mismatch, findings) = try global.reporting {
             do {
-                return try database.writer.read { db -> (ChainVerification, AnchorMismatch?, [OutsideChainFinding]) in
+                return try database.read { db -> (ChainVerification, AnchorMismatch?, [OutsideChainFinding]) in
                     let result = try HashChain.verify(in: db) { progress.advance() }
                     guard result.isIntact else { return (result, nil, []) }
                     let findings = try HashChain.crossCheck(in: db, limit: Self.findingsShown + 1)

@@ -363,7 +363,7 @@ struct ActivityCommand: ParsableCommand {
         let (counted, unrecorded) = try global.reporting {
             let database = try global.openExisting()
             do {
-                return try database.writer.read { db in
+                return try database.read { db in
                     (try EnrollmentActivityProjection().read(from: first, through: last, issuer: issuer, in: db),
                      try AuthenticatorsProjection().unrecordedExpiries(before: now, from: first, through: last, issuer: issuer, in: db))
                 }

@@ -67,7 +67,7 @@ struct RotateKeyCommand: ParsableCommand {
             // path given is then another database's (the one the copy was exported from, beside
             // it as ./enrollment.key): rotating would adopt it, and the advice to destroy it
             // afterwards would lose every secret of that database.
-            if !(try database.writer.read { db in try KeyRing.databaseHasKey(db) }) {
+            if !(try database.read { db in try KeyRing.databaseHasKey(db) }) {
                 let other = FileManager.default.fileExists(atPath: global.keyFilePath)
                     ? "; \(global.keyFilePath) is not its key (it may open another database: it was left as it is)"
                     : ""
