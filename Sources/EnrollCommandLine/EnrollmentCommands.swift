@@ -258,7 +258,7 @@ struct ConfirmCommand: ParsableCommand {
         }
         let (outcome, current) = try global.reporting { try target.handle(.confirmCode(code), global: global) }
         let now = global.clock.now()
-        let (status, live) = current.now(at: now)
+        let status = current.status(at: now), live = current.livePending(at: now)
         // A refusal repeated for its command id is said to be the first one.
         let refusal = outcome.rejection.map { rejection in
             let said = message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now))
@@ -468,7 +468,7 @@ struct RemoveCommand: ParsableCommand {
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         let now = global.clock.now()
         if global.json {
-            Terminal.json(["user": outcome.user, "status": current.now(at: now).status.rawValue, "removed": true, "replayed": outcome.replayed])
+            Terminal.json(["user": outcome.user, "status": current.status(at: now).rawValue, "removed": true, "replayed": outcome.replayed])
         } else if outcome.replayed {
             Terminal.line(target.repeated("it removed the authenticator then", current, at: now))
         } else {
@@ -496,7 +496,7 @@ struct CancelCommand: ParsableCommand {
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         let now = global.clock.now()
         if global.json {
-            Terminal.json(["user": outcome.user, "status": current.now(at: now).status.rawValue, "cancelled": true, "replayed": outcome.replayed])
+            Terminal.json(["user": outcome.user, "status": current.status(at: now).rawValue, "cancelled": true, "replayed": outcome.replayed])
         } else if outcome.replayed {
             Terminal.line(target.repeated("it cancelled a regenerate then", current, at: now))
         } else {
@@ -547,22 +547,18 @@ struct StatusReport {
                 return try database.summary(of: user)
             }
         }
-        // A pending secret past its expiry is recorded as expired by the next command; until then
-        // every line below says it is over, as the API's status does.
-        let expired = summary.pendingExpiresAt.map { $0 <= clock.now() } ?? false
-        // As of now: a first secret past its lifetime is gone even before a command records its
-        // expiry (the projection still holds it as pending).
-        let firstExpired = summary.status == .pending && !summary.replacementPending && expired
-        let status = firstExpired ? AuthenticatorStatus.none : summary.status
+        // One moment for the whole report. A pending secret past its expiry is recorded as expired
+        // by the next command; until then every line below says it is over, as the API's status does.
+        let now = clock.now()
+        let expired = summary.pendingPastExpiry(at: now)
+        let status = summary.status(at: now)
         // Once a command has recorded that expiry the row is back to none, but it keeps when the
         // secret was requested (a removal clears that too): say what became of it. Likewise a
         // replacement whose expiry was recorded: an active row keeps a request time only for a
         // replacement issued since its activation, here no longer pending.
         let expiryRecorded = summary.status == .none && summary.requestedAt != nil
         let replacementExpiryRecorded = summary.status == .active && !summary.replacementPending && summary.requestedAt != nil
-        // A replacement past its expiry is no longer pending, as the API's status says, even before
-        // a command records the expiry.
-        let replacementLive = summary.replacementPending && !expired
+        let replacementLive = summary.replacementPending(at: now)
         if json {
             Terminal.json([
                 "user": summary.user, "status": status.rawValue, "algorithm": summary.algorithm,
@@ -578,7 +574,7 @@ struct StatusReport {
                 "pendingExpiresAt": summary.pendingExpiresAt.map(Timestamps.iso8601),
                 "activatedAt": summary.activatedAt.map(Timestamps.iso8601),
                 "lockedUntil": summary.lockedUntil.map(Timestamps.iso8601),
-                "locked": summary.lockedUntil.map { $0 > clock.now() } ?? false,
+                "locked": summary.lockedUntil.map { $0 > now } ?? false,
                 // The expiry is recorded by the next command after it; until then say it is over.
                 "pendingExpired": expiryRecorded || replacementExpiryRecorded || expired,
                 "requestedAt": expiryRecorded || replacementExpiryRecorded ? summary.requestedAt.map(Timestamps.iso8601) : nil,
@@ -597,7 +593,7 @@ struct StatusReport {
             lines.append("algorithm: \(shown(summary.algorithm))  digits: \(summary.digits.map(String.init) ?? "-")  period: \(summary.period.map(String.init) ?? "-") s")
         }
         // While a lock runs no new secret is issued: the advice to get one waits for its end.
-        let afterLock = summary.lockedUntil.flatMap { $0 > clock.now() ? "once the lock ends, " : nil } ?? ""
+        let afterLock = summary.lockedUntil.flatMap { $0 > now ? "once the lock ends, " : nil } ?? ""
         // Past its expiry, say it is over rather than "confirm before" a time that has passed.
         if summary.replacementPending, let expiry = summary.pendingExpiresAt {
             lines.append(expired
@@ -620,7 +616,7 @@ struct StatusReport {
         }
         if let until = summary.lockedUntil {
             // The unlock is recorded by the next command after the lock's end; until then say it is over.
-            lines.append(until > clock.now()
+            lines.append(until > now
                 ? "confirmation locked until \(Timestamps.iso8601(until)) after too many wrong codes"
                 : "confirmation was locked until \(Timestamps.iso8601(until)); the lock has ended")
         }
@@ -647,7 +643,7 @@ extension UserCommandOptions {
     /// What a repeated `--command-id` says: that the first time did `first`, that nothing was
     /// done now, and where the user stands now (which later commands may have changed).
     func repeated(_ first: String, _ current: AuthenticatorState, at now: UnixTime) -> String {
-        let (status, live) = current.now(at: now)
+        let status = current.status(at: now), live = current.livePending(at: now)
         let who = TextField.quoted(user)
         let standing = switch (status, live?.isReplacement == true) {
         case (.active, true): "\(who) is active, with a new secret from regenerate awaiting its code"
@@ -656,14 +652,5 @@ extension UserCommandOptions {
         case (.none, _): "\(who) has no authenticator"
         }
         return "Command id '\(TextField.escaped(commandId ?? ""))' was handled before (\(first)); nothing was done now. Now \(standing)."
-    }
-}
-
-extension AuthenticatorState {
-    /// The status as of `now`, as `status` says it, and the pending secret still open then: a
-    /// pending secret past its expiry is over even before a command records its expiry.
-    func now(at now: UnixTime) -> (status: AuthenticatorStatus, live: PendingCredential?) {
-        let live = pending.flatMap { $0.expiresAt > now ? $0 : nil }
-        return (pending != nil && live == nil && active == nil ? .none : status, live)
     }
 }

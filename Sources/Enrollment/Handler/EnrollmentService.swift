@@ -658,7 +658,7 @@ public final class EnrollmentService: Sendable {
             return pending.expiresAt <= clock.now() ? .expired : nil
         }
         // A replacement past its expiry is gone, whether a command has recorded that yet or not.
-        let pendingNow = now.pending.flatMap { $0.expiresAt > clock.now() ? $0 : nil }
+        let pendingNow = now.livePending(at: clock.now())
         if now.active?.secret == shown {
             if wasPending { return .confirmed }
             return pendingNow == nil ? nil : .replaced

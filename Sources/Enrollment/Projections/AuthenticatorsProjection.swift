@@ -180,3 +180,22 @@ public struct AuthenticatorSummary: Sendable, Hashable, Codable {
         updatedAt = 0
     }
 }
+
+/// The row as of `now`, as ``AuthenticatorState/status(at:)`` says the state: the projection
+/// still holds a pending secret past its expiry as pending until a command records the expiry.
+extension AuthenticatorSummary {
+    /// Whether the pending secret (a first one or a replacement) is past its expiry at `now`.
+    public func pendingPastExpiry(at now: UnixTime) -> Bool {
+        pendingExpiresAt.map { !PendingCredential.isOpen(expiresAt: $0, at: now) } ?? false
+    }
+
+    /// ``status`` as of `now`: a first secret past its lifetime is gone.
+    public func status(at now: UnixTime) -> AuthenticatorStatus {
+        status == .pending && !replacementPending && pendingPastExpiry(at: now) ? .none : status
+    }
+
+    /// Whether a replacement still awaits its code at `now`.
+    public func replacementPending(at now: UnixTime) -> Bool {
+        replacementPending && !pendingPastExpiry(at: now)
+    }
+}

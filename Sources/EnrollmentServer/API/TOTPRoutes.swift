@@ -241,7 +241,7 @@ struct TOTPRoutes {
         // VALIDATE or CANCEL landing in between would leave the journal saying the active secret
         // was shown while this caller heard 409.
         return try await atVersionRead(user) { state in
-            guard let pending = state.pending, pending.expiresAt > engine.now else {
+            guard let pending = state.livePending(at: engine.now) else {
                 if state.active != nil {
                     let lock = state.lockedUntil(at: engine.now)
                     let refresh = lock.map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), REFRESH" } ?? "REFRESH"
@@ -562,10 +562,10 @@ struct StatusResponse: Encodable {
     var failedAttempts: Int
 
     init(state: AuthenticatorState, now: UnixTime) {
-        let livePending = state.pending.flatMap { $0.expiresAt > now ? $0 : nil }
+        let livePending = state.livePending(at: now)
         // Before and after a command records the expiry alike, as VALIDATE answers it.
         pendingExpired = (state.pending != nil && livePending == nil) || state.firstSecretExpired || state.replacementExpired
-        status = state.active != nil ? "active" : (livePending != nil ? "pending" : "none")
+        status = state.status(at: now).rawValue
         replacementPending = livePending?.isReplacement ?? false
         digits = (livePending?.credential ?? state.active)?.parameters.digits
         pendingExpiresAt = livePending.map { Timestamps.iso8601($0.expiresAt) }
