@@ -501,7 +501,14 @@ struct KeyTests {
             removal.withLock { $0 = result }
             done.signal()
         }
-        usleep(500_000)
+        // Bob's request goes in once the removal has committed (alice's data key deleted) and
+        // while it still tries its checkpoints, which the reader makes fail for 2 s.
+        let deadline = Date().addingTimeInterval(20)
+        while try SQLite3.query(workspace.database, "SELECT count(*) FROM data_keys WHERE stream_id = 'alice'") != "0" {
+            try #require(Date() < deadline, "the removal never committed: alice's data key is still there after 20 s")
+            usleep(10_000)
+        }
+        try #require(removal.withLock { $0 } == nil, "the removal ended before bob's request could overlap its checkpoint tries")
         let other = try workspace.enroll(["request", "bob", "--busy-timeout", "1"])
         #expect(other.status == 0, "a writer waited on the removal's checkpoint: \(other.stderr)")
         #expect(done.wait(timeout: .now() + 25) == .success, "the removal waited for the reader")
