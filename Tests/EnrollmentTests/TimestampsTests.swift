@@ -15,7 +15,7 @@ struct TimestampsTests {
             4_107_542_399, 4_107_542_400, 4_107_628_800,  // 2100-02-28, 2100-03-01 (not a leap year)
             1_700_950_604, 1_764_421_576, 253_402_300_799,  // 9999-12-31T23:59:59
         ]
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64(seed: 2026)  // the same 300 times on every run: a failure repeats
         for _ in 0..<300 { times.append(UnixTime.random(in: 0...253_402_300_799, using: &generator)) }
         let date = try Processes.tool("date", package: "coreutils")
         let input = times.map { "@\($0)" }.joined(separator: "\n") + "\n"

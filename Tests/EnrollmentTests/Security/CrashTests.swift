@@ -9,8 +9,8 @@ import TestSupport
 struct CrashTests {
     @Test("at least 50 enroll processes killed with SIGKILL mid-command: the journal verifies, nothing is half-written, every projection equals a rebuild")
     func killNine() throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["CRASH_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970)
-        var random = SplitMix64(seed: seed)  // a failing run repeats with CRASH_SEED=<seed>
+        let seed = Self.seed("kill -9 run")
+        var random = SplitMix64(seed: seed)
         let workspace = try Workspace()
         let enroll = try Processes.product("enroll")
         let users = ["u0", "u1", "u2", "u3"]
@@ -90,9 +90,18 @@ struct CrashTests {
 }
 
 extension CrashTests {
+    /// The seed of a test's random moments: `CRASH_SEED` if set, else the time. Printed, so that
+    /// a failing run repeats with `CRASH_SEED=<seed>`.
+    static func seed(_ test: String) -> UInt64 {
+        let seed = UInt64(ProcessInfo.processInfo.environment["CRASH_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970)
+        print("\(test): seed \(seed) (CRASH_SEED=\(seed) repeats it)")
+        return seed
+    }
+
     @Test("enroll killed with SIGKILL while it writes a key file (a first request) or a QR code to --output leaves no second copy of the key or the secret beside them")
     func killNineLeavesNoCopies() throws {
-        var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        let seed = Self.seed("kill -9 while writing files")
+        var random = SplitMix64(seed: seed)
         let workspace = try Workspace()
         let enroll = try Processes.product("enroll")
         #expect(try workspace.enroll(["request", "alice"]).status == 0)
@@ -112,7 +121,7 @@ extension CrashTests {
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path)
             .filter { $0.contains(".tmp-") || $0.contains(".partial-") || $0.contains(".link-") }
-        #expect(leftovers.isEmpty, "copies left by killed processes: \(leftovers)")
+        #expect(leftovers.isEmpty, "copies left by killed processes (seed \(seed)): \(leftovers)")
     }
 
     @Test("export --output interrupted by Ctrl-C, SIGTERM (a cron job's timeout) or SIGHUP, at moments spread over its first milliseconds, ends as the signal says, says the file was not written, and leaves no cut FILE.partial-PID beside the file", arguments: [SIGINT, SIGTERM, SIGHUP])
@@ -122,7 +131,8 @@ extension CrashTests {
         func partials() throws -> [String] {
             try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).filter { $0.contains(".partial-") }
         }
-        var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        let seed = Self.seed("interrupted export")
+        var random = SplitMix64(seed: seed)
         // A handler that allocated crashed in malloc now and then (SIGABRT, the file left), when
         // the signal came while the command was inside malloc itself: try it a number of times.
         for attempt in 0..<10 {
@@ -135,11 +145,11 @@ extension CrashTests {
             try #require(process.isRunning, "the export ended before it could be interrupted")
             kill(process.processIdentifier, signal)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal, "attempt \(attempt): status \(process.terminationStatus)")
+            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal, "attempt \(attempt) (seed \(seed)): status \(process.terminationStatus)")
             let left = try partials()
-            #expect(left.isEmpty, "attempt \(attempt): left behind: \(left)")
+            #expect(left.isEmpty, "attempt \(attempt) (seed \(seed)): left behind: \(left)")
             let said = try String(contentsOfFile: errors, encoding: .utf8)
-            #expect(said == "enroll: interrupted; journal.jsonl was not written (a file of that name is left as it was); run the command again\n", "attempt \(attempt): \(said)")
+            #expect(said == "enroll: interrupted; journal.jsonl was not written (a file of that name is left as it was); run the command again\n", "attempt \(attempt) (seed \(seed)): \(said)")
             #expect(!FileManager.default.fileExists(atPath: workspace.path("journal.jsonl")))
         }
     }
