@@ -24,9 +24,13 @@ struct Enroll: ParsableCommand {
         ])
 }
 
-/// A command that only reads (status, history, audit, activity, export, verify): output it could
-/// not write is reported without saying the command was carried out, as there was nothing to carry out.
-protocol ReadOnlyCommand {}
+/// A command that only reads, the ones that take ``ReadOptions`` (status, history, audit, activity,
+/// export, verify, keys history): output it could not write is reported without saying the command
+/// was carried out, as there was nothing to carry out. The requirement keeps a command that takes
+/// other options out of this list; a new command that takes ``ReadOptions`` is added to it.
+protocol ReadOnlyCommand {
+    var global: ReadOptions { get }
+}
 
 extension StatusCommand: ReadOnlyCommand {}
 extension HistoryCommand: ReadOnlyCommand {}

@@ -3,9 +3,9 @@ import Enrollment
 import Foundation
 
 /// Which of the shared options a command shows in its help. Commands that only read (status,
-/// history, audit, activity, export, verify) hide those that concern writing: the key file,
-/// the durability of commits, the lock's limits. They still accept them, so a script that
-/// passes the same options to every command keeps working.
+/// history, audit, activity, export, verify, keys history) hide those that concern writing: the
+/// key file, the durability of commits, the lock's limits. They still accept them, so a script
+/// that passes the same options to every command keeps working.
 public protocol CommandKind: Sendable {
     static var writes: Bool { get }
     /// Opens secrets or keys with the key file (default: ``writes``).
