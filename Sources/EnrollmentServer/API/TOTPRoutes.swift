@@ -241,7 +241,7 @@ struct TOTPRoutes {
         // VALIDATE or CANCEL landing in between would leave the journal saying the active secret
         // was shown while this caller heard 409.
         return try await atVersionRead(user) { state in
-            guard let pending = state.livePending(at: engine.now) else {
+            guard state.livePending(at: engine.now) != nil else {
                 if state.active != nil {
                     let lock = state.lockedUntil(at: engine.now)
                     let refresh = lock.map { "after the lock on VALIDATE ends (\(Timestamps.iso8601($0))), REFRESH" } ?? "REFRESH"
