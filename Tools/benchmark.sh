@@ -48,10 +48,13 @@ for argument in "$@"; do
   esac
   passed+=("$argument")
 done
-case "${passed[${#passed[@]}-1]:-}" in
-  --*) case "${passed[${#passed[@]}-1]}" in --smoke|--check-peers) ;; *)
-    echo "benchmark: ${passed[${#passed[@]}-1]} needs a value; Tools/benchmark.sh --help lists the options" >&2
-    exit 2 ;; esac ;;
+last=""
+[ $# -gt 0 ] && last="${*: -1}"
+case "$last" in
+  --smoke|--check-peers|"") ;;
+  --*)
+    echo "benchmark: $last needs a value; Tools/benchmark.sh --help lists the options" >&2
+    exit 2 ;;
 esac
 set -- "${passed[@]+"${passed[@]}"}"
 # A relative PEERS_DIR is the caller's; the default sits beside the repository.
