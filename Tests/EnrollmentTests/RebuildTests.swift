@@ -417,6 +417,19 @@ struct RebuildTests {
         #expect(line.hasPrefix("rebuild-projections: authenticators ") && line.contains("/100000 events") && line.contains(" left)"), "\(line)")
         #expect(!line.contains("\u{1B}") && !line.contains("\r"), "no terminal control characters into a pipe: \(line)")
         #expect(elapsed >= 4.5, "the first line comes after five seconds, not at once (\(elapsed) s)")
+
+        // ENROLL_PROGRESS_SECONDS sets the interval, as for enroll's long work: 0, a line at once.
+        let immediate = try Processes.run(
+            try Processes.product("rebuild-projections"),
+            ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "5000", "--threads", "0"],
+            environment: ["ENROLL_PROGRESS_SECONDS": "0"])
+        #expect(immediate.status == 0, "\(immediate.stderr)")
+        let lines = immediate.stderr.split(separator: "\n").filter { $0.hasPrefix("rebuild-projections: authenticators ") && $0.contains(" events/s") }
+        #expect(lines.count >= 10, "a line per report of 20 batches: \(immediate.stderr)")
+        let warned = try Processes.run(
+            try Processes.product("rebuild-projections"), ["--db", workspace.database, "--projection", "authenticators", "--batch-size", "50000"],
+            environment: ["ENROLL_PROGRESS_SECONDS": "soon"])
+        #expect(warned.status == 0 && warned.stderr.hasPrefix("rebuild-projections: warning: ENROLL_PROGRESS_SECONDS is \"soon\", not a whole number of seconds from 0 to 3600"), "\(warned.stderr)")
     }
 
     @Test("a projection that appends did not keep up to date (its checkpoint behind the journal's head) is refused by readers naming the fix, never read as if current; a rebuild fixes it")

@@ -365,8 +365,9 @@ enum Interruption {
 }
 
 /// Progress on stderr: on a terminal a one-line bar redrawn at most ten times a second; into a
-/// pipe or a log (cron, systemd) a line every five seconds, so a long rebuild shows it is alive;
-/// nothing with --json.
+/// pipe or a log (cron, systemd) a line every five seconds (`ENROLL_PROGRESS_SECONDS`, 0-3600, as
+/// for `enroll`'s long work; 0: a line each time the rebuild reports), so a long rebuild shows it
+/// is alive; nothing with --json.
 final class ProgressBar {
     enum Mode { case bar, lines, off }
     let mode: Mode
@@ -381,11 +382,22 @@ final class ProgressBar {
         isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
+    /// Seconds between lines into a pipe: `ENROLL_PROGRESS_SECONDS`, else 5; a value it cannot be
+    /// gets a warning and the default.
+    static let lineSeconds: TimeInterval = {
+        guard let text = ProcessInfo.processInfo.environment["ENROLL_PROGRESS_SECONDS"] else { return 5 }
+        if let seconds = Int(text), (0...3600).contains(seconds) { return TimeInterval(seconds) }
+        Output.write(
+            Array("rebuild-projections: warning: ENROLL_PROGRESS_SECONDS is \"\(TextField.escaped(String(text.prefix(40)), marks: false))\", not a whole number of seconds from 0 to 3600; progress lines come every 5 seconds\n".utf8),
+            to: STDERR_FILENO)
+        return 5
+    }()
+
     func show(_ progress: RebuildProgress) {
-        let interval: TimeInterval = mode == .bar ? 0.1 : 5
+        let interval: TimeInterval = mode == .bar ? 0.1 : Self.lineSeconds
         guard mode != .off, Date().timeIntervalSince(lastDraw) >= interval || (mode == .bar && progress.remaining == 0) else { return }
-        // The first line after five seconds, not at once: a short rebuild prints only its result.
-        if mode == .lines && lastDraw == .distantPast { lastDraw = Date(); return }
+        // The first line after the interval, not at once: a short rebuild prints only its result.
+        if mode == .lines && lastDraw == .distantPast && interval > 0 { lastDraw = Date(); return }
         lastDraw = Date()
         // A journal with a gap in its positions (rows deleted outside enroll) can make the
         // estimate absurd: past 99 hours it is not shown.
