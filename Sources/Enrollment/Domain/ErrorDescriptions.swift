@@ -3,7 +3,10 @@ import Foundation
 import OneTimePassword
 
 /// What every error of the library carries: a stable machine `code` (`not_enrolled`,
-/// `database_busy`, …) and a `message` saying what is wrong and what to do. An embedding
+/// `database_busy`, …) and a `message` saying what is wrong and what to do. The engine's codes
+/// are plain snake case; those of the modules below it carry their module's prefix (`otp.`,
+/// `otpauth.`, `qr.`, `crypto.`), as they had before this protocol gathered them. Codes are
+/// part of the interface (exit codes, JSON, the API's answers): they are never renamed. An embedding
 /// service can catch them all as one (`catch let error as EnrollmentError`) and answer with the
 /// code; Foundation's `localizedDescription`, which loggers and user interfaces show, gives the
 /// message rather than "The operation could not be completed (… error 0.)".
@@ -25,24 +28,6 @@ extension EnrollmentRejection: EnrollmentError {}
 extension OTPParameterError: EnrollmentError {}
 extension OTPAuthURIError: EnrollmentError {}
 extension CryptoError: EnrollmentError {}
-
-extension AnchorSyntaxError: EnrollmentError {
-    public var code: String {
-        switch self {
-        case .malformed: "anchor_malformed"
-        case .positionOutOfRange: "anchor_position_out_of_range"
-        }
-    }
-
-    public var message: String {
-        switch self {
-        case .malformed:
-            "an anchor is POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits)"
-        case .positionOutOfRange(let position):
-            "an anchor's position is 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it"
-        }
-    }
-}
 
 extension FixtureError: EnrollmentError {
     public var message: String { description }

@@ -124,6 +124,24 @@ public enum AnchorSyntaxError: Error, Sendable, Hashable {
     case positionOutOfRange(Int64)
 }
 
+extension AnchorSyntaxError: EnrollmentError {
+    public var code: String {
+        switch self {
+        case .malformed: "anchor_malformed"
+        case .positionOutOfRange: "anchor_position_out_of_range"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .malformed:
+            "an anchor is POSITION:HASH as `enroll verify` prints it (a position, a colon, 64 hex digits)"
+        case .positionOutOfRange(let position):
+            "an anchor's position is 1 or more (journal positions start at 1), not \(position); pass an anchor as `enroll verify` printed it"
+        }
+    }
+}
+
 /// Why a journal does not match an anchor kept outside it.
 public enum AnchorMismatch: Sendable, Hashable {
     /// The journal ends before the anchor's position: rows were deleted from its end (or the
