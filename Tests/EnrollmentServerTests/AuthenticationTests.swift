@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Testing
+import TestSupport
 
 @Suite("Bearer JWT authentication")
 struct AuthenticationTests {
@@ -15,10 +16,7 @@ struct AuthenticationTests {
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func base64URL(_ data: Data) -> String { JWT.base64URL(data) }
 
     /// An unsecured JWT (RFC 7519 §6): header alg "none", empty signature.
     static func unsecured(user: String, exp: UnixTime) -> String {
@@ -87,14 +85,7 @@ struct AuthenticationTests {
 
     /// The same over the claims' bytes as given (another encoding than UTF-8, say).
     static func signedWithOpenSSL(payload: Data, header: String = #"{"alg":"HS256","typ":"JWT"}"#) throws -> String {
-        let input = base64URL(Data(header.utf8)) + "." + base64URL(payload)
-        let hexKey = Harness.secret.map { String(format: "%02x", $0) }.joined()
-        // Prints "HMAC-SHA2-256(stdin)= <hex>"; the hex is the last word.
-        let output = try run("/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:\(hexKey)"], input: Data(input.utf8))
-        let hex = Array(try #require(output.split(separator: " ").last).trimmingCharacters(in: .whitespacesAndNewlines))
-        let mac = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(hex[$0...$0 + 1]), radix: 16) }
-        #expect(mac.count == 32)
-        return input + "." + base64URL(Data(mac))
+        try JWT.signedByOpenSSL(payload: payload, header: header, key: Harness.secret)
     }
 
     @Test("a correctly signed token whose subject cannot be a user id (a user store's DOMAIN/alice, a backslash, a space at an end, over 256 bytes) is 403 unusable_subject naming why, not 401: another token would carry the same subject")
@@ -271,8 +262,8 @@ struct AuthenticationTests {
     func rs256() async throws {
         let harness = try await Harness()
         let privatePath = harness.directory.appendingPathComponent("rsa.pem").path
-        try run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", privatePath])
-        let publicPEM = try run("/usr/bin/openssl", ["pkey", "-in", privatePath, "-pubout"])
+        try run("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", privatePath])
+        let publicPEM = try run("openssl", ["pkey", "-in", privatePath, "-pubout"])
         let signer = JWTKeyCollection()
         await signer.add(rsa: try Insecure.RSA.PrivateKey(pem: String(contentsOfFile: privatePath, encoding: .utf8)), digestAlgorithm: .sha256)
         let exp = ExpirationClaim(value: Date(timeIntervalSince1970: TimeInterval(harness.clock.now() + 600)))

@@ -55,8 +55,8 @@ struct HistoryTests {
 
             // Paging counts rows: a stream version edited out of order or into text neither
             // hides the rows after it nor gives a cursor the next request refuses.
-            _ = try run("/usr/bin/sqlite3", [harness.databasePath, "UPDATE events SET stream_version = 100 WHERE stream_id = 'alice' AND stream_version = 2"])
-            _ = try run("/usr/bin/sqlite3", [harness.databasePath, "UPDATE events SET stream_version = 'x' WHERE stream_id = 'alice' AND stream_version = 4"])
+            _ = try run("sqlite3", [harness.databasePath, "UPDATE events SET stream_version = 100 WHERE stream_id = 'alice' AND stream_version = 2"])
+            _ = try run("sqlite3", [harness.databasePath, "UPDATE events SET stream_version = 'x' WHERE stream_id = 'alice' AND stream_version = 4"])
             var seen = 0, after = 0, pages = 0
             while pages < 20 {
                 let page = try await client.request(.get, Client.totp + "/history?limit=1&after=\(after)", token: alice)
@@ -94,10 +94,10 @@ struct HistoryTests {
             _ = try await client.action("VIEW", token: alice)
             _ = try await client.action("VIEW", token: alice)
             // The first event, which holds the sealed secret, edited with an independent tool.
-            let sealed = try run("/usr/bin/sqlite3", [harness.databasePath, "SELECT json_extract(data, '$.sealedSecret') FROM events WHERE position = 1"])
+            let sealed = try run("sqlite3", [harness.databasePath, "SELECT json_extract(data, '$.sealedSecret') FROM events WHERE position = 1"])
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             try #require(sealed.count > 20)
-            _ = try run("/usr/bin/sqlite3", [harness.databasePath, "UPDATE events SET type = 'Bogus', data = '{' WHERE position = 1"])
+            _ = try run("sqlite3", [harness.databasePath, "UPDATE events SET type = 'Bogus', data = '{' WHERE position = 1"])
 
             let response = try await client.request(.get, Client.totp + "/history", token: alice)
             #expect(response.status == .ok, "\(response.text)")
@@ -146,7 +146,7 @@ struct HistoryTests {
             let clean = try await client.request(.get, Client.totp + "/history", token: alice)
             #expect(clean.status == .ok && clean.object["chainBroken"] == nil && clean.object["deletedEnd"] == nil, "\(clean.text)")
             // alice's last event (her reveal, position 2) deleted with an independent tool; bob's follows it.
-            _ = try run("/usr/bin/sqlite3", [harness.databasePath, "DELETE FROM events WHERE position = 2"])
+            _ = try run("sqlite3", [harness.databasePath, "DELETE FROM events WHERE position = 2"])
 
             let response = try await client.request(.get, Client.totp + "/history", token: alice)
             #expect(response.status == .ok, "\(response.text)")

@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 
 /// A server on a fresh database in a temp directory (removed afterwards), driven without a socket.
 final class Harness: Sendable {
@@ -102,30 +103,24 @@ func uriParameter(_ uri: String, _ name: String) -> String? {
 func oathtoolCode(uri: String, at time: UnixTime) throws -> String {
     let secret = try #require(uriParameter(uri, "secret"))
     let digits = uriParameter(uri, "digits") ?? "6"
-    return try run("/usr/bin/oathtool", ["--totp", "-b", "-d", digits, "--now", "@\(time)", secret])
+    return try run("oathtool", ["--totp", "-b", "-d", digits, "--now", "@\(time)", secret])
         .trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-/// Runs a tool and returns its stdout; fails the test when it exits non-zero.
+/// The Debian package of each tool the server tests run (Tools/install-deps.sh installs them).
+private let toolPackages = [
+    "sqlite3": "sqlite3", "openssl": "openssl", "oathtool": "oathtool", "rsvg-convert": "librsvg2-bin",
+    "zbarimg": "zbar-tools", "node": "nodejs",
+]
+
+/// Runs a tool found on the PATH (a missing one fails the test naming its package, never skips
+/// it) and returns its stdout; fails the test, quoting its stderr, when it exits non-zero.
 @discardableResult
 func run(_ tool: String, _ arguments: [String], input: Data? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    let stdin = Pipe()
-    if input != nil { process.standardInput = stdin }
-    try process.run()
-    if let input {
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-    }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(tool) \(arguments.first ?? "") failed")
-    return String(decoding: data, as: UTF8.self)
+    let path = try Processes.tool(tool, package: toolPackages[tool] ?? tool)
+    let result = try Processes.run(path, arguments, input: input)
+    #expect(result.status == 0, "\(tool) \(arguments.first ?? "") exited with \(result.status): \(result.stderr)")
+    return result.stdout
 }
 
 /// Every log line written during a test, as text (message and metadata).

@@ -36,8 +36,8 @@ struct TOTPActionTests {
             let response = try await client.action("INIT", token: token)
             let svg = try #require(response.object["qrCodeSvg"] as? String)
             let png = harness.directory.appendingPathComponent("qr.png").path
-            try run("/usr/bin/rsvg-convert", ["-o", png], input: Data(svg.utf8))
-            let decoded = try run("/usr/bin/zbarimg", ["--quiet", "--raw", png]).trimmingCharacters(in: .whitespacesAndNewlines)
+            try run("rsvg-convert", ["-o", png], input: Data(svg.utf8))
+            let decoded = try run("zbarimg", ["--quiet", "--raw", png]).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(decoded == response.otpauthURI)
         }
     }

@@ -86,19 +86,13 @@ struct ServeProcessTests {
         }
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func base64URL(_ data: Data) -> String { JWT.base64URL(data) }
 
     /// A HS256 JWT for `user`, signed by openssl.
     /// `claims`: more members of the payload, e.g. `"iss":"https://idp.example"`.
     static func token(_ user: String, exp: Int64 = Int64(Date().timeIntervalSince1970) + 3600, claims: String = "") throws -> String {
         let payload = #"{"sub":"\#(user)","exp":\#(exp)"# + (claims.isEmpty ? "" : "," + claims) + "}"
-        let input = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + base64URL(Data(payload.utf8))
-        let openssl = try Processes.tool("openssl", package: "openssl")
-        let mac = try Processes.run(openssl, ["dgst", "-sha256", "-hmac", secret, "-binary"], input: Data(input.utf8))
-        return input + "." + base64URL(mac.stdoutData)
+        return try JWT.signedByOpenSSL(payload: Data(payload.utf8), key: Array(secret.utf8))
     }
 
     struct Reply {

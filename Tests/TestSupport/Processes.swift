@@ -92,6 +92,12 @@ extension Processes {
         public let status: Int32
         public let standardError: String
         public var description: String { "`\(command)` exited \(status): \(standardError)" }
+
+        public init(command: String, status: Int32, standardError: String) {
+            self.command = command
+            self.status = status
+            self.standardError = standardError
+        }
     }
 
     /// The standard output of `executable ARGUMENTS`, which must exit 0 (else ``Failed``, with
