@@ -159,7 +159,7 @@ struct DeciderTests {
         for typed in ["12345", "12 34 56", "abcdef"] {
             let decision = EnrollmentDecider.decide(.confirmCode(typed), state: pending, context: context(late))
             #expect(decision.rejection == .enrollmentExpired, "\(typed)")
-            #expect(decision.events.isEmpty, "bad input records nothing")
+            #expect(decision.events.isEmpty && decision.badInput, "bad input records nothing")
             let recorded = pending.evolve([.pendingSecretExpired(PendingSecretExpired(replacement: false, expiredAt: t0 + 600))])
             #expect(EnrollmentDecider.decide(.confirmCode(typed), state: recorded, context: context(late)).rejection == .enrollmentExpired)
         }

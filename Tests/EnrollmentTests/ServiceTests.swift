@@ -177,6 +177,27 @@ struct ServiceTests {
         #expect(after == count + 1, "a refusal shows no secret: its repeat records nothing")
     }
 
+    @Test("a code of the wrong length for an expired first secret, sent under a command id, records nothing, not even the id: the same id with the code corrected is decided afresh")
+    func wrongLengthForExpiredRecordsNothing() throws {
+        let workspace = try Workspace()
+        let clock = FixedClock(t0)
+        let service = try makeService(workspace, clock: clock)
+        _ = try service.handle(CommandEnvelope(user: "bob", command: .requestEnrollment(EnrollmentOptions())))
+        clock.advance(by: 601)
+        func counts() throws -> [Int] {
+            try service.database.read { db in
+                [try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? -1, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM commands") ?? -1]
+            }
+        }
+        let before = try counts()
+        let short = try service.handle(CommandEnvelope(commandId: "c1", user: "bob", command: .confirmCode("1234567")))
+        #expect(short.rejection == .enrollmentExpired && short.recorded.isEmpty)
+        #expect(try counts() == before, "nothing written for bad input, not even the command record")
+        let corrected = try service.handle(CommandEnvelope(commandId: "c1", user: "bob", command: .confirmCode("123456")))
+        #expect(corrected.rejection == .enrollmentExpired && !corrected.replayed)
+        #expect(corrected.recorded.map(\.type) == ["PendingSecretExpired"], "decided afresh: the expiry is recorded now")
+    }
+
     @Test("a command id reused for another user or another command is refused (exit 2 on the command line), never answered with the first outcome")
     func commandIdReusedElsewhere() throws {
         let workspace = try Workspace()

@@ -24,7 +24,7 @@ public enum EnrollmentDecider {
             // the right number of digits only to refuse them next. Still nothing recorded.
             let firstExpired = state.firstSecretExpired
                 || state.pending.map { !$0.isReplacement && context.now >= $0.expiresAt } ?? false
-            return Decision(events: [], rejection: firstExpired ? .enrollmentExpired : .malformedCode(expectedDigits: expected[0]))
+            return Decision(events: [], rejection: firstExpired ? .enrollmentExpired : .malformedCode(expectedDigits: expected[0]), badInput: true)
         }
 
         // Housekeeping first: a pending secret past its lifetime expires, and a lock past its end

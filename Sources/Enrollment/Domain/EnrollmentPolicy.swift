@@ -83,9 +83,14 @@ public struct DecisionContext: Sendable {
 public struct Decision: Sendable, Hashable {
     public var events: [EnrollmentEvent]
     public var rejection: EnrollmentRejection?
+    /// A refusal of bad input (a code of the wrong length, also when it is answered
+    /// `enrollment_expired`): nothing is written for it, not even its command id, so that the
+    /// same id sent again with the input corrected is decided afresh.
+    public var badInput: Bool
 
-    public init(events: [EnrollmentEvent], rejection: EnrollmentRejection? = nil) {
+    public init(events: [EnrollmentEvent], rejection: EnrollmentRejection? = nil, badInput: Bool = false) {
         self.events = events
         self.rejection = rejection
+        self.badInput = badInput || (rejection?.isBadInput ?? false)
     }
 }

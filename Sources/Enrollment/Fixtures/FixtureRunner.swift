@@ -170,7 +170,7 @@ public enum FixtureRunner {
         return try queue.write { db in
             try ProjectionStatus.createMissing(in: db)
             var batches: [([EnrollmentEvent], UnixTime, String)] = scenario.given.enumerated().map { ([$0.element.event], $0.element.at, "given-\($0.offset + 1)") }
-            if !(decision.rejection?.isBadInput ?? false) { batches.append((decision.events, scenario.now, "when")) }
+            if !decision.badInput { batches.append((decision.events, scenario.now, "when")) }
             var version: Int64 = 0
             for (events, time, commandId) in batches where !events.isEmpty {
                 let metadata = EventMetadata(actor: commandId == "when" ? scenario.actor : scenario.user, commandId: commandId)

@@ -393,7 +393,7 @@ public final class EnrollmentService: Sendable {
         }
         let context = DecisionContext(now: now, user: user, freshSecret: fresh, policy: policy)
         let decision = EnrollmentDecider.decide(envelope.command, state: state, context: context)
-        if let rejection = decision.rejection, rejection.isBadInput || (decision.events.isEmpty && (!envelope.retryable || rejection.lapses)) {
+        if let rejection = decision.rejection, decision.badInput || (decision.events.isEmpty && (!envelope.retryable || rejection.lapses)) {
             // Bad input, a refusal that changes nothing under an id no one can send again, or one
             // that holds only until a lock ends (a retry after it is decided again): nothing to write.
             return .finished(CommandOutcome(commandId: envelope.commandId, user: user, recorded: [], events: [], state: state, rejection: rejection, replayed: false))

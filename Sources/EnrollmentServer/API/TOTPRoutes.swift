@@ -169,7 +169,8 @@ struct TOTPRoutes {
     /// - not 6 to 8 ASCII digits at all, spaces aside (empty, letters, other scripts' digits,
     ///   too long): 400 `invalid_code_format`, as the command line says it, whatever the user has;
     /// - 6 to 8 digits, but not the secret's number of them: 400 `malformed_code` with
-    ///   `expectedDigits` (nothing recorded either way).
+    ///   `expectedDigits`, or 409 `enrollment_expired` for a first secret past its life
+    ///   (nothing recorded either way, not even the `Idempotency-Key`).
     func validate(_ typed: String, user: String, key: String?) async throws -> Response {
         // Checked before anything is read (`invalid_code_format`); spaces, as apps group a code
         // ("123 456"), are dropped first, as the command line and the page drop them.
