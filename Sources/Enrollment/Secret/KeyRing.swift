@@ -171,10 +171,14 @@ public struct KeyRing: Sendable {
         let shell = TextField.shellPath(path)
         if file.st_uid != geteuid() && file.st_uid != 0 {
             // Its owner can read it, and replace it with a key of their own choosing.
-            let owner = getpwuid(file.st_uid).map { String(cString: $0.pointee.pw_name) }.map { "the account \($0) (uid \(file.st_uid))" } ?? "uid \(file.st_uid)"
-            return FileExposure(
-                problem: "\(what) \(path) belongs to another account, \(owner), which can read or replace it, and \(grants)",
-                fix: "run `chown \(geteuid()) \(shell)` (and `chmod 600 \(shell)`) if this account is to own it")
+            let name = FileManager.accountName(file.st_uid)
+            let owner = name.hasPrefix("uid ") ? name : "the account \(name) (uid \(file.st_uid))"
+            let me = FileManager.accountName(geteuid())
+            // Only root may give a file away; anyone who can read it can make a copy of their own.
+            let fix = geteuid() == 0
+                ? "run `chown \(me.hasPrefix("uid ") ? String(geteuid()) : me) \(shell)` and `chmod 600 \(shell)` if this account is to own it"
+                : "have root give it to this account (`chown \(me.hasPrefix("uid ") ? String(geteuid()) : me) \(shell)`), or use a copy this account owns (`install -m 600 \(shell) NEWFILE`)"
+            return FileExposure(problem: "\(what) \(path) belongs to another account, \(owner), which can read or replace it, and \(grants)", fix: fix)
         }
         let mode = file.st_mode & 0o777
         guard mode & 0o077 != 0 else { return nil }
