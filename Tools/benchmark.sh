@@ -26,20 +26,22 @@ for argument in "$@"; do
   fi
 done
 # Options are checked before minutes of setup and building: each must be one the executable's
-# usage names. A relative --output or --work is the caller's, as PEERS_DIR is: made absolute
-# before the script moves to the repository.
+# usage names, with its value as the next word. A relative path given to one (--output, --work,
+# --peers, --python, --py-peers, --enroll) is the caller's, as PEERS_DIR is: made absolute before
+# the script moves to the repository.
 known="$(sed -n '/^let usage = """/,/^    """/p' "$(dirname "$0")/benchmark/main.swift" | grep -o -- '--[a-z-]*' | sort -u)"
+takes_value=" --peers --python --py-peers --enroll --output --work --repetitions --users --full-users --journal-events --clients "
+takes_path=" --peers --python --py-peers --enroll --output --work "
 passed=()
-expect_path=0
-for argument in "$@"; do
-  if [ "$expect_path" -eq 1 ]; then
-    passed+=("$(realpath -m -- "$argument")")
-    expect_path=0
-    continue
-  fi
+check_only=0
+while [ $# -gt 0 ]; do
+  argument="$1"
+  shift
   case "$argument" in
-    --check-peers) ;;
-    --output|--work) expect_path=1 ;;
+    --check-peers) check_only=1; continue ;;
+    --*=*)
+      echo "benchmark: give ${argument%%=*} its value as the next word ('${argument%%=*} ${argument#*=}'); Tools/benchmark.sh --help lists the options" >&2
+      exit 2 ;;
     --*)
       if ! grep -qx -- "$argument" <<<"$known"; then
         echo "benchmark: unknown option '$argument'; Tools/benchmark.sh --help lists the options" >&2
@@ -47,15 +49,15 @@ for argument in "$@"; do
       fi ;;
   esac
   passed+=("$argument")
+  if [[ "$takes_value" == *" $argument "* ]]; then
+    if [ $# -eq 0 ] || [ -z "$1" ] || [[ "$1" == --* ]]; then
+      echo "benchmark: $argument needs a value; Tools/benchmark.sh --help lists the options" >&2
+      exit 2
+    fi
+    if [[ "$takes_path" == *" $argument "* ]]; then passed+=("$(realpath -m -- "$1")"); else passed+=("$1"); fi
+    shift
+  fi
 done
-last=""
-[ $# -gt 0 ] && last="${*: -1}"
-case "$last" in
-  --smoke|--check-peers|"") ;;
-  --*)
-    echo "benchmark: $last needs a value; Tools/benchmark.sh --help lists the options" >&2
-    exit 2 ;;
-esac
 set -- "${passed[@]+"${passed[@]}"}"
 # A relative PEERS_DIR is the caller's; the default sits beside the repository.
 peers="$(realpath -m "${PEERS_DIR:-$(dirname "$0")/../../shared/peers}")"
@@ -66,7 +68,7 @@ for file in raw_hmac.c raw_sqlite.c py_peers.py; do
     exit 3
   fi
 done
-[ "${1:-}" = "--check-peers" ] && exit 0
+[ "$check_only" -eq 1 ] && exit 0
 
 smoke=0
 for argument in "$@"; do [ "$argument" = "--smoke" ] && smoke=1; done
@@ -113,7 +115,22 @@ bin="$(swift build -c "$configuration" --show-bin-path)"
 # on the same cores. Measured right then, the first figure (TOTP) came out a third low (16:25
 # and 19:46 UTC in BENCHMARKS.md): the figures start once that is on disk.
 sync
-# Not exec: the trap above removes the compiled peers when the run ends. The results name the
-# commit measured.
-BENCHMARK_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || true)$(git diff --quiet HEAD -- Sources Tools Package.swift 2>/dev/null || echo -dirty)" \
-  "$bin/benchmark" "${arguments[@]}" --enroll "$bin/enroll" "$@"
+# The results name the commit measured (-dirty: with changes to the code not committed).
+commit=""
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  commit="$(git rev-parse --short HEAD)"
+  [ -n "$(git status --porcelain -- Sources Tools Package.swift)" ] && commit="$commit-dirty"
+fi
+# Not exec, so that the trap above removes the compiled peers when the run ends. A job a script
+# starts in the background ignores Ctrl-C, and bash passes no signal on to the one it waits for:
+# INT, TERM and HUP are handed to the benchmark, whose own handling stops its child and removes
+# its work directory, and the script waits for that to finish.
+BENCHMARK_COMMIT="$commit" "$bin/benchmark" "${arguments[@]}" --enroll "$bin/enroll" "$@" &
+child=$!
+trap 'kill -INT "$child" 2>/dev/null' INT
+trap 'kill -TERM "$child" 2>/dev/null' TERM HUP
+status=0
+wait "$child" || status=$?
+# A trapped signal ends `wait` early: wait on until the benchmark has ended.
+while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
+exit "$status"

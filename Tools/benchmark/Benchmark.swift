@@ -63,15 +63,16 @@ struct Benchmark {
         // The temporary directory, unless it is on tmpfs (Debian 13's /tmp, say): then beside the
         // current directory, where the repository's disk is.
         let temporary = FileManager.default.temporaryDirectory.path
-        let scratch = Machine.fileSystem(of: temporary) == "tmpfs" ? FileManager.default.currentDirectoryPath : temporary
+        let scratch = Machine.inMemory(Machine.fileSystem(of: temporary)) ? FileManager.default.currentDirectoryPath : temporary
         let work = options.work ?? URL(fileURLWithPath: scratch).appendingPathComponent(".enroll-benchmark-\(getpid())").path
+        // Judged where the directory is or would be made, before anything is made there.
+        let fileSystem = Machine.fileSystem(of: Machine.nearestExisting(work))
+        if Machine.inMemory(fileSystem) && !smoke {
+            throw BenchmarkError("the work directory \(work) is on \(fileSystem) (memory): an fsync there reaches no disk, so no FULL figure would be durable; pass --work DIR with a directory on a disk")
+        }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { if options.work == nil { try? FileManager.default.removeItem(atPath: work) } }
         Interruption.handle(removing: options.work == nil ? work : nil)
-        let fileSystem = Machine.fileSystem(of: work)
-        if fileSystem == "tmpfs" && !smoke {
-            throw BenchmarkError("the work directory \(work) is on tmpfs (memory): an fsync there reaches no disk, so no FULL figure would be durable; pass --work DIR with a directory on a disk")
-        }
         let rawHMAC = options.peers + "/raw_hmac", rawSQLite = options.peers + "/raw_sqlite"
         let enroll = options.enroll ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("enroll").path
         guard FileManager.default.isExecutableFile(atPath: enroll) else { throw BenchmarkError("no enroll binary at \(enroll); build it or pass --enroll PATH") }
@@ -258,8 +259,10 @@ struct Benchmark {
                     name: "rebuild (\(2 * peerUsers) events, \(peerUsers) users) vs eventsourcing fold", ours: median(ourRebuild), baseline: median(esRebuild),
                     baselineName: "eventsourcing, same events", unit: "events/s", goal: 10))
             } catch {
+                // A child the interruption killed is no failure of the peers: the handler ends the run.
+                Interruption.haltIfInterrupted()
                 // The other figures are measured by now: they are written, and the run fails after.
-                log("python peers failed: \(error)")
+                log("the comparison with the Python peers failed: \(error)")
                 peerFailure = error
             }
         } else {
@@ -270,13 +273,15 @@ struct Benchmark {
             name: "group commit FULL, absolute", ours: concurrentRate, baseline: 10_000, baselineName: "10 000 cmd/s", unit: "cmd/s", goal: 1)
         comparisons.insert(absolute, at: 0)
 
-        print(Self.table(comparisons, figures: figures, machine: machine, smoke: smoke, departures: departures))
+        Interruption.haltIfInterrupted()
+        let failures = peerFailure.map { ["the comparison with the Python peers failed, so its rows are missing: \($0)"] } ?? []
+        print(Self.table(comparisons, figures: figures, machine: machine, smoke: smoke, departures: departures, failures: failures))
         try Self.write(
             comparisons, figures: figures, machine: machine, options: options, repetitions: repetitions, departures: departures,
-            to: options.output)
+            failures: failures, to: options.output)
         log("results written to \(options.output)")
         if let peerFailure {
-            throw BenchmarkError("the Python peers failed (\(peerFailure)); the other figures are in \(options.output)")
+            throw BenchmarkError("the comparison with the Python peers failed (\(peerFailure)); the other figures are in \(options.output), marked incomplete")
         }
     }
 
@@ -299,9 +304,10 @@ struct Benchmark {
     }
 
     static func table(
-        _ comparisons: [Comparison], figures: [String: Any], machine: [String: Any], smoke: Bool, departures: [String] = []
+        _ comparisons: [Comparison], figures: [String: Any], machine: [String: Any], smoke: Bool, departures: [String] = [],
+        failures: [String] = []
     ) -> String {
-        var lines: [String] = []
+        var lines: [String] = failures.map { "INCOMPLETE RUN: " + $0 }
         if smoke {
             lines.append("SMOKE RUN: tiny sizes, one repetition; goals are not judged.")
         } else {
@@ -338,7 +344,7 @@ struct Benchmark {
 
     static func write(
         _ comparisons: [Comparison], figures: [String: Any], machine: [String: Any], options: Options, repetitions: Int,
-        departures: [String] = [], to path: String
+        departures: [String] = [], failures: [String] = [], to path: String
     ) throws {
         func clean(_ value: Double) -> Any { value.isFinite ? (value * 1000).rounded() / 1000 : NSNull() }
         let object: [String: Any] = [
@@ -346,6 +352,8 @@ struct Benchmark {
             "repetitions": repetitions,
             // The options that took the run away from the sizes (empty: a comparable run).
             "departures": departures,
+            // What failed, leaving rows out (empty: every comparison ran).
+            "failures": failures,
             "date": ISO8601DateFormatter().string(from: Date()),
             "machine": machine,
             "ratios": comparisons.map { comparison -> [String: Any] in

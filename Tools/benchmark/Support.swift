@@ -88,14 +88,25 @@ func number(_ object: [String: Any], _ key: String) throws -> Double {
 
 /// Ctrl-C or SIGTERM in the middle of a run: the child running then (a peer, a child mode; each
 /// has a process group of its own, which the terminal's Ctrl-C does not reach) is stopped and the
-/// temporary work directory removed, then the benchmark exits with 130 (143 for SIGTERM).
+/// temporary work directory removed, then the benchmark exits with 130 (143 for SIGTERM), writing
+/// no results: the run's own threads stop at their next ``haltIfInterrupted()``.
 enum Interruption {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var child: pid_t?
     nonisolated(unsafe) private static var workDirectory: String?
+    nonisolated(unsafe) private static var interrupted = false
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 
     static func running(_ pid: pid_t?) { lock.withLock { child = pid } }
+
+    /// Whether a signal has ended the run: its results are not to be printed or written.
+    static var isInterrupted: Bool { lock.withLock { interrupted } }
+
+    /// Waits here for the handler to end the process, once the run was interrupted (a child it
+    /// killed looks like a failure to the code that ran it).
+    static func haltIfInterrupted() {
+        while isInterrupted { sleep(1) }
+    }
 
     /// Handles SIGINT and SIGTERM from now on; `removing` is the work directory to remove, if
     /// the run made it.
@@ -105,16 +116,41 @@ enum Interruption {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler {
-                let (pid, directory) = lock.withLock { (child, workDirectory) }
-                if let pid { kill(pid, SIGKILL) }  // it inherited SIGINT and SIGTERM ignored
-                if let directory { try? FileManager.default.removeItem(atPath: directory) }
-                FileHandle.standardError.write(Data("benchmark: interrupted; no results written\(directory.map { ", \($0) removed" } ?? "")\n".utf8))
-                exit(128 + signalNumber)
-            }
+            source.setEventHandler { stop(signalNumber) }
             source.resume()
             sources.append(source)
         }
+    }
+
+    private static func stop(_ signalNumber: Int32) {
+        // The flag first, so that whatever the killed child's end sets going stops short of the
+        // results.
+        let (pid, directory) = lock.withLock { () -> (pid_t?, String?) in
+            interrupted = true
+            return (child, workDirectory)
+        }
+        if let pid {
+            kill(pid, SIGKILL)  // it inherited SIGINT and SIGTERM ignored
+            // Wait until /proc shows it gone or a zombie (done writing, waiting to be reaped).
+            for _ in 0..<100 {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                      let state = stat.split(separator: ")").last?.split(separator: " ").first, state != "Z"
+                else { break }
+                usleep(10_000)
+            }
+        }
+        var removed = false
+        if let directory {
+            // The run's own threads may still make a file in it for a moment: remove until gone.
+            for _ in 0..<20 {
+                try? FileManager.default.removeItem(atPath: directory)
+                if !FileManager.default.fileExists(atPath: directory) { removed = true; break }
+                usleep(20_000)
+            }
+        }
+        let left = directory.map { removed ? ", \($0) removed" : "; \($0) could not be removed: delete it" } ?? ""
+        FileHandle.standardError.write(Data("benchmark: interrupted; no results written\(left)\n".utf8))
+        _exit(128 + signalNumber)
     }
 }
 
@@ -130,12 +166,39 @@ struct Machine {
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 3 else { continue }
-            // Spaces in a mount point are written \040.
-            let point = fields[1].replacingOccurrences(of: "\\040", with: " ")
+            let point = unescaped(fields[1])
             let inside = point == "/" || real == point || real.hasPrefix(point + "/")
             if inside && point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
         }
         return best?.type ?? "unknown"
+    }
+
+    /// Whether files there live in memory, where no fsync reaches a disk.
+    static func inMemory(_ fileSystem: String) -> Bool { fileSystem == "tmpfs" || fileSystem == "ramfs" }
+
+    /// A mount point as /proc/mounts writes it: a space, tab, newline or backslash as a backslash
+    /// and three octal digits (`\040`).
+    private static func unescaped(_ field: Substring) -> String {
+        let utf8 = Array(field.utf8)
+        var bytes: [UInt8] = [], index = 0
+        while index < utf8.count {
+            if utf8[index] == UInt8(ascii: "\\"), index + 4 <= utf8.count,
+               let value = UInt8(String(decoding: utf8[(index + 1)..<(index + 4)], as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                index += 4
+            } else {
+                bytes.append(utf8[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `path`, or its nearest ancestor that exists (where a directory to be made would go).
+    static func nearestExisting(_ path: String) -> String {
+        var url = URL(fileURLWithPath: path)
+        while !FileManager.default.fileExists(atPath: url.path) && url.path != "/" { url.deleteLastPathComponent() }
+        return url.path
     }
 
     static func describe() -> [String: Any] {

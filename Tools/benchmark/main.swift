@@ -173,6 +173,9 @@ do {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
     try await Benchmark(options: options).run()
 } catch {
+    // A child killed by an interruption fails what ran it: the interruption's handler says what
+    // happened and ends the process.
+    Interruption.haltIfInterrupted()
     FileHandle.standardError.write(Data("benchmark: \(error)\n".utf8))
     exit(error is BenchmarkError ? 2 : 3)
 }
