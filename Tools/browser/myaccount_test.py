@@ -352,8 +352,10 @@ def main():
         driver.get(args.url)
         add = wait.until(EC.element_to_be_clickable((By.ID, "add")))
         check("#token=" not in driver.current_url, "the token is removed from the address bar")
+        check(message(driver, wait, "Signed in as josé.") and active_id(driver) == "add",
+              f"signing in through the address says so and moves focus to '+', as the form does (focus on {active_id(driver)!r})")
         check(driver.find_element(By.ID, "totp-row").get_attribute("data-state") == "none", "the row starts as not set up")
-        check(add.get_attribute("aria-label") == "Add authenticator app", "'+' has an accessible name")
+        check(add.get_attribute("aria-label") == "+ Add authenticator app", "'+' has an accessible name that begins with its visible label (WCAG 2.5.3)")
         row_fits(driver, "not set up")
 
         # "+", double-clicked: one request, one secret (a second one would discard the first).
@@ -411,6 +413,12 @@ def main():
             check(box_values(driver) == grouped, f"pasting {pasted!r} fills the boxes with {grouped} ({how}: {box_values(driver)!r})")
             for box in boxes:
                 box.clear()
+        # More digits than the code has: refused and said, not cut to fit (which would spend an
+        # attempt on a code nobody typed).
+        boxes[0].click()
+        paste(driver, "1234567890"[:digits + 1])
+        check(box_values(driver) == "" and str(digits + 1) + " digits" in driver.find_element(By.ID, "code-error").text,
+              f"pasting {digits + 1} digits fills nothing and says the code has {digits} ({driver.find_element(By.ID, 'code-error').text!r})")
         for autofill in (grouped[:2] + " " + grouped[2:4] + " " + grouped[4:], other(0x660)):
             boxes[0].click()
             driver.execute_cdp_cmd("Input.insertText", {"text": autofill})
@@ -441,11 +449,26 @@ def main():
         check(message(driver, wait, "not correct"), "a wrong code says the code is not correct")
         check("attempts left" in driver.find_element(By.ID, "messages").text, "and how many attempts are left")
 
+        # The server out of reach at Verify: said beside the boxes too (on a phone the message at
+        # the top is off screen), and nothing is lost: the code stays typed for another try.
+        driver.execute_script("const real = window.fetch; window.fetch = () => { window.fetch = real;"
+                              " return Promise.reject(new TypeError('Failed to fetch')); };")
+        for box in driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"):
+            box.clear()
+        type_code(driver, wrong)
+        wait.until(EC.text_to_be_present_in_element((By.ID, "code-error"), "cannot be reached"))
+        check(driver.find_element(By.ID, "code-error").is_displayed() and box_values(driver) == wrong,
+              f"Verify with the server out of reach says so beside the boxes, the code kept ({box_values(driver)!r})")
+        for box in driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"):
+            box.clear()
+
         # The right code.
         type_code(driver, totp(uri))
         check(message(driver, wait, "enabled"), "Verify with oathtool's code: 'Authenticator app enabled'")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")
         check(driver.find_element(By.ID, "totp-state").text.startswith("Enabled"), "the row says Enabled")
+        styled = driver.find_elements(By.CSS_SELECTOR, "#totp-state .enabled")
+        check(len(styled) == 1 and styled[0].text == "Enabled.", "only 'Enabled.' is in the success style, not what follows it")
         row_fits(driver, "enabled")
         row_ends_with_full_stop(driver)
         check(not driver.find_element(By.ID, "panel").is_displayed(), "the QR code is hidden after enabling")

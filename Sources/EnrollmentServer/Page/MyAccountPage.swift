@@ -65,7 +65,7 @@ enum MyAccountPage {
             <h1>Security</h1>
             <div id="messages" class="message" role="status" aria-live="polite" aria-atomic="true"></div>
 
-            <div id="switch" class="confirm switch" role="alertdialog" aria-labelledby="switch-text" hidden>
+            <div id="switch" class="confirm switch" role="group" aria-labelledby="switch-text" hidden>
               <p id="switch-text"></p>
               <button type="button" id="switch-yes">Switch account</button>
               <button type="button" id="switch-no">Stay signed in</button>
@@ -93,7 +93,7 @@ enum MyAccountPage {
                     <p id="totp-state" class="state">Loading…</p>
                   </div>
                   <div class="actions" role="group" aria-labelledby="totp-title">
-                    <button type="button" id="add" class="icon" aria-label="Add authenticator app" title="Add authenticator app" hidden>+</button>
+                    <button type="button" id="add" class="icon" aria-label="+ Add authenticator app" title="Add authenticator app" hidden>+</button>
                     <button type="button" id="view" class="icon" aria-label="Show QR code" title="Show QR code" aria-expanded="false" aria-controls="panel" hidden>
                       <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M1.5 12S5.5 4.5 12 4.5 22.5 12 22.5 12 18.5 19.5 12 19.5 1.5 12 1.5 12z" fill="none" stroke="currentColor" stroke-width="1.8"/><circle cx="12" cy="12" r="3.2" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>
                     </button>
@@ -103,7 +103,7 @@ enum MyAccountPage {
                 </li>
               </ul>
 
-              <div id="confirm-remove" class="confirm" role="alertdialog" aria-labelledby="confirm-text" hidden>
+              <div id="confirm-remove" class="confirm" role="group" aria-labelledby="confirm-text" hidden>
                 <p id="confirm-text">Remove the authenticator app? Sign-in will no longer ask for its codes.</p>
                 <button type="button" id="remove-yes" class="danger">Yes, remove</button>
                 <button type="button" id="remove-no">Cancel</button>

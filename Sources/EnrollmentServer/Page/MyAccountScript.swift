@@ -27,12 +27,14 @@ extension MyAccountPage {
 
           const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
+          let lastSaid = '';
           function say(text, kind) {
             const box = $('messages');
             box.className = 'message ' + (kind || 'info');
             box.textContent = '';
+            lastSaid = text;
             // A fresh text node after clearing makes screen readers announce repeated messages.
-            window.setTimeout(() => { box.textContent = text; }, 30);
+            window.setTimeout(() => { if (lastSaid === text) box.textContent = text; }, 30);
           }
 
           function newKey() {
@@ -60,9 +62,12 @@ extension MyAccountPage {
           // Thrown (and said nowhere) for an answer to a session that has ended.
           function ended() { return new Error('the session that sent this request has ended'); }
 
+          // An answer that does not come: said, and the page usable again, rather than waiting on.
+          const ANSWER_TIMEOUT_MS = 15000;
           async function call(method, path, body) {
             const asked = session;
-            const signal = sessionRequests.signal;
+            const timeout = (AbortSignal.timeout && AbortSignal.any) ? AbortSignal.timeout(ANSWER_TIMEOUT_MS) : null;
+            const signal = timeout ? AbortSignal.any([sessionRequests.signal, timeout]) : sessionRequests.signal;
             const headers = { 'Authorization': 'Bearer ' + token, 'Accept': 'application/json' };
             if (body) headers['Content-Type'] = 'application/json';
             if (method === 'POST' || method === 'DELETE') headers['Idempotency-Key'] = newKey();
@@ -71,8 +76,14 @@ extension MyAccountPage {
               response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store', signal });
             } catch (error) {
               if (asked !== session) throw ended();
-              say('The server cannot be reached. Check your connection and try again.', 'error');
-              throw error;
+              // Marked, so that the code form can say it beside the boxes too (on a phone the
+              // message at the top is off screen).
+              const unanswered = new Error(timeout && timeout.aborted
+                ? 'The server did not answer within ' + (ANSWER_TIMEOUT_MS / 1000) + ' seconds. Check your connection and try again.'
+                : 'The server cannot be reached. Check your connection and try again.');
+              unanswered.unanswered = true;
+              say(unanswered.message, 'error');
+              throw unanswered;
             }
             if (asked !== session) throw ended();
             const date = Date.parse(response.headers.get('Date') || '');
@@ -170,16 +181,22 @@ extension MyAccountPage {
           // two secrets, and the slower answer could show the discarded one) is ignored until the
           // first is answered. aria-disabled, not disabled: a disabled button loses the focus.
           const GUARDED = ['add', 'view', 'regenerate', 'cancel-regenerate', 'remove', 'remove-yes', 'verify', 'reveal-key'];
+          const WAITING = 'Waiting for the server\u2026';
           async function oneAtATime(work) {
             if (busy) return;
             busy = true;
             $('totp-row').setAttribute('aria-busy', 'true');
             GUARDED.forEach((id) => $(id).setAttribute('aria-disabled', 'true'));
+            // A slow answer is said after a second, so that a press does not seem to do nothing.
+            const asked = session;
+            const slow = window.setTimeout(() => { if (asked === session) say(WAITING, 'info'); }, 1000);
             try {
               await work();
             } catch (error) {
               // call() has said what went wrong.
             } finally {
+              window.clearTimeout(slow);
+              if (lastSaid === WAITING) { lastSaid = ''; $('messages').textContent = ''; }
               busy = false;
               $('totp-row').removeAttribute('aria-busy');
               GUARDED.forEach((id) => $(id).removeAttribute('aria-disabled'));
@@ -232,7 +249,18 @@ extension MyAccountPage {
                 : ' This QR code expires before then, so it can no longer be confirmed; after the lock, press + for a new one.';
             }
             $('view').hidden = state === 'none' || (outlasted && $('panel').hidden);
-            $('totp-state').textContent = text;
+            // Only the state itself in the success style: a warning after "Enabled." is no success.
+            const stateLine = $('totp-state');
+            stateLine.textContent = '';
+            if (state === 'active') {
+              const enabled = document.createElement('span');
+              enabled.className = 'enabled';
+              enabled.textContent = 'Enabled.';
+              stateLine.appendChild(enabled);
+              stateLine.appendChild(document.createTextNode(text.slice('Enabled.'.length)));
+            } else {
+              stateLine.textContent = text;
+            }
             // A QR code that no longer belongs to anything (removed or expired elsewhere) goes, as
             // does a code form nothing waits for any more (verified or expired elsewhere).
             if (state === 'none' || (shownExpiresAt && state === 'active' && !current.replacementPending)) hidePanel();
@@ -398,7 +426,13 @@ extension MyAccountPage {
           // Fetched only when asked for, so the audit records this reveal as text.
           async function revealKey() {
             if ($('reveal-key').getAttribute('aria-expanded') === 'true') { collapseKey(); return; }
-            const result = await call('GET', '/secret');
+            let result;
+            try {
+              result = await call('GET', '/secret');
+            } catch (error) {
+              if (error.unanswered) codeError(error.message);
+              throw error;
+            }
             if (result.status !== 200 || typeof result.data.secret !== 'string') {
               say(explain(result), 'error');
               if (['no_pending_secret', 'enrollment_expired', 'replacement_expired'].includes(result.data.code) || result.status === 404) hidePanel();
@@ -478,6 +512,13 @@ extension MyAccountPage {
           function fill(index, text) {
             const all = boxes();
             const typed = codeIn(text, all.length);
+            if (typed.length > all.length) {
+              // Cut to fit, it would spend an attempt on a code nobody typed.
+              all[index].value = '';
+              codeError('That holds ' + typed.length + ' digits; the code has ' + all.length + '. Type or paste the ' + all.length + ' digits your app shows.');
+              all[index].focus();
+              return;
+            }
             const from = typed.length >= all.length ? 0 : index;
             all[index].value = '';
             for (let k = 0; k < typed.length && from + k < all.length; k++) {
@@ -586,7 +627,13 @@ extension MyAccountPage {
               if (empty) empty.focus();
               return;
             }
-            const result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
+            let result;
+            try {
+              result = await call('POST', '', { action: 'VALIDATE', verificationCode: code });
+            } catch (error) {
+              if (error.unanswered) codeError(error.message);
+              throw error;
+            }
             if (result.status === 200 && result.data.reason === 'code_reused' && result.data.status === 'active' && !result.data.replacementPending) {
               // Accepted a moment ago (a second click, another window): nothing is left to verify.
               const message = enabledMessage();
@@ -618,12 +665,14 @@ extension MyAccountPage {
               // After Regenerate the app may list the old entry beside the new one, under the
               // same name: say which one to read (the same words for every wrong code, so the
               // page tells nobody whether a code was the old secret's).
-              clearBoxes();
+              // The refusal first, then the focus: the boxes point at it (aria-describedby), and a
+              // screen reader reads the new count, not the last one.
               codeError(result.data.reason === 'code_reused'
                 ? 'That code was already used. Wait for your app to show the next code and type that one.' + tail
                 : result.data.replacementPending
                   ? 'That code is not correct for the new QR code. If your app shows two entries for this account, type the code of the one you added last, and check that your phone\u2019s clock is right.' + settingsHint() + tail
                   : 'That code is not correct. Check that your phone\u2019s clock is right and type the code the app shows now.' + settingsHint() + tail);
+              clearBoxes();
               return;
             }
             const message = explain(result);
@@ -635,8 +684,8 @@ extension MyAccountPage {
               hidePanel();
               say(message, 'error');
             } else {
-              clearBoxes();
               codeError(message);
+              clearBoxes();
             }
             await refresh();
             if (gone) focusAction(current && current.status === 'active' ? 'regenerate' : 'add');
@@ -751,7 +800,7 @@ extension MyAccountPage {
           }
 
           document.addEventListener('DOMContentLoaded', () => {
-            $('add').addEventListener('click', () => oneAtATime(() => act('INIT', ADD_HELP, 'A QR code is ready to scan.')));
+            $('add').addEventListener('click', () => oneAtATime(() => act('INIT', ADD_HELP, 'A QR code is ready to scan. If you cannot scan it, the button \u201cCan\u2019t scan? Enter this key instead\u201d above the code boxes shows its key as text.')));
             $('view').addEventListener('click', () => {
               if (busy) return;
               if (!$('panel').hidden) { hidePanel(); say('', 'info'); $('view').focus(); return; }
@@ -794,7 +843,7 @@ extension MyAccountPage {
                 return true;
               }
               hidePanel();
-              signIn(fromFragment).catch(() => {});
+              signInAnnounced(fromFragment).catch(() => {});
               return true;
             }
             $('switch-yes').addEventListener('click', () => {

@@ -29,7 +29,7 @@ extension MyAccountPage {
         /* The actions wrap under the text when both do not fit on one line (a phone, 400 % zoom). */
         .factor-text { flex: 1 1 12em; min-width: 0; overflow-wrap: anywhere; }
         .state { margin: 0; color: var(--muted); }
-        .factor[data-state="active"] .state { color: var(--ok); font-weight: 600; }
+        .factor[data-state="active"] .state .enabled { color: var(--ok); font-weight: 600; }
         .actions { display: flex; gap: 8px; flex-wrap: wrap; margin-left: auto; max-width: 100%; }
         button { font: inherit; border: 1px solid var(--line); background: #fff; color: var(--ink); border-radius: 6px; padding: 6px 14px; cursor: pointer; }
         button:hover { border-color: var(--muted); }
