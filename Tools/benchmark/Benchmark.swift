@@ -214,10 +214,19 @@ struct Benchmark {
             baseline: median(sqliteTimes) * 1000, baselineName: "sqlite3 CLI", unit: "ms", goal: 3, higherIsBetter: false))
 
         // 6. Python peers on the same workload.
-        var peerFailure: (any Error)?
+        var peerFailure: (any Error)?, peerDurability: String?
         if let python = options.python, let script = options.pyPeers {
             do {
                 log("python peers (eventsourcing, pyotp)")
+                // eventsourcing sets WAL and leaves synchronous at the SQLite default of the Python it
+                // runs on, which is FULL (2) where SQLite is built as Debian builds it: checked, not assumed.
+                let synchronous = try benchmark.run(python, ["-c", "import sqlite3; print(sqlite3.connect(':memory:').execute('PRAGMA synchronous').fetchone()[0])"])
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                figures["eventsourcing_sqlite_synchronous"] = synchronous
+                if synchronous != "2" {
+                    peerDurability = "the Python peer's SQLite defaults to synchronous=\(synchronous), not FULL (2): its command rates are not at our durability"
+                    log(peerDurability ?? "")
+                }
                 let peerUsers = smoke ? 20 : min(users, 5_000)
                 var pyotp: [Double] = [], esCommands: [Double] = [], esRebuild: [Double] = []
                 var ourTotp: [Double] = [], ourFull: [Double] = [], ourGroup: [Double] = [], ourRebuild: [Double] = []
@@ -274,7 +283,8 @@ struct Benchmark {
         comparisons.insert(absolute, at: 0)
 
         Interruption.haltIfInterrupted()
-        let failures = peerFailure.map { ["the comparison with the Python peers failed, so its rows are missing: \($0)"] } ?? []
+        let failures = (peerFailure.map { ["the comparison with the Python peers failed, so its rows are missing: \($0)"] } ?? [])
+            + (peerDurability.map { [$0] } ?? [])
         print(Self.table(comparisons, figures: figures, machine: machine, smoke: smoke, departures: departures, failures: failures))
         try Self.write(
             comparisons, figures: figures, machine: machine, options: options, repetitions: repetitions, departures: departures,
