@@ -462,9 +462,22 @@ def main():
         for box in driver.find_elements(By.CSS_SELECTOR, "#code-boxes input"):
             box.clear()
 
-        # The right code.
+        # The right code, its answer slower than the page waits (a server waiting for a lock): the
+        # page cannot know whether it took effect and says so; pressing Verify again sends the same
+        # Idempotency-Key, and the server answers with what it did the first time.
+        driver.execute_script(
+            "window.__answerTimeoutMs = 500; const real = window.fetch;"
+            " window.fetch = (url, options) => { window.fetch = real; return new Promise((resolve, reject) => {"
+            "   options.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));"
+            "   real(url, Object.assign({}, options, { signal: undefined })).then((r) => setTimeout(() => resolve(r), 2000), reject); }); };")
         type_code(driver, totp(uri))
-        check(message(driver, wait, "enabled"), "Verify with oathtool's code: 'Authenticator app enabled'")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "code-error"), "not known whether this took effect"))
+        check(True, "an answer slower than the page waits says it is not known whether Verify took effect")
+        time.sleep(2)
+        driver.execute_script("delete window.__answerTimeoutMs;")
+        driver.find_element(By.ID, "verify").click()
+        check(message(driver, wait, "enabled"), "Verify with oathtool's code: 'Authenticator app enabled' (the second press answered with the first's outcome)")
+        check(recorded(page, token, "AuthenticatorActivated") == 1, "and the server activated it once")
         wait.until(lambda d: d.find_element(By.ID, "totp-row").get_attribute("data-state") == "active")
         check(driver.find_element(By.ID, "totp-state").text.startswith("Enabled"), "the row says Enabled")
         styled = driver.find_elements(By.CSS_SELECTOR, "#totp-state .enabled")

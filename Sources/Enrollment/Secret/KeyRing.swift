@@ -175,9 +175,10 @@ public struct KeyRing: Sendable {
             let owner = name.hasPrefix("uid ") ? name : "the account \(name) (uid \(file.st_uid))"
             let me = FileManager.accountName(geteuid())
             // Only root may give a file away; anyone who can read it can make a copy of their own.
+            let account = me.hasPrefix("uid ") ? String(geteuid()) : me
             let fix = geteuid() == 0
-                ? "run `chown \(me.hasPrefix("uid ") ? String(geteuid()) : me) \(shell)` and `chmod 600 \(shell)` if this account is to own it"
-                : "have root give it to this account (`chown \(me.hasPrefix("uid ") ? String(geteuid()) : me) \(shell)`), or use a copy this account owns (`install -m 600 \(shell) NEWFILE`)"
+                ? "run enroll as the account that owns it; or, for root to use it, `chown root \(shell)` and `chmod 600 \(shell)`"
+                : "make a copy this account owns, `install -m 600 \(shell) NEWFILE`, and pass --key-file NEWFILE; or have root run `chown \(account) \(shell)`"
             return FileExposure(problem: "\(what) \(path) belongs to another account, \(owner), which can read or replace it, and \(grants)", fix: fix)
         }
         let mode = file.st_mode & 0o777

@@ -28,7 +28,9 @@ extension MyAccountPage {
           const ADD_HELP = 'In your authenticator app, add an account and scan this QR code. Then type the code the app shows and press Verify.';
 
           let lastSaid = '';
+          let saidCount = 0;
           function say(text, kind) {
+            saidCount += 1;
             const box = $('messages');
             box.className = 'message ' + (kind || 'info');
             box.textContent = '';
@@ -55,6 +57,7 @@ extension MyAccountPage {
           function newSession() {
             session += 1;
             accepted = false;
+            unansweredWrite = null;
             sessionRequests.abort();
             sessionRequests = new AbortController();
           }
@@ -62,29 +65,51 @@ extension MyAccountPage {
           // Thrown (and said nowhere) for an answer to a session that has ended.
           function ended() { return new Error('the session that sent this request has ended'); }
 
-          // An answer that does not come: said, and the page usable again, rather than waiting on.
-          const ANSWER_TIMEOUT_MS = 15000;
+          // An answer that does not come in 15 s is given up, said, and the page usable again,
+          // rather than waiting on. A change the server may still have made (it waits up to its
+          // --busy-timeout for a lock) is sent again, when the user repeats it, under the same
+          // Idempotency-Key: the server then does it at most once, and answers as it went.
+          // (A test may shorten it: window.__answerTimeoutMs.)
+          const answerTimeout = () => window.__answerTimeoutMs || 15000;
+          let unansweredWrite = null;   // { request, key } of the last change left without an answer
           async function call(method, path, body) {
             const asked = session;
-            const timeout = (AbortSignal.timeout && AbortSignal.any) ? AbortSignal.timeout(ANSWER_TIMEOUT_MS) : null;
-            const signal = timeout ? AbortSignal.any([sessionRequests.signal, timeout]) : sessionRequests.signal;
             const headers = { 'Authorization': 'Bearer ' + token, 'Accept': 'application/json' };
+            const text = body ? JSON.stringify(body) : undefined;
             if (body) headers['Content-Type'] = 'application/json';
-            if (method === 'POST' || method === 'DELETE') headers['Idempotency-Key'] = newKey();
+            const writes = method === 'POST' || method === 'DELETE';
+            const request = method + ' ' + path + ' ' + (text || '');
+            if (writes) {
+              headers['Idempotency-Key'] = unansweredWrite && unansweredWrite.request === request ? unansweredWrite.key : newKey();
+            }
+            // The session's end or the timeout, whichever comes first, aborts the request.
+            const controller = new AbortController();
+            const abort = () => controller.abort();
+            sessionRequests.signal.addEventListener('abort', abort, { once: true });
+            let timedOut = false;
+            const waited = answerTimeout();
+            const timer = window.setTimeout(() => { timedOut = true; controller.abort(); }, waited);
             let response;
             try {
-              response = await fetch(API + path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store', signal });
+              response = await fetch(API + path, { method, headers, body: text, cache: 'no-store', signal: controller.signal });
             } catch (error) {
               if (asked !== session) throw ended();
+              if (writes) unansweredWrite = { request, key: headers['Idempotency-Key'] };
               // Marked, so that the code form can say it beside the boxes too (on a phone the
               // message at the top is off screen).
-              const unanswered = new Error(timeout && timeout.aborted
-                ? 'The server did not answer within ' + (ANSWER_TIMEOUT_MS / 1000) + ' seconds. Check your connection and try again.'
+              const unanswered = new Error(timedOut
+                ? (writes
+                  ? 'The server has not answered in ' + Math.round(waited / 1000) + ' seconds, so it is not known whether this took effect. Press the same button again: the server does it at most once, and says how it went.'
+                  : 'The server has not answered in ' + Math.round(waited / 1000) + ' seconds. Try again in a moment.')
                 : 'The server cannot be reached. Check your connection and try again.');
               unanswered.unanswered = true;
               say(unanswered.message, 'error');
               throw unanswered;
+            } finally {
+              window.clearTimeout(timer);
+              sessionRequests.signal.removeEventListener('abort', abort);
             }
+            if (writes && unansweredWrite && unansweredWrite.request === request) unansweredWrite = null;
             if (asked !== session) throw ended();
             const date = Date.parse(response.headers.get('Date') || '');
             if (!Number.isNaN(date)) serverOffset = date - Date.now();
@@ -188,8 +213,10 @@ extension MyAccountPage {
             $('totp-row').setAttribute('aria-busy', 'true');
             GUARDED.forEach((id) => $(id).setAttribute('aria-disabled', 'true'));
             // A slow answer is said after a second, so that a press does not seem to do nothing.
-            const asked = session;
-            const slow = window.setTimeout(() => { if (asked === session) say(WAITING, 'info'); }, 1000);
+            // Only while nothing has been said since the press: an action that has answered and
+            // only refreshes the row keeps its own message.
+            const asked = session, saidBefore = saidCount;
+            const slow = window.setTimeout(() => { if (asked === session && saidCount === saidBefore) say(WAITING, 'info'); }, 1000);
             try {
               await work();
             } catch (error) {
