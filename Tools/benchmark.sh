@@ -14,7 +14,13 @@
 # run with options writes benchmark-results.json (not kept in git) unless --output says otherwise.
 # PEERS_DIR overrides where the peers' sources are (default ../shared/peers, beside the repository).
 set -euo pipefail
+# --help (or -h) where an option may stand, not as another option's value (`--output -h`).
+expects_value=0
 for argument in "$@"; do
+  if [ "$expects_value" -eq 1 ]; then expects_value=0; continue; fi
+  case "$argument" in
+    --peers|--python|--py-peers|--enroll|--output|--work|--repetitions|--users|--full-users|--journal-events|--clients) expects_value=1 ;;
+  esac
   if [ "$argument" = "--help" ] || [ "$argument" = "-h" ]; then
     here="$(dirname "$0")"
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -47,6 +53,9 @@ while [ $# -gt 0 ]; do
         echo "benchmark: unknown option '$argument'; Tools/benchmark.sh --help lists the options" >&2
         exit 2
       fi ;;
+    *)
+      echo "benchmark: '$argument' is not an option, nor an option's value; Tools/benchmark.sh --help lists the options" >&2
+      exit 2 ;;
   esac
   passed+=("$argument")
   if [[ "$takes_value" == *" $argument "* ]]; then
@@ -54,7 +63,14 @@ while [ $# -gt 0 ]; do
       echo "benchmark: $argument needs a value; Tools/benchmark.sh --help lists the options" >&2
       exit 2
     fi
-    if [[ "$takes_path" == *" $argument "* ]]; then passed+=("$(realpath -m -- "$1")"); else passed+=("$1"); fi
+    if [[ "$takes_path" == *" $argument "* ]]; then
+      passed+=("$(realpath -m -- "$1")")
+    elif [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
+      passed+=("$1")
+    else
+      echo "benchmark: $argument needs a positive whole number, not '$1'" >&2
+      exit 2
+    fi
     shift
   fi
 done

@@ -220,8 +220,11 @@ struct Benchmark {
                 log("python peers (eventsourcing, pyotp)")
                 // eventsourcing sets WAL and leaves synchronous at the SQLite default of the Python it
                 // runs on, which is FULL (2) where SQLite is built as Debian builds it: checked, not assumed.
-                let synchronous = try benchmark.run(python, ["-c", "import sqlite3; print(sqlite3.connect(':memory:').execute('PRAGMA synchronous').fetchone()[0])"])
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                // On a file in WAL, as the peer's database is: SQLite may default otherwise there.
+                let probe = "import os, sqlite3, tempfile; d = tempfile.mkdtemp(); c = sqlite3.connect(os.path.join(d, 'p.sqlite'));"
+                    + " c.execute('PRAGMA journal_mode=WAL'); print(c.execute('PRAGMA synchronous').fetchone()[0]); c.close();"
+                    + " [os.remove(os.path.join(d, f)) for f in os.listdir(d)]; os.rmdir(d)"
+                let synchronous = try benchmark.run(python, ["-c", probe]).trimmingCharacters(in: .whitespacesAndNewlines)
                 figures["eventsourcing_sqlite_synchronous"] = synchronous
                 if synchronous != "2" {
                     peerDurability = "the Python peer's SQLite defaults to synchronous=\(synchronous), not FULL (2): its command rates are not at our durability"
@@ -292,6 +295,9 @@ struct Benchmark {
         log("results written to \(options.output)")
         if let peerFailure {
             throw BenchmarkError("the comparison with the Python peers failed (\(peerFailure)); the other figures are in \(options.output), marked incomplete")
+        }
+        if let peerDurability {
+            throw BenchmarkError("\(peerDurability); the results are in \(options.output), marked incomplete")
         }
     }
 
