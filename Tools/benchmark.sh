@@ -14,23 +14,6 @@
 # run with options writes benchmark-results.json (not kept in git) unless --output says otherwise.
 # PEERS_DIR overrides where the peers' sources are (default ../shared/peers, beside the repository).
 set -euo pipefail
-# --help (or -h) where an option may stand, not as another option's value (`--output -h`).
-expects_value=0
-for argument in "$@"; do
-  if [ "$expects_value" -eq 1 ]; then expects_value=0; continue; fi
-  case "$argument" in
-    --peers|--python|--py-peers|--enroll|--output|--work|--repetitions|--users|--full-users|--journal-events|--clients) expects_value=1 ;;
-  esac
-  if [ "$argument" = "--help" ] || [ "$argument" = "-h" ]; then
-    here="$(dirname "$0")"
-    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-    echo
-    echo "Options of the benchmark executable (the script passes --peers, --python, --py-peers, --enroll and --output itself):"
-    # The executable's own usage, from its source: one text, and no build needed to read it.
-    sed -n '/^let usage = """/,/^    """/{/"""/d;s/^    //;p}' "$here/benchmark/main.swift"
-    exit 0
-  fi
-done
 # Options are checked before minutes of setup and building: each must be one the executable's
 # usage names, with its value as the next word. A relative path given to one (--output, --work,
 # --peers, --python, --py-peers, --enroll) is the caller's, as PEERS_DIR is: made absolute before
@@ -44,6 +27,14 @@ while [ $# -gt 0 ]; do
   argument="$1"
   shift
   case "$argument" in
+    --help|-h)
+      # Where an option may stand (`--output -h` names a file): this text and the executable's.
+      sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+      echo
+      echo "Options of the benchmark executable (the script passes --peers, --python, --py-peers, --enroll and --output itself):"
+      # The executable's own usage, from its source: one text, and no build needed to read it.
+      sed -n '/^let usage = """/,/^    """/{/"""/d;s/^    //;p}' "$(dirname "$0")/benchmark/main.swift"
+      exit 0 ;;
     --check-peers) check_only=1; continue ;;
     --*=*)
       echo "benchmark: give ${argument%%=*} its value as the next word ('${argument%%=*} ${argument#*=}'); Tools/benchmark.sh --help lists the options" >&2
