@@ -109,7 +109,9 @@ extension MyAccountPage {
               window.clearTimeout(timer);
               sessionRequests.signal.removeEventListener('abort', abort);
             }
-            if (writes && unansweredWrite && unansweredWrite.request === request) unansweredWrite = null;
+            // Answered: the retry is over, or the user has moved on to another change, after which
+            // the same press again is a new one (an old key would replay an outcome since undone).
+            if (writes) unansweredWrite = null;
             if (asked !== session) throw ended();
             const date = Date.parse(response.headers.get('Date') || '');
             if (!Number.isNaN(date)) serverOffset = date - Date.now();
