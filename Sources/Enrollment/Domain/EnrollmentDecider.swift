@@ -23,7 +23,7 @@ public enum EnrollmentDecider {
             // A first secret past its life takes no code at all: say so, rather than ask for
             // the right number of digits only to refuse them next. Still nothing recorded.
             let firstExpired = state.firstSecretExpired
-                || state.pending.map { !$0.isReplacement && context.now >= $0.expiresAt } ?? false
+                || state.pending.map { !$0.isReplacement && state.livePending(at: context.now) == nil } ?? false
             return Decision(events: [], rejection: firstExpired ? .enrollmentExpired : .malformedCode(expectedDigits: expected[0]), badInput: true)
         }
 
