@@ -108,13 +108,22 @@ struct HistoryPrinter {
     /// are none (text only); then the chain check (``checkChain(deletedEnd:)``).
     static func show(_ filter: AuditFilter, showUser: Bool, global: ReadOptions, none: String) throws {
         var printer = HistoryPrinter(json: global.json, showUser: showUser)
-        let trail = try global.reporting {
+        let (database, trail) = try global.reporting {
             let database = try global.openExisting()
             if let user = filter.user, Validation.isSpaced(user) { try Validation.spacedUser(user, recorded: try database.holds(user)) }
-            return AuditTrail(database: database)
+            return (database, AuditTrail(database: database))
         }
+        // A long listing into a file or a pipe says how far it has come, on stderr (into a
+        // terminal, the listing itself shows it).
+        let head = Terminal.isTerminal ? nil : try? database.read { db in try EventJournal.head(in: db) }
+        let progress = head.map { ProgressLine(doing: showUser ? "listing" : "listing the history", total: $0, unit: "journal positions") }
         do {
-            try global.reporting { try trail.forEach(filter) { try printer.print($0) } }
+            try global.reporting {
+                try trail.forEach(filter) { entry in
+                    try printer.print(entry)
+                    progress?.reach(entry.position)
+                }
+            }
         } catch {
             // The entries before the one that failed are still shown, as when they streamed.
             try? printer.finish()

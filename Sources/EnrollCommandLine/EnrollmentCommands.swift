@@ -463,7 +463,7 @@ struct RemoveCommand: ParsableCommand {
         let (outcome, current) = try global.reporting { try target.handle(.removeAuthenticator, global: global) }
         if case .notEnrolled = outcome.rejection {
             // Not "request one first": whoever removes wants none, and likely mistyped the id.
-            throw global.refusal(.notEnrolled, of: outcome, saying: "no authenticator is enrolled for user \(TextField.quoted(outcome.user)), so there is nothing to remove; check the user id (\(global.suggested("history", user: outcome.user)) shows what the journal holds for it)")
+            throw global.refusal(.notEnrolled, of: outcome, saying: "no authenticator is enrolled for user \(TextField.quoted(outcome.user)), so there is nothing to remove; check the user id (\(global.suggested("history", user: outcome.user, opensSecrets: false)) shows what the journal holds for it)")
         }
         if let rejection = outcome.rejection { throw global.refusal(rejection, of: outcome) }
         let now = global.clock.now()

@@ -233,9 +233,10 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// `enroll COMMAND` as this command suggests it, to be copied as printed: `command` (its
     /// options among it), this command's --db and --key-file (``fileArguments``), the user
     /// (after `--` when it starts with '-', so nothing after it is read as an option), then
-    /// `rest` (arguments such as ` CODE`).
-    func suggested(_ command: String, user: String, then rest: String = "") -> String {
-        Self.suggested(command, files: fileArguments, user: user, then: rest)
+    /// `rest` (arguments such as ` CODE`). `opensSecrets` false: a command that reads no secret
+    /// (`history`) is given the database alone, not a key file's path it has no use for.
+    func suggested(_ command: String, user: String, then rest: String = "", opensSecrets: Bool = true) -> String {
+        Self.suggested(command, files: opensSecrets ? fileArguments : StoreError.databaseArgument(databasePath), user: user, then: rest)
     }
 
     static func suggested(_ command: String, files: String, user: String, then rest: String = "") -> String {

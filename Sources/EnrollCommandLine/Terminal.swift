@@ -267,12 +267,28 @@ final class ProgressLine {
 
     func advance() {
         done += 1
-        guard done & 1_023 == 0, ContinuousClock.now - last >= interval else { return }
+        guard done & 1_023 == 0 else { return }
+        report(done)
+    }
+
+    /// For work that goes through the journal in order but handles only some of it (`audit`
+    /// with a filter): how far it has come is the position of the event it has reached.
+    func reach(_ position: Int64) {
+        calls += 1
+        guard calls & 1_023 == 0 else { return }
+        report(position)
+    }
+
+    private var calls: Int64 = 0
+
+    /// A line, when the interval has passed since the last: `count` of the total.
+    private func report(_ count: Int64) {
+        guard ContinuousClock.now - last >= interval else { return }
         last = ContinuousClock.now
         printed = true
-        guard let total else { return Terminal.diagnosticLine("enroll: \(doing): \(done) \(unit) so far") }
-        let percent = total > 0 ? " (\(min(100, done * 100 / total))%)" : ""
-        Terminal.diagnosticLine("enroll: \(doing): \(done) of \(total) \(unit)\(percent)")
+        guard let total else { return Terminal.diagnosticLine("enroll: \(doing): \(count) \(unit) so far") }
+        let percent = total > 0 ? " (\(min(100, count * 100 / total))%)" : ""
+        Terminal.diagnosticLine("enroll: \(doing): \(count) of \(total) \(unit)\(percent)")
     }
 
     /// A line for the stage that follows, printed only when progress was shown (long work).

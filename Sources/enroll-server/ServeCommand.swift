@@ -211,17 +211,39 @@ struct ServeCommand: AsyncParsableCommand {
         return try await TokenIssuer(secret: secret).token(for: options.demoUser, expiresAt: clock.now() + 8 * 3600, acceptance: acceptance)
     }
 
+    /// The bytes of a key or secret file, or what keeps it from being one, in words that follow
+    /// "the … file 'PATH'": a pipe would hold the start up waiting for a writer, and a file far
+    /// larger than any key (a log, a disk image, given by mistake) is not read whole to be refused.
+    static func keyFile(_ path: String) -> Result<[UInt8], KeyFileProblem> {
+        switch SmallFile.read(path, limit: 65_536) {
+        case .contents(let bytes): .success(bytes)
+        case .notRegular(let kind): .failure(KeyFileProblem("is \(kind.description), not a file"))
+        case .tooLarge(let size): .failure(KeyFileProblem("holds \(size) bytes, far more than a key (is it the right file?)"))
+        case .unreadable(let failure): .failure(KeyFileProblem("cannot be read (\(String(cString: strerror(failure))))"))
+        }
+    }
+
+    struct KeyFileProblem: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// The token key, from the options and the environment (see the discussion in ``ServeOptions``).
     func tokenKey() throws -> TokenKey {
         if let jwtPublicKey = options.jwtPublicKey {
-            guard let pem = try? String(contentsOfFile: jwtPublicKey, encoding: .utf8) else {
-                throw CLIFailure.usage("cannot read the public key file '\(jwtPublicKey)'; pass a readable PEM file to --jwt-public-key")
+            let read = Self.keyFile(jwtPublicKey)
+            guard case .success(let data) = read, let pem = String(validating: data, as: UTF8.self) else {
+                let problem = if case .failure(let problem) = read { problem.description } else { "is not text" }
+                throw CLIFailure.usage("the public key file '\(jwtPublicKey)' \(problem); pass a readable PEM file of the key that signs the tokens to --jwt-public-key")
             }
             return .publicKeyPEM(pem)
         }
         if let jwtSecretFile = options.jwtSecretFile {
-            guard let data = FileManager.default.contents(atPath: jwtSecretFile) else {
-                throw CLIFailure.usage("cannot read the secret file '\(jwtSecretFile)'; pass a readable file to --jwt-secret-file")
+            let data: [UInt8]
+            switch Self.keyFile(jwtSecretFile) {
+            case .success(let bytes): data = bytes
+            case .failure(let problem):
+                throw CLIFailure.usage("the secret file '\(jwtSecretFile)' \(problem); pass a readable file that holds the HS256 secret to --jwt-secret-file")
             }
             if let exposure = KeyRing.exposure(of: jwtSecretFile, what: "the JWT secret file", grants: "it signs a token for any user") {
                 Terminal.warning(exposure.problem, hint: exposure.fix)

@@ -54,10 +54,22 @@ struct AuthenticationTests {
         // The access line says why each was refused (never the token), with the code.
         let refused = harness.logs.all.split(separator: "\n").filter { $0.contains("status=401") }
         #expect(refused.count == 7, "\(refused)")
-        for reason in ["no Authorization header", "the token has expired", "the token's signature or claims are not valid"] {
+        for reason in ["no Authorization header", "the token has expired", "the token's signature or claims are not valid", "the token is unsigned (algorithm 'none'); this server accepts HS256 tokens only"] {
             #expect(refused.contains { $0.contains("code=unauthenticated") && $0.contains("reason=\"\(reason)") }, "\(reason): \(refused)")
         }
         for token in [valid, forged, expired, tampered] { #expect(!harness.logs.all.contains(token)) }
+    }
+
+    @Test("a token whose exp is a number too large for any date (1e400, valid JSON) is refused as such, not as text that is not JSON; its signature is never checked")
+    func hugeNumberClaim() async throws {
+        let harness = try await Harness()
+        let claims = Self.base64URL(Data(#"{"sub":"alice","exp":1e400}"#.utf8))
+        let token = Self.base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + claims + "." + Self.base64URL(Data(repeating: 7, count: 32))
+        try await harness.test { client in
+            let response = try await client.request(.get, Client.totp + "/status", token: token)
+            Self.expectUnauthenticated(response, "1e400")
+            #expect(response["message"]?.contains("a number too large to read") == true, "\(response.text)")
+        }
     }
 
     @Test("--jwt-leeway's seconds stretch exp and nbf for clocks that disagree, no further")

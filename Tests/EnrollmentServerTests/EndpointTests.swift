@@ -285,6 +285,32 @@ struct EndpointTests {
         }
     }
 
+    @Test("a body sent in a content coding (gzip, br, a list ending in one) is 415 unsupported_content_encoding naming it, and changes nothing; identity is no coding")
+    func contentEncodings() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            for coding in ["gzip", "br", "identity, br", "x-custom"] {
+                let response = try await client.request(.post, token: token, json: #"{"action":"INIT"}"#, headers: [.contentEncoding: coding])
+                #expect(response.status.code == 415 && response["code"] == "unsupported_content_encoding", "\(coding): \(response.status) \(response.text)")
+                #expect(response["message"]?.contains("Content-Encoding") == true, "\(coding): \(response.text)")
+            }
+            #expect(try harness.service.load("alice").version == 0, "a refused body was acted on")
+            let identity = try await client.request(.post, token: token, json: #"{"action":"VIEW"}"#, headers: [.contentEncoding: "identity"])
+            #expect(identity.status == .notFound && identity["code"] == "not_enrolled", "\(identity.status) \(identity.text)")
+        }
+    }
+
+    @Test("a path with a quote or a backslash is quoted in the access line, so that it cannot end the field early and hide the fields after it")
+    func accessLogQuotesPaths() async throws {
+        let harness = try await Harness()
+        try await harness.test { client in
+            _ = try await client.request(.get, "/health\"x=1", token: nil)
+            let line = try #require(harness.logs.all.split(separator: "\n").first { $0.contains("status=404") }, "\(harness.logs.all)")
+            #expect(line.contains(#"path="/health\"x=1""#), "\(line)")
+        }
+    }
+
     @Test("the access log names method, path, status, user and a POST's action, never the token, the secret or the code")
     func accessLogHasNoSecrets() async throws {
         let harness = try await Harness()

@@ -85,6 +85,36 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("a malformed head followed at once by more bytes still gets its JSON 400: the server half-closes and reads on, where closing outright would answer the unread bytes with a reset that destroys the 400 before the client reads it", arguments: [
+        "GET \(status) HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET \(status) HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n",
+    ])
+    func malformedWhileStillSending(_ head: String) async throws {
+        try await live(idleTimeout: Self.idleForever) { port in
+            for attempt in 0..<5 {
+                let (answer, ending) = try await RawHTTP.onThread {
+                    try RawHTTP.exchangeToEnd(port: port, bytes: head + String(repeating: "x", count: 50_000), wait: Self.closeWait, halfClose: true)
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request"), "attempt \(attempt): \(answer.prefix(200))")
+                #expect(answer.contains(#""code":"malformed_request""#), "attempt \(attempt): \(answer.suffix(300))")
+                // An orderly end, not a reset: the client's bytes were read, not left to reset.
+                #expect(ending == .closed, "attempt \(attempt): the connection ended by \(ending) after the answer")
+            }
+        }
+    }
+
+    @Test("requests pipelined in one write and followed by the client's half-close (nc -N) are each answered, in order, and then the connection ends")
+    func pipelinedThenHalfClosed() async throws {
+        try await live(idleTimeout: Self.idleForever) { port in
+            let request = "GET /myaccount HTTP/1.1\r\nHost: x\r\n\r\n"
+            let (answer, closed) = try await RawHTTP.onThread {
+                try RawHTTP.exchangeHalfClosing(port: port, bytes: String(repeating: request, count: 3), wait: Self.closeWait)
+            }
+            #expect(answer.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "three answers for three requests: \(answer.prefix(300))")
+            #expect(closed, "the connection was not ended after the last answer")
+        }
+    }
+
     @Test("a malformed request pipelined behind a good one never jumps the queue: the good one is answered first")
     func pipelined() async throws {
         try await live { port in

@@ -363,7 +363,7 @@ struct AuditTrailTests {
         }
     }
 
-    @Test("import, verify and export print progress lines on stderr for long work (ENROLL_PROGRESS_SECONDS sets how often), and stdout keeps only the result")
+    @Test("import, verify, export, and audit into a pipe print progress lines on stderr for long work (ENROLL_PROGRESS_SECONDS sets how often), and stdout keeps only the result")
     func progressOfLongWork() throws {
         let workspace = try Workspace()
         let often = ["ENROLL_PROGRESS_SECONDS": "0"]  // a line per 1 024 events: long work, made short
@@ -391,6 +391,14 @@ struct AuditTrailTests {
 
         let exported = try workspace.enroll(["export", "--output", workspace.path("copy.jsonl")], environment: often)
         #expect(lines(exported.stderr, "enroll: exporting: ").last == "enroll: exporting: 9216 of 10000 events (92%)", "\(exported.stderr)")
+
+        // A listing into a pipe (this test's stdout) says how far through the journal it is: by
+        // the position of the event it has reached, since a filter lists only some.
+        let audited = try workspace.enroll(["audit", "--json"], environment: often)
+        #expect(audited.status == 0, "\(audited.stderr)")
+        let listing = lines(audited.stderr, "enroll: listing: ")
+        #expect(listing == (1...9).map { "enroll: listing: \($0 * 1024) of 10000 journal positions (\($0 * 1024 * 100 / 10000)%)" }, "\(audited.stderr)")
+        #expect(!audited.stdout.contains("enroll:") && audited.stdout.split(separator: "\n").count == 10_000, "progress stays off stdout")
 
         // Short work at the default interval prints none; a value that cannot be an interval is named.
         let quiet = try workspace.enroll(["verify"])

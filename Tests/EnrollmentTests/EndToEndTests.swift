@@ -100,10 +100,11 @@ struct EndToEndTests {
         let text = try workspace.enroll(["confirm", "alcie", "123456"])
         #expect(text.status == 1)
         #expect(text.stderr.hasPrefix("enroll: error: no authenticator is enrolled for user alcie; request one first"), "\(text.stderr)")
-        // The command it suggests acts on the same journal, copied as printed from anywhere.
+        // The command it suggests acts on the same journal, copied as printed from anywhere; one
+        // that opens no secret (history) is given no key file.
         let files = "--db \(TextField.shellPath(workspace.database)) --key-file \(TextField.shellPath(workspace.keyFile))"
         #expect(text.stderr.contains("request one first (`enroll request \(files) alcie`) (not_enrolled)"), "\(text.stderr)")
-        for (arguments, advised) in [(["cancel", "alice"], "`enroll remove \(files) alice`"), (["regenerate", "alice"], "`enroll request \(files) alice`"), (["remove", "-x"], "`enroll history \(files) -- -x` shows what the journal holds for it")] {
+        for (arguments, advised) in [(["cancel", "alice"], "`enroll remove \(files) alice`"), (["regenerate", "alice"], "`enroll request \(files) alice`"), (["remove", "-x"], "`enroll history --db \(TextField.shellPath(workspace.database)) -- -x` shows what the journal holds for it")] {
             let refused = try workspace.enroll(arguments.count == 2 && arguments[1] == "-x" ? [arguments[0], "--", "-x"] : arguments)
             #expect(refused.status == 1 && refused.stderr.contains("(\(advised))"), "\(arguments): \(refused.stderr)")
         }

@@ -155,6 +155,25 @@ struct ServeProcessTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("a --jwt-secret-file or --jwt-public-key that is a pipe, or far larger than a key, is refused at start in one line naming it (exit 2), neither waited on nor read whole")
+    func tokenKeyFilesThatCannotBeKeys() throws {
+        let workspace = try Workspace()
+        let large = workspace.path("disk.img"), pipe = workspace.path("key.fifo")
+        #expect(FileManager.default.createFile(atPath: large, contents: Data(repeating: 0x41, count: 8_000_000)))
+        #expect(mkfifo(pipe, 0o600) == 0)
+        // Under `timeout`: a start that waits on the pipe is stopped (exit 124), not waited for.
+        let timeout = try Processes.tool("timeout", package: "coreutils")
+        for (option, file, said) in [
+            ("--jwt-secret-file", large, "holds 8000000 bytes, far more than a key"), ("--jwt-secret-file", pipe, "is a pipe (FIFO), not a file"),
+            ("--jwt-public-key", large, "holds 8000000 bytes, far more than a key"), ("--jwt-public-key", pipe, "is a pipe (FIFO), not a file"),
+        ] {
+            let result = try Processes.run(timeout, ["20", try Processes.product("enroll"), "serve", option, file, "--port", "0", "--db", workspace.database, "--key-file", workspace.keyFile], environment: ["ENROLL_JWT_SECRET": ""])
+            #expect(result.status == 2, "\(option) \(file): exit \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains(said) && result.stderr.contains(option) && result.stderr.split(separator: "\n").count == 1, "\(option) \(file): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.database), "a refused start created the database")
+    }
+
     @Test("--demo with the real token secret (ENROLL_JWT_SECRET or --jwt-secret-file) is refused before anything starts: one line naming it, exit 2, no token printed, nothing created")
     func demoRefusesTheRealSecret() throws {
         let workspace = try Workspace()

@@ -75,11 +75,28 @@ public enum RawHTTP {
         try exchangeToClose(port: port, bytes: bytes, then: next, wait: wait).answer
     }
 
+    /// Sends `bytes`, then shuts down the sending half of the connection (`shutdown(SHUT_WR)`,
+    /// as `nc -N` does), and returns everything the server answers until it closes, with
+    /// whether it did.
+    public static func exchangeHalfClosing(port: Int, bytes: String, wait: Int = 30) throws -> (answer: String, closedByServer: Bool) {
+        try exchangeToClose(port: port, bytes: bytes, wait: wait, halfClose: true)
+    }
+
     /// ``exchange(port:bytes:then:wait:)``, saying too whether the server closed the connection
     /// (the client read the end of the stream) rather than `wait` running out. Against a server
     /// whose idle timeout is longer than `wait`, that tells "closed after its answer" from "kept
     /// open" however long a loaded machine starves the server: no clock is read.
-    public static func exchangeToClose(port: Int, bytes: String, then next: String? = nil, wait: Int = 30) throws -> (answer: String, closedByServer: Bool) {
+    public static func exchangeToClose(port: Int, bytes: String, then next: String? = nil, wait: Int = 30, halfClose: Bool = false) throws -> (answer: String, closedByServer: Bool) {
+        let (answer, ending) = try exchangeToEnd(port: port, bytes: bytes, then: next, wait: wait, halfClose: halfClose)
+        return (answer, ending != .waitedOut)
+    }
+
+    /// How the server ended a connection: an orderly close (the client read the end of the
+    /// stream), a reset (which may have destroyed an answer not yet read), or not within the wait.
+    public enum Ending: Sendable, Equatable { case closed, reset, waitedOut }
+
+    /// ``exchangeToClose(port:bytes:then:wait:halfClose:)``, telling an orderly close from a reset.
+    public static func exchangeToEnd(port: Int, bytes: String, then next: String? = nil, wait: Int = 30, halfClose: Bool = false) throws -> (answer: String, ending: Ending) {
         let fd = try connection(port: port, wait: wait)
         defer { close(fd) }
         func write(_ text: String) throws {
@@ -89,11 +106,12 @@ public enum RawHTTP {
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         /// Reads until `done` says the answer so far is enough, the server closes, or time runs out.
-        var closed = false
+        var ending = Ending.waitedOut
         func read(until done: ([UInt8]) -> Bool) {
             while !done(answer) {
                 let count = recv(fd, &buffer, buffer.count, 0)
-                if count == 0 || (count < 0 && errno == ECONNRESET) { closed = true }
+                if count == 0 { ending = .closed }
+                if count < 0 && errno == ECONNRESET { ending = .reset }
                 if count <= 0 { return }
                 answer += buffer.prefix(count)
             }
@@ -110,8 +128,9 @@ public enum RawHTTP {
             }
             try write(next)
         }
+        if halfClose { try #require(shutdown(fd, Int32(SHUT_WR)) == 0) }
         read { _ in false }
-        return (String(decoding: answer, as: UTF8.self), closed)
+        return (String(decoding: answer, as: UTF8.self), ending)
     }
 
     /// Sends request headers without the blank line that ends them, then waits up to `wait`

@@ -131,3 +131,41 @@ public enum FileKind: Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// A small file (a key, a secret) read through one descriptor: what is checked (a regular file,
+/// at most `limit` bytes) is what is read, however the path changes meanwhile, and a file far
+/// larger than a key (a backup given by mistake) is refused without being read whole.
+public enum SmallFile: Sendable, Equatable {
+    case contents([UInt8])
+    /// Not a regular file: a pipe, which reading would wait on, a device, a directory.
+    case notRegular(FileKind)
+    /// Larger than the limit: its size in bytes.
+    case tooLarge(Int64)
+    /// It cannot be opened or read: the `errno`.
+    case unreadable(Int32)
+
+    public static func read(_ path: String, limit: Int) -> SmallFile {
+        // Not blocking on open: a pipe put in its place is refused, not waited on.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return .unreadable(errno) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return .unreadable(errno) }
+        if let kind = FileKind.notRegular(status.st_mode) { return .notRegular(kind) }
+        if status.st_size > limit { return .tooLarge(Int64(status.st_size)) }
+        // One byte more than the limit is asked for: a file that grew since fstat is seen.
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + count, $0.count - count) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                return .unreadable(errno)
+            }
+            if got == 0 { break }
+            count += got
+        }
+        if count > limit { return .tooLarge(Int64(count)) }
+        return .contents(Array(bytes.prefix(count)))
+    }
+}

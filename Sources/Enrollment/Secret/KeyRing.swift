@@ -16,6 +16,9 @@ public struct KeyRing: Sendable {
     public private(set) var created = false
 
     public static let keyLength = 32
+    /// The largest key file read: the key is one line of 44 base64 characters, and whitespace
+    /// around it is allowed, but not a file of another kind.
+    static let keyFileSizeLimit = 4096
 
     /// The key file path of a key handed over in memory (read from no file).
     public static let inMemory = "(memory)"
@@ -126,16 +129,19 @@ public struct KeyRing: Sendable {
             ring.created = true
             return ring
         }
-        guard let data = manager.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            if manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw .keyFileMalformed(path: path, reason: "it is a directory, not a file")
-            }
+        let data: [UInt8]
+        // Not read whole first: a --key-file pointed by mistake at a backup or a disk image
+        // would hold every command up for as long as it takes to read, then be refused anyway.
+        switch SmallFile.read(path, limit: Self.keyFileSizeLimit) {
+        case .contents(let bytes): data = bytes
+        case .notRegular(let kind): throw .keyFileMalformed(path: path, reason: "it is \(kind.description), not a file")
+        case .tooLarge(let size): throw .keyFileMalformed(path: path, reason: "it holds \(size) bytes, far more than a key's line of base64: is it the right file?")
+        case .unreadable(let failure):
             // The file may be the right one, only not this user's to read (a service account
             // changed, a file left by root): not "malformed", whose remedy is another file.
-            throw .keyFileUnreadable(path: path, reason: access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "it cannot be read")
+            throw .keyFileUnreadable(path: path, reason: String(cString: strerror(failure)))
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw .keyFileMalformed(path: path, reason: "it is not text") }
+        guard let text = String(validating: data, as: UTF8.self) else { throw .keyFileMalformed(path: path, reason: "it is not text") }
         let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let decoded = Data(base64Encoded: line) else { throw .keyFileMalformed(path: path, reason: "it is not base64") }
         return try KeyRing(masterKey: Array(decoded), keyFilePath: path)

@@ -286,6 +286,8 @@ public struct APIError: Error, Sendable, Equatable {
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         if status == .unauthorized { headers[.wwwAuthenticate] = challenge }
+        // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
+        if code == "unsupported_content_encoding" { headers[.acceptEncoding] = "identity" }
         if closesConnection { headers[.connection] = "close" }
         if replayed { headers[TOTPRoutes.replayedHeader] = "true" }
         let encoder = JSONEncoder()

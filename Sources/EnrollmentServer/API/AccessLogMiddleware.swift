@@ -39,7 +39,9 @@ struct AccessLogMiddleware: RouterMiddleware {
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
-            "path": "\(request.uri.path)",
+            // Quoted as the user is: the HTTP parser lets `"` and `\` through in a path, which
+            // unquoted would end a logfmt field early and hide the ones after it.
+            "path": "\(TextField.quoted(request.uri.path))",
             "status": "\(response.status.code)",
             "duration_ms": "\(String(format: "%.1f", milliseconds))",
             "trace_id": "\(context.traceId)",

@@ -48,6 +48,10 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var held: [NIOAny] = []
     /// A read was asked for while requests were held back: done once they are passed on.
     private var readPending = false
+    /// The client's input ended (a half-close) while requests were held back: passed on behind them.
+    private var inputClosedHeld = false
+    /// Ends a connection half-closed after its last answer (``endConnection(after:promise:context:)``).
+    private var graceTimer: Scheduled<Void>?
     /// The connection ends after the answer being written: nothing read from now on is run
     /// (the rest of the request being answered still goes to its route).
     private var discarding = false
@@ -94,6 +98,13 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private var everythingAnswered: Bool { unanswered == 0 && !responseOpen }
 
+    /// `metadata` with the client's address, as the access log's lines have it: the requests
+    /// most likely hostile (smuggling tries, slow clients) are those logged here.
+    private static func client(_ context: ChannelHandlerContext, _ metadata: Logger.Metadata) -> Logger.Metadata {
+        guard let address = context.channel.remoteAddress?.ipAddress else { return metadata }
+        return metadata.merging(["client": "\(address)"]) { first, _ in first }
+    }
+
     /// A request or an answer whose `Connection` header says the connection ends after it.
     private static func saysClose(_ fields: HTTPFields) -> Bool {
         fields[.connection].map { $0.lowercased().contains("close") } ?? false
@@ -133,6 +144,12 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Passes on the requests held back, now that every answer is out, until one of them again
     /// has to wait for its answer.
     private func release(context: ChannelHandlerContext) {
+        // While the server stops, the answer just written is the connection's last (Hummingbird
+        // closes it next): a request held behind it would be run with no connection to answer on.
+        if stopping {
+            discard(context: context)
+            return
+        }
         let parts = held
         held = []
         for (index, data) in parts.enumerated() {
@@ -145,6 +162,15 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         // The server's async channel hands reads on at the end of a read.
         context.fireChannelReadComplete()
         if held.isEmpty { resumeReading(context: context) }
+        if held.isEmpty { passInputClosed(context: context) }
+    }
+
+    /// The end of the client's input, held back behind requests (``userInboundEventTriggered``),
+    /// goes on now that none is held any more.
+    private func passInputClosed(context: ChannelHandlerContext) {
+        guard inputClosedHeld else { return }
+        inputClosedHeld = false
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
     }
 
     /// The connection ends after the answer being written: drops the requests held back, which
@@ -153,6 +179,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         discarding = true
         held = []
         resumeReading(context: context)
+        passInputClosed(context: context)
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
@@ -196,19 +223,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .head, .body: break
         }
         if ended, responseCloses, deferred == nil, !closeWhenAnswered {
-            // Half-close: the client reads the answer and the end of the stream at once, while
-            // whatever it still sends is read and dropped rather than answered with a reset
-            // (which could destroy the answer before the client has read it); its own close,
-            // or the idle timeout, ends the connection.
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.cascade(to: promise)
-            context.writeAndFlush(data, promise: written)
-            let channel = context.channel
-            written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
-            // What the client still sends is read for --idle-timeout in all, not per byte (a
-            // second while the server stops).
-            let grace = stopping ? .seconds(1) : idleTimeout
-            context.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(grace))) { channel.close(promise: nil) }
+            endConnection(after: data, promise: promise, context: context)
             return
         }
         if ended, everythingAnswered, !held.isEmpty, !discarding {
@@ -228,20 +243,52 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         } else {
             // The route's own answer to the broken request is out: close after it.
             discard(context: context)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.cascade(to: promise)
-            context.writeAndFlush(data, promise: written)
-            let channel = context.channel
-            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            endConnection(after: data, promise: promise, context: context)
         }
     }
 
+    /// Writes `data`, the end of an answer after which the connection ends, then half-closes:
+    /// the client reads the answer and the end of the stream at once, while whatever it still
+    /// sends is read and dropped (``discard(context:)``). Closing outright with its bytes unread
+    /// would make the kernel answer them with a reset, which can destroy the answer before the
+    /// client has read it. Its own close, or the grace below, ends the connection.
+    private func endConnection(after data: NIOAny, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.cascade(to: promise)
+        context.writeAndFlush(data, promise: written)
+        let channel = context.channel
+        written.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        // What the client still sends is read for --idle-timeout in all, not per byte (a
+        // second while the server stops).
+        let grace = stopping ? .seconds(1) : idleTimeout
+        // Cancelled once the connection is closed (``channelInactive(context:)``): it would hold
+        // the channel for the grace however soon the client closed.
+        graceTimer?.cancel()
+        graceTimer = context.eventLoop.scheduleTask(in: .nanoseconds(EnrollmentServer.nanoseconds(grace))) { channel.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        graceTimer?.cancel()
+        graceTimer = nil
+        context.fireChannelInactive()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client sent its last bytes (it half-closed, as `nc -N` and some pipelining clients
+        // do) while requests are held back: the end of its input goes on behind them, once they
+        // are passed on (``release(context:)``). Ahead of them, the server would take the
+        // connection as done and drop them unanswered.
+        if event as? ChannelEvent == .inputClosed, !held.isEmpty, !discarding {
+            inputClosedHeld = true
+            return
+        }
         // Hummingbird closes idle connections and waits for the answers in progress: one whose
         // body has not all come would wait for the client. (An error, as the route's body read
         // takes it: the parts still coming are dropped with the connection.)
         if event is ChannelShouldQuiesceEvent {
             stopping = true
+            // Requests held behind the one being answered are never run now (``release(context:)``).
+            if !held.isEmpty { discard(context: context) }
             if requestOpen, !responseOpen, !everythingAnswered { context.fireErrorCaught(ServerStopping()) }
         }
         context.fireUserInboundEventTriggered(event)
@@ -255,6 +302,8 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Bytes after the answer that ends the connection: nothing of them is run or answered.
         if discarding, !requestOpen, error is RequestFraming.Refusal || error is HTTPParserError { return }
+        // Once the parser has failed, what comes is reported as data received in its error state.
+        if discarding, error is ByteToMessageDecoderError { return }
         if error is RequestFraming.Refusal {
             // The head was not passed on: no request is open, and nothing more will come.
             if everythingAnswered { answer(error, context: context) } else { deferred = error }
@@ -279,9 +328,9 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
                 // but it tells this line from its neighbours in a search.
                 let traceId = RandomUUID.string()
                 if closedByServer {
-                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, it took longer than that in all, or the server is stopping", metadata: ["status": "408", "trace_id": "\(traceId)"])
+                    logger.info("closed a connection whose request was not complete: nothing came for --idle-timeout, it took longer than that in all, or the server is stopping", metadata: Self.client(context, ["status": "408", "trace_id": "\(traceId)"]))
                 } else {
-                    logger.info("client closed the connection in the middle of a request", metadata: ["status": "499", "trace_id": "\(traceId)"])
+                    logger.info("client closed the connection in the middle of a request", metadata: Self.client(context, ["status": "499", "trace_id": "\(traceId)"]))
                 }
             }
             context.close(promise: nil)
@@ -293,7 +342,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         if requestOpen {
             if everythingAnswered {
-                logger.info("malformed request body after its answer; connection closed", metadata: ["error": "\(parserError)", "status": "400"])
+                logger.info("malformed request body after its answer; connection closed", metadata: Self.client(context, ["error": "\(parserError)", "status": "400"]))
                 context.close(promise: nil)
             } else {
                 closeWhenAnswered = true
@@ -308,7 +357,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    /// Writes the JSON 400 (501 for a CONNECT) and closes the connection once it is out. The error is not passed
+    /// Writes the JSON 400 (501 for a CONNECT) and ends the connection once it is out. The error is not passed
     /// on: this answer replaces the library's empty one.
     private func answer(_ error: any Error, context: ChannelHandlerContext) {
         discard(context: context)
@@ -319,7 +368,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         // Transfer-Encoding), which must not read as fields of the line or drive a terminal.
         logger.info(
             framing?.unsupportedMethod == true ? "method not implemented" : "malformed request",
-            metadata: ["trace_id": "\(traceId)", "error": "\(TextField.quoted(framing?.message ?? "\(error)"))", "status": "\(refusal.status.code)"])
+            metadata: Self.client(context, ["trace_id": "\(traceId)", "error": "\(TextField.quoted(framing?.message ?? "\(error)"))", "status": "\(refusal.status.code)"]))
         let (encodedHeaders, body) = refusal.encoded(traceId: traceId)
         var headers = encodedHeaders
         headers[.connection] = "close"
@@ -331,10 +380,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         headers[AccessLogMiddleware.traceHeader] = traceId
         context.write(wrapOutboundOut(.head(HTTPResponse(status: refusal.status, headerFields: headers))), promise: nil)
         if withBody { context.write(wrapOutboundOut(.body(body)), promise: nil) }
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
-        let channel = context.channel
-        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        endConnection(after: wrapOutboundOut(.end(nil)), promise: nil, context: context)
     }
 
     static let error = APIError.badRequest(

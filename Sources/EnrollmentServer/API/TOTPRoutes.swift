@@ -86,6 +86,17 @@ struct TOTPRoutes {
                 message: "the body is declared as '\(type.prefix(60))', not JSON in UTF-8",
                 description: "send the body as JSON with 'Content-Type: application/json'")
         }
+        // A body in a content coding (gzip, br) would be read as the JSON it is not: 415 naming
+        // the coding (RFC 9110 §8.4), not an "invalid body" about bytes never decoded. `identity`
+        // is no coding.
+        let codings = request.headers[values: .contentEncoding].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0.lowercased() != "identity" }
+        if let coding = codings.first {
+            throw APIError(
+                .unsupportedMediaType, code: "unsupported_content_encoding",
+                message: "the body is sent with Content-Encoding '\(coding.prefix(32))', which this server does not decode",
+                description: "send the JSON body uncompressed, without a Content-Encoding header")
+        }
         let body = try await readBody(request, context: context)
         // Foundation's decoder keeps the first of two equal names: {"action":"VALIDATE",…,"action":"INIT"}
         // would run as VALIDATE while another reader sees INIT. Refuse the ambiguity instead.

@@ -195,7 +195,19 @@ public struct TokenVerifier: Sendable {
     public func user(fromBearer token: String) async throws(APIError) -> String {
         // One spelling per token (RFC 7515 §7.1: three base64url parts, no padding), so that a
         // deny-list or a replay cache keyed on the text cannot be sidestepped by adding '='.
-        guard Self.isCompact(token) else { throw .unauthenticated("the token is not a JWT in compact form (three base64url parts without padding, in their canonical spelling)") }
+        // (Not for ES256: an ECDSA signature (r, s) has a twin, (r, n − s), that verifies too.
+        // Standard signers make either, so neither can be refused; README says to key such a
+        // list on the claims.)
+        guard Self.isCompact(token) else {
+            // An unsigned token (`alg: none`, RFC 7519 §6) ends in an empty part: that is what
+            // is wrong with it, not its spelling.
+            if token.hasSuffix("."), token.split(separator: ".", omittingEmptySubsequences: false).count == 3, let alg = Self.header(token)?["alg"] as? String {
+                throw .unauthenticated(alg.lowercased() == "none"
+                    ? "the token is unsigned (algorithm 'none'); this server accepts \(algorithm) tokens only"
+                    : "the token has no signature")
+            }
+            throw .unauthenticated("the token is not a JWT in compact form (three base64url parts without padding, in their canonical spelling)")
+        }
         guard let header = Self.header(token), let alg = header["alg"] as? String else { throw .unauthenticated("the token is not a JWT") }
         // RFC 7515 §4.1.11: extensions marked critical must be understood; this server knows none.
         if header["crit"] != nil {
@@ -211,8 +223,12 @@ public struct TokenVerifier: Sendable {
         let segments = token.split(separator: ".", omittingEmptySubsequences: false).prefix(2)
         for segment in segments {
             guard let bytes = Base64URL.decode(String(segment)) else { continue }
-            guard JSONValue.isStrictJSON(bytes) else {
-                throw .unauthenticated("the token's header or claims are not JSON in UTF-8 (RFC 7519 §7.2)")
+            // A number too large to read (an `exp` of 1e400) is JSON's grammar, but no date: said
+            // as such. (The parser's other words would show a byte of the token.)
+            if let problem = JSONValue.strictJSONProblem(bytes) {
+                throw .unauthenticated(problem.hasSuffix("is too large")
+                    ? "the token's header or claims hold a number too large to read (an exp, nbf or iat past any date)"
+                    : "the token's header or claims are not JSON in UTF-8 (RFC 7519 §7.2)")
             }
             if JSONValue.duplicateMember(in: String(decoding: bytes, as: UTF8.self)) != nil {
                 throw .unauthenticated("the token's header or claims name a member twice (RFC 7519 §4)")

@@ -267,6 +267,23 @@ struct FilesystemFaultTests {
         #expect(try FixtureTests.eventCount(workspace.database) == before + 1, "the refused request wrote nothing, the second one its event")
     }
 
+    @Test("a --key-file far larger than a key (a backup or a disk image given by mistake) is refused at once as key_file_malformed naming its size, not read whole first; exit 3, nothing written")
+    func keyFileFarTooLarge() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let large = workspace.path("backup.tar")
+        #expect(FileManager.default.createFile(atPath: large, contents: Data(repeating: 0x41, count: 8_000_000), attributes: [.posixPermissions: 0o600]))
+        let before = workspace.databaseBytes()
+        for arguments in [["reveal", "alice", "--format", "uri"], ["request", "bob"], ["confirm", "alice", "123456"]] {
+            let result = try workspace.enroll(arguments + ["--key-file", large, "--json"])
+            #expect(result.status == 3, "\(arguments): \(result.stderr)")
+            let error = (try? JSONSerialization.jsonObject(with: result.stdoutData)) as? [String: Any] ?? [:]
+            #expect(error["error"] as? String == "key_file_malformed", "\(arguments): \(result.stdout)")
+            #expect((error["message"] as? String)?.contains("it holds 8000000 bytes, far more than a key's line of base64") == true, "\(arguments): \(result.stdout)")
+        }
+        #expect(workspace.databaseBytes() == before)
+    }
+
     @Test("a key file this account may not read (its mode, as after a service account change) is key_file_unreadable naming the owner and mode, not key_file_malformed (whose remedy, another file, would be wrong); exit 3, nothing written")
     func keyFileNotReadableForTheUser() throws {
         let workspace = try Workspace()
