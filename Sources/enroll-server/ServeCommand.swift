@@ -211,40 +211,33 @@ struct ServeCommand: AsyncParsableCommand {
         return try await TokenIssuer(secret: secret).token(for: options.demoUser, expiresAt: clock.now() + 8 * 3600, acceptance: acceptance)
     }
 
-    /// The bytes of a key or secret file, or what keeps it from being one, in words that follow
-    /// "the … file 'PATH'": a pipe would hold the start up waiting for a writer, and a file far
+    /// The bytes of the key or secret file at `path` (`what` names it), or a one-line refusal
+    /// ending in `remedy`: a pipe would hold the start up waiting for a writer, and a file far
     /// larger than any key (a log, a disk image, given by mistake) is not read whole to be refused.
-    static func keyFile(_ path: String) -> Result<[UInt8], KeyFileProblem> {
+    static func keyFileBytes(_ path: String, what: String, remedy: String) throws -> [UInt8] {
+        let problem: String
         switch SmallFile.read(path, limit: 65_536) {
-        case .contents(let bytes): .success(bytes)
-        case .notRegular(let kind): .failure(KeyFileProblem("is \(kind.description), not a file"))
-        case .tooLarge(let size): .failure(KeyFileProblem("holds \(size) bytes, far more than a key (is it the right file?)"))
-        case .unreadable(let failure): .failure(KeyFileProblem("cannot be read (\(String(cString: strerror(failure))))"))
+        case .contents(let bytes): return bytes
+        case .notRegular(let kind): problem = "is \(kind.description), not a file"
+        case .tooLarge(let size): problem = "holds \(size) bytes, far more than a key (is it the right file?)"
+        case .unreadable(let failure): problem = "cannot be read (\(String(cString: strerror(failure))))"
         }
-    }
-
-    struct KeyFileProblem: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+        throw CLIFailure.usage("the \(what) '\(path)' \(problem); \(remedy)")
     }
 
     /// The token key, from the options and the environment (see the discussion in ``ServeOptions``).
     func tokenKey() throws -> TokenKey {
         if let jwtPublicKey = options.jwtPublicKey {
-            let read = Self.keyFile(jwtPublicKey)
-            guard case .success(let data) = read, let pem = String(validating: data, as: UTF8.self) else {
-                let problem = if case .failure(let problem) = read { problem.description } else { "is not text" }
-                throw CLIFailure.usage("the public key file '\(jwtPublicKey)' \(problem); pass a readable PEM file of the key that signs the tokens to --jwt-public-key")
+            let remedy = "pass a readable PEM file of the key that signs the tokens to --jwt-public-key"
+            let data = try Self.keyFileBytes(jwtPublicKey, what: "public key file", remedy: remedy)
+            guard let pem = String(validating: data, as: UTF8.self) else {
+                throw CLIFailure.usage("the public key file '\(jwtPublicKey)' is not text; \(remedy)")
             }
             return .publicKeyPEM(pem)
         }
         if let jwtSecretFile = options.jwtSecretFile {
-            let data: [UInt8]
-            switch Self.keyFile(jwtSecretFile) {
-            case .success(let bytes): data = bytes
-            case .failure(let problem):
-                throw CLIFailure.usage("the secret file '\(jwtSecretFile)' \(problem); pass a readable file that holds the HS256 secret to --jwt-secret-file")
-            }
+            let data = try Self.keyFileBytes(
+                jwtSecretFile, what: "secret file", remedy: "pass a readable file that holds the HS256 secret to --jwt-secret-file")
             if let exposure = KeyRing.exposure(of: jwtSecretFile, what: "the JWT secret file", grants: "it signs a token for any user") {
                 Terminal.warning(exposure.problem, hint: exposure.fix)
             }

@@ -161,8 +161,10 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         // The server's async channel hands reads on at the end of a read.
         context.fireChannelReadComplete()
-        if held.isEmpty { resumeReading(context: context) }
-        if held.isEmpty { passInputClosed(context: context) }
+        if held.isEmpty {
+            resumeReading(context: context)
+            passInputClosed(context: context)
+        }
     }
 
     /// The end of the client's input, held back behind requests (``userInboundEventTriggered``),
