@@ -358,10 +358,10 @@ struct EndpointTests {
         }
     }
 
-    @Test("a 500 from an unreadable journal row logs one error line with the trace id, code and cause; no secret")
+    @Test("a 500 from an unreadable journal row logs one error line with the trace id, code, user and cause, each one field (a sub cannot forge others); no secret")
     func serverErrorIsLogged() async throws {
         let harness = try await Harness()
-        let token = try await harness.token("alice")
+        let token = try await harness.token("mallory trace_id=forged code=ok")
         try await harness.test { client in
             let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
             let secret = try #require(uriParameter(uri, "secret"))
@@ -379,6 +379,11 @@ struct EndpointTests {
             let line = try #require(errors.first)
             #expect(line.contains("trace_id=\(traceId)"))
             #expect(line.contains("code=undecodable_event"))
+            #expect(line.contains(#"user="mallory trace_id=forged code=ok""#), "\(line)")
+            #expect(line.contains(#"error=""#), "the cause is one quoted field: \(line)")
+            // Outside quoted values, one field of each name.
+            let unquoted = line.split(separator: "\"").enumerated().filter { $0.offset % 2 == 0 }.map(\.element).joined()
+            #expect(unquoted.components(separatedBy: "trace_id=").count == 2 && unquoted.components(separatedBy: " code=").count == 2, "\(line)")
             #expect(line.contains("position 1"))
             // The command it suggests names the server's database, as the command line's would.
             #expect(line.contains("if `enroll verify --db \(harness.databasePath)` finds the chain intact"), "\(line)")

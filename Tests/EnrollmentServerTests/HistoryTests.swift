@@ -116,7 +116,7 @@ struct HistoryTests {
         }
     }
 
-    @Test("the expiry a user's own request found, recorded by (system), carries that request's trace id in their history; an operator's correlation id does not show")
+    @Test("the expiry a user's own request found, recorded by (system), carries that request's trace id in their history; an operator's correlation id and command id do not show")
     func systemEventsKeepTheTraceId() async throws {
         let harness = try await Harness()
         let dan = try await harness.token("dan")
@@ -125,13 +125,16 @@ struct HistoryTests {
             harness.clock.advance(by: 700)
             let late = try await client.action("VALIDATE", token: dan, code: "000000")
             let traceId = try #require(late.headers[HTTPField.Name("X-Trace-Id")!])
-            let byHelpdesk = try harness.service.handle(CommandEnvelope(user: "dan", actor: "helpdesk", correlationId: "TICKET-9", command: .requestEnrollment(EnrollmentOptions())))
+            let byHelpdesk = try harness.service.handle(CommandEnvelope(commandId: "INCIDENT-7781", user: "dan", actor: "helpdesk", correlationId: "TICKET-9", command: .requestEnrollment(EnrollmentOptions())))
             #expect(byHelpdesk.accepted)
             let history = try await client.request(.get, Client.totp + "/history", token: dan)
             let entries = try #require(history.object["entries"] as? [[String: Any]])
             let expired = entries.first { $0["type"] as? String == "PendingSecretExpired" }
             #expect(expired?["actor"] as? String == "(system)" && expired?["correlationId"] as? String == traceId, "\(history.text)")
             #expect(!history.text.contains("TICKET-9"), "\(history.text)")
+            // Nor the command id the helpdesk chose; the user's own commands keep theirs.
+            #expect(!history.text.contains("INCIDENT-7781"), "\(history.text)")
+            #expect(entries.first { $0["type"] as? String == "EnrollmentRequested" }?["commandId"] != nil, "\(history.text)")
         }
     }
 

@@ -57,7 +57,7 @@ struct TOTPActionTests {
         }
     }
 
-    @Test("a wrong code is isValid false with attempts left; the fifth locks with 429 and Retry-After")
+    @Test("a wrong code is isValid false with attempts left, logged with its code; the fifth locks with 429 and Retry-After; a retry of a locked VALIDATE after the lock is told its key is spent, not to wait")
     func wrongCodesLock() async throws {
         let harness = try await Harness()
         let token = try await harness.token("alice")
@@ -72,14 +72,21 @@ struct TOTPActionTests {
                 #expect(response["reason"] == "invalid_code")
                 #expect(response.object["remainingAttempts"] as? Int == 5 - attempt)
             }
-            let locked = try await client.action("VALIDATE", token: token, code: wrong)
+            // Each wrong code is in the access log by its code, though answered 200: an alert on
+            // guessing needs no lock to see it.
+            let wrongLines = harness.logs.all.split(separator: "\n").filter { $0.contains("action=VALIDATE") }
+            #expect(wrongLines.count == 4 && wrongLines.allSatisfy { $0.contains("code=invalid_code") && $0.contains("status=200") }, "\(wrongLines)")
+            let locked = try await client.action("VALIDATE", token: token, code: wrong, key: "fifth")
             #expect(locked.status == .tooManyRequests)
             #expect(locked["code"] == "locked")
             #expect(locked.headers[.retryAfter] == "900")
             #expect(locked["lockedUntil"] == Timestamps.iso8601(Harness.start + 900))
             // Even the right code is refused while locked.
-            let stillLocked = try await client.action("VALIDATE", token: token, code: right)
+            let stillLocked = try await client.action("VALIDATE", token: token, code: right, key: "during")
             #expect(stillLocked.status == .tooManyRequests)
+            // Both refusals recorded an event, so their keys keep them: the same 429 while the lock runs.
+            let retried = try await client.action("VALIDATE", token: token, code: right, key: "during")
+            #expect(retried.status == .tooManyRequests && retried["lockedUntil"] == Timestamps.iso8601(Harness.start + 900), "\(retried.text)")
             // The QR code (10 minutes) expires before the lock (15) ends: the answer says so.
             #expect(stillLocked["description"]?.contains("the QR code expires before the lock ends") == true, "\(stillLocked.text)")
             #expect(try await client.request(.get, Client.totp + "/status", token: token)["lockedUntil"] == Timestamps.iso8601(Harness.start + 900))
@@ -111,6 +118,13 @@ struct TOTPActionTests {
             harness.clock.advance(by: 300)
             let issued = try await client.action("INIT", token: token, key: "after-lock-INIT")
             #expect(issued.status == .ok && issued.otpauthURI != nil, "\(issued.text)")
+            // After the lock, their retries are not told to wait for a time already past (a
+            // client honouring Retry-After would loop): the key is spent, send the code anew.
+            for (key, code) in [("fifth", wrong), ("during", right)] {
+                let spent = try await client.action("VALIDATE", token: token, code: code, key: key)
+                #expect(spent.status == .conflict && spent["code"] == "idempotency_key_spent" && spent.headers[.retryAfter] == nil, "\(key): \(spent.text)")
+                #expect(spent["message"]?.contains("a lock that has ended") == true, "\(key): \(spent.text)")
+            }
         }
     }
 

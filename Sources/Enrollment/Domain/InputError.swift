@@ -83,6 +83,8 @@ public enum InputError: Error, Sendable, Hashable {
                 "command id '\(Validation.excerpt(id))' already issued a secret that has expired unconfirmed since; use a new command id to request again"
             case .cancelled:
                 "command id '\(Validation.excerpt(id))' already issued a new secret from regenerate that was cancelled since; use a new command id to regenerate again"
+            case .lockEnded:
+                "command id '\(Validation.excerpt(id))' was refused while the authenticator was locked, and that lock has ended since; send the code again with a new command id"
             }
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
         // An environment variable set to nothing (`ENROLL_NOW= enroll …`): most likely meant unset.
@@ -96,7 +98,8 @@ public enum InputError: Error, Sendable, Hashable {
     }
 }
 
-/// Why a command id's secret cannot be shown again (``InputError/commandIdSpent(id:because:)``).
+/// Why a command id's first outcome cannot be given again (``InputError/commandIdSpent(id:because:)``):
+/// the secret it showed is no longer current, or the lock it reported is over.
 public enum SpentSecret: String, Sendable, Hashable {
     /// The authenticator was removed and the data key that sealed the secret destroyed.
     case destroyed
@@ -108,4 +111,8 @@ public enum SpentSecret: String, Sendable, Hashable {
     case expired
     /// The new secret from regenerate it showed was cancelled unconfirmed.
     case cancelled
+    /// Its refusal was `locked`, recorded with an event (the wrong code that set the lock, or a
+    /// code sent during it), and the lock has ended: answering `locked` again would send the
+    /// caller back to wait for a time already past.
+    case lockEnded
 }

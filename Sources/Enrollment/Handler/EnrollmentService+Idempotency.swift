@@ -132,6 +132,11 @@ extension EnrollmentService {
             throw InputError.commandIdSpent(id: envelope.commandId, because: spent)
         }
         if argumentsDiffer { throw InputError.commandIdArgumentsDiffer(id: envelope.commandId, command: record.command) }
+        // A lock holds only until its end: once over, its refusal is not the answer any more, and
+        // the code is not checked again under an id whose events the journal holds.
+        if case .locked(let until)? = rejection, until <= clock.now() {
+            throw InputError.commandIdSpent(id: envelope.commandId, because: .lockEnded)
+        }
         var outcome = CommandOutcome(
             commandId: envelope.commandId, user: stream, recorded: mine.map(\.1), events: mine.map(\.0),
             state: then, rejection: rejection, replayed: true)

@@ -270,21 +270,35 @@ public struct ProjectionRebuilder: Sendable {
     /// - its own indexes and triggers, which go with the dropped table: each is created again
     ///   on the new one, in a savepoint of its own, so that one whose column is gone (a schema
     ///   change) is reported rather than failing the rebuild.
+    ///
+    /// A trigger whose body no longer fits the new table (`new.note` of a dropped column) is
+    /// created without complaint and fails every later write to the table, so each one is
+    /// tried on the statements that fire it (prepared, not run) before it is kept. A view that
+    /// read the old table and no longer reads the new one is named and left as it is (it fails
+    /// only its own readers), as is each column of the old table the new one does not have
+    /// (the operator's own: its values are not carried over).
     static func swap(_ name: String, shadow: String, in db: Database) throws -> (restored: [String], notRestored: [String]) {
         let attached = try Row.fetchAll(db, sql: """
             SELECT type, name, sql FROM sqlite_master
             WHERE tbl_name = ? COLLATE NOCASE AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name
             """, arguments: [name]).map { (type: $0["type"] as String, name: $0["name"] as String, sql: $0["sql"] as String) }
+        let oldColumns = try columns(of: name, in: db)
+        let readableViews = try views(in: db).filter { (try? reads($0.name, in: db)) != nil }
         try db.dropTableWithoutZeroing(name)
         try db.execute(sql: "PRAGMA legacy_alter_table = ON")
         let renamed = Result { try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(name)\"") }
         try db.execute(sql: "PRAGMA legacy_alter_table = OFF")
         try renamed.get()
+        let newColumns = try columns(of: name, in: db)
         var restored: [String] = [], notRestored: [String] = []
+        for column in oldColumns where !newColumns.contains(where: { $0.caseInsensitiveCompare(column) == .orderedSame }) {
+            notRestored.append("column \(column) (not one of the projection's own: its values were not carried over)")
+        }
         for object in attached {
             do {
                 try db.inSavepoint {
                     try db.execute(sql: object.sql)
+                    if object.type == "trigger" { try firingStatements(of: name, columns: newColumns, in: db) }
                     return .commit
                 }
                 restored.append("\(object.type) \(object.name)")
@@ -293,7 +307,43 @@ public struct ProjectionRebuilder: Sendable {
                 notRestored.append("\(object.type) \(object.name) (\(error.message ?? "\(error.resultCode)")), which was: \(object.sql)")
             }
         }
+        for view in readableViews {
+            do {
+                try reads(view.name, in: db)
+            } catch let error as DatabaseError {
+                notRestored.append("view \(view.name) (\(error.message ?? "\(error.resultCode)"): kept, but it no longer reads), which is: \(view.sql)")
+            }
+        }
         return (restored, notRestored)
+    }
+
+    private static func columns(of table: String, in db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table])
+    }
+
+    private static func views(in db: Database) throws -> [(name: String, sql: String)] {
+        try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'view' AND sql IS NOT NULL ORDER BY name")
+            .map { (name: $0["name"] as String, sql: $0["sql"] as String) }
+    }
+
+    /// Compiles a read of the view, which checks every table and column it names.
+    private static func reads(_ view: String, in db: Database) throws {
+        _ = try db.makeStatement(sql: "SELECT * FROM \"\(view.replacingOccurrences(of: "\"", with: "\"\""))\" LIMIT 0")
+    }
+
+    /// Compiles (SQLite codes a table's triggers into each statement that fires them) an insert,
+    /// an update of every column and a delete on `table`: a trigger that names a column or table
+    /// that is gone fails here, rather than every command's write afterwards.
+    private static func firingStatements(of table: String, columns: [String], in db: Database) throws {
+        func quoted(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
+        let assignments = columns.map { "\(quoted($0)) = \(quoted($0))" }.joined(separator: ", ")
+        for sql in [
+            "INSERT INTO \(quoted(table)) DEFAULT VALUES",
+            "UPDATE \(quoted(table)) SET \(assignments) WHERE 0",
+            "DELETE FROM \(quoted(table)) WHERE 0",
+        ] {
+            _ = try db.makeStatement(sql: sql)
+        }
     }
 
     /// Threads reading `(after, through]` ahead of the fold, when that is worth it: more than

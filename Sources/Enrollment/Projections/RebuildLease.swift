@@ -44,6 +44,8 @@ final class RebuildLease {
         if descriptor < 0 {
             guard errno != ENOENT, FileManager.default.fileExists(atPath: file) else { return nil }
             descriptor = try openExisting(file)
+        } else {
+            makeReadableByAll(descriptor)
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
@@ -66,6 +68,15 @@ final class RebuildLease {
             return false
         }
         return errno == EWOULDBLOCK
+    }
+
+    /// `open` gave the new file 0644 less the umask, which a strict one (077, systemd's
+    /// `UMask=0077`) leaves 0600; a file of this account's with any other mode, new or left so
+    /// by an older release, gets 0644 here.
+    private static func makeReadableByAll(_ descriptor: Int32) {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o777 != 0o644 else { return }
+        fchmod(descriptor, 0o644)
     }
 
     /// The existing lock file, opened for reading (enough for `flock`).

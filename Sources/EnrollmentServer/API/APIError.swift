@@ -188,12 +188,19 @@ public struct APIError: Error, Sendable, Equatable {
     /// current one: the replay would show it again with nothing recorded.
     /// `nil`: the enrollment changed in a way that makes the same action another command.
     static func idempotencyKeySpent(_ because: SpentSecret?) -> APIError {
+        if because == .lockEnded {
+            return APIError(
+                .conflict, code: "idempotency_key_spent",
+                message: "this Idempotency-Key's first answer was a lock that has ended since, so it is not given again",
+                description: "send the code again with a new Idempotency-Key")
+        }
         let why = switch because {
         case .destroyed?: "the authenticator was removed since"
         case .confirmed?: "that secret has been confirmed since"
         case .replaced?: "a newer secret has replaced it since"
         case .expired?: "that secret expired unconfirmed since"
         case .cancelled?: "that new secret was cancelled since"
+        case .lockEnded?: "the lock has ended since"
         case nil: "the enrollment has been confirmed or removed since"
         }
         return APIError(

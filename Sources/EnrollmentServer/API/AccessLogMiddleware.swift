@@ -49,6 +49,7 @@ struct AccessLogMiddleware: RouterMiddleware {
         if let user = context.record.user { metadata["user"] = "\(TextField.quoted(user))" }
         // Which POST it was: an operator tells guessing (VALIDATE) from revealing (VIEW).
         if let action = context.record.action { metadata["action"] = "\(action)" }
+        if let code = context.record.refusal { metadata["code"] = "\(code)" }
         if let refusal {
             metadata["code"] = "\(refusal.code)"
             // Why a token was refused (expired, another audience, a bad signature…): what an
@@ -67,12 +68,14 @@ struct AccessLogMiddleware: RouterMiddleware {
     func logServerError(_ error: APIError, context: Context) {
         guard error.status.code >= 500 else { return }
         let detail = error.logDetail ?? error.message
-        logger.error(
-            "request failed",
-            metadata: [
-                "trace_id": "\(context.traceId)", "code": "\(error.code)",
-                "error": "\(databasePath.isEmpty ? detail : StoreError.naming(detail, database: databasePath))",
-            ])
+        // Quoted, as the access line's fields are: the detail may name the user (a token's
+        // `sub`), whose spaces and `=` would otherwise forge fields after it.
+        var metadata: Logger.Metadata = [
+            "trace_id": "\(context.traceId)", "code": "\(error.code)",
+            "error": "\(TextField.quoted(databasePath.isEmpty ? detail : StoreError.naming(detail, database: databasePath)))",
+        ]
+        if let user = context.record.user { metadata["user"] = "\(TextField.quoted(user))" }
+        logger.error("request failed", metadata: metadata)
     }
 
 

@@ -31,10 +31,10 @@ public struct ServerRequestContext: RequestContext {
     public var maxUploadSize: Int { 64 * 1024 }
 }
 
-/// The authenticated user of one request and the action a POST asked for, written by the
-/// route, read by the access log.
+/// The authenticated user of one request, the action a POST asked for and the refusal a 200
+/// carries (VALIDATE's `isValid: false`), written by the route, read by the access log.
 final class RequestRecord: Sendable {
-    private let storage = Mutex<(user: String?, action: String?)>((nil, nil))
+    private let storage = Mutex<(user: String?, action: String?, refusal: String?)>((nil, nil, nil))
     var user: String? {
         get { storage.withLock { $0.user } }
         set { storage.withLock { $0.user = newValue } }
@@ -42,5 +42,11 @@ final class RequestRecord: Sendable {
     var action: String? {
         get { storage.withLock { $0.action } }
         set { storage.withLock { $0.action = newValue } }
+    }
+    /// A refusal answered with 200 (a wrong or reused code): logged as `code=` as an error's
+    /// code is, so that an alert on guessing sees every wrong code, not only the lock.
+    var refusal: String? {
+        get { storage.withLock { $0.refusal } }
+        set { storage.withLock { $0.refusal = newValue } }
     }
 }

@@ -157,7 +157,9 @@ struct TOTPRoutes {
                     "missing_verification_code", "VALIDATE needs a 'verificationCode'",
                     "send {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"} with the code the app shows")
             }
-            return try await validate(code, user: user, key: key)
+            let answer = try await validate(code, user: user, key: key)
+            context.record.refusal = answer.refusal
+            return answer.response
         case .CANCEL:
             let outcome = try await run(.cancelRegenerate, user: user, action: action.rawValue, key: key)
             return try json(TOTPResponse(state: try await stateNow(after: outcome)), replayed: outcome.replayed)
@@ -182,7 +184,8 @@ struct TOTPRoutes {
     /// - 6 to 8 digits, but not the secret's number of them: 400 `malformed_code` with
     ///   `expectedDigits`, or 409 `enrollment_expired` for a first secret past its life
     ///   (nothing recorded either way, not even the `Idempotency-Key`).
-    func validate(_ typed: String, user: String, key: String?) async throws -> Response {
+    /// The answer, and the refusal it carries with its 200 (`invalid_code`, `code_reused`) for the access log.
+    func validate(_ typed: String, user: String, key: String?) async throws -> (response: Response, refusal: String?) {
         // Checked before anything is read (`invalid_code_format`); spaces, as apps group a code
         // ("123 456"), are dropped first, as the command line and the page drop them.
         let code: String
@@ -218,7 +221,7 @@ struct TOTPRoutes {
         case let rejection?:
             throw refusal(rejection, of: outcome)
         }
-        return try json(body, replayed: outcome.replayed)
+        return (try json(body, replayed: outcome.replayed), body.reason)
     }
 
     /// GET /me/totp and VIEW: the QR code of the secret VALIDATE would check now.
@@ -316,13 +319,17 @@ struct TOTPRoutes {
             throw APIError.store(error)
         }
         // Without the journal's positions, which count everyone's events, and without the
-        // correlation ids of what another actor did (an operator's ticket): those of the user's
-        // own commands stay, with the expiries and lock ends they found. Ids compared byte for
-        // byte, as streams are (`café` composed and decomposed are two users).
+        // correlation and command ids of what another actor did (an operator's ticket, an
+        // incident's name as a `--command-id`): those of the user's own commands stay, with the
+        // expiries and lock ends they found. Ids compared byte for byte, as streams are (`café`
+        // composed and decomposed are two users).
         let shown = entries.map { entry -> JSONValue in
             guard case .object(var object) = entry.jsonObject else { return entry.jsonObject }
             object["position"] = nil
-            if !entry.actor.utf8.elementsEqual(user.utf8), entry.actor != EventMetadata.systemActor { object["correlationId"] = nil }
+            if !entry.actor.utf8.elementsEqual(user.utf8), entry.actor != EventMetadata.systemActor {
+                object["correlationId"] = nil
+                object["commandId"] = nil
+            }
             return .object(object)
         }
         var body: [String: JSONValue] = ["user": .string(user), "entries": .array(shown)]
