@@ -83,19 +83,24 @@ let package = Package(
             dependencies: ["EnrollCommandLine", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
-        // `enroll serve`: the HTTP server.
+        // `enroll serve`: the HTTP server. Linked as `enroll` is, so that the three installed
+        // together run on a machine without the Swift toolchain (README, "Building and installing").
         .executableTarget(
             name: "enroll-server",
             dependencies: [
                 "EnrollCommandLine", "Enrollment", "EnrollmentServer", "CryptoPrimitives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
         // Rebuilds projections from the journal (shadow table, resumable, swapped in one transaction).
         .executableTarget(
             name: "rebuild-projections",
             dependencies: ["Enrollment", "CSignals", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Tools/rebuild-projections"),
+            path: "Tools/rebuild-projections",
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
 
         // The benchmark (issue 5): engine figures beside their raw SQLite, OpenSSL and Python
         // peers in one run. Built in release by Tools/benchmark.sh; `--smoke` runs it in seconds.

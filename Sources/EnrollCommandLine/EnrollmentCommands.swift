@@ -261,7 +261,8 @@ struct ConfirmCommand: ParsableCommand {
         let status = current.status(at: now), live = current.livePending(at: now)
         // A refusal repeated for its command id is said to be the first one.
         let refusal = outcome.rejection.map { rejection in
-            let said = message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now))
+            // Its suggestions (`enroll verify`) name the --db given, as every refusal's do.
+            let said = global.naming(message(for: rejection, outcome.state, user: outcome.user, lockedUntil: outcome.lockedUntil(at: now)))
             return outcome.replayed ? CLIFailure.repeatedRefusal(commandId: outcome.commandId, message: said) : said
         }
         if global.json {

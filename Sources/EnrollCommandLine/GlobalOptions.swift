@@ -183,6 +183,10 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         if let exposure = KeyRing.exposure(ofKeyFile: keyFilePath) {
             Terminal.warning(exposure.problem, hint: exposure.fix)
         }
+        // A command that may start a database says what it made once it is done (`request`);
+        // any other that made a key file (for a database with none yet, such as an imported
+        // copy) says so at once, whether the command then goes on or is refused.
+        if !create, service.created.keyFile { noteCreated(service.created) }
         return service
     }
 

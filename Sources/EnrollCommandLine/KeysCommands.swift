@@ -69,7 +69,7 @@ struct RotateKeyCommand: ParsableCommand {
             // afterwards would lose every secret of that database.
             if !(try database.read { db in try KeyRing.databaseHasKey(db) }) {
                 let other = FileManager.default.fileExists(atPath: global.keyFilePath)
-                    ? "; \(global.keyFilePath) is not its key (it may open another database: it was left as it is)"
+                    ? "; the key file \(TextField.shellPath(TextField.absolutePath(global.keyFilePath))) was left as it is (nothing in this database is sealed under it: it may be another database's, or waiting for the first secret)"
                     : ""
                 throw global.failure(CLIFailure(
                     code: "nothing_to_rotate",
@@ -109,7 +109,7 @@ struct RotateKeyCommand: ParsableCommand {
         } else {
             Terminal.line("""
                 Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(result.newKeyFile).
-                From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(global.keyFilePath) no longer opens this database: destroy it\(linkedOldKey).
+                From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(TextField.shellPath(TextField.absolutePath(global.keyFilePath))) no longer opens this database: destroy it\(linkedOldKey).
                 """)
         }
     }

@@ -313,7 +313,7 @@ struct AuditTrailTests {
         #expect(workspace.databaseBytes() == before)
     }
 
-    @Test("an export holds no plaintext secret, imports into a new database and exports again byte for byte")
+    @Test("an export holds no plaintext secret, imports into a new database and exports again byte for byte; a command that makes the copy a key file says so")
     func exportImportRoundTrip() throws {
         let workspace = try Workspace()
         let secret = try populate(workspace)
@@ -341,6 +341,17 @@ struct AuditTrailTests {
         #expect(copied.contains("secret sealed (its key is not in this database: an imported copy, or deleted)") && !copied.contains("forgotten"), "\(copied)")
         let original = jsonLines(try workspace.enroll(["history", "alice", "--json"]).stdout).first?["event"] as? [String: Any]
         #expect(original?["secret"] as? String == "sealed" && original?["keyInDatabase"] == nil, "\(String(describing: original))")
+        // A command on the copy makes it a master key file (it has none): never without a word,
+        // even when the command is then refused.
+        let copyKey = workspace.path("copy.key")
+        let revealed = try workspace.enroll(["reveal", "alice", "--db", copy, "--key-file", copyKey])
+        #expect(FileManager.default.fileExists(atPath: copyKey))
+        #expect(revealed.stderr.contains("enroll: note: created the master key file \(copyKey) for \(copy)"), "\(revealed.stderr)")
+        // Its secret cannot be opened there; the check suggested names the copy, for reveal and confirm alike.
+        for arguments in [["reveal", "alice"], ["confirm", "alice", "123456"]] {
+            let refused = try workspace.enroll(arguments + ["--db", copy, "--key-file", copyKey])
+            #expect(refused.status == 1 && refused.stderr.contains("(`enroll verify --db \(copy)` checks the journal)"), "\(arguments): \(refused.stderr)")
+        }
 
         let twice = try workspace.enroll(["import", workspace.path("journal.jsonl")])
         #expect(twice.status == 2 && twice.stderr.contains("already holds 6 events"))

@@ -659,7 +659,7 @@ struct RebuildTests {
         #expect(piped.stdout.split(separator: "\n").count == 2)
     }
 
-    @Test("the tool refuses bad usage with one line and exit 2, a missing database with exit 3")
+    @Test("the tool refuses bad usage with one line and exit 2 (an unknown option by its name), a missing database with exit 3")
     func toolBadUsage() throws {
         let workspace = try Workspace()
         let tool = try Processes.product("rebuild-projections")
@@ -668,6 +668,11 @@ struct RebuildTests {
             #expect(result.status == 2, "\(arguments): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
         }
+        // An unknown option alone (a typo of --all) is named, not hidden behind "choose one".
+        let typo = try Processes.run(tool, ["--db", workspace.database, "--al"])
+        #expect(typo.status == 2 && typo.stderr.contains("Unknown option '--al'"), "\(typo.stderr)")
+        let none = try Processes.run(tool, ["--db", workspace.database])
+        #expect(none.stderr == "rebuild-projections: error: choose one of --projection NAME, --all or --status (see rebuild-projections --help)\n", "\(none.stderr)")
         let missing = try Processes.run(tool, ["--db", workspace.database, "--all"])
         #expect(missing.status == 3 && missing.stderr.contains("no enrollment database"))
         #expect(!FileManager.default.fileExists(atPath: workspace.database))

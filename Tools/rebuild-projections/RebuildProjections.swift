@@ -65,10 +65,10 @@ struct RebuildProjections: ParsableCommand {
     var databasePath: String { db ?? ProcessInfo.processInfo.environment["ENROLL_DB"] ?? "./enrollment.sqlite" }
 
     func validate() throws {
-        let chosen = (status ? 1 : 0) + (all ? 1 : 0) + (projection.isEmpty ? 0 : 1)
-        guard chosen == 1 else {
-            throw ValidationError("choose one of --projection NAME, --all or --status")
-        }
+        // Two of them given is refused here; none, only in `run()`: the parser reports an
+        // unknown option (`--bogus`, a typo of one of them) after `validate()`, and "choose one"
+        // would hide it.
+        guard [status, all, !projection.isEmpty].filter({ $0 }).count <= 1 else { throw Self.chooseOne }
         // What changes a rebuild means nothing to --status, which changes nothing: refused, not ignored.
         if status, let given = [(restart, "--restart"), (acceptMissingEvents, "--accept-missing-events"), (allowDowngrade, "--allow-downgrade")].first(where: \.0) {
             throw ValidationError("\(given.1) goes with --projection NAME or --all; --status changes nothing")
@@ -98,7 +98,10 @@ struct RebuildProjections: ParsableCommand {
         try DatabaseOptions.busyTimeoutSetting(option: busyTimeout, environment: ProcessInfo.processInfo.environment["ENROLL_BUSY_TIMEOUT"])
     }
 
+    static let chooseOne = ValidationError("choose one of --projection NAME, --all or --status")
+
     func run() throws {
+        guard status || all || !projection.isEmpty else { throw Self.chooseOne }
         let database: EnrollmentDatabase
         do {
             // --status changes nothing: not even an older journal's schema, which the first
