@@ -100,7 +100,7 @@ struct AuthenticationTests {
         try JWT.signedByOpenSSL(payload: payload, header: header, key: Harness.secret)
     }
 
-    @Test("a correctly signed token whose subject cannot be a user id (a user store's DOMAIN/alice, a backslash, a space at an end, over 256 bytes) is 403 unusable_subject naming why, not 401: another token would carry the same subject")
+    @Test("a correctly signed token whose subject cannot be a user id (a user store's DOMAIN/alice, a backslash, a space at an end, over 256 bytes) is 403 unusable_subject naming why (the access log too), not 401: another token would carry the same subject")
     func unusableSubject() async throws {
         let harness = try await Harness()
         let exp = harness.clock.now() + 600
@@ -120,6 +120,9 @@ struct AuthenticationTests {
                 let response = try await client.action("INIT", token: token)
                 #expect(response.status == .forbidden && response["code"] == "unusable_subject", "\(subject): \(response.text)")
             }
+            // The access log says why, as for a 401: what the operator takes to the identity provider.
+            let refused = harness.logs.all.split(separator: "\n").filter { $0.contains("code=unusable_subject") }
+            #expect(refused.count == 7 && refused.allSatisfy { $0.contains("reason=\"") }, "\(refused)")
         }
     }
 

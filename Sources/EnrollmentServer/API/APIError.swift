@@ -73,10 +73,13 @@ public struct APIError: Error, Sendable, Equatable {
     /// A token that passed every check but whose `sub` cannot be a user id here: 403, since
     /// signing in again would bring a token with the same subject.
     static func unusableSubject(_ reason: String) -> APIError {
-        APIError(
+        var error = APIError(
             .forbidden, code: "unusable_subject",
             message: "the token is valid, but its subject cannot be used as a user id here (\(split(reason).0.prefix(160)))",
             description: "user ids are 1 to 256 bytes of printable UTF-8 without '/' or '\\' and without a space at either end; ask the identity provider's administrator to give this account such a subject")
+        // In the access log too: what the operator takes to the identity provider.
+        error.refusedBecause = String(split(reason).0.prefix(160))
+        return error
     }
 
     // MARK: Bad input
