@@ -80,7 +80,7 @@ let package = Package(
         // (BENCHMARKS.md, "`enroll status` as a process").
         .executableTarget(
             name: "enroll",
-            dependencies: ["EnrollCommandLine", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EnrollCommandLine", "Enrollment", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
         // `enroll serve`: the HTTP server. Linked as `enroll` is, so that the three installed
@@ -97,7 +97,11 @@ let package = Package(
         // Rebuilds projections from the journal (shadow table, resumable, swapped in one transaction).
         .executableTarget(
             name: "rebuild-projections",
-            dependencies: ["Enrollment", "CSignals", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Enrollment", "CSignals",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tools/rebuild-projections",
             swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),

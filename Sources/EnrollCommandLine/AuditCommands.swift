@@ -202,7 +202,8 @@ struct AuditCommand: ParsableCommand {
             TIME is 2026-11-29T13:06:16Z, 2026-11-29 (midnight UTC) or @UNIXSECONDS. --since is inclusive, \
             --until exclusive. --type may be repeated; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")); \
             a row whose stored type is none of these (edited outside enroll) is shown under any --type. \
-            With --json, prints JSON Lines as `enroll history --json` does.             Master key rotations are not events of the journal: `enroll keys history` lists them.
+            With --json, prints JSON Lines as `enroll history --json` does. \
+            Master key rotations are not events of the journal: `enroll keys history` lists them.
             """)
 
     @OptionGroup var global: ReadOptions

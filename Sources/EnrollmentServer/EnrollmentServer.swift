@@ -29,8 +29,10 @@ public enum EnrollmentServer {
     /// header of a 405. Listed beside the routes they describe: ``TOTPRoutes/methods``,
     /// ``MyAccountPage/methods`` and ``HealthRoute/methods``.
     static func allowedMethods(path: String) -> [HTTPRequest.Method] {
-        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-        return TOTPRoutes.methods[trimmed] ?? MyAccountPage.methods[trimmed] ?? HealthRoute.methods[trimmed] ?? []
+        // As the router reads a path: by its non-empty components, so `/me//totp` and a trailing
+        // `/` name the route they are served as.
+        let route = "/" + path.split(separator: "/").joined(separator: "/")
+        return TOTPRoutes.methods[route] ?? MyAccountPage.methods[route] ?? HealthRoute.methods[route] ?? []
     }
 
     /// HEAD (RFC 9110 §9.3.2): the GET answer's status and headers, with the length it would

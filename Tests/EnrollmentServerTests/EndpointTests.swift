@@ -226,7 +226,7 @@ struct EndpointTests {
         }
     }
 
-    @Test("unknown paths and methods answer in the error shape: 404, 405")
+    @Test("unknown paths and methods answer in the error shape: 404, 405 (also for a path written with an empty component)")
     func unknownRoutes() async throws {
         let harness = try await Harness()
         let token = try await harness.token("alice")
@@ -240,6 +240,12 @@ struct EndpointTests {
             #expect(put.status == .methodNotAllowed)
             #expect(put.headers[.allow] == "GET, POST, DELETE")
             #expect(put["code"] != nil)
+            // A path the router serves with an empty component or a trailing '/' is the same
+            // route to the 405 as well, not a 404.
+            for path in ["/api/users/v1/me//totp", "/api/users/v1/me/totp/", "//api/users/v1/me/totp/status"] {
+                let other = try await client.request(.put, path, token: token, json: "{}")
+                #expect(other.status == .methodNotAllowed && other.headers[.allow] != nil, "\(path): \(other.status)")
+            }
         }
     }
 

@@ -309,6 +309,22 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("a burst of REFRESH for one user in one server takes turns: every one gets its new QR code (200), none the 503 too_many_conflicts of retries that kept finding the stream moved")
+    func refreshBurst() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("burst")
+        try await harness.test { client in
+            let uri = try #require(try await client.action("INIT", token: token).otpauthURI)
+            #expect(try await client.action("VALIDATE", token: token, code: try oathtoolCode(uri: uri, at: harness.clock.now())).status == .ok)
+            let answers = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<24 { group.addTask { let r = try await client.action("REFRESH", token: token); return "\(r.status.code) \(r["code"] ?? "")" } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { $0.hasPrefix("200") }, "\(answers.sorted())")
+            #expect(try harness.service.load("burst").status == .active)
+        }
+    }
+
     @Test("REFRESH racing the VALIDATE that activates the first secret always gets a new QR code (200), never the already_enrolled of a choice made before the lock; with an Idempotency-Key (as the page sends), its retry replays that QR code", arguments: [false, true])
     func refreshRacingActivation(keyed: Bool) async throws {
         let harness = try await Harness()

@@ -60,6 +60,8 @@ struct SchemaEvolutionTests {
         // The first rebuild upgrades it, as it says.
         let rebuilt = try Processes.run(tool, ["--db", workspace.database, "--all"])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        // Said as the tool's own line, not a server's log line.
+        #expect(rebuilt.stderr.hasPrefix("rebuild-projections: note: upgrading the database to the current schema"), "\(rebuilt.stderr)")
         let after = try Processes.run(tool, ["--db", workspace.database, "--status"])
         #expect(!after.stdout.contains("older schema") && after.stdout.contains("current"), "\(after.stdout)")
         let afterJSON = try Processes.run(tool, ["--db", workspace.database, "--status", "--json"])

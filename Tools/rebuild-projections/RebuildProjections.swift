@@ -2,6 +2,7 @@ import ArgumentParser
 import CSignals
 import Enrollment
 import Foundation
+import Logging
 
 /// `rebuild-projections`: rebuilds read models from the journal after their shape changed,
 /// while other processes keep appending.
@@ -160,17 +161,25 @@ struct RebuildProjections: ParsableCommand {
                     "projection": summary.projection, "schemaVersion": summary.schemaVersion, "position": summary.position,
                     "resumedFrom": summary.resumedFrom, "applied": summary.applied, "rows": summary.rows,
                     "seconds": (summary.elapsed * 1000).rounded() / 1000, "discarded": summary.discarded,
-                    "restored": summary.restored, "notRestored": summary.notRestored,
+                    "restored": summary.kept.restored, "notRestored": summary.kept.notRestored,
+                    "droppedColumns": summary.kept.droppedColumns, "brokenViews": summary.kept.brokenViews,
                 ])
             } else {
                 let rate = summary.elapsed > 0 ? Int(Double(summary.applied) / summary.elapsed) : Int(summary.applied)
                 let resumed = summary.resumedFrom > 0 ? ", resumed from position \(summary.resumedFrom)" : ""
                 var discarded = summary.discarded.map { "; \($0)" } ?? ""
-                if !summary.restored.isEmpty {
-                    discarded += "; created again on the new table: \(summary.restored.joined(separator: ", "))"
+                let kept = summary.kept
+                if !kept.restored.isEmpty {
+                    discarded += "; created again on the new table: \(kept.restored.joined(separator: ", "))"
                 }
-                if !summary.notRestored.isEmpty {
-                    discarded += "; NOT created again (adapt and create by hand): \(summary.notRestored.joined(separator: ", "))"
+                if !kept.notRestored.isEmpty {
+                    discarded += "; NOT kept, as they no longer fit (adapt and create by hand): \(kept.notRestored.joined(separator: ", "))"
+                }
+                if !kept.droppedColumns.isEmpty {
+                    discarded += "; columns of the old table not in the new one, their values not carried over: \(kept.droppedColumns.joined(separator: ", "))"
+                }
+                if !kept.brokenViews.isEmpty {
+                    discarded += "; views kept that no longer read (adapt them): \(kept.brokenViews.joined(separator: ", "))"
                 }
                 if let count = ahead[summary.projection], count > 0 {
                     discarded += "; it had applied \(count) event\(count == 1 ? "" : "s") past the journal's end, which readers no longer report"
@@ -279,6 +288,8 @@ extension RebuildProjections {
     static var wantsJSON: Bool { CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json") }
 
     static func main() {
+        // The engine's notices (a schema upgrade) as this tool's own lines on stderr.
+        LoggingSystem.bootstrap { _ in DiagnosticLogHandler { _, text in Output.note(text) } }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -313,6 +324,8 @@ enum Output {
 
     /// One line: control characters in a path it echoes are escaped (``TextField/escaped(_:quotes:)``).
     static func error(_ text: String) { write(Array(("rebuild-projections: error: " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO) }
+
+    static func note(_ text: String) { write(Array(("rebuild-projections: note: " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO) }
 
     static func json(_ object: [String: Any?]) {
         let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)

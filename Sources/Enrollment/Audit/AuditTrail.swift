@@ -286,7 +286,7 @@ public struct AuditTrail: Sendable {
 
     /// For the reveal that records a repeated command showing its secret again (its id is
     /// `repeat-of:ID#…`, ``EnrollmentService/repeatCommandId(of:)``): which command was repeated.
-    static func repeated(_ commandId: String) -> String {
+    public static func repeated(_ commandId: String) -> String {
         guard commandId.hasPrefix(EnrollmentService.repeatPrefix), let end = commandId.lastIndex(of: "#") else { return "" }
         let id = commandId[commandId.index(commandId.startIndex, offsetBy: EnrollmentService.repeatPrefix.count)..<end]
         return "; command id \(id) repeated"

@@ -84,7 +84,7 @@ public enum InputError: Error, Sendable, Hashable {
             case .cancelled:
                 "command id '\(Validation.excerpt(id))' already issued a new secret from regenerate that was cancelled since; use a new command id to regenerate again"
             case .lockEnded:
-                "command id '\(Validation.excerpt(id))' was refused while the authenticator was locked, and that lock has ended since; send the code again with a new command id"
+                "command id '\(Validation.excerpt(id))' was refused while the authenticator was locked, and that lock has ended since; send a code again with a new command id (if the QR code expired meanwhile, request or regenerate a new one first)"
             }
         case .invalidCode(let reason): "invalid code: \(reason); type the 6 to 8 digits (0-9) the authenticator app shows, nothing else"
         // An environment variable set to nothing (`ENROLL_NOW= enroll …`): most likely meant unset.

@@ -35,12 +35,25 @@ public struct RebuildSummary: Sendable, Hashable {
     /// Why a shadow table left by an interrupted run was not resumed but discarded, this run
     /// starting over from position 0 (`nil`: there was none, or it was resumed).
     public var discarded: String?
-    /// Indexes and triggers someone added to the old table (`CREATE INDEX … ON authenticators`),
-    /// created again on the new one: their names.
+    /// What an operator built on the old table, and what became of it.
+    public var kept = OperatorObjects()
+}
+
+/// What an operator built on a projection table (`CREATE INDEX … ON authenticators`, a trigger,
+/// a view, a column added), as a rebuild's swap left it: the tool's summary names each.
+public struct OperatorObjects: Sendable, Hashable {
+    /// The table's own indexes and triggers, created again on the new table: their names.
     public var restored: [String] = []
-    /// Those that could not be created again on the new table (a column they name is gone),
-    /// each with SQLite's reason and its definition: the operator's to adapt and create by hand.
+    /// Indexes and triggers that no longer fit (a column they name is gone), each with SQLite's
+    /// reason and its definition, gone from the database: the operator's to adapt and create
+    /// again. A trigger of another table whose writes the new table makes fail is among them.
     public var notRestored: [String] = []
+    /// Columns the operator added to the old table, which the new one does not have: their
+    /// values were not carried over.
+    public var droppedColumns: [String] = []
+    /// Views that read the old table and no longer read the new one, with SQLite's reason: kept
+    /// as they are (they fail only their own readers).
+    public var brokenViews: [String] = []
 }
 
 /// One projection as `rebuild-projections --status` shows it.
@@ -195,7 +208,7 @@ public struct ProjectionRebuilder: Sendable {
                     return RebuildSummary(
                         projection: projection.name, schemaVersion: projection.schemaVersion, position: position,
                         resumedFrom: resumedFrom, applied: applied, rows: rows, elapsed: Date().timeIntervalSince(started),
-                        discarded: discarded, restored: batch.restored, notRestored: batch.notRestored)
+                        discarded: discarded, kept: batch.kept)
                 }
                 if clock.now - spellStart >= lockSpell {
                     let (seconds, attoseconds) = pause.components
@@ -225,8 +238,8 @@ public struct ProjectionRebuilder: Sendable {
         var head: Int64
         /// Set when the batch reached the head and swapped the shadow table in: its row count.
         var swappedRows: Int?
-        /// The old table's indexes and triggers, as ``swap(_:shadow:in:)`` left them.
-        var restored: [String] = [], notRestored: [String] = []
+        /// What the operator built on the old table, as ``swap(_:shadow:in:)`` left it.
+        var kept = OperatorObjects()
     }
 
     /// Inside a write transaction: folds the next batch into the shadow table and saves its
@@ -254,96 +267,12 @@ public struct ProjectionRebuilder: Sendable {
             try Self.saveShadowCheckpoint(projection, shadow: shadow, at: position, in: db)
             return Batch(count: count, head: head)
         }
-        let (restored, notRestored) = try Self.swap(projection.name, shadow: shadow, in: db)
+        let kept = try Self.swap(projection.name, shadow: shadow, in: db)
         try db.execute(sql: "DELETE FROM projection_checkpoints WHERE name = ?", arguments: [shadow])
         try ShadowAnchor.delete(shadow, in: db)
         try ProjectionCheckpoint(name: projection.name, schemaVersion: projection.schemaVersion, position: position).save(in: db)
         let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(projection.name)\"") ?? 0
-        return Batch(count: count, head: head, swappedRows: rows, restored: restored, notRestored: notRestored)
-    }
-
-    /// Replaces table `name` with `shadow`, keeping what an operator built on it:
-    /// - views (and triggers of other tables) that read it: the rename is done the way SQLite
-    ///   did before 3.26 (`legacy_alter_table`), which does not check the schema's views, as
-    ///   they name a table that, between the drop and the rename, does not exist; afterwards
-    ///   they read the new table under the same name;
-    /// - its own indexes and triggers, which go with the dropped table: each is created again
-    ///   on the new one, in a savepoint of its own, so that one whose column is gone (a schema
-    ///   change) is reported rather than failing the rebuild.
-    ///
-    /// A trigger whose body no longer fits the new table (`new.note` of a dropped column) is
-    /// created without complaint and fails every later write to the table, so each one is
-    /// tried on the statements that fire it (prepared, not run) before it is kept. A view that
-    /// read the old table and no longer reads the new one is named and left as it is (it fails
-    /// only its own readers), as is each column of the old table the new one does not have
-    /// (the operator's own: its values are not carried over).
-    static func swap(_ name: String, shadow: String, in db: Database) throws -> (restored: [String], notRestored: [String]) {
-        let attached = try Row.fetchAll(db, sql: """
-            SELECT type, name, sql FROM sqlite_master
-            WHERE tbl_name = ? COLLATE NOCASE AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name
-            """, arguments: [name]).map { (type: $0["type"] as String, name: $0["name"] as String, sql: $0["sql"] as String) }
-        let oldColumns = try columns(of: name, in: db)
-        let readableViews = try views(in: db).filter { (try? reads($0.name, in: db)) != nil }
-        try db.dropTableWithoutZeroing(name)
-        try db.execute(sql: "PRAGMA legacy_alter_table = ON")
-        let renamed = Result { try db.execute(sql: "ALTER TABLE \"\(shadow)\" RENAME TO \"\(name)\"") }
-        try db.execute(sql: "PRAGMA legacy_alter_table = OFF")
-        try renamed.get()
-        let newColumns = try columns(of: name, in: db)
-        var restored: [String] = [], notRestored: [String] = []
-        for column in oldColumns where !newColumns.contains(where: { $0.caseInsensitiveCompare(column) == .orderedSame }) {
-            notRestored.append("column \(column) (not one of the projection's own: its values were not carried over)")
-        }
-        for object in attached {
-            do {
-                try db.inSavepoint {
-                    try db.execute(sql: object.sql)
-                    if object.type == "trigger" { try firingStatements(of: name, columns: newColumns, in: db) }
-                    return .commit
-                }
-                restored.append("\(object.type) \(object.name)")
-            } catch let error as DatabaseError {
-                // With its definition: it is gone from the database, and the operator adapts this.
-                notRestored.append("\(object.type) \(object.name) (\(error.message ?? "\(error.resultCode)")), which was: \(object.sql)")
-            }
-        }
-        for view in readableViews {
-            do {
-                try reads(view.name, in: db)
-            } catch let error as DatabaseError {
-                notRestored.append("view \(view.name) (\(error.message ?? "\(error.resultCode)"): kept, but it no longer reads), which is: \(view.sql)")
-            }
-        }
-        return (restored, notRestored)
-    }
-
-    private static func columns(of table: String, in db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table])
-    }
-
-    private static func views(in db: Database) throws -> [(name: String, sql: String)] {
-        try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'view' AND sql IS NOT NULL ORDER BY name")
-            .map { (name: $0["name"] as String, sql: $0["sql"] as String) }
-    }
-
-    /// Compiles a read of the view, which checks every table and column it names.
-    private static func reads(_ view: String, in db: Database) throws {
-        _ = try db.makeStatement(sql: "SELECT * FROM \"\(view.replacingOccurrences(of: "\"", with: "\"\""))\" LIMIT 0")
-    }
-
-    /// Compiles (SQLite codes a table's triggers into each statement that fires them) an insert,
-    /// an update of every column and a delete on `table`: a trigger that names a column or table
-    /// that is gone fails here, rather than every command's write afterwards.
-    private static func firingStatements(of table: String, columns: [String], in db: Database) throws {
-        func quoted(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
-        let assignments = columns.map { "\(quoted($0)) = \(quoted($0))" }.joined(separator: ", ")
-        for sql in [
-            "INSERT INTO \(quoted(table)) DEFAULT VALUES",
-            "UPDATE \(quoted(table)) SET \(assignments) WHERE 0",
-            "DELETE FROM \(quoted(table)) WHERE 0",
-        ] {
-            _ = try db.makeStatement(sql: sql)
-        }
+        return Batch(count: count, head: head, swappedRows: rows, kept: kept)
     }
 
     /// Threads reading `(after, through]` ahead of the fold, when that is worth it: more than

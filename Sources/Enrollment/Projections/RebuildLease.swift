@@ -71,12 +71,12 @@ final class RebuildLease {
     }
 
     /// `open` gave the new file 0644 less the umask, which a strict one (077, systemd's
-    /// `UMask=0077`) leaves 0600; a file of this account's with any other mode, new or left so
-    /// by an older release, gets 0644 here.
+    /// `UMask=0077`) leaves 0600; a file of this account's that others cannot read, new or left
+    /// so by an older release, is made readable by them here (any other bits left as they are).
     private static func makeReadableByAll(_ descriptor: Int32) {
         var info = stat()
-        guard fstat(descriptor, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o777 != 0o644 else { return }
-        fchmod(descriptor, 0o644)
+        guard fstat(descriptor, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o044 != 0o044 else { return }
+        fchmod(descriptor, (info.st_mode & 0o777) | 0o044)
     }
 
     /// The existing lock file, opened for reading (enough for `flock`).

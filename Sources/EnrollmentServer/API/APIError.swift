@@ -195,7 +195,7 @@ public struct APIError: Error, Sendable, Equatable {
             return APIError(
                 .conflict, code: "idempotency_key_spent",
                 message: "this Idempotency-Key's first answer was a lock that has ended since, so it is not given again",
-                description: "send the code again with a new Idempotency-Key")
+                description: "send a code again with a new Idempotency-Key (if the QR code expired meanwhile, INIT or REFRESH for a new one first)")
         }
         let why = switch because {
         case .destroyed?: "the authenticator was removed since"

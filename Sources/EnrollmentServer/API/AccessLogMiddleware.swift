@@ -69,10 +69,11 @@ struct AccessLogMiddleware: RouterMiddleware {
         guard error.status.code >= 500 else { return }
         let detail = error.logDetail ?? error.message
         // Quoted, as the access line's fields are: the detail may name the user (a token's
-        // `sub`), whose spaces and `=` would otherwise forge fields after it.
+        // `sub`), whose spaces and `=` would otherwise forge fields after it. A path's combining
+        // marks are kept as they are, so that the command it suggests can be copied.
         var metadata: Logger.Metadata = [
             "trace_id": "\(context.traceId)", "code": "\(error.code)",
-            "error": "\(TextField.quoted(databasePath.isEmpty ? detail : StoreError.naming(detail, database: databasePath)))",
+            "error": "\"\(TextField.escaped(databasePath.isEmpty ? detail : StoreError.naming(detail, database: databasePath), quotes: true, marks: false))\"",
         ]
         if let user = context.record.user { metadata["user"] = "\(TextField.quoted(user))" }
         logger.error("request failed", metadata: metadata)

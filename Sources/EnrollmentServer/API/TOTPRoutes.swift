@@ -31,6 +31,7 @@ struct TOTPRoutes {
     let verifier: TokenVerifier
     let configuration: ServerConfiguration
     let throttle: WriteThrottle
+    let turns = UserTurns()
 
     init(engine: Engine, verifier: TokenVerifier, configuration: ServerConfiguration) {
         self.engine = engine
@@ -279,16 +280,20 @@ struct TOTPRoutes {
 
     /// Reads `user`'s state and answers from it with `body`, whose command must be run with
     /// `expectedVersion: state.version`: if another command lands in between, nothing is
-    /// recorded, and the new state is read and judged again.
+    /// recorded, and the new state is read and judged again. Such requests of one user take
+    /// turns in this process (``UserTurns``), so only another process's commands, or this one's
+    /// other actions, can land in between.
     func atVersionRead(_ user: String, _ body: (AuthenticatorState) async throws -> Response) async throws -> Response {
-        for _ in 0..<engine.service.maxAttempts {
-            do {
-                return try await body(try await load(user))
-            } catch StoreError.conflict {
-                continue
+        try await turns.run(user) {
+            for _ in 0..<engine.service.maxAttempts {
+                do {
+                    return try await body(try await load(user))
+                } catch StoreError.conflict {
+                    continue
+                }
             }
+            throw APIError.store(.tooManyConflicts(stream: user, attempts: engine.service.maxAttempts))
         }
-        throw APIError.store(.tooManyConflicts(stream: user, attempts: engine.service.maxAttempts))
     }
 
     /// GET /me/totp/status: the row's state for the page, read without recording anything.
@@ -303,15 +308,15 @@ struct TOTPRoutes {
     /// Entries name secrets only as "sealed"/"forgotten" and never hold a code.
     func history(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let user = try await authenticate(request, context: context)
-        let query = request.uri.queryParameters
+        let query = Self.queryParameters(request.uri.query)
         // A parameter named twice would be read one way here and another way by a proxy or a
         // log reader, as a JSON member named twice would: refused, like those.
-        for name in ["after", "limit"] where query.getAll(name).count > 1 {
+        for name in ["after", "limit"] where query.filter({ $0.name == name }).count > 1 {
             throw APIError.badRequest(
                 "duplicate_parameter", "the query names '\(name)' more than once", "pass each of 'after' and 'limit' at most once")
         }
-        let after = try Self.integer(query["after"].map(String.init), name: "after", range: 0...Int64.max, default: 0)
-        let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...500, default: 100)
+        let after = try Self.integer(query.first { $0.name == "after" }?.value, name: "after", range: 0...Int64.max, default: 0)
+        let limit = try Self.integer(query.first { $0.name == "limit" }?.value, name: "limit", range: 1...500, default: 100)
         let (entries, deletedEnd): ([HistoryEntry], String?)
         do {
             (entries, deletedEnd) = try await engine.history(of: user, skipping: after, limit: Int(limit))
@@ -320,15 +325,22 @@ struct TOTPRoutes {
         }
         // Without the journal's positions, which count everyone's events, and without the
         // correlation and command ids of what another actor did (an operator's ticket, an
-        // incident's name as a `--command-id`): those of the user's own commands stay, with the
-        // expiries and lock ends they found. Ids compared byte for byte, as streams are (`café`
-        // composed and decomposed are two users).
+        // incident's name as a `--command-id`, also where a repeat's details name it): those of
+        // the user's own commands stay, with the expiries and lock ends they found. An expiry or
+        // lock end recorded by a command that also recorded another actor's event is that
+        // actor's. Ids compared byte for byte, as streams are (`café` composed and decomposed
+        // are two users).
+        func isCaller(_ actor: String) -> Bool { actor.utf8.elementsEqual(user.utf8) }
+        let othersCommands = Set(entries.filter { !isCaller($0.actor) && $0.actor != EventMetadata.systemActor }.map(\.commandId))
         let shown = entries.map { entry -> JSONValue in
             guard case .object(var object) = entry.jsonObject else { return entry.jsonObject }
             object["position"] = nil
-            if !entry.actor.utf8.elementsEqual(user.utf8), entry.actor != EventMetadata.systemActor {
+            let someoneElses = entry.actor == EventMetadata.systemActor ? othersCommands.contains(entry.commandId) : !isCaller(entry.actor)
+            if someoneElses {
                 object["correlationId"] = nil
                 object["commandId"] = nil
+                let repeated = AuditTrail.repeated(entry.commandId)
+                if !repeated.isEmpty, entry.details.hasSuffix(repeated) { object["details"] = .string(String(entry.details.dropLast(repeated.count))) }
             }
             return .object(object)
         }
@@ -341,6 +353,17 @@ struct TOTPRoutes {
             body["deletedEnd"] = .string("events were deleted from the end of this history or of the journal, outside enroll; the operator's `enroll verify` says which")
         }
         return try json(body, replayed: false)
+    }
+
+    /// The query's `name=value` pairs, names and values percent-decoded alike (`li%6dit` is
+    /// `limit`, as a proxy reads it); a `%` that starts no escape leaves the part as it is.
+    static func queryParameters(_ query: String?) -> [(name: String, value: String)] {
+        guard let query else { return [] }
+        func decoded(_ part: Substring) -> String { String(part).removingPercentEncoding ?? String(part) }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (decoded(parts[0]), parts.count > 1 ? decoded(parts[1]) : "")
+        }
     }
 
     static func integer(_ text: String?, name: String, range: ClosedRange<Int64>, default value: Int64) throws -> Int64 {
