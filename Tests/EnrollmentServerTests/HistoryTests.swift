@@ -119,14 +119,14 @@ struct HistoryTests {
         }
     }
 
-    @Test("the expiry a user's own request found, recorded by (system), carries that request's trace id in their history; an operator's correlation id and command id do not show")
+    @Test("the expiry a user's own request found, recorded by (system), carries that request's trace id in their history; an operator's correlation and command ids do not show, on any page, nor on the expiries its commands found")
     func systemEventsKeepTheTraceId() async throws {
         let harness = try await Harness()
         let dan = try await harness.token("dan")
         try await harness.test { client in
             _ = try await client.action("INIT", token: dan)
             harness.clock.advance(by: 700)
-            let late = try await client.action("VALIDATE", token: dan, code: "000000")
+            let late = try await client.action("INIT", token: dan)
             let traceId = try #require(late.headers[HTTPField.Name("X-Trace-Id")!])
             let byHelpdesk = try harness.service.handle(CommandEnvelope(commandId: "INCIDENT-7781", user: "dan", actor: "helpdesk", correlationId: "TICKET-9", command: .requestEnrollment(EnrollmentOptions())))
             #expect(byHelpdesk.accepted)
@@ -136,14 +136,22 @@ struct HistoryTests {
             // (system), is the helpdesk's command's.
             harness.clock.advance(by: 700)
             #expect(try harness.service.handle(CommandEnvelope(commandId: "INCIDENT-7782", user: "dan", actor: "helpdesk", correlationId: "TICKET-10", command: .requestEnrollment(EnrollmentOptions()))).accepted)
+            // And a confirm of the helpdesk's that records nothing but the expiry it finds.
+            harness.clock.advance(by: 700)
+            #expect(try harness.service.handle(CommandEnvelope(commandId: "INCIDENT-7783", user: "dan", actor: "helpdesk", correlationId: "TICKET-11", command: .confirmCode("123456"))).rejection != nil)
             let history = try await client.request(.get, Client.totp + "/history", token: dan)
             let entries = try #require(history.object["entries"] as? [[String: Any]])
             let expired = entries.first { $0["type"] as? String == "PendingSecretExpired" }
             #expect(expired?["actor"] as? String == "(system)" && expired?["correlationId"] as? String == traceId, "\(history.text)")
-            #expect(!history.text.contains("TICKET-9") && !history.text.contains("TICKET-10"), "\(history.text)")
+            #expect(!history.text.contains("TICKET-9") && !history.text.contains("TICKET-10") && !history.text.contains("TICKET-11"), "\(history.text)")
+            // Page by page too (an expiry alone on its page).
+            for after in 0..<entries.count {
+                let page = try await client.request(.get, Client.totp + "/history?limit=1&after=\(after)", token: dan)
+                #expect(!page.text.contains("TICKET-1") && !page.text.contains("INCIDENT-778"), "\(page.text)")
+            }
             // Nor the command ids the helpdesk chose, in any field; the user's own commands keep theirs.
             #expect(!history.text.contains("INCIDENT-778"), "\(history.text)")
-            #expect(history.text.components(separatedBy: "PendingSecretExpired").count == 3, "both expiries listed: \(history.text)")
+            #expect(history.text.components(separatedBy: "PendingSecretExpired").count == 4, "the three expiries listed: \(history.text)")
             #expect(entries.first { $0["type"] as? String == "EnrollmentRequested" }?["commandId"] != nil, "\(history.text)")
         }
     }

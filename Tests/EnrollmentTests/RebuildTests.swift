@@ -477,6 +477,10 @@ struct RebuildTests {
             CREATE TRIGGER note_kept AFTER UPDATE ON authenticators BEGIN INSERT INTO audit_log VALUES (new.note); END;
             CREATE TRIGGER log_noted AFTER INSERT ON audit_log BEGIN SELECT note FROM authenticators LIMIT 1; END;
             CREATE TRIGGER events_touch AFTER INSERT ON events BEGIN UPDATE authenticators SET note = 'x' WHERE 0; END;
+            CREATE TABLE zlog(x);
+            CREATE TRIGGER events_log AFTER INSERT ON events BEGIN INSERT INTO zlog VALUES (new.position); END;
+            CREATE TRIGGER zlog_noted AFTER INSERT ON zlog BEGIN SELECT note FROM authenticators LIMIT 1; END;
+            CREATE TRIGGER events_good AFTER INSERT ON events BEGIN UPDATE authenticators SET status = status WHERE 0; END;
             CREATE VIEW noted AS SELECT user_id, note FROM authenticators WHERE note IS NOT NULL;
             """)
         let (active, days) = (try query("SELECT COUNT(*) FROM active_users"), try query("SELECT COUNT(*) FROM by_day"))
@@ -490,20 +494,25 @@ struct RebuildTests {
         #expect(rebuilt.stdout.contains("trigger note_kept (no such column: new.note), which was: CREATE TRIGGER note_kept"), "\(rebuilt.stdout)")
         #expect(rebuilt.stdout.contains("trigger log_noted (no such column: note), which was: CREATE TRIGGER log_noted"), "\(rebuilt.stdout)")
         #expect(rebuilt.stdout.contains("trigger events_touch (no such column: note), which was: CREATE TRIGGER events_touch"), "\(rebuilt.stdout)")
+        #expect(rebuilt.stdout.contains("trigger zlog_noted (no such column: note), which was: CREATE TRIGGER zlog_noted"), "\(rebuilt.stdout)")
+        #expect(!rebuilt.stdout.contains("trigger events_log") && !rebuilt.stdout.contains("trigger events_good"), "\(rebuilt.stdout)")
         #expect(rebuilt.stdout.contains("; columns of the old table not in the new one, their values not carried over: note"), "\(rebuilt.stdout)")
         // A view that no longer reads is named and left as it is.
         #expect(rebuilt.stdout.contains("; views kept that no longer read (adapt them): noted (no such column: note), which is: CREATE VIEW noted"), "\(rebuilt.stdout)")
         #expect(try query("SELECT COUNT(*) FROM active_users") == active && active != "0")
         #expect(try query("SELECT COUNT(*) FROM by_day") == days && days != "0")
         #expect(try query("SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE tbl_name = 'authenticators' COLLATE NOCASE AND sql IS NOT NULL AND type != 'table' ORDER BY name)") == "auth_changed,auth_status")
-        #expect(try query("SELECT count(*) FROM sqlite_master WHERE name IN ('log_noted', 'events_touch')") == "0")
+        #expect(try query("SELECT count(*) FROM sqlite_master WHERE name IN ('log_noted', 'events_touch', 'zlog_noted')") == "0")
+        // Good triggers whose writes only set off a broken one (another table's, or the
+        // projection's own note_kept) stay.
+        #expect(try query("SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE name IN ('events_log', 'events_good') ORDER BY name)") == "events_good,events_log")
         // The trigger works on the new table: a command that writes a row fires it.
         #expect(try workspace.enroll(["request", "newbie"]).status == 0)
         #expect(try query("SELECT DISTINCT user_id FROM audit_log") == "newbie")
         #expect(try workspace.enroll(["verify"]).status == 0)
     }
 
-    @Test("a rebuild whose new table would fail every write (another table's foreign key names a column it no longer has) is refused by name (exit 3, projection_unwritable): nothing swapped, the old table still in use")
+    @Test("a rebuild is refused by name (exit 3, projection_unwritable) while another table has a foreign key to the projection: replacing the table would delete its rows (ON DELETE CASCADE) or fail; nothing swapped, the old table and the other's rows kept")
     func unwritableSwapRefused() throws {
         let workspace = try Workspace()
         try importTraffic(workspace)
@@ -512,16 +521,23 @@ struct RebuildTests {
             ALTER TABLE authenticators ADD COLUMN note TEXT;
             CREATE UNIQUE INDEX by_note ON authenticators(note);
             CREATE TABLE notes(n TEXT REFERENCES authenticators(note));
+            CREATE TABLE tickets(user_id TEXT REFERENCES authenticators(user_id) ON DELETE CASCADE);
+            INSERT INTO tickets SELECT user_id FROM authenticators LIMIT 3;
             """])
         try #require(setUp.status == 0, "\(setUp.stderr)")
         #expect(try workspace.enroll(["request", "before"]).status == 0, "writes work before the rebuild")
         let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--projection", "authenticators", "--json"])
         #expect(rebuilt.status == 3, "\(rebuilt.stdout) \(rebuilt.stderr)")
-        #expect(rebuilt.stderr.contains("the rebuilt authenticators table could not be written (foreign key mismatch") && rebuilt.stderr.contains("nothing was swapped"), "\(rebuilt.stderr)")
+        #expect(rebuilt.stderr.contains("the rebuilt authenticators projection cannot be swapped in: the table notes has a foreign key to it") && rebuilt.stderr.contains("nothing was swapped"), "\(rebuilt.stderr)")
         #expect(rebuilt.stdout.contains("\"projection_unwritable\""), "\(rebuilt.stdout)")
         #expect(try SQLite3.query(workspace.database, "SELECT count(*) FROM pragma_table_info('authenticators') WHERE name = 'note'") == "1", "the old table stays")
         let after = try workspace.enroll(["request", "after"])
         #expect(after.status == 0, "commands still work: \(after.stderr)")
+        // With only the cascading key left, refused as well, and its rows kept.
+        #expect(try SQLite3.query(workspace.database, "DROP TABLE notes; DROP INDEX by_note; SELECT count(*) FROM tickets") == "3")
+        let again = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--projection", "authenticators"])
+        #expect(again.status == 3 && again.stderr.contains("the table tickets has a foreign key to it"), "\(again.stderr)")
+        #expect(try SQLite3.query(workspace.database, "SELECT count(*) FROM tickets") == "3")
     }
 
     @Test("a stale projection is refused by readers while appends keep working; the tool rebuilds it while others append")

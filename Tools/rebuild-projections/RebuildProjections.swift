@@ -289,7 +289,7 @@ extension RebuildProjections {
 
     static func main() {
         // The engine's notices (a schema upgrade) as this tool's own lines on stderr.
-        LoggingSystem.bootstrap { _ in DiagnosticLogHandler { _, text in Output.note(text) } }
+        LoggingSystem.bootstrap { _ in DiagnosticLogHandler { level, text in Output.note(text, kind: level >= .warning ? "warning" : "note") } }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -325,7 +325,9 @@ enum Output {
     /// One line: control characters in a path it echoes are escaped (``TextField/escaped(_:quotes:)``).
     static func error(_ text: String) { write(Array(("rebuild-projections: error: " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO) }
 
-    static func note(_ text: String) { write(Array(("rebuild-projections: note: " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO) }
+    static func note(_ text: String, kind: String = "note") {
+        write(Array(("rebuild-projections: \(kind): " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO)
+    }
 
     static func json(_ object: [String: Any?]) {
         let data = (try? JSONSerialization.data(withJSONObject: object.compactMapValues { $0 }, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)

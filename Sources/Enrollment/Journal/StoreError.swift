@@ -84,8 +84,8 @@ public enum StoreError: Error, Sendable, Hashable {
     /// altered outside enroll), while its checkpoint says it is current. `problem` follows "its
     /// table": "is missing", "lacks the column x" (``ProjectionTable``).
     case damagedProjection(name: String, problem: String)
-    /// A rebuild's new table could not be written once swapped in (a foreign key of another
-    /// table names a column it no longer has): the swap was rolled back.
+    /// A rebuild's new table cannot take the old one's place: another table has a foreign key
+    /// to it, or names a column the new one no longer has. The swap was rolled back.
     case projectionUnwritable(name: String, reason: String)
     /// `rebuild-projections` would rebuild a newer release's projection down to this code's version.
     case rebuildWouldDowngrade(name: String, stored: Int, code: Int)
@@ -261,7 +261,7 @@ public enum StoreError: Error, Sendable, Hashable {
         case .damagedProjection(let name, let problem):
             "the \(name) projection's table \(problem) (changed outside enroll); run `rebuild-projections --projection \(name)` to fold it again from the journal"
         case .projectionUnwritable(let name, let reason):
-            "the rebuilt \(name) table could not be written (\(reason)): a foreign key or trigger of another table names what the new table no longer has, and every command would fail; adapt or drop it, then run rebuild-projections again (nothing was swapped: the old table is still in use)"
+"the rebuilt \(name) projection cannot be swapped in: \(reason); then run rebuild-projections again (nothing was swapped: the old table is still in use, and the rebuild resumes)"
         case .rebuildWouldDowngrade(let name, let stored, let code):
             "the \(name) projection was written by a newer version of enroll (schema version \(stored); this code builds version \(code)); upgrade rebuild-projections, or pass --allow-downgrade to rebuild it down to version \(code) (the newer version's readers will then refuse it)"
         case .shadowOfNewerVersion(let name, let stored, let code):

@@ -15,11 +15,21 @@ extension ProjectionRebuilder {
     /// A trigger whose body no longer fits (`new.note` of a column the new table lacks, its own or
     /// another table's writing to it) is created without complaint and fails every later write
     /// to its table: any table whose writes compiled before the swap and fail after it has the
-    /// triggers that make them fail found (``dropFailingTriggers(of:in:)``), dropped and named.
+    /// triggers that make them fail found (``dropFailingTriggers(on:in:)``), dropped and named.
     /// If the projection's own writes still fail (a foreign key of another table naming a column
-    /// that is gone), the swap is refused: it would stop every command. A view that no longer
+    /// that is gone), the swap is refused: it would stop every command. So is a foreign key of
+    /// another table to the projection at all: dropping the old table deletes its rows first,
+    /// which would delete (`ON DELETE CASCADE`) or refuse the other table's. A view that no longer
     /// reads is named and left as it is, as is each column of the operator's own.
     static func swap(_ name: String, shadow: String, in db: Database) throws -> OperatorObjects {
+        if let child = try String.fetchOne(db, sql: """
+            SELECT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) k
+            WHERE m.type = 'table' AND k."table" = ? COLLATE NOCASE AND m.name <> ? COLLATE NOCASE ORDER BY m.name LIMIT 1
+            """, arguments: [name, shadow]) {
+            throw StoreError.projectionUnwritable(
+                name: name,
+                reason: "the table \(child) has a foreign key to it, and replacing the table would delete its rows (ON DELETE CASCADE) or be refused; recreate \(child) without that foreign key (a projection's rows are rebuilt, not kept)")
+        }
         let attached = try Row.fetchAll(db, sql: """
             SELECT type, name, sql FROM sqlite_master
             WHERE tbl_name = ? COLLATE NOCASE AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name
@@ -53,14 +63,11 @@ extension ProjectionRebuilder {
                 kept.notRestored.append("\(object.type) \(object.name) (\(error.message ?? "\(error.resultCode)")), which was: \(object.sql)")
             }
         }
-        // Other tables first: a trigger of the projection's that writes to one of them is not to
-        // blame for that table's own broken trigger.
-        let projectionLast = writable.filter { $0.caseInsensitiveCompare(name) != .orderedSame } + writable.filter { $0.caseInsensitiveCompare(name) == .orderedSame }
-        for table in projectionLast {
-            kept.notRestored += try dropFailingTriggers(of: table, in: db)
-        }
+        kept.notRestored += try dropFailingTriggers(on: writable, in: db)
         if writable.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }), let failure = try writeFailure(of: name, in: db) {
-            throw StoreError.projectionUnwritable(name: name, reason: failure)
+            throw StoreError.projectionUnwritable(
+                name: name,
+                reason: "its writes would fail (\(failure)): a foreign key of another table names a column the new table no longer has; adapt or drop it")
         }
         let existing = try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = ? COLLATE NOCASE", arguments: [name]))
         kept.restored = attached.filter { existing.contains($0.name) }.map { "\($0.type) \($0.name)" }
@@ -74,32 +81,32 @@ extension ProjectionRebuilder {
         return kept
     }
 
-    /// When `table`'s writes fail to compile, the triggers on it to blame: each one alone on the
-    /// table (the others dropped for the test, in a savepoint undone) makes its writes fail where
-    /// none at all does not. Those are dropped, each named with SQLite's reason and its definition.
-    /// Nothing to blame (a foreign key): nothing dropped.
-    private static func dropFailingTriggers(of table: String, in db: Database) throws -> [String] {
-        guard try writeFailure(of: table, in: db) != nil else { return [] }
-        let triggers = try Row.fetchAll(db, sql: """
-            SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE AND sql IS NOT NULL ORDER BY name
-            """, arguments: [table]).map { (name: $0["name"] as String, sql: $0["sql"] as String) }
-        func failure(keeping kept: String?) throws -> String? {
-            var result: String?
-            try db.inSavepoint {
-                for trigger in triggers where trigger.name != kept { try db.execute(sql: "DROP TRIGGER \(quoted(trigger.name))") }
-                result = try writeFailure(of: table, in: db)
-                return .rollback
+    /// Of `tables` (whose writes compiled before the swap), those whose writes fail now have the
+    /// triggers to blame dropped, each named with SQLite's reason and its definition. Each
+    /// trigger on them is judged alone, with every other trigger of the database dropped for the
+    /// test (in a savepoint undone): a good trigger whose writes set off a broken one elsewhere is
+    /// not to blame. A table whose writes fail with no trigger at all (a foreign key) has none
+    /// to blame.
+    private static func dropFailingTriggers(on tables: [String], in db: Database) throws -> [String] {
+        let failing = try tables.filter { try writeFailure(of: $0, in: db) != nil }
+        guard !failing.isEmpty else { return [] }
+        let triggers = try Row.fetchAll(db, sql: "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY name")
+            .map { (name: $0["name"] as String, table: $0["tbl_name"] as String, sql: $0["sql"] as String) }
+        var culprits: [(name: String, sql: String, reason: String)] = []
+        try db.inSavepoint {
+            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(quoted(trigger.name))") }
+            let judged = try failing.filter { try writeFailure(of: $0, in: db) == nil }
+            for trigger in triggers where judged.contains(where: { $0.caseInsensitiveCompare(trigger.table) == .orderedSame }) {
+                try db.inSavepoint {
+                    try db.execute(sql: trigger.sql)
+                    if let reason = try writeFailure(of: trigger.table, in: db) { culprits.append((trigger.name, trigger.sql, reason)) }
+                    return .rollback
+                }
             }
-            return result
+            return .rollback
         }
-        guard try failure(keeping: nil) == nil else { return [] }
-        var dropped: [String] = []
-        for trigger in triggers {
-            guard let reason = try failure(keeping: trigger.name) else { continue }
-            try db.execute(sql: "DROP TRIGGER \(quoted(trigger.name))")
-            dropped.append("trigger \(trigger.name) (\(reason)), which was: \(trigger.sql)")
-        }
-        return dropped
+        for culprit in culprits { try db.execute(sql: "DROP TRIGGER \(quoted(culprit.name))") }
+        return culprits.map { "trigger \($0.name) (\($0.reason)), which was: \($0.sql)" }
     }
 
     /// Why an insert, an update of every column and a delete on `table` do not compile, or

@@ -42,6 +42,10 @@ struct TOTPRoutes {
 
     static let basePath = "/api/users/v1"
 
+    /// The most of a user's stream read to tell whose command recorded an expiry or a lock end
+    /// (``history(_:context:)``); past it, such an entry's ids are left out.
+    static let streamLimit = 100_000
+
     /// The methods each path below is served with (for the `Allow` header of a 405). HEAD only
     /// where GET is safe (``EnrollmentServer/head(_:)``).
     static let methods: [String: [HTTPRequest.Method]] = [
@@ -327,15 +331,24 @@ struct TOTPRoutes {
         // correlation and command ids of what another actor did (an operator's ticket, an
         // incident's name as a `--command-id`, also where a repeat's details name it): those of
         // the user's own commands stay, with the expiries and lock ends they found. An expiry or
-        // lock end recorded by a command that also recorded another actor's event is that
-        // actor's. Ids compared byte for byte, as streams are (`café` composed and decomposed
-        // are two users).
+        // lock end (recorded by `(system)`) keeps them only when its command recorded an event
+        // of the caller's too, anywhere in the stream: who sent a command that recorded nothing
+        // else is not in the journal. Ids compared byte for byte, as streams are (`café`
+        // composed and decomposed are two users).
         func isCaller(_ actor: String) -> Bool { actor.utf8.elementsEqual(user.utf8) }
-        let othersCommands = Set(entries.filter { !isCaller($0.actor) && $0.actor != EventMetadata.systemActor }.map(\.commandId))
+        var callersCommands = Set(entries.filter { isCaller($0.actor) }.map(\.commandId))
+        if entries.contains(where: { $0.actor == EventMetadata.systemActor && !callersCommands.contains($0.commandId) }) {
+            do {
+                let whole = try await engine.history(of: user, skipping: 0, limit: Self.streamLimit)
+                callersCommands.formUnion(whole.entries.filter { isCaller($0.actor) }.map(\.commandId))
+            } catch let error as StoreError {
+                throw APIError.store(error)
+            }
+        }
         let shown = entries.map { entry -> JSONValue in
             guard case .object(var object) = entry.jsonObject else { return entry.jsonObject }
             object["position"] = nil
-            let someoneElses = entry.actor == EventMetadata.systemActor ? othersCommands.contains(entry.commandId) : !isCaller(entry.actor)
+            let someoneElses = entry.actor == EventMetadata.systemActor ? !callersCommands.contains(entry.commandId) : !isCaller(entry.actor)
             if someoneElses {
                 object["correlationId"] = nil
                 object["commandId"] = nil
