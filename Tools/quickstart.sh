@@ -31,5 +31,5 @@ echo "== enroll status $user"
 "$enroll" status "$user"
 echo
 echo "The binary is $enroll (not on PATH). Go on by hand, on the same files:"
-printf '  %s history %q --db %q --key-file %q\n' "$enroll" "$user" "$ENROLL_DB" "$ENROLL_KEY_FILE"
+printf '  %s history %q --db %q\n' "$enroll" "$user" "$ENROLL_DB"
 echo "  $enroll --help"
