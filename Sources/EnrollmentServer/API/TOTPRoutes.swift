@@ -288,15 +288,20 @@ struct TOTPRoutes {
     /// turns in this process (``UserTurns``), so only another process's commands, or this one's
     /// other actions, can land in between.
     func atVersionRead(_ user: String, _ body: (AuthenticatorState) async throws -> Response) async throws -> Response {
-        try await turns.run(user) {
-            for _ in 0..<engine.service.maxAttempts {
-                do {
-                    return try await body(try await load(user))
-                } catch StoreError.conflict {
-                    continue
+        do {
+            return try await turns.run(user) {
+                for _ in 0..<engine.service.maxAttempts {
+                    do {
+                        return try await body(try await load(user))
+                    } catch StoreError.conflict {
+                        continue
+                    }
                 }
+                throw APIError.store(.tooManyConflicts(stream: user, attempts: engine.service.maxAttempts))
             }
-            throw APIError.store(.tooManyConflicts(stream: user, attempts: engine.service.maxAttempts))
+        } catch is CancellationError {
+            // Cancelled while waiting for its turn: the client went away, and nothing was run.
+            throw APIError.clientClosed
         }
     }
 

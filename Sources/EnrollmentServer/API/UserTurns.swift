@@ -7,36 +7,64 @@ import Synchronization
 /// retrying, and the last answering 503 `too_many_conflicts`. Another process's commands can
 /// still land in between: those are what the version check and its retries are for.
 ///
-/// Turns are handed over first come, first served. Users are told apart by their ids' bytes,
-/// as the journal tells them apart (see ``WriteThrottle``).
+/// Turns are handed over first come, first served. A caller whose task is cancelled while it
+/// waits (its client went away) leaves the line and runs nothing. Users are told apart by their
+/// ids' bytes, as the journal tells them apart (see ``WriteThrottle``).
 final class UserTurns: Sendable {
-    /// A user whose turn is taken, with the callers waiting for it, in order.
-    private let waiting = Mutex<[[UInt8]: [CheckedContinuation<Void, Never>]]>([:])
+    private struct Waiter {
+        let id: UInt64
+        let turn: CheckedContinuation<Bool, Never>
+    }
 
-    /// Runs `body` in `user`'s turn.
+    private struct Lines {
+        /// A user whose turn is taken, with the callers waiting for it, in order.
+        var waiting: [[UInt8]: [Waiter]] = [:]
+        var nextId: UInt64 = 0
+    }
+
+    private let lines = Mutex(Lines())
+
+    /// Runs `body` in `user`'s turn; throws `CancellationError` if the task is cancelled before
+    /// its turn comes.
     func run<T>(_ user: String, _ body: () async throws -> T) async throws -> T {
         let key = Array(user.utf8)
-        await withCheckedContinuation { (turn: CheckedContinuation<Void, Never>) in
-            let free = waiting.withLock { waiting in
-                guard waiting[key] != nil else {
-                    waiting[key] = []
-                    return true
-                }
-                waiting[key]?.append(turn)
-                return false
-            }
-            if free { turn.resume() }
+        let id = lines.withLock { lines in
+            lines.nextId += 1
+            return lines.nextId
         }
-        defer {
-            let next = waiting.withLock { waiting -> CheckedContinuation<Void, Never>? in
-                guard let queue = waiting[key], let first = queue.first else {
-                    waiting[key] = nil
+        let granted = await withTaskCancellationHandler {
+            await withCheckedContinuation { (turn: CheckedContinuation<Bool, Never>) in
+                // Under the lock, so that a cancellation either finds this waiter in the line or
+                // is seen here before it joins.
+                let answer: Bool? = lines.withLock { lines in
+                    guard lines.waiting[key] != nil else {
+                        lines.waiting[key] = []
+                        return true
+                    }
+                    if Task.isCancelled { return false }
+                    lines.waiting[key]?.append(Waiter(id: id, turn: turn))
                     return nil
                 }
-                waiting[key] = Array(queue.dropFirst())
+                if let answer { turn.resume(returning: answer) }
+            }
+        } onCancel: {
+            let left = lines.withLock { lines -> Waiter? in
+                guard let index = lines.waiting[key]?.firstIndex(where: { $0.id == id }) else { return nil }
+                return lines.waiting[key]?.remove(at: index)
+            }
+            left?.turn.resume(returning: false)
+        }
+        guard granted else { throw CancellationError() }
+        defer {
+            let next = lines.withLock { lines -> Waiter? in
+                guard let first = lines.waiting[key]?.first else {
+                    lines.waiting[key] = nil
+                    return nil
+                }
+                lines.waiting[key]?.removeFirst()
                 return first
             }
-            next?.resume()
+            next?.turn.resume(returning: true)
         }
         return try await body()
     }
