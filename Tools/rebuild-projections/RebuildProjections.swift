@@ -289,7 +289,7 @@ extension RebuildProjections {
 
     static func main() {
         // The engine's notices (a schema upgrade) as this tool's own lines on stderr.
-        LoggingSystem.bootstrap { _ in DiagnosticLogHandler { level, text in Output.note(text, kind: level >= .warning ? "warning" : "note") } }
+        LoggingSystem.bootstrap { _ in DiagnosticLogHandler { level, text in Output.diagnostic(text, kind: level >= .warning ? "warning" : "note") } }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -323,9 +323,10 @@ enum Output {
     static func line(_ text: String) { write(Array((text + "\n").utf8), to: STDOUT_FILENO) }
 
     /// One line: control characters in a path it echoes are escaped (``TextField/escaped(_:quotes:)``).
-    static func error(_ text: String) { write(Array(("rebuild-projections: error: " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO) }
+    static func error(_ text: String) { diagnostic(text, kind: "error") }
 
-    static func note(_ text: String, kind: String = "note") {
+    /// One line on stderr: `rebuild-projections: KIND: TEXT` (error, warning, note).
+    static func diagnostic(_ text: String, kind: String) {
         write(Array(("rebuild-projections: \(kind): " + TextField.escaped(text, marks: false) + "\n").utf8), to: STDERR_FILENO)
     }
 

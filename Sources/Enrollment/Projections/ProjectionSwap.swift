@@ -67,7 +67,7 @@ extension ProjectionRebuilder {
         if writable.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }), let failure = try writeFailure(of: name, in: db) {
             throw StoreError.projectionUnwritable(
                 name: name,
-                reason: "its writes would fail (\(failure)): a foreign key of another table names a column the new table no longer has; adapt or drop it")
+                reason: "its writes would fail (\(failure)), though no one trigger is to blame; adapt what names the table")
         }
         let existing = try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE tbl_name = ? COLLATE NOCASE", arguments: [name]))
         kept.restored = attached.filter { existing.contains($0.name) }.map { "\($0.type) \($0.name)" }
@@ -94,7 +94,7 @@ extension ProjectionRebuilder {
             .map { (name: $0["name"] as String, table: $0["tbl_name"] as String, sql: $0["sql"] as String) }
         var culprits: [(name: String, sql: String, reason: String)] = []
         try db.inSavepoint {
-            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(quoted(trigger.name))") }
+            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(trigger.name.quotedDatabaseIdentifier)") }
             let judged = try failing.filter { try writeFailure(of: $0, in: db) == nil }
             for trigger in triggers where judged.contains(where: { $0.caseInsensitiveCompare(trigger.table) == .orderedSame }) {
                 try db.inSavepoint {
@@ -105,7 +105,7 @@ extension ProjectionRebuilder {
             }
             return .rollback
         }
-        for culprit in culprits { try db.execute(sql: "DROP TRIGGER \(quoted(culprit.name))") }
+        for culprit in culprits { try db.execute(sql: "DROP TRIGGER \(culprit.name.quotedDatabaseIdentifier)") }
         return culprits.map { "trigger \($0.name) (\($0.reason)), which was: \($0.sql)" }
     }
 
@@ -113,12 +113,12 @@ extension ProjectionRebuilder {
     /// `nil`: SQLite codes a table's triggers and foreign keys into each statement that fires
     /// them, so one that names a column or table that is gone fails here (prepared, not run).
     private static func writeFailure(of table: String, in db: Database) throws -> String? {
-        let assignments = try columns(of: table, in: db).map { "\(quoted($0)) = \(quoted($0))" }.joined(separator: ", ")
+        let assignments = try columns(of: table, in: db).map { "\($0.quotedDatabaseIdentifier) = \($0.quotedDatabaseIdentifier)" }.joined(separator: ", ")
         do {
             for sql in [
-                "INSERT INTO \(quoted(table)) DEFAULT VALUES",
-                "UPDATE \(quoted(table)) SET \(assignments) WHERE 0",
-                "DELETE FROM \(quoted(table)) WHERE 0",
+                "INSERT INTO \(table.quotedDatabaseIdentifier) DEFAULT VALUES",
+                "UPDATE \(table.quotedDatabaseIdentifier) SET \(assignments) WHERE 0",
+                "DELETE FROM \(table.quotedDatabaseIdentifier) WHERE 0",
             ] {
                 _ = try db.makeStatement(sql: sql)
             }
@@ -147,8 +147,6 @@ extension ProjectionRebuilder {
 
     /// Compiles a read of the view, which checks every table and column it names.
     private static func reads(_ view: String, in db: Database) throws {
-        _ = try db.makeStatement(sql: "SELECT * FROM \(quoted(view)) LIMIT 0")
+        _ = try db.makeStatement(sql: "SELECT * FROM \(view.quotedDatabaseIdentifier) LIMIT 0")
     }
-
-    private static func quoted(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
 }
