@@ -366,17 +366,20 @@ struct GroupCommitTests {
         // The file alone, without the log: what checkpoints have copied into it. No events while
         // even the table is only in the log.
         let fileAlone = "file:\(path)?immutable=1"
+        /// The count in the file alone; nil when sqlite3 could not read it. Read while a checkpoint
+        /// copies pages in, the file alone can be caught half written ("malformed", "not a
+        /// database", or a page that points nowhere), which only a later read settles.
+        func readEventsInFileAlone() throws -> (count: Int?, failure: String) {
+            let result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [fileAlone, "SELECT COUNT(*) FROM events"])
+            if result.status != 0 && result.stderr.contains("no such table: events") { return (0, "") }
+            guard result.status == 0 else { return (nil, "exit \(result.status): \(result.stderr)") }
+            return (Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "")
+        }
+        /// The count when nothing writes the file, so a failure is the test's.
         func eventsInFileAlone() throws -> Int {
-            // Read while a checkpoint copies pages in, the file alone can be caught half written
-            // (SQLite's code 11, "malformed"): read again a moment later.
-            var result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [fileAlone, "SELECT COUNT(*) FROM events"])
-            for _ in 0..<20 where result.status == 11 {
-                Thread.sleep(forTimeInterval: 0.05)
-                result = try Processes.run(try Processes.tool("sqlite3", package: "sqlite3"), [fileAlone, "SELECT COUNT(*) FROM events"])
-            }
-            if result.status != 0 && result.stderr.contains("no such table: events") { return 0 }
-            #expect(result.status == 0, "sqlite3 failed: \(result.stderr)")
-            return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            let read = try readEventsInFileAlone()
+            #expect(read.count != nil, "sqlite3 failed: \(read.failure)")
+            return read.count ?? -1
         }
         #expect(try eventsInFileAlone() == 0)
         func logPages() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0) / 4120 }
@@ -390,12 +393,14 @@ struct GroupCommitTests {
         #expect(logPages() < Int(LogCheckpointer.backstop) / 2)
         var inFile = 0
         let deadline = Date().addingTimeInterval(20)
+        var lastFailure = ""
         repeat {
-            inFile = try eventsInFileAlone()
+            let read = try readEventsInFileAlone()
+            if let count = read.count { inFile = count } else { lastFailure = read.failure }
             if inFile > 0 { break }
             Thread.sleep(forTimeInterval: 0.05)
         } while Date() < deadline
-        #expect(inFile > 0, "no checkpoint copied the log into the database file")
+        #expect(inFile > 0, "no checkpoint copied the log into the database file \(lastFailure)")
         // Written on, past the backstop twice over (~8 pages a command): the log still starts
         // over from its beginning each time, so its file never grows past the backstop by much.
         for _ in 0..<2 * Int(LogCheckpointer.backstop) / 8 { try request() }
