@@ -219,6 +219,32 @@ struct GroupCommitTests {
         _ = try JournalIntegrity.check(setup.path)
     }
 
+    @Test("One user's projection row deleted by hand fails that user's command alone: the rest of the batch commits, each folded into the projections, and the refused command leaves nothing")
+    func damagedRowInBatch() throws {
+        let setup = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let service = setup.service
+        #expect(try service.handle(CommandEnvelope(user: "carol", command: .requestEnrollment(EnrollmentOptions()))).accepted)
+        try service.database.writer.write { db in try db.execute(sql: "DELETE FROM authenticators WHERE user_id = 'carol'") }
+        let batch = [
+            try Self.prepared(service, "alice", .requestEnrollment(EnrollmentOptions())),
+            try Self.prepared(service, "carol", .revealQRCode),
+            try Self.prepared(service, "bob", .requestEnrollment(EnrollmentOptions())),
+        ]
+        let results = setup.handler.write(batch, pinned: [false, false, false])
+        #expect((try? results[0].get())?.accepted == true)
+        #expect((try? results[2].get())?.accepted == true)
+        #expect(throws: (any Error).self) { try results[1].get() }
+        if case .failure(let error) = results[1] {
+            #expect((error as? StoreError)?.code == "damaged_projection", "\(error)")
+        }
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(stream_id || ':' || stream_version, ' ') FROM (SELECT * FROM events ORDER BY position)") == "carol:1 alice:1 bob:1")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(user_id || ':' || status, ' ') FROM (SELECT * FROM authenticators ORDER BY user_id)") == "alice:pending bob:pending")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(stream_id, ' ') FROM (SELECT stream_id FROM commands ORDER BY stream_id)") == "alice bob carol")
+        #expect(try Self.sqlite3(setup.path, "SELECT group_concat(name || '@' || position, ' ') FROM projection_checkpoints") == "authenticators@3 enrollment_activity@3")
+        #expect(try Self.checkChain(service.database) == 3)
+    }
+
     @Test("Without a pinned version, a command whose stream moved earlier in the batch is decided again inside it")
     func redecidedInBatch() throws {
         let setup = try Self.setup()

@@ -179,7 +179,10 @@ public final class GroupCommitHandler: Sendable {
     /// statements and a copy of every page the batch had already changed. Should a command fail
     /// after writing (an I/O error, a constraint the checks did not foresee), the whole
     /// transaction is rolled back and the batch written again with a savepoint per command,
-    /// so that the failure stays that command's alone.
+    /// so that the failure stays that command's alone. The inline projections are folded once
+    /// for the batch; should that fold fail (one user's projection row damaged by hand), the
+    /// batch is written again the same way, each command folding its own events in its
+    /// savepoint, so that only the commands whose fold fails are refused.
     func write(_ commands: [EnrollmentService.PendingCommand], pinned: [Bool]) -> [Result<CommandOutcome, any Error>] {
         do {
             do {
@@ -209,7 +212,11 @@ public final class GroupCommitHandler: Sendable {
             var head: EventJournal.Head?
             for (index, command) in commands.enumerated() {
                 do {
-                    if savepoints || command.rows == nil {
+                    if savepoints {
+                        results[index] = .success(try Self.savepoint(db) {
+                            try Self.folded(try service.record(command, keyRing: keyRing, batch: true, head: &head, in: db), in: db)
+                        })
+                    } else if command.rows == nil {
                         results[index] = .success(try Self.savepoint(db) { try service.record(command, keyRing: keyRing, batch: true, head: &head, in: db) })
                     } else {
                         results[index] = .success(try Self.checkedFirst { try service.record(command, keyRing: keyRing, batch: true, head: &head, in: db) })
@@ -218,7 +225,8 @@ public final class GroupCommitHandler: Sendable {
                     head = nil
                     results[index] = Result {
                         try Self.savepoint(db) {
-                            try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, batch: true, in: db)
+                            let outcome = try service.prepareAndRecord(command.envelope, user: command.user, keyRing: keyRing, batch: true, in: db)
+                            return savepoints ? try Self.folded(outcome, in: db) : outcome
                         }
                     }
                 } catch let error as PartlyWritten {
@@ -228,6 +236,8 @@ public final class GroupCommitHandler: Sendable {
                     results[index] = .failure(error)
                 }
             }
+            // Written again command by command, each command folded its own events.
+            if savepoints { return }
             // The inline projections, once for the batch: every appended event, in position
             // order (commands rolled back alone left no gap, their positions were reused).
             let appended = results.flatMap { result -> [(EnrollmentEvent, RecordedEvent)] in
@@ -238,9 +248,20 @@ public final class GroupCommitHandler: Sendable {
                 guard case .success(let outcome) = result, let before = outcome.stateBefore else { return nil }
                 return (outcome.user, before)
             }
-            try ProjectionStatus.applyInline(appended, knowing: states, in: db)
+            do {
+                try ProjectionStatus.applyInline(appended, knowing: states, in: db)
+            } catch {
+                throw PartlyWritten()
+            }
         }
         return results
+    }
+
+    /// `outcome` once the inline projections folded its events, as a command written alone
+    /// folds them (with the state its command was decided on).
+    private static func folded(_ outcome: CommandOutcome, in db: Database) throws -> CommandOutcome {
+        try ProjectionStatus.applyInline(outcome.appended, knowing: outcome.stateBefore.map { [(outcome.user, $0)] } ?? [], in: db)
+        return outcome
     }
 
     /// Runs the writing of a command whose rows are made: a conflict is found before anything
