@@ -321,6 +321,12 @@ extension ConfirmCommand {
             return "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes, and \(expiry); once the lock ends, \(again) again for a new QR code"
                 + (lost.isReplacement ? " (the authenticator already active stays in use meanwhile)" : "")
         }
+        // A code of another length than the secret's: an app that ignores the digits it asks for
+        // shows six, and only a secret of the usual settings mends that.
+        if case .malformedCode = rejection, let pending = state.pending {
+            return rejection.message(lockedUntil: lockedUntil, user: user) + unusualParameters(pending.credential, user: user, replacement: pending.isReplacement)
+                + global.advice(for: rejection, user: user)
+        }
         guard case .invalidCode(let remaining) = rejection, let pending = state.pending else {
             return rejection.message(lockedUntil: lockedUntil, user: user) + global.advice(for: rejection, user: user)
         }
@@ -331,23 +337,25 @@ extension ConfirmCommand {
     }
 
     /// For a wrong code, when the secret asks for what some apps ignore (another hash than SHA1,
-    /// another step than 30 seconds): such an app shows codes that never match, which no clock
-    /// setting mends. Empty for the defaults. The command that asks for the defaults keeps the
-    /// issuer, account and digits of `credential`.
+    /// another step than 30 seconds, another length than 6 digits): such an app shows codes
+    /// that never match, which no clock setting mends. Empty for the defaults. The command that
+    /// asks for the defaults keeps the issuer and account of `credential`.
     func unusualParameters(_ credential: Credential, user: String, replacement: Bool) -> String {
         let parameters = credential.parameters
-        var unusual: [String] = []
-        if parameters.algorithm != OTPParameters.default.algorithm { unusual.append("\(parameters.algorithm.rawValue) codes") }
+        // "8-digit SHA512 codes and a 60-second step"
+        var codes: [String] = []
+        if parameters.digits != OTPParameters.default.digits { codes.append("\(parameters.digits)-digit") }
+        if parameters.algorithm != OTPParameters.default.algorithm { codes.append(parameters.algorithm.rawValue) }
+        var unusual = codes.isEmpty ? [] : [codes.joined(separator: " ") + " codes"]
         if parameters.period != OTPParameters.default.period { unusual.append("a \(parameters.period)-second step") }
         guard !unusual.isEmpty else { return "" }
-        let defaults = "--algorithm SHA1 --period 30"
+        let defaults = "--algorithm SHA1 --period 30 --digits 6"
         // `--issuer=-x`: a value that starts with '-' would be read as an option after a space.
         func option(_ name: String, _ value: String) -> String { " --\(name)\(value.hasPrefix("-") ? "=" : " ")\(TextField.shellWord(value))" }
-        // A request's defaults are left out; a regenerate's are the active secret's, so all three are given.
+        // A request's defaults are left out; a regenerate's are the active secret's, so both are given.
         var kept = ""
         if replacement || credential.issuer != EnrollmentOptions.defaultIssuer { kept += option("issuer", credential.issuer) }
         if replacement || credential.account != user { kept += option("account", credential.account) }
-        if replacement || parameters.digits != OTPParameters.default.digits { kept += " --digits \(parameters.digits)" }
         let again = replacement
             ? "cancel it (\(global.suggested("cancel", user: user))), then \(global.suggested("regenerate " + defaults + kept, user: user))"
             : "request again: \(global.suggested("request " + defaults + kept, user: user))"

@@ -136,6 +136,7 @@ struct AuthenticationTests {
             (#"{"exp":\#(exp)}"#, "names no user (sub)"),
             (#"{"sub":7,"exp":\#(exp)}"#, "subject (sub) is not a string"),
             (#"{"sub":"alice","exp":\#(exp),"nbf":"0"}"#, "not-before time (nbf) is not a number"),
+            (#"{"sub":"alice","exp":\#(exp),"iat":"x"}"#, "issue time (iat) is not a number"),
         ]
         try await harness.test { client in
             for (payload, says) in cases {
@@ -225,17 +226,27 @@ struct AuthenticationTests {
         }
     }
 
-    @Test("a token whose nbf is still ahead is refused until the server's clock reaches it")
+    @Test("a token whose nbf, or whose iat, is still ahead (past the leeway) is refused until the server's clock reaches it")
     func notBefore() async throws {
         let harness = try await Harness()
         let now = harness.clock.now()
         let early = try await harness.issuer.token(for: "alice", expiresAt: now + 600, notBefore: now + 30)
+        let issuedAhead = try Self.signedWithOpenSSL(payload: #"{"sub":"alice","exp":\#(now + 600),"iat":\#(now + 60)}"#)
+        let issuedWithinLeeway = try Self.signedWithOpenSSL(payload: #"{"sub":"alice","exp":\#(now + 600),"iat":\#(now + 20)}"#)
+        try await harness.test(accepting: TokenAcceptance(leeway: 30)) { client in
+            #expect(try await client.request(.get, Client.totp + "/status", token: issuedWithinLeeway).status == .ok)
+            let ahead = try await client.request(.get, Client.totp + "/status", token: issuedAhead)
+            Self.expectUnauthenticated(ahead)
+            #expect(ahead["message"]?.contains("issue time (iat) is ahead") == true, "\(ahead.text)")
+        }
         try await harness.test { client in
             let refused = try await client.request(.get, Client.totp + "/status", token: early)
             Self.expectUnauthenticated(refused)
             #expect(refused["message"]?.contains("not valid yet") == true, "\(refused.text)")
             harness.clock.advance(by: 31)
             #expect(try await client.request(.get, Client.totp + "/status", token: early).status == .ok)
+            harness.clock.advance(by: 30)
+            #expect(try await client.request(.get, Client.totp + "/status", token: issuedAhead).status == .ok)
         }
     }
 

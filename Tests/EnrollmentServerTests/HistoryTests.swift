@@ -71,9 +71,11 @@ struct HistoryTests {
             let whole = try await client.request(.get, Client.totp + "/history", token: alice)
             #expect(whole.object["deletedEnd"] == nil, "\(whole.text)")
 
-            let bad = try await client.request(.get, Client.totp + "/history?limit=0", token: alice)
-            #expect(bad.status == .badRequest)
-            #expect(bad["code"] == "invalid_limit")
+            // Out of range, signed (a sign is no client's meaning) or empty: refused by name.
+            for (query, code) in [("limit=0", "invalid_limit"), ("limit=%2B1", "invalid_limit"), ("after=-0", "invalid_after"), ("after=", "invalid_after")] {
+                let bad = try await client.request(.get, Client.totp + "/history?\(query)", token: alice)
+                #expect(bad.status == .badRequest && bad["code"] == code, "\(query): \(bad.text)")
+            }
             // Named twice, also when one of the names is percent-encoded (as a proxy decodes it).
             for query in ["after=1&after=2", "limit=1&limit=1", "li%6dit=1&limit=2", "%61fter=1&after=1"] {
                 let twice = try await client.request(.get, Client.totp + "/history?\(query)", token: alice)

@@ -270,6 +270,24 @@ struct TOTPActionTests {
         }
     }
 
+    @Test("a body naming a member the API does not take (a setting the client thinks it chose) is 400 unknown_member naming it, and records nothing")
+    func unknownMembers() async throws {
+        let harness = try await Harness()
+        let token = try await harness.token("alice")
+        try await harness.test { client in
+            for (body, name) in [
+                (#"{"action":"INIT","algorithm":"SHA256"}"#, "algorithm"), (#"{"action":"INIT","issuer":"X"}"#, "issuer"),
+                (#"{"verificationCode":"123456","action":"VALIDATE","userId":"bob"}"#, "userId"),
+            ] {
+                let response = try await client.request(.post, token: token, json: body)
+                #expect(response.status == .badRequest && response["code"] == "unknown_member", "\(body): \(response.text)")
+                #expect(response["message"] == "the body names '\(name)', which this API does not take", "\(response.text)")
+            }
+            #expect(try harness.service.load("alice").version == 0)
+            #expect(try await client.request(.post, token: token, json: #"{"action":"INIT"}"#).status == .ok)
+        }
+    }
+
     @Test("VALIDATE takes a code as apps group it (\"123 456\"): the spaces are dropped and the secret activates")
     func validateGroupedCode() async throws {
         let harness = try await Harness()

@@ -607,12 +607,19 @@ struct EndToEndTests {
         _ = try workspace.enroll(["request", "kim", "--algorithm", "SHA256", "--period", "60"], environment: at(2_000))
         let unusual = try workspace.enroll(["confirm", "kim", "000000"], environment: at(2_000))
         #expect(unusual.status == 1 && unusual.stderr.contains("(invalid_code)"), "\(unusual.stderr)")
-        #expect(unusual.stderr.contains("this secret asks for SHA256 codes and a 60-second step, which some apps ignore, showing codes that never match: if yours keeps failing, request again: `enroll request --algorithm SHA1 --period 30 --db "), "\(unusual.stderr)")
+        #expect(unusual.stderr.contains("this secret asks for SHA256 codes and a 60-second step, which some apps ignore, showing codes that never match: if yours keeps failing, request again: `enroll request --algorithm SHA1 --period 30 --digits 6 --db "), "\(unusual.stderr)")
         #expect(unusual.stderr.contains(" kim` (invalid_code)"), "\(unusual.stderr)")
-        // What the secret was given besides is given again.
+        // The issuer and account the secret was given are given again; its digits are among
+        // what some apps ignore, so the command asks for the usual six.
         _ = try workspace.enroll(["request", "kay", "--algorithm", "SHA512", "--issuer", "ACME Corp", "--digits", "8"], environment: at(2_000))
         let kept = try workspace.enroll(["confirm", "kay", "00000000"], environment: at(2_000))
-        #expect(kept.stderr.contains("request again: `enroll request --algorithm SHA1 --period 30 --issuer 'ACME Corp' --digits 8 --db "), "\(kept.stderr)")
+        #expect(kept.stderr.contains("this secret asks for 8-digit SHA512 codes, which some apps ignore"), "\(kept.stderr)")
+        #expect(kept.stderr.contains("request again: `enroll request --algorithm SHA1 --period 30 --digits 6 --issuer 'ACME Corp' --db "), "\(kept.stderr)")
+        // Six digits for an 8-digit secret, as an app that ignores the length shows: the same advice.
+        _ = try workspace.enroll(["request", "dee", "--digits", "8"], environment: at(2_000))
+        let short = try workspace.enroll(["confirm", "dee", "123456"], environment: at(2_000))
+        #expect(short.stderr.contains("type the 8 digits the app shows; this secret asks for 8-digit codes, which some apps ignore"), "\(short.stderr)")
+        #expect(short.stderr.contains("request again: `enroll request --algorithm SHA1 --period 30 --digits 6 --db ") && short.stderr.contains("(malformed_code)"), "\(short.stderr)")
         _ = try workspace.enroll(["request", "lee"], environment: at(2_000))
         let plain = try workspace.enroll(["confirm", "lee", "000000"], environment: at(2_000))
         #expect(plain.stderr.contains("(invalid_code)") && !plain.stderr.contains("some apps ignore"), "\(plain.stderr)")

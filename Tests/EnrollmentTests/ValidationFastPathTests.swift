@@ -53,7 +53,12 @@ extension ValidationFastPathTests {
             "\u{FD3E}system\u{FD3F}", "\u{2985}system\u{2986}", "(system)\u{0301}", "\u{207D}bob\u{207E}", "(bob)",
         ]
         for id in lookAlikes { #expect(Validation.inParentheses(id), "\(Array(id.unicodeScalars))") }
-        for id in ["bob", "(bob", "bob)", "[bob]", "b(o)b", "café", "(", ")"] { #expect(!Validation.inParentheses(id), "\(id)") }
+        // Square brackets and braces read as themselves, in ASCII ids and others alike.
+        let bracketed = ["[bob]", "[café]", "{é}", "\u{FF3B}café\u{FF3D}", "«José»"]
+        for id in ["bob", "(bob", "bob)", "b(o)b", "café", "(", ")"] + bracketed { #expect(!Validation.inParentheses(id), "\(id)") }
+        for id in bracketed { #expect(try Self.firstRequestRefusal(id) == nil, "\(id)") }
+        // An id with a character no font draws is refused for that, not for its brackets.
+        #expect(try Self.firstRequestRefusal("[a\u{0378}]")?.message.contains("a code point Unicode has not assigned (U+0378)") == true)
 
         func check(_ command: EnrollmentCommand, user: String, actor: String? = nil) -> InputError? {
             do { _ = try EnrollmentService.checkInput(CommandEnvelope(user: user, actor: actor, command: command)); return nil } catch { return error }

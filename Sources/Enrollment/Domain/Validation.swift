@@ -80,10 +80,10 @@ public enum Validation {
     /// holds are left as they are: such a user can still confirm, regenerate, cancel, be shown
     /// and be removed.
     public static func newIdentity(_ text: String, error: (String) -> InputError) throws(InputError) {
+        try newName(text, error: error)
         if inParentheses(text) {
             throw error("an id in parentheses would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave the parentheses out")
         }
-        try newName(text, error: error)
     }
 
     /// A new id or name (a first request's user, issuer and account, an actor, a setting typed
@@ -128,16 +128,17 @@ public enum Validation {
 
     /// Whether `text` is wrapped in parentheses, as the engine's own actor `(system)` is, also
     /// with look-alike letters inside (`(sуstem)`, a Cyrillic у): ASCII ones, or any brackets at
-    /// both ends (Unicode's opening and closing punctuation: fullwidth, ornate, white
-    /// parentheses…), a combining mark on the last one included. Ids that begin and end with
-    /// ASCII are told apart by their bytes (every first request checks its id).
+    /// both ends but square brackets and braces (Unicode's opening and closing punctuation:
+    /// fullwidth, ornate, white parentheses…), a combining mark on the last one included. So
+    /// `[café]` is as welcome as `[cafe]`. Ids all in ASCII are told apart by their bytes
+    /// (every first request checks its id).
     static func inParentheses(_ text: String) -> Bool {
         guard let first = text.utf8.first, let last = text.utf8.last else { return false }
         if first < 0x80 && last < 0x80 && text.utf8.allSatisfy({ $0 < 0x80 }) {
             return first == UInt8(ascii: "(") && last == UInt8(ascii: ")")
         }
         func bracket(_ scalar: Unicode.Scalar?) -> Bool {
-            guard let scalar else { return false }
+            guard let scalar, !"[]{}".unicodeScalars.contains(scalar) else { return false }
             return [.openPunctuation, .closePunctuation].contains(scalar.properties.generalCategory)
         }
         let folded = text.precomposedStringWithCompatibilityMapping

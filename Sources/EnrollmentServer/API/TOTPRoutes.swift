@@ -71,6 +71,9 @@ struct TOTPRoutes {
     struct ActionRequest: Decodable {
         var action: String
         var verificationCode: String?
+
+        /// The names a body may hold; any other is refused (`unknown_member`).
+        static let members: Set<String> = ["action", "verificationCode"]
     }
 
     enum Action: String, CaseIterable {
@@ -113,6 +116,14 @@ struct TOTPRoutes {
         let example = "send {\"action\": \"INIT\"}, VIEW, REFRESH, CANCEL, or {\"action\": \"VALIDATE\", \"verificationCode\": \"123456\"}"
         if let problem = JSONValue.strictJSONProblem(body) {
             throw APIError.badRequest("invalid_body", "the body is not valid JSON: \(problem)", example)
+        }
+        // A member this API does not take ("algorithm", "issuer") would be dropped without a word,
+        // and the client would think it chose what the server's settings chose: refused by name.
+        if case .object(let members)? = try? JSONValue.parse(String(decoding: body, as: UTF8.self)),
+           let unknown = members.keys.sorted().first(where: { !ActionRequest.members.contains($0) }) {
+            throw APIError.badRequest(
+                "unknown_member", "the body names '\(unknown.prefix(32))', which this API does not take",
+                "send only 'action' (and 'verificationCode' for VALIDATE); a new secret's settings (algorithm, digits, period, issuer) are the server's own (enroll serve --help)")
         }
         let decoded: ActionRequest
         do {
@@ -386,7 +397,9 @@ struct TOTPRoutes {
 
     static func integer(_ text: String?, name: String, range: ClosedRange<Int64>, default value: Int64) throws -> Int64 {
         guard let text else { return value }
-        guard let number = Int64(text), range.contains(number) else {
+        // Digits only: Int64 would also take a sign ('+1'), which no client means.
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let number = Int64(text), range.contains(number) else {
             throw APIError.badRequest(
                 "invalid_\(name)", "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)",
                 "leave it out, or pass for example ?\(name)=\(range.lowerBound)")

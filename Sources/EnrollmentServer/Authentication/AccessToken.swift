@@ -4,13 +4,15 @@ import JWTKit
 
 /// The claims the API reads from a bearer token (RFC 7519 §4.1): `sub` names the user whose
 /// authenticator the request acts on; `exp` bounds the token's life; `nbf`, when present, is
-/// the time before which it is not valid yet; `iss` and `aud` are checked when the server is
+/// the time before which it is not valid yet; `iat`, when present, must be a time not ahead of
+/// the server's clock (as PyJWT checks it); `iss` and `aud` are checked when the server is
 /// configured with the issuer and audience it accepts (``TokenAcceptance``). Other claims are
 /// ignored.
 struct AccessTokenClaims: JWTPayload {
     var sub: SubjectClaim
     var exp: ExpirationClaim
     var nbf: NotBeforeClaim?
+    var iat: IssuedAtClaim?
     var iss: IssuerClaim?
     var aud: AudienceClaim?
 
@@ -25,6 +27,7 @@ private struct PresentClaims: JWTPayload {
     var sub: JSONValue?
     var exp: JSONValue?
     var nbf: JSONValue?
+    var iat: JSONValue?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 
@@ -39,6 +42,10 @@ private struct PresentClaims: JWTPayload {
         switch nbf {
         case nil, .null?, .int?, .double?: break
         default: return "the token's not-before time (nbf) is not a number of seconds (RFC 7519 §4.1.5)"
+        }
+        switch iat {
+        case nil, .null?, .int?, .double?: break
+        default: return "the token's issue time (iat) is not a number of seconds (RFC 7519 §4.1.6)"
         }
         switch sub {
         case nil, .null?: return "the token names no user (sub)"
@@ -248,6 +255,11 @@ public struct TokenVerifier: Sendable {
         let leeway = TimeInterval(acceptance.leeway)
         guard claims.exp.value.addingTimeInterval(leeway) > now else { throw .unauthenticated("the token has expired") }
         if let notBefore = claims.nbf?.value, notBefore.addingTimeInterval(-leeway) > now { throw .unauthenticated("the token is not valid yet (nbf)") }
+        // A token issued after now came from a clock ahead of this one (or was made to outlive
+        // a deny-list keyed on `sub` and `iat`): as PyJWT refuses it.
+        if let issued = claims.iat?.value, issued.addingTimeInterval(-leeway) > now {
+            throw .unauthenticated("the token's issue time (iat) is ahead of this server's clock; check the identity provider's clock")
+        }
         if let issuer = acceptance.issuer, claims.iss?.value != issuer {
             throw .unauthenticated("the token was not issued by the issuer this server accepts (iss)")
         }
@@ -315,7 +327,7 @@ public struct TokenIssuer: Sendable {
         func date(_ time: UnixTime) -> Date { Date(timeIntervalSince1970: TimeInterval(time)) }
         return try await keys.sign(AccessTokenClaims(
             sub: SubjectClaim(value: user), exp: ExpirationClaim(value: date(expiresAt)),
-            nbf: notBefore.map { NotBeforeClaim(value: date($0)) },
+            nbf: notBefore.map { NotBeforeClaim(value: date($0)) }, iat: nil,
             iss: acceptance.issuer.map { IssuerClaim(value: $0) },
             aud: acceptance.audience.map { AudienceClaim(value: [$0]) }))
     }

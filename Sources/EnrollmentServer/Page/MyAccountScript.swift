@@ -350,16 +350,19 @@ extension MyAccountPage {
                 name: issuer ? issuer + ' (' + account + ')' : account, account, issuer,
                 algorithm: (uri.searchParams.get('algorithm') || 'SHA1').toUpperCase(),
                 period: uri.searchParams.get('period') || '30',
+                digits: uri.searchParams.get('digits') || '6',
               };
             } catch (error) { return null; }
           }
 
-          // A secret with another hash or time step than SHA1 and 30 seconds, which some apps
-          // ignore: their codes are then never right, whatever the clock (README, "request").
+          // A secret with another hash, time step or length than SHA1, 30 seconds and 6 digits,
+          // which some apps ignore: their codes are then never right, whatever the clock
+          // (README, "request").
           function settingsHint() {
             const entry = shown && shown.entry;
-            if (!entry || (entry.algorithm === 'SHA1' && entry.period === '30')) return '';
-            return ' This QR code asks for ' + entry.algorithm + ' codes every ' + entry.period + ' seconds, which some apps ignore:'
+            if (!entry || (entry.algorithm === 'SHA1' && entry.period === '30' && entry.digits === '6')) return '';
+            const length = entry.digits === '6' ? '' : entry.digits + '-digit ';
+            return ' This QR code asks for ' + length + entry.algorithm + ' codes every ' + entry.period + ' seconds, which some apps ignore:'
               + ' if yours never shows a right code, use an app that follows these settings, or ask your administrator for a QR code with the usual ones.';
           }
 
@@ -651,7 +654,7 @@ extension MyAccountPage {
               return;
             }
             if (code.length !== digits) {
-              codeError('Type all ' + digits + ' digits your app shows.');
+              codeError('Type all ' + digits + ' digits your app shows.' + settingsHint());
               const empty = boxes().find((i) => !i.value);
               if (empty) empty.focus();
               return;
