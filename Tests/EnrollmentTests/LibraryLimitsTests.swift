@@ -38,6 +38,30 @@ struct LibraryLimitsTests {
         var week = EnrollmentPolicy()
         week.lockDuration = 7 * 86_400
         #expect((1...3).map(week.lockDuration(number:)) == [604_800, 604_800, 604_800])
+        // Longer than a week is a week, the longest first lock an imported journal may hold.
+        var month = EnrollmentPolicy()
+        month.lockDuration = 30 * 86_400
+        #expect(month.lockDuration == EnrollmentPolicy.longestLockDuration)
+    }
+
+    @Test("a journal written under a library policy asking for a month's lock exports and imports: its lock is a week, which import accepts")
+    func monthLockImports() throws {
+        var policy = EnrollmentPolicy()
+        policy.lockDuration = 30 * 86_400
+        policy.maxFailedAttempts = 1
+        let workspace = try Workspace()
+        let service = try EnrollmentService.open(
+            databasePath: workspace.database, keyFilePath: workspace.keyFile, clock: FixedClock(1_764_400_000), secrets: SeededSecretSource(seed: "month"), policy: policy)
+        #expect(try service.handle(CommandEnvelope(user: "ann", command: .requestEnrollment(EnrollmentOptions()))).accepted)
+        let locked = try service.handle(CommandEnvelope(user: "ann", command: .confirmCode("000000")))
+        #expect(locked.recorded.count >= 2, "a wrong code and the lock it sets: \(locked.recorded.count) events")
+        try service.database.close()
+        let exported = workspace.path("ann.jsonl")
+        let export = try workspace.enroll(["export", "--output", exported])
+        #expect(export.status == 0, "\(export.stderr)")
+        let copy = try Workspace()
+        let imported = try copy.enroll(["import", exported])
+        #expect(imported.status == 0, "\(imported.stderr)")
     }
 
     @Test("a rebuild's batch size of 0 or below is 1: the rebuild reaches the head")

@@ -8,10 +8,11 @@ public struct EnrollmentPolicy: Sendable, Hashable {
     public var pendingLifetime: Int64 = 600 { didSet { pendingLifetime = max(pendingLifetime, 1) } }
     /// Wrong codes in a row that lock confirmation (at least 1).
     public var maxFailedAttempts = 5 { didSet { maxFailedAttempts = max(maxFailedAttempts, 1) } }
-    /// Seconds the first lock lasts (1 s to a year; the command line takes up to a week); each
+    /// Seconds the first lock lasts (1 s to a week, ``longestLockDuration``, as the command
+    /// line takes it: a longer lock would write a journal that import and replay refuse); each
     /// further lock doubles.
     public var lockDuration: Int64 = 900 {
-        didSet { lockDuration = min(max(lockDuration, 1), 366 * 86_400) }
+        didSet { lockDuration = min(max(lockDuration, 1), Self.longestLockDuration) }
     }
     /// How codes are checked: ±1 time step by default (RFC 6238 §5.2).
     public var verifier = TOTPVerifier(window: 1)

@@ -106,7 +106,8 @@ public struct Scenario: Sendable {
             let year: Int64 = 31_536_000
             if let value = try number(object, "pendingLifetime", "policy.pendingLifetime", in: 1...year, "seconds") { policy.pendingLifetime = value }
             if let value = try number(object, "maxFailedAttempts", "policy.maxFailedAttempts", in: 1...100, "a count") { policy.maxFailedAttempts = Int(value) }
-            if let value = try number(object, "lockDuration", "policy.lockDuration", in: 1...year, "seconds") { policy.lockDuration = value }
+            // At most a week, as the policy holds it (a longer lock is no journal import accepts).
+            if let value = try number(object, "lockDuration", "policy.lockDuration", in: 1...EnrollmentPolicy.longestLockDuration, "seconds") { policy.lockDuration = value }
             if let value = try number(object, "window", "policy.window", in: 0...10, "time steps") { policy.verifier = TOTPVerifier(window: Int(value)) }
         }
 
