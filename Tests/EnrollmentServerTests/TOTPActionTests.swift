@@ -244,7 +244,7 @@ struct TOTPActionTests {
             #expect(try harness.service.load("alice").version == 0)
             // A byte order mark before the value may be ignored (RFC 8259 §8.1), and is; a
             // surrogate pair is one character.
-            #expect(try await client.request(.post, token: token, json: "\u{FEFF}{\"action\":\"INIT\",\"x\":\"\\ud83d\\ude00\"}").status == .ok)
+            #expect(try await client.request(.post, token: token, json: "\u{FEFF}{\"action\":\"INIT\",\"verificationCode\":\"\\ud83d\\ude00\"}").status == .ok)
         }
     }
 
@@ -278,6 +278,7 @@ struct TOTPActionTests {
             for (body, name) in [
                 (#"{"action":"INIT","algorithm":"SHA256"}"#, "algorithm"), (#"{"action":"INIT","issuer":"X"}"#, "issuer"),
                 (#"{"verificationCode":"123456","action":"VALIDATE","userId":"bob"}"#, "userId"),
+                ("\u{FEFF}" + #"{"action":"INIT","digits":8}"#, "digits"),
             ] {
                 let response = try await client.request(.post, token: token, json: body)
                 #expect(response.status == .badRequest && response["code"] == "unknown_member", "\(body): \(response.text)")

@@ -86,14 +86,24 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// A leading byte order mark is passed over, as ``isStrictJSON(_:)`` and Foundation's
     /// decoder pass it over.
     public static func duplicateMember(in text: String) -> String? {
-        let unmarked = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         do {
-            _ = try JSONParser.parse(unmarked, rejectingDuplicates: true)
+            _ = try JSONParser.parse(unmarked(text), rejectingDuplicates: true)
             return nil
         } catch {
             if case .duplicateMember(let name, _) = error { return name }
             return nil
         }
+    }
+
+    /// The names of the members of the object `text` holds (a leading byte order mark passed
+    /// over, as ``duplicateMember(in:)`` does), or nil when it holds no JSON object.
+    public static func memberNames(in text: String) -> [String]? {
+        guard case .object(let members)? = try? JSONParser.parse(unmarked(text)) else { return nil }
+        return Array(members.keys)
+    }
+
+    private static func unmarked(_ text: String) -> String {
+        text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
     }
 
     static func decode<T: Decodable>(_ object: [String: JSONValue]) throws -> T {

@@ -119,8 +119,8 @@ struct TOTPRoutes {
         }
         // A member this API does not take ("algorithm", "issuer") would be dropped without a word,
         // and the client would think it chose what the server's settings chose: refused by name.
-        if case .object(let members)? = try? JSONValue.parse(String(decoding: body, as: UTF8.self)),
-           let unknown = members.keys.sorted().first(where: { !ActionRequest.members.contains($0) }) {
+        if let names = JSONValue.memberNames(in: String(decoding: body, as: UTF8.self)),
+           let unknown = names.sorted().first(where: { !ActionRequest.members.contains($0) }) {
             throw APIError.badRequest(
                 "unknown_member", "the body names '\(unknown.prefix(32))', which this API does not take",
                 "send only 'action' (and 'verificationCode' for VALIDATE); a new secret's settings (algorithm, digits, period, issuer) are the server's own (enroll serve --help)")
