@@ -131,3 +131,7 @@ int enroll_keep_memory_private(void) {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) result = -1;
     return result;
 }
+
+void enroll_fail_writes_past_size_limit(void) {
+    signal(SIGXFSZ, SIG_IGN);
+}

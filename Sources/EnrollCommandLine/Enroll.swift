@@ -49,6 +49,7 @@ public enum CommandLineRunner {
     /// runs in `enroll-server`).
     public static func run(_ arguments: [String]) -> Int32 {
         _ = enroll_keep_memory_private()
+        enroll_fail_writes_past_size_limit()
         if let status = StatusFastPath.report(arguments) {
             do {
                 try status.show()
@@ -75,6 +76,7 @@ public enum CommandLineRunner {
     /// Parses `arguments` with `root` and runs the command, awaiting it if it is asynchronous.
     public static func run<Root: ParsableCommand>(_ arguments: [String], root: Root.Type) async -> Int32 {
         _ = enroll_keep_memory_private()
+        enroll_fail_writes_past_size_limit()
         switch parse(arguments, root: root) {
         case .exit(let code):
             return code

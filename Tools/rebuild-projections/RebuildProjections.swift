@@ -288,6 +288,7 @@ extension RebuildProjections {
     static var wantsJSON: Bool { CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json") }
 
     static func main() {
+        enroll_fail_writes_past_size_limit()
         // The engine's notices (a schema upgrade) as this tool's own lines on stderr.
         LoggingSystem.bootstrap { _ in DiagnosticLogHandler { level, text in Output.diagnostic(text, kind: level >= .warning ? "warning" : "note") } }
         do {

@@ -35,4 +35,9 @@ int enroll_exit_on_signal(const char *to_stdout, const char *to_stderr);
 // ssh-agent does. prctl is variadic, which Swift cannot call. Returns 0, or -1 if either failed.
 int enroll_keep_memory_private(void);
 
+// A write past a file size limit (`ulimit -f`, systemd's LimitFSIZE=) fails with EFBIG, which
+// the commands report (io_error, exit 3) and clean up after, instead of SIGXFSZ ending the
+// process silently with a file half written.
+void enroll_fail_writes_past_size_limit(void);
+
 #endif

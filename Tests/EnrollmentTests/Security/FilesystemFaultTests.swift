@@ -474,6 +474,46 @@ struct FilesystemFaultTests {
         #expect(outcome.text("files") == "enrollment.key\nenrollment.sqlite", "\(outcome.text("files"))")
     }
 
+    @Test("under a file size limit (ulimit -f, systemd's LimitFSIZE=) a write past it is refused in one line with exit 3, not ended by SIGXFSZ, and leaves no file half written: export, import, rebuild-projections")
+    func fileSizeLimit() throws {
+        let workspace = try Workspace()
+        let imported = try workspace.enroll(["import", RebuildTests.trafficJournal])
+        try #require(imported.status == 0, "\(imported.stderr)")
+        let out = try Self.scratchOutput()
+        defer { try? FileManager.default.removeItem(at: out) }
+        // 1 000 blocks of 1 KiB: less than the export or the imported database.
+        // Each command with SIGXFSZ at its default action, as a shell or service manager starts
+        // it (the test runner may have it ignored, which children inherit).
+        let script = """
+            ulimit -f 1000
+            run() { env --default-signal=XFSZ "$@"; }
+            run "$1" export --output "$2/out.jsonl" 2> "$2/export.stderr"; echo $? > "$2/export.status"
+            run "$1" import "$3" --db "$2/imp.sqlite" --key-file "$2/imp.key" 2> "$2/import.stderr"; echo $? > "$2/import.status"
+            # 20 KiB: a rebuilt table's pages in the write-ahead log pass it.
+            (ulimit -f 20; run "$4" --db "$ENROLL_DB" --projection authenticators --batch-size 1000000 2> "$2/rebuild.stderr" > /dev/null; echo $? > "$2/rebuild.status")
+            ls "$2" > "$2/files"
+            """
+        let result = try Processes.run(
+            try Processes.tool("bash", package: "bash"),
+            ["-c", script, "bash", try Processes.product("enroll"), out.path, RebuildTests.trafficJournal, try Processes.product("rebuild-projections")],
+            environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.keyFile])
+        #expect(result.status == 0, "\(result.stderr)")
+        let outcome = Outcome(directory: out)
+        for (name, says) in [("export", "(File too large)"), ("import", "file size limit"), ("rebuild", "file size limit")] {
+            let stderr = outcome.text(name + ".stderr")
+            #expect(outcome.status(name) == 3 && stderr.contains(says) && stderr.split(separator: "\n").count == 1, "\(name): \(outcome.status(name) ?? -1) \(stderr)")
+        }
+        #expect(!outcome.text("files").contains("out.jsonl") && !outcome.text("files").contains("imp.sqlite"), "\(outcome.text("files"))")
+        #expect(try workspace.enroll(["verify"]).status == 0)
+    }
+
+    /// A new directory for a test's own outputs, outside any namespace.
+    static func scratchOutput() throws -> URL {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fsize-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        return out
+    }
+
     @Test("a disk that fills during rebuild-projections: exit 3 saying the progress up to a position is kept (not 'nothing was written'), --status says it resumes from there, and once space is freed the next run resumes and verify agrees")
     func diskFillsDuringRebuild() throws {
         // The 10 000-event journal with a stale authenticators projection, on a tmpfs with 250 kB
