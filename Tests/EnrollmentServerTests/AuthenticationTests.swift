@@ -137,6 +137,8 @@ struct AuthenticationTests {
             (#"{"sub":7,"exp":\#(exp)}"#, "subject (sub) is not a string"),
             (#"{"sub":"alice","exp":\#(exp),"nbf":"0"}"#, "not-before time (nbf) is not a number"),
             (#"{"sub":"alice","exp":\#(exp),"iat":"x"}"#, "issue time (iat) is not a number"),
+            (#"{"sub":"alice","exp":\#(exp),"iat":null}"#, "issue time (iat) is not a number"),
+            (#"{"sub":"alice","exp":\#(exp),"nbf":null}"#, "not-before time (nbf) is not a number"),
         ]
         try await harness.test { client in
             for (payload, says) in cases {

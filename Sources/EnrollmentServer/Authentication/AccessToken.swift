@@ -31,8 +31,18 @@ private struct PresentClaims: JWTPayload {
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 
+    // A member given as `null` is kept as `.null`, not taken for a missing one.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func member(_ key: CodingKeys) throws -> JSONValue? { container.contains(key) ? try container.decode(JSONValue.self, forKey: key) : nil }
+        sub = try member(.sub)
+        exp = try member(.exp)
+        nbf = try member(.nbf)
+        iat = try member(.iat)
+    }
+
     /// The first required claim that is missing or not of its type, or an optional one not of
-    /// its type, in words.
+    /// its type (`null` included: present, and no time), in words.
     var problem: String? {
         switch exp {
         case nil, .null?: return "the token has no expiry (exp), which this server requires"
@@ -40,11 +50,11 @@ private struct PresentClaims: JWTPayload {
         default: return "the token's expiry (exp) is not a number of seconds (RFC 7519 §4.1.4)"
         }
         switch nbf {
-        case nil, .null?, .int?, .double?: break
+        case nil, .int?, .double?: break
         default: return "the token's not-before time (nbf) is not a number of seconds (RFC 7519 §4.1.5)"
         }
         switch iat {
-        case nil, .null?, .int?, .double?: break
+        case nil, .int?, .double?: break
         default: return "the token's issue time (iat) is not a number of seconds (RFC 7519 §4.1.6)"
         }
         switch sub {
@@ -197,6 +207,14 @@ public struct TokenVerifier: Sendable {
         }
     }
 
+    /// What is wrong with the claims of a token JWTKit accepted (an `nbf` or `iat` given as
+    /// `null`, which it reads as none), or nil.
+    static func nullTime(inClaimsOf token: String) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let bytes = Base64URL.decode(String(parts[1])) else { return nil }
+        return (try? JSONDecoder().decode(PresentClaims.self, from: Data(bytes)))?.problem
+    }
+
     /// The user (`sub`) of a valid token. Every failure is 401 with a reason that names no part
     /// of the token.
     public func user(fromBearer token: String) async throws(APIError) -> String {
@@ -244,6 +262,11 @@ public struct TokenVerifier: Sendable {
         let claims: AccessTokenClaims
         do {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)
+            // JWTKit reads `"nbf": null` as no nbf: a time given as no time is refused, as a
+            // string is (the claims are signed, so saying so tells a forger nothing).
+            if let problem = Self.nullTime(inClaimsOf: token) { throw APIError.unauthenticated(problem) }
+        } catch let error as APIError {
+            throw error
         } catch {
             // Signed with the right key, but a required claim is missing or of another type.
             if let present = try? await keys.verify(token, as: PresentClaims.self), let problem = present.problem {
