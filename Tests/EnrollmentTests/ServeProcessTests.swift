@@ -389,6 +389,28 @@ struct ServeProcessTests {
         #expect(log.contains("holds this server's key again"), "\(log)")
     }
 
+    @Test("a projection table dropped by hand under a running server: /health answers 503 damaged_projection, as every action fails, and 200 again once rebuild-projections has rebuilt it (no restart); a stale projection, which appends pass over, keeps it 200")
+    func healthOfProjections() throws {
+        let workspace = try Workspace()
+        let server = try Server(workspace)
+        defer { _ = server.stop() }
+        let token = try Self.token("alice")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"INIT"}"#).status == 200)
+        let sqlite3 = try Processes.tool("sqlite3", package: "sqlite3")
+        try #require(try Processes.run(sqlite3, [workspace.database, "DROP TABLE authenticators"]).status == 0)
+        let down = try Self.call(server.port, "GET", path: "/health", token: "")
+        #expect(down.status == 503 && down.body["code"] as? String == "damaged_projection", "\(down.body)")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"VIEW"}"#).status >= 500)
+        let rebuilt = try Processes.run(try Processes.product("rebuild-projections"), ["--db", workspace.database, "--projection", "authenticators"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        let up = try Self.call(server.port, "GET", path: "/health", token: "")
+        #expect(up.status == 200, "\(up.body)")
+        #expect(try Self.call(server.port, "POST", token: token, json: #"{"action":"VIEW"}"#).status == 200)
+        // Stale (as after an upgrade, before its rebuild): the API goes on, and so does /health.
+        try #require(try Processes.run(sqlite3, [workspace.database, "UPDATE projection_checkpoints SET schema_version = 1 WHERE name = 'authenticators'"]).status == 0)
+        #expect(try Self.call(server.port, "GET", path: "/health", token: "").status == 200)
+    }
+
     @Test("the server's log says at start which database and key file it serves, at which durability, and names a projection that is not current (the API goes on), with the command that mends it")
     func startLogNamesFilesAndStaleProjections() throws {
         let workspace = try Workspace()

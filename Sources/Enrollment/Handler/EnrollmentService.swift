@@ -616,14 +616,15 @@ extension EnrollmentDatabase {
 extension EnrollmentService {
     /// What a health check asks: can the journal be read, is it still the file this process
     /// opened (``StoreError/databaseMoved(_:)``), does the key file still match it (after
-    /// `enroll keys rotate` a running server holds a stale key and must be restarted), and has
-    /// its disk room for the next write? Throws the ``StoreError`` that says why not.
+    /// `enroll keys rotate` a running server holds a stale key and must be restarted), can its
+    /// projections take an append (``ProjectionStatus/requireWritable(in:)``), and has its disk
+    /// room for the next write? Throws the ``StoreError`` that says why not.
     public func checkHealth() throws(StoreError) {
         do {
             try database.read { db in
                 try database.checkUnmoved(db)
                 try keyRing?.checkBelongs(to: db)
-                _ = try EventJournal.head(in: db)
+                try ProjectionStatus.requireWritable(in: db)
             }
         } catch StoreError.databaseMoved(let path) {
             database.retireLog()

@@ -127,6 +127,21 @@ public enum ProjectionStatus {
         try ProjectionTable.requireKey(of: projection, in: db)
     }
 
+    /// Refuses what would refuse every append (``applyInline(_:knowing:in:)``): a checkpoint
+    /// edited by hand, a current projection past the journal's head, or its table missing or
+    /// keyed otherwise. A stale projection is not among them: appends leave it for
+    /// `rebuild-projections`, which may be running. `/health` asks this.
+    public static func requireWritable(in db: Database) throws {
+        let head = try EventJournal.head(in: db)
+        for projection in Projections.all {
+            guard let checkpoint = try ProjectionCheckpoint.load(projection.name, in: db) else { continue }
+            if let damage = checkpoint.damage { throw StoreError.damagedProjection(name: projection.name, problem: damage) }
+            guard checkpoint.schemaVersion == projection.schemaVersion else { continue }
+            if checkpoint.position > head { throw StoreError.laggingProjection(name: projection.name, position: checkpoint.position, head: head) }
+            try ProjectionTable.requireKey(of: projection, in: db)
+        }
+    }
+
     /// On a database whose journal is still empty, creates any projection table that is missing.
     /// On a non-empty journal a missing projection is left for `rebuild-projections`.
     static func createMissing(in db: Database) throws {

@@ -8,10 +8,10 @@ import Synchronization
 /// liveness probe), without a token.
 ///
 /// 200 `{"status":"ok"}` when the journal can be read, is still the file the server opened,
-/// the key file still matches it and its disk is not full; else 503 in the API's error shape
-/// with the reason's code (`service_reconfiguring` after `enroll keys rotate`,
-/// `database_busy`, `database_moved`, `disk_full`, or another storage error), and the cause in
-/// the server log. The
+/// the key file still matches it, its disk is not full and its projections can take an append;
+/// else 503 in the API's error shape with the reason's code (`service_reconfiguring` after
+/// `enroll keys rotate`, `database_busy`, `database_moved`, `disk_full`, `damaged_projection`,
+/// or another storage error), and the cause in the server log. The
 /// answer says nothing about users or the journal's size: anyone who reaches the port may ask.
 ///
 /// A key file deleted, made unreadable or replaced under the running server does not stop it
