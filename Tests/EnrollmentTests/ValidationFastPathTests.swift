@@ -63,7 +63,7 @@ extension ValidationFastPathTests {
         func check(_ command: EnrollmentCommand, user: String, actor: String? = nil) -> InputError? {
             do { _ = try EnrollmentService.checkInput(CommandEnvelope(user: user, actor: actor, command: command)); return nil } catch { return error }
         }
-        let message = "an id in parentheses would read in history and audit as the engine's own actor, (system); leave the parentheses out"
+        let message = "an id in parentheses (or brackets like them) would read in history and audit as the engine's own actor, (system); leave them out"
         for id in lookAlikes.dropFirst() {
             #expect(try Self.firstRequestRefusal(id)?.message.contains(message) == true, "\(Array(id.unicodeScalars))")
             #expect(check(.confirmCode("123456"), user: "alice", actor: id)?.code == "invalid_actor", "\(Array(id.unicodeScalars))")

@@ -82,7 +82,7 @@ public enum Validation {
     public static func newIdentity(_ text: String, error: (String) -> InputError) throws(InputError) {
         try newName(text, error: error)
         if inParentheses(text) {
-            throw error("an id in parentheses would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave the parentheses out")
+            throw error("an id in parentheses (or brackets like them) would read in history and audit as the engine's own actor, \(EventMetadata.systemActor); leave them out")
         }
     }
 

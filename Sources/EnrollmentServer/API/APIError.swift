@@ -76,7 +76,7 @@ public struct APIError: Error, Sendable, Equatable {
         var error = APIError(
             .forbidden, code: "unusable_subject",
             message: "the token is valid, but its subject cannot be used as a user id here (\(split(reason).0.prefix(160)))",
-            description: "user ids are 1 to 256 bytes of printable UTF-8 without '/' or '\\' and without a space at either end; ask the identity provider's administrator to give this account such a subject")
+            description: "user ids are 1 to 256 bytes of printable UTF-8 without '/' or '\\', without a space at either end, and a new one not in parentheses or brackets like them (as the engine's own actor, (system)) nor holding a character no font draws; ask the identity provider's administrator to give this account such a subject")
         // In the access log too: what the operator takes to the identity provider.
         error.refusedBecause = String(split(reason).0.prefix(160))
         return error

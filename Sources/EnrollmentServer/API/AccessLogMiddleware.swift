@@ -76,7 +76,9 @@ struct AccessLogMiddleware: RouterMiddleware {
             "error": "\"\(TextField.escaped(databasePath.isEmpty ? detail : StoreError.naming(detail, database: databasePath), quotes: true, marks: false))\"",
         ]
         if let user = context.record.user { metadata["user"] = "\(TextField.quoted(user))" }
-        logger.error("request failed", metadata: metadata)
+        // A request cut short by the server's own stop is part of every deploy, not a fault: a
+        // notice, so that an alert on the error rate does not fire at each one.
+        logger.log(level: error.code == APIError.serverStopping.code ? .notice : .error, "request failed", metadata: metadata)
     }
 
 
