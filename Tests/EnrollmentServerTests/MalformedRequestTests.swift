@@ -156,6 +156,23 @@ struct MalformedRequestTests {
         }
     }
 
+    @Test("only the option close ends a connection: 'Connection: x-closer' or 'keep-alive, upgrade-closed' keeps it open, and the request pipelined behind is answered; 'Foo, Close' ends it")
+    func connectionOptionsAreTokens() async throws {
+        try await live { port, token in
+            let authorization = "Authorization: Bearer \(token)\r\n"
+            let last = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\n\(authorization)Connection: close\r\n\r\n"
+            for option in ["x-closer", "keep-alive, upgrade-closed"] {
+                let first = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\n\(authorization)Connection: \(option)\r\n\r\n"
+                let raw = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: first + last) }
+                #expect(raw.components(separatedBy: "HTTP/1.1 200").count == 3, "\(option): both answered: \(raw)")
+                #expect(raw.lowercased().components(separatedBy: "connection: close").count == 2, "\(option): only the last answer closes: \(raw)")
+            }
+            let closing = "GET \(Self.status) HTTP/1.1\r\nHost: x\r\n\(authorization)Connection: Foo, Close\r\n\r\n"
+            let raw = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, bytes: closing + last) }
+            #expect(raw.components(separatedBy: "HTTP/1.1 ").count == 2 && raw.lowercased().contains("connection: close"), "\(raw)")
+        }
+    }
+
     @Test("a head whose framing RFC 9112 forbids (no Host or two in HTTP/1.1, Transfer-Encoding in HTTP/1.0, a coding other than chunked alone) gets a JSON 400 naming it, nothing is recorded, and a request pipelined after it is not answered", arguments: [
         ("GET \(status) HTTP/1.1\r\n\r\n", "no Host header"),
         ("GET \(status) HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "2 Host headers"),

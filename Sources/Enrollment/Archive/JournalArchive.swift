@@ -99,6 +99,10 @@ public struct ArchiveExtent: Sendable, Hashable {
     /// The rows are written as stored all the same (they are the evidence), but the anchor
     /// then vouches for nothing.
     public var damage: String?
+    /// An export only: why the journal's own records (its projections' checkpoints, its command
+    /// records) could not be read to tell rows deleted from its end (a table dropped by hand),
+    /// `nil` when they were read. The rows still chain, and the anchor vouches for them.
+    public var unchecked: String?
     /// An import only: whether the file ended with export's ``JournalArchive/End`` line (which
     /// then matched its rows).
     public var ended = false
@@ -133,7 +137,6 @@ public enum JournalArchive {
         "position", "streamId", "streamVersion", "eventId", "type", "schemaVersion", "data", "metadata", "recordedAt", "hash",
     ]
 
-    /// Parses one line back into the row it was exported from.
     /// The members the engine writes for each type of event, learnt from the events read: an
     /// event's data with a member its type does not have (a `lockedUntil` beside `until`) would
     /// be ignored by every reader, yet read by a person as part of the record, so it is refused.
@@ -185,6 +188,7 @@ public enum JournalArchive {
         return object
     }
 
+    /// Parses one line's object back into the row it was exported from.
     private static func row(from object: [String: JSONValue], number: Int) throws(ArchiveError) -> RecordedEvent {
         // A member export never writes is refused too.
         if let unknown = object.keys.filter({ !Self.members.contains($0) }).min() {
@@ -404,8 +408,15 @@ public enum JournalArchive {
                 if written.damage == nil {
                     // Rows deleted from the end leave the chain whole: the records written with them tell.
                     let head = written.anchor?.position ?? 0
-                    written.damage = try? HashChain.deletedEnd(head: head, in: db)
-                        ?? HashChain.crossCheck(in: db, limit: 1000).first { $0.kind == .commandPastStream }.map(\.detail)
+                    do {
+                        written.damage = try HashChain.deletedEnd(head: head, in: db)
+                            ?? HashChain.crossCheck(in: db, limit: 1000).first { $0.kind == .commandPastStream }.map(\.detail)
+                    } catch {
+                        // A table the check reads, dropped by hand: the export is the way back
+                        // (`enroll import`), so the rows, which chain, are vouched for, and the
+                        // caller says what could not be checked.
+                        written.unchecked = (error as? DatabaseError)?.message ?? "\(error)"
+                    }
                 }
                 // Last, the end line, which vouches that the file is whole as the anchor does: a
                 // file without it was cut, or holds a journal that does not chain (written as

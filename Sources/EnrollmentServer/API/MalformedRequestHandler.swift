@@ -105,9 +105,13 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
         return metadata.merging(["client": "\(address)"]) { first, _ in first }
     }
 
-    /// A request or an answer whose `Connection` header says the connection ends after it.
-    private static func saysClose(_ fields: HTTPFields) -> Bool {
-        fields[.connection].map { $0.lowercased().contains("close") } ?? false
+    /// A request or an answer whose `Connection` header says the connection ends after it: the
+    /// option `close` among its comma-separated options (RFC 9110 §7.6.1), in any field of that
+    /// name, not any option that holds the word (`x-closer`).
+    static func saysClose(_ fields: HTTPFields) -> Bool {
+        fields[values: .connection].contains { value in
+            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
