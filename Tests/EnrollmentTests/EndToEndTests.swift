@@ -411,19 +411,20 @@ struct EndToEndTests {
         #expect(status.contains("algorithm: SHA256  digits: 8  period: 30 s") && status.contains("issuer: ACME"), "\(status)")
 
         // A wrong code for a replacement some apps may show wrongly: the regenerate it suggests
-        // gives the replacement's issuer, account and digits (left out, the active secret's
-        // would be kept), and run as printed it issues them with the defaults some apps need.
+        // gives the replacement's issuer and account (left out, the active secret's would be
+        // kept), and run as printed it issues them with the defaults every app follows, six
+        // digits included.
         _ = try workspace.enroll(["regenerate", "nina", "--algorithm", "SHA512", "--issuer", "NewCo", "--account", "ops nina", "--digits", "7"], environment: at(50))
         let wrong = try workspace.enroll(["confirm", "nina", "0000000"], environment: at(50))
         let advised = try #require(wrong.stderr.split(separator: "`").dropFirst(3).first.map(String.init), "\(wrong.stderr)")
-        #expect(advised.hasPrefix("enroll regenerate --algorithm SHA1 --period 30 --issuer NewCo --account 'ops nina' --digits 7 --db "), "\(wrong.stderr)")
+        #expect(advised.hasPrefix("enroll regenerate --algorithm SHA1 --period 30 --digits 6 --issuer NewCo --account 'ops nina' --db "), "\(wrong.stderr)")
         let cancelled = try workspace.enroll(["cancel", "nina"], environment: at(51))
         #expect(cancelled.status == 0, "\(cancelled.stderr)")
         let sh = try Processes.tool("sh", package: "dash")
         let again = try Processes.run(sh, ["-c", advised.replacingOccurrences(of: "enroll ", with: "\"$0\" ", options: .anchored), try Processes.product("enroll")], environment: at(52))
         #expect(again.status == 0, "\(advised): \(again.stderr)")
         let replacement = try workspace.enroll(["status", "nina"], environment: at(53)).stdout
-        #expect(replacement.contains("NewCo") && replacement.contains("ops nina") && replacement.contains("digits: 7"), "\(replacement)")
+        #expect(replacement.contains("NewCo") && replacement.contains("ops nina") && replacement.contains("digits: 6") && replacement.contains("algorithm: SHA1"), "\(replacement)")
     }
 
     @Test("regenerate with a changed setting for a user whose id holds ':' (the default account, percent-encoded in the label) keeps that account rather than refusing it as if typed")

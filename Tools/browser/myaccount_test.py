@@ -306,8 +306,8 @@ def dense(driver, wait, args):
         driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")[0].click()
         paste(driver, ignored)
         driver.find_element(By.ID, "verify").click()
-        check(message(driver, wait, "asks for SHA256 codes every 60 seconds, which some apps ignore"),
-              "a wrong code for a SHA256, 60-second secret says that some apps ignore those settings")
+        check(message(driver, wait, "asks for 8-digit SHA256 codes every 60 seconds, which some apps ignore"),
+              "a wrong code for an 8-digit SHA256, 60-second secret says that some apps ignore those settings")
     code = totp(uri)
     driver.find_elements(By.CSS_SELECTOR, "#code-boxes input")[0].click()
     pasted = paste(driver, code[:4] + " " + code[4:])
