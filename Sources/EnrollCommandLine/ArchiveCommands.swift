@@ -106,7 +106,7 @@ struct ExportCommand: ParsableCommand {
             // stdout holds the export itself: the summary goes to stderr.
             Terminal.diagnosticLine("enroll: exported \(events); \(summary)\(anchor)")
         }
-        if let unchecked = written.unchecked, written.damage == nil {
+        if let unchecked = written.unchecked {
             Terminal.warning("the rows chain, but the journal's own records could not be read to tell rows deleted from its end (\(unchecked)); compare the anchor with one taken before, or with `enroll verify` on a backup", hint: nil)
         }
         if let damage = written.damage {

@@ -398,7 +398,7 @@ struct TOTPRoutes {
     static func integer(_ text: String?, name: String, range: ClosedRange<Int64>, default value: Int64) throws -> Int64 {
         guard let text else { return value }
         // Digits only: Int64 would also take a sign ('+1'), which no client means.
-        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
               let number = Int64(text), range.contains(number) else {
             throw APIError.badRequest(
                 "invalid_\(name)", "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)",

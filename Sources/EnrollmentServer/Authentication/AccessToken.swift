@@ -207,14 +207,6 @@ public struct TokenVerifier: Sendable {
         }
     }
 
-    /// What is wrong with the claims of a token JWTKit accepted (an `nbf` or `iat` given as
-    /// `null`, which it reads as none), or nil.
-    static func nullTime(inClaimsOf token: String) -> String? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let bytes = Base64URL.decode(String(parts[1])) else { return nil }
-        return (try? JSONDecoder().decode(PresentClaims.self, from: Data(bytes)))?.problem
-    }
-
     /// The user (`sub`) of a valid token. Every failure is 401 with a reason that names no part
     /// of the token.
     public func user(fromBearer token: String) async throws(APIError) -> String {
@@ -246,8 +238,11 @@ public struct TokenVerifier: Sendable {
         // The check reads UTF-8, as RFC 7519 §7.2 has the JSON; JWTKit's decoder would also
         // read UTF-16 or UTF-32, where the check would see no names at all.
         let segments = token.split(separator: ".", omittingEmptySubsequences: false).prefix(2)
-        for segment in segments {
+        // The claims' bytes, read again once the signature is checked.
+        var claimsBytes: [UInt8]?
+        for (index, segment) in segments.enumerated() {
             guard let bytes = Base64URL.decode(String(segment)) else { continue }
+            if index == 1 { claimsBytes = bytes }
             // A number too large to read (an `exp` of 1e400) is JSON's grammar, but no date: said
             // as such. (The parser's other words would show a byte of the token.)
             if let problem = JSONValue.strictJSONProblem(bytes) {
@@ -264,7 +259,9 @@ public struct TokenVerifier: Sendable {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)
             // JWTKit reads `"nbf": null` as no nbf: a time given as no time is refused, as a
             // string is (the claims are signed, so saying so tells a forger nothing).
-            if let problem = Self.nullTime(inClaimsOf: token) { throw APIError.unauthenticated(problem) }
+            if let claimsBytes, let problem = (try? JSONDecoder().decode(PresentClaims.self, from: Data(claimsBytes)))?.problem {
+                throw APIError.unauthenticated(problem)
+            }
         } catch let error as APIError {
             throw error
         } catch {
