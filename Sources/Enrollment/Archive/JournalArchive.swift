@@ -128,7 +128,7 @@ public enum JournalArchive {
             "position": .int(row.position), "streamId": .string(row.streamId), "streamVersion": .int(row.streamVersion),
             "eventId": .string(row.eventId), "type": .string(row.type), "schemaVersion": .int(Int64(row.schemaVersion)),
             "data": embedded(row.data), "metadata": embedded(row.metadataJSON), "recordedAt": .int(row.recordedAt),
-            "hash": .string(hex(row.hash)),
+            "hash": .string(Hex.string(row.hash)),
         ]).canonicalString
     }
 
@@ -210,7 +210,7 @@ public enum JournalArchive {
             }
         }
         let hashText = try string("hash")
-        guard let hash = hexBytes(hashText), hash.count == 32 else { throw .malformedLine(line: number, reason: "hash is not 64 hex digits") }
+        guard let hash = Hex.bytes(hashText), hash.count == 32 else { throw .malformedLine(line: number, reason: "hash is not 64 hex digits") }
         let metadataJSON = try json("metadata")
         if case .object(let members)? = object["metadata"], let unknown = members.keys.filter({ !Self.metadataMembers.contains($0) }).min() {
             throw .malformedLine(line: number, reason: "its metadata has a member '\(Validation.excerpt(unknown))' that export does not write")
@@ -331,44 +331,6 @@ public enum JournalArchive {
         if let found = text.first(where: forbidden.contains) { return "\(member) contains '\(found)'" }
         if let invisible = Validation.firstInvisible(in: text, recorded: true) { return "\(member) contains \(Validation.describeInvisible(invisible))" }
         return nil
-    }
-
-    /// Lowercase hex, two digits a byte (how hashes are written in exports and anchors). Written
-    /// digit by digit: `String(format: "%02x")` per byte was three fifths of `export`'s time.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
-            digits.withUTF8Buffer { digits in
-                for (index, byte) in bytes.enumerated() {
-                    buffer[2 * index] = digits[Int(byte >> 4)]
-                    buffer[2 * index + 1] = digits[Int(byte & 0x0F)]
-                }
-            }
-            return bytes.count * 2
-        }
-    }
-
-    /// The bytes of a hex string (either case); `nil` for an odd length or a non-hex digit.
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count / 2)
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
     }
 
     /// Writes the journal, streaming, to `write` (one call per line, newline included), and then

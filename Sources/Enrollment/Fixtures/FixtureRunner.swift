@@ -289,7 +289,7 @@ public enum FixtureRunner {
                         case .int64(let number): object[column] = .int(number)
                         case .double(let number): object[column] = .double(number)
                         case .string(let text): object[column] = .string(text)
-                        case .blob(let data): object[column] = .string(JournalArchive.hex(Array(data)))
+                        case .blob(let data): object[column] = .string(Hex.string(Array(data)))
                         }
                     }
                     return object

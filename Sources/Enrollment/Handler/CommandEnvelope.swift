@@ -41,7 +41,7 @@ public struct CommandEnvelope: Sendable, Hashable {
     /// id's origin in the audit (`enroll serve` uses `http-`).
     public static func commandId(user: String, action: String, key: String, prefix: String = "key-") -> String {
         let material = Array("idempotency\u{0}\(user)\u{0}\(action)\u{0}\(key)".utf8)
-        return prefix + JournalArchive.hex(sha256(material))
+        return prefix + Hex.string(sha256(material))
     }
 }
 

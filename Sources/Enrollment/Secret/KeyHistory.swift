@@ -76,7 +76,7 @@ public enum KeyHistory {
                     // A database older than the record, read where it cannot be upgraded (a
                     // backup on read-only media): the key in force, as an upgrade would find it.
                     guard let keyId = try Data.fetchOne(db, sql: "SELECT key_id FROM key_check WHERE id = 1") else { return [] }
-                    return [KeyHistoryEntry(recordedAt: nil, action: .found, keyId: JournalArchive.hex(Array(keyId)))]
+                    return [KeyHistoryEntry(recordedAt: nil, action: .found, keyId: Hex.string(Array(keyId)))]
                 }
                 let rows = try Row.fetchAll(db, sql: "SELECT id, recorded_at, action, key_id, previous_key_id, rewrapped, actor FROM key_history ORDER BY id")
                 return try rows.map { row in
@@ -96,8 +96,8 @@ public enum KeyHistory {
                         throw StoreError.damagedKeyHistory(path: database.path, row: value(0, Int64.self) ?? 0)
                     }
                     return KeyHistoryEntry(
-                        recordedAt: time, action: action, keyId: JournalArchive.hex(Array(keyId)),
-                        previousKeyId: previous.map { JournalArchive.hex(Array($0)) }, rewrapped: count, actor: actor)
+                        recordedAt: time, action: action, keyId: Hex.string(Array(keyId)),
+                        previousKeyId: previous.map { Hex.string(Array($0)) }, rewrapped: count, actor: actor)
                 }
             }
         } catch {

@@ -62,7 +62,7 @@ struct KeyTests {
         // The public key id, computed by OpenSSL's command line: HMAC-SHA256(key, "enroll key id"), 16 bytes.
         let ids = try [workspace.keyFile, workspace.path("k2.key"), workspace.path("k3.key")].map { path in
             let mac = try Processes.run(
-                "/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + JournalArchive.hex(try Self.masterKey(path))],
+                "/usr/bin/openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + Hex.string(try Self.masterKey(path))],
                 input: Data("enroll key id".utf8))
             return String(try #require(mac.stdout.split(separator: " ").last).prefix(32))
         }
@@ -83,7 +83,7 @@ struct KeyTests {
         #expect(objects[1]["actor"] as? String == "Ops Team" && objects[2]["time"] as? String == "2026-12-07T08:00:00Z")
         for path in [workspace.keyFile, workspace.path("k2.key"), workspace.path("k3.key")] {
             let key = try Self.masterKey(path)
-            #expect(!text.stdout.contains(JournalArchive.hex(key)) && !json.stdout.contains(JournalArchive.hex(key)) && !json.stdout.contains(Data(key).base64EncodedString()))
+            #expect(!text.stdout.contains(Hex.string(key)) && !json.stdout.contains(Hex.string(key)) && !json.stdout.contains(Data(key).base64EncodedString()))
         }
         // It reads: an empty ENROLL_KEY_FILE concerns it not.
         #expect(try workspace.enroll(["keys", "history"], environment: ["ENROLL_KEY_FILE": ""]).stdout == text.stdout)
