@@ -100,7 +100,7 @@ struct ExportCommand: ParsableCommand {
             if global.json {
                 Terminal.json(["exported": count, "output": output, "anchor": kept?.description, "chainBroken": written.damage == nil ? nil : true])
             } else {
-                Terminal.line("Exported \(events) to \(output); \(summary)\(anchor)")
+                Terminal.line("Exported \(events) to \(Terminal.visible(output)); \(summary)\(anchor)")
             }
         } else {
             // stdout holds the export itself: the summary goes to stderr.
@@ -267,7 +267,7 @@ struct ImportCommand: ParsableCommand {
         } else {
             let ending = imported.ended ? ", and the file ends with export's end line (it was not cut)"
                 : expected == nil ? "; the file has no end line, so nothing shows that it was not cut" : ""
-            Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(global.databasePath); the hash chain verified\(ending).")
+            Terminal.line("Imported \(count) event\(count == 1 ? "" : "s") into \(Terminal.visible(global.databasePath)); the hash chain verified\(ending).")
             if let expected { Terminal.line("It holds the anchor \(expected).") }
             if let reached = imported.anchor {
                 if expected == nil { Terminal.line("Compare the anchor below with the one `enroll export` printed for the file.") }

@@ -410,7 +410,7 @@ struct ActivityCommand: ParsableCommand {
                 ]).canonicalString)
             }
         } else if rows.isEmpty {
-            try output.line(issuer.map { "No enrollment activity recorded for the issuer '\($0.prefix(80))' in that range (issuers match exactly, case included)." }
+            try output.line(issuer.map { "No enrollment activity recorded for the issuer '\(Terminal.visible(String($0.prefix(80))))' in that range (issuers match exactly, case included)." }
                 ?? "No enrollment activity recorded in that range.")
         } else {
             // Each cell ends with a space, even one that fills its column.

@@ -324,7 +324,7 @@ extension ConfirmCommand {
         // A code of another length than the secret's: an app that ignores the digits it asks for
         // shows six, and only a secret of the usual settings mends that.
         if case .malformedCode = rejection, let pending = state.pending {
-            return rejection.message(lockedUntil: lockedUntil, user: user) + unusualParameters(pending.credential, user: user, replacement: pending.isReplacement)
+            return rejection.message(lockedUntil: lockedUntil, user: user) + unusualParameters(pending.credential, user: user, replacing: pending.isReplacement ? state.active : nil)
                 + global.advice(for: rejection, user: user)
         }
         guard case .invalidCode(let remaining) = rejection, let pending = state.pending else {
@@ -333,14 +333,16 @@ extension ConfirmCommand {
         let wrong = pending.isReplacement
             ? "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"
             : rejection.message
-        return wrong + unusualParameters(pending.credential, user: user, replacement: pending.isReplacement)
+        return wrong + unusualParameters(pending.credential, user: user, replacing: pending.isReplacement ? state.active : nil)
     }
 
     /// For a wrong code, when the secret asks for what some apps ignore (another hash than SHA1,
     /// another step than 30 seconds, another length than 6 digits): such an app shows codes
     /// that never match, which no clock setting mends. Empty for the defaults. The command that
-    /// asks for the defaults keeps the issuer and account of `credential`.
-    func unusualParameters(_ credential: Credential, user: String, replacement: Bool) -> String {
+    /// asks for the defaults keeps the issuer and account of `credential`; `active` is the secret
+    /// a replacement would replace (nil for a first secret).
+    func unusualParameters(_ credential: Credential, user: String, replacing active: Credential?) -> String {
+        let replacement = active != nil
         let parameters = credential.parameters
         // "8-digit SHA512 codes and a 60-second step"
         var codes: [String] = []
@@ -352,10 +354,16 @@ extension ConfirmCommand {
         let defaults = "--algorithm SHA1 --period 30 --digits 6"
         // `--issuer=-x`: a value that starts with '-' would be read as an option after a space.
         func option(_ name: String, _ value: String) -> String { " --\(name)\(value.hasPrefix("-") ? "=" : " ")\(TextField.shellWord(value))" }
-        // A request's defaults are left out; a regenerate's are the active secret's, so both are given.
+        // An option is given only where leaving it out would not keep the value: a request's
+        // defaults are the default issuer and the user id, a regenerate's the active secret's
+        // (whose account, when it is the user id, is the user id again). A user id may hold what
+        // a typed account may not (':', percent-encoded in the label), so it is left out when it
+        // can be.
+        let issuerLeftOut = active?.issuer ?? EnrollmentOptions.defaultIssuer
+        let accountLeftOut = active?.account ?? user
         var kept = ""
-        if replacement || credential.issuer != EnrollmentOptions.defaultIssuer { kept += option("issuer", credential.issuer) }
-        if replacement || credential.account != user { kept += option("account", credential.account) }
+        if credential.issuer != issuerLeftOut { kept += option("issuer", credential.issuer) }
+        if credential.account != accountLeftOut { kept += option("account", credential.account) }
         let again = replacement
             ? "cancel it (\(global.suggested("cancel", user: user))), then \(global.suggested("regenerate " + defaults + kept, user: user))"
             : "request again: \(global.suggested("request " + defaults + kept, user: user))"
@@ -389,7 +397,8 @@ struct RevealCommand: ParsableCommand {
     @OptionGroup var display: QRDisplayOptions
 
     func validate() throws {
-        if format == .png && output == nil && isatty(STDOUT_FILENO) == 1 {
+        // (With --json only the JSON object goes to stdout.)
+        if format == .png && output == nil && !global.json && isatty(STDOUT_FILENO) == 1 {
             throw ValidationError("a PNG is binary; pass --output FILE (or redirect stdout)")
         }
         // Checked before the reveal is recorded, so the journal never shows a reveal nobody saw.

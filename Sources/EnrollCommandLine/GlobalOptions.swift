@@ -134,7 +134,9 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         if Kind.usesKey && keyFilePath.isEmpty {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
-        if !keyFilePath.isEmpty {
+        // Nor a key file among the database's files, which it never reads or writes (and which
+        // `enroll status`'s quick read, parsing no options, could not refuse alike).
+        if Kind.usesKey && !keyFilePath.isEmpty {
             try refuseKeyFileAmongDatabaseFiles(keyFilePath, option: keyFile == nil && Environment["ENROLL_KEY_FILE"] != nil ? "ENROLL_KEY_FILE" : "the key file")
         }
         do { _ = try Self.fixedNow() } catch { throw CodedValidation.error(error) }
@@ -217,7 +219,10 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// `saying`: the command's own words for the refusal, in place of the library's and advice.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome, saying: String? = nil) -> CLIFailure {
         var refused = CLIFailure.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user)
-        refused.message = saying ?? refused.message + advice(for: rejection, user: outcome.user)
+        // Nothing to cancel beside an active authenticator: removing is no remedy for that.
+        let firstSecretPending = outcome.state.pending.map { !$0.isReplacement } ?? false
+        let advised = if case .nothingToCancel = rejection, !firstSecretPending { "" } else { advice(for: rejection, user: outcome.user) }
+        refused.message = saying ?? refused.message + advised
         if outcome.replayed { refused.replayed(commandId: outcome.commandId) }
         return failure(refused)
     }
@@ -228,7 +233,10 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
         let advised: String? = switch rejection {
         case .notEnrolled, .nothingToReplace: suggested("request", user: user)
         case .nothingToCancel: suggested("remove", user: user)
-        case .secretUnavailable: suggested("remove", user: user) + ", then " + suggested("request", user: user)
+        case .secretUnavailable:
+            "`enroll verify\(StoreError.databaseArgument(databasePath))` checks the journal; " + suggested("remove", user: user) + ", then " + suggested("request", user: user)
+        case .replacementExpired:
+            suggested("reveal", user: user) + " shows the active QR code again; " + suggested("regenerate", user: user) + " makes a new one"
         default: nil
         }
         return advised.map { " (\($0))" } ?? ""

@@ -18,7 +18,7 @@ struct LimitOptions<Kind: CommandKind>: ParsableArguments {
     var lockMinutes: String?
 
     @Option(name: .customLong("busy-timeout"), parsing: .unconditional, help: ArgumentHelp(
-        "Seconds to wait for another writer's lock before giving up (exit 3; the server answers 503 database_busy), 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
+        "Seconds to wait for another writer's lock before giving up (exit 3; under `enroll serve`, 503 database_busy), 0-600 (env ENROLL_BUSY_TIMEOUT; default 10).", valueName: "seconds"))
     var busyTimeout: String?
 }
 

@@ -40,9 +40,11 @@ struct ReplayCommand: ParsableCommand {
                 if json {
                     Terminal.json(["file": path, "passed": result.passed, "summary": result.summary, "failures": result.failures])
                 } else {
-                    Terminal.line("\(result.passed ? "PASS" : "FAIL") \(path) (\(result.summary))")
+                    Terminal.line("\(result.passed ? "PASS" : "FAIL") \(Terminal.visible(path)) (\(result.summary))")
                     for failure in result.failures {
-                        Terminal.line(failure.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n"))
+                        // Each line of a difference indented and escaped: a value a fixture holds can start no
+                        // line of its own (a forged PASS) nor drive the terminal.
+                        Terminal.line(failure.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + Terminal.visible(String($0)) }.joined(separator: "\n"))
                     }
                 }
             } catch {
@@ -51,7 +53,7 @@ struct ReplayCommand: ParsableCommand {
                     // As everywhere in this command line: `error` the machine code, `message` the text.
                     Terminal.json(["file": path, "passed": false, "error": error.code, "message": error.description])
                 } else {
-                    Terminal.line("ERROR \(path): \(error.reason)")
+                    Terminal.line("ERROR \(Terminal.visible(path)): \(Terminal.visible(error.reason))")
                 }
             }
         }

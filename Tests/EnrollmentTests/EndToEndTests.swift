@@ -183,19 +183,35 @@ struct EndToEndTests {
         #expect(requested.status == 0, "\(requested.stderr)")
         // A new id that looks like another is told so; the composed one, and the same id again, are not.
         #expect(requested.stderr.hasSuffix("\nenroll: note: the new user id \"cafe\\u0301\" is not in Unicode's composed form (NFC, what keyboards type): it is another user than café, though the two look alike; if that user was meant, type the id composed\n"), "\(requested.stderr)")
+        try confirmByPastingTheHint(requested, naming: #"$'cafe\u0301'"#, user: decomposed, in: workspace)
+        let (_, other) = try workspace.enrollJSON(["status", composed])
+        #expect(other["status"] as? String != "active", "\(other)")
+        #expect(try workspace.enroll(["request", decomposed]).stderr.contains("composed form") == false, "not new any more")
+        #expect(try workspace.enroll(["request", composed]).stderr.isEmpty)
+    }
+
+    @Test("a name not in composed form with a character past U+FFFF is escaped as \\U and eight digits, which bash reads back as that character (\\u reads four at most), so the hint pasted into bash confirms that user")
+    func hintForDecomposedNamePastTheBasicPlane() throws {
+        let workspace = try Workspace()
+        // U+1D15E MUSICAL SYMBOL HALF NOTE, which composing replaces with two characters.
+        let user = "note\u{1D15E}"
+        let requested = try workspace.enroll(["request", user])
+        #expect(requested.status == 0 && requested.stderr.contains(#"the new user id "note\U0001d15e" is not in Unicode's composed form"#), "\(requested.stderr)")
+        try confirmByPastingTheHint(requested, naming: #"$'note\U0001d15e'"#, user: user, in: workspace)
+    }
+
+    /// Runs in bash the confirm command a request's hint suggests (which names the user as
+    /// `word`) with the code of the secret it issued, and checks that `user` is then active.
+    private func confirmByPastingTheHint(_ requested: Processes.Result, naming word: String, user: String, in workspace: Workspace) throws {
         let hint = try #require(requested.stdout.components(separatedBy: "Scan it, then run `").dropFirst().first?.components(separatedBy: "`").first)
-        #expect(hint.contains(" $'cafe\\u0301' CODE"), "\(hint)")
+        #expect(hint.contains(" \(word) CODE"), "\(hint)")
         let uri = try #require(requested.stdout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("otpauth://") })
         let code = try Oathtool.code(base32Secret: try #require(secretParameter(of: String(uri))))
         let command = try Processes.product("enroll") + hint.dropFirst("enroll".count).replacingOccurrences(of: " CODE", with: " " + code)
         let pasted = try Processes.run("/bin/bash", ["-c", command])
         #expect(pasted.status == 0, "\(command): \(pasted.stderr)")
-        let (_, status) = try workspace.enrollJSON(["status", decomposed])
+        let (_, status) = try workspace.enrollJSON(["status", user])
         #expect(status["status"] as? String == "active", "\(status)")
-        let (_, other) = try workspace.enrollJSON(["status", composed])
-        #expect(other["status"] as? String != "active", "\(other)")
-        #expect(try workspace.enroll(["request", decomposed]).stderr.contains("composed form") == false, "not new any more")
-        #expect(try workspace.enroll(["request", composed]).stderr.isEmpty)
     }
 
     @Test("suggested commands name the files as absolute paths: a relative --db and --key-file are taken from the current directory, so the hint works copied anywhere")
@@ -261,6 +277,11 @@ struct EndToEndTests {
             let undrawn = try reveal(columns: 40, options)
             #expect(undrawn.status == 0 && !undrawn.stdout.contains("warning"), "\(options): \(undrawn.stdout)")
         }
+        // A PNG's bytes are refused on a terminal; with --json, which prints only the JSON object, it is not.
+        let binary = try reveal(columns: 80, "--format png")
+        #expect(binary.status == 2 && binary.stdout.contains("a PNG is binary; pass --output FILE"), "\(binary.stdout)")
+        let described = try reveal(columns: 80, "--format png --json")
+        #expect(described.status == 0 && described.stdout.contains("\"otpauthURI\""), "\(described.stdout)")
         let piped = try workspace.enroll(["reveal", "bob"], environment: ["COLUMNS": "20"])
         #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
     }
@@ -440,6 +461,19 @@ struct EndToEndTests {
         #expect(regenerated.status == 0, "\(regenerated.stderr)")
         let newURI = try #require(regenerated.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://") }.map(String.init))
         #expect(newURI.hasPrefix("otpauth://totp/Enrollment:c%3Ad?") && newURI.contains("digits=8"), "\(newURI)")
+
+        // A wrong code for that 8-digit replacement suggests a regenerate with the defaults that
+        // leaves the account out (it is the user id, which `--account` would refuse for its ':'),
+        // and, run as printed after the cancel, it works.
+        let wrong = try workspace.enroll(["confirm", "c:d", "00000000"], environment: at(30))
+        let advised = try #require(wrong.stderr.split(separator: "`").dropFirst(3).first.map(String.init), "\(wrong.stderr)")
+        #expect(advised.hasPrefix("enroll regenerate --algorithm SHA1 --period 30 --digits 6 --db ") && !advised.contains("--account"), "\(wrong.stderr)")
+        #expect(try workspace.enroll(["cancel", "c:d"], environment: at(31)).status == 0)
+        let sh = try Processes.tool("sh", package: "dash")
+        let again = try Processes.run(sh, ["-c", advised.replacingOccurrences(of: "enroll ", with: "\"$0\" ", options: .anchored), try Processes.product("enroll")], environment: at(32))
+        #expect(again.status == 0, "\(advised): \(again.stderr)")
+        let status = try workspace.enroll(["status", "c:d"], environment: at(33)).stdout
+        #expect(status.contains("replacement: issuer: Enrollment  account: c:d  algorithm: SHA1  digits: 6  period: 30 s"), "\(status)")
     }
 
     @Test("a new secret is as long as its algorithm's HMAC output (RFC 2104 §3): 20, 32 or 64 bytes; oathtool's code activates each; a regenerate without settings keeps the algorithm and its length")
@@ -518,7 +552,7 @@ struct EndToEndTests {
         #expect(text.contains("the replacement requested at") && text.contains("expired before it was confirmed; the active secret stays in use"), "\(text)")
     }
 
-    @Test("cancel after regenerate: exit 0, the old secret stays active and its code still signs the user in, the new one's code confirms nothing; cancel again is exit 1 nothing_to_cancel with nothing recorded; history shows the cancel")
+    @Test("cancel after regenerate: exit 0, the old secret stays active and its code still signs the user in, the new one's code confirms nothing; cancel again is exit 1 nothing_to_cancel with nothing recorded, suggesting remove only for a first secret; history shows the cancel")
     func cancelRegenerate() throws {
         let workspace = try Workspace()
         let now = Int64(Date().timeIntervalSince1970)
@@ -548,7 +582,13 @@ struct EndToEndTests {
         let again = try workspace.enroll(["cancel", "gina"], environment: at(120))
         #expect(again.status == 1, "\(again.stderr)")
         #expect(again.stderr.split(separator: "\n").count == 1 && again.stderr.contains("nothing was cancelled") && again.stderr.contains("(nothing_to_cancel)"), "\(again.stderr)")
+        // Beside an active authenticator the message suggests no command: `remove` would delete it.
+        #expect(!again.stderr.contains("`enroll remove"), "\(again.stderr)")
         #expect(try FixtureTests.eventCount(workspace.database) == before, "a refused cancel records nothing")
+        // Beside a first secret awaiting its code, removing is what discards it.
+        _ = try workspace.enroll(["request", "gus"], environment: at(120))
+        let pendingFirst = try workspace.enroll(["cancel", "gus"], environment: at(121))
+        #expect(pendingFirst.status == 1 && pendingFirst.stderr.contains("(nothing_to_cancel)") && pendingFirst.stderr.contains(" (`enroll remove --db "), "\(pendingFirst.stderr)")
         let history = try workspace.enroll(["history", "gina"], environment: at(120)).stdout
         #expect(history.contains("ReplacementCancelled") && history.contains("regenerate cancelled"), "\(history)")
     }
@@ -603,6 +643,9 @@ struct EndToEndTests {
         // After it, the plain advice.
         let later = try workspace.enroll(["cancel", "hal"], environment: at(2_000))
         #expect(later.stderr.contains("(replacement_expired)") && !later.stderr.contains("once the lock"), "\(later.stderr)")
+        // The commands that show the active QR code and make a new one, as typed here (the
+        // library's words name none: the API's clients have the eye icon).
+        #expect(later.stderr.contains("(reveal, the eye icon)") && later.stderr.contains(" (`enroll reveal --db ") && later.stderr.contains(" hal` shows the active QR code again; `enroll regenerate --db "), "\(later.stderr)")
 
         // A wrong code for a secret asking for what some apps ignore says so; for the defaults, not.
         _ = try workspace.enroll(["request", "kim", "--algorithm", "SHA256", "--period", "60"], environment: at(2_000))

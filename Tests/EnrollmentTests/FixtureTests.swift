@@ -64,6 +64,16 @@ struct FixtureTests {
         #expect(text.contains("- status: \"active\"") && text.contains("+ status: \"pending\""), "\(text)")
     }
 
+    @Test("a scenario whose command issues a secret but that gives no secrets fails saying so, not only with a refusal code that points at a data key; one that expects that refusal passes")
+    func missingSecretsAreNamed() throws {
+        let json = #"{"given": [], "when": {"at": 1764400000, "command": "RequestEnrollment"}, "then": []REJECTION}"#
+        let result = try FixtureRunner.run(try Scenario(json: json.replacingOccurrences(of: "REJECTION", with: ""), name: "no-secrets.json"))
+        let text = result.failures.joined(separator: "\n")
+        #expect(!result.passed && text.contains("+ secret_unavailable\n(the scenario has no \"secrets\": RequestEnrollment issues a secret"), "\(text)")
+        let expected = try FixtureRunner.run(try Scenario(json: json.replacingOccurrences(of: "REJECTION", with: #", "rejection": "secret_unavailable""#), name: "no-randomness.json"))
+        #expect(expected.passed, "\(expected.failures)")
+    }
+
     @Test("enroll replay reports pass or fail per file and exits 1 when any fails; a scenario can come through a pipe")
     func replayCommand() throws {
         let workspace = try Workspace()
@@ -287,6 +297,8 @@ struct FixtureTests {
         (#""given": [{"at": 1764400000, "type": "EnrollmentRequested", "secret": "GEZDGNBV", "issuer": "ACME", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "expiresAt": 1764400600}]"#,
          #"given[0]: "secret" holds 5 bytes; a secret has at least 16"#),
         (#""given": [{"at": 1764400000, "type": "ConfirmationUnlocked", "lockNumber": 1, "evil": 1}]"#, #"given[0]: ConfirmationUnlocked has no member "evil"; its members are lockNumber"#),
+        (#""given": [{"at": 1764400000, "type": "ConfirmationUnlocked"}]"#,
+         #"given[0]: ConfirmationUnlocked does not decode: fields do not match the ConfirmationUnlocked v1 shape ('lockNumber' is missing); Fixtures/README.md lists each event's members"#),
     ])
     func malformedLists(_ edit: (fragment: String, message: String)) throws {
         var json = "{\(edit.fragment), \"when\": {\"at\": 1764400045, \"command\": \"RevealQR\"}"
@@ -467,6 +479,19 @@ struct FixtureTests {
         #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
         #expect(result.stdout.contains("ERROR \(path): given[0]: EnrollmentRequested does not decode: digits 9 is not 6, 7 or 8"), "\(result.stdout)")
         #expect(!result.stdout.contains("position 0") && !result.stdout.contains("enroll verify"), "\(result.stdout)")
+    }
+
+    @Test("a fixture's own text in an ERROR line is escaped: a newline in it starts no forged PASS or summary line, an escape sequence reaches no terminal")
+    func errorLineIsEscaped() throws {
+        let workspace = try Workspace()
+        let path = workspace.path("evil.json")
+        let type = #"Bogus\nPASS fixtures/all-good.json (1 passed)\n1 passed, 0 failed of 1 file.\u001b[2J"#
+        try #"{"given": [{"at": 1764400000, "type": "\#(type)"}], "when": {"at": 1764400045, "command": "RevealQR"}, "then": []}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try workspace.enroll(["replay", path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("ERROR \(path): given[0]: unknown event type") && lines[1].hasPrefix("0 passed, 0 failed, 1 not fixtures"), "\(result.stdout)")
+        #expect(lines[0].contains(#"Bogus\nPASS"#) && lines[0].contains(#"\u001b[2J"#) && !result.stdout.contains("\u{1B}"), "\(result.stdout)")
     }
 
     @Test("every event of the recorded traffic (10 000 events, and 2 000 with the newer events) could follow the events before it in its stream (the check refuses nothing the decider writes), and the shape's fold agrees with the state's")

@@ -22,7 +22,7 @@ public enum TextField {
     }
 
     /// `value` with its control characters escaped (`\n`, `\r`, `\t`, else `\u` and four hex
-    /// digits), and with `quotes`, `"` and `\` too: for a stored value printed inside quotes of
+    /// digits, or `\U` and eight past U+FFFF), and with `quotes`, `"` and `\` too: for a stored value printed inside quotes of
     /// another kind (`enroll verify` shows projection values as `'…'`). With `marks` false, a
     /// value not in composed form keeps its combining marks as they are (a path, which must be
     /// copied back as it is, is not an id that may pass for another).
@@ -37,8 +37,11 @@ public enum TextField {
             case "\r": escaped += "\\r"
             case "\t": escaped += "\\t"
             case _ where isControl(character) || (!composed && decomposes(character)):
+                // Past U+FFFF, `\U` and eight digits: `\u` reads four at most (bash's `$'…'`,
+                // C, Python, JSON), so `\u1d15e` would be read back as U+1D15 and an 'e'.
                 let hex = String(character.value, radix: 16)
-                escaped += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                let (escape, width) = character.value > 0xFFFF ? ("\\U", 8) : ("\\u", 4)
+                escaped += escape + String(repeating: "0", count: max(0, width - hex.count)) + hex
             default: escaped.unicodeScalars.append(character)
             }
         }

@@ -106,7 +106,8 @@ public enum FixtureEvent {
             // The codec's message speaks of a journal position and restoring the journal; a
             // fixture has neither, so only why this event cannot be read is said.
             guard case .undecodableEvent(_, _, let reason) = error else { throw fail("\(typeName) does not decode: \(error.message)") }
-            throw fail("\(typeName) does not decode: \(reason)")
+            // The codec names the first member missing; the README's table has them all.
+            throw fail("\(typeName) does not decode: \(reason)" + (reason.hasSuffix("is missing)") ? "; Fixtures/README.md lists each event's members" : ""))
         }
         // A member the event does not have (a typo, a field of another event) would otherwise be
         // ignored, and the fixture would say something it does not test. (Older schema versions

@@ -144,7 +144,13 @@ public enum FixtureRunner {
             failures.append("events differ (- expected, + actual):\n" + diff(expected, actual))
         }
         if refusal != scenario.rejection {
-            failures.append("refusal differs:\n- \(scenario.rejection ?? "(accepted)")\n+ \(refusal ?? "(accepted)")")
+            // A scenario with no `secrets` gives a command that issues one no randomness, which
+            // the decider refuses as it refuses a secret it cannot open: said, since the code
+            // alone points at a data key.
+            let noSecrets = scenario.command.needsFreshSecret && fresh == nil && refusal == EnrollmentRejection.secretUnavailable.code
+                ? "\n(the scenario has no \"secrets\": \(scenario.command.name) issues a secret and without one is refused as secret_unavailable; give \"secrets\": [\"BASE32\"] for the secret it is to issue)"
+                : ""
+            failures.append("refusal differs:\n- \(scenario.rejection ?? "(accepted)")\n+ \(refusal ?? "(accepted)")" + noSecrets)
         }
         if let expectedState = scenario.state {
             do {

@@ -186,7 +186,7 @@ struct KeyTests {
         #expect(try workspace.enroll(["verify"]).status == 0)
     }
 
-    @Test("a key file (--key-file, ENROLL_KEY_FILE, keys rotate's --new-key-file) that is the database or a file SQLite keeps beside it, by name or through a link, is refused (exit 2): SQLite deleted a key written as DB-journal on its next open, and every secret with it")
+    @Test("a key file (--key-file, ENROLL_KEY_FILE, keys rotate's --new-key-file) that is the database or a file SQLite keeps beside it, by name or through a link, is refused (exit 2) by the commands that use a key: SQLite deleted a key written as DB-journal on its next open, and every secret with it")
     func keyFileAmongDatabaseFiles() throws {
         let workspace = try Workspace()
         #expect(try workspace.enroll(["request", "alice"]).status == 0)
@@ -205,6 +205,12 @@ struct KeyTests {
             try Processes.product("enroll"), ["reveal", "alice"], environment: ["ENROLL_DB": workspace.database, "ENROLL_KEY_FILE": workspace.database + "-shm"],
             directory: workspace.directory)
         #expect(variable.status == 2 && variable.stderr.contains("ENROLL_KEY_FILE"), "\(variable.stderr)")
+        // A command that only reads opens no key file: such a setting concerns it not, whichever
+        // way its options are written.
+        for arguments in [["status", "alice", "--db", workspace.database], ["status", "alice", "--db=" + workspace.database], ["history", "alice", "--db", workspace.database]] {
+            let read = try Processes.run(try Processes.product("enroll"), arguments, environment: ["ENROLL_KEY_FILE": workspace.database], directory: workspace.directory)
+            #expect(read.status == 0 && read.stdout.contains("alice"), "\(arguments): \(read.stderr)")
+        }
         #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0, "the key in use still opens the secrets")
     }
 
