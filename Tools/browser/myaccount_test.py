@@ -518,7 +518,10 @@ def main():
         # Cancel Regenerate: the new QR code is discarded (recorded), the current app stays in use.
         cancel = driver.find_element(By.ID, "cancel-regenerate")
         check(cancel.is_displayed(), "a new QR code from Regenerate offers Cancel Regenerate")
-        cancel.click()
+        # Pressed with Enter twice, the second press a moment after the answer has moved the focus
+        # to Regenerate: the second press starts nothing (no new secret nobody asked for).
+        regenerated = recorded(page, token, "SecretRegenerated")
+        ActionChains(driver).send_keys_to_element(cancel, Keys.ENTER).pause(0.35).send_keys(Keys.ENTER).perform()
         check(message(driver, wait, "Regenerate cancelled"), "Cancel Regenerate says the current app entry keeps working")
         check(message(driver, wait, "if your app replaced its current entry with it, press the eye icon"),
               "and how to get the current entry back in an app that replaced it with the new one")
@@ -527,6 +530,9 @@ def main():
         check("waits" not in driver.find_element(By.ID, "totp-state").text, "the row no longer says a new QR code waits")
         check(recorded(page, token, "ReplacementCancelled") == 1, "the history records the cancel once (ReplacementCancelled)")
         check(active_id(driver) == "regenerate", "the focus goes to Regenerate, not to the page body")
+        time.sleep(1)
+        check(recorded(page, token, "SecretRegenerated") == regenerated and not driver.find_element(By.ID, "panel").is_displayed(),
+              "a second Enter right after the cancel's answer does not press Regenerate, where the focus went")
         driver.find_element(By.ID, "view").click()
         visible_qr(wait)
         check(decode_qr(driver, f"{args.work}/after-cancel.png") == uri, "after the cancel the eye shows the current app's QR code again")

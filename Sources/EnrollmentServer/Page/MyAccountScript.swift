@@ -208,6 +208,33 @@ extension MyAccountPage {
           // two secrets, and the slower answer could show the discarded one) is ignored until the
           // first is answered. aria-disabled, not disabled: a disabled button loses the focus.
           const GUARDED = ['add', 'view', 'regenerate', 'cancel-regenerate', 'remove', 'remove-yes', 'verify', 'reveal-key'];
+
+          // An answered action moves the focus to the button that comes next (the eye after a code
+          // is accepted, Regenerate after Cancel Regenerate, + after a removal). A key pressed
+          // twice or held down must not press that button too (a Regenerate nobody asked for,
+          // a secret issued right after its removal): for a moment after an action has answered,
+          // Enter and Space press nothing where the page put the focus (a control the user moved
+          // to is theirs), a key's repeats press nothing anywhere, and the second click of a
+          // double click (event.detail 2) starts nothing once the first has answered.
+          const SETTLE_MS = 700;
+          let settledAt = 0, settledOn = null;
+          function settle() { settledAt = performance.now() + SETTLE_MS; settledOn = document.activeElement; }
+          function unsettled(event) {
+            return event.target === settledOn && performance.now() < settledAt;
+          }
+          function pressing(event) {
+            return (event.key === 'Enter' || event.key === ' ') && event.target instanceof Element && !!event.target.closest('button, form');
+          }
+          document.addEventListener('keydown', (event) => {
+            if (pressing(event) && (event.repeat || unsettled(event))) event.preventDefault();
+          }, true);
+          // A button's Space presses it on release.
+          document.addEventListener('keyup', (event) => {
+            if (pressing(event) && event.key === ' ' && unsettled(event)) event.preventDefault();
+          }, true);
+          document.addEventListener('click', (event) => {
+            if (event.detail > 1 && event.target instanceof Element && event.target.closest('button')) { event.preventDefault(); event.stopPropagation(); }
+          }, true);
           const WAITING = 'Waiting for the server\u2026';
           async function oneAtATime(work) {
             if (busy) return;
@@ -232,6 +259,7 @@ extension MyAccountPage {
               // Never leave the keyboard user on <body> (a hidden button or panel had the focus).
               const active = document.activeElement;
               if (!active || active === document.body || active.closest('[hidden]')) focusAction();
+              settle();
             }
           }
 
@@ -321,7 +349,12 @@ extension MyAccountPage {
             if (!token) return;
             if (busy) { rowTimer = window.setTimeout(() => { rowDue().catch(() => {}); }, 1000); return; }
             const wasLocked = !!current.lockedUntil;
+            const focused = document.activeElement && document.activeElement !== document.body;
             await refresh();
+            // A button the new state hides (Remove, once a locked first QR code expires) took
+            // the focus with it: the keyboard user is not left on <body>.
+            const active = document.activeElement;
+            if (focused && (!active || active === document.body || active.closest('[hidden]'))) focusAction();
             if (wasLocked && !current.lockedUntil) {
               // The lock's refusal beside the code boxes and in the live region is over too.
               clearCodeError();
@@ -740,7 +773,7 @@ extension MyAccountPage {
             $('confirm-remove').hidden = true;
             $('remove').focus();
             const result = await call('DELETE', '');
-            if (result.status === 204) { hidePanel(); say('Authenticator app removed.', 'success'); }
+            if (result.status === 204) { hidePanel(); say('Authenticator app removed. Delete its entry from your authenticator app too: its codes no longer sign you in.', 'success'); }
             else say(explain(result), 'error');
             await refresh();
             focusAction();
@@ -835,7 +868,7 @@ extension MyAccountPage {
             $('add').addEventListener('click', () => oneAtATime(() => act('INIT', ADD_HELP, 'A QR code is ready to scan. If you cannot scan it, the button \u201cCan\u2019t scan? Enter this key instead\u201d above the code boxes shows its key as text.')));
             $('view').addEventListener('click', () => {
               if (busy) return;
-              if (!$('panel').hidden) { hidePanel(); say('', 'info'); $('view').focus(); return; }
+              if (!$('panel').hidden) { hidePanel(); say('', 'info'); $('view').focus(); settle(); return; }
               oneAtATime(() => act('VIEW', viewHelp, viewAnnouncement));
             });
             $('regenerate').addEventListener('click', () => oneAtATime(() => act('REFRESH',
@@ -849,7 +882,7 @@ extension MyAccountPage {
             $('remove-yes').addEventListener('click', () => oneAtATime(remove));
             $('reveal-key').addEventListener('click', () => oneAtATime(revealKey));
             $('cancel-regenerate').addEventListener('click', () => oneAtATime(cancelRegenerate));
-            $('close-panel').addEventListener('click', () => { hidePanel(); say('', 'info'); ($('view').hidden ? $('add') : $('view')).focus(); });
+            $('close-panel').addEventListener('click', () => { hidePanel(); say('', 'info'); ($('view').hidden ? $('add') : $('view')).focus(); settle(); });
             $('verify-form').addEventListener('submit', (event) => { event.preventDefault(); oneAtATime(verify); });
             $('signout').addEventListener('click', () => signOut('Signed out.'));
             $('login-form').addEventListener('submit', (event) => {
