@@ -135,8 +135,9 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
             throw ValidationError(keyFile == nil ? "ENROLL_KEY_FILE is set but empty; set it to the key file's path, or unset it for ./enrollment.key" : "--key-file must not be empty")
         }
         // Nor a key file among the database's files, which it never reads or writes (and which
-        // `enroll status`'s quick read, parsing no options, could not refuse alike).
-        if Kind.usesKey && !keyFilePath.isEmpty {
+        // `enroll status`'s quick read, parsing no options, could not refuse alike); a command
+        // that writes (import) still refuses one, lest a later command take it for its key.
+        if (Kind.usesKey || Kind.writes) && !keyFilePath.isEmpty {
             try refuseKeyFileAmongDatabaseFiles(keyFilePath, option: keyFile == nil && Environment["ENROLL_KEY_FILE"] != nil ? "ENROLL_KEY_FILE" : "the key file")
         }
         do { _ = try Self.fixedNow() } catch { throw CodedValidation.error(error) }

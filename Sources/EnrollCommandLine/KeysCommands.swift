@@ -108,7 +108,7 @@ struct RotateKeyCommand: ParsableCommand {
             Terminal.json(["rewrapped": result.rewrapped, "newKeyFile": result.newKeyFile, "oldKeyFile": global.keyFilePath])
         } else {
             Terminal.line("""
-                Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(result.newKeyFile).
+                Re-wrapped \(result.rewrapped) data key\(result.rewrapped == 1 ? "" : "s") under the new master key in \(Terminal.visible(result.newKeyFile)).
                 From now on pass --key-file \(TextField.shellPath(result.newKeyFile)) (or set ENROLL_KEY_FILE); \(TextField.shellPath(TextField.absolutePath(global.keyFilePath))) no longer opens this database: destroy it\(linkedOldKey).
                 """)
         }
@@ -154,7 +154,7 @@ struct KeyHistoryCommand: ParsableCommand {
             return
         }
         guard !entries.isEmpty else {
-            Terminal.line("No master key yet: no secret has been sealed in \(global.databasePath) (or it is an imported copy).")
+            Terminal.line("No master key yet: no secret has been sealed in \(Terminal.visible(global.databasePath)) (or it is an imported copy).")
             return
         }
         for entry in entries {

@@ -149,11 +149,11 @@ struct TOTPActionTests {
             let lockedUntil = try #require(expired["lockedUntil"])
             let cancel = try await client.action("CANCEL", token: token)
             #expect(cancel.status == .conflict && cancel["code"] == "replacement_expired" && cancel["lockedUntil"] == lockedUntil, "\(cancel.text)")
-            #expect(cancel["description"] == "the active secret is unchanged; after the lock on VALIDATE ends (\(lockedUntil)), REFRESH (Regenerate on the page) gives a new QR code", "\(cancel.text)")
+            #expect(cancel["description"] == "the active secret is unchanged; VIEW (the eye icon on the page) shows its QR code to scan again; after the lock on VALIDATE ends (\(lockedUntil)), REFRESH (Regenerate on the page) gives a new QR code", "\(cancel.text)")
             // Once it has ended, the advice is plain again.
             harness.clock.advance(by: 300)
             let later = try await client.action("CANCEL", token: token)
-            #expect(later["code"] == "replacement_expired" && later["lockedUntil"] == nil && later["description"] == "the active secret is unchanged; REFRESH (Regenerate on the page) gives a new QR code", "\(later.text)")
+            #expect(later["code"] == "replacement_expired" && later["lockedUntil"] == nil && later["description"] == "the active secret is unchanged; VIEW (the eye icon on the page) shows its QR code to scan again; REFRESH (Regenerate on the page) gives a new QR code", "\(later.text)")
         }
     }
 

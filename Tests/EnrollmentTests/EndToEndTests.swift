@@ -281,7 +281,7 @@ struct EndToEndTests {
         let binary = try reveal(columns: 80, "--format png")
         #expect(binary.status == 2 && binary.stdout.contains("a PNG is binary; pass --output FILE"), "\(binary.stdout)")
         let described = try reveal(columns: 80, "--format png --json")
-        #expect(described.status == 0 && described.stdout.contains("\"otpauthURI\""), "\(described.stdout)")
+        #expect(described.status == 0 && described.stdout.contains("\"otpauthURI\"") && !described.stdout.contains("PNG"), "\(described.stdout)")
         let piped = try workspace.enroll(["reveal", "bob"], environment: ["COLUMNS": "20"])
         #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)")
     }
@@ -645,7 +645,7 @@ struct EndToEndTests {
         #expect(later.stderr.contains("(replacement_expired)") && !later.stderr.contains("once the lock"), "\(later.stderr)")
         // The commands that show the active QR code and make a new one, as typed here (the
         // library's words name none: the API's clients have the eye icon).
-        #expect(later.stderr.contains("(reveal, the eye icon)") && later.stderr.contains(" (`enroll reveal --db ") && later.stderr.contains(" hal` shows the active QR code again; `enroll regenerate --db "), "\(later.stderr)")
+        #expect(later.stderr.contains("show the active QR code again and scan it") && later.stderr.contains(" (`enroll reveal --db ") && later.stderr.contains(" hal` shows the active QR code again; `enroll regenerate --db "), "\(later.stderr)")
 
         // A wrong code for a secret asking for what some apps ignore says so; for the defaults, not.
         _ = try workspace.enroll(["request", "kim", "--algorithm", "SHA256", "--period", "60"], environment: at(2_000))

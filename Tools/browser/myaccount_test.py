@@ -521,7 +521,12 @@ def main():
         # Pressed with Enter twice, the second press a moment after the answer has moved the focus
         # to Regenerate: the second press starts nothing (no new secret nobody asked for).
         regenerated = recorded(page, token, "SecretRegenerated")
-        ActionChains(driver).send_keys_to_element(cancel, Keys.ENTER).pause(0.35).send_keys(Keys.ENTER).perform()
+        cancel.send_keys(Keys.ENTER)
+        for _ in range(500):
+            if active_id(driver) == "regenerate":
+                break
+            time.sleep(0.01)
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
         check(message(driver, wait, "Regenerate cancelled"), "Cancel Regenerate says the current app entry keeps working")
         check(message(driver, wait, "if your app replaced its current entry with it, press the eye icon"),
               "and how to get the current entry back in an app that replaced it with the new one")

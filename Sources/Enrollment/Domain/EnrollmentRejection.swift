@@ -83,7 +83,7 @@ public enum EnrollmentRejection: Error, Sendable, Hashable {
         case .enrollmentExpired:
             "the secret expired before it was confirmed; \(then)request again to get a new QR code"
         case .replacementExpired:
-            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app and delete any entry added from the expired QR code, unless the app replaced the active entry with that one: then show the active QR code again (reveal, the eye icon) and scan it); \(then)regenerate again for a new QR code"
+            "the new secret from regenerate expired before it was confirmed, so nothing changed: the authenticator already active stays in use (keep its entry in the app and delete any entry added from the expired QR code, unless the app replaced the active entry with that one: then show the active QR code again and scan it); \(then)regenerate again for a new QR code"
         case .locked(let until):
             "confirmation is locked until \(Timestamps.iso8601(until)) after too many wrong codes; try again after that time"
         case .malformedCode(let digits):

@@ -15,7 +15,7 @@ public struct FixtureError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var code: String { "malformed_fixture" }
-    public var description: String { "\(file): \(reason)" + (aboutFormat ? "; see Fixtures/README.md for the format" : "") }
+    public var description: String { "\(file): \(reason)" + (aboutFormat && !reason.contains("Fixtures/README.md") ? "; see Fixtures/README.md for the format" : "") }
 }
 
 /// Why a fixture secret of `count` bytes could not have come from the engine, naming it as

@@ -170,7 +170,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .noPendingSecret: description = "\(then)REFRESH (Regenerate on the page) issues a replacement secret to verify"
         case .enrollmentExpired: description = "\(then)INIT (\"+\" on the page) gives a new QR code"
         case .nothingToCancel: description = "nothing was cancelled: CANCEL discards only a REFRESH's new secret awaiting its code; DELETE (Remove on the page) discards a first one"
-        case .replacementExpired: description = "the active secret is unchanged; \(then)REFRESH (Regenerate on the page) gives a new QR code"
+        case .replacementExpired: description = "the active secret is unchanged; VIEW (the eye icon on the page) shows its QR code to scan again; \(then)REFRESH (Regenerate on the page) gives a new QR code"
         case .secretUnavailable: description = "DELETE (Remove on the page) the authenticator, then INIT (\"+\") a new one"
         default: break
         }

@@ -212,10 +212,10 @@ extension MyAccountPage {
           // An answered action moves the focus to the button that comes next (the eye after a code
           // is accepted, Regenerate after Cancel Regenerate, + after a removal). A key pressed
           // twice or held down must not press that button too (a Regenerate nobody asked for,
-          // a secret issued right after its removal): for a moment after an action has answered,
-          // Enter and Space press nothing where the page put the focus (a control the user moved
-          // to is theirs), a key's repeats press nothing anywhere, and the second click of a
-          // double click (event.detail 2) starts nothing once the first has answered.
+          // a secret issued right after its removal): for a moment after the page has moved the
+          // focus, Enter, Space and a screen reader's press do nothing where it put it (a control
+          // the user moved to is theirs); a key's repeats press no button and submit no form; and
+          // the second click of a double click presses no button.
           const SETTLE_MS = 700;
           let settledAt = 0, settledOn = null;
           function settle() { settledAt = performance.now() + SETTLE_MS; settledOn = document.activeElement; }
@@ -232,8 +232,10 @@ extension MyAccountPage {
           document.addEventListener('keyup', (event) => {
             if (pressing(event) && event.key === ' ' && unsettled(event)) event.preventDefault();
           }, true);
+          // A screen reader presses a button with a click of its own (detail 0, no key events).
           document.addEventListener('click', (event) => {
-            if (event.detail > 1 && event.target instanceof Element && event.target.closest('button')) { event.preventDefault(); event.stopPropagation(); }
+            if (!(event.target instanceof Element) || !event.target.closest('button')) return;
+            if (event.detail > 1 || (event.detail === 0 && unsettled(event))) { event.preventDefault(); event.stopPropagation(); }
           }, true);
           const WAITING = 'Waiting for the server\u2026';
           async function oneAtATime(work) {
@@ -367,6 +369,9 @@ extension MyAccountPage {
           function focusAction(preferred) {
             const offered = [preferred, 'add', 'view', 'regenerate', 'remove'].filter(Boolean).map($).find((button) => !button.hidden);
             (offered || $('main')).focus();
+            // Also after a sign-in or a timer's redraw: an Enter meant for what had the focus
+            // does not press what has it now.
+            settle();
           }
 
           // The name an authenticator app lists the entry under, and its settings, from the

@@ -211,6 +211,12 @@ struct KeyTests {
             let read = try Processes.run(try Processes.product("enroll"), arguments, environment: ["ENROLL_KEY_FILE": workspace.database], directory: workspace.directory)
             #expect(read.status == 0 && read.stdout.contains("alice"), "\(arguments): \(read.stderr)")
         }
+        // A command that writes a database (import) still refuses one.
+        let exported = workspace.path("journal.jsonl")
+        #expect(try workspace.enroll(["export", "--output", exported]).status == 0)
+        let imported = workspace.path("imported.sqlite")
+        let importing = try Processes.run(try Processes.product("enroll"), ["import", exported, "--db", imported], environment: ["ENROLL_KEY_FILE": imported + "-journal"], directory: workspace.directory)
+        #expect(importing.status == 2 && importing.stderr.contains("which SQLite overwrites or deletes") && !FileManager.default.fileExists(atPath: imported), "\(importing.stderr)")
         #expect(try workspace.enroll(["reveal", "alice", "--format", "uri"]).status == 0, "the key in use still opens the secrets")
     }
 
