@@ -331,6 +331,10 @@ struct AuthenticationTests {
         await #expect(throws: TokenKeyError.secretGuessable(distinct: 1)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: " ", count: 40).utf8)), clock: clock) }
         await #expect(throws: TokenKeyError.secretGuessable(distinct: 2)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: "ab", count: 20).utf8)), clock: clock) }
         await #expect(throws: TokenKeyError.secretGuessable(distinct: 1)) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(String(repeating: "é", count: 32).utf8)), clock: clock) }
+        // A PEM public key (or any PEM key) passed where the HS256 secret goes: anyone with the
+        // public key could sign tokens.
+        let publicPEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEVs/o5+uQbTjL3chynL4wXgUg2R9\nq9UU8I5mEovUf86QZ7kOBIjJwqnzD1omageEHWwHdBO6B+dFabmdT9POxg==\n-----END PUBLIC KEY-----\n"
+        await #expect(throws: TokenKeyError.secretIsPEMKey(label: "PUBLIC KEY")) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array(publicPEM.utf8)), clock: clock) }
         // jwt.io's example, which anyone can try, has enough different characters but is refused.
         await #expect(throws: TokenKeyError.self) { _ = try await TokenVerifier.make(.hmacSHA256(secret: Array("a-string-secret-at-least-256-bits-long".utf8)), clock: clock) }
         // With the line break an environment variable set from a file keeps.

@@ -184,9 +184,23 @@ public final class EnrollmentService: Sendable {
         // disk or another storage failure is named as such.
         let reason = Self.isBusy(failure) ? "another connection is reading the database" : StoreError(failure, path: database.path).message
         logger.notice(
-            "the removal is recorded and its data key deleted, but the write-ahead log could not be emptied yet (\(reason)): older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (a server retries every second; otherwise the next removal, or the last connection to close, makes one)",
+            "the removal is recorded and its data key deleted, but the write-ahead log could not be emptied yet (\(reason)): older copies of the key's page stay in \(database.path)-wal and \(database.path) until the next checkpoint (an enroll serve on this database tries every second, for removals made elsewhere too; otherwise the next removal, or the last connection to close, makes one)",
             metadata: ["error": "\(failure)", "users": "\(users.map(TextField.quoted).joined(separator: ","))"])
         return false
+    }
+
+    /// The journal's head, and the users whose removal (``EnrollmentEvent/authenticatorRemoved(_:)``,
+    /// which destroys their data key) was appended after `position`; none when `position` is nil
+    /// (the first look). Positions are the table's key, so only the rows after it are read.
+    func removals(after position: Int64?) throws -> (head: Int64, users: [String]) {
+        try database.read { db in
+            let head = try EventJournal.head(in: db)
+            guard let position, head > position else { return (head, []) }
+            let users = try String.fetchAll(db, sql: """
+                SELECT DISTINCT stream_id FROM events WHERE position > ? AND type = ?
+                """, arguments: [position, EventType.authenticatorRemoved.rawValue])
+            return (head, users)
+        }
     }
 
     private static func isBusy(_ error: any Error) -> Bool {

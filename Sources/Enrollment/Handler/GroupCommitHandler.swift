@@ -49,6 +49,15 @@ public final class GroupCommitHandler: Sendable {
     /// retry of the checkpoint that empties it is scheduled (``retryTruncation()``).
     private let owedTruncation = Mutex<[String]>([])
 
+    /// What ``watchForRemovals()`` has looked at: the journal's head when it last looked (nil
+    /// before the first look), and the users this handler removed since, whose checkpoint it
+    /// owes already. Touched on the writer queue only.
+    private struct Watch: Sendable {
+        var seen: Int64?
+        var own: Set<String> = []
+    }
+    private let watch = Mutex(Watch())
+
     public init(service: EnrollmentService, maxBatchSize: Int = 512) {
         self.service = service
         self.maxBatchSize = max(1, maxBatchSize)
@@ -56,7 +65,13 @@ public final class GroupCommitHandler: Sendable {
         self.writer = DispatchQueue(label: "enrollment.group-commit", qos: .userInitiated)
         // A process that stopped between a removal and its checkpoint (killed, or its retries
         // cut short) left the key's old page in the log: empty it now, if no reader holds it.
-        writer.async { [service] in service.truncateWAL(removing: [], logging: false) }
+        writer.async { [weak self, service] in
+            service.truncateWAL(removing: [], logging: false)
+            // Removals from here on are watched for.
+            let head = try? service.removals(after: nil).head
+            self?.watch.withLock { $0.seen = head }
+            self?.watchForRemovals()
+        }
     }
 
     /// Handles one command, like ``EnrollmentService/handle(_:)``, sharing the write
@@ -135,15 +150,51 @@ public final class GroupCommitHandler: Sendable {
         // unless a reader keeps the log alive: then the checkpoint is tried again every second,
         // never waiting (it would hold off every writer), until it empties the log.
         let removed = results.compactMap { result in (try? result.get()).flatMap { $0.destroyedADataKey ? $0.user : nil } }
-        if !removed.isEmpty, !service.truncateWAL(removing: removed) {
-            let schedule = owedTruncation.withLock { owed in
-                defer { owed += removed }
-                return owed.isEmpty
-            }
-            if schedule { retryTruncation() }
+        if !removed.isEmpty {
+            watch.withLock { $0.own.formUnion(removed) }
+            if !service.truncateWAL(removing: removed) { owe(removed) }
         }
         for (waiting, result) in zip(batch, results) {
             waiting.continuation.resume(with: result)
+        }
+    }
+
+    /// The checkpoint that empties the log of `users`' destroyed data keys is owed: it is tried
+    /// again every second until it succeeds.
+    private func owe(_ users: [String]) {
+        let schedule = owedTruncation.withLock { owed in
+            defer { owed += users.filter { !owed.contains($0) } }
+            return owed.isEmpty
+        }
+        if schedule { retryTruncation() }
+    }
+
+    /// Removals another process made (the command line, which gives up on its checkpoint after
+    /// two seconds while a reader keeps the log alive) leave the old pages of their data keys
+    /// in the log too. A server outlives that process: every second, on the writer queue, it
+    /// looks at the events appended since it last looked, and owes the checkpoint of the
+    /// removals it did not make itself, as it owes its own. It stops with the handler, or once
+    /// the database is closed.
+    private func watchForRemovals() {
+        writer.asyncAfter(deadline: .now() + 1) { [weak self] in
+            guard let self else { return }
+            let seen = watch.withLock { $0.seen }
+            let found: (head: Int64, users: [String])
+            do {
+                found = try service.removals(after: seen)
+            } catch StoreError.closed {
+                return
+            } catch {
+                // A read that failed (a disk error, a table dropped by hand) is tried again.
+                watchForRemovals()
+                return
+            }
+            let others = watch.withLock { watch in
+                defer { watch = Watch(seen: found.head) }
+                return found.users.filter { !watch.own.contains($0) }
+            }
+            if !others.isEmpty, !service.truncateWAL(removing: others, logging: false) { owe(others) }
+            watchForRemovals()
         }
     }
 

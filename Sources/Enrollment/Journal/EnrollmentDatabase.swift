@@ -111,6 +111,12 @@ public final class EnrollmentDatabase: Sendable {
         // and holds every event's time. SQLite gives its -wal and -shm the same mode. (A failure
         // here is reported by SQLite's own open below.)
         var created = false
+        // An empty file of another account's (root's aside) would become a database that
+        // account can read and replace: in a shared directory, planted there.
+        if empty && options.create && !options.readOnly && status.st_uid != geteuid() && status.st_uid != 0 {
+            let name = FileManager.accountName(status.st_uid)
+            throw .notOwned(path: path, owner: name.hasPrefix("uid ") ? name : "\(name) (uid \(status.st_uid))")
+        }
         if !exists {
             // Through a link that leads to no file yet, the file it names is the one made (as
             // SQLite would make it, but with the umask's mode).

@@ -8,6 +8,9 @@ public enum StoreError: Error, Sendable, Hashable {
     case notADatabase(String)
     /// The database path names a device, a pipe or a socket (`kind`, as ``FileKind`` says it).
     case notAFile(path: String, kind: String)
+    /// An empty file another account owns where a new database would be made: that account could
+    /// read and replace the journal made in it.
+    case notOwned(path: String, owner: String)
     /// An SQLite database of something else: tables, but no enrollment schema.
     case notAnEnrollmentDatabase(path: String, tables: [String])
     case unreadable(String)
@@ -125,6 +128,7 @@ public enum StoreError: Error, Sendable, Hashable {
         switch self {
         case .databaseMissing: "database_missing"
         case .notADatabase, .notAFile: "not_a_database"
+        case .notOwned: "database_not_owned"
         case .notAnEnrollmentDatabase: "not_an_enrollment_database"
         case .unreadable: "database_unreadable"
         case .isDirectory: "database_is_directory"
@@ -176,6 +180,8 @@ public enum StoreError: Error, Sendable, Hashable {
             "no enrollment database at \(path); run `enroll request USER` to create one, or pass --db PATH"
         case .notAFile(let path, let kind):
             "\(path) is \(kind), not a database file; pass --db with the path of an enrollment database, or of a new file"
+        case .notOwned(let path, let owner):
+            "\(path) is an empty file that belongs to another account, \(owner), which could read and replace the enrollment database made in it; delete it (or have its owner delete it) and run the command again, or pass --db with the path of a new file"
         case .notADatabase(let path):
             "\(path) is not an SQLite database; pass --db with the path of an enrollment database"
         case .notAnEnrollmentDatabase(let path, let tables):

@@ -7,8 +7,9 @@ import Logging
 /// Turns every error into the API's error body and writes one access line per request.
 ///
 /// The access line is structured (swift-log metadata): method, path, status, duration, trace
-/// id and the authenticated user. It never holds the query string, a header, or a body, so no
-/// token, secret or code can reach the log through it. Every 5xx answer also writes one error
+/// id and the authenticated user. It never holds the query string, a header, or a body, nor
+/// the segments of a path no route serves, so no token, secret or code can reach the log
+/// through it. Every 5xx answer also writes one error
 /// line with the trace id, the error code and what went wrong (``APIError/logDetail``, or the
 /// type of an error the routes did not anticipate), since the client is told the log names it.
 struct AccessLogMiddleware: RouterMiddleware {
@@ -41,7 +42,7 @@ struct AccessLogMiddleware: RouterMiddleware {
             "method": "\(request.method.rawValue)",
             // Quoted as the user is: the HTTP parser lets `"` and `\` through in a path, which
             // unquoted would end a logfmt field early and hide the ones after it.
-            "path": "\(TextField.quoted(request.uri.path))",
+            "path": "\(TextField.quoted(refusal?.code == "not_found" ? Self.shape(ofUnknownPath: request.uri.path) : request.uri.path))",
             "status": "\(response.status.code)",
             "duration_ms": "\(String(format: "%.1f", milliseconds))",
             "trace_id": "\(context.traceId)",
@@ -83,6 +84,19 @@ struct AccessLogMiddleware: RouterMiddleware {
 
 
     static let traceHeader = HTTPField.Name("X-Trace-Id")!
+
+    /// The words of the server's own routes (`api`, `users`, `v1`, `me`, `totp`, `status`…).
+    static let routeWords: Set<Substring> = Set(
+        [TOTPRoutes.methods, MyAccountPage.methods, HealthRoute.methods].flatMap(\.keys).flatMap { $0.split(separator: "/") })
+
+    /// A path no route serves, as the access log writes it: the words of the server's own routes
+    /// kept and every other segment written `…`. A client may put anything in a path it gets
+    /// wrong (`/me/SECRET/CODE`), and the log carries no secret or code.
+    static func shape(ofUnknownPath path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false)
+            .map { $0.isEmpty || routeWords.contains($0) ? String($0) : "…" }
+            .joined(separator: "/")
+    }
 
     /// Errors raised by Hummingbird itself (no route, wrong method, body too large) in the API's shape.
     static func translate(_ error: any Error, request: Request) -> APIError {

@@ -125,12 +125,15 @@ extension TokenKey: CustomStringConvertible, CustomDebugStringConvertible, Custo
 public enum TokenKeyError: Error, Sendable, Equatable {
     case secretTooShort(Int)
     case secretGuessable(distinct: Int)
+    /// A PEM key given as the HS256 secret: a public key is public, so anyone could sign with it.
+    case secretIsPEMKey(label: String)
     case unreadablePublicKey(String)
 
     public var code: String {
         switch self {
         case .secretTooShort: "jwt_secret_too_short"
         case .secretGuessable: "jwt_secret_guessable"
+        case .secretIsPEMKey: "jwt_secret_is_a_key"
         case .unreadablePublicKey: "jwt_public_key_unreadable"
         }
     }
@@ -143,6 +146,8 @@ public enum TokenKeyError: Error, Sendable, Equatable {
             distinct < TokenKey.minimumDistinctCharacters
                 ? "the JWT secret is made of only \(distinct) different character\(distinct == 1 ? "" : "s") (all spaces, or a placeholder), which anyone can guess; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
                 : "the JWT secret is an example published in documentation (jwt.io's), which anyone can try; use \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
+        case .secretIsPEMKey(let label):
+            "the JWT secret is a PEM '\(label.prefix(40))', a key and not a shared secret: HS256 with a public key lets anyone who has it sign tokens; pass the identity provider's public key with --jwt-public-key (RS256, ES256), or for HS256 a secret of \(TokenKey.minimumSecretBytes) random bytes, e.g. `openssl rand -hex 32`"
         case .unreadablePublicKey(let reason):
             "the file is not a PEM public key of RSA (2048 bits or more) or P-256: \(reason); pass the issuer's '-----BEGIN PUBLIC KEY-----' file"
         }
@@ -190,6 +195,12 @@ public struct TokenVerifier: Sendable {
             // variable set from a file keeps it).
             let example = text.map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) } ?? secret
             guard distinct >= TokenKey.minimumDistinctCharacters, !TokenKey.publishedExamples.contains(example) else { throw .secretGuessable(distinct: distinct) }
+            // A PEM key given where the secret goes (`--jwt-secret-file pub.pem`): HMAC would take
+            // its text as the secret, and a public key's text is no secret.
+            if let pem = text?.trimmingCharacters(in: .whitespacesAndNewlines), pem.hasPrefix("-----BEGIN ") {
+                let label = pem.dropFirst("-----BEGIN ".count).prefix { $0 != "-" && !$0.isNewline }
+                throw .secretIsPEMKey(label: String(label))
+            }
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
             return TokenVerifier(keys: keys, algorithm: "HS256", clock: clock, acceptance: acceptance)
         case .publicKeyPEM(let pem):

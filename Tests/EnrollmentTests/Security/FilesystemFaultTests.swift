@@ -170,6 +170,24 @@ struct FilesystemFaultTests {
         #expect(try workspace.enroll(["status", "bob"]).stdout.contains("status: pending"))
     }
 
+    @Test("an empty file of another account's (planted in a shared directory) is not made the new database, which that account could read and replace: exit 3 database_not_owned, the file left empty; this account's own empty file is")
+    func emptyFileOfAnotherAccount() throws {
+        guard getuid() == 0 else { return }  // Needs a file another account owns: root gives it to nobody.
+        let workspace = try Workspace()
+        let planted = workspace.path("planted.sqlite")
+        #expect(FileManager.default.createFile(atPath: planted, contents: nil, attributes: [.posixPermissions: 0o666]))
+        #expect(chown(planted, 65534, 65534) == 0)
+        let refused = try workspace.enroll(["request", "alice", "--db", planted])
+        #expect(refused.status == 3 && refused.stderr.contains("is an empty file that belongs to another account"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        let (result, json) = try workspace.enrollJSON(["request", "alice", "--db", planted])
+        #expect(result.status == 3 && json["error"] as? String == "database_not_owned", "\(json)")
+        let size = (try FileManager.default.attributesOfItem(atPath: planted)[.size] as? NSNumber)?.intValue
+        #expect(size == 0, "the planted file is left as it was")
+        #expect(chown(planted, 0, 0) == 0)
+        #expect(try workspace.enroll(["request", "alice", "--db", planted]).status == 0, "this account's own empty file becomes the database")
+    }
+
     @Test("a directory the user may not write (enroll run as nobody via setpriv; no mount needed): exit 3, nothing written")
     func directoryNotWritableForTheUser() throws {
         guard getuid() == 0 else {

@@ -556,6 +556,26 @@ struct KeyTests {
         #expect(walSize() == 0, "the write-ahead log was never emptied")
     }
 
+    @Test("a removal by the command line while a reader holds the log, with `enroll serve` running on the database: the command line gives up on its checkpoint, and the server empties the files of the destroyed data key once the reader is done, not only when it stops")
+    func serverEmptiesTheLogForAnotherProcessRemoval() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.enroll(["request", "alice"]).status == 0)
+        let wrapped = try #require(Self.bytes(hex: try SQLite3.query(workspace.database, "SELECT hex(wrapped_key) FROM data_keys WHERE stream_id = 'alice'")))
+        let server = try ServeProcessTests.Server(workspace)
+        defer { _ = server.stop() }
+        let reader = try SQLiteShellTransaction(workspace.database)
+        let removed = try workspace.enroll(["remove", "alice"])
+        #expect(removed.status == 0 && removed.stderr.contains("could not be emptied yet") && removed.stderr.contains("for removals made elsewhere too"), "\(removed.stderr)")
+        func keyLeft() -> [String] {
+            directorySnapshot(workspace.directory).filter { $0.key.hasPrefix("enrollment.sqlite") && Self.contains($0.value, wrapped) }.map(\.key)
+        }
+        #expect(!keyLeft().isEmpty, "the reader should have kept the old page")
+        reader.end()
+        let deadline = Date().addingTimeInterval(20)
+        while !keyLeft().isEmpty && Date() < deadline { usleep(200_000) }
+        #expect(keyLeft().isEmpty, "the destroyed data key is still in \(keyLeft()) while the server runs")
+    }
+
     @Test("crypto-shredding still holds on a connection that rebuilt the projections (their old tables are dropped without zeroing, the data keys never)")
     func shreddingAfterRebuild() throws {
         let workspace = try Workspace()
