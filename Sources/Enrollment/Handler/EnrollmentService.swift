@@ -192,8 +192,11 @@ public final class EnrollmentService: Sendable {
     /// The journal's head, and the users whose removal (``EnrollmentEvent/authenticatorRemoved(_:)``,
     /// which destroys their data key) was appended after `position`; none when `position` is nil
     /// (the first look). Positions are the table's key, so only the rows after it are read.
+    /// Read on the writer's connection (``GroupCommitHandler`` asks from its writer queue), so
+    /// that it opens no reader of its own: a pool's new connection to a file deleted or replaced
+    /// underneath would fail, and be taken for the file's state.
     func removals(after position: Int64?) throws -> (head: Int64, users: [String]) {
-        try database.read { db in
+        try database.writeWithoutTransaction { db in
             let head = try EventJournal.head(in: db)
             guard let position, head > position else { return (head, []) }
             let users = try String.fetchAll(db, sql: """
