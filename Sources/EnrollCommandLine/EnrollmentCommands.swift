@@ -325,10 +325,10 @@ extension ConfirmCommand {
         // shows six, and only a secret of the usual settings mends that.
         if case .malformedCode = rejection, let pending = state.pending {
             return rejection.message(lockedUntil: lockedUntil, user: user) + unusualParameters(pending.credential, user: user, replacing: pending.isReplacement ? state.active : nil)
-                + global.advice(for: rejection, user: user)
+                + global.advice(for: rejection, user: user, state: state)
         }
         guard case .invalidCode(let remaining) = rejection, let pending = state.pending else {
-            return rejection.message(lockedUntil: lockedUntil, user: user) + global.advice(for: rejection, user: user)
+            return rejection.message(lockedUntil: lockedUntil, user: user) + global.advice(for: rejection, user: user, state: state)
         }
         let wrong = pending.isReplacement
             ? "the code is not correct for the replacement secret; if the app shows two entries for this account, type the code of the one scanned last, and check the app's clock (\(remaining) attempt\(remaining == 1 ? "" : "s") left before a lock)"

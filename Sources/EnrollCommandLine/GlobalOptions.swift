@@ -220,20 +220,19 @@ public struct CommandOptions<Kind: CommandKind>: ParsableArguments {
     /// `saying`: the command's own words for the refusal, in place of the library's and advice.
     func refusal(_ rejection: EnrollmentRejection, of outcome: CommandOutcome, saying: String? = nil) -> CLIFailure {
         var refused = CLIFailure.rejection(rejection, lockedUntil: outcome.lockedUntil(at: clock.now()), pendingExpiresAt: outcome.pendingExpiresAt, user: outcome.user)
-        // Nothing to cancel beside an active authenticator: removing is no remedy for that.
-        let firstSecretPending = outcome.state.pending.map { !$0.isReplacement } ?? false
-        let advised = if case .nothingToCancel = rejection, !firstSecretPending { "" } else { advice(for: rejection, user: outcome.user) }
-        refused.message = saying ?? refused.message + advised
+        refused.message = saying ?? refused.message + advice(for: rejection, user: outcome.user, state: outcome.state)
         if outcome.replayed { refused.replayed(commandId: outcome.commandId) }
         return failure(refused)
     }
 
     /// ` (`enroll request … USER`)` after a refusal whose remedy is another command (the
-    /// library's messages name none), or nothing.
-    func advice(for rejection: EnrollmentRejection, user: String) -> String {
+    /// library's messages name none), or nothing. `state`: the user's, as the refusal left it.
+    func advice(for rejection: EnrollmentRejection, user: String, state: AuthenticatorState) -> String {
         let advised: String? = switch rejection {
         case .notEnrolled, .nothingToReplace: suggested("request", user: user)
-        case .nothingToCancel: suggested("remove", user: user)
+        // Remove discards a first secret awaiting its code; beside an active authenticator it
+        // would delete that, which is no remedy.
+        case .nothingToCancel: state.pending.map { $0.isReplacement } == false ? suggested("remove", user: user) : nil
         case .secretUnavailable:
             "`enroll verify\(StoreError.databaseArgument(databasePath))` checks the journal; " + suggested("remove", user: user) + ", then " + suggested("request", user: user)
         case .replacementExpired:
